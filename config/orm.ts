@@ -1,0 +1,45 @@
+// MikroORM configuration. This is the only place that knows the database is SQLite: the
+// driver, its pragmas (WAL, busy timeout) and the folder of SQLite migrations. A PostgreSQL
+// driver (the scale-out path) adds a sibling branch here and its own migrations folder.
+import { fileURLToPath } from 'node:url';
+import type { Options } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { defineConfig, SqliteDriver } from '@mikro-orm/sqlite';
+import { CompiledQuery, type DatabaseConnection } from 'kysely';
+import { kernelEntities } from '../core/db/entities.ts';
+import { sqliteMigrations } from '../core/db/migrations/sqlite/index.ts';
+
+export const sqliteMigrationsDir = fileURLToPath(new URL('../core/db/migrations/sqlite/', import.meta.url));
+
+export interface DatabaseSettings {
+  databasePath: string;
+  databaseBusyTimeoutMs: number;
+}
+
+export function ormOptions(settings: DatabaseSettings): Options {
+  return defineConfig({
+    driver: SqliteDriver,
+    dbName: settings.databasePath,
+    entities: kernelEntities,
+    extensions: [Migrator],
+    // better-sqlite3's `timeout` is SQLite's busy timeout.
+    driverOptions: { timeout: settings.databaseBusyTimeoutMs },
+    onCreateConnection: async (connection: unknown) => {
+      const conn = connection as DatabaseConnection;
+      await conn.executeQuery(CompiledQuery.raw('pragma journal_mode = WAL'));
+      await conn.executeQuery(CompiledQuery.raw('pragma synchronous = NORMAL'));
+    },
+    migrations: {
+      tableName: 'schema_migrations',
+      path: sqliteMigrationsDir,
+      pathTs: sqliteMigrationsDir,
+      migrationsList: sqliteMigrations,
+      snapshotOnMigrate: false,
+      snapshotName: '.snapshot-sqlite',
+      silent: true,
+    },
+    ensureDatabase: false,
+    allowGlobalContext: false,
+    debug: false,
+  }) as Options;
+}

@@ -1,0 +1,176 @@
+// Every setting of the appliance, in one place. Each entry names its environment variable,
+// its key in the optional JSON config file, its default and the rule it must satisfy; the
+// configuration reference in README.md is generated from this table (see reference.ts).
+import { z } from 'zod';
+
+export type SettingKind = 'integer' | 'string' | 'boolean' | 'enum' | 'url' | 'path' | 'secret';
+
+export interface SettingSpec<T> {
+  env: string;
+  kind: SettingKind;
+  /** Human-readable default for the reference (may describe a derived value). */
+  defaultText: string;
+  description: string;
+  /** Parses the raw value (string from env, any JSON value from the file). */
+  schema: z.ZodType<T>;
+}
+
+function integer(min: number, max: number): z.ZodType<number> {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message }),
+  );
+}
+
+function text(): z.ZodType<string> {
+  return z.string({ error: 'must be text' }).trim().min(1, { error: 'must not be empty' });
+}
+
+function boolean(): z.ZodType<boolean> {
+  const message = 'must be true or false';
+  return z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    const s = v.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(s)) return true;
+    if (['false', '0', 'no', 'off'].includes(s)) return false;
+    return v;
+  }, z.boolean({ error: message }));
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number]> {
+  return z.enum(values, { error: `must be one of ${values.join(', ')}` });
+}
+
+function url(): z.ZodType<string> {
+  return z
+    .string({ error: 'must be a URL' })
+    .trim()
+    .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+      error: 'must be an http:// or https:// URL',
+    })
+    .transform((v) => v.replace(/\/+$/, ''));
+}
+
+function masterKey(): z.ZodType<string> {
+  return z
+    .string({ error: 'must be text' })
+    .trim()
+    .refine((v) => Buffer.from(v, 'base64').length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(v), {
+      error: 'must be 32 random bytes encoded as base64 (e.g. `openssl rand -base64 32`)',
+    });
+}
+
+function setting<T>(spec: SettingSpec<T>): SettingSpec<T> {
+  return spec;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const settings = {
+  host: setting({
+    env: 'HOLDFAST_HOST',
+    kind: 'string',
+    defaultText: '0.0.0.0',
+    description: 'Address the web server binds to.',
+    schema: text().default('0.0.0.0'),
+  }),
+  port: setting({
+    env: 'HOLDFAST_PORT',
+    kind: 'integer',
+    defaultText: '8080',
+    description: 'TCP port of the web server (0 picks a free port and logs it).',
+    schema: integer(0, 65535).default(8080),
+  }),
+  publicUrl: setting({
+    env: 'HOLDFAST_PUBLIC_URL',
+    kind: 'url',
+    defaultText: '(unset: derived from each request)',
+    description: 'External URL users reach the appliance at; used in links sent by mail and to require HTTPS cookies.',
+    schema: url().optional(),
+  }),
+  trustProxy: setting({
+    env: 'HOLDFAST_TRUST_PROXY',
+    kind: 'boolean',
+    defaultText: 'false',
+    description: 'Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy in front of the appliance.',
+    schema: boolean().default(false),
+  }),
+  dataDir: setting({
+    env: 'HOLDFAST_DATA_DIR',
+    kind: 'path',
+    defaultText: './data',
+    description: 'Folder for the database, the master key and the default local storage. Must be writable.',
+    schema: text().default('./data'),
+  }),
+  databasePath: setting({
+    env: 'HOLDFAST_DATABASE_PATH',
+    kind: 'path',
+    defaultText: '<dataDir>/holdfast.sqlite',
+    description: 'SQLite database file (the embedded catalog and settings store).',
+    schema: text().optional(),
+  }),
+  databaseBusyTimeoutMs: setting({
+    env: 'HOLDFAST_DATABASE_BUSY_TIMEOUT_MS',
+    kind: 'integer',
+    defaultText: '5000',
+    description: 'How long a database write waits for a lock held by another connection before failing.',
+    schema: integer(0, 600_000).default(5000),
+  }),
+  storageDir: setting({
+    env: 'HOLDFAST_STORAGE_DIR',
+    kind: 'path',
+    defaultText: '<dataDir>/storage',
+    description: 'Folder of the default local-disk storage location for backups.',
+    schema: text().optional(),
+  }),
+  masterKey: setting({
+    env: 'HOLDFAST_MASTER_KEY',
+    kind: 'secret',
+    defaultText: '(unset: read from the master key file)',
+    description: 'Appliance master key (base64, 32 bytes) that encrypts stored credentials. Overrides the key file.',
+    schema: masterKey().optional(),
+  }),
+  masterKeyFile: setting({
+    env: 'HOLDFAST_MASTER_KEY_FILE',
+    kind: 'path',
+    defaultText: '<dataDir>/master.key',
+    description: 'File holding the master key; generated (mode 0600) on first start when missing.',
+    schema: text().optional(),
+  }),
+  sessionMaxAgeHours: setting({
+    env: 'HOLDFAST_SESSION_MAX_AGE_HOURS',
+    kind: 'integer',
+    defaultText: '12',
+    description: 'A browser session ends this many hours after login.',
+    schema: integer(1, 24 * 30).default(12),
+  }),
+  logLevel: setting({
+    env: 'HOLDFAST_LOG_LEVEL',
+    kind: 'enum',
+    defaultText: 'info',
+    description: `Log verbosity: ${LOG_LEVELS.join(', ')}.`,
+    schema: oneOf(LOG_LEVELS).default('info'),
+  }),
+  shutdownTimeoutMs: setting({
+    env: 'HOLDFAST_SHUTDOWN_TIMEOUT_MS',
+    kind: 'integer',
+    defaultText: '10000',
+    description: 'On SIGTERM/SIGINT, how long in-flight requests may take before connections are closed.',
+    schema: integer(0, 600_000).default(10_000),
+  }),
+} as const;
+
+export type SettingName = keyof typeof settings;
+
+type RawConfig = { [K in SettingName]: z.output<(typeof settings)[K]['schema']> };
+
+/** The resolved configuration: derived paths filled in and made absolute. */
+export interface Config extends Omit<RawConfig, 'databasePath' | 'storageDir' | 'masterKeyFile'> {
+  databasePath: string;
+  storageDir: string;
+  masterKeyFile: string;
+}
+
+/** Environment variable that names the optional JSON config file. */
+export const CONFIG_FILE_ENV = 'HOLDFAST_CONFIG';

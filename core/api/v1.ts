@@ -1,0 +1,108 @@
+// REST API, version 1. Routes are declared with zod schemas; the OpenAPI 3.1 document at
+// /api/v1/openapi.json is generated from them, and /api/v1/docs renders it for people.
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { AppDeps, AppEnv } from '../http/env.ts';
+import { errorResponse } from '../http/errors.ts';
+import { requireUser } from '../http/middleware.ts';
+import { fieldErrorsFrom } from '../errors.ts';
+import { renderApiReference } from './reference.ts';
+import { errorResponses } from './schemas.ts';
+
+const StatusSchema = z
+  .object({
+    name: z.literal('holdfast'),
+    version: z.string().openapi({ example: '0.1.0' }),
+    setupRequired: z.boolean().openapi({ description: 'True until the first administrator has been created.' }),
+    time: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('Status');
+
+const MeSchema = z
+  .object({
+    id: z.string(),
+    email: z.string().openapi({ format: 'email' }),
+    role: z.enum(['administrator', 'custom']),
+    organization: z.object({
+      id: z.string(),
+      name: z.string(),
+      kind: z.enum(['root', 'distributor', 'partner', 'customer']),
+    }),
+  })
+  .openapi('CurrentUser');
+
+const statusRoute = createRoute({
+  method: 'get',
+  path: '/status',
+  tags: ['System'],
+  summary: 'Appliance status',
+  description: 'Version and whether first-run setup is still required. Needs no credentials.',
+  responses: { 200: { description: 'Status', content: { 'application/json': { schema: StatusSchema } } } },
+});
+
+const meRoute = createRoute({
+  method: 'get',
+  path: '/me',
+  tags: ['Identity'],
+  summary: 'The signed-in user',
+  description: 'The user of the current session and their organization.',
+  responses: {
+    200: { description: 'Current user', content: { 'application/json': { schema: MeSchema } } },
+    ...errorResponses(401),
+  },
+});
+
+export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const api = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        return errorResponse(
+          c as never,
+          deps,
+          422,
+          'validation_failed',
+          'The request failed validation.',
+          fieldErrorsFrom(result.error.issues),
+        );
+      }
+      return undefined;
+    },
+  });
+
+  api.openapi(statusRoute, (c) =>
+    c.json(
+      {
+        name: 'holdfast' as const,
+        version: deps.version,
+        setupRequired: !deps.setupState.complete,
+        time: new Date().toISOString(),
+      },
+      200,
+    ),
+  );
+
+  api.use('/me', requireUser(deps));
+  api.openapi(meRoute, (c) => {
+    const user = c.get('user');
+    if (!user) throw new Error('requireUser let an anonymous request through');
+    const org = user.organization;
+    return c.json({ id: user.id, email: user.email, role: user.role, organization: { id: org.id, name: org.name, kind: org.kind } }, 200);
+  });
+
+  api.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Holdfast API',
+      version: deps.version,
+      description: 'Everything the Holdfast browser UI does, as JSON resources. Errors are `{error:{code,message}}`.',
+    },
+    servers: [{ url: '/api/v1' }],
+  });
+
+  api.get('/docs', (c) => renderApiReference(c, deps, api.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: { title: 'Holdfast API', version: deps.version },
+    servers: [{ url: '/api/v1' }],
+  })));
+
+  return api;
+}

@@ -1,0 +1,62 @@
+// Composes the Hono application from the kernel's routes. No I/O happens here: everything
+// long-lived (database, logger, views) is passed in, so tests build the same app in-process.
+import { Hono } from 'hono';
+import { csrf } from 'hono/csrf';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import { apiV1Routes } from './api/v1.ts';
+import { requestOrigin } from './http/client.ts';
+import type { AppDeps, AppEnv } from './http/env.ts';
+import { handleError, handleNotFound } from './http/errors.ts';
+import { currentUser, requestContext, setupGate } from './http/middleware.ts';
+import { authRoutes } from './routes/auth.ts';
+import { healthRoutes } from './routes/health.ts';
+import { homeRoutes } from './routes/home.ts';
+import { setupRoutes } from './routes/setup.ts';
+import { staticRoutes } from './routes/static.ts';
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { trustProxy, publicUrl } = deps.config;
+
+  app.use(
+    requestId({
+      // Accept a caller's id only when it is short and plain, so it is safe to log.
+      generator: () => crypto.randomUUID(),
+      limitLength: 64,
+    }),
+  );
+  app.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'self'"],
+        objectSrc: ["'none'"],
+      },
+      referrerPolicy: 'same-origin',
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+  app.use(requestContext(deps));
+  // Browsers send Origin on form posts; a post from another site is refused.
+  app.use(csrf({ origin: (origin, c) => origin === requestOrigin(c, trustProxy, publicUrl) }));
+  app.onError(handleError(deps));
+  app.notFound(handleNotFound(deps));
+
+  app.route('/', healthRoutes(deps));
+  app.route('/', staticRoutes(deps));
+  app.use(currentUser(deps));
+  app.use(setupGate(deps));
+  app.route('/', setupRoutes(deps));
+  app.route('/', authRoutes(deps));
+  app.route('/', homeRoutes(deps));
+  app.route('/api/v1', apiV1Routes(deps));
+  return app;
+}

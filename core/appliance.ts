@@ -1,0 +1,128 @@
+// The appliance's life cycle: check the data folder, load the master key, open and migrate
+// the database, build the app, listen; and on shutdown stop accepting connections, let
+// in-flight requests finish (up to the configured timeout), stop timers, close the database.
+import { hkdfSync } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { type ServerType, serve } from '@hono/node-server';
+import type { Config } from '../config/schema.ts';
+import { createApp } from './app.ts';
+import { type Database, migrate, openDatabase } from './db/database.ts';
+import type { AppDeps } from './http/env.ts';
+import { createViews } from './http/views.ts';
+import { endExpiredSessions } from './identity/session-service.ts';
+import { isSetupComplete } from './identity/setup-service.ts';
+import type { Logger } from './logging.ts';
+import { createCredentialCipher, type CredentialCipher } from './secrets/credential-cipher.ts';
+import { loadMasterKey } from './secrets/master-key.ts';
+import { ensureWritableDir } from './system/data-dir.ts';
+import { VERSION } from './version.ts';
+
+export interface Kernel {
+  deps: AppDeps;
+  orm: Database;
+  credentials: CredentialCipher;
+  close(): Promise<void>;
+}
+
+/** Everything but the HTTP listener: used by the server, the CLI and tests. */
+export async function openKernel(config: Config, log: Logger, options: { watchViews?: boolean } = {}): Promise<Kernel> {
+  ensureWritableDir(config.dataDir, 'HOLDFAST_DATA_DIR');
+  ensureWritableDir(config.storageDir, 'HOLDFAST_STORAGE_DIR');
+  const masterKey = loadMasterKey(config);
+  if (masterKey.origin === 'generated') {
+    log.warn(
+      { file: config.masterKeyFile },
+      'generated a new appliance master key: back it up (see docs/OPERATIONS.md), credentials cannot be recovered without it',
+    );
+  }
+  const orm = await openDatabase(config);
+  try {
+    const applied = await migrate(orm);
+    if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+  } catch (err) {
+    await orm.close();
+    throw err;
+  }
+  const cookieSecret = Buffer.from(hkdfSync('sha256', masterKey.key, Buffer.alloc(0), 'holdfast session cookie v1', 32)).toString('base64url');
+  const deps: AppDeps = {
+    config,
+    orm,
+    log,
+    views: createViews({ watch: options.watchViews ?? false }),
+    cookieSecret,
+    version: VERSION,
+    setupState: { complete: await isSetupComplete(orm.em) },
+  };
+  return {
+    deps,
+    orm,
+    credentials: createCredentialCipher(masterKey.key),
+    close: () => orm.close(),
+  };
+}
+
+export interface RunningAppliance {
+  kernel: Kernel;
+  server: ServerType;
+  url: string;
+  port: number;
+  /** Graceful stop; resolves when everything is closed. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export async function startAppliance(config: Config, log: Logger): Promise<RunningAppliance> {
+  const kernel = await openKernel(config, log);
+  const app = createApp(kernel.deps);
+  const timers: NodeJS.Timeout[] = [];
+
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
+    s.once('error', reject);
+  }).catch(async (err: NodeJS.ErrnoException) => {
+    await kernel.close();
+    if (err.code === 'EADDRINUSE') throw new Error(`port ${config.port} is already in use (HOLDFAST_PORT)`);
+    if (err.code === 'EACCES') throw new Error(`not allowed to listen on port ${config.port} (HOLDFAST_PORT)`);
+    throw err;
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = `http://${shownHost}:${port}`;
+
+  // Hourly housekeeping; unref'd so it never holds the process open.
+  const sweep = setInterval(() => {
+    endExpiredSessions(kernel.orm.em.fork()).catch((err) => log.warn({ err }, 'session cleanup failed'));
+  }, 3_600_000);
+  sweep.unref();
+  timers.push(sweep);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      for (const t of timers) clearInterval(t);
+      await closeServer(server, config.shutdownTimeoutMs, log);
+      await kernel.close();
+    })();
+    return stopping;
+  };
+
+  return { kernel, server, url, port, stop };
+}
+
+/** Stops accepting, lets in-flight requests finish, then closes what is left at the deadline. */
+function closeServer(server: ServerType, timeoutMs: number, log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const http = server as import('node:http').Server;
+    const deadline = setTimeout(() => {
+      log.warn('shutdown timeout reached: closing remaining connections');
+      http.closeAllConnections?.();
+    }, timeoutMs);
+    // Keep-alive connections that go idle after their last response are closed as they do.
+    const idle = setInterval(() => http.closeIdleConnections?.(), 100);
+    server.close(() => {
+      clearTimeout(deadline);
+      clearInterval(idle);
+      resolve();
+    });
+    http.closeIdleConnections?.();
+  });
+}

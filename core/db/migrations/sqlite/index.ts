@@ -1,0 +1,9 @@
+// Applied in this order. `npm run holdfast -- migration create <name>` writes a new file
+// here from the difference between the entities and the schema snapshot; add it to this
+// list (a test checks that the list and the folder agree and that nothing is left to migrate).
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261122031249_kernel } from './Migration20261122031249_kernel.ts';
+
+export const sqliteMigrations: MigrationObject[] = [
+  { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
+];

@@ -1,0 +1,67 @@
+// Password hashing with scrypt (node:crypto), at OWASP's recommended cost: N=2^17, r=8, p=1
+// (128 MiB, a few hundred ms here). The hash is self-describing, so the cost can rise later
+// and old hashes still verify:  scrypt$<log2 N>$<r>$<p>$<salt b64>$<key b64>
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+
+const KEY_BYTES = 32;
+const SALT_BYTES = 16;
+export const DEFAULT_COST = { log2N: 17, r: 8, p: 1 } as const;
+
+function derive(password: string, salt: Buffer, log2N: number, r: number, p: number): Promise<Buffer> {
+  const N = 2 ** log2N;
+  return new Promise((resolve, reject) => {
+    scrypt(password.normalize('NFKC'), salt, KEY_BYTES, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
+  });
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(SALT_BYTES);
+  const { log2N, r, p } = DEFAULT_COST;
+  const key = await derive(password, salt, log2N, r, p);
+  return ['scrypt', log2N, r, p, salt.toString('base64'), key.toString('base64')].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, log2N, r, p, saltText, keyText] = stored.split('$');
+  if (scheme !== 'scrypt' || !saltText || !keyText) return false;
+  const expected = Buffer.from(keyText, 'base64');
+  const actual = await derive(password, Buffer.from(saltText, 'base64'), Number(log2N), Number(r), Number(p));
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** A hash of a random password, verified against when the user does not exist so timing does not tell. */
+let decoy: Promise<string> | undefined;
+export function decoyHash(): Promise<string> {
+  decoy ??= hashPassword(randomBytes(16).toString('hex'));
+  return decoy;
+}
+
+export const PASSWORD_MIN_LENGTH = 12;
+export const PASSWORD_MAX_LENGTH = 256;
+
+const COMMON = new Set([
+  'password1234',
+  'passwordpassword',
+  '123456789012',
+  'qwertyuiopas',
+  'administrator',
+  'letmein12345',
+  'welcome12345',
+  'changeme1234',
+]);
+
+/** Returns a sentence saying what is wrong with the password, or undefined when it is acceptable. */
+export function passwordProblem(password: string, email?: string): string | undefined {
+  if (password.length < PASSWORD_MIN_LENGTH) return `Use at least ${PASSWORD_MIN_LENGTH} characters.`;
+  if (password.length > PASSWORD_MAX_LENGTH) return `Use at most ${PASSWORD_MAX_LENGTH} characters.`;
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
+  if (classes < 3) return 'Mix at least three of: lower-case letters, upper-case letters, digits, symbols.';
+  if (new Set(password).size < 6) return 'Use more varied characters.';
+  const lower = password.toLowerCase();
+  if (COMMON.has(lower)) return 'This password is too common.';
+  const name = email?.split('@')[0]?.toLowerCase();
+  if (name && name.length >= 4 && lower.includes(name)) return 'The password must not contain your email name.';
+  return undefined;
+}

@@ -1,0 +1,18 @@
+// The customer account's homepage: its backup tasks. Tasks arrive with the service
+// connectors; until one exists the page says how to get started.
+import { Hono } from 'hono';
+import type { AppDeps, AppEnv } from '../http/env.ts';
+import { requireUser } from '../http/middleware.ts';
+import { renderPage } from '../http/page.ts';
+
+export function homeRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get('/', requireUser(deps), (c) => {
+    const user = c.get('user');
+    return renderPage(c, deps, 'pages/home.njk', {
+      title: 'Homepage',
+      organizationName: user?.organization.name,
+    });
+  });
+  return app;
+}
