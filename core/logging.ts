@@ -32,3 +32,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination,
   );
 }
+
+/** For the CLI: logs go to stderr so stdout carries only the command's result. */
+export function createStderrLogger(level: string): Logger {
+  return createLogger(level, pino.destination({ fd: 2, sync: true }));
+}

@@ -1,0 +1,7 @@
+// `npm run config:docs`: regenerates the configuration reference inside README.md.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { withReference } from './reference.ts';
+
+const readme = new URL('../README.md', import.meta.url);
+writeFileSync(readme, withReference(readFileSync(readme, 'utf8')));
+process.stdout.write('README.md configuration reference updated.\n');

@@ -1,0 +1,17 @@
+// A configuration for tests: a fresh temporary data folder, a free port, silent logs.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../config/load.ts';
+import type { Config } from '../../config/schema.ts';
+
+export function tempDir(prefix = 'holdfast-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function testConfig(dataDir: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    env: { HOLDFAST_DATA_DIR: dataDir, HOLDFAST_PORT: '0', HOLDFAST_HOST: '127.0.0.1', HOLDFAST_LOG_LEVEL: 'silent', ...env },
+  });
+}

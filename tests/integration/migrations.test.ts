@@ -1,0 +1,43 @@
+import { readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sqliteMigrationsDir } from '../../config/orm.ts';
+import { type Database, migrate, openDatabase } from '../../core/db/database.ts';
+import { sqliteMigrations } from '../../core/db/migrations/sqlite/index.ts';
+import { tempDir } from '../helpers/config.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function freshDatabase(): Promise<Database> {
+  const dir = tempDir();
+  const orm = await openDatabase({ databasePath: `${dir.path}/db.sqlite`, databaseBusyTimeoutMs: 1000 });
+  cleanups.push(dir.remove, () => orm.close());
+  return orm;
+}
+
+describe('database migrations', () => {
+  it('lists every migration file of the folder, in order', () => {
+    const files = readdirSync(sqliteMigrationsDir)
+      .filter((f) => /^Migration\d+.*\.ts$/.test(f))
+      .map((f) => f.replace(/\.ts$/, ''))
+      .sort();
+    expect(sqliteMigrations.map((m) => m.name)).toEqual(files);
+  });
+
+  it('bring an empty database exactly to the schema of the entities', async () => {
+    const orm = await freshDatabase();
+    expect(await migrate(orm)).toEqual(sqliteMigrations.map((m) => m.name));
+    expect(await migrate(orm)).toEqual([]);
+    expect((await orm.schema.getUpdateSchemaSQL()).trim()).toBe('');
+  });
+
+  it('runs the database in WAL mode with a busy timeout and foreign keys', async () => {
+    const orm = await freshDatabase();
+    const conn = orm.em.fork().getConnection();
+    expect(await conn.execute('pragma journal_mode')).toEqual([{ journal_mode: 'wal' }]);
+    expect(await conn.execute('pragma busy_timeout')).toEqual([{ timeout: 1000 }]);
+    expect(await conn.execute('pragma foreign_keys')).toEqual([{ foreign_keys: 1 }]);
+  });
+});

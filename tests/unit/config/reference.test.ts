@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { configReferenceMarkdown, withReference } from '../../../config/reference.ts';
+import { settings } from '../../../config/schema.ts';
+
+describe('configuration reference', () => {
+  it('lists every setting with its variable', () => {
+    const table = configReferenceMarkdown();
+    for (const spec of Object.values(settings)) expect(table).toContain(`\`${spec.env}\``);
+  });
+
+  it('is up to date in README.md (run `npm run config:docs` after changing the schema)', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    expect(withReference(readme)).toBe(readme);
+  });
+});
