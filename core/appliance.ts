@@ -12,7 +12,7 @@ import { createViews } from './http/views.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
 import type { Logger } from './logging.ts';
-import { createCredentialCipher, type CredentialCipher } from './secrets/credential-cipher.ts';
+import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
 import { VERSION } from './version.ts';
@@ -43,7 +43,9 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     await orm.close();
     throw err;
   }
-  const cookieSecret = Buffer.from(hkdfSync('sha256', masterKey.key, Buffer.alloc(0), 'holdfast session cookie v1', 32)).toString('base64url');
+  const cookieSecret = Buffer.from(
+    hkdfSync('sha256', masterKey.key, Buffer.alloc(0), 'holdfast session cookie v1', 32),
+  ).toString('base64url');
   const deps: AppDeps = {
     config,
     orm,

@@ -77,7 +77,8 @@ async function adminCreate(args: string[]): Promise<void> {
     });
     process.stdout.write(`Created administrator ${user.email} of "${organization.name}".\n`);
   } catch (err) {
-    if (err instanceof SetupAlreadyCompleteError) fail('setup has already been completed; an administrator exists', EXIT_SETUP_DONE);
+    if (err instanceof SetupAlreadyCompleteError)
+      fail('setup has already been completed; an administrator exists', EXIT_SETUP_DONE);
     if (err instanceof ValidationError) {
       const lines = Object.entries(err.fields ?? {}).map(([field, message]) => `  ${field}: ${message}`);
       fail(`cannot create the administrator:\n${lines.join('\n')}`, EXIT_USAGE);
@@ -144,7 +145,10 @@ export async function runCli(argv: string[]): Promise<void> {
       fail(`unknown command "${argv.join(' ')}"\n\n${usage}`, EXIT_USAGE);
     }
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (
+      (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+      (err as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
+    ) {
       fail((err as Error).message, EXIT_USAGE);
     }
     exitWithStartupError(err);

@@ -1,6 +1,6 @@
 // Structured JSON logs (pino). Secrets are redacted by path so a careless log call cannot
 // leak a password, a token, a cookie or a key.
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger };
 

@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   const { kernel } = appliance;
   log.info(
     { url: appliance.url, port: appliance.port, dataDir: config.dataDir, version: kernel.deps.version },
-    kernel.deps.setupState.complete ? 'Holdfast is running' : `Holdfast is running: open ${appliance.url}/setup to create the first administrator`,
+    kernel.deps.setupState.complete
+      ? 'Holdfast is running'
+      : `Holdfast is running: open ${appliance.url}/setup to create the first administrator`,
   );
 
   const shutdown = (signal: string) => {

@@ -16,8 +16,16 @@ export function explainStartupError(err: unknown): { lines: string[]; exitCode: 
     return { lines: [`holdfast: ${err.message}`], exitCode: EXIT_CONFIG };
   }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-    return { lines: [`holdfast: cannot use the database (${code}): ${(err as Error).message}. Check HOLDFAST_DATABASE_PATH.`], exitCode: EXIT_FAILURE };
+  if (
+    code === 'SQLITE_CANTOPEN' ||
+    code === 'SQLITE_READONLY' ||
+    code === 'SQLITE_NOTADB' ||
+    code === 'SQLITE_CORRUPT'
+  ) {
+    return {
+      lines: [`holdfast: cannot use the database (${code}): ${(err as Error).message}. Check HOLDFAST_DATABASE_PATH.`],
+      exitCode: EXIT_FAILURE,
+    };
   }
   if (err instanceof Error && /HOLDFAST_PORT/.test(err.message)) {
     return { lines: [`holdfast: ${err.message}`], exitCode: EXIT_FAILURE };

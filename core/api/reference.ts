@@ -48,11 +48,19 @@ export function typeLabel(schema: SchemaObject | undefined): string {
   return schema.format ? `${type} (${schema.format})` : type;
 }
 
-function fieldsOf(schema: SchemaObject | undefined, prefix = ''): { name: string; type: string; required: boolean; description: string }[] {
+function fieldsOf(
+  schema: SchemaObject | undefined,
+  prefix = '',
+): { name: string; type: string; required: boolean; description: string }[] {
   if (!schema?.properties) return [];
   return Object.entries(schema.properties).flatMap(([name, prop]) => {
     const full = `${prefix}${name}`;
-    const row = { name: full, type: typeLabel(prop), required: schema.required?.includes(name) ?? false, description: prop.description ?? '' };
+    const row = {
+      name: full,
+      type: typeLabel(prop),
+      required: schema.required?.includes(name) ?? false,
+      description: prop.description ?? '',
+    };
     return prop.properties ? [row, ...fieldsOf(prop, `${full}.`)] : [row];
   });
 }
@@ -83,10 +91,16 @@ export function referenceModel(doc: Document) {
   return {
     info: doc.info,
     groups: [...groups.entries()].map(([name, operations]) => ({ name, operations })),
-    schemas: Object.entries(doc.components?.schemas ?? {}).map(([name, schema]) => ({ name, fields: fieldsOf(schema) })),
+    schemas: Object.entries(doc.components?.schemas ?? {}).map(([name, schema]) => ({
+      name,
+      fields: fieldsOf(schema),
+    })),
   };
 }
 
 export function renderApiReference(c: Context<AppEnv>, deps: AppDeps, doc: unknown): Response {
-  return renderPage(c, deps, 'pages/api-reference.njk', { title: 'API reference', ref: referenceModel(doc as Document) });
+  return renderPage(c, deps, 'pages/api-reference.njk', {
+    title: 'API reference',
+    ref: referenceModel(doc as Document),
+  });
 }

@@ -1,10 +1,10 @@
 // REST API, version 1. Routes are declared with zod schemas; the OpenAPI 3.1 document at
 // /api/v1/openapi.json is generated from them, and /api/v1/docs renders it for people.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { fieldErrorsFrom } from '../errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { errorResponse } from '../http/errors.ts';
 import { requireUser } from '../http/middleware.ts';
-import { fieldErrorsFrom } from '../errors.ts';
 import { renderApiReference } from './reference.ts';
 import { errorResponses } from './schemas.ts';
 
@@ -85,7 +85,10 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
     const user = c.get('user');
     if (!user) throw new Error('requireUser let an anonymous request through');
     const org = user.organization;
-    return c.json({ id: user.id, email: user.email, role: user.role, organization: { id: org.id, name: org.name, kind: org.kind } }, 200);
+    return c.json(
+      { id: user.id, email: user.email, role: user.role, organization: { id: org.id, name: org.name, kind: org.kind } },
+      200,
+    );
   });
 
   api.doc31('/openapi.json', {
@@ -98,11 +101,17 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
     servers: [{ url: '/api/v1' }],
   });
 
-  api.get('/docs', (c) => renderApiReference(c, deps, api.getOpenAPI31Document({
-    openapi: '3.1.0',
-    info: { title: 'Holdfast API', version: deps.version },
-    servers: [{ url: '/api/v1' }],
-  })));
+  api.get('/docs', (c) =>
+    renderApiReference(
+      c,
+      deps,
+      api.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: { title: 'Holdfast API', version: deps.version },
+        servers: [{ url: '/api/v1' }],
+      }),
+    ),
+  );
 
   return api;
 }

@@ -47,13 +47,7 @@ export function errorResponse(
   if (wantsJson(c)) {
     return c.json({ error: { code, message, ...(details ? { fields: details } : {}) } }, status);
   }
-  return renderPage(
-    c,
-    deps,
-    'pages/error.njk',
-    { title: titles[status] ?? 'Error', status, message },
-    status,
-  );
+  return renderPage(c, deps, 'pages/error.njk', { title: titles[status] ?? 'Error', status, message }, status);
 }
 
 export function handleError(deps: AppDeps) {

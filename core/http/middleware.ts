@@ -1,8 +1,8 @@
 // Per-request plumbing: request id and logger, a request-scoped EntityManager, the signed-in
 // user, the first-run setup gate, and the sign-in requirement.
 import type { Context, MiddlewareHandler } from 'hono';
-import { isSetupComplete } from '../identity/setup-service.ts';
 import { userForSession } from '../identity/session-service.ts';
+import { isSetupComplete } from '../identity/setup-service.ts';
 import { wantsJson } from './client.ts';
 import type { AppDeps, AppEnv } from './env.ts';
 import { errorResponse } from './errors.ts';
@@ -73,6 +73,6 @@ function loginUrlFor(c: Context): string {
 
 /** Only same-site relative paths are followed after login, never another host. */
 export function safeNext(value: string | undefined): string {
-  if (!value || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/';
+  if (!value?.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/';
   return value;
 }

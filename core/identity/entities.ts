@@ -1,8 +1,9 @@
 // Tenancy and identity records. Organizations form a tree (root → distributor → partner →
 // customer); users belong to one organization; sessions are server-side, keyed by a hash
 // of the cookie token so a database leak does not hand out live sessions.
-import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+
 import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 
 export const ORGANIZATION_KINDS = ['root', 'distributor', 'partner', 'customer'] as const;
 export type OrganizationKind = (typeof ORGANIZATION_KINDS)[number];
@@ -14,7 +15,11 @@ export const Organization = defineEntity({
   name: 'Organization',
   tableName: 'organizations',
   properties: {
-    id: p.string().primary().length(36).onCreate(() => randomUUID()),
+    id: p
+      .string()
+      .primary()
+      .length(36)
+      .onCreate(() => randomUUID()),
     name: p.string().length(200),
     kind: p.enum(ORGANIZATION_KINDS),
     parent: () => p.manyToOne(Organization).nullable().index(),
@@ -31,7 +36,11 @@ export const User = defineEntity({
   name: 'User',
   tableName: 'users',
   properties: {
-    id: p.string().primary().length(36).onCreate(() => randomUUID()),
+    id: p
+      .string()
+      .primary()
+      .length(36)
+      .onCreate(() => randomUUID()),
     organization: () => p.manyToOne(Organization).index(),
     /** Stored lower-cased; unique across the appliance so a login names one user. */
     email: p.string().length(320).unique(),

@@ -50,4 +50,3 @@ export async function endSession(em: EntityManager, token: string): Promise<void
 export async function endExpiredSessions(em: EntityManager): Promise<number> {
   return em.nativeDelete(Session, { expiresAt: { $lte: new Date() } });
 }
-

@@ -3,7 +3,7 @@
 // (two browsers, or the CLI and a browser) cannot both succeed: the loser hits its primary key.
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
-import { ConflictError, ValidationError, fieldErrorsFrom } from '../errors.ts';
+import { ConflictError, fieldErrorsFrom, ValidationError } from '../errors.ts';
 import { SETUP_COMPLETED, SystemFact } from '../system/entities.ts';
 import { type IOrganization, type IUser, Organization, User } from './entities.ts';
 import { hashPassword, passwordProblem } from './password.ts';

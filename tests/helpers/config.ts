@@ -12,6 +12,12 @@ export function tempDir(prefix = 'holdfast-test-'): { path: string; remove(): vo
 
 export function testConfig(dataDir: string, env: Record<string, string> = {}): Config {
   return loadConfig({
-    env: { HOLDFAST_DATA_DIR: dataDir, HOLDFAST_PORT: '0', HOLDFAST_HOST: '127.0.0.1', HOLDFAST_LOG_LEVEL: 'silent', ...env },
+    env: {
+      HOLDFAST_DATA_DIR: dataDir,
+      HOLDFAST_PORT: '0',
+      HOLDFAST_HOST: '127.0.0.1',
+      HOLDFAST_LOG_LEVEL: 'silent',
+      ...env,
+    },
   });
 }

@@ -47,7 +47,11 @@ export const ADMIN = {
 
 export const ORIGIN = 'http://localhost';
 
-export function form(fields: Record<string, string>): { method: 'POST'; headers: Record<string, string>; body: string } {
+export function form(fields: Record<string, string>): {
+  method: 'POST';
+  headers: Record<string, string>;
+  body: string;
+} {
   return {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN },
@@ -60,7 +64,11 @@ export async function completeSetupVia(app: Hono<AppEnv>): Promise<Response> {
 }
 
 /** Signs in and returns the Cookie header value for later requests. */
-export async function signIn(app: Hono<AppEnv>, email: string = ADMIN.email, password: string = ADMIN.password): Promise<string> {
+export async function signIn(
+  app: Hono<AppEnv>,
+  email: string = ADMIN.email,
+  password: string = ADMIN.password,
+): Promise<string> {
   const res = await app.request('/login', form({ email, password, next: '/' }));
   if (res.status !== 303) throw new Error(`login failed with ${res.status}`);
   const cookie = res.headers.get('set-cookie');

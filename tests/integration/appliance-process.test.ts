@@ -52,7 +52,9 @@ describe('appliance process', () => {
   it('exits non-zero naming HOLDFAST_PORT when it is not a number', async () => {
     const r = await runToEnd(['core/main.ts'], baseEnv(dataDir(), { HOLDFAST_PORT: 'abc' }));
     expect(r.code).toBe(78);
-    expect(r.stderr).toBe('holdfast: invalid configuration\n  HOLDFAST_PORT: must be a whole number from 0 to 65535 (got "abc")\n');
+    expect(r.stderr).toBe(
+      'holdfast: invalid configuration\n  HOLDFAST_PORT: must be a whole number from 0 to 65535 (got "abc")\n',
+    );
   });
 
   it('explains a read-only data folder in one sentence, without a stack trace', async () => {
@@ -63,7 +65,12 @@ describe('appliance process', () => {
       const probe = spawnSync('unshare', ['-m', 'true']);
       expect(probe.status, 'unshare -m is needed to test a read-only mount as root').toBe(0);
       r = await runToEnd(
-        ['-m', 'sh', '-c', `mount -t tmpfs -o ro tmpfs "$HOLDFAST_DATA_DIR" && exec "${process.execPath}" core/main.ts`],
+        [
+          '-m',
+          'sh',
+          '-c',
+          `mount -t tmpfs -o ro tmpfs "$HOLDFAST_DATA_DIR" && exec "${process.execPath}" core/main.ts`,
+        ],
         baseEnv(dir),
         undefined,
         'unshare',
@@ -76,7 +83,9 @@ describe('appliance process', () => {
     }
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(
-      new RegExp(`^holdfast: ${dir} is not writable: (the file system is read-only \\(EROFS\\)|permission denied \\(EACCES\\))\\. Set HOLDFAST_DATA_DIR to a writable folder\\.\\n$`),
+      new RegExp(
+        `^holdfast: ${dir} is not writable: (the file system is read-only \\(EROFS\\)|permission denied \\(EACCES\\))\\. Set HOLDFAST_DATA_DIR to a writable folder\\.\\n$`,
+      ),
     );
   });
 
@@ -87,7 +96,17 @@ describe('appliance process', () => {
     const body = formBody({ email: ADMIN.email, password: 'not-the-password-123' });
     const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
-        { hostname, port, path: '/setup', method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), origin: p.url } },
+        {
+          hostname,
+          port,
+          path: '/setup',
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': Buffer.byteLength(body),
+            origin: p.url,
+          },
+        },
         (res) => {
           let text = '';
           res.on('data', (d) => {
@@ -141,7 +160,11 @@ describe('holdfast CLI', () => {
     );
     expect(created.code).toBe(0);
     expect(created.stdout).toBe('Created administrator ops@example.com of "Example MSP".\n');
-    const second = await runToEnd(['core/cli.ts', 'admin', 'create', '--email', 'x@example.com'], baseEnv(dir), `${ADMIN.password}\n`);
+    const second = await runToEnd(
+      ['core/cli.ts', 'admin', 'create', '--email', 'x@example.com'],
+      baseEnv(dir),
+      `${ADMIN.password}\n`,
+    );
     expect(second.code).toBe(3);
     expect(second.stderr).toContain('setup has already been completed');
 
@@ -154,7 +177,11 @@ describe('holdfast CLI', () => {
 
   it('rejects a weak password and unknown commands with usage exit codes', async () => {
     const dir = dataDir();
-    const weak = await runToEnd(['core/cli.ts', 'admin', 'create', '--email', 'a@example.com'], baseEnv(dir), 'short\n');
+    const weak = await runToEnd(
+      ['core/cli.ts', 'admin', 'create', '--email', 'a@example.com'],
+      baseEnv(dir),
+      'short\n',
+    );
     expect(weak.code).toBe(2);
     expect(weak.stderr).toContain('password: Use at least 12 characters.');
     const noEmail = await runToEnd(['core/cli.ts', 'admin', 'create'], baseEnv(dir));

@@ -92,7 +92,12 @@ describe('static assets', () => {
 
   it('does not leave its folder', async () => {
     await completeSetupVia(t.app);
-    for (const path of ['/static/..%2F..%2Fpackage.json', '/static/../../package.json', '/static/%2e%2e/layouts/base.njk', '/static/nope.css']) {
+    for (const path of [
+      '/static/..%2F..%2Fpackage.json',
+      '/static/../../package.json',
+      '/static/%2e%2e/layouts/base.njk',
+      '/static/nope.css',
+    ]) {
       expect((await t.app.request(path)).status).toBe(404);
     }
   });
@@ -102,14 +107,21 @@ describe('REST API v1', () => {
   it('publishes an OpenAPI 3.1 document generated from the routes', async () => {
     const res = await t.app.request('/api/v1/openapi.json');
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual(['/me', '/status']);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Error', 'Status', 'CurrentUser']));
   });
 
   it('reports status without credentials', async () => {
-    const before = (await (await t.app.request('/api/v1/status')).json()) as { setupRequired: boolean; version: string };
+    const before = (await (await t.app.request('/api/v1/status')).json()) as {
+      setupRequired: boolean;
+      version: string;
+    };
     expect(before.setupRequired).toBe(true);
     await completeSetupVia(t.app);
     const after = (await (await t.app.request('/api/v1/status')).json()) as { setupRequired: boolean; version: string };
@@ -126,7 +138,11 @@ describe('REST API v1', () => {
     const me = await t.app.request('/api/v1/me', { headers: { cookie } });
     expect(me.status).toBe(200);
     const body = (await me.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ email: 'admin@acme.example', role: 'administrator', organization: { kind: 'root', name: 'Acme Managed Services' } });
+    expect(body).toMatchObject({
+      email: 'admin@acme.example',
+      role: 'administrator',
+      organization: { kind: 'root', name: 'Acme Managed Services' },
+    });
     expect(JSON.stringify(body)).not.toMatch(/password/i);
   });
 

@@ -64,7 +64,10 @@ describe('first-run setup', () => {
     const again = await t.app.request('/setup');
     expect(again.status).toBe(303);
     expect(again.headers.get('location')).toBe('/login');
-    const repost = await t.app.request('/setup', form({ ...ADMIN, email: 'other@acme.example', confirmPassword: ADMIN.password }));
+    const repost = await t.app.request(
+      '/setup',
+      form({ ...ADMIN, email: 'other@acme.example', confirmPassword: ADMIN.password }),
+    );
     expect(repost.status).toBe(303);
     expect(await t.kernel.orm.em.fork().count(User)).toBe(1);
   });
@@ -125,7 +128,10 @@ describe('sign in and out', () => {
   });
 
   it('sets a signed HttpOnly SameSite=Lax session cookie and shows the homepage', async () => {
-    const res = await t.app.request('/login', form({ email: 'ADMIN@acme.example', password: ADMIN.password, next: '/' }));
+    const res = await t.app.request(
+      '/login',
+      form({ email: 'ADMIN@acme.example', password: ADMIN.password, next: '/' }),
+    );
     expect(res.status).toBe(303);
     const setCookie = res.headers.get('set-cookie') ?? '';
     expect(setCookie).toMatch(/^holdfast_session=[^;]+\.[^;]+;/);
@@ -147,7 +153,12 @@ describe('sign in and out', () => {
       await completeSetupVia(proxied.app);
       const res = await proxied.app.request('/login', {
         ...form({ email: ADMIN.email, password: ADMIN.password }),
-        headers: { ...form({}).headers, origin: 'https://backup.example.com', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'backup.example.com' },
+        headers: {
+          ...form({}).headers,
+          origin: 'https://backup.example.com',
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'backup.example.com',
+        },
       });
       expect(res.status).toBe(303);
       expect(res.headers.get('set-cookie')).toContain('Secure');
@@ -182,7 +193,10 @@ describe('sign in and out', () => {
   });
 
   it('follows only local next= targets after login', async () => {
-    const res = await t.app.request('/login', form({ email: ADMIN.email, password: ADMIN.password, next: '//evil.example/' }));
+    const res = await t.app.request(
+      '/login',
+      form({ email: ADMIN.email, password: ADMIN.password, next: '//evil.example/' }),
+    );
     expect(res.headers.get('location')).toBe('/');
   });
 });

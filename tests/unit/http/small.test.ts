@@ -39,7 +39,11 @@ describe('API reference model', () => {
       paths: { '/x': { get: { tags: ['System'], summary: 'X', responses: { 200: { description: 'ok' } } } } },
       components: {
         schemas: {
-          S: { type: 'object', required: ['a'], properties: { a: { type: 'object', properties: { b: { type: 'string' } } } } },
+          S: {
+            type: 'object',
+            required: ['a'],
+            properties: { a: { type: 'object', properties: { b: { type: 'string' } } } },
+          },
         },
       },
     });

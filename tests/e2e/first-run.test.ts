@@ -1,0 +1,92 @@
+// A newcomer's first minutes, in a real browser against the real appliance process:
+// fresh data folder → setup page → create administrator → sign in → homepage → sign out.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.ts';
+import { tempDir } from '../helpers/config.ts';
+import { ADMIN } from '../helpers/kernel.ts';
+import { baseEnv, type RunningProcess, repoRoot, startApplianceProcess } from '../helpers/process.ts';
+
+const shots = join(repoRoot, 'tests/.artifacts/screenshots');
+let browser: Browser;
+let appliance: RunningProcess;
+const dir = tempDir();
+
+beforeAll(async () => {
+  mkdirSync(shots, { recursive: true });
+  appliance = await startApplianceProcess(baseEnv(dir.path));
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  appliance?.child.kill('SIGTERM');
+  await appliance?.exited;
+  dir.remove();
+});
+
+async function shoot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+describe('first run in a browser', () => {
+  it('goes from setup to the homepage and signs out', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => {
+      // The refused weak password is an expected 422; anything else (a CSP refusal, a script error) is not.
+      if (m.type() === 'error' && !/status of 422/.test(m.text())) consoleErrors.push(m.text());
+    });
+
+    await page.goto(`${appliance.url}/`);
+    expect(new URL(page.url()).pathname).toBe('/setup');
+    await expect.poll(() => page.title()).toBe('Set up Holdfast · Holdfast');
+
+    // A weak password is refused with a message at the field.
+    await page.getByLabel('Organization name').fill(ADMIN.organizationName);
+    await page.getByLabel('Administrator email').fill(ADMIN.email);
+    await page.getByLabel('Password', { exact: true }).fill('weak');
+    await page.getByLabel('Confirm password').fill('weak');
+    await page.getByRole('button', { name: 'Create administrator' }).click();
+    await expect.poll(() => page.locator('#password-error').textContent()).toBe('Use at least 12 characters.');
+    expect(await page.getByLabel('Administrator email').inputValue()).toBe(ADMIN.email);
+    await shoot(page, 'setup-error-desktop');
+
+    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+    await page.getByLabel('Confirm password').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Create administrator' }).click();
+    await page.waitForURL('**/login?setup=done');
+    expect(await page.getByRole('status').textContent()).toContain('Your administrator account is ready');
+    await shoot(page, 'login-desktop');
+
+    await page.getByLabel('Email').fill(ADMIN.email);
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${appliance.url}/`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Homepage');
+    expect(await page.getByText('No backup tasks yet').isVisible()).toBe(true);
+    expect(await page.locator('.topbar-email').textContent()).toBe(ADMIN.email);
+    const nav = await page.getByRole('navigation', { name: 'Main' }).locator('li').allTextContents();
+    expect(nav.map((s) => s.trim())).toEqual(['Homepage', 'Jobs', 'Recovery', 'Activity', 'Settings']);
+    // htmx is loaded from the appliance under the CSP.
+    expect(await page.evaluate('typeof window.htmx')).toBe('object');
+    await shoot(page, 'home-desktop');
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shoot(page, 'home-narrow');
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow as number).toBeLessThanOrEqual(0);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL('**/login?signedOut=1');
+    await page.goto(`${appliance.url}/`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await shoot(page, 'signed-out-narrow');
+
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  });
+});
