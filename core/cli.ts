@@ -9,7 +9,7 @@ import { migrate, migrator, openDatabase } from './db/database.ts';
 import { ValidationError } from './errors.ts';
 import { completeSetup, SetupAlreadyCompleteError } from './identity/setup-service.ts';
 import { createStderrLogger } from './logging.ts';
-import { EXIT_CONFIG, exitWithStartupError } from './startup-errors.ts';
+import { exitWithStartupError } from './startup-errors.ts';
 
 export const EXIT_USAGE = 2;
 export const EXIT_SETUP_DONE = 3;
@@ -158,5 +158,3 @@ export async function runCli(argv: string[]): Promise<void> {
 if (import.meta.main) {
   await runCli(process.argv.slice(2));
 }
-
-export { EXIT_CONFIG };

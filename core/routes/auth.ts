@@ -26,6 +26,7 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
             : undefined,
       values: {},
       errors: {},
+      focus: 'email',
     });
   });
 
@@ -48,6 +49,7 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
           next,
           values: { email },
           errors,
+          focus: email ? 'password' : 'email',
           failure: Object.keys(errors).length === 0 ? 'The email address or password is incorrect.' : undefined,
         },
         Object.keys(errors).length === 0 ? 401 : 422,

@@ -7,12 +7,20 @@ import { renderPage } from '../http/page.ts';
 import { completeSetup, SetupAlreadyCompleteError } from '../identity/setup-service.ts';
 import { formFields } from './forms.ts';
 
+const fieldOrder = ['organizationName', 'email', 'password', 'confirmPassword'];
+
+/** The form again, focused on the first field that needs attention. */
+function setupForm(errors: Record<string, string>, values: Record<string, string>) {
+  const focus = fieldOrder.find((f) => errors[f]) ?? 'organizationName';
+  return { title: 'Set up Holdfast', values, errors, focus };
+}
+
 export function setupRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.get('/setup', (c) => {
     if (deps.setupState.complete) return c.redirect('/login', 303);
-    return renderPage(c, deps, 'pages/setup.njk', { title: 'Set up Holdfast', values: {}, errors: {} });
+    return renderPage(c, deps, 'pages/setup.njk', setupForm({}, {}));
   });
 
   app.post('/setup', async (c) => {
@@ -24,7 +32,7 @@ export function setupRoutes(deps: AppDeps): Hono<AppEnv> {
         c,
         deps,
         'pages/setup.njk',
-        { title: 'Set up Holdfast', values, errors: { confirmPassword: 'The two passwords do not match.' } },
+        setupForm({ confirmPassword: 'The two passwords do not match.' }, values),
         422,
       );
     }
@@ -39,13 +47,7 @@ export function setupRoutes(deps: AppDeps): Hono<AppEnv> {
         return c.redirect('/login', 303);
       }
       if (err instanceof ValidationError) {
-        return renderPage(
-          c,
-          deps,
-          'pages/setup.njk',
-          { title: 'Set up Holdfast', values, errors: err.fields ?? {} },
-          422,
-        );
+        return renderPage(c, deps, 'pages/setup.njk', setupForm(err.fields ?? {}, values), 422);
       }
       throw err;
     }

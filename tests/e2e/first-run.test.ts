@@ -37,8 +37,9 @@ describe('first run in a browser', () => {
     const page = await context.newPage();
     const consoleErrors: string[] = [];
     page.on('console', (m) => {
-      // The refused weak password is an expected 422; anything else (a CSP refusal, a script error) is not.
-      if (m.type() === 'error' && !/status of 422/.test(m.text())) consoleErrors.push(m.text());
+      // The refused weak password (422) and the missing page (404) are expected; anything else
+      // (a CSP refusal, a script error) is not.
+      if (m.type() === 'error' && !/status of (404|422)/.test(m.text())) consoleErrors.push(m.text());
     });
 
     await page.goto(`${appliance.url}/`);
@@ -52,6 +53,7 @@ describe('first run in a browser', () => {
     await page.getByLabel('Confirm password').fill('weak');
     await page.getByRole('button', { name: 'Create administrator' }).click();
     await expect.poll(() => page.locator('#password-error').textContent()).toBe('Use at least 12 characters.');
+    expect(await page.evaluate('document.activeElement.id')).toBe('password');
     expect(await page.getByLabel('Administrator email').inputValue()).toBe(ADMIN.email);
     await shoot(page, 'setup-error-desktop');
 
@@ -75,10 +77,28 @@ describe('first run in a browser', () => {
     expect(await page.evaluate('typeof window.htmx')).toBe('object');
     await shoot(page, 'home-desktop');
 
+    await page.goto(`${appliance.url}/api/v1/docs`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Holdfast API');
+    expect(await page.locator('.operation h3 code').allTextContents()).toEqual(
+      expect.arrayContaining(['/api/v1/status', '/api/v1/me']),
+    );
+    await shoot(page, 'api-reference-desktop');
+
+    const missing = await page.goto(`${appliance.url}/no-such-page`);
+    expect(missing?.status()).toBe(404);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Page not found');
+    await shoot(page, 'not-found-desktop');
+
+    await page.goto(`${appliance.url}/`);
     await page.setViewportSize({ width: 390, height: 844 });
+    for (const path of ['/', '/api/v1/docs']) {
+      await page.goto(`${appliance.url}${path}`);
+      const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
+      expect(overflow as number, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
+    }
+    await shoot(page, 'api-reference-narrow');
+    await page.goto(`${appliance.url}/`);
     await shoot(page, 'home-narrow');
-    const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
-    expect(overflow as number).toBeLessThanOrEqual(0);
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL('**/login?signedOut=1');
