@@ -1,0 +1,153 @@
+// The sink contract: where backup repositories keep their objects (local disk, S3 and
+// S3-compatible stores, Azure Blob, Google Cloud Storage). Modelled on restic's Backend and
+// Kopia's Storage: a flat key → bytes store with write-once semantics.
+//
+// Guarantees every sink must give (checked by tests/conformance/sink-conformance.ts):
+// - Atomic visibility: an object is either absent or whole. A put that fails, is aborted or whose
+//   body ends early (or errors) leaves no object and no partial object visible to get/head/list.
+// - Read-after-write: once put resolves, get/head/list see the object (and delete is seen too).
+// - Write-once with ifAbsent: of concurrent puts of one key with ifAbsent, exactly one succeeds;
+//   the others reject with ObjectExistsError and the stored bytes are the winner's.
+//   Sinks whose store lacks conditional writes emulate it and say so in `capabilities`.
+// - Ranges: get(key, {offset, length}) returns exactly those bytes (length clipped at the end).
+// - Listing yields every key under a prefix exactly once (in no guaranteed order).
+// - delete is idempotent: deleting a missing key succeeds.
+// - Errors are typed: ObjectNotFoundError, ObjectExistsError, PermanentSinkError (retrying will
+//   not help: bad credentials, permission, invalid key), TransientSinkError (retry with backoff:
+//   network, throttling, disk full).
+import type { Readable } from 'node:stream';
+
+export interface PutOptions {
+  /** Fail with ObjectExistsError when the key exists (atomically, even under races). */
+  ifAbsent?: boolean;
+  /** Expected body size; a body of any other size is rejected and nothing is stored. */
+  contentLength?: number;
+  /** Object-lock / immutability retention, on sinks whose capabilities say `retention`. */
+  retainUntil?: Date;
+}
+
+export interface GetOptions {
+  offset?: number;
+  length?: number;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified?: Date;
+}
+
+export interface SinkCapabilities {
+  /** 'native': the store itself refuses a second create; 'emulated': the sink checks, with a race window documented by the sink. */
+  conditionalWrites: 'native' | 'emulated';
+  /** Supports retainUntil (S3 Object Lock, Azure immutability, GCS retention). */
+  retention: boolean;
+}
+
+export interface Sink {
+  /** Human-readable location without secrets, e.g. "local:/backups/r1" or "s3:bucket/prefix". */
+  readonly description: string;
+  readonly capabilities: SinkCapabilities;
+  put(key: string, body: Uint8Array | Readable, options?: PutOptions): Promise<ObjectInfo>;
+  get(key: string, options?: GetOptions): Promise<Readable>;
+  head(key: string): Promise<ObjectInfo>;
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  delete(key: string): Promise<void>;
+  /** Releases connections; the sink is not used afterwards. */
+  close(): Promise<void>;
+}
+
+export type SinkErrorKind = 'not_found' | 'exists' | 'permanent' | 'transient';
+
+export class SinkError extends Error {
+  readonly kind: SinkErrorKind;
+  readonly key: string | undefined;
+  constructor(kind: SinkErrorKind, message: string, key?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SinkError';
+    this.kind = kind;
+    this.key = key;
+  }
+}
+
+export class ObjectNotFoundError extends SinkError {
+  constructor(key: string, options?: { cause?: unknown }) {
+    super('not_found', `object ${key} does not exist`, key, options);
+    this.name = 'ObjectNotFoundError';
+  }
+}
+
+export class ObjectExistsError extends SinkError {
+  constructor(key: string, options?: { cause?: unknown }) {
+    super('exists', `object ${key} already exists`, key, options);
+    this.name = 'ObjectExistsError';
+  }
+}
+
+export class PermanentSinkError extends SinkError {
+  constructor(message: string, key?: string, options?: { cause?: unknown }) {
+    super('permanent', message, key, options);
+    this.name = 'PermanentSinkError';
+  }
+}
+
+export class TransientSinkError extends SinkError {
+  constructor(message: string, key?: string, options?: { cause?: unknown }) {
+    super('transient', message, key, options);
+    this.name = 'TransientSinkError';
+  }
+}
+
+export const MAX_KEY_BYTES = 1024;
+
+/**
+ * Keys are '/'-separated segments of printable characters. No segment may be empty or start
+ * with '.', which keeps keys portable across stores and leaves dot-names to sinks' own use
+ * (temporary files, markers). Throws PermanentSinkError on a bad key.
+ */
+export function assertValidKey(key: string): void {
+  const problem = keyProblem(key);
+  if (problem) throw new PermanentSinkError(`invalid object key ${JSON.stringify(key)}: ${problem}`, key);
+}
+
+function keyProblem(key: string): string | undefined {
+  if (typeof key !== 'string' || key.length === 0) return 'empty';
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return `longer than ${MAX_KEY_BYTES} bytes`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we reject
+  if (/[\u0000-\u001f\u007f\\]/.test(key)) return 'contains a control character or backslash';
+  for (const segment of key.split('/')) {
+    if (segment.length === 0) return 'has an empty segment (leading, trailing or double slash)';
+    if (segment.startsWith('.')) return 'has a segment starting with "."';
+  }
+  return undefined;
+}
+
+/** Prefixes for list(): '' or a valid key's beginning (may end with '/'). */
+export function assertValidPrefix(prefix: string): void {
+  if (prefix === '') return;
+  const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  const problem = keyProblem(trimmed);
+  if (problem) throw new PermanentSinkError(`invalid prefix ${JSON.stringify(prefix)}: ${problem}`);
+}
+
+export function assertValidRange(key: string, options: GetOptions | undefined): void {
+  if (!options) return;
+  const { offset = 0, length } = options;
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new PermanentSinkError(`invalid range offset ${offset}`, key);
+  if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) {
+    throw new PermanentSinkError(`invalid range length ${length}`, key);
+  }
+}
+
+/**
+ * What a sink plugin module default-exports. `settings` validates (and documents) the options a
+ * storage location stores for it; `create` opens the sink. Secrets among the settings are named in
+ * `secretSettings` so the kernel encrypts them at rest and never shows them.
+ */
+export interface SinkPlugin<Settings = unknown> {
+  kind: string;
+  label: string;
+  settings: import('zod').ZodType<Settings>;
+  secretSettings: readonly string[];
+  create(settings: Settings): Sink;
+}

@@ -1,0 +1,65 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PermanentSinkError } from '../../core/plugins/sink.ts';
+import localSinkPlugin, { LocalSink } from '../../plugins/sinks/local/index.ts';
+import { runSinkConformance } from './sink-conformance.ts';
+
+function tempRoot(): string {
+  return mkdtempSync(join(tmpdir(), 'holdfast-sink-'));
+}
+
+runSinkConformance('local disk', async () => {
+  const root = tempRoot();
+  return {
+    sink: new LocalSink({ path: join(root, 'repo') }),
+    cleanup: async () => rmSync(root, { recursive: true, force: true }),
+  };
+});
+
+describe('local sink specifics', () => {
+  it('leaves no temporary files after failed writes', async () => {
+    const root = tempRoot();
+    try {
+      const sink = new LocalSink({ path: root });
+      await expect(sink.put('a', Buffer.from('abc'), { contentLength: 9 })).rejects.toBeInstanceOf(PermanentSinkError);
+      expect(await sink.leftovers()).toEqual([]);
+      await sink.put('b', Buffer.from('abc'));
+      expect(readdirSync(root).sort()).toEqual(['.tmp', 'b']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps every key inside its root', () => {
+    const root = tempRoot();
+    try {
+      const sink = new LocalSink({ path: root });
+      for (const bad of ['../x', 'a/../../x', 'a/./b', '.tmp/part'])
+        expect(() => sink.pathOf(bad)).toThrow(PermanentSinkError);
+      expect(sink.pathOf('data/ab/x')).toBe(join(root, 'data', 'ab', 'x'));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses retention it cannot honour', async () => {
+    const root = tempRoot();
+    try {
+      await expect(
+        new LocalSink({ path: root }).put('a', Buffer.from('x'), { retainUntil: new Date() }),
+      ).rejects.toThrow(/does not support retention/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('validates its settings with clear messages', () => {
+    expect(localSinkPlugin.settings.safeParse({ path: '/backups' }).success).toBe(true);
+    const relative = localSinkPlugin.settings.safeParse({ path: 'backups' });
+    expect(relative.success ? '' : relative.error.issues[0]?.message).toBe(
+      'Use an absolute path, such as /backups/holdfast.',
+    );
+  });
+});
