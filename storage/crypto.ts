@@ -1,0 +1,97 @@
+// Sealing of everything the repository stores: compress (codec chosen per object and recorded),
+// then AES-256-GCM with a random nonce. Stored form:
+//   nonce (12) ‖ AES-256-GCM(encKey, codec byte ‖ compressed plaintext) ‖ tag (16)
+// Blob ids are HMAC-SHA-256(idKey, plaintext): equal content dedups, and ids leak nothing across
+// repositories.
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+
+export const CODEC = { none: 0, gzip: 1, zstd: 2 } as const;
+export type CodecName = keyof typeof CODEC;
+export type CodecId = (typeof CODEC)[CodecName];
+
+const NONCE = 12;
+const TAG = 16;
+export const SEAL_OVERHEAD = NONCE + 1 + TAG;
+
+const zstdCompress = promisify(zlib.zstdCompress);
+const zstdDecompress = promisify(zlib.zstdDecompress);
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+
+export class IntegrityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IntegrityError';
+  }
+}
+
+export function blobId(idKey: Buffer, plaintext: Uint8Array): string {
+  return createHmac('sha256', idKey).update(plaintext).digest('hex');
+}
+
+async function compress(codec: CodecId, data: Buffer): Promise<Buffer> {
+  if (codec === CODEC.zstd) return zstdCompress(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } });
+  if (codec === CODEC.gzip) return gzip(data, { level: 6 });
+  return data;
+}
+
+async function decompress(codec: number, data: Buffer): Promise<Buffer> {
+  if (codec === CODEC.zstd) return zstdDecompress(data);
+  if (codec === CODEC.gzip) return gunzip(data);
+  if (codec === CODEC.none) return data;
+  throw new IntegrityError(`unknown codec ${codec}`);
+}
+
+/** Compresses with `codec` unless that saves less than 1/16, then encrypts. */
+export async function seal(
+  encKey: Buffer,
+  plaintext: Uint8Array,
+  codec: CodecId = CODEC.zstd,
+): Promise<{ sealed: Buffer; codec: CodecId }> {
+  const raw = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+  let body = raw;
+  let used: CodecId = CODEC.none;
+  if (codec !== CODEC.none && raw.length >= 64) {
+    const packed = await compress(codec, raw);
+    if (packed.length <= raw.length - (raw.length >> 4)) {
+      body = packed;
+      used = codec;
+    }
+  }
+  const nonce = randomBytes(NONCE);
+  const cipher = createCipheriv('aes-256-gcm', encKey, nonce);
+  const head = cipher.update(Buffer.of(used));
+  const middle = cipher.update(body);
+  const tail = cipher.final();
+  return { sealed: Buffer.concat([nonce, head, middle, tail, cipher.getAuthTag()]), codec: used };
+}
+
+/** Decrypts and decompresses; any tampering or a wrong key is an IntegrityError. */
+export async function unseal(encKey: Buffer, sealed: Uint8Array, what = 'object'): Promise<Buffer> {
+  const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  if (buf.length < SEAL_OVERHEAD) throw new IntegrityError(`${what} is truncated (${buf.length} bytes)`);
+  const decipher = createDecipheriv('aes-256-gcm', encKey, buf.subarray(0, NONCE));
+  decipher.setAuthTag(buf.subarray(buf.length - TAG));
+  let plain: Buffer;
+  try {
+    plain = Buffer.concat([decipher.update(buf.subarray(NONCE, buf.length - TAG)), decipher.final()]);
+  } catch {
+    throw new IntegrityError(`${what} failed authentication (corrupted, or encrypted with another key)`);
+  }
+  return decompress(plain[0] as number, plain.subarray(1));
+}
+
+export async function sealJson(encKey: Buffer, value: unknown): Promise<Buffer> {
+  return (await seal(encKey, Buffer.from(JSON.stringify(value)), CODEC.zstd)).sealed;
+}
+
+export async function unsealJson<T>(encKey: Buffer, sealed: Uint8Array, what: string): Promise<T> {
+  const plain = await unseal(encKey, sealed, what);
+  try {
+    return JSON.parse(plain.toString('utf8')) as T;
+  } catch {
+    throw new IntegrityError(`${what} does not hold valid JSON`);
+  }
+}

@@ -1,0 +1,93 @@
+// The repository's master keys and their wrapping. Keys are random, drawn once at `init`, and
+// never change; what a passphrase (or a tenant's OpenPGP public key) protects is a `keys/<id>`
+// object holding them, encrypted with OpenPGP (AEAD GCM forced: OCB is pure JS and slow here).
+import { randomBytes } from 'node:crypto';
+import * as openpgp from 'openpgp';
+
+export interface MasterKeys {
+  /** AES-256-GCM key for every blob and metadata object. */
+  encKey: Buffer;
+  /** HMAC-SHA-256 key that turns plaintext into blob ids. */
+  idKey: Buffer;
+  /** Seed of the content-defined chunker's gear table (keyed, so chunk sizes leak nothing). */
+  chunkerSeed: Buffer;
+}
+
+export class WrongPassphraseError extends Error {
+  constructor(message = 'the passphrase does not open any key of this repository', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WrongPassphraseError';
+  }
+}
+
+export function generateMasterKeys(): MasterKeys {
+  return { encKey: randomBytes(32), idKey: randomBytes(32), chunkerSeed: randomBytes(32) };
+}
+
+const KEY_FORMAT = 'holdfast-master-keys-v1';
+
+function serialize(keys: MasterKeys): Uint8Array {
+  return Buffer.from(
+    JSON.stringify({
+      format: KEY_FORMAT,
+      encKey: keys.encKey.toString('base64'),
+      idKey: keys.idKey.toString('base64'),
+      chunkerSeed: keys.chunkerSeed.toString('base64'),
+    }),
+  );
+}
+
+function deserialize(bytes: Uint8Array): MasterKeys {
+  const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, string>;
+  if (parsed.format !== KEY_FORMAT) throw new Error(`unknown key format ${String(parsed.format)}`);
+  const field = (name: string) => {
+    const value = Buffer.from(parsed[name] ?? '', 'base64');
+    if (value.length !== 32) throw new Error(`key field ${name} is not 32 bytes`);
+    return value;
+  };
+  return { encKey: field('encKey'), idKey: field('idKey'), chunkerSeed: field('chunkerSeed') };
+}
+
+const pgpConfig = { aeadProtect: true, preferredAEADAlgorithm: openpgp.enums.aead.gcm };
+
+/** One recipient per key object: a passphrase, or a tenant's armored OpenPGP public key. */
+export type WrapOptions = { passphrase: string; publicKey?: undefined } | { publicKey: string; passphrase?: undefined };
+
+/**
+ * Encrypts the master keys to one recipient, as a binary OpenPGP message. (One recipient per
+ * message: OpenPGP.js cannot open a passphrase packet next to a public-key packet under AEAD.)
+ */
+export async function wrapKeys(keys: MasterKeys, options: WrapOptions): Promise<Uint8Array> {
+  const message = await openpgp.createMessage({ binary: serialize(keys) });
+  if (options.passphrase !== undefined) {
+    if (!options.passphrase) throw new Error('the passphrase must not be empty');
+    return openpgp.encrypt({ message, passwords: [options.passphrase], format: 'binary', config: pgpConfig });
+  }
+  const encryptionKeys = await openpgp.readKey({ armoredKey: options.publicKey });
+  return openpgp.encrypt({ message, encryptionKeys, format: 'binary', config: pgpConfig });
+}
+
+export interface UnwrapOptions {
+  passphrase?: string;
+  /** An armored, unlocked OpenPGP private key. */
+  privateKey?: string;
+}
+
+export async function unwrapKeys(wrapped: Uint8Array, options: UnwrapOptions): Promise<MasterKeys> {
+  const message = await openpgp.readMessage({ binaryMessage: wrapped });
+  const decryptionKeys = options.privateKey
+    ? await openpgp.readPrivateKey({ armoredKey: options.privateKey })
+    : undefined;
+  try {
+    const { data } = await openpgp.decrypt({
+      message,
+      ...(options.passphrase ? { passwords: [options.passphrase] } : {}),
+      ...(decryptionKeys ? { decryptionKeys } : {}),
+      format: 'binary',
+    });
+    return deserialize(data as Uint8Array);
+  } catch (err) {
+    if (/decrypt/i.test((err as Error).message)) throw new WrongPassphraseError(undefined, { cause: err });
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { blobId, CODEC, IntegrityError, seal, sealJson, unseal, unsealJson } from '../../../storage/crypto.ts';
+import { generateMasterKeys, unwrapKeys, WrongPassphraseError, wrapKeys } from '../../../storage/keys.ts';
+
+describe('blob sealing', () => {
+  const keys = generateMasterKeys();
+
+  it('compresses compressible data with zstd and stores incompressible data as is', async () => {
+    const text = Buffer.from('Account,Name,Industry\n'.repeat(5000));
+    const a = await seal(keys.encKey, text);
+    expect(a.codec).toBe(CODEC.zstd);
+    expect(a.sealed.length).toBeLessThan(text.length / 10);
+    expect((await unseal(keys.encKey, a.sealed)).equals(text)).toBe(true);
+    const noise = randomBytes(100_000);
+    const b = await seal(keys.encKey, noise);
+    expect(b.codec).toBe(CODEC.none);
+    expect((await unseal(keys.encKey, b.sealed)).equals(noise)).toBe(true);
+    const g = await seal(keys.encKey, text, CODEC.gzip);
+    expect(g.codec).toBe(CODEC.gzip);
+    expect((await unseal(keys.encKey, g.sealed)).equals(text)).toBe(true);
+  });
+
+  it('detects a flipped bit, truncation and a wrong key', async () => {
+    const { sealed } = await seal(keys.encKey, Buffer.from('important record'));
+    const flipped = Buffer.from(sealed);
+    flipped[20] = (flipped[20] as number) ^ 0x01;
+    await expect(unseal(keys.encKey, flipped, 'blob x')).rejects.toThrow(
+      new IntegrityError('blob x failed authentication (corrupted, or encrypted with another key)'),
+    );
+    await expect(unseal(keys.encKey, sealed.subarray(0, 10), 'blob x')).rejects.toThrow(/truncated/);
+    await expect(unseal(generateMasterKeys().encKey, sealed)).rejects.toBeInstanceOf(IntegrityError);
+  });
+
+  it('derives blob ids from the plaintext and the repository id key only', () => {
+    const data = Buffer.from('same content');
+    expect(blobId(keys.idKey, data)).toBe(blobId(keys.idKey, Buffer.from('same content')));
+    expect(blobId(keys.idKey, data)).toMatch(/^[0-9a-f]{64}$/);
+    expect(blobId(generateMasterKeys().idKey, data)).not.toBe(blobId(keys.idKey, data));
+  });
+
+  it('seals JSON documents', async () => {
+    const sealed = await sealJson(keys.encKey, { snapshot: 1, items: ['a'] });
+    expect(await unsealJson(keys.encKey, sealed, 'snapshot')).toEqual({ snapshot: 1, items: ['a'] });
+  });
+});
+
+describe('master key wrapping', () => {
+  it('opens with the passphrase only', async () => {
+    const keys = generateMasterKeys();
+    const wrapped = await wrapKeys(keys, { passphrase: 'correct horse battery staple' });
+    expect(Buffer.from(wrapped).includes(keys.encKey)).toBe(false);
+    const opened = await unwrapKeys(wrapped, { passphrase: 'correct horse battery staple' });
+    expect(
+      opened.encKey.equals(keys.encKey) &&
+        opened.idKey.equals(keys.idKey) &&
+        opened.chunkerSeed.equals(keys.chunkerSeed),
+    ).toBe(true);
+    await expect(unwrapKeys(wrapped, { passphrase: 'wrong' })).rejects.toBeInstanceOf(WrongPassphraseError);
+  });
+
+  it('opens with a tenant private key as well', async () => {
+    const openpgp = await import('openpgp');
+    const { privateKey, publicKey } = await openpgp.generateKey({
+      type: 'curve25519',
+      userIDs: [{ name: 'Tenant', email: 't@example.com' }],
+      format: 'armored',
+    });
+    const keys = generateMasterKeys();
+    const wrapped = await wrapKeys(keys, { publicKey });
+    expect((await unwrapKeys(wrapped, { privateKey })).idKey.equals(keys.idKey)).toBe(true);
+    await expect(unwrapKeys(wrapped, { passphrase: 'anything' })).rejects.toBeInstanceOf(WrongPassphraseError);
+  });
+});
