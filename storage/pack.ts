@@ -1,0 +1,116 @@
+// Packs: immutable tar archives of sealed blobs. Layout:
+//   <blob id> entries (sealed blobs) … | "index" entry (sealed JSON list of the blobs) |
+//   "trailer" entry (exactly 512 bytes: magic, offset and length of "index") | tar end (1024 zeros)
+// so a pack's own contents are found by reading its last 1536 bytes, and indexes can always be
+// rebuilt from the packs alone. Any tar tool can list a pack.
+import { createHash } from 'node:crypto';
+import tar from 'tar-stream';
+import { IntegrityError, sealJson, unsealJson } from './crypto.ts';
+
+export type BlobKind = 'data' | 'tree';
+
+export interface PackedBlob {
+  id: string;
+  kind: BlobKind;
+  /** Offset of the sealed blob in the pack. */
+  offset: number;
+  /** Length of the sealed blob. */
+  length: number;
+  /** Length of the plaintext. */
+  rawLength: number;
+  codec: number;
+}
+
+export const TRAILER_MAGIC = 'HOLDFAST-PACK-1';
+const BLOCK = 512;
+const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+/** Bytes at the end of a pack that hold the trailer entry's data and the tar end marker. */
+export const PACK_TAIL_BYTES = BLOCK + 2 * BLOCK;
+
+export interface FinishedPack {
+  id: string;
+  bytes: Buffer;
+  blobs: PackedBlob[];
+}
+
+/** Collects sealed blobs and lays them out as a tar pack; everything stays in memory (≤ target size). */
+export class PackBuilder {
+  readonly kind: BlobKind;
+  readonly #blobs: PackedBlob[] = [];
+  readonly #bodies: Buffer[] = [];
+  #size = 0;
+
+  constructor(kind: BlobKind) {
+    this.kind = kind;
+  }
+
+  /** Bytes the pack would have if finished now, without its index. */
+  get size(): number {
+    return this.#size;
+  }
+
+  get count(): number {
+    return this.#blobs.length;
+  }
+
+  has(id: string): boolean {
+    return this.#blobs.some((b) => b.id === id);
+  }
+
+  add(id: string, sealed: Buffer, rawLength: number, codec: number): void {
+    this.#blobs.push({ id, kind: this.kind, offset: this.#size + BLOCK, length: sealed.length, rawLength, codec });
+    this.#bodies.push(sealed);
+    this.#size += BLOCK + padded(sealed.length);
+  }
+
+  async finish(encKey: Buffer): Promise<FinishedPack> {
+    const index = await sealJson(encKey, { version: 1, blobs: this.#blobs });
+    const indexOffset = this.#size + BLOCK;
+    const trailer = Buffer.alloc(BLOCK, 0x20);
+    trailer.write(`${TRAILER_MAGIC} ${indexOffset} ${index.length}\n`);
+    const pack = tar.pack();
+    const out: Buffer[] = [];
+    pack.on('data', (chunk: unknown) => {
+      out.push(chunk as Buffer);
+    });
+    const ended = new Promise<void>((resolve, reject) => {
+      pack.on('end', resolve);
+      pack.on('error', reject);
+    });
+    const mtime = new Date(0);
+    this.#blobs.forEach((blob, i) => {
+      pack.entry({ name: blob.id, size: blob.length, mtime, mode: 0o600 }, this.#bodies[i] as Buffer);
+    });
+    pack.entry({ name: 'index', size: index.length, mtime, mode: 0o600 }, index);
+    pack.entry({ name: 'trailer', size: BLOCK, mtime, mode: 0o600 }, trailer);
+    pack.finalize();
+    await ended;
+    const bytes = Buffer.concat(out);
+    // Offsets above assume plain 512-byte ustar headers; fail loudly if the layout ever differs.
+    const expected = padded(indexOffset + index.length) + 2 * BLOCK + 2 * BLOCK;
+    if (bytes.length !== expected) throw new Error(`pack layout mismatch: ${bytes.length} bytes, expected ${expected}`);
+    return { id: createHash('sha256').update(bytes).digest('hex'), bytes, blobs: [...this.#blobs] };
+  }
+}
+
+/** Parses the trailer (the 512 bytes before the tar end marker) into the index's position. */
+export function parseTrailer(trailer: Buffer, packId: string): { offset: number; length: number } {
+  const match = new RegExp(`^${TRAILER_MAGIC} (\\d+) (\\d+)\\n`).exec(trailer.toString('latin1'));
+  if (!match) throw new IntegrityError(`pack ${packId} has no valid trailer`);
+  return { offset: Number(match[1]), length: Number(match[2]) };
+}
+
+export async function openPackIndex(encKey: Buffer, sealedIndex: Buffer, packId: string): Promise<PackedBlob[]> {
+  const parsed = await unsealJson<{ version: number; blobs: PackedBlob[] }>(
+    encKey,
+    sealedIndex,
+    `index of pack ${packId}`,
+  );
+  if (parsed.version !== 1 || !Array.isArray(parsed.blobs))
+    throw new IntegrityError(`pack ${packId} has an unknown index format`);
+  return parsed.blobs;
+}
+
+export function packKey(packId: string): string {
+  return `data/${packId.slice(0, 2)}/${packId}`;
+}

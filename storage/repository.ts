@@ -1,0 +1,435 @@
+// A backup repository in a sink: keys, config, packs of blobs, index files and snapshots
+// (layout and reasoning in docs/REPOSITORY.md). This module stores and finds blobs and
+// snapshots; the item trees and the writer/reader APIs build on it.
+import { createHash, randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { ObjectExistsError, ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
+import { type ChunkerParams, DEFAULT_CHUNKER, gearTable } from './chunker.ts';
+import { blobId, CODEC, type CodecName, IntegrityError, seal, sealJson, unseal, unsealJson } from './crypto.ts';
+import {
+  generateMasterKeys,
+  type MasterKeys,
+  type UnwrapOptions,
+  unwrapKeys,
+  type WrapOptions,
+  WrongPassphraseError,
+  wrapKeys,
+} from './keys.ts';
+import {
+  type BlobKind,
+  type FinishedPack,
+  openPackIndex,
+  PACK_TAIL_BYTES,
+  PackBuilder,
+  type PackedBlob,
+  packKey,
+  parseTrailer,
+} from './pack.ts';
+
+export const MARKER_KEY = 'holdfast-repository';
+export const CONFIG_KEY = 'config';
+const FORMAT = 'holdfast-repository';
+
+export interface RepositoryMarker {
+  format: typeof FORMAT;
+  version: 1;
+  id: string;
+  created: string;
+}
+
+export interface RepositoryConfig {
+  version: 1;
+  id: string;
+  chunker: ChunkerParams;
+  /** Target size of a pack in bytes. */
+  packSize: number;
+  codec: CodecName;
+}
+
+export class RepositoryError extends Error {
+  readonly code: 'not_a_repository' | 'exists' | 'wrong_passphrase' | 'incompatible';
+  constructor(code: RepositoryError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RepositoryError';
+    this.code = code;
+  }
+}
+
+export interface BlobLocation {
+  pack: string;
+  kind: BlobKind;
+  offset: number;
+  length: number;
+  rawLength: number;
+  codec: number;
+}
+
+export interface RepositoryStats {
+  blobsAdded: number;
+  blobsReused: number;
+  /** Plaintext bytes of the blobs added. */
+  rawBytesAdded: number;
+  packsWritten: number;
+  /** Every byte this repository object has written to the sink. */
+  bytesUploaded: number;
+}
+
+export interface InitOptions {
+  passphrase: string;
+  packSize?: number;
+  chunker?: ChunkerParams;
+  codec?: CodecName;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+const MAX_UPLOADS = 2;
+
+export class Repository {
+  readonly sink: Sink;
+  readonly config: RepositoryConfig;
+  readonly keys: MasterKeys;
+  readonly gear: Int32Array;
+  readonly stats: RepositoryStats = {
+    blobsAdded: 0,
+    blobsReused: 0,
+    rawBytesAdded: 0,
+    packsWritten: 0,
+    bytesUploaded: 0,
+  };
+  readonly #index = new Map<string, BlobLocation>();
+  readonly #open = new Map<BlobKind, PackBuilder>();
+  /** Blobs sealed into a pack that is not uploaded yet. */
+  readonly #pendingIds = new Set<string>();
+  #uploads: Promise<void>[] = [];
+  #unindexed: { id: string; size: number; blobs: PackedBlob[] }[] = [];
+  #indexLoaded = false;
+
+  private constructor(sink: Sink, config: RepositoryConfig, keys: MasterKeys) {
+    this.sink = sink;
+    this.config = config;
+    this.keys = keys;
+    this.gear = gearTable(keys.chunkerSeed);
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  /** Creates a repository in an empty location. */
+  static async init(sink: Sink, options: InitOptions): Promise<Repository> {
+    if (await exists(sink, MARKER_KEY))
+      throw new RepositoryError('exists', `${sink.description} already holds a repository`);
+    const keys = generateMasterKeys();
+    const id = randomUUID();
+    const config: RepositoryConfig = {
+      version: 1,
+      id,
+      chunker: options.chunker ?? DEFAULT_CHUNKER,
+      packSize: options.packSize ?? 16 * 1024 * 1024,
+      codec: options.codec ?? 'zstd',
+    };
+    const repo = new Repository(sink, config, keys);
+    await repo.addKey({ passphrase: options.passphrase });
+    // The config's if-absent write is where two racing inits are told apart; the marker comes last.
+    try {
+      await repo.#putNew(CONFIG_KEY, await sealJson(keys.encKey, config));
+    } catch (err) {
+      if (err instanceof ObjectExistsError)
+        throw new RepositoryError('exists', `${sink.description} already holds a repository`);
+      throw err;
+    }
+    const marker: RepositoryMarker = { format: FORMAT, version: 1, id, created: new Date().toISOString() };
+    await repo.#putNew(MARKER_KEY, Buffer.from(`${JSON.stringify(marker, null, 2)}\n`));
+    repo.#indexLoaded = true;
+    return repo;
+  }
+
+  /** Opens an existing repository with a passphrase (or a tenant's private key). */
+  static async open(sink: Sink, credentials: UnwrapOptions): Promise<Repository> {
+    let marker: RepositoryMarker;
+    try {
+      marker = JSON.parse((await readAll(await sink.get(MARKER_KEY))).toString('utf8')) as RepositoryMarker;
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError)
+        throw new RepositoryError('not_a_repository', `${sink.description} holds no Holdfast repository`);
+      if (err instanceof SyntaxError)
+        throw new RepositoryError('not_a_repository', `${sink.description}: ${MARKER_KEY} is not valid JSON`);
+      throw err;
+    }
+    if (marker.format !== FORMAT)
+      throw new RepositoryError('not_a_repository', `${sink.description} holds no Holdfast repository`);
+    if (marker.version !== 1)
+      throw new RepositoryError(
+        'incompatible',
+        `repository format version ${marker.version} is newer than this appliance understands`,
+      );
+    let keys: MasterKeys | undefined;
+    for await (const info of sink.list('keys/')) {
+      try {
+        keys = await unwrapKeys(await readAll(await sink.get(info.key)), credentials);
+        break;
+      } catch (err) {
+        if (!(err instanceof WrongPassphraseError)) throw err;
+      }
+    }
+    if (!keys) throw new RepositoryError('wrong_passphrase', 'the passphrase (or key) does not open this repository');
+    const config = await unsealJson<RepositoryConfig>(
+      keys.encKey,
+      await readAll(await sink.get(CONFIG_KEY)),
+      'repository config',
+    );
+    if (config.id !== marker.id)
+      throw new IntegrityError(`repository config belongs to ${config.id}, not ${marker.id}`);
+    return new Repository(sink, config, keys);
+  }
+
+  /** Adds a key object for another passphrase or public key; returns its id. */
+  async addKey(recipient: WrapOptions): Promise<string> {
+    const wrapped = Buffer.from(await wrapKeys(this.keys, recipient));
+    const id = sha256(wrapped);
+    await this.#putNew(`keys/${id}`, wrapped);
+    return id;
+  }
+
+  async listKeys(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const info of this.sink.list('keys/')) ids.push(info.key.slice('keys/'.length));
+    return ids;
+  }
+
+  /** Removes a key object; refuses to remove the last one (the repository would be unreadable). */
+  async removeKey(id: string): Promise<void> {
+    const ids = await this.listKeys();
+    if (!ids.includes(id)) throw new RepositoryError('not_a_repository', `no key ${id}`);
+    if (ids.length === 1)
+      throw new RepositoryError('incompatible', 'refusing to remove the only key of the repository');
+    await this.sink.delete(`keys/${id}`);
+  }
+
+  async #putNew(key: string, bytes: Buffer): Promise<void> {
+    await this.sink.put(key, bytes, { ifAbsent: true, contentLength: bytes.length });
+    this.stats.bytesUploaded += bytes.length;
+  }
+
+  // --- blob index -------------------------------------------------------------------------------
+
+  /** Reads every index file (once) so saveBlob can dedup against the whole repository. */
+  async loadIndex(): Promise<void> {
+    if (this.#indexLoaded) return;
+    for await (const info of this.sink.list('index/')) {
+      const file = await this.readIndexFile(info.key);
+      for (const pack of file.packs) for (const blob of pack.blobs) this.#remember(pack.id, blob);
+    }
+    this.#indexLoaded = true;
+  }
+
+  async readIndexFile(key: string): Promise<IndexFile> {
+    const sealed = await readAll(await this.sink.get(key));
+    if (sha256(sealed) !== key.slice('index/'.length))
+      throw new IntegrityError(`index file ${key} does not match its name`);
+    return unsealJson<IndexFile>(this.keys.encKey, sealed, `index file ${key}`);
+  }
+
+  #remember(pack: string, blob: PackedBlob): void {
+    this.#index.set(blob.id, {
+      pack,
+      kind: blob.kind,
+      offset: blob.offset,
+      length: blob.length,
+      rawLength: blob.rawLength,
+      codec: blob.codec,
+    });
+  }
+
+  has(id: string): boolean {
+    return this.#index.has(id) || this.#pendingIds.has(id);
+  }
+
+  locate(id: string): BlobLocation | undefined {
+    return this.#index.get(id);
+  }
+
+  get blobCount(): number {
+    return this.#index.size;
+  }
+
+  // --- writing ----------------------------------------------------------------------------------
+
+  /** Stores a blob unless the repository has it; returns its id. */
+  async saveBlob(kind: BlobKind, plaintext: Uint8Array): Promise<{ id: string; added: boolean }> {
+    if (!this.#indexLoaded) await this.loadIndex();
+    const id = blobId(this.keys.idKey, plaintext);
+    if (this.has(id)) {
+      this.stats.blobsReused++;
+      return { id, added: false };
+    }
+    this.#pendingIds.add(id);
+    const { sealed, codec } = await seal(this.keys.encKey, plaintext, CODEC[this.config.codec]);
+    let builder = this.#open.get(kind);
+    if (!builder) {
+      builder = new PackBuilder(kind);
+      this.#open.set(kind, builder);
+    }
+    builder.add(id, sealed, plaintext.byteLength, codec);
+    this.stats.blobsAdded++;
+    this.stats.rawBytesAdded += plaintext.byteLength;
+    if (builder.size >= this.config.packSize) {
+      this.#open.delete(kind);
+      await this.#startUpload(builder);
+    }
+    return { id, added: true };
+  }
+
+  async #startUpload(builder: PackBuilder): Promise<void> {
+    while (this.#uploads.length >= MAX_UPLOADS) await this.#uploads.shift();
+    const upload = builder.finish(this.keys.encKey).then((pack) => this.#upload(pack));
+    // Keep a settled-safe handle; the error is raised by flush().
+    upload.catch(() => undefined);
+    this.#uploads.push(upload);
+  }
+
+  async #upload(pack: FinishedPack): Promise<void> {
+    try {
+      await this.sink.put(packKey(pack.id), pack.bytes, { ifAbsent: true, contentLength: pack.bytes.length });
+      this.stats.bytesUploaded += pack.bytes.length;
+    } catch (err) {
+      // The same bytes are already there (a retried run): fine, they are identical by name.
+      if (!(err instanceof ObjectExistsError)) throw err;
+    }
+    this.stats.packsWritten++;
+    for (const blob of pack.blobs) {
+      this.#remember(pack.id, blob);
+      this.#pendingIds.delete(blob.id);
+    }
+    this.#unindexed.push({ id: pack.id, size: pack.bytes.length, blobs: pack.blobs });
+  }
+
+  /** Uploads open packs and writes an index file for every pack uploaded since the last one. */
+  async flush(): Promise<void> {
+    for (const [kind, builder] of [...this.#open]) {
+      this.#open.delete(kind);
+      if (builder.count > 0) await this.#startUpload(builder);
+    }
+    const uploads = this.#uploads;
+    this.#uploads = [];
+    const results = await Promise.allSettled(uploads);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (this.#unindexed.length === 0) return;
+    const file: IndexFile = { version: 1, packs: this.#unindexed };
+    const sealed = await sealJson(this.keys.encKey, file);
+    await this.#putOnce(`index/${sha256(sealed)}`, sealed);
+    this.#unindexed = [];
+  }
+
+  async #putOnce(key: string, bytes: Buffer): Promise<void> {
+    try {
+      await this.#putNew(key, bytes);
+    } catch (err) {
+      if (!(err instanceof ObjectExistsError)) throw err;
+    }
+  }
+
+  // --- reading ----------------------------------------------------------------------------------
+
+  /** Reads, authenticates and returns a blob's plaintext. */
+  async readBlob(id: string): Promise<Buffer> {
+    if (this.#pendingIds.has(id)) await this.flush();
+    if (!this.#indexLoaded) await this.loadIndex();
+    const at = this.#index.get(id);
+    if (!at) throw new IntegrityError(`blob ${id} is not in any index`);
+    let sealed: Buffer;
+    try {
+      sealed = await readAll(await this.sink.get(packKey(at.pack), { offset: at.offset, length: at.length }));
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError)
+        throw new IntegrityError(`pack ${at.pack} (holding blob ${id}) is missing`);
+      throw err;
+    }
+    if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
+    const plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
+    if (blobId(this.keys.idKey, plain) !== id)
+      throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
+    return plain;
+  }
+
+  /** The blob list a pack carries in its own trailer (for verify and reindex). */
+  async readPackIndex(packId: string, size: number): Promise<PackedBlob[]> {
+    const key = packKey(packId);
+    if (size < PACK_TAIL_BYTES) throw new IntegrityError(`pack ${packId} is truncated (${size} bytes)`);
+    const trailer = await readAll(await this.sink.get(key, { offset: size - PACK_TAIL_BYTES, length: 512 }));
+    const at = parseTrailer(trailer, packId);
+    if (at.offset + at.length > size - PACK_TAIL_BYTES)
+      throw new IntegrityError(`pack ${packId} has a trailer pointing outside it`);
+    return openPackIndex(this.keys.encKey, await readAll(await this.sink.get(key, at)), packId);
+  }
+
+  // --- snapshots --------------------------------------------------------------------------------
+
+  /** Writes a snapshot manifest: the commit point. Everything it refers to must be flushed first. */
+  async saveSnapshot(manifest: SnapshotManifest): Promise<string> {
+    await this.flush();
+    const sealed = await sealJson(this.keys.encKey, manifest);
+    const id = sha256(sealed);
+    await this.#putOnce(`snapshots/${id}`, sealed);
+    return id;
+  }
+
+  async loadSnapshot(id: string): Promise<SnapshotManifest> {
+    const key = `snapshots/${id}`;
+    let sealed: Buffer;
+    try {
+      sealed = await readAll(await this.sink.get(key));
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) throw new RepositoryError('not_a_repository', `no snapshot ${id}`);
+      throw err;
+    }
+    if (sha256(sealed) !== id) throw new IntegrityError(`snapshot ${id} does not match its name`);
+    return unsealJson<SnapshotManifest>(this.keys.encKey, sealed, `snapshot ${id}`);
+  }
+
+  async listSnapshots(): Promise<{ id: string; manifest: SnapshotManifest }[]> {
+    const out: { id: string; manifest: SnapshotManifest }[] = [];
+    for await (const info of this.sink.list('snapshots/')) {
+      const id = info.key.slice('snapshots/'.length);
+      out.push({ id, manifest: await this.loadSnapshot(id) });
+    }
+    return out.sort((a, b) => a.manifest.time.localeCompare(b.manifest.time) || a.id.localeCompare(b.id));
+  }
+}
+
+export interface IndexFile {
+  version: 1;
+  packs: { id: string; size: number; blobs: PackedBlob[] }[];
+}
+
+export interface SnapshotManifest {
+  version: 1;
+  time: string;
+  /** What was backed up: the task and the entity (a member, a team folder, an object, a path). */
+  task: string;
+  entity: string;
+  parent?: string | undefined;
+  /** Root node of the item tree. */
+  tree: string;
+  stats: { items: number; bytes: number; [name: string]: number };
+  tags?: string[];
+  /** Machine that wrote the snapshot. */
+  host?: string;
+}
+
+async function exists(sink: Sink, key: string): Promise<boolean> {
+  try {
+    await sink.head(key);
+    return true;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return false;
+    throw err;
+  }
+}
