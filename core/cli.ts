@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { configReferenceMarkdown } from '../config/reference.ts';
 import { openKernel } from './appliance.ts';
+import { runRepoCommand } from './cli-repo.ts';
 import { migrate, migrator, openDatabase } from './db/database.ts';
 import { ValidationError } from './errors.ts';
 import { completeSetup, SetupAlreadyCompleteError } from './identity/setup-service.ts';
@@ -24,6 +25,7 @@ Commands:
   config check                     Validate the configuration and print where data lives.
   config reference                 Print the configuration reference (Markdown).
   migration create [name]          Developers: write a migration for entity changes.
+  repo <command> …                 Operate a backup repository (see: holdfast repo help).
 
 Settings come from HOLDFAST_* environment variables and the HOLDFAST_CONFIG file.
 Exit codes: 0 done, 1 failed, 2 usage error, 3 setup already completed, 78 bad configuration.`;
@@ -139,6 +141,8 @@ export async function runCli(argv: string[]): Promise<void> {
       configCheck();
     } else if (command === 'config' && sub === 'reference') {
       process.stdout.write(configReferenceMarkdown());
+    } else if (command === 'repo') {
+      process.exitCode = await runRepoCommand(argv.slice(1));
     } else if (command === 'migration' && sub === 'create') {
       await migrationCreate(rest[0]);
     } else {

@@ -108,6 +108,7 @@ export class Repository {
   readonly #pendingIds = new Set<string>();
   #uploads: Promise<void>[] = [];
   #unindexed: { id: string; size: number; blobs: PackedBlob[] }[] = [];
+  readonly #uploaded: { id: string; size: number; blobs: PackedBlob[] }[] = [];
   #indexLoaded = false;
 
   private constructor(sink: Sink, config: RepositoryConfig, keys: MasterKeys) {
@@ -262,10 +263,15 @@ export class Repository {
   // --- writing ----------------------------------------------------------------------------------
 
   /** Stores a blob unless the repository has it; returns its id. */
-  async saveBlob(kind: BlobKind, plaintext: Uint8Array): Promise<{ id: string; added: boolean }> {
+  async saveBlob(
+    kind: BlobKind,
+    plaintext: Uint8Array,
+    options: { force?: boolean } = {},
+  ): Promise<{ id: string; added: boolean }> {
     if (!this.#indexLoaded) await this.loadIndex();
     const id = blobId(this.keys.idKey, plaintext);
-    if (this.has(id)) {
+    // force: store again even if indexed (prune moving live blobs out of mostly-dead packs).
+    if (this.#pendingIds.has(id) || (!options.force && this.#index.has(id))) {
       this.stats.blobsReused++;
       return { id, added: false };
     }
@@ -308,6 +314,7 @@ export class Repository {
       this.#pendingIds.delete(blob.id);
     }
     this.#unindexed.push({ id: pack.id, size: pack.bytes.length, blobs: pack.blobs });
+    this.#uploaded.push({ id: pack.id, size: pack.bytes.length, blobs: pack.blobs });
   }
 
   /** Uploads open packs and writes an index file for every pack uploaded since the last one. */
@@ -322,10 +329,20 @@ export class Repository {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     if (this.#unindexed.length === 0) return;
-    const file: IndexFile = { version: 1, packs: this.#unindexed };
-    const sealed = await sealJson(this.keys.encKey, file);
-    await this.#putOnce(`index/${sha256(sealed)}`, sealed);
+    await this.writeIndexFile({ version: 1, packs: this.#unindexed });
     this.#unindexed = [];
+  }
+
+  /** Packs uploaded by this object since it was opened. */
+  get packsUploaded(): { id: string; size: number; blobs: PackedBlob[] }[] {
+    return [...this.#uploaded];
+  }
+
+  async writeIndexFile(file: IndexFile): Promise<string> {
+    const sealed = await sealJson(this.keys.encKey, file);
+    const key = `index/${sha256(sealed)}`;
+    await this.#putOnce(key, sealed);
+    return key;
   }
 
   async #putOnce(key: string, bytes: Buffer): Promise<void> {

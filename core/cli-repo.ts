@@ -1,0 +1,280 @@
+// `holdfast repo …`: operating a backup repository directly, for operators, tests and benchmarks.
+// The sink comes from --sink <kind> plus that sink's settings as options (e.g. --path for local),
+// or from --sink-config <file.json> ({"kind": "local", "path": "/backups/r1"}); the passphrase from
+// HOLDFAST_REPO_PASSPHRASE, or a prompt on a terminal.
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { backupDirectory, restoreSnapshot } from '../storage/filesystem.ts';
+import { RepositoryLockedError, withLock } from '../storage/locks.ts';
+import { pruneRepository } from '../storage/prune.ts';
+import { Repository, RepositoryError } from '../storage/repository.ts';
+import { SnapshotReader } from '../storage/snapshot-reader.ts';
+import { verifyRepository } from '../storage/verify.ts';
+import { sinkPlugin, sinkPlugins } from './plugins/registry.ts';
+import type { Sink } from './plugins/sink.ts';
+
+export const REPO_EXIT = { ok: 0, failed: 1, usage: 2, repository: 4, problems: 5 } as const;
+
+export const repoUsage = `Usage: holdfast repo <command> --sink <kind> [sink options] [options]
+
+Commands:
+  init                         Create a repository (asks for a new passphrase).
+  backup <folder>              Back up a folder; prints the new snapshot id.
+      [--task <name>] [--entity <name>]   (default: "cli" and the folder's absolute path)
+  snapshots [--json]           List snapshots.
+  ls <snapshot>                List a snapshot's items.
+  restore <snapshot> <folder>  Restore a snapshot into an empty or new folder.
+  verify [--read-data[=<percent>]]   Check structure; read back all (or a share of) data.
+  prune [--grace-hours <n>]    Remove data no snapshot uses (packs newer than the grace, default 24 h, stay).
+  key list | key add | key remove <id>   Manage passphrases.
+
+Sink options: --sink local --path <folder>, or --sink-config <file.json>.
+Passphrase: HOLDFAST_REPO_PASSPHRASE (HOLDFAST_REPO_NEW_PASSPHRASE for "key add"), or a prompt.
+Exit codes: 0 done, 1 failed, 2 usage error, 4 repository error (not a repository, wrong
+passphrase, already exists, locked), 5 verify found problems.`;
+
+class UsageError extends Error {}
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function ask(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY)
+    throw new UsageError(`set HOLDFAST_REPO_PASSPHRASE (no terminal to ask for the passphrase)`);
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
+      if (s.startsWith(prompt)) process.stdout.write(prompt);
+    };
+    rl.question(prompt, (answer) => {
+      rl.close();
+      process.stdout.write('\n');
+      resolve(answer);
+    });
+  });
+}
+
+async function passphrase(envName = 'HOLDFAST_REPO_PASSPHRASE', confirm = false): Promise<string> {
+  const fromEnv = process.env[envName];
+  if (fromEnv) return fromEnv;
+  const first = await ask('Repository passphrase: ');
+  if (confirm && (await ask('Repeat the passphrase: ')) !== first) throw new UsageError('the passphrases do not match');
+  if (!first) throw new UsageError('the passphrase must not be empty');
+  return first;
+}
+
+function openSink(values: Record<string, string | boolean | undefined>): Sink {
+  let settings: Record<string, unknown>;
+  if (typeof values['sink-config'] === 'string') {
+    try {
+      settings = JSON.parse(readFileSync(values['sink-config'], 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new UsageError(`cannot read --sink-config: ${(err as Error).message}`);
+    }
+  } else {
+    settings = { kind: values.sink, path: values.path };
+  }
+  const kind = String(settings.kind ?? '');
+  if (!kind) throw new UsageError('name the storage with --sink <kind> (or --sink-config <file>)');
+  const plugin = sinkPlugin(kind);
+  if (!plugin) throw new UsageError(`unknown sink "${kind}"; available: ${sinkPlugins.map((p) => p.kind).join(', ')}`);
+  const { kind: _kind, ...rest } = settings;
+  const parsed = plugin.settings.safeParse(rest);
+  if (!parsed.success) {
+    throw new UsageError(parsed.error.issues.map((i) => `--${String(i.path[0] ?? 'sink')}: ${i.message}`).join('\n'));
+  }
+  return plugin.create(parsed.data);
+}
+
+const options = {
+  sink: { type: 'string' },
+  'sink-config': { type: 'string' },
+  path: { type: 'string' },
+  task: { type: 'string' },
+  entity: { type: 'string' },
+  json: { type: 'boolean' },
+  'read-data': { type: 'string' },
+  'grace-hours': { type: 'string' },
+} as const;
+
+export async function runRepoCommand(argv: string[]): Promise<number> {
+  // `--read-data` alone means 100%.
+  const args = argv.map((a) => (a === '--read-data' ? '--read-data=100' : a));
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`holdfast repo: ${(err as Error).message}\n`);
+    return REPO_EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  try {
+    if (!command || command === 'help') {
+      out(repoUsage);
+      return REPO_EXIT.ok;
+    }
+    const sink = openSink(values);
+    try {
+      return await dispatch(command, rest, values, sink);
+    } finally {
+      await sink.close();
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`holdfast repo: ${err.message}\n`);
+      return REPO_EXIT.usage;
+    }
+    if (err instanceof RepositoryError || err instanceof RepositoryLockedError) {
+      process.stderr.write(`holdfast repo: ${err.message}\n`);
+      return REPO_EXIT.repository;
+    }
+    process.stderr.write(`holdfast repo: ${(err as Error).message}\n`);
+    return REPO_EXIT.failed;
+  }
+}
+
+async function dispatch(
+  command: string,
+  rest: string[],
+  values: Record<string, string | boolean | undefined>,
+  sink: Sink,
+): Promise<number> {
+  const need = (n: number, what: string) => {
+    if (rest.length !== n) throw new UsageError(`${command} needs ${what}`);
+  };
+  switch (command) {
+    case 'init': {
+      need(0, 'no arguments');
+      const repo = await Repository.init(sink, { passphrase: await passphrase('HOLDFAST_REPO_PASSPHRASE', true) });
+      out(`Created repository ${repo.id} in ${sink.description}.`);
+      out('Keep the passphrase safe: without it the backups cannot be read by anyone.');
+      return REPO_EXIT.ok;
+    }
+    case 'backup': {
+      need(1, 'the folder to back up');
+      const folder = rest[0] as string;
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      const task = String(values.task ?? 'cli');
+      const entity = String(values.entity ?? (await import('node:path')).resolve(folder));
+      return withLock(sink, 'shared', { purpose: `backup of ${entity}` }, async () => {
+        const previous = (await repo.listSnapshots())
+          .filter((s) => s.manifest.task === task && s.manifest.entity === entity)
+          .at(-1);
+        const result = await backupDirectory(repo, folder, { task, entity, parent: previous?.id });
+        process.stderr.write(
+          `${result.items} items, ${result.bytes} bytes (${result.carried} unchanged), uploaded ${repo.stats.bytesUploaded} bytes\n`,
+        );
+        out(result.id);
+        return REPO_EXIT.ok;
+      });
+    }
+    case 'snapshots': {
+      need(0, 'no arguments');
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      const list = await repo.listSnapshots();
+      if (values.json) {
+        out(
+          JSON.stringify(
+            list.map(({ id, manifest }) => ({ id, ...manifest })),
+            null,
+            2,
+          ),
+        );
+      } else if (list.length === 0) {
+        out('No snapshots.');
+      } else {
+        for (const { id, manifest } of list) {
+          out(
+            `${id.slice(0, 12)}  ${manifest.time}  ${manifest.task}  ${manifest.entity}  ${manifest.stats.items} items  ${manifest.stats.bytes} bytes`,
+          );
+        }
+      }
+      return REPO_EXIT.ok;
+    }
+    case 'ls': {
+      need(1, 'a snapshot id');
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      const reader = await SnapshotReader.open(repo, await resolveSnapshot(repo, rest[0] as string));
+      for await (const item of reader.items())
+        out(`${item.kind.padEnd(7)} ${String(item.size).padStart(12)}  ${item.key}`);
+      return REPO_EXIT.ok;
+    }
+    case 'restore': {
+      need(2, 'a snapshot id and a target folder');
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      const id = await resolveSnapshot(repo, rest[0] as string);
+      return withLock(sink, 'shared', { purpose: `restore of ${id}` }, async () => {
+        const count = await restoreSnapshot(repo, id, rest[1] as string);
+        out(`Restored ${count} items into ${rest[1]}.`);
+        return REPO_EXIT.ok;
+      });
+    }
+    case 'verify': {
+      need(0, 'no arguments');
+      const percent = values['read-data'] === undefined ? 0 : Number(values['read-data']);
+      if (!Number.isFinite(percent) || percent < 0 || percent > 100)
+        throw new UsageError('--read-data takes a percentage from 0 to 100');
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      const report = await withLock(sink, 'shared', { purpose: 'verify' }, () =>
+        verifyRepository(repo, { readDataPercent: percent, onProgress: (m) => process.stderr.write(`${m}\n`) }),
+      );
+      for (const p of report.problems) out(`PROBLEM ${p.object}: ${p.message}`);
+      out(
+        `${report.snapshots} snapshots, ${report.packs} packs, ${report.packsRead} packs read, ${report.blobsChecked} blobs checked: ` +
+          (report.problems.length ? `${report.problems.length} problem(s)` : 'no problems'),
+      );
+      return report.problems.length ? REPO_EXIT.problems : REPO_EXIT.ok;
+    }
+    case 'prune': {
+      need(0, 'no arguments');
+      const hours = values['grace-hours'] === undefined ? 24 : Number(values['grace-hours']);
+      if (!Number.isFinite(hours) || hours < 0) throw new UsageError('--grace-hours takes a number of hours ≥ 0');
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      const report = await withLock(sink, 'exclusive', { purpose: 'prune' }, () =>
+        pruneRepository(repo, { graceMs: hours * 3_600_000, onProgress: (m) => process.stderr.write(`${m}\n`) }),
+      );
+      out(
+        `${report.packsDeleted} packs deleted, ${report.packsRepacked} repacked, ${report.bytesFreed} bytes freed; ` +
+          `${report.keptForGrace} packs kept inside the grace period.`,
+      );
+      return REPO_EXIT.ok;
+    }
+    case 'key': {
+      const [sub, arg] = rest;
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      if (sub === 'list') {
+        for (const id of await repo.listKeys()) out(id);
+        return REPO_EXIT.ok;
+      }
+      if (sub === 'add') {
+        const id = await repo.addKey({ passphrase: await passphrase('HOLDFAST_REPO_NEW_PASSPHRASE', true) });
+        out(`Added key ${id}.`);
+        return REPO_EXIT.ok;
+      }
+      if (sub === 'remove' && arg) {
+        await withLock(sink, 'exclusive', { purpose: 'key removal' }, () => repo.removeKey(arg));
+        out(`Removed key ${arg}.`);
+        return REPO_EXIT.ok;
+      }
+      throw new UsageError('key takes: list | add | remove <id>');
+    }
+    default:
+      throw new UsageError(`unknown repo command "${command}"\n\n${repoUsage}`);
+  }
+}
+
+/** Accepts a full snapshot id or a unique prefix of at least 6 characters. */
+async function resolveSnapshot(repo: Repository, given: string): Promise<string> {
+  if (/^[0-9a-f]{64}$/.test(given)) return given;
+  if (!/^[0-9a-f]{6,63}$/.test(given)) throw new UsageError(`"${given}" is not a snapshot id`);
+  const matches = (await repo.listSnapshots()).filter((s) => s.id.startsWith(given));
+  if (matches.length !== 1)
+    throw new RepositoryError(
+      'not_a_repository',
+      `${matches.length ? 'several snapshots match' : 'no snapshot matches'} ${given}`,
+    );
+  return (matches[0] as { id: string }).id;
+}

@@ -1,0 +1,149 @@
+// Repository locks, stored in the sink as `locks/<id>`. Backups and restores hold shared locks;
+// prune and key removal hold an exclusive one. A lock carries an expiry and is refreshed while
+// held; a lock past its expiry belongs to a process that died and is removed by whoever finds it.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Readable } from 'node:stream';
+import { ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
+
+export type LockKind = 'shared' | 'exclusive';
+
+export interface LockRecord {
+  kind: LockKind;
+  host: string;
+  pid: number;
+  purpose: string;
+  created: string;
+  expires: string;
+}
+
+export class RepositoryLockedError extends Error {
+  readonly holder: LockRecord;
+  constructor(holder: LockRecord) {
+    super(
+      `the repository is locked (${holder.kind}) by ${holder.purpose} on ${holder.host} (pid ${holder.pid}) until ${holder.expires}`,
+    );
+    this.name = 'RepositoryLockedError';
+    this.holder = holder;
+  }
+}
+
+export interface LockOptions {
+  purpose: string;
+  /** How long a lock lives without a refresh (default 10 minutes); refreshed every third of it. */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+export class RepositoryLock {
+  readonly key: string;
+  readonly #sink: Sink;
+  #record: LockRecord;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #ttl: number;
+  readonly #now: () => number;
+
+  private constructor(sink: Sink, key: string, record: LockRecord, ttl: number, now: () => number) {
+    this.#sink = sink;
+    this.key = key;
+    this.#record = record;
+    this.#ttl = ttl;
+    this.#now = now;
+  }
+
+  /** Takes a lock, or throws RepositoryLockedError naming a live conflicting holder. */
+  static async acquire(sink: Sink, kind: LockKind, options: LockOptions): Promise<RepositoryLock> {
+    const now = options.now ?? Date.now;
+    const ttl = options.ttlMs ?? 10 * 60_000;
+    const record: LockRecord = {
+      kind,
+      host: hostname(),
+      pid: process.pid,
+      purpose: options.purpose,
+      created: new Date(now()).toISOString(),
+      expires: new Date(now() + ttl).toISOString(),
+    };
+    const key = `locks/${randomUUID()}`;
+    const body = Buffer.from(JSON.stringify(record));
+    await sink.put(key, body, { ifAbsent: true, contentLength: body.length });
+    const lock = new RepositoryLock(sink, key, record, ttl, now);
+    // Write first, then look: of two processes racing, at least one sees the other and backs off.
+    try {
+      for (const other of await readLocks(sink, now)) {
+        if (other.key === key) continue;
+        if (kind === 'exclusive' || other.record.kind === 'exclusive') throw new RepositoryLockedError(other.record);
+      }
+    } catch (err) {
+      await sink.delete(key);
+      throw err;
+    }
+    lock.#timer = setInterval(
+      () => {
+        lock.refresh().catch(() => undefined);
+      },
+      Math.max(1000, ttl / 3),
+    );
+    lock.#timer.unref();
+    return lock;
+  }
+
+  async refresh(): Promise<void> {
+    this.#record = { ...this.#record, expires: new Date(this.#now() + this.#ttl).toISOString() };
+    const body = Buffer.from(JSON.stringify(this.#record));
+    await this.#sink.put(this.key, body, { contentLength: body.length });
+  }
+
+  async release(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#sink.delete(this.key);
+  }
+}
+
+/** Live locks; stale ones (past expiry) are removed on the way. */
+export async function readLocks(
+  sink: Sink,
+  now: () => number = Date.now,
+): Promise<{ key: string; record: LockRecord }[]> {
+  const live: { key: string; record: LockRecord }[] = [];
+  for await (const info of sink.list('locks/')) {
+    let record: LockRecord;
+    try {
+      record = JSON.parse((await readAll(await sink.get(info.key))).toString('utf8')) as LockRecord;
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) continue; // released meanwhile
+      if (err instanceof SyntaxError) {
+        await sink.delete(info.key);
+        continue;
+      }
+      throw err;
+    }
+    if (Date.parse(record.expires) < now()) {
+      await sink.delete(info.key);
+      continue;
+    }
+    live.push({ key: info.key, record });
+  }
+  return live;
+}
+
+/** Runs `work` under a lock, always releasing it. */
+export async function withLock<T>(
+  sink: Sink,
+  kind: LockKind,
+  options: LockOptions,
+  work: () => Promise<T>,
+): Promise<T> {
+  const lock = await RepositoryLock.acquire(sink, kind, options);
+  try {
+    return await work();
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,137 @@
+// `prune`: removes what no snapshot references. Mark: every tree node and content blob reachable
+// from any snapshot. Sweep, for packs older than the grace period only (so packs a running backup
+// has uploaded but not yet committed are never touched):
+//   - packs no index lists (left by a crashed backup) are deleted;
+//   - packs with no live blob are deleted;
+//   - packs mostly dead (≥ repackThreshold of their bytes) have their live blobs copied to new
+//     packs, then are deleted.
+// Order keeps every committed snapshot restorable at every step: new packs, then one index
+// listing every pack that stays, then old index files removed, then old packs removed.
+// The caller holds the exclusive lock; the Repository object is stale afterwards (reopen it).
+
+import type { PackedBlob } from './pack.ts';
+import { packKey } from './pack.ts';
+import type { Repository } from './repository.ts';
+import { treeItems, treeNodeIds } from './tree.ts';
+
+export interface PruneOptions {
+  /** Packs younger than this are left alone (default 24 hours). */
+  graceMs?: number;
+  /** Repack a pack when at least this share of its bytes is dead (default 0.5). */
+  repackThreshold?: number;
+  now?: () => number;
+  onProgress?: (message: string) => void;
+}
+
+export interface PruneReport {
+  snapshots: number;
+  liveBlobs: number;
+  packsDeleted: number;
+  packsRepacked: number;
+  bytesFreed: number;
+  indexFilesReplaced: number;
+  keptForGrace: number;
+}
+
+export async function pruneRepository(repo: Repository, options: PruneOptions = {}): Promise<PruneReport> {
+  const graceMs = options.graceMs ?? 24 * 3_600_000;
+  const threshold = options.repackThreshold ?? 0.5;
+  const now = options.now ?? Date.now;
+  const say = options.onProgress ?? (() => undefined);
+  const report: PruneReport = {
+    snapshots: 0,
+    liveBlobs: 0,
+    packsDeleted: 0,
+    packsRepacked: 0,
+    bytesFreed: 0,
+    indexFilesReplaced: 0,
+    keptForGrace: 0,
+  };
+
+  await repo.loadIndex();
+  say('marking blobs in use');
+  const live = new Set<string>();
+  for (const { manifest } of await repo.listSnapshots()) {
+    report.snapshots++;
+    for await (const node of treeNodeIds(repo, manifest.tree)) live.add(node);
+    for await (const item of treeItems(repo, manifest.tree)) for (const blob of item.content ?? []) live.add(blob);
+  }
+  report.liveBlobs = live.size;
+
+  const indexKeys: string[] = [];
+  const indexed = new Map<string, { size: number; blobs: PackedBlob[] }>();
+  for await (const info of repo.sink.list('index/')) {
+    indexKeys.push(info.key);
+    for (const pack of (await repo.readIndexFile(info.key)).packs)
+      indexed.set(pack.id, { size: pack.size, blobs: pack.blobs });
+  }
+  const present = new Map<string, { size: number; modified: number }>();
+  for await (const info of repo.sink.list('data/')) {
+    present.set(info.key.split('/').pop() as string, { size: info.size, modified: info.lastModified?.getTime() ?? 0 });
+  }
+
+  const missing = [...indexed.keys()].filter((id) => !present.has(id));
+  if (missing.length) {
+    // Never rewrite the index of a damaged repository: that would hide what verify must report.
+    throw new Error(`${missing.length} indexed pack(s) are missing (first: ${missing[0]}); run verify before prune`);
+  }
+
+  say('sweeping packs');
+  const toDelete: string[] = [];
+  const toRepack: { id: string; blobs: PackedBlob[] }[] = [];
+  const keep = new Map<string, { size: number; blobs: PackedBlob[] }>();
+  for (const [id, info] of present) {
+    const old = now() - info.modified >= graceMs;
+    const entry = indexed.get(id);
+    if (!entry) {
+      if (old) toDelete.push(id);
+      else report.keptForGrace++;
+      continue;
+    }
+    // A blob stored twice counts as live only where the index resolves it.
+    const liveBlobs = entry.blobs.filter((b) => live.has(b.id) && repo.locate(b.id)?.pack === id);
+    const deadBytes = entry.size - liveBlobs.reduce((a, b) => a + b.length, 0);
+    if (!old && liveBlobs.length < entry.blobs.length) report.keptForGrace++;
+    if (old && liveBlobs.length === 0) toDelete.push(id);
+    else if (old && deadBytes / entry.size >= threshold) toRepack.push({ id, blobs: liveBlobs });
+    else keep.set(id, entry);
+  }
+
+  if (toRepack.length) say(`repacking ${toRepack.length} packs`);
+  for (const pack of toRepack) {
+    for (const blob of pack.blobs) await repo.saveBlob(blob.kind, await repo.readBlob(blob.id), { force: true });
+  }
+  await repo.flush();
+  for (const pack of repo.packsUploaded) keep.set(pack.id, { size: pack.size, blobs: pack.blobs });
+
+  if (toDelete.length === 0 && toRepack.length === 0 && indexKeys.length <= 1) return report;
+
+  say('writing the new index');
+  const newIndex = await repo.writeIndexFile({
+    version: 1,
+    packs: [...keep].map(([id, e]) => ({ id, size: e.size, blobs: e.blobs })),
+  });
+  for (const key of indexKeys) {
+    if (key === newIndex) continue;
+    await repo.sink.delete(key);
+    report.indexFilesReplaced++;
+  }
+  for (const key of (await listKeys(repo, 'index/')).filter((k) => k !== newIndex)) {
+    // Index files written by the repack flush above are covered by the new index too.
+    await repo.sink.delete(key);
+  }
+  say(`deleting ${toDelete.length + toRepack.length} packs`);
+  for (const id of [...toDelete, ...toRepack.map((p) => p.id)]) {
+    await repo.sink.delete(packKey(id));
+    report.bytesFreed += present.get(id)?.size ?? 0;
+  }
+  report.packsDeleted = toDelete.length;
+  report.packsRepacked = toRepack.length;
+  return report;
+}
+
+async function listKeys(repo: Repository, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const info of repo.sink.list(prefix)) keys.push(info.key);
+  return keys;
+}
