@@ -90,10 +90,11 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
     }
     // A blob stored twice counts as live only where the index resolves it.
     const liveBlobs = entry.blobs.filter((b) => live.has(b.id) && repo.locate(b.id)?.pack === id);
-    const deadBytes = entry.size - liveBlobs.reduce((a, b) => a + b.length, 0);
+    const allBytes = entry.blobs.reduce((a, b) => a + b.length, 0);
+    const deadBytes = allBytes - liveBlobs.reduce((a, b) => a + b.length, 0);
     if (!old && liveBlobs.length < entry.blobs.length) report.keptForGrace++;
     if (old && liveBlobs.length === 0) toDelete.push(id);
-    else if (old && deadBytes / entry.size >= threshold) toRepack.push({ id, blobs: liveBlobs });
+    else if (old && deadBytes > 0 && deadBytes / allBytes >= threshold) toRepack.push({ id, blobs: liveBlobs });
     else keep.set(id, entry);
   }
 

@@ -1,0 +1,211 @@
+// The repository as operators use it (the `holdfast repo` CLI in a child process) and as a crash
+// leaves it: a backup killed with SIGKILL at random points must leave every committed snapshot
+// restorable, verify clean, the next backup working, and prune able to remove all garbage.
+
+import { spawn } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalSink } from '../../../plugins/sinks/local/index.ts';
+import { restoreSnapshot } from '../../../storage/filesystem.ts';
+import { pruneRepository } from '../../../storage/prune.ts';
+import { Repository } from '../../../storage/repository.ts';
+import { treeItems } from '../../../storage/tree.ts';
+import { verifyRepository } from '../../../storage/verify.ts';
+import { repoRoot, runToEnd } from '../../helpers/process.ts';
+import { PASSPHRASE, SMALL } from '../../helpers/repository.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function temp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'holdfast-repo-cli-'));
+  dirs.push(d);
+  return d;
+}
+
+const env = (extra: Record<string, string> = {}) => ({
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  HOLDFAST_REPO_PASSPHRASE: PASSPHRASE,
+  ...extra,
+});
+const repoCli = (args: string[], extra?: Record<string, string>) =>
+  runToEnd(['core/cli.ts', 'repo', ...args], env(extra));
+
+/** Every file, folder and symlink under a folder with content and metadata, for comparison. */
+function describeTree(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      const info = lstatSync(path);
+      const rel = relative(root, path);
+      if (info.isSymbolicLink()) out[rel] = `link`;
+      else if (info.isDirectory()) {
+        out[rel] = `dir ${info.mode & 0o7777}`;
+        visit(path);
+      } else
+        out[rel] = `file ${info.mode & 0o7777} ${Math.floor(info.mtimeMs)} ${readFileSync(path).toString('base64')}`;
+    }
+  };
+  visit(root);
+  return out;
+}
+
+function makeSource(root: string): void {
+  mkdirSync(join(root, 'docs/2026/März'), { recursive: true });
+  mkdirSync(join(root, 'empty-folder'));
+  for (let i = 0; i < 60; i++) writeFileSync(join(root, 'docs', `note-${i}.txt`), `note ${i}\n`.repeat(i));
+  writeFileSync(join(root, 'docs/2026/März/Überweisung 💶.pdf'), randomBytes(70_000));
+  writeFileSync(join(root, 'zero'), '');
+  writeFileSync(join(root, 'big.bin'), randomBytes(3 * 1024 * 1024));
+  writeFileSync(join(root, 'script.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
+  symlinkSync('docs/note-1.txt', join(root, 'shortcut'));
+  utimesSync(join(root, 'zero'), new Date('2020-02-02T02:02:02Z'), new Date('2020-02-02T02:02:02Z'));
+}
+
+describe('holdfast repo CLI', () => {
+  it('inits, backs up, lists, restores byte for byte with metadata, verifies, and reports errors with exit codes', async () => {
+    const base = temp();
+    const src = join(base, 'src');
+    mkdirSync(src);
+    makeSource(src);
+    const sink = ['--sink', 'local', '--path', join(base, 'repo')];
+
+    const init = await repoCli(['init', ...sink]);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toMatch(/^Created repository [0-9a-f-]{36} in local:/);
+    expect((await repoCli(['init', ...sink])).code).toBe(4);
+
+    const first = await repoCli(['backup', src, ...sink]);
+    expect(first.code).toBe(0);
+    const id = first.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const second = await repoCli(['backup', src, ...sink]);
+    expect(second.stderr).toMatch(/\(6\d unchanged\)/);
+
+    const list = await repoCli(['snapshots', '--json', ...sink]);
+    const snapshots = JSON.parse(list.stdout) as { id: string; parent?: string; entity: string }[];
+    expect(snapshots.map((s) => s.id)).toEqual([id, second.stdout.trim()]);
+    expect(snapshots[1]?.parent).toBe(id);
+
+    const ls = await repoCli(['ls', id.slice(0, 10), ...sink]);
+    expect(ls.stdout).toContain('docs/2026/März/Überweisung 💶.pdf');
+
+    const target = join(base, 'restored');
+    const restored = await repoCli(['restore', id, target, ...sink]);
+    expect(restored.code).toBe(0);
+    expect(describeTree(target)).toEqual(describeTree(src));
+
+    const verify = await repoCli(['verify', '--read-data', ...sink]);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toMatch(/no problems\n$/);
+
+    expect((await repoCli(['snapshots', ...sink], { HOLDFAST_REPO_PASSPHRASE: 'wrong' })).code).toBe(4);
+    expect((await repoCli(['snapshots', '--sink', 'local', '--path', join(base, 'nothing')])).code).toBe(4);
+    expect((await repoCli(['snapshots', '--sink', 'nas'])).stderr).toContain('unknown sink "nas"; available: local');
+    expect((await repoCli(['snapshots', '--sink', 'local', '--path', 'relative'])).code).toBe(2);
+    expect((await repoCli(['restore', 'zzz', target, ...sink])).code).toBe(2);
+    expect((await repoCli(['frobnicate', ...sink])).code).toBe(2);
+  });
+
+  it('verify names a corrupted pack and exits 5', async () => {
+    const base = temp();
+    const src = join(base, 'src');
+    mkdirSync(src);
+    makeSource(src);
+    const sink = ['--sink', 'local', '--path', join(base, 'repo')];
+    await repoCli(['init', ...sink]);
+    await repoCli(['backup', src, ...sink]);
+    const packDir = join(base, 'repo', 'data');
+    const sub = readdirSync(packDir)[0] as string;
+    const pack = readdirSync(join(packDir, sub))[0] as string;
+    const path = join(packDir, sub, pack);
+    const bytes = readFileSync(path);
+    bytes[1000] = (bytes[1000] as number) ^ 0x55;
+    writeFileSync(path, bytes);
+    const full = await repoCli(['verify', '--read-data=100', ...sink]);
+    expect(full.code).toBe(5);
+    expect(full.stdout).toContain(`PROBLEM pack ${pack}: content does not match its name (corrupted)`);
+  });
+});
+
+describe('crash safety', () => {
+  it('survives SIGKILL at 20 random points of a backup', { timeout: 240_000 }, async () => {
+    const base = temp();
+    const src = join(base, 'src');
+    mkdirSync(src);
+    makeSource(src);
+    const sinkPath = join(base, 'repo');
+    await Repository.init(new LocalSink({ path: sinkPath }), { passphrase: PASSPHRASE, ...SMALL });
+    const args = ['core/cli.ts', 'repo', 'backup', src, '--sink', 'local', '--path', sinkPath];
+
+    // An uninterrupted run tells how long a backup takes, to spread the kill points over it.
+    const started = performance.now();
+    const clean = await runToEnd(args, env());
+    expect(clean.code).toBe(0);
+    const duration = performance.now() - started;
+
+    let killed = 0;
+    for (let round = 0; round < 20; round++) {
+      // New and changed data each round, so every run uploads something.
+      writeFileSync(join(src, `new-${round}.bin`), randomBytes(400_000 + randomInt(400_000)));
+      writeFileSync(join(src, 'docs', `note-${round}.txt`), `changed in round ${round}\n`);
+      const child = spawn(process.execPath, args, { cwd: repoRoot, env: env(), stdio: 'ignore' });
+      const exited = new Promise<number | string>((r) => child.once('exit', (code, signal) => r(code ?? signal ?? '')));
+      setTimeout(() => child.kill('SIGKILL'), randomInt(Math.max(50, Math.round(duration))));
+      if ((await exited) === 'SIGKILL') killed++;
+
+      // After every crash: the repository verifies clean and every snapshot restores whole.
+      const repo = await Repository.open(new LocalSink({ path: sinkPath }), { passphrase: PASSPHRASE });
+      const report = await verifyRepository(repo, { readDataPercent: 100 });
+      expect(report.problems).toEqual([]);
+      const snapshots = await repo.listSnapshots();
+      const latest = snapshots.at(-1);
+      if (latest) {
+        const target = join(base, `restore-${round}`);
+        await restoreSnapshot(repo, latest.id, target);
+        let items = 0;
+        for await (const _ of treeItems(repo, latest.manifest.tree)) items++;
+        expect(items).toBe(latest.manifest.stats.items);
+        rmSync(target, { recursive: true });
+      }
+    }
+    expect(killed).toBeGreaterThanOrEqual(10);
+
+    // The next backup succeeds and captures the source exactly.
+    const next = await runToEnd(args, env());
+    expect(next.code).toBe(0);
+    const repo = await Repository.open(new LocalSink({ path: sinkPath }), { passphrase: PASSPHRASE });
+    const target = join(base, 'final');
+    await restoreSnapshot(repo, next.stdout.trim(), target);
+    expect(describeTree(target)).toEqual(describeTree(src));
+
+    // Prune (no grace) removes all garbage the crashes left; everything still verifies.
+    await pruneRepository(repo, { graceMs: 0, repackThreshold: 0.0001 });
+    const after = await Repository.open(new LocalSink({ path: sinkPath }), { passphrase: PASSPHRASE });
+    expect((await verifyRepository(after, { readDataPercent: 100 })).problems).toEqual([]);
+    const again = await pruneRepository(after, { graceMs: 0, repackThreshold: 0.0001 });
+    expect({ deleted: again.packsDeleted, repacked: again.packsRepacked }).toEqual({ deleted: 0, repacked: 0 });
+    expect(readdirSync(join(sinkPath, 'index'))).toHaveLength(1);
+    const final = join(base, 'final-after-prune');
+    await restoreSnapshot(after, next.stdout.trim(), final);
+    expect(describeTree(final)).toEqual(describeTree(src));
+    expect(statSync(join(final, 'script.sh')).mode & 0o777).toBe(0o755);
+  });
+});
