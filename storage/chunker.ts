@@ -25,6 +25,24 @@ function topMask(bits: number): number {
   return (0xffffffff << (32 - bits)) | 0;
 }
 
+// The scan loop lives outside the async generator: variables of a generator that live across
+// yields are kept in a heap context, which makes a per-byte loop several times slower.
+let scanHash = 0;
+
+/** Index just after the first cut point in buf[from, to), or -1; the rolling hash is kept in scanHash. */
+function scan(buf: Uint8Array, from: number, to: number, gear: Int32Array, mask: number): number {
+  let h = scanHash;
+  for (let i = from; i < to; i++) {
+    h = ((h << 1) + (gear[buf[i] as number] as number)) | 0;
+    if ((h & mask) === 0) {
+      scanHash = h;
+      return i + 1;
+    }
+  }
+  scanHash = h;
+  return -1;
+}
+
 /**
  * Splits a byte stream into chunks of minSize..maxSize (the last may be smaller), averaging about
  * avgSize. Memory: the chunk being assembled (≤ maxSize) plus the input buffer in hand.
@@ -40,41 +58,36 @@ export async function* chunkStream(
   const maskS = topMask(bits + 2); // harder to match before the average size
   const maskL = topMask(bits - 2); // easier after it
   let parts: Buffer[] = [];
-  let length = 0; // bytes of the current chunk so far
+  let length = 0; // bytes of the current chunk held in parts
   let hash = 0;
 
   for await (const input of source) {
-    let buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-    let start = 0; // start, in buf, of the current chunk's part in this buffer
+    const buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    let start = 0; // where the current chunk's part in this buffer begins
     let i = 0;
     while (i < buf.length) {
-      // Skip hashing until the chunk reaches minSize: no cut point can fall there.
-      if (length + (i - start) < minSize) {
+      const pos = length + (i - start); // position of i within the current chunk
+      if (pos < minSize) {
+        // No cut point can fall before minSize: skip without hashing.
         i = Math.min(buf.length, start + (minSize - length));
         continue;
       }
-      const limitNormal = start + Math.max(0, avgSize - length);
-      const limitMax = start + (maxSize - length);
+      const normalEnd = start + (avgSize - length);
+      const maxEnd = start + (maxSize - length);
+      scanHash = hash;
       let cut = -1;
-      const end1 = Math.min(buf.length, limitNormal);
-      for (; i < end1; i++) {
-        hash = ((hash << 1) + (gear[buf[i] as number] as number)) | 0;
-        if ((hash & maskS) === 0) {
-          cut = i + 1;
-          break;
-        }
+      if (i < normalEnd) {
+        const end = Math.min(buf.length, normalEnd);
+        cut = scan(buf, i, end, gear, maskS);
+        i = cut < 0 ? end : cut;
       }
-      if (cut < 0 && i >= limitNormal) {
-        const end2 = Math.min(buf.length, limitMax);
-        for (; i < end2; i++) {
-          hash = ((hash << 1) + (gear[buf[i] as number] as number)) | 0;
-          if ((hash & maskL) === 0) {
-            cut = i + 1;
-            break;
-          }
-        }
-        if (cut < 0 && i >= limitMax) cut = limitMax;
+      if (cut < 0 && i >= normalEnd) {
+        const end = Math.min(buf.length, maxEnd);
+        cut = scan(buf, i, end, gear, maskL);
+        i = cut < 0 ? end : cut;
+        if (cut < 0 && i >= maxEnd) cut = maxEnd;
       }
+      hash = scanHash;
       if (cut < 0) break; // need more input
       parts.push(buf.subarray(start, cut));
       yield parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
@@ -85,12 +98,11 @@ export async function* chunkStream(
       i = cut;
     }
     if (start < buf.length) {
-      // Keep the rest; copy so the caller may reuse its buffer.
-      const rest = Buffer.from(buf.subarray(start));
+      // Keep the rest (chunks may share memory with the input: sources must not reuse buffers).
+      const rest = buf.subarray(start);
       parts.push(rest);
       length += rest.length;
     }
-    buf = Buffer.alloc(0);
   }
   if (length > 0) yield parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }

@@ -44,6 +44,17 @@ async function decompress(codec: number, data: Buffer): Promise<Buffer> {
   throw new IntegrityError(`unknown codec ${codec}`);
 }
 
+const SAMPLE = 16 * 1024;
+
+/** A quick probe on a sample, so incompressible data (media, archives, encrypted files) skips compression. */
+function looksCompressible(data: Buffer): boolean {
+  if (data.length < 4 * SAMPLE) return true;
+  const middle = Math.floor(data.length / 2);
+  const sample = data.subarray(middle, middle + SAMPLE);
+  const packed = zlib.zstdCompressSync(sample, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
+  return packed.length < SAMPLE * 0.95;
+}
+
 /** Compresses with `codec` unless that saves less than 1/16, then encrypts. */
 export async function seal(
   encKey: Buffer,
@@ -53,7 +64,7 @@ export async function seal(
   const raw = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
   let body = raw;
   let used: CodecId = CODEC.none;
-  if (codec !== CODEC.none && raw.length >= 64) {
+  if (codec !== CODEC.none && raw.length >= 64 && looksCompressible(raw)) {
     const packed = await compress(codec, raw);
     if (packed.length <= raw.length - (raw.length >> 4)) {
       body = packed;

@@ -79,7 +79,7 @@ export async function backupDirectory(
         } else {
           await writer.add(
             { key: entry.key, kind: 'file', meta: { ...meta } },
-            createReadStream(entry.path, { highWaterMark: 1024 * 1024 }),
+            createReadStream(entry.path, { highWaterMark: 4 * 1024 * 1024 }),
           );
         }
       } else if (entry.kind === 'symlink') {

@@ -2,7 +2,8 @@
 //   <blob id> entries (sealed blobs) … | "index" entry (sealed JSON list of the blobs) |
 //   "trailer" entry (exactly 512 bytes: magic, offset and length of "index") | tar end (1024 zeros)
 // so a pack's own contents are found by reading its last 1536 bytes, and indexes can always be
-// rebuilt from the packs alone. Any tar tool can list a pack.
+// rebuilt from the packs alone. Any tar tool can list a pack. A pack's id (its name) is the SHA-256
+// of its sealed index.
 import { createHash } from 'node:crypto';
 import tar from 'tar-stream';
 import { IntegrityError, sealJson, unsealJson } from './crypto.ts';
@@ -29,7 +30,9 @@ export const PACK_TAIL_BYTES = BLOCK + 2 * BLOCK;
 
 export interface FinishedPack {
   id: string;
-  bytes: Buffer;
+  /** The pack's bytes as the pieces tar-stream produced (not joined: saves a copy of every pack). */
+  pieces: Buffer[];
+  size: number;
   blobs: PackedBlob[];
 }
 
@@ -70,8 +73,11 @@ export class PackBuilder {
     trailer.write(`${TRAILER_MAGIC} ${indexOffset} ${index.length}\n`);
     const pack = tar.pack();
     const out: Buffer[] = [];
+    let size = 0;
     pack.on('data', (chunk: unknown) => {
-      out.push(chunk as Buffer);
+      const piece = chunk as Buffer;
+      out.push(piece);
+      size += piece.length;
     });
     const ended = new Promise<void>((resolve, reject) => {
       pack.on('end', resolve);
@@ -85,12 +91,18 @@ export class PackBuilder {
     pack.entry({ name: 'trailer', size: BLOCK, mtime, mode: 0o600 }, trailer);
     pack.finalize();
     await ended;
-    const bytes = Buffer.concat(out);
     // Offsets above assume plain 512-byte ustar headers; fail loudly if the layout ever differs.
     const expected = padded(indexOffset + index.length) + 2 * BLOCK + 2 * BLOCK;
-    if (bytes.length !== expected) throw new Error(`pack layout mismatch: ${bytes.length} bytes, expected ${expected}`);
-    return { id: createHash('sha256').update(bytes).digest('hex'), bytes, blobs: [...this.#blobs] };
+    if (size !== expected) throw new Error(`pack layout mismatch: ${size} bytes, expected ${expected}`);
+    // The id is the hash of the pack's sealed index (unique: it carries a random nonce), not of all
+    // its bytes: every blob is authenticated by its own GCM tag, and hashing the whole pack again
+    // would cost as much as computing the blob ids.
+    return { id: packIdOf(index), pieces: out, size, blobs: [...this.#blobs] };
   }
+}
+
+export function packIdOf(sealedIndex: Uint8Array): string {
+  return createHash('sha256').update(sealedIndex).digest('hex');
 }
 
 /** Parses the trailer (the 512 bytes before the tar end marker) into the index's position. */

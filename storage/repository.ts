@@ -2,7 +2,7 @@
 // (layout and reasoning in docs/REPOSITORY.md). This module stores and finds blobs and
 // snapshots; the item trees and the writer/reader APIs build on it.
 import { createHash, randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ObjectExistsError, ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
 import { type ChunkerParams, DEFAULT_CHUNKER, gearTable } from './chunker.ts';
 import { blobId, CODEC, type CodecName, IntegrityError, seal, sealJson, unseal, unsealJson } from './crypto.ts';
@@ -22,6 +22,7 @@ import {
   PACK_TAIL_BYTES,
   PackBuilder,
   type PackedBlob,
+  packIdOf,
   packKey,
   parseTrailer,
 } from './pack.ts';
@@ -302,8 +303,8 @@ export class Repository {
 
   async #upload(pack: FinishedPack): Promise<void> {
     try {
-      await this.sink.put(packKey(pack.id), pack.bytes, { ifAbsent: true, contentLength: pack.bytes.length });
-      this.stats.bytesUploaded += pack.bytes.length;
+      await this.sink.put(packKey(pack.id), Readable.from(pack.pieces), { ifAbsent: true, contentLength: pack.size });
+      this.stats.bytesUploaded += pack.size;
     } catch (err) {
       // The same bytes are already there (a retried run): fine, they are identical by name.
       if (!(err instanceof ObjectExistsError)) throw err;
@@ -313,8 +314,8 @@ export class Repository {
       this.#remember(pack.id, blob);
       this.#pendingIds.delete(blob.id);
     }
-    this.#unindexed.push({ id: pack.id, size: pack.bytes.length, blobs: pack.blobs });
-    this.#uploaded.push({ id: pack.id, size: pack.bytes.length, blobs: pack.blobs });
+    this.#unindexed.push({ id: pack.id, size: pack.size, blobs: pack.blobs });
+    this.#uploaded.push({ id: pack.id, size: pack.size, blobs: pack.blobs });
   }
 
   /** Uploads open packs and writes an index file for every pack uploaded since the last one. */
@@ -384,7 +385,9 @@ export class Repository {
     const at = parseTrailer(trailer, packId);
     if (at.offset + at.length > size - PACK_TAIL_BYTES)
       throw new IntegrityError(`pack ${packId} has a trailer pointing outside it`);
-    return openPackIndex(this.keys.encKey, await readAll(await this.sink.get(key, at)), packId);
+    const sealedIndex = await readAll(await this.sink.get(key, at));
+    if (packIdOf(sealedIndex) !== packId) throw new IntegrityError(`pack ${packId}: its index does not match its name`);
+    return openPackIndex(this.keys.encKey, sealedIndex, packId);
   }
 
   // --- snapshots --------------------------------------------------------------------------------
