@@ -1,0 +1,162 @@
+// Backup repository benchmark: a generated tree (many small files, large incompressible files,
+// compressible text) backed up to the local sink, backed up again after changing about 1% of it,
+// and restored — each as a whole `holdfast repo` process, next to restic (Debian's `restic`
+// package) on the same data and the same disk. Prints MB/s, files/s, bytes stored and peak RSS,
+// and the Holdfast/restic ratios. Sizes: BENCH_LARGE_MB (default 600), BENCH_TEXT_MB (100),
+// BENCH_SMALL_FILES (5000).
+import { spawn, spawnSync } from 'node:child_process';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const LARGE_MB = Number(process.env.BENCH_LARGE_MB ?? 600);
+const TEXT_MB = Number(process.env.BENCH_TEXT_MB ?? 100);
+const SMALL_FILES = Number(process.env.BENCH_SMALL_FILES ?? 5000);
+const PASSWORD = 'benchmark passphrase';
+
+function incompressible(path: string, bytes: number, seed: string): void {
+  const cipher = createCipheriv('aes-128-ctr', createHash('md5').update(seed).digest(), Buffer.alloc(16));
+  const block = Buffer.alloc(4 * 1024 * 1024);
+  writeFileSync(path, '');
+  for (let left = bytes; left > 0; left -= block.length) appendFileSync(path, cipher.update(left >= block.length ? block : block.subarray(0, left)));
+}
+
+function text(path: string, bytes: number, seed: number): void {
+  const lines: string[] = [];
+  let size = 0;
+  for (let i = 0; size < bytes; i++) {
+    const line = `${seed + i},Account ${i % 9973},${['Energy', 'Retail', 'Banking', 'Media'][i % 4]},${(i * 7919) % 100000}.00,2026-0${(i % 9) + 1}-1${i % 10}\n`;
+    lines.push(line);
+    size += line.length;
+    if (lines.length === 10000) {
+      appendFileSync(path, lines.join(''));
+      lines.length = 0;
+    }
+  }
+  appendFileSync(path, lines.join(''));
+}
+
+function generate(dir: string): { files: number; bytes: number } {
+  mkdirSync(join(dir, 'media'), { recursive: true });
+  mkdirSync(join(dir, 'exports'), { recursive: true });
+  const large = 3;
+  for (let i = 0; i < large; i++) incompressible(join(dir, 'media', `video-${i}.mp4`), Math.floor((LARGE_MB * 1048576) / large), `large ${i}`);
+  text(join(dir, 'exports', 'accounts.csv'), TEXT_MB * 1048576, 0);
+  for (let i = 0; i < SMALL_FILES; i++) {
+    const sub = join(dir, 'docs', `d${i % 50}`);
+    if (i < 50) mkdirSync(sub, { recursive: true });
+    writeFileSync(join(sub, `note-${i}.txt`), i % 2 ? randomBytes(1000 + (i % 19) * 1000) : `memo ${i}\n`.repeat(100 + (i % 200)));
+  }
+  return measure(dir);
+}
+
+/** Changes about 1% of the data: 1 MiB in the middle of each large file, some small files. */
+function change(dir: string): void {
+  for (let i = 0; i < 3; i++) {
+    const path = join(dir, 'media', `video-${i}.mp4`);
+    const fd = openSync(path, 'r+');
+    writeSync(fd, randomBytes(1048576), 0, 1048576, Math.floor(statSync(path).size / 2));
+    closeSync(fd);
+  }
+  for (let i = 0; i < SMALL_FILES; i += 100) writeFileSync(join(dir, 'docs', `d${i % 50}`, `note-${i}.txt`), randomBytes(3000));
+  appendFileSync(join(dir, 'exports', 'accounts.csv'), 'new,row\n'.repeat(1000));
+}
+
+function measure(dir: string): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  const visit = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) visit(join(d, e.name));
+      else {
+        files++;
+        bytes += statSync(join(d, e.name)).size;
+      }
+    }
+  };
+  visit(dir);
+  return { files, bytes };
+}
+
+function du(dir: string): number {
+  return Number(spawnSync('du', ['-sb', dir]).stdout.toString().split('\t')[0]);
+}
+
+/** Runs a command as a whole process; wall seconds and peak RSS (MiB) from GNU time. */
+function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ seconds: number; rssMiB: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...args], { cwd: root, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('exit', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} failed (${code}):\n${stderr}`));
+      const rss = Number(stderr.trim().split('\n').at(-1)) / 1024;
+      resolve({ seconds, rssMiB: rss, stdout });
+    });
+  });
+}
+
+export async function benchRepository(): Promise<void> {
+  if (spawnSync('restic', ['version']).status !== 0) {
+    console.log('\nRepository benchmark needs restic for its baseline: apt-get install -y restic');
+    return;
+  }
+  const base = mkdtempSync(join(tmpdir(), 'holdfast-bench-repo-'));
+  try {
+    const src = join(base, 'src');
+    const data = generate(src);
+    const mb = data.bytes / 1048576;
+    const hfRepo = join(base, 'holdfast');
+    const rsRepo = join(base, 'restic');
+    const hfEnv = { HOLDFAST_REPO_PASSPHRASE: PASSWORD };
+    const rsEnv = { RESTIC_PASSWORD: PASSWORD, RESTIC_REPOSITORY: rsRepo, RESTIC_CACHE_DIR: join(base, 'restic-cache') };
+    const hf = (args: string[]) => run(process.execPath, ['core/cli.ts', 'repo', ...args, '--sink', 'local', '--path', hfRepo], hfEnv);
+    const rs = (args: string[]) => run('restic', [...args, '--quiet'], rsEnv);
+    await hf(['init']);
+    await rs(['init']);
+
+    const rows: [string, { seconds: number; rssMiB: number }, { seconds: number; rssMiB: number }, number, number, number][] = [];
+    const hf1 = await hf(['backup', src, '--task', 'bench', '--entity', 'src']);
+    const hfAfter1 = du(hfRepo);
+    const rs1 = await rs(['backup', src]);
+    const rsAfter1 = du(rsRepo);
+    rows.push(['first backup', hf1, rs1, mb, hfAfter1, rsAfter1]);
+
+    change(src);
+    const changed = measure(src);
+    const hf2 = await hf(['backup', src, '--task', 'bench', '--entity', 'src']);
+    const rs2 = await rs(['backup', src]);
+    rows.push(['second backup (~1% changed)', hf2, rs2, changed.bytes / 1048576, du(hfRepo) - hfAfter1, du(rsRepo) - rsAfter1]);
+
+    const hfOut = join(base, 'hf-restore');
+    const rsOut = join(base, 'rs-restore');
+    const hf3 = await hf(['restore', hf2.stdout.trim(), hfOut]);
+    const rs3 = await rs(['restore', 'latest', '--target', rsOut]);
+    rows.push(['restore', hf3, rs3, changed.bytes / 1048576, 0, 0]);
+
+    console.log(`\nRepository, local sink: ${data.files} files, ${mb.toFixed(0)} MiB (${LARGE_MB} MiB incompressible, ${TEXT_MB} MiB text, ${SMALL_FILES} small files); restic ${spawnSync('restic', ['version']).stdout.toString().split(' ')[1]}`);
+    console.log('step                           holdfast MB/s  files/s  RSS MiB  stored MiB |  restic MB/s  RSS MiB  stored MiB | speed ratio');
+    for (const [label, h, r, size, hStored, rStored] of rows) {
+      const hRate = size / h.seconds;
+      const rRate = size / r.seconds;
+      console.log(
+        `${label.padEnd(30)} ${hRate.toFixed(0).padStart(13)} ${(data.files / h.seconds).toFixed(0).padStart(8)} ${h.rssMiB.toFixed(0).padStart(8)} ${(hStored / 1048576).toFixed(1).padStart(11)} | ${rRate.toFixed(0).padStart(11)} ${r.rssMiB.toFixed(0).padStart(8)} ${(rStored / 1048576).toFixed(1).padStart(11)} | ${(hRate / rRate).toFixed(2)}x`,
+      );
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) await benchRepository();
