@@ -6,7 +6,18 @@
 // BENCH_SMALL_FILES (5000).
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +32,8 @@ function incompressible(path: string, bytes: number, seed: string): void {
   const cipher = createCipheriv('aes-128-ctr', createHash('md5').update(seed).digest(), Buffer.alloc(16));
   const block = Buffer.alloc(4 * 1024 * 1024);
   writeFileSync(path, '');
-  for (let left = bytes; left > 0; left -= block.length) appendFileSync(path, cipher.update(left >= block.length ? block : block.subarray(0, left)));
+  for (let left = bytes; left > 0; left -= block.length)
+    appendFileSync(path, cipher.update(left >= block.length ? block : block.subarray(0, left)));
 }
 
 function text(path: string, bytes: number, seed: number): void {
@@ -43,12 +55,16 @@ function generate(dir: string): { files: number; bytes: number } {
   mkdirSync(join(dir, 'media'), { recursive: true });
   mkdirSync(join(dir, 'exports'), { recursive: true });
   const large = 3;
-  for (let i = 0; i < large; i++) incompressible(join(dir, 'media', `video-${i}.mp4`), Math.floor((LARGE_MB * 1048576) / large), `large ${i}`);
+  for (let i = 0; i < large; i++)
+    incompressible(join(dir, 'media', `video-${i}.mp4`), Math.floor((LARGE_MB * 1048576) / large), `large ${i}`);
   text(join(dir, 'exports', 'accounts.csv'), TEXT_MB * 1048576, 0);
   for (let i = 0; i < SMALL_FILES; i++) {
     const sub = join(dir, 'docs', `d${i % 50}`);
     if (i < 50) mkdirSync(sub, { recursive: true });
-    writeFileSync(join(sub, `note-${i}.txt`), i % 2 ? randomBytes(1000 + (i % 19) * 1000) : `memo ${i}\n`.repeat(100 + (i % 200)));
+    writeFileSync(
+      join(sub, `note-${i}.txt`),
+      i % 2 ? randomBytes(1000 + (i % 19) * 1000) : `memo ${i}\n`.repeat(100 + (i % 200)),
+    );
   }
   return measure(dir);
 }
@@ -61,7 +77,8 @@ function change(dir: string): void {
     writeSync(fd, randomBytes(1048576), 0, 1048576, Math.floor(statSync(path).size / 2));
     closeSync(fd);
   }
-  for (let i = 0; i < SMALL_FILES; i += 100) writeFileSync(join(dir, 'docs', `d${i % 50}`, `note-${i}.txt`), randomBytes(3000));
+  for (let i = 0; i < SMALL_FILES; i += 100)
+    writeFileSync(join(dir, 'docs', `d${i % 50}`, `note-${i}.txt`), randomBytes(3000));
   appendFileSync(join(dir, 'exports', 'accounts.csv'), 'new,row\n'.repeat(1000));
 }
 
@@ -86,7 +103,11 @@ function du(dir: string): number {
 }
 
 /** Runs a command as a whole process; wall seconds and peak RSS (MiB) from GNU time. */
-function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ seconds: number; rssMiB: number; stdout: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ seconds: number; rssMiB: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...args], { cwd: root, env: { ...process.env, ...env } });
@@ -120,13 +141,25 @@ export async function benchRepository(): Promise<void> {
     const hfRepo = join(base, 'holdfast');
     const rsRepo = join(base, 'restic');
     const hfEnv = { HOLDFAST_REPO_PASSPHRASE: PASSWORD };
-    const rsEnv = { RESTIC_PASSWORD: PASSWORD, RESTIC_REPOSITORY: rsRepo, RESTIC_CACHE_DIR: join(base, 'restic-cache') };
-    const hf = (args: string[]) => run(process.execPath, ['core/cli.ts', 'repo', ...args, '--sink', 'local', '--path', hfRepo], hfEnv);
+    const rsEnv = {
+      RESTIC_PASSWORD: PASSWORD,
+      RESTIC_REPOSITORY: rsRepo,
+      RESTIC_CACHE_DIR: join(base, 'restic-cache'),
+    };
+    const hf = (args: string[]) =>
+      run(process.execPath, ['core/cli.ts', 'repo', ...args, '--sink', 'local', '--path', hfRepo], hfEnv);
     const rs = (args: string[]) => run('restic', [...args, '--quiet'], rsEnv);
     await hf(['init']);
     await rs(['init']);
 
-    const rows: [string, { seconds: number; rssMiB: number }, { seconds: number; rssMiB: number }, number, number, number][] = [];
+    const rows: [
+      string,
+      { seconds: number; rssMiB: number },
+      { seconds: number; rssMiB: number },
+      number,
+      number,
+      number,
+    ][] = [];
     const hf1 = await hf(['backup', src, '--task', 'bench', '--entity', 'src']);
     const hfAfter1 = du(hfRepo);
     const rs1 = await rs(['backup', src]);
@@ -137,7 +170,14 @@ export async function benchRepository(): Promise<void> {
     const changed = measure(src);
     const hf2 = await hf(['backup', src, '--task', 'bench', '--entity', 'src']);
     const rs2 = await rs(['backup', src]);
-    rows.push(['second backup (~1% changed)', hf2, rs2, changed.bytes / 1048576, du(hfRepo) - hfAfter1, du(rsRepo) - rsAfter1]);
+    rows.push([
+      'second backup (~1% changed)',
+      hf2,
+      rs2,
+      changed.bytes / 1048576,
+      du(hfRepo) - hfAfter1,
+      du(rsRepo) - rsAfter1,
+    ]);
 
     const hfOut = join(base, 'hf-restore');
     const rsOut = join(base, 'rs-restore');
@@ -145,8 +185,12 @@ export async function benchRepository(): Promise<void> {
     const rs3 = await rs(['restore', 'latest', '--target', rsOut]);
     rows.push(['restore', hf3, rs3, changed.bytes / 1048576, 0, 0]);
 
-    console.log(`\nRepository, local sink: ${data.files} files, ${mb.toFixed(0)} MiB (${LARGE_MB} MiB incompressible, ${TEXT_MB} MiB text, ${SMALL_FILES} small files); restic ${spawnSync('restic', ['version']).stdout.toString().split(' ')[1]}`);
-    console.log('step                           holdfast MB/s  files/s  RSS MiB  stored MiB |  restic MB/s  RSS MiB  stored MiB | speed ratio');
+    console.log(
+      `\nRepository, local sink: ${data.files} files, ${mb.toFixed(0)} MiB (${LARGE_MB} MiB incompressible, ${TEXT_MB} MiB text, ${SMALL_FILES} small files); restic ${spawnSync('restic', ['version']).stdout.toString().split(' ')[1]}`,
+    );
+    console.log(
+      'step                           holdfast MB/s  files/s  RSS MiB  stored MiB |  restic MB/s  RSS MiB  stored MiB | speed ratio',
+    );
     for (const [label, h, r, size, hStored, rStored] of rows) {
       const hRate = size / h.seconds;
       const rRate = size / r.seconds;

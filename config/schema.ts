@@ -158,9 +158,10 @@ export const settings = {
   shutdownTimeoutMs: setting({
     env: 'HOLDFAST_SHUTDOWN_TIMEOUT_MS',
     kind: 'integer',
-    defaultText: '10000',
-    description: 'On SIGTERM/SIGINT, how long in-flight requests may take before connections are closed.',
-    schema: integer(0, 600_000).default(10_000),
+    defaultText: '8000',
+    description:
+      'On SIGTERM/SIGINT, how long in-flight requests may take before connections are closed (the default keeps the whole stop under 10 s).',
+    schema: integer(0, 600_000).default(8000),
   }),
 } as const;
 

@@ -1,19 +1,22 @@
 // Composes the Hono application from the kernel's routes. No I/O happens here: everything
 // long-lived (database, logger, views) is passed in, so tests build the same app in-process.
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { csrf } from 'hono/csrf';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { apiV1Routes } from './api/v1.ts';
 import { requestOrigin } from './http/client.ts';
 import type { AppDeps, AppEnv } from './http/env.ts';
-import { handleError, handleNotFound } from './http/errors.ts';
+import { errorResponse, handleError, handleNotFound } from './http/errors.ts';
 import { currentUser, requestContext, setupGate } from './http/middleware.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { staticRoutes } from './routes/static.ts';
+
+export const MAX_BODY_BYTES = 256 * 1024;
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -45,6 +48,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   app.use(requestContext(deps));
+  // No kernel route takes more than a small form or JSON document; uploads get their own limits.
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        errorResponse(
+          c as never,
+          deps,
+          413,
+          'payload_too_large',
+          `Requests are limited to ${MAX_BODY_BYTES / 1024} KiB.`,
+        ),
+    }),
+  );
   // Browsers send Origin on form posts; a post from another site is refused.
   app.use(csrf({ origin: (origin, c) => origin === requestOrigin(c, trustProxy, publicUrl) }));
   app.onError(handleError(deps));

@@ -2,13 +2,16 @@
 // the database, build the app, listen; and on shutdown stop accepting connections, let
 // in-flight requests finish (up to the configured timeout), stop timers, close the database.
 import { hkdfSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Config } from '../config/schema.ts';
 import { createApp } from './app.ts';
 import { type Database, migrate, openDatabase } from './db/database.ts';
 import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
+import { decoyHash } from './identity/password.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
 import type { Logger } from './logging.ts';
@@ -19,6 +22,8 @@ import { VERSION } from './version.ts';
 
 export interface Kernel {
   deps: AppDeps;
+  /** Migrations applied while opening. */
+  migrationsApplied: string[];
   orm: Database;
   credentials: CredentialCipher;
   close(): Promise<void>;
@@ -28,16 +33,20 @@ export interface Kernel {
 export async function openKernel(config: Config, log: Logger, options: { watchViews?: boolean } = {}): Promise<Kernel> {
   ensureWritableDir(config.dataDir, 'HOLDFAST_DATA_DIR');
   ensureWritableDir(config.storageDir, 'HOLDFAST_STORAGE_DIR');
-  const masterKey = loadMasterKey(config);
+  ensureWritableDir(dirname(config.databasePath), 'HOLDFAST_DATABASE_PATH');
+  const masterKey = loadMasterKey({ ...config, mayGenerate: !existsSync(config.databasePath) });
   if (masterKey.origin === 'generated') {
     log.warn(
       { file: config.masterKeyFile },
       'generated a new appliance master key: back it up (see docs/OPERATIONS.md), credentials cannot be recovered without it',
     );
   }
+  // The decoy hash answers logins for unknown emails; computing it now keeps the first one fast.
+  void decoyHash();
   const orm = await openDatabase(config);
+  let applied: string[];
   try {
-    const applied = await migrate(orm);
+    applied = await migrate(orm);
     if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
   } catch (err) {
     await orm.close();
@@ -57,6 +66,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   };
   return {
     deps,
+    migrationsApplied: applied,
     orm,
     credentials: createCredentialCipher(masterKey.key),
     close: () => orm.close(),
@@ -84,6 +94,9 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
     await kernel.close();
     if (err.code === 'EADDRINUSE') throw new Error(`port ${config.port} is already in use (HOLDFAST_PORT)`);
     if (err.code === 'EACCES') throw new Error(`not allowed to listen on port ${config.port} (HOLDFAST_PORT)`);
+    if (err.code === 'ENOTFOUND' || err.code === 'EADDRNOTAVAIL' || err.code === 'EAI_AGAIN') {
+      throw new Error(`cannot listen on address ${config.host}: ${err.code} (HOLDFAST_HOST)`);
+    }
     throw err;
   });
   const port = (server.address() as AddressInfo).port;

@@ -92,13 +92,13 @@ async function adminCreate(args: string[]): Promise<void> {
 }
 
 async function migrateCommand(): Promise<void> {
-  const config = loadConfig();
-  const orm = await openDatabase(config);
+  // Through the kernel, so a fresh data folder also gets its master key before it has data.
+  const kernel = await openKernel(loadConfig(), createStderrLogger('warn'));
   try {
-    const applied = await migrate(orm);
+    const applied = kernel.migrationsApplied;
     process.stdout.write(applied.length ? `Applied ${applied.join(', ')}\n` : 'The database is up to date.\n');
   } finally {
-    await orm.close();
+    await kernel.close();
   }
 }
 

@@ -14,6 +14,15 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   for (const name of unknownEnvNames()) log.warn({ variable: name }, 'unknown HOLDFAST_ setting ignored');
 
+  // Signals are caught from the start: a stop requested during start-up (e.g. while migrating)
+  // waits for start-up to finish, then stops cleanly.
+  let stopRequested: string | undefined;
+  let shutdown = (signal: string) => {
+    stopRequested = signal;
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+
   let appliance: Awaited<ReturnType<typeof startAppliance>>;
   try {
     appliance = await startAppliance(config, log);
@@ -28,7 +37,7 @@ async function main(): Promise<void> {
       : `Holdfast is running: open ${appliance.url}/setup to create the first administrator`,
   );
 
-  const shutdown = (signal: string) => {
+  shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
     appliance.stop().then(
       () => {
@@ -41,8 +50,7 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  if (stopRequested) shutdown(stopRequested);
 }
 
 await main();

@@ -27,7 +27,7 @@ export function explainStartupError(err: unknown): { lines: string[]; exitCode: 
       exitCode: EXIT_FAILURE,
     };
   }
-  if (err instanceof Error && /HOLDFAST_PORT/.test(err.message)) {
+  if (err instanceof Error && /\((HOLDFAST_PORT|HOLDFAST_HOST)\)$/.test(err.message)) {
     return { lines: [`holdfast: ${err.message}`], exitCode: EXIT_FAILURE };
   }
   return undefined;

@@ -1,11 +1,13 @@
 // Who is calling and where from. Forwarded headers are believed only when the operator says
-// a reverse proxy sits in front (HOLDFAST_TRUST_PROXY), since any client can send them.
+// a reverse proxy sits in front (HOLDFAST_TRUST_PROXY), since any client can send them; one proxy
+// hop is assumed, so the client address is the last X-Forwarded-For entry.
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 
 export function clientIp(c: Context, trustProxy: boolean): string | undefined {
   if (trustProxy) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    // The trusted proxy appends the address it saw last; entries before it came from the client.
+    const forwarded = c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim();
     if (forwarded) return forwarded;
   }
   try {

@@ -71,8 +71,20 @@ function loginUrlFor(c: Context): string {
   return next === '/' ? '/login' : `/login?next=${encodeURIComponent(next)}`;
 }
 
-/** Only same-site relative paths are followed after login, never another host. */
+const SELF = 'http://holdfast.invalid';
+
+/**
+ * Only a path on this site is followed after login, never another host. Browsers ignore tabs and
+ * newlines inside URLs, so anything with control characters or whitespace is refused outright.
+ */
 export function safeNext(value: string | undefined): string {
-  if (!value?.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/';
-  return value;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
+  if (!value?.startsWith('/') || /[\u0000-\u0020\u007f\\]/.test(value)) return '/';
+  let url: URL;
+  try {
+    url = new URL(value, SELF);
+  } catch {
+    return '/';
+  }
+  return url.origin === SELF ? `${url.pathname}${url.search}${url.hash}` : '/';
 }

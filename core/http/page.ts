@@ -20,5 +20,7 @@ export function renderPage(
     requestId: c.get('requestId'),
     ...context,
   });
+  // Signed-in pages show tenant data: never keep them in a shared or back-button cache.
+  if (user) c.header('Cache-Control', 'no-store');
   return c.html(html, status);
 }

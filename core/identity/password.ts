@@ -7,7 +7,31 @@ const KEY_BYTES = 32;
 const SALT_BYTES = 16;
 export const DEFAULT_COST = { log2N: 17, r: 8, p: 1 } as const;
 
+// scrypt runs on libuv's thread pool (4 threads by default), which file I/O shares. At most two
+// hashes run at once, so a burst of logins queues here instead of starving every other request.
+const MAX_CONCURRENT_HASHES = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function withHashSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 function derive(password: string, salt: Buffer, log2N: number, r: number, p: number): Promise<Buffer> {
+  if (!(log2N >= 10 && log2N <= 22 && r >= 1 && r <= 32 && p >= 1 && p <= 16)) {
+    return Promise.reject(new Error('unsupported scrypt parameters'));
+  }
+  return withHashSlot(() => deriveNow(password, salt, log2N, r, p));
+}
+
+function deriveNow(password: string, salt: Buffer, log2N: number, r: number, p: number): Promise<Buffer> {
   const N = 2 ** log2N;
   return new Promise((resolve, reject) => {
     scrypt(password.normalize('NFKC'), salt, KEY_BYTES, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (err, key) =>
@@ -26,6 +50,8 @@ export async function hashPassword(password: string): Promise<string> {
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, log2N, r, p, saltText, keyText] = stored.split('$');
   if (scheme !== 'scrypt' || !saltText || !keyText) return false;
+  // Nothing this long was ever accepted as a password: refuse without spending a hash on it.
+  if (password.length > PASSWORD_MAX_LENGTH) return false;
   const expected = Buffer.from(keyText, 'base64');
   const actual = await derive(password, Buffer.from(saltText, 'base64'), Number(log2N), Number(r), Number(p));
   return actual.length === expected.length && timingSafeEqual(actual, expected);

@@ -1,7 +1,8 @@
 // First-run setup: creates the root organization and its first administrator, exactly once.
 // The one-time SystemFact row is inserted in the same transaction, so two racing attempts
 // (two browsers, or the CLI and a browser) cannot both succeed: the loser hits its primary key.
-import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { setTimeout } from 'node:timers/promises';
+import { type EntityManager, LockWaitTimeoutException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
 import { ConflictError, fieldErrorsFrom, ValidationError } from '../errors.ts';
 import { SETUP_COMPLETED, SystemFact } from '../system/entities.ts';
@@ -49,17 +50,25 @@ export async function completeSetup(
   const { organizationName, email, password } = parsed.data;
   if (await isSetupComplete(em)) throw new SetupAlreadyCompleteError();
   const passwordHash = await hashPassword(password);
-  try {
-    return await em.fork().transactional(async (tx) => {
-      if ((await tx.count(SystemFact, { key: SETUP_COMPLETED })) > 0) throw new SetupAlreadyCompleteError();
-      const organization = tx.create(Organization, { name: organizationName, kind: 'root', parent: null });
-      const user = tx.create(User, { organization, email, passwordHash, role: 'administrator', lastLoginAt: null });
-      tx.create(SystemFact, { key: SETUP_COMPLETED, value: user.id });
-      await tx.flush();
-      return { organization, user };
-    });
-  } catch (err) {
-    if (err instanceof UniqueConstraintViolationException) throw new SetupAlreadyCompleteError();
-    throw err;
+  // Another process (the CLI, a second appliance) may hold the write lock at the same moment;
+  // SQLite then refuses at once rather than wait. Retry a few times: the retry sees its result.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await em.fork().transactional(async (tx) => {
+        if ((await tx.count(SystemFact, { key: SETUP_COMPLETED })) > 0) throw new SetupAlreadyCompleteError();
+        const organization = tx.create(Organization, { name: organizationName, kind: 'root', parent: null });
+        const user = tx.create(User, { organization, email, passwordHash, role: 'administrator', lastLoginAt: null });
+        tx.create(SystemFact, { key: SETUP_COMPLETED, value: user.id });
+        await tx.flush();
+        return { organization, user };
+      });
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException) throw new SetupAlreadyCompleteError();
+      if (err instanceof LockWaitTimeoutException && attempt < 20) {
+        await setTimeout(50 + Math.random() * 100);
+        continue;
+      }
+      throw err;
+    }
   }
 }

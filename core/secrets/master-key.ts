@@ -16,6 +16,11 @@ export class MasterKeyError extends Error {
 export interface MasterKeySource {
   masterKey?: string | undefined;
   masterKeyFile: string;
+  /**
+   * Whether a missing key file may be generated. False once the appliance has data: a new key
+   * would silently make every stored credential unreadable.
+   */
+  mayGenerate?: boolean;
 }
 
 export interface LoadedMasterKey {
@@ -43,6 +48,12 @@ export function loadMasterKey(source: MasterKeySource): LoadedMasterKey {
         `cannot read the master key file ${source.masterKeyFile} (${(err as NodeJS.ErrnoException).code})`,
       );
     }
+  }
+  if (source.mayGenerate === false) {
+    throw new MasterKeyError(
+      `the master key file ${source.masterKeyFile} is missing, but this appliance already has data. ` +
+        'Restore the key file from your backup, or set HOLDFAST_MASTER_KEY (see docs/OPERATIONS.md)',
+    );
   }
   return { key: generateKeyFile(source.masterKeyFile), origin: 'generated' };
 }

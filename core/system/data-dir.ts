@@ -24,7 +24,8 @@ const reasons: Record<string, string> = {
 export function ensureWritableDir(dir: string, setting: string): void {
   const probe = join(dir, `.write-probe-${randomUUID()}`);
   try {
-    mkdirSync(dir, { recursive: true });
+    // New folders are private to the appliance's user: they hold the database and keys.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(probe, 'ok');
     rmSync(probe);
   } catch (err) {

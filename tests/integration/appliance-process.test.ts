@@ -1,7 +1,9 @@
 // The appliance as a real process: start-up, bad settings, read-only data, graceful shutdown,
 // restart, and the headless CLI.
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/config.ts';
 import { ADMIN } from '../helpers/kernel.ts';
@@ -89,6 +91,24 @@ describe('appliance process', () => {
     );
   });
 
+  it('refuses to replace a lost master key once the appliance has data', async () => {
+    const dir = dataDir();
+    const first = await runToEnd(['core/cli.ts', 'migrate'], baseEnv(dir));
+    expect(first.code).toBe(0);
+    rmSync(join(dir, 'master.key'));
+    const r = await runToEnd(['core/main.ts'], baseEnv(dir));
+    expect(r.code).toBe(78);
+    expect(r.stderr).toBe(
+      `holdfast: the master key file ${join(dir, 'master.key')} is missing, but this appliance already has data. Restore the key file from your backup, or set HOLDFAST_MASTER_KEY (see docs/OPERATIONS.md)\n`,
+    );
+  });
+
+  it('names HOLDFAST_HOST when it cannot listen there, without a stack trace', async () => {
+    const r = await runToEnd(['core/main.ts'], baseEnv(dataDir(), { HOLDFAST_HOST: 'no-such-host.invalid' }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^holdfast: cannot listen on address no-such-host\.invalid: \w+ \(HOLDFAST_HOST\)\n$/);
+  });
+
   it('finishes an in-flight request on SIGTERM, refuses new ones, and exits 0', async () => {
     const dir = dataDir();
     const p = await start(dir);
@@ -173,6 +193,22 @@ describe('holdfast CLI', () => {
     expect(setup.headers.get('location')).toBe('/login');
     const login = await post(`${p.url}/login`, { email: 'ops@example.com', password: ADMIN.password });
     expect(login.status).toBe(303);
+  });
+
+  it('lets exactly one of several simultaneous headless setups win', async () => {
+    const dir = dataDir();
+    await runToEnd(['core/cli.ts', 'migrate'], baseEnv(dir));
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((i) =>
+        runToEnd(
+          ['core/cli.ts', 'admin', 'create', '--email', `admin${i}@example.com`],
+          baseEnv(dir),
+          `${ADMIN.password}\n`,
+        ),
+      ),
+    );
+    expect(results.map((r) => r.code).sort()).toEqual([0, 3, 3, 3]);
+    for (const r of results.filter((x) => x.code === 3)) expect(r.stderr).toContain('setup has already been completed');
   });
 
   it('rejects a weak password and unknown commands with usage exit codes', async () => {

@@ -79,6 +79,30 @@ describe('errors', () => {
   });
 });
 
+describe('bad request bodies', () => {
+  it('answers malformed, oversized and non-form bodies with 4xx, never 500', async () => {
+    await completeSetupVia(t.app);
+    const post = (headers: Record<string, string>, body: string | Uint8Array) =>
+      t.app.request('/login', { method: 'POST', headers: { origin: 'http://localhost', ...headers }, body });
+    expect((await post({ 'content-type': 'multipart/form-data' }, 'garbage')).status).toBe(400);
+    expect((await post({ 'content-type': 'multipart/form-data; boundary=x' }, '--x\r\nbroken')).status).toBe(400);
+    const withFile =
+      '--b\r\nContent-Disposition: form-data; name="email"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n';
+    expect((await post({ 'content-type': 'multipart/form-data; boundary=b' }, withFile)).status).toBe(400);
+    expect((await post({ 'content-type': 'application/json' }, '{"email":"a"}')).status).toBe(415);
+    const huge = await post({ 'content-type': 'application/x-www-form-urlencoded' }, `email=${'a'.repeat(300 * 1024)}`);
+    expect(huge.status).toBe(413);
+    expect(await huge.text()).toContain('Requests are limited to 256 KiB.');
+    const api = await t.app.request('/api/v1/status', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(300 * 1024),
+    });
+    expect(api.status).toBe(413);
+    expect(((await api.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
+  });
+});
+
 describe('static assets', () => {
   it('serves htmx, the stylesheet and the icon from the appliance', async () => {
     const htmx = await t.app.request('/static/htmx.min.js?v=1');

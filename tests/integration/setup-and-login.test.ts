@@ -83,12 +83,14 @@ describe('first-run setup', () => {
     expect(await t.kernel.orm.em.fork().count(User)).toBe(1);
   });
 
-  it('logs no password', async () => {
+  it('logs setup and sign-ins without any password', async () => {
     await completeSetupVia(t.app);
     await signIn(t.app);
     await t.app.request('/login', form({ email: ADMIN.email, password: 'Wrong-password-99' }));
     const all = t.logs.join('');
     expect(all).toContain('first-run setup completed');
+    expect(all).toContain('login succeeded');
+    expect(all).toContain('login failed');
     expect(all).not.toContain(ADMIN.password);
     expect(all).not.toContain('Wrong-password-99');
   });
@@ -167,11 +169,29 @@ describe('sign in and out', () => {
     }
   });
 
-  it('rejects a tampered cookie', async () => {
+  it('rejects a cookie whose signature does not match, even with a valid token', async () => {
     const cookie = await signIn(t.app);
-    const [name, value] = cookie.split('=') as [string, string];
-    const res = await t.app.request('/', { headers: { cookie: `${name}=x${value}` } });
+    const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1));
+    const token = value.slice(0, value.lastIndexOf('.'));
+    expect((await t.app.request('/', { headers: { cookie } })).status).toBe(200);
+    for (const forged of [token, `${token}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=`]) {
+      const res = await t.app.request('/', { headers: { cookie: `holdfast_session=${encodeURIComponent(forged)}` } });
+      expect(res.status).toBe(303);
+    }
+  });
+
+  it('ignores forwarded headers unless a proxy is trusted', async () => {
+    const res = await t.app.request('/login', {
+      ...form({ email: ADMIN.email, password: ADMIN.password }),
+      headers: { ...form({}).headers, 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.9' },
+    });
     expect(res.status).toBe(303);
+    expect(res.headers.get('set-cookie')).not.toContain('Secure');
+  });
+
+  it('marks signed-in pages as not cacheable', async () => {
+    const cookie = await signIn(t.app);
+    expect((await t.app.request('/', { headers: { cookie } })).headers.get('cache-control')).toBe('no-store');
   });
 
   it('ends the session on the server at sign-out', async () => {

@@ -30,7 +30,7 @@ describe('loadConfig', () => {
     expect(config.masterKeyFile).toBe('/srv/holdfast/data/master.key');
     expect(config.logLevel).toBe('info');
     expect(config.trustProxy).toBe(false);
-    expect(config.shutdownTimeoutMs).toBe(10_000);
+    expect(config.shutdownTimeoutMs).toBe(8000);
   });
 
   it('reads HOLDFAST_* variables and coerces their types', () => {

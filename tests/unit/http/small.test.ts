@@ -11,8 +11,50 @@ describe('safeNext', () => {
     ['//evil.example', '/'],
     ['/\\evil.example', '/'],
     ['jobs', '/'],
+    ['/\t/evil.example', '/'],
+    ['/\n/evil.example', '/'],
+    ['/ /evil.example', '/'],
+    ['/%09/evil.example', '/%09/evil.example'],
+    ['/jobs#top', '/jobs#top'],
   ])('%s → %s', (input, expected) => {
     expect(safeNext(input)).toBe(expected);
+  });
+});
+
+describe('log redaction', () => {
+  it('never writes passwords, tokens, keys or cookies', async () => {
+    const { Writable } = await import('node:stream');
+    const { createLogger } = await import('../../../core/logging.ts');
+    const lines: string[] = [];
+    const log = createLogger(
+      'info',
+      new Writable({
+        write: (c, _e, done) => {
+          lines.push(String(c));
+          done();
+        },
+      }),
+    );
+    log.info(
+      {
+        password: 'hunter2-secret',
+        user: { token: 'tok-secret', passwordHash: 'scrypt$x' },
+        masterKey: 'key-secret',
+        req: { headers: { cookie: 'holdfast_session=abc', authorization: 'Bearer xyz' } },
+      },
+      'x',
+    );
+    const out = lines.join('');
+    for (const secret of [
+      'hunter2-secret',
+      'tok-secret',
+      'scrypt$x',
+      'key-secret',
+      'holdfast_session=abc',
+      'Bearer xyz',
+    ])
+      expect(out).not.toContain(secret);
+    expect(out).toContain('[redacted]');
   });
 });
 
