@@ -3,7 +3,6 @@
 // or from --sink-config <file.json> ({"kind": "local", "path": "/backups/r1"}); the passphrase from
 // HOLDFAST_REPO_PASSPHRASE, or a prompt on a terminal.
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { backupDirectory, restoreSnapshot } from '../storage/filesystem.ts';
 import { RepositoryLockedError, withLock } from '../storage/locks.ts';
@@ -11,6 +10,7 @@ import { pruneRepository } from '../storage/prune.ts';
 import { Repository, RepositoryError } from '../storage/repository.ts';
 import { SnapshotReader } from '../storage/snapshot-reader.ts';
 import { verifyRepository } from '../storage/verify.ts';
+import { askHidden } from './cli-prompt.ts';
 import { sinkPlugin, sinkPlugins } from './plugins/registry.ts';
 import type { Sink } from './plugins/sink.ts';
 
@@ -42,18 +42,8 @@ function out(line: string): void {
 
 async function ask(prompt: string): Promise<string> {
   if (!process.stdin.isTTY)
-    throw new UsageError(`set HOLDFAST_REPO_PASSPHRASE (no terminal to ask for the passphrase)`);
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
-    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
-      if (s.startsWith(prompt)) process.stdout.write(prompt);
-    };
-    rl.question(prompt, (answer) => {
-      rl.close();
-      process.stdout.write('\n');
-      resolve(answer);
-    });
-  });
+    throw new UsageError('set HOLDFAST_REPO_PASSPHRASE (no terminal to ask for the passphrase)');
+  return askHidden(prompt);
 }
 
 async function passphrase(envName = 'HOLDFAST_REPO_PASSPHRASE', confirm = false): Promise<string> {

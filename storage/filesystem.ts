@@ -4,14 +4,17 @@
 // orders siblings the same way, yields keys in the tree's order and the parent snapshot can be
 // read alongside in one pass (files whose size, mode and mtime are unchanged are carried over
 // without being read).
+
+import type { Stats } from 'node:fs';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, opendir, readlink, symlink, utimes } from 'node:fs/promises';
+import { chmod, lstat, mkdir, opendir, readFile, readlink, symlink, utimes } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Repository } from './repository.ts';
 import { SnapshotReader } from './snapshot-reader.ts';
 import { SnapshotWriter } from './snapshot-writer.ts';
 import { type ItemEntry, treeItems } from './tree.ts';
+import { WorkWindow } from './work-window.ts';
 
 export interface FileMeta {
   mode: number;
@@ -26,10 +29,9 @@ export interface BackupResult {
   carried: number;
 }
 
-async function* walk(
-  root: string,
-  prefix = '',
-): AsyncIterable<{ key: string; path: string; kind: 'file' | 'folder' | 'symlink' }> {
+type WalkEntry = { key: string; path: string; kind: 'file' | 'folder' | 'symlink'; info: Stats };
+
+async function* walk(root: string, prefix = ''): AsyncIterable<WalkEntry> {
   const dir = await opendir(join(root, prefix));
   const entries: { name: string; sortKey: string; kind: 'file' | 'folder' | 'symlink' }[] = [];
   for await (const e of dir) {
@@ -37,14 +39,24 @@ async function* walk(
     if (kind) entries.push({ name: e.name, sortKey: kind === 'folder' ? `${e.name}/` : e.name, kind });
   }
   entries.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-  for (const e of entries) {
-    const key = `${prefix}${e.sortKey}`;
-    yield { key, path: join(root, prefix, e.name), kind: e.kind };
-    if (e.kind === 'folder') yield* walk(root, key);
+  // Stat a folder's entries in batches rather than one round trip at a time.
+  for (let i = 0; i < entries.length; i += 64) {
+    const batch = entries.slice(i, i + 64);
+    const infos = await Promise.all(batch.map((e) => lstat(join(root, prefix, e.name))));
+    for (let k = 0; k < batch.length; k++) {
+      const e = batch[k] as (typeof batch)[number];
+      const key = `${prefix}${e.sortKey}`;
+      yield { key, path: join(root, prefix, e.name), kind: e.kind, info: infos[k] as Stats };
+      if (e.kind === 'folder') yield* walk(root, key);
+    }
   }
 }
 
-const FILE_CONCURRENCY = 8;
+const FILE_CONCURRENCY = 32;
+/** Files up to this size are read whole rather than streamed. */
+const SMALL_FILE = 1024 * 1024;
+/** Sizes of the files being read at once (a large file counts up to this much). */
+const FILE_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 /** Big reads for big files (fewer chunk copies), small ones for small files (no 4 MiB buffer per note). */
 function readBufferFor(size: number): number {
@@ -68,45 +80,45 @@ export async function backupDirectory(
   let p = parent ? await parent.next() : undefined;
   let carried = 0;
   // Several files are read and stored at once: small files are dominated by I/O round trips.
-  const inFlight = new Set<Promise<unknown>>();
-  const submit = async (work: Promise<unknown>) => {
-    const tracked = work.finally(() => inFlight.delete(tracked));
-    inFlight.add(tracked);
-    if (inFlight.size >= FILE_CONCURRENCY) await Promise.race(inFlight);
-  };
+  const window = new WorkWindow(FILE_CONCURRENCY, FILE_BYTES_IN_FLIGHT);
   try {
     for await (const entry of walk(resolve(root))) {
       while (p && !p.done && p.value.key < entry.key) p = await (parent as AsyncIterator<ItemEntry>).next();
       const before = p && !p.done && p.value.key === entry.key ? p.value : undefined;
-      const info = await lstat(entry.path);
+      const { info } = entry;
       const meta: FileMeta = { mode: info.mode & 0o7777, mtimeMs: Math.floor(info.mtimeMs) };
       if (entry.kind === 'file') {
         const old = before?.meta as FileMeta | undefined;
-        if (
+        const unchanged =
           before?.kind === 'file' &&
           before.size === info.size &&
           old?.mtimeMs === meta.mtimeMs &&
-          old?.mode === meta.mode
-        ) {
+          old?.mode === meta.mode;
+        if (unchanged) {
           await writer.carryOver(entry.key);
           carried++;
-        } else {
-          await writer.add(
-            { key: entry.key, kind: 'file', meta: { ...meta } },
-            createReadStream(entry.path, { highWaterMark: readBufferFor(info.size) }),
-          );
+          continue;
         }
+        const item = { key: entry.key, kind: 'file', meta: { ...meta } };
+        await window.submit(Math.min(info.size, FILE_BYTES_IN_FLIGHT), async () => {
+          // Small files are read in one call (and kept inline when tiny); large ones are streamed.
+          const content =
+            info.size <= SMALL_FILE
+              ? await readFile(entry.path)
+              : createReadStream(entry.path, { highWaterMark: readBufferFor(info.size) });
+          await writer.add(item, content);
+        });
       } else if (entry.kind === 'symlink') {
         await writer.add({ key: entry.key, kind: 'symlink', meta: { ...meta, target: await readlink(entry.path) } });
       } else {
         await writer.add({ key: entry.key, kind: 'folder', meta: { ...meta } });
       }
     }
-    await Promise.all(inFlight);
+    await window.drain();
     const { id, manifest } = await writer.commit({ carried });
     return { id, items: manifest.stats.items, bytes: manifest.stats.bytes, carried };
   } catch (err) {
-    await Promise.allSettled(inFlight);
+    await window.drain().catch(() => undefined);
     await writer.abort();
     throw err;
   }
@@ -118,6 +130,7 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
   const root = resolve(target);
   await mkdir(root, { recursive: true });
   const folders: { path: string; meta: FileMeta }[] = [];
+  const window = new WorkWindow(FILE_CONCURRENCY, FILE_BYTES_IN_FLIGHT);
   let count = 0;
   for await (const item of reader.items()) {
     const rel = item.key.endsWith('/') ? item.key.slice(0, -1) : item.key;
@@ -132,12 +145,16 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
     } else if (item.kind === 'symlink') {
       await symlink(String(meta.target ?? ''), path);
     } else {
-      await pipeline(reader.content(item), createWriteStream(path, { flags: 'wx' }));
-      if (meta.mode !== undefined) await chmod(path, meta.mode);
-      if (meta.mtimeMs !== undefined) await utimes(path, new Date(meta.mtimeMs), new Date(meta.mtimeMs));
+      // Files are written several at a time; their folders were created before them (tree order).
+      await window.submit(Math.min(item.size, FILE_BYTES_IN_FLIGHT), async () => {
+        await pipeline(reader.content(item), createWriteStream(path, { flags: 'wx' }));
+        if (meta.mode !== undefined) await chmod(path, meta.mode);
+        if (meta.mtimeMs !== undefined) await utimes(path, new Date(meta.mtimeMs), new Date(meta.mtimeMs));
+      });
     }
     count++;
   }
+  await window.drain();
   // Folders last, deepest first: writing their children changed their times.
   for (const f of folders.reverse()) {
     await chmod(f.path, f.meta.mode);

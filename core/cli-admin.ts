@@ -1,0 +1,86 @@
+// Commands that open the appliance's database: first-run setup without a browser, migrations.
+// Loaded only when one of them runs, so other commands start fast.
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.ts';
+import { openKernel } from './appliance.ts';
+import { askHidden } from './cli-prompt.ts';
+import { migrate, migrator, openDatabase } from './db/database.ts';
+import { ValidationError } from './errors.ts';
+import { completeSetup, SetupAlreadyCompleteError } from './identity/setup-service.ts';
+import { createStderrLogger } from './logging.ts';
+
+export const EXIT_USAGE = 2;
+export const EXIT_SETUP_DONE = 3;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`holdfast: ${message}\n`);
+  process.exit(code);
+}
+
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  }
+  const ask = askHidden;
+  const first = await ask('Password: ');
+  const second = await ask('Confirm password: ');
+  if (first !== second) fail('the two passwords do not match', EXIT_USAGE);
+  return first;
+}
+
+export async function adminCreate(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { email: { type: 'string' }, organization: { type: 'string', default: 'Holdfast' } },
+    strict: true,
+  });
+  if (!values.email) fail('admin create needs --email <address>', EXIT_USAGE);
+  const config = loadConfig();
+  const log = createStderrLogger('warn');
+  const kernel = await openKernel(config, log);
+  try {
+    const password = await readPassword();
+    const { user, organization } = await completeSetup(kernel.orm.em, {
+      email: values.email,
+      organizationName: values.organization,
+      password,
+    });
+    process.stdout.write(`Created administrator ${user.email} of "${organization.name}".\n`);
+  } catch (err) {
+    if (err instanceof SetupAlreadyCompleteError)
+      fail('setup has already been completed; an administrator exists', EXIT_SETUP_DONE);
+    if (err instanceof ValidationError) {
+      const lines = Object.entries(err.fields ?? {}).map(([field, message]) => `  ${field}: ${message}`);
+      fail(`cannot create the administrator:\n${lines.join('\n')}`, EXIT_USAGE);
+    }
+    throw err;
+  } finally {
+    await kernel.close();
+  }
+}
+
+export async function migrateCommand(): Promise<void> {
+  // Through the kernel, so a fresh data folder also gets its master key before it has data.
+  const kernel = await openKernel(loadConfig(), createStderrLogger('warn'));
+  try {
+    const applied = kernel.migrationsApplied;
+    process.stdout.write(applied.length ? `Applied ${applied.join(', ')}\n` : 'The database is up to date.\n');
+  } finally {
+    await kernel.close();
+  }
+}
+
+export async function migrationCreate(name: string | undefined): Promise<void> {
+  const config = loadConfig();
+  const orm = await openDatabase(config);
+  try {
+    await migrate(orm);
+    const result = await migrator(orm).create(undefined, false, false, name);
+    if (!result.fileName) process.stdout.write('No entity changes: no migration written.\n');
+    else process.stdout.write(`Wrote ${result.fileName}; add it to core/db/migrations/sqlite/index.ts.\n`);
+  } finally {
+    await orm.close();
+  }
+}
