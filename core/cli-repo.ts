@@ -8,6 +8,7 @@ import { backupDirectory, restoreSnapshot } from '../storage/filesystem.ts';
 import { RepositoryLockedError, withLock } from '../storage/locks.ts';
 import { pruneRepository } from '../storage/prune.ts';
 import { Repository, RepositoryError } from '../storage/repository.ts';
+import { applyRetention, parsePeriod, type RetentionPolicy } from '../storage/retention.ts';
 import { SnapshotReader } from '../storage/snapshot-reader.ts';
 import { verifyRepository } from '../storage/verify.ts';
 import { askHidden } from './cli-prompt.ts';
@@ -27,6 +28,8 @@ Commands:
   restore <snapshot> <folder>  Restore a snapshot into an empty or new folder.
   verify [--read-data[=<percent>]]   Check structure; read back all (or a share of) data.
   prune [--grace-hours <n>]    Remove data no snapshot uses (packs newer than the grace, default 24 h, stay).
+      [--keep-within <30d|6m|1y> | --keep-last <n>]   First forget snapshots outside the retention
+                               (per task and entity; the newest of each is always kept by --keep-within).
   key list | key add | key remove <id>   Manage passphrases.
 
 Sink options: --sink local --path <folder>, or --sink-config <file.json>.
@@ -87,6 +90,8 @@ const options = {
   json: { type: 'boolean' },
   'read-data': { type: 'string' },
   'grace-hours': { type: 'string' },
+  'keep-within': { type: 'string' },
+  'keep-last': { type: 'string' },
 } as const;
 
 export async function runRepoCommand(argv: string[]): Promise<number> {
@@ -222,10 +227,14 @@ async function dispatch(
       need(0, 'no arguments');
       const hours = values['grace-hours'] === undefined ? 24 : Number(values['grace-hours']);
       if (!Number.isFinite(hours) || hours < 0) throw new UsageError('--grace-hours takes a number of hours ≥ 0');
+      const policy = retentionFrom(values);
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
-      const report = await withLock(sink, 'exclusive', { purpose: 'prune' }, () =>
-        pruneRepository(repo, { graceMs: hours * 3_600_000, onProgress: (m) => process.stderr.write(`${m}\n`) }),
-      );
+      const report = await withLock(sink, 'exclusive', { purpose: 'prune' }, async () => {
+        const decision = applyRetention(await repo.listSnapshots(), policy);
+        for (const id of decision.forget) await repo.forgetSnapshot(id);
+        if (decision.forget.length) out(`Forgot ${decision.forget.length} snapshot(s) outside the retention.`);
+        return pruneRepository(repo, { graceMs: hours * 3_600_000, onProgress: (m) => process.stderr.write(`${m}\n`) });
+      });
       out(
         `${report.packsDeleted} packs deleted, ${report.packsRepacked} repacked, ${report.bytesFreed} bytes freed; ` +
           `${report.keptForGrace} packs kept inside the grace period.`,
@@ -254,6 +263,24 @@ async function dispatch(
     default:
       throw new UsageError(`unknown repo command "${command}"\n\n${repoUsage}`);
   }
+}
+
+function retentionFrom(values: Record<string, string | boolean | undefined>): RetentionPolicy {
+  const within = values['keep-within'];
+  const last = values['keep-last'];
+  if (within !== undefined && last !== undefined) throw new UsageError('give --keep-within or --keep-last, not both');
+  if (typeof within === 'string') {
+    try {
+      return parsePeriod(within);
+    } catch (err) {
+      throw new UsageError(`--keep-within: ${(err as Error).message}`);
+    }
+  }
+  if (typeof last === 'string') {
+    if (!/^\d+$/.test(last) || Number(last) < 1) throw new UsageError('--keep-last takes a whole number ≥ 1');
+    return { kind: 'last', count: Number(last) };
+  }
+  return { kind: 'all' };
 }
 
 /** Accepts a full snapshot id or a unique prefix of at least 6 characters. */

@@ -414,6 +414,11 @@ export class Repository {
     return unsealJson<SnapshotManifest>(this.keys.encKey, sealed, `snapshot ${id}`);
   }
 
+  /** Removes a snapshot manifest; its data goes at the next prune. Hold the exclusive lock. */
+  async forgetSnapshot(id: string): Promise<void> {
+    await this.sink.delete(`snapshots/${id}`);
+  }
+
   async listSnapshots(): Promise<{ id: string; manifest: SnapshotManifest }[]> {
     const out: { id: string; manifest: SnapshotManifest }[] = [];
     for await (const info of this.sink.list('snapshots/')) {

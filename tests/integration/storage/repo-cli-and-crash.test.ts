@@ -116,6 +116,18 @@ describe('holdfast repo CLI', () => {
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(/no problems\n$/);
 
+    // Retention: keep the last one, prune the rest away; the kept snapshot still restores.
+    const pruned = await repoCli(['prune', '--keep-last', '1', '--grace-hours', '0', ...sink]);
+    expect(pruned.code).toBe(0);
+    expect(pruned.stdout).toContain('Forgot 1 snapshot(s) outside the retention.');
+    const left = JSON.parse((await repoCli(['snapshots', '--json', ...sink])).stdout) as { id: string }[];
+    expect(left.map((s) => s.id)).toEqual([second.stdout.trim()]);
+    const again = join(base, 'restored-after-prune');
+    expect((await repoCli(['restore', second.stdout.trim(), again, ...sink])).code).toBe(0);
+    expect(describeTree(again)).toEqual(describeTree(src));
+    expect((await repoCli(['verify', '--read-data', ...sink])).code).toBe(0);
+    expect((await repoCli(['prune', '--keep-within', '3w', ...sink])).code).toBe(2);
+
     expect((await repoCli(['snapshots', ...sink], { HOLDFAST_REPO_PASSPHRASE: 'wrong' })).code).toBe(4);
     expect((await repoCli(['snapshots', '--sink', 'local', '--path', join(base, 'nothing')])).code).toBe(4);
     expect((await repoCli(['snapshots', '--sink', 'nas'])).stderr).toContain('unknown sink "nas"; available: local');
