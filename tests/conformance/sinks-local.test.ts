@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +27,25 @@ describe('local sink specifics', () => {
       expect(await sink.leftovers()).toEqual([]);
       await sink.put('b', Buffer.from('abc'));
       expect(readdirSync(root).sort()).toEqual(['.tmp', 'b']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('removes temporary files of writes that died, once they are stale', async () => {
+    const root = tempRoot();
+    try {
+      mkdirSync(join(root, '.tmp'), { recursive: true });
+      const stale = join(root, '.tmp', 'dead.part');
+      const fresh = join(root, '.tmp', 'live.part');
+      writeFileSync(stale, 'half a pack');
+      writeFileSync(fresh, 'being written');
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      utimesSync(stale, twoHoursAgo, twoHoursAgo);
+      const sink = new LocalSink({ path: root });
+      await sink.put('x', Buffer.from('x'));
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(fresh)).toBe(true);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

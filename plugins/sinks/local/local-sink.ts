@@ -25,6 +25,8 @@ import {
 } from '../../../core/plugins/sink.ts';
 
 const TEMP_DIR = '.tmp';
+/** A temporary file untouched this long belongs to a write that died. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
 const TRANSIENT_CODES = new Set(['ENOSPC', 'EIO', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EDQUOT', 'ETIMEDOUT']);
 
 export interface LocalSinkOptions {
@@ -80,13 +82,32 @@ export class LocalSink implements Sink {
 
   #ensureRoot(): Promise<void> {
     this.#ready ??= mkdir(this.#tempDir, { recursive: true }).then(
-      () => undefined,
+      () => this.removeLeftovers(STALE_TEMP_MS).then(() => undefined),
       (err) => {
         this.#ready = undefined;
         throw sinkError(err, undefined, `creating ${this.root}`);
       },
     );
     return this.#ready;
+  }
+
+  /**
+   * Removes temporary files of writes that never finished (a killed process) once they are older
+   * than `olderThanMs` — old enough that no live writer can still own them. Runs on first write.
+   */
+  async removeLeftovers(olderThanMs: number): Promise<number> {
+    let removed = 0;
+    for (const path of await this.leftovers()) {
+      try {
+        if (Date.now() - (await stat(path)).mtimeMs >= olderThanMs) {
+          await rm(path, { force: true });
+          removed++;
+        }
+      } catch {
+        // Gone meanwhile: its writer finished.
+      }
+    }
+    return removed;
   }
 
   /** The file of a key; keys are validated, and the result is checked to stay under the root. */
