@@ -8,6 +8,7 @@ import { migrate, migrator, openDatabase } from './db/database.ts';
 import { ValidationError } from './errors.ts';
 import { completeSetup, SetupAlreadyCompleteError } from './identity/setup-service.ts';
 import { createStderrLogger } from './logging.ts';
+import { ensureWritableDir } from './system/data-dir.ts';
 
 export const EXIT_USAGE = 2;
 export const EXIT_SETUP_DONE = 3;
@@ -74,6 +75,7 @@ export async function migrateCommand(): Promise<void> {
 
 export async function migrationCreate(name: string | undefined): Promise<void> {
   const config = loadConfig();
+  ensureWritableDir(config.dataDir, 'HOLDFAST_DATA_DIR');
   const orm = await openDatabase(config);
   try {
     await migrate(orm);

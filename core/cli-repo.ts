@@ -21,6 +21,9 @@ export const repoUsage = `Usage: holdfast repo <command> --sink <kind> [sink opt
 
 Commands:
   init                         Create a repository (asks for a new passphrase).
+  attach                       Connect this appliance to an existing repository (disaster
+                               recovery): checks the passphrase and builds the catalog from it.
+  reindex                      Rebuild this appliance's catalog of the repository from the repository.
   backup <folder>              Back up a folder; prints the new snapshot id.
       [--task <name>] [--entity <name>]   (default: "cli" and the folder's absolute path)
   snapshots [--json]           List snapshots.
@@ -165,6 +168,31 @@ async function dispatch(
         out(result.id);
         return REPO_EXIT.ok;
       });
+    }
+    case 'attach':
+    case 'reindex': {
+      need(0, 'no arguments');
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      // The catalog lives in the appliance database (HOLDFAST_* settings choose which).
+      const [{ loadConfig }, { openKernel }, { createStderrLogger }, { reindexRepository }] = await Promise.all([
+        import('../config/load.ts'),
+        import('./appliance.ts'),
+        import('./logging.ts'),
+        import('./catalog/indexer.ts'),
+      ]);
+      const kernel = await openKernel(loadConfig(), createStderrLogger('warn'));
+      try {
+        const report = await withLock(sink, 'shared', { purpose: command }, () =>
+          reindexRepository(kernel.orm.em.fork(), repo, sink.description),
+        );
+        out(
+          `${command === 'attach' ? 'Attached' : 'Reindexed'} repository ${repo.id}: ${report.snapshots} snapshots, ` +
+            `${report.items} items, ${report.versions} versions in the catalog.`,
+        );
+      } finally {
+        await kernel.close();
+      }
+      return REPO_EXIT.ok;
     }
     case 'snapshots': {
       need(0, 'no arguments');

@@ -116,6 +116,19 @@ describe('holdfast repo CLI', () => {
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(/no problems\n$/);
 
+    // Disaster recovery: a fresh appliance data folder attaches the repository and catalogs it.
+    const appliance = join(base, 'appliance-data');
+    const attached = await repoCli(['attach', ...sink], { HOLDFAST_DATA_DIR: appliance, HOLDFAST_LOG_LEVEL: 'silent' });
+    expect(attached.code).toBe(0);
+    expect(attached.stdout).toMatch(
+      /^Attached repository [0-9a-f-]{36}: 2 snapshots, 6\d items, 6\d versions in the catalog\.\n$/,
+    );
+    const reindexed = await repoCli(['reindex', ...sink], {
+      HOLDFAST_DATA_DIR: appliance,
+      HOLDFAST_LOG_LEVEL: 'silent',
+    });
+    expect(reindexed.stdout.replace('Reindexed', 'Attached')).toBe(attached.stdout);
+
     // Retention: keep the last one, prune the rest away; the kept snapshot still restores.
     const pruned = await repoCli(['prune', '--keep-last', '1', '--grace-hours', '0', ...sink]);
     expect(pruned.code).toBe(0);

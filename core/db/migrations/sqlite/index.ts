@@ -3,7 +3,9 @@
 // list (a test checks that the list and the folder agree and that nothing is left to migrate).
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261122031249_kernel } from './Migration20261122031249_kernel.ts';
+import { Migration20261122040541_catalog } from './Migration20261122040541_catalog.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
+  { name: 'Migration20261122040541_catalog', class: Migration20261122040541_catalog },
 ];

@@ -1,0 +1,70 @@
+// The catalog: a searchable cache of what the backup repositories hold. Every row can be rebuilt
+// from the repositories (`holdfast repo reindex`). An item is one thing an entity had at some time
+// (a file, a folder, a record), identified by its key; a version is a state of it that first
+// appeared in a snapshot (a change, or its deletion). Unchanged items add no rows per backup.
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+
+export const CatalogRepository = defineEntity({
+  name: 'CatalogRepository',
+  tableName: 'catalog_repositories',
+  properties: {
+    /** The repository's own id (from its marker object). */
+    id: p.string().primary().length(36),
+    /** Where it lives, without secrets (e.g. "local:/backups/r1"). */
+    location: p.string().length(1000),
+    attachedAt: p.datetime().onCreate(() => new Date()),
+    indexedAt: p.datetime().nullable(),
+  },
+});
+export type ICatalogRepository = InferEntity<typeof CatalogRepository>;
+
+export const CatalogSnapshot = defineEntity({
+  name: 'CatalogSnapshot',
+  tableName: 'catalog_snapshots',
+  properties: {
+    id: p.string().primary().length(64),
+    repository: () => p.manyToOne(CatalogRepository).deleteRule('cascade'),
+    task: p.string().length(200),
+    entity: p.string().length(1000),
+    time: p.datetime(),
+    parent: p.string().length(64).nullable(),
+    items: p.integer(),
+    bytes: p.double(),
+  },
+  indexes: [{ properties: ['repository', 'task', 'entity', 'time'] }],
+});
+export type ICatalogSnapshot = InferEntity<typeof CatalogSnapshot>;
+
+export const CatalogItem = defineEntity({
+  name: 'CatalogItem',
+  tableName: 'catalog_items',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    repository: () => p.manyToOne(CatalogRepository).deleteRule('cascade'),
+    task: p.string().length(200),
+    entity: p.string().length(1000),
+    key: p.string().length(4000),
+    kind: p.string().length(50),
+    name: p.string().length(1000),
+    path: p.string().length(4000),
+    author: p.string().length(320).nullable(),
+  },
+  uniques: [{ properties: ['repository', 'task', 'entity', 'key'] }],
+});
+export type ICatalogItem = InferEntity<typeof CatalogItem>;
+
+export const CatalogVersion = defineEntity({
+  name: 'CatalogVersion',
+  tableName: 'catalog_versions',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    item: () => p.manyToOne(CatalogItem).deleteRule('cascade').index(),
+    /** The snapshot where this state first appeared. */
+    snapshot: () => p.manyToOne(CatalogSnapshot).deleteRule('cascade').index(),
+    size: p.double(),
+    modified: p.datetime().nullable(),
+    author: p.string().length(320).nullable(),
+    deleted: p.boolean(),
+  },
+});
+export type ICatalogVersion = InferEntity<typeof CatalogVersion>;

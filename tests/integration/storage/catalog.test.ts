@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CatalogItem, CatalogSnapshot, CatalogVersion } from '../../../core/catalog/entities.ts';
+import { reindexRepository } from '../../../core/catalog/indexer.ts';
+import { searchCatalog } from '../../../core/catalog/search.ts';
+import { toMatchQuery } from '../../../core/db/search-index.ts';
+import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
+import { createTestApp, type TestApp } from '../../helpers/kernel.ts';
+import { createTestRepo, type TestRepo } from '../../helpers/repository.ts';
+
+let t: TestApp;
+let r: TestRepo;
+afterEach(async () => {
+  await t?.close();
+  r?.cleanup();
+});
+
+async function history(repo: TestRepo['repo']) {
+  const w1 = new SnapshotWriter(repo, { task: 'dropbox', entity: 'ana@example.com' });
+  await w1.add(
+    {
+      key: '/Finance/Überweisung März.pdf',
+      kind: 'file',
+      meta: { author: 'Ana Lima', modified: '2026-03-01T10:00:00Z' },
+    },
+    Buffer.from('pdf v1'),
+  );
+  await w1.add({ key: '/Finance/budget-2026.xlsx', kind: 'file', meta: { author: 'Ana Lima' } }, Buffer.from('budget'));
+  await w1.add({ key: '/Photos/beach.jpg', kind: 'file', meta: { author: 'Bo Chen' } }, Buffer.from('jpg'));
+  const s1 = await w1.commit();
+  const w2 = new SnapshotWriter(repo, {
+    task: 'dropbox',
+    entity: 'ana@example.com',
+    parent: s1.id,
+    mode: 'incremental',
+  });
+  await w2.add(
+    {
+      key: '/Finance/Überweisung März.pdf',
+      kind: 'file',
+      meta: { author: 'Ana Lima', modified: '2026-03-05T10:00:00Z' },
+    },
+    Buffer.from('pdf v2!'),
+  );
+  await w2.delete('/Photos/beach.jpg');
+  const s2 = await w2.commit();
+  return { s1: s1.id, s2: s2.id };
+}
+
+describe('catalog', () => {
+  it('rebuilds from the repository alone: items once, a version per change, searchable by word and prefix', async () => {
+    t = await createTestApp();
+    r = await createTestRepo();
+    const { s1, s2 } = await history(r.repo);
+    const em = t.kernel.orm.em.fork();
+    const report = await reindexRepository(em, await r.reopen(), r.sink.description);
+    expect(report).toEqual({ snapshots: 2, items: 3, versions: 5 });
+    expect(await em.count(CatalogSnapshot, {})).toBe(2);
+    expect(await em.count(CatalogItem, {})).toBe(3);
+    expect(await em.count(CatalogVersion, { snapshot: s2 })).toBe(2);
+
+    const hits = await searchCatalog(em.fork(), { text: 'uberweisung' });
+    expect(hits.map((h) => h.key)).toEqual(['/Finance/Überweisung März.pdf']);
+    expect(hits[0]?.latest).toMatchObject({
+      snapshot: s2,
+      size: 7,
+      deleted: false,
+      modified: new Date('2026-03-05T10:00:00Z'),
+    });
+    expect((await searchCatalog(em.fork(), { text: 'budg' })).map((h) => h.name)).toEqual(['budget-2026.xlsx']);
+    expect((await searchCatalog(em.fork(), { text: 'ana lima' })).map((h) => h.name).sort()).toEqual([
+      'budget-2026.xlsx',
+      'Überweisung März.pdf',
+    ]);
+    const beach = await searchCatalog(em.fork(), { text: 'beach' });
+    expect(beach[0]?.latest).toMatchObject({ snapshot: s2, deleted: true });
+    expect(await searchCatalog(em.fork(), { text: 'beach', repositories: ['another-repo'] })).toEqual([]);
+    expect(await searchCatalog(em.fork(), { text: '"' })).toEqual([]);
+
+    // Reindexing again gives the same catalog, not duplicates.
+    expect(await reindexRepository(em.fork(), await r.reopen(), r.sink.description)).toEqual(report);
+    expect(await em.fork().count(CatalogItem, {})).toBe(3);
+    expect(s1).not.toBe(s2);
+  });
+
+  it('turns typed text into a safe full-text query', () => {
+    expect(toMatchQuery('Überweisung  März')).toBe('"Überweisung" "März"*');
+    expect(toMatchQuery('a" OR b NEAR(')).toBe('"a" "OR" "b" "NEAR"*');
+    expect(toMatchQuery('  ')).toBeUndefined();
+  });
+});
