@@ -1,5 +1,6 @@
 // `npm run bench`: runs every benchmark and prints its figures. Timings are for reading by
 // people; no test asserts them.
+import { benchCatalog } from './catalog.ts';
 import { benchHttp } from './http.ts';
 import { benchRepository } from './repository.ts';
 import { benchStartup } from './startup.ts';
@@ -8,3 +9,4 @@ console.log(`Holdfast benchmarks — node ${process.version}, ${new Date().toISO
 await benchStartup();
 await benchHttp();
 await benchRepository();
+await benchCatalog();

@@ -1,0 +1,66 @@
+// Catalog benchmark: index a snapshot of N small records (the Salesforce shape) into the catalog,
+// then time full-text queries over it. Prints items/s and query latencies. BENCH_CATALOG_ITEMS
+// (default 200000) sets N.
+import { rmSync } from 'node:fs';
+import { loadConfig } from '../config/load.ts';
+import { openKernel } from '../core/appliance.ts';
+import { reindexRepository } from '../core/catalog/indexer.ts';
+import { searchCatalog } from '../core/catalog/search.ts';
+import { createLogger } from '../core/logging.ts';
+import { SnapshotWriter } from '../storage/snapshot-writer.ts';
+import { tempDir } from '../tests/helpers/config.ts';
+import { createTestRepo } from '../tests/helpers/repository.ts';
+import { percentile } from './stats.ts';
+
+const N = Number(process.env.BENCH_CATALOG_ITEMS ?? 200_000);
+const words = ['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark', 'Wayne', 'Wonka', 'Tyrell', 'Cyberdyne'];
+
+export async function benchCatalog(): Promise<void> {
+  const r = await createTestRepo();
+  const dir = tempDir('holdfast-bench-');
+  const kernel = await openKernel(loadConfig({ env: { HOLDFAST_DATA_DIR: dir.path } }), createLogger('silent'));
+  try {
+    const w = new SnapshotWriter(r.repo, { task: 'salesforce', entity: 'Account' });
+    const writeStart = performance.now();
+    for (let i = 0; i < N; i++) {
+      const id = `001${i.toString(36).padStart(12, '0')}`;
+      const name = `${words[i % 10]} ${words[(i >> 3) % 10]} ${i}`;
+      await w.add(
+        { key: id, kind: 'record', meta: { name, path: `Account/${id}`, author: `owner${i % 50}@example.com` } },
+        Buffer.from(JSON.stringify({ Id: id, Name: name })),
+      );
+    }
+    await w.commit();
+    const writeSeconds = (performance.now() - writeStart) / 1000;
+
+    const started = performance.now();
+    const report = await reindexRepository(kernel.orm.em.fork(), r.repo, r.sink.description);
+    const seconds = (performance.now() - started) / 1000;
+
+    const latencies: Record<string, number[]> = {};
+    for (const q of ['initech', 'wayne 4242', 'tyr', 'owner7', 'nothingmatches']) {
+      latencies[q] = [];
+      for (let k = 0; k < 20; k++) {
+        const t = performance.now();
+        await searchCatalog(kernel.orm.em.fork(), { text: q, limit: 50 });
+        latencies[q].push(performance.now() - t);
+      }
+    }
+    console.log(`\nCatalog: ${N} records (snapshot written at ${(N / writeSeconds).toFixed(0)} records/s)`);
+    console.log(
+      `reindex: ${report.items} items in ${seconds.toFixed(2)} s = ${(report.items / seconds).toFixed(0)} items/s`,
+    );
+    for (const [q, l] of Object.entries(latencies)) {
+      console.log(
+        `search "${q}"`.padEnd(28) + `p50 ${percentile(l, 50).toFixed(1)} ms   p95 ${percentile(l, 95).toFixed(1)} ms`,
+      );
+    }
+  } finally {
+    await kernel.close();
+    dir.remove();
+    r.cleanup();
+    rmSync(dir.path, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) await benchCatalog();
