@@ -2,6 +2,7 @@
 // people; no test asserts them.
 import { benchCatalog } from './catalog.ts';
 import { benchHttp } from './http.ts';
+import { benchRecords } from './records.ts';
 import { benchRepository } from './repository.ts';
 import { benchStartup } from './startup.ts';
 
@@ -10,3 +11,4 @@ await benchStartup();
 await benchHttp();
 await benchRepository();
 await benchCatalog();
+await benchRecords();

@@ -12,8 +12,9 @@ import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Repository } from './repository.ts';
 import { SnapshotReader } from './snapshot-reader.ts';
+import { snapshotItems } from './snapshot-state.ts';
 import { SnapshotWriter } from './snapshot-writer.ts';
-import { type ItemEntry, treeItems } from './tree.ts';
+import type { ItemEntry } from './tree.ts';
 import { WorkWindow } from './work-window.ts';
 
 export interface FileMeta {
@@ -75,7 +76,7 @@ export async function backupDirectory(
     ...(options.tags ? { tags: options.tags } : {}),
   });
   const parent = options.parent
-    ? treeItems(repo, (await repo.loadSnapshot(options.parent)).tree)[Symbol.asyncIterator]()
+    ? snapshotItems(repo, await repo.loadSnapshot(options.parent))[Symbol.asyncIterator]()
     : undefined;
   let p = parent ? await parent.next() : undefined;
   let carried = 0;

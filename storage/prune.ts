@@ -12,6 +12,7 @@
 import type { PackedBlob } from './pack.ts';
 import { packKey } from './pack.ts';
 import type { Repository } from './repository.ts';
+import { snapshotItems, snapshotTrees } from './snapshot-state.ts';
 import { treeItems, treeNodeIds } from './tree.ts';
 
 export interface PruneOptions {
@@ -53,8 +54,10 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
   const live = new Set<string>();
   for (const { manifest } of await repo.listSnapshots()) {
     report.snapshots++;
-    for await (const node of treeNodeIds(repo, manifest.tree)) live.add(node);
-    for await (const item of treeItems(repo, manifest.tree)) for (const blob of item.content ?? []) live.add(blob);
+    for (const tree of snapshotTrees(manifest)) {
+      for await (const node of treeNodeIds(repo, tree)) live.add(node);
+      for await (const item of treeItems(repo, tree)) for (const blob of item.content ?? []) live.add(blob);
+    }
   }
   report.liveBlobs = live.size;
 

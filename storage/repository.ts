@@ -441,8 +441,10 @@ export interface SnapshotManifest {
   task: string;
   entity: string;
   parent?: string | undefined;
-  /** Root node of the item tree. */
+  /** Root node of the item tree (the base, for a layered snapshot). */
   tree: string;
+  /** Delta trees applied over `tree`, oldest first (changed items and tombstones). */
+  layers?: string[];
   stats: { items: number; bytes: number; [name: string]: number };
   tags?: string[];
   /** Machine that wrote the snapshot. */

@@ -3,7 +3,8 @@
 // blob at a time (with one blob read ahead).
 import { Readable } from 'node:stream';
 import type { Repository, SnapshotManifest } from './repository.ts';
-import { diffTrees, findItem, type ItemChange, type ItemEntry, treeItems } from './tree.ts';
+import { diffItemStreams, findSnapshotItem, snapshotItems } from './snapshot-state.ts';
+import { diffTrees, type ItemChange, type ItemEntry } from './tree.ts';
 
 export class SnapshotReader {
   readonly repo: Repository;
@@ -21,11 +22,11 @@ export class SnapshotReader {
   }
 
   items(from?: string): AsyncIterable<ItemEntry> {
-    return treeItems(this.repo, this.manifest.tree, from);
+    return snapshotItems(this.repo, this.manifest, from);
   }
 
   item(key: string): Promise<ItemEntry | undefined> {
-    return findItem(this.repo, this.manifest.tree, key);
+    return findSnapshotItem(this.repo, this.manifest, key);
   }
 
   /** The item's content; every blob is authenticated as it is read. */
@@ -48,6 +49,9 @@ export class SnapshotReader {
   }
 
   diff(other: SnapshotReader): AsyncIterable<ItemChange> {
-    return diffTrees(this.repo, this.manifest.tree, other.manifest.tree);
+    if (!this.manifest.layers?.length && !other.manifest.layers?.length) {
+      return diffTrees(this.repo, this.manifest.tree, other.manifest.tree);
+    }
+    return diffItemStreams(this.items(), other.items());
   }
 }

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { chunkStream } from './chunker.ts';
 import { ExternalSorter } from './external-sort.ts';
 import type { Repository, SnapshotManifest } from './repository.ts';
+import { diffItemStreams, snapshotItems } from './snapshot-state.ts';
 import { type ItemEntry, TreeBuilder, treeItems } from './tree.ts';
 
 /** Content up to this size is kept inline in the item entry instead of in a data blob. */
@@ -24,6 +25,12 @@ export interface SnapshotWriterOptions {
    */
   mode?: 'full' | 'incremental';
   tags?: string[];
+  /**
+   * Record collections: store each snapshot as the parent's base tree plus one delta tree of
+   * everything changed since that base, so a run stores only its changes. A new full base is
+   * written when the delta would exceed `compactAt` (default 0.25) of the collection.
+   */
+  layered?: boolean | { compactAt?: number };
   /** Memory for sorting the item list before it spills to temporary files. */
   sortMemoryBytes?: number;
   tmpDir?: string;
@@ -50,6 +57,7 @@ export class SnapshotWriter {
   readonly #ops: ExternalSorter<Op>;
   #state: 'open' | 'committed' | 'aborted' = 'open';
   readonly #started = new Date();
+  #opCount = 0;
 
   constructor(repo: Repository, options: SnapshotWriterOptions) {
     this.repo = repo;
@@ -89,6 +97,7 @@ export class SnapshotWriter {
       entry.content = ids;
     }
     await this.#ops.add({ key: item.key, op: 'put', entry });
+    this.#opCount++;
     return entry;
   }
 
@@ -97,29 +106,60 @@ export class SnapshotWriter {
     this.#assertOpen();
     if (!this.options.parent) throw new Error('carryOver needs a parent snapshot');
     await this.#ops.add({ key, op: 'carry' });
+    this.#opCount++;
   }
 
   /** Marks an item as gone from the source (meaningful in incremental mode). */
   async delete(key: string): Promise<void> {
     this.#assertOpen();
     await this.#ops.add({ key, op: 'delete' });
+    this.#opCount++;
   }
 
-  /** Writes the item tree and the manifest; returns the new snapshot's id. */
+  /** Writes the item tree(s) and the manifest; returns the new snapshot's id. */
   async commit(extraStats: Record<string, number> = {}): Promise<{ id: string; manifest: SnapshotManifest }> {
     this.#assertOpen();
-    const tree = new TreeBuilder(this.repo);
     try {
-      for await (const entry of this.#merged()) await tree.add(entry);
-      const root = await tree.finish();
+      const parent = this.options.parent ? await this.repo.loadSnapshot(this.options.parent) : undefined;
+      const layout = await this.#layout(parent);
+      const base = new TreeBuilder(this.repo);
+      let trees: { tree: string; layers?: string[] };
+      let items: number;
+      let bytes: number;
+      let deltaItems = 0;
+      if (layout === 'delta' && parent) {
+        // Everything that differs from the parent's base goes into one delta tree.
+        const delta = new TreeBuilder(this.repo);
+        const state = { items: 0, bytes: 0 };
+        for await (const change of diffItemStreams(
+          treeItems(this.repo, parent.tree),
+          counted(this.#merged(parent), state),
+        )) {
+          if (change.change === 'removed') {
+            const gone = change.before as ItemEntry;
+            await delta.add({ key: gone.key, kind: gone.kind, size: 0, deleted: true });
+          } else {
+            await delta.add(change.after as ItemEntry);
+          }
+        }
+        trees = { tree: parent.tree, layers: [await delta.finish()] };
+        items = state.items;
+        bytes = state.bytes;
+        deltaItems = delta.items;
+      } else {
+        for await (const entry of this.#merged(parent)) await base.add(entry);
+        trees = { tree: await base.finish() };
+        items = base.items;
+        bytes = base.bytes;
+      }
       const manifest: SnapshotManifest = {
         version: 1,
         time: this.#started.toISOString(),
         task: this.options.task,
         entity: this.options.entity,
         ...(this.options.parent ? { parent: this.options.parent } : {}),
-        tree: root,
-        stats: { items: tree.items, bytes: tree.bytes, ...extraStats },
+        ...trees,
+        stats: { items, bytes, ...(this.options.layered ? { deltaItems } : {}), ...extraStats },
         ...(this.options.tags?.length ? { tags: this.options.tags } : {}),
         host: hostname(),
       };
@@ -132,6 +172,16 @@ export class SnapshotWriter {
     }
   }
 
+  /** Full tree, or a delta over the parent's base while the delta stays small. */
+  async #layout(parent: SnapshotManifest | undefined): Promise<'full' | 'delta'> {
+    const layered = this.options.layered;
+    if (!layered || !parent || this.options.mode !== 'incremental') return 'full';
+    const compactAt = typeof layered === 'object' ? (layered.compactAt ?? 0.25) : 0.25;
+    // An upper bound of the new delta: the parent's delta plus every operation of this run.
+    const bound = (parent.layers?.length ? (parent.stats.deltaItems ?? 0) : 0) + this.#opCount;
+    return bound > compactAt * Math.max(1, parent.stats.items) ? 'full' : 'delta';
+  }
+
   /** Drops the snapshot. Uploaded packs stay unreferenced until prune removes them. */
   async abort(): Promise<void> {
     if (this.#state === 'open') this.#state = 'aborted';
@@ -139,11 +189,9 @@ export class SnapshotWriter {
   }
 
   /** New operations (sorted, last one per key wins) merged with the parent's items. */
-  async *#merged(): AsyncIterable<ItemEntry> {
+  async *#merged(parentManifest: SnapshotManifest | undefined): AsyncIterable<ItemEntry> {
     const incremental = this.options.mode === 'incremental';
-    const parent = this.options.parent
-      ? treeItems(this.repo, (await this.repo.loadSnapshot(this.options.parent)).tree)[Symbol.asyncIterator]()
-      : undefined;
+    const parent = parentManifest ? snapshotItems(this.repo, parentManifest)[Symbol.asyncIterator]() : undefined;
     let p = parent ? await parent.next() : undefined;
     const advanceParentTo = async function* (key: string | undefined): AsyncIterable<ItemEntry> {
       while (p && !p.done && (key === undefined || p.value.key < key)) {
@@ -169,6 +217,17 @@ export class SnapshotWriter {
     }
     if (pending) yield* emit(pending);
     yield* advanceParentTo(undefined);
+  }
+}
+
+async function* counted(
+  items: AsyncIterable<ItemEntry>,
+  state: { items: number; bytes: number },
+): AsyncIterable<ItemEntry> {
+  for await (const item of items) {
+    state.items++;
+    state.bytes += item.size;
+    yield item;
   }
 }
 

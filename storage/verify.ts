@@ -8,7 +8,8 @@ import type { Readable } from 'node:stream';
 import { blobId, unseal } from './crypto.ts';
 import { packKey } from './pack.ts';
 import type { Repository } from './repository.ts';
-import { treeItems, treeNodeIds } from './tree.ts';
+import { snapshotItems, snapshotTrees } from './snapshot-state.ts';
+import { treeNodeIds } from './tree.ts';
 
 export interface VerifyProblem {
   /** The object at fault: "pack <id>", "snapshot <id>", "index/<id>", "blob <id>". */
@@ -89,11 +90,13 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
     report.snapshots++;
     try {
       const manifest = await repo.loadSnapshot(id);
-      for await (const node of treeNodeIds(repo, manifest.tree)) {
-        if (!repo.locate(node))
-          problems.push({ object: `snapshot ${id}`, message: `tree node ${node} is not indexed` });
+      for (const tree of snapshotTrees(manifest)) {
+        for await (const node of treeNodeIds(repo, tree)) {
+          if (!repo.locate(node))
+            problems.push({ object: `snapshot ${id}`, message: `tree node ${node} is not indexed` });
+        }
       }
-      for await (const item of treeItems(repo, manifest.tree)) {
+      for await (const item of snapshotItems(repo, manifest)) {
         for (const blob of item.content ?? []) {
           if (!repo.locate(blob))
             problems.push({

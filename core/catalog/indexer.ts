@@ -3,7 +3,8 @@
 // identical). `reindexRepository` rebuilds a repository's catalog from the repository alone.
 import type { EntityManager } from '@mikro-orm/core';
 import type { Repository, SnapshotManifest } from '../../storage/repository.ts';
-import { diffTrees, type ItemChange, type ItemEntry, treeItems } from '../../storage/tree.ts';
+import { diffItemStreams, snapshotItems } from '../../storage/snapshot-state.ts';
+import { diffTrees, type ItemChange, type ItemEntry } from '../../storage/tree.ts';
 import { indexDocuments, removeDocuments, runSql } from '../db/search-index.ts';
 import { CatalogRepository, CatalogSnapshot } from './entities.ts';
 
@@ -38,6 +39,11 @@ export interface IndexReport {
   items: number;
 }
 
+function diffSnapshots(repo: Repository, before: SnapshotManifest, after: SnapshotManifest): AsyncIterable<ItemChange> {
+  if (!before.layers?.length && !after.layers?.length) return diffTrees(repo, before.tree, after.tree);
+  return diffItemStreams(snapshotItems(repo, before), snapshotItems(repo, after));
+}
+
 async function* asChanges(items: AsyncIterable<ItemEntry>): AsyncIterable<ItemChange> {
   for await (const item of items) yield { key: item.key, change: 'added', after: item };
 }
@@ -65,8 +71,8 @@ export async function indexSnapshot(
     });
     await tx.flush();
     const changes = previous
-      ? diffTrees(repo, previous.manifest.tree, manifest.tree)
-      : asChanges(treeItems(repo, manifest.tree));
+      ? diffSnapshots(repo, previous.manifest, manifest)
+      : asChanges(snapshotItems(repo, manifest));
     let batch: ItemChange[] = [];
     const flush = async () => {
       if (batch.length === 0) return;

@@ -1,0 +1,85 @@
+// A snapshot's full state. Most snapshots are one item tree. A layered snapshot (record
+// collections, where a few rows of millions change each day) is a base tree plus one delta tree
+// holding every change since the base — changed items, and tombstones for deleted ones — so a
+// daily backup stores only its changes, yet any snapshot's full state is one streaming merge of
+// two sorted trees, never a replay of history.
+import type { Repository, SnapshotManifest } from './repository.ts';
+import { findItem, type ItemChange, type ItemEntry, treeItems } from './tree.ts';
+
+/** Every tree a snapshot refers to (for verify and prune). */
+export function snapshotTrees(manifest: SnapshotManifest): string[] {
+  return [manifest.tree, ...(manifest.layers ?? [])];
+}
+
+/** Merges sorted streams; for equal keys the later stream wins. */
+async function* mergeLayers(streams: AsyncIterable<ItemEntry>[]): AsyncIterable<ItemEntry> {
+  const its = streams.map((s) => s[Symbol.asyncIterator]());
+  const heads = await Promise.all(its.map((it) => it.next()));
+  for (;;) {
+    let min: string | undefined;
+    for (const h of heads) if (!h.done && (min === undefined || h.value.key < min)) min = h.value.key;
+    if (min === undefined) return;
+    let winner: ItemEntry | undefined;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i] as IteratorResult<ItemEntry>;
+      if (!h.done && h.value.key === min) {
+        winner = h.value;
+        heads[i] = await (its[i] as AsyncIterator<ItemEntry>).next();
+      }
+    }
+    yield winner as ItemEntry;
+  }
+}
+
+/** The snapshot's live items in key order (tombstones applied). */
+export async function* snapshotItems(
+  repo: Repository,
+  manifest: SnapshotManifest,
+  from?: string,
+): AsyncIterable<ItemEntry> {
+  if (!manifest.layers?.length) {
+    yield* treeItems(repo, manifest.tree, from);
+    return;
+  }
+  for await (const item of mergeLayers(snapshotTrees(manifest).map((t) => treeItems(repo, t, from)))) {
+    if (!item.deleted) yield item;
+  }
+}
+
+export async function findSnapshotItem(
+  repo: Repository,
+  manifest: SnapshotManifest,
+  key: string,
+): Promise<ItemEntry | undefined> {
+  for (const tree of snapshotTrees(manifest).reverse()) {
+    const item = await findItem(repo, tree, key);
+    if (item) return item.deleted ? undefined : item;
+  }
+  return undefined;
+}
+
+/** Compares two sorted item streams. */
+export async function* diffItemStreams(
+  before: AsyncIterable<ItemEntry>,
+  after: AsyncIterable<ItemEntry>,
+): AsyncIterable<ItemChange> {
+  const a = before[Symbol.asyncIterator]();
+  const b = after[Symbol.asyncIterator]();
+  let x = await a.next();
+  let y = await b.next();
+  while (!x.done || !y.done) {
+    if (y.done || (!x.done && x.value.key < y.value.key)) {
+      yield { key: (x.value as ItemEntry).key, change: 'removed', before: x.value as ItemEntry };
+      x = await a.next();
+    } else if (x.done || y.value.key < x.value.key) {
+      yield { key: y.value.key, change: 'added', after: y.value };
+      y = await b.next();
+    } else {
+      if (JSON.stringify(x.value) !== JSON.stringify(y.value)) {
+        yield { key: x.value.key, change: 'modified', before: x.value, after: y.value };
+      }
+      x = await a.next();
+      y = await b.next();
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// Record collections (the Salesforce shape): many small rows, a few changed or deleted per run.
+// Layered snapshots store only the changes, yet every snapshot's full state and any two
+// snapshots' difference read out exactly. (bench/records.ts runs the same at 1M records.)
+import { randomInt } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
+import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
+import { verifyRepository } from '../../../storage/verify.ts';
+import { createTestRepo, readAll, type TestRepo } from '../../helpers/repository.ts';
+
+let t: TestRepo;
+afterEach(() => t?.cleanup());
+
+const N = 20_000;
+const idOf = (i: number) => `001${String(i).padStart(15, '0')}`;
+const row = (i: number, version: number) =>
+  Buffer.from(
+    JSON.stringify({
+      Id: idOf(i),
+      Name: `Account ${i}`,
+      Industry: ['Energy', 'Retail', 'Media'][i % 3],
+      AnnualRevenue: i * 1000 + version,
+      Description: 'x'.repeat(150),
+      v: version,
+    }),
+  );
+
+async function state(repo: TestRepo['repo'], id: string): Promise<Map<string, number>> {
+  const reader = await SnapshotReader.open(repo, id);
+  const out = new Map<string, number>();
+  for await (const item of reader.items())
+    out.set(item.key, JSON.parse((await readAll(reader.content(item))).toString()).v);
+  return out;
+}
+
+describe('layered record snapshots', () => {
+  it('store a 0.5% change in far less than 5% of the first run, and read out every state and diff exactly', async () => {
+    t = await createTestRepo();
+    const opts = { task: 'salesforce', entity: 'Account', mode: 'incremental' as const, layered: true };
+    const w1 = new SnapshotWriter(t.repo, opts);
+    for (let i = 0; i < N; i++) await w1.add({ key: idOf(i), kind: 'record' }, row(i, 0));
+    const s1 = await w1.commit();
+    const firstBytes = t.repo.stats.bytesUploaded;
+    expect(s1.manifest.layers).toBeUndefined();
+
+    const changed = new Set<number>();
+    while (changed.size < N * 0.005) changed.add(randomInt(N));
+    const deleted = new Set<number>();
+    while (deleted.size < N * 0.001) {
+      const i = randomInt(N);
+      if (!changed.has(i)) deleted.add(i);
+    }
+    const repo2 = await t.reopen();
+    const w2 = new SnapshotWriter(repo2, { ...opts, parent: s1.id });
+    for (const i of changed) await w2.add({ key: idOf(i), kind: 'record' }, row(i, 1));
+    for (const i of deleted) await w2.delete(idOf(i));
+    await w2.add({ key: idOf(N + 1), kind: 'record' }, row(N + 1, 1));
+    const s2 = await w2.commit();
+    expect(s2.manifest.tree).toBe(s1.manifest.tree);
+    expect(s2.manifest.layers).toHaveLength(1);
+    expect(s2.manifest.stats.items).toBe(N - deleted.size + 1);
+    expect(repo2.stats.bytesUploaded / firstBytes).toBeLessThan(0.05);
+
+    const before = await state(repo2, s1.id);
+    const after = await state(repo2, s2.id);
+    expect(before.size).toBe(N);
+    expect(after.size).toBe(N - deleted.size + 1);
+    for (const i of changed) expect(after.get(idOf(i))).toBe(1);
+    for (const i of deleted) expect(after.has(idOf(i))).toBe(false);
+
+    const r1 = await SnapshotReader.open(repo2, s1.id);
+    const r2 = await SnapshotReader.open(repo2, s2.id);
+    const diff = { added: [] as string[], removed: [] as string[], modified: [] as string[] };
+    for await (const c of r1.diff(r2)) diff[c.change].push(c.key);
+    expect(diff.added).toEqual([idOf(N + 1)]);
+    expect(diff.removed.sort()).toEqual([...deleted].map(idOf).sort());
+    expect(diff.modified.sort()).toEqual([...changed].map(idOf).sort());
+    expect(await r2.item(idOf([...deleted][0] as number))).toBeUndefined();
+    expect(
+      JSON.parse((await readAll(r2.content((await r2.item(idOf([...changed][0] as number))) as never))).toString()).v,
+    ).toBe(1);
+
+    // A third run builds on the second's delta (one delta layer, always against the base).
+    const repo3 = await t.reopen();
+    const w3 = new SnapshotWriter(repo3, { ...opts, parent: s2.id });
+    await w3.add({ key: idOf(5), kind: 'record' }, row(5, 3));
+    const s3 = await w3.commit();
+    expect(s3.manifest.tree).toBe(s1.manifest.tree);
+    const third = await state(repo3, s3.id);
+    expect(third.get(idOf(5))).toBe(3);
+    expect(third.size).toBe(after.size);
+    expect((await verifyRepository(repo3, { readDataPercent: 100 })).problems).toEqual([]);
+  });
+
+  it('writes a fresh base when the delta grows past the compaction threshold', async () => {
+    t = await createTestRepo();
+    const opts = { task: 'salesforce', entity: 'Contact', mode: 'incremental' as const, layered: { compactAt: 0.1 } };
+    const w1 = new SnapshotWriter(t.repo, opts);
+    for (let i = 0; i < 1000; i++) await w1.add({ key: idOf(i), kind: 'record' }, row(i, 0));
+    const s1 = await w1.commit();
+    const w2 = new SnapshotWriter(t.repo, { ...opts, parent: s1.id });
+    for (let i = 0; i < 50; i++) await w2.add({ key: idOf(i), kind: 'record' }, row(i, 2));
+    const s2 = await w2.commit();
+    expect(s2.manifest.layers).toHaveLength(1);
+    const w3 = new SnapshotWriter(t.repo, { ...opts, parent: s2.id });
+    for (let i = 500; i < 560; i++) await w3.add({ key: idOf(i), kind: 'record' }, row(i, 3));
+    const s3 = await w3.commit();
+    expect(s3.manifest.layers).toBeUndefined();
+    expect(s3.manifest.tree).not.toBe(s1.manifest.tree);
+    const final = await state(t.repo, s3.id);
+    expect(final.size).toBe(1000);
+    expect(final.get(idOf(10))).toBe(2);
+    expect(final.get(idOf(510))).toBe(3);
+    expect(final.get(idOf(900))).toBe(0);
+  });
+});
