@@ -31,15 +31,24 @@ export function blobId(idKey: Buffer, plaintext: Uint8Array): string {
   return createHmac('sha256', idKey).update(plaintext).digest('hex');
 }
 
+/**
+ * Below this size (tree nodes, records, small files) compression runs inline: a thread-pool round
+ * trip costs more than the work, and each pool thread's allocations fragment memory.
+ */
+const INLINE_CODEC_BYTES = 256 * 1024;
+const zstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } };
+
 async function compress(codec: CodecId, data: Buffer): Promise<Buffer> {
-  if (codec === CODEC.zstd) return zstdCompress(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } });
-  if (codec === CODEC.gzip) return gzip(data, { level: 6 });
+  const small = data.length < INLINE_CODEC_BYTES;
+  if (codec === CODEC.zstd) return small ? zlib.zstdCompressSync(data, zstdOptions) : zstdCompress(data, zstdOptions);
+  if (codec === CODEC.gzip) return small ? zlib.gzipSync(data, { level: 6 }) : gzip(data, { level: 6 });
   return data;
 }
 
 async function decompress(codec: number, data: Buffer): Promise<Buffer> {
-  if (codec === CODEC.zstd) return zstdDecompress(data);
-  if (codec === CODEC.gzip) return gunzip(data);
+  const small = data.length < INLINE_CODEC_BYTES / 4;
+  if (codec === CODEC.zstd) return small ? zlib.zstdDecompressSync(data) : zstdDecompress(data);
+  if (codec === CODEC.gzip) return small ? zlib.gunzipSync(data) : gunzip(data);
   if (codec === CODEC.none) return data;
   throw new IntegrityError(`unknown codec ${codec}`);
 }

@@ -156,18 +156,41 @@ async function readNode(repo: Repository, id: string): Promise<TreeNode> {
   return JSON.parse((await repo.readBlob(id)).toString('utf8')) as TreeNode;
 }
 
-/** Every item of a tree, in key order. Memory: one node per level. */
-export async function* treeItems(repo: Repository, root: string, from?: string): AsyncIterable<ItemEntry> {
-  const node = await readNode(repo, root);
+/** Nodes read ahead of the one being iterated, per level: hides the latency of each read. */
+const READ_AHEAD = 16;
+
+/** Every item of a tree, in key order. Memory: a few nodes per level. */
+export function treeItems(repo: Repository, root: string, from?: string): AsyncIterable<ItemEntry> {
+  return walk(repo, readNode(repo, root), from);
+}
+
+async function* walk(
+  repo: Repository,
+  nodePromise: Promise<TreeNode>,
+  from: string | undefined,
+): AsyncIterable<ItemEntry> {
+  const node = await nodePromise;
   if ('items' in node) {
     for (const item of node.items) if (from === undefined || item.key >= from) yield item;
     return;
   }
-  for (let i = 0; i < node.children.length; i++) {
-    const child = node.children[i] as ChildRef;
+  // Skip children that end before `from` (the next child starts at or before it).
+  const children = node.children.filter((_, i) => {
     const next = node.children[i + 1];
-    if (from !== undefined && next && next.first <= from) continue; // the whole child is before `from`
-    yield* treeItems(repo, child.id, from);
+    return from === undefined || !next || next.first > from;
+  });
+  const pending: (Promise<TreeNode> | undefined)[] = [];
+  const fetch = (i: number) => {
+    if (i < children.length && !pending[i]) {
+      const p = readNode(repo, (children[i] as ChildRef).id);
+      p.catch(() => undefined); // a failure surfaces when the node is reached
+      pending[i] = p;
+    }
+  };
+  for (let i = 0; i < children.length; i++) {
+    for (let k = i; k < i + READ_AHEAD; k++) fetch(k);
+    yield* walk(repo, pending[i] as Promise<TreeNode>, from);
+    pending[i] = undefined;
   }
 }
 
