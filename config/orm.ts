@@ -38,7 +38,7 @@ export function ormOptions(settings: DatabaseSettings): Options {
       snapshotName: '.snapshot-sqlite',
       silent: true,
     },
-    // The full-text index (FTS5 table and its shadow tables) is managed by core/db/search-index.ts.
+    // The full-text index (FTS5 table and its shadow tables) is managed by core/db/sqlite-catalog.ts.
     schemaGenerator: { skipTables: [/^catalog_items_fts/] },
     ensureDatabase: false,
     allowGlobalContext: false,

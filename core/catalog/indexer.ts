@@ -5,8 +5,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { Repository, SnapshotManifest } from '../../storage/repository.ts';
 import { diffItemStreams, snapshotItems } from '../../storage/snapshot-state.ts';
 import { diffTrees, type ItemChange, type ItemEntry } from '../../storage/tree.ts';
-import { indexDocuments, removeDocuments, runSql } from '../db/search-index.ts';
-import { CatalogRepository, CatalogSnapshot } from './entities.ts';
+import { catalogBatchWriter, removeDocuments, runSql } from '../db/sqlite-catalog.ts';
+import { CatalogItem, CatalogRepository, CatalogSnapshot } from './entities.ts';
 
 const BATCH = 1000;
 
@@ -73,75 +73,54 @@ export async function indexSnapshot(
     const changes = previous
       ? diffSnapshots(repo, previous.manifest, manifest)
       : asChanges(snapshotItems(repo, manifest));
+    const writer = await catalogBatchWriter(tx, { repository: repo.id, task: manifest.task, entity: manifest.entity });
+    // The entity's first snapshot into an empty scope: no item can exist yet, skip the lookups.
+    const emptyScope =
+      !previous &&
+      (await tx.count(CatalogItem, { repository: repo.id, task: manifest.task, entity: manifest.entity })) === 0;
     let batch: ItemChange[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
       const current = batch;
       batch = [];
-      const keys = current.map((c) => c.key);
-      const existing = new Map<string, number>();
-      const rows = await runSql<{ id: number; key: string }[]>(
-        tx,
-        `select id, key from catalog_items where repository_id = ? and task = ? and entity = ? and key in (${keys.map(() => '?').join(', ')})`,
-        [repo.id, manifest.task, manifest.entity, ...keys],
-      );
-      for (const r of rows) existing.set(r.key, Number(r.id));
-
-      const fresh = current.filter((c) => c.after && !existing.has(c.key));
+      const ids = emptyScope ? new Map<string, number>() : writer.itemIds(current.map((c) => c.key));
+      const fresh = current.filter((c) => c.after && !ids.has(c.key));
       if (fresh.length) {
-        const inserted = await runSql<{ id: number; key: string }[]>(
-          tx,
-          `insert into catalog_items (repository_id, task, entity, key, kind, name, path, author) values ${fresh
-            .map(() => '(?, ?, ?, ?, ?, ?, ?, ?)')
-            .join(', ')} returning id, key`,
-          fresh.flatMap((c) => {
-            const f = catalogFields(c.after as ItemEntry);
-            return [
-              repo.id,
-              manifest.task,
-              manifest.entity,
-              c.key,
-              (c.after as ItemEntry).kind,
-              f.name,
-              f.path,
-              f.author,
-            ];
-          }),
-        );
-        for (const r of inserted) existing.set(r.key, Number(r.id));
-        await indexDocuments(
-          tx,
-          fresh.map((c) => ({ id: existing.get(c.key) as number, ...catalogFields(c.after as ItemEntry) })),
+        const rows = fresh.map((c) => ({
+          key: c.key,
+          kind: (c.after as ItemEntry).kind,
+          ...catalogFields(c.after as ItemEntry),
+        }));
+        for (const [key, id] of writer.insertItems(rows)) ids.set(key, id);
+        writer.indexDocuments(
+          rows.map((r) => ({ id: ids.get(r.key) as number, name: r.name, path: r.path, author: r.author })),
         );
         report.items += fresh.length;
       }
       // A modified item whose name, path or author changed is re-indexed for search.
-      const renamed = current.filter((c) => {
-        if (c.change !== 'modified' || !c.before || !c.after) return false;
+      for (const c of current) {
+        if (c.change !== 'modified' || !c.before || !c.after) continue;
         const a = catalogFields(c.before);
         const b = catalogFields(c.after);
-        return a.name !== b.name || a.path !== b.path || a.author !== b.author;
-      });
-      for (const c of renamed) {
-        const f = catalogFields(c.after as ItemEntry);
-        const id = existing.get(c.key) as number;
-        await runSql(tx, 'update catalog_items set name = ?, path = ?, author = ? where id = ?', [
-          f.name,
-          f.path,
-          f.author,
-          id,
-        ]);
-        await removeDocuments(tx, [id]);
-        await indexDocuments(tx, [{ id, ...f }]);
+        if (a.name === b.name && a.path === b.path && a.author === b.author) continue;
+        const id = ids.get(c.key) as number;
+        writer.updateItem(id, b);
+        writer.removeDocuments([id]);
+        writer.indexDocuments([{ id, ...b }]);
       }
-      const versions = current.filter((c) => existing.has(c.key));
-      await runSql(
-        tx,
-        `insert into catalog_versions (item_id, snapshot_id, size, modified, author, deleted) values ${versions.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
-        versions.flatMap((c) => {
+      const versions = current.filter((c) => ids.has(c.key));
+      writer.insertVersions(
+        versions.map((c) => {
           const entry = (c.after ?? c.before) as ItemEntry;
           const f = catalogFields(entry);
-          return [existing.get(c.key), snapshot.id, entry.size, f.modified, f.author, c.change === 'removed'];
+          return {
+            itemId: ids.get(c.key) as number,
+            snapshotId: snapshot.id,
+            size: entry.size,
+            modified: f.modified,
+            author: f.author,
+            deleted: c.change === 'removed',
+          };
         }),
       );
       report.versions += versions.length;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CatalogItem, CatalogSnapshot, CatalogVersion } from '../../../core/catalog/entities.ts';
 import { reindexRepository } from '../../../core/catalog/indexer.ts';
 import { searchCatalog } from '../../../core/catalog/search.ts';
-import { toMatchQuery } from '../../../core/db/search-index.ts';
+import { toMatchQuery } from '../../../core/db/sqlite-catalog.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { createTestApp, type TestApp } from '../../helpers/kernel.ts';
 import { createTestRepo, type TestRepo } from '../../helpers/repository.ts';

@@ -31,7 +31,7 @@ export class Migration20261122040541_catalog extends Migration {
     this.addSql(`create index \`catalog_versions_snapshot_id_index\` on \`catalog_versions\` (\`snapshot_id\`);`);
 
     // Full-text search over item names, paths and authors (SQLite FTS5; rowid = catalog_items.id).
-    // Kept by core/db/search-index.ts, the one SQLite-specific adapter; not an ORM entity.
+    // Kept by core/db/sqlite-catalog.ts, the one SQLite-specific adapter; not an ORM entity.
     this.addSql(
       `create virtual table \`catalog_items_fts\` using fts5(name, path, author, tokenize = 'unicode61 remove_diacritics 2');`,
     );
