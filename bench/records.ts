@@ -2,25 +2,14 @@
 // ~300 bytes backed up as a layered snapshot, then 0.5% changed and 0.1% deleted and backed up
 // again. Prints the bytes each run stored, the time to stream either snapshot's full state, and
 // the diff (checked against what was changed).
-import { randomInt } from 'node:crypto';
 import { SnapshotReader } from '../storage/snapshot-reader.ts';
 import { SnapshotWriter } from '../storage/snapshot-writer.ts';
+import { pickChanges, recordId, recordRow } from '../tests/fixtures/records.ts';
 import { createTestRepo } from '../tests/helpers/repository.ts';
 
 const N = Number(process.env.BENCH_RECORDS ?? 1_000_000);
-const idOf = (i: number) => `001${String(i).padStart(15, '0')}`;
-const row = (i: number, v: number) =>
-  Buffer.from(
-    JSON.stringify({
-      Id: idOf(i),
-      Name: `Account ${i}`,
-      Industry: ['Energy', 'Retail', 'Media'][i % 3],
-      Phone: `+1 555 ${String(i % 10000).padStart(4, '0')}`,
-      AnnualRevenue: i * 1000 + v,
-      Description: `Customer since ${2000 + (i % 25)}; tier ${i % 5}; region ${['EMEA', 'AMER', 'APAC'][i % 3]}; notes ${'lorem ipsum '.repeat(12)}`,
-      v,
-    }),
-  );
+const idOf = recordId;
+const row = recordRow;
 
 export async function benchRecords(): Promise<void> {
   const t = await createTestRepo({ packSize: 16 * 1024 * 1024 });
@@ -33,13 +22,7 @@ export async function benchRecords(): Promise<void> {
     const firstSeconds = (performance.now() - started) / 1000;
     const firstBytes = t.repo.stats.bytesUploaded;
 
-    const changed = new Set<number>();
-    while (changed.size < N * 0.005) changed.add(randomInt(N));
-    const deleted = new Set<number>();
-    while (deleted.size < N * 0.001) {
-      const i = randomInt(N);
-      if (!changed.has(i)) deleted.add(i);
-    }
+    const { changed, deleted } = pickChanges(N, 0.005, 0.001);
     const repo = await t.reopen();
     started = performance.now();
     const w2 = new SnapshotWriter(repo, { ...opts, parent: s1.id });

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
+import { readAll } from './streams.ts';
 
 export type LockKind = 'shared' | 'exclusive';
 
@@ -33,12 +34,6 @@ export interface LockOptions {
   /** How long a lock lives without a refresh (default 10 minutes); refreshed every third of it. */
   ttlMs?: number;
   now?: () => number;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks);
 }
 
 export class RepositoryLock {

@@ -26,6 +26,7 @@ import {
   packKey,
   parseTrailer,
 } from './pack.ts';
+import { readAll } from './streams.ts';
 
 export const MARKER_KEY = 'holdfast-repository';
 export const CONFIG_KEY = 'config';
@@ -80,12 +81,6 @@ export interface InitOptions {
   packSize?: number;
   chunker?: ChunkerParams;
   codec?: CodecName;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks);
 }
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');

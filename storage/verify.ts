@@ -9,6 +9,7 @@ import { blobId, unseal } from './crypto.ts';
 import { packKey } from './pack.ts';
 import type { Repository } from './repository.ts';
 import { snapshotItems, snapshotTrees } from './snapshot-state.ts';
+import { readAll } from './streams.ts';
 import { treeNodeIds } from './tree.ts';
 
 export interface VerifyProblem {
@@ -29,12 +30,6 @@ export interface VerifyOptions {
   /** Share of packs to read back in full, 0–100 (0: structure only). */
   readDataPercent?: number;
   onProgress?: (message: string) => void;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks);
 }
 
 const describeError = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -14,6 +14,7 @@ import {
   type Sink,
   SinkError,
 } from '../../core/plugins/sink.ts';
+import { readAll } from '../../storage/streams.ts';
 import { FaultySink } from './faulty-sink.ts';
 
 export interface SinkUnderTest {
@@ -26,12 +27,6 @@ export interface ConformanceOptions {
   largeObjectBytes?: number;
   /** How many keys the listing test writes (default 1000). */
   listingKeys?: number;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks);
 }
 
 async function keysOf(sink: Sink, prefix: string): Promise<string[]> {

@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { LocalSink } from '../../plugins/sinks/local/index.ts';
 import { type InitOptions, Repository } from '../../storage/repository.ts';
+import { readAll } from '../../storage/streams.ts';
+
+export { readAll };
 
 export const PASSPHRASE = 'correct horse battery staple';
 
@@ -34,10 +37,4 @@ export async function createTestRepo(options: Partial<InitOptions> = SMALL): Pro
     reopen: () => Repository.open(new LocalSink({ path: join(root, 'sink') }), { passphrase: PASSPHRASE }),
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
-}
-
-export async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks);
 }

@@ -1,29 +1,19 @@
 // Record collections (the Salesforce shape): many small rows, a few changed or deleted per run.
 // Layered snapshots store only the changes, yet every snapshot's full state and any two
 // snapshots' difference read out exactly. (bench/records.ts runs the same at 1M records.)
-import { randomInt } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { verifyRepository } from '../../../storage/verify.ts';
+import { pickChanges, recordId, recordRow } from '../../fixtures/records.ts';
 import { createTestRepo, readAll, type TestRepo } from '../../helpers/repository.ts';
 
 let t: TestRepo;
 afterEach(() => t?.cleanup());
 
 const N = 20_000;
-const idOf = (i: number) => `001${String(i).padStart(15, '0')}`;
-const row = (i: number, version: number) =>
-  Buffer.from(
-    JSON.stringify({
-      Id: idOf(i),
-      Name: `Account ${i}`,
-      Industry: ['Energy', 'Retail', 'Media'][i % 3],
-      AnnualRevenue: i * 1000 + version,
-      Description: 'x'.repeat(150),
-      v: version,
-    }),
-  );
+const idOf = recordId;
+const row = recordRow;
 
 async function state(repo: TestRepo['repo'], id: string): Promise<Map<string, number>> {
   const reader = await SnapshotReader.open(repo, id);
@@ -43,13 +33,7 @@ describe('layered record snapshots', () => {
     const firstBytes = t.repo.stats.bytesUploaded;
     expect(s1.manifest.layers).toBeUndefined();
 
-    const changed = new Set<number>();
-    while (changed.size < N * 0.005) changed.add(randomInt(N));
-    const deleted = new Set<number>();
-    while (deleted.size < N * 0.001) {
-      const i = randomInt(N);
-      if (!changed.has(i)) deleted.add(i);
-    }
+    const { changed, deleted } = pickChanges(N, 0.005, 0.001);
     const repo2 = await t.reopen();
     const w2 = new SnapshotWriter(repo2, { ...opts, parent: s1.id });
     for (const i of changed) await w2.add({ key: idOf(i), kind: 'record' }, row(i, 1));
