@@ -170,6 +170,30 @@ describe('holdfast repo CLI', () => {
       new RegExp(`PROBLEM blob [0-9a-f]{64}: in pack ${pack}: blob [0-9a-f]{64} failed authentication`),
     );
   });
+
+  it('verify names a truncated pack and a missing index file', async () => {
+    const base = temp();
+    const src = join(base, 'src');
+    mkdirSync(src);
+    makeSource(src);
+    const sink = ['--sink', 'local', '--path', join(base, 'repo')];
+    await repoCli(['init', ...sink]);
+    await repoCli(['backup', src, ...sink]);
+    const packs = readdirSync(join(base, 'repo', 'data')).flatMap((sub) =>
+      readdirSync(join(base, 'repo', 'data', sub)).map((name) => join(base, 'repo', 'data', sub, name)),
+    );
+    const victim = packs[0] as string;
+    writeFileSync(victim, readFileSync(victim).subarray(0, 2000));
+    const truncated = await repoCli(['verify', ...sink]);
+    expect(truncated.code).toBe(5);
+    expect(truncated.stdout).toContain(`PROBLEM pack ${victim.split('/').pop()}: has 2000 bytes, the index says`);
+
+    const indexDir = join(base, 'repo', 'index');
+    for (const name of readdirSync(indexDir)) rmSync(join(indexDir, name));
+    const noIndex = await repoCli(['verify', ...sink]);
+    expect(noIndex.code).toBe(5);
+    expect(noIndex.stdout).toMatch(/PROBLEM snapshot [0-9a-f]{64}: .*is not in any index/);
+  });
 });
 
 describe('crash safety', () => {
