@@ -6,6 +6,9 @@ import type { Repository, SnapshotManifest } from './repository.ts';
 import { diffItemStreams, findSnapshotItem, snapshotItems } from './snapshot-state.ts';
 import { diffTrees, type ItemChange, type ItemEntry } from './tree.ts';
 
+/** Blobs (about 1 MiB each) read ahead of the one being delivered. */
+const CONTENT_READ_AHEAD = 4;
+
 export class SnapshotReader {
   readonly repo: Repository;
   readonly id: string;
@@ -29,19 +32,27 @@ export class SnapshotReader {
     return findSnapshotItem(this.repo, this.manifest, key);
   }
 
-  /** The item's content; every blob is authenticated as it is read. */
+  /** The item's content; every blob is authenticated as it is read, a few blobs ahead. */
   content(item: ItemEntry): Readable {
     if (item.inline !== undefined) return Readable.from([Buffer.from(item.inline, 'base64')]);
     const repo = this.repo;
     const ids = item.content ?? [];
     return Readable.from(
       (async function* () {
-        let next: Promise<Buffer> | undefined = ids[0] ? repo.readBlob(ids[0]) : undefined;
-        for (let i = 0; i < ids.length; i++) {
-          const current = next as Promise<Buffer>;
-          next = ids[i + 1] ? repo.readBlob(ids[i + 1] as string) : undefined;
-          // If the reader stops early, the read-ahead's failure must not go unhandled.
-          next?.catch(() => undefined);
+        const ahead: Promise<Buffer>[] = [];
+        let next = 0;
+        const fill = () => {
+          while (ahead.length < CONTENT_READ_AHEAD && next < ids.length) {
+            const read = repo.readBlob(ids[next++] as string);
+            // If the reader stops early, a read-ahead's failure must not go unhandled.
+            read.catch(() => undefined);
+            ahead.push(read);
+          }
+        };
+        fill();
+        while (ahead.length > 0) {
+          const current = ahead.shift() as Promise<Buffer>;
+          fill();
           yield await current;
         }
       })(),
