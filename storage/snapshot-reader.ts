@@ -6,8 +6,9 @@ import type { Repository, SnapshotManifest } from './repository.ts';
 import { diffItemStreams, findSnapshotItem, snapshotItems } from './snapshot-state.ts';
 import { diffTrees, type ItemChange, type ItemEntry } from './tree.ts';
 
-/** Blobs (about 1 MiB each) read ahead of the one being delivered. */
-const CONTENT_READ_AHEAD = 4;
+/** Content blobs (about 1 MiB each) fetched together, and groups fetched ahead. */
+const GROUP_BLOBS = 4;
+const GROUPS_AHEAD = 2;
 
 export class SnapshotReader {
   readonly repo: Repository;
@@ -32,18 +33,22 @@ export class SnapshotReader {
     return findSnapshotItem(this.repo, this.manifest, key);
   }
 
-  /** The item's content; every blob is authenticated as it is read, a few blobs ahead. */
+  /**
+   * The item's content; every blob is authenticated as it is read. Blobs are fetched in groups
+   * (neighbours in a pack come in one read), a group ahead of the one being delivered.
+   */
   content(item: ItemEntry): Readable {
     if (item.inline !== undefined) return Readable.from([Buffer.from(item.inline, 'base64')]);
     const repo = this.repo;
     const ids = item.content ?? [];
     return Readable.from(
       (async function* () {
-        const ahead: Promise<Buffer>[] = [];
+        const ahead: Promise<Buffer[]>[] = [];
         let next = 0;
         const fill = () => {
-          while (ahead.length < CONTENT_READ_AHEAD && next < ids.length) {
-            const read = repo.readBlob(ids[next++] as string);
+          while (ahead.length < GROUPS_AHEAD && next < ids.length) {
+            const read = repo.readBlobs(ids.slice(next, next + GROUP_BLOBS));
+            next += GROUP_BLOBS;
             // If the reader stops early, a read-ahead's failure must not go unhandled.
             read.catch(() => undefined);
             ahead.push(read);
@@ -51,9 +56,9 @@ export class SnapshotReader {
         };
         fill();
         while (ahead.length > 0) {
-          const current = ahead.shift() as Promise<Buffer>;
+          const current = ahead.shift() as Promise<Buffer[]>;
           fill();
-          yield await current;
+          yield* await current;
         }
       })(),
     );
