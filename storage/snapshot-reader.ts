@@ -3,8 +3,8 @@
 // blob at a time (with one blob read ahead).
 import { Readable } from 'node:stream';
 import type { Repository, SnapshotManifest } from './repository.ts';
-import { diffItemStreams, findSnapshotItem, snapshotItems } from './snapshot-state.ts';
-import { diffTrees, type ItemChange, type ItemEntry } from './tree.ts';
+import { diffSnapshots, findSnapshotItem, snapshotItems } from './snapshot-state.ts';
+import type { ItemChange, ItemEntry } from './tree.ts';
 
 /** Content blobs (about 1 MiB each) fetched together, and groups fetched ahead. */
 const GROUP_BLOBS = 4;
@@ -65,9 +65,6 @@ export class SnapshotReader {
   }
 
   diff(other: SnapshotReader): AsyncIterable<ItemChange> {
-    if (!this.manifest.layers?.length && !other.manifest.layers?.length) {
-      return diffTrees(this.repo, this.manifest.tree, other.manifest.tree);
-    }
-    return diffItemStreams(this.items(), other.items());
+    return diffSnapshots(this.repo, this.manifest, other.manifest);
   }
 }

@@ -4,7 +4,7 @@
 // daily backup stores only its changes, yet any snapshot's full state is one streaming merge of
 // two sorted trees, never a replay of history.
 import type { Repository, SnapshotManifest } from './repository.ts';
-import { findItem, type ItemChange, type ItemEntry, treeItems } from './tree.ts';
+import { diffItemStreams, diffTrees, findItem, type ItemChange, type ItemEntry, treeItems } from './tree.ts';
 
 /** Every tree a snapshot refers to (for verify and prune). */
 export function snapshotTrees(manifest: SnapshotManifest): string[] {
@@ -58,28 +58,12 @@ export async function findSnapshotItem(
   return undefined;
 }
 
-/** Compares two sorted item streams. */
-export async function* diffItemStreams(
-  before: AsyncIterable<ItemEntry>,
-  after: AsyncIterable<ItemEntry>,
+/** What changed between two snapshots, in key order. */
+export function diffSnapshots(
+  repo: Repository,
+  before: SnapshotManifest,
+  after: SnapshotManifest,
 ): AsyncIterable<ItemChange> {
-  const a = before[Symbol.asyncIterator]();
-  const b = after[Symbol.asyncIterator]();
-  let x = await a.next();
-  let y = await b.next();
-  while (!x.done || !y.done) {
-    if (y.done || (!x.done && x.value.key < y.value.key)) {
-      yield { key: (x.value as ItemEntry).key, change: 'removed', before: x.value as ItemEntry };
-      x = await a.next();
-    } else if (x.done || y.value.key < x.value.key) {
-      yield { key: y.value.key, change: 'added', after: y.value };
-      y = await b.next();
-    } else {
-      if (JSON.stringify(x.value) !== JSON.stringify(y.value)) {
-        yield { key: x.value.key, change: 'modified', before: x.value, after: y.value };
-      }
-      x = await a.next();
-      y = await b.next();
-    }
-  }
+  if (!before.layers?.length && !after.layers?.length) return diffTrees(repo, before.tree, after.tree);
+  return diffItemStreams(snapshotItems(repo, before), snapshotItems(repo, after));
 }

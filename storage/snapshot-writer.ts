@@ -7,8 +7,8 @@ import { hostname } from 'node:os';
 import { chunkStream } from './chunker.ts';
 import { ExternalSorter } from './external-sort.ts';
 import type { Repository, SnapshotManifest } from './repository.ts';
-import { diffItemStreams, snapshotItems } from './snapshot-state.ts';
-import { type ItemEntry, TreeBuilder, treeItems } from './tree.ts';
+import { snapshotItems } from './snapshot-state.ts';
+import { diffItemStreams, type ItemEntry, TreeBuilder, treeItems } from './tree.ts';
 
 /** Content up to this size is kept inline in the item entry instead of in a data blob. */
 export const INLINE_LIMIT = 4096;

@@ -214,9 +214,34 @@ export interface ItemChange {
   after?: ItemEntry;
 }
 
-/** What changed between two trees, in key order. */
+/** What changed between two trees, in key order (identical trees cost nothing). */
 export async function* diffTrees(repo: Repository, before: string, after: string): AsyncIterable<ItemChange> {
   if (before === after) return;
-  const { diffItemStreams } = await import('./snapshot-state.ts');
   yield* diffItemStreams(treeItems(repo, before), treeItems(repo, after));
+}
+
+/** Compares two item streams sorted by key. */
+export async function* diffItemStreams(
+  before: AsyncIterable<ItemEntry>,
+  after: AsyncIterable<ItemEntry>,
+): AsyncIterable<ItemChange> {
+  const a = before[Symbol.asyncIterator]();
+  const b = after[Symbol.asyncIterator]();
+  let x = await a.next();
+  let y = await b.next();
+  while (!x.done || !y.done) {
+    if (y.done || (!x.done && x.value.key < y.value.key)) {
+      yield { key: (x.value as ItemEntry).key, change: 'removed', before: x.value as ItemEntry };
+      x = await a.next();
+    } else if (x.done || y.value.key < x.value.key) {
+      yield { key: y.value.key, change: 'added', after: y.value };
+      y = await b.next();
+    } else {
+      if (JSON.stringify(x.value) !== JSON.stringify(y.value)) {
+        yield { key: x.value.key, change: 'modified', before: x.value, after: y.value };
+      }
+      x = await a.next();
+      y = await b.next();
+    }
+  }
 }

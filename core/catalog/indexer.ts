@@ -3,8 +3,8 @@
 // identical). `reindexRepository` rebuilds a repository's catalog from the repository alone.
 import type { EntityManager } from '@mikro-orm/core';
 import type { Repository, SnapshotManifest } from '../../storage/repository.ts';
-import { diffItemStreams, snapshotItems } from '../../storage/snapshot-state.ts';
-import { diffTrees, type ItemChange, type ItemEntry } from '../../storage/tree.ts';
+import { diffSnapshots, snapshotItems } from '../../storage/snapshot-state.ts';
+import type { ItemChange, ItemEntry } from '../../storage/tree.ts';
 import { catalogBatchWriter, removeDocuments, runSql } from '../db/sqlite-catalog.ts';
 import { CatalogItem, CatalogRepository, CatalogSnapshot } from './entities.ts';
 
@@ -37,11 +37,6 @@ export interface IndexReport {
   snapshots: number;
   versions: number;
   items: number;
-}
-
-function diffSnapshots(repo: Repository, before: SnapshotManifest, after: SnapshotManifest): AsyncIterable<ItemChange> {
-  if (!before.layers?.length && !after.layers?.length) return diffTrees(repo, before.tree, after.tree);
-  return diffItemStreams(snapshotItems(repo, before), snapshotItems(repo, after));
 }
 
 async function* asChanges(items: AsyncIterable<ItemEntry>): AsyncIterable<ItemChange> {
