@@ -79,6 +79,25 @@ function makeSource(root: string): void {
   utimesSync(join(root, 'zero'), new Date('2020-02-02T02:02:02Z'), new Date('2020-02-02T02:02:02Z'));
 }
 
+/** A source folder backed up once through the CLI into a new repository. */
+async function backedUpWithCli(): Promise<{ base: string; src: string; sink: string[] }> {
+  const base = temp();
+  const src = join(base, 'src');
+  mkdirSync(src);
+  makeSource(src);
+  const sink = ['--sink', 'local', '--path', join(base, 'repo')];
+  await repoCli(['init', ...sink]);
+  await repoCli(['backup', src, ...sink]);
+  return { base, src, sink };
+}
+
+/** Every pack file of a local repository. */
+function packFiles(repoDir: string): string[] {
+  return readdirSync(join(repoDir, 'data')).flatMap((sub) =>
+    readdirSync(join(repoDir, 'data', sub)).map((name) => join(repoDir, 'data', sub, name)),
+  );
+}
+
 describe('holdfast repo CLI', () => {
   it('inits, backs up, lists, restores byte for byte with metadata, verifies, and reports errors with exit codes', async () => {
     const base = temp();
@@ -150,17 +169,9 @@ describe('holdfast repo CLI', () => {
   });
 
   it('verify names a corrupted pack and exits 5', async () => {
-    const base = temp();
-    const src = join(base, 'src');
-    mkdirSync(src);
-    makeSource(src);
-    const sink = ['--sink', 'local', '--path', join(base, 'repo')];
-    await repoCli(['init', ...sink]);
-    await repoCli(['backup', src, ...sink]);
-    const packDir = join(base, 'repo', 'data');
-    const sub = readdirSync(packDir)[0] as string;
-    const pack = readdirSync(join(packDir, sub))[0] as string;
-    const path = join(packDir, sub, pack);
+    const { base, sink } = await backedUpWithCli();
+    const path = packFiles(join(base, 'repo'))[0] as string;
+    const pack = path.split('/').pop() as string;
     const bytes = readFileSync(path);
     bytes[1000] = (bytes[1000] as number) ^ 0x55;
     writeFileSync(path, bytes);
@@ -172,17 +183,8 @@ describe('holdfast repo CLI', () => {
   });
 
   it('verify names a truncated pack and a missing index file', async () => {
-    const base = temp();
-    const src = join(base, 'src');
-    mkdirSync(src);
-    makeSource(src);
-    const sink = ['--sink', 'local', '--path', join(base, 'repo')];
-    await repoCli(['init', ...sink]);
-    await repoCli(['backup', src, ...sink]);
-    const packs = readdirSync(join(base, 'repo', 'data')).flatMap((sub) =>
-      readdirSync(join(base, 'repo', 'data', sub)).map((name) => join(base, 'repo', 'data', sub, name)),
-    );
-    const victim = packs[0] as string;
+    const { base, sink } = await backedUpWithCli();
+    const victim = packFiles(join(base, 'repo'))[0] as string;
     writeFileSync(victim, readFileSync(victim).subarray(0, 2000));
     const truncated = await repoCli(['verify', ...sink]);
     expect(truncated.code).toBe(5);
