@@ -157,17 +157,23 @@ async function dispatch(
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
       const task = String(values.task ?? 'cli');
       const entity = String(values.entity ?? (await import('node:path')).resolve(folder));
-      return withLock(sink, 'shared', { purpose: `backup of ${entity}` }, async () => {
-        const previous = (await repo.listSnapshots())
-          .filter((s) => s.manifest.task === task && s.manifest.entity === entity)
-          .at(-1);
-        const result = await backupDirectory(repo, folder, { task, entity, parent: previous?.id });
-        process.stderr.write(
-          `${result.items} items, ${result.bytes} bytes (${result.carried} unchanged), uploaded ${repo.stats.bytesUploaded} bytes\n`,
-        );
-        out(result.id);
-        return REPO_EXIT.ok;
-      });
+      return withLock(
+        sink,
+        'shared',
+        { purpose: `backup of ${entity}` },
+        async () => {
+          const previous = (await repo.listSnapshots())
+            .filter((s) => s.manifest.task === task && s.manifest.entity === entity)
+            .at(-1);
+          const result = await backupDirectory(repo, folder, { task, entity, parent: previous?.id });
+          process.stderr.write(
+            `${result.items} items, ${result.bytes} bytes (${result.carried} unchanged), uploaded ${repo.stats.bytesUploaded} bytes\n`,
+          );
+          out(result.id);
+          return REPO_EXIT.ok;
+        },
+        repo,
+      );
     }
     case 'attach':
     case 'reindex': {

@@ -7,8 +7,8 @@
 
 import type { Stats } from 'node:fs';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, opendir, readFile, readlink, symlink, utimes } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { chmod, lstat, mkdir, opendir, readdir, readFile, readlink, realpath, symlink, utimes } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Repository } from './repository.ts';
 import { SnapshotReader } from './snapshot-reader.ts';
@@ -130,21 +130,30 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
   const reader = await SnapshotReader.open(repo, snapshotId);
   const root = resolve(target);
   await mkdir(root, { recursive: true });
+  if ((await readdir(root)).length > 0) throw new Error(`restore target ${root} is not empty`);
+  const realRoot = await realpath(root);
   const folders: { path: string; meta: FileMeta }[] = [];
+  // Paths restored as symlinks: nothing may be restored beneath them (it would land elsewhere).
+  const links = new Set<string>();
   const window = new WorkWindow(FILE_CONCURRENCY, FILE_BYTES_IN_FLIGHT);
   let count = 0;
   for await (const item of reader.items()) {
     const rel = item.key.endsWith('/') ? item.key.slice(0, -1) : item.key;
-    const path = resolve(root, ...rel.split('/'));
-    if (!path.startsWith(root + sep) || rel.split('/').some((s) => s === '..' || s === '.' || s === '')) {
-      throw new Error(`refusing to restore ${JSON.stringify(item.key)} outside ${root}`);
-    }
+    const segments = rel.split('/');
+    const path = resolve(root, ...segments);
+    const outside = () => new Error(`refusing to restore ${JSON.stringify(item.key)} outside ${root}`);
+    if (!path.startsWith(root + sep) || segments.some((s) => s === '..' || s === '.' || s === '')) throw outside();
+    if (segments.some((_, i) => links.has(segments.slice(0, i + 1).join('/')))) throw outside();
+    // Defence in depth: the folder it goes into must really be inside the target.
+    const parent = await realpath(dirname(path)).catch(() => undefined);
+    if (parent !== undefined && parent !== realRoot && !parent.startsWith(realRoot + sep)) throw outside();
     const meta = (item.meta ?? {}) as Partial<FileMeta>;
     if (item.kind === 'folder') {
       await mkdir(path, { recursive: true });
       if (meta.mode !== undefined && meta.mtimeMs !== undefined) folders.push({ path, meta: meta as FileMeta });
     } else if (item.kind === 'symlink') {
       await symlink(String(meta.target ?? ''), path);
+      links.add(rel);
     } else {
       // Files are written several at a time; their folders were created before them (tree order).
       await window.submit(Math.min(item.size, FILE_BYTES_IN_FLIGHT), async () => {
@@ -156,8 +165,9 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
     count++;
   }
   await window.drain();
-  // Folders last, deepest first: writing their children changed their times.
+  // Folders last, deepest first: writing their children changed their times. Never through a link.
   for (const f of folders.reverse()) {
+    if (!(await lstat(f.path)).isDirectory()) continue;
     await chmod(f.path, f.meta.mode);
     await utimes(f.path, new Date(f.meta.mtimeMs), new Date(f.meta.mtimeMs));
   }

@@ -74,7 +74,13 @@ export interface UnwrapOptions {
 }
 
 export async function unwrapKeys(wrapped: Uint8Array, options: UnwrapOptions): Promise<MasterKeys> {
-  const message = await openpgp.readMessage({ binaryMessage: wrapped });
+  let message: openpgp.Message<Uint8Array>;
+  try {
+    message = await openpgp.readMessage({ binaryMessage: wrapped });
+  } catch (err) {
+    // Not an OpenPGP message (a damaged or foreign object): it opens nothing.
+    throw new WrongPassphraseError('not a key object', { cause: err });
+  }
   const decryptionKeys = options.privateKey
     ? await openpgp.readPrivateKey({ armoredKey: options.privateKey })
     : undefined;

@@ -18,6 +18,8 @@ export interface LockRecord {
   expires: string;
 }
 
+const STALE_MARGIN_MS = 60_000;
+
 export class RepositoryLockedError extends Error {
   readonly holder: LockRecord;
   constructor(holder: LockRecord) {
@@ -41,6 +43,7 @@ export class RepositoryLock {
   readonly #sink: Sink;
   #record: LockRecord;
   #timer: NodeJS.Timeout | undefined;
+  #lost: string | undefined;
   readonly #ttl: number;
   readonly #now: () => number;
 
@@ -80,7 +83,9 @@ export class RepositoryLock {
     }
     lock.#timer = setInterval(
       () => {
-        lock.refresh().catch(() => undefined);
+        lock.refresh().catch((err) => {
+          lock.#lost ??= `the lock could not be refreshed (${(err as Error).message})`;
+        });
       },
       Math.max(1000, ttl / 3),
     );
@@ -88,7 +93,22 @@ export class RepositoryLock {
     return lock;
   }
 
+  /** Throws when the lock may no longer be held (it vanished, or refreshing it failed). */
+  assertHeld(): void {
+    if (this.#lost) throw new Error(`repository lock ${this.key} was lost: ${this.#lost}`);
+  }
+
   async refresh(): Promise<void> {
+    // Someone judged the lock stale and removed it: writing it back would hide that.
+    try {
+      await this.#sink.head(this.key);
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) {
+        this.#lost ??= 'another process removed it as stale';
+        return;
+      }
+      throw err;
+    }
     this.#record = { ...this.#record, expires: new Date(this.#now() + this.#ttl).toISOString() };
     const body = Buffer.from(JSON.stringify(this.#record));
     await this.#sink.put(this.key, body, { contentLength: body.length });
@@ -101,7 +121,12 @@ export class RepositoryLock {
   }
 }
 
-/** Live locks; stale ones (past expiry) are removed on the way. */
+/**
+ * Live locks; stale ones are removed on the way. A lock is stale when the store has not seen it
+ * rewritten for its whole lifetime plus a margin: the store's own timestamps are used, so the
+ * clocks of the machines involved need not agree (the record's `expires` is a fallback for
+ * stores that report no modification time).
+ */
 export async function readLocks(
   sink: Sink,
   now: () => number = Date.now,
@@ -119,7 +144,11 @@ export async function readLocks(
       }
       throw err;
     }
-    if (Date.parse(record.expires) < now()) {
+    const lifetime = Date.parse(record.expires) - Date.parse(record.created);
+    const stale = info.lastModified
+      ? info.lastModified.getTime() + lifetime + STALE_MARGIN_MS < now()
+      : Date.parse(record.expires) + STALE_MARGIN_MS < now();
+    if (stale) {
       await sink.delete(info.key);
       continue;
     }
@@ -128,17 +157,23 @@ export async function readLocks(
   return live;
 }
 
-/** Runs `work` under a lock, always releasing it. */
+/**
+ * Runs `work` under a lock, always releasing it. With `repo`, a snapshot is committed only while
+ * the lock is still held.
+ */
 export async function withLock<T>(
   sink: Sink,
   kind: LockKind,
   options: LockOptions,
   work: () => Promise<T>,
+  repo?: { commitGuard: (() => void) | undefined },
 ): Promise<T> {
   const lock = await RepositoryLock.acquire(sink, kind, options);
+  if (repo) repo.commitGuard = () => lock.assertHeld();
   try {
     return await work();
   } finally {
+    if (repo) repo.commitGuard = undefined;
     await lock.release();
   }
 }

@@ -56,6 +56,10 @@ export class PackBuilder {
     return this.#blobs.length;
   }
 
+  get ids(): string[] {
+    return this.#blobs.map((b) => b.id);
+  }
+
   has(id: string): boolean {
     return this.#blobs.some((b) => b.id === id);
   }

@@ -70,7 +70,11 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
   }
   const present = new Map<string, { size: number; modified: number }>();
   for await (const info of repo.sink.list('data/')) {
-    present.set(info.key.split('/').pop() as string, { size: info.size, modified: info.lastModified?.getTime() ?? 0 });
+    // A store that reports no modification time makes every pack young: nothing is deleted then.
+    present.set(info.key.split('/').pop() as string, {
+      size: info.size,
+      modified: info.lastModified?.getTime() ?? Number.POSITIVE_INFINITY,
+    });
   }
 
   const missing = [...indexed.keys()].filter((id) => !present.has(id));
@@ -120,8 +124,9 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
     await repo.sink.delete(key);
     report.indexFilesReplaced++;
   }
-  for (const key of (await listKeys(repo, 'index/')).filter((k) => k !== newIndex)) {
-    // Index files written by the repack flush above are covered by the new index too.
+  for (const key of repo.indexFilesWritten.filter((k) => k !== newIndex && !indexKeys.includes(k))) {
+    // Index files written by the repack flush above are covered by the new index too. Only files
+    // prune read or wrote itself are removed, never one that appeared meanwhile.
     await repo.sink.delete(key);
   }
   say(`deleting ${toDelete.length + toRepack.length} packs`);
@@ -132,10 +137,4 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
   report.packsDeleted = toDelete.length;
   report.packsRepacked = toRepack.length;
   return report;
-}
-
-async function listKeys(repo: Repository, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const info of repo.sink.list(prefix)) keys.push(info.key);
-  return keys;
 }

@@ -109,6 +109,11 @@ export class Repository {
   #unindexed: { id: string; size: number; blobs: PackedBlob[] }[] = [];
   readonly #uploaded: { id: string; size: number; blobs: PackedBlob[] }[] = [];
   #indexLoaded = false;
+  #failure: unknown;
+  /** Checked right before a snapshot is committed (e.g. that the repository lock is still held). */
+  commitGuard: (() => void) | undefined;
+  /** Index files this object wrote (prune replaces only index files it knows). */
+  readonly indexFilesWritten: string[] = [];
 
   private constructor(sink: Sink, config: RepositoryConfig, keys: MasterKeys) {
     this.sink = sink;
@@ -135,11 +140,13 @@ export class Repository {
       codec: options.codec ?? 'zstd',
     };
     const repo = new Repository(sink, config, keys);
-    await repo.addKey({ passphrase: options.passphrase });
+    const keyId = await repo.addKey({ passphrase: options.passphrase });
     // The config's if-absent write is where two racing inits are told apart; the marker comes last.
     try {
       await repo.#putNew(CONFIG_KEY, await sealJson(keys.encKey, config));
     } catch (err) {
+      // Leave no key object without its config behind: a later init would add a second one.
+      await sink.delete(`keys/${keyId}`).catch(() => undefined);
       if (err instanceof ObjectExistsError)
         throw new RepositoryError('exists', `${sink.description} already holds a repository`);
       throw err;
@@ -169,24 +176,29 @@ export class Repository {
         'incompatible',
         `repository format version ${marker.version} is newer than this appliance understands`,
       );
-    let keys: MasterKeys | undefined;
+    const sealedConfig = await readAll(await sink.get(CONFIG_KEY));
+    // Every key object the credentials open is tried until one also opens the config: a key
+    // object left by a failed init holds other keys than the repository's.
     for await (const info of sink.list('keys/')) {
+      let keys: MasterKeys;
       try {
         keys = await unwrapKeys(await readAll(await sink.get(info.key)), credentials);
-        break;
       } catch (err) {
-        if (!(err instanceof WrongPassphraseError)) throw err;
+        if (err instanceof WrongPassphraseError) continue;
+        throw err;
       }
+      let config: RepositoryConfig;
+      try {
+        config = await unsealJson<RepositoryConfig>(keys.encKey, sealedConfig, 'repository config');
+      } catch (err) {
+        if (err instanceof IntegrityError) continue;
+        throw err;
+      }
+      if (config.id !== marker.id)
+        throw new IntegrityError(`repository config belongs to ${config.id}, not ${marker.id}`);
+      return new Repository(sink, config, keys);
     }
-    if (!keys) throw new RepositoryError('wrong_passphrase', 'the passphrase (or key) does not open this repository');
-    const config = await unsealJson<RepositoryConfig>(
-      keys.encKey,
-      await readAll(await sink.get(CONFIG_KEY)),
-      'repository config',
-    );
-    if (config.id !== marker.id)
-      throw new IntegrityError(`repository config belongs to ${config.id}, not ${marker.id}`);
-    return new Repository(sink, config, keys);
+    throw new RepositoryError('wrong_passphrase', 'the passphrase (or key) does not open this repository');
   }
 
   /** Adds a key object for another passphrase or public key; returns its id. */
@@ -267,6 +279,7 @@ export class Repository {
     plaintext: Uint8Array,
     options: { force?: boolean } = {},
   ): Promise<{ id: string; added: boolean }> {
+    this.#assertHealthy();
     if (!this.#indexLoaded) await this.loadIndex();
     const id = blobId(this.keys.idKey, plaintext);
     // force: store again even if indexed (prune moving live blobs out of mostly-dead packs).
@@ -275,7 +288,14 @@ export class Repository {
       return { id, added: false };
     }
     this.#pendingIds.add(id);
-    const { sealed, codec } = await seal(this.keys.encKey, plaintext, CODEC[this.config.codec]);
+    let sealed: Buffer;
+    let codec: number;
+    try {
+      ({ sealed, codec } = await seal(this.keys.encKey, plaintext, CODEC[this.config.codec]));
+    } catch (err) {
+      this.#pendingIds.delete(id);
+      throw err;
+    }
     let builder = this.#open.get(kind);
     if (!builder) {
       builder = new PackBuilder(kind);
@@ -291,12 +311,25 @@ export class Repository {
     return { id, added: true };
   }
 
+  /**
+   * A failed upload poisons this object: its blobs are not stored, so nothing may be committed
+   * that refers to them. Every later write and flush rethrows the failure; reopen to retry.
+   */
+  #assertHealthy(): void {
+    if (this.#failure) throw this.#failure;
+  }
+
   async #startUpload(builder: PackBuilder): Promise<void> {
-    while (this.#uploads.length >= MAX_UPLOADS) await this.#uploads.shift();
-    const upload = builder.finish(this.keys.encKey).then((pack) => this.#upload(pack));
-    // Keep a settled-safe handle; the error is raised by flush().
-    upload.catch(() => undefined);
+    const upload = builder
+      .finish(this.keys.encKey)
+      .then((pack) => this.#upload(pack))
+      .catch((err: unknown) => {
+        this.#failure ??= err;
+        for (const id of builder.ids) this.#pendingIds.delete(id);
+      });
     this.#uploads.push(upload);
+    while (this.#uploads.length > MAX_UPLOADS) await this.#uploads.shift();
+    this.#assertHealthy();
   }
 
   async #upload(pack: FinishedPack): Promise<void> {
@@ -324,9 +357,8 @@ export class Repository {
     }
     const uploads = this.#uploads;
     this.#uploads = [];
-    const results = await Promise.allSettled(uploads);
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await Promise.all(uploads);
+    this.#assertHealthy();
     if (this.#unindexed.length === 0) return;
     await this.writeIndexFile({ version: 1, packs: this.#unindexed });
     this.#unindexed = [];
@@ -341,6 +373,7 @@ export class Repository {
     const sealed = await sealJson(this.keys.encKey, file);
     const key = `index/${sha256(sealed)}`;
     await this.#putOnce(key, sealed);
+    this.indexFilesWritten.push(key);
     return key;
   }
 
@@ -432,6 +465,7 @@ export class Repository {
   /** Writes a snapshot manifest: the commit point. Everything it refers to must be flushed first. */
   async saveSnapshot(manifest: SnapshotManifest): Promise<string> {
     await this.flush();
+    this.commitGuard?.();
     const sealed = await sealJson(this.keys.encKey, manifest);
     const id = sha256(sealed);
     await this.#putOnce(`snapshots/${id}`, sealed);

@@ -90,7 +90,10 @@ export class SnapshotWriter {
       const window: Promise<string>[] = [];
       for await (const chunk of chunkStream(toAsync(source), this.repo.gear, this.repo.config.chunker)) {
         entry.size += chunk.length;
-        window.push(this.repo.saveBlob('data', chunk).then((r) => r.id));
+        const saved = this.repo.saveBlob('data', chunk).then((r) => r.id);
+        // Awaited in order below; if an earlier one fails first, this one must not go unhandled.
+        saved.catch(() => undefined);
+        window.push(saved);
         if (window.length >= CHUNK_CONCURRENCY) ids.push(await (window.shift() as Promise<string>));
       }
       for (const pending of window) ids.push(await pending);

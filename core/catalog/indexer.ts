@@ -93,11 +93,14 @@ export async function indexSnapshot(
         report.items += fresh.length;
       }
       // A modified item whose name, path or author changed is re-indexed for search.
+      // So is an item that comes back under a key the catalog already knows.
       for (const c of current) {
-        if (c.change !== 'modified' || !c.before || !c.after) continue;
-        const a = catalogFields(c.before);
+        if (!c.after || fresh.includes(c)) continue;
         const b = catalogFields(c.after);
-        if (a.name === b.name && a.path === b.path && a.author === b.author) continue;
+        if (c.change === 'modified' && c.before) {
+          const a = catalogFields(c.before);
+          if (a.name === b.name && a.path === b.path && a.author === b.author) continue;
+        } else if (c.change !== 'added') continue;
         const id = ids.get(c.key) as number;
         writer.updateItem(id, b);
         writer.removeDocuments([id]);
