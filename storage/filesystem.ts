@@ -20,6 +20,9 @@ import { WorkWindow } from './work-window.ts';
 export interface FileMeta {
   mode: number;
   mtimeMs: number;
+  /** Change time and inode: a file replaced with its size and mtime preserved still differs here. */
+  ctimeMs?: number;
+  ino?: number;
   target?: string;
 }
 
@@ -88,19 +91,22 @@ export async function backupDirectory(
       const before = p && !p.done && p.value.key === entry.key ? p.value : undefined;
       const { info } = entry;
       const meta: FileMeta = { mode: info.mode & 0o7777, mtimeMs: Math.floor(info.mtimeMs) };
+      const identity = { ctimeMs: Math.floor(info.ctimeMs), ino: info.ino };
       if (entry.kind === 'file') {
         const old = before?.meta as FileMeta | undefined;
         const unchanged =
           before?.kind === 'file' &&
           before.size === info.size &&
           old?.mtimeMs === meta.mtimeMs &&
+          old?.ctimeMs === identity.ctimeMs &&
+          old?.ino === identity.ino &&
           old?.mode === meta.mode;
         if (unchanged) {
           await writer.carryOver(entry.key);
           carried++;
           continue;
         }
-        const item = { key: entry.key, kind: 'file', meta: { ...meta } };
+        const item = { key: entry.key, kind: 'file', meta: { ...meta, ...identity } };
         await window.submit(Math.min(info.size, FILE_BYTES_IN_FLIGHT), async () => {
           // Small files are read in one call (and kept inline when tiny); large ones are streamed.
           const content =

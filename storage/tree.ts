@@ -83,7 +83,12 @@ export class TreeBuilder {
     }
     this.#last = entry.key;
     this.#leaf.push(entry);
-    this.#leafBytes += entry.key.length + (entry.inline?.length ?? 0) + (entry.content?.length ?? 0) * 66 + 64;
+    this.#leafBytes +=
+      entry.key.length +
+      (entry.inline?.length ?? 0) +
+      (entry.content?.length ?? 0) * 66 +
+      (entry.meta ? JSON.stringify(entry.meta).length : 0) +
+      64;
     this.items++;
     this.bytes += entry.size;
     const s = this.#shape;
