@@ -1,7 +1,6 @@
 // Catalog benchmark: index a snapshot of N small records (the Salesforce shape) into the catalog,
 // then time full-text queries over it. Prints items/s and query latencies. BENCH_CATALOG_ITEMS
 // (default 200000) sets N.
-import { rmSync } from 'node:fs';
 import { loadConfig } from '../config/load.ts';
 import { openKernel } from '../core/appliance.ts';
 import { reindexRepository } from '../core/catalog/indexer.ts';
@@ -59,7 +58,6 @@ export async function benchCatalog(): Promise<void> {
     await kernel.close();
     dir.remove();
     r.cleanup();
-    rmSync(dir.path, { recursive: true, force: true });
   }
 }
 

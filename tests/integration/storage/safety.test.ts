@@ -31,21 +31,14 @@ describe('storage failure paths', () => {
     );
     const repo = await Repository.open(faulty, { passphrase: PASSPHRASE });
     const body = randomBytes(3 * 1024 * 1024);
-    const w1 = new SnapshotWriter(repo, { task: 't', entity: 'e' });
-    await expect(
-      (async () => {
-        await w1.add({ key: 'f', kind: 'file' }, body);
-        await w1.commit();
-      })(),
-    ).rejects.toThrow(/injected fault/);
+    const backUp = async () => {
+      const w = new SnapshotWriter(repo, { task: 't', entity: 'e' });
+      await w.add({ key: 'f', kind: 'file' }, body);
+      await w.commit();
+    };
+    await expect(backUp()).rejects.toThrow(/injected fault/);
     // The same object refuses to commit anything that could refer to the lost blobs.
-    const w2 = new SnapshotWriter(repo, { task: 't', entity: 'e' });
-    await expect(
-      (async () => {
-        await w2.add({ key: 'f', kind: 'file' }, body);
-        await w2.commit();
-      })(),
-    ).rejects.toThrow(/injected fault/);
+    await expect(backUp()).rejects.toThrow(/injected fault/);
     expect(await repo.listSnapshots()).toEqual([]);
 
     const fresh = await t.reopen();
