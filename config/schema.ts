@@ -2,6 +2,7 @@
 // its key in the optional JSON config file, its default and the rule it must satisfy; the
 // configuration reference in README.md is generated from this table (see reference.ts).
 import { z } from 'zod';
+import { normalizeEntry } from '../core/access/ip-match.ts';
 
 export type SettingKind = 'integer' | 'string' | 'boolean' | 'enum' | 'url' | 'path' | 'secret';
 
@@ -55,6 +56,31 @@ function url(): z.ZodType<string> {
     .transform((v) => v.replace(/\/+$/, ''));
 }
 
+function url2(kind: 'smtp'): z.ZodType<string> {
+  return z
+    .string({ error: 'must be a URL' })
+    .trim()
+    .refine((v) => URL.canParse(v) && /^smtps?:$/.test(new URL(v).protocol), {
+      error: `must be an ${kind}:// or ${kind}s:// URL`,
+    });
+}
+
+function proxyList(): z.ZodType<string[]> {
+  return z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v),
+    z.array(z.string()).superRefine((entries, ctx) => {
+      for (const entry of entries) {
+        try {
+          normalizeEntry(entry);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return;
+        }
+      }
+    }),
+  );
+}
+
 function masterKey(): z.ZodType<string> {
   return z
     .string({ error: 'must be text' })
@@ -92,12 +118,13 @@ export const settings = {
     description: 'External URL users reach the appliance at; used in links sent by mail and to require HTTPS cookies.',
     schema: url().optional(),
   }),
-  trustProxy: setting({
-    env: 'HOLDFAST_TRUST_PROXY',
-    kind: 'boolean',
-    defaultText: 'false',
-    description: 'Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy in front of the appliance.',
-    schema: boolean().default(false),
+  trustedProxies: setting({
+    env: 'HOLDFAST_TRUSTED_PROXIES',
+    kind: 'string',
+    defaultText: '(none)',
+    description:
+      'Comma-separated addresses or CIDR blocks of reverse proxies in front of the appliance. X-Forwarded-For and X-Forwarded-Proto are believed only from these peers.',
+    schema: proxyList().default([]),
   }),
   dataDir: setting({
     env: 'HOLDFAST_DATA_DIR',
@@ -147,6 +174,28 @@ export const settings = {
     defaultText: '12',
     description: 'A browser session ends this many hours after login.',
     schema: integer(1, 24 * 30).default(12),
+  }),
+  sessionIdleMinutes: setting({
+    env: 'HOLDFAST_SESSION_IDLE_MINUTES',
+    kind: 'integer',
+    defaultText: '60',
+    description: 'A browser session ends after this many minutes without a request.',
+    schema: integer(1, 24 * 60).default(60),
+  }),
+  smtpUrl: setting({
+    env: 'HOLDFAST_SMTP_URL',
+    kind: 'secret',
+    defaultText: '(unset: mail goes to the outbox)',
+    description:
+      'SMTP server for outgoing mail, e.g. smtps://user:pass@mail.example.com:465. Unset: messages stay in the outbox the root administrator reads.',
+    schema: url2('smtp').optional(),
+  }),
+  mailFrom: setting({
+    env: 'HOLDFAST_MAIL_FROM',
+    kind: 'string',
+    defaultText: 'Holdfast <holdfast@localhost>',
+    description: 'Sender address of mail from the appliance.',
+    schema: text().default('Holdfast <holdfast@localhost>'),
   }),
   logLevel: setting({
     env: 'HOLDFAST_LOG_LEVEL',

@@ -20,7 +20,6 @@ export const MAX_BODY_BYTES = 256 * 1024;
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const { trustProxy, publicUrl } = deps.config;
 
   app.use(
     requestId({
@@ -63,7 +62,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   // Browsers send Origin on form posts; a post from another site is refused.
-  app.use(csrf({ origin: (origin, c) => origin === requestOrigin(c, trustProxy, publicUrl) }));
+  app.use(csrf({ origin: (origin, c) => origin === requestOrigin(c, deps.config) }));
   app.onError(handleError(deps));
   app.notFound(handleNotFound(deps));
 

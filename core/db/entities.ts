@@ -1,13 +1,31 @@
 // Every ORM entity of the kernel. Plugins' entities are added through the plugin registry
 // once plugins exist; the list is explicit so start-up does no folder scanning.
+import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
+import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
-import { Organization, Session, User } from '../identity/entities.ts';
+import {
+  LoginThrottle,
+  OneTimeToken,
+  Organization,
+  RecoveryCode,
+  Session,
+  User,
+} from '../identity/entities.ts';
+import { MailMessage } from '../mail/entities.ts';
 import { SystemFact } from '../system/entities.ts';
 
 export const kernelEntities = [
   Organization,
   User,
   Session,
+  RecoveryCode,
+  OneTimeToken,
+  LoginThrottle,
+  AuditEvent,
+  MailMessage,
+  IpRule,
+  ApiKey,
+  ApiToken,
   SystemFact,
   CatalogRepository,
   CatalogSnapshot,

@@ -16,7 +16,7 @@ export async function writeSessionCookie(c: Context, deps: AppDeps, token: strin
   await setSignedCookie(c, SESSION_COOKIE, token, deps.cookieSecret, {
     httpOnly: true,
     sameSite: 'Lax',
-    secure: isHttps(c, deps.config.trustProxy, deps.config.publicUrl),
+    secure: isHttps(c, deps.config),
     path: '/',
     expires,
   });

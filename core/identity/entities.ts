@@ -4,12 +4,20 @@
 
 import { randomUUID } from 'node:crypto';
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import type { Permission } from './permissions.ts';
 
 export const ORGANIZATION_KINDS = ['root', 'distributor', 'partner', 'customer'] as const;
 export type OrganizationKind = (typeof ORGANIZATION_KINDS)[number];
 
+export const ORGANIZATION_STATUSES = ['active', 'removal_pending'] as const;
+export type OrganizationStatus = (typeof ORGANIZATION_STATUSES)[number];
+
 export const USER_ROLES = ['administrator', 'custom'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
+
+/** pending: invited, email not confirmed yet; deactivated: kept, but cannot sign in. */
+export const USER_STATUSES = ['pending', 'active', 'deactivated'] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
 
 export const Organization = defineEntity({
   name: 'Organization',
@@ -23,6 +31,19 @@ export const Organization = defineEntity({
     name: p.string().length(200),
     kind: p.enum(ORGANIZATION_KINDS),
     parent: () => p.manyToOne(Organization).nullable().index(),
+    /** Ids from the root down to this node, '/'-separated and '/'-terminated: subtree = prefix match. */
+    path: p.string().length(2000).index(),
+    contactName: p.string().length(200).nullable(),
+    contactEmail: p.string().length(320).nullable(),
+    phone: p.string().length(50).nullable(),
+    status: p.enum(ORGANIZATION_STATUSES).default('active'),
+    removalRequestedAt: p.datetime().nullable(),
+    /** When a pending removal becomes final and the data is purged. */
+    purgeAfter: p.datetime().nullable().index(),
+    enforceTwoFactor: p.boolean().default(false),
+    /** Days a password stays valid; null: no expiry. */
+    passwordExpiryDays: p.integer().nullable(),
+    ipRestrictionsEnabled: p.boolean().default(false),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()
@@ -44,8 +65,25 @@ export const User = defineEntity({
     organization: () => p.manyToOne(Organization).index(),
     /** Stored lower-cased; unique across the appliance so a login names one user. */
     email: p.string().length(320).unique(),
-    passwordHash: p.string().length(255).hidden(),
+    displayName: p.string().length(200).nullable(),
+    /** Null until an invited user chooses one through their confirmation link. */
+    passwordHash: p.string().length(255).nullable().hidden(),
+    passwordChangedAt: p.datetime().nullable(),
     role: p.enum(USER_ROLES),
+    /** For custom roles; administrators hold every permission whatever this says. */
+    permissions: p.json<Permission[]>().default('[]'),
+    /** 'all' descendant accounts, or only those listed (and their subtrees). */
+    accessibleAccounts: p.enum(['all', 'selected'] as const).default('all'),
+    accessibleOrganizationIds: p.json<string[]>().default('[]'),
+    status: p.enum(USER_STATUSES).default('active'),
+    emailConfirmedAt: p.datetime().nullable(),
+    /** A changed address waiting for confirmation; the old one stays in use until then. */
+    pendingEmail: p.string().length(320).nullable(),
+    /** TOTP secret, encrypted with the appliance's credential cipher. */
+    totpSecret: p.string().length(500).nullable().hidden(),
+    totpEnabledAt: p.datetime().nullable(),
+    /** The last time step a code was accepted for: a code is never accepted twice. */
+    totpLastStep: p.integer().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()
@@ -56,6 +94,13 @@ export const User = defineEntity({
 });
 export type IUser = InferEntity<typeof User>;
 
+/**
+ * A session is 'active' once sign-in is complete; before that it only lets its holder finish
+ * one step: enter a second-factor code, enrol in two-factor, or choose a new password.
+ */
+export const SESSION_STAGES = ['active', 'second_factor', 'enrol_second_factor', 'new_password'] as const;
+export type SessionStage = (typeof SESSION_STAGES)[number];
+
 export const Session = defineEntity({
   name: 'Session',
   tableName: 'sessions',
@@ -63,10 +108,60 @@ export const Session = defineEntity({
     /** SHA-256 (hex) of the random token held in the cookie. */
     id: p.string().primary().length(64),
     user: () => p.manyToOne(User).index().deleteRule('cascade'),
+    stage: p.enum(SESSION_STAGES).default('active'),
+    /** A child account a portal user has opened; null: their own organization. */
+    actingOrganization: () => p.manyToOne(Organization).nullable().deleteRule('set null'),
     createdAt: p.datetime().onCreate(() => new Date()),
+    lastSeenAt: p.datetime().onCreate(() => new Date()),
     expiresAt: p.datetime().index(),
     ip: p.string().length(64).nullable(),
     userAgent: p.string().length(400).nullable(),
   },
 });
 export type ISession = InferEntity<typeof Session>;
+
+export const RecoveryCode = defineEntity({
+  name: 'RecoveryCode',
+  tableName: 'recovery_codes',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    user: () => p.manyToOne(User).index().deleteRule('cascade'),
+    /** SHA-256 (hex) of the code: codes are long random strings, so a plain hash suffices. */
+    codeHash: p.string().length(64),
+    usedAt: p.datetime().nullable(),
+  },
+});
+export type IRecoveryCode = InferEntity<typeof RecoveryCode>;
+
+export const TOKEN_PURPOSES = ['confirm_email', 'reset_password'] as const;
+export type TokenPurpose = (typeof TOKEN_PURPOSES)[number];
+
+/** Single-use links sent by mail. Only the token's hash is stored. */
+export const OneTimeToken = defineEntity({
+  name: 'OneTimeToken',
+  tableName: 'one_time_tokens',
+  properties: {
+    id: p.string().primary().length(64),
+    user: () => p.manyToOne(User).index().deleteRule('cascade'),
+    purpose: p.enum(TOKEN_PURPOSES),
+    /** The address being confirmed (for a changed email). */
+    email: p.string().length(320).nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    expiresAt: p.datetime(),
+    usedAt: p.datetime().nullable(),
+  },
+});
+export type IOneTimeToken = InferEntity<typeof OneTimeToken>;
+
+/** Failed sign-in counters per account and per client address, shared by every appliance process. */
+export const LoginThrottle = defineEntity({
+  name: 'LoginThrottle',
+  tableName: 'login_throttles',
+  properties: {
+    key: p.string().primary().length(400),
+    failures: p.integer(),
+    windowStartedAt: p.datetime(),
+    lockedUntil: p.datetime().nullable(),
+  },
+});
+export type ILoginThrottle = InferEntity<typeof LoginThrottle>;

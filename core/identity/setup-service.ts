@@ -1,6 +1,7 @@
 // First-run setup: creates the root organization and its first administrator, exactly once.
 // The one-time SystemFact row is inserted in the same transaction, so two racing attempts
 // (two browsers, or the CLI and a browser) cannot both succeed: the loser hits its primary key.
+import { randomUUID } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import { type EntityManager, LockWaitTimeoutException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
@@ -56,8 +57,18 @@ export async function completeSetup(
     try {
       return await em.fork().transactional(async (tx) => {
         if ((await tx.count(SystemFact, { key: SETUP_COMPLETED })) > 0) throw new SetupAlreadyCompleteError();
-        const organization = tx.create(Organization, { name: organizationName, kind: 'root', parent: null });
-        const user = tx.create(User, { organization, email, passwordHash, role: 'administrator', lastLoginAt: null });
+        const id = randomUUID();
+        const organization = tx.create(Organization, { id, name: organizationName, kind: 'root', parent: null, path: `/${id}/` });
+        const now = new Date();
+        const user = tx.create(User, {
+          organization,
+          email,
+          passwordHash,
+          passwordChangedAt: now,
+          emailConfirmedAt: now,
+          role: 'administrator',
+          lastLoginAt: null,
+        });
         tx.create(SystemFact, { key: SETUP_COMPLETED, value: user.id });
         await tx.flush();
         return { organization, user };

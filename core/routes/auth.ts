@@ -56,7 +56,7 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
       );
     }
     const { token, expiresAt } = await createSession(c.get('em'), user, deps.config.sessionMaxAgeHours, {
-      ip: clientIp(c, deps.config.trustProxy),
+      ip: clientIp(c, deps.config),
       userAgent: c.req.header('user-agent'),
     });
     await writeSessionCookie(c, deps, token, expiresAt);

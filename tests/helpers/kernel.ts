@@ -75,3 +75,12 @@ export async function signIn(
   if (!cookie) throw new Error('login set no cookie');
   return cookie.split(';')[0] as string;
 }
+
+/** The third argument of app.request(): a socket peer address, as the Node adapter provides it. */
+export function fromAddress(address: string): { incoming: { socket: Record<string, unknown> } } {
+  return {
+    incoming: {
+      socket: { remoteAddress: address, remotePort: 40_000, remoteFamily: address.includes(':') ? 'IPv6' : 'IPv4' },
+    },
+  };
+}

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { User } from '../../core/identity/entities.ts';
-import { ADMIN, completeSetupVia, createTestApp, form, signIn, type TestApp } from '../helpers/kernel.ts';
+import { ADMIN, completeSetupVia, createTestApp, form, fromAddress, signIn, type TestApp } from '../helpers/kernel.ts';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -150,7 +150,7 @@ describe('sign in and out', () => {
   });
 
   it('marks the cookie Secure behind an HTTPS proxy when proxies are trusted', async () => {
-    const proxied = await createTestApp({ HOLDFAST_TRUST_PROXY: 'true' });
+    const proxied = await createTestApp({ HOLDFAST_TRUSTED_PROXIES: '10.0.0.0/8' });
     try {
       await completeSetupVia(proxied.app);
       const res = await proxied.app.request('/login', {
@@ -161,7 +161,7 @@ describe('sign in and out', () => {
           'x-forwarded-proto': 'https',
           'x-forwarded-host': 'backup.example.com',
         },
-      });
+      }, fromAddress('10.1.1.1'));
       expect(res.status).toBe(303);
       expect(res.headers.get('set-cookie')).toContain('Secure');
     } finally {

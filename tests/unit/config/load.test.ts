@@ -29,7 +29,7 @@ describe('loadConfig', () => {
     expect(config.storageDir).toBe('/srv/holdfast/data/storage');
     expect(config.masterKeyFile).toBe('/srv/holdfast/data/master.key');
     expect(config.logLevel).toBe('info');
-    expect(config.trustProxy).toBe(false);
+    expect(config.trustedProxies).toEqual([]);
     expect(config.shutdownTimeoutMs).toBe(8000);
   });
 
@@ -37,7 +37,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       env: {
         HOLDFAST_PORT: '9090',
-        HOLDFAST_TRUST_PROXY: 'yes',
+        HOLDFAST_TRUSTED_PROXIES: '10.0.0.1, 192.168.0.0/16',
         HOLDFAST_DATA_DIR: 'var/hf',
         HOLDFAST_STORAGE_DIR: '/mnt/backups',
         HOLDFAST_PUBLIC_URL: 'https://backup.example.com/',
@@ -45,7 +45,7 @@ describe('loadConfig', () => {
       cwd: '/opt',
     });
     expect(config.port).toBe(9090);
-    expect(config.trustProxy).toBe(true);
+    expect(config.trustedProxies).toEqual(['10.0.0.1', '192.168.0.0/16']);
     expect(config.dataDir).toBe('/opt/var/hf');
     expect(config.databasePath).toBe('/opt/var/hf/holdfast.sqlite');
     expect(config.storageDir).toBe('/mnt/backups');
@@ -54,12 +54,12 @@ describe('loadConfig', () => {
 
   it('reports one line per problem, naming the variable and the value', () => {
     const problems = problemsOf(() =>
-      loadConfig({ env: { HOLDFAST_PORT: 'abc', HOLDFAST_TRUST_PROXY: 'maybe', HOLDFAST_PUBLIC_URL: 'ftp://x' } }),
+      loadConfig({ env: { HOLDFAST_PORT: 'abc', HOLDFAST_TRUSTED_PROXIES: '10.0.0.0/99', HOLDFAST_PUBLIC_URL: 'ftp://x' } }),
     );
     expect(problems).toEqual([
       'HOLDFAST_PORT: must be a whole number from 0 to 65535 (got "abc")',
       'HOLDFAST_PUBLIC_URL: must be an http:// or https:// URL (got "ftp://x")',
-      'HOLDFAST_TRUST_PROXY: must be true or false (got "maybe")',
+      'HOLDFAST_TRUSTED_PROXIES: "10.0.0.0/99" is not a valid CIDR block (like 192.0.2.0/24). (got "10.0.0.0/99")',
     ]);
   });
 

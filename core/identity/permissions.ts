@@ -1,0 +1,39 @@
+// The operations a Custom user can be granted. Administrators hold them all. Portal
+// operations matter for users of a distributor or partner; account operations everywhere.
+export const PERMISSIONS = [
+  'view_dashboard',
+  'add_accounts',
+  'manage_backups',
+  'restore',
+  'export_download',
+  'view_activity',
+  'view_security_audit',
+  'manage_users',
+  'manage_security',
+  'manage_notifications',
+  'manage_integrations',
+  'view_billing_messages',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export const PERMISSION_LABELS: Record<Permission, { label: string; hint: string }> = {
+  view_dashboard: { label: 'View dashboard', hint: 'See the accounts of the portal and their status.' },
+  add_accounts: { label: 'Add accounts', hint: 'Create customer accounts (and partners) under this organization.' },
+  manage_backups: { label: 'Manage backups', hint: 'Add, activate, pause and delete backup tasks.' },
+  restore: { label: 'Restore', hint: 'Restore backed-up data to the service.' },
+  export_download: { label: 'Export and download', hint: 'Export backed-up data and download the results.' },
+  view_activity: { label: 'View account activity', hint: 'Open the System Activity page.' },
+  view_security_audit: { label: 'View security audit', hint: 'Open and export the Security Audit page.' },
+  manage_users: { label: 'Manage users', hint: 'Add, edit, deactivate and delete users.' },
+  manage_security: {
+    label: 'Manage security',
+    hint: 'Two-factor enforcement, password expiry and IP restrictions of the organization.',
+  },
+  manage_notifications: { label: 'Manage notifications', hint: 'Choose who receives which reports and alerts.' },
+  manage_integrations: { label: 'Manage integrations', hint: 'Create and delete API keys.' },
+  view_billing_messages: { label: 'View billing messages', hint: 'See payment notices.' },
+};
+
+export function isPermission(value: string): value is Permission {
+  return (PERMISSIONS as readonly string[]).includes(value);
+}
