@@ -67,7 +67,13 @@ function url2(kind: 'smtp'): z.ZodType<string> {
 
 function proxyList(): z.ZodType<string[]> {
   return z.preprocess(
-    (v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v),
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v,
     z.array(z.string()).superRefine((entries, ctx) => {
       for (const entry of entries) {
         try {

@@ -9,6 +9,7 @@ import { apiV1Routes } from './api/v1.ts';
 import { requestOrigin } from './http/client.ts';
 import type { AppDeps, AppEnv } from './http/env.ts';
 import { errorResponse, handleError, handleNotFound } from './http/errors.ts';
+import { ipGuard } from './http/ip-guard.ts';
 import { currentUser, requestContext, setupGate } from './http/middleware.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', staticRoutes(deps));
   app.use(currentUser(deps));
   app.use(setupGate(deps));
+  app.use(ipGuard(deps));
   app.route('/', setupRoutes(deps));
   app.route('/', authRoutes(deps));
   app.route('/', homeRoutes(deps));

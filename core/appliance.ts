@@ -15,6 +15,7 @@ import { decoyHash } from './identity/password.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
 import type { Logger } from './logging.ts';
+import { createMailer } from './mail/mailer.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
@@ -55,10 +56,15 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   const cookieSecret = Buffer.from(
     hkdfSync('sha256', masterKey.key, Buffer.alloc(0), 'holdfast session cookie v1', 32),
   ).toString('base64url');
+  const credentials = createCredentialCipher(masterKey.key);
+  const mailer = createMailer(config, log);
   const deps: AppDeps = {
     config,
     orm,
     log,
+    mailer,
+    credentials,
+    now: () => new Date(),
     views: createViews({ watch: options.watchViews ?? false }),
     cookieSecret,
     version: VERSION,
@@ -68,8 +74,11 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     deps,
     migrationsApplied: applied,
     orm,
-    credentials: createCredentialCipher(masterKey.key),
-    close: () => orm.close(),
+    credentials,
+    close: async () => {
+      mailer.close();
+      await orm.close();
+    },
   };
 }
 

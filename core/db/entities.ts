@@ -3,14 +3,7 @@
 import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
-import {
-  LoginThrottle,
-  OneTimeToken,
-  Organization,
-  RecoveryCode,
-  Session,
-  User,
-} from '../identity/entities.ts';
+import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
 import { SystemFact } from '../system/entities.ts';
 

@@ -1,9 +1,12 @@
 // Types shared by the HTTP layer: what each request carries through middleware.
 import type { EntityManager } from '@mikro-orm/core';
 import type { Config } from '../../config/schema.ts';
+import type { Principal } from '../access/principal.ts';
 import type { Database } from '../db/database.ts';
-import type { IUser } from '../identity/entities.ts';
+import type { IOrganization, ISession, IUser } from '../identity/entities.ts';
 import type { Logger } from '../logging.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import type { Views } from './views.ts';
 
 /** Long-lived parts of the appliance the routes use. */
@@ -17,6 +20,11 @@ export interface AppDeps {
   version: string;
   /** Cached once true: setup never becomes incomplete again. */
   setupState: { complete: boolean };
+  mailer: Mailer;
+  /** Encrypts secrets stored in the database (TOTP secrets, storage credentials). */
+  credentials: CredentialCipher;
+  /** The time; tests replace it to cross expiry boundaries. */
+  now: () => Date;
 }
 
 export interface AppEnv {
@@ -26,5 +34,10 @@ export interface AppEnv {
     em: EntityManager;
     user: IUser | undefined;
     sessionToken: string | undefined;
+    session: ISession | undefined;
+    /** The signed-in user or API key, once sign-in is complete. */
+    principal: Principal | undefined;
+    /** The organization the request acts on: the principal's home, or a child account opened from a portal. */
+    organization: IOrganization | undefined;
   };
 }

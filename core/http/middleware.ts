@@ -1,7 +1,12 @@
 // Per-request plumbing: request id and logger, a request-scoped EntityManager, the signed-in
 // user, the first-run setup gate, and the sign-in requirement.
 import type { Context, MiddlewareHandler } from 'hono';
-import { userForSession } from '../identity/session-service.ts';
+import { MissingPermissionError } from '../access/errors.ts';
+import { canReach, hasPermission, type Principal, principalForUser } from '../access/principal.ts';
+import { AppError } from '../errors.ts';
+import type { IOrganization, IUser, SessionStage } from '../identity/entities.ts';
+import type { Permission } from '../identity/permissions.ts';
+import { findSession, type SessionPolicy } from '../identity/session-service.ts';
 import { isSetupComplete } from '../identity/setup-service.ts';
 import { wantsJson } from './client.ts';
 import type { AppDeps, AppEnv } from './env.ts';
@@ -25,14 +30,41 @@ export function requestContext(deps: AppDeps): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Loads the user of the session cookie, if any. */
+/** Where a session that has not finished signing in must go next. */
+export const STAGE_PAGES: Record<Exclude<SessionStage, 'active'>, string> = {
+  second_factor: '/login/two-factor',
+  enrol_second_factor: '/login/two-factor/setup',
+  new_password: '/login/new-password',
+};
+
+export function sessionPolicy(deps: AppDeps): SessionPolicy {
+  return { maxAgeHours: deps.config.sessionMaxAgeHours, idleMinutes: deps.config.sessionIdleMinutes };
+}
+
+/**
+ * Loads the session of the cookie, if any. Only a session that finished signing in makes a
+ * user and a principal; the organization acted on is the account opened from a portal, as long
+ * as the user may still reach it, else the user's own.
+ */
 export function currentUser(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = await readSessionToken(c, deps);
-    const user = token ? await userForSession(c.get('em'), token) : null;
-    if (token && !user) clearSessionCookie(c);
-    c.set('sessionToken', user ? token : undefined);
-    c.set('user', user ?? undefined);
+    const session = token ? await findSession(c.get('em'), token, sessionPolicy(deps), deps.now()) : null;
+    if (token && !session) clearSessionCookie(c);
+    c.set('session', session ?? undefined);
+    c.set('sessionToken', session ? token : undefined);
+    if (session?.stage === 'active') {
+      const user = session.user as IUser;
+      const principal = principalForUser(user);
+      const acting = session.actingOrganization as IOrganization | null | undefined;
+      c.set('user', user);
+      c.set('principal', principal);
+      c.set('organization', acting && canReach(principal, acting) ? acting : principal.home);
+    } else {
+      c.set('user', undefined);
+      c.set('principal', undefined);
+      c.set('organization', undefined);
+    }
     await next();
   };
 }
@@ -59,10 +91,36 @@ export function setupGate(deps: AppDeps): MiddlewareHandler<AppEnv> {
 /** Pages behind sign-in: browsers are sent to the login page, API callers get a 401. */
 export function requireUser(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (c.get('user')) return next();
+    if (c.get('principal')) return next();
     if (wantsJson(c)) return errorResponse(c, deps, 401, 'unauthenticated', 'Sign in first.');
+    const stage = c.get('session')?.stage;
+    if (stage && stage !== 'active') return c.redirect(STAGE_PAGES[stage as Exclude<SessionStage, 'active'>], 303);
     return c.redirect(loginUrlFor(c), 303);
   };
+}
+
+/** Refuses (403) callers without the permission; administrators hold every permission. */
+export function requirePermission(permission: Permission): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const principal = c.get('principal');
+    if (!principal) throw new AppError('unauthenticated', 'Sign in first.', 401);
+    if (!hasPermission(principal, permission)) throw new MissingPermissionError(permission);
+    await next();
+  };
+}
+
+/** The principal of a route behind requireUser. */
+export function principalOf(c: Context<AppEnv>): Principal {
+  const principal = c.get('principal');
+  if (!principal) throw new AppError('unauthenticated', 'Sign in first.', 401);
+  return principal;
+}
+
+/** The organization a route behind requireUser acts on. */
+export function organizationOf(c: Context<AppEnv>): IOrganization {
+  const org = c.get('organization');
+  if (!org) throw new AppError('unauthenticated', 'Sign in first.', 401);
+  return org;
 }
 
 function loginUrlFor(c: Context): string {

@@ -1,52 +1,125 @@
 // Server-side sessions. The browser holds a random token; the database holds only its
-// SHA-256, so reading the sessions table does not let anyone log in.
+// SHA-256, so reading the sessions table does not let anyone log in. A session ends at its
+// absolute expiry or after an idle period, and gets a new token whenever what it may do
+// changes (sign-in steps, opening another account), so a token seen before is worth nothing.
 import { createHash, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
-import { type IUser, Session } from './entities.ts';
+import { type IOrganization, type ISession, type IUser, Session, type SessionStage } from './entities.ts';
 
 export interface SessionClient {
   ip?: string | undefined;
   userAgent?: string | undefined;
 }
 
+export interface SessionPolicy {
+  maxAgeHours: number;
+  idleMinutes: number;
+}
+
+/** How often lastSeenAt is written: not on every request, to spare the database. */
+const TOUCH_INTERVAL_MS = 60_000;
+
 function idOf(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+function newToken(): string {
+  return randomBytes(32).toString('base64url');
 }
 
 export async function createSession(
   em: EntityManager,
   user: IUser,
-  maxAgeHours: number,
+  policy: SessionPolicy,
   client: SessionClient = {},
-): Promise<{ token: string; expiresAt: Date }> {
-  const token = randomBytes(32).toString('base64url');
-  const expiresAt = new Date(Date.now() + maxAgeHours * 3_600_000);
-  em.create(Session, {
+  stage: SessionStage = 'active',
+  now = new Date(),
+): Promise<{ token: string; session: ISession }> {
+  const token = newToken();
+  const session = em.create(Session, {
     id: idOf(token),
     user,
-    expiresAt,
+    stage,
+    actingOrganization: null,
+    createdAt: now,
+    lastSeenAt: now,
+    // Unfinished sign-ins (a code still to enter) get a short life of their own.
+    expiresAt: new Date(now.getTime() + (stage === 'active' ? policy.maxAgeHours * 3_600_000 : 15 * 60_000)),
     ip: client.ip?.slice(0, 64) ?? null,
     userAgent: client.userAgent?.slice(0, 400) ?? null,
   });
   await em.flush();
-  return { token, expiresAt };
+  return { token, session };
 }
 
-/** The user a live session token belongs to, or null (expired sessions are removed). */
-export async function userForSession(em: EntityManager, token: string): Promise<IUser | null> {
-  const session = await em.findOne(Session, { id: idOf(token) }, { populate: ['user', 'user.organization'] });
+/** The live session of a token, or null (expired and idle sessions are removed). */
+export async function findSession(
+  em: EntityManager,
+  token: string,
+  policy: SessionPolicy,
+  now = new Date(),
+): Promise<ISession | null> {
+  const session = await em.findOne(
+    Session,
+    { id: idOf(token) },
+    { populate: ['user', 'user.organization', 'actingOrganization'] },
+  );
   if (!session) return null;
-  if (session.expiresAt.getTime() <= Date.now()) {
+  const idleLimit = session.lastSeenAt.getTime() + policy.idleMinutes * 60_000;
+  const user = session.user as IUser;
+  if (session.expiresAt.getTime() <= now.getTime() || idleLimit <= now.getTime() || user.status !== 'active') {
     await em.remove(session).flush();
     return null;
   }
-  return session.user as IUser;
+  if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
+    session.lastSeenAt = now;
+    await em.flush();
+  }
+  return session;
+}
+
+/**
+ * Replaces the session's token (the row keeps its creation time and absolute expiry unless a
+ * new stage begins a full session). Returns the new token for the cookie.
+ */
+export async function rotateSession(
+  em: EntityManager,
+  session: ISession,
+  changes: { stage?: SessionStage; actingOrganization?: IOrganization | null },
+  policy: SessionPolicy,
+  now = new Date(),
+): Promise<{ token: string; session: ISession }> {
+  const token = newToken();
+  const stage = changes.stage ?? session.stage;
+  const fresh = em.create(Session, {
+    id: idOf(token),
+    user: session.user,
+    stage,
+    actingOrganization:
+      changes.actingOrganization !== undefined ? changes.actingOrganization : (session.actingOrganization ?? null),
+    createdAt: session.createdAt,
+    lastSeenAt: now,
+    expiresAt:
+      stage === 'active' && session.stage !== 'active'
+        ? new Date(now.getTime() + policy.maxAgeHours * 3_600_000)
+        : session.expiresAt,
+    ip: session.ip ?? null,
+    userAgent: session.userAgent ?? null,
+  });
+  em.remove(session);
+  await em.flush();
+  return { token, session: fresh };
 }
 
 export async function endSession(em: EntityManager, token: string): Promise<void> {
   await em.nativeDelete(Session, { id: idOf(token) });
 }
 
-export async function endExpiredSessions(em: EntityManager): Promise<number> {
-  return em.nativeDelete(Session, { expiresAt: { $lte: new Date() } });
+/** Signs the user out everywhere, except (optionally) the session making the request. */
+export async function endUserSessions(em: EntityManager, userId: string, keep?: ISession): Promise<number> {
+  return em.nativeDelete(Session, { user: userId, ...(keep ? { id: { $ne: keep.id } } : {}) });
+}
+
+export async function endExpiredSessions(em: EntityManager, now = new Date()): Promise<number> {
+  return em.nativeDelete(Session, { expiresAt: { $lte: now } });
 }

@@ -58,7 +58,13 @@ export async function completeSetup(
       return await em.fork().transactional(async (tx) => {
         if ((await tx.count(SystemFact, { key: SETUP_COMPLETED })) > 0) throw new SetupAlreadyCompleteError();
         const id = randomUUID();
-        const organization = tx.create(Organization, { id, name: organizationName, kind: 'root', parent: null, path: `/${id}/` });
+        const organization = tx.create(Organization, {
+          id,
+          name: organizationName,
+          kind: 'root',
+          parent: null,
+          path: `/${id}/`,
+        });
         const now = new Date();
         const user = tx.create(User, {
           organization,

@@ -10,7 +10,10 @@ export const MailMessage = defineEntity({
   tableName: 'mail_messages',
   properties: {
     id: p.integer().primary().autoincrement(),
-    createdAt: p.datetime().onCreate(() => new Date()).index(),
+    createdAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .index(),
     to: p.string().length(320),
     subject: p.string().length(300),
     text: p.text(),

@@ -1,14 +1,26 @@
-// Sign in and sign out with a password. The full identity system (throttling, 2FA, resets)
-// builds on these routes.
+// Sign in and sign out with a password. After the password, a session may still need a step
+// (a two-factor code, two-factor enrolment, a new password): it gets a session of that stage,
+// which opens only that step's page.
 import { Hono } from 'hono';
+import { recordAudit } from '../audit/audit-service.ts';
 import { clientIp } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
-import { safeNext } from '../http/middleware.ts';
+import { STAGE_PAGES, safeNext, sessionPolicy } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
 import { clearSessionCookie, writeSessionCookie } from '../http/session-cookie.ts';
+import type { IOrganization, IUser, SessionStage } from '../identity/entities.ts';
 import { authenticate } from '../identity/login-service.ts';
 import { createSession, endSession } from '../identity/session-service.ts';
+import { stageAfterPassword } from '../identity/sign-in-steps.ts';
 import { formFields } from './forms.ts';
+
+function browserOf(userAgent: string | undefined): string {
+  if (!userAgent) return 'an unknown browser';
+  const match = /(Edg|Firefox|Chrome|Safari|curl)\//.exec(userAgent);
+  return match
+    ? (({ Edg: 'Edge' } as Record<string, string>)[match[1] as string] ?? (match[1] as string))
+    : 'a browser';
+}
 
 export function authRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -23,7 +35,9 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
           ? 'Your administrator account is ready. Sign in to continue.'
           : c.req.query('signedOut') === '1'
             ? 'You have signed out.'
-            : undefined,
+            : c.req.query('reset') === 'done'
+              ? 'Your password has been changed. Sign in with the new one.'
+              : undefined,
       values: {},
       errors: {},
       focus: 'email',
@@ -37,37 +51,95 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
     const errors: Record<string, string> = {};
     if (!email) errors.email = 'Enter your email address.';
     if (!form.password) errors.password = 'Enter your password.';
-    const user = Object.keys(errors).length === 0 ? await authenticate(c.get('em'), email, form.password ?? '') : null;
-    if (!user) {
-      c.get('log').info({ email: email.slice(0, 320) }, 'login failed');
-      return renderPage(
+    const page = (status: 401 | 403 | 422 | 429, failure?: string) =>
+      renderPage(
         c,
         deps,
         'pages/login.njk',
-        {
-          title: 'Sign in',
-          next,
-          values: { email },
-          errors,
-          focus: email ? 'password' : 'email',
-          failure: Object.keys(errors).length === 0 ? 'The email address or password is incorrect.' : undefined,
-        },
-        Object.keys(errors).length === 0 ? 401 : 422,
+        { title: 'Sign in', next, values: { email }, errors, focus: email ? 'password' : 'email', failure },
+        status,
+      );
+    if (Object.keys(errors).length > 0) return page(422);
+
+    const ip = clientIp(c, deps.config);
+    const userAgent = c.req.header('user-agent');
+    const actor = { label: email.toLowerCase().slice(0, 320), ip, userAgent };
+    const outcome = await authenticate(c.get('em'), email, form.password ?? '', ip, deps.now());
+    if (outcome.kind === 'throttled') {
+      c.header('Retry-After', String(outcome.retryAfterSeconds));
+      c.get('log').warn({ ip }, 'login throttled');
+      const minutes = Math.max(1, Math.ceil(outcome.retryAfterSeconds / 60));
+      return page(
+        429,
+        `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or reset your password.`,
       );
     }
-    const { token, expiresAt } = await createSession(c.get('em'), user, deps.config.sessionMaxAgeHours, {
-      ip: clientIp(c, deps.config),
-      userAgent: c.req.header('user-agent'),
+    if (outcome.kind === 'failed') {
+      c.get('log').info({ reason: outcome.reason }, 'login failed');
+      await recordAudit(c.get('em'), {
+        organization: (outcome.user?.organization as IOrganization | undefined) ?? null,
+        activity: 'Sign-in',
+        status: 'failed',
+        account: outcome.user?.email ?? null,
+        description: `Sign-in failed (${outcome.reason === 'unknown email' ? 'unknown account' : outcome.reason === 'wrong password' ? 'wrong password' : 'account not active'}) with ${browserOf(userAgent)} from ${ip ?? 'an unknown address'}`,
+        actor: { ...actor, id: outcome.user?.id ?? null },
+      });
+      return page(401, 'The email address or password is incorrect.');
+    }
+    if (outcome.kind === 'address_denied') {
+      await recordAudit(c.get('em'), {
+        organization: outcome.user.organization as IOrganization,
+        activity: 'Access denied',
+        status: 'failed',
+        account: outcome.user.email,
+        description: `Sign-in refused: ${ip ?? 'an unknown address'} is not a trusted IP address`,
+        actor: { ...actor, id: outcome.user.id },
+      });
+      return renderPage(c, deps, 'pages/access-denied.njk', { title: 'Access denied', ip }, 403);
+    }
+    const user: IUser = outcome.user;
+    const stage: SessionStage = stageAfterPassword(user, deps.now());
+    const { token, session } = await createSession(
+      c.get('em'),
+      user,
+      sessionPolicy(deps),
+      { ip, userAgent },
+      stage,
+      deps.now(),
+    );
+    await writeSessionCookie(c, deps, token, session.expiresAt);
+    await recordAudit(c.get('em'), {
+      organization: user.organization as IOrganization,
+      activity: 'Sign-in',
+      account: user.email,
+      description:
+        stage === 'active'
+          ? `Signed in with ${browserOf(userAgent)} from ${ip ?? 'an unknown address'}`
+          : `Password accepted with ${browserOf(userAgent)} from ${ip ?? 'an unknown address'}; ${stage === 'second_factor' ? 'two-factor code required' : stage === 'enrol_second_factor' ? 'two-factor enrolment required' : 'password expired'}`,
+      actor: { ...actor, id: user.id },
     });
-    await writeSessionCookie(c, deps, token, expiresAt);
-    c.get('log').info({ userId: user.id }, 'login succeeded');
+    c.get('log').info({ userId: user.id, stage }, 'login succeeded');
+    if (stage !== 'active') {
+      const target = STAGE_PAGES[stage as Exclude<SessionStage, 'active'>];
+      return c.redirect(next === '/' ? target : `${target}?next=${encodeURIComponent(next)}`, 303);
+    }
     return c.redirect(next, 303);
   });
 
   app.post('/logout', async (c) => {
     const token = c.get('sessionToken');
+    const user = c.get('session')?.user as IUser | undefined;
     if (token) await endSession(c.get('em'), token);
     clearSessionCookie(c);
+    if (user) {
+      await recordAudit(c.get('em'), {
+        organization: user.organization as IOrganization,
+        activity: 'Sign-out',
+        account: user.email,
+        description: 'Signed out',
+        actor: { label: user.email, id: user.id, ip: clientIp(c, deps.config), userAgent: c.req.header('user-agent') },
+      });
+    }
     return c.redirect('/login?signedOut=1', 303);
   });
 

@@ -153,15 +153,19 @@ describe('sign in and out', () => {
     const proxied = await createTestApp({ HOLDFAST_TRUSTED_PROXIES: '10.0.0.0/8' });
     try {
       await completeSetupVia(proxied.app);
-      const res = await proxied.app.request('/login', {
-        ...form({ email: ADMIN.email, password: ADMIN.password }),
-        headers: {
-          ...form({}).headers,
-          origin: 'https://backup.example.com',
-          'x-forwarded-proto': 'https',
-          'x-forwarded-host': 'backup.example.com',
+      const res = await proxied.app.request(
+        '/login',
+        {
+          ...form({ email: ADMIN.email, password: ADMIN.password }),
+          headers: {
+            ...form({}).headers,
+            origin: 'https://backup.example.com',
+            'x-forwarded-proto': 'https',
+            'x-forwarded-host': 'backup.example.com',
+          },
         },
-      }, fromAddress('10.1.1.1'));
+        fromAddress('10.1.1.1'),
+      );
       expect(res.status).toBe(303);
       expect(res.headers.get('set-cookie')).toContain('Secure');
     } finally {

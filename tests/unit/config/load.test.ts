@@ -54,7 +54,9 @@ describe('loadConfig', () => {
 
   it('reports one line per problem, naming the variable and the value', () => {
     const problems = problemsOf(() =>
-      loadConfig({ env: { HOLDFAST_PORT: 'abc', HOLDFAST_TRUSTED_PROXIES: '10.0.0.0/99', HOLDFAST_PUBLIC_URL: 'ftp://x' } }),
+      loadConfig({
+        env: { HOLDFAST_PORT: 'abc', HOLDFAST_TRUSTED_PROXIES: '10.0.0.0/99', HOLDFAST_PUBLIC_URL: 'ftp://x' },
+      }),
     );
     expect(problems).toEqual([
       'HOLDFAST_PORT: must be a whole number from 0 to 65535 (got "abc")',

@@ -1,0 +1,94 @@
+// Who is acting and what they may do. A principal is a signed-in user or an API key; both act
+// from a home organization on that organization and the descendants they were granted.
+// Every lookup of an organization by id goes through `accessibleOrganization`, which answers
+// "not found" for anything outside the caller's reach, so other tenants' ids reveal nothing.
+import type { EntityManager, FilterQuery } from '@mikro-orm/core';
+import { NotFoundError } from '../errors.ts';
+import { type IOrganization, type IUser, Organization } from '../identity/entities.ts';
+import { PERMISSIONS, type Permission } from '../identity/permissions.ts';
+import { escapeLike } from '../tenancy/organizations.ts';
+
+export interface Principal {
+  kind: 'user' | 'api_key';
+  /** Set for users. */
+  user?: IUser;
+  /** Set for API keys: the client id. */
+  apiKeyId?: string;
+  /** How the audit log names the actor. */
+  label: string;
+  home: IOrganization;
+  isAdministrator: boolean;
+  permissions: ReadonlySet<Permission>;
+  /** 'all' descendants of home, or only the listed organizations and their subtrees. */
+  accessible: 'all' | readonly string[];
+}
+
+export function principalForUser(user: IUser): Principal {
+  const isAdministrator = user.role === 'administrator';
+  return {
+    kind: 'user',
+    user,
+    label: user.email,
+    home: user.organization as IOrganization,
+    isAdministrator,
+    permissions: new Set(isAdministrator ? PERMISSIONS : user.permissions),
+    accessible: user.accessibleAccounts === 'all' ? 'all' : user.accessibleOrganizationIds,
+  };
+}
+
+/** API keys act with administrator rights on their organization and all of its descendants. */
+export function principalForApiKey(apiKeyId: string, organization: IOrganization): Principal {
+  return {
+    kind: 'api_key',
+    apiKeyId,
+    label: `API key ${apiKeyId}`,
+    home: organization,
+    isAdministrator: true,
+    permissions: new Set(PERMISSIONS),
+    accessible: 'all',
+  };
+}
+
+export function hasPermission(principal: Principal, permission: Permission): boolean {
+  return principal.isAdministrator || principal.permissions.has(permission);
+}
+
+/** Whether the principal may act on this organization (its home, or a granted descendant). */
+export function canReach(principal: Principal, org: IOrganization): boolean {
+  if (org.id === principal.home.id) return true;
+  if (!org.path.startsWith(principal.home.path)) return false;
+  if (principal.accessible === 'all') return true;
+  return principal.accessible.some((id) => org.path.includes(`/${id}/`));
+}
+
+/** Filter for every organization the principal may reach (optionally only inside `within`). */
+export function reachableFilter(principal: Principal, within?: IOrganization): FilterQuery<IOrganization> {
+  const base = within && within.path.startsWith(principal.home.path) ? within : principal.home;
+  const subtree: FilterQuery<IOrganization> = { path: { $like: `${escapeLike(base.path)}%` } };
+  if (principal.accessible === 'all' || base.id !== principal.home.id) {
+    if (base.id !== principal.home.id && !canReach(principal, base)) return { id: null };
+    return subtree;
+  }
+  return {
+    $and: [
+      subtree,
+      {
+        $or: [
+          { id: principal.home.id },
+          ...principal.accessible.map((id) => ({ path: { $like: `%/${escapeLike(id)}/%` } })),
+        ],
+      },
+    ],
+  };
+}
+
+/** The organization with this id if the principal may reach it; otherwise a 404. */
+export async function accessibleOrganization(
+  em: EntityManager,
+  principal: Principal,
+  id: string,
+): Promise<IOrganization> {
+  const org = typeof id === 'string' && id.length <= 36 ? await em.findOne(Organization, { id }) : null;
+  if (!org || !canReach(principal, org)) throw new NotFoundError('There is no such organization.');
+  return org;
+}

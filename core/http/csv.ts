@@ -1,0 +1,10 @@
+// CSV per RFC 4180, with cells that a spreadsheet would run as a formula defused (a leading
+// quote), since exported rows carry text users typed.
+export function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function csvLine(cells: readonly string[]): string {
+  return `${cells.map(csvCell).join(',')}\r\n`;
+}

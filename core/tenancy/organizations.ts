@@ -1,0 +1,141 @@
+// The organization tree: root (the operator) → distributors → partners → customer accounts,
+// with direct customers under any non-customer node. Each node stores the ids from the root
+// down to itself (`path`), so "is X inside Y" and "everything under Y" are prefix tests that
+// work the same on SQLite and PostgreSQL.
+import type { EntityManager, FilterQuery } from '@mikro-orm/core';
+import { z } from 'zod';
+import { AppError, fieldErrorsFrom, ValidationError } from '../errors.ts';
+import { type IOrganization, Organization, type OrganizationKind } from '../identity/entities.ts';
+
+/** What may hang under each kind. Nothing moves between trees once created. */
+export const CHILD_KINDS: Record<OrganizationKind, readonly OrganizationKind[]> = {
+  root: ['distributor', 'partner', 'customer'],
+  distributor: ['partner', 'customer'],
+  partner: ['customer'],
+  customer: [],
+};
+
+export const KIND_LABELS: Record<OrganizationKind, string> = {
+  root: 'Operator',
+  distributor: 'Distributor',
+  partner: 'Partner',
+  customer: 'Customer account',
+};
+
+/** Days between a confirmed removal and the purge of the account's data. */
+export const REMOVAL_GRACE_DAYS = 7;
+export const REMOVAL_CONFIRMATION = 'I approve the removal of my data';
+
+const optionalText = (max: number, label: string) =>
+  z
+    .string()
+    .trim()
+    .max(max, { error: `${label} can be at most ${max} characters.` })
+    .transform((v) => (v === '' ? null : v))
+    .nullable()
+    .optional();
+
+export const organizationDetailsSchema = z.object({
+  name: z
+    .string({ error: 'Enter a name.' })
+    .trim()
+    .min(1, { error: 'Enter a name.' })
+    .max(200, { error: 'Use at most 200 characters.' }),
+  contactName: optionalText(200, 'The contact name'),
+  contactEmail: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .transform((v) => (v === '' ? null : v))
+    .pipe(z.email({ error: 'Enter a valid email address, like it@example.com.' }).max(320).nullable())
+    .nullable()
+    .optional(),
+  phone: z
+    .string()
+    .trim()
+    .max(50, { error: 'Use at most 50 characters.' })
+    .regex(/^[0-9+()\-.\s]*$/, { error: 'Use digits, spaces and + ( ) - . only.' })
+    .transform((v) => (v === '' ? null : v))
+    .nullable()
+    .optional(),
+});
+export type OrganizationDetails = z.input<typeof organizationDetailsSchema>;
+
+export const newOrganizationSchema = organizationDetailsSchema.extend({
+  kind: z.enum(['distributor', 'partner', 'customer'], { error: 'Choose what kind of organization to add.' }),
+});
+export type NewOrganization = z.input<typeof newOrganizationSchema>;
+
+export function isWithin(org: IOrganization, ancestor: IOrganization): boolean {
+  return org.path.startsWith(ancestor.path);
+}
+
+/** Filter for the strict descendants of a node. */
+export function descendantsOf(ancestor: IOrganization): FilterQuery<IOrganization> {
+  return { path: { $like: `${escapeLike(ancestor.path)}%` }, id: { $ne: ancestor.id } };
+}
+
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** The ids on a node's path, root first. */
+export function ancestorIds(org: IOrganization): string[] {
+  return org.path.split('/').filter(Boolean);
+}
+
+export async function createOrganization(
+  em: EntityManager,
+  parent: IOrganization,
+  input: NewOrganization,
+): Promise<IOrganization> {
+  const parsed = newOrganizationSchema.safeParse(input);
+  if (!parsed.success) throw new ValidationError(fieldErrorsFrom(parsed.error.issues));
+  const { kind, ...details } = parsed.data;
+  if (!CHILD_KINDS[parent.kind].includes(kind)) {
+    throw new ValidationError({
+      kind: `A ${KIND_LABELS[parent.kind].toLowerCase()} cannot hold a ${KIND_LABELS[kind].toLowerCase()}.`,
+    });
+  }
+  if (parent.status !== 'active') {
+    throw new AppError('organization_removed', 'This organization is being removed; nothing can be added to it.', 409);
+  }
+  const id = crypto.randomUUID();
+  const org = em.create(Organization, {
+    id,
+    kind,
+    parent,
+    path: `${parent.path}${id}/`,
+    name: details.name,
+    contactName: details.contactName ?? null,
+    contactEmail: details.contactEmail ?? null,
+    phone: details.phone ?? null,
+  });
+  await em.flush();
+  return org;
+}
+
+/** Applies new details; returns the names of the fields that changed (for the audit entry). */
+export async function updateOrganization(
+  em: EntityManager,
+  org: IOrganization,
+  input: OrganizationDetails,
+): Promise<string[]> {
+  const parsed = organizationDetailsSchema.safeParse(input);
+  if (!parsed.success) throw new ValidationError(fieldErrorsFrom(parsed.error.issues));
+  const changed: string[] = [];
+  const next = {
+    name: parsed.data.name,
+    contactName: parsed.data.contactName ?? null,
+    contactEmail: parsed.data.contactEmail ?? null,
+    phone: parsed.data.phone ?? null,
+  };
+  for (const [key, value] of Object.entries(next) as [keyof typeof next, string | null][]) {
+    if (org[key] !== value) {
+      changed.push(key);
+      (org as Record<string, unknown>)[key] = value;
+    }
+  }
+  await em.flush();
+  return changed;
+}
