@@ -14,6 +14,7 @@ import { currentUser, requestContext, setupGate } from './http/middleware.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
+import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { staticRoutes } from './routes/static.ts';
 
@@ -75,6 +76,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', setupRoutes(deps));
   app.route('/', authRoutes(deps));
   app.route('/', homeRoutes(deps));
+  app.route('/', settingsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));
   return app;
 }

@@ -1,6 +1,10 @@
-// The site map of a customer account, in the order of the product guides. A section that
-// has no pages yet is shown greyed out and unlinked, so the layout is stable and nothing
-// links to a missing page; the capability that adds its pages sets `available`.
+// The site map, in the order of the product guides, filtered by what the signed-in principal
+// may open. A section that has no pages yet is shown greyed out and unlinked, so the layout is
+// stable and nothing links to a missing page; the capability that adds its pages sets `available`.
+import { hasPermission, type Principal } from '../access/principal.ts';
+import type { IOrganization } from '../identity/entities.ts';
+import type { Permission } from '../identity/permissions.ts';
+
 export interface NavEntry {
   label: string;
   href: string;
@@ -15,20 +19,59 @@ interface NavSection {
   href: string;
   icon: string;
   available: boolean;
+  /** Shown only to principals with this permission. */
+  permission?: Permission;
+  /** Shown only where the organization acted on can hold accounts (a portal). */
+  portal?: boolean;
+  /** Paths under another prefix that belong to this section. */
+  alsoCurrentFor?: string[];
 }
 
 const sections: readonly NavSection[] = [
+  { label: 'Accounts', href: '/portal', icon: 'accounts', available: true, portal: true, permission: 'view_dashboard' },
   { label: 'Homepage', href: '/', icon: 'home', available: true },
   { label: 'Jobs', href: '/jobs', icon: 'jobs', available: false },
   { label: 'Recovery', href: '/recovery', icon: 'recovery', available: false },
-  { label: 'Activity', href: '/activity', icon: 'activity', available: false },
-  { label: 'Settings', href: '/settings', icon: 'settings', available: false },
+  { label: 'Activity', href: '/activity', icon: 'activity', available: true },
+  { label: 'Settings', href: '/settings', icon: 'settings', available: true },
 ];
 
-export function navigationFor(path: string): NavEntry[] {
-  return sections.map((s) => ({
-    ...s,
-    current: s.href === '/' ? path === '/' : path === s.href || path.startsWith(`${s.href}/`),
-    ...(s.available ? {} : { unavailableReason: 'Not available yet on this appliance' }),
-  }));
+export function navigationFor(path: string, principal?: Principal, organization?: IOrganization): NavEntry[] {
+  return sections
+    .filter((s) => !s.permission || (principal && hasPermission(principal, s.permission)))
+    .filter((s) => !s.portal || (organization && organization.kind !== 'customer'))
+    .map(({ permission: _p, portal: _q, alsoCurrentFor: _a, ...s }) => ({
+      ...s,
+      current: s.href === '/' ? path === '/' : path === s.href || path.startsWith(`${s.href}/`),
+      ...(s.available ? {} : { unavailableReason: 'Not available yet on this appliance' }),
+    }));
+}
+
+export interface SettingsTab {
+  label: string;
+  href: string;
+  current: boolean;
+}
+
+/** The Settings sub-navigation, filtered by permission. */
+export function settingsTabsFor(path: string, principal: Principal, organization: IOrganization): SettingsTab[] {
+  const tabs: { label: string; href: string; show: boolean }[] = [
+    { label: 'Account', href: '/settings/account', show: true },
+    { label: 'Users', href: '/settings/users', show: hasPermission(principal, 'manage_users') },
+    { label: 'Security', href: '/settings/security', show: true },
+    {
+      label: 'IP restrictions',
+      href: '/settings/ip-restrictions',
+      show: hasPermission(principal, 'manage_security'),
+    },
+    { label: 'API', href: '/settings/api', show: hasPermission(principal, 'manage_integrations') },
+    {
+      label: 'Outbox',
+      href: '/settings/outbox',
+      show: organization.kind === 'root' && principal.home.kind === 'root' && principal.isAdministrator,
+    },
+  ];
+  return tabs
+    .filter((t) => t.show)
+    .map((t) => ({ label: t.label, href: t.href, current: path === t.href || path.startsWith(`${t.href}/`) }));
 }

@@ -1,8 +1,9 @@
-// Renders a full page with what every layout needs (user, navigation, version).
+// Renders a full page with what every layout needs (user, navigation, the account being
+// worked in, version).
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppDeps, AppEnv } from './env.ts';
-import { navigationFor } from './navigation.ts';
+import { navigationFor, settingsTabsFor } from './navigation.ts';
 
 export function renderPage(
   c: Context<AppEnv>,
@@ -13,9 +14,16 @@ export function renderPage(
 ): Response {
   const path = new URL(c.req.url).pathname;
   const user = c.get('user');
+  const principal = c.get('principal');
+  const organization = c.get('organization');
+  const actingElsewhere = principal && organization && organization.id !== principal.home.id;
   const html = deps.views.render(template, {
-    user: user ? { email: user.email, organizationName: user.organization.name } : undefined,
-    navigation: user ? navigationFor(path) : [],
+    user: user ? { email: user.email, organizationName: (organization ?? user.organization).name } : undefined,
+    navigation: user ? navigationFor(path, principal, organization) : [],
+    settingsTabs: principal && organization ? settingsTabsFor(path, principal, organization) : [],
+    acting: actingElsewhere
+      ? { name: organization.name, kind: organization.kind, homeName: principal.home.name }
+      : null,
     version: deps.version,
     requestId: c.get('requestId'),
     ...context,

@@ -1,0 +1,12 @@
+// Settings: every section is its own router under /settings; this file only joins them.
+import { Hono } from 'hono';
+import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { requireUser } from '../../http/middleware.ts';
+
+export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('/settings', requireUser(deps));
+  app.use('/settings/*', requireUser(deps));
+  app.get('/settings', (c) => c.redirect('/settings/account', 303));
+  return app;
+}
