@@ -1,0 +1,297 @@
+// Users of an organization: invite, edit, deactivate, delete, and the links sent by mail.
+// Rules that hold whatever the caller:
+// - an email address names one user on the whole appliance;
+// - an organization always keeps an active administrator (the last one cannot be demoted,
+//   deactivated or deleted), and nobody deactivates or deletes themselves;
+// - a Custom user who manages users can grant only permissions they hold and cannot make
+//   administrators, so managing users is not a way to gain rights.
+import type { EntityManager } from '@mikro-orm/core';
+import { z } from 'zod';
+import { ForbiddenError } from '../access/errors.ts';
+import type { Principal } from '../access/principal.ts';
+import { AppError, fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import { type IOrganization, type IUser, Organization, USER_ROLES, User } from './entities.ts';
+import { issueToken } from './one-time-tokens.ts';
+import { PERMISSION_LABELS, PERMISSIONS, type Permission } from './permissions.ts';
+import { endUserSessions } from './session-service.ts';
+
+export const userInputSchema = z.object({
+  email: z
+    .string({ error: 'Enter an email address.' })
+    .trim()
+    .toLowerCase()
+    .pipe(z.email({ error: 'Enter a valid email address, like jane@example.com.' }).max(320)),
+  displayName: z
+    .string()
+    .trim()
+    .max(200, { error: 'Use at most 200 characters.' })
+    .transform((v) => (v === '' ? null : v))
+    .nullable()
+    .optional(),
+  role: z.enum(USER_ROLES, { error: 'Choose a role.' }),
+  permissions: z.array(z.enum(PERMISSIONS, { error: 'Unknown permission.' })).default([]),
+  accessibleAccounts: z
+    .enum(['all', 'selected'], { error: 'Choose which accounts the user can reach.' })
+    .default('all'),
+  accessibleOrganizationIds: z.array(z.string().max(36)).max(1000).default([]),
+});
+export type UserInput = z.input<typeof userInputSchema>;
+
+export interface UserServiceContext {
+  em: EntityManager;
+  mailer: Mailer;
+  now: Date;
+  /** Base URL for links in mail, e.g. https://backup.example.com */
+  origin: string;
+}
+
+export async function listUsers(em: EntityManager, org: IOrganization): Promise<IUser[]> {
+  return em.find(User, { organization: org.id }, { orderBy: { email: 'asc' } });
+}
+
+/** The user with this id in this organization; anything else is a 404. */
+export async function findUser(em: EntityManager, org: IOrganization, id: string): Promise<IUser> {
+  const user =
+    typeof id === 'string' && id.length <= 36
+      ? await em.findOne(User, { id, organization: org.id }, { populate: ['organization'] })
+      : null;
+  if (!user) throw new NotFoundError('There is no such user.');
+  return user;
+}
+
+function parseInput(input: UserInput) {
+  const parsed = userInputSchema.safeParse(input);
+  if (!parsed.success) throw new ValidationError(fieldErrorsFrom(parsed.error.issues));
+  const data = parsed.data;
+  return {
+    ...data,
+    displayName: data.displayName ?? null,
+    permissions: data.role === 'administrator' ? [] : [...new Set(data.permissions)],
+    accessibleOrganizationIds: data.accessibleAccounts === 'all' ? [] : [...new Set(data.accessibleOrganizationIds)],
+  };
+}
+
+type ParsedInput = ReturnType<typeof parseInput>;
+
+async function checkGrant(em: EntityManager, org: IOrganization, input: ParsedInput, actor: Principal): Promise<void> {
+  if (!actor.isAdministrator) {
+    if (input.role === 'administrator') throw new ForbiddenError('Only administrators can make administrators.');
+    const extra = input.permissions.filter((p) => !actor.permissions.has(p));
+    if (extra.length > 0) {
+      throw new ForbiddenError(
+        `You cannot grant permissions you do not hold: ${extra.map((p) => PERMISSION_LABELS[p].label).join(', ')}.`,
+      );
+    }
+  }
+  if (input.accessibleAccounts === 'selected') {
+    if (org.kind === 'customer') {
+      throw new ValidationError({ accessibleAccounts: 'A customer account has no accounts under it to choose from.' });
+    }
+    if (input.accessibleOrganizationIds.length === 0) {
+      throw new ValidationError({ accessibleAccounts: 'Choose at least one account, or allow all accounts.' });
+    }
+    const found = await em.find(Organization, { id: { $in: input.accessibleOrganizationIds } });
+    const valid = found.filter((o) => o.id !== org.id && o.path.startsWith(org.path));
+    if (valid.length !== input.accessibleOrganizationIds.length) {
+      throw new ValidationError({ accessibleAccounts: 'One of the chosen accounts is not under this organization.' });
+    }
+  }
+}
+
+async function ensureEmailFree(em: EntityManager, email: string, exceptUserId?: string): Promise<void> {
+  const taken = await em.count(User, {
+    $or: [{ email }, { pendingEmail: email }],
+    ...(exceptUserId ? { id: { $ne: exceptUserId } } : {}),
+  });
+  if (taken > 0) throw new ValidationError({ email: 'A user with this email address already exists.' });
+}
+
+async function otherActiveAdministrators(em: EntityManager, org: IOrganization, user: IUser): Promise<number> {
+  return em.count(User, { organization: org.id, role: 'administrator', status: 'active', id: { $ne: user.id } });
+}
+
+async function guardLastAdministrator(em: EntityManager, org: IOrganization, user: IUser, action: string) {
+  if (
+    user.role === 'administrator' &&
+    user.status === 'active' &&
+    (await otherActiveAdministrators(em, org, user)) === 0
+  ) {
+    throw new AppError(
+      'last_administrator',
+      `${user.email} is the only active administrator of ${org.name} and cannot be ${action}. Make another user an administrator first.`,
+      409,
+    );
+  }
+}
+
+function guardSelf(user: IUser, actor: Principal, action: string) {
+  if (actor.user?.id === user.id) throw new AppError('self_lockout', `You cannot ${action} yourself.`, 409);
+}
+
+async function sendConfirmation(
+  ctx: UserServiceContext,
+  user: IUser,
+  org: IOrganization,
+  email: string,
+  isInvite: boolean,
+) {
+  const token = await issueToken(ctx.em, user, 'confirm_email', ctx.now, email);
+  const link = `${ctx.origin}/confirm-email/${token}`;
+  await ctx.mailer.send(ctx.em, {
+    to: email,
+    subject: isInvite
+      ? `You have been invited to ${org.name} on Holdfast`
+      : 'Confirm your new email address for Holdfast',
+    text: isInvite
+      ? `You have been added as a user of ${org.name} on Holdfast.\n\nConfirm your email address and choose a password here (the link works once, for 24 hours):\n${link}\n\nIf you did not expect this, ignore this message.`
+      : `Confirm that ${email} is your new address for Holdfast (the link works once, for 24 hours):\n${link}\n\nUntil you confirm, your old address stays in use.`,
+  });
+}
+
+export async function inviteUser(
+  ctx: UserServiceContext,
+  org: IOrganization,
+  input: UserInput,
+  actor: Principal,
+): Promise<IUser> {
+  const data = parseInput(input);
+  await checkGrant(ctx.em, org, data, actor);
+  await ensureEmailFree(ctx.em, data.email);
+  const user = ctx.em.create(User, {
+    organization: org,
+    email: data.email,
+    displayName: data.displayName,
+    passwordHash: null,
+    passwordChangedAt: null,
+    role: data.role,
+    permissions: data.permissions,
+    accessibleAccounts: data.accessibleAccounts,
+    accessibleOrganizationIds: data.accessibleOrganizationIds,
+    status: 'pending',
+    emailConfirmedAt: null,
+    lastLoginAt: null,
+  });
+  await ctx.em.flush();
+  await sendConfirmation(ctx, user, org, user.email, true);
+  return user;
+}
+
+export interface UserChanges {
+  /** Names of changed fields. */
+  fields: string[];
+  permissionsChanged: boolean;
+  emailChangePending: boolean;
+}
+
+export async function updateUser(
+  ctx: UserServiceContext,
+  org: IOrganization,
+  user: IUser,
+  input: UserInput,
+  actor: Principal,
+): Promise<UserChanges> {
+  const data = parseInput(input);
+  await checkGrant(ctx.em, org, data, actor);
+  if (!actor.isAdministrator && user.role === 'administrator') {
+    throw new ForbiddenError('Only administrators can change an administrator.');
+  }
+  if (user.role === 'administrator' && data.role !== 'administrator') {
+    await guardLastAdministrator(ctx.em, org, user, 'demoted');
+  }
+  const fields: string[] = [];
+  let permissionsChanged = false;
+  if (user.displayName !== data.displayName) {
+    user.displayName = data.displayName;
+    fields.push('name');
+  }
+  const before = JSON.stringify([
+    user.role,
+    [...user.permissions].sort(),
+    user.accessibleAccounts,
+    [...user.accessibleOrganizationIds].sort(),
+  ]);
+  const after = JSON.stringify([
+    data.role,
+    [...data.permissions].sort(),
+    data.accessibleAccounts,
+    [...data.accessibleOrganizationIds].sort(),
+  ]);
+  if (before !== after) {
+    user.role = data.role;
+    user.permissions = data.permissions as Permission[];
+    user.accessibleAccounts = data.accessibleAccounts;
+    user.accessibleOrganizationIds = data.accessibleOrganizationIds;
+    permissionsChanged = true;
+    fields.push('permissions');
+  }
+  let emailChangePending = false;
+  if (data.email !== user.email) {
+    await ensureEmailFree(ctx.em, data.email, user.id);
+    if (user.status === 'pending') {
+      // Not confirmed yet: the invitation simply goes to the corrected address.
+      user.email = data.email;
+      await ctx.em.flush();
+      await sendConfirmation(ctx, user, org, user.email, true);
+    } else {
+      user.pendingEmail = data.email;
+      await ctx.em.flush();
+      await sendConfirmation(ctx, user, org, data.email, false);
+      emailChangePending = true;
+    }
+    fields.push('email');
+  }
+  await ctx.em.flush();
+  return { fields, permissionsChanged, emailChangePending };
+}
+
+export async function setUserActive(
+  em: EntityManager,
+  org: IOrganization,
+  user: IUser,
+  active: boolean,
+  actor: Principal,
+): Promise<void> {
+  if (!active) {
+    guardSelf(user, actor, 'deactivate');
+    if (!actor.isAdministrator && user.role === 'administrator') {
+      throw new ForbiddenError('Only administrators can deactivate an administrator.');
+    }
+    await guardLastAdministrator(em, org, user, 'deactivated');
+    if (user.status === 'deactivated') return;
+    user.status = 'deactivated';
+    await em.flush();
+    await endUserSessions(em, user.id);
+    return;
+  }
+  if (user.status !== 'deactivated') return;
+  user.status = user.passwordHash ? 'active' : 'pending';
+  await em.flush();
+}
+
+export async function deleteUser(em: EntityManager, org: IOrganization, user: IUser, actor: Principal): Promise<void> {
+  guardSelf(user, actor, 'delete');
+  if (!actor.isAdministrator && user.role === 'administrator') {
+    throw new ForbiddenError('Only administrators can delete an administrator.');
+  }
+  await guardLastAdministrator(em, org, user, 'deleted');
+  await endUserSessions(em, user.id);
+  em.remove(user);
+  await em.flush();
+}
+
+export async function resendConfirmation(ctx: UserServiceContext, org: IOrganization, user: IUser): Promise<string> {
+  if (user.status === 'pending') {
+    await sendConfirmation(ctx, user, org, user.email, true);
+    return user.email;
+  }
+  if (user.pendingEmail) {
+    await sendConfirmation(ctx, user, org, user.pendingEmail, false);
+    return user.pendingEmail;
+  }
+  throw new AppError('nothing_to_confirm', `${user.email} has no unconfirmed email address.`, 409);
+}
+
+export async function userCount(em: EntityManager, org: IOrganization): Promise<number> {
+  return em.count(User, { organization: org.id });
+}
