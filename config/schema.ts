@@ -28,20 +28,6 @@ function text(): z.ZodType<string> {
   return z.string({ error: 'must be text' }).trim().min(1, { error: 'must not be empty' });
 }
 
-function boolean(): z.ZodType<boolean> {
-  const message = 'must be true or false';
-  return z.preprocess(
-    (v) => {
-      if (typeof v !== 'string') return v;
-      const s = v.trim().toLowerCase();
-      if (['true', '1', 'yes', 'on'].includes(s)) return true;
-      if (['false', '0', 'no', 'off'].includes(s)) return false;
-      return v;
-    },
-    z.boolean({ error: message }),
-  );
-}
-
 function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number]> {
   return z.enum(values, { error: `must be one of ${values.join(', ')}` });
 }

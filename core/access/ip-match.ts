@@ -12,7 +12,7 @@ export interface IpSpan {
 
 export class IpEntryError extends Error {}
 
-function valueOf(a: Address4 | Address6): bigint {
+function bigintOf(a: Address4 | Address6): bigint {
   const hex = a instanceof Address4 ? a.toHex() : a.canonicalForm();
   return BigInt(`0x${hex.replace(/:/g, '')}`);
 }
@@ -21,15 +21,15 @@ function parseAddress(text: string): { version: 4 | 6; value: bigint; canonical:
   const value = text.trim();
   if (Address4.isValid(value) && !value.includes('/')) {
     const a = new Address4(value);
-    return { version: 4, value: valueOf(a), canonical: a.correctForm() };
+    return { version: 4, value: bigintOf(a), canonical: a.correctForm() };
   }
   if (Address6.isValid(value) && !value.includes('/') && !value.includes('%')) {
     const a = new Address6(value);
     if (a.is4()) {
       const v4 = a.to4();
-      return { version: 4, value: valueOf(v4), canonical: v4.correctForm() };
+      return { version: 4, value: bigintOf(v4), canonical: v4.correctForm() };
     }
-    return { version: 6, value: valueOf(a), canonical: a.correctForm() };
+    return { version: 6, value: bigintOf(a), canonical: a.correctForm() };
   }
   return undefined;
 }
@@ -41,8 +41,8 @@ export function normalizeEntry(raw: string): { entry: string; span: IpSpan } {
   if (text.includes('/')) {
     if (!IPCIDR.isValidCIDR(text)) throw new IpEntryError(`"${text}" is not a valid CIDR block (like 192.0.2.0/24).`);
     const cidr = new IPCIDR(text);
-    const start = valueOf(cidr.addressStart);
-    const end = valueOf(cidr.addressEnd);
+    const start = bigintOf(cidr.addressStart);
+    const end = bigintOf(cidr.addressEnd);
     const version = cidr.address instanceof Address4 ? 4 : 6;
     const prefix = text.split('/')[1];
     return { entry: `${cidr.addressStart.correctForm()}/${prefix}`, span: { version, from: start, to: end } };

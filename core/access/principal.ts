@@ -63,7 +63,7 @@ export function canReach(principal: Principal, org: IOrganization): boolean {
 
 /** Filter for every organization the principal may reach (optionally only inside `within`). */
 export function reachableFilter(principal: Principal, within?: IOrganization): FilterQuery<IOrganization> {
-  const base = within && within.path.startsWith(principal.home.path) ? within : principal.home;
+  const base = within?.path.startsWith(principal.home.path) ? within : principal.home;
   const subtree: FilterQuery<IOrganization> = { path: { $like: `${escapeLike(base.path)}%` } };
   if (principal.accessible === 'all' || base.id !== principal.home.id) {
     if (base.id !== principal.home.id && !canReach(principal, base)) return { id: null };

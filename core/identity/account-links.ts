@@ -87,7 +87,7 @@ export async function requestPasswordReset(
     { email: email.trim().toLowerCase().slice(0, 320) },
     { populate: ['organization'] },
   );
-  if (!user || user.status !== 'active') return null;
+  if (user?.status !== 'active') return null;
   const token = await issueToken(em, user, 'reset_password', now);
   await mailer.send(em, {
     to: user.email,
