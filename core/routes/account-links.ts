@@ -95,15 +95,13 @@ export function accountLinkRoutes(deps: AppDeps): Hono<AppEnv> {
         422,
       );
     }
-    const user = await requestPasswordReset(
-      c.get('em'),
-      deps.mailer,
-      email,
-      requestOrigin(c, deps.config),
-      deps.now(),
-    );
+    const user = await requestPasswordReset(c.get('em'), deps.mailer, email, requestOrigin(c, deps.config), deps.now());
     if (user) c.get('log').info({ userId: user.id }, 'password reset requested');
-    return renderPage(c, deps, 'pages/forgot-password.njk', { title: 'Check your mail', sent: true, values: { email } });
+    return renderPage(c, deps, 'pages/forgot-password.njk', {
+      title: 'Check your mail',
+      sent: true,
+      values: { email },
+    });
   });
 
   app.get('/reset-password/:token', async (c) => {

@@ -136,7 +136,8 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
         303,
       );
     } catch (err) {
-      if (err instanceof ValidationError) return formPage(c, null, { ...input, accounts: input.accessibleOrganizationIds }, err.fields ?? {}, 422);
+      if (err instanceof ValidationError)
+        return formPage(c, null, { ...input, accounts: input.accessibleOrganizationIds }, err.fields ?? {}, 422);
       if (err instanceof AppError && err.status === 403) {
         return formPage(c, null, { ...input, accounts: input.accessibleOrganizationIds }, {}, 403, err.message);
       }
