@@ -118,6 +118,20 @@ export function ipRestrictionRoutes(deps: AppDeps): Hono<AppEnv> {
     }
   });
 
+  app.post(`${BASE}/enabled`, async (c) => {
+    const org = organizationOf(c);
+    const form = await formFields(c);
+    const enable = form.enabled === 'on';
+    try {
+      await setIpRestrictions(c.get('em'), org, enable, clientIp(c, deps.config));
+      await announce(c, org, enable ? 'IP restrictions enabled' : 'IP restrictions disabled');
+      return done(c, enable ? 'IP restrictions are on.' : 'IP restrictions are off.');
+    } catch (err) {
+      if (err instanceof AppError && err.status === 409) return page(c, { failure: err.message }, 409);
+      throw err;
+    }
+  });
+
   app.post(`${BASE}/:id`, async (c) => {
     const org = organizationOf(c);
     const rule = await findIpRule(c.get('em'), org, c.req.param('id'));
@@ -146,20 +160,6 @@ export function ipRestrictionRoutes(deps: AppDeps): Hono<AppEnv> {
       await deleteIpRule(c.get('em'), org, rule, clientIp(c, deps.config));
       await announce(c, org, `Trusted addresses removed: ${entries}`);
       return done(c, 'Trusted addresses removed.');
-    } catch (err) {
-      if (err instanceof AppError && err.status === 409) return page(c, { failure: err.message }, 409);
-      throw err;
-    }
-  });
-
-  app.post(`${BASE}/enabled`, async (c) => {
-    const org = organizationOf(c);
-    const form = await formFields(c);
-    const enable = form.enabled === 'on';
-    try {
-      await setIpRestrictions(c.get('em'), org, enable, clientIp(c, deps.config));
-      await announce(c, org, enable ? 'IP restrictions enabled' : 'IP restrictions disabled');
-      return done(c, enable ? 'IP restrictions are on.' : 'IP restrictions are off.');
     } catch (err) {
       if (err instanceof AppError && err.status === 409) return page(c, { failure: err.message }, 409);
       throw err;
