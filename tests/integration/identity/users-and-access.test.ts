@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import { type IOrganization, type IUser, Organization, User } from '../../../core/identity/entities.ts';
-import { MailMessage } from '../../../core/mail/entities.ts';
+import { type IMailMessage, MailMessage } from '../../../core/mail/entities.ts';
 import {
   ADMIN,
   completeSetupVia,
@@ -28,10 +28,10 @@ let customUser: IUser;
 
 const em = () => t.kernel.orm.em.fork();
 
-async function lastMailTo(to: string): Promise<MailMessage> {
+async function lastMailTo(to: string): Promise<IMailMessage> {
   const mail = await em().findOne(MailMessage, { to }, { orderBy: { id: 'desc' } });
   if (!mail) throw new Error(`no mail to ${to}`);
-  return mail as never;
+  return mail;
 }
 
 async function auditOf(org: IOrganization, activity: string) {
