@@ -12,9 +12,11 @@ import { errorResponse, handleError, handleNotFound } from './http/errors.ts';
 import { ipGuard } from './http/ip-guard.ts';
 import { currentUser, requestContext, setupGate } from './http/middleware.ts';
 import { accountLinkRoutes } from './routes/account-links.ts';
+import { activityRoutes } from './routes/activity.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
+import { portalRoutes } from './routes/portal.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { staticRoutes } from './routes/static.ts';
@@ -79,6 +81,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', accountLinkRoutes(deps));
   app.route('/', homeRoutes(deps));
   app.route('/', settingsRoutes(deps));
+  app.route('/', portalRoutes(deps));
+  app.route('/', activityRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));
   return app;
 }

@@ -12,10 +12,10 @@ import { type Database, migrate, openDatabase } from './db/database.ts';
 import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
 import { decoyHash } from './identity/password.ts';
-import { endExpiredSessions } from './identity/session-service.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
 import type { Logger } from './logging.ts';
 import { createMailer } from './mail/mailer.ts';
+import { startMaintenanceTimer } from './maintenance.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
@@ -112,18 +112,16 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${port}`;
 
-  // Hourly housekeeping; unref'd so it never holds the process open.
-  const sweep = setInterval(() => {
-    endExpiredSessions(kernel.orm.em.fork()).catch((err) => log.warn({ err }, 'session cleanup failed'));
-  }, 3_600_000);
-  sweep.unref();
-  timers.push(sweep);
+  // Hourly housekeeping: expired sessions, purge of removed accounts (core/maintenance.ts).
+  const maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       for (const t of timers) clearInterval(t);
+      maintenance.stop();
       await closeServer(server, config.shutdownTimeoutMs, log);
+      await maintenance.current(); // a purge in progress finishes before the database closes
       await kernel.close();
     })();
     return stopping;

@@ -4,6 +4,7 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { Principal } from '../access/principal.ts';
 import { reachableFilter } from '../access/principal.ts';
+import { containsText } from '../db/text-search.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { AUDIT_STATUSES, AuditEvent, type AuditStatus, type IAuditEvent } from './entities.ts';
 
@@ -92,7 +93,7 @@ function filterFor(principal: Principal, within: IOrganization, filters: AuditFi
   if (Object.keys(at).length) where.at = at;
   if (filters.activity) where.activity = filters.activity;
   if (filters.status) where.status = filters.status;
-  if (filters.performer) where.performedBy = { $like: `%${filters.performer.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+  if (filters.performer) Object.assign(where, containsText('performed_by', filters.performer));
   return where as FilterQuery<IAuditEvent>;
 }
 
