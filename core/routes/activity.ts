@@ -42,7 +42,8 @@ function rowView(row: IAuditEvent, current: IOrganization) {
     status: row.status,
     statusLabel: statusLabel(row.status),
     account: row.account,
-    organizationName: org && org.id !== current.id ? org.name : null,
+    // Entries of an account under the one worked in say where they belong, unless the Account column already does.
+    organizationName: org && org.id !== current.id && org.name !== row.account ? org.name : null,
     performedBy: row.performedBy,
     ip: row.ip,
     description: row.description,
@@ -106,7 +107,12 @@ export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
       errors: parsed.errors,
     };
     // htmx swaps only successful responses, so the fragment shows its messages with a 200.
-    if (wantsFragment(c)) return renderFragment(c, deps.views, 'partials/activity/audit-results.njk', context);
+    if (wantsFragment(c)) {
+      // The address bar gets the tidy form of the query (no empty fields).
+      const pageParam: Record<string, string> = page > 1 ? { page: String(page) } : {};
+      c.header('HX-Push-Url', `/activity/security-audit${auditFilterQuery(parsed.values, pageParam)}`);
+      return renderFragment(c, deps.views, 'partials/activity/audit-results.njk', context);
+    }
     return renderPage(
       c,
       deps,

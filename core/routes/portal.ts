@@ -114,7 +114,11 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       filtersActive: Boolean(query.q || query.kind || query.status),
       canAdd: hasPermission(principal, 'add_accounts') && org.status === 'active',
     };
-    if (wantsFragment(c)) return renderFragment(c, deps.views, 'partials/portal/accounts-results.njk', context);
+    if (wantsFragment(c)) {
+      // The address bar gets the tidy form of the query (no empty fields).
+      c.header('HX-Push-Url', `/portal${accountQueryString(query, result.page)}`);
+      return renderFragment(c, deps.views, 'partials/portal/accounts-results.njk', context);
+    }
     return renderPage(c, deps, 'pages/portal/accounts.njk', {
       title: 'Accounts',
       organizationName: org.name,

@@ -36,7 +36,7 @@ function decode(text: string): string {
 
 /** The descriptions of the table rows of a page, in order. */
 function descriptions(html: string): string[] {
-  return [...html.matchAll(/<span class="clip" title="([^"]*)">/g)].map((m) => decode(m[1] as string));
+  return [...html.matchAll(/<span class="clip description" title="([^"]*)">/g)].map((m) => decode(m[1] as string));
 }
 
 /** Every row the page shows for a query, following the pager. */
@@ -130,7 +130,8 @@ beforeAll(async () => {
       activity: s.activity,
       status: s.status,
       service: null,
-      account: s.org.name,
+      // Entries about a user of the account: the page adds which account they belong to.
+      account: s.org.kind === 'customer' ? `user${s.text.slice(6, 9)}@example.com` : s.org.name,
       performedBy: s.by,
       performerId: null,
       ip: '192.0.2.1',
@@ -146,6 +147,15 @@ beforeAll(async () => {
     account: '=HYPERLINK("http://evil.example")',
     performedBy: 'attacker@contoso.example',
     description: `A very long description ${'that goes on and on '.repeat(30)}`,
+  });
+  e.create(AuditEvent, {
+    at: new Date(BASE + 19 * DAY),
+    organization: customer.id,
+    activity: 'User added',
+    status: 'completed',
+    account: '<b>bold</b>@evil.example',
+    performedBy: '<i>x</i>@evil.example',
+    description: 'Markup in typed values stays text',
   });
   await e.flush();
   adminCookie = await signIn(t.app, partnerAdmin.email, TEST_PASSWORD);
@@ -171,6 +181,7 @@ describe('security audit page', () => {
     expect(rows).toHaveLength(50);
     expect(rows[0]).toMatch(/^Signed in with /); // the admin's own sign-in, just now
     expect(rows[1]).toMatch(/^A very long description/);
+    expect(rows[2]).toBe('Markup in typed values stays text');
     expect(html).toContain('Page 1 of 2');
     // Partner and customer entries (26 + 26, plus the long one; and the admin's sign-in): none of the sibling's or root's.
     const all = await allPageRows('', adminCookie);
@@ -180,6 +191,9 @@ describe('security audit page', () => {
     expect(html).toContain('in Fabrikam'); // entries of accounts under it name the account
     expect(html).toContain('title="A very long description');
     expect(html).toContain('badge-danger">Failed');
+    expect(html).toContain('&lt;b&gt;bold&lt;/b&gt;@<wbr>evil.example');
+    expect(html).toContain('&lt;i&gt;x&lt;/i&gt;@<wbr>evil.example');
+    expect(html).not.toContain('<b>bold</b>');
   });
 
   it('filters by date range (the end date included), activity, status, account and performer', async () => {
