@@ -2,6 +2,7 @@
 // people; no test asserts them.
 import { benchCatalog } from './catalog.ts';
 import { benchHttp } from './http.ts';
+import { benchPortal } from './portal.ts';
 import { benchRecords } from './records.ts';
 import { benchRepository } from './repository.ts';
 import { benchStartup } from './startup.ts';
@@ -9,6 +10,7 @@ import { benchStartup } from './startup.ts';
 console.log(`Holdfast benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 await benchStartup();
 await benchHttp();
+await benchPortal();
 await benchRepository();
 await benchCatalog();
 await benchRecords();

@@ -2,8 +2,10 @@
 // every filter, paging, htmx fragments, and the CSV export, which must hold exactly the rows the
 // page shows for the same filters across all pages; plus 404/403/sign-in on every route.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { principalForUser } from '../../core/access/principal.ts';
+import { allAuditRows } from '../../core/audit/audit-service.ts';
 import { AuditEvent, type AuditStatus } from '../../core/audit/entities.ts';
-import type { IOrganization, IUser } from '../../core/identity/entities.ts';
+import { type IOrganization, type IUser, User } from '../../core/identity/entities.ts';
 import { completeSetupVia, createTestApp, form, signIn, type TestApp } from '../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../helpers/tenants.ts';
 
@@ -330,6 +332,34 @@ describe('CSV export', () => {
     expect(entry?.description).toBe(
       'Exported 1 security audit entry as CSV (filters: account Contoso IT, performed by "attacker")',
     );
+  });
+});
+
+describe('reading all rows for the export', () => {
+  it('reads every row exactly once across batches, with ties on the date, newest first', async () => {
+    const e = em();
+    const bulk = await makeOrganization(e, root, 'customer', 'Bulk Audit Customer');
+    const at = new Date('2026-01-01T00:00:00.000Z');
+    const rows = Array.from({ length: 2_345 }, (_, i) => ({
+      // Groups of 7 entries share one timestamp, and a batch boundary falls inside groups.
+      at: new Date(at.getTime() + Math.floor(i / 7) * 1000),
+      organization: bulk.id,
+      activity: 'Sign-in',
+      status: 'completed' as const,
+      description: `bulk ${i}`,
+    }));
+    await e.insertMany(AuditEvent, rows as never);
+    const admin = await e.findOneOrFail(User, { email: 'admin@acme.example' }, { populate: ['organization'] });
+    const seen: { at: number; id: number }[] = [];
+    for await (const row of allAuditRows(em(), principalForUser(admin), bulk, {})) {
+      seen.push({ at: row.at.getTime(), id: row.id });
+    }
+    expect(seen).toHaveLength(rows.length);
+    expect(new Set(seen.map((r) => r.id)).size).toBe(rows.length);
+    for (let i = 1; i < seen.length; i++) {
+      const [a, b] = [seen[i - 1] as { at: number; id: number }, seen[i] as { at: number; id: number }];
+      expect(a.at > b.at || (a.at === b.at && a.id > b.id)).toBe(true);
+    }
   });
 });
 
