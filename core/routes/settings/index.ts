@@ -2,11 +2,13 @@
 import { Hono } from 'hono';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { requireUser } from '../../http/middleware.ts';
+import { securitySettingsRoutes } from './security.ts';
 
 export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('/settings', requireUser(deps));
   app.use('/settings/*', requireUser(deps));
   app.get('/settings', (c) => c.redirect('/settings/account', 303));
+  app.route('/', securitySettingsRoutes(deps));
   return app;
 }
