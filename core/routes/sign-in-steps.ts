@@ -15,7 +15,14 @@ import { replaceExpiredPassword } from '../identity/password-change.ts';
 import { checkSecondFactor } from '../identity/second-factor-login.ts';
 import { endUserSessions, rotateSession } from '../identity/session-service.ts';
 import { stageAfterSecondFactor } from '../identity/sign-in-steps.ts';
-import { confirmEnrolment, groupedSecret, otpauthUri, pendingEnrolment, qrCodeSvg } from '../identity/two-factor.ts';
+import {
+  confirmEnrolment,
+  groupedSecret,
+  otpauthUri,
+  pendingEnrolment,
+  qrCodeSvg,
+  twoFactorEnabled,
+} from '../identity/two-factor.ts';
 import { formFields } from './forms.ts';
 import { actorFor, mailSecurityChange, recoveryCodesDownload } from './security-events.ts';
 
@@ -202,14 +209,20 @@ export function signInStepRoutes(deps: AppDeps): Hono<AppEnv> {
     );
   }
 
-  app.get('/login/two-factor/setup', async (c) => {
+  // Enrolled meanwhile (in another browser): this sign-in starts over and asks for a code.
+  const enrolling = (c: Context<AppEnv>) => {
     const session = sessionAt(c, 'enrol_second_factor');
+    return session && !twoFactorEnabled(session.user as IUser) ? session : undefined;
+  };
+
+  app.get('/login/two-factor/setup', async (c) => {
+    const session = enrolling(c);
     if (!session) return c.redirect('/login', 303);
     return enrolPage(c, session.user as IUser, safeNext(c.req.query('next')));
   });
 
   app.post('/login/two-factor/setup', async (c) => {
-    const session = sessionAt(c, 'enrol_second_factor');
+    const session = enrolling(c);
     if (!session) return c.redirect('/login', 303);
     const form = await formFields(c);
     const next = safeNext(form.next);

@@ -182,6 +182,7 @@ describe('enrolment required by the organization', () => {
     await fork.flush();
     await addUser(fork, org, 'forced@enforcing.example');
 
+    const otherBrowser = await passwordStep(t.app, 'forced@enforcing.example');
     const step = await passwordStep(t.app, 'forced@enforcing.example', USER_PASSWORD, '/settings/security');
     expect(step.location).toBe('/login/two-factor/setup?next=%2Fsettings%2Fsecurity');
     expect((await get(t.app, '/', step.cookie)).headers.get('location')).toBe('/login/two-factor/setup');
@@ -224,12 +225,14 @@ describe('enrolment required by the organization', () => {
     const user = await em().findOneOrFail(User, { email: 'forced@enforcing.example' });
     expect(user.totpEnabledAt).not.toBeNull();
     const audit = await em().find(AuditEvent, { account: 'forced@enforcing.example' }, { orderBy: { id: 'asc' } });
-    expect(audit.map((a) => a.activity)).toEqual(['Sign-in', 'Two-factor changed', 'Sign-in']);
-    expect(audit[1]?.description).toBe('Two-factor authentication turned on at sign-in (required by the organization)');
+    expect(audit.map((a) => a.activity)).toEqual(['Sign-in', 'Sign-in', 'Two-factor changed', 'Sign-in']);
+    expect(audit[2]?.description).toBe('Two-factor authentication turned on at sign-in (required by the organization)');
     expect((await em().findOneOrFail(MailMessage, { to: 'forced@enforcing.example' })).subject).toBe(
       'Two-factor authentication is on for your Holdfast account',
     );
 
+    // A sign-in left at the enrolment step elsewhere must start over (and will ask for a code).
+    expect((await get(t.app, '/login/two-factor/setup', otherBrowser.cookie)).headers.get('location')).toBe('/login');
     // Next time the code is asked for, not enrolment.
     clock.advance(30);
     const next = await passwordStep(t.app, 'forced@enforcing.example');

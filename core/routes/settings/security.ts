@@ -319,6 +319,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
               },
               errors: err.fields ?? {},
             },
+            failure: 'The security policies were not saved: check the password expiration below.',
             focus: 'passwordExpiryDays',
           },
           422,
