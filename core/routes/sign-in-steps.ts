@@ -24,7 +24,7 @@ import {
   twoFactorEnabled,
 } from '../identity/two-factor.ts';
 import { formFields } from './forms.ts';
-import { actorFor, mailSecurityChange, recoveryCodesDownload } from './security-events.ts';
+import { actorFor, mailSecurityChange, newPasswordFeedback, recoveryCodesDownload } from './security-events.ts';
 
 /** The session when it is at this stage of signing in, else undefined. */
 function sessionAt(c: Context<AppEnv>, stage: SessionStage): ISession | undefined {
@@ -281,6 +281,13 @@ export function signInStepRoutes(deps: AppDeps): Hono<AppEnv> {
     const session = sessionAt(c, 'new_password');
     if (!session) return c.redirect('/login', 303);
     return passwordPage(c, session.user as IUser, safeNext(c.req.query('next')));
+  });
+
+  app.post('/login/new-password/strength', async (c) => {
+    const session = sessionAt(c, 'new_password');
+    if (!session) return c.body(null, 403);
+    const form = await formFields(c);
+    return newPasswordFeedback(c, deps, session.user as IUser, form.newPassword ?? '');
   });
 
   app.post('/login/new-password', async (c) => {

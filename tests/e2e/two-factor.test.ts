@@ -100,6 +100,12 @@ describe('two-factor authentication in a browser', () => {
     // Settings › Security → set up two-factor.
     await page.goto(`${appliance.url}/settings/security`);
     expect(await page.locator('#two-factor-heading .badge').textContent()).toBe('Off');
+    // The new password's strength is checked as it is typed.
+    await page.getByLabel('New password', { exact: true }).fill('short');
+    await expect.poll(() => page.locator('#newPassword-error').textContent()).toBe('Use at least 12 characters.');
+    await page.getByLabel('New password', { exact: true }).fill('Long-enough-pass-2027');
+    await expect.poll(() => page.locator('#newPassword-error').textContent()).toBe('');
+    await page.getByLabel('New password', { exact: true }).fill('');
     await shoot(page, 'security-settings');
     await page.getByRole('link', { name: 'Set up two-factor authentication' }).click();
     await page.waitForURL('**/settings/security/two-factor');

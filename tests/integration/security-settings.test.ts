@@ -113,6 +113,28 @@ describe('the Security page', () => {
 });
 
 describe('changing the password', () => {
+  it('checks the strength of a new password as it is typed (htmx)', async () => {
+    const cookie = await signedIn('custom@acme.example');
+    const weak = await post(t.app, '/settings/security/password/strength', cookie, { newPassword: 'short' });
+    expect(weak.status).toBe(200);
+    expect((await weak.text()).trim()).toBe(
+      '<p class="field-error" id="newPassword-error" aria-live="polite">Use at least 12 characters.</p>',
+    );
+    const named = await post(t.app, '/settings/security/password/strength', cookie, {
+      newPassword: 'Custom-and-long-12',
+    });
+    expect(await named.text()).toContain('The password must not contain your email name.');
+    const fine = await post(t.app, '/settings/security/password/strength', cookie, {
+      newPassword: 'Fine-password-2027',
+    });
+    expect(await fine.text()).toContain('aria-live="polite"></p>');
+    const anonymous = await t.app.request('/settings/security/password/strength', form({ newPassword: 'short' }));
+    expect(anonymous.status).toBe(303);
+    const page = await (await get(t.app, '/settings/security', cookie)).text();
+    expect(page).toContain('hx-post="/settings/security/password/strength"');
+    expect(page).toContain('hx-params="newPassword"');
+  });
+
   it('needs the current password, a strong new one typed twice, then signs out the other sessions', async () => {
     const elsewhere = await signedIn('changer@acme.example');
     const cookie = await signedIn('changer@acme.example');

@@ -260,6 +260,11 @@ describe('expired passwords', () => {
     const page = await get(t.app, step.location as string, step.cookie);
     expect(await page.text()).toContain('asks for a new one every 30 days');
 
+    const strength = await post(t.app, '/login/new-password/strength', step.cookie, { newPassword: 'short' });
+    expect(await strength.text()).toContain('Use at least 12 characters.');
+    // Only a session at this step may use the check.
+    expect((await post(t.app, '/login/new-password/strength', other.cookie.replace(/=.*/, '=x'), {})).status).toBe(403);
+
     const cases: [Record<string, string>, string][] = [
       [{ newPassword: 'short', confirmPassword: 'short' }, 'Use at least 12 characters.'],
       [

@@ -28,7 +28,7 @@ import {
   twoFactorEnabled,
 } from '../../identity/two-factor.ts';
 import { formFields } from '../forms.ts';
-import { actorFor, mailSecurityChange, recoveryCodesDownload } from '../security-events.ts';
+import { actorFor, mailSecurityChange, newPasswordFeedback, recoveryCodesDownload } from '../security-events.ts';
 
 type FormState = { values?: Record<string, string>; errors?: Record<string, string> };
 
@@ -152,6 +152,11 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     await mailSecurityChange(c, deps, user, 'password_changed');
     c.get('log').info({ userId: user.id }, 'password changed');
     return c.redirect('/settings/security?done=password', 303);
+  });
+
+  app.post('/settings/security/password/strength', async (c) => {
+    const form = await formFields(c);
+    return newPasswordFeedback(c, deps, userOf(c), form.newPassword ?? '');
   });
 
   // ---- Two-factor: enrol ----------------------------------------------------------------
