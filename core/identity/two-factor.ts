@@ -214,6 +214,21 @@ export async function disableTwoFactor(em: EntityManager, user: IUser, password:
   await em.flush();
 }
 
+/**
+ * An administrator turns off another user's two-factor (a lost phone and lost recovery codes).
+ * The user signs in with the password alone, or is asked to enrol again where it is enforced.
+ */
+export async function resetTwoFactor(em: EntityManager, user: IUser): Promise<void> {
+  if (!twoFactorEnabled(user) && !user.totpSecret) {
+    throw new ConflictError('two_factor_disabled', `${user.email} has no two-factor authentication to reset.`);
+  }
+  user.totpSecret = null;
+  user.totpEnabledAt = null;
+  user.totpLastStep = null;
+  await em.nativeDelete(RecoveryCode, { user: user.id });
+  await em.flush();
+}
+
 /** New recovery codes (the old ones stop working), proven by a code from the app or the password. */
 export async function regenerateRecoveryCodes(
   em: EntityManager,
