@@ -5,6 +5,7 @@ import { requireUser } from '../../http/middleware.ts';
 import { accountRoutes } from './account.ts';
 import { ipRestrictionRoutes } from './ip-restrictions.ts';
 import { outboxRoutes } from './outbox.ts';
+import { securitySettingsRoutes } from './security.ts';
 import { userRoutes } from './users.ts';
 
 export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -16,5 +17,6 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.route('/', userRoutes(deps));
   app.route('/', ipRestrictionRoutes(deps));
   app.route('/', outboxRoutes(deps));
+  app.route('/', securitySettingsRoutes(deps));
   return app;
 }
