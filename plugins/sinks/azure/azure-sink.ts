@@ -317,7 +317,7 @@ export class AzureSink implements Sink {
       });
       for (const item of page?.segment.blobItems ?? []) {
         const key = item.name.slice(this.#prefix.length);
-        if (!key || key.split('/').some((s) => s.startsWith('.'))) continue;
+        if (!key || key.split('/').some((segment: string) => segment.startsWith('.'))) continue;
         yield {
           key,
           size: item.properties.contentLength ?? 0,
