@@ -172,5 +172,6 @@ export interface SinkPlugin<Settings = unknown> {
   label: string;
   settings: import('zod').ZodType<Settings>;
   secretSettings: readonly string[];
-  create(settings: Settings): Sink;
+  /** May load the sink's implementation on demand (cloud SDKs are heavy; the kernel loads them when used). */
+  create(settings: Settings): Sink | Promise<Sink>;
 }

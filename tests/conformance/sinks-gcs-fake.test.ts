@@ -2,7 +2,7 @@
 // small resumable chunks and pages, plus retries through injected 503s.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GcsSink } from '../../plugins/sinks/gcs/index.ts';
+import { GcsSink } from '../../plugins/sinks/gcs/gcs-sink.ts';
 import { readAll } from '../../storage/streams.ts';
 import { FakeGcs } from '../fakes/gcs-json-api.ts';
 import { runSinkConformance } from './sink-conformance.ts';

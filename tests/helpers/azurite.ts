@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
-import { AzureSink, type AzureSinkOptions } from '../../plugins/sinks/azure/index.ts';
+import { AzureSink, type AzureSinkOptions } from '../../plugins/sinks/azure/azure-sink.ts';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT = {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Sink, type S3SinkOptions } from '../../plugins/sinks/s3/index.ts';
+import { S3Sink, type S3SinkOptions } from '../../plugins/sinks/s3/s3-sink.ts';
 import { repoRoot } from './process.ts';
 
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;

@@ -1,9 +1,9 @@
 // The Azure Blob Storage sink plugin.
 import { z } from 'zod';
 import type { SinkPlugin } from '../../../core/plugins/sink.ts';
-import { AzureSink } from './azure-sink.ts';
 
-export { AzureSink, type AzureSinkOptions } from './azure-sink.ts';
+// The SDK loads when a sink is created, not when the registry is imported.
+export type { AzureSinkOptions } from './azure-sink.ts';
 
 const optionalText = z
   .string()
@@ -52,8 +52,9 @@ const azureSinkPlugin: SinkPlugin<AzureSettings> = {
   label: 'Azure Blob Storage',
   settings,
   secretSettings: ['connectionString', 'accountKey', 'sasToken'],
-  create: (s) =>
-    new AzureSink({
+  create: async (s) => {
+    const { AzureSink } = await import('./azure-sink.ts');
+    return new AzureSink({
       connectionString: s.connectionString,
       accountName: s.accountName,
       accountKey: s.accountKey,
@@ -64,7 +65,8 @@ const azureSinkPlugin: SinkPlugin<AzureSettings> = {
       immutabilityMode: s.immutabilityMode,
       blockSizeBytes: s.blockSizeMiB * 1024 * 1024,
       concurrency: s.concurrency,
-    }),
+    });
+  },
 };
 
 export default azureSinkPlugin;

@@ -2,9 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PermanentSinkError, type SinkPlugin } from '../../../core/plugins/sink.ts';
-import { GcsSink, type ServiceAccountKey } from './gcs-sink.ts';
+import type { ServiceAccountKey } from './gcs-sink.ts';
 
-export { GcsSink, type GcsSinkOptions, type ServiceAccountKey } from './gcs-sink.ts';
+// The SDK loads when a sink is created, not when the registry is imported.
+export type { GcsSinkOptions, ServiceAccountKey } from './gcs-sink.ts';
 
 const optionalText = z
   .string()
@@ -62,7 +63,8 @@ const gcsSinkPlugin: SinkPlugin<GcsSettings> = {
   label: 'Google Cloud Storage',
   settings,
   secretSettings: ['credentialsJson'],
-  create: (s) => {
+  create: async (s) => {
+    const { GcsSink } = await import('./gcs-sink.ts');
     const json = s.credentialsJson ?? (s.keyFile ? readFileSync(s.keyFile, 'utf8') : undefined);
     return new GcsSink({
       bucket: s.bucket,

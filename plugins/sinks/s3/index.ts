@@ -2,9 +2,9 @@
 // Cloudflare R2, Garage, SeaweedFS).
 import { z } from 'zod';
 import type { SinkPlugin } from '../../../core/plugins/sink.ts';
-import { S3Sink } from './s3-sink.ts';
 
-export { S3Sink, type S3SinkOptions } from './s3-sink.ts';
+// The SDK loads when a sink is created, not when the registry is imported.
+export type { S3SinkOptions } from './s3-sink.ts';
 
 const optionalText = z
   .string()
@@ -52,8 +52,9 @@ const s3SinkPlugin: SinkPlugin<S3Settings> = {
   label: 'Amazon S3 or S3-compatible',
   settings,
   secretSettings: ['secretAccessKey', 'sessionToken'],
-  create: (s) =>
-    new S3Sink({
+  create: async (s) => {
+    const { S3Sink } = await import('./s3-sink.ts');
+    return new S3Sink({
       endpoint: s.endpoint,
       region: s.region,
       bucket: s.bucket,
@@ -69,7 +70,8 @@ const s3SinkPlugin: SinkPlugin<S3Settings> = {
       sseKmsKeyId: s.sseKmsKeyId,
       partSizeBytes: s.partSizeMiB * 1024 * 1024,
       concurrency: s.concurrency,
-    }),
+    });
+  },
 };
 
 export default s3SinkPlugin;
