@@ -2,7 +2,9 @@
 // small resumable chunks and pages, plus retries through injected 503s.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeSink } from '../../core/plugins/sink-probe.ts';
 import { GcsSink } from '../../plugins/sinks/gcs/gcs-sink.ts';
+import { parseServiceAccountKey } from '../../plugins/sinks/gcs/index.ts';
 import { readAll } from '../../storage/streams.ts';
 import { FakeGcs } from '../fakes/gcs-json-api.ts';
 import { runSinkConformance } from './sink-conformance.ts';
@@ -30,6 +32,22 @@ runSinkConformance('gcs (JSON API stand-in)', async () => ({ sink: sink(), clean
 });
 
 describe('gcs sink specifics', () => {
+  it('names a missing bucket in the connection test and passes against an existing one', async () => {
+    const missing = await probeSink(sink({ bucket: 'no-such-bucket', maxRetries: 0 }));
+    expect(missing).toMatchObject({ ok: false, step: 'write', reason: 'bucket_missing' });
+    expect(await probeSink(sink())).toMatchObject({ ok: true, conditionalWrites: 'native' });
+  });
+
+  it('checks service-account keys without quoting them', () => {
+    const key = {
+      client_email: 'backup@project.iam.gserviceaccount.com',
+      private_key: '-----BEGIN PRIVATE KEY-----\nsecret',
+    };
+    expect(parseServiceAccountKey(JSON.stringify({ ...key, project_id: 'p1' }))).toEqual({ ...key, project_id: 'p1' });
+    expect(() => parseServiceAccountKey('{"private_key": "secret-material"}')).toThrow(/lacks client_email/);
+    expect(() => parseServiceAccountKey('not json secret-material')).toThrow(/not valid JSON$/);
+  });
+
   it('retries requests the store fails with 503, for small and resumable uploads and reads', async () => {
     const s = sink({ maxRetries: 4 });
     const small = randomBytes(1000);

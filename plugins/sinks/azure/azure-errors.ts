@@ -42,7 +42,14 @@ export function toSinkError(err: unknown, where: string, key?: string, action = 
   if (code === 'BlobAlreadyExists' || (status === 412 && code === 'ConditionNotMet') || status === 412) {
     return key === undefined ? permanent(undefined, code) : new ObjectExistsError(key, { cause: err });
   }
-  if (code === 'AuthenticationFailed' || code === 'InvalidAuthenticationInfo' || status === 401) {
+  // AuthorizationFailure is also what azurite answers to a wrong shared key; Azure uses it for a
+  // SAS or network rule that refuses the request outright.
+  if (
+    code === 'AuthenticationFailed' ||
+    code === 'InvalidAuthenticationInfo' ||
+    code === 'AuthorizationFailure' ||
+    status === 401
+  ) {
     return permanent('auth', `the store refused the credentials (${code})`);
   }
   if (status === 403) return permanent('permission', `access denied (${code})`);
