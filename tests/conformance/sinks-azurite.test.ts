@@ -45,7 +45,12 @@ describe('azure sink specifics', () => {
   });
 
   it('stages blocks for big bodies and commits nothing when the body is short', async () => {
-    const sink = server.sink('conformance', { blockSizeBytes: 1024 * 1024, concurrency: 2, retry: fast });
+    const sink = server.sink('conformance', {
+      blockSizeBytes: 1024 * 1024,
+      concurrency: 2,
+      singlePutMaxBytes: 1024,
+      retry: fast,
+    });
     const body = randomBytes(3 * 1024 * 1024 + 10);
     await sink.put('data/big', body, { ifAbsent: true, contentLength: body.length });
     expect(sink.requests).toMatchObject({ PutBlock: 4, PutBlockList: 1 });

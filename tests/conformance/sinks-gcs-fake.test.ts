@@ -49,7 +49,7 @@ describe('gcs sink specifics', () => {
   });
 
   it('retries requests the store fails with 503, for small and resumable uploads and reads', async () => {
-    const s = sink({ maxRetries: 4 });
+    const s = sink({ maxRetries: 4, singleRequestMaxBytes: 1024 });
     const small = randomBytes(1000);
     fake.failNext(1);
     await s.put('data/small', small, { ifAbsent: true });

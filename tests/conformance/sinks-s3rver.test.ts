@@ -48,7 +48,7 @@ describe('s3 sink specifics', () => {
   });
 
   it('uploads big bodies in bounded parts and aborts the upload when the body breaks', async () => {
-    const sink = server.sink({ partSizeBytes: 5 * 1024 * 1024, concurrency: 2, retry: fast });
+    const sink = server.sink({ partSizeBytes: 5 * 1024 * 1024, concurrency: 2, singlePutMaxBytes: 1024, retry: fast });
     const body = randomBytes(12 * 1024 * 1024);
     await sink.put('data/big', body, { contentLength: body.length });
     expect(sink.requests).toMatchObject({ CreateMultipartUpload: 1, UploadPart: 3, CompleteMultipartUpload: 1 });

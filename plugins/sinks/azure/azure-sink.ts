@@ -1,9 +1,10 @@
-// Azure Blob sink. Objects are block blobs; a body is cut into blocks in memory (at most
-// `concurrency` blocks in flight plus one being filled), staged, then committed in one
-// Put Block List, so a blob appears whole or not at all and memory stays bounded. Bodies that fit
-// one block go up in one Put Blob. If-absent writes send `If-None-Match: *` (native in Azure and
-// azurite). Retries (backoff with jitter) are the sink's own, so errors are typed the same way as
-// the other sinks'. Blocks of a write that failed stay uncommitted and Azure drops them after a week.
+// Azure Blob sink. Objects are block blobs. A body of a declared length up to 32 MiB (a repository
+// pack), or one that fits a block, goes up in one Put Blob; a larger one is cut into blocks in
+// memory (at most `concurrency` blocks in flight plus one being filled), staged, then committed in
+// one Put Block List, so a blob appears whole or not at all and memory stays bounded. If-absent
+// writes send `If-None-Match: *` (native in Azure and azurite). Retries (backoff with jitter) are
+// the sink's own, so errors are typed the same way as the other sinks'. Blocks of a write that
+// failed stay uncommitted and Azure drops them after a week.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
@@ -54,6 +55,8 @@ export interface AzureSinkOptions {
   /** Block size (default 8 MiB; raised for objects that would need more than 50,000 blocks). */
   blockSizeBytes?: number | undefined;
   concurrency?: number | undefined;
+  /** Bodies of a declared length up to this go in one Put Blob (default 32 MiB: a repository pack is one request). */
+  singlePutMaxBytes?: number | undefined;
   retry?: RetryPolicy | undefined;
 }
 
@@ -153,8 +156,10 @@ export class AzureSink implements Sink {
     try {
       assertValidKey(key);
       this.#immutability(options, key);
-      const size = blockSizeFor(options.contentLength, this.#blockSize);
-      const parts = readParts(lengthChecked(asChunks(body), options.contentLength, key), size);
+      const length = options.contentLength;
+      const single = length !== undefined && length <= (this.#options.singlePutMaxBytes ?? 32 * MiB);
+      const size = single ? Math.max(1, length) : blockSizeFor(length, this.#blockSize);
+      const parts = readParts(lengthChecked(asChunks(body), length, key), size);
       const first = (await parts.next()).value as Part;
       if (first.last) return await this.#putSingle(key, first.bytes, options);
       return await this.#putBlocks(key, first, parts, options);

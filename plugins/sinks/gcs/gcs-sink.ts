@@ -1,4 +1,5 @@
-// Google Cloud Storage sink. Small bodies go up in one multipart request; larger ones in a
+// Google Cloud Storage sink. Bodies of a declared length up to 32 MiB (a repository pack), or that
+// fit one chunk, go up in one multipart request; larger ones in a
 // resumable upload sent in chunks (`chunkSize` in memory at a time, so memory stays bounded and a
 // failed chunk is resent from where the server says it stopped). An object appears only when its
 // upload completes; a body of the wrong length errors the upload before its last chunk, so it
@@ -50,6 +51,8 @@ export interface GcsSinkOptions {
   retentionMode?: 'Unlocked' | 'Locked' | undefined;
   /** Resumable upload chunk size (default 8 MiB, a multiple of 256 KiB); smaller bodies go in one request. */
   chunkSizeBytes?: number | undefined;
+  /** Bodies of a declared length up to this go in one request (default 32 MiB: a repository pack is one request). */
+  singleRequestMaxBytes?: number | undefined;
   /** Retries per request (default 6; backoff doubles up to 10 s). */
   maxRetries?: number | undefined;
 }
@@ -147,7 +150,10 @@ export class GcsSink implements Sink {
     try {
       assertValidKey(key);
       const upload = this.#uploadOptions(options, key);
-      const parts = readParts(lengthChecked(asChunks(body), options.contentLength, key), this.#chunkSize);
+      const length = options.contentLength;
+      const single = length !== undefined && length <= (this.#options.singleRequestMaxBytes ?? 32 * 1024 * 1024);
+      const readSize = single ? Math.max(1, length) : this.#chunkSize;
+      const parts = readParts(lengthChecked(asChunks(body), length, key), readSize);
       const first = (await parts.next()).value as Part;
       if (first.last) {
         await this.#file(key).save(first.bytes, { ...upload, resumable: false });

@@ -1,7 +1,8 @@
 // S3 sink: AWS S3, MinIO and S3-compatible stores (Ceph RGW, Wasabi, Backblaze B2, Cloudflare R2,
 // Garage, SeaweedFS, s3rver).
 // - Atomic visibility comes from S3 itself: a PUT or a completed multipart upload appears whole.
-//   Bodies are cut into parts in memory (at most `concurrency` parts in flight plus one being
+//   A body of declared length up to 32 MiB (a repository pack) goes in one PUT; larger ones or
+//   bodies of unknown length are cut into parts in memory (at most `concurrency` parts in flight plus one being
 //   filled), so memory stays bounded whatever the object's size; a body shorter or longer than its
 //   declared length fails before the upload is completed, and the multipart upload is aborted.
 // - Every request is retried with backoff and jitter on throttling and network errors; parts are
@@ -82,10 +83,13 @@ export interface S3SinkOptions {
   partSizeBytes?: number | undefined;
   /** Parts uploaded at once per object, and the bound on parts held in memory (default 4). */
   concurrency?: number | undefined;
+  /** Bodies of a declared length up to this go in one PUT (default 32 MiB: a repository pack is one request). */
+  singlePutMaxBytes?: number | undefined;
   retry?: RetryPolicy | undefined;
 }
 
 const DEFAULT_PART_BYTES = 16 * 1024 * 1024;
+const SINGLE_PUT_MAX = 32 * 1024 * 1024;
 /** Internal objects (the conditional-write check) live under this dot-name; listings skip them. */
 const INTERNAL = '.holdfast/';
 
@@ -269,8 +273,10 @@ export class S3Sink implements Sink {
   }
 
   async #upload(key: string, body: Uint8Array | Readable, options: PutOptions, ifNoneMatch: boolean) {
-    const partSize = choosePartSize(options.contentLength, this.#partSize);
-    const parts = readParts(lengthChecked(asChunks(body), options.contentLength, key), partSize);
+    const length = options.contentLength;
+    const single = length !== undefined && length <= (this.#options.singlePutMaxBytes ?? SINGLE_PUT_MAX);
+    const partSize = single ? Math.max(1, length) : choosePartSize(length, this.#partSize);
+    const parts = readParts(lengthChecked(asChunks(body), length, key), partSize);
     const first = await parts.next();
     const part = first.value as Part;
     if (part.last) return this.#putSingle(key, part.bytes, options, ifNoneMatch);
