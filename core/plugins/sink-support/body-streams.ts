@@ -38,37 +38,40 @@ export interface Part {
   last: boolean;
 }
 
+/** Below this, a part's chunks are kept as they come; from it on, copied into one part-sized buffer. */
+const SMALL_PART = 1024 * 1024;
+
 /**
  * Cuts a stream into parts of exactly `partSize` bytes (the last may be shorter, or empty for an
- * empty body). Holds at most one part plus one chunk: it looks one chunk ahead to tell the last part.
+ * empty body). A large part is filled in place (one buffer of `partSize`, each chunk copied once
+ * and released), so a part costs its own size and not twice that; it looks one chunk ahead to tell
+ * the last part.
  */
 export async function* readParts(body: AsyncIterable<Uint8Array>, partSize: number): AsyncGenerator<Part> {
   const iterator = body[Symbol.asyncIterator]();
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  let carry = await nextChunk(iterator);
   let number = 0;
-  let carry: Buffer | undefined;
   for (;;) {
-    let next = carry ?? (await nextChunk(iterator));
-    carry = undefined;
-    while (next && pendingBytes + next.length < partSize) {
-      pending.push(next);
-      pendingBytes += next.length;
-      next = await nextChunk(iterator);
+    const small: Buffer[] = [];
+    let target: Buffer | undefined;
+    let filled = 0;
+    while (filled < partSize && carry) {
+      const n = Math.min(partSize - filled, carry.length);
+      if (!target && filled + n >= SMALL_PART && partSize > SMALL_PART) {
+        target = Buffer.allocUnsafe(partSize);
+        let at = 0;
+        for (const piece of small) at += piece.copy(target, at);
+        small.length = 0;
+      }
+      if (target) carry.copy(target, filled, 0, n);
+      else small.push(carry.subarray(0, n));
+      filled += n;
+      carry = n < carry.length ? carry.subarray(n) : await nextChunk(iterator);
     }
-    if (!next) {
-      yield { number: ++number, bytes: Buffer.concat(pending, pendingBytes), last: true };
-      return;
-    }
-    const room = partSize - pendingBytes;
-    pending.push(next.subarray(0, room));
-    const rest = next.subarray(room);
-    const bytes = Buffer.concat(pending, partSize);
-    pending = [];
-    pendingBytes = 0;
-    carry = rest.length ? rest : await nextChunk(iterator);
-    yield { number: ++number, bytes, last: carry === undefined };
-    if (carry === undefined) return;
+    const bytes = target ? target.subarray(0, filled) : Buffer.concat(small, filled);
+    const last = carry === undefined;
+    yield { number: ++number, bytes, last };
+    if (last) return;
   }
 }
 

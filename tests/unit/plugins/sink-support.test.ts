@@ -43,6 +43,20 @@ describe('readParts', () => {
       parts.push(p.bytes);
     expect(Buffer.concat(parts).toString()).toBe(data.toString());
   });
+
+  it('fills large parts in place across chunk boundaries', async () => {
+    const data = Buffer.from(Array.from({ length: 5 * MiB + 123 }, (_, i) => (i * 7) % 251));
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < data.length; at += 300_000) chunks.push(data.subarray(at, at + 300_000));
+    const parts: { number: number; bytes: Buffer; last: boolean }[] = [];
+    for await (const p of readParts(Readable.from(chunks), 2 * MiB)) parts.push(p);
+    expect(parts.map((p) => [p.bytes.length, p.last])).toEqual([
+      [2 * MiB, false],
+      [2 * MiB, false],
+      [MiB + 123, true],
+    ]);
+    expect(Buffer.concat(parts.map((p) => p.bytes)).equals(data)).toBe(true);
+  });
 });
 
 describe('lengthChecked', () => {
