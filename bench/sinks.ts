@@ -63,7 +63,7 @@ export async function benchSinks(): Promise<void> {
     console.log(
       `${'sink'.padEnd(26)}${'pack'.padStart(6)}  ${'up MB/s'.padStart(8)}${'down MB/s'.padStart(10)}${'up obj/s'.padStart(9)}${'dn obj/s'.padStart(9)}${'RSS MB'.padStart(8)}  requests`,
     );
-    for (const sink of sinks) {
+    for (const sink of totalMiB > 0 ? sinks : []) {
       for (const packMiB of [4, 16, 64]) {
         const before = { ...gcs.requests };
         const r = await runWorker({

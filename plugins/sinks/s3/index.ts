@@ -41,7 +41,7 @@ const settings = z.object({
     .describe('S3 Object Lock mode for retained objects (bucket needs Object Lock)'),
   serverSideEncryption: z.enum(['AES256', 'aws:kms', 'aws:kms:dsse']).optional().describe('Server-side encryption'),
   sseKmsKeyId: optionalText.describe('KMS key id for aws:kms encryption'),
-  partSizeMiB: z.number().int().min(5).max(5120).default(16).describe('Multipart part size in MiB'),
+  partSizeMiB: z.number().int().min(5).max(5120).default(8).describe('Multipart part size in MiB'),
   concurrency: z.number().int().min(1).max(64).default(4).describe('Parts uploaded at once per object'),
 });
 

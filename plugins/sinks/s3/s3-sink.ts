@@ -79,7 +79,7 @@ export interface S3SinkOptions {
   objectLockMode?: 'GOVERNANCE' | 'COMPLIANCE' | undefined;
   serverSideEncryption?: 'AES256' | 'aws:kms' | 'aws:kms:dsse' | undefined;
   sseKmsKeyId?: string | undefined;
-  /** Preferred multipart part size (default 16 MiB; raised for objects that would need > 10,000 parts). */
+  /** Preferred multipart part size (default 8 MiB; raised for objects that would need > 10,000 parts). */
   partSizeBytes?: number | undefined;
   /** Parts uploaded at once per object, and the bound on parts held in memory (default 4). */
   concurrency?: number | undefined;
@@ -88,7 +88,7 @@ export interface S3SinkOptions {
   retry?: RetryPolicy | undefined;
 }
 
-const DEFAULT_PART_BYTES = 16 * 1024 * 1024;
+const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
 const SINGLE_PUT_MAX = 32 * 1024 * 1024;
 /** Internal objects (the conditional-write check) live under this dot-name; listings skip them. */
 const INTERNAL = '.holdfast/';
