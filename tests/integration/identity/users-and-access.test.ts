@@ -156,7 +156,7 @@ describe('users', () => {
     expect(await em().count(User, { email: 'escalate@a.example' })).toBe(0);
   });
 
-  it('lets an administrator reset a user\'s two-factor, audited and mailed', async () => {
+  it("lets an administrator reset a user's two-factor, audited and mailed", async () => {
     const e = em();
     const user = await makeUser(e, partnerA, 'lostphone@a.example', { role: 'custom' });
     user.totpSecret = 'hf1.x.y.z';
