@@ -12,6 +12,7 @@ import type { AppDeps, AppEnv } from './http/env.ts';
 import { errorResponse, handleError, handleNotFound } from './http/errors.ts';
 import { ipGuard } from './http/ip-guard.ts';
 import { currentUser, requestContext, setupGate } from './http/middleware.ts';
+import { accountLinkRoutes } from './routes/account-links.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(ipGuard(deps));
   app.route('/', setupRoutes(deps));
   app.route('/', authRoutes(deps));
+  app.route('/', accountLinkRoutes(deps));
   app.route('/', homeRoutes(deps));
   app.route('/', settingsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));

@@ -21,13 +21,18 @@ export function requestContext(deps: AppDeps): MiddlewareHandler<AppEnv> {
     c.set('em', deps.orm.em.fork());
     const started = performance.now();
     await next();
-    const path = new URL(c.req.url).pathname;
+    const path = redactPath(new URL(c.req.url).pathname);
     if (path === '/healthz' || path.startsWith('/static/')) return;
     log.info(
       { method: c.req.method, path, status: c.res.status, ms: Math.round(performance.now() - started) },
       'request',
     );
   };
+}
+
+/** Single-use link tokens travel in the path; the log keeps only which kind of link it was. */
+export function redactPath(path: string): string {
+  return path.replace(/^\/(confirm-email|reset-password)\/[^/]+/, '/$1/[token]');
 }
 
 /** Where a session that has not finished signing in must go next. */

@@ -37,7 +37,11 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
             ? 'You have signed out.'
             : c.req.query('reset') === 'done'
               ? 'Your password has been changed. Sign in with the new one.'
-              : undefined,
+              : c.req.query('activated') === '1'
+                ? 'Your account is active. Sign in with your new password.'
+                : c.req.query('emailChanged') === '1'
+                  ? 'Your new email address is confirmed. Sign in with it.'
+                  : undefined,
       values: {},
       errors: {},
       focus: 'email',

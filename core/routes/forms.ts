@@ -24,3 +24,15 @@ export async function formFields(c: Context): Promise<Record<string, string>> {
   }
   return fields;
 }
+
+/** The values of repeated fields (checkbox groups), e.g. permissions=a&permissions=b. */
+export async function formLists(c: Context, names: readonly string[]): Promise<Record<string, string[]>> {
+  const body = await c.req.parseBody({ all: true });
+  const lists: Record<string, string[]> = {};
+  for (const name of names) {
+    const value = body[name];
+    const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+    lists[name] = values.filter((v): v is string => typeof v === 'string').map((v) => v.slice(0, MAX_FIELD_LENGTH));
+  }
+  return lists;
+}

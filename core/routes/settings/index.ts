@@ -2,11 +2,19 @@
 import { Hono } from 'hono';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { requireUser } from '../../http/middleware.ts';
+import { accountRoutes } from './account.ts';
+import { ipRestrictionRoutes } from './ip-restrictions.ts';
+import { outboxRoutes } from './outbox.ts';
+import { userRoutes } from './users.ts';
 
 export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('/settings', requireUser(deps));
   app.use('/settings/*', requireUser(deps));
   app.get('/settings', (c) => c.redirect('/settings/account', 303));
+  app.route('/', accountRoutes(deps));
+  app.route('/', userRoutes(deps));
+  app.route('/', ipRestrictionRoutes(deps));
+  app.route('/', outboxRoutes(deps));
   return app;
 }

@@ -1,0 +1,149 @@
+// Settings › Account: the details of the organization being worked in, and its removal
+// (an explicit approval starts a grace period during which it can be restored).
+import { type Context, Hono } from 'hono';
+import { ForbiddenError } from '../../access/errors.ts';
+import { recordAudit } from '../../audit/audit-service.ts';
+import { AppError, ValidationError } from '../../errors.ts';
+import { clientIp } from '../../http/client.ts';
+import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { organizationOf, principalOf } from '../../http/middleware.ts';
+import { renderPage } from '../../http/page.ts';
+import {
+  KIND_LABELS,
+  REMOVAL_CONFIRMATION,
+  REMOVAL_GRACE_DAYS,
+  updateOrganization,
+} from '../../tenancy/organizations.ts';
+import { cancelRemoval, requestRemoval } from '../../tenancy/removal.ts';
+import { formFields } from '../forms.ts';
+
+export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  const actor = (c: Context<AppEnv>) => {
+    const p = principalOf(c);
+    return {
+      label: p.label,
+      id: p.user?.id ?? null,
+      ip: clientIp(c, deps.config),
+      userAgent: c.req.header('user-agent'),
+    };
+  };
+
+  /** Changing the account is for administrators of it (or of a portal above it). */
+  const mayEdit = (c: Context<AppEnv>) => principalOf(c).isAdministrator;
+
+  const page = (
+    c: Context<AppEnv>,
+    extra: { values?: Record<string, unknown>; errors?: Record<string, string>; failure?: string; notice?: string },
+    status: 200 | 403 | 409 | 422 = 200,
+  ) => {
+    const org = organizationOf(c);
+    return renderPage(
+      c,
+      deps,
+      'pages/settings/account.njk',
+      {
+        title: 'Account',
+        org: {
+          id: org.id,
+          name: org.name,
+          kind: KIND_LABELS[org.kind],
+          isRoot: org.kind === 'root',
+          status: org.status,
+          purgeAfter: org.purgeAfter?.toISOString().slice(0, 16).replace('T', ' ') ?? null,
+          createdAt: org.createdAt.toISOString().slice(0, 10),
+        },
+        values: extra.values ?? {
+          name: org.name,
+          contactName: org.contactName ?? '',
+          contactEmail: org.contactEmail ?? '',
+          phone: org.phone ?? '',
+        },
+        errors: extra.errors ?? {},
+        failure: extra.failure,
+        notice: extra.notice ?? c.req.query('notice'),
+        canEdit: mayEdit(c),
+        confirmation: REMOVAL_CONFIRMATION,
+        graceDays: REMOVAL_GRACE_DAYS,
+        focus: Object.keys(extra.errors ?? {})[0],
+      },
+      status,
+    );
+  };
+
+  app.get('/settings/account', (c) => page(c, {}));
+
+  app.post('/settings/account', async (c) => {
+    if (!mayEdit(c)) throw new ForbiddenError('Only administrators can change the account details.');
+    const org = organizationOf(c);
+    const form = await formFields(c);
+    const values = {
+      name: form.name ?? '',
+      contactName: form.contactName ?? '',
+      contactEmail: form.contactEmail ?? '',
+      phone: form.phone ?? '',
+    };
+    try {
+      const changed = await updateOrganization(c.get('em'), org, values);
+      if (changed.length > 0) {
+        await recordAudit(c.get('em'), {
+          organization: org,
+          activity: 'Settings changed',
+          account: org.name,
+          description: `Account details changed: ${changed.join(', ')}`,
+          actor: actor(c),
+        });
+      }
+      return c.redirect(
+        `/settings/account?notice=${encodeURIComponent(changed.length ? 'Account details saved.' : 'Nothing changed.')}`,
+        303,
+      );
+    } catch (err) {
+      if (err instanceof ValidationError) return page(c, { values, errors: err.fields ?? {} }, 422);
+      throw err;
+    }
+  });
+
+  app.post('/settings/account/remove', async (c) => {
+    if (!mayEdit(c)) throw new ForbiddenError('Only administrators can remove the account.');
+    const org = organizationOf(c);
+    const form = await formFields(c);
+    try {
+      const purgeAfter = await requestRemoval(c.get('em'), org, form.approve === 'yes', deps.now());
+      await recordAudit(c.get('em'), {
+        organization: org,
+        activity: 'Account removal requested',
+        account: org.name,
+        description: `Removal of ${org.name} approved; its data is purged after ${purgeAfter.toISOString()} unless restored`,
+        actor: actor(c),
+      });
+      return c.redirect(
+        `/settings/account?notice=${encodeURIComponent(`The account will be removed after ${REMOVAL_GRACE_DAYS} days. You can restore it until then.`)}`,
+        303,
+      );
+    } catch (err) {
+      if (err instanceof ValidationError) return page(c, { errors: err.fields ?? {} }, 422);
+      if (err instanceof AppError && err.status === 409) return page(c, { failure: err.message }, 409);
+      throw err;
+    }
+  });
+
+  app.post('/settings/account/restore', async (c) => {
+    if (!mayEdit(c)) {
+      throw new ForbiddenError('Only administrators can restore the account.');
+    }
+    const org = organizationOf(c);
+    await cancelRemoval(c.get('em'), org);
+    await recordAudit(c.get('em'), {
+      organization: org,
+      activity: 'Account restored',
+      account: org.name,
+      description: `Removal of ${org.name} cancelled`,
+      actor: actor(c),
+    });
+    return c.redirect(`/settings/account?notice=${encodeURIComponent('The account is restored.')}`, 303);
+  });
+
+  return app;
+}

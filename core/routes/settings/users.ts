@@ -1,0 +1,290 @@
+// Settings › Users: the users of the organization being worked in. Guarded by "manage users";
+// a user id from anywhere else is a 404.
+import { type Context, Hono } from 'hono';
+import type { Principal } from '../../access/principal.ts';
+import { recordAudit } from '../../audit/audit-service.ts';
+import { AppError, ValidationError } from '../../errors.ts';
+import { clientIp, requestOrigin } from '../../http/client.ts';
+import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
+import { renderPage } from '../../http/page.ts';
+import { type IOrganization, type IUser, Organization } from '../../identity/entities.ts';
+import { PERMISSION_LABELS, PERMISSIONS } from '../../identity/permissions.ts';
+import {
+  deleteUser,
+  findUser,
+  inviteUser,
+  listUsers,
+  resendConfirmation,
+  setUserActive,
+  type UserInput,
+  type UserServiceContext,
+  updateUser,
+} from '../../identity/users.ts';
+import { descendantsOf, KIND_LABELS } from '../../tenancy/organizations.ts';
+import { formFields, formLists } from '../forms.ts';
+
+const MAX_ACCOUNT_CHOICES = 500;
+
+function inputFrom(form: Record<string, string>, lists: Record<string, string[]>): UserInput {
+  return {
+    email: form.email ?? '',
+    displayName: form.displayName ?? '',
+    role: (form.role ?? '') as UserInput['role'],
+    permissions: (lists.permissions ?? []) as UserInput['permissions'],
+    accessibleAccounts: (form.accessibleAccounts || 'all') as UserInput['accessibleAccounts'],
+    accessibleOrganizationIds: lists.accounts ?? [],
+  };
+}
+
+async function accountChoices(c: Context<AppEnv>, org: IOrganization) {
+  if (org.kind === 'customer') return [];
+  const rows = await c.get('em').find(Organization, descendantsOf(org), {
+    orderBy: { name: 'asc' },
+    limit: MAX_ACCOUNT_CHOICES,
+  });
+  return rows.map((o) => ({ id: o.id, name: o.name, kind: KIND_LABELS[o.kind] }));
+}
+
+function actorFor(c: Context<AppEnv>, deps: AppDeps, principal: Principal) {
+  return {
+    label: principal.label,
+    id: principal.user?.id ?? null,
+    ip: clientIp(c, deps.config),
+    userAgent: c.req.header('user-agent'),
+  };
+}
+
+export function userRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('/settings/users', requirePermission('manage_users'));
+  app.use('/settings/users/*', requirePermission('manage_users'));
+
+  const ctxOf = (c: Context<AppEnv>): UserServiceContext => ({
+    em: c.get('em'),
+    mailer: deps.mailer,
+    now: deps.now(),
+    origin: requestOrigin(c, deps.config),
+  });
+
+  const formPage = async (
+    c: Context<AppEnv>,
+    user: IUser | null,
+    values: Record<string, unknown>,
+    errors: Record<string, string>,
+    status: 200 | 403 | 409 | 422 = 200,
+    failure?: string,
+  ) =>
+    renderPage(
+      c,
+      deps,
+      'pages/settings/user-form.njk',
+      {
+        title: user ? `Edit ${user.email}` : 'Add user',
+        editing: user ? { id: user.id, email: user.email, status: user.status, pendingEmail: user.pendingEmail } : null,
+        values,
+        errors,
+        failure,
+        permissions: PERMISSIONS.map((p) => ({ id: p, ...PERMISSION_LABELS[p] })),
+        accounts: await accountChoices(c, organizationOf(c)),
+        portal: organizationOf(c).kind !== 'customer',
+        focus: Object.keys(errors)[0] ?? 'email',
+      },
+      status,
+    );
+
+  app.get('/settings/users', async (c) => {
+    const org = organizationOf(c);
+    const users = await listUsers(c.get('em'), org);
+    return renderPage(c, deps, 'pages/settings/users.njk', {
+      title: 'Users',
+      users: users.map((u) => ({
+        id: u.id,
+        email: u.email,
+        displayName: u.displayName,
+        role: u.role === 'administrator' ? 'Administrator' : 'Custom',
+        status: u.status,
+        twoFactor: Boolean(u.totpEnabledAt),
+        pendingEmail: u.pendingEmail,
+        lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+        isSelf: u.id === principalOf(c).user?.id,
+      })),
+      notice: c.req.query('notice'),
+    });
+  });
+
+  app.get('/settings/users/new', (c) =>
+    formPage(c, null, { role: 'custom', accessibleAccounts: 'all', permissions: [], accounts: [] }, {}),
+  );
+
+  app.post('/settings/users/new', async (c) => {
+    const form = await formFields(c);
+    const input = inputFrom(form, await formLists(c, ['permissions', 'accounts']));
+    const principal = principalOf(c);
+    const org = organizationOf(c);
+    try {
+      const user = await inviteUser(ctxOf(c), org, input, principal);
+      await recordAudit(c.get('em'), {
+        organization: org,
+        activity: 'User added',
+        account: user.email,
+        description: `Invited ${user.email} as ${user.role === 'administrator' ? 'an administrator' : `a custom user (${user.permissions.length} permissions)`}`,
+        actor: actorFor(c, deps, principal),
+      });
+      return c.redirect(
+        `/settings/users?notice=${encodeURIComponent(`Invitation sent to ${user.email}. The link works for 24 hours.`)}`,
+        303,
+      );
+    } catch (err) {
+      if (err instanceof ValidationError)
+        return formPage(c, null, { ...input, accounts: input.accessibleOrganizationIds }, err.fields ?? {}, 422);
+      if (err instanceof AppError && err.status === 403) {
+        return formPage(c, null, { ...input, accounts: input.accessibleOrganizationIds }, {}, 403, err.message);
+      }
+      throw err;
+    }
+  });
+
+  app.get('/settings/users/:id', async (c) => {
+    const user = await findUser(c.get('em'), organizationOf(c), c.req.param('id'));
+    return formPage(
+      c,
+      user,
+      {
+        email: user.pendingEmail ?? user.email,
+        displayName: user.displayName ?? '',
+        role: user.role,
+        permissions: user.permissions,
+        accessibleAccounts: user.accessibleAccounts,
+        accounts: user.accessibleOrganizationIds,
+      },
+      {},
+    );
+  });
+
+  app.post('/settings/users/:id', async (c) => {
+    const org = organizationOf(c);
+    const principal = principalOf(c);
+    const user = await findUser(c.get('em'), org, c.req.param('id'));
+    const form = await formFields(c);
+    const input = inputFrom(form, await formLists(c, ['permissions', 'accounts']));
+    try {
+      const changes = await updateUser(ctxOf(c), org, user, input, principal);
+      const actor = actorFor(c, deps, principal);
+      if (changes.permissionsChanged) {
+        await recordAudit(c.get('em'), {
+          organization: org,
+          activity: 'Permissions changed',
+          account: user.email,
+          description: `Role ${user.role === 'administrator' ? 'Administrator' : `Custom: ${user.permissions.map((p) => PERMISSION_LABELS[p].label).join(', ') || 'no permissions'}`}; accounts: ${user.accessibleAccounts === 'all' ? 'all' : `${user.accessibleOrganizationIds.length} selected`}`,
+          actor,
+        });
+      }
+      const other = changes.fields.filter((f) => f !== 'permissions');
+      if (other.length > 0) {
+        await recordAudit(c.get('em'), {
+          organization: org,
+          activity: 'Settings changed',
+          account: user.email,
+          description: `User ${other.join(' and ')} changed${changes.emailChangePending ? `; confirmation sent to ${user.pendingEmail}` : ''}`,
+          actor,
+        });
+      }
+      const notice = changes.emailChangePending
+        ? `Saved. ${user.pendingEmail} must confirm the new address before it is used.`
+        : changes.fields.length
+          ? `Saved changes to ${user.email}.`
+          : 'Nothing changed.';
+      return c.redirect(`/settings/users?notice=${encodeURIComponent(notice)}`, 303);
+    } catch (err) {
+      const values = { ...input, accounts: input.accessibleOrganizationIds };
+      if (err instanceof ValidationError) return formPage(c, user, values, err.fields ?? {}, 422);
+      if (err instanceof AppError && (err.status === 403 || err.status === 409)) {
+        return formPage(c, user, values, {}, err.status, err.message);
+      }
+      throw err;
+    }
+  });
+
+  const statusAction = (path: string, run: (c: Context<AppEnv>, user: IUser) => Promise<string>) =>
+    app.post(`/settings/users/:id/${path}`, async (c) => {
+      const user = await findUser(c.get('em'), organizationOf(c), c.req.param('id'));
+      try {
+        const notice = await run(c, user);
+        return c.redirect(`/settings/users?notice=${encodeURIComponent(notice)}`, 303);
+      } catch (err) {
+        if (err instanceof AppError && err.status < 500) {
+          const users = await listUsers(c.get('em'), organizationOf(c));
+          return renderPage(
+            c,
+            deps,
+            'pages/settings/users.njk',
+            {
+              title: 'Users',
+              users: users.map((u) => ({
+                id: u.id,
+                email: u.email,
+                displayName: u.displayName,
+                role: u.role === 'administrator' ? 'Administrator' : 'Custom',
+                status: u.status,
+                twoFactor: Boolean(u.totpEnabledAt),
+                pendingEmail: u.pendingEmail,
+                lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+                isSelf: u.id === principalOf(c).user?.id,
+              })),
+              failure: err.message,
+            },
+            err.status as 403 | 409,
+          );
+        }
+        throw err;
+      }
+    });
+
+  statusAction('deactivate', async (c, user) => {
+    const principal = principalOf(c);
+    await setUserActive(c.get('em'), organizationOf(c), user, false, principal);
+    await recordAudit(c.get('em'), {
+      organization: organizationOf(c),
+      activity: 'User deactivated',
+      account: user.email,
+      description: `${user.email} deactivated; their sessions were ended`,
+      actor: actorFor(c, deps, principal),
+    });
+    return `${user.email} is deactivated and signed out.`;
+  });
+
+  statusAction('activate', async (c, user) => {
+    const principal = principalOf(c);
+    await setUserActive(c.get('em'), organizationOf(c), user, true, principal);
+    await recordAudit(c.get('em'), {
+      organization: organizationOf(c),
+      activity: 'User activated',
+      account: user.email,
+      description: `${user.email} activated again`,
+      actor: actorFor(c, deps, principal),
+    });
+    return `${user.email} can sign in again.`;
+  });
+
+  statusAction('delete', async (c, user) => {
+    const principal = principalOf(c);
+    const email = user.email;
+    await deleteUser(c.get('em'), organizationOf(c), user, principal);
+    await recordAudit(c.get('em'), {
+      organization: organizationOf(c),
+      activity: 'User removed',
+      account: email,
+      description: `${email} deleted`,
+      actor: actorFor(c, deps, principal),
+    });
+    return `${email} is deleted.`;
+  });
+
+  statusAction('resend', async (c, user) => {
+    const to = await resendConfirmation(ctxOf(c), organizationOf(c), user);
+    return `A new confirmation link was sent to ${to}.`;
+  });
+
+  return app;
+}
