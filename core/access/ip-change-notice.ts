@@ -11,6 +11,7 @@ export async function recordIpRestrictionChange(
   org: IOrganization,
   summary: string,
   actor: AuditActor,
+  now: Date,
 ): Promise<void> {
   await recordAudit(em, {
     organization: org,
@@ -24,7 +25,7 @@ export async function recordIpRestrictionChange(
     await mailer.send(em, {
       to: admin.email,
       subject: `IP restrictions of ${org.name} changed`,
-      text: `${summary}\n\nChanged by ${actor.label ?? 'an unknown user'} from ${actor.ip ?? 'an unknown address'} at ${new Date().toISOString()}.\n\nIf you did not expect this change, review Settings › IP restrictions and the Security Audit.`,
+      text: `${summary}.\n\nChanged by ${actor.label ?? 'an unknown user'} from ${actor.ip ?? 'an unknown address'} at ${now.toISOString()}.\n\nIf you did not expect this change, review Settings › IP restrictions and the Security Audit.`,
     });
   }
 }

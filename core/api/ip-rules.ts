@@ -137,16 +137,17 @@ function ruleJson(rule: IIpRule): z.infer<typeof IpRuleSchema> {
   };
 }
 
-function describe(rule: IIpRule): string {
+/** Entries as the audit and the mail show them (the same wording as the settings page). */
+function entriesOf(rule: IIpRule): string {
   const list = rule.entries.join(', ');
-  return `${rule.description ? `"${rule.description}" ` : ''}(${list.length > 300 ? `${list.slice(0, 300)}…` : list})`;
+  return list.length > 500 ? `${list.slice(0, 500)}…` : list;
 }
 
 export function ipRulesApi(deps: AppDeps) {
   const api = createApiRouter(deps);
   const organization = (c: Context<AppEnv>, id: string) => accessibleOrganization(c.get('em'), principalOf(c), id);
   const notify = (c: Context<AppEnv>, org: IOrganization, summary: string) =>
-    recordIpRestrictionChange(c.get('em'), deps.mailer, org, summary, auditActor(c, deps));
+    recordIpRestrictionChange(c.get('em'), deps.mailer, org, summary, auditActor(c, deps), deps.now());
 
   api.openapi(listRoute, async (c) => {
     const org = await organization(c, c.req.valid('param').id);
@@ -161,7 +162,11 @@ export function ipRulesApi(deps: AppDeps) {
       description: body.description ?? null,
       addresses: body.entries.join('\n'),
     });
-    await notify(c, org, `IP rule added: ${describe(rule)}`);
+    await notify(
+      c,
+      org,
+      `Trusted addresses added${rule.description ? ` (${rule.description})` : ''}: ${entriesOf(rule)}`,
+    );
     return c.json(ruleJson(rule), 201);
   });
 
@@ -170,7 +175,7 @@ export function ipRulesApi(deps: AppDeps) {
     const org = await organization(c, id);
     const rule = await findIpRule(c.get('em'), org, ruleId);
     const body = c.req.valid('json');
-    const before = describe(rule);
+    const before = entriesOf(rule);
     await updateIpRule(
       c.get('em'),
       org,
@@ -181,7 +186,7 @@ export function ipRulesApi(deps: AppDeps) {
       },
       clientIp(c, deps.config),
     );
-    await notify(c, org, `IP rule changed from ${before} to ${describe(rule)}`);
+    await notify(c, org, `Trusted addresses changed from ${before} to ${entriesOf(rule)}`);
     return c.json(ruleJson(rule), 200);
   });
 
@@ -189,7 +194,7 @@ export function ipRulesApi(deps: AppDeps) {
     const { id, ruleId } = c.req.valid('param');
     const org = await organization(c, id);
     const rule = await findIpRule(c.get('em'), org, ruleId);
-    const summary = `IP rule deleted: ${describe(rule)}`;
+    const summary = `Trusted addresses removed: ${entriesOf(rule)}`;
     await deleteIpRule(c.get('em'), org, rule, clientIp(c, deps.config));
     await notify(c, org, summary);
     return c.body(null, 204);
@@ -200,7 +205,7 @@ export function ipRulesApi(deps: AppDeps) {
     const { enabled } = c.req.valid('json');
     if (org.ipRestrictionsEnabled !== enabled) {
       await setIpRestrictions(c.get('em'), org, enabled, clientIp(c, deps.config));
-      await notify(c, org, `IP restrictions turned ${enabled ? 'on' : 'off'}`);
+      await notify(c, org, enabled ? 'IP restrictions enabled' : 'IP restrictions disabled');
     }
     return c.json({ enabled: org.ipRestrictionsEnabled }, 200);
   });

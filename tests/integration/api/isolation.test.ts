@@ -4,17 +4,9 @@
 // route's permission (403).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, IpRule } from '../../../core/access/entities.ts';
-import { MailMessage } from '../../../core/mail/entities.ts';
 import { Organization, User } from '../../../core/identity/entities.ts';
-import {
-  addOrganization,
-  addUser,
-  getTokens,
-  json,
-  makeKey,
-  rootOrganization,
-  withBearer,
-} from '../../helpers/api.ts';
+import { MailMessage } from '../../../core/mail/entities.ts';
+import { addOrganization, addUser, getTokens, json, makeKey, rootOrganization, withBearer } from '../../helpers/api.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 
 interface Target {
@@ -77,7 +69,9 @@ async function snapshot(): Promise<string> {
 /** Objects of every kind inside an organization, made with a key of that organization. */
 async function populate(orgId: string, token: string): Promise<Target> {
   const base = `/api/v1/organizations/${orgId}`;
-  const rule = await json(await t.app.request(`${base}/ip-rules`, withBearer(token, 'POST', { entries: ['10.1.1.1'] })));
+  const rule = await json(
+    await t.app.request(`${base}/ip-rules`, withBearer(token, 'POST', { entries: ['10.1.1.1'] })),
+  );
   const key = await json(await t.app.request(`${base}/api-keys`, withBearer(token, 'POST')));
   const user = await json(
     await t.app.request(`${base}/users`, withBearer(token, 'POST', { email: `user@${orgId}.example`, role: 'custom' })),
@@ -131,7 +125,7 @@ describe('an API key of partner A', () => {
     });
   }
 
-  it('gets 404 for another organization\'s rule, key and user ids even under its own organization', async () => {
+  it("gets 404 for another organization's rule, key and user ids even under its own organization", async () => {
     const before = await snapshot();
     const mixed = { ...own, rule: victims.sibling?.rule, key: victims.sibling?.key, user: victims.sibling?.user };
     const subRoutes = routes(mixed as Target).filter(([, path]) => /ip-rules\/|api-keys\/|users\//.test(path));
