@@ -281,6 +281,22 @@ describe('bearer authentication', () => {
   });
 });
 
+describe('what a key is not', () => {
+  it('has no user: /me answers 403 to a bearer token', async () => {
+    const { access_token } = await getTokens(t.app, key);
+    const res = await t.app.request('/api/v1/me', withBearer(access_token));
+    expect(res.status).toBe(403);
+    expect((await json(res)).error.code).toBe('forbidden');
+  });
+
+  it('opens no browser page: a bearer header outside /api/v1 is ignored', async () => {
+    const { access_token } = await getTokens(t.app, key);
+    const res = await t.app.request('/settings/api', { headers: { authorization: `Bearer ${access_token}` } });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toContain('/login');
+  });
+});
+
 describe('throttling and IP restrictions', () => {
   it('locks a client id after repeated failures, with Retry-After, even for the right secret', async () => {
     const victim = await makeKey(t, root);
@@ -338,5 +354,26 @@ describe('throttling and IP restrictions', () => {
     );
     expect(blockedToken.status).toBe(403);
     expect((await json(blockedToken)).error).toBe('access_denied');
+  });
+});
+
+describe('logs', () => {
+  it('never hold a client secret, an access token or a refresh token', async () => {
+    const fresh = await makeKey(t, root);
+    const tokens = await getTokens(t.app, fresh);
+    await t.app.request(orgUrl(), withBearer(tokens.access_token));
+    await t.app.request(
+      TOKEN_URL,
+      tokenRequest(
+        { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
+        { authorization: basic(fresh.clientId, fresh.secret) },
+      ),
+    );
+    const logs = t.logs.join('');
+    expect(logs).toContain('api token issued');
+    expect(logs).toContain('api token refreshed');
+    for (const secret of [fresh.secret, key.secret, tokens.access_token, tokens.refresh_token]) {
+      expect(logs).not.toContain(secret);
+    }
   });
 });
