@@ -34,6 +34,8 @@ export function ormOptions(settings: DatabaseSettings): Options {
       path: sqliteMigrationsDir,
       pathTs: sqliteMigrationsDir,
       migrationsList: sqliteMigrations,
+      // Each migration commits on its own: one that rebuilds tables must run outside a transaction.
+      allOrNothing: false,
       snapshotOnMigrate: false,
       snapshotName: '.snapshot-sqlite',
       silent: true,

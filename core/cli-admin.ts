@@ -86,3 +86,51 @@ export async function migrationCreate(name: string | undefined): Promise<void> {
     await orm.close();
   }
 }
+
+/**
+ * Break-glass for an operator locked out of their own appliance (forgotten password with no
+ * mail server, IP restrictions that exclude them, a throttled account): sets a new password,
+ * turns off the IP restrictions of the user's organization, clears the sign-in throttle and ends
+ * the user's sessions. Needs access to the data folder, which is the real authority here.
+ */
+export async function adminRecover(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { email: { type: 'string' } }, strict: true });
+  if (!values.email) fail('admin recover needs --email <address>', EXIT_USAGE);
+  const config = loadConfig();
+  const kernel = await openKernel(config, createStderrLogger('warn'));
+  try {
+    const em = kernel.orm.em.fork();
+    const { User } = await import('./identity/entities.ts');
+    const user = await em.findOne(User, { email: values.email.trim().toLowerCase() }, { populate: ['organization'] });
+    if (!user) fail(`no user has the email address ${values.email}`, EXIT_USAGE);
+    const password = await readPassword();
+    const { passwordProblem, hashPassword } = await import('./identity/password.ts');
+    const problem = passwordProblem(password, user.email);
+    if (problem) fail(`cannot use that password: ${problem}`, EXIT_USAGE);
+    const org = user.organization;
+    const hadRestrictions = org.ipRestrictionsEnabled;
+    user.passwordHash = await hashPassword(password);
+    user.passwordChangedAt = new Date();
+    if (user.status !== 'active') user.status = 'active';
+    user.emailConfirmedAt ??= new Date();
+    org.ipRestrictionsEnabled = false;
+    await em.flush();
+    const { endUserSessions } = await import('./identity/session-service.ts');
+    const { accountKey, clearFailures } = await import('./identity/throttle.ts');
+    await endUserSessions(em, user.id);
+    await clearFailures(em, accountKey(user.email));
+    const { recordAudit } = await import('./audit/audit-service.ts');
+    await recordAudit(em, {
+      organization: org,
+      activity: 'Password reset',
+      account: user.email,
+      description: `Recovered from the command line: new password set${hadRestrictions ? ', IP restrictions turned off' : ''}, sign-in throttle cleared, sessions ended`,
+      actor: { label: 'holdfast admin recover', id: null },
+    });
+    process.stdout.write(
+      `Recovered ${user.email}: new password set${hadRestrictions ? `, IP restrictions of "${org.name}" turned off` : ''}.\n`,
+    );
+  } finally {
+    await kernel.close();
+  }
+}

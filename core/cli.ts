@@ -12,6 +12,8 @@ const usage = `Usage: holdfast <command> [options]
 Commands:
   migrate                          Apply pending database migrations.
   admin create --email <address>   Create the root organization and first administrator
+  admin recover --email <address>  Locked out: set a new password (stdin), turn off the IP
+                                   restrictions of the user's organization, clear the throttle
       [--organization <name>]      (first-run setup, without a browser). The password is
                                    read from standard input, or prompted for on a terminal.
   config check                     Validate the configuration and print where data lives.
@@ -49,6 +51,8 @@ export async function runCli(argv: string[]): Promise<void> {
       await (await import('./cli-admin.ts')).migrateCommand();
     } else if (command === 'admin' && sub === 'create') {
       await (await import('./cli-admin.ts')).adminCreate(rest);
+    } else if (command === 'admin' && sub === 'recover') {
+      await (await import('./cli-admin.ts')).adminRecover(rest);
     } else if (command === 'config' && sub === 'check') {
       configCheck();
     } else if (command === 'config' && sub === 'reference') {

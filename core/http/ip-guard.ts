@@ -10,7 +10,8 @@ import { renderPage } from './page.ts';
 export function ipGuard(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const principal = c.get('principal');
-    if (!principal?.home.ipRestrictionsEnabled) return next();
+    // Signing out is always allowed: it only takes access away.
+    if (!principal?.home.ipRestrictionsEnabled || new URL(c.req.url).pathname === '/logout') return next();
     const ip = clientIp(c, deps.config);
     if (await addressAllowed(c.get('em'), principal.home, ip)) return next();
     await recordAudit(c.get('em'), {
@@ -29,6 +30,6 @@ export function ipGuard(deps: AppDeps): MiddlewareHandler<AppEnv> {
     }
     // Show the page as to a signed-out visitor: nothing of the tenant is rendered.
     c.set('user', undefined);
-    return renderPage(c, deps, 'pages/access-denied.njk', { title: 'Access denied', ip }, 403);
+    return renderPage(c, deps, 'pages/access-denied.njk', { title: 'Access denied', ip, signedIn: true }, 403);
   };
 }

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqliteMigrationsDir } from '../../config/orm.ts';
-import { type Database, migrate, openDatabase } from '../../core/db/database.ts';
+import { type Database, migrate, migrator, openDatabase } from '../../core/db/database.ts';
 import { sqliteMigrations } from '../../core/db/migrations/sqlite/index.ts';
 import { tempDir } from '../helpers/config.ts';
 
@@ -39,5 +39,26 @@ describe('database migrations', () => {
     expect(await conn.execute('pragma journal_mode')).toEqual([{ journal_mode: 'wal' }]);
     expect(await conn.execute('pragma busy_timeout')).toEqual([{ timeout: 1000 }]);
     expect(await conn.execute('pragma foreign_keys')).toEqual([{ foreign_keys: 1 }]);
+  });
+});
+
+describe('upgrading an appliance set up before tenancy', () => {
+  it('keeps its root organization and administrator, active and able to sign in', async () => {
+    const orm = await freshDatabase();
+    await migrator(orm).up({ to: 'Migration20261122040541_catalog' });
+    const conn = orm.em.fork().getConnection();
+    const now = new Date().toISOString();
+    await conn.execute(
+      `insert into organizations (id, name, kind, parent_id, created_at, updated_at) values ('org-1', 'Old Root', 'root', null, '${now}', '${now}')`,
+    );
+    await conn.execute(
+      `insert into users (id, organization_id, email, password_hash, role, created_at, updated_at, last_login_at) values ('user-1', 'org-1', 'old@admin.example', 'scrypt$17$8$1$x$y', 'administrator', '${now}', '${now}', null)`,
+    );
+    expect(await migrate(orm)).toEqual(['Migration20261122052349_identity']);
+    const [org] = await conn.execute('select path, status, enforce_two_factor from organizations');
+    expect(org).toEqual({ path: '/org-1/', status: 'active', enforce_two_factor: 0 });
+    const [user] = await conn.execute('select status, permissions, accessible_accounts, email_confirmed_at from users');
+    expect(user).toMatchObject({ status: 'active', permissions: '[]', accessible_accounts: 'all' });
+    expect(user?.email_confirmed_at).toBeTruthy();
   });
 });

@@ -81,7 +81,15 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
       'pages/settings/user-form.njk',
       {
         title: user ? `Edit ${user.email}` : 'Add user',
-        editing: user ? { id: user.id, email: user.email, status: user.status, pendingEmail: user.pendingEmail } : null,
+        editing: user
+          ? {
+              id: user.id,
+              email: user.email,
+              status: user.status,
+              pendingEmail: user.pendingEmail,
+              isSelf: user.id === principalOf(c).user?.id,
+            }
+          : null,
         values,
         errors,
         failure,

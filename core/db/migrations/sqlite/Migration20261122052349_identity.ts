@@ -3,9 +3,19 @@ import { Migration } from '@mikro-orm/migrations';
 export class Migration20261122052349_identity extends Migration {
   override name = 'Migration20261122052349_identity';
 
+  // SQLite rebuilds altered tables (create, copy, drop, rename), which needs foreign keys
+  // switched off; that pragma is ignored inside a transaction, so this migration opens its own
+  // transaction after switching them off.
+  override isTransactional(): boolean {
+    return false;
+  }
+
   // Rows of an appliance set up before tenancy existed: only the root organization and its
   // administrators, so the root's path is its own id and every user is active and confirmed.
   override up(): void | Promise<void> {
+    // Foreign keys off for the table rebuilds, the rebuild itself atomic, then checked.
+    this.addSql('pragma foreign_keys = off;');
+    this.addSql('begin immediate;');
     this.addSql(
       `create table \`login_throttles\` (\`key\` text not null primary key, \`failures\` integer not null, \`window_started_at\` datetime not null, \`locked_until\` datetime null);`,
     );
@@ -51,9 +61,8 @@ export class Migration20261122052349_identity extends Migration {
     this.addSql(`create index \`api_tokens_api_key_id_index\` on \`api_tokens\` (\`api_key_id\`);`);
     this.addSql(`create index \`api_tokens_expires_at_index\` on \`api_tokens\` (\`expires_at\`);`);
 
-    this.addSql(`pragma foreign_keys = off;`);
     this.addSql(
-      `create table \`organizations__temp_alter\` (\`id\` text not null primary key, \`name\` text not null, \`kind\` text check (\`kind\` in ('root', 'distributor', 'partner', 'customer')) not null, \`parent_id\` text null, \`path\` text not null, \`contact_name\` text null, \`contact_email\` text null, \`phone\` text null, \`status\` text not null default 'active', \`removal_requested_at\` datetime null, \`purge_after\` datetime null, \`enforce_two_factor\` integer not null default false, \`password_expiry_days\` integer null, \`ip_restrictions_enabled\` integer not null default false, \`created_at\` datetime not null, \`updated_at\` datetime not null, constraint \`organizations_parent_id_foreign\` foreign key (\`parent_id\`) references \`organizations\` (\`id\`) on delete set null);`,
+      `create table \`organizations__temp_alter\` (\`id\` text not null primary key, \`name\` text not null, \`kind\` text check (\`kind\` in ('root', 'distributor', 'partner', 'customer')) not null, \`parent_id\` text null, \`path\` text not null, \`contact_name\` text null, \`contact_email\` text null, \`phone\` text null, \`status\` text check (\`status\` in ('active', 'removal_pending')) not null default 'active', \`removal_requested_at\` datetime null, \`purge_after\` datetime null, \`enforce_two_factor\` integer not null default false, \`password_expiry_days\` integer null, \`ip_restrictions_enabled\` integer not null default false, \`created_at\` datetime not null, \`updated_at\` datetime not null, constraint \`organizations_parent_id_foreign\` foreign key (\`parent_id\`) references \`organizations\` (\`id\`) on delete set null);`,
     );
     this.addSql(
       `insert into \`organizations__temp_alter\` select \`id\`, \`name\`, \`kind\`, \`parent_id\`, '/' || \`id\` || '/' as \`path\`, null as \`contact_name\`, null as \`contact_email\`, null as \`phone\`, 'active' as \`status\`, null as \`removal_requested_at\`, null as \`purge_after\`, 0 as \`enforce_two_factor\`, null as \`password_expiry_days\`, 0 as \`ip_restrictions_enabled\`, \`created_at\`, \`updated_at\` from \`organizations\`;`,
@@ -63,9 +72,7 @@ export class Migration20261122052349_identity extends Migration {
     this.addSql(`create index \`organizations_parent_id_index\` on \`organizations\` (\`parent_id\`);`);
     this.addSql(`create index \`organizations_path_index\` on \`organizations\` (\`path\`);`);
     this.addSql(`create index \`organizations_purge_after_index\` on \`organizations\` (\`purge_after\`);`);
-    this.addSql(`pragma foreign_keys = on;`);
 
-    this.addSql(`pragma foreign_keys = off;`);
     this.addSql(
       `create table \`users__temp_alter\` (\`id\` text not null primary key, \`organization_id\` text not null, \`email\` text not null, \`display_name\` text null, \`password_hash\` text null, \`password_changed_at\` datetime null, \`role\` text check (\`role\` in ('administrator', 'custom')) not null, \`permissions\` json not null default '[]', \`accessible_accounts\` text check (\`accessible_accounts\` in ('all', 'selected')) not null default 'all', \`accessible_organization_ids\` json not null default '[]', \`status\` text check (\`status\` in ('pending', 'active', 'deactivated')) not null default 'active', \`email_confirmed_at\` datetime null, \`pending_email\` text null, \`totp_secret\` text null, \`totp_enabled_at\` datetime null, \`totp_last_step\` integer null, \`created_at\` datetime not null, \`updated_at\` datetime not null, \`last_login_at\` datetime null, constraint \`users_organization_id_foreign\` foreign key (\`organization_id\`) references \`organizations\` (\`id\`));`,
     );
@@ -76,11 +83,9 @@ export class Migration20261122052349_identity extends Migration {
     this.addSql(`alter table \`users__temp_alter\` rename to \`users\`;`);
     this.addSql(`create index \`users_organization_id_index\` on \`users\` (\`organization_id\`);`);
     this.addSql(`create unique index \`users_email_unique\` on \`users\` (\`email\`);`);
-    this.addSql(`pragma foreign_keys = on;`);
 
-    this.addSql(`pragma foreign_keys = off;`);
     this.addSql(
-      `create table \`sessions__temp_alter\` (\`id\` text not null primary key, \`user_id\` text not null, \`stage\` text not null default 'active', \`acting_organization_id\` text null, \`created_at\` datetime not null, \`last_seen_at\` datetime not null, \`expires_at\` datetime not null, \`ip\` text null, \`user_agent\` text null, constraint \`sessions_user_id_foreign\` foreign key (\`user_id\`) references \`users\` (\`id\`) on delete cascade, constraint \`sessions_acting_organization_id_foreign\` foreign key (\`acting_organization_id\`) references \`organizations\` (\`id\`) on delete set null);`,
+      `create table \`sessions__temp_alter\` (\`id\` text not null primary key, \`user_id\` text not null, \`stage\` text check (\`stage\` in ('active', 'second_factor', 'enrol_second_factor', 'new_password')) not null default 'active', \`acting_organization_id\` text null, \`created_at\` datetime not null, \`last_seen_at\` datetime not null, \`expires_at\` datetime not null, \`ip\` text null, \`user_agent\` text null, constraint \`sessions_user_id_foreign\` foreign key (\`user_id\`) references \`users\` (\`id\`) on delete cascade, constraint \`sessions_acting_organization_id_foreign\` foreign key (\`acting_organization_id\`) references \`organizations\` (\`id\`) on delete set null);`,
     );
     this.addSql(
       `insert into \`sessions__temp_alter\` select \`id\`, \`user_id\`, 'active' as \`stage\`, null as \`acting_organization_id\`, \`created_at\`, \`created_at\` as \`last_seen_at\`, \`expires_at\`, \`ip\`, \`user_agent\` from \`sessions\`;`,
@@ -90,7 +95,8 @@ export class Migration20261122052349_identity extends Migration {
     this.addSql(`create index \`sessions_user_id_index\` on \`sessions\` (\`user_id\`);`);
     this.addSql(`create index \`sessions_acting_organization_id_index\` on \`sessions\` (\`acting_organization_id\`);`);
     this.addSql(`create index \`sessions_expires_at_index\` on \`sessions\` (\`expires_at\`);`);
-    this.addSql(`pragma foreign_keys = on;`);
+    this.addSql('commit;');
+    this.addSql('pragma foreign_keys = on;');
   }
 
   override down(): void | Promise<void> {

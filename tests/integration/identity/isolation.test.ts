@@ -1,0 +1,223 @@
+// Tenant isolation, route by route. Every route of the app is enumerated from the router, so a
+// route added later is covered (or fails here until this file says how to address it):
+// - unauthenticated callers get 401 (API) or are sent to sign in (browser), and change nothing;
+// - an administrator of one partner, given the ids of objects of a sibling partner, of another
+//   tenant's customer and of the parent, gets 404 everywhere and changes nothing;
+// - a Custom user without the guarding permission gets 403.
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKey, IpRule } from '../../../core/access/entities.ts';
+import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
+import type { Permission } from '../../../core/identity/permissions.ts';
+import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
+
+/** Routes anyone may call. */
+const PUBLIC: RegExp[] = [
+  /^\/healthz$/,
+  /^\/readyz$/,
+  /^\/static\//,
+  /^\/favicon\.ico$/,
+  /^\/setup$/,
+  /^\/login(\/|$)/,
+  /^\/logout$/,
+  /^\/confirm-email\//,
+  /^\/forgot-password$/,
+  /^\/reset-password\//,
+  /^\/api\/v1\/(status|openapi\.json|docs|oauth\/token)$/,
+];
+
+/** Routes of the signed-in user's own things (no foreign ids to try). */
+const OWN: RegExp[] = [/^\/$/];
+
+/** Which kind of object a route's :id names, by path. */
+type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey';
+const ID_KINDS: [RegExp, IdKind][] = [
+  [/^\/settings\/users\/:id/, 'user'],
+  [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
+  [/^\/settings\/api\/:id/, 'apiKey'],
+  [/^\/portal\/accounts\/:id/, 'organization'],
+  [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
+  [/^\/api\/v1\/organizations\/:id/, 'organization'],
+  [/^\/api\/v1\/users\/:id/, 'user'],
+  [/^\/api\/v1\/ip-rules\/:id/, 'ipRule'],
+  [/^\/api\/v1\/api-keys\/:id/, 'apiKey'],
+];
+
+/** The permission guarding each area (a Custom user without it gets 403). */
+const GUARDS: [RegExp, Permission][] = [
+  [/^\/settings\/users/, 'manage_users'],
+  [/^\/settings\/ip-restrictions/, 'manage_security'],
+  [/^\/settings\/api/, 'manage_integrations'],
+  [/^\/activity\/security-audit/, 'view_security_audit'],
+  [/^\/portal\/new/, 'add_accounts'],
+];
+
+interface Route {
+  method: string;
+  path: string;
+}
+
+let t: TestApp;
+let root: IOrganization;
+let home: IOrganization;
+let sibling: IOrganization;
+let siblingCustomer: IOrganization;
+const foreign: Record<IdKind, string[]> = { user: [], ipRule: [], organization: [], apiKey: [] };
+let adminCookie: string;
+let customCookie: string;
+let routes: Route[];
+
+const em = (): EntityManager => t.kernel.orm.em.fork();
+
+async function fingerprint(): Promise<string> {
+  const e = em();
+  const parts = await Promise.all([
+    e.find(Organization, {}, { orderBy: { id: 'asc' } }),
+    e.find(User, {}, { orderBy: { id: 'asc' } }),
+    e.find(IpRule, {}, { orderBy: { id: 'asc' } }),
+    e.find(ApiKey, {}, { orderBy: { id: 'asc' } }),
+  ]);
+  const plain = parts.map((rows) =>
+    rows.map((r) => JSON.stringify(r, (k, v) => (k === 'lastLoginAt' || k === 'lastUsedAt' ? undefined : v))),
+  );
+  return createHash('sha256').update(JSON.stringify(plain)).digest('hex');
+}
+
+function concrete(route: Route, id: string): string {
+  return route.path.replace(/:[A-Za-z]+(\{[^}]*\})?/g, id);
+}
+
+function isApi(path: string): boolean {
+  return path.startsWith('/api/');
+}
+
+async function call(route: Route, path: string, cookie?: string): Promise<Response> {
+  const headers: Record<string, string> = { origin: ORIGIN };
+  if (cookie) headers.cookie = cookie;
+  if (route.method === 'GET') return t.app.request(path, { headers });
+  if (isApi(path)) {
+    return t.app.request(path, {
+      method: route.method,
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'Changed',
+        email: 'changed@x.example',
+        role: 'administrator',
+        addresses: '0.0.0.0/0',
+      }),
+    });
+  }
+  return t.app.request(path, {
+    method: route.method,
+    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      name: 'Changed',
+      email: 'changed@x.example',
+      role: 'administrator',
+      addresses: '0.0.0.0/0',
+      approve: 'yes',
+      enabled: 'on',
+    }).toString(),
+  });
+}
+
+beforeAll(async () => {
+  t = await createTestApp();
+  await completeSetupVia(t.app);
+  const e = em();
+  root = await rootOf(e);
+  home = await makeOrganization(e, root, 'partner', 'Home Partner');
+  await makeOrganization(e, home, 'customer', 'Home Customer');
+  sibling = await makeOrganization(e, root, 'partner', 'Sibling Partner');
+  siblingCustomer = await makeOrganization(e, sibling, 'customer', 'Sibling Customer');
+  const distributor = await makeOrganization(e, root, 'distributor', 'Other Distributor');
+  const otherCustomer = await makeOrganization(e, distributor, 'customer', 'Other Tenant');
+  await makeUser(e, home, 'admin@home.example');
+  await makeUser(e, home, 'custom@home.example', { role: 'custom', permissions: [] });
+  for (const org of [sibling, siblingCustomer, otherCustomer, root]) {
+    const user = await makeUser(e, org, `user-${org.id.slice(0, 8)}@foreign.example`, { role: 'custom' });
+    const rule = e.create(IpRule, { organization: org, description: 'Foreign', entries: ['192.0.2.1'] });
+    const key = e.create(ApiKey, {
+      id: `hfk_${org.id.slice(0, 12)}`,
+      organization: org,
+      secretHash: 'x'.repeat(64),
+      createdByEmail: 'someone@foreign.example',
+    });
+    await e.flush();
+    foreign.user.push(user.id);
+    foreign.ipRule.push(rule.id);
+    foreign.apiKey.push(key.id);
+    foreign.organization.push(org.id);
+  }
+  adminCookie = await signIn(t.app, 'admin@home.example', TEST_PASSWORD);
+  customCookie = await signIn(t.app, 'custom@home.example', TEST_PASSWORD);
+  const seen = new Set<string>();
+  routes = t.app.routes
+    .filter((r) => r.method !== 'ALL')
+    .filter((r) => {
+      const key = `${r.method} ${r.path}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .map((r) => ({ method: r.method, path: r.path }));
+}, 60_000);
+
+afterAll(async () => {
+  await t.close();
+});
+
+describe('tenant isolation of every route', () => {
+  it('sends unauthenticated callers to sign in (401 on the API) and changes nothing', async () => {
+    const before = await fingerprint();
+    const checked: string[] = [];
+    for (const route of routes) {
+      if (PUBLIC.some((p) => p.test(route.path))) continue;
+      const path = concrete(route, foreign.organization[0] as string);
+      const res = await call(route, path);
+      if (isApi(path)) expect(res.status, `${route.method} ${path}`).toBe(401);
+      else {
+        expect(res.status, `${route.method} ${path}`).toBe(303);
+        expect(res.headers.get('location'), `${route.method} ${path}`).toMatch(/^\/login/);
+      }
+      checked.push(`${route.method} ${route.path}`);
+    }
+    expect(checked.length).toBeGreaterThan(20);
+    expect(await fingerprint()).toBe(before);
+  });
+
+  it("answers 404 for a sibling partner's, another tenant's and the parent's objects, changing nothing", async () => {
+    const before = await fingerprint();
+    let tried = 0;
+    for (const route of routes.filter((r) => /:[A-Za-z]/.test(r.path))) {
+      if (PUBLIC.some((p) => p.test(route.path))) continue;
+      const kind = ID_KINDS.find(([pattern]) => pattern.test(route.path))?.[1];
+      expect(kind, `no id kind known for ${route.method} ${route.path}: add it to ID_KINDS`).toBeDefined();
+      for (const id of foreign[kind as IdKind]) {
+        const path = concrete(route, id);
+        const res = await call(route, path, adminCookie);
+        expect(res.status, `${route.method} ${path}`).toBe(404);
+        tried++;
+      }
+    }
+    expect(tried).toBeGreaterThan(20);
+    expect(await fingerprint()).toBe(before);
+  });
+
+  it('refuses Custom users without the guarding permission with 403', async () => {
+    const before = await fingerprint();
+    let tried = 0;
+    for (const route of routes) {
+      const guard = GUARDS.find(([pattern]) => pattern.test(route.path));
+      if (!guard) continue;
+      const path = concrete(route, foreign.organization[0] as string);
+      const res = await call(route, path, customCookie);
+      expect(res.status, `${route.method} ${path} needs ${guard[1]}`).toBe(403);
+      tried++;
+    }
+    expect(tried).toBeGreaterThan(10);
+    expect(await fingerprint()).toBe(before);
+  });
+});
