@@ -8,7 +8,7 @@ import { accessibleOrganization } from '../access/principal.ts';
 import { auditActor } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
-import { jsonResponse, OrganizationIdParams } from './common.ts';
+import { inReach, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
 
@@ -33,7 +33,7 @@ const KeyParams = OrganizationIdParams.extend({
 });
 
 const tags = ['API keys'];
-const middleware = guarded('manage_integrations');
+const middleware = [...guarded('manage_integrations'), inReach()];
 
 const listRoute = createRoute({
   method: 'get',

@@ -1,5 +1,10 @@
 // Schemas and helpers shared by the tenancy endpoints of /api/v1.
 import { z } from '@hono/zod-openapi';
+import type { EntityManager } from '@mikro-orm/core';
+import type { Context, MiddlewareHandler } from 'hono';
+import { accessibleOrganization } from '../access/principal.ts';
+import type { AppEnv } from '../http/env.ts';
+import { principalOf } from '../http/middleware.ts';
 import { type IOrganization, ORGANIZATION_KINDS, ORGANIZATION_STATUSES } from '../identity/entities.ts';
 
 export const OrganizationIdParams = z.object({
@@ -72,4 +77,19 @@ export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
 
 export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { 'application/json': { schema } } };
+}
+
+/**
+ * Route middleware after the permission check: the organization in the path (and, with `find`,
+ * the object inside it) must be within the caller's reach, else 404 before anything else, even
+ * before the payload is validated, so a foreign id never gets a different answer than 404.
+ */
+export function inReach(
+  find?: (em: EntityManager, org: IOrganization, c: Context<AppEnv>) => Promise<unknown>,
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const org = await accessibleOrganization(c.get('em'), principalOf(c), c.req.param('id') ?? '');
+    if (find) await find(c.get('em'), org, c);
+    await next();
+  };
 }

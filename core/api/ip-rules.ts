@@ -20,7 +20,7 @@ import { clientIp } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
 import type { IOrganization } from '../identity/entities.ts';
-import { jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
+import { inReach, jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
 
@@ -63,7 +63,11 @@ const RuleParams = OrganizationIdParams.extend({
 });
 
 const tags = ['IP restrictions'];
-const middleware = guarded('manage_security');
+const middleware = [...guarded('manage_security'), inReach()];
+const ruleMiddleware = [
+  ...guarded('manage_security'),
+  inReach((em, org, c) => findIpRule(em, org, c.req.param('ruleId') ?? '')),
+];
 
 const listRoute = createRoute({
   method: 'get',
@@ -97,7 +101,7 @@ const updateRoute = createRoute({
   description:
     "Fields left out keep their value. While restrictions are enforced, a change that would no longer trust the caller's own address is refused (409).",
   security: SECURED,
-  middleware,
+  middleware: ruleMiddleware,
   request: { params: RuleParams, ...jsonBody(IpRuleChangesSchema) },
   responses: { 200: jsonResponse(IpRuleSchema, 'The rule'), ...errorResponses(401, 403, 404, 409, 422) },
 });
@@ -110,7 +114,7 @@ const deleteRoute = createRoute({
   description:
     "While restrictions are enforced, deleting the last rule or the one that trusts the caller's address is refused (409).",
   security: SECURED,
-  middleware,
+  middleware: ruleMiddleware,
   request: { params: RuleParams },
   responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404, 409) },
 });

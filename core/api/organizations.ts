@@ -10,6 +10,7 @@ import { principalOf } from '../http/middleware.ts';
 import { ORGANIZATION_KINDS, Organization } from '../identity/entities.ts';
 import { createOrganization, escapeLike, KIND_LABELS, updateOrganization } from '../tenancy/organizations.ts';
 import {
+  inReach,
   jsonBody,
   jsonResponse,
   OrganizationIdParams,
@@ -61,7 +62,7 @@ const getRoute = createRoute({
   summary: 'Get an organization',
   description: 'The caller\'s own organization or one below it that they may reach. Needs "View dashboard".',
   security: SECURED,
-  middleware: guarded('view_dashboard'),
+  middleware: [...guarded('view_dashboard'), inReach()],
   request: { params: OrganizationIdParams },
   responses: { 200: jsonResponse(OrganizationSchema, 'The organization'), ...errorResponses(401, 403, 404) },
 });
@@ -74,7 +75,7 @@ const childrenRoute = createRoute({
   description:
     'The reachable children (or all descendants) of an organization, sorted by name, with search, kind filter and paging. Needs "View dashboard".',
   security: SECURED,
-  middleware: guarded('view_dashboard'),
+  middleware: [...guarded('view_dashboard'), inReach()],
   request: { params: OrganizationIdParams, query: ChildrenQuery },
   responses: {
     200: jsonResponse(OrganizationPage, 'One page of organizations'),
@@ -90,7 +91,7 @@ const createChildRoute = createRoute({
   description:
     'Creates a distributor, partner or customer account under the organization (roots hold any kind, distributors partners and customers, partners customers). Needs "Add accounts".',
   security: SECURED,
-  middleware: guarded('add_accounts'),
+  middleware: [...guarded('add_accounts'), inReach()],
   request: { params: OrganizationIdParams, ...jsonBody(NewOrganizationSchema) },
   responses: {
     201: jsonResponse(OrganizationSchema, 'The new organization'),
@@ -106,7 +107,7 @@ const updateRoute = createRoute({
   description:
     'Name and contact details; fields left out keep their value, null clears them. An account below the caller\'s organization needs "Add accounts"; the caller\'s own organization needs an administrator.',
   security: SECURED,
-  middleware: guarded('add_accounts'),
+  middleware: [...guarded('add_accounts'), inReach()],
   request: { params: OrganizationIdParams, ...jsonBody(OrganizationChangesSchema) },
   responses: { 200: jsonResponse(OrganizationSchema, 'The organization'), ...errorResponses(401, 403, 404, 422) },
 });

@@ -20,7 +20,7 @@ import {
   type UserServiceContext,
   updateUser,
 } from '../identity/users.ts';
-import { jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
+import { inReach, jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
 
@@ -71,7 +71,11 @@ const UserParams = OrganizationIdParams.extend({
 });
 
 const tags = ['Users'];
-const middleware = guarded('manage_users');
+const middleware = [...guarded('manage_users'), inReach()];
+const userMiddleware = [
+  ...guarded('manage_users'),
+  inReach((em, org, c) => findUser(em, org, c.req.param('userId') ?? '')),
+];
 
 const listRoute = createRoute({
   method: 'get',
@@ -106,7 +110,7 @@ const updateRoute = createRoute({
   description:
     'Fields left out keep their value. A changed email takes effect once confirmed from the new address. The last active administrator cannot be demoted or deactivated (409).',
   security: SECURED,
-  middleware,
+  middleware: userMiddleware,
   request: { params: UserParams, ...jsonBody(UserChangesSchema) },
   responses: { 200: jsonResponse(UserSchema, 'The user'), ...errorResponses(401, 403, 404, 409, 422) },
 });
@@ -118,7 +122,7 @@ const deleteRoute = createRoute({
   summary: 'Delete a user',
   description: 'The last active administrator cannot be deleted, nor can callers delete themselves (409).',
   security: SECURED,
-  middleware,
+  middleware: userMiddleware,
   request: { params: UserParams },
   responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404, 409) },
 });

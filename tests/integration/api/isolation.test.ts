@@ -125,6 +125,21 @@ describe('an API key of partner A', () => {
     });
   }
 
+  it('gets 404, not 422, for foreign ids even with a payload that would fail validation', async () => {
+    const invalid = { name: 42, entries: 'nope', role: 'emperor', enabled: 'maybe', kind: 'planet', email: 7 };
+    const withBodies = [
+      ...routes(victims.sibling as Target),
+      ...routes({ ...own, rule: victims.sibling?.rule, user: victims.sibling?.user } as Target).filter(([, path]) =>
+        /ip-rules\/|users\//.test(path),
+      ),
+    ].filter(([, , body]) => body !== undefined);
+    expect(withBodies.length).toBeGreaterThan(8);
+    for (const [method, path] of withBodies) {
+      const res = await t.app.request(path, request([method, path, invalid], { authorization: `Bearer ${tokenA}` }));
+      expect({ call: `${method} ${path}`, status: res.status }).toEqual({ call: `${method} ${path}`, status: 404 });
+    }
+  });
+
   it("gets 404 for another organization's rule, key and user ids even under its own organization", async () => {
     const before = await snapshot();
     const mixed = { ...own, rule: victims.sibling?.rule, key: victims.sibling?.key, user: victims.sibling?.user };
