@@ -4,11 +4,20 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { ForbiddenError } from '../access/errors.ts';
 import { accessibleOrganization, reachableFilter } from '../access/principal.ts';
 import { recordAudit } from '../audit/audit-service.ts';
+import { ValidationError } from '../errors.ts';
 import { auditActor } from '../http/audit-actor.ts';
 import type { AppDeps } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
 import { ORGANIZATION_KINDS, Organization } from '../identity/entities.ts';
-import { createOrganization, escapeLike, KIND_LABELS, updateOrganization } from '../tenancy/organizations.ts';
+import {
+  createOrganization,
+  escapeLike,
+  KIND_LABELS,
+  REMOVAL_CONFIRMATION,
+  REMOVAL_GRACE_DAYS,
+  updateOrganization,
+} from '../tenancy/organizations.ts';
+import { cancelRemoval, requestRemoval } from '../tenancy/removal.ts';
 import {
   inReach,
   jsonBody,
@@ -105,11 +114,50 @@ const updateRoute = createRoute({
   tags: ['Organizations'],
   summary: "Change an organization's details",
   description:
-    'Name and contact details; fields left out keep their value, null clears them. An account below the caller\'s organization needs "Add accounts"; the caller\'s own organization needs an administrator.',
+    'Name and contact details; fields left out keep their value, null clears them. Needs an administrator (as Settings › Account does).',
   security: SECURED,
   middleware: [...guarded('add_accounts'), inReach()],
   request: { params: OrganizationIdParams, ...jsonBody(OrganizationChangesSchema) },
   responses: { 200: jsonResponse(OrganizationSchema, 'The organization'), ...errorResponses(401, 403, 404, 422) },
+});
+
+const RemovalSchema = z
+  .object({
+    confirmation: z
+      .string()
+      .max(100)
+      .openapi({ example: REMOVAL_CONFIRMATION, description: `Exactly "${REMOVAL_CONFIRMATION}".` }),
+  })
+  .openapi('RemovalApproval');
+
+const removeRoute = createRoute({
+  method: 'put',
+  path: '/organizations/{id}/removal',
+  tags: ['Organizations'],
+  summary: 'Remove an account (after a grace period)',
+  description: `Starts the ${REMOVAL_GRACE_DAYS}-day grace period after which the account and everything below it is purged; until then DELETE restores it. Needs an administrator and the confirmation "${REMOVAL_CONFIRMATION}". The operator organization cannot be removed (409).`,
+  security: SECURED,
+  middleware: [...guarded('add_accounts'), inReach()],
+  request: { params: OrganizationIdParams, ...jsonBody(RemovalSchema) },
+  responses: {
+    200: jsonResponse(OrganizationSchema, 'The organization, removal pending'),
+    ...errorResponses(401, 403, 404, 409, 422),
+  },
+});
+
+const restoreRoute = createRoute({
+  method: 'delete',
+  path: '/organizations/{id}/removal',
+  tags: ['Organizations'],
+  summary: 'Restore an account during its grace period',
+  description: 'Cancels a pending removal. Needs an administrator.',
+  security: SECURED,
+  middleware: [...guarded('add_accounts'), inReach()],
+  request: { params: OrganizationIdParams },
+  responses: {
+    200: jsonResponse(OrganizationSchema, 'The organization, active again'),
+    ...errorResponses(401, 403, 404),
+  },
 });
 
 export function organizationsApi(deps: AppDeps) {
@@ -161,9 +209,7 @@ export function organizationsApi(deps: AppDeps) {
     const em = c.get('em');
     const principal = principalOf(c);
     const org = await accessibleOrganization(em, principal, c.req.valid('param').id);
-    if (org.id === principal.home.id && !principal.isAdministrator) {
-      throw new ForbiddenError("Only administrators can change their own organization's details.");
-    }
+    if (!principal.isAdministrator) throw new ForbiddenError('Only administrators can change the account details.');
     const body = c.req.valid('json');
     const merged = {
       name: body.name ?? org.name,
@@ -178,6 +224,48 @@ export function organizationsApi(deps: AppDeps) {
         activity: 'Settings changed',
         account: org.name,
         description: `Details of ${org.name} changed: ${changed.join(', ')}`,
+        actor: auditActor(c, deps),
+      });
+    }
+    return c.json(organizationJson(org), 200);
+  });
+
+  api.openapi(removeRoute, async (c) => {
+    const em = c.get('em');
+    const principal = principalOf(c);
+    const org = await accessibleOrganization(em, principal, c.req.valid('param').id);
+    if (!principal.isAdministrator) throw new ForbiddenError('Only administrators can remove an account.');
+    const approved = c.req.valid('json').confirmation.trim() === REMOVAL_CONFIRMATION;
+    try {
+      const purgeAfter = await requestRemoval(em, org, approved, deps.now());
+      await recordAudit(em, {
+        organization: org,
+        activity: 'Account removal requested',
+        account: org.name,
+        description: `Removal of ${org.name} approved; its data is purged after ${purgeAfter.toISOString()} unless restored`,
+        actor: auditActor(c, deps),
+      });
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        throw new ValidationError({ confirmation: `Send exactly "${REMOVAL_CONFIRMATION}" to remove this account.` });
+      }
+      throw err;
+    }
+    return c.json(organizationJson(org), 200);
+  });
+
+  api.openapi(restoreRoute, async (c) => {
+    const em = c.get('em');
+    const principal = principalOf(c);
+    const org = await accessibleOrganization(em, principal, c.req.valid('param').id);
+    if (!principal.isAdministrator) throw new ForbiddenError('Only administrators can restore an account.');
+    if (org.status === 'removal_pending') {
+      await cancelRemoval(em, org);
+      await recordAudit(em, {
+        organization: org,
+        activity: 'Account restored',
+        account: org.name,
+        description: `Removal of ${org.name} cancelled`,
         actor: auditActor(c, deps),
       });
     }

@@ -149,6 +149,7 @@ describe('REST API v1', () => {
       '/organizations/{id}/ip-restrictions',
       '/organizations/{id}/ip-rules',
       '/organizations/{id}/ip-rules/{ruleId}',
+      '/organizations/{id}/removal',
       '/organizations/{id}/users',
       '/organizations/{id}/users/{userId}',
       '/status',

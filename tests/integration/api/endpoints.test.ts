@@ -5,7 +5,7 @@ import { ApiKey } from '../../../core/access/entities.ts';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { MailMessage } from '../../../core/mail/entities.ts';
-import { getTokens, json, makeKey, rootOrganization, withBearer } from '../../helpers/api.ts';
+import { addUser, getTokens, json, makeKey, rootOrganization, withBearer } from '../../helpers/api.ts';
 import { ADMIN, completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 
 let t: TestApp;
@@ -91,6 +91,60 @@ describe('organizations', () => {
     expect(cleared.phone).toBeNull();
     const [latest] = await auditOf('Settings changed');
     expect(latest?.description).toBe('Details of After Inc changed: phone');
+  });
+});
+
+describe('account details and removal need an administrator', () => {
+  it('refuses a Custom user who may add accounts (403), and changes nothing', async () => {
+    await addUser(t, root, 'creator@acme.example', 'Creator-password-42', 'custom', ['add_accounts', 'view_dashboard']);
+    const creator = await signIn(t.app, 'creator@acme.example', 'Creator-password-42');
+    const asCreator = (path: string, method: string, body?: unknown) =>
+      t.app.request(`/api/v1${path}`, {
+        method,
+        headers: { cookie: creator, origin: ORIGIN, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const made = await asCreator(`/organizations/${root.id}/children`, 'POST', {
+      kind: 'customer',
+      name: 'Made by creator',
+    });
+    expect(made.status).toBe(201);
+    const org = await json(made);
+    expect((await asCreator(`/organizations/${org.id}`, 'PATCH', { name: 'Renamed' })).status).toBe(403);
+    const removal = await asCreator(`/organizations/${org.id}/removal`, 'PUT', {
+      confirmation: 'I approve the removal of my data',
+    });
+    expect(removal.status).toBe(403);
+    expect(await json(await call(`/organizations/${org.id}`))).toMatchObject({
+      name: 'Made by creator',
+      status: 'active',
+    });
+  });
+});
+
+describe('account removal', () => {
+  it('needs the exact confirmation, starts the grace period, and can be undone; the root stays', async () => {
+    const org = await json(
+      await call(`/organizations/${root.id}/children`, 'POST', { kind: 'customer', name: 'Leaving Ltd' }),
+    );
+    const vague = await call(`/organizations/${org.id}/removal`, 'PUT', { confirmation: 'yes' });
+    expect(vague.status).toBe(422);
+    expect((await json(vague)).error.fields.confirmation).toContain('I approve the removal of my data');
+    const removed = await call(`/organizations/${org.id}/removal`, 'PUT', {
+      confirmation: 'I approve the removal of my data',
+    });
+    expect(removed.status).toBe(200);
+    const pending = await json(removed);
+    expect(pending.status).toBe('removal_pending');
+    expect(new Date(pending.purgeAfter).getTime() - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
+    expect((await auditOf('Account removal requested'))[0]?.account).toBe('Leaving Ltd');
+    const restored = await json(await call(`/organizations/${org.id}/removal`, 'DELETE'));
+    expect(restored).toMatchObject({ status: 'active', purgeAfter: null });
+    expect((await auditOf('Account restored'))[0]?.account).toBe('Leaving Ltd');
+    const rootRemoval = await call(`/organizations/${root.id}/removal`, 'PUT', {
+      confirmation: 'I approve the removal of my data',
+    });
+    expect(rootRemoval.status).toBe(409);
   });
 });
 
@@ -229,7 +283,11 @@ describe('users', () => {
     expect((await auditOf('User deactivated'))[0]?.account).toBe('grace@acme.example');
 
     const list = await json(await call(base));
-    expect(list.map((u: { email: string }) => u.email)).toEqual([ADMIN.email, 'grace@acme.example']);
+    expect(list.map((u: { email: string }) => u.email)).toEqual([
+      ADMIN.email,
+      'creator@acme.example',
+      'grace@acme.example',
+    ]);
 
     expect((await call(`${base}/${user.id}`, 'DELETE')).status).toBe(204);
     expect((await auditOf('User removed'))[0]?.account).toBe('grace@acme.example');
@@ -257,6 +315,7 @@ describe('the OpenAPI document', () => {
         '/organizations/{id}/ip-rules',
         '/organizations/{id}/ip-rules/{ruleId}',
         '/organizations/{id}/ip-restrictions',
+        '/organizations/{id}/removal',
         '/organizations/{id}/api-keys',
         '/organizations/{id}/api-keys/{clientId}',
         '/organizations/{id}/users',

@@ -41,6 +41,8 @@ function routes(o: Target): Call[] {
     ['DELETE', `${base}/users/${o.user}`],
     ['GET', `/api/v1/audit?organization=${o.org}`],
     ['GET', `/api/v1/audit/export.csv?organization=${o.org}`],
+    ['PUT', `${base}/removal`, { confirmation: 'I approve the removal of my data' }],
+    ['DELETE', `${base}/removal`],
   ];
 }
 
@@ -58,7 +60,7 @@ async function snapshot(): Promise<string> {
   const keys = await em.find(ApiKey, {}, { orderBy: { id: 'asc' } });
   const users = await em.find(User, {}, { orderBy: { id: 'asc' } });
   return JSON.stringify({
-    orgs: orgs.map((o) => [o.id, o.name, o.contactEmail, o.ipRestrictionsEnabled]),
+    orgs: orgs.map((o) => [o.id, o.name, o.contactEmail, o.ipRestrictionsEnabled, o.status]),
     rules: rules.map((r) => [r.id, r.description, r.entries]),
     keys: keys.map((k) => k.id),
     users: users.map((u) => [u.id, u.email, u.role, u.status, u.displayName]),
