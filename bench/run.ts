@@ -1,5 +1,6 @@
 // `npm run bench`: runs every benchmark and prints its figures. Timings are for reading by
 // people; no test asserts them.
+import { benchApi } from './api.ts';
 import { benchCatalog } from './catalog.ts';
 import { benchHttp } from './http.ts';
 import { benchRecords } from './records.ts';
@@ -9,6 +10,7 @@ import { benchStartup } from './startup.ts';
 console.log(`Holdfast benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 await benchStartup();
 await benchHttp();
+await benchApi();
 await benchRepository();
 await benchCatalog();
 await benchRecords();
