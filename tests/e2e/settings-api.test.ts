@@ -118,6 +118,13 @@ describe('Settings › API in a browser', () => {
     expect(after.status).toBe(401);
     expect(appliance.stdout()).not.toContain(secret);
     expect(appliance.stdout()).not.toContain(access_token);
+
+    // The API reference lists the endpoints of this page's keys, readable on a phone too.
+    await page.goto(`${appliance.url}/api/v1/docs`);
+    expect(await page.getByRole('heading', { name: 'Authentication' }).isVisible()).toBe(true);
+    expect(await page.locator('code', { hasText: '/api/v1/oauth/token' }).first().isVisible()).toBe(true);
+    await shoot(page, 'api-reference');
+
     expect(consoleErrors.join('\n')).toBe('');
     await context.close();
   });
