@@ -5,6 +5,7 @@ import { benchCatalog } from './catalog.ts';
 import { benchHttp } from './http.ts';
 import { benchRecords } from './records.ts';
 import { benchRepository } from './repository.ts';
+import { benchSinks } from './sinks.ts';
 import { benchStartup } from './startup.ts';
 
 console.log(`Holdfast benchmarks — node ${process.version}, ${new Date().toISOString()}`);
@@ -14,3 +15,4 @@ await benchApi();
 await benchRepository();
 await benchCatalog();
 await benchRecords();
+await benchSinks();

@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
+import { signInStepRoutes } from './routes/sign-in-steps.ts';
 import { staticRoutes } from './routes/static.ts';
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -81,6 +82,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', setupRoutes(deps));
   app.route('/', authRoutes(deps));
   app.route('/', accountLinkRoutes(deps));
+  app.route('/', signInStepRoutes(deps));
   app.route('/', homeRoutes(deps));
   app.route('/', settingsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));

@@ -12,14 +12,18 @@ import { applyRetention, parsePeriod, type RetentionPolicy } from '../storage/re
 import { SnapshotReader } from '../storage/snapshot-reader.ts';
 import { verifyRepository } from '../storage/verify.ts';
 import { askHidden } from './cli-prompt.ts';
+import { optionName, settingsFromOptions, sinkCliOptions, withSecretsFromEnv } from './cli-sink-options.ts';
 import { sinkPlugin, sinkPlugins } from './plugins/registry.ts';
-import type { Sink } from './plugins/sink.ts';
+import type { Sink, SinkPlugin } from './plugins/sink.ts';
+import { probeSink } from './plugins/sink-probe.ts';
 
 export const REPO_EXIT = { ok: 0, failed: 1, usage: 2, repository: 4, problems: 5 } as const;
 
 export const repoUsage = `Usage: holdfast repo <command> --sink <kind> [sink options] [options]
 
 Commands:
+  probe                        Test the storage: write, read, list and delete a small object;
+                               a failure is named in one sentence (DNS, TLS, credentials, bucket, …).
   init                         Create a repository (asks for a new passphrase).
   attach                       Connect this appliance to an existing repository (disaster
                                recovery): checks the passphrase and builds the catalog from it.
@@ -35,7 +39,18 @@ Commands:
                                (per task and entity; the newest of each is always kept by --keep-within).
   key list | key add | key remove <id>   Manage passphrases.
 
-Sink options: --sink local --path <folder>, or --sink-config <file.json>.
+Sink options (each sink's settings as options; see docs/OPERATIONS.md), or --sink-config <file.json>:
+  --sink local --path <folder>
+  --sink s3 --bucket <name> [--endpoint <url>] [--region <r>] [--prefix <folder>] [--force-path-style]
+            [--access-key-id <id>] [--ca-file <pem>] [--conditional-writes auto|native|emulated]
+            [--object-lock-mode GOVERNANCE|COMPLIANCE] [--server-side-encryption AES256|aws:kms]
+            [--sse-kms-key-id <id>] [--part-size-mib <n>] [--concurrency <n>]
+  --sink azure --container <name> (--account-name <a> [--endpoint <url>] | connection string)
+            [--prefix <folder>] [--immutability-mode Unlocked|Locked] [--block-size-mib <n>]
+  --sink gcs --bucket <name> [--key-file <json>] [--project-id <id>] [--prefix <folder>]
+            [--api-endpoint <url>] [--retention-mode Unlocked|Locked] [--chunk-size-mib <n>]
+Secrets come from the environment: HOLDFAST_SINK_SECRET_ACCESS_KEY (s3), HOLDFAST_SINK_ACCOUNT_KEY,
+HOLDFAST_SINK_SAS_TOKEN or HOLDFAST_SINK_CONNECTION_STRING (azure), HOLDFAST_SINK_CREDENTIALS_JSON (gcs).
 Passphrase: HOLDFAST_REPO_PASSPHRASE (HOLDFAST_REPO_NEW_PASSPHRASE for "key add"), or a prompt.
 Exit codes: 0 done, 1 failed, 2 usage error, 4 repository error (not a repository, wrong
 passphrase, already exists, locked), 5 verify found problems.`;
@@ -61,33 +76,53 @@ async function passphrase(envName = 'HOLDFAST_REPO_PASSPHRASE', confirm = false)
   return first;
 }
 
-function openSink(values: Record<string, string | boolean | undefined>): Sink {
+const sinkOptions = sinkCliOptions(sinkPlugins as readonly SinkPlugin<unknown>[]);
+const sinkOptionNames: ReadonlySet<string> = new Set(Object.keys(sinkOptions));
+
+async function openSink(values: Record<string, string | boolean | undefined>): Promise<Sink> {
   let settings: Record<string, unknown>;
+  let kind: string;
   if (typeof values['sink-config'] === 'string') {
     try {
       settings = JSON.parse(readFileSync(values['sink-config'], 'utf8')) as Record<string, unknown>;
     } catch (err) {
       throw new UsageError(`cannot read --sink-config: ${(err as Error).message}`);
     }
+    kind = String(settings.kind ?? '');
   } else {
-    settings = { kind: values.sink, path: values.path };
+    kind = String(values.sink ?? '');
+    settings = {};
   }
-  const kind = String(settings.kind ?? '');
   if (!kind) throw new UsageError('name the storage with --sink <kind> (or --sink-config <file>)');
   const plugin = sinkPlugin(kind);
   if (!plugin) throw new UsageError(`unknown sink "${kind}"; available: ${sinkPlugins.map((p) => p.kind).join(', ')}`);
-  const { kind: _kind, ...rest } = settings;
-  const parsed = plugin.settings.safeParse(rest);
-  if (!parsed.success) {
-    throw new UsageError(parsed.error.issues.map((i) => `--${String(i.path[0] ?? 'sink')}: ${i.message}`).join('\n'));
+  if (typeof values['sink-config'] === 'string') {
+    const { kind: _kind, ...rest } = settings;
+    settings = withSecretsFromEnv(plugin, rest);
+  } else {
+    try {
+      settings = settingsFromOptions(plugin, values, sinkOptionNames);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
   }
-  return plugin.create(parsed.data);
+  const parsed = plugin.settings.safeParse(settings);
+  if (!parsed.success) {
+    throw new UsageError(
+      parsed.error.issues.map((i) => `--${optionName(String(i.path[0] ?? 'sink'))}: ${i.message}`).join('\n'),
+    );
+  }
+  try {
+    return await plugin.create(parsed.data);
+  } catch (err) {
+    throw new UsageError(`cannot open the ${kind} sink: ${(err as Error).message}`);
+  }
 }
 
 const options = {
+  ...sinkOptions,
   sink: { type: 'string' },
   'sink-config': { type: 'string' },
-  path: { type: 'string' },
   task: { type: 'string' },
   entity: { type: 'string' },
   json: { type: 'boolean' },
@@ -114,7 +149,7 @@ export async function runRepoCommand(argv: string[]): Promise<number> {
       out(repoUsage);
       return REPO_EXIT.ok;
     }
-    const sink = openSink(values);
+    const sink = await openSink(values);
     try {
       return await dispatch(command, rest, values, sink);
     } finally {
@@ -144,6 +179,19 @@ async function dispatch(
     if (rest.length !== n) throw new UsageError(`${command} needs ${what}`);
   };
   switch (command) {
+    case 'probe': {
+      need(0, 'no arguments');
+      const result = await probeSink(sink);
+      if (result.ok) {
+        out(
+          `${sink.description}: write, read, list and delete work (${result.elapsedMs} ms; conditional writes ${result.conditionalWrites}).`,
+        );
+        return REPO_EXIT.ok;
+      }
+      out(result.sentence);
+      process.stderr.write(`${result.detail ?? ''}\n`);
+      return REPO_EXIT.failed;
+    }
     case 'init': {
       need(0, 'no arguments');
       const repo = await Repository.init(sink, { passphrase: await passphrase('HOLDFAST_REPO_PASSPHRASE', true) });

@@ -59,14 +59,37 @@ export interface Sink {
 
 export type SinkErrorKind = 'not_found' | 'exists' | 'permanent' | 'transient';
 
+/**
+ * Why a store could not be used, when a sink can tell: the connection test
+ * (core/plugins/sink-probe.ts) turns it into one sentence for operators.
+ */
+export type SinkFailureReason =
+  | 'dns'
+  | 'tls'
+  | 'unreachable'
+  | 'timeout'
+  | 'auth'
+  | 'permission'
+  | 'bucket_missing'
+  | 'throttled'
+  | 'server'
+  | 'unsupported';
+
+export interface SinkErrorOptions {
+  cause?: unknown;
+  reason?: SinkFailureReason;
+}
+
 export class SinkError extends Error {
   readonly kind: SinkErrorKind;
   readonly key: string | undefined;
-  constructor(kind: SinkErrorKind, message: string, key?: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly reason: SinkFailureReason | undefined;
+  constructor(kind: SinkErrorKind, message: string, key?: string, options?: SinkErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SinkError';
     this.kind = kind;
     this.key = key;
+    this.reason = options?.reason;
   }
 }
 
@@ -85,14 +108,14 @@ export class ObjectExistsError extends SinkError {
 }
 
 export class PermanentSinkError extends SinkError {
-  constructor(message: string, key?: string, options?: { cause?: unknown }) {
+  constructor(message: string, key?: string, options?: SinkErrorOptions) {
     super('permanent', message, key, options);
     this.name = 'PermanentSinkError';
   }
 }
 
 export class TransientSinkError extends SinkError {
-  constructor(message: string, key?: string, options?: { cause?: unknown }) {
+  constructor(message: string, key?: string, options?: SinkErrorOptions) {
     super('transient', message, key, options);
     this.name = 'TransientSinkError';
   }
@@ -149,5 +172,6 @@ export interface SinkPlugin<Settings = unknown> {
   label: string;
   settings: import('zod').ZodType<Settings>;
   secretSettings: readonly string[];
-  create(settings: Settings): Sink;
+  /** May load the sink's implementation on demand (cloud SDKs are heavy; the kernel loads them when used). */
+  create(settings: Settings): Sink | Promise<Sink>;
 }

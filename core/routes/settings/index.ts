@@ -6,6 +6,7 @@ import { accountRoutes } from './account.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { ipRestrictionRoutes } from './ip-restrictions.ts';
 import { outboxRoutes } from './outbox.ts';
+import { securitySettingsRoutes } from './security.ts';
 import { userRoutes } from './users.ts';
 
 export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -18,5 +19,6 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.route('/', ipRestrictionRoutes(deps));
   app.route('/', outboxRoutes(deps));
   app.route('/', apiKeyRoutes(deps));
+  app.route('/', securitySettingsRoutes(deps));
   return app;
 }

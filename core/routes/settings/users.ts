@@ -1,6 +1,7 @@
 // Settings › Users: the users of the organization being worked in. Guarded by "manage users";
 // a user id from anywhere else is a 404.
 import { type Context, Hono } from 'hono';
+import { ForbiddenError } from '../../access/errors.ts';
 import type { Principal } from '../../access/principal.ts';
 import { recordAudit } from '../../audit/audit-service.ts';
 import { AppError, ValidationError } from '../../errors.ts';
@@ -10,6 +11,8 @@ import { organizationOf, principalOf, requirePermission } from '../../http/middl
 import { renderPage } from '../../http/page.ts';
 import { type IOrganization, type IUser, Organization } from '../../identity/entities.ts';
 import { PERMISSION_LABELS, PERMISSIONS } from '../../identity/permissions.ts';
+import { endUserSessions } from '../../identity/session-service.ts';
+import { resetTwoFactor } from '../../identity/two-factor.ts';
 import {
   deleteUser,
   findUser,
@@ -287,6 +290,30 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
       actor: actorFor(c, deps, principal),
     });
     return `${email} is deleted.`;
+  });
+
+  statusAction('reset-two-factor', async (c, user) => {
+    const principal = principalOf(c);
+    if (principal.user?.id === user.id) {
+      throw new AppError('self_reset', 'Turn off your own two-factor authentication under Settings › Security.', 409);
+    }
+    if (!principal.isAdministrator)
+      throw new ForbiddenError('Only administrators can reset two-factor authentication.');
+    await resetTwoFactor(c.get('em'), user);
+    await endUserSessions(c.get('em'), user.id);
+    await recordAudit(c.get('em'), {
+      organization: organizationOf(c),
+      activity: 'Two-factor changed',
+      account: user.email,
+      description: `Two-factor authentication of ${user.email} reset by an administrator; their sessions were ended`,
+      actor: actorFor(c, deps, principal),
+    });
+    await deps.mailer.send(c.get('em'), {
+      to: user.email,
+      subject: 'Your Holdfast two-factor authentication was reset',
+      text: `An administrator (${principal.label}) turned off two-factor authentication for ${user.email}.\n\nSign in with your password and set it up again under Settings › Security. If you did not ask for this, contact your administrator.`,
+    });
+    return `Two-factor authentication of ${user.email} is reset.`;
   });
 
   statusAction('resend', async (c, user) => {

@@ -50,6 +50,7 @@ const ID_KINDS: [RegExp, IdKind][] = [
 const GUARDS: [RegExp, Permission][] = [
   [/^\/settings\/users/, 'manage_users'],
   [/^\/settings\/ip-restrictions/, 'manage_security'],
+  [/^\/settings\/security\/policies/, 'manage_security'],
   [/^\/settings\/api/, 'manage_integrations'],
   [/^\/activity\/security-audit/, 'view_security_audit'],
   [/^\/portal\/new/, 'add_accounts'],

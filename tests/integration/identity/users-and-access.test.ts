@@ -156,6 +156,29 @@ describe('users', () => {
     expect(await em().count(User, { email: 'escalate@a.example' })).toBe(0);
   });
 
+  it("lets an administrator reset a user's two-factor, audited and mailed", async () => {
+    const e = em();
+    const user = await makeUser(e, partnerA, 'lostphone@a.example', { role: 'custom' });
+    user.totpSecret = 'hf1.x.y.z';
+    user.totpEnabledAt = new Date();
+    await e.flush();
+    const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
+    const res = await t.app.request(`/settings/users/${user.id}/reset-two-factor`, {
+      ...form({}),
+      headers: { ...form({}).headers, cookie },
+    });
+    expect(res.status).toBe(303);
+    const after = await em().findOneOrFail(User, { id: user.id });
+    expect(after.totpEnabledAt).toBeNull();
+    expect(after.totpSecret).toBeNull();
+    expect((await lastMailTo(user.email)).subject).toContain('two-factor authentication was reset');
+    const again = await t.app.request(`/settings/users/${user.id}/reset-two-factor`, {
+      ...form({}),
+      headers: { ...form({}).headers, cookie },
+    });
+    expect(again.status).toBe(409);
+  });
+
   it('deactivation signs the user out at once', async () => {
     const e = em();
     const victim = await makeUser(e, partnerA, 'leaver@a.example', { role: 'custom' });

@@ -4,20 +4,9 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import {
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalSink } from '../../../plugins/sinks/local/index.ts';
 import { restoreSnapshot } from '../../../storage/filesystem.ts';
@@ -27,6 +16,7 @@ import { treeItems } from '../../../storage/tree.ts';
 import { verifyRepository } from '../../../storage/verify.ts';
 import { repoRoot, runToEnd } from '../../helpers/process.ts';
 import { PASSPHRASE, SMALL } from '../../helpers/repository.ts';
+import { describeTree, makeSource } from '../../helpers/source-tree.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -46,38 +36,6 @@ const env = (extra: Record<string, string> = {}) => ({
 });
 const repoCli = (args: string[], extra?: Record<string, string>) =>
   runToEnd(['core/cli.ts', 'repo', ...args], env(extra));
-
-/** Every file, folder and symlink under a folder with content and metadata, for comparison. */
-function describeTree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const visit = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      const info = lstatSync(path);
-      const rel = relative(root, path);
-      if (info.isSymbolicLink()) out[rel] = `link`;
-      else if (info.isDirectory()) {
-        out[rel] = `dir ${info.mode & 0o7777}`;
-        visit(path);
-      } else
-        out[rel] = `file ${info.mode & 0o7777} ${Math.floor(info.mtimeMs)} ${readFileSync(path).toString('base64')}`;
-    }
-  };
-  visit(root);
-  return out;
-}
-
-function makeSource(root: string): void {
-  mkdirSync(join(root, 'docs/2026/März'), { recursive: true });
-  mkdirSync(join(root, 'empty-folder'));
-  for (let i = 0; i < 60; i++) writeFileSync(join(root, 'docs', `note-${i}.txt`), `note ${i}\n`.repeat(i));
-  writeFileSync(join(root, 'docs/2026/März/Überweisung 💶.pdf'), randomBytes(70_000));
-  writeFileSync(join(root, 'zero'), '');
-  writeFileSync(join(root, 'big.bin'), randomBytes(3 * 1024 * 1024));
-  writeFileSync(join(root, 'script.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
-  symlinkSync('docs/note-1.txt', join(root, 'shortcut'));
-  utimesSync(join(root, 'zero'), new Date('2020-02-02T02:02:02Z'), new Date('2020-02-02T02:02:02Z'));
-}
 
 /** A source folder backed up once through the CLI into a new repository. */
 async function backedUpWithCli(): Promise<{ base: string; src: string; sink: string[] }> {
@@ -162,7 +120,9 @@ describe('holdfast repo CLI', () => {
 
     expect((await repoCli(['snapshots', ...sink], { HOLDFAST_REPO_PASSPHRASE: 'wrong' })).code).toBe(4);
     expect((await repoCli(['snapshots', '--sink', 'local', '--path', join(base, 'nothing')])).code).toBe(4);
-    expect((await repoCli(['snapshots', '--sink', 'nas'])).stderr).toContain('unknown sink "nas"; available: local');
+    expect((await repoCli(['snapshots', '--sink', 'nas'])).stderr).toContain(
+      'unknown sink "nas"; available: local, s3, azure, gcs',
+    );
     expect((await repoCli(['snapshots', '--sink', 'local', '--path', 'relative'])).code).toBe(2);
     expect((await repoCli(['restore', 'zzz', target, ...sink])).code).toBe(2);
     expect((await repoCli(['frobnicate', ...sink])).code).toBe(2);

@@ -1,0 +1,75 @@
+// The connection test for storage locations: writes, reads, lists and deletes one small probe
+// object through the sink, and when a step fails names the cause in one sentence an operator can
+// act on (DNS, TLS, credentials, missing bucket, permission, unreachable). The UI and the CLI call
+// it before a location is saved or used.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { type Sink, SinkError, type SinkFailureReason } from './sink.ts';
+
+export type ProbeStep = 'write' | 'read' | 'list' | 'delete';
+
+export type ProbeResult =
+  | { ok: true; description: string; conditionalWrites: 'native' | 'emulated'; elapsedMs: number }
+  | { ok: false; description: string; step: ProbeStep; reason: SinkFailureReason | 'other'; sentence: string };
+
+/** Where the probe object goes; under a name the repository never uses. */
+export const PROBE_PREFIX = 'holdfast-connection-test/';
+
+const SENTENCES: Record<SinkFailureReason | 'other', (where: string) => string> = {
+  dns: (w) => `The storage host of ${w} could not be found (DNS): check the endpoint's host name.`,
+  tls: (w) => `A secure (TLS) connection to ${w} failed: check https versus http and the certificate or CA setting.`,
+  unreachable: (w) => `Nothing answered at ${w}: check the endpoint's address and port, and the firewall.`,
+  timeout: (w) => `${w} did not answer in time: check the network path to the endpoint.`,
+  auth: (w) => `${w} refused the credentials: check the access key and secret (or the account key, SAS or key file).`,
+  permission: (w) =>
+    `The credentials are valid but lack permission at ${w}: allow writing, reading, listing and deleting objects.`,
+  bucket_missing: (w) => `The bucket or container of ${w} does not exist: create it or correct its name.`,
+  throttled: (w) => `${w} is throttling requests: try again later or lower the concurrency.`,
+  server: (w) => `${w} answered with a server error: the store may be down; try again later.`,
+  unsupported: (w) =>
+    `${w} does not support an operation Holdfast needs: see the sink's README for compatible settings.`,
+  other: (w) => `Using ${w} failed: see the detail below.`,
+};
+
+/** One sentence for a failure reason (the UI shows it as the headline of a failed test). */
+export function probeSentence(reason: SinkFailureReason | 'other', description: string): string {
+  return (SENTENCES[reason] ?? SENTENCES.other)(description);
+}
+
+/** Runs the four steps on a fresh probe object; never throws for store failures. */
+export async function probeSink(sink: Sink): Promise<ProbeResult & { detail?: string }> {
+  const started = performance.now();
+  const key = `${PROBE_PREFIX}${randomUUID()}`;
+  const body = randomBytes(64);
+  let step: ProbeStep = 'write';
+  try {
+    await sink.put(key, body, { ifAbsent: true, contentLength: body.length });
+    step = 'read';
+    const chunks: Buffer[] = [];
+    for await (const chunk of await sink.get(key)) chunks.push(Buffer.from(chunk as Uint8Array));
+    if (!Buffer.concat(chunks).equals(body))
+      throw new Error('the probe object read back differs from what was written');
+    step = 'list';
+    let listed = false;
+    for await (const info of sink.list(PROBE_PREFIX)) if (info.key === key) listed = true;
+    if (!listed) throw new Error('the probe object was written but is missing from the listing');
+    step = 'delete';
+    await sink.delete(key);
+    return {
+      ok: true,
+      description: sink.description,
+      conditionalWrites: sink.capabilities.conditionalWrites,
+      elapsedMs: Math.round(performance.now() - started),
+    };
+  } catch (err) {
+    if (step !== 'write' && step !== 'delete') await sink.delete(key).catch(() => undefined);
+    const reason = err instanceof SinkError ? (err.reason ?? 'other') : 'other';
+    return {
+      ok: false,
+      description: sink.description,
+      step,
+      reason,
+      sentence: probeSentence(reason, sink.description),
+      detail: `${step} failed: ${(err as Error).message}`,
+    };
+  }
+}

@@ -1,0 +1,126 @@
+// Helpers for the two-factor and Security settings tests: users made directly through the ORM
+// (one shared password hash, since each hash costs a few hundred ms), sign-in through the real
+// routes, the session cookie of a response, and the secret shown on an enrolment page.
+import type { EntityManager } from '@mikro-orm/core';
+import type { Hono } from 'hono';
+import type { AppEnv } from '../../core/http/env.ts';
+import {
+  type IOrganization,
+  type IUser,
+  Organization,
+  type OrganizationKind,
+  User,
+} from '../../core/identity/entities.ts';
+import { hashPassword } from '../../core/identity/password.ts';
+import type { Permission } from '../../core/identity/permissions.ts';
+import { codeForStep, totpStep } from '../../core/identity/two-factor.ts';
+import { form } from './kernel.ts';
+
+export const USER_PASSWORD = 'Second-factor-test-77';
+let sharedHash: Promise<string> | undefined;
+
+export async function addOrganization(
+  em: EntityManager,
+  parent: IOrganization,
+  kind: Exclude<OrganizationKind, 'root'>,
+  name: string,
+): Promise<IOrganization> {
+  const id = crypto.randomUUID();
+  const org = em.create(Organization, { id, kind, parent, path: `${parent.path}${id}/`, name });
+  await em.flush();
+  return org;
+}
+
+export async function addUser(
+  em: EntityManager,
+  organization: IOrganization,
+  email: string,
+  options: { role?: 'administrator' | 'custom'; permissions?: Permission[]; passwordChangedAt?: Date } = {},
+): Promise<IUser> {
+  sharedHash ??= hashPassword(USER_PASSWORD);
+  const now = new Date();
+  const user = em.create(User, {
+    organization,
+    email,
+    passwordHash: await sharedHash,
+    passwordChangedAt: options.passwordChangedAt ?? now,
+    emailConfirmedAt: now,
+    role: options.role ?? 'administrator',
+    permissions: options.permissions ?? [],
+    status: 'active',
+  });
+  await em.flush();
+  return user;
+}
+
+/** The `name=value` of the session cookie a response sets, or undefined. */
+export function sessionCookieOf(res: Response): string | undefined {
+  const header = res.headers.get('set-cookie');
+  const first = header?.split(';')[0];
+  return first?.startsWith('holdfast_session=') && first.length > 'holdfast_session='.length ? first : undefined;
+}
+
+export interface PasswordStep {
+  status: number;
+  location: string | null;
+  cookie: string;
+}
+
+/** Posts the login form; returns where it leads and the session cookie it set. */
+export async function passwordStep(
+  app: Hono<AppEnv>,
+  email: string,
+  password = USER_PASSWORD,
+  next = '/',
+): Promise<PasswordStep> {
+  const res = await app.request('/login', form({ email, password, next }));
+  const cookie = sessionCookieOf(res);
+  if (res.status !== 303 || !cookie) throw new Error(`password step failed with ${res.status}`);
+  return { status: res.status, location: res.headers.get('location'), cookie };
+}
+
+/** Sends a form with a session cookie. */
+export function post(
+  app: Hono<AppEnv>,
+  path: string,
+  cookie: string,
+  fields: Record<string, string>,
+): Promise<Response> | Response {
+  const request = form(fields);
+  return app.request(path, { ...request, headers: { ...request.headers, cookie } });
+}
+
+export function get(app: Hono<AppEnv>, path: string, cookie?: string): Promise<Response> | Response {
+  return app.request(path, cookie ? { headers: { cookie } } : {});
+}
+
+/** The base32 secret shown (grouped) on an enrolment page. */
+export function secretOnPage(html: string): string {
+  const match = /id="totp-secret"[^>]*>([A-Z2-7 ]+)</.exec(html);
+  if (!match?.[1]) throw new Error('no secret on the page');
+  return match[1].replaceAll(' ', '');
+}
+
+export function recoveryCodesOnPage(html: string): string[] {
+  return [...html.matchAll(/<li><code>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})<\/code><\/li>/g)].map(
+    (m) => m[1] as string,
+  );
+}
+
+/** The code an authenticator app shows at `at`, `offset` steps later. */
+export function appCode(secret: string, at: Date, offset = 0): string {
+  return codeForStep(secret, totpStep(at) + offset);
+}
+
+/** A test clock: the app's deps.now reads it; tests move it forward a step at a time. */
+export function testClock(deps: { now: () => Date }): { now(): Date; advance(seconds: number): Date } {
+  let current = new Date();
+  deps.now = () => current;
+  return {
+    now: () => current,
+    advance(seconds: number) {
+      current = new Date(current.getTime() + seconds * 1000);
+      return current;
+    },
+  };
+}
