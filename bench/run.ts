@@ -1,5 +1,6 @@
 // `npm run bench`: runs every benchmark and prints its figures. Timings are for reading by
 // people; no test asserts them.
+import { benchApi } from './api.ts';
 import { benchCatalog } from './catalog.ts';
 import { benchHttp } from './http.ts';
 import { benchPortal } from './portal.ts';
@@ -12,6 +13,7 @@ console.log(`Holdfast benchmarks — node ${process.version}, ${new Date().toISO
 await benchStartup();
 await benchHttp();
 await benchPortal();
+await benchApi();
 await benchRepository();
 await benchCatalog();
 await benchRecords();

@@ -6,6 +6,7 @@ import { csrf } from 'hono/csrf';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { apiV1Routes } from './api/v1.ts';
+import { bearerAuth, carriesApiCredential } from './http/bearer.ts';
 import { requestOrigin } from './http/client.ts';
 import type { AppDeps, AppEnv } from './http/env.ts';
 import { errorResponse, handleError, handleNotFound } from './http/errors.ts';
@@ -67,14 +68,17 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         ),
     }),
   );
-  // Browsers send Origin on form posts; a post from another site is refused.
-  app.use(csrf({ origin: (origin, c) => origin === requestOrigin(c, deps.config) }));
+  // Browsers send Origin on form posts; a post from another site is refused. API calls that
+  // carry their own credential (a bearer token, client credentials) have no cookie to abuse.
+  const browserCsrf = csrf({ origin: (origin, c) => origin === requestOrigin(c, deps.config) });
+  app.use((c, next) => (carriesApiCredential(c) ? next() : browserCsrf(c, next)));
   app.onError(handleError(deps));
   app.notFound(handleNotFound(deps));
 
   app.route('/', healthRoutes(deps));
   app.route('/', staticRoutes(deps));
   app.use(currentUser(deps));
+  app.use(bearerAuth(deps));
   app.use(setupGate(deps));
   app.use(ipGuard(deps));
   app.route('/', setupRoutes(deps));

@@ -14,3 +14,6 @@ export function auditActorOf(c: Context<AppEnv>, deps: AppDeps): AuditActor {
     userAgent: c.req.header('user-agent'),
   };
 }
+
+/** The same, under the name the API routers use. */
+export const auditActor = auditActorOf;

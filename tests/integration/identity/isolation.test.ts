@@ -37,6 +37,7 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
   [/^\/settings\/api\/:id/, 'apiKey'],
+  [/^\/settings\/api\/keys\/:clientId/, 'apiKey'],
   [/^\/portal\/accounts\/:id/, 'organization'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],
