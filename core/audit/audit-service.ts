@@ -26,6 +26,7 @@ export const AUDIT_ACTIVITIES = [
   'Settings changed',
   'Security settings changed',
   'IP restrictions changed',
+  'Storage location changed',
   'Password changed',
   'Password reset',
   'Two-factor changed',

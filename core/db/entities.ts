@@ -5,6 +5,7 @@ import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
+import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
 
 export const kernelEntities = [
@@ -24,4 +25,7 @@ export const kernelEntities = [
   CatalogSnapshot,
   CatalogItem,
   CatalogVersion,
+  StorageLocation,
+  OrganizationStorage,
+  StorageRepository,
 ];

@@ -27,6 +27,9 @@ const SENTENCES: Record<SinkFailureReason | 'other', (where: string) => string> 
   server: (w) => `${w} answered with a server error: the store may be down; try again later.`,
   unsupported: (w) =>
     `${w} does not support an operation Holdfast needs: see the sink's README for compatible settings.`,
+  not_a_folder: (w) => `${w} is not a folder (the path is a file, or lies under one): give the path of a folder.`,
+  folder_access: (w) =>
+    `The appliance may not write to ${w}: check the folder's owner and permissions, and that its disk is mounted read-write.`,
   other: (w) => `Using ${w} failed: see the detail below.`,
 };
 

@@ -73,7 +73,11 @@ export type SinkFailureReason =
   | 'bucket_missing'
   | 'throttled'
   | 'server'
-  | 'unsupported';
+  | 'unsupported'
+  /** A local-disk location whose path is a file, or lies under one. */
+  | 'not_a_folder'
+  /** A local-disk location the appliance's user may not write to (mode, owner, read-only mount). */
+  | 'folder_access';
 
 export interface SinkErrorOptions {
   cause?: unknown;
@@ -162,6 +166,11 @@ export function assertValidRange(key: string, options: GetOptions | undefined): 
   }
 }
 
+/** How the kernel opens a sink for a particular use (the connection test retries less than a backup). */
+export interface SinkCreateOptions {
+  retry?: import('./sink-support/retry.ts').RetryPolicy;
+}
+
 /**
  * What a sink plugin module default-exports. `settings` validates (and documents) the options a
  * storage location stores for it; `create` opens the sink. Secrets among the settings are named in
@@ -173,5 +182,5 @@ export interface SinkPlugin<Settings = unknown> {
   settings: import('zod').ZodType<Settings>;
   secretSettings: readonly string[];
   /** May load the sink's implementation on demand (cloud SDKs are heavy; the kernel loads them when used). */
-  create(settings: Settings): Sink | Promise<Sink>;
+  create(settings: Settings, options?: SinkCreateOptions): Sink | Promise<Sink>;
 }

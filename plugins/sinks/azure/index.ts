@@ -52,7 +52,7 @@ const azureSinkPlugin: SinkPlugin<AzureSettings> = {
   label: 'Azure Blob Storage',
   settings,
   secretSettings: ['connectionString', 'accountKey', 'sasToken'],
-  create: async (s) => {
+  create: async (s, options = {}) => {
     const { AzureSink } = await import('./azure-sink.ts');
     return new AzureSink({
       connectionString: s.connectionString,
@@ -65,6 +65,7 @@ const azureSinkPlugin: SinkPlugin<AzureSettings> = {
       immutabilityMode: s.immutabilityMode,
       blockSizeBytes: s.blockSizeMiB * 1024 * 1024,
       concurrency: s.concurrency,
+      retry: options.retry,
     });
   },
 };

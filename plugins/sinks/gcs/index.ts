@@ -63,7 +63,7 @@ const gcsSinkPlugin: SinkPlugin<GcsSettings> = {
   label: 'Google Cloud Storage',
   settings,
   secretSettings: ['credentialsJson'],
-  create: async (s) => {
+  create: async (s, options = {}) => {
     const { GcsSink } = await import('./gcs-sink.ts');
     const json = s.credentialsJson ?? (s.keyFile ? readFileSync(s.keyFile, 'utf8') : undefined);
     return new GcsSink({
@@ -74,6 +74,7 @@ const gcsSinkPlugin: SinkPlugin<GcsSettings> = {
       apiEndpoint: s.apiEndpoint,
       retentionMode: s.retentionMode,
       chunkSizeBytes: s.chunkSizeMiB * 1024 * 1024,
+      ...(options.retry?.attempts ? { maxRetries: options.retry.attempts - 1 } : {}),
     });
   },
 };

@@ -21,6 +21,7 @@ import {
   type PutOptions,
   type Sink,
   SinkError,
+  type SinkFailureReason,
   TransientSinkError,
 } from '../../../core/plugins/sink.ts';
 
@@ -28,6 +29,14 @@ const TEMP_DIR = '.tmp';
 /** A temporary file untouched this long belongs to a write that died. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 const TRANSIENT_CODES = new Set(['ENOSPC', 'EIO', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EDQUOT', 'ETIMEDOUT']);
+
+/** File-system errors the connection test can name (a path that is a file, a folder it may not write). */
+const FOLDER_REASONS: Record<string, SinkFailureReason> = {
+  ENOTDIR: 'not_a_folder',
+  EACCES: 'folder_access',
+  EPERM: 'folder_access',
+  EROFS: 'folder_access',
+};
 
 export interface LocalSinkOptions {
   /** Folder that holds the objects; created when missing. */
@@ -45,9 +54,10 @@ function sinkError(
   if (code === 'ENOENT' && key !== undefined && action === 'reading')
     return new ObjectNotFoundError(key, { cause: err });
   const message = `${action}${key ? ` ${key}` : ''} failed: ${code || (err as Error).message}`;
+  const reason = FOLDER_REASONS[code];
   return TRANSIENT_CODES.has(code)
     ? new TransientSinkError(message, key, { cause: err })
-    : new PermanentSinkError(message, key, { cause: err });
+    : new PermanentSinkError(message, key, { cause: err, ...(reason ? { reason } : {}) });
 }
 
 async function fsyncDir(path: string): Promise<void> {

@@ -52,7 +52,7 @@ const s3SinkPlugin: SinkPlugin<S3Settings> = {
   label: 'Amazon S3 or S3-compatible',
   settings,
   secretSettings: ['secretAccessKey', 'sessionToken'],
-  create: async (s) => {
+  create: async (s, options = {}) => {
     const { S3Sink } = await import('./s3-sink.ts');
     return new S3Sink({
       endpoint: s.endpoint,
@@ -70,6 +70,7 @@ const s3SinkPlugin: SinkPlugin<S3Settings> = {
       sseKmsKeyId: s.sseKmsKeyId,
       partSizeBytes: s.partSizeMiB * 1024 * 1024,
       concurrency: s.concurrency,
+      retry: options.retry,
     });
   },
 };
