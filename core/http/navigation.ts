@@ -64,6 +64,7 @@ export function settingsTabsFor(path: string, principal: Principal, organization
       href: '/settings/ip-restrictions',
       show: hasPermission(principal, 'manage_security'),
     },
+    { label: 'Storage', href: '/settings/storage', show: true },
     { label: 'API', href: '/settings/api', show: hasPermission(principal, 'manage_integrations') },
     {
       label: 'Outbox',

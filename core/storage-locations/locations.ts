@@ -330,7 +330,8 @@ export async function updateLocation(
     if (JSON.stringify(location.settings[key]) !== JSON.stringify(parsed.settings[key])) changed.push(key);
   }
   const secretKeys = new Set([...Object.keys(storedSecrets), ...Object.keys(parsed.secrets)]);
-  for (const key of secretKeys) if (storedSecrets[key] !== parsed.secrets[key]) changed.push(key);
+  const secretsChanged = [...secretKeys].filter((key) => storedSecrets[key] !== parsed.secrets[key]);
+  changed.push(...secretsChanged);
 
   let test: ConnectionTestResult | null = null;
   if (changed.some((c) => c !== 'name')) {
@@ -341,7 +342,7 @@ export async function updateLocation(
   if (changed.length === 0) return { test, changed };
   location.name = name as string;
   location.settings = parsed.settings;
-  location.sealedSecrets = sealSecrets(ctx, location.id, parsed.secrets);
+  if (secretsChanged.length > 0) location.sealedSecrets = sealSecrets(ctx, location.id, parsed.secrets);
   await ctx.em.flush();
   await recordAudit(ctx.em, {
     organization: owner,

@@ -7,6 +7,7 @@ import { apiKeyRoutes } from './api-keys.ts';
 import { ipRestrictionRoutes } from './ip-restrictions.ts';
 import { outboxRoutes } from './outbox.ts';
 import { securitySettingsRoutes } from './security.ts';
+import { storageSettingsRoutes } from './storage.ts';
 import { userRoutes } from './users.ts';
 
 export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -20,5 +21,6 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.route('/', outboxRoutes(deps));
   app.route('/', apiKeyRoutes(deps));
   app.route('/', securitySettingsRoutes(deps));
+  app.route('/', storageSettingsRoutes(deps));
   return app;
 }

@@ -1,0 +1,320 @@
+// Settings › Storage of the organization being worked in: where its backups go, the default a
+// portal gives new accounts, and the storage locations it may use. Everyone with settings access
+// sees them; administrators add, edit, test and remove the organization's own locations (the
+// operator's are appliance-wide; an account's own are "bring your own storage") and choose. The
+// work is done in core/storage-locations/; any location id the organization does not own is a 404.
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { ForbiddenError } from '../../access/errors.ts';
+import { AppError, ValidationError } from '../../errors.ts';
+import { auditActorOf } from '../../http/audit-actor.ts';
+import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { organizationOf, principalOf } from '../../http/middleware.ts';
+import { renderPage } from '../../http/page.ts';
+import type { IOrganization } from '../../identity/entities.ts';
+import { sinkPlugin } from '../../plugins/registry.ts';
+import {
+  defaultForNewAccounts,
+  type ResolvedLocation,
+  resolveLocation,
+  setDefaultForNewAccounts,
+  setOrganizationLocation,
+  snapshotsOf,
+} from '../../storage-locations/assignment.ts';
+import { kindsFor } from '../../storage-locations/fields.ts';
+import {
+  availableLocations,
+  ConnectionTestFailedError,
+  createLocation,
+  deleteLocation,
+  findOwnedLocation,
+  type LocationView,
+  locationFields,
+  locationView,
+  retestLocation,
+  type StorageContext,
+  updateLocation,
+} from '../../storage-locations/locations.ts';
+import { CHILD_KINDS } from '../../tenancy/organizations.ts';
+import { formFields } from '../forms.ts';
+
+const BASE = '/settings/storage';
+
+/** Messages shown after a redirect, chosen by key so a link cannot make the page say anything else. */
+const NOTICES: Record<string, string> = {
+  added: 'The storage location passed its connection test and has been added.',
+  saved: 'The storage location has been saved.',
+  removed: 'The storage location has been removed.',
+  assigned: 'The storage location of this organization has been saved.',
+  default: 'The default for new accounts has been saved.',
+};
+
+interface FormState {
+  id?: string;
+  kind: string;
+  values: Record<string, string>;
+  errors: Record<string, string>;
+  test?: { sentence: string; detail: string | null };
+  /** Secret settings that hold a stored value (edit form: "leave blank to keep"). */
+  secretsSet?: string[];
+}
+
+const adminOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!principalOf(c).isAdministrator) {
+    throw new ForbiddenError('Only administrators can change storage settings.');
+  }
+  await next();
+};
+
+function sourceText(resolved: ResolvedLocation): string {
+  if (resolved.source === 'own') return 'Chosen for this organization';
+  if (resolved.source === 'inherited')
+    return `Default for new accounts of ${resolved.from?.name ?? 'the portal above'}`;
+  return 'The appliance default';
+}
+
+/** Form values of a stored location (secrets never: their inputs stay empty). */
+function valuesOf(view: LocationView): Record<string, string> {
+  const values: Record<string, string> = { name: view.name };
+  for (const [key, value] of Object.entries(view.settings ?? {})) {
+    values[key] = typeof value === 'boolean' ? (value ? 'on' : '') : String(value);
+  }
+  return values;
+}
+
+export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const ctxOf = (c: Context<AppEnv>): StorageContext => ({
+    em: c.get('em'),
+    credentials: deps.credentials,
+    storageDir: deps.config.storageDir,
+  });
+
+  const overview = async (
+    c: Context<AppEnv>,
+    extra: { failure?: string; errors?: Record<string, string> } = {},
+    status: 200 | 409 | 422 = 200,
+  ) => {
+    const org = organizationOf(c);
+    const ctx = ctxOf(c);
+    const isPortal = CHILD_KINDS[org.kind].length > 0;
+    const [locations, current, snapshots] = await Promise.all([
+      availableLocations(ctx.em, org),
+      resolveLocation(ctx.em, org),
+      snapshotsOf(ctx.em, org),
+    ]);
+    const defaults = isPortal ? await defaultForNewAccounts(ctx.em, org) : null;
+    const isAdmin = principalOf(c).isAdministrator;
+    const tested = c.req.query('tested');
+    return renderPage(
+      c,
+      deps,
+      'pages/settings/storage.njk',
+      {
+        title: 'Storage',
+        organizationName: org.name,
+        isRoot: org.kind === 'root',
+        isPortal,
+        isAdmin,
+        locations: locations.map((l) => locationView(ctx, l, org)),
+        current: {
+          id: current.location.id,
+          name: current.location.name,
+          source: sourceText(current),
+          own: current.source === 'own',
+        },
+        fixed: snapshots > 0,
+        defaults: defaults
+          ? {
+              id: defaults.location.id,
+              name: defaults.location.name,
+              own: defaults.source === 'own',
+              source: sourceText(defaults),
+            }
+          : null,
+        testedId: tested,
+        notice: NOTICES[c.req.query('done') ?? ''],
+        failure: extra.failure,
+        errors: extra.errors ?? {},
+        addLabel: org.kind === 'customer' ? 'Bring your own storage' : 'Add storage location',
+      },
+      status,
+    );
+  };
+
+  const formPage = (c: Context<AppEnv>, form: FormState, status: 200 | 409 | 422 = 200, failure?: string) => {
+    const org = organizationOf(c);
+    const plugin = sinkPlugin(form.kind);
+    const fields = locationFields(form.kind, org);
+    const focus = Object.keys(form.errors)[0] ?? (form.id ? undefined : 'name');
+    return renderPage(
+      c,
+      deps,
+      'pages/settings/storage-form.njk',
+      {
+        title: form.id ? 'Edit storage location' : 'Add storage location',
+        form,
+        kindLabel: plugin?.label ?? form.kind,
+        kinds: form.id ? [] : kindsFor(org),
+        primary: fields.filter((f) => !f.advanced),
+        advanced: fields.filter((f) => f.advanced),
+        advancedOpen: fields.some((f) => f.advanced && form.errors[f.name]),
+        isCustomer: org.kind === 'customer',
+        focus,
+        failure,
+      },
+      status,
+    );
+  };
+
+  const done = (c: Context<AppEnv>, key: string, extra = '') => c.redirect(`${BASE}?done=${key}${extra}`, 303);
+
+  app.get(BASE, (c) => overview(c));
+
+  app.get(`${BASE}/new`, adminOnly, (c) => {
+    const kinds = kindsFor(organizationOf(c));
+    const asked = c.req.query('kind') ?? '';
+    const kind = kinds.some((k) => k.kind === asked) ? asked : (kinds.find((k) => k.kind === 's3') ?? kinds[0])?.kind;
+    if (!kind) throw new AppError('no_storage_kinds', 'No storage kind is available.', 404);
+    return formPage(c, { kind, values: {}, errors: {} });
+  });
+
+  app.post(BASE, adminOnly, async (c) => {
+    const org = organizationOf(c);
+    const form = await formFields(c);
+    const kinds = kindsFor(org);
+    const kind = kinds.some((k) => k.kind === form.kind) ? (form.kind as string) : (kinds[0]?.kind ?? '');
+    const values = withoutSecrets(kind, org, form);
+    try {
+      await createLocation(
+        ctxOf(c),
+        org,
+        { name: form.name, kind: form.kind, settings: form },
+        'form',
+        auditActorOf(c, deps),
+        deps.now(),
+      );
+      return done(c, 'added');
+    } catch (err) {
+      if (err instanceof ConnectionTestFailedError) {
+        const test = { sentence: err.result.sentence, detail: err.result.detail };
+        return formPage(c, { kind, values, errors: {}, test }, 422);
+      }
+      if (err instanceof ValidationError) return formPage(c, { kind, values, errors: err.fields ?? {} }, 422);
+      throw err;
+    }
+  });
+
+  app.get(`${BASE}/:id/edit`, adminOnly, async (c) => {
+    const org = organizationOf(c);
+    const ctx = ctxOf(c);
+    const location = await findOwnedLocation(ctx.em, org, c.req.param('id'));
+    const view = locationView(ctx, location, org);
+    return formPage(c, {
+      id: location.id,
+      kind: location.kind,
+      values: valuesOf(view),
+      errors: {},
+      ...secretsNote(view),
+    });
+  });
+
+  app.post(`${BASE}/:id`, adminOnly, async (c) => {
+    const org = organizationOf(c);
+    const ctx = ctxOf(c);
+    const location = await findOwnedLocation(ctx.em, org, c.req.param('id'));
+    const form = await formFields(c);
+    const state = (errors: Record<string, string>, test?: FormState['test']): FormState => ({
+      id: location.id,
+      kind: location.kind,
+      values: withoutSecrets(location.kind, org, form),
+      errors,
+      ...(test ? { test } : {}),
+      ...secretsNote(locationView(ctx, location, org)),
+    });
+    try {
+      await updateLocation(
+        ctx,
+        org,
+        location,
+        { name: form.name, settings: form },
+        'replace',
+        auditActorOf(c, deps),
+        deps.now(),
+      );
+      return done(c, 'saved');
+    } catch (err) {
+      if (err instanceof ConnectionTestFailedError) {
+        return formPage(c, state({}, { sentence: err.result.sentence, detail: err.result.detail }), 422);
+      }
+      if (err instanceof ValidationError) return formPage(c, state(err.fields ?? {}), 422);
+      if (err instanceof AppError && err.status === 409) return formPage(c, state({}), 409, err.message);
+      throw err;
+    }
+  });
+
+  app.post(`${BASE}/:id/test`, adminOnly, async (c) => {
+    const org = organizationOf(c);
+    const ctx = ctxOf(c);
+    const location = await findOwnedLocation(ctx.em, org, c.req.param('id'));
+    await retestLocation(ctx, location, deps.now());
+    return c.redirect(`${BASE}?tested=${encodeURIComponent(location.id)}#location-${location.id}`, 303);
+  });
+
+  app.post(`${BASE}/:id/delete`, adminOnly, async (c) => {
+    const org = organizationOf(c);
+    const ctx = ctxOf(c);
+    const location = await findOwnedLocation(ctx.em, org, c.req.param('id'));
+    try {
+      await deleteLocation(ctx, org, location, auditActorOf(c, deps));
+      return done(c, 'removed');
+    } catch (err) {
+      if (err instanceof AppError && err.status === 409) return overview(c, { failure: err.message }, 409);
+      throw err;
+    }
+  });
+
+  // The organization's choices live under /choice/, apart from the locations' /:id routes.
+  app.post(`${BASE}/choice/location`, adminOnly, async (c) => {
+    const form = await formFields(c);
+    try {
+      await setOrganizationLocation(c.get('em'), organizationOf(c), form.location || null, auditActorOf(c, deps));
+      return done(c, 'assigned');
+    } catch (err) {
+      if (err instanceof ValidationError) return overview(c, { errors: err.fields ?? {} }, 422);
+      if (err instanceof AppError && err.status === 409) return overview(c, { failure: err.message }, 409);
+      throw err;
+    }
+  });
+
+  app.post(`${BASE}/choice/default`, adminOnly, async (c) => {
+    const form = await formFields(c);
+    try {
+      await setDefaultForNewAccounts(
+        c.get('em'),
+        organizationOf(c),
+        form.defaultForNewAccounts || null,
+        auditActorOf(c, deps),
+      );
+      return done(c, 'default');
+    } catch (err) {
+      if (err instanceof ValidationError) return overview(c, { errors: err.fields ?? {} }, 422);
+      throw err;
+    }
+  });
+
+  return app;
+}
+
+/** The submitted values to show again: secrets are never echoed back into the page. */
+function withoutSecrets(kind: string, org: IOrganization, form: Record<string, string>): Record<string, string> {
+  const secret = new Set(
+    locationFields(kind, org)
+      .filter((f) => f.secret)
+      .map((f) => f.name),
+  );
+  return Object.fromEntries(Object.entries(form).filter(([key]) => !secret.has(key)));
+}
+
+function secretsNote(view: LocationView): { secretsSet: string[] } {
+  return { secretsSet: view.secretsSet };
+}
