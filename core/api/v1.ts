@@ -12,6 +12,7 @@ import { organizationsApi } from './organizations.ts';
 import { renderApiReference } from './reference.ts';
 import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
+import { storageLocationsApi } from './storage-locations.ts';
 import { usersApi } from './users.ts';
 
 const StatusSchema = z
@@ -89,6 +90,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', auditApi(deps));
   api.route('/', apiKeysApi(deps));
   api.route('/', usersApi(deps));
+  api.route('/', storageLocationsApi(deps));
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -189,8 +189,8 @@ export interface LocationInput {
   kind?: string | undefined;
   /** Submitted setting values (form strings or JSON values), secrets among them. */
   settings: Record<string, unknown>;
-  /** Secret settings to remove (API: a secret sent as null). */
-  clearSecrets?: readonly string[];
+  /** Settings to remove (API PATCH: a setting sent as null; secrets included). */
+  clear?: readonly string[];
 }
 
 function validName(name: string | undefined, errors: FieldErrors): string | undefined {
@@ -318,7 +318,7 @@ export async function updateLocation(
     if (!fields.some((f) => f.name === key)) merged[key] = value;
   }
   Object.assign(merged, storedSecrets);
-  for (const secret of input.clearSecrets ?? []) delete merged[secret];
+  for (const secret of input.clear ?? []) delete merged[secret];
   Object.assign(merged, submitted);
   const parsed = parseSettings(owner, plugin, merged, errors);
   if (!parsed || Object.keys(errors).length > 0) throw new ValidationError(errors);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, IpRule } from '../../../core/access/entities.ts';
 import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
+import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
 
@@ -32,13 +33,14 @@ const PUBLIC: RegExp[] = [
 const OWN: RegExp[] = [/^\/$/];
 
 /** Which kind of object a route's :id names, by path. */
-type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey';
+type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation';
 const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
   [/^\/settings\/api\/:id/, 'apiKey'],
   [/^\/settings\/api\/keys\/:clientId/, 'apiKey'],
   [/^\/portal\/accounts\/:id/, 'organization'],
+  [/^\/settings\/storage\/:id/, 'storageLocation'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],
   [/^\/api\/v1\/users\/:id/, 'user'],
@@ -66,7 +68,7 @@ let root: IOrganization;
 let home: IOrganization;
 let sibling: IOrganization;
 let siblingCustomer: IOrganization;
-const foreign: Record<IdKind, string[]> = { user: [], ipRule: [], organization: [], apiKey: [] };
+const foreign: Record<IdKind, string[]> = { user: [], ipRule: [], organization: [], apiKey: [], storageLocation: [] };
 let adminCookie: string;
 let customCookie: string;
 let routes: Route[];
@@ -80,6 +82,7 @@ async function fingerprint(): Promise<string> {
     e.find(User, {}, { orderBy: { id: 'asc' } }),
     e.find(IpRule, {}, { orderBy: { id: 'asc' } }),
     e.find(ApiKey, {}, { orderBy: { id: 'asc' } }),
+    e.find(StorageLocation, {}, { orderBy: { id: 'asc' } }),
   ]);
   const plain = parts.map((rows) =>
     rows.map((r) => JSON.stringify(r, (k, v) => (k === 'lastLoginAt' || k === 'lastUsedAt' ? undefined : v))),
@@ -147,7 +150,21 @@ beforeAll(async () => {
       secretHash: 'x'.repeat(64),
       createdByEmail: 'someone@foreign.example',
     });
+    // Another organization's location (the root's is offered to the partner, but not its to change).
+    const location = e.create(StorageLocation, {
+      organization: org,
+      name: 'Foreign storage',
+      kind: 'local',
+      settings: { path: '/nonexistent/foreign' },
+      sealedSecrets: null,
+      description: null,
+      lastTestedAt: null,
+      lastTestOk: null,
+      lastTestSentence: null,
+      lastTestDetail: null,
+    });
     await e.flush();
+    foreign.storageLocation.push(location.id);
     foreign.user.push(user.id);
     foreign.ipRule.push(rule.id);
     foreign.apiKey.push(key.id);
