@@ -16,6 +16,7 @@ import { renderPage } from '../http/page.ts';
 import { writeSessionCookie } from '../http/session-cookie.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { rotateSession } from '../identity/session-service.ts';
+import { storageChoicesFor } from '../storage-locations/new-account-choices.ts';
 import {
   ACCOUNT_SORTS,
   type AccountQuery,
@@ -129,7 +130,7 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
-  const newAccountPage = (
+  const newAccountPage = async (
     c: Context<AppEnv>,
     values: Record<string, unknown>,
     errors: Record<string, string>,
@@ -138,6 +139,7 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     notice?: string,
   ) => {
     const org = organizationOf(c);
+    const storage = await storageChoicesFor(c.get('em'), org);
     return renderPage(
       c,
       deps,
@@ -147,7 +149,8 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
         organizationName: org.name,
         kinds: CHILD_KINDS[org.kind].map((k) => ({ value: k, label: KIND_LABELS[k], hint: KIND_HINTS[k] })),
         canInviteAdmin: principalOf(c).isAdministrator,
-        values,
+        storageLocations: storage.locations,
+        values: { storageLocationId: storage.defaultId, ...values },
         errors,
         failure,
         notice,
@@ -172,6 +175,7 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       contactEmail: form.contactEmail ?? '',
       phone: form.phone ?? '',
       adminEmail: form.adminEmail ?? '',
+      storageLocationId: form.storageLocationId ?? '',
     };
     const principal = principalOf(c);
     try {

@@ -9,6 +9,9 @@ import { AppError, type FieldErrors, fieldErrorsFrom, NotFoundError, ValidationE
 import type { IOrganization, IUser, OrganizationKind } from '../identity/entities.ts';
 import { User } from '../identity/entities.ts';
 import { inviteUser, type UserServiceContext, userInputSchema } from '../identity/users.ts';
+import { defaultForNewAccounts, setOrganizationLocation } from '../storage-locations/assignment.ts';
+import type { IStorageLocation } from '../storage-locations/entities.ts';
+import { findAvailableLocation } from '../storage-locations/locations.ts';
 import {
   CHILD_KINDS,
   createOrganization,
@@ -46,6 +49,8 @@ export async function findWithin(
 export type NewAccountInput = NewOrganization & {
   /** Email of the account's first administrator, invited by mail; empty: none. */
   adminEmail?: string | undefined;
+  /** Where the account's backups go (a location the portal may use); empty: the portal's default. */
+  storageLocationId?: string | undefined;
 };
 
 export interface AddedAccount {
@@ -65,7 +70,7 @@ async function validateNewAccount(
   principal: Principal,
   parent: IOrganization,
   input: NewAccountInput,
-): Promise<string | null> {
+): Promise<{ adminEmail: string | null; location: IStorageLocation | null }> {
   const errors: FieldErrors = {};
   const parsed = newOrganizationSchema.safeParse(input);
   if (!parsed.success) Object.assign(errors, fieldErrorsFrom(parsed.error.issues));
@@ -81,8 +86,13 @@ async function validateNewAccount(
     else if (await emailTaken(em, email.data)) errors.adminEmail = 'A user with this email address already exists.';
     else adminEmail = email.data;
   }
+  let location: IStorageLocation | null = null;
+  if (input.storageLocationId) {
+    location = await findAvailableLocation(em, parent, input.storageLocationId).catch(() => null);
+    if (!location) errors.storageLocationId = `Choose a storage location available to ${parent.name}.`;
+  }
   if (Object.keys(errors).length > 0) throw new ValidationError(errors);
-  return adminEmail;
+  return { adminEmail, location };
 }
 
 export async function addAccount(
@@ -92,13 +102,17 @@ export async function addAccount(
   input: NewAccountInput,
   actor: AuditActor,
 ): Promise<AddedAccount> {
-  const adminEmail = await validateNewAccount(ctx.em, principal, parent, input);
+  const { adminEmail, location } = await validateNewAccount(ctx.em, principal, parent, input);
   const account = await createOrganization(ctx.em, parent, input);
+  // The chosen location (or the portal's current default) becomes the account's own, so a later
+  // change of the portal's default does not move it.
+  const storage = location ?? (await defaultForNewAccounts(ctx.em, parent)).location;
+  await setOrganizationLocation(ctx.em, account, storage.id, null);
   await recordAudit(ctx.em, {
     organization: parent,
     activity: 'Account added',
     account: account.name,
-    description: `Added the ${KIND_LABELS[account.kind].toLowerCase()} ${account.name}`,
+    description: `Added the ${KIND_LABELS[account.kind].toLowerCase()} ${account.name} (storage: ${storage.name})`,
     actor,
   });
   if (!adminEmail) return { account, admin: null };

@@ -336,3 +336,37 @@ describe('Settings › Storage for a portal and an account', () => {
     expect(await locationNamed('By a viewer')).toBeNull();
   });
 });
+
+describe("the portal's add-account form", () => {
+  it('offers the available locations with the default preselected, and pins the choice', async () => {
+    const operatorLocation = await locationNamed('Loopback S3 renamed');
+    const page = await (await get('/portal/new', partnerCookie)).text();
+    expect(page).toContain('name="storageLocationId"');
+    expect(page).toContain(`<option value="${operatorLocation?.id}" selected>Loopback S3 renamed</option>`);
+    expect(page).not.toContain('Contoso bucket');
+
+    const res = await post('/portal/new', partnerCookie, {
+      kind: 'customer',
+      name: 'Pinned Customer',
+      storageLocationId: BUILTIN_LOCATION_ID,
+    });
+    expect(res.status).toBe(303);
+    const account = await em().findOneOrFail(Organization, { name: 'Pinned Customer' });
+    expect(await resolveLocation(em(), account)).toMatchObject({
+      source: 'own',
+      location: { id: BUILTIN_LOCATION_ID },
+    });
+  });
+
+  it('refuses a location the portal may not use, and adds nothing', async () => {
+    const contoso = await locationNamed('Contoso bucket');
+    const res = await post('/portal/new', partnerCookie, {
+      kind: 'customer',
+      name: 'Should Not Exist',
+      storageLocationId: contoso?.id as string,
+    });
+    expect(res.status).toBe(422);
+    expect(await res.text()).toContain('Choose a storage location available to Northwind Partner.');
+    expect(await em().count(Organization, { name: 'Should Not Exist' })).toBe(0);
+  });
+});
