@@ -66,10 +66,10 @@ const adminOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 function sourceText(resolved: ResolvedLocation): string {
-  if (resolved.source === 'own') return 'Chosen for this organization';
+  if (resolved.source === 'own') return 'chosen for this organization';
   if (resolved.source === 'inherited')
-    return `Default for new accounts of ${resolved.from?.name ?? 'the portal above'}`;
-  return 'The appliance default';
+    return `the default for new accounts of ${resolved.from?.name ?? 'the portal above'}`;
+  return 'the appliance default';
 }
 
 /** Form values of a stored location (secrets never: their inputs stay empty). */
