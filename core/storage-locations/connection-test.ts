@@ -52,7 +52,7 @@ export async function testConnection(
         ok: false,
         description: sink.description,
         sentence: probeSentence('timeout', sink.description),
-        detail: `no answer within ${Math.round(deadlineMs / 1000)} s`,
+        detail: `no answer within ${Math.ceil(deadlineMs / 1000)} s`,
         reason: 'timeout',
         step: null,
       };

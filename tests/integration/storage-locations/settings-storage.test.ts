@@ -151,6 +151,19 @@ describe('Settings › Storage for the operator', () => {
     expect(await locationNamed('Broken disk')).toBeNull();
   });
 
+  it('names a folder the appliance may not write to', async () => {
+    // sysfs refuses new folders even to root, so this holds whoever runs the tests.
+    const res = await post('/settings/storage', rootCookie, {
+      kind: 'local',
+      name: 'Read-only',
+      path: '/sys/holdfast-test',
+    });
+    expect(res.status).toBe(422);
+    expect(await res.text()).toContain(
+      'The appliance may not write to local:/sys/holdfast-test: check the folder&#39;s owner and permissions, and that its disk is mounted read-write.',
+    );
+  });
+
   it('adds a local folder after a passing test and records it in the audit log', async () => {
     const res = await post('/settings/storage', rootCookie, {
       kind: 'local',
