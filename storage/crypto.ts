@@ -96,7 +96,9 @@ export async function unseal(encKey: Buffer, sealed: Uint8Array, what = 'object'
   decipher.setAuthTag(buf.subarray(buf.length - TAG));
   let plain: Buffer;
   try {
-    plain = Buffer.concat([decipher.update(buf.subarray(NONCE, buf.length - TAG)), decipher.final()]);
+    plain = decipher.update(buf.subarray(NONCE, buf.length - TAG));
+    const rest = decipher.final(); // empty for GCM; joined only if not, to save a copy of every blob
+    if (rest.length > 0) plain = Buffer.concat([plain, rest]);
   } catch {
     throw new IntegrityError(`${what} failed authentication (corrupted, or encrypted with another key)`);
   }
