@@ -5,8 +5,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Database, Statement } from 'better-sqlite3';
 
-const BATCH = 500;
-
 /** Runs SQL on the EntityManager's connection, inside its transaction when it has one. */
 export function runSql<T = Record<string, unknown>[]>(
   em: EntityManager,
@@ -14,14 +12,6 @@ export function runSql<T = Record<string, unknown>[]>(
   params: unknown[] = [],
 ): Promise<T> {
   return em.getConnection().execute(sql, params, 'all', em.getTransactionContext()) as Promise<T>;
-}
-
-/** Removes items' full-text documents (call while the item rows still exist). */
-export async function removeDocuments(em: EntityManager, ids: number[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += BATCH) {
-    const batch = ids.slice(i, i + BATCH);
-    await runSql(em, `delete from catalog_items_fts where rowid in (${batch.map(() => '?').join(', ')})`, batch);
-  }
 }
 
 /**
@@ -158,4 +148,13 @@ export async function removeRepositoryItems(em: EntityManager, repositoryId: str
   );
   await runSql(em, `delete from catalog_items where scope_id in (${scopes})`, [repositoryId]);
   await runSql(em, 'delete from catalog_scopes where repository_id = ?', [repositoryId]);
+}
+
+/** Removes a repository's items that no version refers to any more (their documents first). */
+export async function removeOrphanItems(em: EntityManager, repositoryId: string): Promise<void> {
+  const orphans =
+    'select i.id from catalog_items i where i.scope_id in (select id from catalog_scopes where repository_id = ?) ' +
+    'and not exists (select 1 from catalog_versions v where v.item_id = i.id)';
+  await runSql(em, `delete from catalog_items_fts where rowid in (${orphans})`, [repositoryId]);
+  await runSql(em, `delete from catalog_items where id in (${orphans})`, [repositoryId]);
 }
