@@ -1,3 +1,9 @@
+// `verify`: checks that every snapshot can be restored. Structure: every index file and snapshot
+// matches its name, every indexed pack exists with the right size and its own index (which must
+// match the pack's name) agreeing, every tree node and
+// content blob of every snapshot is indexed (tree nodes are read, so authenticated). Data, with
+// readData: whole packs are read back and every blob in them authenticated (GCM tag and id) —
+// all packs, or a random share of them.
 import { blobId, unseal } from './crypto.ts';
 import { packKey } from './pack.ts';
 import type { Repository } from './repository.ts';
