@@ -60,9 +60,9 @@ const SMALL_FILE = 1024 * 1024;
 /** Sizes of the files being read at once (a large file counts up to this much). */
 const FILE_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
-/** Big reads for big files (fewer chunk copies), small ones for small files (no 4 MiB buffer per note). */
+/** Reads of about one chunk for big files, small ones for small files (no 1 MiB buffer per note). */
 function readBufferFor(size: number): number {
-  return Math.min(4 * 1024 * 1024, Math.max(64 * 1024, size + 1));
+  return Math.min(1024 * 1024, Math.max(64 * 1024, size + 1));
 }
 
 export async function backupDirectory(

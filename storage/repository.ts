@@ -99,7 +99,8 @@ export interface InitOptions {
 }
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-const MAX_UPLOADS = 2;
+/** Packs uploading while the next one fills (each up to the pack size in memory). */
+const MAX_UPLOADS = 1;
 /** A ranged read may span this much between neighbouring blobs (tar headers and padding, small unrelated blobs). */
 const MAX_RUN_GAP = 64 * 1024;
 const MAX_RUN_BYTES = 16 * 1024 * 1024;
