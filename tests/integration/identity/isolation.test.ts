@@ -29,9 +29,6 @@ const PUBLIC: RegExp[] = [
   /^\/api\/v1\/(status|openapi\.json|docs|oauth\/token)$/,
 ];
 
-/** Routes of the signed-in user's own things (no foreign ids to try). */
-const OWN: RegExp[] = [/^\/$/];
-
 /** Which kind of object a route's :id names, by path. */
 type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation';
 const ID_KINDS: [RegExp, IdKind][] = [
