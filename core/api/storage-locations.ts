@@ -7,6 +7,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { ForbiddenError } from '../access/errors.ts';
 import { accessibleOrganization } from '../access/principal.ts';
+import { ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
@@ -392,9 +393,20 @@ export function storageLocationsApi(deps: AppDeps) {
     const org = await organization(c, id);
     const body = c.req.valid('json');
     const actor = auditActorOf(c, deps);
-    if (body.locationId !== undefined) await setOrganizationLocation(c.get('em'), org, body.locationId, actor);
-    if (body.defaultForNewAccountsId !== undefined) {
-      await setDefaultForNewAccounts(c.get('em'), org, body.defaultForNewAccountsId, actor);
+    try {
+      if (body.locationId !== undefined) await setOrganizationLocation(c.get('em'), org, body.locationId, actor);
+      if (body.defaultForNewAccountsId !== undefined) {
+        await setDefaultForNewAccounts(c.get('em'), org, body.defaultForNewAccountsId, actor);
+      }
+    } catch (err) {
+      // The domain names the fields as the settings form does; the API's payload names ids.
+      if (err instanceof ValidationError) {
+        throw new ValidationError(
+          Object.fromEntries(Object.entries(err.fields ?? {}).map(([k, v]) => [`${k}Id`, v])),
+          err.message,
+        );
+      }
+      throw err;
     }
     return c.json(await assignmentJson(c, id), 200);
   });

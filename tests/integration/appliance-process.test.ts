@@ -233,7 +233,7 @@ describe('holdfast CLI', () => {
     const migrated = await runToEnd(['core/cli.ts', 'migrate'], baseEnv(dir));
     expect(migrated.code).toBe(0);
     expect(migrated.stdout).toMatch(
-      /^Applied Migration\d+_kernel, Migration\d+_catalog, Migration\d+_identity, Migration\d+_catalog_scopes\n$/,
+      /^Applied Migration\d+_kernel, Migration\d+_catalog, Migration\d+_identity, Migration\d+_catalog_scopes, Migration\d+_storage_locations\n$/,
     );
     expect((await runToEnd(['core/cli.ts', 'migrate'], baseEnv(dir))).stdout).toBe('The database is up to date.\n');
     const check = await runToEnd(['core/cli.ts', 'config', 'check'], baseEnv(dir));
