@@ -1,6 +1,7 @@
 // The appliance's life cycle: check the data folder, load the master key, open and migrate
 // the database, build the app, listen; and on shutdown stop accepting connections, let
-// in-flight requests finish (up to the configured timeout), stop timers, close the database.
+// in-flight requests finish (up to the configured timeout), stop the scheduler and the job
+// runner (running jobs finish or go back to the queue), close the database.
 import { hkdfSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -12,13 +13,18 @@ import { type Database, migrate, openDatabase } from './db/database.ts';
 import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
 import { decoyHash } from './identity/password.ts';
-import { endExpiredSessions } from './identity/session-service.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
+import type { WorkContext } from './jobs/context.ts';
+import { InlineExecutor, WorkerExecutor } from './jobs/executors.ts';
+import { JobRunner } from './jobs/runner.ts';
 import type { Logger } from './logging.ts';
 import { createMailer } from './mail/mailer.ts';
+import { loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
+import { Scheduler } from './scheduler/loop.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
+import { defaultTaskStorage, type TaskStorage } from './tasks/storage.ts';
 import { VERSION } from './version.ts';
 
 export interface Kernel {
@@ -27,6 +33,10 @@ export interface Kernel {
   migrationsApplied: string[];
   orm: Database;
   credentials: CredentialCipher;
+  /** Where backup tasks store their snapshots. */
+  storage: TaskStorage;
+  /** For job worker threads, which derive the credential cipher and repository keys themselves. */
+  masterKey: Buffer;
   close(): Promise<void>;
 }
 
@@ -44,6 +54,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   }
   // The decoy hash answers logins for unknown emails; computing it now keeps the first one fast.
   void decoyHash();
+  await loadExternalPlugins(config.plugins);
   const orm = await openDatabase(config);
   let applied: string[];
   try {
@@ -75,6 +86,8 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     migrationsApplied: applied,
     orm,
     credentials,
+    storage: defaultTaskStorage(config.storageDir, masterKey.key),
+    masterKey: masterKey.key,
     close: async () => {
       mailer.close();
       await orm.close();
@@ -82,8 +95,24 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   };
 }
 
+/** What jobs and the scheduler run with, in the main thread. */
+export function workContext(kernel: Kernel): WorkContext {
+  const { deps } = kernel;
+  return {
+    orm: kernel.orm,
+    settings: deps.config,
+    credentials: kernel.credentials,
+    storage: kernel.storage,
+    services: servicePlugin,
+    log: deps.log.child({ component: 'jobs' }),
+    now: deps.now,
+  };
+}
+
 export interface RunningAppliance {
   kernel: Kernel;
+  /** Undefined when HOLDFAST_SCHEDULER_INTERVAL_SECONDS is 0. */
+  runner: JobRunner | undefined;
   server: ServerType;
   url: string;
   port: number;
@@ -94,7 +123,6 @@ export interface RunningAppliance {
 export async function startAppliance(config: Config, log: Logger): Promise<RunningAppliance> {
   const kernel = await openKernel(config, log);
   const app = createApp(kernel.deps);
-  const timers: NodeJS.Timeout[] = [];
 
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
@@ -112,24 +140,35 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${port}`;
 
-  // Hourly housekeeping; unref'd so it never holds the process open.
-  const sweep = setInterval(() => {
-    endExpiredSessions(kernel.orm.em.fork()).catch((err) => log.warn({ err }, 'session cleanup failed'));
-  }, 3_600_000);
-  sweep.unref();
-  timers.push(sweep);
+  // Jobs and the scheduler (which also does the housekeeping: lapsed leases, grace periods,
+  // expired sessions). Lapsed leases are looked for at least twice per lease period.
+  let runner: JobRunner | undefined;
+  let scheduler: Scheduler | undefined;
+  if (config.schedulerIntervalSeconds > 0) {
+    const ctx = workContext(kernel);
+    const executor =
+      config.jobRunner === 'worker' ? new WorkerExecutor(ctx, config, kernel.masterKey) : new InlineExecutor(ctx);
+    runner = new JobRunner(ctx, executor);
+    scheduler = new Scheduler(ctx, runner);
+    runner.start(1000);
+    scheduler.start(Math.min(config.schedulerIntervalSeconds * 1000, (config.jobLeaseSeconds * 1000) / 2));
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      for (const t of timers) clearInterval(t);
-      await closeServer(server, config.shutdownTimeoutMs, log);
+      await scheduler?.stop();
+      // Running jobs get half the shutdown timeout to finish; then they are put back in the queue.
+      await Promise.all([
+        runner?.stop(config.shutdownTimeoutMs / 2),
+        closeServer(server, config.shutdownTimeoutMs, log),
+      ]);
       await kernel.close();
     })();
     return stopping;
   };
 
-  return { kernel, server, url, port, stop };
+  return { kernel, runner, server, url, port, stop };
 }
 
 /** Stops accepting, lets in-flight requests finish, then closes what is left at the deadline. */

@@ -4,8 +4,10 @@ import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
+import { Job } from '../jobs/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
 import { SystemFact } from '../system/entities.ts';
+import { BackupTask, TaskEntity } from '../tasks/entities.ts';
 
 export const kernelEntities = [
   Organization,
@@ -24,4 +26,7 @@ export const kernelEntities = [
   CatalogSnapshot,
   CatalogItem,
   CatalogVersion,
+  BackupTask,
+  TaskEntity,
+  Job,
 ];
