@@ -193,7 +193,8 @@ export async function listEntities(
   const where: Record<string, unknown> = { task, deletedAt: null };
   if (filter.status) where.status = filter.status;
   if (filter.search) {
-    const like = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    // % and _ typed by a user act as wildcards: harmless in a search box.
+    const like = `%${filter.search}%`;
     where.$or = [{ name: { $like: like } }, { externalId: { $like: like } }];
   }
   return em.find(TaskEntity, where, { orderBy: { name: 'asc' } });

@@ -36,7 +36,8 @@ export interface JobsHarness {
 export async function createJobsHarness(env: Record<string, string> = {}): Promise<JobsHarness> {
   registerServicePlugin(testServicePlugin as never);
   const app = await createTestApp({ HOLDFAST_JOB_RETRY_BASE_SECONDS: '60', ...env });
-  const clock = { now: new Date('2026-06-01T12:00:00Z') };
+  // Starts at the real time: prune compares the clock with the files' real modification times.
+  const clock = { now: new Date(Math.floor(Date.now() / 1000) * 1000) };
   const base = workContext(app.kernel);
   const ctx: WorkContext = { ...base, now: () => clock.now };
   const runner = new JobRunner(ctx, new InlineExecutor(ctx));
