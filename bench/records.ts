@@ -2,6 +2,7 @@
 // ~300 bytes backed up as a layered snapshot, then 0.5% changed and 0.1% deleted and backed up
 // again. Prints the bytes each run stored, the time to stream either snapshot's full state, and
 // the diff (checked against what was changed).
+import { reexecWithMemoryFlags } from '../core/memory-flags.ts';
 import { SnapshotReader } from '../storage/snapshot-reader.ts';
 import { SnapshotWriter } from '../storage/snapshot-writer.ts';
 import { pickChanges, recordId, recordRow } from '../tests/fixtures/records.ts';
@@ -57,6 +58,9 @@ export async function benchRecords(): Promise<void> {
     console.log(`full state, first   ${full1.n} items in ${full1.seconds.toFixed(2)} s`);
     console.log(`full state, second  ${full2.n} items in ${full2.seconds.toFixed(2)} s`);
     console.log(
+      `peak RSS            ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (V8 flags: ${process.execArgv.join(' ') || 'none'})`,
+    );
+    console.log(
       `diff                ${counts.modified} modified, ${counts.removed} removed, ${counts.added} added in ${diffSeconds.toFixed(2)} s — ${exact ? 'exactly the changes made' : 'MISMATCH'}`,
     );
   } finally {
@@ -64,4 +68,8 @@ export async function benchRecords(): Promise<void> {
   }
 }
 
-if (import.meta.main) await benchRecords();
+if (import.meta.main) {
+  // Run as a backup process runs: under the repository memory flags (re-executes once).
+  reexecWithMemoryFlags();
+  await benchRecords();
+}

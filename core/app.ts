@@ -6,15 +6,18 @@ import { csrf } from 'hono/csrf';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { apiV1Routes } from './api/v1.ts';
+import { bearerAuth, carriesApiCredential } from './http/bearer.ts';
 import { requestOrigin } from './http/client.ts';
 import type { AppDeps, AppEnv } from './http/env.ts';
 import { errorResponse, handleError, handleNotFound } from './http/errors.ts';
 import { ipGuard } from './http/ip-guard.ts';
 import { currentUser, requestContext, setupGate } from './http/middleware.ts';
 import { accountLinkRoutes } from './routes/account-links.ts';
+import { activityRoutes } from './routes/activity.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
+import { portalRoutes } from './routes/portal.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
@@ -65,14 +68,17 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         ),
     }),
   );
-  // Browsers send Origin on form posts; a post from another site is refused.
-  app.use(csrf({ origin: (origin, c) => origin === requestOrigin(c, deps.config) }));
+  // Browsers send Origin on form posts; a post from another site is refused. API calls that
+  // carry their own credential (a bearer token, client credentials) have no cookie to abuse.
+  const browserCsrf = csrf({ origin: (origin, c) => origin === requestOrigin(c, deps.config) });
+  app.use((c, next) => (carriesApiCredential(c) ? next() : browserCsrf(c, next)));
   app.onError(handleError(deps));
   app.notFound(handleNotFound(deps));
 
   app.route('/', healthRoutes(deps));
   app.route('/', staticRoutes(deps));
   app.use(currentUser(deps));
+  app.use(bearerAuth(deps));
   app.use(setupGate(deps));
   app.use(ipGuard(deps));
   app.route('/', setupRoutes(deps));
@@ -81,6 +87,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', signInStepRoutes(deps));
   app.route('/', homeRoutes(deps));
   app.route('/', settingsRoutes(deps));
+  app.route('/', portalRoutes(deps));
+  app.route('/', activityRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));
   return app;
 }

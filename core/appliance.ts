@@ -19,6 +19,7 @@ import { InlineExecutor, WorkerExecutor } from './jobs/executors.ts';
 import { JobRunner } from './jobs/runner.ts';
 import type { Logger } from './logging.ts';
 import { createMailer } from './mail/mailer.ts';
+import { startMaintenanceTimer } from './maintenance.ts';
 import { loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
 import { Scheduler } from './scheduler/loop.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
@@ -140,10 +141,12 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${port}`;
 
-  // Jobs and the scheduler (which also does the housekeeping: lapsed leases, grace periods,
-  // expired sessions). Lapsed leases are looked for at least twice per lease period.
+  // Jobs and the scheduler. The scheduler also runs the hourly housekeeping (core/maintenance.ts:
+  // expired sessions, purge of removed accounts); a node without a scheduler runs it on its own
+  // timer. Lapsed job leases are looked for at least twice per lease period.
   let runner: JobRunner | undefined;
   let scheduler: Scheduler | undefined;
+  let maintenance: ReturnType<typeof startMaintenanceTimer> | undefined;
   if (config.schedulerIntervalSeconds > 0) {
     const ctx = workContext(kernel);
     const executor =
@@ -152,17 +155,22 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
     scheduler = new Scheduler(ctx, runner);
     runner.start(1000);
     scheduler.start(Math.min(config.schedulerIntervalSeconds * 1000, (config.jobLeaseSeconds * 1000) / 2));
+  } else {
+    maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now);
   }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      maintenance?.stop();
+      // A tick in progress (a purge) finishes before the database closes.
       await scheduler?.stop();
       // Running jobs get half the shutdown timeout to finish; then they are put back in the queue.
       await Promise.all([
         runner?.stop(config.shutdownTimeoutMs / 2),
         closeServer(server, config.shutdownTimeoutMs, log),
       ]);
+      await maintenance?.current();
       await kernel.close();
     })();
     return stopping;

@@ -2,7 +2,7 @@
 // The sink comes from --sink <kind> plus that sink's settings as options (e.g. --path for local),
 // or from --sink-config <file.json> ({"kind": "local", "path": "/backups/r1"}); the passphrase from
 // HOLDFAST_REPO_PASSPHRASE, or a prompt on a terminal.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { backupDirectory, restoreSnapshot } from '../storage/filesystem.ts';
 import { RepositoryLockedError, withLock } from '../storage/locks.ts';
@@ -36,7 +36,8 @@ Commands:
   verify [--read-data[=<percent>]]   Check structure; read back all (or a share of) data.
   prune [--grace-hours <n>]    Remove data no snapshot uses (packs newer than the grace, default 24 h, stay).
       [--keep-within <30d|6m|1y> | --keep-last <n>]   First forget snapshots outside the retention
-                               (per task and entity; the newest of each is always kept by --keep-within).
+                               (per task and entity; the newest of each is always kept by --keep-within),
+                               and remove forgotten snapshots from this appliance's catalog.
   key list | key add | key remove <id>   Manage passphrases.
 
 Sink options (each sink's settings as options; see docs/OPERATIONS.md), or --sink-config <file.json>:
@@ -315,6 +316,9 @@ async function dispatch(
         const decision = applyRetention(await repo.listSnapshots(), policy);
         for (const id of decision.forget) await repo.forgetSnapshot(id);
         if (decision.forget.length) out(`Forgot ${decision.forget.length} snapshot(s) outside the retention.`);
+        // The catalog must not name a forgotten snapshot (nor one another appliance forgot).
+        const catalogued = await updateCatalog(repo);
+        if (catalogued) out(`Catalog: removed ${catalogued} snapshot(s) no longer in the repository.`);
         return pruneRepository(repo, { graceMs: hours * 3_600_000, onProgress: (m) => process.stderr.write(`${m}\n`) });
       });
       out(
@@ -344,6 +348,28 @@ async function dispatch(
     }
     default:
       throw new UsageError(`unknown repo command "${command}"\n\n${repoUsage}`);
+  }
+}
+
+/**
+ * Removes snapshots the repository no longer has from this appliance's catalog, when the
+ * appliance has a database and the repository is attached to it; returns how many.
+ */
+async function updateCatalog(repo: Repository): Promise<number> {
+  const { loadConfig } = await import('../config/load.ts');
+  const config = loadConfig();
+  if (!existsSync(config.databasePath)) return 0; // no appliance here: nothing is catalogued
+  const [{ openKernel }, { createStderrLogger }, { forgetMissingSnapshots }, { CatalogRepository }] = await Promise.all(
+    [import('./appliance.ts'), import('./logging.ts'), import('./catalog/forget.ts'), import('./catalog/entities.ts')],
+  );
+  const kernel = await openKernel(config, createStderrLogger('warn'));
+  try {
+    const em = kernel.orm.em.fork();
+    if (!(await em.count(CatalogRepository, { id: repo.id }))) return 0;
+    const ids = new Set((await repo.listSnapshots()).map((s) => s.id));
+    return await forgetMissingSnapshots(em, repo.id, ids);
+  } finally {
+    await kernel.close();
   }
 }
 

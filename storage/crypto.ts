@@ -3,7 +3,14 @@
 //   nonce (12) ‖ AES-256-GCM(encKey, codec byte ‖ compressed plaintext) ‖ tag (16)
 // Blob ids are HMAC-SHA-256(idKey, plaintext): equal content dedups, and ids leak nothing across
 // repositories.
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 
@@ -27,8 +34,20 @@ export class IntegrityError extends Error {
   }
 }
 
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+
+/** The key as a KeyObject, made once per key: building one for every blob costs more than a small blob's crypto. */
+function secretKey(key: Buffer): KeyObject {
+  let object = keyObjects.get(key);
+  if (!object) {
+    object = createSecretKey(key);
+    keyObjects.set(key, object);
+  }
+  return object;
+}
+
 export function blobId(idKey: Buffer, plaintext: Uint8Array): string {
-  return createHmac('sha256', idKey).update(plaintext).digest('hex');
+  return createHmac('sha256', secretKey(idKey)).update(plaintext).digest('hex');
 }
 
 /**
@@ -81,22 +100,27 @@ export async function seal(
     }
   }
   const nonce = randomBytes(NONCE);
-  const cipher = createCipheriv('aes-256-gcm', encKey, nonce);
-  const head = cipher.update(Buffer.of(used));
-  const middle = cipher.update(body);
-  const tail = cipher.final();
-  return { sealed: Buffer.concat([nonce, head, middle, tail, cipher.getAuthTag()]), codec: used };
+  const cipher = createCipheriv('aes-256-gcm', secretKey(encKey), nonce);
+  const parts = [nonce, cipher.update(Buffer.of(used)), cipher.update(body), cipher.final(), cipher.getAuthTag()];
+  // Its own memory, never a slice of Node's shared 64 KiB allocation pool: a small sealed blob
+  // waiting in a pack would otherwise keep a whole pool slab (mostly garbage) alive.
+  const sealed = Buffer.allocUnsafeSlow(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) at += p.copy(sealed, at);
+  return { sealed, codec: used };
 }
 
 /** Decrypts and decompresses; any tampering or a wrong key is an IntegrityError. */
 export async function unseal(encKey: Buffer, sealed: Uint8Array, what = 'object'): Promise<Buffer> {
   const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   if (buf.length < SEAL_OVERHEAD) throw new IntegrityError(`${what} is truncated (${buf.length} bytes)`);
-  const decipher = createDecipheriv('aes-256-gcm', encKey, buf.subarray(0, NONCE));
+  const decipher = createDecipheriv('aes-256-gcm', secretKey(encKey), buf.subarray(0, NONCE));
   decipher.setAuthTag(buf.subarray(buf.length - TAG));
   let plain: Buffer;
   try {
-    plain = Buffer.concat([decipher.update(buf.subarray(NONCE, buf.length - TAG)), decipher.final()]);
+    plain = decipher.update(buf.subarray(NONCE, buf.length - TAG));
+    const rest = decipher.final(); // empty for GCM; joined only if not, to save a copy of every blob
+    if (rest.length > 0) plain = Buffer.concat([plain, rest]);
   } catch {
     throw new IntegrityError(`${what} failed authentication (corrupted, or encrypted with another key)`);
   }

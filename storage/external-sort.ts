@@ -14,25 +14,36 @@ export interface Keyed {
   key: string;
 }
 
+/** A buffered record: its key for sorting and its JSON (one flat string is far smaller than the object). */
+interface Line {
+  key: string;
+  seq: number;
+  json: string;
+}
+
 interface Tagged<T> {
   seq: number;
   value: T;
 }
 
+const compareLines = (a: Line, b: Line) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.seq - b.seq);
 const compare = <T extends Keyed>(a: Tagged<T>, b: Tagged<T>) =>
   a.value.key < b.value.key ? -1 : a.value.key > b.value.key ? 1 : a.seq - b.seq;
+
+/** Bytes a buffered line costs in the heap: its string (one byte per Latin-1 character) and objects. */
+const lineCost = (line: Line) => line.json.length + line.key.length + 96;
 
 export class ExternalSorter<T extends Keyed> {
   readonly #budget: number;
   readonly #tmpRoot: string;
-  #buffer: Tagged<T>[] = [];
+  #buffer: Line[] = [];
   #bytes = 0;
   #seq = 0;
   #dir: string | undefined;
   readonly #runs: string[] = [];
 
   constructor(options: { memoryBytes?: number; tmpDir?: string } = {}) {
-    this.#budget = options.memoryBytes ?? 64 * 1024 * 1024;
+    this.#budget = options.memoryBytes ?? 24 * 1024 * 1024;
     this.#tmpRoot = options.tmpDir ?? tmpdir();
   }
 
@@ -41,20 +52,32 @@ export class ExternalSorter<T extends Keyed> {
   }
 
   async add(value: T): Promise<void> {
-    const line = JSON.stringify(value);
-    this.#buffer.push({ seq: this.#seq++, value });
-    this.#bytes += line.length * 2 + 64;
+    const line: Line = { key: value.key, seq: this.#seq++, json: JSON.stringify(value) };
+    this.#buffer.push(line);
+    this.#bytes += lineCost(line);
     if (this.#bytes >= this.#budget) await this.#spill();
   }
 
   async #spill(): Promise<void> {
-    this.#buffer.sort(compare);
+    this.#buffer.sort(compareLines);
     this.#dir ??= await mkdtemp(join(this.#tmpRoot, 'holdfast-sort-'));
     const path = join(this.#dir, `run-${this.#runs.length}.jsonl`);
-    const out = createWriteStream(path);
-    for (const item of this.#buffer) {
-      if (!out.write(`${JSON.stringify(item)}\n`)) await once(out, 'drain');
+    const out = createWriteStream(path, { highWaterMark: 256 * 1024 });
+    // Lines are joined into larger writes: one write per record would cost a buffer and a callback each.
+    let pending: string[] = [];
+    let pendingBytes = 0;
+    const write = async () => {
+      if (!out.write(pending.join(''))) await once(out, 'drain');
+      pending = [];
+      pendingBytes = 0;
+    };
+    for (const line of this.#buffer) {
+      const text = `{"seq":${line.seq},"value":${line.json}}\n`;
+      pending.push(text);
+      pendingBytes += text.length;
+      if (pendingBytes >= 128 * 1024) await write();
     }
+    if (pending.length) await write();
     out.end();
     await once(out, 'finish');
     this.#runs.push(path);
@@ -65,14 +88,14 @@ export class ExternalSorter<T extends Keyed> {
   /** Every record in key order; the sorter is spent afterwards and its files removed. */
   async *sorted(): AsyncIterable<T> {
     try {
-      this.#buffer.sort(compare);
+      this.#buffer.sort(compareLines);
       if (this.#runs.length === 0) {
-        for (const item of this.#buffer) yield item.value;
+        for (const line of this.#buffer) yield JSON.parse(line.json) as T;
         return;
       }
       const sources: AsyncIterator<Tagged<T>>[] = [
         ...this.#runs.map((path) => readRun<T>(path)[Symbol.asyncIterator]()),
-        this.#buffer[Symbol.iterator]() as unknown as AsyncIterator<Tagged<T>>,
+        inMemory<T>(this.#buffer)[Symbol.asyncIterator](),
       ];
       const heads: (Tagged<T> | undefined)[] = [];
       for (const s of sources) heads.push((await s.next()).value);
@@ -100,7 +123,14 @@ export class ExternalSorter<T extends Keyed> {
   }
 }
 
+async function* inMemory<T>(lines: Line[]): AsyncIterable<Tagged<T>> {
+  for (const line of lines) yield { seq: line.seq, value: JSON.parse(line.json) as T };
+}
+
 async function* readRun<T>(path: string): AsyncIterable<Tagged<T>> {
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = createInterface({
+    input: createReadStream(path, { highWaterMark: 256 * 1024 }),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
   for await (const line of lines) if (line) yield JSON.parse(line) as Tagged<T>;
 }

@@ -6,12 +6,10 @@
 // without being read).
 
 import type { Stats } from 'node:fs';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, opendir, readdir, readFile, readlink, realpath, symlink, utimes } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, opendir, readFile, readlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Repository } from './repository.ts';
-import { SnapshotReader } from './snapshot-reader.ts';
 import { snapshotItems } from './snapshot-state.ts';
 import { SnapshotWriter } from './snapshot-writer.ts';
 import type { ItemEntry } from './tree.ts';
@@ -62,9 +60,9 @@ const SMALL_FILE = 1024 * 1024;
 /** Sizes of the files being read at once (a large file counts up to this much). */
 const FILE_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
-/** Big reads for big files (fewer chunk copies), small ones for small files (no 4 MiB buffer per note). */
+/** Reads of about one chunk for big files, small ones for small files (no 1 MiB buffer per note). */
 function readBufferFor(size: number): number {
-  return Math.min(4 * 1024 * 1024, Math.max(64 * 1024, size + 1));
+  return Math.min(1024 * 1024, Math.max(64 * 1024, size + 1));
 }
 
 export async function backupDirectory(
@@ -131,51 +129,4 @@ export async function backupDirectory(
   }
 }
 
-/** Restores every item of a snapshot under `target` (which should be empty); returns the item count. */
-export async function restoreSnapshot(repo: Repository, snapshotId: string, target: string): Promise<number> {
-  const reader = await SnapshotReader.open(repo, snapshotId);
-  const root = resolve(target);
-  await mkdir(root, { recursive: true });
-  if ((await readdir(root)).length > 0) throw new Error(`restore target ${root} is not empty`);
-  const realRoot = await realpath(root);
-  const folders: { path: string; meta: FileMeta }[] = [];
-  // Paths restored as symlinks: nothing may be restored beneath them (it would land elsewhere).
-  const links = new Set<string>();
-  const window = new WorkWindow(FILE_CONCURRENCY, FILE_BYTES_IN_FLIGHT);
-  let count = 0;
-  for await (const item of reader.items()) {
-    const rel = item.key.endsWith('/') ? item.key.slice(0, -1) : item.key;
-    const segments = rel.split('/');
-    const path = resolve(root, ...segments);
-    const outside = () => new Error(`refusing to restore ${JSON.stringify(item.key)} outside ${root}`);
-    if (!path.startsWith(root + sep) || segments.some((s) => s === '..' || s === '.' || s === '')) throw outside();
-    if (segments.some((_, i) => links.has(segments.slice(0, i + 1).join('/')))) throw outside();
-    // Defence in depth: the folder it goes into must really be inside the target.
-    const parent = await realpath(dirname(path)).catch(() => undefined);
-    if (parent !== undefined && parent !== realRoot && !parent.startsWith(realRoot + sep)) throw outside();
-    const meta = (item.meta ?? {}) as Partial<FileMeta>;
-    if (item.kind === 'folder') {
-      await mkdir(path, { recursive: true });
-      if (meta.mode !== undefined && meta.mtimeMs !== undefined) folders.push({ path, meta: meta as FileMeta });
-    } else if (item.kind === 'symlink') {
-      await symlink(String(meta.target ?? ''), path);
-      links.add(rel);
-    } else {
-      // Files are written several at a time; their folders were created before them (tree order).
-      await window.submit(Math.min(item.size, FILE_BYTES_IN_FLIGHT), async () => {
-        await pipeline(reader.content(item), createWriteStream(path, { flags: 'wx' }));
-        if (meta.mode !== undefined) await chmod(path, meta.mode);
-        if (meta.mtimeMs !== undefined) await utimes(path, new Date(meta.mtimeMs), new Date(meta.mtimeMs));
-      });
-    }
-    count++;
-  }
-  await window.drain();
-  // Folders last, deepest first: writing their children changed their times. Never through a link.
-  for (const f of folders.reverse()) {
-    if (!(await lstat(f.path)).isDirectory()) continue;
-    await chmod(f.path, f.meta.mode);
-    await utimes(f.path, new Date(f.meta.mtimeMs), new Date(f.meta.mtimeMs));
-  }
-  return count;
-}
+export { restoreSnapshot } from './restore.ts';

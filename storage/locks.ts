@@ -3,7 +3,6 @@
 // held; a lock past its expiry belongs to a process that died and is removed by whoever finds it.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Readable } from 'node:stream';
 import { ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
 import { readAll } from './streams.ts';
 
@@ -40,6 +39,9 @@ export interface LockOptions {
 
 export class RepositoryLock {
   readonly key: string;
+  readonly kind: LockKind;
+  /** The sink the lock lives in (its description): a lock guards only its own repository. */
+  readonly location: string;
   readonly #sink: Sink;
   #record: LockRecord;
   #timer: NodeJS.Timeout | undefined;
@@ -50,6 +52,8 @@ export class RepositoryLock {
   private constructor(sink: Sink, key: string, record: LockRecord, ttl: number, now: () => number) {
     this.#sink = sink;
     this.key = key;
+    this.kind = record.kind;
+    this.location = sink.description;
     this.#record = record;
     this.#ttl = ttl;
     this.#now = now;
@@ -158,22 +162,22 @@ export async function readLocks(
 }
 
 /**
- * Runs `work` under a lock, always releasing it. With `repo`, a snapshot is committed only while
- * the lock is still held.
+ * Runs `work` under a lock, always releasing it. With `repo`, the repository object works under
+ * the lock: it commits snapshots only while the lock is still held, and none without one.
  */
 export async function withLock<T>(
   sink: Sink,
   kind: LockKind,
   options: LockOptions,
   work: () => Promise<T>,
-  repo?: { commitGuard: (() => void) | undefined },
+  repo?: { holdLock(lock: RepositoryLock | undefined): void },
 ): Promise<T> {
   const lock = await RepositoryLock.acquire(sink, kind, options);
-  if (repo) repo.commitGuard = () => lock.assertHeld();
   try {
+    repo?.holdLock(lock);
     return await work();
   } finally {
-    if (repo) repo.commitGuard = undefined;
+    repo?.holdLock(undefined);
     await lock.release();
   }
 }

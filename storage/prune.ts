@@ -12,7 +12,7 @@
 import type { PackedBlob } from './pack.ts';
 import { packKey } from './pack.ts';
 import type { Repository } from './repository.ts';
-import { snapshotItems, snapshotTrees } from './snapshot-state.ts';
+import { snapshotTrees } from './snapshot-state.ts';
 import { treeItems, treeNodeIds } from './tree.ts';
 
 export interface PruneOptions {

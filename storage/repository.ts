@@ -57,6 +57,21 @@ export class RepositoryError extends Error {
   }
 }
 
+/** A repository lock as the repository sees it (storage/locks.ts RepositoryLock). */
+export interface HeldLock {
+  readonly kind: 'shared' | 'exclusive';
+  readonly location: string;
+  /** Throws when the lock may no longer be held. */
+  assertHeld(): void;
+}
+
+export class LockRequiredError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LockRequiredError';
+  }
+}
+
 export interface BlobLocation {
   pack: string;
   kind: BlobKind;
@@ -84,7 +99,8 @@ export interface InitOptions {
 }
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-const MAX_UPLOADS = 2;
+/** Packs uploading while the next one fills (each up to the pack size in memory). */
+const MAX_UPLOADS = 1;
 /** A ranged read may span this much between neighbouring blobs (tar headers and padding, small unrelated blobs). */
 const MAX_RUN_GAP = 64 * 1024;
 const MAX_RUN_BYTES = 16 * 1024 * 1024;
@@ -110,8 +126,8 @@ export class Repository {
   readonly #uploaded: { id: string; size: number; blobs: PackedBlob[] }[] = [];
   #indexLoaded = false;
   #failure: unknown;
-  /** Checked right before a snapshot is committed (e.g. that the repository lock is still held). */
-  commitGuard: (() => void) | undefined;
+  /** The repository lock this object works under; snapshots are committed only while one is held. */
+  #lock: HeldLock | undefined;
   /** Index files this object wrote (prune replaces only index files it knows). */
   readonly indexFilesWritten: string[] = [];
 
@@ -462,10 +478,27 @@ export class Repository {
 
   // --- snapshots --------------------------------------------------------------------------------
 
+  /**
+   * Puts this object under a shared or exclusive lock of its repository (see `withLock`), or
+   * takes it away. Without one, no snapshot is committed: prune could not see the backup running.
+   */
+  holdLock(lock: HeldLock | undefined): void {
+    if (lock && lock.location !== this.sink.description)
+      throw new LockRequiredError(`the lock belongs to ${lock.location}, not to ${this.sink.description}`);
+    this.#lock = lock;
+  }
+
+  #assertLocked(): void {
+    if (!this.#lock)
+      throw new LockRequiredError('a snapshot is committed only under a shared or exclusive repository lock');
+    this.#lock.assertHeld();
+  }
+
   /** Writes a snapshot manifest: the commit point. Everything it refers to must be flushed first. */
   async saveSnapshot(manifest: SnapshotManifest): Promise<string> {
+    this.#assertLocked();
     await this.flush();
-    this.commitGuard?.();
+    this.#assertLocked(); // still held after the uploads
     const sealed = await sealJson(this.keys.encKey, manifest);
     const id = sha256(sealed);
     await this.#putOnce(`snapshots/${id}`, sealed);

@@ -161,10 +161,14 @@ async function readNode(repo: Repository, id: string): Promise<TreeNode> {
   return JSON.parse((await repo.readBlob(id)).toString('utf8')) as TreeNode;
 }
 
-/** Nodes read ahead of the one being iterated, per level: hides the latency of each read. */
-const READ_AHEAD = 16;
+/**
+ * Children read together, and groups read ahead of the one being iterated, per level: a tree's
+ * nodes sit next to each other in its packs, so a group is usually one ranged read.
+ */
+const GROUP_NODES = 16;
+const GROUPS_AHEAD = 1;
 
-/** Every item of a tree, in key order. Memory: a few nodes per level. */
+/** Every item of a tree, in key order. Memory: a few groups of nodes per level. */
 export function treeItems(repo: Repository, root: string, from?: string): AsyncIterable<ItemEntry> {
   return walk(repo, readNode(repo, root), from);
 }
@@ -184,18 +188,21 @@ async function* walk(
     const next = node.children[i + 1];
     return from === undefined || !next || next.first > from;
   });
-  const pending: (Promise<TreeNode> | undefined)[] = [];
-  const fetch = (i: number) => {
-    if (i < children.length && !pending[i]) {
-      const p = readNode(repo, (children[i] as ChildRef).id);
-      p.catch(() => undefined); // a failure surfaces when the node is reached
-      pending[i] = p;
+  const groups: (Promise<TreeNode[]> | undefined)[] = [];
+  const fetch = (g: number) => {
+    const start = g * GROUP_NODES;
+    if (start < children.length && !groups[g]) {
+      const ids = children.slice(start, start + GROUP_NODES).map((c) => c.id);
+      const read = repo.readBlobs(ids).then((plains) => plains.map((p) => JSON.parse(p.toString('utf8')) as TreeNode));
+      read.catch(() => undefined); // a failure surfaces when the group is reached
+      groups[g] = read;
     }
   };
-  for (let i = 0; i < children.length; i++) {
-    for (let k = i; k < i + READ_AHEAD; k++) fetch(k);
-    yield* walk(repo, pending[i] as Promise<TreeNode>, from);
-    pending[i] = undefined;
+  for (let g = 0; g * GROUP_NODES < children.length; g++) {
+    for (let k = g; k <= g + GROUPS_AHEAD; k++) fetch(k);
+    const nodes = await (groups[g] as Promise<TreeNode[]>);
+    groups[g] = undefined; // fetched groups are never fetched again: fetch only looks ahead
+    for (const child of nodes) yield* walk(repo, Promise.resolve(child), from);
   }
 }
 

@@ -4,7 +4,6 @@
 // content blob of every snapshot is indexed (tree nodes are read, so authenticated). Data, with
 // readData: whole packs are read back and every blob in them authenticated (GCM tag and id) —
 // all packs, or a random share of them.
-import type { Readable } from 'node:stream';
 import { blobId, unseal } from './crypto.ts';
 import { packKey } from './pack.ts';
 import type { Repository } from './repository.ts';

@@ -1,12 +1,18 @@
 // REST API, version 1. Routes are declared with zod schemas; the OpenAPI 3.1 document at
 // /api/v1/openapi.json is generated from them, and /api/v1/docs renders it for people.
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { fieldErrorsFrom } from '../errors.ts';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { ForbiddenError } from '../access/errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
-import { errorResponse } from '../http/errors.ts';
 import { requireUser } from '../http/middleware.ts';
+import { apiKeysApi } from './api-keys.ts';
+import { auditApi } from './audit.ts';
+import { ipRulesApi } from './ip-rules.ts';
+import { oauthRoutes } from './oauth.ts';
+import { organizationsApi } from './organizations.ts';
 import { renderApiReference } from './reference.ts';
+import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
+import { usersApi } from './users.ts';
 
 const StatusSchema = z
   .object({
@@ -44,29 +50,15 @@ const meRoute = createRoute({
   path: '/me',
   tags: ['Identity'],
   summary: 'The signed-in user',
-  description: 'The user of the current session and their organization.',
+  description: 'The user of the current session and their organization (403 for API keys, which have no user).',
   responses: {
     200: { description: 'Current user', content: { 'application/json': { schema: MeSchema } } },
-    ...errorResponses(401),
+    ...errorResponses(401, 403),
   },
 });
 
 export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
-  const api = new OpenAPIHono<AppEnv>({
-    defaultHook: (result, c) => {
-      if (!result.success) {
-        return errorResponse(
-          c as never,
-          deps,
-          422,
-          'validation_failed',
-          'The request failed validation.',
-          fieldErrorsFrom(result.error.issues),
-        );
-      }
-      return undefined;
-    },
-  });
+  const api = createApiRouter(deps);
 
   api.openapi(statusRoute, (c) =>
     c.json(
@@ -83,13 +75,20 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.use('/me', requireUser(deps));
   api.openapi(meRoute, (c) => {
     const user = c.get('user');
-    if (!user) throw new Error('requireUser let an anonymous request through');
+    if (!user) throw new ForbiddenError('API keys have no user: read GET /organizations/{id} instead.');
     const org = user.organization;
     return c.json(
       { id: user.id, email: user.email, role: user.role, organization: { id: org.id, name: org.name, kind: org.kind } },
       200,
     );
   });
+
+  api.route('/', oauthRoutes(deps));
+  api.route('/', organizationsApi(deps));
+  api.route('/', ipRulesApi(deps));
+  api.route('/', auditApi(deps));
+  api.route('/', apiKeysApi(deps));
+  api.route('/', usersApi(deps));
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -4,6 +4,7 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { Principal } from '../access/principal.ts';
 import { reachableFilter } from '../access/principal.ts';
+import { containsText } from '../db/text-search.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { AUDIT_STATUSES, AuditEvent, type AuditStatus, type IAuditEvent } from './entities.ts';
 
@@ -104,7 +105,7 @@ function filterFor(principal: Principal, within: IOrganization, filters: AuditFi
   if (Object.keys(at).length) where.at = at;
   if (filters.activity) where.activity = filters.activity;
   if (filters.status) where.status = filters.status;
-  if (filters.performer) where.performedBy = { $like: `%${filters.performer.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+  if (filters.performer) Object.assign(where, containsText('performed_by', filters.performer));
   return where as FilterQuery<IAuditEvent>;
 }
 
@@ -125,7 +126,12 @@ export async function queryAudit(
   return { rows, total };
 }
 
-/** Every matching row, oldest pages first streamed in batches, for the CSV export. */
+/**
+ * Every matching row, newest first, read in batches for the CSV export. Each batch continues
+ * after the last row of the previous one (keyset paging on (at, id)), so a large export costs
+ * the same per batch instead of re-reading everything before an ever-growing offset, and rows
+ * written meanwhile neither shift nor repeat the ones still to come.
+ */
 export async function* allAuditRows(
   em: EntityManager,
   principal: Principal,
@@ -133,17 +139,20 @@ export async function* allAuditRows(
   filters: AuditFilters,
 ): AsyncGenerator<IAuditEvent> {
   const where = filterFor(principal, within, filters);
-  let offset = 0;
+  let last: { at: Date; id: number } | undefined;
   for (;;) {
-    const batch = await em.find(AuditEvent, where, {
+    const after = last
+      ? { $and: [where, { $or: [{ at: { $lt: last.at } }, { at: last.at, id: { $lt: last.id } }] }] }
+      : where;
+    const batch = await em.find(AuditEvent, after as FilterQuery<IAuditEvent>, {
       orderBy: { at: 'desc', id: 'desc' },
       limit: 1000,
-      offset,
       populate: ['organization'],
     });
     yield* batch;
-    if (batch.length < 1000) return;
-    offset += batch.length;
+    const tail = batch.at(-1);
+    if (!tail || batch.length < 1000) return;
+    last = { at: tail.at, id: tail.id };
     em.clear();
   }
 }

@@ -35,21 +35,34 @@ export const CatalogSnapshot = defineEntity({
 });
 export type ICatalogSnapshot = InferEntity<typeof CatalogSnapshot>;
 
+/** One backed-up entity of a repository (a task and entity): items refer to it by a small integer. */
+export const CatalogScope = defineEntity({
+  name: 'CatalogScope',
+  tableName: 'catalog_scopes',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    repository: () => p.manyToOne(CatalogRepository).deleteRule('cascade').index(false),
+    task: p.string().length(200),
+    entity: p.string().length(1000),
+  },
+  uniques: [{ properties: ['repository', 'task', 'entity'] }],
+});
+export type ICatalogScope = InferEntity<typeof CatalogScope>;
+
 export const CatalogItem = defineEntity({
   name: 'CatalogItem',
   tableName: 'catalog_items',
   properties: {
     id: p.integer().primary().autoincrement(),
-    repository: () => p.manyToOne(CatalogRepository).deleteRule('cascade'),
-    task: p.string().length(200),
-    entity: p.string().length(1000),
+    /** The (repository, task, entity) as one integer: a short key for the item index. */
+    scope: () => p.manyToOne(CatalogScope).deleteRule('cascade').index(false),
     key: p.string().length(4000),
     kind: p.string().length(50),
     name: p.string().length(1000),
     path: p.string().length(4000),
     author: p.string().length(320).nullable(),
   },
-  uniques: [{ properties: ['repository', 'task', 'entity', 'key'] }],
+  uniques: [{ properties: ['scope', 'key'] }],
 });
 export type ICatalogItem = InferEntity<typeof CatalogItem>;
 

@@ -5,8 +5,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { Repository, SnapshotManifest } from '../../storage/repository.ts';
 import { diffSnapshots, snapshotItems } from '../../storage/snapshot-state.ts';
 import type { ItemChange, ItemEntry } from '../../storage/tree.ts';
-import { catalogBatchWriter, removeDocuments, runSql } from '../db/sqlite-catalog.ts';
-import { CatalogItem, CatalogRepository, CatalogSnapshot } from './entities.ts';
+import { catalogBatchWriter, type ItemRow, removeRepositoryItems, type VersionRow } from '../db/sqlite-catalog.ts';
+import { CatalogRepository, CatalogSnapshot } from './entities.ts';
 
 const BATCH = 1000;
 
@@ -70,57 +70,52 @@ export async function indexSnapshot(
       : asChanges(snapshotItems(repo, manifest));
     const writer = await catalogBatchWriter(tx, { repository: repo.id, task: manifest.task, entity: manifest.entity });
     // The entity's first snapshot into an empty scope: no item can exist yet, skip the lookups.
-    const emptyScope =
-      !previous &&
-      (await tx.count(CatalogItem, { repository: repo.id, task: manifest.task, entity: manifest.entity })) === 0;
+    const emptyScope = !previous && writer.isEmpty();
     let batch: ItemChange[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
       const current = batch;
       batch = [];
+      const fields = current.map((c) => catalogFields((c.after ?? c.before) as ItemEntry));
       const ids = emptyScope ? new Map<string, number>() : writer.itemIds(current.map((c) => c.key));
-      const fresh = current.filter((c) => c.after && !ids.has(c.key));
-      if (fresh.length) {
-        const rows = fresh.map((c) => ({
-          key: c.key,
-          kind: (c.after as ItemEntry).kind,
-          ...catalogFields(c.after as ItemEntry),
-        }));
+      const fresh = new Set<number>();
+      const rows: ItemRow[] = [];
+      current.forEach((c, i) => {
+        if (!c.after || ids.has(c.key)) return;
+        fresh.add(i);
+        const f = fields[i] as CatalogFields;
+        rows.push({ key: c.key, kind: c.after.kind, name: f.name, path: f.path, author: f.author });
+      });
+      if (rows.length) {
         for (const [key, id] of writer.insertItems(rows)) ids.set(key, id);
-        writer.indexDocuments(
-          rows.map((r) => ({ id: ids.get(r.key) as number, name: r.name, path: r.path, author: r.author })),
-        );
-        report.items += fresh.length;
+        report.items += rows.length;
       }
       // A modified item whose name, path or author changed is re-indexed for search.
       // So is an item that comes back under a key the catalog already knows.
-      for (const c of current) {
-        if (!c.after || fresh.includes(c)) continue;
-        const b = catalogFields(c.after);
+      current.forEach((c, i) => {
+        if (!c.after || fresh.has(i)) return;
+        const b = fields[i] as CatalogFields;
         if (c.change === 'modified' && c.before) {
           const a = catalogFields(c.before);
-          if (a.name === b.name && a.path === b.path && a.author === b.author) continue;
-        } else if (c.change !== 'added') continue;
-        const id = ids.get(c.key) as number;
-        writer.updateItem(id, b);
-        writer.removeDocuments([id]);
-        writer.indexDocuments([{ id, ...b }]);
-      }
-      const versions = current.filter((c) => ids.has(c.key));
-      writer.insertVersions(
-        versions.map((c) => {
-          const entry = (c.after ?? c.before) as ItemEntry;
-          const f = catalogFields(entry);
-          return {
-            itemId: ids.get(c.key) as number,
-            snapshotId: snapshot.id,
-            size: entry.size,
-            modified: f.modified,
-            author: f.author,
-            deleted: c.change === 'removed',
-          };
-        }),
-      );
+          if (a.name === b.name && a.path === b.path && a.author === b.author) return;
+        } else if (c.change !== 'added') return;
+        writer.updateItem(ids.get(c.key) as number, b);
+      });
+      const versions: VersionRow[] = [];
+      current.forEach((c, i) => {
+        const itemId = ids.get(c.key);
+        if (itemId === undefined) return;
+        const f = fields[i] as CatalogFields;
+        versions.push({
+          itemId,
+          snapshotId: snapshot.id,
+          size: ((c.after ?? c.before) as ItemEntry).size,
+          modified: f.modified,
+          author: f.author,
+          deleted: c.change === 'removed',
+        });
+      });
+      writer.insertVersions(versions);
       report.versions += versions.length;
     };
     for await (const change of changes) {
@@ -138,18 +133,8 @@ export async function reindexRepository(em: EntityManager, repo: Repository, loc
   const report: IndexReport = { snapshots: 0, versions: 0, items: 0 };
   const existing = await em.findOne(CatalogRepository, { id: repo.id });
   if (existing) {
-    const ids = await runSql<{ id: number }[]>(em, 'select id from catalog_items where repository_id = ?', [repo.id]);
-    await removeDocuments(
-      em,
-      ids.map((r) => Number(r.id)),
-    );
+    await removeRepositoryItems(em, repo.id);
     await em.nativeDelete(CatalogSnapshot, { repository: repo.id });
-    await runSql(
-      em,
-      'delete from catalog_versions where item_id in (select id from catalog_items where repository_id = ?)',
-      [repo.id],
-    );
-    await runSql(em, 'delete from catalog_items where repository_id = ?', [repo.id]);
     existing.location = location;
   } else {
     em.create(CatalogRepository, { id: repo.id, location, indexedAt: null });

@@ -25,10 +25,11 @@ export async function searchCatalog(
   // Ask the index for more than needed when filtering by repository afterwards.
   const ids = await matchDocuments(em, options.text, options.repositories ? limit * 10 : limit);
   if (ids.length === 0) return [];
-  const items = await em.find(CatalogItem, {
-    id: { $in: ids },
-    ...(options.repositories ? { repository: { $in: options.repositories } } : {}),
-  });
+  const items = await em.find(
+    CatalogItem,
+    { id: { $in: ids }, ...(options.repositories ? { scope: { repository: { $in: options.repositories } } } : {}) },
+    { populate: ['scope'] },
+  );
   const byId = new Map(items.map((i) => [i.id, i]));
   const ordered = ids.flatMap((id) => (byId.has(id) ? [byId.get(id) as (typeof items)[number]] : [])).slice(0, limit);
   const versions = await em.find(
@@ -42,9 +43,9 @@ export async function searchCatalog(
     const v = latest.get(item.id);
     return {
       id: item.id,
-      repository: item.repository.id,
-      task: item.task,
-      entity: item.entity,
+      repository: item.scope.repository.id,
+      task: item.scope.task,
+      entity: item.scope.entity,
       key: item.key,
       kind: item.kind,
       name: item.name,

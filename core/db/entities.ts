@@ -2,7 +2,7 @@
 // once plugins exist; the list is explicit so start-up does no folder scanning.
 import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
-import { CatalogItem, CatalogRepository, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
+import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
@@ -24,6 +24,7 @@ export const kernelEntities = [
   SystemFact,
   CatalogRepository,
   CatalogSnapshot,
+  CatalogScope,
   CatalogItem,
   CatalogVersion,
   BackupTask,

@@ -5,15 +5,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Database, Statement } from 'better-sqlite3';
 
-export interface SearchDocument {
-  id: number;
-  name: string;
-  path: string;
-  author: string | null;
-}
-
-const BATCH = 500;
-
 /** Runs SQL on the EntityManager's connection, inside its transaction when it has one. */
 export function runSql<T = Record<string, unknown>[]>(
   em: EntityManager,
@@ -21,24 +12,6 @@ export function runSql<T = Record<string, unknown>[]>(
   params: unknown[] = [],
 ): Promise<T> {
   return em.getConnection().execute(sql, params, 'all', em.getTransactionContext()) as Promise<T>;
-}
-
-export async function indexDocuments(em: EntityManager, docs: SearchDocument[]): Promise<void> {
-  for (let i = 0; i < docs.length; i += BATCH) {
-    const batch = docs.slice(i, i + BATCH);
-    await runSql(
-      em,
-      `insert into catalog_items_fts (rowid, name, path, author) values ${batch.map(() => '(?, ?, ?, ?)').join(', ')}`,
-      batch.flatMap((d) => [d.id, d.name, d.path, d.author ?? '']),
-    );
-  }
-}
-
-export async function removeDocuments(em: EntityManager, ids: number[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += BATCH) {
-    const batch = ids.slice(i, i + BATCH);
-    await runSql(em, `delete from catalog_items_fts where rowid in (${batch.map(() => '?').join(', ')})`, batch);
-  }
 }
 
 /**
@@ -83,14 +56,16 @@ export interface VersionRow {
   deleted: boolean;
 }
 
-/** Prepared statements for indexing one (repository, task, entity); valid inside the current transaction. */
+/** Prepared statements for indexing one scope (repository, task, entity); valid inside the current transaction. */
 export interface CatalogBatchWriter {
+  /** True when the scope has no items yet (its first snapshot: no lookups needed). */
+  isEmpty(): boolean;
   itemIds(keys: string[]): Map<string, number>;
+  /** Inserts items and their full-text documents; returns their ids by key. */
   insertItems(rows: ItemRow[]): Map<string, number>;
+  /** Changes an item's name, path or author, and its full-text document with it. */
   updateItem(id: number, row: Omit<ItemRow, 'key' | 'kind'>): void;
   insertVersions(rows: VersionRow[]): void;
-  indexDocuments(docs: SearchDocument[]): void;
-  removeDocuments(ids: number[]): void;
 }
 
 export async function catalogBatchWriter(
@@ -101,26 +76,37 @@ export async function catalogBatchWriter(
   const db = (await (
     em.getConnection() as unknown as { getNativeClient(): Promise<Database> }
   ).getNativeClient()) as Database;
-  const find: Statement = db.prepare(
-    'select id from catalog_items where repository_id = ? and task = ? and entity = ? and key = ?',
+  db.prepare('insert into catalog_scopes (repository_id, task, entity) values (?, ?, ?) on conflict do nothing').run(
+    scope.repository,
+    scope.task,
+    scope.entity,
   );
+  const { id: scopeId } = db
+    .prepare('select id from catalog_scopes where repository_id = ? and task = ? and entity = ?')
+    .get(scope.repository, scope.task, scope.entity) as { id: number };
+  const any: Statement = db.prepare('select 1 from catalog_items where scope_id = ? limit 1');
+  const find: Statement = db.prepare('select id from catalog_items where scope_id = ? and key = ?');
   const insertItem: Statement = db.prepare(
-    'insert into catalog_items (repository_id, task, entity, key, kind, name, path, author) values (?, ?, ?, ?, ?, ?, ?, ?)',
+    'insert into catalog_items (scope_id, key, kind, name, path, author) values (?, ?, ?, ?, ?, ?)',
   );
   const update: Statement = db.prepare('update catalog_items set name = ?, path = ?, author = ? where id = ?');
   const insertVersion: Statement = db.prepare(
     'insert into catalog_versions (item_id, snapshot_id, size, modified, author, deleted) values (?, ?, ?, ?, ?, ?)',
   );
+  // The full-text index reads its text from catalog_items (external content): a document is
+  // removed while the item row still holds the text it was indexed with.
   const insertDoc: Statement = db.prepare(
     'insert into catalog_items_fts (rowid, name, path, author) values (?, ?, ?, ?)',
   );
   const deleteDoc: Statement = db.prepare('delete from catalog_items_fts where rowid = ?');
-  const { repository, task, entity } = scope;
   return {
+    isEmpty() {
+      return any.get(scopeId) === undefined;
+    },
     itemIds(keys) {
       const ids = new Map<string, number>();
       for (const key of keys) {
-        const row = find.get(repository, task, entity, key) as { id: number } | undefined;
+        const row = find.get(scopeId, key) as { id: number } | undefined;
         if (row) ids.set(key, Number(row.id));
       }
       return ids;
@@ -128,24 +114,47 @@ export async function catalogBatchWriter(
     insertItems(rows) {
       const ids = new Map<string, number>();
       for (const r of rows) {
-        const info = insertItem.run(repository, task, entity, r.key, r.kind, r.name, r.path, r.author);
-        ids.set(r.key, Number(info.lastInsertRowid));
+        const id = Number(insertItem.run(scopeId, r.key, r.kind, r.name, r.path, r.author).lastInsertRowid);
+        insertDoc.run(id, r.name, r.path, r.author);
+        ids.set(r.key, id);
       }
       return ids;
     },
     updateItem(id, r) {
+      deleteDoc.run(id);
       update.run(r.name, r.path, r.author, id);
+      insertDoc.run(id, r.name, r.path, r.author);
     },
     insertVersions(rows) {
       // Dates as epoch milliseconds and booleans as 0/1: how the ORM stores them in SQLite.
       for (const v of rows)
         insertVersion.run(v.itemId, v.snapshotId, v.size, v.modified?.getTime() ?? null, v.author, v.deleted ? 1 : 0);
     },
-    indexDocuments(docs) {
-      for (const d of docs) insertDoc.run(d.id, d.name, d.path, d.author ?? '');
-    },
-    removeDocuments(ids) {
-      for (const id of ids) deleteDoc.run(id);
-    },
   };
+}
+
+/** Removes every catalog row of a repository's items (their documents first, while their text is there). */
+export async function removeRepositoryItems(em: EntityManager, repositoryId: string): Promise<void> {
+  const scopes = 'select id from catalog_scopes where repository_id = ?';
+  await runSql(
+    em,
+    `delete from catalog_items_fts where rowid in (select id from catalog_items where scope_id in (${scopes}))`,
+    [repositoryId],
+  );
+  await runSql(
+    em,
+    `delete from catalog_versions where item_id in (select id from catalog_items where scope_id in (${scopes}))`,
+    [repositoryId],
+  );
+  await runSql(em, `delete from catalog_items where scope_id in (${scopes})`, [repositoryId]);
+  await runSql(em, 'delete from catalog_scopes where repository_id = ?', [repositoryId]);
+}
+
+/** Removes a repository's items that no version refers to any more (their documents first). */
+export async function removeOrphanItems(em: EntityManager, repositoryId: string): Promise<void> {
+  const orphans =
+    'select i.id from catalog_items i where i.scope_id in (select id from catalog_scopes where repository_id = ?) ' +
+    'and not exists (select 1 from catalog_versions v where v.item_id = i.id)';
+  await runSql(em, `delete from catalog_items_fts where rowid in (${orphans})`, [repositoryId]);
+  await runSql(em, `delete from catalog_items where id in (${orphans})`, [repositoryId]);
 }

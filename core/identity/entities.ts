@@ -71,10 +71,16 @@ export const User = defineEntity({
     passwordChangedAt: p.datetime().nullable(),
     role: p.enum(USER_ROLES),
     /** For custom roles; administrators hold every permission whatever this says. */
-    permissions: p.json<Permission[]>().default('[]'),
+    permissions: p
+      .json<Permission[]>()
+      .default('[]')
+      .onCreate(() => []),
     /** 'all' descendant accounts, or only those listed (and their subtrees). */
     accessibleAccounts: p.enum(['all', 'selected'] as const).default('all'),
-    accessibleOrganizationIds: p.json<string[]>().default('[]'),
+    accessibleOrganizationIds: p
+      .json<string[]>()
+      .default('[]')
+      .onCreate(() => []),
     status: p.enum(USER_STATUSES).default('active'),
     emailConfirmedAt: p.datetime().nullable(),
     /** A changed address waiting for confirmation; the old one stays in use until then. */

@@ -8,10 +8,10 @@ import { renderPage } from '../http/page.ts';
 export function homeRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get('/', requireUser(deps), (c) => {
-    const user = c.get('user');
     return renderPage(c, deps, 'pages/home.njk', {
       title: 'Homepage',
-      organizationName: user?.organization.name,
+      // The account being worked in: an account opened from a portal shows its own name.
+      organizationName: c.get('organization')?.name,
     });
   });
   return app;

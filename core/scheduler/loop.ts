@@ -1,5 +1,6 @@
-// The time-based trigger: a small interval loop with an injectable clock. Each tick enqueues due
-// work and runs maintenance, then pokes the job runner. Ticks never overlap in one process; ticks
+// The time-based trigger: a small interval loop with an injectable clock. Each tick recovers
+// lapsed jobs, queues purges of deleted tasks, enqueues due work and pokes the job runner; once
+// an hour it also runs the appliance housekeeping (core/maintenance.ts). Ticks never overlap in one process; ticks
 // of several processes may, which the queue's dedupe keys and conditional updates make harmless.
 //
 // Why not bree (the brief's first choice): bree starts each run as a worker thread from a file
@@ -8,9 +9,10 @@
 // connection. The heavy part — the jobs — does run in worker threads (core/jobs/executors.ts).
 import type { WorkContext } from '../jobs/context.ts';
 import type { JobRunner } from '../jobs/runner.ts';
+import { MAINTENANCE_INTERVAL_MS, runMaintenance } from '../maintenance.ts';
 import type { StorageRemovalHook } from './organization-purge.ts';
 import { registerStoragePurge } from './organization-purge.ts';
-import { enqueueDueWork, runMaintenance } from './scheduler.ts';
+import { enqueueDueWork, runJobMaintenance } from './scheduler.ts';
 
 export class Scheduler {
   readonly #ctx: WorkContext;
@@ -18,6 +20,7 @@ export class Scheduler {
   #timer: NodeJS.Timeout | undefined;
   #tick: Promise<void> | undefined;
   #unregister: StorageRemovalHook | undefined;
+  #lastHousekeeping = Number.NEGATIVE_INFINITY;
 
   constructor(ctx: WorkContext, runner?: JobRunner) {
     this.#ctx = ctx;
@@ -37,12 +40,14 @@ export class Scheduler {
     this.#tick ??= (async () => {
       const now = this.#ctx.now();
       try {
-        const maintenance = await runMaintenance(this.#ctx, now);
-        if (maintenance.resumed || maintenance.failed) {
-          this.#ctx.log.warn(maintenance, 'recovered jobs whose appliance stopped during the run');
+        const recovered = await runJobMaintenance(this.#ctx, now);
+        if (recovered.resumed || recovered.failed) {
+          this.#ctx.log.warn(recovered, 'recovered jobs whose appliance stopped during the run');
         }
-        if (maintenance.organizationsPurged.length) {
-          this.#ctx.log.info({ organizations: maintenance.organizationsPurged }, 'organizations purged');
+        if (now.getTime() - this.#lastHousekeeping >= MAINTENANCE_INTERVAL_MS) {
+          this.#lastHousekeeping = now.getTime();
+          // Sessions and removed accounts; it logs and audits what it does, and never throws.
+          await runMaintenance(this.#ctx.orm, this.#ctx.log, now);
         }
         const enqueued = await enqueueDueWork(this.#ctx, now);
         if (enqueued.jobs) this.#ctx.log.info(enqueued, 'scheduled jobs queued');

@@ -3,15 +3,14 @@
 // - enqueueDueWork: for each active task whose schedule slot is due, one discovery, one backup per
 //   active entity and one retention pass — each with a dedupe key naming the slot, so racing
 //   ticks (or nodes) enqueue them exactly once;
-// - runMaintenance: lapsed job leases (resume or fail), deleted tasks past their grace period
-//   (a purge job each), organizations past theirs (purgeDueOrganizations), expired sessions.
+// - runJobMaintenance: lapsed job leases (resume or fail), deleted tasks past their grace period
+//   (a purge job each). The appliance housekeeping (expired sessions, organizations past their
+//   removal grace period) is core/maintenance.ts, which the scheduler loop runs hourly.
 
-import { endExpiredSessions } from '../identity/session-service.ts';
 import type { WorkContext } from '../jobs/context.ts';
 import { enqueueJobsOnce, type NewJob, recoverLapsedJobs } from '../jobs/queue.ts';
 import { ACTIVE_ENTITY_STATUSES, BackupTask, TaskEntity } from '../tasks/entities.ts';
 import { scheduledBackup } from '../tasks/maintenance-job.ts';
-import { purgeDueOrganizations } from '../tenancy/removal.ts';
 import { dueSlot } from './schedule.ts';
 
 export interface EnqueueReport {
@@ -71,15 +70,13 @@ export async function enqueueDueWork(ctx: WorkContext, now: Date): Promise<Enque
   return report;
 }
 
-export interface MaintenanceReport {
+export interface JobMaintenanceReport {
   resumed: number;
   failed: number;
   purgeJobs: number;
-  organizationsPurged: string[];
-  sessionsEnded: number;
 }
 
-export async function runMaintenance(ctx: WorkContext, now: Date): Promise<MaintenanceReport> {
+export async function runJobMaintenance(ctx: WorkContext, now: Date): Promise<JobMaintenanceReport> {
   const em = ctx.orm.em.fork();
   const recovered = await recoverLapsedJobs(em, now);
   const due = await em.find(BackupTask, { deletedAt: { $ne: null }, purgeAfter: { $lte: now } });
@@ -97,7 +94,5 @@ export async function runMaintenance(ctx: WorkContext, now: Date): Promise<Maint
     })),
     now,
   );
-  const organizationsPurged = await purgeDueOrganizations(em.fork(), now);
-  const sessionsEnded = await endExpiredSessions(em.fork(), now);
-  return { ...recovered, purgeJobs, organizationsPurged, sessionsEnded };
+  return { ...recovered, purgeJobs };
 }

@@ -9,9 +9,10 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { withLock } from '../../storage/locks.ts';
 import { pruneRepository } from '../../storage/prune.ts';
+import type { Repository } from '../../storage/repository.ts';
 import { applyRetention } from '../../storage/retention.ts';
 import { recordAudit } from '../audit/audit-service.ts';
-import { forgetCatalogEntries } from '../catalog/forget.ts';
+import { forgetMissingSnapshots } from '../catalog/forget.ts';
 import type { WorkContext } from '../jobs/context.ts';
 import { Job } from '../jobs/entities.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
@@ -109,7 +110,7 @@ async function retention(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
     if (forget.size > 0) {
       pruned = await withLock(repo.sink, 'exclusive', { purpose: `retention of task ${task.id}` }, async () => {
         for (const id of forget) await repo.forgetSnapshot(id);
-        await forgetCatalogEntries(em, repo.id, task.id, [...dropWhole]);
+        await forgetInCatalog(run, repo);
         run.progress.step = 'pruning';
         return pruneRepository(repo, { now: () => ctx.now().getTime() });
       });
@@ -148,7 +149,7 @@ async function purgeTask(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
       const report = await withLock(repo.sink, 'exclusive', { purpose: `purge of task ${task.id}` }, async () => {
         const ids = (await repo.listSnapshots()).filter((s) => s.manifest.task === task.id).map((s) => s.id);
         for (const id of ids) await repo.forgetSnapshot(id);
-        await forgetCatalogEntries(em, repo.id, task.id);
+        await forgetInCatalog(run, repo);
         forgotten = ids.length;
         run.progress.step = 'pruning';
         return pruneRepository(repo, { now: () => ctx.now().getTime() });
@@ -171,6 +172,13 @@ async function purgeTask(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
     result: { forgotten, packsDeleted },
     message: `task purged: ${forgotten} snapshot(s) forgotten, ${packsDeleted} pack(s) deleted`,
   };
+}
+
+/** The catalog must not name snapshots that are gone (core/catalog/forget.ts keeps it as a reindex would). */
+async function forgetInCatalog(run: JobRun, repo: Repository): Promise<void> {
+  run.progress.step = 'updating the catalog';
+  const still = new Set((await repo.listSnapshots()).map((s) => s.id));
+  await forgetMissingSnapshots(run.em, repo.id, still);
 }
 
 /** The task's rows; its jobs stay in the history with the task cleared. */

@@ -54,14 +54,23 @@ export async function isBeingRemoved(em: EntityManager, org: IOrganization): Pro
   return (await em.count(Organization, { id: { $in: ids }, status: 'removal_pending' })) > 0;
 }
 
+export interface PurgedOrganization {
+  id: string;
+  name: string;
+  /** The surviving parent, whose audit log records the purge. */
+  parentId: string | null;
+}
+
 /**
- * Purges every organization whose grace period ended by `now`, with its whole subtree.
- * Returns the names of the purged organizations. Run by the scheduler's maintenance.
+ * Purges every organization whose grace period ended by `now`, with its whole subtree: purge
+ * hooks first (deepest nodes first), then users and the organizations. A due node under another
+ * due node is purged with its ancestor, once. Run by the appliance's maintenance timer.
  */
-export async function purgeDueOrganizations(em: EntityManager, now = new Date()): Promise<string[]> {
+export async function purgeDueOrganizations(em: EntityManager, now = new Date()): Promise<PurgedOrganization[]> {
   const due = await em.find(Organization, { status: 'removal_pending', purgeAfter: { $lte: now } });
-  const purged: string[] = [];
-  for (const org of due) {
+  const tops = due.filter((org) => !due.some((other) => other.id !== org.id && org.path.startsWith(other.path)));
+  const purged: PurgedOrganization[] = [];
+  for (const org of tops) {
     const subtree = [org, ...(await em.find(Organization, descendantsOf(org)))];
     subtree.sort((a, b) => b.path.length - a.path.length); // children before parents
     for (const node of subtree) {
@@ -69,7 +78,7 @@ export async function purgeDueOrganizations(em: EntityManager, now = new Date())
       await em.nativeDelete(User, { organization: node.id });
       await em.nativeDelete(Organization, { id: node.id });
     }
-    purged.push(org.name);
+    purged.push({ id: org.id, name: org.name, parentId: org.parent?.id ?? null });
   }
   em.clear();
   return purged;

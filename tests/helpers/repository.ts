@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { LocalSink } from '../../plugins/sinks/local/index.ts';
+import { RepositoryLock } from '../../storage/locks.ts';
 import { type InitOptions, Repository } from '../../storage/repository.ts';
 import { readAll } from '../../storage/streams.ts';
 
@@ -20,8 +20,11 @@ export const SMALL: Omit<InitOptions, 'passphrase'> = {
 export interface TestRepo {
   root: string;
   sink: LocalSink;
+  /** Works under `lock`, as a backup does. */
   repo: Repository;
-  /** A new Repository object on the same sink, as another process would open it. */
+  /** A shared lock held for the whole test, as a running backup holds one. */
+  lock: RepositoryLock;
+  /** A new Repository object on the same sink (under the same lock), as another process would open it. */
   reopen(): Promise<Repository>;
   cleanup(): void;
 }
@@ -30,11 +33,21 @@ export async function createTestRepo(options: Partial<InitOptions> = SMALL): Pro
   const root = mkdtempSync(join(tmpdir(), 'holdfast-repo-'));
   const sink = new LocalSink({ path: join(root, 'sink') });
   const repo = await Repository.init(sink, { passphrase: PASSPHRASE, ...options });
+  const lock = await RepositoryLock.acquire(sink, 'shared', { purpose: 'test' });
+  repo.holdLock(lock);
   return {
     root,
     sink,
     repo,
-    reopen: () => Repository.open(new LocalSink({ path: join(root, 'sink') }), { passphrase: PASSPHRASE }),
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
+    lock,
+    reopen: async () => {
+      const reopened = await Repository.open(new LocalSink({ path: join(root, 'sink') }), { passphrase: PASSPHRASE });
+      reopened.holdLock(lock);
+      return reopened;
+    },
+    cleanup: () => {
+      void lock.release().catch(() => undefined);
+      rmSync(root, { recursive: true, force: true });
+    },
   };
 }

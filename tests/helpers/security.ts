@@ -1,57 +1,16 @@
 // Helpers for the two-factor and Security settings tests: users made directly through the ORM
 // (one shared password hash, since each hash costs a few hundred ms), sign-in through the real
 // routes, the session cookie of a response, and the secret shown on an enrolment page.
-import type { EntityManager } from '@mikro-orm/core';
 import type { Hono } from 'hono';
 import type { AppEnv } from '../../core/http/env.ts';
-import {
-  type IOrganization,
-  type IUser,
-  Organization,
-  type OrganizationKind,
-  User,
-} from '../../core/identity/entities.ts';
-import { hashPassword } from '../../core/identity/password.ts';
-import type { Permission } from '../../core/identity/permissions.ts';
 import { codeForStep, totpStep } from '../../core/identity/two-factor.ts';
 import { form } from './kernel.ts';
+import { makeOrganization, makeUser, TEST_PASSWORD } from './tenants.ts';
 
-export const USER_PASSWORD = 'Second-factor-test-77';
-let sharedHash: Promise<string> | undefined;
-
-export async function addOrganization(
-  em: EntityManager,
-  parent: IOrganization,
-  kind: Exclude<OrganizationKind, 'root'>,
-  name: string,
-): Promise<IOrganization> {
-  const id = crypto.randomUUID();
-  const org = em.create(Organization, { id, kind, parent, path: `${parent.path}${id}/`, name });
-  await em.flush();
-  return org;
-}
-
-export async function addUser(
-  em: EntityManager,
-  organization: IOrganization,
-  email: string,
-  options: { role?: 'administrator' | 'custom'; permissions?: Permission[]; passwordChangedAt?: Date } = {},
-): Promise<IUser> {
-  sharedHash ??= hashPassword(USER_PASSWORD);
-  const now = new Date();
-  const user = em.create(User, {
-    organization,
-    email,
-    passwordHash: await sharedHash,
-    passwordChangedAt: options.passwordChangedAt ?? now,
-    emailConfirmedAt: now,
-    role: options.role ?? 'administrator',
-    permissions: options.permissions ?? [],
-    status: 'active',
-  });
-  await em.flush();
-  return user;
-}
+/** Organizations and users straight through the ORM (see tenants.ts), under this file's names. */
+export const USER_PASSWORD = TEST_PASSWORD;
+export const addOrganization = makeOrganization;
+export const addUser = makeUser;
 
 /** The `name=value` of the session cookie a response sets, or undefined. */
 export function sessionCookieOf(res: Response): string | undefined {

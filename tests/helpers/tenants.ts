@@ -30,7 +30,12 @@ export async function makeUser(
   em: EntityManager,
   organization: IOrganization,
   email: string,
-  options: { role?: 'administrator' | 'custom'; permissions?: Permission[]; accessible?: string[] } = {},
+  options: {
+    role?: 'administrator' | 'custom';
+    permissions?: Permission[];
+    accessible?: string[];
+    passwordChangedAt?: Date;
+  } = {},
 ): Promise<IUser> {
   cachedHash ??= hashPassword(TEST_PASSWORD);
   const now = new Date();
@@ -38,7 +43,7 @@ export async function makeUser(
     organization,
     email,
     passwordHash: await cachedHash,
-    passwordChangedAt: now,
+    passwordChangedAt: options.passwordChangedAt ?? now,
     emailConfirmedAt: now,
     role: options.role ?? 'administrator',
     permissions: options.permissions ?? [],

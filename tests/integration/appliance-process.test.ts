@@ -232,7 +232,9 @@ describe('holdfast CLI', () => {
     const dir = dataDir();
     const migrated = await runToEnd(['core/cli.ts', 'migrate'], baseEnv(dir));
     expect(migrated.code).toBe(0);
-    expect(migrated.stdout).toMatch(/^Applied Migration\d+_kernel, Migration\d+_catalog, Migration\d+_identity\n$/);
+    expect(migrated.stdout).toMatch(
+      /^Applied Migration\d+_kernel, Migration\d+_catalog, Migration\d+_identity, Migration\d+_catalog_scopes\n$/,
+    );
     expect((await runToEnd(['core/cli.ts', 'migrate'], baseEnv(dir))).stdout).toBe('The database is up to date.\n');
     const check = await runToEnd(['core/cli.ts', 'config', 'check'], baseEnv(dir));
     expect(check.code).toBe(0);

@@ -33,6 +33,48 @@ describe('database migrations', () => {
     expect((await orm.schema.getUpdateSchemaSQL()).trim()).toBe('');
   });
 
+  it('carries catalog rows over into scopes, and the full-text index with them', async () => {
+    const orm = await freshDatabase();
+    await migrator(orm).up({ to: 'Migration20261122040541_catalog' });
+    const conn = orm.em.fork().getConnection();
+    await conn.execute(`insert into catalog_repositories (id, location, attached_at) values ('r1', 'local:/r1', 0)`);
+    await conn.execute(
+      `insert into catalog_snapshots (id, repository_id, task, entity, time, items, bytes) values ('s1', 'r1', 'dropbox', 'ana', 0, 2, 10)`,
+    );
+    await conn.execute(
+      `insert into catalog_items (id, repository_id, task, entity, key, kind, name, path, author) values
+        (7, 'r1', 'dropbox', 'ana', '/a.pdf', 'file', 'Quarterly report.pdf', '/a.pdf', 'Ana'),
+        (9, 'r1', 'dropbox', 'bo', '/b.txt', 'file', 'notes.txt', '/b.txt', null)`,
+    );
+    await conn.execute(
+      `insert into catalog_versions (item_id, snapshot_id, size, deleted) values (7, 's1', 4, 0), (9, 's1', 6, 0)`,
+    );
+    await migrate(orm);
+    expect(await conn.execute('select task, entity from catalog_scopes order by entity')).toEqual([
+      { task: 'dropbox', entity: 'ana' },
+      { task: 'dropbox', entity: 'bo' },
+    ]);
+    expect(
+      await conn.execute(
+        'select i.id, i.key, s.entity from catalog_items i join catalog_scopes s on s.id = i.scope_id order by i.id',
+      ),
+    ).toEqual([
+      { id: 7, key: '/a.pdf', entity: 'ana' },
+      { id: 9, key: '/b.txt', entity: 'bo' },
+    ]);
+    expect(await conn.execute('select item_id from catalog_versions order by item_id')).toEqual([
+      { item_id: 7 },
+      { item_id: 9 },
+    ]);
+    expect(
+      await conn.execute(`select rowid from catalog_items_fts where catalog_items_fts match '"quarter"*'`),
+    ).toEqual([{ rowid: 7 }]);
+    // Deleting an item still cascades to its versions after the tables were rebuilt.
+    await conn.execute('delete from catalog_items_fts where rowid = 9');
+    await conn.execute('delete from catalog_items where id = 9');
+    expect(await conn.execute('select item_id from catalog_versions')).toEqual([{ item_id: 7 }]);
+  });
+
   it('runs the database in WAL mode with a busy timeout and foreign keys', async () => {
     const orm = await freshDatabase();
     const conn = orm.em.fork().getConnection();
@@ -54,8 +96,7 @@ describe('upgrading an appliance set up before tenancy', () => {
     await conn.execute(
       `insert into users (id, organization_id, email, password_hash, role, created_at, updated_at, last_login_at) values ('user-1', 'org-1', 'old@admin.example', 'scrypt$17$8$1$x$y', 'administrator', '${now}', '${now}', null)`,
     );
-    // Later migrations (jobs, …) follow it.
-    expect((await migrate(orm))[0]).toBe('Migration20261122052349_identity');
+    expect(await migrate(orm)).toEqual(sqliteMigrations.slice(2).map((m) => m.name));
     const [org] = await conn.execute('select path, status, enforce_two_factor from organizations');
     expect(org).toEqual({ path: '/org-1/', status: 'active', enforce_two_factor: 0 });
     const [user] = await conn.execute('select status, permissions, accessible_accounts, email_confirmed_at from users');

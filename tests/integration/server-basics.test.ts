@@ -137,7 +137,23 @@ describe('REST API v1', () => {
       components: { schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/me', '/status']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/audit',
+      '/audit/export.csv',
+      '/me',
+      '/oauth/token',
+      '/organizations/{id}',
+      '/organizations/{id}/api-keys',
+      '/organizations/{id}/api-keys/{clientId}',
+      '/organizations/{id}/children',
+      '/organizations/{id}/ip-restrictions',
+      '/organizations/{id}/ip-rules',
+      '/organizations/{id}/ip-rules/{ruleId}',
+      '/organizations/{id}/removal',
+      '/organizations/{id}/users',
+      '/organizations/{id}/users/{userId}',
+      '/status',
+    ]);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Error', 'Status', 'CurrentUser']));
   });
 

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { requireUser } from '../../http/middleware.ts';
 import { accountRoutes } from './account.ts';
+import { apiKeyRoutes } from './api-keys.ts';
 import { ipRestrictionRoutes } from './ip-restrictions.ts';
 import { outboxRoutes } from './outbox.ts';
 import { securitySettingsRoutes } from './security.ts';
@@ -17,6 +18,7 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.route('/', userRoutes(deps));
   app.route('/', ipRestrictionRoutes(deps));
   app.route('/', outboxRoutes(deps));
+  app.route('/', apiKeyRoutes(deps));
   app.route('/', securitySettingsRoutes(deps));
   return app;
 }

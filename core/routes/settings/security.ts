@@ -12,7 +12,7 @@ import { organizationOf, principalOf, requirePermission, sessionPolicy } from '.
 import { renderPage } from '../../http/page.ts';
 import { writeSessionCookie } from '../../http/session-cookie.ts';
 import { TooManyAttemptsError } from '../../identity/current-password.ts';
-import type { IOrganization, IUser } from '../../identity/entities.ts';
+import { type IOrganization, type IUser, Session } from '../../identity/entities.ts';
 import { changePassword } from '../../identity/password-change.ts';
 import { PASSWORD_EXPIRY_MAX_DAYS, updateSecurityPolicy } from '../../identity/security-policy.ts';
 import { endUserSessions, rotateSession } from '../../identity/session-service.ts';
@@ -44,6 +44,7 @@ interface SecurityPageState {
 
 const NOTICES: Record<string, string> = {
   password: 'Your password has been changed. Your other sessions have been signed out.',
+  sessions: 'You are signed out everywhere else.',
   'two-factor-off': 'Two-factor authentication is off.',
   policies: 'The security policies have been saved.',
   'policies-unchanged': 'Nothing was changed.',
@@ -60,6 +61,17 @@ function userOf(c: Context<AppEnv>): IUser {
   const user = principalOf(c).user;
   if (!user) throw new ConflictError('not_a_user', 'Only a signed-in user has security settings.');
   return user;
+}
+
+/** A short browser name for the sessions list (the full user agent is noise to people). */
+function browserName(userAgent: string | null | undefined): string {
+  if (!userAgent) return 'Unknown browser';
+  const match = /(Edg|OPR|Firefox|Chrome|Safari)\//.exec(userAgent);
+  const name = match
+    ? (({ Edg: 'Edge', OPR: 'Opera' } as Record<string, string>)[match[1] as string] ?? match[1])
+    : 'Other';
+  const os = /Windows|Mac OS X|Android|iPhone|iPad|Linux/.exec(userAgent)?.[0]?.replace('Mac OS X', 'macOS');
+  return os ? `${name} on ${os}` : (name as string);
 }
 
 export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -100,6 +112,21 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
           recoveryCodesLeft: enabled ? await recoveryCodesLeft(c.get('em'), user) : 0,
           required: home.enforceTwoFactor,
         },
+        sessions: (
+          await c
+            .get('em')
+            .find(
+              Session,
+              { user: user.id, stage: 'active', expiresAt: { $gt: deps.now() } },
+              { orderBy: { lastSeenAt: 'desc' }, limit: 50 },
+            )
+        ).map((s) => ({
+          current: s.id === c.get('session')?.id,
+          since: s.createdAt.toISOString().slice(0, 16).replace('T', ' '),
+          lastSeen: s.lastSeenAt.toISOString().slice(0, 16).replace('T', ' '),
+          ip: s.ip ?? 'unknown',
+          browser: browserName(s.userAgent),
+        })),
         policies: hasPermission(principal, 'manage_security')
           ? {
               organizationId: org.id,
@@ -115,6 +142,21 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
   }
 
   app.get('/settings/security', (c) => securityPage(c, { notice: NOTICES[c.req.query('done') ?? ''] }));
+
+  // ---- Sessions: sign out everywhere else -------------------------------------------------
+
+  app.post('/settings/security/sessions/end-others', async (c) => {
+    const user = userOf(c);
+    const ended = await endUserSessions(c.get('em'), user.id, c.get('session'));
+    await recordAudit(c.get('em'), {
+      organization: user.organization as IOrganization,
+      activity: 'Sign-out',
+      account: user.email,
+      description: `Signed out of ${ended} other session${ended === 1 ? '' : 's'} from Settings › Security`,
+      actor: actorFor(c, deps, user),
+    });
+    return c.redirect('/settings/security?done=sessions', 303);
+  });
 
   // ---- Password -----------------------------------------------------------------------
 

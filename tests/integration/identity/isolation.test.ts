@@ -28,15 +28,13 @@ const PUBLIC: RegExp[] = [
   /^\/api\/v1\/(status|openapi\.json|docs|oauth\/token)$/,
 ];
 
-/** Routes of the signed-in user's own things (no foreign ids to try). */
-const OWN: RegExp[] = [/^\/$/];
-
 /** Which kind of object a route's :id names, by path. */
 type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey';
 const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
   [/^\/settings\/api\/:id/, 'apiKey'],
+  [/^\/settings\/api\/keys\/:clientId/, 'apiKey'],
   [/^\/portal\/accounts\/:id/, 'organization'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],

@@ -179,6 +179,23 @@ describe('users', () => {
     expect(again.status).toBe(409);
   });
 
+  it('signs the user out everywhere else from Settings › Security', async () => {
+    const e = em();
+    const user = await makeUser(e, customerA, 'traveller@c.example', { role: 'custom' });
+    const laptop = await signIn(t.app, user.email, TEST_PASSWORD);
+    const phone = await signIn(t.app, user.email, TEST_PASSWORD);
+    const page = await (await t.app.request('/settings/security', { headers: { cookie: laptop } })).text();
+    expect(page).toContain('Where you are signed in');
+    expect(page).toContain('This session');
+    const res = await t.app.request('/settings/security/sessions/end-others', {
+      ...form({}),
+      headers: { ...form({}).headers, cookie: laptop },
+    });
+    expect(res.status).toBe(303);
+    expect((await t.app.request('/', { headers: { cookie: phone } })).status).toBe(303);
+    expect((await t.app.request('/', { headers: { cookie: laptop } })).status).toBe(200);
+  });
+
   it('deactivation signs the user out at once', async () => {
     const e = em();
     const victim = await makeUser(e, partnerA, 'leaver@a.example', { role: 'custom' });

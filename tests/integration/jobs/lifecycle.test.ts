@@ -9,8 +9,9 @@ import { CatalogSnapshot } from '../../../core/catalog/entities.ts';
 import { Organization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { enqueueJobsOnce } from '../../../core/jobs/queue.ts';
+import { runMaintenance } from '../../../core/maintenance.ts';
 import { registerStoragePurge } from '../../../core/scheduler/organization-purge.ts';
-import { runMaintenance } from '../../../core/scheduler/scheduler.ts';
+import { runJobMaintenance } from '../../../core/scheduler/scheduler.ts';
 import { sealConnection } from '../../../core/tasks/connection.ts';
 import { discoverEntities } from '../../../core/tasks/discovery.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
@@ -101,10 +102,10 @@ describe('deleting a task', () => {
     em = h.em();
     await deleteTask(em, h.deps, await em.findOneOrFail(BackupTask, { id: doomed.id }), ACTOR);
     h.advance(TASK_GRACE_DAYS * DAY - 1000);
-    expect((await runMaintenance(h.ctx, h.clock.now)).purgeJobs).toBe(0);
+    expect((await runJobMaintenance(h.ctx, h.clock.now)).purgeJobs).toBe(0);
     h.advance(2000);
-    expect((await runMaintenance(h.ctx, h.clock.now)).purgeJobs).toBe(1);
-    expect((await runMaintenance(h.ctx, h.clock.now)).purgeJobs).toBe(0);
+    expect((await runJobMaintenance(h.ctx, h.clock.now)).purgeJobs).toBe(1);
+    expect((await runJobMaintenance(h.ctx, h.clock.now)).purgeJobs).toBe(0);
     await expect(restoreTask(h.em(), h.deps, orgRef(), doomed.id, ACTOR)).rejects.toThrow(/grace period/);
     await h.runner.runUntilIdle();
 
@@ -223,8 +224,8 @@ describe('purging an organization', () => {
       await em.flush();
       await requestRemoval(em, row, true, h.clock.now);
       h.advance(8 * DAY);
-      const report = await runMaintenance(h.ctx, h.clock.now);
-      expect(report.organizationsPurged).toEqual(['Leaving']);
+      const report = await runMaintenance(h.ctx.orm, h.ctx.log, h.clock.now);
+      expect(report.purged.map((o) => o.name)).toEqual(['Leaving']);
       expect(existsSync(folder)).toBe(false);
       expect(await h.em().count(BackupTask, { id: task.id })).toBe(0);
       expect(await h.em().count(Job, { organization: org.id })).toBe(0);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CatalogItem, CatalogSnapshot, CatalogVersion } from '../../../core/catalog/entities.ts';
+import { forgetMissingSnapshots } from '../../../core/catalog/forget.ts';
 import { reindexRepository } from '../../../core/catalog/indexer.ts';
 import { searchCatalog } from '../../../core/catalog/search.ts';
 import { toMatchQuery } from '../../../core/db/sqlite-catalog.ts';
@@ -80,6 +81,73 @@ describe('catalog', () => {
     expect(await reindexRepository(em.fork(), await r.reopen(), r.sink.description)).toEqual(report);
     expect(await em.fork().count(CatalogItem, {})).toBe(3);
     expect(s1).not.toBe(s2);
+  });
+
+  it('forgets snapshots the repository lost, ending as a reindex of what is left would', async () => {
+    t = await createTestApp();
+    r = await createTestRepo();
+    const { s1, s2 } = await history(r.repo);
+    const w3 = new SnapshotWriter(r.repo, {
+      task: 'dropbox',
+      entity: 'ana@example.com',
+      parent: s2,
+      mode: 'incremental',
+    });
+    await w3.add({ key: '/Finance/new.txt', kind: 'file' }, Buffer.from('new'));
+    const s3 = (await w3.commit()).id;
+    const em = t.kernel.orm.em.fork();
+    await reindexRepository(em, r.repo, r.sink.description);
+    const state = async () =>
+      (
+        await em
+          .fork()
+          .find(
+            CatalogVersion,
+            {},
+            { populate: ['item'], orderBy: { item: { key: 'asc' }, snapshot: { time: 'asc' } } },
+          )
+      ).map((v) => `${v.item.key} ${v.snapshot.id.slice(0, 6)} ${v.deleted ? 'deleted' : v.size}`);
+    const reindexed = async () => {
+      const fresh = await createTestApp();
+      try {
+        await reindexRepository(fresh.kernel.orm.em.fork(), await r.reopen(), r.sink.description);
+        return (
+          await fresh.kernel.orm.em
+            .fork()
+            .find(
+              CatalogVersion,
+              {},
+              { populate: ['item'], orderBy: { item: { key: 'asc' }, snapshot: { time: 'asc' } } },
+            )
+        ).map((v) => `${v.item.key} ${v.snapshot.id.slice(0, 6)} ${v.deleted ? 'deleted' : v.size}`);
+      } finally {
+        await fresh.close();
+      }
+    };
+
+    // Retention forgets the first snapshot: the budget (unchanged since s1) now first appears in
+    // s2, the PDF keeps its s2 change, and the photo deleted in s2 was never in what is left.
+    await r.repo.forgetSnapshot(s1);
+    expect(await forgetMissingSnapshots(em.fork(), r.repo.id, new Set([s2, s3]))).toBe(1);
+    expect(await forgetMissingSnapshots(em.fork(), r.repo.id, new Set([s2, s3]))).toBe(0);
+    expect(await em.fork().count(CatalogVersion, { snapshot: s1 })).toBe(0);
+    expect((await searchCatalog(em.fork(), { text: 'budg' }))[0]?.latest).toMatchObject({
+      snapshot: s2,
+      deleted: false,
+    });
+    expect(await searchCatalog(em.fork(), { text: 'beach' })).toEqual([]);
+    expect(await state()).toHaveLength(3);
+    expect(await state()).toEqual(await reindexed());
+
+    // Then the second: everything hands on to s3.
+    await r.repo.forgetSnapshot(s2);
+    expect(await forgetMissingSnapshots(em.fork(), r.repo.id, new Set([s3]))).toBe(1);
+    expect((await searchCatalog(em.fork(), { text: 'uberweisung' }))[0]?.latest).toMatchObject({
+      snapshot: s3,
+      size: 7,
+    });
+    expect(await state()).toEqual(await reindexed());
+    expect(await em.fork().count(CatalogSnapshot, {})).toBe(1);
   });
 
   it('turns typed text into a safe full-text query', () => {

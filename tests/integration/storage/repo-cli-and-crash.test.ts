@@ -107,9 +107,14 @@ describe('holdfast repo CLI', () => {
     expect(reindexed.stdout.replace('Reindexed', 'Attached')).toBe(attached.stdout);
 
     // Retention: keep the last one, prune the rest away; the kept snapshot still restores.
-    const pruned = await repoCli(['prune', '--keep-last', '1', '--grace-hours', '0', ...sink]);
+    // The appliance's catalog forgets the snapshot too.
+    const pruned = await repoCli(['prune', '--keep-last', '1', '--grace-hours', '0', ...sink], {
+      HOLDFAST_DATA_DIR: appliance,
+      HOLDFAST_LOG_LEVEL: 'silent',
+    });
     expect(pruned.code).toBe(0);
     expect(pruned.stdout).toContain('Forgot 1 snapshot(s) outside the retention.');
+    expect(pruned.stdout).toContain('Catalog: removed 1 snapshot(s) no longer in the repository.');
     const left = JSON.parse((await repoCli(['snapshots', '--json', ...sink])).stdout) as { id: string }[];
     expect(left.map((s) => s.id)).toEqual([second.stdout.trim()]);
     const again = join(base, 'restored-after-prune');

@@ -57,7 +57,7 @@ describe('snapshots round trip', () => {
     const files = new Map<string, Buffer>();
     for (let i = 0; i < 200; i++) files.set(`docs/file-${i}.txt`, randomBytes(i * 37));
     files.set('Übersicht/报告 📊.csv', Buffer.from('a,b\n1,2\n'));
-    files.set('deep/'.repeat(30) + 'leaf.bin', randomBytes(5000));
+    files.set(`${'deep/'.repeat(30)}leaf.bin`, randomBytes(5000));
     files.set('empty', Buffer.alloc(0));
     const w = new SnapshotWriter(t.repo, { task: 'task-1', entity: 'member-1' });
     for (const [key, body] of [...files].reverse()) {

@@ -1,5 +1,5 @@
 // Failure paths that must never cost a committed snapshot: a failed pack upload, an init that
-// failed halfway, a damaged key object, a lost lock, and restores that try to leave their folder.
+// failed halfway, a damaged key object, a backup without a lock or with a lost one, and restores that try to leave their folder.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalSink } from '../../../plugins/sinks/local/index.ts';
-import { restoreSnapshot } from '../../../storage/filesystem.ts';
-import { RepositoryLock } from '../../../storage/locks.ts';
-import { Repository } from '../../../storage/repository.ts';
+import { backupDirectory, restoreSnapshot } from '../../../storage/filesystem.ts';
+import { RepositoryLock, withLock } from '../../../storage/locks.ts';
+import { LockRequiredError, Repository } from '../../../storage/repository.ts';
 import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { FaultySink } from '../../conformance/faulty-sink.ts';
@@ -67,10 +67,40 @@ describe('storage failure paths', () => {
     expect((await t.reopen()).id).toBe(t.repo.id);
   });
 
+  it('a backup is committed only under a repository lock', async () => {
+    t = await createTestRepo();
+    const unlocked = await Repository.open(t.sink, { passphrase: PASSPHRASE });
+    const w = new SnapshotWriter(unlocked, { task: 't', entity: 'e' });
+    await w.add({ key: 'a', kind: 'record' }, Buffer.from('x'));
+    await expect(w.commit()).rejects.toThrow(LockRequiredError);
+    const source = mkdtempSync(join(tmpdir(), 'holdfast-unlocked-'));
+    dirs.push(source);
+    await expect(backupDirectory(unlocked, source, { task: 't', entity: 'dir' })).rejects.toThrow(
+      /only under a shared or exclusive repository lock/,
+    );
+    // A lock of another repository does not count.
+    const other = await createTestRepo();
+    dirs.push(other.root);
+    expect(() => unlocked.holdLock(other.lock)).toThrow(LockRequiredError);
+    await other.lock.release();
+    // Under a lock (as the CLI takes one) the same backup commits, and the lock is let go after.
+    const id = await withLock(
+      t.sink,
+      'shared',
+      { purpose: 'backup' },
+      async () => (await backupDirectory(unlocked, source, { task: 't', entity: 'dir' })).id,
+      unlocked,
+    );
+    expect((await unlocked.listSnapshots()).map((s) => s.id)).toEqual([id]);
+    const again = new SnapshotWriter(unlocked, { task: 't', entity: 'e' });
+    await expect(again.commit()).rejects.toThrow(LockRequiredError);
+    expect(await unlocked.listSnapshots()).toHaveLength(1);
+  });
+
   it('a lost lock stops the commit', async () => {
     t = await createTestRepo();
     const lock = await RepositoryLock.acquire(t.sink, 'shared', { purpose: 'backup' });
-    t.repo.commitGuard = () => lock.assertHeld();
+    t.repo.holdLock(lock);
     await t.sink.delete(lock.key); // another process judged it stale
     await lock.refresh();
     const w = new SnapshotWriter(t.repo, { task: 't', entity: 'e' });

@@ -1,7 +1,7 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261122070030_jobs extends Migration {
-  override name = 'Migration20261122070030_jobs';
+export class Migration20261122070656_jobs extends Migration {
+  override name = 'Migration20261122070656_jobs';
 
   override up(): void | Promise<void> {
     this.addSql(

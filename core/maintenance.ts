@@ -1,0 +1,75 @@
+// Hourly housekeeping of the appliance: end expired sessions, purge accounts whose removal
+// grace period is over. Each task runs on its own EntityManager and its own error handling, so
+// one failing task does not stop the others; the clock is passed in so tests can cross the
+// grace period without waiting.
+import { recordAudit } from './audit/audit-service.ts';
+import type { Database } from './db/database.ts';
+import { endExpiredSessions } from './identity/session-service.ts';
+import type { Logger } from './logging.ts';
+import { REMOVAL_GRACE_DAYS } from './tenancy/organizations.ts';
+import { type PurgedOrganization, purgeDueOrganizations } from './tenancy/removal.ts';
+
+export const MAINTENANCE_INTERVAL_MS = 3_600_000;
+
+export interface MaintenanceReport {
+  sessionsEnded: number;
+  purged: PurgedOrganization[];
+}
+
+export async function runMaintenance(orm: Database, log: Logger, now: Date): Promise<MaintenanceReport> {
+  const report: MaintenanceReport = { sessionsEnded: 0, purged: [] };
+  try {
+    report.sessionsEnded = await endExpiredSessions(orm.em.fork(), now);
+  } catch (err) {
+    log.warn({ err }, 'session cleanup failed');
+  }
+  try {
+    report.purged = await purgeDueOrganizations(orm.em.fork(), now);
+  } catch (err) {
+    log.error({ err }, 'purge of removed accounts failed; it is retried at the next maintenance run');
+  }
+  for (const org of report.purged) {
+    log.info({ organizationId: org.id }, 'removed account purged');
+    if (!org.parentId) continue;
+    await recordAudit(orm.em, {
+      organization: { id: org.parentId } as never,
+      activity: 'Account purged',
+      account: org.name,
+      description: `Deleted ${org.name}, everything under it and its users: the ${REMOVAL_GRACE_DAYS}-day removal grace period ended`,
+      actor: { label: 'Holdfast maintenance' },
+    }).catch((err) => log.warn({ err }, 'could not record the purge in the audit log'));
+  }
+  return report;
+}
+
+export interface MaintenanceTimer {
+  stop(): void;
+  /** The run in progress (or the last one), for tests and shutdown. */
+  current(): Promise<MaintenanceReport> | undefined;
+}
+
+/** Runs maintenance every `intervalMs`; unref'd so it never holds the process open. */
+export function startMaintenanceTimer(
+  orm: Database,
+  log: Logger,
+  now: () => Date,
+  intervalMs = MAINTENANCE_INTERVAL_MS,
+): MaintenanceTimer {
+  let running: Promise<MaintenanceReport> | undefined;
+  let last: Promise<MaintenanceReport> | undefined;
+  const timer = setInterval(() => {
+    // A slow run (a large purge) is never started twice at once.
+    if (running) return;
+    const run = runMaintenance(orm, log, now());
+    running = run;
+    last = run;
+    void run.then(() => {
+      running = undefined;
+    });
+  }, intervalMs);
+  timer.unref();
+  return {
+    stop: () => clearInterval(timer),
+    current: () => running ?? last,
+  };
+}

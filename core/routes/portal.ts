@@ -1,0 +1,304 @@
+// The portal of a distributor, partner or the operator: the accounts under the organization
+// being worked in, adding one, opening one (the session then acts in it, with a banner and a
+// way back), and removing or restoring one. Routes parse and authorize; the work is done in
+// core/tenancy/. Any account id outside the caller's reach, or not under the organization
+// being worked in, is a 404.
+import type { Context, MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
+import { hasPermission } from '../access/principal.ts';
+import { AppError, NotFoundError, ValidationError } from '../errors.ts';
+import { auditActorOf } from '../http/audit-actor.ts';
+import { requestOrigin } from '../http/client.ts';
+import type { AppDeps, AppEnv } from '../http/env.ts';
+import { renderFragment, wantsFragment } from '../http/htmx.ts';
+import { organizationOf, principalOf, requirePermission, requireUser, sessionPolicy } from '../http/middleware.ts';
+import { renderPage } from '../http/page.ts';
+import { writeSessionCookie } from '../http/session-cookie.ts';
+import { type IOrganization, Organization } from '../identity/entities.ts';
+import { rotateSession } from '../identity/session-service.ts';
+import {
+  ACCOUNT_SORTS,
+  type AccountQuery,
+  hasNestedLevels,
+  kindsBelow,
+  listAccounts,
+  parseAccountQuery,
+} from '../tenancy/account-list.ts';
+import {
+  CHILD_KINDS,
+  descendantsOf,
+  KIND_LABELS,
+  REMOVAL_CONFIRMATION,
+  REMOVAL_GRACE_DAYS,
+} from '../tenancy/organizations.ts';
+import {
+  addAccount,
+  findPortalAccount,
+  type NewAccountInput,
+  recordAccountLeft,
+  recordAccountOpened,
+  removeAccount,
+  restoreAccount,
+} from '../tenancy/portal-accounts.ts';
+import { formFields } from './forms.ts';
+
+const KIND_HINTS: Record<string, string> = {
+  distributor: 'Sells through partners; has partners and direct customers of its own.',
+  partner: 'A managed service provider with customer accounts of its own.',
+  customer: 'A business whose services are backed up.',
+};
+
+/** Messages shown after a redirect, chosen by key so a link cannot make the page say anything else. */
+const NOTICES: Record<string, string> = {
+  added: 'The account has been added.',
+  invited:
+    'The account has been added and its administrator has been sent an invitation (the link works for 24 hours).',
+  removal: 'Removal requested. The account can be restored until its purge date.',
+  restored: 'The account has been restored.',
+};
+
+/** The portal exists only where accounts can be held. */
+const portalOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (CHILD_KINDS[organizationOf(c).kind].length === 0) throw new NotFoundError('There is nothing at this address.');
+  await next();
+};
+
+function accountQueryString(query: AccountQuery, page?: number): string {
+  const params = new URLSearchParams();
+  if (query.q) params.set('q', query.q);
+  if (query.kind) params.set('kind', query.kind);
+  if (query.status) params.set('status', query.status);
+  if (query.sort !== 'name') params.set('sort', query.sort);
+  if (query.all) params.set('all', '1');
+  if (page && page > 1) params.set('page', String(page));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+function accountView(org: IOrganization, current: IOrganization) {
+  const parent = org.parent as IOrganization | null | undefined;
+  return {
+    id: org.id,
+    name: org.name,
+    kind: KIND_LABELS[org.kind],
+    contactName: org.contactName,
+    contactEmail: org.contactEmail,
+    phone: org.phone,
+    status: org.status,
+    purgeAfter: org.purgeAfter,
+    createdAt: org.createdAt,
+    parentName: parent && parent.id !== current.id ? parent.name : null,
+  };
+}
+
+export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('/portal', requireUser(deps));
+  app.use('/portal/*', requireUser(deps));
+  const canView = requirePermission('view_dashboard');
+  const canManage = requirePermission('add_accounts');
+
+  app.get('/portal', canView, portalOnly, async (c) => {
+    const principal = principalOf(c);
+    const org = organizationOf(c);
+    const query = parseAccountQuery(c.req.query());
+    const result = await listAccounts(c.get('em'), principal, org, query);
+    const context = {
+      rows: result.rows.map((row) => accountView(row, org)),
+      total: result.total,
+      page: result.page,
+      pageCount: result.pageCount,
+      previousUrl: result.page > 1 ? `/portal${accountQueryString(query, result.page - 1)}` : null,
+      nextUrl: result.page < result.pageCount ? `/portal${accountQueryString(query, result.page + 1)}` : null,
+      query,
+      filtersActive: Boolean(query.q || query.kind || query.status),
+      canAdd: hasPermission(principal, 'add_accounts') && org.status === 'active',
+    };
+    if (wantsFragment(c)) {
+      // The address bar gets the tidy form of the query (no empty fields).
+      c.header('HX-Push-Url', `/portal${accountQueryString(query, result.page)}`);
+      return renderFragment(c, deps.views, 'partials/portal/accounts-results.njk', context);
+    }
+    return renderPage(c, deps, 'pages/portal/accounts.njk', {
+      title: 'Accounts',
+      organizationName: org.name,
+      kinds: kindsBelow(org).map((k) => ({ value: k, label: KIND_LABELS[k as IOrganization['kind']] })),
+      sorts: Object.entries(ACCOUNT_SORTS).map(([value, s]) => ({ value, label: s.label })),
+      nestedLevels: hasNestedLevels(org),
+      ...context,
+    });
+  });
+
+  const newAccountPage = (
+    c: Context<AppEnv>,
+    values: Record<string, unknown>,
+    errors: Record<string, string>,
+    status: 200 | 409 | 422 = 200,
+    failure?: string,
+    notice?: string,
+  ) => {
+    const org = organizationOf(c);
+    return renderPage(
+      c,
+      deps,
+      'pages/portal/new-account.njk',
+      {
+        title: 'Add account',
+        organizationName: org.name,
+        kinds: CHILD_KINDS[org.kind].map((k) => ({ value: k, label: KIND_LABELS[k], hint: KIND_HINTS[k] })),
+        canInviteAdmin: principalOf(c).isAdministrator,
+        values,
+        errors,
+        failure,
+        notice,
+        focus: Object.keys(errors)[0] ?? 'name',
+      },
+      status,
+    );
+  };
+
+  app.get('/portal/new', canManage, portalOnly, (c) => {
+    const kinds = CHILD_KINDS[organizationOf(c).kind];
+    const notice = c.req.query('added') === '1' ? NOTICES.added : undefined;
+    return newAccountPage(c, { kind: kinds.includes('customer') ? 'customer' : kinds[0] }, {}, 200, undefined, notice);
+  });
+
+  app.post('/portal/new', canManage, portalOnly, async (c) => {
+    const form = await formFields(c);
+    const input: NewAccountInput = {
+      kind: (form.kind ?? '') as NewAccountInput['kind'],
+      name: form.name ?? '',
+      contactName: form.contactName ?? '',
+      contactEmail: form.contactEmail ?? '',
+      phone: form.phone ?? '',
+      adminEmail: form.adminEmail ?? '',
+    };
+    const principal = principalOf(c);
+    try {
+      const added = await addAccount(
+        { em: c.get('em'), mailer: deps.mailer, now: deps.now(), origin: requestOrigin(c, deps.config) },
+        principal,
+        organizationOf(c),
+        input,
+        auditActorOf(c, deps),
+      );
+      const done = added.inviteFailure ? 'invite-failed' : added.admin ? 'invited' : 'added';
+      if (!hasPermission(principal, 'view_dashboard')) return c.redirect('/portal/new?added=1', 303);
+      return c.redirect(`/portal/accounts/${added.account.id}?done=${done}`, 303);
+    } catch (err) {
+      if (err instanceof ValidationError) return newAccountPage(c, input, err.fields ?? {}, 422);
+      if (err instanceof AppError && err.status === 409) return newAccountPage(c, input, {}, 409, err.message);
+      throw err;
+    }
+  });
+
+  app.get('/portal/accounts/:id', canView, portalOnly, async (c) => {
+    const principal = principalOf(c);
+    const org = organizationOf(c);
+    const em = c.get('em');
+    const account = await findPortalAccount(em, principal, org, c.req.param('id'));
+    await em.populate(account, ['parent']);
+    const done = c.req.query('done') ?? '';
+    return renderPage(c, deps, 'pages/portal/account.njk', {
+      title: account.name,
+      organizationName: org.name,
+      account: accountView(account, org),
+      accountsBelow: await em.count(Organization, descendantsOf(account)),
+      canManage: hasPermission(principal, 'add_accounts'),
+      notice: NOTICES[done],
+      failure:
+        done === 'invite-failed'
+          ? 'The account has been added, but its administrator could not be invited: a user with that email address exists. Open the account and invite one from Settings › Users.'
+          : undefined,
+    });
+  });
+
+  app.post('/portal/accounts/:id/open', canView, portalOnly, async (c) => {
+    const em = c.get('em');
+    const current = organizationOf(c);
+    const account = await findPortalAccount(em, principalOf(c), current, c.req.param('id'));
+    const session = c.get('session');
+    if (!session) throw new AppError('unauthenticated', 'Sign in first.', 401);
+    const rotated = await rotateSession(em, session, { actingOrganization: account }, sessionPolicy(deps), deps.now());
+    await writeSessionCookie(c, deps, rotated.token, rotated.session.expiresAt);
+    await recordAccountOpened(em, current, account, auditActorOf(c, deps));
+    return c.redirect('/', 303);
+  });
+
+  const removalPage = (
+    c: Context<AppEnv>,
+    account: IOrganization,
+    accountsBelow: number,
+    errors: Record<string, string>,
+    status: 200 | 422 = 200,
+  ) =>
+    renderPage(
+      c,
+      deps,
+      'pages/portal/remove-account.njk',
+      {
+        title: `Remove ${account.name}`,
+        organizationName: organizationOf(c).name,
+        account: accountView(account, organizationOf(c)),
+        accountsBelow,
+        confirmation: REMOVAL_CONFIRMATION,
+        graceDays: REMOVAL_GRACE_DAYS,
+        purgeDate: new Date(deps.now().getTime() + REMOVAL_GRACE_DAYS * 86_400_000),
+        errors,
+      },
+      status,
+    );
+
+  app.get('/portal/accounts/:id/remove', canManage, portalOnly, async (c) => {
+    const em = c.get('em');
+    const account = await findPortalAccount(em, principalOf(c), organizationOf(c), c.req.param('id'));
+    if (account.status === 'removal_pending') return c.redirect(`/portal/accounts/${account.id}`, 303);
+    return removalPage(c, account, await em.count(Organization, descendantsOf(account)), {});
+  });
+
+  app.post('/portal/accounts/:id/remove', canManage, portalOnly, async (c) => {
+    const em = c.get('em');
+    const current = organizationOf(c);
+    const account = await findPortalAccount(em, principalOf(c), current, c.req.param('id'));
+    const form = await formFields(c);
+    try {
+      await removeAccount(em, current, account, form.approve === 'yes', auditActorOf(c, deps), deps.now());
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      return removalPage(c, account, await em.count(Organization, descendantsOf(account)), err.fields ?? {}, 422);
+    }
+    return c.redirect(`/portal/accounts/${account.id}?done=removal`, 303);
+  });
+
+  app.post('/portal/accounts/:id/restore', canManage, portalOnly, async (c) => {
+    const em = c.get('em');
+    const current = organizationOf(c);
+    const account = await findPortalAccount(em, principalOf(c), current, c.req.param('id'));
+    await restoreAccount(em, current, account, auditActorOf(c, deps));
+    return c.redirect(`/portal/accounts/${account.id}?done=restored`, 303);
+  });
+
+  // Back from an opened account to one's own organization: always allowed once signed in.
+  app.post('/portal/return', async (c) => {
+    const principal = principalOf(c);
+    const session = c.get('session');
+    const acting = c.get('organization');
+    if (session?.actingOrganization) {
+      const rotated = await rotateSession(
+        c.get('em'),
+        session,
+        { actingOrganization: null },
+        sessionPolicy(deps),
+        deps.now(),
+      );
+      await writeSessionCookie(c, deps, rotated.token, rotated.session.expiresAt);
+      if (acting && acting.id !== principal.home.id) {
+        await recordAccountLeft(c.get('em'), acting, principal.home, auditActorOf(c, deps));
+      }
+    }
+    const portal = CHILD_KINDS[principal.home.kind].length > 0 && hasPermission(principal, 'view_dashboard');
+    return c.redirect(portal ? '/portal' : '/', 303);
+  });
+
+  return app;
+}

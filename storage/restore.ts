@@ -1,0 +1,201 @@
+// Restores a snapshot into a folder. Content is read in pack order, not file by file: the blobs
+// wanted by the next few hundred files (or tens of MiB) are sorted by pack and offset, so
+// neighbours — a large file's chunks, many small files stored together — come in one ranged read,
+// and each plaintext is written straight to its place in its file (positional writes, so files
+// fill in any order). Memory: the groups being read, not the files.
+import { chmod, type FileHandle, lstat, mkdir, open, readdir, realpath, symlink, utimes } from 'node:fs/promises';
+import { dirname, resolve, sep } from 'node:path';
+import { IntegrityError } from './crypto.ts';
+import type { FileMeta } from './filesystem.ts';
+import type { Repository } from './repository.ts';
+import { SnapshotReader } from './snapshot-reader.ts';
+import { WorkWindow } from './work-window.ts';
+
+/** Content queued before it is sorted into pack order and read. */
+const PLAN_BYTES = 48 * 1024 * 1024;
+const PLAN_TARGETS = 512;
+/** One read job: blobs of up to this many stored bytes (one or a few ranged reads). */
+const GROUP_BYTES = 6 * 1024 * 1024;
+/** Read jobs at once, and their bytes: bounds restore memory. */
+const GROUPS_IN_FLIGHT = 3;
+const BYTES_IN_FLIGHT = 24 * 1024 * 1024;
+/** Files with inline content (or none) written at once. */
+const SMALL_FILE_JOBS = 16;
+
+/** A file being restored: opened on its first write, finished (mode, times, close) after its last. */
+class RestoredFile {
+  readonly path: string;
+  readonly meta: Partial<FileMeta>;
+  #remaining: number;
+  #handle: Promise<FileHandle> | undefined;
+
+  constructor(path: string, meta: Partial<FileMeta>, parts: number) {
+    this.path = path;
+    this.meta = meta;
+    this.#remaining = parts;
+  }
+
+  #open(): Promise<FileHandle> {
+    this.#handle ??= open(this.path, 'wx', 0o600);
+    return this.#handle;
+  }
+
+  /** Writes one part at its position; the last part finishes the file. */
+  async write(data: Buffer, position: number): Promise<void> {
+    const handle = await this.#open();
+    for (let done = 0; done < data.length; ) {
+      const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
+      done += bytesWritten;
+    }
+    if (--this.#remaining === 0) await this.finish();
+  }
+
+  /** Sets mode and times (through the open handle) and closes the file. */
+  async finish(): Promise<void> {
+    const handle = await this.#open();
+    try {
+      if (this.meta.mode !== undefined) await handle.chmod(this.meta.mode);
+      if (this.meta.mtimeMs !== undefined) {
+        const time = new Date(this.meta.mtimeMs);
+        await handle.utimes(time, time);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+interface Target {
+  file: RestoredFile;
+  position: number;
+  length: number;
+}
+
+/** Restores every item of a snapshot under `target` (which must be empty or new); returns the item count. */
+export async function restoreSnapshot(repo: Repository, snapshotId: string, target: string): Promise<number> {
+  const reader = await SnapshotReader.open(repo, snapshotId);
+  await repo.loadIndex();
+  const root = resolve(target);
+  await mkdir(root, { recursive: true });
+  if ((await readdir(root)).length > 0) throw new Error(`restore target ${root} is not empty`);
+  const realRoot = await realpath(root);
+  const folders: { path: string; meta: FileMeta }[] = [];
+  // Paths restored as symlinks: nothing may be restored beneath them (it would land elsewhere).
+  const links = new Set<string>();
+  // Folders whose real path was checked to be inside the target (they are created by us, in order).
+  const checked = new Set<string>([root]);
+  const reads = new WorkWindow(GROUPS_IN_FLIGHT, BYTES_IN_FLIGHT);
+  const smallFiles = new WorkWindow(SMALL_FILE_JOBS, Number.POSITIVE_INFINITY);
+  let queued = new Map<string, Target[]>();
+  let queuedBytes = 0;
+  let queuedTargets = 0;
+
+  const readQueued = async () => {
+    const wanted = queued;
+    queued = new Map();
+    queuedBytes = 0;
+    queuedTargets = 0;
+    for (const group of packOrderGroups(repo, [...wanted.keys()])) {
+      await reads.submit(group.bytes, async () => {
+        const plains = await repo.readBlobs(group.ids);
+        const writes: Promise<void>[] = [];
+        group.ids.forEach((id, i) => {
+          const plain = plains[i] as Buffer;
+          for (const t of wanted.get(id) ?? []) {
+            writes.push(
+              plain.length === t.length
+                ? t.file.write(plain, t.position)
+                : Promise.reject(
+                    new IntegrityError(`blob ${id} holds ${plain.length} bytes, the index says ${t.length}`),
+                  ),
+            );
+          }
+        });
+        await Promise.all(writes);
+      });
+    }
+  };
+
+  let count = 0;
+  try {
+    for await (const item of reader.items()) {
+      const rel = item.key.endsWith('/') ? item.key.slice(0, -1) : item.key;
+      const segments = rel.split('/');
+      const path = resolve(root, ...segments);
+      const outside = () => new Error(`refusing to restore ${JSON.stringify(item.key)} outside ${root}`);
+      if (!path.startsWith(root + sep) || segments.some((s) => s === '..' || s === '.' || s === '')) throw outside();
+      let prefix = '';
+      for (const s of segments) {
+        prefix = prefix ? `${prefix}/${s}` : s;
+        if (links.has(prefix)) throw outside();
+      }
+      // Defence in depth: the folder it goes into must really be inside the target.
+      const parentDir = dirname(path);
+      if (!checked.has(parentDir)) {
+        const real = await realpath(parentDir).catch(() => undefined);
+        if (real !== undefined && real !== realRoot && !real.startsWith(realRoot + sep)) throw outside();
+        if (real !== undefined) checked.add(parentDir);
+      }
+      const meta = (item.meta ?? {}) as Partial<FileMeta>;
+      if (item.kind === 'folder') {
+        await mkdir(path, { recursive: true });
+        if (meta.mode !== undefined && meta.mtimeMs !== undefined) folders.push({ path, meta: meta as FileMeta });
+      } else if (item.kind === 'symlink') {
+        await symlink(String(meta.target ?? ''), path);
+        links.add(rel);
+      } else if (!item.content?.length) {
+        // Inline or empty content: one small write.
+        const file = new RestoredFile(path, meta, 1);
+        const data = item.inline !== undefined ? Buffer.from(item.inline, 'base64') : Buffer.alloc(0);
+        await smallFiles.submit(1, () => file.write(data, 0));
+      } else {
+        const file = new RestoredFile(path, meta, item.content.length);
+        let position = 0;
+        for (const id of item.content) {
+          const at = repo.locate(id);
+          if (!at) throw new IntegrityError(`blob ${id} is not in any index`);
+          const list = queued.get(id) ?? [];
+          if (list.length === 0) queued.set(id, list);
+          list.push({ file, position, length: at.rawLength });
+          position += at.rawLength;
+          queuedBytes += at.length;
+          if (++queuedTargets >= PLAN_TARGETS || queuedBytes >= PLAN_BYTES) await readQueued();
+        }
+        if (position !== item.size)
+          throw new IntegrityError(`${item.key}: its blobs hold ${position} bytes, the item says ${item.size}`);
+      }
+      count++;
+    }
+    await readQueued();
+  } finally {
+    // Never leave work running past a failure (files half written are the caller's to clean).
+    await Promise.allSettled([reads.drain(), smallFiles.drain()]);
+  }
+  await reads.drain();
+  await smallFiles.drain();
+  // Folders last, deepest first: writing their children changed their times. Never through a link.
+  for (const f of folders.reverse()) {
+    if (!(await lstat(f.path)).isDirectory()) continue;
+    await chmod(f.path, f.meta.mode);
+    await utimes(f.path, new Date(f.meta.mtimeMs), new Date(f.meta.mtimeMs));
+  }
+  return count;
+}
+
+/** Ids sorted by pack and offset, cut into groups of about GROUP_BYTES stored bytes. */
+function* packOrderGroups(repo: Repository, ids: string[]): Iterable<{ ids: string[]; bytes: number }> {
+  const located = ids.map((id) => ({ id, at: repo.locate(id) as NonNullable<ReturnType<Repository['locate']>> }));
+  located.sort((a, b) => (a.at.pack < b.at.pack ? -1 : a.at.pack > b.at.pack ? 1 : a.at.offset - b.at.offset));
+  let group: string[] = [];
+  let bytes = 0;
+  for (const { id, at } of located) {
+    if (group.length > 0 && bytes + at.length > GROUP_BYTES) {
+      yield { ids: group, bytes };
+      group = [];
+      bytes = 0;
+    }
+    group.push(id);
+    bytes += at.length;
+  }
+  if (group.length > 0) yield { ids: group, bytes };
+}

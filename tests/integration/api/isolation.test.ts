@@ -1,0 +1,197 @@
+// Every /api/v1 tenancy route against callers who must not reach the object: an API key of
+// a partner trying its parent's, a sibling partner's and another tenant's customer's ids
+// (404, nothing changes), an anonymous caller (401), and a signed-in Custom user without the
+// route's permission (403).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKey, IpRule } from '../../../core/access/entities.ts';
+import { Organization, User } from '../../../core/identity/entities.ts';
+import { MailMessage } from '../../../core/mail/entities.ts';
+import { addOrganization, addUser, getTokens, json, makeKey, rootOrganization, withBearer } from '../../helpers/api.ts';
+import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
+
+interface Target {
+  org: string;
+  rule: string;
+  key: string;
+  user: string;
+}
+
+type Call = [method: string, path: string, body?: unknown];
+
+/** Every route of the tenancy API, aimed at one organization's objects. */
+function routes(o: Target): Call[] {
+  const base = `/api/v1/organizations/${o.org}`;
+  return [
+    ['GET', base],
+    ['PATCH', base, { name: 'Renamed by an intruder' }],
+    ['GET', `${base}/children`],
+    ['GET', `${base}/children?scope=descendants&search=a`],
+    ['POST', `${base}/children`, { kind: 'customer', name: 'Planted account' }],
+    ['GET', `${base}/ip-rules`],
+    ['POST', `${base}/ip-rules`, { entries: ['10.9.9.9'] }],
+    ['PATCH', `${base}/ip-rules/${o.rule}`, { entries: ['10.9.9.9'] }],
+    ['DELETE', `${base}/ip-rules/${o.rule}`],
+    ['PUT', `${base}/ip-restrictions`, { enabled: false }],
+    ['GET', `${base}/api-keys`],
+    ['POST', `${base}/api-keys`],
+    ['DELETE', `${base}/api-keys/${o.key}`],
+    ['GET', `${base}/users`],
+    ['POST', `${base}/users`, { email: 'planted@intruder.example', role: 'administrator' }],
+    ['PATCH', `${base}/users/${o.user}`, { role: 'custom', status: 'deactivated' }],
+    ['DELETE', `${base}/users/${o.user}`],
+    ['GET', `/api/v1/audit?organization=${o.org}`],
+    ['GET', `/api/v1/audit/export.csv?organization=${o.org}`],
+    ['PUT', `${base}/removal`, { confirmation: 'I approve the removal of my data' }],
+    ['DELETE', `${base}/removal`],
+  ];
+}
+
+let t: TestApp;
+let tokenA: string;
+let own: Target;
+const victims: Record<string, Target> = {};
+let noPermissionCookie: string;
+
+/** Everything an intruder might try to change, as one comparable value. */
+async function snapshot(): Promise<string> {
+  const em = t.kernel.orm.em.fork();
+  const orgs = await em.find(Organization, {}, { orderBy: { id: 'asc' } });
+  const rules = await em.find(IpRule, {}, { orderBy: { id: 'asc' } });
+  const keys = await em.find(ApiKey, {}, { orderBy: { id: 'asc' } });
+  const users = await em.find(User, {}, { orderBy: { id: 'asc' } });
+  return JSON.stringify({
+    orgs: orgs.map((o) => [o.id, o.name, o.contactEmail, o.ipRestrictionsEnabled, o.status]),
+    rules: rules.map((r) => [r.id, r.description, r.entries]),
+    keys: keys.map((k) => k.id),
+    users: users.map((u) => [u.id, u.email, u.role, u.status, u.displayName]),
+    mail: await em.count(MailMessage),
+  });
+}
+
+/** Objects of every kind inside an organization, made with a key of that organization. */
+async function populate(orgId: string, token: string): Promise<Target> {
+  const base = `/api/v1/organizations/${orgId}`;
+  const rule = await json(
+    await t.app.request(`${base}/ip-rules`, withBearer(token, 'POST', { entries: ['10.1.1.1'] })),
+  );
+  const key = await json(await t.app.request(`${base}/api-keys`, withBearer(token, 'POST')));
+  const user = await json(
+    await t.app.request(`${base}/users`, withBearer(token, 'POST', { email: `user@${orgId}.example`, role: 'custom' })),
+  );
+  if (!rule.id || !key.clientId || !user.id) throw new Error('set-up failed');
+  return { org: orgId, rule: rule.id, key: key.clientId, user: user.id };
+}
+
+beforeAll(async () => {
+  t = await createTestApp();
+  await completeSetupVia(t.app);
+  const root = await rootOrganization(t);
+  const partnerA = await addOrganization(t, root, 'partner', 'Partner A');
+  const partnerB = await addOrganization(t, root, 'partner', 'Partner B');
+  const customerB = await addOrganization(t, partnerB, 'customer', 'Customer of B');
+  tokenA = (await getTokens(t.app, await makeKey(t, partnerA))).access_token;
+  own = await populate(partnerA.id, tokenA);
+  const rootToken = (await getTokens(t.app, await makeKey(t, root))).access_token;
+  victims.parent = await populate(root.id, rootToken);
+  victims.sibling = await populate(partnerB.id, rootToken);
+  victims.otherTenantsCustomer = await populate(customerB.id, rootToken);
+  await addUser(t, root, 'nobody@acme.example', 'Nobody-has-rights-42', 'custom', []);
+  noPermissionCookie = await signIn(t.app, 'nobody@acme.example', 'Nobody-has-rights-42');
+});
+afterAll(async () => {
+  await t.close();
+});
+
+function request(call: Call, headers: Record<string, string>): RequestInit {
+  const [method, , body] = call;
+  return {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  };
+}
+
+describe('an API key of partner A', () => {
+  for (const victim of ['parent', 'sibling', 'otherTenantsCustomer']) {
+    it(`gets 404 for every route aimed at the ${victim}'s objects, and nothing changes`, async () => {
+      const before = await snapshot();
+      for (const call of routes(victims[victim] as Target)) {
+        const res = await t.app.request(call[1], request(call, { authorization: `Bearer ${tokenA}` }));
+        expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
+          call: `${call[0]} ${call[1]}`,
+          status: 404,
+        });
+        expect((await json(res)).error.code).toBe('not_found');
+      }
+      expect(await snapshot()).toBe(before);
+    });
+  }
+
+  it('gets 404, not 422, for foreign ids even with a payload that would fail validation', async () => {
+    const invalid = { name: 42, entries: 'nope', role: 'emperor', enabled: 'maybe', kind: 'planet', email: 7 };
+    const withBodies = [
+      ...routes(victims.sibling as Target),
+      ...routes({ ...own, rule: victims.sibling?.rule, user: victims.sibling?.user } as Target).filter(([, path]) =>
+        /ip-rules\/|users\//.test(path),
+      ),
+    ].filter(([, , body]) => body !== undefined);
+    expect(withBodies.length).toBeGreaterThan(8);
+    for (const [method, path] of withBodies) {
+      const res = await t.app.request(path, request([method, path, invalid], { authorization: `Bearer ${tokenA}` }));
+      expect({ call: `${method} ${path}`, status: res.status }).toEqual({ call: `${method} ${path}`, status: 404 });
+    }
+  });
+
+  it("gets 404 for another organization's rule, key and user ids even under its own organization", async () => {
+    const before = await snapshot();
+    const mixed = { ...own, rule: victims.sibling?.rule, key: victims.sibling?.key, user: victims.sibling?.user };
+    const subRoutes = routes(mixed as Target).filter(([, path]) => /ip-rules\/|api-keys\/|users\//.test(path));
+    expect(subRoutes).toHaveLength(5);
+    for (const call of subRoutes) {
+      const res = await t.app.request(call[1], request(call, { authorization: `Bearer ${tokenA}` }));
+      expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
+        call: `${call[0]} ${call[1]}`,
+        status: 404,
+      });
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('reaches its own objects through the same routes', async () => {
+    for (const call of routes(own)) {
+      const res = await t.app.request(call[1], request(call, { authorization: `Bearer ${tokenA}` }));
+      expect({ call: `${call[0]} ${call[1]}`, ok: res.status < 300 }).toEqual({
+        call: `${call[0]} ${call[1]}`,
+        ok: true,
+      });
+    }
+  });
+});
+
+describe('callers without credentials or permission', () => {
+  it('answers 401 to an anonymous caller on every route, and nothing changes', async () => {
+    const before = await snapshot();
+    for (const call of routes(victims.parent as Target)) {
+      const res = await t.app.request(call[1], request(call, { origin: ORIGIN }));
+      expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
+        call: `${call[0]} ${call[1]}`,
+        status: 401,
+      });
+      expect(res.headers.get('www-authenticate')).toContain('Bearer');
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('answers 403 to a signed-in Custom user without the permission, on their own organization', async () => {
+    const before = await snapshot();
+    for (const call of routes(victims.parent as Target)) {
+      const res = await t.app.request(call[1], request(call, { cookie: noPermissionCookie, origin: ORIGIN }));
+      expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
+        call: `${call[0]} ${call[1]}`,
+        status: 403,
+      });
+      expect((await json(res)).error.code).toBe('forbidden');
+    }
+    expect(await snapshot()).toBe(before);
+  });
+});
