@@ -1,9 +1,11 @@
 // The durable queue under races and failures: racing scheduler ticks and claimers on separate
 // database connections, leases that lapse, cancellation of queued and running jobs, limits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditEvent } from '../../../core/audit/entities.ts';
 import { openDatabase } from '../../../core/db/database.ts';
 import type { WorkContext } from '../../../core/jobs/context.ts';
 import { Job } from '../../../core/jobs/entities.ts';
+import { cancelJob, listJobs } from '../../../core/jobs/jobs-service.ts';
 import { claimJobs, enqueueJob, requestCancel } from '../../../core/jobs/queue.ts';
 import { enqueueDueWork, runJobMaintenance } from '../../../core/scheduler/scheduler.ts';
 import { discoverEntities } from '../../../core/tasks/discovery.ts';
@@ -264,10 +266,18 @@ describe('cancel', () => {
     const em = h.em();
     const t = await em.findOneOrFail(BackupTask, { id: task.id });
     const { jobIds } = await backupNow(em, t, [entity.id], { kind: 'user', ...ACTOR }, h.clock.now, 2);
-    expect(await requestCancel(h.em(), at(jobIds, 0), h.clock.now, 'admin')).toBe('canceled');
+    // Another tenant cannot see or cancel it.
+    const stranger = await h.organization('Stranger');
+    await expect(cancelJob(h.em(), stranger, at(jobIds, 0), ACTOR, h.clock.now)).rejects.toThrow('No such job.');
+    expect((await listJobs(h.em(), stranger)).total).toBe(0);
+    expect(await cancelJob(h.em(), org, at(jobIds, 0), ACTOR, h.clock.now)).toBe('canceled');
+    expect(
+      (await h.em().findOneOrFail(AuditEvent, { organization: org.id, activity: 'Job canceled' })).description,
+    ).toBe(`Backup of user-001@acct-${org.id.slice(0, 8)}.example: canceled before it started.`);
+    expect((await listJobs(h.em(), org, { states: ['canceled'] })).jobs.map((j) => j.id)).toEqual(jobIds);
     expect(await h.em().findOneOrFail(Job, { id: at(jobIds, 0) })).toMatchObject({
       state: 'canceled',
-      error: 'Canceled by admin.',
+      error: 'Canceled by admin@acme.example.',
     });
     expect(await requestCancel(h.em(), at(jobIds, 0), h.clock.now, 'admin')).toBe('finished');
   });
