@@ -73,6 +73,19 @@ function proxyList(): z.ZodType<string[]> {
   );
 }
 
+function list(): z.ZodType<string[]> {
+  return z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v,
+    z.array(z.string({ error: 'must be a list of module names' }).trim().min(1)),
+  );
+}
+
 function masterKey(): z.ZodType<string> {
   return z
     .string({ error: 'must be text' })
@@ -203,6 +216,75 @@ export const settings = {
     description:
       'On SIGTERM/SIGINT, how long in-flight requests may take before connections are closed (the default keeps the whole stop under 10 s).',
     schema: integer(0, 600_000).default(8000),
+  }),
+  plugins: setting({
+    env: 'HOLDFAST_PLUGINS',
+    kind: 'string',
+    defaultText: '(none)',
+    description:
+      'Comma-separated external plugin modules to load at start (npm package names or absolute paths of modules that default-export a plugin descriptor), in addition to the built-in ones.',
+    schema: list().default([]),
+  }),
+  jobRunner: setting({
+    env: 'HOLDFAST_JOB_RUNNER',
+    kind: 'enum',
+    defaultText: 'worker',
+    description:
+      'Where jobs run: `worker` (each job in a worker thread with its own database connection, off the request thread) or `inline` (in the main thread; for debugging).',
+    schema: oneOf(['worker', 'inline'] as const).default('worker'),
+  }),
+  jobConcurrency: setting({
+    env: 'HOLDFAST_JOB_CONCURRENCY',
+    kind: 'integer',
+    defaultText: '4',
+    description: 'Jobs (backups, restores, exports, maintenance) this appliance runs at once.',
+    schema: integer(1, 256).default(4),
+  }),
+  jobsPerOrganization: setting({
+    env: 'HOLDFAST_JOBS_PER_ORGANIZATION',
+    kind: 'integer',
+    defaultText: '2',
+    description: 'Jobs of one customer account that run at once, so one account cannot take every slot.',
+    schema: integer(1, 256).default(2),
+  }),
+  jobsPerTask: setting({
+    env: 'HOLDFAST_JOBS_PER_TASK',
+    kind: 'integer',
+    defaultText: '1',
+    description:
+      "Jobs of one backup task that run at once (they share the service's API budget); one entity never has two at once.",
+    schema: integer(1, 64).default(1),
+  }),
+  jobLeaseSeconds: setting({
+    env: 'HOLDFAST_JOB_LEASE_SECONDS',
+    kind: 'integer',
+    defaultText: '60',
+    description:
+      'A running job renews its claim every third of this; a job whose claim lapsed (the appliance stopped) is resumed or failed within one such period.',
+    schema: integer(2, 3600).default(60),
+  }),
+  jobMaxAttempts: setting({
+    env: 'HOLDFAST_JOB_MAX_ATTEMPTS',
+    kind: 'integer',
+    defaultText: '3',
+    description:
+      'Attempts of a job that fails with a transient error (network, throttling) or is interrupted by a stop, before it is marked failed.',
+    schema: integer(1, 20).default(3),
+  }),
+  jobRetryBaseSeconds: setting({
+    env: 'HOLDFAST_JOB_RETRY_BASE_SECONDS',
+    kind: 'integer',
+    defaultText: '30',
+    description: 'First retry delay after a transient failure; each later retry waits twice as long (at most 1 hour).',
+    schema: integer(0, 3600).default(30),
+  }),
+  schedulerIntervalSeconds: setting({
+    env: 'HOLDFAST_SCHEDULER_INTERVAL_SECONDS',
+    kind: 'integer',
+    defaultText: '30',
+    description:
+      'How often the scheduler looks for due backups, lapsed job claims and grace periods that ended (0 turns the scheduler and the job runner off, e.g. for a node that only serves the UI).',
+    schema: integer(0, 3600).default(30),
   }),
 } as const;
 

@@ -1,6 +1,7 @@
 // The appliance's life cycle: check the data folder, load the master key, open and migrate
 // the database, build the app, listen; and on shutdown stop accepting connections, let
-// in-flight requests finish (up to the configured timeout), stop timers, close the database.
+// in-flight requests finish (up to the configured timeout), stop the scheduler and the job
+// runner (running jobs finish or go back to the queue), close the database.
 import { hkdfSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -13,12 +14,18 @@ import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
 import { decoyHash } from './identity/password.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
+import type { WorkContext } from './jobs/context.ts';
+import { InlineExecutor, WorkerExecutor } from './jobs/executors.ts';
+import { JobRunner } from './jobs/runner.ts';
 import type { Logger } from './logging.ts';
 import { createMailer } from './mail/mailer.ts';
 import { startMaintenanceTimer } from './maintenance.ts';
+import { loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
+import { Scheduler } from './scheduler/loop.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
+import { defaultTaskStorage, type TaskStorage } from './tasks/storage.ts';
 import { VERSION } from './version.ts';
 
 export interface Kernel {
@@ -27,6 +34,10 @@ export interface Kernel {
   migrationsApplied: string[];
   orm: Database;
   credentials: CredentialCipher;
+  /** Where backup tasks store their snapshots. */
+  storage: TaskStorage;
+  /** For job worker threads, which derive the credential cipher and repository keys themselves. */
+  masterKey: Buffer;
   close(): Promise<void>;
 }
 
@@ -44,6 +55,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   }
   // The decoy hash answers logins for unknown emails; computing it now keeps the first one fast.
   void decoyHash();
+  await loadExternalPlugins(config.plugins);
   const orm = await openDatabase(config);
   let applied: string[];
   try {
@@ -75,6 +87,8 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     migrationsApplied: applied,
     orm,
     credentials,
+    storage: defaultTaskStorage(config.storageDir, masterKey.key),
+    masterKey: masterKey.key,
     close: async () => {
       mailer.close();
       await orm.close();
@@ -82,8 +96,24 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   };
 }
 
+/** What jobs and the scheduler run with, in the main thread. */
+export function workContext(kernel: Kernel): WorkContext {
+  const { deps } = kernel;
+  return {
+    orm: kernel.orm,
+    settings: deps.config,
+    credentials: kernel.credentials,
+    storage: kernel.storage,
+    services: servicePlugin,
+    log: deps.log.child({ component: 'jobs' }),
+    now: deps.now,
+  };
+}
+
 export interface RunningAppliance {
   kernel: Kernel;
+  /** Undefined when HOLDFAST_SCHEDULER_INTERVAL_SECONDS is 0. */
+  runner: JobRunner | undefined;
   server: ServerType;
   url: string;
   port: number;
@@ -94,7 +124,6 @@ export interface RunningAppliance {
 export async function startAppliance(config: Config, log: Logger): Promise<RunningAppliance> {
   const kernel = await openKernel(config, log);
   const app = createApp(kernel.deps);
-  const timers: NodeJS.Timeout[] = [];
 
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
@@ -112,22 +141,42 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${port}`;
 
-  // Hourly housekeeping: expired sessions, purge of removed accounts (core/maintenance.ts).
-  const maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now);
+  // Jobs and the scheduler. The scheduler also runs the hourly housekeeping (core/maintenance.ts:
+  // expired sessions, purge of removed accounts); a node without a scheduler runs it on its own
+  // timer. Lapsed job leases are looked for at least twice per lease period.
+  let runner: JobRunner | undefined;
+  let scheduler: Scheduler | undefined;
+  let maintenance: ReturnType<typeof startMaintenanceTimer> | undefined;
+  if (config.schedulerIntervalSeconds > 0) {
+    const ctx = workContext(kernel);
+    const executor =
+      config.jobRunner === 'worker' ? new WorkerExecutor(ctx, config, kernel.masterKey) : new InlineExecutor(ctx);
+    runner = new JobRunner(ctx, executor);
+    scheduler = new Scheduler(ctx, runner);
+    runner.start(1000);
+    scheduler.start(Math.min(config.schedulerIntervalSeconds * 1000, (config.jobLeaseSeconds * 1000) / 2));
+  } else {
+    maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now);
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      for (const t of timers) clearInterval(t);
-      maintenance.stop();
-      await closeServer(server, config.shutdownTimeoutMs, log);
-      await maintenance.current(); // a purge in progress finishes before the database closes
+      maintenance?.stop();
+      // A tick in progress (a purge) finishes before the database closes.
+      await scheduler?.stop();
+      // Running jobs get half the shutdown timeout to finish; then they are put back in the queue.
+      await Promise.all([
+        runner?.stop(config.shutdownTimeoutMs / 2),
+        closeServer(server, config.shutdownTimeoutMs, log),
+      ]);
+      await maintenance?.current();
       await kernel.close();
     })();
     return stopping;
   };
 
-  return { kernel, server, url, port, stop };
+  return { kernel, runner, server, url, port, stop };
 }
 
 /** Stops accepting, lets in-flight requests finish, then closes what is left at the deadline. */

@@ -33,6 +33,18 @@ export const AUDIT_ACTIVITIES = [
   'API key created',
   'API key deleted',
   'Audit exported',
+  'Backup task added',
+  'Backup task changed',
+  'Backup task reconnected',
+  'Backup task deleted',
+  'Backup task restored',
+  'Backup task purged',
+  'Backups activated',
+  'Backups paused',
+  'Backup started',
+  'Backups deleted',
+  'Backups restored',
+  'Job canceled',
 ] as const;
 export type AuditActivity = (typeof AUDIT_ACTIVITIES)[number];
 

@@ -4,9 +4,11 @@ import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
+import { Job } from '../jobs/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
 import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
+import { BackupTask, TaskEntity } from '../tasks/entities.ts';
 
 export const kernelEntities = [
   Organization,
@@ -26,6 +28,9 @@ export const kernelEntities = [
   CatalogScope,
   CatalogItem,
   CatalogVersion,
+  BackupTask,
+  TaskEntity,
+  Job,
   StorageLocation,
   OrganizationStorage,
   StorageRepository,

@@ -1,8 +1,13 @@
 // The one place the kernel names built-in plugins. Everything else finds plugins through here.
+// Service plugins: none is built in yet (the connectors land in plugins/services/); external
+// ones are loaded from HOLDFAST_PLUGINS, and tests register their fake service directly.
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import azureSinkPlugin from '../../plugins/sinks/azure/index.ts';
 import gcsSinkPlugin from '../../plugins/sinks/gcs/index.ts';
 import localSinkPlugin from '../../plugins/sinks/local/index.ts';
 import s3SinkPlugin from '../../plugins/sinks/s3/index.ts';
+import type { ServicePlugin } from './service.ts';
 import type { SinkPlugin } from './sink.ts';
 
 export const sinkPlugins: readonly SinkPlugin<never>[] = [
@@ -14,4 +19,54 @@ export const sinkPlugins: readonly SinkPlugin<never>[] = [
 
 export function sinkPlugin(kind: string): SinkPlugin<unknown> | undefined {
   return sinkPlugins.find((p) => p.kind === kind) as SinkPlugin<unknown> | undefined;
+}
+
+const builtInServicePlugins: readonly ServicePlugin[] = [];
+const addedServicePlugins = new Map<string, ServicePlugin>();
+
+export function servicePlugins(): ServicePlugin[] {
+  return [...builtInServicePlugins, ...addedServicePlugins.values()];
+}
+
+export function servicePlugin(kind: string): ServicePlugin | undefined {
+  return builtInServicePlugins.find((p) => p.kind === kind) ?? addedServicePlugins.get(kind);
+}
+
+/** Adds a service plugin (external packages, tests). A kind may be registered once. */
+export function registerServicePlugin(plugin: ServicePlugin<never, never>): void {
+  const existing = servicePlugin(plugin.kind);
+  if (existing === plugin) return;
+  if (existing) throw new Error(`a service plugin of kind "${plugin.kind}" is already registered`);
+  addedServicePlugins.set(plugin.kind, plugin as unknown as ServicePlugin);
+}
+
+function isServicePlugin(value: unknown): value is ServicePlugin {
+  const v = value as Partial<ServicePlugin> | null;
+  return (
+    !!v &&
+    typeof v.kind === 'string' &&
+    typeof v.connect === 'function' &&
+    typeof v.settings === 'object' &&
+    Array.isArray(v.entityKinds)
+  );
+}
+
+/**
+ * Loads external plugin modules (npm package names or absolute paths) and registers what they
+ * default-export. Runs at start-up and in every job worker, so both see the same plugins.
+ */
+export async function loadExternalPlugins(specifiers: readonly string[]): Promise<void> {
+  for (const specifier of specifiers) {
+    const url = isAbsolute(specifier) ? pathToFileURL(specifier).href : specifier;
+    let module: { default?: unknown };
+    try {
+      module = (await import(url)) as { default?: unknown };
+    } catch (err) {
+      throw new Error(`cannot load plugin ${specifier} (HOLDFAST_PLUGINS): ${(err as Error).message}`, { cause: err });
+    }
+    if (!isServicePlugin(module.default)) {
+      throw new Error(`plugin ${specifier} (HOLDFAST_PLUGINS) does not default-export a service plugin descriptor`);
+    }
+    registerServicePlugin(module.default as ServicePlugin<never, never>);
+  }
 }

@@ -6,12 +6,14 @@ import { Migration20261122031249_kernel } from './Migration20261122031249_kernel
 import { Migration20261122040541_catalog } from './Migration20261122040541_catalog.ts';
 import { Migration20261122052349_identity } from './Migration20261122052349_identity.ts';
 import { Migration20261122060439_catalog_scopes } from './Migration20261122060439_catalog_scopes.ts';
-import { Migration20261122071331_storage_locations } from './Migration20261122071331_storage_locations.ts';
+import { Migration20261122070656_jobs } from './Migration20261122070656_jobs.ts';
+import { Migration20261122072821_storage_locations } from './Migration20261122072821_storage_locations.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
   { name: 'Migration20261122040541_catalog', class: Migration20261122040541_catalog },
   { name: 'Migration20261122052349_identity', class: Migration20261122052349_identity },
   { name: 'Migration20261122060439_catalog_scopes', class: Migration20261122060439_catalog_scopes },
-  { name: 'Migration20261122071331_storage_locations', class: Migration20261122071331_storage_locations },
+  { name: 'Migration20261122070656_jobs', class: Migration20261122070656_jobs },
+  { name: 'Migration20261122072821_storage_locations', class: Migration20261122072821_storage_locations },
 ];

@@ -1,7 +1,7 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261122071331_storage_locations extends Migration {
-  override name = 'Migration20261122071331_storage_locations';
+export class Migration20261122072821_storage_locations extends Migration {
+  override name = 'Migration20261122072821_storage_locations';
 
   override up(): void | Promise<void> {
     this.addSql(

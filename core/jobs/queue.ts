@@ -1,0 +1,363 @@
+// The durable queue over the `jobs` table. Every state change that two processes could race on
+// is one conditional UPDATE whose WHERE clause names the state it expects (and the lease owner),
+// so exactly one of them sees a changed row: two workers never claim the same job, a worker that
+// lost its lease cannot finish a job someone else resumed, and two scheduler ticks cannot enqueue
+// one slot twice (the unique dedupe key). Plain SQL through the ORM: the same on PostgreSQL.
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { settleEntityAfterJob } from '../tasks/job-effects.ts';
+import {
+  type IJob,
+  type InitiatorKind,
+  JOB_LABEL_MAX,
+  Job,
+  type JobKind,
+  type JobLogEntry,
+  type JobResult,
+  type JobState,
+} from './entities.ts';
+
+export interface Initiator {
+  kind: InitiatorKind;
+  id?: string | null;
+  label?: string | null;
+}
+
+export interface NewJob {
+  organizationId: string;
+  kind: JobKind;
+  label: string;
+  taskId?: string | null;
+  entityId?: string | null;
+  initiator: Initiator;
+  params?: Record<string, unknown>;
+  dedupeKey?: string | null;
+  scheduledFor?: Date | null;
+  runAfter?: Date;
+  maxAttempts: number;
+}
+
+const LOG_MAX = 50;
+
+/** Labels are shown in narrow columns: at most 50 characters, cut with an ellipsis. */
+export function jobLabel(text: string): string {
+  const clean = text.replace(/\s+/g, ' ').trim();
+  return clean.length <= JOB_LABEL_MAX ? clean : `${clean.slice(0, JOB_LABEL_MAX - 1)}…`;
+}
+
+export function logEntry(level: JobLogEntry['level'], message: string, at: Date): JobLogEntry {
+  return { at: at.toISOString(), level, message: message.slice(0, 1000) };
+}
+
+function appendLog(log: JobLogEntry[], entry: JobLogEntry): JobLogEntry[] {
+  return [...log, entry].slice(-LOG_MAX);
+}
+
+function row(job: NewJob, now: Date) {
+  return {
+    id: randomUUID(),
+    organization: job.organizationId,
+    kind: job.kind,
+    state: 'pending' as JobState,
+    label: jobLabel(job.label),
+    task: job.taskId ?? null,
+    entity: job.entityId ?? null,
+    initiatorKind: job.initiator.kind,
+    initiatorId: job.initiator.id ?? null,
+    initiatorLabel: job.initiator.label?.slice(0, 320) ?? null,
+    params: job.params ?? {},
+    dedupeKey: job.dedupeKey ?? null,
+    scheduledFor: job.scheduledFor ?? null,
+    runAfter: job.runAfter ?? now,
+    attempts: 0,
+    maxAttempts: job.maxAttempts,
+    log: [logEntry('info', `queued by ${job.initiator.label ?? job.initiator.kind}`, now)],
+    createdAt: now,
+  };
+}
+
+/** Adds a job and returns its id. */
+export async function enqueueJob(em: EntityManager, job: NewJob, now: Date): Promise<string> {
+  const data = row(job, now);
+  await em.insert(Job, data as never);
+  return data.id;
+}
+
+/**
+ * Adds each job unless one with the same dedupe key exists (ON CONFLICT DO NOTHING, which SQLite
+ * and PostgreSQL both have). Returns how many were added.
+ */
+export async function enqueueJobsOnce(em: EntityManager, jobs: NewJob[], now: Date): Promise<number> {
+  let added = 0;
+  for (const job of jobs) {
+    if (!job.dedupeKey) throw new Error('enqueueJobsOnce needs a dedupe key');
+    const result = (await (em as SqlEntityManager)
+      .createQueryBuilder(Job)
+      .insert(row(job, now) as never)
+      .onConflict('dedupeKey')
+      .ignore()
+      .execute('run')) as { affectedRows?: number };
+    added += result.affectedRows ?? 0;
+  }
+  return added;
+}
+
+export interface ClaimLimits {
+  /** Jobs this claimer may still start. */
+  slots: number;
+  perOrganization: number;
+  perTask: number;
+}
+
+/**
+ * Claims up to `limits.slots` due jobs for `owner`, honouring the per-organization and per-task
+ * limits and never two jobs of one entity at once. Each claim is a conditional UPDATE on the
+ * state and attempt count read, so of racing claimers exactly one gets each job.
+ */
+export async function claimJobs(
+  em: EntityManager,
+  owner: string,
+  limits: ClaimLimits,
+  leaseMs: number,
+  now: Date,
+): Promise<IJob[]> {
+  if (limits.slots <= 0) return [];
+  const candidates = await em.find(
+    Job,
+    { state: 'pending', runAfter: { $lte: now } },
+    { orderBy: { runAfter: 'asc', createdAt: 'asc' }, limit: Math.max(20, limits.slots * 5) },
+  );
+  if (candidates.length === 0) return [];
+  const running = await em.find(Job, { state: 'in_progress' }, { fields: ['organization', 'task', 'entity'] });
+  const perOrg = new Map<string, number>();
+  const perTask = new Map<string, number>();
+  const busyEntities = new Set<string>();
+  const count = (j: { organization: { id: string }; task?: { id: string } | null; entity?: { id: string } | null }) => {
+    perOrg.set(j.organization.id, (perOrg.get(j.organization.id) ?? 0) + 1);
+    if (j.task) perTask.set(j.task.id, (perTask.get(j.task.id) ?? 0) + 1);
+    if (j.entity) busyEntities.add(j.entity.id);
+  };
+  for (const j of running) count(j);
+
+  const claimed: IJob[] = [];
+  for (const job of candidates) {
+    if (claimed.length >= limits.slots) break;
+    if ((perOrg.get(job.organization.id) ?? 0) >= limits.perOrganization) continue;
+    if (job.task && (perTask.get(job.task.id) ?? 0) >= limits.perTask) continue;
+    if (job.entity && busyEntities.has(job.entity.id)) continue;
+    const won = await em.nativeUpdate(
+      Job,
+      { id: job.id, state: 'pending', attempts: job.attempts },
+      {
+        state: 'in_progress',
+        leaseOwner: owner,
+        leaseExpiresAt: new Date(now.getTime() + leaseMs),
+        heartbeatAt: now,
+        attempts: job.attempts + 1,
+        startedAt: job.startedAt ?? now,
+        log: appendLog(job.log, logEntry('info', `attempt ${job.attempts + 1} started`, now)),
+      },
+    );
+    if (won !== 1) continue;
+    count(job);
+    claimed.push(job);
+  }
+  em.clear();
+  return claimed;
+}
+
+export interface ProgressReport {
+  items: number;
+  bytes: number;
+  step: string | null;
+}
+
+/**
+ * Extends the lease and records progress. 'held': carry on; 'canceled': a cancel was requested;
+ * 'lost': the job is no longer ours (its lease lapsed and someone resumed or failed it).
+ */
+export async function renewLease(
+  em: EntityManager,
+  jobId: string,
+  owner: string,
+  leaseMs: number,
+  now: Date,
+  progress: ProgressReport,
+): Promise<'held' | 'canceled' | 'lost'> {
+  const updated = await em.nativeUpdate(
+    Job,
+    { id: jobId, leaseOwner: owner, state: 'in_progress' },
+    {
+      leaseExpiresAt: new Date(now.getTime() + leaseMs),
+      heartbeatAt: now,
+      progressItems: progress.items,
+      progressBytes: progress.bytes,
+      progressStep: progress.step?.slice(0, 200) ?? null,
+    },
+  );
+  if (updated !== 1) return 'lost';
+  const row = await em.findOne(Job, { id: jobId }, { fields: ['cancelRequestedAt'], disableIdentityMap: true });
+  return row?.cancelRequestedAt ? 'canceled' : 'held';
+}
+
+export interface JobEnd {
+  state: Extract<JobState, 'succeeded' | 'partially_succeeded' | 'failed' | 'canceled'>;
+  result?: JobResult | null;
+  error?: string | null;
+  message: string;
+}
+
+/** Ends a job we hold. False when the lease was lost (the job is someone else's now). */
+export async function finishJob(
+  em: EntityManager,
+  job: IJob,
+  owner: string,
+  end: JobEnd,
+  now: Date,
+  progress?: ProgressReport,
+): Promise<boolean> {
+  const current = await em.findOne(Job, { id: job.id }, { disableIdentityMap: true });
+  if (!current || current.leaseOwner !== owner || current.state !== 'in_progress') return false;
+  const updated = await em.nativeUpdate(
+    Job,
+    { id: job.id, leaseOwner: owner, state: 'in_progress' },
+    {
+      state: end.state,
+      result: end.result ?? current.result ?? null,
+      error: end.error ?? null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      finishedAt: now,
+      ...(progress
+        ? {
+            progressItems: progress.items,
+            progressBytes: progress.bytes,
+            progressStep: progress.step?.slice(0, 200) ?? null,
+          }
+        : {}),
+      log: appendLog(current.log, logEntry(end.state === 'failed' ? 'error' : 'info', end.message, now)),
+    },
+  );
+  return updated === 1;
+}
+
+/**
+ * Puts a job we hold back in the queue: after a transient failure (runAfter = backoff), or when
+ * the appliance stops mid-run (`refundAttempt`: a stop is not the job's fault).
+ */
+export async function releaseJob(
+  em: EntityManager,
+  job: IJob,
+  owner: string,
+  options: { runAfter: Date; message: string; error?: string | null; refundAttempt?: boolean },
+  now: Date,
+): Promise<boolean> {
+  const current = await em.findOne(Job, { id: job.id }, { disableIdentityMap: true });
+  if (!current || current.leaseOwner !== owner || current.state !== 'in_progress') return false;
+  const updated = await em.nativeUpdate(
+    Job,
+    { id: job.id, leaseOwner: owner, state: 'in_progress' },
+    {
+      state: 'pending',
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      runAfter: options.runAfter,
+      error: options.error ?? null,
+      attempts: options.refundAttempt ? Math.max(0, current.attempts - 1) : current.attempts,
+      log: appendLog(current.log, logEntry('warn', options.message, now)),
+    },
+  );
+  return updated === 1;
+}
+
+/** Exponential backoff: base, 2×base, 4×base … capped at an hour. */
+export function retryDelayMs(attempt: number, baseMs: number): number {
+  return Math.min(3_600_000, baseMs * 2 ** Math.max(0, attempt - 1));
+}
+
+export type CancelOutcome = 'canceled' | 'requested' | 'finished';
+
+/**
+ * Cancels a job: a pending one at once; a running one is asked to stop (its worker sees the
+ * request at its next heartbeat, within about a second, and aborts without committing).
+ */
+export async function requestCancel(em: EntityManager, jobId: string, now: Date, by: string): Promise<CancelOutcome> {
+  for (;;) {
+    const job = await em.findOne(Job, { id: jobId }, { disableIdentityMap: true });
+    if (!job) return 'finished';
+    if (job.state === 'pending') {
+      const done = await em.nativeUpdate(
+        Job,
+        { id: jobId, state: 'pending', attempts: job.attempts },
+        {
+          state: 'canceled',
+          cancelRequestedAt: now,
+          finishedAt: now,
+          error: `Canceled by ${by}.`,
+          log: appendLog(job.log, logEntry('info', `canceled by ${by} before it started`, now)),
+        },
+      );
+      if (done === 1) {
+        await settleEntityAfterJob(em, job, 'canceled', null, now);
+        return 'canceled';
+      }
+      continue; // claimed meanwhile: ask the runner instead
+    }
+    if (job.state === 'in_progress') {
+      const asked = await em.nativeUpdate(
+        Job,
+        { id: jobId, state: 'in_progress', cancelRequestedAt: null },
+        { cancelRequestedAt: now, log: appendLog(job.log, logEntry('info', `cancel requested by ${by}`, now)) },
+      );
+      if (asked === 1 || job.cancelRequestedAt) return 'requested';
+      continue;
+    }
+    return 'finished';
+  }
+}
+
+export const STOPPED_DURING_RUN = 'the appliance stopped during the run';
+
+/**
+ * Jobs whose lease lapsed were held by a process that stopped (crash, SIGKILL, power loss): each
+ * is resumed (back to pending, run again from its last committed state) while it has attempts
+ * left, otherwise failed with the reason. A cancel that was requested ends it as canceled.
+ */
+export async function recoverLapsedJobs(em: EntityManager, now: Date): Promise<{ resumed: number; failed: number }> {
+  const lapsed = await em.find(
+    Job,
+    { state: 'in_progress', leaseExpiresAt: { $lt: now } },
+    { disableIdentityMap: true, limit: 500 },
+  );
+  const outcome = { resumed: 0, failed: 0 };
+  for (const job of lapsed) {
+    const expected = {
+      id: job.id,
+      state: 'in_progress' as const,
+      leaseOwner: job.leaseOwner,
+      leaseExpiresAt: job.leaseExpiresAt,
+    };
+    const resume = !job.cancelRequestedAt && job.attempts < job.maxAttempts;
+    const state: JobState = resume ? 'pending' : job.cancelRequestedAt ? 'canceled' : 'failed';
+    const message = resume
+      ? `${STOPPED_DURING_RUN}; resumed (attempt ${job.attempts + 1} of ${job.maxAttempts} next)`
+      : job.cancelRequestedAt
+        ? `${STOPPED_DURING_RUN}; it had been asked to cancel`
+        : `${STOPPED_DURING_RUN}; no attempts left`;
+    const changed = await em.nativeUpdate(Job, expected, {
+      state,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      runAfter: now,
+      error: resume ? null : `The job failed: ${STOPPED_DURING_RUN}.`,
+      ...(resume ? {} : { finishedAt: now }),
+      log: appendLog(job.log, logEntry(resume ? 'warn' : 'error', message, now)),
+    });
+    if (changed !== 1) continue;
+    if (resume) outcome.resumed++;
+    else outcome.failed++;
+    await settleEntityAfterJob(em, job, state, resume ? null : `The last backup failed: ${STOPPED_DURING_RUN}.`, now);
+  }
+  return outcome;
+}

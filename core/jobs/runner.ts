@@ -1,0 +1,107 @@
+// Claims due jobs up to the concurrency limits and hands them to an executor. One claim pass at a
+// time per runner; a pass runs on a timer, when a job ends, and when poked (e.g. after Backup
+// Now). Stopping: no new claims, running jobs get part of the shutdown timeout to finish, then
+// are interrupted (they go back to the queue and resume at the next start).
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { WorkContext } from './context.ts';
+import type { JobExecutor } from './executors.ts';
+import { claimJobs } from './queue.ts';
+
+export class JobRunner {
+  readonly owner: string;
+  readonly #ctx: WorkContext;
+  readonly #executor: JobExecutor;
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #shutdown = new AbortController();
+  #pass: Promise<void> | undefined;
+  #again = false;
+  #stopping = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ctx: WorkContext, executor: JobExecutor) {
+    this.#ctx = ctx;
+    this.#executor = executor;
+    this.owner = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`.slice(0, 100);
+  }
+
+  get running(): number {
+    return this.#running.size;
+  }
+
+  start(pollMs: number): void {
+    this.#timer = setInterval(() => void this.poke(), pollMs);
+    this.#timer.unref();
+    void this.poke();
+  }
+
+  /** Claims what can run now. Concurrent calls coalesce into one more pass. */
+  poke(): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
+    if (this.#pass) {
+      this.#again = true;
+      return this.#pass;
+    }
+    this.#pass = (async () => {
+      do {
+        this.#again = false;
+        await this.#claim().catch((err) => this.#ctx.log.warn({ err }, 'claiming jobs failed'));
+      } while (this.#again && !this.#stopping);
+    })().finally(() => {
+      this.#pass = undefined;
+    });
+    return this.#pass;
+  }
+
+  async #claim(): Promise<void> {
+    const { settings } = this.#ctx;
+    const slots = settings.jobConcurrency - this.#running.size;
+    if (slots <= 0) return;
+    const jobs = await claimJobs(
+      this.#ctx.orm.em.fork(),
+      this.owner,
+      { slots, perOrganization: settings.jobsPerOrganization, perTask: settings.jobsPerTask },
+      settings.jobLeaseSeconds * 1000,
+      this.#ctx.now(),
+    );
+    for (const job of jobs) {
+      const done = this.#executor
+        .run(job.id, this.owner, this.#shutdown.signal)
+        .catch((err) => this.#ctx.log.error({ err, job: job.id }, 'job executor failed'))
+        .finally(() => {
+          this.#running.delete(job.id);
+          void this.poke();
+        });
+      this.#running.set(job.id, done);
+    }
+  }
+
+  /** Runs jobs until none is running and none can be claimed now (tests). */
+  async runUntilIdle(): Promise<void> {
+    for (;;) {
+      await this.poke();
+      if (this.#running.size === 0) return;
+      await Promise.race(this.#running.values());
+    }
+  }
+
+  /** Stops claiming; gives running jobs `graceMs` to finish, then interrupts them and waits. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#pass;
+    const all = () => Promise.all(this.#running.values());
+    const finished = await Promise.race([all().then(() => true), sleep(graceMs).then(() => false)]);
+    if (!finished) {
+      this.#ctx.log.info({ jobs: this.#running.size }, 'interrupting running jobs for shutdown');
+      this.#shutdown.abort();
+      // A job that ignores the interruption is left to lease recovery at the next start.
+      await Promise.race([all(), sleep(Math.max(1000, graceMs))]);
+    }
+    await this.#executor.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

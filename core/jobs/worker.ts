@@ -1,0 +1,40 @@
+// Entry of a job worker thread: opens its own database connection and plugins from the
+// configuration, runs the one job it was given, and exits. A 'shutdown' message from the main
+// thread interrupts the job (it goes back to the queue).
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase } from '../db/database.ts';
+import { createLogger } from '../logging.ts';
+import { loadExternalPlugins, servicePlugin } from '../plugins/registry.ts';
+import { createCredentialCipher } from '../secrets/credential-cipher.ts';
+import { defaultTaskStorage } from '../tasks/storage.ts';
+import type { WorkerData } from './executors.ts';
+import { runClaimedJob } from './run-job.ts';
+
+const data = workerData as WorkerData;
+const shutdown = new AbortController();
+parentPort?.on('message', (message: { type?: string }) => {
+  if (message?.type === 'shutdown') shutdown.abort();
+});
+
+const masterKey = Buffer.from(data.masterKey);
+const log = createLogger(data.config.logLevel).child({ worker: data.jobId });
+await loadExternalPlugins(data.config.plugins);
+const orm = await openDatabase(data.config);
+try {
+  await runClaimedJob(
+    {
+      orm,
+      settings: data.config,
+      credentials: createCredentialCipher(masterKey),
+      storage: defaultTaskStorage(data.config.storageDir, masterKey),
+      services: servicePlugin,
+      log,
+      now: () => new Date(),
+    },
+    data.jobId,
+    { owner: data.owner, shutdown: shutdown.signal },
+  );
+} finally {
+  await orm.close();
+  parentPort?.close();
+}

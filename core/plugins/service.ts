@@ -1,0 +1,138 @@
+// The service contract: how a connector (Dropbox, Salesforce, …) reads a SaaS account into backup
+// snapshots and writes items back. Airbyte/Singer-like: a settings schema that becomes the connect
+// form, a connection check, discovery of the entities to back up (users, team folders, objects),
+// and per entity a backup run that streams items into a snapshot writer and returns new opaque
+// state. The kernel owns everything around it: the job, the repository and its lock, the
+// snapshot commit, and storing the state — which happens only after the snapshot is committed,
+// so a run that fails or is cancelled leaves the previous state (and snapshot) in force.
+import type { ZodType } from 'zod';
+import type { NewItem } from '../../storage/snapshot-writer.ts';
+import type { Logger } from '../logging.ts';
+
+/** Something the service holds that is backed up on its own: a user's mailbox, a team folder, an object type. */
+export interface DiscoveredEntity {
+  /** Stable id at the service; snapshots are filed under it. */
+  externalId: string;
+  name: string;
+  /** One of the plugin's `entityKinds`. */
+  kind: string;
+}
+
+export interface EntityRef extends DiscoveredEntity {}
+
+/** Where a backup run puts items. Nothing is visible until the kernel commits the snapshot. */
+export interface BackupItemWriter {
+  /** The previous snapshot exists, so carryOver() may be used. */
+  readonly hasParent: boolean;
+  /** Adds or replaces an item; content is chunked, deduplicated and uploaded as it streams. */
+  add(item: NewItem, content?: AsyncIterable<Uint8Array> | Uint8Array): Promise<void>;
+  /** Keeps the previous snapshot's item as it was without reading it again (unchanged at the source). */
+  carryOver(key: string): Promise<void>;
+  /** The item is gone from the source (incremental plugins; full ones simply do not add it). */
+  delete(key: string): Promise<void>;
+}
+
+export interface BackupRun<State = unknown> {
+  entity: EntityRef;
+  /** What the last committed backup of this entity returned; undefined on the first run. */
+  state: State | undefined;
+  writer: BackupItemWriter;
+  /** Aborted when the job is cancelled, loses its claim, or the appliance stops: stop soon and throw. */
+  signal: AbortSignal;
+  /** Names what the run is doing now ("listing files"); shown with the job's progress. */
+  step(text: string): void;
+  /** Share of the service's API quota the task may use (1–100), where the service has one. */
+  apiUsageLimitPercent: number | null;
+  log: Logger;
+}
+
+export interface BackupOutcome<State = unknown> {
+  /** Stored after the snapshot commits and handed to the next run (cursors, ETags, revision ids). */
+  state: State;
+  /** Items that could not be read; the run still commits and is reported as partial. */
+  failedItems?: { key: string; reason: string }[];
+}
+
+export interface RestoreRun {
+  entity: EntityRef;
+  /** Items to write back, with their content. */
+  items: AsyncIterable<{
+    key: string;
+    kind: string;
+    meta?: Record<string, unknown>;
+    content: () => NodeJS.ReadableStream;
+  }>;
+  options: Record<string, unknown>;
+  signal: AbortSignal;
+  step(text: string): void;
+  log: Logger;
+}
+
+export interface RestoreOutcome {
+  restored: number;
+  failedItems?: { key: string; reason: string }[];
+}
+
+export type CheckResult = { ok: true; account?: string } | { ok: false; reason: string };
+
+/** An authenticated session with one account at the service. */
+export interface ServiceConnection<State = unknown> {
+  /** Proves the credentials still work ("Connected" / "Disconnected" on the task). */
+  check(signal: AbortSignal): Promise<CheckResult>;
+  /** Every entity the account has now; ones no longer listed become Archived. */
+  discover(signal: AbortSignal): AsyncIterable<DiscoveredEntity>;
+  backup(run: BackupRun<State>): Promise<BackupOutcome<State>>;
+  /** Writes items back to the service; absent when the service cannot restore. */
+  restore?(run: RestoreRun): Promise<RestoreOutcome>;
+  close?(): Promise<void>;
+}
+
+/** A field the item search offers for this service (from items' `meta`). */
+export interface SearchField {
+  name: string;
+  label: string;
+  type: 'text' | 'date' | 'boolean';
+}
+
+/**
+ * What a service plugin module default-exports. `settings` validates the connect form (and
+ * generates it); the names in `secretSettings` are encrypted at rest and never shown again.
+ */
+export interface ServicePlugin<Settings = unknown, State = unknown> {
+  kind: string;
+  label: string;
+  settings: ZodType<Settings>;
+  secretSettings: readonly string[];
+  /** Kinds of entity discovered, e.g. [{kind: 'user', label: 'Users'}, {kind: 'team_folder', …}]. */
+  entityKinds: readonly { kind: string; label: string }[];
+  /** Whether the task offers the "API usage limit %" setting. */
+  apiUsageLimit: boolean;
+  /**
+   * How snapshots are written: 'full' (every run adds or carries over every item) or
+   * 'incremental' (items not mentioned stay; delete() removes). `layered` suits record
+   * collections where few of many rows change per run (see storage/snapshot-writer.ts).
+   */
+  snapshots: { mode: 'full' | 'incremental'; layered?: boolean };
+  searchFields: readonly SearchField[];
+  /** Opens a connection; throws ServiceAuthError when the credentials are refused. */
+  connect(settings: Settings, context: { signal: AbortSignal; log: Logger }): Promise<ServiceConnection<State>>;
+}
+
+/** The service refused the credentials: the task shows Disconnected until re-authenticated. */
+export class ServiceAuthError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ServiceAuthError';
+  }
+}
+
+/** Worth retrying later (network, throttling, a 5xx): the job is retried with backoff. */
+export class TransientServiceError extends Error {
+  /** The service asked to wait this long (a Retry-After), if it said. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TransientServiceError';
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}

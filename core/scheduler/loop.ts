@@ -1,0 +1,69 @@
+// The time-based trigger: a small interval loop with an injectable clock. Each tick recovers
+// lapsed jobs, queues purges of deleted tasks, enqueues due work and pokes the job runner; once
+// an hour it also runs the appliance housekeeping (core/maintenance.ts). Ticks never overlap in one process; ticks
+// of several processes may, which the queue's dedupe keys and conditional updates make harmless.
+//
+// Why not bree (the brief's first choice): bree starts each run as a worker thread from a file
+// and keeps its own timers, so a test cannot move its clock across a DST change or a grace
+// period, and every tick (a few indexed queries) would pay for a thread and a database
+// connection. The heavy part — the jobs — does run in worker threads (core/jobs/executors.ts).
+import type { WorkContext } from '../jobs/context.ts';
+import type { JobRunner } from '../jobs/runner.ts';
+import { MAINTENANCE_INTERVAL_MS, runMaintenance } from '../maintenance.ts';
+import type { StorageRemovalHook } from './organization-purge.ts';
+import { registerStoragePurge } from './organization-purge.ts';
+import { enqueueDueWork, runJobMaintenance } from './scheduler.ts';
+
+export class Scheduler {
+  readonly #ctx: WorkContext;
+  readonly #runner: JobRunner | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #tick: Promise<void> | undefined;
+  #unregister: StorageRemovalHook | undefined;
+  #lastHousekeeping = Number.NEGATIVE_INFINITY;
+
+  constructor(ctx: WorkContext, runner?: JobRunner) {
+    this.#ctx = ctx;
+    this.#runner = runner;
+  }
+
+  /** Ticks every `intervalMs`, and once now. */
+  start(intervalMs: number): void {
+    this.#unregister = registerStoragePurge(this.#ctx);
+    this.#timer = setInterval(() => void this.tick(), intervalMs);
+    this.#timer.unref();
+    void this.tick();
+  }
+
+  /** One pass (skipped when the previous one is still running). */
+  tick(): Promise<void> {
+    this.#tick ??= (async () => {
+      const now = this.#ctx.now();
+      try {
+        const recovered = await runJobMaintenance(this.#ctx, now);
+        if (recovered.resumed || recovered.failed) {
+          this.#ctx.log.warn(recovered, 'recovered jobs whose appliance stopped during the run');
+        }
+        if (now.getTime() - this.#lastHousekeeping >= MAINTENANCE_INTERVAL_MS) {
+          this.#lastHousekeeping = now.getTime();
+          // Sessions and removed accounts; it logs and audits what it does, and never throws.
+          await runMaintenance(this.#ctx.orm, this.#ctx.log, now);
+        }
+        const enqueued = await enqueueDueWork(this.#ctx, now);
+        if (enqueued.jobs) this.#ctx.log.info(enqueued, 'scheduled jobs queued');
+      } catch (err) {
+        this.#ctx.log.warn({ err }, 'scheduler tick failed');
+      }
+      await this.#runner?.poke();
+    })().finally(() => {
+      this.#tick = undefined;
+    });
+    return this.#tick;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#tick;
+    this.#unregister?.();
+  }
+}

@@ -1,0 +1,172 @@
+// One backup run of one entity: open the task's repository under a shared lock, let the service
+// plugin stream the entity's items into a snapshot writer, commit the snapshot, then record the
+// plugin's new state with the entity. The state is stored only after the snapshot is committed,
+// so a failed, cancelled or interrupted run leaves the previous snapshot and state in force (its
+// uploaded packs stay unreferenced until prune removes them).
+
+import { withLock } from '../../storage/locks.ts';
+import { type Repository, RepositoryError, type SnapshotManifest } from '../../storage/repository.ts';
+import { diffSnapshots } from '../../storage/snapshot-state.ts';
+import { SnapshotWriter } from '../../storage/snapshot-writer.ts';
+import { CatalogRepository } from '../catalog/entities.ts';
+import { indexSnapshot } from '../catalog/indexer.ts';
+import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
+import type { BackupItemWriter } from '../plugins/service.ts';
+import { connectTask } from './connection.ts';
+import { TaskEntity } from './entities.ts';
+
+export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
+  const { ctx, em, job, signal, progress, log } = run;
+  if (!job.entity) throw new Error('a backup job needs an entity');
+  const entity = await em.findOne(TaskEntity, { id: job.entity.id }, { populate: ['task'] });
+  const task = entity?.task;
+  if (!entity || !task || entity.deletedAt || task.deletedAt) {
+    throw new JobNotApplicableError('The entity or its backup task was deleted.');
+  }
+  if (entity.status === 'paused' || entity.status === 'archived' || entity.status === 'not_active') {
+    throw new JobNotApplicableError(`${entity.name} is ${entity.status.replace('_', ' ')}, so it is not backed up.`);
+  }
+  if (task.status === 'paused' && job.initiatorKind === 'schedule') {
+    throw new JobNotApplicableError('The backup task is paused.');
+  }
+  const plugin = ctx.services(task.service);
+  if (!plugin) throw new Error(`the service plugin "${task.service}" is not installed on this appliance`);
+
+  entity.status = 'in_process';
+  await em.flush();
+  progress.step = 'connecting';
+  const opened = await ctx.storage.open({
+    id: task.id,
+    organizationId: task.organization.id,
+    storageLocation: task.storageLocation ?? null,
+  });
+  try {
+    const { repo } = opened;
+    const outcome = await withLock(
+      repo.sink,
+      'shared',
+      { purpose: `backup of ${entity.name}`.slice(0, 200) },
+      async () => {
+        const parent = entity.lastSnapshotId ? await loadIfPresent(repo, entity.lastSnapshotId) : undefined;
+        const writer = new SnapshotWriter(repo, {
+          task: task.id,
+          entity: entity.externalId,
+          ...(parent ? { parent: parent.id } : {}),
+          mode: plugin.snapshots.mode,
+          ...(plugin.snapshots.layered ? { layered: true } : {}),
+        });
+        const items: BackupItemWriter = {
+          hasParent: !!parent,
+          add: async (item, content) => {
+            const entry = await writer.add(item, content);
+            progress.items++;
+            progress.bytes += entry.size;
+          },
+          carryOver: async (key) => {
+            await writer.carryOver(key);
+            progress.items++;
+          },
+          delete: (key) => writer.delete(key),
+        };
+        const connection = await connectTask(em, task, plugin, ctx.credentials, signal, log);
+        let result: Awaited<ReturnType<typeof connection.backup>>;
+        try {
+          progress.step = 'reading items';
+          result = await connection.backup({
+            entity: { externalId: entity.externalId, name: entity.name, kind: entity.kind },
+            state: entity.pluginState ?? undefined,
+            writer: items,
+            signal,
+            step: (text) => {
+              progress.step = text;
+            },
+            apiUsageLimitPercent: task.apiUsageLimitPercent ?? null,
+            log,
+          });
+          // A plugin that returns after the signal fired must not get its snapshot committed.
+          signal.throwIfAborted();
+        } catch (err) {
+          await writer.abort();
+          throw err;
+        } finally {
+          await connection.close?.();
+        }
+        progress.step = 'committing';
+        const committed = await writer.commit({ failedItems: result.failedItems?.length ?? 0 });
+        const changes = await countChanges(repo, parent?.manifest, committed.manifest);
+        if (task.indexForSearch) {
+          progress.step = 'indexing';
+          if (!(await em.count(CatalogRepository, { id: repo.id }))) {
+            em.create(CatalogRepository, { id: repo.id, location: opened.description, indexedAt: null });
+            await em.flush();
+          }
+          await indexSnapshot(em, repo, committed, parent);
+        }
+        return { result, committed, changes };
+      },
+      repo,
+    );
+
+    const failed = outcome.result.failedItems?.length ?? 0;
+    const now = ctx.now();
+    await em.transactional(async (tx) => {
+      const fresh = await tx.findOneOrFail(TaskEntity, { id: entity.id }, { populate: ['task'] });
+      fresh.pluginState = outcome.result.state as never;
+      fresh.lastSnapshotId = outcome.committed.id;
+      fresh.lastRunAt = now;
+      fresh.lastAdded = outcome.changes.added;
+      fresh.lastUpdated = outcome.changes.updated;
+      fresh.lastDeleted = outcome.changes.deleted;
+      fresh.lastItems = outcome.committed.manifest.stats.items;
+      fresh.lastBytes = outcome.committed.manifest.stats.bytes;
+      fresh.lastError = failed
+        ? `${failed} item(s) could not be read: ${outcome.result.failedItems?.[0]?.reason}`
+        : null;
+      // Paused or deleted meanwhile: the snapshot counts, the status the user chose stays.
+      if (fresh.status === 'in_process') fresh.status = failed ? 'partial' : 'success';
+      fresh.task.storageLocation ??= opened.location;
+    });
+    em.clear();
+    return {
+      state: failed ? 'partially_succeeded' : 'succeeded',
+      result: {
+        snapshotId: outcome.committed.id,
+        items: outcome.committed.manifest.stats.items,
+        bytes: outcome.committed.manifest.stats.bytes,
+        ...outcome.changes,
+        failedItems: failed,
+      },
+      message: `snapshot ${outcome.committed.id.slice(0, 12)} committed: ${outcome.changes.added} added, ${outcome.changes.updated} updated, ${outcome.changes.deleted} deleted${failed ? `, ${failed} failed` : ''}`,
+    };
+  } finally {
+    await opened.close();
+  }
+}
+
+async function loadIfPresent(
+  repo: Repository,
+  id: string,
+): Promise<{ id: string; manifest: SnapshotManifest } | undefined> {
+  try {
+    return { id, manifest: await repo.loadSnapshot(id) };
+  } catch (err) {
+    // Pruned or never there (an older appliance state): a full run without a parent is correct.
+    if (err instanceof RepositoryError && err.code === 'not_a_repository') return undefined;
+    throw err;
+  }
+}
+
+async function countChanges(
+  repo: Repository,
+  before: SnapshotManifest | undefined,
+  after: SnapshotManifest,
+): Promise<{ added: number; updated: number; deleted: number }> {
+  if (!before) return { added: after.stats.items, updated: 0, deleted: 0 };
+  const counts = { added: 0, updated: 0, deleted: 0 };
+  for await (const change of diffSnapshots(repo, before, after)) {
+    if (change.change === 'added') counts.added++;
+    else if (change.change === 'removed') counts.deleted++;
+    else counts.updated++;
+  }
+  return counts;
+}

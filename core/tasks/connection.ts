@@ -1,0 +1,69 @@
+// A task's connection to its service: the plugin's settings sealed at rest under a context that
+// names the task (a ciphertext copied to another task does not open), and opening a connection.
+import type { EntityManager } from '@mikro-orm/core';
+import { AppError, fieldErrorsFrom, ValidationError } from '../errors.ts';
+import type { Logger } from '../logging.ts';
+import type { ServiceConnection, ServicePlugin } from '../plugins/service.ts';
+import { ServiceAuthError } from '../plugins/service.ts';
+import type { CredentialCipher } from '../secrets/credential-cipher.ts';
+import type { IBackupTask } from './entities.ts';
+
+export function connectionContext(taskId: string): string {
+  return `backup-task:${taskId}`;
+}
+
+export class UnknownServiceError extends AppError {
+  constructor(kind: string) {
+    super('unknown_service', `No service plugin "${kind}" is installed on this appliance.`, 422);
+    this.name = 'UnknownServiceError';
+  }
+}
+
+/** Validates connection settings with the plugin's schema; messages per field. */
+export function parseConnectionSettings(plugin: ServicePlugin, input: unknown): unknown {
+  const parsed = plugin.settings.safeParse(input);
+  if (!parsed.success) throw new ValidationError(fieldErrorsFrom(parsed.error.issues));
+  return parsed.data;
+}
+
+export function sealConnection(credentials: CredentialCipher, taskId: string, settings: unknown): string {
+  return credentials.encrypt(JSON.stringify(settings), connectionContext(taskId));
+}
+
+export function openConnectionSettings(
+  credentials: CredentialCipher,
+  task: Pick<IBackupTask, 'id' | 'connection'>,
+): unknown {
+  return JSON.parse(credentials.decrypt(task.connection, connectionContext(task.id)));
+}
+
+/**
+ * Connects with the task's stored settings. A refusal of the credentials marks the task
+ * Disconnected (with the service's reason) before rethrowing.
+ */
+export async function connectTask(
+  em: EntityManager,
+  task: IBackupTask,
+  plugin: ServicePlugin,
+  credentials: CredentialCipher,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<ServiceConnection> {
+  try {
+    return await plugin.connect(openConnectionSettings(credentials, task), { signal, log });
+  } catch (err) {
+    if (err instanceof ServiceAuthError) await markConnection(em, task, false, err.message);
+    throw err;
+  }
+}
+
+export async function markConnection(
+  em: EntityManager,
+  task: IBackupTask,
+  connected: boolean,
+  problem: string | null,
+): Promise<void> {
+  task.connectionState = connected ? 'connected' : 'disconnected';
+  task.connectionProblem = connected ? null : (problem?.slice(0, 1000) ?? 'The service refused the connection.');
+  await em.flush();
+}

@@ -1,0 +1,75 @@
+// Discovery: asks the service which entities the account has now and brings the task's entity
+// list up to date. New entities start Scheduled when the task auto-activates them, otherwise Not
+// Active; entities the service no longer lists become Archived (kept for the task's retention of
+// archived backups); an archived entity that reappears is active again.
+import type { EntityManager } from '@mikro-orm/core';
+import type { Logger } from '../logging.ts';
+import type { ServicePlugin } from '../plugins/service.ts';
+import type { CredentialCipher } from '../secrets/credential-cipher.ts';
+import { connectTask, markConnection } from './connection.ts';
+import { type IBackupTask, type ITaskEntity, TaskEntity } from './entities.ts';
+
+export interface DiscoveryReport {
+  found: number;
+  added: number;
+  archived: number;
+  returned: number;
+  /** Entities that became active in this discovery (new with auto-activate, or back from the archive). */
+  activated: ITaskEntity[];
+}
+
+export async function discoverEntities(
+  em: EntityManager,
+  task: IBackupTask,
+  plugin: ServicePlugin,
+  credentials: CredentialCipher,
+  options: { signal: AbortSignal; log: Logger; now: Date },
+): Promise<DiscoveryReport> {
+  const connection = await connectTask(em, task, plugin, credentials, options.signal, options.log);
+  const report: DiscoveryReport = { found: 0, added: 0, archived: 0, returned: 0, activated: [] };
+  try {
+    const known = new Map((await em.find(TaskEntity, { task })).map((e) => [e.externalId, e]));
+    const seen = new Set<string>();
+    for await (const found of connection.discover(options.signal)) {
+      if (seen.has(found.externalId)) continue;
+      seen.add(found.externalId);
+      report.found++;
+      const entity = known.get(found.externalId);
+      if (!entity) {
+        const status = task.autoActivate ? 'scheduled' : 'not_active';
+        const created = em.create(TaskEntity, {
+          task,
+          externalId: found.externalId.slice(0, 500),
+          name: found.name.slice(0, 500),
+          kind: found.kind.slice(0, 100),
+          status,
+          pluginState: null,
+          createdAt: options.now,
+        });
+        report.added++;
+        if (status === 'scheduled') report.activated.push(created);
+        continue;
+      }
+      entity.name = found.name.slice(0, 500);
+      entity.kind = found.kind.slice(0, 100);
+      if (entity.status === 'archived' && !entity.deletedAt) {
+        entity.status = 'scheduled';
+        entity.archivedAt = null;
+        report.returned++;
+        report.activated.push(entity);
+      }
+    }
+    for (const entity of known.values()) {
+      if (seen.has(entity.externalId) || entity.status === 'archived') continue;
+      entity.status = 'archived';
+      entity.archivedAt = options.now;
+      report.archived++;
+    }
+    task.discoveredAt = options.now;
+    await em.flush();
+    if (task.connectionState !== 'connected') await markConnection(em, task, true, null);
+  } finally {
+    await connection.close?.();
+  }
+  return report;
+}

@@ -1,0 +1,86 @@
+// Where a task's snapshots are stored. Until storage locations are configurable (a separate
+// capability), every organization has one repository of its own in the default local storage
+// folder (HOLDFAST_STORAGE_DIR/organizations/<id>), its passphrase derived from the appliance
+// master key — so the storage folder plus the master key are enough to read the backups on a
+// fresh appliance. A task records the location of its first snapshot and keeps it; a location
+// this appliance does not know is refused rather than silently replaced.
+//
+// Hook for storage locations: implement TaskStorage over the configured locations (sink plugin +
+// settings per location, repository per organization and location) and pass it to the kernel.
+import { hkdfSync } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Repository, RepositoryError } from '../../storage/repository.ts';
+import { AppError } from '../errors.ts';
+import { sinkPlugin } from '../plugins/registry.ts';
+import type { Sink } from '../plugins/sink.ts';
+
+export interface OpenedRepository {
+  repo: Repository;
+  /** The location's name, stored on the task by its first snapshot. */
+  location: string;
+  /** Human-readable place without secrets, e.g. "local:/data/storage/organizations/…". */
+  description: string;
+  close(): Promise<void>;
+}
+
+export interface TaskRef {
+  id: string;
+  organizationId: string;
+  storageLocation: string | null;
+}
+
+export interface TaskStorage {
+  /** Opens (creating on first use) the repository that holds the task's snapshots. */
+  open(task: TaskRef): Promise<OpenedRepository>;
+  /** Deletes everything stored for an organization (the end of its removal grace period). */
+  removeOrganization(organizationId: string): Promise<void>;
+}
+
+export const DEFAULT_LOCATION = 'default';
+
+export class StorageLocationUnavailableError extends AppError {
+  constructor(location: string) {
+    super('storage_location_unavailable', `The storage location "${location}" of this task is not available.`, 409);
+    this.name = 'StorageLocationUnavailableError';
+  }
+}
+
+/** The repository passphrase of an organization in the default storage, derived from the master key. */
+export function organizationPassphrase(masterKey: Buffer, organizationId: string): string {
+  return Buffer.from(
+    hkdfSync('sha256', masterKey, Buffer.from(organizationId, 'utf8'), 'holdfast organization repository v1', 32),
+  ).toString('base64url');
+}
+
+export function defaultTaskStorage(storageDir: string, masterKey: Buffer): TaskStorage {
+  const folder = (organizationId: string) => join(storageDir, 'organizations', organizationId);
+  return {
+    async open(task) {
+      if (task.storageLocation && task.storageLocation !== DEFAULT_LOCATION) {
+        throw new StorageLocationUnavailableError(task.storageLocation);
+      }
+      const sink: Sink = await (sinkPlugin('local') as NonNullable<ReturnType<typeof sinkPlugin>>).create({
+        path: folder(task.organizationId),
+      });
+      const passphrase = organizationPassphrase(masterKey, task.organizationId);
+      let repo: Repository;
+      try {
+        repo = await Repository.open(sink, { passphrase });
+      } catch (err) {
+        if (!(err instanceof RepositoryError && err.code === 'not_a_repository')) throw err;
+        try {
+          repo = await Repository.init(sink, { passphrase });
+        } catch (initErr) {
+          // Another job created it at the same moment.
+          if (!(initErr instanceof RepositoryError && initErr.code === 'exists')) throw initErr;
+          repo = await Repository.open(sink, { passphrase });
+        }
+      }
+      return { repo, location: DEFAULT_LOCATION, description: sink.description, close: () => sink.close() };
+    },
+    async removeOrganization(organizationId) {
+      await rm(folder(organizationId), { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,270 @@
+// Backup tasks: create one from a service plugin, change its settings, reconnect, pause, delete
+// (hidden at once, restorable during the grace period, purged with its snapshots afterwards).
+// Every lookup is scoped to the organization acted on: another tenant's task is "not found".
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
+import { fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
+import type { IOrganization } from '../identity/entities.ts';
+import { Job } from '../jobs/entities.ts';
+import { requestCancel } from '../jobs/queue.ts';
+import type { Logger } from '../logging.ts';
+import type { ServicePlugin } from '../plugins/service.ts';
+import type { CredentialCipher } from '../secrets/credential-cipher.ts';
+import { REMOVAL_GRACE_DAYS } from '../tenancy/organizations.ts';
+import { parseConnectionSettings, sealConnection, UnknownServiceError } from './connection.ts';
+import { BackupTask, type IBackupTask, type TaskStatus } from './entities.ts';
+import { DEFAULT_TASK_SETTINGS, type TaskSettings, taskSettingsSchema } from './settings.ts';
+
+export const TASK_GRACE_DAYS = REMOVAL_GRACE_DAYS;
+
+export interface TaskServiceDeps {
+  credentials: CredentialCipher;
+  services: (kind: string) => ServicePlugin | undefined;
+  now: () => Date;
+  log: Logger;
+}
+
+function requirePlugin(deps: TaskServiceDeps, kind: string): ServicePlugin {
+  const plugin = deps.services(kind);
+  if (!plugin) throw new UnknownServiceError(kind);
+  return plugin;
+}
+
+function parseSettings(input: unknown): TaskSettings {
+  const parsed = taskSettingsSchema.safeParse(input);
+  if (!parsed.success) throw new ValidationError(fieldErrorsFrom(parsed.error.issues));
+  return parsed.data;
+}
+
+/** Checks the credentials with the service; a refusal is a message on the connection form. */
+async function checkCredentials(plugin: ServicePlugin, settings: unknown, log: Logger): Promise<void> {
+  const signal = AbortSignal.timeout(60_000);
+  let problem: string | undefined;
+  try {
+    const connection = await plugin.connect(settings, { signal, log });
+    try {
+      const result = await connection.check(signal);
+      if (!result.ok) problem = result.reason;
+    } finally {
+      await connection.close?.();
+    }
+  } catch (err) {
+    problem = (err as Error).message;
+  }
+  if (problem) throw new ValidationError({ connection: problem }, `${plugin.label} refused the connection.`);
+}
+
+export interface NewTaskInput {
+  service: string;
+  name: string;
+  connection: unknown;
+  settings?: Partial<Record<keyof TaskSettings, unknown>>;
+}
+
+export async function createTask(
+  em: EntityManager,
+  deps: TaskServiceDeps,
+  organization: IOrganization,
+  input: NewTaskInput,
+  actor: AuditActor,
+): Promise<IBackupTask> {
+  const plugin = requirePlugin(deps, input.service);
+  const settings = parseSettings({ ...DEFAULT_TASK_SETTINGS, ...input.settings, name: input.name });
+  if (!plugin.apiUsageLimit) settings.apiUsageLimitPercent = null;
+  const connection = parseConnectionSettings(plugin, input.connection);
+  await checkCredentials(plugin, connection, deps.log);
+  const id = randomUUID();
+  const now = deps.now();
+  const task = em.create(BackupTask, {
+    id,
+    organization,
+    service: plugin.kind,
+    connection: sealConnection(deps.credentials, id, connection),
+    connectionState: 'connected',
+    connectionProblem: null,
+    ...settings,
+    storageLocation: null,
+    status: 'active',
+    createdAt: now,
+    updatedAt: now,
+  });
+  await em.flush();
+  await recordAudit(em, {
+    organization,
+    activity: 'Backup task added',
+    service: plugin.label,
+    description: `Backup task "${task.name}" added for ${plugin.label}.`,
+    actor,
+  });
+  return task;
+}
+
+/** Tasks of the organization acted on that are not deleted, by name. */
+export async function listTasks(em: EntityManager, organization: IOrganization): Promise<IBackupTask[]> {
+  return em.find(BackupTask, { organization, deletedAt: null }, { orderBy: { name: 'asc', createdAt: 'asc' } });
+}
+
+/** Deleted tasks still in their grace period (restorable). */
+export async function listDeletedTasks(em: EntityManager, organization: IOrganization): Promise<IBackupTask[]> {
+  return em.find(BackupTask, { organization, deletedAt: { $ne: null } }, { orderBy: { purgeAfter: 'asc' } });
+}
+
+export async function getTask(em: EntityManager, organization: IOrganization, id: string): Promise<IBackupTask> {
+  const task = await em.findOne(BackupTask, { id, organization, deletedAt: null });
+  if (!task) throw new NotFoundError('No such backup task.');
+  return task;
+}
+
+const SETTING_LABELS: Record<keyof TaskSettings, string> = {
+  name: 'name',
+  frequency: 'backup frequency',
+  backupHour: 'backup hour',
+  apiUsageLimitPercent: 'API usage limit',
+  indexForSearch: 'index for search',
+  autoActivate: 'automatic activation',
+  archivedRetentionDays: 'retention of archived backups',
+  retention: 'retention policy',
+};
+
+/** Applies new settings (all of them, validated together); returns the names of those that changed. */
+export async function updateTaskSettings(
+  em: EntityManager,
+  deps: TaskServiceDeps,
+  task: IBackupTask,
+  input: Partial<Record<keyof TaskSettings, unknown>>,
+  actor: AuditActor,
+): Promise<(keyof TaskSettings)[]> {
+  const plugin = requirePlugin(deps, task.service);
+  const current: TaskSettings = {
+    name: task.name,
+    frequency: task.frequency,
+    backupHour: task.backupHour,
+    apiUsageLimitPercent: task.apiUsageLimitPercent ?? null,
+    indexForSearch: task.indexForSearch,
+    autoActivate: task.autoActivate,
+    archivedRetentionDays: task.archivedRetentionDays ?? null,
+    retention: task.retention,
+  };
+  const next = parseSettings({ ...current, ...input });
+  if (!plugin.apiUsageLimit) next.apiUsageLimitPercent = null;
+  const changed = (Object.keys(next) as (keyof TaskSettings)[]).filter(
+    (k) => JSON.stringify(next[k]) !== JSON.stringify(current[k]),
+  );
+  if (changed.length === 0) return changed;
+  Object.assign(task, next);
+  await em.flush();
+  await recordAudit(em, {
+    organization: task.organization,
+    activity: 'Backup task changed',
+    service: plugin.label,
+    description: `Backup task "${task.name}": ${changed.map((k) => SETTING_LABELS[k]).join(', ')} changed.`,
+    actor,
+  });
+  return changed;
+}
+
+/** New credentials (the "Disconnected" icon's re-authentication); checked before they are stored. */
+export async function reconnectTask(
+  em: EntityManager,
+  deps: TaskServiceDeps,
+  task: IBackupTask,
+  connectionInput: unknown,
+  actor: AuditActor,
+): Promise<void> {
+  const plugin = requirePlugin(deps, task.service);
+  const connection = parseConnectionSettings(plugin, connectionInput);
+  await checkCredentials(plugin, connection, deps.log);
+  task.connection = sealConnection(deps.credentials, task.id, connection);
+  task.connectionState = 'connected';
+  task.connectionProblem = null;
+  await em.flush();
+  await recordAudit(em, {
+    organization: task.organization,
+    activity: 'Backup task reconnected',
+    service: plugin.label,
+    description: `Backup task "${task.name}" authenticated again.`,
+    actor,
+  });
+}
+
+/** Pauses or resumes the whole task (its schedule); entities keep their own statuses. */
+export async function setTaskStatus(
+  em: EntityManager,
+  task: IBackupTask,
+  status: TaskStatus,
+  actor: AuditActor,
+): Promise<void> {
+  if (task.status === status) return;
+  task.status = status;
+  await em.flush();
+  await recordAudit(em, {
+    organization: task.organization,
+    activity: 'Backup task changed',
+    service: task.service,
+    description: `Backup task "${task.name}" ${status === 'paused' ? 'paused' : 'resumed'}.`,
+    actor,
+  });
+}
+
+/**
+ * Deletes a task: it disappears from lists at once, its queued jobs are canceled and running ones
+ * asked to stop; it can be restored until `purgeAfter`, when maintenance purges it and its snapshots.
+ */
+export async function deleteTask(
+  em: EntityManager,
+  deps: TaskServiceDeps,
+  task: IBackupTask,
+  actor: AuditActor,
+): Promise<Date> {
+  if (task.deletedAt && task.purgeAfter) return task.purgeAfter;
+  const now = deps.now();
+  task.deletedAt = now;
+  task.purgeAfter = new Date(now.getTime() + TASK_GRACE_DAYS * 86_400_000);
+  await em.flush();
+  await cancelTaskJobs(em, task.id, now, actor.label ?? 'a user');
+  await recordAudit(em, {
+    organization: task.organization,
+    activity: 'Backup task deleted',
+    service: task.service,
+    description: `Backup task "${task.name}" deleted; it can be restored until ${task.purgeAfter.toISOString()}.`,
+    actor,
+  });
+  return task.purgeAfter;
+}
+
+export async function cancelTaskJobs(em: EntityManager, taskId: string, now: Date, by: string): Promise<void> {
+  const open = await em.find(
+    Job,
+    { task: taskId, state: { $in: ['pending', 'in_progress'] }, kind: { $ne: 'maintenance' } },
+    { fields: ['id'] },
+  );
+  for (const job of open) await requestCancel(em, job.id, now, by);
+}
+
+export async function restoreTask(
+  em: EntityManager,
+  deps: TaskServiceDeps,
+  organization: IOrganization,
+  id: string,
+  actor: AuditActor,
+): Promise<IBackupTask> {
+  const task = await em.findOne(BackupTask, {
+    id,
+    organization,
+    deletedAt: { $ne: null },
+    purgeAfter: { $gt: deps.now() },
+  });
+  if (!task) throw new NotFoundError('No such deleted backup task (its grace period may have ended).');
+  task.deletedAt = null;
+  task.purgeAfter = null;
+  await em.flush();
+  await recordAudit(em, {
+    organization,
+    activity: 'Backup task restored',
+    service: task.service,
+    description: `Backup task "${task.name}" restored.`,
+    actor,
+  });
+  return task;
+}

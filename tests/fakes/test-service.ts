@@ -1,0 +1,150 @@
+// A service plugin for tests: deterministic entities and items, with knobs for everything the
+// kernel must cope with — many or few entities, entities that disappear, items that change per
+// run, slowness (cancellation points between items), per-item failures (partial runs), failing
+// entities, transient errors, refused credentials. Registered only by tests (directly, or through
+// HOLDFAST_PLUGINS pointing at this file for an appliance process).
+//
+// Item i of an entity has content "<entity>/<i>@v<version>"; a run changes the first
+// `changesPerRun` items (their version becomes the run number), adds item `items + run - 1`
+// when `growPerRun` is set, and leaves the rest as they were (carried over without reading).
+import { z } from 'zod';
+import {
+  type BackupOutcome,
+  type BackupRun,
+  ServiceAuthError,
+  type ServiceConnection,
+  type ServicePlugin,
+  TransientServiceError,
+} from '../../core/plugins/service.ts';
+
+export const TEST_SERVICE_KIND = 'test-service';
+export const VALID_TOKEN = 'test-token';
+
+const settings = z.object({
+  account: z.string().trim().min(1, { error: 'Enter the account name.' }),
+  token: z.string().min(1, { error: 'Enter the token.' }),
+  entities: z.number().int().min(0).default(3),
+  /** External ids the service no longer lists (deleted at the source). */
+  removed: z.array(z.string()).default([]),
+  items: z.number().int().min(0).default(5),
+  itemBytes: z.number().int().min(1).default(64),
+  changesPerRun: z.number().int().min(0).default(1),
+  /** Pause before each item: makes runs slow enough to cancel or kill. */
+  itemDelayMs: z.number().int().min(0).default(0),
+  /** Items (the last N) that cannot be read: the run is partial. */
+  failItems: z.number().int().min(0).default(0),
+  /** Entities whose backup fails for good. */
+  failEntities: z.array(z.string()).default([]),
+  /** The first N runs of each entity fail with a transient error (counted per process). */
+  transientFailures: z.number().int().min(0).default(0),
+});
+export type TestServiceSettings = z.output<typeof settings>;
+export type TestServiceInput = z.input<typeof settings>;
+
+export interface TestServiceState {
+  run: number;
+  versions: number[];
+}
+
+export function entityId(n: number): string {
+  return `user-${String(n).padStart(3, '0')}`;
+}
+
+/** Runs started per account/entity in this process (for transientFailures and assertions). */
+export const startedRuns = new Map<string, number>();
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function content(entity: string, index: number, version: number, bytes: number): Uint8Array {
+  const text = `${entity}/${index}@v${version};`;
+  return Buffer.from(text.repeat(Math.ceil(bytes / text.length)).slice(0, bytes));
+}
+
+class TestConnection implements ServiceConnection<TestServiceState> {
+  readonly #s: TestServiceSettings;
+  constructor(s: TestServiceSettings) {
+    this.#s = s;
+  }
+
+  async check() {
+    return { ok: true as const, account: this.#s.account };
+  }
+
+  async *discover(signal: AbortSignal) {
+    for (let n = 1; n <= this.#s.entities; n++) {
+      signal.throwIfAborted();
+      const id = entityId(n);
+      if (this.#s.removed.includes(id)) continue;
+      yield { externalId: id, name: `${id}@${this.#s.account}.example`, kind: 'user' };
+    }
+  }
+
+  async backup(run: BackupRun<TestServiceState>): Promise<BackupOutcome<TestServiceState>> {
+    const s = this.#s;
+    const id = run.entity.externalId;
+    const key = `${s.account}/${id}`;
+    const started = (startedRuns.get(key) ?? 0) + 1;
+    startedRuns.set(key, started);
+    if (started <= s.transientFailures) throw new TransientServiceError('the test service is throttling (429)');
+    if (s.failEntities.includes(id)) throw new Error(`the test service cannot read ${id}`);
+
+    const previous = run.state;
+    const runNumber = (previous?.run ?? 0) + 1;
+    const versions: number[] = [];
+    const failedItems: { key: string; reason: string }[] = [];
+    run.step('reading items');
+    for (let i = 0; i < s.items; i++) {
+      if (s.itemDelayMs) await sleep(s.itemDelayMs, run.signal);
+      run.signal.throwIfAborted();
+      const itemKey = `items/${String(i).padStart(5, '0')}`;
+      if (i >= s.items - s.failItems) {
+        failedItems.push({ key: itemKey, reason: 'the test service answered 500 for this item' });
+        versions.push(-1);
+        continue;
+      }
+      const before = previous?.versions[i];
+      const changed = before === undefined || before < 0 || i < s.changesPerRun;
+      const version = changed ? runNumber : (before as number);
+      versions.push(version);
+      if (!changed && run.writer.hasParent) {
+        await run.writer.carryOver(itemKey);
+        continue;
+      }
+      await run.writer.add(
+        { key: itemKey, kind: 'file', meta: { name: `item ${i}`, path: `/${id}/item-${i}.txt`, version } },
+        content(id, i, version, s.itemBytes),
+      );
+    }
+    return { state: { run: runNumber, versions }, ...(failedItems.length ? { failedItems } : {}) };
+  }
+}
+
+const testServicePlugin: ServicePlugin<TestServiceSettings, TestServiceState> = {
+  kind: TEST_SERVICE_KIND,
+  label: 'Test service',
+  settings: settings as unknown as z.ZodType<TestServiceSettings>,
+  secretSettings: ['token'],
+  entityKinds: [{ kind: 'user', label: 'Users' }],
+  apiUsageLimit: true,
+  snapshots: { mode: 'full' },
+  searchFields: [{ name: 'name', label: 'Name', type: 'text' }],
+  async connect(s) {
+    if (s.token !== VALID_TOKEN) throw new ServiceAuthError('The test service refused the token (401).');
+    return new TestConnection(s);
+  },
+};
+
+export default testServicePlugin;
