@@ -24,8 +24,9 @@ import { loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
 import { Scheduler } from './scheduler/loop.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
+import { locationTaskStorage } from './storage-locations/task-storage.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
-import { defaultTaskStorage, type TaskStorage } from './tasks/storage.ts';
+import type { TaskStorage } from './tasks/storage.ts';
 import { VERSION } from './version.ts';
 
 export interface Kernel {
@@ -87,7 +88,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     migrationsApplied: applied,
     orm,
     credentials,
-    storage: defaultTaskStorage(config.storageDir, masterKey.key),
+    storage: locationTaskStorage({ orm, credentials, storageDir: config.storageDir, masterKey: masterKey.key }),
     masterKey: masterKey.key,
     close: async () => {
       mailer.close();

@@ -13,12 +13,12 @@ import type { AppDeps, AppEnv } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import {
+  backupsOf,
   defaultForNewAccounts,
   type ResolvedLocation,
   resolveLocation,
   setDefaultForNewAccounts,
   setOrganizationLocation,
-  snapshotsOf,
 } from '../storage-locations/assignment.ts';
 import type { ConnectionTestResult } from '../storage-locations/connection-test.ts';
 import type { IStorageLocation } from '../storage-locations/entities.ts';
@@ -302,7 +302,7 @@ export function storageLocationsApi(deps: AppDeps) {
       location: { id: resolved.location.id, name: resolved.location.name },
       source: resolved.source,
       inheritedFrom: resolved.from?.id ?? null,
-      fixed: (await snapshotsOf(em, org)) > 0,
+      fixed: (await backupsOf(em, org)) > 0,
       defaultForNewAccounts: defaults
         ? { id: defaults.location.id, name: defaults.location.name, source: defaults.source }
         : null,

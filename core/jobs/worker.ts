@@ -6,7 +6,7 @@ import { openDatabase } from '../db/database.ts';
 import { createLogger } from '../logging.ts';
 import { loadExternalPlugins, servicePlugin } from '../plugins/registry.ts';
 import { createCredentialCipher } from '../secrets/credential-cipher.ts';
-import { defaultTaskStorage } from '../tasks/storage.ts';
+import { locationTaskStorage } from '../storage-locations/task-storage.ts';
 import type { WorkerData } from './executors.ts';
 import { runClaimedJob } from './run-job.ts';
 
@@ -20,13 +20,14 @@ const masterKey = Buffer.from(data.masterKey);
 const log = createLogger(data.config.logLevel).child({ worker: data.jobId });
 await loadExternalPlugins(data.config.plugins);
 const orm = await openDatabase(data.config);
+const credentials = createCredentialCipher(masterKey);
 try {
   await runClaimedJob(
     {
       orm,
       settings: data.config,
-      credentials: createCredentialCipher(masterKey),
-      storage: defaultTaskStorage(data.config.storageDir, masterKey),
+      credentials,
+      storage: locationTaskStorage({ orm, credentials, storageDir: data.config.storageDir, masterKey }),
       services: servicePlugin,
       log,
       now: () => new Date(),

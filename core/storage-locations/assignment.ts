@@ -9,6 +9,7 @@ import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { CatalogSnapshot } from '../catalog/entities.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
+import { BackupTask } from '../tasks/entities.ts';
 import { ancestorIds, CHILD_KINDS } from '../tenancy/organizations.ts';
 import {
   type IOrganizationStorage,
@@ -72,11 +73,25 @@ export async function defaultForNewAccounts(em: EntityManager, portal: IOrganiza
   return { location: await builtin(em), source: 'builtin', from: null };
 }
 
-/** Snapshots in the catalog of the organization's repositories. */
-export async function snapshotsOf(em: EntityManager, org: IOrganization): Promise<number> {
+/** Backups of the organization: catalogued snapshots, plus tasks that committed a snapshot somewhere. */
+export async function backupsOf(em: EntityManager, org: IOrganization): Promise<number> {
   const links = await em.find(StorageRepository, { organization: org.id });
-  if (links.length === 0) return 0;
-  return em.count(CatalogSnapshot, { repository: { $in: links.map((l) => (l.repository as { id: string }).id) } });
+  const snapshots =
+    links.length === 0
+      ? 0
+      : await em.count(CatalogSnapshot, { repository: { $in: links.map((l) => (l.repository as { id: string }).id) } });
+  return snapshots + (await em.count(BackupTask, { organization: org.id, storageLocation: { $ne: null } }));
+}
+
+/** Records the location as the organization's own choice if it has none (its backups start there). */
+export async function pinOrganizationLocation(
+  em: EntityManager,
+  org: IOrganization,
+  location: IStorageLocation,
+): Promise<void> {
+  const row = await rowFor(em, org);
+  if (!row.location) row.location = location;
+  await em.flush();
 }
 
 async function rowFor(em: EntityManager, org: IOrganization): Promise<IOrganizationStorage> {
@@ -97,7 +112,7 @@ export async function setOrganizationLocation(
   const location = locationId ? await availableOrFieldError(em, org, locationId, 'location') : null;
   const current = await resolveLocation(em, org);
   const next = location ?? (await resolveWithout(em, org));
-  if (next.id !== current.location.id && (await snapshotsOf(em, org)) > 0) {
+  if (next.id !== current.location.id && (await backupsOf(em, org)) > 0) {
     throw new ConflictError(
       'storage_fixed',
       `Backups of ${org.name} are kept at ${current.location.name}; the storage location cannot change once backups exist.`,
@@ -162,9 +177,7 @@ export async function attachRepository(
   location: IStorageLocation,
 ): Promise<void> {
   em.create(StorageRepository, { repository: repositoryId, organization: org, location });
-  const row = await rowFor(em, org);
-  if (!row.location) row.location = location;
-  await em.flush();
+  await pinOrganizationLocation(em, org, location);
 }
 
 /** Organizations whose own choice or default is this location (deleting it is refused then). */

@@ -19,6 +19,8 @@ import { type IOrganization, Organization } from '../identity/entities.ts';
 import { sinkPlugin } from '../plugins/registry.ts';
 import type { Sink, SinkCreateOptions, SinkPlugin } from '../plugins/sink.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
+import { BackupTask } from '../tasks/entities.ts';
+import { DEFAULT_LOCATION } from '../tasks/storage.ts';
 import { ancestorIds } from '../tenancy/organizations.ts';
 import { type ConnectionTestResult, testConnection } from './connection-test.ts';
 import { type IStorageLocation, OrganizationStorage, StorageLocation, StorageRepository } from './entities.ts';
@@ -88,13 +90,13 @@ export async function ensureBuiltinLocation(em: EntityManager): Promise<IStorage
   return em.findOneOrFail(StorageLocation, { id: BUILTIN_LOCATION_ID });
 }
 
-/** Locations an organization may use: its own and those of every organization above it. */
+/** Locations an organization may use: the built-in one, its own and those of every organization above it. */
 export async function availableLocations(em: EntityManager, org: IOrganization): Promise<IStorageLocation[]> {
   await ensureBuiltinLocation(em);
   const owners = ancestorIds(org);
   const rows = await em.find(
     StorageLocation,
-    { organization: { $in: owners } },
+    { $or: [{ organization: { $in: owners } }, { builtin: true }] },
     { populate: ['organization'], orderBy: { name: 'asc' } },
   );
   // Built-in first, then from the top of the tree down (the appliance's, the portal's, its own).
@@ -113,7 +115,7 @@ export async function findAvailableLocation(
     typeof id === 'string' && id.length <= 36
       ? await em.findOne(StorageLocation, { id }, { populate: ['organization'] })
       : null;
-  if (!location || !ancestorIds(org).includes((location.organization as IOrganization).id)) {
+  if (!location || !(location.builtin || ancestorIds(org).includes((location.organization as IOrganization).id))) {
     throw new NotFoundError('There is no such storage location.');
   }
   return location;
@@ -161,11 +163,19 @@ export async function openLocationSink(
   return plugin.create(plugin.settings.parse(fullSettings(ctx, location)), options);
 }
 
-/** Snapshots in the catalog kept at this location. */
-export async function snapshotsAt(em: EntityManager, location: IStorageLocation): Promise<number> {
+/**
+ * Backups kept at this location: snapshots of its catalogued repositories, plus backup tasks
+ * whose snapshots were committed there (a task records its location with its first snapshot,
+ * indexed for search or not).
+ */
+export async function backupsAt(em: EntityManager, location: IStorageLocation): Promise<number> {
   const links = await em.find(StorageRepository, { location: location.id });
-  if (links.length === 0) return 0;
-  return em.count(CatalogSnapshot, { repository: { $in: links.map((l) => (l.repository as { id: string }).id) } });
+  const snapshots =
+    links.length === 0
+      ? 0
+      : await em.count(CatalogSnapshot, { repository: { $in: links.map((l) => (l.repository as { id: string }).id) } });
+  const names = location.builtin ? [location.id, DEFAULT_LOCATION] : [location.id];
+  return snapshots + (await em.count(BackupTask, { storageLocation: { $in: names } }));
 }
 
 async function refuseWhenInUse(em: EntityManager, location: IStorageLocation, action: string): Promise<void> {
@@ -175,12 +185,8 @@ async function refuseWhenInUse(em: EntityManager, location: IStorageLocation, ac
       `${BUILTIN_LOCATION_NAME} is part of the appliance and cannot be ${action}.`,
     );
   }
-  const snapshots = await snapshotsAt(em, location);
-  if (snapshots > 0) {
-    throw new ConflictError(
-      'location_in_use',
-      `${location.name} holds backups (${snapshots} snapshot${snapshots === 1 ? '' : 's'}) and cannot be ${action}.`,
-    );
+  if ((await backupsAt(em, location)) > 0) {
+    throw new ConflictError('location_in_use', `${location.name} holds backups and cannot be ${action}.`);
   }
 }
 

@@ -1,12 +1,12 @@
-// Where a task's snapshots are stored. Until storage locations are configurable (a separate
-// capability), every organization has one repository of its own in the default local storage
-// folder (HOLDFAST_STORAGE_DIR/organizations/<id>), its passphrase derived from the appliance
+// Where a task's snapshots are stored. In the built-in location every organization has one
+// repository of its own in the default local storage folder
+// (HOLDFAST_STORAGE_DIR/organizations/<id>), its passphrase derived from the appliance
 // master key — so the storage folder plus the master key are enough to read the backups on a
 // fresh appliance. A task records the location of its first snapshot and keeps it; a location
 // this appliance does not know is refused rather than silently replaced.
 //
-// Hook for storage locations: implement TaskStorage over the configured locations (sink plugin +
-// settings per location, repository per organization and location) and pass it to the kernel.
+// The appliance runs core/storage-locations/task-storage.ts, which keeps this layout for the
+// built-in location and adds the configured ones; this one remains for tools and tests.
 import { hkdfSync } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,6 +53,22 @@ export function organizationPassphrase(masterKey: Buffer, organizationId: string
   ).toString('base64url');
 }
 
+/** Opens the repository in the sink, creating it on first use. */
+export async function openOrInitRepository(sink: Sink, passphrase: string): Promise<Repository> {
+  try {
+    return await Repository.open(sink, { passphrase });
+  } catch (err) {
+    if (!(err instanceof RepositoryError && err.code === 'not_a_repository')) throw err;
+    try {
+      return await Repository.init(sink, { passphrase });
+    } catch (initErr) {
+      // Another job created it at the same moment.
+      if (!(initErr instanceof RepositoryError && initErr.code === 'exists')) throw initErr;
+      return Repository.open(sink, { passphrase });
+    }
+  }
+}
+
 export function defaultTaskStorage(storageDir: string, masterKey: Buffer): TaskStorage {
   const folder = (organizationId: string) => join(storageDir, 'organizations', organizationId);
   return {
@@ -63,20 +79,7 @@ export function defaultTaskStorage(storageDir: string, masterKey: Buffer): TaskS
       const sink: Sink = await (sinkPlugin('local') as NonNullable<ReturnType<typeof sinkPlugin>>).create({
         path: folder(task.organizationId),
       });
-      const passphrase = organizationPassphrase(masterKey, task.organizationId);
-      let repo: Repository;
-      try {
-        repo = await Repository.open(sink, { passphrase });
-      } catch (err) {
-        if (!(err instanceof RepositoryError && err.code === 'not_a_repository')) throw err;
-        try {
-          repo = await Repository.init(sink, { passphrase });
-        } catch (initErr) {
-          // Another job created it at the same moment.
-          if (!(initErr instanceof RepositoryError && initErr.code === 'exists')) throw initErr;
-          repo = await Repository.open(sink, { passphrase });
-        }
-      }
+      const repo = await openOrInitRepository(sink, organizationPassphrase(masterKey, task.organizationId));
       return { repo, location: DEFAULT_LOCATION, description: sink.description, close: () => sink.close() };
     },
     async removeOrganization(organizationId) {

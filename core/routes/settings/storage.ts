@@ -13,12 +13,12 @@ import { renderPage } from '../../http/page.ts';
 import type { IOrganization } from '../../identity/entities.ts';
 import { sinkPlugin } from '../../plugins/registry.ts';
 import {
+  backupsOf,
   defaultForNewAccounts,
   type ResolvedLocation,
   resolveLocation,
   setDefaultForNewAccounts,
   setOrganizationLocation,
-  snapshotsOf,
 } from '../../storage-locations/assignment.ts';
 import { kindsFor } from '../../storage-locations/fields.ts';
 import {
@@ -100,7 +100,7 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     const [locations, current, snapshots] = await Promise.all([
       availableLocations(ctx.em, org),
       resolveLocation(ctx.em, org),
-      snapshotsOf(ctx.em, org),
+      backupsOf(ctx.em, org),
     ]);
     const defaults = isPortal ? await defaultForNewAccounts(ctx.em, org) : null;
     const isAdmin = principalOf(c).isAdministrator;

@@ -259,7 +259,7 @@ describe('Settings › Storage for the operator', () => {
     await backupsAt(customer, id);
     const edit = await post(`/settings/storage/${id}`, rootCookie, { name: 'Renamed', path: join(folder.path, 'x') });
     expect(edit.status).toBe(409);
-    expect(await edit.text()).toContain('Second disk holds backups (1 snapshot) and cannot be changed.');
+    expect(await edit.text()).toContain('Second disk holds backups and cannot be changed.');
     const del = await post(`/settings/storage/${id}/delete`, rootCookie, {});
     expect(del.status).toBe(409);
     expect(await del.text()).toContain('cannot be removed');

@@ -1,0 +1,112 @@
+// The backup jobs' storage (TaskStorage of core/tasks/storage.ts) over the storage locations: a
+// task without a location yet goes to its organization's location (own choice, else the default
+// from above, else the built-in one), which is then pinned as the organization's own choice; a
+// task that committed a snapshot keeps its location. Each organization has one repository per
+// location: the built-in one keeps the original layout (HOLDFAST_STORAGE_DIR/organizations/<id>,
+// recorded on tasks as "default"); any other location holds it under "organizations/<id>/".
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Database } from '../db/database.ts';
+import { type IOrganization, Organization } from '../identity/entities.ts';
+import { sinkPlugin } from '../plugins/registry.ts';
+import type { Sink } from '../plugins/sink.ts';
+import type { CredentialCipher } from '../secrets/credential-cipher.ts';
+import { BackupTask } from '../tasks/entities.ts';
+import {
+  DEFAULT_LOCATION,
+  openOrInitRepository,
+  organizationPassphrase,
+  StorageLocationUnavailableError,
+  type TaskStorage,
+} from '../tasks/storage.ts';
+import { ancestorIds } from '../tenancy/organizations.ts';
+import { pinOrganizationLocation, resolveLocation } from './assignment.ts';
+import { type IStorageLocation, StorageLocation } from './entities.ts';
+import { BUILTIN_LOCATION_ID, ensureBuiltinLocation, openLocationSink, type StorageContext } from './locations.ts';
+import { prefixedSink } from './prefixed-sink.ts';
+
+export interface LocationTaskStorageOptions {
+  orm: Database;
+  credentials: CredentialCipher;
+  storageDir: string;
+  masterKey: Buffer;
+}
+
+export function locationTaskStorage(options: LocationTaskStorageOptions): TaskStorage {
+  const builtinFolder = (organizationId: string) => join(options.storageDir, 'organizations', organizationId);
+
+  /** The organization's repository sink at the location, and the name tasks record for it. */
+  const sinkAt = async (
+    ctx: StorageContext,
+    location: IStorageLocation,
+    organizationId: string,
+  ): Promise<{ sink: Sink; name: string }> => {
+    if (location.builtin) {
+      const local = sinkPlugin('local');
+      if (!local) throw new Error('the local sink plugin is missing');
+      return { sink: await local.create({ path: builtinFolder(organizationId) }), name: DEFAULT_LOCATION };
+    }
+    return {
+      sink: prefixedSink(await openLocationSink(ctx, location), `organizations/${organizationId}/`),
+      name: location.id,
+    };
+  };
+
+  /** The location a task records, if this appliance has it and the organization may use it. */
+  const recorded = async (ctx: StorageContext, org: IOrganization, name: string): Promise<IStorageLocation | null> => {
+    if (name === DEFAULT_LOCATION || name === BUILTIN_LOCATION_ID) return ensureBuiltinLocation(ctx.em);
+    const location = await ctx.em.findOne(StorageLocation, { id: name }, { populate: ['organization'] });
+    const owner = location?.organization as IOrganization | undefined;
+    return location && owner && ancestorIds(org).includes(owner.id) ? location : null;
+  };
+
+  const contextOf = (): StorageContext => ({
+    em: options.orm.em.fork(),
+    credentials: options.credentials,
+    storageDir: options.storageDir,
+  });
+
+  return {
+    async open(task) {
+      const ctx = contextOf();
+      const org = await ctx.em.findOne(Organization, { id: task.organizationId });
+      if (!org) throw new StorageLocationUnavailableError(task.storageLocation ?? 'of a removed organization');
+      let location: IStorageLocation | null;
+      if (task.storageLocation) {
+        location = await recorded(ctx, org, task.storageLocation);
+        if (!location) throw new StorageLocationUnavailableError(task.storageLocation);
+      } else {
+        location = (await resolveLocation(ctx.em, org)).location;
+        // Backups start here: a later change of a default above must not move them.
+        await pinOrganizationLocation(ctx.em, org, location);
+      }
+      const { sink, name } = await sinkAt(ctx, location, org.id);
+      try {
+        const repo = await openOrInitRepository(sink, organizationPassphrase(options.masterKey, org.id));
+        return { repo, location: name, description: sink.description, close: () => sink.close() };
+      } catch (err) {
+        await sink.close().catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async removeOrganization(organizationId) {
+      await rm(builtinFolder(organizationId), { recursive: true, force: true });
+      const ctx = contextOf();
+      const org = await ctx.em.findOne(Organization, { id: organizationId });
+      if (!org) return;
+      const tasks = await ctx.em.find(BackupTask, { organization: organizationId, storageLocation: { $ne: null } });
+      const names = new Set(tasks.map((t) => t.storageLocation as string));
+      for (const name of names) {
+        const location = await recorded(ctx, org, name);
+        if (!location || location.builtin) continue;
+        const { sink } = await sinkAt(ctx, location, organizationId);
+        try {
+          for await (const info of sink.list('')) await sink.delete(info.key);
+        } finally {
+          await sink.close();
+        }
+      }
+    },
+  };
+}
