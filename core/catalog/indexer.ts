@@ -5,7 +5,16 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { Repository, SnapshotManifest } from '../../storage/repository.ts';
 import { diffSnapshots, snapshotItems } from '../../storage/snapshot-state.ts';
 import type { ItemChange, ItemEntry } from '../../storage/tree.ts';
-import { catalogBatchWriter, type ItemRow, removeRepositoryItems, type VersionRow } from '../db/sqlite-catalog.ts';
+import {
+  catalogBatchWriter,
+  hasDocuments,
+  type ItemRow,
+  indexRepositoryDocuments,
+  rebuildAllDocuments,
+  removeRepositoryItems,
+  type VersionRow,
+  withoutForeignKeyChecks,
+} from '../db/sqlite-catalog.ts';
 import { CatalogRepository, CatalogSnapshot } from './entities.ts';
 
 const BATCH = 1000;
@@ -43,13 +52,17 @@ async function* asChanges(items: AsyncIterable<ItemEntry>): AsyncIterable<ItemCh
   for await (const item of items) yield { key: item.key, change: 'added', after: item };
 }
 
-/** Indexes one snapshot (no-op when already indexed). `previous` is the entity's prior snapshot. */
+/**
+ * Indexes one snapshot (no-op when already indexed). `previous` is the entity's prior snapshot.
+ * `documents: false` skips the full-text documents (a reindex adds them all at the end).
+ */
 export async function indexSnapshot(
   em: EntityManager,
   repo: Repository,
   snapshot: { id: string; manifest: SnapshotManifest },
   previous: { id: string; manifest: SnapshotManifest } | undefined,
   report: IndexReport = { snapshots: 0, versions: 0, items: 0 },
+  options: { documents: boolean } = { documents: true },
 ): Promise<IndexReport> {
   if (await em.count(CatalogSnapshot, { id: snapshot.id })) return report;
   const { manifest } = snapshot;
@@ -68,7 +81,11 @@ export async function indexSnapshot(
     const changes = previous
       ? diffSnapshots(repo, previous.manifest, manifest)
       : asChanges(snapshotItems(repo, manifest));
-    const writer = await catalogBatchWriter(tx, { repository: repo.id, task: manifest.task, entity: manifest.entity });
+    const writer = await catalogBatchWriter(
+      tx,
+      { repository: repo.id, task: manifest.task, entity: manifest.entity },
+      options,
+    );
     // The entity's first snapshot into an empty scope: no item can exist yet, skip the lookups.
     const emptyScope = !previous && writer.isEmpty();
     let batch: ItemChange[] = [];
@@ -128,26 +145,42 @@ export async function indexSnapshot(
   return report;
 }
 
-/** Rebuilds the catalog of one repository from the repository alone. */
+/**
+ * Rebuilds the catalog of one repository from the repository alone. Items are written without
+ * full-text documents and the documents added in one statement at the end, with `indexed_at`; until
+ * then the repository's items are browsable but not searchable. A reindex that stops half-way
+ * (crash, kill) leaves `indexed_at` empty, and the next reindex repairs the full-text index before
+ * starting over.
+ */
 export async function reindexRepository(em: EntityManager, repo: Repository, location: string): Promise<IndexReport> {
   const report: IndexReport = { snapshots: 0, versions: 0, items: 0 };
-  const existing = await em.findOne(CatalogRepository, { id: repo.id });
-  if (existing) {
-    await removeRepositoryItems(em, repo.id);
-    await em.nativeDelete(CatalogSnapshot, { repository: repo.id });
-    existing.location = location;
-  } else {
-    em.create(CatalogRepository, { id: repo.id, location, indexedAt: null });
-  }
-  await em.flush();
+  await em.transactional(async (tx) => {
+    const existing = await tx.findOne(CatalogRepository, { id: repo.id });
+    if (existing) {
+      const indexed = await hasDocuments(tx, repo.id);
+      await removeRepositoryItems(tx, repo.id, { documents: indexed });
+      // An unfinished reindex (possibly by an older version that wrote documents as it went):
+      // the index's state for these items is unknown, so it is rebuilt from the items' text.
+      if (!indexed) await rebuildAllDocuments(tx);
+      await tx.nativeDelete(CatalogSnapshot, { repository: repo.id });
+      existing.location = location;
+      existing.indexedAt = null;
+    } else {
+      tx.create(CatalogRepository, { id: repo.id, location, indexedAt: null });
+    }
+  });
   const previous = new Map<string, { id: string; manifest: SnapshotManifest }>();
-  for (const snapshot of await repo.listSnapshots()) {
-    const group = JSON.stringify([snapshot.manifest.task, snapshot.manifest.entity]);
-    await indexSnapshot(em, repo, snapshot, previous.get(group), report);
-    previous.set(group, snapshot);
-  }
-  const record = await em.findOneOrFail(CatalogRepository, { id: repo.id });
-  record.indexedAt = new Date();
-  await em.flush();
+  await withoutForeignKeyChecks(em, async () => {
+    for (const snapshot of await repo.listSnapshots()) {
+      const group = JSON.stringify([snapshot.manifest.task, snapshot.manifest.entity]);
+      await indexSnapshot(em, repo, snapshot, previous.get(group), report, { documents: false });
+      previous.set(group, snapshot);
+    }
+  });
+  await em.transactional(async (tx) => {
+    await indexRepositoryDocuments(tx, repo.id);
+    const record = await tx.findOneOrFail(CatalogRepository, { id: repo.id });
+    record.indexedAt = new Date();
+  });
   return report;
 }
