@@ -125,8 +125,10 @@ export async function catalogBatchWriter(
         (r, p) => p.push(scopeId, r.key, r.kind, r.name, r.path, r.author),
         (first, chunk) => {
           // One statement's rows get consecutive ids (AUTOINCREMENT: each is the largest so far + 1).
-          chunk.forEach((r, i) => ids.set(r.key, first + i));
-          if (documents) chunk.forEach((r, i) => insertDoc.run(first + i, r.name, r.path, r.author));
+          chunk.forEach((r, i) => {
+            ids.set(r.key, first + i);
+            if (documents) insertDoc.run(first + i, r.name, r.path, r.author);
+          });
         },
       );
       return ids;
