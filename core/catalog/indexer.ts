@@ -48,10 +48,6 @@ export interface IndexReport {
   items: number;
 }
 
-async function* asChanges(items: AsyncIterable<ItemEntry>): AsyncIterable<ItemChange> {
-  for await (const item of items) yield { key: item.key, change: 'added', after: item };
-}
-
 /**
  * Indexes one snapshot (no-op when already indexed). `previous` is the entity's prior snapshot.
  * `documents: false` skips the full-text documents (a reindex adds them all at the end).
@@ -78,9 +74,10 @@ export async function indexSnapshot(
       bytes: manifest.stats.bytes,
     });
     await tx.flush();
-    const changes = previous
+    // A first snapshot's items are all additions (made here: a wrapping generator costs each an async hop).
+    const changes: AsyncIterable<ItemChange | ItemEntry> = previous
       ? diffSnapshots(repo, previous.manifest, manifest)
-      : asChanges(snapshotItems(repo, manifest));
+      : snapshotItems(repo, manifest);
     const writer = await catalogBatchWriter(
       tx,
       { repository: repo.id, task: manifest.task, entity: manifest.entity },
@@ -135,8 +132,8 @@ export async function indexSnapshot(
       writer.insertVersions(versions);
       report.versions += versions.length;
     };
-    for await (const change of changes) {
-      batch.push(change);
+    for await (const next of changes) {
+      batch.push(previous ? (next as ItemChange) : { key: next.key, change: 'added', after: next as ItemEntry });
       if (batch.length >= BATCH) await flush();
     }
     await flush();
