@@ -86,39 +86,47 @@ export async function indexSnapshot(
     // The entity's first snapshot into an empty scope: no item can exist yet, skip the lookups.
     const emptyScope = !previous && writer.isEmpty();
     let batch: ItemChange[] = [];
-    const flush = async () => {
+    // One pass per batch and ids by position (a million items make every per-item object count).
+    const flush = () => {
       if (batch.length === 0) return;
       const current = batch;
       batch = [];
-      const fields = current.map((c) => catalogFields((c.after ?? c.before) as ItemEntry));
-      const ids = emptyScope ? new Map<string, number>() : writer.itemIds(current.map((c) => c.key));
-      const fresh = new Set<number>();
+      const known = emptyScope ? undefined : writer.itemIds(current.map((c) => c.key));
+      const fields: CatalogFields[] = new Array(current.length);
+      const itemIds: (number | undefined)[] = new Array(current.length);
       const rows: ItemRow[] = [];
-      current.forEach((c, i) => {
-        if (!c.after || ids.has(c.key)) return;
-        fresh.add(i);
-        const f = fields[i] as CatalogFields;
-        rows.push({ key: c.key, kind: c.after.kind, name: f.name, path: f.path, author: f.author });
-      });
-      if (rows.length) {
-        for (const [key, id] of writer.insertItems(rows)) ids.set(key, id);
-        report.items += rows.length;
-      }
-      // A modified item whose name, path or author changed is re-indexed for search.
-      // So is an item that comes back under a key the catalog already knows.
-      current.forEach((c, i) => {
-        if (!c.after || fresh.has(i)) return;
-        const b = fields[i] as CatalogFields;
+      const rowAt: number[] = [];
+      for (let i = 0; i < current.length; i++) {
+        const c = current[i] as ItemChange;
+        const f = catalogFields((c.after ?? c.before) as ItemEntry);
+        fields[i] = f;
+        const id = known?.get(c.key);
+        itemIds[i] = id;
+        if (!c.after) continue;
+        if (id === undefined) {
+          rows.push({ key: c.key, kind: c.after.kind, name: f.name, path: f.path, author: f.author });
+          rowAt.push(i);
+          continue;
+        }
+        // A modified item whose name, path or author changed is re-indexed for search.
+        // So is an item that comes back under a key the catalog already knows.
         if (c.change === 'modified' && c.before) {
           const a = catalogFields(c.before);
-          if (a.name === b.name && a.path === b.path && a.author === b.author) return;
-        } else if (c.change !== 'added') return;
-        writer.updateItem(ids.get(c.key) as number, b);
-      });
+          if (a.name === f.name && a.path === f.path && a.author === f.author) continue;
+        } else if (c.change !== 'added') continue;
+        writer.updateItem(id, f);
+      }
+      if (rows.length) {
+        writer.insertItems(rows).forEach((id, j) => {
+          itemIds[rowAt[j] as number] = id;
+        });
+        report.items += rows.length;
+      }
       const versions: VersionRow[] = [];
-      current.forEach((c, i) => {
-        const itemId = ids.get(c.key);
-        if (itemId === undefined) return;
+      for (let i = 0; i < current.length; i++) {
+        const itemId = itemIds[i];
+        if (itemId === undefined) continue;
+        const c = current[i] as ItemChange;
         const f = fields[i] as CatalogFields;
         versions.push({
           itemId,
@@ -128,15 +136,15 @@ export async function indexSnapshot(
           author: f.author,
           deleted: c.change === 'removed',
         });
-      });
+      }
       writer.insertVersions(versions);
       report.versions += versions.length;
     };
     for await (const next of changes) {
       batch.push(previous ? (next as ItemChange) : { key: next.key, change: 'added', after: next as ItemEntry });
-      if (batch.length >= BATCH) await flush();
+      if (batch.length >= BATCH) flush();
     }
-    await flush();
+    flush();
   });
   report.snapshots++;
   return report;

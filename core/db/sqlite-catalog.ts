@@ -61,8 +61,8 @@ export interface CatalogBatchWriter {
   /** True when the scope has no items yet (its first snapshot: no lookups needed). */
   isEmpty(): boolean;
   itemIds(keys: string[]): Map<string, number>;
-  /** Inserts items and their full-text documents; returns their ids by key. */
-  insertItems(rows: ItemRow[]): Map<string, number>;
+  /** Inserts items (and their full-text documents); returns their ids in the rows' order. */
+  insertItems(rows: ItemRow[]): number[];
   /** Changes an item's name, path or author, and its full-text document with it. */
   updateItem(id: number, row: Omit<ItemRow, 'key' | 'kind'>): void;
   insertVersions(rows: VersionRow[]): void;
@@ -119,14 +119,14 @@ export async function catalogBatchWriter(
       return ids;
     },
     insertItems(rows) {
-      const ids = new Map<string, number>();
+      const ids: number[] = [];
       insertItems(
         rows,
         (r, p) => p.push(scopeId, r.key, r.kind, r.name, r.path, r.author),
         (first, chunk) => {
           // One statement's rows get consecutive ids (AUTOINCREMENT: each is the largest so far + 1).
           chunk.forEach((r, i) => {
-            ids.set(r.key, first + i);
+            ids.push(first + i);
             if (documents) insertDoc.run(first + i, r.name, r.path, r.author);
           });
         },
