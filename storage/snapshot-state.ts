@@ -32,18 +32,14 @@ async function* mergeLayers(streams: AsyncIterable<ItemEntry>[]): AsyncIterable<
 }
 
 /** The snapshot's live items in key order (tombstones applied). */
-export async function* snapshotItems(
-  repo: Repository,
-  manifest: SnapshotManifest,
-  from?: string,
-): AsyncIterable<ItemEntry> {
-  if (!manifest.layers?.length) {
-    yield* treeItems(repo, manifest.tree, from);
-    return;
-  }
-  for await (const item of mergeLayers(snapshotTrees(manifest).map((t) => treeItems(repo, t, from)))) {
-    if (!item.deleted) yield item;
-  }
+export function snapshotItems(repo: Repository, manifest: SnapshotManifest, from?: string): AsyncIterable<ItemEntry> {
+  // A plain tree is returned as it is: a wrapping generator would cost every item an async hop.
+  if (!manifest.layers?.length) return treeItems(repo, manifest.tree, from);
+  return liveItems(mergeLayers(snapshotTrees(manifest).map((t) => treeItems(repo, t, from))));
+}
+
+async function* liveItems(items: AsyncIterable<ItemEntry>): AsyncIterable<ItemEntry> {
+  for await (const item of items) if (!item.deleted) yield item;
 }
 
 export async function findSnapshotItem(

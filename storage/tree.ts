@@ -202,7 +202,12 @@ async function* walk(
     for (let k = g; k <= g + GROUPS_AHEAD; k++) fetch(k);
     const nodes = await (groups[g] as Promise<TreeNode[]>);
     groups[g] = undefined; // fetched groups are never fetched again: fetch only looks ahead
-    for (const child of nodes) yield* walk(repo, Promise.resolve(child), from);
+    for (const child of nodes) {
+      // Leaves yield here: every `yield*` level costs each item an extra async hop.
+      if ('items' in child) {
+        for (const item of child.items) if (from === undefined || item.key >= from) yield item;
+      } else yield* walk(repo, Promise.resolve(child), from);
+    }
   }
 }
 

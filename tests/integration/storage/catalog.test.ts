@@ -3,7 +3,7 @@ import { CatalogItem, CatalogSnapshot, CatalogVersion } from '../../../core/cata
 import { forgetMissingSnapshots } from '../../../core/catalog/forget.ts';
 import { reindexRepository } from '../../../core/catalog/indexer.ts';
 import { searchCatalog } from '../../../core/catalog/search.ts';
-import { toMatchQuery } from '../../../core/db/sqlite-catalog.ts';
+import { runSql, toMatchQuery } from '../../../core/db/sqlite-catalog.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { createTestApp, type TestApp } from '../../helpers/kernel.ts';
 import { createTestRepo, type TestRepo } from '../../helpers/repository.ts';
@@ -148,6 +148,32 @@ describe('catalog', () => {
     });
     expect(await state()).toEqual(await reindexed());
     expect(await em.fork().count(CatalogSnapshot, {})).toBe(1);
+  });
+
+  it('after a reindex that stopped half-way, the next one leaves a sound full-text index', async () => {
+    t = await createTestApp();
+    r = await createTestRepo();
+    await history(r.repo);
+    const em = t.kernel.orm.em.fork();
+    await reindexRepository(em, r.repo, r.sink.description);
+    // The second reindex fails at a snapshot whose tree cannot be read: items written, no documents yet.
+    const snapshots = await r.repo.listSnapshots();
+    const last = snapshots.at(-1) as (typeof snapshots)[number];
+    const broken = {
+      id: 'f'.repeat(64),
+      manifest: { ...last.manifest, time: '2099-01-01T00:00:00Z', tree: '0'.repeat(64) },
+    };
+    const failing = Object.assign(Object.create(r.repo), { listSnapshots: async () => [...snapshots, broken] });
+    await expect(reindexRepository(em.fork(), failing, r.sink.description)).rejects.toThrow();
+    expect(await searchCatalog(em.fork(), { text: 'budget' })).toEqual([]);
+    await runSql(em.fork(), `insert into catalog_items_fts (catalog_items_fts, rank) values ('integrity-check', 1)`);
+
+    const report = await reindexRepository(em.fork(), r.repo, r.sink.description);
+    expect(report).toEqual({ snapshots: 2, items: 3, versions: 5 });
+    // FTS5 compares its index with the items' text (rank 1: external content).
+    await runSql(em.fork(), `insert into catalog_items_fts (catalog_items_fts, rank) values ('integrity-check', 1)`);
+    expect((await searchCatalog(em.fork(), { text: 'budget' })).map((h) => h.name)).toEqual(['budget-2026.xlsx']);
+    expect(await em.fork().count(CatalogItem, {})).toBe(3);
   });
 
   it('turns typed text into a safe full-text query', () => {
