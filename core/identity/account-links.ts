@@ -5,7 +5,7 @@ import { ValidationError } from '../errors.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { type IUser, User } from './entities.ts';
 import { issueToken, peekToken, spendToken } from './one-time-tokens.ts';
-import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
+import { hashPassword, passwordProblem } from './password.ts';
 import { endUserSessions } from './session-service.ts';
 import { accountKey, clearFailures } from './throttle.ts';
 
@@ -116,25 +116,4 @@ export async function resetPassword(
   await endUserSessions(em, user.id);
   await clearFailures(em, accountKey(user.email));
   return user;
-}
-
-/** Changes the password of a signed-in user, who proves the current one. */
-export async function changePassword(
-  em: EntityManager,
-  user: IUser,
-  current: string,
-  password: string,
-  confirm: string,
-  now: Date,
-): Promise<void> {
-  if (!user.passwordHash || !(await verifyPassword(current, user.passwordHash))) {
-    throw new ValidationError({ currentPassword: 'The current password is not correct.' });
-  }
-  checkNewPassword(password, confirm, user.email);
-  if (await verifyPassword(password, user.passwordHash)) {
-    throw new ValidationError({ password: 'Choose a password different from the current one.' });
-  }
-  user.passwordHash = await hashPassword(password);
-  user.passwordChangedAt = now;
-  await em.flush();
 }

@@ -154,7 +154,7 @@ describe('IP rules', () => {
     const mailBefore = await t.kernel.orm.em.fork().count(MailMessage, { to: ADMIN.email });
     const invalid = await call(`${base}/ip-rules`, 'POST', { entries: ['300.1.1.1'] });
     expect(invalid.status).toBe(422);
-    expect((await json(invalid)).error.fields.addresses).toBeTruthy();
+    expect((await json(invalid)).error.fields.addresses).toContain('300.1.1.1');
 
     const rule = await json(
       await call(`${base}/ip-rules`, 'POST', { description: 'HQ', entries: ['192.0.2.0/24', '2001:db8::1'] }),
@@ -215,7 +215,7 @@ describe('security audit', () => {
     expect(ofRoot.items.every((e: { organization: { id: string } }) => e.organization.id === root.id)).toBe(true);
     const badDate = await call('/audit?from=yesterday');
     expect(badDate.status).toBe(422);
-    expect((await json(badDate)).error.fields.from).toBeTruthy();
+    expect(typeof (await json(badDate)).error.fields.from).toBe('string');
     expect((await call('/audit?activity=Nonsense')).status).toBe(422);
   });
 });

@@ -52,7 +52,7 @@ describe('Settings › API', () => {
     const html = await res.text();
     secret = secretIn(html);
     clientId = /data-testid="client-id">(hfk_[0-9A-Za-z]{16})</.exec(html)?.[1] as string;
-    expect(clientId).toBeTruthy();
+    expect(clientId).toMatch(/^hfk_[0-9A-Za-z]{16}$/);
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(html).toContain('Copy the client secret now');
 

@@ -321,6 +321,6 @@ describe('storage locations over the API', () => {
         '/organizations/{id}/storage',
       ]),
     );
-    expect(rootToken).toBeTruthy();
+    expect(rootToken).toMatch(/^hfat_/);
   });
 });
