@@ -1,10 +1,10 @@
 // What the security routes do after a credential changes: name the actor for the audit log
 // and tell the user by mail. Shared by the sign-in steps and Settings › Security.
 import type { Context } from 'hono';
-import type { AuditActor } from '../audit/audit-service.ts';
+import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { clientIp } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
-import type { IUser } from '../identity/entities.ts';
+import type { IOrganization, IUser } from '../identity/entities.ts';
 import { passwordProblem } from '../identity/password.ts';
 import { type SecurityChange, securityChangeMail } from '../identity/security-mail.ts';
 
@@ -36,4 +36,23 @@ export function recoveryCodesDownload(email: string, codes: string[]): string {
 export function newPasswordFeedback(c: Context<AppEnv>, deps: AppDeps, user: IUser, password: string): Response {
   const problem = password ? passwordProblem(password, user.email) : undefined;
   return c.html(deps.views.render('partials/password-feedback.njk', { name: 'newPassword', problem }));
+}
+
+/** A change to the user's two-factor: one Security Audit entry and one notice mailed to them. */
+export async function announceTwoFactorChange(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  user: IUser,
+  description: string,
+  change: SecurityChange,
+  extra: { recoveryCodesLeft?: number } = {},
+): Promise<void> {
+  await recordAudit(c.get('em'), {
+    organization: user.organization as IOrganization,
+    activity: 'Two-factor changed',
+    account: user.email,
+    description,
+    actor: actorFor(c, deps, user),
+  });
+  await mailSecurityChange(c, deps, user, change, extra);
 }

@@ -24,7 +24,13 @@ import {
   twoFactorEnabled,
 } from '../identity/two-factor.ts';
 import { formFields } from './forms.ts';
-import { actorFor, mailSecurityChange, newPasswordFeedback, recoveryCodesDownload } from './security-events.ts';
+import {
+  actorFor,
+  announceTwoFactorChange,
+  mailSecurityChange,
+  newPasswordFeedback,
+  recoveryCodesDownload,
+} from './security-events.ts';
 
 /** The session when it is at this stage of signing in, else undefined. */
 function sessionAt(c: Context<AppEnv>, stage: SessionStage): ISession | undefined {
@@ -157,16 +163,16 @@ export function signInStepRoutes(deps: AppDeps): Hono<AppEnv> {
       );
     }
     if (outcome.method === 'recovery_code') {
-      await recordAudit(c.get('em'), {
-        organization: user.organization as IOrganization,
-        activity: 'Two-factor changed',
-        account: user.email,
-        description: `Recovery code used to sign in; ${outcome.recoveryCodesLeft} left`,
-        actor: actorFor(c, deps, user),
-      });
-      await mailSecurityChange(c, deps, user, 'recovery_code_used', {
-        recoveryCodesLeft: outcome.recoveryCodesLeft,
-      });
+      await announceTwoFactorChange(
+        c,
+        deps,
+        user,
+        `Recovery code used to sign in; ${outcome.recoveryCodesLeft} left`,
+        'recovery_code_used',
+        {
+          recoveryCodesLeft: outcome.recoveryCodesLeft,
+        },
+      );
     }
     const { target } = await finishStep(
       c,
@@ -234,14 +240,13 @@ export function signInStepRoutes(deps: AppDeps): Hono<AppEnv> {
       if (err instanceof ValidationError) return enrolPage(c, user, next, 422, err.fields ?? {});
       throw err;
     }
-    await recordAudit(c.get('em'), {
-      organization: user.organization as IOrganization,
-      activity: 'Two-factor changed',
-      account: user.email,
-      description: 'Two-factor authentication turned on at sign-in (required by the organization)',
-      actor: actorFor(c, deps, user),
-    });
-    await mailSecurityChange(c, deps, user, 'two_factor_enabled');
+    await announceTwoFactorChange(
+      c,
+      deps,
+      user,
+      'Two-factor authentication turned on at sign-in (required by the organization)',
+      'two_factor_enabled',
+    );
     const { target } = await finishStep(c, session, next, 'after setting up two-factor authentication');
     return renderPage(c, deps, 'pages/login-recovery-codes.njk', {
       title: 'Save your recovery codes',

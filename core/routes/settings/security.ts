@@ -28,7 +28,13 @@ import {
   twoFactorEnabled,
 } from '../../identity/two-factor.ts';
 import { formFields } from '../forms.ts';
-import { actorFor, mailSecurityChange, newPasswordFeedback, recoveryCodesDownload } from '../security-events.ts';
+import {
+  actorFor,
+  announceTwoFactorChange,
+  mailSecurityChange,
+  newPasswordFeedback,
+  recoveryCodesDownload,
+} from '../security-events.ts';
 
 type FormState = { values?: Record<string, string>; errors?: Record<string, string> };
 
@@ -242,14 +248,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       if (err instanceof ValidationError) return enrolPage(c, 422, err.fields ?? {});
       throw err;
     }
-    await recordAudit(c.get('em'), {
-      organization: user.organization as IOrganization,
-      activity: 'Two-factor changed',
-      account: user.email,
-      description: 'Two-factor authentication turned on',
-      actor: actorFor(c, deps, user),
-    });
-    await mailSecurityChange(c, deps, user, 'two_factor_enabled');
+    await announceTwoFactorChange(c, deps, user, 'Two-factor authentication turned on', 'two_factor_enabled');
     return renderPage(c, deps, 'pages/settings-recovery-codes.njk', {
       title: 'Save your recovery codes',
       heading: 'Two-factor authentication is on',
@@ -280,14 +279,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       }
       throw err;
     }
-    await recordAudit(c.get('em'), {
-      organization: user.organization as IOrganization,
-      activity: 'Two-factor changed',
-      account: user.email,
-      description: 'Two-factor authentication turned off',
-      actor: actorFor(c, deps, user),
-    });
-    await mailSecurityChange(c, deps, user, 'two_factor_disabled');
+    await announceTwoFactorChange(c, deps, user, 'Two-factor authentication turned off', 'two_factor_disabled');
     return c.redirect('/settings/security?done=two-factor-off', 303);
   });
 
@@ -315,14 +307,13 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       }
       throw err;
     }
-    await recordAudit(c.get('em'), {
-      organization: user.organization as IOrganization,
-      activity: 'Two-factor changed',
-      account: user.email,
-      description: 'Recovery codes regenerated; the previous ones no longer work',
-      actor: actorFor(c, deps, user),
-    });
-    await mailSecurityChange(c, deps, user, 'recovery_codes_regenerated');
+    await announceTwoFactorChange(
+      c,
+      deps,
+      user,
+      'Recovery codes regenerated; the previous ones no longer work',
+      'recovery_codes_regenerated',
+    );
     return renderPage(c, deps, 'pages/settings-recovery-codes.njk', {
       title: 'Save your recovery codes',
       heading: 'New recovery codes',
