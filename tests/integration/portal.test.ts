@@ -67,6 +67,9 @@ beforeAll(async () => {
   otherTenant = await makeOrganization(e, root, 'distributor', 'Other Distribution');
   fabrikam = await makeOrganization(e, partner, 'customer', 'Fabrikam');
   tailspin = await makeOrganization(e, partner, 'customer', 'Tailspin Toys');
+  // Both can be created within one millisecond; "oldest first" needs a real difference.
+  tailspin.createdAt = new Date(fabrikam.createdAt.getTime() + 1000);
+  await e.flush();
   siblingCustomer = await makeOrganization(e, sibling, 'customer', 'Sibling Customer');
   otherCustomer = await makeOrganization(e, otherTenant, 'customer', 'Other Customer');
   direct = await makeOrganization(e, root, 'customer', 'Direct Customer');
