@@ -6,7 +6,7 @@ import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { NotFoundError } from '../errors.ts';
 import { type IOrganization, type IUser, Organization } from '../identity/entities.ts';
 import { PERMISSIONS, type Permission } from '../identity/permissions.ts';
-import { escapeLike } from '../tenancy/organizations.ts';
+import { likeSafePath } from '../tenancy/organizations.ts';
 
 export interface Principal {
   kind: 'user' | 'api_key';
@@ -64,7 +64,7 @@ export function canReach(principal: Principal, org: IOrganization): boolean {
 /** Filter for every organization the principal may reach (optionally only inside `within`). */
 export function reachableFilter(principal: Principal, within?: IOrganization): FilterQuery<IOrganization> {
   const base = within?.path.startsWith(principal.home.path) ? within : principal.home;
-  const subtree: FilterQuery<IOrganization> = { path: { $like: `${escapeLike(base.path)}%` } };
+  const subtree: FilterQuery<IOrganization> = { path: { $like: `${likeSafePath(base.path)}%` } };
   if (principal.accessible === 'all' || base.id !== principal.home.id) {
     if (base.id !== principal.home.id && !canReach(principal, base)) return { id: null };
     return subtree;
@@ -75,7 +75,7 @@ export function reachableFilter(principal: Principal, within?: IOrganization): F
       {
         $or: [
           { id: principal.home.id },
-          ...principal.accessible.map((id) => ({ path: { $like: `%/${escapeLike(id)}/%` } })),
+          ...principal.accessible.map((id) => ({ path: { $like: `%/${likeSafePath(id)}/%` } })),
         ],
       },
     ],

@@ -4,6 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { ForbiddenError } from '../access/errors.ts';
 import { accessibleOrganization, reachableFilter } from '../access/principal.ts';
 import { recordAudit } from '../audit/audit-service.ts';
+import { containsText } from '../db/text-search.ts';
 import { ValidationError } from '../errors.ts';
 import { auditActor } from '../http/audit-actor.ts';
 import type { AppDeps } from '../http/env.ts';
@@ -11,7 +12,6 @@ import { principalOf } from '../http/middleware.ts';
 import { ORGANIZATION_KINDS, Organization } from '../identity/entities.ts';
 import {
   createOrganization,
-  escapeLike,
   KIND_LABELS,
   REMOVAL_CONFIRMATION,
   REMOVAL_GRACE_DAYS,
@@ -180,8 +180,9 @@ export function organizationsApi(deps: AppDeps) {
     if (kind) where.push({ kind });
     const term = search?.trim();
     if (term) {
-      const like = { $like: `%${escapeLike(term)}%` };
-      where.push({ $or: [{ name: like }, { contactName: like }, { contactEmail: like }] });
+      where.push({
+        $or: [containsText('name', term), containsText('contact_name', term), containsText('contact_email', term)],
+      });
     }
     const [rows, total] = await em.findAndCount(Organization, { $and: where } as never, {
       orderBy: { name: 'asc', id: 'asc' },

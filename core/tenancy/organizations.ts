@@ -72,11 +72,16 @@ export function isWithin(org: IOrganization, ancestor: IOrganization): boolean {
 
 /** Filter for the strict descendants of a node. */
 export function descendantsOf(ancestor: IOrganization): FilterQuery<IOrganization> {
-  return { path: { $like: `${escapeLike(ancestor.path)}%` }, id: { $ne: ancestor.id } };
+  return { path: { $like: `${likeSafePath(ancestor.path)}%` }, id: { $ne: ancestor.id } };
 }
 
-export function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+/**
+ * Paths are made of UUIDs and slashes, which hold no LIKE wildcard (`%`, `_`), so a path can be
+ * used as a LIKE prefix as it is. Checked, so a change of id format cannot widen a filter silently.
+ */
+export function likeSafePath(text: string): string {
+  if (!/^[0-9a-zA-Z/-]*$/.test(text)) throw new Error(`not an organization path: ${text}`);
+  return text;
 }
 
 /** The ids on a node's path, root first. */

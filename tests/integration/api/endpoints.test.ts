@@ -60,6 +60,12 @@ describe('organizations', () => {
     expect(search.items.map((o: { name: string }) => o.name)).toEqual(['Beta Bakery']);
     const byEmail = await json(await call(`/organizations/${partner.id}/children?search=gamma.example`));
     expect(byEmail.total).toBe(1);
+    // Typed `_` and `%` are literal characters, not LIKE wildcards.
+    await call(`/organizations/${partner.id}/children`, 'POST', { kind: 'customer', name: 'Delta_100% Ltd' });
+    const literal = await json(await call(`/organizations/${partner.id}/children?search=a_100%25`));
+    expect(literal.items.map((o: { name: string }) => o.name)).toEqual(['Delta_100% Ltd']);
+    const underscore = await json(await call(`/organizations/${partner.id}/children?search=a_d`));
+    expect(underscore.total).toBe(0);
   });
 
   it('refuses what the tree does not allow, and invalid details, with per-field messages', async () => {
