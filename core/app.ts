@@ -18,6 +18,7 @@ import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
 import { portalRoutes } from './routes/portal.ts';
+import { recoveryRoutes } from './routes/recovery.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', settingsRoutes(deps));
   app.route('/', portalRoutes(deps));
   app.route('/', activityRoutes(deps));
+  app.route('/', recoveryRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));
   return app;
 }

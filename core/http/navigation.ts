@@ -21,6 +21,8 @@ interface NavSection {
   available: boolean;
   /** Shown only to principals with this permission. */
   permission?: Permission;
+  /** Shown only to principals with at least one of these permissions. */
+  anyPermission?: readonly Permission[];
   /** Shown only where the organization acted on can hold accounts (a portal). */
   portal?: boolean;
   /** Paths under another prefix that belong to this section. */
@@ -31,7 +33,13 @@ const sections: readonly NavSection[] = [
   { label: 'Accounts', href: '/portal', icon: 'accounts', available: true, portal: true, permission: 'view_dashboard' },
   { label: 'Homepage', href: '/', icon: 'home', available: true },
   { label: 'Jobs', href: '/jobs', icon: 'jobs', available: false },
-  { label: 'Recovery', href: '/recovery', icon: 'recovery', available: false },
+  {
+    label: 'Recovery',
+    href: '/recovery',
+    icon: 'recovery',
+    available: true,
+    anyPermission: ['restore', 'export_download'],
+  },
   { label: 'Activity', href: '/activity', icon: 'activity', available: true },
   { label: 'Settings', href: '/settings', icon: 'settings', available: true },
 ];
@@ -39,8 +47,9 @@ const sections: readonly NavSection[] = [
 export function navigationFor(path: string, principal?: Principal, organization?: IOrganization): NavEntry[] {
   return sections
     .filter((s) => !s.permission || (principal && hasPermission(principal, s.permission)))
+    .filter((s) => !s.anyPermission || (principal && s.anyPermission.some((p) => hasPermission(principal, p))))
     .filter((s) => !s.portal || (organization && organization.kind !== 'customer'))
-    .map(({ permission: _p, portal: _q, alsoCurrentFor: _a, ...s }) => ({
+    .map(({ permission: _p, anyPermission: _n, portal: _q, alsoCurrentFor: _a, ...s }) => ({
       ...s,
       current: s.href === '/' ? path === '/' : path === s.href || path.startsWith(`${s.href}/`),
       ...(s.available ? {} : { unavailableReason: 'Not available yet on this appliance' }),

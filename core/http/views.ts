@@ -19,5 +19,22 @@ export function createViews(options: { watch?: boolean } = {}): Views {
     const d = value instanceof Date ? value : new Date(String(value));
     return Number.isNaN(d.getTime()) ? '' : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   });
+  env.addFilter('bytes', formatBytes);
   return { render: (template, context) => env.render(template, context) };
+}
+
+const BYTE_UNITS = ['bytes', 'KB', 'MB', 'GB', 'TB', 'PB'];
+
+/** A size for people: "0 bytes", "812 bytes", "1.4 MB" (decimal units, as file managers show). */
+export function formatBytes(value: unknown): string {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) return '';
+  if (n < 1000) return `${n} byte${n === 1 ? '' : 's'}`;
+  let size = n;
+  let unit = 0;
+  while (size >= 1000 && unit < BYTE_UNITS.length - 1) {
+    size /= 1000;
+    unit++;
+  }
+  return `${size >= 100 ? Math.round(size) : size.toFixed(1)} ${BYTE_UNITS[unit]}`;
 }

@@ -11,6 +11,7 @@ import { ApiKey, IpRule } from '../../../core/access/entities.ts';
 import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
+import { BackupTask } from '../../../core/tasks/entities.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
 
@@ -30,7 +31,7 @@ const PUBLIC: RegExp[] = [
 ];
 
 /** Which kind of object a route's :id names, by path. */
-type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation';
+type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation' | 'task';
 const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
@@ -38,6 +39,7 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/api\/keys\/:clientId/, 'apiKey'],
   [/^\/portal\/accounts\/:id/, 'organization'],
   [/^\/settings\/storage\/:id/, 'storageLocation'],
+  [/^\/recovery\/tasks\/:taskId/, 'task'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],
   [/^\/api\/v1\/users\/:id/, 'user'],
@@ -53,6 +55,7 @@ const GUARDS: [RegExp, Permission][] = [
   [/^\/settings\/api/, 'manage_integrations'],
   [/^\/activity\/security-audit/, 'view_security_audit'],
   [/^\/portal\/new/, 'add_accounts'],
+  [/^\/recovery/, 'restore'],
 ];
 
 interface Route {
@@ -65,7 +68,14 @@ let root: IOrganization;
 let home: IOrganization;
 let sibling: IOrganization;
 let siblingCustomer: IOrganization;
-const foreign: Record<IdKind, string[]> = { user: [], ipRule: [], organization: [], apiKey: [], storageLocation: [] };
+const foreign: Record<IdKind, string[]> = {
+  user: [],
+  ipRule: [],
+  organization: [],
+  apiKey: [],
+  storageLocation: [],
+  task: [],
+};
 let adminCookie: string;
 let customCookie: string;
 let routes: Route[];
@@ -80,6 +90,7 @@ async function fingerprint(): Promise<string> {
     e.find(IpRule, {}, { orderBy: { id: 'asc' } }),
     e.find(ApiKey, {}, { orderBy: { id: 'asc' } }),
     e.find(StorageLocation, {}, { orderBy: { id: 'asc' } }),
+    e.find(BackupTask, {}, { orderBy: { id: 'asc' } }),
   ]);
   const plain = parts.map((rows) =>
     rows.map((r) => JSON.stringify(r, (k, v) => (k === 'lastLoginAt' || k === 'lastUsedAt' ? undefined : v))),
@@ -160,7 +171,15 @@ beforeAll(async () => {
       lastTestSentence: null,
       lastTestDetail: null,
     });
+    // A bare task row: routes must refuse it by organization before anything reads its connection.
+    const task = e.create(BackupTask, {
+      organization: org,
+      service: 'test-service',
+      name: 'Foreign task',
+      connection: 'not-a-sealed-connection',
+    });
     await e.flush();
+    foreign.task.push(task.id);
     foreign.storageLocation.push(location.id);
     foreign.user.push(user.id);
     foreign.ipRule.push(rule.id);

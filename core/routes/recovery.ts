@@ -1,0 +1,281 @@
+// Recovery: pick a backup task, then one of its users / team folders / objects, then find what to
+// recover either via a snapshot (a date range, the snapshots in it, drilling into one's folder
+// tree) or via item search (words, or author / file name / dates). Selections lead to the restore
+// and export dialogs (core/routes/recovery-actions.ts). Open to users who may restore or export;
+// a task or entity of another organization is a 404, like every id here.
+import type { Context, MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
+import { MissingPermissionError } from '../access/errors.ts';
+import { hasPermission } from '../access/principal.ts';
+import {
+  browseSnapshot,
+  entitySnapshot,
+  entitySnapshots,
+  searchEntityItems,
+  snapshotSpans,
+} from '../catalog/browse.ts';
+import { containsText } from '../db/text-search.ts';
+import { NotFoundError } from '../errors.ts';
+import type { AppDeps, AppEnv } from '../http/env.ts';
+import { renderFragment, wantsFragment } from '../http/htmx.ts';
+import { organizationOf, principalOf, requireUser } from '../http/middleware.ts';
+import { renderPage } from '../http/page.ts';
+import { servicePlugin } from '../plugins/registry.ts';
+import type { ServicePlugin } from '../plugins/service.ts';
+import { type EntityStatus, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
+import { getTask, listTasks } from '../tasks/tasks-service.ts';
+
+const BROWSE_PAGE_SIZE = 100;
+const ENTITY_PAGE_SIZE = 50;
+
+export const ENTITY_STATUS_LABELS: Record<EntityStatus, string> = {
+  not_active: 'Not active',
+  scheduled: 'Scheduled',
+  in_process: 'In process',
+  success: 'Success',
+  partial: 'Partial',
+  failed: 'Failed',
+  paused: 'Paused',
+  archived: 'Archived',
+};
+
+const STATUS_BADGES: Partial<Record<EntityStatus, string>> = {
+  success: 'badge-success',
+  partial: 'badge-warning',
+  failed: 'badge-danger',
+};
+
+function statusView(status: EntityStatus) {
+  return { status, statusLabel: ENTITY_STATUS_LABELS[status], badge: STATUS_BADGES[status] ?? '' };
+}
+
+/** Recovery is for users who may restore or export (administrators may both). */
+export const requireRecoveryAccess: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const principal = principalOf(c);
+  if (!hasPermission(principal, 'restore') && !hasPermission(principal, 'export_download')) {
+    throw new MissingPermissionError('restore');
+  }
+  await next();
+};
+
+/** The task (of the organization worked in) and the entity (of that task) named in the path. */
+export async function recoveryTarget(
+  c: Context<AppEnv>,
+): Promise<{ task: IBackupTask; entity: ITaskEntity; plugin: ServicePlugin | undefined }> {
+  const em = c.get('em');
+  const task = await getTask(em, organizationOf(c), c.req.param('taskId') ?? '');
+  const entity = await em.findOne(TaskEntity, { id: c.req.param('entityId') ?? '', task, deletedAt: null });
+  if (!entity) throw new NotFoundError('No such user, team folder or object in this backup task.');
+  return { task, entity, plugin: servicePlugin(task.service) };
+}
+
+/** A yyyy-mm-dd date from a form (UTC); `end` moves it to the last millisecond of that day. */
+export function parseDay(value: string | undefined, end = false): Date | undefined | 'invalid' {
+  if (!value) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return 'invalid';
+  const day = new Date(`${value}T00:00:00.000Z`);
+  if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== value) return 'invalid';
+  return end ? new Date(day.getTime() + 86_400_000 - 1) : day;
+}
+
+function permissionsView(c: Context<AppEnv>) {
+  const principal = principalOf(c);
+  return { canRestore: hasPermission(principal, 'restore'), canExport: hasPermission(principal, 'export_download') };
+}
+
+/** The folder trail above a browsed folder, root first, for the breadcrumb. */
+function trail(folder: string): { name: string; path: string }[] {
+  const parts = folder.split('/').filter(Boolean);
+  return parts.map((name, i) => ({ name, path: parts.slice(0, i + 1).join('/') }));
+}
+
+export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('/recovery', requireUser(deps), requireRecoveryAccess);
+  app.use('/recovery/*', requireUser(deps), requireRecoveryAccess);
+
+  app.get('/recovery', async (c) => {
+    const em = c.get('em');
+    const tasks = await listTasks(em, organizationOf(c));
+    const rows = [];
+    for (const task of tasks) {
+      const spans = await snapshotSpans(em, task.id);
+      let last: Date | null = null;
+      for (const span of spans.values()) if (!last || span.last > last) last = span.last;
+      rows.push({
+        id: task.id,
+        name: task.name,
+        service: servicePlugin(task.service)?.label ?? task.service,
+        backedUp: spans.size,
+        entities: await em.count(TaskEntity, { task, deletedAt: null }),
+        last,
+      });
+    }
+    return renderPage(c, deps, 'pages/recovery/tasks.njk', { title: 'Recovery', rows });
+  });
+
+  app.get('/recovery/tasks/:taskId', async (c) => {
+    const em = c.get('em');
+    const task = await getTask(em, organizationOf(c), c.req.param('taskId'));
+    const q = (c.req.query('q') ?? '').trim().slice(0, 200);
+    const statusParam = c.req.query('status') ?? '';
+    const status = statusParam in ENTITY_STATUS_LABELS ? (statusParam as EntityStatus) : undefined;
+    const page = Math.max(1, Number.parseInt(c.req.query('page') ?? '1', 10) || 1);
+    const where: Record<string, unknown> = { task, deletedAt: null };
+    if (status) where.status = status;
+    if (q) Object.assign(where, containsText('name', q));
+    const [entities, total] = await em.findAndCount(TaskEntity, where as never, {
+      orderBy: { name: 'asc', id: 'asc' },
+      limit: ENTITY_PAGE_SIZE,
+      offset: (page - 1) * ENTITY_PAGE_SIZE,
+    });
+    const spans = await snapshotSpans(em, task.id);
+    const plugin = servicePlugin(task.service);
+    const kindLabels = new Map(plugin?.entityKinds.map((k) => [k.kind, k.label]) ?? []);
+    const rows = entities.map((e) => ({
+      ...statusView(e.status as EntityStatus),
+      id: e.id,
+      name: e.name,
+      kind: kindLabels.get(e.kind) ?? e.kind,
+      first: spans.get(e.externalId)?.first ?? null,
+      last: spans.get(e.externalId)?.last ?? null,
+    }));
+    const pageCount = Math.max(1, Math.ceil(total / ENTITY_PAGE_SIZE));
+    const link = (p: number) => {
+      const params = new URLSearchParams();
+      if (q) params.set('q', q);
+      if (status) params.set('status', status);
+      if (p > 1) params.set('page', String(p));
+      const text = params.toString();
+      return `/recovery/tasks/${task.id}${text ? `?${text}` : ''}`;
+    };
+    const context = {
+      title: `Recovery · ${task.name}`,
+      task: { id: task.id, name: task.name, service: plugin?.label ?? task.service },
+      rows,
+      total,
+      q,
+      status: status ?? '',
+      statuses: Object.entries(ENTITY_STATUS_LABELS).map(([value, label]) => ({ value, label })),
+      filtersActive: !!(q || status),
+      page,
+      pageCount,
+      previousUrl: page > 1 ? link(page - 1) : null,
+      nextUrl: page < pageCount ? link(page + 1) : null,
+    };
+    if (wantsFragment(c)) return renderFragment(c, deps.views, 'partials/recovery/entities-results.njk', context);
+    return renderPage(c, deps, 'pages/recovery/entities.njk', context);
+  });
+
+  app.get('/recovery/tasks/:taskId/entities/:entityId', async (c) => {
+    const em = c.get('em');
+    const { task, entity, plugin } = await recoveryTarget(c);
+    const scope = { task: task.id, entity: entity.externalId };
+    const mode = c.req.query('mode') === 'search' ? 'search' : 'snapshot';
+    const errors: Record<string, string> = {};
+    const values = {
+      from: c.req.query('from') ?? '',
+      to: c.req.query('to') ?? '',
+      q: (c.req.query('q') ?? '').slice(0, 200),
+      author: (c.req.query('author') ?? '').slice(0, 200),
+      name: (c.req.query('name') ?? '').slice(0, 200),
+      modifiedFrom: c.req.query('modifiedFrom') ?? '',
+      modifiedTo: c.req.query('modifiedTo') ?? '',
+    };
+    const base = {
+      title: `Recovery · ${entity.name}`,
+      task: { id: task.id, name: task.name, service: plugin?.label ?? task.service },
+      entity: { id: entity.id, name: entity.name },
+      mode,
+      values,
+      errors,
+      ...permissionsView(c),
+    };
+    if (mode === 'snapshot') {
+      const from = parseDay(values.from);
+      const to = parseDay(values.to, true);
+      if (from === 'invalid') errors.from = 'Enter a date as YYYY-MM-DD.';
+      if (to === 'invalid') errors.to = 'Enter a date as YYYY-MM-DD.';
+      if (from instanceof Date && to instanceof Date && from > to) errors.to = 'The end date is before the start date.';
+      const snapshots = Object.keys(errors).length
+        ? []
+        : await entitySnapshots(em, scope, {
+            from: from instanceof Date ? from : undefined,
+            to: to instanceof Date ? to : undefined,
+          });
+      const context = { ...base, snapshots, searched: !!(values.from || values.to) };
+      if (wantsFragment(c)) return renderFragment(c, deps.views, 'partials/recovery/snapshots.njk', context);
+      return renderPage(c, deps, 'pages/recovery/entity.njk', context, Object.keys(errors).length ? 422 : 200);
+    }
+    const modifiedFrom = parseDay(values.modifiedFrom);
+    const modifiedTo = parseDay(values.modifiedTo, true);
+    if (modifiedFrom === 'invalid') errors.modifiedFrom = 'Enter a date as YYYY-MM-DD.';
+    if (modifiedTo === 'invalid') errors.modifiedTo = 'Enter a date as YYYY-MM-DD.';
+    if (modifiedFrom instanceof Date && modifiedTo instanceof Date && modifiedFrom > modifiedTo) {
+      errors.modifiedTo = 'The end date is before the start date.';
+    }
+    const searched = !!(values.q || values.author || values.name || values.modifiedFrom || values.modifiedTo);
+    const hits =
+      searched && Object.keys(errors).length === 0
+        ? await searchEntityItems(em, scope, {
+            text: values.q || undefined,
+            author: values.author || undefined,
+            name: values.name || undefined,
+            modifiedFrom: modifiedFrom instanceof Date ? modifiedFrom : undefined,
+            modifiedTo: modifiedTo instanceof Date ? modifiedTo : undefined,
+            limit: 200,
+          })
+        : [];
+    const context = {
+      ...base,
+      hits,
+      searched,
+      advancedOpen: !!(values.author || values.name || values.modifiedFrom || values.modifiedTo),
+      indexed: task.indexForSearch,
+    };
+    if (wantsFragment(c)) return renderFragment(c, deps.views, 'partials/recovery/search-results.njk', context);
+    return renderPage(c, deps, 'pages/recovery/entity.njk', context, Object.keys(errors).length ? 422 : 200);
+  });
+
+  app.get('/recovery/tasks/:taskId/entities/:entityId/snapshots/:snapshotId', async (c) => {
+    const em = c.get('em');
+    const { task, entity, plugin } = await recoveryTarget(c);
+    const scope = { task: task.id, entity: entity.externalId };
+    const snapshot = await entitySnapshot(em, scope, c.req.param('snapshotId'));
+    if (!snapshot) throw new NotFoundError('No such snapshot of this user, team folder or object.');
+    const folder = (c.req.query('path') ?? '').replace(/^\/+|\/+$/g, '').slice(0, 4000);
+    const page = Math.max(1, Number.parseInt(c.req.query('page') ?? '1', 10) || 1);
+    const listing = await browseSnapshot(em, { ...snapshot, ...scope }, folder, {
+      limit: BROWSE_PAGE_SIZE,
+      offset: (page - 1) * BROWSE_PAGE_SIZE,
+    });
+    const pageCount = Math.max(1, Math.ceil(listing.total / BROWSE_PAGE_SIZE));
+    const here = `/recovery/tasks/${task.id}/entities/${entity.id}/snapshots/${snapshot.id}`;
+    const link = (p: number) => {
+      const params = new URLSearchParams();
+      if (folder) params.set('path', folder);
+      if (p > 1) params.set('page', String(p));
+      const text = params.toString();
+      return `${here}${text ? `?${text}` : ''}`;
+    };
+    const context = {
+      title: `Recovery · ${entity.name}`,
+      task: { id: task.id, name: task.name, service: plugin?.label ?? task.service },
+      entity: { id: entity.id, name: entity.name },
+      snapshot,
+      folder,
+      trail: trail(folder),
+      here,
+      entries: listing.entries,
+      total: listing.total,
+      page,
+      pageCount,
+      previousUrl: page > 1 ? link(page - 1) : null,
+      nextUrl: page < pageCount ? link(page + 1) : null,
+      ...permissionsView(c),
+    };
+    return renderPage(c, deps, 'pages/recovery/snapshot.njk', context);
+  });
+
+  return app;
+}

@@ -1,0 +1,157 @@
+// Recovery pages over real backups of the test service: tasks → entities → snapshots in a date
+// range → a snapshot's folder tree, and item search; tenant scope (404) and permissions (403).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CatalogSnapshot } from '../../core/catalog/entities.ts';
+import type { IOrganization } from '../../core/identity/entities.ts';
+import { discoverEntities } from '../../core/tasks/discovery.ts';
+import { BackupTask, type ITaskEntity, TaskEntity } from '../../core/tasks/entities.ts';
+import { activateEntities, backupNow } from '../../core/tasks/entity-actions.ts';
+import testServicePlugin from '../fakes/test-service.ts';
+import { ACTOR, createJobsHarness, type JobsHarness } from '../helpers/jobs.ts';
+import { completeSetupVia, ORIGIN, signIn } from '../helpers/kernel.ts';
+import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../helpers/tenants.ts';
+
+let h: JobsHarness;
+let acme: IOrganization;
+let taskId: string;
+let entities: ITaskEntity[];
+let otherTaskId: string;
+let otherEntityId: string;
+const cookies: Record<string, string> = {};
+
+async function backedUpTask(org: IOrganization, name: string, runs: number) {
+  const task = await h.task(org, { entities: 2, items: 3, changesPerRun: 1 }, { name });
+  const em = h.em();
+  const fresh = await em.findOneOrFail(BackupTask, { id: task.id });
+  await discoverEntities(em, fresh, testServicePlugin as never, h.ctx.credentials, {
+    signal: AbortSignal.timeout(10_000),
+    log: h.ctx.log,
+    now: h.clock.now,
+  });
+  const list = await h.em().find(TaskEntity, { task: task.id }, { orderBy: { externalId: 'asc' } });
+  await activateEntities(h.em(), fresh, [list[0]?.id as string], ACTOR);
+  for (let run = 0; run < runs; run++) {
+    const e = h.em();
+    const t = await e.findOneOrFail(BackupTask, { id: task.id });
+    await backupNow(e, t, [list[0]?.id as string], { kind: 'user', ...ACTOR }, h.clock.now, 3);
+    await h.runner.runUntilIdle();
+    // Snapshot times come from the real clock: keep them apart.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { task, list };
+}
+
+async function get(path: string, who: string): Promise<Response> {
+  return h.app.app.request(path, { headers: { cookie: cookies[who] as string, origin: ORIGIN } });
+}
+
+beforeAll(async () => {
+  h = await createJobsHarness();
+  await completeSetupVia(h.app.app);
+  const em = h.em();
+  const root = await rootOf(em);
+  acme = await makeOrganization(em, root, 'customer', 'Acme');
+  const other = await makeOrganization(em, root, 'customer', 'Other Tenant');
+  await makeUser(em, acme, 'admin@bakery.example');
+  await makeUser(em, acme, 'viewer@bakery.example', { role: 'custom', permissions: ['view_activity'] });
+  await makeUser(em, acme, 'exporter@bakery.example', { role: 'custom', permissions: ['export_download'] });
+  for (const who of ['admin', 'viewer', 'exporter']) {
+    cookies[who] = await signIn(h.app.app, `${who}@bakery.example`, TEST_PASSWORD);
+  }
+  const mine = await backedUpTask(acme, 'Acme backup', 2);
+  taskId = mine.task.id;
+  entities = mine.list;
+  const theirs = await backedUpTask(other, 'Other backup', 1);
+  otherTaskId = theirs.task.id;
+  otherEntityId = theirs.list[0]?.id as string;
+}, 60_000);
+
+afterAll(async () => {
+  await h.close();
+});
+
+describe('Recovery', () => {
+  it('lists the tasks, then their users with first and last backup, filterable by status and name', async () => {
+    const home = await get('/recovery', 'admin');
+    expect(home.status).toBe(200);
+    const html = await home.text();
+    expect(html).toContain(`href="/recovery/tasks/${taskId}"`);
+    expect(html).toContain('1 of 2');
+    expect(html).not.toContain('Other backup');
+
+    const list = await (await get(`/recovery/tasks/${taskId}`, 'admin')).text();
+    expect(list).toContain('2 items');
+    const first = entities[0] as ITaskEntity;
+    expect(list).toContain(`href="/recovery/tasks/${taskId}/entities/${first.id}"`);
+    expect(list).toContain('No backup yet');
+    const filtered = await (await get(`/recovery/tasks/${taskId}?status=scheduled`, 'admin')).text();
+    expect(filtered).toContain('1 item matches the filters');
+    expect(filtered).toContain(entities[1]?.name as string);
+    const searched = await (
+      await get(`/recovery/tasks/${taskId}?q=${encodeURIComponent(first.externalId)}`, 'admin')
+    ).text();
+    expect(searched).toContain('1 item matches the filters');
+    expect(searched).toContain(first.name);
+  });
+
+  it('lists snapshots in a date range and refuses a malformed date with a field message', async () => {
+    const first = entities[0] as ITaskEntity;
+    const base = `/recovery/tasks/${taskId}/entities/${first.id}`;
+    const snapshots = await h.em().find(CatalogSnapshot, { task: taskId }, { orderBy: { time: 'desc' } });
+    expect(snapshots).toHaveLength(2);
+    const page = await (await get(base, 'admin')).text();
+    expect(page).toContain('2 snapshots.');
+    for (const s of snapshots) expect(page).toContain(`${base}/snapshots/${s.id}`);
+    const today = h.clock.now.toISOString().slice(0, 10);
+    const inRange = await (await get(`${base}?from=${today}&to=${today}`, 'admin')).text();
+    expect(inRange).toContain('2 snapshots in this range.');
+    const empty = await (await get(`${base}?from=2001-01-01&to=2001-01-31`, 'admin')).text();
+    expect(empty).toContain('No snapshots in this range');
+    const bad = await get(`${base}?from=2026-02-30`, 'admin');
+    expect(bad.status).toBe(422);
+    expect(await bad.text()).toContain('Enter a date as YYYY-MM-DD.');
+    const reversed = await get(`${base}?from=2026-03-02&to=2026-03-01`, 'admin');
+    expect(await reversed.text()).toContain('The end date is before the start date.');
+  });
+
+  it('browses a snapshot’s folders and files and finds items by search', async () => {
+    const first = entities[0] as ITaskEntity;
+    const base = `/recovery/tasks/${taskId}/entities/${first.id}`;
+    const [latest] = await h.em().find(CatalogSnapshot, { task: taskId }, { orderBy: { time: 'desc' } });
+    const root = await (await get(`${base}/snapshots/${latest?.id}`, 'admin')).text();
+    expect(root).toContain('1 entry in this folder.');
+    expect(root).toContain(`href="${base}/snapshots/${latest?.id}?path=${first.externalId}"`);
+    expect(root).toContain('3 items');
+    const folder = await (await get(`${base}/snapshots/${latest?.id}?path=${first.externalId}`, 'admin')).text();
+    expect(folder).toContain('3 entries in this folder.');
+    for (const name of ['item-0.txt', 'item-1.txt', 'item-2.txt']) expect(folder).toContain(name);
+    expect(folder).toContain('value="items/00000"');
+    expect(folder).toContain('64 bytes');
+
+    const search = await (await get(`${base}?mode=search&q=item`, 'admin')).text();
+    expect(search).toContain('3 items found.');
+    const byName = await (await get(`${base}?mode=search&name=item%202`, 'admin')).text();
+    expect(byName).toContain('1 item found.');
+    expect(byName).toContain(`value="${latest?.id} items/00002"`);
+    const none = await (await get(`${base}?mode=search&q=nothing-like-this`, 'admin')).text();
+    expect(none).toContain('Nothing found');
+  });
+
+  it('answers 404 for another tenant’s task, entity or snapshot, and 403 without restore or export rights', async () => {
+    const first = entities[0] as ITaskEntity;
+    const otherSnapshot = await h.em().findOneOrFail(CatalogSnapshot, { task: otherTaskId });
+    for (const path of [
+      `/recovery/tasks/${otherTaskId}`,
+      `/recovery/tasks/${otherTaskId}/entities/${otherEntityId}`,
+      `/recovery/tasks/${taskId}/entities/${otherEntityId}`,
+      `/recovery/tasks/${taskId}/entities/${first.id}/snapshots/${otherSnapshot.id}`,
+    ]) {
+      expect((await get(path, 'admin')).status, path).toBe(404);
+    }
+    expect((await get('/recovery', 'viewer')).status).toBe(403);
+    expect((await get(`/recovery/tasks/${taskId}`, 'viewer')).status).toBe(403);
+    const exporter = await (await get(`/recovery/tasks/${taskId}/entities/${first.id}`, 'exporter')).text();
+    expect(exporter).toContain('>Download</button>');
+    expect(exporter).not.toContain('>Restore</button>');
+  });
+});
