@@ -1,21 +1,18 @@
 // A newcomer's first minutes, in a real browser against the real appliance process:
 // fresh data folder → setup page → create administrator → sign in → homepage → sign out.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
+import { consoleErrorsOf, horizontalOverflow, screenshot as shoot } from '../helpers/e2e.ts';
 import { ADMIN } from '../helpers/kernel.ts';
-import { baseEnv, type RunningProcess, repoRoot, startApplianceProcess } from '../helpers/process.ts';
+import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
 
-const shots = join(repoRoot, 'tests/.artifacts/screenshots');
 let browser: Browser;
 let appliance: RunningProcess;
 const dir = tempDir();
 
 beforeAll(async () => {
-  mkdirSync(shots, { recursive: true });
   appliance = await startApplianceProcess(baseEnv(dir.path));
   browser = await launchChromium();
 });
@@ -27,20 +24,13 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function shoot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
 describe('first run in a browser', () => {
   it('goes from setup to the homepage and signs out', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
-    const consoleErrors: string[] = [];
-    page.on('console', (m) => {
-      // The refused weak password (422) and the missing page (404) are expected; anything else
-      // (a CSP refusal, a script error) is not.
-      if (m.type() === 'error' && !/status of (404|422)/.test(m.text())) consoleErrors.push(m.text());
-    });
+    // The refused weak password (422) and the missing page (404) are expected; anything else
+    // (a CSP refusal, a script error) is not.
+    const consoleErrors = consoleErrorsOf(page, /status of (404|422)/);
 
     await page.goto(`${appliance.url}/`);
     expect(new URL(page.url()).pathname).toBe('/setup');
@@ -93,8 +83,8 @@ describe('first run in a browser', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const path of ['/', '/api/v1/docs']) {
       await page.goto(`${appliance.url}${path}`);
-      const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
-      expect(overflow as number, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
+      const overflow = await horizontalOverflow(page);
+      expect(overflow, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
     }
     await shoot(page, 'api-reference-narrow');
     await page.goto(`${appliance.url}/`);

@@ -2,30 +2,27 @@
 // trusts (the browser itself, on loopback): a rule that leaves the administrator out cannot be
 // switched on; one that includes them can; then a request forwarded from an outside address is
 // denied. Also walks the settings pages at desktop and phone widths for screenshots.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
+import {
+  consoleErrorsOf,
+  horizontalOverflow,
+  setupAdministrator,
+  screenshot as shoot,
+  signInPage,
+} from '../helpers/e2e.ts';
 import { ADMIN } from '../helpers/kernel.ts';
-import { baseEnv, type RunningProcess, repoRoot, startApplianceProcess } from '../helpers/process.ts';
+import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
 
-const shots = join(repoRoot, 'tests/.artifacts/screenshots');
 let browser: Browser;
 let appliance: RunningProcess;
 const dir = tempDir();
 
 beforeAll(async () => {
-  mkdirSync(shots, { recursive: true });
   appliance = await startApplianceProcess(baseEnv(dir.path, { HOLDFAST_TRUSTED_PROXIES: '127.0.0.1,::1' }));
-  const res = await fetch(`${appliance.url}/setup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: appliance.url },
-    body: new URLSearchParams({ ...ADMIN, confirmPassword: ADMIN.password }).toString(),
-    redirect: 'manual',
-  });
-  expect(res.status).toBe(303);
+  await setupAdministrator(appliance.url);
   browser = await launchChromium();
 });
 
@@ -36,17 +33,7 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function shoot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page: Page): Promise<void> {
-  await page.goto(`${appliance.url}/login`);
-  await page.getByLabel('Email').fill(ADMIN.email);
-  await page.getByLabel('Password').fill(ADMIN.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${appliance.url}/`);
-}
+const signIn = (page: Page) => signInPage(page, appliance.url);
 
 describe('IP restrictions in a browser', () => {
   it('refuses a list without the caller, enables one with it, and denies outside addresses', async () => {
@@ -83,8 +70,8 @@ describe('IP restrictions in a browser', () => {
     await shoot(page, 'ip-restrictions-on-desktop');
     await page.setViewportSize({ width: 390, height: 844 });
     await shoot(page, 'ip-restrictions-on-narrow');
-    const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
-    expect(overflow as number).toBeLessThanOrEqual(0);
+    const overflow = await horizontalOverflow(page);
+    expect(overflow).toBeLessThanOrEqual(0);
 
     // The same session, forwarded by the trusted proxy from an outside address: denied.
     await context.setExtraHTTPHeaders({ 'x-forwarded-for': '198.51.100.250' });
@@ -101,10 +88,7 @@ describe('IP restrictions in a browser', () => {
   it('shows the settings pages cleanly at desktop and phone widths', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
-    const consoleErrors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of (4\d\d)/.test(m.text())) consoleErrors.push(m.text());
-    });
+    const consoleErrors = consoleErrorsOf(page, /status of (4\d\d)/);
     await signIn(page);
     await page.goto(`${appliance.url}/settings/users/new`);
     await page.getByLabel('Email').fill('a.very.long.address.for.testing.layout@subdomain.example-customer.example');
@@ -126,8 +110,8 @@ describe('IP restrictions in a browser', () => {
         await page.goto(`${appliance.url}${path}`);
         if (name === 'outbox') await page.locator('details.mail summary').first().click();
         await shoot(page, `settings-${name}-${label}`);
-        const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
-        expect(overflow as number, `horizontal overflow on ${path} at ${width}px`).toBeLessThanOrEqual(0);
+        const overflow = await horizontalOverflow(page);
+        expect(overflow, `horizontal overflow on ${path} at ${width}px`).toBeLessThanOrEqual(0);
       }
     }
     const outbox = await page.locator('.mail-body').first().textContent();

@@ -3,16 +3,20 @@
 // remove an account, open one and come back through the banner, filter the audit log and export
 // it. Every page is captured at 1280 and 390 px (tests/.artifacts/screenshots/) and checked for
 // horizontal overflow on the narrow screen.
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
-import { ADMIN } from '../helpers/kernel.ts';
-import { baseEnv, type RunningProcess, repoRoot, startApplianceProcess } from '../helpers/process.ts';
+import {
+  consoleErrorsOf,
+  horizontalOverflow,
+  setupAdministrator,
+  screenshot as shoot,
+  signInPage,
+} from '../helpers/e2e.ts';
+import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
 
-const shots = join(repoRoot, 'tests/.artifacts/screenshots');
 const LONG_NAME =
   'Contoso Managed IT Services for Hospitality, Healthcare and Small Professional Offices International';
 let browser: Browser;
@@ -20,15 +24,8 @@ let appliance: RunningProcess;
 const dir = tempDir();
 
 beforeAll(async () => {
-  mkdirSync(shots, { recursive: true });
   appliance = await startApplianceProcess(baseEnv(dir.path));
-  const setup = await fetch(`${appliance.url}/setup`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: appliance.url },
-    body: new URLSearchParams({ ...ADMIN, confirmPassword: ADMIN.password }).toString(),
-  });
-  expect(setup.status).toBe(303);
+  await setupAdministrator(appliance.url);
   browser = await launchChromium();
 }, 60_000);
 
@@ -38,10 +35,6 @@ afterAll(async () => {
   await appliance?.exited;
   dir.remove();
 });
-
-async function shoot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
 
 async function addAccount(page: Page, fields: Record<string, string>): Promise<void> {
   const res = await page.request.post(`${appliance.url}/portal/new`, {
@@ -56,17 +49,10 @@ describe('portal and security audit in a browser', () => {
   it('adds, finds, removes, opens and audits accounts', { timeout: 120_000 }, async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     const page = await context.newPage();
-    const consoleErrors: string[] = [];
-    page.on('console', (m) => {
-      // The refused form (422) is expected; anything else (a CSP refusal, a script error) is not.
-      if (m.type() === 'error' && !/status of 422/.test(m.text())) consoleErrors.push(m.text());
-    });
+    // The refused form (422) is expected; anything else (a CSP refusal, a script error) is not.
+    const consoleErrors = consoleErrorsOf(page, /status of 422/);
 
-    await page.goto(`${appliance.url}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${appliance.url}/`);
+    await signInPage(page, appliance.url);
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).click();
     await page.waitForURL('**/portal');
@@ -188,23 +174,19 @@ describe('portal and security audit in a browser', () => {
     ];
     for (const [path, name] of narrow) {
       await page.goto(`${appliance.url}${path}`);
-      const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
-      expect(overflow as number, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
+      const overflow = await horizontalOverflow(page);
+      expect(overflow, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
       await shoot(page, name);
     }
     await page.goto(`${appliance.url}/portal?q=contoso`);
     await page.getByRole('link', { name: /^Details of Contoso/ }).click();
     await page.getByRole('link', { name: 'Remove account…' }).click();
-    expect(
-      (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number,
-    ).toBeLessThanOrEqual(0);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await shoot(page, 'portal-remove-narrow');
     await page.goto(`${appliance.url}/portal`);
     await page.getByRole('button', { name: LONG_NAME }).click();
     await page.waitForURL(`${appliance.url}/`);
-    expect(
-      (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number,
-    ).toBeLessThanOrEqual(0);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await shoot(page, 'portal-acting-home-narrow');
 
     expect(consoleErrors).toEqual([]);

@@ -1,15 +1,13 @@
 // Settings › API in a real browser against the real appliance: create a key, copy its secret
 // from the page, use it from a program, see it listed without the secret, delete it.
 // Screenshots at desktop and phone widths land in tests/.artifacts/screenshots/.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
-import { baseEnv, type RunningProcess, repoRoot, startApplianceProcess } from '../helpers/process.ts';
+import { consoleErrorsOf, DESKTOP, screenshotBothWidths } from '../helpers/e2e.ts';
+import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
 
-const shots = join(repoRoot, 'tests/.artifacts/screenshots');
 // Long names on purpose: nothing may overflow.
 const ORG = 'Northwind Managed Backup Services International Holdings and Partners GmbH & Co. KG';
 const EMAIL = 'first.administrator.with.a.rather.long.name@northwind-managed-backup.example';
@@ -20,7 +18,6 @@ let appliance: RunningProcess;
 const dir = tempDir();
 
 beforeAll(async () => {
-  mkdirSync(shots, { recursive: true });
   appliance = await startApplianceProcess(baseEnv(dir.path));
   browser = await launchChromium();
 });
@@ -32,24 +29,16 @@ afterAll(async () => {
   dir.remove();
 });
 
-/** Full-page screenshots at 1280 and 390 px wide. */
+/** Screenshots at 1280 and 390 px; nothing may be wider than the phone screen. */
 async function shoot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(shots, `${name}-desktop.png`), fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: join(shots, `${name}-phone.png`), fullPage: true });
-  // Nothing may be wider than the phone screen.
-  expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-  await page.setViewportSize({ width: 1280, height: 800 });
+  expect(await screenshotBothWidths(page, name)).toBe(0);
 }
 
 describe('Settings › API in a browser', () => {
   it('creates a key whose secret is shown once and works, lists it, and deletes it after confirmation', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({ viewport: DESKTOP });
     const page = await context.newPage();
-    const consoleErrors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
+    const consoleErrors = consoleErrorsOf(page);
 
     await page.goto(`${appliance.url}/setup`);
     await page.getByLabel('Organization name').fill(ORG);

@@ -3,17 +3,20 @@
 // empty), then a working one, edit it, set the default for new accounts, and see the portal's
 // add-account form offer it. Every page is captured at 1280 and 390 px
 // (tests/.artifacts/screenshots/) and checked for horizontal overflow on the narrow screen.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
-import { ADMIN } from '../helpers/kernel.ts';
-import { baseEnv, type RunningProcess, repoRoot, startApplianceProcess } from '../helpers/process.ts';
+import {
+  consoleErrorsOf,
+  horizontalOverflow,
+  setupAdministrator,
+  screenshot as shoot,
+  signInPage,
+} from '../helpers/e2e.ts';
+import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
 import { type LoopbackS3, S3RVER_CREDENTIALS, startS3rver } from '../helpers/s3rver.ts';
 
-const shots = join(repoRoot, 'tests/.artifacts/screenshots');
 const SECRET = 'browser-secret-never-shown-9f3a';
 const LONG_NAME = 'European Union object storage for regulated healthcare customers (Frankfurt, replicated)';
 let browser: Browser;
@@ -22,15 +25,8 @@ let s3: LoopbackS3;
 const dir = tempDir();
 
 beforeAll(async () => {
-  mkdirSync(shots, { recursive: true });
   [appliance, s3] = await Promise.all([startApplianceProcess(baseEnv(dir.path)), startS3rver(['eu-backups'])]);
-  const setup = await fetch(`${appliance.url}/setup`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: appliance.url },
-    body: new URLSearchParams({ ...ADMIN, confirmPassword: ADMIN.password }).toString(),
-  });
-  expect(setup.status).toBe(303);
+  await setupAdministrator(appliance.url);
   browser = await launchChromium();
 }, 60_000);
 
@@ -41,10 +37,6 @@ afterAll(async () => {
   await s3?.stop();
   dir.remove();
 });
-
-async function shoot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
 
 async function fillS3(page: Page, bucket: string): Promise<void> {
   await page.getByLabel('Name', { exact: true }).fill(LONG_NAME);
@@ -59,16 +51,9 @@ describe('Settings › Storage in a browser', () => {
   it('adds, refuses, edits and offers storage locations', { timeout: 120_000 }, async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
-    const consoleErrors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 422/.test(m.text())) consoleErrors.push(m.text());
-    });
+    const consoleErrors = consoleErrorsOf(page, /status of 422/);
 
-    await page.goto(`${appliance.url}/login`);
-    await page.getByLabel('Email').fill(ADMIN.email);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${appliance.url}/`);
+    await signInPage(page, appliance.url);
 
     await page.goto(`${appliance.url}/settings`);
     await page.getByRole('navigation', { name: 'Settings sections' }).getByRole('link', { name: 'Storage' }).click();
@@ -128,17 +113,15 @@ describe('Settings › Storage in a browser', () => {
     ];
     for (const [path, name] of narrow) {
       await page.goto(`${appliance.url}${path}`);
-      const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
-      expect(overflow as number, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
+      const overflow = await horizontalOverflow(page);
+      expect(overflow, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
       await shoot(page, name);
     }
     await page.goto(`${appliance.url}/settings/storage/new`);
     await fillS3(page, 'missing-bucket');
     await page.getByRole('button', { name: 'Test and add' }).click();
     await expect.poll(() => page.locator('.connection-failure').count()).toBe(1);
-    expect(
-      (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number,
-    ).toBeLessThanOrEqual(0);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await shoot(page, 'storage-new-failed-narrow');
 
     expect(consoleErrors).toEqual([]);

@@ -2,8 +2,6 @@
 // administrator enrols from Settings › Security and signs in with a code computed from the
 // secret shown on the page; then enforces two-factor for the organization, and a user without
 // it is made to enrol at their next sign-in (and, with an expired password, to choose a new one).
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,20 +9,17 @@ import { type Database, openDatabase } from '../../core/db/database.ts';
 import { Organization, User } from '../../core/identity/entities.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { tempDir, testConfig } from '../helpers/config.ts';
+import { consoleErrorsOf, DESKTOP, screenshotBothWidths } from '../helpers/e2e.ts';
 import { ADMIN } from '../helpers/kernel.ts';
-import { baseEnv, type RunningProcess, repoRoot, startApplianceProcess } from '../helpers/process.ts';
+import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
 import { addUser, USER_PASSWORD } from '../helpers/security.ts';
 
-const shots = join(repoRoot, 'tests/.artifacts/screenshots');
-const DESKTOP = { width: 1280, height: 800 };
-const NARROW = { width: 390, height: 844 };
 let browser: Browser;
 let appliance: RunningProcess;
 let db: Database | undefined;
 const dir = tempDir();
 
 beforeAll(async () => {
-  mkdirSync(shots, { recursive: true });
   appliance = await startApplianceProcess(baseEnv(dir.path));
   browser = await launchChromium();
 });
@@ -39,13 +34,7 @@ afterAll(async () => {
 
 /** Screenshots the page at desktop and phone widths; the phone layout must not scroll sideways. */
 async function shoot(page: Page, name: string): Promise<void> {
-  await page.setViewportSize(DESKTOP);
-  await page.screenshot({ path: join(shots, `${name}-desktop.png`), fullPage: true });
-  await page.setViewportSize(NARROW);
-  const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
-  expect(overflow as number, `horizontal overflow on ${name}`).toBeLessThanOrEqual(0);
-  await page.screenshot({ path: join(shots, `${name}-narrow.png`), fullPage: true });
-  await page.setViewportSize(DESKTOP);
+  expect(await screenshotBothWidths(page, name), `horizontal overflow on ${name}`).toBeLessThanOrEqual(0);
 }
 
 /** What an authenticator app shows: the code of `step` (default: now). */
@@ -80,11 +69,8 @@ describe('two-factor authentication in a browser', () => {
   it('enrols from Settings › Security, signs in with a code, then an enforced organization makes a newcomer enrol', async () => {
     const context = await browser.newContext({ viewport: DESKTOP });
     const page = await context.newPage();
-    const consoleErrors: string[] = [];
-    page.on('console', (m) => {
-      // Refused codes (401) and form errors (422) are expected answers; anything else is not.
-      if (m.type() === 'error' && !/status of (401|422)/.test(m.text())) consoleErrors.push(m.text());
-    });
+    // Refused codes (401) and form errors (422) are expected answers; anything else is not.
+    const consoleErrors = consoleErrorsOf(page, /status of (401|422)/);
 
     // First run: the administrator.
     await page.goto(`${appliance.url}/setup`);
@@ -177,9 +163,7 @@ describe('two-factor authentication in a browser', () => {
 
     const fresh = await browser.newContext({ viewport: DESKTOP });
     const newcomer = await fresh.newPage();
-    newcomer.on('console', (m) => {
-      if (m.type() === 'error' && !/status of (401|422)/.test(m.text())) consoleErrors.push(m.text());
-    });
+    const newcomerErrors = consoleErrorsOf(newcomer, /status of (401|422)/);
     await signInWithPassword(newcomer, 'newcomer@acme.example', USER_PASSWORD);
     await newcomer.waitForURL('**/login/two-factor/setup');
     await newcomer.goto(`${appliance.url}/`);
@@ -216,7 +200,7 @@ describe('two-factor authentication in a browser', () => {
     expect(log).not.toContain(secret);
     expect(log).not.toContain(newcomerSecret);
 
-    expect(consoleErrors).toEqual([]);
+    expect([...consoleErrors, ...newcomerErrors]).toEqual([]);
     await fresh.close();
     await context.close();
     // Many sign-ins, each with a deliberately slow password hash.
