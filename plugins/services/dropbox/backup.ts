@@ -116,7 +116,8 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
       } catch (err) {
         const e = mapError(err);
         if (e instanceof ServiceAuthError || signal.aborted) throw e;
-        const retry = e instanceof TransientServiceError || !(e instanceof DropboxRouteError);
+        // Requests already retried 429s and 5xx; what is left worth another go is a broken stream.
+        const retry = !(e instanceof TransientServiceError || e instanceof DropboxRouteError);
         if (retry && attempt < attempts) continue;
         failed.set(key, `${entry.path_display ?? key}: ${e.message}`);
         return;

@@ -18,7 +18,7 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 250, maxDelayMs: 60_000 };
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 60_000 };
 
 /** The SDK's custom domain when an API base is set; URLs on it are rewritten to the base. */
 const MARKER = 'holdfast-dropbox-api-base.invalid';

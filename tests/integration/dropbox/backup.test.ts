@@ -103,3 +103,158 @@ describe('member backups', () => {
     // P3 held 10 files and the folder itself; plus file-2.
   });
 });
+
+describe('cursor reset', () => {
+  it('lists everything again when Dropbox resets the cursor, downloading only changed files and deleting what is gone', async () => {
+    const bo = member('bo@acme.example');
+    for (let i = 0; i < 10; i++) bo.namespace.writeFile(`/Docs/d${i}.txt`, Buffer.from(`doc ${i}`));
+    const task = await dropboxTask(d);
+    await discover(d, task.id);
+    await backup(d, task.id, ['bo@acme.example']);
+    d.fake.invalidateCursors();
+    bo.namespace.writeFile('/Docs/d3.txt', Buffer.from('doc 3 changed'), { mode: 'overwrite' });
+    bo.namespace.remove('/Docs/d4.txt');
+    d.fake.resetCounters();
+    const [job] = await backup(d, task.id, ['bo@acme.example']);
+    expect(job?.state).toBe('succeeded');
+    expect(d.fake.requests.get('files/list_folder')).toBe(1);
+    expect([...d.fake.downloads.keys()].map((k) => k.split(':')[1])).toEqual(['/docs/d3.txt']);
+    const files = await snapshotFiles(d, task.id, 'bo@acme.example');
+    expect(files.get('/docs/d3.txt')?.content).toBe('doc 3 changed');
+    expect(files.has('/docs/d4.txt')).toBe(false);
+    expect([...files.keys()].filter((k) => k.startsWith('/docs/')).length).toBe(9);
+    // The next run continues from the new cursor.
+    d.fake.resetCounters();
+    await backup(d, task.id, ['bo@acme.example']);
+    expect([d.fake.requests.get('files/list_folder'), d.fake.downloadCount()]).toEqual([undefined, 0]);
+  });
+});
+
+describe('team folders', () => {
+  it('backs up a team folder as the connecting admin, with who modified each file as author', async () => {
+    const cy = member('cy@acme.example');
+    const folder = d.fake.team.addTeamFolder('Finance');
+    folder.namespace.writeFile('/2024/Q1.xlsx', Buffer.from('q1'), { modifiedBy: cy.accountId });
+    folder.namespace.writeFile('/2024/Q2.xlsx', Buffer.from('q2'), { modifiedBy: d.admin.accountId });
+    const task = await dropboxTask(d);
+    await discover(d, task.id);
+    const [job] = await backup(d, task.id, ['Finance']);
+    expect(job?.state).toBe('succeeded');
+    const files = await snapshotFiles(d, task.id, 'Finance');
+    expect([...files].map(([k, v]) => [k, v.kind, v.meta.author ?? null, v.content])).toEqual([
+      ['/2024', 'folder', null, ''],
+      ['/2024/q1.xlsx', 'file', 'cy@acme.example', 'q1'],
+      ['/2024/q2.xlsx', 'file', 'admin@acme.example', 'q2'],
+    ]);
+  });
+});
+
+describe('failures', () => {
+  it('completes through random 429s and 5xx with nothing failed', async () => {
+    const di = member('di@acme.example');
+    for (let i = 0; i < 60; i++) di.namespace.writeFile(`/F/f${i}.txt`, Buffer.from(`f ${i}`));
+    const task = await dropboxTask(d);
+    await discover(d, task.id);
+    d.fake.resetCounters();
+    d.fake.faults.rateLimitRate = 0.15;
+    d.fake.faults.serverErrorRate = 0.1;
+    try {
+      const [job] = await backup(d, task.id, ['di@acme.example']);
+      expect(job?.state).toBe('succeeded');
+      expect(d.fake.injected.rateLimited).toBeGreaterThan(3);
+      expect(d.fake.injected.serverErrors).toBeGreaterThan(3);
+      di.namespace.writeFile('/F/f1.txt', Buffer.from('changed'), { mode: 'overwrite' });
+      const [again] = await backup(d, task.id, ['di@acme.example']);
+      expect(again?.state).toBe('succeeded');
+    } finally {
+      d.fake.faults.rateLimitRate = 0;
+      d.fake.faults.serverErrorRate = 0;
+    }
+    const files = await snapshotFiles(d, task.id, 'di@acme.example');
+    expect([...files.keys()].filter((k) => k.startsWith('/f/')).length).toBe(60);
+    expect(files.get('/f/f1.txt')?.content).toBe('changed');
+  });
+
+  it('reports a file that keeps failing (the entity is Partial, the file named) and reads it again next run', async () => {
+    const ed = member('ed@acme.example');
+    ed.namespace.writeFile('/ok.txt', Buffer.from('fine'));
+    ed.namespace.writeFile('/Locked/blocked.pdf', Buffer.from('blocked'));
+    ed.namespace.writeFile('/flaky.bin', Buffer.from('flaky'));
+    d.fake.failPath('/locked/blocked.pdf');
+    d.fake.failPath('/flaky.bin', { status: 500 });
+    const task = await dropboxTask(d);
+    await discover(d, task.id);
+    const [job] = await backup(d, task.id, ['ed@acme.example']);
+    expect(job?.state).toBe('partially_succeeded');
+    expect(job?.result).toMatchObject({ failedItems: 2 });
+    const e = await entity(d, task.id, 'ed@acme.example');
+    expect(e.status).toBe('partial');
+    expect(e.lastError).toMatch(
+      /^2 item\(s\) could not be read: \/(Locked\/blocked\.pdf: Dropbox answered path\/restricted_content|flaky\.bin: Dropbox answered 500 repeatedly)/,
+    );
+    const files = await snapshotFiles(d, task.id, 'ed@acme.example');
+    expect([...files.keys()]).toEqual(['/locked', '/ok.txt']);
+
+    d.fake.failPath('/locked/blocked.pdf', { times: 0 });
+    d.fake.failPath('/flaky.bin', { times: 0 });
+    d.fake.resetCounters();
+    const [next] = await backup(d, task.id, ['ed@acme.example']);
+    expect(next?.state).toBe('succeeded');
+    expect(d.fake.downloadCount()).toBe(2);
+    const after = await snapshotFiles(d, task.id, 'ed@acme.example');
+    expect(after.get('/locked/blocked.pdf')?.content).toBe('blocked');
+    expect(after.get('/flaky.bin')?.content).toBe('flaky');
+    expect((await entity(d, task.id, 'ed@acme.example')).status).toBe('success');
+  });
+
+  it('marks the task Disconnected when the authorization is revoked, keeping the snapshots', async () => {
+    const fi = member('fi@acme.example');
+    fi.namespace.writeFile('/keep.txt', Buffer.from('keep'));
+    const task = await dropboxTask(d);
+    await discover(d, task.id);
+    await backup(d, task.id, ['fi@acme.example']);
+    const before = await entity(d, task.id, 'fi@acme.example');
+    // The admin unlinks the app at Dropbox: the task's refresh token stops working.
+    const sealed = await d.h.em().findOneOrFail(BackupTask, { id: task.id });
+    const { openConnectionSettings } = await import('../../../core/tasks/connection.ts');
+    const settings = openConnectionSettings(d.h.ctx.credentials, sealed) as { refreshToken: string };
+    d.fake.oauth.revokeRefreshToken(settings.refreshToken);
+    fi.namespace.writeFile('/more.txt', Buffer.from('more'));
+    const [job] = await backup(d, task.id, ['fi@acme.example']);
+    expect(job?.state).toBe('failed');
+    const stored = await d.h.em().findOneOrFail(BackupTask, { id: task.id });
+    expect(stored.connectionState).toBe('disconnected');
+    expect(stored.connectionProblem).toBe(
+      "Dropbox no longer accepts this task's authorization (it was revoked or expired): reconnect the backup task to Dropbox.",
+    );
+    const after = await entity(d, task.id, 'fi@acme.example');
+    expect(after.lastSnapshotId).toBe(before.lastSnapshotId);
+    expect((await snapshotFiles(d, task.id, 'fi@acme.example')).get('/keep.txt')?.content).toBe('keep');
+  });
+
+  it('treats 401s on API calls after connecting as Disconnected too', async () => {
+    const gu = member('gu@acme.example');
+    gu.namespace.writeFile('/a.txt', Buffer.from('a'));
+    const task = await dropboxTask(d);
+    await discover(d, task.id);
+    await backup(d, task.id, ['gu@acme.example']);
+    // Every access token Dropbox hands out is already expired: connect works, each API call answers 401.
+    const sealed = await d.h.em().findOneOrFail(BackupTask, { id: task.id });
+    const { openConnectionSettings } = await import('../../../core/tasks/connection.ts');
+    const settings = openConnectionSettings(d.h.ctx.credentials, sealed) as { refreshToken: string };
+    const original = d.fake.oauth.accessTokenTtlSeconds;
+    d.fake.oauth.accessTokenTtlSeconds = -10;
+    try {
+      const [job] = await backup(d, task.id, ['gu@acme.example']);
+      expect(job?.state).toBe('failed');
+    } finally {
+      d.fake.oauth.accessTokenTtlSeconds = original;
+    }
+    const stored = await d.h.em().findOneOrFail(BackupTask, { id: task.id });
+    expect([stored.connectionState, stored.connectionProblem]).toEqual([
+      'disconnected',
+      "Dropbox refused the task's access token (expired_access_token): reconnect the backup task to Dropbox.",
+    ]);
+    expect(settings.refreshToken.length).toBeGreaterThan(10);
+  });
+});
