@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { benchApi } from './api.ts';
 import { benchCatalog } from './catalog.ts';
+import { benchDropbox } from './dropbox.ts';
 import { benchHttp } from './http.ts';
 import { benchPortal } from './portal.ts';
 import { benchRepository } from './repository.ts';
@@ -21,3 +22,4 @@ await benchCatalog();
 // it prints is that of a backup, not of this process after the other benchmarks.
 spawnSync(process.execPath, [fileURLToPath(new URL('./records.ts', import.meta.url))], { stdio: 'inherit' });
 await benchSinks();
+await benchDropbox();
