@@ -39,7 +39,9 @@ export async function benchDropbox(): Promise<void> {
     const secondSeconds = (performance.now() - started) / 1000;
     const secondDownloads = d.fake.downloadCount();
 
-    console.log(`first run         ${firstSeconds.toFixed(2)} s  ${first?.state}  ${firstDownloads} downloads  ${(FILES / firstSeconds).toFixed(0)} files/s`);
+    console.log(
+      `first run         ${firstSeconds.toFixed(2)} s  ${first?.state}  ${firstDownloads} downloads  ${(FILES / firstSeconds).toFixed(0)} files/s`,
+    );
     console.log(
       `incremental run   ${secondSeconds.toFixed(2)} s  ${second?.state}  ${secondDownloads} downloads (${changed} changed)  = ${((secondSeconds / firstSeconds) * 100).toFixed(1)}% of the first run's time`,
     );
