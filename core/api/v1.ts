@@ -4,6 +4,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ForbiddenError } from '../access/errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { requireUser } from '../http/middleware.ts';
+import { activityApi } from './activity.ts';
 import { apiKeysApi } from './api-keys.ts';
 import { auditApi } from './audit.ts';
 import { ipRulesApi } from './ip-rules.ts';
@@ -88,6 +89,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', organizationsApi(deps));
   api.route('/', ipRulesApi(deps));
   api.route('/', auditApi(deps));
+  api.route('/', activityApi(deps));
   api.route('/', apiKeysApi(deps));
   api.route('/', usersApi(deps));
   api.route('/', storageLocationsApi(deps));

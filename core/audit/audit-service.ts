@@ -33,6 +33,7 @@ export const AUDIT_ACTIVITIES = [
   'API key created',
   'API key deleted',
   'Audit exported',
+  'Activity exported',
   'Backup task added',
   'Backup task changed',
   'Backup task reconnected',

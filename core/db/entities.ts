@@ -1,6 +1,7 @@
 // Every ORM entity of the kernel. Plugins' entities are added through the plugin registry
 // once plugins exist; the list is explicit so start-up does no folder scanning.
 import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
+import { ActivityEvent } from '../activity/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
@@ -34,4 +35,5 @@ export const kernelEntities = [
   StorageLocation,
   OrganizationStorage,
   StorageRepository,
+  ActivityEvent,
 ];

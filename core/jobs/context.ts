@@ -16,6 +16,7 @@ export type JobSettings = Pick<
   | 'jobMaxAttempts'
   | 'jobRetryBaseSeconds'
   | 'schedulerIntervalSeconds'
+  | 'activityRetentionDays'
 >;
 
 export interface WorkContext {

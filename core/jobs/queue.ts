@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { recordJobActivity } from '../activity/activity-service.ts';
 import { settleEntityAfterJob } from '../tasks/job-effects.ts';
 import {
   type IJob,
@@ -52,6 +53,25 @@ export function logEntry(level: JobLogEntry['level'], message: string, at: Date)
 
 function appendLog(log: JobLogEntry[], entry: JobLogEntry): JobLogEntry[] {
   return [...log, entry].slice(-LOG_MAX);
+}
+
+/**
+ * Moves a job to another state with one conditional UPDATE; when that ends the job, its run is
+ * recorded in the activity log in the same transaction, so the two never disagree. True when
+ * this call changed the row.
+ */
+async function changeJob(
+  em: EntityManager,
+  where: Record<string, unknown>,
+  set: Record<string, unknown>,
+  jobId: string,
+): Promise<boolean> {
+  return em.fork().transactional(async (tx) => {
+    const changed = await tx.nativeUpdate(Job, where as never, set as never);
+    if (changed !== 1) return false;
+    if (set.finishedAt) await recordJobActivity(tx, jobId);
+    return true;
+  });
 }
 
 function row(job: NewJob, now: Date) {
@@ -219,8 +239,8 @@ export async function finishJob(
 ): Promise<boolean> {
   const current = await em.findOne(Job, { id: job.id }, { disableIdentityMap: true });
   if (!current || current.leaseOwner !== owner || current.state !== 'in_progress') return false;
-  const updated = await em.nativeUpdate(
-    Job,
+  return changeJob(
+    em,
     { id: job.id, leaseOwner: owner, state: 'in_progress' },
     {
       state: end.state,
@@ -238,8 +258,8 @@ export async function finishJob(
         : {}),
       log: appendLog(current.log, logEntry(end.state === 'failed' ? 'error' : 'info', end.message, now)),
     },
+    job.id,
   );
-  return updated === 1;
 }
 
 /**
@@ -287,8 +307,8 @@ export async function requestCancel(em: EntityManager, jobId: string, now: Date,
     const job = await em.findOne(Job, { id: jobId }, { disableIdentityMap: true });
     if (!job) return 'finished';
     if (job.state === 'pending') {
-      const done = await em.nativeUpdate(
-        Job,
+      const done = await changeJob(
+        em,
         { id: jobId, state: 'pending', attempts: job.attempts },
         {
           state: 'canceled',
@@ -297,8 +317,9 @@ export async function requestCancel(em: EntityManager, jobId: string, now: Date,
           error: `Canceled by ${by}.`,
           log: appendLog(job.log, logEntry('info', `canceled by ${by} before it started`, now)),
         },
+        jobId,
       );
-      if (done === 1) {
+      if (done) {
         await settleEntityAfterJob(em, job, 'canceled', null, now);
         return 'canceled';
       }
@@ -345,16 +366,21 @@ export async function recoverLapsedJobs(em: EntityManager, now: Date): Promise<{
       : job.cancelRequestedAt
         ? `${STOPPED_DURING_RUN}; it had been asked to cancel`
         : `${STOPPED_DURING_RUN}; no attempts left`;
-    const changed = await em.nativeUpdate(Job, expected, {
-      state,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      runAfter: now,
-      error: resume ? null : `The job failed: ${STOPPED_DURING_RUN}.`,
-      ...(resume ? {} : { finishedAt: now }),
-      log: appendLog(job.log, logEntry(resume ? 'warn' : 'error', message, now)),
-    });
-    if (changed !== 1) continue;
+    const changed = await changeJob(
+      em,
+      expected,
+      {
+        state,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        runAfter: now,
+        error: resume ? null : `The job failed: ${STOPPED_DURING_RUN}.`,
+        ...(resume ? {} : { finishedAt: now }),
+        log: appendLog(job.log, logEntry(resume ? 'warn' : 'error', message, now)),
+      },
+      job.id,
+    );
+    if (!changed) continue;
     if (resume) outcome.resumed++;
     else outcome.failed++;
     await settleEntityAfterJob(em, job, state, resume ? null : `The last backup failed: ${STOPPED_DURING_RUN}.`, now);

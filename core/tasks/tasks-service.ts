@@ -3,6 +3,7 @@
 // Every lookup is scoped to the organization acted on: another tenant's task is "not found".
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
+import { addActivity } from '../activity/activity-service.ts';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
 import type { IOrganization } from '../identity/entities.ts';
@@ -88,6 +89,14 @@ export async function createTask(
     status: 'active',
     createdAt: now,
     updatedAt: now,
+  });
+  addActivity(em, {
+    organization,
+    activity: 'Task created',
+    status: 'succeeded',
+    at: now,
+    task,
+    summary: `Backup task "${task.name}" created for ${plugin.label} by ${actor.label ?? 'a user'}.`,
   });
   await em.flush();
   await recordAudit(em, {
@@ -221,6 +230,14 @@ export async function deleteTask(
   const now = deps.now();
   task.deletedAt = now;
   task.purgeAfter = new Date(now.getTime() + TASK_GRACE_DAYS * 86_400_000);
+  addActivity(em, {
+    organization: task.organization,
+    activity: 'Task deleted',
+    status: 'succeeded',
+    at: now,
+    task,
+    summary: `Backup task "${task.name}" deleted by ${actor.label ?? 'a user'}; it can be restored until ${task.purgeAfter.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+  });
   await em.flush();
   await cancelTaskJobs(em, task.id, now, actor.label ?? 'a user');
   await recordAudit(em, {
@@ -258,6 +275,14 @@ export async function restoreTask(
   if (!task) throw new NotFoundError('No such deleted backup task (its grace period may have ended).');
   task.deletedAt = null;
   task.purgeAfter = null;
+  addActivity(em, {
+    organization,
+    activity: 'Task restored',
+    status: 'succeeded',
+    at: deps.now(),
+    task,
+    summary: `Backup task "${task.name}" restored by ${actor.label ?? 'a user'}.`,
+  });
   await em.flush();
   await recordAudit(em, {
     organization,
