@@ -128,7 +128,8 @@ export function runSummary(job: IJob, subject: string): string {
     const more = failed > shown.length ? ` and ${failed - shown.length} more` : '';
     text += ` ${plural(failed, 'item')} could not be read${shown.length ? `: ${shown.join(', ')}${more}` : ''}.`;
   }
-  if (job.error && job.state !== 'succeeded') {
+  // A bare "Canceled." adds nothing to the outcome already said.
+  if (job.error && job.state !== 'succeeded' && !/^canceled\.?$/i.test(job.error.trim())) {
     const error = job.error.trim();
     text += ` ${/[.!?]$/.test(error) ? error : `${error}.`}`;
   }
