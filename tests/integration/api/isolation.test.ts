@@ -41,6 +41,8 @@ function routes(o: Target): Call[] {
     ['DELETE', `${base}/users/${o.user}`],
     ['GET', `/api/v1/audit?organization=${o.org}`],
     ['GET', `/api/v1/audit/export.csv?organization=${o.org}`],
+    ['GET', `/api/v1/activity?organization=${o.org}`],
+    ['GET', `/api/v1/activity/export.csv?organization=${o.org}`],
     ['PUT', `${base}/removal`, { confirmation: 'I approve the removal of my data' }],
     ['DELETE', `${base}/removal`],
   ];

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, IpRule } from '../../../core/access/entities.ts';
+import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
@@ -31,7 +32,7 @@ const PUBLIC: RegExp[] = [
 ];
 
 /** Which kind of object a route's :id names, by path. */
-type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation' | 'task';
+type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation' | 'task' | 'activity';
 const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
@@ -40,6 +41,7 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/portal\/accounts\/:id/, 'organization'],
   [/^\/settings\/storage\/:id/, 'storageLocation'],
   [/^\/recovery\/tasks\/:taskId/, 'task'],
+  [/^\/activity\/events\/:id/, 'activity'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],
   [/^\/api\/v1\/users\/:id/, 'user'],
@@ -54,6 +56,8 @@ const GUARDS: [RegExp, Permission][] = [
   [/^\/settings\/security\/policies/, 'manage_security'],
   [/^\/settings\/api/, 'manage_integrations'],
   [/^\/activity\/security-audit/, 'view_security_audit'],
+  [/^\/activity(\/export\.csv|\/events\/|$)/, 'view_activity'],
+  [/^\/api\/v1\/activity/, 'view_activity'],
   [/^\/portal\/new/, 'add_accounts'],
   [/^\/recovery/, 'restore'],
 ];
@@ -75,6 +79,7 @@ const foreign: Record<IdKind, string[]> = {
   apiKey: [],
   storageLocation: [],
   task: [],
+  activity: [],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -91,6 +96,7 @@ async function fingerprint(): Promise<string> {
     e.find(ApiKey, {}, { orderBy: { id: 'asc' } }),
     e.find(StorageLocation, {}, { orderBy: { id: 'asc' } }),
     e.find(BackupTask, {}, { orderBy: { id: 'asc' } }),
+    e.find(ActivityEvent, {}, { orderBy: { id: 'asc' } }),
   ]);
   const plain = parts.map((rows) =>
     rows.map((r) => JSON.stringify(r, (k, v) => (k === 'lastLoginAt' || k === 'lastUsedAt' ? undefined : v))),
@@ -178,7 +184,16 @@ beforeAll(async () => {
       name: 'Foreign task',
       connection: 'not-a-sealed-connection',
     });
+    // A System Activity row of that organization.
+    const activity = e.create(ActivityEvent, {
+      at: new Date(),
+      organization: org,
+      activity: 'Backup',
+      status: 'succeeded',
+      summary: 'Foreign run',
+    });
     await e.flush();
+    foreign.activity.push(String(activity.id));
     foreign.task.push(task.id);
     foreign.storageLocation.push(location.id);
     foreign.user.push(user.id);
