@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActivityEvent, type ActivityStatus } from '../../../core/activity/entities.ts';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
-import { Job } from '../../../core/jobs/entities.ts';
 import { discoverEntities } from '../../../core/tasks/discovery.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { backupNow } from '../../../core/tasks/entity-actions.ts';
@@ -221,6 +220,9 @@ describe('the page', () => {
     expect(html).toContain('href="/activity?status=succeeded">Show all activity</a>');
     expect(summaries(html)).toHaveLength(1);
     expect(html).toContain(`<input type="hidden" name="job" value="${jobId}">`);
+    // A job that has not ended has no row yet, and the page says so.
+    const pending = await (await get(`/activity?job=${crypto.randomUUID()}`, adminCookie)).text();
+    expect(pending).toContain('Nothing recorded for this job yet');
   });
 
   it('explains bad filters and an empty result', async () => {
