@@ -138,6 +138,8 @@ describe('REST API v1', () => {
     };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/activity',
+      '/activity/export.csv',
       '/audit',
       '/audit/export.csv',
       '/me',
