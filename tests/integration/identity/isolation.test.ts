@@ -40,6 +40,7 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/portal\/accounts\/:id/, 'organization'],
   [/^\/settings\/storage\/:id/, 'storageLocation'],
   [/^\/recovery\/tasks\/:taskId/, 'task'],
+  [/^\/tasks\/:id/, 'task'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],
   [/^\/api\/v1\/users\/:id/, 'user'],
@@ -56,6 +57,8 @@ const GUARDS: [RegExp, Permission][] = [
   [/^\/activity\/security-audit/, 'view_security_audit'],
   [/^\/portal\/new/, 'add_accounts'],
   [/^\/recovery/, 'restore'],
+  [/^\/tasks\/new$/, 'manage_backups'],
+  [/^\/tasks\/:id\/(settings|reconnect|delete|restore|pause|resume|discover|actions)$/, 'manage_backups'],
 ];
 
 interface Route {
