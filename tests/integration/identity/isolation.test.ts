@@ -41,6 +41,7 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/storage\/:id/, 'storageLocation'],
   [/^\/recovery\/tasks\/:taskId/, 'task'],
   [/^\/tasks\/:id/, 'task'],
+  [/^\/api\/v1\/tasks\/:id/, 'task'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],
   [/^\/api\/v1\/users\/:id/, 'user'],
@@ -48,8 +49,8 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/api\/v1\/api-keys\/:id/, 'apiKey'],
 ];
 
-/** The permission guarding each area (a Custom user without it gets 403). */
-const GUARDS: [RegExp, Permission][] = [
+/** The permission guarding each area (a Custom user without it gets 403); a method narrows it to that method. */
+const GUARDS: [RegExp, Permission, string?][] = [
   [/^\/settings\/users/, 'manage_users'],
   [/^\/settings\/ip-restrictions/, 'manage_security'],
   [/^\/settings\/security\/policies/, 'manage_security'],
@@ -59,6 +60,10 @@ const GUARDS: [RegExp, Permission][] = [
   [/^\/recovery/, 'restore'],
   [/^\/tasks\/new$/, 'manage_backups'],
   [/^\/tasks\/:id\/(settings|reconnect|delete|restore|pause|resume|discover|actions)$/, 'manage_backups'],
+  [/^\/api\/v1\/tasks$/, 'manage_backups', 'POST'],
+  [/^\/api\/v1\/tasks\/:id$/, 'manage_backups', 'PATCH'],
+  [/^\/api\/v1\/tasks\/:id$/, 'manage_backups', 'DELETE'],
+  [/^\/api\/v1\/tasks\/:id\/(restore|pause|resume|connection|discover|entities\/[a-z-]+)$/, 'manage_backups'],
 ];
 
 interface Route {
@@ -248,7 +253,9 @@ describe('tenant isolation of every route', () => {
     const before = await fingerprint();
     let tried = 0;
     for (const route of routes) {
-      const guard = GUARDS.find(([pattern]) => pattern.test(route.path));
+      const guard = GUARDS.find(
+        ([pattern, , method]) => pattern.test(route.path) && (!method || method === route.method),
+      );
       if (!guard) continue;
       const path = concrete(route, foreign.organization[0] as string);
       const res = await call(route, path, customCookie);
