@@ -3,7 +3,7 @@
 // styles (the CSP forbids them). Each day is a link that drills down to that day's runs.
 import type { ChartDay } from '../tasks/task-overview.ts';
 
-export const CHART = { width: 720, height: 240, left: 48, right: 12, top: 16, bottom: 34 } as const;
+export const CHART = { width: 720, height: 240, left: 60, right: 12, top: 16, bottom: 34 } as const;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

@@ -194,7 +194,8 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
         fields: fields.map((f) => ({ ...f, inputName: `conn_${f.name}` })),
         values,
         errors,
-        errorCount: Object.keys(errors).length,
+        // A refused connection has its own message; the count is of fields to correct.
+        errorCount: Object.keys(errors).filter((k) => k !== 'connection').length,
         frequencies: FREQUENCY_CHOICES,
         hours: HOUR_CHOICES,
         graceDays: TASK_GRACE_DAYS,

@@ -4,14 +4,14 @@
 // pause, delete with restore and the purge after the grace period (clock moved), tenant scope,
 // permissions, and secrets never shown.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
+import type { IOrganization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { runJobMaintenance } from '../../../core/scheduler/scheduler.ts';
 import { markConnection } from '../../../core/tasks/connection.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { VALID_TOKEN } from '../../fakes/test-service.ts';
 import { createJobsHarness, type JobsHarness } from '../../helpers/jobs.ts';
-import { completeSetupVia, form, ORIGIN, signIn } from '../../helpers/kernel.ts';
+import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
 
 let h: JobsHarness;
