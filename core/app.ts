@@ -23,6 +23,7 @@ import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
 import { staticRoutes } from './routes/static.ts';
+import { taskRoutes } from './routes/tasks.ts';
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -91,6 +92,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', portalRoutes(deps));
   app.route('/', activityRoutes(deps));
   app.route('/', recoveryRoutes(deps));
+  app.route('/', taskRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));
   return app;
 }

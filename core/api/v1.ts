@@ -14,6 +14,7 @@ import { renderApiReference } from './reference.ts';
 import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
 import { storageLocationsApi } from './storage-locations.ts';
+import { tasksApi } from './tasks.ts';
 import { usersApi } from './users.ts';
 
 const StatusSchema = z
@@ -93,6 +94,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', apiKeysApi(deps));
   api.route('/', usersApi(deps));
   api.route('/', storageLocationsApi(deps));
+  api.route('/', tasksApi(deps));
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',

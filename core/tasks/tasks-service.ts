@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { addActivity } from '../activity/activity-service.ts';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
-import { fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
+import { type FieldErrors, fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { requestCancel } from '../jobs/queue.ts';
@@ -15,7 +15,12 @@ import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { REMOVAL_GRACE_DAYS } from '../tenancy/organizations.ts';
 import { parseConnectionSettings, sealConnection, UnknownServiceError } from './connection.ts';
 import { BackupTask, type IBackupTask, type TaskStatus } from './entities.ts';
-import { DEFAULT_TASK_SETTINGS, type TaskSettings, taskSettingsSchema } from './settings.ts';
+import {
+  DEFAULT_API_USAGE_LIMIT_PERCENT,
+  DEFAULT_TASK_SETTINGS,
+  type TaskSettings,
+  taskSettingsSchema,
+} from './settings.ts';
 
 export const TASK_GRACE_DAYS = REMOVAL_GRACE_DAYS;
 
@@ -63,6 +68,30 @@ export interface NewTaskInput {
   settings?: Partial<Record<keyof TaskSettings, unknown>>;
 }
 
+/** The settings a new task starts with for this service (the API usage limit only where it has one). */
+export function defaultSettingsFor(plugin: ServicePlugin): Omit<TaskSettings, 'name'> {
+  return {
+    ...DEFAULT_TASK_SETTINGS,
+    apiUsageLimitPercent: plugin.apiUsageLimit ? DEFAULT_API_USAGE_LIMIT_PERCENT : null,
+  };
+}
+
+/**
+ * Every problem of a new task's input at once, split by part (task settings and the plugin's
+ * connection settings), so a form can mark each field before anything is sent to the service.
+ */
+export function checkNewTaskInput(
+  plugin: ServicePlugin,
+  input: Omit<NewTaskInput, 'service'>,
+): { settings: FieldErrors; connection: FieldErrors } {
+  const settings = taskSettingsSchema.safeParse({ ...defaultSettingsFor(plugin), ...input.settings, name: input.name });
+  const connection = plugin.settings.safeParse(input.connection);
+  return {
+    settings: settings.success ? {} : fieldErrorsFrom(settings.error.issues),
+    connection: connection.success ? {} : fieldErrorsFrom(connection.error.issues),
+  };
+}
+
 export async function createTask(
   em: EntityManager,
   deps: TaskServiceDeps,
@@ -71,7 +100,7 @@ export async function createTask(
   actor: AuditActor,
 ): Promise<IBackupTask> {
   const plugin = requirePlugin(deps, input.service);
-  const settings = parseSettings({ ...DEFAULT_TASK_SETTINGS, ...input.settings, name: input.name });
+  const settings = parseSettings({ ...defaultSettingsFor(plugin), ...input.settings, name: input.name });
   if (!plugin.apiUsageLimit) settings.apiUsageLimitPercent = null;
   const connection = parseConnectionSettings(plugin, input.connection);
   await checkCredentials(plugin, connection, deps.log);

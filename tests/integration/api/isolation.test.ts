@@ -5,7 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, IpRule } from '../../../core/access/entities.ts';
 import { Organization, User } from '../../../core/identity/entities.ts';
+import { Job } from '../../../core/jobs/entities.ts';
 import { MailMessage } from '../../../core/mail/entities.ts';
+import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { addOrganization, addUser, getTokens, json, makeKey, rootOrganization, withBearer } from '../../helpers/api.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 
@@ -14,6 +16,8 @@ interface Target {
   rule: string;
   key: string;
   user: string;
+  task: string;
+  entity: string;
 }
 
 type Call = [method: string, path: string, body?: unknown];
@@ -48,6 +52,33 @@ function routes(o: Target): Call[] {
   ];
 }
 
+/** Every route of the backup task API, aimed at one organization's task and entity. */
+function taskRoutes(o: Target): Call[] {
+  const task = `/api/v1/tasks/${o.task}`;
+  const ids = { ids: [o.entity] };
+  return [
+    ['GET', `/api/v1/tasks?organization=${o.org}`],
+    ['GET', `/api/v1/tasks?organization=${o.org}&deleted=true`],
+    ['POST', `/api/v1/tasks?organization=${o.org}`, { service: 'test-service', name: 'Planted', connection: {} }],
+    ['GET', task],
+    ['PATCH', task, { name: 'Renamed by an intruder' }],
+    ['DELETE', task],
+    ['POST', `${task}/restore`],
+    ['POST', `${task}/pause`],
+    ['POST', `${task}/resume`],
+    ['PUT', `${task}/connection`, { connection: { token: 'x' } }],
+    ['POST', `${task}/discover`],
+    ['GET', `${task}/entities`],
+    ['GET', `${task}/chart`],
+    ...['activate', 'pause', 'backup-now', 'delete', 'restore'].map(
+      (action): Call => ['POST', `${task}/entities/${action}`, ids],
+    ),
+  ];
+}
+
+/** Reading a task needs only a caller within reach; these change something. */
+const taskWrites = (o: Target) => taskRoutes(o).filter(([method]) => method !== 'GET');
+
 let t: TestApp;
 let tokenA: string;
 let own: Target;
@@ -61,7 +92,12 @@ async function snapshot(): Promise<string> {
   const rules = await em.find(IpRule, {}, { orderBy: { id: 'asc' } });
   const keys = await em.find(ApiKey, {}, { orderBy: { id: 'asc' } });
   const users = await em.find(User, {}, { orderBy: { id: 'asc' } });
+  const tasks = await em.find(BackupTask, {}, { orderBy: { id: 'asc' } });
+  const entities = await em.find(TaskEntity, {}, { orderBy: { id: 'asc' } });
   return JSON.stringify({
+    tasks: tasks.map((x) => [x.id, x.name, x.status, x.deletedAt, x.connection]),
+    entities: entities.map((x) => [x.id, x.status, x.deletedAt]),
+    jobs: await em.count(Job),
     orgs: orgs.map((o) => [o.id, o.name, o.contactEmail, o.ipRestrictionsEnabled, o.status]),
     rules: rules.map((r) => [r.id, r.description, r.entries]),
     keys: keys.map((k) => k.id),
@@ -81,7 +117,17 @@ async function populate(orgId: string, token: string): Promise<Target> {
     await t.app.request(`${base}/users`, withBearer(token, 'POST', { email: `user@${orgId}.example`, role: 'custom' })),
   );
   if (!rule.id || !key.clientId || !user.id) throw new Error('set-up failed');
-  return { org: orgId, rule: rule.id, key: key.clientId, user: user.id };
+  // A bare task and entity: the routes must refuse them by reach before anything reads the connection.
+  const em = t.kernel.orm.em.fork();
+  const task = em.create(BackupTask, {
+    organization: orgId,
+    service: 'test-service',
+    name: 'Task of the tenant',
+    connection: 'not-a-sealed-connection',
+  });
+  const entity = em.create(TaskEntity, { task, externalId: 'x', name: 'Entity', kind: 'user', pluginState: null });
+  await em.flush();
+  return { org: orgId, rule: rule.id, key: key.clientId, user: user.id, task: task.id, entity: entity.id };
 }
 
 beforeAll(async () => {
@@ -117,7 +163,7 @@ describe('an API key of partner A', () => {
   for (const victim of ['parent', 'sibling', 'otherTenantsCustomer']) {
     it(`gets 404 for every route aimed at the ${victim}'s objects, and nothing changes`, async () => {
       const before = await snapshot();
-      for (const call of routes(victims[victim] as Target)) {
+      for (const call of [...routes(victims[victim] as Target), ...taskRoutes(victims[victim] as Target)]) {
         const res = await t.app.request(call[1], request(call, { authorization: `Bearer ${tokenA}` }));
         expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
           call: `${call[0]} ${call[1]}`,
@@ -133,6 +179,7 @@ describe('an API key of partner A', () => {
     const invalid = { name: 42, entries: 'nope', role: 'emperor', enabled: 'maybe', kind: 'planet', email: 7 };
     const withBodies = [
       ...routes(victims.sibling as Target),
+      ...taskRoutes(victims.sibling as Target),
       ...routes({ ...own, rule: victims.sibling?.rule, user: victims.sibling?.user } as Target).filter(([, path]) =>
         /ip-rules\/|users\//.test(path),
       ),
@@ -159,6 +206,13 @@ describe('an API key of partner A', () => {
     expect(await snapshot()).toBe(before);
   });
 
+  it('reads its own task and its entities through the same routes', async () => {
+    for (const path of [`/api/v1/tasks/${own.task}`, `/api/v1/tasks/${own.task}/entities`, '/api/v1/tasks']) {
+      const res = await t.app.request(path, withBearer(tokenA));
+      expect({ path, status: res.status }).toEqual({ path, status: 200 });
+    }
+  });
+
   it('reaches its own objects through the same routes', async () => {
     for (const call of routes(own)) {
       const res = await t.app.request(call[1], request(call, { authorization: `Bearer ${tokenA}` }));
@@ -173,7 +227,7 @@ describe('an API key of partner A', () => {
 describe('callers without credentials or permission', () => {
   it('answers 401 to an anonymous caller on every route, and nothing changes', async () => {
     const before = await snapshot();
-    for (const call of routes(victims.parent as Target)) {
+    for (const call of [...routes(victims.parent as Target), ...taskRoutes(victims.parent as Target)]) {
       const res = await t.app.request(call[1], request(call, { origin: ORIGIN }));
       expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
         call: `${call[0]} ${call[1]}`,
@@ -186,7 +240,7 @@ describe('callers without credentials or permission', () => {
 
   it('answers 403 to a signed-in Custom user without the permission, on their own organization', async () => {
     const before = await snapshot();
-    for (const call of routes(victims.parent as Target)) {
+    for (const call of [...routes(victims.parent as Target), ...taskWrites(victims.parent as Target)]) {
       const res = await t.app.request(call[1], request(call, { cookie: noPermissionCookie, origin: ORIGIN }));
       expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
         call: `${call[0]} ${call[1]}`,

@@ -42,6 +42,8 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/storage\/:id/, 'storageLocation'],
   [/^\/recovery\/tasks\/:taskId/, 'task'],
   [/^\/activity\/events\/:id/, 'activity'],
+  [/^\/tasks\/:id/, 'task'],
+  [/^\/api\/v1\/tasks\/:id/, 'task'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],
   [/^\/api\/v1\/users\/:id/, 'user'],
@@ -49,8 +51,8 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/api\/v1\/api-keys\/:id/, 'apiKey'],
 ];
 
-/** The permission guarding each area (a Custom user without it gets 403). */
-const GUARDS: [RegExp, Permission][] = [
+/** The permission guarding each area (a Custom user without it gets 403); a method narrows it to that method. */
+const GUARDS: [RegExp, Permission, string?][] = [
   [/^\/settings\/users/, 'manage_users'],
   [/^\/settings\/ip-restrictions/, 'manage_security'],
   [/^\/settings\/security\/policies/, 'manage_security'],
@@ -60,6 +62,12 @@ const GUARDS: [RegExp, Permission][] = [
   [/^\/api\/v1\/activity/, 'view_activity'],
   [/^\/portal\/new/, 'add_accounts'],
   [/^\/recovery/, 'restore'],
+  [/^\/tasks\/new$/, 'manage_backups'],
+  [/^\/tasks\/:id\/(settings|reconnect|delete|restore|pause|resume|discover|actions)$/, 'manage_backups'],
+  [/^\/api\/v1\/tasks$/, 'manage_backups', 'POST'],
+  [/^\/api\/v1\/tasks\/:id$/, 'manage_backups', 'PATCH'],
+  [/^\/api\/v1\/tasks\/:id$/, 'manage_backups', 'DELETE'],
+  [/^\/api\/v1\/tasks\/:id\/(restore|pause|resume|connection|discover|entities\/[a-z-]+)$/, 'manage_backups'],
 ];
 
 interface Route {
@@ -260,7 +268,9 @@ describe('tenant isolation of every route', () => {
     const before = await fingerprint();
     let tried = 0;
     for (const route of routes) {
-      const guard = GUARDS.find(([pattern]) => pattern.test(route.path));
+      const guard = GUARDS.find(
+        ([pattern, , method]) => pattern.test(route.path) && (!method || method === route.method),
+      );
       if (!guard) continue;
       const path = concrete(route, foreign.organization[0] as string);
       const res = await call(route, path, customCookie);
