@@ -1,11 +1,12 @@
-// Hourly housekeeping of the appliance: end expired sessions, purge accounts whose removal
-// grace period is over. Each task runs on its own EntityManager and its own error handling, so
+// Hourly housekeeping of the appliance: end expired sessions, delete export results whose
+// download link expired, purge accounts whose removal grace period is over. Each task runs on its own EntityManager and its own error handling, so
 // one failing task does not stop the others; the clock is passed in so tests can cross the
 // grace period without waiting.
 import { recordAudit } from './audit/audit-service.ts';
 import type { Database } from './db/database.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
 import type { Logger } from './logging.ts';
+import { deleteExpiredExports } from './recovery/downloads.ts';
 import { REMOVAL_GRACE_DAYS } from './tenancy/organizations.ts';
 import { type PurgedOrganization, purgeDueOrganizations } from './tenancy/removal.ts';
 
@@ -13,15 +14,21 @@ export const MAINTENANCE_INTERVAL_MS = 3_600_000;
 
 export interface MaintenanceReport {
   sessionsEnded: number;
+  exportsDeleted: number;
   purged: PurgedOrganization[];
 }
 
 export async function runMaintenance(orm: Database, log: Logger, now: Date): Promise<MaintenanceReport> {
-  const report: MaintenanceReport = { sessionsEnded: 0, purged: [] };
+  const report: MaintenanceReport = { sessionsEnded: 0, exportsDeleted: 0, purged: [] };
   try {
     report.sessionsEnded = await endExpiredSessions(orm.em.fork(), now);
   } catch (err) {
     log.warn({ err }, 'session cleanup failed');
+  }
+  try {
+    report.exportsDeleted = await deleteExpiredExports(orm.em.fork(), now);
+  } catch (err) {
+    log.warn({ err }, 'deleting expired export results failed');
   }
   try {
     report.purged = await purgeDueOrganizations(orm.em.fork(), now);

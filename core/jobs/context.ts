@@ -16,6 +16,8 @@ export type JobSettings = Pick<
   | 'jobMaxAttempts'
   | 'jobRetryBaseSeconds'
   | 'schedulerIntervalSeconds'
+  | 'dataDir'
+  | 'storageDir'
 >;
 
 export interface WorkContext {
