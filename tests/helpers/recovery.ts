@@ -27,7 +27,10 @@ export async function backedUpTask(
   name = 'Test backup',
 ): Promise<BackedUp> {
   const created = await h.task(org, { entities: 2, items: 5, changesPerRun: 1, ...connection }, { name });
-  const task = await h.em().findOneOrFail(BackupTask, { id: created.id });
+  const em0 = h.em();
+  const task = await em0.findOneOrFail(BackupTask, { id: created.id });
+  task.name = name;
+  await em0.flush();
   await discoverEntities(h.em(), task, testServicePlugin as never, h.ctx.credentials, {
     signal: AbortSignal.timeout(10_000),
     log: h.ctx.log,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { principalForApiKey } from '../../../core/access/principal.ts';
 import { referenceModel, typeLabel } from '../../../core/api/reference.ts';
 import { safeNext } from '../../../core/http/middleware.ts';
 import { navigationFor } from '../../../core/http/navigation.ts';
@@ -60,10 +61,16 @@ describe('log redaction', () => {
 
 describe('navigation', () => {
   it('lists the seed sections in order and marks the current one', () => {
-    const nav = navigationFor('/');
+    const customer = { id: 'c1', kind: 'customer', path: '/r/c1/', name: 'Customer' } as never;
+    const nav = navigationFor('/', principalForApiKey('hfk_unit', customer), customer);
     expect(nav.map((n) => n.label)).toEqual(['Homepage', 'Jobs', 'Recovery', 'Activity', 'Settings']);
     expect(nav.filter((n) => n.current).map((n) => n.label)).toEqual(['Homepage']);
-    expect(nav.find((n) => n.label === 'Jobs')?.available).toBe(false);
+    expect(nav.find((n) => n.label === 'Jobs')?.available).toBe(true);
+    expect(
+      navigationFor('/jobs', principalForApiKey('hfk_unit', customer), customer).find((n) => n.current)?.label,
+    ).toBe('Jobs');
+    // Jobs and Recovery are for callers who may restore or export.
+    expect(navigationFor('/').map((n) => n.label)).toEqual(['Homepage', 'Activity', 'Settings']);
   });
 });
 
