@@ -12,13 +12,12 @@ import { runMaintenance } from '../../core/maintenance.ts';
 import { ExportResult } from '../../core/recovery/entities.ts';
 import { startExport, startRestore } from '../../core/recovery/start.ts';
 import type { ITaskEntity } from '../../core/tasks/entities.ts';
-import { getTokens, makeKey } from '../helpers/api.ts';
+import { getTokens, json, makeKey } from '../helpers/api.ts';
 import { createJobsHarness, type JobsHarness } from '../helpers/jobs.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../helpers/kernel.ts';
 import { type BackedUp, backedUpTask, startContext } from '../helpers/recovery.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../helpers/tenants.ts';
 
-const HOUR = 3_600_000;
 let h: JobsHarness;
 let acme: IOrganization;
 let mine: BackedUp;
@@ -29,11 +28,11 @@ let token: string;
 const cookies: Record<string, string> = {};
 const ids: { exportDone?: string; restoreDone?: string; pending: string[] } = { pending: [] };
 
-function get(path: string, who = 'admin', headers: Record<string, string> = {}): Promise<Response> {
+async function get(path: string, who = 'admin', headers: Record<string, string> = {}): Promise<Response> {
   return h.app.app.request(path, { headers: { cookie: cookies[who] as string, origin: ORIGIN, ...headers } });
 }
 
-function post(path: string, who = 'admin', headers: Record<string, string> = {}): Promise<Response> {
+async function post(path: string, who = 'admin', headers: Record<string, string> = {}): Promise<Response> {
   return h.app.app.request(path, {
     method: 'POST',
     headers: {
@@ -46,7 +45,7 @@ function post(path: string, who = 'admin', headers: Record<string, string> = {})
   });
 }
 
-function api(path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
+async function api(path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
   return h.app.app.request(path, {
     method: init.method ?? 'GET',
     headers: { authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
@@ -258,7 +257,7 @@ describe('the Jobs page', () => {
       expect(await gone.text()).toContain('This download link expired on');
       const apiGone = await api(`/api/v1/jobs/${id}/download`);
       expect(apiGone.status).toBe(410);
-      expect((await apiGone.json()).error.code).toBe('download_expired');
+      expect((await json(apiGone)).error.code).toBe('download_expired');
       expect(existsSync(result.filePath)).toBe(true);
       const report = await runMaintenance(h.ctx.orm, h.ctx.log, h.clock.now);
       expect(report.exportsDeleted).toBe(1);
@@ -280,13 +279,13 @@ describe('/api/v1/jobs', () => {
   it('lists with the same filters, shows one job with its log, starts and cancels jobs', async () => {
     const list = await api('/api/v1/jobs?status=succeeded&pageSize=1&page=2');
     expect(list.status).toBe(200);
-    const body = await list.json();
+    const body = await json(list);
     expect(body.total).toBe(2);
     expect(body.items.map((j: { id: string }) => j.id)).toEqual([ids.exportDone]);
     expect((await api(`/api/v1/jobs?task=${theirs.task.id}`)).status).toBe(404);
     expect((await api('/api/v1/jobs?status=sleeping')).status).toBe(422);
 
-    const one = await (await api(`/api/v1/jobs/${ids.restoreDone}`)).json();
+    const one = await json(await api(`/api/v1/jobs/${ids.restoreDone}`));
     expect(one).toMatchObject({
       id: ids.restoreDone,
       kind: 'restore',
@@ -312,7 +311,7 @@ describe('/api/v1/jobs', () => {
       },
     });
     expect(tooLong.status).toBe(422);
-    expect((await tooLong.json()).error.fields).toEqual({ label: 'The job label is at most 50 characters.' });
+    expect((await json(tooLong)).error.fields).toEqual({ label: 'The job label is at most 50 characters.' });
     const foreign = await api('/api/v1/jobs', {
       method: 'POST',
       body: {
@@ -337,10 +336,10 @@ describe('/api/v1/jobs', () => {
       },
     });
     expect(started.status).toBe(202);
-    const { id, url } = await started.json();
+    const { id, url } = await json(started);
     expect(url).toBe(`/api/v1/jobs/${id}`);
     await h.runner.runUntilIdle();
-    const done = await (await api(url)).json();
+    const done = await json(await api(url));
     expect(done.state).toBe('succeeded');
     expect(done.download).toMatchObject({ state: 'ready', url: `/api/v1/jobs/${id}/download` });
     const file = await api(done.download.url);
@@ -348,7 +347,7 @@ describe('/api/v1/jobs', () => {
     expect(Number(file.headers.get('content-length'))).toBe(done.download.size);
     expect((await file.arrayBuffer()).byteLength).toBe(done.download.size);
 
-    const waiting = await (
+    const waiting = await json(
       await api('/api/v1/jobs', {
         method: 'POST',
         body: {
@@ -358,12 +357,12 @@ describe('/api/v1/jobs', () => {
           snapshotId: mine.snapshotId,
           mode: 'in_place',
         },
-      })
-    ).json();
+      }),
+    );
     const cancel = await api(`/api/v1/jobs/${waiting.id}/cancel`, { method: 'POST' });
     expect(cancel.status).toBe(200);
-    expect(await cancel.json()).toMatchObject({ outcome: 'canceled', job: { state: 'canceled' } });
+    expect(await json(cancel)).toMatchObject({ outcome: 'canceled', job: { state: 'canceled' } });
     const again = await api(`/api/v1/jobs/${waiting.id}/cancel`, { method: 'POST' });
-    expect((await again.json()).outcome).toBe('finished');
+    expect((await json(again)).outcome).toBe('finished');
   });
 });

@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, IpRule } from '../../../core/access/entities.ts';
 import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
+import { Job } from '../../../core/jobs/entities.ts';
+import { enqueueJob } from '../../../core/jobs/queue.ts';
+import { ExportResult } from '../../../core/recovery/entities.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
@@ -31,7 +34,7 @@ const PUBLIC: RegExp[] = [
 ];
 
 /** Which kind of object a route's :id names, by path. */
-type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation' | 'task';
+type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation' | 'task' | 'job';
 const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
@@ -40,6 +43,8 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/portal\/accounts\/:id/, 'organization'],
   [/^\/settings\/storage\/:id/, 'storageLocation'],
   [/^\/recovery\/tasks\/:taskId/, 'task'],
+  [/^\/jobs\/:id/, 'job'],
+  [/^\/api\/v1\/jobs\/:id/, 'job'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],
   [/^\/api\/v1\/users\/:id/, 'user'],
@@ -56,6 +61,8 @@ const GUARDS: [RegExp, Permission][] = [
   [/^\/activity\/security-audit/, 'view_security_audit'],
   [/^\/portal\/new/, 'add_accounts'],
   [/^\/recovery/, 'restore'],
+  [/^\/jobs/, 'restore'],
+  [/^\/api\/v1\/jobs/, 'restore'],
 ];
 
 interface Route {
@@ -75,6 +82,7 @@ const foreign: Record<IdKind, string[]> = {
   apiKey: [],
   storageLocation: [],
   task: [],
+  job: [],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -91,6 +99,8 @@ async function fingerprint(): Promise<string> {
     e.find(ApiKey, {}, { orderBy: { id: 'asc' } }),
     e.find(StorageLocation, {}, { orderBy: { id: 'asc' } }),
     e.find(BackupTask, {}, { orderBy: { id: 'asc' } }),
+    e.find(Job, {}, { orderBy: { id: 'asc' } }),
+    e.find(ExportResult, {}, { orderBy: { id: 'asc' } }),
   ]);
   const plain = parts.map((rows) =>
     rows.map((r) => JSON.stringify(r, (k, v) => (k === 'lastLoginAt' || k === 'lastUsedAt' ? undefined : v))),
@@ -179,6 +189,35 @@ beforeAll(async () => {
       connection: 'not-a-sealed-connection',
     });
     await e.flush();
+    // A finished export with a result file of its own: cancel and download must not reach it.
+    const jobId = await enqueueJob(
+      e,
+      {
+        organizationId: org.id,
+        kind: 'export',
+        label: 'Foreign export',
+        taskId: task.id,
+        initiator: { kind: 'user', label: 'someone@foreign.example' },
+        maxAttempts: 1,
+      },
+      new Date(),
+    );
+    e.create(ExportResult, {
+      organization: org,
+      job: jobId,
+      fileName: 'foreign.zip',
+      filePath: '/nonexistent/foreign.zip',
+      size: 1,
+      format: 'zip',
+      encryption: 'none',
+      createdAt: new Date(),
+      expiresAt: new Date(Date.now() + 86_400_000),
+      deletedAt: null,
+      downloads: 0,
+      lastDownloadedAt: null,
+    });
+    await e.flush();
+    foreign.job.push(jobId);
     foreign.task.push(task.id);
     foreign.storageLocation.push(location.id);
     foreign.user.push(user.id);
