@@ -31,6 +31,7 @@ import {
   JOBS_PAGE_SIZE,
   JOBS_WINDOW_DAYS,
   type JobListFilters,
+  type JobSummary,
   type JobView,
   jobCsvRow,
   jobSummary,
@@ -133,6 +134,14 @@ function cardOf(view: JobView, viewer: Viewer) {
   };
 }
 
+function countersOf(summary: JobSummary) {
+  return [
+    { group: 'running', label: STATUS_GROUP_LABELS.running, count: summary.running, tone: 'info' },
+    { group: 'succeeded', label: STATUS_GROUP_LABELS.succeeded, count: summary.succeeded, tone: 'success' },
+    { group: 'problems', label: STATUS_GROUP_LABELS.problems, count: summary.problems, tone: 'danger' },
+  ];
+}
+
 /** A job of the organization worked in, restore or export (anything else is a 404 here). */
 async function recoveryJob(c: Context<AppEnv>): Promise<IJob> {
   const job = await getJob(c.get('em'), organizationOf(c), c.req.param('id') ?? '');
@@ -147,6 +156,21 @@ export function jobsRoutes(deps: AppDeps): Hono<AppEnv> {
   async function liveCard(c: Context<AppEnv>, job: IJob) {
     const [view] = await jobViews(c.get('em'), [job], servicePlugin, deps.now());
     return cardOf(view as JobView, viewerOf(c));
+  }
+
+  /** The live part of a card, with its log and the counters updated out of band. */
+  async function liveFragment(c: Context<AppEnv>, job: IJob): Promise<Response> {
+    const card = await liveCard(c, job);
+    const counters = countersOf(await jobSummary(c.get('em'), organizationOf(c), deps.now()));
+    // The counter of the status the page is filtered by stays marked.
+    let currentStatus = '';
+    try {
+      currentStatus =
+        new URL(c.req.header('hx-current-url') ?? '', 'http://page.invalid').searchParams.get('status') ?? '';
+    } catch {
+      currentStatus = '';
+    }
+    return renderFragment(c, deps.views, 'partials/jobs/live.njk', { job: card, oob: true, counters, currentStatus });
   }
 
   app.get('/jobs', async (c) => {
@@ -196,11 +220,7 @@ export function jobsRoutes(deps: AppDeps): Hono<AppEnv> {
         title: 'Jobs',
         windowDays: JOBS_WINDOW_DAYS,
         summary,
-        counters: [
-          { group: 'running', label: STATUS_GROUP_LABELS.running, count: summary.running, tone: 'info' },
-          { group: 'succeeded', label: STATUS_GROUP_LABELS.succeeded, count: summary.succeeded, tone: 'success' },
-          { group: 'problems', label: STATUS_GROUP_LABELS.problems, count: summary.problems, tone: 'danger' },
-        ],
+        counters: countersOf(summary),
         initiators: Object.entries(INITIATOR_LABELS).map(([value, label]) => ({ value, label })),
         activities: Object.entries(KIND_LABELS).map(([value, label]) => ({ value, label })),
         statuses: Object.entries(STATE_LABELS).map(([value, label]) => ({ value, label })),
@@ -238,10 +258,7 @@ export function jobsRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   // The polled part of one job's card (status, facts, actions); a final job's has no trigger.
-  app.get('/jobs/:id/live', async (c) => {
-    const card = await liveCard(c, await recoveryJob(c));
-    return renderFragment(c, deps.views, 'partials/jobs/live.njk', { job: card, oob: true });
-  });
+  app.get('/jobs/:id/live', async (c) => liveFragment(c, await recoveryJob(c)));
 
   app.post('/jobs/:id/cancel', async (c) => {
     const job = await recoveryJob(c);
@@ -250,8 +267,7 @@ export function jobsRoutes(deps: AppDeps): Hono<AppEnv> {
     await cancelJob(c.get('em'), organizationOf(c), job.id, auditActorOf(c, deps), deps.now());
     if (c.req.header('hx-request') === 'true') {
       c.get('em').clear();
-      const card = await liveCard(c, await recoveryJob(c));
-      return renderFragment(c, deps.views, 'partials/jobs/live.njk', { job: card, oob: true });
+      return liveFragment(c, await recoveryJob(c));
     }
     return c.redirect('/jobs', 303);
   });

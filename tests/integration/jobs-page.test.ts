@@ -228,6 +228,10 @@ describe('the Jobs page', () => {
     expect(html).toContain('data-state="canceled"');
     expect(html).not.toContain('hx-trigger="every 2s"');
     expect(html).toContain('hx-swap-oob="innerHTML"');
+    // The counters come along out of band: 23 still waiting.
+    expect(html).toMatch(
+      /id="job-counters" aria-label="Summary" hx-swap-oob="outerHTML">\s*<a[^>]*href="\/jobs\?status=running"[^>]*>\s*<span class="job-counter-count">23<\/span>/,
+    );
     expect((await h.em().findOneOrFail(Job, { id })).state).toBe('canceled');
     const audit = await h.em().findOneOrFail(AuditEvent, { activity: 'Job canceled', organization: acme.id });
     expect(audit.description).toBe('Pending export 00: canceled before it started.');
@@ -364,5 +368,15 @@ describe('/api/v1/jobs', () => {
     expect(await json(cancel)).toMatchObject({ outcome: 'canceled', job: { state: 'canceled' } });
     const again = await api(`/api/v1/jobs/${waiting.id}/cancel`, { method: 'POST' });
     expect((await json(again)).outcome).toBe('finished');
+
+    const doc = await json(await h.app.app.request('/api/v1/openapi.json'));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/jobs', '/jobs/{id}', '/jobs/{id}/cancel', '/jobs/{id}/download']),
+    );
+    expect(doc.paths['/jobs'].post.requestBody.content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/NewJob',
+    );
+    const reference = await (await get('/api/v1/docs')).text();
+    expect(reference).toContain('/api/v1/jobs/{id}/download');
   });
 });
