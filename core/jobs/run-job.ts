@@ -134,6 +134,14 @@ async function endAfterError(
     log.info('job canceled');
     return;
   }
+  if (interruption === 'shutdown' && job.kind === 'restore') {
+    // Running it again at the next start would write the items already restored a second time.
+    const message =
+      'The appliance stopped during the restore; the items restored so far stay restored. Start the restore again for the rest.';
+    await finishJob(em, job, owner, { state: 'failed', error: message, message }, now, progress);
+    log.info('restore interrupted by shutdown; failed rather than run twice');
+    return;
+  }
   if (interruption === 'shutdown') {
     if (
       await releaseJob(

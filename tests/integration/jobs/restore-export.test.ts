@@ -109,6 +109,27 @@ describe('restore jobs', () => {
     expect(run?.written.map((w) => w.key)).toEqual(['items/00004']);
   });
 
+  it('fails a restore the appliance stops in the middle of, rather than running it twice', async () => {
+    const slow = await backedUpTask(h, org, { items: 6, restoreDelayMs: 200 }, 1, 'Slow restores');
+    const started = await startRestore(startContext(h, org), {
+      taskId: slow.task.id,
+      entityId: slow.entities[0]?.id as string,
+      snapshotId: slow.snapshotId,
+      mode: 'in_place',
+    });
+    const runner = new JobRunner(h.ctx, new InlineExecutor(h.ctx));
+    void runner.poke();
+    for (let i = 0; i < 200 && (await job(started.id)).state !== 'in_progress'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await runner.stop(0);
+    const done = await job(started.id);
+    expect(done.state).toBe('failed');
+    expect(done.error).toBe(
+      'The appliance stopped during the restore; the items restored so far stay restored. Start the restore again for the rest.',
+    );
+  });
+
   it('refuses a destination of another task, a snapshot of another entity, and a label over 50 characters', async () => {
     const first = source.entities[0] as ITaskEntity;
     const other = await backedUpTask(h, org, {}, 1, 'Other task');
