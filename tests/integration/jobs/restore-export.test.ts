@@ -18,6 +18,7 @@ import { JobRunner } from '../../../core/jobs/runner.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { exportsFolder } from '../../../core/recovery/export-job.ts';
 import { startExport, startRestore } from '../../../core/recovery/start.ts';
+import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import type { ITaskEntity } from '../../../core/tasks/entities.ts';
 import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
 import { restoredRuns } from '../../fakes/test-service.ts';
@@ -299,6 +300,41 @@ describe('export jobs', () => {
       status: 422,
       fields: { publicKey: 'This is not an OpenPGP public key that can encrypt (armored, with an encryption subkey).' },
     });
+  });
+
+  it('writes the export to a storage location instead of offering a download', async () => {
+    const first = source.entities[0] as ITaskEntity;
+    const folder = mkdtempSync(join(tmpdir(), 'holdfast-export-location-'));
+    const em = h.em();
+    const location = em.create(StorageLocation, {
+      organization: org.id,
+      name: 'Archive share',
+      kind: 'local',
+      settings: { path: folder },
+      sealedSecrets: null,
+      description: null,
+      lastTestedAt: null,
+      lastTestOk: null,
+      lastTestSentence: null,
+      lastTestDetail: null,
+    });
+    await em.flush();
+    const started = await startExport(startContext(h, org), {
+      taskId: source.task.id,
+      entityId: first.id,
+      snapshotId: source.snapshotId,
+      label: 'To the share',
+      locationId: location.id,
+    });
+    await h.runner.runUntilIdle();
+    const done = await job(started.id);
+    expect(done.state).toBe('succeeded');
+    const fileName = `To-the-share-${h.clock.now.toISOString().slice(0, 10)}.zip`;
+    const key = `exports/organizations/${org.id}/${started.id}/${fileName}`;
+    expect(done.result).toMatchObject({ items: 6, destination: `Archive share: ${key}`, fileName });
+    expect(await h.em().count(ExportResult, { job: started.id })).toBe(0);
+    const entries = await readZip(join(folder, key));
+    expect([...entries.keys()].sort()).toEqual([...expected.keys()].sort());
   });
 
   it('leaves no result when cancelled during the export', async () => {
