@@ -140,6 +140,10 @@ describe('REST API v1', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/audit',
       '/audit/export.csv',
+      '/jobs',
+      '/jobs/{id}',
+      '/jobs/{id}/cancel',
+      '/jobs/{id}/download',
       '/me',
       '/oauth/token',
       '/organizations/{id}',
