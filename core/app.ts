@@ -17,6 +17,7 @@ import { activityRoutes } from './routes/activity.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
+import { jobsRoutes } from './routes/jobs.ts';
 import { portalRoutes } from './routes/portal.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
@@ -93,6 +94,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', activityRoutes(deps));
   app.route('/', recoveryRoutes(deps));
   app.route('/', taskRoutes(deps));
+  app.route('/', jobsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));
   return app;
 }

@@ -1,5 +1,6 @@
-// Hourly housekeeping of the appliance: end expired sessions, purge accounts whose removal
-// grace period is over, delete System Activity rows past their retention. Each task runs on its own EntityManager and its own error handling, so
+// Hourly housekeeping of the appliance: end expired sessions, delete export results whose
+// download link expired, purge accounts whose removal grace period is over, delete System Activity
+// rows past their retention. Each task runs on its own EntityManager and its own error handling, so
 // one failing task does not stop the others; the clock is passed in so tests can cross the
 // grace period without waiting.
 import { pruneActivity } from './activity/activity-service.ts';
@@ -7,6 +8,7 @@ import { recordAudit } from './audit/audit-service.ts';
 import type { Database } from './db/database.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
 import type { Logger } from './logging.ts';
+import { deleteExpiredExports } from './recovery/downloads.ts';
 import { REMOVAL_GRACE_DAYS } from './tenancy/organizations.ts';
 import { type PurgedOrganization, purgeDueOrganizations } from './tenancy/removal.ts';
 
@@ -14,6 +16,7 @@ export const MAINTENANCE_INTERVAL_MS = 3_600_000;
 
 export interface MaintenanceReport {
   sessionsEnded: number;
+  exportsDeleted: number;
   purged: PurgedOrganization[];
   activityDeleted: number;
 }
@@ -31,11 +34,16 @@ export async function runMaintenance(
   now: Date,
   settings: MaintenanceSettings = DEFAULT_MAINTENANCE_SETTINGS,
 ): Promise<MaintenanceReport> {
-  const report: MaintenanceReport = { sessionsEnded: 0, purged: [], activityDeleted: 0 };
+  const report: MaintenanceReport = { sessionsEnded: 0, exportsDeleted: 0, purged: [], activityDeleted: 0 };
   try {
     report.sessionsEnded = await endExpiredSessions(orm.em.fork(), now);
   } catch (err) {
     log.warn({ err }, 'session cleanup failed');
+  }
+  try {
+    report.exportsDeleted = await deleteExpiredExports(orm.em.fork(), now);
+  } catch (err) {
+    log.warn({ err }, 'deleting expired export results failed');
   }
   try {
     report.activityDeleted = await pruneActivity(orm.em.fork(), now, settings.activityRetentionDays);

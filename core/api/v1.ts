@@ -8,6 +8,7 @@ import { activityApi } from './activity.ts';
 import { apiKeysApi } from './api-keys.ts';
 import { auditApi } from './audit.ts';
 import { ipRulesApi } from './ip-rules.ts';
+import { jobsApi } from './jobs.ts';
 import { oauthRoutes } from './oauth.ts';
 import { organizationsApi } from './organizations.ts';
 import { renderApiReference } from './reference.ts';
@@ -95,6 +96,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', usersApi(deps));
   api.route('/', storageLocationsApi(deps));
   api.route('/', tasksApi(deps));
+  api.route('/', jobsApi(deps));
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -46,6 +46,9 @@ export const AUDIT_ACTIVITIES = [
   'Backups deleted',
   'Backups restored',
   'Job canceled',
+  'Restore started',
+  'Export started',
+  'Export downloaded',
 ] as const;
 export type AuditActivity = (typeof AUDIT_ACTIVITIES)[number];
 

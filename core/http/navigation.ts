@@ -32,7 +32,13 @@ interface NavSection {
 const sections: readonly NavSection[] = [
   { label: 'Accounts', href: '/portal', icon: 'accounts', available: true, portal: true, permission: 'view_dashboard' },
   { label: 'Homepage', href: '/', icon: 'home', available: true },
-  { label: 'Jobs', href: '/jobs', icon: 'jobs', available: false },
+  {
+    label: 'Jobs',
+    href: '/jobs',
+    icon: 'jobs',
+    available: true,
+    anyPermission: ['restore', 'export_download'],
+  },
   {
     label: 'Recovery',
     href: '/recovery',

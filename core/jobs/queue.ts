@@ -26,6 +26,8 @@ export interface Initiator {
 }
 
 export interface NewJob {
+  /** Chosen by the caller when something must be bound to the job before it exists (a sealed secret). */
+  id?: string;
   organizationId: string;
   kind: JobKind;
   label: string;
@@ -76,7 +78,7 @@ async function changeJob(
 
 function row(job: NewJob, now: Date) {
   return {
-    id: randomUUID(),
+    id: job.id ?? randomUUID(),
     organization: job.organizationId,
     kind: job.kind,
     state: 'pending' as JobState,
@@ -289,6 +291,30 @@ export async function releaseJob(
     },
   );
   return updated === 1;
+}
+
+/**
+ * Adds entries to the log of a job we hold (e.g. the items a restore could not write). The update
+ * names the cancel flag it read, so a cancel request logged meanwhile is not overwritten.
+ */
+export async function appendJobLog(
+  em: EntityManager,
+  jobId: string,
+  owner: string,
+  entries: JobLogEntry[],
+): Promise<boolean> {
+  if (entries.length === 0) return true;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = await em.findOne(Job, { id: jobId }, { disableIdentityMap: true });
+    if (!current || current.leaseOwner !== owner || current.state !== 'in_progress') return false;
+    const updated = await em.nativeUpdate(
+      Job,
+      { id: jobId, leaseOwner: owner, state: 'in_progress', cancelRequestedAt: current.cancelRequestedAt ?? null },
+      { log: entries.reduce(appendLog, current.log) },
+    );
+    if (updated === 1) return true;
+  }
+  return false;
 }
 
 /** Exponential backoff: base, 2×base, 4×base … capped at an hour. */

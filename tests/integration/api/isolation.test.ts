@@ -2,11 +2,16 @@
 // a partner trying its parent's, a sibling partner's and another tenant's customer's ids
 // (404, nothing changes), an anonymous caller (401), and a signed-in Custom user without the
 // route's permission (403).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, IpRule } from '../../../core/access/entities.ts';
 import { Organization, User } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
+import { enqueueJob } from '../../../core/jobs/queue.ts';
 import { MailMessage } from '../../../core/mail/entities.ts';
+import { ExportResult } from '../../../core/recovery/entities.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { addOrganization, addUser, getTokens, json, makeKey, rootOrganization, withBearer } from '../../helpers/api.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
@@ -78,9 +83,70 @@ function taskRoutes(o: Target): Call[] {
 
 /** Reading a task needs only a caller within reach; these change something. */
 const taskWrites = (o: Target) => taskRoutes(o).filter(([method]) => method !== 'GET');
+/** A backup task and a finished export (with a result file) of one organization. */
+interface JobTarget {
+  task: string;
+  job: string;
+}
+
+/** Every route of the jobs API, aimed at one organization's task and job. */
+function jobRoutes(o: JobTarget): Call[] {
+  return [
+    ['GET', `/api/v1/jobs?task=${o.task}`],
+    ['GET', `/api/v1/jobs/${o.job}`],
+    ['POST', `/api/v1/jobs/${o.job}/cancel`],
+    ['GET', `/api/v1/jobs/${o.job}/download`],
+    ['POST', '/api/v1/jobs', { kind: 'export', taskId: o.task, entityId: 'x', snapshotId: 'y' }],
+  ];
+}
+
+const resultFolder = mkdtempSync(join(tmpdir(), 'holdfast-api-isolation-'));
+
+async function jobTarget(orgId: string): Promise<JobTarget> {
+  const em = t.kernel.orm.em.fork();
+  const task = em.create(BackupTask, {
+    organization: orgId,
+    service: 'test-service',
+    name: 'A task',
+    connection: 'not-a-sealed-connection',
+  });
+  await em.flush();
+  const job = await enqueueJob(
+    em,
+    {
+      organizationId: orgId,
+      kind: 'export',
+      label: 'An export',
+      taskId: task.id,
+      initiator: { kind: 'user', label: 'someone@acme.example' },
+      maxAttempts: 1,
+    },
+    new Date(),
+  );
+  const filePath = join(resultFolder, `${job}.zip`);
+  writeFileSync(filePath, 'zip bytes');
+  em.create(ExportResult, {
+    organization: orgId,
+    job,
+    fileName: 'export.zip',
+    filePath,
+    size: 9,
+    format: 'zip',
+    encryption: 'none',
+    createdAt: new Date(),
+    expiresAt: new Date(Date.now() + 86_400_000),
+    deletedAt: null,
+    downloads: 0,
+    lastDownloadedAt: null,
+  });
+  await em.flush();
+  return { task: task.id, job };
+}
 
 let t: TestApp;
 let tokenA: string;
+let ownJobs: JobTarget;
+const jobVictims: Record<string, JobTarget> = {};
 let own: Target;
 const victims: Record<string, Target> = {};
 let noPermissionCookie: string;
@@ -97,12 +163,13 @@ async function snapshot(): Promise<string> {
   return JSON.stringify({
     tasks: tasks.map((x) => [x.id, x.name, x.status, x.deletedAt, x.connection]),
     entities: entities.map((x) => [x.id, x.status, x.deletedAt]),
-    jobs: await em.count(Job),
     orgs: orgs.map((o) => [o.id, o.name, o.contactEmail, o.ipRestrictionsEnabled, o.status]),
     rules: rules.map((r) => [r.id, r.description, r.entries]),
     keys: keys.map((k) => k.id),
     users: users.map((u) => [u.id, u.email, u.role, u.status, u.displayName]),
     mail: await em.count(MailMessage),
+    jobs: (await em.find(Job, {}, { orderBy: { id: 'asc' } })).map((j) => [j.id, j.state, j.cancelRequestedAt]),
+    downloads: (await em.find(ExportResult, {}, { orderBy: { id: 'asc' } })).map((r) => [r.id, r.downloads]),
   });
 }
 
@@ -143,6 +210,10 @@ beforeAll(async () => {
   victims.parent = await populate(root.id, rootToken);
   victims.sibling = await populate(partnerB.id, rootToken);
   victims.otherTenantsCustomer = await populate(customerB.id, rootToken);
+  ownJobs = await jobTarget(partnerA.id);
+  jobVictims.parent = await jobTarget(root.id);
+  jobVictims.sibling = await jobTarget(partnerB.id);
+  jobVictims.otherTenantsCustomer = await jobTarget(customerB.id);
   await addUser(t, root, 'nobody@acme.example', 'Nobody-has-rights-42', 'custom', []);
   noPermissionCookie = await signIn(t.app, 'nobody@acme.example', 'Nobody-has-rights-42');
 });
@@ -221,6 +292,51 @@ describe('an API key of partner A', () => {
         ok: true,
       });
     }
+  });
+});
+
+describe('the jobs API for an API key of partner A', () => {
+  for (const victim of ['parent', 'sibling', 'otherTenantsCustomer']) {
+    it(`gets 404 for every jobs route aimed at the ${victim}'s task and job, and nothing changes`, async () => {
+      const before = await snapshot();
+      for (const call of jobRoutes(jobVictims[victim] as JobTarget)) {
+        const res = await t.app.request(call[1], request(call, { authorization: `Bearer ${tokenA}` }));
+        expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
+          call: `${call[0]} ${call[1]}`,
+          status: 404,
+        });
+        expect((await json(res)).error.code).toBe('not_found');
+      }
+      expect(await snapshot()).toBe(before);
+    });
+  }
+
+  it('reaches its own jobs through the same routes', async () => {
+    // Starting needs a real snapshot (covered in jobs-page.test.ts): here only the reading routes and cancel.
+    for (const call of jobRoutes(ownJobs).filter(([method, path]) => !(method === 'POST' && path === '/api/v1/jobs'))) {
+      const res = await t.app.request(call[1], request(call, { authorization: `Bearer ${tokenA}` }));
+      expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
+        call: `${call[0]} ${call[1]}`,
+        status: 200,
+      });
+    }
+  });
+
+  it('answers 401 to anonymous callers and 403 to a Custom user without restore or export rights', async () => {
+    const before = await snapshot();
+    for (const call of jobRoutes(jobVictims.parent as JobTarget)) {
+      const anonymous = await t.app.request(call[1], request(call, { origin: ORIGIN }));
+      expect({ call: `${call[0]} ${call[1]}`, status: anonymous.status }).toEqual({
+        call: `${call[0]} ${call[1]}`,
+        status: 401,
+      });
+      const custom = await t.app.request(call[1], request(call, { cookie: noPermissionCookie, origin: ORIGIN }));
+      expect({ call: `${call[0]} ${call[1]}`, status: custom.status }).toEqual({
+        call: `${call[0]} ${call[1]}`,
+        status: 403,
+      });
+    }
+    expect(await snapshot()).toBe(before);
   });
 });
 

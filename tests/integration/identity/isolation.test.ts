@@ -11,6 +11,9 @@ import { ApiKey, IpRule } from '../../../core/access/entities.ts';
 import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
+import { Job } from '../../../core/jobs/entities.ts';
+import { enqueueJob } from '../../../core/jobs/queue.ts';
+import { ExportResult } from '../../../core/recovery/entities.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
@@ -32,7 +35,7 @@ const PUBLIC: RegExp[] = [
 ];
 
 /** Which kind of object a route's :id names, by path. */
-type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation' | 'task' | 'activity';
+type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation' | 'task' | 'activity' | 'job';
 const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
@@ -44,6 +47,8 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/activity\/events\/:id/, 'activity'],
   [/^\/tasks\/:id/, 'task'],
   [/^\/api\/v1\/tasks\/:id/, 'task'],
+  [/^\/jobs\/:id/, 'job'],
+  [/^\/api\/v1\/jobs\/:id/, 'job'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],
   [/^\/api\/v1\/users\/:id/, 'user'],
@@ -68,6 +73,8 @@ const GUARDS: [RegExp, Permission, string?][] = [
   [/^\/api\/v1\/tasks\/:id$/, 'manage_backups', 'PATCH'],
   [/^\/api\/v1\/tasks\/:id$/, 'manage_backups', 'DELETE'],
   [/^\/api\/v1\/tasks\/:id\/(restore|pause|resume|connection|discover|entities\/[a-z-]+)$/, 'manage_backups'],
+  [/^\/jobs/, 'restore'],
+  [/^\/api\/v1\/jobs/, 'restore'],
 ];
 
 interface Route {
@@ -88,6 +95,7 @@ const foreign: Record<IdKind, string[]> = {
   storageLocation: [],
   task: [],
   activity: [],
+  job: [],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -105,6 +113,8 @@ async function fingerprint(): Promise<string> {
     e.find(StorageLocation, {}, { orderBy: { id: 'asc' } }),
     e.find(BackupTask, {}, { orderBy: { id: 'asc' } }),
     e.find(ActivityEvent, {}, { orderBy: { id: 'asc' } }),
+    e.find(Job, {}, { orderBy: { id: 'asc' } }),
+    e.find(ExportResult, {}, { orderBy: { id: 'asc' } }),
   ]);
   const plain = parts.map((rows) =>
     rows.map((r) => JSON.stringify(r, (k, v) => (k === 'lastLoginAt' || k === 'lastUsedAt' ? undefined : v))),
@@ -202,6 +212,35 @@ beforeAll(async () => {
     });
     await e.flush();
     foreign.activity.push(String(activity.id));
+    // A finished export with a result file of its own: cancel and download must not reach it.
+    const jobId = await enqueueJob(
+      e,
+      {
+        organizationId: org.id,
+        kind: 'export',
+        label: 'Foreign export',
+        taskId: task.id,
+        initiator: { kind: 'user', label: 'someone@foreign.example' },
+        maxAttempts: 1,
+      },
+      new Date(),
+    );
+    e.create(ExportResult, {
+      organization: org,
+      job: jobId,
+      fileName: 'foreign.zip',
+      filePath: '/nonexistent/foreign.zip',
+      size: 1,
+      format: 'zip',
+      encryption: 'none',
+      createdAt: new Date(),
+      expiresAt: new Date(Date.now() + 86_400_000),
+      deletedAt: null,
+      downloads: 0,
+      lastDownloadedAt: null,
+    });
+    await e.flush();
+    foreign.job.push(jobId);
     foreign.task.push(task.id);
     foreign.storageLocation.push(location.id);
     foreign.user.push(user.id);

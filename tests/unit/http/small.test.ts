@@ -73,14 +73,25 @@ describe('navigation', () => {
     const nav = navigationFor('/', principalForApiKey('k', account), account);
     expect(nav.map((n) => n.label)).toEqual(['Homepage', 'Jobs', 'Recovery', 'Activity', 'Settings']);
     expect(nav.filter((n) => n.current).map((n) => n.label)).toEqual(['Homepage']);
-    expect(nav.find((n) => n.label === 'Jobs')?.available).toBe(false);
+    expect(nav.find((n) => n.label === 'Jobs')?.available).toBe(true);
+    expect(navigationFor('/jobs', principalForApiKey('k', account), account).find((n) => n.current)?.label).toBe(
+      'Jobs',
+    );
+    // Jobs and Recovery are for callers who may restore or export; Activity for its viewers.
+    expect(navigationFor('/').map((n) => n.label)).toEqual(['Homepage', 'Settings']);
+    expect(navigationFor('/', holding(['export_download']), account).map((n) => n.label)).toEqual([
+      'Homepage',
+      'Jobs',
+      'Recovery',
+      'Settings',
+    ]);
   });
 
   it('shows Activity to holders of either activity permission, with the tabs they may open', () => {
     const labels = (p: Permission[]) => navigationFor('/', holding(p), account).map((n) => n.label);
-    expect(labels([])).toEqual(['Homepage', 'Jobs', 'Settings']);
-    expect(labels(['view_activity'])).toEqual(['Homepage', 'Jobs', 'Activity', 'Settings']);
-    expect(labels(['view_security_audit'])).toEqual(['Homepage', 'Jobs', 'Activity', 'Settings']);
+    expect(labels([])).toEqual(['Homepage', 'Settings']);
+    expect(labels(['view_activity'])).toEqual(['Homepage', 'Activity', 'Settings']);
+    expect(labels(['view_security_audit'])).toEqual(['Homepage', 'Activity', 'Settings']);
     expect(activityTabsFor('/activity/events/3', principalForApiKey('k', account))).toEqual([
       { label: 'System activity', href: '/activity', current: true },
       { label: 'Security audit', href: '/activity/security-audit', current: false },
