@@ -8,61 +8,27 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { principalForUser } from '../../core/access/principal.ts';
-import { type Kernel, openKernel } from '../../core/appliance.ts';
-import { type IUser, User } from '../../core/identity/entities.ts';
-import { Job } from '../../core/jobs/entities.ts';
-import { createLogger } from '../../core/logging.ts';
-import { servicePlugin } from '../../core/plugins/registry.ts';
+import type { Kernel } from '../../core/appliance.ts';
+import type { IUser } from '../../core/identity/entities.ts';
 import { type StartContext, startExport, startRestore } from '../../core/recovery/start.ts';
-import { discoverEntities } from '../../core/tasks/discovery.ts';
 import { type IBackupTask, type ITaskEntity, TaskEntity } from '../../core/tasks/entities.ts';
-import { backupNow } from '../../core/tasks/entity-actions.ts';
-import { createTask } from '../../core/tasks/tasks-service.ts';
-import { TEST_SERVICE_KIND, VALID_TOKEN } from '../fakes/test-service.ts';
+import { type ApplianceWithTask, startApplianceWithTask } from '../helpers/appliance-task.ts';
 import { launchChromium } from '../helpers/browser.ts';
-import { tempDir, testConfig } from '../helpers/config.ts';
-import { consoleErrorsOf, DESKTOP, screenshotBothWidths, setupAdministrator, signInPage } from '../helpers/e2e.ts';
-import { ADMIN } from '../helpers/kernel.ts';
-import { baseEnv, type RunningProcess, repoRoot, startApplianceProcess } from '../helpers/process.ts';
+import { tempDir } from '../helpers/config.ts';
+import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
+import type { RunningProcess } from '../helpers/process.ts';
 
-const JOB_ENV = {
-  HOLDFAST_PLUGINS: join(repoRoot, 'tests/fakes/test-service.ts'),
-  HOLDFAST_SCHEDULER_INTERVAL_SECONDS: '1',
-};
 const dir = tempDir();
 let browser: Browser;
+let setup: ApplianceWithTask;
 let appliance: RunningProcess;
 let kernel: Kernel;
 let admin: IUser;
 let task: IBackupTask;
 let entity: ITaskEntity;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 600; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}\n${appliance.stdout().slice(-2000)}\n${appliance.stderr()}`);
-}
-
-async function jobState(id: string): Promise<string> {
-  return (await kernel.orm.em.fork().findOneOrFail(Job, { id }, { disableIdentityMap: true })).state;
-}
-
-/** Queues a backup of the entity and returns its job id. */
-async function backup(): Promise<string> {
-  const em = kernel.orm.em.fork();
-  const { jobIds } = await backupNow(
-    em,
-    em.merge(task),
-    [entity.id],
-    { kind: 'user', label: ADMIN.email },
-    new Date(),
-    3,
-  );
-  return jobIds[0] as string;
-}
+const backup = () => setup.backup();
+const jobState = (id: string) => setup.jobState(id);
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>) => setup.waitFor(what, probe);
 
 function startContext(): StartContext {
   return {
@@ -81,47 +47,20 @@ async function shoot(page: Page, name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  appliance = await startApplianceProcess(baseEnv(dir.path, JOB_ENV));
-  await setupAdministrator(appliance.url);
-  kernel = await openKernel(testConfig(dir.path, JOB_ENV), createLogger('silent'));
-  const em = kernel.orm.em.fork();
-  admin = await em.findOneOrFail(User, { email: ADMIN.email }, { populate: ['organization'] });
   // Each backup item takes 250 ms, each restored item 700 ms: slow enough to watch.
-  task = await createTask(
-    em,
-    { credentials: kernel.credentials, services: servicePlugin, now: () => new Date(), log: kernel.deps.log },
-    admin.organization,
-    {
-      service: TEST_SERVICE_KIND,
-      name: 'Marketing Dropbox with a rather long backup task name for the narrow screen',
-      connection: {
-        account: 'marketing',
-        token: VALID_TOKEN,
-        entities: 1,
-        items: 12,
-        itemBytes: 20_000,
-        itemDelayMs: 250,
-        restoreDelayMs: 700,
-      },
-    },
-    { label: ADMIN.email },
+  setup = await startApplianceWithTask(
+    dir.path,
+    'Marketing Dropbox with a rather long backup task name for the narrow screen',
+    { account: 'marketing', items: 12, itemBytes: 20_000, itemDelayMs: 250, restoreDelayMs: 700 },
   );
-  await discoverEntities(em, task, servicePlugin(TEST_SERVICE_KIND) as never, kernel.credentials, {
-    signal: AbortSignal.timeout(10_000),
-    log: kernel.deps.log,
-    now: new Date(),
-  });
-  entity = await em.findOneOrFail(TaskEntity, { task });
-  const first = await backup();
-  await waitFor('the first backup', async () => ((await jobState(first)) === 'succeeded' ? true : undefined));
+  ({ appliance, kernel, admin, task, entity } = setup);
+  await setup.backupAndWait();
   browser = await launchChromium();
 }, 90_000);
 
 afterAll(async () => {
   await browser?.close();
-  await kernel?.close();
-  appliance?.child.kill('SIGTERM');
-  await appliance?.exited;
+  await setup?.close();
   dir.remove();
 });
 
