@@ -225,6 +225,29 @@ export const settings = {
       'Comma-separated external plugin modules to load at start (npm package names or absolute paths of modules that default-export a plugin descriptor), in addition to the built-in ones.',
     schema: list().default([]),
   }),
+  dropboxAppKey: setting({
+    env: 'HOLDFAST_DROPBOX_APP_KEY',
+    kind: 'string',
+    defaultText: '(unset: Dropbox tasks cannot be connected)',
+    description:
+      'App key of the Dropbox team app registered for this appliance (Dropbox App Console, scoped access, team scopes); tasks connect through it.',
+    schema: text().optional(),
+  }),
+  dropboxAppSecret: setting({
+    env: 'HOLDFAST_DROPBOX_APP_SECRET',
+    kind: 'secret',
+    defaultText: '(unset)',
+    description: 'App secret of that Dropbox app.',
+    schema: text().optional(),
+  }),
+  dropboxApiBase: setting({
+    env: 'HOLDFAST_DROPBOX_API_BASE',
+    kind: 'url',
+    defaultText: "(unset: Dropbox's own API)",
+    description:
+      'Sends every Dropbox API, content and OAuth request to this base URL instead of Dropbox (a stand-in for tests and demos).',
+    schema: url().optional(),
+  }),
   jobRunner: setting({
     env: 'HOLDFAST_JOB_RUNNER',
     kind: 'enum',

@@ -20,7 +20,7 @@ import { JobRunner } from './jobs/runner.ts';
 import type { Logger } from './logging.ts';
 import { createMailer } from './mail/mailer.ts';
 import { startMaintenanceTimer } from './maintenance.ts';
-import { loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
+import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
 import { Scheduler } from './scheduler/loop.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
@@ -57,6 +57,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   // The decoy hash answers logins for unknown emails; computing it now keeps the first one fast.
   void decoyHash();
   await loadExternalPlugins(config.plugins);
+  configureServicePlugins(config);
   const orm = await openDatabase(config);
   let applied: string[];
   try {

@@ -56,6 +56,8 @@ export class SnapshotWriter {
   readonly options: SnapshotWriterOptions;
   readonly #ops: ExternalSorter<Op>;
   #state: 'open' | 'committed' | 'aborted' = 'open';
+  /** Operations are recorded one at a time: overlapping add() calls must not interleave a spill. */
+  #recording: Promise<void> = Promise.resolve();
   readonly #started = new Date();
   #opCount = 0;
 
@@ -99,29 +101,53 @@ export class SnapshotWriter {
       for (const pending of window) ids.push(await pending);
       entry.content = ids;
     }
-    await this.#ops.add({ key: item.key, op: 'put', entry });
-    this.#opCount++;
+    await this.#record({ key: item.key, op: 'put', entry });
     return entry;
+  }
+
+  /**
+   * Adds (or replaces) an item whose content is that of `source`, an item of this repository
+   * (e.g. the parent's), without reading it: a moved or copied file, or content known by a hash.
+   */
+  async addExisting(item: NewItem, source: ItemEntry): Promise<ItemEntry> {
+    this.#assertOpen();
+    if (!item.key) throw new Error('an item needs a key');
+    const entry: ItemEntry = {
+      key: item.key,
+      kind: item.kind,
+      size: source.size,
+      ...(item.meta ? { meta: item.meta } : {}),
+      ...(source.content ? { content: source.content } : {}),
+      ...(source.inline ? { inline: source.inline } : {}),
+    };
+    await this.#record({ key: item.key, op: 'put', entry });
+    return entry;
+  }
+
+  #record(op: Op): Promise<void> {
+    const next = this.#recording.then(() => this.#ops.add(op));
+    this.#recording = next.catch(() => undefined);
+    this.#opCount++;
+    return next;
   }
 
   /** Keeps the parent snapshot's item as it was, without reading its content. */
   async carryOver(key: string): Promise<void> {
     this.#assertOpen();
     if (!this.options.parent) throw new Error('carryOver needs a parent snapshot');
-    await this.#ops.add({ key, op: 'carry' });
-    this.#opCount++;
+    await this.#record({ key, op: 'carry' });
   }
 
   /** Marks an item as gone from the source (meaningful in incremental mode). */
   async delete(key: string): Promise<void> {
     this.#assertOpen();
-    await this.#ops.add({ key, op: 'delete' });
-    this.#opCount++;
+    await this.#record({ key, op: 'delete' });
   }
 
   /** Writes the item tree(s) and the manifest; returns the new snapshot's id. */
   async commit(extraStats: Record<string, number> = {}): Promise<{ id: string; manifest: SnapshotManifest }> {
     this.#assertOpen();
+    await this.#recording;
     try {
       const parent = this.options.parent ? await this.repo.loadSnapshot(this.options.parent) : undefined;
       const layout = await this.#layout(parent);

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../db/database.ts';
 import { createLogger } from '../logging.ts';
-import { loadExternalPlugins, servicePlugin } from '../plugins/registry.ts';
+import { configureServicePlugins, loadExternalPlugins, servicePlugin } from '../plugins/registry.ts';
 import { createCredentialCipher } from '../secrets/credential-cipher.ts';
 import { locationTaskStorage } from '../storage-locations/task-storage.ts';
 import type { WorkerData } from './executors.ts';
@@ -19,6 +19,7 @@ parentPort?.on('message', (message: { type?: string }) => {
 const masterKey = Buffer.from(data.masterKey);
 const log = createLogger(data.config.logLevel).child({ worker: data.jobId });
 await loadExternalPlugins(data.config.plugins);
+configureServicePlugins(data.config);
 const orm = await openDatabase(data.config);
 const credentials = createCredentialCipher(masterKey);
 try {

@@ -1,13 +1,16 @@
 // The one place the kernel names built-in plugins. Everything else finds plugins through here.
-// Service plugins: none is built in yet (the connectors land in plugins/services/); external
-// ones are loaded from HOLDFAST_PLUGINS, and tests register their fake service directly.
+// Service plugins: Dropbox is built in; external ones are loaded from HOLDFAST_PLUGINS, and tests
+// register their fake service directly. `configureServicePlugins` hands each built-in connector
+// its appliance-wide settings (its registered app, an API base) from the configuration.
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Config } from '../../config/schema.ts';
+import dropboxServicePlugin from '../../plugins/services/dropbox/index.ts';
 import azureSinkPlugin from '../../plugins/sinks/azure/index.ts';
 import gcsSinkPlugin from '../../plugins/sinks/gcs/index.ts';
 import localSinkPlugin from '../../plugins/sinks/local/index.ts';
 import s3SinkPlugin from '../../plugins/sinks/s3/index.ts';
-import type { ServicePlugin } from './service.ts';
+import type { ServiceAppSettings, ServicePlugin } from './service.ts';
 import type { SinkPlugin } from './sink.ts';
 
 export const sinkPlugins: readonly SinkPlugin<never>[] = [
@@ -21,7 +24,22 @@ export function sinkPlugin(kind: string): SinkPlugin<unknown> | undefined {
   return sinkPlugins.find((p) => p.kind === kind) as SinkPlugin<unknown> | undefined;
 }
 
-const builtInServicePlugins: readonly ServicePlugin[] = [];
+const builtInServicePlugins: readonly ServicePlugin[] = [dropboxServicePlugin as unknown as ServicePlugin];
+
+export type ConnectorConfig = Pick<Config, 'dropboxAppKey' | 'dropboxAppSecret' | 'dropboxApiBase'>;
+
+/** Each built-in connector's settings from the configuration (names as its README gives them). */
+const connectorSettings: Record<string, (config: ConnectorConfig) => ServiceAppSettings> = {
+  dropbox: (c) => ({ appKey: c.dropboxAppKey, appSecret: c.dropboxAppSecret, apiBase: c.dropboxApiBase }),
+};
+
+/** Passes the built-in connectors their settings; at start-up and in every job worker. */
+export function configureServicePlugins(config: ConnectorConfig): void {
+  for (const plugin of builtInServicePlugins) {
+    const values = connectorSettings[plugin.kind];
+    if (values) plugin.configure?.(values(config));
+  }
+}
 const addedServicePlugins = new Map<string, ServicePlugin>();
 
 export function servicePlugins(): ServicePlugin[] {

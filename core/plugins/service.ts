@@ -20,7 +20,19 @@ export interface DiscoveredEntity {
 
 export interface EntityRef extends DiscoveredEntity {}
 
-/** Where a backup run puts items. Nothing is visible until the kernel commits the snapshot. */
+/** An item of the previous snapshot as a plugin sees it: what it stored, without the content. */
+export interface PreviousItem {
+  key: string;
+  kind: string;
+  size: number;
+  meta?: Record<string, unknown>;
+}
+
+/**
+ * Where a backup run puts items. Nothing is visible until the kernel commits the snapshot. The
+ * calls may overlap (a plugin downloading several files at once); for one key the last call made
+ * wins.
+ */
 export interface BackupItemWriter {
   /** The previous snapshot exists, so carryOver() may be used. */
   readonly hasParent: boolean;
@@ -30,6 +42,19 @@ export interface BackupItemWriter {
   carryOver(key: string): Promise<void>;
   /** The item is gone from the source (incremental plugins; full ones simply do not add it). */
   delete(key: string): Promise<void>;
+  /**
+   * The previous snapshot's item at `key` (undefined without one): lets a plugin compare what it
+   * stored (a revision, a content hash in `meta`) with the source before reading content again.
+   */
+  previous?(key: string): Promise<PreviousItem | undefined>;
+  /** Every item of the previous snapshot in key order (none without one). */
+  previousItems?(): AsyncIterable<PreviousItem>;
+  /**
+   * Adds `item` with the content of the previous snapshot's item at `from` — a file moved,
+   * copied or otherwise known (by the service's content hash) to hold content already stored —
+   * without reading it again. Throws when the previous snapshot has no item `from`.
+   */
+  addFromPrevious?(item: NewItem, from: string): Promise<void>;
 }
 
 export interface BackupRun<State = unknown> {
@@ -117,6 +142,29 @@ export interface ServiceConnection<State = unknown> {
   close?(): Promise<void>;
 }
 
+/**
+ * Appliance-wide settings of a connector, the same for every task: the app registered at the
+ * service (OAuth client id and secret), an API base to use instead of the service's (tests, demos).
+ * The kernel reads them from the appliance configuration and passes them to `configure` at start
+ * and in every job worker; names are the plugin's (documented in its README).
+ */
+export type ServiceAppSettings = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Connecting by OAuth 2 (authorization code with PKCE, S256), for services that use it. The
+ * kernel's add-task and reconnect flows make the state and the PKCE verifier, send the admin's
+ * browser to `authorizationUrl`, and on the redirect back trade the code with `exchangeCode` for
+ * the settings the task stores (sealed like any connection; put the tokens in `secretSettings`).
+ */
+export interface ServiceOAuth<Settings> {
+  authorizationUrl(input: { redirectUri: string; state: string; codeChallenge: string }): string;
+  /** Throws ServiceAuthError when the service refuses the code (expired, used, wrong verifier). */
+  exchangeCode(
+    input: { code: string; redirectUri: string; codeVerifier: string },
+    context: { signal: AbortSignal; log: Logger },
+  ): Promise<Settings>;
+}
+
 /** A field the item search offers for this service (from items' `meta`). */
 export interface SearchField {
   name: string;
@@ -146,6 +194,10 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
   searchFields: readonly SearchField[];
   /** Opens a connection; throws ServiceAuthError when the credentials are refused. */
   connect(settings: Settings, context: { signal: AbortSignal; log: Logger }): Promise<ServiceConnection<State>>;
+  /** Receives the connector's appliance-wide settings (see ServiceAppSettings). */
+  configure?(app: ServiceAppSettings): void;
+  /** Present when tasks connect through the service's OAuth pages instead of a settings form. */
+  oauth?: ServiceOAuth<Settings>;
 }
 
 /** The service refused the credentials: the task shows Disconnected until re-authenticated. */

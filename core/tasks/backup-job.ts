@@ -6,13 +6,14 @@
 
 import { withLock } from '../../storage/locks.ts';
 import { type Repository, RepositoryError, type SnapshotManifest } from '../../storage/repository.ts';
-import { diffSnapshots } from '../../storage/snapshot-state.ts';
+import { diffSnapshots, findSnapshotItem, snapshotItems } from '../../storage/snapshot-state.ts';
 import { SnapshotWriter } from '../../storage/snapshot-writer.ts';
+import type { ItemEntry } from '../../storage/tree.ts';
 import { CatalogRepository } from '../catalog/entities.ts';
 import { indexSnapshot } from '../catalog/indexer.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
-import type { BackupItemWriter } from '../plugins/service.ts';
-import { connectTask } from './connection.ts';
+import { type BackupItemWriter, type PreviousItem, ServiceAuthError } from '../plugins/service.ts';
+import { connectTask, markConnection } from './connection.ts';
 import { TaskEntity } from './entities.ts';
 
 export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
@@ -67,6 +68,19 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
             progress.items++;
           },
           delete: (key) => writer.delete(key),
+          previous: async (key) =>
+            parent ? previousItem(await findSnapshotItem(repo, parent.manifest, key)) : undefined,
+          previousItems: async function* () {
+            if (!parent) return;
+            for await (const entry of snapshotItems(repo, parent.manifest)) yield previousItem(entry) as PreviousItem;
+          },
+          addFromPrevious: async (item, from) => {
+            const source = parent ? await findSnapshotItem(repo, parent.manifest, from) : undefined;
+            if (!source) throw new Error(`the previous snapshot has no item ${JSON.stringify(from)}`);
+            const entry = await writer.addExisting(item, source);
+            progress.items++;
+            progress.bytes += entry.size;
+          },
         };
         const connection = await connectTask(em, task, plugin, ctx.credentials, signal, log, ctx.now());
         let result: Awaited<ReturnType<typeof connection.backup>>;
@@ -87,6 +101,8 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
           signal.throwIfAborted();
         } catch (err) {
           await writer.abort();
+          // Refused in the middle of a run (a token revoked at the service): Disconnected, as at connect.
+          if (err instanceof ServiceAuthError) await markConnection(em, task, false, err.message);
           throw err;
         } finally {
           await connection.close?.();
@@ -145,6 +161,11 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
   } finally {
     await opened.close();
   }
+}
+
+function previousItem(entry: ItemEntry | undefined): PreviousItem | undefined {
+  if (!entry) return undefined;
+  return { key: entry.key, kind: entry.kind, size: entry.size, ...(entry.meta ? { meta: entry.meta } : {}) };
 }
 
 async function loadIfPresent(

@@ -1,0 +1,66 @@
+// The Dropbox service plugin: a Dropbox team (Business) connected through the appliance's team
+// app (OAuth 2 code flow with PKCE), backing up each team member's Dropbox and each team folder.
+// The SDK loads when a task connects, not when the registry is imported. See README.md.
+import { z } from 'zod';
+import type { ServiceAppSettings, ServicePlugin } from '../../../core/plugins/service.ts';
+import { authorizationUrl, dropboxApp } from './app.ts';
+import type { DropboxState } from './backup.ts';
+import type { RetryPolicy } from './client.ts';
+import type { DropboxSettings } from './oauth.ts';
+
+export { type DropboxApp, dropboxApp } from './app.ts';
+export type { DropboxState } from './backup.ts';
+export type { DropboxSettings } from './oauth.ts';
+
+export const DROPBOX_KIND = 'dropbox';
+
+const settings = z.object({
+  refreshToken: z.string({ error: 'Connect with Dropbox first.' }).min(1, { error: 'Connect with Dropbox first.' }),
+  teamId: z.string({ error: 'Connect with Dropbox first.' }).min(1, { error: 'Connect with Dropbox first.' }),
+  teamName: z.string().default(''),
+});
+
+/**
+ * A Dropbox plugin descriptor. The built-in one gets its app from the appliance configuration
+ * through `configure`; tests may pass one (and connection options) directly.
+ */
+export function createDropboxPlugin(
+  fixed?: ServiceAppSettings,
+  options: { retry?: RetryPolicy; concurrency?: number } = {},
+): ServicePlugin<DropboxSettings, DropboxState> {
+  let app: ServiceAppSettings = fixed ?? {};
+  return {
+    kind: DROPBOX_KIND,
+    label: 'Dropbox',
+    settings: settings as unknown as z.ZodType<DropboxSettings>,
+    secretSettings: ['refreshToken'],
+    entityKinds: [
+      { kind: 'member', label: 'Team members' },
+      { kind: 'team_folder', label: 'Team folders' },
+    ],
+    apiUsageLimit: false,
+    // Incremental: a run learns only what changed (list_folder/continue) and deletes what is gone.
+    snapshots: { mode: 'incremental' },
+    searchFields: [
+      { name: 'name', label: 'File name', type: 'text' },
+      { name: 'path', label: 'Path', type: 'text' },
+      { name: 'author', label: 'Author', type: 'text' },
+      { name: 'modified', label: 'Modified', type: 'date' },
+    ],
+    configure(values) {
+      if (!fixed) app = values;
+    },
+    oauth: {
+      authorizationUrl: (input) => authorizationUrl(dropboxApp(app), input),
+      exchangeCode: async (input, context) =>
+        (await import('./oauth.ts')).exchangeCode(dropboxApp(app), input, context),
+    },
+    async connect(s, context) {
+      const { connectDropbox } = await import('./connection.ts');
+      return connectDropbox(dropboxApp(app), s, context, options);
+    },
+  };
+}
+
+const dropboxPlugin = createDropboxPlugin();
+export default dropboxPlugin;
