@@ -6,9 +6,11 @@
 // Viewing needs a signed-in user of the organization worked in; changes need "manage backups".
 // Every task id is looked up inside the organization worked in: another tenant's is a 404.
 import { type Context, Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { hasPermission } from '../access/principal.ts';
 import { AppError, type FieldErrors, NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
+import { isHttps, requestOrigin } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { renderFragment, wantsFragment } from '../http/htmx.ts';
 import { jobInitiatorOf } from '../http/initiator.ts';
@@ -32,6 +34,7 @@ import {
   pauseEntities,
   restoreEntities,
 } from '../tasks/entity-actions.ts';
+import { beginOAuth, finishOAuth, OAUTH_COOKIE, OAUTH_PENDING_MS } from '../tasks/oauth-connect.ts';
 import { FREQUENCY_LABELS } from '../tasks/settings.ts';
 import {
   backupChart,
@@ -127,9 +130,12 @@ function parseDay(value: string | undefined): Date | undefined {
 }
 
 /** A task's connection fields and its plugin (undefined when the plugin is no longer installed). */
+/** The connect form's fields; none for services connected through their own sign-in (OAuth). */
 function connectionFields(plugin: ServicePlugin): FormField[] {
-  return formFieldsOf(plugin.settings, plugin.secretSettings);
+  return plugin.oauth ? [] : formFieldsOf(plugin.settings, plugin.secretSettings);
 }
+
+const OAUTH_CALLBACK = '/tasks/oauth/callback';
 
 export function entityRowView(e: ITaskEntity, kindLabels: ReadonlyMap<string, string>, queued: ReadonlySet<string>) {
   const waiting = queued.has(e.id) && e.status !== 'in_process';
@@ -190,7 +196,9 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       {
         title: plugin ? `Add a ${plugin.label} backup task` : 'Add a backup task',
         services,
-        service: plugin ? { kind: plugin.kind, label: plugin.label, apiUsageLimit: plugin.apiUsageLimit } : null,
+        service: plugin
+          ? { kind: plugin.kind, label: plugin.label, apiUsageLimit: plugin.apiUsageLimit, oauth: !!plugin.oauth }
+          : null,
         fields: fields.map((f) => ({ ...f, inputName: `conn_${f.name}` })),
         values,
         errors,
@@ -233,6 +241,13 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       ...problems.settings,
       ...Object.fromEntries(Object.entries(problems.connection).map(([k, v]) => [`conn_${k}`, v])),
     };
+    if (plugin.oauth) {
+      // The connection comes back from the service's sign-in; only the task settings are checked now.
+      if (Object.keys(problems.settings).length) return newTaskPage(c, plugin, echo, problems.settings, 422);
+      return startOAuth(c, plugin, { purpose: 'create', name: form.name ?? '', settings }, (message) =>
+        newTaskPage(c, plugin, echo, { connection: message }, 422),
+      );
+    }
     if (Object.keys(errors).length) return newTaskPage(c, plugin, echo, errors, 422);
     const em = c.get('em');
     let task: IBackupTask;
@@ -256,6 +271,99 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     // Discovery runs right away as a job; the task page shows it and fills in when it is done.
     await requestDiscovery(em, task, jobInitiatorOf(c, deps), deps.now(), deps.config.jobMaxAttempts);
     return c.redirect(`/tasks/${task.id}?done=created`, 303);
+  });
+
+  // ---- Connecting through the service's own sign-in (OAuth 2 with PKCE) -------------------
+
+  /** Sends the browser to the service's sign-in, with what to do on return sealed in a cookie. */
+  const startOAuth = (
+    c: Context<AppEnv>,
+    plugin: ServicePlugin,
+    pending: { purpose: 'create' | 'reconnect'; taskId?: string; name?: string; settings?: Record<string, unknown> },
+    refused: (message: string) => Response,
+  ): Response => {
+    const oauth = plugin.oauth as NonNullable<ServicePlugin['oauth']>;
+    let started: { url: string; cookie: string };
+    try {
+      started = beginOAuth(
+        oauth,
+        deps.credentials,
+        `${requestOrigin(c, deps.config)}${OAUTH_CALLBACK}`,
+        {
+          ...pending,
+          service: plugin.kind,
+          organizationId: organizationOf(c).id,
+          userId: principalOf(c).user?.id ?? '',
+        },
+        deps.now(),
+      );
+    } catch (err) {
+      // The connector is not set up (no app registered at the service): say so on the form.
+      return refused((err as Error).message);
+    }
+    setCookie(c, OAUTH_COOKIE, started.cookie, {
+      httpOnly: true,
+      sameSite: 'Lax',
+      secure: isHttps(c, deps.config),
+      path: '/tasks/oauth',
+      maxAge: OAUTH_PENDING_MS / 1000,
+    });
+    return c.redirect(started.url, 303);
+  };
+
+  app.get(OAUTH_CALLBACK, canManage, async (c) => {
+    const cookie = getCookie(c, OAUTH_COOKIE);
+    deleteCookie(c, OAUTH_COOKIE, { path: '/tasks/oauth' });
+    const pending = finishOAuth(
+      deps.credentials,
+      cookie,
+      c.req.query('state'),
+      { organizationId: organizationOf(c).id, userId: principalOf(c).user?.id ?? '' },
+      deps.now(),
+    );
+    const plugin = servicePlugin(pending.service);
+    if (!plugin?.oauth) throw new NotFoundError('No such service is installed on this appliance.');
+    const em = c.get('em');
+    const reconnecting =
+      pending.purpose === 'reconnect' ? await getTask(em, organizationOf(c), pending.taskId ?? '') : null;
+    const values = formValuesOf({ ...defaultSettingsFor(plugin), ...pending.settings, name: pending.name ?? '' });
+    const refused = (message: string) =>
+      reconnecting
+        ? reconnectPage(c, reconnecting, plugin, {}, { connection: message }, 422)
+        : newTaskPage(c, plugin, values, { connection: message }, 422);
+    const code = c.req.query('code');
+    if (!code) {
+      // The admin declined, or the service refused: its own words (error_description) when it gave them.
+      const said = (c.req.query('error_description') ?? c.req.query('error') ?? '').slice(0, 300);
+      return refused(`${plugin.label} did not grant access${said ? `: ${said}` : '.'}`);
+    }
+    let connection: unknown;
+    try {
+      connection = await plugin.oauth.exchangeCode(
+        { code, redirectUri: `${requestOrigin(c, deps.config)}${OAUTH_CALLBACK}`, codeVerifier: pending.verifier },
+        { signal: AbortSignal.timeout(60_000), log: c.get('log') },
+      );
+    } catch (err) {
+      return refused((err as Error).message);
+    }
+    try {
+      if (reconnecting) {
+        await reconnectTask(em, serviceDeps(deps), reconnecting, connection, auditActorOf(c, deps));
+        return c.redirect(`/tasks/${reconnecting.id}?done=reconnected`, 303);
+      }
+      const task = await createTask(
+        em,
+        serviceDeps(deps),
+        organizationOf(c),
+        { service: plugin.kind, name: pending.name ?? '', connection, settings: pending.settings ?? {} },
+        auditActorOf(c, deps),
+      );
+      await requestDiscovery(em, task, jobInitiatorOf(c, deps), deps.now(), deps.config.jobMaxAttempts);
+      return c.redirect(`/tasks/${task.id}?done=created`, 303);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      return refused(Object.values(err.fields ?? {}).join(' ') || err.message);
+    }
   });
 
   // ---- The task page ----------------------------------------------------------------------
@@ -506,6 +614,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       {
         title: `Authenticate again · ${task.name}`,
         task: taskHeader(task),
+        oauth: !!plugin.oauth,
         fields: connectionFields(plugin).map((f) => ({ ...f, inputName: `conn_${f.name}` })),
         values,
         errors,
@@ -527,6 +636,11 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     const plugin = pluginOf(task);
     if (!plugin) throw new AppError('unknown_service', `The ${task.service} connector is not installed.`, 409);
     const form = await formFields(c);
+    if (plugin.oauth) {
+      return startOAuth(c, plugin, { purpose: 'reconnect', taskId: task.id }, (message) =>
+        reconnectPage(c, task, plugin, {}, { connection: message }, 422),
+      );
+    }
     const fields = connectionFields(plugin);
     const input: Record<string, string> = {};
     for (const f of fields) input[f.name] = form[`conn_${f.name}`] ?? '';

@@ -68,6 +68,7 @@ const GUARDS: [RegExp, Permission, string?][] = [
   [/^\/portal\/new/, 'add_accounts'],
   [/^\/recovery/, 'restore'],
   [/^\/tasks\/new$/, 'manage_backups'],
+  [/^\/tasks\/oauth\/callback$/, 'manage_backups'],
   [/^\/tasks\/:id\/(settings|reconnect|delete|restore|pause|resume|discover|actions)$/, 'manage_backups'],
   [/^\/api\/v1\/tasks$/, 'manage_backups', 'POST'],
   [/^\/api\/v1\/tasks\/:id$/, 'manage_backups', 'PATCH'],
