@@ -52,7 +52,7 @@ async function approve(authorize: URL): Promise<URL> {
   return new URL(res.headers.get('location') as string);
 }
 
-function callback(back: URL, cookies: string): Promise<Response> {
+async function callback(back: URL, cookies: string): Promise<Response> {
   return t.app.request(`${back.pathname}${back.search}`, { headers: { cookie: cookies, origin: ORIGIN } });
 }
 
