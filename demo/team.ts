@@ -1,5 +1,6 @@
 // The demo team: members with a few folders of everyday files (some with names that trip up
-// lesser tools: accents, emoji, case-only differences, an empty folder, a 0-byte file), a
+// lesser tools: accents, emoji, names differing only in case (in two folders: Dropbox folders
+// ignore case), an empty folder, a 0-byte file), a
 // suspended member, and two team folders. Deterministic, so every demo looks the same.
 import type { FakeDropbox } from '../tests/fakes/dropbox/index.ts';
 
@@ -26,7 +27,7 @@ export function seedDemoTeam(dropbox: FakeDropbox): number {
   write(admin.namespace, '/Contracts/Supplier agreement 2026.txt', text(40, 'Supplier agreement'));
   write(admin.namespace, '/Contracts/Überweisung März.txt', text(12, 'Überweisung'));
   write(admin.namespace, '/Notes/README.txt', text(3, 'Readme'));
-  write(admin.namespace, '/Notes/readme.TXT', text(4, 'Another readme'));
+  write(admin.namespace, '/Archive/readme.TXT', text(4, 'Another readme'));
   write(admin.namespace, '/Notes/empty.txt', Buffer.alloc(0));
   admin.namespace.mkdir('/Empty folder');
 

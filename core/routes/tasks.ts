@@ -308,7 +308,13 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       path: '/tasks/oauth',
       maxAge: OAUTH_PENDING_MS / 1000,
     });
-    return c.redirect(started.url, 303);
+    // A form's answer may not redirect to another site (CSP form-action 'self'): a page moves on.
+    c.header('Referrer-Policy', 'no-referrer');
+    return renderPage(c, deps, 'pages/tasks/oauth-continue.njk', {
+      title: `Continue to ${plugin.label}`,
+      service: plugin.label,
+      url: started.url,
+    });
   };
 
   app.get(OAUTH_CALLBACK, canManage, async (c) => {
