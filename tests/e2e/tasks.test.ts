@@ -62,6 +62,9 @@ describe('backup tasks in a browser', () => {
 
     await page.getByRole('link', { name: '+ Add backup task' }).first().click();
     await page.waitForURL('**/tasks/new');
+    // Dropbox is built in and the test service is loaded: choose the test service.
+    await page.getByRole('navigation', { name: 'Service' }).getByRole('link', { name: 'Test service' }).click();
+    await page.waitForURL('**/tasks/new?service=test-service');
     expect(await page.getByRole('heading', { name: 'Connect Test service' }).count()).toBe(1);
     await shoot(page, 'tasks-new');
 
