@@ -3,10 +3,12 @@
 // job, so a finished run and its activity row exist together or not at all); notable events
 // are added by the task services with addActivity, flushed with their own change. Reads are
 // scoped to what the reader may reach, and the CSV export walks the very same query.
+
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import type { Principal } from '../access/principal.ts';
 import { reachableFilter } from '../access/principal.ts';
+import { newestFirst } from '../db/newest-first.ts';
 import { containsText } from '../db/text-search.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { FINAL_JOB_STATES, type IJob, Job, type JobKind } from '../jobs/entities.ts';
@@ -259,23 +261,7 @@ export async function* allActivityRows(
   within: IOrganization,
   filters: ActivityFilters,
 ): AsyncGenerator<IActivityEvent> {
-  const where = filterFor(principal, within, filters);
-  let last: { at: Date; id: number } | undefined;
-  for (;;) {
-    const after = last
-      ? { $and: [where, { $or: [{ at: { $lt: last.at } }, { at: last.at, id: { $lt: last.id } }] }] }
-      : where;
-    const batch = await em.find(ActivityEvent, after as FilterQuery<IActivityEvent>, {
-      orderBy: { at: 'desc', id: 'desc' },
-      limit: 1000,
-      populate: ['organization'],
-    });
-    yield* batch;
-    const tail = batch.at(-1);
-    if (!tail || batch.length < 1000) return;
-    last = { at: tail.at, id: tail.id };
-    em.clear();
-  }
+  yield* newestFirst(em, ActivityEvent, filterFor(principal, within, filters), ['organization']);
 }
 
 export const ACTIVITY_CSV_HEADER = [
