@@ -51,7 +51,7 @@ function text(path: string, bytes: number, seed: number): void {
   appendFileSync(path, lines.join(''));
 }
 
-function generate(dir: string): { files: number; bytes: number } {
+export function generate(dir: string): { files: number; bytes: number } {
   mkdirSync(join(dir, 'media'), { recursive: true });
   mkdirSync(join(dir, 'exports'), { recursive: true });
   const large = 3;

@@ -309,6 +309,13 @@ export const settings = {
       'How often the scheduler looks for due backups, lapsed job claims and grace periods that ended (0 turns the scheduler and the job runner off, e.g. for a node that only serves the UI).',
     schema: integer(0, 3600).default(30),
   }),
+  activityRetentionDays: setting({
+    env: 'HOLDFAST_ACTIVITY_RETENTION_DAYS',
+    kind: 'integer',
+    defaultText: '365',
+    description: 'System Activity rows older than this many days are deleted by the hourly housekeeping.',
+    schema: integer(1, 36500).default(365),
+  }),
 } as const;
 
 export type SettingName = keyof typeof settings;

@@ -17,12 +17,15 @@ import { activityRoutes } from './routes/activity.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
+import { jobsRoutes } from './routes/jobs.ts';
 import { portalRoutes } from './routes/portal.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
+import { recoveryActionRoutes } from './routes/recovery-actions.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
 import { staticRoutes } from './routes/static.ts';
+import { taskRoutes } from './routes/tasks.ts';
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -91,6 +94,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', portalRoutes(deps));
   app.route('/', activityRoutes(deps));
   app.route('/', recoveryRoutes(deps));
+  app.route('/', recoveryActionRoutes(deps));
+  app.route('/', taskRoutes(deps));
+  app.route('/', jobsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));
   return app;
 }

@@ -158,7 +158,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
     runner.start(1000);
     scheduler.start(Math.min(config.schedulerIntervalSeconds * 1000, (config.jobLeaseSeconds * 1000) / 2));
   } else {
-    maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now);
+    maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now, undefined, config);
   }
 
   let stopping: Promise<void> | undefined;

@@ -1,11 +1,14 @@
-// Hourly housekeeping of the appliance: end expired sessions, purge accounts whose removal
-// grace period is over. Each task runs on its own EntityManager and its own error handling, so
+// Hourly housekeeping of the appliance: end expired sessions, delete export results whose
+// download link expired, purge accounts whose removal grace period is over, delete System Activity
+// rows past their retention. Each task runs on its own EntityManager and its own error handling, so
 // one failing task does not stop the others; the clock is passed in so tests can cross the
 // grace period without waiting.
+import { pruneActivity } from './activity/activity-service.ts';
 import { recordAudit } from './audit/audit-service.ts';
 import type { Database } from './db/database.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
 import type { Logger } from './logging.ts';
+import { deleteExpiredExports } from './recovery/downloads.ts';
 import { REMOVAL_GRACE_DAYS } from './tenancy/organizations.ts';
 import { type PurgedOrganization, purgeDueOrganizations } from './tenancy/removal.ts';
 
@@ -13,15 +16,40 @@ export const MAINTENANCE_INTERVAL_MS = 3_600_000;
 
 export interface MaintenanceReport {
   sessionsEnded: number;
+  exportsDeleted: number;
   purged: PurgedOrganization[];
+  activityDeleted: number;
 }
 
-export async function runMaintenance(orm: Database, log: Logger, now: Date): Promise<MaintenanceReport> {
-  const report: MaintenanceReport = { sessionsEnded: 0, purged: [] };
+export interface MaintenanceSettings {
+  /** System Activity rows older than this are deleted (HOLDFAST_ACTIVITY_RETENTION_DAYS). */
+  activityRetentionDays: number;
+}
+
+export const DEFAULT_MAINTENANCE_SETTINGS: MaintenanceSettings = { activityRetentionDays: 365 };
+
+export async function runMaintenance(
+  orm: Database,
+  log: Logger,
+  now: Date,
+  settings: MaintenanceSettings = DEFAULT_MAINTENANCE_SETTINGS,
+): Promise<MaintenanceReport> {
+  const report: MaintenanceReport = { sessionsEnded: 0, exportsDeleted: 0, purged: [], activityDeleted: 0 };
   try {
     report.sessionsEnded = await endExpiredSessions(orm.em.fork(), now);
   } catch (err) {
     log.warn({ err }, 'session cleanup failed');
+  }
+  try {
+    report.exportsDeleted = await deleteExpiredExports(orm.em.fork(), now);
+  } catch (err) {
+    log.warn({ err }, 'deleting expired export results failed');
+  }
+  try {
+    report.activityDeleted = await pruneActivity(orm.em.fork(), now, settings.activityRetentionDays);
+    if (report.activityDeleted) log.info({ rows: report.activityDeleted }, 'old system activity deleted');
+  } catch (err) {
+    log.warn({ err }, 'system activity cleanup failed');
   }
   try {
     report.purged = await purgeDueOrganizations(orm.em.fork(), now);
@@ -54,13 +82,14 @@ export function startMaintenanceTimer(
   log: Logger,
   now: () => Date,
   intervalMs = MAINTENANCE_INTERVAL_MS,
+  settings: MaintenanceSettings = DEFAULT_MAINTENANCE_SETTINGS,
 ): MaintenanceTimer {
   let running: Promise<MaintenanceReport> | undefined;
   let last: Promise<MaintenanceReport> | undefined;
   const timer = setInterval(() => {
     // A slow run (a large purge) is never started twice at once.
     if (running) return;
-    const run = runMaintenance(orm, log, now());
+    const run = runMaintenance(orm, log, now(), settings);
     running = run;
     last = run;
     void run.then(() => {

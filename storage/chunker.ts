@@ -43,9 +43,22 @@ function scan(buf: Uint8Array, from: number, to: number, gear: Int32Array, mask:
   return -1;
 }
 
+/** One chunk in its own allocation (never a view of the input): the caller may release it when done. */
+function assemble(parts: Uint8Array[], length: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
 /**
  * Splits a byte stream into chunks of minSize..maxSize (the last may be smaller), averaging about
- * avgSize. Memory: the chunk being assembled (≤ maxSize) plus the input buffer in hand.
+ * avgSize. Every chunk is a copy in its own memory, so a source may reuse its buffer for the next
+ * read, and a consumer may free a chunk as soon as it is stored (storage/buffers.ts). Memory: the
+ * part of the chunk being assembled that came from earlier inputs (≤ maxSize), plus the input in hand.
  */
 export async function* chunkStream(
   source: AsyncIterable<Uint8Array>,
@@ -57,7 +70,7 @@ export async function* chunkStream(
   const bits = Math.round(Math.log2(avgSize));
   const maskS = topMask(bits + 2); // harder to match before the average size
   const maskL = topMask(bits - 2); // easier after it
-  let parts: Buffer[] = [];
+  let parts: Uint8Array[] = []; // copies of the current chunk's bytes from earlier inputs
   let length = 0; // bytes of the current chunk held in parts
   let hash = 0;
 
@@ -90,7 +103,7 @@ export async function* chunkStream(
       hash = scanHash;
       if (cut < 0) break; // need more input
       parts.push(buf.subarray(start, cut));
-      yield parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+      yield assemble(parts, length + (cut - start));
       parts = [];
       length = 0;
       hash = 0;
@@ -98,11 +111,11 @@ export async function* chunkStream(
       i = cut;
     }
     if (start < buf.length) {
-      // Keep the rest (chunks may share memory with the input: sources must not reuse buffers).
-      const rest = buf.subarray(start);
+      // Keep a copy of the rest: the source may reuse its buffer once the next input is asked for.
+      const rest = new Uint8Array(buf.subarray(start));
       parts.push(rest);
       length += rest.length;
     }
   }
-  if (length > 0) yield parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  if (length > 0) yield assemble(parts, length);
 }

@@ -13,6 +13,7 @@ import {
 } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { releaseBuffer } from './buffers.ts';
 
 export const CODEC = { none: 0, gzip: 1, zstd: 2 } as const;
 export type CodecName = keyof typeof CODEC;
@@ -97,16 +98,21 @@ export async function seal(
     if (packed.length <= raw.length - (raw.length >> 4)) {
       body = packed;
       used = codec;
-    }
+    } else if (packed !== raw) releaseBuffer(packed);
   }
   const nonce = randomBytes(NONCE);
   const cipher = createCipheriv('aes-256-gcm', secretKey(encKey), nonce);
-  const parts = [nonce, cipher.update(Buffer.of(used)), cipher.update(body), cipher.final(), cipher.getAuthTag()];
+  const head = cipher.update(Buffer.of(used));
+  const encrypted = cipher.update(body);
+  const parts = [nonce, head, encrypted, cipher.final(), cipher.getAuthTag()];
   // Its own memory, never a slice of Node's shared 64 KiB allocation pool: a small sealed blob
   // waiting in a pack would otherwise keep a whole pool slab (mostly garbage) alive.
   const sealed = Buffer.allocUnsafeSlow(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) at += p.copy(sealed, at);
+  // The intermediate copies are freed now rather than at the next collection (storage/buffers.ts).
+  releaseBuffer(encrypted);
+  if (body !== raw) releaseBuffer(body);
   return { sealed, codec: used };
 }
 

@@ -6,9 +6,9 @@
 // without being read).
 
 import type { Stats } from 'node:fs';
-import { createReadStream } from 'node:fs';
-import { lstat, opendir, readFile, readlink } from 'node:fs/promises';
+import { lstat, open, opendir, readFile, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { releaseBuffer } from './buffers.ts';
 import type { Repository } from './repository.ts';
 import { snapshotItems } from './snapshot-state.ts';
 import { SnapshotWriter } from './snapshot-writer.ts';
@@ -57,12 +57,31 @@ async function* walk(root: string, prefix = ''): AsyncIterable<WalkEntry> {
 const FILE_CONCURRENCY = 32;
 /** Files up to this size are read whole rather than streamed. */
 const SMALL_FILE = 1024 * 1024;
-/** Sizes of the files being read at once (a large file counts up to this much). */
+/**
+ * Sizes of the files being read at once (a large file counts up to this much: its reading buffer,
+ * the chunk being cut and the chunks being stored, see SnapshotWriter).
+ */
 const FILE_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+/** A large file is read in pieces of this size into one buffer, reused for every piece. */
+const READ_BYTES = 2 * 1024 * 1024;
 
-/** Reads of about one chunk for big files, small ones for small files (no 1 MiB buffer per note). */
-function readBufferFor(size: number): number {
-  return Math.min(1024 * 1024, Math.max(64 * 1024, size + 1));
+/**
+ * A file's content in pieces read into one reused buffer: the chunker copies what it keeps
+ * (storage/chunker.ts), so reading a file of any size leaves no garbage behind.
+ */
+async function* readPieces(path: string): AsyncIterable<Uint8Array> {
+  const handle = await open(path, 'r');
+  const buf = Buffer.allocUnsafeSlow(READ_BYTES);
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+    releaseBuffer(buf);
+  }
 }
 
 export async function backupDirectory(
@@ -107,11 +126,10 @@ export async function backupDirectory(
         const item = { key: entry.key, kind: 'file', meta: { ...meta, ...identity } };
         await window.submit(Math.min(info.size, FILE_BYTES_IN_FLIGHT), async () => {
           // Small files are read in one call (and kept inline when tiny); large ones are streamed.
-          const content =
-            info.size <= SMALL_FILE
-              ? await readFile(entry.path)
-              : createReadStream(entry.path, { highWaterMark: readBufferFor(info.size) });
+          if (info.size > SMALL_FILE) return writer.add(item, readPieces(entry.path));
+          const content = await readFile(entry.path);
           await writer.add(item, content);
+          releaseBuffer(content); // stored (copied into chunks or inline): free it now
         });
       } else if (entry.kind === 'symlink') {
         await writer.add({ key: entry.key, kind: 'symlink', meta: { ...meta, target: await readlink(entry.path) } });

@@ -34,6 +34,8 @@ export interface FinishedPack {
   pieces: Buffer[];
   size: number;
   blobs: PackedBlob[];
+  /** The sealed blobs (pieces share them): freed once the pack is uploaded. */
+  bodies: Buffer[];
 }
 
 /** Collects sealed blobs and lays them out as a tar pack; everything stays in memory (≤ target size). */
@@ -42,6 +44,7 @@ export class PackBuilder {
   readonly #blobs: PackedBlob[] = [];
   readonly #bodies: Buffer[] = [];
   #size = 0;
+  #bodyBytes = 0;
 
   constructor(kind: BlobKind) {
     this.kind = kind;
@@ -50,6 +53,11 @@ export class PackBuilder {
   /** Bytes the pack would have if finished now, without its index. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Bytes of the sealed blobs held (the memory this builder keeps alive). */
+  get bodyBytes(): number {
+    return this.#bodyBytes;
   }
 
   get count(): number {
@@ -67,6 +75,7 @@ export class PackBuilder {
   add(id: string, sealed: Buffer, rawLength: number, codec: number): void {
     this.#blobs.push({ id, kind: this.kind, offset: this.#size + BLOCK, length: sealed.length, rawLength, codec });
     this.#bodies.push(sealed);
+    this.#bodyBytes += sealed.length;
     this.#size += BLOCK + padded(sealed.length);
   }
 
@@ -101,7 +110,7 @@ export class PackBuilder {
     // The id is the hash of the pack's sealed index (unique: it carries a random nonce), not of all
     // its bytes: every blob is authenticated by its own GCM tag, and hashing the whole pack again
     // would cost as much as computing the blob ids.
-    return { id: packIdOf(index), pieces: out, size, blobs: [...this.#blobs] };
+    return { id: packIdOf(index), pieces: out, size, blobs: [...this.#blobs], bodies: [...this.#bodies] };
   }
 }
 

@@ -4,6 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ObjectExistsError, ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
+import { releaseBuffer } from './buffers.ts';
 import { type ChunkerParams, DEFAULT_CHUNKER, gearTable } from './chunker.ts';
 import { blobId, CODEC, type CodecName, IntegrityError, seal, sealJson, unseal, unsealJson } from './crypto.ts';
 import {
@@ -99,8 +100,11 @@ export interface InitOptions {
 }
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
-/** Packs uploading while the next one fills (each up to the pack size in memory). */
-const MAX_UPLOADS = 1;
+/**
+ * Sealed bytes a repository object holds at once — its open packs plus the packs uploading — in
+ * pack sizes: one pack fills while the previous one uploads. saveBlob waits for room.
+ */
+const PACKS_IN_FLIGHT = 2;
 /** A ranged read may span this much between neighbouring blobs (tar headers and padding, small unrelated blobs). */
 const MAX_RUN_GAP = 64 * 1024;
 const MAX_RUN_BYTES = 16 * 1024 * 1024;
@@ -122,6 +126,9 @@ export class Repository {
   /** Blobs sealed into a pack that is not uploaded yet. */
   readonly #pendingIds = new Set<string>();
   #uploads: Promise<void>[] = [];
+  /** Bytes of blobs being sealed, in open packs or in packs uploading (see PACKS_IN_FLIGHT). */
+  #heldBytes = 0;
+  #roomWaiters: (() => void)[] = [];
   #unindexed: { id: string; size: number; blobs: PackedBlob[] }[] = [];
   readonly #uploaded: { id: string; size: number; blobs: PackedBlob[] }[] = [];
   #indexLoaded = false;
@@ -306,12 +313,20 @@ export class Repository {
     this.#pendingIds.add(id);
     let sealed: Buffer;
     let codec: number;
+    // Room for the blob first (its plaintext size; the sealed size once known), so memory held in
+    // packs stays bounded in bytes however fast blobs come.
+    let reserved = plaintext.byteLength;
     try {
+      await this.#room(reserved);
+      this.#heldBytes += reserved;
       ({ sealed, codec } = await seal(this.keys.encKey, plaintext, CODEC[this.config.codec]));
     } catch (err) {
       this.#pendingIds.delete(id);
+      if (reserved) this.#release(reserved);
       throw err;
     }
+    this.#heldBytes += sealed.length - reserved;
+    reserved = 0;
     let builder = this.#open.get(kind);
     if (!builder) {
       builder = new PackBuilder(kind);
@@ -322,9 +337,39 @@ export class Repository {
     this.stats.rawBytesAdded += plaintext.byteLength;
     if (builder.size >= this.config.packSize) {
       this.#open.delete(kind);
-      await this.#startUpload(builder);
+      this.#startUpload(builder);
+    } else if (this.#roomWaiters.length) {
+      this.#release(0); // the bytes are now in an open pack that a waiter may upload early
     }
+    this.#assertHealthy();
     return { id, added: true };
+  }
+
+  /**
+   * Waits until `bytes` more fit in PACKS_IN_FLIGHT packs (a blob always fits when nothing is
+   * held). With no upload running, the fullest open pack is uploaded early to make room: the
+   * bytes held then are all in open packs, and waiting would never end.
+   */
+  async #room(bytes: number): Promise<void> {
+    const limit = PACKS_IN_FLIGHT * this.config.packSize;
+    while (this.#heldBytes > 0 && this.#heldBytes + bytes > limit) {
+      this.#assertHealthy();
+      if (this.#uploads.length === 0) {
+        const fullest = [...this.#open].sort((a, b) => b[1].size - a[1].size)[0];
+        if (fullest && fullest[1].count > 0) {
+          this.#open.delete(fullest[0]);
+          this.#startUpload(fullest[1]);
+        }
+      }
+      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+    }
+  }
+
+  #release(bytes: number): void {
+    this.#heldBytes -= bytes;
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /**
@@ -335,17 +380,21 @@ export class Repository {
     if (this.#failure) throw this.#failure;
   }
 
-  async #startUpload(builder: PackBuilder): Promise<void> {
-    const upload = builder
+  /** Uploads a full pack in the background; its bytes are released (and freed) when it is done. */
+  #startUpload(builder: PackBuilder): void {
+    const held = builder.bodyBytes;
+    const upload: Promise<void> = builder
       .finish(this.keys.encKey)
       .then((pack) => this.#upload(pack))
       .catch((err: unknown) => {
         this.#failure ??= err;
         for (const id of builder.ids) this.#pendingIds.delete(id);
+      })
+      .finally(() => {
+        this.#uploads = this.#uploads.filter((u) => u !== upload);
+        this.#release(held);
       });
     this.#uploads.push(upload);
-    while (this.#uploads.length > MAX_UPLOADS) await this.#uploads.shift();
-    this.#assertHealthy();
   }
 
   async #upload(pack: FinishedPack): Promise<void> {
@@ -355,6 +404,10 @@ export class Repository {
     } catch (err) {
       // The same bytes are already there (a retried run): fine, they are identical by name.
       if (!(err instanceof ObjectExistsError)) throw err;
+    } finally {
+      // Written or failed, the sealed blobs are not needed again: free them now, not at some
+      // later collection (storage/buffers.ts).
+      for (const body of pack.bodies) releaseBuffer(body);
     }
     this.stats.packsWritten++;
     for (const blob of pack.blobs) {
@@ -369,11 +422,9 @@ export class Repository {
   async flush(): Promise<void> {
     for (const [kind, builder] of [...this.#open]) {
       this.#open.delete(kind);
-      if (builder.count > 0) await this.#startUpload(builder);
+      if (builder.count > 0) this.#startUpload(builder);
     }
-    const uploads = this.#uploads;
-    this.#uploads = [];
-    await Promise.all(uploads);
+    while (this.#uploads.length > 0) await Promise.all(this.#uploads);
     this.#assertHealthy();
     if (this.#unindexed.length === 0) return;
     await this.writeIndexFile({ version: 1, packs: this.#unindexed });

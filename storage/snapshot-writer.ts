@@ -4,6 +4,7 @@
 // chunked and uploaded as it arrives; the item list is sorted with bounded memory and merged with
 // the parent's tree at commit. Nothing is visible until commit writes the snapshot manifest.
 import { hostname } from 'node:os';
+import { releaseBuffer } from './buffers.ts';
 import { chunkStream } from './chunker.ts';
 import { ExternalSorter } from './external-sort.ts';
 import type { Repository, SnapshotManifest } from './repository.ts';
@@ -12,7 +13,12 @@ import { diffItemStreams, type ItemEntry, TreeBuilder, treeItems } from './tree.
 
 /** Content up to this size is kept inline in the item entry instead of in a data blob. */
 export const INLINE_LIMIT = 4096;
+/**
+ * Chunks of one item being stored at once, by count and by bytes (chunks are 512 KiB–8 MiB):
+ * a few average chunks overlap their compression and upload, but only one maximal chunk.
+ */
 const CHUNK_CONCURRENCY = 4;
+const CHUNK_BYTES_IN_FLIGHT = 4 * 1024 * 1024;
 
 export interface SnapshotWriterOptions {
   task: string;
@@ -89,16 +95,37 @@ export class SnapshotWriter {
     } else if (content) {
       const source = content instanceof Uint8Array ? [content] : content;
       const ids: string[] = [];
-      const window: Promise<string>[] = [];
+      const window: { saved: Promise<string>; bytes: number }[] = [];
+      let inFlight = 0;
+      const next = async () => {
+        const oldest = window.shift() as { saved: Promise<string>; bytes: number };
+        inFlight -= oldest.bytes;
+        ids.push(await oldest.saved);
+      };
       for await (const chunk of chunkStream(toAsync(source), this.repo.gear, this.repo.config.chunker)) {
         entry.size += chunk.length;
-        const saved = this.repo.saveBlob('data', chunk).then((r) => r.id);
+        while (
+          window.length > 0 &&
+          (window.length >= CHUNK_CONCURRENCY || inFlight + chunk.length > CHUNK_BYTES_IN_FLIGHT)
+        )
+          await next();
+        // The chunk is this writer's own copy (chunkStream): freed as soon as it is sealed or found stored.
+        const saved = this.repo.saveBlob('data', chunk).then(
+          (r) => {
+            releaseBuffer(chunk);
+            return r.id;
+          },
+          (err: unknown) => {
+            releaseBuffer(chunk);
+            throw err;
+          },
+        );
         // Awaited in order below; if an earlier one fails first, this one must not go unhandled.
         saved.catch(() => undefined);
-        window.push(saved);
-        if (window.length >= CHUNK_CONCURRENCY) ids.push(await (window.shift() as Promise<string>));
+        window.push({ saved, bytes: chunk.length });
+        inFlight += chunk.length;
       }
-      for (const pending of window) ids.push(await pending);
+      while (window.length > 0) await next();
       entry.content = ids;
     }
     await this.#record({ key: item.key, op: 'put', entry });

@@ -17,6 +17,7 @@ export function errorResponses(...statuses: number[]) {
     401: 'No valid session or API credential.',
     403: 'Not allowed.',
     404: 'Not found (or owned by another tenant).',
+    410: 'Gone: the link has expired.',
     422: 'The payload failed validation.',
     503: 'The appliance is not set up yet, or a dependency is unavailable.',
   };

@@ -4,15 +4,18 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ForbiddenError } from '../access/errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { requireUser } from '../http/middleware.ts';
+import { activityApi } from './activity.ts';
 import { apiKeysApi } from './api-keys.ts';
 import { auditApi } from './audit.ts';
 import { ipRulesApi } from './ip-rules.ts';
+import { jobsApi } from './jobs.ts';
 import { oauthRoutes } from './oauth.ts';
 import { organizationsApi } from './organizations.ts';
 import { renderApiReference } from './reference.ts';
 import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
 import { storageLocationsApi } from './storage-locations.ts';
+import { tasksApi } from './tasks.ts';
 import { usersApi } from './users.ts';
 
 const StatusSchema = z
@@ -88,9 +91,12 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', organizationsApi(deps));
   api.route('/', ipRulesApi(deps));
   api.route('/', auditApi(deps));
+  api.route('/', activityApi(deps));
   api.route('/', apiKeysApi(deps));
   api.route('/', usersApi(deps));
   api.route('/', storageLocationsApi(deps));
+  api.route('/', tasksApi(deps));
+  api.route('/', jobsApi(deps));
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',

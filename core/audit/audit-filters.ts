@@ -25,7 +25,8 @@ export interface ParsedAuditFilters {
 
 const DAY_MS = 86_400_000;
 
-function parseDay(text: string): Date | null {
+/** A whole UTC day as YYYY-MM-DD (also read by the System Activity filters), or null. */
+export function parseDay(text: string): Date | null {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return null;
   const date = new Date(`${text}T00:00:00.000Z`);
   return Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== text ? null : date;

@@ -1,9 +1,11 @@
 // Writing and reading the security audit log. Entries are written in their own flush so an
 // entry survives whatever the request does next; reads are always scoped to what the reader
 // may reach, and the CSV export is built from the very same query as the page.
+
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { Principal } from '../access/principal.ts';
 import { reachableFilter } from '../access/principal.ts';
+import { newestFirst } from '../db/newest-first.ts';
 import { containsText } from '../db/text-search.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { AUDIT_STATUSES, AuditEvent, type AuditStatus, type IAuditEvent } from './entities.ts';
@@ -33,6 +35,7 @@ export const AUDIT_ACTIVITIES = [
   'API key created',
   'API key deleted',
   'Audit exported',
+  'Activity exported',
   'Backup task added',
   'Backup task changed',
   'Backup task reconnected',
@@ -45,6 +48,9 @@ export const AUDIT_ACTIVITIES = [
   'Backups deleted',
   'Backups restored',
   'Job canceled',
+  'Restore started',
+  'Export started',
+  'Export downloaded',
 ] as const;
 export type AuditActivity = (typeof AUDIT_ACTIVITIES)[number];
 
@@ -139,23 +145,7 @@ export async function* allAuditRows(
   within: IOrganization,
   filters: AuditFilters,
 ): AsyncGenerator<IAuditEvent> {
-  const where = filterFor(principal, within, filters);
-  let last: { at: Date; id: number } | undefined;
-  for (;;) {
-    const after = last
-      ? { $and: [where, { $or: [{ at: { $lt: last.at } }, { at: last.at, id: { $lt: last.id } }] }] }
-      : where;
-    const batch = await em.find(AuditEvent, after as FilterQuery<IAuditEvent>, {
-      orderBy: { at: 'desc', id: 'desc' },
-      limit: 1000,
-      populate: ['organization'],
-    });
-    yield* batch;
-    const tail = batch.at(-1);
-    if (!tail || batch.length < 1000) return;
-    last = { at: tail.at, id: tail.id };
-    em.clear();
-  }
+  yield* newestFirst(em, AuditEvent, filterFor(principal, within, filters), ['organization']);
 }
 
 export const AUDIT_CSV_HEADER = [

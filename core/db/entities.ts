@@ -1,11 +1,13 @@
 // Every ORM entity of the kernel. Plugins' entities are added through the plugin registry
 // once plugins exist; the list is explicit so start-up does no folder scanning.
 import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
+import { ActivityEvent } from '../activity/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
+import { ExportResult } from '../recovery/entities.ts';
 import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
 import { BackupTask, TaskEntity } from '../tasks/entities.ts';
@@ -34,4 +36,6 @@ export const kernelEntities = [
   StorageLocation,
   OrganizationStorage,
   StorageRepository,
+  ActivityEvent,
+  ExportResult,
 ];

@@ -15,6 +15,7 @@ const titles: Record<number, string> = {
   404: 'Page not found',
   405: 'Method not allowed',
   409: 'Conflict',
+  410: 'Link expired',
   413: 'Request too large',
   415: 'Unsupported content type',
   422: 'Check your input',

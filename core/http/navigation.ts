@@ -32,7 +32,13 @@ interface NavSection {
 const sections: readonly NavSection[] = [
   { label: 'Accounts', href: '/portal', icon: 'accounts', available: true, portal: true, permission: 'view_dashboard' },
   { label: 'Homepage', href: '/', icon: 'home', available: true },
-  { label: 'Jobs', href: '/jobs', icon: 'jobs', available: false },
+  {
+    label: 'Jobs',
+    href: '/jobs',
+    icon: 'jobs',
+    available: true,
+    anyPermission: ['restore', 'export_download'],
+  },
   {
     label: 'Recovery',
     href: '/recovery',
@@ -40,7 +46,13 @@ const sections: readonly NavSection[] = [
     available: true,
     anyPermission: ['restore', 'export_download'],
   },
-  { label: 'Activity', href: '/activity', icon: 'activity', available: true },
+  {
+    label: 'Activity',
+    href: '/activity',
+    icon: 'activity',
+    available: true,
+    anyPermission: ['view_activity', 'view_security_audit'],
+  },
   { label: 'Settings', href: '/settings', icon: 'settings', available: true },
 ];
 
@@ -84,4 +96,23 @@ export function settingsTabsFor(path: string, principal: Principal, organization
   return tabs
     .filter((t) => t.show)
     .map((t) => ({ label: t.label, href: t.href, current: path === t.href || path.startsWith(`${t.href}/`) }));
+}
+
+/** The Activity tabs (System Activity, Security Audit), filtered by permission. */
+export function activityTabsFor(path: string, principal: Principal): SettingsTab[] {
+  const tabs = [
+    { label: 'System activity', href: '/activity', show: hasPermission(principal, 'view_activity') },
+    {
+      label: 'Security audit',
+      href: '/activity/security-audit',
+      show: hasPermission(principal, 'view_security_audit'),
+    },
+  ];
+  return tabs
+    .filter((t) => t.show)
+    .map((t) => ({
+      label: t.label,
+      href: t.href,
+      current: t.href === '/activity' ? !path.startsWith('/activity/security-audit') : path.startsWith(t.href),
+    }));
 }

@@ -3,7 +3,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppDeps, AppEnv } from './env.ts';
-import { navigationFor, settingsTabsFor } from './navigation.ts';
+import { activityTabsFor, navigationFor, settingsTabsFor } from './navigation.ts';
 
 export function renderPage(
   c: Context<AppEnv>,
@@ -21,6 +21,7 @@ export function renderPage(
     user: user ? { email: user.email, organizationName: (organization ?? user.organization).name } : undefined,
     navigation: user ? navigationFor(path, principal, organization) : [],
     settingsTabs: principal && organization ? settingsTabsFor(path, principal, organization) : [],
+    activityTabs: principal ? activityTabsFor(path, principal) : [],
     acting: actingElsewhere
       ? { name: organization.name, kind: organization.kind, homeName: principal.home.name }
       : null,

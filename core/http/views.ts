@@ -20,6 +20,11 @@ export function createViews(options: { watch?: boolean } = {}): Views {
     return Number.isNaN(d.getTime()) ? '' : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   });
   env.addFilter('bytes', formatBytes);
+  // Snapshots can be minutes apart or less: their times show seconds.
+  env.addFilter('datetimeSeconds', (value: unknown) => {
+    const d = value instanceof Date ? value : new Date(String(value));
+    return Number.isNaN(d.getTime()) ? '' : `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  });
   return { render: (template, context) => env.render(template, context) };
 }
 

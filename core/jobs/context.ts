@@ -16,6 +16,9 @@ export type JobSettings = Pick<
   | 'jobMaxAttempts'
   | 'jobRetryBaseSeconds'
   | 'schedulerIntervalSeconds'
+  | 'activityRetentionDays'
+  | 'dataDir'
+  | 'storageDir'
 >;
 
 export interface WorkContext {

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { recordJobActivity } from '../activity/activity-service.ts';
 import { settleEntityAfterJob } from '../tasks/job-effects.ts';
 import {
   type IJob,
@@ -25,6 +26,8 @@ export interface Initiator {
 }
 
 export interface NewJob {
+  /** Chosen by the caller when something must be bound to the job before it exists (a sealed secret). */
+  id?: string;
   organizationId: string;
   kind: JobKind;
   label: string;
@@ -54,9 +57,28 @@ function appendLog(log: JobLogEntry[], entry: JobLogEntry): JobLogEntry[] {
   return [...log, entry].slice(-LOG_MAX);
 }
 
+/**
+ * Moves a job to another state with one conditional UPDATE; when that ends the job, its run is
+ * recorded in the activity log in the same transaction, so the two never disagree. True when
+ * this call changed the row.
+ */
+async function changeJob(
+  em: EntityManager,
+  where: Record<string, unknown>,
+  set: Record<string, unknown>,
+  jobId: string,
+): Promise<boolean> {
+  return em.fork().transactional(async (tx) => {
+    const changed = await tx.nativeUpdate(Job, where as never, set as never);
+    if (changed !== 1) return false;
+    if (set.finishedAt) await recordJobActivity(tx, jobId);
+    return true;
+  });
+}
+
 function row(job: NewJob, now: Date) {
   return {
-    id: randomUUID(),
+    id: job.id ?? randomUUID(),
     organization: job.organizationId,
     kind: job.kind,
     state: 'pending' as JobState,
@@ -219,8 +241,8 @@ export async function finishJob(
 ): Promise<boolean> {
   const current = await em.findOne(Job, { id: job.id }, { disableIdentityMap: true });
   if (!current || current.leaseOwner !== owner || current.state !== 'in_progress') return false;
-  const updated = await em.nativeUpdate(
-    Job,
+  return changeJob(
+    em,
     { id: job.id, leaseOwner: owner, state: 'in_progress' },
     {
       state: end.state,
@@ -238,8 +260,8 @@ export async function finishJob(
         : {}),
       log: appendLog(current.log, logEntry(end.state === 'failed' ? 'error' : 'info', end.message, now)),
     },
+    job.id,
   );
-  return updated === 1;
 }
 
 /**
@@ -271,6 +293,30 @@ export async function releaseJob(
   return updated === 1;
 }
 
+/**
+ * Adds entries to the log of a job we hold (e.g. the items a restore could not write). The update
+ * names the cancel flag it read, so a cancel request logged meanwhile is not overwritten.
+ */
+export async function appendJobLog(
+  em: EntityManager,
+  jobId: string,
+  owner: string,
+  entries: JobLogEntry[],
+): Promise<boolean> {
+  if (entries.length === 0) return true;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = await em.findOne(Job, { id: jobId }, { disableIdentityMap: true });
+    if (!current || current.leaseOwner !== owner || current.state !== 'in_progress') return false;
+    const updated = await em.nativeUpdate(
+      Job,
+      { id: jobId, leaseOwner: owner, state: 'in_progress', cancelRequestedAt: current.cancelRequestedAt ?? null },
+      { log: entries.reduce(appendLog, current.log) },
+    );
+    if (updated === 1) return true;
+  }
+  return false;
+}
+
 /** Exponential backoff: base, 2×base, 4×base … capped at an hour. */
 export function retryDelayMs(attempt: number, baseMs: number): number {
   return Math.min(3_600_000, baseMs * 2 ** Math.max(0, attempt - 1));
@@ -287,8 +333,8 @@ export async function requestCancel(em: EntityManager, jobId: string, now: Date,
     const job = await em.findOne(Job, { id: jobId }, { disableIdentityMap: true });
     if (!job) return 'finished';
     if (job.state === 'pending') {
-      const done = await em.nativeUpdate(
-        Job,
+      const done = await changeJob(
+        em,
         { id: jobId, state: 'pending', attempts: job.attempts },
         {
           state: 'canceled',
@@ -297,8 +343,9 @@ export async function requestCancel(em: EntityManager, jobId: string, now: Date,
           error: `Canceled by ${by}.`,
           log: appendLog(job.log, logEntry('info', `canceled by ${by} before it started`, now)),
         },
+        jobId,
       );
-      if (done === 1) {
+      if (done) {
         await settleEntityAfterJob(em, job, 'canceled', null, now);
         return 'canceled';
       }
@@ -345,16 +392,21 @@ export async function recoverLapsedJobs(em: EntityManager, now: Date): Promise<{
       : job.cancelRequestedAt
         ? `${STOPPED_DURING_RUN}; it had been asked to cancel`
         : `${STOPPED_DURING_RUN}; no attempts left`;
-    const changed = await em.nativeUpdate(Job, expected, {
-      state,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      runAfter: now,
-      error: resume ? null : `The job failed: ${STOPPED_DURING_RUN}.`,
-      ...(resume ? {} : { finishedAt: now }),
-      log: appendLog(job.log, logEntry(resume ? 'warn' : 'error', message, now)),
-    });
-    if (changed !== 1) continue;
+    const changed = await changeJob(
+      em,
+      expected,
+      {
+        state,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        runAfter: now,
+        error: resume ? null : `The job failed: ${STOPPED_DURING_RUN}.`,
+        ...(resume ? {} : { finishedAt: now }),
+        log: appendLog(job.log, logEntry(resume ? 'warn' : 'error', message, now)),
+      },
+      job.id,
+    );
+    if (!changed) continue;
     if (resume) outcome.resumed++;
     else outcome.failed++;
     await settleEntityAfterJob(em, job, state, resume ? null : `The last backup failed: ${STOPPED_DURING_RUN}.`, now);

@@ -6,6 +6,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import { RepositoryLockedError } from '../../storage/locks.ts';
 import { TransientServiceError } from '../plugins/service.ts';
 import { SinkError } from '../plugins/sink.ts';
+import { runExportJob } from '../recovery/export-job.ts';
+import { runRestoreJob } from '../recovery/restore-job.ts';
 import { runBackupJob } from '../tasks/backup-job.ts';
 import { settleEntityAfterJob } from '../tasks/job-effects.ts';
 import { runMaintenanceJob } from '../tasks/maintenance-job.ts';
@@ -17,6 +19,8 @@ import { finishJob, releaseJob, renewLease, retryDelayMs } from './queue.ts';
 const handlers: Partial<Record<JobKind, JobHandler>> = {
   backup: runBackupJob,
   maintenance: runMaintenanceJob,
+  restore: runRestoreJob,
+  export: runExportJob,
 };
 
 /** Errors worth another attempt later. */
@@ -128,6 +132,14 @@ async function endAfterError(
       await settleEntityAfterJob(em, job, 'canceled', null, now);
     }
     log.info('job canceled');
+    return;
+  }
+  if (interruption === 'shutdown' && job.kind === 'restore') {
+    // Running it again at the next start would write the items already restored a second time.
+    const message =
+      'The appliance stopped during the restore; the items restored so far stay restored. Start the restore again for the rest.';
+    await finishJob(em, job, owner, { state: 'failed', error: message, message }, now, progress);
+    log.info('restore interrupted by shutdown; failed rather than run twice');
     return;
   }
   if (interruption === 'shutdown') {

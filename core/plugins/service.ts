@@ -78,31 +78,53 @@ export interface BackupOutcome<State = unknown> {
   failedItems?: { key: string; reason: string }[];
 }
 
+/** One item handed to `restore()`: what the snapshot holds for it, and its content on demand. */
+export interface RestoreItem {
+  key: string;
+  kind: string;
+  /** Content size in bytes. */
+  size: number;
+  meta?: Record<string, unknown>;
+  /** The item's content, read from the repository as it is consumed (each call opens a new stream). */
+  content: () => NodeJS.ReadableStream;
+}
+
+/**
+ * How restored items land at the destination:
+ * - 'non_destructive': into a new folder (`RestoreRun.folderName`, "Restored <date>") beside the
+ *   originals; nothing existing is touched;
+ * - 'in_place': to the items' original places; an existing item is kept and the restored one is
+ *   added next to it (a copy), never overwritten, unless the service defines otherwise.
+ */
+export type RestoreMode = 'non_destructive' | 'in_place';
+
 export interface RestoreRun {
-  /** The entity the items were backed up from. */
+  /** Whose backup the items come from. */
   entity: EntityRef;
+  /** Where they go: the same entity, or another entity of the same task. */
+  destination: EntityRef;
+  mode: RestoreMode;
+  /** For 'non_destructive': the folder to create and restore into ("Restored 2026-11-22 08:15 UTC"). */
+  folderName: string;
   /**
-   * Where to write them when not back to `entity`: another entity of the same task (another
-   * user, another team folder). Plugins that cannot restore across entities refuse it.
+   * Items to write back, in repository (pack) order, so reading them is sequential. Consume each
+   * item's content before asking for the next one; items not wanted may be skipped unread.
    */
-  target?: EntityRef;
-  /** Items to write back, with their content. */
-  items: AsyncIterable<{
-    key: string;
-    kind: string;
-    meta?: Record<string, unknown>;
-    content: () => NodeJS.ReadableStream;
-  }>;
+  items: AsyncIterable<RestoreItem>;
+  /** Service-specific options chosen in the restore dialog (none yet). */
   options: Record<string, unknown>;
+  /** Aborted when the job is cancelled, loses its claim, or the appliance stops: stop soon and throw. */
   signal: AbortSignal;
   step(text: string): void;
   log: Logger;
 }
 
 export interface RestoreOutcome {
+  /** Items written to the service. */
   restored: number;
-  /** Items left alone because the destination already holds them as they were. */
+  /** Items deliberately left alone (e.g. already present and identical). */
   skipped?: number;
+  /** Items that could not be written; the job ends Partially succeeded (or Failed if none was restored). */
   failedItems?: { key: string; reason: string }[];
 }
 
@@ -115,7 +137,7 @@ export interface ServiceConnection<State = unknown> {
   /** Every entity the account has now; ones no longer listed become Archived. */
   discover(signal: AbortSignal): AsyncIterable<DiscoveredEntity>;
   backup(run: BackupRun<State>): Promise<BackupOutcome<State>>;
-  /** Writes items back to the service; absent when the service cannot restore. */
+  /** Writes items back to the service (see RestoreRun); absent when the service cannot restore. */
   restore?(run: RestoreRun): Promise<RestoreOutcome>;
   close?(): Promise<void>;
 }

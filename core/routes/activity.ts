@@ -1,11 +1,28 @@
-// Activity › Security Audit: the audit log of the organization being worked in and the accounts
-// under it that the caller may reach, with filters, paging and a CSV export of exactly the
-// filtered rows. Guarded by "view security audit". System Activity joins it later; until then
-// /activity leads here.
+// Activity: System Activity (every backup / restore / export run and notable task event, guarded
+// by "view activity") and Security Audit (guarded by "view security audit"), each with filters,
+// paging and a CSV export of exactly the filtered rows. Both show the organization being worked
+// in and the accounts under it that the caller may reach. /activity is System Activity; a user
+// who may only read the audit is sent there instead.
 import type { EntityManager } from '@mikro-orm/core';
 import { Hono } from 'hono';
+import { MissingPermissionError } from '../access/errors.ts';
 import type { Principal } from '../access/principal.ts';
-import { reachableFilter } from '../access/principal.ts';
+import { hasPermission, reachableFilter } from '../access/principal.ts';
+import { type ActivityFilterForm, activityFilterQuery, parseActivityFilters } from '../activity/activity-filters.ts';
+import {
+  ACTIVITIES,
+  ACTIVITY_CSV_HEADER,
+  ACTIVITY_PAGE_SIZE,
+  ACTIVITY_STATUS_LABELS,
+  activityCsvRow,
+  allActivityRows,
+  findActivity,
+  humanBytes,
+  humanDuration,
+  jobLogOf,
+  queryActivity,
+} from '../activity/activity-service.ts';
+import { ACTIVITY_STATUSES, type IActivityEvent } from '../activity/entities.ts';
 import { type AuditFilterForm, auditFilterQuery, parseAuditFilters } from '../audit/audit-filters.ts';
 import {
   AUDIT_ACTIVITIES,
@@ -18,7 +35,7 @@ import {
   statusLabel,
 } from '../audit/audit-service.ts';
 import { AUDIT_STATUSES, type IAuditEvent } from '../audit/entities.ts';
-import { ValidationError } from '../errors.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import { csvLine } from '../http/csv.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
@@ -26,6 +43,7 @@ import { renderFragment, wantsFragment } from '../http/htmx.ts';
 import { organizationOf, principalOf, requirePermission, requireUser } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
+import { servicePlugins } from '../plugins/registry.ts';
 import { KIND_LABELS } from '../tenancy/organizations.ts';
 import { findWithin } from '../tenancy/portal-accounts.ts';
 
@@ -69,13 +87,193 @@ async function accountChoices(em: EntityManager, principal: Principal, org: IOrg
   return rows.map((o) => ({ id: o.id, name: o.name, kind: KIND_LABELS[o.kind] }));
 }
 
+function pageNumber(text: string | undefined): number {
+  const requested = Number.parseInt(text ?? '1', 10);
+  return Number.isFinite(requested) && requested > 0 ? Math.min(requested, 1_000_000) : 1;
+}
+
+/** The service filter's choices: the installed service plugins. */
+function serviceChoices(): { kind: string; label: string }[] {
+  return servicePlugins()
+    .map((p) => ({ kind: p.kind, label: p.label }))
+    .sort((a, b) => a.label.localeCompare(b.label));
+}
+
+function activityRowView(row: IActivityEvent, current: IOrganization) {
+  const org = row.organization as IOrganization;
+  return {
+    id: row.id,
+    at: row.at,
+    activity: row.activity,
+    service: row.serviceLabel,
+    subService: row.subService,
+    status: row.status,
+    statusLabel: ACTIVITY_STATUS_LABELS[row.status],
+    taskName: row.taskName,
+    item: row.item,
+    organizationName: org.id !== current.id ? org.name : null,
+    jobId: row.jobId,
+    startedAt: row.startedAt,
+    duration: row.durationMs == null ? null : humanDuration(row.durationMs),
+    dataSize: row.bytes == null ? null : humanBytes(Number(row.bytes)),
+    items: row.items,
+    summary: row.summary,
+  };
+}
+
+function describeActivityFilters(values: ActivityFilterForm, accountName: string | null): string {
+  const labels: [keyof ActivityFilterForm, string][] = [
+    ['from', 'from'],
+    ['to', 'to'],
+    ['activity', 'activity'],
+    ['service', 'service'],
+    ['status', 'status'],
+    ['task', 'task'],
+    ['item', 'item'],
+    ['job', 'job'],
+  ];
+  const parts = labels.filter(([key]) => values[key]).map(([key, label]) => `${label} ${values[key]}`);
+  if (accountName) parts.push(`account ${accountName}`);
+  return parts.length ? ` (filters: ${parts.join(', ')})` : '';
+}
+
 export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('/activity', requireUser(deps));
   app.use('/activity/*', requireUser(deps));
   const canView = requirePermission('view_security_audit');
+  const canViewActivity = requirePermission('view_activity');
 
-  app.get('/activity', (c) => c.redirect('/activity/security-audit', 302));
+  app.get(
+    '/activity',
+    async (c, next) => {
+      const principal = principalOf(c);
+      if (hasPermission(principal, 'view_activity')) return next();
+      if (hasPermission(principal, 'view_security_audit')) return c.redirect('/activity/security-audit', 302);
+      throw new MissingPermissionError('view_activity');
+    },
+    async (c) => {
+      const principal = principalOf(c);
+      const org = organizationOf(c);
+      const em = c.get('em');
+      const services = serviceChoices();
+      const parsed = parseActivityFilters(c.req.query(), services);
+      if (parsed.values.account) await findWithin(em, principal, org, parsed.values.account);
+      const invalid = Object.keys(parsed.errors).length > 0;
+      const page = pageNumber(c.req.query('page'));
+      const result = invalid ? { rows: [], total: 0 } : await queryActivity(em, principal, org, parsed.filters, page);
+      const pageCount = Math.max(1, Math.ceil(result.total / ACTIVITY_PAGE_SIZE));
+      const pageUrl = (n: number) => `/activity${activityFilterQuery(parsed.values, { page: String(n) })}`;
+      const context = {
+        rows: result.rows.map((row) => activityRowView(row, org)),
+        total: result.total,
+        page,
+        pageCount,
+        pageSize: ACTIVITY_PAGE_SIZE,
+        previousUrl: page > 1 ? pageUrl(page - 1) : null,
+        nextUrl: page < pageCount ? pageUrl(page + 1) : null,
+        exportUrl: `/activity/export.csv${activityFilterQuery(parsed.values)}`,
+        // "Showing one job" drops only the job, keeping the other filters.
+        clearJobUrl: `/activity${activityFilterQuery({ ...parsed.values, job: '' })}`,
+        filtersActive: parsed.active,
+        invalid,
+        values: parsed.values,
+        errors: parsed.errors,
+        // The rows' dialogs fetch the job's log when first shown.
+        lazy: true,
+      };
+      if (wantsFragment(c)) {
+        const pageParam: Record<string, string> = page > 1 ? { page: String(page) } : {};
+        c.header('HX-Push-Url', `/activity${activityFilterQuery(parsed.values, pageParam)}`);
+        return renderFragment(c, deps.views, 'partials/activity/system-results.njk', context);
+      }
+      return renderPage(
+        c,
+        deps,
+        'pages/activity/system-activity.njk',
+        {
+          title: 'System activity',
+          organizationName: org.name,
+          activities: ACTIVITIES,
+          services,
+          statuses: ACTIVITY_STATUSES.map((s) => ({ value: s, label: ACTIVITY_STATUS_LABELS[s] })),
+          accounts: await accountChoices(em, principal, org),
+          ...context,
+        },
+        invalid ? 422 : 200,
+      );
+    },
+  );
+
+  // One row's details: the info dialog's figures and the job's log while the job exists. htmx
+  // loads it into the dialog; without htmx it is a page of its own.
+  app.get('/activity/events/:id', canViewActivity, async (c) => {
+    const principal = principalOf(c);
+    const org = organizationOf(c);
+    const em = c.get('em');
+    const id = c.req.param('id');
+    const row = /^\d{1,15}$/.test(id) ? await findActivity(em, principal, org, Number(id)) : null;
+    if (!row) throw new NotFoundError('No such activity.');
+    const log = await jobLogOf(em, row);
+    const context = {
+      r: activityRowView(row, org),
+      log: log?.map((entry) => ({
+        at: entry.at.slice(0, 19).replace('T', ' '),
+        level: entry.level,
+        message: entry.message,
+      })),
+      jobGone: !!row.jobId && !log,
+    };
+    if (wantsFragment(c)) return renderFragment(c, deps.views, 'partials/activity/event-details.njk', context);
+    return renderPage(c, deps, 'pages/activity/event.njk', { title: `${row.activity} details`, ...context });
+  });
+
+  // Streams every row matching the filters (all pages), then records the export in the audit log.
+  app.get('/activity/export.csv', canViewActivity, async (c) => {
+    const principal = principalOf(c);
+    const org = organizationOf(c);
+    const parsed = parseActivityFilters(c.req.query(), serviceChoices());
+    if (Object.keys(parsed.errors).length > 0) throw new ValidationError(parsed.errors, 'Some filters are not valid.');
+    const account = parsed.values.account ? await findWithin(c.get('em'), principal, org, parsed.values.account) : null;
+    const actor = auditActorOf(c, deps);
+    const now = deps.now();
+    const em = c.get('em').fork();
+    const log = c.get('log');
+    async function* csv(): AsyncGenerator<string> {
+      let count = 0;
+      let complete = false;
+      try {
+        let chunk = `\uFEFF${csvLine(ACTIVITY_CSV_HEADER)}`;
+        let rowsInChunk = 0;
+        for await (const row of allActivityRows(em, principal, org, parsed.filters)) {
+          chunk += csvLine(activityCsvRow(row));
+          count += 1;
+          if (++rowsInChunk === CSV_ROWS_PER_CHUNK) {
+            yield chunk;
+            chunk = '';
+            rowsInChunk = 0;
+          }
+        }
+        if (chunk) yield chunk;
+        complete = true;
+      } finally {
+        await recordAudit(em, {
+          organization: org,
+          activity: 'Activity exported',
+          status: complete ? 'completed' : 'failed',
+          account: org.name,
+          description: `${complete ? 'Exported' : 'Export interrupted after'} ${count} system activity ${count === 1 ? 'row' : 'rows'} as CSV${describeActivityFilters(parsed.values, account?.name ?? null)}`,
+          actor,
+        }).catch((err) => log.warn({ err }, 'could not record the activity export'));
+      }
+    }
+    const body = ReadableStream.from(csv()).pipeThrough(new TextEncoderStream());
+    return c.body(body, 200, {
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': `attachment; filename="holdfast-system-activity-${now.toISOString().slice(0, 10)}.csv"`,
+      'Cache-Control': 'no-store',
+    });
+  });
 
   app.get('/activity/security-audit', canView, async (c) => {
     const principal = principalOf(c);
@@ -84,8 +282,7 @@ export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
     const parsed = parseAuditFilters(c.req.query());
     if (parsed.values.account) await findWithin(em, principal, org, parsed.values.account);
     const invalid = Object.keys(parsed.errors).length > 0;
-    const requested = Number.parseInt(c.req.query('page') ?? '1', 10);
-    const page = Number.isFinite(requested) && requested > 0 ? Math.min(requested, 1_000_000) : 1;
+    const page = pageNumber(c.req.query('page'));
     const result = invalid ? { rows: [], total: 0 } : await queryAudit(em, principal, org, parsed.filters, page);
     const pageCount = Math.max(1, Math.ceil(result.total / AUDIT_PAGE_SIZE));
     const context = {

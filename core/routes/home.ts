@@ -1,17 +1,67 @@
-// The customer account's homepage: its backup tasks. Tasks arrive with the service
-// connectors; until one exists the page says how to get started.
+// The homepage of the organization worked in: its backup tasks (service, name, connection state,
+// entities by status, last backup, next scheduled run), "Add backup task" for those who may
+// manage backups, and the deleted tasks that can still be restored during their grace period.
 import { Hono } from 'hono';
+import { hasPermission } from '../access/principal.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
-import { requireUser } from '../http/middleware.ts';
+import { organizationOf, principalOf, requireUser } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
+import { servicePlugin, servicePlugins } from '../plugins/registry.ts';
+import { ENTITY_STATUSES } from '../tasks/entities.ts';
+import { ENTITY_STATUS_LABELS, entityCountsByTask, lastBackupOf, nextRunOf } from '../tasks/task-overview.ts';
+import { listDeletedTasks, listTasks } from '../tasks/tasks-service.ts';
+import { statusView } from './tasks.ts';
 
 export function homeRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.get('/', requireUser(deps), (c) => {
+  app.get('/', requireUser(deps), async (c) => {
+    const em = c.get('em');
+    const organization = organizationOf(c);
+    const now = deps.now();
+    const tasks = await listTasks(em, organization);
+    const counts = await entityCountsByTask(
+      em,
+      tasks.map((t) => t.id),
+    );
+    const rows = [];
+    for (const task of tasks) {
+      const byStatus = counts.get(task.id);
+      rows.push({
+        id: task.id,
+        name: task.name,
+        service: servicePlugin(task.service)?.label ?? task.service,
+        connected: task.connectionState === 'connected',
+        paused: task.status === 'paused',
+        statuses: ENTITY_STATUSES.filter((s) => (byStatus?.[s] ?? 0) > 0).map((s) => ({
+          ...statusView(s),
+          count: byStatus?.[s] ?? 0,
+        })),
+        lastBackup: await lastBackupOf(em, task),
+        nextRun: nextRunOf(task, now),
+      });
+    }
+    // A task past its grace period waits for its purge job: it can no longer be restored.
+    const restorable = (await listDeletedTasks(em, organization)).filter((t) => t.purgeAfter && t.purgeAfter > now);
+    const deleted = restorable.map((task) => ({
+      id: task.id,
+      name: task.name,
+      service: servicePlugin(task.service)?.label ?? task.service,
+      deletedAt: task.deletedAt,
+      purgeAfter: task.purgeAfter,
+    }));
     return renderPage(c, deps, 'pages/home.njk', {
       title: 'Homepage',
       // The account being worked in: an account opened from a portal shows its own name.
-      organizationName: c.get('organization')?.name,
+      organizationName: organization.name,
+      rows,
+      deleted,
+      servicesInstalled: servicePlugins().length > 0,
+      canManage: hasPermission(principalOf(c), 'manage_backups'),
+      notice:
+        c.req.query('done') === 'task-deleted'
+          ? 'The backup task has been deleted. You can restore it below during its grace period.'
+          : null,
+      statusLabels: ENTITY_STATUS_LABELS,
     });
   });
   return app;

@@ -23,21 +23,11 @@ import { renderPage } from '../http/page.ts';
 import { servicePlugin } from '../plugins/registry.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
 import { type EntityStatus, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
+import { ENTITY_STATUS_LABELS } from '../tasks/task-overview.ts';
 import { getTask, listTasks } from '../tasks/tasks-service.ts';
 
 const BROWSE_PAGE_SIZE = 100;
 const ENTITY_PAGE_SIZE = 50;
-
-export const ENTITY_STATUS_LABELS: Record<EntityStatus, string> = {
-  not_active: 'Not active',
-  scheduled: 'Scheduled',
-  in_process: 'In process',
-  success: 'Success',
-  partial: 'Partial',
-  failed: 'Failed',
-  paused: 'Paused',
-  archived: 'Archived',
-};
 
 const STATUS_BADGES: Partial<Record<EntityStatus, string>> = {
   success: 'badge-success',

@@ -47,7 +47,7 @@ export class Scheduler {
         if (now.getTime() - this.#lastHousekeeping >= MAINTENANCE_INTERVAL_MS) {
           this.#lastHousekeeping = now.getTime();
           // Sessions and removed accounts; it logs and audits what it does, and never throws.
-          await runMaintenance(this.#ctx.orm, this.#ctx.log, now);
+          await runMaintenance(this.#ctx.orm, this.#ctx.log, now, this.#ctx.settings);
         }
         const enqueued = await enqueueDueWork(this.#ctx, now);
         if (enqueued.jobs) this.#ctx.log.info(enqueued, 'scheduled jobs queued');

@@ -82,7 +82,7 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
             progress.bytes += entry.size;
           },
         };
-        const connection = await connectTask(em, task, plugin, ctx.credentials, signal, log);
+        const connection = await connectTask(em, task, plugin, ctx.credentials, signal, log, ctx.now());
         let result: Awaited<ReturnType<typeof connection.backup>>;
         try {
           progress.step = 'reading items';
@@ -151,6 +151,10 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
         bytes: outcome.committed.manifest.stats.bytes,
         ...outcome.changes,
         failedItems: failed,
+        // The first few, for the activity log's summary.
+        ...(failed
+          ? { failedItemNames: outcome.result.failedItems?.slice(0, 20).map((f) => f.key.slice(0, 300)) }
+          : {}),
       },
       message: `snapshot ${outcome.committed.id.slice(0, 12)} committed: ${outcome.changes.added} added, ${outcome.changes.updated} updated, ${outcome.changes.deleted} deleted${failed ? `, ${failed} failed` : ''}`,
     };

@@ -1,6 +1,7 @@
 // A task's connection to its service: the plugin's settings sealed at rest under a context that
 // names the task (a ciphertext copied to another task does not open), and opening a connection.
 import type { EntityManager } from '@mikro-orm/core';
+import { addActivity } from '../activity/activity-service.ts';
 import { AppError, fieldErrorsFrom, ValidationError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import type { ServiceConnection, ServicePlugin } from '../plugins/service.ts';
@@ -48,22 +49,36 @@ export async function connectTask(
   credentials: CredentialCipher,
   signal: AbortSignal,
   log: Logger,
+  now: Date = new Date(),
 ): Promise<ServiceConnection> {
   try {
     return await plugin.connect(openConnectionSettings(credentials, task), { signal, log });
   } catch (err) {
-    if (err instanceof ServiceAuthError) await markConnection(em, task, false, err.message);
+    if (err instanceof ServiceAuthError) await markConnection(em, task, false, err.message, now);
     throw err;
   }
 }
 
+/** Records the connection state; the change to Disconnected is also a System Activity event. */
 export async function markConnection(
   em: EntityManager,
   task: IBackupTask,
   connected: boolean,
   problem: string | null,
+  now: Date = new Date(),
 ): Promise<void> {
+  const lost = !connected && task.connectionState === 'connected';
   task.connectionState = connected ? 'connected' : 'disconnected';
   task.connectionProblem = connected ? null : (problem?.slice(0, 1000) ?? 'The service refused the connection.');
+  if (lost) {
+    addActivity(em, {
+      organization: task.organization,
+      activity: 'Task disconnected',
+      status: 'failed',
+      at: now,
+      task,
+      summary: `The service refused the task's credentials: ${task.connectionProblem} Backups stop until the task is authenticated again.`,
+    });
+  }
   await em.flush();
 }

@@ -3,6 +3,7 @@
 // Active; entities the service no longer lists become Archived (kept for the task's retention of
 // archived backups); an archived entity that reappears is active again.
 import type { EntityManager } from '@mikro-orm/core';
+import { addActivity } from '../activity/activity-service.ts';
 import type { Logger } from '../logging.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
@@ -25,8 +26,9 @@ export async function discoverEntities(
   credentials: CredentialCipher,
   options: { signal: AbortSignal; log: Logger; now: Date },
 ): Promise<DiscoveryReport> {
-  const connection = await connectTask(em, task, plugin, credentials, options.signal, options.log);
+  const connection = await connectTask(em, task, plugin, credentials, options.signal, options.log, options.now);
   const report: DiscoveryReport = { found: 0, added: 0, archived: 0, returned: 0, activated: [] };
+  const returned = new Set<ITaskEntity>();
   try {
     const known = new Map((await em.find(TaskEntity, { task })).map((e) => [e.externalId, e]));
     const seen = new Set<string>();
@@ -57,17 +59,45 @@ export async function discoverEntities(
         entity.archivedAt = null;
         report.returned++;
         report.activated.push(entity);
+        returned.add(entity);
       }
     }
+    const archived: ITaskEntity[] = [];
     for (const entity of known.values()) {
       if (seen.has(entity.externalId) || entity.status === 'archived') continue;
       entity.status = 'archived';
       entity.archivedAt = options.now;
       report.archived++;
+      archived.push(entity);
+    }
+    // The System Activity events, written with the entity changes in one flush.
+    const event = { organization: task.organization, at: options.now, task };
+    for (const entity of report.activated) {
+      addActivity(em, {
+        ...event,
+        activity: 'Backup activated',
+        status: 'succeeded',
+        entity,
+        summary: returned.has(entity)
+          ? `${entity.name} is listed by the service again: its backups resume.`
+          : `${entity.name} was discovered and activated automatically.`,
+      });
+    }
+    for (const entity of archived) {
+      const kept = task.archivedRetentionDays
+        ? `its backups are kept for ${task.archivedRetentionDays} days`
+        : 'its backups are kept';
+      addActivity(em, {
+        ...event,
+        activity: 'Item archived',
+        status: 'warning',
+        entity,
+        summary: `${entity.name} is no longer listed by the service and was archived; ${kept}.`,
+      });
     }
     task.discoveredAt = options.now;
     await em.flush();
-    if (task.connectionState !== 'connected') await markConnection(em, task, true, null);
+    if (task.connectionState !== 'connected') await markConnection(em, task, true, null, options.now);
   } finally {
     await connection.close?.();
   }

@@ -2,6 +2,7 @@
 // (hidden at once, restorable for the grace period, then its snapshots are purged), and Restore.
 // Entities are always looked up inside the given task, so ids of other tasks are ignored.
 import type { EntityManager } from '@mikro-orm/core';
+import { addActivity } from '../activity/activity-service.ts';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { AppError } from '../errors.ts';
 import { Job } from '../jobs/entities.ts';
@@ -41,15 +42,40 @@ async function audit(
   });
 }
 
+/** One System Activity event per entity, written by the caller's flush. */
+function addEvents(
+  em: EntityManager,
+  task: IBackupTask,
+  activity: 'Backup activated' | 'Backup paused',
+  entities: ITaskEntity[],
+  actor: AuditActor,
+  now: Date,
+): void {
+  const by = actor.label ?? 'a user';
+  for (const entity of entities) {
+    addActivity(em, {
+      organization: task.organization,
+      activity,
+      status: 'succeeded',
+      at: now,
+      task,
+      entity,
+      summary: `Backups of ${entity.name} ${activity === 'Backup activated' ? 'activated' : 'paused'} by ${by}.`,
+    });
+  }
+}
+
 export async function activateEntities(
   em: EntityManager,
   task: IBackupTask,
   ids: readonly string[],
   actor: AuditActor,
+  now: Date = new Date(),
 ): Promise<ActionResult> {
   const entities = await selected(em, task, ids);
   const changed = entities.filter((e) => e.status === 'not_active' || e.status === 'paused');
   for (const e of changed) e.status = 'scheduled';
+  addEvents(em, task, 'Backup activated', changed, actor, now);
   await em.flush();
   await audit(em, task, 'Backups activated', changed, actor);
   return { done: changed.length, skipped: ids.length - changed.length };
@@ -65,6 +91,7 @@ export async function pauseEntities(
   const entities = await selected(em, task, ids);
   const changed = entities.filter((e) => e.status !== 'paused' && e.status !== 'archived' && e.status !== 'not_active');
   for (const e of changed) e.status = 'paused';
+  addEvents(em, task, 'Backup paused', changed, actor, now);
   await em.flush();
   // Queued runs of paused entities are dropped; a running one finishes.
   await cancelEntityJobs(em, changed, now, actor.label ?? 'a user', ['pending']);

@@ -11,6 +11,7 @@ import { withLock } from '../../storage/locks.ts';
 import { pruneRepository } from '../../storage/prune.ts';
 import type { Repository } from '../../storage/repository.ts';
 import { applyRetention } from '../../storage/retention.ts';
+import { recordActivity } from '../activity/activity-service.ts';
 import { recordAudit } from '../audit/audit-service.ts';
 import { forgetMissingSnapshots } from '../catalog/forget.ts';
 import type { WorkContext } from '../jobs/context.ts';
@@ -160,6 +161,16 @@ async function purgeTask(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
     }
   }
   await deleteTaskRows(em, task);
+  await recordActivity(em, [
+    {
+      organization: task.organization,
+      activity: 'Task purged',
+      status: 'succeeded',
+      at: ctx.now(),
+      task,
+      summary: `Backup task "${task.name}" purged after its grace period: ${forgotten} snapshot(s) removed.`,
+    },
+  ]);
   await recordAudit(em, {
     organization: task.organization,
     activity: 'Backup task purged',

@@ -72,6 +72,9 @@ export const taskSettingsSchema = z.object({
 });
 export type TaskSettings = z.output<typeof taskSettingsSchema>;
 
+/** Share of a service's daily API quota a new task may use, where the service has a quota. */
+export const DEFAULT_API_USAGE_LIMIT_PERCENT = 75;
+
 export const DEFAULT_TASK_SETTINGS: Omit<TaskSettings, 'name'> = {
   frequency: 'daily',
   backupHour: 3,

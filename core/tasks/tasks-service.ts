@@ -3,8 +3,9 @@
 // Every lookup is scoped to the organization acted on: another tenant's task is "not found".
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
+import { addActivity } from '../activity/activity-service.ts';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
-import { fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
+import { type FieldErrors, fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { requestCancel } from '../jobs/queue.ts';
@@ -14,7 +15,12 @@ import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { REMOVAL_GRACE_DAYS } from '../tenancy/organizations.ts';
 import { parseConnectionSettings, sealConnection, UnknownServiceError } from './connection.ts';
 import { BackupTask, type IBackupTask, type TaskStatus } from './entities.ts';
-import { DEFAULT_TASK_SETTINGS, type TaskSettings, taskSettingsSchema } from './settings.ts';
+import {
+  DEFAULT_API_USAGE_LIMIT_PERCENT,
+  DEFAULT_TASK_SETTINGS,
+  type TaskSettings,
+  taskSettingsSchema,
+} from './settings.ts';
 
 export const TASK_GRACE_DAYS = REMOVAL_GRACE_DAYS;
 
@@ -62,6 +68,30 @@ export interface NewTaskInput {
   settings?: Partial<Record<keyof TaskSettings, unknown>>;
 }
 
+/** The settings a new task starts with for this service (the API usage limit only where it has one). */
+export function defaultSettingsFor(plugin: ServicePlugin): Omit<TaskSettings, 'name'> {
+  return {
+    ...DEFAULT_TASK_SETTINGS,
+    apiUsageLimitPercent: plugin.apiUsageLimit ? DEFAULT_API_USAGE_LIMIT_PERCENT : null,
+  };
+}
+
+/**
+ * Every problem of a new task's input at once, split by part (task settings and the plugin's
+ * connection settings), so a form can mark each field before anything is sent to the service.
+ */
+export function checkNewTaskInput(
+  plugin: ServicePlugin,
+  input: Omit<NewTaskInput, 'service'>,
+): { settings: FieldErrors; connection: FieldErrors } {
+  const settings = taskSettingsSchema.safeParse({ ...defaultSettingsFor(plugin), ...input.settings, name: input.name });
+  const connection = plugin.settings.safeParse(input.connection);
+  return {
+    settings: settings.success ? {} : fieldErrorsFrom(settings.error.issues),
+    connection: connection.success ? {} : fieldErrorsFrom(connection.error.issues),
+  };
+}
+
 export async function createTask(
   em: EntityManager,
   deps: TaskServiceDeps,
@@ -70,7 +100,7 @@ export async function createTask(
   actor: AuditActor,
 ): Promise<IBackupTask> {
   const plugin = requirePlugin(deps, input.service);
-  const settings = parseSettings({ ...DEFAULT_TASK_SETTINGS, ...input.settings, name: input.name });
+  const settings = parseSettings({ ...defaultSettingsFor(plugin), ...input.settings, name: input.name });
   if (!plugin.apiUsageLimit) settings.apiUsageLimitPercent = null;
   const connection = parseConnectionSettings(plugin, input.connection);
   await checkCredentials(plugin, connection, deps.log);
@@ -88,6 +118,14 @@ export async function createTask(
     status: 'active',
     createdAt: now,
     updatedAt: now,
+  });
+  addActivity(em, {
+    organization,
+    activity: 'Task created',
+    status: 'succeeded',
+    at: now,
+    task,
+    summary: `Backup task "${task.name}" created for ${plugin.label} by ${actor.label ?? 'a user'}.`,
   });
   await em.flush();
   await recordAudit(em, {
@@ -221,6 +259,14 @@ export async function deleteTask(
   const now = deps.now();
   task.deletedAt = now;
   task.purgeAfter = new Date(now.getTime() + TASK_GRACE_DAYS * 86_400_000);
+  addActivity(em, {
+    organization: task.organization,
+    activity: 'Task deleted',
+    status: 'succeeded',
+    at: now,
+    task,
+    summary: `Backup task "${task.name}" deleted by ${actor.label ?? 'a user'}; it can be restored until ${task.purgeAfter.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+  });
   await em.flush();
   await cancelTaskJobs(em, task.id, now, actor.label ?? 'a user');
   await recordAudit(em, {
@@ -258,6 +304,14 @@ export async function restoreTask(
   if (!task) throw new NotFoundError('No such deleted backup task (its grace period may have ended).');
   task.deletedAt = null;
   task.purgeAfter = null;
+  addActivity(em, {
+    organization,
+    activity: 'Task restored',
+    status: 'succeeded',
+    at: deps.now(),
+    task,
+    summary: `Backup task "${task.name}" restored by ${actor.label ?? 'a user'}.`,
+  });
   await em.flush();
   await recordAudit(em, {
     organization,

@@ -141,11 +141,16 @@ describe('portal and security audit in a browser', () => {
 
     // Security audit: filter through htmx, export exactly what is shown.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Activity' }).click();
+    await page.waitForURL('**/activity');
+    await page
+      .getByRole('navigation', { name: 'Activity sections' })
+      .getByRole('link', { name: 'Security audit' })
+      .click();
     await page.waitForURL('**/activity/security-audit');
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Security audit');
     await shoot(page, 'audit-desktop');
     await page.evaluate('window.__sameDocument = true');
-    await page.getByLabel('Activity').selectOption('Account accessed');
+    await page.getByLabel('Activity', { exact: true }).selectOption('Account accessed');
     await page.waitForURL('**/activity/security-audit?activity=Account+accessed');
     expect(await page.evaluate('window.__sameDocument')).toBe(true);
     const shown = await page.locator('#audit-results tbody tr').count();

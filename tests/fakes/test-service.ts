@@ -4,6 +4,8 @@
 // entities, transient errors, refused credentials. Registered only by tests (directly, or through
 // HOLDFAST_PLUGINS pointing at this file for an appliance process).
 //
+// restore() records what it received (`restoredRuns`) and refuses the keys in `failRestoreKeys`.
+//
 // Item i of an entity has content "<entity>/<i>@v<version>"; a run changes the first
 // `changesPerRun` items (their version becomes the run number), adds item `items + run - 1`
 // when `growPerRun` is set, and leaves the rest as they were (carried over without reading).
@@ -11,6 +13,8 @@ import { z } from 'zod';
 import {
   type BackupOutcome,
   type BackupRun,
+  type RestoreOutcome,
+  type RestoreRun,
   ServiceAuthError,
   type ServiceConnection,
   type ServicePlugin,
@@ -37,6 +41,10 @@ const settings = z.object({
   failEntities: z.array(z.string()).default([]),
   /** The first N runs of each entity fail with a transient error (counted per process). */
   transientFailures: z.number().int().min(0).default(0),
+  /** Item keys restore() refuses (the restore is partial). */
+  failRestoreKeys: z.array(z.string()).default([]),
+  /** Pause before each restored item: makes restores slow enough to cancel. */
+  restoreDelayMs: z.number().int().min(0).default(0),
 });
 export type TestServiceSettings = z.output<typeof settings>;
 export type TestServiceInput = z.input<typeof settings>;
@@ -52,6 +60,20 @@ export function entityId(n: number): string {
 
 /** Runs started per account/entity in this process (for transientFailures and assertions). */
 export const startedRuns = new Map<string, number>();
+
+/** What one restore() call received, as the service would have written it. */
+export interface RecordedRestore {
+  entity: string;
+  destination: string;
+  mode: RestoreRun['mode'];
+  folderName: string;
+  /** Items written, in the order received, with their content. */
+  written: { key: string; kind: string; size: number; path: unknown; content: string }[];
+  failed: string[];
+}
+
+/** Restores per account, in this process (jobs run inline in tests). */
+export const restoredRuns = new Map<string, RecordedRestore[]>();
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -129,6 +151,41 @@ class TestConnection implements ServiceConnection<TestServiceState> {
       );
     }
     return { state: { run: runNumber, versions }, ...(failedItems.length ? { failedItems } : {}) };
+  }
+
+  async restore(run: RestoreRun): Promise<RestoreOutcome> {
+    const s = this.#s;
+    const record: RecordedRestore = {
+      entity: run.entity.externalId,
+      destination: run.destination.externalId,
+      mode: run.mode,
+      folderName: run.folderName,
+      written: [],
+      failed: [],
+    };
+    restoredRuns.set(s.account, [...(restoredRuns.get(s.account) ?? []), record]);
+    const failedItems: { key: string; reason: string }[] = [];
+    run.step('uploading items');
+    for await (const item of run.items) {
+      if (s.restoreDelayMs) await sleep(s.restoreDelayMs, run.signal);
+      run.signal.throwIfAborted();
+      if (s.failRestoreKeys.includes(item.key)) {
+        // An item the service refuses is skipped unread, as a real connector would after a 4xx.
+        record.failed.push(item.key);
+        failedItems.push({ key: item.key, reason: 'the test service refused this item (409)' });
+        continue;
+      }
+      const chunks: Buffer[] = [];
+      for await (const chunk of item.content()) chunks.push(Buffer.from(chunk as Uint8Array));
+      record.written.push({
+        key: item.key,
+        kind: item.kind,
+        size: item.size,
+        path: item.meta?.path,
+        content: Buffer.concat(chunks).toString('utf8'),
+      });
+    }
+    return { restored: record.written.length, ...(failedItems.length ? { failedItems } : {}) };
   }
 }
 

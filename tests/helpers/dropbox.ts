@@ -2,10 +2,12 @@
 // configured with the stand-in's app and API base (HOLDFAST_DROPBOX_*), a task is connected with a
 // refresh token the stand-in granted, and backups run as jobs. Also: reading a snapshot's files
 // back, and restoring a snapshot through the plugin.
+
 import { Organization } from '../../core/identity/entities.ts';
 import { Job } from '../../core/jobs/entities.ts';
 import { servicePlugin } from '../../core/plugins/registry.ts';
 import type { EntityRef, RestoreOutcome } from '../../core/plugins/service.ts';
+import { restoredFolderName } from '../../core/recovery/start.ts';
 import { openConnectionSettings } from '../../core/tasks/connection.ts';
 import { discoverEntities } from '../../core/tasks/discovery.ts';
 import { BackupTask, type IBackupTask, TaskEntity } from '../../core/tasks/entities.ts';
@@ -157,14 +159,22 @@ export async function restore(
     async function* items() {
       for await (const item of reader.items()) {
         if (keys && !keys(item.key)) continue;
-        yield { key: item.key, kind: item.kind, meta: item.meta ?? {}, content: () => reader.content(item) };
+        yield {
+          key: item.key,
+          kind: item.kind,
+          size: item.size,
+          meta: item.meta ?? {},
+          content: () => reader.content(item),
+        };
       }
     }
     const outcome = await connection.restore?.({
       entity: { externalId: source.externalId, name: source.name, kind: source.kind },
-      ...(target ? { target } : {}),
+      destination: target ?? { externalId: source.externalId, name: source.name, kind: source.kind },
+      mode: options.mode === 'in_place' ? 'in_place' : 'non_destructive',
+      folderName: restoredFolderName(new Date(String(options.restoredAt ?? new Date().toISOString()))),
       items: items(),
-      options,
+      options: {},
       signal,
       step: () => undefined,
       log: d.h.ctx.log,

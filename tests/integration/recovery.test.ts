@@ -3,10 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogSnapshot } from '../../core/catalog/entities.ts';
 import type { IOrganization } from '../../core/identity/entities.ts';
+import { Job } from '../../core/jobs/entities.ts';
+import { ExportResult } from '../../core/recovery/entities.ts';
 import { discoverEntities } from '../../core/tasks/discovery.ts';
 import { BackupTask, type ITaskEntity, TaskEntity } from '../../core/tasks/entities.ts';
 import { activateEntities, backupNow } from '../../core/tasks/entity-actions.ts';
-import testServicePlugin from '../fakes/test-service.ts';
+import testServicePlugin, { restoredRuns } from '../fakes/test-service.ts';
 import { ACTOR, createJobsHarness, type JobsHarness } from '../helpers/jobs.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../helpers/tenants.ts';
@@ -43,6 +45,18 @@ async function backedUpTask(org: IOrganization, name: string, runs: number) {
 
 async function get(path: string, who: string): Promise<Response> {
   return h.app.app.request(path, { headers: { cookie: cookies[who] as string, origin: ORIGIN } });
+}
+
+async function post(path: string, who: string, fields: [string, string][]): Promise<Response> {
+  return h.app.app.request(path, {
+    method: 'POST',
+    headers: {
+      cookie: cookies[who] as string,
+      origin: ORIGIN,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams(fields).toString(),
+  });
 }
 
 beforeAll(async () => {
@@ -153,5 +167,111 @@ describe('Recovery', () => {
     const exporter = await (await get(`/recovery/tasks/${taskId}/entities/${first.id}`, 'exporter')).text();
     expect(exporter).toContain('>Download</button>');
     expect(exporter).not.toContain('>Restore</button>');
+  });
+
+  it('restores a browsed folder in place, through a confirmed form, as a job the test service receives', async () => {
+    const first = entities[0] as ITaskEntity;
+    const base = `/recovery/tasks/${taskId}/entities/${first.id}`;
+    const [latest] = await h.em().find(CatalogSnapshot, { task: taskId }, { orderBy: { time: 'desc' } });
+    const snapshot = latest?.id as string;
+    const form = await get(`${base}/restore?snapshot=${snapshot}&folder=${first.externalId}`, 'admin');
+    expect(form.status).toBe(200);
+    const page = await form.text();
+    expect(page).toContain('You are about to restore 1 folder from the backup of');
+    expect(page).toContain(`<input type="hidden" name="folder" value="${first.externalId}">`);
+
+    const tooLong = await post(`${base}/restore`, 'admin', [
+      ['snapshot', snapshot],
+      ['folder', first.externalId],
+      ['mode', 'in_place'],
+      ['label', 'x'.repeat(51)],
+    ]);
+    expect(tooLong.status).toBe(422);
+    expect(await tooLong.text()).toContain('The job label is at most 50 characters.');
+
+    const account = `acct-${acme.id.slice(0, 8)}`;
+    const before = restoredRuns.get(account)?.length ?? 0;
+    const started = await post(`${base}/restore`, 'admin', [
+      ['snapshot', snapshot],
+      ['folder', first.externalId],
+      ['mode', 'in_place'],
+      ['label', 'Folder back'],
+    ]);
+    expect(started.status).toBe(303);
+    expect(started.headers.get('location')).toBe('/jobs?started=restore');
+    const job = await h.em().findOneOrFail(Job, { kind: 'restore', label: 'Folder back' });
+    expect(job.params).toMatchObject({
+      snapshotId: snapshot,
+      mode: 'in_place',
+      selection: { paths: [first.externalId] },
+    });
+    // The page queued it at the app's time; the runner's clock is moved past it.
+    h.advance(60_000);
+    await h.runner.runUntilIdle();
+    expect((await h.em().findOneOrFail(Job, { id: job.id })).state).toBe('succeeded');
+    const run = restoredRuns.get(account)?.[before];
+    expect(run?.mode).toBe('in_place');
+    expect(run?.written.map((w) => w.key)).toEqual(['items/00000', 'items/00001', 'items/00002']);
+    const jobs = await (await get('/jobs?started=restore', 'admin')).text();
+    expect(jobs).toContain('The restore has started.');
+  });
+
+  it('exports search hits of two snapshots as one job per snapshot, and refuses a short passphrase at its field', async () => {
+    const first = entities[0] as ITaskEntity;
+    const base = `/recovery/tasks/${taskId}/entities/${first.id}`;
+    const [newer, older] = await h.em().find(CatalogSnapshot, { task: taskId }, { orderBy: { time: 'desc' } });
+    const picks: [string, string][] = [
+      ['pick', `${newer?.id} items/00000`],
+      ['pick', `${older?.id} items/00001`],
+    ];
+    const page = await (await get(`${base}/export?${new URLSearchParams(picks).toString()}`, 'exporter')).text();
+    expect(page).toContain('You are about to export 2 items found by search');
+    const short = await post(`${base}/export`, 'exporter', [
+      ...picks,
+      ['encryption', 'passphrase'],
+      ['passphrase', 'short'],
+    ]);
+    expect(short.status).toBe(422);
+    const refused = await short.text();
+    expect(refused).toContain('Enter a passphrase of at least 8 characters.');
+    expect(refused).not.toContain('value="short"');
+
+    const before = await h.em().count(Job, { kind: 'export' });
+    const started = await post(`${base}/export`, 'exporter', [...picks, ['format', 'zip'], ['encryption', 'none']]);
+    expect(started.status).toBe(303);
+    expect(started.headers.get('location')).toBe('/jobs?started=export');
+    const jobs = await h.em().find(Job, { kind: 'export' }, { orderBy: { createdAt: 'asc' } });
+    expect(jobs.length - before).toBe(2);
+    expect(
+      jobs
+        .slice(-2)
+        .map((j) => (j.params as { snapshotId: string }).snapshotId)
+        .sort(),
+    ).toEqual([newer?.id, older?.id].sort());
+    h.advance(60_000);
+    await h.runner.runUntilIdle();
+    for (const job of jobs.slice(-2)) {
+      expect((await h.em().findOneOrFail(Job, { id: job.id })).state).toBe('succeeded');
+      expect(await h.em().count(ExportResult, { job: job.id })).toBe(1);
+    }
+  });
+
+  it('keeps the forms to their permissions and the entity’s own snapshots', async () => {
+    const first = entities[0] as ITaskEntity;
+    const base = `/recovery/tasks/${taskId}/entities/${first.id}`;
+    const [latest] = await h.em().find(CatalogSnapshot, { task: taskId }, { orderBy: { time: 'desc' } });
+    expect((await get(`${base}/restore?snapshot=${latest?.id}`, 'exporter')).status).toBe(403);
+    expect((await get(`${base}/export?snapshot=${latest?.id}`, 'viewer')).status).toBe(403);
+    const otherSnapshot = await h.em().findOneOrFail(CatalogSnapshot, { task: otherTaskId });
+    expect((await get(`${base}/export?snapshot=${otherSnapshot.id}`, 'admin')).status).toBe(404);
+    expect((await get(`${base}/export?pick=${otherSnapshot.id}%20items/00000`, 'admin')).status).toBe(404);
+    const jobsBefore = await h.em().count(Job, {});
+    const sneaky = await post(`${base}/restore`, 'admin', [
+      ['snapshot', otherSnapshot.id],
+      ['mode', 'in_place'],
+    ]);
+    expect(sneaky.status).toBe(404);
+    expect(await h.em().count(Job, {})).toBe(jobsBefore);
+    expect((await get(`${base}/export`, 'admin')).status).toBe(400);
   });
 });

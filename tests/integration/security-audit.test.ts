@@ -169,10 +169,13 @@ afterAll(async () => {
 });
 
 describe('security audit page', () => {
-  it('is where /activity leads for now', async () => {
+  it('is a tab of Activity next to System Activity', async () => {
     const res = await get('/activity', adminCookie);
-    expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toBe('/activity/security-audit');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<a href="/activity/security-audit">Security audit</a>');
+    const html = await (await get('/activity/security-audit', adminCookie)).text();
+    expect(html).toContain('<a href="/activity/security-audit" aria-current="page">Security audit</a>');
+    expect(html).toContain('<a href="/activity">System activity</a>');
   });
 
   it('shows the organization and its accounts, newest first, 50 per page', async () => {

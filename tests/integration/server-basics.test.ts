@@ -138,8 +138,14 @@ describe('REST API v1', () => {
     };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/activity',
+      '/activity/export.csv',
       '/audit',
       '/audit/export.csv',
+      '/jobs',
+      '/jobs/{id}',
+      '/jobs/{id}/cancel',
+      '/jobs/{id}/download',
       '/me',
       '/oauth/token',
       '/organizations/{id}',
@@ -157,6 +163,20 @@ describe('REST API v1', () => {
       '/organizations/{id}/users',
       '/organizations/{id}/users/{userId}',
       '/status',
+      '/tasks',
+      '/tasks/{id}',
+      '/tasks/{id}/chart',
+      '/tasks/{id}/connection',
+      '/tasks/{id}/discover',
+      '/tasks/{id}/entities',
+      '/tasks/{id}/entities/activate',
+      '/tasks/{id}/entities/backup-now',
+      '/tasks/{id}/entities/delete',
+      '/tasks/{id}/entities/pause',
+      '/tasks/{id}/entities/restore',
+      '/tasks/{id}/pause',
+      '/tasks/{id}/restore',
+      '/tasks/{id}/resume',
     ]);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Error', 'Status', 'CurrentUser']));
   });

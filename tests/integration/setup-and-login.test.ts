@@ -146,6 +146,9 @@ describe('sign in and out', () => {
     const html = await home.text();
     expect(html).toContain('Acme Managed Services');
     expect(html).toContain('No backup tasks yet');
+    // Dropbox is built in: the empty homepage offers to add a task.
+    expect(html).not.toContain('No service connector is installed on this appliance yet');
+    expect(html).toContain('href="/tasks/new"');
     expect(html).toContain('aria-current="page"');
   });
 

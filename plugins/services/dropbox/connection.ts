@@ -138,7 +138,7 @@ export class DropboxConnection implements ServiceConnection<DropboxState> {
   }
 
   async restore(run: RestoreRun): Promise<RestoreOutcome> {
-    const destination = await this.#target(run.target ?? run.entity, run.signal);
+    const destination = await this.#target(run.destination, run.signal);
     return restoreEntity(this.session, destination, run);
   }
 }

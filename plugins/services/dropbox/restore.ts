@@ -1,10 +1,10 @@
 // Writes backed-up files and folders back to Dropbox, never over what is there:
-// - non-destructive (default): into a new top folder "Restored <date>" (autorenamed if taken),
+// - non-destructive: into a new top folder, the kernel's "Restored <date>" (autorenamed if taken),
 //   keeping the folder structure below it;
 // - in place: at the original paths; a file already there with the same content is skipped, a
 //   different one is kept and the restored file is saved next to it as "name (1).ext" (Dropbox's
 //   autorename), so nothing is overwritten.
-// The destination may be another member or team folder of the same team (`run.target`). Small
+// The destination may be another member or team folder of the same team (`run.destination`). Small
 // files go up in one files/upload call; larger ones through an upload session (the SDK's
 // uploader, in 8 MiB parts, streamed from the repository). Modified times are restored as
 // client_modified. Per-item failures are reported; a refused authorization stops the restore.
@@ -16,22 +16,12 @@ import { call, DropboxRouteError, type DropboxSession, mapError, type Target } f
 export const SESSION_THRESHOLD = 8 * 1024 * 1024;
 const PART = 8 * 1024 * 1024;
 
-export interface RestoreOptions {
-  mode: 'non_destructive' | 'in_place';
-  /** The time in the "Restored <date>" folder name. */
-  restoredAt: Date;
-}
-
-export function restoreOptions(raw: Record<string, unknown>): RestoreOptions {
-  const mode = raw.mode === 'in_place' || raw.mode === 'in-place' ? 'in_place' : 'non_destructive';
-  const at = typeof raw.restoredAt === 'string' ? new Date(raw.restoredAt) : new Date();
-  return { mode, restoredAt: Number.isNaN(at.getTime()) ? new Date() : at };
-}
-
-/** "Restored 2026-03-01 14.05" (UTC): no characters Windows or macOS clients refuse. */
-export function restoredFolderName(at: Date): string {
-  const iso = at.toISOString();
-  return `Restored ${iso.slice(0, 10)} ${iso.slice(11, 13)}.${iso.slice(14, 16)}`;
+/**
+ * The kernel's "Restored <date>" folder name, made safe for every Dropbox client (Windows and
+ * macOS refuse ':' in names): "Restored 2026-03-01 14:05 UTC" becomes "Restored 2026-03-01 14.05 UTC".
+ */
+export function dropboxFolderName(name: string): string {
+  return name.replace(/[:\\/<>"|?*]/g, '.').trim() || 'Restored';
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
@@ -49,17 +39,16 @@ export async function restoreEntity(
   destination: Target,
   run: RestoreRun,
 ): Promise<RestoreOutcome> {
-  const options = restoreOptions(run.options);
   const client = session.files(destination);
   const signal = run.signal;
   const failedItems: { key: string; reason: string }[] = [];
   let restored = 0;
   let skipped = 0;
   let base = '';
-  if (options.mode === 'non_destructive') {
+  if (run.mode === 'non_destructive') {
     run.step('creating the restore folder');
     const created = await call(() =>
-      client.filesCreateFolderV2({ path: `/${restoredFolderName(options.restoredAt)}`, autorename: true }, { signal }),
+      client.filesCreateFolderV2({ path: `/${dropboxFolderName(run.folderName)}`, autorename: true }, { signal }),
     );
     base = created.metadata.path_display ?? `/${created.metadata.name}`;
   }
@@ -122,7 +111,7 @@ export async function restoreEntity(
         skipped++;
         continue;
       }
-      if (options.mode === 'in_place') {
+      if (run.mode === 'in_place') {
         const existing = await metadataAt(path);
         if (
           existing?.['.tag'] === 'file' &&

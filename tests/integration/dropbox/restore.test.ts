@@ -54,17 +54,17 @@ describe('restore', () => {
     expect(job?.state).toBe('succeeded');
     const outcome = await restore(d, task.id, 'una@acme.example', { mode: 'non_destructive', restoredAt: RESTORED_AT });
     expect(outcome).toEqual({ restored: original.size, skipped: 0 });
-    const restored = tree(m.namespace, '/Restored 2026-03-01 14.05');
+    const restored = tree(m.namespace, '/Restored 2026-03-01 14.05 UTC');
     expect(restored).toEqual(original);
     // Modified times come back as client_modified.
     const src = m.namespace.get('/Reports/Q1.TXT');
-    const copy = m.namespace.get('/Restored 2026-03-01 14.05/Reports/Q1.TXT');
+    const copy = m.namespace.get('/Restored 2026-03-01 14.05 UTC/Reports/Q1.TXT');
     expect(copy?.tag === 'file' && src?.tag === 'file' && copy.clientModified === src.clientModified).toBe(true);
 
     // A second restore at the same time gets its own folder.
     const again = await restore(d, task.id, 'una@acme.example', { restoredAt: RESTORED_AT });
     expect(again.restored).toBe(original.size);
-    expect(tree(m.namespace, '/Restored 2026-03-01 14.05 (1)')).toEqual(original);
+    expect(tree(m.namespace, '/Restored 2026-03-01 14.05 UTC (1)')).toEqual(original);
   });
 
   it('restores in place without overwriting: changed files get a suffixed copy, identical ones are skipped', async () => {
@@ -130,9 +130,9 @@ describe('restore', () => {
     expect(toFolder).toEqual({ restored: 2, skipped: 0 });
     expect(tree(folder.namespace)).toEqual(
       new Map([
-        ['/Restored 2026-03-01 14.05', '/'],
-        ['/Restored 2026-03-01 14.05/Keep', '/'],
-        ['/Restored 2026-03-01 14.05/Keep/one.txt', 'one'],
+        ['/Restored 2026-03-01 14.05 UTC', '/'],
+        ['/Restored 2026-03-01 14.05 UTC/Keep', '/'],
+        ['/Restored 2026-03-01 14.05 UTC/Keep/one.txt', 'one'],
       ]),
     );
   });
@@ -152,7 +152,7 @@ describe('restore', () => {
     expect(d.fake.requests.get('files/upload')).toBeUndefined();
     expect(d.fake.requests.get('files/upload_session/start')).toBe(1);
     expect(d.fake.requests.get('files/upload_session/finish')).toBe(1);
-    const back = m.namespace.get('/Restored 2026-03-01 14.05/Media/big.mov');
+    const back = m.namespace.get('/Restored 2026-03-01 14.05 UTC/Media/big.mov');
     expect(back?.tag === 'file' && back.content.equals(big)).toBe(true);
   });
 });

@@ -8,8 +8,12 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, IpRule } from '../../../core/access/entities.ts';
+import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
+import { Job } from '../../../core/jobs/entities.ts';
+import { enqueueJob } from '../../../core/jobs/queue.ts';
+import { ExportResult } from '../../../core/recovery/entities.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
@@ -31,7 +35,7 @@ const PUBLIC: RegExp[] = [
 ];
 
 /** Which kind of object a route's :id names, by path. */
-type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation' | 'task';
+type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation' | 'task' | 'activity' | 'job';
 const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
@@ -40,6 +44,11 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/portal\/accounts\/:id/, 'organization'],
   [/^\/settings\/storage\/:id/, 'storageLocation'],
   [/^\/recovery\/tasks\/:taskId/, 'task'],
+  [/^\/activity\/events\/:id/, 'activity'],
+  [/^\/tasks\/:id/, 'task'],
+  [/^\/api\/v1\/tasks\/:id/, 'task'],
+  [/^\/jobs\/:id/, 'job'],
+  [/^\/api\/v1\/jobs\/:id/, 'job'],
   [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
   [/^\/api\/v1\/organizations\/:id/, 'organization'],
   [/^\/api\/v1\/users\/:id/, 'user'],
@@ -47,15 +56,26 @@ const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/api\/v1\/api-keys\/:id/, 'apiKey'],
 ];
 
-/** The permission guarding each area (a Custom user without it gets 403). */
-const GUARDS: [RegExp, Permission][] = [
+/** The permission guarding each area (a Custom user without it gets 403); a method narrows it to that method. */
+const GUARDS: [RegExp, Permission, string?][] = [
   [/^\/settings\/users/, 'manage_users'],
   [/^\/settings\/ip-restrictions/, 'manage_security'],
   [/^\/settings\/security\/policies/, 'manage_security'],
   [/^\/settings\/api/, 'manage_integrations'],
   [/^\/activity\/security-audit/, 'view_security_audit'],
+  [/^\/activity(\/export\.csv|\/events\/|$)/, 'view_activity'],
+  [/^\/api\/v1\/activity/, 'view_activity'],
   [/^\/portal\/new/, 'add_accounts'],
   [/^\/recovery/, 'restore'],
+  [/^\/tasks\/new$/, 'manage_backups'],
+  [/^\/tasks\/oauth\/callback$/, 'manage_backups'],
+  [/^\/tasks\/:id\/(settings|reconnect|delete|restore|pause|resume|discover|actions)$/, 'manage_backups'],
+  [/^\/api\/v1\/tasks$/, 'manage_backups', 'POST'],
+  [/^\/api\/v1\/tasks\/:id$/, 'manage_backups', 'PATCH'],
+  [/^\/api\/v1\/tasks\/:id$/, 'manage_backups', 'DELETE'],
+  [/^\/api\/v1\/tasks\/:id\/(restore|pause|resume|connection|discover|entities\/[a-z-]+)$/, 'manage_backups'],
+  [/^\/jobs/, 'restore'],
+  [/^\/api\/v1\/jobs/, 'restore'],
 ];
 
 interface Route {
@@ -75,6 +95,8 @@ const foreign: Record<IdKind, string[]> = {
   apiKey: [],
   storageLocation: [],
   task: [],
+  activity: [],
+  job: [],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -91,6 +113,9 @@ async function fingerprint(): Promise<string> {
     e.find(ApiKey, {}, { orderBy: { id: 'asc' } }),
     e.find(StorageLocation, {}, { orderBy: { id: 'asc' } }),
     e.find(BackupTask, {}, { orderBy: { id: 'asc' } }),
+    e.find(ActivityEvent, {}, { orderBy: { id: 'asc' } }),
+    e.find(Job, {}, { orderBy: { id: 'asc' } }),
+    e.find(ExportResult, {}, { orderBy: { id: 'asc' } }),
   ]);
   const plain = parts.map((rows) =>
     rows.map((r) => JSON.stringify(r, (k, v) => (k === 'lastLoginAt' || k === 'lastUsedAt' ? undefined : v))),
@@ -178,7 +203,45 @@ beforeAll(async () => {
       name: 'Foreign task',
       connection: 'not-a-sealed-connection',
     });
+    // A System Activity row of that organization.
+    const activity = e.create(ActivityEvent, {
+      at: new Date(),
+      organization: org,
+      activity: 'Backup',
+      status: 'succeeded',
+      summary: 'Foreign run',
+    });
     await e.flush();
+    foreign.activity.push(String(activity.id));
+    // A finished export with a result file of its own: cancel and download must not reach it.
+    const jobId = await enqueueJob(
+      e,
+      {
+        organizationId: org.id,
+        kind: 'export',
+        label: 'Foreign export',
+        taskId: task.id,
+        initiator: { kind: 'user', label: 'someone@foreign.example' },
+        maxAttempts: 1,
+      },
+      new Date(),
+    );
+    e.create(ExportResult, {
+      organization: org,
+      job: jobId,
+      fileName: 'foreign.zip',
+      filePath: '/nonexistent/foreign.zip',
+      size: 1,
+      format: 'zip',
+      encryption: 'none',
+      createdAt: new Date(),
+      expiresAt: new Date(Date.now() + 86_400_000),
+      deletedAt: null,
+      downloads: 0,
+      lastDownloadedAt: null,
+    });
+    await e.flush();
+    foreign.job.push(jobId);
     foreign.task.push(task.id);
     foreign.storageLocation.push(location.id);
     foreign.user.push(user.id);
@@ -245,7 +308,9 @@ describe('tenant isolation of every route', () => {
     const before = await fingerprint();
     let tried = 0;
     for (const route of routes) {
-      const guard = GUARDS.find(([pattern]) => pattern.test(route.path));
+      const guard = GUARDS.find(
+        ([pattern, , method]) => pattern.test(route.path) && (!method || method === route.method),
+      );
       if (!guard) continue;
       const path = concrete(route, foreign.organization[0] as string);
       const res = await call(route, path, customCookie);

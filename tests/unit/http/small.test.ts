@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { type Principal, principalForApiKey } from '../../../core/access/principal.ts';
 import { referenceModel, typeLabel } from '../../../core/api/reference.ts';
 import { safeNext } from '../../../core/http/middleware.ts';
-import { navigationFor } from '../../../core/http/navigation.ts';
+import { activityTabsFor, navigationFor } from '../../../core/http/navigation.ts';
+import type { IOrganization } from '../../../core/identity/entities.ts';
+import type { Permission } from '../../../core/identity/permissions.ts';
+
+const account = { id: 'a', kind: 'customer', path: '/a/', name: 'Account' } as IOrganization;
+
+/** A Custom user's principal holding only these permissions. */
+function holding(permissions: Permission[]): Principal {
+  return { ...principalForApiKey('k', account), isAdministrator: false, permissions: new Set(permissions) };
+}
 
 describe('safeNext', () => {
   it.each([
@@ -60,10 +70,35 @@ describe('log redaction', () => {
 
 describe('navigation', () => {
   it('lists the seed sections in order and marks the current one', () => {
-    const nav = navigationFor('/');
+    const nav = navigationFor('/', principalForApiKey('k', account), account);
     expect(nav.map((n) => n.label)).toEqual(['Homepage', 'Jobs', 'Recovery', 'Activity', 'Settings']);
     expect(nav.filter((n) => n.current).map((n) => n.label)).toEqual(['Homepage']);
-    expect(nav.find((n) => n.label === 'Jobs')?.available).toBe(false);
+    expect(nav.find((n) => n.label === 'Jobs')?.available).toBe(true);
+    expect(navigationFor('/jobs', principalForApiKey('k', account), account).find((n) => n.current)?.label).toBe(
+      'Jobs',
+    );
+    // Jobs and Recovery are for callers who may restore or export; Activity for its viewers.
+    expect(navigationFor('/').map((n) => n.label)).toEqual(['Homepage', 'Settings']);
+    expect(navigationFor('/', holding(['export_download']), account).map((n) => n.label)).toEqual([
+      'Homepage',
+      'Jobs',
+      'Recovery',
+      'Settings',
+    ]);
+  });
+
+  it('shows Activity to holders of either activity permission, with the tabs they may open', () => {
+    const labels = (p: Permission[]) => navigationFor('/', holding(p), account).map((n) => n.label);
+    expect(labels([])).toEqual(['Homepage', 'Settings']);
+    expect(labels(['view_activity'])).toEqual(['Homepage', 'Activity', 'Settings']);
+    expect(labels(['view_security_audit'])).toEqual(['Homepage', 'Activity', 'Settings']);
+    expect(activityTabsFor('/activity/events/3', principalForApiKey('k', account))).toEqual([
+      { label: 'System activity', href: '/activity', current: true },
+      { label: 'Security audit', href: '/activity/security-audit', current: false },
+    ]);
+    expect(activityTabsFor('/activity/security-audit', holding(['view_security_audit']))).toEqual([
+      { label: 'Security audit', href: '/activity/security-audit', current: true },
+    ]);
   });
 });
 

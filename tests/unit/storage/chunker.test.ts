@@ -23,6 +23,15 @@ async function chunks(data: Buffer, sizes: number[] = [data.length || 1], p = pa
 
 const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** The same pseudo-random bytes every run (SHA-256 in counter mode), so cut points are repeatable. */
+function seededBytes(length: number, seed: string): Buffer {
+  const out = Buffer.alloc(length);
+  for (let i = 0, block = 0; i < length; block++) {
+    i += createHash('sha256').update(`${seed}:${block}`).digest().copy(out, i);
+  }
+  return out;
+}
+
 describe('content-defined chunker', () => {
   it('reassembles to the input, with every chunk inside the size bounds', async () => {
     const data = randomBytes(2_000_000);
@@ -45,7 +54,9 @@ describe('content-defined chunker', () => {
   });
 
   it('keeps most chunks when bytes are inserted in the middle', async () => {
-    const data = randomBytes(1_000_000);
+    // Seeded: with random data a cut point just after the insertion is now and then skipped over
+    // by the minimum size, and one or two more chunks change before the cuts line up again.
+    const data = seededBytes(1_000_000, 'insertion');
     const edited = Buffer.concat([data.subarray(0, 500_000), Buffer.from('inserted!'), data.subarray(500_000)]);
     const before = new Set((await chunks(data)).map(digest));
     const after = (await chunks(edited)).map(digest);

@@ -8,6 +8,8 @@ import { Migration20261122052349_identity } from './Migration20261122052349_iden
 import { Migration20261122060439_catalog_scopes } from './Migration20261122060439_catalog_scopes.ts';
 import { Migration20261122070656_jobs } from './Migration20261122070656_jobs.ts';
 import { Migration20261122072821_storage_locations } from './Migration20261122072821_storage_locations.ts';
+import { Migration20261122085006_system_activity } from './Migration20261122085006_system_activity.ts';
+import { Migration20261122085444_export_results_downloads } from './Migration20261122085444_export_results_downloads.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -16,4 +18,9 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122060439_catalog_scopes', class: Migration20261122060439_catalog_scopes },
   { name: 'Migration20261122070656_jobs', class: Migration20261122070656_jobs },
   { name: 'Migration20261122072821_storage_locations', class: Migration20261122072821_storage_locations },
+  { name: 'Migration20261122085006_system_activity', class: Migration20261122085006_system_activity },
+  {
+    name: 'Migration20261122085444_export_results_downloads',
+    class: Migration20261122085444_export_results_downloads,
+  },
 ];

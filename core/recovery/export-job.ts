@@ -1,0 +1,213 @@
+// One export run: the selected items of a snapshot, read in pack order, streamed into a ZIP (or
+// TAR) archive — optionally an OpenPGP message around it — and written either to a results file
+// under the data folder (offered for download for 72 hours) or to a storage location. The file is
+// written under a temporary name and renamed only when complete; a run that is cancelled, fails
+// or is interrupted removes it, so there is never a half-written result.
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { withLock } from '../../storage/locks.ts';
+import { SnapshotReader } from '../../storage/snapshot-reader.ts';
+import type { ItemEntry } from '../../storage/tree.ts';
+import { Organization } from '../identity/entities.ts';
+import type { JobOutcome, JobRun } from '../jobs/handler.ts';
+import type { Sink } from '../plugins/sink.ts';
+import { findAvailableLocation, openLocationSink } from '../storage-locations/locations.ts';
+import { archiveWriter, type Encryption, EntryNames, encrypted } from './archive.ts';
+import { ExportResult } from './entities.ts';
+import { itemPath, selectedItems } from './items.ts';
+import { type ExportParams, exportParamsSchema, exportPassphraseContext, parseParams } from './params.ts';
+import { openSnapshot, recoverySource } from './restore-job.ts';
+
+/** How long a download link works after the export finished. */
+export const DOWNLOAD_HOURS = 72;
+
+/** Where an organization's export results are kept (removed with the organization). */
+export function exportsFolder(dataDir: string, organizationId: string): string {
+  return join(dataDir, 'exports', organizationId);
+}
+
+/** "export-user-001-2026-11-22.zip": ASCII, no path characters, for Content-Disposition and sinks. */
+export function resultFileName(label: string, at: Date, extension: string): string {
+  const slug = label
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 80);
+  return `${slug || 'export'}-${at.toISOString().slice(0, 10)}.${extension}`;
+}
+
+function mtimeOf(item: ItemEntry, fallback: Date): Date {
+  const meta = item.meta ?? {};
+  const value = meta.mtimeMs ?? meta.modified ?? meta.lastModified;
+  const date = typeof value === 'number' || typeof value === 'string' ? new Date(value) : undefined;
+  // ZIP's DOS times start in 1980.
+  return date && !Number.isNaN(date.getTime()) && date.getUTCFullYear() >= 1980 ? date : fallback;
+}
+
+export async function runExportJob(run: JobRun): Promise<JobOutcome> {
+  const { ctx, em, job, signal, progress } = run;
+  const params: ExportParams = parseParams(exportParamsSchema, job.params);
+  const source = await recoverySource(run, params.entityId);
+  const encryption: Encryption =
+    params.encryption === 'passphrase'
+      ? {
+          kind: 'passphrase',
+          passphrase: ctx.credentials.decrypt(params.sealedPassphrase ?? '', exportPassphraseContext(job.id)),
+        }
+      : params.encryption === 'public_key'
+        ? { kind: 'public_key', armoredKey: params.publicKey ?? '' }
+        : { kind: 'none' };
+  const extension = `${params.format}${encryption.kind === 'none' ? '' : '.gpg'}`;
+  const fileName = resultFileName(job.label, ctx.now(), extension);
+
+  progress.step = 'opening the backup';
+  const opened = await ctx.storage.open({
+    id: source.task.id,
+    organizationId: source.task.organization.id,
+    storageLocation: source.task.storageLocation ?? null,
+  });
+  let target:
+    | { kind: 'file'; folder: string; partial: string; final: string }
+    | { kind: 'sink'; sink: Sink; key: string; name: string };
+  if (params.locationId) {
+    const org = await em.findOneOrFail(Organization, { id: source.task.organization.id });
+    const location = await findAvailableLocation(em, org, params.locationId);
+    const sink = await openLocationSink(
+      { em, credentials: ctx.credentials, storageDir: ctx.settings.storageDir },
+      location,
+    );
+    target = {
+      kind: 'sink',
+      sink,
+      key: `exports/organizations/${source.task.organization.id}/${job.id}/${fileName}`,
+      name: location.name,
+    };
+  } else {
+    const folder = exportsFolder(ctx.settings.dataDir, source.task.organization.id);
+    target = {
+      kind: 'file',
+      folder,
+      partial: join(folder, `${job.id}.partial`),
+      final: join(folder, `${job.id}.${extension}`),
+    };
+  }
+  try {
+    const written = await withLock(
+      opened.repo.sink,
+      'shared',
+      { purpose: `export of ${source.entity.name}`.slice(0, 200) },
+      async () => {
+        const reader = await openSnapshot(
+          SnapshotReader.open(opened.repo, params.snapshotId),
+          source,
+          params.snapshotId,
+        );
+        const snapshotTime = new Date(reader.manifest.time);
+        const archive = archiveWriter(params.format);
+        const names = new EntryNames();
+        let current: Readable | undefined;
+        let count = 0;
+        const produce = async () => {
+          for await (const item of selectedItems(reader, params.selection, signal)) {
+            signal.throwIfAborted();
+            const mtime = mtimeOf(item, snapshotTime);
+            if (item.kind === 'folder') {
+              await archive.addFolder(names.name(itemPath(item), true), mtime);
+            } else {
+              const name = names.name(itemPath(item));
+              progress.step = `writing ${name}`.slice(0, 200);
+              current = reader.content(item);
+              await archive.addFile(name, item.size, mtime, current);
+              current = undefined;
+              progress.bytes += item.size;
+            }
+            count++;
+            progress.items = count;
+          }
+          archive.finish();
+        };
+        const body = await encrypted(archive.output, encryption);
+        const sinkBody = new PassThrough();
+        const write =
+          target.kind === 'file'
+            ? (async () => {
+                await mkdir(target.folder, { recursive: true });
+                // Left by a run the appliance's stop interrupted.
+                await rm(target.partial, { force: true });
+                await pipeline(body, createWriteStream(target.partial, { flags: 'wx', mode: 0o600 }), { signal });
+              })()
+            : Promise.all([
+                pipeline(body, sinkBody, { signal }),
+                target.sink.put(target.key, sinkBody, { ifAbsent: true }),
+              ]);
+        const writing = write.catch((err) => {
+          // Unblock the producer: the entry it is feeding will never be consumed now.
+          current?.destroy(err as Error);
+          throw err;
+        });
+        const producing = produce().catch((err) => {
+          archive.output.destroy(err as Error);
+          throw err;
+        });
+        await Promise.all([writing, producing]);
+        signal.throwIfAborted();
+        return { count, snapshotTime };
+      },
+      opened.repo,
+    );
+
+    const now = ctx.now();
+    if (target.kind === 'sink') {
+      return {
+        state: 'succeeded',
+        result: {
+          items: written.count,
+          bytes: progress.bytes,
+          snapshotTime: written.snapshotTime.toISOString(),
+          destination: `${target.name}: ${target.key}`,
+          fileName,
+        },
+        message: `${written.count} item${written.count === 1 ? '' : 's'} exported to ${target.name} as ${target.key}`,
+      };
+    }
+    await rename(target.partial, target.final);
+    const size = (await stat(target.final)).size;
+    await em.nativeDelete(ExportResult, { job: job.id });
+    em.create(ExportResult, {
+      organization: source.task.organization,
+      job: job.id,
+      fileName,
+      filePath: target.final,
+      size,
+      format: params.format,
+      encryption: params.encryption,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + DOWNLOAD_HOURS * 3_600_000),
+      deletedAt: null,
+      downloads: 0,
+      lastDownloadedAt: null,
+    });
+    await em.flush();
+    return {
+      state: 'succeeded',
+      result: {
+        items: written.count,
+        bytes: progress.bytes,
+        snapshotTime: written.snapshotTime.toISOString(),
+        destination: 'Download',
+        fileName,
+        fileSize: size,
+      },
+      message: `${written.count} item${written.count === 1 ? '' : 's'} exported (${fileName}, ${size} bytes); the download link works for ${DOWNLOAD_HOURS} hours`,
+    };
+  } catch (err) {
+    if (target.kind === 'file') await rm(target.partial, { force: true });
+    throw err;
+  } finally {
+    if (target.kind === 'sink') await target.sink.close().catch(() => undefined);
+    await opened.close();
+  }
+}

@@ -1,0 +1,151 @@
+// One restore run: open the task's repository under a shared lock, check that the snapshot is the
+// entity's, and hand the selected items — streamed in pack order — to the service plugin's
+// `restore()`, which writes them to the destination entity (the same one, or another of the same
+// task) into a new "Restored <date>" folder or in place. Items the plugin could not write are
+// listed in the job's result and log; some failing makes the job Partially succeeded, all failing
+// makes it Failed.
+import { withLock } from '../../storage/locks.ts';
+import { SnapshotReader } from '../../storage/snapshot-reader.ts';
+import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
+import { appendJobLog, logEntry } from '../jobs/queue.ts';
+import type { RestoreItem } from '../plugins/service.ts';
+import { connectTask } from '../tasks/connection.ts';
+import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
+import { selectedItems } from './items.ts';
+import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
+import { restoredFolderName } from './start.ts';
+
+/** Failed items named in the job's result and log (the count is always complete). */
+const FAILED_LISTED = 100;
+const FAILED_LOGGED = 20;
+
+export interface RecoverySource {
+  task: IBackupTask;
+  entity: ITaskEntity;
+}
+
+/** The task and entity a restore or export job reads; gone or deleted ones end the job as canceled. */
+export async function recoverySource(run: JobRun, entityId: string): Promise<RecoverySource> {
+  const task = run.job.task ? await run.em.findOne(BackupTask, { id: run.job.task.id }) : null;
+  if (!task || task.deletedAt) throw new JobNotApplicableError('The backup task was deleted.');
+  const entity = await run.em.findOne(TaskEntity, { id: entityId, task });
+  if (!entity || entity.deletedAt) throw new JobNotApplicableError('The backed-up user, folder or object was deleted.');
+  return { task, entity };
+}
+
+/** Opens the snapshot and checks that it belongs to the task and entity the job names. */
+export async function openSnapshot(
+  reader: Promise<SnapshotReader>,
+  source: RecoverySource,
+  snapshotId: string,
+): Promise<SnapshotReader> {
+  const opened = await reader;
+  if (opened.manifest.task !== source.task.id || opened.manifest.entity !== source.entity.externalId) {
+    throw new Error(`snapshot ${snapshotId.slice(0, 12)} is not a snapshot of ${source.entity.name}`);
+  }
+  return opened;
+}
+
+export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
+  const { ctx, em, job, signal, progress, log } = run;
+  const params: RestoreParams = parseParams(restoreParamsSchema, job.params);
+  const source = await recoverySource(run, params.entityId);
+  const destination = await em.findOne(TaskEntity, { id: params.destinationEntityId, task: source.task });
+  if (!destination || destination.deletedAt) {
+    throw new JobNotApplicableError('The destination of the restore was deleted.');
+  }
+  const plugin = ctx.services(source.task.service);
+  if (!plugin) throw new Error(`the service plugin "${source.task.service}" is not installed on this appliance`);
+
+  progress.step = 'opening the backup';
+  const opened = await ctx.storage.open({
+    id: source.task.id,
+    organizationId: source.task.organization.id,
+    storageLocation: source.task.storageLocation ?? null,
+  });
+  try {
+    const outcome = await withLock(
+      opened.repo.sink,
+      'shared',
+      { purpose: `restore of ${source.entity.name}`.slice(0, 200) },
+      async () => {
+        const reader = await openSnapshot(
+          SnapshotReader.open(opened.repo, params.snapshotId),
+          source,
+          params.snapshotId,
+        );
+        const connection = await connectTask(em, source.task, plugin, ctx.credentials, signal, log);
+        try {
+          if (!connection.restore) {
+            throw new Error(`${plugin.label} cannot restore items on this appliance; export them instead`);
+          }
+          let handed = 0;
+          async function* items(): AsyncGenerator<RestoreItem> {
+            for await (const item of selectedItems(reader, params.selection, signal)) {
+              handed++;
+              progress.items = handed;
+              progress.bytes += item.size;
+              yield {
+                key: item.key,
+                kind: item.kind,
+                size: item.size,
+                ...(item.meta ? { meta: item.meta } : {}),
+                content: () => reader.content(item),
+              };
+            }
+          }
+          progress.step = 'restoring items';
+          const result = await connection.restore({
+            entity: { externalId: source.entity.externalId, name: source.entity.name, kind: source.entity.kind },
+            destination: { externalId: destination.externalId, name: destination.name, kind: destination.kind },
+            mode: params.mode,
+            folderName: restoredFolderName(job.createdAt),
+            items: items(),
+            options: {},
+            signal,
+            step: (text) => {
+              progress.step = text;
+            },
+            log,
+          });
+          signal.throwIfAborted();
+          return { result, handed, snapshotTime: reader.manifest.time };
+        } finally {
+          await connection.close?.();
+        }
+      },
+      opened.repo,
+    );
+
+    const failed = outcome.result.failedItems ?? [];
+    const restored = outcome.result.restored;
+    const skipped = outcome.result.skipped ?? 0;
+    const now = ctx.now();
+    await appendJobLog(
+      em,
+      job.id,
+      job.leaseOwner ?? '',
+      failed.slice(0, FAILED_LOGGED).map((f) => logEntry('warn', `${f.key} was not restored: ${f.reason}`, now)),
+    );
+    const summary = `${restored} restored, ${skipped} skipped, ${failed.length} failed of ${outcome.handed} item${outcome.handed === 1 ? '' : 's'} to ${destination.name}`;
+    if (failed.length > 0 && restored === 0 && outcome.handed > 0) {
+      throw new Error(`no item could be restored (${failed.length} failed; the first: ${failed[0]?.reason})`);
+    }
+    return {
+      state: failed.length ? 'partially_succeeded' : 'succeeded',
+      result: {
+        items: outcome.handed,
+        bytes: progress.bytes,
+        restored,
+        skipped,
+        failedItems: failed.length,
+        failed: failed.slice(0, FAILED_LISTED),
+        snapshotTime: outcome.snapshotTime,
+        destination: destination.name,
+      },
+      message: summary,
+    };
+  } finally {
+    await opened.close();
+  }
+}

@@ -1,0 +1,265 @@
+// Starting a restore or an export: the domain functions the API (and the Recovery dialogs) call.
+// Everything is checked before a job is queued — the caller's permission, the task and entities
+// inside the organization acted on (another tenant's id is "not found"), the snapshot belonging
+// to that entity of that task, the destination entity being in the same task, the label, the
+// encryption key — so a job that starts has what it needs.
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import * as openpgp from 'openpgp';
+import { MissingPermissionError } from '../access/errors.ts';
+import { hasPermission, type Principal } from '../access/principal.ts';
+import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
+import { CatalogSnapshot } from '../catalog/entities.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import type { IOrganization } from '../identity/entities.ts';
+import { JOB_LABEL_MAX } from '../jobs/entities.ts';
+import { enqueueJob, type Initiator, jobLabel } from '../jobs/queue.ts';
+import type { RestoreMode } from '../plugins/service.ts';
+import type { CredentialCipher } from '../secrets/credential-cipher.ts';
+import { findAvailableLocation } from '../storage-locations/locations.ts';
+import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
+import type { ExportEncryption, ExportFormat } from './entities.ts';
+import type { ItemSelection } from './items.ts';
+import { type ExportParams, exportPassphraseContext, type RestoreParams } from './params.ts';
+
+export const MIN_EXPORT_PASSPHRASE = 8;
+const MAX_SELECTED = 10_000;
+
+export interface RecoveryRequest {
+  taskId: string;
+  /** The entity whose backup is read. */
+  entityId: string;
+  snapshotId: string;
+  /** Nothing selected: the whole snapshot. */
+  keys?: string[] | undefined;
+  paths?: string[] | undefined;
+  /** Shown on the Jobs page; at most 50 characters. */
+  label?: string | undefined;
+}
+
+export interface RestoreRequest extends RecoveryRequest {
+  /** Another entity of the same task; the source entity when absent. */
+  destinationEntityId?: string | undefined;
+  mode: RestoreMode;
+}
+
+export interface ExportRequest extends RecoveryRequest {
+  format?: ExportFormat | undefined;
+  encryption?: ExportEncryption | undefined;
+  publicKey?: string | undefined;
+  passphrase?: string | undefined;
+  /** Write the file to this storage location instead of offering it for download. */
+  locationId?: string | null | undefined;
+}
+
+export interface StartContext {
+  em: EntityManager;
+  principal: Principal;
+  organization: IOrganization;
+  actor: AuditActor;
+  credentials: CredentialCipher;
+  now: Date;
+  maxAttempts: number;
+}
+
+export interface StartedJob {
+  id: string;
+  label: string;
+}
+
+export function initiatorOf(principal: Principal): Initiator {
+  return principal.kind === 'api_key'
+    ? { kind: 'api_key', id: principal.apiKeyId ?? null, label: principal.label }
+    : { kind: 'user', id: principal.user?.id ?? null, label: principal.label };
+}
+
+interface Resolved {
+  task: IBackupTask;
+  entity: ITaskEntity;
+  snapshotTime: string | null;
+  selection: ItemSelection;
+  label: string | null;
+}
+
+async function resolve(ctx: StartContext, request: RecoveryRequest, errors: Record<string, string>): Promise<Resolved> {
+  const { em, organization } = ctx;
+  const task =
+    typeof request.taskId === 'string' && request.taskId.length <= 36
+      ? await em.findOne(BackupTask, { id: request.taskId, organization, deletedAt: null })
+      : null;
+  if (!task) throw new NotFoundError('No such backup task.');
+  const entity = await findEntity(em, task, request.entityId);
+  const snapshotTime = await snapshotOf(em, task, entity, request.snapshotId);
+  const label = request.label?.replace(/\s+/g, ' ').trim() || null;
+  if (label && label.length > JOB_LABEL_MAX) errors.label = `The job label is at most ${JOB_LABEL_MAX} characters.`;
+  const keys = [...new Set((request.keys ?? []).filter((k) => k !== ''))];
+  const paths = [...new Set((request.paths ?? []).map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p !== ''))];
+  if (keys.length + paths.length > MAX_SELECTED) {
+    errors.keys = `Select at most ${MAX_SELECTED} items and folders, or the whole snapshot.`;
+  }
+  return { task, entity, snapshotTime, selection: { keys, paths }, label };
+}
+
+async function findEntity(em: EntityManager, task: IBackupTask, id: string | undefined): Promise<ITaskEntity> {
+  const entity =
+    typeof id === 'string' && id.length <= 36 ? await em.findOne(TaskEntity, { id, task, deletedAt: null }) : null;
+  if (!entity) throw new NotFoundError('No such user, team folder or object in this backup task.');
+  return entity;
+}
+
+/**
+ * The snapshot must be one of this entity's in this task: found in the catalog (tasks indexed for
+ * search), or the entity's last snapshot. The job checks the manifest again before reading.
+ */
+async function snapshotOf(
+  em: EntityManager,
+  task: IBackupTask,
+  entity: ITaskEntity,
+  id: string | undefined,
+): Promise<string | null> {
+  if (typeof id === 'string' && id.length > 0 && id.length <= 64) {
+    const row = await em.findOne(CatalogSnapshot, { id, task: task.id, entity: entity.externalId });
+    if (row) return row.time.toISOString();
+    if (entity.lastSnapshotId === id) return null;
+  }
+  throw new NotFoundError('No such snapshot of this user, team folder or object.');
+}
+
+function requirePermission(principal: Principal, permission: 'restore' | 'export_download'): void {
+  if (!hasPermission(principal, permission)) throw new MissingPermissionError(permission);
+}
+
+/** "Restored 2026-11-22 08:15 UTC": the folder a non-destructive restore creates. */
+export function restoredFolderName(at: Date): string {
+  return `Restored ${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export async function startRestore(ctx: StartContext, request: RestoreRequest): Promise<StartedJob> {
+  requirePermission(ctx.principal, 'restore');
+  const errors: Record<string, string> = {};
+  const r = await resolve(ctx, request, errors);
+  const destination = request.destinationEntityId
+    ? await findEntity(ctx.em, r.task, request.destinationEntityId)
+    : r.entity;
+  if (request.mode !== 'non_destructive' && request.mode !== 'in_place') {
+    errors.mode = 'Choose non-destructive (into a new folder) or in-place.';
+  }
+  if (Object.keys(errors).length) throw new ValidationError(errors, 'The restore request needs attention.');
+  const params: RestoreParams = {
+    snapshotId: request.snapshotId,
+    snapshotTime: r.snapshotTime,
+    entityId: r.entity.id,
+    selection: r.selection,
+    destinationEntityId: destination.id,
+    mode: request.mode,
+  };
+  const label = r.label ?? jobLabel(`Restore of ${r.entity.name}`);
+  const id = await enqueueJob(
+    ctx.em,
+    {
+      organizationId: ctx.organization.id,
+      kind: 'restore',
+      label,
+      taskId: r.task.id,
+      entityId: r.entity.id,
+      initiator: initiatorOf(ctx.principal),
+      params: params as unknown as Record<string, unknown>,
+      // A second run would write the items a failed one already wrote once more: no automatic retry.
+      maxAttempts: 1,
+    },
+    ctx.now,
+  );
+  await recordAudit(ctx.em, {
+    organization: ctx.organization,
+    activity: 'Restore started',
+    service: r.task.service,
+    account: r.entity.name,
+    description: `Restore of ${describeSelection(r.selection)} from the ${r.snapshotTime ?? 'latest'} snapshot of ${r.entity.name} to ${destination.name} (${request.mode === 'in_place' ? 'in place' : 'into a new folder'}).`,
+    actor: ctx.actor,
+  });
+  return { id, label: jobLabel(label) };
+}
+
+export async function startExport(ctx: StartContext, request: ExportRequest): Promise<StartedJob> {
+  requirePermission(ctx.principal, 'export_download');
+  const errors: Record<string, string> = {};
+  const r = await resolve(ctx, request, errors);
+  const format = request.format ?? 'zip';
+  if (format !== 'zip' && format !== 'tar') errors.format = 'Choose ZIP or TAR.';
+  const encryption = request.encryption ?? 'none';
+  const id = randomUUID();
+  let sealedPassphrase: string | undefined;
+  let publicKey: string | undefined;
+  if (encryption === 'passphrase') {
+    if (!request.passphrase || request.passphrase.length < MIN_EXPORT_PASSPHRASE) {
+      errors.passphrase = `Enter a passphrase of at least ${MIN_EXPORT_PASSPHRASE} characters.`;
+    } else {
+      sealedPassphrase = ctx.credentials.encrypt(request.passphrase, exportPassphraseContext(id));
+    }
+  } else if (encryption === 'public_key') {
+    const problem = await publicKeyProblem(request.publicKey);
+    if (problem) errors.publicKey = problem;
+    else publicKey = request.publicKey?.trim();
+  } else if (encryption !== 'none') {
+    errors.encryption = 'Choose no encryption, a public key or a passphrase.';
+  }
+  const location = request.locationId
+    ? await findAvailableLocation(ctx.em, ctx.organization, request.locationId)
+    : null;
+  if (Object.keys(errors).length) throw new ValidationError(errors, 'The export request needs attention.');
+  const params: ExportParams = {
+    snapshotId: request.snapshotId,
+    snapshotTime: r.snapshotTime,
+    entityId: r.entity.id,
+    selection: r.selection,
+    format,
+    encryption,
+    ...(publicKey ? { publicKey } : {}),
+    ...(sealedPassphrase ? { sealedPassphrase } : {}),
+    locationId: location?.id ?? null,
+  };
+  const label = r.label ?? jobLabel(`Export of ${r.entity.name}`);
+  await enqueueJob(
+    ctx.em,
+    {
+      id,
+      organizationId: ctx.organization.id,
+      kind: 'export',
+      label,
+      taskId: r.task.id,
+      entityId: r.entity.id,
+      initiator: initiatorOf(ctx.principal),
+      params: params as unknown as Record<string, unknown>,
+      maxAttempts: ctx.maxAttempts,
+    },
+    ctx.now,
+  );
+  await recordAudit(ctx.em, {
+    organization: ctx.organization,
+    activity: 'Export started',
+    service: r.task.service,
+    account: r.entity.name,
+    description: `Export of ${describeSelection(r.selection)} from the ${r.snapshotTime ?? 'latest'} snapshot of ${r.entity.name} as ${format.toUpperCase()}${encryption === 'none' ? '' : ', encrypted'}${location ? ` to ${location.name}` : ' for download'}.`,
+    actor: ctx.actor,
+  });
+  return { id, label: jobLabel(label) };
+}
+
+function describeSelection(selection: ItemSelection): string {
+  const n = (selection.keys?.length ?? 0) + (selection.paths?.length ?? 0);
+  return n === 0 ? 'all items' : `${n} selected item${n === 1 ? '' : 's'}`;
+}
+
+/** Why an armored public key cannot be used for encryption, or null. */
+export async function publicKeyProblem(armored: string | undefined): Promise<string | null> {
+  if (!armored?.trim()) return 'Paste the armored OpenPGP public key (-----BEGIN PGP PUBLIC KEY BLOCK-----).';
+  if (armored.length > 100_000) return 'This key is too large.';
+  try {
+    const key = await openpgp.readKey({ armoredKey: armored.trim() });
+    if (key.isPrivate()) return 'This is a private key: paste the public key instead.';
+    await key.getEncryptionKey();
+    return null;
+  } catch {
+    return 'This is not an OpenPGP public key that can encrypt (armored, with an encryption subkey).';
+  }
+}

@@ -1,0 +1,146 @@
+// Adding a Dropbox task through the pages, as an admin's browser would: the add-task form asks
+// only for the task's settings, sends the browser to Dropbox's sign-in (the stand-in approves at
+// once) with a PKCE challenge, and the return adds the task and queues discovery. Forged,
+// foreign and declined returns add nothing; an appliance without a Dropbox app says so.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Job } from '../../../core/jobs/entities.ts';
+import { BackupTask } from '../../../core/tasks/entities.ts';
+import { FakeDropbox } from '../../fakes/dropbox/index.ts';
+import { completeSetupVia, createTestApp, form, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
+
+let fake: FakeDropbox;
+let t: TestApp;
+let cookie: string;
+
+beforeAll(async () => {
+  fake = await new FakeDropbox({ teamName: 'Acme Dropbox team', seed: 7 }).start();
+  fake.team.addMember({ email: 'admin@acme.example', givenName: 'Ada', surname: 'Admin', role: 'team_admin' });
+  t = await createTestApp({
+    HOLDFAST_DROPBOX_APP_KEY: fake.appKey,
+    HOLDFAST_DROPBOX_APP_SECRET: fake.appSecret,
+    HOLDFAST_DROPBOX_API_BASE: fake.url,
+  });
+  await completeSetupVia(t.app);
+  cookie = await signIn(t.app);
+});
+
+afterAll(async () => {
+  await t?.close();
+  await fake?.stop();
+});
+
+function cookiesOf(res: Response): string {
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+}
+
+async function startAdding(name: string): Promise<{ authorize: URL; oauthCookie: string }> {
+  const res = await t.app.request('/tasks/new', {
+    ...form({ service: 'dropbox', name, frequency: 'daily', backupHour: '4' }),
+    headers: { ...form({}).headers, cookie },
+  });
+  // A page that moves on by itself (a form's answer may not redirect to another site).
+  expect(res.status).toBe(200);
+  const html = await res.text();
+  const refresh = html.match(/<meta http-equiv="refresh" content="0;url=([^"]+)">/)?.[1] ?? '';
+  return { authorize: new URL(refresh.replaceAll('&amp;', '&')), oauthCookie: cookiesOf(res) };
+}
+
+/** What the stand-in's sign-in sends the browser back with. */
+async function approve(authorize: URL): Promise<URL> {
+  const res = await fetch(authorize, { redirect: 'manual' });
+  expect(res.status).toBe(302);
+  return new URL(res.headers.get('location') as string);
+}
+
+async function callback(back: URL, cookies: string): Promise<Response> {
+  return t.app.request(`${back.pathname}${back.search}`, { headers: { cookie: cookies, origin: ORIGIN } });
+}
+
+describe('connecting Dropbox from the add-task page', () => {
+  it('asks only for the task settings, then sends the browser to sign in with a PKCE challenge', async () => {
+    const page = await t.app.request('/tasks/new?service=dropbox', { headers: { cookie } });
+    const html = await page.text();
+    expect(html).toContain('Continue to Dropbox');
+    expect(html).not.toContain('conn_refreshToken');
+    const { authorize, oauthCookie } = await startAdding('Acme Dropbox');
+    expect(`${authorize.origin}${authorize.pathname}`).toBe(`${fake.url}/oauth2/authorize`);
+    expect(authorize.searchParams.get('client_id')).toBe(fake.appKey);
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorize.searchParams.get('redirect_uri')).toBe('http://localhost/tasks/oauth/callback');
+    expect(oauthCookie).toMatch(/^holdfast_oauth=/);
+    expect(oauthCookie).not.toContain(authorize.searchParams.get('state') as string);
+  });
+
+  it('adds the task on the way back and queues discovery; the token is stored sealed', async () => {
+    const { authorize, oauthCookie } = await startAdding('Acme Dropbox (connected)');
+    const back = await approve(authorize);
+    const res = await callback(back, `${cookie}; ${oauthCookie}`);
+    expect(res.status).toBe(303);
+    const location = res.headers.get('location') as string;
+    expect(location).toMatch(/^\/tasks\/[0-9a-f-]{36}\?done=created$/);
+    const id = location.slice('/tasks/'.length, location.indexOf('?'));
+    const em = t.kernel.orm.em.fork();
+    const task = await em.findOneOrFail(BackupTask, { id });
+    expect([task.service, task.name, task.backupHour, task.connectionState]).toEqual([
+      'dropbox',
+      'Acme Dropbox (connected)',
+      4,
+      'connected',
+    ]);
+    const [row] = (await em.getConnection().execute('select connection from backup_tasks where id = ?', [id])) as {
+      connection: string;
+    }[];
+    expect(row?.connection).toMatch(/^hf1\./);
+    expect(await em.count(Job, { task: id, kind: 'maintenance' })).toBe(1);
+    // The cookie was spent: the same return cannot add a second task.
+    expect(res.headers.getSetCookie().some((c) => c.startsWith('holdfast_oauth=;'))).toBe(true);
+  });
+
+  it('adds nothing for a forged state, a missing cookie or a declined sign-in', async () => {
+    const before = await t.kernel.orm.em.fork().count(BackupTask, {});
+    const { authorize, oauthCookie } = await startAdding('Never added');
+    const back = await approve(authorize);
+    const forged = new URL(back);
+    forged.searchParams.set('state', 'x'.repeat(32));
+    const wrongState = await callback(forged, `${cookie}; ${oauthCookie}`);
+    expect(wrongState.status).toBe(400);
+    expect(await wrongState.text()).toContain('The answer from the service does not belong to this sign-in.');
+    const noCookie = await callback(back, cookie);
+    expect(noCookie.status).toBe(400);
+    const declined = new URL(back);
+    declined.search = new URLSearchParams({
+      state: back.searchParams.get('state') as string,
+      error: 'access_denied',
+      error_description: 'The user chose not to give your app access to their Dropbox account.',
+    }).toString();
+    const refused = await callback(declined, `${cookie}; ${oauthCookie}`);
+    expect(refused.status).toBe(422);
+    expect(await refused.text()).toContain(
+      'Dropbox did not grant access: The user chose not to give your app access to their Dropbox account.',
+    );
+    expect(await t.kernel.orm.em.fork().count(BackupTask, {})).toBe(before);
+  });
+
+  // Last: a second appliance without a Dropbox app reconfigures the (process-wide) plugin.
+  it('says the operator must register a Dropbox app when the appliance has none', async () => {
+    const bare = await createTestApp();
+    try {
+      await completeSetupVia(bare.app);
+      const session = await signIn(bare.app);
+      const res = await bare.app.request('/tasks/new', {
+        ...form({ service: 'dropbox', name: 'No app', frequency: 'daily', backupHour: '4' }),
+        headers: { ...form({}).headers, cookie: session },
+      });
+      expect(res.status).toBe(422);
+      expect(await res.text()).toContain(
+        'Dropbox is not set up on this appliance: the operator sets HOLDFAST_DROPBOX_APP_KEY and HOLDFAST_DROPBOX_APP_SECRET.',
+      );
+      expect(await bare.kernel.orm.em.fork().count(BackupTask, {})).toBe(0);
+    } finally {
+      await bare.close();
+    }
+  });
+});

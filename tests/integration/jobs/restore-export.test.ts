@@ -1,0 +1,395 @@
+// Restore and export jobs end to end over real snapshots of the test service: a restore hands the
+// chosen items (with their content) to the plugin's restore(), partial when the service refuses
+// some; an export writes a ZIP (or TAR) whose names and bytes equal the snapshot's items, can be
+// OpenPGP-encrypted so that gpg opens it, and leaves nothing behind when cancelled mid-way.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IOrganization } from '../../../core/identity/entities.ts';
+import type { WorkContext } from '../../../core/jobs/context.ts';
+import { Job } from '../../../core/jobs/entities.ts';
+import { InlineExecutor } from '../../../core/jobs/executors.ts';
+import { cancelJob } from '../../../core/jobs/jobs-service.ts';
+import { JobRunner } from '../../../core/jobs/runner.ts';
+import { ExportResult } from '../../../core/recovery/entities.ts';
+import { exportsFolder } from '../../../core/recovery/export-job.ts';
+import { startExport, startRestore } from '../../../core/recovery/start.ts';
+import { StorageLocation } from '../../../core/storage-locations/entities.ts';
+import type { ITaskEntity } from '../../../core/tasks/entities.ts';
+import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
+import { restoredRuns } from '../../fakes/test-service.ts';
+import { ACTOR, createJobsHarness, type JobsHarness } from '../../helpers/jobs.ts';
+import { type BackedUp, backedUpTask, readZip, startContext } from '../../helpers/recovery.ts';
+
+let h: JobsHarness;
+let org: IOrganization;
+let source: BackedUp;
+/** The snapshot's items as the repository holds them: path → content. */
+const expected = new Map<string, string>();
+const keys: string[] = [];
+
+async function job(id: string) {
+  return h.em().findOneOrFail(Job, { id });
+}
+
+beforeAll(async () => {
+  h = await createJobsHarness();
+  org = await h.organization('Restore Co');
+  source = await backedUpTask(h, org, { items: 6, itemBytes: 6000, failRestoreKeys: ['items/00002'] }, 2);
+  const opened = await h.ctx.storage.open({ id: source.task.id, organizationId: org.id, storageLocation: 'default' });
+  const reader = await SnapshotReader.open(opened.repo, source.snapshotId);
+  for await (const item of reader.items()) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of reader.content(item)) chunks.push(chunk as Buffer);
+    expected.set(String(item.meta?.path).replace(/^\//, ''), Buffer.concat(chunks).toString('utf8'));
+    keys.push(item.key);
+  }
+  await opened.close();
+}, 60_000);
+
+afterAll(async () => {
+  await h.close();
+});
+
+describe('restore jobs', () => {
+  it('hands the selected items with their content to the plugin; a refused item makes the job partial', async () => {
+    const first = source.entities[0] as ITaskEntity;
+    const started = await startRestore(startContext(h, org), {
+      taskId: source.task.id,
+      entityId: first.id,
+      snapshotId: source.snapshotId,
+      mode: 'non_destructive',
+      label: 'Bring back everything',
+    });
+    await h.runner.runUntilIdle();
+    const done = await job(started.id);
+    expect(done.state).toBe('partially_succeeded');
+    expect(done.result).toMatchObject({ items: 6, restored: 5, skipped: 0, failedItems: 1 });
+    expect(done.result?.failed).toEqual([{ key: 'items/00002', reason: 'the test service refused this item (409)' }]);
+    expect(
+      done.log.some(
+        (e) =>
+          e.level === 'warn' && e.message === 'items/00002 was not restored: the test service refused this item (409)',
+      ),
+    ).toBe(true);
+    const runs = restoredRuns.get(`acct-${org.id.slice(0, 8)}`) ?? [];
+    const run = runs[runs.length - 1];
+    expect(run?.mode).toBe('non_destructive');
+    expect(run?.destination).toBe(first.externalId);
+    expect(run?.folderName).toMatch(/^Restored \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
+    expect(run?.failed).toEqual(['items/00002']);
+    const written = new Map(run?.written.map((w) => [String(w.path).replace(/^\//, ''), w.content]));
+    expect(written.size).toBe(5);
+    for (const [path, content] of written) expect(content).toBe(expected.get(path));
+  });
+
+  it('restores chosen keys and folders in place to another entity of the same task', async () => {
+    const [first, second] = source.entities as [ITaskEntity, ITaskEntity];
+    const started = await startRestore(startContext(h, org), {
+      taskId: source.task.id,
+      entityId: first.id,
+      snapshotId: source.snapshotId,
+      keys: ['items/00004'],
+      paths: [],
+      destinationEntityId: second.id,
+      mode: 'in_place',
+    });
+    await h.runner.runUntilIdle();
+    const done = await job(started.id);
+    expect(done.state).toBe('succeeded');
+    expect(done.label).toBe(`Restore of ${first.name}`.slice(0, 50));
+    expect(done.result).toMatchObject({ items: 1, restored: 1, failedItems: 0, destination: second.name });
+    const runs = restoredRuns.get(`acct-${org.id.slice(0, 8)}`) ?? [];
+    const run = runs[runs.length - 1];
+    expect(run?.destination).toBe(second.externalId);
+    expect(run?.mode).toBe('in_place');
+    expect(run?.written.map((w) => w.key)).toEqual(['items/00004']);
+  });
+
+  it('fails a restore the appliance stops in the middle of, rather than running it twice', async () => {
+    const slow = await backedUpTask(h, org, { items: 6, restoreDelayMs: 200 }, 1, 'Slow restores');
+    const started = await startRestore(startContext(h, org), {
+      taskId: slow.task.id,
+      entityId: slow.entities[0]?.id as string,
+      snapshotId: slow.snapshotId,
+      mode: 'in_place',
+    });
+    const runner = new JobRunner(h.ctx, new InlineExecutor(h.ctx));
+    void runner.poke();
+    for (let i = 0; i < 200 && (await job(started.id)).state !== 'in_progress'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await runner.stop(0);
+    const done = await job(started.id);
+    expect(done.state).toBe('failed');
+    expect(done.error).toBe(
+      'The appliance stopped during the restore; the items restored so far stay restored. Start the restore again for the rest.',
+    );
+  });
+
+  it('refuses a destination of another task, a snapshot of another entity, and a label over 50 characters', async () => {
+    const first = source.entities[0] as ITaskEntity;
+    const other = await backedUpTask(h, org, {}, 1, 'Other task');
+    const ctx = startContext(h, org);
+    await expect(
+      startRestore(ctx, {
+        taskId: source.task.id,
+        entityId: first.id,
+        snapshotId: source.snapshotId,
+        destinationEntityId: other.entities[0]?.id,
+        mode: 'in_place',
+      }),
+    ).rejects.toMatchObject({ status: 404, message: 'No such user, team folder or object in this backup task.' });
+    await expect(
+      startRestore(ctx, { taskId: source.task.id, entityId: first.id, snapshotId: other.snapshotId, mode: 'in_place' }),
+    ).rejects.toMatchObject({ status: 404, message: 'No such snapshot of this user, team folder or object.' });
+    await expect(
+      startExport(ctx, {
+        taskId: source.task.id,
+        entityId: first.id,
+        snapshotId: source.snapshotId,
+        label: 'x'.repeat(51),
+      }),
+    ).rejects.toMatchObject({ status: 422, fields: { label: 'The job label is at most 50 characters.' } });
+    const stranger = await h.organization('Stranger');
+    await expect(
+      startExport(startContext(h, stranger), {
+        taskId: source.task.id,
+        entityId: first.id,
+        snapshotId: source.snapshotId,
+      }),
+    ).rejects.toMatchObject({ status: 404, message: 'No such backup task.' });
+  });
+});
+
+describe('export jobs', () => {
+  it('writes a ZIP whose names and bytes equal the snapshot items, offered for 72 hours', async () => {
+    const first = source.entities[0] as ITaskEntity;
+    const started = await startExport(startContext(h, org), {
+      taskId: source.task.id,
+      entityId: first.id,
+      snapshotId: source.snapshotId,
+      label: 'Quarter close',
+    });
+    await h.runner.runUntilIdle();
+    const done = await job(started.id);
+    expect(done.state).toBe('succeeded');
+    expect(done.result).toMatchObject({ items: 6, destination: 'Download' });
+    const result = await h.em().findOneOrFail(ExportResult, { job: started.id });
+    expect(result.fileName).toBe(`Quarter-close-${h.clock.now.toISOString().slice(0, 10)}.zip`);
+    expect(result.expiresAt.getTime() - result.createdAt.getTime()).toBe(72 * 3_600_000);
+    const entries = await readZip(result.filePath);
+    expect([...entries.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [name, content] of entries) expect(content.toString('utf8')).toBe(expected.get(name));
+    expect(readdirSync(exportsFolder(h.ctx.settings.dataDir, org.id)).filter((f) => f.endsWith('.partial'))).toEqual(
+      [],
+    );
+  });
+
+  it('writes a TAR of the chosen folder', async () => {
+    const first = source.entities[0] as ITaskEntity;
+    const started = await startExport(startContext(h, org), {
+      taskId: source.task.id,
+      entityId: first.id,
+      snapshotId: source.snapshotId,
+      paths: [first.externalId],
+      format: 'tar',
+    });
+    await h.runner.runUntilIdle();
+    const result = await h.em().findOneOrFail(ExportResult, { job: started.id });
+    const entries = new Map<string, string>();
+    const extract = tar.extract();
+    extract.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+      stream.on('end', () => {
+        entries.set(header.name, Buffer.concat(chunks).toString('utf8'));
+        next();
+      });
+    });
+    const finished = new Promise<void>((resolve) => extract.on('finish', () => resolve()));
+    extract.end(readFileSync(result.filePath));
+    await finished;
+    expect(entries).toEqual(expected);
+  });
+
+  it('encrypts to a passphrase and to a public key so that gpg (or OpenPGP.js) opens the ZIP', async () => {
+    const first = source.entities[0] as ITaskEntity;
+    const home = mkdtempSync(join(tmpdir(), 'holdfast-gpg-'));
+    const haveGpg = spawnSync('gpg', ['--version']).status === 0;
+    let armoredKey: string;
+    let privateKey: openpgp.PrivateKey | undefined;
+    if (haveGpg) {
+      // "default" makes a signing primary key with an encryption subkey.
+      execFileSync(
+        'gpg',
+        [
+          '--homedir',
+          home,
+          '--batch',
+          '--quiet',
+          '--passphrase',
+          '',
+          '--quick-gen-key',
+          'Export Test <export@test.example>',
+          'default',
+          'default',
+          'never',
+        ],
+        { stdio: 'ignore' },
+      );
+      armoredKey = execFileSync('gpg', ['--homedir', home, '--armor', '--export', 'export@test.example']).toString();
+    } else {
+      const generated = await openpgp.generateKey({ userIDs: [{ email: 'export@test.example' }], format: 'object' });
+      privateKey = generated.privateKey;
+      armoredKey = generated.publicKey.armor();
+    }
+    const decrypt = async (file: string, passphrase?: string): Promise<Buffer> => {
+      if (haveGpg) {
+        const args = ['--homedir', home, '--batch', '--quiet', '--pinentry-mode', 'loopback'];
+        if (passphrase) args.push('--passphrase', passphrase);
+        return execFileSync('gpg', [...args, '--decrypt', file], { stdio: ['ignore', 'pipe', 'ignore'] });
+      }
+      const message = await openpgp.readMessage({ binaryMessage: readFileSync(file) });
+      const { data } = await openpgp.decrypt({
+        message,
+        format: 'binary',
+        ...(passphrase ? { passwords: [passphrase] } : { decryptionKeys: privateKey as openpgp.PrivateKey }),
+      });
+      return Buffer.from(data as Uint8Array);
+    };
+
+    for (const request of [
+      { encryption: 'passphrase' as const, passphrase: 'correct horse battery' },
+      { encryption: 'public_key' as const, publicKey: armoredKey },
+    ]) {
+      const started = await startExport(startContext(h, org), {
+        taskId: source.task.id,
+        entityId: first.id,
+        snapshotId: source.snapshotId,
+        ...request,
+      });
+      await h.runner.runUntilIdle();
+      expect((await job(started.id)).state).toBe('succeeded');
+      const result = await h.em().findOneOrFail(ExportResult, { job: started.id });
+      expect(result.fileName.endsWith('.zip.gpg')).toBe(true);
+      // The passphrase is kept sealed, never in the job's parameters.
+      expect(JSON.stringify((await job(started.id)).params)).not.toContain('correct horse');
+      const zipFile = join(home, `${request.encryption}.zip`);
+      writeFileSync(
+        zipFile,
+        await decrypt(result.filePath, request.encryption === 'passphrase' ? request.passphrase : undefined),
+      );
+      const entries = await readZip(zipFile);
+      expect([...entries.keys()].sort()).toEqual([...expected.keys()].sort());
+      for (const [name, content] of entries) expect(content.toString('utf8')).toBe(expected.get(name));
+    }
+    await expect(
+      startExport(startContext(h, org), {
+        taskId: source.task.id,
+        entityId: first.id,
+        snapshotId: source.snapshotId,
+        encryption: 'public_key',
+        publicKey: 'not a key',
+      }),
+    ).rejects.toMatchObject({
+      status: 422,
+      fields: { publicKey: 'This is not an OpenPGP public key that can encrypt (armored, with an encryption subkey).' },
+    });
+  });
+
+  it('writes the export to a storage location instead of offering a download', async () => {
+    const first = source.entities[0] as ITaskEntity;
+    const folder = mkdtempSync(join(tmpdir(), 'holdfast-export-location-'));
+    const em = h.em();
+    const location = em.create(StorageLocation, {
+      organization: org.id,
+      name: 'Archive share',
+      kind: 'local',
+      settings: { path: folder },
+      sealedSecrets: null,
+      description: null,
+      lastTestedAt: null,
+      lastTestOk: null,
+      lastTestSentence: null,
+      lastTestDetail: null,
+    });
+    await em.flush();
+    const started = await startExport(startContext(h, org), {
+      taskId: source.task.id,
+      entityId: first.id,
+      snapshotId: source.snapshotId,
+      label: 'To the share',
+      locationId: location.id,
+    });
+    await h.runner.runUntilIdle();
+    const done = await job(started.id);
+    expect(done.state).toBe('succeeded');
+    const fileName = `To-the-share-${h.clock.now.toISOString().slice(0, 10)}.zip`;
+    const key = `exports/organizations/${org.id}/${started.id}/${fileName}`;
+    expect(done.result).toMatchObject({ items: 6, destination: `Archive share: ${key}`, fileName });
+    expect(await h.em().count(ExportResult, { job: started.id })).toBe(0);
+    const entries = await readZip(join(folder, key));
+    expect([...entries.keys()].sort()).toEqual([...expected.keys()].sort());
+  });
+
+  it('leaves no result when cancelled during the export', async () => {
+    const first = source.entities[0] as ITaskEntity;
+    // Content reads after the first few wait at a gate that opens only after the cancel.
+    let reads = 0;
+    let reachedGate: () => void = () => undefined;
+    const atGate = new Promise<void>((resolve) => {
+      reachedGate = resolve;
+    });
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    const ctx: WorkContext = {
+      ...h.ctx,
+      storage: {
+        removeOrganization: (id) => h.ctx.storage.removeOrganization(id),
+        async open(task) {
+          const opened = await h.ctx.storage.open(task);
+          const read = opened.repo.readBlobs.bind(opened.repo);
+          opened.repo.readBlobs = async (ids: string[]) => {
+            const plain = await read(ids);
+            if (++reads > 3) {
+              reachedGate();
+              await gate;
+            }
+            return plain;
+          };
+          return opened;
+        },
+      },
+    };
+    const runner = new JobRunner(ctx, new InlineExecutor(ctx));
+    const started = await startExport(startContext(h, org), {
+      taskId: source.task.id,
+      entityId: first.id,
+      snapshotId: source.snapshotId,
+    });
+    const running = runner.runUntilIdle();
+    await Promise.race([
+      atGate,
+      running.then(() => {
+        throw new Error('the export finished before it reached the gate');
+      }),
+    ]);
+    expect(await cancelJob(h.em(), org, started.id, ACTOR, h.clock.now)).toBe('requested');
+    await running;
+    openGate();
+    const done = await job(started.id);
+    expect(done.state).toBe('canceled');
+    expect(await h.em().count(ExportResult, { job: started.id })).toBe(0);
+    const folder = exportsFolder(h.ctx.settings.dataDir, org.id);
+    const leftovers = existsSync(folder) ? readdirSync(folder).filter((f) => f.startsWith(started.id)) : [];
+    expect(leftovers).toEqual([]);
+    await runner.stop(1000);
+  });
+});

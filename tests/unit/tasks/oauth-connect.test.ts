@@ -1,0 +1,81 @@
+// The OAuth connect flow's own checks: PKCE (S256) in the authorization URL, and a return that
+// only counts with the same sealed cookie, the same state, the same user and organization, in time.
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createCredentialCipher } from '../../../core/secrets/credential-cipher.ts';
+import { beginOAuth, finishOAuth, OAUTH_PENDING_MS } from '../../../core/tasks/oauth-connect.ts';
+
+const cipher = createCredentialCipher(randomBytes(32));
+const oauth = {
+  authorizationUrl: ({
+    redirectUri,
+    state,
+    codeChallenge,
+  }: {
+    redirectUri: string;
+    state: string;
+    codeChallenge: string;
+  }) =>
+    `https://service.example/authorize?${new URLSearchParams({ redirect_uri: redirectUri, state, code_challenge: codeChallenge, code_challenge_method: 'S256' })}`,
+};
+const who = { organizationId: 'org-1', userId: 'user-1' };
+const now = new Date('2026-11-22T10:00:00Z');
+
+function begin() {
+  const started = beginOAuth(
+    oauth,
+    cipher,
+    'https://holdfast.example/tasks/oauth/callback',
+    {
+      ...who,
+      service: 'dropbox',
+      purpose: 'create',
+      name: 'Team',
+      settings: { frequency: 'daily' },
+    },
+    now,
+  );
+  const url = new URL(started.url);
+  return {
+    ...started,
+    state: url.searchParams.get('state') as string,
+    challenge: url.searchParams.get('code_challenge') as string,
+  };
+}
+
+describe('OAuth connect flow', () => {
+  it('sends a S256 challenge of the verifier it keeps sealed, and gives back what the form chose', () => {
+    const { cookie, state, challenge } = begin();
+    expect(cookie).not.toContain(state);
+    const pending = finishOAuth(cipher, cookie, state, who, new Date(now.getTime() + 60_000));
+    expect(createHash('sha256').update(pending.verifier).digest('base64url')).toBe(challenge);
+    expect(pending).toMatchObject({
+      service: 'dropbox',
+      purpose: 'create',
+      name: 'Team',
+      settings: { frequency: 'daily' },
+    });
+  });
+
+  it('refuses a missing or forged cookie, another state, another user, and a late return', () => {
+    const { cookie, state } = begin();
+    const fail = (c: string | undefined, s: string | undefined, w = who, at = now) => {
+      try {
+        finishOAuth(cipher, c, s, w, at);
+        return 'accepted';
+      } catch (err) {
+        return (err as Error).message.split('.')[0];
+      }
+    };
+    expect(fail(undefined, state)).toBe('The sign-in at the service could not be matched to this browser');
+    expect(fail(`${cookie.slice(0, -4)}AAAA`, state)).toBe(
+      'The sign-in at the service could not be matched to this browser',
+    );
+    expect(fail(cookie, `${state.slice(0, -1)}x`)).toBe('The answer from the service does not belong to this sign-in');
+    expect(fail(cookie, undefined)).toBe('The answer from the service does not belong to this sign-in');
+    expect(fail(cookie, state, { ...who, userId: 'user-2' })).toBe(
+      'This sign-in was started by another user or in another account',
+    );
+    expect(fail(cookie, state, who, new Date(now.getTime() + OAUTH_PENDING_MS + 1))).toBe('The sign-in took too long');
+  });
+});
