@@ -3,7 +3,8 @@
 // and restored — each as a whole `holdfast repo` process, next to restic (Debian's `restic`
 // package) on the same data and the same disk. Prints MB/s, files/s, bytes stored and peak RSS,
 // and the Holdfast/restic ratios. Sizes: BENCH_LARGE_MB (default 600), BENCH_TEXT_MB (100),
-// BENCH_SMALL_FILES (5000).
+// BENCH_SMALL_FILES (5000). First backups run BENCH_RUNS (5) times in pairs with restic, of the whole
+// tree and of its large incompressible files alone, into fresh repositories: medians and ranges.
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import {
@@ -21,11 +22,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { summarize } from './stats.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const LARGE_MB = Number(process.env.BENCH_LARGE_MB ?? 600);
 const TEXT_MB = Number(process.env.BENCH_TEXT_MB ?? 100);
 const SMALL_FILES = Number(process.env.BENCH_SMALL_FILES ?? 5000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const PASSWORD = 'benchmark passphrase';
 
 function incompressible(path: string, bytes: number, seed: string): void {
@@ -128,6 +131,57 @@ function run(
   });
 }
 
+type Timed = { seconds: number; rssMiB: number };
+
+/** First backups into fresh repositories, Holdfast and restic in turn (which goes first alternates). */
+async function firstBackups(
+  base: string,
+  src: string,
+  runs: number,
+  hfEnv: Record<string, string>,
+): Promise<{ hf: Timed[]; rs: Timed[] }> {
+  const hf: Timed[] = [];
+  const rs: Timed[] = [];
+  for (let i = 0; i < runs; i++) {
+    const hfRepo = join(base, `first-hf-${i}`);
+    const rsRepo = join(base, `first-rs-${i}`);
+    const rsEnv = {
+      RESTIC_PASSWORD: PASSWORD,
+      RESTIC_REPOSITORY: rsRepo,
+      RESTIC_CACHE_DIR: join(base, `first-rc-${i}`),
+    };
+    const sink = ['--sink', 'local', '--path', hfRepo];
+    await run(process.execPath, ['core/cli.ts', 'repo', 'init', ...sink], hfEnv);
+    await run('restic', ['init', '--quiet'], rsEnv);
+    const hfRun = () =>
+      run(
+        process.execPath,
+        ['core/cli.ts', 'repo', 'backup', src, '--task', 'bench', '--entity', 'first', ...sink],
+        hfEnv,
+      );
+    const rsRun = () => run('restic', ['backup', src, '--quiet'], rsEnv);
+    if (i % 2 === 0) {
+      hf.push(await hfRun());
+      rs.push(await rsRun());
+    } else {
+      rs.push(await rsRun());
+      hf.push(await hfRun());
+    }
+    for (const dir of [hfRepo, rsRepo, rsEnv.RESTIC_CACHE_DIR]) rmSync(dir, { recursive: true, force: true });
+  }
+  return { hf, rs };
+}
+
+function printFirstBackups(label: string, mb: number, r: { hf: Timed[]; rs: Timed[] }): void {
+  const f = (s: { min: number; median: number; max: number }, digits = 0) =>
+    `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+  const ratios = r.hf.map((h, i) => (r.rs[i] as Timed).seconds / h.seconds);
+  console.log(
+    `${label.padEnd(30)} holdfast ${f(summarize(r.hf.map((h) => mb / h.seconds)))} MB/s, peak RSS ${f(summarize(r.hf.map((h) => h.rssMiB)))} MiB | ` +
+      `restic ${f(summarize(r.rs.map((h) => mb / h.seconds)))} MB/s, ${f(summarize(r.rs.map((h) => h.rssMiB)))} MiB | speed ratio ${f(summarize(ratios), 2)}x`,
+  );
+}
+
 export async function benchRepository(): Promise<void> {
   if (spawnSync('restic', ['version']).status !== 0) {
     console.log('\nRepository benchmark needs restic for its baseline: apt-get install -y restic');
@@ -138,9 +192,13 @@ export async function benchRepository(): Promise<void> {
     const src = join(base, 'src');
     const data = generate(src);
     const mb = data.bytes / 1048576;
+    const hfEnv = { HOLDFAST_REPO_PASSPHRASE: PASSWORD };
+    // First backups, paired and repeated: the whole tree, then its large incompressible files alone.
+    const mixed = await firstBackups(base, src, RUNS, hfEnv);
+    const media = await firstBackups(base, join(src, 'media'), RUNS, hfEnv);
+
     const hfRepo = join(base, 'holdfast');
     const rsRepo = join(base, 'restic');
-    const hfEnv = { HOLDFAST_REPO_PASSPHRASE: PASSWORD };
     const rsEnv = {
       RESTIC_PASSWORD: PASSWORD,
       RESTIC_REPOSITORY: rsRepo,
@@ -188,6 +246,10 @@ export async function benchRepository(): Promise<void> {
     console.log(
       `\nRepository, local sink: ${data.files} files, ${mb.toFixed(0)} MiB (${LARGE_MB} MiB incompressible, ${TEXT_MB} MiB text, ${SMALL_FILES} small files); restic ${spawnSync('restic', ['version']).stdout.toString().split(' ')[1]}`,
     );
+    console.log(`first backups, ${RUNS} pairs: median (min–max); speed ratio = restic time / holdfast time per pair`);
+    printFirstBackups('whole tree', mb, mixed);
+    printFirstBackups('large incompressible files', measure(join(src, 'media')).bytes / 1048576, media);
+    console.log('one run of each step, in one repository:');
     console.log(
       'step                           holdfast MB/s  files/s  RSS MiB  stored MiB |  restic MB/s  RSS MiB  stored MiB | speed ratio',
     );

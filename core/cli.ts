@@ -77,6 +77,7 @@ export async function runCli(argv: string[]): Promise<void> {
 
 if (import.meta.main) {
   // Repository commands run with bounded-memory V8 settings (core/memory-flags.ts).
-  if (process.argv[2] === 'repo') (await import('./memory-flags.ts')).reexecWithMemoryFlags();
+  if (process.argv[2] === 'repo')
+    (await import('./memory-flags.ts')).reexecWithMemoryFlags(process.argv[3] === 'backup' ? 'backup' : 'default');
   await runCli(process.argv.slice(2));
 }

@@ -90,6 +90,26 @@ export async function seal(
   plaintext: Uint8Array,
   codec: CodecId = CODEC.zstd,
 ): Promise<{ sealed: Buffer; codec: CodecId }> {
+  const { pieces, length, codec: used } = await sealPieces(encKey, plaintext, codec);
+  if (pieces.length === 1) return { sealed: pieces[0] as Buffer, codec: used };
+  const sealed = joinPieces(pieces, length);
+  for (const p of pieces) releaseBuffer(p);
+  return { sealed, codec: used };
+}
+
+/** Sealed objects from this size on stay in pieces (the ciphertext is not copied again to join them). */
+const PIECES_FROM = 64 * 1024;
+
+/**
+ * `seal`, giving the stored form as pieces to be written one after the other: one piece for small
+ * objects, and for large ones nonce and codec byte, ciphertext, tag — a copy of every large blob
+ * less (and its memory can be freed at once when it is stored).
+ */
+export async function sealPieces(
+  encKey: Buffer,
+  plaintext: Uint8Array,
+  codec: CodecId = CODEC.zstd,
+): Promise<{ pieces: Buffer[]; length: number; codec: CodecId }> {
   const raw = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
   let body = raw;
   let used: CodecId = CODEC.none;
@@ -104,16 +124,29 @@ export async function seal(
   const cipher = createCipheriv('aes-256-gcm', secretKey(encKey), nonce);
   const head = cipher.update(Buffer.of(used));
   const encrypted = cipher.update(body);
-  const parts = [nonce, head, encrypted, cipher.final(), cipher.getAuthTag()];
-  // Its own memory, never a slice of Node's shared 64 KiB allocation pool: a small sealed blob
-  // waiting in a pack would otherwise keep a whole pool slab (mostly garbage) alive.
-  const sealed = Buffer.allocUnsafeSlow(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) at += p.copy(sealed, at);
-  // The intermediate copies are freed now rather than at the next collection (storage/buffers.ts).
-  releaseBuffer(encrypted);
+  const rest = cipher.final(); // empty for GCM
+  const tag = cipher.getAuthTag();
   if (body !== raw) releaseBuffer(body);
-  return { sealed, codec: used };
+  const length = NONCE + head.length + encrypted.length + rest.length + TAG;
+  if (length >= PIECES_FROM) {
+    const pieces = [joinPieces([nonce, head], NONCE + head.length), encrypted];
+    if (rest.length) pieces.push(rest);
+    pieces.push(tag);
+    return { pieces, length, codec: used };
+  }
+  const sealed = joinPieces([nonce, head, encrypted, rest, tag], length);
+  return { pieces: [sealed], length, codec: used };
+}
+
+/**
+ * Pieces joined in their own memory, never a slice of Node's shared 64 KiB allocation pool: a
+ * small sealed blob waiting in a pack would otherwise keep a whole pool slab (mostly garbage) alive.
+ */
+function joinPieces(pieces: Buffer[], length: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(length);
+  let at = 0;
+  for (const p of pieces) at += p.copy(out, at);
+  return out;
 }
 
 /** Decrypts and decompresses; any tampering or a wrong key is an IntegrityError. */

@@ -42,7 +42,8 @@ export interface FinishedPack {
 export class PackBuilder {
   readonly kind: BlobKind;
   readonly #blobs: PackedBlob[] = [];
-  readonly #bodies: Buffer[] = [];
+  /** Each blob's sealed bytes, in one piece or several (storage/crypto.ts sealPieces). */
+  readonly #bodies: Buffer[][] = [];
   #size = 0;
   #bodyBytes = 0;
 
@@ -72,11 +73,13 @@ export class PackBuilder {
     return this.#blobs.some((b) => b.id === id);
   }
 
-  add(id: string, sealed: Buffer, rawLength: number, codec: number): void {
-    this.#blobs.push({ id, kind: this.kind, offset: this.#size + BLOCK, length: sealed.length, rawLength, codec });
-    this.#bodies.push(sealed);
-    this.#bodyBytes += sealed.length;
-    this.#size += BLOCK + padded(sealed.length);
+  add(id: string, sealed: Buffer | Buffer[], rawLength: number, codec: number): void {
+    const pieces = Array.isArray(sealed) ? sealed : [sealed];
+    const length = pieces.reduce((n, p) => n + p.length, 0);
+    this.#blobs.push({ id, kind: this.kind, offset: this.#size + BLOCK, length, rawLength, codec });
+    this.#bodies.push(pieces);
+    this.#bodyBytes += length;
+    this.#size += BLOCK + padded(length);
   }
 
   async finish(encKey: Buffer): Promise<FinishedPack> {
@@ -98,7 +101,14 @@ export class PackBuilder {
     });
     const mtime = new Date(0);
     this.#blobs.forEach((blob, i) => {
-      pack.entry({ name: blob.id, size: blob.length, mtime, mode: 0o600 }, this.#bodies[i] as Buffer);
+      const pieces = this.#bodies[i] as Buffer[];
+      if (pieces.length === 1) {
+        pack.entry({ name: blob.id, size: blob.length, mtime, mode: 0o600 }, pieces[0] as Buffer);
+        return;
+      }
+      const entry = pack.entry({ name: blob.id, size: blob.length, mtime, mode: 0o600 });
+      for (const piece of pieces.slice(0, -1)) entry.write(piece);
+      entry.end(pieces.at(-1));
     });
     pack.entry({ name: 'index', size: index.length, mtime, mode: 0o600 }, index);
     pack.entry({ name: 'trailer', size: BLOCK, mtime, mode: 0o600 }, trailer);
@@ -110,7 +120,7 @@ export class PackBuilder {
     // The id is the hash of the pack's sealed index (unique: it carries a random nonce), not of all
     // its bytes: every blob is authenticated by its own GCM tag, and hashing the whole pack again
     // would cost as much as computing the blob ids.
-    return { id: packIdOf(index), pieces: out, size, blobs: [...this.#blobs], bodies: [...this.#bodies] };
+    return { id: packIdOf(index), pieces: out, size, blobs: [...this.#blobs], bodies: this.#bodies.flat() };
   }
 }
 

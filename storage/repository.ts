@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { ObjectExistsError, ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
 import { releaseBuffer } from './buffers.ts';
 import { type ChunkerParams, DEFAULT_CHUNKER, gearTable } from './chunker.ts';
-import { blobId, CODEC, type CodecName, IntegrityError, seal, sealJson, unseal, unsealJson } from './crypto.ts';
+import { blobId, CODEC, type CodecName, IntegrityError, sealJson, sealPieces, unseal, unsealJson } from './crypto.ts';
 import {
   generateMasterKeys,
   type MasterKeys,
@@ -311,15 +311,14 @@ export class Repository {
       return { id, added: false };
     }
     this.#pendingIds.add(id);
-    let sealed: Buffer;
-    let codec: number;
+    let sealed: { pieces: Buffer[]; length: number; codec: number };
     // Room for the blob first (its plaintext size; the sealed size once known), so memory held in
     // packs stays bounded in bytes however fast blobs come.
     let reserved = plaintext.byteLength;
     try {
       await this.#room(reserved);
       this.#heldBytes += reserved;
-      ({ sealed, codec } = await seal(this.keys.encKey, plaintext, CODEC[this.config.codec]));
+      sealed = await sealPieces(this.keys.encKey, plaintext, CODEC[this.config.codec]);
     } catch (err) {
       this.#pendingIds.delete(id);
       if (reserved) this.#release(reserved);
@@ -332,7 +331,7 @@ export class Repository {
       builder = new PackBuilder(kind);
       this.#open.set(kind, builder);
     }
-    builder.add(id, sealed, plaintext.byteLength, codec);
+    builder.add(id, sealed.pieces, plaintext.byteLength, sealed.codec);
     this.stats.blobsAdded++;
     this.stats.rawBytesAdded += plaintext.byteLength;
     if (builder.size >= this.config.packSize) {

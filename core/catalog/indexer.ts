@@ -1,46 +1,34 @@
 // Fills the catalog from a repository: one snapshot at a time, in time order per entity, storing
 // only what changed since the entity's previous snapshot (via the tree diff, which skips what is
 // identical). `reindexRepository` rebuilds a repository's catalog from the repository alone.
+
+import { Worker } from 'node:worker_threads';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Repository, SnapshotManifest } from '../../storage/repository.ts';
 import { diffSnapshots, snapshotItems } from '../../storage/snapshot-state.ts';
-import type { ItemChange, ItemEntry } from '../../storage/tree.ts';
 import {
   catalogBatchWriter,
   hasDocuments,
-  type ItemRow,
   indexRepositoryDocuments,
   rebuildAllDocuments,
   removeRepositoryItems,
-  type VersionRow,
   withoutForeignKeyChecks,
 } from '../db/sqlite-catalog.ts';
 import { CatalogRepository, CatalogSnapshot } from './entities.ts';
+import type { FromWriter, SnapshotRow, ToWriter } from './index-worker.ts';
+import { type CompactChange, compactAdded, compactChange, type WriteCounts, writeChanges } from './index-writer.ts';
+
+/** The database file under an EntityManager, or undefined for an in-memory database. */
+function databaseFile(em: EntityManager): string | undefined {
+  const name = em.config.get('dbName');
+  return name && name !== ':memory:' && !name.startsWith('file::memory:') ? name : undefined;
+}
 
 const BATCH = 1000;
+/** Batches sent to the writer thread and not yet written (each about 1000 rows). */
+const BATCHES_AHEAD = 4;
 
-export interface CatalogFields {
-  name: string;
-  path: string;
-  author: string | null;
-  modified: Date | null;
-}
-
-/** What the catalog shows of an item: services put path/name/author/modified in the metadata. */
-export function catalogFields(entry: ItemEntry): CatalogFields {
-  const meta = entry.meta ?? {};
-  const key = entry.key.endsWith('/') ? entry.key.slice(0, -1) : entry.key;
-  const path = typeof meta.path === 'string' ? meta.path : key;
-  const name = typeof meta.name === 'string' ? meta.name : (path.split('/').pop() ?? path);
-  const author = typeof meta.author === 'string' ? meta.author : null;
-  const modifiedValue =
-    typeof meta.modified === 'string'
-      ? Date.parse(meta.modified)
-      : typeof meta.mtimeMs === 'number'
-        ? meta.mtimeMs
-        : Number.NaN;
-  return { name, path, author, modified: Number.isNaN(modifiedValue) ? null : new Date(modifiedValue) };
-}
+export { type CatalogFields, catalogFields } from './index-writer.ts';
 
 export interface IndexReport {
   snapshots: number;
@@ -74,10 +62,6 @@ export async function indexSnapshot(
       bytes: manifest.stats.bytes,
     });
     await tx.flush();
-    // A first snapshot's items are all additions (made here: a wrapping generator costs each an async hop).
-    const changes: AsyncIterable<ItemChange | ItemEntry> = previous
-      ? diffSnapshots(repo, previous.manifest, manifest)
-      : snapshotItems(repo, manifest);
     const writer = await catalogBatchWriter(
       tx,
       { repository: repo.id, task: manifest.task, entity: manifest.entity },
@@ -85,69 +69,106 @@ export async function indexSnapshot(
     );
     // The entity's first snapshot into an empty scope: no item can exist yet, skip the lookups.
     const emptyScope = !previous && writer.isEmpty();
-    let batch: ItemChange[] = [];
-    // One pass per batch and ids by position (a million items make every per-item object count).
-    const flush = () => {
-      if (batch.length === 0) return;
-      const current = batch;
-      batch = [];
-      const known = emptyScope ? undefined : writer.itemIds(current.map((c) => c.key));
-      const fields: CatalogFields[] = new Array(current.length);
-      const itemIds: (number | undefined)[] = new Array(current.length);
-      const rows: ItemRow[] = [];
-      const rowAt: number[] = [];
-      for (let i = 0; i < current.length; i++) {
-        const c = current[i] as ItemChange;
-        const f = catalogFields((c.after ?? c.before) as ItemEntry);
-        fields[i] = f;
-        const id = known?.get(c.key);
-        itemIds[i] = id;
-        if (!c.after) continue;
-        if (id === undefined) {
-          rows.push({ key: c.key, kind: c.after.kind, name: f.name, path: f.path, author: f.author });
-          rowAt.push(i);
-          continue;
-        }
-        // A modified item whose name, path or author changed is re-indexed for search.
-        // So is an item that comes back under a key the catalog already knows.
-        if (c.change === 'modified' && c.before) {
-          const a = catalogFields(c.before);
-          if (a.name === f.name && a.path === f.path && a.author === f.author) continue;
-        } else if (c.change !== 'added') continue;
-        writer.updateItem(id, f);
-      }
-      if (rows.length) {
-        writer.insertItems(rows).forEach((id, j) => {
-          itemIds[rowAt[j] as number] = id;
-        });
-        report.items += rows.length;
-      }
-      const versions: VersionRow[] = [];
-      for (let i = 0; i < current.length; i++) {
-        const itemId = itemIds[i];
-        if (itemId === undefined) continue;
-        const c = current[i] as ItemChange;
-        const f = fields[i] as CatalogFields;
-        versions.push({
-          itemId,
-          snapshotId: snapshot.id,
-          size: ((c.after ?? c.before) as ItemEntry).size,
-          modified: f.modified,
-          author: f.author,
-          deleted: c.change === 'removed',
-        });
-      }
-      writer.insertVersions(versions);
-      report.versions += versions.length;
-    };
-    for await (const next of changes) {
-      batch.push(previous ? (next as ItemChange) : { key: next.key, change: 'added', after: next as ItemEntry });
-      if (batch.length >= BATCH) flush();
-    }
-    flush();
+    for await (const batch of changeBatches(repo, snapshot.manifest, previous?.manifest))
+      writeChanges(writer, batch, snapshot.id, emptyScope, report);
   });
   report.snapshots++;
   return report;
+}
+
+/** A snapshot's changes since the entity's previous one, as compact rows in batches. */
+async function* changeBatches(
+  repo: Repository,
+  manifest: SnapshotManifest,
+  previous: SnapshotManifest | undefined,
+): AsyncIterable<CompactChange[]> {
+  let batch: CompactChange[] = [];
+  if (previous) {
+    for await (const change of diffSnapshots(repo, previous, manifest)) {
+      batch.push(compactChange(change));
+      if (batch.length >= BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
+  } else {
+    // A first snapshot's items are all additions (made here: a wrapping generator costs each an async hop).
+    for await (const entry of snapshotItems(repo, manifest)) {
+      batch.push(compactAdded(entry));
+      if (batch.length >= BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+/**
+ * The reindex's writer thread (index-worker.ts): snapshots are written there, one transaction
+ * each, while this thread reads the next batches from the repository.
+ */
+class WriterThread {
+  readonly #worker: Worker;
+  #acks: (() => void)[] = [];
+  #committed: ((counts: WriteCounts) => void) | undefined;
+  #failure: Error | undefined;
+  #pending = 0;
+
+  constructor(path: string, busyTimeoutMs: number) {
+    this.#worker = new Worker(new URL('./index-worker.ts', import.meta.url), { workerData: { path, busyTimeoutMs } });
+    this.#worker.on('message', (m: FromWriter) => {
+      if (m.type === 'ack') {
+        this.#pending--;
+        this.#acks.shift()?.();
+      } else if (m.type === 'committed') this.#committed?.(m.counts);
+      else this.#fail(new Error(`catalog writer: ${m.message}`));
+    });
+    this.#worker.on('error', (err) => this.#fail(err));
+    this.#worker.on('exit', (code) => this.#fail(new Error(`catalog writer stopped (exit code ${code})`)));
+  }
+
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    for (const wake of this.#acks.splice(0)) wake();
+    this.#committed?.({ versions: 0, items: 0 });
+  }
+
+  #send(message: ToWriter): void {
+    if (this.#failure) throw this.#failure;
+    this.#worker.postMessage(message);
+  }
+
+  begin(snapshot: SnapshotRow, firstOfEntity: boolean): void {
+    this.#send({ type: 'begin', snapshot, firstOfEntity, documents: false });
+  }
+
+  /** Sends a batch; waits while BATCHES_AHEAD are unwritten (memory stays bounded). */
+  async write(changes: CompactChange[]): Promise<void> {
+    this.#send({ type: 'batch', changes });
+    this.#pending++;
+    while (this.#pending > BATCHES_AHEAD && !this.#failure) await new Promise<void>((r) => this.#acks.push(r));
+    if (this.#failure) throw this.#failure;
+  }
+
+  async commit(): Promise<WriteCounts> {
+    const counts = new Promise<WriteCounts>((resolve) => {
+      this.#committed = resolve;
+    });
+    this.#send({ type: 'commit' });
+    const result = await counts;
+    this.#committed = undefined;
+    if (this.#failure) throw this.#failure;
+    return result;
+  }
+
+  /** Ends the thread; what it has not committed is rolled back. */
+  async close(): Promise<void> {
+    this.#worker.removeAllListeners('exit');
+    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+    this.#worker.postMessage({ type: 'close' } satisfies ToWriter);
+    await exited;
+  }
 }
 
 /**
@@ -175,13 +196,48 @@ export async function reindexRepository(em: EntityManager, repo: Repository, loc
     }
   });
   const previous = new Map<string, { id: string; manifest: SnapshotManifest }>();
-  await withoutForeignKeyChecks(em, async () => {
-    for (const snapshot of await repo.listSnapshots()) {
-      const group = JSON.stringify([snapshot.manifest.task, snapshot.manifest.entity]);
-      await indexSnapshot(em, repo, snapshot, previous.get(group), report, { documents: false });
-      previous.set(group, snapshot);
+  const snapshots = await repo.listSnapshots();
+  const path = databaseFile(em);
+  if (path) {
+    // A database file: rows are written by a thread of their own while this one reads the trees.
+    const writer = new WriterThread(path, em.config.get('driverOptions')?.timeout ?? 5000);
+    try {
+      for (const snapshot of snapshots) {
+        const group = JSON.stringify([snapshot.manifest.task, snapshot.manifest.entity]);
+        const before = previous.get(group);
+        const { manifest } = snapshot;
+        writer.begin(
+          {
+            id: snapshot.id,
+            repository: repo.id,
+            task: manifest.task,
+            entity: manifest.entity,
+            time: new Date(manifest.time).getTime(),
+            parent: manifest.parent ?? null,
+            items: manifest.stats.items,
+            bytes: manifest.stats.bytes,
+          },
+          !before,
+        );
+        for await (const batch of changeBatches(repo, manifest, before?.manifest)) await writer.write(batch);
+        const counts = await writer.commit();
+        report.items += counts.items;
+        report.versions += counts.versions;
+        report.snapshots++;
+        previous.set(group, snapshot);
+      }
+    } finally {
+      await writer.close();
     }
-  });
+  } else {
+    await withoutForeignKeyChecks(em, async () => {
+      for (const snapshot of snapshots) {
+        const group = JSON.stringify([snapshot.manifest.task, snapshot.manifest.entity]);
+        await indexSnapshot(em, repo, snapshot, previous.get(group), report, { documents: false });
+        previous.set(group, snapshot);
+      }
+    });
+  }
   await em.transactional(async (tx) => {
     await indexRepositoryDocuments(tx, repo.id);
     const record = await tx.findOneOrFail(CatalogRepository, { id: repo.id });

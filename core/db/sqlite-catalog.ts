@@ -51,7 +51,8 @@ export interface VersionRow {
   itemId: number;
   snapshotId: string;
   size: number;
-  modified: Date | null;
+  /** Epoch milliseconds. */
+  modified: number | null;
   author: string | null;
   deleted: boolean;
 }
@@ -78,11 +79,24 @@ export async function catalogBatchWriter(
   scope: { repository: string; task: string; entity: string },
   options: { documents: boolean } = { documents: true },
 ): Promise<CatalogBatchWriter> {
-  const { documents } = options;
   // The same connection the ORM's transaction runs on: these writes are part of it.
-  const db = (await (
+  return batchWriterOn(await nativeClient(em), scope, options);
+}
+
+/** The better-sqlite3 connection under an EntityManager. */
+export async function nativeClient(em: EntityManager): Promise<Database> {
+  return (await (
     em.getConnection() as unknown as { getNativeClient(): Promise<Database> }
   ).getNativeClient()) as Database;
+}
+
+/** `catalogBatchWriter` on a connection of its own (the reindex writer thread, core/catalog/index-worker.ts). */
+export function batchWriterOn(
+  db: Database,
+  scope: { repository: string; task: string; entity: string },
+  options: { documents: boolean } = { documents: true },
+): CatalogBatchWriter {
+  const { documents } = options;
   db.prepare('insert into catalog_scopes (repository_id, task, entity) values (?, ?, ?) on conflict do nothing').run(
     scope.repository,
     scope.task,
@@ -140,9 +154,7 @@ export async function catalogBatchWriter(
     },
     insertVersions(rows) {
       // Dates as epoch milliseconds and booleans as 0/1: how the ORM stores them in SQLite.
-      insertVersions(rows, (v, p) =>
-        p.push(v.itemId, v.snapshotId, v.size, v.modified?.getTime() ?? null, v.author, v.deleted ? 1 : 0),
-      );
+      insertVersions(rows, (v, p) => p.push(v.itemId, v.snapshotId, v.size, v.modified, v.author, v.deleted ? 1 : 0));
     },
   };
 }

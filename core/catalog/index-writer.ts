@@ -1,0 +1,130 @@
+// Writing one snapshot's changes into the catalog, shared by the in-process indexer and the
+// reindex writer thread (index-worker.ts). Changes arrive as compact rows — plain values, cheap to
+// pass to a thread — made from the tree diff by `compactChange`.
+import type { ItemChange, ItemEntry } from '../../storage/tree.ts';
+import type { CatalogBatchWriter, ItemRow, VersionRow } from '../db/sqlite-catalog.ts';
+
+export interface CatalogFields {
+  name: string;
+  path: string;
+  author: string | null;
+  modified: Date | null;
+}
+
+/** What the catalog shows of an item: services put path/name/author/modified in the metadata. */
+export function catalogFields(entry: ItemEntry): CatalogFields {
+  const meta = entry.meta ?? {};
+  const key = entry.key.endsWith('/') ? entry.key.slice(0, -1) : entry.key;
+  const path = typeof meta.path === 'string' ? meta.path : key;
+  const name = typeof meta.name === 'string' ? meta.name : (path.split('/').pop() ?? path);
+  const author = typeof meta.author === 'string' ? meta.author : null;
+  const modifiedValue =
+    typeof meta.modified === 'string'
+      ? Date.parse(meta.modified)
+      : typeof meta.mtimeMs === 'number'
+        ? meta.mtimeMs
+        : Number.NaN;
+  return { name, path, author, modified: Number.isNaN(modifiedValue) ? null : new Date(modifiedValue) };
+}
+
+/** One change as the catalog needs it. */
+export interface CompactChange {
+  key: string;
+  change: ItemChange['change'];
+  kind: string;
+  size: number;
+  name: string;
+  path: string;
+  author: string | null;
+  /** Epoch milliseconds. */
+  modified: number | null;
+  /** A modified item whose name, path and author are as before (its search document stays). */
+  sameText: boolean;
+}
+
+export function compactChange(c: ItemChange): CompactChange {
+  const entry = (c.after ?? c.before) as ItemEntry;
+  const f = catalogFields(entry);
+  let sameText = false;
+  if (c.change === 'modified' && c.before && c.after) {
+    const a = catalogFields(c.before);
+    sameText = a.name === f.name && a.path === f.path && a.author === f.author;
+  }
+  return {
+    key: c.key,
+    change: c.change,
+    kind: entry.kind,
+    size: entry.size,
+    name: f.name,
+    path: f.path,
+    author: f.author,
+    modified: f.modified?.getTime() ?? null,
+    sameText,
+  };
+}
+
+/** A first snapshot's item: an addition (made here directly, without an ItemChange in between). */
+export function compactAdded(entry: ItemEntry): CompactChange {
+  return compactChange({ key: entry.key, change: 'added', after: entry });
+}
+
+export interface WriteCounts {
+  versions: number;
+  items: number;
+}
+
+/**
+ * Writes a batch: new items, changed search text, and a version per change of a known or new item.
+ * `emptyScope`: the entity's first snapshot into an empty scope, where no item can exist yet.
+ */
+export function writeChanges(
+  writer: CatalogBatchWriter,
+  batch: CompactChange[],
+  snapshotId: string,
+  emptyScope: boolean,
+  counts: WriteCounts,
+): void {
+  if (batch.length === 0) return;
+  // One pass per batch and ids by position (a million items make every per-item object count).
+  const known = emptyScope ? undefined : writer.itemIds(batch.map((c) => c.key));
+  const itemIds: (number | undefined)[] = new Array(batch.length);
+  const rows: ItemRow[] = [];
+  const rowAt: number[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const c = batch[i] as CompactChange;
+    const id = known?.get(c.key);
+    itemIds[i] = id;
+    if (c.change === 'removed') continue;
+    if (id === undefined) {
+      rows.push({ key: c.key, kind: c.kind, name: c.name, path: c.path, author: c.author });
+      rowAt.push(i);
+      continue;
+    }
+    // A modified item whose name, path or author changed is re-indexed for search.
+    // So is an item that comes back under a key the catalog already knows.
+    if (c.change === 'modified' && c.sameText) continue;
+    writer.updateItem(id, c);
+  }
+  if (rows.length) {
+    writer.insertItems(rows).forEach((id, j) => {
+      itemIds[rowAt[j] as number] = id;
+    });
+    counts.items += rows.length;
+  }
+  const versions: VersionRow[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const itemId = itemIds[i];
+    if (itemId === undefined) continue;
+    const c = batch[i] as CompactChange;
+    versions.push({
+      itemId,
+      snapshotId,
+      size: c.size,
+      modified: c.modified,
+      author: c.author,
+      deleted: c.change === 'removed',
+    });
+  }
+  writer.insertVersions(versions);
+  counts.versions += versions.length;
+}
