@@ -1,8 +1,8 @@
 // Dropbox end to end in a real browser against the real appliance process and the Dropbox API
 // stand-in seeded with the demo team (what `npm run demo` runs): connect through the stand-in's
 // sign-in, activate all, Backup now, change a file at Dropbox, back up again, restore the earlier
-// version of a folder non-destructively, and download that folder as a ZIP whose names and bytes
-// match. Screenshots at 1280 and 390 px.
+// version of a folder non-destructively and then in place, and download that folder as a ZIP
+// whose names and bytes match. Screenshots at 1280 and 390 px.
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,7 +61,9 @@ async function backUpEverything(page: Page, taskUrl: string, runs: number): Prom
 }
 
 describe('Dropbox in a browser', () => {
-  it('connects, backs up twice, restores the earlier folder and downloads it', { timeout: 240_000 }, async () => {
+  it('connects, backs up twice, restores the earlier folder (non-destructively, then in place) and downloads it', {
+    timeout: 240_000,
+  }, async () => {
     const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
@@ -125,6 +127,38 @@ describe('Dropbox in a browser', () => {
       | { content: Buffer }
       | undefined;
     expect(restored?.content.equals(originalBytes)).toBe(true);
+
+    // The same folder in place: the changed contract stays and the earlier one comes back as a
+    // suffixed copy beside it; the unchanged file is skipped.
+    await page.goto(`${appliance.url}/recovery`);
+    await page.getByRole('link', { name: 'Northwind Dropbox' }).click();
+    await page.getByRole('link', { name: 'Recover from ada.admin@northwind.example' }).click();
+    await page.getByRole('link', { name: 'Browse' }).nth(1).click();
+    await page.getByLabel('Select folder Contracts').check();
+    await page.getByRole('button', { name: 'Restore' }).click();
+    await page.getByLabel(/^In place/).check();
+    await page.getByRole('button', { name: 'Restore', exact: true }).click();
+    await page.waitForURL('**/jobs?started=restore');
+    const inPlaceRow = page.locator('[data-job-id]').first();
+    await inPlaceRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 60_000 });
+    const contracts = new Map(
+      (ada?.namespace.list('/contracts', true) ?? []).map((n) => [
+        (n as { pathDisplay: string }).pathDisplay,
+        n.tag === 'file' ? n.content.toString('utf8') : '/',
+      ]),
+    );
+    expect([...contracts.keys()].sort()).toEqual([
+      '/Contracts/Supplier agreement 2026 (1).txt',
+      '/Contracts/Supplier agreement 2026.txt',
+      '/Contracts/Überweisung März.txt',
+    ]);
+    expect(contracts.get('/Contracts/Supplier agreement 2026.txt')).toBe('signed, changed version\n');
+    expect(contracts.get('/Contracts/Supplier agreement 2026 (1).txt')).toBe(originalBytes.toString('utf8'));
+    // The job's log gives the counts.
+    await page.reload();
+    await inPlaceRow.getByText('View log').click();
+    await inPlaceRow.getByText(/1 restored, 2 skipped, 0 failed of 3 items/).waitFor();
+    await shoot(page, 'dropbox-jobs-in-place');
 
     // Download the same folder of the earlier snapshot as a ZIP.
     await page.goto(`${appliance.url}/recovery`);

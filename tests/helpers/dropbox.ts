@@ -192,3 +192,27 @@ export function tree(ns: Namespace, under = ''): Map<string, string> {
   }
   return out;
 }
+
+/** 255 bytes in UTF-8 (Dropbox's longest name): 2-byte characters and ASCII. */
+export const LONG_NAME = `${'é'.repeat(100)}${'x'.repeat(51)}.txt`;
+
+/**
+ * A member whose files have awkward names: accents, emoji, CJK, mixed case (Dropbox is
+ * case-insensitive, so case-only differences live in different folders), a 255-byte name, empty
+ * folders and a 0-byte file.
+ */
+export function seedAwkwardNames(fake: FakeDropbox, email: string): Member {
+  const m = fake.team.addMember({ email });
+  const ns = m.namespace;
+  ns.writeFile('/Ünïcödé/Résumé – final.txt', Buffer.from('résumé'));
+  ns.writeFile('/Emoji 😀🎉/party 🥳.md', Buffer.from('🎉'));
+  ns.writeFile('/Reports/Q1.TXT', Buffer.from('upper'));
+  ns.writeFile('/reports-2/q1.txt', Buffer.from('lower'));
+  ns.writeFile('/CamelCase/MiXeD.Doc', Buffer.from('mixed'));
+  ns.writeFile(`/Long/${LONG_NAME}`, Buffer.from('long'));
+  ns.mkdir('/Empty');
+  ns.mkdir('/Nested/Empty Inside');
+  ns.writeFile('/Zero/empty.bin', Buffer.alloc(0));
+  ns.writeFile('/日本語/ファイル.txt', Buffer.from('nihongo'));
+  return m;
+}

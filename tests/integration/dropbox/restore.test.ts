@@ -11,7 +11,9 @@ import {
   discover,
   dropboxTask,
   entity,
+  LONG_NAME,
   restore,
+  seedAwkwardNames,
   tree,
 } from '../../helpers/dropbox.ts';
 
@@ -24,29 +26,11 @@ afterAll(async () => {
 });
 
 const RESTORED_AT = '2026-03-01T14:05:09.000Z';
-// 255 bytes in UTF-8: 3-byte characters and ASCII.
-const LONG = `${'é'.repeat(100)}${'x'.repeat(51)}.txt`;
-
-function seedAwkward(email: string) {
-  const m = d.fake.team.addMember({ email });
-  const ns = m.namespace;
-  ns.writeFile('/Ünïcödé/Résumé – final.txt', Buffer.from('résumé'));
-  ns.writeFile('/Emoji 😀🎉/party 🥳.md', Buffer.from('🎉'));
-  ns.writeFile('/Reports/Q1.TXT', Buffer.from('upper'));
-  ns.writeFile('/reports-2/q1.txt', Buffer.from('lower'));
-  ns.writeFile('/CamelCase/MiXeD.Doc', Buffer.from('mixed'));
-  ns.writeFile(`/Long/${LONG}`, Buffer.from('long'));
-  ns.mkdir('/Empty');
-  ns.mkdir('/Nested/Empty Inside');
-  ns.writeFile('/Zero/empty.bin', Buffer.alloc(0));
-  ns.writeFile('/日本語/ファイル.txt', Buffer.from('nihongo'));
-  return m;
-}
 
 describe('restore', () => {
   it('brings names, empty folders and 0-byte files back exactly into a "Restored <date>" folder', async () => {
-    expect(Buffer.byteLength(LONG)).toBe(255);
-    const m = seedAwkward('una@acme.example');
+    expect(Buffer.byteLength(LONG_NAME)).toBe(255);
+    const m = seedAwkwardNames(d.fake, 'una@acme.example');
     const original = tree(m.namespace);
     const task = await dropboxTask(d);
     await discover(d, task.id);
