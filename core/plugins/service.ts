@@ -198,6 +198,11 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
   configure?(app: ServiceAppSettings): void;
   /** Present when tasks connect through the service's OAuth pages instead of a settings form. */
   oauth?: ServiceOAuth<Settings>;
+  /**
+   * The account (tenant, team, org) that settings reach. When present, re-authenticating a task
+   * must reach the same account: its entities' ids and its snapshots belong to that one.
+   */
+  accountOf?(settings: Settings): { id: string; label: string };
 }
 
 /** The service refused the credentials: the task shows Disconnected until re-authenticated. */

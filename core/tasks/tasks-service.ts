@@ -13,7 +13,7 @@ import type { Logger } from '../logging.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { REMOVAL_GRACE_DAYS } from '../tenancy/organizations.ts';
-import { parseConnectionSettings, sealConnection, UnknownServiceError } from './connection.ts';
+import { openConnectionSettings, parseConnectionSettings, sealConnection, UnknownServiceError } from './connection.ts';
 import { BackupTask, type IBackupTask, type TaskStatus } from './entities.ts';
 import {
   DEFAULT_API_USAGE_LIMIT_PERCENT,
@@ -212,6 +212,7 @@ export async function reconnectTask(
 ): Promise<void> {
   const plugin = requirePlugin(deps, task.service);
   const connection = parseConnectionSettings(plugin, connectionInput);
+  requireSameAccount(plugin, storedSettings(deps.credentials, task), connection);
   await checkCredentials(plugin, connection, deps.log);
   task.connection = sealConnection(deps.credentials, task.id, connection);
   task.connectionState = 'connected';
@@ -224,6 +225,29 @@ export async function reconnectTask(
     description: `Backup task "${task.name}" authenticated again.`,
     actor,
   });
+}
+
+/** The task's stored connection settings, or undefined when they can no longer be opened. */
+function storedSettings(credentials: CredentialCipher, task: IBackupTask): unknown {
+  try {
+    return openConnectionSettings(credentials, task);
+  } catch {
+    return undefined;
+  }
+}
+
+/** New credentials for a task must reach the account it has been backing up. */
+function requireSameAccount(plugin: ServicePlugin, stored: unknown, next: unknown): void {
+  if (!plugin.accountOf || stored === undefined) return;
+  const before = plugin.accountOf(stored);
+  const after = plugin.accountOf(next);
+  if (before.id === after.id) return;
+  throw new ValidationError(
+    {
+      connection: `You signed in to ${after.label}, but this task backs up ${before.label}. Sign in to ${before.label}, or add a new backup task for ${after.label}.`,
+    },
+    'The credentials reach another account.',
+  );
 }
 
 /** Pauses or resumes the whole task (its schedule); entities keep their own statuses. */

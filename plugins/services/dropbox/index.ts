@@ -55,6 +55,8 @@ export function createDropboxPlugin(
       exchangeCode: async (input, context) =>
         (await import('./oauth.ts')).exchangeCode(dropboxApp(app), input, context),
     },
+    // A task stays with the team it was connected to: its members' ids belong to that team.
+    accountOf: (s) => ({ id: s.teamId, label: `the Dropbox team “${s.teamName || s.teamId}”` }),
     async connect(s, context) {
       const { connectDropbox } = await import('./connection.ts');
       return connectDropbox(dropboxApp(app), s, context, options);

@@ -279,7 +279,8 @@ export interface TeamFolder {
 }
 
 export class TeamModel {
-  readonly id = `dbtid:${randomId(20)}`;
+  /** Mutable so a test can stand for another team signing in (a reconnect that must be refused). */
+  id = `dbtid:${randomId(20)}`;
   name: string;
   readonly members: Member[] = [];
   readonly teamFolders: TeamFolder[] = [];

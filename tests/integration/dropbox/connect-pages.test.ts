@@ -1,10 +1,14 @@
 // Adding a Dropbox task through the pages, as an admin's browser would: the add-task form asks
 // only for the task's settings, sends the browser to Dropbox's sign-in (the stand-in approves at
 // once) with a PKCE challenge, and the return adds the task and queues discovery. Forged,
-// foreign and declined returns add nothing; an appliance without a Dropbox app says so.
+// foreign and declined returns add nothing; a revoked task is shown Disconnected and authenticates
+// again through the same flow (with its own team only); an appliance without a Dropbox app says so.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job } from '../../../core/jobs/entities.ts';
+import { servicePlugin } from '../../../core/plugins/registry.ts';
+import { connectTask, openConnectionSettings } from '../../../core/tasks/connection.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
+import type { DropboxSettings } from '../../../plugins/services/dropbox/index.ts';
 import { FakeDropbox } from '../../fakes/dropbox/index.ts';
 import { completeSetupVia, createTestApp, form, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 
@@ -122,6 +126,67 @@ describe('connecting Dropbox from the add-task page', () => {
       'Dropbox did not grant access: The user chose not to give your app access to their Dropbox account.',
     );
     expect(await t.kernel.orm.em.fork().count(BackupTask, {})).toBe(before);
+  });
+
+  it('shows a revoked task as Disconnected and authenticates it again through Dropbox, with the same team only', async () => {
+    const { authorize, oauthCookie } = await startAdding('Acme Dropbox (revoked)');
+    const created = await callback(await approve(authorize), `${cookie}; ${oauthCookie}`);
+    const id = (created.headers.get('location') as string).slice('/tasks/'.length, -'?done=created'.length);
+    const em = t.kernel.orm.em.fork();
+    const task = await em.findOneOrFail(BackupTask, { id });
+    const first = openConnectionSettings(t.kernel.credentials, task) as DropboxSettings;
+    // The admin unlinks the app at Dropbox; the next connection finds out and says so.
+    fake.oauth.revokeRefreshToken(first.refreshToken);
+    await expect(
+      connectTask(
+        em,
+        task,
+        servicePlugin('dropbox') as never,
+        t.kernel.credentials,
+        AbortSignal.timeout(10_000),
+        t.kernel.deps.log,
+      ),
+    ).rejects.toThrow(/no longer accepts this task's authorization/);
+    const home = await (await t.app.request('/', { headers: { cookie } })).text();
+    expect(home).toContain(`href="/tasks/${id}/reconnect" title="Authenticate again">Disconnected</a>`);
+    const page = await (await t.app.request(`/tasks/${id}`, { headers: { cookie } })).text();
+    expect(page).toContain('The service refused the stored credentials.');
+    expect(page).toContain('Disconnected · authenticate again');
+
+    const reconnect = async () => {
+      const res = await t.app.request(`/tasks/${id}/reconnect`, {
+        ...form({}),
+        headers: { ...form({}).headers, cookie },
+      });
+      expect(res.status).toBe(200);
+      const refresh = (await res.text()).match(/<meta http-equiv="refresh" content="0;url=([^"]+)">/)?.[1] ?? '';
+      const back = await approve(new URL(refresh.replaceAll('&amp;', '&')));
+      return callback(back, `${cookie}; ${cookiesOf(res)}`);
+    };
+
+    // Signing in to another Dropbox team is refused: the task's members belong to this one.
+    const ownTeam = { id: fake.team.id, name: fake.team.name };
+    fake.team.id = 'dbtid:AnotherTeam0000000000';
+    fake.team.name = 'Globex';
+    try {
+      const refused = await reconnect();
+      expect(refused.status).toBe(422);
+      expect(await refused.text()).toContain(
+        'You signed in to the Dropbox team “Globex”, but this task backs up the Dropbox team “Acme Dropbox team”.',
+      );
+    } finally {
+      fake.team.id = ownTeam.id;
+      fake.team.name = ownTeam.name;
+    }
+    expect((await t.kernel.orm.em.fork().findOneOrFail(BackupTask, { id })).connectionState).toBe('disconnected');
+
+    const again = await reconnect();
+    expect([again.status, again.headers.get('location')]).toEqual([303, `/tasks/${id}?done=reconnected`]);
+    const stored = await t.kernel.orm.em.fork().findOneOrFail(BackupTask, { id });
+    expect([stored.connectionState, stored.connectionProblem]).toEqual(['connected', null]);
+    const second = openConnectionSettings(t.kernel.credentials, stored) as DropboxSettings;
+    expect(second.teamId).toBe(first.teamId);
+    expect(second.refreshToken).not.toBe(first.refreshToken);
   });
 
   // Last: a second appliance without a Dropbox app reconfigures the (process-wide) plugin.
