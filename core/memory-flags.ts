@@ -20,6 +20,18 @@ export const REPOSITORY_V8_FLAGS = ['--max-semi-space-size=8', '--max-old-space-
 const MMAP_THRESHOLD = { default: '262144', backup: '33554432' };
 
 /**
+ * V8 flags for one kind of work. A backup allocates a chunk and its ciphertext for every MiB it
+ * reads; V8 would run a full collection for every 64 MiB of such (external) memory — about 40
+ * while backing up 600 MiB, a quarter of the CPU time — although the backup frees every one of
+ * them itself (storage/buffers.ts). Counting external memory within the heap's overall limit
+ * leaves 7: the backup runs about a fifth faster, for ~30 MiB more peak RSS.
+ */
+const WORK_V8_FLAGS: Record<keyof typeof MMAP_THRESHOLD, string[]> = {
+  default: [],
+  backup: ['--external-memory-accounted-in-global-limit'],
+};
+
+/**
  * Replaces this process with the same command under REPOSITORY_V8_FLAGS, unless it already runs
  * with them (or flags were chosen explicitly). Call before doing anything else.
  */
@@ -28,7 +40,7 @@ export function reexecWithMemoryFlags(work: keyof typeof MMAP_THRESHOLD = 'defau
   if (REPOSITORY_V8_FLAGS.some(chosen) || typeof process.execve !== 'function') return;
   process.execve(
     process.execPath,
-    [process.execPath, ...REPOSITORY_V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)],
+    [process.execPath, ...REPOSITORY_V8_FLAGS, ...WORK_V8_FLAGS[work], ...process.execArgv, ...process.argv.slice(1)],
     {
       ...process.env,
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',

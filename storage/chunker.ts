@@ -3,6 +3,7 @@
 // it and the rest dedups. The gear table is derived from the repository's secret chunker seed, so
 // chunk sizes reveal nothing about content across repositories.
 import { createCipheriv, createHash } from 'node:crypto';
+import { releaseBuffer } from './buffers.ts';
 
 export interface ChunkerParams {
   minSize: number;
@@ -43,14 +44,19 @@ function scan(buf: Uint8Array, from: number, to: number, gear: Int32Array, mask:
   return -1;
 }
 
-/** One chunk in its own allocation (never a view of the input): the caller may release it when done. */
-function assemble(parts: Uint8Array[], length: number): Buffer {
+/**
+ * One chunk in its own allocation (never a view of the input): the caller may release it when
+ * done. All parts but the last (and the last when `lastOwned`) are the chunker's own copies of
+ * earlier inputs: freed here.
+ */
+function assemble(parts: Uint8Array[], length: number, lastOwned = false): Buffer {
   const out = Buffer.allocUnsafeSlow(length);
   let at = 0;
-  for (const p of parts) {
+  parts.forEach((p, i) => {
     out.set(p, at);
     at += p.byteLength;
-  }
+    if (lastOwned || i < parts.length - 1) releaseBuffer(p);
+  });
   return out;
 }
 
@@ -117,5 +123,5 @@ export async function* chunkStream(
       length += rest.length;
     }
   }
-  if (length > 0) yield assemble(parts, length);
+  if (length > 0) yield assemble(parts, length, true);
 }

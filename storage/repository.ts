@@ -6,7 +6,17 @@ import { Readable } from 'node:stream';
 import { ObjectExistsError, ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
 import { releaseBuffer } from './buffers.ts';
 import { type ChunkerParams, DEFAULT_CHUNKER, gearTable } from './chunker.ts';
-import { blobId, CODEC, type CodecName, IntegrityError, sealJson, sealPieces, unseal, unsealJson } from './crypto.ts';
+import {
+  blobId,
+  blobIdAsync,
+  CODEC,
+  type CodecName,
+  IntegrityError,
+  sealJson,
+  sealPieces,
+  unseal,
+  unsealJson,
+} from './crypto.ts';
 import {
   generateMasterKeys,
   type MasterKeys,
@@ -105,6 +115,11 @@ const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('h
  * pack sizes: one pack fills while the previous one uploads. saveBlob waits for room.
  */
 const PACKS_IN_FLIGHT = 2;
+/**
+ * Pack uploads under way at once. A pack's memory is freed when the sink has read it (see
+ * PutOptions.onBodyRead), so more packs may be waiting to be made durable (fsync) than are held.
+ */
+const UPLOADS_AT_ONCE = 4;
 /** A ranged read may span this much between neighbouring blobs (tar headers and padding, small unrelated blobs). */
 const MAX_RUN_GAP = 64 * 1024;
 const MAX_RUN_BYTES = 16 * 1024 * 1024;
@@ -304,7 +319,7 @@ export class Repository {
   ): Promise<{ id: string; added: boolean }> {
     this.#assertHealthy();
     if (!this.#indexLoaded) await this.loadIndex();
-    const id = blobId(this.keys.idKey, plaintext);
+    const id = await blobIdAsync(this.keys.idKey, plaintext);
     // force: store again even if indexed (prune moving live blobs out of mostly-dead packs).
     if (this.#pendingIds.has(id) || (!options.force && this.#index.has(id))) {
       this.stats.blobsReused++;
@@ -351,7 +366,7 @@ export class Repository {
    */
   async #room(bytes: number): Promise<void> {
     const limit = PACKS_IN_FLIGHT * this.config.packSize;
-    while (this.#heldBytes > 0 && this.#heldBytes + bytes > limit) {
+    while ((this.#heldBytes > 0 && this.#heldBytes + bytes > limit) || this.#uploads.length >= UPLOADS_AT_ONCE) {
       this.#assertHealthy();
       if (this.#uploads.length === 0) {
         const fullest = [...this.#open].sort((a, b) => b[1].size - a[1].size)[0];
@@ -381,32 +396,44 @@ export class Repository {
 
   /** Uploads a full pack in the background; its bytes are released (and freed) when it is done. */
   #startUpload(builder: PackBuilder): void {
-    const held = builder.bodyBytes;
+    let held = builder.bodyBytes;
+    let pack: FinishedPack | undefined;
+    // Once the sink has read the pack (or the upload ended), the sealed blobs are not needed again:
+    // free them now, not at some later collection (storage/buffers.ts), and make room for the
+    // next pack while this one is still being made durable.
+    const free = () => {
+      if (pack) for (const body of pack.bodies) releaseBuffer(body);
+      this.#release(held);
+      held = 0;
+    };
     const upload: Promise<void> = builder
       .finish(this.keys.encKey)
-      .then((pack) => this.#upload(pack))
+      .then((finished) => {
+        pack = finished;
+        return this.#upload(finished, free);
+      })
       .catch((err: unknown) => {
         this.#failure ??= err;
         for (const id of builder.ids) this.#pendingIds.delete(id);
       })
       .finally(() => {
         this.#uploads = this.#uploads.filter((u) => u !== upload);
-        this.#release(held);
+        free();
       });
     this.#uploads.push(upload);
   }
 
-  async #upload(pack: FinishedPack): Promise<void> {
+  async #upload(pack: FinishedPack, bodyRead: () => void): Promise<void> {
     try {
-      await this.sink.put(packKey(pack.id), Readable.from(pack.pieces), { ifAbsent: true, contentLength: pack.size });
+      await this.sink.put(packKey(pack.id), Readable.from(pack.pieces), {
+        ifAbsent: true,
+        contentLength: pack.size,
+        onBodyRead: bodyRead,
+      });
       this.stats.bytesUploaded += pack.size;
     } catch (err) {
       // The same bytes are already there (a retried run): fine, they are identical by name.
       if (!(err instanceof ObjectExistsError)) throw err;
-    } finally {
-      // Written or failed, the sealed blobs are not needed again: free them now, not at some
-      // later collection (storage/buffers.ts).
-      for (const body of pack.bodies) releaseBuffer(body);
     }
     this.stats.packsWritten++;
     for (const blob of pack.blobs) {

@@ -24,6 +24,12 @@ export interface PutOptions {
   contentLength?: number;
   /** Object-lock / immutability retention, on sinks whose capabilities say `retention`. */
   retainUntil?: Date;
+  /**
+   * Called at most once, when the sink has read the whole body and keeps no reference to its
+   * bytes (e.g. written to a file that is still to be made durable): the caller may free the
+   * body's memory before `put` settles. Optional for sinks: settling implies it.
+   */
+  onBodyRead?: () => void;
 }
 
 export interface GetOptions {

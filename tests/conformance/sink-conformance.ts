@@ -101,6 +101,28 @@ export function runSinkConformance(
       expect(hash.digest('hex')).toBe(data.sha256);
     });
 
+    it('calls onBodyRead at most once, when it no longer needs the body (wiping it then changes nothing)', async () => {
+      const pieces = Array.from({ length: 8 }, () => randomBytes(300_000));
+      const original = Buffer.concat(pieces);
+      let calls = 0;
+      const body = Readable.from(pieces);
+      let bodyEnded = false;
+      body.on('end', () => {
+        bodyEnded = true;
+      });
+      await sink.put('data/read-early', body, {
+        contentLength: original.length,
+        onBodyRead: () => {
+          calls++;
+          expect(bodyEnded).toBe(true);
+          // The caller frees (here: overwrites) its memory at once.
+          for (const p of pieces) p.fill(0);
+        },
+      });
+      expect(calls).toBeLessThanOrEqual(1);
+      expect((await readAll(await sink.get('data/read-early'))).equals(original)).toBe(true);
+    });
+
     it('serves byte ranges', async () => {
       const body = randomBytes(10_000);
       await sink.put('r', body);

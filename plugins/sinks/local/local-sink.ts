@@ -144,6 +144,8 @@ export class LocalSink implements Sink {
           key,
         );
       }
+      // Every byte is in the file: the caller may free the body while it is made durable.
+      options.onBodyRead?.();
       const handle = await open(temp, 'r+');
       try {
         await handle.sync();
