@@ -514,6 +514,8 @@ export class Repository {
           throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
         out.push(plain);
       }
+      // Every plaintext is new memory (decrypted, decompressed): the sealed run is not needed.
+      releaseBuffer(bytes);
     }
     return out;
   }

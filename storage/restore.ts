@@ -5,6 +5,7 @@
 // fill in any order). Memory: the groups being read, not the files.
 import { chmod, type FileHandle, lstat, mkdir, open, readdir, realpath, symlink, utimes } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
+import { releaseBuffer } from './buffers.ts';
 import { IntegrityError } from './crypto.ts';
 import type { FileMeta } from './filesystem.ts';
 import type { Repository } from './repository.ts';
@@ -14,7 +15,7 @@ import { WorkWindow } from './work-window.ts';
 /** Content queued before it is sorted into pack order and read. */
 const PLAN_BYTES = 48 * 1024 * 1024;
 const PLAN_TARGETS = 512;
-/** One read job: blobs of up to this many stored bytes (one or a few ranged reads). */
+/** One read job: blobs of up to this many bytes, stored or plain (one or a few ranged reads). */
 const GROUP_BYTES = 6 * 1024 * 1024;
 /** Read jobs at once, and their bytes: bounds restore memory. */
 const GROUPS_IN_FLIGHT = 3;
@@ -112,6 +113,8 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
           }
         });
         await Promise.all(writes);
+        // Written everywhere it goes: free it now rather than at some later collection.
+        for (const plain of plains) releaseBuffer(plain);
       });
     }
   };
@@ -182,20 +185,22 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
   return count;
 }
 
-/** Ids sorted by pack and offset, cut into groups of about GROUP_BYTES stored bytes. */
+/** Ids sorted by pack and offset, cut into groups of about GROUP_BYTES (stored or plain, whichever is larger). */
 function* packOrderGroups(repo: Repository, ids: string[]): Iterable<{ ids: string[]; bytes: number }> {
   const located = ids.map((id) => ({ id, at: repo.locate(id) as NonNullable<ReturnType<Repository['locate']>> }));
   located.sort((a, b) => (a.at.pack < b.at.pack ? -1 : a.at.pack > b.at.pack ? 1 : a.at.offset - b.at.offset));
   let group: string[] = [];
   let bytes = 0;
   for (const { id, at } of located) {
-    if (group.length > 0 && bytes + at.length > GROUP_BYTES) {
+    // A group's memory is its plaintext (compressed text may be a fifth of it in the pack).
+    const size = Math.max(at.length, at.rawLength);
+    if (group.length > 0 && bytes + size > GROUP_BYTES) {
       yield { ids: group, bytes };
       group = [];
       bytes = 0;
     }
     group.push(id);
-    bytes += at.length;
+    bytes += size;
   }
   if (group.length > 0) yield { ids: group, bytes };
 }
