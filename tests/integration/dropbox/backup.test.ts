@@ -1,8 +1,9 @@
 // Dropbox backups through the kernel's backup jobs against the stand-in: first and incremental
 // runs (downloads counted at the stand-in), content reused by content_hash, deletions, the
 // cursor reset fallback, team folders with authors, throttling and server errors, a file that
-// keeps failing, and a revoked authorization.
+// keeps failing, a revoked authorization, and finding what was backed up through the catalog.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ItemQuery, searchEntityItems } from '../../../core/catalog/browse.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import type { Member } from '../../fakes/dropbox/index.ts';
 import {
@@ -146,6 +147,48 @@ describe('team folders', () => {
       ['/2024/q1.xlsx', 'file', 'cy@acme.example', 'q1'],
       ['/2024/q2.xlsx', 'file', 'admin@acme.example', 'q2'],
     ]);
+  });
+
+  it('finds backed-up files by words, author, file name and date range (the catalog of the Recovery search)', async () => {
+    const eve = member('eve.auditor@acme.example');
+    const folder = d.fake.team.addTeamFolder('Legal Department');
+    const at = (day: string) => ({
+      serverModified: `2026-0${day}T10:00:00Z`,
+      clientModified: `2026-0${day}T09:00:00Z`,
+    });
+    folder.namespace.writeFile('/Contracts/Supplier agreement.pdf', Buffer.from('a'), {
+      modifiedBy: eve.accountId,
+      ...at('3-02'),
+    });
+    folder.namespace.writeFile('/Contracts/Lease agreement.pdf', Buffer.from('b'), {
+      modifiedBy: d.admin.accountId,
+      ...at('5-10'),
+    });
+    folder.namespace.writeFile('/Minutes/Board minutes.docx', Buffer.from('c'), {
+      modifiedBy: eve.accountId,
+      ...at('6-20'),
+    });
+    const task = await dropboxTask(d);
+    await discover(d, task.id);
+    const [job] = await backup(d, task.id, ['Legal Department']);
+    expect(job?.state).toBe('succeeded');
+    const legal = await entity(d, task.id, 'Legal Department');
+    const search = async (query: ItemQuery) =>
+      (await searchEntityItems(d.h.em(), { task: task.id, entity: legal.externalId }, query)).map((h) => h.path).sort();
+    expect(await search({ text: 'agreement' })).toEqual([
+      '/Contracts/Lease agreement.pdf',
+      '/Contracts/Supplier agreement.pdf',
+    ]);
+    expect(await search({ text: 'supplier agree' })).toEqual(['/Contracts/Supplier agreement.pdf']);
+    expect(await search({ author: 'eve.auditor' })).toEqual([
+      '/Contracts/Supplier agreement.pdf',
+      '/Minutes/Board minutes.docx',
+    ]);
+    // Folders are items too: the folder of the same name is found with its file.
+    expect(await search({ name: 'minutes' })).toEqual(['/Minutes', '/Minutes/Board minutes.docx']);
+    expect(
+      await search({ modifiedFrom: new Date('2026-04-01T00:00:00Z'), modifiedTo: new Date('2026-05-31T23:59:59Z') }),
+    ).toEqual(['/Contracts/Lease agreement.pdf']);
   });
 });
 
