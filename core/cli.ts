@@ -78,6 +78,8 @@ export async function runCli(argv: string[]): Promise<void> {
 if (import.meta.main) {
   // Repository commands run with bounded-memory V8 settings (core/memory-flags.ts).
   if (process.argv[2] === 'repo')
-    (await import('./memory-flags.ts')).reexecWithMemoryFlags(process.argv[3] === 'backup' ? 'backup' : 'default');
+    (await import('./memory-flags.ts')).reexecWithMemoryFlags(
+      process.argv[3] === 'backup' || process.argv[3] === 'restore' ? process.argv[3] : 'default',
+    );
   await runCli(process.argv.slice(2));
 }

@@ -182,15 +182,21 @@ export async function unseal(encKey: Buffer, sealed: Uint8Array, what = 'object'
   if (buf.length < SEAL_OVERHEAD) throw new IntegrityError(`${what} is truncated (${buf.length} bytes)`);
   const decipher = createDecipheriv('aes-256-gcm', secretKey(encKey), buf.subarray(0, NONCE));
   decipher.setAuthTag(buf.subarray(buf.length - TAG));
-  let plain: Buffer;
+  let codec: number;
+  let body: Buffer;
   try {
-    plain = decipher.update(buf.subarray(NONCE, buf.length - TAG));
+    // The codec byte apart: the body is then a buffer of its own, which its reader can free.
+    codec = decipher.update(buf.subarray(NONCE, NONCE + 1))[0] as number;
+    body = decipher.update(buf.subarray(NONCE + 1, buf.length - TAG));
     const rest = decipher.final(); // empty for GCM; joined only if not, to save a copy of every blob
-    if (rest.length > 0) plain = Buffer.concat([plain, rest]);
+    if (rest.length > 0) body = Buffer.concat([body, rest]);
   } catch {
     throw new IntegrityError(`${what} failed authentication (corrupted, or encrypted with another key)`);
   }
-  return decompress(plain[0] as number, plain.subarray(1));
+  if (codec === CODEC.none) return body;
+  const plain = await decompress(codec, body);
+  releaseBuffer(body);
+  return plain;
 }
 
 export async function sealJson(encKey: Buffer, value: unknown): Promise<Buffer> {
