@@ -4,6 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ObjectExistsError, ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
+import { BlobIndex, type BlobLocation } from './blob-index.ts';
 import { releaseBuffer } from './buffers.ts';
 import { type ChunkerParams, DEFAULT_CHUNKER, gearTable } from './chunker.ts';
 import {
@@ -83,14 +84,7 @@ export class LockRequiredError extends Error {
   }
 }
 
-export interface BlobLocation {
-  pack: string;
-  kind: BlobKind;
-  offset: number;
-  length: number;
-  rawLength: number;
-  codec: number;
-}
+export type { BlobLocation } from './blob-index.ts';
 
 export interface RepositoryStats {
   blobsAdded: number;
@@ -136,7 +130,7 @@ export class Repository {
     packsWritten: 0,
     bytesUploaded: 0,
   };
-  readonly #index = new Map<string, BlobLocation>();
+  readonly #index = new BlobIndex();
   readonly #open = new Map<BlobKind, PackBuilder>();
   /** Blobs sealed into a pack that is not uploaded yet. */
   readonly #pendingIds = new Set<string>();
