@@ -46,6 +46,16 @@ async function shoot(page: Page, name: string): Promise<void> {
   expect({ name, overflow: await screenshotBothWidths(page, name) }).toEqual({ name, overflow: 0 });
 }
 
+/** Recovery › the task › Ada › the earlier of her two snapshots › the Contracts folder, selected. */
+async function selectEarlierContracts(page: Page): Promise<void> {
+  await page.goto(`${appliance.url}/recovery`);
+  await page.getByRole('link', { name: 'Northwind Dropbox' }).click();
+  await page.getByRole('link', { name: 'Recover from ada.admin@northwind.example' }).click();
+  expect(await page.getByRole('status').textContent()).toContain('2 snapshots.');
+  await page.getByRole('link', { name: 'Browse' }).nth(1).click();
+  await page.getByLabel('Select folder Contracts').check();
+}
+
 /** Backs up every selected row and waits until each run has ended; returns the rows' statuses. */
 async function backUpEverything(page: Page, taskUrl: string, runs: number): Promise<string[]> {
   await page.goto(taskUrl);
@@ -107,12 +117,7 @@ describe('Dropbox in a browser', () => {
     await backUpEverything(page, taskUrl, active);
 
     // Recovery › the task › Ada › the earlier snapshot › Contracts › Restore, non-destructively.
-    await page.goto(`${appliance.url}/recovery`);
-    await page.getByRole('link', { name: 'Northwind Dropbox' }).click();
-    await page.getByRole('link', { name: 'Recover from ada.admin@northwind.example' }).click();
-    expect(await page.getByRole('status').textContent()).toContain('2 snapshots.');
-    await page.getByRole('link', { name: 'Browse' }).nth(1).click();
-    await page.getByLabel('Select folder Contracts').check();
+    await selectEarlierContracts(page);
     await page.getByRole('button', { name: 'Restore' }).click();
     await shoot(page, 'dropbox-restore-form');
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
@@ -130,11 +135,7 @@ describe('Dropbox in a browser', () => {
 
     // The same folder in place: the changed contract stays and the earlier one comes back as a
     // suffixed copy beside it; the unchanged file is skipped.
-    await page.goto(`${appliance.url}/recovery`);
-    await page.getByRole('link', { name: 'Northwind Dropbox' }).click();
-    await page.getByRole('link', { name: 'Recover from ada.admin@northwind.example' }).click();
-    await page.getByRole('link', { name: 'Browse' }).nth(1).click();
-    await page.getByLabel('Select folder Contracts').check();
+    await selectEarlierContracts(page);
     await page.getByRole('button', { name: 'Restore' }).click();
     await page.getByLabel(/^In place/).check();
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
@@ -161,11 +162,7 @@ describe('Dropbox in a browser', () => {
     await shoot(page, 'dropbox-jobs-in-place');
 
     // Download the same folder of the earlier snapshot as a ZIP.
-    await page.goto(`${appliance.url}/recovery`);
-    await page.getByRole('link', { name: 'Northwind Dropbox' }).click();
-    await page.getByRole('link', { name: 'Recover from ada.admin@northwind.example' }).click();
-    await page.getByRole('link', { name: 'Browse' }).nth(1).click();
-    await page.getByLabel('Select folder Contracts').check();
+    await selectEarlierContracts(page);
     await page.getByRole('button', { name: 'Download' }).click();
     await page.getByRole('button', { name: 'Export' }).click();
     await page.waitForURL('**/jobs?started=export');
