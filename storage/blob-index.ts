@@ -1,10 +1,20 @@
-// The repository's blob index in memory: blob id → where the blob is stored. It is the one
-// structure that grows with the repository (about a million blobs per TiB of 1 MiB chunks), so
-// it is kept compact: a Map from the id's 32 bytes (as a one-byte string, not 64 hex characters)
-// to a slot, and the locations in typed arrays by slot — about 100 bytes a blob on the heap
-// instead of ~180 for a Map of hex ids to location objects.
-
+// The repository's blob index: blob id → where the blob is stored. A repository holds about a
+// million blobs per TiB of 1 MiB chunks, so the index lives in disposable files, not in memory
+// (docs/REPOSITORY.md, Memory): recent additions in a bounded table (index-recent.ts), written
+// out as sorted runs of fixed-size records (index-run.ts) that are merged as they accumulate
+// (index-merge.ts), about as many runs as doublings of the index past the table's size. A
+// lookup checks the recent table, then each run from the newest with one positional read. What
+// stays in memory per blob is the runs' sparse fences (1/8 byte) and the pack table (2 bytes
+// at 16 blobs a pack). The files are a cache rebuilt by every process from the repository's
+// index files; they are unlinked at once, so nothing outlives the process.
+import { closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { mergeRuns } from './index-merge.ts';
+import { RecentRecords } from './index-recent.ts';
+import { isElsewhere, isHexId, RECORD, type RecordFields, readFields, writeFields } from './index-record.ts';
+import { BLOCK, type Run, RunWriter } from './index-run.ts';
 import type { BlobKind } from './pack.ts';
+import { PackTable } from './pack-table.ts';
 
 export interface BlobLocation {
   pack: string;
@@ -15,26 +25,54 @@ export interface BlobLocation {
   codec: number;
 }
 
-const HEX_ID = /^[0-9a-f]{64}$/;
-const KINDS: readonly BlobKind[] = ['data', 'tree'];
+export interface BlobIndexOptions {
+  /** Where the run files are created (and at once unlinked); default the OS temp folder. */
+  dir?: string;
+  /** Part of the run files' names (the repository id), to tell whose they are. */
+  name?: string;
+  /** Recent additions held in memory before they are written as a run (64 bytes each). */
+  recent?: number;
+}
+
 const MAX_U32 = 0xffffffff;
+const DEFAULT_RECENT = 64 * 1024;
+
+/** Closes the run files of an index that was never closed, once it is collected. */
+const orphans = new FinalizationRegistry<Set<number>>((fds) => {
+  for (const fd of fds) closeSync(fd);
+});
 
 export class BlobIndex {
-  readonly #slots = new Map<string, number>();
-  /** Ids or locations that do not fit the compact form (never written by this code; kept exact). */
+  readonly #dir: string;
+  readonly #name: string;
+  /** Ids or locations that do not fit a record (never written by this code; kept exact). */
   readonly #odd = new Map<string, BlobLocation>();
-  readonly #packNames: string[] = [];
-  readonly #packNumbers = new Map<string, number>();
-  #used = 0;
-  #packs = new Uint32Array(1024);
-  #offsets = new Float64Array(1024);
-  #lengths = new Uint32Array(1024);
-  #rawLengths = new Uint32Array(1024);
-  /** codec in the low 7 bits, kind ('tree' = 1) in the top bit. */
-  #codecKinds = new Uint8Array(1024);
+  readonly #packs = new PackTable();
+  readonly #recent: RecentRecords;
+  /** Newest first. */
+  #runs: Run[] = [];
+  /** The runs' descriptors, for the finalizer (it must not hold the index itself). */
+  readonly #fds = new Set<number>();
+  readonly #key = Buffer.alloc(32);
+  readonly #scratch = Buffer.alloc(BLOCK * RECORD);
+  #closed = false;
+  /** ELSEWHERE markers were written since the last full merge. */
+  #marked = false;
 
+  constructor(options: BlobIndexOptions = {}) {
+    this.#dir = options.dir ?? tmpdir();
+    this.#name = (options.name ?? 'blobs').replace(/[^A-Za-z0-9-]/g, '_');
+    this.#recent = new RecentRecords(options.recent ?? DEFAULT_RECENT);
+    orphans.register(this, this.#fds, this);
+  }
+
+  /** Distinct ids. Compacts the index into one run first (exact, but not cheap: for reports). */
   get size(): number {
-    return this.#slots.size + this.#odd.size;
+    this.#flush();
+    // One run without markers counts each id once; a full merge drops the markers.
+    if (this.#runs.length > 1 || (this.#runs.length === 1 && this.#marked)) this.#merge(this.#runs.length);
+    this.#marked = false;
+    return (this.#runs[0]?.count ?? 0) + this.#odd.size;
   }
 
   has(id: string): boolean {
@@ -42,79 +80,118 @@ export class BlobIndex {
   }
 
   get(id: string): BlobLocation | undefined {
-    if (HEX_ID.test(id)) {
-      const slot = this.#slots.get(Buffer.from(id, 'hex').toString('latin1'));
-      if (slot !== undefined) return this.#location(slot);
+    if (!isHexId(id)) return this.#odd.get(id);
+    this.#assertOpen();
+    const key = this.#key;
+    key.write(id, 'hex');
+    let buf = this.#recent.records;
+    let at = this.#recent.find(key);
+    for (let i = 0; at < 0 && i < this.#runs.length; i++) {
+      buf = this.#scratch;
+      at = (this.#runs[i] as Run).find(key, buf);
     }
-    return this.#odd.get(id);
+    if (at < 0 || isElsewhere(buf, at)) return this.#odd.get(id);
+    const fields = readFields(buf, at);
+    return {
+      pack: this.#packs.id(fields.pack),
+      kind: fields.tree ? 'tree' : 'data',
+      offset: fields.offset,
+      length: fields.length,
+      rawLength: fields.rawLength,
+      codec: fields.codec,
+    };
   }
 
   /** Records where a blob is (a later call for the same id replaces the location). */
   set(id: string, at: BlobLocation): void {
-    const kind = KINDS.indexOf(at.kind);
-    const compact =
-      HEX_ID.test(id) &&
-      kind >= 0 &&
-      Number.isInteger(at.codec) &&
-      at.codec >= 0 &&
-      at.codec < 128 &&
-      [at.length, at.rawLength].every((n) => Number.isInteger(n) && n >= 0 && n <= MAX_U32) &&
-      Number.isSafeInteger(at.offset) &&
-      at.offset >= 0;
-    if (!compact) {
-      // Out of the compact form: an earlier compact entry must not shadow this one (its slot stays unused).
-      if (HEX_ID.test(id)) this.#slots.delete(Buffer.from(id, 'hex').toString('latin1'));
+    if (!isHexId(id)) {
       this.#odd.set(id, { ...at });
       return;
     }
-    this.#odd.delete(id);
-    const key = Buffer.from(id, 'hex').toString('latin1');
-    let slot = this.#slots.get(key);
-    if (slot === undefined) {
-      slot = this.#used++;
-      if (slot === this.#packs.length) this.#grow();
-      this.#slots.set(key, slot);
+    const fitsFields =
+      (at.kind === 'data' || at.kind === 'tree') &&
+      Number.isInteger(at.codec) &&
+      at.codec >= 0 &&
+      at.codec < 128 &&
+      isU32(at.length) &&
+      isU32(at.rawLength) &&
+      Number.isSafeInteger(at.offset) &&
+      at.offset >= 0;
+    const pack = fitsFields ? this.#packs.number(at.pack) : -1;
+    const fits = pack >= 0;
+    // Out of the record form: a marker shadows any older record of the id, the side map holds it.
+    if (fits) {
+      if (this.#odd.size) this.#odd.delete(id);
+    } else this.#odd.set(id, { ...at });
+    const fields: RecordFields | undefined = fits
+      ? {
+          pack,
+          offset: at.offset,
+          length: at.length,
+          rawLength: at.rawLength,
+          codec: at.codec,
+          tree: at.kind === 'tree',
+        }
+      : undefined;
+    this.#put(id, fields);
+  }
+
+  /** Closes and so frees the run files (they are already unlinked). The index is unusable after. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const run of this.#runs) run.close();
+    this.#runs = [];
+    this.#fds.clear();
+    orphans.unregister(this);
+  }
+
+  #put(id: string, fields: RecordFields | undefined): void {
+    this.#assertOpen();
+    const key = this.#key;
+    key.write(id, 'hex');
+    let at = this.#recent.find(key);
+    if (at < 0) {
+      if (this.#recent.full) this.#flush();
+      at = this.#recent.add(key);
     }
-    this.#packs[slot] = this.#packNumber(at.pack);
-    this.#offsets[slot] = at.offset;
-    this.#lengths[slot] = at.length;
-    this.#rawLengths[slot] = at.rawLength;
-    this.#codecKinds[slot] = at.codec | (kind << 7);
+    writeFields(this.#recent.records, at, fields);
+    if (!fields) this.#marked = true;
   }
 
-  #location(slot: number): BlobLocation {
-    const codecKind = this.#codecKinds[slot] as number;
-    return {
-      pack: this.#packNames[this.#packs[slot] as number] as string,
-      kind: KINDS[codecKind >> 7] as BlobKind,
-      offset: this.#offsets[slot] as number,
-      length: this.#lengths[slot] as number,
-      rawLength: this.#rawLengths[slot] as number,
-      codec: codecKind & 0x7f,
-    };
-  }
-
-  #packNumber(pack: string): number {
-    let n = this.#packNumbers.get(pack);
-    if (n === undefined) {
-      n = this.#packNames.length;
-      this.#packNames.push(pack);
-      this.#packNumbers.set(pack, n);
+  /** Writes the recent records out as the newest run, then merges runs as the sizes call for. */
+  #flush(): void {
+    this.#assertOpen();
+    const recent = this.#recent;
+    if (recent.count === 0) return;
+    const writer = new RunWriter(this.#dir, this.#name, recent.count);
+    this.#fds.add(writer.fd);
+    for (const at of recent.sorted()) writer.push(recent.records, at);
+    this.#runs.unshift(writer.finish());
+    recent.clear();
+    // Merge the newest runs while the next older one is no larger than them together: a binary
+    // counter — about log2(blobs / recent capacity) runs, each record rewritten as often.
+    let merging = 1;
+    let records = (this.#runs[0] as Run).count;
+    while (merging < this.#runs.length && (this.#runs[merging] as Run).count <= records) {
+      records += (this.#runs[merging] as Run).count;
+      merging++;
     }
-    return n;
+    if (merging > 1) this.#merge(merging);
   }
 
-  #grow(): void {
-    const size = this.#packs.length * 2;
-    const grown = <T extends Uint32Array | Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      const b = make(size);
-      b.set(a);
-      return b;
-    };
-    this.#packs = grown(this.#packs, (n) => new Uint32Array(n));
-    this.#offsets = grown(this.#offsets, (n) => new Float64Array(n));
-    this.#lengths = grown(this.#lengths, (n) => new Uint32Array(n));
-    this.#rawLengths = grown(this.#rawLengths, (n) => new Uint32Array(n));
-    this.#codecKinds = grown(this.#codecKinds, (n) => new Uint8Array(n));
+  /** Merges the `n` newest runs into one. */
+  #merge(n: number): void {
+    const runs = this.#runs.slice(0, n);
+    const merged = mergeRuns(runs, this.#dir, this.#name, n === this.#runs.length);
+    for (const run of runs) this.#fds.delete(run.fd);
+    this.#fds.add(merged.fd);
+    this.#runs = [merged, ...this.#runs.slice(n)];
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error('the blob index is closed');
   }
 }
+
+const isU32 = (n: number) => Number.isInteger(n) && n >= 0 && n <= MAX_U32;

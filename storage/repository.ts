@@ -2,6 +2,7 @@
 // (layout and reasoning in docs/REPOSITORY.md). This module stores and finds blobs and
 // snapshots; the item trees and the writer/reader APIs build on it.
 import { createHash, randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { ObjectExistsError, ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
 import { BlobIndex, type BlobLocation } from './blob-index.ts';
@@ -96,7 +97,13 @@ export interface RepositoryStats {
   bytesUploaded: number;
 }
 
-export interface InitOptions {
+/** Where this process keeps its disposable copy of the blob index (storage/blob-index.ts). */
+export interface RepositoryOptions {
+  /** Folder for the index's run files (created there and unlinked at once); default the OS temp folder. */
+  indexDir?: string;
+}
+
+export interface InitOptions extends RepositoryOptions {
   passphrase: string;
   packSize?: number;
   chunker?: ChunkerParams;
@@ -130,7 +137,7 @@ export class Repository {
     packsWritten: 0,
     bytesUploaded: 0,
   };
-  readonly #index = new BlobIndex();
+  readonly #index: BlobIndex;
   readonly #open = new Map<BlobKind, PackBuilder>();
   /** Blobs sealed into a pack that is not uploaded yet. */
   readonly #pendingIds = new Set<string>();
@@ -147,11 +154,17 @@ export class Repository {
   /** Index files this object wrote (prune replaces only index files it knows). */
   readonly indexFilesWritten: string[] = [];
 
-  private constructor(sink: Sink, config: RepositoryConfig, keys: MasterKeys) {
+  private constructor(sink: Sink, config: RepositoryConfig, keys: MasterKeys, options: RepositoryOptions) {
     this.sink = sink;
     this.config = config;
     this.keys = keys;
     this.gear = gearTable(keys.chunkerSeed);
+    this.#index = new BlobIndex({ dir: options.indexDir ?? tmpdir(), name: config.id });
+  }
+
+  /** Frees the blob index's files. The sink stays open (it is the caller's); the object is unusable after. */
+  close(): void {
+    this.#index.close();
   }
 
   get id(): string {
@@ -171,7 +184,7 @@ export class Repository {
       packSize: options.packSize ?? 16 * 1024 * 1024,
       codec: options.codec ?? 'zstd',
     };
-    const repo = new Repository(sink, config, keys);
+    const repo = new Repository(sink, config, keys, options);
     const keyId = await repo.addKey({ passphrase: options.passphrase });
     // The config's if-absent write is where two racing inits are told apart; the marker comes last.
     try {
@@ -190,7 +203,7 @@ export class Repository {
   }
 
   /** Opens an existing repository with a passphrase (or a tenant's private key). */
-  static async open(sink: Sink, credentials: UnwrapOptions): Promise<Repository> {
+  static async open(sink: Sink, credentials: UnwrapOptions, options: RepositoryOptions = {}): Promise<Repository> {
     let marker: RepositoryMarker;
     try {
       marker = JSON.parse((await readAll(await sink.get(MARKER_KEY))).toString('utf8')) as RepositoryMarker;
@@ -228,7 +241,7 @@ export class Repository {
       }
       if (config.id !== marker.id)
         throw new IntegrityError(`repository config belongs to ${config.id}, not ${marker.id}`);
-      return new Repository(sink, config, keys);
+      return new Repository(sink, config, keys, options);
     }
     throw new RepositoryError('wrong_passphrase', 'the passphrase (or key) does not open this repository');
   }
@@ -263,7 +276,10 @@ export class Repository {
 
   // --- blob index -------------------------------------------------------------------------------
 
-  /** Reads every index file (once) so saveBlob can dedup against the whole repository. */
+  /**
+   * Reads every index file (once) so saveBlob can dedup against the whole repository. The blob
+   * index is built afresh from them in every process: its files are a cache, never trusted.
+   */
   async loadIndex(): Promise<void> {
     if (this.#indexLoaded) return;
     for await (const info of this.sink.list('index/')) {
@@ -299,6 +315,7 @@ export class Repository {
     return this.#index.get(id);
   }
 
+  /** Blobs indexed (compacts the blob index to count them exactly: for reports, not loops). */
   get blobCount(): number {
     return this.#index.size;
   }

@@ -83,7 +83,15 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
       const { sink, name } = await sinkAt(ctx, location, org.id);
       try {
         const repo = await openOrInitRepository(sink, organizationPassphrase(options.masterKey, org.id));
-        return { repo, location: name, description: sink.description, close: () => sink.close() };
+        return {
+          repo,
+          location: name,
+          description: sink.description,
+          close: () => {
+            repo.close();
+            return sink.close();
+          },
+        };
       } catch (err) {
         await sink.close().catch(() => undefined);
         throw err;

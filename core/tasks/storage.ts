@@ -80,7 +80,15 @@ export function defaultTaskStorage(storageDir: string, masterKey: Buffer): TaskS
         path: folder(task.organizationId),
       });
       const repo = await openOrInitRepository(sink, organizationPassphrase(masterKey, task.organizationId));
-      return { repo, location: DEFAULT_LOCATION, description: sink.description, close: () => sink.close() };
+      return {
+        repo,
+        location: DEFAULT_LOCATION,
+        description: sink.description,
+        close: () => {
+          repo.close();
+          return sink.close();
+        },
+      };
     },
     async removeOrganization(organizationId) {
       await rm(folder(organizationId), { recursive: true, force: true });

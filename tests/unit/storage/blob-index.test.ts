@@ -23,7 +23,7 @@ function locationOf(n: number): BlobLocation {
 
 describe('blob index', () => {
   it('returns every location it was given, across growth of its arrays', () => {
-    const index = new BlobIndex();
+    const index = new BlobIndex({ recent: 1000 });
     for (let n = 0; n < 5000; n++) index.set(idOf(n), locationOf(n));
     expect(index.size).toBe(5000);
     for (let n = 0; n < 5000; n++) expect(index.get(idOf(n))).toEqual(locationOf(n));
@@ -32,7 +32,7 @@ describe('blob index', () => {
   });
 
   it('replaces a location set again for the same id (a blob stored anew by prune)', () => {
-    const index = new BlobIndex();
+    const index = new BlobIndex({ recent: 1000 });
     index.set(idOf(1), locationOf(1));
     index.set(idOf(1), locationOf(2));
     expect(index.size).toBe(1);
@@ -40,7 +40,7 @@ describe('blob index', () => {
   });
 
   it('keeps ids and values outside the compact form exactly', () => {
-    const index = new BlobIndex();
+    const index = new BlobIndex({ recent: 1000 });
     const big: BlobLocation = { ...locationOf(3), offset: 2 ** 40 + 7, length: 2 ** 33 };
     index.set(idOf(3), locationOf(3));
     index.set(idOf(3), big);
@@ -55,5 +55,30 @@ describe('blob index', () => {
     index.set(idOf(3), locationOf(3));
     expect(index.get(idOf(3))).toEqual(locationOf(3));
     expect(index.size).toBe(3);
+  });
+
+  it('agrees with a Map through runs written out, merged and replaced, then frees its files on close', () => {
+    // Seven recent records: most entries live in run files, merged as they accumulate.
+    const index = new BlobIndex({ recent: 7 });
+    const expected = new Map<string, BlobLocation>();
+    let seed = 1;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    for (let step = 0; step < 3000; step++) {
+      const n = next() % 800;
+      const at = n % 97 === 0 ? { ...locationOf(step), offset: 2 ** 60 } : locationOf(step);
+      index.set(idOf(n), at);
+      expected.set(idOf(n), at);
+    }
+    for (let n = 0; n < 900; n++) expect(index.get(idOf(n))).toEqual(expected.get(idOf(n)));
+    expect(index.size).toBe(expected.size);
+    for (let n = 0; n < 900; n++) expect(index.get(idOf(n))).toEqual(expected.get(idOf(n)));
+    // Ids sharing their first bytes (constructed, never HMACs) are told apart across blocks.
+    for (let n = 0; n < 300; n++) index.set(n.toString(16).padStart(64, '0'), locationOf(n));
+    for (let n = 0; n < 300; n++) expect(index.get(n.toString(16).padStart(64, '0'))).toEqual(locationOf(n));
+    index.close();
+    expect(() => index.get(idOf(1))).toThrow(/closed/);
   });
 });
