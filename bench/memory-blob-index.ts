@@ -5,16 +5,8 @@
 // to a slot, and the locations in typed arrays by slot — about 100 bytes a blob on the heap
 // instead of ~180 for a Map of hex ids to location objects.
 
+import type { BlobLocation } from '../storage/blob-index.ts';
 import type { BlobKind } from '../storage/pack.ts';
-
-export interface BlobLocation {
-  pack: string;
-  kind: BlobKind;
-  offset: number;
-  length: number;
-  rawLength: number;
-  codec: number;
-}
 
 const HEX_ID = /^[0-9a-f]{64}$/;
 const KINDS: readonly BlobKind[] = ['data', 'tree'];
