@@ -5,12 +5,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { backupDirectory, restoreSnapshot } from '../storage/filesystem.ts';
-import { RepositoryLockedError, withLock } from '../storage/locks.ts';
+import { RepositoryLock, RepositoryLockedError, removeLocks, type StaleLock, withLock } from '../storage/locks.ts';
 import { pruneRepository } from '../storage/prune.ts';
+import { rebuildIndex } from '../storage/rebuild-index.ts';
 import { Repository, RepositoryError } from '../storage/repository.ts';
 import { applyRetention, parsePeriod, type RetentionPolicy } from '../storage/retention.ts';
 import { SnapshotReader } from '../storage/snapshot-reader.ts';
-import { verifyRepository } from '../storage/verify.ts';
+import { type VerifyReport, verifyRepository } from '../storage/verify.ts';
 import { askHidden } from './cli-prompt.ts';
 import { optionName, settingsFromOptions, sinkCliOptions, withSecretsFromEnv } from './cli-sink-options.ts';
 import { sinkPlugin, sinkPlugins } from './plugins/registry.ts';
@@ -33,7 +34,12 @@ Commands:
   snapshots [--json]           List snapshots.
   ls <snapshot>                List a snapshot's items.
   restore <snapshot> <folder>  Restore a snapshot into an empty or new folder.
-  verify [--read-data[=<percent>]]   Check structure; read back all (or a share of) data.
+  verify [--read-data[=<percent>]]   Check structure; read back all (or a share of) data. Also lists
+                               orphan packs (a crashed backup's) and stale locks.
+  rebuild-index                Rewrite the index from the packs' own trailers (after an index file
+                               was damaged or deleted).
+  unlock [--remove-all]        Remove stale locks (their process is gone or they expired); with
+                               --remove-all every lock (only when nothing else uses the repository).
   prune [--grace-hours <n>]    Remove data no snapshot uses (packs newer than the grace, default 24 h, stay).
       [--keep-within <30d|6m|1y> | --keep-last <n>]   First forget snapshots outside the retention
                                (per task and entity; the newest of each is always kept by --keep-within),
@@ -131,6 +137,7 @@ const options = {
   'grace-hours': { type: 'string' },
   'keep-within': { type: 'string' },
   'keep-last': { type: 'string' },
+  'remove-all': { type: 'boolean' },
 } as const;
 
 export async function runRepoCommand(argv: string[]): Promise<number> {
@@ -296,10 +303,24 @@ async function dispatch(
       if (!Number.isFinite(percent) || percent < 0 || percent > 100)
         throw new UsageError('--read-data takes a percentage from 0 to 100');
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
-      const report = await withLock(sink, 'shared', { purpose: 'verify' }, () =>
-        verifyRepository(repo, { readDataPercent: percent, onProgress: (m) => process.stderr.write(`${m}\n`) }),
-      );
+      // Taken by hand (not withLock) to name the stale locks its acquisition removed.
+      const lock = await RepositoryLock.acquire(sink, 'shared', { purpose: 'verify' });
+      let report: VerifyReport;
+      try {
+        report = await verifyRepository(repo, {
+          readDataPercent: percent,
+          onProgress: (m) => process.stderr.write(`${m}\n`),
+        });
+      } finally {
+        await lock.release();
+      }
       for (const p of report.problems) out(`PROBLEM ${p.object}: ${p.message}`);
+      for (const p of report.orphanPacks)
+        out(
+          `ORPHAN pack ${p.id}: ${p.size} bytes, named by no index and used by no snapshot (the next backup reuses its blobs; prune removes it)`,
+        );
+      for (const l of lock.removedStale) out(`STALE LOCK ${describeStale(l)}: removed`);
+      for (const l of report.staleLocks) out(`STALE LOCK ${describeStale(l)} (holdfast repo unlock removes it)`);
       out(
         `${report.snapshots} snapshots, ${report.packs} packs, ${report.packsRead} packs read, ${report.blobsChecked} blobs checked: ` +
           (report.problems.length ? `${report.problems.length} problem(s)` : 'no problems'),
@@ -327,6 +348,28 @@ async function dispatch(
       );
       return REPO_EXIT.ok;
     }
+    case 'rebuild-index': {
+      need(0, 'no arguments');
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      const report = await withLock(sink, 'exclusive', { purpose: 'rebuild-index' }, () =>
+        rebuildIndex(repo, { onProgress: (m) => process.stderr.write(`${m}\n`) }),
+      );
+      for (const p of report.problems) out(`PROBLEM ${p.object}: ${p.message}`);
+      out(
+        `Rebuilt the index from ${report.packs} packs: ${report.blobs} blobs in ${report.indexFilesWritten} index file(s); ` +
+          `removed ${report.indexFilesRemoved} old index file(s).`,
+      );
+      return report.problems.length ? REPO_EXIT.problems : REPO_EXIT.ok;
+    }
+    case 'unlock': {
+      need(0, 'no arguments');
+      // Locks are not encrypted: no passphrase needed.
+      const all = values['remove-all'] === true;
+      const removed = await removeLocks(sink, { all });
+      for (const l of removed) out(`Removed ${describeStale(l)}.`);
+      out(all ? `Removed ${removed.length} lock(s).` : `Removed ${removed.length} stale lock(s).`);
+      return REPO_EXIT.ok;
+    }
     case 'key': {
       const [sub, arg] = rest;
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
@@ -349,6 +392,11 @@ async function dispatch(
     default:
       throw new UsageError(`unknown repo command "${command}"\n\n${repoUsage}`);
   }
+}
+
+function describeStale(l: StaleLock): string {
+  const r = l.record;
+  return `${l.key}: ${r.kind}, ${r.purpose} on ${r.host} (pid ${r.pid}), ${l.reason}`;
 }
 
 /**
