@@ -180,7 +180,12 @@ export class Repository {
 
   /** Creates a repository in an empty location. */
   static async init(sink: Sink, options: InitOptions): Promise<Repository> {
-    if (await exists(sink, MARKER_KEY).catch(notAFolder(sink)))
+    if (
+      await exists(sink, MARKER_KEY).catch((err) => {
+        assertFolder(sink, err);
+        throw err;
+      })
+    )
       throw new RepositoryError('exists', `${sink.description} already holds a repository`);
     const keys = generateMasterKeys();
     const id = randomUUID();
@@ -215,7 +220,7 @@ export class Repository {
     try {
       marker = JSON.parse((await readAll(await sink.get(MARKER_KEY))).toString('utf8')) as RepositoryMarker;
     } catch (err) {
-      notAFolder(sink)(err);
+      assertFolder(sink, err);
       if (err instanceof ObjectNotFoundError)
         throw new RepositoryError('not_a_repository', `${sink.description} holds no Holdfast repository`);
       if (err instanceof SyntaxError)
@@ -703,17 +708,16 @@ export interface SnapshotManifest {
   host?: string;
 }
 
-/** Rethrows a sink's "the location is a file" as the repository error it is for the user. */
-function notAFolder(sink: Sink): (err: unknown) => never {
-  return (err) => {
-    if (err instanceof SinkError && err.reason === 'not_a_folder')
-      throw new RepositoryError(
-        'not_a_repository',
-        `${sink.description} is a file, not a folder: a repository is a folder`,
-        { cause: err },
-      );
-    throw err;
-  };
+/** Turns a sink's "the location is a file" into the repository error it is for the user. */
+function assertFolder(sink: Sink, err: unknown): void {
+  if (err instanceof SinkError && err.reason === 'not_a_folder')
+    throw new RepositoryError(
+      'not_a_repository',
+      `${sink.description} is a file, not a folder: a repository is a folder`,
+      {
+        cause: err,
+      },
+    );
 }
 
 async function exists(sink: Sink, key: string): Promise<boolean> {
