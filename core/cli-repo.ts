@@ -60,7 +60,8 @@ Secrets come from the environment: HOLDFAST_SINK_SECRET_ACCESS_KEY (s3), HOLDFAS
 HOLDFAST_SINK_SAS_TOKEN or HOLDFAST_SINK_CONNECTION_STRING (azure), HOLDFAST_SINK_CREDENTIALS_JSON (gcs).
 Passphrase: HOLDFAST_REPO_PASSPHRASE (HOLDFAST_REPO_NEW_PASSPHRASE for "key add"), or a prompt.
 Exit codes: 0 done, 1 failed, 2 usage error, 4 repository error (not a repository, wrong
-passphrase, already exists, locked), 5 verify found problems.`;
+passphrase, already exists, a file instead of a folder, locked), 5 verify or rebuild-index
+found problems.`;
 
 class UsageError extends Error {}
 

@@ -11,9 +11,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalSink } from '../../../plugins/sinks/local/index.ts';
 import { currentLockOwner, type LockRecord, RepositoryLock } from '../../../storage/locks.ts';
+import { pruneRepository } from '../../../storage/prune.ts';
 import { Repository } from '../../../storage/repository.ts';
+import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { repoRoot, runToEnd } from '../../helpers/process.ts';
-import { PASSPHRASE, SMALL } from '../../helpers/repository.ts';
+import { createTestRepo, PASSPHRASE, SMALL } from '../../helpers/repository.ts';
 import { describeTree } from '../../helpers/source-tree.ts';
 
 const dirs: string[] = [];
@@ -128,6 +130,31 @@ describe('after a crashed backup', () => {
     expect(prune.stdout).toContain(`${orphans} packs deleted, 0 repacked, ${bytes} bytes freed; 0 packs kept`);
     expect(packFiles(sinkPath)).toEqual([]);
     expect(lockFiles(sinkPath)).toEqual([]);
+  });
+});
+
+describe("prune's grace", () => {
+  it('keeps unreferenced packs younger than a live lock, and removes them at once when every live lock is younger', async () => {
+    const t = await createTestRepo();
+    dirs.push(t.root);
+    const w = new SnapshotWriter(t.repo, { task: 't', entity: 'e' });
+    await w.add({ key: 'f', kind: 'file' }, randomBytes(3 * 1024 * 1024));
+    const { id } = await w.commit();
+    await t.repo.forgetSnapshot(id);
+    const packs = packFiles(t.sink.root).length;
+    expect(packs).toBeGreaterThan(1);
+
+    // The test's lock was taken before the packs were written: they may be a running backup's.
+    const kept = await pruneRepository(await t.reopen());
+    expect({ deleted: kept.packsDeleted, kept: kept.keptForGrace }).toEqual({ deleted: 0, kept: packs });
+
+    await t.lock.release();
+    const later = await RepositoryLock.acquire(t.sink, 'shared', { purpose: 'later' });
+    const repo = await Repository.open(t.sink, { passphrase: PASSPHRASE });
+    const pruned = await pruneRepository(repo);
+    expect({ deleted: pruned.packsDeleted, kept: pruned.keptForGrace }).toEqual({ deleted: packs, kept: 0 });
+    expect(packFiles(t.sink.root)).toEqual([]);
+    await later.release();
   });
 });
 
