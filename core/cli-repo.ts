@@ -8,14 +8,14 @@ import { backupDirectory, restoreSnapshot } from '../storage/filesystem.ts';
 import { RepositoryLock, RepositoryLockedError, removeLocks, type StaleLock, withLock } from '../storage/locks.ts';
 import { pruneRepository } from '../storage/prune.ts';
 import { rebuildIndex } from '../storage/rebuild-index.ts';
-import { Repository, RepositoryError } from '../storage/repository.ts';
+import { MARKER_KEY, Repository, RepositoryError } from '../storage/repository.ts';
 import { applyRetention, parsePeriod, type RetentionPolicy } from '../storage/retention.ts';
 import { SnapshotReader } from '../storage/snapshot-reader.ts';
 import { type VerifyReport, verifyRepository } from '../storage/verify.ts';
 import { askHidden } from './cli-prompt.ts';
 import { optionName, settingsFromOptions, sinkCliOptions, withSecretsFromEnv } from './cli-sink-options.ts';
 import { sinkPlugin, sinkPlugins } from './plugins/registry.ts';
-import type { Sink, SinkPlugin } from './plugins/sink.ts';
+import { ObjectNotFoundError, type Sink, SinkError, type SinkPlugin } from './plugins/sink.ts';
 import { probeSink } from './plugins/sink-probe.ts';
 
 export const REPO_EXIT = { ok: 0, failed: 1, usage: 2, repository: 4, problems: 5 } as const;
@@ -161,6 +161,14 @@ export async function runRepoCommand(argv: string[]): Promise<number> {
     const sink = await openSink(values);
     try {
       return await dispatch(command, rest, values, sink);
+    } catch (err) {
+      // Commands that never open the repository (unlock) meet a file instead of a folder here.
+      if (err instanceof SinkError && err.reason === 'not_a_folder')
+        throw new RepositoryError(
+          'not_a_repository',
+          `${sink.description} is a file, not a folder: a repository is a folder`,
+        );
+      throw err;
     } finally {
       await sink.close();
     }
@@ -364,7 +372,12 @@ async function dispatch(
     }
     case 'unlock': {
       need(0, 'no arguments');
-      // Locks are not encrypted: no passphrase needed.
+      // Locks are not encrypted: no passphrase needed, but the location must hold a repository.
+      await sink.head(MARKER_KEY).catch((err: unknown) => {
+        if (err instanceof ObjectNotFoundError)
+          throw new RepositoryError('not_a_repository', `${sink.description} holds no Holdfast repository`);
+        throw err;
+      });
       const all = values['remove-all'] === true;
       const removed = await removeLocks(sink, { all });
       for (const l of removed) out(`Removed ${describeStale(l)}.`);

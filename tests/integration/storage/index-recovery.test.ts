@@ -209,10 +209,13 @@ describe('holdfast repo with a damaged index', () => {
     const base = temp();
     const file = join(base, 'a-file');
     writeFileSync(file, 'not a folder');
-    for (const command of [['snapshots'], ['init'], ['verify']]) {
+    for (const command of [['snapshots'], ['init'], ['verify'], ['unlock']]) {
       const run = await repoCli([...command, '--sink', 'local', '--path', file]);
       expect(run.stderr).toContain(`holdfast repo: local:${file} is a file, not a folder`);
       expect(run.code).toBe(4);
     }
+    const empty = await repoCli(['unlock', '--sink', 'local', '--path', join(base, 'nothing-here')]);
+    expect(empty.stderr).toContain('holds no Holdfast repository');
+    expect(empty.code).toBe(4);
   });
 });
