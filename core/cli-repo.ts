@@ -40,7 +40,8 @@ Commands:
                                was damaged or deleted).
   unlock [--remove-all]        Remove stale locks (their process is gone or they expired); with
                                --remove-all every lock (only when nothing else uses the repository).
-  prune [--grace-hours <n>]    Remove data no snapshot uses (packs newer than the grace, default 24 h, stay).
+  prune [--grace-hours <n>]    Remove data no snapshot uses (packs newer than both the grace, default
+                               24 h, and the oldest live lock stay: a running backup may own them).
       [--keep-within <30d|6m|1y> | --keep-last <n>]   First forget snapshots outside the retention
                                (per task and entity; the newest of each is always kept by --keep-within),
                                and remove forgotten snapshots from this appliance's catalog.
