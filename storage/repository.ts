@@ -613,11 +613,29 @@ export class Repository {
     await this.sink.delete(`snapshots/${id}`);
   }
 
-  async listSnapshots(): Promise<{ id: string; manifest: SnapshotManifest }[]> {
+  /** The ids of every snapshot manifest in the sink, readable or not. */
+  async snapshotIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const info of this.sink.list('snapshots/')) ids.push(info.key.slice('snapshots/'.length));
+    return ids;
+  }
+
+  /**
+   * Every snapshot, oldest first. A manifest that fails authentication or parsing is damaged:
+   * with `onDamaged` it is skipped and reported there; without, it fails the listing (callers
+   * that would treat a skipped snapshot as gone must not skip silently). Sink errors always throw.
+   */
+  async listSnapshots(
+    options: { onDamaged?: (damaged: DamagedSnapshot) => void } = {},
+  ): Promise<{ id: string; manifest: SnapshotManifest }[]> {
     const out: { id: string; manifest: SnapshotManifest }[] = [];
-    for await (const info of this.sink.list('snapshots/')) {
-      const id = info.key.slice('snapshots/'.length);
-      out.push({ id, manifest: await this.loadSnapshot(id) });
+    for (const id of await this.snapshotIds()) {
+      try {
+        out.push({ id, manifest: await this.loadSnapshot(id) });
+      } catch (err) {
+        if (!(err instanceof IntegrityError) || !options.onDamaged) throw err;
+        options.onDamaged({ id, reason: err.message });
+      }
     }
     return out.sort((a, b) => a.manifest.time.localeCompare(b.manifest.time) || a.id.localeCompare(b.id));
   }
@@ -643,6 +661,14 @@ export interface SnapshotManifest {
   tags?: string[];
   /** Machine that wrote the snapshot. */
   host?: string;
+  /** For a snapshot `repair snapshots` rewrote without its damaged items: the damaged one's id. */
+  original?: string;
+}
+
+/** A snapshot manifest that cannot be read (fails authentication or does not parse). */
+export interface DamagedSnapshot {
+  id: string;
+  reason: string;
 }
 
 async function exists(sink: Sink, key: string): Promise<boolean> {
