@@ -13,10 +13,12 @@ export interface DamagedRange {
   node: string;
   from: string;
   to?: string | undefined;
+  /** How many items the node held, when its parent says (not for a snapshot's root). */
+  items?: number | undefined;
   reason: string;
 }
 
-type Node = { items: ItemEntry[] } | { children: { first: string; id: string }[] };
+type Node = { items: ItemEntry[] } | { children: { first: string; id: string; items?: number }[] };
 
 /** An error that means the repository's data is damaged (rather than the sink being unreachable). */
 export function isDamage(err: unknown): err is Error {
@@ -26,7 +28,7 @@ export function isDamage(err: unknown): err is Error {
 async function* walk(
   repo: Repository,
   id: string,
-  range: { from: string; to?: string | undefined },
+  range: { from: string; to?: string | undefined; items?: number | undefined },
   after: string | undefined,
   onDamage: (range: DamagedRange) => void,
 ): AsyncIterable<ItemEntry> {
@@ -35,7 +37,7 @@ async function* walk(
     node = JSON.parse((await repo.readBlob(id)).toString('utf8')) as Node;
   } catch (err) {
     if (!isDamage(err)) throw err;
-    onDamage({ node: id, from: range.from, to: range.to, reason: err.message });
+    onDamage({ node: id, ...range, reason: err.message });
     return;
   }
   if ('items' in node) {
@@ -43,11 +45,12 @@ async function* walk(
     return;
   }
   for (let i = 0; i < node.children.length; i++) {
-    const child = node.children[i] as { first: string; id: string };
+    const child = node.children[i] as { first: string; id: string; items?: number };
     const next = node.children[i + 1];
     // Every key of this child sorts before the next child's first key: all already delivered.
     if (after !== undefined && next && next.first <= after) continue;
-    yield* walk(repo, child.id, { from: child.first, to: next?.first ?? range.to }, after, onDamage);
+    const childRange = { from: child.first, to: next?.first ?? range.to, items: child.items };
+    yield* walk(repo, child.id, childRange, after, onDamage);
   }
 }
 
@@ -85,4 +88,39 @@ export async function* itemsPastDamage(
 export function describeRange(range: DamagedRange): string {
   const to = range.to === undefined ? 'the end' : JSON.stringify(range.to);
   return `the items from ${JSON.stringify(range.from)} up to ${to} are unreadable (tree node ${range.node}: ${range.reason})`;
+}
+
+/**
+ * Each content blob's plaintext length (from the index), or why the item cannot be restored: a
+ * blob no index names, or lengths that do not add up to the item's size.
+ */
+export function contentLengths(repo: Repository, item: ItemEntry): number[] | string {
+  const lengths: number[] = [];
+  for (const id of item.content ?? []) {
+    const at = repo.locate(id);
+    if (!at) return `blob ${id} is not in any index`;
+    lengths.push(at.rawLength);
+  }
+  const total = lengths.reduce((a, b) => a + b, 0);
+  if (lengths.length > 0 && total !== item.size) return `its blobs hold ${total} bytes, the item says ${item.size}`;
+  return lengths;
+}
+
+/** Reads a group of blobs; when it holds a damaged one, reads them one by one so only those fail. */
+export async function readPastDamage(repo: Repository, ids: string[]): Promise<(Buffer | Error)[]> {
+  try {
+    return await repo.readBlobs(ids);
+  } catch (err) {
+    if (!isDamage(err)) throw err;
+  }
+  const out: (Buffer | Error)[] = [];
+  for (const id of ids) {
+    out.push(
+      await repo.readBlob(id).catch((err: unknown) => {
+        if (!isDamage(err)) throw err;
+        return err;
+      }),
+    );
+  }
+  return out;
 }

@@ -26,7 +26,7 @@ import {
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { releaseBuffer } from './buffers.ts';
 import { blobIdAsync } from './crypto.ts';
-import { describeRange, isDamage, itemsPastDamage } from './damaged-items.ts';
+import { contentLengths, describeRange, isDamage, itemsPastDamage, readPastDamage } from './damaged-items.ts';
 import type { FileMeta } from './filesystem.ts';
 import type { Repository } from './repository.ts';
 import { SnapshotReader } from './snapshot-reader.ts';
@@ -242,6 +242,8 @@ export async function restoreSnapshot(
       // Defence in depth: the folder it goes into must really be inside the target.
       const parentDir = dirname(path);
       if (!checked.has(parentDir)) {
+        // Its folder's own item may have been in a damaged tree node: create it then.
+        if (item.kind !== 'folder') await mkdir(parentDir, { recursive: true });
         const real = await realpath(parentDir).catch(() => undefined);
         if (real !== undefined && real !== realRoot && !real.startsWith(realRoot + sep)) throw outside();
         if (real !== undefined) checked.add(parentDir);
@@ -309,38 +311,6 @@ export async function restoreSnapshot(
   }
   failed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { items: count - failedFiles, kept, failed };
-}
-
-/** Reads a group; when it holds a damaged blob, reads it blob by blob so only those fail. */
-async function readPastDamage(repo: Repository, ids: string[]): Promise<(Buffer | Error)[]> {
-  try {
-    return await repo.readBlobs(ids);
-  } catch (err) {
-    if (!isDamage(err)) throw err;
-  }
-  const out: (Buffer | Error)[] = [];
-  for (const id of ids) {
-    out.push(
-      await repo.readBlob(id).catch((err: unknown) => {
-        if (!isDamage(err)) throw err;
-        return err;
-      }),
-    );
-  }
-  return out;
-}
-
-/** Each content blob's plaintext length (from the index), or why the item cannot be restored. */
-function contentLengths(repo: Repository, item: ItemEntry): number[] | string {
-  const lengths: number[] = [];
-  for (const id of item.content ?? []) {
-    const at = repo.locate(id);
-    if (!at) return `blob ${id} is not in any index`;
-    lengths.push(at.rawLength);
-  }
-  const total = lengths.reduce((a, b) => a + b, 0);
-  if (total !== item.size) return `its blobs hold ${total} bytes, the item says ${item.size}`;
-  return lengths;
 }
 
 /** A file left by an earlier run under its real name (so complete then) that still matches. */

@@ -4,7 +4,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { EntityManager } from '@mikro-orm/core';
-import type { Repository, SnapshotManifest } from '../../storage/repository.ts';
+import type { DamagedSnapshot, Repository, SnapshotManifest } from '../../storage/repository.ts';
 import { diffSnapshots, snapshotItems } from '../../storage/snapshot-state.ts';
 import {
   catalogBatchWriter,
@@ -178,8 +178,12 @@ class WriterThread {
  * (crash, kill) leaves `indexed_at` empty, and the next reindex repairs the full-text index before
  * starting over.
  */
-export async function reindexRepository(em: EntityManager, repo: Repository, location: string): Promise<IndexReport> {
-  const report: IndexReport = { snapshots: 0, versions: 0, items: 0 };
+export async function reindexRepository(
+  em: EntityManager,
+  repo: Repository,
+  location: string,
+): Promise<IndexReport & { skipped: DamagedSnapshot[] }> {
+  const report: IndexReport & { skipped: DamagedSnapshot[] } = { snapshots: 0, versions: 0, items: 0, skipped: [] };
   await em.transactional(async (tx) => {
     const existing = await tx.findOne(CatalogRepository, { id: repo.id });
     if (existing) {
@@ -196,7 +200,8 @@ export async function reindexRepository(em: EntityManager, repo: Repository, loc
     }
   });
   const previous = new Map<string, { id: string; manifest: SnapshotManifest }>();
-  const snapshots = await repo.listSnapshots();
+  // A snapshot whose manifest cannot be read is left out (and reported), not the whole catalog.
+  const snapshots = await repo.listSnapshots({ onDamaged: (d) => report.skipped.push(d) });
   const path = databaseFile(em);
   if (path) {
     // A database file: rows are written by a thread of their own while this one reads the trees.
