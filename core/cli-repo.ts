@@ -382,9 +382,7 @@ async function dispatch(
         repo,
       );
       for (const u of report.unreadable) {
-        out(
-          `snapshot ${u.id}: unreadable (${u.reason}); ${u.removed ? 'removed' : 'kept (remove it with --forget)'}`,
-        );
+        out(`snapshot ${u.id}: unreadable (${u.reason}); ${u.removed ? 'removed' : 'kept (remove it with --forget)'}`);
       }
       for (const r of report.rewritten) {
         out(

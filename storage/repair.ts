@@ -4,7 +4,8 @@
 // entity unchanged, tagged "repaired" and naming the original — and the original is removed only
 // with `forget`. Content blobs are checked against the index; with `readData` they are also read
 // and authenticated. The caller holds the exclusive lock (and has this Repository hold it).
-import type { RestoreResult } from './restore.ts';
+
+import { releaseBuffer } from './buffers.ts';
 import {
   contentLengths,
   type DamagedRange,
@@ -14,7 +15,7 @@ import {
   readPastDamage,
 } from './damaged-items.ts';
 import type { Repository, SnapshotManifest } from './repository.ts';
-import { releaseBuffer } from './buffers.ts';
+import type { RestoreResult } from './restore.ts';
 import { TreeBuilder } from './tree.ts';
 
 export const REPAIRED_TAG = 'repaired';

@@ -423,11 +423,17 @@ describe('a backup with a damaged blob', () => {
     expect(restored.state).toBe('partially_succeeded');
     expect(restored.result).toMatchObject({ items: 6, restored: 5, failedItems: 1 });
     expect(restored.result?.failed).toEqual([{ key: 'items/00003', reason: expect.stringMatching(reason) }]);
-    expect(restored.log.some((e) => e.level === 'warn' && e.message.startsWith('items/00003 was not restored: the backup'))).toBe(
-      true,
-    );
+    expect(
+      restored.log.some((e) => e.level === 'warn' && e.message.startsWith('items/00003 was not restored: the backup')),
+    ).toBe(true);
     const run = (restoredRuns.get(`acct-${damagedOrg.id.slice(0, 8)}`) ?? []).at(-1);
-    expect(run?.written.map((w) => w.key)).toEqual(['items/00000', 'items/00001', 'items/00002', 'items/00004', 'items/00005']);
+    expect(run?.written.map((w) => w.key)).toEqual([
+      'items/00000',
+      'items/00001',
+      'items/00002',
+      'items/00004',
+      'items/00005',
+    ]);
 
     const exported = await startExport(startContext(h, damagedOrg), {
       taskId: backed.task.id,
@@ -439,7 +445,9 @@ describe('a backup with a damaged blob', () => {
     expect(done.state).toBe('partially_succeeded');
     expect(done.result).toMatchObject({ items: 5, failedItems: 1 });
     expect(done.result?.failed).toEqual([{ key: 'items/00003', reason: expect.stringMatching(reason) }]);
-    expect(done.log.some((e) => e.level === 'warn' && e.message.startsWith('items/00003 was not exported: the backup'))).toBe(true);
+    expect(
+      done.log.some((e) => e.level === 'warn' && e.message.startsWith('items/00003 was not exported: the backup')),
+    ).toBe(true);
     const result = await h.em().findOneOrFail(ExportResult, { job: exported.id });
     const names = [...(await readZip(result.filePath)).keys()];
     expect(names).toHaveLength(5);

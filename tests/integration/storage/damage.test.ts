@@ -5,7 +5,16 @@
 // Everything runs through the `holdfast repo` CLI, as operators use it.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -43,7 +52,8 @@ async function setUp(): Promise<Setup> {
   const src = join(base, 'src');
   mkdirSync(join(src, 'files'), { recursive: true });
   makeSource(src);
-  for (let i = 0; i < 400; i++) writeFileSync(join(src, 'files', `f-${String(i).padStart(3, '0')}.bin`), randomBytes(5000));
+  for (let i = 0; i < 400; i++)
+    writeFileSync(join(src, 'files', `f-${String(i).padStart(3, '0')}.bin`), randomBytes(5000));
   const sinkPath = join(base, 'repo');
   const sink = ['--sink', 'local', '--path', sinkPath];
   expect((await repoCli(['init', ...sink])).code).toBe(0);
@@ -85,7 +95,9 @@ function partials(root: string): string[] {
 }
 
 describe('a damaged snapshot file', () => {
-  it('is skipped with a warning by snapshots, prefix restore, backup, reindex, prune and retention; repair --forget removes it', { timeout: 180_000 }, async () => {
+  it('is skipped with a warning by snapshots, prefix restore, backup, reindex, prune and retention; repair --forget removes it', {
+    timeout: 180_000,
+  }, async () => {
     const s = await setUp();
     const first = await backup(s);
     const second = await backup(s);
@@ -108,7 +120,10 @@ describe('a damaged snapshot file', () => {
     expect(next.code).toBe(0);
     expect(next.stderr).toMatch(warning);
     const third = next.stdout.trim();
-    const after = JSON.parse((await repoCli(['snapshots', '--json', ...s.sink])).stdout) as { id: string; parent?: string }[];
+    const after = JSON.parse((await repoCli(['snapshots', '--json', ...s.sink])).stdout) as {
+      id: string;
+      parent?: string;
+    }[];
     expect(after.map((x) => [x.id, x.parent])).toEqual([
       [first, undefined],
       [third, first],
@@ -150,7 +165,9 @@ describe('a damaged snapshot file', () => {
 });
 
 describe('restore past damage', () => {
-  it('restores every other file exactly, names the ones with an unreadable blob, leaves them absent and exits 1', { timeout: 60_000 }, async () => {
+  it('restores every other file exactly, names the ones with an unreadable blob, leaves them absent and exits 1', {
+    timeout: 60_000,
+  }, async () => {
     const s = await setUp();
     const id = await backup(s);
     const repo = await openLocal(s.sinkPath);
@@ -166,7 +183,9 @@ describe('restore past damage', () => {
     const restored = await repoCli(['restore', id, target, ...s.sink]);
     expect(restored.code).toBe(1);
     expect(restored.stderr).toMatch(/failed: big\.bin: blob [0-9a-f]{64} in pack [0-9a-f]{64} failed authentication/);
-    expect(restored.stderr).toMatch(/failed: files\/f-123\.bin: blob [0-9a-f]{64} in pack [0-9a-f]{64} failed authentication/);
+    expect(restored.stderr).toMatch(
+      /failed: files\/f-123\.bin: blob [0-9a-f]{64} in pack [0-9a-f]{64} failed authentication/,
+    );
     expect(restored.stdout).toContain('2 items could not be restored');
     expect(describeTree(target)).toEqual(without(describeTree(s.src), ['big.bin', 'files/f-123.bin']));
     expect(partials(target)).toEqual([]);
@@ -177,7 +196,9 @@ describe('restore past damage', () => {
     const id = await backup(s);
     const repo = await openLocal(s.sinkPath);
     const manifest = await repo.loadSnapshot(id);
-    const root = JSON.parse((await repo.readBlob(manifest.tree)).toString()) as { children: { first: string; id: string }[] };
+    const root = JSON.parse((await repo.readBlob(manifest.tree)).toString()) as {
+      children: { first: string; id: string }[];
+    };
     const leaf = root.children[3] as { first: string; id: string };
     const lost = (JSON.parse((await repo.readBlob(leaf.id)).toString()) as { items: { key: string }[] }).items.map(
       (i) => i.key,
@@ -209,7 +230,9 @@ describe('restore past damage', () => {
     expect(describeTree(target)).toEqual(describeTree(s.src));
   });
 
-  it('survives SIGKILL at 5 points of a restore; --resume then completes it exactly', { timeout: 180_000 }, async () => {
+  it('survives SIGKILL at 5 points of a restore; --resume then completes it exactly', {
+    timeout: 180_000,
+  }, async () => {
     const s = await setUp();
     for (let i = 0; i < 6; i++) writeFileSync(join(s.src, `large-${i}.bin`), randomBytes(2 * 1024 * 1024));
     const id = await backup(s);
@@ -252,12 +275,16 @@ describe('restore past damage', () => {
 });
 
 describe('repair snapshots', () => {
-  it('rewrites a snapshot without its damaged tree node and blob, marked repaired; --forget removes the original', { timeout: 90_000 }, async () => {
+  it('rewrites a snapshot without its damaged tree node and blob, marked repaired; --forget removes the original', {
+    timeout: 90_000,
+  }, async () => {
     const s = await setUp();
     const id = await backup(s);
     const repo = await openLocal(s.sinkPath);
     const manifest = await repo.loadSnapshot(id);
-    const root = JSON.parse((await repo.readBlob(manifest.tree)).toString()) as { children: { first: string; id: string }[] };
+    const root = JSON.parse((await repo.readBlob(manifest.tree)).toString()) as {
+      children: { first: string; id: string }[];
+    };
     const leaf = root.children[2] as { first: string; id: string };
     const lost = (JSON.parse((await repo.readBlob(leaf.id)).toString()) as { items: { key: string }[] }).items.map(
       (i) => i.key,
@@ -279,7 +306,11 @@ describe('repair snapshots', () => {
       stats: { items: number };
     }[];
     expect(list).toHaveLength(1);
-    expect(list[0]).toMatchObject({ tags: ['repaired'], original: id, stats: { items: manifest.stats.items - lost.length - 1 } });
+    expect(list[0]).toMatchObject({
+      tags: ['repaired'],
+      original: id,
+      stats: { items: manifest.stats.items - lost.length - 1 },
+    });
     expect(snapshotFiles(s)).toEqual([list[0]?.id]);
 
     const target = join(s.base, 'restored');
