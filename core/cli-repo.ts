@@ -256,9 +256,8 @@ async function dispatch(
       const kernel = await openKernel(loadConfig(), createStderrLogger('warn'));
       try {
         const report = await withLock(sink, 'shared', { purpose: command }, () =>
-          reindexRepository(kernel.orm.em.fork(), repo, sink.description),
+          reindexRepository(kernel.orm.em.fork(), repo, sink.description, { onDamaged: warnDamaged }),
         );
-        for (const d of report.skipped) warnDamaged(d);
         out(
           `${command === 'attach' ? 'Attached' : 'Reindexed'} repository ${repo.id}: ${report.snapshots} snapshots, ` +
             `${report.items} items, ${report.versions} versions in the catalog.`,

@@ -176,14 +176,15 @@ class WriterThread {
  * full-text documents and the documents added in one statement at the end, with `indexed_at`; until
  * then the repository's items are browsable but not searchable. A reindex that stops half-way
  * (crash, kill) leaves `indexed_at` empty, and the next reindex repairs the full-text index before
- * starting over.
+ * starting over. A snapshot whose manifest cannot be read is left out (passed to `onDamaged`).
  */
 export async function reindexRepository(
   em: EntityManager,
   repo: Repository,
   location: string,
-): Promise<IndexReport & { skipped: DamagedSnapshot[] }> {
-  const report: IndexReport & { skipped: DamagedSnapshot[] } = { snapshots: 0, versions: 0, items: 0, skipped: [] };
+  options: { onDamaged?: (damaged: DamagedSnapshot) => void } = {},
+): Promise<IndexReport> {
+  const report: IndexReport = { snapshots: 0, versions: 0, items: 0 };
   await em.transactional(async (tx) => {
     const existing = await tx.findOne(CatalogRepository, { id: repo.id });
     if (existing) {
@@ -200,8 +201,7 @@ export async function reindexRepository(
     }
   });
   const previous = new Map<string, { id: string; manifest: SnapshotManifest }>();
-  // A snapshot whose manifest cannot be read is left out (and reported), not the whole catalog.
-  const snapshots = await repo.listSnapshots({ onDamaged: (d) => report.skipped.push(d) });
+  const snapshots = await repo.listSnapshots({ onDamaged: options.onDamaged ?? (() => undefined) });
   const path = databaseFile(em);
   if (path) {
     // A database file: rows are written by a thread of their own while this one reads the trees.
