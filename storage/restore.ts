@@ -69,6 +69,12 @@ const BYTES_IN_FLIGHT = 24 * 1024 * 1024;
 /** Files with inline content (or none) written at once. */
 const SMALL_FILE_JOBS = 16;
 
+/** What every file of one restore shares: whether it resumes, and where failures go. */
+interface RestoreRun {
+  resume: boolean;
+  onFailed: (failed: FailedItem) => void;
+}
+
 /**
  * A file being restored: opened (under its partial name) on its first write, finished after its
  * last part — mode, times, close, rename to its real name — or, when a part failed, removed.
@@ -80,19 +86,22 @@ class RestoredFile {
   #remaining: number;
   #handle: Promise<FileHandle> | undefined;
   #failure: string | undefined;
-  readonly #onFailed: (failed: FailedItem) => void;
+  readonly #run: RestoreRun;
 
-  constructor(key: string, path: string, meta: Partial<FileMeta>, parts: number, onFailed: (f: FailedItem) => void) {
+  constructor(key: string, path: string, meta: Partial<FileMeta>, parts: number, run: RestoreRun) {
     this.key = key;
     this.path = path;
     this.meta = meta;
     this.#remaining = parts;
-    this.#onFailed = onFailed;
+    this.#run = run;
   }
 
   #open(): Promise<FileHandle> {
+    const partial = partialPath(this.path);
     // A partial file left by an interrupted run is replaced (never followed, if it is a link).
-    this.#handle ??= rm(partialPath(this.path), { force: true }).then(() => open(partialPath(this.path), 'wx', 0o600));
+    this.#handle ??= this.#run.resume
+      ? rm(partial, { force: true }).then(() => open(partial, 'wx', 0o600))
+      : open(partial, 'wx', 0o600);
     return this.#handle;
   }
 
@@ -112,7 +121,7 @@ class RestoredFile {
   async fail(reason: string): Promise<void> {
     if (this.#failure === undefined) {
       this.#failure = reason;
-      this.#onFailed({ key: this.key, reason });
+      this.#run.onFailed({ key: this.key, reason });
     }
     if (--this.#remaining === 0) await this.finish();
   }
@@ -173,9 +182,12 @@ export async function restoreSnapshot(
   const smallFiles = new WorkWindow(SMALL_FILE_JOBS, Number.POSITIVE_INFINITY);
   const failed: FailedItem[] = [];
   let failedFiles = 0;
-  const onFailed = (f: FailedItem) => {
-    failed.push(f);
-    failedFiles++;
+  const run = {
+    resume,
+    onFailed: (f: FailedItem) => {
+      failed.push(f);
+      failedFiles++;
+    },
   };
   let queued = new Map<string, Target[]>();
   let queuedBytes = 0;
@@ -268,7 +280,7 @@ export async function restoreSnapshot(
         const data = item.inline !== undefined ? Buffer.from(item.inline, 'base64') : Buffer.alloc(0);
         if (resume && (await completeInline(path, data))) kept++;
         else {
-          const file = new RestoredFile(item.key, path, meta, 1, onFailed);
+          const file = new RestoredFile(item.key, path, meta, 1, run);
           await smallFiles.submit(1, () => file.write(data, 0));
         }
       } else {
@@ -282,7 +294,7 @@ export async function restoreSnapshot(
           count++;
           continue;
         }
-        const file = new RestoredFile(item.key, path, meta, item.content.length, onFailed);
+        const file = new RestoredFile(item.key, path, meta, item.content.length, run);
         let position = 0;
         for (const [i, id] of item.content.entries()) {
           const length = lengths[i] as number;
