@@ -213,6 +213,17 @@ describe('restore past damage', () => {
       `failed: ${leaf.first}: the items from ${JSON.stringify(leaf.first)} up to ${JSON.stringify(root.children[4]?.first)} are unreadable (tree node ${leaf.id}`,
     );
     expect(describeTree(target)).toEqual(without(describeTree(s.src), lost));
+
+    // The catalog leaves the snapshot out, with a warning, and keeps the others.
+    const other = await repoCli(['backup', join(s.src, 'docs'), ...s.sink]);
+    expect(other.code).toBe(0);
+    const attached = await repoCli(['attach', ...s.sink], {
+      HOLDFAST_DATA_DIR: join(s.base, 'appliance'),
+      HOLDFAST_LOG_LEVEL: 'silent',
+    });
+    expect(attached.code).toBe(0);
+    expect(attached.stdout).toMatch(/: 1 snapshots, /);
+    expect(attached.stderr).toContain(`snapshot ${id} is unreadable and was skipped (blob ${leaf.id}`);
   });
 
   it('--resume keeps complete files and replaces a changed one', { timeout: 60_000 }, async () => {
