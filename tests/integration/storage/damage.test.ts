@@ -18,15 +18,20 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { repairSnapshots } from '../../../storage/repair.ts';
+import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
+import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { findItem } from '../../../storage/tree.ts';
 import { damageBlob, flipByte, openLocal } from '../../helpers/damage.ts';
 import { repoRoot, runToEnd } from '../../helpers/process.ts';
-import { PASSPHRASE } from '../../helpers/repository.ts';
+import { createTestRepo, PASSPHRASE, readAll } from '../../helpers/repository.ts';
 import { describeTree, makeSource } from '../../helpers/source-tree.ts';
 
 const dirs: string[] = [];
+const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const c of cleanups.splice(0)) c();
 });
 
 const env = (extra: Record<string, string> = {}) => ({
@@ -331,5 +336,47 @@ describe('repair snapshots', () => {
     const clean = await repoCli(['repair', 'snapshots', '--read-data', ...s.sink]);
     expect(clean.code).toBe(0);
     expect(clean.stdout).toContain('1 snapshot(s) checked: 1 intact');
+  });
+});
+
+describe('repair of a layered snapshot', () => {
+  it('drops the keys of a damaged delta node from the base too: no stale version comes back', {
+    timeout: 60_000,
+  }, async () => {
+    const t = await createTestRepo();
+    cleanups.push(t.cleanup);
+    const opts = { task: 'records', entity: 'Account', mode: 'incremental' as const, layered: true };
+    const key = (i: number) => `rec-${String(i).padStart(5, '0')}`;
+    const w1 = new SnapshotWriter(t.repo, opts);
+    for (let i = 0; i < 2000; i++) await w1.add({ key: key(i), kind: 'record' }, Buffer.from(`v0 ${i}`));
+    const s1 = await w1.commit();
+    const w2 = new SnapshotWriter(t.repo, { ...opts, parent: s1.id });
+    for (let i = 0; i < 2000; i += 5) await w2.add({ key: key(i), kind: 'record' }, Buffer.from(`v1 ${i}`));
+    for (let i = 1; i < 2000; i += 50) await w2.delete(key(i));
+    const s2 = await w2.commit();
+    expect(s2.manifest.layers).toHaveLength(1);
+
+    const delta = s2.manifest.layers?.[0] as string;
+    const root = JSON.parse((await t.repo.readBlob(delta)).toString()) as { children: { first: string; id: string }[] };
+    const from = root.children[1]?.first as string;
+    const to = root.children[2]?.first as string;
+    const expected = new Map<string, string>();
+    const reader = await SnapshotReader.open(t.repo, s2.id);
+    for await (const item of reader.items())
+      if (item.key < from || item.key >= to) expected.set(item.key, (await readAll(reader.content(item))).toString());
+    await damageBlob(join(t.root, 'sink'), root.children[1]?.id as string);
+
+    const repo = await t.reopen();
+    const report = await repairSnapshots(repo, { forget: true });
+    expect(report).toMatchObject({ checked: 2, intact: 1, unreadable: [] });
+    const repaired = report.rewritten[0];
+    expect(repaired?.id).toBe(s2.id);
+    const manifest = await repo.loadSnapshot(repaired?.newId as string);
+    expect(manifest).toMatchObject({ tags: ['repaired'], original: s2.id, stats: { items: expected.size } });
+    expect(manifest.layers).toBeUndefined();
+    const state = new Map<string, string>();
+    const after = await SnapshotReader.open(repo, repaired?.newId as string);
+    for await (const item of after.items()) state.set(item.key, (await readAll(after.content(item))).toString());
+    expect(state).toEqual(expected);
   });
 });
