@@ -4,6 +4,7 @@
 // HOLDFAST_REPO_PASSPHRASE, or a prompt on a terminal.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isDamage } from '../storage/damaged-items.ts';
 import { backupDirectory, restoreSnapshot } from '../storage/filesystem.ts';
 import { RepositoryLockedError, withLock } from '../storage/locks.ts';
 import { pruneRepository } from '../storage/prune.ts';
@@ -232,7 +233,17 @@ async function dispatch(
           const previous = (await repo.listSnapshots({ onDamaged: warnDamaged }))
             .filter((s) => s.manifest.task === task && s.manifest.entity === entity)
             .at(-1);
-          const result = await backupDirectory(repo, folder, { task, entity, parent: previous?.id });
+          let result: Awaited<ReturnType<typeof backupDirectory>>;
+          try {
+            result = await backupDirectory(repo, folder, { task, entity, parent: previous?.id });
+          } catch (err) {
+            // A parent whose tree is damaged cannot lend unchanged items: read everything instead.
+            if (!previous || !isDamage(err)) throw err;
+            process.stderr.write(
+              `warning: the previous snapshot ${previous.id} cannot be read (${err.message}); backing up the whole folder\n`,
+            );
+            result = await backupDirectory(repo, folder, { task, entity });
+          }
           process.stderr.write(
             `${result.items} items, ${result.bytes} bytes (${result.carried} unchanged), uploaded ${repo.stats.bytesUploaded} bytes\n`,
           );

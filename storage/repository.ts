@@ -141,6 +141,8 @@ export class Repository {
   readonly #open = new Map<BlobKind, PackBuilder>();
   /** Blobs sealed into a pack that is not uploaded yet. */
   readonly #pendingIds = new Set<string>();
+  /** Blobs this object found damaged when reading them: saving one stores a fresh copy. */
+  readonly #unreadable = new Set<string>();
   #uploads: Promise<void>[] = [];
   /** Bytes of blobs being sealed, in open packs or in packs uploading (see PACKS_IN_FLIGHT). */
   #heldBytes = 0;
@@ -332,10 +334,12 @@ export class Repository {
     if (!this.#indexLoaded) await this.loadIndex();
     const id = await blobIdAsync(this.keys.idKey, plaintext);
     // force: store again even if indexed (prune moving live blobs out of mostly-dead packs).
-    if (this.#pendingIds.has(id) || (!options.force && this.#index.has(id))) {
+    // A blob found damaged is stored again, so a new snapshot never refers to the damaged copy.
+    if (this.#pendingIds.has(id) || (!options.force && !this.#unreadable.has(id) && this.#index.has(id))) {
       this.stats.blobsReused++;
       return { id, added: false };
     }
+    this.#unreadable.delete(id);
     this.#pendingIds.add(id);
     let sealed: { pieces: Buffer[]; length: number; codec: number };
     // Room for the blob first (its plaintext size; the sealed size once known), so memory held in
@@ -519,10 +523,16 @@ export class Repository {
       }
       for (const { id, at } of run) {
         const sealed = bytes.subarray(at.offset - start, at.offset - start + at.length);
-        if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
-        const plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
-        if (blobId(this.keys.idKey, plain) !== id)
-          throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
+        let plain: Buffer;
+        try {
+          if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
+          plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
+          if (blobId(this.keys.idKey, plain) !== id)
+            throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
+        } catch (err) {
+          if (err instanceof IntegrityError) this.#unreadable.add(id);
+          throw err;
+        }
         out.push(plain);
       }
       // Every plaintext is new memory (decrypted, decompressed): the sealed run is not needed.

@@ -229,6 +229,15 @@ describe('restore past damage', () => {
     expect(attached.code).toBe(0);
     expect(attached.stdout).toMatch(/: 1 snapshots, /);
     expect(attached.stderr).toContain(`snapshot ${id} is unreadable and was skipped (blob ${leaf.id}`);
+
+    // The next backup cannot carry items over from it: it reads the folder whole instead, and
+    // stores a fresh copy of the damaged node rather than referring to it.
+    const next = await repoCli(['backup', s.src, ...s.sink]);
+    expect(next.code).toBe(0);
+    expect(next.stderr).toContain(`warning: the previous snapshot ${id} cannot be read (blob ${leaf.id}`);
+    const whole = join(s.base, 'whole');
+    expect((await repoCli(['restore', next.stdout.trim(), whole, ...s.sink])).code).toBe(0);
+    expect(describeTree(whole)).toEqual(describeTree(s.src));
   });
 
   it('--resume keeps complete files and replaces a changed one', { timeout: 60_000 }, async () => {
