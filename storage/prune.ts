@@ -8,6 +8,7 @@
 //     packs, then are deleted.
 // Order keeps every committed snapshot restorable at every step: new packs, then one index
 // listing every pack that stays, then old index files removed, then old packs removed.
+// A snapshot whose manifest cannot be read could use any blob: with one, nothing is removed.
 // The caller holds the exclusive lock; the Repository object is stale afterwards (reopen it).
 
 import { lockedSince } from './locks.ts';
@@ -37,6 +38,11 @@ export interface PruneReport {
   bytesFreed: number;
   indexFilesReplaced: number;
   keptForGrace: number;
+  /**
+   * Snapshots whose manifest cannot be read. What they use is unknown, so when there are any,
+   * prune deletes and rewrites nothing (`repair snapshots` removes them first).
+   */
+  damagedSnapshots: { id: string; reason: string }[];
 }
 
 export async function pruneRepository(repo: Repository, options: PruneOptions = {}): Promise<PruneReport> {
@@ -52,12 +58,19 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
     bytesFreed: 0,
     indexFilesReplaced: 0,
     keptForGrace: 0,
+    damagedSnapshots: [],
   };
 
   await repo.loadIndex();
   say('marking blobs in use');
   const live = new Set<string>();
-  for (const { manifest } of await repo.listSnapshots()) {
+  const snapshots = await repo.listSnapshots({ onDamaged: (d) => report.damagedSnapshots.push(d) });
+  if (report.damagedSnapshots.length) {
+    // Any blob might be one of theirs: keep everything rather than guess.
+    say(`${report.damagedSnapshots.length} snapshot(s) cannot be read: keeping all data`);
+    return report;
+  }
+  for (const { manifest } of snapshots) {
     report.snapshots++;
     for (const tree of snapshotTrees(manifest)) {
       for await (const node of treeNodeIds(repo, tree)) live.add(node);

@@ -142,6 +142,8 @@ export class Repository {
   readonly #open = new Map<BlobKind, PackBuilder>();
   /** Blobs sealed into a pack that is not uploaded yet. */
   readonly #pendingIds = new Set<string>();
+  /** Blobs this object found damaged when reading them: saving one stores a fresh copy. */
+  readonly #unreadable = new Set<string>();
   #uploads: Promise<void>[] = [];
   /** Bytes of blobs being sealed, in open packs or in packs uploading (see PACKS_IN_FLIGHT). */
   #heldBytes = 0;
@@ -396,10 +398,12 @@ export class Repository {
     if (!this.#indexLoaded) await this.loadIndex();
     const id = await blobIdAsync(this.keys.idKey, plaintext);
     // force: store again even if indexed (prune moving live blobs out of mostly-dead packs).
-    if (this.#pendingIds.has(id) || (!options.force && this.#index.has(id))) {
+    // A blob found damaged is stored again, so a new snapshot never refers to the damaged copy.
+    if (this.#pendingIds.has(id) || (!options.force && !this.#unreadable.has(id) && this.#index.has(id))) {
       this.stats.blobsReused++;
       return { id, added: false };
     }
+    this.#unreadable.delete(id);
     this.#pendingIds.add(id);
     let sealed: { pieces: Buffer[]; length: number; codec: number };
     // Room for the blob first (its plaintext size; the sealed size once known), so memory held in
@@ -583,10 +587,16 @@ export class Repository {
       }
       for (const { id, at } of run) {
         const sealed = bytes.subarray(at.offset - start, at.offset - start + at.length);
-        if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
-        const plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
-        if (blobId(this.keys.idKey, plain) !== id)
-          throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
+        let plain: Buffer;
+        try {
+          if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
+          plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
+          if (blobId(this.keys.idKey, plain) !== id)
+            throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
+        } catch (err) {
+          if (err instanceof IntegrityError) this.#unreadable.add(id);
+          throw err;
+        }
         out.push(plain);
       }
       // Every plaintext is new memory (decrypted, decompressed): the sealed run is not needed.
@@ -669,11 +679,29 @@ export class Repository {
     await this.sink.delete(`snapshots/${id}`);
   }
 
-  async listSnapshots(): Promise<{ id: string; manifest: SnapshotManifest }[]> {
+  /** The ids of every snapshot manifest in the sink, readable or not. */
+  async snapshotIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const info of this.sink.list('snapshots/')) ids.push(info.key.slice('snapshots/'.length));
+    return ids;
+  }
+
+  /**
+   * Every snapshot, oldest first. A manifest that fails authentication or parsing is damaged:
+   * with `onDamaged` it is skipped and reported there; without, it fails the listing (callers
+   * that would treat a skipped snapshot as gone must not skip silently). Sink errors always throw.
+   */
+  async listSnapshots(
+    options: { onDamaged?: (damaged: DamagedSnapshot) => void } = {},
+  ): Promise<{ id: string; manifest: SnapshotManifest }[]> {
     const out: { id: string; manifest: SnapshotManifest }[] = [];
-    for await (const info of this.sink.list('snapshots/')) {
-      const id = info.key.slice('snapshots/'.length);
-      out.push({ id, manifest: await this.loadSnapshot(id) });
+    for (const id of await this.snapshotIds()) {
+      try {
+        out.push({ id, manifest: await this.loadSnapshot(id) });
+      } catch (err) {
+        if (!(err instanceof IntegrityError) || !options.onDamaged) throw err;
+        options.onDamaged({ id, reason: err.message });
+      }
     }
     return out.sort((a, b) => a.manifest.time.localeCompare(b.manifest.time) || a.id.localeCompare(b.id));
   }
@@ -706,6 +734,14 @@ export interface SnapshotManifest {
   tags?: string[];
   /** Machine that wrote the snapshot. */
   host?: string;
+  /** For a snapshot `repair snapshots` rewrote without its damaged items: the damaged one's id. */
+  original?: string;
+}
+
+/** A snapshot manifest that cannot be read (fails authentication or does not parse). */
+export interface DamagedSnapshot {
+  id: string;
+  reason: string;
 }
 
 /** Turns a sink's "the location is a file" into the repository error it is for the user. */

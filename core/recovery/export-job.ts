@@ -2,7 +2,8 @@
 // TAR) archive — optionally an OpenPGP message around it — and written either to a results file
 // under the data folder (offered for download for 72 hours) or to a storage location. The file is
 // written under a temporary name and renamed only when complete; a run that is cancelled, fails
-// or is interrupted removes it, so there is never a half-written result.
+// or is interrupted removes it, so there is never a half-written result. Items the repository holds
+// damaged are left out of the archive and named (the job is then Partially succeeded).
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,13 +14,15 @@ import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
 import { Organization } from '../identity/entities.ts';
 import type { JobOutcome, JobRun } from '../jobs/handler.ts';
+import { appendJobLog, logEntry } from '../jobs/queue.ts';
 import type { Sink } from '../plugins/sink.ts';
 import { findAvailableLocation, openLocationSink } from '../storage-locations/locations.ts';
 import { archiveWriter, type Encryption, EntryNames, encrypted } from './archive.ts';
+import { checkedContent } from './checked-content.ts';
 import { ExportResult } from './entities.ts';
 import { itemPath, selectedItems } from './items.ts';
 import { type ExportParams, exportParamsSchema, exportPassphraseContext, parseParams } from './params.ts';
-import { openSnapshot, recoverySource } from './restore-job.ts';
+import { FAILED_LISTED, FAILED_LOGGED, openSnapshot, recoverySource } from './restore-job.ts';
 
 /** How long a download link works after the export finished. */
 export const DOWNLOAD_HOURS = 72;
@@ -110,6 +113,7 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         const names = new EntryNames();
         let current: Readable | undefined;
         let count = 0;
+        const damaged: { key: string; reason: string }[] = [];
         const produce = async () => {
           for await (const item of selectedItems(reader, params.selection, signal)) {
             signal.throwIfAborted();
@@ -117,9 +121,14 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
             if (item.kind === 'folder') {
               await archive.addFolder(names.name(itemPath(item), true), mtime);
             } else {
+              const checked = await checkedContent(reader, item);
+              if ('damaged' in checked) {
+                damaged.push({ key: item.key, reason: checked.damaged });
+                continue;
+              }
               const name = names.name(itemPath(item));
               progress.step = `writing ${name}`.slice(0, 200);
-              current = reader.content(item);
+              current = checked.content();
               await archive.addFile(name, item.size, mtime, current);
               current = undefined;
               progress.bytes += item.size;
@@ -154,23 +163,34 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         });
         await Promise.all([writing, producing]);
         signal.throwIfAborted();
-        return { count, snapshotTime };
+        return { count, snapshotTime, damaged };
       },
       opened.repo,
     );
 
     const now = ctx.now();
+    const { damaged } = written;
+    await appendJobLog(
+      em,
+      job.id,
+      job.leaseOwner ?? '',
+      damaged.slice(0, FAILED_LOGGED).map((f) => logEntry('warn', `${f.key} was not exported: ${f.reason}`, now)),
+    );
+    const state = damaged.length ? 'partially_succeeded' : 'succeeded';
+    const failed = damaged.length ? { failedItems: damaged.length, failed: damaged.slice(0, FAILED_LISTED) } : {};
+    const left = damaged.length ? `; ${damaged.length} damaged item${damaged.length === 1 ? '' : 's'} left out` : '';
     if (target.kind === 'sink') {
       return {
-        state: 'succeeded',
+        state,
         result: {
+          ...failed,
           items: written.count,
           bytes: progress.bytes,
           snapshotTime: written.snapshotTime.toISOString(),
           destination: `${target.name}: ${target.key}`,
           fileName,
         },
-        message: `${written.count} item${written.count === 1 ? '' : 's'} exported to ${target.name} as ${target.key}`,
+        message: `${written.count} item${written.count === 1 ? '' : 's'} exported to ${target.name} as ${target.key}${left}`,
       };
     }
     await rename(target.partial, target.final);
@@ -192,8 +212,9 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
     });
     await em.flush();
     return {
-      state: 'succeeded',
+      state,
       result: {
+        ...failed,
         items: written.count,
         bytes: progress.bytes,
         snapshotTime: written.snapshotTime.toISOString(),
@@ -201,7 +222,7 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         fileName,
         fileSize: size,
       },
-      message: `${written.count} item${written.count === 1 ? '' : 's'} exported (${fileName}, ${size} bytes); the download link works for ${DOWNLOAD_HOURS} hours`,
+      message: `${written.count} item${written.count === 1 ? '' : 's'} exported (${fileName}, ${size} bytes)${left}; the download link works for ${DOWNLOAD_HOURS} hours`,
     };
   } catch (err) {
     if (target.kind === 'file') await rm(target.partial, { force: true });

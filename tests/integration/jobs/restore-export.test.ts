@@ -22,6 +22,7 @@ import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import type { ITaskEntity } from '../../../core/tasks/entities.ts';
 import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
 import { restoredRuns } from '../../fakes/test-service.ts';
+import { damageBlobInSink } from '../../helpers/damage.ts';
 import { ACTOR, createJobsHarness, type JobsHarness } from '../../helpers/jobs.ts';
 import { type BackedUp, backedUpTask, readZip, startContext } from '../../helpers/recovery.ts';
 
@@ -391,5 +392,65 @@ describe('export jobs', () => {
     const leftovers = existsSync(folder) ? readdirSync(folder).filter((f) => f.startsWith(started.id)) : [];
     expect(leftovers).toEqual([]);
     await runner.stop(1000);
+  });
+});
+
+describe('a backup with a damaged blob', () => {
+  it('restores and exports every other item; both jobs end partially succeeded naming the damaged one', async () => {
+    const damagedOrg = await h.organization('Damage Co');
+    const backed = await backedUpTask(h, damagedOrg, { items: 6, itemBytes: 6000 }, 1, 'Damaged');
+    const entity = backed.entities[0] as ITaskEntity;
+    const opened = await h.ctx.storage.open({
+      id: backed.task.id,
+      organizationId: damagedOrg.id,
+      storageLocation: 'default',
+    });
+    const reader = await SnapshotReader.open(opened.repo, backed.snapshotId);
+    const victim = await reader.item('items/00003');
+    expect(victim?.content?.length).toBe(1);
+    await damageBlobInSink(opened.repo, victim?.content?.[0] as string);
+    await opened.close();
+    const reason = /^the backup's copy is damaged: blob [0-9a-f]{64} in pack [0-9a-f]{64} failed authentication/;
+
+    const restore = await startRestore(startContext(h, damagedOrg), {
+      taskId: backed.task.id,
+      entityId: entity.id,
+      snapshotId: backed.snapshotId,
+      mode: 'non_destructive',
+    });
+    await h.runner.runUntilIdle();
+    const restored = await job(restore.id);
+    expect(restored.state).toBe('partially_succeeded');
+    expect(restored.result).toMatchObject({ items: 6, restored: 5, failedItems: 1 });
+    expect(restored.result?.failed).toEqual([{ key: 'items/00003', reason: expect.stringMatching(reason) }]);
+    expect(
+      restored.log.some((e) => e.level === 'warn' && e.message.startsWith('items/00003 was not restored: the backup')),
+    ).toBe(true);
+    const run = (restoredRuns.get(`acct-${damagedOrg.id.slice(0, 8)}`) ?? []).at(-1);
+    expect(run?.written.map((w) => w.key)).toEqual([
+      'items/00000',
+      'items/00001',
+      'items/00002',
+      'items/00004',
+      'items/00005',
+    ]);
+
+    const exported = await startExport(startContext(h, damagedOrg), {
+      taskId: backed.task.id,
+      entityId: entity.id,
+      snapshotId: backed.snapshotId,
+    });
+    await h.runner.runUntilIdle();
+    const done = await job(exported.id);
+    expect(done.state).toBe('partially_succeeded');
+    expect(done.result).toMatchObject({ items: 5, failedItems: 1 });
+    expect(done.result?.failed).toEqual([{ key: 'items/00003', reason: expect.stringMatching(reason) }]);
+    expect(
+      done.log.some((e) => e.level === 'warn' && e.message.startsWith('items/00003 was not exported: the backup')),
+    ).toBe(true);
+    const result = await h.em().findOneOrFail(ExportResult, { job: exported.id });
+    const names = [...(await readZip(result.filePath)).keys()];
+    expect(names).toHaveLength(5);
+    expect(names.some((n) => n.includes('00003'))).toBe(false);
   });
 });
