@@ -15,9 +15,7 @@ import { accountableUser, type Principal, principalForApiKey, principalForUser }
 export const keyScopeSchema = z.object({
   role: z.enum(USER_ROLES, { error: 'Choose a role.' }),
   permissions: z.array(z.enum(PERMISSIONS, { error: 'Unknown permission.' })).default([]),
-  accessibleAccounts: z
-    .enum(['all', 'selected'], { error: 'Choose which accounts the key can reach.' })
-    .default('all'),
+  accessibleAccounts: z.enum(['all', 'selected'], { error: 'Choose which accounts the key can reach.' }).default('all'),
   accessibleOrganizationIds: z.array(z.string().max(36)).max(1000).default([]),
 });
 export type KeyScopeInput = z.input<typeof keyScopeSchema>;

@@ -88,7 +88,8 @@ async function checkGrant(
   await validateReach(em, org, input);
   const beyond = await beyondHolder(em, actor, org, input, already);
   if (beyond.length === 0) return;
-  if (beyond.includes('the Administrator role')) throw new ForbiddenError('Only administrators can make administrators.');
+  if (beyond.includes('the Administrator role'))
+    throw new ForbiddenError('Only administrators can make administrators.');
   throw new ForbiddenError(`You cannot grant what you do not hold: ${beyond.join(', ')}.`);
 }
 

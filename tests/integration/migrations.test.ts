@@ -139,12 +139,49 @@ describe('upgrading API keys that acted as administrators', () => {
       'select id, created_by_id, role, permissions, accessible_accounts, accessible_organization_ids from api_keys order by id',
     );
     expect(rows).toEqual([
-      { id: 'by-admin', created_by_id: 'admin', role: 'administrator', permissions: '[]', accessible_accounts: 'all', accessible_organization_ids: '[]' },
-      { id: 'by-key', created_by_id: 'limited', role: 'custom', permissions: '["manage_integrations","view_dashboard"]', accessible_accounts: 'selected', accessible_organization_ids: '["p1"]' },
-      { id: 'by-limited', created_by_id: 'limited', role: 'custom', permissions: '["manage_integrations","view_dashboard"]', accessible_accounts: 'selected', accessible_organization_ids: '["p1"]' },
-      { id: 'limited-below', created_by_id: 'limited', role: 'custom', permissions: '["manage_integrations","view_dashboard"]', accessible_accounts: 'all', accessible_organization_ids: '[]' },
-      { id: 'orphan', created_by_id: null, role: 'custom', permissions: '[]', accessible_accounts: 'all', accessible_organization_ids: '[]' },
+      {
+        id: 'by-admin',
+        created_by_id: 'admin',
+        role: 'administrator',
+        permissions: '[]',
+        accessible_accounts: 'all',
+        accessible_organization_ids: '[]',
+      },
+      {
+        id: 'by-key',
+        created_by_id: 'limited',
+        role: 'custom',
+        permissions: '["manage_integrations","view_dashboard"]',
+        accessible_accounts: 'selected',
+        accessible_organization_ids: '["p1"]',
+      },
+      {
+        id: 'by-limited',
+        created_by_id: 'limited',
+        role: 'custom',
+        permissions: '["manage_integrations","view_dashboard"]',
+        accessible_accounts: 'selected',
+        accessible_organization_ids: '["p1"]',
+      },
+      {
+        id: 'limited-below',
+        created_by_id: 'limited',
+        role: 'custom',
+        permissions: '["manage_integrations","view_dashboard"]',
+        accessible_accounts: 'all',
+        accessible_organization_ids: '[]',
+      },
+      {
+        id: 'orphan',
+        created_by_id: null,
+        role: 'custom',
+        permissions: '[]',
+        accessible_accounts: 'all',
+        accessible_organization_ids: '[]',
+      },
     ]);
-    expect(await conn.execute('select id, family, used_at from api_tokens')).toEqual([{ id: 't1', family: 't1', used_at: null }]);
+    expect(await conn.execute('select id, family, used_at from api_tokens')).toEqual([
+      { id: 't1', family: 't1', used_at: null },
+    ]);
   });
 });

@@ -30,11 +30,9 @@ async function scopeSummary(c: Context<AppEnv>, key: IApiKey): Promise<{ rights:
       ? 'Administrator'
       : `Custom: ${key.permissions.map((p) => PERMISSION_LABELS[p].label).join(', ') || 'no permissions'}`;
   if (key.accessibleAccounts === 'all') return { rights, accounts: 'All accounts' };
-  const orgs = await c.get('em').find(
-    Organization,
-    { id: { $in: key.accessibleOrganizationIds } },
-    { orderBy: { name: 'asc' }, fields: ['name'] },
-  );
+  const orgs = await c
+    .get('em')
+    .find(Organization, { id: { $in: key.accessibleOrganizationIds } }, { orderBy: { name: 'asc' }, fields: ['name'] });
   return { rights, accounts: orgs.map((o) => o.name).join(', ') || 'No accounts' };
 }
 
@@ -109,7 +107,8 @@ export function apiKeyRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post(`${BASE}/keys`, async (c) => {
     const form = await formFields(c);
-    const scope = form.role === undefined ? undefined : grantFromForm(form, await formLists(c, ['permissions', 'accounts']));
+    const scope =
+      form.role === undefined ? undefined : grantFromForm(form, await formLists(c, ['permissions', 'accounts']));
     try {
       const { key, secret } = await createApiKey(
         c.get('em'),

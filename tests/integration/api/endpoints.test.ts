@@ -238,7 +238,12 @@ describe('API keys', () => {
       createdAt: expect.any(String),
       createdBy: expect.stringMatching(/^API key hfk_/),
       lastUsedAt: null,
-      scope: { role: 'administrator', permissions: expect.any(Array), accessibleAccounts: 'all', accessibleOrganizationIds: [] },
+      scope: {
+        role: 'administrator',
+        permissions: expect.any(Array),
+        accessibleAccounts: 'all',
+        accessibleOrganizationIds: [],
+      },
       status: 'active',
       suspendedBecause: null,
     });

@@ -25,7 +25,10 @@ function withCookie(cookie: string, method = 'GET', body?: unknown): RequestInit
   };
 }
 
-async function userWith(email: string, options: Parameters<typeof makeUser>[3]): Promise<{ user: IUser; cookie: string }> {
+async function userWith(
+  email: string,
+  options: Parameters<typeof makeUser>[3],
+): Promise<{ user: IUser; cookie: string }> {
   const user = await makeUser(em(), root, email, options);
   return { user, cookie: await signIn(t.app, email, TEST_PASSWORD) };
 }
@@ -82,12 +85,12 @@ describe('a key made by a Custom user with only "Manage integrations"', () => {
   });
 
   it('cannot make a key with more than its own scope either', async () => {
-    const { cookie } = await userWith('integrator2@acme.example', { role: 'custom', permissions: ['manage_integrations'] });
+    const { cookie } = await userWith('integrator2@acme.example', {
+      role: 'custom',
+      permissions: ['manage_integrations'],
+    });
     const { token } = await keyOf(cookie);
-    const res = await t.app.request(
-      `${org(root.id)}/api-keys`,
-      withBearer(token, 'POST', { role: 'administrator' }),
-    );
+    const res = await t.app.request(`${org(root.id)}/api-keys`, withBearer(token, 'POST', { role: 'administrator' }));
     expect(res.status).toBe(403);
     expect((await json(res)).error.code).toBe('forbidden');
   });
@@ -115,13 +118,17 @@ describe('a key made by a user limited to selected accounts', () => {
       permissions: ['manage_integrations', 'view_dashboard'],
       accessible: [partnerA.id],
     });
-    const post = (scope: unknown) =>
-      t.app.request(`${org(root.id)}/api-keys`, withCookie(cookie, 'POST', scope));
+    const post = (scope: unknown) => t.app.request(`${org(root.id)}/api-keys`, withCookie(cookie, 'POST', scope));
     for (const scope of [
       { role: 'administrator' },
       { role: 'custom', permissions: ['manage_users'] },
       { role: 'custom', permissions: ['view_dashboard'], accessibleAccounts: 'all' },
-      { role: 'custom', permissions: ['view_dashboard'], accessibleAccounts: 'selected', accessibleOrganizationIds: [partnerB.id] },
+      {
+        role: 'custom',
+        permissions: ['view_dashboard'],
+        accessibleAccounts: 'selected',
+        accessibleOrganizationIds: [partnerB.id],
+      },
     ]) {
       const res = await post(scope);
       expect({ scope, status: res.status }).toEqual({ scope, status: 403 });
@@ -172,7 +179,10 @@ describe("the creator's current rights", () => {
       tokenRequest({ grant_type: 'client_credentials' }, { authorization: basic(key.clientId, key.clientSecret) }),
     );
     expect(tokenRes.status).toBe(403);
-    expect(await json(tokenRes)).toEqual({ error: 'access_denied', error_description: expect.stringContaining('deactivated') });
+    expect(await json(tokenRes)).toEqual({
+      error: 'access_denied',
+      error_description: expect.stringContaining('deactivated'),
+    });
 
     const rows = await json(await t.app.request(`${org(root.id)}/api-keys`, withCookie(adminCookie)));
     expect(rows.find((r: { clientId: string }) => r.clientId === key.clientId)).toMatchObject({

@@ -58,7 +58,10 @@ const OPERATIONS: Record<string, Operation> = {
   },
   'DELETE /organizations/{id}/removal': { rule: 'administrator' },
   'GET /organizations/{id}/ip-rules': { rule: { anyOf: ['manage_security'] } },
-  'POST /organizations/{id}/ip-rules': { rule: { anyOf: ['manage_security'] }, body: () => ({ entries: ['10.9.9.9'] }) },
+  'POST /organizations/{id}/ip-rules': {
+    rule: { anyOf: ['manage_security'] },
+    body: () => ({ entries: ['10.9.9.9'] }),
+  },
   'PATCH /organizations/{id}/ip-rules/{ruleId}': {
     rule: { anyOf: ['manage_security'] },
     body: () => ({ entries: ['10.9.9.8'] }),
@@ -282,7 +285,10 @@ describe('a Custom user with exactly one permission, and a key scoped to it', ()
   for (const permission of PERMISSIONS) {
     it(`"${permission}": 403 for every operation it does not allow, through the check for those it does, and the key answers the same`, async () => {
       const tag = `${permission.replaceAll('_', '-')}`;
-      const holder = await makeUser(em(), partnerA, `${tag}@tenant-a.example`, { role: 'custom', permissions: [permission] });
+      const holder = await makeUser(em(), partnerA, `${tag}@tenant-a.example`, {
+        role: 'custom',
+        permissions: [permission],
+      });
       const cookie = await signIn(t.app, holder.email, TEST_PASSWORD);
       const creatorPermissions: Permission[] = [...new Set<Permission>(['manage_integrations', permission])];
       const creator = await makeUser(em(), partnerA, `${tag}-creator@tenant-a.example`, {
@@ -290,10 +296,16 @@ describe('a Custom user with exactly one permission, and a key scoped to it', ()
         permissions: creatorPermissions,
       });
       const e = em();
-      const made = await createApiKey(e, e.merge(partnerA), principalForUser(creator), { label: creator.email }, {
-        role: 'custom',
-        permissions: [permission],
-      });
+      const made = await createApiKey(
+        e,
+        e.merge(partnerA),
+        principalForUser(creator),
+        { label: creator.email },
+        {
+          role: 'custom',
+          permissions: [permission],
+        },
+      );
       const token = (await getTokens(t.app, { clientId: made.key.id, secret: made.secret })).access_token;
 
       const wrong: string[] = [];
@@ -307,7 +319,9 @@ describe('a Custom user with exactly one permission, and a key scoped to it', ()
           const allowed = allows(probe.rule, permission);
           const refused = res.status === 401 || res.status === 403;
           if (allowed === refused || (!allowed && res.status !== 403)) {
-            wrong.push(`${actor} ${probe.name}: ${res.status} (${allowed ? 'allowed' : 'not allowed'}) ${await res.text()}`);
+            wrong.push(
+              `${actor} ${probe.name}: ${res.status} (${allowed ? 'allowed' : 'not allowed'}) ${await res.text()}`,
+            );
           }
         }
       }

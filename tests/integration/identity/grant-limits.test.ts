@@ -84,7 +84,9 @@ describe('changing oneself', () => {
     });
     expect(res.status).toBe(403);
     expect(await stored(manager.id)).toEqual(before);
-    const form = await (await t.app.request(`/settings/users/${manager.id}`, { headers: { cookie: managerCookie } })).text();
+    const form = await (
+      await t.app.request(`/settings/users/${manager.id}`, { headers: { cookie: managerCookie } })
+    ).text();
     expect(form).toContain('You cannot change your own role, permissions or accessible accounts');
   });
 

@@ -7,9 +7,13 @@ export class Migration20261207021900_api_key_scope extends Migration {
   override name = 'Migration20261207021900_api_key_scope';
 
   override up(): void | Promise<void> {
-    this.addSql(`alter table \`api_keys\` add column \`role\` text check (\`role\` in ('administrator', 'custom')) not null default 'custom';`);
+    this.addSql(
+      `alter table \`api_keys\` add column \`role\` text check (\`role\` in ('administrator', 'custom')) not null default 'custom';`,
+    );
     this.addSql(`alter table \`api_keys\` add column \`permissions\` json not null default '[]';`);
-    this.addSql(`alter table \`api_keys\` add column \`accessible_accounts\` text check (\`accessible_accounts\` in ('all', 'selected')) not null default 'all';`);
+    this.addSql(
+      `alter table \`api_keys\` add column \`accessible_accounts\` text check (\`accessible_accounts\` in ('all', 'selected')) not null default 'all';`,
+    );
     this.addSql(`alter table \`api_keys\` add column \`accessible_organization_ids\` json not null default '[]';`);
     // A key made by a key answers to that key's creator: follow chains of up to five keys.
     for (let i = 0; i < 5; i++) {
