@@ -2,8 +2,10 @@
 // permissions or accessible accounts, and nobody grants accounts or rights they do not hold,
 // through the API or the Settings › Users pages.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../../core/access/api-keys.ts';
+import { principalForUser } from '../../../core/access/principal.ts';
 import { type IOrganization, type IUser, User } from '../../../core/identity/entities.ts';
-import { json } from '../../helpers/api.ts';
+import { getTokens, json, withBearer } from '../../helpers/api.ts';
 import { completeSetupVia, createTestApp, form, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
 
@@ -88,6 +90,24 @@ describe('changing oneself', () => {
       await t.app.request(`/settings/users/${manager.id}`, { headers: { cookie: managerCookie } })
     ).text();
     expect(form).toContain('You cannot change your own role, permissions or accessible accounts');
+  });
+
+  it("refuses an API key that changes its own creator's grant: the key counts as its creator", async () => {
+    const keymaker = await makeUser(em(), root, 'keymaker@acme.example', {
+      role: 'custom',
+      permissions: ['manage_users', 'manage_integrations', 'view_dashboard'],
+    });
+    const e = em();
+    const made = await createApiKey(e, e.merge(root), principalForUser(keymaker), { label: keymaker.email });
+    const { access_token } = await getTokens(t.app, { clientId: made.key.id, secret: made.secret });
+    const before = await stored(keymaker.id);
+    const res = await t.app.request(
+      `/api/v1/organizations/${root.id}/users/${keymaker.id}`,
+      withBearer(access_token, 'PATCH', { permissions: ['manage_users', 'manage_integrations'] }),
+    );
+    expect(res.status).toBe(403);
+    expect((await json(res)).error.message).toContain('your own');
+    expect(await stored(keymaker.id)).toEqual(before);
   });
 
   it('refuses an administrator who demotes themselves while another administrator exists', async () => {
