@@ -1,4 +1,5 @@
-// Settings › API in a real browser against the real appliance: create a key, copy its secret
+// Settings › API in a real browser against the real appliance: create a key (its scope form
+// starting from the creator's rights), copy its secret
 // from the page, use it from a program, see it listed without the secret, delete it.
 // Screenshots at desktop and phone widths land in tests/.artifacts/screenshots/.
 import type { Browser, Page } from 'playwright-core';
@@ -56,7 +57,12 @@ describe('Settings › API in a browser', () => {
     expect(await page.getByRole('heading', { name: 'No API keys yet' }).isVisible()).toBe(true);
     await shoot(page, 'settings-api-empty');
 
-    await page.getByRole('button', { name: '+ Create key' }).click();
+    await page.getByRole('link', { name: '+ Create key' }).click();
+    await page.getByRole('heading', { name: 'Create API key' }).waitFor();
+    // The scope starts as everything the creator holds: here an administrator's.
+    expect(await page.getByRole('radio', { name: /^Administrator/ }).isChecked()).toBe(true);
+    await shoot(page, 'settings-api-new-key');
+    await page.getByRole('button', { name: 'Create key' }).click();
     await page.getByRole('heading', { name: 'Your new API key' }).waitFor();
     const clientId = (await page.getByTestId('client-id').textContent())?.trim() as string;
     const secret = (await page.getByTestId('client-secret').textContent())?.trim() as string;
@@ -89,6 +95,8 @@ describe('Settings › API in a browser', () => {
     expect(await page.content()).not.toContain(secret);
     expect(await page.locator('td[data-label="Client ID"] code').textContent()).toBe(clientId);
     expect(await page.locator('td[data-label="Last used"]').textContent()).toContain('UTC');
+    expect(await page.locator('td[data-label="Scope"]').textContent()).toContain('Administrator');
+    expect(await page.locator('td[data-label="Status"]').textContent()).toContain('Active');
     await shoot(page, 'settings-api-list');
 
     await page.getByRole('link', { name: `Delete API key ${clientId}` }).click();
