@@ -22,19 +22,16 @@ let t: TestApp;
 let cookie: string;
 const em = () => t.kernel.orm.em.fork();
 
-function post(
+async function post(
   path: string,
   fields: Record<string, string>,
   extra: Record<string, string> = {},
   peer?: ReturnType<typeof fromAddress>,
-) {
-  return t.app
-    .request(path, { ...form(fields), headers: { ...form({}).headers, cookie, ...extra } }, peer)
-    .then((res) => {
-      // A 303 to the sign-in page would pass a status check while doing nothing.
-      expect(res.headers.get('location') ?? '', `${path} answered as to a signed-out visitor`).not.toMatch(/^\/login/);
-      return res;
-    });
+): Promise<Response> {
+  const res = await t.app.request(path, { ...form(fields), headers: { ...form({}).headers, cookie, ...extra } }, peer);
+  // A 303 to the sign-in page would pass a status check while doing nothing.
+  expect(res.headers.get('location') ?? '', `${path} answered as to a signed-out visitor`).not.toMatch(/^\/login/);
+  return res;
 }
 
 beforeAll(async () => {
