@@ -1,8 +1,8 @@
 // The S3 sink against MinIO, started with testcontainers: the one run of the conformance suite
 // against a real S3 implementation that honours If-None-Match (the sink's native if-absent path)
-// and pages listings in key order (the full 1000-key listing). Part of the `docker` project only
-// (`npm run test:docker`), never of `npm test`: without a Docker engine it fails and says why, and
-// .ci/run reports the suite as not run instead of running it.
+// and pages listings in key order (the full 1000-key listing). Run only by `npm run test:docker`
+// (vitest.docker.config.ts), never by `npm test`: without a Docker engine it fails and says why,
+// and .ci/run reports the suite as not run instead of running it.
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
