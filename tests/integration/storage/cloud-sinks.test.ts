@@ -97,7 +97,7 @@ describe.each(backends)('repository on $name', (backend) => {
     expect(verify.code).toBe(0);
   });
 
-  it('survives SIGKILL at 4 random points of a backup', { timeout: 180_000 }, async () => {
+  it('survives SIGKILL at 4 random points of a backup', { timeout: 300_000 }, async () => {
     const base = temp();
     const src = join(base, 'src');
     mkdirSync(src);

@@ -57,7 +57,10 @@ function packFiles(repoDir: string): string[] {
 }
 
 describe('holdfast repo CLI', () => {
-  it('inits, backs up, lists, restores byte for byte with metadata, verifies, and reports errors with exit codes', async () => {
+  // About a dozen CLI processes one after another, each a Node start: a budget for a busy machine.
+  it('inits, backs up, lists, restores byte for byte with metadata, verifies, and reports errors with exit codes', {
+    timeout: 180_000,
+  }, async () => {
     const base = temp();
     const src = join(base, 'src');
     mkdirSync(src);
@@ -164,7 +167,7 @@ describe('holdfast repo CLI', () => {
 });
 
 describe('crash safety', () => {
-  it('survives SIGKILL at 20 random points of a backup', { timeout: 240_000 }, async () => {
+  it('survives SIGKILL at 20 random points of a backup', { timeout: 600_000 }, async () => {
     const base = temp();
     const src = join(base, 'src');
     mkdirSync(src);
