@@ -4,7 +4,7 @@
 // Screenshots at desktop and phone widths land in tests/.artifacts/screenshots/.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths } from '../helpers/e2e.ts';
 import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
@@ -37,7 +37,7 @@ async function shoot(page: Page, name: string): Promise<void> {
 
 describe('Settings › API in a browser', () => {
   it('creates a key whose secret is shown once and works, lists it, and deletes it after confirmation', async () => {
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newBrowserContext(browser, { viewport: DESKTOP });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
 
