@@ -20,8 +20,23 @@ export const sinkPlugins: readonly SinkPlugin<never>[] = [
   gcsSinkPlugin as SinkPlugin<never>,
 ];
 
+const addedSinkPlugins = new Map<string, SinkPlugin<never>>();
+
+/** The built-in sink plugins, then the added ones (external packages, tests). */
+export function allSinkPlugins(): SinkPlugin<unknown>[] {
+  return [...sinkPlugins, ...addedSinkPlugins.values()] as SinkPlugin<unknown>[];
+}
+
 export function sinkPlugin(kind: string): SinkPlugin<unknown> | undefined {
-  return sinkPlugins.find((p) => p.kind === kind) as SinkPlugin<unknown> | undefined;
+  return allSinkPlugins().find((p) => p.kind === kind);
+}
+
+/** Adds a sink plugin (external packages, tests). A kind may be registered once. */
+export function registerSinkPlugin(plugin: SinkPlugin<never>): void {
+  const existing = sinkPlugin(plugin.kind);
+  if (existing === (plugin as SinkPlugin<unknown>)) return;
+  if (existing) throw new Error(`a sink plugin of kind "${plugin.kind}" is already registered`);
+  addedSinkPlugins.set(plugin.kind, plugin);
 }
 
 const builtInServicePlugins: readonly ServicePlugin[] = [dropboxServicePlugin as unknown as ServicePlugin];
@@ -69,9 +84,20 @@ function isServicePlugin(value: unknown): value is ServicePlugin {
   );
 }
 
+function isSinkPlugin(value: unknown): value is SinkPlugin<never> {
+  const v = value as Partial<SinkPlugin<never>> | null;
+  return (
+    !!v &&
+    typeof v.kind === 'string' &&
+    typeof v.create === 'function' &&
+    typeof v.settings === 'object' &&
+    Array.isArray(v.secretSettings)
+  );
+}
+
 /**
  * Loads external plugin modules (npm package names or absolute paths) and registers what they
- * default-export. Runs at start-up and in every job worker, so both see the same plugins.
+ * default-export (a service or a sink descriptor). Runs at start-up and in every job worker, so both see the same plugins.
  */
 export async function loadExternalPlugins(specifiers: readonly string[]): Promise<void> {
   for (const specifier of specifiers) {
@@ -82,9 +108,12 @@ export async function loadExternalPlugins(specifiers: readonly string[]): Promis
     } catch (err) {
       throw new Error(`cannot load plugin ${specifier} (HOLDFAST_PLUGINS): ${(err as Error).message}`, { cause: err });
     }
-    if (!isServicePlugin(module.default)) {
-      throw new Error(`plugin ${specifier} (HOLDFAST_PLUGINS) does not default-export a service plugin descriptor`);
+    if (isServicePlugin(module.default)) registerServicePlugin(module.default as ServicePlugin<never, never>);
+    else if (isSinkPlugin(module.default)) registerSinkPlugin(module.default);
+    else {
+      throw new Error(
+        `plugin ${specifier} (HOLDFAST_PLUGINS) does not default-export a service or sink plugin descriptor`,
+      );
     }
-    registerServicePlugin(module.default as ServicePlugin<never, never>);
   }
 }
