@@ -1,16 +1,17 @@
 // The one place the kernel names built-in plugins. Everything else finds plugins through here.
 // Service plugins: Dropbox is built in; external ones are loaded from HOLDFAST_PLUGINS, and tests
-// register their fake service directly. `configureServicePlugins` hands each built-in connector
-// its appliance-wide settings (its registered app, an API base) from the configuration.
+// register their fake service directly. `configureServicePlugins` hands each connector the
+// appliance-wide settings it declares (its registered app, an API base) from the configuration.
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { declaredEnvNames, resolvePluginSettings } from '../../config/plugin-settings.ts';
 import type { Config } from '../../config/schema.ts';
 import dropboxServicePlugin from '../../plugins/services/dropbox/index.ts';
 import azureSinkPlugin from '../../plugins/sinks/azure/index.ts';
 import gcsSinkPlugin from '../../plugins/sinks/gcs/index.ts';
 import localSinkPlugin from '../../plugins/sinks/local/index.ts';
 import s3SinkPlugin from '../../plugins/sinks/s3/index.ts';
-import type { ServiceAppSettings, ServicePlugin } from './service.ts';
+import type { ServiceAppSettingSpec, ServicePlugin } from './service.ts';
 import type { SinkPlugin } from './sink.ts';
 
 export const sinkPlugins: readonly SinkPlugin<never>[] = [
@@ -41,20 +42,27 @@ export function registerSinkPlugin(plugin: SinkPlugin<never>): void {
 
 const builtInServicePlugins: readonly ServicePlugin[] = [dropboxServicePlugin as unknown as ServicePlugin];
 
-export type ConnectorConfig = Pick<Config, 'dropboxAppKey' | 'dropboxAppSecret' | 'dropboxApiBase'>;
-
-/** Each built-in connector's settings from the configuration (names as its README gives them). */
-const connectorSettings: Record<string, (config: ConnectorConfig) => ServiceAppSettings> = {
-  dropbox: (c) => ({ appKey: c.dropboxAppKey, appSecret: c.dropboxAppSecret, apiBase: c.dropboxApiBase }),
-};
-
-/** Passes the built-in connectors their settings; at start-up and in every job worker. */
-export function configureServicePlugins(config: ConnectorConfig): void {
-  for (const plugin of builtInServicePlugins) {
-    const values = connectorSettings[plugin.kind];
-    if (values) plugin.configure?.(values(config));
-  }
+/**
+ * Hands every service plugin (built-in and added) the appliance-wide settings it declares, read
+ * from the configuration by the names it gave; at start-up and in every job worker, after the
+ * external plugins are loaded. Throws ConfigError for invalid values and unknown config file keys.
+ */
+export function configureServicePlugins(config: Pick<Config, 'unclaimed'>): void {
+  const plugins = servicePlugins();
+  const values = resolvePluginSettings(config, plugins);
+  for (const plugin of plugins) plugin.configure?.(values[plugin.kind] ?? {});
 }
+
+/** The built-in plugins' declared settings, for the configuration table in README.md. */
+export function builtInAppSettings(): ServiceAppSettingSpec[] {
+  return builtInServicePlugins.flatMap((p) => [...(p.appSettings ?? [])]);
+}
+
+/** Variables the loaded plugins read, so they are not warned about as unknown. */
+export function pluginEnvNames(): string[] {
+  return declaredEnvNames(servicePlugins());
+}
+
 const addedServicePlugins = new Map<string, ServicePlugin>();
 
 export function servicePlugins(): ServicePlugin[] {

@@ -88,10 +88,10 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
   const counts = { downloads: 0, reused: 0 };
 
   const previous = async (key: string): Promise<PreviousItem | undefined> =>
-    writer.hasParent && writer.previous ? writer.previous(key) : undefined;
+    writer.hasParent ? writer.previous(key) : undefined;
 
   const storedContent = async (hash: string): Promise<string | undefined> => {
-    if (!writer.hasParent || !writer.previousItems) return undefined;
+    if (!writer.hasParent) return undefined;
     if (!hashIndex) {
       hashIndex = new Map();
       for await (const item of writer.previousItems()) {
@@ -131,7 +131,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
     const prev = await previous(key);
     if (prev?.kind === 'file' && prev.meta?.contentHash === entry.content_hash) {
       if (sameMeta(prev.meta, meta)) await writer.carryOver(key);
-      else await (writer.addFromPrevious as NonNullable<typeof writer.addFromPrevious>)(item, key);
+      else await writer.addFromPrevious(item, key);
       counts.reused++;
       failed.delete(key);
       return;
@@ -142,7 +142,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
       return;
     }
     const stored = entry.content_hash ? await storedContent(entry.content_hash) : undefined;
-    if (stored !== undefined && writer.addFromPrevious) {
+    if (stored !== undefined) {
       await writer.addFromPrevious(item, stored);
       counts.reused++;
       failed.delete(key);
@@ -270,7 +270,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
         return at >= 0 && at > (putSeq.get(key) ?? -1);
       };
       const removed = new Set<string>();
-      if (writer.hasParent && writer.previousItems) {
+      if (writer.hasParent) {
         for await (const item of writer.previousItems()) {
           if (gone(item.key)) removed.add(item.key);
         }
