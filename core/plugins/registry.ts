@@ -33,11 +33,11 @@ export function sinkPlugin(kind: string): SinkPlugin<unknown> | undefined {
 }
 
 /** Adds a sink plugin (external packages, tests). A kind may be registered once. */
-export function registerSinkPlugin(plugin: SinkPlugin<never>): void {
+export function registerSinkPlugin<Settings>(plugin: SinkPlugin<Settings>): void {
   const existing = sinkPlugin(plugin.kind);
-  if (existing === (plugin as SinkPlugin<unknown>)) return;
+  if (existing === (plugin as unknown as SinkPlugin<unknown>)) return;
   if (existing) throw new Error(`a sink plugin of kind "${plugin.kind}" is already registered`);
-  addedSinkPlugins.set(plugin.kind, plugin);
+  addedSinkPlugins.set(plugin.kind, plugin as unknown as SinkPlugin<never>);
 }
 
 const builtInServicePlugins: readonly ServicePlugin[] = [dropboxServicePlugin as unknown as ServicePlugin];

@@ -66,7 +66,7 @@ const gcsSinkPlugin: SinkPlugin<GcsSettings> = {
   operatorOnlySettings: ['keyFile'],
   primarySettings: ['bucket', 'prefix', 'credentialsJson', 'projectId', 'apiEndpoint'],
   // Without a key the client falls back to the appliance's default application credentials.
-  tenantCredentialProblems: (_settings, secrets) =>
+  tenantCredentialProblems: (_settings, secrets): Record<string, string> =>
     secrets.credentialsJson ? {} : { credentialsJson: "Paste the service account's JSON key." },
   create: async (s, options = {}) => {
     const { GcsSink } = await import('./gcs-sink.ts');

@@ -55,7 +55,7 @@ const s3SinkPlugin: SinkPlugin<S3Settings> = {
   operatorOnlySettings: ['caFile'],
   primarySettings: ['endpoint', 'region', 'bucket', 'prefix', 'accessKeyId', 'secretAccessKey', 'forcePathStyle'],
   // Without a key pair the SDK falls back to the appliance's AWS credential chain.
-  tenantCredentialProblems: (settings, secrets) => {
+  tenantCredentialProblems: (settings, secrets): Record<string, string> => {
     if (settings.accessKeyId && secrets.secretAccessKey) return {};
     return settings.accessKeyId
       ? { secretAccessKey: 'Enter the secret access key.' }
