@@ -6,8 +6,8 @@
 //
 // Faults: `faults.rateLimitRate` / `serverErrorRate` answer that share of API calls (seeded, so
 // runs repeat) with 429 + Retry-After or a 5xx; `faults.failNext` fails the next calls with 503;
-// `failPath()` makes downloads of one path fail; `invalidateCursors()` makes every list_folder
-// cursor answer 409 `reset`. Counters: `requests` per route, `downloads` per path.
+// `failPath()` makes downloads of one path fail, `holdDownloads()` makes them wait for a release;
+// `invalidateCursors()` makes every list_folder cursor answer 409 `reset`. Counters: `requests` per route, `downloads` per path.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ContentHasher } from './content-hash.ts';
@@ -95,6 +95,7 @@ export class FakeDropbox {
   readonly #random: () => number;
   readonly #pathFailures = new Map<string, { status: number; remaining: number }>();
   readonly #sessions = new Map<string, Session>();
+  #hold: { reach: () => void; released: Promise<void> } | undefined;
   #epoch = 0;
   #sessionSeq = 0;
 
@@ -139,6 +140,29 @@ export class FakeDropbox {
   /** Downloads of this path (lowercased, any namespace) answer `status` (409: restricted_content). */
   failPath(pathLower: string, options: { status?: number; times?: number } = {}): void {
     this.#pathFailures.set(pathLower, { status: options.status ?? 409, remaining: options.times ?? Infinity });
+  }
+
+  /**
+   * Downloads wait until `release()` (a test cancels a run while it is held); `reached` resolves
+   * when the first one arrives.
+   */
+  holdDownloads(): { reached: Promise<void>; release: () => void } {
+    let reach = () => {};
+    let release = () => {};
+    const reached = new Promise<void>((resolve) => {
+      reach = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#hold = { reach: () => reach(), released };
+    return {
+      reached,
+      release: () => {
+        this.#hold = undefined;
+        release();
+      },
+    };
   }
 
   downloadCount(pathLower?: string): number {
@@ -209,6 +233,10 @@ export class FakeDropbox {
       args = body.byteLength > 0 ? parseArgs(body.toString(), route) : {};
     }
     if (route === 'files/download') {
+      if (this.#hold) {
+        this.#hold.reach();
+        await this.#hold.released;
+      }
       this.#download(req, res, token, args);
       return;
     }
