@@ -21,11 +21,9 @@ import { csvLine } from '../http/csv.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { organizationOf, principalOf } from '../http/middleware.ts';
 import type { IOrganization } from '../identity/entities.ts';
-import { jsonResponse, PagingQuery, pageOf } from './common.ts';
+import { dateRangeOf, jsonResponse, PagingQuery, pageOf } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
-
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 const dateParam = (description: string) =>
   z
@@ -102,16 +100,6 @@ const exportRoute = createRoute({
   },
 });
 
-function parseDate(value: string | undefined, field: 'from' | 'to'): Date | undefined {
-  if (!value) return undefined;
-  const date = new Date(DAY.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(date.getTime())) {
-    throw new ValidationError({ [field]: 'Use a date (2026-11-01) or a date and time (2026-11-01T08:00:00Z).' });
-  }
-  // A bare "to" date includes that whole day.
-  return field === 'to' && DAY.test(value) ? new Date(date.getTime() + 86_400_000) : date;
-}
-
 function entryJson(row: IActivityEvent): z.infer<typeof ActivityEntrySchema> {
   const org = row.organization as IOrganization;
   return {
@@ -138,8 +126,7 @@ export function activityApi(deps: AppDeps) {
   const api = createApiRouter(deps);
 
   async function filtersOf(c: Context<AppEnv>, query: z.infer<typeof FilterQuery>): Promise<ActivityFilters> {
-    const from = parseDate(query.from, 'from');
-    const to = parseDate(query.to, 'to');
+    const { from, to } = dateRangeOf(query);
     if (from && to && to <= from) throw new ValidationError({ to: 'The end is before the start.' });
     const filters: ActivityFilters = {
       from,
