@@ -17,7 +17,7 @@ import { ACTIVITY_STATUSES, type IActivityEvent } from '../activity/entities.ts'
 import { recordAudit } from '../audit/audit-service.ts';
 import { ValidationError } from '../errors.ts';
 import { auditActor } from '../http/audit-actor.ts';
-import { csvLine } from '../http/csv.ts';
+import { csvResponse, mapRows } from '../http/csv-response.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { organizationOf, principalOf } from '../http/middleware.ts';
 import type { IOrganization } from '../identity/entities.ts';
@@ -162,24 +162,22 @@ export function activityApi(deps: AppDeps) {
     const filters = await filtersOf(c, c.req.valid('query'));
     const principal = principalOf(c);
     const within = organizationOf(c);
-    let csv = csvLine(ACTIVITY_CSV_HEADER);
-    let count = 0;
-    for await (const row of allActivityRows(c.get('em').fork(), principal, within, filters)) {
-      csv += csvLine(activityCsvRow(row));
-      count += 1;
-    }
-    await recordAudit(c.get('em'), {
-      organization: within,
-      activity: 'Activity exported',
-      account: within.name,
-      description: `System activity exported as CSV (${count} row${count === 1 ? '' : 's'})`,
-      actor: auditActor(c, deps),
-    });
-    const day = deps.now().toISOString().slice(0, 10);
-    return c.body(csv, 200, {
-      'content-type': 'text/csv; charset=utf-8',
-      'content-disposition': `attachment; filename="system-activity-${day}.csv"`,
-      'cache-control': 'no-store',
+    const em = c.get('em').fork();
+    const actor = auditActor(c, deps);
+    const log = c.get('log');
+    return csvResponse(c, {
+      fileName: `system-activity-${deps.now().toISOString().slice(0, 10)}.csv`,
+      header: ACTIVITY_CSV_HEADER,
+      rows: mapRows(allActivityRows(em, principal, within, filters), activityCsvRow),
+      onEnd: ({ count, complete }) =>
+        recordAudit(em, {
+          organization: within,
+          activity: 'Activity exported',
+          status: complete ? 'completed' : 'failed',
+          account: within.name,
+          description: `System activity ${complete ? 'exported' : 'export interrupted'} as CSV (${count} row${count === 1 ? '' : 's'})`,
+          actor,
+        }).catch((err) => log.warn({ err }, 'could not record the activity export')),
     }) as never;
   });
 

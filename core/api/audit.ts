@@ -15,7 +15,7 @@ import {
 } from '../audit/audit-service.ts';
 import { AUDIT_STATUSES, type IAuditEvent } from '../audit/entities.ts';
 import { auditActor } from '../http/audit-actor.ts';
-import { csvLine } from '../http/csv.ts';
+import { csvResponse, mapRows } from '../http/csv-response.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { organizationOf, principalOf } from '../http/middleware.ts';
 import type { IOrganization } from '../identity/entities.ts';
@@ -132,25 +132,23 @@ export function auditApi(deps: AppDeps) {
     const filters = await filtersOf(c, c.req.valid('query'));
     const principal = principalOf(c);
     const within = organizationOf(c);
-    // Read everything first: the export's own audit entry must not appear in the file.
-    let csv = csvLine(AUDIT_CSV_HEADER);
-    let count = 0;
-    for await (const row of allAuditRows(c.get('em').fork(), principal, within, filters)) {
-      csv += csvLine(auditCsvRow(row));
-      count += 1;
-    }
-    await recordAudit(c.get('em'), {
-      organization: within,
-      activity: 'Audit exported',
-      account: within.name,
-      description: `Security audit exported as CSV (${count} entr${count === 1 ? 'y' : 'ies'})`,
-      actor: auditActor(c, deps),
-    });
-    const day = deps.now().toISOString().slice(0, 10);
-    return c.body(csv, 200, {
-      'content-type': 'text/csv; charset=utf-8',
-      'content-disposition': `attachment; filename="security-audit-${day}.csv"`,
-      'cache-control': 'no-store',
+    // The export's own entry is recorded after the last row is read, so it is not in the file.
+    const em = c.get('em').fork();
+    const actor = auditActor(c, deps);
+    const log = c.get('log');
+    return csvResponse(c, {
+      fileName: `security-audit-${deps.now().toISOString().slice(0, 10)}.csv`,
+      header: AUDIT_CSV_HEADER,
+      rows: mapRows(allAuditRows(em, principal, within, filters), auditCsvRow),
+      onEnd: ({ count, complete }) =>
+        recordAudit(em, {
+          organization: within,
+          activity: 'Audit exported',
+          status: complete ? 'completed' : 'failed',
+          account: within.name,
+          description: `Security audit ${complete ? 'exported' : 'export interrupted'} as CSV (${count} entr${count === 1 ? 'y' : 'ies'})`,
+          actor,
+        }).catch((err) => log.warn({ err }, 'could not record the audit export')),
     }) as never;
   });
 
