@@ -25,7 +25,9 @@ export function parseInstant(text: string): Date | null {
   if (DAY.test(text)) return parseDay(text);
   const match = DATE_TIME.exec(text);
   if (!match || !parseDay(match[1] as string)) return null;
-  const [hours, minutes, seconds = 0, offsetHours = 0, offsetMinutes = 0] = match.slice(2).map((v) => Number(v ?? 0));
+  const [hours = 0, minutes = 0, seconds = 0, offsetHours = 0, offsetMinutes = 0] = match
+    .slice(2)
+    .map((v) => Number(v ?? 0));
   if (hours > 23 || minutes > 59 || seconds > 59 || offsetHours > 23 || offsetMinutes > 59) return null;
   const date = new Date(text);
   return Number.isNaN(date.getTime()) ? null : date;

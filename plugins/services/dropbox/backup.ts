@@ -11,6 +11,7 @@
 // against their content_hash. A file that cannot be read is reported (the run is Partial) and
 // tried again on the next run (the state remembers it), since the cursor has moved past it.
 import type { files } from 'dropbox';
+import { RetryBudget } from '../../../core/plugins/retry.ts';
 import {
   type BackupOutcome,
   type BackupRun,
@@ -18,7 +19,7 @@ import {
   ServiceAuthError,
   TransientServiceError,
 } from '../../../core/plugins/service.ts';
-import { call, DropboxRouteError, type DropboxSession, mapError, type Target } from './client.ts';
+import { call, DropboxRouteError, type DropboxSession, mapError, type Target, withBudget } from './client.ts';
 import { verified } from './content-hash.ts';
 import { Pool } from './pool.ts';
 
@@ -39,8 +40,6 @@ export interface BackupOptions {
   author: (entry: files.FileMetadataReference) => string | undefined;
   /** Downloads at once. */
   concurrency: number;
-  /** Download attempts per file (each request also retries 429/5xx on its own). */
-  attempts?: number;
 }
 
 const PAGE = 2000;
@@ -76,7 +75,6 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
   const client = session.files(target);
   const pool = new Pool(options.concurrency);
   const signal = AbortSignal.any([run.signal, pool.signal]);
-  const attempts = options.attempts ?? 3;
   const failed = new Map<string, string>();
   /** Order of what this run saw: a deletion removes what was put before it, not after. */
   let seq = 0;
@@ -103,9 +101,13 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
   };
 
   const download = (entry: files.FileMetadataReference, key: string) => async () => {
-    for (let attempt = 1; ; attempt++) {
+    // One budget for the file: its own retries and its requests' retries add up to the policy's tries.
+    const budget = new RetryBudget(session.retry.attempts);
+    for (;;) {
       try {
-        const { metadata, body } = await session.download(target, entry.path_lower ?? entry.id, signal);
+        const { metadata, body } = await withBudget(budget, () =>
+          session.download(target, entry.path_lower ?? entry.id, signal),
+        );
         const current = metadata as unknown as files.FileMetadata;
         // The file may have changed since it was listed: what was downloaded is what is described.
         const meta = fileMeta(current.rev ? current : entry, options.author(entry));
@@ -118,7 +120,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
         if (e instanceof ServiceAuthError || signal.aborted) throw e;
         // Requests already retried 429s and 5xx; what is left worth another go is a broken stream.
         const retry = !(e instanceof TransientServiceError || e instanceof DropboxRouteError);
-        if (retry && attempt < attempts) continue;
+        if (retry && budget.left > 0) continue;
         failed.set(key, `${entry.path_display ?? key}: ${e.message}`);
         return;
       }

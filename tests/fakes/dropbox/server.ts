@@ -6,7 +6,8 @@
 //
 // Faults: `faults.rateLimitRate` / `serverErrorRate` answer that share of API calls (seeded, so
 // runs repeat) with 429 + Retry-After or a 5xx; `faults.failNext` fails the next calls with 503;
-// `failPath()` makes downloads of one path fail, `holdDownloads()` makes them wait for a release;
+// `failPath()` makes downloads of one path fail, `scriptPath()` gives them a sequence of answers,
+// `holdDownloads()` makes them wait for a release;
 // `invalidateCursors()` makes every list_folder cursor answer 409 `reset`. Counters: `requests` per route, `downloads` per path.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -94,6 +95,7 @@ export class FakeDropbox {
   readonly #server: Server;
   readonly #random: () => number;
   readonly #pathFailures = new Map<string, { status: number; remaining: number }>();
+  readonly #pathScripts = new Map<string, (number | 'corrupt')[]>();
   readonly #sessions = new Map<string, Session>();
   #hold: { reach: () => void; released: Promise<void> } | undefined;
   #epoch = 0;
@@ -135,6 +137,14 @@ export class FakeDropbox {
   /** Every list_folder cursor handed out so far answers 409 `reset`. */
   invalidateCursors(): void {
     this.#epoch++;
+  }
+
+  /**
+   * The next downloads of this path (lowercased) answer in turn: a status fails the request with
+   * it, 'corrupt' sends bytes that do not match the file's content_hash; then it answers normally.
+   */
+  scriptPath(pathLower: string, answers: readonly (number | 'corrupt')[]): void {
+    this.#pathScripts.set(pathLower, [...answers]);
   }
 
   /** Downloads of this path (lowercased, any namespace) answer `status` (409: restricted_content). */
@@ -364,14 +374,17 @@ export class FakeDropbox {
       if (failure.status === 409) throw routeError({ '.tag': 'path', path: { '.tag': 'restricted_content' } });
       throw new ApiError(failure.status, 'Internal Server Error');
     }
+    const scripted = this.#pathScripts.get(node.pathLower)?.shift();
+    if (typeof scripted === 'number') throw new ApiError(scripted, 'Internal Server Error');
     const key = `${target.ns.id}:${node.pathLower}`;
     this.downloads.set(key, (this.downloads.get(key) ?? 0) + 1);
+    const content = scripted === 'corrupt' ? Buffer.from(node.content).fill(0x21) : node.content;
     res.writeHead(200, {
       'Content-Type': 'application/octet-stream',
       'Content-Length': String(node.content.byteLength),
       'Dropbox-API-Result': headerSafeJson(metadataJson(node, target.ns, this.#shared(target.ns))),
     });
-    res.end(node.content);
+    res.end(content);
   }
 
   async #call(
