@@ -19,9 +19,9 @@ import {
   ServiceAuthError,
   TransientServiceError,
 } from '../../../core/plugins/service.ts';
+import { WorkWindow } from '../../../storage/work-window.ts';
 import { call, DropboxRouteError, type DropboxSession, mapError, type Target, withBudget } from './client.ts';
 import { verified } from './content-hash.ts';
-import { Pool } from './pool.ts';
 
 export interface DropboxState {
   /** list_folder cursor: where the next run continues. */
@@ -73,7 +73,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
   const { session, target, run } = options;
   const writer = run.writer;
   const client = session.files(target);
-  const pool = new Pool(options.concurrency);
+  const pool = new WorkWindow(options.concurrency);
   const signal = AbortSignal.any([run.signal, pool.signal]);
   const failed = new Map<string, string>();
   /** Order of what this run saw: a deletion removes what was put before it, not after. */
@@ -158,7 +158,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
       done = resolve;
     });
     inflight.set(key, finished);
-    await pool.submit(async () => {
+    await pool.submit(1, async () => {
       try {
         await task();
       } finally {
