@@ -14,6 +14,7 @@ import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
 import { decoyHash } from './identity/password.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
+import { registerJobKinds } from './job-kinds.ts';
 import type { WorkContext } from './jobs/context.ts';
 import { InlineExecutor, WorkerExecutor } from './jobs/executors.ts';
 import { JobRunner } from './jobs/runner.ts';
@@ -58,6 +59,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   void decoyHash();
   await loadExternalPlugins(config.plugins);
   configureServicePlugins(config);
+  registerJobKinds();
   const orm = await openDatabase(config);
   let applied: string[];
   try {
