@@ -9,6 +9,9 @@ import type { ZodType } from 'zod';
 import type { NewItem } from '../../storage/snapshot-writer.ts';
 import type { Logger } from '../logging.ts';
 
+/** The logger a plugin is handed (pino's), so plugins need not import the kernel's logging. */
+export type { Logger };
+
 /** Something the service holds that is backed up on its own: a user's mailbox, a team folder, an object type. */
 export interface DiscoveredEntity {
   /** Stable id at the service; snapshots are filed under it. */
