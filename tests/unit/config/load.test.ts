@@ -1,23 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, unknownEnvNames } from '../../../config/load.ts';
-import { tempDir } from '../../helpers/config.ts';
+import { loadConfig, unknownEnvNames } from '../../../config/load.ts';
+import { configProblemsOf as problemsOf, tempDir } from '../../helpers/config.ts';
 
 const dirs: { remove(): void }[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) d.remove();
 });
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('loadConfig', () => {
   it('gives the embedded defaults: port 8080, SQLite and local storage under ./data', () => {

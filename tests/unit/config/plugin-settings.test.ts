@@ -4,11 +4,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, unknownEnvNames } from '../../../config/load.ts';
+import { loadConfig, unknownEnvNames } from '../../../config/load.ts';
 import { resolvePluginSettings } from '../../../config/plugin-settings.ts';
 import { settings } from '../../../config/schema.ts';
 import { configureServicePlugins, loadExternalPlugins, pluginEnvNames } from '../../../core/plugins/registry.ts';
-import { tempDir } from '../../helpers/config.ts';
+import { configProblemsOf as problemsOf, tempDir } from '../../helpers/config.ts';
 
 const dir = tempDir();
 afterAll(() => dir.remove());
@@ -33,16 +33,6 @@ export default {
 `,
   );
   return file;
-}
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe("plugins' app settings", () => {
