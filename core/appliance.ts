@@ -14,6 +14,7 @@ import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
 import { decoyHash } from './identity/password.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
+import { registerJobKinds } from './job-kinds.ts';
 import type { WorkContext } from './jobs/context.ts';
 import { InlineExecutor, WorkerExecutor } from './jobs/executors.ts';
 import { JobRunner } from './jobs/runner.ts';
@@ -44,6 +45,10 @@ export interface Kernel {
 
 /** Everything but the HTTP listener: used by the server, the CLI and tests. */
 export async function openKernel(config: Config, log: Logger, options: { watchViews?: boolean } = {}): Promise<Kernel> {
+  // Plugins first: their settings are part of the configuration, checked before anything is written.
+  await loadExternalPlugins(config.plugins);
+  configureServicePlugins(config);
+  registerJobKinds();
   ensureWritableDir(config.dataDir, 'HOLDFAST_DATA_DIR');
   ensureWritableDir(config.storageDir, 'HOLDFAST_STORAGE_DIR');
   ensureWritableDir(dirname(config.databasePath), 'HOLDFAST_DATABASE_PATH');
@@ -56,8 +61,6 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   }
   // The decoy hash answers logins for unknown emails; computing it now keeps the first one fast.
   void decoyHash();
-  await loadExternalPlugins(config.plugins);
-  configureServicePlugins(config);
   const orm = await openDatabase(config);
   let applied: string[];
   try {

@@ -29,8 +29,12 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-function configCheck(): void {
+async function configCheck(): Promise<void> {
   const config = loadConfig();
+  // The plugins' own settings (and unknown config file keys) are checked once they are loaded.
+  const { configureServicePlugins, loadExternalPlugins } = await import('./plugins/registry.ts');
+  await loadExternalPlugins(config.plugins);
+  configureServicePlugins(config);
   const lines = [
     'Configuration is valid.',
     `  listen        ${config.host}:${config.port}`,
@@ -54,9 +58,9 @@ export async function runCli(argv: string[]): Promise<void> {
     } else if (command === 'admin' && sub === 'recover') {
       await (await import('./cli-admin.ts')).adminRecover(rest);
     } else if (command === 'config' && sub === 'check') {
-      configCheck();
+      await configCheck();
     } else if (command === 'config' && sub === 'reference') {
-      process.stdout.write(configReferenceMarkdown());
+      process.stdout.write(configReferenceMarkdown((await import('./plugins/registry.ts')).builtInAppSettings()));
     } else if (command === 'repo') {
       process.exitCode = await (await import('./cli-repo.ts')).runRepoCommand(argv.slice(1));
     } else if (command === 'migration' && sub === 'create') {

@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { recordJobActivity } from '../activity/activity-service.ts';
-import { settleEntityAfterJob } from '../tasks/job-effects.ts';
 import {
   type IJob,
   type InitiatorKind,
@@ -18,6 +17,7 @@ import {
   type JobResult,
   type JobState,
 } from './entities.ts';
+import { jobEnded } from './handler.ts';
 
 export interface Initiator {
   kind: InitiatorKind;
@@ -346,7 +346,7 @@ export async function requestCancel(em: EntityManager, jobId: string, now: Date,
         jobId,
       );
       if (done) {
-        await settleEntityAfterJob(em, job, 'canceled', null, now);
+        await jobEnded(em, job, 'canceled', null, now);
         return 'canceled';
       }
       continue; // claimed meanwhile: ask the runner instead
@@ -409,7 +409,7 @@ export async function recoverLapsedJobs(em: EntityManager, now: Date): Promise<{
     if (!changed) continue;
     if (resume) outcome.resumed++;
     else outcome.failed++;
-    await settleEntityAfterJob(em, job, state, resume ? null : `The last backup failed: ${STOPPED_DURING_RUN}.`, now);
+    await jobEnded(em, job, state, resume ? null : `The last backup failed: ${STOPPED_DURING_RUN}.`, now);
   }
   return outcome;
 }

@@ -14,6 +14,7 @@ import {
   searchEntityItems,
   snapshotSpans,
 } from '../catalog/browse.ts';
+import { parseDay as parseCalendarDay } from '../date-range.ts';
 import { containsText } from '../db/text-search.ts';
 import { NotFoundError } from '../errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
@@ -62,9 +63,8 @@ export async function recoveryTarget(
 /** A yyyy-mm-dd date from a form (UTC); `end` moves it to the last millisecond of that day. */
 export function parseDay(value: string | undefined, end = false): Date | undefined | 'invalid' {
   if (!value) return undefined;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return 'invalid';
-  const day = new Date(`${value}T00:00:00.000Z`);
-  if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== value) return 'invalid';
+  const day = parseCalendarDay(value);
+  if (!day) return 'invalid';
   return end ? new Date(day.getTime() + 86_400_000 - 1) : day;
 }
 

@@ -52,6 +52,7 @@ const azureSinkPlugin: SinkPlugin<AzureSettings> = {
   label: 'Azure Blob Storage',
   settings,
   secretSettings: ['connectionString', 'accountKey', 'sasToken'],
+  primarySettings: ['connectionString', 'accountName', 'accountKey', 'sasToken', 'endpoint', 'container', 'prefix'],
   create: async (s, options = {}) => {
     const { AzureSink } = await import('./azure-sink.ts');
     return new AzureSink({

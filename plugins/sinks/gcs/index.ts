@@ -63,6 +63,11 @@ const gcsSinkPlugin: SinkPlugin<GcsSettings> = {
   label: 'Google Cloud Storage',
   settings,
   secretSettings: ['credentialsJson'],
+  operatorOnlySettings: ['keyFile'],
+  primarySettings: ['bucket', 'prefix', 'credentialsJson', 'projectId', 'apiEndpoint'],
+  // Without a key the client falls back to the appliance's default application credentials.
+  tenantCredentialProblems: (_settings, secrets): Record<string, string> =>
+    secrets.credentialsJson ? {} : { credentialsJson: "Paste the service account's JSON key." },
   create: async (s, options = {}) => {
     const { GcsSink } = await import('./gcs-sink.ts');
     const json = s.credentialsJson ?? (s.keyFile ? readFileSync(s.keyFile, 'utf8') : undefined);

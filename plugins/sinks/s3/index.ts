@@ -52,6 +52,15 @@ const s3SinkPlugin: SinkPlugin<S3Settings> = {
   label: 'Amazon S3 or S3-compatible',
   settings,
   secretSettings: ['secretAccessKey', 'sessionToken'],
+  operatorOnlySettings: ['caFile'],
+  primarySettings: ['endpoint', 'region', 'bucket', 'prefix', 'accessKeyId', 'secretAccessKey', 'forcePathStyle'],
+  // Without a key pair the SDK falls back to the appliance's AWS credential chain.
+  tenantCredentialProblems: (settings, secrets): Record<string, string> => {
+    if (settings.accessKeyId && secrets.secretAccessKey) return {};
+    return settings.accessKeyId
+      ? { secretAccessKey: 'Enter the secret access key.' }
+      : { accessKeyId: 'Enter the access key id and secret of this storage.' };
+  },
   create: async (s, options = {}) => {
     const { S3Sink } = await import('./s3-sink.ts');
     return new S3Sink({
