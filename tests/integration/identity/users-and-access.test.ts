@@ -318,6 +318,77 @@ describe('IP restrictions', () => {
   });
 });
 
+describe('IP restrictions with IPv4-mapped and unreadable entries', () => {
+  it('stores an IPv4-mapped block as the IPv4 block it covers, then refuses other addresses with a 403', async () => {
+    const e = em();
+    const org = await makeOrganization(e, root, 'partner', 'Mapped Partner');
+    const admin = await makeUser(e, org, 'admin@mapped.example');
+    const office = fromAddress('127.0.0.1');
+    const login = await t.app.request('/login', form({ email: admin.email, password: TEST_PASSWORD }), office);
+    const cookie = (login.headers.get('set-cookie') as string).split(';')[0] as string;
+    const headers = { ...form({}).headers, cookie };
+    const added = await t.app.request(
+      '/settings/ip-restrictions',
+      { ...form({ description: 'Loopback', addresses: '::ffff:127.0.0.0/104' }), headers },
+      office,
+    );
+    expect(added.status).toBe(303);
+    const { IpRule } = await import('../../../core/access/entities.ts');
+    expect((await em().find(IpRule, { organization: org.id }))[0]?.entries).toEqual(['127.0.0.0/8']);
+    const tooWide = await t.app.request(
+      '/settings/ip-restrictions',
+      { ...form({ addresses: '::ffff:127.0.0.0/64' }), headers },
+      office,
+    );
+    expect(tooWide.status).toBe(422);
+    expect(await tooWide.text()).toContain('IPv4-mapped');
+    const enabled = await t.app.request(
+      '/settings/ip-restrictions/enabled',
+      { ...form({ enabled: 'on' }), headers },
+      office,
+    );
+    expect(enabled.status).toBe(303);
+    const outside = await t.app.request(
+      '/login',
+      form({ email: admin.email, password: TEST_PASSWORD }),
+      fromAddress('198.51.100.201'),
+    );
+    expect(outside.status).toBe(403);
+    expect((await auditOf(org, 'Access denied')).length).toBe(1);
+    expect((await t.app.request('/', { headers: { cookie } }, fromAddress('::ffff:127.0.0.9'))).status).toBe(200);
+  });
+
+  it('denies and audits, never a 500, when a stored entry cannot be read, and other rules stay deletable', async () => {
+    const e = em();
+    const org = await makeOrganization(e, root, 'partner', 'Broken Rule Partner');
+    const admin = await makeUser(e, org, 'admin@broken-rule.example');
+    const { IpRule } = await import('../../../core/access/entities.ts');
+    // What an older version stored for ::ffff:127.0.0.0/104.
+    const broken = e.create(IpRule, { organization: org, description: 'Old', entries: ['127.0.0.0/104'] });
+    const spare = e.create(IpRule, { organization: org, description: 'Spare', entries: ['192.0.2.0/24'] });
+    e.create(IpRule, { organization: org, description: 'Office', entries: ['203.0.113.0/24'] });
+    org.ipRestrictionsEnabled = true;
+    await e.flush();
+    const outside = await t.app.request(
+      '/login',
+      form({ email: admin.email, password: TEST_PASSWORD }),
+      fromAddress('198.51.100.202'),
+    );
+    expect(outside.status).toBe(403);
+    expect((await auditOf(org, 'Access denied')).length).toBe(1);
+    const office = fromAddress('203.0.113.5');
+    const login = await t.app.request('/login', form({ email: admin.email, password: TEST_PASSWORD }), office);
+    expect(login.status).toBe(303);
+    const cookie = (login.headers.get('set-cookie') as string).split(';')[0] as string;
+    const headers = { ...form({}).headers, cookie };
+    for (const rule of [spare, broken]) {
+      const res = await t.app.request(`/settings/ip-restrictions/${rule.id}/delete`, { ...form({}), headers }, office);
+      expect(res.status).toBe(303);
+    }
+    expect((await em().find(IpRule, { organization: org.id })).map((r) => r.description)).toEqual(['Office']);
+  });
+});
+
 describe('account removal and CSRF', () => {
   it('needs the approval, then schedules removal for 7 days and can be restored', async () => {
     const e = em();
