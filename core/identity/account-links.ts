@@ -7,7 +7,7 @@ import { type IUser, User } from './entities.ts';
 import { issueToken, peekToken, spendToken } from './one-time-tokens.ts';
 import { hashPassword, passwordProblem } from './password.ts';
 import { endUserSessions } from './session-service.ts';
-import { accountKey, clearFailures } from './throttle.ts';
+import { clearAccountThrottles } from './throttle.ts';
 
 export class LinkExpiredError extends ValidationError {
   constructor() {
@@ -114,6 +114,6 @@ export async function resetPassword(
   user.passwordChangedAt = now;
   await em.flush();
   await endUserSessions(em, user.id);
-  await clearFailures(em, accountKey(user.email));
+  await clearAccountThrottles(em, user.email);
   return user;
 }
