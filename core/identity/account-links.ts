@@ -79,7 +79,7 @@ export async function requestPasswordReset(
   em: EntityManager,
   mailer: Mailer,
   email: string,
-  origin: string,
+  linkOrigin: () => Promise<string>,
   now: Date,
 ): Promise<IUser | null> {
   const user = await em.findOne(
@@ -88,6 +88,7 @@ export async function requestPasswordReset(
     { populate: ['organization'] },
   );
   if (user?.status !== 'active') return null;
+  const origin = await linkOrigin();
   const token = await issueToken(em, user, 'reset_password', now);
   await mailer.send(em, {
     to: user.email,

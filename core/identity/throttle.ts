@@ -168,3 +168,8 @@ export async function clearAccountThrottles(
   );
   return rows.length;
 }
+
+/** Clears the counters of every address (`holdfast admin recover --clear-throttles`). */
+export async function clearAddressThrottles(em: EntityManager): Promise<void> {
+  await runSql(em.fork(), `delete from login_throttles where substr(key, 1, 8) = 'address:'`);
+}

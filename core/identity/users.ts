@@ -42,8 +42,8 @@ export interface UserServiceContext {
   em: EntityManager;
   mailer: Mailer;
   now: Date;
-  /** Base URL for links in mail, e.g. https://backup.example.com */
-  origin: string;
+  /** Base URL for links in mail, e.g. https://backup.example.com (never from request headers: system/public-url.ts). */
+  linkOrigin: () => Promise<string>;
 }
 
 export async function listUsers(em: EntityManager, org: IOrganization): Promise<IUser[]> {
@@ -131,13 +131,14 @@ function guardSelf(user: IUser, actor: Principal, action: string) {
 
 async function sendConfirmation(
   ctx: UserServiceContext,
+  origin: string,
   user: IUser,
   org: IOrganization,
   email: string,
   isInvite: boolean,
 ) {
   const token = await issueToken(ctx.em, user, 'confirm_email', ctx.now, email);
-  const link = `${ctx.origin}/confirm-email/${token}`;
+  const link = `${origin}/confirm-email/${token}`;
   await ctx.mailer.send(ctx.em, {
     to: email,
     subject: isInvite
@@ -158,6 +159,8 @@ export async function inviteUser(
   const data = parseInput(input);
   await checkGrant(ctx.em, org, data, actor);
   await ensureEmailFree(ctx.em, data.email);
+  // Known before anything is written: without it the invitation could not be mailed.
+  const origin = await ctx.linkOrigin();
   const user = ctx.em.create(User, {
     organization: org,
     email: data.email,
@@ -173,7 +176,7 @@ export async function inviteUser(
     lastLoginAt: null,
   });
   await ctx.em.flush();
-  await sendConfirmation(ctx, user, org, user.email, true);
+  await sendConfirmation(ctx, origin, user, org, user.email, true);
   return user;
 }
 
@@ -193,6 +196,7 @@ export async function updateUser(
 ): Promise<UserChanges> {
   const data = parseInput(input);
   await checkGrant(ctx.em, org, data, actor);
+  const origin = data.email !== user.email ? await ctx.linkOrigin() : '';
   if (!actor.isAdministrator && user.role === 'administrator') {
     throw new ForbiddenError('Only administrators can change an administrator.');
   }
@@ -232,11 +236,11 @@ export async function updateUser(
       // Not confirmed yet: the invitation simply goes to the corrected address.
       user.email = data.email;
       await ctx.em.flush();
-      await sendConfirmation(ctx, user, org, user.email, true);
+      await sendConfirmation(ctx, origin, user, org, user.email, true);
     } else {
       user.pendingEmail = data.email;
       await ctx.em.flush();
-      await sendConfirmation(ctx, user, org, data.email, false);
+      await sendConfirmation(ctx, origin, user, org, data.email, false);
       emailChangePending = true;
     }
     fields.push('email');
@@ -282,11 +286,11 @@ export async function deleteUser(em: EntityManager, org: IOrganization, user: IU
 
 export async function resendConfirmation(ctx: UserServiceContext, org: IOrganization, user: IUser): Promise<string> {
   if (user.status === 'pending') {
-    await sendConfirmation(ctx, user, org, user.email, true);
+    await sendConfirmation(ctx, await ctx.linkOrigin(), user, org, user.email, true);
     return user.email;
   }
   if (user.pendingEmail) {
-    await sendConfirmation(ctx, user, org, user.pendingEmail, false);
+    await sendConfirmation(ctx, await ctx.linkOrigin(), user, org, user.pendingEmail, false);
     return user.pendingEmail;
   }
   throw new AppError('nothing_to_confirm', `${user.email} has no unconfirmed email address.`, 409);
