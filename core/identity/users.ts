@@ -4,7 +4,10 @@
 // - an organization always keeps an active administrator (the last one cannot be demoted,
 //   deactivated or deleted), and nobody deactivates or deletes themselves;
 // - a Custom user who manages users can grant only permissions they hold and cannot make
-//   administrators, so managing users is not a way to gain rights.
+//   administrators, so managing users is not a way to gain rights;
+// - an invitation to an address another organization's user holds is answered as any other
+//   (nothing is stored; the holder gets a notice), so inviting is not a way to probe addresses.
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { z } from 'zod';
 import { ForbiddenError } from '../access/errors.ts';
@@ -107,6 +110,11 @@ async function ensureEmailFree(em: EntityManager, email: string, exceptUserId?: 
   if (taken > 0) throw new ValidationError({ email: 'A user with this email address already exists.' });
 }
 
+/** True when a user of another organization has (or is confirming) this address. */
+async function heldElsewhere(em: EntityManager, org: IOrganization, email: string): Promise<boolean> {
+  return (await em.count(User, { $or: [{ email }, { pendingEmail: email }], organization: { $ne: org.id } })) > 0;
+}
+
 async function otherActiveAdministrators(em: EntityManager, org: IOrganization, user: IUser): Promise<number> {
   return em.count(User, { organization: org.id, role: 'administrator', status: 'active', id: { $ne: user.id } });
 }
@@ -158,10 +166,9 @@ export async function inviteUser(
 ): Promise<IUser> {
   const data = parseInput(input);
   await checkGrant(ctx.em, org, data, actor);
-  await ensureEmailFree(ctx.em, data.email);
   // Known before anything is written: without it the invitation could not be mailed.
   const origin = await ctx.linkOrigin();
-  const user = ctx.em.create(User, {
+  const fields = {
     organization: org,
     email: data.email,
     displayName: data.displayName,
@@ -171,10 +178,24 @@ export async function inviteUser(
     permissions: data.permissions,
     accessibleAccounts: data.accessibleAccounts,
     accessibleOrganizationIds: data.accessibleOrganizationIds,
-    status: 'pending',
+    status: 'pending' as const,
     emailConfirmedAt: null,
     lastLoginAt: null,
-  });
+  };
+  if (await heldElsewhere(ctx.em, org, data.email)) {
+    // The reply must not tell that the address has an account in another organization: the
+    // caller gets what a new invitation returns (a user that is not stored), the address's
+    // holder a notice without a link.
+    await ctx.mailer.send(ctx.em, {
+      to: data.email,
+      subject: `You have been invited to ${org.name} on Holdfast`,
+      text: `Someone invited ${data.email} to ${org.name} on Holdfast, but this address already belongs to a Holdfast user, so nothing was changed.\n\nIf you expected this invitation, ask them to invite another address.`,
+    });
+    const unsaved = { ...fields, id: randomUUID(), createdAt: ctx.now, updatedAt: ctx.now, pendingEmail: null };
+    return ctx.em.create(User, unsaved, { persist: false });
+  }
+  await ensureEmailFree(ctx.em, data.email);
+  const user = ctx.em.create(User, fields);
   await ctx.em.flush();
   await sendConfirmation(ctx, origin, user, org, user.email, true);
   return user;

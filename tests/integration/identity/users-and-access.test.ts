@@ -87,14 +87,36 @@ describe('users', () => {
     expect(t.logs.join('\n')).not.toContain(token);
   });
 
-  it('refuses a duplicate email with a field message', async () => {
+  it('refuses an email already used in the same organization with a field message', async () => {
     const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
     const res = await t.app.request('/settings/users/new', {
-      ...form({ email: adminB.email, role: 'administrator' }),
+      ...form({ email: customUser.email, role: 'administrator' }),
       headers: { ...form({}).headers, cookie },
     });
     expect(res.status).toBe(422);
     expect(await res.text()).toContain('already exists');
+  });
+
+  it("answers an invitation to another tenant's user's address exactly as a new one, and changes nothing there", async () => {
+    const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
+    const invite = (email: string) =>
+      t.app.request('/settings/users/new', {
+        ...form({ email, role: 'custom', permissions: 'restore' }),
+        headers: { ...form({}).headers, cookie },
+      });
+    const fresh = await invite('fresh.person@a.example');
+    const held = await invite(adminB.email);
+    expect(held.status).toBe(fresh.status);
+    const notice = (res: Response, email: string) =>
+      decodeURIComponent(res.headers.get('location') ?? '').replace(email, '<email>');
+    expect(notice(held, adminB.email)).toBe(notice(fresh, 'fresh.person@a.example'));
+    const holder = await em().findOneOrFail(User, { email: adminB.email }, { populate: ['organization'] });
+    expect([holder.organization.id, holder.status, holder.role]).toEqual([partnerB.id, 'active', 'administrator']);
+    expect(await em().count(User, { email: adminB.email })).toBe(1);
+    // The holder hears of it, without a link that could change their account.
+    const mail = await lastMailTo(adminB.email);
+    expect(mail.text).toContain('already belongs to a Holdfast user');
+    expect(mail.text).not.toMatch(/confirm-email|reset-password/);
   });
 
   it('keeps the last administrator and refuses self-lockout', async () => {
