@@ -55,8 +55,8 @@ export async function adminCreate(args: string[]): Promise<void> {
     });
     process.stdout.write(`Created administrator ${user.email} of "${organization.name}".\n`);
     if (!config.publicUrl && !values['public-url']) {
-      process.stdout.write(
-        'Links in mail (invitations, password resets) need the address users reach Holdfast at: set HOLDFAST_PUBLIC_URL.\n',
+      process.stderr.write(
+        'holdfast: links in mail (invitations, password resets) need the address users reach Holdfast at: set HOLDFAST_PUBLIC_URL.\n',
       );
     }
   } catch (err) {
