@@ -15,7 +15,7 @@ import { runSql } from '../db/sqlite-catalog.ts';
 import { LoginThrottle } from './entities.ts';
 
 export interface ThrottleRule {
-  /** The attempt that reaches this count locks the key (for `lockMs`) until the window ends. */
+  /** The attempt that brings the count to this locks the key for `lockMs`, as does each later one in the window. */
   maxFailures: number;
   windowMs: number;
   lockMs: number;
