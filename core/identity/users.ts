@@ -5,13 +5,13 @@
 //   deactivated or deleted), and nobody deactivates or deletes themselves;
 // - a Custom user who manages users can grant only permissions they hold and cannot make
 //   administrators, so managing users is not a way to gain rights;
-// - an invitation to an address another organization's user holds is answered as any other
-//   (nothing is stored; the holder gets a notice), so inviting is not a way to probe addresses.
+// - an invitation to an address held by a user out of the inviter's reach is answered as any
+//   other (nothing is stored; the holder gets a notice), so inviting cannot probe other tenants.
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { z } from 'zod';
 import { ForbiddenError } from '../access/errors.ts';
-import type { Principal } from '../access/principal.ts';
+import { canReach, type Principal } from '../access/principal.ts';
 import { AppError, fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { type IOrganization, type IUser, Organization, USER_ROLES, User } from './entities.ts';
@@ -110,9 +110,10 @@ async function ensureEmailFree(em: EntityManager, email: string, exceptUserId?: 
   if (taken > 0) throw new ValidationError({ email: 'A user with this email address already exists.' });
 }
 
-/** True when a user of another organization has (or is confirming) this address. */
-async function heldElsewhere(em: EntityManager, org: IOrganization, email: string): Promise<boolean> {
-  return (await em.count(User, { $or: [{ email }, { pendingEmail: email }], organization: { $ne: org.id } })) > 0;
+/** True when users hold (or are confirming) this address, none of them within the actor's reach. */
+export async function heldOutOfReach(em: EntityManager, actor: Principal, email: string): Promise<boolean> {
+  const holders = await em.find(User, { $or: [{ email }, { pendingEmail: email }] }, { populate: ['organization'] });
+  return holders.length > 0 && !holders.some((holder) => canReach(actor, holder.organization as IOrganization));
 }
 
 async function otherActiveAdministrators(em: EntityManager, org: IOrganization, user: IUser): Promise<number> {
@@ -182,8 +183,8 @@ export async function inviteUser(
     emailConfirmedAt: null,
     lastLoginAt: null,
   };
-  if (await heldElsewhere(ctx.em, org, data.email)) {
-    // The reply must not tell that the address has an account in another organization: the
+  if (await heldOutOfReach(ctx.em, actor, data.email)) {
+    // The reply must not tell that the address has an account in another tenant: the
     // caller gets what a new invitation returns (a user that is not stored), the address's
     // holder a notice without a link.
     await ctx.mailer.send(ctx.em, {
