@@ -119,8 +119,9 @@ export const settings = {
   publicUrl: setting({
     env: 'HOLDFAST_PUBLIC_URL',
     kind: 'url',
-    defaultText: '(unset: derived from each request)',
-    description: 'External URL users reach the appliance at; used in links sent by mail and to require HTTPS cookies.',
+    defaultText: '(unset: the public address confirmed at setup)',
+    description:
+      'External URL users reach the appliance at. Links sent by mail use it (never the request Host); unset, they use the public address confirmed on the setup page, and none are mailed without either. An https URL also makes cookies HTTPS-only.',
     schema: url().optional(),
   }),
   trustedProxies: setting({
@@ -128,7 +129,7 @@ export const settings = {
     kind: 'string',
     defaultText: '(none)',
     description:
-      'Comma-separated addresses or CIDR blocks of reverse proxies in front of the appliance. X-Forwarded-For and X-Forwarded-Proto are believed only from these peers.',
+      'Comma-separated addresses or CIDR blocks of reverse proxies in front of the appliance. X-Forwarded-For and X-Forwarded-Proto are believed only from these peers: list the proxies themselves, never a whole private range.',
     schema: proxyList().default([]),
   }),
   dataDir: setting({

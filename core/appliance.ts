@@ -27,6 +27,7 @@ import { type CredentialCipher, createCredentialCipher } from './secrets/credent
 import { loadMasterKey } from './secrets/master-key.ts';
 import { locationTaskStorage } from './storage-locations/task-storage.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
+import { pinnedPublicOrigin } from './system/public-url.ts';
 import type { TaskStorage } from './tasks/storage.ts';
 import { VERSION } from './version.ts';
 
@@ -87,6 +88,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     version: VERSION,
     setupState: { complete: await isSetupComplete(orm.em) },
   };
+  await warnWithoutPublicUrl(deps);
   return {
     deps,
     migrationsApplied: applied,
@@ -99,6 +101,22 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
       await orm.close();
     },
   };
+}
+
+/** Links in mail never come from request headers: say at start-up where they will point. */
+async function warnWithoutPublicUrl({ config, orm, log, setupState }: AppDeps): Promise<void> {
+  if (config.publicUrl) return;
+  const pinned = await pinnedPublicOrigin(orm.em);
+  if (pinned) {
+    log.info(
+      { publicUrl: pinned },
+      'links in mail use the public address confirmed at setup (HOLDFAST_PUBLIC_URL overrides it)',
+    );
+  } else if (setupState.complete) {
+    log.warn('HOLDFAST_PUBLIC_URL is not set: invitations and password-reset links cannot be mailed until it is');
+  } else {
+    log.warn('HOLDFAST_PUBLIC_URL is not set: the setup page asks for the public address links in mail use');
+  }
 }
 
 /** What jobs and the scheduler run with, in the main thread. */

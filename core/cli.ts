@@ -12,10 +12,15 @@ const usage = `Usage: holdfast <command> [options]
 Commands:
   migrate                          Apply pending database migrations.
   admin create --email <address>   Create the root organization and first administrator
-  admin recover --email <address>  Locked out: set a new password (stdin), turn off the IP
-                                   restrictions of the user's organization, clear the throttle
       [--organization <name>]      (first-run setup, without a browser). The password is
-                                   read from standard input, or prompted for on a terminal.
+      [--public-url <url>]         read from standard input, or prompted for on a terminal.
+                                   --public-url: where users reach the appliance (links in
+                                   mail), unless HOLDFAST_PUBLIC_URL is set.
+  admin recover --email <address>  Locked out: set a new password (stdin), turn off the IP
+      [--reset-two-factor]         restrictions of the user's organization, clear the
+      [--clear-throttles]          account's sign-in throttle. --reset-two-factor also turns
+                                   off its two-factor; --clear-throttles also clears its
+                                   two-factor code counter and every address's counter.
   config check                     Validate the configuration and print where data lives.
   config reference                 Print the configuration reference (Markdown).
   migration create [name]          Developers: write a migration for entity changes.

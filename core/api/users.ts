@@ -6,7 +6,6 @@ import type { Context } from 'hono';
 import { accessibleOrganization } from '../access/principal.ts';
 import { recordAudit } from '../audit/audit-service.ts';
 import { auditActor } from '../http/audit-actor.ts';
-import { requestOrigin } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
 import { type IOrganization, type IUser, USER_ROLES, USER_STATUSES } from '../identity/entities.ts';
@@ -20,6 +19,7 @@ import {
   type UserServiceContext,
   updateUser,
 } from '../identity/users.ts';
+import { mailLinkOrigin } from '../system/public-url.ts';
 import { inReach, jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
@@ -151,7 +151,7 @@ export function usersApi(deps: AppDeps) {
     em: c.get('em'),
     mailer: deps.mailer,
     now: deps.now(),
-    origin: requestOrigin(c, deps.config),
+    linkOrigin: () => mailLinkOrigin(c.get('em'), deps.config.publicUrl),
   });
   const audit = (
     c: Context<AppEnv>,

@@ -5,7 +5,7 @@ import { ForbiddenError } from '../../access/errors.ts';
 import type { Principal } from '../../access/principal.ts';
 import { recordAudit } from '../../audit/audit-service.ts';
 import { AppError, ValidationError } from '../../errors.ts';
-import { clientIp, requestOrigin } from '../../http/client.ts';
+import { clientIp } from '../../http/client.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
@@ -24,6 +24,7 @@ import {
   type UserServiceContext,
   updateUser,
 } from '../../identity/users.ts';
+import { mailLinkOrigin } from '../../system/public-url.ts';
 import { formFields, formLists } from '../forms.ts';
 import { grantFieldsContext, grantFromForm } from '../grant-form.ts';
 
@@ -59,7 +60,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     em: c.get('em'),
     mailer: deps.mailer,
     now: deps.now(),
-    origin: requestOrigin(c, deps.config),
+    linkOrigin: () => mailLinkOrigin(c.get('em'), deps.config.publicUrl),
   });
 
   const formPage = async (

@@ -51,7 +51,7 @@ describe('loadConfig', () => {
     expect(problems).toEqual([
       'HOLDFAST_PORT: must be a whole number from 0 to 65535 (got "abc")',
       'HOLDFAST_PUBLIC_URL: must be an http:// or https:// URL (got "ftp://x")',
-      'HOLDFAST_TRUSTED_PROXIES: "10.0.0.0/99" is not a valid CIDR block (like 192.0.2.0/24). (got "10.0.0.0/99")',
+      'HOLDFAST_TRUSTED_PROXIES: "10.0.0.0/99" has too long a prefix: an IPv4 block is at most /32. (got "10.0.0.0/99")',
     ]);
   });
 
