@@ -204,7 +204,9 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
     if (modifiedFrom instanceof Date && modifiedTo instanceof Date && modifiedFrom > modifiedTo) {
       errors.modifiedTo = 'The end date is before the start date.';
     }
-    const searched = !!(values.q || values.author || values.name || values.modifiedFrom || values.modifiedTo);
+    // "Index all data for search" off: the task offers no item search (its snapshots stay browsable).
+    const searched =
+      task.indexForSearch && !!(values.q || values.author || values.name || values.modifiedFrom || values.modifiedTo);
     const hits =
       searched && Object.keys(errors).length === 0
         ? await searchEntityItems(em, scope, {

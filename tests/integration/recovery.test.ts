@@ -21,8 +21,8 @@ let otherTaskId: string;
 let otherEntityId: string;
 const cookies: Record<string, string> = {};
 
-async function backedUpTask(org: IOrganization, name: string, runs: number) {
-  const task = await h.task(org, { entities: 2, items: 3, changesPerRun: 1 }, { name });
+async function backedUpTask(org: IOrganization, name: string, runs: number, indexForSearch = true) {
+  const task = await h.task(org, { entities: 2, items: 3, changesPerRun: 1 }, { name, indexForSearch });
   const em = h.em();
   const fresh = await em.findOneOrFail(BackupTask, { id: task.id });
   await discoverEntities(em, fresh, testServicePlugin as never, h.ctx.credentials, {
@@ -149,6 +149,24 @@ describe('Recovery', () => {
     expect(byName).toContain(`value="${latest?.id} items/00002"`);
     const none = await (await get(`${base}?mode=search&q=nothing-like-this`, 'admin')).text();
     expect(none).toContain('Nothing found');
+  });
+
+  it('browses the backups of a task that does not index for search, and offers no item search there', async () => {
+    const unindexed = await backedUpTask(acme, 'Unindexed backup', 2, false);
+    const first = unindexed.list[0] as ITaskEntity;
+    const list = await (await get(`/recovery/tasks/${unindexed.task.id}`, 'admin')).text();
+    expect(list).toContain(`href="/recovery/tasks/${unindexed.task.id}/entities/${first.id}"`);
+    const base = `/recovery/tasks/${unindexed.task.id}/entities/${first.id}`;
+    const page = await (await get(base, 'admin')).text();
+    expect(page).toContain('2 snapshots.');
+    const [latest] = await h.em().find(CatalogSnapshot, { task: unindexed.task.id }, { orderBy: { time: 'desc' } });
+    const folder = await (await get(`${base}/snapshots/${latest?.id}?path=${first.externalId}`, 'admin')).text();
+    expect(folder).toContain('3 entries in this folder.');
+    // The setting decides full-text search only: none is offered, and a typed search finds nothing.
+    const search = await (await get(`${base}?mode=search&q=item`, 'admin')).text();
+    expect(search).toContain('Item search is off for this task');
+    expect(search).not.toContain('items found.');
+    expect(search).not.toContain('name="q"');
   });
 
   it('answers 404 for another tenant’s task, entity or snapshot, and 403 without restore or export rights', async () => {
