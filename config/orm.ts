@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
+import { SqlitePlatform } from '@mikro-orm/sql';
 import { defineConfig, SqliteDriver } from '@mikro-orm/sqlite';
 import { CompiledQuery, type DatabaseConnection } from 'kysely';
 import { kernelEntities } from '../core/db/entities.ts';
@@ -16,9 +17,32 @@ export interface DatabaseSettings {
   databaseBusyTimeoutMs: number;
 }
 
+/**
+ * MikroORM writes every value into the SQL text as a literal (it binds none), and SQLite reads
+ * SQL text only up to a NUL byte: a value holding one (typed into any search or form field) cut
+ * the statement short, a syntax error and a 500. Such strings are written as their UTF-8 bytes in a
+ * blob literal cast to text, which is the same value and holds no quote or NUL.
+ */
+class NulSafeSqlitePlatform extends SqlitePlatform {
+  override escape(value: unknown): string {
+    if (typeof value === 'string' && value.includes('\0')) {
+      return `cast(x'${Buffer.from(value, 'utf8').toString('hex')}' as text)`;
+    }
+    return super.escape(value);
+  }
+}
+
+class HoldfastSqliteDriver extends SqliteDriver {
+  constructor(config: ConstructorParameters<typeof SqliteDriver>[0]) {
+    super(config);
+    // The configuration reads the platform from the driver once constructed; connections get it on connect.
+    (this as unknown as { platform: SqlitePlatform }).platform = new NulSafeSqlitePlatform();
+  }
+}
+
 export function ormOptions(settings: DatabaseSettings): Options {
   return defineConfig({
-    driver: SqliteDriver,
+    driver: HoldfastSqliteDriver,
     dbName: settings.databasePath,
     entities: kernelEntities,
     extensions: [Migrator],
