@@ -229,16 +229,20 @@ async function dispatch(
       need(0, 'no arguments');
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
       // The catalog lives in the appliance database (HOLDFAST_* settings choose which).
-      const [{ loadConfig }, { openKernel }, { createStderrLogger }, { reindexRepository }] = await Promise.all([
-        import('../config/load.ts'),
-        import('./appliance.ts'),
-        import('./logging.ts'),
-        import('./catalog/indexer.ts'),
-      ]);
+      const [{ loadConfig }, { openKernel }, { createStderrLogger }, { reindexRepository }, { taskItemFields }] =
+        await Promise.all([
+          import('../config/load.ts'),
+          import('./appliance.ts'),
+          import('./logging.ts'),
+          import('./catalog/indexer.ts'),
+          import('./tasks/item-fields.ts'),
+        ]);
       const kernel = await openKernel(loadConfig(), createStderrLogger('warn'));
       try {
+        const em = kernel.orm.em.fork();
+        // Each task's service says which metadata holds its items' name, path, author and date.
         const report = await withLock(sink, 'shared', { purpose: command }, () =>
-          reindexRepository(kernel.orm.em.fork(), repo, sink.description),
+          reindexRepository(em, repo, sink.description, taskItemFields(em.fork())),
         );
         out(
           `${command === 'attach' ? 'Attached' : 'Reindexed'} repository ${repo.id}: ${report.snapshots} snapshots, ` +

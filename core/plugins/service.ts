@@ -165,11 +165,22 @@ export interface ServiceOAuth<Settings> {
   ): Promise<Settings>;
 }
 
-/** A field the item search offers for this service (from items' `meta`). */
+/**
+ * The catalog's columns: `name` and `path` (shown, browsed and found by words; a path's folders
+ * make the Recovery tree), `author` (found by words too) and `modified` (a date).
+ */
+export type CatalogColumn = 'name' | 'path' | 'author' | 'modified';
+
+/**
+ * One of the service's item fields that the catalog keeps and Recovery searches: the `meta` key
+ * holding it, the label Recovery shows, and the catalog column it goes to (each column at most
+ * once). `modified` takes an ISO date string or epoch milliseconds. Without a `path` field an
+ * item's path is its key; without a `name` field, the last segment of its path.
+ */
 export interface SearchField {
   name: string;
   label: string;
-  type: 'text' | 'date' | 'boolean';
+  column: CatalogColumn;
 }
 
 /**

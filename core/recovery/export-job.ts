@@ -11,13 +11,14 @@ import { pipeline } from 'node:stream/promises';
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
+import { type ItemFieldMap, itemFieldMap, itemModified, itemPath } from '../catalog/item-fields.ts';
 import { Organization } from '../identity/entities.ts';
 import type { JobOutcome, JobRun } from '../jobs/handler.ts';
 import type { Sink } from '../plugins/sink.ts';
 import { findAvailableLocation, openLocationSink } from '../storage-locations/locations.ts';
 import { archiveWriter, type Encryption, EntryNames, encrypted } from './archive.ts';
 import { ExportResult } from './entities.ts';
-import { itemPath, selectedItems } from './items.ts';
+import { selectedItems } from './items.ts';
 import { type ExportParams, exportParamsSchema, exportPassphraseContext, parseParams } from './params.ts';
 import { openSnapshot, recoverySource } from './restore-job.ts';
 
@@ -39,18 +40,19 @@ export function resultFileName(label: string, at: Date, extension: string): stri
   return `${slug || 'export'}-${at.toISOString().slice(0, 10)}.${extension}`;
 }
 
-function mtimeOf(item: ItemEntry, fallback: Date): Date {
-  const meta = item.meta ?? {};
-  const value = meta.mtimeMs ?? meta.modified ?? meta.lastModified;
-  const date = typeof value === 'number' || typeof value === 'string' ? new Date(value) : undefined;
+/** The entry time in the archive: when the service says the item changed, else the snapshot's time. */
+function mtimeOf(item: ItemEntry, fallback: Date, fields: ItemFieldMap): Date {
+  const date = itemModified(item, fields);
   // ZIP's DOS times start in 1980.
-  return date && !Number.isNaN(date.getTime()) && date.getUTCFullYear() >= 1980 ? date : fallback;
+  return date && date.getUTCFullYear() >= 1980 ? date : fallback;
 }
 
 export async function runExportJob(run: JobRun): Promise<JobOutcome> {
   const { ctx, em, job, signal, progress } = run;
   const params: ExportParams = parseParams(exportParamsSchema, job.params);
   const source = await recoverySource(run, params.entityId);
+  // Where the service keeps its items' paths and dates (an uninstalled plugin: keys and snapshot time).
+  const fields = itemFieldMap(ctx.services(source.task.service)?.searchFields ?? []);
   const encryption: Encryption =
     params.encryption === 'passphrase'
       ? {
@@ -111,13 +113,13 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         let current: Readable | undefined;
         let count = 0;
         const produce = async () => {
-          for await (const item of selectedItems(reader, params.selection, signal)) {
+          for await (const item of selectedItems(reader, params.selection, signal, fields)) {
             signal.throwIfAborted();
-            const mtime = mtimeOf(item, snapshotTime);
+            const mtime = mtimeOf(item, snapshotTime, fields);
             if (item.kind === 'folder') {
-              await archive.addFolder(names.name(itemPath(item), true), mtime);
+              await archive.addFolder(names.name(itemPath(item, fields), true), mtime);
             } else {
-              const name = names.name(itemPath(item));
+              const name = names.name(itemPath(item, fields));
               progress.step = `writing ${name}`.slice(0, 200);
               current = reader.content(item);
               await archive.addFile(name, item.size, mtime, current);

@@ -6,6 +6,7 @@
 // makes it Failed.
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
+import { itemFieldMap } from '../catalog/item-fields.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
 import { appendJobLog, logEntry } from '../jobs/queue.ts';
 import type { RestoreItem } from '../plugins/service.ts';
@@ -56,6 +57,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
   }
   const plugin = ctx.services(source.task.service);
   if (!plugin) throw new Error(`the service plugin "${source.task.service}" is not installed on this appliance`);
+  const fields = itemFieldMap(plugin.searchFields);
 
   progress.step = 'opening the backup';
   const opened = await ctx.storage.open({
@@ -81,7 +83,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
           }
           let handed = 0;
           async function* items(): AsyncGenerator<RestoreItem> {
-            for await (const item of selectedItems(reader, params.selection, signal)) {
+            for await (const item of selectedItems(reader, params.selection, signal, fields)) {
               handed++;
               progress.items = handed;
               progress.bytes += item.size;

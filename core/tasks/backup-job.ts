@@ -11,6 +11,7 @@ import { SnapshotWriter } from '../../storage/snapshot-writer.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
 import { CatalogRepository } from '../catalog/entities.ts';
 import { indexSnapshot } from '../catalog/indexer.ts';
+import { itemFieldMap } from '../catalog/item-fields.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
 import { type BackupItemWriter, type PreviousItem, ServiceAuthError } from '../plugins/service.ts';
 import { connectTask, markConnection } from './connection.ts';
@@ -117,7 +118,7 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
           em.create(CatalogRepository, { id: repo.id, location: opened.description, indexedAt: null });
           await em.flush();
         }
-        await indexSnapshot(em, repo, committed, parent);
+        await indexSnapshot(em, repo, committed, parent, itemFieldMap(plugin.searchFields));
         return { result, committed, changes };
       },
       repo,
