@@ -22,6 +22,7 @@ const PAYLOADS: [string, string][] = [
   ['backslashes', 'a\\b\\'],
   ['FTS5 syntax', '"a" OR b* NEAR(c d) -e ^f name:g AND (h'],
   ['SQL', "'); drop table users; --"],
+  ['question marks', 'what? ?? ? \\?'],
   ['10 KB', 'x'.repeat(10_240)],
 ];
 
@@ -89,6 +90,7 @@ beforeAll(async () => {
   root = await rootOf(h.em());
   await makeOrganization(h.em(), root, 'customer', 'Sale 100% off_now');
   await makeOrganization(h.em(), root, 'customer', 'Sale 1000 offXnow');
+  await makeOrganization(h.em(), root, 'customer', "Who? Co's \\ shop");
   ({ taskId, entityId, snapshotId } = await backedUpTask(root));
 }, 60_000);
 
@@ -185,6 +187,20 @@ describe('search and filter input', () => {
       await get(`/api/v1/organizations/${root.id}/children?search=${encodeURIComponent('l\u0000t')}`)
     ).json()) as { items?: { name: string }[]; data?: { name: string }[] };
     expect((listed.items ?? listed.data ?? []).map((o) => o.name)).toEqual([name]);
+  });
+
+  it('matches question marks, quotes and backslashes literally', async () => {
+    for (const q of ['o? C', "Co's \\ s", '?']) {
+      const portal = await (await get(`/portal?q=${encodeURIComponent(q)}`)).text();
+      expect(portal, q).toContain('Who? Co&#39;s &#92; shop');
+      const children = (await (
+        await get(`/api/v1/organizations/${root.id}/children?search=${encodeURIComponent(q)}`)
+      ).json()) as { items?: { name: string }[]; data?: { name: string }[] };
+      expect(
+        (children.items ?? children.data ?? []).map((o) => o.name),
+        q,
+      ).toEqual(["Who? Co's \\ shop"]);
+    }
   });
 
   it('matches % and _ literally', async () => {
