@@ -79,7 +79,7 @@ function permissionsView(c: Context<AppEnv>) {
  * text column it fills, a date range when it fills `modified`, and its labels as table headings
  * (columns it does not fill are left out).
  */
-export function itemFieldsView(plugin: ServicePlugin | undefined) {
+function itemFieldsView(plugin: ServicePlugin | undefined) {
   const fields = plugin?.searchFields ?? [];
   const label = (column: CatalogColumn) => fields.find((f) => f.column === column)?.label ?? null;
   return {
