@@ -164,7 +164,8 @@ export async function claimJobs(
   const claimed: IJob[] = [];
   // Organizations served in the current round: each gets one job per round.
   const served = new Set<string>();
-  while (claimed.length < limits.slots) {
+  // Lost races and empty rounds cost a query each; a bound keeps a claimer that keeps losing from spinning.
+  for (let queries = 0; claimed.length < limits.slots && queries < limits.slots * 4 + 8; queries++) {
     const job = await nextClaimable(em, now, {
       organizations: [...new Set([...full(perOrg, limits.perOrganization), ...served])],
       tasks: full(perTask, limits.perTask),
