@@ -10,7 +10,7 @@ import azureSinkPlugin from '../../plugins/sinks/azure/index.ts';
 import gcsSinkPlugin from '../../plugins/sinks/gcs/index.ts';
 import localSinkPlugin from '../../plugins/sinks/local/index.ts';
 import s3SinkPlugin from '../../plugins/sinks/s3/index.ts';
-import type { ServiceAppSettings, ServicePlugin } from './service.ts';
+import { type ServiceAppSettings, type ServicePlugin, searchFieldsProblem } from './service.ts';
 import type { SinkPlugin } from './sink.ts';
 
 export const sinkPlugins: readonly SinkPlugin<never>[] = [
@@ -55,6 +55,8 @@ export function registerServicePlugin(plugin: ServicePlugin<never, never>): void
   const existing = servicePlugin(plugin.kind);
   if (existing === plugin) return;
   if (existing) throw new Error(`a service plugin of kind "${plugin.kind}" is already registered`);
+  const problem = searchFieldsProblem(plugin.kind, plugin.searchFields ?? []);
+  if (problem) throw new Error(problem);
   addedServicePlugins.set(plugin.kind, plugin as unknown as ServicePlugin);
 }
 

@@ -169,7 +169,8 @@ export interface ServiceOAuth<Settings> {
  * The catalog's columns: `name` and `path` (shown, browsed and found by words; a path's folders
  * make the Recovery tree), `author` (found by words too) and `modified` (a date).
  */
-export type CatalogColumn = 'name' | 'path' | 'author' | 'modified';
+export const CATALOG_COLUMNS = ['name', 'path', 'author', 'modified'] as const;
+export type CatalogColumn = (typeof CATALOG_COLUMNS)[number];
 
 /**
  * One of the service's item fields that the catalog keeps and Recovery searches: the `meta` key
@@ -181,6 +182,22 @@ export interface SearchField {
   name: string;
   label: string;
   column: CatalogColumn;
+}
+
+/** What is wrong with a plugin's search fields, in one sentence, or undefined when nothing is. */
+export function searchFieldsProblem(kind: string, fields: readonly SearchField[]): string | undefined {
+  const seen = new Map<string, string>();
+  for (const field of fields) {
+    if (!(CATALOG_COLUMNS as readonly string[]).includes(field.column)) {
+      return `plugin "${kind}": search field "${field.name}" must name its catalog column: name, path, author or modified`;
+    }
+    const before = seen.get(field.column);
+    if (before !== undefined) {
+      return `plugin "${kind}": search fields "${before}" and "${field.name}" both fill the catalog column "${field.column}"`;
+    }
+    seen.set(field.column, field.name);
+  }
+  return undefined;
 }
 
 /**
