@@ -22,9 +22,12 @@ class NulSafeSqlitePlatform extends SqlitePlatform {
 /** A value as better-sqlite3 binds it, the way SqlitePlatform.escape would have written it. */
 function bindable(value: unknown): unknown {
   if (value === undefined || value === null) return null;
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  if (value instanceof Date) return value.getTime();
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string') return value;
+  if (typeof value === 'boolean') return value ? 1n : 0n;
+  // better-sqlite3 binds every JS number as REAL; whole numbers go as INTEGER (BigInt), as the
+  // literal `5` would (a REAL 5 stored into a text column would read back as "5.0").
+  if (value instanceof Date) return BigInt(value.getTime());
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : value;
+  if (typeof value === 'bigint' || typeof value === 'string') return value;
   if (Buffer.isBuffer(value)) return value;
   if (Utils.isPlainObject(value) || (value as { [JsonProperty]?: unknown })?.[JsonProperty])
     return JSON.stringify(value);

@@ -40,6 +40,9 @@ describe('bound parameters', () => {
     expect(rows.map((r) => r.name)).toEqual([name]);
     expect(prepared.length).toBeGreaterThan(3);
     expect(prepared.filter((sql) => sql.includes('needle'))).toEqual([]);
+    // Whole numbers are bound as integers, as their literals were: one in a text column reads "5".
+    await runSql(em(), 'update organizations set phone = ? where id = ?', [5, id]);
+    expect((await em().findOneOrFail(Organization, { id })).phone).toBe('5');
   });
 
   it('turns MikroORM placeholders into bound ones: lists, identifiers, dates, booleans, objects', () => {
@@ -55,8 +58,9 @@ describe('bound parameters', () => {
       ]),
     ).toEqual({
       sql: 'select `col` from t where a in (?, ?) and b = ? and d = ? and e = ?',
-      values: ['x', 'y', 1, when.getTime(), '{"a":1}'],
+      values: ['x', 'y', 1n, BigInt(when.getTime()), '{"a":1}'],
     });
     expect(bindQuery(platform, '? + 1', [null])).toEqual({ sql: '? + 1', values: [null] });
+    expect(bindQuery(platform, '?, ?', [2.5, 7])).toEqual({ sql: '?, ?', values: [2.5, 7n] });
   });
 });
