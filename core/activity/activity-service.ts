@@ -16,21 +16,21 @@ import { servicePlugin } from '../plugins/registry.ts';
 import { BackupTask, TaskEntity } from '../tasks/entities.ts';
 import { ACTIVITY_STATUSES, ActivityEvent, type ActivityStatus, type IActivityEvent } from './entities.ts';
 
-/** Runs, by job kind. Maintenance jobs are housekeeping, not activity; their effects are events. */
-const RUN_ACTIVITIES: Partial<Record<JobKind, string>> = {
+/**
+ * Runs, by job kind. Maintenance jobs are housekeeping, not activity; their effects are events.
+ * Compare and Replicate join this list (and ACTIVITIES, so the filters offer them) with their
+ * features: nothing creates such jobs yet.
+ */
+const RUN_ACTIVITIES: Partial<Record<JobKind, Activity>> = {
   backup: 'Backup',
   restore: 'Restore',
   export: 'Export',
-  compare: 'Compare',
-  replicate: 'Replicate',
 };
 
 export const ACTIVITIES = [
   'Backup',
   'Restore',
   'Export',
-  'Compare',
-  'Replicate',
   'Task created',
   'Task deleted',
   'Task restored',

@@ -9,7 +9,7 @@ import { auditActor } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
 import { type IOrganization, type IUser, USER_ROLES, USER_STATUSES } from '../identity/entities.ts';
-import { PERMISSIONS } from '../identity/permissions.ts';
+import { heldPermissions, PERMISSIONS } from '../identity/permissions.ts';
 import {
   deleteUser,
   findUser,
@@ -133,7 +133,7 @@ function userJson(user: IUser): z.infer<typeof UserSchema> {
     email: user.email,
     displayName: user.displayName ?? null,
     role: user.role,
-    permissions: user.role === 'administrator' ? [...PERMISSIONS] : user.permissions,
+    permissions: user.role === 'administrator' ? [...PERMISSIONS] : heldPermissions(user.permissions),
     accessibleAccounts: user.accessibleAccounts,
     accessibleOrganizationIds: user.accessibleOrganizationIds,
     status: user.status,
@@ -201,7 +201,7 @@ export function usersApi(deps: AppDeps) {
           email: body.email ?? user.email,
           displayName: body.displayName === undefined ? user.displayName : body.displayName,
           role: body.role ?? user.role,
-          permissions: body.permissions ?? user.permissions,
+          permissions: body.permissions ?? heldPermissions(user.permissions),
           accessibleAccounts: body.accessibleAccounts ?? user.accessibleAccounts,
           accessibleOrganizationIds: body.accessibleOrganizationIds ?? user.accessibleOrganizationIds,
         },

@@ -19,7 +19,7 @@ import { AppError, fieldErrorsFrom, NotFoundError, ValidationError } from '../er
 import type { Mailer } from '../mail/mailer.ts';
 import { type IOrganization, type IUser, USER_ROLES, User } from './entities.ts';
 import { issueToken } from './one-time-tokens.ts';
-import { PERMISSIONS, type Permission } from './permissions.ts';
+import { heldPermissions, keepPlanned, PERMISSIONS, type Permission } from './permissions.ts';
 import { endUserSessions } from './session-service.ts';
 
 export const userInputSchema = z.object({
@@ -229,7 +229,7 @@ export async function updateUser(
   }
   const before = JSON.stringify([
     user.role,
-    [...user.permissions].sort(),
+    heldPermissions(user.permissions).sort(),
     user.accessibleAccounts,
     [...user.accessibleOrganizationIds].sort(),
   ]);
@@ -253,7 +253,7 @@ export async function updateUser(
   }
   if (before !== after) {
     user.role = data.role;
-    user.permissions = data.permissions as Permission[];
+    user.permissions = keepPlanned(data.permissions as Permission[], user.permissions);
     user.accessibleAccounts = data.accessibleAccounts;
     user.accessibleOrganizationIds = data.accessibleOrganizationIds;
     permissionsChanged = true;

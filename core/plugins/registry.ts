@@ -11,7 +11,7 @@ import azureSinkPlugin from '../../plugins/sinks/azure/index.ts';
 import gcsSinkPlugin from '../../plugins/sinks/gcs/index.ts';
 import localSinkPlugin from '../../plugins/sinks/local/index.ts';
 import s3SinkPlugin from '../../plugins/sinks/s3/index.ts';
-import type { ServiceAppSettingSpec, ServicePlugin } from './service.ts';
+import { type ServiceAppSettingSpec, type ServicePlugin, searchFieldsProblem } from './service.ts';
 import type { SinkPlugin } from './sink.ts';
 
 export const sinkPlugins: readonly SinkPlugin<never>[] = [
@@ -78,6 +78,8 @@ export function registerServicePlugin(plugin: ServicePlugin<never, never>): void
   const existing = servicePlugin(plugin.kind);
   if (existing === plugin) return;
   if (existing) throw new Error(`a service plugin of kind "${plugin.kind}" is already registered`);
+  const problem = searchFieldsProblem(plugin.kind, plugin.searchFields ?? []);
+  if (problem) throw new Error(problem);
   addedServicePlugins.set(plugin.kind, plugin as unknown as ServicePlugin);
 }
 

@@ -184,11 +184,39 @@ export interface ServiceOAuth<Settings> {
   ): Promise<Settings>;
 }
 
-/** A field the item search offers for this service (from items' `meta`). */
+/**
+ * The catalog's columns: `name` and `path` (shown, browsed and found by words; a path's folders
+ * make the Recovery tree), `author` (found by words too) and `modified` (a date).
+ */
+export const CATALOG_COLUMNS = ['name', 'path', 'author', 'modified'] as const;
+export type CatalogColumn = (typeof CATALOG_COLUMNS)[number];
+
+/**
+ * One of the service's item fields that the catalog keeps and Recovery searches: the `meta` key
+ * holding it, the label Recovery shows, and the catalog column it goes to (each column at most
+ * once). `modified` takes an ISO date string or epoch milliseconds. Without a `path` field an
+ * item's path is its key; without a `name` field, the last segment of its path.
+ */
 export interface SearchField {
   name: string;
   label: string;
-  type: 'text' | 'date' | 'boolean';
+  column: CatalogColumn;
+}
+
+/** What is wrong with a plugin's search fields, in one sentence, or undefined when nothing is. */
+export function searchFieldsProblem(kind: string, fields: readonly SearchField[]): string | undefined {
+  const seen = new Map<string, string>();
+  for (const field of fields) {
+    if (!(CATALOG_COLUMNS as readonly string[]).includes(field.column)) {
+      return `plugin "${kind}": search field "${field.name}" must name its catalog column: name, path, author or modified`;
+    }
+    const before = seen.get(field.column);
+    if (before !== undefined) {
+      return `plugin "${kind}": search fields "${before}" and "${field.name}" both fill the catalog column "${field.column}"`;
+    }
+    seen.set(field.column, field.name);
+  }
+  return undefined;
 }
 
 /**

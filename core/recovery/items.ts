@@ -5,6 +5,7 @@
 // memory holds one batch of entries, never the snapshot.
 import type { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
+import { type ItemFieldMap, itemPath } from '../catalog/item-fields.ts';
 
 export interface ItemSelection {
   /** Exact item keys. */
@@ -21,18 +22,15 @@ function trimSlashes(path: string): string {
   return path.replace(/^\/+|\/+$/g, '');
 }
 
-/** The item's path as the Recovery pages show it: its `meta.path`, else its key. */
-export function itemPath(item: Pick<ItemEntry, 'key' | 'meta'>): string {
-  const path = typeof item.meta?.path === 'string' ? item.meta.path : item.key;
-  return trimSlashes(path);
-}
-
 export function isEverything(selection: ItemSelection): boolean {
   return !selection.keys?.length && !selection.paths?.length;
 }
 
-/** Tests one item against a selection (prepared once with `matcher`). */
-export function matcher(selection: ItemSelection): (item: ItemEntry) => boolean {
+/**
+ * Tests one item against a selection (prepared once with `matcher`). `fields` says where the
+ * item's service keeps its path, which folder paths are matched against (as Recovery shows them).
+ */
+export function matcher(selection: ItemSelection, fields: ItemFieldMap): (item: ItemEntry) => boolean {
   if (isEverything(selection)) return () => true;
   const keys = new Set(selection.keys ?? []);
   const prefixes = (selection.paths ?? []).map(trimSlashes).filter((p) => p !== '');
@@ -40,7 +38,7 @@ export function matcher(selection: ItemSelection): (item: ItemEntry) => boolean 
   if ((selection.paths ?? []).some((p) => trimSlashes(p) === '')) return () => true;
   return (item) => {
     if (keys.has(item.key)) return true;
-    const path = itemPath(item);
+    const path = itemPath(item, fields);
     return prefixes.some((p) => path === p || path.startsWith(`${p}/`));
   };
 }
@@ -53,9 +51,10 @@ export async function* selectedItems(
   reader: SnapshotReader,
   selection: ItemSelection,
   signal: AbortSignal,
+  fields: ItemFieldMap,
 ): AsyncGenerator<ItemEntry> {
   await reader.repo.loadIndex();
-  const wanted = matcher(selection);
+  const wanted = matcher(selection, fields);
   let batch: ItemEntry[] = [];
   let bytes = 0;
   for await (const item of reader.items()) {

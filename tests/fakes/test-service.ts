@@ -62,6 +62,11 @@ export interface TestServiceState {
   files?: Record<string, string>;
 }
 
+/** When item i last changed at the test service (its `changed` metadata): 1 January 2026 + i days. */
+export function changedAt(i: number): string {
+  return new Date(Date.UTC(2026, 0, 1 + i)).toISOString();
+}
+
 export function entityId(n: number): string {
   return `user-${String(n).padStart(3, '0')}`;
 }
@@ -175,7 +180,18 @@ class TestConnection implements ServiceConnection<TestServiceState> {
         continue;
       }
       await run.writer.add(
-        { key: itemKey, kind: 'file', meta: { name: `item ${i}`, path: `/${id}/item-${i}.txt`, version } },
+        {
+          key: itemKey,
+          kind: 'file',
+          // `owner` and `changed` are named unlike the catalog's columns: searchFields map them.
+          meta: {
+            name: `item ${i}`,
+            path: `/${id}/item-${i}.txt`,
+            owner: `owner-${i}@test.example`,
+            changed: changedAt(i),
+            version,
+          },
+        },
         content(id, i, version, s.itemBytes),
       );
     }
@@ -250,7 +266,12 @@ const testServicePlugin: ServicePlugin<TestServiceSettings, TestServiceState> = 
   entityKinds: [{ kind: 'user', label: 'Users' }],
   apiUsageLimit: true,
   snapshots: { mode: 'full' },
-  searchFields: [{ name: 'name', label: 'Name', type: 'text' }],
+  searchFields: [
+    { name: 'name', label: 'Name', column: 'name' },
+    { name: 'path', label: 'Path', column: 'path' },
+    { name: 'owner', label: 'Owner', column: 'author' },
+    { name: 'changed', label: 'Changed', column: 'modified' },
+  ],
   async connect(s) {
     if (s.token !== VALID_TOKEN || revokedAccounts.has(s.account)) {
       throw new ServiceAuthError('The test service refused the token (401).');

@@ -10,7 +10,7 @@ import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import type { IUser } from '../../identity/entities.ts';
-import { PERMISSION_LABELS } from '../../identity/permissions.ts';
+import { heldPermissions, PERMISSION_LABELS } from '../../identity/permissions.ts';
 import { endUserSessions } from '../../identity/session-service.ts';
 import { resetTwoFactor } from '../../identity/two-factor.ts';
 import {
@@ -191,7 +191,15 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
           organization: org,
           activity: 'Permissions changed',
           account: user.email,
-          description: `Role ${user.role === 'administrator' ? 'Administrator' : `Custom: ${user.permissions.map((p) => PERMISSION_LABELS[p].label).join(', ') || 'no permissions'}`}; accounts: ${user.accessibleAccounts === 'all' ? 'all' : `${user.accessibleOrganizationIds.length} selected`}`,
+          description: `Role ${
+            user.role === 'administrator'
+              ? 'Administrator'
+              : `Custom: ${
+                  heldPermissions(user.permissions)
+                    .map((p) => PERMISSION_LABELS[p].label)
+                    .join(', ') || 'no permissions'
+                }`
+          }; accounts: ${user.accessibleAccounts === 'all' ? 'all' : `${user.accessibleOrganizationIds.length} selected`}`,
           actor,
         });
       }

@@ -42,10 +42,10 @@ export function createDropboxPlugin(
     // Incremental: a run learns only what changed (list_folder/continue) and deletes what is gone.
     snapshots: { mode: 'incremental' },
     searchFields: [
-      { name: 'name', label: 'File name', type: 'text' },
-      { name: 'path', label: 'Path', type: 'text' },
-      { name: 'author', label: 'Author', type: 'text' },
-      { name: 'modified', label: 'Modified', type: 'date' },
+      { name: 'name', label: 'File name', column: 'name' },
+      { name: 'path', label: 'Path', column: 'path' },
+      { name: 'author', label: 'Author', column: 'author' },
+      { name: 'modified', label: 'Modified', column: 'modified' },
     ],
     // The operator's Dropbox team app, under the names the appliance has always read.
     appSettings: [
