@@ -41,3 +41,36 @@ export async function damageBlobInSink(repo: Repository, blobId: string): Promis
   await repo.sink.delete(key);
   await repo.sink.put(key, bytes);
 }
+
+/** A leaf of an item tree: its blob id, first key, the keys it holds, and the next leaf's first key. */
+export interface TreeLeaf {
+  id: string;
+  first: string;
+  keys: string[];
+  next: string | undefined;
+}
+
+type TreeNodeJson = { children?: { first: string; id: string }[]; items?: { key: string }[] };
+
+/**
+ * A leaf in the middle of a tree with a sibling after it. Leaves end at key-hash boundaries, so
+ * how many there are and how deep the tree is depend on the repository's key: tests that damage
+ * a leaf find one this way instead of assuming the root's shape.
+ */
+export async function middleLeaf(repo: Repository, treeId: string): Promise<TreeLeaf> {
+  const node = async (id: string) => JSON.parse((await repo.readBlob(id)).toString()) as TreeNodeJson;
+  let parent = await node(treeId);
+  for (;;) {
+    const children = parent.children ?? [];
+    const firstChild = children[0] ? await node(children[0].id) : undefined;
+    if (!firstChild) throw new Error(`tree ${treeId} has no inner node`);
+    if (firstChild.items) break;
+    parent = firstChild;
+  }
+  const siblings = parent.children as { first: string; id: string }[];
+  if (siblings.length < 2) throw new Error(`tree ${treeId} has a single leaf: add items to the test's source`);
+  const at = Math.floor((siblings.length - 1) / 2);
+  const leaf = siblings[at] as { first: string; id: string };
+  const keys = ((await node(leaf.id)).items ?? []).map((i) => i.key);
+  return { id: leaf.id, first: leaf.first, keys, next: siblings[at + 1]?.first };
+}

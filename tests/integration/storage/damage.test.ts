@@ -22,7 +22,7 @@ import { repairSnapshots } from '../../../storage/repair.ts';
 import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { findItem } from '../../../storage/tree.ts';
-import { damageBlob, flipByte, openLocal } from '../../helpers/damage.ts';
+import { damageBlob, flipByte, middleLeaf, openLocal } from '../../helpers/damage.ts';
 import { repoRoot, runToEnd } from '../../helpers/process.ts';
 import { createTestRepo, PASSPHRASE, readAll } from '../../helpers/repository.ts';
 import { describeTree, makeSource } from '../../helpers/source-tree.ts';
@@ -203,13 +203,8 @@ describe('restore past damage', () => {
     const id = await backup(s);
     const repo = await openLocal(s.sinkPath);
     const manifest = await repo.loadSnapshot(id);
-    const root = JSON.parse((await repo.readBlob(manifest.tree)).toString()) as {
-      children: { first: string; id: string }[];
-    };
-    const leaf = root.children[3] as { first: string; id: string };
-    const lost = (JSON.parse((await repo.readBlob(leaf.id)).toString()) as { items: { key: string }[] }).items.map(
-      (i) => i.key,
-    );
+    const leaf = await middleLeaf(repo, manifest.tree);
+    const lost = leaf.keys;
     repo.close();
     await damageBlob(s.sinkPath, leaf.id);
 
@@ -217,7 +212,7 @@ describe('restore past damage', () => {
     const restored = await repoCli(['restore', id, target, ...s.sink]);
     expect(restored.code).toBe(1);
     expect(restored.stderr).toContain(
-      `failed: ${leaf.first}: the items from ${JSON.stringify(leaf.first)} up to ${JSON.stringify(root.children[4]?.first)} are unreadable (tree node ${leaf.id}`,
+      `failed: ${leaf.first}: the items from ${JSON.stringify(leaf.first)} up to ${JSON.stringify(leaf.next)} are unreadable (tree node ${leaf.id}`,
     );
     expect(describeTree(target)).toEqual(without(describeTree(s.src), lost));
 
@@ -309,13 +304,8 @@ describe('repair snapshots', () => {
     const id = await backup(s);
     const repo = await openLocal(s.sinkPath);
     const manifest = await repo.loadSnapshot(id);
-    const root = JSON.parse((await repo.readBlob(manifest.tree)).toString()) as {
-      children: { first: string; id: string }[];
-    };
-    const leaf = root.children[2] as { first: string; id: string };
-    const lost = (JSON.parse((await repo.readBlob(leaf.id)).toString()) as { items: { key: string }[] }).items.map(
-      (i) => i.key,
-    );
+    const leaf = await middleLeaf(repo, manifest.tree);
+    const lost = leaf.keys;
     const file = await findItem(repo, manifest.tree, 'files/f-399.bin');
     repo.close();
     expect(lost).not.toContain('files/f-399.bin');
@@ -368,14 +358,14 @@ describe('repair of a layered snapshot', () => {
     expect(s2.manifest.layers).toHaveLength(1);
 
     const delta = s2.manifest.layers?.[0] as string;
-    const root = JSON.parse((await t.repo.readBlob(delta)).toString()) as { children: { first: string; id: string }[] };
-    const from = root.children[1]?.first as string;
-    const to = root.children[2]?.first as string;
+    const leaf = await middleLeaf(t.repo, delta);
+    const from = leaf.first;
+    const to = leaf.next as string;
     const expected = new Map<string, string>();
     const reader = await SnapshotReader.open(t.repo, s2.id);
     for await (const item of reader.items())
       if (item.key < from || item.key >= to) expected.set(item.key, (await readAll(reader.content(item))).toString());
-    await damageBlob(join(t.root, 'sink'), root.children[1]?.id as string);
+    await damageBlob(join(t.root, 'sink'), leaf.id);
 
     const repo = await t.reopen();
     const report = await repairSnapshots(repo, { forget: true });
