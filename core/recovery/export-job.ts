@@ -6,18 +6,26 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
 import { Organization } from '../identity/entities.ts';
 import type { JobOutcome, JobRun } from '../jobs/handler.ts';
+import { appendJobLog, logEntry } from '../jobs/queue.ts';
 import type { Sink } from '../plugins/sink.ts';
 import { findAvailableLocation, openLocationSink } from '../storage-locations/locations.ts';
-import { archiveWriter, type Encryption, EntryNames, encrypted } from './archive.ts';
+import {
+  archiveWriter,
+  type Encryption,
+  EntryNames,
+  encrypted,
+  RENAMED_MANIFEST,
+  type RenamedEntry,
+} from './archive.ts';
 import { ExportResult } from './entities.ts';
-import { itemPath, selectedItems } from './items.ts';
+import { describeSelection, isEverything, itemPath, selectedItems } from './items.ts';
 import { type ExportParams, exportParamsSchema, exportPassphraseContext, parseParams } from './params.ts';
 import { openSnapshot, recoverySource } from './restore-job.ts';
 
@@ -47,10 +55,29 @@ function mtimeOf(item: ItemEntry, fallback: Date): Date {
   return date && !Number.isNaN(date.getTime()) && date.getUTCFullYear() >= 1980 ? date : fallback;
 }
 
+/** Names the archive could not hold as they are: the first ones in the job log, all in the manifest. */
+const RENAMED_LOGGED = 20;
+
+async function logRenamed(run: JobRun, renamed: readonly RenamedEntry[], now: Date): Promise<void> {
+  if (renamed.length === 0) return;
+  const entries = renamed
+    .slice(0, RENAMED_LOGGED)
+    .map((r) => logEntry('warn', `stored as "${r.stored}": "${r.original}" (${r.reason})`, now));
+  entries.push(
+    logEntry(
+      'info',
+      `${renamed.length} name${renamed.length === 1 ? ' was' : 's were'} changed in the archive; ${RENAMED_MANIFEST} in it lists each (original → stored)`,
+      now,
+    ),
+  );
+  await appendJobLog(run.em, run.job.id, run.job.leaseOwner ?? '', entries);
+}
+
 export async function runExportJob(run: JobRun): Promise<JobOutcome> {
   const { ctx, em, job, signal, progress } = run;
   const params: ExportParams = parseParams(exportParamsSchema, job.params);
   const source = await recoverySource(run, params.entityId);
+  const rules = { caseInsensitive: ctx.services(source.task.service)?.pathsCaseInsensitive };
   const encryption: Encryption =
     params.encryption === 'passphrase'
       ? {
@@ -107,11 +134,11 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         );
         const snapshotTime = new Date(reader.manifest.time);
         const archive = archiveWriter(params.format);
-        const names = new EntryNames();
+        const names = new EntryNames(params.format);
         let current: Readable | undefined;
         let count = 0;
         const produce = async () => {
-          for await (const item of selectedItems(reader, params.selection, signal)) {
+          for await (const item of selectedItems(reader, params.selection, signal, rules)) {
             signal.throwIfAborted();
             const mtime = mtimeOf(item, snapshotTime);
             if (item.kind === 'folder') {
@@ -126,6 +153,18 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
             }
             count++;
             progress.items = count;
+          }
+          if (count === 0 && !isEverything(params.selection)) {
+            throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
+          }
+          if (names.renamed.length > 0) {
+            const manifest = names.manifest();
+            await archive.addFile(
+              names.name(RENAMED_MANIFEST),
+              manifest.byteLength,
+              snapshotTime,
+              Readable.from([manifest]),
+            );
           }
           archive.finish();
         };
@@ -154,12 +193,13 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         });
         await Promise.all([writing, producing]);
         signal.throwIfAborted();
-        return { count, snapshotTime };
+        return { count, snapshotTime, renamed: names.renamed };
       },
       opened.repo,
     );
 
     const now = ctx.now();
+    await logRenamed(run, written.renamed, now);
     if (target.kind === 'sink') {
       return {
         state: 'succeeded',

@@ -31,16 +31,39 @@ export function isEverything(selection: ItemSelection): boolean {
   return !selection.keys?.length && !selection.paths?.length;
 }
 
+/** How paths compare at the service: exactly, or ignoring case (ServicePlugin.pathsCaseInsensitive). */
+export interface PathRules {
+  caseInsensitive?: boolean | undefined;
+}
+
+/** The form of a path that two equal paths share under the service's rules. */
+export function pathKey(path: string, rules: PathRules = {}): string {
+  return rules.caseInsensitive ? path.toLowerCase() : path;
+}
+
+/** The selection in words for messages: 'the folder "Docs"', 'the item "id:1"', … */
+export function describeSelection(selection: ItemSelection): string {
+  const named = [
+    ...(selection.paths ?? []).map((p) => `the folder "${trimSlashes(p)}"`),
+    ...(selection.keys ?? []).map((k) => `the item "${k}"`),
+  ];
+  if (named.length === 0) return 'everything';
+  return named.length <= 3 ? named.join(', ') : `${named.slice(0, 3).join(', ')} and ${named.length - 3} more`;
+}
+
 /** Tests one item against a selection (prepared once with `matcher`). */
-export function matcher(selection: ItemSelection): (item: ItemEntry) => boolean {
+export function matcher(selection: ItemSelection, rules: PathRules = {}): (item: ItemEntry) => boolean {
   if (isEverything(selection)) return () => true;
   const keys = new Set(selection.keys ?? []);
-  const prefixes = (selection.paths ?? []).map(trimSlashes).filter((p) => p !== '');
+  const prefixes = (selection.paths ?? [])
+    .map(trimSlashes)
+    .filter((p) => p !== '')
+    .map((p) => pathKey(p, rules));
   // An empty folder path ("the root") selects everything.
   if ((selection.paths ?? []).some((p) => trimSlashes(p) === '')) return () => true;
   return (item) => {
     if (keys.has(item.key)) return true;
-    const path = itemPath(item);
+    const path = pathKey(itemPath(item), rules);
     return prefixes.some((p) => path === p || path.startsWith(`${p}/`));
   };
 }
@@ -53,9 +76,10 @@ export async function* selectedItems(
   reader: SnapshotReader,
   selection: ItemSelection,
   signal: AbortSignal,
+  rules: PathRules = {},
 ): AsyncGenerator<ItemEntry> {
   await reader.repo.loadIndex();
-  const wanted = matcher(selection);
+  const wanted = matcher(selection, rules);
   let batch: ItemEntry[] = [];
   let bytes = 0;
   for await (const item of reader.items()) {

@@ -11,7 +11,7 @@ import { appendJobLog, logEntry } from '../jobs/queue.ts';
 import type { RestoreItem } from '../plugins/service.ts';
 import { connectTask } from '../tasks/connection.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
-import { selectedItems } from './items.ts';
+import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
 import { restoredFolderName } from './start.ts';
 
@@ -81,7 +81,8 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
           }
           let handed = 0;
           async function* items(): AsyncGenerator<RestoreItem> {
-            for await (const item of selectedItems(reader, params.selection, signal)) {
+            const rules = { caseInsensitive: plugin.pathsCaseInsensitive };
+            for await (const item of selectedItems(reader, params.selection, signal, rules)) {
               handed++;
               progress.items = handed;
               progress.bytes += item.size;
@@ -109,6 +110,9 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
             log,
           });
           signal.throwIfAborted();
+          if (handed === 0 && !isEverything(params.selection)) {
+            throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
+          }
           return { result, handed, snapshotTime: reader.manifest.time };
         } finally {
           await connection.close?.();
