@@ -211,10 +211,10 @@ const searchRoute = createRoute({
 });
 
 /** from/to as dates, or a 422 naming the field. */
-function dayRange(fields: Record<string, string | undefined>, from: string, to: string) {
+function dayRange(fields: Record<string, unknown>, from: string, to: string) {
   const errors: Record<string, string> = {};
-  const start = parseDay(fields[from]);
-  const end = parseDay(fields[to], true);
+  const start = parseDay(fields[from] as string | undefined);
+  const end = parseDay(fields[to] as string | undefined, true);
   if (start === 'invalid') errors[from] = 'Enter a date as YYYY-MM-DD.';
   if (end === 'invalid') errors[to] = 'Enter a date as YYYY-MM-DD.';
   if (start instanceof Date && end instanceof Date && start > end)

@@ -57,6 +57,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
   const plugin = ctx.services(source.task.service);
   if (!plugin) throw new Error(`the service plugin "${source.task.service}" is not installed on this appliance`);
 
+  const rules = { caseInsensitive: plugin.pathsCaseInsensitive };
   progress.step = 'opening the backup';
   const opened = await ctx.storage.open({
     id: source.task.id,
@@ -81,7 +82,6 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
           }
           let handed = 0;
           async function* items(): AsyncGenerator<RestoreItem> {
-            const rules = { caseInsensitive: plugin.pathsCaseInsensitive };
             for await (const item of selectedItems(reader, params.selection, signal, rules)) {
               handed++;
               progress.items = handed;
