@@ -126,6 +126,13 @@ export interface RunningAppliance {
 export async function startAppliance(config: Config, log: Logger): Promise<RunningAppliance> {
   const kernel = await openKernel(config, log);
   const app = createApp(kernel.deps);
+  // Locks a killed appliance left behind would hold up prune until they expire.
+  kernel.storage.removeStaleLocks?.().then(
+    ({ removed, unreachable }) => {
+      if (removed || unreachable.length) log.info({ removed, unreachable }, 'removed stale repository locks');
+    },
+    (err: unknown) => log.warn({ err }, 'could not look for stale repository locks'),
+  );
 
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));

@@ -4,17 +4,20 @@
 // HOLDFAST_REPO_PASSPHRASE, or a prompt on a terminal.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isDamage } from '../storage/damaged-items.ts';
 import { backupDirectory, restoreSnapshot } from '../storage/filesystem.ts';
-import { RepositoryLockedError, withLock } from '../storage/locks.ts';
+import { RepositoryLock, RepositoryLockedError, removeLocks, type StaleLock, withLock } from '../storage/locks.ts';
 import { pruneRepository } from '../storage/prune.ts';
-import { Repository, RepositoryError } from '../storage/repository.ts';
+import { rebuildIndex } from '../storage/rebuild-index.ts';
+import { repairSnapshots } from '../storage/repair.ts';
+import { type DamagedSnapshot, MARKER_KEY, Repository, RepositoryError } from '../storage/repository.ts';
 import { applyRetention, parsePeriod, type RetentionPolicy } from '../storage/retention.ts';
 import { SnapshotReader } from '../storage/snapshot-reader.ts';
-import { verifyRepository } from '../storage/verify.ts';
+import { type VerifyReport, verifyRepository } from '../storage/verify.ts';
 import { askHidden } from './cli-prompt.ts';
 import { optionName, settingsFromOptions, sinkCliOptions, withSecretsFromEnv } from './cli-sink-options.ts';
 import { sinkPlugin, sinkPlugins } from './plugins/registry.ts';
-import type { Sink, SinkPlugin } from './plugins/sink.ts';
+import { ObjectNotFoundError, type Sink, SinkError, type SinkPlugin } from './plugins/sink.ts';
 import { probeSink } from './plugins/sink-probe.ts';
 
 export const REPO_EXIT = { ok: 0, failed: 1, usage: 2, repository: 4, problems: 5 } as const;
@@ -32,12 +35,25 @@ Commands:
       [--task <name>] [--entity <name>]   (default: "cli" and the folder's absolute path)
   snapshots [--json]           List snapshots.
   ls <snapshot>                List a snapshot's items.
-  restore <snapshot> <folder>  Restore a snapshot into an empty or new folder.
-  verify [--read-data[=<percent>]]   Check structure; read back all (or a share of) data.
-  prune [--grace-hours <n>]    Remove data no snapshot uses (packs newer than the grace, default 24 h, stay).
+  restore <snapshot> <folder>  Restore a snapshot into an empty or new folder. Items the repository
+                               cannot read are listed and skipped (exit 1); the rest is restored.
+      [--resume]               Continue an interrupted restore into the same folder, keeping the
+                               files already complete (size and content checked).
+  verify [--read-data[=<percent>]]   Check structure; read back all (or a share of) data. Also lists
+                               orphan packs (a crashed backup's) and stale locks.
+  rebuild-index                Rewrite the index from the packs' own trailers (after an index file
+                               was damaged or deleted).
+  unlock [--remove-all]        Remove stale locks (their process is gone or they expired); with
+                               --remove-all every lock (only when nothing else uses the repository).
+  prune [--grace-hours <n>]    Remove data no snapshot uses (packs newer than both the grace, default
+                               24 h, and the oldest live lock stay: a running backup may own them).
       [--keep-within <30d|6m|1y> | --keep-last <n>]   First forget snapshots outside the retention
                                (per task and entity; the newest of each is always kept by --keep-within),
                                and remove forgotten snapshots from this appliance's catalog.
+  repair snapshots [--forget] [--read-data]   Name snapshots that cannot be read (removed with
+                               --forget); write snapshots with damaged trees or blobs again without
+                               the damaged items, tagged "repaired" (the originals removed with
+                               --forget). --read-data also reads every content blob.
   key list | key add | key remove <id>   Manage passphrases.
 
 Sink options (each sink's settings as options; see docs/OPERATIONS.md), or --sink-config <file.json>:
@@ -53,13 +69,22 @@ Sink options (each sink's settings as options; see docs/OPERATIONS.md), or --sin
 Secrets come from the environment: HOLDFAST_SINK_SECRET_ACCESS_KEY (s3), HOLDFAST_SINK_ACCOUNT_KEY,
 HOLDFAST_SINK_SAS_TOKEN or HOLDFAST_SINK_CONNECTION_STRING (azure), HOLDFAST_SINK_CREDENTIALS_JSON (gcs).
 Passphrase: HOLDFAST_REPO_PASSPHRASE (HOLDFAST_REPO_NEW_PASSPHRASE for "key add"), or a prompt.
-Exit codes: 0 done, 1 failed, 2 usage error, 4 repository error (not a repository, wrong
-passphrase, already exists, locked), 5 verify found problems.`;
+Exit codes: 0 done, 1 failed (or a restore left items out, or prune kept all data because a
+snapshot cannot be read), 2 usage error, 4 repository error (not a repository, wrong passphrase,
+already exists, a file instead of a folder, locked), 5 verify or rebuild-index found problems
+(or repair left an unreadable snapshot).`;
 
 class UsageError extends Error {}
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
+}
+
+/** A snapshot that cannot be read is skipped, never fatal: named on stderr with the way out. */
+function warnDamaged(d: DamagedSnapshot): void {
+  process.stderr.write(
+    `warning: snapshot ${d.id} is unreadable and was skipped (${d.reason}); see "holdfast repo repair snapshots"\n`,
+  );
 }
 
 async function ask(prompt: string): Promise<string> {
@@ -131,6 +156,9 @@ const options = {
   'grace-hours': { type: 'string' },
   'keep-within': { type: 'string' },
   'keep-last': { type: 'string' },
+  'remove-all': { type: 'boolean' },
+  resume: { type: 'boolean' },
+  forget: { type: 'boolean' },
 } as const;
 
 export async function runRepoCommand(argv: string[]): Promise<number> {
@@ -153,6 +181,14 @@ export async function runRepoCommand(argv: string[]): Promise<number> {
     const sink = await openSink(values);
     try {
       return await dispatch(command, rest, values, sink);
+    } catch (err) {
+      // Commands that never open the repository (unlock) meet a file instead of a folder here.
+      if (err instanceof SinkError && err.reason === 'not_a_folder')
+        throw new RepositoryError(
+          'not_a_repository',
+          `${sink.description} is a file, not a folder: a repository is a folder`,
+        );
+      throw err;
     } finally {
       await sink.close();
     }
@@ -211,10 +247,20 @@ async function dispatch(
         'shared',
         { purpose: `backup of ${entity}` },
         async () => {
-          const previous = (await repo.listSnapshots())
+          const previous = (await repo.listSnapshots({ onDamaged: warnDamaged }))
             .filter((s) => s.manifest.task === task && s.manifest.entity === entity)
             .at(-1);
-          const result = await backupDirectory(repo, folder, { task, entity, parent: previous?.id });
+          let result: Awaited<ReturnType<typeof backupDirectory>>;
+          try {
+            result = await backupDirectory(repo, folder, { task, entity, parent: previous?.id });
+          } catch (err) {
+            // A parent whose tree is damaged cannot lend unchanged items: read everything instead.
+            if (!previous || !isDamage(err)) throw err;
+            process.stderr.write(
+              `warning: the previous snapshot ${previous.id} cannot be read (${err.message}); backing up the whole folder\n`,
+            );
+            result = await backupDirectory(repo, folder, { task, entity });
+          }
           process.stderr.write(
             `${result.items} items, ${result.bytes} bytes (${result.carried} unchanged), uploaded ${repo.stats.bytesUploaded} bytes\n`,
           );
@@ -238,7 +284,7 @@ async function dispatch(
       const kernel = await openKernel(loadConfig(), createStderrLogger('warn'));
       try {
         const report = await withLock(sink, 'shared', { purpose: command }, () =>
-          reindexRepository(kernel.orm.em.fork(), repo, sink.description),
+          reindexRepository(kernel.orm.em.fork(), repo, sink.description, { onDamaged: warnDamaged }),
         );
         out(
           `${command === 'attach' ? 'Attached' : 'Reindexed'} repository ${repo.id}: ${report.snapshots} snapshots, ` +
@@ -252,7 +298,7 @@ async function dispatch(
     case 'snapshots': {
       need(0, 'no arguments');
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
-      const list = await repo.listSnapshots();
+      const list = await repo.listSnapshots({ onDamaged: warnDamaged });
       if (values.json) {
         out(
           JSON.stringify(
@@ -285,9 +331,18 @@ async function dispatch(
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
       const id = await resolveSnapshot(repo, rest[0] as string);
       return withLock(sink, 'shared', { purpose: `restore of ${id}` }, async () => {
-        const count = await restoreSnapshot(repo, id, rest[1] as string);
-        out(`Restored ${count} items into ${rest[1]}.`);
-        return REPO_EXIT.ok;
+        const result = await restoreSnapshot(repo, id, rest[1] as string, { resume: values.resume === true });
+        for (const f of result.failed) process.stderr.write(`failed: ${f.key}: ${f.reason}\n`);
+        const kept = values.resume ? `; ${result.kept} were already complete` : '';
+        if (result.failed.length === 0) {
+          out(`Restored ${result.items} items into ${rest[1]}${kept}.`);
+          return REPO_EXIT.ok;
+        }
+        out(
+          `Restored ${result.items} items into ${rest[1]}${kept}; ${result.failed.length} items could not be restored ` +
+            '(listed above: the repository holds them damaged).',
+        );
+        return REPO_EXIT.failed;
       });
     }
     case 'verify': {
@@ -296,10 +351,24 @@ async function dispatch(
       if (!Number.isFinite(percent) || percent < 0 || percent > 100)
         throw new UsageError('--read-data takes a percentage from 0 to 100');
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
-      const report = await withLock(sink, 'shared', { purpose: 'verify' }, () =>
-        verifyRepository(repo, { readDataPercent: percent, onProgress: (m) => process.stderr.write(`${m}\n`) }),
-      );
+      // Taken by hand (not withLock) to name the stale locks its acquisition removed.
+      const lock = await RepositoryLock.acquire(sink, 'shared', { purpose: 'verify' });
+      let report: VerifyReport;
+      try {
+        report = await verifyRepository(repo, {
+          readDataPercent: percent,
+          onProgress: (m) => process.stderr.write(`${m}\n`),
+        });
+      } finally {
+        await lock.release();
+      }
       for (const p of report.problems) out(`PROBLEM ${p.object}: ${p.message}`);
+      for (const p of report.orphanPacks)
+        out(
+          `ORPHAN pack ${p.id}: ${p.size} bytes, named by no index and used by no snapshot (the next backup reuses its blobs; prune removes it)`,
+        );
+      for (const l of lock.removedStale) out(`STALE LOCK ${describeStale(l)}: removed`);
+      for (const l of report.staleLocks) out(`STALE LOCK ${describeStale(l)} (holdfast repo unlock removes it)`);
       out(
         `${report.snapshots} snapshots, ${report.packs} packs, ${report.packsRead} packs read, ${report.blobsChecked} blobs checked: ` +
           (report.problems.length ? `${report.problems.length} problem(s)` : 'no problems'),
@@ -313,7 +382,7 @@ async function dispatch(
       const policy = retentionFrom(values);
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
       const report = await withLock(sink, 'exclusive', { purpose: 'prune' }, async () => {
-        const decision = applyRetention(await repo.listSnapshots(), policy);
+        const decision = applyRetention(await repo.listSnapshots({ onDamaged: warnDamaged }), policy);
         for (const id of decision.forget) await repo.forgetSnapshot(id);
         if (decision.forget.length) out(`Forgot ${decision.forget.length} snapshot(s) outside the retention.`);
         // The catalog must not name a forgotten snapshot (nor one another appliance forgot).
@@ -321,11 +390,86 @@ async function dispatch(
         if (catalogued) out(`Catalog: removed ${catalogued} snapshot(s) no longer in the repository.`);
         return pruneRepository(repo, { graceMs: hours * 3_600_000, onProgress: (m) => process.stderr.write(`${m}\n`) });
       });
+      if (report.damagedSnapshots.length) {
+        out(
+          `Nothing deleted, kept all data: ${report.damagedSnapshots.length} snapshot(s) cannot be read, so what they ` +
+            'use is unknown. Run "holdfast repo repair snapshots" (with --forget to remove them), then prune again.',
+        );
+        return REPO_EXIT.failed;
+      }
       out(
         `${report.packsDeleted} packs deleted, ${report.packsRepacked} repacked, ${report.bytesFreed} bytes freed; ` +
           `${report.keptForGrace} packs kept inside the grace period.`,
       );
       return REPO_EXIT.ok;
+    }
+    case 'rebuild-index': {
+      need(0, 'no arguments');
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      const report = await withLock(sink, 'exclusive', { purpose: 'rebuild-index' }, () =>
+        rebuildIndex(repo, { onProgress: (m) => process.stderr.write(`${m}\n`) }),
+      );
+      for (const p of report.problems) out(`PROBLEM ${p.object}: ${p.message}`);
+      out(
+        `Rebuilt the index from ${report.packs} packs: ${report.blobs} blobs in ${report.indexFilesWritten} index file(s); ` +
+          `removed ${report.indexFilesRemoved} old index file(s).`,
+      );
+      return report.problems.length ? REPO_EXIT.problems : REPO_EXIT.ok;
+    }
+    case 'unlock': {
+      need(0, 'no arguments');
+      // Locks are not encrypted: no passphrase needed, but the location must hold a repository.
+      await sink.head(MARKER_KEY).catch((err: unknown) => {
+        if (err instanceof ObjectNotFoundError)
+          throw new RepositoryError('not_a_repository', `${sink.description} holds no Holdfast repository`);
+        throw err;
+      });
+      const all = values['remove-all'] === true;
+      const removed = await removeLocks(sink, { all });
+      for (const l of removed) out(`Removed ${describeStale(l)}.`);
+      out(all ? `Removed ${removed.length} lock(s).` : `Removed ${removed.length} stale lock(s).`);
+      return REPO_EXIT.ok;
+    }
+    case 'repair': {
+      if (rest[0] !== 'snapshots' || rest.length !== 1) throw new UsageError('repair takes: snapshots');
+      const readData = values['read-data'];
+      if (readData !== undefined && readData !== '100')
+        throw new UsageError('repair snapshots takes --read-data without a percentage');
+      const repo = await Repository.open(sink, { passphrase: await passphrase() });
+      const forget = values.forget === true;
+      const report = await withLock(
+        sink,
+        'exclusive',
+        { purpose: 'repair snapshots' },
+        () =>
+          repairSnapshots(repo, {
+            forget,
+            readData: readData !== undefined,
+            onProgress: (m) => process.stderr.write(`${m}\n`),
+          }),
+        repo,
+      );
+      for (const u of report.unreadable) {
+        out(`snapshot ${u.id}: unreadable (${u.reason}); ${u.removed ? 'removed' : 'kept (remove it with --forget)'}`);
+      }
+      for (const r of report.rewritten) {
+        out(
+          `snapshot ${r.id}: ${r.droppedItems} damaged item(s) dropped; saved as ${r.newId}` +
+            (r.originalRemoved ? ', original removed' : ' (the original stays until --forget)'),
+        );
+        for (const d of r.dropped) out(`  dropped ${d.key}: ${d.reason}`);
+      }
+      const removed = report.unreadable.filter((u) => u.removed).length;
+      out(
+        `${report.checked} snapshot(s) checked: ${report.intact} intact, ${report.rewritten.length} rewritten, ` +
+          `${report.unreadable.length} unreadable (${removed} removed).`,
+      );
+      if (removed || report.rewritten.some((r) => r.originalRemoved)) {
+        const catalogued = await updateCatalog(repo);
+        if (catalogued) out(`Catalog: removed ${catalogued} snapshot(s) no longer in the repository.`);
+      }
+      if (report.rewritten.length) out('Run "holdfast repo reindex" to show the repaired snapshots in the catalog.');
+      return removed < report.unreadable.length ? REPO_EXIT.problems : REPO_EXIT.ok;
     }
     case 'key': {
       const [sub, arg] = rest;
@@ -351,6 +495,11 @@ async function dispatch(
   }
 }
 
+function describeStale(l: StaleLock): string {
+  const r = l.record;
+  return `${l.key}: ${r.kind}, ${r.purpose} on ${r.host} (pid ${r.pid}), ${l.reason}`;
+}
+
 /**
  * Removes snapshots the repository no longer has from this appliance's catalog, when the
  * appliance has a database and the repository is attached to it; returns how many.
@@ -366,7 +515,8 @@ async function updateCatalog(repo: Repository): Promise<number> {
   try {
     const em = kernel.orm.em.fork();
     if (!(await em.count(CatalogRepository, { id: repo.id }))) return 0;
-    const ids = new Set((await repo.listSnapshots()).map((s) => s.id));
+    // Only snapshots gone from the repository: a damaged one is still there (repair names it).
+    const ids = new Set(await repo.snapshotIds());
     return await forgetMissingSnapshots(em, repo.id, ids);
   } finally {
     await kernel.close();
@@ -395,11 +545,11 @@ function retentionFrom(values: Record<string, string | boolean | undefined>): Re
 async function resolveSnapshot(repo: Repository, given: string): Promise<string> {
   if (/^[0-9a-f]{64}$/.test(given)) return given;
   if (!/^[0-9a-f]{6,63}$/.test(given)) throw new UsageError(`"${given}" is not a snapshot id`);
-  const matches = (await repo.listSnapshots()).filter((s) => s.id.startsWith(given));
+  const matches = (await repo.snapshotIds()).filter((id) => id.startsWith(given));
   if (matches.length !== 1)
     throw new RepositoryError(
       'not_a_repository',
       `${matches.length ? 'several snapshots match' : 'no snapshot matches'} ${given}`,
     );
-  return (matches[0] as { id: string }).id;
+  return matches[0] as string;
 }

@@ -1,20 +1,34 @@
 // Repository locks, stored in the sink as `locks/<id>`. Backups and restores hold shared locks;
 // prune and key removal hold an exclusive one. A lock carries an expiry and is refreshed while
 // held; a lock past its expiry belongs to a process that died and is removed by whoever finds it.
+// A lock also names its owner process (host, boot, pid namespace, pid and start time): on the
+// same host, a lock whose process is gone is stale at once, not only after its expiry.
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
+import { describeOwnerDeath, type LockOwner, lockOwner } from './lock-owner.ts';
 import { readAll } from './streams.ts';
 
 export type LockKind = 'shared' | 'exclusive';
 
-export interface LockRecord {
+export interface LockRecord extends LockOwner {
   kind: LockKind;
-  host: string;
-  pid: number;
   purpose: string;
   created: string;
   expires: string;
+  /** When the store first saw the lock (its own clock), for prune's grace: see lockedSince. */
+  since?: string;
+}
+
+/** A lock judged stale, and why. */
+export interface StaleLock {
+  key: string;
+  record: LockRecord;
+  reason: string;
+}
+
+/** Who takes a lock now: this process. */
+export function currentLockOwner(): LockOwner {
+  return lockOwner(process.pid);
 }
 
 const STALE_MARGIN_MS = 60_000;
@@ -23,7 +37,8 @@ export class RepositoryLockedError extends Error {
   readonly holder: LockRecord;
   constructor(holder: LockRecord) {
     super(
-      `the repository is locked (${holder.kind}) by ${holder.purpose} on ${holder.host} (pid ${holder.pid}) until ${holder.expires}`,
+      `the repository is locked (${holder.kind}) by ${holder.purpose} on ${holder.host} (pid ${holder.pid}) until ${holder.expires}` +
+        ' (`holdfast repo unlock` removes locks of processes that are gone)',
     );
     this.name = 'RepositoryLockedError';
     this.holder = holder;
@@ -48,6 +63,8 @@ export class RepositoryLock {
   #lost: string | undefined;
   readonly #ttl: number;
   readonly #now: () => number;
+  /** Stale locks of others this acquisition removed. */
+  removedStale: StaleLock[] = [];
 
   private constructor(sink: Sink, key: string, record: LockRecord, ttl: number, now: () => number) {
     this.#sink = sink;
@@ -64,9 +81,8 @@ export class RepositoryLock {
     const now = options.now ?? Date.now;
     const ttl = options.ttlMs ?? 10 * 60_000;
     const record: LockRecord = {
+      ...currentLockOwner(),
       kind,
-      host: hostname(),
-      pid: process.pid,
       purpose: options.purpose,
       created: new Date(now()).toISOString(),
       expires: new Date(now() + ttl).toISOString(),
@@ -77,10 +93,18 @@ export class RepositoryLock {
     const lock = new RepositoryLock(sink, key, record, ttl, now);
     // Write first, then look: of two processes racing, at least one sees the other and backs off.
     try {
-      for (const other of await readLocks(sink, now)) {
-        if (other.key === key) continue;
+      const { live, stale } = await inspectLocks(sink, now);
+      for (const other of stale) await removeLock(sink, other.key);
+      lock.removedStale = stale;
+      for (const other of live) {
+        if (other.key === key) {
+          // The store's time of the lock's first write, kept in the record from now on.
+          if (other.lastModified) lock.#record = { ...lock.#record, since: other.lastModified.toISOString() };
+          continue;
+        }
         if (kind === 'exclusive' || other.record.kind === 'exclusive') throw new RepositoryLockedError(other.record);
       }
+      if (lock.#record.since) await lock.#write();
     } catch (err) {
       await sink.delete(key);
       throw err;
@@ -114,6 +138,10 @@ export class RepositoryLock {
       throw err;
     }
     this.#record = { ...this.#record, expires: new Date(this.#now() + this.#ttl).toISOString() };
+    await this.#write();
+  }
+
+  async #write(): Promise<void> {
     const body = Buffer.from(JSON.stringify(this.#record));
     await this.#sink.put(this.key, body, { contentLength: body.length });
   }
@@ -129,13 +157,25 @@ export class RepositoryLock {
  * Live locks; stale ones are removed on the way. A lock is stale when the store has not seen it
  * rewritten for its whole lifetime plus a margin: the store's own timestamps are used, so the
  * clocks of the machines involved need not agree (the record's `expires` is a fallback for
- * stores that report no modification time).
+ * stores that report no modification time). A lock of this host whose process is gone is stale
+ * at once (storage/lock-owner.ts).
  */
 export async function readLocks(
   sink: Sink,
   now: () => number = Date.now,
-): Promise<{ key: string; record: LockRecord }[]> {
-  const live: { key: string; record: LockRecord }[] = [];
+): Promise<{ key: string; record: LockRecord; lastModified?: Date }[]> {
+  const { live, stale } = await inspectLocks(sink, now);
+  for (const lock of stale) await removeLock(sink, lock.key);
+  return live;
+}
+
+/** Live and stale locks, removing nothing but unparsable lock objects. */
+export async function inspectLocks(
+  sink: Sink,
+  now: () => number = Date.now,
+): Promise<{ live: { key: string; record: LockRecord; lastModified?: Date }[]; stale: StaleLock[] }> {
+  const live: { key: string; record: LockRecord; lastModified?: Date }[] = [];
+  const stale: StaleLock[] = [];
   for await (const info of sink.list('locks/')) {
     let record: LockRecord;
     try {
@@ -143,22 +183,55 @@ export async function readLocks(
     } catch (err) {
       if (err instanceof ObjectNotFoundError) continue; // released meanwhile
       if (err instanceof SyntaxError) {
-        await sink.delete(info.key);
+        await removeLock(sink, info.key);
         continue;
       }
       throw err;
     }
     const lifetime = Date.parse(record.expires) - Date.parse(record.created);
-    const stale = info.lastModified
+    const expired = info.lastModified
       ? info.lastModified.getTime() + lifetime + STALE_MARGIN_MS < now()
       : Date.parse(record.expires) + STALE_MARGIN_MS < now();
-    if (stale) {
-      await sink.delete(info.key);
+    const dead = describeOwnerDeath(record);
+    if (expired || dead) {
+      const since = info.lastModified?.toISOString() ?? record.expires;
+      stale.push({ key: info.key, record, reason: dead ?? `not refreshed since ${since}` });
       continue;
     }
-    live.push({ key: info.key, record });
+    live.push({ key: info.key, record, ...(info.lastModified ? { lastModified: info.lastModified } : {}) });
   }
-  return live;
+  return { live, stale };
+}
+
+async function removeLock(sink: Sink, key: string): Promise<void> {
+  try {
+    await sink.delete(key);
+  } catch (err) {
+    if (!(err instanceof ObjectNotFoundError)) throw err;
+  }
+}
+
+/** `unlock`: removes stale locks (or, with all, every lock: only when nothing runs); returns them. */
+export async function removeLocks(sink: Sink, options: { all?: boolean } = {}): Promise<StaleLock[]> {
+  const { live, stale } = await inspectLocks(sink);
+  const removed = options.all ? [...stale, ...live.map((l) => ({ ...l, reason: 'removed on request' }))] : stale;
+  for (const lock of removed) await removeLock(sink, lock.key);
+  return removed;
+}
+
+/**
+ * The store's time when the oldest live lock was taken: packs older than that belong to no
+ * running backup (a writer takes its lock before it uploads). Undefined when a live lock does
+ * not record it (an older version's), or no lock is live.
+ */
+export async function lockedSince(sink: Sink): Promise<number | undefined> {
+  const { live } = await inspectLocks(sink);
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const lock of live) {
+    if (!lock.record.since) return undefined;
+    oldest = Math.min(oldest, Date.parse(lock.record.since));
+  }
+  return live.length ? oldest : undefined;
 }
 
 /**

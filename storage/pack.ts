@@ -6,7 +6,9 @@
 // of its sealed index.
 import { createHash } from 'node:crypto';
 import tar from 'tar-stream';
+import type { Sink } from '../core/plugins/sink.ts';
 import { IntegrityError, sealJson, unsealJson } from './crypto.ts';
+import { readAll } from './streams.ts';
 
 export type BlobKind = 'data' | 'tree';
 
@@ -144,6 +146,35 @@ export async function openPackIndex(encKey: Buffer, sealedIndex: Buffer, packId:
   if (parsed.version !== 1 || !Array.isArray(parsed.blobs))
     throw new IntegrityError(`pack ${packId} has an unknown index format`);
   return parsed.blobs;
+}
+
+/**
+ * Bytes read from a pack's end to find its contents: the trailer, the tar end marker and, nearly
+ * always, the pack's own index too (~200 bytes a blob), so one ranged read is enough.
+ */
+export const PACK_TAIL_READ = 64 * 1024;
+
+/**
+ * The blob list a pack carries at its end (trailer → sealed index), read with ranged reads of the
+ * pack's tail only: one read, a second when the index is larger than the tail read first.
+ * Authenticated: the index must decrypt and its hash must be the pack's name.
+ */
+export async function readPackBlobs(sink: Sink, encKey: Buffer, packId: string, size: number): Promise<PackedBlob[]> {
+  if (size < PACK_TAIL_BYTES) throw new IntegrityError(`pack ${packId} is truncated (${size} bytes)`);
+  const key = packKey(packId);
+  const tailStart = Math.max(0, size - PACK_TAIL_READ);
+  const tail = await readAll(await sink.get(key, { offset: tailStart, length: size - tailStart }));
+  if (tail.length !== size - tailStart) throw new IntegrityError(`pack ${packId} is shorter than listed`);
+  const trailerAt = tail.length - PACK_TAIL_BYTES;
+  const at = parseTrailer(tail.subarray(trailerAt, trailerAt + BLOCK), packId);
+  if (at.offset + at.length > size - PACK_TAIL_BYTES)
+    throw new IntegrityError(`pack ${packId} has a trailer pointing outside it`);
+  const sealedIndex =
+    at.offset >= tailStart
+      ? tail.subarray(at.offset - tailStart, at.offset - tailStart + at.length)
+      : await readAll(await sink.get(key, at));
+  if (packIdOf(sealedIndex) !== packId) throw new IntegrityError(`pack ${packId}: its index does not match its name`);
+  return openPackIndex(encKey, sealedIndex, packId);
 }
 
 export function packKey(packId: string): string {

@@ -1,14 +1,17 @@
 // `prune`: removes what no snapshot references. Mark: every tree node and content blob reachable
-// from any snapshot. Sweep, for packs older than the grace period only (so packs a running backup
-// has uploaded but not yet committed are never touched):
+// from any snapshot. Sweep, for packs older than the grace period or older than every live lock
+// (a backup takes its lock before it uploads, so packs a running backup has uploaded but not yet
+// committed are never touched, and a crashed backup's packs go at once):
 //   - packs no index lists (left by a crashed backup) are deleted;
 //   - packs with no live blob are deleted;
 //   - packs mostly dead (≥ repackThreshold of their bytes) have their live blobs copied to new
 //     packs, then are deleted.
 // Order keeps every committed snapshot restorable at every step: new packs, then one index
 // listing every pack that stays, then old index files removed, then old packs removed.
+// A snapshot whose manifest cannot be read could use any blob: with one, nothing is removed.
 // The caller holds the exclusive lock; the Repository object is stale afterwards (reopen it).
 
+import { lockedSince } from './locks.ts';
 import type { PackedBlob } from './pack.ts';
 import { packKey } from './pack.ts';
 import type { Repository } from './repository.ts';
@@ -16,7 +19,10 @@ import { snapshotTrees } from './snapshot-state.ts';
 import { treeItems, treeNodeIds } from './tree.ts';
 
 export interface PruneOptions {
-  /** Packs younger than this are left alone (default 24 hours). */
+  /**
+   * Packs younger than this are left alone (default 24 hours) unless they are older than every
+   * live lock (the caller's own included): then no running backup can own them.
+   */
   graceMs?: number;
   /** Repack a pack when at least this share of its bytes is dead (default 0.5). */
   repackThreshold?: number;
@@ -32,6 +38,11 @@ export interface PruneReport {
   bytesFreed: number;
   indexFilesReplaced: number;
   keptForGrace: number;
+  /**
+   * Snapshots whose manifest cannot be read. What they use is unknown, so when there are any,
+   * prune deletes and rewrites nothing (`repair snapshots` removes them first).
+   */
+  damagedSnapshots: { id: string; reason: string }[];
 }
 
 export async function pruneRepository(repo: Repository, options: PruneOptions = {}): Promise<PruneReport> {
@@ -47,12 +58,19 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
     bytesFreed: 0,
     indexFilesReplaced: 0,
     keptForGrace: 0,
+    damagedSnapshots: [],
   };
 
   await repo.loadIndex();
   say('marking blobs in use');
   const live = new Set<string>();
-  for (const { manifest } of await repo.listSnapshots()) {
+  const snapshots = await repo.listSnapshots({ onDamaged: (d) => report.damagedSnapshots.push(d) });
+  if (report.damagedSnapshots.length) {
+    // Any blob might be one of theirs: keep everything rather than guess.
+    say(`${report.damagedSnapshots.length} snapshot(s) cannot be read: keeping all data`);
+    return report;
+  }
+  for (const { manifest } of snapshots) {
     report.snapshots++;
     for (const tree of snapshotTrees(manifest)) {
       for await (const node of treeNodeIds(repo, tree)) live.add(node);
@@ -63,11 +81,18 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
 
   const indexKeys: string[] = [];
   const indexed = new Map<string, { size: number; blobs: PackedBlob[] }>();
+  const unreadable = new Set(repo.unreadableIndexFiles.map((f) => f.key));
   for await (const info of repo.sink.list('index/')) {
     indexKeys.push(info.key);
+    // An unreadable index file's packs were indexed from their trailers: the new index lists them.
+    if (unreadable.has(info.key)) continue;
     for (const pack of (await repo.readIndexFile(info.key)).packs)
       indexed.set(pack.id, { size: pack.size, blobs: pack.blobs });
   }
+  // Packs no index file named when the index was loaded (a crashed backup's, or those of an
+  // unreadable index file) are swept like indexed ones, from what their trailers list.
+  for (const [id, pack] of repo.recoveredPacks) if (!indexed.has(id)) indexed.set(id, pack);
+  const since = await lockedSince(repo.sink);
   const present = new Map<string, { size: number; modified: number }>();
   for await (const info of repo.sink.list('data/')) {
     // A store that reports no modification time makes every pack young: nothing is deleted then.
@@ -88,7 +113,7 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
   const toRepack: { id: string; blobs: PackedBlob[] }[] = [];
   const keep = new Map<string, { size: number; blobs: PackedBlob[] }>();
   for (const [id, info] of present) {
-    const old = now() - info.modified >= graceMs;
+    const old = now() - info.modified >= graceMs || (since !== undefined && info.modified < since);
     const entry = indexed.get(id);
     if (!entry) {
       if (old) toDelete.push(id);
@@ -112,7 +137,7 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
   await repo.flush();
   for (const pack of repo.packsUploaded) keep.set(pack.id, { size: pack.size, blobs: pack.blobs });
 
-  if (toDelete.length === 0 && toRepack.length === 0 && indexKeys.length <= 1) return report;
+  if (toDelete.length === 0 && toRepack.length === 0 && indexKeys.length <= 1 && unreadable.size === 0) return report;
 
   say('writing the new index');
   const newIndex = await repo.writeIndexFile({

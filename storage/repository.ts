@@ -4,7 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
-import { ObjectExistsError, ObjectNotFoundError, type Sink } from '../core/plugins/sink.ts';
+import { ObjectExistsError, ObjectNotFoundError, type Sink, SinkError } from '../core/plugins/sink.ts';
 import { BlobIndex, type BlobLocation } from './blob-index.ts';
 import { releaseBuffer } from './buffers.ts';
 import { type ChunkerParams, DEFAULT_CHUNKER, gearTable } from './chunker.ts';
@@ -28,17 +28,7 @@ import {
   WrongPassphraseError,
   wrapKeys,
 } from './keys.ts';
-import {
-  type BlobKind,
-  type FinishedPack,
-  openPackIndex,
-  PACK_TAIL_BYTES,
-  PackBuilder,
-  type PackedBlob,
-  packIdOf,
-  packKey,
-  parseTrailer,
-} from './pack.ts';
+import { type BlobKind, type FinishedPack, PackBuilder, type PackedBlob, packKey, readPackBlobs } from './pack.ts';
 import { readAll } from './streams.ts';
 
 export const MARKER_KEY = 'holdfast-repository';
@@ -101,6 +91,8 @@ export interface RepositoryStats {
 export interface RepositoryOptions {
   /** Folder for the index's run files (created there and unlinked at once); default the OS temp folder. */
   indexDir?: string;
+  /** Damage worked around (an unreadable index file, a pack without a readable trailer); default stderr. */
+  onWarning?: (message: string) => void;
 }
 
 export interface InitOptions extends RepositoryOptions {
@@ -124,6 +116,15 @@ const UPLOADS_AT_ONCE = 4;
 /** A ranged read may span this much between neighbouring blobs (tar headers and padding, small unrelated blobs). */
 const MAX_RUN_GAP = 64 * 1024;
 const MAX_RUN_BYTES = 16 * 1024 * 1024;
+/** Pack trailers read at once when packs are indexed from their trailers. */
+const TRAILER_READS_AT_ONCE = 8;
+
+/** A pack and its blobs, as an index file lists it. */
+export interface IndexedPack {
+  id: string;
+  size: number;
+  blobs: PackedBlob[];
+}
 
 export class Repository {
   readonly sink: Sink;
@@ -141,6 +142,8 @@ export class Repository {
   readonly #open = new Map<BlobKind, PackBuilder>();
   /** Blobs sealed into a pack that is not uploaded yet. */
   readonly #pendingIds = new Set<string>();
+  /** Blobs this object found damaged when reading them: saving one stores a fresh copy. */
+  readonly #unreadable = new Set<string>();
   #uploads: Promise<void>[] = [];
   /** Bytes of blobs being sealed, in open packs or in packs uploading (see PACKS_IN_FLIGHT). */
   #heldBytes = 0;
@@ -153,6 +156,11 @@ export class Repository {
   #lock: HeldLock | undefined;
   /** Index files this object wrote (prune replaces only index files it knows). */
   readonly indexFilesWritten: string[] = [];
+  /** Index files that could not be read when the index was loaded (their packs come from trailers). */
+  readonly unreadableIndexFiles: { key: string; message: string }[] = [];
+  /** Packs no readable index file names, indexed from their own trailers when the index was loaded. */
+  readonly recoveredPacks = new Map<string, IndexedPack>();
+  readonly #warn: (message: string) => void;
 
   private constructor(sink: Sink, config: RepositoryConfig, keys: MasterKeys, options: RepositoryOptions) {
     this.sink = sink;
@@ -160,6 +168,7 @@ export class Repository {
     this.keys = keys;
     this.gear = gearTable(keys.chunkerSeed);
     this.#index = new BlobIndex({ dir: options.indexDir ?? tmpdir(), name: config.id });
+    this.#warn = options.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
   }
 
   /** Frees the blob index's files. The sink stays open (it is the caller's); the object is unusable after. */
@@ -173,7 +182,12 @@ export class Repository {
 
   /** Creates a repository in an empty location. */
   static async init(sink: Sink, options: InitOptions): Promise<Repository> {
-    if (await exists(sink, MARKER_KEY))
+    if (
+      await exists(sink, MARKER_KEY).catch((err) => {
+        assertFolder(sink, err);
+        throw err;
+      })
+    )
       throw new RepositoryError('exists', `${sink.description} already holds a repository`);
     const keys = generateMasterKeys();
     const id = randomUUID();
@@ -208,6 +222,7 @@ export class Repository {
     try {
       marker = JSON.parse((await readAll(await sink.get(MARKER_KEY))).toString('utf8')) as RepositoryMarker;
     } catch (err) {
+      assertFolder(sink, err);
       if (err instanceof ObjectNotFoundError)
         throw new RepositoryError('not_a_repository', `${sink.description} holds no Holdfast repository`);
       if (err instanceof SyntaxError)
@@ -279,21 +294,72 @@ export class Repository {
   /**
    * Reads every index file (once) so saveBlob can dedup against the whole repository. The blob
    * index is built afresh from them in every process: its files are a cache, never trusted.
+   * Packs that no readable index file names — an index file that fails to decrypt or parse (a
+   * warning names it), or the packs of a backup that crashed before its index — are indexed from
+   * their own trailers, and listed in the next index file this object writes (a backup's), so
+   * their blobs are reused, never stored twice. Packs are listed while the index files are read.
    */
   async loadIndex(): Promise<void> {
     if (this.#indexLoaded) return;
+    const listing = listPacks(this.sink);
+    listing.catch(() => undefined); // awaited below; not unhandled if reading the index fails first
+    const named = new Set<string>();
     for await (const info of this.sink.list('index/')) {
-      const file = await this.readIndexFile(info.key);
-      for (const pack of file.packs) for (const blob of pack.blobs) this.#remember(pack.id, blob);
+      let file: IndexFile;
+      try {
+        file = await this.readIndexFile(info.key);
+      } catch (err) {
+        if (!(err instanceof IntegrityError || err instanceof ObjectNotFoundError)) throw err;
+        const message = err instanceof ObjectNotFoundError ? 'it vanished while being read' : err.message;
+        this.unreadableIndexFiles.push({ key: info.key, message });
+        this.#warn(
+          `index file ${info.key} is unreadable (${message}); its packs are indexed from their trailers ` +
+            '(`holdfast repo rebuild-index` replaces it)',
+        );
+        continue;
+      }
+      for (const pack of file.packs) {
+        named.add(pack.id);
+        for (const blob of pack.blobs) this.#remember(pack.id, blob);
+      }
     }
+    const unnamed = [...(await listing)].filter(([id]) => !named.has(id));
+    await this.#indexFromTrailers(unnamed);
     this.#indexLoaded = true;
+  }
+
+  async #indexFromTrailers(packs: [string, number][]): Promise<void> {
+    const found: IndexedPack[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < packs.length) {
+        const [id, size] = packs[next++] as [string, number];
+        try {
+          found.push({ id, size, blobs: await this.readPackIndex(id, size) });
+        } catch (err) {
+          if (!(err instanceof IntegrityError || err instanceof ObjectNotFoundError)) throw err;
+          this.#warn(`pack ${id} is named by no index file and its trailer is unreadable: ${err.message}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TRAILER_READS_AT_ONCE, packs.length) }, worker));
+    found.sort((a, b) => a.id.localeCompare(b.id));
+    for (const pack of found) {
+      // Where an index file names a blob too, its location stays the one in use.
+      for (const blob of pack.blobs) if (!this.#index.has(blob.id)) this.#remember(pack.id, blob);
+      this.recoveredPacks.set(pack.id, pack);
+      this.#unindexed.push(pack);
+    }
   }
 
   async readIndexFile(key: string): Promise<IndexFile> {
     const sealed = await readAll(await this.sink.get(key));
     if (sha256(sealed) !== key.slice('index/'.length))
       throw new IntegrityError(`index file ${key} does not match its name`);
-    return unsealJson<IndexFile>(this.keys.encKey, sealed, `index file ${key}`);
+    const file = await unsealJson<IndexFile>(this.keys.encKey, sealed, `index file ${key}`);
+    if (file?.version !== 1 || !Array.isArray(file.packs))
+      throw new IntegrityError(`index file ${key} has an unknown format`);
+    return file;
   }
 
   #remember(pack: string, blob: PackedBlob): void {
@@ -332,10 +398,12 @@ export class Repository {
     if (!this.#indexLoaded) await this.loadIndex();
     const id = await blobIdAsync(this.keys.idKey, plaintext);
     // force: store again even if indexed (prune moving live blobs out of mostly-dead packs).
-    if (this.#pendingIds.has(id) || (!options.force && this.#index.has(id))) {
+    // A blob found damaged is stored again, so a new snapshot never refers to the damaged copy.
+    if (this.#pendingIds.has(id) || (!options.force && !this.#unreadable.has(id) && this.#index.has(id))) {
       this.stats.blobsReused++;
       return { id, added: false };
     }
+    this.#unreadable.delete(id);
     this.#pendingIds.add(id);
     let sealed: { pieces: Buffer[]; length: number; codec: number };
     // Room for the blob first (its plaintext size; the sealed size once known), so memory held in
@@ -519,10 +587,16 @@ export class Repository {
       }
       for (const { id, at } of run) {
         const sealed = bytes.subarray(at.offset - start, at.offset - start + at.length);
-        if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
-        const plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
-        if (blobId(this.keys.idKey, plain) !== id)
-          throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
+        let plain: Buffer;
+        try {
+          if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
+          plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
+          if (blobId(this.keys.idKey, plain) !== id)
+            throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
+        } catch (err) {
+          if (err instanceof IntegrityError) this.#unreadable.add(id);
+          throw err;
+        }
         out.push(plain);
       }
       // Every plaintext is new memory (decrypted, decompressed): the sealed run is not needed.
@@ -553,17 +627,9 @@ export class Repository {
     if (run.length) yield run;
   }
 
-  /** The blob list a pack carries in its own trailer (for verify and reindex). */
+  /** The blob list a pack carries in its own trailer (for verify and rebuild-index). */
   async readPackIndex(packId: string, size: number): Promise<PackedBlob[]> {
-    const key = packKey(packId);
-    if (size < PACK_TAIL_BYTES) throw new IntegrityError(`pack ${packId} is truncated (${size} bytes)`);
-    const trailer = await readAll(await this.sink.get(key, { offset: size - PACK_TAIL_BYTES, length: 512 }));
-    const at = parseTrailer(trailer, packId);
-    if (at.offset + at.length > size - PACK_TAIL_BYTES)
-      throw new IntegrityError(`pack ${packId} has a trailer pointing outside it`);
-    const sealedIndex = await readAll(await this.sink.get(key, at));
-    if (packIdOf(sealedIndex) !== packId) throw new IntegrityError(`pack ${packId}: its index does not match its name`);
-    return openPackIndex(this.keys.encKey, sealedIndex, packId);
+    return readPackBlobs(this.sink, this.keys.encKey, packId, size);
   }
 
   // --- snapshots --------------------------------------------------------------------------------
@@ -613,11 +679,29 @@ export class Repository {
     await this.sink.delete(`snapshots/${id}`);
   }
 
-  async listSnapshots(): Promise<{ id: string; manifest: SnapshotManifest }[]> {
+  /** The ids of every snapshot manifest in the sink, readable or not. */
+  async snapshotIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const info of this.sink.list('snapshots/')) ids.push(info.key.slice('snapshots/'.length));
+    return ids;
+  }
+
+  /**
+   * Every snapshot, oldest first. A manifest that fails authentication or parsing is damaged:
+   * with `onDamaged` it is skipped and reported there; without, it fails the listing (callers
+   * that would treat a skipped snapshot as gone must not skip silently). Sink errors always throw.
+   */
+  async listSnapshots(
+    options: { onDamaged?: (damaged: DamagedSnapshot) => void } = {},
+  ): Promise<{ id: string; manifest: SnapshotManifest }[]> {
     const out: { id: string; manifest: SnapshotManifest }[] = [];
-    for await (const info of this.sink.list('snapshots/')) {
-      const id = info.key.slice('snapshots/'.length);
-      out.push({ id, manifest: await this.loadSnapshot(id) });
+    for (const id of await this.snapshotIds()) {
+      try {
+        out.push({ id, manifest: await this.loadSnapshot(id) });
+      } catch (err) {
+        if (!(err instanceof IntegrityError) || !options.onDamaged) throw err;
+        options.onDamaged({ id, reason: err.message });
+      }
     }
     return out.sort((a, b) => a.manifest.time.localeCompare(b.manifest.time) || a.id.localeCompare(b.id));
   }
@@ -625,7 +709,14 @@ export class Repository {
 
 export interface IndexFile {
   version: 1;
-  packs: { id: string; size: number; blobs: PackedBlob[] }[];
+  packs: IndexedPack[];
+}
+
+/** Every pack in the sink with its size. */
+export async function listPacks(sink: Sink): Promise<Map<string, number>> {
+  const packs = new Map<string, number>();
+  for await (const info of sink.list('data/')) packs.set(info.key.slice(info.key.lastIndexOf('/') + 1), info.size);
+  return packs;
 }
 
 export interface SnapshotManifest {
@@ -643,6 +734,26 @@ export interface SnapshotManifest {
   tags?: string[];
   /** Machine that wrote the snapshot. */
   host?: string;
+  /** For a snapshot `repair snapshots` rewrote without its damaged items: the damaged one's id. */
+  original?: string;
+}
+
+/** A snapshot manifest that cannot be read (fails authentication or does not parse). */
+export interface DamagedSnapshot {
+  id: string;
+  reason: string;
+}
+
+/** Turns a sink's "the location is a file" into the repository error it is for the user. */
+function assertFolder(sink: Sink, err: unknown): void {
+  if (err instanceof SinkError && err.reason === 'not_a_folder')
+    throw new RepositoryError(
+      'not_a_repository',
+      `${sink.description} is a file, not a folder: a repository is a folder`,
+      {
+        cause: err,
+      },
+    );
 }
 
 async function exists(sink: Sink, key: string): Promise<boolean> {

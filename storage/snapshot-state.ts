@@ -12,7 +12,7 @@ export function snapshotTrees(manifest: SnapshotManifest): string[] {
 }
 
 /** Merges sorted streams; for equal keys the later stream wins. */
-async function* mergeLayers(streams: AsyncIterable<ItemEntry>[]): AsyncIterable<ItemEntry> {
+export async function* mergeLayers(streams: AsyncIterable<ItemEntry>[]): AsyncIterable<ItemEntry> {
   const its = streams.map((s) => s[Symbol.asyncIterator]());
   const heads = await Promise.all(its.map((it) => it.next()));
   for (;;) {

@@ -3,10 +3,14 @@
 // match the pack's name) agreeing, every tree node and
 // content blob of every snapshot is indexed (tree nodes are read, so authenticated). Data, with
 // readData: whole packs are read back and every blob in them authenticated (GCM tag and id) —
-// all packs, or a random share of them.
-import { blobId, unseal } from './crypto.ts';
+// all packs, or a random share of them. Packs no index file names are cross-checked against
+// their trailers: those a snapshot needs are problems (`rebuild-index` heals them), the others
+// are orphans a crashed backup left (reported with their size: the next backup reuses their
+// blobs, prune removes them). Stale locks are reported too.
+import { blobId, IntegrityError, unseal } from './crypto.ts';
+import { inspectLocks, type StaleLock } from './locks.ts';
 import { packKey } from './pack.ts';
-import type { Repository } from './repository.ts';
+import { listPacks, type Repository } from './repository.ts';
 import { snapshotItems, snapshotTrees } from './snapshot-state.ts';
 import { readAll } from './streams.ts';
 import { treeNodeIds } from './tree.ts';
@@ -23,6 +27,10 @@ export interface VerifyReport {
   packs: number;
   packsRead: number;
   blobsChecked: number;
+  /** Packs no index file names and no snapshot needs (a crashed backup's), with their size. */
+  orphanPacks: { id: string; size: number }[];
+  /** Locks whose owner is gone (`holdfast repo unlock` removes them). */
+  staleLocks: StaleLock[];
 }
 
 export interface VerifyOptions {
@@ -35,7 +43,15 @@ const describeError = (err: unknown) => (err instanceof Error ? err.message : St
 
 export async function verifyRepository(repo: Repository, options: VerifyOptions = {}): Promise<VerifyReport> {
   const problems: VerifyProblem[] = [];
-  const report: VerifyReport = { problems, snapshots: 0, packs: 0, packsRead: 0, blobsChecked: 0 };
+  const report: VerifyReport = {
+    problems,
+    snapshots: 0,
+    packs: 0,
+    packsRead: 0,
+    blobsChecked: 0,
+    orphanPacks: [],
+    staleLocks: [],
+  };
   const say = options.onProgress ?? (() => undefined);
 
   // Index files → expected packs and blobs.
@@ -46,15 +62,17 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
       const file = await repo.readIndexFile(info.key);
       for (const pack of file.packs) expectedPacks.set(pack.id, { size: pack.size, blobs: pack.blobs });
     } catch (err) {
-      problems.push({ object: info.key, message: describeError(err) });
+      problems.push({
+        object: info.key,
+        message: `${describeError(err)} (its packs are read from their trailers; \`holdfast repo rebuild-index\` replaces it)`,
+      });
     }
   }
   await repo.loadIndex().catch((err) => problems.push({ object: 'index', message: describeError(err) }));
 
   // Packs in the sink vs. packs in the indexes.
   say('checking packs');
-  const present = new Map<string, number>();
-  for await (const info of repo.sink.list('data/')) present.set(info.key.split('/').pop() as string, info.size);
+  const present = await listPacks(repo.sink);
   for (const [id, expected] of expectedPacks) {
     report.packs++;
     const size = present.get(id);
@@ -77,6 +95,25 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
     }
   }
 
+  // Packs no index file names: their trailers say what they hold.
+  const unnamed = new Map<string, { size: number; blobs: { id: string; offset: number; length: number }[] }>();
+  for (const [id, size] of present) {
+    if (expectedPacks.has(id)) continue;
+    try {
+      unnamed.set(id, { size, blobs: repo.recoveredPacks.get(id)?.blobs ?? (await repo.readPackIndex(id, size)) });
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err;
+      problems.push({ object: `pack ${id}`, message: `is named by no index file and ${describeError(err)}` });
+    }
+  }
+  /** Unnamed packs that hold a blob a snapshot needs. */
+  const needed = new Set<string>();
+  const located = (blob: string) => {
+    const at = repo.locate(blob);
+    if (at && !expectedPacks.has(at.pack)) needed.add(at.pack);
+    return at;
+  };
+
   // Snapshots: every node and content blob reachable and indexed.
   say('checking snapshots');
   for await (const info of repo.sink.list('snapshots/')) {
@@ -86,13 +123,12 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
       const manifest = await repo.loadSnapshot(id);
       for (const tree of snapshotTrees(manifest)) {
         for await (const node of treeNodeIds(repo, tree)) {
-          if (!repo.locate(node))
-            problems.push({ object: `snapshot ${id}`, message: `tree node ${node} is not indexed` });
+          if (!located(node)) problems.push({ object: `snapshot ${id}`, message: `tree node ${node} is not indexed` });
         }
       }
       for await (const item of snapshotItems(repo, manifest)) {
         for (const blob of item.content ?? []) {
-          if (!repo.locate(blob))
+          if (!located(blob))
             problems.push({
               object: `snapshot ${id}`,
               message: `item ${JSON.stringify(item.key)} needs blob ${blob}, which is not indexed`,
@@ -103,6 +139,17 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
       problems.push({ object: `snapshot ${id}`, message: describeError(err) });
     }
   }
+
+  for (const [id, pack] of unnamed) {
+    if (needed.has(id))
+      problems.push({
+        object: `pack ${id}`,
+        message: 'holds blobs snapshots use, but no index file names it (`holdfast repo rebuild-index` indexes it)',
+      });
+    else report.orphanPacks.push({ id, size: pack.size });
+    expectedPacks.set(id, pack);
+  }
+  report.staleLocks = (await inspectLocks(repo.sink)).stale;
 
   // Data: read packs back whole.
   const percent = Math.max(0, Math.min(100, options.readDataPercent ?? 0));

@@ -1,13 +1,16 @@
 // API keys of an organization and the OAuth 2.0 client-credentials tokens issued for them.
 // A key is a public client id and a secret shown once; only SHA-256 hashes of the secret and
 // of every token are stored (all are 256 random bits, so a fast hash is enough). Access tokens
-// live 15 minutes; refresh tokens 30 days and are single-use: refreshing replaces them.
-import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+// live 15 minutes; refresh tokens 30 days and are single-use: refreshing replaces them, and
+// presenting a spent one again revokes every token descended from the same grant (OAuth 2.0
+// Security BCP, RFC 9700 §4.14.2). A key's scope and standing live in api-key-scope.ts.
+import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { NotFoundError } from '../errors.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { ACCOUNT_RULE, ADDRESS_RULE, clearFailures, lockedFor, recordFailure } from '../identity/throttle.ts';
+import { type KeyScopeInput, keyCreator, newKeyScope } from './api-key-scope.ts';
 import { ApiKey, ApiToken, type IApiKey } from './entities.ts';
 import { addressAllowed } from './ip-rules.ts';
 import type { Principal } from './principal.ts';
@@ -46,23 +49,36 @@ export interface CreatedApiKey {
   secret: string;
 }
 
-/** Creates a key (audited as "API key created", without the secret). */
+/** What every key lookup loads: the organization, and the creator with theirs (for the standing). */
+const KEY_POPULATE = ['organization', 'createdBy', 'createdBy.organization'] as const;
+
+/**
+ * Creates a key with the scope asked for (default: all the creator holds on `org`), never more
+ * than the creator holds (403). Audited as "API key created", without the secret.
+ */
 export async function createApiKey(
   em: EntityManager,
   org: IOrganization,
   creator: Principal,
   actor: AuditActor,
+  scopeInput?: KeyScopeInput,
 ): Promise<CreatedApiKey> {
+  const scope = await newKeyScope(em, org, creator, scopeInput);
   const secret = newSecret();
   const key = em.create(ApiKey, {
     id: newClientId(),
     organization: org,
     secretHash: hashSecret(secret),
-    createdBy: creator.user ?? null,
+    createdBy: keyCreator(creator),
     createdByEmail: creator.label.slice(0, 320),
+    role: scope.role,
+    permissions: [...scope.permissions],
+    accessibleAccounts: scope.accessibleAccounts,
+    accessibleOrganizationIds: [...scope.accessibleOrganizationIds],
     lastUsedAt: null,
   });
   await em.flush();
+  await em.populate(key, ['createdBy.organization']);
   await recordAudit(em, {
     organization: org,
     activity: 'API key created',
@@ -74,14 +90,18 @@ export async function createApiKey(
 }
 
 export async function listApiKeys(em: EntityManager, org: IOrganization): Promise<IApiKey[]> {
-  return em.find(ApiKey, { organization: org.id }, { orderBy: { createdAt: 'desc', id: 'asc' } });
+  return em.find(
+    ApiKey,
+    { organization: org.id },
+    { orderBy: { createdAt: 'desc', id: 'asc' }, populate: [...KEY_POPULATE] },
+  );
 }
 
 /** The key with this client id in this organization; anything else is a 404. */
 export async function findApiKey(em: EntityManager, org: IOrganization, clientId: string): Promise<IApiKey> {
   const key =
     typeof clientId === 'string' && isClientIdShape(clientId)
-      ? await em.findOne(ApiKey, { id: clientId, organization: org.id })
+      ? await em.findOne(ApiKey, { id: clientId, organization: org.id }, { populate: [...KEY_POPULATE] })
       : null;
   if (!key) throw new NotFoundError('There is no such API key.');
   return key;
@@ -113,27 +133,25 @@ export interface TokenPair {
   expiresIn: number;
 }
 
-async function issueTokens(em: EntityManager, key: IApiKey, now: Date): Promise<TokenPair> {
+async function issueTokens(em: EntityManager, key: IApiKey, now: Date, family: string): Promise<TokenPair> {
   // Housekeeping: expired tokens are worthless, drop them as new ones are made.
   await em.nativeDelete(ApiToken, { expiresAt: { $lte: now } });
   const accessToken = newSecret(ACCESS_PREFIX);
   const refreshToken = newSecret(REFRESH_PREFIX);
-  em.create(ApiToken, {
-    id: hashSecret(accessToken),
-    apiKey: key,
-    kind: 'access',
+  const token = (kind: 'access' | 'refresh', secret: string, seconds: number) => ({
+    id: hashSecret(secret),
+    apiKey: key.id,
+    kind,
+    family,
+    usedAt: null,
     createdAt: now,
-    expiresAt: new Date(now.getTime() + ACCESS_TOKEN_SECONDS * 1000),
+    expiresAt: new Date(now.getTime() + seconds * 1000),
   });
-  em.create(ApiToken, {
-    id: hashSecret(refreshToken),
-    apiKey: key,
-    kind: 'refresh',
-    createdAt: now,
-    expiresAt: new Date(now.getTime() + REFRESH_TOKEN_SECONDS * 1000),
-  });
-  key.lastUsedAt = now;
-  await em.flush();
+  await em.insertMany(ApiToken, [
+    token('access', accessToken, ACCESS_TOKEN_SECONDS),
+    token('refresh', refreshToken, REFRESH_TOKEN_SECONDS),
+  ]);
+  await em.nativeUpdate(ApiKey, { id: key.id }, { lastUsedAt: now });
   return { accessToken, refreshToken, expiresIn: ACCESS_TOKEN_SECONDS };
 }
 
@@ -168,7 +186,7 @@ export async function authenticateClient(
   const wait = await lockedFor(em, keys, now);
   if (wait > 0) return { kind: 'throttled', retryAfterSeconds: wait };
   const key = isClientIdShape(clientId)
-    ? await em.findOne(ApiKey, { id: clientId }, { populate: ['organization'] })
+    ? await em.findOne(ApiKey, { id: clientId }, { populate: [...KEY_POPULATE] })
     : null;
   const presented = Buffer.from(hashSecret(secret), 'hex');
   const stored = Buffer.from(key?.secretHash ?? hashSecret(newSecret()), 'hex');
@@ -185,13 +203,15 @@ export async function authenticateClient(
 
 /** client_credentials grant: a fresh access token and refresh token for an authenticated client. */
 export async function grantClientCredentials(em: EntityManager, key: IApiKey, now: Date): Promise<TokenPair> {
-  return issueTokens(em, key, now);
+  return issueTokens(em, key, now, randomUUID());
 }
 
 /**
  * refresh_token grant: spends the refresh token (it must be the client's own and unexpired)
- * and issues a new pair. Spending is a single conditional delete, so of two concurrent
- * refreshes with one token only one succeeds. Null: the token is not valid (invalid_grant).
+ * and issues a new pair in the same family. Spending is a single conditional update, so of two
+ * concurrent refreshes with one token only one succeeds. A token already spent is a replay: the
+ * whole family (every access and refresh token descended from the same grant) is revoked.
+ * Null: the token is not valid (invalid_grant).
  */
 export async function grantRefreshToken(
   em: EntityManager,
@@ -199,14 +219,18 @@ export async function grantRefreshToken(
   refreshToken: string,
   now: Date,
 ): Promise<TokenPair | null> {
-  const spent = await em.nativeDelete(ApiToken, {
-    id: hashSecret(refreshToken),
-    apiKey: key.id,
-    kind: 'refresh',
-    expiresAt: { $gt: now },
+  const where = { id: hashSecret(refreshToken), apiKey: key.id, kind: 'refresh' as const, expiresAt: { $gt: now } };
+  // One transaction: a replay racing the legitimate refresh sees its new pair and revokes it too.
+  return em.fork().transactional(async (tx) => {
+    const spent = await tx.nativeUpdate(ApiToken, { ...where, usedAt: null }, { usedAt: now });
+    const token = await tx.findOne(ApiToken, where, { fields: ['family'] });
+    if (!token) return null;
+    if (spent !== 1) {
+      await tx.nativeDelete(ApiToken, { apiKey: key.id, family: token.family });
+      return null;
+    }
+    return issueTokens(tx, key, now, token.family);
   });
-  if (spent !== 1) return null;
-  return issueTokens(em, key, now);
 }
 
 /** The key and organization of a live access token, or null. Marks the key used (at most once a minute). */
@@ -219,7 +243,7 @@ export async function apiKeyForAccessToken(
   const token = await em.findOne(
     ApiToken,
     { id: hashSecret(accessToken), kind: 'access' },
-    { populate: ['apiKey', 'apiKey.organization'] },
+    { populate: ['apiKey', 'apiKey.organization', 'apiKey.createdBy', 'apiKey.createdBy.organization'] },
   );
   if (!token || token.expiresAt.getTime() <= now.getTime()) return null;
   const key = token.apiKey as IApiKey;

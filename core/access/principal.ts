@@ -7,6 +7,7 @@ import { NotFoundError } from '../errors.ts';
 import { type IOrganization, type IUser, Organization } from '../identity/entities.ts';
 import { PERMISSIONS, type Permission } from '../identity/permissions.ts';
 import { likeSafePath } from '../tenancy/organizations.ts';
+import type { Grant } from './grants.ts';
 
 export interface Principal {
   kind: 'user' | 'api_key';
@@ -14,6 +15,8 @@ export interface Principal {
   user?: IUser;
   /** Set for API keys: the client id. */
   apiKeyId?: string;
+  /** Set for API keys: the user whose current rights bound the key. */
+  creator?: IUser;
   /** How the audit log names the actor. */
   label: string;
   home: IOrganization;
@@ -36,17 +39,32 @@ export function principalForUser(user: IUser): Principal {
   };
 }
 
-/** API keys act with administrator rights on their organization and all of its descendants. */
-export function principalForApiKey(apiKeyId: string, organization: IOrganization): Principal {
+/**
+ * An API key acts within its scope on its organization. Callers check first that the creator
+ * still holds that scope (`core/access/api-key-scope.ts`); this only shapes the principal.
+ */
+export function principalForApiKey(
+  apiKeyId: string,
+  organization: IOrganization,
+  scope: Grant,
+  creator: IUser,
+): Principal {
+  const isAdministrator = scope.role === 'administrator';
   return {
     kind: 'api_key',
     apiKeyId,
+    creator,
     label: `API key ${apiKeyId}`,
     home: organization,
-    isAdministrator: true,
-    permissions: new Set(PERMISSIONS),
-    accessible: 'all',
+    isAdministrator,
+    permissions: new Set(isAdministrator ? PERMISSIONS : scope.permissions),
+    accessible: scope.accessibleAccounts === 'all' ? 'all' : scope.accessibleOrganizationIds,
   };
+}
+
+/** The user a principal answers to: the signed-in user, or the creator of the API key. */
+export function accountableUser(principal: Principal): IUser | undefined {
+  return principal.user ?? principal.creator;
 }
 
 export function hasPermission(principal: Principal, permission: Permission): boolean {

@@ -5,6 +5,7 @@
 // hand, not through a zod validator, because its error format is the RFC's, not the API's.
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { keyStanding, suspendedMessage } from '../access/api-key-scope.ts';
 import { authenticateClient, grantClientCredentials, grantRefreshToken, type TokenPair } from '../access/api-keys.ts';
 import { recordAudit } from '../audit/audit-service.ts';
 import { API_REALM } from '../http/bearer.ts';
@@ -179,7 +180,7 @@ export function oauthRoutes(deps: AppDeps) {
     tags: ['Authentication'],
     summary: 'Get an access token',
     description:
-      "OAuth 2.0 token endpoint. grant_type=client_credentials with the key's client id and secret (HTTP Basic, or client_id and client_secret in the body) returns an access token valid 15 minutes and a refresh token valid 30 days. grant_type=refresh_token (client authenticated the same way) spends the refresh token and returns a new pair; a spent refresh token is refused with invalid_grant. Bodies may be form-encoded or JSON. Errors follow RFC 6749 §5.2.",
+      "OAuth 2.0 token endpoint. grant_type=client_credentials with the key's client id and secret (HTTP Basic, or client_id and client_secret in the body) returns an access token valid 15 minutes and a refresh token valid 30 days. grant_type=refresh_token (client authenticated the same way) spends the refresh token and returns a new pair; a spent refresh token is refused with invalid_grant and revokes every token descended from the same grant. Bodies may be form-encoded or JSON. Errors follow RFC 6749 §5.2.",
     request: {
       body: {
         content: {
@@ -192,7 +193,9 @@ export function oauthRoutes(deps: AppDeps) {
       200: { description: 'Tokens', content: { 'application/json': { schema: TokenResponseSchema } } },
       400: oauthError('invalid_request, invalid_grant or unsupported_grant_type.'),
       401: oauthError('invalid_client: unknown client or wrong secret.'),
-      403: oauthError("access_denied: the address is not trusted by the key's organization."),
+      403: oauthError(
+        "access_denied: the address is not trusted by the key's organization, or the key is suspended (its creator is deactivated, deleted or no longer holds the key's scope).",
+      ),
       429: oauthError('Too many failed attempts; see Retry-After.'),
     },
   });
@@ -259,6 +262,18 @@ async function handleTokenRequest(c: Context<AppEnv>, deps: AppDeps): Promise<Re
       actor: { label: account, id: outcome.key.id, ip, userAgent },
     });
     throw new OAuthError('access_denied', 'Access denied: your IP address is not trusted.', 403);
+  }
+  const standing = await keyStanding(em, outcome.key);
+  if (standing.kind === 'suspended') {
+    await recordAudit(em, {
+      organization: outcome.organization,
+      activity: 'Access denied',
+      status: 'failed',
+      account,
+      description: `API token request refused: the key is suspended (${standing.reason})`,
+      actor: { label: account, id: outcome.key.id, ip, userAgent },
+    });
+    throw new OAuthError('access_denied', suspendedMessage(standing.reason), 403);
   }
   if (grantType === 'refresh_token') {
     if (!params.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required.', 400);

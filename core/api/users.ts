@@ -1,6 +1,6 @@
 // /api/v1/organizations/{id}/users: the users of an organization. Inviting mails a
 // confirmation link; the user service enforces the rules (unique email, last administrator,
-// no granting beyond one's own rights). Needs "Manage users".
+// no granting beyond one's own rights, no changing one's own). Needs "Manage users".
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { accessibleOrganization } from '../access/principal.ts';
@@ -95,7 +95,7 @@ const inviteRoute = createRoute({
   tags,
   summary: 'Invite a user',
   description:
-    'Creates a pending user and mails a confirmation link (valid 24 hours) where they choose a password. Only permissions the caller holds can be granted.',
+    'Creates a pending user and mails a confirmation link (valid 24 hours) where they choose a password. Only a role, permissions and accessible accounts the caller holds can be granted (403 otherwise).',
   security: SECURED,
   middleware,
   request: { params: OrganizationIdParams, ...jsonBody(NewUserSchema) },
@@ -108,7 +108,7 @@ const updateRoute = createRoute({
   tags,
   summary: 'Change a user',
   description:
-    'Fields left out keep their value. A changed email takes effect once confirmed from the new address. The last active administrator cannot be demoted or deactivated (409).',
+    'Fields left out keep their value. A changed email takes effect once confirmed from the new address. The last active administrator cannot be demoted or deactivated (409). Nobody changes their own role, permissions or accessible accounts (an API key counts as its creator), and a change may add only what the caller holds (403).',
   security: SECURED,
   middleware: userMiddleware,
   request: { params: UserParams, ...jsonBody(UserChangesSchema) },

@@ -24,6 +24,8 @@ export type ToWriter =
   | { type: 'begin'; snapshot: SnapshotRow; firstOfEntity: boolean; documents: boolean }
   | { type: 'batch'; changes: CompactChange[] }
   | { type: 'commit' }
+  /** Drops the snapshot being written (its tree turned out to be damaged). */
+  | { type: 'rollback' }
   /** Rolls back what is not committed, closes the connection and ends the thread. */
   | { type: 'close' };
 
@@ -75,6 +77,8 @@ if (parentPort) {
         if (!open) throw new Error('a batch outside a snapshot');
         writeChanges(open.writer, message.changes, open.snapshotId, open.emptyScope, open.counts);
         port.postMessage({ type: 'ack' } satisfies FromWriter);
+      } else if (message.type === 'rollback') {
+        rollback();
       } else {
         if (!open) throw new Error('a commit outside a snapshot');
         db.exec('commit');

@@ -4,7 +4,8 @@
 
 import { Worker } from 'node:worker_threads';
 import type { EntityManager } from '@mikro-orm/core';
-import type { Repository, SnapshotManifest } from '../../storage/repository.ts';
+import { isDamage } from '../../storage/damaged-items.ts';
+import type { DamagedSnapshot, Repository, SnapshotManifest } from '../../storage/repository.ts';
 import { diffSnapshots, snapshotItems } from '../../storage/snapshot-state.ts';
 import {
   catalogBatchWriter,
@@ -151,6 +152,11 @@ class WriterThread {
     if (this.#failure) throw this.#failure;
   }
 
+  /** Drops the snapshot begun last, with everything sent for it. */
+  rollback(): void {
+    this.#send({ type: 'rollback' });
+  }
+
   async commit(): Promise<WriteCounts> {
     const counts = new Promise<WriteCounts>((resolve) => {
       this.#committed = resolve;
@@ -176,9 +182,15 @@ class WriterThread {
  * full-text documents and the documents added in one statement at the end, with `indexed_at`; until
  * then the repository's items are browsable but not searchable. A reindex that stops half-way
  * (crash, kill) leaves `indexed_at` empty, and the next reindex repairs the full-text index before
- * starting over.
+ * starting over. A snapshot whose manifest or tree cannot be read is left out (passed to
+ * `onDamaged`); the entity's next snapshot is then compared with the one before it.
  */
-export async function reindexRepository(em: EntityManager, repo: Repository, location: string): Promise<IndexReport> {
+export async function reindexRepository(
+  em: EntityManager,
+  repo: Repository,
+  location: string,
+  options: { onDamaged?: (damaged: DamagedSnapshot) => void } = {},
+): Promise<IndexReport> {
   const report: IndexReport = { snapshots: 0, versions: 0, items: 0 };
   await em.transactional(async (tx) => {
     const existing = await tx.findOne(CatalogRepository, { id: repo.id });
@@ -196,7 +208,8 @@ export async function reindexRepository(em: EntityManager, repo: Repository, loc
     }
   });
   const previous = new Map<string, { id: string; manifest: SnapshotManifest }>();
-  const snapshots = await repo.listSnapshots();
+  const onDamaged = options.onDamaged ?? (() => undefined);
+  const snapshots = await repo.listSnapshots({ onDamaged });
   const path = databaseFile(em);
   if (path) {
     // A database file: rows are written by a thread of their own while this one reads the trees.
@@ -219,7 +232,14 @@ export async function reindexRepository(em: EntityManager, repo: Repository, loc
           },
           !before,
         );
-        for await (const batch of changeBatches(repo, manifest, before?.manifest)) await writer.write(batch);
+        try {
+          for await (const batch of changeBatches(repo, manifest, before?.manifest)) await writer.write(batch);
+        } catch (err) {
+          if (!isDamage(err)) throw err;
+          writer.rollback();
+          onDamaged({ id: snapshot.id, reason: err.message });
+          continue;
+        }
         const counts = await writer.commit();
         report.items += counts.items;
         report.versions += counts.versions;
@@ -233,7 +253,13 @@ export async function reindexRepository(em: EntityManager, repo: Repository, loc
     await withoutForeignKeyChecks(em, async () => {
       for (const snapshot of snapshots) {
         const group = JSON.stringify([snapshot.manifest.task, snapshot.manifest.entity]);
-        await indexSnapshot(em, repo, snapshot, previous.get(group), report, { documents: false });
+        try {
+          await indexSnapshot(em, repo, snapshot, previous.get(group), report, { documents: false });
+        } catch (err) {
+          if (!isDamage(err)) throw err;
+          onDamaged({ id: snapshot.id, reason: err.message });
+          continue;
+        }
         previous.set(group, snapshot);
       }
     });

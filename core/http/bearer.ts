@@ -1,10 +1,11 @@
 // Bearer tokens on the REST API: `Authorization: Bearer <access token>` on /api/v1/* makes the
 // request act as the token's API key, on the key's organization, whatever cookie comes along.
 // A token that is unknown or expired is refused outright (401 with WWW-Authenticate, RFC 6750)
-// instead of falling back to a session. Browser pages never read this header.
+// instead of falling back to a session. A key whose creator no longer holds its scope is
+// refused with 403 api_key_suspended (api-key-scope.ts). Browser pages never read this header.
 import type { Context, MiddlewareHandler } from 'hono';
+import { keyStanding, suspendedMessage } from '../access/api-key-scope.ts';
 import { apiKeyForAccessToken } from '../access/api-keys.ts';
-import { principalForApiKey } from '../access/principal.ts';
 import type { AppDeps, AppEnv } from './env.ts';
 
 export const API_REALM = 'Holdfast API';
@@ -55,7 +56,11 @@ export function bearerAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
     c.set('organization', undefined);
     const found = token ? await apiKeyForAccessToken(c.get('em'), token, deps.now()) : null;
     if (!found) return invalidTokenResponse(c, 'The access token is invalid or has expired.');
-    c.set('principal', principalForApiKey(found.key.id, found.organization));
+    const standing = await keyStanding(c.get('em'), found.key);
+    if (standing.kind === 'suspended') {
+      return c.json({ error: { code: 'api_key_suspended', message: suspendedMessage(standing.reason) } }, 403);
+    }
+    c.set('principal', standing.principal);
     c.set('organization', found.organization);
     await next();
   };

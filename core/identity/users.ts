@@ -3,17 +3,20 @@
 // - an email address names one user on the whole appliance;
 // - an organization always keeps an active administrator (the last one cannot be demoted,
 //   deactivated or deleted), and nobody deactivates or deletes themselves;
-// - a Custom user who manages users can grant only permissions they hold and cannot make
-//   administrators, so managing users is not a way to gain rights.
+// - nobody grants a role, permissions or accounts they do not hold themselves (a Custom user
+//   makes no administrators; someone limited to some accounts grants only those), and nobody
+//   changes their own role, permissions or accounts (an API key counts as its creator), so
+//   managing users is not a way to gain rights or reach.
 import type { EntityManager } from '@mikro-orm/core';
 import { z } from 'zod';
 import { ForbiddenError } from '../access/errors.ts';
-import type { Principal } from '../access/principal.ts';
+import { beyondHolder, type Grant, validateReach } from '../access/grants.ts';
+import { accountableUser, type Principal } from '../access/principal.ts';
 import { AppError, fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
 import type { Mailer } from '../mail/mailer.ts';
-import { type IOrganization, type IUser, Organization, USER_ROLES, User } from './entities.ts';
+import { type IOrganization, type IUser, USER_ROLES, User } from './entities.ts';
 import { issueToken } from './one-time-tokens.ts';
-import { PERMISSION_LABELS, PERMISSIONS, type Permission } from './permissions.ts';
+import { PERMISSIONS, type Permission } from './permissions.ts';
 import { endUserSessions } from './session-service.ts';
 
 export const userInputSchema = z.object({
@@ -74,29 +77,29 @@ function parseInput(input: UserInput) {
 
 type ParsedInput = ReturnType<typeof parseInput>;
 
-async function checkGrant(em: EntityManager, org: IOrganization, input: ParsedInput, actor: Principal): Promise<void> {
-  if (!actor.isAdministrator) {
-    if (input.role === 'administrator') throw new ForbiddenError('Only administrators can make administrators.');
-    const extra = input.permissions.filter((p) => !actor.permissions.has(p));
-    if (extra.length > 0) {
-      throw new ForbiddenError(
-        `You cannot grant permissions you do not hold: ${extra.map((p) => PERMISSION_LABELS[p].label).join(', ')}.`,
-      );
-    }
-  }
-  if (input.accessibleAccounts === 'selected') {
-    if (org.kind === 'customer') {
-      throw new ValidationError({ accessibleAccounts: 'A customer account has no accounts under it to choose from.' });
-    }
-    if (input.accessibleOrganizationIds.length === 0) {
-      throw new ValidationError({ accessibleAccounts: 'Choose at least one account, or allow all accounts.' });
-    }
-    const found = await em.find(Organization, { id: { $in: input.accessibleOrganizationIds } });
-    const valid = found.filter((o) => o.id !== org.id && o.path.startsWith(org.path));
-    if (valid.length !== input.accessibleOrganizationIds.length) {
-      throw new ValidationError({ accessibleAccounts: 'One of the chosen accounts is not under this organization.' });
-    }
-  }
+/** Refuses (403) what the actor does not hold; with `already`, only what the change adds counts. */
+async function checkGrant(
+  em: EntityManager,
+  org: IOrganization,
+  input: ParsedInput,
+  actor: Principal,
+  already?: Grant,
+): Promise<void> {
+  await validateReach(em, org, input);
+  const beyond = await beyondHolder(em, actor, org, input, already);
+  if (beyond.length === 0) return;
+  if (beyond.includes('the Administrator role'))
+    throw new ForbiddenError('Only administrators can make administrators.');
+  throw new ForbiddenError(`You cannot grant what you do not hold: ${beyond.join(', ')}.`);
+}
+
+function grantOf(user: IUser): Grant {
+  return {
+    role: user.role,
+    permissions: user.permissions,
+    accessibleAccounts: user.accessibleAccounts,
+    accessibleOrganizationIds: user.accessibleOrganizationIds,
+  };
 }
 
 async function ensureEmailFree(em: EntityManager, email: string, exceptUserId?: string): Promise<void> {
@@ -192,18 +195,11 @@ export async function updateUser(
   actor: Principal,
 ): Promise<UserChanges> {
   const data = parseInput(input);
-  await checkGrant(ctx.em, org, data, actor);
   if (!actor.isAdministrator && user.role === 'administrator') {
     throw new ForbiddenError('Only administrators can change an administrator.');
   }
   if (user.role === 'administrator' && data.role !== 'administrator') {
     await guardLastAdministrator(ctx.em, org, user, 'demoted');
-  }
-  const fields: string[] = [];
-  let permissionsChanged = false;
-  if (user.displayName !== data.displayName) {
-    user.displayName = data.displayName;
-    fields.push('name');
   }
   const before = JSON.stringify([
     user.role,
@@ -217,6 +213,18 @@ export async function updateUser(
     data.accessibleAccounts,
     [...data.accessibleOrganizationIds].sort(),
   ]);
+  const fields: string[] = [];
+  let permissionsChanged = false;
+  if (before !== after && accountableUser(actor)?.id === user.id) {
+    throw new ForbiddenError(
+      'You cannot change your own role, permissions or accessible accounts. Ask another administrator.',
+    );
+  }
+  await checkGrant(ctx.em, org, data, actor, grantOf(user));
+  if (user.displayName !== data.displayName) {
+    user.displayName = data.displayName;
+    fields.push('name');
+  }
   if (before !== after) {
     user.role = data.role;
     user.permissions = data.permissions as Permission[];

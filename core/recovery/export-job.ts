@@ -2,7 +2,8 @@
 // TAR) archive — optionally an OpenPGP message around it — and written either to a results file
 // under the data folder (offered for download for 72 hours) or to a storage location. The file is
 // written under a temporary name and renamed only when complete; a run that is cancelled, fails
-// or is interrupted removes it, so there is never a half-written result.
+// or is interrupted removes it, so there is never a half-written result. Items the repository holds
+// damaged are left out of the archive and named (the job is then Partially succeeded).
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,10 +25,11 @@ import {
   RENAMED_MANIFEST,
   type RenamedEntry,
 } from './archive.ts';
+import { checkedContent } from './checked-content.ts';
 import { ExportResult } from './entities.ts';
 import { describeSelection, isEverything, itemPath, selectedItems } from './items.ts';
 import { type ExportParams, exportParamsSchema, exportPassphraseContext, parseParams } from './params.ts';
-import { openSnapshot, recoverySource } from './restore-job.ts';
+import { FAILED_LISTED, FAILED_LOGGED, openSnapshot, recoverySource } from './restore-job.ts';
 
 /** How long a download link works after the export finished. */
 export const DOWNLOAD_HOURS = 72;
@@ -137,6 +139,7 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         const names = new EntryNames(params.format);
         let current: Readable | undefined;
         let count = 0;
+        const damaged: { key: string; reason: string }[] = [];
         const produce = async () => {
           for await (const item of selectedItems(reader, params.selection, signal, rules)) {
             signal.throwIfAborted();
@@ -144,9 +147,14 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
             if (item.kind === 'folder') {
               await archive.addFolder(names.name(itemPath(item), true), mtime);
             } else {
+              const checked = await checkedContent(reader, item);
+              if ('damaged' in checked) {
+                damaged.push({ key: item.key, reason: checked.damaged });
+                continue;
+              }
               const name = names.name(itemPath(item));
               progress.step = `writing ${name}`.slice(0, 200);
-              current = reader.content(item);
+              current = checked.content();
               await archive.addFile(name, item.size, mtime, current);
               current = undefined;
               progress.bytes += item.size;
@@ -154,7 +162,7 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
             count++;
             progress.items = count;
           }
-          if (count === 0 && !isEverything(params.selection)) {
+          if (count === 0 && damaged.length === 0 && !isEverything(params.selection)) {
             throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
           }
           if (names.renamed.length > 0) {
@@ -193,24 +201,35 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         });
         await Promise.all([writing, producing]);
         signal.throwIfAborted();
-        return { count, snapshotTime, renamed: names.renamed };
+        return { count, snapshotTime, damaged, renamed: names.renamed };
       },
       opened.repo,
     );
 
     const now = ctx.now();
     await logRenamed(run, written.renamed, now);
+    const { damaged } = written;
+    await appendJobLog(
+      em,
+      job.id,
+      job.leaseOwner ?? '',
+      damaged.slice(0, FAILED_LOGGED).map((f) => logEntry('warn', `${f.key} was not exported: ${f.reason}`, now)),
+    );
+    const state = damaged.length ? 'partially_succeeded' : 'succeeded';
+    const failed = damaged.length ? { failedItems: damaged.length, failed: damaged.slice(0, FAILED_LISTED) } : {};
+    const left = damaged.length ? `; ${damaged.length} damaged item${damaged.length === 1 ? '' : 's'} left out` : '';
     if (target.kind === 'sink') {
       return {
-        state: 'succeeded',
+        state,
         result: {
+          ...failed,
           items: written.count,
           bytes: progress.bytes,
           snapshotTime: written.snapshotTime.toISOString(),
           destination: `${target.name}: ${target.key}`,
           fileName,
         },
-        message: `${written.count} item${written.count === 1 ? '' : 's'} exported to ${target.name} as ${target.key}`,
+        message: `${written.count} item${written.count === 1 ? '' : 's'} exported to ${target.name} as ${target.key}${left}`,
       };
     }
     await rename(target.partial, target.final);
@@ -232,8 +251,9 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
     });
     await em.flush();
     return {
-      state: 'succeeded',
+      state,
       result: {
+        ...failed,
         items: written.count,
         bytes: progress.bytes,
         snapshotTime: written.snapshotTime.toISOString(),
@@ -241,7 +261,7 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         fileName,
         fileSize: size,
       },
-      message: `${written.count} item${written.count === 1 ? '' : 's'} exported (${fileName}, ${size} bytes); the download link works for ${DOWNLOAD_HOURS} hours`,
+      message: `${written.count} item${written.count === 1 ? '' : 's'} exported (${fileName}, ${size} bytes)${left}; the download link works for ${DOWNLOAD_HOURS} hours`,
     };
   } catch (err) {
     if (target.kind === 'file') await rm(target.partial, { force: true });

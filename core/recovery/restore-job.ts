@@ -2,8 +2,8 @@
 // entity's, and hand the selected items — streamed in pack order — to the service plugin's
 // `restore()`, which writes them to the destination entity (the same one, or another of the same
 // task) into a new "Restored <date>" folder or in place. Items the plugin could not write are
-// listed in the job's result and log; some failing makes the job Partially succeeded, all failing
-// makes it Failed.
+// listed in the job's result and log, and so are items the repository holds damaged (never handed
+// to the plugin); some failing makes the job Partially succeeded, all failing makes it Failed.
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
@@ -11,13 +11,14 @@ import { appendJobLog, logEntry } from '../jobs/queue.ts';
 import type { RestoreItem } from '../plugins/service.ts';
 import { connectTask } from '../tasks/connection.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
+import { checkedContent } from './checked-content.ts';
 import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
 import { restoredFolderName } from './start.ts';
 
 /** Failed items named in the job's result and log (the count is always complete). */
-const FAILED_LISTED = 100;
-const FAILED_LOGGED = 20;
+export const FAILED_LISTED = 100;
+export const FAILED_LOGGED = 20;
 
 export interface RecoverySource {
   task: IBackupTask;
@@ -81,8 +82,14 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
             throw new Error(`${plugin.label} cannot restore items on this appliance; export them instead`);
           }
           let handed = 0;
+          const damaged: { key: string; reason: string }[] = [];
           async function* items(): AsyncGenerator<RestoreItem> {
             for await (const item of selectedItems(reader, params.selection, signal, rules)) {
+              const checked = await checkedContent(reader, item);
+              if ('damaged' in checked) {
+                damaged.push({ key: item.key, reason: checked.damaged });
+                continue;
+              }
               handed++;
               progress.items = handed;
               progress.bytes += item.size;
@@ -91,7 +98,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
                 kind: item.kind,
                 size: item.size,
                 ...(item.meta ? { meta: item.meta } : {}),
-                content: () => reader.content(item),
+                content: checked.content,
               };
             }
           }
@@ -110,10 +117,10 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
             log,
           });
           signal.throwIfAborted();
-          if (handed === 0 && !isEverything(params.selection)) {
+          if (handed === 0 && damaged.length === 0 && !isEverything(params.selection)) {
             throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
           }
-          return { result, handed, snapshotTime: reader.manifest.time };
+          return { result, handed: handed + damaged.length, damaged, snapshotTime: reader.manifest.time };
         } finally {
           await connection.close?.();
         }
@@ -121,7 +128,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
       opened.repo,
     );
 
-    const failed = outcome.result.failedItems ?? [];
+    const failed = [...outcome.damaged, ...(outcome.result.failedItems ?? [])];
     const restored = outcome.result.restored;
     const skipped = outcome.result.skipped ?? 0;
     const now = ctx.now();

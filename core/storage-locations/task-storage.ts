@@ -6,6 +6,7 @@
 // recorded on tasks as "default"); any other location holds it under "organizations/<id>/".
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { removeLocks } from '../../storage/locks.ts';
 import type { Database } from '../db/database.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { sinkPlugin } from '../plugins/registry.ts';
@@ -96,6 +97,30 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
         await sink.close().catch(() => undefined);
         throw err;
       }
+    },
+
+    async removeStaleLocks() {
+      const ctx = contextOf();
+      const tasks = await ctx.em.find(BackupTask, { storageLocation: { $ne: null } });
+      const pairs = new Map(tasks.map((t) => [`${t.organization.id} ${t.storageLocation}`, t]));
+      let removed = 0;
+      const unreachable: string[] = [];
+      for (const task of pairs.values()) {
+        const org = await ctx.em.findOne(Organization, { id: task.organization.id });
+        const location = org && (await recorded(ctx, org, task.storageLocation as string));
+        if (!org || !location) continue;
+        try {
+          const { sink } = await sinkAt(ctx, location, org.id);
+          try {
+            removed += (await removeLocks(sink)).length;
+          } finally {
+            await sink.close();
+          }
+        } catch {
+          unreachable.push(location.id);
+        }
+      }
+      return { removed, unreachable };
     },
 
     async removeOrganization(organizationId) {

@@ -9,7 +9,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { withLock } from '../../storage/locks.ts';
 import { pruneRepository } from '../../storage/prune.ts';
-import type { Repository } from '../../storage/repository.ts';
+import type { DamagedSnapshot, Repository } from '../../storage/repository.ts';
 import { applyRetention } from '../../storage/retention.ts';
 import { recordActivity } from '../activity/activity-service.ts';
 import { recordAudit } from '../audit/audit-service.ts';
@@ -17,7 +17,7 @@ import { forgetMissingSnapshots } from '../catalog/forget.ts';
 import type { WorkContext } from '../jobs/context.ts';
 import { Job } from '../jobs/entities.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
-import { enqueueJobsOnce, jobLabel } from '../jobs/queue.ts';
+import { appendJobLog, enqueueJobsOnce, jobLabel, logEntry } from '../jobs/queue.ts';
 import { discoverEntities } from './discovery.ts';
 import { BackupTask, type IBackupTask, TaskEntity } from './entities.ts';
 
@@ -102,10 +102,14 @@ async function retention(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
   });
   let forgotten = 0;
   let pruned: Awaited<ReturnType<typeof pruneRepository>> | undefined;
+  // Unreadable snapshots are skipped (their task is unknown); prune then keeps all data.
+  const damaged: DamagedSnapshot[] = [];
   try {
     const { repo } = opened;
     run.progress.step = 'applying retention';
-    const snapshots = (await repo.listSnapshots()).filter((s) => s.manifest.task === task.id);
+    const snapshots = (await repo.listSnapshots({ onDamaged: (d) => damaged.push(d) })).filter(
+      (s) => s.manifest.task === task.id,
+    );
     const forget = new Set(applyRetention(snapshots, task.retention, now).forget);
     for (const s of snapshots) if (dropWhole.has(s.manifest.entity)) forget.add(s.id);
     if (forget.size > 0) {
@@ -122,10 +126,30 @@ async function retention(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
   }
   const removed = [...archivedGone, ...deletedGone];
   if (removed.length) await em.nativeDelete(TaskEntity, { id: { $in: removed.map((e) => e.id) } });
+  await appendJobLog(
+    em,
+    run.job.id,
+    run.job.leaseOwner ?? '',
+    damaged.map((d) =>
+      logEntry(
+        'warn',
+        `snapshot ${d.id} cannot be read and was skipped (${d.reason}); prune keeps all data until ` +
+          '"holdfast repo repair snapshots" removes or repairs it',
+        ctx.now(),
+      ),
+    ),
+  );
   return {
-    state: 'succeeded',
-    result: { forgotten, entitiesRemoved: removed.length, packsDeleted: pruned?.packsDeleted ?? 0 },
-    message: `retention: ${forgotten} snapshot(s) forgotten, ${removed.length} entit(ies) removed`,
+    state: damaged.length ? 'partially_succeeded' : 'succeeded',
+    result: {
+      forgotten,
+      entitiesRemoved: removed.length,
+      packsDeleted: pruned?.packsDeleted ?? 0,
+      ...(damaged.length ? { damagedSnapshots: damaged.map((d) => d.id) } : {}),
+    },
+    message:
+      `retention: ${forgotten} snapshot(s) forgotten, ${removed.length} entit(ies) removed` +
+      (damaged.length ? `; ${damaged.length} unreadable snapshot(s) skipped, all data kept` : ''),
   };
 }
 
@@ -188,7 +212,8 @@ async function purgeTask(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
 /** The catalog must not name snapshots that are gone (core/catalog/forget.ts keeps it as a reindex would). */
 async function forgetInCatalog(run: JobRun, repo: Repository): Promise<void> {
   run.progress.step = 'updating the catalog';
-  const still = new Set((await repo.listSnapshots()).map((s) => s.id));
+  // Gone from the repository only: an unreadable snapshot is still there.
+  const still = new Set(await repo.snapshotIds());
   await forgetMissingSnapshots(run.em, repo.id, still);
 }
 

@@ -35,6 +35,11 @@ export interface TaskStorage {
   open(task: TaskRef): Promise<OpenedRepository>;
   /** Deletes everything stored for an organization (the end of its removal grace period). */
   removeOrganization(organizationId: string): Promise<void>;
+  /**
+   * Removes stale locks (storage/locks.ts: expired, or of a process of this host that is gone)
+   * from the repositories tasks use; names the locations it could not reach.
+   */
+  removeStaleLocks?(): Promise<{ removed: number; unreachable: string[] }>;
 }
 
 export const DEFAULT_LOCATION = 'default';

@@ -1,6 +1,8 @@
 // A sink wrapper that injects faults into writes: fail before writing, truncate the body (end it
 // early), break the body stream midway, or slow it down. The sink under it must never expose a
-// partial object. Also used by the repository's crash and outage tests.
+// partial object. Also used by the repository's crash and outage tests. `fail-before` never
+// reaches the sink under it (a refused write, as the repository sees it): it tests the caller,
+// not the sink; the conformance suite hands the sink itself a body that fails before its first byte.
 
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -19,7 +19,7 @@ import { TaskEntity } from '../../core/tasks/entities.ts';
 import { backupNow } from '../../core/tasks/entity-actions.ts';
 import { createTask } from '../../core/tasks/tasks-service.ts';
 import { TEST_SERVICE_KIND, type TestServiceInput, VALID_TOKEN } from '../fakes/test-service.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext, STEP_TIMEOUT_MS } from '../helpers/browser.ts';
 import { tempDir, testConfig } from '../helpers/config.ts';
 import { consoleErrorsOf, DESKTOP, PHONE, screenshot, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
 import { completeSetupVia } from '../helpers/kernel.ts';
@@ -64,7 +64,7 @@ async function recordRuns(): Promise<void> {
         { label: 'admin@acme.example' },
       );
       await discoverEntities(em, task, plugin, kernel.credentials, {
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
         log: kernel.deps.log,
         now: new Date(),
       });
@@ -99,7 +99,7 @@ beforeAll(async () => {
   await recordRuns();
   appliance = await startApplianceProcess(baseEnv(dir.path, ENV));
   browser = await launchChromium();
-}, 60_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -115,8 +115,8 @@ async function shoot(page: Page, name: string): Promise<void> {
 const rows = (page: Page) => page.locator('#activity-results tbody tr');
 
 describe('System Activity in a browser', () => {
-  it('filters, opens the info dialog, shows one job and downloads the CSV', { timeout: 120_000 }, async () => {
-    const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
+  it('filters, opens the info dialog, shows one job and downloads the CSV', async () => {
+    const context = await newBrowserContext(browser, { viewport: DESKTOP, acceptDownloads: true });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
     await signInPage(page, appliance.url);

@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoTeam } from '../../demo/team.ts';
 import { FakeDropbox } from '../fakes/dropbox/index.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths, setupAdministrator, signInPage } from '../helpers/e2e.ts';
 import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
@@ -32,7 +32,7 @@ beforeAll(async () => {
   );
   await setupAdministrator(appliance.url);
   browser = await launchChromium();
-}, 60_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -64,17 +64,15 @@ async function backUpEverything(page: Page, taskUrl: string, runs: number): Prom
   await page.getByText(`${runs} queued for backup now.`).waitFor();
   // Rows show "queued" or In process until their run ends (they refresh themselves).
   const running = page.locator('#task-entities tr').filter({ hasText: /queued|In process/ });
-  await expect.poll(() => running.count(), { timeout: 90_000, interval: 500 }).toBe(0);
+  await expect.poll(() => running.count(), { interval: 500 }).toBe(0);
   const ended = page.locator('#task-entities .badge').filter({ hasText: /^(Success|Partial|Failed)$/ });
   expect(await ended.count()).toBe(runs);
   return (await ended.allTextContents()).sort();
 }
 
 describe('Dropbox in a browser', () => {
-  it('connects, backs up twice, restores the earlier folder (non-destructively, then in place) and downloads it', {
-    timeout: 240_000,
-  }, async () => {
-    const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
+  it('connects, backs up twice, restores the earlier folder (non-destructively, then in place) and downloads it', async () => {
+    const context = await newBrowserContext(browser, { viewport: DESKTOP, acceptDownloads: true });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
     await signInPage(page, appliance.url);
@@ -87,8 +85,8 @@ describe('Dropbox in a browser', () => {
     await page.waitForURL(/\/tasks\/[0-9a-f-]{36}\?done=created$/);
     const taskUrl = page.url().replace(/\?.*$/, '');
     // Discovery: 3 active members (one suspended member is listed too) and 2 team folders.
-    await page.getByText('ada.admin@northwind.example').waitFor({ timeout: 30_000 });
-    await page.getByText('Marketing', { exact: true }).waitFor({ timeout: 30_000 });
+    await page.getByText('ada.admin@northwind.example').waitFor();
+    await page.getByText('Marketing', { exact: true }).waitFor();
     await shoot(page, 'dropbox-task-discovered');
 
     // Activate all that are not yet active, then back them all up.
@@ -123,7 +121,7 @@ describe('Dropbox in a browser', () => {
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
     await page.waitForURL('**/jobs?started=restore');
     const restoreRow = page.locator('[data-job-id]').first();
-    await restoreRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 60_000 });
+    await restoreRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     const restoredFolder = [...(ada?.namespace.list('', true) ?? [])]
       .map((n) => (n as { pathDisplay: string }).pathDisplay)
       .find((p) => /^\/Restored [^/]+$/.test(p));
@@ -141,7 +139,7 @@ describe('Dropbox in a browser', () => {
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
     await page.waitForURL('**/jobs?started=restore');
     const inPlaceRow = page.locator('[data-job-id]').first();
-    await inPlaceRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 60_000 });
+    await inPlaceRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     const contracts = new Map(
       (ada?.namespace.list('/contracts', true) ?? []).map((n) => [
         (n as { pathDisplay: string }).pathDisplay,
@@ -167,7 +165,7 @@ describe('Dropbox in a browser', () => {
     await page.getByRole('button', { name: 'Export' }).click();
     await page.waitForURL('**/jobs?started=export');
     const exportRow = page.locator('[data-job-id]').first();
-    await exportRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 60_000 });
+    await exportRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       exportRow.getByRole('link', { name: 'Download results' }).click(),

@@ -2,7 +2,7 @@
 // fresh data folder → setup page → create administrator → sign in → homepage → sign out.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { consoleErrorsOf, horizontalOverflow, screenshot as shoot } from '../helpers/e2e.ts';
 import { ADMIN } from '../helpers/kernel.ts';
@@ -26,7 +26,7 @@ afterAll(async () => {
 
 describe('first run in a browser', () => {
   it('goes from setup to the homepage and signs out', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await newBrowserContext(browser, { viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     // The refused weak password (422) and the missing page (404) are expected; anything else
     // (a CSP refusal, a script error) is not.

@@ -4,7 +4,7 @@
 // denied. Also walks the settings pages at desktop and phone widths for screenshots.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import {
   consoleErrorsOf,
@@ -37,7 +37,7 @@ const signIn = (page: Page) => signInPage(page, appliance.url);
 
 describe('IP restrictions in a browser', () => {
   it('refuses a list without the caller, enables one with it, and denies outside addresses', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await newBrowserContext(browser, { viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     page.on('dialog', (d) => void d.accept());
     await signIn(page);
@@ -86,7 +86,7 @@ describe('IP restrictions in a browser', () => {
   });
 
   it('shows the settings pages cleanly at desktop and phone widths', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await newBrowserContext(browser, { viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page, /status of (4\d\d)/);
     await signIn(page);

@@ -13,7 +13,7 @@ import type { IUser } from '../../core/identity/entities.ts';
 import { type StartContext, startExport, startRestore } from '../../core/recovery/start.ts';
 import { type IBackupTask, type ITaskEntity, TaskEntity } from '../../core/tasks/entities.ts';
 import { type ApplianceWithTask, startApplianceWithTask } from '../helpers/appliance-task.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
 import type { RunningProcess } from '../helpers/process.ts';
@@ -56,7 +56,7 @@ beforeAll(async () => {
   ({ appliance, kernel, admin, task, entity } = setup);
   await setup.backupAndWait();
   browser = await launchChromium();
-}, 90_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -65,10 +65,8 @@ afterAll(async () => {
 });
 
 describe('the Jobs page in a browser', () => {
-  it('follows an export to Succeeded by polling, downloads it, and cancels a running restore', {
-    timeout: 180_000,
-  }, async () => {
-    const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
+  it('follows an export to Succeeded by polling, downloads it, and cancels a running restore', async () => {
+    const context = await newBrowserContext(browser, { viewport: DESKTOP, acceptDownloads: true });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
     await signInPage(page, appliance.url);
@@ -100,7 +98,7 @@ describe('the Jobs page in a browser', () => {
     await shoot(page, 'jobs-pending');
     // The page is never reloaded: a marker set now survives only if polling did the work.
     await page.evaluate('window.__notReloaded = true');
-    await row.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 60_000 });
+    await row.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     expect(await page.evaluate('window.__notReloaded')).toBe(true);
     // The counters follow out of band.
     expect(await page.locator('.job-counter-success .job-counter-count').textContent()).toBe('1');
@@ -140,7 +138,7 @@ describe('the Jobs page in a browser', () => {
       void dialog.accept();
     });
     await restoreRow.getByRole('button', { name: 'Cancel' }).click();
-    await restoreRow.locator('.job-status .badge', { hasText: 'Canceled' }).waitFor({ timeout: 30_000 });
+    await restoreRow.locator('.job-status .badge', { hasText: 'Canceled' }).waitFor();
     expect(await jobState(restore.id)).toBe('canceled');
 
     // The counters filter: Succeeded shows the export only.

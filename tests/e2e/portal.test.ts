@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import {
   consoleErrorsOf,
@@ -27,7 +27,7 @@ beforeAll(async () => {
   appliance = await startApplianceProcess(baseEnv(dir.path));
   await setupAdministrator(appliance.url);
   browser = await launchChromium();
-}, 60_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -46,8 +46,8 @@ async function addAccount(page: Page, fields: Record<string, string>): Promise<v
 }
 
 describe('portal and security audit in a browser', () => {
-  it('adds, finds, removes, opens and audits accounts', { timeout: 120_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  it('adds, finds, removes, opens and audits accounts', async () => {
+    const context = await newBrowserContext(browser, { viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     const page = await context.newPage();
     // The refused form (422) is expected; anything else (a CSP refusal, a script error) is not.
     const consoleErrors = consoleErrorsOf(page, /status of 422/);

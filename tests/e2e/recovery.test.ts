@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApplianceWithTask, startApplianceWithTask } from '../helpers/appliance-task.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
 import { readZip } from '../helpers/recovery.ts';
@@ -22,7 +22,7 @@ beforeAll(async () => {
   await setup.backupAndWait();
   await setup.backupAndWait();
   browser = await launchChromium();
-}, 120_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -35,11 +35,9 @@ async function shoot(page: Page, name: string): Promise<void> {
 }
 
 describe('Recovery in a browser', () => {
-  it('browses a snapshot, downloads chosen files as a ZIP and restores a found item', {
-    timeout: 180_000,
-  }, async () => {
+  it('browses a snapshot, downloads chosen files as a ZIP and restores a found item', async () => {
     const { appliance, entity } = setup;
-    const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
+    const context = await newBrowserContext(browser, { viewport: DESKTOP, acceptDownloads: true });
     const page = await context.newPage();
     // A refused form (422) is an expected answer; anything else is not.
     const consoleErrors = consoleErrorsOf(page, /status of 422/);
@@ -79,7 +77,7 @@ describe('Recovery in a browser', () => {
     await page.waitForURL('**/jobs?started=export');
     expect(await page.getByRole('status').first().textContent()).toContain('The export has started.');
     const row = page.locator('[data-job-id]').filter({ hasText: 'Two files for the auditors' });
-    await row.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 60_000 });
+    await row.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       row.getByRole('link', { name: 'Download results' }).click(),
@@ -109,7 +107,7 @@ describe('Recovery in a browser', () => {
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
     await page.waitForURL('**/jobs?started=restore');
     const restoreRow = page.locator('[data-job-id]').filter({ hasText: 'Restore of' });
-    await restoreRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 60_000 });
+    await restoreRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     await shoot(page, 'recovery-jobs');
     expect(await restoreRow.locator('[data-fact="items"]').textContent()).toBe('1');
 

@@ -1,9 +1,10 @@
-// Settings › API in a real browser against the real appliance: create a key, copy its secret
+// Settings › API in a real browser against the real appliance: create a key (its scope form
+// starting from the creator's rights), copy its secret
 // from the page, use it from a program, see it listed without the secret, delete it.
 // Screenshots at desktop and phone widths land in tests/.artifacts/screenshots/.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths } from '../helpers/e2e.ts';
 import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
@@ -36,7 +37,7 @@ async function shoot(page: Page, name: string): Promise<void> {
 
 describe('Settings › API in a browser', () => {
   it('creates a key whose secret is shown once and works, lists it, and deletes it after confirmation', async () => {
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newBrowserContext(browser, { viewport: DESKTOP });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
 
@@ -56,7 +57,12 @@ describe('Settings › API in a browser', () => {
     expect(await page.getByRole('heading', { name: 'No API keys yet' }).isVisible()).toBe(true);
     await shoot(page, 'settings-api-empty');
 
-    await page.getByRole('button', { name: '+ Create key' }).click();
+    await page.getByRole('link', { name: '+ Create key' }).click();
+    await page.getByRole('heading', { name: 'Create API key' }).waitFor();
+    // The scope starts as everything the creator holds: here an administrator's.
+    expect(await page.getByRole('radio', { name: /^Administrator/ }).isChecked()).toBe(true);
+    await shoot(page, 'settings-api-new-key');
+    await page.getByRole('button', { name: 'Create key' }).click();
     await page.getByRole('heading', { name: 'Your new API key' }).waitFor();
     const clientId = (await page.getByTestId('client-id').textContent())?.trim() as string;
     const secret = (await page.getByTestId('client-secret').textContent())?.trim() as string;
@@ -89,6 +95,8 @@ describe('Settings › API in a browser', () => {
     expect(await page.content()).not.toContain(secret);
     expect(await page.locator('td[data-label="Client ID"] code').textContent()).toBe(clientId);
     expect(await page.locator('td[data-label="Last used"]').textContent()).toContain('UTC');
+    expect(await page.locator('td[data-label="Scope"]').textContent()).toContain('Administrator');
+    expect(await page.locator('td[data-label="Status"]').textContent()).toContain('Active');
     await shoot(page, 'settings-api-list');
 
     await page.getByRole('link', { name: `Delete API key ${clientId}` }).click();

@@ -5,7 +5,7 @@
 // (tests/.artifacts/screenshots/) and checked for horizontal overflow on the narrow screen.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import {
   consoleErrorsOf,
@@ -28,7 +28,7 @@ beforeAll(async () => {
   [appliance, s3] = await Promise.all([startApplianceProcess(baseEnv(dir.path)), startS3rver(['eu-backups'])]);
   await setupAdministrator(appliance.url);
   browser = await launchChromium();
-}, 60_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -48,8 +48,8 @@ async function fillS3(page: Page, bucket: string): Promise<void> {
 }
 
 describe('Settings › Storage in a browser', () => {
-  it('adds, refuses, edits and offers storage locations', { timeout: 120_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  it('adds, refuses, edits and offers storage locations', async () => {
+    const context = await newBrowserContext(browser, { viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page, /status of 422/);
 

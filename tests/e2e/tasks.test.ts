@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VALID_TOKEN } from '../fakes/test-service.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { consoleErrorsOf, screenshotBothWidths, setupAdministrator, signInPage } from '../helpers/e2e.ts';
 import { baseEnv, type RunningProcess, repoRoot, startApplianceProcess } from '../helpers/process.ts';
@@ -31,7 +31,7 @@ beforeAll(async () => {
   );
   await setupAdministrator(appliance.url);
   browser = await launchChromium();
-}, 60_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -50,8 +50,8 @@ function successCount(page: Page): Promise<number> {
 }
 
 describe('backup tasks in a browser', () => {
-  it('adds a task, discovers, activates all, backs up now and charts the day', { timeout: 180_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  it('adds a task, discovers, activates all, backs up now and charts the day', async () => {
+    const context = await newBrowserContext(browser, { viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     // The refused token (422) is expected; anything else (a CSP refusal, a script error) is not.
     const consoleErrors = consoleErrorsOf(page, /status of 422/);
@@ -88,7 +88,7 @@ describe('backup tasks in a browser', () => {
     await page.waitForURL(/\/tasks\/[0-9a-f-]{36}\?done=created$/);
     const taskUrl = page.url().replace(/\?.*$/, '');
     // Discovery runs as a job; the notice polls and the page reloads with the entities.
-    await page.getByText(`user-00${ENTITIES}@${ACCOUNT}.example`).waitFor({ timeout: 30_000 });
+    await page.getByText(`user-00${ENTITIES}@${ACCOUNT}.example`).waitFor();
     expect(await page.locator('#task-entities .badge').filter({ hasText: 'Not active' }).count()).toBe(ENTITIES);
 
     // Select all on the page and activate.
@@ -102,7 +102,7 @@ describe('backup tasks in a browser', () => {
     await page.getByLabel('Select all on this page').check();
     await page.getByRole('button', { name: 'Backup now' }).click();
     await page.getByText(`${ENTITIES} queued for backup now.`).waitFor();
-    await expect.poll(() => successCount(page), { timeout: 90_000, interval: 500 }).toBe(ENTITIES);
+    await expect.poll(() => successCount(page), { interval: 500 }).toBe(ENTITIES);
     expect(page.url()).toContain(taskUrl);
 
     // The chart (reloaded) shows today's bar; its link drills down to today's runs.

@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../core/db/database.ts';
 import { Organization, User } from '../../core/identity/entities.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir, testConfig } from '../helpers/config.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths } from '../helpers/e2e.ts';
 import { ADMIN } from '../helpers/kernel.ts';
@@ -67,7 +67,7 @@ async function signInWithPassword(page: Page, email: string, password: string): 
 
 describe('two-factor authentication in a browser', () => {
   it('enrols from Settings › Security, signs in with a code, then an enforced organization makes a newcomer enrol', async () => {
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await newBrowserContext(browser, { viewport: DESKTOP });
     const page = await context.newPage();
     // Refused codes (401) and form errors (422) are expected answers; anything else is not.
     const consoleErrors = consoleErrorsOf(page, /status of (401|422)/);
@@ -161,7 +161,7 @@ describe('two-factor authentication in a browser', () => {
     const root = await em.findOneOrFail(Organization, { kind: 'root' });
     await addUser(em, root, 'newcomer@acme.example', { passwordChangedAt: new Date(Date.now() - 40 * 86_400_000) });
 
-    const fresh = await browser.newContext({ viewport: DESKTOP });
+    const fresh = await newBrowserContext(browser, { viewport: DESKTOP });
     const newcomer = await fresh.newPage();
     const newcomerErrors = consoleErrorsOf(newcomer, /status of (401|422)/);
     await signInWithPassword(newcomer, 'newcomer@acme.example', USER_PASSWORD);
@@ -203,6 +203,5 @@ describe('two-factor authentication in a browser', () => {
     expect([...consoleErrors, ...newcomerErrors]).toEqual([]);
     await fresh.close();
     await context.close();
-    // Many sign-ins, each with a deliberately slow password hash.
-  }, 120_000);
+  });
 });

@@ -1,5 +1,7 @@
 // Helpers for /api/v1 tests: organizations, users and API keys made straight through the
 // domain services, and tokens fetched through the real token endpoint.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { createApiKey } from '../../core/access/api-keys.ts';
 import { principalForUser } from '../../core/access/principal.ts';
@@ -7,6 +9,9 @@ import type { AppEnv } from '../../core/http/env.ts';
 import { type IOrganization, type IUser, Organization, User } from '../../core/identity/entities.ts';
 import { hashPassword } from '../../core/identity/password.ts';
 import type { Permission } from '../../core/identity/permissions.ts';
+import { enqueueJob } from '../../core/jobs/queue.ts';
+import { ExportResult } from '../../core/recovery/entities.ts';
+import { BackupTask, TaskEntity } from '../../core/tasks/entities.ts';
 import { createOrganization } from '../../core/tenancy/organizations.ts';
 import { ADMIN, type TestApp } from './kernel.ts';
 
@@ -119,4 +124,55 @@ export type Json = Record<string, any>;
 /** A response body as loosely typed JSON, for assertions. */
 export async function json(res: Response): Promise<Json> {
   return (await res.json()) as Json;
+}
+
+/**
+ * A bare backup task of an organization (its connection is not a sealed one: routes must refuse
+ * it by reach before reading it) with one entity, and a finished export job of that task whose
+ * result file lies in `folder`, ready to download.
+ */
+export async function makeTaskAndExport(
+  t: TestApp,
+  orgId: string,
+  folder: string,
+): Promise<{ task: string; entity: string; job: string }> {
+  const em = t.kernel.orm.em.fork();
+  const task = em.create(BackupTask, {
+    organization: orgId,
+    service: 'test-service',
+    name: 'A task',
+    connection: 'not-a-sealed-connection',
+  });
+  const entity = em.create(TaskEntity, { task, externalId: 'x', name: 'Entity', kind: 'user', pluginState: null });
+  await em.flush();
+  const job = await enqueueJob(
+    em,
+    {
+      organizationId: orgId,
+      kind: 'export',
+      label: 'An export',
+      taskId: task.id,
+      initiator: { kind: 'user', label: 'someone@acme.example' },
+      maxAttempts: 1,
+    },
+    new Date(),
+  );
+  const filePath = join(folder, `${job}.zip`);
+  writeFileSync(filePath, 'zip bytes');
+  em.create(ExportResult, {
+    organization: orgId,
+    job,
+    fileName: 'export.zip',
+    filePath,
+    size: 9,
+    format: 'zip',
+    encryption: 'none',
+    createdAt: new Date(),
+    expiresAt: new Date(Date.now() + 86_400_000),
+    deletedAt: null,
+    downloads: 0,
+    lastDownloadedAt: null,
+  });
+  await em.flush();
+  return { task: task.id, entity: entity.id, job };
 }

@@ -2,6 +2,7 @@
 // administrator, and a backup task of one test-service entity made through a kernel opened on the
 // same data folder — what browser tests of backups, jobs and recovery start from.
 import { join } from 'node:path';
+import { vi } from 'vitest';
 import { type Kernel, openKernel } from '../../core/appliance.ts';
 import { type IUser, User } from '../../core/identity/entities.ts';
 import { Job } from '../../core/jobs/entities.ts';
@@ -12,6 +13,7 @@ import { type IBackupTask, type ITaskEntity, TaskEntity } from '../../core/tasks
 import { backupNow } from '../../core/tasks/entity-actions.ts';
 import { createTask } from '../../core/tasks/tasks-service.ts';
 import { TEST_SERVICE_KIND, type TestServiceInput, VALID_TOKEN } from '../fakes/test-service.ts';
+import { STEP_TIMEOUT_MS } from './budgets.ts';
 import { testConfig } from './config.ts';
 import { setupAdministrator } from './e2e.ts';
 import { ADMIN } from './kernel.ts';
@@ -56,19 +58,26 @@ export async function startApplianceWithTask(
     { label: ADMIN.email },
   );
   await discoverEntities(em, task, servicePlugin(TEST_SERVICE_KIND) as never, kernel.credentials, {
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
     log: kernel.deps.log,
     now: new Date(),
   });
   const entity = await em.findOneOrFail(TaskEntity, { task });
 
+  // A condition on the appliance's database, checked until it holds; the ceiling is for a hung job.
   const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
-    for (let i = 0; i < 600; i++) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      return await vi.waitFor(
+        async () => {
+          const value = await probe();
+          if (value === undefined) throw new Error(`still waiting for ${what}`);
+          return value;
+        },
+        { timeout: STEP_TIMEOUT_MS, interval: 100 },
+      );
+    } catch {
+      throw new Error(`gave up waiting for ${what}\n${appliance.stdout().slice(-2000)}\n${appliance.stderr()}`);
     }
-    throw new Error(`gave up waiting for ${what}\n${appliance.stdout().slice(-2000)}\n${appliance.stderr()}`);
   };
   const jobState = async (id: string) =>
     (await kernel.orm.em.fork().findOneOrFail(Job, { id }, { disableIdentityMap: true })).state;

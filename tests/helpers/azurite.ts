@@ -20,6 +20,8 @@ const azuriteBlobMain = createRequire(import.meta.url).resolve('azurite/dist/src
 
 export interface LoopbackAzure {
   readonly endpoint: string;
+  /** azurite's folder (its blobs' bytes land here as they are uploaded). */
+  readonly directory: string;
   /** Creates a container (names: lowercase letters, digits, hyphens). */
   createContainer(name: string): Promise<void>;
   /** A sink on a container, under a fresh prefix unless one is given. */
@@ -72,6 +74,7 @@ export async function startAzurite(): Promise<LoopbackAzure> {
   };
   return {
     endpoint,
+    directory: location,
     createContainer: async (name) => {
       const service = new BlobServiceClient(
         endpoint,

@@ -1,6 +1,9 @@
 // Headless Chromium from Debian, driven by playwright-core (which downloads no browser).
 import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium } from 'playwright-core';
+import { STEP_TIMEOUT_MS } from './budgets.ts';
+
+export { STEP_TIMEOUT_MS };
 
 export const CHROMIUM_PATH = process.env.HOLDFAST_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -11,6 +14,7 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
+    timeout: STEP_TIMEOUT_MS,
     // This machine has no network beyond loopback: keep Chromium from trying.
     args: [
       '--no-sandbox',
@@ -23,4 +27,12 @@ export function launchChromium(): Promise<Browser> {
       '--disable-dev-shm-usage',
     ],
   });
+}
+
+/** A browser context whose steps wait up to STEP_TIMEOUT_MS (Playwright's default is 30 s). */
+export async function newBrowserContext(browser: Browser, options: BrowserContextOptions): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
+  return context;
 }

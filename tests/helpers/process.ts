@@ -1,6 +1,7 @@
 // Runs the real appliance (`node core/main.ts`) or CLI as a child process, as a user would.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { STEP_TIMEOUT_MS } from './budgets.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -39,7 +40,11 @@ export async function startApplianceProcess(env: NodeJS.ProcessEnv, command?: st
   const child = spawn(cmd as string, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const t = track(child);
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`appliance did not start:\n${t.stdout()}\n${t.stderr()}`)), 20_000);
+    // Waits for the "running" line or the exit; the timer is only a ceiling for a hung start.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`appliance did not start within ${STEP_TIMEOUT_MS} ms:\n${t.stdout()}\n${t.stderr()}`));
+    }, STEP_TIMEOUT_MS);
     child.stdout?.on('data', () => {
       const match = /"url":"(http:\/\/[^"]+)".*"msg":"Holdfast is running/.exec(t.stdout());
       if (match?.[1]) {

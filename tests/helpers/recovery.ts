@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { principalForApiKey } from '../../core/access/principal.ts';
-import type { IOrganization } from '../../core/identity/entities.ts';
+import type { IOrganization, IUser } from '../../core/identity/entities.ts';
 import type { StartContext } from '../../core/recovery/start.ts';
 import { discoverEntities } from '../../core/tasks/discovery.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../../core/tasks/entities.ts';
@@ -58,11 +58,16 @@ export async function backedUpTask(
   return { task, entities, snapshotId: fresh.lastSnapshotId };
 }
 
-/** Starts jobs as an API key of the organization (administrator rights). */
+/** Starts jobs as an API key of the organization (an administrator's scope). */
 export function startContext(h: JobsHarness, org: IOrganization): StartContext {
   return {
     em: h.em(),
-    principal: principalForApiKey('hfk_testkey0000000000', org),
+    principal: principalForApiKey(
+      'hfk_testkey0000000000',
+      org,
+      { role: 'administrator', permissions: [], accessibleAccounts: 'all', accessibleOrganizationIds: [] },
+      { id: 'creator' } as IUser,
+    ),
     organization: org,
     actor: { label: 'API key hfk_testkey0000000000', id: 'hfk_testkey0000000000' },
     credentials: h.ctx.credentials,

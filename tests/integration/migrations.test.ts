@@ -104,3 +104,84 @@ describe('upgrading an appliance set up before tenancy', () => {
     expect(user?.email_confirmed_at).toBe(now); // confirmed as of its creation
   });
 });
+
+describe('upgrading API keys that acted as administrators', () => {
+  it("gives each key its creator's current rights, and a key without a creator none", async () => {
+    const orm = await freshDatabase();
+    await migrator(orm).up({ to: 'Migration20261122085444_export_results_downloads' });
+    const conn = orm.em.fork().getConnection();
+    const now = new Date().toISOString();
+    await conn.execute(
+      `insert into organizations (id, name, kind, parent_id, path, created_at, updated_at) values
+        ('root', 'Root', 'root', null, '/root/', '${now}', '${now}'),
+        ('p1', 'Partner', 'partner', 'root', '/root/p1/', '${now}', '${now}')`,
+    );
+    await conn.execute(
+      `insert into users (id, organization_id, email, role, permissions, accessible_accounts, accessible_organization_ids, created_at, updated_at) values
+        ('admin', 'root', 'admin@example.com', 'administrator', '[]', 'all', '[]', '${now}', '${now}'),
+        ('limited', 'root', 'limited@example.com', 'custom', '["manage_integrations","view_dashboard"]', 'selected', '["p1"]', '${now}', '${now}')`,
+    );
+    const key = (id: string, org: string, by: string | null, email: string) =>
+      `('${id}', '${org}', '${'0'.repeat(64)}', ${by ? `'${by}'` : 'null'}, '${email}', '${now}')`;
+    await conn.execute(
+      `insert into api_keys (id, organization_id, secret_hash, created_by_id, created_by_email, created_at) values
+        ${key('by-admin', 'root', 'admin', 'admin@example.com')},
+        ${key('by-limited', 'root', 'limited', 'limited@example.com')},
+        ${key('limited-below', 'p1', 'limited', 'limited@example.com')},
+        ${key('by-key', 'root', null, 'API key by-limited')},
+        ${key('orphan', 'root', null, 'gone@example.com')}`,
+    );
+    await conn.execute(
+      `insert into api_tokens (id, api_key_id, kind, created_at, expires_at) values ('t1', 'by-admin', 'refresh', '${now}', '${now}')`,
+    );
+    await migrate(orm);
+    const rows = await conn.execute(
+      'select id, created_by_id, role, permissions, accessible_accounts, accessible_organization_ids from api_keys order by id',
+    );
+    expect(rows).toEqual([
+      {
+        id: 'by-admin',
+        created_by_id: 'admin',
+        role: 'administrator',
+        permissions: '[]',
+        accessible_accounts: 'all',
+        accessible_organization_ids: '[]',
+      },
+      {
+        id: 'by-key',
+        created_by_id: 'limited',
+        role: 'custom',
+        permissions: '["manage_integrations","view_dashboard"]',
+        accessible_accounts: 'selected',
+        accessible_organization_ids: '["p1"]',
+      },
+      {
+        id: 'by-limited',
+        created_by_id: 'limited',
+        role: 'custom',
+        permissions: '["manage_integrations","view_dashboard"]',
+        accessible_accounts: 'selected',
+        accessible_organization_ids: '["p1"]',
+      },
+      {
+        id: 'limited-below',
+        created_by_id: 'limited',
+        role: 'custom',
+        permissions: '["manage_integrations","view_dashboard"]',
+        accessible_accounts: 'all',
+        accessible_organization_ids: '[]',
+      },
+      {
+        id: 'orphan',
+        created_by_id: null,
+        role: 'custom',
+        permissions: '[]',
+        accessible_accounts: 'all',
+        accessible_organization_ids: '[]',
+      },
+    ]);
+    expect(await conn.execute('select id, family, used_at from api_tokens')).toEqual([
+      { id: 't1', family: 't1', used_at: null },
+    ]);
+  });
+});

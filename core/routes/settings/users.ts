@@ -9,8 +9,8 @@ import { clientIp, requestOrigin } from '../../http/client.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
-import { type IOrganization, type IUser, Organization } from '../../identity/entities.ts';
-import { PERMISSION_LABELS, PERMISSIONS } from '../../identity/permissions.ts';
+import type { IUser } from '../../identity/entities.ts';
+import { PERMISSION_LABELS } from '../../identity/permissions.ts';
 import { endUserSessions } from '../../identity/session-service.ts';
 import { resetTwoFactor } from '../../identity/two-factor.ts';
 import {
@@ -24,30 +24,22 @@ import {
   type UserServiceContext,
   updateUser,
 } from '../../identity/users.ts';
-import { descendantsOf, KIND_LABELS } from '../../tenancy/organizations.ts';
 import { formFields, formLists } from '../forms.ts';
-
-const MAX_ACCOUNT_CHOICES = 500;
+import { grantFieldsContext, grantFromForm } from '../grant-form.ts';
 
 function inputFrom(form: Record<string, string>, lists: Record<string, string[]>): UserInput {
   return {
     email: form.email ?? '',
     displayName: form.displayName ?? '',
-    role: (form.role ?? '') as UserInput['role'],
-    permissions: (lists.permissions ?? []) as UserInput['permissions'],
-    accessibleAccounts: (form.accessibleAccounts || 'all') as UserInput['accessibleAccounts'],
-    accessibleOrganizationIds: lists.accounts ?? [],
+    ...(grantFromForm(form, lists) as Pick<
+      UserInput,
+      'role' | 'permissions' | 'accessibleAccounts' | 'accessibleOrganizationIds'
+    >),
   };
 }
 
-async function accountChoices(c: Context<AppEnv>, org: IOrganization) {
-  if (org.kind === 'customer') return [];
-  const rows = await c.get('em').find(Organization, descendantsOf(org), {
-    orderBy: { name: 'asc' },
-    limit: MAX_ACCOUNT_CHOICES,
-  });
-  return rows.map((o) => ({ id: o.id, name: o.name, kind: KIND_LABELS[o.kind] }));
-}
+const OWN_GRANT_LOCKED =
+  'You cannot change your own role, permissions or accessible accounts. Ask another administrator.';
 
 function actorFor(c: Context<AppEnv>, deps: AppDeps, principal: Principal) {
   return {
@@ -77,8 +69,9 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     errors: Record<string, string>,
     status: 200 | 403 | 409 | 422 = 200,
     failure?: string,
-  ) =>
-    renderPage(
+  ) => {
+    const isSelf = user !== null && user.id === principalOf(c).user?.id;
+    return renderPage(
       c,
       deps,
       'pages/settings/user-form.njk',
@@ -90,19 +83,19 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
               email: user.email,
               status: user.status,
               pendingEmail: user.pendingEmail,
-              isSelf: user.id === principalOf(c).user?.id,
+              isSelf,
             }
           : null,
         values,
         errors,
         failure,
-        permissions: PERMISSIONS.map((p) => ({ id: p, ...PERMISSION_LABELS[p] })),
-        accounts: await accountChoices(c, organizationOf(c)),
-        portal: organizationOf(c).kind !== 'customer',
+        ...(await grantFieldsContext(c, principalOf(c), organizationOf(c), user?.accessibleOrganizationIds)),
+        locked: isSelf ? OWN_GRANT_LOCKED : undefined,
         focus: Object.keys(errors)[0] ?? 'email',
       },
       status,
     );
+  };
 
   app.get('/settings/users', async (c) => {
     const org = organizationOf(c);
@@ -178,7 +171,17 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     const principal = principalOf(c);
     const user = await findUser(c.get('em'), org, c.req.param('id'));
     const form = await formFields(c);
-    const input = inputFrom(form, await formLists(c, ['permissions', 'accounts']));
+    let input = inputFrom(form, await formLists(c, ['permissions', 'accounts']));
+    if (form.role === undefined && user.id === principal.user?.id) {
+      // One's own grant is shown disabled, so the browser does not send it: it stays as it is.
+      input = {
+        ...input,
+        role: user.role,
+        permissions: user.permissions,
+        accessibleAccounts: user.accessibleAccounts,
+        accessibleOrganizationIds: user.accessibleOrganizationIds,
+      };
+    }
     try {
       const changes = await updateUser(ctxOf(c), org, user, input, principal);
       const actor = actorFor(c, deps, principal);

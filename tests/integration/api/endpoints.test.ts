@@ -238,6 +238,14 @@ describe('API keys', () => {
       createdAt: expect.any(String),
       createdBy: expect.stringMatching(/^API key hfk_/),
       lastUsedAt: null,
+      scope: {
+        role: 'administrator',
+        permissions: expect.any(Array),
+        accessibleAccounts: 'all',
+        accessibleOrganizationIds: [],
+      },
+      status: 'active',
+      suspendedBecause: null,
     });
     const listText = await (await call(`/organizations/${root.id}/api-keys`)).text();
     expect(listText).toContain(created.clientId);

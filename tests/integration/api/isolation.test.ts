@@ -3,7 +3,7 @@
 // (404, nothing changes), an anonymous caller (401), and a signed-in Custom user without the
 // route's permission (403).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,16 @@ import { enqueueJob } from '../../../core/jobs/queue.ts';
 import { MailMessage } from '../../../core/mail/entities.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
-import { addOrganization, addUser, getTokens, json, makeKey, rootOrganization, withBearer } from '../../helpers/api.ts';
+import {
+  addOrganization,
+  addUser,
+  getTokens,
+  json,
+  makeKey,
+  makeTaskAndExport,
+  rootOrganization,
+  withBearer,
+} from '../../helpers/api.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 
 interface Target {
@@ -121,56 +130,20 @@ function jobRoutes(o: JobTarget): Call[] {
 const resultFolder = mkdtempSync(join(tmpdir(), 'holdfast-api-isolation-'));
 
 async function jobTarget(orgId: string): Promise<JobTarget> {
-  const em = t.kernel.orm.em.fork();
-  const task = em.create(BackupTask, {
-    organization: orgId,
-    service: 'test-service',
-    name: 'A task',
-    connection: 'not-a-sealed-connection',
-  });
-  await em.flush();
-  const job = await enqueueJob(
-    em,
-    {
-      organizationId: orgId,
-      kind: 'export',
-      label: 'An export',
-      taskId: task.id,
-      initiator: { kind: 'user', label: 'someone@acme.example' },
-      maxAttempts: 1,
-    },
-    new Date(),
-  );
-  const filePath = join(resultFolder, `${job}.zip`);
-  writeFileSync(filePath, 'zip bytes');
-  em.create(ExportResult, {
-    organization: orgId,
-    job,
-    fileName: 'export.zip',
-    filePath,
-    size: 9,
-    format: 'zip',
-    encryption: 'none',
-    createdAt: new Date(),
-    expiresAt: new Date(Date.now() + 86_400_000),
-    deletedAt: null,
-    downloads: 0,
-    lastDownloadedAt: null,
-  });
-  await em.flush();
+  const made = await makeTaskAndExport(t, orgId, resultFolder);
   const backup = await enqueueJob(
-    em,
+    t.kernel.orm.em.fork(),
     {
       organizationId: orgId,
       kind: 'backup',
       label: 'A backup',
-      taskId: task.id,
+      taskId: made.task,
       initiator: { kind: 'user', label: 'someone@acme.example' },
       maxAttempts: 1,
     },
     new Date(),
   );
-  return { task: task.id, job, backup };
+  return { task: made.task, job: made.job, backup };
 }
 
 let t: TestApp;

@@ -153,12 +153,38 @@ describe('refresh_token grant', () => {
     expect(pair.refresh_token).not.toBe(first.refresh_token);
     expect(pair.access_token).not.toBe(first.access_token);
 
-    const reuse = await refresh(first.refresh_token);
-    expect(reuse.status).toBe(400);
-    expect(await json(reuse)).toEqual({ error: 'invalid_grant', error_description: expect.any(String) });
-
     const third = await refresh(pair.refresh_token);
     expect(third.status).toBe(200);
+    const reuse = await refresh(pair.refresh_token);
+    expect(reuse.status).toBe(400);
+    expect(await json(reuse)).toEqual({ error: 'invalid_grant', error_description: expect.any(String) });
+  });
+
+  it('revokes the whole chain when a spent refresh token is presented again', async () => {
+    const refresh = (refreshToken: string) =>
+      t.app.request(
+        TOKEN_URL,
+        tokenRequest(
+          { grant_type: 'refresh_token', refresh_token: refreshToken },
+          { authorization: basic(key.clientId, key.secret) },
+        ),
+      );
+    const untouched = await getTokens(t.app, key);
+    const first = await getTokens(t.app, key);
+    const second = await json(await refresh(first.refresh_token));
+    const third = await json(await refresh(second.refresh_token));
+    expect((await t.app.request(orgUrl(), withBearer(third.access_token))).status).toBe(200);
+
+    // An attacker (or the victim) replays the first refresh token: the chain is cut.
+    const replay = await refresh(first.refresh_token);
+    expect(replay.status).toBe(400);
+    expect((await json(replay)).error).toBe('invalid_grant');
+    expect((await t.app.request(orgUrl(), withBearer(third.access_token))).status).toBe(401);
+    expect((await t.app.request(orgUrl(), withBearer(second.access_token))).status).toBe(401);
+    expect((await refresh(third.refresh_token)).status).toBe(400);
+    // Another chain of the same key is not touched.
+    expect((await t.app.request(orgUrl(), withBearer(untouched.access_token))).status).toBe(200);
+    expect((await refresh(untouched.refresh_token)).status).toBe(200);
   });
 
   it('lets only one of two concurrent refreshes with the same token succeed', async () => {

@@ -138,6 +138,32 @@ describe('Settings › API', () => {
     expect(await t.kernel.orm.em.fork().count(ApiKey, { organization: root.id })).toBe(0);
   });
 
+  it('creates a key with the scope chosen on its form, at most what the creator holds, shown on its row', async () => {
+    await addUser(t, root, 'integrations@acme.example', 'Integrations-pass-42', 'custom', [
+      'manage_integrations',
+      'view_dashboard',
+    ]);
+    const integrator = await signIn(t.app, 'integrations@acme.example', 'Integrations-pass-42');
+    const formPage = await (await get('/settings/api/keys/new', integrator)).text();
+    // Held rights are ticked and free; the others are shown, disabled.
+    expect(formPage).toMatch(/value="view_dashboard" checked>/);
+    expect(formPage).toMatch(/value="manage_users" disabled>/);
+    expect(formPage).toMatch(/value="administrator" disabled>/);
+
+    const beyond = await post('/settings/api/keys', integrator, { role: 'custom', permissions: 'manage_users' });
+    expect(beyond.status).toBe(403);
+    expect(await beyond.text()).toContain('You do not hold: Manage users');
+
+    const made = await post('/settings/api/keys', integrator, { role: 'custom', permissions: 'view_dashboard' });
+    expect(made.status).toBe(200);
+    const madeId = /data-testid="client-id">(hfk_[0-9A-Za-z]{16})</.exec(await made.text())?.[1] as string;
+    const stored = await t.kernel.orm.em.fork().findOneOrFail(ApiKey, { id: madeId });
+    expect([stored.role, stored.permissions, stored.accessibleAccounts]).toEqual(['custom', ['view_dashboard'], 'all']);
+    const list = await (await get('/settings/api')).text();
+    const row = list.slice(list.indexOf(`<code>${madeId}</code>`));
+    expect(row.slice(0, row.indexOf('</tr>'))).toMatch(/Custom: View dashboard[\s\S]*All accounts[\s\S]*Active/);
+  });
+
   it('records who created a key made over the API', async () => {
     const key = await makeKey(t, root);
     const tokens = await getTokens(t.app, key);

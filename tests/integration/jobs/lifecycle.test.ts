@@ -26,6 +26,7 @@ import {
 import { requestRemoval } from '../../../core/tenancy/removal.ts';
 import testServicePlugin, { VALID_TOKEN } from '../../fakes/test-service.ts';
 import { ACTOR, createJobsHarness, type JobsHarness } from '../../helpers/jobs.ts';
+import { readAll } from '../../helpers/repository.ts';
 
 const DAY = 86_400_000;
 let h: JobsHarness;
@@ -201,6 +202,59 @@ describe('retention of archived and deleted entities', () => {
     h.advance(TASK_GRACE_DAYS * DAY);
     await retention();
     expect((await snapshotsOf(org.id, task.id)).map((s) => s.manifest.entity)).toEqual(['user-001']);
+  });
+});
+
+describe('retention with a damaged snapshot', () => {
+  it('skips the unreadable snapshot, forgets the others it should, keeps all data and says why', async () => {
+    const org = await h.organization('Damaged retention');
+    const task = await h.task(org, { entities: 3, items: 4 });
+    const [, two, three] = await discover(task.id);
+    await backupAll(task.id);
+    const snapshots = await snapshotsOf(org.id, task.id);
+    const damaged = snapshots.find((s) => s.manifest.entity === 'user-003')?.id as string;
+    const opened = await h.ctx.storage.open({ id: task.id, organizationId: org.id, storageLocation: 'default' });
+    const bytes = await readAll(await opened.repo.sink.get(`snapshots/${damaged}`));
+    bytes[40] = (bytes[40] as number) ^ 0x5a;
+    await opened.repo.sink.delete(`snapshots/${damaged}`);
+    await opened.repo.sink.put(`snapshots/${damaged}`, bytes);
+    await opened.close();
+    const packs = await packFiles(org.id);
+
+    const em = h.em();
+    const t = await em.findOneOrFail(BackupTask, { id: task.id });
+    await deleteEntities(em, t, [two?.id as string, three?.id as string], ACTOR, h.clock.now);
+    h.advance(TASK_GRACE_DAYS * DAY + 1000);
+    await enqueueJobsOnce(
+      h.em(),
+      [
+        {
+          organizationId: org.id,
+          kind: 'maintenance',
+          label: 'Retention',
+          taskId: task.id,
+          initiator: { kind: 'schedule' },
+          params: { operation: 'retention', taskId: task.id },
+          dedupeKey: `retention:${task.id}:${h.clock.now.toISOString()}`,
+          maxAttempts: 1,
+        },
+      ],
+      h.clock.now,
+    );
+    await h.runner.runUntilIdle();
+    const job = await h.em().findOneOrFail(Job, { task: task.id, kind: 'maintenance' });
+    expect(job.state).toBe('partially_succeeded');
+    expect(job.result).toMatchObject({ forgotten: 1, damagedSnapshots: [damaged] });
+    expect(job.log.some((e) => e.message.includes(`snapshot ${damaged} cannot be read`))).toBe(true);
+    const opened2 = await h.ctx.storage.open({ id: task.id, organizationId: org.id, storageLocation: 'default' });
+    expect((await opened2.repo.snapshotIds()).sort()).toEqual(
+      snapshots
+        .filter((s) => s.manifest.entity !== 'user-002')
+        .map((s) => s.id)
+        .sort(),
+    );
+    await opened2.close();
+    expect(await packFiles(org.id)).toBe(packs);
   });
 });
 

@@ -171,17 +171,37 @@ describe('snapshots round trip', () => {
     await w1.add({ key: 'a', kind: 'file' }, randomBytes(100_000));
     await w1.add({ key: 'b', kind: 'file' }, Buffer.from('bee'));
     const s1 = await w1.commit();
-    const w2 = new SnapshotWriter(t.repo, { task: 't', entity: 'e', parent: s1.id });
+    // A fresh repository object (no blob cached from the write), whose every sink read is seen.
+    const repo = await t.reopen();
+    const reads: { key: string; offset: number; length: number }[] = [];
+    const get = repo.sink.get.bind(repo.sink);
+    repo.sink.get = async (key, options) => {
+      reads.push({ key, offset: options?.offset ?? 0, length: options?.length ?? Number.POSITIVE_INFINITY });
+      return get(key, options);
+    };
+    const w2 = new SnapshotWriter(repo, { task: 't', entity: 'e', parent: s1.id });
     await w2.carryOver('a');
     const s2 = await w2.commit();
-    const r = await SnapshotReader.open(t.repo, s2.id);
+    // No read touched a byte of a's content blobs (the parent's trees may be read).
+    const contentOfA = (await (await SnapshotReader.open(t.repo, s1.id)).item('a'))?.content ?? [];
+    expect(contentOfA.length).toBeGreaterThan(0);
+    expect(reads.length).toBeGreaterThan(0);
+    for (const id of contentOfA) {
+      const at = repo.locate(id);
+      if (!at) throw new Error(`blob ${id} is not indexed`);
+      const touching = reads.filter(
+        (r) => r.key === packKey(at.pack) && r.offset < at.offset + at.length && at.offset < r.offset + r.length,
+      );
+      expect(touching, `reads of a's blob ${id}`).toEqual([]);
+    }
+    const r = await SnapshotReader.open(repo, s2.id);
     const keys: string[] = [];
     for await (const i of r.items()) keys.push(i.key);
     expect(keys).toEqual(['a']); // full mode: b was not mentioned, so it is gone
-    const before = await SnapshotReader.open(t.repo, s1.id);
+    const before = await SnapshotReader.open(repo, s1.id);
     expect(await r.item('a')).toEqual(await before.item('a'));
 
-    const w3 = new SnapshotWriter(t.repo, { task: 't', entity: 'e', parent: s2.id });
+    const w3 = new SnapshotWriter(repo, { task: 't', entity: 'e', parent: s2.id });
     await w3.carryOver('zzz');
     await expect(w3.commit()).rejects.toThrow(/parent snapshot has no such item/);
   });

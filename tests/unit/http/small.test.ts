@@ -1,16 +1,25 @@
 import { describe, expect, it } from 'vitest';
+import type { Grant } from '../../../core/access/grants.ts';
 import { type Principal, principalForApiKey } from '../../../core/access/principal.ts';
 import { referenceModel, typeLabel } from '../../../core/api/reference.ts';
 import { safeNext } from '../../../core/http/middleware.ts';
 import { activityTabsFor, navigationFor } from '../../../core/http/navigation.ts';
-import type { IOrganization } from '../../../core/identity/entities.ts';
+import type { IOrganization, IUser } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
 
 const account = { id: 'a', kind: 'customer', path: '/a/', name: 'Account' } as IOrganization;
+const ADMINISTRATOR: Grant = {
+  role: 'administrator',
+  permissions: [],
+  accessibleAccounts: 'all',
+  accessibleOrganizationIds: [],
+};
+/** An API key with an administrator's scope on the account. */
+const adminKey = () => principalForApiKey('k', account, ADMINISTRATOR, { id: 'creator' } as IUser);
 
 /** A Custom user's principal holding only these permissions. */
 function holding(permissions: Permission[]): Principal {
-  return { ...principalForApiKey('k', account), isAdministrator: false, permissions: new Set(permissions) };
+  return { ...adminKey(), isAdministrator: false, permissions: new Set(permissions) };
 }
 
 describe('safeNext', () => {
@@ -70,13 +79,11 @@ describe('log redaction', () => {
 
 describe('navigation', () => {
   it('lists the seed sections in order and marks the current one', () => {
-    const nav = navigationFor('/', principalForApiKey('k', account), account);
+    const nav = navigationFor('/', adminKey(), account);
     expect(nav.map((n) => n.label)).toEqual(['Homepage', 'Jobs', 'Recovery', 'Activity', 'Settings']);
     expect(nav.filter((n) => n.current).map((n) => n.label)).toEqual(['Homepage']);
     expect(nav.find((n) => n.label === 'Jobs')?.available).toBe(true);
-    expect(navigationFor('/jobs', principalForApiKey('k', account), account).find((n) => n.current)?.label).toBe(
-      'Jobs',
-    );
+    expect(navigationFor('/jobs', adminKey(), account).find((n) => n.current)?.label).toBe('Jobs');
     // Jobs and Recovery are for callers who may restore or export; Activity for its viewers.
     expect(navigationFor('/').map((n) => n.label)).toEqual(['Homepage', 'Settings']);
     expect(navigationFor('/', holding(['export_download']), account).map((n) => n.label)).toEqual([
@@ -92,7 +99,7 @@ describe('navigation', () => {
     expect(labels([])).toEqual(['Homepage', 'Settings']);
     expect(labels(['view_activity'])).toEqual(['Homepage', 'Activity', 'Settings']);
     expect(labels(['view_security_audit'])).toEqual(['Homepage', 'Activity', 'Settings']);
-    expect(activityTabsFor('/activity/events/3', principalForApiKey('k', account))).toEqual([
+    expect(activityTabsFor('/activity/events/3', adminKey())).toEqual([
       { label: 'System activity', href: '/activity', current: true },
       { label: 'Security audit', href: '/activity/security-audit', current: false },
     ]);

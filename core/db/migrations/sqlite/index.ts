@@ -10,6 +10,7 @@ import { Migration20261122070656_jobs } from './Migration20261122070656_jobs.ts'
 import { Migration20261122072821_storage_locations } from './Migration20261122072821_storage_locations.ts';
 import { Migration20261122085006_system_activity } from './Migration20261122085006_system_activity.ts';
 import { Migration20261122085444_export_results_downloads } from './Migration20261122085444_export_results_downloads.ts';
+import { Migration20261207021900_api_key_scope } from './Migration20261207021900_api_key_scope.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -23,4 +24,5 @@ export const sqliteMigrations: MigrationObject[] = [
     name: 'Migration20261122085444_export_results_downloads',
     class: Migration20261122085444_export_results_downloads,
   },
+  { name: 'Migration20261207021900_api_key_scope', class: Migration20261207021900_api_key_scope },
 ];
