@@ -34,7 +34,11 @@ export async function benchCatalog(): Promise<void> {
 
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
-    const report = await reindexRepository(kernel.orm.em.fork(), r.repo, r.sink.description);
+    const report = await reindexRepository(kernel.orm.em.fork(), r.repo, r.sink.description, () => ({
+      name: 'name',
+      path: 'path',
+      author: 'author',
+    }));
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;

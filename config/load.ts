@@ -1,9 +1,11 @@
 // Reads the configuration: defaults, overridden by the optional JSON file named in
 // HOLDFAST_CONFIG, overridden by HOLDFAST_* environment variables. Every problem is
-// reported at once, one line each, naming the setting as the user wrote it.
+// reported at once, one line each, naming the setting as the user wrote it. Variables and file
+// keys the appliance does not read itself are kept for the plugins that declare them
+// (plugin-settings.ts checks them, and reports unknown file keys, once plugins are loaded).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CONFIG_FILE_ENV, type Config, type SettingName, settings } from './schema.ts';
+import { CONFIG_FILE_ENV, type Config, type SettingName, settings, type UnclaimedSettings } from './schema.ts';
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -42,9 +44,6 @@ function readConfigFile(path: string, problems: string[]): Record<string, unknow
     problems.push(`${CONFIG_FILE_ENV}: ${path} must hold a JSON object of settings`);
     return {};
   }
-  for (const key of Object.keys(parsed)) {
-    if (!(names as string[]).includes(key)) problems.push(`${key} (in ${path}): unknown setting`);
-  }
   return parsed as Record<string, unknown>;
 }
 
@@ -53,9 +52,12 @@ function describe(value: unknown): string {
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
-/** Names of HOLDFAST_* variables that no setting reads (likely typos), for a start-up warning. */
-export function unknownEnvNames(env: NodeJS.ProcessEnv = process.env): string[] {
-  return Object.keys(env).filter((k) => k.startsWith('HOLDFAST_') && !envNames.has(k));
+/**
+ * Names of HOLDFAST_* variables that no setting reads (likely typos), for a start-up warning;
+ * `declared` are the plugins' own variables.
+ */
+export function unknownEnvNames(env: NodeJS.ProcessEnv = process.env, declared: readonly string[] = []): string[] {
+  return Object.keys(env).filter((k) => k.startsWith('HOLDFAST_') && !envNames.has(k) && !declared.includes(k));
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {
@@ -87,8 +89,16 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const dataDir = resolve(cwd, raw.dataDir as string);
   const pathOr = (value: unknown, fallback: string) =>
     typeof value === 'string' ? resolve(cwd, value) : resolve(dataDir, fallback);
+  const unclaimed: UnclaimedSettings = { env: {}, file: {}, filePath: filePath ?? null };
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith('HOLDFAST_') && !envNames.has(key) && value) unclaimed.env[key] = value;
+  }
+  for (const [key, value] of Object.entries(fromFile)) {
+    if (!(names as string[]).includes(key)) unclaimed.file[key] = value;
+  }
   return {
     ...(raw as unknown as Config),
+    unclaimed,
     dataDir,
     databasePath: pathOr(raw.databasePath, 'holdfast.sqlite'),
     storageDir: pathOr(raw.storageDir, 'storage'),

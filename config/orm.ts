@@ -1,13 +1,15 @@
 // MikroORM configuration. This is the only place that knows the database is SQLite: the
-// driver, its pragmas (WAL, busy timeout) and the folder of SQLite migrations. A PostgreSQL
-// driver (the scale-out path) adds a sibling branch here and its own migrations folder.
+// driver (./sqlite-driver.ts: values bound as parameters), its pragmas (WAL, busy timeout) and
+// the folder of SQLite migrations. A PostgreSQL driver (the scale-out path) adds a sibling
+// branch here and its own migrations folder.
 import { fileURLToPath } from 'node:url';
 import type { Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
-import { defineConfig, SqliteDriver } from '@mikro-orm/sqlite';
+import { defineConfig } from '@mikro-orm/sqlite';
 import { CompiledQuery, type DatabaseConnection } from 'kysely';
 import { kernelEntities } from '../core/db/entities.ts';
 import { sqliteMigrations } from '../core/db/migrations/sqlite/index.ts';
+import { HoldfastSqliteDriver } from './sqlite-driver.ts';
 
 export const sqliteMigrationsDir = fileURLToPath(new URL('../core/db/migrations/sqlite/', import.meta.url));
 
@@ -18,7 +20,7 @@ export interface DatabaseSettings {
 
 export function ormOptions(settings: DatabaseSettings): Options {
   return defineConfig({
-    driver: SqliteDriver,
+    driver: HoldfastSqliteDriver,
     dbName: settings.databasePath,
     entities: kernelEntities,
     extensions: [Migrator],

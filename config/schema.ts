@@ -24,7 +24,7 @@ function integer(min: number, max: number): z.ZodType<number> {
   );
 }
 
-function text(): z.ZodType<string> {
+export function text(): z.ZodType<string> {
   return z.string({ error: 'must be text' }).trim().min(1, { error: 'must not be empty' });
 }
 
@@ -32,7 +32,7 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.Zod
   return z.enum(values, { error: `must be one of ${values.join(', ')}` });
 }
 
-function url(): z.ZodType<string> {
+export function url(): z.ZodType<string> {
   return z
     .string({ error: 'must be a URL' })
     .trim()
@@ -119,8 +119,9 @@ export const settings = {
   publicUrl: setting({
     env: 'HOLDFAST_PUBLIC_URL',
     kind: 'url',
-    defaultText: '(unset: derived from each request)',
-    description: 'External URL users reach the appliance at; used in links sent by mail and to require HTTPS cookies.',
+    defaultText: '(unset: the public address confirmed at setup)',
+    description:
+      'External URL users reach the appliance at. Links sent by mail use it (never the request Host); unset, they use the public address confirmed on the setup page, and none are mailed without either. An https URL also makes cookies HTTPS-only.',
     schema: url().optional(),
   }),
   trustedProxies: setting({
@@ -128,7 +129,7 @@ export const settings = {
     kind: 'string',
     defaultText: '(none)',
     description:
-      'Comma-separated addresses or CIDR blocks of reverse proxies in front of the appliance. X-Forwarded-For and X-Forwarded-Proto are believed only from these peers.',
+      'Comma-separated addresses or CIDR blocks of reverse proxies in front of the appliance. X-Forwarded-For and X-Forwarded-Proto are believed only from these peers: list the proxies themselves, never a whole private range.',
     schema: proxyList().default([]),
   }),
   dataDir: setting({
@@ -225,29 +226,6 @@ export const settings = {
       'Comma-separated external plugin modules to load at start (npm package names or absolute paths of modules that default-export a plugin descriptor), in addition to the built-in ones.',
     schema: list().default([]),
   }),
-  dropboxAppKey: setting({
-    env: 'HOLDFAST_DROPBOX_APP_KEY',
-    kind: 'string',
-    defaultText: '(unset: Dropbox tasks cannot be connected)',
-    description:
-      'App key of the Dropbox team app registered for this appliance (Dropbox App Console, scoped access, team scopes); tasks connect through it.',
-    schema: text().optional(),
-  }),
-  dropboxAppSecret: setting({
-    env: 'HOLDFAST_DROPBOX_APP_SECRET',
-    kind: 'secret',
-    defaultText: '(unset)',
-    description: 'App secret of that Dropbox app.',
-    schema: text().optional(),
-  }),
-  dropboxApiBase: setting({
-    env: 'HOLDFAST_DROPBOX_API_BASE',
-    kind: 'url',
-    defaultText: "(unset: Dropbox's own API)",
-    description:
-      'Sends every Dropbox API, content and OAuth request to this base URL instead of Dropbox (a stand-in for tests and demos).',
-    schema: url().optional(),
-  }),
   jobRunner: setting({
     env: 'HOLDFAST_JOB_RUNNER',
     kind: 'enum',
@@ -322,11 +300,25 @@ export type SettingName = keyof typeof settings;
 
 type RawConfig = { [K in SettingName]: z.output<(typeof settings)[K]['schema']> };
 
+/**
+ * What the configuration holds beyond the appliance's own settings: the `HOLDFAST_*` variables
+ * and config file keys that plugins declare (a connector's app key and secret). They are
+ * validated once the plugins are loaded (config/plugin-settings.ts); an unknown file key is a
+ * problem then.
+ */
+export interface UnclaimedSettings {
+  env: Record<string, string>;
+  file: Record<string, unknown>;
+  /** The config file they came from, for problems. */
+  filePath: string | null;
+}
+
 /** The resolved configuration: derived paths filled in and made absolute. */
 export interface Config extends Omit<RawConfig, 'databasePath' | 'storageDir' | 'masterKeyFile'> {
   databasePath: string;
   storageDir: string;
   masterKeyFile: string;
+  unclaimed: UnclaimedSettings;
 }
 
 /** Environment variable that names the optional JSON config file. */

@@ -12,6 +12,7 @@ import type { AppDeps, AppEnv } from './http/env.ts';
 import { errorResponse, handleError, handleNotFound } from './http/errors.ts';
 import { ipGuard } from './http/ip-guard.ts';
 import { currentUser, requestContext, setupGate } from './http/middleware.ts';
+import { transportHeaders } from './http/transport-headers.ts';
 import { accountLinkRoutes } from './routes/account-links.ts';
 import { activityRoutes } from './routes/activity.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -55,8 +56,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       },
       referrerPolicy: 'same-origin',
       crossOriginEmbedderPolicy: false,
+      // Sent by transportHeaders, over HTTPS only.
+      strictTransportSecurity: false,
     }),
   );
+  app.use(transportHeaders(deps));
   app.use(requestContext(deps));
   // No kernel route takes more than a small form or JSON document; uploads get their own limits.
   app.use(

@@ -14,6 +14,7 @@ import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
 import { decoyHash } from './identity/password.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
+import { registerJobKinds } from './job-kinds.ts';
 import type { WorkContext } from './jobs/context.ts';
 import { InlineExecutor, WorkerExecutor } from './jobs/executors.ts';
 import { JobRunner } from './jobs/runner.ts';
@@ -26,6 +27,7 @@ import { type CredentialCipher, createCredentialCipher } from './secrets/credent
 import { loadMasterKey } from './secrets/master-key.ts';
 import { locationTaskStorage } from './storage-locations/task-storage.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
+import { pinnedPublicOrigin } from './system/public-url.ts';
 import type { TaskStorage } from './tasks/storage.ts';
 import { VERSION } from './version.ts';
 
@@ -44,6 +46,10 @@ export interface Kernel {
 
 /** Everything but the HTTP listener: used by the server, the CLI and tests. */
 export async function openKernel(config: Config, log: Logger, options: { watchViews?: boolean } = {}): Promise<Kernel> {
+  // Plugins first: their settings are part of the configuration, checked before anything is written.
+  await loadExternalPlugins(config.plugins);
+  configureServicePlugins(config);
+  registerJobKinds();
   ensureWritableDir(config.dataDir, 'HOLDFAST_DATA_DIR');
   ensureWritableDir(config.storageDir, 'HOLDFAST_STORAGE_DIR');
   ensureWritableDir(dirname(config.databasePath), 'HOLDFAST_DATABASE_PATH');
@@ -56,8 +62,6 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   }
   // The decoy hash answers logins for unknown emails; computing it now keeps the first one fast.
   void decoyHash();
-  await loadExternalPlugins(config.plugins);
-  configureServicePlugins(config);
   const orm = await openDatabase(config);
   let applied: string[];
   try {
@@ -84,6 +88,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     version: VERSION,
     setupState: { complete: await isSetupComplete(orm.em) },
   };
+  await warnWithoutPublicUrl(deps);
   return {
     deps,
     migrationsApplied: applied,
@@ -96,6 +101,22 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
       await orm.close();
     },
   };
+}
+
+/** Links in mail never come from request headers: say at start-up where they will point. */
+async function warnWithoutPublicUrl({ config, orm, log, setupState }: AppDeps): Promise<void> {
+  if (config.publicUrl) return;
+  const pinned = await pinnedPublicOrigin(orm.em);
+  if (pinned) {
+    log.info(
+      { publicUrl: pinned },
+      'links in mail use the public address confirmed at setup (HOLDFAST_PUBLIC_URL overrides it)',
+    );
+  } else if (setupState.complete) {
+    log.warn('HOLDFAST_PUBLIC_URL is not set: invitations and password-reset links cannot be mailed until it is');
+  } else {
+    log.warn('HOLDFAST_PUBLIC_URL is not set: the setup page asks for the public address links in mail use');
+  }
 }
 
 /** What jobs and the scheduler run with, in the main thread. */

@@ -34,7 +34,11 @@ async function readPassword(): Promise<string> {
 export async function adminCreate(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { email: { type: 'string' }, organization: { type: 'string', default: 'Holdfast' } },
+    options: {
+      email: { type: 'string' },
+      organization: { type: 'string', default: 'Holdfast' },
+      'public-url': { type: 'string' },
+    },
     strict: true,
   });
   if (!values.email) fail('admin create needs --email <address>', EXIT_USAGE);
@@ -47,8 +51,14 @@ export async function adminCreate(args: string[]): Promise<void> {
       email: values.email,
       organizationName: values.organization,
       password,
+      publicUrl: values['public-url'],
     });
     process.stdout.write(`Created administrator ${user.email} of "${organization.name}".\n`);
+    if (!config.publicUrl && !values['public-url']) {
+      process.stderr.write(
+        'holdfast: links in mail (invitations, password resets) need the address users reach Holdfast at: set HOLDFAST_PUBLIC_URL.\n',
+      );
+    }
   } catch (err) {
     if (err instanceof SetupAlreadyCompleteError)
       fail('setup has already been completed; an administrator exists', EXIT_SETUP_DONE);
@@ -90,11 +100,22 @@ export async function migrationCreate(name: string | undefined): Promise<void> {
 /**
  * Break-glass for an operator locked out of their own appliance (forgotten password with no
  * mail server, IP restrictions that exclude them, a throttled account): sets a new password,
- * turns off the IP restrictions of the user's organization, clears the sign-in throttle and ends
- * the user's sessions. Needs access to the data folder, which is the real authority here.
+ * turns off the IP restrictions of the user's organization, clears the account's sign-in
+ * counters and ends the user's sessions. When asked, also turns off two-factor (a lost phone
+ * with lost recovery codes: --reset-two-factor) and clears every throttle of the account and of
+ * every address (--clear-throttles: the command cannot know the operator's address). Needs access
+ * to the data folder, which is the real authority here.
  */
 export async function adminRecover(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { email: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: {
+      email: { type: 'string' },
+      'reset-two-factor': { type: 'boolean', default: false },
+      'clear-throttles': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
   if (!values.email) fail('admin recover needs --email <address>', EXIT_USAGE);
   const config = loadConfig();
   const kernel = await openKernel(config, createStderrLogger('warn'));
@@ -116,19 +137,34 @@ export async function adminRecover(args: string[]): Promise<void> {
     org.ipRestrictionsEnabled = false;
     await em.flush();
     const { endUserSessions } = await import('./identity/session-service.ts');
-    const { accountKey, clearFailures } = await import('./identity/throttle.ts');
+    const { clearAccountThrottles, clearAddressThrottles } = await import('./identity/throttle.ts');
     await endUserSessions(em, user.id);
-    await clearFailures(em, accountKey(user.email));
+    const done = ['new password set'];
+    if (hadRestrictions) done.push('IP restrictions turned off');
+    if (values['reset-two-factor']) {
+      const { resetTwoFactor, twoFactorEnabled } = await import('./identity/two-factor.ts');
+      if (twoFactorEnabled(user) || user.totpSecret) {
+        await resetTwoFactor(em, user);
+        done.push('two-factor turned off');
+      }
+    }
+    await clearAccountThrottles(em, user.email, { secondFactor: values['clear-throttles'] });
+    if (values['clear-throttles']) {
+      await clearAddressThrottles(em);
+      done.push('throttles cleared (the account and every address)');
+    } else {
+      done.push('sign-in throttle cleared');
+    }
     const { recordAudit } = await import('./audit/audit-service.ts');
     await recordAudit(em, {
       organization: org,
       activity: 'Password reset',
       account: user.email,
-      description: `Recovered from the command line: new password set${hadRestrictions ? ', IP restrictions turned off' : ''}, sign-in throttle cleared, sessions ended`,
+      description: `Recovered from the command line: ${done.join(', ')}, sessions ended`,
       actor: { label: 'holdfast admin recover', id: null },
     });
     process.stdout.write(
-      `Recovered ${user.email}: new password set${hadRestrictions ? `, IP restrictions of "${org.name}" turned off` : ''}.\n`,
+      `Recovered ${user.email}: ${done.join(', ').replace('IP restrictions turned off', `IP restrictions of "${org.name}" turned off`)}.\n`,
     );
   } finally {
     await kernel.close();

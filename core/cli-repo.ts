@@ -60,12 +60,12 @@ Sink options (each sink's settings as options; see docs/OPERATIONS.md), or --sin
   --sink local --path <folder>
   --sink s3 --bucket <name> [--endpoint <url>] [--region <r>] [--prefix <folder>] [--force-path-style]
             [--access-key-id <id>] [--ca-file <pem>] [--conditional-writes auto|native|emulated]
-            [--object-lock-mode GOVERNANCE|COMPLIANCE] [--server-side-encryption AES256|aws:kms]
-            [--sse-kms-key-id <id>] [--part-size-mib <n>] [--concurrency <n>]
+            [--server-side-encryption AES256|aws:kms] [--sse-kms-key-id <id>] [--part-size-mib <n>]
+            [--concurrency <n>]
   --sink azure --container <name> (--account-name <a> [--endpoint <url>] | connection string)
-            [--prefix <folder>] [--immutability-mode Unlocked|Locked] [--block-size-mib <n>]
+            [--prefix <folder>] [--block-size-mib <n>]
   --sink gcs --bucket <name> [--key-file <json>] [--project-id <id>] [--prefix <folder>]
-            [--api-endpoint <url>] [--retention-mode Unlocked|Locked] [--chunk-size-mib <n>]
+            [--api-endpoint <url>] [--chunk-size-mib <n>]
 Secrets come from the environment: HOLDFAST_SINK_SECRET_ACCESS_KEY (s3), HOLDFAST_SINK_ACCOUNT_KEY,
 HOLDFAST_SINK_SAS_TOKEN or HOLDFAST_SINK_CONNECTION_STRING (azure), HOLDFAST_SINK_CREDENTIALS_JSON (gcs).
 Passphrase: HOLDFAST_REPO_PASSPHRASE (HOLDFAST_REPO_NEW_PASSPHRASE for "key add"), or a prompt.
@@ -275,16 +275,20 @@ async function dispatch(
       need(0, 'no arguments');
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
       // The catalog lives in the appliance database (HOLDFAST_* settings choose which).
-      const [{ loadConfig }, { openKernel }, { createStderrLogger }, { reindexRepository }] = await Promise.all([
-        import('../config/load.ts'),
-        import('./appliance.ts'),
-        import('./logging.ts'),
-        import('./catalog/indexer.ts'),
-      ]);
+      const [{ loadConfig }, { openKernel }, { createStderrLogger }, { reindexRepository }, { taskItemFields }] =
+        await Promise.all([
+          import('../config/load.ts'),
+          import('./appliance.ts'),
+          import('./logging.ts'),
+          import('./catalog/indexer.ts'),
+          import('./tasks/item-fields.ts'),
+        ]);
       const kernel = await openKernel(loadConfig(), createStderrLogger('warn'));
       try {
+        const em = kernel.orm.em.fork();
+        // Each task's service says which metadata holds its items' name, path, author and date.
         const report = await withLock(sink, 'shared', { purpose: command }, () =>
-          reindexRepository(kernel.orm.em.fork(), repo, sink.description, { onDamaged: warnDamaged }),
+          reindexRepository(em, repo, sink.description, taskItemFields(em.fork()), { onDamaged: warnDamaged }),
         );
         out(
           `${command === 'attach' ? 'Attached' : 'Reindexed'} repository ${repo.id}: ${report.snapshots} snapshots, ` +

@@ -12,10 +12,15 @@ const usage = `Usage: holdfast <command> [options]
 Commands:
   migrate                          Apply pending database migrations.
   admin create --email <address>   Create the root organization and first administrator
-  admin recover --email <address>  Locked out: set a new password (stdin), turn off the IP
-                                   restrictions of the user's organization, clear the throttle
       [--organization <name>]      (first-run setup, without a browser). The password is
-                                   read from standard input, or prompted for on a terminal.
+      [--public-url <url>]         read from standard input, or prompted for on a terminal.
+                                   --public-url: where users reach the appliance (links in
+                                   mail), unless HOLDFAST_PUBLIC_URL is set.
+  admin recover --email <address>  Locked out: set a new password (stdin), turn off the IP
+      [--reset-two-factor]         restrictions of the user's organization, clear the
+      [--clear-throttles]          account's sign-in throttle. --reset-two-factor also turns
+                                   off its two-factor; --clear-throttles also clears its
+                                   two-factor code counter and every address's counter.
   config check                     Validate the configuration and print where data lives.
   config reference                 Print the configuration reference (Markdown).
   migration create [name]          Developers: write a migration for entity changes.
@@ -29,8 +34,12 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-function configCheck(): void {
+async function configCheck(): Promise<void> {
   const config = loadConfig();
+  // The plugins' own settings (and unknown config file keys) are checked once they are loaded.
+  const { configureServicePlugins, loadExternalPlugins } = await import('./plugins/registry.ts');
+  await loadExternalPlugins(config.plugins);
+  configureServicePlugins(config);
   const lines = [
     'Configuration is valid.',
     `  listen        ${config.host}:${config.port}`,
@@ -54,9 +63,9 @@ export async function runCli(argv: string[]): Promise<void> {
     } else if (command === 'admin' && sub === 'recover') {
       await (await import('./cli-admin.ts')).adminRecover(rest);
     } else if (command === 'config' && sub === 'check') {
-      configCheck();
+      await configCheck();
     } else if (command === 'config' && sub === 'reference') {
-      process.stdout.write(configReferenceMarkdown());
+      process.stdout.write(configReferenceMarkdown((await import('./plugins/registry.ts')).builtInAppSettings()));
     } else if (command === 'repo') {
       process.exitCode = await (await import('./cli-repo.ts')).runRepoCommand(argv.slice(1));
     } else if (command === 'migration' && sub === 'create') {

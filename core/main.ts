@@ -2,6 +2,7 @@
 import { loadConfig, unknownEnvNames } from '../config/load.ts';
 import { startAppliance } from './appliance.ts';
 import { createLogger } from './logging.ts';
+import { pluginEnvNames } from './plugins/registry.ts';
 import { exitWithStartupError } from './startup-errors.ts';
 
 async function main(): Promise<void> {
@@ -12,7 +13,6 @@ async function main(): Promise<void> {
     exitWithStartupError(err);
   }
   const log = createLogger(config.logLevel);
-  for (const name of unknownEnvNames()) log.warn({ variable: name }, 'unknown HOLDFAST_ setting ignored');
 
   // Signals are caught from the start: a stop requested during start-up (e.g. while migrating)
   // waits for start-up to finish, then stops cleanly.
@@ -30,6 +30,10 @@ async function main(): Promise<void> {
     exitWithStartupError(err);
   }
   const { kernel } = appliance;
+  // After start-up: the plugins loaded by then declare variables of their own.
+  for (const name of unknownEnvNames(process.env, pluginEnvNames())) {
+    log.warn({ variable: name }, 'unknown HOLDFAST_ setting ignored');
+  }
   log.info(
     { url: appliance.url, port: appliance.port, dataDir: config.dataDir, version: kernel.deps.version },
     kernel.deps.setupState.complete

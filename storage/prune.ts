@@ -6,11 +6,14 @@
 //   - packs with no live blob are deleted;
 //   - packs mostly dead (≥ repackThreshold of their bytes) have their live blobs copied to new
 //     packs, then are deleted.
+// A live blob stored in several packs stays in one copy that reads and authenticates (the copy
+// the index resolves is read first, and replaced by a good one if it is damaged).
 // Order keeps every committed snapshot restorable at every step: new packs, then one index
 // listing every pack that stays, then old index files removed, then old packs removed.
 // A snapshot whose manifest cannot be read could use any blob: with one, nothing is removed.
 // The caller holds the exclusive lock; the Repository object is stale afterwards (reopen it).
 
+import { IntegrityError } from './crypto.ts';
 import { lockedSince } from './locks.ts';
 import type { PackedBlob } from './pack.ts';
 import { packKey } from './pack.ts';
@@ -108,6 +111,14 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
     throw new Error(`${missing.length} indexed pack(s) are missing (first: ${missing[0]}); run verify before prune`);
   }
 
+  // A live blob stored twice is kept only where the index resolves it, and that copy could be a
+  // damaged one (index files load in name order, which is random): read it, so a damaged copy
+  // gives way to a good one (Repository.readBlobs) before the other is counted dead.
+  const duplicated = new Set<string>();
+  for (const [id, entry] of indexed)
+    for (const blob of entry.blobs) if (live.has(blob.id) && repo.locate(blob.id)?.pack !== id) duplicated.add(blob.id);
+  for (const id of duplicated) await repo.readBlob(id).catch((err: unknown) => assertDamage(err));
+
   say('sweeping packs');
   const toDelete: string[] = [];
   const toRepack: { id: string; blobs: PackedBlob[] }[] = [];
@@ -162,4 +173,9 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
   report.packsDeleted = toDelete.length;
   report.packsRepacked = toRepack.length;
   return report;
+}
+
+/** No copy of a blob reads: prune keeps what the index names (verify reports the damage). */
+function assertDamage(err: unknown): void {
+  if (!(err instanceof IntegrityError)) throw err;
 }

@@ -567,11 +567,15 @@ export class Repository {
   /**
    * Reads several blobs; neighbours in the same pack (a large file's chunks usually are) come in
    * one ranged read. Every blob is authenticated. Plaintexts are returned in the order asked.
+   * A blob whose copy fails to read (damaged, truncated, its pack missing) is read from another
+   * copy when the repository holds one (see #readElsewhere); otherwise the first such failure
+   * is thrown.
    */
   async readBlobs(ids: string[]): Promise<Buffer[]> {
     if (ids.some((id) => this.#pendingIds.has(id))) await this.flush();
     if (!this.#indexLoaded) await this.loadIndex();
     const out: Buffer[] = [];
+    const failed: { position: number; id: string; at: BlobLocation; error: IntegrityError }[] = [];
     for (const run of this.#runs(ids)) {
       const first = run[0] as { id: string; at: BlobLocation };
       const last = run[run.length - 1] as { id: string; at: BlobLocation };
@@ -581,28 +585,85 @@ export class Repository {
       try {
         bytes = await readAll(await this.sink.get(packKey(first.at.pack), { offset: start, length: end - start }));
       } catch (err) {
-        if (err instanceof ObjectNotFoundError)
-          throw new IntegrityError(`pack ${first.at.pack} (holding blob ${first.id}) is missing`);
-        throw err;
+        if (!(err instanceof ObjectNotFoundError)) throw err;
+        const error = new IntegrityError(`pack ${first.at.pack} (holding blob ${first.id}) is missing`);
+        for (const { id, at } of run) failed.push({ position: out.push(Buffer.alloc(0)) - 1, id, at, error });
+        continue;
       }
       for (const { id, at } of run) {
-        const sealed = bytes.subarray(at.offset - start, at.offset - start + at.length);
-        let plain: Buffer;
         try {
-          if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
-          plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
-          if (blobId(this.keys.idKey, plain) !== id)
-            throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
+          out.push(await this.#openBlob(id, at, bytes.subarray(at.offset - start, at.offset - start + at.length)));
         } catch (err) {
-          if (err instanceof IntegrityError) this.#unreadable.add(id);
-          throw err;
+          if (!(err instanceof IntegrityError)) throw err;
+          failed.push({ position: out.push(Buffer.alloc(0)) - 1, id, at, error: err });
         }
-        out.push(plain);
       }
       // Every plaintext is new memory (decrypted, decompressed): the sealed run is not needed.
       releaseBuffer(bytes);
     }
+    if (failed.length) {
+      const found = await this.#readElsewhere(failed);
+      const lost = failed.filter((f) => !found.has(f.id));
+      for (const f of lost) this.#unreadable.add(f.id);
+      if (lost.length) throw (lost[0] as (typeof lost)[0]).error;
+      for (const f of failed) out[f.position] = found.get(f.id) as Buffer;
+    }
     return out;
+  }
+
+  /** Authenticates a blob's sealed bytes (and its id) and returns its plaintext. */
+  async #openBlob(id: string, at: BlobLocation, sealed: Buffer): Promise<Buffer> {
+    if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
+    const plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
+    if (blobId(this.keys.idKey, plain) !== id)
+      throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
+    return plain;
+  }
+
+  /**
+   * The damage path: blobs whose copy in use failed are looked up in every readable index file
+   * and every pack no index file names (their trailers, kept since loading), and each is read
+   * from the first other copy that authenticates; the blob index then points there, so later
+   * reads go straight to it. Only the failed ids' locations are collected (index files are read
+   * one at a time). A blob already searched in vain is not searched again.
+   */
+  async #readElsewhere(failed: { id: string; at: BlobLocation }[]): Promise<Map<string, Buffer>> {
+    const found = new Map<string, Buffer>();
+    const tried = new Set(failed.map((f) => `${f.id}@${f.at.pack}+${f.at.offset}`));
+    const wanted = new Set(failed.map((f) => f.id).filter((id) => !this.#unreadable.has(id)));
+    if (wanted.size === 0) return found;
+    const copies = new Map<string, BlobLocation[]>();
+    const note = (pack: string, blob: PackedBlob) => {
+      if (!wanted.has(blob.id) || tried.has(`${blob.id}@${pack}+${blob.offset}`)) return;
+      tried.add(`${blob.id}@${pack}+${blob.offset}`);
+      const { kind, offset, length, rawLength, codec } = blob;
+      copies.set(blob.id, [...(copies.get(blob.id) ?? []), { pack, kind, offset, length, rawLength, codec }]);
+    };
+    for (const pack of [...this.#uploaded, ...this.recoveredPacks.values()])
+      for (const blob of pack.blobs) note(pack.id, blob);
+    for await (const info of this.sink.list('index/')) {
+      let file: IndexFile;
+      try {
+        file = await this.readIndexFile(info.key);
+      } catch (err) {
+        if (err instanceof IntegrityError || err instanceof ObjectNotFoundError) continue;
+        throw err;
+      }
+      for (const pack of file.packs) for (const blob of pack.blobs) note(pack.id, blob);
+    }
+    for (const [id, locations] of copies) {
+      for (const at of locations) {
+        try {
+          const sealed = await readAll(await this.sink.get(packKey(at.pack), { offset: at.offset, length: at.length }));
+          found.set(id, await this.#openBlob(id, at, sealed));
+          this.#index.set(id, at);
+          break;
+        } catch (err) {
+          if (!(err instanceof IntegrityError || err instanceof ObjectNotFoundError)) throw err;
+        }
+      }
+    }
+    return found;
   }
 
   /** Splits ids into runs that one ranged read can serve: same pack, ascending, small gaps. */

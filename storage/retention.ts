@@ -22,12 +22,23 @@ export function parsePeriod(text: string): RetentionPolicy {
   return { kind: 'within', amount: Number(match[1]), unit };
 }
 
-/** The moment before which snapshots fall outside a period, in UTC calendar arithmetic. */
+/**
+ * The moment before which snapshots fall outside a period, in UTC calendar arithmetic. A month or
+ * year back lands on the same day of the target month, or on its last day when it is shorter
+ * (31 March − 1 month = 28 February; Date's own arithmetic would overflow to 3 March).
+ */
 export function cutoff(now: Date, amount: number, unit: 'days' | 'months' | 'years'): Date {
   const d = new Date(now.getTime());
-  if (unit === 'days') d.setUTCDate(d.getUTCDate() - amount);
-  else if (unit === 'months') d.setUTCMonth(d.getUTCMonth() - amount);
-  else d.setUTCFullYear(d.getUTCFullYear() - amount);
+  if (unit === 'days') {
+    d.setUTCDate(d.getUTCDate() - amount);
+    return d;
+  }
+  const months = unit === 'months' ? amount : amount * 12;
+  const target = now.getUTCFullYear() * 12 + now.getUTCMonth() - months;
+  const year = Math.floor(target / 12);
+  const month = target - year * 12;
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  d.setUTCFullYear(year, month, Math.min(now.getUTCDate(), lastDay));
   return d;
 }
 

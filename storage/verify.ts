@@ -3,7 +3,8 @@
 // match the pack's name) agreeing, every tree node and
 // content blob of every snapshot is indexed (tree nodes are read, so authenticated). Data, with
 // readData: whole packs are read back and every blob in them authenticated (GCM tag and id) —
-// all packs, or a random share of them. Packs no index file names are cross-checked against
+// all packs, or a random share of them; a damaged copy is named, with the good copy read instead
+// when the repository holds one. Packs no index file names are cross-checked against
 // their trailers: those a snapshot needs are problems (`rebuild-index` heals them), the others
 // are orphans a crashed backup left (reported with their size: the next backup reuses their
 // blobs, prune removes them). Stale locks are reported too.
@@ -157,6 +158,7 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
     const ids = [...expectedPacks.keys()].filter((id) => present.get(id) === expectedPacks.get(id)?.size);
     const chosen = percent >= 100 ? ids : ids.filter(() => Math.random() * 100 < percent);
     say(`reading ${chosen.length} of ${ids.length} packs`);
+    const damaged: { id: string; pack: string; message: string }[] = [];
     for (const id of chosen) {
       report.packsRead++;
       let bytes: Buffer;
@@ -181,12 +183,29 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
             `blob ${blob.id}`,
           );
           if (blobId(repo.keys.idKey, plain) !== blob.id)
-            problems.push({ object: `blob ${blob.id}`, message: `in pack ${id} has the wrong content` });
+            damaged.push({ id: blob.id, pack: id, message: `in pack ${id} has the wrong content` });
         } catch (err) {
-          problems.push({ object: `blob ${blob.id}`, message: `in pack ${id}: ${describeError(err)}` });
+          damaged.push({ id: blob.id, pack: id, message: `in pack ${id}: ${describeError(err)}` });
         }
       }
     }
+    // A damaged copy is still named, but a blob with a good copy elsewhere is not lost.
+    for (const bad of damaged) {
+      const good = await goodCopy(repo, bad.id);
+      const message = good && good !== bad.pack ? `${bad.message}; a good copy in pack ${good} is used` : bad.message;
+      problems.push({ object: `blob ${bad.id}`, message });
+    }
   }
   return report;
+}
+
+/** The pack a blob is read from, when some copy of it reads and authenticates. */
+async function goodCopy(repo: Repository, id: string): Promise<string | undefined> {
+  try {
+    await repo.readBlob(id);
+    return repo.locate(id)?.pack;
+  } catch (err) {
+    if (err instanceof IntegrityError) return undefined;
+    throw err;
+  }
 }

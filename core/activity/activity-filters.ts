@@ -2,7 +2,7 @@
 // end date included), an activity, a service and a status from their lists, searches in the
 // task name and the item, one job (the Jobs page's "View Log"), and an account id (checked for
 // reach by the caller). Bad values come back as field messages.
-import { parseDay } from '../audit/audit-filters.ts';
+import { parseDateRange } from '../date-range.ts';
 import type { FieldErrors } from '../errors.ts';
 import { type ActivityFilters, isActivity, isActivityStatus } from './activity-service.ts';
 
@@ -28,7 +28,6 @@ export interface ParsedActivityFilters {
   active: boolean;
 }
 
-const DAY_MS = 86_400_000;
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SERVICE_KIND = /^[a-z0-9][a-z0-9._-]*$/i;
 
@@ -50,17 +49,9 @@ export function parseActivityFilters(
   };
   const filters: ActivityFilters = {};
   const errors: FieldErrors = {};
-  if (values.from) {
-    const from = parseDay(values.from);
-    if (from) filters.from = from;
-    else errors.from = 'Enter a date as YYYY-MM-DD.';
-  }
-  if (values.to) {
-    const to = parseDay(values.to);
-    if (!to) errors.to = 'Enter a date as YYYY-MM-DD.';
-    else if (filters.from && to < filters.from) errors.to = 'The end date is before the start date.';
-    else filters.to = new Date(to.getTime() + DAY_MS);
-  }
+  const dates = parseDateRange(values, { ordered: true });
+  Object.assign(filters, dates.range);
+  Object.assign(errors, dates.errors);
   if (values.activity) {
     if (isActivity(values.activity)) filters.activity = values.activity;
     else errors.activity = 'Choose an activity from the list.';

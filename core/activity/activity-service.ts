@@ -8,29 +8,29 @@ import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import type { Principal } from '../access/principal.ts';
 import { reachableFilter } from '../access/principal.ts';
-import { newestFirst } from '../db/newest-first.ts';
 import { containsText } from '../db/text-search.ts';
+import { allEventLogRows, eventLogPage, eventLogWhere } from '../event-log.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { FINAL_JOB_STATES, type IJob, Job, type JobKind } from '../jobs/entities.ts';
 import { servicePlugin } from '../plugins/registry.ts';
 import { BackupTask, TaskEntity } from '../tasks/entities.ts';
 import { ACTIVITY_STATUSES, ActivityEvent, type ActivityStatus, type IActivityEvent } from './entities.ts';
 
-/** Runs, by job kind. Maintenance jobs are housekeeping, not activity; their effects are events. */
-const RUN_ACTIVITIES: Partial<Record<JobKind, string>> = {
+/**
+ * Runs, by job kind. Maintenance jobs are housekeeping, not activity; their effects are events.
+ * Compare and Replicate join this list (and ACTIVITIES, so the filters offer them) with their
+ * features: nothing creates such jobs yet.
+ */
+const RUN_ACTIVITIES: Partial<Record<JobKind, Activity>> = {
   backup: 'Backup',
   restore: 'Restore',
   export: 'Export',
-  compare: 'Compare',
-  replicate: 'Replicate',
 };
 
 export const ACTIVITIES = [
   'Backup',
   'Restore',
   'Export',
-  'Compare',
-  'Replicate',
   'Task created',
   'Task deleted',
   'Task restored',
@@ -197,12 +197,7 @@ export interface ActivityFilters {
 export const ACTIVITY_PAGE_SIZE = 50;
 
 function filterFor(principal: Principal, within: IOrganization, filters: ActivityFilters): FilterQuery<IActivityEvent> {
-  const where: Record<string, unknown> = { organization: reachableFilter(principal, within) };
-  if (filters.organizationId) where.organization = { $and: [where.organization, { id: filters.organizationId }] };
-  const at: Record<string, Date> = {};
-  if (filters.from) at.$gte = filters.from;
-  if (filters.to) at.$lt = filters.to;
-  if (Object.keys(at).length) where.at = at;
+  const where = eventLogWhere(principal, within, filters);
   if (filters.activity) where.activity = filters.activity;
   if (filters.service) where.service = filters.service;
   if (filters.status) where.status = filters.status;
@@ -220,13 +215,7 @@ export async function queryActivity(
   page = 1,
   pageSize = ACTIVITY_PAGE_SIZE,
 ): Promise<{ rows: IActivityEvent[]; total: number }> {
-  const [rows, total] = await em.findAndCount(ActivityEvent, filterFor(principal, within, filters), {
-    orderBy: { at: 'desc', id: 'desc' },
-    limit: pageSize,
-    offset: (Math.max(1, page) - 1) * pageSize,
-    populate: ['organization'],
-  });
-  return { rows, total };
+  return eventLogPage(em, ActivityEvent, filterFor(principal, within, filters), page, pageSize);
 }
 
 /** One row inside the reader's reach, or null (another tenant's id reads as missing). */
@@ -261,7 +250,7 @@ export async function* allActivityRows(
   within: IOrganization,
   filters: ActivityFilters,
 ): AsyncGenerator<IActivityEvent> {
-  yield* newestFirst(em, ActivityEvent, filterFor(principal, within, filters), ['organization']);
+  yield* allEventLogRows(em, ActivityEvent, filterFor(principal, within, filters));
 }
 
 export const ACTIVITY_CSV_HEADER = [

@@ -17,15 +17,13 @@ import { ACTIVITY_STATUSES, type IActivityEvent } from '../activity/entities.ts'
 import { recordAudit } from '../audit/audit-service.ts';
 import { ValidationError } from '../errors.ts';
 import { auditActor } from '../http/audit-actor.ts';
-import { csvLine } from '../http/csv.ts';
+import { csvResponse, mapRows } from '../http/csv-response.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { organizationOf, principalOf } from '../http/middleware.ts';
 import type { IOrganization } from '../identity/entities.ts';
-import { jsonResponse, PagingQuery, pageOf } from './common.ts';
+import { dateRangeOf, jsonResponse, PagingQuery, pageOf } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
-
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 const dateParam = (description: string) =>
   z
@@ -102,16 +100,6 @@ const exportRoute = createRoute({
   },
 });
 
-function parseDate(value: string | undefined, field: 'from' | 'to'): Date | undefined {
-  if (!value) return undefined;
-  const date = new Date(DAY.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(date.getTime())) {
-    throw new ValidationError({ [field]: 'Use a date (2026-11-01) or a date and time (2026-11-01T08:00:00Z).' });
-  }
-  // A bare "to" date includes that whole day.
-  return field === 'to' && DAY.test(value) ? new Date(date.getTime() + 86_400_000) : date;
-}
-
 function entryJson(row: IActivityEvent): z.infer<typeof ActivityEntrySchema> {
   const org = row.organization as IOrganization;
   return {
@@ -138,8 +126,7 @@ export function activityApi(deps: AppDeps) {
   const api = createApiRouter(deps);
 
   async function filtersOf(c: Context<AppEnv>, query: z.infer<typeof FilterQuery>): Promise<ActivityFilters> {
-    const from = parseDate(query.from, 'from');
-    const to = parseDate(query.to, 'to');
+    const { from, to } = dateRangeOf(query);
     if (from && to && to <= from) throw new ValidationError({ to: 'The end is before the start.' });
     const filters: ActivityFilters = {
       from,
@@ -175,24 +162,22 @@ export function activityApi(deps: AppDeps) {
     const filters = await filtersOf(c, c.req.valid('query'));
     const principal = principalOf(c);
     const within = organizationOf(c);
-    let csv = csvLine(ACTIVITY_CSV_HEADER);
-    let count = 0;
-    for await (const row of allActivityRows(c.get('em').fork(), principal, within, filters)) {
-      csv += csvLine(activityCsvRow(row));
-      count += 1;
-    }
-    await recordAudit(c.get('em'), {
-      organization: within,
-      activity: 'Activity exported',
-      account: within.name,
-      description: `System activity exported as CSV (${count} row${count === 1 ? '' : 's'})`,
-      actor: auditActor(c, deps),
-    });
-    const day = deps.now().toISOString().slice(0, 10);
-    return c.body(csv, 200, {
-      'content-type': 'text/csv; charset=utf-8',
-      'content-disposition': `attachment; filename="system-activity-${day}.csv"`,
-      'cache-control': 'no-store',
+    const em = c.get('em').fork();
+    const actor = auditActor(c, deps);
+    const log = c.get('log');
+    return csvResponse(c, {
+      fileName: `system-activity-${deps.now().toISOString().slice(0, 10)}.csv`,
+      header: ACTIVITY_CSV_HEADER,
+      rows: mapRows(allActivityRows(em, principal, within, filters), activityCsvRow),
+      onEnd: ({ count, complete }) =>
+        recordAudit(em, {
+          organization: within,
+          activity: 'Activity exported',
+          status: complete ? 'completed' : 'failed',
+          account: within.name,
+          description: `System activity ${complete ? 'exported' : 'export interrupted'} as CSV (${count} row${count === 1 ? '' : 's'})`,
+          actor,
+        }).catch((err) => log.warn({ err }, 'could not record the activity export')),
     }) as never;
   });
 

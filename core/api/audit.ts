@@ -14,17 +14,14 @@ import {
   recordAudit,
 } from '../audit/audit-service.ts';
 import { AUDIT_STATUSES, type IAuditEvent } from '../audit/entities.ts';
-import { ValidationError } from '../errors.ts';
 import { auditActor } from '../http/audit-actor.ts';
-import { csvLine } from '../http/csv.ts';
+import { csvResponse, mapRows } from '../http/csv-response.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { organizationOf, principalOf } from '../http/middleware.ts';
 import type { IOrganization } from '../identity/entities.ts';
-import { jsonResponse, PagingQuery, pageOf } from './common.ts';
+import { dateRangeOf, jsonResponse, PagingQuery, pageOf } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
-
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 const dateParam = (description: string) =>
   z
@@ -89,16 +86,6 @@ const exportRoute = createRoute({
   },
 });
 
-function parseDate(value: string | undefined, field: 'from' | 'to'): Date | undefined {
-  if (!value) return undefined;
-  const date = new Date(DAY.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(date.getTime())) {
-    throw new ValidationError({ [field]: 'Use a date (2026-11-01) or a date and time (2026-11-01T08:00:00Z).' });
-  }
-  // A bare "to" date includes that whole day.
-  return field === 'to' && DAY.test(value) ? new Date(date.getTime() + 86_400_000) : date;
-}
-
 function entryJson(row: IAuditEvent): z.infer<typeof AuditEntrySchema> {
   const org = row.organization as IOrganization | null;
   return {
@@ -120,9 +107,10 @@ export function auditApi(deps: AppDeps) {
   const api = createApiRouter(deps);
 
   async function filtersOf(c: Context<AppEnv>, query: z.infer<typeof FilterQuery>): Promise<AuditFilters> {
+    const { from, to } = dateRangeOf(query);
     const filters: AuditFilters = {
-      from: parseDate(query.from, 'from'),
-      to: parseDate(query.to, 'to'),
+      from,
+      to,
       activity: query.activity,
       status: query.status,
       performer: query.performer?.trim() || undefined,
@@ -144,25 +132,23 @@ export function auditApi(deps: AppDeps) {
     const filters = await filtersOf(c, c.req.valid('query'));
     const principal = principalOf(c);
     const within = organizationOf(c);
-    // Read everything first: the export's own audit entry must not appear in the file.
-    let csv = csvLine(AUDIT_CSV_HEADER);
-    let count = 0;
-    for await (const row of allAuditRows(c.get('em').fork(), principal, within, filters)) {
-      csv += csvLine(auditCsvRow(row));
-      count += 1;
-    }
-    await recordAudit(c.get('em'), {
-      organization: within,
-      activity: 'Audit exported',
-      account: within.name,
-      description: `Security audit exported as CSV (${count} entr${count === 1 ? 'y' : 'ies'})`,
-      actor: auditActor(c, deps),
-    });
-    const day = deps.now().toISOString().slice(0, 10);
-    return c.body(csv, 200, {
-      'content-type': 'text/csv; charset=utf-8',
-      'content-disposition': `attachment; filename="security-audit-${day}.csv"`,
-      'cache-control': 'no-store',
+    // The export's own entry is recorded after the last row is read, so it is not in the file.
+    const em = c.get('em').fork();
+    const actor = auditActor(c, deps);
+    const log = c.get('log');
+    return csvResponse(c, {
+      fileName: `security-audit-${deps.now().toISOString().slice(0, 10)}.csv`,
+      header: AUDIT_CSV_HEADER,
+      rows: mapRows(allAuditRows(em, principal, within, filters), auditCsvRow),
+      onEnd: ({ count, complete }) =>
+        recordAudit(em, {
+          organization: within,
+          activity: 'Audit exported',
+          status: complete ? 'completed' : 'failed',
+          account: within.name,
+          description: `Security audit ${complete ? 'exported' : 'export interrupted'} as CSV (${count} entr${count === 1 ? 'y' : 'ies'})`,
+          actor,
+        }).catch((err) => log.warn({ err }, 'could not record the audit export')),
     }) as never;
   });
 

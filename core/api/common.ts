@@ -3,6 +3,8 @@ import { z } from '@hono/zod-openapi';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Context, MiddlewareHandler } from 'hono';
 import { accessibleOrganization } from '../access/principal.ts';
+import { type DateRange, parseDateRange } from '../date-range.ts';
+import { ValidationError } from '../errors.ts';
 import type { AppEnv } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
 import { type IOrganization, ORGANIZATION_KINDS, ORGANIZATION_STATUSES } from '../identity/entities.ts';
@@ -92,4 +94,11 @@ export function inReach(
     if (find) await find(c.get('em'), org, c);
     await next();
   };
+}
+
+/** The query's date range (a bare "to" date includes that whole day); 422 naming the field otherwise. */
+export function dateRangeOf(query: { from?: string | undefined; to?: string | undefined }): DateRange {
+  const { range, errors } = parseDateRange(query, { times: true });
+  if (Object.keys(errors).length > 0) throw new ValidationError(errors);
+  return range;
 }

@@ -17,6 +17,7 @@ import {
   resolvePath,
   type SnapshotSummary,
   searchEntityItems,
+  type TextColumn,
 } from '../catalog/browse.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
@@ -30,6 +31,7 @@ import { errorResponses } from './schemas.ts';
 import { reachableTask } from './tasks.ts';
 
 const tags = ['Recovery'];
+const TEXT_COLUMNS: readonly TextColumn[] = ['name', 'path', 'author'];
 
 const recoveryAccess: MiddlewareHandler<AppEnv>[] = [
   requirePrincipal,
@@ -190,15 +192,16 @@ const searchRoute = createRoute({
   tags,
   summary: "Search an entity's backed-up items",
   description:
-    'The Recovery page’s item search: words (`q`, over name, path and author), author, file name and modified dates; each hit names the snapshot to recover it from.',
+    'The Recovery page’s item search: words (`q`, over name, path and author), then the fields the service offers (its `searchFields`: parts of `name`, `path` or `author`, ignoring case; `modifiedFrom`/`modifiedTo` days). A field the service does not offer is a 422. Each hit names the snapshot to recover it from.',
   security: SECURED,
   middleware: [...recoveryAccess, inReach],
   request: {
     params: EntityParams,
     query: z.object({
       q: z.string().max(200).optional(),
-      author: z.string().max(200).optional(),
       name: z.string().max(200).optional(),
+      path: z.string().max(200).optional(),
+      author: z.string().max(200).optional(),
       modifiedFrom: day,
       modifiedTo: day,
       limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -275,14 +278,28 @@ export function recoveryApi(deps: AppDeps) {
   api.openapi(searchRoute, async (c) => {
     const { task, entity } = await target(c);
     const query = c.req.valid('query');
+    // The same fields as the Recovery page: the ones the service's searchFields name.
+    const plugin = servicePlugin(task.service);
+    const offered = new Set<string>((plugin?.searchFields ?? []).map((f) => f.column));
+    const errors: Record<string, string> = {};
+    const contains: Partial<Record<TextColumn, string>> = {};
+    for (const column of TEXT_COLUMNS) {
+      const value = query[column]?.trim();
+      if (!value) continue;
+      if (offered.has(column)) contains[column] = value;
+      else errors[column] = `${plugin?.label ?? task.service} items have no ${column} to search.`;
+    }
+    if ((query.modifiedFrom || query.modifiedTo) && !offered.has('modified')) {
+      errors.modifiedFrom = `${plugin?.label ?? task.service} items have no modified date to search.`;
+    }
+    if (Object.keys(errors).length) throw new ValidationError(errors, 'The request failed validation.');
     const { start, end } = dayRange(query, 'modifiedFrom', 'modifiedTo');
     const hits = await searchEntityItems(
       c.get('em'),
       { task: task.id, entity: entity.externalId },
       {
         text: query.q?.trim() || undefined,
-        author: query.author?.trim() || undefined,
-        name: query.name?.trim() || undefined,
+        contains,
         modifiedFrom: start,
         modifiedTo: end,
         limit: query.limit,

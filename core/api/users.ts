@@ -6,11 +6,10 @@ import type { Context } from 'hono';
 import { accessibleOrganization } from '../access/principal.ts';
 import { recordAudit } from '../audit/audit-service.ts';
 import { auditActor } from '../http/audit-actor.ts';
-import { requestOrigin } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
 import { type IOrganization, type IUser, USER_ROLES, USER_STATUSES } from '../identity/entities.ts';
-import { PERMISSIONS } from '../identity/permissions.ts';
+import { heldPermissions, PERMISSIONS } from '../identity/permissions.ts';
 import {
   deleteUser,
   findUser,
@@ -20,6 +19,7 @@ import {
   type UserServiceContext,
   updateUser,
 } from '../identity/users.ts';
+import { mailLinkOrigin } from '../system/public-url.ts';
 import { inReach, jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
@@ -133,7 +133,7 @@ function userJson(user: IUser): z.infer<typeof UserSchema> {
     email: user.email,
     displayName: user.displayName ?? null,
     role: user.role,
-    permissions: user.role === 'administrator' ? [...PERMISSIONS] : user.permissions,
+    permissions: user.role === 'administrator' ? [...PERMISSIONS] : heldPermissions(user.permissions),
     accessibleAccounts: user.accessibleAccounts,
     accessibleOrganizationIds: user.accessibleOrganizationIds,
     status: user.status,
@@ -151,7 +151,7 @@ export function usersApi(deps: AppDeps) {
     em: c.get('em'),
     mailer: deps.mailer,
     now: deps.now(),
-    origin: requestOrigin(c, deps.config),
+    linkOrigin: () => mailLinkOrigin(c.get('em'), deps.config.publicUrl),
   });
   const audit = (
     c: Context<AppEnv>,
@@ -201,7 +201,7 @@ export function usersApi(deps: AppDeps) {
           email: body.email ?? user.email,
           displayName: body.displayName === undefined ? user.displayName : body.displayName,
           role: body.role ?? user.role,
-          permissions: body.permissions ?? user.permissions,
+          permissions: body.permissions ?? heldPermissions(user.permissions),
           accessibleAccounts: body.accessibleAccounts ?? user.accessibleAccounts,
           accessibleOrganizationIds: body.accessibleOrganizationIds ?? user.accessibleOrganizationIds,
         },

@@ -1,6 +1,7 @@
 // Reading the Security Audit page's filters from a query string: dates as whole UTC days (the
 // end date included), an activity and a status from their lists, an account id (checked for
 // reach by the caller), and a performer substring. Bad values come back as field messages.
+import { parseDateRange } from '../date-range.ts';
 import type { FieldErrors } from '../errors.ts';
 import { type AuditFilters, isAuditActivity, isAuditStatus } from './audit-service.ts';
 
@@ -23,15 +24,6 @@ export interface ParsedAuditFilters {
   active: boolean;
 }
 
-const DAY_MS = 86_400_000;
-
-/** A whole UTC day as YYYY-MM-DD (also read by the System Activity filters), or null. */
-export function parseDay(text: string): Date | null {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return null;
-  const date = new Date(`${text}T00:00:00.000Z`);
-  return Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== text ? null : date;
-}
-
 export function parseAuditFilters(query: Record<string, string | undefined>): ParsedAuditFilters {
   const text = (name: keyof AuditFilterForm, max: number) => (query[name] ?? '').trim().slice(0, max);
   const values: AuditFilterForm = {
@@ -44,17 +36,9 @@ export function parseAuditFilters(query: Record<string, string | undefined>): Pa
   };
   const filters: AuditFilters = {};
   const errors: FieldErrors = {};
-  if (values.from) {
-    const from = parseDay(values.from);
-    if (from) filters.from = from;
-    else errors.from = 'Enter a date as YYYY-MM-DD.';
-  }
-  if (values.to) {
-    const to = parseDay(values.to);
-    if (!to) errors.to = 'Enter a date as YYYY-MM-DD.';
-    else if (filters.from && to < filters.from) errors.to = 'The end date is before the start date.';
-    else filters.to = new Date(to.getTime() + DAY_MS);
-  }
+  const dates = parseDateRange(values, { ordered: true });
+  Object.assign(filters, dates.range);
+  Object.assign(errors, dates.errors);
   if (values.activity) {
     if (isAuditActivity(values.activity)) filters.activity = values.activity;
     else errors.activity = 'Choose an activity from the list.';

@@ -4,9 +4,8 @@
 
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { Principal } from '../access/principal.ts';
-import { reachableFilter } from '../access/principal.ts';
-import { newestFirst } from '../db/newest-first.ts';
 import { containsText } from '../db/text-search.ts';
+import { allEventLogRows, eventLogPage, eventLogWhere } from '../event-log.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { AUDIT_STATUSES, AuditEvent, type AuditStatus, type IAuditEvent } from './entities.ts';
 
@@ -104,12 +103,7 @@ export interface AuditFilters {
 export const AUDIT_PAGE_SIZE = 50;
 
 function filterFor(principal: Principal, within: IOrganization, filters: AuditFilters): FilterQuery<IAuditEvent> {
-  const where: Record<string, unknown> = { organization: reachableFilter(principal, within) };
-  if (filters.organizationId) where.organization = { $and: [where.organization, { id: filters.organizationId }] };
-  const at: Record<string, Date> = {};
-  if (filters.from) at.$gte = filters.from;
-  if (filters.to) at.$lt = filters.to;
-  if (Object.keys(at).length) where.at = at;
+  const where = eventLogWhere(principal, within, filters);
   if (filters.activity) where.activity = filters.activity;
   if (filters.status) where.status = filters.status;
   if (filters.performer) Object.assign(where, containsText('performed_by', filters.performer));
@@ -124,13 +118,7 @@ export async function queryAudit(
   page = 1,
   pageSize = AUDIT_PAGE_SIZE,
 ): Promise<{ rows: IAuditEvent[]; total: number }> {
-  const [rows, total] = await em.findAndCount(AuditEvent, filterFor(principal, within, filters), {
-    orderBy: { at: 'desc', id: 'desc' },
-    limit: pageSize,
-    offset: (Math.max(1, page) - 1) * pageSize,
-    populate: ['organization'],
-  });
-  return { rows, total };
+  return eventLogPage(em, AuditEvent, filterFor(principal, within, filters), page, pageSize);
 }
 
 /**
@@ -145,7 +133,7 @@ export async function* allAuditRows(
   within: IOrganization,
   filters: AuditFilters,
 ): AsyncGenerator<IAuditEvent> {
-  yield* newestFirst(em, AuditEvent, filterFor(principal, within, filters), ['organization']);
+  yield* allEventLogRows(em, AuditEvent, filterFor(principal, within, filters));
 }
 
 export const AUDIT_CSV_HEADER = [

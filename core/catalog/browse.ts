@@ -1,6 +1,6 @@
 // What the Recovery pages ask of the catalog for one backed-up entity: its snapshots in a date
-// range, the folder tree as it was at one snapshot, and an item search (words, author, name,
-// dates) with, per hit, the snapshot to recover it from. The catalog stores a version only when an
+// range, the folder tree as it was at one snapshot, and an item search (words, parts of the text
+// columns, dates) with, per hit, the snapshot to recover it from. The catalog stores a version only when an
 // item changed, so "the state at snapshot S" is each item's newest version in the entity's
 // snapshots up to S, unless that version is a deletion.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
@@ -265,13 +265,21 @@ export async function keysBelow(
   return rows.map((r) => r.key);
 }
 
+/** The catalog's text columns a search can ask to contain a value. */
+export type TextColumn = 'name' | 'path' | 'author';
+
+/** Each text column as a lower-cased SQL expression over the item (i) and its newest version (v). */
+const TEXT_COLUMNS: Record<TextColumn, string> = {
+  name: 'lower(i.name)',
+  path: 'lower(i.path)',
+  author: "lower(coalesce(v.author, i.author, ''))",
+};
+
 export interface ItemQuery {
   /** Words (all must match; the last as a prefix), over name, path and author. */
   text?: string | undefined;
-  /** Part of the author's name or address. */
-  author?: string | undefined;
-  /** Part of the file name. */
-  name?: string | undefined;
+  /** Parts of text columns (ignoring case), e.g. `{ author: 'ana' }`. */
+  contains?: Partial<Record<TextColumn, string | undefined>>;
   /** Modified at or after / before (the item's newest version). */
   modifiedFrom?: Date | undefined;
   modifiedTo?: Date | undefined;
@@ -305,13 +313,10 @@ export async function searchEntityItems(em: EntityManager, scope: EntityScope, q
     where.push('catalog_items_fts match ?');
     params.push(match);
   }
-  if (query.author) {
-    where.push("lower(coalesce(v.author, i.author, '')) like ? escape '\\'");
-    params.push(containsPattern(query.author));
-  }
-  if (query.name) {
-    where.push("lower(i.name) like ? escape '\\'");
-    params.push(containsPattern(query.name));
+  for (const [column, value] of Object.entries(query.contains ?? {})) {
+    if (!value || !Object.hasOwn(TEXT_COLUMNS, column)) continue;
+    where.push(`${TEXT_COLUMNS[column as TextColumn]} like ? escape '\\'`);
+    params.push(containsPattern(value));
   }
   // The newest version of each item decides its size, date and whether it is deleted.
   const latest =

@@ -3,29 +3,7 @@
 // pass to a thread — made from the tree diff by `compactChange`.
 import type { ItemChange, ItemEntry } from '../../storage/tree.ts';
 import type { CatalogBatchWriter, ItemRow, VersionRow } from '../db/sqlite-catalog.ts';
-
-export interface CatalogFields {
-  name: string;
-  path: string;
-  author: string | null;
-  modified: Date | null;
-}
-
-/** What the catalog shows of an item: services put path/name/author/modified in the metadata. */
-export function catalogFields(entry: ItemEntry): CatalogFields {
-  const meta = entry.meta ?? {};
-  const key = entry.key.endsWith('/') ? entry.key.slice(0, -1) : entry.key;
-  const path = typeof meta.path === 'string' ? meta.path : key;
-  const name = typeof meta.name === 'string' ? meta.name : (path.split('/').pop() ?? path);
-  const author = typeof meta.author === 'string' ? meta.author : null;
-  const modifiedValue =
-    typeof meta.modified === 'string'
-      ? Date.parse(meta.modified)
-      : typeof meta.mtimeMs === 'number'
-        ? meta.mtimeMs
-        : Number.NaN;
-  return { name, path, author, modified: Number.isNaN(modifiedValue) ? null : new Date(modifiedValue) };
-}
+import { catalogFields, type ItemFieldMap } from './item-fields.ts';
 
 /** One change as the catalog needs it. */
 export interface CompactChange {
@@ -42,12 +20,13 @@ export interface CompactChange {
   sameText: boolean;
 }
 
-export function compactChange(c: ItemChange): CompactChange {
+/** `fields`: where the item's service keeps name, path, author and modification time. */
+export function compactChange(c: ItemChange, fields: ItemFieldMap): CompactChange {
   const entry = (c.after ?? c.before) as ItemEntry;
-  const f = catalogFields(entry);
+  const f = catalogFields(entry, fields);
   let sameText = false;
   if (c.change === 'modified' && c.before && c.after) {
-    const a = catalogFields(c.before);
+    const a = catalogFields(c.before, fields);
     sameText = a.name === f.name && a.path === f.path && a.author === f.author;
   }
   return {
@@ -64,8 +43,8 @@ export function compactChange(c: ItemChange): CompactChange {
 }
 
 /** A first snapshot's item: an addition (made here directly, without an ItemChange in between). */
-export function compactAdded(entry: ItemEntry): CompactChange {
-  return compactChange({ key: entry.key, change: 'added', after: entry });
+export function compactAdded(entry: ItemEntry, fields: ItemFieldMap): CompactChange {
+  return compactChange({ key: entry.key, change: 'added', after: entry }, fields);
 }
 
 export interface WriteCounts {

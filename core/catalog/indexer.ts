@@ -18,6 +18,7 @@ import {
 import { CatalogRepository, CatalogSnapshot } from './entities.ts';
 import type { FromWriter, SnapshotRow, ToWriter } from './index-worker.ts';
 import { type CompactChange, compactAdded, compactChange, type WriteCounts, writeChanges } from './index-writer.ts';
+import type { ItemFieldMap } from './item-fields.ts';
 
 /** The database file under an EntityManager, or undefined for an in-memory database. */
 function databaseFile(em: EntityManager): string | undefined {
@@ -29,7 +30,10 @@ const BATCH = 1000;
 /** Batches sent to the writer thread and not yet written (each about 1000 rows). */
 const BATCHES_AHEAD = 4;
 
-export { type CatalogFields, catalogFields } from './index-writer.ts';
+export { type CatalogFields, catalogFields, type ItemFieldMap, itemFieldMap } from './item-fields.ts';
+
+/** Where the service of a snapshot's task keeps its items' name, path, author and date. */
+export type FieldsOfTask = (task: string) => ItemFieldMap | Promise<ItemFieldMap>;
 
 export interface IndexReport {
   snapshots: number;
@@ -38,7 +42,8 @@ export interface IndexReport {
 }
 
 /**
- * Indexes one snapshot (no-op when already indexed). `previous` is the entity's prior snapshot.
+ * Indexes one snapshot (no-op when already indexed). `previous` is the entity's prior snapshot;
+ * `fields` where its service keeps the catalog's fields (`itemFieldMap(plugin.searchFields)`).
  * `documents: false` skips the full-text documents (a reindex adds them all at the end).
  */
 export async function indexSnapshot(
@@ -46,6 +51,7 @@ export async function indexSnapshot(
   repo: Repository,
   snapshot: { id: string; manifest: SnapshotManifest },
   previous: { id: string; manifest: SnapshotManifest } | undefined,
+  fields: ItemFieldMap,
   report: IndexReport = { snapshots: 0, versions: 0, items: 0 },
   options: { documents: boolean } = { documents: true },
 ): Promise<IndexReport> {
@@ -70,7 +76,7 @@ export async function indexSnapshot(
     );
     // The entity's first snapshot into an empty scope: no item can exist yet, skip the lookups.
     const emptyScope = !previous && writer.isEmpty();
-    for await (const batch of changeBatches(repo, snapshot.manifest, previous?.manifest))
+    for await (const batch of changeBatches(repo, snapshot.manifest, previous?.manifest, fields))
       writeChanges(writer, batch, snapshot.id, emptyScope, report);
   });
   report.snapshots++;
@@ -82,11 +88,12 @@ async function* changeBatches(
   repo: Repository,
   manifest: SnapshotManifest,
   previous: SnapshotManifest | undefined,
+  fields: ItemFieldMap,
 ): AsyncIterable<CompactChange[]> {
   let batch: CompactChange[] = [];
   if (previous) {
     for await (const change of diffSnapshots(repo, previous, manifest)) {
-      batch.push(compactChange(change));
+      batch.push(compactChange(change, fields));
       if (batch.length >= BATCH) {
         yield batch;
         batch = [];
@@ -95,7 +102,7 @@ async function* changeBatches(
   } else {
     // A first snapshot's items are all additions (made here: a wrapping generator costs each an async hop).
     for await (const entry of snapshotItems(repo, manifest)) {
-      batch.push(compactAdded(entry));
+      batch.push(compactAdded(entry, fields));
       if (batch.length >= BATCH) {
         yield batch;
         batch = [];
@@ -178,7 +185,8 @@ class WriterThread {
 }
 
 /**
- * Rebuilds the catalog of one repository from the repository alone. Items are written without
+ * Rebuilds the catalog of one repository from the repository alone (and, per task, where its
+ * service keeps the catalog's fields: `fieldsOf`). Items are written without
  * full-text documents and the documents added in one statement at the end, with `indexed_at`; until
  * then the repository's items are browsable but not searchable. A reindex that stops half-way
  * (crash, kill) leaves `indexed_at` empty, and the next reindex repairs the full-text index before
@@ -189,6 +197,7 @@ export async function reindexRepository(
   em: EntityManager,
   repo: Repository,
   location: string,
+  fieldsOf: FieldsOfTask,
   options: { onDamaged?: (damaged: DamagedSnapshot) => void } = {},
 ): Promise<IndexReport> {
   const report: IndexReport = { snapshots: 0, versions: 0, items: 0 };
@@ -232,8 +241,9 @@ export async function reindexRepository(
           },
           !before,
         );
+        const fields = await fieldsOf(manifest.task);
         try {
-          for await (const batch of changeBatches(repo, manifest, before?.manifest)) await writer.write(batch);
+          for await (const batch of changeBatches(repo, manifest, before?.manifest, fields)) await writer.write(batch);
         } catch (err) {
           if (!isDamage(err)) throw err;
           writer.rollback();
@@ -253,8 +263,9 @@ export async function reindexRepository(
     await withoutForeignKeyChecks(em, async () => {
       for (const snapshot of snapshots) {
         const group = JSON.stringify([snapshot.manifest.task, snapshot.manifest.entity]);
+        const fields = await fieldsOf(snapshot.manifest.task);
         try {
-          await indexSnapshot(em, repo, snapshot, previous.get(group), report, { documents: false });
+          await indexSnapshot(em, repo, snapshot, previous.get(group), fields, report, { documents: false });
         } catch (err) {
           if (!isDamage(err)) throw err;
           onDamaged({ id: snapshot.id, reason: err.message });

@@ -1,5 +1,6 @@
 // Opens the database and brings its schema up to date. Migrations run at every start-up
 // (and by `holdfast migrate`), so an upgraded appliance migrates itself before serving.
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { MikroORM } from '@mikro-orm/core';
 import type { Migrator } from '@mikro-orm/migrations';
 import { type DatabaseSettings, ormOptions } from '../../config/orm.ts';
@@ -7,7 +8,26 @@ import { type DatabaseSettings, ormOptions } from '../../config/orm.ts';
 export type Database = MikroORM;
 
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
+  keepDatabaseFilesPrivate(settings.databasePath);
   return MikroORM.init(ormOptions(settings));
+}
+
+/**
+ * The database holds password hashes and the mail outbox (live reset links): it is created 0600
+ * whatever the umask, and one left readable by others (older versions) is made private again.
+ * SQLite creates its -wal and -shm files with the database file's mode.
+ */
+function keepDatabaseFilesPrivate(path: string): void {
+  if (!path || path === ':memory:' || path.startsWith('file:')) return;
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      const mode = statSync(file).mode & 0o777;
+      if (mode & 0o077) chmodSync(file, mode & 0o700);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }
 
 export function migrator(orm: Database): Migrator {

@@ -137,8 +137,9 @@ function loginUrlFor(c: Context): string {
 const SELF = 'http://holdfast.invalid';
 
 /**
- * Only a path on this site is followed after login, never another host. Browsers ignore tabs and
- * newlines inside URLs, so anything with control characters or whitespace is refused outright.
+ * Only a normalized path on this site is followed after login, never another host: the one check
+ * every `next=` goes through. Browsers ignore tabs and newlines inside URLs, so anything with
+ * control characters or whitespace is refused outright.
  */
 export function safeNext(value: string | undefined): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
@@ -149,5 +150,8 @@ export function safeNext(value: string | undefined): string {
   } catch {
     return '/';
   }
-  return url.origin === SELF ? `${url.pathname}${url.search}${url.hash}` : '/';
+  // Resolving dot segments can leave `//host/…` (from `/..//host`, `/%2e%2e//host`, `/.//host`),
+  // which a browser reads as another host: only the normalized path is followed, and never that.
+  if (url.origin !== SELF || url.pathname.startsWith('//')) return '/';
+  return `${url.pathname}${url.search}${url.hash}`;
 }

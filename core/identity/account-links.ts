@@ -7,7 +7,7 @@ import { type IUser, User } from './entities.ts';
 import { issueToken, peekToken, spendToken } from './one-time-tokens.ts';
 import { hashPassword, passwordProblem } from './password.ts';
 import { endUserSessions } from './session-service.ts';
-import { accountKey, clearFailures } from './throttle.ts';
+import { clearAccountThrottles } from './throttle.ts';
 
 export class LinkExpiredError extends ValidationError {
   constructor() {
@@ -79,7 +79,7 @@ export async function requestPasswordReset(
   em: EntityManager,
   mailer: Mailer,
   email: string,
-  origin: string,
+  linkOrigin: () => Promise<string>,
   now: Date,
 ): Promise<IUser | null> {
   const user = await em.findOne(
@@ -88,6 +88,7 @@ export async function requestPasswordReset(
     { populate: ['organization'] },
   );
   if (user?.status !== 'active') return null;
+  const origin = await linkOrigin();
   const token = await issueToken(em, user, 'reset_password', now);
   await mailer.send(em, {
     to: user.email,
@@ -114,6 +115,6 @@ export async function resetPassword(
   user.passwordChangedAt = now;
   await em.flush();
   await endUserSessions(em, user.id);
-  await clearFailures(em, accountKey(user.email));
+  await clearAccountThrottles(em, user.email);
   return user;
 }

@@ -1,11 +1,12 @@
 // Re-checking the signed-in user's password before a sensitive change (new password, turning
-// two-factor off, new recovery codes). Wrong guesses count towards the account's sign-in
-// throttle, so a session left open on someone else's screen cannot be used to guess it.
+// two-factor off, new recovery codes). Wrong guesses are throttled on a counter of their own
+// (five, then 15 minutes), so a session left open on someone else's screen cannot be used to
+// guess it, nor to lock the account's sign-in.
 import type { EntityManager } from '@mikro-orm/core';
 import { AppError, ValidationError } from '../errors.ts';
 import type { IUser } from './entities.ts';
 import { verifyPassword } from './password.ts';
-import { ACCOUNT_RULE, accountKey, clearFailures, lockedFor, recordFailure } from './throttle.ts';
+import { ACCOUNT_RULE, clearFailures, passwordCheckKey, reserveAttempt } from './throttle.ts';
 
 export class TooManyAttemptsError extends AppError {
   readonly retryAfterSeconds: number;
@@ -26,11 +27,10 @@ export async function confirmCurrentPassword(
   field = 'password',
 ): Promise<void> {
   if (!password) throw new ValidationError({ [field]: 'Enter your current password.' });
-  const key = accountKey(user.email);
-  const wait = await lockedFor(em, [key], now);
+  const key = passwordCheckKey(user.email);
+  const wait = await reserveAttempt(em, [{ key, rule: ACCOUNT_RULE }], now);
   if (wait > 0) throw new TooManyAttemptsError(wait, 'password attempts');
   if (!user.passwordHash || !(await verifyPassword(password, user.passwordHash))) {
-    await recordFailure(em, key, ACCOUNT_RULE, now);
     throw new ValidationError({ [field]: 'The password is not right.' });
   }
   await clearFailures(em, key);

@@ -10,11 +10,16 @@ export const PERMISSIONS = [
   'view_security_audit',
   'manage_users',
   'manage_security',
-  'manage_notifications',
   'manage_integrations',
-  'view_billing_messages',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
+
+/**
+ * Permissions of features that do not exist yet ("Manage notifications", "View billing
+ * messages"): offered nowhere and checked nowhere until their feature arrives. Users stored with
+ * them keep them (`keepPlanned`), so nothing is lost when they return to `PERMISSIONS`.
+ */
+export const PLANNED_PERMISSIONS = ['manage_notifications', 'view_billing_messages'] as const;
 
 export const PERMISSION_LABELS: Record<Permission, { label: string; hint: string }> = {
   view_dashboard: { label: 'View dashboard', hint: 'See the accounts of the portal and their status.' },
@@ -29,11 +34,19 @@ export const PERMISSION_LABELS: Record<Permission, { label: string; hint: string
     label: 'Manage security',
     hint: 'Two-factor enforcement, password expiry and IP restrictions of the organization.',
   },
-  manage_notifications: { label: 'Manage notifications', hint: 'Choose who receives which reports and alerts.' },
   manage_integrations: { label: 'Manage integrations', hint: 'Create and delete API keys.' },
-  view_billing_messages: { label: 'View billing messages', hint: 'See payment notices.' },
 };
 
 export function isPermission(value: string): value is Permission {
   return (PERMISSIONS as readonly string[]).includes(value);
+}
+
+/** The offered permissions among those stored for a user (stored planned ones left out). */
+export function heldPermissions(stored: readonly string[]): Permission[] {
+  return stored.filter(isPermission);
+}
+
+/** `chosen` plus the planned permissions already stored, which no form can show or change. */
+export function keepPlanned(chosen: readonly Permission[], stored: readonly string[]): Permission[] {
+  return [...chosen, ...(stored.filter((p) => !isPermission(p)) as Permission[])];
 }

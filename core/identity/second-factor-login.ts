@@ -4,8 +4,17 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import type { IUser } from './entities.ts';
-import { ACCOUNT_RULE, ADDRESS_RULE, addressKey, clearFailures, lockedFor, recordFailure } from './throttle.ts';
-import { recoveryCodesLeft, secondFactorKey, useRecoveryCode, verifyTotpCode } from './two-factor.ts';
+import {
+  ACCOUNT_RULE,
+  ADDRESS_RULE,
+  addressKey,
+  clearFailures,
+  lockedFor,
+  refundAttempt,
+  reserveAttempt,
+  secondFactorKey,
+} from './throttle.ts';
+import { recoveryCodesLeft, useRecoveryCode, verifyTotpCode } from './two-factor.ts';
 
 export type SecondFactorOutcome =
   | { kind: 'ok'; method: 'code' }
@@ -21,21 +30,22 @@ export async function checkSecondFactor(
   ip: string | undefined,
   now: Date,
 ): Promise<SecondFactorOutcome> {
-  const keys = [secondFactorKey(user.email), addressKey(ip)];
-  const wait = await lockedFor(em, keys, now);
+  const code = { key: secondFactorKey(user.email), rule: ACCOUNT_RULE };
+  const address = { key: addressKey(ip), rule: ADDRESS_RULE };
+  // Counted before the code is checked, so simultaneous guesses count in full.
+  const wait = await reserveAttempt(em, [address, code], now);
   if (wait > 0) return { kind: 'throttled', retryAfterSeconds: wait };
   const ok =
     input.method === 'code'
       ? await verifyTotpCode(em, user, cipher, input.code, now)
       : await useRecoveryCode(em, user, input.code, now);
   if (!ok) {
-    await recordFailure(em, keys[0] as string, ACCOUNT_RULE, now);
-    await recordFailure(em, keys[1] as string, ADDRESS_RULE, now);
     // The failure that reaches the limit says so at once.
-    const lockedNow = await lockedFor(em, keys, now);
+    const lockedNow = await lockedFor(em, [code.key, address.key], now);
     return lockedNow > 0 ? { kind: 'throttled', retryAfterSeconds: lockedNow } : { kind: 'failed' };
   }
-  await clearFailures(em, keys[0] as string);
+  await clearFailures(em, code.key);
+  await refundAttempt(em, address);
   return input.method === 'code'
     ? { kind: 'ok', method: 'code' }
     : { kind: 'ok', method: 'recovery_code', recoveryCodesLeft: await recoveryCodesLeft(em, user) };

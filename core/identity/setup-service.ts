@@ -1,12 +1,14 @@
 // First-run setup: creates the root organization and its first administrator, exactly once.
 // The one-time SystemFact row is inserted in the same transaction, so two racing attempts
 // (two browsers, or the CLI and a browser) cannot both succeed: the loser hits its primary key.
+// The public address confirmed there is pinned with it (see system/public-url.ts).
 import { randomUUID } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import { type EntityManager, LockWaitTimeoutException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
 import { ConflictError, fieldErrorsFrom, ValidationError } from '../errors.ts';
 import { SETUP_COMPLETED, SystemFact } from '../system/entities.ts';
+import { PUBLIC_URL_FACT, PUBLIC_URL_HINT, publicOriginOf } from '../system/public-url.ts';
 import { type IOrganization, type IUser, Organization, User } from './entities.ts';
 import { hashPassword, passwordProblem } from './password.ts';
 
@@ -23,6 +25,16 @@ export const setupInputSchema = z
       .toLowerCase()
       .pipe(z.email({ error: 'Enter a valid email address, like admin@example.com.' }).max(320)),
     password: z.string({ error: 'Choose a password.' }),
+    /** Where users reach the appliance: links in mail use it unless HOLDFAST_PUBLIC_URL is set. */
+    publicUrl: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        if (value === undefined || value.trim() === '') return undefined;
+        const origin = publicOriginOf(value);
+        if (!origin) ctx.addIssue({ code: 'custom', message: PUBLIC_URL_HINT });
+        return origin;
+      }),
   })
   .superRefine((input, ctx) => {
     const problem = passwordProblem(input.password, input.email);
@@ -48,7 +60,7 @@ export async function completeSetup(
 ): Promise<{ organization: IOrganization; user: IUser }> {
   const parsed = setupInputSchema.safeParse(input);
   if (!parsed.success) throw new ValidationError(fieldErrorsFrom(parsed.error.issues));
-  const { organizationName, email, password } = parsed.data;
+  const { organizationName, email, password, publicUrl } = parsed.data;
   if (await isSetupComplete(em)) throw new SetupAlreadyCompleteError();
   const passwordHash = await hashPassword(password);
   // Another process (the CLI, a second appliance) may hold the write lock at the same moment;
@@ -76,6 +88,7 @@ export async function completeSetup(
           lastLoginAt: null,
         });
         tx.create(SystemFact, { key: SETUP_COMPLETED, value: user.id });
+        if (publicUrl) tx.create(SystemFact, { key: PUBLIC_URL_FACT, value: publicUrl });
         await tx.flush();
         return { organization, user };
       });

@@ -12,7 +12,7 @@ import { ConflictError, ValidationError } from '../errors.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { confirmCurrentPassword, TooManyAttemptsError } from './current-password.ts';
 import { type IUser, RecoveryCode, User } from './entities.ts';
-import { ACCOUNT_RULE, clearFailures, lockedFor, recordFailure } from './throttle.ts';
+import { ACCOUNT_RULE, clearFailures, reserveAttempt, secondFactorKey } from './throttle.ts';
 
 export const TOTP_ISSUER = 'Holdfast';
 export const TOTP_PERIOD_SECONDS = 30;
@@ -26,9 +26,7 @@ const SECRET_BYTES = 20;
 const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 
 /** Throttle counter for wrong codes, apart from the password's so a new sign-in does not reset it. */
-export function secondFactorKey(email: string): string {
-  return `second-factor:${email.trim().toLowerCase().slice(0, 320)}`;
-}
+export { secondFactorKey } from './throttle.ts';
 
 function cipherContext(userId: string): string {
   return `totp:${userId}`;
@@ -240,12 +238,9 @@ export async function regenerateRecoveryCodes(
   if (!twoFactorEnabled(user)) throw new ConflictError('two_factor_disabled', 'Two-factor authentication is off.');
   if (proof.code && normalizeCode(proof.code)) {
     const key = secondFactorKey(user.email);
-    const wait = await lockedFor(em, [key], now);
+    const wait = await reserveAttempt(em, [{ key, rule: ACCOUNT_RULE }], now);
     if (wait > 0) throw new TooManyAttemptsError(wait, 'code attempts');
-    if (!(await verifyTotpCode(em, user, cipher, proof.code, now))) {
-      await recordFailure(em, key, ACCOUNT_RULE, now);
-      throw new ValidationError({ code: WRONG_CODE });
-    }
+    if (!(await verifyTotpCode(em, user, cipher, proof.code, now))) throw new ValidationError({ code: WRONG_CODE });
     await clearFailures(em, key);
   } else if (proof.password) {
     await confirmCurrentPassword(em, user, proof.password, now);

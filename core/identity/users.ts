@@ -6,17 +6,20 @@
 // - nobody grants a role, permissions or accounts they do not hold themselves (a Custom user
 //   makes no administrators; someone limited to some accounts grants only those), and nobody
 //   changes their own role, permissions or accounts (an API key counts as its creator), so
-//   managing users is not a way to gain rights or reach.
+//   managing users is not a way to gain rights or reach;
+// - an invitation to an address held by a user out of the inviter's reach is answered as any
+//   other (nothing is stored; the holder gets a notice), so inviting cannot probe other tenants.
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { z } from 'zod';
 import { ForbiddenError } from '../access/errors.ts';
 import { beyondHolder, type Grant, validateReach } from '../access/grants.ts';
-import { accountableUser, type Principal } from '../access/principal.ts';
+import { accountableUser, canReach, type Principal } from '../access/principal.ts';
 import { AppError, fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { type IOrganization, type IUser, USER_ROLES, User } from './entities.ts';
 import { issueToken } from './one-time-tokens.ts';
-import { PERMISSIONS, type Permission } from './permissions.ts';
+import { heldPermissions, keepPlanned, PERMISSIONS, type Permission } from './permissions.ts';
 import { endUserSessions } from './session-service.ts';
 
 export const userInputSchema = z.object({
@@ -45,8 +48,8 @@ export interface UserServiceContext {
   em: EntityManager;
   mailer: Mailer;
   now: Date;
-  /** Base URL for links in mail, e.g. https://backup.example.com */
-  origin: string;
+  /** Base URL for links in mail, e.g. https://backup.example.com (never from request headers: system/public-url.ts). */
+  linkOrigin: () => Promise<string>;
 }
 
 export async function listUsers(em: EntityManager, org: IOrganization): Promise<IUser[]> {
@@ -110,6 +113,12 @@ async function ensureEmailFree(em: EntityManager, email: string, exceptUserId?: 
   if (taken > 0) throw new ValidationError({ email: 'A user with this email address already exists.' });
 }
 
+/** True when users hold (or are confirming) this address, none of them within the actor's reach. */
+export async function heldOutOfReach(em: EntityManager, actor: Principal, email: string): Promise<boolean> {
+  const holders = await em.find(User, { $or: [{ email }, { pendingEmail: email }] }, { populate: ['organization'] });
+  return holders.length > 0 && !holders.some((holder) => canReach(actor, holder.organization as IOrganization));
+}
+
 async function otherActiveAdministrators(em: EntityManager, org: IOrganization, user: IUser): Promise<number> {
   return em.count(User, { organization: org.id, role: 'administrator', status: 'active', id: { $ne: user.id } });
 }
@@ -134,13 +143,14 @@ function guardSelf(user: IUser, actor: Principal, action: string) {
 
 async function sendConfirmation(
   ctx: UserServiceContext,
+  origin: string,
   user: IUser,
   org: IOrganization,
   email: string,
   isInvite: boolean,
 ) {
   const token = await issueToken(ctx.em, user, 'confirm_email', ctx.now, email);
-  const link = `${ctx.origin}/confirm-email/${token}`;
+  const link = `${origin}/confirm-email/${token}`;
   await ctx.mailer.send(ctx.em, {
     to: email,
     subject: isInvite
@@ -160,8 +170,9 @@ export async function inviteUser(
 ): Promise<IUser> {
   const data = parseInput(input);
   await checkGrant(ctx.em, org, data, actor);
-  await ensureEmailFree(ctx.em, data.email);
-  const user = ctx.em.create(User, {
+  // Known before anything is written: without it the invitation could not be mailed.
+  const origin = await ctx.linkOrigin();
+  const fields = {
     organization: org,
     email: data.email,
     displayName: data.displayName,
@@ -171,12 +182,26 @@ export async function inviteUser(
     permissions: data.permissions,
     accessibleAccounts: data.accessibleAccounts,
     accessibleOrganizationIds: data.accessibleOrganizationIds,
-    status: 'pending',
+    status: 'pending' as const,
     emailConfirmedAt: null,
     lastLoginAt: null,
-  });
+  };
+  if (await heldOutOfReach(ctx.em, actor, data.email)) {
+    // The reply must not tell that the address has an account in another tenant: the
+    // caller gets what a new invitation returns (a user that is not stored), the address's
+    // holder a notice without a link.
+    await ctx.mailer.send(ctx.em, {
+      to: data.email,
+      subject: `You have been invited to ${org.name} on Holdfast`,
+      text: `Someone invited ${data.email} to ${org.name} on Holdfast, but this address already belongs to a Holdfast user, so nothing was changed.\n\nIf you expected this invitation, ask them to invite another address.`,
+    });
+    const unsaved = { ...fields, id: randomUUID(), createdAt: ctx.now, updatedAt: ctx.now, pendingEmail: null };
+    return ctx.em.create(User, unsaved, { persist: false });
+  }
+  await ensureEmailFree(ctx.em, data.email);
+  const user = ctx.em.create(User, fields);
   await ctx.em.flush();
-  await sendConfirmation(ctx, user, org, user.email, true);
+  await sendConfirmation(ctx, origin, user, org, user.email, true);
   return user;
 }
 
@@ -195,6 +220,7 @@ export async function updateUser(
   actor: Principal,
 ): Promise<UserChanges> {
   const data = parseInput(input);
+  const origin = data.email !== user.email ? await ctx.linkOrigin() : '';
   if (!actor.isAdministrator && user.role === 'administrator') {
     throw new ForbiddenError('Only administrators can change an administrator.');
   }
@@ -203,7 +229,7 @@ export async function updateUser(
   }
   const before = JSON.stringify([
     user.role,
-    [...user.permissions].sort(),
+    heldPermissions(user.permissions).sort(),
     user.accessibleAccounts,
     [...user.accessibleOrganizationIds].sort(),
   ]);
@@ -227,7 +253,7 @@ export async function updateUser(
   }
   if (before !== after) {
     user.role = data.role;
-    user.permissions = data.permissions as Permission[];
+    user.permissions = keepPlanned(data.permissions as Permission[], user.permissions);
     user.accessibleAccounts = data.accessibleAccounts;
     user.accessibleOrganizationIds = data.accessibleOrganizationIds;
     permissionsChanged = true;
@@ -240,11 +266,11 @@ export async function updateUser(
       // Not confirmed yet: the invitation simply goes to the corrected address.
       user.email = data.email;
       await ctx.em.flush();
-      await sendConfirmation(ctx, user, org, user.email, true);
+      await sendConfirmation(ctx, origin, user, org, user.email, true);
     } else {
       user.pendingEmail = data.email;
       await ctx.em.flush();
-      await sendConfirmation(ctx, user, org, data.email, false);
+      await sendConfirmation(ctx, origin, user, org, data.email, false);
       emailChangePending = true;
     }
     fields.push('email');
@@ -290,11 +316,11 @@ export async function deleteUser(em: EntityManager, org: IOrganization, user: IU
 
 export async function resendConfirmation(ctx: UserServiceContext, org: IOrganization, user: IUser): Promise<string> {
   if (user.status === 'pending') {
-    await sendConfirmation(ctx, user, org, user.email, true);
+    await sendConfirmation(ctx, await ctx.linkOrigin(), user, org, user.email, true);
     return user.email;
   }
   if (user.pendingEmail) {
-    await sendConfirmation(ctx, user, org, user.pendingEmail, false);
+    await sendConfirmation(ctx, await ctx.linkOrigin(), user, org, user.pendingEmail, false);
     return user.pendingEmail;
   }
   throw new AppError('nothing_to_confirm', `${user.email} has no unconfirmed email address.`, 409);

@@ -6,9 +6,9 @@
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../logging.ts';
-import { settleEntityAfterJob } from '../tasks/job-effects.ts';
 import type { WorkContext } from './context.ts';
 import { Job } from './entities.ts';
+import { jobEnded } from './handler.ts';
 import { finishJob } from './queue.ts';
 import { runClaimedJob } from './run-job.ts';
 
@@ -50,7 +50,7 @@ export class WorkerExecutor implements JobExecutor {
 
   run(jobId: string, owner: string, shutdown: AbortSignal): Promise<void> {
     const data: WorkerData = { config: this.#config, masterKey: new Uint8Array(this.#masterKey), jobId, owner };
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: data });
+    const worker = new Worker(new URL('../job-worker.ts', import.meta.url), { workerData: data });
     this.#workers.add(worker);
     const onShutdown = () => worker.postMessage({ type: 'shutdown' });
     shutdown.addEventListener('abort', onShutdown, { once: true });
@@ -77,7 +77,7 @@ export class WorkerExecutor implements JobExecutor {
     const now = this.#ctx.now();
     const message = `The job's worker stopped unexpectedly (${why.slice(0, 300)}).`;
     if (await finishJob(em, job, owner, { state: 'failed', error: message, message }, now)) {
-      await settleEntityAfterJob(em, job, 'failed', message, now);
+      await jobEnded(em, job, 'failed', message, now);
     }
   }
 

@@ -1,8 +1,10 @@
-// What a job kind implements, and the interruptions the runner tells apart.
+// What a job kind implements, the interruptions the runner tells apart, and the registry the
+// composition root (core/job-kinds.ts) fills: which handler runs each kind, and what else must
+// happen when a job ends (a backup's entity leaves "In Process"). So the queue knows no task.
 import type { EntityManager } from '@mikro-orm/core';
 import type { Logger } from '../logging.ts';
 import type { WorkContext } from './context.ts';
-import type { IJob, JobResult } from './entities.ts';
+import type { IJob, JobKind, JobResult, JobState } from './entities.ts';
 
 export interface ProgressTracker {
   items: number;
@@ -51,4 +53,40 @@ export class JobNotApplicableError extends Error {
     super(message);
     this.name = 'JobNotApplicableError';
   }
+}
+
+const handlers = new Map<JobKind, JobHandler>();
+
+/** Sets the handler of a job kind (at start-up and in every job worker). */
+export function registerJobHandler(kind: JobKind, handler: JobHandler): void {
+  handlers.set(kind, handler);
+}
+
+export function jobHandler(kind: JobKind): JobHandler | undefined {
+  return handlers.get(kind);
+}
+
+/** Called when a job ends outside its handler's success (failed, canceled, put back in the queue). */
+export type JobEndHook = (
+  em: EntityManager,
+  job: Pick<IJob, 'kind' | 'entity'>,
+  state: JobState,
+  error: string | null,
+  now: Date,
+) => Promise<void>;
+
+const endHooks = new Set<JobEndHook>();
+
+export function onJobEnd(hook: JobEndHook): void {
+  endHooks.add(hook);
+}
+
+export async function jobEnded(
+  em: EntityManager,
+  job: Pick<IJob, 'kind' | 'entity'>,
+  state: JobState,
+  error: string | null,
+  now: Date,
+): Promise<void> {
+  for (const hook of endHooks) await hook(em, job, state, error, now);
 }

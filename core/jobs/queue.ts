@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { recordJobActivity } from '../activity/activity-service.ts';
-import { settleEntityAfterJob } from '../tasks/job-effects.ts';
 import {
   type IJob,
   type InitiatorKind,
@@ -18,6 +17,7 @@ import {
   type JobResult,
   type JobState,
 } from './entities.ts';
+import { jobEnded } from './handler.ts';
 
 export interface Initiator {
   kind: InitiatorKind;
@@ -134,8 +134,11 @@ export interface ClaimLimits {
 
 /**
  * Claims up to `limits.slots` due jobs for `owner`, honouring the per-organization and per-task
- * limits and never two jobs of one entity at once. Each claim is a conditional UPDATE on the
- * state and attempt count read, so of racing claimers exactly one gets each job.
+ * limits and never two jobs of one entity at once. Organizations take turns (round-robin, the one
+ * whose oldest claimable job waited longest first), and the limits are conditions of the query,
+ * so however many jobs one tenant or task queues, every other tenant's due jobs are reached.
+ * Each claim is a conditional UPDATE on the state and attempt count read, so of racing claimers
+ * exactly one gets each job.
  */
 export async function claimJobs(
   em: EntityManager,
@@ -145,12 +148,6 @@ export async function claimJobs(
   now: Date,
 ): Promise<IJob[]> {
   if (limits.slots <= 0) return [];
-  const candidates = await em.find(
-    Job,
-    { state: 'pending', runAfter: { $lte: now } },
-    { orderBy: { runAfter: 'asc', createdAt: 'asc' }, limit: Math.max(20, limits.slots * 5) },
-  );
-  if (candidates.length === 0) return [];
   const running = await em.find(Job, { state: 'in_progress' }, { fields: ['organization', 'task', 'entity'] });
   const perOrg = new Map<string, number>();
   const perTask = new Map<string, number>();
@@ -161,13 +158,25 @@ export async function claimJobs(
     if (j.entity) busyEntities.add(j.entity.id);
   };
   for (const j of running) count(j);
+  const full = (counts: Map<string, number>, limit: number) =>
+    [...counts].flatMap(([id, n]) => (n >= limit ? [id] : []));
 
   const claimed: IJob[] = [];
-  for (const job of candidates) {
-    if (claimed.length >= limits.slots) break;
-    if ((perOrg.get(job.organization.id) ?? 0) >= limits.perOrganization) continue;
-    if (job.task && (perTask.get(job.task.id) ?? 0) >= limits.perTask) continue;
-    if (job.entity && busyEntities.has(job.entity.id)) continue;
+  // Organizations served in the current round: each gets one job per round.
+  const served = new Set<string>();
+  // Lost races and empty rounds cost a query each; a bound keeps a claimer that keeps losing from spinning.
+  for (let queries = 0; claimed.length < limits.slots && queries < limits.slots * 4 + 8; queries++) {
+    const job = await nextClaimable(em, now, {
+      organizations: [...new Set([...full(perOrg, limits.perOrganization), ...served])],
+      tasks: full(perTask, limits.perTask),
+      entities: [...busyEntities],
+    });
+    if (!job) {
+      if (served.size === 0) break;
+      served.clear();
+      continue;
+    }
+    served.add(job.organization.id);
     const won = await em.nativeUpdate(
       Job,
       { id: job.id, state: 'pending', attempts: job.attempts },
@@ -181,12 +190,29 @@ export async function claimJobs(
         log: appendLog(job.log, logEntry('info', `attempt ${job.attempts + 1} started`, now)),
       },
     );
+    // Lost to another claimer: the job is no longer pending, so the next query skips it.
     if (won !== 1) continue;
     count(job);
     claimed.push(job);
   }
   em.clear();
   return claimed;
+}
+
+/** The oldest due pending job outside the excluded organizations, tasks and entities. */
+async function nextClaimable(
+  em: EntityManager,
+  now: Date,
+  exclude: { organizations: string[]; tasks: string[]; entities: string[] },
+): Promise<IJob | null> {
+  const where: Record<string, unknown>[] = [{ state: 'pending', runAfter: { $lte: now } }];
+  if (exclude.organizations.length > 0) where.push({ organization: { $nin: exclude.organizations } });
+  if (exclude.tasks.length > 0) where.push({ $or: [{ task: null }, { task: { $nin: exclude.tasks } }] });
+  if (exclude.entities.length > 0) where.push({ $or: [{ entity: null }, { entity: { $nin: exclude.entities } }] });
+  return em.findOne(Job, { $and: where } as never, {
+    orderBy: { runAfter: 'asc', createdAt: 'asc', id: 'asc' },
+    disableIdentityMap: true,
+  });
 }
 
 export interface ProgressReport {
@@ -346,7 +372,7 @@ export async function requestCancel(em: EntityManager, jobId: string, now: Date,
         jobId,
       );
       if (done) {
-        await settleEntityAfterJob(em, job, 'canceled', null, now);
+        await jobEnded(em, job, 'canceled', null, now);
         return 'canceled';
       }
       continue; // claimed meanwhile: ask the runner instead
@@ -409,7 +435,7 @@ export async function recoverLapsedJobs(em: EntityManager, now: Date): Promise<{
     if (!changed) continue;
     if (resume) outcome.resumed++;
     else outcome.failed++;
-    await settleEntityAfterJob(em, job, state, resume ? null : `The last backup failed: ${STOPPED_DURING_RUN}.`, now);
+    await jobEnded(em, job, state, resume ? null : `The last backup failed: ${STOPPED_DURING_RUN}.`, now);
   }
   return outcome;
 }

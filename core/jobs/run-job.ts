@@ -6,22 +6,10 @@ import type { EntityManager } from '@mikro-orm/core';
 import { RepositoryLockedError } from '../../storage/locks.ts';
 import { TransientServiceError } from '../plugins/service.ts';
 import { SinkError } from '../plugins/sink.ts';
-import { runExportJob } from '../recovery/export-job.ts';
-import { runRestoreJob } from '../recovery/restore-job.ts';
-import { runBackupJob } from '../tasks/backup-job.ts';
-import { settleEntityAfterJob } from '../tasks/job-effects.ts';
-import { runMaintenanceJob } from '../tasks/maintenance-job.ts';
 import { heartbeatMs, type WorkContext } from './context.ts';
-import { type IJob, Job, type JobKind } from './entities.ts';
-import { type JobHandler, JobInterruption, JobNotApplicableError, type ProgressTracker } from './handler.ts';
+import { type IJob, Job } from './entities.ts';
+import { JobInterruption, JobNotApplicableError, jobEnded, jobHandler, type ProgressTracker } from './handler.ts';
 import { finishJob, releaseJob, renewLease, retryDelayMs } from './queue.ts';
-
-const handlers: Partial<Record<JobKind, JobHandler>> = {
-  backup: runBackupJob,
-  maintenance: runMaintenanceJob,
-  restore: runRestoreJob,
-  export: runExportJob,
-};
 
 /** Errors worth another attempt later. */
 export function isTransient(err: unknown): boolean {
@@ -76,7 +64,7 @@ export async function runClaimedJob(ctx: WorkContext, jobId: string, options: Ru
   }, heartbeatMs(ctx.settings));
 
   try {
-    const handler = handlers[job.kind];
+    const handler = jobHandler(job.kind);
     if (!handler) throw new Error(`no runner for ${job.kind} jobs on this appliance yet`);
     log.info('job started');
     const outcome = await handler({ ctx, em, job, signal: controller.signal, progress, log });
@@ -129,7 +117,7 @@ async function endAfterError(
         progress,
       )
     ) {
-      await settleEntityAfterJob(em, job, 'canceled', null, now);
+      await jobEnded(em, job, 'canceled', null, now);
     }
     log.info('job canceled');
     return;
@@ -156,14 +144,14 @@ async function endAfterError(
         now,
       )
     ) {
-      await settleEntityAfterJob(em, job, 'pending', null, now);
+      await jobEnded(em, job, 'pending', null, now);
     }
     log.info('job interrupted by shutdown, back in the queue');
     return;
   }
   if (err instanceof JobNotApplicableError) {
     await finishJob(em, job, owner, { state: 'canceled', error: err.message, message: err.message }, now, progress);
-    await settleEntityAfterJob(em, job, 'canceled', null, now);
+    await jobEnded(em, job, 'canceled', null, now);
     return;
   }
   const message = sentence(err);
@@ -185,7 +173,7 @@ async function endAfterError(
         now,
       )
     ) {
-      await settleEntityAfterJob(em, job, 'pending', null, now);
+      await jobEnded(em, job, 'pending', null, now);
     }
     log.warn({ err, attempts }, 'job failed with a transient error; retry queued');
     return;
@@ -193,7 +181,7 @@ async function endAfterError(
   if (
     await finishJob(em, job, owner, { state: 'failed', error: message, message: `failed: ${message}` }, now, progress)
   ) {
-    await settleEntityAfterJob(em, job, 'failed', message, now);
+    await jobEnded(em, job, 'failed', message, now);
   }
   log.warn({ err }, 'job failed');
 }

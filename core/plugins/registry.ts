@@ -1,16 +1,17 @@
 // The one place the kernel names built-in plugins. Everything else finds plugins through here.
 // Service plugins: Dropbox is built in; external ones are loaded from HOLDFAST_PLUGINS, and tests
-// register their fake service directly. `configureServicePlugins` hands each built-in connector
-// its appliance-wide settings (its registered app, an API base) from the configuration.
+// register their fake service directly. `configureServicePlugins` hands each connector the
+// appliance-wide settings it declares (its registered app, an API base) from the configuration.
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { declaredEnvNames, resolvePluginSettings } from '../../config/plugin-settings.ts';
 import type { Config } from '../../config/schema.ts';
 import dropboxServicePlugin from '../../plugins/services/dropbox/index.ts';
 import azureSinkPlugin from '../../plugins/sinks/azure/index.ts';
 import gcsSinkPlugin from '../../plugins/sinks/gcs/index.ts';
 import localSinkPlugin from '../../plugins/sinks/local/index.ts';
 import s3SinkPlugin from '../../plugins/sinks/s3/index.ts';
-import type { ServiceAppSettings, ServicePlugin } from './service.ts';
+import { type ServiceAppSettingSpec, type ServicePlugin, searchFieldsProblem } from './service.ts';
 import type { SinkPlugin } from './sink.ts';
 
 export const sinkPlugins: readonly SinkPlugin<never>[] = [
@@ -20,26 +21,48 @@ export const sinkPlugins: readonly SinkPlugin<never>[] = [
   gcsSinkPlugin as SinkPlugin<never>,
 ];
 
+const addedSinkPlugins = new Map<string, SinkPlugin<never>>();
+
+/** The built-in sink plugins, then the added ones (external packages, tests). */
+export function allSinkPlugins(): SinkPlugin<unknown>[] {
+  return [...sinkPlugins, ...addedSinkPlugins.values()] as SinkPlugin<unknown>[];
+}
+
 export function sinkPlugin(kind: string): SinkPlugin<unknown> | undefined {
-  return sinkPlugins.find((p) => p.kind === kind) as SinkPlugin<unknown> | undefined;
+  return allSinkPlugins().find((p) => p.kind === kind);
+}
+
+/** Adds a sink plugin (external packages, tests). A kind may be registered once. */
+export function registerSinkPlugin<Settings>(plugin: SinkPlugin<Settings>): void {
+  const existing = sinkPlugin(plugin.kind);
+  if (existing === (plugin as unknown as SinkPlugin<unknown>)) return;
+  if (existing) throw new Error(`a sink plugin of kind "${plugin.kind}" is already registered`);
+  addedSinkPlugins.set(plugin.kind, plugin as unknown as SinkPlugin<never>);
 }
 
 const builtInServicePlugins: readonly ServicePlugin[] = [dropboxServicePlugin as unknown as ServicePlugin];
 
-export type ConnectorConfig = Pick<Config, 'dropboxAppKey' | 'dropboxAppSecret' | 'dropboxApiBase'>;
-
-/** Each built-in connector's settings from the configuration (names as its README gives them). */
-const connectorSettings: Record<string, (config: ConnectorConfig) => ServiceAppSettings> = {
-  dropbox: (c) => ({ appKey: c.dropboxAppKey, appSecret: c.dropboxAppSecret, apiBase: c.dropboxApiBase }),
-};
-
-/** Passes the built-in connectors their settings; at start-up and in every job worker. */
-export function configureServicePlugins(config: ConnectorConfig): void {
-  for (const plugin of builtInServicePlugins) {
-    const values = connectorSettings[plugin.kind];
-    if (values) plugin.configure?.(values(config));
-  }
+/**
+ * Hands every service plugin (built-in and added) the appliance-wide settings it declares, read
+ * from the configuration by the names it gave; at start-up and in every job worker, after the
+ * external plugins are loaded. Throws ConfigError for invalid values and unknown config file keys.
+ */
+export function configureServicePlugins(config: Pick<Config, 'unclaimed'>): void {
+  const plugins = servicePlugins();
+  const values = resolvePluginSettings(config, plugins);
+  for (const plugin of plugins) plugin.configure?.(values[plugin.kind] ?? {});
 }
+
+/** The built-in plugins' declared settings, for the configuration table in README.md. */
+export function builtInAppSettings(): ServiceAppSettingSpec[] {
+  return builtInServicePlugins.flatMap((p) => [...(p.appSettings ?? [])]);
+}
+
+/** Variables the loaded plugins read, so they are not warned about as unknown. */
+export function pluginEnvNames(): string[] {
+  return declaredEnvNames(servicePlugins());
+}
+
 const addedServicePlugins = new Map<string, ServicePlugin>();
 
 export function servicePlugins(): ServicePlugin[] {
@@ -55,6 +78,8 @@ export function registerServicePlugin(plugin: ServicePlugin<never, never>): void
   const existing = servicePlugin(plugin.kind);
   if (existing === plugin) return;
   if (existing) throw new Error(`a service plugin of kind "${plugin.kind}" is already registered`);
+  const problem = searchFieldsProblem(plugin.kind, plugin.searchFields ?? []);
+  if (problem) throw new Error(problem);
   addedServicePlugins.set(plugin.kind, plugin as unknown as ServicePlugin);
 }
 
@@ -69,9 +94,20 @@ function isServicePlugin(value: unknown): value is ServicePlugin {
   );
 }
 
+function isSinkPlugin(value: unknown): value is SinkPlugin<never> {
+  const v = value as Partial<SinkPlugin<never>> | null;
+  return (
+    !!v &&
+    typeof v.kind === 'string' &&
+    typeof v.create === 'function' &&
+    typeof v.settings === 'object' &&
+    Array.isArray(v.secretSettings)
+  );
+}
+
 /**
  * Loads external plugin modules (npm package names or absolute paths) and registers what they
- * default-export. Runs at start-up and in every job worker, so both see the same plugins.
+ * default-export (a service or a sink descriptor). Runs at start-up and in every job worker, so both see the same plugins.
  */
 export async function loadExternalPlugins(specifiers: readonly string[]): Promise<void> {
   for (const specifier of specifiers) {
@@ -82,9 +118,12 @@ export async function loadExternalPlugins(specifiers: readonly string[]): Promis
     } catch (err) {
       throw new Error(`cannot load plugin ${specifier} (HOLDFAST_PLUGINS): ${(err as Error).message}`, { cause: err });
     }
-    if (!isServicePlugin(module.default)) {
-      throw new Error(`plugin ${specifier} (HOLDFAST_PLUGINS) does not default-export a service plugin descriptor`);
+    if (isServicePlugin(module.default)) registerServicePlugin(module.default as ServicePlugin<never, never>);
+    else if (isSinkPlugin(module.default)) registerSinkPlugin(module.default);
+    else {
+      throw new Error(
+        `plugin ${specifier} (HOLDFAST_PLUGINS) does not default-export a service or sink plugin descriptor`,
+      );
     }
-    registerServicePlugin(module.default as ServicePlugin<never, never>);
   }
 }

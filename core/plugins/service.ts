@@ -9,6 +9,9 @@ import type { ZodType } from 'zod';
 import type { NewItem } from '../../storage/snapshot-writer.ts';
 import type { Logger } from '../logging.ts';
 
+/** The logger a plugin is handed (pino's), so plugins need not import the kernel's logging. */
+export type { Logger };
+
 /** Something the service holds that is backed up on its own: a user's mailbox, a team folder, an object type. */
 export interface DiscoveredEntity {
   /** Stable id at the service; snapshots are filed under it. */
@@ -31,7 +34,7 @@ export interface PreviousItem {
 /**
  * Where a backup run puts items. Nothing is visible until the kernel commits the snapshot. The
  * calls may overlap (a plugin downloading several files at once); for one key the last call made
- * wins.
+ * wins. The kernel provides every method on every run.
  */
 export interface BackupItemWriter {
   /** The previous snapshot exists, so carryOver() may be used. */
@@ -46,15 +49,15 @@ export interface BackupItemWriter {
    * The previous snapshot's item at `key` (undefined without one): lets a plugin compare what it
    * stored (a revision, a content hash in `meta`) with the source before reading content again.
    */
-  previous?(key: string): Promise<PreviousItem | undefined>;
+  previous(key: string): Promise<PreviousItem | undefined>;
   /** Every item of the previous snapshot in key order (none without one). */
-  previousItems?(): AsyncIterable<PreviousItem>;
+  previousItems(): AsyncIterable<PreviousItem>;
   /**
    * Adds `item` with the content of the previous snapshot's item at `from` — a file moved,
    * copied or otherwise known (by the service's content hash) to hold content already stored —
    * without reading it again. Throws when the previous snapshot has no item `from`.
    */
-  addFromPrevious?(item: NewItem, from: string): Promise<void>;
+  addFromPrevious(item: NewItem, from: string): Promise<void>;
 }
 
 export interface BackupRun<State = unknown> {
@@ -145,10 +148,26 @@ export interface ServiceConnection<State = unknown> {
 /**
  * Appliance-wide settings of a connector, the same for every task: the app registered at the
  * service (OAuth client id and secret), an API base to use instead of the service's (tests, demos).
- * The kernel reads them from the appliance configuration and passes them to `configure` at start
- * and in every job worker; names are the plugin's (documented in its README).
+ * The plugin declares them (`appSettings`); the kernel reads them from the environment or the
+ * configuration file by the names declared and passes them to `configure` at start and in every
+ * job worker, keyed by each setting's `name` (unset ones are undefined).
  */
 export type ServiceAppSettings = Readonly<Record<string, string | undefined>>;
+
+/** One appliance-wide setting a plugin declares; README.md's configuration table lists the built-in ones. */
+export interface ServiceAppSettingSpec {
+  /** The key `configure` receives it under, e.g. `appKey`. */
+  name: string;
+  /** The environment variable, e.g. `HOLDFAST_DROPBOX_APP_KEY` (must start with `HOLDFAST_`). */
+  env: string;
+  /** The key in the JSON file named by HOLDFAST_CONFIG, e.g. `dropboxAppKey`. */
+  configKey: string;
+  /** `secret`: never echoed in a configuration problem; `url`: an http(s) URL, trailing slashes removed. */
+  kind: 'string' | 'secret' | 'url';
+  /** What happens when it is unset, for the configuration table. */
+  defaultText: string;
+  description: string;
+}
 
 /**
  * Connecting by OAuth 2 (authorization code with PKCE, S256), for services that use it. The
@@ -165,11 +184,39 @@ export interface ServiceOAuth<Settings> {
   ): Promise<Settings>;
 }
 
-/** A field the item search offers for this service (from items' `meta`). */
+/**
+ * The catalog's columns: `name` and `path` (shown, browsed and found by words; a path's folders
+ * make the Recovery tree), `author` (found by words too) and `modified` (a date).
+ */
+export const CATALOG_COLUMNS = ['name', 'path', 'author', 'modified'] as const;
+export type CatalogColumn = (typeof CATALOG_COLUMNS)[number];
+
+/**
+ * One of the service's item fields that the catalog keeps and Recovery searches: the `meta` key
+ * holding it, the label Recovery shows, and the catalog column it goes to (each column at most
+ * once). `modified` takes an ISO date string or epoch milliseconds. Without a `path` field an
+ * item's path is its key; without a `name` field, the last segment of its path.
+ */
 export interface SearchField {
   name: string;
   label: string;
-  type: 'text' | 'date' | 'boolean';
+  column: CatalogColumn;
+}
+
+/** What is wrong with a plugin's search fields, in one sentence, or undefined when nothing is. */
+export function searchFieldsProblem(kind: string, fields: readonly SearchField[]): string | undefined {
+  const seen = new Map<string, string>();
+  for (const field of fields) {
+    if (!(CATALOG_COLUMNS as readonly string[]).includes(field.column)) {
+      return `plugin "${kind}": search field "${field.name}" must name its catalog column: name, path, author or modified`;
+    }
+    const before = seen.get(field.column);
+    if (before !== undefined) {
+      return `plugin "${kind}": search fields "${before}" and "${field.name}" both fill the catalog column "${field.column}"`;
+    }
+    seen.set(field.column, field.name);
+  }
+  return undefined;
 }
 
 /**
@@ -199,7 +246,9 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
   pathsCaseInsensitive?: boolean;
   /** Opens a connection; throws ServiceAuthError when the credentials are refused. */
   connect(settings: Settings, context: { signal: AbortSignal; log: Logger }): Promise<ServiceConnection<State>>;
-  /** Receives the connector's appliance-wide settings (see ServiceAppSettings). */
+  /** The connector's appliance-wide settings (OAuth client id and secret…), read from the configuration by these names. */
+  appSettings?: readonly ServiceAppSettingSpec[];
+  /** Receives the values of `appSettings` (see ServiceAppSettings). */
   configure?(app: ServiceAppSettings): void;
   /** Present when tasks connect through the service's OAuth pages instead of a settings form. */
   oauth?: ServiceOAuth<Settings>;

@@ -1,15 +1,17 @@
 // A plugin's settings as form fields, generated from its zod schema (z.toJSONSchema): label and
 // hint from the setting's `.describe()` text, the input from its JSON type (text, number, a
 // checkbox for booleans, a select for enums), secrets as password inputs that are never filled
-// back in. Settings a form cannot express (lists, objects) are left out: the schema's defaults
-// apply. Also turns submitted form strings back into what the schema parses.
+// back in (a secret JSON document, `…Json`, as a text area). Settings a form cannot express
+// (lists, objects) are left out: the schema's defaults apply. Also turns submitted values (form
+// strings or JSON) back into what the schema parses. The one generator: service connect forms and
+// storage location forms (core/storage-locations/fields.ts) both use it.
 import { z } from 'zod';
 
 export interface FormField {
   name: string;
   label: string;
   hint: string | null;
-  input: 'text' | 'password' | 'number' | 'checkbox' | 'select';
+  input: 'text' | 'password' | 'textarea' | 'number' | 'checkbox' | 'select';
   secret: boolean;
   required: boolean;
   choices: string[];
@@ -68,7 +70,9 @@ export function formFieldsOf(schema: z.ZodType, secretSettings: readonly string[
     if (!type) continue;
     const secret = secretSettings.includes(name);
     const input: FormField['input'] = secret
-      ? 'password'
+      ? /Json$/.test(name)
+        ? 'textarea'
+        : 'password'
       : type === 'enum'
         ? 'select'
         : type === 'boolean'
@@ -89,27 +93,47 @@ export function formFieldsOf(schema: z.ZodType, secretSettings: readonly string[
   return fields;
 }
 
+export interface InputOptions {
+  /** Form strings, or JSON values (the API: a checkbox is a boolean, numbers are numbers). */
+  from: 'form' | 'json';
+  /**
+   * A blank required text: 'empty' passes '' on (so the schema's own message for it names the
+   * field), 'unset' leaves it out (the schema's message for a missing value).
+   */
+  blankRequired: 'empty' | 'unset';
+}
+
 /**
- * Form strings as the schema parses them: empty text is "not given" for optional settings (their
- * defaults apply) and stays empty for required ones (so the schema's own message names it),
- * numbers are numbers, a checkbox is true only when ticked. Names the form does not show are dropped.
+ * Submitted values as the schema parses them: blank text is "not given" (defaults apply; see
+ * `blankRequired` for required ones), numbers are numbers, a form checkbox is true only when
+ * ticked. Names without a field are dropped.
  */
-export function valuesFromForm(fields: readonly FormField[], input: Record<string, string>): Record<string, unknown> {
+export function valuesFromInput(
+  fields: readonly FormField[],
+  input: Record<string, unknown>,
+  options: InputOptions,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const field of fields) {
     const value = input[field.name];
     if (field.input === 'checkbox') {
-      out[field.name] = value === 'on' || value === 'true';
+      if (options.from === 'form') out[field.name] = value === 'on' || value === 'true';
+      else if (typeof value === 'boolean') out[field.name] = value;
       continue;
     }
-    if (value === undefined || value.trim() === '') {
-      if (field.required && field.input !== 'number') out[field.name] = '';
+    if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
+      if (options.blankRequired === 'empty' && field.required && field.input !== 'number') out[field.name] = '';
       continue;
     }
-    if (field.input === 'number') {
+    if (typeof value === 'string' && field.input === 'number') {
       const n = Number(value);
       out[field.name] = Number.isFinite(n) ? n : value;
     } else out[field.name] = value;
   }
   return out;
+}
+
+/** A connect form's strings as the schema parses them (a blank required field keeps its own message). */
+export function valuesFromForm(fields: readonly FormField[], input: Record<string, string>): Record<string, unknown> {
+  return valuesFromInput(fields, input, { from: 'form', blankRequired: 'empty' });
 }

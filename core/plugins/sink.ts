@@ -187,6 +187,25 @@ export interface SinkPlugin<Settings = unknown> {
   label: string;
   settings: import('zod').ZodType<Settings>;
   secretSettings: readonly string[];
+  /**
+   * Only the appliance's operator (the root organization) may create locations of this kind: it
+   * writes on the appliance's own disks (local folders, mounts).
+   */
+  operatorOnly?: boolean;
+  /**
+   * Settings only the operator may set: anything that names a file or device on the appliance
+   * (a CA bundle, a key file) or otherwise reaches its resources. A tenant is never shown them and
+   * is refused when it submits one, or it could make the appliance read its files.
+   */
+  operatorOnlySettings?: readonly string[];
+  /** Settings shown unfolded; the others fold under "Advanced settings". Absent: all unfolded. */
+  primarySettings?: readonly string[];
+  /**
+   * Field messages when a tenant's settings would fall back to the appliance's own credentials
+   * (an SDK's environment, instance role or default application credentials), which only the
+   * operator may rely on. Called for every organization but the operator; {} when fine.
+   */
+  tenantCredentialProblems?(settings: Record<string, unknown>, secrets: Record<string, string>): Record<string, string>;
   /** May load the sink's implementation on demand (cloud SDKs are heavy; the kernel loads them when used). */
   create(settings: Settings, options?: SinkCreateOptions): Sink | Promise<Sink>;
 }

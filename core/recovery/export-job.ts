@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
+import { type ItemFieldMap, itemFieldMap, itemModified, itemPath } from '../catalog/item-fields.ts';
 import { Organization } from '../identity/entities.ts';
 import type { JobOutcome, JobRun } from '../jobs/handler.ts';
 import { appendJobLog, logEntry } from '../jobs/queue.ts';
@@ -27,7 +28,7 @@ import {
 } from './archive.ts';
 import { checkedContent } from './checked-content.ts';
 import { ExportResult } from './entities.ts';
-import { describeSelection, isEverything, itemPath, selectedItems } from './items.ts';
+import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { type ExportParams, exportParamsSchema, exportPassphraseContext, parseParams } from './params.ts';
 import { FAILED_LISTED, FAILED_LOGGED, openSnapshot, recoverySource } from './restore-job.ts';
 
@@ -49,12 +50,11 @@ export function resultFileName(label: string, at: Date, extension: string): stri
   return `${slug || 'export'}-${at.toISOString().slice(0, 10)}.${extension}`;
 }
 
-function mtimeOf(item: ItemEntry, fallback: Date): Date {
-  const meta = item.meta ?? {};
-  const value = meta.mtimeMs ?? meta.modified ?? meta.lastModified;
-  const date = typeof value === 'number' || typeof value === 'string' ? new Date(value) : undefined;
+/** The entry time in the archive: when the service says the item changed, else the snapshot's time. */
+function mtimeOf(item: ItemEntry, fallback: Date, fields: ItemFieldMap): Date {
+  const date = itemModified(item, fields);
   // ZIP's DOS times start in 1980.
-  return date && !Number.isNaN(date.getTime()) && date.getUTCFullYear() >= 1980 ? date : fallback;
+  return date && date.getUTCFullYear() >= 1980 ? date : fallback;
 }
 
 /** Names the archive could not hold as they are: the first ones in the job log, all in the manifest. */
@@ -79,6 +79,8 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
   const { ctx, em, job, signal, progress } = run;
   const params: ExportParams = parseParams(exportParamsSchema, job.params);
   const source = await recoverySource(run, params.entityId);
+  // Where the service keeps its items' paths and dates (an uninstalled plugin: keys and snapshot time).
+  const fields = itemFieldMap(ctx.services(source.task.service)?.searchFields ?? []);
   const rules = { caseInsensitive: ctx.services(source.task.service)?.pathsCaseInsensitive };
   const encryption: Encryption =
     params.encryption === 'passphrase'
@@ -141,18 +143,18 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         let count = 0;
         const damaged: { key: string; reason: string }[] = [];
         const produce = async () => {
-          for await (const item of selectedItems(reader, params.selection, signal, rules)) {
+          for await (const item of selectedItems(reader, params.selection, signal, fields, rules)) {
             signal.throwIfAborted();
-            const mtime = mtimeOf(item, snapshotTime);
+            const mtime = mtimeOf(item, snapshotTime, fields);
             if (item.kind === 'folder') {
-              await archive.addFolder(names.name(itemPath(item), true), mtime);
+              await archive.addFolder(names.name(itemPath(item, fields), true), mtime);
             } else {
               const checked = await checkedContent(reader, item);
               if ('damaged' in checked) {
                 damaged.push({ key: item.key, reason: checked.damaged });
                 continue;
               }
-              const name = names.name(itemPath(item));
+              const name = names.name(itemPath(item, fields));
               progress.step = `writing ${name}`.slice(0, 200);
               current = checked.content();
               await archive.addFile(name, item.size, mtime, current);

@@ -5,6 +5,7 @@
 // memory holds one batch of entries, never the snapshot.
 import type { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
+import { type ItemFieldMap, itemPath } from '../catalog/item-fields.ts';
 
 export interface ItemSelection {
   /** Exact item keys. */
@@ -19,12 +20,6 @@ const BATCH_BYTES = 64 * 1024 * 1024;
 
 function trimSlashes(path: string): string {
   return path.replace(/^\/+|\/+$/g, '');
-}
-
-/** The item's path as the Recovery pages show it: its `meta.path`, else its key. */
-export function itemPath(item: Pick<ItemEntry, 'key' | 'meta'>): string {
-  const path = typeof item.meta?.path === 'string' ? item.meta.path : item.key;
-  return trimSlashes(path);
 }
 
 export function isEverything(selection: ItemSelection): boolean {
@@ -51,8 +46,16 @@ export function describeSelection(selection: ItemSelection): string {
   return named.length <= 3 ? named.join(', ') : `${named.slice(0, 3).join(', ')} and ${named.length - 3} more`;
 }
 
-/** Tests one item against a selection (prepared once with `matcher`). */
-export function matcher(selection: ItemSelection, rules: PathRules = {}): (item: ItemEntry) => boolean {
+/**
+ * Tests one item against a selection (prepared once with `matcher`). `fields` says where the
+ * item's service keeps its path, which folder paths are matched against (as Recovery shows them),
+ * and `rules` how the service compares paths.
+ */
+export function matcher(
+  selection: ItemSelection,
+  fields: ItemFieldMap,
+  rules: PathRules = {},
+): (item: ItemEntry) => boolean {
   if (isEverything(selection)) return () => true;
   const keys = new Set(selection.keys ?? []);
   const prefixes = (selection.paths ?? [])
@@ -63,7 +66,7 @@ export function matcher(selection: ItemSelection, rules: PathRules = {}): (item:
   if ((selection.paths ?? []).some((p) => trimSlashes(p) === '')) return () => true;
   return (item) => {
     if (keys.has(item.key)) return true;
-    const path = pathKey(itemPath(item), rules);
+    const path = pathKey(itemPath(item, fields), rules);
     return prefixes.some((p) => path === p || path.startsWith(`${p}/`));
   };
 }
@@ -76,10 +79,11 @@ export async function* selectedItems(
   reader: SnapshotReader,
   selection: ItemSelection,
   signal: AbortSignal,
+  fields: ItemFieldMap,
   rules: PathRules = {},
 ): AsyncGenerator<ItemEntry> {
   await reader.repo.loadIndex();
-  const wanted = matcher(selection, rules);
+  const wanted = matcher(selection, fields, rules);
   let batch: ItemEntry[] = [];
   let bytes = 0;
   for await (const item of reader.items()) {

@@ -6,6 +6,7 @@
 // to the plugin); some failing makes the job Partially succeeded, all failing makes it Failed.
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
+import { itemFieldMap } from '../catalog/item-fields.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
 import { appendJobLog, logEntry } from '../jobs/queue.ts';
 import type { RestoreItem } from '../plugins/service.ts';
@@ -57,8 +58,9 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
   }
   const plugin = ctx.services(source.task.service);
   if (!plugin) throw new Error(`the service plugin "${source.task.service}" is not installed on this appliance`);
-
+  const fields = itemFieldMap(plugin.searchFields);
   const rules = { caseInsensitive: plugin.pathsCaseInsensitive };
+
   progress.step = 'opening the backup';
   const opened = await ctx.storage.open({
     id: source.task.id,
@@ -84,7 +86,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
           let handed = 0;
           const damaged: { key: string; reason: string }[] = [];
           async function* items(): AsyncGenerator<RestoreItem> {
-            for await (const item of selectedItems(reader, params.selection, signal, rules)) {
+            for await (const item of selectedItems(reader, params.selection, signal, fields, rules)) {
               const checked = await checkedContent(reader, item);
               if ('damaged' in checked) {
                 damaged.push({ key: item.key, reason: checked.damaged });

@@ -4,12 +4,13 @@
 import { type Context, Hono } from 'hono';
 import { recordAudit } from '../audit/audit-service.ts';
 import { ValidationError } from '../errors.ts';
-import { clientIp, requestOrigin } from '../http/client.ts';
+import { clientIp } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { renderPage } from '../http/page.ts';
 import { confirmEmail, requestPasswordReset, resetPassword } from '../identity/account-links.ts';
 import type { IOrganization, IUser } from '../identity/entities.ts';
 import { peekToken } from '../identity/one-time-tokens.ts';
+import { mailLinkOrigin, PublicUrlMissingError } from '../system/public-url.ts';
 import { formFields } from './forms.ts';
 
 export function accountLinkRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -95,8 +96,15 @@ export function accountLinkRoutes(deps: AppDeps): Hono<AppEnv> {
         422,
       );
     }
-    const user = await requestPasswordReset(c.get('em'), deps.mailer, email, requestOrigin(c, deps.config), deps.now());
-    if (user) c.get('log').info({ userId: user.id }, 'password reset requested');
+    try {
+      const linkOrigin = () => mailLinkOrigin(c.get('em'), deps.config.publicUrl);
+      const user = await requestPasswordReset(c.get('em'), deps.mailer, email, linkOrigin, deps.now());
+      if (user) c.get('log').info({ userId: user.id }, 'password reset requested');
+    } catch (err) {
+      // The same answer as when it was mailed: the page never says whether the address exists.
+      if (!(err instanceof PublicUrlMissingError)) throw err;
+      c.get('log').warn('no reset link mailed: set HOLDFAST_PUBLIC_URL (links in mail never use the request Host)');
+    }
     return renderPage(c, deps, 'pages/forgot-password.njk', {
       title: 'Check your mail',
       sent: true,

@@ -37,7 +37,7 @@ import {
 import { AUDIT_STATUSES, type IAuditEvent } from '../audit/entities.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
-import { csvLine } from '../http/csv.ts';
+import { csvResponse, mapRows } from '../http/csv-response.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { renderFragment, wantsFragment } from '../http/htmx.ts';
 import { organizationOf, principalOf, requirePermission, requireUser } from '../http/middleware.ts';
@@ -48,8 +48,6 @@ import { KIND_LABELS } from '../tenancy/organizations.ts';
 import { findWithin } from '../tenancy/portal-accounts.ts';
 
 const MAX_ACCOUNT_CHOICES = 500;
-/** Rows gathered before a chunk of the CSV is handed to the response. */
-const CSV_ROWS_PER_CHUNK = 200;
 
 function rowView(row: IAuditEvent, current: IOrganization) {
   const org = row.organization as IOrganization | null;
@@ -239,39 +237,20 @@ export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
     const now = deps.now();
     const em = c.get('em').fork();
     const log = c.get('log');
-    async function* csv(): AsyncGenerator<string> {
-      let count = 0;
-      let complete = false;
-      try {
-        let chunk = `\uFEFF${csvLine(ACTIVITY_CSV_HEADER)}`;
-        let rowsInChunk = 0;
-        for await (const row of allActivityRows(em, principal, org, parsed.filters)) {
-          chunk += csvLine(activityCsvRow(row));
-          count += 1;
-          if (++rowsInChunk === CSV_ROWS_PER_CHUNK) {
-            yield chunk;
-            chunk = '';
-            rowsInChunk = 0;
-          }
-        }
-        if (chunk) yield chunk;
-        complete = true;
-      } finally {
-        await recordAudit(em, {
+    return csvResponse(c, {
+      fileName: `holdfast-system-activity-${now.toISOString().slice(0, 10)}.csv`,
+      header: ACTIVITY_CSV_HEADER,
+      rows: mapRows(allActivityRows(em, principal, org, parsed.filters), activityCsvRow),
+      bom: true,
+      onEnd: ({ count, complete }) =>
+        recordAudit(em, {
           organization: org,
           activity: 'Activity exported',
           status: complete ? 'completed' : 'failed',
           account: org.name,
           description: `${complete ? 'Exported' : 'Export interrupted after'} ${count} system activity ${count === 1 ? 'row' : 'rows'} as CSV${describeActivityFilters(parsed.values, account?.name ?? null)}`,
           actor,
-        }).catch((err) => log.warn({ err }, 'could not record the activity export'));
-      }
-    }
-    const body = ReadableStream.from(csv()).pipeThrough(new TextEncoderStream());
-    return c.body(body, 200, {
-      'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="holdfast-system-activity-${now.toISOString().slice(0, 10)}.csv"`,
-      'Cache-Control': 'no-store',
+        }).catch((err) => log.warn({ err }, 'could not record the activity export')),
     });
   });
 
@@ -338,39 +317,20 @@ export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
     // Its own EntityManager: the export clears it between batches.
     const em = c.get('em').fork();
     const log = c.get('log');
-    async function* csv(): AsyncGenerator<string> {
-      let count = 0;
-      let complete = false;
-      try {
-        let chunk = `\uFEFF${csvLine(AUDIT_CSV_HEADER)}`;
-        let rowsInChunk = 0;
-        for await (const row of allAuditRows(em, principal, org, parsed.filters)) {
-          chunk += csvLine(auditCsvRow(row));
-          count += 1;
-          if (++rowsInChunk === CSV_ROWS_PER_CHUNK) {
-            yield chunk;
-            chunk = '';
-            rowsInChunk = 0;
-          }
-        }
-        if (chunk) yield chunk;
-        complete = true;
-      } finally {
-        await recordAudit(em, {
+    return csvResponse(c, {
+      fileName: `holdfast-security-audit-${now.toISOString().slice(0, 10)}.csv`,
+      header: AUDIT_CSV_HEADER,
+      rows: mapRows(allAuditRows(em, principal, org, parsed.filters), auditCsvRow),
+      bom: true,
+      onEnd: ({ count, complete }) =>
+        recordAudit(em, {
           organization: org,
           activity: 'Audit exported',
           status: complete ? 'completed' : 'failed',
           account: org.name,
           description: `${complete ? 'Exported' : 'Export interrupted after'} ${count} security audit ${count === 1 ? 'entry' : 'entries'} as CSV${describeFilters(parsed.values, account?.name ?? null)}`,
           actor,
-        }).catch((err) => log.warn({ err }, 'could not record the audit export'));
-      }
-    }
-    const body = ReadableStream.from(csv()).pipeThrough(new TextEncoderStream());
-    return c.body(body, 200, {
-      'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="holdfast-security-audit-${now.toISOString().slice(0, 10)}.csv"`,
-      'Cache-Control': 'no-store',
+        }).catch((err) => log.warn({ err }, 'could not record the audit export')),
     });
   });
 

@@ -22,6 +22,13 @@ function browserOf(userAgent: string | undefined): string {
     : 'a browser';
 }
 
+/** "10 seconds" under a minute (an account slowed by guesses from many addresses), else minutes. */
+function waitText(seconds: number): string {
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+}
+
 export function authRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
@@ -72,10 +79,9 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
     if (outcome.kind === 'throttled') {
       c.header('Retry-After', String(outcome.retryAfterSeconds));
       c.get('log').warn({ ip }, 'login throttled');
-      const minutes = Math.max(1, Math.ceil(outcome.retryAfterSeconds / 60));
       return page(
         429,
-        `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or reset your password.`,
+        `Too many failed sign-in attempts. Try again in ${waitText(outcome.retryAfterSeconds)}, or reset your password.`,
       );
     }
     if (outcome.kind === 'failed') {

@@ -11,7 +11,7 @@ import { MissingPermissionError } from '../access/errors.ts';
 import { hasPermission } from '../access/principal.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
-import { csvLine } from '../http/csv.ts';
+import { csvResponse } from '../http/csv-response.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { renderFragment, wantsFragment } from '../http/htmx.ts';
 import { organizationOf, principalOf, requireUser } from '../http/middleware.ts';
@@ -249,18 +249,16 @@ export function jobsRoutes(deps: AppDeps): Hono<AppEnv> {
     const now = deps.now();
     // Its own EntityManager: the export clears it between batches.
     const em = c.get('em').fork();
-    async function* csv(): AsyncGenerator<string> {
-      yield `\uFEFF${csvLine(JOB_CSV_HEADER)}`;
+    async function* rows(): AsyncGenerator<string[]> {
       for await (const jobs of allJobs(em, org, parsed.filters, now)) {
-        const views = await jobViews(em, jobs, servicePlugin, now);
-        yield views.map((v) => csvLine(jobCsvRow(v))).join('');
+        for (const view of await jobViews(em, jobs, servicePlugin, now)) yield jobCsvRow(view);
       }
     }
-    const body = ReadableStream.from(csv()).pipeThrough(new TextEncoderStream());
-    return c.body(body, 200, {
-      'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="holdfast-jobs-${now.toISOString().slice(0, 10)}.csv"`,
-      'Cache-Control': 'no-store',
+    return csvResponse(c, {
+      fileName: `holdfast-jobs-${now.toISOString().slice(0, 10)}.csv`,
+      header: JOB_CSV_HEADER,
+      rows: rows(),
+      bom: true,
     });
   });
 

@@ -8,7 +8,6 @@ import { Hono } from 'hono';
 import { hasPermission } from '../access/principal.ts';
 import { AppError, NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
-import { requestOrigin } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { renderFragment, wantsFragment } from '../http/htmx.ts';
 import { organizationOf, principalOf, requirePermission, requireUser, sessionPolicy } from '../http/middleware.ts';
@@ -17,6 +16,7 @@ import { writeSessionCookie } from '../http/session-cookie.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { rotateSession } from '../identity/session-service.ts';
 import { storageChoicesFor } from '../storage-locations/new-account-choices.ts';
+import { mailLinkOrigin } from '../system/public-url.ts';
 import {
   ACCOUNT_SORTS,
   type AccountQuery,
@@ -180,7 +180,12 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     const principal = principalOf(c);
     try {
       const added = await addAccount(
-        { em: c.get('em'), mailer: deps.mailer, now: deps.now(), origin: requestOrigin(c, deps.config) },
+        {
+          em: c.get('em'),
+          mailer: deps.mailer,
+          now: deps.now(),
+          linkOrigin: () => mailLinkOrigin(c.get('em'), deps.config.publicUrl),
+        },
         principal,
         organizationOf(c),
         input,

@@ -14,7 +14,9 @@ import {
   resolvePath,
   searchEntityItems,
   snapshotSpans,
+  type TextColumn,
 } from '../catalog/browse.ts';
+import { parseDay as parseCalendarDay } from '../date-range.ts';
 import { containsText } from '../db/text-search.ts';
 import { NotFoundError } from '../errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
@@ -22,7 +24,7 @@ import { renderFragment, wantsFragment } from '../http/htmx.ts';
 import { organizationOf, principalOf, requireUser } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
 import { servicePlugin } from '../plugins/registry.ts';
-import type { ServicePlugin } from '../plugins/service.ts';
+import type { CatalogColumn, ServicePlugin } from '../plugins/service.ts';
 import { type EntityStatus, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
 import { ENTITY_STATUS_LABELS } from '../tasks/task-overview.ts';
 import { getTask, listTasks } from '../tasks/tasks-service.ts';
@@ -63,15 +65,36 @@ export async function recoveryTarget(
 /** A yyyy-mm-dd date from a form (UTC); `end` moves it to the last millisecond of that day. */
 export function parseDay(value: string | undefined, end = false): Date | undefined | 'invalid' {
   if (!value) return undefined;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return 'invalid';
-  const day = new Date(`${value}T00:00:00.000Z`);
-  if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== value) return 'invalid';
+  const day = parseCalendarDay(value);
+  if (!day) return 'invalid';
   return end ? new Date(day.getTime() + 86_400_000 - 1) : day;
 }
 
 function permissionsView(c: Context<AppEnv>) {
   const principal = principalOf(c);
   return { canRestore: hasPermission(principal, 'restore'), canExport: hasPermission(principal, 'export_download') };
+}
+
+/**
+ * What Recovery offers for a service's items, from its plugin's searchFields: a text search per
+ * text column it fills, a date range when it fills `modified`, and its labels as table headings
+ * (columns it does not fill are left out).
+ */
+function itemFieldsView(plugin: ServicePlugin | undefined) {
+  const fields = plugin?.searchFields ?? [];
+  const label = (column: CatalogColumn) => fields.find((f) => f.column === column)?.label ?? null;
+  return {
+    columns: {
+      name: label('name') ?? 'Name',
+      path: label('path') ?? 'Path',
+      author: label('author'),
+      modified: label('modified'),
+    },
+    textFields: fields.flatMap((f) =>
+      f.column === 'modified' ? [] : [{ column: f.column as TextColumn, label: f.label }],
+    ),
+    dateField: label('modified'),
+  };
 }
 
 /** The folder trail above a browsed folder, root first, for the breadcrumb. */
@@ -164,15 +187,20 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
     const scope = { task: task.id, entity: entity.externalId };
     const mode = c.req.query('mode') === 'search' ? 'search' : 'snapshot';
     const errors: Record<string, string> = {};
-    const values = {
+    const fields = itemFieldsView(plugin);
+    // Only the fields the service offers are read (by catalog column: name, path, author, modified).
+    const values: Record<string, string> = {
       from: c.req.query('from') ?? '',
       to: c.req.query('to') ?? '',
       q: (c.req.query('q') ?? '').slice(0, 200),
-      author: (c.req.query('author') ?? '').slice(0, 200),
-      name: (c.req.query('name') ?? '').slice(0, 200),
-      modifiedFrom: c.req.query('modifiedFrom') ?? '',
-      modifiedTo: c.req.query('modifiedTo') ?? '',
+      modifiedFrom: fields.dateField ? (c.req.query('modifiedFrom') ?? '') : '',
+      modifiedTo: fields.dateField ? (c.req.query('modifiedTo') ?? '') : '',
     };
+    const contains: Partial<Record<TextColumn, string>> = {};
+    for (const { column } of fields.textFields) {
+      values[column] = (c.req.query(column) ?? '').slice(0, 200);
+      if (values[column]) contains[column] = values[column];
+    }
     const base = {
       title: `Recovery · ${entity.name}`,
       task: { id: task.id, name: task.name, service: plugin?.label ?? task.service },
@@ -180,6 +208,7 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       mode,
       values,
       errors,
+      ...fields,
       ...permissionsView(c),
     };
     if (mode === 'snapshot') {
@@ -205,13 +234,14 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
     if (modifiedFrom instanceof Date && modifiedTo instanceof Date && modifiedFrom > modifiedTo) {
       errors.modifiedTo = 'The end date is before the start date.';
     }
-    const searched = !!(values.q || values.author || values.name || values.modifiedFrom || values.modifiedTo);
+    const advanced = Object.keys(contains).length > 0 || !!(values.modifiedFrom || values.modifiedTo);
+    // "Index all data for search" off: the task offers no item search (its snapshots stay browsable).
+    const searched = task.indexForSearch && (!!values.q || advanced);
     const hits =
       searched && Object.keys(errors).length === 0
         ? await searchEntityItems(em, scope, {
             text: values.q || undefined,
-            author: values.author || undefined,
-            name: values.name || undefined,
+            contains,
             modifiedFrom: modifiedFrom instanceof Date ? modifiedFrom : undefined,
             modifiedTo: modifiedTo instanceof Date ? modifiedTo : undefined,
             limit: 200,
@@ -221,7 +251,7 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       ...base,
       hits,
       searched,
-      advancedOpen: !!(values.author || values.name || values.modifiedFrom || values.modifiedTo),
+      advancedOpen: advanced,
       indexed: task.indexForSearch,
     };
     if (wantsFragment(c)) return renderFragment(c, deps.views, 'partials/recovery/search-results.njk', context);
@@ -265,6 +295,7 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       pageCount,
       previousUrl: page > 1 ? link(page - 1) : null,
       nextUrl: page < pageCount ? link(page + 1) : null,
+      columns: itemFieldsView(plugin).columns,
       ...permissionsView(c),
     };
     return renderPage(c, deps, 'pages/recovery/snapshot.njk', context);

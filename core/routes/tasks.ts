@@ -8,6 +8,7 @@
 import { type Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { hasPermission } from '../access/principal.ts';
+import { parseDay } from '../date-range.ts';
 import { AppError, type FieldErrors, NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import { isHttps, requestOrigin } from '../http/client.ts';
@@ -121,12 +122,6 @@ const JOB_STATE_VIEW: Record<string, { label: string; badge: string }> = {
 
 function serviceDeps(deps: AppDeps): TaskServiceDeps {
   return { credentials: deps.credentials, services: servicePlugin, now: deps.now, log: deps.log };
-}
-
-function parseDay(value: string | undefined): Date | undefined {
-  if (!value || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return undefined;
-  const day = new Date(`${value}T00:00:00.000Z`);
-  return Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== value ? undefined : day;
 }
 
 /** A task's connection fields and its plugin (undefined when the plugin is no longer installed). */
@@ -431,7 +426,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     const days = (CHART_RANGES as readonly number[]).includes(daysParam) ? daysParam : 14;
     const now = deps.now();
     const chartDays = await backupChart(em, task, plugin, days, now);
-    const selectedDay = parseDay(c.req.query('day'));
+    const selectedDay = parseDay(c.req.query('day') ?? '') ?? undefined;
     const selected = selectedDay && chartDays.some((d) => d.day === c.req.query('day')) ? selectedDay : undefined;
     const chart = chartModel(chartDays, {
       selected: selected?.toISOString().slice(0, 10),

@@ -24,7 +24,14 @@ import { DEFAULT_LOCATION } from '../tasks/storage.ts';
 import { ancestorIds } from '../tenancy/organizations.ts';
 import { type ConnectionTestResult, testConnection } from './connection-test.ts';
 import { type IStorageLocation, OrganizationStorage, StorageLocation, StorageRepository } from './entities.ts';
-import { ambientCredentialProblems, fieldsOf, kindAllowed, type SettingField, settingsFromInput } from './fields.ts';
+import {
+  ambientCredentialProblems,
+  fieldsOf,
+  forbiddenSettingProblems,
+  kindAllowed,
+  type SettingField,
+  settingsFromInput,
+} from './fields.ts';
 
 /** The embedded default: local disk at the configuration's storage folder. Its id is fixed. */
 export const BUILTIN_LOCATION_ID = 'builtin-local-disk';
@@ -230,7 +237,7 @@ function parseSettings(
     if (plugin.secretSettings.includes(key)) secrets[key] = String(value);
     else settings[key] = value;
   }
-  const missing = ambientCredentialProblems(owner, plugin.kind, settings, secrets);
+  const missing = ambientCredentialProblems(owner, plugin, settings, secrets);
   if (Object.keys(missing).length > 0) {
     Object.assign(errors, missing);
     return null;
@@ -263,6 +270,7 @@ export async function createLocation(
   }
   const plugin = sinkPlugin(kind) as SinkPlugin<unknown>;
   if (name && !errors.name && (await nameTaken(ctx.em, owner, name))) errors.name = 'A location with this name exists.';
+  Object.assign(errors, forbiddenSettingProblems(owner, plugin, input.settings));
   const parsed = parseSettings(owner, plugin, settingsFromInput(fieldsOf(plugin, owner), input.settings, from), errors);
   if (!parsed || Object.keys(errors).length > 0) throw new ValidationError(errors);
   const test = await testConnection(plugin, { ...parsed.settings, ...parsed.secrets });
@@ -315,6 +323,7 @@ export async function updateLocation(
   if (name && !errors.name && (await nameTaken(ctx.em, owner, name, location.id))) {
     errors.name = 'A location with this name exists.';
   }
+  Object.assign(errors, forbiddenSettingProblems(owner, plugin, input.settings));
   const fields = fieldsOf(plugin, owner);
   const submitted = settingsFromInput(fields, input.settings, mode === 'replace' ? 'form' : 'json');
   const storedSecrets = unsealSecrets(ctx, location);

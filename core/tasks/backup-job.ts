@@ -11,6 +11,7 @@ import { SnapshotWriter } from '../../storage/snapshot-writer.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
 import { CatalogRepository } from '../catalog/entities.ts';
 import { indexSnapshot } from '../catalog/indexer.ts';
+import { itemFieldMap } from '../catalog/item-fields.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
 import { type BackupItemWriter, type PreviousItem, ServiceAuthError } from '../plugins/service.ts';
 import { connectTask, markConnection } from './connection.ts';
@@ -110,14 +111,14 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
         progress.step = 'committing';
         const committed = await writer.commit({ failedItems: result.failedItems?.length ?? 0 });
         const changes = await countChanges(repo, parent?.manifest, committed.manifest);
-        if (task.indexForSearch) {
-          progress.step = 'indexing';
-          if (!(await em.count(CatalogRepository, { id: repo.id }))) {
-            em.create(CatalogRepository, { id: repo.id, location: opened.description, indexedAt: null });
-            await em.flush();
-          }
-          await indexSnapshot(em, repo, committed, parent);
+        // Always catalogued: Recovery browses snapshots through the catalog. "Index for search"
+        // decides only whether Recovery offers item search for the task.
+        progress.step = 'indexing';
+        if (!(await em.count(CatalogRepository, { id: repo.id }))) {
+          em.create(CatalogRepository, { id: repo.id, location: opened.description, indexedAt: null });
+          await em.flush();
         }
+        await indexSnapshot(em, repo, committed, parent, itemFieldMap(plugin.searchFields));
         return { result, committed, changes };
       },
       repo,

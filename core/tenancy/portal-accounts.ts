@@ -8,7 +8,7 @@ import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { AppError, type FieldErrors, fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
 import type { IOrganization, IUser, OrganizationKind } from '../identity/entities.ts';
 import { User } from '../identity/entities.ts';
-import { inviteUser, type UserServiceContext, userInputSchema } from '../identity/users.ts';
+import { heldOutOfReach, inviteUser, type UserServiceContext, userInputSchema } from '../identity/users.ts';
 import { defaultForNewAccounts, setOrganizationLocation } from '../storage-locations/assignment.ts';
 import type { IStorageLocation } from '../storage-locations/entities.ts';
 import { findAvailableLocation } from '../storage-locations/locations.ts';
@@ -83,8 +83,10 @@ async function validateNewAccount(
     const email = userInputSchema.shape.email.safeParse(input.adminEmail);
     if (!email.success) errors.adminEmail = email.error.issues[0]?.message ?? 'Enter a valid email address.';
     else if (!principal.isAdministrator) errors.adminEmail = 'Only administrators can add an administrator.';
-    else if (await emailTaken(em, email.data)) errors.adminEmail = 'A user with this email address already exists.';
-    else adminEmail = email.data;
+    // One held out of reach is not reported: the invitation is answered as any other (inviteUser).
+    else if ((await emailTaken(em, email.data)) && !(await heldOutOfReach(em, principal, email.data))) {
+      errors.adminEmail = 'A user with this email address already exists.';
+    } else adminEmail = email.data;
   }
   let location: IStorageLocation | null = null;
   if (input.storageLocationId) {

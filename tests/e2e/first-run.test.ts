@@ -4,7 +4,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
-import { consoleErrorsOf, horizontalOverflow, screenshot as shoot } from '../helpers/e2e.ts';
+import { consoleErrorsOf, horizontalOverflow, screenshotBothWidths, screenshot as shoot } from '../helpers/e2e.ts';
 import { ADMIN } from '../helpers/kernel.ts';
 import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
 
@@ -35,6 +35,10 @@ describe('first run in a browser', () => {
     await page.goto(`${appliance.url}/`);
     expect(new URL(page.url()).pathname).toBe('/setup');
     await expect.poll(() => page.title()).toBe('Set up Holdfast · Holdfast');
+    // Without HOLDFAST_PUBLIC_URL the page asks where users reach the appliance (links in mail),
+    // suggesting the address this browser used.
+    expect(await page.getByLabel('Public address').inputValue()).toBe(appliance.url);
+    expect(await screenshotBothWidths(page, 'setup')).toBeLessThanOrEqual(0);
 
     // A weak password is refused with a message at the field.
     await page.getByLabel('Organization name').fill(ADMIN.organizationName);

@@ -5,10 +5,14 @@
 // HOLDFAST_PLUGINS pointing at this file for an appliance process).
 //
 // restore() records what it received (`restoredRuns`) and refuses the keys in `failRestoreKeys`.
+// With `files: true` it serves the files a test puts in `sourceFiles` instead (counting reads in
+// `fileReads`; `holds` pauses reads, `revokedAccounts` refuses credentials): the service
+// conformance suite drives it that way (tests/conformance/services-test-service.test.ts).
 //
 // Item i of an entity has content "<entity>/<i>@v<version>"; a run changes the first
 // `changesPerRun` items (their version becomes the run number), adds item `items + run - 1`
 // when `growPerRun` is set, and leaves the rest as they were (carried over without reading).
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
   type BackupOutcome,
@@ -45,6 +49,8 @@ const settings = z.object({
   failRestoreKeys: z.array(z.string()).default([]),
   /** Pause before each restored item: makes restores slow enough to cancel. */
   restoreDelayMs: z.number().int().min(0).default(0),
+  /** Serve the files tests put in `sourceFiles` for the account instead of generated items. */
+  files: z.boolean().default(false),
 });
 export type TestServiceSettings = z.output<typeof settings>;
 export type TestServiceInput = z.input<typeof settings>;
@@ -52,6 +58,13 @@ export type TestServiceInput = z.input<typeof settings>;
 export interface TestServiceState {
   run: number;
   versions: number[];
+  /** Files mode: each file's content hash at the last run (unchanged ones are carried over). */
+  files?: Record<string, string>;
+}
+
+/** When item i last changed at the test service (its `changed` metadata): 1 January 2026 + i days. */
+export function changedAt(i: number): string {
+  return new Date(Date.UTC(2026, 0, 1 + i)).toISOString();
 }
 
 export function entityId(n: number): string {
@@ -74,6 +87,26 @@ export interface RecordedRestore {
 
 /** Restores per account, in this process (jobs run inline in tests). */
 export const restoredRuns = new Map<string, RecordedRestore[]>();
+
+/** Files mode: account → entity external id → file name → content, as the source holds them now. */
+export const sourceFiles = new Map<string, Map<string, Map<string, string>>>();
+/** Files mode: contents read per "<account>/<entity>/<name>" (carried-over files are not read). */
+export const fileReads = new Map<string, number>();
+/** Accounts whose credentials the service now refuses (a revoked token). */
+export const revokedAccounts = new Set<string>();
+/** Per account: reads wait for this promise (a test holds the source to cancel a run mid-way). */
+export const holds = new Map<string, { reached: () => void; released: Promise<void> }>();
+
+function held(account: string, signal: AbortSignal): Promise<void> {
+  const hold = holds.get(account);
+  if (!hold) return Promise.resolve();
+  hold.reached();
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    hold.released.then(resolve);
+  });
+}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -123,6 +156,7 @@ class TestConnection implements ServiceConnection<TestServiceState> {
     if (started <= s.transientFailures) throw new TransientServiceError('the test service is throttling (429)');
     if (s.failEntities.includes(id)) throw new Error(`the test service cannot read ${id}`);
 
+    if (s.files) return this.#backupFiles(run);
     const previous = run.state;
     const runNumber = (previous?.run ?? 0) + 1;
     const versions: number[] = [];
@@ -146,11 +180,46 @@ class TestConnection implements ServiceConnection<TestServiceState> {
         continue;
       }
       await run.writer.add(
-        { key: itemKey, kind: 'file', meta: { name: `item ${i}`, path: `/${id}/item-${i}.txt`, version } },
+        {
+          key: itemKey,
+          kind: 'file',
+          // `owner` and `changed` are named unlike the catalog's columns: searchFields map them.
+          meta: {
+            name: `item ${i}`,
+            path: `/${id}/item-${i}.txt`,
+            owner: `owner-${i}@test.example`,
+            changed: changedAt(i),
+            version,
+          },
+        },
         content(id, i, version, s.itemBytes),
       );
     }
     return { state: { run: runNumber, versions }, ...(failedItems.length ? { failedItems } : {}) };
+  }
+
+  /** Files mode: every file the source holds; unchanged ones (same hash) carried over unread. */
+  async #backupFiles(run: BackupRun<TestServiceState>): Promise<BackupOutcome<TestServiceState>> {
+    const account = this.#s.account;
+    const id = run.entity.externalId;
+    const before = run.state?.files ?? {};
+    const after: Record<string, string> = {};
+    run.step('reading files');
+    for (const [name, text] of sourceFiles.get(account)?.get(id) ?? new Map<string, string>()) {
+      run.signal.throwIfAborted();
+      const key = `files/${name}`;
+      const hash = createHash('sha256').update(text).digest('hex');
+      after[name] = hash;
+      if (run.writer.hasParent && before[name] === hash) {
+        await run.writer.carryOver(key);
+        continue;
+      }
+      await held(account, run.signal);
+      const read = `${account}/${id}/${name}`;
+      fileReads.set(read, (fileReads.get(read) ?? 0) + 1);
+      await run.writer.add({ key, kind: 'file', meta: { name, path: `/${name}` } }, Buffer.from(text));
+    }
+    return { state: { run: (run.state?.run ?? 0) + 1, versions: [], files: after } };
   }
 
   async restore(run: RestoreRun): Promise<RestoreOutcome> {
@@ -197,9 +266,16 @@ const testServicePlugin: ServicePlugin<TestServiceSettings, TestServiceState> = 
   entityKinds: [{ kind: 'user', label: 'Users' }],
   apiUsageLimit: true,
   snapshots: { mode: 'full' },
-  searchFields: [{ name: 'name', label: 'Name', type: 'text' }],
+  searchFields: [
+    { name: 'name', label: 'Name', column: 'name' },
+    { name: 'path', label: 'Path', column: 'path' },
+    { name: 'owner', label: 'Owner', column: 'author' },
+    { name: 'changed', label: 'Changed', column: 'modified' },
+  ],
   async connect(s) {
-    if (s.token !== VALID_TOKEN) throw new ServiceAuthError('The test service refused the token (401).');
+    if (s.token !== VALID_TOKEN || revokedAccounts.has(s.account)) {
+      throw new ServiceAuthError('The test service refused the token (401).');
+    }
     return new TestConnection(s);
   },
 };

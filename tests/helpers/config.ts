@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../config/load.ts';
+import { ConfigError, loadConfig } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
 
 export function tempDir(prefix = 'holdfast-test-'): { path: string; remove(): void } {
@@ -20,4 +20,15 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
       ...env,
     },
   });
+}
+
+/** The problems a ConfigError lists (fails when `fn` throws something else or nothing). */
+export function configProblemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
 }

@@ -181,6 +181,8 @@ describe('holdfast CLI', () => {
     );
     expect(created.code).toBe(0);
     expect(created.stdout).toBe('Created administrator ops@example.com of "Example MSP".\n');
+    // Without --public-url or HOLDFAST_PUBLIC_URL no link can be mailed: it says so.
+    expect(created.stderr).toContain('set HOLDFAST_PUBLIC_URL');
     const second = await runToEnd(
       ['core/cli.ts', 'admin', 'create', '--email', 'x@example.com'],
       baseEnv(dir),

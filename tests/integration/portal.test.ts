@@ -252,6 +252,19 @@ describe('adding an account', () => {
     expect(await em().count(Organization)).toBe(before);
   });
 
+  it('answers an administrator email held in another tenant as a new one, inviting nobody', async () => {
+    const held = await makeUser(em(), otherCustomer, 'held@other.example');
+    const res = await post('/portal/new', adminCookie, { kind: 'customer', name: 'Probe Ltd', adminEmail: held.email });
+    expect(res.status).toBe(303);
+    const account = await em().findOneOrFail(Organization, { name: 'Probe Ltd' });
+    expect(res.headers.get('location')).toBe(`/portal/accounts/${account.id}?done=invited`);
+    const holder = await em().findOneOrFail(User, { email: held.email }, { populate: ['organization'] });
+    expect(holder.organization.id).toBe(otherCustomer.id);
+    expect(await em().count(User, { organization: account.id })).toBe(0);
+    const mail = await em().findOneOrFail(MailMessage, { to: held.email });
+    expect(mail.text).not.toMatch(/confirm-email/);
+  });
+
   it('adds the account under the organization worked in, invites its administrator and audits both', async () => {
     const res = await post('/portal/new', adminCookie, {
       kind: 'customer',

@@ -8,7 +8,7 @@ import { ExportResult } from '../../core/recovery/entities.ts';
 import { discoverEntities } from '../../core/tasks/discovery.ts';
 import { BackupTask, type ITaskEntity, TaskEntity } from '../../core/tasks/entities.ts';
 import { activateEntities, backupNow } from '../../core/tasks/entity-actions.ts';
-import testServicePlugin, { restoredRuns } from '../fakes/test-service.ts';
+import testServicePlugin, { changedAt, restoredRuns } from '../fakes/test-service.ts';
 import { ACTOR, createJobsHarness, type JobsHarness } from '../helpers/jobs.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../helpers/tenants.ts';
@@ -21,8 +21,8 @@ let otherTaskId: string;
 let otherEntityId: string;
 const cookies: Record<string, string> = {};
 
-async function backedUpTask(org: IOrganization, name: string, runs: number) {
-  const task = await h.task(org, { entities: 2, items: 3, changesPerRun: 1 }, { name });
+async function backedUpTask(org: IOrganization, name: string, runs: number, indexForSearch = true) {
+  const task = await h.task(org, { entities: 2, items: 3, changesPerRun: 1 }, { name, indexForSearch });
   const em = h.em();
   const fresh = await em.findOneOrFail(BackupTask, { id: task.id });
   await discoverEntities(em, fresh, testServicePlugin as never, h.ctx.credentials, {
@@ -149,6 +149,51 @@ describe('Recovery', () => {
     expect(byName).toContain(`value="${latest?.id} items/00002"`);
     const none = await (await get(`${base}?mode=search&q=nothing-like-this`, 'admin')).text();
     expect(none).toContain('Nothing found');
+  });
+
+  it('offers the search fields the service declares, filled from the metadata keys it names', async () => {
+    const first = entities[0] as ITaskEntity;
+    const base = `/recovery/tasks/${taskId}/entities/${first.id}`;
+    const form = await (await get(`${base}?mode=search`, 'admin')).text();
+    // The test service names its author "Owner" (meta `owner`) and its date "Changed" (meta `changed`).
+    expect(form).toContain('>Owner</label>');
+    expect(form).toContain('>Changed from</label>');
+    expect(form).toContain('>Path</label>');
+    expect(form).not.toContain('>Author</label>');
+    expect(form).not.toContain('>File name</label>');
+    const byOwner = await (await get(`${base}?mode=search&author=owner-1%40`, 'admin')).text();
+    expect(byOwner).toContain('1 item found.');
+    expect(byOwner).toContain('owner-1@test.example');
+    expect(byOwner).toContain('<th scope="col">Owner</th>');
+    // Items 1 and 2 changed on 2 and 3 January.
+    const byDate = await (
+      await get(`${base}?mode=search&modifiedFrom=2026-01-02&modifiedTo=2026-01-03`, 'admin')
+    ).text();
+    expect(byDate).toContain('2 items found.');
+    expect(byDate).toContain(`datetime="${changedAt(1)}"`);
+    expect(byDate).not.toContain(`datetime="${changedAt(0)}"`);
+    const [latest] = await h.em().find(CatalogSnapshot, { task: taskId }, { orderBy: { time: 'desc' } });
+    const folder = await (await get(`${base}/snapshots/${latest?.id}?path=${first.externalId}`, 'admin')).text();
+    expect(folder).toContain(`datetime="${changedAt(2)}"`);
+    expect(folder).toContain('owner-2@test.example');
+  });
+
+  it('browses the backups of a task that does not index for search, and offers no item search there', async () => {
+    const unindexed = await backedUpTask(acme, 'Unindexed backup', 2, false);
+    const first = unindexed.list[0] as ITaskEntity;
+    const list = await (await get(`/recovery/tasks/${unindexed.task.id}`, 'admin')).text();
+    expect(list).toContain(`href="/recovery/tasks/${unindexed.task.id}/entities/${first.id}"`);
+    const base = `/recovery/tasks/${unindexed.task.id}/entities/${first.id}`;
+    const page = await (await get(base, 'admin')).text();
+    expect(page).toContain('2 snapshots.');
+    const [latest] = await h.em().find(CatalogSnapshot, { task: unindexed.task.id }, { orderBy: { time: 'desc' } });
+    const folder = await (await get(`${base}/snapshots/${latest?.id}?path=${first.externalId}`, 'admin')).text();
+    expect(folder).toContain('3 entries in this folder.');
+    // The setting decides full-text search only: none is offered, and a typed search finds nothing.
+    const search = await (await get(`${base}?mode=search&q=item`, 'admin')).text();
+    expect(search).toContain('Item search is off for this task');
+    expect(search).not.toContain('items found.');
+    expect(search).not.toContain('name="q"');
   });
 
   it('answers 404 for another tenant’s task, entity or snapshot, and 403 without restore or export rights', async () => {

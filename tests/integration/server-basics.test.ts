@@ -45,6 +45,31 @@ describe('errors', () => {
     await completeSetupVia(t.app);
   });
 
+  it('sends HSTS only over HTTPS (directly, or from a trusted proxy that says so)', async () => {
+    expect((await t.app.request('http://localhost/setup')).headers.get('strict-transport-security')).toBeNull();
+    const direct = await t.app.request('https://backup.example.com/setup');
+    expect(direct.headers.get('strict-transport-security')).toMatch(/^max-age=\d+; includeSubDomains$/);
+    const proxied = await createTestApp({ HOLDFAST_TRUSTED_PROXIES: '127.0.0.1' });
+    try {
+      const res = await proxied.app.request(
+        'http://localhost/setup',
+        { headers: { 'x-forwarded-proto': 'https' } },
+        { incoming: { socket: { remoteAddress: '127.0.0.1', remotePort: 40_000, remoteFamily: 'IPv4' } } },
+      );
+      expect(res.headers.get('strict-transport-security')).toMatch(/^max-age=/);
+    } finally {
+      await proxied.close();
+    }
+  });
+
+  it('marks every API response as not to be stored, errors included', async () => {
+    await completeSetupVia(t.app);
+    for (const path of ['/api/v1/status', '/api/v1/me', '/api/v1/organizations', '/api/v1/nothing-here']) {
+      const res = await t.app.request(path);
+      expect([path, res.headers.get('cache-control')]).toEqual([path, 'no-store']);
+    }
+  });
+
   it('renders a 404 page for browsers and JSON under /api', async () => {
     const page = await t.app.request('/nothing-here');
     expect(page.status).toBe(404);

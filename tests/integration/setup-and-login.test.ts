@@ -226,4 +226,15 @@ describe('sign in and out', () => {
     );
     expect(res.headers.get('location')).toBe('/');
   });
+
+  it.each(['/..//127.0.0.1:9/phish', '/%2e%2e//127.0.0.1:9/phish', '/x/..//127.0.0.1:9/', '/.//127.0.0.1:9/'])(
+    'never redirects off-site after a next= of %s',
+    async (next) => {
+      const login = await t.app.request('/login', form({ email: ADMIN.email, password: ADMIN.password, next }));
+      expect(login.headers.get('location')).toBe('/');
+      const cookie = (login.headers.get('set-cookie') as string).split(';')[0] as string;
+      const signedIn = await t.app.request(`/login?next=${encodeURIComponent(next)}`, { headers: { cookie } });
+      expect(signedIn.headers.get('location')).toBe('/');
+    },
+  );
 });

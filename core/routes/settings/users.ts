@@ -5,12 +5,12 @@ import { ForbiddenError } from '../../access/errors.ts';
 import type { Principal } from '../../access/principal.ts';
 import { recordAudit } from '../../audit/audit-service.ts';
 import { AppError, ValidationError } from '../../errors.ts';
-import { clientIp, requestOrigin } from '../../http/client.ts';
+import { clientIp } from '../../http/client.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import type { IUser } from '../../identity/entities.ts';
-import { PERMISSION_LABELS } from '../../identity/permissions.ts';
+import { heldPermissions, PERMISSION_LABELS } from '../../identity/permissions.ts';
 import { endUserSessions } from '../../identity/session-service.ts';
 import { resetTwoFactor } from '../../identity/two-factor.ts';
 import {
@@ -24,6 +24,7 @@ import {
   type UserServiceContext,
   updateUser,
 } from '../../identity/users.ts';
+import { mailLinkOrigin } from '../../system/public-url.ts';
 import { formFields, formLists } from '../forms.ts';
 import { grantFieldsContext, grantFromForm } from '../grant-form.ts';
 
@@ -59,7 +60,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     em: c.get('em'),
     mailer: deps.mailer,
     now: deps.now(),
-    origin: requestOrigin(c, deps.config),
+    linkOrigin: () => mailLinkOrigin(c.get('em'), deps.config.publicUrl),
   });
 
   const formPage = async (
@@ -190,7 +191,15 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
           organization: org,
           activity: 'Permissions changed',
           account: user.email,
-          description: `Role ${user.role === 'administrator' ? 'Administrator' : `Custom: ${user.permissions.map((p) => PERMISSION_LABELS[p].label).join(', ') || 'no permissions'}`}; accounts: ${user.accessibleAccounts === 'all' ? 'all' : `${user.accessibleOrganizationIds.length} selected`}`,
+          description: `Role ${
+            user.role === 'administrator'
+              ? 'Administrator'
+              : `Custom: ${
+                  heldPermissions(user.permissions)
+                    .map((p) => PERMISSION_LABELS[p].label)
+                    .join(', ') || 'no permissions'
+                }`
+          }; accounts: ${user.accessibleAccounts === 'all' ? 'all' : `${user.accessibleOrganizationIds.length} selected`}`,
           actor,
         });
       }

@@ -11,6 +11,7 @@
 // against their content_hash. A file that cannot be read is reported (the run is Partial) and
 // tried again on the next run (the state remembers it), since the cursor has moved past it.
 import type { files } from 'dropbox';
+import { RetryBudget } from '../../../core/plugins/retry.ts';
 import {
   type BackupOutcome,
   type BackupRun,
@@ -18,9 +19,9 @@ import {
   ServiceAuthError,
   TransientServiceError,
 } from '../../../core/plugins/service.ts';
-import { call, DropboxRouteError, type DropboxSession, mapError, type Target } from './client.ts';
+import { WorkWindow } from '../../../storage/work-window.ts';
+import { call, DropboxRouteError, type DropboxSession, mapError, type Target, withBudget } from './client.ts';
 import { verified } from './content-hash.ts';
-import { Pool } from './pool.ts';
 
 export interface DropboxState {
   /** list_folder cursor: where the next run continues. */
@@ -39,8 +40,6 @@ export interface BackupOptions {
   author: (entry: files.FileMetadataReference) => string | undefined;
   /** Downloads at once. */
   concurrency: number;
-  /** Download attempts per file (each request also retries 429/5xx on its own). */
-  attempts?: number;
 }
 
 const PAGE = 2000;
@@ -74,9 +73,8 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
   const { session, target, run } = options;
   const writer = run.writer;
   const client = session.files(target);
-  const pool = new Pool(options.concurrency);
+  const pool = new WorkWindow(options.concurrency);
   const signal = AbortSignal.any([run.signal, pool.signal]);
-  const attempts = options.attempts ?? 3;
   const failed = new Map<string, string>();
   /** Order of what this run saw: a deletion removes what was put before it, not after. */
   let seq = 0;
@@ -88,10 +86,10 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
   const counts = { downloads: 0, reused: 0 };
 
   const previous = async (key: string): Promise<PreviousItem | undefined> =>
-    writer.hasParent && writer.previous ? writer.previous(key) : undefined;
+    writer.hasParent ? writer.previous(key) : undefined;
 
   const storedContent = async (hash: string): Promise<string | undefined> => {
-    if (!writer.hasParent || !writer.previousItems) return undefined;
+    if (!writer.hasParent) return undefined;
     if (!hashIndex) {
       hashIndex = new Map();
       for await (const item of writer.previousItems()) {
@@ -103,9 +101,13 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
   };
 
   const download = (entry: files.FileMetadataReference, key: string) => async () => {
-    for (let attempt = 1; ; attempt++) {
+    // One budget for the file: its own retries and its requests' retries add up to the policy's tries.
+    const budget = new RetryBudget(session.retry.attempts);
+    for (;;) {
       try {
-        const { metadata, body } = await session.download(target, entry.path_lower ?? entry.id, signal);
+        const { metadata, body } = await withBudget(budget, () =>
+          session.download(target, entry.path_lower ?? entry.id, signal),
+        );
         const current = metadata as unknown as files.FileMetadata;
         // The file may have changed since it was listed: what was downloaded is what is described.
         const meta = fileMeta(current.rev ? current : entry, options.author(entry));
@@ -118,7 +120,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
         if (e instanceof ServiceAuthError || signal.aborted) throw e;
         // Requests already retried 429s and 5xx; what is left worth another go is a broken stream.
         const retry = !(e instanceof TransientServiceError || e instanceof DropboxRouteError);
-        if (retry && attempt < attempts) continue;
+        if (retry && budget.left > 0) continue;
         failed.set(key, `${entry.path_display ?? key}: ${e.message}`);
         return;
       }
@@ -131,7 +133,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
     const prev = await previous(key);
     if (prev?.kind === 'file' && prev.meta?.contentHash === entry.content_hash) {
       if (sameMeta(prev.meta, meta)) await writer.carryOver(key);
-      else await (writer.addFromPrevious as NonNullable<typeof writer.addFromPrevious>)(item, key);
+      else await writer.addFromPrevious(item, key);
       counts.reused++;
       failed.delete(key);
       return;
@@ -142,7 +144,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
       return;
     }
     const stored = entry.content_hash ? await storedContent(entry.content_hash) : undefined;
-    if (stored !== undefined && writer.addFromPrevious) {
+    if (stored !== undefined) {
       await writer.addFromPrevious(item, stored);
       counts.reused++;
       failed.delete(key);
@@ -156,7 +158,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
       done = resolve;
     });
     inflight.set(key, finished);
-    await pool.submit(async () => {
+    await pool.submit(1, async () => {
       try {
         await task();
       } finally {
@@ -270,7 +272,7 @@ export async function backupEntity(options: BackupOptions): Promise<BackupOutcom
         return at >= 0 && at > (putSeq.get(key) ?? -1);
       };
       const removed = new Set<string>();
-      if (writer.hasParent && writer.previousItems) {
+      if (writer.hasParent) {
         for await (const item of writer.previousItems()) {
           if (gone(item.key)) removed.add(item.key);
         }

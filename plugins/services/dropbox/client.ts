@@ -2,23 +2,28 @@
 // (1) sends requests to HOLDFAST_DROPBOX_API_BASE when set — the SDK builds https://api-<domain>/,
 // https://api-content-<domain>/ and https://api-<domain>/oauth2/token for a custom `domain`, and
 // the fetch maps those to the base — (2) retries 429s (honouring Retry-After), 5xx answers and
-// network errors, a bounded number of times, and (3) refreshes an access token Dropbox reports
+// network errors under the plugins' one retry policy (a file's download and its requests share
+// one budget: withBudget), and (3) refreshes an access token Dropbox reports
 // expired. What still fails is mapped once, in `mapError`, to the kernel's error types.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Dropbox, DropboxAuth, DropboxResponseError } from 'dropbox';
+import { backoffDelay, RetryBudget, type RetryPolicy, sleep } from '../../../core/plugins/retry.ts';
 import { ServiceAuthError, TransientServiceError } from '../../../core/plugins/service.ts';
 import type { DropboxApp } from './app.ts';
 
+export type { RetryPolicy } from '../../../core/plugins/retry.ts';
 export type { DropboxApp } from './app.ts';
 
-export interface RetryPolicy {
-  /** Attempts per request, the first included. */
-  attempts: number;
-  baseDelayMs: number;
-  /** Longest single wait, also for a Retry-After. */
-  maxDelayMs: number;
-}
+/** Tries of one request, or of one file's download with the requests under it (one budget). */
+export const DEFAULT_RETRY: Required<RetryPolicy> = { attempts: 5, baseDelayMs: 200, maxDelayMs: 60_000 };
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 60_000 };
+/** The budget of the operation under way, when a caller opened one (see withBudget). */
+const budgets = new AsyncLocalStorage<RetryBudget>();
+
+/** Runs `work` so that every request it makes draws its tries from `budget`. */
+export function withBudget<T>(budget: RetryBudget, work: () => Promise<T>): Promise<T> {
+  return budgets.run(budget, work);
+}
 
 /** The SDK's custom domain when an API base is set; URLs on it are rewritten to the base. */
 const MARKER = 'holdfast-dropbox-api-base.invalid';
@@ -28,30 +33,10 @@ function contentBase(app: DropboxApp): string {
   return app.apiBase ? `${app.apiBase}/2/` : 'https://content.dropboxapi.com/2/';
 }
 
-function sleep(ms: number, signal: AbortSignal | null | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 function retryAfterMs(headers: Headers | undefined): number | undefined {
   const value = headers?.get('retry-after');
   if (!value || !/^\d+$/.test(value.trim())) return undefined;
   return Number(value) * 1000;
-}
-
-function backoffMs(policy: RetryPolicy, attempt: number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.floor(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
 const retryableStatus = (status: number) => status === 429 || status === 408 || (status >= 500 && status <= 599);
@@ -74,19 +59,22 @@ export interface TransportHooks {
 }
 
 /** fetch with the API base rewrite, bounded retries and the expired-token refresh. */
-export function transport(app: DropboxApp, policy: RetryPolicy, hooks: TransportHooks = {}): typeof fetch {
+export function transport(app: DropboxApp, retry: RetryPolicy, hooks: TransportHooks = {}): typeof fetch {
+  const policy = { ...DEFAULT_RETRY, ...retry };
   return async (input, init) => {
     const url = app.apiBase ? String(input).replace(MARKER_URL, `${app.apiBase}/`) : input;
     let headers = init?.headers;
     let refreshed = false;
     const canReplay = replayable(init?.body);
+    const budget = budgets.getStore() ?? new RetryBudget(policy.attempts);
+    budget.take();
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
         res = await fetch(url, { ...init, ...(headers ? { headers } : {}) });
       } catch (err) {
-        if (init?.signal?.aborted || attempt >= policy.attempts || !canReplay) throw err;
-        const waitMs = backoffMs(policy, attempt);
+        if (init?.signal?.aborted || !canReplay || !budget.take()) throw err;
+        const waitMs = backoffDelay(attempt, policy);
         hooks.onRetry?.({ status: 'network', waitMs, attempt });
         await sleep(waitMs, init?.signal);
         continue;
@@ -101,8 +89,8 @@ export function transport(app: DropboxApp, policy: RetryPolicy, hooks: Transport
           continue;
         }
       }
-      if (!retryableStatus(res.status) || attempt >= policy.attempts || !canReplay) return res;
-      const waitMs = Math.min(policy.maxDelayMs, retryAfterMs(res.headers) ?? backoffMs(policy, attempt));
+      if (!retryableStatus(res.status) || !canReplay || !budget.take()) return res;
+      const waitMs = Math.min(policy.maxDelayMs, retryAfterMs(res.headers) ?? backoffDelay(attempt, policy));
       hooks.onRetry?.({ status: res.status, waitMs, attempt });
       await res.body?.cancel();
       await sleep(waitMs, init?.signal);
@@ -219,12 +207,14 @@ export class DropboxSession {
   readonly app: DropboxApp;
   readonly auth: DropboxAuth;
   readonly fetch: typeof fetch;
+  readonly retry: Required<RetryPolicy>;
   readonly #clients = new Map<string, Dropbox>();
 
   constructor(app: DropboxApp, refreshToken: string, policy: RetryPolicy = DEFAULT_RETRY, hooks: TransportHooks = {}) {
     this.app = app;
+    this.retry = { ...DEFAULT_RETRY, ...policy };
     let auth: DropboxAuth | undefined;
-    this.fetch = transport(app, policy, {
+    this.fetch = transport(app, this.retry, {
       ...hooks,
       refresh: async () => {
         await auth?.refreshAccessToken();

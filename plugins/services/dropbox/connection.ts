@@ -1,13 +1,13 @@
 // A connection to one Dropbox team: check, discovery of members and team folders, backup of one
 // entity, restore. Loaded (with the SDK) only when a task connects.
 import type { files, team } from 'dropbox';
-import type { Logger } from '../../../core/logging.ts';
 import {
   type BackupOutcome,
   type BackupRun,
   type CheckResult,
   type DiscoveredEntity,
   type EntityRef,
+  type Logger,
   type RestoreOutcome,
   type RestoreRun,
   ServiceAuthError,

@@ -44,10 +44,39 @@ export function createDropboxPlugin(
     // "/Docs" and "/DOCS" are one folder at Dropbox.
     pathsCaseInsensitive: true,
     searchFields: [
-      { name: 'name', label: 'File name', type: 'text' },
-      { name: 'path', label: 'Path', type: 'text' },
-      { name: 'author', label: 'Author', type: 'text' },
-      { name: 'modified', label: 'Modified', type: 'date' },
+      { name: 'name', label: 'File name', column: 'name' },
+      { name: 'path', label: 'Path', column: 'path' },
+      { name: 'author', label: 'Author', column: 'author' },
+      { name: 'modified', label: 'Modified', column: 'modified' },
+    ],
+    // The operator's Dropbox team app, under the names the appliance has always read.
+    appSettings: [
+      {
+        name: 'appKey',
+        env: 'HOLDFAST_DROPBOX_APP_KEY',
+        configKey: 'dropboxAppKey',
+        kind: 'string',
+        defaultText: '(unset: Dropbox tasks cannot be connected)',
+        description:
+          'App key of the Dropbox team app registered for this appliance (Dropbox App Console, scoped access, team scopes); tasks connect through it.',
+      },
+      {
+        name: 'appSecret',
+        env: 'HOLDFAST_DROPBOX_APP_SECRET',
+        configKey: 'dropboxAppSecret',
+        kind: 'secret',
+        defaultText: '(unset)',
+        description: 'App secret of that Dropbox app.',
+      },
+      {
+        name: 'apiBase',
+        env: 'HOLDFAST_DROPBOX_API_BASE',
+        configKey: 'dropboxApiBase',
+        kind: 'url',
+        defaultText: "(unset: Dropbox's own API)",
+        description:
+          'Sends every Dropbox API, content and OAuth request to this base URL instead of Dropbox (a stand-in for tests and demos).',
+      },
     ],
     configure(values) {
       if (!fixed) app = values;

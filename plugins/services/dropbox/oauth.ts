@@ -2,8 +2,7 @@
 // The admin approves the team scopes at Dropbox; the code comes back to the appliance, which
 // trades it (with the app secret and the PKCE verifier) for a refresh token — stored sealed with
 // the task — and records which team it belongs to.
-import type { Logger } from '../../../core/logging.ts';
-import { ServiceAuthError } from '../../../core/plugins/service.ts';
+import { type Logger, ServiceAuthError } from '../../../core/plugins/service.ts';
 import { type DropboxApp, oauthUrls } from './app.ts';
 import { call, DropboxSession } from './client.ts';
 

@@ -33,10 +33,8 @@ const settings = z
       })
       .describe('Container'),
     prefix: z.string().trim().default('').describe('Folder inside the container'),
-    immutabilityMode: z
-      .enum(['Unlocked', 'Locked'])
-      .optional()
-      .describe('Immutability policy mode for retained blobs (container needs version-level immutability)'),
+    // No immutability setting: AzureSink supports `retainUntil` with an `immutabilityMode`, but
+    // nothing in the appliance asks for retention yet, so offering it would promise what is not done.
     blockSizeMiB: z.number().int().min(1).max(4000).default(8).describe('Block size in MiB'),
     concurrency: z.number().int().min(1).max(64).default(4).describe('Blocks uploaded at once per object'),
   })
@@ -52,6 +50,7 @@ const azureSinkPlugin: SinkPlugin<AzureSettings> = {
   label: 'Azure Blob Storage',
   settings,
   secretSettings: ['connectionString', 'accountKey', 'sasToken'],
+  primarySettings: ['connectionString', 'accountName', 'accountKey', 'sasToken', 'endpoint', 'container', 'prefix'],
   create: async (s, options = {}) => {
     const { AzureSink } = await import('./azure-sink.ts');
     return new AzureSink({
@@ -62,7 +61,6 @@ const azureSinkPlugin: SinkPlugin<AzureSettings> = {
       endpoint: s.endpoint,
       container: s.container,
       prefix: s.prefix,
-      immutabilityMode: s.immutabilityMode,
       blockSizeBytes: s.blockSizeMiB * 1024 * 1024,
       concurrency: s.concurrency,
       retry: options.retry,

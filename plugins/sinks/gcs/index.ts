@@ -49,10 +49,8 @@ const settings = z.object({
     .refine((u) => /^https?:\/\/[^/\s]+/.test(u), { error: 'Use a URL such as https://storage.example.com.' })
     .optional()
     .describe('Another JSON API endpoint (default: Google’s)'),
-  retentionMode: z
-    .enum(['Unlocked', 'Locked'])
-    .optional()
-    .describe('Object retention mode for retained objects (bucket needs object retention)'),
+  // No retention setting: GcsSink supports `retainUntil` with a `retentionMode`, but nothing in
+  // the appliance asks for retention yet, so offering it would promise what is not done.
   chunkSizeMiB: z.number().int().min(1).max(1024).default(8).describe('Resumable upload chunk size in MiB'),
 });
 
@@ -63,6 +61,11 @@ const gcsSinkPlugin: SinkPlugin<GcsSettings> = {
   label: 'Google Cloud Storage',
   settings,
   secretSettings: ['credentialsJson'],
+  operatorOnlySettings: ['keyFile'],
+  primarySettings: ['bucket', 'prefix', 'credentialsJson', 'projectId', 'apiEndpoint'],
+  // Without a key the client falls back to the appliance's default application credentials.
+  tenantCredentialProblems: (_settings, secrets): Record<string, string> =>
+    secrets.credentialsJson ? {} : { credentialsJson: "Paste the service account's JSON key." },
   create: async (s, options = {}) => {
     const { GcsSink } = await import('./gcs-sink.ts');
     const json = s.credentialsJson ?? (s.keyFile ? readFileSync(s.keyFile, 'utf8') : undefined);
@@ -72,7 +75,6 @@ const gcsSinkPlugin: SinkPlugin<GcsSettings> = {
       credentials: json === undefined ? undefined : parseServiceAccountKey(json),
       projectId: s.projectId,
       apiEndpoint: s.apiEndpoint,
-      retentionMode: s.retentionMode,
       chunkSizeBytes: s.chunkSizeMiB * 1024 * 1024,
       ...(options.retry?.attempts ? { maxRetries: options.retry.attempts - 1 } : {}),
     });

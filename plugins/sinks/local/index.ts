@@ -10,7 +10,8 @@ const settings = z.object({
     .string({ error: 'Enter the folder that holds the backups.' })
     .trim()
     .min(1, { error: 'Enter the folder that holds the backups.' })
-    .refine((p) => p.startsWith('/'), { error: 'Use an absolute path, such as /backups/holdfast.' }),
+    .refine((p) => p.startsWith('/'), { error: 'Use an absolute path, such as /backups/holdfast.' })
+    .describe('Folder'),
 });
 
 const localSinkPlugin: SinkPlugin<z.infer<typeof settings>> = {
@@ -18,6 +19,8 @@ const localSinkPlugin: SinkPlugin<z.infer<typeof settings>> = {
   label: 'Local disk',
   settings,
   secretSettings: [],
+  // A folder on the appliance's own disks: a tenant could read or fill them.
+  operatorOnly: true,
   create: (s) => new LocalSink({ path: s.path }),
 };
 

@@ -35,10 +35,8 @@ const settings = z.object({
     .enum(['auto', 'native', 'emulated'])
     .default('auto')
     .describe('If-None-Match creates: auto-detect, always, or emulate (HEAD then PUT)'),
-  objectLockMode: z
-    .enum(['GOVERNANCE', 'COMPLIANCE'])
-    .optional()
-    .describe('S3 Object Lock mode for retained objects (bucket needs Object Lock)'),
+  // No Object Lock setting: S3Sink supports `retainUntil` with an `objectLockMode`, but nothing in
+  // the appliance asks for retention yet, so offering it would promise what is not done.
   serverSideEncryption: z.enum(['AES256', 'aws:kms', 'aws:kms:dsse']).optional().describe('Server-side encryption'),
   sseKmsKeyId: optionalText.describe('KMS key id for aws:kms encryption'),
   partSizeMiB: z.number().int().min(5).max(5120).default(8).describe('Multipart part size in MiB'),
@@ -52,6 +50,15 @@ const s3SinkPlugin: SinkPlugin<S3Settings> = {
   label: 'Amazon S3 or S3-compatible',
   settings,
   secretSettings: ['secretAccessKey', 'sessionToken'],
+  operatorOnlySettings: ['caFile'],
+  primarySettings: ['endpoint', 'region', 'bucket', 'prefix', 'accessKeyId', 'secretAccessKey', 'forcePathStyle'],
+  // Without a key pair the SDK falls back to the appliance's AWS credential chain.
+  tenantCredentialProblems: (settings, secrets): Record<string, string> => {
+    if (settings.accessKeyId && secrets.secretAccessKey) return {};
+    return settings.accessKeyId
+      ? { secretAccessKey: 'Enter the secret access key.' }
+      : { accessKeyId: 'Enter the access key id and secret of this storage.' };
+  },
   create: async (s, options = {}) => {
     const { S3Sink } = await import('./s3-sink.ts');
     return new S3Sink({
@@ -65,7 +72,6 @@ const s3SinkPlugin: SinkPlugin<S3Settings> = {
       forcePathStyle: s.forcePathStyle,
       caFile: s.caFile,
       conditionalWrites: s.conditionalWrites,
-      objectLockMode: s.objectLockMode,
       serverSideEncryption: s.serverSideEncryption,
       sseKmsKeyId: s.sseKmsKeyId,
       partSizeBytes: s.partSizeMiB * 1024 * 1024,

@@ -6,8 +6,9 @@
 //
 // Faults: `faults.rateLimitRate` / `serverErrorRate` answer that share of API calls (seeded, so
 // runs repeat) with 429 + Retry-After or a 5xx; `faults.failNext` fails the next calls with 503;
-// `failPath()` makes downloads of one path fail; `invalidateCursors()` makes every list_folder
-// cursor answer 409 `reset`. Counters: `requests` per route, `downloads` per path.
+// `failPath()` makes downloads of one path fail, `scriptPath()` gives them a sequence of answers,
+// `holdDownloads()` makes them wait for a release;
+// `invalidateCursors()` makes every list_folder cursor answer 409 `reset`. Counters: `requests` per route, `downloads` per path.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ContentHasher } from './content-hash.ts';
@@ -95,7 +96,9 @@ export class FakeDropbox {
   readonly #server: Server;
   readonly #random: () => number;
   readonly #pathFailures = new Map<string, { status: number; remaining: number }>();
+  readonly #pathScripts = new Map<string, (number | 'corrupt')[]>();
   readonly #sessions = new Map<string, Session>();
+  #hold: { reach: () => void; released: Promise<void> } | undefined;
   #epoch = 0;
   #sessionSeq = 0;
 
@@ -137,9 +140,40 @@ export class FakeDropbox {
     this.#epoch++;
   }
 
+  /**
+   * The next downloads of this path (lowercased) answer in turn: a status fails the request with
+   * it, 'corrupt' sends bytes that do not match the file's content_hash; then it answers normally.
+   */
+  scriptPath(pathLower: string, answers: readonly (number | 'corrupt')[]): void {
+    this.#pathScripts.set(pathLower, [...answers]);
+  }
+
   /** Downloads of this path (lowercased, any namespace) answer `status` (409: restricted_content). */
   failPath(pathLower: string, options: { status?: number; times?: number } = {}): void {
     this.#pathFailures.set(pathLower, { status: options.status ?? 409, remaining: options.times ?? Infinity });
+  }
+
+  /**
+   * Downloads wait until `release()` (a test cancels a run while it is held); `reached` resolves
+   * when the first one arrives.
+   */
+  holdDownloads(): { reached: Promise<void>; release: () => void } {
+    let reach = () => {};
+    let release = () => {};
+    const reached = new Promise<void>((resolve) => {
+      reach = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#hold = { reach: () => reach(), released };
+    return {
+      reached,
+      release: () => {
+        this.#hold = undefined;
+        release();
+      },
+    };
   }
 
   downloadCount(pathLower?: string): number {
@@ -210,6 +244,10 @@ export class FakeDropbox {
       args = body.byteLength > 0 ? parseArgs(body.toString(), route) : {};
     }
     if (route === 'files/download') {
+      if (this.#hold) {
+        this.#hold.reach();
+        await this.#hold.released;
+      }
       this.#download(req, res, token, args);
       return;
     }
@@ -337,14 +375,17 @@ export class FakeDropbox {
       if (failure.status === 409) throw routeError({ '.tag': 'path', path: { '.tag': 'restricted_content' } });
       throw new ApiError(failure.status, 'Internal Server Error');
     }
+    const scripted = this.#pathScripts.get(node.pathLower)?.shift();
+    if (typeof scripted === 'number') throw new ApiError(scripted, 'Internal Server Error');
     const key = `${target.ns.id}:${node.pathLower}`;
     this.downloads.set(key, (this.downloads.get(key) ?? 0) + 1);
+    const content = scripted === 'corrupt' ? Buffer.from(node.content).fill(0x21) : node.content;
     res.writeHead(200, {
       'Content-Type': 'application/octet-stream',
       'Content-Length': String(node.content.byteLength),
       'Dropbox-API-Result': headerSafeJson(metadataJson(node, target.ns, this.#shared(target.ns))),
     });
-    res.end(node.content);
+    res.end(content);
   }
 
   async #call(

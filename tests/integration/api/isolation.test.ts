@@ -100,7 +100,7 @@ function recoveryRoutes(o: Pick<Target, 'task' | 'entity' | 'snapshot'>): Call[]
     ['GET', `${entity}/snapshots`],
     ['GET', `${entity}/snapshots/${o.snapshot}/items`],
     ['GET', `${entity}/snapshots/${o.snapshot}/items?path=a&page=2`],
-    ['GET', `${entity}/items?name=a`],
+    ['GET', `${entity}/items?q=a`],
   ];
 }
 

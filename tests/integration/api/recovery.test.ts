@@ -109,6 +109,8 @@ describe('the recovery API', () => {
   it('searches items with the Recovery page’s fields, each hit naming its snapshot', async () => {
     const { items } = await ok(`${entityBase()}/items?name=item%203`);
     expect(items.map((i: Json) => i.key)).toEqual(['items/00003']);
+    const byAuthor = await ok(`${entityBase()}/items?author=OWNER-4`);
+    expect(byAuthor.items.map((i: Json) => i.key)).toEqual(['items/00004']);
     expect(items[0].snapshot.id).toMatch(/^[0-9a-f]{64}$/);
     const bad = await call(`${entityBase()}/items?modifiedFrom=yesterday`);
     expect(bad.status).toBe(422);

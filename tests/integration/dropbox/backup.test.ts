@@ -180,12 +180,12 @@ describe('team folders', () => {
       '/Contracts/Supplier agreement.pdf',
     ]);
     expect(await search({ text: 'supplier agree' })).toEqual(['/Contracts/Supplier agreement.pdf']);
-    expect(await search({ author: 'eve.auditor' })).toEqual([
+    expect(await search({ contains: { author: 'eve.auditor' } })).toEqual([
       '/Contracts/Supplier agreement.pdf',
       '/Minutes/Board minutes.docx',
     ]);
     // Folders are items too: the folder of the same name is found with its file.
-    expect(await search({ name: 'minutes' })).toEqual(['/Minutes', '/Minutes/Board minutes.docx']);
+    expect(await search({ contains: { name: 'minutes' } })).toEqual(['/Minutes', '/Minutes/Board minutes.docx']);
     expect(
       await search({ modifiedFrom: new Date('2026-04-01T00:00:00Z'), modifiedTo: new Date('2026-05-31T23:59:59Z') }),
     ).toEqual(['/Contracts/Lease agreement.pdf']);

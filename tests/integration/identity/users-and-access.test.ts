@@ -87,14 +87,36 @@ describe('users', () => {
     expect(t.logs.join('\n')).not.toContain(token);
   });
 
-  it('refuses a duplicate email with a field message', async () => {
+  it('refuses an email already used in the same organization with a field message', async () => {
     const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
     const res = await t.app.request('/settings/users/new', {
-      ...form({ email: adminB.email, role: 'administrator' }),
+      ...form({ email: customUser.email, role: 'administrator' }),
       headers: { ...form({}).headers, cookie },
     });
     expect(res.status).toBe(422);
     expect(await res.text()).toContain('already exists');
+  });
+
+  it("answers an invitation to another tenant's user's address exactly as a new one, and changes nothing there", async () => {
+    const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
+    const invite = (email: string) =>
+      t.app.request('/settings/users/new', {
+        ...form({ email, role: 'custom', permissions: 'restore' }),
+        headers: { ...form({}).headers, cookie },
+      });
+    const fresh = await invite('fresh.person@a.example');
+    const held = await invite(adminB.email);
+    expect(held.status).toBe(fresh.status);
+    const notice = (res: Response, email: string) =>
+      decodeURIComponent(res.headers.get('location') ?? '').replace(email, '<email>');
+    expect(notice(held, adminB.email)).toBe(notice(fresh, 'fresh.person@a.example'));
+    const holder = await em().findOneOrFail(User, { email: adminB.email }, { populate: ['organization'] });
+    expect([holder.organization.id, holder.status, holder.role]).toEqual([partnerB.id, 'active', 'administrator']);
+    expect(await em().count(User, { email: adminB.email })).toBe(1);
+    // The holder hears of it, without a link that could change their account.
+    const mail = await lastMailTo(adminB.email);
+    expect(mail.text).toContain('already belongs to a Holdfast user');
+    expect(mail.text).not.toMatch(/confirm-email|reset-password/);
   });
 
   it('keeps the last administrator and refuses self-lockout', async () => {
@@ -233,21 +255,21 @@ describe('password reset and throttling', () => {
     expect((await auditOf(customerA, 'Password reset')).length).toBe(1);
   });
 
-  it('throttles repeated failures on one account, even with the right password next', async () => {
+  it('throttles repeated failures on one account from one address, even with the right password next', async () => {
     const e = em();
     const user = await makeUser(e, customerA, 'target@c.example');
     for (let i = 0; i < 5; i++) {
       const res = await t.app.request(
         '/login',
         form({ email: user.email, password: `wrong-${i}` }),
-        fromAddress(`198.51.100.${i}`),
+        fromAddress('198.51.100.7'),
       );
       expect(res.status).toBe(401);
     }
     const blocked = await t.app.request(
       '/login',
       form({ email: user.email, password: TEST_PASSWORD }),
-      fromAddress('198.51.100.77'),
+      fromAddress('198.51.100.7'),
     );
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -315,6 +337,77 @@ describe('IP restrictions', () => {
       headers: { ...form({}).headers, cookie: other },
     });
     expect(res.status).toBe(404);
+  });
+});
+
+describe('IP restrictions with IPv4-mapped and unreadable entries', () => {
+  it('stores an IPv4-mapped block as the IPv4 block it covers, then refuses other addresses with a 403', async () => {
+    const e = em();
+    const org = await makeOrganization(e, root, 'partner', 'Mapped Partner');
+    const admin = await makeUser(e, org, 'admin@mapped.example');
+    const office = fromAddress('127.0.0.1');
+    const login = await t.app.request('/login', form({ email: admin.email, password: TEST_PASSWORD }), office);
+    const cookie = (login.headers.get('set-cookie') as string).split(';')[0] as string;
+    const headers = { ...form({}).headers, cookie };
+    const added = await t.app.request(
+      '/settings/ip-restrictions',
+      { ...form({ description: 'Loopback', addresses: '::ffff:127.0.0.0/104' }), headers },
+      office,
+    );
+    expect(added.status).toBe(303);
+    const { IpRule } = await import('../../../core/access/entities.ts');
+    expect((await em().find(IpRule, { organization: org.id }))[0]?.entries).toEqual(['127.0.0.0/8']);
+    const tooWide = await t.app.request(
+      '/settings/ip-restrictions',
+      { ...form({ addresses: '::ffff:127.0.0.0/64' }), headers },
+      office,
+    );
+    expect(tooWide.status).toBe(422);
+    expect(await tooWide.text()).toContain('IPv4-mapped');
+    const enabled = await t.app.request(
+      '/settings/ip-restrictions/enabled',
+      { ...form({ enabled: 'on' }), headers },
+      office,
+    );
+    expect(enabled.status).toBe(303);
+    const outside = await t.app.request(
+      '/login',
+      form({ email: admin.email, password: TEST_PASSWORD }),
+      fromAddress('198.51.100.201'),
+    );
+    expect(outside.status).toBe(403);
+    expect((await auditOf(org, 'Access denied')).length).toBe(1);
+    expect((await t.app.request('/', { headers: { cookie } }, fromAddress('::ffff:127.0.0.9'))).status).toBe(200);
+  });
+
+  it('denies and audits, never a 500, when a stored entry cannot be read, and other rules stay deletable', async () => {
+    const e = em();
+    const org = await makeOrganization(e, root, 'partner', 'Broken Rule Partner');
+    const admin = await makeUser(e, org, 'admin@broken-rule.example');
+    const { IpRule } = await import('../../../core/access/entities.ts');
+    // What an older version stored for ::ffff:127.0.0.0/104.
+    const broken = e.create(IpRule, { organization: org, description: 'Old', entries: ['127.0.0.0/104'] });
+    const spare = e.create(IpRule, { organization: org, description: 'Spare', entries: ['192.0.2.0/24'] });
+    e.create(IpRule, { organization: org, description: 'Office', entries: ['203.0.113.0/24'] });
+    org.ipRestrictionsEnabled = true;
+    await e.flush();
+    const outside = await t.app.request(
+      '/login',
+      form({ email: admin.email, password: TEST_PASSWORD }),
+      fromAddress('198.51.100.202'),
+    );
+    expect(outside.status).toBe(403);
+    expect((await auditOf(org, 'Access denied')).length).toBe(1);
+    const office = fromAddress('203.0.113.5');
+    const login = await t.app.request('/login', form({ email: admin.email, password: TEST_PASSWORD }), office);
+    expect(login.status).toBe(303);
+    const cookie = (login.headers.get('set-cookie') as string).split(';')[0] as string;
+    const headers = { ...form({}).headers, cookie };
+    for (const rule of [spare, broken]) {
+      const res = await t.app.request(`/settings/ip-restrictions/${rule.id}/delete`, { ...form({}), headers }, office);
+      expect(res.status).toBe(303);
+    }
+    expect((await em().find(IpRule, { organization: org.id })).map((r) => r.description)).toEqual(['Office']);
   });
 });
 

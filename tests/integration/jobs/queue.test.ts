@@ -221,6 +221,83 @@ describe('claims', () => {
   });
 });
 
+describe('fair claiming', () => {
+  async function queue(orgId: string, taskId: string | null, count: number) {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++)
+      ids.push(
+        await enqueueJob(
+          h.em(),
+          {
+            organizationId: orgId,
+            kind: 'maintenance',
+            label: `job ${i}`,
+            taskId,
+            initiator: { kind: 'system' },
+            maxAttempts: 1,
+          },
+          h.clock.now,
+        ),
+      );
+    return ids;
+  }
+
+  it("reaches a later tenant's job behind 500 queued by another, and takes turns between tenants", async () => {
+    const busy = await h.organization('Busy tenant');
+    const busyTask = await h.task(busy);
+    const quiet = await h.organization('Quiet tenant');
+    const busyJobs = await queue(busy.id, busyTask.id, 500);
+    h.advance(1000);
+    const [quietJob] = await queue(quiet.id, null, 1);
+    try {
+      // The busy task may run one job at a time: every other job of it waits, and must not hide
+      // the quiet tenant's job.
+      const first = await claimJobs(h.em(), 'fair', { slots: 4, perOrganization: 4, perTask: 1 }, 30_000, h.clock.now);
+      expect(first.length).toBe(2);
+      expect(first.map((j) => j.id)).toContain(quietJob);
+      expect(busyJobs).toContain(first.find((j) => j.id !== quietJob)?.id);
+      await h.em().nativeDelete(Job, { id: { $in: first.map((j) => j.id) } });
+
+      // With room for both, two slots go one to each tenant, not both to the oldest jobs.
+      const [again] = await queue(quiet.id, null, 1);
+      const second = await claimJobs(
+        h.em(),
+        'fair',
+        { slots: 2, perOrganization: 10, perTask: 10 },
+        30_000,
+        h.clock.now,
+      );
+      expect(second.map((j) => j.organization.id).sort()).toEqual([busy.id, quiet.id].sort());
+      expect(second.map((j) => j.id)).toContain(again);
+    } finally {
+      await h.em().nativeDelete(Job, { organization: { $in: [busy.id, quiet.id] } });
+    }
+  });
+
+  it('reaches a task queued behind 500 jobs of another task of the same tenant', async () => {
+    const org = await h.organization('Two tasks');
+    const crowded = await h.task(org);
+    const other = await h.task(org, { account: 'other-account' });
+    const crowdedJobs = await queue(org.id, crowded.id, 500);
+    h.advance(1000);
+    const [otherJob] = await queue(org.id, other.id, 1);
+    try {
+      const claimed = await claimJobs(
+        h.em(),
+        'fair',
+        { slots: 4, perOrganization: 4, perTask: 1 },
+        30_000,
+        h.clock.now,
+      );
+      expect(claimed.length).toBe(2);
+      expect(claimed.map((j) => j.id)).toContain(otherJob);
+      expect(crowdedJobs).toContain(claimed.find((j) => j.id !== otherJob)?.id);
+    } finally {
+      await h.em().nativeDelete(Job, { organization: org.id });
+    }
+  });
+});
+
 describe('lapsed leases', () => {
   it('resumes a job whose worker stopped, then fails it with the reason when no attempts are left', async () => {
     const org = await h.organization('Crashes');

@@ -15,6 +15,8 @@ import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { createTestApp, type TestApp } from '../../helpers/kernel.ts';
 import { createTestRepo, type TestRepo } from '../../helpers/repository.ts';
 
+/** The items' metadata keys, as a service's searchFields would name them. */
+const fields = () => ({ name: 'name', path: 'path', author: 'author', modified: 'modified' });
 let t: TestApp;
 let r: TestRepo;
 let s1: string;
@@ -47,7 +49,7 @@ beforeAll(async () => {
   const other = new SnapshotWriter(r.repo, { task: 'task-1', entity: 'bo@example.com' });
   await other.add(file('/Finance/other.pdf', 'Bo Chen', '2026-03-03T10:00:00Z'), Buffer.from('x'));
   await other.commit();
-  await reindexRepository(t.kernel.orm.em.fork(), await r.reopen(), r.sink.description);
+  await reindexRepository(t.kernel.orm.em.fork(), await r.reopen(), r.sink.description, fields);
 });
 
 afterAll(async () => {
@@ -123,18 +125,17 @@ describe('catalog browsing for recovery', () => {
       'budget.xlsx',
       'Überweisung März.pdf',
     ]);
-    const beach = await searchEntityItems(em(), scope, { name: 'BEACH' });
+    const beach = await searchEntityItems(em(), scope, { contains: { name: 'BEACH' } });
     expect(beach.map((h) => [h.name, h.deleted, h.snapshot?.id])).toEqual([['beach.jpg', true, s1]]);
-    expect((await searchEntityItems(em(), scope, { author: 'bo ch' })).map((h) => h.name).sort()).toEqual([
-      'beach.jpg',
-      'mountain.jpg',
-    ]);
+    expect((await searchEntityItems(em(), scope, { contains: { author: 'bo ch' } })).map((h) => h.name).sort()).toEqual(
+      ['beach.jpg', 'mountain.jpg'],
+    );
     const march = await searchEntityItems(em(), scope, {
       modifiedFrom: new Date('2026-03-01T00:00:00Z'),
       modifiedTo: new Date('2026-03-05T00:00:00Z'),
     });
     expect(march.map((h) => h.name)).toEqual(['Überweisung März.pdf']);
-    expect(await searchEntityItems(em(), scope, { name: '100%_' })).toEqual([]);
+    expect(await searchEntityItems(em(), scope, { contains: { name: '100%_' } })).toEqual([]);
     expect(await searchEntityItems(em(), scope, { text: '"' })).toEqual([]);
   });
 });

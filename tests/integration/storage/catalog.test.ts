@@ -8,6 +8,8 @@ import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { createTestApp, type TestApp } from '../../helpers/kernel.ts';
 import { createTestRepo, type TestRepo } from '../../helpers/repository.ts';
 
+/** The items' metadata keys, as a service's searchFields would name them. */
+const fields = () => ({ name: 'name', path: 'path', author: 'author', modified: 'modified' });
 let t: TestApp;
 let r: TestRepo;
 afterEach(async () => {
@@ -53,7 +55,7 @@ describe('catalog', () => {
     r = await createTestRepo();
     const { s1, s2 } = await history(r.repo);
     const em = t.kernel.orm.em.fork();
-    const report = await reindexRepository(em, await r.reopen(), r.sink.description);
+    const report = await reindexRepository(em, await r.reopen(), r.sink.description, fields);
     expect(report).toEqual({ snapshots: 2, items: 3, versions: 5 });
     expect(await em.count(CatalogSnapshot, {})).toBe(2);
     expect(await em.count(CatalogItem, {})).toBe(3);
@@ -78,7 +80,7 @@ describe('catalog', () => {
     expect(await searchCatalog(em.fork(), { text: '"' })).toEqual([]);
 
     // Reindexing again gives the same catalog, not duplicates.
-    expect(await reindexRepository(em.fork(), await r.reopen(), r.sink.description)).toEqual(report);
+    expect(await reindexRepository(em.fork(), await r.reopen(), r.sink.description, fields)).toEqual(report);
     expect(await em.fork().count(CatalogItem, {})).toBe(3);
     expect(s1).not.toBe(s2);
   });
@@ -96,7 +98,7 @@ describe('catalog', () => {
     await w3.add({ key: '/Finance/new.txt', kind: 'file' }, Buffer.from('new'));
     const s3 = (await w3.commit()).id;
     const em = t.kernel.orm.em.fork();
-    await reindexRepository(em, r.repo, r.sink.description);
+    await reindexRepository(em, r.repo, r.sink.description, fields);
     const state = async () =>
       (
         await em
@@ -110,7 +112,7 @@ describe('catalog', () => {
     const reindexed = async () => {
       const fresh = await createTestApp();
       try {
-        await reindexRepository(fresh.kernel.orm.em.fork(), await r.reopen(), r.sink.description);
+        await reindexRepository(fresh.kernel.orm.em.fork(), await r.reopen(), r.sink.description, fields);
         return (
           await fresh.kernel.orm.em
             .fork()
@@ -155,7 +157,7 @@ describe('catalog', () => {
     r = await createTestRepo();
     await history(r.repo);
     const em = t.kernel.orm.em.fork();
-    await reindexRepository(em, r.repo, r.sink.description);
+    await reindexRepository(em, r.repo, r.sink.description, fields);
     // The second reindex fails at a snapshot whose tree cannot be read: items written, no documents yet.
     const snapshots = await r.repo.listSnapshots();
     const last = snapshots.at(-1) as (typeof snapshots)[number];
@@ -164,11 +166,11 @@ describe('catalog', () => {
       manifest: { ...last.manifest, time: '2099-01-01T00:00:00Z', tree: '0'.repeat(64) },
     };
     const failing = Object.assign(Object.create(r.repo), { listSnapshots: async () => [...snapshots, broken] });
-    await expect(reindexRepository(em.fork(), failing, r.sink.description)).rejects.toThrow();
+    await expect(reindexRepository(em.fork(), failing, r.sink.description, fields)).rejects.toThrow();
     expect(await searchCatalog(em.fork(), { text: 'budget' })).toEqual([]);
     await runSql(em.fork(), `insert into catalog_items_fts (catalog_items_fts, rank) values ('integrity-check', 1)`);
 
-    const report = await reindexRepository(em.fork(), r.repo, r.sink.description);
+    const report = await reindexRepository(em.fork(), r.repo, r.sink.description, fields);
     expect(report).toEqual({ snapshots: 2, items: 3, versions: 5 });
     // FTS5 compares its index with the items' text (rank 1: external content).
     await runSql(em.fork(), `insert into catalog_items_fts (catalog_items_fts, rank) values ('integrity-check', 1)`);

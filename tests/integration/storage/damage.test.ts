@@ -171,9 +171,11 @@ describe('a damaged snapshot file', () => {
 
 describe('restore past damage', () => {
   it('restores every other file exactly, names the ones with an unreadable blob, leaves them absent and exits 1', {
-    timeout: 60_000,
+    timeout: 180_000,
   }, async () => {
     const s = await setUp();
+    // Larger than the largest chunk (8 MiB), so the file always has a second blob to damage.
+    writeFileSync(join(s.src, 'big.bin'), randomBytes(9 * 1024 * 1024));
     const id = await backup(s);
     const repo = await openLocal(s.sinkPath);
     const manifest = await repo.loadSnapshot(id);
@@ -196,7 +198,7 @@ describe('restore past damage', () => {
     expect(partials(target)).toEqual([]);
   });
 
-  it('goes past a damaged tree node, naming the keys it held', { timeout: 60_000 }, async () => {
+  it('goes past a damaged tree node, naming the keys it held', { timeout: 180_000 }, async () => {
     const s = await setUp();
     const id = await backup(s);
     const repo = await openLocal(s.sinkPath);
@@ -240,7 +242,7 @@ describe('restore past damage', () => {
     expect(describeTree(whole)).toEqual(describeTree(s.src));
   });
 
-  it('--resume keeps complete files and replaces a changed one', { timeout: 60_000 }, async () => {
+  it('--resume keeps complete files and replaces a changed one', { timeout: 180_000 }, async () => {
     const s = await setUp();
     const id = await backup(s);
     const target = join(s.base, 'restored');
@@ -350,7 +352,7 @@ describe('repair snapshots', () => {
 
 describe('repair of a layered snapshot', () => {
   it('drops the keys of a damaged delta node from the base too: no stale version comes back', {
-    timeout: 60_000,
+    timeout: 180_000,
   }, async () => {
     const t = await createTestRepo();
     cleanups.push(t.cleanup);

@@ -35,6 +35,15 @@ describe('safeNext', () => {
     ['/ /evil.example', '/'],
     ['/%09/evil.example', '/%09/evil.example'],
     ['/jobs#top', '/jobs#top'],
+    // Normalizing dot segments must not leave a protocol-relative `//host` behind.
+    ['/..//127.0.0.1:8080/phish', '/'],
+    ['/%2e%2e//127.0.0.1/phish', '/'],
+    ['/%2E%2E//evil.example', '/'],
+    ['/x/..//evil.example', '/'],
+    ['/.//evil.example', '/'],
+    ['/./\\evil.example', '/'],
+    ['/x/../jobs', '/jobs'],
+    ['/jobs/..', '/'],
   ])('%s → %s', (input, expected) => {
     expect(safeNext(input)).toBe(expected);
   });

@@ -11,6 +11,7 @@ import { testConnection } from '../../../core/storage-locations/connection-test.
 import {
   ambientCredentialProblems,
   fieldsOf,
+  forbiddenSettingProblems,
   kindsFor,
   settingsFromInput,
 } from '../../../core/storage-locations/fields.ts';
@@ -57,12 +58,23 @@ describe('storage location fields', () => {
     });
   });
 
-  it("asks tenants for their own credentials instead of the appliance's", () => {
-    expect(ambientCredentialProblems(partner, 's3', {}, {})).toHaveProperty('accessKeyId');
-    expect(ambientCredentialProblems(partner, 's3', { accessKeyId: 'a' }, {})).toHaveProperty('secretAccessKey');
-    expect(ambientCredentialProblems(partner, 's3', { accessKeyId: 'a' }, { secretAccessKey: 's' })).toEqual({});
-    expect(ambientCredentialProblems(partner, 'gcs', {}, {})).toHaveProperty('credentialsJson');
-    expect(ambientCredentialProblems(root, 's3', {}, {})).toEqual({});
+  it("asks tenants for their own credentials instead of the appliance's, as each sink's descriptor says", () => {
+    const s3 = sinkPlugin('s3') as SinkPlugin<unknown>;
+    const gcs = sinkPlugin('gcs') as SinkPlugin<unknown>;
+    expect(ambientCredentialProblems(partner, s3, {}, {})).toHaveProperty('accessKeyId');
+    expect(ambientCredentialProblems(partner, s3, { accessKeyId: 'a' }, {})).toHaveProperty('secretAccessKey');
+    expect(ambientCredentialProblems(partner, s3, { accessKeyId: 'a' }, { secretAccessKey: 's' })).toEqual({});
+    expect(ambientCredentialProblems(partner, gcs, {}, {})).toHaveProperty('credentialsJson');
+    expect(ambientCredentialProblems(root, s3, {}, {})).toEqual({});
+  });
+
+  it("refuses a tenant's value for an operator-only setting instead of dropping it silently", () => {
+    const s3 = sinkPlugin('s3') as SinkPlugin<unknown>;
+    expect(forbiddenSettingProblems(partner, s3, { bucket: 'b', caFile: '/etc/shadow' })).toEqual({
+      caFile: "Only the appliance's operator may set this.",
+    });
+    expect(forbiddenSettingProblems(partner, s3, { bucket: 'b', caFile: '' })).toEqual({});
+    expect(forbiddenSettingProblems(root, s3, { caFile: '/etc/ssl/ca.pem' })).toEqual({});
   });
 });
 

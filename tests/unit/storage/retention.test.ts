@@ -39,9 +39,34 @@ describe('retention', () => {
   });
 
   it('counts months and years on the calendar, in UTC', () => {
-    expect(cutoff(new Date('2026-03-31T10:00:00Z'), 1, 'months').toISOString()).toBe('2026-03-03T10:00:00.000Z');
-    expect(cutoff(new Date('2028-02-29T00:00:00Z'), 1, 'years').toISOString()).toBe('2027-03-01T00:00:00.000Z');
+    expect(cutoff(new Date('2026-05-15T10:00:00Z'), 1, 'months').toISOString()).toBe('2026-04-15T10:00:00.000Z');
+    expect(cutoff(new Date('2026-01-20T10:00:00Z'), 2, 'months').toISOString()).toBe('2025-11-20T10:00:00.000Z');
+    expect(cutoff(new Date('2026-03-01T00:00:00Z'), 3, 'years').toISOString()).toBe('2023-03-01T00:00:00.000Z');
     expect(cutoff(now, 7, 'days').toISOString()).toBe('2026-11-15T12:00:00.000Z');
+  });
+
+  it("clamps a month or year back to the target month's last day", () => {
+    expect(cutoff(new Date('2026-03-31T10:00:00Z'), 1, 'months').toISOString()).toBe('2026-02-28T10:00:00.000Z');
+    expect(cutoff(new Date('2028-03-31T10:00:00Z'), 1, 'months').toISOString()).toBe('2028-02-29T10:00:00.000Z');
+    expect(cutoff(new Date('2026-05-31T00:00:00Z'), 1, 'months').toISOString()).toBe('2026-04-30T00:00:00.000Z');
+    expect(cutoff(new Date('2026-12-31T23:59:00Z'), 10, 'months').toISOString()).toBe('2026-02-28T23:59:00.000Z');
+    expect(cutoff(new Date('2028-02-29T00:00:00Z'), 1, 'years').toISOString()).toBe('2027-02-28T00:00:00.000Z');
+  });
+
+  it('keeps the snapshots of 28 February to 2 March when keeping 1 month on 31 March', () => {
+    const march31 = new Date('2026-03-31T10:00:00Z');
+    const decision = applyRetention(
+      [
+        snap('feb27', '2026-02-27T12:00:00Z'),
+        snap('feb28', '2026-02-28T12:00:00Z'),
+        snap('mar02', '2026-03-02T12:00:00Z'),
+        snap('mar30', '2026-03-30T12:00:00Z'),
+      ],
+      { kind: 'within', amount: 1, unit: 'months' },
+      march31,
+    );
+    expect(decision.forget).toEqual(['feb27']);
+    expect([...decision.keep].sort()).toEqual(['feb28', 'mar02', 'mar30']);
   });
 
   it('rejects malformed periods', () => {

@@ -31,4 +31,20 @@ describe('work window', () => {
     });
     await expect(w.drain()).rejects.toThrow('disk full');
   });
+
+  it('aborts its signal at the first failure so running jobs can stop, and settles without throwing', async () => {
+    const w = new WorkWindow(2);
+    let stopped = false;
+    await w.submit(1, async () => {
+      await new Promise<void>((resolve) => w.signal.addEventListener('abort', () => resolve(), { once: true }));
+      stopped = true;
+    });
+    await w.submit(1, async () => {
+      throw new Error('refused');
+    });
+    await w.settle();
+    expect(stopped).toBe(true);
+    expect(w.signal.reason).toEqual(new Error('refused'));
+    await expect(w.submit(1, async () => undefined)).rejects.toThrow('refused');
+  });
 });

@@ -1,0 +1,17 @@
+// The composition root of jobs: which function runs each job kind, and what the end of a job
+// means for a backup task's entity. Registered here, at start-up (appliance.ts) and in every job
+// worker (job-worker.ts), so the queue and runner in jobs/ know neither tasks nor recovery.
+import { onJobEnd, registerJobHandler } from './jobs/handler.ts';
+import { runExportJob } from './recovery/export-job.ts';
+import { runRestoreJob } from './recovery/restore-job.ts';
+import { runBackupJob } from './tasks/backup-job.ts';
+import { settleEntityAfterJob } from './tasks/job-effects.ts';
+import { runMaintenanceJob } from './tasks/maintenance-job.ts';
+
+export function registerJobKinds(): void {
+  registerJobHandler('backup', runBackupJob);
+  registerJobHandler('maintenance', runMaintenanceJob);
+  registerJobHandler('restore', runRestoreJob);
+  registerJobHandler('export', runExportJob);
+  onJobEnd(settleEntityAfterJob);
+}
