@@ -5,7 +5,7 @@
 // snapshots up to S, unless that version is a deletion.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { runSql, toMatchQuery } from '../db/sqlite-catalog.ts';
-import { containsPattern, folded } from '../db/text-search.ts';
+import { containsPattern } from '../db/text-search.ts';
 import { CatalogSnapshot, type ICatalogSnapshot } from './entities.ts';
 
 /** A backed-up entity in the catalog: its task id and its external id at the service. */
@@ -268,11 +268,11 @@ export async function keysBelow(
 /** The catalog's text columns a search can ask to contain a value. */
 export type TextColumn = 'name' | 'path' | 'author';
 
-/** Each text column as a folded SQL expression over the item (i) and its newest version (v). */
+/** Each text column's stored folded key (core/db/fold.ts) on the item (i) and its newest version (v). */
 const TEXT_COLUMNS: Record<TextColumn, string> = {
-  name: folded('i.name'),
-  path: folded('i.path'),
-  author: folded("coalesce(v.author, i.author, '')"),
+  name: 'i.name_key',
+  path: 'i.path_key',
+  author: "coalesce(v.author_key, i.author_key, '')",
 };
 
 export interface ItemQuery {
