@@ -7,7 +7,9 @@
 import { isRaw, JsonProperty, type Raw, Utils } from '@mikro-orm/core';
 import { SqlitePlatform } from '@mikro-orm/sql';
 import { SqliteConnection, SqliteDriver } from '@mikro-orm/sqlite';
+import type { Database } from 'better-sqlite3';
 import { CompiledQuery } from 'kysely';
+import { FOLD_FUNCTION, foldText } from '../core/db/fold.ts';
 
 class NulSafeSqlitePlatform extends SqlitePlatform {
   /** Strings holding a NUL become their UTF-8 bytes as a blob literal cast to text: the same value. */
@@ -93,6 +95,16 @@ interface Internals {
 }
 
 class BindingSqliteConnection extends SqliteConnection {
+  /** Every new database handle gets the fold function the "contains" searches call. */
+  override createKyselyDialect(options: Parameters<SqliteConnection['createKyselyDialect']>[0]) {
+    const dialect = super.createKyselyDialect(options);
+    const { database } = this as unknown as { database: { function: Database['function'] } };
+    database.function(FOLD_FUNCTION, { deterministic: true }, (value: unknown) =>
+      value === null || value === undefined ? null : foldText(String(value)),
+    );
+    return dialect;
+  }
+
   /** As AbstractSqlConnection.execute, but the statement's values go as bound parameters. */
   override async execute(...[query, params = [], method = 'all', ctx, loggerContext]: ExecuteArgs): Promise<never> {
     await this.ensureConnection();

@@ -1,18 +1,23 @@
 // /api/v1/jobs: the restore and export jobs of the caller's organization (the Jobs page's filters
-// and order, paged), one job with its progress and log, cancelling one, starting a restore or an
-// export, and downloading an export's results (72 hours after it finished; 410 afterwards).
-// Needs "Restore" or "Export and download" (API keys hold both); starting and cancelling need the
-// permission of the job's kind, downloading needs "Export and download".
+// and order, paged) and, with `activity=backup`, its backup runs; one job with its progress and
+// log, cancelling one, starting a restore or an export, and downloading an export's results (72
+// hours after it finished; 410 afterwards). Jobs and tasks of organizations within the caller's
+// reach are found too (`organization=` on the list), so a partner's key follows its customers'.
+// Restores and exports need "Restore" or "Export and download" (API keys hold both), backups
+// "Manage backups"; starting and cancelling need the permission of the job's kind, downloading
+// needs "Export and download".
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { MissingPermissionError } from '../access/errors.ts';
-import { hasPermission } from '../access/principal.ts';
+import { accessibleOrganization, canReach, hasPermission, type Principal } from '../access/principal.ts';
 import { NotFoundError } from '../errors.ts';
 import { auditActor } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { organizationOf, principalOf } from '../http/middleware.ts';
-import { type IJob, INITIATOR_KINDS, JOB_LABEL_MAX, JOB_STATES } from '../jobs/entities.ts';
-import { cancelJob, getJob } from '../jobs/jobs-service.ts';
+import type { IOrganization } from '../identity/entities.ts';
+import type { Permission } from '../identity/permissions.ts';
+import { type IJob, INITIATOR_KINDS, JOB_LABEL_MAX, JOB_STATES, Job } from '../jobs/entities.ts';
+import { cancelJob } from '../jobs/jobs-service.ts';
 import { servicePlugin } from '../plugins/registry.ts';
 import { contentDisposition, openDownload } from '../recovery/downloads.ts';
 import { EXPORT_ENCRYPTIONS, EXPORT_FORMATS } from '../recovery/entities.ts';
@@ -21,8 +26,9 @@ import {
   type JobListFilters,
   type JobView,
   jobViews,
+  LISTED_KINDS,
+  type ListedKind,
   queryJobs,
-  RECOVERY_KINDS,
   STATUS_GROUPS,
 } from '../recovery/job-list.ts';
 import { RESTORE_MODES } from '../recovery/params.ts';
@@ -31,30 +37,49 @@ import { BackupTask } from '../tasks/entities.ts';
 import { jsonBody, jsonResponse, PagingQuery, pageOf } from './common.ts';
 import { createApiRouter, requirePrincipal, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
+import { reachableTask } from './tasks.ts';
 
 const tags = ['Jobs'];
 
-/** 401 without a principal, 403 unless it may restore or export. */
+/** The permissions that open jobs of a kind: backups for "Manage backups", the rest for recovery. */
+function jobPermissions(kind: ListedKind | undefined): Permission[] {
+  return kind === 'backup' ? ['manage_backups'] : ['restore', 'export_download'];
+}
+
+function requireJobPermission(principal: Principal, kind: ListedKind | undefined): void {
+  const needed = jobPermissions(kind);
+  if (!needed.some((p) => hasPermission(principal, p))) throw new MissingPermissionError(needed[0] as Permission);
+}
+
+/** 401 without a principal, 403 unless it may restore, export or manage backups. */
 const recoveryAccess: MiddlewareHandler<AppEnv>[] = [
   requirePrincipal,
   async (c, next) => {
     const principal = principalOf(c);
-    if (!hasPermission(principal, 'restore') && !hasPermission(principal, 'export_download')) {
+    if (!(['restore', 'export_download', 'manage_backups'] as const).some((p) => hasPermission(principal, p))) {
       throw new MissingPermissionError('restore');
     }
     await next();
   },
 ];
 
-/** The job in the path must be a restore or export of the organization acted on: 404 before anything else. */
+/** The job in the path must be a listed kind of an organization within reach: 404 before anything else. */
 const jobInReach: MiddlewareHandler<AppEnv> = async (c, next) => {
   await recoveryJob(c);
   await next();
 };
 
 async function recoveryJob(c: Context<AppEnv>): Promise<IJob> {
-  const job = await getJob(c.get('em'), organizationOf(c), c.req.param('id') ?? '');
-  if (!(RECOVERY_KINDS as readonly string[]).includes(job.kind)) throw new NotFoundError('No such job.');
+  const id = c.req.param('id') ?? '';
+  const job = id.length <= 36 ? await c.get('em').findOne(Job, { id }, { populate: ['organization'] }) : null;
+  if (
+    !job ||
+    !(LISTED_KINDS as readonly string[]).includes(job.kind) ||
+    !canReach(principalOf(c), job.organization as IOrganization)
+  ) {
+    throw new NotFoundError('No such job.');
+  }
+  requireJobPermission(principalOf(c), job.kind as ListedKind);
   return job;
 }
 
@@ -67,7 +92,15 @@ const JobIdParams = z.object({
 
 const FilterQuery = z.object({
   initiator: z.enum(INITIATOR_KINDS).optional().openapi({ description: 'Who started the jobs.' }),
-  activity: z.enum(RECOVERY_KINDS).optional().openapi({ description: 'Restores or exports (both when absent).' }),
+  activity: z
+    .enum(LISTED_KINDS)
+    .optional()
+    .openapi({ description: 'Backups, restores or exports (restores and exports when absent).' }),
+  organization: z
+    .string()
+    .max(36)
+    .optional()
+    .openapi({ description: 'An organization within reach (default: the one worked in).' }),
   service: z.string().max(100).optional().openapi({ description: 'Service plugin kind of the task, e.g. "dropbox".' }),
   status: z
     .enum([...JOB_STATES, ...(Object.keys(STATUS_GROUPS) as (keyof typeof STATUS_GROUPS)[])])
@@ -83,7 +116,7 @@ const FilterQuery = z.object({
 const JobSchema = z
   .object({
     id: z.string(),
-    kind: z.enum(RECOVERY_KINDS),
+    kind: z.enum(LISTED_KINDS),
     label: z.string(),
     state: z.enum(JOB_STATES),
     task: z.object({ id: z.string(), name: z.string().nullable() }).nullable(),
@@ -186,8 +219,8 @@ const listRoute = createRoute({
   method: 'get',
   path: '/jobs',
   tags,
-  summary: 'List restore and export jobs',
-  description: `Jobs of the organization acted on from the last ${JOBS_WINDOW_DAYS} days, with the Jobs page's filters and order.`,
+  summary: 'List restore, export and backup jobs',
+  description: `Jobs of the organization acted on (or of \`organization\`, within reach) from the last ${JOBS_WINDOW_DAYS} days, with the Jobs page's filters and order: restores and exports, or with \`activity=backup\` the backup runs (permission "Manage backups").`,
   security: SECURED,
   middleware: recoveryAccess,
   request: { query: FilterQuery.extend(PagingQuery) },
@@ -202,6 +235,8 @@ const getRoute = createRoute({
   path: '/jobs/{id}',
   tags,
   summary: 'One job, with its progress and log',
+  description:
+    'A restore, export or backup job (backup job ids come from `POST /tasks/{id}/entities/backup-now`), of an organization within reach.',
   security: SECURED,
   middleware: [...recoveryAccess, jobInReach],
   request: { params: JobIdParams },
@@ -227,7 +262,7 @@ const startRoute = createRoute({
   tags,
   summary: 'Start a restore or an export',
   description:
-    'Restores (permission "Restore") or exports (permission "Export and download") the chosen items of a snapshot, or all of it. The task, entities and snapshot must belong to the organization acted on.',
+    'Restores (permission "Restore") or exports (permission "Export and download") the chosen items of a snapshot, or all of it: ids from `GET /tasks/{id}/entities/{entityId}/snapshots`, item keys and folder paths from the browse and search operations. The task must be within reach and its entities and snapshot its own. A selection matching nothing in the snapshot is refused (422, field `selection`).',
   security: SECURED,
   middleware: recoveryAccess,
   request: jsonBody(NewJobSchema),
@@ -294,9 +329,10 @@ export function jobsApi(deps: AppDeps) {
   }
 
   api.openapi(listRoute, async (c) => {
-    const { page, pageSize, ...query } = c.req.valid('query');
+    const { page, pageSize, organization, ...query } = c.req.valid('query');
     const em = c.get('em');
-    const org = organizationOf(c);
+    requireJobPermission(principalOf(c), query.activity);
+    const org = organization ? await accessibleOrganization(em, principalOf(c), organization) : organizationOf(c);
     if (query.task && !(await em.findOne(BackupTask, { id: query.task, organization: org }))) {
       throw new NotFoundError('No such backup task.');
     }
@@ -325,19 +361,28 @@ export function jobsApi(deps: AppDeps) {
 
   api.openapi(cancelRoute, async (c) => {
     const job = await recoveryJob(c);
-    const permission = job.kind === 'restore' ? 'restore' : 'export_download';
+    const permission =
+      job.kind === 'restore' ? 'restore' : job.kind === 'backup' ? 'manage_backups' : 'export_download';
     if (!hasPermission(principalOf(c), permission)) throw new MissingPermissionError(permission);
-    const outcome = await cancelJob(c.get('em'), organizationOf(c), job.id, auditActor(c, deps), deps.now());
+    const outcome = await cancelJob(
+      c.get('em'),
+      job.organization as IOrganization,
+      job.id,
+      auditActor(c, deps),
+      deps.now(),
+    );
     c.get('em').clear();
     return c.json({ outcome, job: jobJson(await viewOf(c, await recoveryJob(c))) }, 200);
   });
 
   api.openapi(startRoute, async (c) => {
     const body = c.req.valid('json');
+    // The task's own organization (within reach) is where the job is queued and audited.
+    const task = await reachableTask(c, body.taskId);
     const ctx: StartContext = {
       em: c.get('em'),
       principal: principalOf(c),
-      organization: organizationOf(c),
+      organization: task.organization as IOrganization,
       actor: auditActor(c, deps),
       credentials: deps.credentials,
       now: deps.now(),
@@ -355,7 +400,7 @@ export function jobsApi(deps: AppDeps) {
     const job = await recoveryJob(c);
     const { result, stream } = await openDownload(
       c.get('em'),
-      organizationOf(c),
+      job.organization as IOrganization,
       job.id,
       auditActor(c, deps),
       deps.now(),

@@ -190,7 +190,7 @@ function serviceDeps(deps: AppDeps): TaskServiceDeps {
 }
 
 /** The task with this id if the caller may reach its organization (deleted ones only when asked). */
-async function reachableTask(c: Context<AppEnv>, id: string, deleted = false): Promise<IBackupTask> {
+export async function reachableTask(c: Context<AppEnv>, id: string, deleted = false): Promise<IBackupTask> {
   const em = c.get('em');
   const task =
     typeof id === 'string' && id.length <= 36

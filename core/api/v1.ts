@@ -11,6 +11,7 @@ import { ipRulesApi } from './ip-rules.ts';
 import { jobsApi } from './jobs.ts';
 import { oauthRoutes } from './oauth.ts';
 import { organizationsApi } from './organizations.ts';
+import { recoveryApi } from './recovery.ts';
 import { renderApiReference } from './reference.ts';
 import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
@@ -97,6 +98,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', storageLocationsApi(deps));
   api.route('/', tasksApi(deps));
   api.route('/', jobsApi(deps));
+  api.route('/', recoveryApi(deps));
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -190,6 +190,58 @@ grouped as (
   };
 }
 
+/** Children listed at once when resolving a path's case (a folder's entries, not the snapshot's). */
+const RESOLVE_CHILDREN = 100_000;
+
+/**
+ * The path as the snapshot spells it: `folder` itself when an item has that path or lies below
+ * it; with `caseInsensitive` (the service's rule) the path whose segments equal it ignoring
+ * case, the exact spelling preferred at each level; undefined when nothing matches.
+ */
+export async function resolvePath(
+  em: EntityManager,
+  snapshot: SnapshotSummary & EntityScope,
+  folder: string,
+  caseInsensitive: boolean | undefined,
+): Promise<string | undefined> {
+  const path = folder.replace(/^\/+|\/+$/g, '');
+  if (path === '') return '';
+  const [hit] = await runSql<{ found: number }[]>(
+    em,
+    `${STATE_AT_SNAPSHOT} select 1 as found from state where path = ? or substr(path, 1, length(?)) = ? limit 1`,
+    [snapshot.repository, snapshot.task, snapshot.entity, snapshot.id, path, `${path}/`, `${path}/`],
+  );
+  if (hit) return path;
+  if (!caseInsensitive) return undefined;
+  let resolved = '';
+  for (const segment of path.split('/').filter(Boolean)) {
+    const { entries } = await browseSnapshot(em, snapshot, resolved, { limit: RESOLVE_CHILDREN, offset: 0 });
+    const lower = segment.toLowerCase();
+    const match = entries.find((e) => e.name === segment) ?? entries.find((e) => e.name.toLowerCase() === lower);
+    if (!match) return undefined;
+    resolved = match.path;
+  }
+  return resolved;
+}
+
+/** Whether any of `keys` is an item present at the snapshot. */
+export async function anyKeyPresent(
+  em: EntityManager,
+  snapshot: SnapshotSummary & EntityScope,
+  keys: readonly string[],
+): Promise<boolean> {
+  for (let i = 0; i < keys.length; i += 500) {
+    const chunk = keys.slice(i, i + 500);
+    const [hit] = await runSql<{ found: number }[]>(
+      em,
+      `${STATE_AT_SNAPSHOT} select 1 as found from state where key in (${chunk.map(() => '?').join(', ')}) limit 1`,
+      [snapshot.repository, snapshot.task, snapshot.entity, snapshot.id, ...chunk],
+    );
+    if (hit) return true;
+  }
+  return false;
+}
+
 /** Keys of every item at the snapshot below the given folders (what "restore this folder" means). */
 export async function keysBelow(
   em: EntityManager,
@@ -216,11 +268,11 @@ export async function keysBelow(
 /** The catalog's text columns a search can ask to contain a value. */
 export type TextColumn = 'name' | 'path' | 'author';
 
-/** Each text column as a lower-cased SQL expression over the item (i) and its newest version (v). */
+/** Each text column's stored folded key (core/db/fold.ts) on the item (i) and its newest version (v). */
 const TEXT_COLUMNS: Record<TextColumn, string> = {
-  name: 'lower(i.name)',
-  path: 'lower(i.path)',
-  author: "lower(coalesce(v.author, i.author, ''))",
+  name: 'i.name_key',
+  path: 'i.path_key',
+  author: "coalesce(v.author_key, i.author_key, '')",
 };
 
 export interface ItemQuery {

@@ -61,6 +61,10 @@ export const CatalogItem = defineEntity({
     name: p.string().length(1000),
     path: p.string().length(4000),
     author: p.string().length(320).nullable(),
+    /** Folded search keys (core/db/fold.ts) of name, path and author: what "contains" filters compare. */
+    nameKey: p.string().length(1000).default(''),
+    pathKey: p.string().length(4000).default(''),
+    authorKey: p.string().length(320).nullable(),
   },
   uniques: [{ properties: ['scope', 'key'] }],
 });
@@ -77,6 +81,8 @@ export const CatalogVersion = defineEntity({
     size: p.double(),
     modified: p.datetime().nullable(),
     author: p.string().length(320).nullable(),
+    /** The folded search key of `author`. */
+    authorKey: p.string().length(320).nullable(),
     deleted: p.boolean(),
   },
 });

@@ -4,6 +4,7 @@
 // functions (tsvector search, COPY or multi-row inserts).
 import type { EntityManager } from '@mikro-orm/core';
 import type { Database, Statement } from 'better-sqlite3';
+import { foldText } from './fold.ts';
 
 /** Runs SQL on the EntityManager's connection, inside its transaction when it has one. */
 export function runSql<T = Record<string, unknown>[]>(
@@ -107,12 +108,18 @@ export function batchWriterOn(
     .get(scope.repository, scope.task, scope.entity) as { id: number };
   const any: Statement = db.prepare('select 1 from catalog_items where scope_id = ? limit 1');
   const find: Statement = db.prepare('select id from catalog_items where scope_id = ? and key = ?');
-  const insertItems = multiRowInsert(db, 'insert into catalog_items (scope_id, key, kind, name, path, author)', 6);
-  const update: Statement = db.prepare('update catalog_items set name = ?, path = ?, author = ? where id = ?');
+  const insertItems = multiRowInsert(
+    db,
+    'insert into catalog_items (scope_id, key, kind, name, path, author, name_key, path_key, author_key)',
+    9,
+  );
+  const update: Statement = db.prepare(
+    'update catalog_items set name = ?, path = ?, author = ?, name_key = ?, path_key = ?, author_key = ? where id = ?',
+  );
   const insertVersions = multiRowInsert(
     db,
-    'insert into catalog_versions (item_id, snapshot_id, size, modified, author, deleted)',
-    6,
+    'insert into catalog_versions (item_id, snapshot_id, size, modified, author, deleted, author_key)',
+    7,
   );
   // The full-text index reads its text from catalog_items (external content): a document is
   // removed while the item row still holds the text it was indexed with.
@@ -136,7 +143,7 @@ export function batchWriterOn(
       const ids: number[] = [];
       insertItems(
         rows,
-        (r, p) => p.push(scopeId, r.key, r.kind, r.name, r.path, r.author),
+        (r, p) => p.push(scopeId, r.key, r.kind, r.name, r.path, r.author, ...foldedKeys(r)),
         (first, chunk) => {
           // One statement's rows get consecutive ids (AUTOINCREMENT: each is the largest so far + 1).
           chunk.forEach((r, i) => {
@@ -149,14 +156,25 @@ export function batchWriterOn(
     },
     updateItem(id, r) {
       if (documents) deleteDoc.run(id);
-      update.run(r.name, r.path, r.author, id);
+      update.run(r.name, r.path, r.author, ...foldedKeys(r), id);
       if (documents) insertDoc.run(id, r.name, r.path, r.author);
     },
     insertVersions(rows) {
       // Dates as epoch milliseconds and booleans as 0/1: how the ORM stores them in SQLite.
-      insertVersions(rows, (v, p) => p.push(v.itemId, v.snapshotId, v.size, v.modified, v.author, v.deleted ? 1 : 0));
+      insertVersions(rows, (v, p) =>
+        p.push(v.itemId, v.snapshotId, v.size, v.modified, v.author, v.deleted ? 1 : 0, foldedOrNull(v.author)),
+      );
     },
   };
+}
+
+function foldedOrNull(text: string | null): string | null {
+  return text === null ? null : foldText(text);
+}
+
+/** The search keys stored beside an item's name, path and author (see core/db/fold.ts). */
+function foldedKeys(r: Pick<ItemRow, 'name' | 'path' | 'author'>): [string, string, string | null] {
+  return [foldText(r.name), foldText(r.path), foldedOrNull(r.author)];
 }
 
 const ROWS_PER_INSERT = 100;

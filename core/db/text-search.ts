@@ -1,12 +1,19 @@
 // Case-insensitive "contains" filters for user-typed search text. `$like` alone is not enough:
 // SQLite has no default LIKE escape character, so a typed `_` or `%` would act as a wildcard
-// (or an escaped one would never match). An explicit ESCAPE clause and lower() on both sides
-// behave the same on SQLite and PostgreSQL.
+// (or an escaped one would never match). An explicit ESCAPE clause and the folded form on both
+// sides (core/db/fold.ts: Unicode normalization and case folding, which SQLite's lower() does
+// not do beyond A–Z) behave the same on SQLite and PostgreSQL.
 import { raw } from '@mikro-orm/core';
+import { FOLD_FUNCTION, foldText } from './fold.ts';
 
-/** The LIKE pattern that matches `text` anywhere, with `\` as the escape character. */
+/** The LIKE pattern that matches the folded `text` anywhere, with `\` as the escape character. */
 export function containsPattern(text: string): string {
-  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return `%${foldText(text).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** A SQL expression's folded form, to compare with `containsPattern`. */
+export function folded(expression: string): string {
+  return `${FOLD_FUNCTION}(${expression})`;
 }
 
 /**
@@ -16,6 +23,9 @@ export function containsPattern(text: string): string {
  */
 export function containsText(column: string, text: string): Record<string, never[]> {
   if (!/^[a-z_][a-z0-9_]*$/.test(column)) throw new Error(`not a column name: ${column}`);
-  const fragment = raw((alias: string) => `lower(${alias}.${column}) like ? escape '\\'`, [containsPattern(text)]);
+  const fragment = raw(
+    (alias: string) => `${folded(`${alias}.${column}`)} like ? escape '\\'`,
+    [containsPattern(text)],
+  );
   return { [fragment as unknown as string]: [] };
 }

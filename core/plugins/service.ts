@@ -239,6 +239,11 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
    */
   snapshots: { mode: 'full' | 'incremental'; layered?: boolean };
   searchFields: readonly SearchField[];
+  /**
+   * The service treats paths that differ only in case as the same ("/Docs" is "/DOCS"), as
+   * Dropbox does: browsing and selecting folders for restore or export then ignore case.
+   */
+  pathsCaseInsensitive?: boolean;
   /** Opens a connection; throws ServiceAuthError when the credentials are refused. */
   connect(settings: Settings, context: { signal: AbortSignal; log: Logger }): Promise<ServiceConnection<State>>;
   /** The connector's appliance-wide settings (OAuth client id and secret…), read from the configuration by these names. */

@@ -95,25 +95,104 @@ export async function encrypted(input: Readable, encryption: Encryption): Promis
   return Readable.fromWeb(stream as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
 }
 
-/** Names inside an archive: relative, '/'-separated, no '.', '..' or empty segments, unique. */
+/** An entry whose name in the archive is not the item's path, and why. */
+export interface RenamedEntry {
+  original: string;
+  stored: string;
+  reason: string;
+}
+
+/** The file listing renamed entries, written into the archive when there are any. */
+export const RENAMED_MANIFEST = 'holdfast-renamed-entries.json';
+
+/** Longest name (one path segment) the common file systems hold, in UTF-8 bytes. */
+const MAX_SEGMENT_BYTES = 255;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what ZIP readers mangle
+const ZIP_UNSAFE = /[\u0000-\u001f\u007f\\]/g;
+
+/** A visible stand-in: control characters as their Control Pictures (␀ … ␟, ␡), `\` as `＼`. */
+function visible(char: string): string {
+  const code = char.charCodeAt(0);
+  if (code === 0x5c) return '\uff3c';
+  return String.fromCharCode(code === 0x7f ? 0x2421 : 0x2400 + code);
+}
+
+/** Cuts a name to at most `max` UTF-8 bytes (whole code points) and marks the cut with "…". */
+function shortened(segment: string, max: number): string {
+  let out = '';
+  let bytes = 0;
+  const budget = max - Buffer.byteLength('…');
+  for (const char of segment) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > budget) break;
+    out += char;
+    bytes += size;
+  }
+  return `${out}…`;
+}
+
+/**
+ * Names inside an archive: the item's path with its names kept byte for byte where the format
+ * can hold them. TAR (PAX headers for long and non-ASCII names) changes only what no file system
+ * can hold: NUL, "." and ".." as names, names over 255 bytes. ZIP also replaces `\` (a path
+ * separator to ZIP readers) and control characters with visible stand-ins. Two entries with the
+ * same name get " (2)", " (3)"… Every change is listed in `renamed`, which the export writes into
+ * the archive (RENAMED_MANIFEST) and into the job log.
+ */
 export class EntryNames {
+  readonly #format: ExportFormat;
   readonly #taken = new Set<string>();
+  readonly renamed: RenamedEntry[] = [];
+
+  constructor(format: ExportFormat = 'zip') {
+    this.#format = format;
+  }
 
   name(path: string, folder = false): string {
+    const reasons = new Set<string>();
     const segments = path
-      .replace(/\\/g, '/')
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we drop
-      .replace(/[\u0000-\u001f\u007f]/g, '')
       .split('/')
-      .filter((s) => s !== '' && s !== '.' && s !== '..');
+      .filter((s) => s !== '')
+      .map((segment) => {
+        let s = segment;
+        if (s.includes('\0')) {
+          s = s.replace(/\0/g, visible);
+          reasons.add('NUL cannot be part of a name');
+        }
+        if (this.#format === 'zip') {
+          const safe = s.replace(ZIP_UNSAFE, visible);
+          if (safe !== s) reasons.add('ZIP cannot hold a backslash or control characters in a name');
+          s = safe;
+        }
+        if (s === '.' || s === '..') {
+          s = s.replace(/\./g, '\uff0e');
+          reasons.add('"." and ".." cannot be names');
+        }
+        if (Buffer.byteLength(s) > MAX_SEGMENT_BYTES) {
+          s = shortened(s, MAX_SEGMENT_BYTES);
+          reasons.add(`names are at most ${MAX_SEGMENT_BYTES} bytes`);
+        }
+        return s;
+      });
     const base = segments.join('/') || 'item';
     let candidate = base;
-    for (let n = 2; this.#taken.has(candidate.toLowerCase()); n++) {
+    for (let n = 2; this.#taken.has(candidate); n++) {
       const dot = base.lastIndexOf('.');
       const slash = base.lastIndexOf('/');
       candidate = dot > slash + 1 && !folder ? `${base.slice(0, dot)} (${n})${base.slice(dot)}` : `${base} (${n})`;
+      reasons.add('another entry has the same name');
     }
-    this.#taken.add(candidate.toLowerCase());
+    this.#taken.add(candidate);
+    const original = path.replace(/^\/+|\/+$/g, '');
+    if (candidate !== original) {
+      this.renamed.push({ original, stored: candidate, reason: [...reasons].join('; ') || 'empty name' });
+    }
     return folder ? `${candidate}/` : candidate;
+  }
+
+  /** The manifest's content: every renamed entry, original → stored. */
+  manifest(): Buffer {
+    return Buffer.from(`${JSON.stringify({ renamed: this.renamed }, null, 2)}\n`);
   }
 }

@@ -7,7 +7,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
@@ -18,10 +18,17 @@ import type { JobOutcome, JobRun } from '../jobs/handler.ts';
 import { appendJobLog, logEntry } from '../jobs/queue.ts';
 import type { Sink } from '../plugins/sink.ts';
 import { findAvailableLocation, openLocationSink } from '../storage-locations/locations.ts';
-import { archiveWriter, type Encryption, EntryNames, encrypted } from './archive.ts';
+import {
+  archiveWriter,
+  type Encryption,
+  EntryNames,
+  encrypted,
+  RENAMED_MANIFEST,
+  type RenamedEntry,
+} from './archive.ts';
 import { checkedContent } from './checked-content.ts';
 import { ExportResult } from './entities.ts';
-import { selectedItems } from './items.ts';
+import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { type ExportParams, exportParamsSchema, exportPassphraseContext, parseParams } from './params.ts';
 import { FAILED_LISTED, FAILED_LOGGED, openSnapshot, recoverySource } from './restore-job.ts';
 
@@ -50,12 +57,31 @@ function mtimeOf(item: ItemEntry, fallback: Date, fields: ItemFieldMap): Date {
   return date && date.getUTCFullYear() >= 1980 ? date : fallback;
 }
 
+/** Names the archive could not hold as they are: the first ones in the job log, all in the manifest. */
+const RENAMED_LOGGED = 20;
+
+async function logRenamed(run: JobRun, renamed: readonly RenamedEntry[], now: Date): Promise<void> {
+  if (renamed.length === 0) return;
+  const entries = renamed
+    .slice(0, RENAMED_LOGGED)
+    .map((r) => logEntry('warn', `stored as "${r.stored}": "${r.original}" (${r.reason})`, now));
+  entries.push(
+    logEntry(
+      'info',
+      `${renamed.length} name${renamed.length === 1 ? ' was' : 's were'} changed in the archive; ${RENAMED_MANIFEST} in it lists each (original → stored)`,
+      now,
+    ),
+  );
+  await appendJobLog(run.em, run.job.id, run.job.leaseOwner ?? '', entries);
+}
+
 export async function runExportJob(run: JobRun): Promise<JobOutcome> {
   const { ctx, em, job, signal, progress } = run;
   const params: ExportParams = parseParams(exportParamsSchema, job.params);
   const source = await recoverySource(run, params.entityId);
   // Where the service keeps its items' paths and dates (an uninstalled plugin: keys and snapshot time).
   const fields = itemFieldMap(ctx.services(source.task.service)?.searchFields ?? []);
+  const rules = { caseInsensitive: ctx.services(source.task.service)?.pathsCaseInsensitive };
   const encryption: Encryption =
     params.encryption === 'passphrase'
       ? {
@@ -112,12 +138,12 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         );
         const snapshotTime = new Date(reader.manifest.time);
         const archive = archiveWriter(params.format);
-        const names = new EntryNames();
+        const names = new EntryNames(params.format);
         let current: Readable | undefined;
         let count = 0;
         const damaged: { key: string; reason: string }[] = [];
         const produce = async () => {
-          for await (const item of selectedItems(reader, params.selection, signal, fields)) {
+          for await (const item of selectedItems(reader, params.selection, signal, fields, rules)) {
             signal.throwIfAborted();
             const mtime = mtimeOf(item, snapshotTime, fields);
             if (item.kind === 'folder') {
@@ -137,6 +163,18 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
             }
             count++;
             progress.items = count;
+          }
+          if (count === 0 && damaged.length === 0 && !isEverything(params.selection)) {
+            throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
+          }
+          if (names.renamed.length > 0) {
+            const manifest = names.manifest();
+            await archive.addFile(
+              names.name(RENAMED_MANIFEST),
+              manifest.byteLength,
+              snapshotTime,
+              Readable.from([manifest]),
+            );
           }
           archive.finish();
         };
@@ -165,12 +203,13 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         });
         await Promise.all([writing, producing]);
         signal.throwIfAborted();
-        return { count, snapshotTime, damaged };
+        return { count, snapshotTime, damaged, renamed: names.renamed };
       },
       opened.repo,
     );
 
     const now = ctx.now();
+    await logRenamed(run, written.renamed, now);
     const { damaged } = written;
     await appendJobLog(
       em,

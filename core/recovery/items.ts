@@ -26,19 +26,47 @@ export function isEverything(selection: ItemSelection): boolean {
   return !selection.keys?.length && !selection.paths?.length;
 }
 
+/** How paths compare at the service: exactly, or ignoring case (ServicePlugin.pathsCaseInsensitive). */
+export interface PathRules {
+  caseInsensitive?: boolean | undefined;
+}
+
+/** The form of a path that two equal paths share under the service's rules. */
+export function pathKey(path: string, rules: PathRules = {}): string {
+  return rules.caseInsensitive ? path.toLowerCase() : path;
+}
+
+/** The selection in words for messages: 'the folder "Docs"', 'the item "id:1"', … */
+export function describeSelection(selection: ItemSelection): string {
+  const named = [
+    ...(selection.paths ?? []).map((p) => `the folder "${trimSlashes(p)}"`),
+    ...(selection.keys ?? []).map((k) => `the item "${k}"`),
+  ];
+  if (named.length === 0) return 'everything';
+  return named.length <= 3 ? named.join(', ') : `${named.slice(0, 3).join(', ')} and ${named.length - 3} more`;
+}
+
 /**
  * Tests one item against a selection (prepared once with `matcher`). `fields` says where the
- * item's service keeps its path, which folder paths are matched against (as Recovery shows them).
+ * item's service keeps its path, which folder paths are matched against (as Recovery shows them),
+ * and `rules` how the service compares paths.
  */
-export function matcher(selection: ItemSelection, fields: ItemFieldMap): (item: ItemEntry) => boolean {
+export function matcher(
+  selection: ItemSelection,
+  fields: ItemFieldMap,
+  rules: PathRules = {},
+): (item: ItemEntry) => boolean {
   if (isEverything(selection)) return () => true;
   const keys = new Set(selection.keys ?? []);
-  const prefixes = (selection.paths ?? []).map(trimSlashes).filter((p) => p !== '');
+  const prefixes = (selection.paths ?? [])
+    .map(trimSlashes)
+    .filter((p) => p !== '')
+    .map((p) => pathKey(p, rules));
   // An empty folder path ("the root") selects everything.
   if ((selection.paths ?? []).some((p) => trimSlashes(p) === '')) return () => true;
   return (item) => {
     if (keys.has(item.key)) return true;
-    const path = itemPath(item, fields);
+    const path = pathKey(itemPath(item, fields), rules);
     return prefixes.some((p) => path === p || path.startsWith(`${p}/`));
   };
 }
@@ -52,9 +80,10 @@ export async function* selectedItems(
   selection: ItemSelection,
   signal: AbortSignal,
   fields: ItemFieldMap,
+  rules: PathRules = {},
 ): AsyncGenerator<ItemEntry> {
   await reader.repo.loadIndex();
-  const wanted = matcher(selection, fields);
+  const wanted = matcher(selection, fields, rules);
   let batch: ItemEntry[] = [];
   let bytes = 0;
   for await (const item of reader.items()) {

@@ -21,6 +21,9 @@ import { ExportResult, type IExportResult } from './entities.ts';
 
 export const RECOVERY_KINDS = ['restore', 'export'] as const;
 export type RecoveryKind = (typeof RECOVERY_KINDS)[number];
+/** What /api/v1/jobs also answers: the backups, besides the Jobs page's restores and exports. */
+export const LISTED_KINDS = ['backup', ...RECOVERY_KINDS] as const;
+export type ListedKind = (typeof LISTED_KINDS)[number];
 export const JOBS_WINDOW_DAYS = 7;
 export const JOBS_PAGE_SIZE = 20;
 
@@ -69,7 +72,8 @@ export function isRecoveryKind(value: string): value is RecoveryKind {
 
 export interface JobListFilters {
   initiator?: InitiatorKind | undefined;
-  activity?: RecoveryKind | undefined;
+  /** Restores or exports (both when absent); 'backup' for backup runs (the API). */
+  activity?: ListedKind | undefined;
   service?: string | undefined;
   status?: StatusFilter | undefined;
   taskId?: string | undefined;
@@ -107,7 +111,7 @@ function orderOf(filters: JobListFilters) {
 
 export interface JobView {
   id: string;
-  kind: RecoveryKind;
+  kind: ListedKind;
   kindLabel: string;
   label: string;
   taskId: string | null;
@@ -165,7 +169,7 @@ export async function jobViews(
     const task = job.task ? taskById.get(job.task.id) : undefined;
     const result = job.result ?? {};
     const exportResult = resultByJob.get(job.id);
-    const kind = job.kind as RecoveryKind;
+    const kind = job.kind as ListedKind;
     const snapshotTime =
       typeof job.params.snapshotTime === 'string'
         ? job.params.snapshotTime
@@ -177,7 +181,7 @@ export async function jobViews(
     return {
       id: job.id,
       kind,
-      kindLabel: KIND_LABELS[kind] ?? job.kind,
+      kindLabel: (KIND_LABELS as Record<string, string>)[kind] ?? job.kind,
       label: job.label,
       taskId: task?.id ?? null,
       taskName: task?.name ?? null,
@@ -208,6 +212,7 @@ export async function jobViews(
 }
 
 function destinationOf(job: IJob, entityName: Map<string, string>): string {
+  if (job.kind === 'backup') return 'Backup storage';
   if (typeof job.result?.destination === 'string') {
     if (job.kind === 'restore') return `${job.result.destination} (${modeLabel(job.params.mode)})`;
     return job.result.destination;

@@ -13,7 +13,7 @@ import type { RestoreItem } from '../plugins/service.ts';
 import { connectTask } from '../tasks/connection.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
 import { checkedContent } from './checked-content.ts';
-import { selectedItems } from './items.ts';
+import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
 import { restoredFolderName } from './start.ts';
 
@@ -59,6 +59,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
   const plugin = ctx.services(source.task.service);
   if (!plugin) throw new Error(`the service plugin "${source.task.service}" is not installed on this appliance`);
   const fields = itemFieldMap(plugin.searchFields);
+  const rules = { caseInsensitive: plugin.pathsCaseInsensitive };
 
   progress.step = 'opening the backup';
   const opened = await ctx.storage.open({
@@ -85,7 +86,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
           let handed = 0;
           const damaged: { key: string; reason: string }[] = [];
           async function* items(): AsyncGenerator<RestoreItem> {
-            for await (const item of selectedItems(reader, params.selection, signal, fields)) {
+            for await (const item of selectedItems(reader, params.selection, signal, fields, rules)) {
               const checked = await checkedContent(reader, item);
               if ('damaged' in checked) {
                 damaged.push({ key: item.key, reason: checked.damaged });
@@ -118,6 +119,9 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
             log,
           });
           signal.throwIfAborted();
+          if (handed === 0 && damaged.length === 0 && !isEverything(params.selection)) {
+            throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
+          }
           return { result, handed: handed + damaged.length, damaged, snapshotTime: reader.manifest.time };
         } finally {
           await connection.close?.();

@@ -9,17 +9,19 @@ import * as openpgp from 'openpgp';
 import { MissingPermissionError } from '../access/errors.ts';
 import { hasPermission, type Principal } from '../access/principal.ts';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
-import { CatalogSnapshot } from '../catalog/entities.ts';
+import { anyKeyPresent, resolvePath } from '../catalog/browse.ts';
+import { CatalogSnapshot, type ICatalogSnapshot } from '../catalog/entities.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { JOB_LABEL_MAX } from '../jobs/entities.ts';
 import { enqueueJob, type Initiator, jobLabel } from '../jobs/queue.ts';
+import { servicePlugin } from '../plugins/registry.ts';
 import type { RestoreMode } from '../plugins/service.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { findAvailableLocation } from '../storage-locations/locations.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
 import type { ExportEncryption, ExportFormat } from './entities.ts';
-import type { ItemSelection } from './items.ts';
+import { type ItemSelection, describeSelection as nameSelection } from './items.ts';
 import { type ExportParams, exportPassphraseContext, type RestoreParams } from './params.ts';
 
 export const MIN_EXPORT_PASSPHRASE = 8;
@@ -89,13 +91,17 @@ async function resolve(ctx: StartContext, request: RecoveryRequest, errors: Reco
       : null;
   if (!task) throw new NotFoundError('No such backup task.');
   const entity = await findEntity(em, task, request.entityId);
-  const snapshotTime = await snapshotOf(em, task, entity, request.snapshotId);
+  const snapshot = await snapshotOf(em, task, entity, request.snapshotId);
+  const snapshotTime = snapshot?.time.toISOString() ?? null;
   const label = request.label?.replace(/\s+/g, ' ').trim() || null;
   if (label && label.length > JOB_LABEL_MAX) errors.label = `The job label is at most ${JOB_LABEL_MAX} characters.`;
   const keys = [...new Set((request.keys ?? []).filter((k) => k !== ''))];
   const paths = [...new Set((request.paths ?? []).map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p !== ''))];
   if (keys.length + paths.length > MAX_SELECTED) {
     errors.keys = `Select at most ${MAX_SELECTED} items and folders, or the whole snapshot.`;
+  } else if (snapshot && (keys.length || paths.length)) {
+    const problem = await selectionProblem(em, task, snapshot, { keys, paths });
+    if (problem) errors.selection = problem;
   }
   return { task, entity, snapshotTime, selection: { keys, paths }, label };
 }
@@ -116,13 +122,41 @@ async function snapshotOf(
   task: IBackupTask,
   entity: ITaskEntity,
   id: string | undefined,
-): Promise<string | null> {
+): Promise<ICatalogSnapshot | null> {
   if (typeof id === 'string' && id.length > 0 && id.length <= 64) {
     const row = await em.findOne(CatalogSnapshot, { id, task: task.id, entity: entity.externalId });
-    if (row) return row.time.toISOString();
+    if (row) return row;
     if (entity.lastSnapshotId === id) return null;
   }
   throw new NotFoundError('No such snapshot of this user, team folder or object.');
+}
+
+/**
+ * Why a selection cannot be recovered from a catalogued snapshot: none of its keys is there and
+ * none of its paths (compared under the service's rules) — or null. Snapshots not in the catalog
+ * are checked by the job, which fails the same way.
+ */
+async function selectionProblem(
+  em: EntityManager,
+  task: IBackupTask,
+  snapshot: ICatalogSnapshot,
+  selection: ItemSelection,
+): Promise<string | null> {
+  const scoped = {
+    id: snapshot.id,
+    repository: snapshot.repository.id,
+    time: snapshot.time,
+    items: snapshot.items,
+    bytes: Number(snapshot.bytes),
+    task: snapshot.task,
+    entity: snapshot.entity,
+  };
+  if (await anyKeyPresent(em, scoped, selection.keys ?? [])) return null;
+  const caseInsensitive = servicePlugin(task.service)?.pathsCaseInsensitive;
+  for (const path of selection.paths ?? []) {
+    if ((await resolvePath(em, scoped, path, caseInsensitive)) !== undefined) return null;
+  }
+  return `Nothing in this snapshot matches ${nameSelection(selection)}.`;
 }
 
 function requirePermission(principal: Principal, permission: 'restore' | 'export_download'): void {

@@ -11,6 +11,7 @@ import {
   browseSnapshot,
   entitySnapshot,
   entitySnapshots,
+  resolvePath,
   searchEntityItems,
   snapshotSpans,
   type TextColumn,
@@ -263,7 +264,9 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
     const scope = { task: task.id, entity: entity.externalId };
     const snapshot = await entitySnapshot(em, scope, c.req.param('snapshotId'));
     if (!snapshot) throw new NotFoundError('No such snapshot of this user, team folder or object.');
-    const folder = (c.req.query('path') ?? '').replace(/^\/+|\/+$/g, '').slice(0, 4000);
+    const asked = (c.req.query('path') ?? '').replace(/^\/+|\/+$/g, '').slice(0, 4000);
+    // The service's path rules decide whether "Docs/FOLDER" is the snapshot's "Docs/Folder".
+    const folder = (await resolvePath(em, { ...snapshot, ...scope }, asked, plugin?.pathsCaseInsensitive)) ?? asked;
     const page = Math.max(1, Number.parseInt(c.req.query('page') ?? '1', 10) || 1);
     const listing = await browseSnapshot(em, { ...snapshot, ...scope }, folder, {
       limit: BROWSE_PAGE_SIZE,

@@ -62,6 +62,7 @@ describe('Recovery in a browser', () => {
     // Browse the newest snapshot: the entity's folder, then two of its files.
     await page.goto(`${appliance.url}/recovery/tasks/${setup.task.id}/entities/${entity.id}`);
     await page.getByRole('link', { name: 'Browse' }).first().click();
+    const snapshotId = /\/snapshots\/([0-9a-f]+)/.exec(page.url())?.[1] as string;
     await page.getByRole('link', { name: `${entity.externalId}/` }).click();
     expect(await page.getByRole('status').textContent()).toContain('6 entries in this folder.');
     await shoot(page, 'recovery-snapshot-folder');
@@ -109,6 +110,15 @@ describe('Recovery in a browser', () => {
     await restoreRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     await shoot(page, 'recovery-jobs');
     expect(await restoreRow.locator('[data-fact="items"]').textContent()).toBe('1');
+
+    // A folder the snapshot does not hold is refused at the form, by name, before any job starts.
+    const base = `${appliance.url}/recovery/tasks/${setup.task.id}/entities/${entity.id}`;
+    await page.goto(`${base}/export?snapshot=${snapshotId}&folder=${encodeURIComponent('Not in this backup')}`);
+    await page.getByRole('button', { name: 'Export' }).click();
+    expect(await page.locator('.field-error').textContent()).toBe(
+      'Nothing in this snapshot matches the folder "Not in this backup".',
+    );
+    await shoot(page, 'recovery-export-nothing-matches');
 
     expect(consoleErrors).toEqual([]);
     await context.close();

@@ -75,6 +75,28 @@ describe('database migrations', () => {
     expect(await conn.execute('select item_id from catalog_versions')).toEqual([{ item_id: 7 }]);
   });
 
+  it('gives existing catalog rows their folded search keys', async () => {
+    const orm = await freshDatabase();
+    await migrator(orm).up({ to: 'Migration20261207021900_api_key_scope' });
+    const conn = orm.em.fork().getConnection();
+    await conn.execute(`insert into catalog_repositories (id, location, attached_at) values ('r1', 'local:/r1', 0)`);
+    await conn.execute(
+      `insert into catalog_snapshots (id, repository_id, task, entity, time, items, bytes) values ('s1', 'r1', 't', 'e', 0, 1, 1)`,
+    );
+    await conn.execute(`insert into catalog_scopes (id, repository_id, task, entity) values (1, 'r1', 't', 'e')`);
+    await conn.execute(
+      `insert into catalog_items (id, scope_id, key, kind, name, path, author) values (5, 1, 'k', 'file', 'ÄÖÜ ＡＢＣ.txt', '/Straße/ÄÖÜ ＡＢＣ.txt', 'İlker')`,
+    );
+    await conn.execute(
+      `insert into catalog_versions (item_id, snapshot_id, size, author, deleted) values (5, 's1', 1, 'ÉMILE', 0)`,
+    );
+    await migrate(orm);
+    expect(await conn.execute('select name_key, path_key, author_key from catalog_items')).toEqual([
+      { name_key: 'äöü abc.txt', path_key: '/strasse/äöü abc.txt', author_key: 'i̇lker' },
+    ]);
+    expect(await conn.execute('select author_key from catalog_versions')).toEqual([{ author_key: 'émile' }]);
+  });
+
   it('runs the database in WAL mode with a busy timeout and foreign keys', async () => {
     const orm = await freshDatabase();
     const conn = orm.em.fork().getConnection();

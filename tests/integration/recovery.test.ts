@@ -301,6 +301,31 @@ describe('Recovery', () => {
     }
   });
 
+  it('refuses a restore or export whose selection matches nothing, naming it at the field', async () => {
+    const first = entities[0] as ITaskEntity;
+    const base = `/recovery/tasks/${taskId}/entities/${first.id}`;
+    const [latest] = await h.em().find(CatalogSnapshot, { task: taskId }, { orderBy: { time: 'desc' } });
+    const jobsBefore = await h.em().count(Job, {});
+    const exported = await post(`${base}/export`, 'admin', [
+      ['snapshot', latest?.id as string],
+      ['folder', 'No such folder'],
+      ['format', 'zip'],
+      ['encryption', 'none'],
+    ]);
+    expect(exported.status).toBe(422);
+    expect(await exported.text()).toContain(
+      '<p class="field-error">Nothing in this snapshot matches the folder &quot;No such folder&quot;.</p>',
+    );
+    const restored = await post(`${base}/restore`, 'admin', [
+      ['snapshot', latest?.id as string],
+      ['key', 'items/99999'],
+      ['mode', 'in_place'],
+    ]);
+    expect(restored.status).toBe(422);
+    expect(await restored.text()).toContain('Nothing in this snapshot matches the item &quot;items/99999&quot;.');
+    expect(await h.em().count(Job, {})).toBe(jobsBefore);
+  });
+
   it('keeps the forms to their permissions and the entity’s own snapshots', async () => {
     const first = entities[0] as ITaskEntity;
     const base = `/recovery/tasks/${taskId}/entities/${first.id}`;

@@ -41,6 +41,8 @@ export function createDropboxPlugin(
     apiUsageLimit: false,
     // Incremental: a run learns only what changed (list_folder/continue) and deletes what is gone.
     snapshots: { mode: 'incremental' },
+    // "/Docs" and "/DOCS" are one folder at Dropbox.
+    pathsCaseInsensitive: true,
     searchFields: [
       { name: 'name', label: 'File name', column: 'name' },
       { name: 'path', label: 'Path', column: 'path' },

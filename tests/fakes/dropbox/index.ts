@@ -7,6 +7,7 @@ export {
   type FolderNode,
   type Member,
   Namespace,
+  nameProblem,
   type TeamFolder,
   TeamModel,
 } from './model.ts';

@@ -71,6 +71,29 @@ function summaryOf(value: unknown): string {
 export const lookupError = (tag: 'not_found' | 'not_file' | 'not_folder' | 'malformed_path') =>
   routeError({ '.tag': 'path', path: { '.tag': tag } });
 
+/** Names Dropbox refuses to store (WriteError `disallowed_name`), compared ignoring case. */
+const DISALLOWED_NAMES = new Set(['desktop.ini', 'thumbs.db', '.ds_store', 'icon\r', '.dropbox', '.dropbox.attr']);
+
+/** Longest path component the API takes, in characters. */
+const MAX_NAME_CHARS = 255;
+
+/**
+ * Why Dropbox would refuse to write `path` (a WriteError tag), or undefined. Its rules: `/` and
+ * `\\` are never part of a name, a name does not end in a space or a period and has at most 255
+ * characters (`malformed_path`), and a few system files are not stored (`disallowed_name`).
+ * Names are otherwise kept as sent — no Unicode normalization, so the NFC and the NFD spelling of
+ * a name are two names — and compared ignoring case (`path_lower`).
+ */
+export function nameProblem(path: string): 'malformed_path' | 'disallowed_name' | undefined {
+  for (const segment of splitPath(path)) {
+    if (segment.includes('\\') || /[ .]$/.test(segment) || [...segment].length > MAX_NAME_CHARS) {
+      return 'malformed_path';
+    }
+    if (DISALLOWED_NAMES.has(segment.toLowerCase())) return 'disallowed_name';
+  }
+  return undefined;
+}
+
 function randomId(bytes = 16): string {
   return randomBytes(bytes).toString('base64url').replace(/[-_]/g, 'x');
 }
@@ -243,6 +266,52 @@ export class Namespace {
       if (key === lower || key.startsWith(`${lower}/`)) this.nodes.delete(key);
     }
     this.#record(lower, 'delete', node.pathDisplay);
+    return node;
+  }
+
+  /**
+   * Moves a file or a folder with everything in it (files/move_v2). Ids, revisions and content
+   * stay; the change log gets a `deleted` entry for the old path and the moved entries at their
+   * new paths, as list_folder/continue reports a move. A case-only rename keeps `path_lower`, so
+   * only the new spellings are logged. Missing parents of the destination are created.
+   */
+  move(fromPath: string, toPath: string, options: { autorename?: boolean } = {}): Node {
+    const fromLower = Namespace.lower(fromPath);
+    const node = this.nodes.get(fromLower);
+    if (!node) throw routeError({ '.tag': 'from_lookup', from_lookup: { '.tag': 'not_found' } });
+    const segments = splitPath(toPath);
+    if (segments.length === 0) throw routeError({ '.tag': 'to', to: { '.tag': 'malformed_path' } });
+    const wanted = `/${segments.join('/')}`.toLowerCase();
+    if (wanted.startsWith(`${fromLower}/`)) throw routeError({ '.tag': 'cant_move_folder_into_itself' });
+    const parent = segments.length > 1 ? this.mkdir(`/${segments.slice(0, -1).join('/')}`) : undefined;
+    const dir = parent?.pathDisplay ?? '';
+    let name = segments[segments.length - 1] as string;
+    let existing = this.nodes.get(`${dir}/${name}`.toLowerCase());
+    if (existing && existing !== node) {
+      if (!options.autorename) {
+        throw routeError({ '.tag': 'to', to: { '.tag': 'conflict', conflict: { '.tag': existing.tag } } });
+      }
+      const base = name;
+      for (let n = 1; existing; n++) {
+        name = withSuffix(base, n, node.tag === 'file');
+        existing = this.nodes.get(`${dir}/${name}`.toLowerCase());
+      }
+    }
+    const toDisplay = `${dir}/${name}`;
+    const toLower = toDisplay.toLowerCase();
+    const oldDisplay = node.pathDisplay;
+    const moved = [...this.nodes.values()]
+      .filter((n) => n.pathLower === fromLower || n.pathLower.startsWith(`${fromLower}/`))
+      .sort((a, b) => a.pathLower.length - b.pathLower.length);
+    for (const n of moved) this.nodes.delete(n.pathLower);
+    if (toLower !== fromLower) this.#record(fromLower, 'delete', oldDisplay);
+    node.name = name;
+    for (const n of moved) {
+      n.pathLower = toLower + n.pathLower.slice(fromLower.length);
+      n.pathDisplay = toDisplay + n.pathDisplay.slice(oldDisplay.length);
+      this.nodes.set(n.pathLower, n);
+      this.#record(n.pathLower, 'put');
+    }
     return node;
   }
 

@@ -20,6 +20,7 @@ import {
   type Member,
   type Namespace,
   type Node,
+  nameProblem,
   routeError,
   TeamModel,
   type WriteMode,
@@ -445,6 +446,7 @@ export class FakeDropbox {
         return this.#continue(caller, args);
       case 'files/create_folder_v2': {
         const target = this.#resolve(caller, ns, args.path);
+        refuseName(target.path, (reason) => ({ '.tag': 'path', path: reason }));
         const folder = target.ns.mkdir(target.path, { exclusive: true, autorename: args.autorename === true });
         return { metadata: metadataJson(folder, target.ns, this.#shared(target.ns)) };
       }
@@ -452,6 +454,7 @@ export class FakeDropbox {
         if (body.byteLength > this.maxRequestBytes) throw routeError({ '.tag': 'payload_too_large' });
         checkHash(args.content_hash, body);
         const target = this.#resolve(caller, ns, args.path);
+        refuseName(target.path, (reason) => ({ '.tag': 'path', reason, upload_session_id: '' }));
         const file = this.#write(target.ns, target.path, body, args, caller);
         return metadataJson(file, target.ns, this.#shared(target.ns));
       }
@@ -486,6 +489,7 @@ export class FakeDropbox {
         session.parts.push(body);
         const commit = (args.commit ?? {}) as Record<string, unknown>;
         const target = this.#resolve(caller, ns, commit.path);
+        refuseName(target.path, (reason) => ({ '.tag': 'path', path: reason }));
         let file: FileNode;
         try {
           file = this.#write(target.ns, target.path, Buffer.concat(session.parts), commit, caller);
@@ -498,6 +502,31 @@ export class FakeDropbox {
         }
         this.#sessions.delete(cursor.session_id as string);
         return metadataJson(file, target.ns, this.#shared(target.ns));
+      }
+      case 'files/delete_v2': {
+        const target = this.#resolve(caller, ns, args.path);
+        if (!target.path || !target.node) {
+          throw routeError({ '.tag': 'path_lookup', path_lookup: { '.tag': 'not_found' } });
+        }
+        const metadata = metadataJson(target.node, target.ns, this.#shared(target.ns));
+        target.ns.remove(target.path);
+        return { metadata };
+      }
+      case 'files/move_v2': {
+        let from: { ns: Namespace; path: string; node?: Node };
+        try {
+          from = this.#resolve(caller, ns, args.from_path);
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 409) {
+            throw routeError({ '.tag': 'from_lookup', from_lookup: { '.tag': 'not_found' } });
+          }
+          throw err;
+        }
+        const to = this.#resolve(caller, ns, args.to_path);
+        if (to.ns !== from.ns) throw new ApiError(400, 'The stand-in moves within one namespace only.');
+        refuseName(to.path, (reason) => ({ '.tag': 'to', to: reason }));
+        const node = from.ns.move(from.path, to.path, { autorename: args.autorename === true });
+        return { metadata: metadataJson(node, from.ns, this.#shared(from.ns)) };
       }
       default:
         throw new ApiError(400, `Unknown API function: "${route}"`);
@@ -645,6 +674,12 @@ export class FakeDropbox {
     delete next.a;
     return { entries, cursor: Buffer.from(JSON.stringify(next)).toString('base64url'), has_more: more };
   }
+}
+
+/** Dropbox's name rules (see nameProblem): the route's error with the WriteError inside. */
+function refuseName(path: string, shape: (reason: { '.tag': string }) => Record<string, unknown>): void {
+  const problem = nameProblem(path);
+  if (problem) throw routeError(shape({ '.tag': problem }));
 }
 
 function checkHash(expected: unknown, body: Buffer): void {

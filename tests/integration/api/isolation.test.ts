@@ -2,13 +2,16 @@
 // a partner trying its parent's, a sibling partner's and another tenant's customer's ids
 // (404, nothing changes), an anonymous caller (401), and a signed-in Custom user without the
 // route's permission (403).
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, IpRule } from '../../../core/access/entities.ts';
+import { CatalogRepository, CatalogSnapshot } from '../../../core/catalog/entities.ts';
 import { Organization, User } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
+import { enqueueJob } from '../../../core/jobs/queue.ts';
 import { MailMessage } from '../../../core/mail/entities.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
@@ -31,6 +34,7 @@ interface Target {
   user: string;
   task: string;
   entity: string;
+  snapshot: string;
 }
 
 type Call = [method: string, path: string, body?: unknown];
@@ -89,12 +93,25 @@ function taskRoutes(o: Target): Call[] {
   ];
 }
 
+/** Every route of the recovery API, aimed at one organization's task, entity and snapshot. */
+function recoveryRoutes(o: Pick<Target, 'task' | 'entity' | 'snapshot'>): Call[] {
+  const entity = `/api/v1/tasks/${o.task}/entities/${o.entity}`;
+  return [
+    ['GET', `${entity}/snapshots`],
+    ['GET', `${entity}/snapshots/${o.snapshot}/items`],
+    ['GET', `${entity}/snapshots/${o.snapshot}/items?path=a&page=2`],
+    ['GET', `${entity}/items?q=a`],
+  ];
+}
+
 /** Reading a task needs only a caller within reach; these change something. */
 const taskWrites = (o: Target) => taskRoutes(o).filter(([method]) => method !== 'GET');
 /** A backup task and a finished export (with a result file) of one organization. */
 interface JobTarget {
   task: string;
   job: string;
+  /** A backup run of the task (what backup-now queues). */
+  backup: string;
 }
 
 /** Every route of the jobs API, aimed at one organization's task and job. */
@@ -105,13 +122,28 @@ function jobRoutes(o: JobTarget): Call[] {
     ['POST', `/api/v1/jobs/${o.job}/cancel`],
     ['GET', `/api/v1/jobs/${o.job}/download`],
     ['POST', '/api/v1/jobs', { kind: 'export', taskId: o.task, entityId: 'x', snapshotId: 'y' }],
+    ['GET', `/api/v1/jobs/${o.backup}`],
+    ['POST', `/api/v1/jobs/${o.backup}/cancel`],
   ];
 }
 
 const resultFolder = mkdtempSync(join(tmpdir(), 'holdfast-api-isolation-'));
 
-function jobTarget(orgId: string): Promise<JobTarget> {
-  return makeTaskAndExport(t, orgId, resultFolder);
+async function jobTarget(orgId: string): Promise<JobTarget> {
+  const made = await makeTaskAndExport(t, orgId, resultFolder);
+  const backup = await enqueueJob(
+    t.kernel.orm.em.fork(),
+    {
+      organizationId: orgId,
+      kind: 'backup',
+      label: 'A backup',
+      taskId: made.task,
+      initiator: { kind: 'user', label: 'someone@acme.example' },
+      maxAttempts: 1,
+    },
+    new Date(),
+  );
+  return { task: made.task, job: made.job, backup };
 }
 
 let t: TestApp;
@@ -164,8 +196,28 @@ async function populate(orgId: string, token: string): Promise<Target> {
     connection: 'not-a-sealed-connection',
   });
   const entity = em.create(TaskEntity, { task, externalId: 'x', name: 'Entity', kind: 'user', pluginState: null });
+  // A snapshot of the entity as the catalog lists it (the recovery routes read nothing else).
+  const repository = em.create(CatalogRepository, { id: randomUUID(), location: 'local:/nowhere', indexedAt: null });
+  const snapshot = em.create(CatalogSnapshot, {
+    id: randomBytes(32).toString('hex'),
+    repository,
+    task: task.id,
+    entity: 'x',
+    time: new Date(),
+    parent: null,
+    items: 0,
+    bytes: 0,
+  });
   await em.flush();
-  return { org: orgId, rule: rule.id, key: key.clientId, user: user.id, task: task.id, entity: entity.id };
+  return {
+    org: orgId,
+    rule: rule.id,
+    key: key.clientId,
+    user: user.id,
+    task: task.id,
+    entity: entity.id,
+    snapshot: snapshot.id,
+  };
 }
 
 beforeAll(async () => {
@@ -205,7 +257,11 @@ describe('an API key of partner A', () => {
   for (const victim of ['parent', 'sibling', 'otherTenantsCustomer']) {
     it(`gets 404 for every route aimed at the ${victim}'s objects, and nothing changes`, async () => {
       const before = await snapshot();
-      for (const call of [...routes(victims[victim] as Target), ...taskRoutes(victims[victim] as Target)]) {
+      for (const call of [
+        ...routes(victims[victim] as Target),
+        ...taskRoutes(victims[victim] as Target),
+        ...recoveryRoutes(victims[victim] as Target),
+      ]) {
         const res = await t.app.request(call[1], request(call, { authorization: `Bearer ${tokenA}` }));
         expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
           call: `${call[0]} ${call[1]}`,
@@ -248,8 +304,23 @@ describe('an API key of partner A', () => {
     expect(await snapshot()).toBe(before);
   });
 
+  it("gets 404 for another organization's snapshot under its own task and entity", async () => {
+    for (const victim of ['parent', 'sibling', 'otherTenantsCustomer']) {
+      const mixed = { task: own.task, entity: own.entity, snapshot: (victims[victim] as Target).snapshot };
+      for (const [method, path] of recoveryRoutes(mixed).filter(([, p]) => p.includes('/snapshots/'))) {
+        const res = await t.app.request(path, request([method, path], { authorization: `Bearer ${tokenA}` }));
+        expect({ path, status: res.status }).toEqual({ path, status: 404 });
+      }
+    }
+  });
+
   it('reads its own task and its entities through the same routes', async () => {
-    for (const path of [`/api/v1/tasks/${own.task}`, `/api/v1/tasks/${own.task}/entities`, '/api/v1/tasks']) {
+    for (const path of [
+      `/api/v1/tasks/${own.task}`,
+      `/api/v1/tasks/${own.task}/entities`,
+      '/api/v1/tasks',
+      ...recoveryRoutes(own).map(([, p]) => p),
+    ]) {
       const res = await t.app.request(path, withBearer(tokenA));
       expect({ path, status: res.status }).toEqual({ path, status: 200 });
     }
@@ -314,7 +385,11 @@ describe('the jobs API for an API key of partner A', () => {
 describe('callers without credentials or permission', () => {
   it('answers 401 to an anonymous caller on every route, and nothing changes', async () => {
     const before = await snapshot();
-    for (const call of [...routes(victims.parent as Target), ...taskRoutes(victims.parent as Target)]) {
+    for (const call of [
+      ...routes(victims.parent as Target),
+      ...taskRoutes(victims.parent as Target),
+      ...recoveryRoutes(victims.parent as Target),
+    ]) {
       const res = await t.app.request(call[1], request(call, { origin: ORIGIN }));
       expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
         call: `${call[0]} ${call[1]}`,
@@ -327,7 +402,11 @@ describe('callers without credentials or permission', () => {
 
   it('answers 403 to a signed-in Custom user without the permission, on their own organization', async () => {
     const before = await snapshot();
-    for (const call of [...routes(victims.parent as Target), ...taskWrites(victims.parent as Target)]) {
+    for (const call of [
+      ...routes(victims.parent as Target),
+      ...taskWrites(victims.parent as Target),
+      ...recoveryRoutes(victims.parent as Target),
+    ]) {
       const res = await t.app.request(call[1], request(call, { cookie: noPermissionCookie, origin: ORIGIN }));
       expect({ call: `${call[0]} ${call[1]}`, status: res.status }).toEqual({
         call: `${call[0]} ${call[1]}`,

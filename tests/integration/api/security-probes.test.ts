@@ -114,6 +114,14 @@ const OPERATIONS: Record<string, Operation> = {
   'POST /tasks/{id}/entities/delete': { rule: { anyOf: ['manage_backups'] }, body: entities },
   'POST /tasks/{id}/entities/restore': { rule: { anyOf: ['manage_backups'] }, body: entities },
   'GET /tasks/{id}/chart': { rule: 'signed-in' },
+  'GET /tasks/{id}/entities/{entityId}/snapshots': { rule: { anyOf: ['restore', 'export_download'] } },
+  'GET /tasks/{id}/entities/{entityId}/snapshots/{snapshotId}/items': {
+    rule: { anyOf: ['restore', 'export_download'] },
+  },
+  'GET /tasks/{id}/entities/{entityId}/items': {
+    rule: { anyOf: ['restore', 'export_download'] },
+    query: () => ({ name: 'a' }),
+  },
   'GET /jobs': { rule: { anyOf: ['restore', 'export_download'] }, query: (o) => ({ task: o.task }) },
   'POST /jobs': {
     rule: { anyOf: ['export_download'] },
@@ -156,7 +164,10 @@ function probes(o: Ids): Probe[] {
         .replace('{ruleId}', o.rule)
         .replace('{clientId}', o.key)
         .replace('{userId}', o.user)
-        .replace('{locationId}', o.location);
+        .replace('{locationId}', o.location)
+        .replace('{entityId}', o.entity)
+        // No snapshot is needed to probe the access rule: a missing one is a 404 after it.
+        .replace('{snapshotId}', 'no-such-snapshot');
       const query = op.query ? `?${new URLSearchParams(op.query(o))}` : '';
       return { name, method, url: `/api/v1${filled}${query}`, body: op.body?.(o), rule: op.rule };
     });

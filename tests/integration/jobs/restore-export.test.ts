@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CatalogSnapshot } from '../../../core/catalog/entities.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import type { WorkContext } from '../../../core/jobs/context.ts';
 import { Job } from '../../../core/jobs/entities.ts';
@@ -215,6 +216,30 @@ describe('export jobs', () => {
     extract.end(readFileSync(result.filePath));
     await finished;
     expect(entries).toEqual(expected);
+  });
+
+  it('fails an export and a restore whose selection matches nothing in a snapshot outside the catalog', async () => {
+    // A task not indexed for search: its snapshots are not in the catalog, so start cannot check.
+    const unindexed = await backedUpTask(h, org, { items: 2 }, 1, 'Not indexed');
+    await h.em().nativeDelete(CatalogSnapshot, { task: unindexed.task.id });
+    const first = unindexed.entities[0] as ITaskEntity;
+    const request = {
+      taskId: unindexed.task.id,
+      entityId: first.id,
+      snapshotId: unindexed.snapshotId,
+      paths: ['No such folder'],
+    };
+    const exported = await startExport(startContext(h, org), request);
+    const restored = await startRestore(startContext(h, org), { ...request, mode: 'in_place' });
+    await h.runner.runUntilIdle();
+    for (const id of [exported.id, restored.id]) {
+      const done = await job(id);
+      expect({ state: done.state, error: done.error }).toEqual({
+        state: 'failed',
+        error: 'Nothing in the snapshot matches the folder "No such folder"',
+      });
+    }
+    expect(await h.em().count(ExportResult, { job: exported.id })).toBe(0);
   });
 
   it('encrypts to a passphrase and to a public key so that GnuPG (gpg) opens the ZIP', async () => {

@@ -342,6 +342,99 @@ describe('files', () => {
   });
 });
 
+describe('moves, deletes and names', () => {
+  it('deletes a file or a folder with delete_v2, and list_folder/continue reports it deleted', async () => {
+    const dbx = client({ selectUser: ann.teamMemberId });
+    await dbx.filesUpload({ path: '/Gone/one.txt', contents: 'one' });
+    await dbx.filesUpload({ path: '/Gone/two.txt', contents: 'two' });
+    await dbx.filesUpload({ path: '/single.txt', contents: 'single' });
+    const { result: first } = await dbx.filesListFolder({ path: '', recursive: true });
+    const file = await dbx.filesDeleteV2({ path: '/SINGLE.txt' });
+    expect(file.result.metadata).toMatchObject({ '.tag': 'file', path_display: '/single.txt' });
+    const folder = await dbx.filesDeleteV2({ path: '/gone' });
+    expect(folder.result.metadata).toMatchObject({ '.tag': 'folder', path_display: '/Gone' });
+    const { result } = await dbx.filesListFolderContinue({ cursor: first.cursor });
+    expect(result.entries.map((e) => [e['.tag'], e.path_lower])).toEqual([
+      ['deleted', '/single.txt'],
+      ['deleted', '/gone'],
+    ]);
+    const missing = await routeError(dbx.filesDeleteV2({ path: '/single.txt' }));
+    expect(missing.status).toBe(409);
+    expect(missing.error).toMatchObject({ error: { '.tag': 'path_lookup', path_lookup: { '.tag': 'not_found' } } });
+  });
+
+  it('moves with move_v2 keeping ids, reported as deleted plus the entries at their new paths', async () => {
+    const dbx = client({ selectUser: ann.teamMemberId });
+    const a = await dbx.filesUpload({ path: '/Src/Inner/a.txt', contents: 'a' });
+    const { result: first } = await dbx.filesListFolder({ path: '', recursive: true });
+    const moved = await dbx.filesMoveV2({ from_path: '/src', to_path: '/Archive/2026/Src moved' });
+    expect(moved.result.metadata).toMatchObject({ '.tag': 'folder', path_display: '/Archive/2026/Src moved' });
+    const { result } = await dbx.filesListFolderContinue({ cursor: first.cursor });
+    const entries = result.entries.map((e) => [e['.tag'], e.path_display]);
+    expect(entries).toContainEqual(['deleted', '/Src']);
+    expect(entries).toContainEqual(['file', '/Archive/2026/Src moved/Inner/a.txt']);
+    const after = await dbx.filesGetMetadata({ path: '/archive/2026/src moved/inner/a.txt' });
+    expect((after.result as { id: string }).id).toBe(a.result.id);
+    expect((after.result as { rev: string }).rev).toBe(a.result.rev);
+
+    // A case-only rename keeps path_lower: only the new spelling is reported.
+    const { result: before } = await dbx.filesListFolder({ path: '', recursive: true });
+    await dbx.filesMoveV2({
+      from_path: '/Archive/2026/Src moved/Inner/a.txt',
+      to_path: '/Archive/2026/Src moved/Inner/A.TXT',
+    });
+    const { result: renamed } = await dbx.filesListFolderContinue({ cursor: before.cursor });
+    expect(renamed.entries.map((e) => [e['.tag'], e.path_display])).toEqual([
+      ['file', '/Archive/2026/Src moved/Inner/A.TXT'],
+    ]);
+
+    await dbx.filesUpload({ path: '/taken.txt', contents: 'taken' });
+    await dbx.filesUpload({ path: '/mover.txt', contents: 'mover' });
+    const conflict = await routeError(dbx.filesMoveV2({ from_path: '/mover.txt', to_path: '/TAKEN.txt' }));
+    expect(conflict.error).toMatchObject({
+      error: { '.tag': 'to', to: { '.tag': 'conflict', conflict: { '.tag': 'file' } } },
+    });
+    const auto = await dbx.filesMoveV2({ from_path: '/mover.txt', to_path: '/taken.txt', autorename: true });
+    expect(auto.result.metadata.path_display).toBe('/taken (1).txt');
+    const into = await routeError(dbx.filesMoveV2({ from_path: '/Archive', to_path: '/Archive/inside' }));
+    expect(into.error).toMatchObject({ error: { '.tag': 'cant_move_folder_into_itself' } });
+    const gone = await routeError(dbx.filesMoveV2({ from_path: '/nothing.txt', to_path: '/x.txt' }));
+    expect(gone.error).toMatchObject({ error: { '.tag': 'from_lookup', from_lookup: { '.tag': 'not_found' } } });
+  });
+
+  it('refuses the names Dropbox refuses, and keeps NFC and NFD spellings apart', async () => {
+    const dbx = client({ selectUser: ann.teamMemberId });
+    for (const path of [
+      '/back\\slash.txt',
+      '/trailing space ',
+      '/trailing dot.',
+      `/${'x'.repeat(256)}`,
+      '/dir. /a.txt',
+    ]) {
+      const refused = await routeError(dbx.filesUpload({ path, contents: 'x' }));
+      expect({ path, status: refused.status, error: refused.error }).toMatchObject({
+        path,
+        status: 409,
+        error: { error: { '.tag': 'path', reason: { '.tag': 'malformed_path' } } },
+      });
+    }
+    const system = await routeError(dbx.filesUpload({ path: '/Thumbs.db', contents: 'x' }));
+    expect(system.error).toMatchObject({ error: { '.tag': 'path', reason: { '.tag': 'disallowed_name' } } });
+    const folder = await routeError(dbx.filesCreateFolderV2({ path: '/ends with space ' }));
+    expect(folder.error).toMatchObject({ error: { '.tag': 'path', path: { '.tag': 'malformed_path' } } });
+    await dbx.filesUpload({ path: '/ok.txt', contents: 'x' });
+    const move = await routeError(dbx.filesMoveV2({ from_path: '/ok.txt', to_path: '/ok.txt.' }));
+    expect(move.error).toMatchObject({ error: { '.tag': 'to', to: { '.tag': 'malformed_path' } } });
+
+    const nfc = await dbx.filesUpload({ path: '/caf\u00e9.txt', contents: 'nfc' });
+    const nfd = await dbx.filesUpload({ path: '/cafe\u0301.txt', contents: 'nfd' });
+    expect(nfc.result.id).not.toBe(nfd.result.id);
+    expect(nfd.result.path_display).toBe('/cafe\u0301.txt');
+    const leading = await dbx.filesUpload({ path: '/ leading space.txt', contents: 'x' });
+    expect(leading.result.name).toBe(' leading space.txt');
+  });
+});
+
 describe('faults', () => {
   it('answers 429 with Retry-After and the rate-limit body, and 5xx, at the configured rate', async () => {
     const dbx = client();

@@ -11,6 +11,7 @@ import { Migration20261122072821_storage_locations } from './Migration2026112207
 import { Migration20261122085006_system_activity } from './Migration20261122085006_system_activity.ts';
 import { Migration20261122085444_export_results_downloads } from './Migration20261122085444_export_results_downloads.ts';
 import { Migration20261207021900_api_key_scope } from './Migration20261207021900_api_key_scope.ts';
+import { Migration20261207031006_catalog_fold_keys } from './Migration20261207031006_catalog_fold_keys.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -25,4 +26,5 @@ export const sqliteMigrations: MigrationObject[] = [
     class: Migration20261122085444_export_results_downloads,
   },
   { name: 'Migration20261207021900_api_key_scope', class: Migration20261207021900_api_key_scope },
+  { name: 'Migration20261207031006_catalog_fold_keys', class: Migration20261207031006_catalog_fold_keys },
 ];
