@@ -241,6 +241,9 @@ describe('/api/v1/tasks', () => {
       '/tasks/{id}/entities/delete',
       '/tasks/{id}/entities/restore',
       '/tasks/{id}/chart',
+      '/tasks/{id}/entities/{entityId}/snapshots',
+      '/tasks/{id}/entities/{entityId}/snapshots/{snapshotId}/items',
+      '/tasks/{id}/entities/{entityId}/items',
     ]);
     expect(await h.em().count(TaskEntity, {})).toBe(4);
   });
