@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { backupDirectory, restoreSnapshot } from '../storage/filesystem.ts';
 import { RepositoryLockedError, withLock } from '../storage/locks.ts';
 import { pruneRepository } from '../storage/prune.ts';
+import { displayName } from '../storage/raw-names.ts';
 import { Repository, RepositoryError } from '../storage/repository.ts';
 import { applyRetention, parsePeriod, type RetentionPolicy } from '../storage/retention.ts';
 import { SnapshotReader } from '../storage/snapshot-reader.ts';
@@ -277,7 +278,7 @@ async function dispatch(
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
       const reader = await SnapshotReader.open(repo, await resolveSnapshot(repo, rest[0] as string));
       for await (const item of reader.items())
-        out(`${item.kind.padEnd(7)} ${String(item.size).padStart(12)}  ${item.key}`);
+        out(`${item.kind.padEnd(7)} ${String(item.size).padStart(12)}  ${displayName(item.key)}`);
       return REPO_EXIT.ok;
     }
     case 'restore': {
@@ -285,8 +286,14 @@ async function dispatch(
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
       const id = await resolveSnapshot(repo, rest[0] as string);
       return withLock(sink, 'shared', { purpose: `restore of ${id}` }, async () => {
-        const count = await restoreSnapshot(repo, id, rest[1] as string);
-        out(`Restored ${count} items into ${rest[1]}.`);
+        let skipped = 0;
+        const count = await restoreSnapshot(repo, id, rest[1] as string, {
+          onSkipped: (message) => {
+            skipped++;
+            process.stderr.write(`${message}\n`);
+          },
+        });
+        out(`Restored ${count} items into ${rest[1]}${skipped ? `; ${skipped} not restored (see above)` : ''}.`);
         return REPO_EXIT.ok;
       });
     }

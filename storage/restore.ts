@@ -3,12 +3,14 @@
 // neighbours — a large file's chunks, many small files stored together — come in one ranged read,
 // and each plaintext is written straight to its place in its file (positional writes, so files
 // fill in any order). Memory: the groups being read, not the files.
-import { chmod, type FileHandle, lstat, mkdir, open, readdir, realpath, symlink, utimes } from 'node:fs/promises';
+import { type FileHandle, link, lstat, mkdir, open, readdir, realpath, symlink } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
 import { releaseBuffer } from './buffers.ts';
 import { IntegrityError } from './crypto.ts';
-import type { FileMeta } from './filesystem.ts';
+import type { FileMeta, SpecialKind } from './filesystem.ts';
+import { displayName, encodePath } from './raw-names.ts';
 import type { Repository } from './repository.ts';
+import { applyToHandle, applyToPath, makeSpecial, writeContent } from './restore-meta.ts';
 import { SnapshotReader } from './snapshot-reader.ts';
 import { WorkWindow } from './work-window.ts';
 
@@ -27,39 +29,36 @@ const SMALL_FILE_JOBS = 16;
 class RestoredFile {
   readonly path: string;
   readonly meta: Partial<FileMeta>;
+  readonly size: number;
   #remaining: number;
   #handle: Promise<FileHandle> | undefined;
 
-  constructor(path: string, meta: Partial<FileMeta>, parts: number) {
+  constructor(path: string, meta: Partial<FileMeta>, parts: number, size: number) {
     this.path = path;
     this.meta = meta;
+    this.size = size;
     this.#remaining = parts;
   }
 
   #open(): Promise<FileHandle> {
-    this.#handle ??= open(this.path, 'wx', 0o600);
+    this.#handle ??= open(encodePath(this.path), 'wx', 0o600);
     return this.#handle;
   }
 
   /** Writes one part at its position; the last part finishes the file. */
   async write(data: Buffer, position: number): Promise<void> {
     const handle = await this.#open();
-    for (let done = 0; done < data.length; ) {
-      const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-      done += bytesWritten;
-    }
+    await writeContent(handle, data, position, this.meta.sparse === true);
     if (--this.#remaining === 0) await this.finish();
   }
 
-  /** Sets mode and times (through the open handle) and closes the file. */
+  /** Sets owner, mode and times (through the open handle) and closes the file. */
   async finish(): Promise<void> {
     const handle = await this.#open();
     try {
-      if (this.meta.mode !== undefined) await handle.chmod(this.meta.mode);
-      if (this.meta.mtimeMs !== undefined) {
-        const time = new Date(this.meta.mtimeMs);
-        await handle.utimes(time, time);
-      }
+      // A sparse file's trailing hole was never written.
+      if (this.meta.sparse) await handle.truncate(this.size);
+      await applyToHandle(handle, this.meta);
     } finally {
       await handle.close();
     }
@@ -72,8 +71,24 @@ interface Target {
   length: number;
 }
 
-/** Restores every item of a snapshot under `target` (which must be empty or new); returns the item count. */
-export async function restoreSnapshot(repo: Repository, snapshotId: string, target: string): Promise<number> {
+export interface RestoreOptions {
+  /** An item that is not restored (a socket; a device node without root), and why. */
+  onSkipped?: (message: string) => void;
+}
+
+/** Item kinds made by makeSpecial. */
+const SPECIAL_KINDS: ReadonlySet<string> = new Set<SpecialKind>(['fifo', 'socket', 'chardev', 'blockdev']);
+
+/**
+ * Restores every item of a snapshot under `target` (which must be empty or new); returns the
+ * count of items restored (those not restored are reported to `onSkipped`).
+ */
+export async function restoreSnapshot(
+  repo: Repository,
+  snapshotId: string,
+  target: string,
+  options: RestoreOptions = {},
+): Promise<number> {
   const reader = await SnapshotReader.open(repo, snapshotId);
   await repo.loadIndex();
   const root = resolve(target);
@@ -83,6 +98,9 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
   const folders: { path: string; meta: FileMeta }[] = [];
   // Paths restored as symlinks: nothing may be restored beneath them (it would land elsewhere).
   const links = new Set<string>();
+  // Hard links: the first path restored of each file (by device and inode), and the later names.
+  const inodes = new Map<string, string>();
+  const hardLinks: { existing: string; path: string }[] = [];
   // Folders whose real path was checked to be inside the target (they are created by us, in order).
   const checked = new Set<string>([root]);
   const reads = new WorkWindow(GROUPS_IN_FLIGHT, BYTES_IN_FLIGHT);
@@ -125,7 +143,7 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
       const rel = item.key.endsWith('/') ? item.key.slice(0, -1) : item.key;
       const segments = rel.split('/');
       const path = resolve(root, ...segments);
-      const outside = () => new Error(`refusing to restore ${JSON.stringify(item.key)} outside ${root}`);
+      const outside = () => new Error(`refusing to restore ${JSON.stringify(displayName(item.key))} outside ${root}`);
       if (!path.startsWith(root + sep) || segments.some((s) => s === '..' || s === '.' || s === '')) throw outside();
       let prefix = '';
       for (const s of segments) {
@@ -135,24 +153,38 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
       // Defence in depth: the folder it goes into must really be inside the target.
       const parentDir = dirname(path);
       if (!checked.has(parentDir)) {
-        const real = await realpath(parentDir).catch(() => undefined);
+        const real = await realpath(encodePath(parentDir)).catch(() => undefined);
         if (real !== undefined && real !== realRoot && !real.startsWith(realRoot + sep)) throw outside();
         if (real !== undefined) checked.add(parentDir);
       }
       const meta = (item.meta ?? {}) as Partial<FileMeta>;
+      const linkKey =
+        item.kind === 'file' && (meta.links ?? 0) > 1 && meta.ino !== undefined ? `${meta.dev}:${meta.ino}` : undefined;
+      const existing = linkKey === undefined ? undefined : inodes.get(linkKey);
+      if (linkKey !== undefined && existing === undefined) inodes.set(linkKey, path);
       if (item.kind === 'folder') {
-        await mkdir(path, { recursive: true });
+        await mkdir(encodePath(path), { recursive: true });
         if (meta.mode !== undefined && meta.mtimeMs !== undefined) folders.push({ path, meta: meta as FileMeta });
       } else if (item.kind === 'symlink') {
-        await symlink(String(meta.target ?? ''), path);
+        await symlink(encodePath(String(meta.target ?? '')), encodePath(path));
+        await applyToPath(encodePath(path), meta, true);
         links.add(rel);
+      } else if (SPECIAL_KINDS.has(item.kind)) {
+        const why = await makeSpecial(encodePath(path), item.kind as SpecialKind, meta, root);
+        if (why) {
+          options.onSkipped?.(`${displayName(item.key)}: not restored: ${why}`);
+          continue;
+        }
+      } else if (existing !== undefined) {
+        // Another name of a file already restored: linked once every file is written.
+        hardLinks.push({ existing, path });
       } else if (!item.content?.length) {
         // Inline or empty content: one small write.
-        const file = new RestoredFile(path, meta, 1);
+        const file = new RestoredFile(path, meta, 1, item.size);
         const data = item.inline !== undefined ? Buffer.from(item.inline, 'base64') : Buffer.alloc(0);
         await smallFiles.submit(1, () => file.write(data, 0));
       } else {
-        const file = new RestoredFile(path, meta, item.content.length);
+        const file = new RestoredFile(path, meta, item.content.length, item.size);
         let position = 0;
         for (const id of item.content) {
           const at = repo.locate(id);
@@ -165,7 +197,9 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
           if (++queuedTargets >= PLAN_TARGETS || queuedBytes >= PLAN_BYTES) await readQueued();
         }
         if (position !== item.size)
-          throw new IntegrityError(`${item.key}: its blobs hold ${position} bytes, the item says ${item.size}`);
+          throw new IntegrityError(
+            `${displayName(item.key)}: its blobs hold ${position} bytes, the item says ${item.size}`,
+          );
       }
       count++;
     }
@@ -176,11 +210,12 @@ export async function restoreSnapshot(repo: Repository, snapshotId: string, targ
   }
   await reads.drain();
   await smallFiles.drain();
+  for (const { existing, path } of hardLinks) await link(encodePath(existing), encodePath(path));
   // Folders last, deepest first: writing their children changed their times. Never through a link.
   for (const f of folders.reverse()) {
-    if (!(await lstat(f.path)).isDirectory()) continue;
-    await chmod(f.path, f.meta.mode);
-    await utimes(f.path, new Date(f.meta.mtimeMs), new Date(f.meta.mtimeMs));
+    const path = encodePath(f.path);
+    if (!(await lstat(path)).isDirectory()) continue;
+    await applyToPath(path, f.meta);
   }
   return count;
 }

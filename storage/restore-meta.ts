@@ -1,0 +1,135 @@
+// Putting a restored item's metadata back (storage/filesystem.ts FileMeta says what is kept):
+// owner (when running as root), mode, mtime (to the nanosecond as far as Node allows), special
+// files, and writing a sparse file's content without filling its holes.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { chmod, chown, lchown, lutimes, rename, rm, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { FileMeta, SpecialKind } from './filesystem.ts';
+
+const run = promisify(execFile);
+
+/** Owners are restored only by root (anyone else could only give files away, or fail). */
+const restoresOwners = process.getuid?.() === 0;
+
+function owner(meta: Partial<FileMeta>): { uid: number; gid: number } | undefined {
+  return restoresOwners && meta.uid !== undefined && meta.gid !== undefined
+    ? { uid: meta.uid, gid: meta.gid }
+    : undefined;
+}
+
+/**
+ * The mtime as `utimes` takes it. Node passes times as a double of seconds (exact to ~240 ns
+ * today), so the nearest one to the recorded nanoseconds; a Date before 1970 (Node reads a
+ * negative number as "now").
+ */
+export function mtimeArg(meta: Partial<FileMeta>): number | Date | undefined {
+  if (typeof meta.mtimeNs === 'string' && /^\d+$/.test(meta.mtimeNs)) {
+    const ns = BigInt(meta.mtimeNs);
+    return Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
+  }
+  if (meta.mtimeMs === undefined) return undefined;
+  return meta.mtimeMs >= 0 ? meta.mtimeMs / 1000 : new Date(meta.mtimeMs);
+}
+
+/** Owner, mode and times of an open file (owner first: a chown clears setuid and setgid). */
+export async function applyToHandle(handle: FileHandle, meta: Partial<FileMeta>): Promise<void> {
+  const who = owner(meta);
+  if (who) await handle.chown(who.uid, who.gid);
+  if (meta.mode !== undefined) await handle.chmod(meta.mode);
+  const time = mtimeArg(meta);
+  if (time !== undefined) await handle.utimes(time, time);
+}
+
+/** Owner, mode and times of a folder or special file at `path`; a symlink's own owner and times. */
+export async function applyToPath(path: string | Buffer, meta: Partial<FileMeta>, symlink = false): Promise<void> {
+  const who = owner(meta);
+  const time = mtimeArg(meta);
+  if (symlink) {
+    if (who) await lchown(path, who.uid, who.gid);
+    if (time !== undefined) await lutimes(path, time, time);
+    return;
+  }
+  if (who) await chown(path, who.uid, who.gid);
+  if (meta.mode !== undefined) await chmod(path, meta.mode);
+  if (time !== undefined) await utimes(path, time, time);
+}
+
+/**
+ * Makes a FIFO or device node at `path` (Node has no mkfifo or mknod: coreutils' are run, without
+ * a shell, under a plain name in `scratch` and the result renamed into place, so names that are
+ * not UTF-8 stay exact). Returns why not, when it cannot.
+ */
+export async function makeSpecial(
+  path: string | Buffer,
+  kind: SpecialKind,
+  meta: Partial<FileMeta>,
+  scratch: string,
+): Promise<string | undefined> {
+  if (kind === 'socket') return 'a socket is made by the program that listens on it';
+  const args =
+    kind === 'fifo'
+      ? ['mkfifo']
+      : ['mknod', kind === 'chardev' ? 'c' : 'b', String(major(meta.rdev ?? 0)), String(minor(meta.rdev ?? 0))];
+  if (kind !== 'fifo' && !restoresOwners) return 'making a device node needs root';
+  const temp = join(scratch, `.holdfast-special-${randomBytes(6).toString('hex')}`);
+  try {
+    const [command, ...rest] = args as [string, ...string[]];
+    await run(command, [temp, ...rest]);
+  } catch (err) {
+    const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
+    return `could not make the ${kind === 'fifo' ? 'FIFO' : 'device node'}: ${detail}`;
+  }
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await applyToPath(path, meta);
+  return undefined;
+}
+
+/** Linux's device number encoding (glibc's gnu_dev_major/minor). */
+function major(rdev: number): number {
+  const n = BigInt(rdev);
+  return Number(((n >> 8n) & 0xfffn) | ((n >> 32n) & ~0xfffn));
+}
+function minor(rdev: number): number {
+  const n = BigInt(rdev);
+  return Number((n & 0xffn) | ((n >> 12n) & ~0xffn));
+}
+
+async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Blocks of a sparse file that are all zeros are not written: they stay holes. */
+const BLOCK = 4096;
+const ZEROS = Buffer.alloc(BLOCK);
+
+/**
+ * Writes `data` at `position`; for a sparse file, only the runs of file blocks (4 KiB, aligned to
+ * the file) that are not all zeros, so its holes stay holes. The file must be new (unwritten
+ * bytes read as zeros), and a sparse file is truncated to its size when complete.
+ */
+export async function writeContent(handle: FileHandle, data: Buffer, position: number, sparse: boolean): Promise<void> {
+  if (!sparse) return writeAll(handle, data, position);
+  let run = -1;
+  for (let start = 0; start < data.length; ) {
+    const end = Math.min(data.length, start + BLOCK - ((position + start) % BLOCK));
+    const zero = data.subarray(start, end).equals(ZEROS.subarray(0, end - start));
+    if (!zero && run < 0) run = start;
+    if (zero && run >= 0) {
+      await writeAll(handle, data.subarray(run, start), position + run);
+      run = -1;
+    }
+    start = end;
+  }
+  if (run >= 0) await writeAll(handle, data.subarray(run), position + run);
+}
