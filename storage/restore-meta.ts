@@ -1,15 +1,63 @@
-// Putting a restored item's metadata back (storage/filesystem.ts FileMeta says what is kept):
-// owner (when running as root), mode, mtime (to the nanosecond as far as Node allows), special
-// files, and writing a sparse file's content without filling its holes.
+// The file-system side of a restore: the target folder (a read-only or unwritable one named as
+// such), writing content (a sparse file's without filling its holes; a failed write names its
+// file), and putting metadata back (storage/filesystem.ts FileMeta says what is kept): owner (when
+// running as root), mode, mtime (to the nanosecond as far as Node allows) and special files.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { chmod, chown, lchown, lutimes, rename, rm, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, chmod, chown, lchown, lutimes, mkdir, rename, rm, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FileMeta, SpecialKind } from './filesystem.ts';
+import { displayName } from './raw-names.ts';
 
 const run = promisify(execFile);
+
+/** File-system errors a person can act on, in words. */
+const REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'it is on a read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'input/output error',
+  EFBIG: 'the file is too large for this file system',
+};
+
+/** A failed write of a restored file, naming the file (Node's write errors name no path). */
+export function writeError(err: unknown, path: string): unknown {
+  const reason = REASONS[(err as NodeJS.ErrnoException).code ?? ''];
+  return reason ? new Error(`cannot write ${displayName(path)}: ${reason}`, { cause: err }) : err;
+}
+
+/** The first error `access(W_OK)` gives for `path` or, while it does not exist, its nearest parent. */
+async function unwritable(path: string): Promise<string | undefined> {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      await access(p, constants.W_OK);
+      return undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || dirname(p) === p) return code;
+    }
+  }
+}
+
+/**
+ * Creates the restore target (and its parents) and checks that it can be written. Node's recursive
+ * mkdir says ENOENT on a read-only file system: the reason is asked of the nearest existing folder.
+ */
+export async function makeTarget(root: string): Promise<void> {
+  try {
+    await mkdir(root, { recursive: true });
+    await access(root, constants.W_OK);
+  } catch (err) {
+    const reason = REASONS[(await unwritable(root)) ?? ''];
+    if (reason) throw new Error(`cannot restore into ${root}: ${reason}`, { cause: err });
+    throw err;
+  }
+}
 
 /** Owners are restored only by root (anyone else could only give files away, or fail). */
 const restoresOwners = process.getuid?.() === 0;

@@ -10,7 +10,7 @@ import { IntegrityError } from './crypto.ts';
 import type { FileMeta, SpecialKind } from './filesystem.ts';
 import { displayName, encodePath } from './raw-names.ts';
 import type { Repository } from './repository.ts';
-import { applyToHandle, applyToPath, makeSpecial, writeContent } from './restore-meta.ts';
+import { applyToHandle, applyToPath, makeSpecial, makeTarget, writeContent, writeError } from './restore-meta.ts';
 import { SnapshotReader } from './snapshot-reader.ts';
 import { WorkWindow } from './work-window.ts';
 
@@ -47,18 +47,25 @@ class RestoredFile {
 
   /** Writes one part at its position; the last part finishes the file. */
   async write(data: Buffer, position: number): Promise<void> {
-    const handle = await this.#open();
-    await writeContent(handle, data, position, this.meta.sparse === true);
+    try {
+      await writeContent(await this.#open(), data, position, this.meta.sparse === true);
+    } catch (err) {
+      throw writeError(err, this.path);
+    }
     if (--this.#remaining === 0) await this.finish();
   }
 
   /** Sets owner, mode and times (through the open handle) and closes the file. */
   async finish(): Promise<void> {
-    const handle = await this.#open();
+    const handle = await this.#open().catch((err) => {
+      throw writeError(err, this.path);
+    });
     try {
       // A sparse file's trailing hole was never written.
       if (this.meta.sparse) await handle.truncate(this.size);
       await applyToHandle(handle, this.meta);
+    } catch (err) {
+      throw writeError(err, this.path);
     } finally {
       await handle.close();
     }
@@ -92,7 +99,7 @@ export async function restoreSnapshot(
   const reader = await SnapshotReader.open(repo, snapshotId);
   await repo.loadIndex();
   const root = resolve(target);
-  await mkdir(root, { recursive: true });
+  await makeTarget(root);
   if ((await readdir(root)).length > 0) throw new Error(`restore target ${root} is not empty`);
   const realRoot = await realpath(root);
   const folders: { path: string; meta: FileMeta }[] = [];

@@ -2,6 +2,8 @@
 // raw-byte names, FIFOs and devices, owners, setuid, hard links, sparse files, symlink mtimes and
 // nanosecond mtimes round-trip; sockets are recorded and named when not restored; snapshots
 // written before these fields existed still restore. Runs as root (owners, mknod).
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +18,9 @@ import { runToEnd } from '../../helpers/process.ts';
 import { PASSPHRASE } from '../../helpers/repository.ts';
 
 const dirs: string[] = [];
+const mounts: string[] = [];
 afterEach(() => {
+  for (const m of mounts.splice(0)) execFileSync('umount', [m]);
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 function temp(): string {
@@ -129,5 +133,40 @@ describe('file-system fidelity of folder backups', () => {
     expect(restored.get('docs/a.txt')?.mode).toBe(0o100640);
     expect(near(restored.get('docs/a.txt')?.mtimeNs)).toBe(true);
     expect(restored.get('link')?.kind).toBe('symlink');
+  });
+});
+
+/** A small tmpfs at a new folder (tests run as root): a full disk or a read-only file system. */
+function mountTmpfs(options: string): string {
+  const at = join(temp(), 'mnt');
+  mkdirSync(at);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', at]);
+  mounts.push(at);
+  return at;
+}
+
+describe('restore target errors', () => {
+  it('says a read-only target is read-only and a full disk names the file it could not write', async () => {
+    const base = temp();
+    const src = join(base, 'src');
+    mkdirSync(join(src, 'docs'), { recursive: true });
+    writeFileSync(join(src, 'docs', 'small.txt'), 'small');
+    writeFileSync(join(src, 'docs', 'large.bin'), randomBytes(2 * 1024 * 1024));
+    const sink = await initRepo(base);
+    const id = (await repoCli(['backup', src, ...sink])).stdout.trim();
+
+    const readOnly = mountTmpfs('size=1m,ro');
+    for (const target of [readOnly, join(readOnly, 'new-folder')]) {
+      const restore = await repoCli(['restore', id, target, ...sink]);
+      expect(restore.code).toBe(1);
+      expect(restore.stderr).toBe(`holdfast repo: cannot restore into ${target}: it is on a read-only file system\n`);
+    }
+
+    const full = mountTmpfs('size=1m');
+    const restore = await repoCli(['restore', id, join(full, 'r'), ...sink]);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toBe(
+      `holdfast repo: cannot write ${join(full, 'r', 'docs', 'large.bin')}: no space left on device\n`,
+    );
   });
 });
