@@ -24,7 +24,7 @@ import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './p
 import { Scheduler } from './scheduler/loop.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
-import { locationTaskStorage } from './storage-locations/task-storage.ts';
+import { blobIndexDir, locationTaskStorage } from './storage-locations/task-storage.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
 import type { TaskStorage } from './tasks/storage.ts';
 import { VERSION } from './version.ts';
@@ -89,7 +89,13 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     migrationsApplied: applied,
     orm,
     credentials,
-    storage: locationTaskStorage({ orm, credentials, storageDir: config.storageDir, masterKey: masterKey.key }),
+    storage: locationTaskStorage({
+      orm,
+      credentials,
+      storageDir: config.storageDir,
+      masterKey: masterKey.key,
+      indexDir: blobIndexDir(config),
+    }),
     masterKey: masterKey.key,
     close: async () => {
       mailer.close();

@@ -6,7 +6,7 @@ import { openDatabase } from '../db/database.ts';
 import { createLogger } from '../logging.ts';
 import { configureServicePlugins, loadExternalPlugins, servicePlugin } from '../plugins/registry.ts';
 import { createCredentialCipher } from '../secrets/credential-cipher.ts';
-import { locationTaskStorage } from '../storage-locations/task-storage.ts';
+import { blobIndexDir, locationTaskStorage } from '../storage-locations/task-storage.ts';
 import type { WorkerData } from './executors.ts';
 import { runClaimedJob } from './run-job.ts';
 
@@ -28,7 +28,13 @@ try {
       orm,
       settings: data.config,
       credentials,
-      storage: locationTaskStorage({ orm, credentials, storageDir: data.config.storageDir, masterKey }),
+      storage: locationTaskStorage({
+        orm,
+        credentials,
+        storageDir: data.config.storageDir,
+        masterKey,
+        indexDir: blobIndexDir(data.config),
+      }),
       services: servicePlugin,
       log,
       now: () => new Date(),
