@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
   } catch (err) {
-    exitWithStartupError(err);
+    return exitWithStartupError(err);
   }
   const log = createLogger(config.logLevel);
   for (const name of unknownEnvNames()) log.warn({ variable: name }, 'unknown HOLDFAST_ setting ignored');
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   try {
     appliance = await startAppliance(config, log);
   } catch (err) {
-    exitWithStartupError(err);
+    return exitWithStartupError(err);
   }
   const { kernel } = appliance;
   log.info(

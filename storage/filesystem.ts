@@ -66,7 +66,8 @@ function kindOf(e: Dirent<Buffer>): Kind {
 
 /** Names are read as bytes: one that is not UTF-8 is kept exactly (storage/raw-names.ts). */
 async function* walk(root: string, prefix = ''): AsyncIterable<WalkEntry> {
-  const dir = await opendir(encodePath(join(root, prefix)), { encoding: 'buffer' });
+  // Node returns Buffer names for encoding 'buffer' (its typings only list text encodings).
+  const dir = await opendir(encodePath(join(root, prefix)), { encoding: 'buffer' as BufferEncoding });
   const entries: { name: string; sortKey: string; kind: Kind }[] = [];
   for await (const e of dir as AsyncIterable<Dirent<Buffer>>) {
     const name = decodeName(e.name);
