@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { access, chmod, chown, lchown, lutimes, mkdir, rename, rm, utimes } from 'node:fs/promises';
+import { access, chmod, chown, lchown, lutimes, mkdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FileMeta, SpecialKind } from './filesystem.ts';
@@ -48,7 +48,7 @@ async function unwritable(path: string): Promise<string | undefined> {
  * Creates the restore target (and its parents) and checks that it can be written. Node's recursive
  * mkdir says ENOENT on a read-only file system: the reason is asked of the nearest existing folder.
  */
-export async function makeTarget(root: string): Promise<void> {
+export async function makeTarget(root: string): Promise<TargetFiles> {
   try {
     await mkdir(root, { recursive: true });
     await access(root, constants.W_OK);
@@ -57,6 +57,13 @@ export async function makeTarget(root: string): Promise<void> {
     if (reason) throw new Error(`cannot restore into ${root}: ${reason}`, { cause: err });
     throw err;
   }
+  // New files get the process's ids, or the folder's group under a setgid folder (folders
+  // created by the restore inherit the bit, their own modes come last).
+  const info = await stat(root);
+  const uid = process.geteuid?.() ?? -1;
+  const gid = info.mode & 0o2000 ? info.gid : (process.getegid?.() ?? -1);
+  // (Reading it: setting it is refused in worker threads.)
+  return { uid, gid, umask: process.umask() };
 }
 
 /** Owners are restored only by root (anyone else could only give files away, or fail). */
@@ -82,11 +89,32 @@ export function mtimeArg(meta: Partial<FileMeta>): number | Date | undefined {
   return meta.mtimeMs >= 0 ? meta.mtimeMs / 1000 : new Date(meta.mtimeMs);
 }
 
-/** Owner, mode and times of an open file (owner first: a chown clears setuid and setgid). */
-export async function applyToHandle(handle: FileHandle, meta: Partial<FileMeta>): Promise<void> {
+/**
+ * How files are created in a restore target: the owner a new file gets and the process's umask,
+ * so the calls that would change nothing are left out (each is a thread-pool round trip, and a
+ * restore of many small files is made of them).
+ */
+export interface TargetFiles {
+  uid: number;
+  gid: number;
+  umask: number;
+}
+
+/** The mode a new file can be created with directly (umask and special bits permitting), else 0o600. */
+export function creationMode(meta: Partial<FileMeta>, files: TargetFiles): number {
+  const mode = meta.mode;
+  return mode !== undefined && (mode & 0o7000) === 0 && (mode & files.umask) === 0 ? mode : 0o600;
+}
+
+/**
+ * Owner, mode and times of an open file created with creationMode (owner first: a chown clears
+ * setuid and setgid).
+ */
+export async function applyToHandle(handle: FileHandle, meta: Partial<FileMeta>, files: TargetFiles): Promise<void> {
   const who = owner(meta);
-  if (who) await handle.chown(who.uid, who.gid);
-  if (meta.mode !== undefined) await handle.chmod(meta.mode);
+  const chown = who !== undefined && (who.uid !== files.uid || who.gid !== files.gid);
+  if (chown) await handle.chown(who.uid, who.gid);
+  if (meta.mode !== undefined && (chown || creationMode(meta, files) !== meta.mode)) await handle.chmod(meta.mode);
   const time = mtimeArg(meta);
   if (time !== undefined) await handle.utimes(time, time);
 }

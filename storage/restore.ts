@@ -10,7 +10,16 @@ import { IntegrityError } from './crypto.ts';
 import type { FileMeta, SpecialKind } from './filesystem.ts';
 import { displayName, encodePath } from './raw-names.ts';
 import type { Repository } from './repository.ts';
-import { applyToHandle, applyToPath, makeSpecial, makeTarget, writeContent, writeError } from './restore-meta.ts';
+import {
+  applyToHandle,
+  applyToPath,
+  creationMode,
+  makeSpecial,
+  makeTarget,
+  type TargetFiles,
+  writeContent,
+  writeError,
+} from './restore-meta.ts';
 import { SnapshotReader } from './snapshot-reader.ts';
 import { WorkWindow } from './work-window.ts';
 
@@ -30,18 +39,20 @@ class RestoredFile {
   readonly path: string;
   readonly meta: Partial<FileMeta>;
   readonly size: number;
+  readonly files: TargetFiles;
   #remaining: number;
   #handle: Promise<FileHandle> | undefined;
 
-  constructor(path: string, meta: Partial<FileMeta>, parts: number, size: number) {
+  constructor(path: string, meta: Partial<FileMeta>, parts: number, size: number, files: TargetFiles) {
     this.path = path;
     this.meta = meta;
     this.size = size;
+    this.files = files;
     this.#remaining = parts;
   }
 
   #open(): Promise<FileHandle> {
-    this.#handle ??= open(encodePath(this.path), 'wx', 0o600);
+    this.#handle ??= open(encodePath(this.path), 'wx', creationMode(this.meta, this.files));
     return this.#handle;
   }
 
@@ -63,7 +74,7 @@ class RestoredFile {
     try {
       // A sparse file's trailing hole was never written.
       if (this.meta.sparse) await handle.truncate(this.size);
-      await applyToHandle(handle, this.meta);
+      await applyToHandle(handle, this.meta, this.files);
     } catch (err) {
       throw writeError(err, this.path);
     } finally {
@@ -99,7 +110,7 @@ export async function restoreSnapshot(
   const reader = await SnapshotReader.open(repo, snapshotId);
   await repo.loadIndex();
   const root = resolve(target);
-  await makeTarget(root);
+  const files = await makeTarget(root);
   if ((await readdir(root)).length > 0) throw new Error(`restore target ${root} is not empty`);
   const realRoot = await realpath(root);
   const folders: { path: string; meta: FileMeta }[] = [];
@@ -187,11 +198,11 @@ export async function restoreSnapshot(
         hardLinks.push({ existing, path });
       } else if (!item.content?.length) {
         // Inline or empty content: one small write.
-        const file = new RestoredFile(path, meta, 1, item.size);
+        const file = new RestoredFile(path, meta, 1, item.size, files);
         const data = item.inline !== undefined ? Buffer.from(item.inline, 'base64') : Buffer.alloc(0);
         await smallFiles.submit(1, () => file.write(data, 0));
       } else {
-        const file = new RestoredFile(path, meta, item.content.length, item.size);
+        const file = new RestoredFile(path, meta, item.content.length, item.size, files);
         let position = 0;
         for (const id of item.content) {
           const at = repo.locate(id);
