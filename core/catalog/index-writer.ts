@@ -1,6 +1,7 @@
 // Writing one snapshot's changes into the catalog, shared by the in-process indexer and the
 // reindex writer thread (index-worker.ts). Changes arrive as compact rows — plain values, cheap to
 // pass to a thread — made from the tree diff by `compactChange`.
+import { displayName } from '../../storage/raw-names.ts';
 import type { ItemChange, ItemEntry } from '../../storage/tree.ts';
 import type { CatalogBatchWriter, ItemRow, VersionRow } from '../db/sqlite-catalog.ts';
 
@@ -14,7 +15,7 @@ export interface CatalogFields {
 /** What the catalog shows of an item: services put path/name/author/modified in the metadata. */
 export function catalogFields(entry: ItemEntry): CatalogFields {
   const meta = entry.meta ?? {};
-  const key = entry.key.endsWith('/') ? entry.key.slice(0, -1) : entry.key;
+  const key = displayName(entry.key.endsWith('/') ? entry.key.slice(0, -1) : entry.key);
   const path = typeof meta.path === 'string' ? meta.path : key;
   const name = typeof meta.name === 'string' ? meta.name : (path.split('/').pop() ?? path);
   const author = typeof meta.author === 'string' ? meta.author : null;
@@ -51,7 +52,9 @@ export function compactChange(c: ItemChange): CompactChange {
     sameText = a.name === f.name && a.path === f.path && a.author === f.author;
   }
   return {
-    key: c.key,
+    // SQLite text is UTF-8: bytes of a file name that are not (storage/raw-names.ts) are written
+    // as `\xNN`, or two such names would both become U+FFFD and collide.
+    key: displayName(c.key),
     change: c.change,
     kind: entry.kind,
     size: entry.size,

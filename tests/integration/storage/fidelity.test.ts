@@ -145,6 +145,28 @@ function mountTmpfs(options: string): string {
   return at;
 }
 
+describe('names that are not UTF-8 in the catalog', () => {
+  it('attaches a repository whose names differ only in bytes that are not UTF-8', async () => {
+    const base = temp();
+    const src = join(base, 'src');
+    mkdirSync(src);
+    writeFileSync(Buffer.from(`${src}/caf\xe9.txt`, 'latin1'), 'e acute');
+    writeFileSync(Buffer.from(`${src}/caf\xe8.txt`, 'latin1'), 'e grave');
+    const sink = await initRepo(base);
+    expect((await repoCli(['backup', src, ...sink])).code).toBe(0);
+    const attach = await runToEnd(['core/cli.ts', 'repo', 'attach', ...sink], {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HOLDFAST_REPO_PASSPHRASE: PASSPHRASE,
+      HOLDFAST_DATA_DIR: join(base, 'appliance'),
+      HOLDFAST_LOG_LEVEL: 'silent',
+    });
+    expect(attach.stderr).not.toContain('holdfast repo:');
+    expect(attach.code).toBe(0);
+    expect(attach.stdout).toMatch(/: 1 snapshots, 2 items, 2 versions in the catalog\.\n$/);
+  });
+});
+
 describe('restore target errors', () => {
   it('says a read-only target is read-only and a full disk names the file it could not write', async () => {
     const base = temp();
