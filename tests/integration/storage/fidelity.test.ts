@@ -4,7 +4,7 @@
 // written before these fields existed still restore. Runs as root (owners, mknod).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +13,8 @@ import { withLock } from '../../../storage/locks.ts';
 import { Repository } from '../../../storage/repository.ts';
 import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
+import { findItem } from '../../../storage/tree.ts';
+import { damageBlob } from '../../helpers/damage.ts';
 import { describeFidelity, fidelityDifferences, makeFidelityTree, makeSocket } from '../../helpers/fidelity-tree.ts';
 import { runToEnd } from '../../helpers/process.ts';
 import { PASSPHRASE } from '../../helpers/repository.ts';
@@ -133,6 +135,69 @@ describe('file-system fidelity of folder backups', () => {
     expect(restored.get('docs/a.txt')?.mode).toBe(0o100640);
     expect(near(restored.get('docs/a.txt')?.mtimeNs)).toBe(true);
     expect(restored.get('link')?.kind).toBe('symlink');
+  });
+});
+
+// Restores write each file under a temporary name and rename it when complete (restore past
+// damage, --resume): the metadata above must survive that path too.
+describe('fidelity with restore past damage and --resume', () => {
+  it('a damaged file fails with its hard links, a socket is named, and the rest is exact', async () => {
+    const base = temp();
+    const src = join(base, 'src');
+    mkdirSync(src);
+    makeFidelityTree(src);
+    makeSocket(join(src, 'daemon.sock'));
+    writeFileSync(join(src, 'plain', 'big-linked'), randomBytes(64 * 1024));
+    linkSync(join(src, 'plain', 'big-linked'), join(src, 'big-linked-too'));
+    const sink = await initRepo(base);
+    const backup = await repoCli(['backup', src, ...sink]);
+    expect(backup.code).toBe(0);
+    const id = backup.stdout.trim();
+    const repo = await Repository.open(new LocalSink({ path: join(base, 'repo') }), { passphrase: PASSPHRASE });
+    const big = await findItem(repo, (await repo.loadSnapshot(id)).tree, 'big-linked-too');
+    repo.close();
+    await damageBlob(join(base, 'repo'), big?.content?.[0] as string);
+
+    const target = join(base, 'restored');
+    const restore = await repoCli(['restore', id, target, ...sink]);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toMatch(
+      /^failed: big-linked-too: blob [0-9a-f]{64} in pack [0-9a-f]{64} failed authentication/m,
+    );
+    expect(restore.stderr).toContain('failed: plain/big-linked: a hard link to big-linked-too\n');
+    expect(restore.stderr).toContain('daemon.sock: not restored: a socket is made by the program that listens on it');
+    expect(restore.stdout).toMatch(/; 1 not restored \(see above\); 2 items could not be restored /);
+    const expected = describeFidelity(src);
+    for (const gone of ['daemon.sock', 'big-linked-too', 'plain/big-linked']) expected.delete(gone);
+    expect(fidelityDifferences(expected, describeFidelity(target))).toEqual([]);
+  });
+
+  it('--resume keeps complete sparse files and links, and rewrites a changed one with its holes', async () => {
+    const base = temp();
+    const src = join(base, 'src');
+    mkdirSync(src);
+    makeFidelityTree(src);
+    const sink = await initRepo(base);
+    const id = (await repoCli(['backup', src, ...sink])).stdout.trim();
+    const target = join(base, 'restored');
+    expect((await repoCli(['restore', id, target, ...sink])).code).toBe(0);
+
+    // Nothing changed: the sparse file is kept, not rewritten (same inode).
+    const sparse = join(target, 'sparse.img');
+    const before = statSync(sparse).ino;
+    const again = await repoCli(['restore', '--resume', id, target, ...sink]);
+    expect(again.code).toBe(0);
+    expect(statSync(sparse).ino).toBe(before);
+
+    // The sparse file made dense with other bytes, and one name of a hard-linked file removed.
+    writeFileSync(sparse, randomBytes(6 * 1024 * 1024));
+    rmSync(join(target, 'linked-too'));
+    const resumed = await repoCli(['restore', '--resume', id, target, ...sink]);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/; \d+ were already complete\.\n$/);
+    expect(fidelityDifferences(describeFidelity(src), describeFidelity(target))).toEqual([]);
+    expect(statSync(sparse).blocks * 512).toBeLessThanOrEqual(16 * 1024);
   });
 });
 
