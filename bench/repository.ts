@@ -5,6 +5,9 @@
 // and the Holdfast/restic ratios. Sizes: BENCH_LARGE_MB (default 600), BENCH_TEXT_MB (100),
 // BENCH_SMALL_FILES (5000). First backups run BENCH_RUNS (5) times in pairs with restic, of the whole
 // tree and of its large incompressible files alone, into fresh repositories: medians and ranges.
+// Then the small-files case: a copy of a node_modules folder (BENCH_SMALL_TREE, default this
+// project's) backed up and restored BENCH_RUNS times in pairs with restic; BENCH_SMALL_ONLY=1 runs
+// only that case.
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import {
@@ -182,17 +185,97 @@ function printFirstBackups(label: string, mb: number, r: { hf: Timed[]; rs: Time
   );
 }
 
+/**
+ * Many small files (a node_modules copy): first backup and restore into fresh repositories and
+ * folders, Holdfast and restic in turn (which goes first alternates); one line each with medians.
+ */
+async function smallFiles(base: string, hfEnv: Record<string, string>): Promise<void> {
+  const src = join(base, 'small');
+  const from = process.env.BENCH_SMALL_TREE ?? join(root, 'node_modules');
+  if (spawnSync('cp', ['-a', from, src]).status !== 0) throw new Error(`cannot copy ${from}`);
+  const data = measure(src);
+  const backups = { hf: [] as Timed[], rs: [] as Timed[] };
+  const restores = { hf: [] as Timed[], rs: [] as Timed[] };
+  for (let i = 0; i < RUNS; i++) {
+    const hfRepo = join(base, `small-hf-${i}`);
+    const rsEnv = {
+      RESTIC_PASSWORD: PASSWORD,
+      RESTIC_REPOSITORY: join(base, `small-rs-${i}`),
+      RESTIC_CACHE_DIR: join(base, `small-rc-${i}`),
+    };
+    const sink = ['--sink', 'local', '--path', hfRepo];
+    await run(process.execPath, ['core/cli.ts', 'repo', 'init', ...sink], hfEnv);
+    await run('restic', ['init', '--quiet'], rsEnv);
+    const pair = async (hfStep: () => Promise<Timed & { stdout: string }>, rsStep: () => Promise<Timed>) => {
+      if (i % 2 === 0) return { hf: await hfStep(), rs: await rsStep() };
+      const rs = await rsStep();
+      return { hf: await hfStep(), rs };
+    };
+    const backup = await pair(
+      () => run(process.execPath, ['core/cli.ts', 'repo', 'backup', src, ...sink], hfEnv),
+      () => run('restic', ['backup', src, '--quiet'], rsEnv),
+    );
+    backups.hf.push(backup.hf);
+    backups.rs.push(backup.rs);
+    const hfOut = join(base, `small-hf-out-${i}`);
+    const rsOut = join(base, `small-rs-out-${i}`);
+    const restore = await pair(
+      () => run(process.execPath, ['core/cli.ts', 'repo', 'restore', backup.hf.stdout.trim(), hfOut, ...sink], hfEnv),
+      () => run('restic', ['restore', 'latest', '--target', rsOut, '--quiet'], rsEnv),
+    );
+    restores.hf.push(restore.hf);
+    restores.rs.push(restore.rs);
+    for (const dir of [hfRepo, rsEnv.RESTIC_REPOSITORY, rsEnv.RESTIC_CACHE_DIR, hfOut, rsOut])
+      rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(
+    `\nSmall files: ${data.files} files, ${(data.bytes / 1048576).toFixed(0)} MiB (a copy of ${from}), ${RUNS} pairs: median (min–max); ratios per pair`,
+  );
+  const f = (values: number[], digits = 1) => {
+    const s = summarize(values);
+    return `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+  };
+  for (const [label, r] of [
+    ['first backup', backups],
+    ['restore', restores],
+  ] as const) {
+    console.log(
+      `${label.padEnd(14)} holdfast ${f(r.hf.map((h) => h.seconds))} s, ${f(
+        r.hf.map((h) => h.rssMiB),
+        0,
+      )} MiB | restic ${f(r.rs.map((h) => h.seconds))} s, ${f(
+        r.rs.map((h) => h.rssMiB),
+        0,
+      )} MiB | speed ratio ${f(
+        r.hf.map((h, i) => (r.rs[i] as Timed).seconds / h.seconds),
+        2,
+      )}x, RSS ratio ${f(
+        r.hf.map((h, i) => h.rssMiB / (r.rs[i] as Timed).rssMiB),
+        2,
+      )}x`,
+    );
+  }
+}
+
 export async function benchRepository(): Promise<void> {
   if (spawnSync('restic', ['version']).status !== 0) {
     console.log('\nRepository benchmark needs restic for its baseline: apt-get install -y restic');
     return;
   }
   const base = mkdtempSync(join(tmpdir(), 'holdfast-bench-repo-'));
+  const hfEnv = { HOLDFAST_REPO_PASSPHRASE: PASSWORD };
+  if (process.env.BENCH_SMALL_ONLY === '1') {
+    try {
+      await smallFiles(base, hfEnv);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+    return;
+  }
   try {
     const src = join(base, 'src');
     const data = generate(src);
     const mb = data.bytes / 1048576;
-    const hfEnv = { HOLDFAST_REPO_PASSPHRASE: PASSWORD };
     // First backups, paired and repeated: the whole tree, then its large incompressible files alone.
     const mixed = await firstBackups(base, src, RUNS, hfEnv);
     const media = await firstBackups(base, join(src, 'media'), RUNS, hfEnv);
@@ -260,6 +343,7 @@ export async function benchRepository(): Promise<void> {
         `${label.padEnd(30)} ${hRate.toFixed(0).padStart(13)} ${(data.files / h.seconds).toFixed(0).padStart(8)} ${h.rssMiB.toFixed(0).padStart(8)} ${(hStored / 1048576).toFixed(1).padStart(11)} | ${rRate.toFixed(0).padStart(11)} ${r.rssMiB.toFixed(0).padStart(8)} ${(rStored / 1048576).toFixed(1).padStart(11)} | ${(hRate / rRate).toFixed(2)}x`,
       );
     }
+    await smallFiles(base, hfEnv);
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

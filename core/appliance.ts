@@ -25,7 +25,7 @@ import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './p
 import { Scheduler } from './scheduler/loop.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
-import { locationTaskStorage } from './storage-locations/task-storage.ts';
+import { blobIndexDir, locationTaskStorage } from './storage-locations/task-storage.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
 import { pinnedPublicOrigin } from './system/public-url.ts';
 import type { TaskStorage } from './tasks/storage.ts';
@@ -94,7 +94,13 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     migrationsApplied: applied,
     orm,
     credentials,
-    storage: locationTaskStorage({ orm, credentials, storageDir: config.storageDir, masterKey: masterKey.key }),
+    storage: locationTaskStorage({
+      orm,
+      credentials,
+      storageDir: config.storageDir,
+      masterKey: masterKey.key,
+      indexDir: blobIndexDir(config),
+    }),
     masterKey: masterKey.key,
     close: async () => {
       mailer.close();

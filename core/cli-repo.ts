@@ -8,6 +8,7 @@ import { isDamage } from '../storage/damaged-items.ts';
 import { backupDirectory, restoreSnapshot } from '../storage/filesystem.ts';
 import { RepositoryLock, RepositoryLockedError, removeLocks, type StaleLock, withLock } from '../storage/locks.ts';
 import { pruneRepository } from '../storage/prune.ts';
+import { displayName } from '../storage/raw-names.ts';
 import { rebuildIndex } from '../storage/rebuild-index.ts';
 import { repairSnapshots } from '../storage/repair.ts';
 import { type DamagedSnapshot, MARKER_KEY, Repository, RepositoryError } from '../storage/repository.ts';
@@ -327,7 +328,7 @@ async function dispatch(
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
       const reader = await SnapshotReader.open(repo, await resolveSnapshot(repo, rest[0] as string));
       for await (const item of reader.items())
-        out(`${item.kind.padEnd(7)} ${String(item.size).padStart(12)}  ${item.key}`);
+        out(`${item.kind.padEnd(7)} ${String(item.size).padStart(12)}  ${displayName(item.key)}`);
       return REPO_EXIT.ok;
     }
     case 'restore': {
@@ -335,15 +336,23 @@ async function dispatch(
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
       const id = await resolveSnapshot(repo, rest[0] as string);
       return withLock(sink, 'shared', { purpose: `restore of ${id}` }, async () => {
-        const result = await restoreSnapshot(repo, id, rest[1] as string, { resume: values.resume === true });
-        for (const f of result.failed) process.stderr.write(`failed: ${f.key}: ${f.reason}\n`);
+        let skipped = 0;
+        const result = await restoreSnapshot(repo, id, rest[1] as string, {
+          resume: values.resume === true,
+          onSkipped: (message) => {
+            skipped++;
+            process.stderr.write(`${message}\n`);
+          },
+        });
+        for (const f of result.failed) process.stderr.write(`failed: ${displayName(f.key)}: ${f.reason}\n`);
         const kept = values.resume ? `; ${result.kept} were already complete` : '';
+        const notRestored = skipped ? `; ${skipped} not restored (see above)` : '';
         if (result.failed.length === 0) {
-          out(`Restored ${result.items} items into ${rest[1]}${kept}.`);
+          out(`Restored ${result.items} items into ${rest[1]}${kept}${notRestored}.`);
           return REPO_EXIT.ok;
         }
         out(
-          `Restored ${result.items} items into ${rest[1]}${kept}; ${result.failed.length} items could not be restored ` +
+          `Restored ${result.items} items into ${rest[1]}${kept}${notRestored}; ${result.failed.length} items could not be restored ` +
             '(listed above: the repository holds them damaged).',
         );
         return REPO_EXIT.failed;

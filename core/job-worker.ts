@@ -10,7 +10,7 @@ import { runClaimedJob } from './jobs/run-job.ts';
 import { createLogger } from './logging.ts';
 import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
 import { createCredentialCipher } from './secrets/credential-cipher.ts';
-import { locationTaskStorage } from './storage-locations/task-storage.ts';
+import { blobIndexDir, locationTaskStorage } from './storage-locations/task-storage.ts';
 
 const data = workerData as WorkerData;
 const shutdown = new AbortController();
@@ -31,7 +31,13 @@ try {
       orm,
       settings: data.config,
       credentials,
-      storage: locationTaskStorage({ orm, credentials, storageDir: data.config.storageDir, masterKey }),
+      storage: locationTaskStorage({
+        orm,
+        credentials,
+        storageDir: data.config.storageDir,
+        masterKey,
+        indexDir: blobIndexDir(data.config),
+      }),
       services: servicePlugin,
       log,
       now: () => new Date(),

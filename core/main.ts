@@ -1,16 +1,32 @@
 // `npm start`: runs the appliance until SIGTERM/SIGINT.
-import { loadConfig, unknownEnvNames } from '../config/load.ts';
-import { startAppliance } from './appliance.ts';
-import { createLogger } from './logging.ts';
-import { pluginEnvNames } from './plugins/registry.ts';
-import { exitWithStartupError } from './startup-errors.ts';
+import type { loadConfig as LoadConfig } from '../config/load.ts';
+import type { startAppliance as StartAppliance } from './appliance.ts';
+import { reexecWithMemoryFlags } from './memory-flags.ts';
+
+// Backups, restores and exports run in worker threads of this process, which share its V8 flags
+// and malloc settings: the same as `holdfast repo` (core/memory-flags.ts). They can only be set
+// when a process starts, so it re-executes itself once (same PID) before loading anything else.
+reexecWithMemoryFlags();
+const [
+  { loadConfig, unknownEnvNames },
+  { startAppliance },
+  { createLogger },
+  { pluginEnvNames },
+  { exitWithStartupError },
+] = await Promise.all([
+  import('../config/load.ts'),
+  import('./appliance.ts'),
+  import('./logging.ts'),
+  import('./plugins/registry.ts'),
+  import('./startup-errors.ts'),
+]);
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
+  let config: ReturnType<typeof LoadConfig>;
   try {
     config = loadConfig();
   } catch (err) {
-    exitWithStartupError(err);
+    return exitWithStartupError(err);
   }
   const log = createLogger(config.logLevel);
 
@@ -23,11 +39,11 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 
-  let appliance: Awaited<ReturnType<typeof startAppliance>>;
+  let appliance: Awaited<ReturnType<typeof StartAppliance>>;
   try {
     appliance = await startAppliance(config, log);
   } catch (err) {
-    exitWithStartupError(err);
+    return exitWithStartupError(err);
   }
   const { kernel } = appliance;
   // After start-up: the plugins loaded by then declare variables of their own.

@@ -38,7 +38,9 @@ const WORK_V8_FLAGS: Record<keyof typeof MMAP_THRESHOLD, string[]> = {
  * with them (or flags were chosen explicitly). Call before doing anything else.
  */
 export function reexecWithMemoryFlags(work: keyof typeof MMAP_THRESHOLD = 'default'): void {
-  const chosen = (flag: string) => process.execArgv.some((a) => a.startsWith(flag.split('=')[0] as string));
+  const chosen = (flag: string) =>
+    process.execArgv.some((a) => a.startsWith(flag.split('=')[0] as string)) ||
+    (process.env.NODE_OPTIONS ?? '').split(/\s+/).some((a) => a.startsWith(flag.split('=')[0] as string));
   if (REPOSITORY_V8_FLAGS.some(chosen) || typeof process.execve !== 'function') return;
   process.execve(
     process.execPath,

@@ -5,22 +5,40 @@
 // read alongside in one pass (files whose size, mode and mtime are unchanged are carried over
 // without being read).
 
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Dirent } from 'node:fs';
 import { lstat, open, opendir, readFile, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { releaseBuffer } from './buffers.ts';
+import { decodeName, encodePath } from './raw-names.ts';
 import type { Repository } from './repository.ts';
 import { snapshotItems } from './snapshot-state.ts';
 import { SnapshotWriter } from './snapshot-writer.ts';
 import type { ItemEntry } from './tree.ts';
 import { WorkWindow } from './work-window.ts';
 
+/**
+ * What a folder backup keeps of an item (see docs/REPOSITORY.md, "Folder backups"). Every field
+ * but mode and mtimeMs is optional: snapshots written before it existed still restore.
+ */
 export interface FileMeta {
   mode: number;
+  /** Whole milliseconds (floor): what older snapshots have; mtimeNs is exact. */
   mtimeMs: number;
+  /** Nanoseconds since the epoch, as a decimal string. */
+  mtimeNs?: string;
+  uid?: number;
+  gid?: number;
   /** Change time and inode: a file replaced with its size and mtime preserved still differs here. */
   ctimeMs?: number;
   ino?: number;
+  /** A file with several names (hard links): its link count and device, with ino naming the file. */
+  links?: number;
+  dev?: number;
+  /** The file has holes (fewer blocks allocated than its size): restored with holes. */
+  sparse?: true;
+  /** Device number of a character or block device. */
+  rdev?: number;
+  /** A symlink's target, raw bytes escaped as in keys (storage/raw-names.ts). */
   target?: string;
 }
 
@@ -31,27 +49,69 @@ export interface BackupResult {
   carried: number;
 }
 
-type WalkEntry = { key: string; path: string; kind: 'file' | 'folder' | 'symlink'; info: Stats };
+/** Item kinds of a folder backup besides file, folder and symlink: recorded with their metadata. */
+export type SpecialKind = 'fifo' | 'socket' | 'chardev' | 'blockdev';
+type Kind = 'file' | 'folder' | 'symlink' | SpecialKind;
 
+type WalkEntry = { key: string; path: string | Buffer; kind: Kind; info: BigIntStats };
+
+function kindOf(e: Dirent<Buffer>): Kind {
+  if (e.isDirectory()) return 'folder';
+  if (e.isSymbolicLink()) return 'symlink';
+  if (e.isFile()) return 'file';
+  if (e.isFIFO()) return 'fifo';
+  if (e.isSocket()) return 'socket';
+  return e.isCharacterDevice() ? 'chardev' : 'blockdev';
+}
+
+/** Names are read as bytes: one that is not UTF-8 is kept exactly (storage/raw-names.ts). */
 async function* walk(root: string, prefix = ''): AsyncIterable<WalkEntry> {
-  const dir = await opendir(join(root, prefix));
-  const entries: { name: string; sortKey: string; kind: 'file' | 'folder' | 'symlink' }[] = [];
-  for await (const e of dir) {
-    const kind = e.isDirectory() ? 'folder' : e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : undefined;
-    if (kind) entries.push({ name: e.name, sortKey: kind === 'folder' ? `${e.name}/` : e.name, kind });
+  // Node returns Buffer names for encoding 'buffer' (its typings only list text encodings).
+  const dir = await opendir(encodePath(join(root, prefix)), { encoding: 'buffer' as BufferEncoding });
+  const entries: { name: string; sortKey: string; kind: Kind }[] = [];
+  for await (const e of dir as AsyncIterable<Dirent<Buffer>>) {
+    const name = decodeName(e.name);
+    const kind = kindOf(e);
+    entries.push({ name, sortKey: kind === 'folder' ? `${name}/` : name, kind });
   }
   entries.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
   // Stat a folder's entries in batches rather than one round trip at a time.
   for (let i = 0; i < entries.length; i += 64) {
     const batch = entries.slice(i, i + 64);
-    const infos = await Promise.all(batch.map((e) => lstat(join(root, prefix, e.name))));
+    const paths = batch.map((e) => encodePath(join(root, prefix, e.name)));
+    const infos = await Promise.all(paths.map((path) => lstat(path, { bigint: true })));
     for (let k = 0; k < batch.length; k++) {
       const e = batch[k] as (typeof batch)[number];
       const key = `${prefix}${e.sortKey}`;
-      yield { key, path: join(root, prefix, e.name), kind: e.kind, info: infos[k] as Stats };
+      yield { key, path: paths[k] as string | Buffer, kind: e.kind, info: infos[k] as BigIntStats };
       if (e.kind === 'folder') yield* walk(root, key);
     }
   }
+}
+
+/** Whole milliseconds, rounded down (also before 1970). */
+function floorMs(ns: bigint): number {
+  const ms = ns / 1_000_000n;
+  return Number(ns < 0n && ms * 1_000_000n !== ns ? ms - 1n : ms);
+}
+
+/** The metadata every item keeps, and what a kind adds. */
+function metaOf(kind: Kind, info: BigIntStats): FileMeta {
+  const meta: FileMeta = {
+    mode: Number(info.mode) & 0o7777,
+    mtimeMs: floorMs(info.mtimeNs),
+    mtimeNs: String(info.mtimeNs),
+    uid: Number(info.uid),
+    gid: Number(info.gid),
+  };
+  if (kind === 'file') {
+    if (info.nlink > 1n) {
+      meta.links = Number(info.nlink);
+      meta.dev = Number(info.dev);
+    }
+    if (info.blocks * 512n < info.size) meta.sparse = true;
+  } else if (kind === 'chardev' || kind === 'blockdev') meta.rdev = Number(info.rdev);
+  return meta;
 }
 
 const FILE_CONCURRENCY = 32;
@@ -69,7 +129,7 @@ const READ_BYTES = 2 * 1024 * 1024;
  * A file's content in pieces read into one reused buffer: the chunker copies what it keeps
  * (storage/chunker.ts), so reading a file of any size leaves no garbage behind.
  */
-async function* readPieces(path: string): AsyncIterable<Uint8Array> {
+async function* readPieces(path: string | Buffer): AsyncIterable<Uint8Array> {
   const handle = await open(path, 'r');
   const buf = Buffer.allocUnsafeSlow(READ_BYTES);
   try {
@@ -107,34 +167,40 @@ export async function backupDirectory(
       while (p && !p.done && p.value.key < entry.key) p = await (parent as AsyncIterator<ItemEntry>).next();
       const before = p && !p.done && p.value.key === entry.key ? p.value : undefined;
       const { info } = entry;
-      const meta: FileMeta = { mode: info.mode & 0o7777, mtimeMs: Math.floor(info.mtimeMs) };
-      const identity = { ctimeMs: Math.floor(info.ctimeMs), ino: info.ino };
+      const meta = metaOf(entry.kind, info);
+      const size = Number(info.size);
       if (entry.kind === 'file') {
+        const identity = { ctimeMs: floorMs(info.ctimeNs), ino: Number(info.ino) };
         const old = before?.meta as FileMeta | undefined;
+        // Entries of older snapshots lack mtimeNs: read those files once more to record it.
         const unchanged =
           before?.kind === 'file' &&
-          before.size === info.size &&
-          old?.mtimeMs === meta.mtimeMs &&
+          before.size === size &&
+          old?.mtimeNs === meta.mtimeNs &&
           old?.ctimeMs === identity.ctimeMs &&
           old?.ino === identity.ino &&
-          old?.mode === meta.mode;
+          old?.mode === meta.mode &&
+          old?.links === meta.links &&
+          old?.sparse === meta.sparse;
         if (unchanged) {
           await writer.carryOver(entry.key);
           carried++;
           continue;
         }
         const item = { key: entry.key, kind: 'file', meta: { ...meta, ...identity } };
-        await window.submit(Math.min(info.size, FILE_BYTES_IN_FLIGHT), async () => {
+        await window.submit(Math.min(size, FILE_BYTES_IN_FLIGHT), async () => {
           // Small files are read in one call (and kept inline when tiny); large ones are streamed.
-          if (info.size > SMALL_FILE) return writer.add(item, readPieces(entry.path));
+          if (size > SMALL_FILE) return writer.add(item, readPieces(entry.path));
           const content = await readFile(entry.path);
           await writer.add(item, content);
           releaseBuffer(content); // stored (copied into chunks or inline): free it now
         });
       } else if (entry.kind === 'symlink') {
-        await writer.add({ key: entry.key, kind: 'symlink', meta: { ...meta, target: await readlink(entry.path) } });
+        const target = decodeName(await readlink(entry.path, { encoding: 'buffer' }));
+        await writer.add({ key: entry.key, kind: 'symlink', meta: { ...meta, target } });
       } else {
-        await writer.add({ key: entry.key, kind: 'folder', meta: { ...meta } });
+        // Folders, and FIFOs, sockets and devices: their metadata is all there is.
+        await writer.add({ key: entry.key, kind: entry.kind, meta: { ...meta } });
       }
     }
     await window.drain();

@@ -138,6 +138,8 @@ export class Repository {
     packsWritten: 0,
     bytesUploaded: 0,
   };
+  /** Where the blob index's run files are made (RepositoryOptions.indexDir). */
+  readonly indexDir: string;
   readonly #index: BlobIndex;
   readonly #open = new Map<BlobKind, PackBuilder>();
   /** Blobs sealed into a pack that is not uploaded yet. */
@@ -167,7 +169,8 @@ export class Repository {
     this.config = config;
     this.keys = keys;
     this.gear = gearTable(keys.chunkerSeed);
-    this.#index = new BlobIndex({ dir: options.indexDir ?? tmpdir(), name: config.id });
+    this.indexDir = options.indexDir ?? tmpdir();
+    this.#index = new BlobIndex({ dir: this.indexDir, name: config.id });
     this.#warn = options.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
   }
 

@@ -6,11 +6,14 @@
 // Damage costs only what it holds: a file is written under a temporary name in its folder and
 // renamed when complete, so an unreadable blob (or a crash) never leaves a truncated file under
 // the real name; the failed items are listed and the rest is restored. `resume` continues an
-// interrupted restore, keeping the files already complete.
+// interrupted restore, keeping the files already complete. Each file gets its owner, mode,
+// nanosecond mtime and (sparse files) holes under its temporary name, before the rename; hard links
+// are made to the completed files, folders' metadata last (restore-meta.ts: the file-system side).
 import { createHash } from 'node:crypto';
 import {
   chmod,
   type FileHandle,
+  link,
   lstat,
   mkdir,
   open,
@@ -21,14 +24,24 @@ import {
   rename,
   rm,
   symlink,
-  utimes,
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { releaseBuffer } from './buffers.ts';
 import { blobIdAsync } from './crypto.ts';
 import { contentLengths, describeRange, isDamage, itemsPastDamage, readPastDamage } from './damaged-items.ts';
-import type { FileMeta } from './filesystem.ts';
+import type { FileMeta, SpecialKind } from './filesystem.ts';
+import { displayName, encodePath } from './raw-names.ts';
 import type { Repository } from './repository.ts';
+import {
+  applyToHandle,
+  applyToPath,
+  creationMode,
+  makeSpecial,
+  makeTarget,
+  type TargetFiles,
+  writeContent,
+  writeError,
+} from './restore-meta.ts';
 import { SnapshotReader } from './snapshot-reader.ts';
 import type { ItemEntry } from './tree.ts';
 import { WorkWindow } from './work-window.ts';
@@ -36,6 +49,8 @@ import { WorkWindow } from './work-window.ts';
 export interface RestoreOptions {
   /** Continue an interrupted restore into the same folder: files already complete are kept. */
   resume?: boolean;
+  /** An item that is not restored (a socket; a device node without root), and why. */
+  onSkipped?: (message: string) => void;
 }
 
 export interface FailedItem {
@@ -52,9 +67,15 @@ export interface RestoreResult {
   failed: FailedItem[];
 }
 
-/** Where a file is written until it is complete: its own folder, so the rename is atomic. */
+/**
+ * Where a file is written until it is complete: its own folder, so the rename is atomic. The tag
+ * hashes the name's bytes (raw-names.ts), so names differing only in bytes that are not UTF-8 differ.
+ */
 export function partialPath(path: string): string {
-  const tag = createHash('sha256').update(basename(path)).digest('hex').slice(0, 16);
+  const tag = createHash('sha256')
+    .update(encodePath(basename(path)))
+    .digest('hex')
+    .slice(0, 16);
   return join(dirname(path), `.holdfast-restore-${tag}`);
 }
 
@@ -69,49 +90,58 @@ const BYTES_IN_FLIGHT = 24 * 1024 * 1024;
 /** Files with inline content (or none) written at once. */
 const SMALL_FILE_JOBS = 16;
 
-/** What every file of one restore shares: whether it resumes, and where failures go. */
+/** Item kinds made by makeSpecial. */
+const SPECIAL_KINDS: ReadonlySet<string> = new Set<SpecialKind>(['fifo', 'socket', 'chardev', 'blockdev']);
+
+/** What every file of one restore shares: whether it resumes, the target's defaults, where failures go. */
 interface RestoreRun {
   resume: boolean;
+  files: TargetFiles;
   onFailed: (failed: FailedItem) => void;
 }
 
 /**
- * A file being restored: opened (under its partial name) on its first write, finished after its
- * last part — mode, times, close, rename to its real name — or, when a part failed, removed.
+ * A file being restored: opened (under its partial name, with its final mode where it can) on its
+ * first write, finished after its last part — owner, mode, times, close, rename to its real name —
+ * or, when a part failed, removed.
  */
 class RestoredFile {
   readonly key: string;
   readonly path: string;
   readonly meta: Partial<FileMeta>;
+  readonly size: number;
   #remaining: number;
   #handle: Promise<FileHandle> | undefined;
   #failure: string | undefined;
   readonly #run: RestoreRun;
 
-  constructor(key: string, path: string, meta: Partial<FileMeta>, parts: number, run: RestoreRun) {
+  constructor(key: string, path: string, meta: Partial<FileMeta>, parts: number, size: number, run: RestoreRun) {
     this.key = key;
     this.path = path;
     this.meta = meta;
+    this.size = size;
     this.#remaining = parts;
     this.#run = run;
   }
 
   #open(): Promise<FileHandle> {
-    const partial = partialPath(this.path);
-    // A partial file left by an interrupted run is replaced (never followed, if it is a link).
+    const partial = encodePath(partialPath(this.path));
+    const mode = creationMode(this.meta, this.#run.files);
+    // A partial file left by an interrupted run is replaced (never followed, if it is a link): a
+    // new file, so a sparse file's skipped blocks are holes.
     this.#handle ??= this.#run.resume
-      ? rm(partial, { force: true }).then(() => open(partial, 'wx', 0o600))
-      : open(partial, 'wx', 0o600);
+      ? rm(partial, { force: true }).then(() => open(partial, 'wx', mode))
+      : open(partial, 'wx', mode);
     return this.#handle;
   }
 
   /** Writes one part at its position; the last part finishes the file. */
   async write(data: Buffer, position: number): Promise<void> {
     if (this.#failure === undefined) {
-      const handle = await this.#open();
-      for (let done = 0; done < data.length; ) {
-        const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-        done += bytesWritten;
+      try {
+        await writeContent(await this.#open(), data, position, this.meta.sparse === true);
+      } catch (err) {
+        throw writeError(err, this.path);
       }
     }
     if (--this.#remaining === 0) await this.finish();
@@ -126,26 +156,34 @@ class RestoredFile {
     if (--this.#remaining === 0) await this.finish();
   }
 
-  /** Sets mode and times (through the open handle), closes the file and gives it its real name. */
+  /**
+   * Sets owner, mode and times (through the open handle), closes the file and gives it its real
+   * name (a rename keeps the file's mtime).
+   */
   async finish(): Promise<void> {
+    const partial = encodePath(partialPath(this.path));
     if (this.#failure !== undefined) {
       if (this.#handle) {
         await (await this.#handle).close();
-        await rm(partialPath(this.path), { force: true });
+        await rm(partial, { force: true });
       }
       return;
     }
-    const handle = await this.#open();
+    const handle = await this.#open().catch((err) => {
+      throw writeError(err, this.path);
+    });
     try {
-      if (this.meta.mode !== undefined) await handle.chmod(this.meta.mode);
-      if (this.meta.mtimeMs !== undefined) {
-        const time = new Date(this.meta.mtimeMs);
-        await handle.utimes(time, time);
-      }
+      // A sparse file's trailing hole was never written.
+      if (this.meta.sparse) await handle.truncate(this.size);
+      await applyToHandle(handle, this.meta, this.#run.files);
+    } catch (err) {
+      throw writeError(err, this.path);
     } finally {
       await handle.close();
     }
-    await rename(partialPath(this.path), this.path);
+    await rename(partial, encodePath(this.path)).catch((err) => {
+      throw writeError(err, this.path);
+    });
   }
 }
 
@@ -157,7 +195,8 @@ interface Target {
 
 /**
  * Restores every item of a snapshot under `target` (which must be empty or new, unless resuming).
- * Items the repository cannot read are skipped and listed in the result; everything else is
+ * Items the repository cannot read are skipped and listed in the result; items the target cannot
+ * hold (a socket; a device node without root) are reported to `onSkipped`; everything else is
  * restored. Errors of the target (full disk, permissions) and of the sink stop the restore.
  */
 export async function restoreSnapshot(
@@ -170,12 +209,15 @@ export async function restoreSnapshot(
   await repo.loadIndex();
   const resume = options.resume === true;
   const root = resolve(target);
-  await mkdir(root, { recursive: true });
+  const files = await makeTarget(root);
   if (!resume && (await readdir(root)).length > 0) throw new Error(`restore target ${root} is not empty`);
   const realRoot = await realpath(root);
   const folders: { path: string; meta: FileMeta }[] = [];
   // Paths restored as symlinks: nothing may be restored beneath them (it would land elsewhere).
   const links = new Set<string>();
+  // Hard links: the first name restored of each file (by device and inode), and the later names.
+  const inodes = new Map<string, { key: string; path: string }>();
+  const hardLinks: { key: string; path: string; first: { key: string; path: string } }[] = [];
   // Folders whose real path was checked to be inside the target (they are created by us, in order).
   const checked = new Set<string>([root]);
   const reads = new WorkWindow(GROUPS_IN_FLIGHT, BYTES_IN_FLIGHT);
@@ -184,6 +226,7 @@ export async function restoreSnapshot(
   let failedFiles = 0;
   const run = {
     resume,
+    files,
     onFailed: (f: FailedItem) => {
       failed.push(f);
       failedFiles++;
@@ -244,7 +287,7 @@ export async function restoreSnapshot(
       const rel = item.key.endsWith('/') ? item.key.slice(0, -1) : item.key;
       const segments = rel.split('/');
       const path = resolve(root, ...segments);
-      const outside = () => new Error(`refusing to restore ${JSON.stringify(item.key)} outside ${root}`);
+      const outside = () => new Error(`refusing to restore ${JSON.stringify(displayName(item.key))} outside ${root}`);
       if (!path.startsWith(root + sep) || segments.some((s) => s === '..' || s === '.' || s === '')) throw outside();
       let prefix = '';
       for (const s of segments) {
@@ -255,32 +298,51 @@ export async function restoreSnapshot(
       const parentDir = dirname(path);
       if (!checked.has(parentDir)) {
         // Its folder's own item may have been in a damaged tree node: create it then.
-        if (item.kind !== 'folder') await mkdir(parentDir, { recursive: true });
-        const real = await realpath(parentDir).catch(() => undefined);
+        if (item.kind !== 'folder') await mkdir(encodePath(parentDir), { recursive: true });
+        const real = await realpath(encodePath(parentDir)).catch(() => undefined);
         if (real !== undefined && real !== realRoot && !real.startsWith(realRoot + sep)) throw outside();
         if (real !== undefined) checked.add(parentDir);
       }
       const meta = (item.meta ?? {}) as Partial<FileMeta>;
+      const linkKey =
+        item.kind === 'file' && (meta.links ?? 0) > 1 && meta.ino !== undefined ? `${meta.dev}:${meta.ino}` : undefined;
+      const firstName = linkKey === undefined ? undefined : inodes.get(linkKey);
+      if (linkKey !== undefined && firstName === undefined) inodes.set(linkKey, { key: item.key, path });
       if (item.kind === 'folder') {
-        await mkdir(path, { recursive: true });
+        await mkdir(encodePath(path), { recursive: true });
         // An interrupted run may have set a folder's final (perhaps read-only) mode already.
-        if (resume) await chmod(path, (meta.mode ?? 0o755) | 0o700);
+        if (resume) await chmod(encodePath(path), (meta.mode ?? 0o755) | 0o700);
         if (meta.mode !== undefined && meta.mtimeMs !== undefined) folders.push({ path, meta: meta as FileMeta });
       } else if (item.kind === 'symlink') {
-        const linkTarget = String(meta.target ?? '');
-        const existing = resume ? await lstat(path).catch(() => undefined) : undefined;
-        if (existing?.isSymbolicLink() && (await readlink(path)) === linkTarget) kept++;
+        const linkTarget = encodePath(String(meta.target ?? ''));
+        const existing = resume ? await lstat(encodePath(path)).catch(() => undefined) : undefined;
+        if (
+          existing?.isSymbolicLink() &&
+          (await readlink(encodePath(path), { encoding: 'buffer' })).equals(Buffer.from(linkTarget))
+        )
+          kept++;
         else {
-          if (existing) await rm(path);
-          await symlink(linkTarget, path);
+          if (existing) await rm(encodePath(path));
+          await symlink(linkTarget, encodePath(path));
         }
+        await applyToPath(encodePath(path), meta, true);
         links.add(rel);
+      } else if (SPECIAL_KINDS.has(item.kind)) {
+        // (Resuming, one made before is replaced: the rename into place replaces it.)
+        const why = await makeSpecial(encodePath(path), item.kind as SpecialKind, meta, root);
+        if (why) {
+          options.onSkipped?.(`${displayName(item.key)}: not restored: ${why}`);
+          continue;
+        }
+      } else if (firstName !== undefined) {
+        // Another name of a file already restored: linked to the complete file at the end.
+        hardLinks.push({ key: item.key, path, first: firstName });
       } else if (!item.content?.length) {
         // Inline or empty content: one small write.
         const data = item.inline !== undefined ? Buffer.from(item.inline, 'base64') : Buffer.alloc(0);
         if (resume && (await completeInline(path, data))) kept++;
         else {
-          const file = new RestoredFile(item.key, path, meta, 1, run);
+          const file = new RestoredFile(item.key, path, meta, 1, item.size, run);
           await smallFiles.submit(1, () => file.write(data, 0));
         }
       } else {
@@ -294,7 +356,7 @@ export async function restoreSnapshot(
           count++;
           continue;
         }
-        const file = new RestoredFile(item.key, path, meta, item.content.length, run);
+        const file = new RestoredFile(item.key, path, meta, item.content.length, item.size, run);
         let position = 0;
         for (const [i, id] of item.content.entries()) {
           const length = lengths[i] as number;
@@ -315,28 +377,53 @@ export async function restoreSnapshot(
   }
   await reads.drain();
   await smallFiles.drain();
+  for (const l of hardLinks) {
+    const result = await linkName(l.first.path, l.path, resume);
+    if (result === 'kept') kept++;
+    // Its content is that of a file that could not be restored.
+    else if (result === 'missing') run.onFailed({ key: l.key, reason: `a hard link to ${displayName(l.first.key)}` });
+  }
   // Folders last, deepest first: writing their children changed their times. Never through a link.
   for (const f of folders.reverse()) {
-    if (!(await lstat(f.path)).isDirectory()) continue;
-    await chmod(f.path, f.meta.mode);
-    await utimes(f.path, new Date(f.meta.mtimeMs), new Date(f.meta.mtimeMs));
+    const path = encodePath(f.path);
+    if (!(await lstat(path)).isDirectory()) continue;
+    await applyToPath(path, f.meta);
   }
   failed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { items: count - failedFiles, kept, failed };
 }
 
+/**
+ * Makes `path` another name of the complete file `existing`: 'missing' when that file was not
+ * restored (damaged), 'kept' when resuming finds the link already made.
+ */
+async function linkName(existing: string, path: string, resume: boolean): Promise<'linked' | 'kept' | 'missing'> {
+  const from = encodePath(existing);
+  const to = encodePath(path);
+  const first = await lstat(from).catch(() => undefined);
+  if (!first?.isFile()) return 'missing';
+  if (resume) {
+    const now = await lstat(to).catch(() => undefined);
+    if (now?.ino === first.ino && now.dev === first.dev) return 'kept';
+    // An earlier run's copy or link of a file rewritten since.
+    if (now) await rm(to);
+  }
+  await link(from, to);
+  return 'linked';
+}
+
 /** A file left by an earlier run under its real name (so complete then) that still matches. */
 async function completeInline(path: string, data: Buffer): Promise<boolean> {
-  const info = await lstat(path).catch(() => undefined);
+  const info = await lstat(encodePath(path)).catch(() => undefined);
   if (!info?.isFile() || info.size !== data.length) return false;
-  return (await readFile(path)).equals(data);
+  return (await readFile(encodePath(path))).equals(data);
 }
 
 /** Same, for content in blobs: size, then every chunk's keyed hash against its blob id. */
 async function completeContent(repo: Repository, path: string, item: ItemEntry, lengths: number[]): Promise<boolean> {
-  const info = await lstat(path).catch(() => undefined);
+  const info = await lstat(encodePath(path)).catch(() => undefined);
   if (!info?.isFile() || info.size !== item.size) return false;
-  const handle = await open(path, 'r');
+  const handle = await open(encodePath(path), 'r');
   try {
     let position = 0;
     for (const [i, id] of (item.content ?? []).entries()) {

@@ -1,6 +1,7 @@
 // Writing one snapshot's changes into the catalog, shared by the in-process indexer and the
 // reindex writer thread (index-worker.ts). Changes arrive as compact rows — plain values, cheap to
 // pass to a thread — made from the tree diff by `compactChange`.
+import { displayName } from '../../storage/raw-names.ts';
 import type { ItemChange, ItemEntry } from '../../storage/tree.ts';
 import type { CatalogBatchWriter, ItemRow, VersionRow } from '../db/sqlite-catalog.ts';
 import { catalogFields, type ItemFieldMap } from './item-fields.ts';
@@ -30,7 +31,9 @@ export function compactChange(c: ItemChange, fields: ItemFieldMap): CompactChang
     sameText = a.name === f.name && a.path === f.path && a.author === f.author;
   }
   return {
-    key: c.key,
+    // SQLite text is UTF-8: bytes of a file name that are not (storage/raw-names.ts) are written
+    // as `\xNN`, or two such names would both become U+FFFD and collide.
+    key: displayName(c.key),
     change: c.change,
     kind: entry.kind,
     size: entry.size,

@@ -2,6 +2,7 @@
 // `searchFields` say which metadata key holds each catalog column (name, path, author, modified);
 // nothing here assumes a key of its own. Without a path the item's key is its path, without a
 // name the last segment of its path.
+import { displayName } from '../../storage/raw-names.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
 import type { CatalogColumn, SearchField } from '../plugins/service.ts';
 
@@ -28,7 +29,8 @@ function text(meta: Record<string, unknown>, key: string | undefined): string | 
 
 /** The item's path as the catalog and Recovery show it (not trimmed). */
 function rawPath(entry: Pick<ItemEntry, 'key' | 'meta'>, map: ItemFieldMap): string {
-  const key = entry.key.endsWith('/') ? entry.key.slice(0, -1) : entry.key;
+  // Bytes that are not UTF-8 are shown as \xNN, so two keys differing only there stay apart.
+  const key = displayName(entry.key.endsWith('/') ? entry.key.slice(0, -1) : entry.key);
   return text(entry.meta ?? {}, map.path) ?? key;
 }
 

@@ -4,7 +4,7 @@
 // task that committed a snapshot keeps its location. Each organization has one repository per
 // location: the built-in one keeps the original layout (HOLDFAST_STORAGE_DIR/organizations/<id>,
 // recorded on tasks as "default"); any other location holds it under "organizations/<id>/".
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeLocks } from '../../storage/locks.ts';
 import type { Database } from '../db/database.ts';
@@ -31,6 +31,16 @@ export interface LocationTaskStorageOptions {
   credentials: CredentialCipher;
   storageDir: string;
   masterKey: Buffer;
+  /**
+   * Folder for the repositories' blob index files (storage/blob-index.ts): blobIndexDir(config),
+   * on the data disk rather than the OS temp folder, which may be a tmpfs held in memory.
+   */
+  indexDir?: string;
+}
+
+/** Where the appliance keeps its disposable blob index files: under its data folder. */
+export function blobIndexDir(config: { dataDir: string }): string {
+  return join(config.dataDir, 'cache', 'blob-index');
 }
 
 export function locationTaskStorage(options: LocationTaskStorageOptions): TaskStorage {
@@ -83,7 +93,12 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
       }
       const { sink, name } = await sinkAt(ctx, location, org.id);
       try {
-        const repo = await openOrInitRepository(sink, organizationPassphrase(options.masterKey, org.id));
+        if (options.indexDir) await mkdir(options.indexDir, { recursive: true });
+        const repo = await openOrInitRepository(
+          sink,
+          organizationPassphrase(options.masterKey, org.id),
+          options.indexDir ? { indexDir: options.indexDir } : {},
+        );
         return {
           repo,
           location: name,

@@ -10,7 +10,7 @@
 import { hkdfSync } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Repository, RepositoryError } from '../../storage/repository.ts';
+import { Repository, RepositoryError, type RepositoryOptions } from '../../storage/repository.ts';
 import { AppError } from '../errors.ts';
 import { sinkPlugin } from '../plugins/registry.ts';
 import type { Sink } from '../plugins/sink.ts';
@@ -59,17 +59,21 @@ export function organizationPassphrase(masterKey: Buffer, organizationId: string
 }
 
 /** Opens the repository in the sink, creating it on first use. */
-export async function openOrInitRepository(sink: Sink, passphrase: string): Promise<Repository> {
+export async function openOrInitRepository(
+  sink: Sink,
+  passphrase: string,
+  options: RepositoryOptions = {},
+): Promise<Repository> {
   try {
-    return await Repository.open(sink, { passphrase });
+    return await Repository.open(sink, { passphrase }, options);
   } catch (err) {
     if (!(err instanceof RepositoryError && err.code === 'not_a_repository')) throw err;
     try {
-      return await Repository.init(sink, { passphrase });
+      return await Repository.init(sink, { passphrase, ...options });
     } catch (initErr) {
       // Another job created it at the same moment.
       if (!(initErr instanceof RepositoryError && initErr.code === 'exists')) throw initErr;
-      return Repository.open(sink, { passphrase });
+      return Repository.open(sink, { passphrase }, options);
     }
   }
 }

@@ -1,7 +1,7 @@
 // The appliance as a real process: start-up, bad settings, read-only data, graceful shutdown,
 // restart, and the headless CLI.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -50,6 +50,15 @@ describe('appliance process', () => {
     expect(res.headers.get('location')).toBe('/setup');
     expect(await (await fetch(`${p.url}/setup`)).text()).toContain('Set up Holdfast');
     expect(p.stdout()).toContain('open http');
+  });
+
+  it("runs with the repository memory settings, which its jobs' worker threads share", async () => {
+    const p = await start(dataDir());
+    // Set at process start (a re-execution, same PID): V8 flags hold for every worker thread.
+    const cmdline = readFileSync(`/proc/${p.child.pid}/cmdline`, 'utf8').split('\0');
+    expect(cmdline).toEqual(expect.arrayContaining(['--max-semi-space-size=8', '--max-old-space-size=1024']));
+    const environ = readFileSync(`/proc/${p.child.pid}/environ`, 'utf8').split('\0');
+    expect(environ).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=262144']));
   });
 
   it('exits non-zero naming HOLDFAST_PORT when it is not a number', async () => {

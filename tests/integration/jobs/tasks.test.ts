@@ -1,5 +1,6 @@
 // Backup tasks end to end in one process: creating a task from the test service, its settings,
 // discovery, entity actions and backup runs into a real repository on a temporary local disk.
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import { ValidationError } from '../../../core/errors.ts';
@@ -242,6 +243,8 @@ describe('backup runs', () => {
     // The snapshots are in the organization's repository, filed under the task and entity.
     const opened = await h.ctx.storage.open({ id: task.id, organizationId: org.id, storageLocation: 'default' });
     const snapshots = (await opened.repo.listSnapshots()).filter((s) => s.manifest.task === task.id);
+    // Its blob index files go to the data folder, not the OS temp folder (possibly a tmpfs in RAM).
+    expect(opened.repo.indexDir).toBe(join(h.app.dataDir, 'cache', 'blob-index'));
     await opened.close();
     expect(snapshots.map((s) => s.manifest.entity).sort()).toEqual(['user-001', 'user-001', 'user-002', 'user-002']);
     expect(snapshots.map((s) => s.id)).toContain(entities[0]?.lastSnapshotId);

@@ -1,0 +1,211 @@
+// The file-system side of a restore: the target folder (a read-only or unwritable one named as
+// such), writing content (a sparse file's without filling its holes; a failed write names its
+// file), and putting metadata back (storage/filesystem.ts FileMeta says what is kept): owner (when
+// running as root), mode, mtime (to the nanosecond as far as Node allows) and special files.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { access, chmod, chown, lchown, lutimes, mkdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import type { FileMeta, SpecialKind } from './filesystem.ts';
+import { displayName } from './raw-names.ts';
+
+const run = promisify(execFile);
+
+/** File-system errors a person can act on, in words. */
+const REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'it is on a read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'input/output error',
+  EFBIG: 'the file is too large for this file system',
+};
+
+/** A failed write of a restored file, naming the file (Node's write errors name no path). */
+export function writeError(err: unknown, path: string): unknown {
+  const reason = REASONS[(err as NodeJS.ErrnoException).code ?? ''];
+  return reason ? new Error(`cannot write ${displayName(path)}: ${reason}`, { cause: err }) : err;
+}
+
+/** The first error `access(W_OK)` gives for `path` or, while it does not exist, its nearest parent. */
+async function unwritable(path: string): Promise<string | undefined> {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      await access(p, constants.W_OK);
+      return undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || dirname(p) === p) return code;
+    }
+  }
+}
+
+/**
+ * Creates the restore target (and its parents) and checks that it can be written. Node's recursive
+ * mkdir says ENOENT on a read-only file system: the reason is asked of the nearest existing folder.
+ */
+export async function makeTarget(root: string): Promise<TargetFiles> {
+  try {
+    await mkdir(root, { recursive: true });
+    await access(root, constants.W_OK);
+  } catch (err) {
+    const reason = REASONS[(await unwritable(root)) ?? ''];
+    if (reason) throw new Error(`cannot restore into ${root}: ${reason}`, { cause: err });
+    throw err;
+  }
+  // New files get the process's ids, or the folder's group under a setgid folder (folders
+  // created by the restore inherit the bit, their own modes come last).
+  const info = await stat(root);
+  const uid = process.geteuid?.() ?? -1;
+  const gid = info.mode & 0o2000 ? info.gid : (process.getegid?.() ?? -1);
+  // (Reading it: setting it is refused in worker threads.)
+  return { uid, gid, umask: process.umask() };
+}
+
+/** Owners are restored only by root (anyone else could only give files away, or fail). */
+const restoresOwners = process.getuid?.() === 0;
+
+function owner(meta: Partial<FileMeta>): { uid: number; gid: number } | undefined {
+  return restoresOwners && meta.uid !== undefined && meta.gid !== undefined
+    ? { uid: meta.uid, gid: meta.gid }
+    : undefined;
+}
+
+/**
+ * The mtime as `utimes` takes it. Node passes times as a double of seconds (exact to ~240 ns
+ * today), so the nearest one to the recorded nanoseconds; a Date before 1970 (Node reads a
+ * negative number as "now").
+ */
+export function mtimeArg(meta: Partial<FileMeta>): number | Date | undefined {
+  if (typeof meta.mtimeNs === 'string' && /^\d+$/.test(meta.mtimeNs)) {
+    const ns = BigInt(meta.mtimeNs);
+    return Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
+  }
+  if (meta.mtimeMs === undefined) return undefined;
+  return meta.mtimeMs >= 0 ? meta.mtimeMs / 1000 : new Date(meta.mtimeMs);
+}
+
+/**
+ * How files are created in a restore target: the owner a new file gets and the process's umask,
+ * so the calls that would change nothing are left out (each is a thread-pool round trip, and a
+ * restore of many small files is made of them).
+ */
+export interface TargetFiles {
+  uid: number;
+  gid: number;
+  umask: number;
+}
+
+/** The mode a new file can be created with directly (umask and special bits permitting), else 0o600. */
+export function creationMode(meta: Partial<FileMeta>, files: TargetFiles): number {
+  const mode = meta.mode;
+  return mode !== undefined && (mode & 0o7000) === 0 && (mode & files.umask) === 0 ? mode : 0o600;
+}
+
+/**
+ * Owner, mode and times of an open file created with creationMode (owner first: a chown clears
+ * setuid and setgid).
+ */
+export async function applyToHandle(handle: FileHandle, meta: Partial<FileMeta>, files: TargetFiles): Promise<void> {
+  const who = owner(meta);
+  const chown = who !== undefined && (who.uid !== files.uid || who.gid !== files.gid);
+  if (chown) await handle.chown(who.uid, who.gid);
+  if (meta.mode !== undefined && (chown || creationMode(meta, files) !== meta.mode)) await handle.chmod(meta.mode);
+  const time = mtimeArg(meta);
+  if (time !== undefined) await handle.utimes(time, time);
+}
+
+/** Owner, mode and times of a folder or special file at `path`; a symlink's own owner and times. */
+export async function applyToPath(path: string | Buffer, meta: Partial<FileMeta>, symlink = false): Promise<void> {
+  const who = owner(meta);
+  const time = mtimeArg(meta);
+  if (symlink) {
+    if (who) await lchown(path, who.uid, who.gid);
+    if (time !== undefined) await lutimes(path, time, time);
+    return;
+  }
+  if (who) await chown(path, who.uid, who.gid);
+  if (meta.mode !== undefined) await chmod(path, meta.mode);
+  if (time !== undefined) await utimes(path, time, time);
+}
+
+/**
+ * Makes a FIFO or device node at `path` (Node has no mkfifo or mknod: coreutils' are run, without
+ * a shell, under a plain name in `scratch` and the result renamed into place, so names that are
+ * not UTF-8 stay exact). Returns why not, when it cannot.
+ */
+export async function makeSpecial(
+  path: string | Buffer,
+  kind: SpecialKind,
+  meta: Partial<FileMeta>,
+  scratch: string,
+): Promise<string | undefined> {
+  if (kind === 'socket') return 'a socket is made by the program that listens on it';
+  const args =
+    kind === 'fifo'
+      ? ['mkfifo']
+      : ['mknod', kind === 'chardev' ? 'c' : 'b', String(major(meta.rdev ?? 0)), String(minor(meta.rdev ?? 0))];
+  if (kind !== 'fifo' && !restoresOwners) return 'making a device node needs root';
+  const temp = join(scratch, `.holdfast-special-${randomBytes(6).toString('hex')}`);
+  try {
+    const [command, ...rest] = args as [string, ...string[]];
+    await run(command, [temp, ...rest]);
+  } catch (err) {
+    const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
+    return `could not make the ${kind === 'fifo' ? 'FIFO' : 'device node'}: ${detail}`;
+  }
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await applyToPath(path, meta);
+  return undefined;
+}
+
+/** Linux's device number encoding (glibc's gnu_dev_major/minor). */
+function major(rdev: number): number {
+  const n = BigInt(rdev);
+  return Number(((n >> 8n) & 0xfffn) | ((n >> 32n) & ~0xfffn));
+}
+function minor(rdev: number): number {
+  const n = BigInt(rdev);
+  return Number((n & 0xffn) | ((n >> 12n) & ~0xffn));
+}
+
+async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Blocks of a sparse file that are all zeros are not written: they stay holes. */
+const BLOCK = 4096;
+const ZEROS = Buffer.alloc(BLOCK);
+
+/**
+ * Writes `data` at `position`; for a sparse file, only the runs of file blocks (4 KiB, aligned to
+ * the file) that are not all zeros, so its holes stay holes. The file must be new (unwritten
+ * bytes read as zeros), and a sparse file is truncated to its size when complete.
+ */
+export async function writeContent(handle: FileHandle, data: Buffer, position: number, sparse: boolean): Promise<void> {
+  if (!sparse) return writeAll(handle, data, position);
+  let run = -1;
+  for (let start = 0; start < data.length; ) {
+    const end = Math.min(data.length, start + BLOCK - ((position + start) % BLOCK));
+    const zero = data.subarray(start, end).equals(ZEROS.subarray(0, end - start));
+    if (!zero && run < 0) run = start;
+    if (zero && run >= 0) {
+      await writeAll(handle, data.subarray(run, start), position + run);
+      run = -1;
+    }
+    start = end;
+  }
+  if (run >= 0) await writeAll(handle, data.subarray(run), position + run);
+}
