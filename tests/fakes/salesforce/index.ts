@@ -11,6 +11,6 @@ export {
   sfDateTime,
 } from './model.ts';
 export { OAuthServer } from './oauth.ts';
+export { type DemoOrgOptions, defineDemoObjects, seedDemoOrg } from './seed.ts';
 export { API_VERSION, FakeSalesforce, type FakeSalesforceOptions, type FaultKind } from './server.ts';
-export { defineDemoObjects, type DemoOrgOptions, seedDemoOrg } from './seed.ts';
 export { parseSoql } from './soql.ts';

@@ -104,7 +104,8 @@ export class SObject {
     this.replicateable = options.replicateable ?? this.queryable;
     this.retrieveable = options.retrieveable ?? this.queryable;
     this.keyPrefix = options.keyPrefix ?? keyPrefix;
-    const own = options.noName || fields.some((f) => f.name === 'Name') ? [] : [{ name: 'Name', type: 'string' as const }];
+    const own =
+      options.noName || fields.some((f) => f.name === 'Name') ? [] : [{ name: 'Name', type: 'string' as const }];
     this.fields = [...SYSTEM_FIELDS, ...own, ...fields];
   }
 
@@ -151,7 +152,12 @@ export class Org {
         { name: 'Checksum', type: 'string' },
         { name: 'VersionNumber', type: 'string' },
         { name: 'IsLatest', type: 'boolean' },
-        { name: 'ContentDocumentId', type: 'reference', referenceTo: ['ContentDocument'], relationshipName: 'ContentDocument' },
+        {
+          name: 'ContentDocumentId',
+          type: 'reference',
+          referenceTo: ['ContentDocument'],
+          relationshipName: 'ContentDocument',
+        },
         { name: 'VersionData', type: 'base64' },
       ],
       { keyPrefix: '068', noName: true },

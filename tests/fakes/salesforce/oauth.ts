@@ -63,11 +63,17 @@ export class OAuthServer {
   authorize(query: URLSearchParams): string {
     const clientId = query.get('client_id') ?? '';
     const redirectUri = query.get('redirect_uri') ?? '';
-    if (!this.apps.has(clientId)) throw new ApiError(400, 'error=invalid_client_id&error_description=client%20identifier%20invalid');
-    if (!redirectUri) throw new ApiError(400, 'error=redirect_uri_mismatch&error_description=redirect_uri%20must%20match%20configuration');
+    if (!this.apps.has(clientId))
+      throw new ApiError(400, 'error=invalid_client_id&error_description=client%20identifier%20invalid');
+    if (!redirectUri)
+      throw new ApiError(
+        400,
+        'error=redirect_uri_mismatch&error_description=redirect_uri%20must%20match%20configuration',
+      );
     if (query.get('response_type') !== 'code') throw new ApiError(400, 'error=unsupported_response_type');
     const method = query.get('code_challenge_method') ?? 'S256';
-    if (query.get('code_challenge') && method !== 'S256') throw new ApiError(400, 'error=invalid_request&error_description=invalid%20code_challenge_method');
+    if (query.get('code_challenge') && method !== 'S256')
+      throw new ApiError(400, 'error=invalid_request&error_description=invalid%20code_challenge_method');
     const code = `aPrx${randomBytes(24).toString('base64url')}`;
     this.#codes.set(code, {
       clientId,

@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject } from './model.ts';
-import { type Session as OAuthSession, OAuthServer } from './oauth.ts';
+import { OAuthServer, type Session as OAuthSession } from './oauth.ts';
 import { checkFields, matches, parseSoql, sortRecords } from './soql.ts';
 
 export const API_VERSION = '62.0';
@@ -52,7 +52,11 @@ const DAY_MS = 24 * 3600 * 1000;
 function faultError(kind: FaultKind): ApiError {
   switch (kind) {
     case 'server':
-      return restError(500, 'UNKNOWN_EXCEPTION', 'An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-8901 (-1234567890)');
+      return restError(
+        500,
+        'UNKNOWN_EXCEPTION',
+        'An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-8901 (-1234567890)',
+      );
     case 'unavailable':
       return new ApiError(503, 'Service Unavailable', { 'Content-Type': 'text/plain' });
     case 'throttle':
@@ -219,7 +223,8 @@ export class FakeSalesforce {
     if (id && req.method === 'GET') {
       this.#count('oauth/id');
       const session = this.#session(req, url);
-      if (session.org.id !== id[1] || session.userId !== id[2]) throw new ApiError(403, 'Bad_Id', { 'Content-Type': 'text/plain' });
+      if (session.org.id !== id[1] || session.userId !== id[2])
+        throw new ApiError(403, 'Bad_Id', { 'Content-Type': 'text/plain' });
       sendJson(res, 200, this.#identity(session));
       return;
     }
@@ -307,9 +312,20 @@ export class FakeSalesforce {
     headers: Record<string, string>,
   ): Promise<void> {
     const base = `/services/data/v${version}`;
-    if (req.method !== 'GET') throw restError(405, 'METHOD_NOT_ALLOWED', `HTTP Method '${req.method}' not allowed. Allowed are GET`);
+    if (req.method !== 'GET')
+      throw restError(405, 'METHOD_NOT_ALLOWED', `HTTP Method '${req.method}' not allowed. Allowed are GET`);
     if (resource === '') {
-      sendJson(res, 200, { identity: `${this.url}/id/${org.id}/${session.userId}`, sobjects: `${base}/sobjects`, query: `${base}/query`, limits: `${base}/limits` }, headers);
+      sendJson(
+        res,
+        200,
+        {
+          identity: `${this.url}/id/${org.id}/${session.userId}`,
+          sobjects: `${base}/sobjects`,
+          query: `${base}/query`,
+          limits: `${base}/limits`,
+        },
+        headers,
+      );
       return;
     }
     if (resource === '/limits') {
@@ -355,15 +371,30 @@ export class FakeSalesforce {
       if (second && !third) {
         const rec = object.records.get(second);
         if (!rec || rec.deletedAt) throw restError(404, 'NOT_FOUND', 'The requested resource does not exist');
-        sendJson(res, 200, project(object, rec.values, object.fields.map((f) => f.name), base), headers);
+        sendJson(
+          res,
+          200,
+          project(
+            object,
+            rec.values,
+            object.fields.map((f) => f.name),
+            base,
+          ),
+          headers,
+        );
         return;
       }
       if (second && third) {
         const rec = object.records.get(second);
         const field = object.field(third);
-        if (!rec || rec.deletedAt || field?.type !== 'base64') throw restError(404, 'NOT_FOUND', 'The requested resource does not exist');
+        if (!rec || rec.deletedAt || field?.type !== 'base64')
+          throw restError(404, 'NOT_FOUND', 'The requested resource does not exist');
         const bytes = org.blobs.get(second) ?? Buffer.alloc(0);
-        res.writeHead(200, { ...headers, 'Content-Type': 'application/octetstream', 'Content-Length': String(bytes.length) });
+        res.writeHead(200, {
+          ...headers,
+          'Content-Type': 'application/octetstream',
+          'Content-Length': String(bytes.length),
+        });
         res.end(bytes);
         return;
       }
@@ -434,7 +465,9 @@ function batchSize(header: string | string[] | undefined, fallback: number): num
 
 function project(object: SObject, values: RecordValues, fields: string[], base: string): Record<string, unknown> {
   const id = values.Id as string;
-  const out: Record<string, unknown> = { attributes: { type: object.name, url: `${base}/sobjects/${object.name}/${id}` } };
+  const out: Record<string, unknown> = {
+    attributes: { type: object.name, url: `${base}/sobjects/${object.name}/${id}` },
+  };
   for (const name of fields) {
     const f = object.field(name) as FieldDef;
     // Blob fields come back as the URL to read them from, never inline.
@@ -466,8 +499,19 @@ function describeBody(o: SObject, org: Org, base: string): Record<string, unknow
   const childRelationships: Record<string, unknown>[] = [];
   for (const child of org.objects.values()) {
     for (const f of child.fields) {
-      if (f.relationshipName && f.referenceTo?.some((r) => r.toLowerCase() === o.name.toLowerCase()) && f.type === 'reference' && f.name !== 'CreatedById' && f.name !== 'LastModifiedById') {
-        childRelationships.push({ childSObject: child.name, field: f.name, cascadeDelete: !!f.cascadeDelete, relationshipName: `${child.name.replace(/__c$/, '')}s` });
+      if (
+        f.relationshipName &&
+        f.referenceTo?.some((r) => r.toLowerCase() === o.name.toLowerCase()) &&
+        f.type === 'reference' &&
+        f.name !== 'CreatedById' &&
+        f.name !== 'LastModifiedById'
+      ) {
+        childRelationships.push({
+          childSObject: child.name,
+          field: f.name,
+          cascadeDelete: !!f.cascadeDelete,
+          relationshipName: `${child.name.replace(/__c$/, '')}s`,
+        });
       }
     }
   }
@@ -482,8 +526,24 @@ function describeBody(o: SObject, org: Org, base: string): Record<string, unknow
       custom: f.custom ?? f.name.endsWith('__c'),
       nillable: !['Id', 'IsDeleted', 'CreatedDate', 'SystemModstamp'].includes(f.name),
       calculated: false,
-      createable: !['Id', 'IsDeleted', 'CreatedDate', 'CreatedById', 'LastModifiedDate', 'LastModifiedById', 'SystemModstamp'].includes(f.name),
-      updateable: !['Id', 'IsDeleted', 'CreatedDate', 'CreatedById', 'LastModifiedDate', 'LastModifiedById', 'SystemModstamp'].includes(f.name),
+      createable: ![
+        'Id',
+        'IsDeleted',
+        'CreatedDate',
+        'CreatedById',
+        'LastModifiedDate',
+        'LastModifiedById',
+        'SystemModstamp',
+      ].includes(f.name),
+      updateable: ![
+        'Id',
+        'IsDeleted',
+        'CreatedDate',
+        'CreatedById',
+        'LastModifiedDate',
+        'LastModifiedById',
+        'SystemModstamp',
+      ].includes(f.name),
       length: f.type === 'string' || f.type === 'textarea' ? 255 : 0,
       referenceTo: f.referenceTo ?? [],
       relationshipName: f.relationshipName ?? null,
@@ -569,6 +629,10 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json;charset=UTF-8', 'Content-Length': String(Buffer.byteLength(text)) });
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json;charset=UTF-8',
+    'Content-Length': String(Buffer.byteLength(text)),
+  });
   res.end(text);
 }

@@ -135,7 +135,8 @@ export function parseSoql(soql: string): SoqlQuery {
       return { op: 'in', field, values, negate };
     }
     const cmp = t[i++]?.text;
-    if (!cmp || !['=', '!=', '<>', '<', '<=', '>', '>='].includes(cmp)) throw malformed(soql, `unexpected token: '${cmp}'`);
+    if (!cmp || !['=', '!=', '<>', '<', '<=', '>', '>='].includes(cmp))
+      throw malformed(soql, `unexpected token: '${cmp}'`);
     return { op: 'cmp', field, cmp, value: literal() };
   };
   const conjunction = (): Condition => {
@@ -218,7 +219,8 @@ function comparable(v: FieldValue | Literal): number | string | boolean | null {
 function compare(a: FieldValue, cmp: string, b: Literal): boolean {
   const x = comparable(a);
   const y = comparable(b);
-  if (cmp === '=') return x === y || (typeof x === 'string' && typeof y === 'string' && x.toLowerCase() === y.toLowerCase());
+  if (cmp === '=')
+    return x === y || (typeof x === 'string' && typeof y === 'string' && x.toLowerCase() === y.toLowerCase());
   if (cmp === '!=' || cmp === '<>') return !compare(a, '=', b);
   if (x === null || y === null) return false;
   if (cmp === '<') return x < y;
