@@ -265,7 +265,8 @@ export class FakeSalesforce {
   }
 
   #limitHeader(org: Org): Record<string, string> {
-    return { 'Sforce-Limit-Info': `api-usage=${org.api.used}/${org.api.max}` };
+    // Date: the org's clock (tests move it), which clients read as the server's time.
+    return { 'Sforce-Limit-Info': `api-usage=${org.api.used}/${org.api.max}`, Date: org.now().toUTCString() };
   }
 
   #fault(): FaultKind | undefined {

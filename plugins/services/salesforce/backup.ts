@@ -1,0 +1,225 @@
+// One backup run of one Salesforce object. The snapshot is incremental (layered): each record is
+// an item (key = its Id, content = the JSON of its fields, in describe order), and what a run does
+// not mention stays as it was, without being read again.
+//
+// - First run (or the object's field set changed, or it has no SystemModstamp): every live row,
+//   `ORDER BY Id`, so a run stopped by the API budget continues after the last Id it stored.
+//   When it completes in one run over an earlier snapshot, keys no longer read are deleted.
+// - Later runs: `queryAll` of the rows whose SystemModstamp is after the last run's start minus a
+//   safety overlap (transactions that committed late), ordered by SystemModstamp: changed rows are
+//   stored again, rows with IsDeleted (in the recycle bin) are deleted.
+// - Blob fields (ContentVersion VersionData, Attachment/Document Body) are their own items
+//   (`<Id>/<Field>`); a ContentVersion never changes, so its body is downloaded once, ever.
+// - The API budget: before every call, the org's usage (Sforce-Limit-Info of the last answer) must
+//   stay within the task's share; otherwise the run stops, commits what it has, is Partial with a
+//   reason naming the limit, and its state says where the next run continues.
+import type { BackupOutcome, BackupRun } from '../../../core/plugins/service.ts';
+import { BudgetExhausted, type SalesforceApi } from './session.ts';
+
+export interface SalesforceState {
+  v: 1;
+  /** The fields read (and blob fields downloaded): another set means a full read. */
+  fields: string[];
+  /** Org time the last completed read started (ISO): later runs read what changed after it. */
+  since?: string;
+  /** A full read under way: the last Id stored, and the org time it started. */
+  full?: { afterId: string | null; startedAt: string };
+}
+
+/** How far back a later run looks before the last run's start (late-committing transactions). */
+export const SAFETY_OVERLAP_MS = 5 * 60_000;
+
+/** Compound fields are read through their components. */
+const SKIPPED_TYPES = new Set(['address', 'location']);
+
+interface DescribeField {
+  name: string;
+  type: string;
+}
+
+type Row = Record<string, unknown> & { Id: string; attributes?: unknown };
+
+export interface ObjectBackupOptions {
+  api: SalesforceApi;
+  run: BackupRun<SalesforceState>;
+  /** Default when the task has none: 75 %. */
+  defaultLimitPercent?: number;
+}
+
+function soqlTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function quote(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+function label(row: Row): string | undefined {
+  for (const f of ['Name', 'Subject', 'Title', 'CaseNumber']) if (typeof row[f] === 'string') return row[f] as string;
+  return undefined;
+}
+
+export async function backupObject({
+  api,
+  run,
+  defaultLimitPercent = 75,
+}: ObjectBackupOptions): Promise<BackupOutcome<SalesforceState>> {
+  const object = run.entity.externalId;
+  const { conn } = api;
+  api.limitPercent = run.apiUsageLimitPercent ?? defaultLimitPercent;
+  const writer = run.writer;
+  let state = run.state;
+  let stored = 0;
+  let deleted = 0;
+
+  const finish = (next: SalesforceState, stopped?: string): BackupOutcome<SalesforceState> => {
+    run.log.info({ object, calls: api.calls, stored, deleted, stopped: !!stopped }, 'Salesforce object backed up');
+    run.step(`${api.calls} API calls, ${stored} records stored, ${deleted} deleted`);
+    return stopped ? { state: next, failedItems: [{ key: object, reason: stopped }] } : { state: next };
+  };
+
+  run.step(`describing ${object}`);
+  let describe: { fields: DescribeField[] };
+  try {
+    describe = (await api.call(`describe ${object}`, () => conn.sobject(object).describe(), run.signal)) as never;
+  } catch (err) {
+    // Nothing read: the previous state stays as it was.
+    if (err instanceof BudgetExhausted && state) return finish(state, err.message);
+    throw err;
+  }
+  const startedAt = api.serverTime;
+  const names = new Set(describe.fields.map((f) => f.name));
+  const fields = describe.fields.filter((f) => !SKIPPED_TYPES.has(f.type) && f.type !== 'base64').map((f) => f.name);
+  const blobs = describe.fields.filter((f) => f.type === 'base64').map((f) => f.name);
+  const fieldSet = [...fields, ...blobs.map((b) => `${b}:blob`)];
+  const stamped = names.has('SystemModstamp');
+  const sameFields = !!state && JSON.stringify(state.fields) === JSON.stringify(fieldSet);
+  const immutableBlobs = object === 'ContentVersion';
+
+  if (!state || !sameFields || !stamped) {
+    state = { v: 1, fields: fieldSet, full: { afterId: null, startedAt: new Date(startedAt).toISOString() } };
+  }
+  const full = state.full;
+  // A full read that completes in this run, over an earlier snapshot, removes what it did not see.
+  const reconcile = !!full && full.afterId === null && writer.hasParent;
+  const seen = reconcile ? new Set<string>() : undefined;
+
+  const store = async (row: Row) => {
+    if (row.IsDeleted === true) {
+      await writer.delete(row.Id);
+      for (const b of blobs) await writer.delete(`${row.Id}/${b}`);
+      deleted++;
+      return;
+    }
+    seen?.add(row.Id);
+    const values: Record<string, unknown> = {};
+    for (const f of fields) values[f] = row[f] ?? null;
+    const name = label(row);
+    await writer.add(
+      {
+        key: row.Id,
+        kind: 'record',
+        meta: {
+          object,
+          ...(name !== undefined ? { name } : {}),
+          ...(typeof row.CreatedById === 'string' ? { createdBy: row.CreatedById } : {}),
+          ...(typeof row.LastModifiedById === 'string' ? { updatedBy: row.LastModifiedById } : {}),
+          ...(typeof row.CreatedDate === 'string' ? { created: row.CreatedDate } : {}),
+          ...(typeof row.SystemModstamp === 'string' ? { modified: row.SystemModstamp } : {}),
+        },
+      },
+      Buffer.from(JSON.stringify(values)),
+    );
+    stored++;
+    for (const b of blobs) {
+      const key = `${row.Id}/${b}`;
+      seen?.add(key);
+      if (immutableBlobs && (await writer.previous?.(key))) continue;
+      const bytes = await api.call(`${object} ${b} of ${row.Id}`, () => readBlob(api, object, row.Id, b), run.signal);
+      await writer.add(
+        {
+          key,
+          kind: 'file',
+          meta: { object, record: row.Id, field: b, ...(name !== undefined ? { name } : {}) },
+        },
+        bytes,
+      );
+    }
+  };
+
+  /** Reads every page of a query; `after(row)` notes progress after each stored row. */
+  const readAll = async (soql: string, scanAll: boolean, after: (row: Row) => void): Promise<void> => {
+    let page = await api.call(
+      `query ${object}`,
+      () => conn.query<Row>(soql, { autoFetch: false, scanAll }).run(),
+      run.signal,
+    );
+    for (;;) {
+      for (const row of page.records) {
+        await store(row);
+        after(row);
+      }
+      if (page.done || !page.nextRecordsUrl) return;
+      const next = page.nextRecordsUrl;
+      page = await api.call(`query ${object} (next page)`, () => conn.queryMore<Row>(next).run(), run.signal);
+    }
+  };
+
+  const select = `SELECT ${fields.join(', ')} FROM ${object}`;
+  if (full) {
+    run.step(`reading every ${object} record`);
+    let afterId = full.afterId;
+    try {
+      await readAll(`${select}${afterId ? ` WHERE Id > ${quote(afterId)}` : ''} ORDER BY Id`, false, (row) => {
+        afterId = row.Id;
+      });
+    } catch (err) {
+      if (err instanceof BudgetExhausted) {
+        return finish({ ...state, full: { afterId, startedAt: full.startedAt } }, err.message);
+      }
+      throw err;
+    }
+    if (seen) {
+      for await (const item of writer.previousItems?.() ?? []) {
+        if (!seen.has(item.key)) {
+          await writer.delete(item.key);
+          deleted++;
+        }
+      }
+    }
+    // Rows changed while a stopped full read waited are read by the next run, from its start.
+    return finish(stamped ? { v: 1, fields: fieldSet, since: full.startedAt } : { v: 1, fields: fieldSet });
+  }
+
+  const since = Date.parse(state.since as string);
+  run.step(`reading ${object} records changed since ${new Date(since).toISOString()}`);
+  let reached = since;
+  try {
+    await readAll(
+      `${select} WHERE SystemModstamp > ${soqlTime(since - SAFETY_OVERLAP_MS)} ORDER BY SystemModstamp, Id`,
+      true,
+      (row) => {
+        const t = Date.parse(String(row.SystemModstamp).replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+        if (!Number.isNaN(t)) reached = Math.max(reached, t);
+      },
+    );
+  } catch (err) {
+    // Stored rows are in stamp order: the next run continues from the last one (the overlap re-reads a few).
+    if (err instanceof BudgetExhausted)
+      return finish({ v: 1, fields: fieldSet, since: new Date(reached).toISOString() }, err.message);
+    throw err;
+  }
+  return finish({ v: 1, fields: fieldSet, since: new Date(startedAt).toISOString() });
+}
+
+/** A blob field's bytes (a ContentVersion's VersionData): jsforce streams the raw body. */
+async function readBlob(api: SalesforceApi, object: string, id: string, field: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const stream = api.conn.sobject(object).record(id).blob(field);
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (chunk: Buffer | string) => parts.push(Buffer.from(chunk)));
+    stream.on('end', () => resolve());
+    stream.on('error', reject);
+  });
+  return Buffer.concat(parts);
+}

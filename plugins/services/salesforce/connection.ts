@@ -1,0 +1,82 @@
+// A connection to one Salesforce org: check, discovery (one entity per queryable object) and the
+// backup of one object. Loaded (with jsforce) only when a task connects.
+import type { Logger } from '../../../core/logging.ts';
+import {
+  type BackupOutcome,
+  type BackupRun,
+  type CheckResult,
+  type DiscoveredEntity,
+  ServiceAuthError,
+  type ServiceConnection,
+} from '../../../core/plugins/service.ts';
+import type { RetryPolicy } from '../../../core/plugins/sink-support/retry.ts';
+import type { SalesforceApp } from './app.ts';
+import { backupObject, type SalesforceState } from './backup.ts';
+import { SalesforceApi, type SalesforceSettings } from './session.ts';
+
+/** The entity kind of an object's records (metadata types come with the Metadata API). */
+export const DATA = 'data';
+
+export interface ConnectOptions {
+  retry?: RetryPolicy;
+}
+
+export async function connectSalesforce(
+  app: SalesforceApp,
+  settings: SalesforceSettings,
+  context: { signal: AbortSignal; log: Logger },
+  options: ConnectOptions = {},
+): Promise<SalesforceConnection> {
+  const api = new SalesforceApi(app, settings, context.log, options.retry);
+  const { orgId } = await api.login(context.signal);
+  // The task's snapshots belong to one org: credentials of another are refused, not followed.
+  if (settings.orgId && orgId !== settings.orgId) {
+    throw new ServiceAuthError(
+      `These credentials reach the Salesforce org ${orgId}, not the task's org ${settings.orgId}: authenticate with a user of the task's org.`,
+    );
+  }
+  return new SalesforceConnection(api, context.log);
+}
+
+export class SalesforceConnection implements ServiceConnection<SalesforceState> {
+  readonly api: SalesforceApi;
+  readonly #log: Logger;
+
+  constructor(api: SalesforceApi, log: Logger) {
+    this.api = api;
+    this.#log = log;
+  }
+
+  async check(signal: AbortSignal): Promise<CheckResult> {
+    try {
+      const identity = await this.api.call('reading the identity', () => this.api.conn.identity(), signal);
+      return { ok: true, account: identity.organization_id };
+    } catch (err) {
+      if (err instanceof ServiceAuthError) return { ok: false, reason: err.message };
+      throw err;
+    }
+  }
+
+  /** Every object that can be queried; the others are logged with the reason. */
+  async *discover(signal: AbortSignal): AsyncIterable<DiscoveredEntity> {
+    const global = await this.api.call('listing objects', () => this.api.conn.describeGlobal(), signal);
+    const skipped: string[] = [];
+    for (const o of global.sobjects) {
+      if (!o.queryable) {
+        skipped.push(o.name);
+        continue;
+      }
+      yield { externalId: o.name, name: o.name, kind: DATA };
+    }
+    if (skipped.length) {
+      this.#log.info(
+        { objects: skipped.slice(0, 200), count: skipped.length },
+        'Salesforce objects not backed up: the org does not allow querying them (queryable = false)',
+      );
+    }
+  }
+
+  backup(run: BackupRun<SalesforceState>): Promise<BackupOutcome<SalesforceState>> {
+    return backupObject({ api: this.api, run });
+  }
+}

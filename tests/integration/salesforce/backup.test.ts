@@ -1,0 +1,275 @@
+// Salesforce backups through the kernel's backup jobs against the stand-in: discovery (queryable
+// objects only), a first full run and an incremental one with the calls counted at the stand-in,
+// deletes through queryAll, a file body downloaded once, the API budget stop and continuation,
+// random faults with nothing missing, an expired session refreshed once, a revoked grant
+// (Disconnected), and re-authentication to another org refused.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackupTask } from '../../../core/tasks/entities.ts';
+import { reconnectTask } from '../../../core/tasks/tasks-service.ts';
+import { seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { ACTOR } from '../../helpers/jobs.ts';
+import {
+  backup,
+  createSalesforceHarness,
+  discover,
+  entity,
+  type SalesforceHarness,
+  salesforceTask,
+  snapshotItems,
+} from './harness.ts';
+
+let s: SalesforceHarness;
+const HOUR = 3600_000;
+
+beforeAll(async () => {
+  s = await createSalesforceHarness();
+  seedDemoOrg(s.fake.org, { accounts: 30, contactsPerAccount: 10 });
+  s.clock.now += HOUR;
+});
+afterAll(async () => {
+  await s.close();
+});
+
+function records(items: Map<string, { kind: string; content: string }>): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  for (const [key, item] of items) if (item.kind === 'record') out.set(key, JSON.parse(item.content));
+  return out;
+}
+
+describe('Salesforce backups', () => {
+  let taskId: string;
+
+  it('discovers one entity per queryable object, and leaves out those that cannot be queried', async () => {
+    const task = await salesforceTask(s);
+    taskId = task.id;
+    await discover(s, taskId);
+    const names = (
+      await s.h.em().find((await import('../../../core/tasks/entities.ts')).TaskEntity, { task: taskId })
+    ).map((e) => e.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'Account',
+        'Contact',
+        'Opportunity',
+        'Case',
+        'Project__c',
+        'Milestone__c',
+        'ContentVersion',
+      ]),
+    );
+    expect(names).not.toContain('AccountChangeEvent');
+  });
+
+  it('reads every record first, then only what changed, deleting what was deleted', async () => {
+    s.fake.pageSize = 100;
+    s.fake.resetCounters();
+    const [first] = await backup(s, taskId, ['Contact']);
+    expect(first?.state).toBe('succeeded');
+    // describe + 3 pages of 100 (300 contacts).
+    expect(s.fake.count('describe')).toBe(1);
+    expect(s.fake.count('query') + s.fake.count('queryMore')).toBe(3);
+    const stored = records(await snapshotItems(s, taskId, 'Contact'));
+    expect(stored.size).toBe(300);
+    const [changed, gone] = s.fake.org.liveIds('Contact') as [string, string];
+    expect(stored.get(changed)).toMatchObject({ Id: changed, Email: expect.stringContaining('@example.com') });
+
+    s.clock.now += HOUR;
+    s.fake.org.update('Contact', changed, { Email: 'new.address@example.com' });
+    s.fake.org.delete('Contact', gone);
+    const added = s.fake.org.insert('Contact', { LastName: 'Newcomer', Name: 'Newcomer' });
+    s.clock.now += 60_000;
+    s.fake.resetCounters();
+    const [second] = await backup(s, taskId, ['Contact']);
+    expect(second?.state).toBe('succeeded');
+    // describe + one queryAll page holding the three changed rows: nothing else is read.
+    expect(s.fake.calls).toBe(2);
+    expect(s.fake.count('queryAll')).toBe(1);
+    const after = records(await snapshotItems(s, taskId, 'Contact'));
+    expect(after.size).toBe(300);
+    expect(after.get(changed)?.Email).toBe('new.address@example.com');
+    expect(after.has(gone)).toBe(false);
+    expect(after.get(added)?.LastName).toBe('Newcomer');
+    const e = await entity(s, taskId, 'Contact');
+    expect([e.lastAdded, e.lastUpdated, e.lastDeleted]).toEqual([1, 1, 1]);
+  });
+
+  it('stores a file body once, and does not download it again', async () => {
+    s.fake.resetCounters();
+    const [first] = await backup(s, taskId, ['ContentVersion']);
+    expect(first?.state).toBe('succeeded');
+    expect(s.fake.count('blob')).toBe(2);
+    const items = await snapshotItems(s, taskId, 'ContentVersion');
+    const bodies = [...items.values()].filter((i) => i.kind === 'file').map((i) => i.content);
+    expect(bodies.some((b) => b.startsWith('Widget,Price'))).toBe(true);
+
+    s.clock.now += HOUR;
+    const doc = s.fake.org.liveIds('ContentDocument')[0] as string;
+    const v2 = s.fake.org.addFileVersion(doc, 'Widget,Price\nSmall,12\n');
+    s.clock.now += 60_000;
+    s.fake.resetCounters();
+    await backup(s, taskId, ['ContentVersion']);
+    // The new version's body only; the old version's row changed (IsLatest) but its body is stored.
+    expect(s.fake.count('blob')).toBe(1);
+    const again = await snapshotItems(s, taskId, 'ContentVersion');
+    expect(again.get(`${v2}/VersionData`)?.content).toBe('Widget,Price\nSmall,12\n');
+    expect([...again.values()].filter((i) => i.kind === 'file')).toHaveLength(3);
+  });
+
+  it('deletes master-detail children deleted with their parent', async () => {
+    await backup(s, taskId, ['Milestone__c']);
+    const project = s.fake.org.liveIds('Project__c')[0] as string;
+    const before = records(await snapshotItems(s, taskId, 'Milestone__c'));
+    const children = [...before.values()].filter((r) => r.Project__c === project).map((r) => r.Id);
+    expect(children).toHaveLength(2);
+    s.clock.now += HOUR;
+    s.fake.org.delete('Project__c', project);
+    s.clock.now += 60_000;
+    await backup(s, taskId, ['Milestone__c']);
+    const after = records(await snapshotItems(s, taskId, 'Milestone__c'));
+    expect(after.size).toBe(before.size - 2);
+    for (const id of children) expect(after.has(id as string)).toBe(false);
+  });
+
+  it('reads the whole object again when its fields change', async () => {
+    await backup(s, taskId, ['Case']);
+    s.clock.now += HOUR;
+    s.fake.org.addField('Case', { name: 'Severity__c', type: 'picklist', custom: true });
+    s.fake.resetCounters();
+    await backup(s, taskId, ['Case']);
+    expect(s.fake.count('query')).toBe(1);
+    const after = records(await snapshotItems(s, taskId, 'Case'));
+    expect(after.size).toBe(30);
+    for (const r of after.values()) expect(r).toHaveProperty('Severity__c', null);
+  });
+});
+
+describe('the API budget', () => {
+  it('stops before the task’s share of the daily budget, Partial with the reason; the next run completes the rest', async () => {
+    const small = s.fake.addOrg('Budget Org');
+    seedDemoOrg(small, { accounts: 40, contactsPerAccount: 10 });
+    s.clock.now += HOUR;
+    // 10 % of 200 = 20 calls a day for this task; 400 contacts at 25 a page need 17 calls.
+    small.api.max = 200;
+    s.fake.pageSize = 25;
+    const task = await salesforceTask(s, { org: small, apiUsageLimitPercent: 10 });
+    await discover(s, task.id);
+    small.api.used = 8;
+    const [first] = await backup(s, task.id, ['Contact']);
+    expect(small.api.used).toBeLessThanOrEqual(20);
+    expect(first?.state).toBe('partially_succeeded');
+    const e = await entity(s, task.id, 'Contact');
+    expect(e.lastError).toContain("API usage limit (10 % of the org's 200 daily API requests = 20");
+    const part = records(await snapshotItems(s, task.id, 'Contact'));
+    expect(part.size).toBeGreaterThan(0);
+    expect(part.size).toBeLessThan(400);
+
+    // A new day: the budget is back; the next run continues after the last stored Id.
+    small.api.used = 0;
+    s.fake.resetCounters();
+    const [second] = await backup(s, task.id, ['Contact']);
+    expect(second?.state).toBe('succeeded');
+    const whole = records(await snapshotItems(s, task.id, 'Contact'));
+    expect([...whole.keys()].sort()).toEqual(small.liveIds('Contact').sort());
+    // Only the rest was read: (400 − part) / 25 pages, rounded up, plus describe.
+    expect(s.fake.calls).toBe(1 + Math.ceil((400 - part.size) / 25));
+  });
+});
+
+describe('faults', () => {
+  it('completes with nothing missing when 5 % of calls fail with 5xx, throttling or timeouts', async () => {
+    const org = s.fake.addOrg('Flaky Org');
+    seedDemoOrg(org, { accounts: 50, contactsPerAccount: 8 });
+    s.clock.now += HOUR;
+    s.fake.pageSize = 20;
+    const task = await salesforceTask(s, { org });
+    await discover(s, task.id);
+    s.fake.faults.serverErrorRate = 0.03;
+    s.fake.faults.throttleRate = 0.01;
+    s.fake.faults.queryTimeoutRate = 0.01;
+    s.fake.resetCounters();
+    try {
+      const jobs = await backup(s, task.id, ['Contact', 'ContentVersion']);
+      expect(jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
+    } finally {
+      s.fake.faults.serverErrorRate = 0;
+      s.fake.faults.throttleRate = 0;
+      s.fake.faults.queryTimeoutRate = 0;
+    }
+    expect([...s.fake.injected.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    const contacts = records(await snapshotItems(s, task.id, 'Contact'));
+    expect([...contacts.keys()].sort()).toEqual(org.liveIds('Contact').sort());
+    const files = await snapshotItems(s, task.id, 'ContentVersion');
+    expect([...files.values()].filter((i) => i.kind === 'file')).toHaveLength(2);
+  });
+});
+
+describe('sessions and orgs', () => {
+  it('renews an expired session once and goes on', async () => {
+    const org = s.fake.addOrg('Session Org');
+    seedDemoOrg(org, { accounts: 2, contactsPerAccount: 1 });
+    const task = await salesforceTask(s, { org });
+    await discover(s, task.id);
+    const tokens = s.fake.count('oauth/token');
+    s.fake.failNext('session');
+    const [job] = await backup(s, task.id, ['Account']);
+    expect(job?.state).toBe('succeeded');
+    // The first token of the job, and one renewal.
+    expect(s.fake.count('oauth/token')).toBe(tokens + 2);
+  });
+
+  it('marks the task Disconnected when the session is refused again right after a renewal', async () => {
+    const org = s.fake.addOrg('Refused Org');
+    seedDemoOrg(org, { accounts: 2, contactsPerAccount: 1 });
+    const task = await salesforceTask(s, { org });
+    await discover(s, task.id);
+    s.fake.failNext('session', 2);
+    const [job] = await backup(s, task.id, ['Account']);
+    expect(job?.state).toBe('failed');
+    const fresh = await s.h.em().findOneOrFail(BackupTask, { id: task.id });
+    expect(fresh.connectionState).toBe('disconnected');
+  });
+
+  it('marks the task Disconnected when the grant is revoked', async () => {
+    const org = s.fake.addOrg('Revoked Org');
+    seedDemoOrg(org, { accounts: 2, contactsPerAccount: 1 });
+    const task = await salesforceTask(s, { org });
+    await discover(s, task.id);
+    s.fake.oauth.revokeAll();
+    const [job] = await backup(s, task.id, ['Account']);
+    expect(job?.state).toBe('failed');
+    const fresh = await s.h.em().findOneOrFail(BackupTask, { id: task.id });
+    expect(fresh.connectionState).toBe('disconnected');
+  });
+
+  it('refuses re-authentication that reaches another org', async () => {
+    const task = await salesforceTask(s);
+    const other = s.fake.addOrg('Other Org');
+    const em = s.h.em();
+    const fresh = await em.findOneOrFail(BackupTask, { id: task.id });
+    await expect(
+      reconnectTask(
+        em,
+        s.h.deps,
+        fresh,
+        {
+          environment: 'production',
+          orgId: other.id,
+          orgName: other.name,
+          refreshToken: s.fake.grant(other).refreshToken,
+        },
+        ACTOR,
+      ),
+    ).rejects.toThrow(/another account/);
+  });
+
+  it('refuses a connection whose credentials reach another org than the task’s', async () => {
+    const other = s.fake.addOrg('Elsewhere Org');
+    const plugin = (await import('../../../core/plugins/registry.ts')).servicePlugin('salesforce');
+    await expect(
+      plugin?.connect(
+        { environment: 'production', orgId: s.fake.org.id, refreshToken: s.fake.grant(other).refreshToken } as never,
+        { signal: AbortSignal.timeout(10_000), log: s.h.ctx.log },
+      ),
+    ).rejects.toThrow(/not the task's org/);
+  });
+});
