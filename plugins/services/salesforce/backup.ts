@@ -39,6 +39,12 @@ interface DescribeField {
 
 type Row = Record<string, unknown> & { Id: string; attributes?: unknown };
 
+interface Page {
+  records: Row[];
+  done: boolean;
+  nextRecordsUrl?: string;
+}
+
 export interface ObjectBackupOptions {
   api: SalesforceApi;
   run: BackupRun<SalesforceState>;
@@ -151,7 +157,7 @@ export async function backupObject({
   const readAll = async (soql: string, scanAll: boolean, after: (row: Row) => void): Promise<void> => {
     let page = await api.call(
       `query ${object}`,
-      () => conn.query<Row>(soql, { autoFetch: false, scanAll }).run(),
+      async () => (await conn.query(soql, { autoFetch: false, scanAll })) as unknown as Page,
       run.signal,
     );
     for (;;) {
@@ -161,7 +167,11 @@ export async function backupObject({
       }
       if (page.done || !page.nextRecordsUrl) return;
       const next = page.nextRecordsUrl;
-      page = await api.call(`query ${object} (next page)`, () => conn.queryMore<Row>(next).run(), run.signal);
+      page = await api.call(
+        `query ${object} (next page)`,
+        async () => (await conn.queryMore(next)) as unknown as Page,
+        run.signal,
+      );
     }
   };
 

@@ -29,11 +29,9 @@ const settings = z
       .refine((u) => u.startsWith('https://'), { error: 'The My Domain URL starts with https://.' })
       .optional()
       .describe('My Domain URL (https://<domain>.my.salesforce.com)'),
-    orgId: z
-      .string(connectFirst)
-      .regex(/^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/, {
-        error: 'An org id starts with 00D and has 15 or 18 characters.',
-      }),
+    orgId: z.string(connectFirst).regex(/^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/, {
+      error: 'An org id starts with 00D and has 15 or 18 characters.',
+    }),
     orgName: z.string().optional(),
     refreshToken: z.string().min(1).optional(),
     username: z.string().min(1).optional().describe('Integration username (JWT bearer flow)'),

@@ -127,7 +127,7 @@ export class SalesforceApi {
       version: API_VERSION,
       ...(settings.refreshToken ? { refreshToken: settings.refreshToken } : {}),
       // One refresh per call: a session refused right after a refresh means the grant is gone.
-      refreshFn: (conn, callback) => {
+      refreshFn: (_conn, callback) => {
         // jsforce wraps what the callback gets in a plain Error: the original is kept for call().
         if (this.#refreshedThisCall++ > 0) {
           this.#refreshFailure = new ServiceAuthError(
@@ -137,7 +137,7 @@ export class SalesforceApi {
           return;
         }
         this.#token().then(
-          (res) => callback(undefined, res.access_token, res),
+          (res) => callback(undefined, res.access_token, res as never),
           (err: unknown) => {
             this.#refreshFailure = err as Error;
             callback(err as Error);

@@ -406,7 +406,7 @@ export class FakeSalesforce {
   #query(org: Org, soql: string, all: boolean, batch: number, base: string): Record<string, unknown> {
     const q = parseSoql(soql);
     const object = org.object(q.object);
-    if (!object || !object.queryable) {
+    if (!object?.queryable) {
       throw restError(
         400,
         'INVALID_TYPE',

@@ -203,7 +203,7 @@ export function checkFields(query: SoqlQuery, object: SObject): void {
       walk(c.left);
       walk(c.right);
     } else if (c.op === 'not') walk(c.inner);
-    else names.push(c.field);
+    else if (c.op === 'cmp' || c.op === 'in') names.push(c.field);
   };
   walk(query.where);
   for (const n of names) if (!object.field(n)) throw invalidField(object, n);
@@ -243,9 +243,10 @@ export function matches(c: Condition | undefined, record: RecordValues, object: 
       const hit = c.values.some((x) => compare(v, '=', x));
       return c.negate ? !hit : hit;
     }
-    default:
+    case 'cmp':
       return compare(record[object.field(c.field)?.name ?? c.field] ?? null, c.cmp, c.value);
   }
+  return false;
 }
 
 export function sortRecords(records: RecordValues[], orderBy: SoqlQuery['orderBy'], object: SObject): void {

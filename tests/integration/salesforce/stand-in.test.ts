@@ -62,7 +62,7 @@ function jwt(claims: Record<string, unknown>, key = keys.privateKey): string {
   return `${body}.${createSign('RSA-SHA256').update(body).sign(key).toString('base64url')}`;
 }
 
-async function errorOf(promise: Promise<unknown>): Promise<Error & { errorCode?: string }> {
+async function errorOf(promise: PromiseLike<unknown>): Promise<Error & { errorCode?: string }> {
   try {
     await promise;
   } catch (err) {
