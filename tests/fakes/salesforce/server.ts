@@ -3,7 +3,8 @@
 // the instance (/services/data/vXX.X/…) every token's instance_url names. It answers the REST
 // resources jsforce calls: describeGlobal, describe, query / queryAll with nextRecordsUrl paging
 // (Sforce-Query-Options batchSize), getUpdated / getDeleted, limits, a record, and blob fields
-// (ContentVersion VersionData). Every REST answer carries Sforce-Limit-Info: api-usage=N/M; past
+// (ContentVersion VersionData), and Bulk API 2.0 query jobs (CSV results paged by Sforce-Locator).
+// Every REST answer carries Sforce-Limit-Info: api-usage=N/M; past
 // the org's daily budget calls are refused with REQUEST_LIMIT_EXCEEDED.
 //
 // Faults: `faults.serverErrorRate` / `throttleRate` / `queryTimeoutRate` answer that share of REST
@@ -12,7 +13,7 @@
 // `requests` per route ("query", "queryMore", "describe", "updated", "blob", …), `calls`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject } from './model.ts';
+import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
 import { OAuthServer, type Session as OAuthSession } from './oauth.ts';
 import { checkFields, matches, parseSoql, sortRecords } from './soql.ts';
 
@@ -45,6 +46,48 @@ interface Cursor {
   fields: string[];
   batch: number;
   org: Org;
+}
+
+interface BulkJob {
+  id: string;
+  org: Org;
+  object: SObject;
+  operation: string;
+  fields: string[];
+  records: RecordValues[];
+  state: 'UploadComplete' | 'InProgress' | 'JobComplete' | 'Aborted';
+  checks: number;
+  createdById: string;
+  createdDate: string;
+  version: string;
+}
+
+function jobInfo(job: BulkJob): Record<string, unknown> {
+  return {
+    id: job.id,
+    operation: job.operation,
+    object: job.object.name,
+    createdById: job.createdById,
+    createdDate: job.createdDate,
+    systemModstamp: job.createdDate,
+    state: job.state,
+    concurrencyMode: 'Parallel',
+    contentType: 'CSV',
+    apiVersion: Number(job.version),
+    jobType: 'V2Query',
+    lineEnding: 'LF',
+    columnDelimiter: 'COMMA',
+    ...(job.state === 'JobComplete'
+      ? { numberRecordsProcessed: job.records.length, retries: 0, totalProcessingTime: 1 }
+      : {}),
+  };
+}
+
+/** A CSV value as Bulk API 2.0 writes it: null empty, quotes doubled, quoted when needed. */
+function csvValue(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const text = String(v);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -88,6 +131,12 @@ export class FakeSalesforce {
   readonly #failNext: FaultKind[] = [];
   readonly #cursors = new Map<string, Cursor>();
   #cursorSeq = 0;
+  readonly #jobs = new Map<string, BulkJob>();
+  #jobSeq = 0;
+  /** Bulk API 2.0: status checks a query job answers InProgress before JobComplete. */
+  bulkChecksInProgress = 0;
+  /** Bulk API 2.0: rows per results page when the client gives no maxRecords. */
+  bulkPageSize = 50_000;
   #approver: Org;
 
   constructor(options: FakeSalesforceOptions = {}) {
@@ -257,7 +306,7 @@ export class FakeSalesforce {
       throw new ApiError(e.status, e.body, { ...e.headers, ...headers });
     }
     try {
-      await this.#rest(req, res, url, org, session, version, resource, headers);
+      await this.#rest(req, res, url, org, session, version, resource, headers, body);
     } catch (err) {
       if (err instanceof ApiError) throw new ApiError(err.status, err.body, { ...err.headers, ...headers });
       throw err;
@@ -311,8 +360,13 @@ export class FakeSalesforce {
     version: string,
     resource: string,
     headers: Record<string, string>,
+    body: Buffer,
   ): Promise<void> {
     const base = `/services/data/v${version}`;
+    if (resource === '/jobs/query' || resource.startsWith('/jobs/query/')) {
+      this.#bulkQuery(req, res, url, org, session, version, resource.slice('/jobs/query'.length), headers, body);
+      return;
+    }
     if (req.method !== 'GET')
       throw restError(405, 'METHOD_NOT_ALLOWED', `HTTP Method '${req.method}' not allowed. Allowed are GET`);
     if (resource === '') {
@@ -403,6 +457,110 @@ export class FakeSalesforce {
     throw restError(404, 'NOT_FOUND', 'The requested resource does not exist');
   }
 
+  /** Bulk API 2.0 query jobs: create, status, results by locator (CSV), abort, delete. */
+  #bulkQuery(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    org: Org,
+    session: OAuthSession,
+    version: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer,
+  ): void {
+    if (path === '' && req.method === 'POST') {
+      let input: { operation?: string; query?: string };
+      try {
+        input = JSON.parse(body.toString() || '{}');
+      } catch {
+        throw restError(400, 'JSON_PARSER_ERROR', 'The request body is not valid JSON.');
+      }
+      if (input.operation !== 'query' && input.operation !== 'queryAll') {
+        throw restError(400, 'INVALIDJOB', `InvalidJob : Invalid operation: ${input.operation}`);
+      }
+      const q = parseSoql(input.query ?? '');
+      const object = org.object(q.object);
+      if (!object?.queryable)
+        throw restError(400, 'INVALIDJOB', `InvalidJob : Entity '${q.object}' is not supported by the Bulk API.`);
+      checkFields(q, object);
+      if (q.count)
+        throw restError(400, 'INVALIDJOB', 'InvalidJob : Aggregate queries are not supported by the Bulk API.');
+      const all = input.operation === 'queryAll';
+      const records = [...object.records.values()]
+        .filter((r) => all || !r.deletedAt)
+        .map((r) => r.values)
+        .filter((v) => matches(q.where, v, object));
+      sortRecords(records, q.orderBy, object);
+      const job: BulkJob = {
+        id: `750${org.id.slice(-5, -3)}${String(++this.#jobSeq).padStart(10, '0')}AAA`,
+        org,
+        object,
+        operation: input.operation,
+        fields: q.fields.map((f) => object.field(f)?.name as string),
+        records: q.limit !== undefined ? records.slice(0, q.limit) : records,
+        state: 'UploadComplete',
+        checks: 0,
+        createdById: session.userId,
+        createdDate: sfDateTime(org.now()),
+        version,
+      };
+      this.#jobs.set(job.id, job);
+      sendJson(res, 200, jobInfo(job), headers);
+      return;
+    }
+    const m = /^\/(750\w+)(\/results)?$/.exec(path);
+    const job = m ? this.#jobs.get(m[1] as string) : undefined;
+    if (!m || !job || job.org !== org) throw restError(404, 'NOT_FOUND', 'The requested resource does not exist');
+    if (m[2]) {
+      if (req.method !== 'GET') throw restError(405, 'METHOD_NOT_ALLOWED', 'HTTP Method not allowed.');
+      if (job.state !== 'JobComplete') {
+        throw restError(400, 'INVALIDJOBSTATE', `InvalidJobState : Query job ${job.id} is not complete.`);
+      }
+      const max = Number(url.searchParams.get('maxRecords') ?? this.bulkPageSize);
+      const locator = url.searchParams.get('locator');
+      const offset = locator ? Number.parseInt(Buffer.from(locator, 'base64url').toString(), 10) : 0;
+      if (Number.isNaN(offset) || offset < 0 || offset > job.records.length) {
+        throw restError(400, 'INVALIDLOCATOR', 'Invalid locator');
+      }
+      const slice = job.records.slice(offset, offset + max);
+      const next = offset + max < job.records.length ? Buffer.from(String(offset + max)).toString('base64url') : 'null';
+      const csv = [
+        job.fields.map(csvValue).join(','),
+        ...slice.map((r) => job.fields.map((f) => csvValue(r[f] ?? null)).join(',')),
+      ].join('\n');
+      const text = `${csv}\n`;
+      res.writeHead(200, {
+        ...headers,
+        'Content-Type': 'text/csv',
+        'Sforce-Locator': next,
+        'Sforce-NumberOfRecords': String(slice.length),
+        'Content-Length': String(Buffer.byteLength(text)),
+      });
+      res.end(text);
+      return;
+    }
+    if (req.method === 'GET') {
+      // Done after the configured number of "in progress" answers.
+      if (job.state === 'UploadComplete' || job.state === 'InProgress') {
+        job.state = job.checks++ < this.bulkChecksInProgress ? 'InProgress' : 'JobComplete';
+      }
+      sendJson(res, 200, jobInfo(job), headers);
+      return;
+    }
+    if (req.method === 'PATCH') {
+      job.state = 'Aborted';
+      sendJson(res, 200, jobInfo(job), headers);
+      return;
+    }
+    if (req.method === 'DELETE') {
+      this.#jobs.delete(job.id);
+      res.writeHead(204, headers).end();
+      return;
+    }
+    throw restError(405, 'METHOD_NOT_ALLOWED', 'HTTP Method not allowed.');
+  }
+
   #query(org: Org, soql: string, all: boolean, batch: number, base: string): Record<string, unknown> {
     const q = parseSoql(soql);
     const object = org.object(q.object);
@@ -449,6 +607,8 @@ function routeOf(resource: string): string {
   if (resource === '/queryAll') return 'queryAll';
   if (resource.startsWith('/query/')) return 'queryMore';
   if (resource === '/limits') return 'limits';
+  if (resource === '/jobs/query') return 'bulk/create';
+  if (resource.startsWith('/jobs/query/')) return resource.endsWith('/results') ? 'bulk/results' : 'bulk/job';
   const parts = resource.split('/');
   if (parts[1] === 'sobjects') {
     if (parts[3] === 'describe' || parts[3] === 'updated' || parts[3] === 'deleted') return parts[3];

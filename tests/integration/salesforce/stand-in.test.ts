@@ -51,6 +51,21 @@ class NoRetryTransport extends Transport {
   }
 }
 
+/** Keeps the headers of the last answer (Sforce-Locator of Bulk API 2.0 results). */
+class HeaderTransport extends Transport {
+  last: Record<string, string> = {};
+  override httpRequest(...[req, options]: Parameters<Transport['httpRequest']>) {
+    const answer = super.httpRequest(req, options);
+    answer.then(
+      (res) => {
+        this.last = res.headers as Record<string, string>;
+      },
+      () => {},
+    );
+    return answer;
+  }
+}
+
 function withoutRetries(conn: Connection): Connection {
   conn._transport = new NoRetryTransport();
   return conn;
@@ -326,5 +341,82 @@ describe('files', () => {
     const bytes = Buffer.concat(chunks);
     expect([...bytes]).toEqual([0, 1, 2, 250, 251, 252]);
     expect(row.Checksum).toBe(createHash('md5').update(bytes).digest('hex'));
+  });
+});
+
+describe('Bulk API 2.0', () => {
+  async function bulkRows(conn: Connection, soql: string, scanAll = false): Promise<Record<string, string>[]> {
+    conn.bulk2.pollInterval = 1;
+    const stream = await conn.bulk2.query(soql, { scanAll });
+    const rows: Record<string, string>[] = [];
+    await new Promise<void>((resolve, reject) => {
+      stream.on('record', (r: Record<string, string>) => rows.push(r));
+      stream.on('end', () => resolve());
+      stream.on('error', reject);
+    });
+    return rows;
+  }
+
+  it('runs a query job to completion and streams its results through jsforce (one results page)', async () => {
+    const conn = connection();
+    sf.bulkChecksInProgress = 2;
+    const before = sf.count('bulk/job');
+    try {
+      const rows = await bulkRows(conn, 'SELECT Id, Name, Email FROM Contact ORDER BY Id');
+      expect(rows.map((r) => r.Id)).toEqual(sf.org.liveIds('Contact').sort());
+      expect(rows[0]?.Email).toMatch(/@example\.com$/);
+      // Two "in progress" answers, then complete.
+      expect(sf.count('bulk/job') - before).toBe(3);
+    } finally {
+      sf.bulkChecksInProgress = 0;
+    }
+  });
+
+  // jsforce's bulk2.query() pipes every results page into one stream and ends it after the first
+  // (jsforce/jsforce#1546, "write after end"): a client reads the pages itself, by Sforce-Locator.
+  it('pages results by Sforce-Locator and maxRecords, each page a CSV with its header', async () => {
+    const conn = connection();
+    const transport = new HeaderTransport();
+    conn._transport = transport;
+    const job = (await conn.request({
+      method: 'POST',
+      url: '/jobs/query',
+      body: JSON.stringify({ operation: 'query', query: 'SELECT Id, Name FROM Contact ORDER BY Id' }),
+      headers: { 'Content-Type': 'application/json' },
+    })) as { id: string; state: string };
+    expect(job.state).toBe('UploadComplete');
+    expect(((await conn.request(`/jobs/query/${job.id}`)) as { state: string }).state).toBe('JobComplete');
+    const ids: string[] = [];
+    let locator = '';
+    let pages = 0;
+    do {
+      const rows = (await conn.request({
+        method: 'GET',
+        url: `/jobs/query/${job.id}/results?maxRecords=4${locator ? `&locator=${locator}` : ''}`,
+        headers: { Accept: 'text/csv' },
+      })) as { Id: string }[];
+      pages++;
+      ids.push(...rows.map((r) => r.Id));
+      locator = transport.last['sforce-locator'] ?? 'null';
+      expect(transport.last['sforce-numberofrecords']).toBe(String(rows.length));
+    } while (locator !== 'null');
+    const live = sf.org.liveIds('Contact').sort();
+    expect(ids).toEqual(live);
+    expect(pages).toBe(Math.ceil(live.length / 4));
+  });
+
+  it('includes deleted rows with queryAll, and writes values with commas and quotes as CSV', async () => {
+    const conn = connection();
+    const id = sf.org.insert('Account', { Name: 'Quotes, "Commas" & Co' });
+    sf.org.delete('Account', id);
+    const all = await bulkRows(conn, `SELECT Id, Name, IsDeleted FROM Account WHERE Id = '${id}'`, true);
+    expect(all).toEqual([{ Id: id, Name: 'Quotes, "Commas" & Co', IsDeleted: 'true' }]);
+    expect(await bulkRows(conn, `SELECT Id FROM Account WHERE Id = '${id}'`)).toEqual([]);
+  });
+
+  it('refuses a job on an unknown field with INVALID_FIELD', async () => {
+    const conn = connection();
+    const err = await errorOf(conn.bulk2.query('SELECT Id, Nope__c FROM Account'));
+    expect(err.errorCode).toBe('INVALID_FIELD');
   });
 });
