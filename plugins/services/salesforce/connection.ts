@@ -19,6 +19,10 @@ export const DATA = 'data';
 
 export interface ConnectOptions {
   retry?: RetryPolicy;
+  /** Full reads of objects with this many rows use the Bulk API (tests lower it). */
+  bulkThreshold?: number;
+  /** Wait between status checks of a bulk query job. */
+  bulkPollMs?: number;
 }
 
 export async function connectSalesforce(
@@ -35,16 +39,18 @@ export async function connectSalesforce(
       `These credentials reach the Salesforce org ${orgId}, not the task's org ${settings.orgId}: authenticate with a user of the task's org.`,
     );
   }
-  return new SalesforceConnection(api, context.log);
+  return new SalesforceConnection(api, context.log, options);
 }
 
 export class SalesforceConnection implements ServiceConnection<SalesforceState> {
   readonly api: SalesforceApi;
   readonly #log: Logger;
+  readonly #options: ConnectOptions;
 
-  constructor(api: SalesforceApi, log: Logger) {
+  constructor(api: SalesforceApi, log: Logger, options: ConnectOptions = {}) {
     this.api = api;
     this.#log = log;
+    this.#options = options;
   }
 
   async check(signal: AbortSignal): Promise<CheckResult> {
@@ -77,6 +83,11 @@ export class SalesforceConnection implements ServiceConnection<SalesforceState> 
   }
 
   backup(run: BackupRun<SalesforceState>): Promise<BackupOutcome<SalesforceState>> {
-    return backupObject({ api: this.api, run });
+    return backupObject({
+      api: this.api,
+      run,
+      ...(this.#options.bulkThreshold !== undefined ? { bulkThreshold: this.#options.bulkThreshold } : {}),
+      ...(this.#options.bulkPollMs !== undefined ? { bulkPollMs: this.#options.bulkPollMs } : {}),
+    });
   }
 }

@@ -4,9 +4,9 @@
 // is imported. See README.md.
 import { z } from 'zod';
 import type { ServiceAppSettings, ServicePlugin } from '../../../core/plugins/service.ts';
-import type { RetryPolicy } from '../../../core/plugins/sink-support/retry.ts';
 import { authorizationUrl, salesforceApp } from './app.ts';
 import type { SalesforceState } from './backup.ts';
+import type { ConnectOptions } from './connection.ts';
 import type { SalesforceSettings } from './session.ts';
 
 export { SALESFORCE_APP_SETTINGS, type SalesforceApp, salesforceApp } from './app.ts';
@@ -52,7 +52,7 @@ const settings = z
  */
 export function createSalesforcePlugin(
   fixed?: ServiceAppSettings,
-  options: { retry?: RetryPolicy } = {},
+  options: ConnectOptions = {},
 ): ServicePlugin<SalesforceSettings, SalesforceState> {
   let app: ServiceAppSettings = fixed ?? {};
   return {

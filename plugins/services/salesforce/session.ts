@@ -46,10 +46,13 @@ interface Usage {
 /** jsforce's transport without its built-in retries (ours own them); notes the answers' Date header. */
 class CallTransport extends Transport {
   serverTime: number | undefined;
+  /** Headers of the last answer (Bulk API 2.0 pages results by Sforce-Locator). */
+  headers: Record<string, string> = {};
   override httpRequest(...[req, options]: Parameters<Transport['httpRequest']>) {
     const answer = super.httpRequest(req, { ...options, retry: { maxRetries: 0 } });
     answer.then(
       (res) => {
+        this.headers = (res.headers ?? {}) as Record<string, string>;
         const date = Date.parse(String(res.headers?.date ?? ''));
         if (!Number.isNaN(date)) this.serverTime = date;
       },
@@ -184,6 +187,11 @@ export class SalesforceApi {
   get usage(): Usage | undefined {
     const u = this.conn.limitInfo?.apiUsage;
     return u ? { used: u.used, max: u.limit } : undefined;
+  }
+
+  /** A header of the last answer (lower-case name). */
+  header(name: string): string | undefined {
+    return this.#transport.headers[name];
   }
 
   /** The org's clock at its last answer (Date header), else ours. */

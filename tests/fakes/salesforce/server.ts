@@ -525,9 +525,15 @@ export class FakeSalesforce {
       }
       const slice = job.records.slice(offset, offset + max);
       const next = offset + max < job.records.length ? Buffer.from(String(offset + max)).toString('base64url') : 'null';
+      // Datetimes as Bulk API 2.0 writes them (…T08:00:00.000Z, where REST answers …+0000).
+      const cell = (r: RecordValues, f: string) => {
+        const v = r[f] ?? null;
+        const datetime = job.object.field(f)?.type === 'datetime' && typeof v === 'string';
+        return csvValue(datetime ? v.replace(/\+0000$/, 'Z') : v);
+      };
       const csv = [
         job.fields.map(csvValue).join(','),
-        ...slice.map((r) => job.fields.map((f) => csvValue(r[f] ?? null)).join(',')),
+        ...slice.map((r) => job.fields.map((f) => cell(r, f)).join(',')),
       ].join('\n');
       const text = `${csv}\n`;
       res.writeHead(200, {

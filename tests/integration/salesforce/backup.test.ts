@@ -64,14 +64,16 @@ describe('Salesforce backups', () => {
     s.fake.pageSize = 100;
     s.fake.resetCounters();
     const [first] = await backup(s, taskId, ['Contact']);
-    expect(first?.state).toBe('succeeded');
-    // describe + 3 pages of 100 (300 contacts).
+    expect([first?.state, first?.error]).toEqual(['succeeded', null]);
+    // describe, COUNT() (300 rows: below the Bulk API threshold), 3 REST pages of 100.
     expect(s.fake.count('describe')).toBe(1);
-    expect(s.fake.count('query') + s.fake.count('queryMore')).toBe(3);
+    expect(s.fake.count('query') + s.fake.count('queryMore')).toBe(4);
+    expect(s.fake.calls).toBe(5);
     const stored = records(await snapshotItems(s, taskId, 'Contact'));
     expect(stored.size).toBe(300);
     const [changed, gone] = s.fake.org.liveIds('Contact') as [string, string];
-    expect(stored.get(changed)).toMatchObject({ Id: changed, Email: expect.stringContaining('@example.com') });
+    // Each record as the REST API answered it: every field, typed.
+    expect(stored.get(changed)).toEqual(s.fake.org.object('Contact')?.records.get(changed)?.values);
 
     s.clock.now += HOUR;
     s.fake.org.update('Contact', changed, { Email: 'new.address@example.com' });
@@ -136,7 +138,8 @@ describe('Salesforce backups', () => {
     s.fake.org.addField('Case', { name: 'Severity__c', type: 'picklist', custom: true });
     s.fake.resetCounters();
     await backup(s, taskId, ['Case']);
-    expect(s.fake.count('query')).toBe(1);
+    // COUNT() and one page.
+    expect(s.fake.count('query')).toBe(2);
     const after = records(await snapshotItems(s, taskId, 'Case'));
     expect(after.size).toBe(30);
     for (const r of after.values()) expect(r).toHaveProperty('Severity__c', null);
@@ -172,6 +175,71 @@ describe('the API budget', () => {
     expect([...whole.keys()].sort()).toEqual(small.liveIds('Contact').sort());
     // Only the rest was read: (400 − part) / 25 pages, rounded up, plus describe.
     expect(s.fake.calls).toBe(1 + Math.ceil((400 - part.size) / 25));
+    expect(s.fake.count('bulk/create')).toBe(0);
+  });
+});
+
+describe('the Bulk API', () => {
+  it('reads a large object in full through a Bulk API 2.0 job, page by page, records typed as REST answers them', async () => {
+    const org = s.fake.addOrg('Large Org');
+    seedDemoOrg(org, { accounts: 110, contactsPerAccount: 10 });
+    s.clock.now += HOUR;
+    const task = await salesforceTask(s, { org });
+    await discover(s, task.id);
+    s.fake.bulkPageSize = 300;
+    s.fake.bulkChecksInProgress = 1;
+    s.fake.resetCounters();
+    try {
+      const [job] = await backup(s, task.id, ['Contact']);
+      expect(job?.state).toBe('succeeded');
+    } finally {
+      s.fake.bulkPageSize = 50_000;
+      s.fake.bulkChecksInProgress = 0;
+    }
+    // describe, COUNT(), the job, two status checks, ceil(1100 / 300) = 4 results pages.
+    expect([
+      s.fake.count('query'),
+      s.fake.count('bulk/create'),
+      s.fake.count('bulk/job'),
+      s.fake.count('bulk/results'),
+    ]).toEqual([1, 1, 2, 4]);
+    expect(s.fake.count('queryMore')).toBe(0);
+    const stored = records(await snapshotItems(s, task.id, 'Contact'));
+    expect([...stored.keys()].sort()).toEqual(org.liveIds('Contact').sort());
+    const some = org.liveIds('Contact')[17] as string;
+    expect(stored.get(some)).toEqual(org.object('Contact')?.records.get(some)?.values);
+  });
+
+  it('continues a bulk read stopped by the budget from the next results page', async () => {
+    const org = s.fake.addOrg('Large Budget Org');
+    seedDemoOrg(org, { accounts: 110, contactsPerAccount: 10 });
+    s.clock.now += HOUR;
+    org.api.max = 100;
+    s.fake.pageSize = 2000;
+    const task = await salesforceTask(s, { org, apiUsageLimitPercent: 10 });
+    await discover(s, task.id);
+    s.fake.bulkPageSize = 200;
+    try {
+      // 10 calls allowed: describe, COUNT(), create, status, then pages until the limit.
+      org.api.used = 2;
+      const [first] = await backup(s, task.id, ['Contact']);
+      expect(first?.state).toBe('partially_succeeded');
+      expect(org.api.used).toBeLessThanOrEqual(10);
+      const part = records(await snapshotItems(s, task.id, 'Contact'));
+      expect(part.size).toBeGreaterThan(0);
+      expect(part.size).toBeLessThan(1100);
+      org.api.used = 0;
+      s.fake.resetCounters();
+      const [second] = await backup(s, task.id, ['Contact']);
+      expect(second?.state).toBe('succeeded');
+      // The same job: no new one, only the pages not read yet.
+      expect(s.fake.count('bulk/create')).toBe(0);
+      expect(s.fake.count('bulk/results')).toBe(Math.ceil((1100 - part.size) / 200));
+      const whole = records(await snapshotItems(s, task.id, 'Contact'));
+      expect([...whole.keys()].sort()).toEqual(org.liveIds('Contact').sort());
+    } finally {
+      s.fake.bulkPageSize = 50_000;
+    }
   });
 });
 
@@ -180,7 +248,7 @@ describe('faults', () => {
     const org = s.fake.addOrg('Flaky Org');
     seedDemoOrg(org, { accounts: 50, contactsPerAccount: 8 });
     s.clock.now += HOUR;
-    s.fake.pageSize = 20;
+    s.fake.pageSize = 5;
     const task = await salesforceTask(s, { org });
     await discover(s, task.id);
     s.fake.faults.serverErrorRate = 0.03;

@@ -28,7 +28,8 @@ export async function createSalesforceHarness(seed = 1): Promise<SalesforceHarne
   registerServicePlugin(
     createSalesforcePlugin(
       { clientId: fake.clientId, clientSecret: fake.clientSecret, loginUrl: fake.url },
-      { retry: { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 } },
+      // Objects of 1000 rows or more are read in full through the Bulk API.
+      { retry: { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 }, bulkThreshold: 1000, bulkPollMs: 1 },
     ) as never,
   );
   const h = await createJobsHarness();
