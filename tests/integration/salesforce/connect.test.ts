@@ -4,7 +4,6 @@
 // task connected by the JWT bearer flow (consumer key + username + private key) that backs up.
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Organization } from '../../../core/identity/entities.ts';
 import { registerServicePlugin, servicePlugin } from '../../../core/plugins/registry.ts';
 import { openConnectionSettings } from '../../../core/tasks/connection.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
@@ -125,7 +124,7 @@ describe('the JWT bearer flow', () => {
   it('connects a task with the consumer key, a username and the private key, without a browser', async () => {
     const em = t.kernel.orm.em.fork();
     // The organization the page-connected task belongs to.
-    const organization = (await em.findOneOrFail(BackupTask, { name: 'Acme org' })).organization as Organization;
+    const organization = (await em.findOneOrFail(BackupTask, { name: 'Acme org' })).organization;
     const privateKey = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const task = await createTask(
       em,
