@@ -271,6 +271,31 @@ describe('faults', () => {
   });
 });
 
+describe('faults in bulk reads', () => {
+  it('completes a Bulk API read with nothing missing when 5 % of calls fail', async () => {
+    const org = s.fake.addOrg('Flaky Large Org');
+    seedDemoOrg(org, { accounts: 110, contactsPerAccount: 10 });
+    s.clock.now += HOUR;
+    const task = await salesforceTask(s, { org });
+    await discover(s, task.id);
+    s.fake.bulkPageSize = 20;
+    s.fake.faults.serverErrorRate = 0.03;
+    s.fake.faults.throttleRate = 0.02;
+    s.fake.resetCounters();
+    try {
+      const [job] = await backup(s, task.id, ['Contact']);
+      expect(job?.state).toBe('succeeded');
+    } finally {
+      s.fake.bulkPageSize = 50_000;
+      s.fake.faults.serverErrorRate = 0;
+      s.fake.faults.throttleRate = 0;
+    }
+    expect([...s.fake.injected.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    const contacts = records(await snapshotItems(s, task.id, 'Contact'));
+    expect([...contacts.keys()].sort()).toEqual(org.liveIds('Contact').sort());
+  });
+});
+
 describe('sessions and orgs', () => {
   it('renews an expired session once and goes on', async () => {
     const org = s.fake.addOrg('Session Org');
