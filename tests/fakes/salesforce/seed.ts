@@ -1,6 +1,7 @@
 // A small demo org: Accounts with Contacts, Opportunities and Cases, a custom object (Project__c)
 // with a master-detail child (Milestone__c), a few files, and one object that cannot be queried
 // (as Salesforce has: change-event and some system objects), for the demo and the tests.
+import { METADATA_NS, type MetadataStore } from './metadata.ts';
 import type { Org } from './model.ts';
 
 /** Defines the demo objects (without records). */
@@ -112,4 +113,49 @@ export function seedDemoOrg(org: Org, options: DemoOrgOptions = {}): void {
   }
   org.addFile('Price list', 'Widget,Price\nSmall,10\nLarge,25\n', 'csv');
   org.addFile('Contract', `Master services agreement\n${'clause\n'.repeat(200)}`, 'txt');
+}
+
+/** Metadata of the demo org: Apex classes and a trigger, a flow, a layout, profiles, a permission set. */
+export function seedDemoMetadata(store: MetadataStore): void {
+  store.put(
+    'ApexClass',
+    'AccountService',
+    'public with sharing class AccountService {\n  public static void touch() {}\n}\n',
+  );
+  store.put(
+    'ApexClass',
+    'ProjectRollup',
+    'public class ProjectRollup {\n  public static Decimal total() { return 0; }\n}\n',
+  );
+  store.put('ApexTrigger', 'MilestoneTrigger', 'trigger MilestoneTrigger on Milestone__c (after insert) {}\n');
+  store.put(
+    'Flow',
+    'Case_Escalation',
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Flow xmlns="${METADATA_NS}"><label>Case Escalation</label><processType>AutoLaunchedFlow</processType></Flow>\n`,
+  );
+  store.put(
+    'CustomObject',
+    'Project__c',
+    `<?xml version="1.0" encoding="UTF-8"?>\n<CustomObject xmlns="${METADATA_NS}"><label>Project</label></CustomObject>\n`,
+  );
+  store.put(
+    'Layout',
+    'Account-Account Layout',
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Layout xmlns="${METADATA_NS}"></Layout>\n`,
+  );
+  store.put(
+    'Profile',
+    'Admin',
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Profile xmlns="${METADATA_NS}"><custom>false</custom></Profile>\n`,
+  );
+  store.put(
+    'Profile',
+    'Standard',
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Profile xmlns="${METADATA_NS}"><custom>false</custom></Profile>\n`,
+  );
+  store.put(
+    'PermissionSet',
+    'Backup_Reader',
+    `<?xml version="1.0" encoding="UTF-8"?>\n<PermissionSet xmlns="${METADATA_NS}"><label>Backup Reader</label></PermissionSet>\n`,
+  );
 }

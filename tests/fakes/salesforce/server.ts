@@ -13,6 +13,7 @@
 // `requests` per route ("query", "queryMore", "describe", "updated", "blob", …), `calls`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
 import { OAuthServer, type Session as OAuthSession } from './oauth.ts';
 import { checkFields, matches, parseSoql, sortRecords } from './soql.ts';
@@ -138,6 +139,9 @@ export class FakeSalesforce {
   /** Bulk API 2.0: rows per results page when the client gives no maxRecords. */
   bulkPageSize = 50_000;
   #approver: Org;
+  readonly #metadata = new Map<Org, MetadataStore>();
+  /** The Metadata API (SOAP); `metadataApi.retrieveChecksInProgress` delays retrieves. */
+  readonly metadataApi = new MetadataApi();
 
   constructor(options: FakeSalesforceOptions = {}) {
     this.org = this.addOrg(options.orgName ?? 'Acme Corporation');
@@ -159,6 +163,16 @@ export class FakeSalesforce {
       this.#handle(req, res).catch((err: unknown) => this.#fail(res, err));
     });
     this.#server.keepAliveTimeout = 1000;
+  }
+
+  /** The org's metadata components (Apex classes, flows, profiles, …). */
+  metadata(org: Org = this.org): MetadataStore {
+    let store = this.#metadata.get(org);
+    if (!store) {
+      store = new MetadataStore(org);
+      this.#metadata.set(org, store);
+    }
+    return store;
   }
 
   /** Which org the next browser approval connects (another org: re-authentication tests). */
@@ -277,6 +291,11 @@ export class FakeSalesforce {
       sendJson(res, 200, this.#identity(session));
       return;
     }
+    const soap = /^\/services\/Soap\/m\/(\d+\.\d)$/.exec(path);
+    if (soap && req.method === 'POST') {
+      await this.#soap(res, body.toString(), soap[1] as string);
+      return;
+    }
     if (path === '/services/data') {
       sendJson(res, 200, [{ label: "Winter '25", url: `/services/data/v${API_VERSION}`, version: API_VERSION }]);
       return;
@@ -311,6 +330,45 @@ export class FakeSalesforce {
       if (err instanceof ApiError) throw new ApiError(err.status, err.body, { ...err.headers, ...headers });
       throw err;
     }
+  }
+
+  /** The Metadata API: the session from the SOAP header, the same budget, faults as SOAP faults. */
+  async #soap(res: ServerResponse, xml: string, version: string): Promise<void> {
+    this.#count(`metadata/${MetadataApi.method(xml)}`);
+    const token = /<sessionId>([^<]*)<\/sessionId>/.exec(xml)?.[1] ?? '';
+    const session = this.oauth.session(token);
+    if (!session) throw soapFault('INVALID_SESSION_ID', 'Invalid Session ID found in SessionHeader: Illegal Session');
+    const org = session.org;
+    if (org.api.used >= org.api.max) {
+      const e = soapFault('REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.');
+      throw new ApiError(e.status, e.body, { ...e.headers, ...this.#limitHeader(org) });
+    }
+    org.api.used++;
+    const headers = this.#limitHeader(org);
+    const fault = this.#fault();
+    if (fault) {
+      this.injected.set(fault, (this.injected.get(fault) ?? 0) + 1);
+      const e =
+        fault === 'session'
+          ? soapFault('INVALID_SESSION_ID', 'Invalid Session ID found in SessionHeader: Illegal Session')
+          : fault === 'unavailable'
+            ? faultError(fault)
+            : soapFault('UNKNOWN_EXCEPTION', 'An unexpected error occurred.');
+      throw new ApiError(e.status, e.body, { ...e.headers, ...headers });
+    }
+    let answer: string;
+    try {
+      answer = await this.metadataApi.handle(xml, org, this.metadata(org), version);
+    } catch (err) {
+      if (err instanceof ApiError) throw new ApiError(err.status, err.body, { ...err.headers, ...headers });
+      throw err;
+    }
+    res.writeHead(200, {
+      ...headers,
+      'Content-Type': 'text/xml;charset=UTF-8',
+      'Content-Length': String(Buffer.byteLength(answer)),
+    });
+    res.end(answer);
   }
 
   #limitHeader(org: Org): Record<string, string> {

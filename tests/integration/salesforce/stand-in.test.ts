@@ -6,7 +6,8 @@ import { createHash, createSign, generateKeyPairSync } from 'node:crypto';
 import { Connection, OAuth2 } from '@jsforce/jsforce-node';
 import { Transport } from '@jsforce/jsforce-node/lib/transport.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeSalesforce, seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { fromBuffer } from 'yauzl';
+import { FakeSalesforce, seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
 
 const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const publicPem = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -418,5 +419,95 @@ describe('Bulk API 2.0', () => {
     const conn = connection();
     const err = await errorOf(conn.bulk2.query('SELECT Id, Nope__c FROM Account'));
     expect(err.errorCode).toBe('INVALID_FIELD');
+  });
+});
+
+/** Every file of a zip: name → text. */
+function unzip(zip: Buffer): Promise<Map<string, string>> {
+  return new Promise((resolve, reject) => {
+    fromBuffer(zip, { lazyEntries: true }, (err, file) => {
+      if (err || !file) return reject(err);
+      const out = new Map<string, string>();
+      file.on('entry', (entry) => {
+        file.openReadStream(entry, (e, stream) => {
+          if (e || !stream) return reject(e);
+          const parts: Buffer[] = [];
+          stream.on('data', (c: Buffer) => parts.push(c));
+          stream.on('end', () => {
+            out.set(entry.fileName, Buffer.concat(parts).toString());
+            file.readEntry();
+          });
+        });
+      });
+      file.on('end', () => resolve(out));
+      file.on('error', reject);
+      file.readEntry();
+    });
+  });
+}
+
+describe('Metadata API', () => {
+  beforeAll(() => {
+    seedDemoMetadata(sf.metadata());
+  });
+
+  it('describes the metadata types and lists the components of a type', async () => {
+    const conn = connection();
+    const described = await conn.metadata.describe('62.0');
+    expect(described.metadataObjects.map((o) => o.xmlName)).toEqual(
+      expect.arrayContaining(['ApexClass', 'Flow', 'Profile']),
+    );
+    const classes = await conn.metadata.list([{ type: 'ApexClass' }, { type: 'Profile' }]);
+    expect(classes.map((c) => `${c.type}:${c.fullName}`).sort()).toEqual([
+      'ApexClass:AccountService',
+      'ApexClass:ProjectRollup',
+      'Profile:Admin',
+      'Profile:Standard',
+    ]);
+    expect(classes.find((c) => c.fullName === 'AccountService')?.fileName).toBe('classes/AccountService.cls');
+  });
+
+  it('retrieves components as a zip with package.xml, each file and its -meta.xml', async () => {
+    const conn = connection();
+    conn.metadata.pollInterval = 1;
+    sf.metadataApi.retrieveChecksInProgress = 1;
+    try {
+      const result = await conn.metadata
+        .retrieve({
+          apiVersion: '62.0',
+          singlePackage: true,
+          unpackaged: {
+            types: [
+              { name: 'ApexClass', members: ['*'] },
+              { name: 'Flow', members: ['Case_Escalation'] },
+            ],
+            version: '62.0',
+          },
+        })
+        .complete();
+      expect(result.success).toBe(true);
+      const files = await unzip(Buffer.from(result.zipFile, 'base64'));
+      expect([...files.keys()].sort()).toEqual([
+        'classes/AccountService.cls',
+        'classes/AccountService.cls-meta.xml',
+        'classes/ProjectRollup.cls',
+        'classes/ProjectRollup.cls-meta.xml',
+        'flows/Case_Escalation.flow',
+        'package.xml',
+      ]);
+      expect(files.get('classes/AccountService.cls')).toContain('public with sharing class AccountService');
+      expect(files.get('package.xml')).toContain('<members>Case_Escalation</members><name>Flow</name>');
+    } finally {
+      sf.metadataApi.retrieveChecksInProgress = 0;
+    }
+  });
+
+  it('renews an expired session for SOAP calls too, and counts them against the budget', async () => {
+    const conn = connection();
+    const used = sf.org.api.used;
+    sf.failNext('session');
+    const listed = await conn.metadata.list([{ type: 'ApexTrigger' }]);
+    expect(listed.map((c) => c.fullName)).toEqual(['MilestoneTrigger']);
+    expect(sf.org.api.used).toBe(used + 2);
   });
 });
