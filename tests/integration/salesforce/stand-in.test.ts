@@ -474,15 +474,16 @@ describe('Metadata API', () => {
     try {
       const result = await conn.metadata
         .retrieve({
-          apiVersion: '62.0',
+          apiVersion: 62.0,
           singlePackage: true,
+          // The schema types every Package field; a retrieve manifest needs only these.
           unpackaged: {
             types: [
               { name: 'ApexClass', members: ['*'] },
               { name: 'Flow', members: ['Case_Escalation'] },
             ],
             version: '62.0',
-          },
+          } as never,
         })
         .complete();
       expect(result.success).toBe(true);
