@@ -12,16 +12,22 @@ import {
 import type { RetryPolicy } from '../../../core/plugins/sink-support/retry.ts';
 import type { SalesforceApp } from './app.ts';
 import { backupObject, type SalesforceState } from './backup.ts';
-import { SalesforceApi, type SalesforceSettings } from './session.ts';
+import { backupMetadataType, METADATA_PREFIX, type MetadataState } from './metadata.ts';
+import { API_VERSION, SalesforceApi, type SalesforceSettings } from './session.ts';
 
-/** The entity kind of an object's records (metadata types come with the Metadata API). */
+/** The entity kind of an object's records. */
 export const DATA = 'data';
+/** The entity kind of a metadata type's components (Metadata API). */
+export const METADATA = 'metadata';
+
+/** What a run hands the next: an object's (records) or a metadata type's. */
+export type SalesforceRunState = SalesforceState | MetadataState;
 
 export interface ConnectOptions {
   retry?: RetryPolicy;
   /** Full reads of objects with this many rows use the Bulk API (tests lower it). */
   bulkThreshold?: number;
-  /** Wait between status checks of a bulk query job. */
+  /** Wait between status checks of a bulk query job and of a metadata retrieve. */
   bulkPollMs?: number;
 }
 
@@ -42,7 +48,7 @@ export async function connectSalesforce(
   return new SalesforceConnection(api, context.log, options);
 }
 
-export class SalesforceConnection implements ServiceConnection<SalesforceState> {
+export class SalesforceConnection implements ServiceConnection<SalesforceRunState> {
   readonly api: SalesforceApi;
   readonly #log: Logger;
   readonly #options: ConnectOptions;
@@ -63,7 +69,7 @@ export class SalesforceConnection implements ServiceConnection<SalesforceState> 
     }
   }
 
-  /** Every object that can be queried; the others are logged with the reason. */
+  /** Every object that can be queried (the others are logged with the reason), then every metadata type. */
   async *discover(signal: AbortSignal): AsyncIterable<DiscoveredEntity> {
     const global = await this.api.call('listing objects', () => this.api.conn.describeGlobal(), signal);
     const skipped: string[] = [];
@@ -80,12 +86,27 @@ export class SalesforceConnection implements ServiceConnection<SalesforceState> 
         'Salesforce objects not backed up: the org does not allow querying them (queryable = false)',
       );
     }
+    const described = await this.api.call(
+      'listing metadata types',
+      () => this.api.conn.metadata.describe(API_VERSION),
+      signal,
+    );
+    for (const t of described.metadataObjects ?? []) {
+      yield { externalId: `${METADATA_PREFIX}${t.xmlName}`, name: t.xmlName, kind: METADATA };
+    }
   }
 
-  backup(run: BackupRun<SalesforceState>): Promise<BackupOutcome<SalesforceState>> {
+  backup(run: BackupRun<SalesforceRunState>): Promise<BackupOutcome<SalesforceRunState>> {
+    if (run.entity.kind === METADATA) {
+      return backupMetadataType({
+        api: this.api,
+        run: run as BackupRun<MetadataState>,
+        ...(this.#options.bulkPollMs !== undefined ? { pollMs: this.#options.bulkPollMs } : {}),
+      });
+    }
     return backupObject({
       api: this.api,
-      run,
+      run: run as BackupRun<SalesforceState>,
       ...(this.#options.bulkThreshold !== undefined ? { bulkThreshold: this.#options.bulkThreshold } : {}),
       ...(this.#options.bulkPollMs !== undefined ? { bulkPollMs: this.#options.bulkPollMs } : {}),
     });

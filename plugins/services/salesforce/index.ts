@@ -5,12 +5,13 @@
 import { z } from 'zod';
 import type { ServiceAppSettings, ServicePlugin } from '../../../core/plugins/service.ts';
 import { authorizationUrl, salesforceApp } from './app.ts';
-import type { SalesforceState } from './backup.ts';
-import type { ConnectOptions } from './connection.ts';
+import type { ConnectOptions, SalesforceRunState } from './connection.ts';
 import type { SalesforceSettings } from './session.ts';
 
 export { SALESFORCE_APP_SETTINGS, type SalesforceApp, salesforceApp } from './app.ts';
 export type { SalesforceState } from './backup.ts';
+export type { SalesforceRunState } from './connection.ts';
+export type { MetadataState } from './metadata.ts';
 export type { SalesforceSettings } from './session.ts';
 
 export const SALESFORCE_KIND = 'salesforce';
@@ -53,19 +54,22 @@ const settings = z
 export function createSalesforcePlugin(
   fixed?: ServiceAppSettings,
   options: ConnectOptions = {},
-): ServicePlugin<SalesforceSettings, SalesforceState> {
+): ServicePlugin<SalesforceSettings, SalesforceRunState> {
   let app: ServiceAppSettings = fixed ?? {};
   return {
     kind: SALESFORCE_KIND,
     label: 'Salesforce',
     settings: settings as unknown as z.ZodType<SalesforceSettings>,
     secretSettings: ['refreshToken', 'privateKey'],
-    entityKinds: [{ kind: 'data', label: 'Data' }],
+    entityKinds: [
+      { kind: 'data', label: 'Data' },
+      { kind: 'metadata', label: 'Metadata' },
+    ],
     apiUsageLimit: true,
     // Incremental and layered: a run stores only the records that changed and deletes the deleted.
     snapshots: { mode: 'incremental', layered: true },
     searchFields: [
-      { name: 'object', label: 'Object', type: 'text' },
+      { name: 'object', label: 'Object or metadata type', type: 'text' },
       { name: 'name', label: 'Name', type: 'text' },
       { name: 'createdBy', label: 'Created by (user id)', type: 'text' },
       { name: 'updatedBy', label: 'Updated by (user id)', type: 'text' },

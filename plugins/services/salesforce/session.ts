@@ -48,11 +48,15 @@ class CallTransport extends Transport {
   serverTime: number | undefined;
   /** Headers of the last answer (Bulk API 2.0 pages results by Sforce-Locator). */
   headers: Record<string, string> = {};
+  /** The org's usage from the last Sforce-Limit-Info (REST, Bulk and SOAP answers alike). */
+  usage: Usage | undefined;
   override httpRequest(...[req, options]: Parameters<Transport['httpRequest']>) {
     const answer = super.httpRequest(req, { ...options, retry: { maxRetries: 0 } });
     answer.then(
       (res) => {
         this.headers = (res.headers ?? {}) as Record<string, string>;
+        const limit = /api-usage=(\d+)\/(\d+)/.exec(this.headers['sforce-limit-info'] ?? '');
+        if (limit) this.usage = { used: Number(limit[1]), max: Number(limit[2]) };
         const date = Date.parse(String(res.headers?.date ?? ''));
         if (!Number.isNaN(date)) this.serverTime = date;
       },
@@ -81,9 +85,10 @@ const JWT_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
 type SfError = Error & { errorCode?: string; code?: string };
 
+/** Salesforce's error code; SOAP faults carry a namespace prefix (sf:INVALID_SESSION_ID). */
 function errorCode(err: unknown): string {
   const e = err as SfError;
-  return e?.errorCode ?? e?.name ?? '';
+  return String(e?.errorCode ?? e?.name ?? '').replace(/^\w+:/, '');
 }
 
 /** Throttling (not the daily budget), query timeouts, 5xx and dropped connections. */
@@ -185,8 +190,7 @@ export class SalesforceApi {
 
   /** The org's daily usage as its last answer reported it. */
   get usage(): Usage | undefined {
-    const u = this.conn.limitInfo?.apiUsage;
-    return u ? { used: u.used, max: u.limit } : undefined;
+    return this.#transport.usage;
   }
 
   /** A header of the last answer (lower-case name). */

@@ -166,6 +166,8 @@ export class MetadataApi {
   #seq = 0;
   /** checkRetrieveStatus answers InProgress this many times before done. */
   retrieveChecksInProgress = 0;
+  /** Components handed out in retrieve zips so far. */
+  retrievedComponents = 0;
   readonly #checks = new Map<string, number>();
 
   /** The SOAP method of a request, for counters. */
@@ -228,6 +230,7 @@ export class MetadataApi {
             `<checkRetrieveStatusResponse><result><done>false</done><id>${id}</id><status>InProgress</status><success>false</success></result></checkRetrieveStatusResponse>`,
           );
         }
+        this.retrievedComponents += job.members.length;
         const props = job.members.map((c) => `<fileProperties>${fileProperties(c, org)}</fileProperties>`).join('');
         const data = (await zip(job, version)).toString('base64');
         return envelope(

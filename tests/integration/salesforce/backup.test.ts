@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupTask } from '../../../core/tasks/entities.ts';
 import { reconnectTask } from '../../../core/tasks/tasks-service.ts';
-import { seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
 import { ACTOR } from '../../helpers/jobs.ts';
 import {
   backup,
@@ -24,6 +24,7 @@ const HOUR = 3600_000;
 beforeAll(async () => {
   s = await createSalesforceHarness();
   seedDemoOrg(s.fake.org, { accounts: 30, contactsPerAccount: 10 });
+  seedDemoMetadata(s.fake.metadata());
   s.clock.now += HOUR;
 });
 afterAll(async () => {
@@ -58,6 +59,52 @@ describe('Salesforce backups', () => {
       ]),
     );
     expect(names).not.toContain('AccountChangeEvent');
+    // Metadata types are entities of their own kind.
+    const apex = await entity(s, taskId, 'ApexClass');
+    expect([apex.kind, apex.externalId]).toEqual(['metadata', 'metadata:ApexClass']);
+  });
+
+  it('stores each metadata component as its own item and retrieves only changed ones', async () => {
+    s.fake.resetCounters();
+    const [first] = await backup(s, taskId, ['ApexClass']);
+    expect([first?.state, first?.error]).toEqual(['succeeded', null]);
+    // listMetadata, retrieve, checkRetrieveStatus.
+    expect(s.fake.calls).toBe(3);
+    const items = await snapshotItems(s, taskId, 'ApexClass');
+    expect([...items.keys()].sort()).toEqual([
+      'classes/AccountService.cls',
+      'classes/AccountService.cls-meta.xml',
+      'classes/ProjectRollup.cls',
+      'classes/ProjectRollup.cls-meta.xml',
+    ]);
+    expect(items.get('classes/AccountService.cls')?.content).toContain('class AccountService');
+    expect(items.get('classes/AccountService.cls')?.meta).toMatchObject({
+      object: 'ApexClass',
+      name: 'AccountService',
+    });
+
+    s.clock.now += HOUR;
+    const store = s.fake.metadata();
+    store.put('ApexClass', 'AccountService', 'public with sharing class AccountService { /* v2 */ }\n');
+    store.remove('ApexClass', 'ProjectRollup');
+    store.put('ApexClass', 'NewService', 'public class NewService {}\n');
+    const retrieved = s.fake.metadataApi.retrievedComponents;
+    await backup(s, taskId, ['ApexClass']);
+    expect(s.fake.metadataApi.retrievedComponents - retrieved).toBe(2);
+    const after = await snapshotItems(s, taskId, 'ApexClass');
+    expect([...after.keys()].sort()).toEqual([
+      'classes/AccountService.cls',
+      'classes/AccountService.cls-meta.xml',
+      'classes/NewService.cls',
+      'classes/NewService.cls-meta.xml',
+    ]);
+    expect(after.get('classes/AccountService.cls')?.content).toContain('v2');
+
+    // Nothing changed: one listMetadata call, nothing retrieved.
+    s.fake.resetCounters();
+    await backup(s, taskId, ['ApexClass']);
+    expect(s.fake.calls).toBe(1);
+    expect(s.fake.count('metadata/listMetadata')).toBe(1);
   });
 
   it('reads every record first, then only what changed, deleting what was deleted', async () => {
