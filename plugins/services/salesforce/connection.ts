@@ -8,12 +8,13 @@ import {
   type DiscoveredEntity,
   ServiceAuthError,
   type ServiceConnection,
+  TransientServiceError,
 } from '../../../core/plugins/service.ts';
 import type { RetryPolicy } from '../../../core/plugins/sink-support/retry.ts';
 import type { SalesforceApp } from './app.ts';
 import { backupObject, type SalesforceState } from './backup.ts';
 import { backupMetadataType, METADATA_PREFIX, type MetadataState } from './metadata.ts';
-import { API_VERSION, SalesforceApi, type SalesforceSettings } from './session.ts';
+import { API_VERSION, BudgetExhausted, SalesforceApi, type SalesforceSettings } from './session.ts';
 
 /** The entity kind of an object's records. */
 export const DATA = 'data';
@@ -86,14 +87,22 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
         'Salesforce objects not backed up: the org does not allow querying them (queryable = false)',
       );
     }
-    const described = await this.api.call(
-      'listing metadata types',
-      () => this.api.conn.metadata.describe(API_VERSION),
-      signal,
-    );
-    for (const t of described.metadataObjects ?? []) {
-      yield { externalId: `${METADATA_PREFIX}${t.xmlName}`, name: t.xmlName, kind: METADATA };
+    let types: { xmlName: string }[];
+    try {
+      const described = await this.api.call(
+        'listing metadata types',
+        () => this.api.conn.metadata.describe(API_VERSION),
+        signal,
+      );
+      types = described.metadataObjects ?? [];
+    } catch (err) {
+      if (err instanceof ServiceAuthError || err instanceof TransientServiceError || err instanceof BudgetExhausted)
+        throw err;
+      // A user without "Modify Metadata" / "Author Apex" cannot read metadata: records are still backed up.
+      this.#log.warn({ err: (err as Error).message }, 'Salesforce metadata types not listed: the Metadata API refused');
+      return;
     }
+    for (const t of types) yield { externalId: `${METADATA_PREFIX}${t.xmlName}`, name: t.xmlName, kind: METADATA };
   }
 
   backup(run: BackupRun<SalesforceRunState>): Promise<BackupOutcome<SalesforceRunState>> {
