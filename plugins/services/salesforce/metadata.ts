@@ -3,7 +3,8 @@
 // classes/AccountService.cls, and its -meta.xml beside it), so unchanged ones dedupe and stay in
 // the (incremental) snapshot unread. A run lists the type's components (one call), retrieves only
 // those whose lastModifiedDate differs from what the snapshot holds (retrieve + status checks,
-// in batches), and deletes the ones no longer listed. A run stopped by the API budget needs no
+// in batches), and deletes the ones no longer listed. SOAP answers say nothing of the org's API
+// usage, so a run reads /limits first and counts its own calls from there. A run stopped by the API budget needs no
 // state: what it did not retrieve still differs next time.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupOutcome, BackupRun, PreviousItem } from '../../../core/plugins/service.ts';
@@ -65,6 +66,8 @@ export async function backupMetadataType({
   };
 
   try {
+    // Metadata API answers carry no Sforce-Limit-Info: learn the org's usage from a REST call first.
+    await api.call('reading the API usage', () => conn.limits(), run.signal);
     run.step(`listing ${type}`);
     const listed = await api.call(`listing ${type}`, () => conn.metadata.list([{ type }]), run.signal);
     const components = (Array.isArray(listed) ? listed : listed ? [listed] : []) as unknown as FileProperties[];

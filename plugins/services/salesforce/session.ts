@@ -57,6 +57,8 @@ class CallTransport extends Transport {
         this.headers = (res.headers ?? {}) as Record<string, string>;
         const limit = /api-usage=(\d+)\/(\d+)/.exec(this.headers['sforce-limit-info'] ?? '');
         if (limit) this.usage = { used: Number(limit[1]), max: Number(limit[2]) };
+        // SOAP (Metadata API) answers have no such header but count: keep the estimate current.
+        else if (this.usage) this.usage = { ...this.usage, used: this.usage.used + 1 };
         const date = Date.parse(String(res.headers?.date ?? ''));
         if (!Number.isNaN(date)) this.serverTime = date;
       },

@@ -332,7 +332,10 @@ export class FakeSalesforce {
     }
   }
 
-  /** The Metadata API: the session from the SOAP header, the same budget, faults as SOAP faults. */
+  /**
+   * The Metadata API: the session from the SOAP header, the same budget (counted, refused past
+   * it), faults as SOAP faults. Its answers carry no Sforce-Limit-Info (a REST header).
+   */
   async #soap(res: ServerResponse, xml: string, version: string): Promise<void> {
     this.#count(`metadata/${MetadataApi.method(xml)}`);
     const token = /<sessionId>([^<]*)<\/sessionId>/.exec(xml)?.[1] ?? '';
@@ -340,11 +343,10 @@ export class FakeSalesforce {
     if (!session) throw soapFault('INVALID_SESSION_ID', 'Invalid Session ID found in SessionHeader: Illegal Session');
     const org = session.org;
     if (org.api.used >= org.api.max) {
-      const e = soapFault('REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.');
-      throw new ApiError(e.status, e.body, { ...e.headers, ...this.#limitHeader(org) });
+      throw soapFault('REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.');
     }
     org.api.used++;
-    const headers = this.#limitHeader(org);
+    const headers = { Date: org.now().toUTCString() };
     const fault = this.#fault();
     if (fault) {
       this.injected.set(fault, (this.injected.get(fault) ?? 0) + 1);

@@ -68,8 +68,8 @@ describe('Salesforce backups', () => {
     s.fake.resetCounters();
     const [first] = await backup(s, taskId, ['ApexClass']);
     expect([first?.state, first?.error]).toEqual(['succeeded', null]);
-    // listMetadata, retrieve, checkRetrieveStatus.
-    expect(s.fake.calls).toBe(3);
+    // limits (the usage: SOAP answers do not report it), listMetadata, retrieve, checkRetrieveStatus.
+    expect(s.fake.calls).toBe(4);
     const items = await snapshotItems(s, taskId, 'ApexClass');
     expect([...items.keys()].sort()).toEqual([
       'classes/AccountService.cls',
@@ -100,10 +100,10 @@ describe('Salesforce backups', () => {
     ]);
     expect(after.get('classes/AccountService.cls')?.content).toContain('v2');
 
-    // Nothing changed: one listMetadata call, nothing retrieved.
+    // Nothing changed: limits and one listMetadata call, nothing retrieved.
     s.fake.resetCounters();
     await backup(s, taskId, ['ApexClass']);
-    expect(s.fake.calls).toBe(1);
+    expect(s.fake.calls).toBe(2);
     expect(s.fake.count('metadata/listMetadata')).toBe(1);
   });
 
@@ -223,6 +223,29 @@ describe('the API budget', () => {
     // Only the rest was read: (400 − part) / 25 pages, rounded up, plus describe.
     expect(s.fake.calls).toBe(1 + Math.ceil((400 - part.size) / 25));
     expect(s.fake.count('bulk/create')).toBe(0);
+  });
+});
+
+describe('the API budget in metadata runs', () => {
+  it('counts SOAP calls from the usage /limits reported, stops at the limit, and retrieves the rest next time', async () => {
+    const org = s.fake.addOrg('Metadata Budget Org');
+    seedDemoOrg(org, { accounts: 1, contactsPerAccount: 1 });
+    seedDemoMetadata(s.fake.metadata(org));
+    s.clock.now += HOUR;
+    const task = await salesforceTask(s, { org, apiUsageLimitPercent: 10 });
+    await discover(s, task.id);
+    org.api.max = 100;
+    org.api.used = 8;
+    // 10 allowed: /limits (9) and listMetadata (10); the retrieve would be the 11th.
+    const [first] = await backup(s, task.id, ['Profile']);
+    expect(first?.state).toBe('partially_succeeded');
+    expect(org.api.used).toBe(10);
+    expect((await entity(s, task.id, 'Profile')).lastError).toContain('API usage limit (10 %');
+    org.api.used = 0;
+    const [second] = await backup(s, task.id, ['Profile']);
+    expect(second?.state).toBe('succeeded');
+    const items = await snapshotItems(s, task.id, 'Profile');
+    expect([...items.keys()].sort()).toEqual(['profiles/Admin.profile', 'profiles/Standard.profile']);
   });
 });
 
