@@ -100,10 +100,10 @@ function transient(err: unknown): boolean {
   if (code === 'REQUEST_LIMIT_EXCEEDED') return !message.includes('TotalRequests');
   if (code === 'QUERY_TIMEOUT' || code === 'UNKNOWN_EXCEPTION' || code === 'SERVER_UNAVAILABLE') return true;
   if (/^ERROR_HTTP_5\d\d$/.test(code)) return true;
-  return (
-    err instanceof TypeError ||
-    ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'UND_ERR_SOCKET'].includes((err as SfError)?.code ?? '')
-  );
+  // fetch's network failures are TypeErrors ("fetch failed", "terminated"); other TypeErrors are bugs.
+  const network = err instanceof TypeError && /fetch failed|terminated|network/i.test(message);
+  const cause = ((err as Error)?.cause as SfError | undefined)?.code ?? (err as SfError)?.code ?? '';
+  return network || ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'UND_ERR_SOCKET'].includes(cause);
 }
 
 export class SalesforceApi {
@@ -160,14 +160,21 @@ export class SalesforceApi {
 
   /** A new access token (refresh token or JWT assertion), set on the connection. */
   async #token(): Promise<{ access_token: string; instance_url: string; id: string }> {
+    let assertion: string | undefined;
+    if (!this.#settings.refreshToken) {
+      try {
+        assertion = jwtAssertion(this.#app, this.#settings);
+      } catch {
+        throw new ServiceAuthError(
+          'The private key could not sign the JWT bearer assertion: give an RSA private key in PEM.',
+        );
+      }
+    }
     let res: { access_token: string; instance_url: string; id: string };
     try {
       res = this.#settings.refreshToken
         ? await this.#oauth2.refreshToken(this.#settings.refreshToken)
-        : await this.#oauth2.requestToken({
-            grant_type: JWT_GRANT,
-            assertion: jwtAssertion(this.#app, this.#settings),
-          });
+        : await this.#oauth2.requestToken({ grant_type: JWT_GRANT, assertion } as never);
     } catch (err) {
       if (transient(err)) throw err;
       throw new ServiceAuthError(

@@ -164,6 +164,26 @@ describe('the JWT bearer flow', () => {
         },
         { label: 'admin@acme.example', id: 'test-user' },
       ),
-    ).rejects.toThrow(/refused/);
+    ).rejects.toMatchObject({ fields: { connection: expect.stringContaining('invalid assertion') } });
+    // Something that is no private key at all says so.
+    await expect(
+      createTask(
+        em,
+        deps(),
+        organization,
+        {
+          service: 'salesforce',
+          name: 'Not a key',
+          connection: {
+            environment: 'production',
+            orgId: fake.org.id,
+            username: 'admin@stand-in.example',
+            privateKey: 'hunter2',
+          },
+          settings: {},
+        },
+        { label: 'admin@acme.example', id: 'test-user' },
+      ),
+    ).rejects.toMatchObject({ fields: { connection: expect.stringContaining('could not sign') } });
   });
 });
