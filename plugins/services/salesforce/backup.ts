@@ -128,8 +128,8 @@ export async function backupObject({
   try {
     describe = (await api.call(`describe ${object}`, () => conn.sobject(object).describe(), run.signal)) as never;
   } catch (err) {
-    // Nothing read: the previous state stays as it was.
-    if (err instanceof BudgetExhausted && state) return finish(state, err.message);
+    // Nothing read: the previous state stays as it was (none yet: the next run starts in full).
+    if (err instanceof BudgetExhausted) return finish(state ?? { v: 1, fields: [] }, err.message);
     throw err;
   }
   const startedAt = api.serverTime;
@@ -339,14 +339,20 @@ export async function backupObject({
   return finish({ v: 1, fields: fieldSet, since: new Date(startedAt).toISOString() });
 }
 
-/** A blob field's bytes (a ContentVersion's VersionData): jsforce streams the raw body. */
+/**
+ * A blob field's bytes (a ContentVersion's VersionData). jsforce's `record().blob()` streams an
+ * error answer as if it were the body and rejects only its promise, so both are awaited: a failed
+ * download throws (and is retried) instead of storing Salesforce's error JSON as the file.
+ */
 async function readBlob(api: SalesforceApi, object: string, id: string, field: string): Promise<Buffer> {
+  const answer = api.conn.request(`/sobjects/${object}/${id}/${field}`);
   const parts: Buffer[] = [];
-  const stream = api.conn.sobject(object).record(id).blob(field);
-  await new Promise<void>((resolve, reject) => {
+  const streamed = new Promise<void>((resolve, reject) => {
+    const stream = answer.stream();
     stream.on('data', (chunk: Buffer | string) => parts.push(Buffer.from(chunk)));
     stream.on('end', () => resolve());
     stream.on('error', reject);
   });
+  await Promise.all([answer, streamed]);
   return Buffer.concat(parts);
 }

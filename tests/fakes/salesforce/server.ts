@@ -130,6 +130,7 @@ export class FakeSalesforce {
   readonly #server: Server;
   readonly #random: () => number;
   readonly #failNext: FaultKind[] = [];
+  readonly #routeFaults = new Map<string, { kind: FaultKind; remaining: number }>();
   readonly #cursors = new Map<string, Cursor>();
   #cursorSeq = 0;
   readonly #jobs = new Map<string, BulkJob>();
@@ -202,6 +203,11 @@ export class FakeSalesforce {
 
   failNext(kind: FaultKind, times = 1): void {
     for (let i = 0; i < times; i++) this.#failNext.push(kind);
+  }
+
+  /** The next `times` calls of one route ("blob", "queryMore", …) fail with `kind`. */
+  failRoute(route: string, kind: FaultKind, times = 1): void {
+    this.#routeFaults.set(route, { kind, remaining: times });
   }
 
   /** A refresh token of the default (or given) org as if its admin had connected the app. */
@@ -318,7 +324,7 @@ export class FakeSalesforce {
     }
     org.api.used++;
     const headers = this.#limitHeader(org);
-    const fault = this.#fault();
+    const fault = this.#routeFault(route) ?? this.#fault();
     if (fault) {
       this.injected.set(fault, (this.injected.get(fault) ?? 0) + 1);
       const e = faultError(fault);
@@ -376,6 +382,13 @@ export class FakeSalesforce {
   #limitHeader(org: Org): Record<string, string> {
     // Date: the org's clock (tests move it), which clients read as the server's time.
     return { 'Sforce-Limit-Info': `api-usage=${org.api.used}/${org.api.max}`, Date: org.now().toUTCString() };
+  }
+
+  #routeFault(route: string): FaultKind | undefined {
+    const f = this.#routeFaults.get(route);
+    if (!f || f.remaining <= 0) return undefined;
+    f.remaining--;
+    return f.kind;
   }
 
   #fault(): FaultKind | undefined {

@@ -164,6 +164,18 @@ describe('Salesforce backups', () => {
     expect([...again.values()].filter((i) => i.kind === 'file')).toHaveLength(3);
   });
 
+  it('reads a file body again when its download fails, never storing the error answer', async () => {
+    s.clock.now += HOUR;
+    const doc = s.fake.org.liveIds('ContentDocument')[1] as string;
+    const version = s.fake.org.addFileVersion(doc, 'second contract version');
+    s.clock.now += 60_000;
+    s.fake.failRoute('blob', 'server', 1);
+    const [job] = await backup(s, taskId, ['ContentVersion']);
+    expect(job?.state).toBe('succeeded');
+    const items = await snapshotItems(s, taskId, 'ContentVersion');
+    expect(items.get(`${version}/VersionData`)?.content).toBe('second contract version');
+  });
+
   it('deletes master-detail children deleted with their parent', async () => {
     await backup(s, taskId, ['Milestone__c']);
     const project = s.fake.org.liveIds('Project__c')[0] as string;
