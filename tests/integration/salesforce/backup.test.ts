@@ -238,6 +238,23 @@ describe('the API budget', () => {
   });
 });
 
+describe('an org out of API requests', () => {
+  it('ends the first run Partial, naming the limit, when Salesforce refuses the very first call', async () => {
+    const org = s.fake.addOrg('Exhausted Org');
+    seedDemoOrg(org, { accounts: 2, contactsPerAccount: 1 });
+    const task = await salesforceTask(s, { org });
+    await discover(s, task.id);
+    org.api.used = org.api.max;
+    const [first] = await backup(s, task.id, ['Account']);
+    expect(first?.state).toBe('partially_succeeded');
+    expect((await entity(s, task.id, 'Account')).lastError).toContain("the org's daily API request limit is reached");
+    org.api.used = 0;
+    const [second] = await backup(s, task.id, ['Account']);
+    expect(second?.state).toBe('succeeded');
+    expect(records(await snapshotItems(s, task.id, 'Account')).size).toBe(2);
+  });
+});
+
 describe('the API budget in metadata runs', () => {
   it('counts SOAP calls from the usage /limits reported, stops at the limit, and retrieves the rest next time', async () => {
     const org = s.fake.addOrg('Metadata Budget Org');
