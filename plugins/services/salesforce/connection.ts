@@ -24,6 +24,33 @@ export const METADATA = 'metadata';
 /** What a run hands the next: an object's (records) or a metadata type's. */
 export type SalesforceRunState = SalesforceState | MetadataState;
 
+/**
+ * Objects that are queryable but answer MALFORMED_QUERY ("Implementation restriction") to a query
+ * without a filter on one record id: they cannot be read whole, so they are not entities (their
+ * rows are reached through their parents). Logged at discovery with the reason.
+ */
+export const FILTER_REQUIRED = new Set([
+  'ContentDocumentLink',
+  'ContentFolderItem',
+  'ContentFolderMember',
+  'DataStatistics',
+  'EntityParticle',
+  'FieldDefinition',
+  'FlexQueueItem',
+  'IdeaComment',
+  'KnowledgeArticleVersion',
+  'ListViewChartInstance',
+  'OwnerChangeOptionInfo',
+  'PicklistValueInfo',
+  'PlatformAction',
+  'RelationshipDomain',
+  'RelationshipInfo',
+  'SearchLayout',
+  'UserEntityAccess',
+  'UserFieldAccess',
+  'Vote',
+]);
+
 export interface ConnectOptions {
   retry?: RetryPolicy;
   /** Full reads of objects with this many rows use the Bulk API (tests lower it). */
@@ -74,17 +101,22 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
   async *discover(signal: AbortSignal): AsyncIterable<DiscoveredEntity> {
     const global = await this.api.call('listing objects', () => this.api.conn.describeGlobal(), signal);
     const skipped: string[] = [];
+    const filtered: string[] = [];
     for (const o of global.sobjects) {
-      if (!o.queryable) {
-        skipped.push(o.name);
-        continue;
-      }
-      yield { externalId: o.name, name: o.name, kind: DATA };
+      if (!o.queryable) skipped.push(o.name);
+      else if (FILTER_REQUIRED.has(o.name)) filtered.push(o.name);
+      else yield { externalId: o.name, name: o.name, kind: DATA };
     }
     if (skipped.length) {
       this.#log.info(
         { objects: skipped.slice(0, 200), count: skipped.length },
         'Salesforce objects not backed up: the org does not allow querying them (queryable = false)',
+      );
+    }
+    if (filtered.length) {
+      this.#log.info(
+        { objects: filtered },
+        'Salesforce objects not backed up: Salesforce answers a query of them only with a filter on one record id',
       );
     }
     let types: { xmlName: string }[];

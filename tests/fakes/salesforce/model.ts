@@ -43,6 +43,8 @@ export interface ObjectOptions {
   keyPrefix?: string;
   /** Without a Name field (ContentVersion has Title, Case has Subject). */
   noName?: boolean;
+  /** Queryable only with a filter on one id (ContentDocumentLink: "Implementation restriction"). */
+  filterRequired?: boolean;
 }
 
 export type FieldValue = string | number | boolean | null;
@@ -93,6 +95,7 @@ export class SObject {
   readonly replicateable: boolean;
   readonly retrieveable: boolean;
   readonly keyPrefix: string;
+  readonly filterRequired: boolean;
   readonly fields: FieldDef[];
   readonly records = new Map<string, StoredRecord>();
 
@@ -104,6 +107,7 @@ export class SObject {
     this.replicateable = options.replicateable ?? this.queryable;
     this.retrieveable = options.retrieveable ?? this.queryable;
     this.keyPrefix = options.keyPrefix ?? keyPrefix;
+    this.filterRequired = options.filterRequired ?? false;
     const own =
       options.noName || fields.some((f) => f.name === 'Name') ? [] : [{ name: 'Name', type: 'string' as const }];
     this.fields = [...SYSTEM_FIELDS, ...own, ...fields];

@@ -72,6 +72,15 @@ export function defineDemoObjects(org: Org): void {
     { label: 'Milestone' },
   );
   org.defineObject('AccountChangeEvent', [], { queryable: false, label: 'Account Change Event' });
+  // Queryable, but only with a filter on one id (Salesforce: "Implementation restriction").
+  org.defineObject(
+    'ContentDocumentLink',
+    [
+      { name: 'ContentDocumentId', type: 'reference', referenceTo: ['ContentDocument'] },
+      { name: 'LinkedEntityId', type: 'reference', referenceTo: ['Account'] },
+    ],
+    { keyPrefix: '06A', noName: true, filterRequired: true },
+  );
 }
 
 export interface DemoOrgOptions {

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
 import { OAuthServer, type Session as OAuthSession } from './oauth.ts';
-import { checkFields, matches, parseSoql, sortRecords } from './soql.ts';
+import { checkFields, filtersOnId, matches, parseSoql, sortRecords } from './soql.ts';
 
 export const API_VERSION = '62.0';
 
@@ -651,6 +651,13 @@ export class FakeSalesforce {
       );
     }
     checkFields(q, object);
+    if (object.filterRequired && !filtersOnId(q.where, object)) {
+      throw restError(
+        400,
+        'MALFORMED_QUERY',
+        `Implementation restriction: ${object.name} requires a filter by a single Id on one of its id fields using the equals operator or multiple Id's using the IN operator.`,
+      );
+    }
     let records = [...object.records.values()]
       .filter((r) => all || !r.deletedAt)
       .map((r) => r.values)

@@ -264,3 +264,14 @@ export function sortRecords(records: RecordValues[], orderBy: SoqlQuery['orderBy
     return 0;
   });
 }
+
+/** Whether the condition pins an id field (`X = '…'` or `X IN (…)`), at the top or under AND. */
+export function filtersOnId(c: Condition | undefined, object: SObject): boolean {
+  if (!c) return false;
+  if (c.op === 'and') return filtersOnId(c.left, object) || filtersOnId(c.right, object);
+  if ((c.op === 'cmp' && c.cmp === '=') || (c.op === 'in' && !c.negate)) {
+    const type = object.field(c.field)?.type;
+    return type === 'id' || type === 'reference';
+  }
+  return false;
+}

@@ -241,6 +241,19 @@ describe('query', () => {
     expect((await errorOf(conn.query('SELECT FROM Account'))).errorCode).toBe('MALFORMED_QUERY');
   });
 
+  it('answers an unfiltered query of a filter-only object with an implementation restriction', async () => {
+    const conn = connection();
+    const err = await errorOf(conn.query('SELECT Id FROM ContentDocumentLink'));
+    expect([err.errorCode, err.message]).toEqual([
+      'MALFORMED_QUERY',
+      expect.stringContaining('Implementation restriction'),
+    ]);
+    const doc = sf.org.liveIds('ContentDocument')[0] as string;
+    expect((await conn.query(`SELECT Id FROM ContentDocumentLink WHERE ContentDocumentId = '${doc}'`)).totalSize).toBe(
+      0,
+    );
+  });
+
   it('deletes master-detail children with their parent', async () => {
     const conn = connection();
     const project = sf.org.liveIds('Project__c')[0] as string;
