@@ -1,0 +1,358 @@
+// One backup run of one Salesforce object. The snapshot is incremental (layered): each record is
+// an item (key = its Id, content = the JSON of its fields, in describe order), and what a run does
+// not mention stays as it was, without being read again.
+//
+// - First run (or the object's field set changed, or it has no SystemModstamp): every live row,
+//   `ORDER BY Id`, so a run stopped by the API budget continues after the last Id it stored.
+//   When it completes in one run over an earlier snapshot, keys no longer read are deleted.
+// - Later runs: `queryAll` of the rows whose SystemModstamp is after the last run's start minus a
+//   safety overlap (transactions that committed late), ordered by SystemModstamp: changed rows are
+//   stored again, rows with IsDeleted (in the recycle bin) are deleted.
+// - Blob fields (ContentVersion VersionData, Attachment/Document Body) are their own items
+//   (`<Id>/<Field>`); a ContentVersion never changes, so its body is downloaded once, ever.
+// - The API budget: before every call, the org's usage (Sforce-Limit-Info of the last answer) must
+//   stay within the task's share; otherwise the run stops, commits what it has, is Partial with a
+//   reason naming the limit, and its state says where the next run continues.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BackupOutcome, BackupRun } from '../../../core/plugins/service.ts';
+import { BudgetExhausted, type SalesforceApi } from './session.ts';
+
+export interface SalesforceState {
+  v: 1;
+  /** The fields read (and blob fields downloaded): another set means a full read. */
+  fields: string[];
+  /** Org time the last completed read started (ISO): later runs read what changed after it. */
+  since?: string;
+  /**
+   * A full read under way: the last Id stored (REST), or the Bulk API 2.0 job and the locator of
+   * its next results page, and the org time it started.
+   */
+  full?: { afterId: string | null; startedAt: string; bulk?: { jobId: string; locator: string | null } };
+}
+
+/**
+ * Full reads of objects with at least this many rows use a Bulk API 2.0 query job. A REST page
+ * holds 2000 rows per call; a bulk job costs a create, a few status checks and one call per
+ * results page (tens of thousands of rows), but takes seconds to start: below ~10 000 rows (5
+ * REST calls) it saves no calls worth the wait.
+ */
+export const BULK_THRESHOLD = 10_000;
+
+/** How far back a later run looks before the last run's start (late-committing transactions). */
+export const SAFETY_OVERLAP_MS = 5 * 60_000;
+
+/** Compound fields are read through their components. */
+const SKIPPED_TYPES = new Set(['address', 'location']);
+
+interface DescribeField {
+  name: string;
+  type: string;
+}
+
+type Row = Record<string, unknown> & { Id: string; attributes?: unknown };
+
+interface Page {
+  records: Row[];
+  done: boolean;
+  nextRecordsUrl?: string;
+}
+
+export interface ObjectBackupOptions {
+  api: SalesforceApi;
+  run: BackupRun<SalesforceState>;
+  /** Default when the task has none: 75 %. */
+  defaultLimitPercent?: number;
+  /** Rows from which a full read uses the Bulk API (BULK_THRESHOLD). */
+  bulkThreshold?: number;
+  /** Wait between status checks of a bulk query job. */
+  bulkPollMs?: number;
+}
+
+interface BulkJobInfo {
+  id: string;
+  state: string;
+}
+
+const NUMBER_TYPES = new Set(['int', 'double', 'currency', 'percent', 'long']);
+
+/** A Bulk API CSV row (strings) in the form REST answers: typed values, null for empty, +0000 times. */
+function typed(row: Record<string, string>, types: Map<string, string>): Row {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(row)) {
+    const type = types.get(name);
+    if (value === '' || value === undefined) out[name] = null;
+    else if (type === 'boolean') out[name] = value === 'true';
+    else if (type && NUMBER_TYPES.has(type)) out[name] = Number(value);
+    else if (type === 'datetime') out[name] = value.replace(/Z$/, '+0000');
+    else out[name] = value;
+  }
+  return out as Row;
+}
+
+function soqlTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function quote(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+function label(row: Row): string | undefined {
+  for (const f of ['Name', 'Subject', 'Title', 'CaseNumber']) if (typeof row[f] === 'string') return row[f] as string;
+  return undefined;
+}
+
+export async function backupObject({
+  api,
+  run,
+  defaultLimitPercent = 75,
+  bulkThreshold = BULK_THRESHOLD,
+  bulkPollMs = 2000,
+}: ObjectBackupOptions): Promise<BackupOutcome<SalesforceState>> {
+  const object = run.entity.externalId;
+  const { conn } = api;
+  api.limitPercent = run.apiUsageLimitPercent ?? defaultLimitPercent;
+  const writer = run.writer;
+  let state = run.state;
+  let stored = 0;
+  let deleted = 0;
+
+  const finish = (next: SalesforceState, stopped?: string): BackupOutcome<SalesforceState> => {
+    run.log.info({ object, calls: api.calls, stored, deleted, stopped: !!stopped }, 'Salesforce object backed up');
+    run.step(`${api.calls} API calls, ${stored} records stored, ${deleted} deleted`);
+    return stopped ? { state: next, failedItems: [{ key: object, reason: stopped }] } : { state: next };
+  };
+
+  run.step(`describing ${object}`);
+  let describe: { fields: DescribeField[] };
+  try {
+    describe = (await api.call(`describe ${object}`, () => conn.sobject(object).describe(), run.signal)) as never;
+  } catch (err) {
+    // Nothing read: the previous state stays as it was (none yet: the next run starts in full).
+    if (err instanceof BudgetExhausted) return finish(state ?? { v: 1, fields: [] }, err.message);
+    throw err;
+  }
+  const startedAt = api.serverTime;
+  const names = new Set(describe.fields.map((f) => f.name));
+  const fields = describe.fields.filter((f) => !SKIPPED_TYPES.has(f.type) && f.type !== 'base64').map((f) => f.name);
+  const blobs = describe.fields.filter((f) => f.type === 'base64').map((f) => f.name);
+  const types = new Map(describe.fields.map((f) => [f.name, f.type]));
+  const fieldSet = [...fields, ...blobs.map((b) => `${b}:blob`)];
+  const stamped = names.has('SystemModstamp');
+  const sameFields = !!state && JSON.stringify(state.fields) === JSON.stringify(fieldSet);
+  const immutableBlobs = object === 'ContentVersion';
+
+  if (!state || !sameFields || !stamped) {
+    state = { v: 1, fields: fieldSet, full: { afterId: null, startedAt: new Date(startedAt).toISOString() } };
+  }
+  const full = state.full;
+  // A full read that completes in this run, over an earlier snapshot, removes what it did not see.
+  const reconcile = !!full && full.afterId === null && !full.bulk && writer.hasParent;
+  const seen = reconcile ? new Set<string>() : undefined;
+
+  const store = async (row: Row) => {
+    if (row.IsDeleted === true) {
+      await writer.delete(row.Id);
+      for (const b of blobs) await writer.delete(`${row.Id}/${b}`);
+      deleted++;
+      return;
+    }
+    seen?.add(row.Id);
+    const values: Record<string, unknown> = {};
+    for (const f of fields) values[f] = row[f] ?? null;
+    const name = label(row);
+    await writer.add(
+      {
+        key: row.Id,
+        kind: 'record',
+        meta: {
+          object,
+          ...(name !== undefined ? { name } : {}),
+          ...(typeof row.CreatedById === 'string' ? { createdBy: row.CreatedById } : {}),
+          ...(typeof row.LastModifiedById === 'string' ? { updatedBy: row.LastModifiedById } : {}),
+          ...(typeof row.CreatedDate === 'string' ? { created: row.CreatedDate } : {}),
+          ...(typeof row.SystemModstamp === 'string' ? { modified: row.SystemModstamp } : {}),
+        },
+      },
+      Buffer.from(JSON.stringify(values)),
+    );
+    stored++;
+    for (const b of blobs) {
+      const key = `${row.Id}/${b}`;
+      seen?.add(key);
+      if (immutableBlobs && (await writer.previous?.(key))) continue;
+      const bytes = await api.call(`${object} ${b} of ${row.Id}`, () => readBlob(api, object, row.Id, b), run.signal);
+      await writer.add(
+        {
+          key,
+          kind: 'file',
+          meta: { object, record: row.Id, field: b, ...(name !== undefined ? { name } : {}) },
+        },
+        bytes,
+      );
+    }
+  };
+
+  /** Reads every page of a query; `after(row)` notes progress after each stored row. */
+  const readAll = async (soql: string, scanAll: boolean, after: (row: Row) => void): Promise<void> => {
+    let page = await api.call(
+      `query ${object}`,
+      async () => (await conn.query(soql, { autoFetch: false, scanAll })) as unknown as Page,
+      run.signal,
+    );
+    for (;;) {
+      for (const row of page.records) {
+        await store(row);
+        after(row);
+      }
+      if (page.done || !page.nextRecordsUrl) return;
+      const next = page.nextRecordsUrl;
+      page = await api.call(
+        `query ${object} (next page)`,
+        async () => (await conn.queryMore(next)) as unknown as Page,
+        run.signal,
+      );
+    }
+  };
+
+  const select = `SELECT ${fields.join(', ')} FROM ${object}`;
+
+  /** A Bulk API 2.0 query job of every live row: created, waited for, its results read page by page. */
+  const openBulk = async (): Promise<{ jobId: string; locator: string | null }> => {
+    const job = (await api.call(
+      `bulk query of ${object}`,
+      () =>
+        conn.request({
+          method: 'POST',
+          url: '/jobs/query',
+          body: JSON.stringify({ operation: 'query', query: select }),
+          headers: { 'Content-Type': 'application/json' },
+        }),
+      run.signal,
+    )) as BulkJobInfo;
+    return { jobId: job.id, locator: null };
+  };
+
+  const readBulk = async (bulk: { jobId: string; locator: string | null }): Promise<void> => {
+    for (;;) {
+      let info: BulkJobInfo;
+      try {
+        info = (await api.call(
+          `bulk query job of ${object}`,
+          () => conn.request(`/jobs/query/${bulk.jobId}`),
+          run.signal,
+        )) as BulkJobInfo;
+      } catch (err) {
+        // A job a stopped run left is gone (Salesforce keeps them 7 days): start another.
+        if (!(err instanceof Error) || !err.message.includes('NOT_FOUND')) throw err;
+        Object.assign(bulk, await openBulk());
+        continue;
+      }
+      if (info.state === 'JobComplete') break;
+      if (info.state === 'Failed' || info.state === 'Aborted') {
+        throw new Error(`Salesforce's Bulk API query job of ${object} ended ${info.state}`);
+      }
+      await sleep(bulkPollMs, undefined, { signal: run.signal });
+    }
+    do {
+      const locator = bulk.locator;
+      // jsforce's bulk2.query() mishandles several results pages (jsforce#1546): read them here.
+      const page = await api.call(
+        `bulk query results of ${object}`,
+        async () => {
+          const rows = (await conn.request({
+            method: 'GET',
+            url: `/jobs/query/${bulk.jobId}/results${locator ? `?locator=${encodeURIComponent(locator)}` : ''}`,
+            headers: { Accept: 'text/csv' },
+          })) as Record<string, string>[] | string;
+          return { rows: Array.isArray(rows) ? rows : [], next: api.header('sforce-locator') ?? 'null' };
+        },
+        run.signal,
+      );
+      for (const row of page.rows) await store(typed(row, types));
+      bulk.locator = page.next === 'null' ? null : page.next;
+      if (page.next === 'null') return;
+    } while (bulk.locator);
+  };
+
+  if (full) {
+    run.step(`reading every ${object} record`);
+    let afterId = full.afterId;
+    let bulk = full.bulk;
+    try {
+      if (!bulk && afterId === null) {
+        const count = await api.call(
+          `count ${object}`,
+          async () =>
+            ((await conn.query(`SELECT COUNT() FROM ${object}`)) as unknown as { totalSize: number }).totalSize,
+          run.signal,
+        );
+        if (count >= bulkThreshold) bulk = await openBulk();
+      }
+      if (bulk) {
+        run.step(`reading every ${object} record (Bulk API)`);
+        await readBulk(bulk);
+      } else {
+        await readAll(`${select}${afterId ? ` WHERE Id > ${quote(afterId)}` : ''} ORDER BY Id`, false, (row) => {
+          afterId = row.Id;
+        });
+      }
+    } catch (err) {
+      if (err instanceof BudgetExhausted) {
+        return finish(
+          { ...state, full: { afterId, startedAt: full.startedAt, ...(bulk ? { bulk } : {}) } },
+          err.message,
+        );
+      }
+      throw err;
+    }
+    if (seen) {
+      for await (const item of writer.previousItems?.() ?? []) {
+        if (!seen.has(item.key)) {
+          await writer.delete(item.key);
+          deleted++;
+        }
+      }
+    }
+    // Rows changed while a stopped full read waited are read by the next run, from its start.
+    return finish(stamped ? { v: 1, fields: fieldSet, since: full.startedAt } : { v: 1, fields: fieldSet });
+  }
+
+  const since = Date.parse(state.since as string);
+  run.step(`reading ${object} records changed since ${new Date(since).toISOString()}`);
+  let reached = since;
+  try {
+    await readAll(
+      `${select} WHERE SystemModstamp > ${soqlTime(since - SAFETY_OVERLAP_MS)} ORDER BY SystemModstamp, Id`,
+      true,
+      (row) => {
+        const t = Date.parse(String(row.SystemModstamp).replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+        if (!Number.isNaN(t)) reached = Math.max(reached, t);
+      },
+    );
+  } catch (err) {
+    // Stored rows are in stamp order: the next run continues from the last one (the overlap re-reads a few).
+    if (err instanceof BudgetExhausted)
+      return finish({ v: 1, fields: fieldSet, since: new Date(reached).toISOString() }, err.message);
+    throw err;
+  }
+  return finish({ v: 1, fields: fieldSet, since: new Date(startedAt).toISOString() });
+}
+
+/**
+ * A blob field's bytes (a ContentVersion's VersionData). jsforce's `record().blob()` streams an
+ * error answer as if it were the body and rejects only its promise, so both are awaited: a failed
+ * download throws (and is retried) instead of storing Salesforce's error JSON as the file.
+ */
+async function readBlob(api: SalesforceApi, object: string, id: string, field: string): Promise<Buffer> {
+  const answer = api.conn.request(`/sobjects/${object}/${id}/${field}`);
+  const parts: Buffer[] = [];
+  const streamed = new Promise<void>((resolve, reject) => {
+    const stream = answer.stream();
+    stream.on('data', (chunk: Buffer | string) => parts.push(Buffer.from(chunk)));
+    stream.on('end', () => resolve());
+    stream.on('error', reject);
+  });
+  await Promise.all([answer, streamed]);
+  return Buffer.concat(parts);
+}

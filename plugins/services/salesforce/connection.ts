@@ -1,0 +1,155 @@
+// A connection to one Salesforce org: check, discovery (one entity per queryable object) and the
+// backup of one object. Loaded (with jsforce) only when a task connects.
+import type { Logger } from '../../../core/plugins/service.ts';
+import {
+  type BackupOutcome,
+  type BackupRun,
+  type CheckResult,
+  type DiscoveredEntity,
+  ServiceAuthError,
+  type ServiceConnection,
+  TransientServiceError,
+} from '../../../core/plugins/service.ts';
+import type { RetryPolicy } from '../../../core/plugins/sink-support/retry.ts';
+import type { SalesforceApp } from './app.ts';
+import { backupObject, type SalesforceState } from './backup.ts';
+import { backupMetadataType, METADATA_PREFIX, type MetadataState } from './metadata.ts';
+import { API_VERSION, BudgetExhausted, SalesforceApi, type SalesforceSettings } from './session.ts';
+
+/** The entity kind of an object's records. */
+export const DATA = 'data';
+/** The entity kind of a metadata type's components (Metadata API). */
+export const METADATA = 'metadata';
+
+/** What a run hands the next: an object's (records) or a metadata type's. */
+export type SalesforceRunState = SalesforceState | MetadataState;
+
+/**
+ * Objects that are queryable but answer MALFORMED_QUERY ("Implementation restriction") to a query
+ * without a filter on one record id: they cannot be read whole, so they are not entities (their
+ * rows are reached through their parents). Logged at discovery with the reason.
+ */
+export const FILTER_REQUIRED = new Set([
+  'ContentDocumentLink',
+  'ContentFolderItem',
+  'ContentFolderMember',
+  'DataStatistics',
+  'EntityParticle',
+  'FieldDefinition',
+  'FlexQueueItem',
+  'IdeaComment',
+  'KnowledgeArticleVersion',
+  'ListViewChartInstance',
+  'OwnerChangeOptionInfo',
+  'PicklistValueInfo',
+  'PlatformAction',
+  'RelationshipDomain',
+  'RelationshipInfo',
+  'SearchLayout',
+  'UserEntityAccess',
+  'UserFieldAccess',
+  'Vote',
+]);
+
+export interface ConnectOptions {
+  retry?: RetryPolicy;
+  /** Full reads of objects with this many rows use the Bulk API (tests lower it). */
+  bulkThreshold?: number;
+  /** Wait between status checks of a bulk query job and of a metadata retrieve. */
+  bulkPollMs?: number;
+}
+
+export async function connectSalesforce(
+  app: SalesforceApp,
+  settings: SalesforceSettings,
+  context: { signal: AbortSignal; log: Logger },
+  options: ConnectOptions = {},
+): Promise<SalesforceConnection> {
+  const api = new SalesforceApi(app, settings, context.log, options.retry);
+  const { orgId } = await api.login(context.signal);
+  // The task's snapshots belong to one org: credentials of another are refused, not followed.
+  if (settings.orgId && orgId !== settings.orgId) {
+    throw new ServiceAuthError(
+      `These credentials reach the Salesforce org ${orgId}, not the task's org ${settings.orgId}: authenticate with a user of the task's org.`,
+    );
+  }
+  return new SalesforceConnection(api, context.log, options);
+}
+
+export class SalesforceConnection implements ServiceConnection<SalesforceRunState> {
+  readonly api: SalesforceApi;
+  readonly #log: Logger;
+  readonly #options: ConnectOptions;
+
+  constructor(api: SalesforceApi, log: Logger, options: ConnectOptions = {}) {
+    this.api = api;
+    this.#log = log;
+    this.#options = options;
+  }
+
+  async check(signal: AbortSignal): Promise<CheckResult> {
+    try {
+      const identity = await this.api.call('reading the identity', () => this.api.conn.identity(), signal);
+      return { ok: true, account: identity.organization_id };
+    } catch (err) {
+      if (err instanceof ServiceAuthError) return { ok: false, reason: err.message };
+      throw err;
+    }
+  }
+
+  /** Every object that can be queried (the others are logged with the reason), then every metadata type. */
+  async *discover(signal: AbortSignal): AsyncIterable<DiscoveredEntity> {
+    const global = await this.api.call('listing objects', () => this.api.conn.describeGlobal(), signal);
+    const skipped: string[] = [];
+    const filtered: string[] = [];
+    for (const o of global.sobjects) {
+      if (!o.queryable) skipped.push(o.name);
+      else if (FILTER_REQUIRED.has(o.name)) filtered.push(o.name);
+      else yield { externalId: o.name, name: o.name, kind: DATA };
+    }
+    if (skipped.length) {
+      this.#log.info(
+        { objects: skipped.slice(0, 200), count: skipped.length },
+        'Salesforce objects not backed up: the org does not allow querying them (queryable = false)',
+      );
+    }
+    if (filtered.length) {
+      this.#log.info(
+        { objects: filtered },
+        'Salesforce objects not backed up: Salesforce answers a query of them only with a filter on one record id',
+      );
+    }
+    let types: { xmlName: string }[];
+    try {
+      const described = await this.api.call(
+        'listing metadata types',
+        () => this.api.conn.metadata.describe(API_VERSION),
+        signal,
+      );
+      types = described.metadataObjects ?? [];
+    } catch (err) {
+      if (err instanceof ServiceAuthError || err instanceof TransientServiceError || err instanceof BudgetExhausted)
+        throw err;
+      // A user without "Modify Metadata" / "Author Apex" cannot read metadata: records are still backed up.
+      this.#log.warn({ err: (err as Error).message }, 'Salesforce metadata types not listed: the Metadata API refused');
+      return;
+    }
+    for (const t of types) yield { externalId: `${METADATA_PREFIX}${t.xmlName}`, name: t.xmlName, kind: METADATA };
+  }
+
+  backup(run: BackupRun<SalesforceRunState>): Promise<BackupOutcome<SalesforceRunState>> {
+    if (run.entity.kind === METADATA) {
+      return backupMetadataType({
+        api: this.api,
+        run: run as BackupRun<MetadataState>,
+        ...(this.#options.bulkPollMs !== undefined ? { pollMs: this.#options.bulkPollMs } : {}),
+      });
+    }
+    return backupObject({
+      api: this.api,
+      run: run as BackupRun<SalesforceState>,
+      ...(this.#options.bulkThreshold !== undefined ? { bulkThreshold: this.#options.bulkThreshold } : {}),
+      ...(this.#options.bulkPollMs !== undefined ? { bulkPollMs: this.#options.bulkPollMs } : {}),
+    });
+  }
+}
