@@ -148,6 +148,8 @@ export function entityRowView(e: ITaskEntity, kindLabels: ReadonlyMap<string, st
     snapshot: e.lastSnapshotId ? e.lastSnapshotId.slice(0, 8) : null,
     snapshotId: e.lastSnapshotId ?? null,
     error: e.status === 'failed' || e.status === 'partial' ? (e.lastError ?? null) : null,
+    // Not a failure: shown muted, in the service's words.
+    unavailableReason: e.status === 'unavailable' ? (e.unavailableReason ?? null) : null,
     queued: waiting,
     // Refreshed by htmx until the run is over.
     live: e.status === 'in_process' || waiting,
