@@ -176,6 +176,11 @@ export interface ServiceAppSettingSpec {
   kind: 'string' | 'secret' | 'url';
   /** What happens when it is unset, for the configuration table. */
   defaultText: string;
+  /**
+   * Tasks cannot be connected without it (an OAuth app's id and secret): while one is unset, the
+   * add-task page says so up front, naming what to set (and the redirect URI, for OAuth).
+   */
+  required?: boolean;
   description: string;
 }
 
