@@ -43,3 +43,27 @@ describe('an appliance without a Dropbox app', () => {
     await context.close();
   });
 });
+
+describe('the API reference', () => {
+  it('opens on a table of contents, with each operation folded and its Markdown rendered', async () => {
+    const context = await newBrowserContext(browser, { viewport: DESKTOP });
+    const page = await context.newPage();
+    const consoleErrors = consoleErrorsOf(page);
+    await signInPage(page, appliance.url);
+    await page.goto(`${appliance.url}/api/v1/docs`);
+    const toc = page.getByRole('navigation', { name: 'Contents' });
+    await toc.getByRole('link', { name: 'Jobs' }).click();
+    await page.waitForURL(/#tag-jobs$/);
+    // Folded: a page to scan, not one of tens of thousands of pixels.
+    const height = (await page.evaluate('document.documentElement.scrollHeight')) as number;
+    expect(height).toBeLessThan(15_000);
+    expect(await page.locator('body').innerText()).not.toContain('`');
+    const first = page.locator('#tag-jobs details.operation').first();
+    await first.locator('summary').click();
+    expect(await first.getAttribute('open')).toBe('');
+    await page.locator('.lead code', { hasText: '{error:{code,message}}' }).waitFor();
+    expect(await screenshotBothWidths(page, 'api-reference-contents')).toBe(0);
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  });
+});
