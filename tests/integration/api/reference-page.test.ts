@@ -15,7 +15,7 @@ beforeAll(async () => {
   const res = await t.app.request('/api/v1/docs', { headers: { cookie } });
   expect(res.status).toBe(200);
   html = await res.text();
-  doc = await (await t.app.request('/api/v1/openapi.json')).json();
+  doc = (await (await t.app.request('/api/v1/openapi.json')).json()) as typeof doc;
 });
 
 afterAll(async () => {
