@@ -57,8 +57,20 @@ function describe(value: unknown): string {
  * `declared` are the plugins' own variables.
  */
 export function unknownEnvNames(env: NodeJS.ProcessEnv = process.env, declared: readonly string[] = []): string[] {
-  return Object.keys(env).filter((k) => k.startsWith('HOLDFAST_') && !envNames.has(k) && !declared.includes(k));
+  return Object.keys(env).filter(
+    (k) =>
+      k.startsWith('HOLDFAST_') &&
+      !envNames.has(k) &&
+      !declared.includes(k) &&
+      !k.startsWith(DEFAULT_STORAGE_ENV_PREFIX),
+  );
 }
+
+/**
+ * The default storage location's variables (core/storage-locations/configured-default.ts): the
+ * sink kind and its settings, whose names depend on the sink, so they are checked there.
+ */
+export const DEFAULT_STORAGE_ENV_PREFIX = 'HOLDFAST_DEFAULT_STORAGE_';
 
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;

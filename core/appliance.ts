@@ -25,6 +25,7 @@ import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './p
 import { Scheduler } from './scheduler/loop.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey } from './secrets/master-key.ts';
+import { configuredDefaultStorage, ensureConfiguredDefaultStorage } from './storage-locations/configured-default.ts';
 import { blobIndexDir, locationTaskStorage } from './storage-locations/task-storage.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
 import { pinnedPublicOrigin } from './system/public-url.ts';
@@ -49,6 +50,8 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   // Plugins first: their settings are part of the configuration, checked before anything is written.
   await loadExternalPlugins(config.plugins);
   configureServicePlugins(config);
+  // Checked now, so bad HOLDFAST_DEFAULT_STORAGE_* settings stop the start like any other.
+  configuredDefaultStorage(config);
   registerJobKinds();
   ensureWritableDir(config.dataDir, 'HOLDFAST_DATA_DIR');
   ensureWritableDir(config.storageDir, 'HOLDFAST_STORAGE_DIR');
@@ -89,6 +92,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     setupState: { complete: await isSetupComplete(orm.em) },
   };
   await warnWithoutPublicUrl(deps);
+  if (deps.setupState.complete) await ensureConfiguredDefaultStorage({ ...deps, em: orm.em, now: new Date() });
   return {
     deps,
     migrationsApplied: applied,

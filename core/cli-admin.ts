@@ -8,6 +8,7 @@ import { migrate, migrator, openDatabase } from './db/database.ts';
 import { ValidationError } from './errors.ts';
 import { completeSetup, SetupAlreadyCompleteError } from './identity/setup-service.ts';
 import { createStderrLogger } from './logging.ts';
+import { ensureConfiguredDefaultStorage } from './storage-locations/configured-default.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
 
 export const EXIT_USAGE = 2;
@@ -53,6 +54,7 @@ export async function adminCreate(args: string[]): Promise<void> {
       password,
       publicUrl: values['public-url'],
     });
+    await ensureConfiguredDefaultStorage({ ...kernel.deps, em: kernel.orm.em, now: new Date() });
     process.stdout.write(`Created administrator ${user.email} of "${organization.name}".\n`);
     if (!config.publicUrl && !values['public-url']) {
       process.stderr.write(

@@ -39,6 +39,8 @@ export const ACTIVITIES = [
   'Backup activated',
   'Backup paused',
   'Item archived',
+  'Item unavailable',
+  'Item available again',
 ] as const;
 export type Activity = (typeof ACTIVITIES)[number];
 

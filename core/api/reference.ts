@@ -2,6 +2,7 @@
 // offline and under the strict CSP (no third-party viewer scripts).
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../http/env.ts';
+import { renderInline, renderMarkdown } from '../http/markdown.ts';
 import { renderPage } from '../http/page.ts';
 
 interface SchemaObject {
@@ -59,10 +60,14 @@ function fieldsOf(
       name: full,
       type: typeLabel(prop),
       required: schema.required?.includes(name) ?? false,
-      description: prop.description ?? '',
+      description: renderInline(prop.description ?? ''),
     };
     return prop.properties ? [row, ...fieldsOf(prop, `${full}.`)] : [row];
   });
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-');
 }
 
 export function referenceModel(doc: Document) {
@@ -76,12 +81,17 @@ export function referenceModel(doc: Document) {
         method: method.toUpperCase(),
         path,
         summary: op.summary ?? '',
-        description: op.description ?? '',
-        parameters: (op.parameters ?? []).map((p) => ({ ...p, type: typeLabel(p.schema) })),
+        // Rendered Markdown (escaped first): the template inserts it as markup.
+        description: renderMarkdown(op.description ?? ''),
+        parameters: (op.parameters ?? []).map((p) => ({
+          ...p,
+          type: typeLabel(p.schema),
+          description: renderInline(p.description ?? ''),
+        })),
         body: body ? typeLabel(body) : undefined,
         responses: Object.entries(op.responses ?? {}).map(([status, r]) => ({
           status,
-          description: r.description ?? '',
+          description: renderInline(r.description ?? ''),
           type: r.content?.['application/json'] ? typeLabel(r.content['application/json'].schema) : '',
         })),
       };
@@ -89,8 +99,8 @@ export function referenceModel(doc: Document) {
     }
   }
   return {
-    info: doc.info,
-    groups: [...groups.entries()].map(([name, operations]) => ({ name, operations })),
+    info: { ...doc.info, description: renderMarkdown(doc.info.description ?? '') },
+    groups: [...groups.entries()].map(([name, operations]) => ({ name, id: `tag-${slug(name)}`, operations })),
     schemas: Object.entries(doc.components?.schemas ?? {}).map(([name, schema]) => ({
       name,
       fields: fieldsOf(schema),

@@ -147,6 +147,10 @@ const EntitySchema = z
     bytes: z.number(),
     lastSnapshotId: z.string().nullable(),
     lastError: z.string().nullable(),
+    unavailableReason: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Status `unavailable`: why the service cannot be read for it now (not a failure).' }),
     archivedAt: z.string().nullable().openapi({ format: 'date-time' }),
     createdAt: z.string().openapi({ format: 'date-time' }),
   })
@@ -265,6 +269,7 @@ function entityJson(e: ITaskEntity, kindLabels: ReadonlyMap<string, string>): z.
     bytes: Number(e.lastBytes),
     lastSnapshotId: e.lastSnapshotId ?? null,
     lastError: e.lastError ?? null,
+    unavailableReason: e.unavailableReason ?? null,
     archivedAt: e.archivedAt?.toISOString() ?? null,
     createdAt: e.createdAt.toISOString(),
   };

@@ -100,7 +100,8 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', jobsApi(deps));
   api.route('/', recoveryApi(deps));
 
-  api.doc31('/openapi.json', {
+  // One document for the machine-readable file and the reference page.
+  const documentHead = {
     openapi: '3.1.0',
     info: {
       title: 'Holdfast API',
@@ -108,19 +109,10 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
       description: 'Everything the Holdfast browser UI does, as JSON resources. Errors are `{error:{code,message}}`.',
     },
     servers: [{ url: '/api/v1' }],
-  });
+  };
+  api.doc31('/openapi.json', documentHead);
 
-  api.get('/docs', (c) =>
-    renderApiReference(
-      c,
-      deps,
-      api.getOpenAPI31Document({
-        openapi: '3.1.0',
-        info: { title: 'Holdfast API', version: deps.version },
-        servers: [{ url: '/api/v1' }],
-      }),
-    ),
-  );
+  api.get('/docs', (c) => renderApiReference(c, deps, api.getOpenAPI31Document(documentHead)));
 
   return api;
 }

@@ -11,7 +11,12 @@ import azureSinkPlugin from '../../plugins/sinks/azure/index.ts';
 import gcsSinkPlugin from '../../plugins/sinks/gcs/index.ts';
 import localSinkPlugin from '../../plugins/sinks/local/index.ts';
 import s3SinkPlugin from '../../plugins/sinks/s3/index.ts';
-import { type ServiceAppSettingSpec, type ServicePlugin, searchFieldsProblem } from './service.ts';
+import {
+  type ServiceAppSettingSpec,
+  type ServiceAppSettings,
+  type ServicePlugin,
+  searchFieldsProblem,
+} from './service.ts';
 import type { SinkPlugin } from './sink.ts';
 
 export const sinkPlugins: readonly SinkPlugin<never>[] = [
@@ -50,7 +55,24 @@ const builtInServicePlugins: readonly ServicePlugin[] = [dropboxServicePlugin as
 export function configureServicePlugins(config: Pick<Config, 'unclaimed'>): void {
   const plugins = servicePlugins();
   const values = resolvePluginSettings(config, plugins);
-  for (const plugin of plugins) plugin.configure?.(values[plugin.kind] ?? {});
+  for (const plugin of plugins) {
+    configuredAppSettings.set(plugin.kind, values[plugin.kind] ?? {});
+    plugin.configure?.(values[plugin.kind] ?? {});
+  }
+}
+
+/** What configureServicePlugins handed each plugin (absent: never configured by the kernel). */
+const configuredAppSettings = new Map<string, ServiceAppSettings>();
+
+/**
+ * The plugin's required app settings the configuration leaves unset: tasks of it cannot be
+ * connected until they are set. Empty for a plugin the kernel has not configured (one a test
+ * registers with its settings built in).
+ */
+export function missingAppSettings(plugin: ServicePlugin): ServiceAppSettingSpec[] {
+  const values = configuredAppSettings.get(plugin.kind);
+  if (!values) return [];
+  return (plugin.appSettings ?? []).filter((spec) => spec.required && !values[spec.name]);
 }
 
 /** The built-in plugins' declared settings, for the configuration table in README.md. */

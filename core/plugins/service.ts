@@ -19,9 +19,19 @@ export interface DiscoveredEntity {
   name: string;
   /** One of the plugin's `entityKinds`. */
   kind: string;
+  /**
+   * Listed by the service but not readable now (a suspended user): the kernel shows it
+   * Unavailable with `reason`, neither activates nor backs it up (no failed run), keeps its
+   * earlier snapshots restorable, and returns it to its previous status once it is listed without.
+   */
+  unavailable?: { reason: string };
 }
 
-export interface EntityRef extends DiscoveredEntity {}
+export interface EntityRef {
+  externalId: string;
+  name: string;
+  kind: string;
+}
 
 /** An item of the previous snapshot as a plugin sees it: what it stored, without the content. */
 export interface PreviousItem {
@@ -166,6 +176,11 @@ export interface ServiceAppSettingSpec {
   kind: 'string' | 'secret' | 'url';
   /** What happens when it is unset, for the configuration table. */
   defaultText: string;
+  /**
+   * Tasks cannot be connected without it (an OAuth app's id and secret): while one is unset, the
+   * add-task page says so up front, naming what to set (and the redirect URI, for OAuth).
+   */
+  required?: boolean;
   description: string;
 }
 

@@ -7,6 +7,7 @@ import { requestOrigin } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { renderPage } from '../http/page.ts';
 import { completeSetup, SetupAlreadyCompleteError } from '../identity/setup-service.ts';
+import { ensureConfiguredDefaultStorage } from '../storage-locations/configured-default.ts';
 import { PUBLIC_URL_HINT } from '../system/public-url.ts';
 import { formFields } from './forms.ts';
 
@@ -46,6 +47,8 @@ export function setupRoutes(deps: AppDeps): Hono<AppEnv> {
     try {
       const { user } = await completeSetup(c.get('em'), { ...values, password: form.password ?? '' });
       deps.setupState.complete = true;
+      // The installation's own default storage (docker compose's MinIO), now that the root exists.
+      await ensureConfiguredDefaultStorage({ ...deps, em: c.get('em'), log: c.get('log'), now: deps.now() });
       c.get('log').info({ userId: user.id }, 'first-run setup completed');
       return c.redirect('/login?setup=done', 303);
     } catch (err) {

@@ -17,7 +17,7 @@ import { renderFragment, wantsFragment } from '../http/htmx.ts';
 import { jobInitiatorOf } from '../http/initiator.ts';
 import { organizationOf, principalOf, requirePermission, requireUser } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
-import { servicePlugin, servicePlugins } from '../plugins/registry.ts';
+import { missingAppSettings, servicePlugin, servicePlugins } from '../plugins/registry.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
 import { type FormField, formFieldsOf, valuesFromForm } from '../plugins/settings-form.ts';
 import {
@@ -148,6 +148,8 @@ export function entityRowView(e: ITaskEntity, kindLabels: ReadonlyMap<string, st
     snapshot: e.lastSnapshotId ? e.lastSnapshotId.slice(0, 8) : null,
     snapshotId: e.lastSnapshotId ?? null,
     error: e.status === 'failed' || e.status === 'partial' ? (e.lastError ?? null) : null,
+    // Not a failure: shown muted, in the service's words.
+    unavailableReason: e.status === 'unavailable' ? (e.unavailableReason ?? null) : null,
     queued: waiting,
     // Refreshed by htmx until the run is over.
     live: e.status === 'in_process' || waiting,
@@ -184,6 +186,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
   ) => {
     const services = servicePlugins().map((p) => ({ kind: p.kind, label: p.label }));
     const fields = plugin ? connectionFields(plugin) : [];
+    const missing = plugin ? missingAppSettings(plugin) : [];
     return renderPage(
       c,
       deps,
@@ -195,6 +198,13 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
           ? { kind: plugin.kind, label: plugin.label, apiUsageLimit: plugin.apiUsageLimit, oauth: !!plugin.oauth }
           : null,
         fields: fields.map((f) => ({ ...f, inputName: `conn_${f.name}` })),
+        // The connector is not set up on this appliance: what the operator sets, said up front.
+        notConfigured: missing.length
+          ? {
+              settings: missing.map((m) => ({ env: m.env, configKey: m.configKey, description: m.description })),
+              redirectUri: plugin?.oauth ? `${requestOrigin(c, deps.config)}${OAUTH_CALLBACK}` : null,
+            }
+          : null,
         values,
         errors,
         // A refused connection has its own message; the count is of fields to correct.
@@ -221,6 +231,12 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     const form = await formFields(c);
     const plugin = servicePlugin(form.service ?? '');
     if (!plugin) throw new AppError('unknown_service', 'Choose a service that is installed on this appliance.', 422);
+    const missing = missingAppSettings(plugin);
+    if (missing.length) {
+      const names = missing.map((m) => m.env).join(' and ');
+      const message = `${plugin.label} is not configured on this appliance yet: the operator sets ${names}.`;
+      return newTaskPage(c, plugin, {}, { connection: message }, 422);
+    }
     const fields = connectionFields(plugin);
     const connectionInput: Record<string, string> = {};
     for (const f of fields) connectionInput[f.name] = form[`conn_${f.name}`] ?? '';

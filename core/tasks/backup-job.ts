@@ -25,6 +25,9 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
   if (!entity || !task || entity.deletedAt || task.deletedAt) {
     throw new JobNotApplicableError('The entity or its backup task was deleted.');
   }
+  if (entity.status === 'unavailable') {
+    throw new JobNotApplicableError(`${entity.name} is unavailable at the service: ${entity.unavailableReason ?? ''}`);
+  }
   if (entity.status === 'paused' || entity.status === 'archived' || entity.status === 'not_active') {
     throw new JobNotApplicableError(`${entity.name} is ${entity.status.replace('_', ' ')}, so it is not backed up.`);
   }

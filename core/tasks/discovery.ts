@@ -1,7 +1,9 @@
 // Discovery: asks the service which entities the account has now and brings the task's entity
 // list up to date. New entities start Scheduled when the task auto-activates them, otherwise Not
 // Active; entities the service no longer lists become Archived (kept for the task's retention of
-// archived backups); an archived entity that reappears is active again.
+// archived backups); an archived entity that reappears is active again. Entities the service
+// marks unavailable (a suspended member) become Unavailable with its reason: not activated, not
+// backed up, not failed; they return to their earlier status when listed as available again.
 import type { EntityManager } from '@mikro-orm/core';
 import { addActivity } from '../activity/activity-service.ts';
 import type { Logger } from '../logging.ts';
@@ -29,6 +31,8 @@ export async function discoverEntities(
   const connection = await connectTask(em, task, plugin, credentials, options.signal, options.log, options.now);
   const report: DiscoveryReport = { found: 0, added: 0, archived: 0, returned: 0, activated: [] };
   const returned = new Set<ITaskEntity>();
+  const unavailable: ITaskEntity[] = [];
+  const available: ITaskEntity[] = [];
   try {
     const known = new Map((await em.find(TaskEntity, { task })).map((e) => [e.externalId, e]));
     const seen = new Set<string>();
@@ -37,6 +41,9 @@ export async function discoverEntities(
       seen.add(found.externalId);
       report.found++;
       const entity = known.get(found.externalId);
+      const reason = found.unavailable
+        ? found.unavailable.reason.slice(0, 1000) || 'Unavailable at the service.'
+        : null;
       if (!entity) {
         const status = task.autoActivate ? 'scheduled' : 'not_active';
         const created = em.create(TaskEntity, {
@@ -44,16 +51,38 @@ export async function discoverEntities(
           externalId: found.externalId.slice(0, 500),
           name: found.name.slice(0, 500),
           kind: found.kind.slice(0, 100),
-          status,
+          status: reason ? 'unavailable' : status,
+          unavailableReason: reason,
+          statusBeforeUnavailable: reason ? status : null,
           pluginState: null,
           createdAt: options.now,
         });
         report.added++;
-        if (status === 'scheduled') report.activated.push(created);
+        if (reason) unavailable.push(created);
+        else if (status === 'scheduled') report.activated.push(created);
         continue;
       }
       entity.name = found.name.slice(0, 500);
       entity.kind = found.kind.slice(0, 100);
+      if (reason) {
+        if (entity.status !== 'unavailable') {
+          // Archived ones come back as active (as they would when readable); a run cut short is retried.
+          entity.statusBeforeUnavailable =
+            entity.status === 'archived' || entity.status === 'in_process' ? 'scheduled' : entity.status;
+          entity.status = 'unavailable';
+          entity.archivedAt = null;
+          unavailable.push(entity);
+        }
+        entity.unavailableReason = reason;
+        continue;
+      }
+      if (entity.status === 'unavailable') {
+        entity.status = entity.statusBeforeUnavailable ?? 'scheduled';
+        entity.statusBeforeUnavailable = null;
+        entity.unavailableReason = null;
+        available.push(entity);
+        continue;
+      }
       if (entity.status === 'archived' && !entity.deletedAt) {
         entity.status = 'scheduled';
         entity.archivedAt = null;
@@ -66,6 +95,8 @@ export async function discoverEntities(
     for (const entity of known.values()) {
       if (seen.has(entity.externalId) || entity.status === 'archived') continue;
       entity.status = 'archived';
+      entity.statusBeforeUnavailable = null;
+      entity.unavailableReason = null;
       entity.archivedAt = options.now;
       report.archived++;
       archived.push(entity);
@@ -93,6 +124,24 @@ export async function discoverEntities(
         status: 'warning',
         entity,
         summary: `${entity.name} is no longer listed by the service and was archived; ${kept}.`,
+      });
+    }
+    for (const entity of unavailable) {
+      addActivity(em, {
+        ...event,
+        activity: 'Item unavailable',
+        status: 'warning',
+        entity,
+        summary: `${entity.name} cannot be read at the service (${entity.unavailableReason}); it is not backed up until it can, and its earlier backups stay restorable.`,
+      });
+    }
+    for (const entity of available) {
+      addActivity(em, {
+        ...event,
+        activity: 'Item available again',
+        status: 'succeeded',
+        entity,
+        summary: `${entity.name} can be read at the service again; it is back to ${entity.status.replace('_', ' ')}.`,
       });
     }
     task.discoveredAt = options.now;

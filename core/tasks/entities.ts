@@ -19,7 +19,9 @@ export type ConnectionState = (typeof CONNECTION_STATES)[number];
 /**
  * not_active: discovered, not backed up; scheduled: active, waiting for its next run;
  * in_process: a backup runs; success / partial / failed: the last run's result (still active);
- * paused: kept, not backed up; archived: gone from the source, kept for the task's retention.
+ * paused: kept, not backed up; archived: gone from the source, kept for the task's retention;
+ * unavailable: listed by the service but not readable now (a suspended member), not backed up and
+ * not a failure; it returns to the status it had (`statusBeforeUnavailable`) when readable again.
  */
 export const ENTITY_STATUSES = [
   'not_active',
@@ -30,6 +32,7 @@ export const ENTITY_STATUSES = [
   'failed',
   'paused',
   'archived',
+  'unavailable',
 ] as const;
 export type EntityStatus = (typeof ENTITY_STATUSES)[number];
 
@@ -108,6 +111,10 @@ export const TaskEntity = defineEntity({
     lastItems: p.integer().default(0),
     lastBytes: p.double().default(0),
     lastSnapshotId: p.string().length(64).nullable(),
+    /** Why the service cannot be read for this entity now (its words), while Unavailable. */
+    unavailableReason: p.string().length(1000).nullable(),
+    /** The status to return to when the entity is available again. */
+    statusBeforeUnavailable: p.enum(ENTITY_STATUSES).nullable(),
     /** What the last failed run said (no secrets). */
     lastError: p.string().length(1000).nullable(),
     archivedAt: p.datetime().nullable(),

@@ -89,7 +89,9 @@ export async function pauseEntities(
   now: Date,
 ): Promise<ActionResult> {
   const entities = await selected(em, task, ids);
-  const changed = entities.filter((e) => e.status !== 'paused' && e.status !== 'archived' && e.status !== 'not_active');
+  const changed = entities.filter(
+    (e) => e.status !== 'paused' && e.status !== 'archived' && e.status !== 'not_active' && e.status !== 'unavailable',
+  );
   for (const e of changed) e.status = 'paused';
   addEvents(em, task, 'Backup paused', changed, actor, now);
   await em.flush();
@@ -101,7 +103,7 @@ export async function pauseEntities(
 
 /**
  * Queues a backup of each selected entity now (a Not Active one is activated by it). An entity
- * that already has a backup waiting counts as done; paused and archived ones are skipped.
+ * that already has a backup waiting counts as done; paused, archived and unavailable ones are skipped.
  */
 export async function backupNow(
   em: EntityManager,
@@ -113,7 +115,9 @@ export async function backupNow(
 ): Promise<ActionResult & { jobIds: string[] }> {
   if (task.deletedAt) throw new AppError('task_deleted', 'This backup task is deleted.', 409);
   const entities = await selected(em, task, ids);
-  const eligible = entities.filter((e) => e.status !== 'paused' && e.status !== 'archived');
+  const eligible = entities.filter(
+    (e) => e.status !== 'paused' && e.status !== 'archived' && e.status !== 'unavailable',
+  );
   const jobIds: string[] = [];
   for (const entity of eligible) {
     if (entity.status === 'not_active') entity.status = 'scheduled';

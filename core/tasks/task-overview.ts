@@ -32,6 +32,7 @@ export const ENTITY_STATUS_LABELS: Record<EntityStatus, string> = {
   failed: 'Failed',
   paused: 'Paused',
   archived: 'Archived',
+  unavailable: 'Unavailable',
 };
 
 export type StatusCounts = Record<EntityStatus, number>;

@@ -34,6 +34,8 @@ const settings = z.object({
   entities: z.number().int().min(0).default(3),
   /** External ids the service no longer lists (deleted at the source). */
   removed: z.array(z.string()).default([]),
+  /** External ids the service lists but cannot be read now (suspended), with the reason it gives. */
+  unavailable: z.record(z.string(), z.string()).default({}),
   items: z.number().int().min(0).default(5),
   itemBytes: z.number().int().min(1).default(64),
   changesPerRun: z.number().int().min(0).default(1),
@@ -143,7 +145,14 @@ class TestConnection implements ServiceConnection<TestServiceState> {
       signal.throwIfAborted();
       const id = entityId(n);
       if (this.#s.removed.includes(id)) continue;
-      yield { externalId: id, name: `${id}@${this.#s.account}.example`, kind: 'user' };
+      // Connections sealed by tests directly may leave the knob out.
+      const reason = this.#s.unavailable?.[id];
+      yield {
+        externalId: id,
+        name: `${id}@${this.#s.account}.example`,
+        kind: 'user',
+        ...(reason ? { unavailable: { reason } } : {}),
+      };
     }
   }
 

@@ -20,6 +20,7 @@ import type { DropboxSettings } from './oauth.ts';
 import { restoreEntity } from './restore.ts';
 
 export const MEMBER = 'member';
+const SUSPENDED = 'Suspended at Dropbox: their files cannot be read until reactivated.';
 export const TEAM_FOLDER = 'team_folder';
 
 /** Downloads a backup run makes at once. */
@@ -89,10 +90,15 @@ export class DropboxConnection implements ServiceConnection<DropboxState> {
   async *discover(signal: AbortSignal): AsyncIterable<DiscoveredEntity> {
     for (const m of await this.members(signal)) {
       const status = m.profile.status['.tag'];
-      // Invited members have no files yet; suspended ones keep theirs (their backup fails until
-      // they are reactivated, and earlier snapshots stay).
+      // Invited members have no files yet; suspended ones keep theirs but cannot be read: listed
+      // as unavailable (not backed up, not failed; earlier snapshots stay) until reactivated.
       if (status !== 'active' && status !== 'suspended') continue;
-      yield { externalId: m.profile.team_member_id, name: m.profile.email, kind: MEMBER };
+      yield {
+        externalId: m.profile.team_member_id,
+        name: m.profile.email,
+        kind: MEMBER,
+        ...(status === 'suspended' ? { unavailable: { reason: SUSPENDED } } : {}),
+      };
     }
     const client = this.session.team();
     let page = await call(() => client.teamTeamFolderList({ limit: 1000 }, { signal }));

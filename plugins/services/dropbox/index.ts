@@ -57,6 +57,7 @@ export function createDropboxPlugin(
         configKey: 'dropboxAppKey',
         kind: 'string',
         defaultText: '(unset: Dropbox tasks cannot be connected)',
+        required: true,
         description:
           'App key of the Dropbox team app registered for this appliance (Dropbox App Console, scoped access, team scopes); tasks connect through it.',
       },
@@ -66,6 +67,7 @@ export function createDropboxPlugin(
         configKey: 'dropboxAppSecret',
         kind: 'secret',
         defaultText: '(unset)',
+        required: true,
         description: 'App secret of that Dropbox app.',
       },
       {

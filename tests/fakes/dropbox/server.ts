@@ -122,9 +122,14 @@ export class FakeDropbox {
     this.#server.keepAliveTimeout = 1000;
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  /**
+   * Listens on 127.0.0.1 and an ephemeral port; `host` listens elsewhere (0.0.0.0 for a container
+   * to reach it) and `advertisedHost` is the name its URL uses (e.g. host.docker.internal).
+   */
+  async start(listen: { host?: string; advertisedHost?: string } = {}): Promise<this> {
+    const host = listen.host ?? '127.0.0.1';
+    await new Promise<void>((resolve) => this.#server.listen(0, host, resolve));
+    this.url = `http://${listen.advertisedHost ?? '127.0.0.1'}:${(this.#server.address() as AddressInfo).port}`;
     return this;
   }
 

@@ -29,7 +29,7 @@ function member(email: string): Member {
 }
 
 describe('discovery', () => {
-  it('finds active and suspended members and active team folders; removed ones are not listed', async () => {
+  it('finds active members and team folders, suspended members as unavailable; removed ones are not listed', async () => {
     member('kim@acme.example');
     d.fake.team.addMember({ email: 'sus@acme.example', status: 'suspended' });
     d.fake.team.addMember({ email: 'gone@acme.example', status: 'removed' });
@@ -40,11 +40,16 @@ describe('discovery', () => {
     const report = await discover(d, task.id);
     expect(report.found).toBe(4);
     const found = await d.h.em().find(TaskEntity, { task: task.id }, { orderBy: { name: 'asc' } });
-    expect(found.map((e) => [e.name, e.kind])).toEqual([
-      ['Legal', 'team_folder'],
-      ['admin@acme.example', 'member'],
-      ['kim@acme.example', 'member'],
-      ['sus@acme.example', 'member'],
+    expect(found.map((e) => [e.name, e.kind, e.status, e.unavailableReason])).toEqual([
+      ['Legal', 'team_folder', 'scheduled', null],
+      ['admin@acme.example', 'member', 'scheduled', null],
+      ['kim@acme.example', 'member', 'scheduled', null],
+      [
+        'sus@acme.example',
+        'member',
+        'unavailable',
+        'Suspended at Dropbox: their files cannot be read until reactivated.',
+      ],
     ]);
     const stored = await d.h.em().findOneOrFail(BackupTask, { id: task.id });
     expect(stored.connectionState).toBe('connected');

@@ -195,13 +195,23 @@ describe('connecting Dropbox from the add-task page', () => {
     try {
       await completeSetupVia(bare.app);
       const session = await signIn(bare.app);
+      // Up front, before any form is filled: what to set, and the redirect URI to register.
+      const page = await bare.app.request('/tasks/new?service=dropbox', { headers: { cookie: session } });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('Dropbox is not configured on this appliance yet');
+      expect(html).toContain('HOLDFAST_DROPBOX_APP_KEY');
+      expect(html).toContain('HOLDFAST_DROPBOX_APP_SECRET');
+      expect(html).not.toContain('HOLDFAST_DROPBOX_API_BASE');
+      expect(html).toContain('<code>http://localhost/tasks/oauth/callback</code>');
+      expect(html).not.toContain('Continue to Dropbox');
       const res = await bare.app.request('/tasks/new', {
         ...form({ service: 'dropbox', name: 'No app', frequency: 'daily', backupHour: '4' }),
         headers: { ...form({}).headers, cookie: session },
       });
       expect(res.status).toBe(422);
       expect(await res.text()).toContain(
-        'Dropbox is not set up on this appliance: the operator sets HOLDFAST_DROPBOX_APP_KEY and HOLDFAST_DROPBOX_APP_SECRET.',
+        'Dropbox is not configured on this appliance yet: the operator sets HOLDFAST_DROPBOX_APP_KEY and HOLDFAST_DROPBOX_APP_SECRET.',
       );
       expect(await bare.kernel.orm.em.fork().count(BackupTask, {})).toBe(0);
     } finally {
