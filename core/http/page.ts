@@ -3,6 +3,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppDeps, AppEnv } from './env.ts';
+import { takeFlash } from './flash.ts';
 import { activityTabsFor, navigationFor, settingsTabsFor } from './navigation.ts';
 
 export function renderPage(
@@ -28,6 +29,8 @@ export function renderPage(
     version: deps.version,
     requestId: c.get('requestId'),
     ...context,
+    // A page's own notice wins; otherwise the one-time banner the previous response set.
+    notice: context.notice ?? takeFlash(c) ?? null,
   });
   // Signed-in pages show tenant data: never keep them in a shared or back-button cache.
   if (user) c.header('Cache-Control', 'no-store');

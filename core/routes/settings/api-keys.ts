@@ -10,6 +10,7 @@ import { AppError, ValidationError } from '../../errors.ts';
 import { auditActor } from '../../http/audit-actor.ts';
 import { requestOrigin } from '../../http/client.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import { Organization } from '../../identity/entities.ts';
@@ -67,7 +68,6 @@ export function apiKeyRoutes(deps: AppDeps): Hono<AppEnv> {
       keys: rows,
       created: extra.created,
       confirmDelete: extra.confirmDelete,
-      notice: c.req.query('notice'),
     });
   };
 
@@ -138,7 +138,7 @@ export function apiKeyRoutes(deps: AppDeps): Hono<AppEnv> {
     const clientId = key.id;
     await deleteApiKey(c.get('em'), org, key, auditActor(c, deps));
     c.get('log').info({ clientId }, 'api key deleted');
-    return c.redirect(`${BASE}?notice=${encodeURIComponent(`API key ${clientId} deleted.`)}`, 303);
+    return redirectWithFlash(c, deps, BASE, `API key ${clientId} deleted.`);
   });
 
   return app;
