@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppDeps, AppEnv } from './env.ts';
 import { takeFlash } from './flash.ts';
 import { activityTabsFor, navigationFor, settingsTabsFor } from './navigation.ts';
+import { timeZoneOf } from './time-zone.ts';
 
 export function renderPage(
   c: Context<AppEnv>,
@@ -27,6 +28,7 @@ export function renderPage(
       ? { name: organization.name, kind: organization.kind, homeName: principal.home.name }
       : null,
     version: deps.version,
+    timeZone: timeZoneOf(c),
     requestId: c.get('requestId'),
     ...context,
     // A page's own notice wins; otherwise the one-time banner the previous response set.

@@ -408,8 +408,10 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       previousUrl: page > 1 ? link(page - 1) : null,
       nextUrl: page < pageCount ? link(page + 1) : null,
       kindColumn: (plugin?.entityKinds.length ?? 0) !== 1,
-      entityWord:
-        plugin?.entityKinds.length === 1 ? (plugin.entityKinds[0]?.label.toLowerCase() ?? 'entities') : 'entities',
+      // The service's own nouns ("team members and team folders"); core names no service.
+      entityWord: plugin?.entityKinds.length
+        ? plugin.entityKinds.map((k) => k.label.toLowerCase()).join(' and ')
+        : 'accounts',
     };
   };
 
@@ -473,7 +475,6 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
           ...r,
           stateLabel: JOB_STATE_VIEW[r.state]?.label ?? r.state,
           badge: JOB_STATE_VIEW[r.state]?.badge ?? '',
-          snapshot: r.snapshotId?.slice(0, 8) ?? null,
         }))
       : null;
     return renderPage(c, deps, 'pages/tasks/task.njk', {
