@@ -44,6 +44,7 @@ import {
   deletedEntitiesOf,
   discoveryInProgress,
   ENTITY_STATUS_LABELS,
+  entityCountsByTask,
   entityPage,
   kindSummaries,
   lastBackupOf,
@@ -387,6 +388,8 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     const plugin = pluginOf(task);
     const kindLabels = new Map(plugin?.entityKinds.map((k) => [k.kind, k.label]) ?? []);
     const queued = await queuedEntityIds(em, task);
+    const counts = (await entityCountsByTask(em, [task.id])).get(task.id);
+    const present = new Set(ENTITY_STATUSES.filter((s) => (counts?.[s] ?? 0) > 0) as string[]);
     const pageCount = Math.max(1, Math.ceil(total / ENTITY_PAGE_SIZE));
     const link = (p: number) => {
       const params = new URLSearchParams();
@@ -401,7 +404,11 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       total,
       q,
       status: status ?? '',
-      statuses: ENTITY_STATUSES.map((value) => ({ value, label: ENTITY_STATUS_LABELS[value] })),
+      // Only statuses some entry has (and the one chosen), so no choice leads to an empty table.
+      statuses: ENTITY_STATUSES.filter((value) => present.has(value) || value === status).map((value) => ({
+        value,
+        label: ENTITY_STATUS_LABELS[value],
+      })),
       filtersActive: !!(q || status),
       page,
       pageCount,

@@ -1,8 +1,9 @@
 // The daily glance in a real browser (the test service, jobs in worker threads): the task page
-// following a Backup now without a reload (header, Summary tiles, chart), banners shown once and
-// never taken from the URL, and every page route laid out without sideways overflow at 1024 and
-// 1280 px, with every section of the navigation on screen at 390 px. The page routes are the
-// app's own GET routes; each is visited or listed below with the reason it is not a page.
+// following a Backup now without a reload (header, Summary tiles, chart), its status filter
+// offering only what exists, banners shown once and never taken from the URL, and every page
+// route laid out without sideways overflow at 1024 and 1280 px, with every section of the
+// navigation on screen at 390 px. The page routes are the app's own GET routes; each is visited
+// (following the pages' links and GET forms) or listed below with the reason it is not a page.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApplianceWithTask, startApplianceWithTask } from '../helpers/appliance-task.ts';
@@ -109,6 +110,8 @@ describe('the daily glance in a browser', () => {
     const taskUrl = `${appliance.url}/tasks/${task.id}`;
     await page.goto(taskUrl);
     expect(await lastBackupFact(page)).toBe('Never');
+    // The status filter offers only what some entry has: one entity, one status.
+    expect(await page.locator('#status option').count()).toBe(2);
     await screenshotBothWidths(page, 'glance-task-before');
 
     await page.getByLabel(`Select ${entity.name}`).check();
