@@ -32,6 +32,16 @@ export function formatDateTime(d: Date, timeZone: string | undefined, seconds = 
   }).format(d);
 }
 
+/** "7 Dec 2026" in the zone (UTC when none). */
+export function formatDate(d: Date, timeZone: string | undefined): string {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone: timeZone ?? 'UTC',
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+  }).format(d);
+}
+
 /** The exact UTC time, for the title a time shows on hover. */
 export function formatUtc(d: Date): string {
   return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;

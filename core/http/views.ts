@@ -1,7 +1,7 @@
 // Nunjucks, wired for server-rendered pages. Autoescaping is on; templates live in views/.
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
-import { formatDateTime, formatUtc } from './time-zone.ts';
+import { formatDate, formatDateTime, formatUtc } from './time-zone.ts';
 
 export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
 
@@ -29,6 +29,10 @@ export function createViews(options: { watch?: boolean } = {}): Views {
   env.addFilter('datetimeSeconds', function (this: unknown, value: unknown) {
     const d = asDate(value);
     return Number.isNaN(d.getTime()) ? '' : formatDateTime(d, zoneOf(this), true);
+  });
+  env.addFilter('date', function (this: unknown, value: unknown) {
+    const d = asDate(value);
+    return Number.isNaN(d.getTime()) ? '' : formatDate(d, zoneOf(this));
   });
   env.addFilter('utc', (value: unknown) => {
     const d = asDate(value);

@@ -1,6 +1,7 @@
 // The daily glance in a real browser (the test service, jobs in worker threads): the task page
 // following a Backup now without a reload (header, Summary tiles, chart), its status filter
-// offering only what exists, banners shown once and never taken from the URL, and every page
+// offering only what exists, times in the reader's zone with UTC on hover, banners shown once
+// and never taken from the URL, and every page
 // route laid out without sideways overflow at 1024 and 1280 px, with every section of the
 // navigation on screen at 390 px. The page routes are the app's own GET routes; each is visited
 // (following the pages' links and GET forms) or listed below with the reason it is not a page.
@@ -101,9 +102,10 @@ const LAYOUT_PROBLEMS = `(() => {
 })()`;
 
 describe('the daily glance in a browser', () => {
-  it('follows Backup now live on the task page and shows its banner once', async () => {
+  it("follows Backup now live on the task page in the reader's time zone and shows its banner once", async () => {
     const { appliance, task, entity } = setup;
-    const context = await newBrowserContext(browser, { viewport: DESKTOP });
+    // A reader in Zürich: times show in their zone (CET in December), UTC on hover.
+    const context = await newBrowserContext(browser, { viewport: DESKTOP, timezoneId: 'Europe/Zurich' });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
     await signInPage(page, appliance.url);
@@ -124,6 +126,9 @@ describe('the daily glance in a browser', () => {
     await page.locator('.tiles .status-counts .badge-success').filter({ hasText: '1 success' }).waitFor();
     await page.locator('rect.chart-bar').first().waitFor();
     expect(await page.evaluate('window.__stillThisPage === true')).toBe(true);
+    const lastBackup = page.locator('.task-facts time').first();
+    expect(await lastBackup.textContent()).toMatch(/^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} (CET|GMT\+1)$/);
+    expect(await lastBackup.getAttribute('title')).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
     await screenshotBothWidths(page, 'glance-task-after-backup');
 
     // The banner was for that one page view.

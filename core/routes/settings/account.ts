@@ -52,8 +52,8 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
           kind: KIND_LABELS[org.kind],
           isRoot: org.kind === 'root',
           status: org.status,
-          purgeAfter: org.purgeAfter?.toISOString().slice(0, 16).replace('T', ' ') ?? null,
-          createdAt: org.createdAt.toISOString().slice(0, 10),
+          purgeAfter: org.purgeAfter ?? null,
+          createdAt: org.createdAt,
         },
         values: extra.values ?? {
           name: org.name,

@@ -20,10 +20,6 @@ import { type GrantFormInput, grantFieldsContext, grantFromForm } from '../grant
 
 const BASE = '/settings/api';
 
-function shortTime(date: Date | null | undefined): string | null {
-  return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : null;
-}
-
 /** The scope in words, for the key's row. */
 async function scopeSummary(c: Context<AppEnv>, key: IApiKey): Promise<{ rights: string; accounts: string }> {
   const rights =
@@ -53,9 +49,9 @@ export function apiKeyRoutes(deps: AppDeps): Hono<AppEnv> {
       const standing = await keyStanding(c.get('em'), k);
       rows.push({
         clientId: k.id,
-        createdAt: shortTime(k.createdAt),
+        createdAt: k.createdAt,
         createdBy: k.createdByEmail,
-        lastUsedAt: shortTime(k.lastUsedAt),
+        lastUsedAt: k.lastUsedAt ?? null,
         isNew: k.id === extra.created?.clientId,
         scope: await scopeSummary(c, k),
         suspendedBecause: standing.kind === 'suspended' ? standing.reason : null,

@@ -112,7 +112,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
         status: u.status,
         twoFactor: Boolean(u.totpEnabledAt),
         pendingEmail: u.pendingEmail,
-        lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+        lastLoginAt: u.lastLoginAt ?? null,
         isSelf: u.id === principalOf(c).user?.id,
       })),
     });
@@ -254,7 +254,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
                 status: u.status,
                 twoFactor: Boolean(u.totpEnabledAt),
                 pendingEmail: u.pendingEmail,
-                lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+                lastLoginAt: u.lastLoginAt ?? null,
                 isSelf: u.id === principalOf(c).user?.id,
               })),
               failure: err.message,
