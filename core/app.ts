@@ -10,6 +10,7 @@ import { bearerAuth, carriesApiCredential } from './http/bearer.ts';
 import { requestOrigin } from './http/client.ts';
 import type { AppDeps, AppEnv } from './http/env.ts';
 import { errorResponse, handleError, handleNotFound } from './http/errors.ts';
+import { readFlash } from './http/flash.ts';
 import { ipGuard } from './http/ip-guard.ts';
 import { currentUser, requestContext, setupGate } from './http/middleware.ts';
 import { transportHeaders } from './http/transport-headers.ts';
@@ -86,6 +87,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', healthRoutes(deps));
   app.route('/', staticRoutes(deps));
   app.use(currentUser(deps));
+  app.use(readFlash(deps));
   app.use(bearerAuth(deps));
   app.use(setupGate(deps));
   app.use(ipGuard(deps));

@@ -39,5 +39,7 @@ export interface AppEnv {
     principal: Principal | undefined;
     /** The organization the request acts on: the principal's home, or a child account opened from a portal. */
     organization: IOrganization | undefined;
+    /** A one-time banner set by the previous response (core/http/flash.ts). */
+    flash: string | undefined;
   };
 }

@@ -1,6 +1,7 @@
 // htmx requests that want only a fragment of a page (a table after a filter change). A
 // history-restore request (the user went back and htmx has no cached copy) wants the full page.
 import type { Context } from 'hono';
+import { timeZoneOf } from './time-zone.ts';
 
 export function wantsFragment(c: Context): boolean {
   c.header('Vary', 'HX-Request');
@@ -15,5 +16,5 @@ export function renderFragment(
   context: Record<string, unknown>,
 ): Response {
   c.header('Cache-Control', 'no-store');
-  return c.html(views.render(template, { ...context, fragment: true }));
+  return c.html(views.render(template, { timeZone: timeZoneOf(c), ...context, fragment: true }));
 }

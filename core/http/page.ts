@@ -3,7 +3,9 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { AppDeps, AppEnv } from './env.ts';
+import { takeFlash } from './flash.ts';
 import { activityTabsFor, navigationFor, settingsTabsFor } from './navigation.ts';
+import { timeZoneOf } from './time-zone.ts';
 
 export function renderPage(
   c: Context<AppEnv>,
@@ -26,8 +28,11 @@ export function renderPage(
       ? { name: organization.name, kind: organization.kind, homeName: principal.home.name }
       : null,
     version: deps.version,
+    timeZone: timeZoneOf(c),
     requestId: c.get('requestId'),
     ...context,
+    // A page's own notice wins; otherwise the one-time banner the previous response set.
+    notice: context.notice ?? takeFlash(c) ?? null,
   });
   // Signed-in pages show tenant data: never keep them in a shared or back-button cache.
   if (user) c.header('Cache-Control', 'no-store');

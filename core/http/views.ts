@@ -1,6 +1,7 @@
 // Nunjucks, wired for server-rendered pages. Autoescaping is on; templates live in views/.
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
+import { formatDate, formatDateTime, formatUtc } from './time-zone.ts';
 
 export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
 
@@ -15,15 +16,27 @@ export function createViews(options: { watch?: boolean } = {}): Views {
     trimBlocks: true,
     lstripBlocks: true,
   });
-  env.addFilter('datetime', (value: unknown) => {
-    const d = value instanceof Date ? value : new Date(String(value));
-    return Number.isNaN(d.getTime()) ? '' : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  // Times in the reader's zone (the page context's timeZone, core/http/time-zone.ts); `utc` is
+  // the exact time for a title on hover. Nunjucks calls filters with the render context as this.
+  const zoneOf = (self: unknown) => (self as { ctx?: { timeZone?: string } } | undefined)?.ctx?.timeZone;
+  const asDate = (value: unknown) => (value instanceof Date ? value : new Date(String(value)));
+  env.addFilter('datetime', function (this: unknown, value: unknown) {
+    const d = asDate(value);
+    return Number.isNaN(d.getTime()) ? '' : formatDateTime(d, zoneOf(this));
   });
   env.addFilter('bytes', formatBytes);
   // Snapshots can be minutes apart or less: their times show seconds.
-  env.addFilter('datetimeSeconds', (value: unknown) => {
-    const d = value instanceof Date ? value : new Date(String(value));
-    return Number.isNaN(d.getTime()) ? '' : `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+  env.addFilter('datetimeSeconds', function (this: unknown, value: unknown) {
+    const d = asDate(value);
+    return Number.isNaN(d.getTime()) ? '' : formatDateTime(d, zoneOf(this), true);
+  });
+  env.addFilter('date', function (this: unknown, value: unknown) {
+    const d = asDate(value);
+    return Number.isNaN(d.getTime()) ? '' : formatDate(d, zoneOf(this));
+  });
+  env.addFilter('utc', (value: unknown) => {
+    const d = asDate(value);
+    return Number.isNaN(d.getTime()) ? '' : formatUtc(d);
   });
   return { render: (template, context) => env.render(template, context) };
 }

@@ -57,10 +57,6 @@ export function homeRoutes(deps: AppDeps): Hono<AppEnv> {
       deleted,
       servicesInstalled: servicePlugins().length > 0,
       canManage: hasPermission(principalOf(c), 'manage_backups'),
-      notice:
-        c.req.query('done') === 'task-deleted'
-          ? 'The backup task has been deleted. You can restore it below during its grace period.'
-          : null,
       statusLabels: ENTITY_STATUS_LABELS,
     });
   });

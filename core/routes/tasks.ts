@@ -13,6 +13,7 @@ import { AppError, type FieldErrors, NotFoundError, ValidationError } from '../e
 import { auditActorOf } from '../http/audit-actor.ts';
 import { isHttps, requestOrigin } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
+import { redirectWithFlash } from '../http/flash.ts';
 import { renderFragment, wantsFragment } from '../http/htmx.ts';
 import { jobInitiatorOf } from '../http/initiator.ts';
 import { organizationOf, principalOf, requirePermission, requireUser } from '../http/middleware.ts';
@@ -43,6 +44,7 @@ import {
   deletedEntitiesOf,
   discoveryInProgress,
   ENTITY_STATUS_LABELS,
+  entityCountsByTask,
   entityPage,
   kindSummaries,
   lastBackupOf,
@@ -78,7 +80,7 @@ import {
 
 const ENTITY_PAGE_SIZE = 50;
 
-/** Messages after a redirect, chosen by key so a link cannot make the page say anything else. */
+/** One-time banners after a redirect (core/http/flash.ts). */
 const NOTICES: Record<string, string> = {
   created: 'The backup task has been added. Discovering what the account holds…',
   saved: 'The settings have been saved.',
@@ -281,7 +283,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     // Discovery runs right away as a job; the task page shows it and fills in when it is done.
     await requestDiscovery(em, task, jobInitiatorOf(c, deps), deps.now(), deps.config.jobMaxAttempts);
-    return c.redirect(`/tasks/${task.id}?done=created`, 303);
+    return redirectWithFlash(c, deps, `/tasks/${task.id}`, NOTICES.created as string);
   });
 
   // ---- Connecting through the service's own sign-in (OAuth 2 with PKCE) -------------------
@@ -366,7 +368,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     try {
       if (reconnecting) {
         await reconnectTask(em, serviceDeps(deps), reconnecting, connection, auditActorOf(c, deps));
-        return c.redirect(`/tasks/${reconnecting.id}?done=reconnected`, 303);
+        return redirectWithFlash(c, deps, `/tasks/${reconnecting.id}`, NOTICES.reconnected as string);
       }
       const task = await createTask(
         em,
@@ -376,7 +378,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
         auditActorOf(c, deps),
       );
       await requestDiscovery(em, task, jobInitiatorOf(c, deps), deps.now(), deps.config.jobMaxAttempts);
-      return c.redirect(`/tasks/${task.id}?done=created`, 303);
+      return redirectWithFlash(c, deps, `/tasks/${task.id}`, NOTICES.created as string);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       return refused(Object.values(err.fields ?? {}).join(' ') || err.message);
@@ -402,6 +404,8 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     const plugin = pluginOf(task);
     const kindLabels = new Map(plugin?.entityKinds.map((k) => [k.kind, k.label]) ?? []);
     const queued = await queuedEntityIds(em, task);
+    const counts = (await entityCountsByTask(em, [task.id])).get(task.id);
+    const present = new Set(ENTITY_STATUSES.filter((s) => (counts?.[s] ?? 0) > 0) as string[]);
     const pageCount = Math.max(1, Math.ceil(total / ENTITY_PAGE_SIZE));
     const link = (p: number) => {
       const params = new URLSearchParams();
@@ -416,17 +420,66 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       total,
       q,
       status: status ?? '',
-      statuses: ENTITY_STATUSES.map((value) => ({ value, label: ENTITY_STATUS_LABELS[value] })),
+      // Only statuses some entry has (and the one chosen), so no choice leads to an empty table.
+      statuses: ENTITY_STATUSES.filter((value) => present.has(value) || value === status).map((value) => ({
+        value,
+        label: ENTITY_STATUS_LABELS[value],
+      })),
       filtersActive: !!(q || status),
       page,
       pageCount,
       previousUrl: page > 1 ? link(page - 1) : null,
       nextUrl: page < pageCount ? link(page + 1) : null,
       kindColumn: (plugin?.entityKinds.length ?? 0) !== 1,
-      entityWord:
-        plugin?.entityKinds.length === 1 ? (plugin.entityKinds[0]?.label.toLowerCase() ?? 'entities') : 'entities',
+      // The service's own nouns ("team members and team folders"); core names no service.
+      entityWord: plugin?.entityKinds.length
+        ? plugin.entityKinds.map((k) => k.label.toLowerCase()).join(' and ')
+        : 'accounts',
     };
   };
+
+  // The chart of the days asked for (?days=, ?day= selects one day's runs).
+  const chartOf = async (c: Context<AppEnv>, task: IBackupTask, plugin: ServicePlugin | undefined) => {
+    const daysParam = Number(c.req.query('days'));
+    const days = (CHART_RANGES as readonly number[]).includes(daysParam) ? daysParam : 14;
+    const chartDays = await backupChart(c.get('em'), task, plugin, days, deps.now());
+    const selectedDay = parseDay(c.req.query('day') ?? '') ?? undefined;
+    const selected = selectedDay && chartDays.some((d) => d.day === c.req.query('day')) ? selectedDay : undefined;
+    const chart = chartModel(chartDays, {
+      selected: selected?.toISOString().slice(0, 10),
+      href: (day) => `/tasks/${task.id}?days=${days}&day=${day}#day-runs`,
+    });
+    return { chart, chartDays, days, selected };
+  };
+
+  // What follows a run on the task page (header facts, Summary tiles) and whether a run is on.
+  const liveParts = async (c: Context<AppEnv>, task: IBackupTask, plugin: ServicePlugin | undefined) => {
+    const em = c.get('em');
+    return {
+      lastBackup: await lastBackupOf(em, task),
+      nextRun: nextRunOf(task, deps.now()),
+      frequency: FREQUENCY_LABELS[task.frequency as Frequency],
+      backupHour: `${String(task.backupHour).padStart(2, '0')}:00 UTC`,
+      tiles: await kindSummaries(em, task, plugin),
+      live: (await queuedEntityIds(em, task)).size > 0,
+    };
+  };
+
+  // Polled while a backup is queued or running: the parts above and the chart, swapped out of band.
+  app.get('/tasks/:id/live', async (c) => {
+    const task = await taskOf(c);
+    const plugin = pluginOf(task);
+    const { chart, chartDays, days, selected } = await chartOf(c, task, plugin);
+    return renderFragment(c, deps.views, 'partials/tasks/live-update.njk', {
+      task: taskHeader(task),
+      ...(await liveParts(c, task, plugin)),
+      chart,
+      chartDays,
+      days,
+      selectedDay: selected?.toISOString().slice(0, 10) ?? null,
+      oob: true,
+    });
+  });
 
   app.get('/tasks/:id', async (c) => {
     const em = c.get('em');
@@ -438,40 +491,21 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     if (wantsFragment(c) && c.req.header('hx-target') === 'task-entities') {
       return renderFragment(c, deps.views, 'partials/tasks/entities-results.njk', context);
     }
-    const daysParam = Number(c.req.query('days'));
-    const days = (CHART_RANGES as readonly number[]).includes(daysParam) ? daysParam : 14;
     const now = deps.now();
-    const chartDays = await backupChart(em, task, plugin, days, now);
-    const selectedDay = parseDay(c.req.query('day') ?? '') ?? undefined;
-    const selected = selectedDay && chartDays.some((d) => d.day === c.req.query('day')) ? selectedDay : undefined;
-    const chart = chartModel(chartDays, {
-      selected: selected?.toISOString().slice(0, 10),
-      href: (day) => `/tasks/${task.id}?days=${days}&day=${day}#day-runs`,
-    });
+    const { chart, chartDays, days, selected } = await chartOf(c, task, plugin);
     const runs = selected
       ? (await runsOnDay(em, task, selected)).map((r) => ({
           ...r,
           stateLabel: JOB_STATE_VIEW[r.state]?.label ?? r.state,
           badge: JOB_STATE_VIEW[r.state]?.badge ?? '',
-          snapshot: r.snapshotId?.slice(0, 8) ?? null,
         }))
       : null;
-    const done = c.req.query('done') ?? '';
-    const n = Math.max(0, Number.parseInt(c.req.query('n') ?? '0', 10) || 0);
-    const skipped = Math.max(0, Number.parseInt(c.req.query('skipped') ?? '0', 10) || 0);
-    const notice = NOTICES[done] ?? ACTION_NOTICES[done]?.(n);
     return renderPage(c, deps, 'pages/tasks/task.njk', {
       ...context,
       title: task.name,
-      notice: notice ?? null,
-      skippedNotice: ACTION_NOTICES[done] && skipped ? `${skipped} selected could not take this action.` : null,
       discovering: await discoveryInProgress(em, task),
       discovered: Boolean(task.discoveredAt),
-      lastBackup: await lastBackupOf(em, task),
-      nextRun: nextRunOf(task, now),
-      frequency: FREQUENCY_LABELS[task.frequency as Frequency],
-      backupHour: `${String(task.backupHour).padStart(2, '0')}:00 UTC`,
-      tiles: await kindSummaries(em, task, plugin),
+      ...(await liveParts(c, task, plugin)),
       chart,
       chartDays,
       days,
@@ -528,7 +562,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     const back = form.back?.startsWith(`/tasks/${task.id}`) ? form.back : `/tasks/${task.id}`;
     const selectedIds = (ids ?? []).slice(0, 1000);
     if (selectedIds.length === 0) {
-      return c.redirect(`${back}${back.includes('?') ? '&' : '?'}done=none`, 303);
+      return redirectWithFlash(c, deps, back, NOTICES.none as string);
     }
     if (action === 'delete' && form.confirm !== 'yes') {
       const entities = await em.find(
@@ -558,11 +592,8 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
             : action === 'restore'
               ? await restoreEntities(em, task, selectedIds, actor, now)
               : await backupNow(em, task, selectedIds, jobInitiatorOf(c, deps), now, deps.config.jobMaxAttempts);
-    const url = new URL(back, 'http://holdfast.invalid');
-    url.searchParams.set('done', action);
-    url.searchParams.set('n', String(result.done));
-    if (result.skipped) url.searchParams.set('skipped', String(result.skipped));
-    return c.redirect(`${url.pathname}${url.search}`, 303);
+    const skipped = result.skipped ? ` ${result.skipped} selected could not take this action.` : '';
+    return redirectWithFlash(c, deps, back, `${ACTION_NOTICES[action]?.(result.done)}${skipped}`);
   });
 
   // ---- Settings, connection, pause, delete ----------------------------------------------
@@ -591,7 +622,6 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
         storage: await storageLocationOf(c.get('em'), task),
         retention: retentionLabel(task.retention),
         graceDays: TASK_GRACE_DAYS,
-        notice: NOTICES[c.req.query('done') ?? ''] ?? null,
       },
       status,
     );
@@ -609,7 +639,12 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!pluginOf(task)?.apiUsageLimit) delete input.apiUsageLimitPercent;
     try {
       const changed = await updateTaskSettings(c.get('em'), serviceDeps(deps), task, input, auditActorOf(c, deps));
-      return c.redirect(`/tasks/${task.id}/settings?done=${changed.length ? 'saved' : 'unchanged'}`, 303);
+      return redirectWithFlash(
+        c,
+        deps,
+        `/tasks/${task.id}/settings`,
+        (changed.length ? NOTICES.saved : NOTICES.unchanged) as string,
+      );
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       return settingsPage(c, task, form, err.fields ?? {}, 422);
@@ -673,25 +708,25 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       );
       return reconnectPage(c, task, plugin, echo, mapped, 422);
     }
-    return c.redirect(`/tasks/${task.id}?done=reconnected`, 303);
+    return redirectWithFlash(c, deps, `/tasks/${task.id}`, NOTICES.reconnected as string);
   });
 
   app.post('/tasks/:id/pause', canManage, async (c) => {
     const task = await taskOf(c);
     await setTaskStatus(c.get('em'), task, 'paused', auditActorOf(c, deps));
-    return c.redirect(`/tasks/${task.id}?done=paused`, 303);
+    return redirectWithFlash(c, deps, `/tasks/${task.id}`, NOTICES.paused as string);
   });
 
   app.post('/tasks/:id/resume', canManage, async (c) => {
     const task = await taskOf(c);
     await setTaskStatus(c.get('em'), task, 'active', auditActorOf(c, deps));
-    return c.redirect(`/tasks/${task.id}?done=resumed`, 303);
+    return redirectWithFlash(c, deps, `/tasks/${task.id}`, NOTICES.resumed as string);
   });
 
   app.post('/tasks/:id/discover', canManage, async (c) => {
     const task = await taskOf(c);
     await requestDiscovery(c.get('em'), task, jobInitiatorOf(c, deps), deps.now(), deps.config.jobMaxAttempts);
-    return c.redirect(`/tasks/${task.id}?done=discover`, 303);
+    return redirectWithFlash(c, deps, `/tasks/${task.id}`, NOTICES.discover as string);
   });
 
   app.get('/tasks/:id/delete', canManage, async (c) => {
@@ -709,7 +744,12 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post('/tasks/:id/delete', canManage, async (c) => {
     const task = await taskOf(c);
     await deleteTask(c.get('em'), serviceDeps(deps), task, auditActorOf(c, deps));
-    return c.redirect('/?done=task-deleted', 303);
+    return redirectWithFlash(
+      c,
+      deps,
+      '/',
+      'The backup task has been deleted. You can restore it below during its grace period.',
+    );
   });
 
   app.post('/tasks/:id/restore', canManage, async (c) => {
@@ -720,7 +760,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       c.req.param('id'),
       auditActorOf(c, deps),
     );
-    return c.redirect(`/tasks/${task.id}?done=restored`, 303);
+    return redirectWithFlash(c, deps, `/tasks/${task.id}`, NOTICES.restored as string);
   });
 
   return app;

@@ -6,6 +6,7 @@ import { recordAudit } from '../../audit/audit-service.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import { clientIp } from '../../http/client.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, principalOf } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import {
@@ -51,8 +52,8 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
           kind: KIND_LABELS[org.kind],
           isRoot: org.kind === 'root',
           status: org.status,
-          purgeAfter: org.purgeAfter?.toISOString().slice(0, 16).replace('T', ' ') ?? null,
-          createdAt: org.createdAt.toISOString().slice(0, 10),
+          purgeAfter: org.purgeAfter ?? null,
+          createdAt: org.createdAt,
         },
         values: extra.values ?? {
           name: org.name,
@@ -62,7 +63,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
         },
         errors: extra.errors ?? {},
         failure: extra.failure,
-        notice: extra.notice ?? c.req.query('notice'),
+        notice: extra.notice,
         canEdit: mayEdit(c),
         confirmation: REMOVAL_CONFIRMATION,
         graceDays: REMOVAL_GRACE_DAYS,
@@ -95,9 +96,11 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
           actor: actor(c),
         });
       }
-      return c.redirect(
-        `/settings/account?notice=${encodeURIComponent(changed.length ? 'Account details saved.' : 'Nothing changed.')}`,
-        303,
+      return redirectWithFlash(
+        c,
+        deps,
+        '/settings/account',
+        changed.length ? 'Account details saved.' : 'Nothing changed.',
       );
     } catch (err) {
       if (err instanceof ValidationError) return page(c, { values, errors: err.fields ?? {} }, 422);
@@ -118,9 +121,11 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
         description: `Removal of ${org.name} approved; its data is purged after ${purgeAfter.toISOString()} unless restored`,
         actor: actor(c),
       });
-      return c.redirect(
-        `/settings/account?notice=${encodeURIComponent(`The account will be removed after ${REMOVAL_GRACE_DAYS} days. You can restore it until then.`)}`,
-        303,
+      return redirectWithFlash(
+        c,
+        deps,
+        '/settings/account',
+        `The account will be removed after ${REMOVAL_GRACE_DAYS} days. You can restore it until then.`,
       );
     } catch (err) {
       if (err instanceof ValidationError) return page(c, { errors: err.fields ?? {} }, 422);
@@ -142,7 +147,7 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       description: `Removal of ${org.name} cancelled`,
       actor: actor(c),
     });
-    return c.redirect(`/settings/account?notice=${encodeURIComponent('The account is restored.')}`, 303);
+    return redirectWithFlash(c, deps, '/settings/account', 'The account is restored.');
   });
 
   return app;

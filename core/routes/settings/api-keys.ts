@@ -10,6 +10,7 @@ import { AppError, ValidationError } from '../../errors.ts';
 import { auditActor } from '../../http/audit-actor.ts';
 import { requestOrigin } from '../../http/client.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import { Organization } from '../../identity/entities.ts';
@@ -18,10 +19,6 @@ import { formFields, formLists } from '../forms.ts';
 import { type GrantFormInput, grantFieldsContext, grantFromForm } from '../grant-form.ts';
 
 const BASE = '/settings/api';
-
-function shortTime(date: Date | null | undefined): string | null {
-  return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : null;
-}
 
 /** The scope in words, for the key's row. */
 async function scopeSummary(c: Context<AppEnv>, key: IApiKey): Promise<{ rights: string; accounts: string }> {
@@ -52,9 +49,9 @@ export function apiKeyRoutes(deps: AppDeps): Hono<AppEnv> {
       const standing = await keyStanding(c.get('em'), k);
       rows.push({
         clientId: k.id,
-        createdAt: shortTime(k.createdAt),
+        createdAt: k.createdAt,
         createdBy: k.createdByEmail,
-        lastUsedAt: shortTime(k.lastUsedAt),
+        lastUsedAt: k.lastUsedAt ?? null,
         isNew: k.id === extra.created?.clientId,
         scope: await scopeSummary(c, k),
         suspendedBecause: standing.kind === 'suspended' ? standing.reason : null,
@@ -67,7 +64,6 @@ export function apiKeyRoutes(deps: AppDeps): Hono<AppEnv> {
       keys: rows,
       created: extra.created,
       confirmDelete: extra.confirmDelete,
-      notice: c.req.query('notice'),
     });
   };
 
@@ -138,7 +134,7 @@ export function apiKeyRoutes(deps: AppDeps): Hono<AppEnv> {
     const clientId = key.id;
     await deleteApiKey(c.get('em'), org, key, auditActor(c, deps));
     c.get('log').info({ clientId }, 'api key deleted');
-    return c.redirect(`${BASE}?notice=${encodeURIComponent(`API key ${clientId} deleted.`)}`, 303);
+    return redirectWithFlash(c, deps, BASE, `API key ${clientId} deleted.`);
   });
 
   return app;

@@ -14,6 +14,7 @@ import { recordAudit } from '../../audit/audit-service.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import { clientIp } from '../../http/client.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import { type IOrganization, User } from '../../identity/entities.ts';
@@ -68,14 +69,13 @@ export function ipRestrictionRoutes(deps: AppDeps): Hono<AppEnv> {
         rules: rules.map((r) => ({ id: r.id, description: r.description, entries: r.entries })),
         form: extra.form,
         failure: extra.failure,
-        notice: c.req.query('notice'),
         focus: extra.form ? (Object.keys(extra.form.errors)[0] ?? 'description') : undefined,
       },
       status,
     );
   };
 
-  const done = (c: Context<AppEnv>, notice: string) => c.redirect(`${BASE}?notice=${encodeURIComponent(notice)}`, 303);
+  const done = (c: Context<AppEnv>, notice: string) => redirectWithFlash(c, deps, BASE, notice);
 
   const inputOf = (form: Record<string, string>): IpRuleInput => ({
     description: form.description ?? '',

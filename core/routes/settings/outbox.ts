@@ -30,7 +30,7 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
       smtpConfigured: Boolean(deps.config.smtpUrl),
       messages: messages.map((m) => ({
         id: m.id,
-        createdAt: m.createdAt.toISOString().slice(0, 16).replace('T', ' '),
+        createdAt: m.createdAt,
         to: m.to,
         subject: m.subject,
         text: m.text,

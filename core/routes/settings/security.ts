@@ -128,8 +128,8 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
             )
         ).map((s) => ({
           current: s.id === c.get('session')?.id,
-          since: s.createdAt.toISOString().slice(0, 16).replace('T', ' '),
-          lastSeen: s.lastSeenAt.toISOString().slice(0, 16).replace('T', ' '),
+          since: s.createdAt,
+          lastSeen: s.lastSeenAt,
           ip: s.ip ?? 'unknown',
           browser: browserName(s.userAgent),
         })),

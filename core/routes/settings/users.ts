@@ -7,6 +7,7 @@ import { recordAudit } from '../../audit/audit-service.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import { clientIp } from '../../http/client.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import type { IUser } from '../../identity/entities.ts';
@@ -111,10 +112,9 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
         status: u.status,
         twoFactor: Boolean(u.totpEnabledAt),
         pendingEmail: u.pendingEmail,
-        lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+        lastLoginAt: u.lastLoginAt ?? null,
         isSelf: u.id === principalOf(c).user?.id,
       })),
-      notice: c.req.query('notice'),
     });
   });
 
@@ -136,9 +136,11 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
         description: `Invited ${user.email} as ${user.role === 'administrator' ? 'an administrator' : `a custom user (${user.permissions.length} permissions)`}`,
         actor: actorFor(c, deps, principal),
       });
-      return c.redirect(
-        `/settings/users?notice=${encodeURIComponent(`Invitation sent to ${user.email}. The link works for 24 hours.`)}`,
-        303,
+      return redirectWithFlash(
+        c,
+        deps,
+        '/settings/users',
+        `Invitation sent to ${user.email}. The link works for 24 hours.`,
       );
     } catch (err) {
       if (err instanceof ValidationError)
@@ -218,7 +220,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
         : changes.fields.length
           ? `Saved changes to ${user.email}.`
           : 'Nothing changed.';
-      return c.redirect(`/settings/users?notice=${encodeURIComponent(notice)}`, 303);
+      return redirectWithFlash(c, deps, '/settings/users', notice);
     } catch (err) {
       const values = { ...input, accounts: input.accessibleOrganizationIds };
       if (err instanceof ValidationError) return formPage(c, user, values, err.fields ?? {}, 422);
@@ -234,7 +236,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
       const user = await findUser(c.get('em'), organizationOf(c), c.req.param('id'));
       try {
         const notice = await run(c, user);
-        return c.redirect(`/settings/users?notice=${encodeURIComponent(notice)}`, 303);
+        return redirectWithFlash(c, deps, '/settings/users', notice);
       } catch (err) {
         if (err instanceof AppError && err.status < 500) {
           const users = await listUsers(c.get('em'), organizationOf(c));
@@ -252,7 +254,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
                 status: u.status,
                 twoFactor: Boolean(u.totpEnabledAt),
                 pendingEmail: u.pendingEmail,
-                lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+                lastLoginAt: u.lastLoginAt ?? null,
                 isSelf: u.id === principalOf(c).user?.id,
               })),
               failure: err.message,

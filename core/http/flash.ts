@@ -1,0 +1,46 @@
+// One-time banners ("3 queued for backup now."): the text travels in a signed, short-lived,
+// HttpOnly cookie set with the redirect and cleared by the first full page that shows it, so a
+// reload does not repeat it and nothing in the URL can put words on a page.
+import type { Context, MiddlewareHandler } from 'hono';
+import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie';
+import { isHttps } from './client.ts';
+import type { AppDeps, AppEnv } from './env.ts';
+
+const FLASH_COOKIE = 'holdfast_flash';
+/** Long enough for the redirect that follows; a banner never waits for a later visit. */
+const FLASH_SECONDS = 60;
+
+/** Answers with a 303 to `location`, its page showing `text` once. */
+export async function redirectWithFlash(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  location: string,
+  text: string,
+): Promise<Response> {
+  await setSignedCookie(c, FLASH_COOKIE, text, deps.cookieSecret, {
+    httpOnly: true,
+    sameSite: 'Lax',
+    secure: isHttps(c, deps.config),
+    path: '/',
+    maxAge: FLASH_SECONDS,
+  });
+  return c.redirect(location, 303);
+}
+
+/** Reads a pending banner (signature checked) for renderPage to show and clear. */
+export function readFlash(deps: AppDeps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const value = await getSignedCookie(c, deps.cookieSecret, FLASH_COOKIE);
+    c.set('flash', typeof value === 'string' && value ? value : undefined);
+    await next();
+  };
+}
+
+/** The pending banner, cleared so that it is shown on this page only. */
+export function takeFlash(c: Context<AppEnv>): string | undefined {
+  const text = c.get('flash');
+  if (text === undefined) return undefined;
+  c.set('flash', undefined);
+  deleteCookie(c, FLASH_COOKIE, { path: '/' });
+  return text;
+}

@@ -1,0 +1,209 @@
+// The daily glance in a real browser (the test service, jobs in worker threads): the task page
+// following a Backup now without a reload (header, Summary tiles, chart), its status filter
+// offering only what exists, times in the reader's zone with UTC on hover, banners shown once
+// and never taken from the URL, and every page
+// route laid out without sideways overflow at 1024 and 1280 px, with every section of the
+// navigation on screen at 390 px. The page routes are the app's own GET routes; each is visited
+// (following the pages' links and GET forms) or listed below with the reason it is not a page.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApplianceWithTask, startApplianceWithTask } from '../helpers/appliance-task.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
+import { tempDir } from '../helpers/config.ts';
+import { consoleErrorsOf, DESKTOP, PHONE, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
+import { createTestApp } from '../helpers/kernel.ts';
+
+const TASK_NAME = 'Glance: Northwind Traders international holdings, EMEA regional office team';
+const dir = tempDir();
+let browser: Browser;
+let setup: ApplianceWithTask;
+let routes: string[];
+
+beforeAll(async () => {
+  setup = await startApplianceWithTask(dir.path, TASK_NAME, {
+    account: 'northwind-traders-international-holdings-emea-regional-office',
+    items: 4,
+  });
+  browser = await launchChromium();
+  const app = await createTestApp();
+  routes = [...new Set(app.app.routes.filter((r) => r.method === 'GET').map((r) => r.path))];
+  await app.close();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await setup?.close();
+  dir.remove();
+});
+
+/** The "Last backup" fact of the task page's header. */
+function lastBackupFact(page: Page): Promise<string> {
+  return page.locator('.task-facts div').filter({ hasText: 'Last backup' }).locator('dd').innerText();
+}
+
+// GET routes that are not pages a signed-in user lays out, and why.
+const NOT_PAGES: Record<string, string> = {
+  '/healthz': 'probe',
+  '/readyz': 'probe',
+  '/static/:file{.+}': 'asset',
+  '/favicon.ico': 'asset',
+  '/setup': 'redirects once set up (first-run.test.ts)',
+  '/login': 'signed-out page (first-run.test.ts)',
+  '/confirm-email/:token': 'needs a mailed token',
+  '/forgot-password': 'signed-out page',
+  '/reset-password/:token': 'needs a mailed token',
+  '/login/two-factor': 'sign-in step (two-factor.test.ts)',
+  '/login/two-factor/setup': 'sign-in step (two-factor.test.ts)',
+  '/login/new-password': 'sign-in step',
+  '/settings': 'redirects to a settings tab',
+  '/activity/export.csv': 'download',
+  '/activity/security-audit/export.csv': 'download',
+  '/tasks/oauth/callback': 'OAuth redirect target',
+  '/tasks/:id/entities/:entityId/row': 'htmx fragment',
+  '/tasks/:id/discovery': 'htmx fragment',
+  '/tasks/:id/live': 'htmx fragment',
+  '/jobs.csv': 'download',
+  '/jobs/:id/live': 'htmx fragment',
+  '/jobs/:id/download': 'download',
+  '/settings/storage/:id/edit': 'needs an S3 store (storage-settings.test.ts)',
+  '/settings/ip-restrictions/:id/edit': 'needs a rule that keeps the browser in (ip-restrictions.test.ts)',
+  '/settings/api/keys/:clientId/delete': 'needs an API key (settings-api.test.ts)',
+  '/portal/accounts/:id': 'needs a child account (portal.test.ts)',
+  '/portal/accounts/:id/remove': 'needs a child account (portal.test.ts)',
+  '/portal': 'only in a portal organization (portal.test.ts)',
+  '/portal/new': 'only in a portal organization (portal.test.ts)',
+};
+
+/** Whether a concrete path matches a router pattern such as /tasks/:id/settings. */
+function matches(pattern: string, path: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/:[A-Za-z]+(\{[^}]*\})?/g, '[^/]+')}$`);
+  return re.test(path);
+}
+
+// Elements that clip or scroll content wider than themselves (text truncated with an ellipsis
+// is by design), tables wider than their box, and the document scrolling sideways.
+const LAYOUT_PROBLEMS = `(() => {
+  const out = [];
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const doc = document.documentElement.scrollWidth - window.innerWidth;
+  if (doc > 0) out.push('document scrolls sideways by ' + doc + ' px');
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg')) continue;
+    const cs = getComputedStyle(el);
+    if (cs.display === 'none' || cs.textOverflow === 'ellipsis') continue;
+    if (el.clientWidth > 1 && el.scrollWidth > el.clientWidth + 1 && cs.overflowX !== 'visible') {
+      out.push(name(el) + ' holds ' + el.scrollWidth + ' px in ' + el.clientWidth + ' px');
+    }
+    if (el.tagName === 'TABLE' && el.parentElement && el.getBoundingClientRect().width > el.parentElement.clientWidth + 1) {
+      out.push(name(el) + ' is ' + Math.round(el.getBoundingClientRect().width) + ' px in ' + el.parentElement.clientWidth + ' px');
+    }
+  }
+  return out;
+})()`;
+
+describe('the daily glance in a browser', () => {
+  it("follows Backup now live on the task page in the reader's time zone and shows its banner once", async () => {
+    const { appliance, task, entity } = setup;
+    // A reader in Zürich: times show in their zone (CET in December), UTC on hover.
+    const context = await newBrowserContext(browser, { viewport: DESKTOP, timezoneId: 'Europe/Zurich' });
+    const page = await context.newPage();
+    const consoleErrors = consoleErrorsOf(page);
+    await signInPage(page, appliance.url);
+    const taskUrl = `${appliance.url}/tasks/${task.id}`;
+    await page.goto(taskUrl);
+    expect(await lastBackupFact(page)).toBe('Never');
+    // The status filter offers only what some entry has: one entity, one status.
+    expect(await page.locator('#status option').count()).toBe(2);
+    await screenshotBothWidths(page, 'glance-task-before');
+
+    await page.getByLabel(`Select ${entity.name}`).check();
+    await page.getByRole('button', { name: 'Backup now' }).click();
+    await page.getByText('1 queued for backup now.').waitFor();
+    // A mark on the window survives only if the page is never reloaded.
+    await page.evaluate('window.__stillThisPage = true');
+
+    await expect.poll(() => lastBackupFact(page), { interval: 500 }).not.toBe('Never');
+    await page.locator('.tiles .status-counts .badge-success').filter({ hasText: '1 success' }).waitFor();
+    await page.locator('rect.chart-bar').first().waitFor();
+    expect(await page.evaluate('window.__stillThisPage === true')).toBe(true);
+    const lastBackup = page.locator('.task-facts time').first();
+    expect(await lastBackup.textContent()).toMatch(/^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} (CET|GMT\+1)$/);
+    expect(await lastBackup.getAttribute('title')).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
+    await screenshotBothWidths(page, 'glance-task-after-backup');
+
+    // The banner was for that one page view.
+    await page.reload();
+    expect(await page.getByText('queued for backup now').count()).toBe(0);
+
+    // Text in the URL is never shown as a banner.
+    for (const path of ['/settings/account', '/settings/users', '/settings/api', '/settings/ip-restrictions', '/']) {
+      await page.goto(`${appliance.url}${path}?notice=Crafted%20by%20a%20stranger&done=created`);
+      expect({ path, shown: await page.getByText('Crafted by a stranger').count() }).toEqual({ path, shown: 0 });
+      expect({ path, banners: await page.locator('.alert-success').count() }).toEqual({ path, banners: 0 });
+    }
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  });
+
+  it('lays out every page without overflow at 1024 and 1280 px and every section at 390 px', async () => {
+    const { appliance } = setup;
+    await setup.backupAndWait();
+    const context = await newBrowserContext(browser, { viewport: DESKTOP });
+    const page = await context.newPage();
+    await signInPage(page, appliance.url);
+
+    const pages = routes.filter((r) => !(r in NOT_PAGES) && !r.startsWith('/api/v1/') && !r.startsWith('/logout'));
+    const visited = new Map<string, string>();
+    // /settings only redirects to its first tab: start there too.
+    const queue = ['/', '/settings/account'];
+    const seen = new Set<string>();
+    // Follows the pages' own links, htmx sources and GET forms, keeping one URL per route.
+    while (queue.length) {
+      const path = queue.shift() as string;
+      if (seen.has(path)) continue;
+      seen.add(path);
+      const route = pages.find((r) => matches(r, path.split('?')[0] as string));
+      if (!route || visited.has(route)) continue;
+      visited.set(route, path);
+      await page.goto(`${appliance.url}${path}`);
+      const links = (await page.evaluate(
+        `[...document.querySelectorAll('a[href^="/"]')].map((a) => a.getAttribute('href'))
+          .concat([...document.querySelectorAll('[hx-get^="/"]')].map((e) => e.getAttribute('hx-get')))
+          .concat([...document.querySelectorAll('form[method="get"]')].flatMap((f) =>
+            [f.getAttribute('action'), ...[...f.querySelectorAll('[formaction]')].map((b) => b.getAttribute('formaction'))]
+              .filter((a) => a && a.startsWith('/'))
+              .map((a) => a + '?' + new URLSearchParams(new FormData(f)).toString())))`,
+      )) as string[];
+      for (const href of links) queue.push(href.split('#')[0] as string);
+    }
+    const entity = visited.get('/recovery/tasks/:taskId/entities/:entityId') as string;
+    expect(pages.filter((r) => !visited.has(r))).toEqual([]);
+
+    const problems: string[] = [];
+    // The item search's results, as its form asks for them.
+    await page.goto(`${appliance.url}${entity}?mode=search`);
+    await page.getByLabel('Word or phrase').fill('item');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('status').filter({ hasText: 'items found.' }).waitFor();
+    const search = page.url().slice(appliance.url.length);
+    for (const [route, path] of [...visited, ['item search', search] as const]) {
+      await page.goto(`${appliance.url}${path}`);
+      for (const width of [1024, 1280]) {
+        await page.setViewportSize({ width, height: 800 });
+        for (const p of (await page.evaluate(LAYOUT_PROBLEMS)) as string[]) problems.push(`${route} at ${width}: ${p}`);
+      }
+      await page.setViewportSize(PHONE);
+      const offScreen = (await page.evaluate(
+        `[...document.querySelectorAll('nav[aria-label="Main"] a')].filter((a) => { const r = a.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth; }).map((a) => a.textContent.trim())`,
+      )) as string[];
+      for (const label of offScreen) problems.push(`${route} at 390: ${label} is off screen`);
+      await page.setViewportSize(DESKTOP);
+    }
+    await page.goto(`${appliance.url}${search}`);
+    await screenshotBothWidths(page, 'glance-item-search');
+    await page.goto(`${appliance.url}${visited.get('/recovery/tasks/:taskId')}`);
+    await screenshotBothWidths(page, 'glance-recovery-entities');
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
