@@ -367,6 +367,10 @@ async function dispatch(
         out(
           `ORPHAN pack ${p.id}: ${p.size} bytes, named by no index and used by no snapshot (the next backup reuses its blobs; prune removes it)`,
         );
+      for (const h of report.damagedTarHeaders)
+        out(
+          `DAMAGED TAR HEADER pack ${h.pack} at byte ${h.offset}: every blob in it authenticates (blobs are read by offset, not through tar); nothing is lost`,
+        );
       for (const l of lock.removedStale) out(`STALE LOCK ${describeStale(l)}: removed`);
       for (const l of report.staleLocks) out(`STALE LOCK ${describeStale(l)} (holdfast repo unlock removes it)`);
       out(

@@ -103,6 +103,16 @@ export interface InitOptions extends RepositoryOptions {
 }
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+const damagedKeyMessage = (key: string) => `key file ${key} is damaged (its bytes no longer match its name)`;
+
+/** Key objects whose bytes no longer match their name: damaged, they open nothing. */
+export async function damagedKeys(sink: Sink): Promise<string[]> {
+  const damaged: string[] = [];
+  for await (const info of sink.list('keys/'))
+    if (sha256(await readAll(await sink.get(info.key))) !== info.key.slice('keys/'.length)) damaged.push(info.key);
+  return damaged;
+}
 /**
  * Sealed bytes a repository object holds at once — its open packs plus the packs uploading — in
  * pack sizes: one pack fills while the previous one uploads. saveBlob waits for room.
@@ -239,10 +249,17 @@ export class Repository {
     const sealedConfig = await readAll(await sink.get(CONFIG_KEY));
     // Every key object the credentials open is tried until one also opens the config: a key
     // object left by a failed init holds other keys than the repository's.
+    const damaged: string[] = [];
     for await (const info of sink.list('keys/')) {
       let keys: MasterKeys;
+      const wrapped = await readAll(await sink.get(info.key));
+      // A key object is named by the SHA-256 of its bytes: one that no longer matches is damaged.
+      if (sha256(wrapped) !== info.key.slice('keys/'.length)) {
+        damaged.push(info.key);
+        continue;
+      }
       try {
-        keys = await unwrapKeys(await readAll(await sink.get(info.key)), credentials);
+        keys = await unwrapKeys(wrapped, credentials);
       } catch (err) {
         if (err instanceof WrongPassphraseError) continue;
         throw err;
@@ -256,8 +273,16 @@ export class Repository {
       }
       if (config.id !== marker.id)
         throw new IntegrityError(`repository config belongs to ${config.id}, not ${marker.id}`);
-      return new Repository(sink, config, keys, options);
+      const repo = new Repository(sink, config, keys, options);
+      for (const key of damaged) repo.#warn(`${damagedKeyMessage(key)}; another key opened the repository`);
+      return repo;
     }
+    if (damaged.length)
+      throw new RepositoryError(
+        'wrong_passphrase',
+        `the passphrase (or key) does not open this repository: ${damaged.map(damagedKeyMessage).join('; ')}, and ` +
+          'the repository cannot be opened without it (only with the passphrase or key of another, intact key file)',
+      );
     throw new RepositoryError('wrong_passphrase', 'the passphrase (or key) does not open this repository');
   }
 
@@ -585,8 +610,7 @@ export class Repository {
       try {
         bytes = await readAll(await this.sink.get(packKey(first.at.pack), { offset: start, length: end - start }));
       } catch (err) {
-        if (!(err instanceof ObjectNotFoundError)) throw err;
-        const error = new IntegrityError(`pack ${first.at.pack} (holding blob ${first.id}) is missing`);
+        const error = await this.#packDamage(err, first.at.pack, first.id, end);
         for (const { id, at } of run) failed.push({ position: out.push(Buffer.alloc(0)) - 1, id, at, error });
         continue;
       }
@@ -609,6 +633,23 @@ export class Repository {
       for (const f of failed) out[f.position] = found.get(f.id) as Buffer;
     }
     return out;
+  }
+
+  /**
+   * A failed ranged read of a pack as damage: the pack is missing, or shorter than the range (a
+   * truncated pack: sinks refuse a range that starts past the end). Any other error is thrown.
+   */
+  async #packDamage(err: unknown, pack: string, blob: string, end: number): Promise<IntegrityError> {
+    if (err instanceof ObjectNotFoundError) return new IntegrityError(`pack ${pack} (holding blob ${blob}) is missing`);
+    if (err instanceof SinkError) {
+      const size = await this.sink.head(packKey(pack)).then(
+        (info) => info.size,
+        () => undefined,
+      );
+      if (size !== undefined && size < end)
+        return new IntegrityError(`pack ${pack} is truncated to ${size} bytes (blob ${blob})`);
+    }
+    throw err;
   }
 
   /** Authenticates a blob's sealed bytes (and its id) and returns its plaintext. */
@@ -659,7 +700,7 @@ export class Repository {
           this.#index.set(id, at);
           break;
         } catch (err) {
-          if (!(err instanceof IntegrityError || err instanceof ObjectNotFoundError)) throw err;
+          if (!(err instanceof IntegrityError)) await this.#packDamage(err, at.pack, id, at.offset + at.length);
         }
       }
     }
