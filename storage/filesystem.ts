@@ -117,7 +117,9 @@ export async function backupDirectory(
           old?.mtimeMs === meta.mtimeMs &&
           old?.ctimeMs === identity.ctimeMs &&
           old?.ino === identity.ino &&
-          old?.mode === meta.mode;
+          old?.mode === meta.mode &&
+          // Content the repository is known to have lost is read from the folder again.
+          !before.content?.some((blob) => repo.isKnownDamaged(blob));
         if (unchanged) {
           await writer.carryOver(entry.key);
           carried++;

@@ -154,6 +154,8 @@ export class Repository {
   readonly #pendingIds = new Set<string>();
   /** Blobs this object found damaged when reading them: saving one stores a fresh copy. */
   readonly #unreadable = new Set<string>();
+  /** Blobs whose indexed pack is missing or truncated (see #noteGonePacks). */
+  readonly #inGonePacks = new Set<string>();
   #uploads: Promise<void>[] = [];
   /** Bytes of blobs being sealed, in open packs or in packs uploading (see PACKS_IN_FLIGHT). */
   #heldBytes = 0;
@@ -328,7 +330,7 @@ export class Repository {
     if (this.#indexLoaded) return;
     const listing = listPacks(this.sink);
     listing.catch(() => undefined); // awaited below; not unhandled if reading the index fails first
-    const named = new Set<string>();
+    const named = new Map<string, number>();
     for await (const info of this.sink.list('index/')) {
       let file: IndexFile;
       try {
@@ -344,13 +346,62 @@ export class Repository {
         continue;
       }
       for (const pack of file.packs) {
-        named.add(pack.id);
+        named.set(pack.id, pack.size);
         for (const blob of pack.blobs) this.#remember(pack.id, blob);
       }
     }
-    const unnamed = [...(await listing)].filter(([id]) => !named.has(id));
+    const present = await listing;
+    const unnamed = [...present].filter(([id]) => !named.has(id));
     await this.#indexFromTrailers(unnamed);
+    const gone: string[] = [];
+    for (const [id, size] of named) {
+      if (present.get(id) === size) continue;
+      // The listing began before the index files were read: a pack of a backup running meanwhile
+      // may be in an index file but not in the listing. Only the store's answer now counts.
+      const now = await this.sink.head(packKey(id)).then(
+        (info) => info.size,
+        (err: unknown) => {
+          if (err instanceof ObjectNotFoundError) return undefined;
+          throw err;
+        },
+      );
+      if (now === size) continue;
+      if (now === undefined) present.delete(id);
+      else present.set(id, now);
+      gone.push(id);
+    }
+    if (gone.length) await this.#noteGonePacks(new Set(gone), present);
     this.#indexLoaded = true;
+  }
+
+  /**
+   * The damage path of loading: packs an index file names that are missing or of another size
+   * (truncated). Their blobs are stored again when saved (a backup then never refers to a lost
+   * copy) and files using them are not carried over; reading still tries every copy.
+   */
+  async #noteGonePacks(gone: Set<string>, present: Map<string, number>): Promise<void> {
+    for (const id of gone)
+      this.#warn(
+        `pack ${id} is ${present.has(id) ? 'truncated' : 'missing'}; a backup stores its blobs again ` +
+          '(`holdfast repo verify` names what needs them)',
+      );
+    for await (const info of this.sink.list('index/')) {
+      let file: IndexFile;
+      try {
+        file = await this.readIndexFile(info.key);
+      } catch (err) {
+        if (!(err instanceof IntegrityError || err instanceof ObjectNotFoundError)) throw err;
+        continue;
+      }
+      for (const pack of file.packs)
+        if (gone.has(pack.id))
+          for (const blob of pack.blobs) if (this.#index.get(blob.id)?.pack === pack.id) this.#inGonePacks.add(blob.id);
+    }
+  }
+
+  /** Whether a blob is known to be unreadable where the index has it (found damaged, or its pack is gone). */
+  isKnownDamaged(id: string): boolean {
+    return this.#unreadable.has(id) || this.#inGonePacks.has(id);
   }
 
   async #indexFromTrailers(packs: [string, number][]): Promise<void> {
@@ -424,11 +475,12 @@ export class Repository {
     const id = await blobIdAsync(this.keys.idKey, plaintext);
     // force: store again even if indexed (prune moving live blobs out of mostly-dead packs).
     // A blob found damaged is stored again, so a new snapshot never refers to the damaged copy.
-    if (this.#pendingIds.has(id) || (!options.force && !this.#unreadable.has(id) && this.#index.has(id))) {
+    if (this.#pendingIds.has(id) || (!options.force && !this.isKnownDamaged(id) && this.#index.has(id))) {
       this.stats.blobsReused++;
       return { id, added: false };
     }
     this.#unreadable.delete(id);
+    this.#inGonePacks.delete(id);
     this.#pendingIds.add(id);
     let sealed: { pieces: Buffer[]; length: number; codec: number };
     // Room for the blob first (its plaintext size; the sealed size once known), so memory held in
