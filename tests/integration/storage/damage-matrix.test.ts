@@ -133,11 +133,12 @@ beforeAll(async () => {
 
 afterAll(() => {
   if (base) rmSync(base.dir, { recursive: true, force: true });
-});
+}, 120_000);
 
-/** A copy of the base repository for one case. */
+/** A copy of the base repository for one case, in the case's own folder (removed after it). */
 function copyRepo(name: string): { path: string; sink: string[] } {
-  const path = join(base.dir, `case-${name}`);
+  mkdirSync(join(base.dir, name));
+  const path = join(base.dir, name, 'repo');
   cpSync(base.repo, path, { recursive: true });
   return { path, sink: ['--sink', 'local', '--path', path] };
 }
@@ -362,7 +363,7 @@ describe('the damage matrix', () => {
         log.push(`$ ${args.join(' ')} → ${r.code}\n${r.stdout}${r.stderr}`);
         return r;
       };
-      const target = (what: string) => join(base.dir, `${slug}-${what}`);
+      const target = (what: string) => join(base.dir, slug, what);
       const final = base.snapshots[2] as Base['snapshots'][number];
       try {
         if (c.whileDamaged) await c.whileDamaged(sink);
@@ -436,6 +437,8 @@ describe('the damage matrix', () => {
         // The commands' output tells what went wrong.
         console.log(log.join('\n'));
         throw err;
+      } finally {
+        rmSync(join(base.dir, slug), { recursive: true, force: true });
       }
     });
   }
