@@ -11,6 +11,7 @@ import { pruneRepository } from '../storage/prune.ts';
 import { displayName } from '../storage/raw-names.ts';
 import { rebuildIndex } from '../storage/rebuild-index.ts';
 import { repairSnapshots } from '../storage/repair.ts';
+import { repairPacks } from '../storage/repair-packs.ts';
 import { type DamagedSnapshot, MARKER_KEY, Repository, RepositoryError } from '../storage/repository.ts';
 import { applyRetention, parsePeriod, type RetentionPolicy } from '../storage/retention.ts';
 import { SnapshotReader } from '../storage/snapshot-reader.ts';
@@ -55,6 +56,8 @@ Commands:
                                --forget); write snapshots with damaged trees or blobs again without
                                the damaged items, tagged "repaired" (the originals removed with
                                --forget). --read-data also reads every content blob.
+  repair packs <pack id>…      Store the blobs of damaged packs that still read in new packs and remove
+                               the packs (then "repair snapshots --forget" drops what used the rest).
   key list | key add | key remove <id>   Manage passphrases.
 
 Sink options (each sink's settings as options; see docs/OPERATIONS.md), or --sink-config <file.json>:
@@ -380,6 +383,10 @@ async function dispatch(
         out(
           `ORPHAN pack ${p.id}: ${p.size} bytes, named by no index and used by no snapshot (the next backup reuses its blobs; prune removes it)`,
         );
+      for (const h of report.damagedTarHeaders)
+        out(
+          `DAMAGED TAR HEADER pack ${h.pack} at byte ${h.offset}: every blob in it authenticates (blobs are read by offset, not through tar); nothing is lost`,
+        );
       for (const l of lock.removedStale) out(`STALE LOCK ${describeStale(l)}: removed`);
       for (const l of report.staleLocks) out(`STALE LOCK ${describeStale(l)} (holdfast repo unlock removes it)`);
       out(
@@ -444,7 +451,8 @@ async function dispatch(
       return REPO_EXIT.ok;
     }
     case 'repair': {
-      if (rest[0] !== 'snapshots' || rest.length !== 1) throw new UsageError('repair takes: snapshots');
+      if (rest[0] === 'packs') return repairPacksCommand(rest.slice(1), sink);
+      if (rest[0] !== 'snapshots' || rest.length !== 1) throw new UsageError('repair takes: snapshots | packs <id>…');
       const readData = values['read-data'];
       if (readData !== undefined && readData !== '100')
         throw new UsageError('repair snapshots takes --read-data without a percentage');
@@ -506,6 +514,28 @@ async function dispatch(
     default:
       throw new UsageError(`unknown repo command "${command}"\n\n${repoUsage}`);
   }
+}
+
+/** `repair packs <id>…`: salvages what still reads from damaged packs and removes them. */
+async function repairPacksCommand(ids: string[], sink: Sink): Promise<number> {
+  if (!ids.length || ids.some((id) => !/^[0-9a-f]{64}$/.test(id))) throw new UsageError('repair packs needs pack ids');
+  const repo = await Repository.open(sink, { passphrase: await passphrase() });
+  const report = await withLock(
+    sink,
+    'exclusive',
+    { purpose: 'repair packs' },
+    () => repairPacks(repo, ids, { onProgress: (m) => process.stderr.write(`${m}\n`) }),
+    repo,
+  );
+  for (const p of report.packs) {
+    out(`pack ${p.id}: ${p.salvaged} blob(s) stored again, ${p.lost.length} lost; removed`);
+    for (const l of p.lost) out(`  lost blob ${l.id}: ${l.reason}`);
+  }
+  for (const id of report.absent)
+    out(`pack ${id}: not in the repository and named by no index file; nothing to repair`);
+  if (report.packs.some((p) => p.lost.length))
+    out('Run "holdfast repo repair snapshots --forget" to drop the items that used the lost blobs.');
+  return REPO_EXIT.ok;
 }
 
 function describeStale(l: StaleLock): string {

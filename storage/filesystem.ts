@@ -181,7 +181,9 @@ export async function backupDirectory(
           old?.ino === identity.ino &&
           old?.mode === meta.mode &&
           old?.links === meta.links &&
-          old?.sparse === meta.sparse;
+          old?.sparse === meta.sparse &&
+          // Content the repository is known to have lost is read from the folder again.
+          !before.content?.some((blob) => repo.isKnownDamaged(blob));
         if (unchanged) {
           await writer.carryOver(entry.key);
           carried++;

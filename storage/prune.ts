@@ -108,7 +108,9 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
   const missing = [...indexed.keys()].filter((id) => !present.has(id));
   if (missing.length) {
     // Never rewrite the index of a damaged repository: that would hide what verify must report.
-    throw new Error(`${missing.length} indexed pack(s) are missing (first: ${missing[0]}); run verify before prune`);
+    throw new Error(
+      `${missing.length} indexed pack(s) are missing (first: pack ${missing[0]}): prune changes nothing in a damaged repository; \`holdfast repo rebuild-index\` and \`repair snapshots --forget\` repair it`,
+    );
   }
 
   // A live blob stored twice is kept only where the index resolves it, and that copy could be a

@@ -103,6 +103,16 @@ export interface InitOptions extends RepositoryOptions {
 }
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+const damagedKeyMessage = (key: string) => `key file ${key} is damaged (its bytes no longer match its name)`;
+
+/** Key objects whose bytes no longer match their name: damaged, they open nothing. */
+export async function damagedKeys(sink: Sink): Promise<string[]> {
+  const damaged: string[] = [];
+  for await (const info of sink.list('keys/'))
+    if (sha256(await readAll(await sink.get(info.key))) !== info.key.slice('keys/'.length)) damaged.push(info.key);
+  return damaged;
+}
 /**
  * Sealed bytes a repository object holds at once — its open packs plus the packs uploading — in
  * pack sizes: one pack fills while the previous one uploads. saveBlob waits for room.
@@ -146,6 +156,8 @@ export class Repository {
   readonly #pendingIds = new Set<string>();
   /** Blobs this object found damaged when reading them: saving one stores a fresh copy. */
   readonly #unreadable = new Set<string>();
+  /** Blobs whose indexed pack is missing or truncated (see #noteGonePacks). */
+  readonly #inGonePacks = new Set<string>();
   #uploads: Promise<void>[] = [];
   /** Bytes of blobs being sealed, in open packs or in packs uploading (see PACKS_IN_FLIGHT). */
   #heldBytes = 0;
@@ -242,10 +254,17 @@ export class Repository {
     const sealedConfig = await readAll(await sink.get(CONFIG_KEY));
     // Every key object the credentials open is tried until one also opens the config: a key
     // object left by a failed init holds other keys than the repository's.
+    const damaged: string[] = [];
     for await (const info of sink.list('keys/')) {
       let keys: MasterKeys;
+      const wrapped = await readAll(await sink.get(info.key));
+      // A key object is named by the SHA-256 of its bytes: one that no longer matches is damaged.
+      if (sha256(wrapped) !== info.key.slice('keys/'.length)) {
+        damaged.push(info.key);
+        continue;
+      }
       try {
-        keys = await unwrapKeys(await readAll(await sink.get(info.key)), credentials);
+        keys = await unwrapKeys(wrapped, credentials);
       } catch (err) {
         if (err instanceof WrongPassphraseError) continue;
         throw err;
@@ -259,8 +278,16 @@ export class Repository {
       }
       if (config.id !== marker.id)
         throw new IntegrityError(`repository config belongs to ${config.id}, not ${marker.id}`);
-      return new Repository(sink, config, keys, options);
+      const repo = new Repository(sink, config, keys, options);
+      for (const key of damaged) repo.#warn(`${damagedKeyMessage(key)}; another key opened the repository`);
+      return repo;
     }
+    if (damaged.length)
+      throw new RepositoryError(
+        'wrong_passphrase',
+        `the passphrase (or key) does not open this repository: ${damaged.map(damagedKeyMessage).join('; ')}, and ` +
+          'the repository cannot be opened without it (only with the passphrase or key of another, intact key file)',
+      );
     throw new RepositoryError('wrong_passphrase', 'the passphrase (or key) does not open this repository');
   }
 
@@ -306,7 +333,7 @@ export class Repository {
     if (this.#indexLoaded) return;
     const listing = listPacks(this.sink);
     listing.catch(() => undefined); // awaited below; not unhandled if reading the index fails first
-    const named = new Set<string>();
+    const named = new Map<string, number>();
     for await (const info of this.sink.list('index/')) {
       let file: IndexFile;
       try {
@@ -322,13 +349,62 @@ export class Repository {
         continue;
       }
       for (const pack of file.packs) {
-        named.add(pack.id);
+        named.set(pack.id, pack.size);
         for (const blob of pack.blobs) this.#remember(pack.id, blob);
       }
     }
-    const unnamed = [...(await listing)].filter(([id]) => !named.has(id));
+    const present = await listing;
+    const unnamed = [...present].filter(([id]) => !named.has(id));
     await this.#indexFromTrailers(unnamed);
+    const gone: string[] = [];
+    for (const [id, size] of named) {
+      if (present.get(id) === size) continue;
+      // The listing began before the index files were read: a pack of a backup running meanwhile
+      // may be in an index file but not in the listing. Only the store's answer now counts.
+      const now = await this.sink.head(packKey(id)).then(
+        (info) => info.size,
+        (err: unknown) => {
+          if (err instanceof ObjectNotFoundError) return undefined;
+          throw err;
+        },
+      );
+      if (now === size) continue;
+      if (now === undefined) present.delete(id);
+      else present.set(id, now);
+      gone.push(id);
+    }
+    if (gone.length) await this.#noteGonePacks(new Set(gone), present);
     this.#indexLoaded = true;
+  }
+
+  /**
+   * The damage path of loading: packs an index file names that are missing or of another size
+   * (truncated). Their blobs are stored again when saved (a backup then never refers to a lost
+   * copy) and files using them are not carried over; reading still tries every copy.
+   */
+  async #noteGonePacks(gone: Set<string>, present: Map<string, number>): Promise<void> {
+    for (const id of gone)
+      this.#warn(
+        `pack ${id} is ${present.has(id) ? 'truncated' : 'missing'}; a backup stores its blobs again ` +
+          '(`holdfast repo verify` names what needs them)',
+      );
+    for await (const info of this.sink.list('index/')) {
+      let file: IndexFile;
+      try {
+        file = await this.readIndexFile(info.key);
+      } catch (err) {
+        if (!(err instanceof IntegrityError || err instanceof ObjectNotFoundError)) throw err;
+        continue;
+      }
+      for (const pack of file.packs)
+        if (gone.has(pack.id))
+          for (const blob of pack.blobs) if (this.#index.get(blob.id)?.pack === pack.id) this.#inGonePacks.add(blob.id);
+    }
+  }
+
+  /** Whether a blob is known to be unreadable where the index has it (found damaged, or its pack is gone). */
+  isKnownDamaged(id: string): boolean {
+    return this.#unreadable.has(id) || this.#inGonePacks.has(id);
   }
 
   async #indexFromTrailers(packs: [string, number][]): Promise<void> {
@@ -402,11 +478,12 @@ export class Repository {
     const id = await blobIdAsync(this.keys.idKey, plaintext);
     // force: store again even if indexed (prune moving live blobs out of mostly-dead packs).
     // A blob found damaged is stored again, so a new snapshot never refers to the damaged copy.
-    if (this.#pendingIds.has(id) || (!options.force && !this.#unreadable.has(id) && this.#index.has(id))) {
+    if (this.#pendingIds.has(id) || (!options.force && !this.isKnownDamaged(id) && this.#index.has(id))) {
       this.stats.blobsReused++;
       return { id, added: false };
     }
     this.#unreadable.delete(id);
+    this.#inGonePacks.delete(id);
     this.#pendingIds.add(id);
     let sealed: { pieces: Buffer[]; length: number; codec: number };
     // Room for the blob first (its plaintext size; the sealed size once known), so memory held in
@@ -588,8 +665,7 @@ export class Repository {
       try {
         bytes = await readAll(await this.sink.get(packKey(first.at.pack), { offset: start, length: end - start }));
       } catch (err) {
-        if (!(err instanceof ObjectNotFoundError)) throw err;
-        const error = new IntegrityError(`pack ${first.at.pack} (holding blob ${first.id}) is missing`);
+        const error = await this.#packDamage(err, first.at.pack, first.id, end);
         for (const { id, at } of run) failed.push({ position: out.push(Buffer.alloc(0)) - 1, id, at, error });
         continue;
       }
@@ -612,6 +688,23 @@ export class Repository {
       for (const f of failed) out[f.position] = found.get(f.id) as Buffer;
     }
     return out;
+  }
+
+  /**
+   * A failed ranged read of a pack as damage: the pack is missing, or shorter than the range (a
+   * truncated pack: sinks refuse a range that starts past the end). Any other error is thrown.
+   */
+  async #packDamage(err: unknown, pack: string, blob: string, end: number): Promise<IntegrityError> {
+    if (err instanceof ObjectNotFoundError) return new IntegrityError(`pack ${pack} (holding blob ${blob}) is missing`);
+    if (err instanceof SinkError) {
+      const size = await this.sink.head(packKey(pack)).then(
+        (info) => info.size,
+        () => undefined,
+      );
+      if (size !== undefined && size < end)
+        return new IntegrityError(`pack ${pack} is truncated to ${size} bytes (blob ${blob})`);
+    }
+    throw err;
   }
 
   /** Authenticates a blob's sealed bytes (and its id) and returns its plaintext. */
@@ -662,7 +755,7 @@ export class Repository {
           this.#index.set(id, at);
           break;
         } catch (err) {
-          if (!(err instanceof IntegrityError || err instanceof ObjectNotFoundError)) throw err;
+          if (!(err instanceof IntegrityError)) await this.#packDamage(err, at.pack, id, at.offset + at.length);
         }
       }
     }

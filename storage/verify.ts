@@ -10,8 +10,8 @@
 // blobs, prune removes them). Stale locks are reported too.
 import { blobId, IntegrityError, unseal } from './crypto.ts';
 import { inspectLocks, type StaleLock } from './locks.ts';
-import { packKey } from './pack.ts';
-import { listPacks, type Repository } from './repository.ts';
+import { damagedTarHeader, packKey } from './pack.ts';
+import { damagedKeys, listPacks, type Repository } from './repository.ts';
 import { snapshotItems, snapshotTrees } from './snapshot-state.ts';
 import { readAll } from './streams.ts';
 import { treeNodeIds } from './tree.ts';
@@ -32,6 +32,8 @@ export interface VerifyReport {
   orphanPacks: { id: string; size: number }[];
   /** Locks whose owner is gone (`holdfast repo unlock` removes them). */
   staleLocks: StaleLock[];
+  /** Packs read back whose tar structure is damaged at `offset` (no blob is: they are read by offset). */
+  damagedTarHeaders: { pack: string; offset: number }[];
 }
 
 export interface VerifyOptions {
@@ -52,6 +54,7 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
     blobsChecked: 0,
     orphanPacks: [],
     staleLocks: [],
+    damagedTarHeaders: [],
   };
   const say = options.onProgress ?? (() => undefined);
 
@@ -70,6 +73,11 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
     }
   }
   await repo.loadIndex().catch((err) => problems.push({ object: 'index', message: describeError(err) }));
+  for (const key of await damagedKeys(repo.sink))
+    problems.push({
+      object: key,
+      message: `does not match its name (damaged): it opens nothing; \`holdfast repo key remove ${key.slice('keys/'.length)}\` removes it, \`key add\` adds a passphrase again`,
+    });
 
   // Packs in the sink vs. packs in the indexes.
   say('checking packs');
@@ -174,6 +182,8 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
           message: `read ${bytes.length} bytes, expected ${expectedPacks.get(id)?.size}`,
         });
       }
+      const header = damagedTarHeader(bytes);
+      if (header !== undefined) report.damagedTarHeaders.push({ pack: id, offset: header });
       for (const blob of expectedPacks.get(id)?.blobs ?? []) {
         report.blobsChecked++;
         try {

@@ -162,7 +162,9 @@ describe('holdfast repo CLI', () => {
     for (const name of readdirSync(indexDir)) rmSync(join(indexDir, name));
     const noIndex = await repoCli(['verify', ...sink]);
     expect(noIndex.code).toBe(5);
-    expect(noIndex.stdout).toMatch(/PROBLEM snapshot [0-9a-f]{64}: .*is not in any index/);
+    // With no index file every pack is indexed from its trailer, which the truncated pack lost: the
+    // snapshots that use it are named, whether it held tree nodes or file contents.
+    expect(noIndex.stdout).toMatch(/PROBLEM snapshot [0-9a-f]{64}: .*(is not in any index|is not indexed)/);
   });
 });
 
