@@ -1,8 +1,9 @@
 // `npm start`: runs the appliance until SIGTERM/SIGINT.
 import { loadConfig, unknownEnvNames } from '../config/load.ts';
 import { startAppliance } from './appliance.ts';
-import { createLogger } from './logging.ts';
+import { createLogger, terminalLogs } from './logging.ts';
 import { pluginEnvNames } from './plugins/registry.ts';
+import { announceStart } from './startup-banner.ts';
 import { exitWithStartupError } from './startup-errors.ts';
 
 async function main(): Promise<void> {
@@ -34,11 +35,16 @@ async function main(): Promise<void> {
   for (const name of unknownEnvNames(process.env, pluginEnvNames())) {
     log.warn({ variable: name }, 'unknown HOLDFAST_ setting ignored');
   }
-  log.info(
-    { url: appliance.url, port: appliance.port, dataDir: config.dataDir, version: kernel.deps.version },
-    kernel.deps.setupState.complete
-      ? 'Holdfast is running'
-      : `Holdfast is running: open ${appliance.url}/setup to create the first administrator`,
+  announceStart(
+    log,
+    {
+      version: kernel.deps.version,
+      url: appliance.url,
+      port: appliance.port,
+      dataDir: config.dataDir,
+      setupComplete: kernel.deps.setupState.complete,
+    },
+    terminalLogs(),
   );
 
   shutdown = (signal: string) => {
