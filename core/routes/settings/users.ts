@@ -137,7 +137,11 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
         actor: actorFor(c, deps, principal),
       });
       return c.redirect(
-        `/settings/users?notice=${encodeURIComponent(`Invitation sent to ${user.email}. The link works for 24 hours.`)}`,
+        `/settings/users?notice=${encodeURIComponent(
+          deps.config.smtpUrl
+            ? `Invitation sent to ${user.email}. The link works for 24 hours.`
+            : `Invitation waiting in the Outbox (no mail server is configured): pass the link in Settings › Outbox to ${user.email}. It works for 24 hours.`,
+        )}`,
         303,
       );
     } catch (err) {
@@ -330,7 +334,9 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
 
   statusAction('resend', async (c, user) => {
     const to = await resendConfirmation(ctxOf(c), organizationOf(c), user);
-    return `A new confirmation link was sent to ${to}.`;
+    return deps.config.smtpUrl
+      ? `A new confirmation link was sent to ${to}.`
+      : `A new confirmation link for ${to} is waiting in the Outbox (no mail server is configured).`;
   });
 
   return app;

@@ -87,6 +87,19 @@ describe('users', () => {
     expect(t.logs.join('\n')).not.toContain(token);
   });
 
+  it('says the invitation waits in the Outbox when no mail server is configured', async () => {
+    const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
+    const res = await t.app.request('/settings/users/new', {
+      ...form({ email: 'outbox.person@a.example', role: 'custom', permissions: 'restore' }),
+      headers: { ...form({}).headers, cookie },
+    });
+    expect(res.status).toBe(303);
+    const page = await t.app.request(res.headers.get('location') as string, { headers: { cookie } });
+    const html = await page.text();
+    expect(html).toContain('Invitation waiting in the Outbox (no mail server is configured)');
+    expect(html).not.toContain('Invitation sent');
+  });
+
   it('refuses an email already used in the same organization with a field message', async () => {
     const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
     const res = await t.app.request('/settings/users/new', {
