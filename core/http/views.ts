@@ -1,6 +1,7 @@
 // Nunjucks, wired for server-rendered pages. Autoescaping is on; templates live in views/.
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
+import { PASSWORD_RULES } from '../identity/password.ts';
 
 export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
 
@@ -20,6 +21,7 @@ export function createViews(options: { watch?: boolean } = {}): Views {
     return Number.isNaN(d.getTime()) ? '' : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   });
   env.addFilter('bytes', formatBytes);
+  env.addGlobal('passwordRules', PASSWORD_RULES);
   // Snapshots can be minutes apart or less: their times show seconds.
   env.addFilter('datetimeSeconds', (value: unknown) => {
     const d = value instanceof Date ? value : new Date(String(value));

@@ -87,7 +87,11 @@ describe('two-factor authentication in a browser', () => {
     expect(await page.locator('#two-factor-heading .badge').textContent()).toBe('Off');
     // The new password's strength is checked as it is typed.
     await page.getByLabel('New password', { exact: true }).fill('short');
-    await expect.poll(() => page.locator('#newPassword-error').textContent()).toBe('Use at least 12 characters.');
+    await expect
+      .poll(() => page.locator('#newPassword-error').textContent())
+      .toBe(
+        'Use at least 12 characters. Mix at least three of: lower-case letters, upper-case letters, digits, symbols. Use more varied characters.',
+      );
     await page.getByLabel('New password', { exact: true }).fill('Long-enough-pass-2027');
     await expect.poll(() => page.locator('#newPassword-error').textContent()).toBe('');
     await page.getByLabel('New password', { exact: true }).fill('');

@@ -148,7 +148,7 @@ describe('two-factor state of a user', () => {
     expect(stored.map((r) => r.codeHash).sort()).toEqual(codes.map(recoveryCodeHash).sort());
   });
 
-  it('accepts the enrolment window\'s code once more at sign-in, then never again', async () => {
+  it("accepts the enrolment window's code once more at sign-in, then never again", async () => {
     const { secret } = await enrol(at(0));
     // Enabling does not spend the step: a newcomer signs in with the code the app still shows.
     const same = codeForStep(secret, totpStep(at(0)));
