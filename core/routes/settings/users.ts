@@ -10,7 +10,7 @@ import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import type { IUser } from '../../identity/entities.ts';
-import { heldPermissions, PERMISSION_LABELS } from '../../identity/permissions.ts';
+import { BACKUP_OPERATOR_PERMISSIONS, heldPermissions, PERMISSION_LABELS } from '../../identity/permissions.ts';
 import { endUserSessions } from '../../identity/session-service.ts';
 import { resetTwoFactor } from '../../identity/two-factor.ts';
 import {
@@ -118,9 +118,14 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
-  app.get('/settings/users/new', (c) =>
-    formPage(c, null, { role: 'custom', accessibleAccounts: 'all', permissions: [], accounts: [] }, {}),
-  );
+  app.get('/settings/users/new', (c) => {
+    // A backup operator's permissions, as far as the inviter may grant them.
+    const principal = principalOf(c);
+    const permissions = BACKUP_OPERATOR_PERMISSIONS.filter(
+      (p) => principal.isAdministrator || principal.permissions.has(p),
+    );
+    return formPage(c, null, { role: 'custom', accessibleAccounts: 'all', permissions, accounts: [] }, {});
+  });
 
   app.post('/settings/users/new', async (c) => {
     const form = await formFields(c);

@@ -100,6 +100,13 @@ describe('users', () => {
     expect(html).not.toContain('Invitation sent');
   });
 
+  it('offers a new user the backup operator permissions by default, not none', async () => {
+    const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
+    const html = await (await t.app.request('/settings/users/new', { headers: { cookie } })).text();
+    const checked = [...html.matchAll(/name="permissions" value="([a-z_]+)" checked/g)].map((m) => m[1]);
+    expect(checked).toEqual(['view_dashboard', 'manage_backups', 'restore', 'export_download', 'view_activity']);
+  });
+
   it('refuses an email already used in the same organization with a field message', async () => {
     const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
     const res = await t.app.request('/settings/users/new', {
