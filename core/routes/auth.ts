@@ -39,7 +39,7 @@ export async function beginSession(
   deps: AppDeps,
   user: IUser,
   next: string,
-  actor: { label: string; ip: string | null | undefined; userAgent: string | undefined },
+  actor: { label: string; ip: string | undefined; userAgent: string | undefined },
 ): Promise<Response> {
   const { ip, userAgent } = actor;
   const stage: SessionStage = stageAfterPassword(user, deps.now());
