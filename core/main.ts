@@ -10,14 +10,16 @@ reexecWithMemoryFlags();
 const [
   { loadConfig, unknownEnvNames },
   { startAppliance },
-  { createLogger },
+  { createLogger, terminalLogs },
   { pluginEnvNames },
+  { announceStart },
   { exitWithStartupError },
 ] = await Promise.all([
   import('../config/load.ts'),
   import('./appliance.ts'),
   import('./logging.ts'),
   import('./plugins/registry.ts'),
+  import('./startup-banner.ts'),
   import('./startup-errors.ts'),
 ]);
 
@@ -50,11 +52,16 @@ async function main(): Promise<void> {
   for (const name of unknownEnvNames(process.env, pluginEnvNames())) {
     log.warn({ variable: name }, 'unknown HOLDFAST_ setting ignored');
   }
-  log.info(
-    { url: appliance.url, port: appliance.port, dataDir: config.dataDir, version: kernel.deps.version },
-    kernel.deps.setupState.complete
-      ? 'Holdfast is running'
-      : `Holdfast is running: open ${appliance.url}/setup to create the first administrator`,
+  announceStart(
+    log,
+    {
+      version: kernel.deps.version,
+      url: appliance.url,
+      port: appliance.port,
+      dataDir: config.dataDir,
+      setupComplete: kernel.deps.setupState.complete,
+    },
+    terminalLogs(),
   );
 
   shutdown = (signal: string) => {

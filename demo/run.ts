@@ -2,8 +2,9 @@
 // stand-in of the Dropbox API (tests/fakes/dropbox, the same one the tests drive through the real
 // SDK) is seeded with a small team, and the appliance is started with its app key, secret and API
 // base, in a fresh data folder (deleted on exit unless HOLDFAST_DATA_DIR names one). Open the URL
-// it prints, create the administrator, add a Dropbox backup task (the stand-in's sign-in approves
-// at once), activate everything, Backup now, then browse and restore under Recovery.
+// it prints, create the administrator, add a customer account and open it, add a Dropbox backup
+// task there (the stand-in's sign-in approves at once; members and team folders are activated
+// automatically), Backup now, then browse and restore under Recovery (the README's walk-through).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,7 @@
 // Nunjucks, wired for server-rendered pages. Autoescaping is on; templates live in views/.
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
+import { PASSWORD_RULES } from '../identity/password.ts';
 import { formatDate, formatDateTime, formatUtc } from './time-zone.ts';
 
 export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
@@ -25,6 +26,7 @@ export function createViews(options: { watch?: boolean } = {}): Views {
     return Number.isNaN(d.getTime()) ? '' : formatDateTime(d, zoneOf(this));
   });
   env.addFilter('bytes', formatBytes);
+  env.addGlobal('passwordRules', PASSWORD_RULES);
   // Snapshots can be minutes apart or less: their times show seconds.
   env.addFilter('datetimeSeconds', function (this: unknown, value: unknown) {
     const d = asDate(value);

@@ -78,16 +78,24 @@ const COMMON = new Set([
   'changeme1234',
 ]);
 
-/** Returns a sentence saying what is wrong with the password, or undefined when it is acceptable. */
+/** The whole rule in one sentence, shown next to every new-password field before typing. */
+export const PASSWORD_RULES =
+  'At least 12 characters, mixing three of: lower-case letters, upper-case letters, digits, symbols. Not a common password, and not your email name. A phrase of several words works well.';
+
+/**
+ * Says everything that is wrong with the password at once (one sentence per broken rule), or
+ * undefined when it is acceptable.
+ */
 export function passwordProblem(password: string, email?: string): string | undefined {
-  if (password.length < PASSWORD_MIN_LENGTH) return `Use at least ${PASSWORD_MIN_LENGTH} characters.`;
-  if (password.length > PASSWORD_MAX_LENGTH) return `Use at most ${PASSWORD_MAX_LENGTH} characters.`;
+  const problems: string[] = [];
+  if (password.length < PASSWORD_MIN_LENGTH) problems.push(`Use at least ${PASSWORD_MIN_LENGTH} characters.`);
+  if (password.length > PASSWORD_MAX_LENGTH) problems.push(`Use at most ${PASSWORD_MAX_LENGTH} characters.`);
   const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
-  if (classes < 3) return 'Mix at least three of: lower-case letters, upper-case letters, digits, symbols.';
-  if (new Set(password).size < 6) return 'Use more varied characters.';
+  if (classes < 3) problems.push('Mix at least three of: lower-case letters, upper-case letters, digits, symbols.');
+  if (new Set(password).size < 6) problems.push('Use more varied characters.');
   const lower = password.toLowerCase();
-  if (COMMON.has(lower)) return 'This password is too common.';
+  if (COMMON.has(lower)) problems.push('This password is too common.');
   const name = email?.split('@')[0]?.toLowerCase();
-  if (name && name.length >= 4 && lower.includes(name)) return 'The password must not contain your email name.';
-  return undefined;
+  if (name && name.length >= 4 && lower.includes(name)) problems.push('The password must not contain your email name.');
+  return problems.length > 0 ? problems.join(' ') : undefined;
 }

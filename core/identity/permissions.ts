@@ -15,6 +15,19 @@ export const PERMISSIONS = [
 export type Permission = (typeof PERMISSIONS)[number];
 
 /**
+ * What a new Custom user starts with, as an MSP expects of a backup operator: see the accounts,
+ * run and change backups, restore, export and download, read the account activity. Not users,
+ * security, integrations, new accounts or the security audit: those stay with administrators.
+ */
+export const BACKUP_OPERATOR_PERMISSIONS: readonly Permission[] = [
+  'view_dashboard',
+  'manage_backups',
+  'restore',
+  'export_download',
+  'view_activity',
+];
+
+/**
  * Permissions of features that do not exist yet ("Manage notifications", "View billing
  * messages"): offered nowhere and checked nowhere until their feature arrives. Users stored with
  * them keep them (`keepPlanned`), so nothing is lost when they return to `PERMISSIONS`.

@@ -2,7 +2,8 @@
 // what authenticator apps expect). The secret is sealed with the credential cipher, bound to
 // the user's id. A code is accepted one step either side of now, and a step is never accepted
 // twice: the last accepted step is stored and only later steps pass, with a conditional update
-// so two requests racing with the same code cannot both win. Recovery codes are stored as
+// so two requests racing with the same code cannot both win. The code that confirms enrolment
+// is not a use: the first sign-in may use the same step once. Recovery codes are stored as
 // SHA-256 (they are long random strings) and each works once.
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
@@ -169,9 +170,18 @@ export async function confirmEnrolment(
   }
   if (!normalizeCode(code)) throw new ValidationError({ code: 'Enter the 6-digit code from your app.' });
   const step = matchingStep(secretOf(user, cipher), code, now, user.totpLastStep ?? null);
-  if (step === null || !(await claimStep(em, user, step))) throw new ValidationError({ code: WRONG_CODE });
+  if (step === null) throw new ValidationError({ code: WRONG_CODE });
+  // Enabling does not spend the step: the sign-in right after may use the code the app still
+  // shows, once. Codes of earlier steps stay refused. The condition lets one of two racing
+  // confirmations win (the other's recovery codes would be lost).
+  const enabled = await em.nativeUpdate(
+    User,
+    { id: user.id, totpEnabledAt: null },
+    { totpEnabledAt: now, totpLastStep: step - 1 },
+  );
+  if (enabled !== 1) throw new ConflictError('two_factor_enabled', 'Two-factor authentication is already on.');
   user.totpEnabledAt = now;
-  await em.flush();
+  user.totpLastStep = step - 1;
   return replaceRecoveryCodes(em, user);
 }
 

@@ -1,7 +1,7 @@
 // Sign in and sign out with a password. After the password, a session may still need a step
 // (a two-factor code, two-factor enrolment, a new password): it gets a session of that stage,
 // which opens only that step's page.
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { recordAudit } from '../audit/audit-service.ts';
 import { clientIp } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
@@ -27,6 +27,47 @@ function waitText(seconds: number): string {
   if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
   const minutes = Math.ceil(seconds / 60);
   return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+}
+
+/**
+ * After a password was accepted (a sign-in, or the password just chosen at setup): a session at
+ * the stage the user's organization requires (two-factor code or enrolment, a new password),
+ * its cookie, the audit record, and the redirect to the next page or that stage's page.
+ */
+export async function beginSession(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  user: IUser,
+  next: string,
+  actor: { label: string; ip: string | undefined; userAgent: string | undefined },
+): Promise<Response> {
+  const { ip, userAgent } = actor;
+  const stage: SessionStage = stageAfterPassword(user, deps.now());
+  const { token, session } = await createSession(
+    c.get('em'),
+    user,
+    sessionPolicy(deps),
+    { ip, userAgent },
+    stage,
+    deps.now(),
+  );
+  await writeSessionCookie(c, deps, token, session.expiresAt);
+  await recordAudit(c.get('em'), {
+    organization: user.organization as IOrganization,
+    activity: 'Sign-in',
+    account: user.email,
+    description:
+      stage === 'active'
+        ? `Signed in with ${browserOf(userAgent)} from ${ip ?? 'an unknown address'}`
+        : `Password accepted with ${browserOf(userAgent)} from ${ip ?? 'an unknown address'}; ${stage === 'second_factor' ? 'two-factor code required' : stage === 'enrol_second_factor' ? 'two-factor enrolment required' : 'password expired'}`,
+    actor: { ...actor, id: user.id },
+  });
+  c.get('log').info({ userId: user.id, stage }, 'login succeeded');
+  if (stage !== 'active') {
+    const target = STAGE_PAGES[stage as Exclude<SessionStage, 'active'>];
+    return c.redirect(next === '/' ? target : `${target}?next=${encodeURIComponent(next)}`, 303);
+  }
+  return c.redirect(next, 303);
 }
 
 export function authRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -107,33 +148,7 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
       });
       return renderPage(c, deps, 'pages/access-denied.njk', { title: 'Access denied', ip }, 403);
     }
-    const user: IUser = outcome.user;
-    const stage: SessionStage = stageAfterPassword(user, deps.now());
-    const { token, session } = await createSession(
-      c.get('em'),
-      user,
-      sessionPolicy(deps),
-      { ip, userAgent },
-      stage,
-      deps.now(),
-    );
-    await writeSessionCookie(c, deps, token, session.expiresAt);
-    await recordAudit(c.get('em'), {
-      organization: user.organization as IOrganization,
-      activity: 'Sign-in',
-      account: user.email,
-      description:
-        stage === 'active'
-          ? `Signed in with ${browserOf(userAgent)} from ${ip ?? 'an unknown address'}`
-          : `Password accepted with ${browserOf(userAgent)} from ${ip ?? 'an unknown address'}; ${stage === 'second_factor' ? 'two-factor code required' : stage === 'enrol_second_factor' ? 'two-factor enrolment required' : 'password expired'}`,
-      actor: { ...actor, id: user.id },
-    });
-    c.get('log').info({ userId: user.id, stage }, 'login succeeded');
-    if (stage !== 'active') {
-      const target = STAGE_PAGES[stage as Exclude<SessionStage, 'active'>];
-      return c.redirect(next === '/' ? target : `${target}?next=${encodeURIComponent(next)}`, 303);
-    }
-    return c.redirect(next, 303);
+    return beginSession(c, deps, outcome.user, next, actor);
   });
 
   app.post('/logout', async (c) => {

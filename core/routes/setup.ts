@@ -3,12 +3,14 @@
 // the public address links in mail use, suggesting the one the browser used.
 import { Hono } from 'hono';
 import { ValidationError } from '../errors.ts';
-import { requestOrigin } from '../http/client.ts';
+import { clientIp, requestOrigin } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { renderPage } from '../http/page.ts';
+import { User } from '../identity/entities.ts';
 import { completeSetup, SetupAlreadyCompleteError } from '../identity/setup-service.ts';
 import { ensureConfiguredDefaultStorage } from '../storage-locations/configured-default.ts';
 import { PUBLIC_URL_HINT } from '../system/public-url.ts';
+import { beginSession } from './auth.ts';
 import { formFields } from './forms.ts';
 
 const fieldOrder = ['organizationName', 'email', 'password', 'confirmPassword', 'publicUrl'];
@@ -50,7 +52,13 @@ export function setupRoutes(deps: AppDeps): Hono<AppEnv> {
       // The installation's own default storage (docker compose's MinIO), now that the root exists.
       await ensureConfiguredDefaultStorage({ ...deps, em: c.get('em'), log: c.get('log'), now: deps.now() });
       c.get('log').info({ userId: user.id }, 'first-run setup completed');
-      return c.redirect('/login?setup=done', 303);
+      // The password was just chosen here: sign the administrator in as a sign-in would.
+      const administrator = await c.get('em').findOneOrFail(User, user.id, { populate: ['organization'] });
+      return beginSession(c, deps, administrator, '/', {
+        label: administrator.email,
+        ip: clientIp(c, deps.config),
+        userAgent: c.req.header('user-agent'),
+      });
     } catch (err) {
       if (err instanceof SetupAlreadyCompleteError) {
         deps.setupState.complete = true;

@@ -166,7 +166,7 @@ describe('appliance process', () => {
     const dir = dataDir();
     const first = await start(dir);
     const setup = await post(`${first.url}/setup`, { ...ADMIN, confirmPassword: ADMIN.password });
-    expect(setup.headers.get('location')).toBe('/login?setup=done');
+    expect(setup.headers.get('location')).toBe('/');
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
 

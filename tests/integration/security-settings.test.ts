@@ -118,7 +118,7 @@ describe('changing the password', () => {
     const weak = await post(t.app, '/settings/security/password/strength', cookie, { newPassword: 'short' });
     expect(weak.status).toBe(200);
     expect((await weak.text()).trim()).toBe(
-      '<p class="field-error" id="newPassword-error" aria-live="polite">Use at least 12 characters.</p>',
+      '<p class="field-error" id="newPassword-error" aria-live="polite">Use at least 12 characters. Mix at least three of: lower-case letters, upper-case letters, digits, symbols. Use more varied characters.</p>',
     );
     const named = await post(t.app, '/settings/security/password/strength', cookie, {
       newPassword: 'Custom-and-long-12',

@@ -52,7 +52,7 @@ describe('first-run setup', () => {
   it('creates the root organization and administrator, then is gone for good', async () => {
     const res = await completeSetupVia(t.app);
     expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe('/login?setup=done');
+    expect(res.headers.get('location')).toBe('/');
     const users = await t.kernel.orm.em.fork().find(User, {}, { populate: ['organization'] });
     expect(users).toHaveLength(1);
     expect(users[0]?.email).toBe(ADMIN.email);
@@ -72,6 +72,18 @@ describe('first-run setup', () => {
     expect(await t.kernel.orm.em.fork().count(User)).toBe(1);
   });
 
+  it('signs the new administrator in, as a sign-in would, and records it', async () => {
+    const res = await completeSetupVia(t.app);
+    const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    expect(cookie).not.toBe('');
+    const home = await t.app.request('/', { headers: { cookie } });
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain(ADMIN.email);
+    const me = await t.app.request('/api/v1/me', { headers: { cookie } });
+    expect(me.status).toBe(200);
+    expect(t.logs.join('')).toContain('"msg":"login succeeded"');
+  });
+
   it('lets exactly one of two racing setup requests win', async () => {
     const results = await Promise.all(
       ['first@acme.example', 'second@acme.example', 'third@acme.example'].map((email) =>
@@ -79,7 +91,9 @@ describe('first-run setup', () => {
       ),
     );
     expect(results.map((r) => r.status)).toEqual([303, 303, 303]);
-    expect(results.filter((r) => r.headers.get('location') === '/login?setup=done')).toHaveLength(1);
+    // Only the winner is signed in; the others are sent to the sign-in page.
+    expect(results.filter((r) => r.headers.get('location') === '/')).toHaveLength(1);
+    expect(results.filter((r) => r.headers.get('set-cookie'))).toHaveLength(1);
     expect(await t.kernel.orm.em.fork().count(User)).toBe(1);
   });
 

@@ -11,7 +11,7 @@ import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, principalOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import type { IUser } from '../../identity/entities.ts';
-import { heldPermissions, PERMISSION_LABELS } from '../../identity/permissions.ts';
+import { BACKUP_OPERATOR_PERMISSIONS, heldPermissions, PERMISSION_LABELS } from '../../identity/permissions.ts';
 import { endUserSessions } from '../../identity/session-service.ts';
 import { resetTwoFactor } from '../../identity/two-factor.ts';
 import {
@@ -118,9 +118,14 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     });
   });
 
-  app.get('/settings/users/new', (c) =>
-    formPage(c, null, { role: 'custom', accessibleAccounts: 'all', permissions: [], accounts: [] }, {}),
-  );
+  app.get('/settings/users/new', (c) => {
+    // A backup operator's permissions, as far as the inviter may grant them.
+    const principal = principalOf(c);
+    const permissions = BACKUP_OPERATOR_PERMISSIONS.filter(
+      (p) => principal.isAdministrator || principal.permissions.has(p),
+    );
+    return formPage(c, null, { role: 'custom', accessibleAccounts: 'all', permissions, accounts: [] }, {});
+  });
 
   app.post('/settings/users/new', async (c) => {
     const form = await formFields(c);
@@ -140,7 +145,9 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
         c,
         deps,
         '/settings/users',
-        `Invitation sent to ${user.email}. The link works for 24 hours.`,
+        deps.config.smtpUrl
+          ? `Invitation sent to ${user.email}. The link works for 24 hours.`
+          : `Invitation waiting in the Outbox (no mail server is configured): pass the link in Settings › Outbox to ${user.email}. It works for 24 hours.`,
       );
     } catch (err) {
       if (err instanceof ValidationError)
@@ -332,7 +339,9 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
 
   statusAction('resend', async (c, user) => {
     const to = await resendConfirmation(ctxOf(c), organizationOf(c), user);
-    return `A new confirmation link was sent to ${to}.`;
+    return deps.config.smtpUrl
+      ? `A new confirmation link was sent to ${to}.`
+      : `A new confirmation link for ${to} is waiting in the Outbox (no mail server is configured).`;
   });
 
   return app;

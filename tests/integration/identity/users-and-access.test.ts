@@ -87,6 +87,26 @@ describe('users', () => {
     expect(t.logs.join('\n')).not.toContain(token);
   });
 
+  it('says the invitation waits in the Outbox when no mail server is configured', async () => {
+    const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
+    const res = await t.app.request('/settings/users/new', {
+      ...form({ email: 'outbox.person@a.example', role: 'custom', permissions: 'restore' }),
+      headers: { ...form({}).headers, cookie },
+    });
+    expect(res.status).toBe(303);
+    const page = await t.app.request(res.headers.get('location') as string, { headers: { cookie } });
+    const html = await page.text();
+    expect(html).toContain('Invitation waiting in the Outbox (no mail server is configured)');
+    expect(html).not.toContain('Invitation sent');
+  });
+
+  it('offers a new user the backup operator permissions by default, not none', async () => {
+    const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
+    const html = await (await t.app.request('/settings/users/new', { headers: { cookie } })).text();
+    const checked = [...html.matchAll(/name="permissions" value="([a-z_]+)" checked/g)].map((m) => m[1]);
+    expect(checked).toEqual(['view_dashboard', 'manage_backups', 'restore', 'export_download', 'view_activity']);
+  });
+
   it('refuses an email already used in the same organization with a field message', async () => {
     const cookie = await signIn(t.app, adminA.email, TEST_PASSWORD);
     const res = await t.app.request('/settings/users/new', {

@@ -24,6 +24,12 @@ describe('password strength rule', () => {
     expect(passwordProblem(password)).toBe(message);
   });
 
+  it('names every rule a password breaks at once, not one per attempt', () => {
+    expect(passwordProblem('aaaaa')).toBe(
+      'Use at least 12 characters. Mix at least three of: lower-case letters, upper-case letters, digits, symbols. Use more varied characters.',
+    );
+  });
+
   it('rejects a password containing the email name', () => {
     expect(passwordProblem('Jonathan-Secret-99', 'jonathan@example.com')).toBe(
       'The password must not contain your email name.',
