@@ -94,7 +94,11 @@ describe('users', () => {
       headers: { ...form({}).headers, cookie },
     });
     expect(res.status).toBe(303);
-    const page = await t.app.request(res.headers.get('location') as string, { headers: { cookie } });
+    // The banner travels in a one-time flash cookie set with the redirect.
+    const flash = /holdfast_flash=[^;]*/.exec(res.headers.get('set-cookie') ?? '')?.[0];
+    const page = await t.app.request(res.headers.get('location') as string, {
+      headers: { cookie: `${cookie}; ${flash}` },
+    });
     const html = await page.text();
     expect(html).toContain('Invitation waiting in the Outbox (no mail server is configured)');
     expect(html).not.toContain('Invitation sent');
