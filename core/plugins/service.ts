@@ -192,7 +192,12 @@ export type OAuthChoices = Readonly<Record<string, unknown>>;
  */
 export interface ServiceOAuth<Settings> {
   choices?: ZodType<Record<string, unknown>>;
-  authorizationUrl(input: { redirectUri: string; state: string; codeChallenge: string; choices?: OAuthChoices }): string;
+  authorizationUrl(input: {
+    redirectUri: string;
+    state: string;
+    codeChallenge: string;
+    choices?: OAuthChoices;
+  }): string;
   /** Throws ServiceAuthError when the service refuses the code (expired, used, wrong verifier). */
   exchangeCode(
     input: { code: string; redirectUri: string; codeVerifier: string; choices?: OAuthChoices },

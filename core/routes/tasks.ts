@@ -20,6 +20,7 @@ import { renderPage } from '../http/page.ts';
 import { servicePlugin, servicePlugins } from '../plugins/registry.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
 import { type FormField, formFieldsOf, valuesFromForm } from '../plugins/settings-form.ts';
+import { openConnectionSettings } from '../tasks/connection.ts';
 import {
   ENTITY_STATUSES,
   type EntityStatus,
@@ -35,7 +36,6 @@ import {
   pauseEntities,
   restoreEntities,
 } from '../tasks/entity-actions.ts';
-import { openConnectionSettings } from '../tasks/connection.ts';
 import {
   beginOAuth,
   finishOAuth,

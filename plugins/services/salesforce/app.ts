@@ -89,7 +89,8 @@ export function myDomainProblem(value: string, standIn?: string): string | undef
   if (!url.hostname.endsWith('.my.salesforce.com')) {
     return 'A My Domain URL ends in .my.salesforce.com (e.g. https://acme.my.salesforce.com or https://acme--uat.sandbox.my.salesforce.com).';
   }
-  if (url.pathname !== '/' || url.search || url.username) return 'Enter the My Domain URL without a path, e.g. https://acme.my.salesforce.com.';
+  if (url.pathname !== '/' || url.search || url.username)
+    return 'Enter the My Domain URL without a path, e.g. https://acme.my.salesforce.com.';
   return undefined;
 }
 

@@ -10,10 +10,10 @@ import type { SalesforceChoices } from './oauth.ts';
 import type { SalesforceSettings } from './session.ts';
 
 export { SALESFORCE_APP_SETTINGS, type SalesforceApp, salesforceApp } from './app.ts';
-export type { SalesforceChoices } from './oauth.ts';
 export type { SalesforceState } from './backup.ts';
 export type { SalesforceRunState } from './connection.ts';
 export type { MetadataState } from './metadata.ts';
+export type { SalesforceChoices } from './oauth.ts';
 export type { SalesforceSettings } from './session.ts';
 
 export const SALESFORCE_KIND = 'salesforce';

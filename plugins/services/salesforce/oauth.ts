@@ -11,6 +11,7 @@ export interface SalesforceChoices {
   environment: Environment;
   myDomainUrl?: string;
 }
+
 import type { SalesforceSettings } from './session.ts';
 
 export async function exchangeCode(
