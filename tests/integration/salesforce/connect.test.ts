@@ -97,7 +97,14 @@ describe('connecting Salesforce from the add-task page', () => {
   it('asks for the environment first, stores it with the task and keeps it when re-authenticating', async () => {
     const page = await t.app.request('/tasks/new?service=salesforce', { headers: { cookie } });
     const html = await page.text();
-    expect(html).toContain('<option value="sandbox">Sandbox</option>');
+    // Production by default, no blank choice: the environment always has a value.
+    const select = /<select id="conn_environment"[\s\S]*?<\/select>/.exec(html)?.[0] ?? '';
+    expect(select.match(/<option[^>]*>[^<]*<\/option>/g)).toEqual([
+      '<option value="production" selected>Production</option>',
+      '<option value="sandbox">Sandbox</option>',
+      '<option value="mydomain">My Domain URL</option>',
+    ]);
+    expect(html).not.toContain('Environment <span class="muted">(optional)</span>');
     expect(html).toContain('My Domain URL');
     const res = await t.app.request('/tasks/new', {
       ...form({
