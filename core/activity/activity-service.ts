@@ -111,11 +111,15 @@ function plural(n: number, one: string, many = `${one}s`): string {
 export function runSummary(job: IJob, subject: string): string {
   const result = job.result ?? {};
   const parts: string[] = [];
+  // A run the plugin stopped on purpose (an API budget reached) says why, in its own words.
+  const stoppedEarly = typeof result.stoppedEarly === 'string' ? result.stoppedEarly.trim() : '';
   const outcome =
     job.state === 'succeeded'
       ? 'completed'
       : job.state === 'partially_succeeded'
-        ? 'completed with failed items'
+        ? stoppedEarly
+          ? 'stopped early'
+          : 'completed with failed items'
         : job.state === 'canceled'
           ? 'canceled'
           : 'failed';
@@ -126,6 +130,7 @@ export function runSummary(job: IJob, subject: string): string {
   if (changes.length) parts.push(changes.join(', '));
   const failed = typeof result.failedItems === 'number' ? result.failedItems : 0;
   let text = `${subject}: ${outcome}${parts.length ? ` (${parts.join('; ')})` : ''}.`;
+  if (stoppedEarly) text += ` ${/[.!?]$/.test(stoppedEarly) ? stoppedEarly : `${stoppedEarly}.`}`;
   if (failed > 0) {
     const names = Array.isArray(result.failedItemNames) ? (result.failedItemNames as unknown[]).map(String) : [];
     const shown = names.slice(0, FAILED_NAMES_SHOWN);

@@ -1,5 +1,5 @@
 // The one place the kernel names built-in plugins. Everything else finds plugins through here.
-// Service plugins: Dropbox is built in; external ones are loaded from HOLDFAST_PLUGINS, and tests
+// Service plugins: Dropbox and Salesforce are built in; external ones are loaded from HOLDFAST_PLUGINS, and tests
 // register their fake service directly. `configureServicePlugins` hands each connector the
 // appliance-wide settings it declares (its registered app, an API base) from the configuration.
 import { isAbsolute } from 'node:path';
@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { declaredEnvNames, resolvePluginSettings } from '../../config/plugin-settings.ts';
 import type { Config } from '../../config/schema.ts';
 import dropboxServicePlugin from '../../plugins/services/dropbox/index.ts';
+import salesforceServicePlugin from '../../plugins/services/salesforce/index.ts';
 import azureSinkPlugin from '../../plugins/sinks/azure/index.ts';
 import gcsSinkPlugin from '../../plugins/sinks/gcs/index.ts';
 import localSinkPlugin from '../../plugins/sinks/local/index.ts';
@@ -45,7 +46,10 @@ export function registerSinkPlugin<Settings>(plugin: SinkPlugin<Settings>): void
   addedSinkPlugins.set(plugin.kind, plugin as unknown as SinkPlugin<never>);
 }
 
-const builtInServicePlugins: readonly ServicePlugin[] = [dropboxServicePlugin as unknown as ServicePlugin];
+const builtInServicePlugins: readonly ServicePlugin[] = [
+  dropboxServicePlugin as unknown as ServicePlugin,
+  salesforceServicePlugin as unknown as ServicePlugin,
+];
 
 /**
  * Hands every service plugin (built-in and added) the appliance-wide settings it declares, read

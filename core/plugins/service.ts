@@ -89,6 +89,11 @@ export interface BackupOutcome<State = unknown> {
   state: State;
   /** Items that could not be read; the run still commits and is reported as partial. */
   failedItems?: { key: string; reason: string }[];
+  /**
+   * The run stopped early on purpose (an API budget reached) and commits what it read: reported
+   * as partial with this sentence; the next run continues from the returned state.
+   */
+  partialReason?: string;
 }
 
 /** One item handed to `restore()`: what the snapshot holds for it, and its content on demand. */
@@ -184,17 +189,33 @@ export interface ServiceAppSettingSpec {
   description: string;
 }
 
+/** What the admin chose before the service's sign-in (see `ServiceOAuth.choices`). */
+export type OAuthChoices = Readonly<Record<string, unknown>>;
+
 /**
  * Connecting by OAuth 2 (authorization code with PKCE, S256), for services that use it. The
  * kernel's add-task and reconnect flows make the state and the PKCE verifier, send the admin's
  * browser to `authorizationUrl`, and on the redirect back trade the code with `exchangeCode` for
  * the settings the task stores (sealed like any connection; put the tokens in `secretSettings`).
+ *
+ * `choices`, when present, is asked on the add-task page before the redirect (a zod object of
+ * scalar fields, like `settings`: an environment, a sign-in host). The kernel validates it, keeps
+ * the parsed values in its sealed state cookie and hands them to both calls; `exchangeCode`
+ * returns them as part of the settings, so they are stored with the task and fixed afterwards:
+ * re-authenticating passes the stored ones (`choices.parse` of the task’s settings) again. The
+ * kernel always passes `choices` ({} when the plugin declares none).
  */
 export interface ServiceOAuth<Settings> {
-  authorizationUrl(input: { redirectUri: string; state: string; codeChallenge: string }): string;
+  choices?: ZodType<Record<string, unknown>>;
+  authorizationUrl(input: {
+    redirectUri: string;
+    state: string;
+    codeChallenge: string;
+    choices?: OAuthChoices;
+  }): string;
   /** Throws ServiceAuthError when the service refuses the code (expired, used, wrong verifier). */
   exchangeCode(
-    input: { code: string; redirectUri: string; codeVerifier: string },
+    input: { code: string; redirectUri: string; codeVerifier: string; choices?: OAuthChoices },
     context: { signal: AbortSignal; log: Logger },
   ): Promise<Settings>;
 }

@@ -15,6 +15,8 @@ export interface FormField {
   secret: boolean;
   required: boolean;
   choices: string[];
+  /** What a select shows for each choice (the schema's `.meta({ choiceLabels })`); else the value. */
+  choiceLabels?: Record<string, string>;
   defaultValue: string | null;
 }
 
@@ -24,6 +26,7 @@ interface JsonSchemaProperty {
   enum?: unknown[];
   default?: unknown;
   anyOf?: JsonSchemaProperty[];
+  choiceLabels?: Record<string, string>;
 }
 
 /** "itemDelayMs" → "Item delay ms": a readable label when the plugin gave none. */
@@ -87,6 +90,7 @@ export function formFieldsOf(schema: z.ZodType, secretSettings: readonly string[
       secret,
       required: json.required?.includes(name) ?? false,
       choices: (prop.enum ?? []).map(String),
+      ...(prop.choiceLabels ? { choiceLabels: prop.choiceLabels } : {}),
       defaultValue: prop.default === undefined || secret ? null : String(prop.default),
     });
   }

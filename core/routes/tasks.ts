@@ -21,6 +21,7 @@ import { renderPage } from '../http/page.ts';
 import { missingAppSettings, servicePlugin, servicePlugins } from '../plugins/registry.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
 import { type FormField, formFieldsOf, valuesFromForm } from '../plugins/settings-form.ts';
+import { openConnectionSettings } from '../tasks/connection.ts';
 import {
   ENTITY_STATUSES,
   type EntityStatus,
@@ -36,7 +37,14 @@ import {
   pauseEntities,
   restoreEntities,
 } from '../tasks/entity-actions.ts';
-import { beginOAuth, finishOAuth, OAUTH_COOKIE, OAUTH_PENDING_MS } from '../tasks/oauth-connect.ts';
+import {
+  beginOAuth,
+  finishOAuth,
+  OAUTH_COOKIE,
+  OAUTH_PENDING_MS,
+  parseOAuthChoices,
+  storedOAuthChoices,
+} from '../tasks/oauth-connect.ts';
 import { FREQUENCY_LABELS } from '../tasks/settings.ts';
 import {
   backupChart,
@@ -127,9 +135,13 @@ function serviceDeps(deps: AppDeps): TaskServiceDeps {
 }
 
 /** A task's connection fields and its plugin (undefined when the plugin is no longer installed). */
-/** The connect form's fields; none for services connected through their own sign-in (OAuth). */
+/**
+ * The connect form's fields; for services connected through their own sign-in (OAuth), only the
+ * choices asked before it (an environment), if the plugin has any.
+ */
 function connectionFields(plugin: ServicePlugin): FormField[] {
-  return plugin.oauth ? [] : formFieldsOf(plugin.settings, plugin.secretSettings);
+  if (plugin.oauth) return plugin.oauth.choices ? formFieldsOf(plugin.oauth.choices, []) : [];
+  return formFieldsOf(plugin.settings, plugin.secretSettings);
 }
 
 const OAUTH_CALLBACK = '/tasks/oauth/callback';
@@ -255,10 +267,17 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       ...Object.fromEntries(Object.entries(problems.connection).map(([k, v]) => [`conn_${k}`, v])),
     };
     if (plugin.oauth) {
-      // The connection comes back from the service's sign-in; only the task settings are checked now.
-      if (Object.keys(problems.settings).length) return newTaskPage(c, plugin, echo, problems.settings, 422);
-      return startOAuth(c, plugin, { purpose: 'create', name: form.name ?? '', settings }, (message) =>
-        newTaskPage(c, plugin, echo, { connection: message }, 422),
+      // The connection comes back from the service's sign-in; the task settings and the choices
+      // asked before it (an environment) are checked now.
+      const chosen = parseOAuthChoices(plugin.oauth, connection);
+      const early: FieldErrors = { ...problems.settings };
+      if ('errors' in chosen) for (const [k, v] of Object.entries(chosen.errors)) early[`conn_${k}`] = v;
+      if (Object.keys(early).length || !('choices' in chosen)) return newTaskPage(c, plugin, echo, early, 422);
+      return startOAuth(
+        c,
+        plugin,
+        { purpose: 'create', name: form.name ?? '', settings, choices: chosen.choices },
+        (message) => newTaskPage(c, plugin, echo, { connection: message }, 422),
       );
     }
     if (Object.keys(errors).length) return newTaskPage(c, plugin, echo, errors, 422);
@@ -292,7 +311,13 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
   const startOAuth = (
     c: Context<AppEnv>,
     plugin: ServicePlugin,
-    pending: { purpose: 'create' | 'reconnect'; taskId?: string; name?: string; settings?: Record<string, unknown> },
+    pending: {
+      purpose: 'create' | 'reconnect';
+      taskId?: string;
+      name?: string;
+      settings?: Record<string, unknown>;
+      choices: Record<string, unknown>;
+    },
     refused: (message: string) => Response,
   ): Response => {
     const oauth = plugin.oauth as NonNullable<ServicePlugin['oauth']>;
@@ -346,6 +371,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     const reconnecting =
       pending.purpose === 'reconnect' ? await getTask(em, organizationOf(c), pending.taskId ?? '') : null;
     const values = formValuesOf({ ...defaultSettingsFor(plugin), ...pending.settings, name: pending.name ?? '' });
+    for (const [k, v] of Object.entries(pending.choices ?? {})) values[`conn_${k}`] = String(v);
     const refused = (message: string) =>
       reconnecting
         ? reconnectPage(c, reconnecting, plugin, {}, { connection: message }, 422)
@@ -359,7 +385,12 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     let connection: unknown;
     try {
       connection = await plugin.oauth.exchangeCode(
-        { code, redirectUri: `${requestOrigin(c, deps.config)}${OAUTH_CALLBACK}`, codeVerifier: pending.verifier },
+        {
+          code,
+          redirectUri: `${requestOrigin(c, deps.config)}${OAUTH_CALLBACK}`,
+          codeVerifier: pending.verifier,
+          choices: pending.choices ?? {},
+        },
         { signal: AbortSignal.timeout(60_000), log: c.get('log') },
       );
     } catch (err) {
@@ -667,7 +698,8 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
         title: `Authenticate again · ${task.name}`,
         task: taskHeader(task),
         oauth: !!plugin.oauth,
-        fields: connectionFields(plugin).map((f) => ({ ...f, inputName: `conn_${f.name}` })),
+        // The choices made before a service's sign-in are fixed: re-authenticating reuses them.
+        fields: plugin.oauth ? [] : connectionFields(plugin).map((f) => ({ ...f, inputName: `conn_${f.name}` })),
         values,
         errors,
       },
@@ -679,7 +711,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     const plugin = pluginOf(task);
     if (!plugin) throw new AppError('unknown_service', `The ${task.service} connector is not installed.`, 409);
     const values: Record<string, string> = {};
-    for (const f of connectionFields(plugin)) values[`conn_${f.name}`] = f.defaultValue ?? '';
+    if (!plugin.oauth) for (const f of connectionFields(plugin)) values[`conn_${f.name}`] = f.defaultValue ?? '';
     return reconnectPage(c, task, plugin, values, {});
   });
 
@@ -689,7 +721,8 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!plugin) throw new AppError('unknown_service', `The ${task.service} connector is not installed.`, 409);
     const form = await formFields(c);
     if (plugin.oauth) {
-      return startOAuth(c, plugin, { purpose: 'reconnect', taskId: task.id }, (message) =>
+      const choices = storedOAuthChoices(plugin.oauth, openConnectionSettings(deps.credentials, task));
+      return startOAuth(c, plugin, { purpose: 'reconnect', taskId: task.id, choices }, (message) =>
         reconnectPage(c, task, plugin, {}, { connection: message }, 422),
       );
     }

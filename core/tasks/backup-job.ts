@@ -128,6 +128,8 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
     );
 
     const failed = outcome.result.failedItems?.length ?? 0;
+    const stoppedEarly = outcome.result.partialReason?.trim() || undefined;
+    const partial = failed > 0 || !!stoppedEarly;
     const now = ctx.now();
     await em.transactional(async (tx) => {
       const fresh = await tx.findOneOrFail(TaskEntity, { id: entity.id }, { populate: ['task'] });
@@ -139,16 +141,15 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
       fresh.lastDeleted = outcome.changes.deleted;
       fresh.lastItems = outcome.committed.manifest.stats.items;
       fresh.lastBytes = outcome.committed.manifest.stats.bytes;
-      fresh.lastError = failed
-        ? `${failed} item(s) could not be read: ${outcome.result.failedItems?.[0]?.reason}`
-        : null;
+      const unread = failed ? `${failed} item(s) could not be read: ${outcome.result.failedItems?.[0]?.reason}` : '';
+      fresh.lastError = [stoppedEarly, unread].filter(Boolean).join(' ') || null;
       // Paused or deleted meanwhile: the snapshot counts, the status the user chose stays.
-      if (fresh.status === 'in_process') fresh.status = failed ? 'partial' : 'success';
+      if (fresh.status === 'in_process') fresh.status = partial ? 'partial' : 'success';
       fresh.task.storageLocation ??= opened.location;
     });
     em.clear();
     return {
-      state: failed ? 'partially_succeeded' : 'succeeded',
+      state: partial ? 'partially_succeeded' : 'succeeded',
       result: {
         snapshotId: outcome.committed.id,
         items: outcome.committed.manifest.stats.items,
@@ -159,8 +160,9 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
         ...(failed
           ? { failedItemNames: outcome.result.failedItems?.slice(0, 20).map((f) => f.key.slice(0, 300)) }
           : {}),
+        ...(stoppedEarly ? { stoppedEarly: stoppedEarly.slice(0, 1000) } : {}),
       },
-      message: `snapshot ${outcome.committed.id.slice(0, 12)} committed: ${outcome.changes.added} added, ${outcome.changes.updated} updated, ${outcome.changes.deleted} deleted${failed ? `, ${failed} failed` : ''}`,
+      message: `snapshot ${outcome.committed.id.slice(0, 12)} committed: ${outcome.changes.added} added, ${outcome.changes.updated} updated, ${outcome.changes.deleted} deleted${failed ? `, ${failed} failed` : ''}${stoppedEarly ? `; stopped early: ${stoppedEarly}` : ''}`,
     };
   } finally {
     await opened.close();

@@ -5,7 +5,8 @@
 // the way back the state must match, the cookie must be the same user's in the same organization
 // and not expired; only then is the code traded for the task's connection settings.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AppError } from '../errors.ts';
+import { AppError, type FieldErrors, fieldErrorsFrom } from '../errors.ts';
+import type { ServiceOAuth } from '../plugins/service.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 
 /** How long the service's sign-in may take before the admin has to start again. */
@@ -24,12 +25,19 @@ export interface PendingConnection {
   taskId?: string;
   name?: string;
   settings?: Record<string, unknown>;
+  /** The plugin's connect choices (its `oauth.choices`), already validated; {} without any. */
+  choices?: Record<string, unknown>;
   expiresAt: number;
 }
 
 /** The part of a service plugin's contract this flow uses. */
 export interface OAuthCapable {
-  authorizationUrl(input: { redirectUri: string; state: string; codeChallenge: string }): string;
+  authorizationUrl(input: {
+    redirectUri: string;
+    state: string;
+    codeChallenge: string;
+    choices?: Readonly<Record<string, unknown>>;
+  }): string;
 }
 
 function base64url(bytes: Buffer): string {
@@ -49,9 +57,35 @@ export function beginOAuth(
   const codeChallenge = base64url(createHash('sha256').update(verifier).digest());
   const full: PendingConnection = { ...pending, state, verifier, expiresAt: now.getTime() + OAUTH_PENDING_MS };
   return {
-    url: oauth.authorizationUrl({ redirectUri, state, codeChallenge }),
+    url: oauth.authorizationUrl({ redirectUri, state, codeChallenge, choices: pending.choices ?? {} }),
     cookie: credentials.encrypt(JSON.stringify(full), CONTEXT),
   };
+}
+
+/**
+ * The admin's answers to the plugin's connect choices, checked by its schema: the parsed values,
+ * or a message per field. A plugin without choices has none ({}).
+ */
+export function parseOAuthChoices(
+  oauth: Pick<ServiceOAuth<unknown>, 'choices'>,
+  input: Record<string, unknown>,
+): { choices: Record<string, unknown> } | { errors: FieldErrors } {
+  if (!oauth.choices) return { choices: {} };
+  const parsed = oauth.choices.safeParse(input);
+  return parsed.success ? { choices: parsed.data } : { errors: fieldErrorsFrom(parsed.error.issues) };
+}
+
+/**
+ * The choices a task was connected with, read back from its stored settings for re-authenticating
+ * (fixed once connected). Settings stored before the plugin had choices get the schema's defaults.
+ */
+export function storedOAuthChoices(
+  oauth: Pick<ServiceOAuth<unknown>, 'choices'>,
+  settings: unknown,
+): Record<string, unknown> {
+  if (!oauth.choices) return {};
+  const parsed = oauth.choices.safeParse(settings ?? {});
+  return parsed.success ? parsed.data : {};
 }
 
 export class OAuthFlowError extends AppError {

@@ -43,6 +43,8 @@ const settings = z.object({
   itemDelayMs: z.number().int().min(0).default(0),
   /** Items (the last N) that cannot be read: the run is partial. */
   failItems: z.number().int().min(0).default(0),
+  /** Every run ends early on purpose with this reason (a budget reached): the run is partial. */
+  stopEarly: z.string().optional(),
   /** Entities whose backup fails for good. */
   failEntities: z.array(z.string()).default([]),
   /** The first N runs of each entity fail with a transient error (counted per process). */
@@ -204,7 +206,11 @@ class TestConnection implements ServiceConnection<TestServiceState> {
         content(id, i, version, s.itemBytes),
       );
     }
-    return { state: { run: runNumber, versions }, ...(failedItems.length ? { failedItems } : {}) };
+    return {
+      state: { run: runNumber, versions },
+      ...(failedItems.length ? { failedItems } : {}),
+      ...(s.stopEarly ? { partialReason: s.stopEarly } : {}),
+    };
   }
 
   /** Files mode: every file the source holds; unchanged ones (same hash) carried over unread. */

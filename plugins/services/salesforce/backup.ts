@@ -120,7 +120,7 @@ export async function backupObject({
   const finish = (next: SalesforceState, stopped?: string): BackupOutcome<SalesforceState> => {
     run.log.info({ object, calls: api.calls, stored, deleted, stopped: !!stopped }, 'Salesforce object backed up');
     run.step(`${api.calls} API calls, ${stored} records stored, ${deleted} deleted`);
-    return stopped ? { state: next, failedItems: [{ key: object, reason: stopped }] } : { state: next };
+    return stopped ? { state: next, partialReason: stopped } : { state: next };
   };
 
   run.step(`describing ${object}`);

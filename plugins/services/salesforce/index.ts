@@ -4,48 +4,78 @@
 // is imported. See README.md.
 import { z } from 'zod';
 import type { ServiceAppSettings, ServicePlugin } from '../../../core/plugins/service.ts';
-import { authorizationUrl, salesforceApp } from './app.ts';
+import { authorizationUrl, myDomainProblem, SALESFORCE_APP_SETTINGS, salesforceApp } from './app.ts';
 import type { ConnectOptions, SalesforceRunState } from './connection.ts';
+import type { SalesforceChoices } from './oauth.ts';
 import type { SalesforceSettings } from './session.ts';
 
 export { SALESFORCE_APP_SETTINGS, type SalesforceApp, salesforceApp } from './app.ts';
 export type { SalesforceState } from './backup.ts';
 export type { SalesforceRunState } from './connection.ts';
 export type { MetadataState } from './metadata.ts';
+export type { SalesforceChoices } from './oauth.ts';
 export type { SalesforceSettings } from './session.ts';
 
 export const SALESFORCE_KIND = 'salesforce';
 
 const connectFirst = { error: 'Connect with Salesforce first.' };
 
-const settings = z
-  .object({
-    environment: z
-      .enum(['production', 'sandbox', 'mydomain'])
-      .default('production')
-      .describe('Environment (Production, Sandbox, or the org’s My Domain URL; fixed once connected)'),
-    myDomainUrl: z
-      .string()
-      .url({ error: 'Enter the My Domain URL, e.g. https://acme.my.salesforce.com.' })
-      .refine((u) => u.startsWith('https://'), { error: 'The My Domain URL starts with https://.' })
-      .optional()
-      .describe('My Domain URL (https://<domain>.my.salesforce.com)'),
-    orgId: z.string(connectFirst).regex(/^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/, {
-      error: 'An org id starts with 00D and has 15 or 18 characters.',
-    }),
-    orgName: z.string().optional(),
-    refreshToken: z.string().min(1).optional(),
-    username: z.string().min(1).optional().describe('Integration username (JWT bearer flow)'),
-    privateKey: z.string().min(1).optional().describe('Private key, PEM (JWT bearer flow)'),
-  })
-  .refine((s) => !!s.refreshToken || (!!s.username && !!s.privateKey), {
-    error: 'Connect with Salesforce, or give the integration username and private key of the JWT bearer flow.',
-    path: ['refreshToken'],
-  })
-  .refine((s) => s.environment !== 'mydomain' || !!s.myDomainUrl, {
-    error: 'Enter the org’s My Domain URL.',
-    path: ['myDomainUrl'],
-  });
+const ENVIRONMENTS = ['production', 'sandbox', 'mydomain'] as const;
+
+const environment = z
+  .enum(ENVIRONMENTS)
+  .default('production')
+  .describe('Environment (where the org signs in; fixed once connected)')
+  .meta({ choiceLabels: { production: 'Production', sandbox: 'Sandbox', mydomain: 'My Domain URL' } });
+
+const myDomainUrl = z
+  .string()
+  .trim()
+  .optional()
+  .describe('My Domain URL (only for My Domain: https://<domain>.my.salesforce.com)');
+
+/** A My Domain environment needs a valid My Domain URL (or the appliance's stand-in). */
+function checkMyDomain(
+  s: { environment: string; myDomainUrl?: string | undefined },
+  ctx: z.RefinementCtx,
+  standIn: string | undefined,
+): void {
+  if (s.environment !== 'mydomain') return;
+  const problem = s.myDomainUrl ? myDomainProblem(s.myDomainUrl, standIn) : 'Enter the org’s My Domain URL.';
+  if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['myDomainUrl'] });
+}
+
+/** The task's settings; `standIn` is the appliance's stand-in login URL, if it has one. */
+function settingsSchema(standIn: () => string | undefined) {
+  return z
+    .object({
+      environment,
+      myDomainUrl,
+      orgId: z.string(connectFirst).regex(/^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/, {
+        error: 'An org id starts with 00D and has 15 or 18 characters.',
+      }),
+      orgName: z.string().optional(),
+      refreshToken: z.string().min(1).optional(),
+      username: z.string().min(1).optional().describe('Integration username (JWT bearer flow)'),
+      privateKey: z.string().min(1).optional().describe('Private key, PEM (JWT bearer flow)'),
+    })
+    .refine((s) => !!s.refreshToken || (!!s.username && !!s.privateKey), {
+      error: 'Connect with Salesforce, or give the integration username and private key of the JWT bearer flow.',
+      path: ['refreshToken'],
+    })
+    .superRefine((s, ctx) => checkMyDomain(s, ctx, standIn()));
+}
+
+/** Asked on the add-task page before the sign-in at Salesforce; stored with the task. */
+function choicesSchema(standIn: () => string | undefined) {
+  return z
+    .object({ environment, myDomainUrl })
+    .superRefine((s, ctx) => checkMyDomain(s, ctx, standIn()))
+    .transform((s): SalesforceChoices => {
+      if (s.environment !== 'mydomain' || !s.myDomainUrl) return { environment: s.environment };
+      return { environment: s.environment, myDomainUrl: new URL(s.myDomainUrl).origin };
+    });
+}
 
 /**
  * A Salesforce plugin descriptor. The built-in one gets its connected app from the appliance
@@ -56,10 +86,12 @@ export function createSalesforcePlugin(
   options: ConnectOptions = {},
 ): ServicePlugin<SalesforceSettings, SalesforceRunState> {
   let app: ServiceAppSettings = fixed ?? {};
+  const standIn = () => app.loginUrl;
+  const choices = choicesSchema(standIn);
   return {
     kind: SALESFORCE_KIND,
     label: 'Salesforce',
-    settings: settings as unknown as z.ZodType<SalesforceSettings>,
+    settings: settingsSchema(standIn) as unknown as z.ZodType<SalesforceSettings>,
     secretSettings: ['refreshToken', 'privateKey'],
     entityKinds: [
       { kind: 'data', label: 'Data' },
@@ -77,13 +109,20 @@ export function createSalesforcePlugin(
       { name: 'updatedBy', label: 'Updated by (user id)', column: 'author' },
       { name: 'modified', label: 'Modified', column: 'modified' },
     ],
+    appSettings: SALESFORCE_APP_SETTINGS,
     configure(values) {
       if (!fixed) app = values;
     },
     oauth: {
-      authorizationUrl: (input) => authorizationUrl(salesforceApp(app), input),
+      choices: choices as unknown as z.ZodType<Record<string, unknown>>,
+      authorizationUrl: (input) =>
+        authorizationUrl(salesforceApp(app), { ...input, ...choices.parse(input.choices ?? {}) }),
       exchangeCode: async (input, context) =>
-        (await import('./oauth.ts')).exchangeCode(salesforceApp(app), input, context),
+        (await import('./oauth.ts')).exchangeCode(
+          salesforceApp(app),
+          { ...input, choices: choices.parse(input.choices ?? {}) },
+          context,
+        ),
     },
     // A task stays with the org it was connected to: its objects and snapshots belong to that org.
     accountOf: (s) => ({ id: s.orgId, label: `the Salesforce org ${s.orgName ? `“${s.orgName}” ` : ''}(${s.orgId})` }),
@@ -94,5 +133,17 @@ export function createSalesforcePlugin(
   };
 }
 
-const salesforcePlugin = createSalesforcePlugin();
+/** The built-in plugin's connection options: the defaults, or what `tuneSalesforce` set. */
+const builtInOptions: ConnectOptions = {};
+
+/**
+ * Sets the built-in plugin's connection options (retry delays, the Bulk API threshold) for the
+ * tasks connected from now on: tests and demos that want fast retries against the stand-in.
+ */
+export function tuneSalesforce(options: ConnectOptions): void {
+  for (const key of Object.keys(builtInOptions)) delete builtInOptions[key as keyof ConnectOptions];
+  Object.assign(builtInOptions, options);
+}
+
+const salesforcePlugin = createSalesforcePlugin(undefined, builtInOptions);
 export default salesforcePlugin;

@@ -62,7 +62,7 @@ export async function backupMetadataType({
   const finish = (stopped?: string): BackupOutcome<MetadataState> => {
     run.log.info({ type, calls: api.calls, stored, deleted, stopped: !!stopped }, 'Salesforce metadata type backed up');
     run.step(`${api.calls} API calls, ${stored} components stored, ${deleted} deleted`);
-    return stopped ? { state, failedItems: [{ key: type, reason: stopped }] } : { state };
+    return stopped ? { state, partialReason: stopped } : { state };
   };
 
   try {

@@ -4,16 +4,24 @@
 import { OAuth2 } from '@jsforce/jsforce-node';
 import type { Logger } from '../../../core/plugins/service.ts';
 import { ServiceAuthError } from '../../../core/plugins/service.ts';
-import { loginUrl, type SalesforceApp } from './app.ts';
+import { type Environment, loginUrl, type SalesforceApp } from './app.ts';
+
+/** What the admin chose on the add-task page (or the task stored): where the org signs in. */
+export interface SalesforceChoices {
+  environment: Environment;
+  myDomainUrl?: string;
+}
+
 import type { SalesforceSettings } from './session.ts';
 
 export async function exchangeCode(
   app: SalesforceApp,
-  input: { code: string; redirectUri: string; codeVerifier: string },
+  input: { code: string; redirectUri: string; codeVerifier: string; choices: SalesforceChoices },
   context: { signal: AbortSignal; log: Logger },
 ): Promise<SalesforceSettings> {
+  const { environment, myDomainUrl } = input.choices;
   const oauth2 = new OAuth2({
-    loginUrl: loginUrl(app),
+    loginUrl: loginUrl(app, environment, myDomainUrl),
     clientId: app.clientId,
     clientSecret: app.clientSecret,
     redirectUri: input.redirectUri,
@@ -33,5 +41,6 @@ export async function exchangeCode(
   }
   const orgId = res.id.split('/').slice(-2)[0] as string;
   context.log.info({ org: orgId }, 'Salesforce org connected');
-  return { environment: 'production', orgId, refreshToken: res.refresh_token };
+  // The environment chosen before the sign-in is stored with the task and fixed from now on.
+  return { environment, ...(myDomainUrl ? { myDomainUrl } : {}), orgId, refreshToken: res.refresh_token };
 }

@@ -2,6 +2,7 @@
 // discovery, entity actions and backup runs into a real repository on a temporary local disk.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSummary } from '../../../core/activity/activity-service.ts';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import { ValidationError } from '../../../core/errors.ts';
 import { Organization } from '../../../core/identity/entities.ts';
@@ -266,6 +267,23 @@ describe('backup runs', () => {
     expect(two).toMatchObject({ status: 'failed', lastError: 'The test service cannot read user-002' });
     // A permanent error is not retried.
     expect(byEntity.get(two.id)?.attempts).toBe(1);
+  });
+
+  it('reports a run the plugin stopped early as partial with its reason, not as unreadable items', async () => {
+    const org = await h.organization();
+    const reason = 'Stopped at the task’s API usage limit (10 % of 200): the next run continues from here.';
+    const task = await h.task(org, { entities: 1, items: 3, stopEarly: reason });
+    await discover(task.id);
+    const job = at(await backupAll(task.id), 0);
+    expect(job).toMatchObject({
+      state: 'partially_succeeded',
+      result: { failedItems: 0, items: 3, stoppedEarly: reason },
+    });
+    const entity = at(await entitiesOf(task.id), 0);
+    expect(entity).toMatchObject({ status: 'partial', lastError: reason });
+    expect(runSummary(job, 'Backup of user-001')).toBe(
+      `Backup of user-001: stopped early (3 items; 3 added, 0 updated, 0 deleted). ${reason}`,
+    );
   });
 
   it('retries a transient error with exponential backoff, then succeeds', async () => {

@@ -223,6 +223,9 @@ describe('the API budget', () => {
     expect(first?.state).toBe('partially_succeeded');
     const e = await entity(s, task.id, 'Contact');
     expect(e.lastError).toContain("API usage limit (10 % of the org's 200 daily API requests = 20");
+    // A run-level reason, not an item that could not be read.
+    expect(e.lastError).toMatch(/^Stopped at the task's API usage limit/);
+    expect(first?.result).toMatchObject({ failedItems: 0, stoppedEarly: expect.stringMatching(/^Stopped at/) });
     const part = records(await snapshotItems(s, task.id, 'Contact'));
     expect(part.size).toBeGreaterThan(0);
     expect(part.size).toBeLessThan(400);

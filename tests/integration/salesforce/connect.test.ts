@@ -4,13 +4,14 @@
 // task connected by the JWT bearer flow (consumer key + username + private key) that backs up.
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerServicePlugin, servicePlugin } from '../../../core/plugins/registry.ts';
+import { servicePlugin } from '../../../core/plugins/registry.ts';
 import { openConnectionSettings } from '../../../core/tasks/connection.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
 import { createTask } from '../../../core/tasks/tasks-service.ts';
-import { createSalesforcePlugin, type SalesforceSettings } from '../../../plugins/services/salesforce/index.ts';
+import { type SalesforceSettings, tuneSalesforce } from '../../../plugins/services/salesforce/index.ts';
 import { FakeSalesforce, seedDemoOrg } from '../../fakes/salesforce/index.ts';
 import { completeSetupVia, createTestApp, form, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { salesforceEnv } from './harness.ts';
 
 const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
@@ -24,13 +25,8 @@ beforeAll(async () => {
     certificate: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   }).start();
   seedDemoOrg(fake.org, { accounts: 3, contactsPerAccount: 2 });
-  registerServicePlugin(
-    createSalesforcePlugin(
-      { clientId: fake.clientId, clientSecret: fake.clientSecret, loginUrl: fake.url },
-      { retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 } },
-    ) as never,
-  );
-  t = await createTestApp();
+  tuneSalesforce({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 } });
+  t = await createTestApp(salesforceEnv(fake));
   await completeSetupVia(t.app);
   cookie = await signIn(t.app);
 });
@@ -96,6 +92,69 @@ describe('connecting Salesforce from the add-task page', () => {
     fake.approveAs(fake.org);
     const again = await reconnect();
     expect([again.status, again.headers.get('location')]).toEqual([303, `/tasks/${id}?done=reconnected`]);
+  });
+
+  it('asks for the environment first, stores it with the task and keeps it when re-authenticating', async () => {
+    const page = await t.app.request('/tasks/new?service=salesforce', { headers: { cookie } });
+    const html = await page.text();
+    // Production by default, no blank choice: the environment always has a value.
+    const select = /<select id="conn_environment"[\s\S]*?<\/select>/.exec(html)?.[0] ?? '';
+    expect(select.match(/<option[^>]*>[^<]*<\/option>/g)).toEqual([
+      '<option value="production" selected>Production</option>',
+      '<option value="sandbox">Sandbox</option>',
+      '<option value="mydomain">My Domain URL</option>',
+    ]);
+    expect(html).not.toContain('Environment <span class="muted">(optional)</span>');
+    expect(html).toContain('My Domain URL');
+    const res = await t.app.request('/tasks/new', {
+      ...form({
+        service: 'salesforce',
+        name: 'Acme sandbox',
+        frequency: 'daily',
+        backupHour: '4',
+        conn_environment: 'sandbox',
+      }),
+      headers: { ...form({}).headers, cookie },
+    });
+    expect(res.status).toBe(200);
+    const done = await approveAndReturn(refreshTarget(await res.text()), `${cookie}; ${cookiesOf(res)}`);
+    const id = /^\/tasks\/([^?]+)\?done=created$/.exec(done.headers.get('location') ?? '')?.[1] as string;
+    const storedOf = async () =>
+      openConnectionSettings(
+        t.kernel.credentials,
+        await t.kernel.orm.em.fork().findOneOrFail(BackupTask, { id }),
+      ) as SalesforceSettings;
+    expect(await storedOf()).toMatchObject({ environment: 'sandbox', orgId: fake.org.id });
+
+    // Re-authenticating offers no choice and signs in at the stored environment again.
+    const r = await t.app.request(`/tasks/${id}/reconnect`, { headers: { cookie } });
+    expect(await r.text()).not.toContain('name="conn_environment"');
+    const again = await t.app.request(`/tasks/${id}/reconnect`, {
+      ...form({}),
+      headers: { ...form({}).headers, cookie },
+    });
+    const back = await approveAndReturn(refreshTarget(await again.text()), `${cookie}; ${cookiesOf(again)}`);
+    expect([back.status, back.headers.get('location')]).toEqual([303, `/tasks/${id}?done=reconnected`]);
+    expect(await storedOf()).toMatchObject({ environment: 'sandbox' });
+  });
+
+  it('refuses a My Domain URL that is not Salesforce’s before sending anyone there', async () => {
+    const res = await t.app.request('/tasks/new', {
+      ...form({
+        service: 'salesforce',
+        name: 'Phished',
+        frequency: 'daily',
+        backupHour: '4',
+        conn_environment: 'mydomain',
+        conn_myDomainUrl: 'https://login.evil.example',
+      }),
+      headers: { ...form({}).headers, cookie },
+    });
+    expect(res.status).toBe(422);
+    const html = await res.text();
+    expect(html).toContain('A My Domain URL ends in .my.salesforce.com');
+    expect(html).not.toContain('http-equiv="refresh"');
+    expect(res.headers.getSetCookie().some((c) => c.startsWith('holdfast_oauth='))).toBe(false);
   });
 
   it('refuses a declined or forged sign-in without adding a task', async () => {

@@ -1,14 +1,15 @@
-// Salesforce tasks against the loopback stand-in, through the real kernel: the plugin is
-// registered with the stand-in as its login host and fast retries, a task is connected with a
+// Salesforce tasks against the loopback stand-in, through the real kernel: the appliance is
+// configured with the stand-in as the connector's login host (HOLDFAST_SALESFORCE_*) and fast
+// retries, a task is connected with a
 // refresh token the stand-in granted, and backups run as jobs. Also: reading a snapshot back.
 import { Organization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
-import { registerServicePlugin, servicePlugin } from '../../../core/plugins/registry.ts';
+import { servicePlugin } from '../../../core/plugins/registry.ts';
 import { discoverEntities } from '../../../core/tasks/discovery.ts';
 import { BackupTask, type IBackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { backupNow } from '../../../core/tasks/entity-actions.ts';
 import { createTask } from '../../../core/tasks/tasks-service.ts';
-import { createSalesforcePlugin, SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
+import { SALESFORCE_KIND, tuneSalesforce } from '../../../plugins/services/salesforce/index.ts';
 import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
 import { FakeSalesforce, type Org } from '../../fakes/salesforce/index.ts';
 import { ACTOR, createJobsHarness, type JobsHarness } from '../../helpers/jobs.ts';
@@ -21,18 +22,22 @@ export interface SalesforceHarness {
   close(): Promise<void>;
 }
 
+/** The appliance settings (HOLDFAST_SALESFORCE_*) of a connected app at the stand-in. */
+export function salesforceEnv(fake: FakeSalesforce): Record<string, string> {
+  return {
+    HOLDFAST_SALESFORCE_CLIENT_ID: fake.clientId,
+    HOLDFAST_SALESFORCE_CLIENT_SECRET: fake.clientSecret,
+    HOLDFAST_SALESFORCE_LOGIN_URL: fake.url,
+  };
+}
+
 export async function createSalesforceHarness(seed = 1): Promise<SalesforceHarness> {
   const fake = await new FakeSalesforce({ seed }).start();
   const clock = { now: Date.parse('2026-12-01T08:00:00Z') };
   fake.org.now = () => new Date(clock.now);
-  registerServicePlugin(
-    createSalesforcePlugin(
-      { clientId: fake.clientId, clientSecret: fake.clientSecret, loginUrl: fake.url },
-      // Objects of 1000 rows or more are read in full through the Bulk API.
-      { retry: { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 }, bulkThreshold: 1000, bulkPollMs: 1 },
-    ) as never,
-  );
-  const h = await createJobsHarness();
+  // Objects of 1000 rows or more are read in full through the Bulk API.
+  tuneSalesforce({ retry: { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 }, bulkThreshold: 1000, bulkPollMs: 1 });
+  const h = await createJobsHarness(salesforceEnv(fake));
   return {
     fake,
     h,

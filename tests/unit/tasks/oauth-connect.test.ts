@@ -2,8 +2,15 @@
 // only counts with the same sealed cookie, the same state, the same user and organization, in time.
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createCredentialCipher } from '../../../core/secrets/credential-cipher.ts';
-import { beginOAuth, finishOAuth, OAUTH_PENDING_MS } from '../../../core/tasks/oauth-connect.ts';
+import {
+  beginOAuth,
+  finishOAuth,
+  OAUTH_PENDING_MS,
+  parseOAuthChoices,
+  storedOAuthChoices,
+} from '../../../core/tasks/oauth-connect.ts';
 
 const cipher = createCredentialCipher(randomBytes(32));
 const oauth = {
@@ -77,5 +84,44 @@ describe('OAuth connect flow', () => {
       'This sign-in was started by another user or in another account',
     );
     expect(fail(cookie, state, who, new Date(now.getTime() + OAUTH_PENDING_MS + 1))).toBe('The sign-in took too long');
+  });
+});
+
+describe('OAuth connect choices', () => {
+  const choices = z
+    .object({ region: z.enum(['eu', 'us']).default('eu'), host: z.string().optional() })
+    .refine((c) => c.region !== 'us' || !!c.host, { error: 'Enter the host.', path: ['host'] });
+
+  it('hands the chosen values to the authorization URL and keeps them sealed for the return', () => {
+    const seen: unknown[] = [];
+    const started = beginOAuth(
+      {
+        authorizationUrl: (input) => {
+          seen.push(input.choices);
+          return `https://service.example/a?state=${input.state}`;
+        },
+      },
+      cipher,
+      'https://holdfast.example/tasks/oauth/callback',
+      { ...who, service: 'svc', purpose: 'create', choices: { region: 'us', host: 'h.example' } },
+      now,
+    );
+    expect(seen).toEqual([{ region: 'us', host: 'h.example' }]);
+    expect(started.cookie).not.toContain('h.example');
+    const state = new URL(started.url).searchParams.get('state') as string;
+    expect(finishOAuth(cipher, started.cookie, state, who, now).choices).toEqual({ region: 'us', host: 'h.example' });
+  });
+
+  it('checks the answers with the plugin schema: defaults, or a message per field', () => {
+    expect(parseOAuthChoices({ choices }, {})).toEqual({ choices: { region: 'eu' } });
+    expect(parseOAuthChoices({ choices }, { region: 'us' })).toEqual({ errors: { host: 'Enter the host.' } });
+    expect(parseOAuthChoices({}, { region: 'us' })).toEqual({ choices: {} });
+  });
+
+  it('reads the stored choices back from a task’s settings for re-authenticating', () => {
+    const stored = { region: 'us', host: 'h.example', refreshToken: 'secret' };
+    expect(storedOAuthChoices({ choices }, stored)).toEqual({ region: 'us', host: 'h.example' });
+    expect(storedOAuthChoices({ choices }, { refreshToken: 'secret' })).toEqual({ region: 'eu' });
+    expect(storedOAuthChoices({}, stored)).toEqual({});
   });
 });

@@ -1,0 +1,100 @@
+// Salesforce end to end in a real browser against the real appliance process and the Salesforce
+// stand-in seeded with the demo org (what `npm run demo` runs): choose Sandbox on the add-task
+// page, connect through the stand-in's OAuth sign-in, see discovery list the org's objects and
+// metadata types, Backup now until success, and see the objects with their record counts.
+// Screenshots at 1280 and 390 px.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeSalesforce, seedDemoMetadata, seedDemoOrg } from '../fakes/salesforce/index.ts';
+import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
+import { tempDir } from '../helpers/config.ts';
+import { consoleErrorsOf, DESKTOP, screenshotBothWidths, setupAdministrator, signInPage } from '../helpers/e2e.ts';
+import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
+
+const dir = tempDir();
+let browser: Browser;
+let appliance: RunningProcess;
+let salesforce: FakeSalesforce;
+
+beforeAll(async () => {
+  salesforce = await new FakeSalesforce({ orgName: 'Northwind Traders (demo)' }).start();
+  seedDemoOrg(salesforce.org, { accounts: 12, contactsPerAccount: 4 });
+  seedDemoMetadata(salesforce.metadata());
+  appliance = await startApplianceProcess(
+    baseEnv(dir.path, {
+      HOLDFAST_SALESFORCE_CLIENT_ID: salesforce.clientId,
+      HOLDFAST_SALESFORCE_CLIENT_SECRET: salesforce.clientSecret,
+      HOLDFAST_SALESFORCE_LOGIN_URL: salesforce.url,
+      HOLDFAST_SCHEDULER_INTERVAL_SECONDS: '1',
+    }),
+  );
+  await setupAdministrator(appliance.url);
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  appliance?.child.kill('SIGTERM');
+  await appliance?.exited;
+  await salesforce?.stop();
+  dir.remove();
+});
+
+async function shoot(page: Page, name: string): Promise<void> {
+  expect({ name, overflow: await screenshotBothWidths(page, name) }).toEqual({ name, overflow: 0 });
+}
+
+/** The task page's row of one object or metadata type, found through the name filter. */
+async function rowOf(page: Page, taskUrl: string, name: string) {
+  await page.goto(`${taskUrl}?q=${encodeURIComponent(name)}`);
+  return page.locator('#task-entities tbody tr').filter({ has: page.getByLabel(`Select ${name}`, { exact: true }) });
+}
+
+describe('Salesforce in a browser', () => {
+  it('connects a Sandbox org through the sign-in, discovers its objects, backs them up and shows their counts', async () => {
+    const context = await newBrowserContext(browser, { viewport: DESKTOP });
+    const page = await context.newPage();
+    const consoleErrors = consoleErrorsOf(page);
+    await signInPage(page, appliance.url);
+
+    await page.goto(`${appliance.url}/tasks/new?service=salesforce`);
+    await page.getByLabel('Backup task name').fill('Northwind Salesforce');
+    await page.getByLabel('Environment').selectOption({ label: 'Sandbox' });
+    await shoot(page, 'salesforce-new-task');
+    const authorized = salesforce.requests.get('oauth/authorize') ?? 0;
+    await page.getByRole('button', { name: 'Continue to Salesforce' }).click();
+    // The stand-in's sign-in approves at once and sends the browser back: the task is added.
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}\?done=created$/);
+    expect(salesforce.requests.get('oauth/authorize')).toBe(authorized + 1);
+    const taskUrl = page.url().replace(/\?.*$/, '');
+
+    // Discovery lists the org's objects (data) and metadata types; new ones are active.
+    await page.getByText('Account', { exact: true }).waitFor();
+    await page.getByText(/^\d+ entries$/).waitFor();
+    await shoot(page, 'salesforce-task-discovered');
+
+    const names = ['Account', 'Contact', 'Project__c', 'ApexClass'];
+    for (const name of names) {
+      const row = await rowOf(page, taskUrl, name);
+      await row.getByRole('checkbox').check();
+      await page.getByRole('button', { name: 'Backup now' }).click();
+      await page.getByText('1 queued for backup now.').waitFor();
+    }
+    const counts: Record<string, string> = {};
+    for (const name of names) {
+      const row = await rowOf(page, taskUrl, name);
+      // The row refreshes itself until its run is over.
+      await row.locator('.badge', { hasText: /^Success$/ }).waitFor({ timeout: 300_000 });
+      counts[name] = ((await row.locator('td[data-label="Items"]').textContent()) ?? '').trim();
+      expect(await row.locator('td[data-label="Changes"]').textContent()).toContain(`+${counts[name]}`);
+    }
+    expect(counts).toMatchObject({ Account: '12', Contact: '48', Project__c: '12' });
+    expect(Number(counts.ApexClass)).toBeGreaterThan(0);
+
+    await page.goto(`${taskUrl}?status=success`);
+    expect(await page.locator('#task-entities tbody tr').count()).toBe(names.length);
+    await shoot(page, 'salesforce-task-backed-up');
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  });
+});
