@@ -68,7 +68,7 @@ export async function repoWork(args: readonly string[]): Promise<Work> {
  * with them (or flags were chosen explicitly). Call before doing anything else.
  */
 export function reexecWithMemoryFlags(work: Work = 'default'): void {
-  if (!willReexec()) return;
+  if (!willReexec() || typeof process.execve !== 'function') return;
   process.execve(
     process.execPath,
     [process.execPath, ...REPOSITORY_V8_FLAGS, ...WORK_V8_FLAGS[work], ...process.execArgv, ...process.argv.slice(1)],
