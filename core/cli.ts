@@ -86,9 +86,10 @@ export async function runCli(argv: string[]): Promise<void> {
 
 if (import.meta.main) {
   // Repository commands run with bounded-memory V8 settings (core/memory-flags.ts).
-  if (process.argv[2] === 'repo')
-    (await import('./memory-flags.ts')).reexecWithMemoryFlags(
-      process.argv[3] === 'backup' || process.argv[3] === 'restore' ? process.argv[3] : 'default',
-    );
+  // A backup of mostly small files gets its own (core/source-profile.ts).
+  if (process.argv[2] === 'repo') {
+    const { reexecWithMemoryFlags, repoWork } = await import('./memory-flags.ts');
+    reexecWithMemoryFlags(await repoWork(process.argv.slice(3)));
+  }
   await runCli(process.argv.slice(2));
 }
