@@ -159,7 +159,8 @@ describe('search and filter input', () => {
       if (!operation?.parameters?.some((p) => p.in === 'query')) continue;
       const id = idOf(path);
       if (id === null) continue;
-      const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) => (name === 'id' ? id : name));
+      const ids: Record<string, string> = { id, entityId, snapshotId };
+      const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? name);
       // The operation itself answers (so the payloads below reach its filters, not a 404).
       expect((await get(`/api/v1${concrete}`)).status, path).toBe(200);
       covered.push(path);
