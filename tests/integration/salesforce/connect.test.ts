@@ -70,7 +70,7 @@ describe('connecting Salesforce from the add-task page', () => {
     expect(authorize.searchParams.get('scope')).toBe('api refresh_token');
     const done = await approveAndReturn(authorize, `${cookie}; ${cookiesOf(res)}`);
     expect(done.status).toBe(303);
-    const id = /^\/tasks\/([^?]+)\?done=created$/.exec(done.headers.get('location') ?? '')?.[1] as string;
+    const id = /^\/tasks\/([^?]+)$/.exec(done.headers.get('location') ?? '')?.[1] as string;
     const task = await t.kernel.orm.em.fork().findOneOrFail(BackupTask, { id });
     const stored = openConnectionSettings(t.kernel.credentials, task) as SalesforceSettings;
     expect(stored.orgId).toBe(fake.org.id);
@@ -91,7 +91,7 @@ describe('connecting Salesforce from the add-task page', () => {
     expect(await refused.text()).toContain(`You signed in to the Salesforce org (${other.id}), but this task backs up`);
     fake.approveAs(fake.org);
     const again = await reconnect();
-    expect([again.status, again.headers.get('location')]).toEqual([303, `/tasks/${id}?done=reconnected`]);
+    expect([again.status, again.headers.get('location')]).toEqual([303, `/tasks/${id}`]);
   });
 
   it('asks for the environment first, stores it with the task and keeps it when re-authenticating', async () => {
@@ -118,7 +118,7 @@ describe('connecting Salesforce from the add-task page', () => {
     });
     expect(res.status).toBe(200);
     const done = await approveAndReturn(refreshTarget(await res.text()), `${cookie}; ${cookiesOf(res)}`);
-    const id = /^\/tasks\/([^?]+)\?done=created$/.exec(done.headers.get('location') ?? '')?.[1] as string;
+    const id = /^\/tasks\/([^?]+)$/.exec(done.headers.get('location') ?? '')?.[1] as string;
     const storedOf = async () =>
       openConnectionSettings(
         t.kernel.credentials,
@@ -134,7 +134,7 @@ describe('connecting Salesforce from the add-task page', () => {
       headers: { ...form({}).headers, cookie },
     });
     const back = await approveAndReturn(refreshTarget(await again.text()), `${cookie}; ${cookiesOf(again)}`);
-    expect([back.status, back.headers.get('location')]).toEqual([303, `/tasks/${id}?done=reconnected`]);
+    expect([back.status, back.headers.get('location')]).toEqual([303, `/tasks/${id}`]);
     expect(await storedOf()).toMatchObject({ environment: 'sandbox' });
   });
 
