@@ -27,7 +27,8 @@ afterAll(async () => {
 
 const JOB_ENV = {
   HOLDFAST_PLUGINS: join(repoRoot, 'tests/fakes/test-service.ts'),
-  HOLDFAST_JOB_LEASE_SECONDS: '3',
+  // Long enough that a worker's renewals (every third of it) survive a busy machine's stalls.
+  HOLDFAST_JOB_LEASE_SECONDS: '10',
   HOLDFAST_SCHEDULER_INTERVAL_SECONDS: '1',
   HOLDFAST_JOB_MAX_ATTEMPTS: '3',
 };

@@ -3,18 +3,8 @@
 // it; a restore goes past an unreadable blob or tree node, never leaves a truncated file under a
 // real name, names what failed and exits 1; `restore --resume` finishes an interrupted restore.
 // Everything runs through the `holdfast repo` CLI, as operators use it.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -23,7 +13,8 @@ import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { findItem } from '../../../storage/tree.ts';
 import { damageBlob, flipByte, middleLeaf, openLocal } from '../../helpers/damage.ts';
-import { repoRoot, runToEnd } from '../../helpers/process.ts';
+import { runWatchingWrites } from '../../helpers/kill-points.ts';
+import { runToEnd } from '../../helpers/process.ts';
 import { createTestRepo, PASSPHRASE, readAll } from '../../helpers/repository.ts';
 import { describeTree, makeSource } from '../../helpers/source-tree.ts';
 
@@ -268,31 +259,30 @@ describe('restore past damage', () => {
       target,
       ...s.sink,
     ];
-    // An uninterrupted run tells how long a restore takes, to spread the kill points over it.
-    const started = performance.now();
-    expect((await runToEnd(args(join(s.base, 'clean')), env())).code).toBe(0);
-    const duration = performance.now() - started;
+    // An uninterrupted run counts the file-system events a restore makes in its target; the kill
+    // points are spread over them, so each one lands while the restore writes, whatever the
+    // machine's speed.
+    const clean = join(s.base, 'clean');
+    mkdirSync(clean);
+    const whole = await runWatchingWrites(args(clean), env(), clean);
+    expect(whole.exit).toBe(0);
+    expect(whole.events).toBeGreaterThan(12);
 
-    let killed = 0;
     for (let point = 0; point < 5; point++) {
       const target = join(s.base, `restore-${point}`);
-      const child = spawn(process.execPath, args(target), { cwd: repoRoot, env: env(), stdio: 'ignore' });
-      const exited = new Promise<number | string>((r) => child.once('exit', (code, signal) => r(code ?? signal ?? '')));
-      setTimeout(() => child.kill('SIGKILL'), Math.round((duration * (point + 1)) / 6));
-      if ((await exited) === 'SIGKILL') killed++;
-      if (existsSync(target)) {
-        // Whatever is under a real name is whole: its bytes are the source's.
-        const partial = describeTree(target);
-        for (const [key, what] of Object.entries(partial)) {
-          if (what.startsWith('file ') && !key.split('/').pop()?.startsWith('.holdfast-restore-'))
-            expect(readFileSync(join(target, key)).equals(readFileSync(join(s.src, key)))).toBe(true);
-        }
+      mkdirSync(target);
+      const run = await runWatchingWrites(args(target), env(), target, Math.ceil((whole.events * (point + 1)) / 6));
+      expect(run.exit, `kill point ${point + 1} of 5`).toBe('SIGKILL');
+      // Whatever is under a real name is whole: its bytes are the source's.
+      const partial = describeTree(target);
+      for (const [key, what] of Object.entries(partial)) {
+        if (what.startsWith('file ') && !key.split('/').pop()?.startsWith('.holdfast-restore-'))
+          expect(readFileSync(join(target, key)).equals(readFileSync(join(s.src, key)))).toBe(true);
       }
       const resumed = await runToEnd(args(target, true), env());
       expect(resumed.code).toBe(0);
       expect(describeTree(target)).toEqual(source);
     }
-    expect(killed).toBeGreaterThanOrEqual(3);
   });
 });
 
