@@ -73,7 +73,7 @@ describe('first run in a browser', () => {
 
     await page.goto(`${appliance.url}/api/v1/docs`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Holdfast API');
-    expect(await page.locator('.operation h3 code').allTextContents()).toEqual(
+    expect(await page.locator('.operation summary code').allTextContents()).toEqual(
       expect.arrayContaining(['/api/v1/status', '/api/v1/me']),
     );
     await shoot(page, 'api-reference-desktop');
