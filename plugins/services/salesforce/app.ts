@@ -14,7 +14,7 @@ export const SALESFORCE_APP_SETTINGS = [
     env: 'HOLDFAST_SALESFORCE_CLIENT_ID',
     configKey: 'salesforceClientId',
     kind: 'string',
-    // Both sign-in flows (the browser's and the JWT bearer flow) need the consumer key.
+    // Both sign-in flows (the browser's and the JWT bearer flow) need the connected app.
     required: true,
     defaultText: '(unset: Salesforce tasks cannot be connected)',
     description:
@@ -25,6 +25,8 @@ export const SALESFORCE_APP_SETTINGS = [
     env: 'HOLDFAST_SALESFORCE_CLIENT_SECRET',
     configKey: 'salesforceClientSecret',
     kind: 'secret',
+    // salesforceApp() refuses to run without it, so the Add task page must say so up front.
+    required: true,
     defaultText: '(unset)',
     description: 'Consumer secret of that connected app.',
   },
