@@ -200,7 +200,9 @@ export function runServiceConformance(name: string, setup: () => Promise<Service
       expect(job.state).toBe('failed');
       const t = await freshTask();
       expect(t.connectionState).toBe('disconnected');
-      expect(t.connectionProblem).toBeTruthy();
+      // The task shows the service's own refusal, the sentence the run failed with.
+      expect(t.connectionProblem).toEqual(expect.any(String));
+      expect(job.error).toContain(t.connectionProblem);
     });
   });
 }

@@ -175,7 +175,7 @@ describe('docker compose with MinIO', () => {
       headers: { cookie: `${cookie}; ${oauthCookie}` },
     });
     const taskId = (created.headers.get('location') ?? '').match(/\/tasks\/([0-9a-f-]{36})/)?.[1] as string;
-    expect(taskId).toBeTruthy();
+    expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
 
     // Discovery, then Backup now of everything that can be backed up.
     type Entity = { id: string; name: string; status: string; lastSnapshotId: string | null };

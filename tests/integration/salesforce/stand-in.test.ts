@@ -100,7 +100,7 @@ describe('OAuth', () => {
     const info = await conn.authorize(back.searchParams.get('code') as string);
     expect(info.organizationId).toBe(sf.org.id);
     expect(conn.instanceUrl).toBe(sf.url);
-    expect(conn.refreshToken).toBeTruthy();
+    expect(sf.oauth.refreshTokens.get(conn.refreshToken as string)?.revoked).toBe(false);
     const identity = await conn.identity();
     expect(identity.organization_id).toBe(sf.org.id);
   });
