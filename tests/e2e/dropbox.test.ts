@@ -4,42 +4,27 @@
 // version of a folder non-destructively and then in place, and download that folder as a ZIP
 // whose names and bytes match. Screenshots at 1280 and 390 px.
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { seedDemoTeam } from '../../demo/team.ts';
 import { FakeDropbox } from '../fakes/dropbox/index.ts';
-import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
-import { tempDir } from '../helpers/config.ts';
-import { consoleErrorsOf, DESKTOP, screenshotBothWidths, setupAdministrator, signInPage } from '../helpers/e2e.ts';
-import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
+import { newBrowserContext } from '../helpers/browser.ts';
+import { connectorSession } from '../helpers/connector-e2e.ts';
+import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
 import { readZip } from '../helpers/recovery.ts';
 
-const dir = tempDir();
-let browser: Browser;
-let appliance: RunningProcess;
 let dropbox: FakeDropbox;
-
-beforeAll(async () => {
+const session = connectorSession(async () => {
   dropbox = await new FakeDropbox({ teamName: 'Northwind Traders (demo)' }).start();
   seedDemoTeam(dropbox);
-  appliance = await startApplianceProcess(
-    baseEnv(dir.path, {
+  return {
+    env: {
       HOLDFAST_DROPBOX_APP_KEY: dropbox.appKey,
       HOLDFAST_DROPBOX_APP_SECRET: dropbox.appSecret,
       HOLDFAST_DROPBOX_API_BASE: dropbox.url,
-      HOLDFAST_SCHEDULER_INTERVAL_SECONDS: '1',
-    }),
-  );
-  await setupAdministrator(appliance.url);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  appliance?.child.kill('SIGTERM');
-  await appliance?.exited;
-  await dropbox?.stop();
-  dir.remove();
+    },
+    stop: () => dropbox.stop(),
+  };
 });
 
 async function shoot(page: Page, name: string): Promise<void> {
@@ -48,7 +33,7 @@ async function shoot(page: Page, name: string): Promise<void> {
 
 /** Recovery › the task › Ada › the earlier of her two snapshots › the Contracts folder, selected. */
 async function selectEarlierContracts(page: Page): Promise<void> {
-  await page.goto(`${appliance.url}/recovery`);
+  await page.goto(`${session.url}/recovery`);
   await page.getByRole('link', { name: 'Northwind Dropbox' }).click();
   await page.getByRole('link', { name: 'Recover from ada.admin@northwind.example' }).click();
   expect(await page.getByRole('status').textContent()).toContain('2 snapshots.');
@@ -72,12 +57,12 @@ async function backUpEverything(page: Page, taskUrl: string, runs: number): Prom
 
 describe('Dropbox in a browser', () => {
   it('connects, backs up twice, restores the earlier folder (non-destructively, then in place) and downloads it', async () => {
-    const context = await newBrowserContext(browser, { viewport: DESKTOP, acceptDownloads: true });
+    const context = await newBrowserContext(session.browser, { viewport: DESKTOP, acceptDownloads: true });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
-    await signInPage(page, appliance.url);
+    await signInPage(page, session.url);
 
-    await page.goto(`${appliance.url}/tasks/new?service=dropbox`);
+    await page.goto(`${session.url}/tasks/new?service=dropbox`);
     await shoot(page, 'dropbox-new-task');
     await page.getByLabel('Backup task name').fill('Northwind Dropbox');
     await page.getByRole('button', { name: 'Continue to Dropbox' }).click();
@@ -175,7 +160,7 @@ describe('Dropbox in a browser', () => {
       page.waitForEvent('download'),
       exportRow.getByRole('link', { name: 'Download results' }).click(),
     ]);
-    const saved = join(dir.path, 'contracts.zip');
+    const saved = join(session.dataDir, 'contracts.zip');
     await download.saveAs(saved);
     const zip = await readZip(saved);
     const names = [...zip.keys()].filter((n) => !n.endsWith('/')).sort();

@@ -3,41 +3,26 @@
 // page, connect through the stand-in's OAuth sign-in, see discovery list the org's objects and
 // metadata types, Backup now until success, and see the objects with their record counts.
 // Screenshots at 1280 and 390 px.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { FakeSalesforce, seedDemoMetadata, seedDemoOrg } from '../fakes/salesforce/index.ts';
-import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
-import { tempDir } from '../helpers/config.ts';
-import { consoleErrorsOf, DESKTOP, screenshotBothWidths, setupAdministrator, signInPage } from '../helpers/e2e.ts';
-import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
+import { newBrowserContext } from '../helpers/browser.ts';
+import { connectorSession } from '../helpers/connector-e2e.ts';
+import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
 
-const dir = tempDir();
-let browser: Browser;
-let appliance: RunningProcess;
 let salesforce: FakeSalesforce;
-
-beforeAll(async () => {
+const session = connectorSession(async () => {
   salesforce = await new FakeSalesforce({ orgName: 'Northwind Traders (demo)' }).start();
   seedDemoOrg(salesforce.org, { accounts: 12, contactsPerAccount: 4 });
   seedDemoMetadata(salesforce.metadata());
-  appliance = await startApplianceProcess(
-    baseEnv(dir.path, {
+  return {
+    env: {
       HOLDFAST_SALESFORCE_CLIENT_ID: salesforce.clientId,
       HOLDFAST_SALESFORCE_CLIENT_SECRET: salesforce.clientSecret,
       HOLDFAST_SALESFORCE_LOGIN_URL: salesforce.url,
-      HOLDFAST_SCHEDULER_INTERVAL_SECONDS: '1',
-    }),
-  );
-  await setupAdministrator(appliance.url);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  appliance?.child.kill('SIGTERM');
-  await appliance?.exited;
-  await salesforce?.stop();
-  dir.remove();
+    },
+    stop: () => salesforce.stop(),
+  };
 });
 
 async function shoot(page: Page, name: string): Promise<void> {
@@ -52,12 +37,12 @@ async function rowOf(page: Page, taskUrl: string, name: string) {
 
 describe('Salesforce in a browser', () => {
   it('connects a Sandbox org through the sign-in, discovers its objects, backs them up and shows their counts', async () => {
-    const context = await newBrowserContext(browser, { viewport: DESKTOP });
+    const context = await newBrowserContext(session.browser, { viewport: DESKTOP });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
-    await signInPage(page, appliance.url);
+    await signInPage(page, session.url);
 
-    await page.goto(`${appliance.url}/tasks/new?service=salesforce`);
+    await page.goto(`${session.url}/tasks/new?service=salesforce`);
     await page.getByLabel('Backup task name').fill('Northwind Salesforce');
     await page.getByLabel('Environment').selectOption({ label: 'Sandbox' });
     await shoot(page, 'salesforce-new-task');
