@@ -144,13 +144,27 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
   }
 
   if (toRepack.length) say(`repacking ${toRepack.length} packs`);
+  const repacked: typeof toRepack = [];
   for (const pack of toRepack) {
-    for (const blob of pack.blobs) await repo.saveBlob(blob.kind, await repo.readBlob(blob.id), { force: true });
+    // A pack whose live blobs cannot all be read (truncated, damaged) stays as it is: copying what
+    // reads and deleting it would lose the rest for good. `repair packs` is the way out.
+    const plaintexts: Buffer[] = [];
+    try {
+      for (const blob of pack.blobs) plaintexts.push(await repo.readBlob(blob.id));
+    } catch (err) {
+      assertDamage(err);
+      say(`keeping pack ${pack.id}: ${(err as Error).message} (\`holdfast repo repair packs ${pack.id}\`)`);
+      keep.set(pack.id, indexed.get(pack.id) as { size: number; blobs: PackedBlob[] });
+      continue;
+    }
+    for (const [i, blob] of pack.blobs.entries())
+      await repo.saveBlob(blob.kind, plaintexts[i] as Buffer, { force: true });
+    repacked.push(pack);
   }
   await repo.flush();
   for (const pack of repo.packsUploaded) keep.set(pack.id, { size: pack.size, blobs: pack.blobs });
 
-  if (toDelete.length === 0 && toRepack.length === 0 && indexKeys.length <= 1 && unreadable.size === 0) return report;
+  if (toDelete.length === 0 && repacked.length === 0 && indexKeys.length <= 1 && unreadable.size === 0) return report;
 
   say('writing the new index');
   const newIndex = await repo.writeIndexFile({
@@ -167,13 +181,13 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
     // prune read or wrote itself are removed, never one that appeared meanwhile.
     await repo.sink.delete(key);
   }
-  say(`deleting ${toDelete.length + toRepack.length} packs`);
-  for (const id of [...toDelete, ...toRepack.map((p) => p.id)]) {
+  say(`deleting ${toDelete.length + repacked.length} packs`);
+  for (const id of [...toDelete, ...repacked.map((p) => p.id)]) {
     await repo.sink.delete(packKey(id));
     report.bytesFreed += present.get(id)?.size ?? 0;
   }
   report.packsDeleted = toDelete.length;
-  report.packsRepacked = toRepack.length;
+  report.packsRepacked = repacked.length;
   return report;
 }
 
