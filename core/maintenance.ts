@@ -1,5 +1,5 @@
 // Hourly housekeeping of the appliance: end expired sessions, delete export results whose
-// download link expired, purge accounts whose removal grace period is over, delete System Activity
+// download link expired, delete lapsed sign-in throttle counters, purge accounts whose removal grace period is over, delete System Activity
 // rows past their retention. Each task runs on its own EntityManager and its own error handling, so
 // one failing task does not stop the others; the clock is passed in so tests can cross the
 // grace period without waiting.
@@ -7,6 +7,7 @@ import { pruneActivity } from './activity/activity-service.ts';
 import { recordAudit } from './audit/audit-service.ts';
 import type { Database } from './db/database.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
+import { pruneThrottles } from './identity/throttle.ts';
 import type { Logger } from './logging.ts';
 import { deleteExpiredExports } from './recovery/downloads.ts';
 import { REMOVAL_GRACE_DAYS } from './tenancy/organizations.ts';
@@ -19,6 +20,7 @@ export interface MaintenanceReport {
   exportsDeleted: number;
   purged: PurgedOrganization[];
   activityDeleted: number;
+  throttlesDeleted: number;
 }
 
 export interface MaintenanceSettings {
@@ -34,7 +36,13 @@ export async function runMaintenance(
   now: Date,
   settings: MaintenanceSettings = DEFAULT_MAINTENANCE_SETTINGS,
 ): Promise<MaintenanceReport> {
-  const report: MaintenanceReport = { sessionsEnded: 0, exportsDeleted: 0, purged: [], activityDeleted: 0 };
+  const report: MaintenanceReport = {
+    sessionsEnded: 0,
+    exportsDeleted: 0,
+    purged: [],
+    activityDeleted: 0,
+    throttlesDeleted: 0,
+  };
   try {
     report.sessionsEnded = await endExpiredSessions(orm.em.fork(), now);
   } catch (err) {
@@ -44,6 +52,11 @@ export async function runMaintenance(
     report.exportsDeleted = await deleteExpiredExports(orm.em.fork(), now);
   } catch (err) {
     log.warn({ err }, 'deleting expired export results failed');
+  }
+  try {
+    report.throttlesDeleted = await pruneThrottles(orm.em, now);
+  } catch (err) {
+    log.warn({ err }, 'sign-in throttle cleanup failed');
   }
   try {
     report.activityDeleted = await pruneActivity(orm.em.fork(), now, settings.activityRetentionDays);

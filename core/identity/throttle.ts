@@ -173,3 +173,26 @@ export async function clearAccountThrottles(
 export async function clearAddressThrottles(em: EntityManager): Promise<void> {
   await runSql(em.fork(), `delete from login_throttles where substr(key, 1, 8) = 'address:'`);
 }
+
+/** The longest window of any rule: a counter older than this counts nothing any more. */
+const LONGEST_WINDOW_MS = Math.max(
+  PAIR_RULE.windowMs,
+  ADDRESS_RULE.windowMs,
+  ACCOUNT_WIDE_RULE.windowMs,
+  ACCOUNT_RULE.windowMs,
+);
+
+/**
+ * Deletes counters whose window lapsed and that lock nothing (hourly maintenance): every guess
+ * from a new address leaves a row, so without this the table only grows. A day's margin keeps
+ * rows of a rule with a longer window added later.
+ */
+export async function pruneThrottles(em: EntityManager, now: Date): Promise<number> {
+  const lapsedBefore = now.getTime() - Math.max(LONGEST_WINDOW_MS, 86_400_000);
+  const rows = await runSql<{ key: string }[]>(
+    em.fork(),
+    'delete from login_throttles where window_started_at <= ? and (locked_until is null or locked_until <= ?) returning key',
+    [lapsedBefore, now.getTime()],
+  );
+  return rows.length;
+}

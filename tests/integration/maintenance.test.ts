@@ -3,7 +3,7 @@
 // The clock is controlled, so the test crosses the grace period without waiting.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuditEvent } from '../../core/audit/entities.ts';
-import { type IOrganization, Organization, Session, User } from '../../core/identity/entities.ts';
+import { type IOrganization, LoginThrottle, Organization, Session, User } from '../../core/identity/entities.ts';
 import { createSession } from '../../core/identity/session-service.ts';
 import { runMaintenance, startMaintenanceTimer } from '../../core/maintenance.ts';
 import { cancelRemoval, registerPurgeHook, requestRemoval } from '../../core/tenancy/removal.ts';
@@ -147,5 +147,34 @@ describe('purge of removed accounts', () => {
     } finally {
       timer.stop();
     }
+  });
+});
+
+describe('sign-in throttle counters', () => {
+  it('deletes counters whose window lapsed and that lock nothing, and keeps the live ones', async () => {
+    const now = new Date('2026-12-07T12:00:00Z');
+    const hour = 3_600_000;
+    const e = em();
+    const rows = [
+      // A failure two days ago: nothing left to count or lock.
+      { key: 'account:old@example.test', failures: 3, windowStartedAt: new Date(now.getTime() - 2 * DAY) },
+      // A lock that is still in force, from a window long past.
+      {
+        key: 'address:203.0.113.9',
+        failures: 20,
+        windowStartedAt: new Date(now.getTime() - 2 * DAY),
+        lockedUntil: new Date(now.getTime() + hour),
+      },
+      // A window that is still open.
+      { key: 'account:recent@example.test', failures: 2, windowStartedAt: new Date(now.getTime() - 5 * 60_000) },
+    ];
+    for (const row of rows) e.create(LoginThrottle, { lockedUntil: null, ...row });
+    await e.flush();
+
+    const report = await runMaintenance(t.kernel.orm, t.kernel.deps.log, now);
+
+    expect(report.throttlesDeleted).toBe(1);
+    const left = (await em().find(LoginThrottle, {}, { orderBy: { key: 'asc' } })).map((r) => r.key);
+    expect(left).toEqual(['account:recent@example.test', 'address:203.0.113.9']);
   });
 });
