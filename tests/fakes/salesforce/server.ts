@@ -718,8 +718,8 @@ function routeOf(resource: string): string {
   if (resource.startsWith('/query/')) return 'queryMore';
   if (resource === '/limits') return 'limits';
   if (resource === '/jobs/query') return 'bulk/create';
-  if (resource.startsWith('/jobs/ingest'))
-    return `ingest${resource.slice('/jobs/ingest'.length).replace(/\/750\w+/, '')}`;
+  if (resource === '/jobs/ingest') return 'ingest/create';
+  if (resource.startsWith('/jobs/ingest/')) return `ingest/${resource.split('/')[4] ?? 'job'}`;
   if (resource.startsWith('/jobs/query/')) return resource.endsWith('/results') ? 'bulk/results' : 'bulk/job';
   const parts = resource.split('/');
   if (parts[1] === 'sobjects') {

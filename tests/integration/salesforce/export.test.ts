@@ -4,10 +4,12 @@
 // Bulk API 2.0 ingest with jsforce's own client into an empty second org recreate the records with
 // equal field values. The encrypted export must open with GnuPG's `gpg --decrypt`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { Connection } from '@jsforce/jsforce-node';
+import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../core/errors.ts';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
@@ -67,8 +69,9 @@ async function exportOf(name: string, extra: Partial<ExportRequest> = {}) {
   const job = await s.h.em().findOneOrFail(Job, { id: started.id });
   expect([job.state, job.error]).toEqual(['succeeded', null]);
   const result = await s.h.em().findOneOrFail(ExportResult, { job: started.id });
-  const entries =
-    extra.encryption && extra.encryption !== 'none' ? new Map<string, Buffer>() : await readZip(result.filePath);
+  // Encrypted and TAR results are read by the test itself.
+  const zip = (extra.encryption ?? 'none') === 'none' && (extra.format ?? 'zip') === 'zip';
+  const entries = zip ? await readZip(result.filePath) : new Map<string, Buffer>();
   return { entries, result };
 }
 
@@ -119,6 +122,17 @@ describe('Salesforce export', () => {
     expect(new Set(opportunities.map((o) => o.AccountId))).toEqual(new Set(rows.slice(0, 4).map((r) => r.Id)));
     const milestones = csvOf((await exportOf('Milestone__c')).entries, 'Milestone__c.csv').rows;
     expect(milestones.map((m) => m.Done__c)).toEqual(Array(8).fill('false'));
+  });
+
+  it('writes the same entries into a TAR (entries of unknown size measured first)', async () => {
+    const zip = await exportOf('ContentVersion');
+    const { result } = await exportOf('ContentVersion', { format: 'tar' });
+    expect(result.fileName.endsWith('.tar')).toBe(true);
+    const entries = await readTar(result.filePath);
+    expect([...entries.keys()].sort()).toEqual([...zip.entries.keys()].sort());
+    for (const [name, content] of entries) expect(content.toString()).toBe(zip.entries.get(name)?.toString());
+    // Nothing of the measuring is left beside the results.
+    expect(readdirSync(dirname(result.filePath)).filter((f) => f.endsWith('.spool'))).toEqual([]);
   });
 
   it('puts files in a folder of their object, named by record id and the file name', async () => {
@@ -285,6 +299,21 @@ describe('Salesforce export', () => {
     expect(entries.get('Contact.csv')?.toString()).toBe(plainExport.entries.get('Contact.csv')?.toString());
   });
 });
+
+async function readTar(file: string): Promise<Map<string, Buffer>> {
+  const entries = new Map<string, Buffer>();
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.on('end', () => {
+      entries.set(header.name, Buffer.concat(parts));
+      next();
+    });
+  });
+  await pipeline(createReadStream(file), extract);
+  return entries;
+}
 
 /** A value read back through the REST API in the CSV's form. */
 function plain(value: unknown): string {
