@@ -4,6 +4,7 @@
 // into the archive one at a time. An entry of unknown size goes straight into a ZIP (yazl writes a
 // data descriptor); a TAR header needs the size first, so such an entry is spooled to a temporary
 // file under the export's folder and measured. Memory holds one entry's buffers.
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -40,13 +41,15 @@ export interface ShapedExport {
   setCurrent(stream: Readable | undefined): void;
 }
 
-/** Writes the plugin's entries; returns how many. */
+/** Writes the plugin's entries; returns how many items (not entries) went into them. */
 export async function writeShapedEntries(x: ShapedExport): Promise<number> {
   const { run, reader, params, archive, names } = x;
   const { signal, progress } = run;
   const exportArchive = x.plugin.exportArchive as NonNullable<ServicePlugin['exportArchive']>;
   const damagedKeys = new Set<string>();
-  let handedOut = 0;
+  // Items exported: a plugin may read the selection more than once, so the largest pass counts.
+  let selected = 0;
+  let deleted = 0;
 
   const asExportItem = (item: ItemEntry): ExportItem => ({
     key: item.key,
@@ -67,23 +70,25 @@ export async function writeShapedEntries(x: ShapedExport): Promise<number> {
   });
 
   const items = async function* (): AsyncGenerator<ExportItem> {
+    let n = 0;
     for await (const item of selectedItems(reader, params.selection, signal, x.fields, x.rules)) {
       if (item.kind === 'folder') continue;
-      handedOut++;
+      selected = Math.max(selected, ++n);
+      progress.items = Math.max(progress.items, selected + deleted);
       yield asExportItem(item);
     }
   };
   const wanted = matcher(params.selection, x.fields, x.rules);
   const deletedItems = async function* (): AsyncGenerator<ExportItem> {
     await reader.repo.loadIndex();
+    let n = 0;
     for await (const item of itemsGoneSince(reader.repo, reader, signal)) {
       if (item.kind === 'folder' || !wanted(item)) continue;
-      handedOut++;
+      deleted = Math.max(deleted, ++n);
       yield asExportItem(item);
     }
   };
 
-  let count = 0;
   const entries = exportArchive({
     entity: { externalId: x.source.entity.externalId, name: x.source.entity.name, kind: x.source.entity.kind },
     snapshotTime: x.snapshotTime,
@@ -105,18 +110,16 @@ export async function writeShapedEntries(x: ShapedExport): Promise<number> {
     const name = names.name(entry.path);
     progress.step = `writing ${name}`.slice(0, 200);
     const mtime = entry.mtime && entry.mtime.getUTCFullYear() >= 1980 ? entry.mtime : x.snapshotTime;
-    const { stream, size } = await measured(entry, x.params.format === 'tar', x.spoolDir, count, signal);
+    const { stream, size } = await measured(entry, x.params.format === 'tar', x.spoolDir, signal);
     const counted = Readable.from(counting(stream, (n) => (progress.bytes += n)));
     x.setCurrent(counted);
     await archive.addFile(name, size, mtime, counted);
     x.setCurrent(undefined);
-    count++;
-    progress.items = count;
   }
-  if (handedOut === 0 && x.damaged.length === 0 && !isEverything(params.selection)) {
+  if (selected + deleted === 0 && x.damaged.length === 0 && !isEverything(params.selection)) {
     throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
   }
-  return count;
+  return selected + deleted - x.damaged.length;
 }
 
 async function* counting(stream: AsyncIterable<unknown>, add: (n: number) => void): AsyncGenerator<Buffer> {
@@ -132,7 +135,6 @@ async function measured(
   entry: ExportEntry,
   sizeFirst: boolean,
   spoolDir: string,
-  n: number,
   signal: AbortSignal,
 ): Promise<{ stream: AsyncIterable<unknown>; size: number | undefined }> {
   const { content } = entry;
@@ -142,7 +144,7 @@ async function measured(
   }
   if (entry.size !== undefined || !sizeFirst) return { stream: content, size: entry.size };
   await mkdir(spoolDir, { recursive: true });
-  const file = join(spoolDir, `entry-${n}`);
+  const file = join(spoolDir, `entry-${randomUUID()}`);
   await pipeline(Readable.from(content), createWriteStream(file, { mode: 0o600 }), { signal });
   const size = (await stat(file)).size;
   const stream = createReadStream(file);

@@ -82,13 +82,13 @@ const exportOptions = z.object({
   deletedRecords: z
     .boolean()
     .default(false)
-    .describe(
-      'Export deleted records (records that earlier snapshots hold and this one does not, in a CSV of their own)',
-    ),
+    .describe('Export deleted records (records earlier snapshots hold and this one does not, in a CSV of their own)'),
   metadataPackage: z
     .boolean()
     .default(true)
-    .describe('Metadata as a deployable package (package.xml and the components in one zip; otherwise loose files)'),
+    .describe(
+      'Metadata as a deployable package (metadata types: one zip with package.xml and the components; otherwise loose files)',
+    ),
 });
 
 /**

@@ -72,7 +72,7 @@ async function exportOf(name: string, extra: Partial<ExportRequest> = {}) {
   // Encrypted and TAR results are read by the test itself.
   const zip = (extra.encryption ?? 'none') === 'none' && (extra.format ?? 'zip') === 'zip';
   const entries = zip ? await readZip(result.filePath) : new Map<string, Buffer>();
-  return { entries, result };
+  return { entries, result, job };
 }
 
 function csvOf(entries: Map<string, Buffer>, name: string): { header: string[]; rows: Record<string, string>[] } {
@@ -84,8 +84,10 @@ function csvOf(entries: Map<string, Buffer>, name: string): { header: string[]; 
 
 describe('Salesforce export', () => {
   it('writes an object as one Data Loader CSV: field API names, ids, Salesforce date formats, true/false, empty for null', async () => {
-    const { entries } = await exportOf('Account');
+    const { entries, job } = await exportOf('Account');
     expect([...entries.keys()]).toEqual(['Account.csv']);
+    // The job counts the records exported, not the archive's entries.
+    expect((job.result as { items: number }).items).toBe(5);
     const { header, rows } = csvOf(entries, 'Account.csv');
     // Every field of the describe, in its order (compound and blob fields are not record fields).
     expect(header).toEqual([
