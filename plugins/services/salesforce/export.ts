@@ -11,7 +11,8 @@
 // - Deleted records (option): records earlier snapshots hold and the chosen one does not, in
 //   `<Object> (deleted).csv` with the same header.
 // - Files (ContentVersion VersionData, Attachment and Document Body): `<Object> files/<Id> <name>`,
-//   the name from the record (PathOnClient, or the title and extension; Attachment's Name).
+//   the name from the record (PathOnClient, or the title and extension; Attachment's Name); the
+//   CSV's blob column (VersionData, Body) holds that path, as Data Loader reads files to upload.
 // - Metadata (option on): `<Type>.package.zip`: package.xml naming every component, and the
 //   components in their folders as the Metadata API's retrieve gave them.
 import { PassThrough, type Readable } from 'node:stream';
@@ -101,11 +102,15 @@ async function* exportRecords(run: ExportArchiveRun): AsyncGenerator<ExportEntry
   run.step(`reading the ${object} fields`);
   const header: string[] = [];
   const known = new Set<string>();
+  // Blob fields (VersionData, Body): a column holding the file's path in the export, as Data
+  // Loader reads a file to upload from such a column.
+  const blobs = new Set<string>();
   let records = 0;
   let deleted = 0;
-  const collect = async (items: AsyncIterable<ExportItem>): Promise<number> => {
+  const collect = async (items: AsyncIterable<ExportItem>, live: boolean): Promise<number> => {
     let n = 0;
     for await (const item of items) {
+      if (live && item.kind === 'file' && typeof item.meta?.field === 'string') blobs.add(item.meta.field);
       if (!isRecord(item)) continue;
       const fields = await fieldsOf(item);
       if (!fields) continue;
@@ -119,27 +124,39 @@ async function* exportRecords(run: ExportArchiveRun): AsyncGenerator<ExportEntry
     }
     return n;
   };
-  records = await collect(run.items());
-  if (withDeleted) deleted = await collect(run.deletedItems());
+  records = await collect(run.items(), true);
+  if (withDeleted) deleted = await collect(run.deletedItems(), false);
   if (header.length === 0) header.push('Id');
+  const blobColumns = [...blobs].filter((b) => !known.has(b));
+  const columns = [...header, ...blobColumns];
 
   // Pass 2: the rows, streamed.
-  const rows = async function* (items: AsyncIterable<ExportItem>): AsyncGenerator<string[]> {
+  const rows = async function* (items: AsyncIterable<ExportItem>, live: boolean): AsyncGenerator<string[]> {
     for await (const item of items) {
       if (!isRecord(item)) continue;
       const fields = await fieldsOf(item);
-      if (fields) yield header.map((name) => dataLoaderValue(fields[name]));
+      if (!fields) continue;
+      const row = header.map((name) => dataLoaderValue(fields[name]));
+      for (const blob of blobColumns) {
+        // A deleted record's file is named from its own item: left empty here.
+        const file = live ? await run.item(`${item.key}/${blob}`) : undefined;
+        row.push(file ? filePath(object, item.key, fields, labelOf(fields) ?? file.key) : '');
+      }
+      yield row;
     }
   };
   if (records > 0 || deleted === 0) {
     run.step(`writing ${records} ${object} records`);
-    yield { path: `${object}.csv`, content: csvChunks({ header, rows: rows(run.items()), formulas: 'keep' }) };
+    yield {
+      path: `${object}.csv`,
+      content: csvChunks({ header: columns, rows: rows(run.items(), true), formulas: 'keep' }),
+    };
   }
   if (withDeleted && deleted > 0) {
     run.step(`writing ${deleted} deleted ${object} records`);
     yield {
       path: `${object} (deleted).csv`,
-      content: csvChunks({ header, rows: rows(run.deletedItems()), formulas: 'keep' }),
+      content: csvChunks({ header: columns, rows: rows(run.deletedItems(), false), formulas: 'keep' }),
     };
   }
 
@@ -151,16 +168,29 @@ async function* exportRecords(run: ExportArchiveRun): AsyncGenerator<ExportEntry
       if (item.kind !== 'file') continue;
       const id = typeof item.meta?.record === 'string' ? item.meta.record : (item.key.split('/')[0] as string);
       const record = label === '' ? await recordOf(run, id) : undefined;
-      const name = fileName(object, record, typeof item.meta?.name === 'string' ? item.meta.name : item.key);
+      const fallback = typeof item.meta?.name === 'string' ? item.meta.name : item.key;
       const content = await item.open();
       if (!content) continue;
       yield {
-        path: `${object} files${label}/${id} ${safeName(name)}`,
+        path:
+          label === '' ? filePath(object, id, record, fallback) : `${object} files${label}/${id} ${safeName(fallback)}`,
         content: content as AsyncIterable<Uint8Array>,
         size: item.size,
       };
     }
   }
+}
+
+/** Where a record's file is in the export: `<Object> files/<Id> <file name>`. */
+function filePath(object: string, id: string, record: Record<string, unknown> | undefined, fallback: string): string {
+  return `${object} files/${id} ${safeName(fileName(object, record, fallback))}`;
+}
+
+/** The record's label as the backup names its items (Name, Subject, Title, CaseNumber). */
+function labelOf(record: Record<string, unknown>): string | undefined {
+  for (const f of ['Name', 'Subject', 'Title', 'CaseNumber'])
+    if (typeof record[f] === 'string') return record[f] as string;
+  return undefined;
 }
 
 /** The record a file belongs to, from the chosen snapshot (for its file name). */

@@ -150,8 +150,12 @@ describe('Salesforce export', () => {
     expect(entries.get(`ContentVersion files/${versions[0]} Price list.csv`)?.toString()).toBe(
       'Widget,Price\nSmall,10\nLarge,25\n',
     );
-    // The CSV has the version's fields, not its body.
-    expect(csvOf(entries, 'ContentVersion.csv').header).not.toContain('VersionData');
+    // The CSV's VersionData column names each file's path in the export (Data Loader's convention).
+    const { header, rows } = csvOf(entries, 'ContentVersion.csv');
+    expect(header.at(-1)).toBe('VersionData');
+    expect(rows.map((r) => r.VersionData).sort()).toEqual(
+      [`ContentVersion files/${versions[0]} Price list.csv`, `ContentVersion files/${versions[1]} Contract.txt`].sort(),
+    );
   });
 
   it('exports a metadata type as a deployable package zip (package.xml and the components in their folders)', async () => {
