@@ -122,7 +122,10 @@ export async function writeShapedEntries(x: ShapedExport): Promise<number> {
   return selected + deleted - x.damaged.length;
 }
 
-async function* counting(stream: AsyncIterable<unknown>, add: (n: number) => void): AsyncGenerator<Buffer> {
+async function* counting(
+  stream: AsyncIterable<unknown> | Iterable<unknown>,
+  add: (n: number) => void,
+): AsyncGenerator<Buffer> {
   for await (const chunk of stream) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
     add(buffer.byteLength);
@@ -136,7 +139,7 @@ async function measured(
   sizeFirst: boolean,
   spoolDir: string,
   signal: AbortSignal,
-): Promise<{ stream: AsyncIterable<unknown>; size: number | undefined }> {
+): Promise<{ stream: AsyncIterable<unknown> | Iterable<unknown>; size: number | undefined }> {
   const { content } = entry;
   if (typeof content === 'string' || content instanceof Uint8Array) {
     const bytes = Buffer.from(content);

@@ -37,7 +37,7 @@ describe('Bulk API 2.0 ingest (stand-in)', () => {
     sf.ingest.checksInProgress = 0;
     expect(results.failedResults).toEqual([]);
     expect(results.unprocessedRecords).toEqual([]);
-    const ok = results.successfulResults as Row[];
+    const ok = results.successfulResults as unknown as Row[];
     expect(ok.map((r) => [r.sf__Created, r.LastName])).toEqual([
       ['true', 'Lovelace'],
       ['true', 'Hopper'],
@@ -67,8 +67,8 @@ describe('Bulk API 2.0 ingest (stand-in)', () => {
         'Malformed lookup,Prospecting,2027-01-31,1,not-an-id',
       ].join('\n'),
     });
-    expect((results.successfulResults as Row[]).map((r) => r.Name)).toEqual(['Good']);
-    expect((results.failedResults as Row[]).map((r) => [r.Name, r.sf__Error])).toEqual([
+    expect((results.successfulResults as unknown as Row[]).map((r) => r.Name)).toEqual(['Good']);
+    expect((results.failedResults as unknown as Row[]).map((r) => [r.Name, r.sf__Error])).toEqual([
       ['', 'REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --'],
       ['Bad date', 'INVALID_TYPE_ON_FIELD_IN_RECORD:CloseDate: value not of required type: 31/01/2027:CloseDate --'],
       ['Bad amount', 'INVALID_TYPE_ON_FIELD_IN_RECORD:Amount: value not of required type: lots:Amount --'],
@@ -83,7 +83,7 @@ describe('Bulk API 2.0 ingest (stand-in)', () => {
       operation: 'insert',
       input: 'Name,CreatedDate\nBackdated,2020-01-01T00:00:00.000Z\n',
     });
-    expect((system.failedResults as Row[])[0]?.sf__Error).toBe(
+    expect((system.failedResults as unknown as Row[])[0]?.sf__Error).toBe(
       'INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: CreatedDate. Please check the security settings of this field and verify that it is read/write for your profile or permission set.:CreatedDate --',
     );
   });
@@ -101,8 +101,10 @@ describe('Bulk API 2.0 ingest (stand-in)', () => {
       operation: 'update',
       input: `Id,Phone,Website\n${first},+1 555 0000,#N/A\n001AA0000009998AAA,+1,\n`,
     });
-    expect((updated.successfulResults as Row[]).map((r) => [r.sf__Id, r.sf__Created])).toEqual([[first, 'false']]);
-    expect((updated.failedResults as Row[])[0]?.sf__Error).toBe(
+    expect((updated.successfulResults as unknown as Row[]).map((r) => [r.sf__Id, r.sf__Created])).toEqual([
+      [first, 'false'],
+    ]);
+    expect((updated.failedResults as unknown as Row[])[0]?.sf__Error).toBe(
       'INVALID_CROSS_REFERENCE_KEY:invalid cross reference id: --',
     );
     expect(org.object('Account')?.records.get(first)?.values.Phone).toBe('+1 555 0000');
@@ -113,7 +115,7 @@ describe('Bulk API 2.0 ingest (stand-in)', () => {
       externalIdFieldName: 'Name',
       input: 'Name,Industry\nAccount 2,Energy\nBrand new,Retail\n',
     });
-    expect((upserted.successfulResults as Row[]).map((r) => [r.Name, r.sf__Created])).toEqual([
+    expect((upserted.successfulResults as unknown as Row[]).map((r) => [r.Name, r.sf__Created])).toEqual([
       ['Account 2', 'false'],
       ['Brand new', 'true'],
     ]);
@@ -124,7 +126,7 @@ describe('Bulk API 2.0 ingest (stand-in)', () => {
       operation: 'delete',
       input: `Id\n${first}\n`,
     });
-    expect((deleted.successfulResults as Row[]).map((r) => r.sf__Id)).toEqual([first]);
+    expect((deleted.successfulResults as unknown as Row[]).map((r) => r.sf__Id)).toEqual([first]);
     expect(org.liveIds('Account')).not.toContain(first);
   });
 });

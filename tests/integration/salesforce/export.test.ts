@@ -253,7 +253,7 @@ describe('Salesforce export', () => {
       expect(results.successfulResults.length).toBe(rows.length);
       const key = naturalKey[object];
       if (key) {
-        for (const ok of results.successfulResults as Record<string, string>[]) {
+        for (const ok of results.successfulResults as unknown as Record<string, string>[]) {
           const old = rows.find((r) => r[key] === ok[key]) as Record<string, string>;
           newIds.set(old.Id as string, ok.sf__Id as string);
         }
@@ -311,7 +311,7 @@ async function readTar(file: string): Promise<Map<string, Buffer>> {
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
     const parts: Buffer[] = [];
-    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.on('data', (c: unknown) => parts.push(c as Buffer));
     stream.on('end', () => {
       entries.set(header.name, Buffer.concat(parts));
       next();
