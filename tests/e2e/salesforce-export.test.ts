@@ -1,7 +1,8 @@
 // A Salesforce export in a real browser against the real appliance process and the stand-in's
-// demo org: back up Account, open Recovery › the task › Account › a snapshot › Download, see the
-// connector's own export options (generated from its `exportOptions`) next to the kernel's, tick
-// "Export deleted records", export, and download the ZIP with Account.csv from the Jobs page.
+// demo org: back up Account twice (one deleted in between), open Recovery › the task › Account ›
+// the newest snapshot › Download, see the connector's own export options (generated from its
+// `exportOptions`) next to the kernel's, tick "Export deleted records", export, and download the
+// ZIP with Account.csv and the deleted Account's CSV from the Jobs page.
 // Screenshots at 1280 and 390 px.
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -46,15 +47,22 @@ describe('Salesforce export in a browser', () => {
     await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
     const taskUrl = page.url().replace(/\?.*$/, '');
     const taskId = taskUrl.split('/').pop() as string;
-    await page.goto(`${taskUrl}?q=Account`);
-    await page.getByLabel('Select Account', { exact: true }).check();
-    await page.getByRole('button', { name: 'Backup now' }).click();
-    await page.getByText('1 queued for backup now.').waitFor();
-    await page.goto(`${taskUrl}?q=Account`);
-    const row = page
-      .locator('#task-entities tbody tr')
-      .filter({ has: page.getByLabel('Select Account', { exact: true }) });
-    await row.locator('.badge', { hasText: /^Success$/ }).waitFor({ timeout: 300_000 });
+    // Two backups with an Account deleted in between: the second snapshot no longer holds it.
+    const gone = salesforce.org.liveIds('Account')[0] as string;
+    for (const changes of ['6 added', '1 removed']) {
+      await page.goto(`${taskUrl}?q=Account`);
+      await page.getByLabel('Select Account', { exact: true }).check();
+      await page.getByRole('button', { name: 'Backup now' }).click();
+      await page.getByText('1 queued for backup now.').waitFor();
+      await page.goto(`${taskUrl}?q=Account`);
+      const row = page
+        .locator('#task-entities tbody tr')
+        .filter({ has: page.getByLabel('Select Account', { exact: true }) });
+      // The row refreshes itself until its run is over.
+      await row.locator('td[data-label="Changes"]', { hasText: changes }).waitFor({ timeout: 300_000 });
+      await row.locator('.badge', { hasText: /^Success$/ }).waitFor({ timeout: 300_000 });
+      if (changes === '6 added') salesforce.org.delete('Account', gone);
+    }
 
     await page.goto(`${session.url}/recovery/tasks/${taskId}`);
     await page.getByRole('link', { name: 'Recover from Account', exact: true }).click();
@@ -83,11 +91,13 @@ describe('Salesforce export in a browser', () => {
     const saved = join(dir.path, 'accounts.zip');
     await download.saveAs(saved);
     const zip = await readZip(saved);
-    // One snapshot: nothing deleted since an earlier one, so only the object's CSV.
-    expect([...zip.keys()]).toEqual(['Account.csv']);
+    // The ticked option reached the job: the deleted Account is in a CSV of its own.
+    expect([...zip.keys()]).toEqual(['Account.csv', 'Account (deleted).csv']);
     const [header, ...rows] = parseCsv((zip.get('Account.csv') as Buffer).toString());
     expect(header?.slice(0, 3)).toEqual(['Id', 'IsDeleted', 'CreatedDate']);
-    expect(rows.length).toBe(6);
+    expect(rows.length).toBe(5);
+    const [, ...deletedRows] = parseCsv((zip.get('Account (deleted).csv') as Buffer).toString());
+    expect(deletedRows.map((r) => r[0])).toEqual([gone]);
     expect(consoleErrors).toEqual([]);
     await context.close();
     dir.remove();
