@@ -132,6 +132,8 @@ describe('Salesforce export', () => {
     expect(result.fileName.endsWith('.tar')).toBe(true);
     const entries = await readTar(result.filePath);
     expect([...entries.keys()].sort()).toEqual([...zip.entries.keys()].sort());
+    // The CSV (streamed, its size unknown until written) is among them.
+    expect(csvOf(entries, 'ContentVersion.csv').rows.length).toBe(2);
     for (const [name, content] of entries) expect(content.toString()).toBe(zip.entries.get(name)?.toString());
     // Nothing of the measuring is left beside the results.
     expect(readdirSync(dirname(result.filePath)).filter((f) => f.endsWith('.spool'))).toEqual([]);
@@ -302,6 +304,8 @@ describe('Salesforce export', () => {
     const file = join(home, 'export.zip');
     writeFileSync(file, zip);
     const entries = await readZip(file);
+    expect([...entries.keys()]).toEqual(['Contact.csv']);
+    expect(csvOf(entries, 'Contact.csv').rows.length).toBe(8);
     expect(entries.get('Contact.csv')?.toString()).toBe(plainExport.entries.get('Contact.csv')?.toString());
   });
 });
