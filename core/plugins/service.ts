@@ -192,8 +192,11 @@ export interface ExportArchiveRun {
    * before their files) calls it twice; memory holds one batch of entries, never the snapshot.
    */
   items(): AsyncIterable<ExportItem>;
-  /** One item of the chosen snapshot by key, selected or not (a file's record, for its name). */
-  item(key: string): Promise<ExportItem | undefined>;
+  /**
+   * One item of the chosen snapshot by key, selected or not (a file's record, for its name; a
+   * selected record's file), and whether the selection holds it (so `items()` yields it too).
+   */
+  item(key: string): Promise<(ExportItem & { selected: boolean }) | undefined>;
   /**
    * Items of the selection that earlier snapshots of the entity hold and the chosen one does not
    * (deleted at the source since, or left out by a full backup), each in the latest version backed

@@ -95,7 +95,7 @@ export async function writeShapedEntries(x: ShapedExport): Promise<number> {
     items,
     item: async (key) => {
       const found = await reader.item(key);
-      return found && found.kind !== 'folder' ? asExportItem(found) : undefined;
+      return found && found.kind !== 'folder' ? { ...asExportItem(found), selected: wanted(found) } : undefined;
     },
     deletedItems,
     options: params.options,

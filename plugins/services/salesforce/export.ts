@@ -104,7 +104,7 @@ async function* exportRecords(run: ExportArchiveRun): AsyncGenerator<ExportEntry
   const known = new Set<string>();
   // Blob fields (VersionData, Body): a column holding the file's path in the export, as Data
   // Loader reads a file to upload from such a column.
-  const blobs = new Set<string>();
+  const blobs = new Set<string>(BLOB_FIELDS[object] ?? []);
   let records = 0;
   let deleted = 0;
   const collect = async (items: AsyncIterable<ExportItem>, live: boolean): Promise<number> => {
@@ -165,6 +165,22 @@ async function* exportRecords(run: ExportArchiveRun): AsyncGenerator<ExportEntry
   if (withDeleted) sources.push([run.deletedItems(), ' (deleted)']);
   for (const [items, label] of sources) {
     for await (const item of items) {
+      if (label === '' && isRecord(item) && blobColumns.length > 0) {
+        // A record chosen without its file (an item-search hit): its file comes with it.
+        for (const blob of blobColumns) {
+          const file = await run.item(`${item.key}/${blob}`);
+          if (!file || file.selected) continue;
+          const content = await file.open();
+          if (!content) continue;
+          const fields = await fieldsOf(item);
+          yield {
+            path: filePath(object, item.key, fields, (fields && labelOf(fields)) ?? file.key),
+            content: content as AsyncIterable<Uint8Array>,
+            size: file.size,
+          };
+        }
+        continue;
+      }
       if (item.kind !== 'file') continue;
       const id = typeof item.meta?.record === 'string' ? item.meta.record : (item.key.split('/')[0] as string);
       const record = label === '' ? await recordOf(run, id) : undefined;
@@ -180,6 +196,13 @@ async function* exportRecords(run: ExportArchiveRun): AsyncGenerator<ExportEntry
     }
   }
 }
+
+/** The blob fields of the standard objects that have files (a backup stores each as `<Id>/<Field>`). */
+const BLOB_FIELDS: Record<string, readonly string[]> = {
+  ContentVersion: ['VersionData'],
+  Attachment: ['Body'],
+  Document: ['Body'],
+};
 
 /** Where a record's file is in the export: `<Object> files/<Id> <file name>`. */
 function filePath(object: string, id: string, record: Record<string, unknown> | undefined, fallback: string): string {

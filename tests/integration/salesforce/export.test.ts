@@ -160,6 +160,22 @@ describe('Salesforce export', () => {
     );
   });
 
+  it('brings a chosen record’s file along (an item-search hit names the record, not its file)', async () => {
+    const versions = s.fake.org.liveIds('ContentVersion');
+    const { entries } = await exportOf('ContentVersion', { keys: [versions[1] as string] });
+    expect([...entries.keys()]).toEqual(['ContentVersion.csv', `ContentVersion files/${versions[1]} Contract.txt`]);
+    const { rows } = csvOf(entries, 'ContentVersion.csv');
+    expect(rows.map((r) => [r.Id, r.VersionData])).toEqual([
+      [versions[1], `ContentVersion files/${versions[1]} Contract.txt`],
+    ]);
+    // Chosen with its file, the file is there once.
+    const both = await exportOf('ContentVersion', { keys: [versions[1] as string, `${versions[1]}/VersionData`] });
+    expect([...both.entries.keys()]).toEqual([
+      'ContentVersion.csv',
+      `ContentVersion files/${versions[1]} Contract.txt`,
+    ]);
+  });
+
   it('exports a metadata type as a deployable package zip (package.xml and the components in their folders)', async () => {
     const { entries } = await exportOf('ApexClass');
     expect([...entries.keys()]).toEqual(['ApexClass.package.zip']);
