@@ -206,6 +206,13 @@ const NewJobSchema = z
         .nullable()
         .optional()
         .openapi({ description: 'Write the file to this storage location instead of offering a download.' }),
+      options: z
+        .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+        .optional()
+        .openapi({
+          description:
+            "The service's export options, by name (e.g. Salesforce: `deletedRecords`, `metadataPackage`); refused (422, field `options.<name>`) when the service has no such option.",
+        }),
     }),
   ])
   .openapi('NewJob');
@@ -391,7 +398,7 @@ export function jobsApi(deps: AppDeps) {
     const started =
       body.kind === 'restore'
         ? await startRestore(ctx, body)
-        : await startExport(ctx, { ...body, locationId: body.locationId ?? null });
+        : await startExport(ctx, { ...body, locationId: body.locationId ?? null, optionsFrom: 'json' });
     return c.json({ ...started, url: `/api/v1/jobs/${started.id}` }, 202);
   });
 

@@ -146,6 +146,72 @@ export interface RestoreOutcome {
   failedItems?: { key: string; reason: string }[];
 }
 
+/**
+ * One item of an export's selection as `ServicePlugin.exportArchive` sees it: what the snapshot
+ * holds for it, and its content on demand.
+ */
+export interface ExportItem {
+  key: string;
+  kind: string;
+  /** Content size in bytes. */
+  size: number;
+  meta?: Record<string, unknown>;
+  /**
+   * Opens the item's content, authenticated as it is read; undefined when the repository holds it
+   * damaged (the kernel leaves it out, names it in the job's log and ends the job Partially
+   * succeeded). Consume each stream before opening the next.
+   */
+  open(): Promise<NodeJS.ReadableStream | undefined>;
+}
+
+/** One file of the export archive, as a plugin shapes it. */
+export interface ExportEntry {
+  /**
+   * Its path in the archive, folders separated by "/" ("Account.csv", "files/068…/Price list.csv").
+   * The kernel keeps names as they are where the format can hold them and lists the ones it had to
+   * change (holdfast-renamed-entries.json), as for item-per-file exports.
+   */
+  path: string;
+  /** The bytes, streamed: the kernel consumes them before asking for the next entry. */
+  content: AsyncIterable<Uint8Array | string> | Uint8Array | string;
+  /** Bytes, when known before the content is read; without it the kernel measures the content. */
+  size?: number;
+  /** The entry's time (default: the snapshot's time). */
+  mtime?: Date;
+}
+
+/** What `ServicePlugin.exportArchive` is handed for one export job. */
+export interface ExportArchiveRun {
+  /** Whose backup is exported. */
+  entity: EntityRef;
+  /** When the chosen snapshot was taken. */
+  snapshotTime: Date;
+  /**
+   * The selected items of the chosen snapshot. Every call reads the selection again (in batches in
+   * repository order), so a plugin that needs two passes (a CSV's header before its rows, records
+   * before their files) calls it twice; memory holds one batch of entries, never the snapshot.
+   */
+  items(): AsyncIterable<ExportItem>;
+  /**
+   * One item of the chosen snapshot by key, selected or not (a file's record, for its name; a
+   * selected record's file), and whether the selection holds it (so `items()` yields it too).
+   */
+  item(key: string): Promise<(ExportItem & { selected: boolean }) | undefined>;
+  /**
+   * Items of the selection that earlier snapshots of the entity hold and the chosen one does not
+   * (deleted at the source since, or left out by a full backup), each in the latest version backed
+   * up, in key order. Reading it walks every earlier snapshot's item list: call it only when the
+   * user asked for deleted items.
+   */
+  deletedItems(): AsyncIterable<ExportItem>;
+  /** The export dialog's choices, parsed by the plugin's `exportOptions` ({} without one). */
+  options: Record<string, unknown>;
+  /** Aborted when the job is cancelled, loses its claim, or the appliance stops: stop soon and throw. */
+  signal: AbortSignal;
+  step(text: string): void;
+  log: Logger;
+}
+
 export type CheckResult = { ok: true; account?: string } | { ok: false; reason: string };
 
 /** An authenticated session with one account at the service. */
@@ -280,6 +346,20 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
    * Dropbox does: browsing and selecting folders for restore or export then ignore case.
    */
   pathsCaseInsensitive?: boolean;
+  /**
+   * Choices the export dialog and the API offer for this service's exports (a zod object of
+   * scalar fields, generated into the form like `settings`: `.describe('Label (hint)')`, booleans
+   * as checkboxes, enums as selects). Validated when the export starts (field errors on the form,
+   * 422 in the API); the parsed values reach `exportArchive` as `run.options`.
+   */
+  exportOptions?: ZodType<Record<string, unknown>>;
+  /**
+   * Shapes how an export's items become archive entries (one CSV per object, files in folders, a
+   * package). Yields the entries one at a time, streaming their content; the kernel writes them into
+   * the ZIP or TAR, encrypts and stores it as for any export. Without it every item is one file at
+   * its path. Runs without a connection to the service: everything comes from the snapshot.
+   */
+  exportArchive?(run: ExportArchiveRun): AsyncIterable<ExportEntry>;
   /** Opens a connection; throws ServiceAuthError when the credentials are refused. */
   connect(settings: Settings, context: { signal: AbortSignal; log: Logger }): Promise<ServiceConnection<State>>;
   /** The connector's appliance-wide settings (OAuth client id and secret…), read from the configuration by these names. */

@@ -13,8 +13,11 @@ import type { ExportFormat } from './entities.ts';
 export interface ArchiveWriter {
   /** The archive's bytes. */
   readonly output: Readable;
-  /** Adds a file; resolves when its content has been consumed. */
-  addFile(name: string, size: number, mtime: Date, content: Readable): Promise<void>;
+  /**
+   * Adds a file; resolves when its content has been consumed. `size` may be undefined for ZIP only
+   * (yazl then writes a data descriptor); TAR headers need it first.
+   */
+  addFile(name: string, size: number | undefined, mtime: Date, content: Readable): Promise<void>;
   addFolder(name: string, mtime: Date): Promise<void>;
   /** No more entries: the output ends after the archive's trailer. */
   finish(): void;
@@ -34,7 +37,7 @@ function zipWriter(): ArchiveWriter {
     async addFile(name, size, mtime, content) {
       // yazl does not watch the content stream for errors; finished() does.
       const done = finished(content);
-      zip.addReadStream(content, name, { size, mtime, compress: true });
+      zip.addReadStream(content, name, { ...(size === undefined ? {} : { size }), mtime, compress: true });
       await done;
     },
     async addFolder(name, mtime) {
@@ -51,6 +54,7 @@ function tarWriter(): ArchiveWriter {
   return {
     output: pack as unknown as Readable,
     async addFile(name, size, mtime, content) {
+      if (size === undefined) throw new Error(`a TAR entry needs its size first: ${name}`);
       const entry = pack.entry({ name, size, mtime, type: 'file', mode: 0o644 });
       await pipeline(content, entry);
     },

@@ -3,7 +3,9 @@
 // under the data folder (offered for download for 72 hours) or to a storage location. The file is
 // written under a temporary name and renamed only when complete; a run that is cancelled, fails
 // or is interrupted removes it, so there is never a half-written result. Items the repository holds
-// damaged are left out of the archive and named (the job is then Partially succeeded).
+// damaged are left out of the archive and named (the job is then Partially succeeded). A service
+// plugin with `exportArchive` shapes the entries itself (shaped-export.ts); otherwise every item is
+// one file at its path.
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,6 +33,7 @@ import { ExportResult } from './entities.ts';
 import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { type ExportParams, exportParamsSchema, exportPassphraseContext, parseParams } from './params.ts';
 import { FAILED_LISTED, FAILED_LOGGED, openSnapshot, recoverySource } from './restore-job.ts';
+import { writeShapedEntries } from './shaped-export.ts';
 
 /** How long a download link works after the export finished. */
 export const DOWNLOAD_HOURS = 72;
@@ -80,8 +83,9 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
   const params: ExportParams = parseParams(exportParamsSchema, job.params);
   const source = await recoverySource(run, params.entityId);
   // Where the service keeps its items' paths and dates (an uninstalled plugin: keys and snapshot time).
-  const fields = itemFieldMap(ctx.services(source.task.service)?.searchFields ?? []);
-  const rules = { caseInsensitive: ctx.services(source.task.service)?.pathsCaseInsensitive };
+  const plugin = ctx.services(source.task.service);
+  const fields = itemFieldMap(plugin?.searchFields ?? []);
+  const rules = { caseInsensitive: plugin?.pathsCaseInsensitive };
   const encryption: Encryption =
     params.encryption === 'passphrase'
       ? {
@@ -125,6 +129,8 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
       final: join(folder, `${job.id}.${extension}`),
     };
   }
+  // Entries of unknown size are measured here first when the format needs sizes up front (TAR).
+  const spoolDir = join(exportsFolder(ctx.settings.dataDir, source.task.organization.id), `${job.id}.spool`);
   try {
     const written = await withLock(
       opened.repo.sink,
@@ -143,29 +149,50 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         let count = 0;
         const damaged: { key: string; reason: string }[] = [];
         const produce = async () => {
-          for await (const item of selectedItems(reader, params.selection, signal, fields, rules)) {
-            signal.throwIfAborted();
-            const mtime = mtimeOf(item, snapshotTime, fields);
-            if (item.kind === 'folder') {
-              await archive.addFolder(names.name(itemPath(item, fields), true), mtime);
-            } else {
-              const checked = await checkedContent(reader, item);
-              if ('damaged' in checked) {
-                damaged.push({ key: item.key, reason: checked.damaged });
-                continue;
+          if (plugin?.exportArchive) {
+            // The plugin shapes the entries (one CSV per object, files in folders…).
+            count = await writeShapedEntries({
+              plugin,
+              archive,
+              names,
+              reader,
+              params,
+              source,
+              fields,
+              rules,
+              snapshotTime,
+              damaged,
+              spoolDir,
+              run,
+              setCurrent: (stream) => {
+                current = stream;
+              },
+            });
+          } else {
+            for await (const item of selectedItems(reader, params.selection, signal, fields, rules)) {
+              signal.throwIfAborted();
+              const mtime = mtimeOf(item, snapshotTime, fields);
+              if (item.kind === 'folder') {
+                await archive.addFolder(names.name(itemPath(item, fields), true), mtime);
+              } else {
+                const checked = await checkedContent(reader, item);
+                if ('damaged' in checked) {
+                  damaged.push({ key: item.key, reason: checked.damaged });
+                  continue;
+                }
+                const name = names.name(itemPath(item, fields));
+                progress.step = `writing ${name}`.slice(0, 200);
+                current = checked.content();
+                await archive.addFile(name, item.size, mtime, current);
+                current = undefined;
+                progress.bytes += item.size;
               }
-              const name = names.name(itemPath(item, fields));
-              progress.step = `writing ${name}`.slice(0, 200);
-              current = checked.content();
-              await archive.addFile(name, item.size, mtime, current);
-              current = undefined;
-              progress.bytes += item.size;
+              count++;
+              progress.items = count;
             }
-            count++;
-            progress.items = count;
-          }
-          if (count === 0 && damaged.length === 0 && !isEverything(params.selection)) {
-            throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
+            if (count === 0 && damaged.length === 0 && !isEverything(params.selection)) {
+              throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
+            }
           }
           if (names.renamed.length > 0) {
             const manifest = names.manifest();
@@ -269,6 +296,7 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
     if (target.kind === 'file') await rm(target.partial, { force: true });
     throw err;
   } finally {
+    await rm(spoolDir, { recursive: true, force: true });
     if (target.kind === 'sink') await target.sink.close().catch(() => undefined);
     await opened.close();
   }

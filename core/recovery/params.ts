@@ -37,6 +37,8 @@ export const exportParamsSchema = z.object({
   sealedPassphrase: z.string().optional(),
   /** Null: for download; otherwise the storage location the file is written to. */
   locationId: z.string().max(36).nullable().default(null),
+  /** The service's export options (its `exportOptions`), parsed when the export started. */
+  options: z.record(z.string(), z.unknown()).default({}),
 });
 export type ExportParams = z.output<typeof exportParamsSchema>;
 

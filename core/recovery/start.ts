@@ -16,7 +16,8 @@ import type { IOrganization } from '../identity/entities.ts';
 import { JOB_LABEL_MAX } from '../jobs/entities.ts';
 import { enqueueJob, type Initiator, jobLabel } from '../jobs/queue.ts';
 import { servicePlugin } from '../plugins/registry.ts';
-import type { RestoreMode } from '../plugins/service.ts';
+import type { RestoreMode, ServicePlugin } from '../plugins/service.ts';
+import { formFieldsOf, valuesFromInput } from '../plugins/settings-form.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { findAvailableLocation } from '../storage-locations/locations.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
@@ -52,6 +53,10 @@ export interface ExportRequest extends RecoveryRequest {
   passphrase?: string | undefined;
   /** Write the file to this storage location instead of offering it for download. */
   locationId?: string | null | undefined;
+  /** The service's export options (its `exportOptions`): form strings or JSON values. */
+  options?: Record<string, unknown> | undefined;
+  /** How `options` arrived: a form's strings (a checkbox is "on") or JSON (the API). */
+  optionsFrom?: 'form' | 'json' | undefined;
 }
 
 export interface StartContext {
@@ -240,6 +245,7 @@ export async function startExport(ctx: StartContext, request: ExportRequest): Pr
   const location = request.locationId
     ? await findAvailableLocation(ctx.em, ctx.organization, request.locationId)
     : null;
+  const options = exportOptionsOf(servicePlugin(r.task.service), request, errors);
   if (Object.keys(errors).length) throw new ValidationError(errors, 'The export request needs attention.');
   const params: ExportParams = {
     snapshotId: request.snapshotId,
@@ -251,6 +257,7 @@ export async function startExport(ctx: StartContext, request: ExportRequest): Pr
     ...(publicKey ? { publicKey } : {}),
     ...(sealedPassphrase ? { sealedPassphrase } : {}),
     locationId: location?.id ?? null,
+    options,
   };
   const label = r.label ?? jobLabel(`Export of ${r.entity.name}`);
   await enqueueJob(
@@ -277,6 +284,45 @@ export async function startExport(ctx: StartContext, request: ExportRequest): Pr
     actor: ctx.actor,
   });
   return { id, label: jobLabel(label) };
+}
+
+/** The error key of an export option: the form's input name and the API's field name. */
+export function exportOptionKey(name: string): string {
+  return `options.${name}`;
+}
+
+/**
+ * The service's export options parsed by its schema (`exportOptions`); a problem becomes a field
+ * error named `options.<name>`. A service without the schema takes none: any given are refused.
+ */
+function exportOptionsOf(
+  plugin: ServicePlugin | undefined,
+  request: ExportRequest,
+  errors: Record<string, string>,
+): Record<string, unknown> {
+  const given = request.options ?? {};
+  const schema = plugin?.exportOptions;
+  if (!schema) {
+    const [name] = Object.keys(given);
+    if (name !== undefined) errors[exportOptionKey(name)] = 'This service offers no export options.';
+    return {};
+  }
+  const fields = formFieldsOf(schema, []);
+  // JSON goes to the schema as it is (a value of the wrong type is refused, not dropped).
+  let values = given;
+  if (request.optionsFrom === 'form') {
+    values = valuesFromInput(fields, given, { from: 'form', blankRequired: 'unset' });
+  } else {
+    const unknown = Object.keys(given).find((name) => !fields.some((f) => f.name === name));
+    if (unknown !== undefined) errors[exportOptionKey(unknown)] = 'This service has no such export option.';
+  }
+  const parsed = schema.safeParse(values);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) {
+    const key = exportOptionKey(String(issue.path[0] ?? 'options'));
+    errors[key] ??= issue.message;
+  }
+  return {};
 }
 
 function describeSelection(selection: ItemSelection): string {

@@ -13,9 +13,11 @@ import type { AppDeps, AppEnv } from '../http/env.ts';
 import { organizationOf, principalOf, requirePermission, requireUser } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
 import { JOB_LABEL_MAX } from '../jobs/entities.ts';
-import type { RestoreMode } from '../plugins/service.ts';
+import type { RestoreMode, ServicePlugin } from '../plugins/service.ts';
+import { formFieldsOf } from '../plugins/settings-form.ts';
 import type { ExportEncryption, ExportFormat } from '../recovery/entities.ts';
 import {
+  exportOptionKey,
   MIN_EXPORT_PASSPHRASE,
   type StartContext,
   type StartedJob,
@@ -202,9 +204,34 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   // ---- Export (Download) ----
+  /** The service's export options as generated form fields (named `options.<name>`). */
+  function exportOptionFields(plugin: ServicePlugin | undefined) {
+    if (!plugin?.exportOptions) return [];
+    return formFieldsOf(plugin.exportOptions, []).map((f) => ({ ...f, inputName: exportOptionKey(f.name) }));
+  }
+
+  function optionDefaults(fields: ReturnType<typeof exportOptionFields>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const f of fields) {
+      if (f.defaultValue !== null)
+        out[f.inputName] = f.input === 'checkbox' ? (f.defaultValue === 'true' ? 'on' : '') : f.defaultValue;
+    }
+    return out;
+  }
+
+  /** The submitted `options.<name>` fields, by option name. */
+  function optionsFromForm(fields: Record<string, string>): Record<string, string> {
+    const prefix = exportOptionKey('');
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(fields))
+      if (name.startsWith(prefix)) out[name.slice(prefix.length)] = value;
+    return out;
+  }
+
   async function exportForm(c: Context<AppEnv>, selection: Selection, values: Record<string, string>, errors = {}) {
     const context = await formContext(c, selection);
     const locations = await availableLocations(c.get('em'), organizationOf(c));
+    const optionFields = exportOptionFields((await recoveryTarget(c)).plugin);
     return renderPage(
       c,
       deps,
@@ -214,8 +241,17 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
         title: `Download · ${context.entity.name}`,
         locations: locations.map((l) => ({ id: l.id, name: l.name })),
         minPassphrase: MIN_EXPORT_PASSPHRASE,
+        optionFields,
         // Secrets typed in are never put back into the page.
-        values: { format: 'zip', encryption: 'none', location: '', label: '', ...values, passphrase: '' },
+        values: {
+          format: 'zip',
+          encryption: 'none',
+          location: '',
+          label: '',
+          ...optionDefaults(optionFields),
+          ...values,
+          passphrase: '',
+        },
         errors,
       },
       Object.keys(errors).length ? 422 : 200,
@@ -242,6 +278,8 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
           passphrase: fields.passphrase,
           publicKey: fields.publicKey,
           locationId: fields.location || null,
+          options: optionsFromForm(fields),
+          optionsFrom: 'form',
         }),
       );
     } catch (err) {

@@ -77,6 +77,20 @@ function choicesSchema(standIn: () => string | undefined) {
     });
 }
 
+/** The export dialog's Salesforce choices (seed 4.1.1.2: "Export deleted items", "Metadata"). */
+const exportOptions = z.object({
+  deletedRecords: z
+    .boolean()
+    .default(false)
+    .describe('Export deleted records (records earlier snapshots hold and this one does not, in a CSV of their own)'),
+  metadataPackage: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Metadata as a deployable package (metadata types: one zip with package.xml and the components; otherwise loose files)',
+    ),
+});
+
 /**
  * A Salesforce plugin descriptor. The built-in one gets its connected app from the appliance
  * configuration through `configure`; tests may pass one (and connection options) directly.
@@ -126,6 +140,10 @@ export function createSalesforcePlugin(
     },
     // A task stays with the org it was connected to: its objects and snapshots belong to that org.
     accountOf: (s) => ({ id: s.orgId, label: `the Salesforce org ${s.orgName ? `“${s.orgName}” ` : ''}(${s.orgId})` }),
+    exportOptions: exportOptions as unknown as z.ZodType<Record<string, unknown>>,
+    async *exportArchive(run) {
+      yield* (await import('./export.ts')).exportSalesforce(run);
+    },
     async connect(s, context) {
       const { connectSalesforce } = await import('./connection.ts');
       return connectSalesforce(salesforceApp(app), s, context, options);

@@ -1,6 +1,9 @@
 // The Salesforce REST API stand-in: see server.ts (HTTP, budget, faults, counters), model.ts (org,
 // objects, records, files), soql.ts (the SOQL subset), oauth.ts (authorize, token, JWT bearer) and
-// metadata.ts (the Metadata API over SOAP) and seed.ts (a small demo org).
+// metadata.ts (the Metadata API over SOAP), bulk-ingest.ts (Bulk API 2.0 ingest jobs) and seed.ts
+// (a small demo org).
+
+export { BulkIngest, parseCsv } from './bulk-ingest.ts';
 export { type Component, METADATA_TYPES, MetadataApi, MetadataStore } from './metadata.ts';
 export {
   ApiError,

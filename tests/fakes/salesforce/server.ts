@@ -3,7 +3,8 @@
 // the instance (/services/data/vXX.X/…) every token's instance_url names. It answers the REST
 // resources jsforce calls: describeGlobal, describe, query / queryAll with nextRecordsUrl paging
 // (Sforce-Query-Options batchSize), getUpdated / getDeleted, limits, a record, and blob fields
-// (ContentVersion VersionData), and Bulk API 2.0 query jobs (CSV results paged by Sforce-Locator).
+// (ContentVersion VersionData), and Bulk API 2.0 query jobs (CSV results paged by Sforce-Locator)
+// and ingest jobs (bulk-ingest.ts).
 // Every REST answer carries Sforce-Limit-Info: api-usage=N/M; past
 // the org's daily budget calls are refused with REQUEST_LIMIT_EXCEEDED.
 //
@@ -13,6 +14,7 @@
 // `requests` per route ("query", "queryMore", "describe", "updated", "blob", …), `calls`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BulkIngest } from './bulk-ingest.ts';
 import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
 import { OAuthServer, type Session as OAuthSession } from './oauth.ts';
@@ -141,6 +143,8 @@ export class FakeSalesforce {
   bulkPageSize = 50_000;
   #approver: Org;
   readonly #metadata = new Map<Org, MetadataStore>();
+  /** Bulk API 2.0 ingest jobs (bulk-ingest.ts); `ingest.checksInProgress` delays their completion. */
+  readonly ingest = new BulkIngest();
   /** The Metadata API (SOAP); `metadataApi.retrieveChecksInProgress` delays retrieves. */
   readonly metadataApi = new MetadataApi();
 
@@ -436,6 +440,26 @@ export class FakeSalesforce {
     body: Buffer,
   ): Promise<void> {
     const base = `/services/data/v${version}`;
+    if (resource === '/jobs/ingest' || resource.startsWith('/jobs/ingest/')) {
+      const answer = this.ingest.handle(
+        req.method ?? 'GET',
+        resource.slice('/jobs/ingest'.length),
+        org,
+        session.userId,
+        version,
+        body,
+      );
+      if (answer.csv !== undefined) {
+        res.writeHead(answer.status, {
+          ...headers,
+          'Content-Type': 'text/csv',
+          'Content-Length': String(Buffer.byteLength(answer.csv)),
+        });
+        res.end(answer.csv);
+      } else if (answer.json !== undefined) sendJson(res, answer.status, answer.json, headers);
+      else res.writeHead(answer.status, headers).end();
+      return;
+    }
     if (resource === '/jobs/query' || resource.startsWith('/jobs/query/')) {
       this.#bulkQuery(req, res, url, org, session, version, resource.slice('/jobs/query'.length), headers, body);
       return;
@@ -694,6 +718,8 @@ function routeOf(resource: string): string {
   if (resource.startsWith('/query/')) return 'queryMore';
   if (resource === '/limits') return 'limits';
   if (resource === '/jobs/query') return 'bulk/create';
+  if (resource === '/jobs/ingest') return 'ingest/create';
+  if (resource.startsWith('/jobs/ingest/')) return `ingest/${resource.split('/')[4] ?? 'job'}`;
   if (resource.startsWith('/jobs/query/')) return resource.endsWith('/results') ? 'bulk/results' : 'bulk/job';
   const parts = resource.split('/');
   if (parts[1] === 'sobjects') {

@@ -28,4 +28,10 @@ describe('csvCell', () => {
   it('ends a line with CRLF', () => {
     expect(csvLine(['a', '=b'])).toBe("a,'=b\r\n");
   });
+
+  it('writes values exactly when asked to keep them (data a tool loads back), quoting only what RFC 4180 needs', () => {
+    expect(csvLine(['-1250.5', '=HYPERLINK("x")', 'a;b', 'two\nlines', '@home'], { formulas: 'keep' })).toBe(
+      '-1250.5,"=HYPERLINK(""x"")",a;b,"two\nlines",@home\r\n',
+    );
+  });
 });
