@@ -153,9 +153,9 @@ export async function orphanedSteps(em: EntityManager, now: Date): Promise<IPlug
   const steps = await em.fork().find(PluginRecoveryStep, {}, { orderBy: { createdAt: 'desc' }, limit: 1000 });
   const jobIds = [...new Set(steps.map((s) => s.jobId).filter((id): id is string => !!id))];
   const jobs = new Map(
-    (await em.fork().find(Job, { id: { $in: jobIds } }, { fields: ['id', 'state', 'leaseOwner', 'leaseExpiresAt'] })).map(
-      (j) => [j.id, j],
-    ),
+    (
+      await em.fork().find(Job, { id: { $in: jobIds } }, { fields: ['id', 'state', 'leaseOwner', 'leaseExpiresAt'] })
+    ).map((j) => [j.id, j]),
   );
   return steps.filter((s) => {
     const job = s.jobId ? jobs.get(s.jobId) : undefined;

@@ -9,16 +9,7 @@
 // released (crash and cancel tests); `deploys` records what was asked.
 import yauzl from 'yauzl';
 import { parseFlow, parseRule, parseTrigger } from './automation.ts';
-import {
-  all,
-  envelope,
-  esc,
-  fileName,
-  METADATA_TYPES,
-  type MetadataStore,
-  soapFault,
-  unesc,
-} from './metadata.ts';
+import { all, envelope, esc, fileName, METADATA_TYPES, type MetadataStore, soapFault, unesc } from './metadata.ts';
 import type { Org } from './model.ts';
 
 export interface ComponentMessage {
@@ -247,7 +238,8 @@ export class DeployApi {
   #status(xml: string, org: Org): string {
     const id = (all(xml, 'asyncProcessId')[0] ?? '').trim();
     const job = this.#jobs.get(id);
-    if (!job || job.org !== org) throw soapFault('INVALID_ID_FIELD', `Deploy result has been deleted or does not exist: ${id}`);
+    if (!job || job.org !== org)
+      throw soapFault('INVALID_ID_FIELD', `Deploy result has been deleted or does not exist: ${id}`);
     const includeDetails = (all(xml, 'includeDetails')[0] ?? '').trim() === 'true';
     if (job.checks++ < this.deployChecksInProgress) {
       return envelope(
