@@ -159,7 +159,7 @@ export async function orphanedSteps(em: EntityManager, now: Date): Promise<IPlug
   );
   return steps.filter((s) => {
     const job = s.jobId ? jobs.get(s.jobId) : undefined;
-    if (!job || job.state !== 'in_progress') return true;
+    if (job?.state !== 'in_progress') return true;
     if (job.leaseExpiresAt && job.leaseExpiresAt.getTime() < now.getTime()) return true;
     return leaseHolderGone(job.leaseOwner);
   });

@@ -10,7 +10,7 @@
 // - Flow (<status>Active</status>) with <start><object>Account</object><triggerType>RecordBeforeSave
 //   </triggerType>: each assignment of `$Record.Field` to a <stringValue> sets the field.
 // Deploys check the fields these name (deploy.ts), as Salesforce compiles them.
-import { all, type Component, type MetadataStore, unesc } from './metadata.ts';
+import { all, type Component, METADATA_NS, type MetadataStore, unesc } from './metadata.ts';
 import { ApiError, type RecordValues, type SObject } from './model.ts';
 
 export interface TriggerSpec {
@@ -115,4 +115,40 @@ export function automationHook(store: MetadataStore) {
       }
     }
   };
+}
+
+const INACTIVE_META = `<?xml version="1.0" encoding="UTF-8"?>\n<ApexTrigger xmlns="${METADATA_NS}"><apiVersion>62.0</apiVersion><status>Inactive</status></ApexTrigger>\n`;
+
+/**
+ * Automation of the demo objects: on Account an active trigger (stamps Description), an active
+ * validation rule (Phone required), an active record-triggered flow (sets Website) and an
+ * inactive trigger; on Contact an active validation rule (Email required).
+ */
+export function seedDemoAutomation(store: MetadataStore): void {
+  store.put(
+    'ApexTrigger',
+    'AccountStamp',
+    "trigger AccountStamp on Account (before insert, before update) {\n  for (Account a : Trigger.new) {\n    a.Description = 'Stamped by trigger';\n  }\n}\n",
+  );
+  store.put(
+    'ApexTrigger',
+    'AccountLegacy',
+    "trigger AccountLegacy on Account (before insert) {\n  for (Account a : Trigger.new) {\n    a.Industry = 'Legacy';\n  }\n}\n",
+    INACTIVE_META,
+  );
+  store.put(
+    'ValidationRule',
+    'Account.Require_Phone',
+    '<validationRules><fullName>Require_Phone</fullName><active>true</active><errorConditionFormula>ISBLANK(Phone)</errorConditionFormula><errorMessage>Phone is required.</errorMessage></validationRules>',
+  );
+  store.put(
+    'ValidationRule',
+    'Contact.Require_Email',
+    '<validationRules><fullName>Require_Email</fullName><active>true</active><errorConditionFormula>ISBLANK(Email)</errorConditionFormula><errorMessage>Email is required.</errorMessage></validationRules>',
+  );
+  store.put(
+    'Flow',
+    'Account_Website',
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Flow xmlns="${METADATA_NS}"><assignments><name>Set_Website</name><assignmentItems><assignToReference>$Record.Website</assignToReference><operator>Assign</operator><value><stringValue>https://flow.example</stringValue></value></assignmentItems></assignments><label>Account Website</label><processType>AutoLaunchedFlow</processType><start><object>Account</object><recordTriggerType>CreateAndUpdate</recordTriggerType><triggerType>RecordBeforeSave</triggerType></start><status>Active</status></Flow>\n`,
+  );
 }

@@ -95,6 +95,26 @@ export class DeployApi {
   readonly deploys: DeployRecord[] = [];
   /** checkDeployStatus answers InProgress this many times before done. */
   deployChecksInProgress = 0;
+  readonly #stalls: { match: Hold['match']; reached: () => void; ids: Set<string>; done: boolean }[] = [];
+
+  /**
+   * Deploys that `match` answer InProgress to every status check until `unstall()` (a client
+   * polling, to be cancelled): `reached` resolves at the first such check.
+   */
+  stall(match: Hold['match']): { reached: Promise<void>; unstall: () => void } {
+    let reached!: () => void;
+    const reachedP = new Promise<void>((r) => {
+      reached = r;
+    });
+    const stall = { match, reached, ids: new Set<string>(), done: false };
+    this.#stalls.push(stall);
+    return {
+      reached: reachedP,
+      unstall: () => {
+        stall.done = true;
+      },
+    };
+  }
 
   /**
    * Keeps the answer of the next deploy that `match`es until `release()`: `reached` resolves when
@@ -194,6 +214,7 @@ export class DeployApi {
     const job: DeployJob = { id, org, checkOnly, members, status, failures, successes, checks: 0 };
     this.#jobs.set(id, job);
     this.deploys.push({ id, checkOnly, members, status, failures });
+    for (const st of this.#stalls) if (!st.done && st.match({ checkOnly, members })) st.ids.add(id);
     const hold = this.#holds.find((h) => h.match({ checkOnly, members }));
     if (hold) {
       this.#holds.splice(this.#holds.indexOf(hold), 1);
@@ -241,7 +262,9 @@ export class DeployApi {
     if (!job || job.org !== org)
       throw soapFault('INVALID_ID_FIELD', `Deploy result has been deleted or does not exist: ${id}`);
     const includeDetails = (all(xml, 'includeDetails')[0] ?? '').trim() === 'true';
-    if (job.checks++ < this.deployChecksInProgress) {
+    const stalled = this.#stalls.find((st) => !st.done && st.ids.has(id));
+    stalled?.reached();
+    if (stalled || job.checks++ < this.deployChecksInProgress) {
       return envelope(
         `<checkDeployStatusResponse><result><checkOnly>${bool(job.checkOnly)}</checkOnly><done>false</done><id>${id}</id><numberComponentErrors>0</numberComponentErrors><numberComponentsDeployed>0</numberComponentsDeployed><numberComponentsTotal>${job.members.length}</numberComponentsTotal><status>InProgress</status><success>false</success></result></checkDeployStatusResponse>`,
       );

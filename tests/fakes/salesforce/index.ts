@@ -2,7 +2,14 @@
 // objects, records, files), soql.ts (the SOQL subset), oauth.ts (authorize, token, JWT bearer) and
 // metadata.ts (the Metadata API over SOAP), deploy.ts (its deploys), automation.ts (triggers,
 // validation rules and flows acting on record writes) and seed.ts (a small demo org).
-export { automationHook, parseFlow, parseRule, parseTrigger, triggerActive } from './automation.ts';
+export {
+  automationHook,
+  parseFlow,
+  parseRule,
+  parseTrigger,
+  seedDemoAutomation,
+  triggerActive,
+} from './automation.ts';
 export { type ComponentMessage, DeployApi, type DeployRecord } from './deploy.ts';
 export { type Component, METADATA_NS, METADATA_TYPES, MetadataApi, MetadataStore } from './metadata.ts';
 export {
