@@ -34,8 +34,8 @@ beforeAll(async () => {
   s.clock.now += 3600_000;
   task = await salesforceTask(s);
   await discover(s, task.id);
-  const jobs = await backup(s, task.id, ['ApexClass', 'ApexTrigger', 'ValidationRule', 'Flow']);
-  expect(jobs.map((j) => [j.state, j.error])).toEqual(Array(4).fill(['succeeded', null]));
+  const jobs = await backup(s, task.id, ['ApexClass', 'ApexTrigger', 'ValidationRule', 'Flow', 'Account']);
+  expect(jobs.map((j) => [j.state, j.error])).toEqual(Array(5).fill(['succeeded', null]));
 }, 60_000);
 
 afterAll(async () => {
@@ -190,7 +190,26 @@ describe('Salesforce automation switched off for a restore', () => {
     expect(await pendingSteps()).toBe(0);
   });
 
-  it('is on again after the restore fails', async () => {
+  it('is on again after the restore fails (throws)', async () => {
+    // Records are not restored by this branch: the restore of the Account object throws after
+    // the automation of its object (the default: the restored object) was switched off.
+    const before = s.fake.deployApi.deploys.length;
+    const started = await restore('Account', { disableAutomation: true });
+    await s.h.runner.runUntilIdle();
+    const done = await job(started.id);
+    expect(done.state).toBe('failed');
+    expect(done.error).toContain('Salesforce cannot restore records on this appliance yet');
+    // Off, then back on: two deploys of Account's trigger, rule and flow.
+    expect(s.fake.deployApi.deploys.slice(before).map((d) => [d.checkOnly, d.status, d.members.sort()])).toEqual([
+      [false, 'Succeeded', ['ApexTrigger:AccountStamp', 'Flow:Account_Website', 'ValidationRule:Account.Require_Phone']],
+      [false, 'Succeeded', ['ApexTrigger:AccountStamp', 'Flow:Account_Website', 'ValidationRule:Account.Require_Phone']],
+    ]);
+    expect(accountAutomation()).toEqual(ALL_ON);
+    expect(contactRuleOn()).toBe(true);
+    expect(await pendingSteps()).toBe(0);
+  });
+
+  it('is on again after a restore whose deploy is refused', async () => {
     // The check-only deploy of this restore fails (a field its trigger writes is gone).
     const store = s.fake.metadata();
     s.fake.org.addField('Account', { name: 'Gone__c', type: 'string', custom: true });
