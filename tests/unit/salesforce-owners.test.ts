@@ -34,7 +34,11 @@ function recorded(options: { refuse?: string[]; failDeactivate?: boolean } = {})
           if (!records[0]?.IsActive && options.failDeactivate) throw new Error('UNABLE_TO_LOCK_ROW');
           return records.map((r) => {
             if (options.refuse?.includes(r.Id)) {
-              return { id: r.Id, success: false, errors: [{ statusCode: 'LICENSE_LIMIT_EXCEEDED', message: 'No licence' }] };
+              return {
+                id: r.Id,
+                success: false,
+                errors: [{ statusCode: 'LICENSE_LIMIT_EXCEEDED', message: 'No licence' }],
+              };
             }
             active.set(r.Id, r.IsActive);
             return { id: r.Id, success: true };

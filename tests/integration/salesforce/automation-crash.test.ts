@@ -5,8 +5,8 @@
 // says so in System Activity.
 import type { MikroORM } from '@mikro-orm/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openKernel } from '../../../core/appliance.ts';
 import { ActivityEvent } from '../../../core/activity/entities.ts';
+import { openKernel } from '../../../core/appliance.ts';
 import { openDatabase } from '../../../core/db/database.ts';
 import { Organization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
@@ -88,7 +88,12 @@ describe('automation switched off for a restore, and the appliance killed', () =
     await em.flush();
     const plugin = servicePlugin(SALESFORCE_KIND);
     if (!plugin) throw new Error('the Salesforce plugin is not registered');
-    const deps = { credentials: kernel.credentials, services: servicePlugin, now: () => new Date(), log: kernel.deps.log };
+    const deps = {
+      credentials: kernel.credentials,
+      services: servicePlugin,
+      now: () => new Date(),
+      log: kernel.deps.log,
+    };
     const task = await createTask(
       em,
       deps,
@@ -107,7 +112,14 @@ describe('automation switched off for a restore, and the appliance killed', () =
       now: new Date(),
     });
     const apex = await em.findOneOrFail(TaskEntity, { task, name: 'ApexClass' });
-    const { jobIds } = await backupNow(em, task, [apex.id], { kind: 'user', label: 'admin@crash.example' }, new Date(), 1);
+    const { jobIds } = await backupNow(
+      em,
+      task,
+      [apex.id],
+      { kind: 'user', label: 'admin@crash.example' },
+      new Date(),
+      1,
+    );
     await kernel.close();
 
     const db: MikroORM = await openDatabase(config);

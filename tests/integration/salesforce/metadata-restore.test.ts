@@ -21,7 +21,14 @@ import {
   seedDemoOrg,
 } from '../../fakes/salesforce/index.ts';
 import { startContext } from '../../helpers/recovery.ts';
-import { backup, createSalesforceHarness, discover, entity, type SalesforceHarness, salesforceTask } from './harness.ts';
+import {
+  backup,
+  createSalesforceHarness,
+  discover,
+  entity,
+  type SalesforceHarness,
+  salesforceTask,
+} from './harness.ts';
 
 let s: SalesforceHarness;
 let task: IBackupTask;
@@ -48,7 +55,8 @@ function accountAutomation(org: Org = s.fake.org) {
   try {
     org.purge('Account', org.insert('Account', { Name: 'Probe without phone' }));
   } catch (err) {
-    validation = ((err as ApiError).body as { errorCode: string }[])[0]?.errorCode === 'FIELD_CUSTOM_VALIDATION_EXCEPTION';
+    validation =
+      ((err as ApiError).body as { errorCode: string }[])[0]?.errorCode === 'FIELD_CUSTOM_VALIDATION_EXCEPTION';
   }
   const id = org.insert('Account', { Name: 'Probe', Phone: '+1 555 0100' });
   const values = org.objects.get('account')?.records.get(id)?.values ?? {};
@@ -201,8 +209,16 @@ describe('Salesforce automation switched off for a restore', () => {
     expect(done.error).toContain('Salesforce cannot restore records on this appliance yet');
     // Off, then back on: two deploys of Account's trigger, rule and flow.
     expect(s.fake.deployApi.deploys.slice(before).map((d) => [d.checkOnly, d.status, d.members.sort()])).toEqual([
-      [false, 'Succeeded', ['ApexTrigger:AccountStamp', 'Flow:Account_Website', 'ValidationRule:Account.Require_Phone']],
-      [false, 'Succeeded', ['ApexTrigger:AccountStamp', 'Flow:Account_Website', 'ValidationRule:Account.Require_Phone']],
+      [
+        false,
+        'Succeeded',
+        ['ApexTrigger:AccountStamp', 'Flow:Account_Website', 'ValidationRule:Account.Require_Phone'],
+      ],
+      [
+        false,
+        'Succeeded',
+        ['ApexTrigger:AccountStamp', 'Flow:Account_Website', 'ValidationRule:Account.Require_Phone'],
+      ],
     ]);
     expect(accountAutomation()).toEqual(ALL_ON);
     expect(contactRuleOn()).toBe(true);
@@ -276,7 +292,9 @@ describe('Salesforce automation switched off for a restore', () => {
     expect(await runOrphanedSteps({ ...s.h.ctx, em: s.h.em() }, orphans)).toEqual({ done: 1, failed: 0 });
     expect(accountAutomation()).toEqual(ALL_ON);
     expect(await pendingSteps()).toBe(0);
-    const rows = await s.h.em().find(ActivityEvent, { activity: 'Restore clean-up', taskId: task.id }, { orderBy: { id: 'asc' } });
+    const rows = await s.h
+      .em()
+      .find(ActivityEvent, { activity: 'Restore clean-up', taskId: task.id }, { orderBy: { id: 'asc' } });
     expect(rows.map((r) => r.status)).toEqual(['failed', 'succeeded']);
   });
 
@@ -285,6 +303,8 @@ describe('Salesforce automation switched off for a restore', () => {
     await s.h.runner.runUntilIdle();
     const done = await job(started.id);
     expect(done.state).toBe('failed');
-    expect(done.error).toContain('The restore options are not valid: automationObjects.0: An object is named by its API name.');
+    expect(done.error).toContain(
+      'The restore options are not valid: automationObjects.0: An object is named by its API name.',
+    );
   });
 });
