@@ -28,6 +28,7 @@ import {
   entity,
   type SalesforceHarness,
   salesforceTask,
+  snapshotItems,
 } from './harness.ts';
 
 let s: SalesforceHarness;
@@ -171,6 +172,29 @@ describe('Salesforce metadata restore', () => {
     // Put the org's triggers back for the next tests (the failing one stays out).
     seedDemoMetadata(store);
     seedDemoAutomation(store);
+  });
+});
+
+describe('Salesforce validation rules (one file per object)', () => {
+  it('keeps every rule of an object in its file when only one of them changed', async () => {
+    const store = s.fake.metadata();
+    store.put(
+      'ValidationRule',
+      'Account.Require_Name_Length',
+      '<validationRules><fullName>Require_Name_Length</fullName><active>false</active><errorConditionFormula>ISBLANK(Name)</errorConditionFormula><errorMessage>Name is required.</errorMessage></validationRules>',
+    );
+    await backup(s, task.id, ['ValidationRule']);
+    s.clock.now += 60_000;
+    // One rule changes (not the one listed last): the next run must still store both in the file.
+    const rule = store.components.get('ValidationRule')?.get('Account.Require_Phone');
+    store.put('ValidationRule', 'Account.Require_Phone', (rule?.body ?? '').replace('Phone is', 'A phone is'));
+    await backup(s, task.id, ['ValidationRule']);
+    const file = (await snapshotItems(s, task.id, 'ValidationRule')).get('objects/Account.object')?.content ?? '';
+    expect(file).toContain('A phone is required.');
+    expect(file).toContain('<fullName>Require_Name_Length</fullName>');
+    store.put('ValidationRule', 'Account.Require_Phone', rule?.body ?? '');
+    store.remove('ValidationRule', 'Account.Require_Name_Length');
+    await backup(s, task.id, ['ValidationRule']);
   });
 });
 
