@@ -71,6 +71,8 @@ async function runSteps(steps: IPluginRecoveryStep[], c: RunContext): Promise<nu
     } catch (err) {
       problem = ((err as Error)?.message ?? String(err)).slice(0, 900);
     }
+    // Stopped by the appliance's own shutdown: not a failure, the step simply stays for the next start.
+    if (problem !== undefined && c.signal?.aborted) break;
     const em = c.em.fork();
     const at = c.now();
     if (problem === undefined) {
