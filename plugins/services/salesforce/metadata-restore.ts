@@ -7,7 +7,7 @@
 // report says which one.
 import type { RestoreItem, RestoreOutcome, RestoreRun } from '../../../core/plugins/service.ts';
 import { type ComponentProblem, type DeployMember, deployPackage, deployProblems } from './deploy.ts';
-import type { SalesforceApi } from './session.ts';
+import { API_VERSION, type SalesforceApi } from './session.ts';
 
 const META_SUFFIX = '-meta.xml';
 
@@ -28,7 +28,7 @@ function ruleMembers(file: string, content: Buffer): DeployMember[] {
 
 export async function restoreMetadata(api: SalesforceApi, run: RestoreRun, pollMs = 2000): Promise<RestoreOutcome> {
   const files = new Map<string, Buffer>();
-  const members: DeployMember[] = [];
+  const members: (DeployMember & { file: string })[] = [];
   /** Component file → the keys of its items (file and -meta.xml), for the report. */
   const keysOf = new Map<string, string[]>();
   run.step('reading the components');
@@ -40,10 +40,38 @@ export async function restoreMetadata(api: SalesforceApi, run: RestoreRun, pollM
     if (item.kind !== 'component') continue;
     const type = String(item.meta?.object ?? '');
     const name = String(item.meta?.name ?? '');
-    if (type === 'ValidationRule') members.push(...ruleMembers(item.key, data));
-    else if (type && name) members.push({ type, fullName: name });
+    if (type === 'ValidationRule') members.push(...ruleMembers(item.key, data).map((m) => ({ ...m, file: item.key })));
+    else if (type && name) members.push({ type, fullName: name, file: item.key });
   }
   if (members.length === 0) return { restored: 0 };
+
+  // A component selected without its -meta.xml (an item search hit) cannot be deployed where
+  // its type has one: say so before any deploy rather than let Salesforce refuse the package.
+  const withoutMeta = members.filter((m) => !files.has(`${m.file}${META_SUFFIX}`));
+  if (withoutMeta.length > 0) {
+    const described = (await api.call(
+      'listing metadata types',
+      () => api.conn.metadata.describe(API_VERSION),
+      run.signal,
+    )) as unknown as { metadataObjects?: { xmlName: string; metaFile: boolean | string }[] };
+    const hasMeta = new Set(
+      (described.metadataObjects ?? []).filter((o) => String(o.metaFile) === 'true').map((o) => o.xmlName),
+    );
+    const lacking = withoutMeta.filter((m) => hasMeta.has(m.type));
+    if (lacking.length > 0) {
+      return refused(
+        run,
+        lacking.map((m) => ({
+          type: m.type,
+          fullName: m.fullName,
+          fileName: m.file,
+          problem: `select ${m.file}${META_SUFFIX} too: Salesforce deploys the component with its metadata file`,
+        })),
+        keysOf,
+        'components were selected without their -meta.xml',
+      );
+    }
+  }
   const label = `${members.length} component${members.length === 1 ? '' : 's'}`;
 
   run.step(`checking the deploy of ${label} (check-only)`);

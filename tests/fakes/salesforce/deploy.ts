@@ -202,6 +202,10 @@ export class DeployApi {
           continue;
         }
         const meta = type.metaFile ? file(`${path}-meta.xml`) : undefined;
+        if (type.metaFile && meta === undefined) {
+          failures.push({ ...msg, problem: `Missing metadata file ${path}-meta.xml for ${typeName} ${member}` });
+          continue;
+        }
         changes.push({ type: typeName, fullName: member, body, ...(meta !== undefined ? { meta } : {}) });
         successes.push({ ...msg, created: !store.components.get(typeName)?.has(member) });
       }

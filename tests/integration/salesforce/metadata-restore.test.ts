@@ -83,7 +83,7 @@ function contactRuleOn(): boolean {
   }
 }
 
-async function restore(name: string, options: Record<string, unknown> = {}) {
+async function restore(name: string, options: Record<string, unknown> = {}, keys?: string[]) {
   const e = await entity(s, task.id, name);
   const org = await s.h.em().findOneOrFail(Organization, { id: task.organization.id });
   return startRestore(startContext(s.h, org), {
@@ -92,6 +92,7 @@ async function restore(name: string, options: Record<string, unknown> = {}) {
     snapshotId: e.lastSnapshotId as string,
     mode: 'in_place',
     options,
+    ...(keys ? { keys } : {}),
   });
 }
 
@@ -172,6 +173,31 @@ describe('Salesforce metadata restore', () => {
     // Put the org's triggers back for the next tests (the failing one stays out).
     seedDemoMetadata(store);
     seedDemoAutomation(store);
+  });
+});
+
+describe('Salesforce metadata restore of selected components', () => {
+  it('deploys a selected component with its -meta.xml', async () => {
+    const store = s.fake.metadata();
+    store.remove('ApexClass', 'ProjectRollup');
+    const started = await restore('ApexClass', {}, ['classes/ProjectRollup.cls', 'classes/ProjectRollup.cls-meta.xml']);
+    await s.h.runner.runUntilIdle();
+    const done = await job(started.id);
+    expect([done.state, done.error]).toEqual(['succeeded', null]);
+    expect(s.fake.deployApi.deploys.at(-1)?.members).toEqual(['ApexClass:ProjectRollup']);
+    expect(store.components.get('ApexClass')?.has('ProjectRollup')).toBe(true);
+  });
+
+  it('refuses a component selected without its -meta.xml, naming the file to add, before any deploy', async () => {
+    const before = s.fake.deployApi.deploys.length;
+    const started = await restore('ApexClass', {}, ['classes/ProjectRollup.cls']);
+    await s.h.runner.runUntilIdle();
+    const done = await job(started.id);
+    expect(done.state).toBe('failed');
+    expect(done.error).toContain(
+      'ApexClass ProjectRollup: select classes/ProjectRollup.cls-meta.xml too: Salesforce deploys the component with its metadata file',
+    );
+    expect(s.fake.deployApi.deploys.length).toBe(before);
   });
 });
 
