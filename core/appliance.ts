@@ -29,6 +29,7 @@ import { configuredDefaultStorage, ensureConfiguredDefaultStorage } from './stor
 import { blobIndexDir, locationTaskStorage } from './storage-locations/task-storage.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
 import { pinnedPublicOrigin } from './system/public-url.ts';
+import { orphanedSteps, runOrphanedSteps } from './tasks/recovery-steps.ts';
 import type { TaskStorage } from './tasks/storage.ts';
 import { VERSION } from './version.ts';
 
@@ -187,8 +188,23 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   let runner: JobRunner | undefined;
   let scheduler: Scheduler | undefined;
   let maintenance: ReturnType<typeof startMaintenanceTimer> | undefined;
+  let cleanUp: Promise<void> | undefined;
+  const stopCleanUp = new AbortController();
   if (config.schedulerIntervalSeconds > 0) {
     const ctx = workContext(kernel);
+    // Changes restores left at services when the appliance died under them (automation switched
+    // off…): listed before the runner claims anything, undone in the background.
+    const orphaned = await orphanedSteps(kernel.orm.em, new Date()).catch((err: unknown) => {
+      log.warn({ err }, 'could not look for restore clean-up steps');
+      return [];
+    });
+    if (orphaned.length > 0) {
+      log.info({ steps: orphaned.length }, 'undoing changes restores left at services');
+      cleanUp = runOrphanedSteps({ ...ctx, em: kernel.orm.em, signal: stopCleanUp.signal }, orphaned).then(
+        (outcome) => log.info(outcome, 'restore clean-up steps run'),
+        (err: unknown) => log.warn({ err }, 'restore clean-up steps could not run'),
+      );
+    }
     const executor =
       config.jobRunner === 'worker' ? new WorkerExecutor(ctx, config, kernel.masterKey) : new InlineExecutor(ctx);
     runner = new JobRunner(ctx, executor);
@@ -205,6 +221,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       maintenance?.stop();
       // A tick in progress (a purge) finishes before the database closes.
       await scheduler?.stop();
+      stopCleanUp.abort();
+      await cleanUp;
       // Running jobs get half the shutdown timeout to finish; then they are put back in the queue.
       await Promise.all([
         runner?.stop(config.shutdownTimeoutMs / 2),

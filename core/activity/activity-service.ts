@@ -41,6 +41,7 @@ export const ACTIVITIES = [
   'Item archived',
   'Item unavailable',
   'Item available again',
+  'Restore clean-up',
 ] as const;
 export type Activity = (typeof ACTIVITIES)[number];
 

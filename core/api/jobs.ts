@@ -192,6 +192,16 @@ const NewJobSchema = z
         .optional()
         .openapi({ description: 'Another entity of the same task (default: the source).' }),
       mode: z.enum(RESTORE_MODES).openapi({ description: 'Into a new "Restored <date>" folder, or in place.' }),
+      options: z
+        .record(
+          z.string().max(100),
+          z.union([z.boolean(), z.number(), z.string().max(1000), z.array(z.string().max(500)).max(1000)]),
+        )
+        .optional()
+        .openapi({
+          description:
+            "The service's own restore options (see its connector's README), checked by the connector when the job runs.",
+        }),
     }),
     z.object({
       kind: z.literal('export'),

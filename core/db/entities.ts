@@ -10,7 +10,7 @@ import { MailMessage } from '../mail/entities.ts';
 import { ExportResult } from '../recovery/entities.ts';
 import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
-import { BackupTask, TaskEntity } from '../tasks/entities.ts';
+import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
 
 export const kernelEntities = [
   Organization,
@@ -32,6 +32,7 @@ export const kernelEntities = [
   CatalogVersion,
   BackupTask,
   TaskEntity,
+  PluginRecoveryStep,
   Job,
   StorageLocation,
   OrganizationStorage,

@@ -129,12 +129,31 @@ export interface RestoreRun {
    * item's content before asking for the next one; items not wanted may be skipped unread.
    */
   items: AsyncIterable<RestoreItem>;
-  /** Service-specific options chosen in the restore dialog (none yet). */
+  /** Service-specific options chosen in the restore dialog or sent to the API (validate them). */
   options: Record<string, unknown>;
   /** Aborted when the job is cancelled, loses its claim, or the appliance stops: stop soon and throw. */
   signal: AbortSignal;
   step(text: string): void;
   log: Logger;
+  /**
+   * Durable undo steps for changes the restore makes at the service that must not outlive it
+   * (automation switched off, users activated). Register one BEFORE making the change; clear it
+   * once the change is undone. Whatever is still registered when the run ends (success, failure,
+   * cancel) or when the appliance starts again after dying mid-run is handed to the plugin's
+   * `recover()`.
+   */
+  recovery: RecoverySteps;
+}
+
+/** Where a restore registers its pending recovery steps (see `ServicePlugin.recover`). */
+export interface RecoverySteps {
+  /** Stores the step durably (JSON, no secrets) and returns a handle to clear it. */
+  register(payload: Record<string, unknown>): Promise<RecoveryHandle>;
+}
+
+export interface RecoveryHandle {
+  /** The change is undone: the step is deleted and will not run. */
+  clear(): Promise<void>;
 }
 
 export interface RestoreOutcome {
@@ -373,6 +392,18 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
    * must reach the same account: its entities' ids and its snapshots belong to that one.
    */
   accountOf?(settings: Settings): { id: string; label: string };
+  /**
+   * Runs one pending recovery step a restore registered (`RestoreRun.recovery`) with a connection
+   * of the same task: at the end of the restore job whatever its outcome, and at the next start
+   * of the appliance when the job died with it. Must be idempotent (it may run again after a
+   * failure or a crash half-way); throw when it could not be done: the step stays pending, is
+   * retried at each later start and each failure is written to System Activity.
+   */
+  recover?(
+    connection: ServiceConnection<State>,
+    payload: Record<string, unknown>,
+    context: { signal: AbortSignal; log: Logger },
+  ): Promise<void>;
 }
 
 /** The service refused the credentials: the task shows Disconnected until re-authenticated. */

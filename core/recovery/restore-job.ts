@@ -12,6 +12,7 @@ import { appendJobLog, logEntry } from '../jobs/queue.ts';
 import type { RestoreItem } from '../plugins/service.ts';
 import { connectTask } from '../tasks/connection.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
+import { recoverJobSteps, recoverySteps } from '../tasks/recovery-steps.ts';
 import { checkedContent } from './checked-content.ts';
 import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
@@ -111,12 +112,13 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
             mode: params.mode,
             folderName: restoredFolderName(job.createdAt),
             items: items(),
-            options: {},
+            options: params.options,
             signal,
             step: (text) => {
               progress.step = text;
             },
             log,
+            recovery: recoverySteps(em, { taskId: source.task.id, jobId: job.id, pluginKind: plugin.kind }, ctx.now),
           });
           signal.throwIfAborted();
           if (handed === 0 && damaged.length === 0 && !isEverything(params.selection)) {
@@ -124,6 +126,30 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
           }
           return { result, handed: handed + damaged.length, damaged, snapshotTime: reader.manifest.time };
         } finally {
+          // Whatever the outcome (a failure, a cancel): undo what the plugin left registered.
+          const cleanUp = await recoverJobSteps({
+            em,
+            plugin,
+            connection,
+            task: source.task,
+            jobId: job.id,
+            log,
+            now: ctx.now,
+          }).catch((err: unknown) => {
+            log.warn({ err }, 'restore clean-up could not run; it runs when the appliance starts');
+            return { pending: 1, done: 0 };
+          });
+          if (cleanUp.pending > 0) {
+            await appendJobLog(em, job.id, job.leaseOwner ?? '', [
+              logEntry(
+                cleanUp.done === cleanUp.pending ? 'info' : 'warn',
+                cleanUp.done === cleanUp.pending
+                  ? `${cleanUp.done} change(s) the restore had made at ${plugin.label} undone after it stopped`
+                  : `${cleanUp.pending - cleanUp.done} change(s) the restore made at ${plugin.label} could not be undone yet: tried again when the appliance starts (System Activity)`,
+                ctx.now(),
+              ),
+            ]).catch(() => {});
+          }
           await connection.close?.();
         }
       },

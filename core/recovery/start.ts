@@ -44,6 +44,8 @@ export interface RestoreRequest extends RecoveryRequest {
   /** Another entity of the same task; the source entity when absent. */
   destinationEntityId?: string | undefined;
   mode: RestoreMode;
+  /** The service plugin's own options (a connector's restore dialog choices); it validates them. */
+  options?: Record<string, unknown> | undefined;
 }
 
 export interface ExportRequest extends RecoveryRequest {
@@ -191,6 +193,7 @@ export async function startRestore(ctx: StartContext, request: RestoreRequest): 
     selection: r.selection,
     destinationEntityId: destination.id,
     mode: request.mode,
+    options: request.options ?? {},
   };
   const label = r.label ?? jobLabel(`Restore of ${r.entity.name}`);
   const id = await enqueueJob(

@@ -128,3 +128,33 @@ export const TaskEntity = defineEntity({
   indexes: [{ properties: ['task', 'status'] }],
 });
 export type ITaskEntity = InferEntity<typeof TaskEntity>;
+
+/**
+ * An undo step a restore registered at its plugin before changing something at the service that
+ * must not outlive the restore (automation switched off, users activated): kept until the plugin
+ * has undone it, so a failure, a cancel or a killed appliance cannot leave the change behind.
+ * See tasks/recovery-steps.ts.
+ */
+export const PluginRecoveryStep = defineEntity({
+  name: 'PluginRecoveryStep',
+  tableName: 'plugin_recovery_steps',
+  properties: {
+    id: p
+      .string()
+      .primary()
+      .length(36)
+      .onCreate(() => randomUUID()),
+    task: () => p.manyToOne(BackupTask).deleteRule('cascade'),
+    /** The job that registered it (no foreign key: the step outlives the job's row). */
+    jobId: p.string().length(36).nullable().index(),
+    pluginKind: p.string().length(100),
+    /** What the plugin needs to undo its change (JSON, no secrets). */
+    payload: p.json<Record<string, unknown>>(),
+    createdAt: p.datetime(),
+    /** Tries of the plugin's `recover()` that failed, and the last one's reason. */
+    attempts: p.integer().default(0),
+    lastAttemptAt: p.datetime().nullable(),
+    lastError: p.string().length(1000).nullable(),
+  },
+});
+export type IPluginRecoveryStep = InferEntity<typeof PluginRecoveryStep>;

@@ -178,6 +178,8 @@ export async function restore(
       signal,
       step: () => undefined,
       log: d.h.ctx.log,
+      // Dropbox changes nothing that needs undoing.
+      recovery: { register: () => Promise.reject(new Error('not expected')) },
     });
     if (!outcome) throw new Error('the dropbox connection cannot restore');
     return outcome;

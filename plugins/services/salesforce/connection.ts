@@ -1,20 +1,27 @@
-// A connection to one Salesforce org: check, discovery (one entity per queryable object) and the
-// backup of one object. Loaded (with jsforce) only when a task connects.
+// A connection to one Salesforce org: check, discovery (one entity per queryable object), the
+// backup of one object, restores (metadata: metadata-restore.ts; the restore options around them)
+// and the recovery steps restores leave. Loaded (with jsforce) only when a task connects.
+import { z } from 'zod';
 import type { Logger } from '../../../core/plugins/service.ts';
 import {
   type BackupOutcome,
   type BackupRun,
   type CheckResult,
   type DiscoveredEntity,
+  type RestoreOutcome,
+  type RestoreRun,
   ServiceAuthError,
   type ServiceConnection,
   TransientServiceError,
 } from '../../../core/plugins/service.ts';
 import type { RetryPolicy } from '../../../core/plugins/sink-support/retry.ts';
 import type { SalesforceApp } from './app.ts';
+import { type SwitchedComponent, switchAutomationOn, withAutomationOff } from './automation.ts';
 import { backupObject, type SalesforceState } from './backup.ts';
 import { backupMetadataType, METADATA_PREFIX, type MetadataState } from './metadata.ts';
+import { restoreMetadata } from './metadata-restore.ts';
 import { API_VERSION, BudgetExhausted, SalesforceApi, type SalesforceSettings } from './session.ts';
+import { setUsersActive } from './users.ts';
 
 /** The entity kind of an object's records. */
 export const DATA = 'data';
@@ -50,6 +57,34 @@ export const FILTER_REQUIRED = new Set([
   'UserFieldAccess',
   'Vote',
 ]);
+
+/**
+ * The restore dialog's Salesforce options (`run.options`): "Disable triggers in restore"
+ * (`disableAutomation`: the active triggers, validation rules and record-triggered flows of the
+ * objects the restore writes — `automationObjects` when given, else the restored object — off
+ * for the restore) and "Activate inactive users" (`activateInactiveUsers`, used by the record
+ * restore: users.ts).
+ */
+export const restoreOptions = z
+  .object({
+    disableAutomation: z.boolean().default(false),
+    automationObjects: z
+      .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,79}$/, { error: 'An object is named by its API name.' }))
+      .max(500)
+      .optional(),
+    activateInactiveUsers: z.boolean().default(false),
+  })
+  .loose();
+export type RestoreOptions = z.output<typeof restoreOptions>;
+
+export function parseRestoreOptions(options: Record<string, unknown>): RestoreOptions {
+  const parsed = restoreOptions.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`The restore options are not valid: ${issue?.path.join('.') || 'options'}: ${issue?.message}`);
+  }
+  return parsed.data;
+}
 
 export interface ConnectOptions {
   retry?: RetryPolicy;
@@ -135,6 +170,55 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
       return;
     }
     for (const t of types) yield { externalId: `${METADATA_PREFIX}${t.xmlName}`, name: t.xmlName, kind: METADATA };
+  }
+
+  /**
+   * Metadata entities are deployed back (metadata-restore.ts); records are not restored by this
+   * connection yet. With "Disable triggers in restore", the restore runs inside
+   * `withAutomationOff` for the objects it writes.
+   */
+  async restore(run: RestoreRun): Promise<RestoreOutcome> {
+    const options = parseRestoreOptions(run.options);
+    const body = (): Promise<RestoreOutcome> => {
+      if (run.entity.kind === METADATA) return restoreMetadata(this.api, run, this.#options.bulkPollMs);
+      throw new Error('Salesforce cannot restore records on this appliance yet; export them instead');
+    };
+    const objects = options.disableAutomation
+      ? (options.automationObjects ?? (run.destination.kind === DATA ? [run.destination.externalId] : []))
+      : [];
+    if (objects.length === 0) return body();
+    return withAutomationOff(
+      this.api,
+      objects,
+      run.recovery,
+      {
+        signal: run.signal,
+        log: run.log,
+        step: run.step,
+        ...(this.#options.bulkPollMs !== undefined ? { pollMs: this.#options.bulkPollMs } : {}),
+      },
+      body,
+    );
+  }
+
+  /** A recovery step a restore left (automation to switch back on, users to deactivate again). */
+  async recover(payload: Record<string, unknown>, context: { signal: AbortSignal; log: Logger }): Promise<void> {
+    const ctx = {
+      ...context,
+      ...(this.#options.bulkPollMs !== undefined ? { pollMs: this.#options.bulkPollMs } : {}),
+    };
+    if (payload.action === 'automation-on') {
+      await switchAutomationOn(this.api, (payload.components ?? []) as SwitchedComponent[], ctx);
+      return;
+    }
+    if (payload.action === 'deactivate-users') {
+      const refused = await setUsersActive(this.api, (payload.ids ?? []) as string[], false, ctx);
+      if (refused.length) {
+        throw new Error(`Salesforce refused to deactivate ${refused.map((r) => `${r.id} (${r.reason})`).join(', ')}`);
+      }
+      return;
+    }
+    throw new Error(`unknown Salesforce recovery step ${String(payload.action)}`);
   }
 
   backup(run: BackupRun<SalesforceRunState>): Promise<BackupOutcome<SalesforceRunState>> {

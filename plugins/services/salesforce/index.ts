@@ -148,6 +148,12 @@ export function createSalesforcePlugin(
       const { connectSalesforce } = await import('./connection.ts');
       return connectSalesforce(salesforceApp(app), s, context, options);
     },
+    // Undoes what a restore changed for its duration (automation off, users activated).
+    async recover(connection, payload, context) {
+      const { SalesforceConnection } = await import('./connection.ts');
+      if (!(connection instanceof SalesforceConnection)) throw new Error('not a Salesforce connection');
+      await connection.recover(payload, context);
+    },
   };
 }
 

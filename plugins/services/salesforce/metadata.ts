@@ -71,7 +71,13 @@ export async function backupMetadataType({
     run.step(`listing ${type}`);
     const listed = await api.call(`listing ${type}`, () => conn.metadata.list([{ type }]), run.signal);
     const components = (Array.isArray(listed) ? listed : listed ? [listed] : []) as unknown as FileProperties[];
-    const byFile = new Map(components.map((c) => [c.fileName, c]));
+    // Components can share a file (an object's validation rules are all in objects/<Object>.object):
+    // a file is retrieved with all its components, and its stored `modified` is the newest of theirs.
+    const byFile = new Map<string, FileProperties>();
+    for (const c of components) {
+      const known = byFile.get(c.fileName);
+      if (!known || c.lastModifiedDate > known.lastModifiedDate) byFile.set(c.fileName, c);
+    }
 
     const previous = new Map<string, PreviousItem>();
     for await (const item of writer.previousItems?.() ?? []) previous.set(item.key, item);
@@ -82,11 +88,28 @@ export async function backupMetadataType({
         deleted++;
       }
     }
-    const changed = components.filter((c) => previous.get(c.fileName)?.meta?.modified !== c.lastModifiedDate);
+    const changedFiles = new Set(
+      [...byFile].filter(([file, c]) => previous.get(file)?.meta?.modified !== c.lastModifiedDate).map(([f]) => f),
+    );
+    const changed = components
+      .filter((c) => changedFiles.has(c.fileName))
+      .sort((a, b) => a.fileName.localeCompare(b.fileName));
+    // Batches of whole files: a file retrieved with part of its components would lose the others.
+    const batches: FileProperties[][] = [];
+    for (let i = 0; i < changed.length; ) {
+      let end = i;
+      while (end < changed.length && changed[end]?.fileName === changed[i]?.fileName) end++;
+      const last = batches.at(-1);
+      const group = changed.slice(i, end);
+      if (last && last.length + group.length <= RETRIEVE_BATCH) last.push(...group);
+      else batches.push(group);
+      i = end;
+    }
 
-    for (let i = 0; i < changed.length; i += RETRIEVE_BATCH) {
-      const batch = changed.slice(i, i + RETRIEVE_BATCH);
-      run.step(`retrieving ${type} (${i + batch.length} of ${changed.length} changed)`);
+    let done = 0;
+    for (const batch of batches) {
+      done += batch.length;
+      run.step(`retrieving ${type} (${done} of ${changed.length} changed)`);
       const started = (await api.call(
         `retrieving ${type}`,
         async () =>

@@ -1,10 +1,19 @@
 // The Salesforce REST API stand-in: see server.ts (HTTP, budget, faults, counters), model.ts (org,
 // objects, records, files), soql.ts (the SOQL subset), oauth.ts (authorize, token, JWT bearer) and
-// metadata.ts (the Metadata API over SOAP), bulk-ingest.ts (Bulk API 2.0 ingest jobs) and seed.ts
-// (a small demo org).
-
+// metadata.ts (the Metadata API over SOAP), deploy.ts (its deploys), automation.ts (triggers,
+// validation rules and flows acting on record writes), bulk-ingest.ts (Bulk API 2.0 ingest jobs)
+// and seed.ts (a small demo org).
+export {
+  automationHook,
+  parseFlow,
+  parseRule,
+  parseTrigger,
+  seedDemoAutomation,
+  triggerActive,
+} from './automation.ts';
 export { BulkIngest, parseCsv } from './bulk-ingest.ts';
-export { type Component, METADATA_TYPES, MetadataApi, MetadataStore } from './metadata.ts';
+export { type ComponentMessage, DeployApi, type DeployRecord } from './deploy.ts';
+export { type Component, METADATA_NS, METADATA_TYPES, MetadataApi, MetadataStore } from './metadata.ts';
 export {
   ApiError,
   type FieldDef,

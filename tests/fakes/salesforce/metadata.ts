@@ -2,7 +2,9 @@
 // calls it: describeMetadata, listMetadata (queries of types, FileProperties per component),
 // retrieve of an unpackaged manifest (an async id) and checkRetrieveStatus (done, the
 // FileProperties and the zip in base64: package.xml and each component's file, with its
-// -meta.xml where the type has one). Faults as SOAP faults (500, faultcode sf:…).
+// -meta.xml where the type has one). Faults as SOAP faults (500, faultcode sf:…). Validation rules
+// live inside their object's file (objects/Account.object, as the Metadata API has them); deploys
+// are in deploy.ts.
 import { ZipFile } from 'yazl';
 import { ApiError, type Org, sfDateTime } from './model.ts';
 
@@ -25,6 +27,8 @@ export const METADATA_TYPES: MetadataType[] = [
   { xmlName: 'Layout', directoryName: 'layouts', suffix: 'layout', metaFile: false },
   { xmlName: 'Profile', directoryName: 'profiles', suffix: 'profile', metaFile: false },
   { xmlName: 'PermissionSet', directoryName: 'permissionsets', suffix: 'permissionset', metaFile: false },
+  // Members are Object.Rule; their file is the object's (objects/Account.object).
+  { xmlName: 'ValidationRule', directoryName: 'objects', suffix: 'object', metaFile: false },
 ];
 
 export interface Component {
@@ -32,6 +36,8 @@ export interface Component {
   fullName: string;
   id: string;
   body: string;
+  /** The -meta.xml as last deployed (an Apex trigger's status); absent: Active, the API version. */
+  meta?: string;
   createdDate: string;
   lastModifiedDate: string;
 }
@@ -46,8 +52,8 @@ export class MetadataStore {
     this.#org = org;
   }
 
-  /** Adds or changes a component (its lastModifiedDate moves). */
-  put(type: string, fullName: string, body: string): Component {
+  /** Adds or changes a component (its lastModifiedDate moves); `meta`: its -meta.xml, if deployed with one. */
+  put(type: string, fullName: string, body: string, meta?: string): Component {
     if (!METADATA_TYPES.some((t) => t.xmlName === type)) throw new Error(`unknown metadata type ${type}`);
     let byName = this.components.get(type);
     if (!byName) {
@@ -57,12 +63,13 @@ export class MetadataStore {
     const now = sfDateTime(this.#org.now());
     const existing = byName.get(fullName);
     const component: Component = existing
-      ? { ...existing, body, lastModifiedDate: now }
+      ? { ...existing, body, ...(meta !== undefined ? { meta } : {}), lastModifiedDate: now }
       : {
           type,
           fullName,
           id: `0${(++this.#seq).toString(36).padStart(14, '0')}AAA`,
           body,
+          ...(meta !== undefined ? { meta } : {}),
           createdDate: now,
           lastModifiedDate: now,
         };
@@ -81,9 +88,9 @@ interface RetrieveJob {
   singlePackage: boolean;
 }
 
-const esc = (s: string) =>
+export const esc = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
-const unesc = (s: string) =>
+export const unesc = (s: string) =>
   s
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
@@ -91,7 +98,7 @@ const unesc = (s: string) =>
     .replace(/&apos;/g, "'")
     .replace(/&amp;/g, '&');
 
-function envelope(body: string): string {
+export function envelope(body: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="${METADATA_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>${body}</soapenv:Body></soapenv:Envelope>`;
 }
 
@@ -104,12 +111,18 @@ export function soapFault(code: string, message: string): ApiError {
   );
 }
 
-function all(xml: string, tag: string): string[] {
+export function all(xml: string, tag: string): string[] {
   return [...xml.matchAll(new RegExp(`<${tag}(?:\\s[^>]*)?>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => m[1] as string);
 }
 
-function fileName(type: MetadataType, fullName: string): string {
+export function fileName(type: MetadataType, fullName: string): string {
+  if (type.xmlName === 'ValidationRule') return `objects/${fullName.split('.')[0]}.object`;
   return `${type.directoryName}/${fullName}.${type.suffix}`;
+}
+
+/** An object's file holding the given validation rules (each body is its <validationRules> element). */
+export function objectFileWithRules(rules: Component[]): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<CustomObject xmlns="${METADATA_NS}">${rules.map((r) => r.body).join('')}</CustomObject>\n`;
 }
 
 function fileProperties(c: Component, org: Org): string {
@@ -129,7 +142,7 @@ function fileProperties(c: Component, org: Org): string {
   ].join('');
 }
 
-function packageXml(members: Component[], version: string): string {
+export function packageXml(members: Component[], version: string): string {
   const byType = new Map<string, string[]>();
   for (const c of members) byType.set(c.type, [...(byType.get(c.type) ?? []), c.fullName]);
   const types = [...byType]
@@ -146,15 +159,23 @@ async function zip(job: RetrieveJob, version: string): Promise<Buffer> {
   const root = job.singlePackage ? '' : 'unpackaged/';
   const mtime = new Date('2026-01-01T00:00:00Z');
   z.addBuffer(Buffer.from(packageXml(job.members, version)), `${root}package.xml`, { mtime });
+  const rulesByFile = new Map<string, Component[]>();
   for (const c of job.members) {
     const type = METADATA_TYPES.find((t) => t.xmlName === c.type) as MetadataType;
     const name = `${root}${fileName(type, c.fullName)}`;
+    if (c.type === 'ValidationRule') {
+      rulesByFile.set(name, [...(rulesByFile.get(name) ?? []), c]);
+      continue;
+    }
     z.addBuffer(Buffer.from(c.body), name, { mtime });
     if (type.metaFile) {
-      const meta = `<?xml version="1.0" encoding="UTF-8"?>\n<${c.type} xmlns="${METADATA_NS}"><apiVersion>${version}</apiVersion><status>Active</status></${c.type}>\n`;
+      const meta =
+        c.meta ??
+        `<?xml version="1.0" encoding="UTF-8"?>\n<${c.type} xmlns="${METADATA_NS}"><apiVersion>${version}</apiVersion><status>Active</status></${c.type}>\n`;
       z.addBuffer(Buffer.from(meta), `${name}-meta.xml`, { mtime });
     }
   }
+  for (const [name, rules] of rulesByFile) z.addBuffer(Buffer.from(objectFileWithRules(rules)), name, { mtime });
   z.end();
   const parts: Buffer[] = [];
   for await (const chunk of z.outputStream) parts.push(chunk as Buffer);

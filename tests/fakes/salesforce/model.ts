@@ -137,6 +137,11 @@ export class Org {
   readonly api = { max: 100_000, used: 0 };
   /** The org's clock; tests may replace it. */
   now: () => Date = () => new Date();
+  /**
+   * Runs before a record is stored, on the record as it will be (automation.ts: active triggers
+   * and flows change it, active validation rules throw). Every write goes through it, as DML does.
+   */
+  beforeWrite: ((object: SObject, values: RecordValues, op: 'insert' | 'update') => void) | undefined;
   #seq = 0;
   #prefixSeq = 0;
 
@@ -221,6 +226,7 @@ export class Org {
       LastModifiedById: this.adminId,
       SystemModstamp: now,
     });
+    this.beforeWrite?.(object, record, 'insert');
     object.records.set(id, { values: record });
     return id;
   }
@@ -229,14 +235,17 @@ export class Org {
     const object = this.#mustObject(objectName);
     const stored = object.records.get(id);
     if (!stored || stored.deletedAt) throw new Error(`no live record ${id}`);
+    const next = { ...stored.values };
     for (const [k, v] of Object.entries(values)) {
       const f = object.field(k);
       if (!f) throw new Error(`no field ${k} on ${objectName}`);
-      stored.values[f.name] = v;
+      next[f.name] = v;
     }
     const now = sfDateTime(this.now());
-    stored.values.LastModifiedDate = now;
-    stored.values.SystemModstamp = now;
+    next.LastModifiedDate = now;
+    next.SystemModstamp = now;
+    this.beforeWrite?.(object, next, 'update');
+    Object.assign(stored.values, next);
   }
 
   /** To the recycle bin, with master-detail children. */

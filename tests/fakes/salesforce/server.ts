@@ -15,6 +15,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BulkIngest } from './bulk-ingest.ts';
+import { automationHook } from './automation.ts';
+import { DeployApi } from './deploy.ts';
 import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
 import { OAuthServer, type Session as OAuthSession } from './oauth.ts';
@@ -147,6 +149,8 @@ export class FakeSalesforce {
   readonly ingest = new BulkIngest();
   /** The Metadata API (SOAP); `metadataApi.retrieveChecksInProgress` delays retrieves. */
   readonly metadataApi = new MetadataApi();
+  /** Metadata API deploys (deploy.ts): `deployApi.deploys`, `deployApi.hold()`. */
+  readonly deployApi = new DeployApi();
 
   constructor(options: FakeSalesforceOptions = {}) {
     this.org = this.addOrg(options.orgName ?? 'Acme Corporation');
@@ -176,6 +180,8 @@ export class FakeSalesforce {
     if (!store) {
       store = new MetadataStore(org);
       this.#metadata.set(org, store);
+      // Active triggers, validation rules and flows act on every record write (automation.ts).
+      org.beforeWrite = automationHook(store);
     }
     return store;
   }
@@ -370,7 +376,9 @@ export class FakeSalesforce {
     }
     let answer: string;
     try {
-      answer = await this.metadataApi.handle(xml, org, this.metadata(org), version);
+      answer =
+        (await this.deployApi.handle(MetadataApi.method(xml), xml, org, this.metadata(org))) ??
+        (await this.metadataApi.handle(xml, org, this.metadata(org), version));
     } catch (err) {
       if (err instanceof ApiError) throw new ApiError(err.status, err.body, { ...err.headers, ...headers });
       throw err;
