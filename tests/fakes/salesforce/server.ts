@@ -14,8 +14,8 @@
 // `requests` per route ("query", "queryMore", "describe", "updated", "blob", …), `calls`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BulkIngest } from './bulk-ingest.ts';
 import { automationHook } from './automation.ts';
+import { BulkIngest } from './bulk-ingest.ts';
 import { DeployApi } from './deploy.ts';
 import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
