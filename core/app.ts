@@ -23,6 +23,7 @@ import { jobsRoutes } from './routes/jobs.ts';
 import { portalRoutes } from './routes/portal.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
 import { recoveryActionRoutes } from './routes/recovery-actions.ts';
+import { recoveryItemRoutes } from './routes/recovery-item.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
@@ -101,6 +102,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', activityRoutes(deps));
   app.route('/', recoveryRoutes(deps));
   app.route('/', recoveryActionRoutes(deps));
+  app.route('/', recoveryItemRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', jobsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));

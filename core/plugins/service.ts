@@ -286,7 +286,10 @@ export interface ItemPresentation {
    * Recovery's item view; undefined for items that have none (a file). Gets at most
    * ITEM_FIELDS_MAX_BYTES of content; must not throw on content it cannot read (return undefined).
    */
-  fields?(item: { key: string; kind: string; meta?: Record<string, unknown> }, content: Uint8Array): ItemField[] | undefined;
+  fields?(
+    item: { key: string; kind: string; meta?: Record<string, unknown> },
+    content: Uint8Array,
+  ): ItemField[] | undefined;
 }
 
 /**

@@ -5,7 +5,6 @@ import { Migration } from '@mikro-orm/migrations';
 // service filled no such column before, and a reindex fills it from the repository.
 
 export class Migration20261207051337_catalog_editor extends Migration {
-
   override name = 'Migration20261207051337_catalog_editor';
 
   override up(): void | Promise<void> {
@@ -17,5 +16,4 @@ export class Migration20261207051337_catalog_editor extends Migration {
     this.addSql(`alter table \`catalog_versions\` drop column \`editor\`;`);
     this.addSql(`alter table \`catalog_versions\` drop column \`editor_key\`;`);
   }
-
 }
