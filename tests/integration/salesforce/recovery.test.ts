@@ -8,6 +8,7 @@ import { TaskEntity } from '../../../core/tasks/entities.ts';
 import { createTask } from '../../../core/tasks/tasks-service.ts';
 import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
 import { seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { getTokens, json, makeKey } from '../../helpers/api.ts';
 import { ACTOR } from '../../helpers/jobs.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
@@ -148,5 +149,55 @@ describe('Salesforce recovery', () => {
     );
     expect(tooMany.status).toBe(422);
     expect(await tooMany.text()).toContain('Enter at most 100 Record IDs.');
+  });
+
+  it('downloads the usage report: every object and metadata type with its status, records and last snapshot', async () => {
+    const res = await get(`/tasks/${taskId}/usage.csv`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-disposition')).toMatch(
+      /^attachment; filename="Acme-Salesforce-usage-\d{4}-\d{2}-\d{2}\.csv"$/,
+    );
+    const lines = (await res.text())
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
+    expect(lines[0]).toBe(
+      'Type,Name,Id at the service,Status,Items,Size (bytes),Last snapshot (UTC),Snapshots,Last backup (UTC),Added,Updated,Deleted,Last error',
+    );
+    const contact = lines.find((l) => l.startsWith('Data,Contact,Contact,'))?.split(',');
+    expect(contact?.slice(0, 5)).toEqual(['Data', 'Contact', 'Contact', 'Success', '119']);
+    expect(contact?.[7]).toBe('2');
+    expect(contact?.slice(9, 12)).toEqual(['0', '1', '1']);
+    // Objects not backed up are listed too, with their status.
+    expect(lines.find((l) => l.startsWith('Data,Account,Account,'))?.split(',')[3]).toBe('Scheduled');
+    const entities = await s.h.em().count(TaskEntity, { task: taskId, deletedAt: null });
+    expect(lines).toHaveLength(entities + 1);
+  });
+
+  it('answers the same through the API: records listed flat, a record’s fields, search by editor, ids and deleted', async () => {
+    const { access_token } = await getTokens(s.h.app.app, await makeKey(s.h.app, org));
+    const api = async (path: string) =>
+      s.h.app.app.request(`/api/v1${path}`, { headers: { authorization: `Bearer ${access_token}` } });
+    const entity = `/tasks/${taskId}/entities/${contactEntityId}`;
+    const listing = await json(await api(`${entity}/snapshots/${firstSnapshot}/items?pageSize=50`));
+    expect(listing.total).toBe(120);
+    expect(listing.items).toHaveLength(50);
+    expect(listing.items.every((i: { folder: boolean }) => !i.folder)).toBe(true);
+    const item = await json(await api(`${entity}/snapshots/${firstSnapshot}/item?key=${gone}`));
+    expect(item.name).toBe(goneName);
+    expect(item.fields).toEqual(expect.arrayContaining([{ label: 'Id', value: gone }]));
+    expect((await api(`${entity}/snapshots/${secondSnapshot}/item?key=${gone}`)).status).toBe(404);
+    const deleted = await json(await api(`${entity}/items?deleted=only`));
+    expect(deleted.items.map((h: { key: string }) => h.key)).toEqual([gone]);
+    expect(deleted.items[0].snapshot.id).toBe(firstSnapshot);
+    const excluded = await json(await api(`${entity}/items?keys=${gone},${changed}&deleted=exclude`));
+    expect(excluded.items.map((h: { key: string }) => h.key)).toEqual([changed]);
+    const byEditor = await json(await api(`${entity}/items?editor=${editorId}`));
+    expect(byEditor.items.map((h: { key: string; editor: string }) => [h.key, h.editor])).toEqual([
+      [changed, editorId],
+    ]);
+    const usage = await api(`/tasks/${taskId}/usage.csv`);
+    expect(usage.status).toBe(200);
+    expect(await usage.text()).toContain('Data,Contact,Contact,Success,119,');
   });
 });
