@@ -103,6 +103,10 @@ export function itemFieldsView(plugin: ServicePlugin | undefined) {
     dateField: label('modified'),
     keyLabel: plugin?.presentation?.keyLabel ?? null,
     itemView: !!plugin?.presentation?.fields,
+    // Items listed flat have no folders: their path names only the entity, so hits leave it out.
+    flatList: plugin?.presentation?.listing === 'list',
+    // The words of "Word or phrase" are found in name, path and author (the full-text columns).
+    wordFields: fields.filter((f) => f.column === 'name' || f.column === 'path' || f.column === 'author'),
   };
 }
 
