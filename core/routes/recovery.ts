@@ -154,8 +154,14 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
     const statusParam = c.req.query('status') ?? '';
     const status = statusParam in ENTITY_STATUS_LABELS ? (statusParam as EntityStatus) : undefined;
     const page = Math.max(1, Number.parseInt(c.req.query('page') ?? '1', 10) || 1);
+    const plugin = servicePlugin(task.service);
+    // The service's kinds of entity (Data / Metadata, Users / Team folders): a filter when several.
+    const kinds = plugin?.entityKinds ?? [];
+    const kindParam = c.req.query('kind') ?? '';
+    const kind = kinds.some((k) => k.kind === kindParam) ? kindParam : undefined;
     const where: Record<string, unknown> = { task, deletedAt: null };
     if (status) where.status = status;
+    if (kind) where.kind = kind;
     if (q) Object.assign(where, containsText('name', q));
     const [entities, total] = await em.findAndCount(TaskEntity, where as never, {
       orderBy: { name: 'asc', id: 'asc' },
@@ -163,7 +169,6 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       offset: (page - 1) * ENTITY_PAGE_SIZE,
     });
     const spans = await snapshotSpans(em, task.id);
-    const plugin = servicePlugin(task.service);
     const kindLabels = new Map(plugin?.entityKinds.map((k) => [k.kind, k.label]) ?? []);
     const rows = entities.map((e) => ({
       ...statusView(e.status as EntityStatus),
@@ -178,6 +183,7 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       const params = new URLSearchParams();
       if (q) params.set('q', q);
       if (status) params.set('status', status);
+      if (kind) params.set('kind', kind);
       if (p > 1) params.set('page', String(p));
       const text = params.toString();
       return `/recovery/tasks/${task.id}${text ? `?${text}` : ''}`;
@@ -190,7 +196,9 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       q,
       status: status ?? '',
       statuses: Object.entries(ENTITY_STATUS_LABELS).map(([value, label]) => ({ value, label })),
-      filtersActive: !!(q || status),
+      kind: kind ?? '',
+      kinds: kinds.length > 1 ? kinds : [],
+      filtersActive: !!(q || status || kind),
       page,
       pageCount,
       previousUrl: page > 1 ? link(page - 1) : null,

@@ -112,7 +112,11 @@ describe('Salesforce in a browser', () => {
     // Recovery › the task › Contact › Via item search: by its record id, deleted items included.
     await page.goto(`${session.url}/recovery`);
     await page.getByRole('link', { name: 'Northwind Salesforce' }).click();
+    // Data (objects) or Metadata (types), then the object.
+    await page.getByLabel('Type').selectOption({ label: 'Data' });
+    await page.waitForURL(/kind=data/);
     await page.getByLabel('Search').fill('Contact');
+    await page.waitForURL(/q=Contact/);
     await page.getByRole('link', { name: 'Recover from Contact', exact: true }).click();
     const entityUrl = page.url();
     await page.getByRole('link', { name: 'Via item search' }).click();

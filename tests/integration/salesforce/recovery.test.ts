@@ -95,6 +95,16 @@ afterAll(async () => {
 const base = () => `/recovery/tasks/${taskId}/entities/${contactEntityId}`;
 
 describe('Salesforce recovery', () => {
+  it('lists the task’s objects by type (Data or Metadata) to recover from', async () => {
+    const data = await page(`/recovery/tasks/${taskId}?kind=data&q=Contact`);
+    expect(data).toContain('<option value="data" selected>Data</option>');
+    expect(data).toContain(`href="${base()}"`);
+    const metadata = await page(`/recovery/tasks/${taskId}?kind=metadata&q=Contact`);
+    expect(metadata).not.toContain(`href="${base()}"`);
+    // An unknown type is no filter.
+    expect(await page(`/recovery/tasks/${taskId}?kind=nope&q=Contact`)).toContain(`href="${base()}"`);
+  });
+
   it('lists an object’s snapshot as its records, paged, each opening its fields', async () => {
     const html = await page(`${base()}/snapshots/${firstSnapshot}`);
     expect(html).toContain('120 items in this snapshot');
