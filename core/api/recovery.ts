@@ -356,7 +356,14 @@ export function recoveryApi(deps: AppDeps) {
     const plugin = servicePlugin(task.service);
     const read =
       deps.storage && plugin?.presentation?.fields
-        ? await readItemFields(deps.storage, await em.populate(task, ['organization']), snapshot.id, item.key, plugin)
+        ? await readItemFields(
+            deps.storage,
+            await em.populate(task, ['organization']),
+            snapshot.id,
+            item.key,
+            plugin,
+            c.get('log'),
+          )
         : ({ kind: 'none' } as const);
     const note =
       read.kind === 'fields'

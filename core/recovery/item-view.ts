@@ -5,6 +5,7 @@
 import { isDamage } from '../../storage/damaged-items.ts';
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
+import type { Logger } from '../logging.ts';
 import { ITEM_FIELDS_MAX_BYTES, type ItemField, type ServicePlugin } from '../plugins/service.ts';
 import type { IBackupTask } from '../tasks/entities.ts';
 import type { TaskStorage } from '../tasks/storage.ts';
@@ -16,15 +17,34 @@ export type ItemFieldsResult =
   | { kind: 'too_large'; limit: number }
   | { kind: 'unreadable'; reason: string };
 
+/**
+ * The item's fields as the plugin presents them. A storage that cannot be reached (or a plugin
+ * that throws) is logged and answered as unreadable: the view still shows the item's facts.
+ */
 export async function readItemFields(
   storage: TaskStorage,
   task: Pick<IBackupTask, 'id' | 'storageLocation'> & { organization: { id: string } },
   snapshotId: string,
   key: string,
   plugin: ServicePlugin | undefined,
+  log: Logger,
 ): Promise<ItemFieldsResult> {
-  const fieldsOf = plugin?.presentation?.fields;
-  if (!fieldsOf) return { kind: 'none' };
+  if (!plugin?.presentation?.fields) return { kind: 'none' };
+  try {
+    return await readFields(storage, task, snapshotId, key, plugin.presentation.fields);
+  } catch (err) {
+    log.warn({ err, task: task.id, snapshot: snapshotId }, 'item view: the backup could not be read');
+    return { kind: 'unreadable', reason: 'the backup storage could not be read (see the appliance log)' };
+  }
+}
+
+async function readFields(
+  storage: TaskStorage,
+  task: Pick<IBackupTask, 'id' | 'storageLocation'> & { organization: { id: string } },
+  snapshotId: string,
+  key: string,
+  fieldsOf: NonNullable<NonNullable<ServicePlugin['presentation']>['fields']>,
+): Promise<ItemFieldsResult> {
   const opened = await storage.open({
     id: task.id,
     organizationId: task.organization.id,

@@ -29,7 +29,14 @@ export function recoveryItemRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!item) throw new NotFoundError('This snapshot holds no such item.');
     const fields =
       deps.storage && plugin?.presentation?.fields
-        ? await readItemFields(deps.storage, await em.populate(task, ['organization']), snapshot.id, item.key, plugin)
+        ? await readItemFields(
+            deps.storage,
+            await em.populate(task, ['organization']),
+            snapshot.id,
+            item.key,
+            plugin,
+            c.get('log'),
+          )
         : ({ kind: 'none' } as const);
     const principal = principalOf(c);
     return renderPage(c, deps, 'pages/recovery/item.njk', {
