@@ -5,6 +5,7 @@
 // delete a Contact in the stand-in, back up again, and find the deleted Contact through Recovery
 // by item search (Include deleted items) and by browsing the earlier snapshot down to its fields.
 // Screenshots at 1280 and 390 px.
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { FakeSalesforce, seedDemoMetadata, seedDemoOrg } from '../fakes/salesforce/index.ts';
@@ -108,6 +109,15 @@ describe('Salesforce in a browser', () => {
     await row.locator('td[data-label="Changes"]', { hasText: '1 removed' }).waitFor({ timeout: 300_000 });
     await row.locator('.badge', { hasText: /^Success$/ }).waitFor();
     expect(((await row.locator('td[data-label="Items"]').textContent()) ?? '').trim()).toBe('47');
+
+    // The usage report: every object and metadata type with its status and records.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Usage report' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^Northwind-Salesforce-usage-\d{4}-\d{2}-\d{2}\.csv$/);
+    const report = readFileSync((await download.path()) as string, 'utf8').split('\r\n');
+    expect(report).toEqual(expect.arrayContaining([expect.stringMatching(/^Data,Contact,Contact,Success,47,/)]));
 
     // Recovery › the task › Contact › Via item search: by its record id, deleted items included.
     await page.goto(`${session.url}/recovery`);
