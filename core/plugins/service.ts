@@ -245,7 +245,8 @@ export function searchFieldsProblem(kind: string, fields: readonly SearchField[]
   const seen = new Map<string, string>();
   for (const field of fields) {
     if (!(CATALOG_COLUMNS as readonly string[]).includes(field.column)) {
-      return `plugin "${kind}": search field "${field.name}" must name its catalog column: ${CATALOG_COLUMNS.join(', ')}`;
+      const columns = `${CATALOG_COLUMNS.slice(0, -1).join(', ')} or ${CATALOG_COLUMNS.at(-1)}`;
+      return `plugin "${kind}": search field "${field.name}" must name its catalog column: ${columns}`;
     }
     const before = seen.get(field.column);
     if (before !== undefined) {
