@@ -3,7 +3,10 @@
 // repository, and item search by the plugin's fields (created by, updated by, record ids, include
 // deleted). Everything here goes through the generic contract (searchFields, presentation).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reindexRepository } from '../../../core/catalog/indexer.ts';
+import { itemFieldMap } from '../../../core/catalog/item-fields.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
+import { servicePlugin } from '../../../core/plugins/registry.ts';
 import { TaskEntity } from '../../../core/tasks/entities.ts';
 import { createTask } from '../../../core/tasks/tasks-service.ts';
 import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
@@ -209,5 +212,30 @@ describe('Salesforce recovery', () => {
     const usage = await api(`/tasks/${taskId}/usage.csv`);
     expect(usage.status).toBe(200);
     expect(await usage.text()).toContain('Data,Contact,Contact,Success,119,');
+  });
+
+  it('keeps who last changed a record through a reindex from the repository alone', async () => {
+    const task = await s.h
+      .em()
+      .findOneOrFail(
+        (await import('../../../core/tasks/entities.ts')).BackupTask,
+        { id: taskId },
+        { populate: ['organization'] },
+      );
+    const opened = await s.h.ctx.storage.open({
+      id: task.id,
+      organizationId: task.organization.id,
+      storageLocation: task.storageLocation ?? null,
+    });
+    try {
+      const fields = itemFieldMap(servicePlugin(SALESFORCE_KIND)?.searchFields ?? []);
+      const report = await reindexRepository(s.h.em(), opened.repo, opened.description, () => fields);
+      expect(report.snapshots).toBeGreaterThanOrEqual(2);
+    } finally {
+      await opened.close();
+    }
+    const byEditor = await page(`${base()}?mode=search&editor=${editorId}`);
+    expect(byEditor).toContain('1 item found');
+    expect(byEditor).toContain(`value="${secondSnapshot} ${changed}"`);
   });
 });
