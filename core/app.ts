@@ -23,10 +23,12 @@ import { jobsRoutes } from './routes/jobs.ts';
 import { portalRoutes } from './routes/portal.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
 import { recoveryActionRoutes } from './routes/recovery-actions.ts';
+import { recoveryItemRoutes } from './routes/recovery-item.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
 import { staticRoutes } from './routes/static.ts';
+import { taskUsageRoutes } from './routes/task-usage.ts';
 import { taskRoutes } from './routes/tasks.ts';
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -101,6 +103,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', activityRoutes(deps));
   app.route('/', recoveryRoutes(deps));
   app.route('/', recoveryActionRoutes(deps));
+  app.route('/', recoveryItemRoutes(deps));
+  app.route('/', taskUsageRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', jobsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));

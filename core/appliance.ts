@@ -94,18 +94,19 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   };
   await warnWithoutPublicUrl(deps);
   if (deps.setupState.complete) await ensureConfiguredDefaultStorage({ ...deps, em: orm.em, now: new Date() });
+  deps.storage = locationTaskStorage({
+    orm,
+    credentials,
+    storageDir: config.storageDir,
+    masterKey: masterKey.key,
+    indexDir: blobIndexDir(config),
+  });
   return {
     deps,
     migrationsApplied: applied,
     orm,
     credentials,
-    storage: locationTaskStorage({
-      orm,
-      credentials,
-      storageDir: config.storageDir,
-      masterKey: masterKey.key,
-      indexDir: blobIndexDir(config),
-    }),
+    storage: deps.storage,
     masterKey: masterKey.key,
     close: async () => {
       mailer.close();

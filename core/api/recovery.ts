@@ -14,16 +14,19 @@ import {
   entitySnapshot,
   entitySnapshots,
   type ItemHit,
+  MAX_SEARCH_KEYS,
   resolvePath,
   type SnapshotSummary,
   searchEntityItems,
   type TextColumn,
 } from '../catalog/browse.ts';
+import { itemAtSnapshot, type ListedItem, listSnapshotItems } from '../catalog/browse-list.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
 import { servicePlugin } from '../plugins/registry.ts';
-import { parseDay } from '../routes/recovery.ts';
+import { readItemFields } from '../recovery/item-view.ts';
+import { parseDay, parseKeys } from '../routes/recovery.ts';
 import { type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
 import { jsonResponse, PagingQuery } from './common.ts';
 import { createApiRouter, requirePrincipal, SECURED } from './router.ts';
@@ -31,7 +34,7 @@ import { errorResponses } from './schemas.ts';
 import { reachableTask } from './tasks.ts';
 
 const tags = ['Recovery'];
-const TEXT_COLUMNS: readonly TextColumn[] = ['name', 'path', 'author'];
+const TEXT_COLUMNS: readonly TextColumn[] = ['name', 'path', 'author', 'editor'];
 
 const recoveryAccess: MiddlewareHandler<AppEnv>[] = [
   requirePrincipal,
@@ -111,6 +114,7 @@ const EntrySchema = z
     items: z.number().int().openapi({ description: 'For a folder: the items below it.' }),
     modified: z.string().nullable().openapi({ format: 'date-time' }),
     author: z.string().nullable(),
+    editor: z.string().nullable().openapi({ description: 'Who last changed the item (services that fill `editor`).' }),
   })
   .openapi('SnapshotEntry');
 
@@ -121,6 +125,7 @@ const HitSchema = z
     name: z.string(),
     path: z.string(),
     author: z.string().nullable(),
+    editor: z.string().nullable(),
     size: z.number(),
     modified: z.string().nullable().openapi({ format: 'date-time' }),
     deleted: z.boolean().openapi({ description: 'Deleted at the source by the newest snapshot.' }),
@@ -159,7 +164,7 @@ const browseRoute = createRoute({
   tags,
   summary: "Browse a snapshot's folders and items",
   description:
-    'The folders and files directly in `path` as the snapshot holds them (folders first, then by name), paged. Paths compare under the service’s rules (Dropbox ignores case); `path` in the answer is the snapshot’s spelling.',
+    'The folders and files directly in `path` as the snapshot holds them (folders first, then by name), paged. Paths compare under the service’s rules (Dropbox ignores case); `path` in the answer is the snapshot’s spelling. Services whose items have no folders (Salesforce records: the plugin’s `presentation.listing` is `list`) answer every item of the snapshot by name, and `path` is ignored.',
   security: SECURED,
   middleware: [...recoveryAccess, inReach],
   request: {
@@ -192,7 +197,7 @@ const searchRoute = createRoute({
   tags,
   summary: "Search an entity's backed-up items",
   description:
-    'The Recovery page’s item search: words (`q`, over name, path and author), then the fields the service offers (its `searchFields`: parts of `name`, `path` or `author`, ignoring case; `modifiedFrom`/`modifiedTo` days). A field the service does not offer is a 422. Each hit names the snapshot to recover it from.',
+    'The Recovery page’s item search: words (`q`, over name, path and author), then the fields the service offers (its `searchFields`: parts of `name`, `path`, `author` or `editor`, ignoring case; `modifiedFrom`/`modifiedTo` days), exact item keys (`keys`, comma-separated, where the service names its keys, e.g. Salesforce record ids), and `deleted`: `include` (default) also finds items deleted at the source, `exclude` leaves them out, `only` finds nothing else. A field the service does not offer is a 422. Each hit names the snapshot to recover it from.',
   security: SECURED,
   middleware: [...recoveryAccess, inReach],
   request: {
@@ -202,6 +207,13 @@ const searchRoute = createRoute({
       name: z.string().max(200).optional(),
       path: z.string().max(200).optional(),
       author: z.string().max(200).optional(),
+      editor: z.string().max(200).optional(),
+      keys: z
+        .string()
+        .max(10_000)
+        .optional()
+        .openapi({ description: `Exact item keys, separated by commas or spaces (at most ${MAX_SEARCH_KEYS}).` }),
+      deleted: z.enum(['include', 'exclude', 'only']).default('include'),
       modifiedFrom: day,
       modifiedTo: day,
       limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -209,6 +221,43 @@ const searchRoute = createRoute({
   },
   responses: {
     200: jsonResponse(z.object({ items: z.array(HitSchema) }), 'Matching items'),
+    ...errorResponses(401, 403, 404, 422),
+  },
+});
+
+const FieldSchema = z.object({ label: z.string(), value: z.string() }).openapi('ItemField');
+
+const itemRoute = createRoute({
+  method: 'get',
+  path: '/tasks/{id}/entities/{entityId}/snapshots/{snapshotId}/item',
+  tags,
+  summary: 'Read one item of a snapshot, with its fields',
+  description:
+    'The item `key` as the snapshot holds it and, where the service presents its content as fields (a Salesforce record: field names and values), `fields`; otherwise `fields` is null and `fieldsNote` says why (no field view, too large, unreadable). 404 when the snapshot does not hold the item.',
+  security: SECURED,
+  middleware: [...recoveryAccess, inReach],
+  request: {
+    params: SnapshotParams,
+    query: z.object({ key: z.string().min(1).max(4000) }),
+  },
+  responses: {
+    200: jsonResponse(
+      z
+        .object({
+          key: z.string(),
+          kind: z.string(),
+          name: z.string(),
+          path: z.string(),
+          size: z.number(),
+          modified: z.string().nullable().openapi({ format: 'date-time' }),
+          author: z.string().nullable(),
+          editor: z.string().nullable(),
+          fields: z.array(FieldSchema).nullable(),
+          fieldsNote: z.string().nullable(),
+        })
+        .openapi('SnapshotItem'),
+      'The item',
+    ),
     ...errorResponses(401, 403, 404, 422),
   },
 });
@@ -235,7 +284,23 @@ function snapshotJson(s: SnapshotSummary) {
 }
 
 function entryJson(e: BrowseEntry) {
-  return { ...e, modified: iso(e.modified) };
+  return { ...e, modified: iso(e.modified), editor: null };
+}
+
+/** An item of a flat listing as a browse entry (no folders). */
+function listedJson(i: ListedItem) {
+  return {
+    name: i.name,
+    folder: false,
+    path: i.path,
+    key: i.key,
+    kind: i.kind,
+    size: i.size,
+    items: 0,
+    modified: iso(i.modified),
+    author: i.author,
+    editor: i.editor,
+  };
 }
 
 function hitJson(h: ItemHit) {
@@ -265,6 +330,13 @@ export function recoveryApi(deps: AppDeps) {
     const { task, entity } = await target(c);
     const snapshot = await snapshotOf(c, task, entity);
     const { path, page, pageSize } = c.req.valid('query');
+    if (servicePlugin(task.service)?.presentation?.listing === 'list') {
+      const listing = await listSnapshotItems(c.get('em'), snapshot, {
+        limit: pageSize,
+        offset: (page - 1) * pageSize,
+      });
+      return c.json({ path: '', items: listing.items.map(listedJson), total: listing.total, page, pageSize }, 200);
+    }
     const asked = path.replace(/^\/+|\/+$/g, '');
     const folder =
       (await resolvePath(c.get('em'), snapshot, asked, servicePlugin(task.service)?.pathsCaseInsensitive)) ?? asked;
@@ -273,6 +345,49 @@ export function recoveryApi(deps: AppDeps) {
       offset: (page - 1) * pageSize,
     });
     return c.json({ path: folder, items: listing.entries.map(entryJson), total: listing.total, page, pageSize }, 200);
+  });
+
+  api.openapi(itemRoute, async (c) => {
+    const { task, entity } = await target(c);
+    const snapshot = await snapshotOf(c, task, entity);
+    const em = c.get('em');
+    const item = await itemAtSnapshot(em, snapshot, c.req.valid('query').key);
+    if (!item) throw new NotFoundError('This snapshot holds no such item.');
+    const plugin = servicePlugin(task.service);
+    const read =
+      deps.storage && plugin?.presentation?.fields
+        ? await readItemFields(
+            deps.storage,
+            await em.populate(task, ['organization']),
+            snapshot.id,
+            item.key,
+            plugin,
+            c.get('log'),
+          )
+        : ({ kind: 'none' } as const);
+    const note =
+      read.kind === 'fields'
+        ? null
+        : read.kind === 'too_large'
+          ? `The item is larger than ${read.limit} bytes.`
+          : read.kind === 'unreadable'
+            ? `Its content cannot be read: ${read.reason}.`
+            : 'The service shows no fields for this item.';
+    return c.json(
+      {
+        key: item.key,
+        kind: item.kind,
+        name: item.name,
+        path: item.path,
+        size: item.size,
+        modified: iso(item.modified),
+        author: item.author,
+        editor: item.editor,
+        fields: read.kind === 'fields' ? read.fields : null,
+        fieldsNote: note,
+      },
+      200,
+    );
   });
 
   api.openapi(searchRoute, async (c) => {
@@ -292,6 +407,11 @@ export function recoveryApi(deps: AppDeps) {
     if ((query.modifiedFrom || query.modifiedTo) && !offered.has('modified')) {
       errors.modifiedFrom = `${plugin?.label ?? task.service} items have no modified date to search.`;
     }
+    const keys = parseKeys(query.keys ?? '');
+    if (keys === 'too_many') errors.keys = `Give at most ${MAX_SEARCH_KEYS} keys.`;
+    else if (keys.length && !plugin?.presentation?.keyLabel) {
+      errors.keys = `${plugin?.label ?? task.service} items are not searched by key.`;
+    }
     if (Object.keys(errors).length) throw new ValidationError(errors, 'The request failed validation.');
     const { start, end } = dayRange(query, 'modifiedFrom', 'modifiedTo');
     const hits = await searchEntityItems(
@@ -302,6 +422,8 @@ export function recoveryApi(deps: AppDeps) {
         contains,
         modifiedFrom: start,
         modifiedTo: end,
+        keys: keys === 'too_many' ? [] : keys,
+        deleted: query.deleted,
         limit: query.limit,
       },
     );

@@ -16,6 +16,7 @@ import { renderApiReference } from './reference.ts';
 import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
 import { storageLocationsApi } from './storage-locations.ts';
+import { taskUsageApi } from './task-usage.ts';
 import { tasksApi } from './tasks.ts';
 import { usersApi } from './users.ts';
 
@@ -99,6 +100,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', tasksApi(deps));
   api.route('/', jobsApi(deps));
   api.route('/', recoveryApi(deps));
+  api.route('/', taskUsageApi(deps));
 
   // One document for the machine-readable file and the reference page.
   const documentHead = {

@@ -94,23 +94,23 @@ export interface BrowseEntry {
 
 /**
  * The items present at `snapshot` (newest version up to it, not deleted), as a CTE named `state`
- * with columns key, kind, name, path (no leading slash), size, modified, author.
+ * with columns key, kind, name, path (no leading slash), size, modified, author, editor.
  * Parameters: repository, task, entity, snapshot id.
  */
-const STATE_AT_SNAPSHOT = `
+export const STATE_AT_SNAPSHOT = `
 with snaps as (
   select id, time from catalog_snapshots
   where repository_id = ? and task = ? and entity = ?
     and time <= (select time from catalog_snapshots where id = ?)
 ),
 ranked as (
-  select v.item_id, v.size, v.modified, v.author, v.deleted,
+  select v.item_id, v.size, v.modified, v.author, v.editor, v.deleted,
          row_number() over (partition by v.item_id order by s.time desc, v.id desc) as rn
   from catalog_versions v join snaps s on s.id = v.snapshot_id
 ),
 state as (
   select i.key, i.kind, i.name, ltrim(i.path, '/') as path, r.size, r.modified,
-         coalesce(r.author, i.author) as author
+         coalesce(r.author, i.author) as author, r.editor
   from ranked r join catalog_items i on i.id = r.item_id
   where r.rn = 1 and r.deleted = 0
 )`;
@@ -266,14 +266,21 @@ export async function keysBelow(
 }
 
 /** The catalog's text columns a search can ask to contain a value. */
-export type TextColumn = 'name' | 'path' | 'author';
+export type TextColumn = 'name' | 'path' | 'author' | 'editor';
 
 /** Each text column's stored folded key (core/db/fold.ts) on the item (i) and its newest version (v). */
 const TEXT_COLUMNS: Record<TextColumn, string> = {
   name: 'i.name_key',
   path: 'i.path_key',
   author: "coalesce(v.author_key, i.author_key, '')",
+  editor: "coalesce(v.editor_key, '')",
 };
+
+/** Keys asked for at once by a search by keys. */
+export const MAX_SEARCH_KEYS = 100;
+
+/** Whether a search finds items deleted at the source ('include', the default), leaves them out, or finds only them. */
+export type DeletedItems = 'include' | 'exclude' | 'only';
 
 export interface ItemQuery {
   /** Words (all must match; the last as a prefix), over name, path and author. */
@@ -283,6 +290,10 @@ export interface ItemQuery {
   /** Modified at or after / before (the item's newest version). */
   modifiedFrom?: Date | undefined;
   modifiedTo?: Date | undefined;
+  /** Exact item keys (at most MAX_SEARCH_KEYS; more are ignored). */
+  keys?: readonly string[] | undefined;
+  /** Items deleted at the source by the newest snapshot: 'include' (default), 'exclude' or 'only'. */
+  deleted?: DeletedItems | undefined;
   limit?: number;
 }
 
@@ -292,6 +303,8 @@ export interface ItemHit {
   name: string;
   path: string;
   author: string | null;
+  /** Who last changed it (the service's editor field), or null. */
+  editor: string | null;
   size: number;
   modified: Date | null;
   /** Deleted at the source by the entity's newest snapshot. */
@@ -318,6 +331,13 @@ export async function searchEntityItems(em: EntityManager, scope: EntityScope, q
     where.push(`${TEXT_COLUMNS[column as TextColumn]} like ? escape '\\'`);
     params.push(containsPattern(value));
   }
+  const keys = (query.keys ?? []).filter(Boolean).slice(0, MAX_SEARCH_KEYS);
+  if (keys.length) {
+    where.push(`i.key in (${keys.map(() => '?').join(', ')})`);
+    params.push(...keys);
+  }
+  if (query.deleted === 'exclude') where.push('v.deleted = 0');
+  if (query.deleted === 'only') where.push('v.deleted = 1');
   // The newest version of each item decides its size, date and whether it is deleted.
   const latest =
     'join catalog_versions v on v.id = (select max(v2.id) from catalog_versions v2 where v2.item_id = i.id)';
@@ -328,6 +348,7 @@ export async function searchEntityItems(em: EntityManager, scope: EntityScope, q
       name: string;
       path: string;
       author: string | null;
+      editor: string | null;
       size: number;
       modified: number | string | null;
       deleted: number;
@@ -336,7 +357,7 @@ export async function searchEntityItems(em: EntityManager, scope: EntityScope, q
     }[]
   >(
     em,
-    `select i.key, i.kind, i.name, i.path, coalesce(v.author, i.author) as author, v.size, v.modified, v.deleted,
+    `select i.key, i.kind, i.name, i.path, coalesce(v.author, i.author) as author, v.editor, v.size, v.modified, v.deleted,
             v.snapshot_id as snapshot, s.repository_id as repository
      from ${from} ${latest}
      where ${where.join(' and ')}
@@ -361,6 +382,7 @@ export async function searchEntityItems(em: EntityManager, scope: EntityScope, q
       name: r.name,
       path: r.path,
       author: r.author,
+      editor: r.editor,
       size: Number(r.size ?? 0),
       modified: r.modified === null ? null : toDate(r.modified),
       deleted,

@@ -83,6 +83,9 @@ export const CatalogVersion = defineEntity({
     author: p.string().length(320).nullable(),
     /** The folded search key of `author`. */
     authorKey: p.string().length(320).nullable(),
+    /** Who changed the item in this version (the service's `editor` field), and its folded key. */
+    editor: p.string().length(320).nullable(),
+    editorKey: p.string().length(320).nullable(),
     deleted: p.boolean(),
   },
 });

@@ -15,6 +15,8 @@ export interface CompactChange {
   name: string;
   path: string;
   author: string | null;
+  /** Who last changed it (kept per version, not in the search document). */
+  editor: string | null;
   /** Epoch milliseconds. */
   modified: number | null;
   /** A modified item whose name, path and author are as before (its search document stays). */
@@ -40,6 +42,7 @@ export function compactChange(c: ItemChange, fields: ItemFieldMap): CompactChang
     name: f.name,
     path: f.path,
     author: f.author,
+    editor: f.editor,
     modified: f.modified?.getTime() ?? null,
     sameText,
   };
@@ -104,6 +107,7 @@ export function writeChanges(
       size: c.size,
       modified: c.modified,
       author: c.author,
+      editor: c.editor,
       deleted: c.change === 'removed',
     });
   }

@@ -1,5 +1,5 @@
 // What the catalog, Recovery and exports read from an item's metadata. The service plugin's
-// `searchFields` say which metadata key holds each catalog column (name, path, author, modified);
+// `searchFields` say which metadata key holds each catalog column (name, path, author, editor, modified);
 // nothing here assumes a key of its own. Without a path the item's key is its path, without a
 // name the last segment of its path.
 import { displayName } from '../../storage/raw-names.ts';
@@ -19,6 +19,8 @@ export interface CatalogFields {
   name: string;
   path: string;
   author: string | null;
+  /** Who last changed the item (the service's words), or null. */
+  editor: string | null;
   modified: Date | null;
 }
 
@@ -54,6 +56,7 @@ export function catalogFields(entry: ItemEntry, map: ItemFieldMap): CatalogField
     name: text(meta, map.name) ?? path.split('/').pop() ?? path,
     path,
     author: text(meta, map.author) ?? null,
+    editor: text(meta, map.editor) ?? null,
     modified: itemModified(entry, map),
   };
 }

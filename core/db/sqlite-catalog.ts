@@ -55,6 +55,7 @@ export interface VersionRow {
   /** Epoch milliseconds. */
   modified: number | null;
   author: string | null;
+  editor: string | null;
   deleted: boolean;
 }
 
@@ -118,8 +119,8 @@ export function batchWriterOn(
   );
   const insertVersions = multiRowInsert(
     db,
-    'insert into catalog_versions (item_id, snapshot_id, size, modified, author, deleted, author_key)',
-    7,
+    'insert into catalog_versions (item_id, snapshot_id, size, modified, author, deleted, author_key, editor, editor_key)',
+    9,
   );
   // The full-text index reads its text from catalog_items (external content): a document is
   // removed while the item row still holds the text it was indexed with.
@@ -162,7 +163,17 @@ export function batchWriterOn(
     insertVersions(rows) {
       // Dates as epoch milliseconds and booleans as 0/1: how the ORM stores them in SQLite.
       insertVersions(rows, (v, p) =>
-        p.push(v.itemId, v.snapshotId, v.size, v.modified, v.author, v.deleted ? 1 : 0, foldedOrNull(v.author)),
+        p.push(
+          v.itemId,
+          v.snapshotId,
+          v.size,
+          v.modified,
+          v.author,
+          v.deleted ? 1 : 0,
+          foldedOrNull(v.author),
+          v.editor,
+          foldedOrNull(v.editor),
+        ),
       );
     },
   };

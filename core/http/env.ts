@@ -7,6 +7,7 @@ import type { IOrganization, ISession, IUser } from '../identity/entities.ts';
 import type { Logger } from '../logging.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
+import type { TaskStorage } from '../tasks/storage.ts';
 import type { Views } from './views.ts';
 
 /** Long-lived parts of the appliance the routes use. */
@@ -25,6 +26,8 @@ export interface AppDeps {
   credentials: CredentialCipher;
   /** The time; tests replace it to cross expiry boundaries. */
   now: () => Date;
+  /** The tasks' backup repositories, for pages that read an item back (Recovery's item view). */
+  storage?: TaskStorage;
 }
 
 export interface AppEnv {

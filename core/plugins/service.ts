@@ -307,9 +307,10 @@ export interface ServiceOAuth<Settings> {
 
 /**
  * The catalog's columns: `name` and `path` (shown, browsed and found by words; a path's folders
- * make the Recovery tree), `author` (found by words too) and `modified` (a date).
+ * make the Recovery tree), `author` (who made the item; found by words too), `editor` (who last
+ * changed it; found by "contains") and `modified` (a date).
  */
-export const CATALOG_COLUMNS = ['name', 'path', 'author', 'modified'] as const;
+export const CATALOG_COLUMNS = ['name', 'path', 'author', 'editor', 'modified'] as const;
 export type CatalogColumn = (typeof CATALOG_COLUMNS)[number];
 
 /**
@@ -329,7 +330,8 @@ export function searchFieldsProblem(kind: string, fields: readonly SearchField[]
   const seen = new Map<string, string>();
   for (const field of fields) {
     if (!(CATALOG_COLUMNS as readonly string[]).includes(field.column)) {
-      return `plugin "${kind}": search field "${field.name}" must name its catalog column: name, path, author or modified`;
+      const columns = `${CATALOG_COLUMNS.slice(0, -1).join(', ')} or ${CATALOG_COLUMNS.at(-1)}`;
+      return `plugin "${kind}": search field "${field.name}" must name its catalog column: ${columns}`;
     }
     const before = seen.get(field.column);
     if (before !== undefined) {
@@ -338,6 +340,42 @@ export function searchFieldsProblem(kind: string, fields: readonly SearchField[]
     seen.set(field.column, field.name);
   }
   return undefined;
+}
+
+/** One labelled value of an item's content, as Recovery's item view lists it (a record's field). */
+export interface ItemField {
+  label: string;
+  value: string;
+}
+
+/** Content larger than this is not handed to `ItemPresentation.fields` (the view says so). */
+export const ITEM_FIELDS_MAX_BYTES = 1024 * 1024;
+
+/**
+ * How Recovery presents a service's items; every part is optional and without it Recovery shows
+ * folders and files (the `path` column's segments make the tree), as for Dropbox.
+ */
+export interface ItemPresentation {
+  /**
+   * 'folders' (default): a snapshot is browsed as the folder tree of its items' paths. 'list':
+   * its items are listed flat, by name, paged, each opening the item view — for items whose path
+   * names no folder (the records of one object).
+   */
+  listing?: 'folders' | 'list';
+  /**
+   * What an item's key is called ("Record ID"): a column of the 'list' view, and Recovery offers a
+   * search by exact keys under this label. Absent: keys are neither shown nor searched.
+   */
+  keyLabel?: string;
+  /**
+   * The item's content as labelled fields (a record's field names and values), shown by
+   * Recovery's item view; undefined for items that have none (a file). Gets at most
+   * ITEM_FIELDS_MAX_BYTES of content; must not throw on content it cannot read (return undefined).
+   */
+  fields?(
+    item: { key: string; kind: string; meta?: Record<string, unknown> },
+    content: Uint8Array,
+  ): ItemField[] | undefined;
 }
 
 /**
@@ -360,6 +398,8 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
    */
   snapshots: { mode: 'full' | 'incremental'; layered?: boolean };
   searchFields: readonly SearchField[];
+  /** How Recovery lists and shows the items (absent: folders and files). */
+  presentation?: ItemPresentation;
   /**
    * The service treats paths that differ only in case as the same ("/Docs" is "/DOCS"), as
    * Dropbox does: browsing and selecting folders for restore or export then ignore case.

@@ -9,13 +9,17 @@ import { MissingPermissionError } from '../access/errors.ts';
 import { hasPermission } from '../access/principal.ts';
 import {
   browseSnapshot,
+  type DeletedItems,
   entitySnapshot,
   entitySnapshots,
+  MAX_SEARCH_KEYS,
   resolvePath,
+  type SnapshotSummary,
   searchEntityItems,
   snapshotSpans,
   type TextColumn,
 } from '../catalog/browse.ts';
+import { listSnapshotItems } from '../catalog/browse-list.ts';
 import { parseDay as parseCalendarDay } from '../date-range.ts';
 import { containsText } from '../db/text-search.ts';
 import { NotFoundError } from '../errors.ts';
@@ -78,9 +82,10 @@ function permissionsView(c: Context<AppEnv>) {
 /**
  * What Recovery offers for a service's items, from its plugin's searchFields: a text search per
  * text column it fills, a date range when it fills `modified`, and its labels as table headings
- * (columns it does not fill are left out).
+ * (columns it does not fill are left out); from its presentation, a search by keys and the
+ * item view.
  */
-function itemFieldsView(plugin: ServicePlugin | undefined) {
+export function itemFieldsView(plugin: ServicePlugin | undefined) {
   const fields = plugin?.searchFields ?? [];
   const label = (column: CatalogColumn) => fields.find((f) => f.column === column)?.label ?? null;
   return {
@@ -88,13 +93,27 @@ function itemFieldsView(plugin: ServicePlugin | undefined) {
       name: label('name') ?? 'Name',
       path: label('path') ?? 'Path',
       author: label('author'),
+      editor: label('editor'),
       modified: label('modified'),
+      key: plugin?.presentation?.keyLabel ?? null,
     },
     textFields: fields.flatMap((f) =>
       f.column === 'modified' ? [] : [{ column: f.column as TextColumn, label: f.label }],
     ),
     dateField: label('modified'),
+    keyLabel: plugin?.presentation?.keyLabel ?? null,
+    itemView: !!plugin?.presentation?.fields,
+    // Items listed flat have no folders: their path names only the entity, so hits leave it out.
+    flatList: plugin?.presentation?.listing === 'list',
+    // The words of "Word or phrase" are found in name, path and author (the full-text columns).
+    wordFields: fields.filter((f) => f.column === 'name' || f.column === 'path' || f.column === 'author'),
   };
+}
+
+/** Keys typed one per line or separated by commas or spaces (at most MAX_SEARCH_KEYS). */
+export function parseKeys(text: string): string[] | 'too_many' {
+  const keys = [...new Set(text.split(/[\s,;]+/).filter(Boolean))];
+  return keys.length > MAX_SEARCH_KEYS ? 'too_many' : keys;
 }
 
 /** The folder trail above a browsed folder, root first, for the breadcrumb. */
@@ -135,8 +154,14 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
     const statusParam = c.req.query('status') ?? '';
     const status = statusParam in ENTITY_STATUS_LABELS ? (statusParam as EntityStatus) : undefined;
     const page = Math.max(1, Number.parseInt(c.req.query('page') ?? '1', 10) || 1);
+    const plugin = servicePlugin(task.service);
+    // The service's kinds of entity (Data / Metadata, Users / Team folders): a filter when several.
+    const kinds = plugin?.entityKinds ?? [];
+    const kindParam = c.req.query('kind') ?? '';
+    const kind = kinds.some((k) => k.kind === kindParam) ? kindParam : undefined;
     const where: Record<string, unknown> = { task, deletedAt: null };
     if (status) where.status = status;
+    if (kind) where.kind = kind;
     if (q) Object.assign(where, containsText('name', q));
     const [entities, total] = await em.findAndCount(TaskEntity, where as never, {
       orderBy: { name: 'asc', id: 'asc' },
@@ -144,7 +169,6 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       offset: (page - 1) * ENTITY_PAGE_SIZE,
     });
     const spans = await snapshotSpans(em, task.id);
-    const plugin = servicePlugin(task.service);
     const kindLabels = new Map(plugin?.entityKinds.map((k) => [k.kind, k.label]) ?? []);
     const rows = entities.map((e) => ({
       ...statusView(e.status as EntityStatus),
@@ -159,6 +183,7 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       const params = new URLSearchParams();
       if (q) params.set('q', q);
       if (status) params.set('status', status);
+      if (kind) params.set('kind', kind);
       if (p > 1) params.set('page', String(p));
       const text = params.toString();
       return `/recovery/tasks/${task.id}${text ? `?${text}` : ''}`;
@@ -171,7 +196,9 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       q,
       status: status ?? '',
       statuses: Object.entries(ENTITY_STATUS_LABELS).map(([value, label]) => ({ value, label })),
-      filtersActive: !!(q || status),
+      kind: kind ?? '',
+      kinds: kinds.length > 1 ? kinds : [],
+      filtersActive: !!(q || status || kind),
       page,
       pageCount,
       previousUrl: page > 1 ? link(page - 1) : null,
@@ -195,6 +222,8 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       q: (c.req.query('q') ?? '').slice(0, 200),
       modifiedFrom: fields.dateField ? (c.req.query('modifiedFrom') ?? '') : '',
       modifiedTo: fields.dateField ? (c.req.query('modifiedTo') ?? '') : '',
+      keys: fields.keyLabel ? (c.req.query('keys') ?? '').slice(0, 10_000) : '',
+      deleted: c.req.query('deleted') === 'include' ? 'include' : '',
     };
     const contains: Partial<Record<TextColumn, string>> = {};
     for (const { column } of fields.textFields) {
@@ -234,7 +263,10 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
     if (modifiedFrom instanceof Date && modifiedTo instanceof Date && modifiedFrom > modifiedTo) {
       errors.modifiedTo = 'The end date is before the start date.';
     }
-    const advanced = Object.keys(contains).length > 0 || !!(values.modifiedFrom || values.modifiedTo);
+    const keys = parseKeys(values.keys ?? '');
+    if (keys === 'too_many') errors.keys = `Enter at most ${MAX_SEARCH_KEYS} ${fields.keyLabel ?? 'key'}s.`;
+    const advanced =
+      Object.keys(contains).length > 0 || !!(values.modifiedFrom || values.modifiedTo || values.keys || values.deleted);
     // "Index all data for search" off: the task offers no item search (its snapshots stay browsable).
     const searched = task.indexForSearch && (!!values.q || advanced);
     const hits =
@@ -244,6 +276,9 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
             contains,
             modifiedFrom: modifiedFrom instanceof Date ? modifiedFrom : undefined,
             modifiedTo: modifiedTo instanceof Date ? modifiedTo : undefined,
+            keys: keys === 'too_many' ? [] : keys,
+            // Deleted items only when asked for ("Include deleted items").
+            deleted: (values.deleted === 'include' ? 'include' : 'exclude') satisfies DeletedItems,
             limit: 200,
           })
         : [];
@@ -264,6 +299,7 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
     const scope = { task: task.id, entity: entity.externalId };
     const snapshot = await entitySnapshot(em, scope, c.req.param('snapshotId'));
     if (!snapshot) throw new NotFoundError('No such snapshot of this user, team folder or object.');
+    if (plugin?.presentation?.listing === 'list') return snapshotList(c, deps, { task, entity, plugin, snapshot });
     const asked = (c.req.query('path') ?? '').replace(/^\/+|\/+$/g, '').slice(0, 4000);
     // The service's path rules decide whether "Docs/FOLDER" is the snapshot's "Docs/Folder".
     const folder = (await resolvePath(em, { ...snapshot, ...scope }, asked, plugin?.pathsCaseInsensitive)) ?? asked;
@@ -302,4 +338,41 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/** A snapshot listed flat (ItemPresentation.listing 'list'): its items by name, paged, each opening the item view. */
+async function snapshotList(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  target: { task: IBackupTask; entity: ITaskEntity; plugin: ServicePlugin; snapshot: SnapshotSummary },
+): Promise<Response> {
+  const { task, entity, plugin, snapshot } = target;
+  const scope = { task: task.id, entity: entity.externalId };
+  const page = Math.max(1, Number.parseInt(c.req.query('page') ?? '1', 10) || 1);
+  const listing = await listSnapshotItems(
+    c.get('em'),
+    { ...snapshot, ...scope },
+    {
+      limit: BROWSE_PAGE_SIZE,
+      offset: (page - 1) * BROWSE_PAGE_SIZE,
+    },
+  );
+  const pageCount = Math.max(1, Math.ceil(listing.total / BROWSE_PAGE_SIZE));
+  const here = `/recovery/tasks/${task.id}/entities/${entity.id}/snapshots/${snapshot.id}`;
+  const link = (p: number) => (p > 1 ? `${here}?page=${p}` : here);
+  return renderPage(c, deps, 'pages/recovery/snapshot-list.njk', {
+    title: `Recovery · ${entity.name}`,
+    task: { id: task.id, name: task.name, service: plugin.label },
+    entity: { id: entity.id, name: entity.name },
+    snapshot,
+    here,
+    items: listing.items,
+    total: listing.total,
+    page,
+    pageCount,
+    previousUrl: page > 1 ? link(page - 1) : null,
+    nextUrl: page < pageCount ? link(page + 1) : null,
+    ...itemFieldsView(plugin),
+    ...permissionsView(c),
+  });
 }

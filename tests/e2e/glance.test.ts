@@ -63,6 +63,9 @@ const NOT_PAGES: Record<string, string> = {
   '/tasks/:id/discovery': 'htmx fragment',
   '/tasks/:id/live': 'htmx fragment',
   '/jobs.csv': 'download',
+  '/tasks/:id/usage.csv': 'download',
+  '/recovery/tasks/:taskId/entities/:entityId/snapshots/:snapshotId/item':
+    'linked from services that present items as fields (salesforce.test.ts)',
   '/jobs/:id/live': 'htmx fragment',
   '/jobs/:id/download': 'download',
   '/settings/storage/:id/edit': 'needs an S3 store (storage-settings.test.ts)',

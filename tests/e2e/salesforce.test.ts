@@ -1,8 +1,11 @@
 // Salesforce end to end in a real browser against the real appliance process and the Salesforce
 // stand-in seeded with the demo org (what `npm run demo` runs): choose Sandbox on the add-task
 // page, connect through the stand-in's OAuth sign-in, see discovery list the org's objects and
-// metadata types, Backup now until success, and see the objects with their record counts.
+// metadata types, Backup now until success, and see the objects with their record counts; then
+// delete a Contact in the stand-in, back up again, and find the deleted Contact through Recovery
+// by item search (Include deleted items) and by browsing the earlier snapshot down to its fields.
 // Screenshots at 1280 and 390 px.
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { FakeSalesforce, seedDemoMetadata, seedDemoOrg } from '../fakes/salesforce/index.ts';
@@ -11,6 +14,8 @@ import { connectorSession } from '../helpers/connector-e2e.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
 
 let salesforce: FakeSalesforce;
+/** The task page the first test made and backed up (the second one goes on from there). */
+let taskPage: string | undefined;
 const session = connectorSession(async () => {
   salesforce = await new FakeSalesforce({ orgName: 'Northwind Traders (demo)' }).start();
   seedDemoOrg(salesforce.org, { accounts: 12, contactsPerAccount: 4 });
@@ -79,6 +84,85 @@ describe('Salesforce in a browser', () => {
     await page.goto(`${taskUrl}?status=success`);
     expect(await page.locator('#task-entities tbody tr').count()).toBe(names.length);
     await shoot(page, 'salesforce-task-backed-up');
+    expect(consoleErrors).toEqual([]);
+    taskPage = taskUrl;
+    await context.close();
+  });
+
+  it('finds a Contact deleted at the source by item search and in the earlier snapshot, down to its fields', async () => {
+    expect(taskPage, 'the first test backed up the task').toBeDefined();
+    const taskUrl = taskPage as string;
+    const context = await newBrowserContext(session.browser, { viewport: DESKTOP });
+    const page = await context.newPage();
+    const consoleErrors = consoleErrorsOf(page);
+    await signInPage(page, session.url);
+
+    const [gone] = salesforce.org.liveIds('Contact') as [string];
+    const values = salesforce.org.object('Contact')?.records.get(gone)?.values ?? {};
+    const name = String(values.Name);
+    salesforce.org.delete('Contact', gone);
+    let row = await rowOf(page, taskUrl, 'Contact');
+    await row.getByRole('checkbox').check();
+    await page.getByRole('button', { name: 'Backup now' }).click();
+    await page.getByText('1 queued for backup now.').waitFor();
+    row = await rowOf(page, taskUrl, 'Contact');
+    await row.locator('td[data-label="Changes"]', { hasText: '1 removed' }).waitFor({ timeout: 300_000 });
+    await row.locator('.badge', { hasText: /^Success$/ }).waitFor();
+    expect(((await row.locator('td[data-label="Items"]').textContent()) ?? '').trim()).toBe('47');
+
+    // The usage report: every object and metadata type with its status and records.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Usage report' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^Northwind-Salesforce-usage-\d{4}-\d{2}-\d{2}\.csv$/);
+    const report = readFileSync((await download.path()) as string, 'utf8').split('\r\n');
+    expect(report).toEqual(expect.arrayContaining([expect.stringMatching(/^Data,Contact,Contact,Success,47,/)]));
+
+    // Recovery › the task › Contact › Via item search: by its record id, deleted items included.
+    await page.goto(`${session.url}/recovery`);
+    await page.getByRole('link', { name: 'Northwind Salesforce' }).click();
+    // Data (objects) or Metadata (types), then the object.
+    await page.getByLabel('Type').selectOption({ label: 'Data' });
+    await page.waitForURL(/kind=data/);
+    await page.getByLabel('Search').fill('Contact');
+    await page.waitForURL(/q=Contact/);
+    await page.getByRole('link', { name: 'Recover from Contact', exact: true }).click();
+    const entityUrl = page.url();
+    await page.getByRole('link', { name: 'Via item search' }).click();
+    await page.locator('summary', { hasText: 'Advanced search' }).click();
+    await page.getByLabel('Record ID(s)').fill(gone);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByText('Nothing found').waitFor();
+    // Advanced search stays open with the ids typed.
+    await page.getByLabel('Include deleted items').check();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByText('1 item found').waitFor();
+    const hit = page.locator('#recovery-search tbody tr');
+    expect(await hit.locator('td[data-label="Record ID"]').textContent()).toBe(gone);
+    expect(await hit.locator('td[data-label="State"]').textContent()).toBe('Deleted at source');
+    await shoot(page, 'salesforce-search-deleted');
+    await hit.getByRole('link', { name }).click();
+    await page.getByRole('heading', { name, level: 1 }).waitFor();
+    const field = (label: string) =>
+      page.locator('.item-fields tr').filter({ has: page.getByRole('rowheader', { name: label, exact: true }) });
+    expect(await field('LastName').locator('td').textContent()).toBe(String(values.LastName));
+    expect(await field('Id').locator('td').textContent()).toBe(gone);
+    await shoot(page, 'salesforce-record-fields');
+
+    // Via snapshot: the earlier snapshot still lists the Contact; its fields are the same.
+    await page.goto(entityUrl);
+    const snapshots = page.locator('#recovery-snapshots tbody tr');
+    expect(await snapshots.count()).toBe(2);
+    await snapshots.nth(1).getByRole('link', { name: 'Browse' }).click();
+    await page.getByText('48 items in this snapshot').waitFor();
+    expect(await page.locator('thead th').allTextContents()).toEqual(
+      expect.arrayContaining(['Name', 'Record ID', 'Created by (user id)', 'Updated by (user id)']),
+    );
+    await shoot(page, 'salesforce-snapshot-records');
+    await page.locator('tbody tr').filter({ hasText: gone }).getByRole('link', { name }).click();
+    expect(await field('LastName').locator('td').textContent()).toBe(String(values.LastName));
+    expect(await field('Email').locator('td').textContent()).toBe(String(values.Email ?? '—'));
     expect(consoleErrors).toEqual([]);
     await context.close();
   });

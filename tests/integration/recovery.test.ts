@@ -178,6 +178,37 @@ describe('Recovery', () => {
     expect(folder).toContain('owner-2@test.example');
   });
 
+  it('offers no key search, item fields or flat list to a service without a presentation', async () => {
+    const first = entities[0] as ITaskEntity;
+    const base = `/recovery/tasks/${taskId}/entities/${first.id}`;
+    const form = await (await get(`${base}?mode=search`, 'admin')).text();
+    expect(form).not.toContain('name="keys"');
+    expect(form).toContain('Include deleted items');
+    // Keys typed anyway are not read: the search is by words alone.
+    const typed = await (await get(`${base}?mode=search&q=item&keys=nothing`, 'admin')).text();
+    expect(typed).toContain('3 items found.');
+    const [latest] = await h.em().find(CatalogSnapshot, { task: taskId }, { orderBy: { time: 'desc' } });
+    const view = await get(`${base}/snapshots/${latest?.id}/item?key=items%2F00000`, 'admin');
+    expect(view.status).toBe(200);
+    expect(await view.text()).toContain('This item has no fields to show');
+    expect((await get(`${base}/snapshots/${latest?.id}/item?key=items%2Fnope`, 'admin')).status).toBe(404);
+  });
+
+  it('downloads the usage report of the task, and 404 for another tenant’s task', async () => {
+    const res = await get(`/tasks/${taskId}/usage.csv`, 'admin');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    const lines = (await res.text())
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
+    expect(lines).toHaveLength(entities.length + 1);
+    const backedUp = lines.find((l) => l.includes(`,${(entities[0] as ITaskEntity).externalId},`))?.split(',');
+    expect(backedUp?.[3]).toBe('Success');
+    expect(backedUp?.[7]).toBe('2');
+    expect((await get(`/tasks/${otherTaskId}/usage.csv`, 'admin')).status).toBe(404);
+  });
+
   it('browses the backups of a task that does not index for search, and offers no item search there', async () => {
     const unindexed = await backedUpTask(acme, 'Unindexed backup', 2, false);
     const first = unindexed.list[0] as ITaskEntity;

@@ -7,6 +7,7 @@ import type { ServiceAppSettings, ServicePlugin } from '../../../core/plugins/se
 import { authorizationUrl, myDomainProblem, SALESFORCE_APP_SETTINGS, salesforceApp } from './app.ts';
 import type { ConnectOptions, SalesforceRunState } from './connection.ts';
 import type { SalesforceChoices } from './oauth.ts';
+import { salesforcePresentation } from './presentation.ts';
 import type { SalesforceSettings } from './session.ts';
 
 export { SALESFORCE_APP_SETTINGS, type SalesforceApp, salesforceApp } from './app.ts';
@@ -114,15 +115,17 @@ export function createSalesforcePlugin(
     apiUsageLimit: true,
     // Incremental and layered: a run stores only the records that changed and deletes the deleted.
     snapshots: { mode: 'incremental', layered: true },
-    // The catalog has four search columns (name, path, author, modified): the object or metadata
-    // type fills the path and the last modifier the author. Created-by needs a catalog column of
-    // its own (not yet in the contract).
+    // The object or metadata type fills the catalog's path, the creator its author and the last
+    // modifier its editor (CreatedById, LastModifiedById); the date is SystemModstamp.
     searchFields: [
       { name: 'object', label: 'Object or metadata type', column: 'path' },
       { name: 'name', label: 'Name', column: 'name' },
-      { name: 'updatedBy', label: 'Updated by (user id)', column: 'author' },
-      { name: 'modified', label: 'Modified', column: 'modified' },
+      { name: 'createdBy', label: 'Created by (user id)', column: 'author' },
+      { name: 'updatedBy', label: 'Updated by (user id)', column: 'editor' },
+      { name: 'modified', label: 'Last modified', column: 'modified' },
     ],
+    // Records listed flat (no folders), searched by Id, each shown as its fields.
+    presentation: salesforcePresentation,
     appSettings: SALESFORCE_APP_SETTINGS,
     configure(values) {
       if (!fixed) app = values;

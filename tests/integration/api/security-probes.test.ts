@@ -118,10 +118,15 @@ const OPERATIONS: Record<string, Operation> = {
   'GET /tasks/{id}/entities/{entityId}/snapshots/{snapshotId}/items': {
     rule: { anyOf: ['restore', 'export_download'] },
   },
+  'GET /tasks/{id}/entities/{entityId}/snapshots/{snapshotId}/item': {
+    rule: { anyOf: ['restore', 'export_download'] },
+    query: () => ({ key: 'a' }),
+  },
   'GET /tasks/{id}/entities/{entityId}/items': {
     rule: { anyOf: ['restore', 'export_download'] },
     query: () => ({ name: 'a' }),
   },
+  'GET /tasks/{id}/usage.csv': { rule: 'signed-in' },
   'GET /jobs': { rule: { anyOf: ['restore', 'export_download'] }, query: (o) => ({ task: o.task }) },
   'POST /jobs': {
     rule: { anyOf: ['export_download'] },

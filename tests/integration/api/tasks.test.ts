@@ -243,7 +243,9 @@ describe('/api/v1/tasks', () => {
       '/tasks/{id}/chart',
       '/tasks/{id}/entities/{entityId}/snapshots',
       '/tasks/{id}/entities/{entityId}/snapshots/{snapshotId}/items',
+      '/tasks/{id}/entities/{entityId}/snapshots/{snapshotId}/item',
       '/tasks/{id}/entities/{entityId}/items',
+      '/tasks/{id}/usage.csv',
     ]);
     expect(await h.em().count(TaskEntity, {})).toBe(4);
   });

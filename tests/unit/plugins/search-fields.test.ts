@@ -13,7 +13,9 @@ describe('search fields', () => {
   it('are refused at registration when a field names no catalog column, an unknown one, or a column twice', () => {
     expect(() =>
       registerServicePlugin(pluginWith('old-style', [{ name: 'name', label: 'Name', type: 'text' }])),
-    ).toThrow('plugin "old-style": search field "name" must name its catalog column: name, path, author or modified');
+    ).toThrow(
+      'plugin "old-style": search field "name" must name its catalog column: name, path, author, editor or modified',
+    );
     expect(() =>
       registerServicePlugin(pluginWith('unknown-column', [{ name: 'size', label: 'Size', column: 'size' }])),
     ).toThrow('plugin "unknown-column": search field "size" must name its catalog column');

@@ -13,6 +13,7 @@ import { Migration20261122085444_export_results_downloads } from './Migration202
 import { Migration20261207021900_api_key_scope } from './Migration20261207021900_api_key_scope.ts';
 import { Migration20261207031006_catalog_fold_keys } from './Migration20261207031006_catalog_fold_keys.ts';
 import { Migration20261207031743_entity_unavailable } from './Migration20261207031743_entity_unavailable.ts';
+import { Migration20261207051337_catalog_editor } from './Migration20261207051337_catalog_editor.ts';
 import { Migration20261207053000_plugin_recovery_steps } from './Migration20261207053000_plugin_recovery_steps.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
@@ -30,5 +31,6 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207021900_api_key_scope', class: Migration20261207021900_api_key_scope },
   { name: 'Migration20261207031006_catalog_fold_keys', class: Migration20261207031006_catalog_fold_keys },
   { name: 'Migration20261207031743_entity_unavailable', class: Migration20261207031743_entity_unavailable },
+  { name: 'Migration20261207051337_catalog_editor', class: Migration20261207051337_catalog_editor },
   { name: 'Migration20261207053000_plugin_recovery_steps', class: Migration20261207053000_plugin_recovery_steps },
 ];
