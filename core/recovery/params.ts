@@ -24,6 +24,8 @@ export const restoreParamsSchema = z.object({
   ...common,
   destinationEntityId: z.string().max(36),
   mode: z.enum(RESTORE_MODES),
+  /** The plugin's `restoreOptions`, parsed at start (parsed again by the runner). */
+  options: z.record(z.string(), z.unknown()).default({}),
 });
 export type RestoreParams = z.output<typeof restoreParamsSchema>;
 

@@ -15,6 +15,7 @@ import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../t
 import { checkedContent } from './checked-content.ts';
 import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
+import { relatedSnapshots } from './related.ts';
 import { restoredFolderName } from './start.ts';
 
 /** Failed items named in the job's result and log (the count is always complete). */
@@ -111,7 +112,16 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
             mode: params.mode,
             folderName: restoredFolderName(job.createdAt),
             items: items(),
-            options: {},
+            options: plugin.restoreOptions ? plugin.restoreOptions.parse(params.options) : {},
+            related: relatedSnapshots({
+              repo: opened.repo,
+              taskId: source.task.id,
+              time: reader.manifest.time,
+              entity: async (externalId) => {
+                const found = await em.findOne(TaskEntity, { task: source.task, externalId });
+                return found ? { externalId, name: found.name, kind: found.kind } : undefined;
+              },
+            }),
             signal,
             step: (text) => {
               progress.step = text;

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import * as openpgp from 'openpgp';
+import type { ZodType } from 'zod';
 import { MissingPermissionError } from '../access/errors.ts';
 import { hasPermission, type Principal } from '../access/principal.ts';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
@@ -17,6 +18,7 @@ import { JOB_LABEL_MAX } from '../jobs/entities.ts';
 import { enqueueJob, type Initiator, jobLabel } from '../jobs/queue.ts';
 import { servicePlugin } from '../plugins/registry.ts';
 import type { RestoreMode } from '../plugins/service.ts';
+import { formFieldsOf, valuesFromInput } from '../plugins/settings-form.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { findAvailableLocation } from '../storage-locations/locations.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
@@ -43,6 +45,9 @@ export interface RestoreRequest extends RecoveryRequest {
   /** Another entity of the same task; the source entity when absent. */
   destinationEntityId?: string | undefined;
   mode: RestoreMode;
+  /** The service plugin's `restoreOptions`: JSON values (the API) or form strings (`optionsFrom: 'form'`). */
+  options?: Record<string, unknown> | undefined;
+  optionsFrom?: 'form' | 'json' | undefined;
 }
 
 export interface ExportRequest extends RecoveryRequest {
@@ -178,6 +183,12 @@ export async function startRestore(ctx: StartContext, request: RestoreRequest): 
   if (request.mode !== 'non_destructive' && request.mode !== 'in_place') {
     errors.mode = 'Choose non-destructive (into a new folder) or in-place.';
   }
+  const options = parseRestoreOptions(
+    servicePlugin(r.task.service)?.restoreOptions,
+    request.options,
+    request.optionsFrom ?? 'json',
+    errors,
+  );
   if (Object.keys(errors).length) throw new ValidationError(errors, 'The restore request needs attention.');
   const params: RestoreParams = {
     snapshotId: request.snapshotId,
@@ -186,6 +197,7 @@ export async function startRestore(ctx: StartContext, request: RestoreRequest): 
     selection: r.selection,
     destinationEntityId: destination.id,
     mode: request.mode,
+    options,
   };
   const label = r.label ?? jobLabel(`Restore of ${r.entity.name}`);
   const id = await enqueueJob(
@@ -277,6 +289,32 @@ export async function startExport(ctx: StartContext, request: ExportRequest): Pr
     actor: ctx.actor,
   });
   return { id, label: jobLabel(label) };
+}
+
+/**
+ * The plugin's restore options parsed by its schema (form strings coerced as the connect form's
+ * are); each problem lands in `errors` under `options.<name>`. A plugin without options takes none.
+ */
+export function parseRestoreOptions(
+  schema: ZodType<Record<string, unknown>> | undefined,
+  given: Record<string, unknown> | undefined,
+  from: 'form' | 'json',
+  errors: Record<string, string>,
+): Record<string, unknown> {
+  const values = given && typeof given === 'object' && !Array.isArray(given) ? given : {};
+  if (!schema) {
+    const name = Object.keys(values)[0];
+    if (name !== undefined) errors[`options.${name}`] = 'This service takes no restore options.';
+    return {};
+  }
+  const fields = formFieldsOf(schema, []);
+  const parsed = schema.safeParse(valuesFromInput(fields, values, { from, blankRequired: 'unset' }));
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) {
+    const name = `options.${issue.path.map(String).join('.') || 'options'}`;
+    errors[name] ??= issue.message;
+  }
+  return {};
 }
 
 function describeSelection(selection: ItemSelection): string {

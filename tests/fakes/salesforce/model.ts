@@ -32,6 +32,12 @@ export interface FieldDef {
   /** Master-detail: deleting the parent deletes the child. */
   cascadeDelete?: boolean;
   custom?: boolean;
+  /** An insert must give it (describe: nillable false); master-detail fields always are. */
+  required?: boolean;
+  /** Neither createable nor updateable (a roll-up, an auto number). */
+  readOnly?: boolean;
+  /** A formula (describe: calculated, neither createable nor updateable). */
+  formula?: boolean;
 }
 
 export interface ObjectOptions {
@@ -109,7 +115,9 @@ export class SObject {
     this.keyPrefix = options.keyPrefix ?? keyPrefix;
     this.filterRequired = options.filterRequired ?? false;
     const own =
-      options.noName || fields.some((f) => f.name === 'Name') ? [] : [{ name: 'Name', type: 'string' as const }];
+      options.noName || fields.some((f) => f.name === 'Name')
+        ? []
+        : [{ name: 'Name', type: 'string' as const, required: true }];
     this.fields = [...SYSTEM_FIELDS, ...own, ...fields];
   }
 

@@ -17,6 +17,7 @@ import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
 import { OAuthServer, type Session as OAuthSession } from './oauth.ts';
 import { checkFields, filtersOnId, matches, parseSoql, sortRecords } from './soql.ts';
+import { isCreateable, isRequired, isUpdateable, writeRecords } from './writes.ts';
 
 export const API_VERSION = '62.0';
 
@@ -440,6 +441,12 @@ export class FakeSalesforce {
       this.#bulkQuery(req, res, url, org, session, version, resource.slice('/jobs/query'.length), headers, body);
       return;
     }
+    const written = writeRecords(req.method ?? 'GET', resource, url, org, body);
+    if (written) {
+      if (written.body === undefined) res.writeHead(written.status, headers).end();
+      else sendJson(res, written.status, written.body, headers);
+      return;
+    }
     if (req.method !== 'GET')
       throw restError(405, 'METHOD_NOT_ALLOWED', `HTTP Method '${req.method}' not allowed. Allowed are GET`);
     if (resource === '') {
@@ -693,6 +700,7 @@ function routeOf(resource: string): string {
   if (resource === '/queryAll') return 'queryAll';
   if (resource.startsWith('/query/')) return 'queryMore';
   if (resource === '/limits') return 'limits';
+  if (resource === '/composite/sobjects') return 'collections';
   if (resource === '/jobs/query') return 'bulk/create';
   if (resource.startsWith('/jobs/query/')) return resource.endsWith('/results') ? 'bulk/results' : 'bulk/job';
   const parts = resource.split('/');
@@ -771,18 +779,11 @@ function describeBody(o: SObject, org: Org, base: string): Record<string, unknow
       type: f.type,
       soapType: soapType(f),
       custom: f.custom ?? f.name.endsWith('__c'),
-      nillable: !['Id', 'IsDeleted', 'CreatedDate', 'SystemModstamp'].includes(f.name),
-      calculated: false,
-      createable: ![
-        'Id',
-        'IsDeleted',
-        'CreatedDate',
-        'CreatedById',
-        'LastModifiedDate',
-        'LastModifiedById',
-        'SystemModstamp',
-      ].includes(f.name),
-      updateable: ![
+      nillable: !['Id', 'IsDeleted', 'CreatedDate', 'SystemModstamp'].includes(f.name) && !isRequired(f),
+      calculated: !!f.formula,
+      createable: isCreateable(f),
+      updateable: isUpdateable(f),
+      defaultedOnCreate: [
         'Id',
         'IsDeleted',
         'CreatedDate',
