@@ -140,6 +140,8 @@ export interface RestoreRun {
    * cross entities: an Account's Contacts are items of the Contact entity.
    */
   related(externalId: string): Promise<RelatedSnapshot | undefined>;
+  /** The task's share of the service's API quota (1–100), as for backups. */
+  apiUsageLimitPercent: number | null;
   /** Aborted when the job is cancelled, loses its claim, or the appliance stops: stop soon and throw. */
   signal: AbortSignal;
   step(text: string): void;

@@ -52,7 +52,7 @@ export async function openDownload(
   now: Date,
 ): Promise<OpenedDownload> {
   const job = await getJob(em, organization, jobId);
-  const result = job.kind === 'export' ? await exportResultOf(em, job.id) : null;
+  const result = job.kind === 'export' || job.kind === 'restore' ? await exportResultOf(em, job.id) : null;
   if (!result) throw new NotFoundError('This job has no results to download.');
   if (downloadState(result, now) === 'expired') throw new DownloadExpiredError(result.expiresAt);
   const stream = createReadStream(result.filePath);

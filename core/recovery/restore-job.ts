@@ -12,10 +12,11 @@ import { appendJobLog, logEntry } from '../jobs/queue.ts';
 import type { RestoreItem } from '../plugins/service.ts';
 import { connectTask } from '../tasks/connection.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
+import { keepAttachment } from './attachment.ts';
 import { checkedContent } from './checked-content.ts';
 import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
-import { relatedSnapshots } from './related.ts';
+import { backupRounds, relatedSnapshots } from './related.ts';
 import { restoredFolderName } from './start.ts';
 
 /** Failed items named in the job's result and log (the count is always complete). */
@@ -117,11 +118,14 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
               repo: opened.repo,
               taskId: source.task.id,
               time: reader.manifest.time,
+              snapshotId: params.snapshotId,
+              queuedAt: () => backupRounds(em, source.task.id),
               entity: async (externalId) => {
                 const found = await em.findOne(TaskEntity, { task: source.task, externalId });
                 return found ? { externalId, name: found.name, kind: found.kind } : undefined;
               },
             }),
+            apiUsageLimitPercent: source.task.apiUsageLimitPercent ?? null,
             signal,
             step: (text) => {
               progress.step = text;
@@ -141,6 +145,19 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
     );
 
     const failed = [...outcome.damaged, ...(outcome.result.failedItems ?? [])];
+    // The plugin's report is kept even when the job then fails: it says why each item failed.
+    const attachment = outcome.result.attachment
+      ? await keepAttachment(
+          em,
+          {
+            dataDir: ctx.settings.dataDir,
+            organizationId: source.task.organization.id,
+            jobId: job.id,
+            now: ctx.now(),
+          },
+          outcome.result.attachment,
+        )
+      : undefined;
     const restored = outcome.result.restored;
     const skipped = outcome.result.skipped ?? 0;
     const now = ctx.now();
@@ -165,6 +182,8 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
         failed: failed.slice(0, FAILED_LISTED),
         snapshotTime: outcome.snapshotTime,
         destination: destination.name,
+        ...(outcome.result.counts ? { counts: outcome.result.counts } : {}),
+        ...(attachment ? { fileName: attachment.fileName, fileSize: attachment.size } : {}),
       },
       message: summary,
     };

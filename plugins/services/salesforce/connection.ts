@@ -6,6 +6,10 @@ import {
   type BackupRun,
   type CheckResult,
   type DiscoveredEntity,
+  type RestoreOutcome,
+  type RestorePlan,
+  type RestorePlanRun,
+  type RestoreRun,
   ServiceAuthError,
   type ServiceConnection,
   TransientServiceError,
@@ -151,5 +155,20 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
       ...(this.#options.bulkThreshold !== undefined ? { bulkThreshold: this.#options.bulkThreshold } : {}),
       ...(this.#options.bulkPollMs !== undefined ? { bulkPollMs: this.#options.bulkPollMs } : {}),
     });
+  }
+
+  /** Records go to the record restore; metadata components are deployed by their own restore. */
+  async restore(run: RestoreRun): Promise<RestoreOutcome> {
+    if (run.entity.kind !== DATA) {
+      throw new Error('Restoring metadata components is not available yet: export them instead.');
+    }
+    const { restoreRecords } = await import('./restore.ts');
+    return restoreRecords(this.api, run, new Date());
+  }
+
+  async plan(run: RestorePlanRun): Promise<RestorePlan> {
+    if (run.entity.kind !== DATA) return { columns: [], rows: [], notes: [] };
+    const { planRecords } = await import('./restore.ts');
+    return planRecords(this.api, run);
   }
 }

@@ -7,6 +7,7 @@ import type { ServiceAppSettings, ServicePlugin } from '../../../core/plugins/se
 import { authorizationUrl, myDomainProblem, SALESFORCE_APP_SETTINGS, salesforceApp } from './app.ts';
 import type { ConnectOptions, SalesforceRunState } from './connection.ts';
 import type { SalesforceChoices } from './oauth.ts';
+import { salesforceRestoreOptions } from './restore-options.ts';
 import type { SalesforceSettings } from './session.ts';
 
 export { SALESFORCE_APP_SETTINGS, type SalesforceApp, salesforceApp } from './app.ts';
@@ -98,6 +99,7 @@ export function createSalesforcePlugin(
       { kind: 'metadata', label: 'Metadata' },
     ],
     apiUsageLimit: true,
+    restoreOptions: salesforceRestoreOptions as unknown as z.ZodType<Record<string, unknown>>,
     // Incremental and layered: a run stores only the records that changed and deletes the deleted.
     snapshots: { mode: 'incremental', layered: true },
     // The catalog has four search columns (name, path, author, modified): the object or metadata

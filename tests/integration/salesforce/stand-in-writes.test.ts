@@ -52,7 +52,9 @@ describe('Salesforce stand-in: record writes', () => {
     expect(created.filter((r) => r.success)).toHaveLength(199);
     expect(created[7]).toEqual({
       success: false,
-      errors: [{ statusCode: 'REQUIRED_FIELD_MISSING', message: 'Required fields are missing: [Name]', fields: ['Name'] }],
+      errors: [
+        { statusCode: 'REQUIRED_FIELD_MISSING', message: 'Required fields are missing: [Name]', fields: ['Name'] },
+      ],
     });
     const first = created[0]?.id as string;
     const stampBefore = sf.org.object('Account')?.records.get(first)?.values.SystemModstamp;

@@ -1,0 +1,311 @@
+// Salesforce record restores through the kernel's restore job against the stand-in: a deleted
+// account hierarchy brought back with every child linked to the new ids (self-lookup, master-
+// detail, polymorphic lookups), the per-record CSV report attached to the job; the three modes
+// on records changed, unchanged and deleted since the backup; the restore options validated
+// before a job starts; and the restore into another org, where none of the ids exist.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IOrganization } from '../../../core/identity/entities.ts';
+import { Job } from '../../../core/jobs/entities.ts';
+import { servicePlugin } from '../../../core/plugins/registry.ts';
+import type { RestoreItem, ServicePlugin } from '../../../core/plugins/service.ts';
+import { ExportResult } from '../../../core/recovery/entities.ts';
+import { backupRounds, relatedSnapshots } from '../../../core/recovery/related.ts';
+import { startRestore } from '../../../core/recovery/start.ts';
+import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
+import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
+import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
+import {
+  type AccountHierarchy,
+  defineHierarchyObjects,
+  deleteAccountHierarchy,
+  type Org,
+  seedAccountHierarchy,
+  seedDemoOrg,
+} from '../../fakes/salesforce/index.ts';
+import { readZip, startContext } from '../../helpers/recovery.ts';
+import {
+  backup,
+  createSalesforceHarness,
+  discover,
+  entity,
+  type SalesforceHarness,
+  salesforceTask,
+} from './harness.ts';
+
+let s: SalesforceHarness;
+let org: IOrganization;
+let taskId: string;
+let dataObjects: string[];
+
+beforeAll(async () => {
+  s = await createSalesforceHarness();
+  seedDemoOrg(s.fake.org, { accounts: 2, contactsPerAccount: 1 });
+  defineHierarchyObjects(s.fake.org);
+  const task = await salesforceTask(s);
+  taskId = task.id;
+  org = (await s.h.em().findOneOrFail(BackupTask, { id: taskId }, { populate: ['organization'] }))
+    .organization as IOrganization;
+  await discover(s, taskId);
+  dataObjects = (await s.h.em().find(TaskEntity, { task: taskId, kind: 'data' })).map((e) => e.name);
+});
+afterAll(async () => {
+  await s.close();
+});
+
+/** The live record of an object with this name (Name / Subject) at the stand-in. */
+function live(sfOrg: Org, object: string, filter: (v: Record<string, unknown>) => boolean) {
+  return [...(sfOrg.object(object)?.records.values() ?? [])]
+    .filter((r) => !r.deletedAt && filter(r.values))
+    .map((r) => r.values);
+}
+
+async function restore(keys: string[], options: Record<string, unknown>) {
+  const account = await entity(s, taskId, 'Account');
+  const started = await startRestore(startContext(s.h, org), {
+    taskId,
+    entityId: account.id,
+    snapshotId: account.lastSnapshotId as string,
+    keys,
+    mode: 'in_place',
+    options,
+  });
+  await s.h.runner.runUntilIdle();
+  return s.h.em().findOneOrFail(Job, { id: started.id });
+}
+
+/** The job's attached report: one row per record, by source id. */
+async function report(jobId: string): Promise<Map<string, Record<string, string>>> {
+  const result = await s.h.em().findOneOrFail(ExportResult, { job: jobId });
+  const files = await readZip(result.filePath);
+  const [name, csv] = [...files][0] as [string, Buffer];
+  expect(name).toMatch(/^restore-report-\d{8}-\d{6}\.csv$/);
+  const [header, ...lines] = csv.toString().trim().split('\r\n') as [string, ...string[]];
+  const columns = header.split(',');
+  const rows = new Map<string, Record<string, string>>();
+  for (const line of lines) {
+    // The report's cells here hold no commas except in the notes, which come last.
+    const cells = line.split(',');
+    const row = Object.fromEntries(columns.map((c, i) => [c, cells[i] ?? '']));
+    rows.set(row['Source Id'] as string, row);
+  }
+  return rows;
+}
+
+describe('Salesforce record restore', () => {
+  let h: AccountHierarchy;
+
+  it('brings a deleted account back with its hierarchy, every record linked to the new ids', async () => {
+    h = seedAccountHierarchy(s.fake.org);
+    await backup(s, taskId, dataObjects);
+    deleteAccountHierarchy(s.fake.org, h);
+    expect(live(s.fake.org, 'Invoice__c', (v) => v.Account__c === h.account)).toHaveLength(0);
+
+    const job = await restore([h.account, h.parent], { recordMode: 'bypass', hierarchyDepth: 2 });
+    expect(job.error).toBeNull();
+    expect(job.state).toBe('succeeded');
+    expect(job.result?.counts).toEqual({ created: 13, updated: 0, skipped: 0, failed: 0 });
+
+    const sf = s.fake.org;
+    const [parent] = live(sf, 'Account', (v) => v.Name === 'Hierarchy Co Holdings');
+    const [account] = live(sf, 'Account', (v) => v.Name === 'Hierarchy Co');
+    expect(parent?.Id).not.toBe(h.parent);
+    expect(account?.Id).not.toBe(h.account);
+    expect(account?.Id).toMatch(/^001/);
+    expect(account).toMatchObject({ ParentId: parent?.Id, Industry: 'Retail', AnnualRevenue: 900_000 });
+    const contacts = live(sf, 'Contact', (v) => v.AccountId === account?.Id);
+    expect(contacts.map((c) => c.Email).sort()).toEqual(['person1@hierarchy.example', 'person2@hierarchy.example']);
+    const opportunities = live(sf, 'Opportunity', (v) => v.AccountId === account?.Id);
+    expect(opportunities).toHaveLength(3);
+    const items = live(sf, 'OpportunityLineItem', (v) => opportunities.some((o) => o.Id === v.OpportunityId));
+    expect(items.map((i) => i.Quantity).sort()).toEqual([1, 2, 3]);
+    expect(live(sf, 'Case', (v) => v.AccountId === account?.Id).map((c) => c.Subject)).toEqual([
+      'Hierarchy Co question',
+    ]);
+    const [invoice] = live(sf, 'Invoice__c', (v) => v.Account__c === account?.Id);
+    // Formula and read-only fields are not written: Salesforce computes them.
+    expect(invoice).toMatchObject({ Amount__c: 1200, Amount_With_Tax__c: null, Invoice_Number__c: null });
+    const deal1 = opportunities.find((o) => o.Name === 'Hierarchy Co deal 1');
+    const person1 = contacts.find((c) => c.Email === 'person1@hierarchy.example');
+    expect(live(sf, 'Task', (v) => v.Subject === 'Call about Hierarchy Co deal 1')).toEqual([
+      expect.objectContaining({ WhatId: deal1?.Id, WhoId: person1?.Id }),
+    ]);
+
+    const rows = await report(job.id);
+    expect(rows.size).toBe(13);
+    expect(rows.get(h.account)).toMatchObject({ Object: 'Account', 'Restored Id': account?.Id, Result: 'created' });
+    expect(rows.get(h.task)).toMatchObject({ Object: 'Task', Result: 'created' });
+    for (const row of rows.values()) expect(row['Restored Id']).toMatch(/^\w{18}$/);
+  });
+
+  it('leaves a lookup to a record that exists nowhere empty, with a line in the report', async () => {
+    const sf = s.fake.org;
+    const gone = sf.insert('Account', { Name: 'Gone for good' });
+    const orphan = sf.insert('Contact', { Name: 'Orphan', LastName: 'Orphan', AccountId: gone });
+    await backup(s, taskId, ['Account', 'Contact']);
+    sf.delete('Contact', orphan);
+    sf.purge('Account', gone);
+    const contact = await entity(s, taskId, 'Contact');
+    const started = await startRestore(startContext(s.h, org), {
+      taskId,
+      entityId: contact.id,
+      snapshotId: contact.lastSnapshotId as string,
+      keys: [orphan],
+      mode: 'in_place',
+      options: { recordMode: 'overwrite' },
+    });
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+    expect(job.state).toBe('succeeded');
+    const [restored] = live(sf, 'Contact', (v) => v.Name === 'Orphan');
+    expect(restored?.AccountId).toBeNull();
+    const row = (await report(job.id)).get(orphan);
+    expect(row?.Result).toBe('created');
+    expect(row?.Notes).toBe(`AccountId: ${gone} exists neither at the target nor in the restore; left empty`);
+  });
+
+  it('refuses restore options the plugin does not accept before a job starts', async () => {
+    const account = await entity(s, taskId, 'Account');
+    await expect(
+      startRestore(startContext(s.h, org), {
+        taskId,
+        entityId: account.id,
+        snapshotId: account.lastSnapshotId as string,
+        mode: 'in_place',
+        options: { recordMode: 'merge', hierarchyDepth: -1 },
+      }),
+    ).rejects.toMatchObject({
+      fields: {
+        'options.recordMode': expect.stringContaining('overwrite'),
+        'options.hierarchyDepth': 'The hierarchy depth is a whole number, 0 or more.',
+      },
+    });
+  });
+});
+
+describe('Salesforce restore modes on records changed, unchanged and deleted since the backup', () => {
+  type Expected = { changed: string; unchanged: string; deleted: string; copies: number };
+  const table: [string, Expected][] = [
+    // Overwrite: existing records get the backed-up values; the deleted one comes back as new.
+    ['overwrite', { changed: 'updated', unchanged: 'updated', deleted: 'created', copies: 0 }],
+    // Bypass: existing records are left as they are; the deleted one comes back.
+    ['bypass', { changed: 'skipped', unchanged: 'skipped', deleted: 'created', copies: 0 }],
+    // Duplicate: a copy of every record, named with the suffix; the deleted one comes back.
+    ['duplicate', { changed: 'created', unchanged: 'created', deleted: 'created', copies: 2 }],
+  ];
+
+  it.each(table)('%s', async (mode, expected) => {
+    const sf = s.fake.org;
+    const changed = sf.insert('Account', { Name: `${mode} changed`, Industry: 'Energy' });
+    const unchanged = sf.insert('Account', { Name: `${mode} unchanged`, Industry: 'Energy' });
+    const deleted = sf.insert('Account', { Name: `${mode} deleted`, Industry: 'Energy' });
+    await backup(s, taskId, ['Account']);
+    sf.update('Account', changed, { Industry: 'Retail' });
+    sf.delete('Account', deleted);
+
+    const job = await restore([changed, unchanged, deleted], { recordMode: mode, hierarchyDepth: 0 });
+    expect(job.state).toBe('succeeded');
+    const rows = await report(job.id);
+    expect({
+      changed: rows.get(changed)?.Result,
+      unchanged: rows.get(unchanged)?.Result,
+      deleted: rows.get(deleted)?.Result,
+    }).toEqual({ changed: expected.changed, unchanged: expected.unchanged, deleted: expected.deleted });
+
+    const industry = sf.object('Account')?.records.get(changed)?.values.Industry;
+    expect(industry).toBe(mode === 'overwrite' ? 'Energy' : 'Retail');
+    const [back] = live(sf, 'Account', (v) => v.Name === `${mode} deleted`);
+    expect(back?.Id).toBe(rows.get(deleted)?.['Restored Id']);
+    expect(back?.Id).not.toBe(deleted);
+    const copies = live(
+      sf,
+      'Account',
+      (v) => /^\w+ (un)?changed \d{14}$/.test(String(v.Name)) && String(v.Name).startsWith(mode),
+    );
+    expect(copies).toHaveLength(expected.copies);
+    if (mode === 'duplicate') expect(rows.get(changed)?.['Restored Id']).not.toBe(changed);
+  });
+});
+
+describe('Salesforce restore into another org', () => {
+  it('creates the hierarchy there with every lookup remapped (none of the ids exist)', async () => {
+    const sandbox = s.fake.addOrg('Acme Sandbox');
+    seedDemoOrg(sandbox, { accounts: 0 });
+    defineHierarchyObjects(sandbox);
+    const h = seedAccountHierarchy(s.fake.org, 'Cross Org Co');
+    await backup(s, taskId, dataObjects);
+
+    const plugin = servicePlugin(SALESFORCE_KIND) as ServicePlugin;
+    const connection = await plugin.connect(
+      {
+        environment: 'sandbox',
+        orgId: sandbox.id,
+        orgName: sandbox.name,
+        refreshToken: s.fake.grant(sandbox).refreshToken,
+      },
+      { signal: AbortSignal.timeout(10_000), log: s.h.ctx.log },
+    );
+    const task = await s.h.em().findOneOrFail(BackupTask, { id: taskId }, { populate: ['organization'] });
+    const account = await entity(s, taskId, 'Account');
+    const opened = await s.h.ctx.storage.open({
+      id: task.id,
+      organizationId: task.organization.id,
+      storageLocation: task.storageLocation ?? null,
+    });
+    try {
+      const reader = await SnapshotReader.open(opened.repo, account.lastSnapshotId as string);
+      async function* items(): AsyncGenerator<RestoreItem> {
+        for (const key of [h.account, h.parent].sort()) {
+          const item = await reader.item(key);
+          if (item) yield { key, kind: item.kind, size: item.size, content: () => reader.content(item) };
+        }
+      }
+      const ref = { externalId: 'Account', name: 'Account', kind: 'data' };
+      const outcome = await connection.restore?.({
+        entity: ref,
+        destination: ref,
+        mode: 'in_place',
+        folderName: '',
+        items: items(),
+        options: { recordMode: 'overwrite', hierarchyDepth: 3 },
+        related: relatedSnapshots({
+          repo: opened.repo,
+          taskId,
+          time: reader.manifest.time,
+          snapshotId: reader.id,
+          queuedAt: () => backupRounds(s.h.em(), taskId),
+          entity: async (externalId) => ({ externalId, name: externalId, kind: 'data' }),
+        }),
+        apiUsageLimitPercent: 75,
+        signal: AbortSignal.timeout(20_000),
+        step: () => undefined,
+        log: s.h.ctx.log,
+      });
+      expect(outcome?.counts).toEqual({ created: 13, updated: 0, skipped: 0, failed: 0 });
+    } finally {
+      await opened.close();
+      await connection.close?.();
+    }
+    const [parent] = live(sandbox, 'Account', (v) => v.Name === 'Cross Org Co Holdings');
+    const [account2] = live(sandbox, 'Account', (v) => v.Name === 'Cross Org Co');
+    expect(account2?.ParentId).toBe(parent?.Id);
+    const contacts = live(sandbox, 'Contact', (v) => v.AccountId === account2?.Id);
+    const opportunities = live(sandbox, 'Opportunity', (v) => v.AccountId === account2?.Id);
+    expect(contacts).toHaveLength(2);
+    expect(opportunities).toHaveLength(3);
+    expect(
+      live(sandbox, 'OpportunityLineItem', (v) => opportunities.some((o) => o.Id === v.OpportunityId)),
+    ).toHaveLength(3);
+    expect(live(sandbox, 'Invoice__c', (v) => v.Account__c === account2?.Id)).toHaveLength(1);
+    expect(live(sandbox, 'Case', (v) => v.AccountId === account2?.Id)).toHaveLength(1);
+    const [taskRow] = live(sandbox, 'Task', () => true);
+    expect(opportunities.map((o) => o.Id)).toContain(taskRow?.WhatId);
+    expect(contacts.map((c) => c.Id)).toContain(taskRow?.WhoId);
+    // Nothing in the sandbox points at an id of the source org.
+    const sourceIds = new Set([h.parent, h.account, ...h.contacts, ...h.opportunities, h.caseId, h.invoice, h.task]);
+    for (const object of ['Account', 'Contact', 'Opportunity', 'OpportunityLineItem', 'Case', 'Invoice__c', 'Task']) {
+      for (const v of live(sandbox, object, () => true)) {
+        for (const value of Object.values(v)) expect(sourceIds.has(String(value))).toBe(false);
+      }
+    }
+  });
+});
