@@ -173,7 +173,17 @@ export function restoredFolderName(at: Date): string {
   return `Restored ${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-export async function startRestore(ctx: StartContext, request: RestoreRequest): Promise<StartedJob> {
+/** A restore request checked as `startRestore` checks it, without queuing anything. */
+export interface CheckedRestore {
+  task: IBackupTask;
+  entity: ITaskEntity;
+  destination: ITaskEntity;
+  params: RestoreParams;
+  label: string | null;
+}
+
+/** Checks a restore request (permission, task, entities, snapshot, selection, mode, options). */
+export async function checkRestore(ctx: StartContext, request: RestoreRequest): Promise<CheckedRestore> {
   requirePermission(ctx.principal, 'restore');
   const errors: Record<string, string> = {};
   const r = await resolve(ctx, request, errors);
@@ -199,6 +209,13 @@ export async function startRestore(ctx: StartContext, request: RestoreRequest): 
     mode: request.mode,
     options,
   };
+  return { task: r.task, entity: r.entity, destination, params, label: r.label };
+}
+
+export async function startRestore(ctx: StartContext, request: RestoreRequest): Promise<StartedJob> {
+  const checked = await checkRestore(ctx, request);
+  const { params, destination } = checked;
+  const r = { ...checked, selection: params.selection, snapshotTime: params.snapshotTime };
   const label = r.label ?? jobLabel(`Restore of ${r.entity.name}`);
   const id = await enqueueJob(
     ctx.em,

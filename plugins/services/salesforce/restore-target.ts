@@ -106,7 +106,7 @@ export class SalesforceTarget implements RestoreTarget {
       try {
         const rows = await this.#api.call(
           `looking up ${object} records`,
-          () => this.#api.conn.query<{ Id: string }>(soql),
+          async () => (await this.#api.conn.query(soql)) as unknown as { records: { Id: string }[] },
           this.#signal,
         );
         for (const row of rows.records) found.add(row.Id);

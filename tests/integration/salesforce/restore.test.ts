@@ -9,6 +9,7 @@ import { Job } from '../../../core/jobs/entities.ts';
 import { servicePlugin } from '../../../core/plugins/registry.ts';
 import type { RestoreItem, ServicePlugin } from '../../../core/plugins/service.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
+import { planRestore } from '../../../core/recovery/plan.ts';
 import { backupRounds, relatedSnapshots } from '../../../core/recovery/related.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
@@ -161,6 +162,52 @@ describe('Salesforce record restore', () => {
     const row = (await report(job.id)).get(orphan);
     expect(row?.Result).toBe('created');
     expect(row?.Notes).toBe(`AccountId: ${gone} exists neither at the target nor in the restore; left empty`);
+  });
+
+  it('says before it starts what it will do: objects, records per object at the depth, mode, target, API calls', async () => {
+    const sf = s.fake.org;
+    const hierarchy = seedAccountHierarchy(sf, 'Planned Co');
+    await backup(s, taskId, dataObjects);
+    sf.delete('Account', hierarchy.parent);
+    const account = await entity(s, taskId, 'Account');
+    const before = { created: sf.liveIds('Account').length, calls: s.fake.calls, writes: s.fake.count('collections') };
+    const plan = await planRestore(
+      {
+        storage: s.h.ctx.storage,
+        services: servicePlugin,
+        credentials: s.h.ctx.credentials,
+        log: s.h.ctx.log,
+        signal: AbortSignal.timeout(20_000),
+      },
+      startContext(s.h, org),
+      {
+        taskId,
+        entityId: account.id,
+        snapshotId: account.lastSnapshotId as string,
+        keys: [hierarchy.account, hierarchy.parent],
+        mode: 'in_place',
+        options: { recordMode: 'bypass', hierarchyDepth: 1 },
+      },
+    );
+    expect(plan?.columns).toEqual(['Object', 'Records', 'Create', 'Update', 'Skip']);
+    const rows = new Map(plan?.rows.map((r) => [r[0], r.slice(1)]));
+    // Depth 1: the accounts' own children, not the line items or the task under the opportunities.
+    expect(Object.fromEntries(rows)).toEqual({
+      Account: [2, 1, 0, 1],
+      Contact: [2, 0, 0, 2],
+      Opportunity: [3, 0, 0, 3],
+      Case: [1, 0, 0, 1],
+      Invoice__c: [1, 0, 0, 1],
+    });
+    expect(plan?.notes[0]).toBe('Mode: Bypass; hierarchy depth 1.');
+    expect(plan?.notes[1]).toBe(`Target: Account in the org ${sf.id}.`);
+    expect(plan?.notes[2]).toMatch(
+      /^About \d+ API calls; the task may still use \d+ today \(its limit is 75 % of the org's 100000 daily requests\)\.$/,
+    );
+    // Reads only: nothing was written.
+    expect(sf.liveIds('Account')).toHaveLength(before.created);
+    expect(s.fake.count('collections')).toBe(before.writes);
+    expect(s.fake.calls).toBeGreaterThan(before.calls);
   });
 
   it('refuses restore options the plugin does not accept before a job starts', async () => {
