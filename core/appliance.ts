@@ -79,10 +79,18 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   ).toString('base64url');
   const credentials = createCredentialCipher(masterKey.key);
   const mailer = createMailer(config, log);
+  const storage = locationTaskStorage({
+    orm,
+    credentials,
+    storageDir: config.storageDir,
+    masterKey: masterKey.key,
+    indexDir: blobIndexDir(config),
+  });
   const deps: AppDeps = {
     config,
     orm,
     log,
+    storage,
     mailer,
     credentials,
     now: () => new Date(),
@@ -98,13 +106,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     migrationsApplied: applied,
     orm,
     credentials,
-    storage: locationTaskStorage({
-      orm,
-      credentials,
-      storageDir: config.storageDir,
-      masterKey: masterKey.key,
-      indexDir: blobIndexDir(config),
-    }),
+    storage,
     masterKey: masterKey.key,
     close: async () => {
       mailer.close();

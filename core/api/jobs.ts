@@ -192,12 +192,9 @@ const NewJobSchema = z
         .optional()
         .openapi({ description: 'Another entity of the same task (default: the source).' }),
       mode: z.enum(RESTORE_MODES).openapi({ description: 'Into a new "Restored <date>" folder, or in place.' }),
-      options: z
-        .record(z.string(), z.unknown())
-        .optional()
-        .openapi({
-          description: "The service's restore options (see the plugin's README), validated before the job starts.",
-        }),
+      options: z.record(z.string(), z.unknown()).optional().openapi({
+        description: "The service's restore options (see the plugin's README), validated before the job starts.",
+      }),
     }),
     z.object({
       kind: z.literal('export'),

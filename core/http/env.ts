@@ -1,4 +1,5 @@
 // Types shared by the HTTP layer: what each request carries through middleware.
+
 import type { EntityManager } from '@mikro-orm/core';
 import type { Config } from '../../config/schema.ts';
 import type { Principal } from '../access/principal.ts';
@@ -7,6 +8,7 @@ import type { IOrganization, ISession, IUser } from '../identity/entities.ts';
 import type { Logger } from '../logging.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
+import type { TaskStorage } from '../tasks/storage.ts';
 import type { Views } from './views.ts';
 
 /** Long-lived parts of the appliance the routes use. */
@@ -25,6 +27,8 @@ export interface AppDeps {
   credentials: CredentialCipher;
   /** The time; tests replace it to cross expiry boundaries. */
   now: () => Date;
+  /** The tasks' repositories, for reads a page needs before a job starts (a restore's plan). */
+  storage?: TaskStorage;
 }
 
 export interface AppEnv {

@@ -23,7 +23,9 @@ import {
   seedAccountHierarchy,
   seedDemoOrg,
 } from '../../fakes/salesforce/index.ts';
+import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { readZip, startContext } from '../../helpers/recovery.ts';
+import { makeUser, TEST_PASSWORD } from '../../helpers/tenants.ts';
 import {
   backup,
   createSalesforceHarness,
@@ -354,5 +356,85 @@ describe('Salesforce restore into another org', () => {
         for (const value of Object.values(v)) expect(sourceIds.has(String(value))).toBe(false);
       }
     }
+  });
+});
+
+describe('Salesforce restore dialog', () => {
+  let cookie: string;
+  let path: string;
+  let query: string;
+  let accountId: string;
+
+  beforeAll(async () => {
+    await completeSetupVia(s.h.app.app);
+    await makeUser(s.h.em(), org, 'restorer@acme.example');
+    cookie = await signIn(s.h.app.app, 'restorer@acme.example', TEST_PASSWORD);
+    accountId = s.fake.org.insert('Account', { Name: 'Dialog Co' });
+    s.fake.org.insert('Contact', { Name: 'Dialog Person', LastName: 'Person', AccountId: accountId });
+    await backup(s, taskId, ['Account', 'Contact']);
+    const account = await entity(s, taskId, 'Account');
+    path = `/recovery/tasks/${taskId}/entities/${account.id}/restore`;
+    query = `snapshot=${account.lastSnapshotId}&key=${accountId}`;
+  });
+
+  const get = (url: string, headers: Record<string, string> = {}) =>
+    s.h.app.app.request(url, { headers: { cookie, origin: ORIGIN, ...headers } });
+  const post = (fields: [string, string][]) =>
+    s.h.app.app.request(path, {
+      method: 'POST',
+      headers: { cookie, origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+
+  it('offers the plugin’s restore options, generated from its schema', async () => {
+    const res = await get(`${path}?${query}`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('<select id="options.recordMode" name="options.recordMode"');
+    expect(html).toMatch(
+      /<option value="overwrite" selected>Overwrite<\/option><option value="bypass">Bypass<\/option><option value="duplicate">Duplicate<\/option>/,
+    );
+    expect(html).toMatch(/<input id="options.hierarchyDepth" name="options.hierarchyDepth" type="number" value="0"/);
+    expect(html).toContain('Show what will happen');
+  });
+
+  it('shows what will happen for the options chosen', async () => {
+    const res = await get(`${path}/plan?${query}&mode=in_place&options.recordMode=duplicate&options.hierarchyDepth=1`, {
+      'hx-request': 'true',
+    });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('<th scope="row">Account</th><td>1</td><td>1</td><td>0</td><td>0</td>');
+    expect(html).toContain('<th scope="row">Contact</th><td>1</td><td>1</td><td>0</td><td>0</td>');
+    expect(html).toContain('Mode: Duplicate; hierarchy depth 1.');
+  });
+
+  it('refuses a bad option on the form, naming it, and starts nothing', async () => {
+    const jobs = await s.h.em().count(Job, { kind: 'restore' });
+    const res = await post([
+      ['snapshot', query.split('&')[0]?.slice('snapshot='.length) as string],
+      ['key', accountId],
+      ['mode', 'in_place'],
+      ['options.recordMode', 'bypass'],
+      ['options.hierarchyDepth', '-3'],
+    ]);
+    expect(res.status).toBe(422);
+    expect(await res.text()).toContain(
+      '<p class="field-error" id="options.hierarchyDepth-error">The hierarchy depth is a whole number, 0 or more.</p>',
+    );
+    expect(await s.h.em().count(Job, { kind: 'restore' })).toBe(jobs);
+  });
+
+  it('starts the restore with the options chosen', async () => {
+    const res = await post([
+      ['snapshot', query.split('&')[0]?.slice('snapshot='.length) as string],
+      ['key', accountId],
+      ['mode', 'in_place'],
+      ['options.recordMode', 'duplicate'],
+      ['options.hierarchyDepth', '2'],
+    ]);
+    expect(res.status).toBe(303);
+    const [job] = await s.h.em().find(Job, { kind: 'restore' }, { orderBy: { createdAt: 'desc' }, limit: 1 });
+    expect(job?.params.options).toEqual({ recordMode: 'duplicate', hierarchyDepth: 2 });
   });
 });
