@@ -10,8 +10,8 @@ import { pipeline } from 'node:stream/promises';
 import type { EntityManager } from '@mikro-orm/core';
 import type { JobAttachment } from '../plugins/service.ts';
 import { archiveWriter } from './archive.ts';
+import { DOWNLOAD_HOURS, exportsFolder } from './downloads.ts';
 import { ExportResult } from './entities.ts';
-import { DOWNLOAD_HOURS, exportsFolder } from './export-job.ts';
 
 export interface KeptAttachment {
   fileName: string;

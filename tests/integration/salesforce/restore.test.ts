@@ -434,7 +434,8 @@ describe('Salesforce restore dialog', () => {
       ['options.hierarchyDepth', '2'],
     ]);
     expect(res.status).toBe(303);
-    const [job] = await s.h.em().find(Job, { kind: 'restore' }, { orderBy: { createdAt: 'desc' }, limit: 1 });
+    const jobs = await s.h.em().find(Job, { kind: 'restore' });
+    const job = jobs.find((j) => j.params.selection && JSON.stringify(j.params.selection).includes(accountId));
     expect(job?.params.options).toEqual({ recordMode: 'duplicate', hierarchyDepth: 2 });
   });
 });
