@@ -2,7 +2,8 @@
 // record has (Id, IsDeleted, CreatedDate, CreatedById, LastModifiedDate, LastModifiedById,
 // SystemModstamp), deletes that go to the recycle bin (queryAll and getDeleted still see them,
 // master-detail children go with their parent), and files (ContentDocument / ContentVersion
-// with their bytes). Tests change the org through these methods; the server only reads it.
+// with their bytes). Tests change the org through these methods, and so do the REST writes
+// (writes.ts).
 import { createHash } from 'node:crypto';
 
 export type FieldType =

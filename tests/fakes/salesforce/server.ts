@@ -3,7 +3,8 @@
 // the instance (/services/data/vXX.X/…) every token's instance_url names. It answers the REST
 // resources jsforce calls: describeGlobal, describe, query / queryAll with nextRecordsUrl paging
 // (Sforce-Query-Options batchSize), getUpdated / getDeleted, limits, a record, and blob fields
-// (ContentVersion VersionData), and Bulk API 2.0 query jobs (CSV results paged by Sforce-Locator).
+// (ContentVersion VersionData), and Bulk API 2.0 query jobs (CSV results paged by Sforce-Locator);
+// record writes (sObject create/update/delete, sObject Collections) are writes.ts'.
 // Every REST answer carries Sforce-Limit-Info: api-usage=N/M; past
 // the org's daily budget calls are refused with REQUEST_LIMIT_EXCEEDED.
 //
