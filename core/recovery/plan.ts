@@ -12,7 +12,7 @@ import { connectTask } from '../tasks/connection.ts';
 import { TaskEntity } from '../tasks/entities.ts';
 import type { TaskStorage } from '../tasks/storage.ts';
 import { selectedItems } from './items.ts';
-import { backupRounds, relatedSnapshots } from './related.ts';
+import { relatedSnapshots } from './related.ts';
 import { checkRestore, type RestoreRequest, type StartContext } from './start.ts';
 
 export interface PlanContext {
@@ -74,9 +74,7 @@ export async function planRestore(
             related: relatedSnapshots({
               repo: opened.repo,
               taskId: task.id,
-              time: reader.manifest.time,
               snapshotId: params.snapshotId,
-              queuedAt: () => backupRounds(em, task.id),
               entity: async (externalId) => {
                 const found = await em.findOne(TaskEntity, { task, externalId });
                 return found ? { externalId, name: found.name, kind: found.kind } : undefined;

@@ -1,46 +1,64 @@
 // `RestoreRun.related`: another entity's backup of the same task at the restored snapshot's point
-// in time — the latest snapshot of that entity taken at or before it (or, for an entity whose
-// first snapshot came later, that one: one backup round takes its snapshots one after another). A restore that crosses
-// entities (a record's children live in another object's snapshots) reads them through this.
-// Snapshot manifests are listed once per restore, on the first call.
-import type { EntityManager } from '@mikro-orm/core';
+// in time. A restore that crosses entities (a record's children live in another object's
+// snapshots) reads them through this. Entities are backed up one after another (one round of
+// "Backup now" or the schedule takes minutes or hours; an admin may back up objects one at a
+// time), so no other snapshot has exactly the restored one's time: the one taken nearest to it is
+// chosen among those taken after the restored entity's previous snapshot and before its next one
+// (the state the restored snapshot saw, not one a later backup of the restored entity would have
+// replaced); an entity with none in that window gets its latest snapshot at or before the time,
+// else its first. Manifests are listed once per restore, on the first call.
 import type { Repository } from '../../storage/repository.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
-import { Job } from '../jobs/entities.ts';
 import type { EntityRef, RelatedSnapshot, RestoreItem } from '../plugins/service.ts';
 
 export interface RelatedSource {
   repo: Repository;
   taskId: string;
-  /** The restored snapshot's time: nothing later is read. */
-  time: string;
+  /** The restored snapshot. */
+  snapshotId: string;
   /** The task's entities by external id (names and kinds for `RelatedSnapshot.entity`). */
   entity(externalId: string): Promise<EntityRef | undefined>;
-  /** When the backup job that wrote each snapshot was queued (snapshot id → ISO time), where known. */
-  queuedAt?(): Promise<ReadonlyMap<string, string>>;
-  /** The restored snapshot's id. */
-  snapshotId?: string;
+}
+
+export interface SnapshotRef {
+  id: string;
+  entity: string;
+  time: string;
+}
+
+/** Which snapshot of each entity goes with the restored one (see the header); pure. */
+export function chooseRelated(snapshots: readonly SnapshotRef[], restored: SnapshotRef): Map<string, SnapshotRef> {
+  const own = snapshots.filter((s) => s.entity === restored.entity && s.id !== restored.id);
+  const after = own.filter((s) => s.time < restored.time).reduce((a, s) => (s.time > a ? s.time : a), '');
+  const before = own.filter((s) => s.time > restored.time).reduce((a, s) => (s.time < a ? s.time : a), '\uffff');
+  const distance = (s: SnapshotRef) => Math.abs(Date.parse(s.time) - Date.parse(restored.time));
+  const chosen = new Map<string, SnapshotRef>([[restored.entity, restored]]);
+  const byEntity = new Map<string, SnapshotRef[]>();
+  for (const s of snapshots) {
+    if (s.entity === restored.entity) continue;
+    byEntity.set(s.entity, [...(byEntity.get(s.entity) ?? []), s]);
+  }
+  for (const [entity, list] of byEntity) {
+    const window = list.filter((s) => s.time > after && s.time < before);
+    const nearest = window.sort((a, b) => distance(a) - distance(b) || a.time.localeCompare(b.time))[0];
+    const earlier = list.filter((s) => s.time <= restored.time).sort((a, b) => b.time.localeCompare(a.time))[0];
+    const first = [...list].sort((a, b) => a.time.localeCompare(b.time))[0];
+    const pick = nearest ?? earlier ?? first;
+    if (pick) chosen.set(entity, pick);
+  }
+  return chosen;
 }
 
 export function relatedSnapshots(source: RelatedSource): (externalId: string) => Promise<RelatedSnapshot | undefined> {
-  let latest: Promise<Map<string, { id: string; time: string }>> | undefined;
+  let latest: Promise<Map<string, SnapshotRef>> | undefined;
   const opened = new Map<string, Promise<RelatedSnapshot | undefined>>();
   const index = async () => {
-    const byEntity = new Map<string, { id: string; time: string }>();
-    const queued = (await source.queuedAt?.()) ?? new Map<string, string>();
-    const round = source.snapshotId ? queued.get(source.snapshotId) : undefined;
-    const snapshots = (await source.repo.listSnapshots({ onDamaged: () => undefined })).filter(
-      (s) => s.manifest.task === source.taskId,
-    );
-    // Oldest first: the last one within the round (or the time) wins; an entity first backed up
-    // after it gets its first one.
-    for (const { id, manifest } of snapshots) {
-      const at = queued.get(id);
-      const within = round && at ? at <= round : manifest.time <= source.time;
-      if (within || !byEntity.has(manifest.entity)) byEntity.set(manifest.entity, { id, time: manifest.time });
-    }
-    return byEntity;
+    const refs = (await source.repo.listSnapshots({ onDamaged: () => undefined }))
+      .filter((s) => s.manifest.task === source.taskId)
+      .map((s) => ({ id: s.id, entity: s.manifest.entity, time: s.manifest.time }));
+    const restored = refs.find((s) => s.id === source.snapshotId);
+    return restored ? chooseRelated(refs, restored) : new Map<string, SnapshotRef>();
   };
   const open = async (externalId: string): Promise<RelatedSnapshot | undefined> => {
     latest ??= index();
@@ -75,19 +93,4 @@ export function relatedSnapshots(source: RelatedSource): (externalId: string) =>
     }
     return snapshot;
   };
-}
-
-/** Snapshot id → when its backup job was queued, for the task's backup jobs still in the history. */
-export async function backupRounds(em: EntityManager, taskId: string): Promise<Map<string, string>> {
-  const jobs = await em.find(
-    Job,
-    { task: taskId, kind: 'backup', state: { $in: ['succeeded', 'partially_succeeded'] } },
-    { fields: ['createdAt', 'result'] },
-  );
-  const out = new Map<string, string>();
-  for (const j of jobs) {
-    const id = j.result?.snapshotId;
-    if (typeof id === 'string') out.set(id, j.createdAt.toISOString());
-  }
-  return out;
 }

@@ -16,7 +16,7 @@ import { keepAttachment } from './attachment.ts';
 import { checkedContent } from './checked-content.ts';
 import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
-import { backupRounds, relatedSnapshots } from './related.ts';
+import { relatedSnapshots } from './related.ts';
 import { restoredFolderName } from './start.ts';
 
 /** Failed items named in the job's result and log (the count is always complete). */
@@ -117,9 +117,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
             related: relatedSnapshots({
               repo: opened.repo,
               taskId: source.task.id,
-              time: reader.manifest.time,
               snapshotId: params.snapshotId,
-              queuedAt: () => backupRounds(em, source.task.id),
               entity: async (externalId) => {
                 const found = await em.findOne(TaskEntity, { task: source.task, externalId });
                 return found ? { externalId, name: found.name, kind: found.kind } : undefined;

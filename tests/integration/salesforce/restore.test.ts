@@ -10,7 +10,7 @@ import { servicePlugin } from '../../../core/plugins/registry.ts';
 import type { RestoreItem, ServicePlugin } from '../../../core/plugins/service.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { planRestore } from '../../../core/recovery/plan.ts';
-import { backupRounds, relatedSnapshots } from '../../../core/recovery/related.ts';
+import { relatedSnapshots } from '../../../core/recovery/related.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
@@ -319,9 +319,7 @@ describe('Salesforce restore into another org', () => {
         related: relatedSnapshots({
           repo: opened.repo,
           taskId,
-          time: reader.manifest.time,
           snapshotId: reader.id,
-          queuedAt: () => backupRounds(s.h.em(), taskId),
           entity: async (externalId) => ({ externalId, name: externalId, kind: 'data' }),
         }),
         apiUsageLimitPercent: 75,
