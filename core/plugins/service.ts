@@ -323,6 +323,11 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
    * them before the job starts and hands the parsed values to `restore()` as `run.options`.
    */
   restoreOptions?: ZodType<Record<string, unknown>>;
+  /**
+   * The restore methods the service offers (default both). With one, the restore dialog asks
+   * nothing and uses it, and a request for another is refused: records restore in place only.
+   */
+  restoreModes?: readonly RestoreMode[];
   /** Whether the task offers the "API usage limit %" setting. */
   apiUsageLimit: boolean;
   /**

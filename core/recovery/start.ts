@@ -190,15 +190,13 @@ export async function checkRestore(ctx: StartContext, request: RestoreRequest): 
   const destination = request.destinationEntityId
     ? await findEntity(ctx.em, r.task, request.destinationEntityId)
     : r.entity;
+  const plugin = servicePlugin(r.task.service);
   if (request.mode !== 'non_destructive' && request.mode !== 'in_place') {
     errors.mode = 'Choose non-destructive (into a new folder) or in-place.';
+  } else if (plugin?.restoreModes && !plugin.restoreModes.includes(request.mode)) {
+    errors.mode = `${plugin.label} restores ${plugin.restoreModes.includes('in_place') ? 'in place' : 'into a new folder'} only.`;
   }
-  const options = parseRestoreOptions(
-    servicePlugin(r.task.service)?.restoreOptions,
-    request.options,
-    request.optionsFrom ?? 'json',
-    errors,
-  );
+  const options = parseRestoreOptions(plugin?.restoreOptions, request.options, request.optionsFrom ?? 'json', errors);
   if (Object.keys(errors).length) throw new ValidationError(errors, 'The restore request needs attention.');
   const params: RestoreParams = {
     snapshotId: request.snapshotId,

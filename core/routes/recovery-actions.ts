@@ -190,7 +190,15 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
         title: `Restore · ${context.entity.name}`,
         destinations: destinations.map((d) => ({ id: d.id, name: d.name })),
         optionFields,
-        values: { destination: context.entity.id, mode: 'non_destructive', label: '', ...optionDefaults, ...values },
+        // A service with one restore method offers no choice (Salesforce records: in place).
+        onlyMode: plugin?.restoreModes?.length === 1 ? plugin.restoreModes[0] : null,
+        values: {
+          destination: context.entity.id,
+          mode: plugin?.restoreModes?.[0] ?? 'non_destructive',
+          label: '',
+          ...optionDefaults,
+          ...values,
+        },
         errors,
       },
       Object.keys(errors).length ? 422 : 200,

@@ -100,6 +100,8 @@ export function createSalesforcePlugin(
     ],
     apiUsageLimit: true,
     restoreOptions: salesforceRestoreOptions as unknown as z.ZodType<Record<string, unknown>>,
+    // Records go back to their object (a mode of restoreOptions says how), never into a folder.
+    restoreModes: ['in_place'],
     // Incremental and layered: a run stores only the records that changed and deletes the deleted.
     snapshots: { mode: 'incremental', layered: true },
     // The catalog has four search columns (name, path, author, modified): the object or metadata

@@ -212,6 +212,18 @@ describe('Salesforce record restore', () => {
     expect(s.fake.calls).toBeGreaterThan(before.calls);
   });
 
+  it('refuses a restore into a new folder: records restore in place only', async () => {
+    const account = await entity(s, taskId, 'Account');
+    await expect(
+      startRestore(startContext(s.h, org), {
+        taskId,
+        entityId: account.id,
+        snapshotId: account.lastSnapshotId as string,
+        mode: 'non_destructive',
+      }),
+    ).rejects.toMatchObject({ fields: { mode: 'Salesforce restores in place only.' } });
+  });
+
   it('refuses restore options the plugin does not accept before a job starts', async () => {
     const account = await entity(s, taskId, 'Account');
     await expect(
@@ -394,6 +406,9 @@ describe('Salesforce restore dialog', () => {
     );
     expect(html).toMatch(/<input id="options.hierarchyDepth" name="options.hierarchyDepth" type="number" value="0"/);
     expect(html).toContain('Show what will happen');
+    // Records go back to their object: no "new folder" method is offered.
+    expect(html).toContain('<input type="hidden" name="mode" value="in_place">');
+    expect(html).not.toContain('Restore method');
   });
 
   it('shows what will happen for the options chosen', async () => {
