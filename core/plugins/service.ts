@@ -119,7 +119,10 @@ export type RestoreMode = 'non_destructive' | 'in_place';
 export interface RestoreRun {
   /** Whose backup the items come from. */
   entity: EntityRef;
-  /** Where they go: the same entity, or another entity of the same task. */
+  /**
+   * Where they go: the same entity, another entity of the same task, or (plugins with
+   * `restoreToOtherTasks`) the same entity of another task, whose connection this is.
+   */
   destination: EntityRef;
   mode: RestoreMode;
   /** For 'non_destructive': the folder to create and restore into ("Restored 2026-11-22 08:15 UTC"). */
@@ -328,6 +331,12 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
    * nothing and uses it, and a request for another is refused: records restore in place only.
    */
   restoreModes?: readonly RestoreMode[];
+  /**
+   * Restores may go to the same entity of another task of this service in the organization
+   * (another Salesforce org: a Sandbox): the restore dialog offers them, and the job connects
+   * with the destination task's credentials and API budget, reading the source task's backup.
+   */
+  restoreToOtherTasks?: boolean;
   /** Whether the task offers the "API usage limit %" setting. */
   apiUsageLimit: boolean;
   /**

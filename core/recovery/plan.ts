@@ -9,7 +9,7 @@ import type { Logger } from '../logging.ts';
 import type { RestoreItem, RestorePlan, ServicePlugin } from '../plugins/service.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { connectTask } from '../tasks/connection.ts';
-import { TaskEntity } from '../tasks/entities.ts';
+import { type IBackupTask, TaskEntity } from '../tasks/entities.ts';
 import type { TaskStorage } from '../tasks/storage.ts';
 import { selectedItems } from './items.ts';
 import { relatedSnapshots } from './related.ts';
@@ -49,7 +49,9 @@ export async function planRestore(
         if (reader.manifest.task !== task.id || reader.manifest.entity !== entity.externalId) {
           throw new Error(`snapshot ${params.snapshotId.slice(0, 12)} is not a snapshot of ${entity.name}`);
         }
-        const connection = await connectTask(em, task, plugin, work.credentials, work.signal, work.log);
+        // Another task's entity: its connection (another org) is the one written to.
+        const target = destination.task.id === task.id ? task : (destination.task as IBackupTask);
+        const connection = await connectTask(em, target, plugin, work.credentials, work.signal, work.log);
         try {
           if (!connection.plan) return null;
           const fields = itemFieldMap(plugin.searchFields);
@@ -80,7 +82,7 @@ export async function planRestore(
                 return found ? { externalId, name: found.name, kind: found.kind } : undefined;
               },
             }),
-            apiUsageLimitPercent: task.apiUsageLimitPercent ?? null,
+            apiUsageLimitPercent: target.apiUsageLimitPercent ?? null,
             signal: work.signal,
             log: work.log,
           });

@@ -9,7 +9,7 @@ import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import { itemFieldMap } from '../catalog/item-fields.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
 import { appendJobLog, logEntry } from '../jobs/queue.ts';
-import type { RestoreItem } from '../plugins/service.ts';
+import type { RestoreItem, ServicePlugin } from '../plugins/service.ts';
 import { connectTask } from '../tasks/connection.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
 import { keepAttachment } from './attachment.ts';
@@ -50,16 +50,38 @@ export async function openSnapshot(
   return opened;
 }
 
+/**
+ * The destination entity and the task whose connection writes to it: the source task, or (plugins
+ * with `restoreToOtherTasks`) another task of the same service in the same organization.
+ */
+export async function restoreDestination(
+  em: JobRun['em'],
+  source: RecoverySource,
+  entityId: string,
+  plugin: ServicePlugin,
+): Promise<{ destination: ITaskEntity; destinationTask: IBackupTask }> {
+  const destination = await em.findOne(TaskEntity, { id: entityId }, { populate: ['task'] });
+  const task = destination?.task as IBackupTask | undefined;
+  const same = task?.id === source.task.id;
+  const allowed =
+    same ||
+    (plugin.restoreToOtherTasks &&
+      task?.organization.id === source.task.organization.id &&
+      task?.service === source.task.service &&
+      destination?.externalId === source.entity.externalId);
+  if (!destination || !task || destination.deletedAt || task.deletedAt || !allowed) {
+    throw new JobNotApplicableError('The destination of the restore was deleted.');
+  }
+  return { destination, destinationTask: same ? source.task : task };
+}
+
 export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
   const { ctx, em, job, signal, progress, log } = run;
   const params: RestoreParams = parseParams(restoreParamsSchema, job.params);
   const source = await recoverySource(run, params.entityId);
-  const destination = await em.findOne(TaskEntity, { id: params.destinationEntityId, task: source.task });
-  if (!destination || destination.deletedAt) {
-    throw new JobNotApplicableError('The destination of the restore was deleted.');
-  }
   const plugin = ctx.services(source.task.service);
   if (!plugin) throw new Error(`the service plugin "${source.task.service}" is not installed on this appliance`);
+  const { destination, destinationTask } = await restoreDestination(em, source, params.destinationEntityId, plugin);
   const fields = itemFieldMap(plugin.searchFields);
   const rules = { caseInsensitive: plugin.pathsCaseInsensitive };
 
@@ -80,7 +102,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
           source,
           params.snapshotId,
         );
-        const connection = await connectTask(em, source.task, plugin, ctx.credentials, signal, log);
+        const connection = await connectTask(em, destinationTask, plugin, ctx.credentials, signal, log);
         try {
           if (!connection.restore) {
             throw new Error(`${plugin.label} cannot restore items on this appliance; export them instead`);
@@ -123,7 +145,8 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
                 return found ? { externalId, name: found.name, kind: found.kind } : undefined;
               },
             }),
-            apiUsageLimitPercent: source.task.apiUsageLimitPercent ?? null,
+            // The writes spend the destination's API budget (another org's, for another task).
+            apiUsageLimitPercent: destinationTask.apiUsageLimitPercent ?? null,
             signal,
             step: (text) => {
               progress.step = text;
@@ -179,7 +202,8 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
         failedItems: failed.length,
         failed: failed.slice(0, FAILED_LISTED),
         snapshotTime: outcome.snapshotTime,
-        destination: destination.name,
+        destination:
+          destinationTask.id === source.task.id ? destination.name : `${destination.name} in ${destinationTask.name}`,
         ...(outcome.result.counts ? { counts: outcome.result.counts } : {}),
         ...(attachment ? { fileName: attachment.fileName, fileSize: attachment.size } : {}),
       },

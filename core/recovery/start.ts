@@ -17,7 +17,7 @@ import type { IOrganization } from '../identity/entities.ts';
 import { JOB_LABEL_MAX } from '../jobs/entities.ts';
 import { enqueueJob, type Initiator, jobLabel } from '../jobs/queue.ts';
 import { servicePlugin } from '../plugins/registry.ts';
-import type { RestoreMode } from '../plugins/service.ts';
+import type { RestoreMode, ServicePlugin } from '../plugins/service.ts';
 import { formFieldsOf, valuesFromInput } from '../plugins/settings-form.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { findAvailableLocation } from '../storage-locations/locations.ts';
@@ -111,6 +111,33 @@ async function resolve(ctx: StartContext, request: RecoveryRequest, errors: Reco
   return { task, entity, snapshotTime, selection: { keys, paths }, label };
 }
 
+/**
+ * The destination entity: one of the task's, or — for plugins that restore to other tasks — the
+ * same entity (external id) of another task of the same service in the organization acted on.
+ */
+async function findDestination(
+  ctx: StartContext,
+  task: IBackupTask,
+  source: ITaskEntity,
+  plugin: ServicePlugin | undefined,
+  id: string,
+): Promise<ITaskEntity> {
+  const own = id.length <= 36 ? await ctx.em.findOne(TaskEntity, { id, task, deletedAt: null }) : null;
+  if (own || !plugin?.restoreToOtherTasks) return own ?? findEntity(ctx.em, task, id);
+  const other = await ctx.em.findOne(
+    TaskEntity,
+    {
+      id,
+      externalId: source.externalId,
+      deletedAt: null,
+      task: { organization: ctx.organization, service: task.service, deletedAt: null },
+    },
+    { populate: ['task'] },
+  );
+  if (!other) throw new NotFoundError('No such user, team folder or object in this backup task.');
+  return other;
+}
+
 async function findEntity(em: EntityManager, task: IBackupTask, id: string | undefined): Promise<ITaskEntity> {
   const entity =
     typeof id === 'string' && id.length <= 36 ? await em.findOne(TaskEntity, { id, task, deletedAt: null }) : null;
@@ -187,10 +214,10 @@ export async function checkRestore(ctx: StartContext, request: RestoreRequest): 
   requirePermission(ctx.principal, 'restore');
   const errors: Record<string, string> = {};
   const r = await resolve(ctx, request, errors);
-  const destination = request.destinationEntityId
-    ? await findEntity(ctx.em, r.task, request.destinationEntityId)
-    : r.entity;
   const plugin = servicePlugin(r.task.service);
+  const destination = request.destinationEntityId
+    ? await findDestination(ctx, r.task, r.entity, plugin, request.destinationEntityId)
+    : r.entity;
   if (request.mode !== 'non_destructive' && request.mode !== 'in_place') {
     errors.mode = 'Choose non-destructive (into a new folder) or in-place.';
   } else if (plugin?.restoreModes && !plugin.restoreModes.includes(request.mode)) {

@@ -169,7 +169,7 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
   // ---- Restore ----
   async function restoreForm(c: Context<AppEnv>, selection: Selection, values: Record<string, string>, errors = {}) {
     const context = await formContext(c, selection);
-    const { task, plugin } = await recoveryTarget(c);
+    const { task, entity, plugin } = await recoveryTarget(c);
     const optionFields = restoreOptionFields(plugin);
     const optionDefaults = Object.fromEntries(
       optionFields.filter((f) => f.defaultValue !== null).map((f) => [f.inputName, f.defaultValue as string]),
@@ -181,6 +181,18 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
         { task, deletedAt: null, status: { $ne: 'archived' } },
         { orderBy: { name: 'asc' }, limit: 500 },
       );
+    // The same object of the organization's other tasks of this service (another org, a Sandbox).
+    const elsewhere = plugin?.restoreToOtherTasks
+      ? await c.get('em').find(
+          TaskEntity,
+          {
+            externalId: entity.externalId,
+            deletedAt: null,
+            task: { organization: organizationOf(c), service: task.service, deletedAt: null, id: { $ne: task.id } },
+          },
+          { populate: ['task'], orderBy: { task: { name: 'asc' } }, limit: 100 },
+        )
+      : [];
     return renderPage(
       c,
       deps,
@@ -188,8 +200,12 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
       {
         ...context,
         title: `Restore · ${context.entity.name}`,
-        destinations: destinations.map((d) => ({ id: d.id, name: d.name })),
+        destinations: [
+          ...destinations.map((d) => ({ id: d.id, name: d.name })),
+          ...elsewhere.map((d) => ({ id: d.id, name: `${d.name} in ${d.task.name}` })),
+        ],
         optionFields,
+        otherTasks: !!plugin?.restoreToOtherTasks,
         // A service with one restore method offers no choice (Salesforce records: in place).
         onlyMode: plugin?.restoreModes?.length === 1 ? plugin.restoreModes[0] : null,
         values: {

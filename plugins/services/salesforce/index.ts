@@ -102,6 +102,8 @@ export function createSalesforcePlugin(
     restoreOptions: salesforceRestoreOptions as unknown as z.ZodType<Record<string, unknown>>,
     // Records go back to their object (a mode of restoreOptions says how), never into a folder.
     restoreModes: ['in_place'],
+    // To the same object of another task's org (a Sandbox, another Production org).
+    restoreToOtherTasks: true,
     // Incremental and layered: a run stores only the records that changed and deletes the deleted.
     snapshots: { mode: 'incremental', layered: true },
     // The catalog has four search columns (name, path, author, modified): the object or metadata

@@ -4,17 +4,15 @@
 // on records changed, unchanged and deleted since the backup; the restore options validated
 // before a job starts; and the restore into another org, where none of the ids exist.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IOrganization } from '../../../core/identity/entities.ts';
+import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { servicePlugin } from '../../../core/plugins/registry.ts';
-import type { RestoreItem, ServicePlugin } from '../../../core/plugins/service.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { planRestore } from '../../../core/recovery/plan.ts';
-import { relatedSnapshots } from '../../../core/recovery/related.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
+import { createTask } from '../../../core/tasks/tasks-service.ts';
 import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
-import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
 import {
   type AccountHierarchy,
   defineHierarchyObjects,
@@ -23,6 +21,7 @@ import {
   seedAccountHierarchy,
   seedDemoOrg,
 } from '../../fakes/salesforce/index.ts';
+import { ACTOR } from '../../helpers/jobs.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { readZip, startContext } from '../../helpers/recovery.ts';
 import { makeUser, TEST_PASSWORD } from '../../helpers/tenants.ts';
@@ -288,62 +287,52 @@ describe('Salesforce restore modes on records changed, unchanged and deleted sin
 });
 
 describe('Salesforce restore into another org', () => {
-  it('creates the hierarchy there with every lookup remapped (none of the ids exist)', async () => {
+  it('restores to the same object of another task’s org (a Sandbox) with every lookup remapped', async () => {
     const sandbox = s.fake.addOrg('Acme Sandbox');
     seedDemoOrg(sandbox, { accounts: 0 });
     defineHierarchyObjects(sandbox);
     const h = seedAccountHierarchy(s.fake.org, 'Cross Org Co');
     await backup(s, taskId, dataObjects);
-
-    const plugin = servicePlugin(SALESFORCE_KIND) as ServicePlugin;
-    const connection = await plugin.connect(
+    // A second task of the same organization, connected to the Sandbox.
+    const e = s.h.em();
+    const sandboxTask = await createTask(
+      e,
+      s.h.deps,
+      e.getReference(Organization, org.id),
       {
-        environment: 'sandbox',
-        orgId: sandbox.id,
-        orgName: sandbox.name,
-        refreshToken: s.fake.grant(sandbox).refreshToken,
+        service: SALESFORCE_KIND,
+        name: 'Sandbox',
+        connection: {
+          environment: 'sandbox',
+          orgId: sandbox.id,
+          orgName: sandbox.name,
+          refreshToken: s.fake.grant(sandbox).refreshToken,
+        },
+        settings: {},
       },
-      { signal: AbortSignal.timeout(10_000), log: s.h.ctx.log },
+      ACTOR,
     );
-    const task = await s.h.em().findOneOrFail(BackupTask, { id: taskId }, { populate: ['organization'] });
+    await discover(s, sandboxTask.id);
+    const target = await entity(s, sandboxTask.id, 'Account');
     const account = await entity(s, taskId, 'Account');
-    const opened = await s.h.ctx.storage.open({
-      id: task.id,
-      organizationId: task.organization.id,
-      storageLocation: task.storageLocation ?? null,
+    const sandboxCalls = sandbox.api.used;
+    const started = await startRestore(startContext(s.h, org), {
+      taskId,
+      entityId: account.id,
+      snapshotId: account.lastSnapshotId as string,
+      keys: [h.account, h.parent],
+      destinationEntityId: target.id,
+      mode: 'in_place',
+      options: { recordMode: 'overwrite', hierarchyDepth: 3 },
     });
-    try {
-      const reader = await SnapshotReader.open(opened.repo, account.lastSnapshotId as string);
-      async function* items(): AsyncGenerator<RestoreItem> {
-        for (const key of [h.account, h.parent].sort()) {
-          const item = await reader.item(key);
-          if (item) yield { key, kind: item.kind, size: item.size, content: () => reader.content(item) };
-        }
-      }
-      const ref = { externalId: 'Account', name: 'Account', kind: 'data' };
-      const outcome = await connection.restore?.({
-        entity: ref,
-        destination: ref,
-        mode: 'in_place',
-        folderName: '',
-        items: items(),
-        options: { recordMode: 'overwrite', hierarchyDepth: 3 },
-        related: relatedSnapshots({
-          repo: opened.repo,
-          taskId,
-          snapshotId: reader.id,
-          entity: async (externalId) => ({ externalId, name: externalId, kind: 'data' }),
-        }),
-        apiUsageLimitPercent: 75,
-        signal: AbortSignal.timeout(20_000),
-        step: () => undefined,
-        log: s.h.ctx.log,
-      });
-      expect(outcome?.counts).toEqual({ created: 13, updated: 0, skipped: 0, failed: 0 });
-    } finally {
-      await opened.close();
-      await connection.close?.();
-    }
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+    expect(job.error).toBeNull();
+    expect(job.result?.counts).toEqual({ created: 13, updated: 0, skipped: 0, failed: 0 });
+    expect(job.result?.destination).toBe('Account in Sandbox');
+    // The Sandbox's budget paid for the writes; the source org was only read from its backup.
+    expect(sandbox.api.used).toBeGreaterThan(sandboxCalls + 7);
+
     const [parent] = live(sandbox, 'Account', (v) => v.Name === 'Cross Org Co Holdings');
     const [account2] = live(sandbox, 'Account', (v) => v.Name === 'Cross Org Co');
     expect(account2?.ParentId).toBe(parent?.Id);
@@ -359,13 +348,34 @@ describe('Salesforce restore into another org', () => {
     const [taskRow] = live(sandbox, 'Task', () => true);
     expect(opportunities.map((o) => o.Id)).toContain(taskRow?.WhatId);
     expect(contacts.map((c) => c.Id)).toContain(taskRow?.WhoId);
-    // Nothing in the sandbox points at an id of the source org.
+    // Nothing in the Sandbox points at an id of the source org.
     const sourceIds = new Set([h.parent, h.account, ...h.contacts, ...h.opportunities, h.caseId, h.invoice, h.task]);
     for (const object of ['Account', 'Contact', 'Opportunity', 'OpportunityLineItem', 'Case', 'Invoice__c', 'Task']) {
       for (const v of live(sandbox, object, () => true)) {
         for (const value of Object.values(v)) expect(sourceIds.has(String(value))).toBe(false);
       }
     }
+  });
+
+  it('refuses another task’s entity that is not the same object, or another tenant’s', async () => {
+    const account = await entity(s, taskId, 'Account');
+    const sandboxTask = await s.h.em().findOneOrFail(BackupTask, { name: 'Sandbox' });
+    const contact = await entity(s, sandboxTask.id, 'Contact');
+    const request = {
+      taskId,
+      entityId: account.id,
+      snapshotId: account.lastSnapshotId as string,
+      mode: 'in_place' as const,
+    };
+    await expect(
+      startRestore(startContext(s.h, org), { ...request, destinationEntityId: contact.id }),
+    ).rejects.toMatchObject({ name: 'NotFoundError' });
+    const foreign = await salesforceTask(s);
+    await discover(s, foreign.id);
+    const theirs = await entity(s, foreign.id, 'Account');
+    await expect(
+      startRestore(startContext(s.h, org), { ...request, destinationEntityId: theirs.id }),
+    ).rejects.toMatchObject({ name: 'NotFoundError' });
   });
 });
 
@@ -409,6 +419,9 @@ describe('Salesforce restore dialog', () => {
     // Records go back to their object: no "new folder" method is offered.
     expect(html).toContain('<input type="hidden" name="mode" value="in_place">');
     expect(html).not.toContain('Restore method');
+    // The same object of the organization's other Salesforce task (the Sandbox task of the tests
+    // above) is a destination.
+    expect(html).toMatch(/<option value="[0-9a-f-]{36}">Account in Sandbox<\/option>/);
   });
 
   it('shows what will happen for the options chosen', async () => {
