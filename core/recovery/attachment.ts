@@ -42,7 +42,7 @@ export async function keepAttachment(
   const inner = attachment.fileName.replace(/[/\\]/g, '_') || 'attachment';
   try {
     const zip = archiveWriter('zip');
-    const writing = pipeline(zip.output, createWriteStream(partial));
+    const writing = pipeline(zip.output, createWriteStream(partial, { mode: 0o600 }));
     await zip.addFile(inner, bytes.length, input.now, Readable.from([bytes]));
     zip.finish();
     await writing;
