@@ -337,6 +337,11 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
    * with the destination task's credentials and API budget, reading the source task's backup.
    */
   restoreToOtherTasks?: boolean;
+  /**
+   * `false` when items restore only to the entity they came from (records to their object): the
+   * dialog offers no other entity of the task, and a request naming one is refused. Default true.
+   */
+  restoreToOtherEntities?: boolean;
   /** Whether the task offers the "API usage limit %" setting. */
   apiUsageLimit: boolean;
   /**

@@ -123,6 +123,12 @@ async function findDestination(
   id: string,
 ): Promise<ITaskEntity> {
   const own = id.length <= 36 ? await ctx.em.findOne(TaskEntity, { id, task, deletedAt: null }) : null;
+  if (own && own.id !== source.id && plugin?.restoreToOtherEntities === false) {
+    throw new ValidationError(
+      { destinationEntityId: `${plugin.label} restores ${source.name} only to ${source.name}.` },
+      'The restore request needs attention.',
+    );
+  }
   if (own || !plugin?.restoreToOtherTasks) return own ?? findEntity(ctx.em, task, id);
   const other = await ctx.em.findOne(
     TaskEntity,

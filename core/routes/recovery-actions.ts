@@ -174,13 +174,17 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
     const optionDefaults = Object.fromEntries(
       optionFields.filter((f) => f.defaultValue !== null).map((f) => [f.inputName, f.defaultValue as string]),
     );
-    const destinations = await c
-      .get('em')
-      .find(
-        TaskEntity,
-        { task, deletedAt: null, status: { $ne: 'archived' } },
-        { orderBy: { name: 'asc' }, limit: 500 },
-      );
+    const destinations = await c.get('em').find(
+      TaskEntity,
+      {
+        task,
+        deletedAt: null,
+        status: { $ne: 'archived' },
+        // Records go back to their own object only.
+        ...(plugin?.restoreToOtherEntities === false ? { id: entity.id } : {}),
+      },
+      { orderBy: { name: 'asc' }, limit: 500 },
+    );
     // The same object of the organization's other tasks of this service (another org, a Sandbox).
     const elsewhere = plugin?.restoreToOtherTasks
       ? await c.get('em').find(

@@ -104,6 +104,7 @@ export function createSalesforcePlugin(
     restoreModes: ['in_place'],
     // To the same object of another task's org (a Sandbox, another Production org).
     restoreToOtherTasks: true,
+    restoreToOtherEntities: false,
     // Incremental and layered: a run stores only the records that changed and deletes the deleted.
     snapshots: { mode: 'incremental', layered: true },
     // The catalog has four search columns (name, path, author, modified): the object or metadata

@@ -357,7 +357,7 @@ describe('Salesforce restore into another org', () => {
     }
   });
 
-  it('refuses another task’s entity that is not the same object, or another tenant’s', async () => {
+  it('refuses another object, of this task or another, and another tenant’s task', async () => {
     const account = await entity(s, taskId, 'Account');
     const sandboxTask = await s.h.em().findOneOrFail(BackupTask, { name: 'Sandbox' });
     const contact = await entity(s, sandboxTask.id, 'Contact');
@@ -370,6 +370,11 @@ describe('Salesforce restore into another org', () => {
     await expect(
       startRestore(startContext(s.h, org), { ...request, destinationEntityId: contact.id }),
     ).rejects.toMatchObject({ name: 'NotFoundError' });
+    // Nor another object of the same task: records go back to their own object.
+    const ownContact = await entity(s, taskId, 'Contact');
+    await expect(
+      startRestore(startContext(s.h, org), { ...request, destinationEntityId: ownContact.id }),
+    ).rejects.toMatchObject({ fields: { destinationEntityId: 'Salesforce restores Account only to Account.' } });
     const foreign = await salesforceTask(s);
     await discover(s, foreign.id);
     const theirs = await entity(s, foreign.id, 'Account');
@@ -422,6 +427,7 @@ describe('Salesforce restore dialog', () => {
     // The same object of the organization's other Salesforce task (the Sandbox task of the tests
     // above) is a destination.
     expect(html).toMatch(/<option value="[0-9a-f-]{36}">Account in Sandbox<\/option>/);
+    expect(html.match(/<option value="[0-9a-f-]{36}"/g)).toHaveLength(2);
   });
 
   it('shows what will happen for the options chosen', async () => {
