@@ -184,6 +184,11 @@ export async function planRecords(api: SalesforceApi, run: RestorePlanRun): Prom
       left === undefined
         ? `About ${calls} API calls.`
         : `About ${calls} API calls; the task may still use ${left} today (its limit is ${api.limitPercent} % of the org's ${usage?.max} daily requests).`,
+      ...(left !== undefined && calls > left
+        ? [
+            'That is more than the task may still use today: the restore stops at the limit and reports the records it did not write.',
+          ]
+        : []),
       ...(prepared.unknown.length
         ? [`${prepared.unknown.length} records belong to objects the target org does not have; they will fail.`]
         : []),

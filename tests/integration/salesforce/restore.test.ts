@@ -172,24 +172,22 @@ describe('Salesforce record restore', () => {
     sf.delete('Account', hierarchy.parent);
     const account = await entity(s, taskId, 'Account');
     const before = { created: sf.liveIds('Account').length, calls: s.fake.calls, writes: s.fake.count('collections') };
-    const plan = await planRestore(
-      {
-        storage: s.h.ctx.storage,
-        services: servicePlugin,
-        credentials: s.h.ctx.credentials,
-        log: s.h.ctx.log,
-        signal: AbortSignal.timeout(20_000),
-      },
-      startContext(s.h, org),
-      {
-        taskId,
-        entityId: account.id,
-        snapshotId: account.lastSnapshotId as string,
-        keys: [hierarchy.account, hierarchy.parent],
-        mode: 'in_place',
-        options: { recordMode: 'bypass', hierarchyDepth: 1 },
-      },
-    );
+    const work = () => ({
+      storage: s.h.ctx.storage,
+      services: servicePlugin,
+      credentials: s.h.ctx.credentials,
+      log: s.h.ctx.log,
+      signal: AbortSignal.timeout(20_000),
+    });
+    const request = {
+      taskId,
+      entityId: account.id,
+      snapshotId: account.lastSnapshotId as string,
+      keys: [hierarchy.account, hierarchy.parent],
+      mode: 'in_place' as const,
+      options: { recordMode: 'bypass', hierarchyDepth: 1 },
+    };
+    const plan = await planRestore(work(), startContext(s.h, org), request);
     expect(plan?.columns).toEqual(['Object', 'Records', 'Create', 'Update', 'Skip']);
     const rows = new Map(plan?.rows.map((r) => [r[0], r.slice(1)]));
     // Depth 1: the accounts' own children, not the line items or the task under the opportunities.
@@ -209,6 +207,65 @@ describe('Salesforce record restore', () => {
     expect(sf.liveIds('Account')).toHaveLength(before.created);
     expect(s.fake.count('collections')).toBe(before.writes);
     expect(s.fake.calls).toBeGreaterThan(before.calls);
+
+    // With 3 calls left after its reads, the plan says the restore will stop at the limit.
+    const reads = s.fake.calls - before.calls;
+    const used = sf.api.used;
+    sf.api.used = 75_000 - reads - 3;
+    try {
+      const tight = await planRestore(work(), startContext(s.h, org), request);
+      expect(tight?.notes[2]).toMatch(/; the task may still use 3 today /);
+      expect(tight?.notes[3]).toBe(
+        'That is more than the task may still use today: the restore stops at the limit and reports the records it did not write.',
+      );
+    } finally {
+      sf.api.used = used;
+    }
+  });
+
+  it('stops at the task’s API usage limit: what it wrote stands, the rest is reported, the job partial', async () => {
+    const sf = s.fake.org;
+    const ids = Array.from({ length: 250 }, (_, i) => sf.insert('Account', { Name: `Budget ${i}` }));
+    await backup(s, taskId, ['Account']);
+    for (const id of ids) sf.delete('Account', id);
+    const account = await entity(s, taskId, 'Account');
+    const request = {
+      taskId,
+      entityId: account.id,
+      snapshotId: account.lastSnapshotId as string,
+      keys: ids,
+      mode: 'in_place' as const,
+      options: { recordMode: 'overwrite', hierarchyDepth: 0 },
+    };
+    // The restore reads what its plan reads: after those, one call is left (one collection of 200).
+    const before = s.fake.calls;
+    const work = {
+      storage: s.h.ctx.storage,
+      services: servicePlugin,
+      credentials: s.h.ctx.credentials,
+      log: s.h.ctx.log,
+      signal: AbortSignal.timeout(20_000),
+    };
+    await planRestore(work, startContext(s.h, org), request);
+    const reads = s.fake.calls - before;
+    const used = sf.api.used;
+    sf.api.used = 75_000 - reads - 1;
+    try {
+      const started = await startRestore(startContext(s.h, org), request);
+      await s.h.runner.runUntilIdle();
+      const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+      expect(job.state).toBe('partially_succeeded');
+      expect(job.result?.counts).toEqual({ created: 200, updated: 0, skipped: 0, failed: 50 });
+      expect(sf.api.used).toBe(75_000);
+      const rows = [...(await report(job.id)).values()].filter((r) => r.Result === 'failed');
+      expect(rows).toHaveLength(50);
+      expect(rows[0]?.['Error Code']).toBe('API_USAGE_LIMIT');
+      expect(rows[0]?.Message).toMatch(
+        /^Stopped at the task's API usage limit \(75 % of the org's 100000 daily API requests = 75000; 75000 used\)$/,
+      );
+    } finally {
+      sf.api.used = used;
+    }
   });
 
   it('refuses a restore into a new folder: records restore in place only', async () => {
