@@ -87,12 +87,12 @@ describe('Salesforce restore planning', () => {
 
   it('inserts parents before children, whatever order the objects come in', () => {
     const order = insertOrder(['Task', 'OpportunityLineItem', 'Contact', 'Opportunity', 'Account'], info);
-    const before = (a: string, b: string) => order.indexOf(a) < order.indexOf(b);
-    expect(before('Account', 'Contact')).toBe(true);
-    expect(before('Account', 'Opportunity')).toBe(true);
-    expect(before('Opportunity', 'OpportunityLineItem')).toBe(true);
-    expect(before('Opportunity', 'Task')).toBe(true);
-    expect(before('Contact', 'Task')).toBe(true);
+    const precedes = (a: string, b: string) => order.indexOf(a) < order.indexOf(b);
+    expect(precedes('Account', 'Contact')).toBe(true);
+    expect(precedes('Account', 'Opportunity')).toBe(true);
+    expect(precedes('Opportunity', 'OpportunityLineItem')).toBe(true);
+    expect(precedes('Opportunity', 'Task')).toBe(true);
+    expect(precedes('Contact', 'Task')).toBe(true);
   });
 
   it('breaks a cycle at the optional lookup, keeping the required one in order', () => {
