@@ -117,6 +117,7 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const base = '/recovery/tasks/:taskId/entities/:entityId';
   app.use(`${base}/restore`, requireUser(deps), requireRecoveryAccess, requirePermission('restore'));
+  app.use(`${base}/restore/plan`, requireUser(deps), requireRecoveryAccess, requirePermission('restore'));
   app.use(`${base}/export`, requireUser(deps), requireRecoveryAccess, requirePermission('export_download'));
 
   /** The page around the form: what is recovered from where, and the choices the form offers. */

@@ -498,6 +498,15 @@ describe('Salesforce restore dialog', () => {
     expect(html).toContain('Mode: Duplicate; hierarchy depth 1.');
   });
 
+  it('shows the plan only to those who may restore', async () => {
+    await makeUser(s.h.em(), org, 'exporter@acme.example', { role: 'custom', permissions: ['export_download'] });
+    const exporter = await signIn(s.h.app.app, 'exporter@acme.example', TEST_PASSWORD);
+    const res = await s.h.app.app.request(`${path}/plan?${query}&mode=in_place`, {
+      headers: { cookie: exporter, origin: ORIGIN, 'hx-request': 'true' },
+    });
+    expect(res.status).toBe(403);
+  });
+
   it('refuses a bad option on the form, naming it, and starts nothing', async () => {
     const jobs = await s.h.em().count(Job, { kind: 'restore' });
     const res = await post([
