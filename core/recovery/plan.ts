@@ -12,7 +12,7 @@ import { connectTask } from '../tasks/connection.ts';
 import { type IBackupTask, TaskEntity } from '../tasks/entities.ts';
 import type { TaskStorage } from '../tasks/storage.ts';
 import { selectedItems } from './items.ts';
-import { relatedSnapshots } from './related.ts';
+import { relatedSnapshots, sameRoundSnapshots } from './related.ts';
 import { checkRestore, type RestoreRequest, type StartContext } from './start.ts';
 
 export interface PlanContext {
@@ -77,6 +77,7 @@ export async function planRestore(
               repo: opened.repo,
               taskId: task.id,
               snapshotId: params.snapshotId,
+              sameRound: () => sameRoundSnapshots(em, task.id, params.snapshotId),
               entity: async (externalId) => {
                 const found = await em.findOne(TaskEntity, { task, externalId });
                 return found ? { externalId, name: found.name, kind: found.kind } : undefined;

@@ -16,7 +16,7 @@ import { keepAttachment } from './attachment.ts';
 import { checkedContent } from './checked-content.ts';
 import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
-import { relatedSnapshots } from './related.ts';
+import { relatedSnapshots, sameRoundSnapshots } from './related.ts';
 import { restoredFolderName } from './start.ts';
 
 /** Failed items named in the job's result and log (the count is always complete). */
@@ -140,6 +140,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
               repo: opened.repo,
               taskId: source.task.id,
               snapshotId: params.snapshotId,
+              sameRound: () => sameRoundSnapshots(em, source.task.id, params.snapshotId),
               entity: async (externalId) => {
                 const found = await em.findOne(TaskEntity, { task: source.task, externalId });
                 return found ? { externalId, name: found.name, kind: found.kind } : undefined;

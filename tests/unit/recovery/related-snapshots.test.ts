@@ -1,6 +1,7 @@
-// Which snapshot of another entity goes with a restored one (RestoreRun.related): the nearest in
-// time between the restored entity's previous and next snapshots, whichever order a backup round
-// took them in; else the latest at or before it, else the first.
+// Which snapshot of another entity goes with a restored one (RestoreRun.related): the one of the
+// same backup round where known; else the nearest in time between the restored entity's previous
+// and next snapshots, whichever order a round took them in; else the latest at or before it, else
+// the first.
 import { describe, expect, it } from 'vitest';
 import { chooseRelated, type SnapshotRef } from '../../../core/recovery/related.ts';
 
@@ -33,6 +34,14 @@ describe('the snapshots that go with a restored one', () => {
     const withEarlier = [...list, snap('Opportunity', 10)];
     expect(chooseRelated(withEarlier, snap('Account', 0)).get('Opportunity')?.id).toBe('Opportunity@10');
     expect(chooseRelated(withEarlier, snap('Account', 60)).get('Opportunity')?.id).toBe('Opportunity@70');
+  });
+
+  it('takes the snapshot of the same backup round when the jobs say which, however near another is', () => {
+    const restored = { ...snap('Account', 60), round: 'restored' };
+    const list = [snap('Account', 0), snap('Contact', 59), restored, { ...snap('Contact', 75), round: 'restored' }];
+    expect(chooseRelated(list, restored).get('Contact')?.id).toBe('Contact@75');
+    // Without a same-round snapshot of an entity, the nearest in the window again.
+    expect(chooseRelated([...list, snap('Case', 58), snap('Case', 65)], restored).get('Case')?.id).toBe('Case@58');
   });
 
   it('falls back to the latest at or before the restored one when none is in its window', () => {
