@@ -80,10 +80,18 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   ).toString('base64url');
   const credentials = createCredentialCipher(masterKey.key);
   const mailer = createMailer(config, log);
+  const storage = locationTaskStorage({
+    orm,
+    credentials,
+    storageDir: config.storageDir,
+    masterKey: masterKey.key,
+    indexDir: blobIndexDir(config),
+  });
   const deps: AppDeps = {
     config,
     orm,
     log,
+    storage,
     mailer,
     credentials,
     now: () => new Date(),
@@ -94,19 +102,12 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   };
   await warnWithoutPublicUrl(deps);
   if (deps.setupState.complete) await ensureConfiguredDefaultStorage({ ...deps, em: orm.em, now: new Date() });
-  deps.storage = locationTaskStorage({
-    orm,
-    credentials,
-    storageDir: config.storageDir,
-    masterKey: masterKey.key,
-    indexDir: blobIndexDir(config),
-  });
   return {
     deps,
     migrationsApplied: applied,
     orm,
     credentials,
-    storage: deps.storage,
+    storage,
     masterKey: masterKey.key,
     close: async () => {
       mailer.close();

@@ -200,7 +200,7 @@ const NewJobSchema = z
         .optional()
         .openapi({
           description:
-            "The service's own restore options (see its connector's README), checked by the connector when the job runs.",
+            "The service's own restore options (see its connector's README), validated before the job starts (422, field `options.<name>`).",
         }),
     }),
     z.object({

@@ -1,4 +1,5 @@
 // Types shared by the HTTP layer: what each request carries through middleware.
+
 import type { EntityManager } from '@mikro-orm/core';
 import type { Config } from '../../config/schema.ts';
 import type { Principal } from '../access/principal.ts';
@@ -26,7 +27,7 @@ export interface AppDeps {
   credentials: CredentialCipher;
   /** The time; tests replace it to cross expiry boundaries. */
   now: () => Date;
-  /** The tasks' backup repositories, for pages that read an item back (Recovery's item view). */
+  /** The tasks' backup repositories, for pages that read backups before a job (Recovery's item view, a restore's plan). */
   storage?: TaskStorage;
 }
 

@@ -119,7 +119,10 @@ export type RestoreMode = 'non_destructive' | 'in_place';
 export interface RestoreRun {
   /** Whose backup the items come from. */
   entity: EntityRef;
-  /** Where they go: the same entity, or another entity of the same task. */
+  /**
+   * Where they go: the same entity, another entity of the same task, or (plugins with
+   * `restoreToOtherTasks`) the same entity of another task, whose connection this is.
+   */
   destination: EntityRef;
   mode: RestoreMode;
   /** For 'non_destructive': the folder to create and restore into ("Restored 2026-11-22 08:15 UTC"). */
@@ -129,8 +132,20 @@ export interface RestoreRun {
    * item's content before asking for the next one; items not wanted may be skipped unread.
    */
   items: AsyncIterable<RestoreItem>;
-  /** Service-specific options chosen in the restore dialog or sent to the API (validate them). */
+  /**
+   * The plugin's `restoreOptions` as chosen in the restore dialog or the API, parsed by its schema
+   * ({} when the plugin declares none).
+   */
   options: Record<string, unknown>;
+  /**
+   * Another entity's backup of the same task at the same point in time: its snapshot of the same
+   * backup round (the jobs queued together), else the one nearest in time between the restored
+   * snapshot's neighbours, else the latest before it (undefined when it has none). For restores
+   * that cross entities: an Account's Contacts are items of the Contact entity.
+   */
+  related(externalId: string): Promise<RelatedSnapshot | undefined>;
+  /** The task's share of the service's API quota (1–100), as for backups. */
+  apiUsageLimitPercent: number | null;
   /** Aborted when the job is cancelled, loses its claim, or the appliance stops: stop soon and throw. */
   signal: AbortSignal;
   step(text: string): void;
@@ -156,6 +171,37 @@ export interface RecoveryHandle {
   clear(): Promise<void>;
 }
 
+/** A read-only view of another entity's snapshot (see `RestoreRun.related`). */
+export interface RelatedSnapshot {
+  entity: EntityRef;
+  /** When that snapshot was taken (ISO 8601). */
+  time: string;
+  /** One item, or undefined when the snapshot has no such key. */
+  get(key: string): Promise<RestoreItem | undefined>;
+  /** Every item in key order; content is read only when asked for. */
+  items(): AsyncIterable<RestoreItem>;
+}
+
+/** What a restore will do, before it starts: rows the restore dialog shows as a table. */
+export interface RestorePlan {
+  /** Column headings, e.g. ["Object", "Records", "Action"]. */
+  columns: string[];
+  rows: (string | number)[][];
+  /** Sentences under the table (the target, the API calls it will take against the budget left). */
+  notes: string[];
+}
+
+/** What `plan()` is given: the restore's source, destination, selection and options, no writes. */
+export type RestorePlanRun = Omit<RestoreRun, 'folderName' | 'step' | 'recovery'>;
+
+/** A written file the job keeps for download next to its result (a per-item report). */
+export interface JobAttachment {
+  /** Offered under this name ("restore-report.csv"). */
+  fileName: string;
+  contentType: string;
+  content: string | Uint8Array;
+}
+
 export interface RestoreOutcome {
   /** Items written to the service. */
   restored: number;
@@ -163,6 +209,10 @@ export interface RestoreOutcome {
   skipped?: number;
   /** Items that could not be written; the job ends Partially succeeded (or Failed if none was restored). */
   failedItems?: { key: string; reason: string }[];
+  /** Counts shown on the job card beside restored/skipped/failed ("created": 12, "updated": 3). */
+  counts?: Record<string, number>;
+  /** A report kept with the job for download (72 hours, like an export). */
+  attachment?: JobAttachment;
 }
 
 /**
@@ -242,6 +292,11 @@ export interface ServiceConnection<State = unknown> {
   backup(run: BackupRun<State>): Promise<BackupOutcome<State>>;
   /** Writes items back to the service (see RestoreRun); absent when the service cannot restore. */
   restore?(run: RestoreRun): Promise<RestoreOutcome>;
+  /**
+   * What a restore would do, shown in the restore dialog before it starts (objects, counts, the
+   * API calls it will take). Reads only; absent when the service has nothing to add.
+   */
+  plan?(run: RestorePlanRun): Promise<RestorePlan>;
   close?(): Promise<void>;
 }
 
@@ -389,6 +444,28 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
   secretSettings: readonly string[];
   /** Kinds of entity discovered, e.g. [{kind: 'user', label: 'Users'}, {kind: 'team_folder', …}]. */
   entityKinds: readonly { kind: string; label: string }[];
+  /**
+   * Options of a restore (a zod object of scalar fields, like `settings`): the restore dialog
+   * shows them through the form generator, the API takes them as `options`, the kernel validates
+   * them before the job starts and hands the parsed values to `restore()` as `run.options`.
+   */
+  restoreOptions?: ZodType<Record<string, unknown>>;
+  /**
+   * The restore methods the service offers (default both). With one, the restore dialog asks
+   * nothing and uses it, and a request for another is refused: records restore in place only.
+   */
+  restoreModes?: readonly RestoreMode[];
+  /**
+   * Restores may go to the same entity of another task of this service in the organization
+   * (another Salesforce org: a Sandbox): the restore dialog offers them, and the job connects
+   * with the destination task's credentials and API budget, reading the source task's backup.
+   */
+  restoreToOtherTasks?: boolean;
+  /**
+   * `false` when items restore only to the entity they came from (records to their object): the
+   * dialog offers no other entity of the task, and a request naming one is refused. Default true.
+   */
+  restoreToOtherEntities?: boolean;
   /** Whether the task offers the "API usage limit %" setting. */
   apiUsageLimit: boolean;
   /**

@@ -3,6 +3,7 @@
 // link answers "gone" with a sentence saying so, and maintenance deletes the file.
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/core';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
@@ -10,6 +11,14 @@ import { AppError, NotFoundError } from '../errors.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { getJob } from '../jobs/jobs-service.ts';
 import { ExportResult, type IExportResult } from './entities.ts';
+
+/** How long a job's results are offered for download. */
+export const DOWNLOAD_HOURS = 72;
+
+/** Where an organization's export results are kept (removed with the organization). */
+export function exportsFolder(dataDir: string, organizationId: string): string {
+  return join(dataDir, 'exports', organizationId);
+}
 
 export class DownloadExpiredError extends AppError {
   constructor(expiredAt: Date) {
@@ -52,7 +61,7 @@ export async function openDownload(
   now: Date,
 ): Promise<OpenedDownload> {
   const job = await getJob(em, organization, jobId);
-  const result = job.kind === 'export' ? await exportResultOf(em, job.id) : null;
+  const result = job.kind === 'export' || job.kind === 'restore' ? await exportResultOf(em, job.id) : null;
   if (!result) throw new NotFoundError('This job has no results to download.');
   if (downloadState(result, now) === 'expired') throw new DownloadExpiredError(result.expiresAt);
   const stream = createReadStream(result.filePath);

@@ -29,6 +29,7 @@ import {
   type RenamedEntry,
 } from './archive.ts';
 import { checkedContent } from './checked-content.ts';
+import { DOWNLOAD_HOURS, exportsFolder } from './downloads.ts';
 import { ExportResult } from './entities.ts';
 import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { type ExportParams, exportParamsSchema, exportPassphraseContext, parseParams } from './params.ts';
@@ -36,12 +37,7 @@ import { FAILED_LISTED, FAILED_LOGGED, openSnapshot, recoverySource } from './re
 import { writeShapedEntries } from './shaped-export.ts';
 
 /** How long a download link works after the export finished. */
-export const DOWNLOAD_HOURS = 72;
-
-/** Where an organization's export results are kept (removed with the organization). */
-export function exportsFolder(dataDir: string, organizationId: string): string {
-  return join(dataDir, 'exports', organizationId);
-}
+export { DOWNLOAD_HOURS, exportsFolder };
 
 /** "export-user-001-2026-11-22.zip": ASCII, no path characters, for Content-Disposition and sinks. */
 export function resultFileName(label: string, at: Date, extension: string): string {

@@ -137,6 +137,8 @@ export interface JobView {
   downloadExpiresAt: Date | null;
   downloadName: string | null;
   downloadSize: number | null;
+  /** A plugin's counts of a restore (created, updated, …), shown on the job card. */
+  counts: { name: string; label: string; value: number }[];
   log: JobLogEntry[];
 }
 
@@ -160,7 +162,9 @@ export async function jobViews(
   const [tasks, entities, results] = await Promise.all([
     taskIds.length ? em.find(BackupTask, { id: { $in: taskIds } }, { fields: ['id', 'name', 'service'] }) : [],
     entityIds.size ? em.find(TaskEntity, { id: { $in: [...entityIds] } }, { fields: ['id', 'name'] }) : [],
-    em.find(ExportResult, { job: { $in: jobs.filter((j) => j.kind === 'export').map((j) => j.id) } }),
+    em.find(ExportResult, {
+      job: { $in: jobs.filter((j) => j.kind === 'export' || j.kind === 'restore').map((j) => j.id) },
+    }),
   ]);
   const taskById = new Map(tasks.map((t) => [t.id, t]));
   const entityName = new Map(entities.map((e) => [e.id, e.name]));
@@ -206,9 +210,18 @@ export async function jobViews(
       downloadExpiresAt: exportResult?.expiresAt ?? null,
       downloadName: exportResult?.fileName ?? null,
       downloadSize: exportResult ? Number(exportResult.size) : null,
+      counts: countsOf(result.counts),
       log: job.log,
     };
   });
+}
+
+/** `{created: 3}` → [{name: 'created', label: 'Created', value: 3}]; anything else is left out. */
+function countsOf(counts: unknown): JobView['counts'] {
+  if (!counts || typeof counts !== 'object') return [];
+  return Object.entries(counts as Record<string, unknown>)
+    .filter((e): e is [string, number] => typeof e[1] === 'number' && /^[a-z][A-Za-z]{0,30}$/.test(e[0]))
+    .map(([name, value]) => ({ name, label: name.charAt(0).toUpperCase() + name.slice(1), value }));
 }
 
 function destinationOf(job: IJob, entityName: Map<string, string>): string {

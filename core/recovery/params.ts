@@ -24,7 +24,7 @@ export const restoreParamsSchema = z.object({
   ...common,
   destinationEntityId: z.string().max(36),
   mode: z.enum(RESTORE_MODES),
-  /** The service plugin's own restore options (it validates them). */
+  /** The plugin's `restoreOptions`, parsed at start (parsed again by the runner). */
   options: z.record(z.string(), z.unknown()).default({}),
 });
 export type RestoreParams = z.output<typeof restoreParamsSchema>;

@@ -9,13 +9,15 @@ import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import { itemFieldMap } from '../catalog/item-fields.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
 import { appendJobLog, logEntry } from '../jobs/queue.ts';
-import type { RestoreItem } from '../plugins/service.ts';
+import type { RestoreItem, ServicePlugin } from '../plugins/service.ts';
 import { connectTask } from '../tasks/connection.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
 import { recoverJobSteps, recoverySteps } from '../tasks/recovery-steps.ts';
+import { keepAttachment } from './attachment.ts';
 import { checkedContent } from './checked-content.ts';
 import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
+import { relatedSnapshots, sameRoundSnapshots } from './related.ts';
 import { restoredFolderName } from './start.ts';
 
 /** Failed items named in the job's result and log (the count is always complete). */
@@ -49,16 +51,38 @@ export async function openSnapshot(
   return opened;
 }
 
+/**
+ * The destination entity and the task whose connection writes to it: the source task, or (plugins
+ * with `restoreToOtherTasks`) another task of the same service in the same organization.
+ */
+export async function restoreDestination(
+  em: JobRun['em'],
+  source: RecoverySource,
+  entityId: string,
+  plugin: ServicePlugin,
+): Promise<{ destination: ITaskEntity; destinationTask: IBackupTask }> {
+  const destination = await em.findOne(TaskEntity, { id: entityId }, { populate: ['task'] });
+  const task = destination?.task as IBackupTask | undefined;
+  const same = task?.id === source.task.id;
+  const allowed =
+    same ||
+    (plugin.restoreToOtherTasks &&
+      task?.organization.id === source.task.organization.id &&
+      task?.service === source.task.service &&
+      destination?.externalId === source.entity.externalId);
+  if (!destination || !task || destination.deletedAt || task.deletedAt || !allowed) {
+    throw new JobNotApplicableError('The destination of the restore was deleted.');
+  }
+  return { destination, destinationTask: same ? source.task : task };
+}
+
 export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
   const { ctx, em, job, signal, progress, log } = run;
   const params: RestoreParams = parseParams(restoreParamsSchema, job.params);
   const source = await recoverySource(run, params.entityId);
-  const destination = await em.findOne(TaskEntity, { id: params.destinationEntityId, task: source.task });
-  if (!destination || destination.deletedAt) {
-    throw new JobNotApplicableError('The destination of the restore was deleted.');
-  }
   const plugin = ctx.services(source.task.service);
   if (!plugin) throw new Error(`the service plugin "${source.task.service}" is not installed on this appliance`);
+  const { destination, destinationTask } = await restoreDestination(em, source, params.destinationEntityId, plugin);
   const fields = itemFieldMap(plugin.searchFields);
   const rules = { caseInsensitive: plugin.pathsCaseInsensitive };
 
@@ -79,7 +103,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
           source,
           params.snapshotId,
         );
-        const connection = await connectTask(em, source.task, plugin, ctx.credentials, signal, log);
+        const connection = await connectTask(em, destinationTask, plugin, ctx.credentials, signal, log);
         try {
           if (!connection.restore) {
             throw new Error(`${plugin.label} cannot restore items on this appliance; export them instead`);
@@ -112,13 +136,29 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
             mode: params.mode,
             folderName: restoredFolderName(job.createdAt),
             items: items(),
-            options: params.options,
+            options: plugin.restoreOptions ? plugin.restoreOptions.parse(params.options) : {},
+            related: relatedSnapshots({
+              repo: opened.repo,
+              taskId: source.task.id,
+              snapshotId: params.snapshotId,
+              sameRound: () => sameRoundSnapshots(em, source.task.id, params.snapshotId),
+              entity: async (externalId) => {
+                const found = await em.findOne(TaskEntity, { task: source.task, externalId });
+                return found ? { externalId, name: found.name, kind: found.kind } : undefined;
+              },
+            }),
+            // The writes spend the destination's API budget (another org's, for another task).
+            apiUsageLimitPercent: destinationTask.apiUsageLimitPercent ?? null,
             signal,
             step: (text) => {
               progress.step = text;
             },
             log,
-            recovery: recoverySteps(em, { taskId: source.task.id, jobId: job.id, pluginKind: plugin.kind }, ctx.now),
+            recovery: recoverySteps(
+              em,
+              { taskId: destinationTask.id, jobId: job.id, pluginKind: plugin.kind },
+              ctx.now,
+            ),
           });
           signal.throwIfAborted();
           if (handed === 0 && damaged.length === 0 && !isEverything(params.selection)) {
@@ -131,7 +171,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
             em,
             plugin,
             connection,
-            task: source.task,
+            task: destinationTask,
             jobId: job.id,
             log,
             now: ctx.now,
@@ -157,6 +197,19 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
     );
 
     const failed = [...outcome.damaged, ...(outcome.result.failedItems ?? [])];
+    // The plugin's report is kept even when the job then fails: it says why each item failed.
+    const attachment = outcome.result.attachment
+      ? await keepAttachment(
+          em,
+          {
+            dataDir: ctx.settings.dataDir,
+            organizationId: source.task.organization.id,
+            jobId: job.id,
+            now: ctx.now(),
+          },
+          outcome.result.attachment,
+        )
+      : undefined;
     const restored = outcome.result.restored;
     const skipped = outcome.result.skipped ?? 0;
     const now = ctx.now();
@@ -180,7 +233,10 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
         failedItems: failed.length,
         failed: failed.slice(0, FAILED_LISTED),
         snapshotTime: outcome.snapshotTime,
-        destination: destination.name,
+        destination:
+          destinationTask.id === source.task.id ? destination.name : `${destination.name} in ${destinationTask.name}`,
+        ...(outcome.result.counts ? { counts: outcome.result.counts } : {}),
+        ...(attachment ? { fileName: attachment.fileName, fileSize: attachment.size } : {}),
       },
       message: summary,
     };

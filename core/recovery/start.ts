@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import * as openpgp from 'openpgp';
+import { type ZodType, z } from 'zod';
 import { MissingPermissionError } from '../access/errors.ts';
 import { hasPermission, type Principal } from '../access/principal.ts';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
@@ -44,8 +45,9 @@ export interface RestoreRequest extends RecoveryRequest {
   /** Another entity of the same task; the source entity when absent. */
   destinationEntityId?: string | undefined;
   mode: RestoreMode;
-  /** The service plugin's own options (a connector's restore dialog choices); it validates them. */
+  /** The service plugin's `restoreOptions`: JSON values (the API) or form strings (`optionsFrom: 'form'`). */
   options?: Record<string, unknown> | undefined;
+  optionsFrom?: 'form' | 'json' | undefined;
 }
 
 export interface ExportRequest extends RecoveryRequest {
@@ -113,6 +115,39 @@ async function resolve(ctx: StartContext, request: RecoveryRequest, errors: Reco
   return { task, entity, snapshotTime, selection: { keys, paths }, label };
 }
 
+/**
+ * The destination entity: one of the task's, or — for plugins that restore to other tasks — the
+ * same entity (external id) of another task of the same service in the organization acted on.
+ */
+async function findDestination(
+  ctx: StartContext,
+  task: IBackupTask,
+  source: ITaskEntity,
+  plugin: ServicePlugin | undefined,
+  id: string,
+): Promise<ITaskEntity> {
+  const own = id.length <= 36 ? await ctx.em.findOne(TaskEntity, { id, task, deletedAt: null }) : null;
+  if (own && own.id !== source.id && plugin?.restoreToOtherEntities === false) {
+    throw new ValidationError(
+      { destinationEntityId: `${plugin.label} restores ${source.name} only to ${source.name}.` },
+      'The restore request needs attention.',
+    );
+  }
+  if (own || !plugin?.restoreToOtherTasks) return own ?? findEntity(ctx.em, task, id);
+  const other = await ctx.em.findOne(
+    TaskEntity,
+    {
+      id,
+      externalId: source.externalId,
+      deletedAt: null,
+      task: { organization: ctx.organization, service: task.service, deletedAt: null },
+    },
+    { populate: ['task'] },
+  );
+  if (!other) throw new NotFoundError('No such user, team folder or object in this backup task.');
+  return other;
+}
+
 async function findEntity(em: EntityManager, task: IBackupTask, id: string | undefined): Promise<ITaskEntity> {
   const entity =
     typeof id === 'string' && id.length <= 36 ? await em.findOne(TaskEntity, { id, task, deletedAt: null }) : null;
@@ -175,16 +210,36 @@ export function restoredFolderName(at: Date): string {
   return `Restored ${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-export async function startRestore(ctx: StartContext, request: RestoreRequest): Promise<StartedJob> {
+/** A restore request checked as `startRestore` checks it, without queuing anything. */
+export interface CheckedRestore {
+  task: IBackupTask;
+  entity: ITaskEntity;
+  destination: ITaskEntity;
+  params: RestoreParams;
+  label: string | null;
+}
+
+/** Checks a restore request (permission, task, entities, snapshot, selection, mode, options). */
+export async function checkRestore(ctx: StartContext, request: RestoreRequest): Promise<CheckedRestore> {
   requirePermission(ctx.principal, 'restore');
   const errors: Record<string, string> = {};
   const r = await resolve(ctx, request, errors);
+  const plugin = servicePlugin(r.task.service);
   const destination = request.destinationEntityId
-    ? await findEntity(ctx.em, r.task, request.destinationEntityId)
+    ? await findDestination(ctx, r.task, r.entity, plugin, request.destinationEntityId)
     : r.entity;
   if (request.mode !== 'non_destructive' && request.mode !== 'in_place') {
     errors.mode = 'Choose non-destructive (into a new folder) or in-place.';
+  } else if (plugin?.restoreModes && !plugin.restoreModes.includes(request.mode)) {
+    errors.mode = `${plugin.label} restores ${plugin.restoreModes.includes('in_place') ? 'in place' : 'into a new folder'} only.`;
   }
+  const options = parsePluginOptions(
+    plugin?.restoreOptions,
+    request.options,
+    request.optionsFrom ?? 'json',
+    errors,
+    'restore',
+  );
   if (Object.keys(errors).length) throw new ValidationError(errors, 'The restore request needs attention.');
   const params: RestoreParams = {
     snapshotId: request.snapshotId,
@@ -193,8 +248,15 @@ export async function startRestore(ctx: StartContext, request: RestoreRequest): 
     selection: r.selection,
     destinationEntityId: destination.id,
     mode: request.mode,
-    options: request.options ?? {},
+    options,
   };
+  return { task: r.task, entity: r.entity, destination, params, label: r.label };
+}
+
+export async function startRestore(ctx: StartContext, request: RestoreRequest): Promise<StartedJob> {
+  const checked = await checkRestore(ctx, request);
+  const { params, destination } = checked;
+  const r = { ...checked, selection: params.selection, snapshotTime: params.snapshotTime };
   const label = r.label ?? jobLabel(`Restore of ${r.entity.name}`);
   const id = await enqueueJob(
     ctx.em,
@@ -248,7 +310,13 @@ export async function startExport(ctx: StartContext, request: ExportRequest): Pr
   const location = request.locationId
     ? await findAvailableLocation(ctx.em, ctx.organization, request.locationId)
     : null;
-  const options = exportOptionsOf(servicePlugin(r.task.service), request, errors);
+  const options = parsePluginOptions(
+    servicePlugin(r.task.service)?.exportOptions,
+    request.options,
+    request.optionsFrom ?? 'json',
+    errors,
+    'export',
+  );
   if (Object.keys(errors).length) throw new ValidationError(errors, 'The export request needs attention.');
   const params: ExportParams = {
     snapshotId: request.snapshotId,
@@ -289,41 +357,44 @@ export async function startExport(ctx: StartContext, request: ExportRequest): Pr
   return { id, label: jobLabel(label) };
 }
 
-/** The error key of an export option: the form's input name and the API's field name. */
+/** The error key of a plugin option: the form's input name and the API's field name. */
 export function exportOptionKey(name: string): string {
   return `options.${name}`;
 }
 
 /**
- * The service's export options parsed by its schema (`exportOptions`); a problem becomes a field
- * error named `options.<name>`. A service without the schema takes none: any given are refused.
+ * A service's own options (`exportOptions`, `restoreOptions`) parsed by its schema: form strings
+ * coerced as the connect form's are, JSON given to the schema as it is (a value of the wrong type
+ * is refused, not dropped; a name the schema lacks is refused). Each problem lands in `errors`
+ * under `options.<name>`. A service without the schema takes none: any given are refused.
  */
-function exportOptionsOf(
-  plugin: ServicePlugin | undefined,
-  request: ExportRequest,
+export function parsePluginOptions(
+  schema: ZodType<Record<string, unknown>> | undefined,
+  given: Record<string, unknown> | undefined,
+  from: 'form' | 'json',
   errors: Record<string, string>,
+  what: 'export' | 'restore',
 ): Record<string, unknown> {
-  const given = request.options ?? {};
-  const schema = plugin?.exportOptions;
+  const values = given && typeof given === 'object' && !Array.isArray(given) ? given : {};
   if (!schema) {
-    const [name] = Object.keys(given);
-    if (name !== undefined) errors[exportOptionKey(name)] = 'This service offers no export options.';
+    const name = Object.keys(values)[0];
+    if (name !== undefined) errors[exportOptionKey(name)] = `This service takes no ${what} options.`;
     return {};
   }
-  const fields = formFieldsOf(schema, []);
-  // JSON goes to the schema as it is (a value of the wrong type is refused, not dropped).
-  let values = given;
-  if (request.optionsFrom === 'form') {
-    values = valuesFromInput(fields, given, { from: 'form', blankRequired: 'unset' });
+  let input = values;
+  if (from === 'form') {
+    input = valuesFromInput(formFieldsOf(schema, []), values, { from: 'form', blankRequired: 'unset' });
   } else {
-    const unknown = Object.keys(given).find((name) => !fields.some((f) => f.name === name));
-    if (unknown !== undefined) errors[exportOptionKey(unknown)] = 'This service has no such export option.';
+    // Every option of the schema, also those no form shows (lists: the API only).
+    const names =
+      schema instanceof z.ZodObject ? Object.keys(schema.shape) : formFieldsOf(schema, []).map((f) => f.name);
+    const unknown = Object.keys(values).find((name) => !names.includes(name));
+    if (unknown !== undefined) errors[exportOptionKey(unknown)] = `This service has no such ${what} option.`;
   }
-  const parsed = schema.safeParse(values);
+  const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   for (const issue of parsed.error.issues) {
-    const key = exportOptionKey(String(issue.path[0] ?? 'options'));
-    errors[key] ??= issue.message;
+    errors[exportOptionKey(issue.path.map(String).join('.') || 'options')] ??= issue.message;
   }
   return {};
 }

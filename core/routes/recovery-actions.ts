@@ -10,12 +10,15 @@ import { entitySnapshot } from '../catalog/browse.ts';
 import { AppError, NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
+import { renderFragment } from '../http/htmx.ts';
 import { organizationOf, principalOf, requirePermission, requireUser } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
 import { JOB_LABEL_MAX } from '../jobs/entities.ts';
-import type { RestoreMode, ServicePlugin } from '../plugins/service.ts';
+import { servicePlugin } from '../plugins/registry.ts';
+import type { RestoreMode, RestorePlan, ServicePlugin } from '../plugins/service.ts';
 import { formFieldsOf } from '../plugins/settings-form.ts';
 import type { ExportEncryption, ExportFormat } from '../recovery/entities.ts';
+import { planRestore } from '../recovery/plan.ts';
 import {
   exportOptionKey,
   MIN_EXPORT_PASSPHRASE,
@@ -79,6 +82,19 @@ function readSelection(lists: { key: string[]; folder: string[]; pick: string[] 
   return { groups: [{ snapshotId: snapshot, keys: [], paths: [] }], hidden, summary: 'everything in the snapshot' };
 }
 
+/** The plugin's restore options as form fields, named `options.<name>` on the restore form. */
+function restoreOptionFields(plugin: ServicePlugin | undefined) {
+  if (!plugin?.restoreOptions) return [];
+  return formFieldsOf(plugin.restoreOptions, []).map((f) => ({ ...f, inputName: `options.${f.name}` }));
+}
+
+/** The `options.<name>` fields of a submitted restore form. */
+function optionsOf(fields: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(fields)) if (name.startsWith('options.')) out[name.slice(8)] = value;
+  return out;
+}
+
 function fromQuery(c: Context<AppEnv>): Selection {
   return readSelection(
     { key: c.req.queries('key') ?? [], folder: c.req.queries('folder') ?? [], pick: c.req.queries('pick') ?? [] },
@@ -102,6 +118,7 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const base = '/recovery/tasks/:taskId/entities/:entityId';
   app.use(`${base}/restore`, requireUser(deps), requireRecoveryAccess, requirePermission('restore'));
+  app.use(`${base}/restore/plan`, requireUser(deps), requireRecoveryAccess, requirePermission('restore'));
   app.use(`${base}/export`, requireUser(deps), requireRecoveryAccess, requirePermission('export_download'));
 
   /** The page around the form: what is recovered from where, and the choices the form offers. */
@@ -154,14 +171,34 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
   // ---- Restore ----
   async function restoreForm(c: Context<AppEnv>, selection: Selection, values: Record<string, string>, errors = {}) {
     const context = await formContext(c, selection);
-    const { task } = await recoveryTarget(c);
-    const destinations = await c
-      .get('em')
-      .find(
-        TaskEntity,
-        { task, deletedAt: null, status: { $ne: 'archived' } },
-        { orderBy: { name: 'asc' }, limit: 500 },
-      );
+    const { task, entity, plugin } = await recoveryTarget(c);
+    const optionFields = restoreOptionFields(plugin);
+    const optionDefaults = Object.fromEntries(
+      optionFields.filter((f) => f.defaultValue !== null).map((f) => [f.inputName, f.defaultValue as string]),
+    );
+    const destinations = await c.get('em').find(
+      TaskEntity,
+      {
+        task,
+        deletedAt: null,
+        status: { $ne: 'archived' },
+        // Records go back to their own object only.
+        ...(plugin?.restoreToOtherEntities === false ? { id: entity.id } : {}),
+      },
+      { orderBy: { name: 'asc' }, limit: 500 },
+    );
+    // The same object of the organization's other tasks of this service (another org, a Sandbox).
+    const elsewhere = plugin?.restoreToOtherTasks
+      ? await c.get('em').find(
+          TaskEntity,
+          {
+            externalId: entity.externalId,
+            deletedAt: null,
+            task: { organization: organizationOf(c), service: task.service, deletedAt: null, id: { $ne: task.id } },
+          },
+          { populate: ['task'], orderBy: { task: { name: 'asc' } }, limit: 100 },
+        )
+      : [];
     return renderPage(
       c,
       deps,
@@ -169,8 +206,21 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
       {
         ...context,
         title: `Restore · ${context.entity.name}`,
-        destinations: destinations.map((d) => ({ id: d.id, name: d.name })),
-        values: { destination: context.entity.id, mode: 'non_destructive', label: '', ...values },
+        destinations: [
+          ...destinations.map((d) => ({ id: d.id, name: d.name })),
+          ...elsewhere.map((d) => ({ id: d.id, name: `${d.name} in ${d.task.name}` })),
+        ],
+        optionFields,
+        otherTasks: !!plugin?.restoreToOtherTasks,
+        // A service with one restore method offers no choice (Salesforce records: in place).
+        onlyMode: plugin?.restoreModes?.length === 1 ? plugin.restoreModes[0] : null,
+        values: {
+          destination: context.entity.id,
+          mode: plugin?.restoreModes?.[0] ?? 'non_destructive',
+          label: '',
+          ...optionDefaults,
+          ...values,
+        },
         errors,
       },
       Object.keys(errors).length ? 422 : 200,
@@ -194,6 +244,8 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
           label: fields.label,
           destinationEntityId: fields.destination || undefined,
           mode: fields.mode as RestoreMode,
+          options: optionsOf(fields),
+          optionsFrom: 'form',
         }),
       );
     } catch (err) {
@@ -201,6 +253,51 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
       throw err;
     }
     return c.redirect('/jobs?started=restore', 303);
+  });
+
+  // What the restore will do, before it starts (htmx: the dialog's "Show what will happen").
+  app.get(`${base}/restore/plan`, async (c) => {
+    const selection = fromQuery(c);
+    const { task, entity } = await recoveryTarget(c);
+    await formContext(c, selection);
+    const query = Object.fromEntries(Object.entries(c.req.query()).map(([k, v]) => [k, String(v)]));
+    const group = selection.groups[0];
+    let plan: RestorePlan | null = null;
+    let problem: string | null = null;
+    if (!deps.storage) problem = 'What the restore will do cannot be shown on this appliance.';
+    else if (selection.groups.length > 1)
+      problem = 'Items of several snapshots are chosen: each is restored as a job of its own.';
+    else if (group) {
+      try {
+        plan = await planRestore(
+          {
+            storage: deps.storage,
+            services: servicePlugin,
+            credentials: deps.credentials,
+            log: c.get('log'),
+            signal: AbortSignal.timeout(120_000),
+          },
+          startContext(c),
+          {
+            taskId: task.id,
+            entityId: entity.id,
+            snapshotId: group.snapshotId,
+            keys: group.keys,
+            paths: group.paths,
+            destinationEntityId: query.destination || undefined,
+            mode: (query.mode === 'in_place' ? 'in_place' : 'non_destructive') as RestoreMode,
+            options: optionsOf(query),
+            optionsFrom: 'form',
+          },
+        );
+        if (!plan) problem = 'This service says nothing more before a restore: it writes the chosen items.';
+      } catch (err) {
+        if (err instanceof ValidationError) problem = Object.values(err.fields ?? {}).join(' ') || err.message;
+        else if (err instanceof AppError) problem = err.message;
+        else problem = `What the restore will do could not be worked out: ${(err as Error).message}`;
+      }
+    }
+    return renderFragment(c, deps.views, 'partials/recovery/restore-plan.njk', { plan, problem });
   });
 
   // ---- Export (Download) ----

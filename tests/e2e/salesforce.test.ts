@@ -8,7 +8,14 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { FakeSalesforce, seedDemoMetadata, seedDemoOrg } from '../fakes/salesforce/index.ts';
+import {
+  defineHierarchyObjects,
+  deleteAccountHierarchy,
+  FakeSalesforce,
+  seedAccountHierarchy,
+  seedDemoMetadata,
+  seedDemoOrg,
+} from '../fakes/salesforce/index.ts';
 import { newBrowserContext } from '../helpers/browser.ts';
 import { connectorSession } from '../helpers/connector-e2e.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
@@ -20,6 +27,8 @@ const session = connectorSession(async () => {
   salesforce = await new FakeSalesforce({ orgName: 'Northwind Traders (demo)' }).start();
   seedDemoOrg(salesforce.org, { accounts: 12, contactsPerAccount: 4 });
   seedDemoMetadata(salesforce.metadata());
+  // Line items, an invoice (custom master-detail), tasks and Account.ParentId, without records yet.
+  defineHierarchyObjects(salesforce.org);
   return {
     env: {
       HOLDFAST_SALESFORCE_CLIENT_ID: salesforce.clientId,
@@ -40,6 +49,8 @@ async function rowOf(page: Page, taskUrl: string, name: string) {
   return page.locator('#task-entities tbody tr').filter({ has: page.getByLabel(`Select ${name}`, { exact: true }) });
 }
 
+let taskUrl = '';
+
 describe('Salesforce in a browser', () => {
   it('connects a Sandbox org through the sign-in, discovers its objects, backs them up and shows their counts', async () => {
     const context = await newBrowserContext(session.browser, { viewport: DESKTOP });
@@ -56,7 +67,7 @@ describe('Salesforce in a browser', () => {
     // The stand-in's sign-in approves at once and sends the browser back: the task is added.
     await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
     expect(salesforce.requests.get('oauth/authorize')).toBe(authorized + 1);
-    const taskUrl = page.url().replace(/\?.*$/, '');
+    taskUrl = page.url().replace(/\?.*$/, '');
 
     // Discovery lists the org's objects (data) and metadata types; new ones are active.
     await page.getByText('Account', { exact: true }).waitFor();
@@ -163,6 +174,79 @@ describe('Salesforce in a browser', () => {
     await page.locator('tbody tr').filter({ hasText: gone }).getByRole('link', { name }).click();
     expect(await field('LastName').locator('td').textContent()).toBe(String(values.LastName));
     expect(await field('Email').locator('td').textContent()).toBe(String(values.Email ?? '—'));
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  });
+
+  it('restores a deleted account with its hierarchy from item search, every record back and linked', async () => {
+    expect(taskUrl).not.toBe('');
+    const context = await newBrowserContext(session.browser, { viewport: DESKTOP });
+    const page = await context.newPage();
+    const consoleErrors = consoleErrorsOf(page);
+    await signInPage(page, session.url);
+    const sf = salesforce.org;
+    const h = seedAccountHierarchy(sf, 'Fabrikam');
+    const objects = ['Account', 'Contact', 'Opportunity', 'OpportunityLineItem', 'Case', 'Invoice__c', 'Task'];
+    for (const name of objects) {
+      const row = await rowOf(page, taskUrl, name);
+      await row.getByRole('checkbox').check();
+      await page.getByRole('button', { name: 'Backup now' }).click();
+      await page.getByText('1 queued for backup now.').waitFor();
+    }
+    for (const name of objects) {
+      const row = await rowOf(page, taskUrl, name);
+      await row.locator('.badge', { hasText: /^Success$/ }).waitFor({ timeout: 300_000 });
+    }
+    deleteAccountHierarchy(sf, h);
+
+    // Recovery › the task › Account › Via item search: the two accounts, chosen.
+    const taskId = taskUrl.split('/').pop() as string;
+    await page.goto(`${session.url}/recovery/tasks/${taskId}`);
+    await page.getByRole('link', { name: 'Recover from Account', exact: true }).click();
+    await page.getByRole('link', { name: 'Via item search' }).click();
+    await page.getByLabel('Word or phrase').fill('Fabrikam');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Select Fabrikam', { exact: true }).check();
+    await page.getByLabel('Select Fabrikam Holdings', { exact: true }).check();
+    await page.getByRole('button', { name: 'Restore selected' }).click();
+
+    // The plugin's options, and what will happen before it starts.
+    await page.getByLabel(/^Restore mode for existing records/).selectOption({ label: 'Bypass' });
+    await page.getByLabel(/^Hierarchy depth/).fill('2');
+    await page.getByRole('button', { name: 'Show what will happen' }).click();
+    const plan = page.locator('#restore-plan table');
+    await plan.waitFor();
+    expect(
+      await plan.locator('tbody tr').filter({ hasText: 'OpportunityLineItem' }).locator('td').first().textContent(),
+    ).toBe('3');
+    expect(await page.locator('#restore-plan').textContent()).toContain('Mode: Bypass; hierarchy depth 2.');
+    await shoot(page, 'salesforce-restore-form');
+    await page.getByRole('button', { name: 'Restore', exact: true }).click();
+    await page.waitForURL('**/jobs?started=restore');
+    const job = page.locator('[data-job-id]').filter({ hasText: 'Restore of Account' }).first();
+    await job.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 120_000 });
+    expect(await job.locator('[data-fact="created"]').textContent()).toBe('13');
+    expect(await job.locator('[data-fact="failed"]').textContent()).toBe('0');
+    await job.getByRole('link', { name: 'Download results' }).waitFor();
+    await shoot(page, 'salesforce-restore-job');
+
+    // At the stand-in: every record back with a new id, linked to the new ids.
+    const live = (object: string) =>
+      [...(sf.object(object)?.records.values() ?? [])].filter((r) => !r.deletedAt).map((r) => r.values);
+    const account = live('Account').find((v) => v.Name === 'Fabrikam');
+    const parent = live('Account').find((v) => v.Name === 'Fabrikam Holdings');
+    expect(account?.ParentId).toBe(parent?.Id);
+    const opportunities = live('Opportunity').filter((v) => v.AccountId === account?.Id);
+    expect(live('Contact').filter((v) => v.AccountId === account?.Id)).toHaveLength(2);
+    expect(opportunities).toHaveLength(3);
+    expect(live('OpportunityLineItem').filter((v) => opportunities.some((o) => o.Id === v.OpportunityId))).toHaveLength(
+      3,
+    );
+    expect(live('Case').filter((v) => v.AccountId === account?.Id)).toHaveLength(1);
+    expect(live('Invoice__c').filter((v) => v.Account__c === account?.Id)).toHaveLength(1);
+    expect(opportunities.map((o) => o.Id)).toContain(
+      live('Task').find((v) => String(v.Subject).includes('Fabrikam'))?.WhatId,
+    );
     expect(consoleErrors).toEqual([]);
     await context.close();
   });

@@ -175,6 +175,8 @@ export async function restore(
       folderName: restoredFolderName(new Date(String(options.restoredAt ?? new Date().toISOString()))),
       items: items(),
       options: {},
+      related: async () => undefined,
+      apiUsageLimitPercent: null,
       signal,
       step: () => undefined,
       log: d.h.ctx.log,

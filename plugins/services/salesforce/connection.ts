@@ -1,7 +1,6 @@
 // A connection to one Salesforce org: check, discovery (one entity per queryable object), the
-// backup of one object, restores (metadata: metadata-restore.ts; the restore options around them)
+// backup of one object, restores (records: restore.ts; metadata: metadata-restore.ts; the options around them)
 // and the recovery steps restores leave. Loaded (with jsforce) only when a task connects.
-import { z } from 'zod';
 import type { Logger } from '../../../core/plugins/service.ts';
 import {
   type BackupOutcome,
@@ -9,6 +8,8 @@ import {
   type CheckResult,
   type DiscoveredEntity,
   type RestoreOutcome,
+  type RestorePlan,
+  type RestorePlanRun,
   type RestoreRun,
   ServiceAuthError,
   type ServiceConnection,
@@ -20,6 +21,7 @@ import { type SwitchedComponent, switchAutomationOn, withAutomationOff } from '.
 import { backupObject, type SalesforceState } from './backup.ts';
 import { backupMetadataType, METADATA_PREFIX, type MetadataState } from './metadata.ts';
 import { restoreMetadata } from './metadata-restore.ts';
+import { salesforceRestoreOptions } from './restore-options.ts';
 import { API_VERSION, BudgetExhausted, SalesforceApi, type SalesforceSettings } from './session.ts';
 import { setUsersActive } from './users.ts';
 
@@ -57,34 +59,6 @@ export const FILTER_REQUIRED = new Set([
   'UserFieldAccess',
   'Vote',
 ]);
-
-/**
- * The restore dialog's Salesforce options (`run.options`): "Disable triggers in restore"
- * (`disableAutomation`: the active triggers, validation rules and record-triggered flows of the
- * objects the restore writes — `automationObjects` when given, else the restored object — off
- * for the restore) and "Activate inactive users" (`activateInactiveUsers`, used by the record
- * restore: users.ts).
- */
-export const restoreOptions = z
-  .object({
-    disableAutomation: z.boolean().default(false),
-    automationObjects: z
-      .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,79}$/, { error: 'An object is named by its API name.' }))
-      .max(500)
-      .optional(),
-    activateInactiveUsers: z.boolean().default(false),
-  })
-  .loose();
-export type RestoreOptions = z.output<typeof restoreOptions>;
-
-export function parseRestoreOptions(options: Record<string, unknown>): RestoreOptions {
-  const parsed = restoreOptions.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`The restore options are not valid: ${issue?.path.join('.') || 'options'}: ${issue?.message}`);
-  }
-  return parsed.data;
-}
 
 export interface ConnectOptions {
   retry?: RetryPolicy;
@@ -173,32 +147,29 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
   }
 
   /**
-   * Metadata entities are deployed back (metadata-restore.ts); records are not restored by this
-   * connection yet. With "Disable triggers in restore", the restore runs inside
-   * `withAutomationOff` for the objects it writes.
+   * Records go to the record restore (restore.ts), which runs its writes inside the options'
+   * wrappers; metadata components are deployed back (metadata-restore.ts), with "Disable triggers
+   * in restore" around the deploy for the objects named in `automationObjects`.
    */
   async restore(run: RestoreRun): Promise<RestoreOutcome> {
-    const options = parseRestoreOptions(run.options);
-    const body = (): Promise<RestoreOutcome> => {
-      if (run.entity.kind === METADATA) return restoreMetadata(this.api, run, this.#options.bulkPollMs);
-      throw new Error('Salesforce cannot restore records on this appliance yet; export them instead');
+    const options = salesforceRestoreOptions.parse(run.options);
+    if (run.entity.kind === DATA) {
+      const { restoreRecords } = await import('./restore.ts');
+      return restoreRecords(this.api, run, new Date(), this.#options.bulkPollMs);
+    }
+    const objects = options.disableAutomation ? (options.automationObjects ?? []) : [];
+    const deploy = () => restoreMetadata(this.api, run, this.#options.bulkPollMs);
+    if (objects.length === 0) return deploy();
+    return withAutomationOff(this.api, objects, run.recovery, this.#context(run), deploy);
+  }
+
+  #context(run: RestoreRun) {
+    return {
+      signal: run.signal,
+      log: run.log,
+      step: run.step,
+      ...(this.#options.bulkPollMs !== undefined ? { pollMs: this.#options.bulkPollMs } : {}),
     };
-    const objects = options.disableAutomation
-      ? (options.automationObjects ?? (run.destination.kind === DATA ? [run.destination.externalId] : []))
-      : [];
-    if (objects.length === 0) return body();
-    return withAutomationOff(
-      this.api,
-      objects,
-      run.recovery,
-      {
-        signal: run.signal,
-        log: run.log,
-        step: run.step,
-        ...(this.#options.bulkPollMs !== undefined ? { pollMs: this.#options.bulkPollMs } : {}),
-      },
-      body,
-    );
   }
 
   /** A recovery step a restore left (automation to switch back on, users to deactivate again). */
@@ -235,5 +206,11 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
       ...(this.#options.bulkThreshold !== undefined ? { bulkThreshold: this.#options.bulkThreshold } : {}),
       ...(this.#options.bulkPollMs !== undefined ? { bulkPollMs: this.#options.bulkPollMs } : {}),
     });
+  }
+
+  async plan(run: RestorePlanRun): Promise<RestorePlan> {
+    if (run.entity.kind !== DATA) return { columns: [], rows: [], notes: [] };
+    const { planRecords } = await import('./restore.ts');
+    return planRecords(this.api, run);
   }
 }

@@ -8,6 +8,7 @@ import { authorizationUrl, myDomainProblem, SALESFORCE_APP_SETTINGS, salesforceA
 import type { ConnectOptions, SalesforceRunState } from './connection.ts';
 import type { SalesforceChoices } from './oauth.ts';
 import { salesforcePresentation } from './presentation.ts';
+import { salesforceRestoreOptions } from './restore-options.ts';
 import type { SalesforceSettings } from './session.ts';
 
 export { SALESFORCE_APP_SETTINGS, type SalesforceApp, salesforceApp } from './app.ts';
@@ -113,6 +114,12 @@ export function createSalesforcePlugin(
       { kind: 'metadata', label: 'Metadata' },
     ],
     apiUsageLimit: true,
+    restoreOptions: salesforceRestoreOptions as unknown as z.ZodType<Record<string, unknown>>,
+    // Records go back to their object (a mode of restoreOptions says how), never into a folder.
+    restoreModes: ['in_place'],
+    // To the same object of another task's org (a Sandbox, another Production org).
+    restoreToOtherTasks: true,
+    restoreToOtherEntities: false,
     // Incremental and layered: a run stores only the records that changed and deletes the deleted.
     snapshots: { mode: 'incremental', layered: true },
     // The object or metadata type fills the catalog's path, the creator its author and the last

@@ -25,5 +25,11 @@ export {
 } from './model.ts';
 export { OAuthServer } from './oauth.ts';
 export { type DemoOrgOptions, defineDemoObjects, seedDemoMetadata, seedDemoOrg } from './seed.ts';
+export {
+  type AccountHierarchy,
+  defineHierarchyObjects,
+  deleteAccountHierarchy,
+  seedAccountHierarchy,
+} from './seed-hierarchy.ts';
 export { API_VERSION, FakeSalesforce, type FakeSalesforceOptions, type FaultKind } from './server.ts';
 export { parseSoql } from './soql.ts';

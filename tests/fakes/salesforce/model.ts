@@ -2,7 +2,8 @@
 // record has (Id, IsDeleted, CreatedDate, CreatedById, LastModifiedDate, LastModifiedById,
 // SystemModstamp), deletes that go to the recycle bin (queryAll and getDeleted still see them,
 // master-detail children go with their parent), and files (ContentDocument / ContentVersion
-// with their bytes). Tests change the org through these methods; the server only reads it.
+// with their bytes). Tests change the org through these methods, and so do the REST writes
+// (writes.ts).
 import { createHash } from 'node:crypto';
 
 export type FieldType =
@@ -32,6 +33,12 @@ export interface FieldDef {
   /** Master-detail: deleting the parent deletes the child. */
   cascadeDelete?: boolean;
   custom?: boolean;
+  /** An insert must give it (describe: nillable false); master-detail fields always are. */
+  required?: boolean;
+  /** Neither createable nor updateable (a roll-up, an auto number). */
+  readOnly?: boolean;
+  /** A formula (describe: calculated, neither createable nor updateable). */
+  formula?: boolean;
 }
 
 export interface ObjectOptions {
@@ -109,7 +116,9 @@ export class SObject {
     this.keyPrefix = options.keyPrefix ?? keyPrefix;
     this.filterRequired = options.filterRequired ?? false;
     const own =
-      options.noName || fields.some((f) => f.name === 'Name') ? [] : [{ name: 'Name', type: 'string' as const }];
+      options.noName || fields.some((f) => f.name === 'Name')
+        ? []
+        : [{ name: 'Name', type: 'string' as const, required: true }];
     this.fields = [...SYSTEM_FIELDS, ...own, ...fields];
   }
 

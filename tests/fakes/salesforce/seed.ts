@@ -20,6 +20,8 @@ export function defineDemoObjects(org: Org): void {
   org.defineObject(
     'Contact',
     [
+      // The full name: Salesforce composes it, so unlike an Account's Name it is not required.
+      { name: 'Name', type: 'string' },
       { name: 'FirstName', type: 'string' },
       { name: 'LastName', type: 'string' },
       { name: 'Email', type: 'email' },

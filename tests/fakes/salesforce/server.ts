@@ -4,7 +4,8 @@
 // resources jsforce calls: describeGlobal, describe, query / queryAll with nextRecordsUrl paging
 // (Sforce-Query-Options batchSize), getUpdated / getDeleted, limits, a record, and blob fields
 // (ContentVersion VersionData), and Bulk API 2.0 query jobs (CSV results paged by Sforce-Locator)
-// and ingest jobs (bulk-ingest.ts).
+// and ingest jobs (bulk-ingest.ts); record writes (sObject create/update/delete, sObject
+// Collections) are writes.ts'.
 // Every REST answer carries Sforce-Limit-Info: api-usage=N/M; past
 // the org's daily budget calls are refused with REQUEST_LIMIT_EXCEEDED.
 //
@@ -21,6 +22,7 @@ import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
 import { OAuthServer, type Session as OAuthSession } from './oauth.ts';
 import { checkFields, filtersOnId, matches, parseSoql, sortRecords } from './soql.ts';
+import { isCreateable, isRequired, isUpdateable, writeRecords } from './writes.ts';
 
 export const API_VERSION = '62.0';
 
@@ -472,6 +474,12 @@ export class FakeSalesforce {
       this.#bulkQuery(req, res, url, org, session, version, resource.slice('/jobs/query'.length), headers, body);
       return;
     }
+    const written = writeRecords(req.method ?? 'GET', resource, url, org, body);
+    if (written) {
+      if (written.body === undefined) res.writeHead(written.status, headers).end();
+      else sendJson(res, written.status, written.body, headers);
+      return;
+    }
     if (req.method !== 'GET')
       throw restError(405, 'METHOD_NOT_ALLOWED', `HTTP Method '${req.method}' not allowed. Allowed are GET`);
     if (resource === '') {
@@ -725,6 +733,7 @@ function routeOf(resource: string): string {
   if (resource === '/queryAll') return 'queryAll';
   if (resource.startsWith('/query/')) return 'queryMore';
   if (resource === '/limits') return 'limits';
+  if (resource === '/composite/sobjects') return 'collections';
   if (resource === '/jobs/query') return 'bulk/create';
   if (resource === '/jobs/ingest') return 'ingest/create';
   if (resource.startsWith('/jobs/ingest/')) return `ingest/${resource.split('/')[4] ?? 'job'}`;
@@ -805,18 +814,11 @@ function describeBody(o: SObject, org: Org, base: string): Record<string, unknow
       type: f.type,
       soapType: soapType(f),
       custom: f.custom ?? f.name.endsWith('__c'),
-      nillable: !['Id', 'IsDeleted', 'CreatedDate', 'SystemModstamp'].includes(f.name),
-      calculated: false,
-      createable: ![
-        'Id',
-        'IsDeleted',
-        'CreatedDate',
-        'CreatedById',
-        'LastModifiedDate',
-        'LastModifiedById',
-        'SystemModstamp',
-      ].includes(f.name),
-      updateable: ![
+      nillable: !['Id', 'IsDeleted', 'CreatedDate', 'SystemModstamp'].includes(f.name) && !isRequired(f),
+      calculated: !!f.formula,
+      createable: isCreateable(f),
+      updateable: isUpdateable(f),
+      defaultedOnCreate: [
         'Id',
         'IsDeleted',
         'CreatedDate',

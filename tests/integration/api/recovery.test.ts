@@ -147,6 +147,23 @@ describe('the recovery API', () => {
     expect((await file.arrayBuffer()).byteLength).toBeGreaterThan(22);
   });
 
+  it('refuses restore options a service does not take, naming them', async () => {
+    const first = source.entities[0] as ITaskEntity;
+    const { items: snapshots } = await ok(`${entityBase()}/snapshots`);
+    const refused = await call('/api/v1/jobs', 'POST', {
+      kind: 'restore',
+      taskId: source.task.id,
+      entityId: first.id,
+      snapshotId: snapshots[0].id,
+      mode: 'in_place',
+      options: { recordMode: 'overwrite' },
+    });
+    expect(refused.status).toBe(422);
+    expect((await json(refused)).error.fields).toEqual({
+      'options.recordMode': 'This service takes no restore options.',
+    });
+  });
+
   it("answers 404 for another tenant's task, entity and snapshot, even under its own task", async () => {
     const foreignSnapshot = other.snapshotId;
     const foreignEntity = other.entities[0] as ITaskEntity;

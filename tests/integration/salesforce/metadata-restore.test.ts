@@ -248,15 +248,18 @@ describe('Salesforce automation switched off for a restore', () => {
     expect(await pendingSteps()).toBe(0);
   });
 
-  it('is on again after the restore fails (throws)', async () => {
-    // Records are not restored by this branch: the restore of the Account object throws after
-    // the automation of its object (the default: the restored object) was switched off.
+  it('is on again after the restore fails', async () => {
+    // The record restore of the Account object fails after the automation of the objects it
+    // writes (the default: every object it writes) was switched off: Salesforce answers every
+    // sObject Collections write with a 500, past the retries, so no record is written.
     const before = s.fake.deployApi.deploys.length;
+    s.fake.failRoute('collections', 'server', 1000);
     const started = await restore('Account', { disableAutomation: true });
     await s.h.runner.runUntilIdle();
+    s.fake.failRoute('collections', 'server', 0);
     const done = await job(started.id);
     expect(done.state).toBe('failed');
-    expect(done.error).toContain('Salesforce cannot restore records on this appliance yet');
+    expect(done.error).toContain('No item could be restored');
     // Off, then back on: two deploys of Account's trigger, rule and flow.
     expect(s.fake.deployApi.deploys.slice(before).map((d) => [d.checkOnly, d.status, d.members.sort()])).toEqual([
       [
@@ -348,13 +351,11 @@ describe('Salesforce automation switched off for a restore', () => {
     expect(rows.map((r) => r.status)).toEqual(['failed', 'succeeded']);
   });
 
-  it('refuses options that are not valid, naming them', async () => {
-    const started = await restore('ApexClass', { disableAutomation: true, automationObjects: ['Account; DROP'] });
-    await s.h.runner.runUntilIdle();
-    const done = await job(started.id);
-    expect(done.state).toBe('failed');
-    expect(done.error).toContain(
-      'The restore options are not valid: automationObjects.0: An object is named by its API name.',
-    );
+  it('refuses options that are not valid before a job starts, naming them', async () => {
+    const jobs = await s.h.em().count(Job, {});
+    await expect(
+      restore('ApexClass', { disableAutomation: true, automationObjects: ['Account; DROP'] }),
+    ).rejects.toMatchObject({ fields: { 'options.automationObjects.0': 'An object is named by its API name.' } });
+    expect(await s.h.em().count(Job, {})).toBe(jobs);
   });
 });

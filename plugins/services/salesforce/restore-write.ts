@@ -1,0 +1,243 @@
+// Carrying out a restore plan at the target through sObject Collections (200 records a call,
+// allOrNone false so one refused record does not stop the others): creates object by object in
+// insert order with lookups remapped to the new ids, then one pass of updates — Overwrite's
+// records, and the lookups created records had to leave out (self-lookups, cycles). Every record
+// gets a report row; a refused one carries Salesforce's error code and message.
+
+import { ServiceAuthError } from '../../../core/plugins/service.ts';
+import {
+  type Action,
+  actionOf,
+  COLLECTION_SIZE,
+  type LookupTargets,
+  mapLookup,
+  type ObjectInfo,
+  type RecordMode,
+  recordBody,
+  type SourceRecord,
+} from './restore-plan.ts';
+import { BudgetExhausted, type SalesforceApi } from './session.ts';
+
+export type Result = 'created' | 'updated' | 'skipped' | 'failed';
+
+export interface ReportRow {
+  object: string;
+  sourceId: string;
+  /** The id at the target: new for a created record, the same for an updated or skipped one. */
+  targetId: string | null;
+  action: Action;
+  result: Result;
+  errorCode: string;
+  message: string;
+  notes: string[];
+}
+
+export interface WriteInput {
+  api: SalesforceApi;
+  records: readonly SourceRecord[];
+  order: readonly string[];
+  info: ReadonlyMap<string, ObjectInfo>;
+  live: ReadonlySet<string>;
+  mode: RecordMode;
+  /** Duplicate's name suffix. */
+  suffix: string;
+  signal: AbortSignal;
+  step(text: string): void;
+}
+
+interface SaveResult {
+  id?: string;
+  success: boolean;
+  errors?: { statusCode?: string; errorCode?: string; message?: string }[];
+}
+
+export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
+  const { api, records, order, info, live, mode, signal } = input;
+  const rows = new Map<string, ReportRow>();
+  const remapped = new Map<string, string>();
+  const pending = new Set<string>();
+  for (const r of records) {
+    const action = actionOf(mode, live.has(r.id));
+    rows.set(r.id, {
+      object: r.object,
+      sourceId: r.id,
+      targetId: action === 'create' ? null : r.id,
+      action,
+      result: action === 'skip' ? 'skipped' : 'failed',
+      errorCode: '',
+      message: action === 'skip' ? 'exists at the target: left untouched (Bypass)' : '',
+      notes: [],
+    });
+    if (action === 'create') pending.add(r.id);
+  }
+  const targets: LookupTargets = { remapped, pending, live };
+  const deferred = new Map<string, { record: SourceRecord; fields: { field: string; id: string }[] }>();
+  const row = (id: string) => rows.get(id) as ReportRow;
+  const noteEmptied = (id: string, emptied: { field: string; id: string }[]) => {
+    for (const e of emptied) {
+      row(id).notes.push(`${e.field}: ${e.id} exists neither at the target nor in the restore; left empty`);
+    }
+  };
+
+  try {
+    for (const object of order) {
+      const objectInfo = info.get(object) as ObjectInfo;
+      const creates = withinObjectOrder(
+        records.filter((r) => r.object === object && pending.has(r.id)),
+        objectInfo,
+      );
+      for (let i = 0; i < creates.length; i += COLLECTION_SIZE) {
+        signal.throwIfAborted();
+        const chunk = creates.slice(i, i + COLLECTION_SIZE);
+        input.step(`creating ${object} records (${i + chunk.length} of ${creates.length})`);
+        const bodies = chunk.map((r) =>
+          recordBody(objectInfo, r.values, targets, {
+            forUpdate: false,
+            ...(mode === 'duplicate' && live.has(r.id) ? { suffix: input.suffix } : {}),
+          }),
+        );
+        const results = await save(
+          api,
+          object,
+          'create',
+          bodies.map((b) => b.values),
+          signal,
+        );
+        chunk.forEach((r, n) => {
+          const body = bodies[n] as (typeof bodies)[number];
+          const result = results[n] as SaveResult;
+          pending.delete(r.id);
+          noteEmptied(r.id, body.emptied);
+          if (result.success && result.id) {
+            remapped.set(r.id, result.id);
+            Object.assign(row(r.id), { targetId: result.id, result: 'created' });
+            if (body.deferred.length) deferred.set(r.id, { record: r, fields: body.deferred });
+          } else fail(row(r.id), result);
+        });
+      }
+    }
+
+    // Updates: Overwrite's live records, then the lookups left out while creating.
+    for (const object of order) {
+      const objectInfo = info.get(object) as ObjectInfo;
+      const updates: { sourceId: string; id: string; values: Record<string, unknown> }[] = [];
+      for (const r of records) {
+        if (r.object !== object) continue;
+        const current = row(r.id);
+        if (current.action === 'update') {
+          const body = recordBody(objectInfo, r.values, targets, { forUpdate: true });
+          noteEmptied(r.id, body.emptied);
+          updates.push({ sourceId: r.id, id: r.id, values: body.values });
+        }
+        const late = deferred.get(r.id);
+        if (late && current.targetId) {
+          const values: Record<string, unknown> = {};
+          for (const d of late.fields) {
+            const field = objectInfo.fields.find((f) => f.name === d.field);
+            const mapped = mapLookup(d.id, targets);
+            if (!field?.updateable) {
+              current.notes.push(`${d.field}: cannot be set after the insert (not updateable); left empty`);
+            } else if ('to' in mapped) values[d.field] = mapped.to;
+            else current.notes.push(`${d.field}: ${d.id} was not restored; left empty`);
+          }
+          if (Object.keys(values).length) updates.push({ sourceId: r.id, id: current.targetId, values });
+        }
+      }
+      for (let i = 0; i < updates.length; i += COLLECTION_SIZE) {
+        signal.throwIfAborted();
+        const chunk = updates.slice(i, i + COLLECTION_SIZE);
+        input.step(`updating ${object} records (${i + chunk.length} of ${updates.length})`);
+        const results = await save(
+          api,
+          object,
+          'update',
+          chunk.map((u) => ({ Id: u.id, ...u.values })),
+          signal,
+        );
+        chunk.forEach((u, n) => {
+          const result = results[n] as SaveResult;
+          const current = row(u.sourceId);
+          if (current.action === 'update') {
+            if (result.success) current.result = 'updated';
+            else fail(current, result);
+          } else if (!result.success) {
+            const [code, message] = errorOf(result);
+            current.notes.push(`lookups set after the insert were refused: ${code}: ${message}`);
+          }
+        });
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof BudgetExhausted)) throw err;
+    // The task's API budget is reached: what is not written yet is reported, not retried.
+    for (const r of rows.values()) {
+      if (r.result === 'failed' && !r.errorCode) {
+        r.errorCode = 'API_USAGE_LIMIT';
+        r.message = err.message.replace(/: the next run continues from here\.$/, '');
+      }
+    }
+  }
+  return [...rows.values()];
+}
+
+/** Within one object, records whose self-lookup parent is created before them come after it. */
+function withinObjectOrder(records: SourceRecord[], info: ObjectInfo): SourceRecord[] {
+  const selfLookups = info.fields.filter((f) => f.type === 'reference' && f.referenceTo.includes(info.name));
+  if (!selfLookups.length) return records;
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const depth = new Map<string, number>();
+  const depthOf = (r: SourceRecord, seen: Set<string>): number => {
+    const known = depth.get(r.id);
+    if (known !== undefined) return known;
+    seen.add(r.id);
+    let d = 0;
+    for (const f of selfLookups) {
+      const parent = byId.get(String(r.values[f.name] ?? ''));
+      if (parent && !seen.has(parent.id)) d = Math.max(d, depthOf(parent, seen) + 1);
+    }
+    depth.set(r.id, d);
+    return d;
+  };
+  for (const r of records) depthOf(r, new Set());
+  return [...records].sort((a, b) => (depth.get(a.id) ?? 0) - (depth.get(b.id) ?? 0));
+}
+
+async function save(
+  api: SalesforceApi,
+  object: string,
+  kind: 'create' | 'update',
+  records: Record<string, unknown>[],
+  signal: AbortSignal,
+): Promise<SaveResult[]> {
+  try {
+    const sobject = api.conn.sobject(object);
+    const answer = await api.call(
+      `${kind === 'create' ? 'creating' : 'updating'} ${records.length} ${object} records`,
+      () =>
+        (kind === 'create'
+          ? sobject.create(records as never[], { allOrNone: false })
+          : sobject.update(records as never[], { allOrNone: false })) as Promise<unknown>,
+      signal,
+    );
+    return answer as SaveResult[];
+  } catch (err) {
+    if (err instanceof BudgetExhausted || err instanceof ServiceAuthError || (err as Error).name === 'AbortError') {
+      throw err;
+    }
+    // The whole call was refused: every record of it failed with that reason.
+    const message = (err as Error).message;
+    return records.map(() => ({ success: false, errors: [{ statusCode: 'CALL_REFUSED', message }] }));
+  }
+}
+
+function errorOf(result: SaveResult): [string, string] {
+  const e = result.errors?.[0];
+  return [e?.statusCode ?? e?.errorCode ?? 'UNKNOWN', e?.message ?? 'refused without a reason'];
+}
+
+function fail(row: ReportRow, result: SaveResult): void {
+  const [code, message] = errorOf(result);
+  row.result = 'failed';
+  row.errorCode = code;
+  row.message = message;
+}
