@@ -41,6 +41,8 @@ export const ACTIVITIES = [
   'Item archived',
   'Item unavailable',
   'Item available again',
+  'Notification sent',
+  'Notification failed',
 ] as const;
 export type Activity = (typeof ACTIVITIES)[number];
 
