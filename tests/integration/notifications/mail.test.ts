@@ -187,6 +187,32 @@ describe('exceptions', () => {
   });
 });
 
+describe('a task that becomes Disconnected', () => {
+  it('mails once when the service refuses the credentials, and again when they work', async () => {
+    const { customer } = await partnerWithCustomer('Revoked');
+    await recipient(customer, 'ops@revoked.example', 'Revoked Ops', ['exceptions']);
+    const task = await namedTask(customer, 'CRM', { entities: 1 });
+    await discover(task.id);
+    await reconnect(task.id, { entities: 1, token: 'expired' });
+    await expect(discover(task.id)).rejects.toThrow('refused the token');
+    await expect(discover(task.id)).rejects.toThrow('refused the token');
+    await send();
+    const [mail, ...more] = mailsTo('ops@revoked.example');
+    expect(more).toEqual([]);
+    expect(mail?.subject).toBe('Task disconnected: CRM (Revoked Customer)');
+    expect(mail?.text).toContain('The test service refused the token (401).');
+
+    await reconnect(task.id, { entities: 1 });
+    h.advance(1000);
+    await discover(task.id);
+    await send();
+    expect(mailsTo('ops@revoked.example').map((m) => m.subject)).toEqual([
+      'Task disconnected: CRM (Revoked Customer)',
+      'Resolved: CRM is connected again (Revoked Customer)',
+    ]);
+  });
+});
+
 describe('recovery', () => {
   it('mails a finished export with a download link that works', async () => {
     await recipient(root, 'restores@root.example', 'Restore Desk', ['recovery']);
