@@ -161,6 +161,9 @@ export async function deliverDueMail(
       log.warn({ ...fields, reason, retryAt: next.toISOString() }, 'mail could not be sent; will retry');
       report.retrying++;
     }
+    // A refusal usually means the server is down or busy: the rest waits for the next pass
+    // instead of each using up an attempt (and a connection timeout) now.
+    if (reason !== null) break;
   }
   return report;
 }

@@ -49,6 +49,12 @@ afterAll(async () => {
 const send = () =>
   runNotificationSender(h.app.kernel.orm, h.app.kernel.deps.mailer, h.app.kernel.deps.config, h.ctx.log, h.clock.now);
 
+async function adminCookie(): Promise<string> {
+  const login = form({ email: ADMIN.email, password: ADMIN.password, next: '/' });
+  const signedIn = await h.app.app.request('/login', { ...login, headers: { ...login.headers, origin: PUBLIC_URL } });
+  return (signedIn.headers.get('set-cookie') ?? '').split(';')[0] as string;
+}
+
 const mailsTo = (address: string) => smtp.received.filter((m) => m.to.includes(address));
 
 async function partnerWithCustomer(name: string) {
@@ -234,9 +240,7 @@ describe('recovery', () => {
     expect(link).toBe(`/jobs/${started.id}/download`);
     expect(mail?.html).toContain(`href="${PUBLIC_URL}${link}"`);
 
-    const login = form({ email: ADMIN.email, password: ADMIN.password, next: '/' });
-    const signedIn = await h.app.app.request('/login', { ...login, headers: { ...login.headers, origin: PUBLIC_URL } });
-    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const cookie = await adminCookie();
     const download = await h.app.app.request(link as string, { headers: { cookie } });
     expect(download.status).toBe(200);
     const result = await h.em().findOneOrFail(ExportResult, { job: started.id });
@@ -287,6 +291,13 @@ describe('a mail server that is down', () => {
       const waiting = await row();
       expect(waiting).toMatchObject({ status: 'outbox', attempts: attempt });
       expect(waiting.error).toContain('Mailbox busy');
+      if (attempt === 1) {
+        const outbox = await (
+          await h.app.app.request('/settings/outbox', { headers: { cookie: await adminCookie() } })
+        ).text();
+        expect(outbox).toContain('<span class="badge badge-warning">Waiting</span>');
+        expect(outbox).toContain('Attempt 1 failed: ');
+      }
       // Not due before its backoff (60 s, 120 s, 240 s): a pass now sends nothing.
       await send();
       expect(smtp.refusals() - refusedBefore).toBe(attempt);

@@ -4,7 +4,7 @@
 // claim and before it could record the outcome.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Kernel, openKernel } from '../../../core/appliance.ts';
-import { Organization } from '../../../core/identity/entities.ts';
+import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { createLogger } from '../../../core/logging.ts';
 import { MailMessage } from '../../../core/mail/entities.ts';
 import { createRecipient } from '../../../core/notifications/recipients.ts';
@@ -32,7 +32,7 @@ async function start(): Promise<{ smtp: LoopbackSmtp; open: () => Promise<Kernel
   return { smtp, open: () => openKernel(config, log), t0: new Date(Math.floor(Date.now() / 1000) * 1000) };
 }
 
-async function alertFor(kernel: Kernel, at: Date): Promise<void> {
+async function alertFor(kernel: Kernel, at: Date): Promise<IOrganization> {
   const em = kernel.orm.em.fork();
   const id = crypto.randomUUID();
   const org = em.create(Organization, { id, kind: 'root', path: `/${id}/`, name: 'Restart Co' });
@@ -45,6 +45,7 @@ async function alertFor(kernel: Kernel, at: Date): Promise<void> {
     message: 'The storage location is 95% full.',
     at,
   });
+  return org;
 }
 
 const pass = (k: Kernel, at: Date) => runNotificationSender(k.orm, k.deps.mailer, k.deps.config, log, at);
@@ -90,5 +91,25 @@ describe('a restart between send attempts', () => {
     expect(await pass(kernel, later(t0, 301))).toEqual({ sent: 1, retrying: 0, failed: 0 });
     expect(await pass(kernel, later(t0, 7200))).toEqual({ sent: 0, retrying: 0, failed: 0 });
     expect(smtp.received).toHaveLength(1);
+  });
+
+  it('stops a pass at the first refusal, so a server that is down costs the other mail no attempt', async () => {
+    const { smtp, open, t0 } = await start();
+    const kernel = await open();
+    cleanups.push(() => kernel.close());
+    const org = await alertFor(kernel, t0);
+    await createRecipient(kernel.orm.em.fork(), org, { email: 'second@restart.example', types: ['smart_alerts'] }, t0);
+    await raiseSmartAlert(kernel.orm.em.fork(), {
+      organizationId: org.id,
+      key: `second:${org.id}`,
+      title: 'Another alert',
+      message: 'Another one.',
+      at: t0,
+    });
+    smtp.refuseNext(10);
+    expect(await pass(kernel, t0)).toEqual({ sent: 0, retrying: 1, failed: 0 });
+    expect(smtp.refusals()).toBe(1);
+    const rows = await kernel.orm.em.fork().find(MailMessage, {}, { orderBy: { id: 'asc' } });
+    expect(rows.map((m) => m.attempts)).toEqual([1, 0, 0, 0]);
   });
 });
