@@ -3,6 +3,7 @@
 // mail is delivered once — also when the process stopped in the middle of a send, after the
 // claim and before it could record the outcome.
 import { afterEach, describe, expect, it } from 'vitest';
+import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { type Kernel, openKernel } from '../../../core/appliance.ts';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { createLogger } from '../../../core/logging.ts';
@@ -20,7 +21,9 @@ afterEach(async () => {
 
 const log = createLogger('silent');
 
-async function start(): Promise<{ smtp: LoopbackSmtp; open: () => Promise<Kernel>; t0: Date }> {
+async function start(
+  env: Record<string, string> = {},
+): Promise<{ smtp: LoopbackSmtp; open: () => Promise<Kernel>; t0: Date }> {
   const smtp = await startLoopbackSmtp();
   const dir = tempDir();
   cleanups.push(dir.remove, () => smtp.close());
@@ -28,6 +31,7 @@ async function start(): Promise<{ smtp: LoopbackSmtp; open: () => Promise<Kernel
     HOLDFAST_SMTP_URL: smtp.url,
     HOLDFAST_PUBLIC_URL: 'https://backup.example.test',
     HOLDFAST_MAIL_RETRY_BASE_SECONDS: '60',
+    ...env,
   });
   return { smtp, open: () => openKernel(config, log), t0: new Date(Math.floor(Date.now() / 1000) * 1000) };
 }
@@ -111,5 +115,29 @@ describe('a restart between send attempts', () => {
     expect(smtp.refusals()).toBe(1);
     const rows = await kernel.orm.em.fork().find(MailMessage, {}, { orderBy: { id: 'asc' } });
     expect(rows.map((m) => m.attempts)).toEqual([1, 0, 0, 0]);
+  });
+
+  it('marks a mail Failed after its last attempt, with a System Activity row', async () => {
+    const { smtp, open, t0 } = await start({ HOLDFAST_MAIL_MAX_ATTEMPTS: '2' });
+    const kernel = await open();
+    cleanups.push(() => kernel.close());
+    const org = await alertFor(kernel, t0);
+    smtp.refuseNext(10);
+    expect(await pass(kernel, t0)).toEqual({ sent: 0, retrying: 1, failed: 0 });
+    expect(await pass(kernel, later(t0, 61))).toEqual({ sent: 0, retrying: 0, failed: 1 });
+    expect(await pass(kernel, later(t0, 7200))).toEqual({ sent: 0, retrying: 0, failed: 0 });
+    const em = kernel.orm.em.fork();
+    expect(await em.findOneOrFail(MailMessage, { to: 'ops@restart.example' })).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      nextAttemptAt: null,
+    });
+    const rows = await em.find(ActivityEvent, { organization: org.id, activity: 'Notification failed' });
+    expect(rows.map((r) => [r.status, r.summary])).toEqual([
+      [
+        'failed',
+        'Smart alerts to ops@restart.example could not be sent after 2 attempts: Mail command failed: 451 Mailbox busy, try again later',
+      ],
+    ]);
   });
 });
