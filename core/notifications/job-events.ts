@@ -35,6 +35,8 @@ export async function notifyJobFinished(tx: EntityManager, jobId: string): Promi
       payload: { ...base, linkPath: `/tasks/${job.task.id}`, linkLabel: 'Open the task' },
     };
     if (job.state === 'failed' || job.state === 'partially_succeeded') {
+      // A task that lost its credentials has its own incident (mailed by the connection change).
+      if (job.task.connectionState === 'disconnected') return;
       await incidentFailed(tx, { ...event, payload: { ...event.payload, event: 'failed' } });
     } else if (job.state === 'succeeded') {
       await incidentCleared(tx, { ...event, payload: { ...event.payload, event: 'resolved' } });

@@ -202,6 +202,8 @@ describe('a task that becomes Disconnected', () => {
     await reconnect(task.id, { entities: 1, token: 'expired' });
     await expect(discover(task.id)).rejects.toThrow('refused the token');
     await expect(discover(task.id)).rejects.toThrow('refused the token');
+    // Its backups fail meanwhile: the disconnection is the incident, not each failed run.
+    await backupAll(task.id);
     await send();
     const [mail, ...more] = mailsTo('ops@revoked.example');
     expect(more).toEqual([]);
