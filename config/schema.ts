@@ -203,6 +203,22 @@ export const settings = {
     description: 'Sender address of mail from the appliance.',
     schema: text().default('Holdfast <holdfast@localhost>'),
   }),
+  mailRetryBaseSeconds: setting({
+    env: 'HOLDFAST_MAIL_RETRY_BASE_SECONDS',
+    kind: 'integer',
+    defaultText: '60',
+    description:
+      'First retry delay of a notification mail the mail server did not take; each later retry waits twice as long (at most 1 hour).',
+    schema: integer(0, 3600).default(60),
+  }),
+  mailMaxAttempts: setting({
+    env: 'HOLDFAST_MAIL_MAX_ATTEMPTS',
+    kind: 'integer',
+    defaultText: '30',
+    description:
+      'Attempts to send a notification mail before it is marked Failed in the outbox (30 attempts at the default delays span about a day).',
+    schema: integer(1, 1000).default(30),
+  }),
   logLevel: setting({
     env: 'HOLDFAST_LOG_LEVEL',
     kind: 'enum',

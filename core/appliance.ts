@@ -21,6 +21,7 @@ import { JobRunner } from './jobs/runner.ts';
 import type { Logger } from './logging.ts';
 import { createMailer } from './mail/mailer.ts';
 import { startMaintenanceTimer } from './maintenance.ts';
+import { type SenderLoop, startNotificationSender } from './notifications/sender.ts';
 import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
 import { Scheduler } from './scheduler/loop.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
@@ -192,6 +193,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   let maintenance: ReturnType<typeof startMaintenanceTimer> | undefined;
   let cleanUp: Promise<void> | undefined;
   const stopCleanUp = new AbortController();
+  let sender: SenderLoop | undefined;
   if (config.schedulerIntervalSeconds > 0) {
     const ctx = workContext(kernel);
     // Changes restores left at services when the appliance died under them (automation switched
@@ -212,6 +214,15 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
     runner = new JobRunner(ctx, executor);
     scheduler = new Scheduler(ctx, runner);
     runner.start(1000);
+    // Notification mail is sent beside the job runner, on its own loop: a slow or down mail server never holds a job.
+    sender = startNotificationSender(
+      kernel.orm,
+      kernel.deps.mailer,
+      config,
+      log.child({ component: 'notifications' }),
+      kernel.deps.now,
+      Math.min(config.schedulerIntervalSeconds, 10) * 1000,
+    );
     scheduler.start(Math.min(config.schedulerIntervalSeconds * 1000, (config.jobLeaseSeconds * 1000) / 2));
   } else {
     maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now, undefined, config);
@@ -221,6 +232,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   const stop = () => {
     stopping ??= (async () => {
       maintenance?.stop();
+      sender?.stop();
       // A tick in progress (a purge) finishes before the database closes.
       await scheduler?.stop();
       stopCleanUp.abort();
@@ -231,6 +243,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
         closeServer(server, config.shutdownTimeoutMs, log),
       ]);
       await maintenance?.current();
+      await sender?.current();
       await kernel.close();
     })();
     return stopping;

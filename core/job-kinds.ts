@@ -1,7 +1,8 @@
 // The composition root of jobs: which function runs each job kind, and what the end of a job
-// means for a backup task's entity. Registered here, at start-up (appliance.ts) and in every job
+// means for a backup task's entity and for notifications. Registered here, at start-up (appliance.ts) and in every job
 // worker (job-worker.ts), so the queue and runner in jobs/ know neither tasks nor recovery.
-import { onJobEnd, registerJobHandler } from './jobs/handler.ts';
+import { onJobEnd, onJobFinished, registerJobHandler } from './jobs/handler.ts';
+import { notifyJobFinished } from './notifications/job-events.ts';
 import { runExportJob } from './recovery/export-job.ts';
 import { runRestoreJob } from './recovery/restore-job.ts';
 import { runBackupJob } from './tasks/backup-job.ts';
@@ -14,4 +15,5 @@ export function registerJobKinds(): void {
   registerJobHandler('restore', runRestoreJob);
   registerJobHandler('export', runExportJob);
   onJobEnd(settleEntityAfterJob);
+  onJobFinished(notifyJobFinished);
 }

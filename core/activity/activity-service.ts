@@ -42,6 +42,8 @@ export const ACTIVITIES = [
   'Item unavailable',
   'Item available again',
   'Restore clean-up',
+  'Notification sent',
+  'Notification failed',
 ] as const;
 export type Activity = (typeof ACTIVITIES)[number];
 

@@ -9,6 +9,7 @@ import { apiKeysApi } from './api-keys.ts';
 import { auditApi } from './audit.ts';
 import { ipRulesApi } from './ip-rules.ts';
 import { jobsApi } from './jobs.ts';
+import { notificationRecipientsApi } from './notification-recipients.ts';
 import { oauthRoutes } from './oauth.ts';
 import { organizationsApi } from './organizations.ts';
 import { recoveryApi } from './recovery.ts';
@@ -92,6 +93,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', oauthRoutes(deps));
   api.route('/', organizationsApi(deps));
   api.route('/', ipRulesApi(deps));
+  api.route('/', notificationRecipientsApi(deps));
   api.route('/', auditApi(deps));
   api.route('/', activityApi(deps));
   api.route('/', apiKeysApi(deps));

@@ -7,6 +7,7 @@ import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogV
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
+import { Notification, NotificationIncident, NotificationRecipient } from '../notifications/entities.ts';
 import { ExportResult } from '../recovery/entities.ts';
 import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
@@ -39,4 +40,7 @@ export const kernelEntities = [
   StorageRepository,
   ActivityEvent,
   ExportResult,
+  NotificationRecipient,
+  Notification,
+  NotificationIncident,
 ];

@@ -86,6 +86,7 @@ export function settingsTabsFor(path: string, principal: Principal, organization
       show: hasPermission(principal, 'manage_security'),
     },
     { label: 'Storage', href: '/settings/storage', show: true },
+    { label: 'Notifications', href: '/settings/notifications', show: hasPermission(principal, 'manage_notifications') },
     { label: 'API', href: '/settings/api', show: hasPermission(principal, 'manage_integrations') },
     {
       label: 'Outbox',

@@ -11,6 +11,7 @@ export const PERMISSIONS = [
   'manage_users',
   'manage_security',
   'manage_integrations',
+  'manage_notifications',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -28,11 +29,10 @@ export const BACKUP_OPERATOR_PERMISSIONS: readonly Permission[] = [
 ];
 
 /**
- * Permissions of features that do not exist yet ("Manage notifications", "View billing
- * messages"): offered nowhere and checked nowhere until their feature arrives. Users stored with
+ * Permissions of features that do not exist yet ("View billing messages"): offered nowhere and checked nowhere until their feature arrives. Users stored with
  * them keep them (`keepPlanned`), so nothing is lost when they return to `PERMISSIONS`.
  */
-export const PLANNED_PERMISSIONS = ['manage_notifications', 'view_billing_messages'] as const;
+export const PLANNED_PERMISSIONS = ['view_billing_messages'] as const;
 
 export const PERMISSION_LABELS: Record<Permission, { label: string; hint: string }> = {
   view_dashboard: { label: 'View dashboard', hint: 'See the accounts of the portal and their status.' },
@@ -48,6 +48,10 @@ export const PERMISSION_LABELS: Record<Permission, { label: string; hint: string
     hint: 'Two-factor enforcement, password expiry and IP restrictions of the organization.',
   },
   manage_integrations: { label: 'Manage integrations', hint: 'Create and delete API keys.' },
+  manage_notifications: {
+    label: 'Manage notifications',
+    hint: 'Choose who receives summary reports, exception, recovery, discovery and smart-alert mail.',
+  },
 };
 
 export function isPermission(value: string): value is Permission {

@@ -90,3 +90,20 @@ export async function jobEnded(
 ): Promise<void> {
   for (const hook of endHooks) await hook(em, job, state, error, now);
 }
+
+/**
+ * Called inside the transaction that ends a job (any final state, any path: handler, failure,
+ * cancel, lapsed lease), with that transaction's EntityManager: what it writes commits with the
+ * job's end or not at all (notifications are queued this way).
+ */
+export type JobFinishedHook = (tx: EntityManager, jobId: string) => Promise<void>;
+
+const finishedHooks = new Set<JobFinishedHook>();
+
+export function onJobFinished(hook: JobFinishedHook): void {
+  finishedHooks.add(hook);
+}
+
+export async function jobFinished(tx: EntityManager, jobId: string): Promise<void> {
+  for (const hook of finishedHooks) await hook(tx, jobId);
+}

@@ -17,7 +17,7 @@ import {
   type JobResult,
   type JobState,
 } from './entities.ts';
-import { jobEnded } from './handler.ts';
+import { jobEnded, jobFinished } from './handler.ts';
 
 export interface Initiator {
   kind: InitiatorKind;
@@ -59,8 +59,8 @@ function appendLog(log: JobLogEntry[], entry: JobLogEntry): JobLogEntry[] {
 
 /**
  * Moves a job to another state with one conditional UPDATE; when that ends the job, its run is
- * recorded in the activity log in the same transaction, so the two never disagree. True when
- * this call changed the row.
+ * recorded in the activity log and the job-finished hooks run (notifications) in the same
+ * transaction, so they never disagree. True when this call changed the row.
  */
 async function changeJob(
   em: EntityManager,
@@ -71,7 +71,10 @@ async function changeJob(
   return em.fork().transactional(async (tx) => {
     const changed = await tx.nativeUpdate(Job, where as never, set as never);
     if (changed !== 1) return false;
-    if (set.finishedAt) await recordJobActivity(tx, jobId);
+    if (set.finishedAt) {
+      await recordJobActivity(tx, jobId);
+      await jobFinished(tx, jobId);
+    }
     return true;
   });
 }

@@ -1,6 +1,8 @@
 // Every message the appliance sends. With no SMTP server configured it stays here as the
 // outbox the root administrator reads, so a fresh appliance can still confirm and reset.
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { Organization } from '../identity/entities.ts';
+import { Notification } from '../notifications/entities.ts';
 
 export const MAIL_STATUSES = ['outbox', 'sent', 'failed'] as const;
 export type MailStatus = (typeof MAIL_STATUSES)[number];
@@ -20,6 +22,15 @@ export const MailMessage = defineEntity({
     status: p.enum(MAIL_STATUSES),
     sentAt: p.datetime().nullable(),
     error: p.string().length(1000).nullable(),
+    /** The HTML part, for mail that has one (notifications). */
+    html: p.text().nullable(),
+    /** Queued mail (notifications): the organization, the notification, and the retry state. */
+    organization: () => p.manyToOne(Organization).nullable().deleteRule('cascade'),
+    notification: () => p.manyToOne(Notification).nullable().deleteRule('cascade'),
+    attempts: p.integer().default(0),
+    /** When the sender may try (again); null for mail sent at once (invitations, resets). */
+    nextAttemptAt: p.datetime().nullable().index(),
   },
+  uniques: [{ properties: ['notification', 'to'] }],
 });
 export type IMailMessage = InferEntity<typeof MailMessage>;

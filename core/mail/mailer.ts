@@ -15,7 +15,21 @@ export interface OutgoingMail {
 
 export interface Mailer {
   send(em: EntityManager, mail: OutgoingMail): Promise<void>;
+  /** Whether a mail server is configured (HOLDFAST_SMTP_URL). */
+  readonly configured: boolean;
+  /** Hands one message to the mail server; throws its reason (credentials removed) when refused. */
+  deliver(mail: OutgoingMail & { html?: string | null }): Promise<void>;
   close(): void;
+}
+
+/** An SMTP error's first line, without credentials (errors can echo the server URL). */
+export function mailErrorReason(err: unknown): string {
+  return (
+    String((err as Error)?.message ?? err)
+      .split('\n')[0]
+      ?.replace(/\/\/[^@/\s]*@/g, '//')
+      .slice(0, 1000) || 'unknown error'
+  );
 }
 
 export interface MailSettings {
@@ -31,6 +45,15 @@ export function createMailer(settings: MailSettings, log: Logger): Mailer {
       )
     : undefined;
   return {
+    configured: transport !== undefined,
+    async deliver(mail) {
+      if (!transport) throw new Error('no mail server is configured');
+      try {
+        await transport.sendMail({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html ?? undefined });
+      } catch (err) {
+        throw new Error(mailErrorReason(err));
+      }
+    },
     async send(em, mail) {
       const fork = em.fork();
       const message = fork.create(MailMessage, {
@@ -53,12 +76,7 @@ export function createMailer(settings: MailSettings, log: Logger): Mailer {
         log.info({ mailId: message.id, to: mail.to, subject: message.subject }, 'mail sent');
       } catch (err) {
         message.status = 'failed';
-        // SMTP errors can echo the server URL; keep only the reason's first line, without credentials.
-        message.error =
-          String((err as Error).message ?? err)
-            .split('\n')[0]
-            ?.replace(/\/\/[^@/\s]*@/g, '//')
-            .slice(0, 1000) ?? 'unknown error';
+        message.error = mailErrorReason(err);
         log.warn(
           { mailId: message.id, to: mail.to, reason: message.error },
           'mail could not be sent; kept in the outbox',

@@ -4,6 +4,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { addActivity } from '../activity/activity-service.ts';
 import { AppError, fieldErrorsFrom, ValidationError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
+import { addNotification } from '../notifications/queue.ts';
 import type { ServiceConnection, ServicePlugin } from '../plugins/service.ts';
 import { ServiceAuthError } from '../plugins/service.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
@@ -68,6 +69,7 @@ export async function markConnection(
   now: Date = new Date(),
 ): Promise<void> {
   const lost = !connected && task.connectionState === 'connected';
+  const regained = connected && task.connectionState === 'disconnected';
   task.connectionState = connected ? 'connected' : 'disconnected';
   task.connectionProblem = connected ? null : (problem?.slice(0, 1000) ?? 'The service refused the connection.');
   if (lost) {
@@ -78,6 +80,24 @@ export async function markConnection(
       at: now,
       task,
       summary: `The service refused the task's credentials: ${task.connectionProblem} Backups stop until the task is authenticated again.`,
+    });
+  }
+  // The exceptions mail of the incident, written by the same flush as the change it reports.
+  if (lost || regained) {
+    addNotification(em, {
+      organizationId: task.organization.id,
+      type: 'exceptions',
+      eventKey: `connection:${task.id}:${now.getTime()}:${lost ? 'lost' : 'regained'}`,
+      payload: {
+        event: lost ? 'disconnected' : 'reconnected',
+        organizationName: task.organization.name ?? '',
+        taskId: task.id,
+        taskName: task.name,
+        reason: lost ? task.connectionProblem : null,
+        linkPath: `/tasks/${task.id}`,
+        linkLabel: 'Open the task',
+      },
+      at: now,
     });
   }
   await em.flush();

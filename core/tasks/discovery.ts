@@ -4,9 +4,11 @@
 // archived backups); an archived entity that reappears is active again. Entities the service
 // marks unavailable (a suspended member) become Unavailable with its reason: not activated, not
 // backed up, not failed; they return to their earlier status when listed as available again.
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { addActivity } from '../activity/activity-service.ts';
 import type { Logger } from '../logging.ts';
+import { addNotification } from '../notifications/queue.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { connectTask, markConnection } from './connection.ts';
@@ -33,6 +35,7 @@ export async function discoverEntities(
   const returned = new Set<ITaskEntity>();
   const unavailable: ITaskEntity[] = [];
   const available: ITaskEntity[] = [];
+  const created: ITaskEntity[] = [];
   try {
     const known = new Map((await em.find(TaskEntity, { task })).map((e) => [e.externalId, e]));
     const seen = new Set<string>();
@@ -46,7 +49,7 @@ export async function discoverEntities(
         : null;
       if (!entity) {
         const status = task.autoActivate ? 'scheduled' : 'not_active';
-        const created = em.create(TaskEntity, {
+        const newEntity = em.create(TaskEntity, {
           task,
           externalId: found.externalId.slice(0, 500),
           name: found.name.slice(0, 500),
@@ -58,8 +61,9 @@ export async function discoverEntities(
           createdAt: options.now,
         });
         report.added++;
-        if (reason) unavailable.push(created);
-        else if (status === 'scheduled') report.activated.push(created);
+        created.push(newEntity);
+        if (reason) unavailable.push(newEntity);
+        else if (status === 'scheduled') report.activated.push(newEntity);
         continue;
       }
       entity.name = found.name.slice(0, 500);
@@ -142,6 +146,26 @@ export async function discoverEntities(
         status: 'succeeded',
         entity,
         summary: `${entity.name} can be read at the service again; it is back to ${entity.status.replace('_', ' ')}.`,
+      });
+    }
+    // The auto-discovery mail, in the same flush; not for a task's first discovery, which finds everything.
+    const news = [...created.map((e) => e.name), ...[...returned].map((e) => e.name)];
+    if (task.discoveredAt && (news.length > 0 || archived.length > 0)) {
+      addNotification(em, {
+        organizationId: task.organization.id,
+        type: 'discovery',
+        eventKey: `discovery:${task.id}:${options.now.getTime()}:${randomUUID()}`,
+        payload: {
+          event: 'discovered',
+          organizationName: task.organization.name ?? '',
+          taskId: task.id,
+          taskName: task.name,
+          items: news,
+          archived: archived.map((e) => e.name),
+          linkPath: `/tasks/${task.id}`,
+          linkLabel: 'Open the task',
+        },
+        at: options.now,
       });
     }
     task.discoveredAt = options.now;

@@ -44,10 +44,12 @@ export async function startApplianceWithTask(
   dataDir: string,
   taskName: string,
   connection: Partial<TestServiceInput>,
+  /** More settings of the appliance (and of the kernel opened beside it). */
+  env: Record<string, string> = {},
 ): Promise<ApplianceWithTask> {
-  const appliance = await startApplianceProcess(baseEnv(dataDir, JOB_ENV));
+  const appliance = await startApplianceProcess(baseEnv(dataDir, { ...JOB_ENV, ...env }));
   await setupAdministrator(appliance.url);
-  const kernel = await openKernel(testConfig(dataDir, JOB_ENV), createLogger('silent'));
+  const kernel = await openKernel(testConfig(dataDir, { ...JOB_ENV, ...env }), createLogger('silent'));
   const em = kernel.orm.em.fork();
   const admin = await em.findOneOrFail(User, { email: ADMIN.email }, { populate: ['organization'] });
   const task = await createTask(

@@ -123,6 +123,7 @@ describe('layering', () => {
       'identity',
       'jobs',
       'mail',
+      'notifications',
       'plugins',
       'recovery',
       'scheduler',

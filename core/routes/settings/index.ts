@@ -5,6 +5,7 @@ import { requireUser } from '../../http/middleware.ts';
 import { accountRoutes } from './account.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { ipRestrictionRoutes } from './ip-restrictions.ts';
+import { notificationRoutes } from './notifications.ts';
 import { outboxRoutes } from './outbox.ts';
 import { securitySettingsRoutes } from './security.ts';
 import { storageSettingsRoutes } from './storage.ts';
@@ -22,5 +23,6 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.route('/', apiKeyRoutes(deps));
   app.route('/', securitySettingsRoutes(deps));
   app.route('/', storageSettingsRoutes(deps));
+  app.route('/', notificationRoutes(deps));
   return app;
 }

@@ -36,6 +36,8 @@ export function outboxRoutes(deps: AppDeps): Hono<AppEnv> {
         text: m.text,
         status: m.status,
         error: m.error,
+        attempts: m.attempts,
+        nextAttemptAt: m.status === 'outbox' ? m.nextAttemptAt : null,
       })),
       page,
       pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),

@@ -34,6 +34,7 @@ interface Ids {
   task: string;
   entity: string;
   job: string;
+  recipient: string;
 }
 
 interface Operation {
@@ -68,6 +69,16 @@ const OPERATIONS: Record<string, Operation> = {
   },
   'DELETE /organizations/{id}/ip-rules/{ruleId}': { rule: { anyOf: ['manage_security'] } },
   'PUT /organizations/{id}/ip-restrictions': { rule: { anyOf: ['manage_security'] }, body: () => ({ enabled: false }) },
+  'GET /organizations/{id}/notification-recipients': { rule: { anyOf: ['manage_notifications'] } },
+  'POST /organizations/{id}/notification-recipients': {
+    rule: { anyOf: ['manage_notifications'] },
+    body: () => ({ email: 'planted@probe.example', types: ['exceptions'] }),
+  },
+  'PATCH /organizations/{id}/notification-recipients/{recipientId}': {
+    rule: { anyOf: ['manage_notifications'] },
+    body: () => ({ displayName: 'Renamed by a probe' }),
+  },
+  'DELETE /organizations/{id}/notification-recipients/{recipientId}': { rule: { anyOf: ['manage_notifications'] } },
   'GET /audit': { rule: { anyOf: ['view_security_audit'] }, query: (o) => ({ organization: o.org }) },
   'GET /audit/export.csv': { rule: { anyOf: ['view_security_audit'] }, query: (o) => ({ organization: o.org }) },
   'GET /activity': { rule: { anyOf: ['view_activity'] }, query: (o) => ({ organization: o.org }) },
@@ -167,6 +178,7 @@ function probes(o: Ids): Probe[] {
       const filled = path
         .replace('{id}', idParam)
         .replace('{ruleId}', o.rule)
+        .replace('{recipientId}', o.recipient)
         .replace('{clientId}', o.key)
         .replace('{userId}', o.user)
         .replace('{locationId}', o.location)
@@ -219,8 +231,27 @@ async function objectsOf(org: IOrganization): Promise<Ids> {
       withBearer(await adminToken(admin, org), 'POST', { entries: ['10.1.1.1'] }),
     ),
   );
+  const recipient = await json(
+    await t.app.request(
+      `/api/v1/organizations/${org.id}/notification-recipients`,
+      withBearer(await adminToken(admin, org), 'POST', {
+        email: `ops-${crypto.randomUUID().slice(0, 8)}@probe.example`,
+        types: ['exceptions'],
+      }),
+    ),
+  );
   const { task, entity, job } = await makeTaskAndExport(t, org.id, results);
-  return { org: org.id, rule: rule.id, key: key.id, user: user.id, location: location.id, task, entity, job };
+  return {
+    org: org.id,
+    rule: rule.id,
+    key: key.id,
+    user: user.id,
+    location: location.id,
+    task,
+    entity,
+    job,
+    recipient: String(recipient.id),
+  };
 }
 
 async function adminToken(admin: IUser, org: IOrganization): Promise<string> {
@@ -235,6 +266,7 @@ async function snapshot(): Promise<string> {
   const tables: Record<string, string> = {
     organizations: 'id, name, status, ip_restrictions_enabled',
     ip_rules: 'id, entries',
+    notification_recipients: 'id, email, display_name, types',
     api_keys: 'id, role, permissions',
     users: 'id, email, display_name, role, permissions, accessible_accounts, status',
     storage_locations: 'id, name, settings',

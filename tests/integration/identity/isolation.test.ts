@@ -13,6 +13,7 @@ import { type IOrganization, Organization, User } from '../../../core/identity/e
 import type { Permission } from '../../../core/identity/permissions.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { enqueueJob } from '../../../core/jobs/queue.ts';
+import { NotificationRecipient } from '../../../core/notifications/entities.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
@@ -35,10 +36,20 @@ const PUBLIC: RegExp[] = [
 ];
 
 /** Which kind of object a route's :id names, by path. */
-type IdKind = 'user' | 'ipRule' | 'organization' | 'apiKey' | 'storageLocation' | 'task' | 'activity' | 'job';
+type IdKind =
+  | 'user'
+  | 'ipRule'
+  | 'organization'
+  | 'apiKey'
+  | 'storageLocation'
+  | 'task'
+  | 'activity'
+  | 'job'
+  | 'recipient';
 const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
+  [/^\/settings\/notifications\/:id/, 'recipient'],
   [/^\/settings\/api\/:id/, 'apiKey'],
   [/^\/settings\/api\/keys\/:clientId/, 'apiKey'],
   [/^\/portal\/accounts\/:id/, 'organization'],
@@ -60,6 +71,7 @@ const ID_KINDS: [RegExp, IdKind][] = [
 const GUARDS: [RegExp, Permission, string?][] = [
   [/^\/settings\/users/, 'manage_users'],
   [/^\/settings\/ip-restrictions/, 'manage_security'],
+  [/^\/settings\/notifications/, 'manage_notifications'],
   [/^\/settings\/security\/policies/, 'manage_security'],
   [/^\/settings\/api/, 'manage_integrations'],
   [/^\/activity\/security-audit/, 'view_security_audit'],
@@ -97,6 +109,7 @@ const foreign: Record<IdKind, string[]> = {
   task: [],
   activity: [],
   job: [],
+  recipient: [],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -116,6 +129,7 @@ async function fingerprint(): Promise<string> {
     e.find(ActivityEvent, {}, { orderBy: { id: 'asc' } }),
     e.find(Job, {}, { orderBy: { id: 'asc' } }),
     e.find(ExportResult, {}, { orderBy: { id: 'asc' } }),
+    e.find(NotificationRecipient, {}, { orderBy: { id: 'asc' } }),
   ]);
   const plain = parts.map((rows) =>
     rows.map((r) => JSON.stringify(r, (k, v) => (k === 'lastLoginAt' || k === 'lastUsedAt' ? undefined : v))),
@@ -177,6 +191,14 @@ beforeAll(async () => {
   for (const org of [sibling, siblingCustomer, otherCustomer, root]) {
     const user = await makeUser(e, org, `user-${org.id.slice(0, 8)}@foreign.example`, { role: 'custom' });
     const rule = e.create(IpRule, { organization: org, description: 'Foreign', entries: ['192.0.2.1'] });
+    const recipient = e.create(NotificationRecipient, {
+      organization: org,
+      email: 'noc@foreign.example',
+      emailKey: 'noc@foreign.example',
+      displayName: 'Foreign NOC',
+      types: ['exceptions'],
+      createdAt: new Date(),
+    });
     const key = e.create(ApiKey, {
       id: `hfk_${org.id.slice(0, 12)}`,
       organization: org,
@@ -246,6 +268,7 @@ beforeAll(async () => {
     foreign.storageLocation.push(location.id);
     foreign.user.push(user.id);
     foreign.ipRule.push(rule.id);
+    foreign.recipient.push(String(recipient.id));
     foreign.apiKey.push(key.id);
     foreign.organization.push(org.id);
   }

@@ -1,13 +1,13 @@
-// Permissions and activities of features that do not exist yet (billing messages, notifications,
-// compare, replicate) are offered nowhere: not in the user form, the activity filter, nor the API's
+// Permissions and activities of features that do not exist yet (billing messages, compare,
+// replicate) are offered nowhere: not in the user form, the activity filter, nor the API's
 // enums. A user stored with such a grant still loads, lists and can be edited, and keeps it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IOrganization, type IUser, User } from '../../../core/identity/entities.ts';
 import { completeSetupVia, createTestApp, form, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 import { makeUser, rootOf } from '../../helpers/tenants.ts';
 
-const PLANNED = ['view_billing_messages', 'manage_notifications'];
-const PLANNED_LABELS = ['View billing messages', 'Manage notifications'];
+const PLANNED = ['view_billing_messages'];
+const PLANNED_LABELS = ['View billing messages'];
 const PLANNED_ACTIVITIES = ['Compare', 'Replicate'];
 
 let t: TestApp;
