@@ -13,6 +13,7 @@
 // `requests` per route ("query", "queryMore", "describe", "updated", "blob", …), `calls`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { notModified } from './conditional.ts';
 import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
 import { OAuthServer, type Session as OAuthSession } from './oauth.ts';
@@ -461,6 +462,10 @@ export class FakeSalesforce {
       return;
     }
     if (resource === '/sobjects') {
+      if (notModified(req, org.describedAt)) {
+        res.writeHead(304, headers).end();
+        return;
+      }
       sendJson(
         res,
         200,
@@ -489,6 +494,10 @@ export class FakeSalesforce {
       if (!object) throw restError(404, 'NOT_FOUND', 'The requested resource does not exist');
       const [, , second, third] = so;
       if (second === 'describe' && !third) {
+        if (notModified(req, object.describedAt)) {
+          res.writeHead(304, headers).end();
+          return;
+        }
         sendJson(res, 200, describeBody(object, org, base), headers);
         return;
       }
@@ -848,9 +857,14 @@ function replication(org: Org, o: SObject, kind: 'updated' | 'deleted', q: URLSe
       .map((r) => r.values.Id);
     return { ids, latestDateCovered: new Date(latest).toISOString().replace('Z', '+0000') };
   }
-  const deletedRecords = [...o.records.values()]
-    .filter((r) => r.deletedAt && r.deletedAt.getTime() >= start && r.deletedAt.getTime() < latest)
-    .map((r) => ({ id: r.values.Id, deletedDate: (r.deletedAt as Date).toISOString().replace('Z', '+0000') }));
+  // The recycle bin's rows and those gone for good (the delete log) alike.
+  const log = [
+    ...[...o.records.values()].flatMap((r) => (r.deletedAt ? [[r.values.Id, r.deletedAt] as const] : [])),
+    ...o.deleteLog,
+  ];
+  const deletedRecords = log
+    .filter(([, at]) => at.getTime() >= start && at.getTime() < latest)
+    .map(([id, at]) => ({ id, deletedDate: at.toISOString().replace('Z', '+0000') }));
   return {
     deletedRecords,
     earliestDateAvailable: new Date(now - 15 * DAY_MS).toISOString().replace('Z', '+0000'),
