@@ -132,8 +132,11 @@ describe('Salesforce backups', () => {
     s.fake.resetCounters();
     const [second] = await backup(s, taskId, ['Contact']);
     expect(second?.state).toBe('succeeded');
-    // describe + one queryAll page holding the three changed rows: nothing else is read.
-    expect(s.fake.calls).toBe(2);
+    // getDeleted, the org's conditional describeGlobal (304: the describe stands) and one queryAll
+    // page holding the three changed rows: nothing else is read.
+    expect(s.fake.calls).toBe(3);
+    expect(s.fake.count('deleted')).toBe(1);
+    expect(s.fake.count('describe')).toBe(0);
     expect(s.fake.count('queryAll')).toBe(1);
     const after = records(await snapshotItems(s, taskId, 'Contact'));
     expect(after.size).toBe(300);

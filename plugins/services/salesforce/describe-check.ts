@@ -1,0 +1,69 @@
+// Whether an object's describe may have changed since the run that last read it, without
+// describing every object again: one conditional describeGlobal (If-Modified-Since) answers for
+// every object of the org, and its answer is shared by the jobs of that org for a few minutes (one
+// job backs up one object, so a task's run is many jobs). Salesforce answers 304 when no object's
+// metadata changed since the date — and also not after org-wide changes (permissions, profiles,
+// labels): then each object asks its own conditional describe.
+import type { SalesforceApi } from './session.ts';
+
+/** How long (org time) an org's "nothing changed" answer stands for its other objects' jobs. */
+export const DESCRIBE_CHECK_TTL_MS = 15 * 60_000;
+
+/** Checks ask from the start of the hour, so the objects of one run share one answer. */
+const BUCKET_MS = 3600_000;
+
+interface Answer {
+  /** Asked If-Modified-Since this time (ms). */
+  since: number;
+  /** The org's clock when it answered. */
+  at: number;
+  unchanged: boolean;
+}
+
+function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+export class DescribeChecks {
+  readonly #answers = new Map<string, Answer[]>();
+  readonly #asking = new Map<string, Promise<Answer>>();
+
+  /**
+   * The org time from which no describe of the org changed after `since`, or undefined when
+   * something may have (the object's own describe decides). `now` is the org's clock as the run
+   * last saw it (undefined before its first answer: an earlier answer is then not trusted).
+   */
+  async unchangedSince(api: SalesforceApi, since: number, signal: AbortSignal): Promise<number | undefined> {
+    const org = `${api.conn.instanceUrl} ${api.conn.userInfo?.organizationId ?? ''}`;
+    const now = api.knowsServerTime ? api.serverTime : undefined;
+    const fresh = (a: Answer) => now !== undefined && now >= a.at && now - a.at < DESCRIBE_CHECK_TTL_MS;
+    const known = (this.#answers.get(org) ?? []).filter(fresh);
+    this.#answers.set(org, known);
+    const unchanged = known.find((a) => a.unchanged && a.since <= since);
+    if (unchanged) return unchanged.at;
+    if (known.some((a) => !a.unchanged && a.since >= since)) return undefined;
+
+    const bucket = Math.floor(since / BUCKET_MS) * BUCKET_MS;
+    const key = `${org} ${bucket}`;
+    let asking = this.#asking.get(key);
+    if (!asking) {
+      asking = (async () => {
+        await api.call(
+          'checking whether object describes changed',
+          () =>
+            api.conn.request({ method: 'GET', url: '/sobjects', headers: { 'If-Modified-Since': httpDate(bucket) } }),
+          signal,
+        );
+        const answer = { since: bucket, at: api.serverTime, unchanged: api.status === 304 };
+        this.#answers.set(org, [...(this.#answers.get(org) ?? []), answer]);
+        return answer;
+      })().finally(() => this.#asking.delete(key));
+      this.#asking.set(key, asking);
+    }
+    const answer = await asking;
+    return answer.unchanged ? answer.at : undefined;
+  }
+}
+
+/** The answers every connection of this appliance shares. */
+export const describeChecks = new DescribeChecks();
