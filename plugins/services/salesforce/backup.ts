@@ -58,9 +58,6 @@ export const BULK_THRESHOLD = 10_000;
  * below, the one page holding every change is the cheapest read there is.
  */
 
-/** getDeleted lists deletions of the last 15 days (Salesforce's delete log). */
-const DELETE_LOG_MS = 15 * 24 * 3600_000;
-
 /** How far back a later run looks before the last run's start (late-committing transactions). */
 export const SAFETY_OVERLAP_MS = 5 * 60_000;
 

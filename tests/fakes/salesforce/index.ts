@@ -12,6 +12,7 @@ export {
   sfDateTime,
 } from './model.ts';
 export { OAuthServer } from './oauth.ts';
+export { changeScaleOrg, type ScaleChange, type ScaleOrgOptions, scaleObjectName, seedScaleOrg } from './scale.ts';
 export { type DemoOrgOptions, defineDemoObjects, seedDemoMetadata, seedDemoOrg } from './seed.ts';
 export { API_VERSION, FakeSalesforce, type FakeSalesforceOptions, type FaultKind } from './server.ts';
 export { parseSoql } from './soql.ts';

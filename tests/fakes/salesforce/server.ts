@@ -13,6 +13,7 @@
 // `requests` per route ("query", "queryMore", "describe", "updated", "blob", …), `calls`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { notModified } from './conditional.ts';
 import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
@@ -125,6 +126,8 @@ export class FakeSalesforce {
   readonly injected = new Map<FaultKind, number>();
   /** REST calls per route, OAuth calls as "oauth/<endpoint>". */
   readonly requests = new Map<string, number>();
+  /** Added to every API call (REST, Bulk, SOAP): a real org's round trip, for the bench. */
+  latencyMs = 0;
   /** Default page size of query answers (Salesforce: 2000; Sforce-Query-Options batchSize 200–2000 lowers it). */
   pageSize = 2000;
   url = '';
@@ -264,6 +267,7 @@ export class FakeSalesforce {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname.replace(/\/+$/, '');
     const body = await readBody(req);
+    if (this.latencyMs > 0 && !path.startsWith('/services/oauth2/')) await sleep(this.latencyMs);
     if (path.startsWith('/services/oauth2/')) {
       const endpoint = path.slice('/services/oauth2/'.length);
       this.#count(`oauth/${endpoint}`);
