@@ -102,7 +102,7 @@ describe('SIGKILL of the appliance during a Salesforce backup', () => {
     const snapshots = async () => {
       const opened = await kernel.storage.open({ id: task.id, organizationId: orgId, storageLocation: null });
       try {
-        return (await opened.repo.listSnapshots()).filter((s) => s.manifest.entity === entity.id);
+        return (await opened.repo.listSnapshots()).filter((s) => s.manifest.entity === entity.externalId);
       } finally {
         await opened.close();
       }
