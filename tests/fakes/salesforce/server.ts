@@ -14,6 +14,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BusyClock } from './busy.ts';
 import { notModified } from './conditional.ts';
 import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
@@ -128,6 +129,8 @@ export class FakeSalesforce {
   readonly requests = new Map<string, number>();
   /** Added to every API call (REST, Bulk, SOAP): a real org's round trip, for the bench. */
   latencyMs = 0;
+  /** Wall time with an API call open (the bench's "bound by the API" ratio). */
+  readonly busy = new BusyClock();
   /** Default page size of query answers (Salesforce: 2000; Sforce-Query-Options batchSize 200–2000 lowers it). */
   pageSize = 2000;
   url = '';
@@ -165,6 +168,8 @@ export class FakeSalesforce {
       ...(options.certificate ? { certificate: options.certificate } : {}),
     });
     this.#server = createServer((req, res) => {
+      this.busy.enter();
+      res.on('close', () => this.busy.leave());
       this.#handle(req, res).catch((err: unknown) => this.#fail(res, err));
     });
     this.#server.keepAliveTimeout = 1000;
