@@ -7,7 +7,7 @@ import type { Config } from '../../config/schema.ts';
 import { type Kernel, openKernel } from '../../core/appliance.ts';
 import { openDatabase } from '../../core/db/database.ts';
 import { Organization } from '../../core/identity/entities.ts';
-import { Job } from '../../core/jobs/entities.ts';
+import { type IJob, Job } from '../../core/jobs/entities.ts';
 import { createLogger } from '../../core/logging.ts';
 import { servicePlugin } from '../../core/plugins/registry.ts';
 import { discoverEntities } from '../../core/tasks/discovery.ts';
@@ -29,7 +29,7 @@ export interface SalesforceApplianceTask {
   entities: Map<string, string>;
   /** Queues a backup of the named entities (all without names); returns the job ids. */
   queue(names?: string[]): Promise<string[]>;
-  job(id: string): Promise<Job>;
+  job(id: string): Promise<IJob>;
   /** The entity's snapshots in the repository, oldest first. */
   snapshots(name: string): Promise<{ id: string }[]>;
   /** The records (key → fields) of a snapshot. */

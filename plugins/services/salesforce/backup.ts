@@ -21,8 +21,7 @@
 //   reason naming the limit, and its state says where the next run continues.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupOutcome, BackupRun } from '../../../core/plugins/service.ts';
-import { describeChecks } from './describe-check.ts';
-import { BudgetExhausted, type SalesforceApi } from './session.ts';
+import { API_VERSION, BudgetExhausted, type SalesforceApi } from './session.ts';
 
 export interface SalesforceState {
   v: 1;
@@ -97,6 +96,23 @@ export interface ObjectBackupOptions {
   bulkPollMs?: number;
 }
 
+/** A Composite subrequest's answer. */
+interface SubAnswer {
+  referenceId: string;
+  httpStatusCode: number;
+  body: unknown;
+}
+
+interface DeletedAnswer {
+  deletedRecords?: { id: string }[];
+  earliestDateAvailable?: string;
+}
+
+/** The error code of a subrequest Salesforce refused (`[{errorCode, message}]`). */
+function subError(answer: SubAnswer): string | undefined {
+  return Array.isArray(answer.body) ? (answer.body[0] as { errorCode?: string })?.errorCode : undefined;
+}
+
 interface BulkJobInfo {
   id: string;
   state: string;
@@ -169,25 +185,31 @@ export async function backupObject({
    * log does not reach back to `from` (deletions before its start are not listed).
    */
   let deletionsRead = false;
+  const applyDeleted = async (answer: DeletedAnswer, from: number): Promise<boolean> => {
+    for (const r of answer.deletedRecords ?? []) await remove(r.id);
+    const earliest = sfTime(answer.earliestDateAvailable);
+    return Number.isNaN(earliest) || earliest <= from;
+  };
   const readDeleted = async (from: number): Promise<boolean> => {
     deletionsRead = true;
     run.step(`reading ${object} records deleted since ${new Date(from).toISOString()}`);
-    let answer: { deletedRecords?: { id: string }[]; earliestDateAvailable?: string };
+    let answer: DeletedAnswer;
     try {
       answer = (await api.call(
         `deleted ${object}`,
-        () => conn.sobject(object).deleted(new Date(from), new Date(api.serverTime)),
+        () => conn.request(`/sobjects/${object}/deleted/?${deletedWindow(from)}`),
         run.signal,
-      )) as typeof answer;
+      )) as DeletedAnswer;
     } catch (err) {
       // A window starting more than 30 days ago, or (our clock behind) ending before it starts.
       if (err instanceof Error && err.message.includes('INVALID_REPLICATION_DATE')) return false;
       throw err;
     }
-    for (const r of answer.deletedRecords ?? []) await remove(r.id);
-    const earliest = sfTime(answer.earliestDateAvailable);
-    return Number.isNaN(earliest) || earliest <= from;
+    return applyDeleted(answer, from);
   };
+  /** getDeleted's window: from `from` to the org's clock as last seen. */
+  const deletedWindow = (from: number) =>
+    `start=${encodeURIComponent(soqlTime(from))}&end=${encodeURIComponent(soqlTime(api.serverTime))}`;
 
   /** Deletes what the last snapshot holds that is no longer live (every Id read). */
   const passOverIds = async () => {
@@ -219,29 +241,63 @@ export async function backupObject({
   let passDue = false;
   let describe: Describe | undefined;
   let describedAt: number;
+  /** The first page of changed rows, when the Composite call brought it. */
+  let firstChanges: Page | undefined;
   try {
     if (window !== undefined && prior?.described) {
-      // The describe of the last run still holds unless the org says otherwise: getDeleted first
-      // (its answer tells the org's clock, which dates the shared describe check).
-      if (prior.described.replicateable) passDue = !(await readDeleted(window));
-      run.step(`checking whether ${object}'s fields changed`);
-      const lastDescribed = Date.parse(prior.described.at);
-      const unchangedAt = await describeChecks.unchangedSince(api, lastDescribed, run.signal);
-      if (unchangedAt !== undefined) describedAt = unchangedAt;
-      else {
-        const answer = await api.call(
-          `describe ${object}`,
-          () =>
-            conn.request({
-              method: 'GET',
-              url: `/sobjects/${object}/describe`,
-              headers: { 'If-Modified-Since': new Date(lastDescribed).toUTCString() },
-            }),
-          run.signal,
-        );
-        describedAt = api.serverTime;
-        if (api.status !== 304) describe = answer as Describe;
+      // One Composite call (one API call) asks what an unchanged object needs: whether its describe
+      // changed since it was read (If-Modified-Since: 304), what was deleted in the window
+      // (getDeleted), and the first page of the rows changed in it (queryAll).
+      run.step(`reading what changed in ${object}`);
+      const base = `/services/data/v${API_VERSION}`;
+      const priorFields = prior.fields.filter((f) => !f.endsWith(':blob'));
+      const subrequests = [
+        {
+          method: 'GET',
+          referenceId: 'describe',
+          url: `${base}/sobjects/${object}/describe`,
+          httpHeaders: { 'If-Modified-Since': new Date(Date.parse(prior.described.at)).toUTCString() },
+        },
+        ...(prior.described.replicateable
+          ? [
+              {
+                method: 'GET',
+                referenceId: 'deleted',
+                url: `${base}/sobjects/${object}/deleted/?${deletedWindow(window)}`,
+              },
+            ]
+          : []),
+        {
+          method: 'GET',
+          referenceId: 'changes',
+          url: `${base}/queryAll?q=${encodeURIComponent(changesSoql(object, priorFields, window))}`,
+        },
+      ];
+      const answer = (await api.call(
+        `changes of ${object}`,
+        () =>
+          conn.request({
+            method: 'POST',
+            url: '/composite',
+            body: JSON.stringify({ allOrNone: false, compositeRequest: subrequests }),
+            headers: { 'Content-Type': 'application/json' },
+          }),
+        run.signal,
+      )) as { compositeResponse?: SubAnswer[] };
+      describedAt = api.serverTime;
+      const part = (id: string) => answer.compositeResponse?.find((r) => r.referenceId === id);
+      const described = part('describe');
+      if (described?.httpStatusCode === 200) describe = described.body as Describe;
+      else if (described?.httpStatusCode !== 304) {
+        describe = (await api.call(`describe ${object}`, () => conn.sobject(object).describe(), run.signal)) as never;
       }
+      const deletions = part('deleted');
+      if (deletions?.httpStatusCode === 200) passDue = !(await applyDeleted(deletions.body as DeletedAnswer, window));
+      else if (deletions && subError(deletions) === 'INVALID_REPLICATION_DATE') passDue = true;
+      else if (deletions) passDue = !(await readDeleted(window));
+      deletionsRead = !!deletions;
+      const changes = part('changes');
+      if (changes?.httpStatusCode === 200) firstChanges = changes.body as Page;
     } else {
       run.step(`describing ${object}`);
       describe = (await api.call(`describe ${object}`, () => conn.sobject(object).describe(), run.signal)) as never;
@@ -331,12 +387,15 @@ export async function backupObject({
     scanAll: boolean,
     after: (row: Row) => void,
     bulkFrom = Number.POSITIVE_INFINITY,
+    first?: Page,
   ): Promise<boolean> => {
-    let page = await api.call(
-      `query ${object}`,
-      async () => (await conn.query(soql, { autoFetch: false, scanAll })) as unknown as Page,
-      run.signal,
-    );
+    let page =
+      first ??
+      (await api.call(
+        `query ${object}`,
+        async () => (await conn.query(soql, { autoFetch: false, scanAll })) as unknown as Page,
+        run.signal,
+      ));
     if (!page.done && (page.totalSize ?? 0) >= bulkFrom) return false;
     for (;;) {
       for (const row of page.records) {
@@ -355,7 +414,7 @@ export async function backupObject({
 
   const select = `SELECT ${fields.join(', ')} FROM ${object}`;
 
-  const changed = (from: number) => `${select} WHERE SystemModstamp > ${soqlTime(from)}`;
+  const changed = (from: number) => changesSoql(object, fields, from, false);
 
   /**
    * A Bulk API 2.0 query job: every live row, or (incremental) every row changed in the window,
@@ -477,13 +536,14 @@ export async function backupObject({
     run.step(`reading ${object} records changed since ${new Date(since).toISOString()}`);
     if (!bulk) {
       const read = await readAll(
-        `${changed(from)} ORDER BY SystemModstamp, Id`,
+        changesSoql(object, fields, from),
         true,
         (row) => {
           const t = sfTime(row.SystemModstamp);
           if (!Number.isNaN(t)) reached = Math.max(reached, t);
         },
         bulkThreshold,
+        firstChanges,
       );
       if (!read) bulk = await openBulk();
     }
@@ -510,6 +570,12 @@ export async function backupObject({
   }
   // Rows changed while a stopped bulk read waited are read by the next run, from the job's start.
   return finish({ v: 1, fields: fieldSet, described, since: bulk ? bulkStartedAt : new Date(startedAt).toISOString() });
+}
+
+/** The rows of `fields` changed after `from`, in stamp order (REST) or any order (Bulk API). */
+function changesSoql(object: string, fields: string[], from: number, ordered = true): string {
+  const soql = `SELECT ${fields.join(', ')} FROM ${object} WHERE SystemModstamp > ${soqlTime(from)}`;
+  return ordered ? `${soql} ORDER BY SystemModstamp, Id` : soql;
 }
 
 /** A Salesforce datetime (`…+0000`) in ms; NaN when absent. */

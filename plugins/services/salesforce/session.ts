@@ -215,11 +215,6 @@ export class SalesforceApi {
     return this.#transport.status;
   }
 
-  /** Whether an answer has told the org's clock yet (serverTime is ours until then). */
-  get knowsServerTime(): boolean {
-    return this.#transport.serverTime !== undefined;
-  }
-
   /** The org's clock at its last answer (Date header), else ours. */
   get serverTime(): number {
     return this.#transport.serverTime ?? Date.now();

@@ -3,7 +3,8 @@
 // the instance (/services/data/vXX.X/…) every token's instance_url names. It answers the REST
 // resources jsforce calls: describeGlobal, describe, query / queryAll with nextRecordsUrl paging
 // (Sforce-Query-Options batchSize), getUpdated / getDeleted, limits, a record, and blob fields
-// (ContentVersion VersionData), and Bulk API 2.0 query jobs (CSV results paged by Sforce-Locator).
+// (ContentVersion VersionData), Bulk API 2.0 query jobs (CSV results paged by Sforce-Locator) and
+// the Composite resource (composite.ts); describes answer If-Modified-Since (conditional.ts).
 // Every REST answer carries Sforce-Limit-Info: api-usage=N/M; past
 // the org's daily budget calls are refused with REQUEST_LIMIT_EXCEEDED.
 //
@@ -15,6 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BusyClock } from './busy.ts';
+import { runComposite, SUBREQUEST_HEADER } from './composite.ts';
 import { notModified } from './conditional.ts';
 import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
@@ -228,10 +230,12 @@ export class FakeSalesforce {
     return this.requests.get(route) ?? 0;
   }
 
-  /** REST calls (what counts against the API budget), all routes. */
+  /** REST calls (what counts against the API budget), all routes; a composite's subrequests are not calls. */
   get calls(): number {
     let n = 0;
-    for (const [route, count] of this.requests) if (!route.startsWith('oauth/')) n += count;
+    for (const [route, count] of this.requests) {
+      if (!route.startsWith('oauth/') && !route.startsWith('composite/')) n += count;
+    }
     return n;
   }
 
@@ -272,7 +276,9 @@ export class FakeSalesforce {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname.replace(/\/+$/, '');
     const body = await readBody(req);
-    if (this.latencyMs > 0 && !path.startsWith('/services/oauth2/')) await sleep(this.latencyMs);
+    // A composite's subrequests: answered, but the composite call was the one counted and charged.
+    const subrequest = req.headers[SUBREQUEST_HEADER] === '1';
+    if (this.latencyMs > 0 && !subrequest && !path.startsWith('/services/oauth2/')) await sleep(this.latencyMs);
     if (path.startsWith('/services/oauth2/')) {
       const endpoint = path.slice('/services/oauth2/'.length);
       this.#count(`oauth/${endpoint}`);
@@ -323,6 +329,11 @@ export class FakeSalesforce {
     const session = this.#session(req, url);
     const org = session.org;
     const route = routeOf(resource);
+    if (subrequest) {
+      this.#count(`composite/${route}`);
+      await this.#rest(req, res, url, org, session, version, resource, {}, body);
+      return;
+    }
     this.#count(route);
     // Every call counts against the daily budget; past it, Salesforce refuses (still counted in the header).
     if (org.api.used >= org.api.max) {
@@ -448,6 +459,10 @@ export class FakeSalesforce {
     const base = `/services/data/v${version}`;
     if (resource === '/jobs/query' || resource.startsWith('/jobs/query/')) {
       this.#bulkQuery(req, res, url, org, session, version, resource.slice('/jobs/query'.length), headers, body);
+      return;
+    }
+    if (resource === '/composite' && req.method === 'POST') {
+      sendJson(res, 200, await runComposite(this.url, req.headers.authorization ?? '', body), headers);
       return;
     }
     if (req.method !== 'GET')
@@ -706,6 +721,7 @@ export class FakeSalesforce {
 
 function routeOf(resource: string): string {
   if (resource === '') return 'resources';
+  if (resource === '/composite') return 'composite';
   if (resource === '/sobjects') return 'describeGlobal';
   if (resource === '/query') return 'query';
   if (resource === '/queryAll') return 'queryAll';

@@ -81,10 +81,12 @@ describe('a second run of a large org', () => {
     for (const rows of change.changedRows.values()) pages += Math.max(1, Math.ceil(rows / PAGE));
     pages += 1;
     expect(s.fake.calls).toBeLessThanOrEqual(2 * entities.length + pages);
-    // Where the calls went: no describe, getDeleted and one queryAll page per object.
-    expect(s.fake.count('describe')).toBe(0);
-    expect(s.fake.count('deleted')).toBe(dataObjects);
-    expect(s.fake.count('queryAll')).toBe(dataObjects);
+    // Where the calls went: one Composite call per object (its describe unchanged, getDeleted and
+    // the one queryAll page of its changes), nothing else for records.
+    expect(s.fake.count('composite')).toBe(dataObjects);
+    expect(s.fake.count('composite/describe')).toBe(dataObjects);
+    expect(s.fake.count('describe') + s.fake.count('describeGlobal')).toBe(0);
+    expect(s.fake.count('deleted') + s.fake.count('queryAll')).toBe(0);
     expect(s.fake.count('queryMore') + s.fake.count('query')).toBe(0);
     // The new file version's body only.
     expect(s.fake.count('blob')).toBe(change.newFileVersions);

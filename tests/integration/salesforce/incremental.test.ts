@@ -60,7 +60,7 @@ describe('hard deletes', () => {
     s.fake.resetCounters();
     const [job] = await backup(s, task.id, ['Contact']);
     expect(job?.state).toBe('succeeded');
-    expect(s.fake.count('deleted')).toBe(1);
+    expect(s.fake.count('composite/deleted')).toBe(1);
     expect(await recordIds(task.id, 'Contact')).toEqual(org.liveIds('Contact').sort());
     const e = await entity(s, task.id, 'Contact');
     expect(e.lastDeleted).toBe(3);
@@ -87,7 +87,7 @@ describe('hard deletes', () => {
     expect(job?.state).toBe('succeeded');
     expect(await recordIds(task.id, 'Case')).toEqual(org.liveIds('Case').sort());
     // getDeleted answered that its log starts after the window, so every Id was read (28 rows, 10 a page).
-    expect(s.fake.count('deleted')).toBe(1);
+    expect(s.fake.count('composite/deleted')).toBe(1);
     expect(s.fake.count('query') + s.fake.count('queryMore')).toBe(3);
 
     // 40 days later Salesforce refuses the window outright (more than 30 days ago): the same pass.
@@ -135,7 +135,7 @@ describe('many changed rows', () => {
     expect(job?.state).toBe('succeeded');
     // One REST page told the size (1105 changed rows, above the harness's threshold of 1000); the
     // rows came from one bulk job, not 6 REST pages.
-    expect(s.fake.count('queryAll')).toBe(1);
+    expect(s.fake.count('composite/queryAll')).toBe(1);
     expect(s.fake.count('queryMore')).toBe(0);
     expect(s.fake.count('bulk/create')).toBe(1);
     const items = await snapshotItems(s, task.id, 'Contact');

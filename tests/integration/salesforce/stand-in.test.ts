@@ -335,6 +335,48 @@ describe('conditional describes', () => {
   });
 });
 
+describe('composite', () => {
+  it('answers each subrequest as if sent alone — a 304, an error, a query page — and counts one call', async () => {
+    const conn = connection();
+    const base = '/services/data/v62.0';
+    const calls = sf.calls;
+    const used = sf.org.api.used;
+    const answer = (await conn.request({
+      method: 'POST',
+      url: '/composite',
+      body: JSON.stringify({
+        allOrNone: false,
+        compositeRequest: [
+          {
+            method: 'GET',
+            referenceId: 'describe',
+            url: `${base}/sobjects/Account/describe`,
+            httpHeaders: { 'If-Modified-Since': new Date(clock).toUTCString() },
+          },
+          { method: 'GET', referenceId: 'gone', url: `${base}/sobjects/AccountChangeEvent/deleted/?start=x&end=y` },
+          {
+            method: 'GET',
+            referenceId: 'rows',
+            url: `${base}/queryAll?q=${encodeURIComponent('SELECT Id FROM Account')}`,
+          },
+        ],
+      }),
+      headers: { 'Content-Type': 'application/json' },
+    })) as { compositeResponse: { referenceId: string; httpStatusCode: number; body: unknown }[] };
+    const [describe, gone, rows] = answer.compositeResponse as [
+      (typeof answer.compositeResponse)[0],
+      (typeof answer.compositeResponse)[0],
+      (typeof answer.compositeResponse)[0],
+    ];
+    expect([describe.referenceId, describe.httpStatusCode, describe.body]).toEqual(['describe', 304, null]);
+    expect(gone.httpStatusCode).toBe(400);
+    expect((gone.body as { errorCode: string }[])[0]?.errorCode).toBe('INVALID_TYPE');
+    expect((rows.body as { totalSize: number }).totalSize).toBe(sf.org.liveIds('Account').length);
+    expect(sf.calls).toBe(calls + 1);
+    expect(sf.org.api.used).toBe(used + 1);
+  });
+});
+
 describe('limits and faults', () => {
   it('reports usage in Sforce-Limit-Info and /limits, and refuses past the daily budget', async () => {
     const other = sf.addOrg('Small Org');
