@@ -5,15 +5,13 @@
 // - First run (or the object's field set changed, or it has no SystemModstamp): every live row,
 //   `ORDER BY Id`, so a run stopped by the API budget continues after the last Id it stored.
 //   When it completes in one run over an earlier snapshot, keys no longer read are deleted.
-// - Later runs: getDeleted of the window since the last run's start minus a safety overlap
-//   (transactions that committed late) deletes rows gone for good (a purged recycle bin, hard
-//   deletes) — or, when the window is older than Salesforce's delete log, a pass over every live Id
-//   does; then `queryAll` of the rows whose SystemModstamp is in the window, ordered by
-//   SystemModstamp: changed rows are stored again, rows with IsDeleted (recycle bin) are deleted.
-//   Many changed rows (the first page's totalSize) are read through a Bulk API 2.0 queryAll job.
-// - The describe is not read again when the org says nothing changed since it was (a conditional
-//   describeGlobal shared by the org's jobs, else the object's own conditional describe), so an
-//   unchanged object costs two calls: getDeleted and one queryAll page.
+// - Later runs: one Composite call (one API call) asks whether the describe changed since it was
+//   read (If-Modified-Since), getDeleted of the window since the last run's start minus a safety
+//   overlap (transactions that committed late), and the first `queryAll` page of the rows whose
+//   SystemModstamp is in the window, ordered by SystemModstamp: changed rows are stored again, rows
+//   with IsDeleted (recycle bin) and those getDeleted lists (purged, hard-deleted) are deleted. When
+//   the window is older than Salesforce's delete log, a pass over every live Id deletes what is
+//   gone. Many changed rows (the first page's totalSize) are read through a Bulk API queryAll job.
 // - Blob fields (ContentVersion VersionData, Attachment/Document Body) are their own items
 //   (`<Id>/<Field>`); a ContentVersion never changes, so its body is downloaded once, ever.
 // - The API budget: before every call, the org's usage (Sforce-Limit-Info of the last answer) must

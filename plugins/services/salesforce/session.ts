@@ -48,8 +48,6 @@ class CallTransport extends Transport {
   serverTime: number | undefined;
   /** Headers of the last answer (Bulk API 2.0 pages results by Sforce-Locator). */
   headers: Record<string, string> = {};
-  /** Status of the last answer (304: a conditional describe found nothing changed). */
-  status = 0;
   /** The org's usage from the last Sforce-Limit-Info (REST, Bulk and SOAP answers alike). */
   usage: Usage | undefined;
   override httpRequest(...[req, options]: Parameters<Transport['httpRequest']>) {
@@ -57,7 +55,6 @@ class CallTransport extends Transport {
     answer.then(
       (res) => {
         this.headers = (res.headers ?? {}) as Record<string, string>;
-        this.status = res.statusCode;
         const limit = /api-usage=(\d+)\/(\d+)/.exec(this.headers['sforce-limit-info'] ?? '');
         if (limit) this.usage = { used: Number(limit[1]), max: Number(limit[2]) };
         // SOAP (Metadata API) answers have no such header but count: keep the estimate current.
@@ -208,11 +205,6 @@ export class SalesforceApi {
   /** A header of the last answer (lower-case name). */
   header(name: string): string | undefined {
     return this.#transport.headers[name];
-  }
-
-  /** The HTTP status of the last answer. */
-  get status(): number {
-    return this.#transport.status;
   }
 
   /** The org's clock at its last answer (Date header), else ours. */
