@@ -148,3 +148,83 @@ describe('many changed rows', () => {
     expect([e.lastUpdated, e.lastDeleted]).toEqual([1100, 5]);
   });
 });
+
+describe('the API budget in a bulk read of changes', () => {
+  it('stops between results pages, Partial with the reason; the next run continues the same job', async () => {
+    const org = addOrg('Busy Budget Org');
+    seedDemoOrg(org, { accounts: 120, contactsPerAccount: 10 });
+    s.clock.now += HOUR;
+    const task = await salesforceTask(s, { org, apiUsageLimitPercent: 10 });
+    await discover(s, task.id);
+    await backup(s, task.id, ['Contact']);
+
+    s.clock.now += HOUR;
+    const ids = org.liveIds('Contact');
+    for (const id of ids.slice(0, 1100)) org.update('Contact', id, { Email: `moved.${id}@example.com` });
+    s.clock.now += 60_000;
+    // 10 % of 1000 = 100 calls; 95 used: the Composite call, the job, its status and two of its six
+    // results pages fit.
+    org.api.max = 1000;
+    org.api.used = 95;
+    s.fake.bulkPageSize = 200;
+    s.fake.pageSize = 200;
+    s.fake.resetCounters();
+    const [first] = await backup(s, task.id, ['Contact']);
+    expect(first?.state).toBe('partially_succeeded');
+    expect(org.api.used).toBeLessThanOrEqual(100);
+    expect((await entity(s, task.id, 'Contact')).lastError).toMatch(/^Stopped at the task's API usage limit/);
+    expect(s.fake.count('bulk/results')).toBe(2);
+
+    org.api.used = 0;
+    s.fake.resetCounters();
+    const [second] = await backup(s, task.id, ['Contact']);
+    s.fake.bulkPageSize = 50_000;
+    s.fake.pageSize = 2000;
+    expect(second?.state).toBe('succeeded');
+    expect(s.fake.count('bulk/create')).toBe(0);
+    expect(s.fake.count('bulk/results')).toBe(4);
+    const items = await snapshotItems(s, task.id, 'Contact');
+    for (const id of ids.slice(0, 1100)) {
+      expect(JSON.parse(items.get(id)?.content ?? '{}').Email).toBe(`moved.${id}@example.com`);
+    }
+  });
+});
+
+describe('faults in later runs', () => {
+  it('completes a run of changes with nothing missing when 5 % of calls fail with 5xx, throttling or timeouts', async () => {
+    const org = addOrg('Flaky Changing Org');
+    seedDemoOrg(org, { accounts: 60, contactsPerAccount: 5 });
+    s.clock.now += HOUR;
+    const task = await salesforceTask(s, { org });
+    await discover(s, task.id);
+    const names = ['Account', 'Contact', 'Opportunity', 'Case', 'Milestone__c'];
+    await backup(s, task.id, names);
+
+    s.clock.now += HOUR;
+    const contacts = org.liveIds('Contact');
+    for (const id of contacts.slice(0, 250)) org.update('Contact', id, { Email: `new.${id}@example.com` });
+    org.delete('Contact', contacts[50] as string);
+    org.purge('Contact', contacts[51] as string);
+    org.delete('Project__c', org.liveIds('Project__c')[0] as string);
+    org.insert('Case', { Subject: 'New question', Status: 'New' });
+    s.clock.now += 60_000;
+    s.fake.pageSize = 5;
+    s.fake.faults.serverErrorRate = 0.03;
+    s.fake.faults.throttleRate = 0.01;
+    s.fake.faults.queryTimeoutRate = 0.01;
+    s.fake.resetCounters();
+    try {
+      const jobs = await backup(s, task.id, names);
+      expect(jobs.map((j) => j.state)).toEqual(names.map(() => 'succeeded'));
+    } finally {
+      s.fake.faults.serverErrorRate = 0;
+      s.fake.faults.throttleRate = 0;
+      s.fake.faults.queryTimeoutRate = 0;
+      s.fake.pageSize = 2000;
+    }
+    expect([...s.fake.injected.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    for (const name of names) expect(await recordIds(task.id, name)).toEqual(org.liveIds(name).sort());
+    const stored = await snapshotItems(s, task.id, 'Contact');
+    expect(JSON.parse(stored.get(contacts[0] as string)?.content ?? '{}').Email).toBe(`new.${contacts[0]}@example.com`);
+  });
+});
