@@ -5,9 +5,13 @@
 // - First run (or the object's field set changed, or it has no SystemModstamp): every live row,
 //   `ORDER BY Id`, so a run stopped by the API budget continues after the last Id it stored.
 //   When it completes in one run over an earlier snapshot, keys no longer read are deleted.
-// - Later runs: `queryAll` of the rows whose SystemModstamp is after the last run's start minus a
-//   safety overlap (transactions that committed late), ordered by SystemModstamp: changed rows are
-//   stored again, rows with IsDeleted (in the recycle bin) are deleted.
+// - Later runs: one Composite call (one API call) asks whether the describe changed since it was
+//   read (If-Modified-Since), getDeleted of the window since the last run's start minus a safety
+//   overlap (transactions that committed late), and the first `queryAll` page of the rows whose
+//   SystemModstamp is in the window, ordered by SystemModstamp: changed rows are stored again, rows
+//   with IsDeleted (recycle bin) and those getDeleted lists (purged, hard-deleted) are deleted. When
+//   the window is older than Salesforce's delete log, a pass over every live Id deletes what is
+//   gone. Many changed rows (the first page's totalSize) are read through a Bulk API queryAll job.
 // - Blob fields (ContentVersion VersionData, Attachment/Document Body) are their own items
 //   (`<Id>/<Field>`); a ContentVersion never changes, so its body is downloaded once, ever.
 // - The API budget: before every call, the org's usage (Sforce-Limit-Info of the last answer) must
@@ -15,7 +19,7 @@
 //   reason naming the limit, and its state says where the next run continues.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupOutcome, BackupRun } from '../../../core/plugins/service.ts';
-import { BudgetExhausted, type SalesforceApi } from './session.ts';
+import { API_VERSION, BudgetExhausted, type SalesforceApi } from './session.ts';
 
 export interface SalesforceState {
   v: 1;
@@ -28,6 +32,13 @@ export interface SalesforceState {
    * its next results page, and the org time it started.
    */
   full?: { afterId: string | null; startedAt: string; bulk?: { jobId: string; locator: string | null } };
+  /**
+   * The describe `fields` came from: the org time it was known current, whether getDeleted
+   * serves the object, and the types a Bulk API CSV value needs (boolean, numbers, datetime).
+   */
+  described?: { at: string; replicateable: boolean; types: Record<string, string> };
+  /** An incremental read through a Bulk API 2.0 job under way, and the org time it started. */
+  changes?: { startedAt: string; bulk: { jobId: string; locator: string | null } };
 }
 
 /**
@@ -37,6 +48,12 @@ export interface SalesforceState {
  * REST calls) it saves no calls worth the wait.
  */
 export const BULK_THRESHOLD = 10_000;
+
+/*
+ * Incremental reads use the same threshold, measured from the first REST page's totalSize (so no
+ * COUNT() call): at 10 000 changed rows the job saves 4+ calls and its start-up wait is paid back;
+ * below, the one page holding every change is the cheapest read there is.
+ */
 
 /** How far back a later run looks before the last run's start (late-committing transactions). */
 export const SAFETY_OVERLAP_MS = 5 * 60_000;
@@ -49,11 +66,20 @@ interface DescribeField {
   type: string;
 }
 
+interface Describe {
+  fields: DescribeField[];
+  replicateable?: boolean;
+}
+
+/** Types whose Bulk API CSV text is converted (typed()); strings need nothing. */
+const TYPED = new Set(['boolean', 'datetime', 'int', 'double', 'currency', 'percent', 'long']);
+
 type Row = Record<string, unknown> & { Id: string; attributes?: unknown };
 
 interface Page {
   records: Row[];
   done: boolean;
+  totalSize?: number;
   nextRecordsUrl?: string;
 }
 
@@ -66,6 +92,23 @@ export interface ObjectBackupOptions {
   bulkThreshold?: number;
   /** Wait between status checks of a bulk query job. */
   bulkPollMs?: number;
+}
+
+/** A Composite subrequest's answer. */
+interface SubAnswer {
+  referenceId: string;
+  httpStatusCode: number;
+  body: unknown;
+}
+
+interface DeletedAnswer {
+  deletedRecords?: { id: string }[];
+  earliestDateAvailable?: string;
+}
+
+/** The error code of a subrequest Salesforce refused (`[{errorCode, message}]`). */
+function subError(answer: SubAnswer): string | undefined {
+  return Array.isArray(answer.body) ? (answer.body[0] as { errorCode?: string })?.errorCode : undefined;
 }
 
 interface BulkJobInfo {
@@ -123,22 +166,164 @@ export async function backupObject({
     return stopped ? { state: next, partialReason: stopped } : { state: next };
   };
 
-  run.step(`describing ${object}`);
-  let describe: { fields: DescribeField[] };
+  const prior = state;
+  // Blob fields as the last run stored them (`<Id>/<Field>` keys to delete with their record).
+  let blobs = (prior?.fields ?? []).filter((f) => f.endsWith(':blob')).map((f) => f.slice(0, -':blob'.length));
+  const removed = new Set<string>();
+  const remove = async (id: string) => {
+    if (removed.has(id)) return;
+    removed.add(id);
+    await writer.delete(id);
+    for (const b of blobs) await writer.delete(`${id}/${b}`);
+    deleted++;
+  };
+
+  /**
+   * getDeleted of the window from `from`: deletes what it lists; false when Salesforce's delete
+   * log does not reach back to `from` (deletions before its start are not listed).
+   */
+  let deletionsRead = false;
+  const applyDeleted = async (answer: DeletedAnswer, from: number): Promise<boolean> => {
+    for (const r of answer.deletedRecords ?? []) await remove(r.id);
+    const earliest = sfTime(answer.earliestDateAvailable);
+    return Number.isNaN(earliest) || earliest <= from;
+  };
+  const readDeleted = async (from: number): Promise<boolean> => {
+    deletionsRead = true;
+    run.step(`reading ${object} records deleted since ${new Date(from).toISOString()}`);
+    let answer: DeletedAnswer;
+    try {
+      answer = (await api.call(
+        `deleted ${object}`,
+        () => conn.request(`/sobjects/${object}/deleted/?${deletedWindow(from)}`),
+        run.signal,
+      )) as DeletedAnswer;
+    } catch (err) {
+      // A window starting more than 30 days ago, or (our clock behind) ending before it starts.
+      if (err instanceof Error && err.message.includes('INVALID_REPLICATION_DATE')) return false;
+      throw err;
+    }
+    return applyDeleted(answer, from);
+  };
+  /** getDeleted's window: from `from` to the org's clock as last seen. */
+  const deletedWindow = (from: number) =>
+    `start=${encodeURIComponent(soqlTime(from))}&end=${encodeURIComponent(soqlTime(api.serverTime))}`;
+
+  /** Deletes what the last snapshot holds that is no longer live (every Id read). */
+  const passOverIds = async () => {
+    run.step(`reading every ${object} Id (deletions older than Salesforce's delete log)`);
+    const live = new Set<string>();
+    let page = await api.call(
+      `Ids of ${object}`,
+      async () => (await conn.query(`SELECT Id FROM ${object}`, { autoFetch: false })) as unknown as Page,
+      run.signal,
+    );
+    for (;;) {
+      for (const row of page.records) live.add(row.Id);
+      if (page.done || !page.nextRecordsUrl) break;
+      const next = page.nextRecordsUrl;
+      page = await api.call(
+        `Ids of ${object} (next page)`,
+        async () => (await conn.queryMore(next)) as unknown as Page,
+        run.signal,
+      );
+    }
+    for await (const item of writer.previousItems?.() ?? []) {
+      const id = item.key.split('/')[0] as string;
+      if (!live.has(id)) await remove(id);
+    }
+  };
+
+  // The window a later run reads (the last run's start minus the overlap); none for a full read.
+  const window = prior && !prior.full && prior.since ? Date.parse(prior.since) - SAFETY_OVERLAP_MS : undefined;
+  let passDue = false;
+  let describe: Describe | undefined;
+  let describedAt: number;
+  /** The first page of changed rows, when the Composite call brought it. */
+  let firstChanges: Page | undefined;
   try {
-    describe = (await api.call(`describe ${object}`, () => conn.sobject(object).describe(), run.signal)) as never;
+    if (window !== undefined && prior?.described) {
+      // One Composite call (one API call) asks what an unchanged object needs: whether its describe
+      // changed since it was read (If-Modified-Since: 304), what was deleted in the window
+      // (getDeleted), and the first page of the rows changed in it (queryAll).
+      run.step(`reading what changed in ${object}`);
+      const base = `/services/data/v${API_VERSION}`;
+      const priorFields = prior.fields.filter((f) => !f.endsWith(':blob'));
+      const subrequests = [
+        {
+          method: 'GET',
+          referenceId: 'describe',
+          url: `${base}/sobjects/${object}/describe`,
+          httpHeaders: { 'If-Modified-Since': new Date(Date.parse(prior.described.at)).toUTCString() },
+        },
+        ...(prior.described.replicateable
+          ? [
+              {
+                method: 'GET',
+                referenceId: 'deleted',
+                url: `${base}/sobjects/${object}/deleted/?${deletedWindow(window)}`,
+              },
+            ]
+          : []),
+        {
+          method: 'GET',
+          referenceId: 'changes',
+          url: `${base}/queryAll?q=${encodeURIComponent(changesSoql(object, priorFields, window))}`,
+        },
+      ];
+      const answer = (await api.call(
+        `changes of ${object}`,
+        () =>
+          conn.request({
+            method: 'POST',
+            url: '/composite',
+            body: JSON.stringify({ allOrNone: false, compositeRequest: subrequests }),
+            headers: { 'Content-Type': 'application/json' },
+          }),
+        run.signal,
+      )) as { compositeResponse?: SubAnswer[] };
+      describedAt = api.serverTime;
+      const part = (id: string) => answer.compositeResponse?.find((r) => r.referenceId === id);
+      const described = part('describe');
+      if (described?.httpStatusCode === 200) describe = described.body as Describe;
+      else if (described?.httpStatusCode !== 304) {
+        describe = (await api.call(`describe ${object}`, () => conn.sobject(object).describe(), run.signal)) as never;
+      }
+      const deletions = part('deleted');
+      if (deletions?.httpStatusCode === 200) passDue = !(await applyDeleted(deletions.body as DeletedAnswer, window));
+      else if (deletions && subError(deletions) === 'INVALID_REPLICATION_DATE') passDue = true;
+      else if (deletions) passDue = !(await readDeleted(window));
+      deletionsRead = !!deletions;
+      const changes = part('changes');
+      if (changes?.httpStatusCode === 200) firstChanges = changes.body as Page;
+    } else {
+      run.step(`describing ${object}`);
+      describe = (await api.call(`describe ${object}`, () => conn.sobject(object).describe(), run.signal)) as never;
+      describedAt = api.serverTime;
+    }
   } catch (err) {
     // Nothing read: the previous state stays as it was (none yet: the next run starts in full).
-    if (err instanceof BudgetExhausted) return finish(state ?? { v: 1, fields: [] }, err.message);
+    if (err instanceof BudgetExhausted) return finish(prior ?? { v: 1, fields: [] }, err.message);
     throw err;
   }
   const startedAt = api.serverTime;
-  const names = new Set(describe.fields.map((f) => f.name));
-  const fields = describe.fields.filter((f) => !SKIPPED_TYPES.has(f.type) && f.type !== 'base64').map((f) => f.name);
-  const blobs = describe.fields.filter((f) => f.type === 'base64').map((f) => f.name);
-  const types = new Map(describe.fields.map((f) => [f.name, f.type]));
+  let fields: string[];
+  let types: Map<string, string>;
+  let replicateable: boolean;
+  if (describe) {
+    fields = describe.fields.filter((f) => !SKIPPED_TYPES.has(f.type) && f.type !== 'base64').map((f) => f.name);
+    blobs = describe.fields.filter((f) => f.type === 'base64').map((f) => f.name);
+    types = new Map(describe.fields.filter((f) => TYPED.has(f.type)).map((f) => [f.name, f.type]));
+    replicateable = describe.replicateable !== false;
+  } else {
+    const known = prior?.described as NonNullable<SalesforceState['described']>;
+    fields = (prior?.fields ?? []).filter((f) => !f.endsWith(':blob'));
+    types = new Map(Object.entries(known.types));
+    replicateable = known.replicateable;
+  }
+  const described = { at: new Date(describedAt).toISOString(), replicateable, types: Object.fromEntries(types) };
   const fieldSet = [...fields, ...blobs.map((b) => `${b}:blob`)];
-  const stamped = names.has('SystemModstamp');
+  const stamped = fields.includes('SystemModstamp');
   const sameFields = !!state && JSON.stringify(state.fields) === JSON.stringify(fieldSet);
   const immutableBlobs = object === 'ContentVersion';
 
@@ -152,9 +337,7 @@ export async function backupObject({
 
   const store = async (row: Row) => {
     if (row.IsDeleted === true) {
-      await writer.delete(row.Id);
-      for (const b of blobs) await writer.delete(`${row.Id}/${b}`);
-      deleted++;
+      await remove(row.Id);
       return;
     }
     seen?.add(row.Id);
@@ -193,19 +376,31 @@ export async function backupObject({
     }
   };
 
-  /** Reads every page of a query; `after(row)` notes progress after each stored row. */
-  const readAll = async (soql: string, scanAll: boolean, after: (row: Row) => void): Promise<void> => {
-    let page = await api.call(
-      `query ${object}`,
-      async () => (await conn.query(soql, { autoFetch: false, scanAll })) as unknown as Page,
-      run.signal,
-    );
+  /**
+   * Reads every page of a query; `after(row)` notes progress after each stored row. With
+   * `bulkFrom`, a first page telling at least that many rows is not read: false (use a bulk job).
+   */
+  const readAll = async (
+    soql: string,
+    scanAll: boolean,
+    after: (row: Row) => void,
+    bulkFrom = Number.POSITIVE_INFINITY,
+    first?: Page,
+  ): Promise<boolean> => {
+    let page =
+      first ??
+      (await api.call(
+        `query ${object}`,
+        async () => (await conn.query(soql, { autoFetch: false, scanAll })) as unknown as Page,
+        run.signal,
+      ));
+    if (!page.done && (page.totalSize ?? 0) >= bulkFrom) return false;
     for (;;) {
       for (const row of page.records) {
         await store(row);
         after(row);
       }
-      if (page.done || !page.nextRecordsUrl) return;
+      if (page.done || !page.nextRecordsUrl) return true;
       const next = page.nextRecordsUrl;
       page = await api.call(
         `query ${object} (next page)`,
@@ -217,7 +412,14 @@ export async function backupObject({
 
   const select = `SELECT ${fields.join(', ')} FROM ${object}`;
 
-  /** A Bulk API 2.0 query job of every live row: created, waited for, its results read page by page. */
+  const changed = (from: number) => changesSoql(object, fields, from, false);
+
+  /**
+   * A Bulk API 2.0 query job: every live row, or (incremental) every row changed in the window,
+   * deleted ones included (queryAll). Created, waited for, its results read page by page.
+   */
+  const bulkQuery = window === undefined || state.full ? select : changed(window);
+  const bulkOperation = bulkQuery === select ? 'query' : 'queryAll';
   const openBulk = async (): Promise<{ jobId: string; locator: string | null }> => {
     const job = (await api.call(
       `bulk query of ${object}`,
@@ -225,7 +427,7 @@ export async function backupObject({
         conn.request({
           method: 'POST',
           url: '/jobs/query',
-          body: JSON.stringify({ operation: 'query', query: select }),
+          body: JSON.stringify({ operation: bulkOperation, query: bulkQuery }),
           headers: { 'Content-Type': 'application/json' },
         }),
       run.signal,
@@ -300,7 +502,7 @@ export async function backupObject({
     } catch (err) {
       if (err instanceof BudgetExhausted) {
         return finish(
-          { ...state, full: { afterId, startedAt: full.startedAt, ...(bulk ? { bulk } : {}) } },
+          { ...state, described, full: { afterId, startedAt: full.startedAt, ...(bulk ? { bulk } : {}) } },
           err.message,
         );
       }
@@ -315,28 +517,68 @@ export async function backupObject({
       }
     }
     // Rows changed while a stopped full read waited are read by the next run, from its start.
-    return finish(stamped ? { v: 1, fields: fieldSet, since: full.startedAt } : { v: 1, fields: fieldSet });
+    return finish(
+      stamped ? { v: 1, fields: fieldSet, described, since: full.startedAt } : { v: 1, fields: fieldSet, described },
+    );
   }
 
   const since = Date.parse(state.since as string);
-  run.step(`reading ${object} records changed since ${new Date(since).toISOString()}`);
+  const from = since - SAFETY_OVERLAP_MS;
   let reached = since;
+  let bulk = state.changes?.bulk;
+  const bulkStartedAt = state.changes?.startedAt ?? new Date(startedAt).toISOString();
   try {
-    await readAll(
-      `${select} WHERE SystemModstamp > ${soqlTime(since - SAFETY_OVERLAP_MS)} ORDER BY SystemModstamp, Id`,
-      true,
-      (row) => {
-        const t = Date.parse(String(row.SystemModstamp).replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
-        if (!Number.isNaN(t)) reached = Math.max(reached, t);
-      },
-    );
+    // A describe read in this run: getDeleted (or the pass it calls for) comes now.
+    if (!deletionsRead && replicateable) passDue = !(await readDeleted(from));
+    if (passDue) await passOverIds();
+    run.step(`reading ${object} records changed since ${new Date(since).toISOString()}`);
+    if (!bulk) {
+      const read = await readAll(
+        changesSoql(object, fields, from),
+        true,
+        (row) => {
+          const t = sfTime(row.SystemModstamp);
+          if (!Number.isNaN(t)) reached = Math.max(reached, t);
+        },
+        bulkThreshold,
+        firstChanges,
+      );
+      if (!read) bulk = await openBulk();
+    }
+    if (bulk) {
+      run.step(`reading ${object} records changed since ${new Date(since).toISOString()} (Bulk API)`);
+      await readBulk(bulk);
+    }
   } catch (err) {
-    // Stored rows are in stamp order: the next run continues from the last one (the overlap re-reads a few).
-    if (err instanceof BudgetExhausted)
-      return finish({ v: 1, fields: fieldSet, since: new Date(reached).toISOString() }, err.message);
+    if (err instanceof BudgetExhausted) {
+      // A bulk job continues from its next results page; REST rows are in stamp order, so the
+      // next run continues from the last one stored (the overlap re-reads a few).
+      const next: SalesforceState = bulk
+        ? {
+            v: 1,
+            fields: fieldSet,
+            described,
+            since: state.since as string,
+            changes: { startedAt: bulkStartedAt, bulk },
+          }
+        : { v: 1, fields: fieldSet, described, since: new Date(reached).toISOString() };
+      return finish(next, err.message);
+    }
     throw err;
   }
-  return finish({ v: 1, fields: fieldSet, since: new Date(startedAt).toISOString() });
+  // Rows changed while a stopped bulk read waited are read by the next run, from the job's start.
+  return finish({ v: 1, fields: fieldSet, described, since: bulk ? bulkStartedAt : new Date(startedAt).toISOString() });
+}
+
+/** The rows of `fields` changed after `from`, in stamp order (REST) or any order (Bulk API). */
+function changesSoql(object: string, fields: string[], from: number, ordered = true): string {
+  const soql = `SELECT ${fields.join(', ')} FROM ${object} WHERE SystemModstamp > ${soqlTime(from)}`;
+  return ordered ? `${soql} ORDER BY SystemModstamp, Id` : soql;
+}
+
+/** A Salesforce datetime (`…+0000`) in ms; NaN when absent. */
+function sfTime(value: unknown): number {
+  return Date.parse(String(value ?? '').replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
 }
 
 /**

@@ -24,6 +24,7 @@ export {
   sfDateTime,
 } from './model.ts';
 export { OAuthServer } from './oauth.ts';
+export { changeScaleOrg, type ScaleChange, type ScaleOrgOptions, scaleObjectName, seedScaleOrg } from './scale.ts';
 export { type DemoOrgOptions, defineDemoObjects, seedDemoMetadata, seedDemoOrg } from './seed.ts';
 export {
   type AccountHierarchy,

@@ -105,6 +105,10 @@ export class SObject {
   readonly filterRequired: boolean;
   readonly fields: FieldDef[];
   readonly records = new Map<string, StoredRecord>();
+  /** The delete log getDeleted reads: rows gone for good (purged, hard-deleted) by id. */
+  readonly deleteLog = new Map<string, Date>();
+  /** When the describe last changed (If-Modified-Since). */
+  describedAt = new Date(0);
 
   constructor(name: string, fields: FieldDef[], options: ObjectOptions, keyPrefix: string) {
     this.name = name;
@@ -151,6 +155,8 @@ export class Org {
    * and flows change it, active validation rules throw). Every write goes through it, as DML does.
    */
   beforeWrite: ((object: SObject, values: RecordValues, op: 'insert' | 'update') => void) | undefined;
+  /** When any object's describe last changed (describeGlobal's If-Modified-Since). */
+  describedAt = new Date(0);
   #seq = 0;
   #prefixSeq = 0;
 
@@ -197,6 +203,7 @@ export class Org {
     const prefix = `a${(this.#prefixSeq++).toString(36).padStart(2, '0')}`;
     const object = new SObject(name, fields, options, prefix);
     this.objects.set(name.toLowerCase(), object);
+    this.#described(object);
     return object;
   }
 
@@ -212,7 +219,14 @@ export class Org {
 
   /** Adds a field to an object (its describe changes; existing records have it null). */
   addField(objectName: string, field: FieldDef): void {
-    this.#mustObject(objectName).fields.push(field);
+    const object = this.#mustObject(objectName);
+    object.fields.push(field);
+    this.#described(object);
+  }
+
+  #described(object: SObject): void {
+    object.describedAt = this.now();
+    this.describedAt = object.describedAt;
   }
 
   insert(objectName: string, values: RecordValues = {}): string {
@@ -276,9 +290,16 @@ export class Org {
     }
   }
 
-  /** Gone for good (emptied recycle bin): not even queryAll sees it. */
+  /**
+   * Gone for good (emptied recycle bin, or a hard delete of a live row): not even queryAll sees
+   * it; getDeleted still lists it (the delete log), with the time it was first deleted.
+   */
   purge(objectName: string, id: string): void {
-    this.#mustObject(objectName).records.delete(id);
+    const object = this.#mustObject(objectName);
+    const stored = object.records.get(id);
+    if (!stored) return;
+    object.records.delete(id);
+    object.deleteLog.set(id, stored.deletedAt ?? this.now());
   }
 
   /** A new file: a ContentDocument with its first ContentVersion. Returns both ids. */

@@ -3,8 +3,9 @@
 // the instance (/services/data/vXX.X/…) every token's instance_url names. It answers the REST
 // resources jsforce calls: describeGlobal, describe, query / queryAll with nextRecordsUrl paging
 // (Sforce-Query-Options batchSize), getUpdated / getDeleted, limits, a record, and blob fields
-// (ContentVersion VersionData), and Bulk API 2.0 query jobs (CSV results paged by Sforce-Locator)
-// and ingest jobs (bulk-ingest.ts); record writes (sObject create/update/delete, sObject
+// (ContentVersion VersionData), Bulk API 2.0 query jobs (CSV results paged by Sforce-Locator),
+// ingest jobs (bulk-ingest.ts) and the Composite resource (composite.ts); describes answer
+// If-Modified-Since (conditional.ts); record writes (sObject create/update/delete, sObject
 // Collections) are writes.ts'.
 // Every REST answer carries Sforce-Limit-Info: api-usage=N/M; past
 // the org's daily budget calls are refused with REQUEST_LIMIT_EXCEEDED.
@@ -15,8 +16,12 @@
 // `requests` per route ("query", "queryMore", "describe", "updated", "blob", …), `calls`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { automationHook } from './automation.ts';
 import { BulkIngest } from './bulk-ingest.ts';
+import { BusyClock } from './busy.ts';
+import { runComposite, SUBREQUEST_HEADER } from './composite.ts';
+import { notModified } from './conditional.ts';
 import { DeployApi } from './deploy.ts';
 import { MetadataApi, MetadataStore, soapFault } from './metadata.ts';
 import { ApiError, type FieldDef, Org, type RecordValues, restError, type SObject, sfDateTime } from './model.ts';
@@ -130,6 +135,10 @@ export class FakeSalesforce {
   readonly injected = new Map<FaultKind, number>();
   /** REST calls per route, OAuth calls as "oauth/<endpoint>". */
   readonly requests = new Map<string, number>();
+  /** Added to every API call (REST, Bulk, SOAP): a real org's round trip, for the bench. */
+  latencyMs = 0;
+  /** Wall time with an API call open (the bench's "bound by the API" ratio). */
+  readonly busy = new BusyClock();
   /** Default page size of query answers (Salesforce: 2000; Sforce-Query-Options batchSize 200–2000 lowers it). */
   pageSize = 2000;
   url = '';
@@ -171,6 +180,8 @@ export class FakeSalesforce {
       ...(options.certificate ? { certificate: options.certificate } : {}),
     });
     this.#server = createServer((req, res) => {
+      this.busy.enter();
+      res.on('close', () => this.busy.leave());
       this.#handle(req, res).catch((err: unknown) => this.#fail(res, err));
     });
     this.#server.keepAliveTimeout = 1000;
@@ -231,10 +242,12 @@ export class FakeSalesforce {
     return this.requests.get(route) ?? 0;
   }
 
-  /** REST calls (what counts against the API budget), all routes. */
+  /** REST calls (what counts against the API budget), all routes; a composite's subrequests are not calls. */
   get calls(): number {
     let n = 0;
-    for (const [route, count] of this.requests) if (!route.startsWith('oauth/')) n += count;
+    for (const [route, count] of this.requests) {
+      if (!route.startsWith('oauth/') && !route.startsWith('composite/')) n += count;
+    }
     return n;
   }
 
@@ -275,6 +288,9 @@ export class FakeSalesforce {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname.replace(/\/+$/, '');
     const body = await readBody(req);
+    // A composite's subrequests: answered, but the composite call was the one counted and charged.
+    const subrequest = req.headers[SUBREQUEST_HEADER] === '1';
+    if (this.latencyMs > 0 && !subrequest && !path.startsWith('/services/oauth2/')) await sleep(this.latencyMs);
     if (path.startsWith('/services/oauth2/')) {
       const endpoint = path.slice('/services/oauth2/'.length);
       this.#count(`oauth/${endpoint}`);
@@ -325,6 +341,11 @@ export class FakeSalesforce {
     const session = this.#session(req, url);
     const org = session.org;
     const route = routeOf(resource);
+    if (subrequest) {
+      this.#count(`composite/${route}`);
+      await this.#rest(req, res, url, org, session, version, resource, {}, body);
+      return;
+    }
     this.#count(route);
     // Every call counts against the daily budget; past it, Salesforce refuses (still counted in the header).
     if (org.api.used >= org.api.max) {
@@ -474,6 +495,10 @@ export class FakeSalesforce {
       this.#bulkQuery(req, res, url, org, session, version, resource.slice('/jobs/query'.length), headers, body);
       return;
     }
+    if (resource === '/composite' && req.method === 'POST') {
+      sendJson(res, 200, await runComposite(this.url, req.headers.authorization ?? '', body), headers);
+      return;
+    }
     const written = writeRecords(req.method ?? 'GET', resource, url, org, body);
     if (written) {
       if (written.body === undefined) res.writeHead(written.status, headers).end();
@@ -501,6 +526,10 @@ export class FakeSalesforce {
       return;
     }
     if (resource === '/sobjects') {
+      if (notModified(req, org.describedAt)) {
+        res.writeHead(304, headers).end();
+        return;
+      }
       sendJson(
         res,
         200,
@@ -529,6 +558,10 @@ export class FakeSalesforce {
       if (!object) throw restError(404, 'NOT_FOUND', 'The requested resource does not exist');
       const [, , second, third] = so;
       if (second === 'describe' && !third) {
+        if (notModified(req, object.describedAt)) {
+          res.writeHead(304, headers).end();
+          return;
+        }
         sendJson(res, 200, describeBody(object, org, base), headers);
         return;
       }
@@ -728,6 +761,7 @@ export class FakeSalesforce {
 
 function routeOf(resource: string): string {
   if (resource === '') return 'resources';
+  if (resource === '/composite') return 'composite';
   if (resource === '/sobjects') return 'describeGlobal';
   if (resource === '/query') return 'query';
   if (resource === '/queryAll') return 'queryAll';
@@ -884,9 +918,14 @@ function replication(org: Org, o: SObject, kind: 'updated' | 'deleted', q: URLSe
       .map((r) => r.values.Id);
     return { ids, latestDateCovered: new Date(latest).toISOString().replace('Z', '+0000') };
   }
-  const deletedRecords = [...o.records.values()]
-    .filter((r) => r.deletedAt && r.deletedAt.getTime() >= start && r.deletedAt.getTime() < latest)
-    .map((r) => ({ id: r.values.Id, deletedDate: (r.deletedAt as Date).toISOString().replace('Z', '+0000') }));
+  // The recycle bin's rows and those gone for good (the delete log) alike.
+  const log = [
+    ...[...o.records.values()].flatMap((r) => (r.deletedAt ? [[r.values.Id, r.deletedAt] as const] : [])),
+    ...o.deleteLog,
+  ];
+  const deletedRecords = log
+    .filter(([, at]) => at.getTime() >= start && at.getTime() < latest)
+    .map(([id, at]) => ({ id, deletedDate: at.toISOString().replace('Z', '+0000') }));
   return {
     deletedRecords,
     earliestDateAvailable: new Date(now - 15 * DAY_MS).toISOString().replace('Z', '+0000'),

@@ -132,9 +132,13 @@ describe('Salesforce backups', () => {
     s.fake.resetCounters();
     const [second] = await backup(s, taskId, ['Contact']);
     expect(second?.state).toBe('succeeded');
-    // describe + one queryAll page holding the three changed rows: nothing else is read.
-    expect(s.fake.calls).toBe(2);
-    expect(s.fake.count('queryAll')).toBe(1);
+    // One Composite call: the conditional describe (304: the fields stand), getDeleted and the
+    // queryAll page holding the three changed rows. Nothing else is read.
+    expect(s.fake.calls).toBe(1);
+    expect(s.fake.count('composite')).toBe(1);
+    expect(s.fake.count('composite/describe')).toBe(1);
+    expect(s.fake.count('composite/deleted')).toBe(1);
+    expect(s.fake.count('composite/queryAll')).toBe(1);
     const after = records(await snapshotItems(s, taskId, 'Contact'));
     expect(after.size).toBe(300);
     expect(after.get(changed)?.Email).toBe('new.address@example.com');

@@ -287,6 +287,96 @@ describe('replication', () => {
   });
 });
 
+describe('the delete log', () => {
+  it('getDeleted lists rows purged from the recycle bin and hard-deleted, which queryAll no longer sees', async () => {
+    const conn = connection();
+    const start = new Date(clock);
+    clock += 60_000;
+    const [binned, hard] = sf.org.liveIds('Case') as [string, string];
+    sf.org.delete('Case', binned);
+    clock += 60_000;
+    sf.org.purge('Case', binned);
+    sf.org.purge('Case', hard);
+    clock += 120_000;
+    const all = await conn.query(`SELECT Id FROM Case WHERE Id IN ('${binned}', '${hard}')`, { scanAll: true });
+    expect(all.totalSize).toBe(0);
+    const deleted = await conn.sobject('Case').deleted(start, new Date(clock));
+    expect(deleted.deletedRecords.map((r) => r.id).sort()).toEqual([binned, hard].sort());
+  });
+
+  it('refuses getDeleted of an object that is not replicateable, and a window older than 30 days', async () => {
+    const conn = connection();
+    const end = new Date(clock);
+    const notReplicated = await errorOf(conn.sobject('AccountChangeEvent').deleted(new Date(clock - 3_600_000), end));
+    expect(notReplicated.errorCode).toBe('INVALID_TYPE');
+    const tooOld = await errorOf(conn.sobject('Case').deleted(new Date(clock - 31 * 86_400_000), end));
+    expect(tooOld.errorCode).toBe('INVALID_REPLICATION_DATE');
+  });
+});
+
+describe('conditional describes', () => {
+  it('answer 304 without a body to If-Modified-Since until a field is added, and count as calls', async () => {
+    const conn = connection();
+    const transport = new HeaderTransport();
+    conn._transport = transport;
+    const since = new Date(clock).toUTCString();
+    const ask = (url: string) => conn.request({ method: 'GET', url, headers: { 'If-Modified-Since': since } });
+    const calls = sf.calls;
+    expect(await ask('/sobjects/Case/describe')).toBeFalsy();
+    expect(await ask('/sobjects')).toBeFalsy();
+    expect(sf.calls).toBe(calls + 2);
+    clock += 60_000;
+    sf.org.addField('Case', { name: 'Origin__c', type: 'picklist', custom: true });
+    const changed = (await ask('/sobjects/Case/describe')) as { fields: { name: string }[] };
+    expect(changed.fields.map((f) => f.name)).toContain('Origin__c');
+    expect(((await ask('/sobjects')) as { sobjects: unknown[] }).sobjects.length).toBeGreaterThan(0);
+    // Another object's describe did not change.
+    expect(await ask('/sobjects/Account/describe')).toBeFalsy();
+  });
+});
+
+describe('composite', () => {
+  it('answers each subrequest as if sent alone — a 304, an error, a query page — and counts one call', async () => {
+    const conn = connection();
+    const base = '/services/data/v62.0';
+    const calls = sf.calls;
+    const used = sf.org.api.used;
+    const answer = (await conn.request({
+      method: 'POST',
+      url: '/composite',
+      body: JSON.stringify({
+        allOrNone: false,
+        compositeRequest: [
+          {
+            method: 'GET',
+            referenceId: 'describe',
+            url: `${base}/sobjects/Account/describe`,
+            httpHeaders: { 'If-Modified-Since': new Date(clock).toUTCString() },
+          },
+          { method: 'GET', referenceId: 'gone', url: `${base}/sobjects/AccountChangeEvent/deleted/?start=x&end=y` },
+          {
+            method: 'GET',
+            referenceId: 'rows',
+            url: `${base}/queryAll?q=${encodeURIComponent('SELECT Id FROM Account')}`,
+          },
+        ],
+      }),
+      headers: { 'Content-Type': 'application/json' },
+    })) as { compositeResponse: { referenceId: string; httpStatusCode: number; body: unknown }[] };
+    const [describe, gone, rows] = answer.compositeResponse as [
+      (typeof answer.compositeResponse)[0],
+      (typeof answer.compositeResponse)[0],
+      (typeof answer.compositeResponse)[0],
+    ];
+    expect([describe.referenceId, describe.httpStatusCode, describe.body]).toEqual(['describe', 304, null]);
+    expect(gone.httpStatusCode).toBe(400);
+    expect((gone.body as { errorCode: string }[])[0]?.errorCode).toBe('INVALID_TYPE');
+    expect((rows.body as { totalSize: number }).totalSize).toBe(sf.org.liveIds('Account').length);
+    expect(sf.calls).toBe(calls + 1);
+    expect(sf.org.api.used).toBe(used + 1);
+  });
+});
+
 describe('limits and faults', () => {
   it('reports usage in Sforce-Limit-Info and /limits, and refuses past the daily budget', async () => {
     const other = sf.addOrg('Small Org');
