@@ -1,7 +1,8 @@
 // The file-system side of a restore: the target folder (a read-only or unwritable one named as
 // such), writing content (a sparse file's without filling its holes; a failed write names its
 // file), and putting metadata back (storage/filesystem.ts FileMeta says what is kept): owner (when
-// running as root), mode, mtime (to the nanosecond as far as Node allows) and special files.
+// running as root), mode, extended attributes, mtime (to the nanosecond as far as Node allows)
+// and special files.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -77,9 +78,10 @@ function owner(meta: Partial<FileMeta>): { uid: number; gid: number } | undefine
 }
 
 /**
- * The mtime as `utimes` takes it. Node passes times as a double of seconds (exact to ~240 ns
- * today), so the nearest one to the recorded nanoseconds; a Date before 1970 (Node reads a
- * negative number as "now").
+ * The mtime as `utimes` takes it. Node passes times only as a double of seconds (a bigint is
+ * refused, a string read as a number), so the nearest one to the recorded nanoseconds: off by at
+ * most half the spacing of doubles there (120 ns from 2004 to 2038; docs/REPOSITORY.md). A Date
+ * before 1970 (Node reads a negative number as "now").
  */
 export function mtimeArg(meta: Partial<FileMeta>): number | Date | undefined {
   if (typeof meta.mtimeNs === 'string' && /^\d+$/.test(meta.mtimeNs)) {

@@ -46,7 +46,7 @@ import {
 import { SnapshotReader } from './snapshot-reader.ts';
 import type { ItemEntry } from './tree.ts';
 import { WorkWindow } from './work-window.ts';
-import { writeXattrs } from './xattrs.ts';
+import { dropDefaultAcl, writeXattrs } from './xattrs.ts';
 
 export interface RestoreOptions {
   /** Continue an interrupted restore into the same folder: files already complete are kept. */
@@ -320,8 +320,12 @@ export async function restoreSnapshot(
       if (linkKey !== undefined && firstName === undefined) inodes.set(linkKey, { key: item.key, path });
       if (item.kind === 'folder') {
         await mkdir(encodePath(path), { recursive: true });
-        // An interrupted run may have set a folder's final (perhaps read-only) mode already.
-        if (resume) await chmod(encodePath(path), (meta.mode ?? 0o755) | 0o700);
+        // An interrupted run may have set a folder's final (perhaps read-only) mode already, and
+        // its default ACL, which the files written now would inherit.
+        if (resume) {
+          await chmod(encodePath(path), (meta.mode ?? 0o755) | 0o700);
+          if (meta.xattrs?.['system.posix_acl_default'] !== undefined) dropDefaultAcl(encodePath(path));
+        }
         if (meta.mode !== undefined && meta.mtimeMs !== undefined)
           folders.push({ key: item.key, path, meta: meta as FileMeta });
       } else if (item.kind === 'symlink') {

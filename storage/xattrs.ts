@@ -6,7 +6,7 @@
 // UTF-8 cannot be reached: that is said, never passed over in silence.
 import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, openSync } from 'node:fs';
-import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
+import { getAttributeSync, listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 
 /** Attribute name → value (base64), as FileMeta keeps them. */
 export type Xattrs = Record<string, string>;
@@ -114,4 +114,17 @@ export function writeXattrs(
     return;
   }
   if (!reached) for (const name of wanted) refused(name, NOT_REACHABLE);
+}
+
+/**
+ * Removes a folder's default ACL (when it has one), so files made in it now do not inherit it; a
+ * restore sets the recorded one again with the folder's other attributes, last.
+ */
+export function dropDefaultAcl(path: string | Buffer): void {
+  try {
+    withTextPath(path, true, (p) => removeAttributeSync(p, 'system.posix_acl_default'));
+  } catch (err) {
+    // ENODATA: it has none; EOPNOTSUPP: its file system has no ACLs.
+    if (osError(err) !== 61 && osError(err) !== 95) throw err;
+  }
 }

@@ -48,6 +48,25 @@ export function setXattrs(list: { path: Buffer; name: string; value: Buffer }[])
   if (run.status !== 0) throw new Error(`could not set extended attributes: ${run.stderr}`);
 }
 
+/** A POSIX ACL in Linux's xattr form: owner rw, user `uid` r, group r, mask r, other r. */
+function posixAcl(uid: number): Buffer {
+  const entries: [number, number, number][] = [
+    [0x01, 6, 0xffffffff],
+    [0x02, 4, uid],
+    [0x04, 4, 0xffffffff],
+    [0x10, 4, 0xffffffff],
+    [0x20, 4, 0xffffffff],
+  ];
+  const out = Buffer.alloc(4 + entries.length * 8);
+  out.writeUInt32LE(2, 0);
+  entries.forEach(([tag, perm, id], i) => {
+    out.writeUInt16LE(tag, 4 + i * 8);
+    out.writeUInt16LE(perm, 6 + i * 8);
+    out.writeUInt32LE(id, 8 + i * 8);
+  });
+  return out;
+}
+
 /** Every path's extended attributes under `root` (relative path in hex → name → value in hex). */
 function readXattrsOfTree(root: string): Map<string, string> {
   const script =
@@ -104,6 +123,10 @@ export function makeFidelityTree(root: string): void {
     { path: r('plain', 'text.txt'), name: 'user.binary', value: Buffer.from([0, 1, 0xfe, 0xff]) },
     { path: r('plain', 'text.txt'), name: 'user.empty', value: Buffer.alloc(0) },
     { path: r('plain'), name: 'user.folder', value: Buffer.from('on a folder') },
+    // POSIX ACLs are attributes too: user 1234 may read a file; a folder's default ACL (which
+    // files restored into it must not inherit: their own attributes are exact).
+    { path: r('plain', 'linked'), name: 'system.posix_acl_access', value: posixAcl(1234) },
+    { path: r('plain'), name: 'system.posix_acl_default', value: posixAcl(4321) },
     { path: r('owned'), name: 'trusted.secret', value: Buffer.from('root only') },
     { path: r('shortcut'), name: 'trusted.link', value: Buffer.from('on the link itself') },
     { path: r('pipe'), name: 'trusted.fifo', value: Buffer.from('on a FIFO') },

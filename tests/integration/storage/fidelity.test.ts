@@ -105,6 +105,7 @@ describe('file-system fidelity of folder backups', () => {
     const expected = describeFidelity(src);
     expect(expected.get('caf\\xe9.txt')?.kind).toBe('file');
     expect(expected.get('plain/linked')?.nlink).toBe(3);
+    expect(expected.get('plain/linked')?.xattrs).toMatch(/^system\.posix_acl_access=/);
     expect(expected.get('shortcut')?.xattrs).toBe(`trusted.link=${Buffer.from('on the link itself').toString('hex')}`);
     expect(expected.get('dir\\xed\\xa0\\x80')?.xattrs).toMatch(/^user\.raw-folder=/);
     expect(fidelityDifferences(expected, describeFidelity(target))).toEqual([]);
@@ -312,7 +313,7 @@ describe('fidelity with restore past damage and --resume', () => {
     expect(fidelityDifferences(expected, describeFidelity(target))).toEqual([]);
   });
 
-  it('--resume keeps complete sparse files and links, and rewrites a changed one with its holes', async () => {
+  it('--resume keeps complete sparse files and links, rewrites a changed one with its holes, inherits no ACL', async () => {
     const base = temp();
     const src = join(base, 'src');
     mkdirSync(src);
@@ -329,9 +330,11 @@ describe('fidelity with restore past damage and --resume', () => {
     expect(again.code).toBe(0);
     expect(statSync(sparse).ino).toBe(before);
 
-    // The sparse file made dense with other bytes, and one name of a hard-linked file removed.
+    // The sparse file made dense with other bytes, and one name of a hard-linked file removed; a
+    // file removed from a folder that already has its default ACL must not inherit it when rewritten.
     writeFileSync(sparse, randomBytes(6 * 1024 * 1024));
     rmSync(join(target, 'linked-too'));
+    rmSync(join(target, 'plain', 'text.txt'));
     const resumed = await repoCli(['restore', '--resume', id, target, ...sink]);
     expect(resumed.stderr).toBe('');
     expect(resumed.code).toBe(0);
