@@ -55,7 +55,8 @@ function withTextPath<T>(path: string | Buffer, folder: boolean, fn: (text: stri
 /**
  * The extended attributes of `path` (undefined when it has none; a file system without them has
  * none), or why they could not be read. One list call per item; values are read only when the
- * list is not empty.
+ * list is not empty. Synchronous: a list call costs a few µs, less than a thread-pool round trip
+ * (with 34k files of a node_modules copy, a whole backup's CPU time did not grow beyond the noise).
  */
 export function readXattrs(path: string | Buffer, folder: boolean): { xattrs?: Xattrs; problem?: string } {
   let names: string[] | undefined;
@@ -68,7 +69,12 @@ export function readXattrs(path: string | Buffer, folder: boolean): { xattrs?: X
   if (names === undefined) return { problem: NOT_REACHABLE };
   if (names.length === 0) return {};
   const list = names;
-  const values = withTextPath(path, folder, (p) => list.map((name) => getAttributeSync(p, name)));
+  let values: (Buffer | null)[] | undefined;
+  try {
+    values = withTextPath(path, folder, (p) => list.map((name) => getAttributeSync(p, name)));
+  } catch (err) {
+    return { problem: reason(err) };
+  }
   const xattrs: Xattrs = {};
   list.forEach((name, i) => {
     // (null: removed between the list and the read.)
