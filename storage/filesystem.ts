@@ -155,10 +155,12 @@ export async function backupDirectory(
     entity: string;
     parent?: string | undefined;
     tags?: string[];
-    /** An item whose extended attributes could not be read, and why (the backup goes on). */
+    /** An item whose extended attributes could not be read, and why (the backup goes on; default: stderr). */
     onWarning?: (message: string) => void;
   },
 ): Promise<BackupResult> {
+  // Never silent: without a listener, warnings go to stderr (as the repository's own do).
+  const warn = options.onWarning ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   const writer = new SnapshotWriter(repo, {
     task: options.task,
     entity: options.entity,
@@ -180,7 +182,7 @@ export async function backupDirectory(
       const meta = metaOf(entry.kind, info);
       const { xattrs, problem } = readXattrs(entry.path, entry.kind === 'folder');
       if (xattrs) meta.xattrs = xattrs;
-      if (problem) options.onWarning?.(`${displayName(entry.key)}: extended attributes not read: ${problem}`);
+      if (problem) warn(`${displayName(entry.key)}: extended attributes not read: ${problem}`);
       const size = Number(info.size);
       if (entry.kind === 'file') {
         const identity = { ctimeMs: floorMs(info.ctimeNs), ino: Number(info.ino) };

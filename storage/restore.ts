@@ -53,7 +53,7 @@ export interface RestoreOptions {
   resume?: boolean;
   /** An item that is not restored (a socket; a device node without root), and why. */
   onSkipped?: (message: string) => void;
-  /** An extended attribute the target refused (the item is restored without it), and why. */
+  /** An extended attribute the target refused (the item is restored without it), and why; default: stderr. */
   onXattrRefused?: (message: string) => void;
 }
 
@@ -239,8 +239,11 @@ export async function restoreSnapshot(
       failed.push(f);
       failedFiles++;
     },
+    // Never silent: without a listener, to stderr (as the repository's own warnings).
     refused: (key) => (name, why) =>
-      options.onXattrRefused?.(`${displayName(key)}: extended attribute ${name} not restored: ${why}`),
+      (options.onXattrRefused ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(
+        `${displayName(key)}: extended attribute ${name} not restored: ${why}`,
+      ),
   };
   let queued = new Map<string, Target[]>();
   let queuedBytes = 0;
