@@ -6,7 +6,7 @@
 // mknod, trusted.* attributes).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -213,6 +213,57 @@ describe('extended attributes', () => {
     const restored = describeFidelity(target);
     expect(restored.get('docs')?.xattrs).toBe(`user.kept=${Buffer.from('folder').toString('hex')}`);
     expect(restored.get('docs/a.txt')?.xattrs).toBe(`user.kept=${Buffer.from('file').toString('hex')}`);
+  });
+
+  it('restores user.* attributes for anyone, and names the trusted.* ones only root may set', async () => {
+    const base = temp();
+    chmodSync(base, 0o755);
+    const src = join(base, 'src');
+    mkdirSync(join(src, 'docs'), { recursive: true });
+    writeFileSync(join(src, 'docs', 'a.txt'), 'a');
+    setXattrs([
+      { path: rawJoin(src, 'docs'), name: 'user.folder', value: Buffer.from('folder') },
+      { path: rawJoin(src, 'docs', 'a.txt'), name: 'user.file', value: Buffer.from('file') },
+      { path: rawJoin(src, 'docs', 'a.txt'), name: 'trusted.root', value: Buffer.from('root only') },
+    ]);
+    const sink = await initRepo(base);
+    const id = (await repoCli(['backup', src, ...sink])).stdout.trim();
+    // The restore runs as nobody (setpriv), into a folder of its own, from a repository it may use.
+    execFileSync('chmod', ['-R', 'a+rwX', join(base, 'repo')]);
+    const target = join(base, 'nobody');
+    mkdirSync(target);
+    chownSync(target, 65534, 65534);
+    const restore = await runToEnd(
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        'core/cli.ts',
+        'repo',
+        'restore',
+        id,
+        join(target, 'r'),
+        ...sink,
+      ],
+      // (Memory flags given, so the CLI does not execute itself again: Node lives under /root.)
+      {
+        PATH: process.env.PATH,
+        HOME: target,
+        HOLDFAST_REPO_PASSPHRASE: PASSPHRASE,
+        NODE_OPTIONS: '--max-semi-space-size=8',
+      },
+      undefined,
+      'setpriv',
+    );
+    expect(restore.stderr).toBe(
+      'warning: docs/a.txt: extended attribute trusted.root not restored: only root sets trusted.* and security.* attributes\n',
+    );
+    expect(restore.code).toBe(0);
+    expect(restore.stdout).toMatch(/; 1 extended attributes not restored \(see above\)\.$/m);
+    const restored = describeFidelity(join(target, 'r'));
+    expect(restored.get('docs')?.xattrs).toBe(`user.folder=${Buffer.from('folder').toString('hex')}`);
+    expect(restored.get('docs/a.txt')?.xattrs).toBe(`user.file=${Buffer.from('file').toString('hex')}`);
   });
 
   it('a backup records an attribute added to a file whose content did not change', async () => {
