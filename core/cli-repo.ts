@@ -255,18 +255,25 @@ async function dispatch(
             .filter((s) => s.manifest.task === task && s.manifest.entity === entity)
             .at(-1);
           let result: Awaited<ReturnType<typeof backupDirectory>>;
+          let unread = 0;
+          const onWarning = (message: string) => {
+            unread++;
+            process.stderr.write(`warning: ${message}\n`);
+          };
           try {
-            result = await backupDirectory(repo, folder, { task, entity, parent: previous?.id });
+            result = await backupDirectory(repo, folder, { task, entity, parent: previous?.id, onWarning });
           } catch (err) {
             // A parent whose tree is damaged cannot lend unchanged items: read everything instead.
             if (!previous || !isDamage(err)) throw err;
             process.stderr.write(
               `warning: the previous snapshot ${previous.id} cannot be read (${err.message}); backing up the whole folder\n`,
             );
-            result = await backupDirectory(repo, folder, { task, entity });
+            unread = 0;
+            result = await backupDirectory(repo, folder, { task, entity, onWarning });
           }
+          const notRead = unread ? `; extended attributes of ${unread} items not read (see above)` : '';
           process.stderr.write(
-            `${result.items} items, ${result.bytes} bytes (${result.carried} unchanged), uploaded ${repo.stats.bytesUploaded} bytes\n`,
+            `${result.items} items, ${result.bytes} bytes (${result.carried} unchanged), uploaded ${repo.stats.bytesUploaded} bytes${notRead}\n`,
           );
           out(result.id);
           return REPO_EXIT.ok;
@@ -340,16 +347,23 @@ async function dispatch(
       const id = await resolveSnapshot(repo, rest[0] as string);
       return withLock(sink, 'shared', { purpose: `restore of ${id}` }, async () => {
         let skipped = 0;
+        let refused = 0;
         const result = await restoreSnapshot(repo, id, rest[1] as string, {
           resume: values.resume === true,
           onSkipped: (message) => {
             skipped++;
             process.stderr.write(`${message}\n`);
           },
+          onXattrRefused: (message) => {
+            refused++;
+            process.stderr.write(`warning: ${message}\n`);
+          },
         });
         for (const f of result.failed) process.stderr.write(`failed: ${displayName(f.key)}: ${f.reason}\n`);
         const kept = values.resume ? `; ${result.kept} were already complete` : '';
-        const notRestored = skipped ? `; ${skipped} not restored (see above)` : '';
+        const notRestored =
+          (skipped ? `; ${skipped} not restored (see above)` : '') +
+          (refused ? `; ${refused} extended attributes not restored (see above)` : '');
         if (result.failed.length === 0) {
           out(`Restored ${result.items} items into ${rest[1]}${kept}${notRestored}.`);
           return REPO_EXIT.ok;

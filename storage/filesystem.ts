@@ -9,12 +9,13 @@ import type { BigIntStats, Dirent } from 'node:fs';
 import { lstat, open, opendir, readFile, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { releaseBuffer } from './buffers.ts';
-import { decodeName, encodePath } from './raw-names.ts';
+import { decodeName, displayName, encodePath } from './raw-names.ts';
 import type { Repository } from './repository.ts';
 import { snapshotItems } from './snapshot-state.ts';
 import { SnapshotWriter } from './snapshot-writer.ts';
 import type { ItemEntry } from './tree.ts';
 import { WorkWindow } from './work-window.ts';
+import { readXattrs, type Xattrs } from './xattrs.ts';
 
 /**
  * What a folder backup keeps of an item (see docs/REPOSITORY.md, "Folder backups"). Every field
@@ -40,6 +41,8 @@ export interface FileMeta {
   rdev?: number;
   /** A symlink's target, raw bytes escaped as in keys (storage/raw-names.ts). */
   target?: string;
+  /** Extended attributes (name → base64 value), when the item has any (storage/xattrs.ts). */
+  xattrs?: Xattrs;
 }
 
 export interface BackupResult {
@@ -147,8 +150,17 @@ async function* readPieces(path: string | Buffer): AsyncIterable<Uint8Array> {
 export async function backupDirectory(
   repo: Repository,
   root: string,
-  options: { task: string; entity: string; parent?: string | undefined; tags?: string[] },
+  options: {
+    task: string;
+    entity: string;
+    parent?: string | undefined;
+    tags?: string[];
+    /** An item whose extended attributes could not be read, and why (the backup goes on; default: stderr). */
+    onWarning?: (message: string) => void;
+  },
 ): Promise<BackupResult> {
+  // Never silent: without a listener, warnings go to stderr (as the repository's own do).
+  const warn = options.onWarning ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   const writer = new SnapshotWriter(repo, {
     task: options.task,
     entity: options.entity,
@@ -168,6 +180,9 @@ export async function backupDirectory(
       const before = p && !p.done && p.value.key === entry.key ? p.value : undefined;
       const { info } = entry;
       const meta = metaOf(entry.kind, info);
+      const { xattrs, problem } = readXattrs(entry.path, entry.kind === 'folder');
+      if (xattrs) meta.xattrs = xattrs;
+      if (problem) warn(`${displayName(entry.key)}: extended attributes not read: ${problem}`);
       const size = Number(info.size);
       if (entry.kind === 'file') {
         const identity = { ctimeMs: floorMs(info.ctimeNs), ino: Number(info.ino) };
@@ -182,6 +197,8 @@ export async function backupDirectory(
           old?.mode === meta.mode &&
           old?.links === meta.links &&
           old?.sparse === meta.sparse &&
+          // (A change of attributes changes the ctime; entries of older snapshots lack them.)
+          (old?.xattrs === undefined) === (meta.xattrs === undefined) &&
           // Content the repository is known to have lost is read from the folder again.
           !before.content?.some((blob) => repo.isKnownDamaged(blob));
         if (unchanged) {

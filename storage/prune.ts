@@ -188,6 +188,8 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
   }
   report.packsDeleted = toDelete.length;
   report.packsRepacked = repacked.length;
+  // Damage notes about packs that are gone now say nothing any more.
+  await repo.forgetDamageIn(new Set([...toDelete, ...repacked.map((p) => p.id)]));
   return report;
 }
 

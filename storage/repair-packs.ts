@@ -77,5 +77,6 @@ export async function repairPacks(
     report.indexFilesRewritten++;
   }
   for (const id of wanted) if (present.has(id)) await repo.sink.delete(packKey(id));
+  await repo.forgetDamageIn(wanted);
   return report;
 }

@@ -158,6 +158,13 @@ export class Repository {
   readonly #unreadable = new Set<string>();
   /** Blobs whose indexed pack is missing or truncated (see #noteGonePacks). */
   readonly #inGonePacks = new Set<string>();
+  /**
+   * Copies of blobs found damaged, by this object or recorded by an earlier one (`damaged/`
+   * notes, see recordDamaged): `<blob id>@<pack id>`. Loading the index prefers any other copy.
+   */
+  readonly #damagedCopies = new Set<string>();
+  /** The damage notes read when the index was loaded, with the packs they name. */
+  readonly #damageNotes: { key: string; packs: string[] }[] = [];
   #uploads: Promise<void>[] = [];
   /** Bytes of blobs being sealed, in open packs or in packs uploading (see PACKS_IN_FLIGHT). */
   #heldBytes = 0;
@@ -333,6 +340,7 @@ export class Repository {
     if (this.#indexLoaded) return;
     const listing = listPacks(this.sink);
     listing.catch(() => undefined); // awaited below; not unhandled if reading the index fails first
+    await this.#readDamageNotes();
     const named = new Map<string, number>();
     for await (const info of this.sink.list('index/')) {
       let file: IndexFile;
@@ -350,7 +358,11 @@ export class Repository {
       }
       for (const pack of file.packs) {
         named.set(pack.id, pack.size);
-        for (const blob of pack.blobs) this.#remember(pack.id, blob);
+        for (const blob of pack.blobs) {
+          // A copy known damaged never replaces another copy (index files load in any order).
+          if (this.#isDamagedCopy(blob.id, pack.id) && this.#index.has(blob.id)) continue;
+          this.#remember(pack.id, blob);
+        }
       }
     }
     const present = await listing;
@@ -374,7 +386,64 @@ export class Repository {
       gone.push(id);
     }
     if (gone.length) await this.#noteGonePacks(new Set(gone), present);
+    // A blob whose only copy is one found damaged is stored again when saved, and files using it
+    // are not carried over (as for a lost pack); reading still tries it, and names the pack.
+    for (const copy of this.#damagedCopies) {
+      const [id, pack] = copy.split('@') as [string, string];
+      if (this.#index.get(id)?.pack === pack) this.#unreadable.add(id);
+    }
     this.#indexLoaded = true;
+  }
+
+  /**
+   * Records blob copies found damaged (a failed authentication while reading, or in `verify
+   * --read-data`) in a `damaged/<sha256>` note (encrypted: blob id, pack, reason), so later
+   * processes know them without reading them: loading the index prefers any other copy, and a
+   * backup stores the content again rather than deduplicating against the damaged copy. A note
+   * that cannot be written (a sink that refuses writes) is a warning, never a failure.
+   */
+  async recordDamaged(copies: { id: string; pack: string; reason: string }[]): Promise<void> {
+    const fresh = copies.filter((c) => !this.#damagedCopies.has(`${c.id}@${c.pack}`));
+    if (fresh.length === 0) return;
+    for (const c of fresh) this.#damagedCopies.add(`${c.id}@${c.pack}`);
+    const note: DamageNote = { version: 1, copies: fresh };
+    try {
+      const sealed = await sealJson(this.keys.encKey, note);
+      await this.#putNew(`damaged/${sha256(sealed)}`, sealed);
+    } catch (err) {
+      if (!(err instanceof SinkError)) throw err;
+      this.#warn(`could not record ${fresh.length} damaged blob copies: ${err.message}`);
+    }
+  }
+
+  /** Reads the damage notes (an unreadable one is a warning: it only costs a dedup). */
+  async #readDamageNotes(): Promise<void> {
+    for await (const info of this.sink.list('damaged/')) {
+      try {
+        const sealed = await readAll(await this.sink.get(info.key));
+        if (sha256(sealed) !== info.key.slice('damaged/'.length))
+          throw new IntegrityError(`damage note ${info.key} does not match its name`);
+        const note = await unsealJson<DamageNote>(this.keys.encKey, sealed, `damage note ${info.key}`);
+        if (note?.version !== 1 || !Array.isArray(note.copies))
+          throw new IntegrityError(`damage note ${info.key} has an unknown format`);
+        for (const c of note.copies) this.#damagedCopies.add(`${c.id}@${c.pack}`);
+        this.#damageNotes.push({ key: info.key, packs: [...new Set(note.copies.map((c) => c.pack))] });
+      } catch (err) {
+        if (!(err instanceof IntegrityError || err instanceof ObjectNotFoundError)) throw err;
+        this.#warn(`${err.message}; it is ignored`);
+      }
+    }
+  }
+
+  /** Removes the damage notes that name only packs in `gone` (deleted by prune or repair packs). */
+  async forgetDamageIn(gone: ReadonlySet<string>): Promise<void> {
+    for (const note of this.#damageNotes)
+      if (note.packs.every((pack) => gone.has(pack))) await this.sink.delete(note.key).catch(() => undefined);
+  }
+
+  /** Whether a copy of a blob is known damaged (found so by this object or recorded in a note). */
+  #isDamagedCopy(id: string, pack: string): boolean {
+    return this.#damagedCopies.size > 0 && this.#damagedCopies.has(`${id}@${pack}`);
   }
 
   /**
@@ -424,8 +493,13 @@ export class Repository {
     await Promise.all(Array.from({ length: Math.min(TRAILER_READS_AT_ONCE, packs.length) }, worker));
     found.sort((a, b) => a.id.localeCompare(b.id));
     for (const pack of found) {
-      // Where an index file names a blob too, its location stays the one in use.
-      for (const blob of pack.blobs) if (!this.#index.has(blob.id)) this.#remember(pack.id, blob);
+      // Where an index file names a blob too, its location stays the one in use (unless that copy
+      // is known damaged and this one is not).
+      for (const blob of pack.blobs) {
+        const at = this.#index.get(blob.id);
+        if (at === undefined || (this.#isDamagedCopy(blob.id, at.pack) && !this.#isDamagedCopy(blob.id, pack.id)))
+          this.#remember(pack.id, blob);
+      }
       this.recoveredPacks.set(pack.id, pack);
       this.#unindexed.push(pack);
     }
@@ -681,6 +755,7 @@ export class Repository {
       releaseBuffer(bytes);
     }
     if (failed.length) {
+      await this.recordDamaged(failed.map((f) => ({ id: f.id, pack: f.at.pack, reason: f.error.message })));
       const found = await this.#readElsewhere(failed);
       const lost = failed.filter((f) => !found.has(f.id));
       for (const f of lost) this.#unreadable.add(f.id);
@@ -862,6 +937,12 @@ export class Repository {
     }
     return out.sort((a, b) => a.manifest.time.localeCompare(b.manifest.time) || a.id.localeCompare(b.id));
   }
+}
+
+/** A `damaged/<id>` note: blob copies found damaged (see Repository.recordDamaged). */
+interface DamageNote {
+  version: 1;
+  copies: { id: string; pack: string; reason: string }[];
 }
 
 export interface IndexFile {

@@ -1,7 +1,8 @@
 // The file-system side of a restore: the target folder (a read-only or unwritable one named as
 // such), writing content (a sparse file's without filling its holes; a failed write names its
 // file), and putting metadata back (storage/filesystem.ts FileMeta says what is kept): owner (when
-// running as root), mode, mtime (to the nanosecond as far as Node allows) and special files.
+// running as root), mode, extended attributes, mtime (to the nanosecond as far as Node allows)
+// and special files.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -11,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FileMeta, SpecialKind } from './filesystem.ts';
 import { displayName } from './raw-names.ts';
+import { writeXattrs } from './xattrs.ts';
 
 const run = promisify(execFile);
 
@@ -76,9 +78,10 @@ function owner(meta: Partial<FileMeta>): { uid: number; gid: number } | undefine
 }
 
 /**
- * The mtime as `utimes` takes it. Node passes times as a double of seconds (exact to ~240 ns
- * today), so the nearest one to the recorded nanoseconds; a Date before 1970 (Node reads a
- * negative number as "now").
+ * The mtime as `utimes` takes it. Node passes times only as a double of seconds (a bigint is
+ * refused, a string read as a number), so the nearest one to the recorded nanoseconds: off by at
+ * most half the spacing of doubles there (120 ns from 2004 to 2038; docs/REPOSITORY.md). A Date
+ * before 1970 (Node reads a negative number as "now").
  */
 export function mtimeArg(meta: Partial<FileMeta>): number | Date | undefined {
   if (typeof meta.mtimeNs === 'string' && /^\d+$/.test(meta.mtimeNs)) {
@@ -119,17 +122,31 @@ export async function applyToHandle(handle: FileHandle, meta: Partial<FileMeta>,
   if (time !== undefined) await handle.utimes(time, time);
 }
 
-/** Owner, mode and times of a folder or special file at `path`; a symlink's own owner and times. */
-export async function applyToPath(path: string | Buffer, meta: Partial<FileMeta>, symlink = false): Promise<void> {
+/** Where a restore reports an extended attribute the target refused: its name and why. */
+export type XattrRefused = (name: string, why: string) => void;
+
+/**
+ * Owner, mode, extended attributes and times of a folder or special file at `path`; a symlink's
+ * own owner, attributes and times. Attributes come after the owner (a chown clears
+ * security.capability) and before the times.
+ */
+export async function applyToPath(
+  path: string | Buffer,
+  meta: Partial<FileMeta>,
+  kind: 'folder' | 'symlink' | 'special',
+  refused: XattrRefused = () => undefined,
+): Promise<void> {
   const who = owner(meta);
   const time = mtimeArg(meta);
-  if (symlink) {
+  if (kind === 'symlink') {
     if (who) await lchown(path, who.uid, who.gid);
+    if (meta.xattrs) writeXattrs(path, meta.xattrs, false, refused);
     if (time !== undefined) await lutimes(path, time, time);
     return;
   }
   if (who) await chown(path, who.uid, who.gid);
   if (meta.mode !== undefined) await chmod(path, meta.mode);
+  if (meta.xattrs) writeXattrs(path, meta.xattrs, kind === 'folder', refused);
   if (time !== undefined) await utimes(path, time, time);
 }
 
@@ -143,6 +160,7 @@ export async function makeSpecial(
   kind: SpecialKind,
   meta: Partial<FileMeta>,
   scratch: string,
+  refused?: XattrRefused,
 ): Promise<string | undefined> {
   if (kind === 'socket') return 'a socket is made by the program that listens on it';
   const args =
@@ -159,12 +177,13 @@ export async function makeSpecial(
     return `could not make the ${kind === 'fifo' ? 'FIFO' : 'device node'}: ${detail}`;
   }
   try {
+    // Under the plain name, so attributes reach it whatever its real name (storage/xattrs.ts).
+    await applyToPath(temp, meta, 'special', refused);
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });
     throw err;
   }
-  await applyToPath(path, meta);
   return undefined;
 }
 

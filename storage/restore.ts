@@ -41,16 +41,20 @@ import {
   type TargetFiles,
   writeContent,
   writeError,
+  type XattrRefused,
 } from './restore-meta.ts';
 import { SnapshotReader } from './snapshot-reader.ts';
 import type { ItemEntry } from './tree.ts';
 import { WorkWindow } from './work-window.ts';
+import { dropDefaultAcl, writeXattrs } from './xattrs.ts';
 
 export interface RestoreOptions {
   /** Continue an interrupted restore into the same folder: files already complete are kept. */
   resume?: boolean;
   /** An item that is not restored (a socket; a device node without root), and why. */
   onSkipped?: (message: string) => void;
+  /** An extended attribute the target refused (the item is restored without it), and why; default: stderr. */
+  onXattrRefused?: (message: string) => void;
 }
 
 export interface FailedItem {
@@ -98,6 +102,8 @@ interface RestoreRun {
   resume: boolean;
   files: TargetFiles;
   onFailed: (failed: FailedItem) => void;
+  /** Where an item's refused extended attributes are reported. */
+  refused: (key: string) => XattrRefused;
 }
 
 /**
@@ -176,6 +182,8 @@ class RestoredFile {
       // A sparse file's trailing hole was never written.
       if (this.meta.sparse) await handle.truncate(this.size);
       await applyToHandle(handle, this.meta, this.#run.files);
+      // (By the partial name: plain text, whatever the real name, see storage/xattrs.ts.)
+      if (this.meta.xattrs) writeXattrs(partial, this.meta.xattrs, false, this.#run.refused(this.key));
     } catch (err) {
       throw writeError(err, this.path);
     } finally {
@@ -212,7 +220,7 @@ export async function restoreSnapshot(
   const files = await makeTarget(root);
   if (!resume && (await readdir(root)).length > 0) throw new Error(`restore target ${root} is not empty`);
   const realRoot = await realpath(root);
-  const folders: { path: string; meta: FileMeta }[] = [];
+  const folders: { key: string; path: string; meta: FileMeta }[] = [];
   // Paths restored as symlinks: nothing may be restored beneath them (it would land elsewhere).
   const links = new Set<string>();
   // Hard links: the first name restored of each file (by device and inode), and the later names.
@@ -224,13 +232,18 @@ export async function restoreSnapshot(
   const smallFiles = new WorkWindow(SMALL_FILE_JOBS, Number.POSITIVE_INFINITY);
   const failed: FailedItem[] = [];
   let failedFiles = 0;
-  const run = {
+  const run: RestoreRun = {
     resume,
     files,
     onFailed: (f: FailedItem) => {
       failed.push(f);
       failedFiles++;
     },
+    // Never silent: without a listener, to stderr (as the repository's own warnings).
+    refused: (key) => (name, why) =>
+      (options.onXattrRefused ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(
+        `${displayName(key)}: extended attribute ${name} not restored: ${why}`,
+      ),
   };
   let queued = new Map<string, Target[]>();
   let queuedBytes = 0;
@@ -310,9 +323,14 @@ export async function restoreSnapshot(
       if (linkKey !== undefined && firstName === undefined) inodes.set(linkKey, { key: item.key, path });
       if (item.kind === 'folder') {
         await mkdir(encodePath(path), { recursive: true });
-        // An interrupted run may have set a folder's final (perhaps read-only) mode already.
-        if (resume) await chmod(encodePath(path), (meta.mode ?? 0o755) | 0o700);
-        if (meta.mode !== undefined && meta.mtimeMs !== undefined) folders.push({ path, meta: meta as FileMeta });
+        // An interrupted run may have set a folder's final (perhaps read-only) mode already, and
+        // its default ACL, which the files written now would inherit.
+        if (resume) {
+          await chmod(encodePath(path), (meta.mode ?? 0o755) | 0o700);
+          if (meta.xattrs?.['system.posix_acl_default'] !== undefined) dropDefaultAcl(encodePath(path));
+        }
+        if (meta.mode !== undefined && meta.mtimeMs !== undefined)
+          folders.push({ key: item.key, path, meta: meta as FileMeta });
       } else if (item.kind === 'symlink') {
         const linkTarget = encodePath(String(meta.target ?? ''));
         const existing = resume ? await lstat(encodePath(path)).catch(() => undefined) : undefined;
@@ -325,11 +343,11 @@ export async function restoreSnapshot(
           if (existing) await rm(encodePath(path));
           await symlink(linkTarget, encodePath(path));
         }
-        await applyToPath(encodePath(path), meta, true);
+        await applyToPath(encodePath(path), meta, 'symlink', run.refused(item.key));
         links.add(rel);
       } else if (SPECIAL_KINDS.has(item.kind)) {
         // (Resuming, one made before is replaced: the rename into place replaces it.)
-        const why = await makeSpecial(encodePath(path), item.kind as SpecialKind, meta, root);
+        const why = await makeSpecial(encodePath(path), item.kind as SpecialKind, meta, root, run.refused(item.key));
         if (why) {
           options.onSkipped?.(`${displayName(item.key)}: not restored: ${why}`);
           continue;
@@ -387,7 +405,7 @@ export async function restoreSnapshot(
   for (const f of folders.reverse()) {
     const path = encodePath(f.path);
     if (!(await lstat(path)).isDirectory()) continue;
-    await applyToPath(path, f.meta);
+    await applyToPath(path, f.meta, 'folder', run.refused(f.key));
   }
   failed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { items: count - failedFiles, kept, failed };

@@ -199,6 +199,8 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
         }
       }
     }
+    // Recorded, so the next backup stores such content again (Repository.recordDamaged).
+    await repo.recordDamaged(damaged.map((d) => ({ id: d.id, pack: d.pack, reason: d.message })));
     // A damaged copy is still named, but a blob with a good copy elsewhere is not lost.
     for (const bad of damaged) {
       const good = await goodCopy(repo, bad.id);
