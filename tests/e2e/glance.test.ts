@@ -11,7 +11,7 @@ import { type ApplianceWithTask, startApplianceWithTask } from '../helpers/appli
 import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { consoleErrorsOf, DESKTOP, PHONE, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
-import { createTestApp } from '../helpers/kernel.ts';
+import { ADMIN, createTestApp } from '../helpers/kernel.ts';
 
 const TASK_NAME = 'Glance: Northwind Traders international holdings, EMEA regional office team';
 const dir = tempDir();
@@ -142,6 +142,39 @@ describe('the daily glance in a browser', () => {
       expect({ path, banners: await page.locator('.alert-success').count() }).toEqual({ path, banners: 0 });
     }
     expect(consoleErrors).toEqual([]);
+    await context.close();
+  });
+
+  it('shows dates in the time zone the user chose on their profile, UTC on hover', async () => {
+    const { appliance, task } = setup;
+    await setup.backupAndWait();
+    // The browser says Zürich; the user reads in Tokyo.
+    const context = await newBrowserContext(browser, { viewport: DESKTOP, timezoneId: 'Europe/Zurich' });
+    const page = await context.newPage();
+    await signInPage(page, appliance.url);
+    // The address in the top bar leads to the user's own profile.
+    await page.getByRole('link', { name: ADMIN.email }).click();
+    const zone = page.getByLabel('Time zone');
+    expect(await zone.locator('option:checked').textContent()).toBe("Browser's time zone (Europe/Zurich)");
+    await zone.selectOption('Asia/Tokyo');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Dates are now shown in Asia/Tokyo.').waitFor();
+
+    await page.goto(`${appliance.url}/tasks/${task.id}`);
+    const lastBackup = page.locator('.task-facts time').first();
+    expect(await lastBackup.textContent()).toMatch(/^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} GMT\+9$/);
+    expect(await lastBackup.getAttribute('title')).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
+    // The fragments htmx swaps in follow the same zone.
+    await page.goto(`${appliance.url}/activity`);
+    expect(await page.locator('main time').first().textContent()).toMatch(/GMT\+9$/);
+
+    // Back to the browser's own zone.
+    await page.goto(`${appliance.url}/settings/profile`);
+    await page.getByLabel('Time zone').selectOption('');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText("Dates are now shown in your browser's time zone.").waitFor();
+    await page.goto(`${appliance.url}/tasks/${task.id}`);
+    expect(await page.locator('.task-facts time').first().textContent()).toMatch(/(CET|GMT\+1)$/);
     await context.close();
   });
 

@@ -6,6 +6,7 @@ import { accountRoutes } from './account.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { ipRestrictionRoutes } from './ip-restrictions.ts';
 import { outboxRoutes } from './outbox.ts';
+import { profileRoutes } from './profile.ts';
 import { securitySettingsRoutes } from './security.ts';
 import { storageSettingsRoutes } from './storage.ts';
 import { userRoutes } from './users.ts';
@@ -16,6 +17,7 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.use('/settings/*', requireUser(deps));
   app.get('/settings', (c) => c.redirect('/settings/account', 303));
   app.route('/', accountRoutes(deps));
+  app.route('/', profileRoutes(deps));
   app.route('/', userRoutes(deps));
   app.route('/', ipRestrictionRoutes(deps));
   app.route('/', outboxRoutes(deps));

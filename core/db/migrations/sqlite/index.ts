@@ -13,6 +13,7 @@ import { Migration20261122085444_export_results_downloads } from './Migration202
 import { Migration20261207021900_api_key_scope } from './Migration20261207021900_api_key_scope.ts';
 import { Migration20261207031006_catalog_fold_keys } from './Migration20261207031006_catalog_fold_keys.ts';
 import { Migration20261207031743_entity_unavailable } from './Migration20261207031743_entity_unavailable.ts';
+import { Migration20261207052000_user_time_zone } from './Migration20261207052000_user_time_zone.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -29,4 +30,5 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207021900_api_key_scope', class: Migration20261207021900_api_key_scope },
   { name: 'Migration20261207031006_catalog_fold_keys', class: Migration20261207031006_catalog_fold_keys },
   { name: 'Migration20261207031743_entity_unavailable', class: Migration20261207031743_entity_unavailable },
+  { name: 'Migration20261207052000_user_time_zone', class: Migration20261207052000_user_time_zone },
 ];
