@@ -149,12 +149,6 @@ async function recoveryJob(c: Context<AppEnv>): Promise<IJob> {
   return job;
 }
 
-/** Said after the Recovery forms start jobs; chosen by key so a link cannot make the page say anything else. */
-const STARTED_NOTICES: Record<string, string> = {
-  restore: 'The restore has started. Its progress shows below; the result is also in System Activity.',
-  export: 'The export has started. When it succeeds, Download Results is offered here for 72 hours.',
-};
-
 export function jobsRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   for (const path of ['/jobs', '/jobs.csv', '/jobs/*']) app.use(path, requireUser(deps), requireRecoveryAccess);
@@ -224,7 +218,6 @@ export function jobsRoutes(deps: AppDeps): Hono<AppEnv> {
       'pages/jobs.njk',
       {
         title: 'Jobs',
-        notice: STARTED_NOTICES[c.req.query('started') ?? ''],
         windowDays: JOBS_WINDOW_DAYS,
         summary,
         counters: countersOf(summary),

@@ -145,6 +145,39 @@ describe('the daily glance in a browser', () => {
     await context.close();
   });
 
+  it('shows banners from the one-time flash only, never from keys in the URL', async () => {
+    const { appliance } = setup;
+    const context = await newBrowserContext(browser, { viewport: DESKTOP });
+    const page = await context.newPage();
+    await signInPage(page, appliance.url);
+    // A customer account, added as an MSP would: its page greets it once.
+    await page.goto(`${appliance.url}/portal/new`);
+    await page.getByLabel('Account name').fill('Contoso Pharmaceuticals');
+    await page.getByRole('button', { name: 'Add account' }).click();
+    await page.getByText('The account has been added.').waitFor();
+    const accountPage = new URL(page.url()).pathname;
+    await page.reload();
+    expect(await page.locator('.alert').count()).toBe(0);
+
+    // Every key these pages once read from the URL, and free text: no banner at all.
+    const crafted = [
+      '/settings/storage?done=added',
+      '/settings/security?done=password',
+      '/settings/security?done=two-factor-off',
+      `${accountPage}?done=invited`,
+      `${accountPage}?done=invite-failed`,
+      '/portal/new?added=1',
+      '/jobs?started=restore',
+      '/jobs?started=export',
+      '/settings/profile?notice=Crafted%20by%20a%20stranger',
+    ];
+    for (const path of crafted) {
+      await page.goto(`${appliance.url}${path}`);
+      expect({ path, banners: await page.locator('main .alert').allTextContents() }).toEqual({ path, banners: [] });
+    }
+    await context.close();
+  });
+
   it('shows dates in the time zone the user chose on their profile, UTC on hover', async () => {
     const { appliance, task } = setup;
     await setup.backupAndWait();
