@@ -162,7 +162,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       description: `Signed out of ${ended} other session${ended === 1 ? '' : 's'} from Settings › Security`,
       actor: actorFor(c, deps, user),
     });
-    return redirectWithFlash(c, deps, '/settings/security', NOTICES['sessions']);
+    return redirectWithFlash(c, deps, '/settings/security', NOTICES.sessions);
   });
 
   // ---- Password -----------------------------------------------------------------------
@@ -200,7 +200,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     });
     await mailSecurityChange(c, deps, user, 'password_changed');
     c.get('log').info({ userId: user.id }, 'password changed');
-    return redirectWithFlash(c, deps, '/settings/security', NOTICES['password']);
+    return redirectWithFlash(c, deps, '/settings/security', NOTICES.password);
   });
 
   app.post('/settings/security/password/strength', async (c) => {
@@ -374,7 +374,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       description: changes.join('; '),
       actor: { ...actorFor(c, deps, userOf(c)), label: principal.label },
     });
-    return redirectWithFlash(c, deps, '/settings/security', NOTICES['policies']);
+    return redirectWithFlash(c, deps, '/settings/security', NOTICES.policies);
   });
 
   return app;
