@@ -199,7 +199,7 @@ describe('the daily glance in a browser', () => {
       for (const name of names) {
         const values = await page
           .locator(`main select[name="${name}"] option`)
-          .evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value).filter(Boolean));
+          .evaluateAll((options) => options.map((o) => o.getAttribute('value') ?? '').filter(Boolean));
         for (const value of values) choices.push([name, value]);
       }
       // Each choice, applied alone, shows at least one row.
