@@ -5,8 +5,13 @@
 // route laid out without sideways overflow at 1024 and 1280 px, with every section of the
 // navigation on screen at 390 px. The page routes are the app's own GET routes; each is visited
 // (following the pages' links and GET forms) or listed below with the reason it is not a page.
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../core/access/api-keys.ts';
+import { addIpRule } from '../../core/access/ip-rules.ts';
+import { principalForUser } from '../../core/access/principal.ts';
+import { createLocation } from '../../core/storage-locations/locations.ts';
 import { type ApplianceWithTask, startApplianceWithTask } from '../helpers/appliance-task.ts';
 import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
@@ -31,7 +36,21 @@ beforeAll(async () => {
   routes = [...new Set(app.app.routes.filter((r) => r.method === 'GET').map((r) => r.path))];
   await app.close();
   // A customer account with a long name, so the portal's account pages are walked too.
-  await makeOrganization(setup.kernel.orm.em.fork(), setup.admin.organization, 'customer', LONG_ACCOUNT);
+  const em = setup.kernel.orm.em.fork();
+  const root = em.merge(setup.admin.organization);
+  await makeOrganization(em, root, 'customer', LONG_ACCOUNT);
+  // An IP rule (restrictions stay off), an API key and a second storage location: their pages too.
+  await addIpRule(em, root, { description: 'Head office, Northwind Traders international', addresses: '127.0.0.1' });
+  const admin = principalForUser(em.merge(setup.admin));
+  await createApiKey(em, root, admin, { label: ADMIN.email });
+  await createLocation(
+    { em, credentials: setup.kernel.credentials, storageDir: join(dir.path, 'storage') },
+    root,
+    { name: 'Second disk in the rack', kind: 'local', settings: { path: join(dir.path, 'second-disk') } },
+    'form',
+    { label: ADMIN.email },
+    new Date(),
+  );
 });
 
 afterAll(async () => {
@@ -69,9 +88,6 @@ const NOT_PAGES: Record<string, string> = {
   '/jobs.csv': 'download',
   '/jobs/:id/live': 'htmx fragment',
   '/jobs/:id/download': 'download',
-  '/settings/storage/:id/edit': 'needs an S3 store (storage-settings.test.ts)',
-  '/settings/ip-restrictions/:id/edit': 'needs a rule that keeps the browser in (ip-restrictions.test.ts)',
-  '/settings/api/keys/:clientId/delete': 'needs an API key (settings-api.test.ts)',
 };
 
 const API_REFERENCE = '/api/v1/docs';
