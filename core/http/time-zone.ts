@@ -41,6 +41,17 @@ export function formatDate(d: Date, timeZone: string | undefined): string {
   }).format(d);
 }
 
+/** "04:30 CET" in the zone (UTC when none): the time of day, for a date shown beside it. */
+export function formatTime(d: Date, timeZone: string | undefined): string {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone: timeZone ?? 'UTC',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  }).format(d);
+}
+
 /** The exact UTC time, for the title a time shows on hover. */
 export function formatUtc(d: Date): string {
   return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
