@@ -21,6 +21,7 @@ import { renderPage } from '../http/page.ts';
 import { missingAppSettings, servicePlugin, servicePlugins } from '../plugins/registry.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
 import { type FormField, formFieldsOf, valuesFromForm } from '../plugins/settings-form.ts';
+import { weekdayOf } from '../scheduler/schedule.ts';
 import { openConnectionSettings } from '../tasks/connection.ts';
 import {
   ENTITY_STATUSES,
@@ -224,6 +225,8 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
         errorCount: Object.keys(errors).filter((k) => k !== 'connection').length,
         frequencies: FREQUENCY_CHOICES,
         hours: HOUR_CHOICES,
+        // A task added now runs weekly on today's weekday (UTC).
+        weeklyOn: weekdayOf(deps.now()),
         graceDays: TASK_GRACE_DAYS,
       },
       status,
@@ -657,6 +660,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
         errorCount: Object.keys(errors).length,
         frequencies: FREQUENCY_CHOICES,
         hours: HOUR_CHOICES,
+        weeklyOn: weekdayOf(task.createdAt),
         storage: await storageLocationOf(c.get('em'), task),
         retention: retentionLabel(task.retention),
         graceDays: TASK_GRACE_DAYS,

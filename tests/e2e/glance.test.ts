@@ -278,7 +278,7 @@ describe('the daily glance in a browser', () => {
     await context.close();
   });
 
-  it('lays out every page without overflow at 1024 and 1280 px and every section at 390 px', async () => {
+  it('lays out every page without overflow at 1024 and 1280 px and every section and tab at 390 px', async () => {
     const { appliance } = setup;
     await setup.backupAndWait();
     const context = await newBrowserContext(browser, { viewport: DESKTOP });
@@ -339,7 +339,7 @@ describe('the daily glance in a browser', () => {
       }
       await page.setViewportSize(PHONE);
       const offScreen = (await page.evaluate(
-        `[...document.querySelectorAll('nav[aria-label="Main"] a')].filter((a) => { const r = a.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth; }).map((a) => a.textContent.trim())`,
+        `[...document.querySelectorAll('nav[aria-label="Main"] a, nav.tabs a')].filter((a) => { const r = a.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth; }).map((a) => a.textContent.trim())`,
       )) as string[];
       for (const label of offScreen) problems.push(`${route} at 390: ${label} is off screen`);
       await page.setViewportSize(DESKTOP);
