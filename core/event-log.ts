@@ -3,6 +3,7 @@
 // of it and a date range make one filter; a page comes with its total; an export reads every row
 // in keyset batches (db/newest-first.ts). Each log adds its own filters to the `where`.
 import type { EntityManager, EntityName, FilterQuery } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/sql';
 import { type Principal, reachableFilter } from './access/principal.ts';
 import { newestFirst } from './db/newest-first.ts';
 import type { IOrganization } from './identity/entities.ts';
@@ -54,4 +55,26 @@ export function allEventLogRows<T extends { at: Date; id: number }>(
   where: FilterQuery<T>,
 ): AsyncGenerator<T> {
   return newestFirst(em, entity, where, ['organization']);
+}
+
+/**
+ * The distinct values of each column among the rows `where` selects: a filter offers only what
+ * some row holds, never a choice that can only lead to an empty table.
+ */
+export async function presentValues<T extends object, K extends string>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  where: FilterQuery<T>,
+  columns: readonly K[],
+): Promise<Record<K, Set<string>>> {
+  const out = {} as Record<K, Set<string>>;
+  for (const column of columns) {
+    const rows = (await (em as SqlEntityManager)
+      .createQueryBuilder(entity, 'r')
+      .select(`r.${column}` as never, true)
+      .where(where as never)
+      .execute('all')) as Record<string, unknown>[];
+    out[column] = new Set(rows.map((r) => r[column]).filter((v): v is string => typeof v === 'string'));
+  }
+  return out;
 }

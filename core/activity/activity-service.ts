@@ -9,7 +9,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import type { Principal } from '../access/principal.ts';
 import { reachableFilter } from '../access/principal.ts';
 import { containsText } from '../db/text-search.ts';
-import { allEventLogRows, eventLogPage, eventLogWhere } from '../event-log.ts';
+import { allEventLogRows, eventLogPage, eventLogWhere, presentValues } from '../event-log.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { FINAL_JOB_STATES, type IJob, Job, type JobKind } from '../jobs/entities.ts';
 import { servicePlugin } from '../plugins/registry.ts';
@@ -215,6 +215,11 @@ function filterFor(principal: Principal, within: IOrganization, filters: Activit
   if (filters.task) Object.assign(where, containsText('task_name', filters.task));
   if (filters.item) Object.assign(where, containsText('item', filters.item));
   return where as FilterQuery<IActivityEvent>;
+}
+
+/** The activities, services and statuses the reader's rows hold (what the filters offer). */
+export function activityFacets(em: EntityManager, principal: Principal, within: IOrganization) {
+  return presentValues(em, ActivityEvent, filterFor(principal, within, {}), ['activity', 'service', 'status'] as const);
 }
 
 export async function queryActivity(

@@ -5,7 +5,7 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { Principal } from '../access/principal.ts';
 import { containsText } from '../db/text-search.ts';
-import { allEventLogRows, eventLogPage, eventLogWhere } from '../event-log.ts';
+import { allEventLogRows, eventLogPage, eventLogWhere, presentValues } from '../event-log.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { AUDIT_STATUSES, AuditEvent, type AuditStatus, type IAuditEvent } from './entities.ts';
 
@@ -108,6 +108,11 @@ function filterFor(principal: Principal, within: IOrganization, filters: AuditFi
   if (filters.status) where.status = filters.status;
   if (filters.performer) Object.assign(where, containsText('performed_by', filters.performer));
   return where as FilterQuery<IAuditEvent>;
+}
+
+/** The activities and statuses the reader's entries hold (what the filters offer). */
+export function auditFacets(em: EntityManager, principal: Principal, within: IOrganization) {
+  return presentValues(em, AuditEvent, filterFor(principal, within, {}), ['activity', 'status'] as const);
 }
 
 export async function queryAudit(

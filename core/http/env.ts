@@ -9,6 +9,7 @@ import type { Logger } from '../logging.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import type { TaskStorage } from '../tasks/storage.ts';
+import type { Flash } from './flash.ts';
 import type { Views } from './views.ts';
 
 /** Long-lived parts of the appliance the routes use. */
@@ -44,6 +45,6 @@ export interface AppEnv {
     /** The organization the request acts on: the principal's home, or a child account opened from a portal. */
     organization: IOrganization | undefined;
     /** A one-time banner set by the previous response (core/http/flash.ts). */
-    flash: string | undefined;
+    flash: Flash | undefined;
   };
 }

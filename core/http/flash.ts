@@ -10,14 +10,22 @@ const FLASH_COOKIE = 'holdfast_flash';
 /** Long enough for the redirect that follows; a banner never waits for a later visit. */
 const FLASH_SECONDS = 60;
 
-/** Answers with a 303 to `location`, its page showing `text` once. */
+/** A banner: a success notice, or a failure the user has to act on. */
+export interface Flash {
+  text: string;
+  failure?: boolean;
+}
+
+/** Answers with a 303 to `location`, its page showing `text` once (as a failure when asked). */
 export async function redirectWithFlash(
   c: Context<AppEnv>,
   deps: AppDeps,
   location: string,
   text: string,
+  kind: 'notice' | 'failure' = 'notice',
 ): Promise<Response> {
-  await setSignedCookie(c, FLASH_COOKIE, text, deps.cookieSecret, {
+  const flash: Flash = kind === 'failure' ? { text, failure: true } : { text };
+  await setSignedCookie(c, FLASH_COOKIE, JSON.stringify(flash), deps.cookieSecret, {
     httpOnly: true,
     sameSite: 'Lax',
     secure: isHttps(c, deps.config),
@@ -31,13 +39,24 @@ export async function redirectWithFlash(
 export function readFlash(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const value = await getSignedCookie(c, deps.cookieSecret, FLASH_COOKIE);
-    c.set('flash', typeof value === 'string' && value ? value : undefined);
+    c.set('flash', typeof value === 'string' && value ? parsed(value) : undefined);
     await next();
   };
 }
 
+function parsed(value: string): Flash | undefined {
+  try {
+    const flash = JSON.parse(value) as Partial<Flash>;
+    return typeof flash.text === 'string' && flash.text
+      ? { text: flash.text, failure: flash.failure === true }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The pending banner, cleared so that it is shown on this page only. */
-export function takeFlash(c: Context<AppEnv>): string | undefined {
+export function takeFlash(c: Context<AppEnv>): Flash | undefined {
   const text = c.get('flash');
   if (text === undefined) return undefined;
   c.set('flash', undefined);

@@ -78,6 +78,8 @@ export interface SettingsTab {
 export function settingsTabsFor(path: string, principal: Principal, organization: IOrganization): SettingsTab[] {
   const tabs: { label: string; href: string; show: boolean }[] = [
     { label: 'Account', href: '/settings/account', show: true },
+    // Only a person has a profile; an API key's session does not.
+    { label: 'Profile', href: '/settings/profile', show: principal.kind === 'user' },
     { label: 'Users', href: '/settings/users', show: hasPermission(principal, 'manage_users') },
     { label: 'Security', href: '/settings/security', show: true },
     {

@@ -31,10 +31,17 @@ export function renderPage(
     timeZone: timeZoneOf(c),
     requestId: c.get('requestId'),
     ...context,
-    // A page's own notice wins; otherwise the one-time banner the previous response set.
-    notice: context.notice ?? takeFlash(c) ?? null,
+    // A page's own banner wins; otherwise the one-time banner the previous response set.
+    ...banners(c, context),
   });
   // Signed-in pages show tenant data: never keep them in a shared or back-button cache.
   if (user) c.header('Cache-Control', 'no-store');
   return c.html(html, status);
+}
+
+/** The page's notice and failure: its own, else the one-time flash (taken only when shown). */
+function banners(c: Context<AppEnv>, context: Record<string, unknown>): { notice: unknown; failure: unknown } {
+  if (context.notice || context.failure) return { notice: context.notice ?? null, failure: context.failure ?? null };
+  const flash = takeFlash(c);
+  return { notice: flash && !flash.failure ? flash.text : null, failure: flash?.failure ? flash.text : null };
 }

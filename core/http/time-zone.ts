@@ -1,20 +1,19 @@
-// The reader's time zone for rendering times server-side: the browser reports its own
-// (views/static/time-zone.js writes it to a cookie); an unknown or missing zone renders UTC.
+// The reader's time zone for rendering times server-side: the one the signed-in user chose, or
+// else the browser's own (views/static/time-zone.js writes it to a cookie); an unknown or missing
+// zone renders UTC.
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
+import { isKnownTimeZone } from '../identity/time-zone.ts';
+import type { AppEnv } from './env.ts';
 
 export const TIME_ZONE_COOKIE = 'holdfast_tz';
 
-/** The IANA zone the browser reported, if Intl knows it. */
+/** The zone the signed-in user chose, else the one the browser reported, if Intl knows it. */
 export function timeZoneOf(c: Context): string | undefined {
+  const chosen = (c as Context<AppEnv>).get('user')?.timeZone;
+  if (chosen && isKnownTimeZone(chosen)) return chosen;
   const zone = getCookie(c, TIME_ZONE_COOKIE);
-  if (!zone || zone.length > 64) return undefined;
-  try {
-    new Intl.DateTimeFormat('en-GB', { timeZone: zone });
-    return zone;
-  } catch {
-    return undefined;
-  }
+  return zone && isKnownTimeZone(zone) ? zone : undefined;
 }
 
 /** "7 Dec 2026, 04:30 CET" in the zone (UTC when none), with seconds when asked. */
@@ -39,6 +38,17 @@ export function formatDate(d: Date, timeZone: string | undefined): string {
     day: 'numeric',
     month: 'short',
     year: 'numeric',
+  }).format(d);
+}
+
+/** "04:30 CET" in the zone (UTC when none): the time of day, for a date shown beside it. */
+export function formatTime(d: Date, timeZone: string | undefined): string {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone: timeZone ?? 'UTC',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
   }).format(d);
 }
 

@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
 import { PASSWORD_RULES } from '../identity/password.ts';
-import { formatDate, formatDateTime, formatUtc } from './time-zone.ts';
+import { formatDate, formatDateTime, formatTime, formatUtc } from './time-zone.ts';
 
 export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
 
@@ -35,6 +35,10 @@ export function createViews(options: { watch?: boolean } = {}): Views {
   env.addFilter('date', function (this: unknown, value: unknown) {
     const d = asDate(value);
     return Number.isNaN(d.getTime()) ? '' : formatDate(d, zoneOf(this));
+  });
+  env.addFilter('time', function (this: unknown, value: unknown) {
+    const d = asDate(value);
+    return Number.isNaN(d.getTime()) ? '' : formatTime(d, zoneOf(this));
   });
   env.addFilter('utc', (value: unknown) => {
     const d = asDate(value);

@@ -90,6 +90,8 @@ export const User = defineEntity({
     totpEnabledAt: p.datetime().nullable(),
     /** The last time step a code was accepted for: a code is never accepted twice. */
     totpLastStep: p.integer().nullable(),
+    /** IANA zone the user reads times in; null follows the browser's own zone. */
+    timeZone: p.string().length(64).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()

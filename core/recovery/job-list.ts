@@ -3,6 +3,7 @@
 // or oldest first, paged; the summary counters; and the rows of the CSV export, built from the
 // very same query and the same row view, so page and file agree row for row.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
+import { presentValues } from '../event-log.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import {
   FINAL_JOB_STATES,
@@ -240,6 +241,11 @@ function destinationOf(job: IJob, entityName: Map<string, string>): string {
 
 function modeLabel(mode: unknown): string {
   return mode === 'in_place' ? 'in place' : 'new folder';
+}
+
+/** The kinds, initiators, states and tasks of the window's jobs (what the filters offer). */
+export function jobFacets(em: EntityManager, organization: IOrganization, now: Date) {
+  return presentValues(em, Job, whereOf(organization, {}, now), ['kind', 'initiatorKind', 'state', 'task'] as const);
 }
 
 export async function queryJobs(

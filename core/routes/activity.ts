@@ -15,6 +15,7 @@ import {
   ACTIVITY_PAGE_SIZE,
   ACTIVITY_STATUS_LABELS,
   activityCsvRow,
+  activityFacets,
   allActivityRows,
   findActivity,
   humanBytes,
@@ -30,6 +31,7 @@ import {
   AUDIT_PAGE_SIZE,
   allAuditRows,
   auditCsvRow,
+  auditFacets,
   queryAudit,
   recordAudit,
   statusLabel,
@@ -95,6 +97,36 @@ function serviceChoices(): { kind: string; label: string }[] {
   return servicePlugins()
     .map((p) => ({ kind: p.kind, label: p.label }))
     .sort((a, b) => a.label.localeCompare(b.label));
+}
+
+/** Offered: a value some row holds, or the one chosen (so the form still shows it). */
+function offered(present: Set<string>, chosen: string): (value: string) => boolean {
+  return (value) => present.has(value) || value === chosen;
+}
+
+function activityChoices(
+  present: Awaited<ReturnType<typeof activityFacets>>,
+  values: ActivityFilterForm,
+  services: { kind: string; label: string }[],
+) {
+  return {
+    activities: ACTIVITIES.filter(offered(present.activity, values.activity)),
+    services: services.filter((s) => offered(present.service, values.service)(s.kind)),
+    statuses: ACTIVITY_STATUSES.filter(offered(present.status, values.status)).map((s) => ({
+      value: s,
+      label: ACTIVITY_STATUS_LABELS[s],
+    })),
+  };
+}
+
+function auditChoices(present: Awaited<ReturnType<typeof auditFacets>>, values: AuditFilterForm) {
+  return {
+    activities: AUDIT_ACTIVITIES.filter(offered(present.activity, values.activity)),
+    statuses: AUDIT_STATUSES.filter(offered(present.status, values.status)).map((s) => ({
+      value: s,
+      label: statusLabel(s),
+    })),
+  };
 }
 
 function activityRowView(row: IActivityEvent, current: IOrganization) {
@@ -192,9 +224,8 @@ export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
         {
           title: 'System activity',
           organizationName: org.name,
-          activities: ACTIVITIES,
-          services,
-          statuses: ACTIVITY_STATUSES.map((s) => ({ value: s, label: ACTIVITY_STATUS_LABELS[s] })),
+          // Only what some row holds (and the value chosen), so no choice leads to an empty table.
+          ...activityChoices(await activityFacets(em, principal, org), parsed.values, services),
           accounts: await accountChoices(em, principal, org),
           ...context,
         },
@@ -296,8 +327,8 @@ export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
       {
         title: 'Security audit',
         organizationName: org.name,
-        activities: AUDIT_ACTIVITIES,
-        statuses: AUDIT_STATUSES.map((s) => ({ value: s, label: statusLabel(s) })),
+        // Only what some entry holds (and the value chosen).
+        ...auditChoices(await auditFacets(em, principal, org), parsed.values),
         accounts: await accountChoices(em, principal, org),
         ...context,
       },

@@ -34,6 +34,7 @@ import {
   type JobSummary,
   type JobView,
   jobCsvRow,
+  jobFacets,
   jobSummary,
   jobViews,
   KIND_LABELS,
@@ -41,6 +42,7 @@ import {
   RECOVERY_KINDS,
   STATE_LABELS,
   STATUS_GROUP_LABELS,
+  STATUS_GROUPS,
 } from '../recovery/job-list.ts';
 import { BackupTask } from '../tasks/entities.ts';
 import { listTasks } from '../tasks/tasks-service.ts';
@@ -149,12 +151,6 @@ async function recoveryJob(c: Context<AppEnv>): Promise<IJob> {
   return job;
 }
 
-/** Said after the Recovery forms start jobs; chosen by key so a link cannot make the page say anything else. */
-const STARTED_NOTICES: Record<string, string> = {
-  restore: 'The restore has started. Its progress shows below; the result is also in System Activity.',
-  export: 'The export has started. When it succeeds, Download Results is offered here for 72 hours.',
-};
-
 export function jobsRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   for (const path of ['/jobs', '/jobs.csv', '/jobs/*']) app.use(path, requireUser(deps), requireRecoveryAccess);
@@ -212,11 +208,17 @@ export function jobsRoutes(deps: AppDeps): Hono<AppEnv> {
       c.header('HX-Push-Url', link(page));
       return renderFragment(c, deps.views, 'partials/jobs/results.njk', context);
     }
-    const tasks = await listTasks(em, org);
-    const services = [...new Set(tasks.map((t) => t.service))].map((kind) => ({
-      value: kind,
-      label: servicePlugin(kind)?.label ?? kind,
-    }));
+    // The filters offer only what the window's jobs hold (and the values chosen).
+    const present = await jobFacets(em, org, now);
+    const v = parsed.values;
+    const tasks = (await listTasks(em, org)).filter((t) => present.task.has(t.id) || t.id === v.task);
+    const serviceKinds = new Set(tasks.filter((t) => present.task.has(t.id)).map((t) => t.service));
+    if (v.service) serviceKinds.add(v.service);
+    const services = [...serviceKinds].map((kind) => ({ value: kind, label: servicePlugin(kind)?.label ?? kind }));
+    const choices = <K extends string>(labels: Record<K, string>, held: Set<string>, chosen: string) =>
+      (Object.entries(labels) as [K, string][])
+        .filter(([value]) => held.has(value) || value === chosen)
+        .map(([value, label]) => ({ value, label }));
     const summary = await jobSummary(em, org, now);
     return renderPage(
       c,
@@ -224,14 +226,22 @@ export function jobsRoutes(deps: AppDeps): Hono<AppEnv> {
       'pages/jobs.njk',
       {
         title: 'Jobs',
-        notice: STARTED_NOTICES[c.req.query('started') ?? ''],
         windowDays: JOBS_WINDOW_DAYS,
         summary,
         counters: countersOf(summary),
-        initiators: Object.entries(INITIATOR_LABELS).map(([value, label]) => ({ value, label })),
-        activities: Object.entries(KIND_LABELS).map(([value, label]) => ({ value, label })),
-        statuses: Object.entries(STATE_LABELS).map(([value, label]) => ({ value, label })),
-        groups: Object.entries(STATUS_GROUP_LABELS).map(([value, label]) => ({ value, label })),
+        initiators: choices(INITIATOR_LABELS, present.initiatorKind, v.initiator),
+        activities: choices(KIND_LABELS, present.kind, v.activity),
+        statuses: choices(STATE_LABELS, present.state, v.status),
+        // A summary group is offered when one of its states is.
+        groups: choices(
+          STATUS_GROUP_LABELS,
+          new Set(
+            Object.entries(STATUS_GROUPS).flatMap(([g, states]) =>
+              states.some((st) => present.state.has(st)) ? [g] : [],
+            ),
+          ),
+          v.status,
+        ),
         services,
         tasks: tasks.map((t) => ({ value: t.id, label: t.name })),
         ...context,

@@ -9,6 +9,7 @@ import { hasPermission } from '../access/principal.ts';
 import { AppError, NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
+import { redirectWithFlash } from '../http/flash.ts';
 import { renderFragment, wantsFragment } from '../http/htmx.ts';
 import { organizationOf, principalOf, requirePermission, requireUser, sessionPolicy } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
@@ -50,13 +51,18 @@ const KIND_HINTS: Record<string, string> = {
 };
 
 /** Messages shown after a redirect, chosen by key so a link cannot make the page say anything else. */
-const NOTICES: Record<string, string> = {
+const INVITE_FAILED =
+  'The account has been added, but its administrator could not be invited: a user with that email address exists. Open the account and invite one from Settings › Users.';
+
+const NOTICES = {
   added: 'The account has been added.',
   invited:
     'The account has been added and its administrator has been sent an invitation (the link works for 24 hours).',
+  invitedToOutbox:
+    "The account has been added. Its administrator's invitation is waiting in the Outbox (no mail server is configured); the link works for 24 hours.",
   removal: 'Removal requested. The account can be restored until its purge date.',
   restored: 'The account has been restored.',
-};
+} as const;
 
 /** The portal exists only where accounts can be held. */
 const portalOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -136,7 +142,6 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     errors: Record<string, string>,
     status: 200 | 409 | 422 = 200,
     failure?: string,
-    notice?: string,
   ) => {
     const org = organizationOf(c);
     const storage = await storageChoicesFor(c.get('em'), org);
@@ -153,7 +158,6 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
         values: { storageLocationId: storage.defaultId, ...values },
         errors,
         failure,
-        notice,
         focus: Object.keys(errors)[0] ?? 'name',
       },
       status,
@@ -162,8 +166,7 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get('/portal/new', canManage, portalOnly, (c) => {
     const kinds = CHILD_KINDS[organizationOf(c).kind];
-    const notice = c.req.query('added') === '1' ? NOTICES.added : undefined;
-    return newAccountPage(c, { kind: kinds.includes('customer') ? 'customer' : kinds[0] }, {}, 200, undefined, notice);
+    return newAccountPage(c, { kind: kinds.includes('customer') ? 'customer' : kinds[0] }, {});
   });
 
   app.post('/portal/new', canManage, portalOnly, async (c) => {
@@ -191,9 +194,13 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
         input,
         auditActorOf(c, deps),
       );
-      const done = added.inviteFailure ? 'invite-failed' : added.admin ? 'invited' : 'added';
-      if (!hasPermission(principal, 'view_dashboard')) return c.redirect('/portal/new?added=1', 303);
-      return c.redirect(`/portal/accounts/${added.account.id}?done=${done}`, 303);
+      // Without the dashboard the user cannot open the account's page: back to the form.
+      const target = hasPermission(principal, 'view_dashboard')
+        ? `/portal/accounts/${added.account.id}`
+        : '/portal/new';
+      if (added.inviteFailure) return redirectWithFlash(c, deps, target, INVITE_FAILED, 'failure');
+      if (!added.admin) return redirectWithFlash(c, deps, target, NOTICES.added);
+      return redirectWithFlash(c, deps, target, deps.config.smtpUrl ? NOTICES.invited : NOTICES.invitedToOutbox);
     } catch (err) {
       if (err instanceof ValidationError) return newAccountPage(c, input, err.fields ?? {}, 422);
       if (err instanceof AppError && err.status === 409) return newAccountPage(c, input, {}, 409, err.message);
@@ -207,18 +214,12 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     const em = c.get('em');
     const account = await findPortalAccount(em, principal, org, c.req.param('id'));
     await em.populate(account, ['parent']);
-    const done = c.req.query('done') ?? '';
     return renderPage(c, deps, 'pages/portal/account.njk', {
       title: account.name,
       organizationName: org.name,
       account: accountView(account, org),
       accountsBelow: await em.count(Organization, descendantsOf(account)),
       canManage: hasPermission(principal, 'add_accounts'),
-      notice: NOTICES[done],
-      failure:
-        done === 'invite-failed'
-          ? 'The account has been added, but its administrator could not be invited: a user with that email address exists. Open the account and invite one from Settings › Users.'
-          : undefined,
     });
   });
 
@@ -276,7 +277,7 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       if (!(err instanceof ValidationError)) throw err;
       return removalPage(c, account, await em.count(Organization, descendantsOf(account)), err.fields ?? {}, 422);
     }
-    return c.redirect(`/portal/accounts/${account.id}?done=removal`, 303);
+    return redirectWithFlash(c, deps, `/portal/accounts/${account.id}`, NOTICES.removal);
   });
 
   app.post('/portal/accounts/:id/restore', canManage, portalOnly, async (c) => {
@@ -284,7 +285,7 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     const current = organizationOf(c);
     const account = await findPortalAccount(em, principalOf(c), current, c.req.param('id'));
     await restoreAccount(em, current, account, auditActorOf(c, deps));
-    return c.redirect(`/portal/accounts/${account.id}?done=restored`, 303);
+    return redirectWithFlash(c, deps, `/portal/accounts/${account.id}`, NOTICES.restored);
   });
 
   // Back from an opened account to one's own organization: always allowed once signed in.

@@ -10,6 +10,7 @@ import { entitySnapshot } from '../catalog/browse.ts';
 import { AppError, NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
+import { redirectWithFlash } from '../http/flash.ts';
 import { renderFragment } from '../http/htmx.ts';
 import { organizationOf, principalOf, requirePermission, requireUser } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
@@ -252,7 +253,12 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
       if (err instanceof ValidationError) return restoreForm(c, selection, fields, err.fields ?? {});
       throw err;
     }
-    return c.redirect('/jobs?started=restore', 303);
+    return redirectWithFlash(
+      c,
+      deps,
+      '/jobs',
+      'The restore has started. Its progress shows below; the result is also in System Activity.',
+    );
   });
 
   // What the restore will do, before it starts (htmx: the dialog's "Show what will happen").
@@ -383,7 +389,12 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
       if (err instanceof ValidationError) return exportForm(c, selection, fields, err.fields ?? {});
       throw err;
     }
-    return c.redirect('/jobs?started=export', 303);
+    return redirectWithFlash(
+      c,
+      deps,
+      '/jobs',
+      'The export has started. When it succeeds, Download Results is offered here for 72 hours.',
+    );
   });
 
   return app;

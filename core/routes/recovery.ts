@@ -30,7 +30,7 @@ import { renderPage } from '../http/page.ts';
 import { servicePlugin } from '../plugins/registry.ts';
 import type { CatalogColumn, ServicePlugin } from '../plugins/service.ts';
 import { type EntityStatus, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
-import { ENTITY_STATUS_LABELS } from '../tasks/task-overview.ts';
+import { ENTITY_STATUS_LABELS, entityCountsByTask } from '../tasks/task-overview.ts';
 import { getTask, listTasks } from '../tasks/tasks-service.ts';
 
 const BROWSE_PAGE_SIZE = 100;
@@ -169,6 +169,7 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       offset: (page - 1) * ENTITY_PAGE_SIZE,
     });
     const spans = await snapshotSpans(em, task.id);
+    const counts = (await entityCountsByTask(em, [task.id])).get(task.id);
     const kindLabels = new Map(plugin?.entityKinds.map((k) => [k.kind, k.label]) ?? []);
     const rows = entities.map((e) => ({
       ...statusView(e.status as EntityStatus),
@@ -195,7 +196,10 @@ export function recoveryRoutes(deps: AppDeps): Hono<AppEnv> {
       total,
       q,
       status: status ?? '',
-      statuses: Object.entries(ENTITY_STATUS_LABELS).map(([value, label]) => ({ value, label })),
+      // Only statuses some entry has (and the one chosen), so no choice leads to an empty table.
+      statuses: (Object.entries(ENTITY_STATUS_LABELS) as [EntityStatus, string][])
+        .filter(([value]) => (counts?.[value] ?? 0) > 0 || value === status)
+        .map(([value, label]) => ({ value, label })),
       kind: kind ?? '',
       kinds: kinds.length > 1 ? kinds : [],
       filtersActive: !!(q || status || kind),

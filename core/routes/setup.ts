@@ -54,6 +54,7 @@ export function setupRoutes(deps: AppDeps): Hono<AppEnv> {
       c.get('log').info({ userId: user.id }, 'first-run setup completed');
       // The password was just chosen here: sign the administrator in as a sign-in would.
       const administrator = await c.get('em').findOneOrFail(User, user.id, { populate: ['organization'] });
+      administrator.lastLoginAt = deps.now();
       return beginSession(c, deps, administrator, '/', {
         label: administrator.email,
         ip: clientIp(c, deps.config),

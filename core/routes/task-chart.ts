@@ -1,6 +1,7 @@
 // The geometry of the task page's bar chart (items backed up per day), computed here so the
 // template only draws SVG elements with attributes: no client-side chart library, and no inline
 // styles (the CSP forbids them). Each day is a link that drills down to that day's runs.
+import { weekdayOf } from '../scheduler/schedule.ts';
 import type { ChartDay } from '../tasks/task-overview.ts';
 
 export const CHART = { width: 720, height: 240, left: 60, right: 12, top: 16, bottom: 34 } as const;
@@ -11,6 +12,18 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 export function shortDay(day: string): string {
   const [, m, d] = day.split('-');
   return `${MONTHS[Number(m) - 1]} ${Number(d)}`;
+}
+
+/** "Monday 3 Nov 2026" for 2026-11-03: a day of runs, named. */
+export function longDay(day: string): string {
+  const [y, m, d] = day.split('-');
+  return `${weekdayOf(new Date(`${day}T00:00:00Z`))} ${Number(d)} ${MONTHS[Number(m) - 1]} ${y}`;
+}
+
+/** "Mon 3 Nov" for 2026-11-03, for the chart's table. */
+export function tableDay(day: string): string {
+  const [, m, d] = day.split('-');
+  return `${weekdayOf(new Date(`${day}T00:00:00Z`)).slice(0, 3)} ${Number(d)} ${MONTHS[Number(m) - 1]}`;
 }
 
 /** The smallest 1, 2 or 5 × 10ⁿ at or above `max` (at least 4, so small counts get whole ticks). */

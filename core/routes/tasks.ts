@@ -21,11 +21,11 @@ import { renderPage } from '../http/page.ts';
 import { missingAppSettings, servicePlugin, servicePlugins } from '../plugins/registry.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
 import { type FormField, formFieldsOf, valuesFromForm } from '../plugins/settings-form.ts';
+import { weekdayOf } from '../scheduler/schedule.ts';
 import { openConnectionSettings } from '../tasks/connection.ts';
 import {
   ENTITY_STATUSES,
   type EntityStatus,
-  type Frequency,
   type IBackupTask,
   type ITaskEntity,
   TaskEntity,
@@ -45,7 +45,6 @@ import {
   parseOAuthChoices,
   storedOAuthChoices,
 } from '../tasks/oauth-connect.ts';
-import { FREQUENCY_LABELS } from '../tasks/settings.ts';
 import {
   backupChart,
   CHART_RANGES,
@@ -60,6 +59,7 @@ import {
   queuedEntityIds,
   requestDiscovery,
   runsOnDay,
+  scheduleText,
   storageLocationOf,
 } from '../tasks/task-overview.ts';
 import {
@@ -76,7 +76,7 @@ import {
   updateTaskSettings,
 } from '../tasks/tasks-service.ts';
 import { formFields, formLists } from './forms.ts';
-import { chartModel } from './task-chart.ts';
+import { chartModel, longDay, tableDay } from './task-chart.ts';
 import {
   FREQUENCY_CHOICES,
   formValuesOf,
@@ -225,6 +225,8 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
         errorCount: Object.keys(errors).filter((k) => k !== 'connection').length,
         frequencies: FREQUENCY_CHOICES,
         hours: HOUR_CHOICES,
+        // A task added now runs weekly on today's weekday (UTC).
+        weeklyOn: weekdayOf(deps.now()),
         graceDays: TASK_GRACE_DAYS,
       },
       status,
@@ -480,7 +482,14 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       selected: selected?.toISOString().slice(0, 10),
       href: (day) => `/tasks/${task.id}?days=${days}&day=${day}#day-runs`,
     });
-    return { chart, chartDays, days, selected };
+    return {
+      chart,
+      // The table names each day ("Mon 7 Dec"); its links keep the ISO day.
+      chartDays: chartDays.map((d) => ({ ...d, label: tableDay(d.day) })),
+      days,
+      selected,
+      selectedDayLabel: selected ? longDay(selected.toISOString().slice(0, 10)) : null,
+    };
   };
 
   // What follows a run on the task page (header facts, Summary tiles) and whether a run is on.
@@ -489,8 +498,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     return {
       lastBackup: await lastBackupOf(em, task),
       nextRun: nextRunOf(task, deps.now()),
-      frequency: FREQUENCY_LABELS[task.frequency as Frequency],
-      backupHour: `${String(task.backupHour).padStart(2, '0')}:00 UTC`,
+      schedule: scheduleText(task),
       tiles: await kindSummaries(em, task, plugin),
       live: (await queuedEntityIds(em, task)).size > 0,
     };
@@ -500,8 +508,9 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get('/tasks/:id/live', async (c) => {
     const task = await taskOf(c);
     const plugin = pluginOf(task);
-    const { chart, chartDays, days, selected } = await chartOf(c, task, plugin);
+    const { chart, chartDays, days, selected, selectedDayLabel } = await chartOf(c, task, plugin);
     return renderFragment(c, deps.views, 'partials/tasks/live-update.njk', {
+      selectedDayLabel,
       task: taskHeader(task),
       ...(await liveParts(c, task, plugin)),
       chart,
@@ -523,7 +532,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       return renderFragment(c, deps.views, 'partials/tasks/entities-results.njk', context);
     }
     const now = deps.now();
-    const { chart, chartDays, days, selected } = await chartOf(c, task, plugin);
+    const { chart, chartDays, days, selected, selectedDayLabel } = await chartOf(c, task, plugin);
     const runs = selected
       ? (await runsOnDay(em, task, selected)).map((r) => ({
           ...r,
@@ -542,6 +551,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       days,
       ranges: CHART_RANGES,
       selectedDay: selected?.toISOString().slice(0, 10) ?? null,
+      selectedDayLabel,
       runs,
       graceDays: TASK_GRACE_DAYS,
       deletedEntities: (await deletedEntitiesOf(em, task, now)).map((e) => ({
@@ -650,6 +660,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
         errorCount: Object.keys(errors).length,
         frequencies: FREQUENCY_CHOICES,
         hours: HOUR_CHOICES,
+        weeklyOn: weekdayOf(task.createdAt),
         storage: await storageLocationOf(c.get('em'), task),
         retention: retentionLabel(task.retention),
         graceDays: TASK_GRACE_DAYS,

@@ -18,6 +18,15 @@ export interface ScheduleSettings {
   anchor: Date;
 }
 
+/** Day names in ISO order (Monday first), as every schedule shows and lists them. */
+export const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] as const;
+
+/** The UTC weekday of an instant, by name. */
+export function weekdayOf(at: Date): (typeof WEEKDAYS)[number] {
+  // Epoch day 0 (1 Jan 1970) was a Thursday: ISO index 3.
+  return WEEKDAYS[(((epochDay(at.getTime()) + 3) % 7) + 7) % 7] as (typeof WEEKDAYS)[number];
+}
+
 const PERIOD_DAYS: Record<Frequency, number> = { daily: 1, every_3_days: 3, weekly: 7, three_times_daily: 1 };
 
 /** Hours of the day (UTC) the task runs at, ascending. */

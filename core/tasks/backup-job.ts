@@ -162,7 +162,8 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
           : {}),
         ...(stoppedEarly ? { stoppedEarly: stoppedEarly.slice(0, 1000) } : {}),
       },
-      message: `snapshot ${outcome.committed.id.slice(0, 12)} committed: ${outcome.changes.added} added, ${outcome.changes.updated} updated, ${outcome.changes.deleted} deleted${failed ? `, ${failed} failed` : ''}${stoppedEarly ? `; stopped early: ${stoppedEarly}` : ''}`,
+      // Words the job log shows as is (the snapshot's id stays in the result, not the sentence).
+      message: `Backup saved: ${outcome.changes.added} added, ${outcome.changes.updated} changed, ${outcome.changes.deleted} removed${failed ? `, ${failed} failed` : ''}${stoppedEarly ? `; stopped early: ${stoppedEarly}` : ''}`,
     };
   } finally {
     await opened.close();

@@ -7,6 +7,7 @@ import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { AppError } from '../errors.ts';
 import { Job } from '../jobs/entities.ts';
 import { enqueueJob, type Initiator, jobLabel, requestCancel } from '../jobs/queue.ts';
+import { servicePlugin } from '../plugins/registry.ts';
 import { type IBackupTask, type ITaskEntity, TaskEntity } from './entities.ts';
 import { TASK_GRACE_DAYS } from './tasks-service.ts';
 
@@ -35,7 +36,8 @@ async function audit(
   await recordAudit(em, {
     organization: task.organization,
     activity,
-    service: task.service,
+    // The service's name, as the task's other audit entries say it ("Dropbox", not "dropbox").
+    service: servicePlugin(task.service)?.label ?? task.service,
     account: entities.length === 1 ? (entities[0] as ITaskEntity).name : null,
     description: `Backup task "${task.name}": ${names.join(', ')}${more}.`,
     actor,

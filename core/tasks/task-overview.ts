@@ -9,7 +9,7 @@ import type { IOrganization } from '../identity/entities.ts';
 import { type IJob, Job, type JobState } from '../jobs/entities.ts';
 import { enqueueJob, type Initiator } from '../jobs/queue.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
-import { DAY_MS, nextRunAfter } from '../scheduler/schedule.ts';
+import { DAY_MS, nextRunAfter, runHours, weekdayOf } from '../scheduler/schedule.ts';
 import { resolveLocation } from '../storage-locations/assignment.ts';
 import { StorageLocation } from '../storage-locations/entities.ts';
 import { BUILTIN_LOCATION_ID, BUILTIN_LOCATION_NAME } from '../storage-locations/locations.ts';
@@ -17,10 +17,12 @@ import {
   ACTIVE_ENTITY_STATUSES,
   ENTITY_STATUSES,
   type EntityStatus,
+  type Frequency,
   type IBackupTask,
   type ITaskEntity,
   TaskEntity,
 } from './entities.ts';
+import { FREQUENCY_LABELS } from './settings.ts';
 import { DEFAULT_LOCATION } from './storage.ts';
 
 export const ENTITY_STATUS_LABELS: Record<EntityStatus, string> = {
@@ -69,6 +71,18 @@ export async function lastBackupOf(em: EntityManager, task: IBackupTask): Promis
     { orderBy: { lastRunAt: 'desc' }, fields: ['lastRunAt'] },
   );
   return latest?.lastRunAt ?? null;
+}
+
+/** "Weekly on Tuesdays at 02:00 UTC": the schedule in words, its hours in order. */
+export function scheduleText(task: Pick<IBackupTask, 'frequency' | 'backupHour' | 'createdAt'>): string {
+  const hours = runHours({ frequency: task.frequency, backupHour: task.backupHour }).map(
+    (h) => `${String(h).padStart(2, '0')}:00`,
+  );
+  const at = hours.length > 1 ? `${hours.slice(0, -1).join(', ')} and ${hours.at(-1)}` : hours[0];
+  const label = FREQUENCY_LABELS[task.frequency as Frequency];
+  // A weekly task runs on the weekday it was created (UTC).
+  const on = task.frequency === 'weekly' ? ` on ${weekdayOf(task.createdAt)}s` : '';
+  return `${label}${on} at ${at} UTC`;
 }
 
 /** The scheduler's next slot for the task (schedule functions of core/scheduler), or null when paused. */

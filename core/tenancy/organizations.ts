@@ -16,7 +16,7 @@ export const CHILD_KINDS: Record<OrganizationKind, readonly OrganizationKind[]> 
 };
 
 export const KIND_LABELS: Record<OrganizationKind, string> = {
-  root: 'Operator',
+  root: 'Appliance owner',
   distributor: 'Distributor',
   partner: 'Partner',
   customer: 'Customer account',

@@ -109,7 +109,7 @@ describe('Dropbox in a browser', () => {
     await page.getByRole('button', { name: 'Restore' }).click();
     await shoot(page, 'dropbox-restore-form');
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
-    await page.waitForURL('**/jobs?started=restore');
+    await page.waitForURL('**/jobs');
     const restoreRow = page.locator('[data-job-id]').first();
     await restoreRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     const restoredFolder = [...(ada?.namespace.list('', true) ?? [])]
@@ -127,7 +127,7 @@ describe('Dropbox in a browser', () => {
     await page.getByRole('button', { name: 'Restore' }).click();
     await page.getByLabel(/^In place/).check();
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
-    await page.waitForURL('**/jobs?started=restore');
+    await page.waitForURL('**/jobs');
     const inPlaceRow = page.locator('[data-job-id]').first();
     await inPlaceRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     const contracts = new Map(
@@ -153,7 +153,7 @@ describe('Dropbox in a browser', () => {
     await selectEarlierContracts(page);
     await page.getByRole('button', { name: 'Download' }).click();
     await page.getByRole('button', { name: 'Export' }).click();
-    await page.waitForURL('**/jobs?started=export');
+    await page.waitForURL('**/jobs');
     const exportRow = page.locator('[data-job-id]').first();
     await exportRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     const [download] = await Promise.all([

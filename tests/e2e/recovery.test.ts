@@ -74,7 +74,7 @@ describe('Recovery in a browser', () => {
     await shoot(page, 'recovery-export-form');
     await page.getByLabel('Job label (optional)').fill('Two files for the auditors');
     await page.getByRole('button', { name: 'Export' }).click();
-    await page.waitForURL('**/jobs?started=export');
+    await page.waitForURL('**/jobs');
     expect(await page.getByRole('status').first().textContent()).toContain('The export has started.');
     const row = page.locator('[data-job-id]').filter({ hasText: 'Two files for the auditors' });
     await row.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
@@ -105,7 +105,7 @@ describe('Recovery in a browser', () => {
     await page.getByLabel(/In place/).check();
     await shoot(page, 'recovery-restore-form');
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
-    await page.waitForURL('**/jobs?started=restore');
+    await page.waitForURL('**/jobs');
     const restoreRow = page.locator('[data-job-id]').filter({ hasText: 'Restore of' });
     await restoreRow.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor();
     await shoot(page, 'recovery-jobs');

@@ -76,7 +76,7 @@ describe('Settings › Storage in a browser', () => {
     await page.getByLabel('Bucket', { exact: true }).fill('eu-backups');
     await page.getByLabel('Secret access key').fill(SECRET);
     await page.getByRole('button', { name: 'Test and add' }).click();
-    await page.waitForURL('**/settings/storage?done=added');
+    await page.waitForURL('**/settings/storage');
     expect(await page.getByRole('status').first().textContent()).toContain('passed its connection test');
     await page.getByRole('button', { name: 'Test' }).last().click();
     await page.waitForURL(/tested=/);
@@ -89,11 +89,11 @@ describe('Settings › Storage in a browser', () => {
     await shoot(page, 'storage-edit-desktop');
     await page.getByLabel('Name', { exact: true }).fill('EU object storage');
     await page.getByRole('button', { name: 'Test and save' }).click();
-    await page.waitForURL('**/settings/storage?done=saved');
+    await page.getByText('The storage location has been saved.').waitFor();
 
     await page.getByLabel('Default storage location').selectOption({ label: 'EU object storage' });
     await page.getByRole('button', { name: 'Save default' }).click();
-    await page.waitForURL('**/settings/storage?done=default');
+    await page.getByText('The default for new accounts has been saved.').waitFor();
     expect(await page.locator('#default-location').textContent()).toBe('EU object storage');
 
     await page.goto(`${appliance.url}/portal/new`);

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { longDay } from '../../core/routes/task-chart.ts';
 import { VALID_TOKEN } from '../fakes/test-service.ts';
 import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
@@ -116,7 +117,7 @@ describe('backup tasks in a browser', () => {
     await shoot(page, 'tasks-page-backed-up');
     await todayLink.click();
     await page.waitForURL(`**day=${today}#day-runs`);
-    expect(await page.getByRole('heading', { name: `Runs on ${today} (UTC)` }).count()).toBe(1);
+    expect(await page.getByRole('heading', { name: `Runs on ${longDay(today)} (UTC)` }).count()).toBe(1);
     expect(await page.locator('#day-runs tbody tr').count()).toBe(ENTITIES);
     await shoot(page, 'tasks-page-drilldown');
 

@@ -163,7 +163,7 @@ describe('two-factor authentication in a browser', () => {
     await shoot(page, 'security-policies-error');
     await page.getByLabel('Number of days before a password expires').fill('30');
     await page.getByRole('button', { name: 'Save policies' }).click();
-    await page.waitForURL('**/settings/security?done=policies');
+    await page.waitForURL('**/settings/security');
     expect(await page.getByRole('status').textContent()).toContain('The security policies have been saved.');
 
     // A user without two-factor, whose password is older than the policy allows.

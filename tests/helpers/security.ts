@@ -19,6 +19,11 @@ export function sessionCookieOf(res: Response): string | undefined {
   return first?.startsWith('holdfast_session=') && first.length > 'holdfast_session='.length ? first : undefined;
 }
 
+/** The one-time banner cookie a redirect set (core/http/flash.ts), to send with the next request. */
+export function flashOf(res: Response): string {
+  return /holdfast_flash=[^;]*/.exec(res.headers.get('set-cookie') ?? '')?.[0] ?? '';
+}
+
 export interface PasswordStep {
   status: number;
   location: string | null;

@@ -11,6 +11,7 @@ import {
   addOrganization,
   addUser,
   appCode,
+  flashOf,
   get,
   passwordStep,
   post,
@@ -183,10 +184,10 @@ describe('changing the password', () => {
       confirmPassword: 'Fresh-password-2027',
     });
     expect(ok.status).toBe(303);
-    expect(ok.headers.get('location')).toBe('/settings/security?done=password');
+    expect(ok.headers.get('location')).toBe('/settings/security');
     const fresh = sessionCookieOf(ok) as string;
     expect(fresh).not.toBe(cookie);
-    const page = await get(t.app, '/settings/security?done=password', fresh);
+    const page = await get(t.app, '/settings/security', `${fresh}; ${flashOf(ok)}`);
     expect(await page.text()).toContain('Your password has been changed.');
     // The old token and the other browser are signed out.
     expect((await get(t.app, '/', cookie)).status).toBe(303);
@@ -284,11 +285,11 @@ describe('two-factor from Settings', () => {
     expect((await em().findOneOrFail(User, { email: 'tfa@acme.example' })).totpEnabledAt).not.toBeNull();
 
     const ok = await post(t.app, '/settings/security/two-factor/disable', cookie, { disablePassword: USER_PASSWORD });
-    expect(ok.headers.get('location')).toBe('/settings/security?done=two-factor-off');
+    expect(ok.headers.get('location')).toBe('/settings/security');
     const user = await em().findOneOrFail(User, { email: 'tfa@acme.example' });
     expect(user.totpEnabledAt).toBeNull();
     expect(user.totpSecret).toBeNull();
-    const page = await (await get(t.app, '/settings/security?done=two-factor-off', cookie)).text();
+    const page = await (await get(t.app, '/settings/security', `${cookie}; ${flashOf(ok)}`)).text();
     expect(page).toContain('Two-factor authentication is off.');
     const audit = await em().find(AuditEvent, { account: 'tfa@acme.example', activity: 'Two-factor changed' });
     expect(audit.at(-1)?.description).toBe('Two-factor authentication turned off');
@@ -345,15 +346,18 @@ describe('organization policies', () => {
       passwordExpiryDays: '90',
     };
     const ok = await post(t.app, '/settings/security/policies', cookie, fields);
-    expect(ok.headers.get('location')).toBe('/settings/security?done=policies');
+    expect(ok.headers.get('location')).toBe('/settings/security');
     const org = await em().findOneOrFail(Organization, { id: root.id });
     expect([org.enforceTwoFactor, org.passwordExpiryDays]).toEqual([true, 90]);
-    const page = await (await get(t.app, '/settings/security?done=policies', cookie)).text();
+    const page = await (await get(t.app, '/settings/security', `${cookie}; ${flashOf(ok)}`)).text();
     expect(page).toContain('The security policies have been saved.');
     expect(page).toContain('value="90"');
 
     const same = await post(t.app, '/settings/security/policies', cookie, fields);
-    expect(same.headers.get('location')).toBe('/settings/security?done=policies-unchanged');
+    expect(same.headers.get('location')).toBe('/settings/security');
+    expect(await (await get(t.app, '/settings/security', `${cookie}; ${flashOf(same)}`)).text()).toContain(
+      'Nothing was changed.',
+    );
     const off = await post(t.app, '/settings/security/policies', cookie, {
       organizationId: root.id,
       passwordExpiry: 'off',

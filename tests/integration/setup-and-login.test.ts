@@ -82,6 +82,9 @@ describe('first-run setup', () => {
     const me = await t.app.request('/api/v1/me', { headers: { cookie } });
     expect(me.status).toBe(200);
     expect(t.logs.join('')).toContain('"msg":"login succeeded"');
+    // Settings › Users shows this sign-in, not "Never".
+    const admin = await t.kernel.orm.em.fork().findOneOrFail(User, { email: ADMIN.email });
+    expect(admin.lastLoginAt).toBeInstanceOf(Date);
   });
 
   it('lets exactly one of two racing setup requests win', async () => {

@@ -7,6 +7,7 @@ import { apiKeyRoutes } from './api-keys.ts';
 import { ipRestrictionRoutes } from './ip-restrictions.ts';
 import { notificationRoutes } from './notifications.ts';
 import { outboxRoutes } from './outbox.ts';
+import { profileRoutes } from './profile.ts';
 import { securitySettingsRoutes } from './security.ts';
 import { storageSettingsRoutes } from './storage.ts';
 import { userRoutes } from './users.ts';
@@ -17,6 +18,7 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.use('/settings/*', requireUser(deps));
   app.get('/settings', (c) => c.redirect('/settings/account', 303));
   app.route('/', accountRoutes(deps));
+  app.route('/', profileRoutes(deps));
   app.route('/', userRoutes(deps));
   app.route('/', ipRestrictionRoutes(deps));
   app.route('/', outboxRoutes(deps));

@@ -8,6 +8,7 @@ import { accessibleOrganization, hasPermission } from '../../access/principal.ts
 import { recordAudit } from '../../audit/audit-service.ts';
 import { ConflictError, ValidationError } from '../../errors.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, principalOf, requirePermission, sessionPolicy } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import { writeSessionCookie } from '../../http/session-cookie.ts';
@@ -48,13 +49,13 @@ interface SecurityPageState {
   focus?: string;
 }
 
-const NOTICES: Record<string, string> = {
+const NOTICES = {
   password: 'Your password has been changed. Your other sessions have been signed out.',
   sessions: 'You are signed out everywhere else.',
   'two-factor-off': 'Two-factor authentication is off.',
   policies: 'The security policies have been saved.',
   'policies-unchanged': 'Nothing was changed.',
-};
+} as const;
 
 /** Field errors of a service, renamed to this page's field names (ids are unique per page). */
 function renamed(fields: Record<string, string> | undefined, names: Record<string, string>): Record<string, string> {
@@ -147,7 +148,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     );
   }
 
-  app.get('/settings/security', (c) => securityPage(c, { notice: NOTICES[c.req.query('done') ?? ''] }));
+  app.get('/settings/security', (c) => securityPage(c, {}));
 
   // ---- Sessions: sign out everywhere else -------------------------------------------------
 
@@ -161,7 +162,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       description: `Signed out of ${ended} other session${ended === 1 ? '' : 's'} from Settings › Security`,
       actor: actorFor(c, deps, user),
     });
-    return c.redirect('/settings/security?done=sessions', 303);
+    return redirectWithFlash(c, deps, '/settings/security', NOTICES.sessions);
   });
 
   // ---- Password -----------------------------------------------------------------------
@@ -199,7 +200,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     });
     await mailSecurityChange(c, deps, user, 'password_changed');
     c.get('log').info({ userId: user.id }, 'password changed');
-    return c.redirect('/settings/security?done=password', 303);
+    return redirectWithFlash(c, deps, '/settings/security', NOTICES.password);
   });
 
   app.post('/settings/security/password/strength', async (c) => {
@@ -280,7 +281,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       throw err;
     }
     await announceTwoFactorChange(c, deps, user, 'Two-factor authentication turned off', 'two_factor_disabled');
-    return c.redirect('/settings/security?done=two-factor-off', 303);
+    return redirectWithFlash(c, deps, '/settings/security', NOTICES['two-factor-off']);
   });
 
   app.post('/settings/security/two-factor/recovery-codes', async (c) => {
@@ -365,7 +366,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       }
       throw err;
     }
-    if (changes.length === 0) return c.redirect('/settings/security?done=policies-unchanged', 303);
+    if (changes.length === 0) return redirectWithFlash(c, deps, '/settings/security', NOTICES['policies-unchanged']);
     await recordAudit(c.get('em'), {
       organization: org,
       activity: 'Security settings changed',
@@ -373,7 +374,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       description: changes.join('; '),
       actor: { ...actorFor(c, deps, userOf(c)), label: principal.label },
     });
-    return c.redirect('/settings/security?done=policies', 303);
+    return redirectWithFlash(c, deps, '/settings/security', NOTICES.policies);
   });
 
   return app;

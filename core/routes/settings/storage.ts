@@ -8,6 +8,7 @@ import { ForbiddenError } from '../../access/errors.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import { auditActorOf } from '../../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
+import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, principalOf } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import type { IOrganization } from '../../identity/entities.ts';
@@ -40,13 +41,13 @@ import { formFields } from '../forms.ts';
 const BASE = '/settings/storage';
 
 /** Messages shown after a redirect, chosen by key so a link cannot make the page say anything else. */
-const NOTICES: Record<string, string> = {
+const NOTICES = {
   added: 'The storage location passed its connection test and has been added.',
   saved: 'The storage location has been saved.',
   removed: 'The storage location has been removed.',
   assigned: 'The storage location of this organization has been saved.',
   default: 'The default for new accounts has been saved.',
-};
+} as const;
 
 interface FormState {
   id?: string;
@@ -132,7 +133,6 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
             }
           : null,
         testedId: tested,
-        notice: NOTICES[c.req.query('done') ?? ''],
         failure: extra.failure,
         errors: extra.errors ?? {},
         addLabel: org.kind === 'customer' ? 'Bring your own storage' : 'Add storage location',
@@ -166,7 +166,8 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     );
   };
 
-  const done = (c: Context<AppEnv>, key: string, extra = '') => c.redirect(`${BASE}?done=${key}${extra}`, 303);
+  /** Back to the overview, its banner a one-time flash. */
+  const done = (c: Context<AppEnv>, key: keyof typeof NOTICES) => redirectWithFlash(c, deps, BASE, NOTICES[key]);
 
   app.get(BASE, (c) => overview(c));
 

@@ -275,7 +275,8 @@ describe('the info dialog', () => {
     expect(fragment).toContain('<dd data-fact="size">192 B</dd>');
     expect(fragment).toMatch(/<dd data-fact="duration">\d+ s<\/dd>/);
     expect(fragment).toContain('queued by admin@acme.example');
-    expect(fragment).toMatch(/snapshot [0-9a-f]{12} committed: 3 added, 0 updated, 0 deleted/);
+    expect(fragment).toContain('Backup saved: 3 added, 0 changed, 0 removed');
+    expect(fragment).not.toMatch(/\b[0-9a-f]{12}\b/);
 
     const page = await get(`/activity/events/${jobRowId}`, adminCookie);
     expect(page.status).toBe(200);

@@ -14,6 +14,7 @@ import { Migration20261207021900_api_key_scope } from './Migration20261207021900
 import { Migration20261207031006_catalog_fold_keys } from './Migration20261207031006_catalog_fold_keys.ts';
 import { Migration20261207031743_entity_unavailable } from './Migration20261207031743_entity_unavailable.ts';
 import { Migration20261207051337_catalog_editor } from './Migration20261207051337_catalog_editor.ts';
+import { Migration20261207052000_user_time_zone } from './Migration20261207052000_user_time_zone.ts';
 import { Migration20261207053000_plugin_recovery_steps } from './Migration20261207053000_plugin_recovery_steps.ts';
 import { Migration20261207054500_notifications } from './Migration20261207054500_notifications.ts';
 
@@ -33,6 +34,7 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207031006_catalog_fold_keys', class: Migration20261207031006_catalog_fold_keys },
   { name: 'Migration20261207031743_entity_unavailable', class: Migration20261207031743_entity_unavailable },
   { name: 'Migration20261207051337_catalog_editor', class: Migration20261207051337_catalog_editor },
+  { name: 'Migration20261207052000_user_time_zone', class: Migration20261207052000_user_time_zone },
   { name: 'Migration20261207053000_plugin_recovery_steps', class: Migration20261207053000_plugin_recovery_steps },
   { name: 'Migration20261207054500_notifications', class: Migration20261207054500_notifications },
 ];
