@@ -231,7 +231,13 @@ export async function runCompareJob(run: JobRun): Promise<JobOutcome> {
     const differing = summaries.filter((s) => s.leftUnique + s.changed + s.rightUnique > 0 || s.inLeft !== s.inRight);
     return {
       state: 'succeeded',
-      result: { items: summaries.length, compared: summaries.length, differing: differing.length, contentReads },
+      result: {
+        destination: 'Result page',
+        items: summaries.length,
+        compared: summaries.length,
+        differing: differing.length,
+        contentReads,
+      },
       message: `${summaries.length} object${summaries.length === 1 ? '' : 's'} compared; ${differing.length} differ${differing.length === 1 ? 's' : ''}`,
     };
   } catch (err) {

@@ -19,7 +19,7 @@ import { BackupTask, TaskEntity } from '../tasks/entities.ts';
 import { type DownloadState, downloadState } from './downloads.ts';
 import { ExportResult, type IExportResult } from './entities.ts';
 
-export const RECOVERY_KINDS = ['restore', 'export'] as const;
+export const RECOVERY_KINDS = ['restore', 'export', 'compare'] as const;
 export type RecoveryKind = (typeof RECOVERY_KINDS)[number];
 /** What /api/v1/jobs also answers: the backups, besides the Jobs page's restores and exports. */
 export const LISTED_KINDS = ['backup', ...RECOVERY_KINDS] as const;
@@ -56,7 +56,7 @@ export const INITIATOR_LABELS: Record<InitiatorKind, string> = {
   system: 'System',
 };
 
-export const KIND_LABELS: Record<RecoveryKind, string> = { restore: 'Restore', export: 'Export' };
+export const KIND_LABELS: Record<RecoveryKind, string> = { restore: 'Restore', export: 'Export', compare: 'Compare' };
 
 export type StatusFilter = JobState | StatusGroup;
 
