@@ -53,9 +53,10 @@ export function diffLines(left: string, right: string): DiffLine[] {
         i++;
         j++;
       } else if (
-        j < y.length &&
-        (i === x.length || (lcs[i * w + j + 1] as number) >= (lcs[(i + 1) * w + j] as number))
+        i === x.length ||
+        (j < y.length && (lcs[i * w + j + 1] as number) > (lcs[(i + 1) * w + j] as number))
       ) {
+        // On a tie the removal goes first: diff -u writes removed lines before those replacing them.
         out.push({ op: '+', text: y[j] as string });
         j++;
       } else {

@@ -31,11 +31,16 @@ function requireCompareAccess(c: Context<AppEnv>): void {
   if (!hasPermission(principalOf(c), 'export_download')) throw new MissingPermissionError('export_download');
 }
 
-/** "2026-12-01T08:15" (a form's minute) means up to the end of that minute; with seconds, that second. */
+/**
+ * A form's UTC date and time as an instant: "2026-12-01T08:15" means up to the end of that
+ * minute, "…T08:15:30" the end of that second (a backup's snapshots are stamped to the
+ * millisecond), "…T08:15:30.250" that millisecond. Anything else goes on as typed (and is refused).
+ */
 export function pointInTime(value: string): string {
   const trimmed = value.trim();
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(trimmed)) return `${trimmed}:59.999Z`;
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(trimmed)) return `${trimmed}.999Z`;
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{1,3}$/.test(trimmed)) return `${trimmed}Z`;
   return trimmed;
 }
 
@@ -53,9 +58,9 @@ export function compareRoutes(deps: AppDeps): Hono<AppEnv> {
       { organization: organizationOf(c), deletedAt: null, service: task.service },
       { orderBy: { name: 'asc' } },
     );
-    // Recent backup times of the task (to the minute), offered for both sides.
+    // Recent backup times of the task (to the second), offered for both sides.
     const snapshots = await em.find(CatalogSnapshot, { task: task.id }, { orderBy: { time: 'desc' }, limit: 2000 });
-    const times = [...new Set(snapshots.map((s) => s.time.toISOString().slice(0, 16)))].slice(0, 50);
+    const times = [...new Set(snapshots.map((s) => s.time.toISOString().slice(0, 19)))].slice(0, 50);
     return renderPage(
       c,
       deps,
