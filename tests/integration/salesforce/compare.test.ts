@@ -16,7 +16,9 @@ import { type IOrganization, Organization } from '../../../core/identity/entitie
 import { Job } from '../../../core/jobs/entities.ts';
 import { TaskEntity } from '../../../core/tasks/entities.ts';
 import { METADATA_NS, seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { startContext } from '../../helpers/recovery.ts';
+import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
 import { backup, createSalesforceHarness, discover, type SalesforceHarness, salesforceTask } from './harness.ts';
 
 const HOUR = 3600_000;
@@ -187,6 +189,53 @@ describe('Salesforce compare of two snapshots', () => {
     const same = await runCompare({ leftTime: after, rightTime: after });
     expect(differing(same.summary)).toEqual([]);
     expect(same.summary.contentReads).toBe(0);
+  });
+
+  it('serves the result, an object, a diff and the CSV to the organization, and none of it to another', async () => {
+    const { job } = await runCompare({ leftTime: before, rightTime: after });
+    await completeSetupVia(s.h.app.app);
+    const em = s.h.em();
+    await makeUser(em, org, 'owner@compare.example');
+    const other = await makeOrganization(em, await rootOf(em), 'customer', 'Other');
+    await makeUser(em, other, 'other@compare.example');
+    const as = async (email: string) => {
+      const cookie = await signIn(s.h.app.app, email, TEST_PASSWORD);
+      return (path: string) => s.h.app.app.request(path, { headers: { cookie, origin: ORIGIN } });
+    };
+    const owner = await as('owner@compare.example');
+    const result = await owner(`/compare/${job.id}`);
+    expect(result.status).toBe(200);
+    const html = await result.text();
+    expect(html).toContain('Invoice__c');
+    expect(html).toContain('Exists only in');
+    const summary = await readSummary(s.h.ctx.settings.dataDir, org.id, job.id);
+    const contact = summary.objects.findIndex((o) => o.name === 'Contact');
+    const objectPage = await (await owner(`/compare/${job.id}/objects/${contact}`)).text();
+    expect(objectPage).toContain('changed@example.com');
+    expect(objectPage).toContain(script.deleted);
+    const apex = summary.objects.findIndex((o) => o.name === 'ApexClass');
+    const key = encodeURIComponent('classes/AccountService.cls');
+    const diff = await owner(`/compare/${job.id}/objects/${apex}/diff?key=${key}&download=1`);
+    expect(diff.headers.get('content-type')).toContain('text/x-diff');
+    expect(await diff.text()).toContain('+    update new Account();');
+    const csv = await owner(`/compare/${job.id}.csv`);
+    expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename=".+\.csv"$/);
+    const lines = (await csv.text())
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
+    expect(lines[0]).toBe('Object,Key,Name,Difference,Field,Left value,Right value');
+    expect(lines).toHaveLength(12);
+    const updatedRows = lines.filter((l) => l.startsWith(`Contact,${script.updated},`)).map((l) => l.split(','));
+    expect(updatedRows.map((cells) => [cells[3], cells[4], cells[6]])).toEqual([
+      ['Changed', 'LastName', 'Changed'],
+      ['Changed', 'Email', 'changed@example.com'],
+    ]);
+
+    const stranger = await as('other@compare.example');
+    for (const path of [`/compare/${job.id}`, `/compare/${job.id}.csv`, `/compare/${job.id}/objects/${contact}`]) {
+      expect((await stranger(path)).status, path).toBe(404);
+    }
   });
 
   it('refuses another tenant’s task and times that are not dates', async () => {
