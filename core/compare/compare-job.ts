@@ -8,19 +8,14 @@
 // when complete; the pages read it from there.
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { buffer } from 'node:stream/consumers';
 import { z } from 'zod';
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
-import type { ItemEntry } from '../../storage/tree.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
-import { ITEM_FIELDS_MAX_BYTES, type ServicePlugin } from '../plugins/service.ts';
 import { parseParams } from '../recovery/params.ts';
 import { BackupTask, type IBackupTask, TaskEntity } from '../tasks/entities.ts';
 import type { OpenedRepository } from '../tasks/storage.ts';
-import { type FieldChange, fieldChanges } from './field-diff.ts';
-import { type DiffCounts, diffItems } from './item-diff.ts';
-import { unifiedDiff } from './line-diff.ts';
+import { compareEntity } from './compare-entity.ts';
 import {
   type CompareSummary,
   comparesFolder,
@@ -38,9 +33,6 @@ export const compareParamsSchema = z.object({
   rightTime: z.string(),
 });
 export type CompareParams = z.infer<typeof compareParamsSchema>;
-
-/** A unified diff longer than this is cut (the note says so). */
-const MAX_DIFF_CHARS = 512 * 1024;
 
 interface Side {
   task: IBackupTask;
@@ -69,38 +61,6 @@ async function openSide(run: JobRun, task: IBackupTask, time: string, opened?: O
       storageLocation: task.storageLocation ?? null,
     }));
   return { task, opened: repo, time, latest: await latestSnapshots(repo, task.id, time) };
-}
-
-function isText(bytes: Buffer): boolean {
-  return !bytes.includes(0);
-}
-
-/** What differs between two versions of an item, or undefined when nothing compared does. */
-function describeChange(
-  plugin: ServicePlugin | undefined,
-  item: ItemEntry,
-  left: Buffer,
-  right: Buffer,
-  ignored: ReadonlySet<string>,
-): { fields: FieldChange[] } | { diff: string } | undefined {
-  const fieldsOf = plugin?.presentation?.fields;
-  if (fieldsOf && left.length <= ITEM_FIELDS_MAX_BYTES && right.length <= ITEM_FIELDS_MAX_BYTES) {
-    const a = fieldsOf(item, left);
-    const b = fieldsOf(item, right);
-    if (a && b) {
-      const changes = fieldChanges(a, b, ignored);
-      return changes.length ? { fields: changes } : undefined;
-    }
-  }
-  if (left.equals(right)) return undefined;
-  if (!isText(left) || !isText(right)) return { diff: 'Binary content differs.' };
-  const diff = unifiedDiff(item.key, left.toString('utf8'), right.toString('utf8'));
-  return { diff: diff.length > MAX_DIFF_CHARS ? `${diff.slice(0, MAX_DIFF_CHARS)}\n… (cut)\n` : diff };
-}
-
-function nameOf(item: ItemEntry): string {
-  const name = item.meta?.name;
-  return typeof name === 'string' ? name : '';
 }
 
 async function loadTask(run: JobRun, id: string): Promise<IBackupTask> {
@@ -171,33 +131,21 @@ export async function runCompareJob(run: JobRun): Promise<JobOutcome> {
         if (!leftId && !rightId) continue;
         const leftReader = leftId ? await SnapshotReader.open(sides.left.opened.repo, leftId) : undefined;
         const rightReader = rightId ? await SnapshotReader.open(sides.right.opened.repo, rightId) : undefined;
-        const counts: DiffCounts = { left: 0, right: 0 };
-        const none = (async function* () {})();
-        for await (const d of diffItems(leftReader?.items() ?? none, rightReader?.items() ?? none, {
+        const counts = await compareEntity(leftReader, rightReader, {
           oneRepository,
-          counts,
+          plugin,
+          ignored,
           signal,
-        })) {
-          if (d.side === 'left') {
-            summary.leftUnique++;
-            await write({ o: index, key: d.key, name: nameOf(d.left), side: 'left' });
-          } else if (d.side === 'right') {
-            summary.rightUnique++;
-            await write({ o: index, key: d.key, name: nameOf(d.right), side: 'right' });
-          } else {
-            const [a, b] = await Promise.all([
-              buffer((leftReader as SnapshotReader).content(d.left)),
-              buffer((rightReader as SnapshotReader).content(d.right)),
-            ]);
-            contentReads += 2;
-            const change = describeChange(plugin, d.right, a, b, ignored);
-            if (!change) continue;
-            summary.changed++;
-            await write({ o: index, key: d.key, name: nameOf(d.right) || nameOf(d.left), side: 'both', ...change });
-          }
-        }
-        summary.leftTotal = counts.left;
-        summary.rightTotal = counts.right;
+          onDifference: (d) => write({ o: index, ...d }),
+        });
+        Object.assign(summary, {
+          leftTotal: counts.leftTotal,
+          leftUnique: counts.leftUnique,
+          changed: counts.changed,
+          rightUnique: counts.rightUnique,
+          rightTotal: counts.rightTotal,
+        });
+        contentReads += counts.contentReads;
         progress.items = index + 1;
       }
     };

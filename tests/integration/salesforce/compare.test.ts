@@ -203,6 +203,22 @@ describe('Salesforce compare of two snapshots', () => {
       return (path: string) => s.h.app.app.request(path, { headers: { cookie, origin: ORIGIN } });
     };
     const owner = await as('owner@compare.example');
+    const form = await owner(`/tasks/${taskId}/compare`);
+    expect(form.status, await form.clone().text()).toBe(200);
+    const formHtml = await form.text();
+    expect(formHtml).toContain('Left: Salesforce backup as of (UTC)');
+    expect(formHtml).toContain('<span>Contact</span>');
+    const refused = await s.h.app.app.request(`/tasks/${taskId}/compare`, {
+      method: 'POST',
+      headers: {
+        cookie: await signIn(s.h.app.app, 'owner@compare.example', TEST_PASSWORD),
+        origin: ORIGIN,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ leftTime: 'soon', rightTime: '2026-12-01T08:15' }).toString(),
+    });
+    expect(refused.status).toBe(422);
+    expect(await refused.text()).toContain('Enter the date and time of the left side.');
     const result = await owner(`/compare/${job.id}`);
     expect(result.status).toBe(200);
     const html = await result.text();
