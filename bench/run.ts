@@ -21,5 +21,6 @@ await benchCatalog();
 // Records run in their own process, under the memory flags a backup process has, so the peak RSS
 // it prints is that of a backup, not of this process after the other benchmarks.
 spawnSync(process.execPath, [fileURLToPath(new URL('./records.ts', import.meta.url))], { stdio: 'inherit' });
+spawnSync(process.execPath, [fileURLToPath(new URL('./salesforce-compare.ts', import.meta.url))], { stdio: 'inherit' });
 await benchSinks();
 await benchDropbox();

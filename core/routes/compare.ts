@@ -9,7 +9,7 @@ import { Hono } from 'hono';
 import { MissingPermissionError } from '../access/errors.ts';
 import { hasPermission } from '../access/principal.ts';
 import { CatalogSnapshot } from '../catalog/entities.ts';
-import { COMPARE_CSV_HEADER, compareCsvRows, differenceLabel } from '../compare/csv-rows.ts';
+import { COMPARE_CSV_HEADER, compareCsvRows } from '../compare/csv-rows.ts';
 import { sideBySide } from '../compare/line-diff.ts';
 import { type CompareSummary, type DifferenceLine, readDifferences, readSummary } from '../compare/result-store.ts';
 import { startCompare } from '../compare/start.ts';
@@ -194,8 +194,6 @@ export function compareRoutes(deps: AppDeps): Hono<AppEnv> {
       index,
       summary,
       object,
-      leftLabel: differenceLabel('left', summary),
-      rightLabel: differenceLabel('right', summary),
       onlyLeft: sections.left,
       onlyRight: sections.right,
       changed: sections.both,
