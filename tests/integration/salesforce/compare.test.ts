@@ -2,10 +2,13 @@
 // known script (inserts, updates of chosen fields, deletes, a new custom object, a changed profile
 // and Apex class), backed up again; the compare of the two points in time shows exactly those
 // changes, reads only the changed items' content, and its CSV holds exactly those rows.
+import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCompareJob } from '../../../core/compare/compare-job.ts';
 import { compareCsvRows } from '../../../core/compare/csv-rows.ts';
 import {
   type CompareSummary,
+  comparesFolder,
   type DifferenceLine,
   readDifferences,
   readSummary,
@@ -252,6 +255,34 @@ describe('Salesforce compare of two snapshots', () => {
     for (const path of [`/compare/${job.id}`, `/compare/${job.id}.csv`, `/compare/${job.id}/objects/${contact}`]) {
       expect((await stranger(path)).status, path).toBe(404);
     }
+  });
+
+  it('stops when canceled, leaving no result behind', async () => {
+    const started = await startCompare(startContext(s.h, org), { taskId, leftTime: before, rightTime: after });
+    const em = s.h.em();
+    const job = await em.findOneOrFail(Job, { id: started.id }, { populate: ['task', 'organization'] });
+    const controller = new AbortController();
+    const progress = { items: 0, bytes: 0, step: null as string | null };
+    // Canceled once the first object is done.
+    const watched = new Proxy(progress, {
+      set(target, name, value) {
+        if (name === 'items' && value === 1) controller.abort(new Error('the job was canceled'));
+        return Reflect.set(target, name, value);
+      },
+    });
+    const run = runCompareJob({
+      ctx: s.h.ctx,
+      em,
+      job,
+      signal: controller.signal,
+      progress: watched,
+      log: s.h.ctx.log,
+    });
+    await expect(run).rejects.toThrow('the job was canceled');
+    expect(progress.items).toBe(1);
+    const left = await readdir(comparesFolder(s.h.ctx.settings.dataDir, org.id));
+    expect(left.filter((name) => name.startsWith(job.id))).toEqual([]);
+    await em.nativeDelete(Job, { id: job.id });
   });
 
   it('refuses another tenant’s task and times that are not dates', async () => {
