@@ -21,6 +21,7 @@ await benchCatalog();
 // Records run in their own process, under the memory flags a backup process has, so the peak RSS
 // it prints is that of a backup, not of this process after the other benchmarks.
 spawnSync(process.execPath, [fileURLToPath(new URL('./records.ts', import.meta.url))], { stdio: 'inherit' });
+spawnSync(process.execPath, [fileURLToPath(new URL('./salesforce-compare.ts', import.meta.url))], { stdio: 'inherit' });
 await benchSinks();
 await benchDropbox();
 // Salesforce in its own process: its stand-in holds the 1M-record org in memory (the appliance it

@@ -17,6 +17,7 @@ import { transportHeaders } from './http/transport-headers.ts';
 import { accountLinkRoutes } from './routes/account-links.ts';
 import { activityRoutes } from './routes/activity.ts';
 import { authRoutes } from './routes/auth.ts';
+import { compareRoutes } from './routes/compare.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
 import { jobsRoutes } from './routes/jobs.ts';
@@ -105,6 +106,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', recoveryActionRoutes(deps));
   app.route('/', recoveryItemRoutes(deps));
   app.route('/', taskUsageRoutes(deps));
+  app.route('/', compareRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', jobsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));

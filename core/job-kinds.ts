@@ -1,6 +1,7 @@
 // The composition root of jobs: which function runs each job kind, and what the end of a job
 // means for a backup task's entity and for notifications. Registered here, at start-up (appliance.ts) and in every job
 // worker (job-worker.ts), so the queue and runner in jobs/ know neither tasks nor recovery.
+import { runCompareJob } from './compare/compare-job.ts';
 import { onJobEnd, onJobFinished, registerJobHandler } from './jobs/handler.ts';
 import { notifyJobFinished } from './notifications/job-events.ts';
 import { runExportJob } from './recovery/export-job.ts';
@@ -14,6 +15,7 @@ export function registerJobKinds(): void {
   registerJobHandler('maintenance', runMaintenanceJob);
   registerJobHandler('restore', runRestoreJob);
   registerJobHandler('export', runExportJob);
+  registerJobHandler('compare', runCompareJob);
   onJobEnd(settleEntityAfterJob);
   onJobFinished(notifyJobFinished);
 }

@@ -47,6 +47,7 @@ export const AUDIT_ACTIVITIES = [
   'Backups deleted',
   'Backups restored',
   'Job canceled',
+  'Compare started',
   'Restore started',
   'Export started',
   'Export downloaded',

@@ -431,6 +431,11 @@ export interface ItemPresentation {
     item: { key: string; kind: string; meta?: Record<string, unknown> },
     content: Uint8Array,
   ): ItemField[] | undefined;
+  /**
+   * Field labels (of `fields`) a compare of two snapshots leaves out: bookkeeping that changes
+   * whenever anything does (who and when last touched a record), not the data compared.
+   */
+  compareIgnoredFields?: readonly string[];
 }
 
 /**

@@ -20,9 +20,10 @@ import { BackupTask, TaskEntity } from '../tasks/entities.ts';
 import { type DownloadState, downloadState } from './downloads.ts';
 import { ExportResult, type IExportResult } from './entities.ts';
 
-export const RECOVERY_KINDS = ['restore', 'export'] as const;
+/** The Jobs page's kinds; a compare (core/compare/) is listed, followed and canceled like an export. */
+export const RECOVERY_KINDS = ['restore', 'export', 'compare'] as const;
 export type RecoveryKind = (typeof RECOVERY_KINDS)[number];
-/** What /api/v1/jobs also answers: the backups, besides the Jobs page's restores and exports. */
+/** What /api/v1/jobs also answers: the backups, besides the Jobs page's restores, exports and compares. */
 export const LISTED_KINDS = ['backup', ...RECOVERY_KINDS] as const;
 export type ListedKind = (typeof LISTED_KINDS)[number];
 export const JOBS_WINDOW_DAYS = 7;
@@ -57,7 +58,7 @@ export const INITIATOR_LABELS: Record<InitiatorKind, string> = {
   system: 'System',
 };
 
-export const KIND_LABELS: Record<RecoveryKind, string> = { restore: 'Restore', export: 'Export' };
+export const KIND_LABELS: Record<RecoveryKind, string> = { restore: 'Restore', export: 'Export', compare: 'Compare' };
 
 export type StatusFilter = JobState | StatusGroup;
 

@@ -554,6 +554,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       selectedDayLabel,
       runs,
       graceDays: TASK_GRACE_DAYS,
+      canExport: hasPermission(principalOf(c), 'export_download'),
       deletedEntities: (await deletedEntitiesOf(em, task, now)).map((e) => ({
         id: e.id,
         name: e.name,

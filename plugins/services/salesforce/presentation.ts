@@ -25,8 +25,20 @@ export function recordFields(item: { kind: string }, content: Uint8Array): ItemF
   return Object.entries(parsed as Record<string, unknown>).map(([label, value]) => ({ label, value: shown(value) }));
 }
 
+/** The system fields a compare leaves out (seed 6.1): they change with every edit of a record. */
+export const COMPARE_IGNORED_FIELDS = [
+  'CreatedById',
+  'CreatedDate',
+  'LastModifiedById',
+  'LastModifiedDate',
+  'LastViewedDate',
+  'LastReferencedDate',
+  'SystemModstamp',
+] as const;
+
 export const salesforcePresentation: ItemPresentation = {
   listing: 'list',
   keyLabel: 'Record ID',
   fields: recordFields,
+  compareIgnoredFields: COMPARE_IGNORED_FIELDS,
 };

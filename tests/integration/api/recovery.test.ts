@@ -188,6 +188,6 @@ describe('the recovery API', () => {
     ]) {
       expect(doc.paths[path]?.get?.security, path).toBeDefined();
     }
-    expect(doc.components.schemas.Job.properties.kind.enum).toEqual(['backup', 'restore', 'export']);
+    expect(doc.components.schemas.Job.properties.kind.enum).toEqual(['backup', 'restore', 'export', 'compare']);
   });
 });

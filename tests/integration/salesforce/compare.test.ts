@@ -1,0 +1,296 @@
+// Compare (seed 6.1/6.2) through the kernel's compare job: a stand-in org backed up, mutated by a
+// known script (inserts, updates of chosen fields, deletes, a new custom object, a changed profile
+// and Apex class), backed up again; the compare of the two points in time shows exactly those
+// changes, reads only the changed items' content, and its CSV holds exactly those rows.
+import { readdir } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCompareJob } from '../../../core/compare/compare-job.ts';
+import { compareCsvRows } from '../../../core/compare/csv-rows.ts';
+import {
+  type CompareSummary,
+  comparesFolder,
+  type DifferenceLine,
+  readDifferences,
+  readSummary,
+} from '../../../core/compare/result-store.ts';
+import { startCompare } from '../../../core/compare/start.ts';
+import { NotFoundError, ValidationError } from '../../../core/errors.ts';
+import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
+import { Job } from '../../../core/jobs/entities.ts';
+import { TaskEntity } from '../../../core/tasks/entities.ts';
+import { METADATA_NS, seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
+import { startContext } from '../../helpers/recovery.ts';
+import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
+import { backup, createSalesforceHarness, discover, type SalesforceHarness, salesforceTask } from './harness.ts';
+
+const HOUR = 3600_000;
+let s: SalesforceHarness;
+let org: IOrganization;
+let taskId: string;
+let before: string;
+let after: string;
+const script = {} as {
+  inserted: string;
+  updated: string;
+  deleted: string;
+  renamedAccount: string;
+  invoices: string[];
+};
+
+async function backupAll(): Promise<void> {
+  const names = (await s.h.em().find(TaskEntity, { task: taskId })).map((e) => e.name);
+  const jobs = await backup(s, taskId, names);
+  expect(jobs.filter((j) => j.state !== 'succeeded').map((j) => [j.label, j.error])).toEqual([]);
+}
+
+/** The time of the task's newest snapshot: a point in time after the last backup. */
+async function lastSnapshotTime(): Promise<string> {
+  const opened = await s.h.ctx.storage.open({ id: taskId, organizationId: org.id, storageLocation: null });
+  try {
+    const times = (await opened.repo.listSnapshots()).map((snapshot) => snapshot.manifest.time);
+    return times.sort().at(-1) as string;
+  } finally {
+    await opened.close();
+  }
+}
+
+beforeAll(async () => {
+  s = await createSalesforceHarness();
+  seedDemoOrg(s.fake.org, { accounts: 10, contactsPerAccount: 5 });
+  seedDemoMetadata(s.fake.metadata());
+  s.clock.now += HOUR;
+  const task = await salesforceTask(s);
+  taskId = task.id;
+  org = await s.h.em().findOneOrFail(Organization, { id: task.organization.id });
+  await discover(s, taskId);
+  await backupAll();
+  before = await lastSnapshotTime();
+
+  // The known script.
+  s.clock.now += HOUR;
+  const sf = s.fake.org;
+  const [updated, deleted] = sf.liveIds('Contact') as [string, string];
+  script.updated = updated;
+  script.deleted = deleted;
+  sf.update('Contact', updated, { Email: 'changed@example.com', LastName: 'Changed' });
+  sf.delete('Contact', deleted);
+  script.inserted = sf.insert('Contact', { LastName: 'Newcomer', Name: 'Newcomer', Email: 'new@example.com' });
+  script.renamedAccount = sf.liveIds('Account')[3] as string;
+  sf.update('Account', script.renamedAccount, { Name: 'Renamed Inc.', Phone: '+1 555 0100' });
+  sf.defineObject('Invoice__c', [{ name: 'Total__c', type: 'currency', custom: true }], {
+    label: 'Invoice',
+    custom: true,
+  });
+  script.invoices = [
+    sf.insert('Invoice__c', { Name: 'INV-1', Total__c: 10 }),
+    sf.insert('Invoice__c', { Name: 'INV-2', Total__c: 20 }),
+  ];
+  const metadata = s.fake.metadata();
+  metadata.put(
+    'CustomObject',
+    'Invoice__c',
+    `<?xml version="1.0" encoding="UTF-8"?>\n<CustomObject xmlns="${METADATA_NS}"><label>Invoice</label></CustomObject>\n`,
+  );
+  metadata.put(
+    'Profile',
+    'Admin',
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Profile xmlns="${METADATA_NS}"><custom>false</custom><userLicense>Salesforce</userLicense></Profile>\n`,
+  );
+  metadata.put(
+    'ApexClass',
+    'AccountService',
+    'public with sharing class AccountService {\n  public static void touch() {\n    update new Account();\n  }\n}\n',
+  );
+  s.clock.now += 60_000;
+  await discover(s, taskId);
+  await backupAll();
+  after = await lastSnapshotTime();
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+async function runCompare(request: { leftTime: string; rightTime: string; entityIds?: string[] }) {
+  const started = await startCompare(startContext(s.h, org), { taskId, ...request });
+  await s.h.runner.runUntilIdle();
+  const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+  expect([job.state, job.error]).toEqual(['succeeded', null]);
+  const dataDir = s.h.ctx.settings.dataDir;
+  const summary = await readSummary(dataDir, org.id, job.id);
+  const lines: DifferenceLine[] = [];
+  for await (const line of readDifferences(dataDir, org.id, job.id)) lines.push(line);
+  return { job, summary, lines };
+}
+
+function differing(summary: CompareSummary) {
+  return summary.objects
+    .filter((o) => o.leftUnique + o.changed + o.rightUnique > 0 || o.inLeft !== o.inRight)
+    .map((o) => [o.name, o.inLeft, o.inRight, o.leftUnique, o.changed, o.rightUnique]);
+}
+
+describe('Salesforce compare of two snapshots', () => {
+  it('shows exactly the script’s changes, field by field, and nothing else', async () => {
+    const { summary, lines } = await runCompare({ leftTime: before, rightTime: after });
+    expect(differing(summary)).toEqual([
+      ['Account', true, true, 0, 1, 0],
+      ['ApexClass', true, true, 0, 1, 0],
+      ['Contact', true, true, 1, 1, 1],
+      ['CustomObject', true, true, 0, 0, 1],
+      ['Invoice__c', false, true, 0, 0, 2],
+      ['Profile', true, true, 0, 1, 0],
+    ]);
+    const contact = summary.objects.find((o) => o.name === 'Contact');
+    expect([contact?.leftTotal, contact?.rightTotal]).toEqual([50, 50]);
+    const byKey = new Map(lines.map((l) => [l.key, l]));
+    // Only the chosen fields: the system fields that moved with the edit are left out.
+    expect(byKey.get(script.updated)?.fields).toEqual([
+      { field: 'LastName', left: expect.any(String), right: 'Changed' },
+      { field: 'Email', left: expect.any(String), right: 'changed@example.com' },
+    ]);
+    expect(byKey.get(script.renamedAccount)?.fields?.map((f) => [f.field, f.right])).toEqual([
+      ['Name', 'Renamed Inc.'],
+      ['Phone', '+1 555 0100'],
+    ]);
+    expect([byKey.get(script.deleted)?.side, byKey.get(script.inserted)?.side]).toEqual(['left', 'right']);
+    expect(script.invoices.map((id) => byKey.get(id)?.side)).toEqual(['right', 'right']);
+    expect(byKey.get('objects/Invoice__c.object')?.side).toBe('right');
+    const apex = byKey.get('classes/AccountService.cls');
+    expect(apex?.diff).toContain('--- a/classes/AccountService.cls');
+    expect(apex?.diff).toContain('-  public static void touch() {}');
+    expect(apex?.diff).toContain('+    update new Account();');
+    expect(byKey.get('profiles/Admin.profile')?.diff).toContain('<userLicense>Salesforce</userLicense>');
+    expect(lines).toHaveLength(9);
+    expect(summary.ignoredFields).toContain('SystemModstamp');
+    // Content read: both versions of the four changed items; every unchanged item only listed.
+    expect(summary.contentReads).toBe(8);
+  });
+
+  it('writes the same differences as CSV rows, one per changed field', async () => {
+    const { summary, lines } = await runCompare({ leftTime: before, rightTime: after });
+    const rows: string[][] = [];
+    for await (const row of compareCsvRows(
+      summary,
+      (async function* () {
+        yield* lines;
+      })(),
+    ))
+      rows.push(row);
+    expect(rows.filter((r) => r[3] === 'Changed' && r[4] !== '').map((r) => [r[0], r[1], r[4]])).toEqual([
+      ['Account', script.renamedAccount, 'Name'],
+      ['Account', script.renamedAccount, 'Phone'],
+      ['Contact', script.updated, 'LastName'],
+      ['Contact', script.updated, 'Email'],
+    ]);
+    expect(rows).toHaveLength(11);
+  });
+
+  it('compares only the chosen objects, and a time with itself shows nothing', async () => {
+    const contact = await s.h.em().findOneOrFail(TaskEntity, { task: taskId, name: 'Contact' });
+    const chosen = await runCompare({ leftTime: before, rightTime: after, entityIds: [contact.id] });
+    expect(chosen.summary.objects.map((o) => o.name)).toEqual(['Contact']);
+    const same = await runCompare({ leftTime: after, rightTime: after });
+    expect(differing(same.summary)).toEqual([]);
+    expect(same.summary.contentReads).toBe(0);
+  });
+
+  it('serves the result, an object, a diff and the CSV to the organization, and none of it to another', async () => {
+    const { job } = await runCompare({ leftTime: before, rightTime: after });
+    await completeSetupVia(s.h.app.app);
+    const em = s.h.em();
+    await makeUser(em, org, 'owner@compare.example');
+    const other = await makeOrganization(em, await rootOf(em), 'customer', 'Other');
+    await makeUser(em, other, 'other@compare.example');
+    const as = async (email: string) => {
+      const cookie = await signIn(s.h.app.app, email, TEST_PASSWORD);
+      return (path: string) => s.h.app.app.request(path, { headers: { cookie, origin: ORIGIN } });
+    };
+    const owner = await as('owner@compare.example');
+    const form = await owner(`/tasks/${taskId}/compare`);
+    expect(form.status, await form.clone().text()).toBe(200);
+    const formHtml = await form.text();
+    expect(formHtml).toContain('Left: Salesforce backup as of (UTC)');
+    expect(formHtml).toContain('<span>Contact</span>');
+    const refused = await s.h.app.app.request(`/tasks/${taskId}/compare`, {
+      method: 'POST',
+      headers: {
+        cookie: await signIn(s.h.app.app, 'owner@compare.example', TEST_PASSWORD),
+        origin: ORIGIN,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ leftTime: 'soon', rightTime: '2026-12-01T08:15' }).toString(),
+    });
+    expect(refused.status).toBe(422);
+    expect(await refused.text()).toContain('Enter the date and time of the left side.');
+    const result = await owner(`/compare/${job.id}`);
+    expect(result.status).toBe(200);
+    const html = await result.text();
+    expect(html).toContain('Invoice__c');
+    expect(html).toContain('Exists only in');
+    const summary = await readSummary(s.h.ctx.settings.dataDir, org.id, job.id);
+    const contact = summary.objects.findIndex((o) => o.name === 'Contact');
+    const objectPage = await (await owner(`/compare/${job.id}/objects/${contact}`)).text();
+    expect(objectPage).toContain('changed@example.com');
+    expect(objectPage).toContain(script.deleted);
+    const apex = summary.objects.findIndex((o) => o.name === 'ApexClass');
+    const key = encodeURIComponent('classes/AccountService.cls');
+    const diff = await owner(`/compare/${job.id}/objects/${apex}/diff?key=${key}&download=1`);
+    expect(diff.headers.get('content-type')).toContain('text/x-diff');
+    expect(await diff.text()).toContain('+    update new Account();');
+    const csv = await owner(`/compare/${job.id}.csv`);
+    expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename=".+\.csv"$/);
+    const lines = (await csv.text())
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
+    expect(lines[0]).toBe('Object,Key,Name,Difference,Field,Left value,Right value');
+    expect(lines).toHaveLength(12);
+    const updatedRows = lines.filter((l) => l.startsWith(`Contact,${script.updated},`)).map((l) => l.split(','));
+    expect(updatedRows.map((cells) => [cells[3], cells[4], cells[6]])).toEqual([
+      ['Changed', 'LastName', 'Changed'],
+      ['Changed', 'Email', 'changed@example.com'],
+    ]);
+
+    const stranger = await as('other@compare.example');
+    for (const path of [`/compare/${job.id}`, `/compare/${job.id}.csv`, `/compare/${job.id}/objects/${contact}`]) {
+      expect((await stranger(path)).status, path).toBe(404);
+    }
+  });
+
+  it('stops when canceled, leaving no result behind', async () => {
+    const started = await startCompare(startContext(s.h, org), { taskId, leftTime: before, rightTime: after });
+    const em = s.h.em();
+    const job = await em.findOneOrFail(Job, { id: started.id }, { populate: ['task', 'organization'] });
+    const controller = new AbortController();
+    const progress = { items: 0, bytes: 0, step: null as string | null };
+    // Canceled once the first object is done.
+    const watched = new Proxy(progress, {
+      set(target, name, value) {
+        if (name === 'items' && value === 1) controller.abort(new Error('the job was canceled'));
+        return Reflect.set(target, name, value);
+      },
+    });
+    const run = runCompareJob({
+      ctx: s.h.ctx,
+      em,
+      job,
+      signal: controller.signal,
+      progress: watched,
+      log: s.h.ctx.log,
+    });
+    await expect(run).rejects.toThrow('the job was canceled');
+    expect(progress.items).toBe(1);
+    const left = await readdir(comparesFolder(s.h.ctx.settings.dataDir, org.id));
+    expect(left.filter((name) => name.startsWith(job.id))).toEqual([]);
+    await em.nativeDelete(Job, { id: job.id });
+  });
+
+  it('refuses another tenant’s task and times that are not dates', async () => {
+    await expect(
+      startCompare(startContext(s.h, org), { taskId: 'no-such-task', leftTime: before, rightTime: after }),
+    ).rejects.toBeInstanceOf(NotFoundError);
+    const refused = startCompare(startContext(s.h, org), { taskId, leftTime: 'yesterday-ish', rightTime: after });
+    await expect(refused).rejects.toBeInstanceOf(ValidationError);
+    await expect(refused).rejects.toMatchObject({ fields: { leftTime: expect.any(String) } });
+  });
+});
