@@ -7,6 +7,9 @@
 // Flags can only be set when a process starts, so a process that needs them re-executes itself
 // once (same PID).
 
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 /** V8 flags for repository work. The old-space cap is a ceiling, not a target (see docs/REPOSITORY.md). */
 export const REPOSITORY_V8_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=1024'];
 
@@ -41,6 +44,17 @@ const WORK_V8_FLAGS: Record<keyof typeof MMAP_THRESHOLD, string[]> = {
   restore: ['--external-memory-accounted-in-global-limit'],
   'backup-small-files': ['--external-memory-accounted-in-global-limit'],
 };
+
+/**
+ * Node's compile cache for the re-executed process: with the type-stripped sources and their
+ * bytecode cached, Node does not load its TypeScript stripper (a WebAssembly module) or compile
+ * the sources again; ~28 MiB less resident memory and ~0.2 s less start-up for every command.
+ * The cache is keyed by each file's content, so a changed source is compiled afresh.
+ */
+function compileCacheEnv(): Record<string, string> {
+  if (process.env.NODE_COMPILE_CACHE || process.env.NODE_DISABLE_COMPILE_CACHE) return {};
+  return { NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') };
+}
 
 /** False when this process runs with the flags already (or flags were chosen explicitly). */
 function willReexec(): boolean {
@@ -79,6 +93,7 @@ export function reexecWithMemoryFlags(work: Work = 'default'): void {
       // instead of reusing (and fragmenting) the malloc heap: RSS follows live memory, for some
       // system time. Not for backups (see MMAP_THRESHOLD).
       MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? MMAP_THRESHOLD[work],
+      ...compileCacheEnv(),
     },
   );
 }

@@ -5,7 +5,7 @@
 // read alongside in one pass (files whose size, mode and mtime are unchanged are carried over
 // without being read).
 
-import type { BigIntStats, Dirent } from 'node:fs';
+import { type BigIntStats, close, type Dirent, open as openFd, read } from 'node:fs';
 import { lstat, open, opendir, readFile, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { releaseBuffer } from './buffers.ts';
@@ -147,6 +147,31 @@ async function* readPieces(path: string | Buffer): AsyncIterable<Uint8Array> {
   }
 }
 
+/**
+ * A small file's content as `lstat` sized it: open, read, close through the callback API. The
+ * promise API's readFile adds an fstat and a FileHandle per file, which on a folder of small files
+ * cost more main-thread time than the reading. A file that grew since is read up to its listed
+ * size (the metadata stored with it); one that shrank, up to its end.
+ */
+function readSmallFile(path: string | Buffer, size: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    openFd(path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      const buf = Buffer.allocUnsafeSlow(size);
+      const done = (readErr: Error | null, length: number) =>
+        close(fd, (closeErr) => {
+          if (readErr || closeErr) reject(readErr ?? closeErr);
+          else resolve(length === size ? buf : buf.subarray(0, length));
+        });
+      const next = (at: number) => {
+        if (at === size) return done(null, at);
+        read(fd, buf, at, size - at, at, (readErr, n) => (readErr || n === 0 ? done(readErr, at) : next(at + n)));
+      };
+      next(0);
+    });
+  });
+}
+
 export async function backupDirectory(
   repo: Repository,
   root: string,
@@ -210,7 +235,8 @@ export async function backupDirectory(
         await window.submit(Math.min(size, FILE_BYTES_IN_FLIGHT), async () => {
           // Small files are read in one call (and kept inline when tiny); large ones are streamed.
           if (size > SMALL_FILE) return writer.add(item, readPieces(entry.path));
-          const content = await readFile(entry.path);
+          // An empty listing may still have content (procfs-like files): read those to their end.
+          const content = size > 0 ? await readSmallFile(entry.path, size) : await readFile(entry.path);
           await writer.add(item, content);
           releaseBuffer(content); // stored (copied into chunks or inline): free it now
         });

@@ -130,8 +130,16 @@ class RestoredFile {
     this.#run = run;
   }
 
+  #partialName: string | Buffer | undefined;
+
+  /** The partial name, worked out once (it hashes the name). */
+  #partial(): string | Buffer {
+    this.#partialName ??= encodePath(partialPath(this.path));
+    return this.#partialName;
+  }
+
   #open(): Promise<FileHandle> {
-    const partial = encodePath(partialPath(this.path));
+    const partial = this.#partial();
     const mode = creationMode(this.meta, this.#run.files);
     // A partial file left by an interrupted run is replaced (never followed, if it is a link): a
     // new file, so a sparse file's skipped blocks are holes.
@@ -167,7 +175,7 @@ class RestoredFile {
    * name (a rename keeps the file's mtime).
    */
   async finish(): Promise<void> {
-    const partial = encodePath(partialPath(this.path));
+    const partial = this.#partial();
     if (this.#failure !== undefined) {
       if (this.#handle) {
         await (await this.#handle).close();

@@ -93,6 +93,14 @@ export class SnapshotWriter {
       entry.size = content.byteLength;
       if (content.byteLength > 0) entry.inline = Buffer.from(content).toString('base64');
     } else if (content) {
+      if (content instanceof Uint8Array && content.byteLength < this.repo.config.chunker.minSize) {
+        // Too small to hold a cut point: the content is its one chunk. Stored from the caller's
+        // buffer (sealing copies it), sparing the chunker's two copies of every small file.
+        entry.size = content.byteLength;
+        entry.content = [(await this.repo.saveBlob('data', content)).id];
+        await this.#record({ key: item.key, op: 'put', entry });
+        return entry;
+      }
       const source = content instanceof Uint8Array ? [content] : content;
       const ids: string[] = [];
       const window: { saved: Promise<string>; bytes: number }[] = [];

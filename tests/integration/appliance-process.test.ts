@@ -61,6 +61,15 @@ describe('appliance process', () => {
     expect(environ).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=262144']));
   });
 
+  it("re-executes with Node's compile cache in the OS temp folder, unless it is turned off", async () => {
+    const environ = (p: RunningProcess) => readFileSync(`/proc/${p.child.pid}/environ`, 'utf8').split('\0');
+    const tmp = dataDir();
+    const cached = await start(dataDir(), { TMPDIR: tmp });
+    expect(environ(cached)).toContain(`NODE_COMPILE_CACHE=${join(tmp, 'node-compile-cache')}`);
+    const off = await start(dataDir(), { NODE_DISABLE_COMPILE_CACHE: '1' });
+    expect(environ(off).some((e) => e.startsWith('NODE_COMPILE_CACHE='))).toBe(false);
+  });
+
   it('exits non-zero naming HOLDFAST_PORT when it is not a number', async () => {
     const r = await runToEnd(['core/main.ts'], baseEnv(dataDir(), { HOLDFAST_PORT: 'abc' }));
     expect(r.code).toBe(78);
