@@ -73,7 +73,7 @@ describe('Settings › Webhooks in a browser', () => {
 
     receiver.failNext(1, 500);
     await page.getByRole('button', { name: 'Send test event' }).click();
-    await page.getByRole('status').filter({ hasText: 'Test event not accepted (500)' }).waitFor();
+    await page.getByRole('alert').filter({ hasText: 'Test event not accepted (500)' }).waitFor();
     const waiting = page.getByRole('row').filter({ hasText: 'Waiting' });
     expect(await waiting.textContent()).toContain('HTTP 500');
     expect(await waiting.textContent()).toContain('receiver error 500');

@@ -126,11 +126,12 @@ export function webhookRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post(`${BASE}/:id/test`, async (c) => {
     const endpoint = await endpointOf(c);
     const delivery = await sendTestEvent(webhookDeps(c), endpoint, deps.now());
-    const message =
-      delivery.status === 'delivered'
-        ? `Test event delivered: the endpoint answered ${delivery.lastStatus}.`
-        : `Test event not accepted (${delivery.lastStatus ?? 'no answer'}); it is retried like any event.`;
-    return redirectWithFlash(c, deps, `${BASE}/${endpoint.id}`, message);
+    if (delivery.status === 'delivered') {
+      const text = `Test event delivered: the endpoint answered ${delivery.lastStatus}.`;
+      return redirectWithFlash(c, deps, `${BASE}/${endpoint.id}`, text);
+    }
+    const text = `Test event not accepted (${delivery.lastStatus ?? 'no answer'}); it is retried like any event.`;
+    return redirectWithFlash(c, deps, `${BASE}/${endpoint.id}`, text, 'failure');
   });
 
   app.post(`${BASE}/:id/delete`, async (c) => {
