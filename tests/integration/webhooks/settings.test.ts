@@ -179,11 +179,11 @@ describe('/api/v1/organizations/{id}/webhooks', () => {
   it('creates with the secret in that response only, lists, changes, logs and deletes', async () => {
     const created = await api('POST', `/organizations/${root.id}/webhooks`, { url: PUBLIC_HOOK, events: ['summary'] });
     expect(created.status).toBe(201);
-    const body = await created.json();
+    const body = (await created.json()) as { id: string; secret: string };
     expect(body).toMatchObject({ url: PUBLIC_HOOK, events: ['summary'], secret: expect.stringMatching(/^whsec_/) });
-    const listed = await (await api('GET', `/organizations/${root.id}/webhooks`)).json();
+    const listed = (await (await api('GET', `/organizations/${root.id}/webhooks`)).json()) as { id: string }[];
     expect(JSON.stringify(listed)).not.toContain(body.secret);
-    expect(listed.map((w: { id: string }) => w.id)).toContain(body.id);
+    expect(listed.map((w) => w.id)).toContain(body.id);
 
     const changed = await api('PATCH', `/organizations/${root.id}/webhooks/${body.id}`, { events: ['job.succeeded'] });
     expect(await changed.json()).toMatchObject({ url: PUBLIC_HOOK, events: ['job.succeeded'] });
