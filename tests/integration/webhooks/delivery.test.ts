@@ -5,6 +5,7 @@
 // URLs on private networks are refused when saved and when sent to.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IOrganization } from '../../../core/identity/entities.ts';
+import { sealConnection } from '../../../core/tasks/connection.ts';
 import { discoverEntities } from '../../../core/tasks/discovery.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { backupNow } from '../../../core/tasks/entity-actions.ts';
@@ -12,7 +13,7 @@ import { createEndpoint, listDeliveries } from '../../../core/webhooks/endpoints
 import { WebhookEndpoint } from '../../../core/webhooks/entities.ts';
 import { runWebhookSender, sendTestEvent, type WebhookDeps } from '../../../core/webhooks/sender.ts';
 import { verifySignature } from '../../../core/webhooks/signature.ts';
-import testServicePlugin, { type TestServiceInput } from '../../fakes/test-service.ts';
+import testServicePlugin, { type TestServiceInput, VALID_TOKEN } from '../../fakes/test-service.ts';
 import { ACTOR, createJobsHarness, type JobsHarness } from '../../helpers/jobs.ts';
 import { makeOrganization } from '../../helpers/tenants.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.ts';
@@ -65,6 +66,16 @@ async function failingTask(org: IOrganization, connection: Partial<TestServiceIn
   );
   await h.runner.runUntilIdle();
   return task;
+}
+
+async function discover(taskId: string) {
+  const em = h.em();
+  const task = await em.findOneOrFail(BackupTask, { id: taskId }, { populate: ['organization'] });
+  await discoverEntities(em, task, testServicePlugin as never, h.ctx.credentials, {
+    signal: AbortSignal.timeout(10_000),
+    log: h.ctx.log,
+    now: h.clock.now,
+  });
 }
 
 const bodies = (from = 0) => receiver.received.slice(from).map((r) => JSON.parse(r.body));
@@ -184,6 +195,38 @@ describe('delivery', () => {
     receiver.clearFailures();
     expect(log).toMatchObject({ status: 'failed', lastStatus: 503 });
     expect(log?.attempts).toBeGreaterThan(10);
+  });
+});
+
+describe('events added to a flush', () => {
+  it('delivers a discovery, queued with the entities discovery recorded', async () => {
+    const org = await h.organization('Discovery Org');
+    await createEndpoint(
+      h.em(),
+      h.ctx.credentials,
+      org,
+      { url: receiver.url, events: ['discovery'] },
+      { allowPrivate: true },
+      h.clock.now,
+    );
+    const task = await h.task(org, { entities: 1 });
+    await discover(task.id);
+    const from = receiver.received.length;
+    const account = `acct-${org.id.slice(0, 8)}`;
+    const em = h.em();
+    const saved = await em.findOneOrFail(BackupTask, { id: task.id });
+    saved.connection = sealConnection(
+      h.ctx.credentials,
+      task.id,
+      testServicePlugin.settings.parse({ account, token: VALID_TOKEN, entities: 2 }),
+    );
+    await em.flush();
+    h.advance(1000);
+    await discover(task.id);
+    await send();
+    expect(bodies(from)).toMatchObject([
+      { type: 'discovery', data: { event: 'discovered', items: [`user-002@${account}.example`] } },
+    ]);
   });
 });
 
