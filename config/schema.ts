@@ -42,6 +42,13 @@ export function url(): z.ZodType<string> {
     .transform((v) => v.replace(/\/+$/, ''));
 }
 
+function flag(): z.ZodType<boolean> {
+  return z.preprocess(
+    (v) => (v === 'true' ? true : v === 'false' ? false : v),
+    z.boolean({ error: 'must be true or false' }),
+  );
+}
+
 function url2(kind: 'smtp'): z.ZodType<string> {
   return z
     .string({ error: 'must be a URL' })
@@ -208,7 +215,7 @@ export const settings = {
     kind: 'integer',
     defaultText: '60',
     description:
-      'First retry delay of a notification mail the mail server did not take; each later retry waits twice as long (at most 1 hour).',
+      'First retry delay of a notification mail the mail server did not take, and of a webhook delivery its receiver did not accept; each later retry waits twice as long (at most 1 hour).',
     schema: integer(0, 3600).default(60),
   }),
   mailMaxAttempts: setting({
@@ -218,6 +225,14 @@ export const settings = {
     description:
       'Attempts to send a notification mail before it is marked Failed in the outbox (30 attempts at the default delays span about a day).',
     schema: integer(1, 1000).default(30),
+  }),
+  webhooksAllowPrivate: setting({
+    env: 'HOLDFAST_WEBHOOKS_ALLOW_PRIVATE',
+    kind: 'boolean',
+    defaultText: 'false',
+    description:
+      'Lets webhook endpoints use plain http:// and addresses on loopback, private, link-local and unique-local networks (refused by default: SSRF). For receivers on a trusted local network only.',
+    schema: flag().default(false),
   }),
   logLevel: setting({
     env: 'HOLDFAST_LOG_LEVEL',

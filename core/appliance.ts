@@ -33,6 +33,7 @@ import { pinnedPublicOrigin } from './system/public-url.ts';
 import { orphanedSteps, runOrphanedSteps } from './tasks/recovery-steps.ts';
 import type { TaskStorage } from './tasks/storage.ts';
 import { VERSION } from './version.ts';
+import { startWebhookSender, type WebhookLoop } from './webhooks/sender.ts';
 
 export interface Kernel {
   deps: AppDeps;
@@ -194,6 +195,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   let cleanUp: Promise<void> | undefined;
   const stopCleanUp = new AbortController();
   let sender: SenderLoop | undefined;
+  let webhooks: WebhookLoop | undefined;
   if (config.schedulerIntervalSeconds > 0) {
     const ctx = workContext(kernel);
     // Changes restores left at services when the appliance died under them (automation switched
@@ -223,6 +225,11 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       kernel.deps.now,
       Math.min(config.schedulerIntervalSeconds, 10) * 1000,
     );
+    webhooks = startWebhookSender(
+      { orm: kernel.orm, cipher: kernel.credentials, settings: config, log: log.child({ component: 'webhooks' }) },
+      kernel.deps.now,
+      Math.min(config.schedulerIntervalSeconds, 10) * 1000,
+    );
     scheduler.start(Math.min(config.schedulerIntervalSeconds * 1000, (config.jobLeaseSeconds * 1000) / 2));
   } else {
     maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now, undefined, config);
@@ -233,6 +240,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
     stopping ??= (async () => {
       maintenance?.stop();
       sender?.stop();
+      webhooks?.stop();
       // A tick in progress (a purge) finishes before the database closes.
       await scheduler?.stop();
       stopCleanUp.abort();
@@ -244,6 +252,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       ]);
       await maintenance?.current();
       await sender?.current();
+      await webhooks?.current();
       await kernel.close();
     })();
     return stopping;

@@ -1,5 +1,5 @@
 // The composition root of jobs: which function runs each job kind, and what the end of a job
-// means for a backup task's entity and for notifications. Registered here, at start-up (appliance.ts) and in every job
+// means for a backup task's entity, for notifications and for webhooks. Registered here, at start-up (appliance.ts) and in every job
 // worker (job-worker.ts), so the queue and runner in jobs/ know neither tasks nor recovery.
 import { runCompareJob } from './compare/compare-job.ts';
 import { onJobEnd, onJobFinished, registerJobHandler } from './jobs/handler.ts';
@@ -9,6 +9,7 @@ import { runRestoreJob } from './recovery/restore-job.ts';
 import { runBackupJob } from './tasks/backup-job.ts';
 import { settleEntityAfterJob } from './tasks/job-effects.ts';
 import { runMaintenanceJob } from './tasks/maintenance-job.ts';
+import { webhookJobFinished } from './webhooks/job-events.ts';
 
 export function registerJobKinds(): void {
   registerJobHandler('backup', runBackupJob);
@@ -18,4 +19,5 @@ export function registerJobKinds(): void {
   registerJobHandler('compare', runCompareJob);
   onJobEnd(settleEntityAfterJob);
   onJobFinished(notifyJobFinished);
+  onJobFinished(webhookJobFinished);
 }

@@ -20,6 +20,7 @@ import { storageLocationsApi } from './storage-locations.ts';
 import { taskUsageApi } from './task-usage.ts';
 import { tasksApi } from './tasks.ts';
 import { usersApi } from './users.ts';
+import { webhooksApi } from './webhooks.ts';
 
 const StatusSchema = z
   .object({
@@ -94,6 +95,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', organizationsApi(deps));
   api.route('/', ipRulesApi(deps));
   api.route('/', notificationRecipientsApi(deps));
+  api.route('/', webhooksApi(deps));
   api.route('/', auditApi(deps));
   api.route('/', activityApi(deps));
   api.route('/', apiKeysApi(deps));

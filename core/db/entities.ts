@@ -12,6 +12,7 @@ import { ExportResult } from '../recovery/entities.ts';
 import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
+import { WebhookDelivery, WebhookEndpoint, WebhookEvent } from '../webhooks/entities.ts';
 
 export const kernelEntities = [
   Organization,
@@ -43,4 +44,7 @@ export const kernelEntities = [
   NotificationRecipient,
   Notification,
   NotificationIncident,
+  WebhookEndpoint,
+  WebhookEvent,
+  WebhookDelivery,
 ];

@@ -90,6 +90,7 @@ export function settingsTabsFor(path: string, principal: Principal, organization
     { label: 'Storage', href: '/settings/storage', show: true },
     { label: 'Notifications', href: '/settings/notifications', show: hasPermission(principal, 'manage_notifications') },
     { label: 'API', href: '/settings/api', show: hasPermission(principal, 'manage_integrations') },
+    { label: 'Webhooks', href: '/settings/webhooks', show: hasPermission(principal, 'manage_integrations') },
     {
       label: 'Outbox',
       href: '/settings/outbox',

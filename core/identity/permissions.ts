@@ -47,7 +47,7 @@ export const PERMISSION_LABELS: Record<Permission, { label: string; hint: string
     label: 'Manage security',
     hint: 'Two-factor enforcement, password expiry and IP restrictions of the organization.',
   },
-  manage_integrations: { label: 'Manage integrations', hint: 'Create and delete API keys.' },
+  manage_integrations: { label: 'Manage integrations', hint: 'Create and delete API keys and webhooks.' },
   manage_notifications: {
     label: 'Manage notifications',
     hint: 'Choose who receives summary reports, exception, recovery, discovery and smart-alert mail.',

@@ -4,6 +4,7 @@
 // processes) is one notification. The sender (sender.ts) fans it out to the recipients later.
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { addWebhookEvent, queueWebhookEvent } from '../webhooks/events.ts';
 import { Notification, type NotificationPayload, type NotificationType } from './entities.ts';
 
 export interface NewNotification {
@@ -34,6 +35,7 @@ export async function queueNotification(em: EntityManager, input: NewNotificatio
     .onConflict('eventKey')
     .ignore()
     .execute();
+  await queueWebhookEvent(em, input); // webhooks: another fan-out of the same event, same transaction
 }
 
 /**
@@ -42,4 +44,5 @@ export async function queueNotification(em: EntityManager, input: NewNotificatio
  */
 export function addNotification(em: EntityManager, input: NewNotification): void {
   em.create(Notification, rowOf(input) as never);
+  addWebhookEvent(em, input);
 }

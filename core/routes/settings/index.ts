@@ -11,6 +11,7 @@ import { profileRoutes } from './profile.ts';
 import { securitySettingsRoutes } from './security.ts';
 import { storageSettingsRoutes } from './storage.ts';
 import { userRoutes } from './users.ts';
+import { webhookRoutes } from './webhooks.ts';
 
 export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -26,5 +27,6 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.route('/', securitySettingsRoutes(deps));
   app.route('/', storageSettingsRoutes(deps));
   app.route('/', notificationRoutes(deps));
+  app.route('/', webhookRoutes(deps));
   return app;
 }

@@ -18,6 +18,7 @@ import { principalForUser } from '../../../core/access/principal.ts';
 import type { IOrganization, IUser } from '../../../core/identity/entities.ts';
 import { PERMISSIONS, type Permission } from '../../../core/identity/permissions.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
+import { createEndpoint } from '../../../core/webhooks/endpoints.ts';
 import { getTokens, type Json, json, makeTaskAndExport, withBearer } from '../../helpers/api.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
@@ -35,6 +36,7 @@ interface Ids {
   entity: string;
   job: string;
   recipient: string;
+  webhook: string;
 }
 
 interface Operation {
@@ -79,6 +81,19 @@ const OPERATIONS: Record<string, Operation> = {
     body: () => ({ displayName: 'Renamed by a probe' }),
   },
   'DELETE /organizations/{id}/notification-recipients/{recipientId}': { rule: { anyOf: ['manage_notifications'] } },
+  'GET /organizations/{id}/webhooks': { rule: { anyOf: ['manage_integrations'] } },
+  'POST /organizations/{id}/webhooks': {
+    rule: { anyOf: ['manage_integrations'] },
+    body: () => ({ url: 'https://93.184.215.14/planted', events: ['exceptions'] }),
+  },
+  'GET /organizations/{id}/webhooks/{webhookId}': { rule: { anyOf: ['manage_integrations'] } },
+  'PATCH /organizations/{id}/webhooks/{webhookId}': {
+    rule: { anyOf: ['manage_integrations'] },
+    body: () => ({ description: 'Renamed by a probe' }),
+  },
+  'DELETE /organizations/{id}/webhooks/{webhookId}': { rule: { anyOf: ['manage_integrations'] } },
+  'GET /organizations/{id}/webhooks/{webhookId}/deliveries': { rule: { anyOf: ['manage_integrations'] } },
+  'POST /organizations/{id}/webhooks/{webhookId}/test': { rule: { anyOf: ['manage_integrations'] } },
   'GET /audit': { rule: { anyOf: ['view_security_audit'] }, query: (o) => ({ organization: o.org }) },
   'GET /audit/export.csv': { rule: { anyOf: ['view_security_audit'] }, query: (o) => ({ organization: o.org }) },
   'GET /activity': { rule: { anyOf: ['view_activity'] }, query: (o) => ({ organization: o.org }) },
@@ -179,6 +194,7 @@ function probes(o: Ids): Probe[] {
         .replace('{id}', idParam)
         .replace('{ruleId}', o.rule)
         .replace('{recipientId}', o.recipient)
+        .replace('{webhookId}', o.webhook)
         .replace('{clientId}', o.key)
         .replace('{userId}', o.user)
         .replace('{locationId}', o.location)
@@ -240,6 +256,16 @@ async function objectsOf(org: IOrganization): Promise<Ids> {
       }),
     ),
   );
+  // Saved as an operator allowing private addresses would; this app does not, so a test event
+  // is refused before any connection.
+  const { endpoint: webhook } = await createEndpoint(
+    em(),
+    t.kernel.credentials,
+    org,
+    { url: 'http://127.0.0.1:9/hook', events: ['exceptions'] },
+    { allowPrivate: true },
+    new Date(),
+  );
   const { task, entity, job } = await makeTaskAndExport(t, org.id, results);
   return {
     org: org.id,
@@ -251,6 +277,7 @@ async function objectsOf(org: IOrganization): Promise<Ids> {
     entity,
     job,
     recipient: String(recipient.id),
+    webhook: webhook.id,
   };
 }
 
@@ -267,6 +294,8 @@ async function snapshot(): Promise<string> {
     organizations: 'id, name, status, ip_restrictions_enabled',
     ip_rules: 'id, entries',
     notification_recipients: 'id, email, display_name, types',
+    webhook_endpoints: 'id, url, description, events',
+    webhook_deliveries: 'id, status, attempts',
     api_keys: 'id, role, permissions',
     users: 'id, email, display_name, role, permissions, accessible_accounts, status',
     storage_locations: 'id, name, settings',
