@@ -1,0 +1,232 @@
+// Backup health of the accounts under a portal, aggregated in SQL (never by loading each
+// account): per account the worst last-run result of its tasks' entities, logical size,
+// protected entities and last backup, rolled up to every ancestor so a partner row shows its
+// customers' health; and the dashboard tiles (customer accounts below, per backup status).
+//
+// The roll-up relies on organization paths being made of fixed-width UUIDs ("/<36>/<36>/…"):
+// the ancestor at depth k of a path is its first 1 + 37·k characters.
+import type { EntityManager, FilterQuery } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { ACTIVE_ENTITY_STATUSES } from '../tasks/entities.ts';
+import { type IOrganization, Organization } from '../identity/entities.ts';
+import { likeSafePath } from './organizations.ts';
+
+/** Backup statuses, best to worst; the rank is the index. */
+export const BACKUP_STATUSES = ['none', 'success', 'partial', 'failed'] as const;
+export type BackupStatus = (typeof BACKUP_STATUSES)[number];
+
+export const BACKUP_STATUS_LABELS: Record<BackupStatus, string> = {
+  none: 'No backup',
+  success: 'Successful',
+  partial: 'Partially failed',
+  failed: 'Failed',
+};
+
+/** What a distributor's partner list says of a partner's tasks (seed 003). */
+export type TaskStatusSummary = 'successful' | 'failures' | 'no_tasks' | 'no_accounts';
+
+export const TASK_STATUS_LABELS: Record<TaskStatusSummary, string> = {
+  successful: 'Successful',
+  failures: 'Failures',
+  no_tasks: 'No tasks yet',
+  no_accounts: 'No accounts yet',
+};
+
+/** Deepest level below the root an organization can sit at (root → distributor → partner → customer). */
+const MAX_DEPTH = 4;
+const LEVEL_WIDTH = 37;
+
+const RANK_SQL = `case e.status when 'failed' then 3 when 'partial' then 2 when 'success' then 1 else 0 end`;
+const ACTIVE_SQL = ACTIVE_ENTITY_STATUSES.map((s) => `'${s}'`).join(', ');
+
+/**
+ * `rolled(anc, worst, bytes, protected, last_run, tasks, customers)`: for every organization
+ * path under `base` (inclusive), the health of its whole subtree.
+ */
+function rolledCte(): string {
+  const levels = Array.from({ length: MAX_DEPTH + 1 }, (_, k) => `select ${k} as k`).join(' union all ');
+  return `levels as (${levels}),
+own as (
+  select so.path as path,
+    max(${RANK_SQL}) as worst,
+    coalesce(sum(e.last_bytes), 0) as bytes,
+    coalesce(sum(case when e.status in (${ACTIVE_SQL}) then 1 else 0 end), 0) as protected,
+    max(e.last_run_at) as last_run,
+    count(distinct t.id) as tasks
+  from backup_tasks t
+  join organizations so on so.id = t.organization_id
+  left join task_entities e on e.task_id = t.id and e.deleted_at is null
+  where t.deleted_at is null and so.path like ?
+  group by so.path
+),
+own_up as (
+  select substr(own.path, 1, 1 + ${LEVEL_WIDTH} * levels.k) as anc, own.*
+  from own join levels on length(own.path) >= 1 + ${LEVEL_WIDTH} * (levels.k + 1)
+  union all select own.path as anc, own.* from own
+),
+cust_up as (
+  select substr(c.path, 1, 1 + ${LEVEL_WIDTH} * levels.k) as anc, count(*) as customers
+  from organizations c join levels on length(c.path) >= 1 + ${LEVEL_WIDTH} * (levels.k + 1)
+  where c.kind = 'customer' and c.path like ?
+  group by substr(c.path, 1, 1 + ${LEVEL_WIDTH} * levels.k)
+),
+rolled as (
+  select own_up.anc as anc, max(worst) as worst, sum(bytes) as bytes, sum(protected) as protected,
+    max(last_run) as last_run, sum(tasks) as tasks
+  from own_up group by own_up.anc
+)`;
+}
+
+/** SQL and parameters of the ids an organization filter selects. */
+function idSubquery(em: EntityManager, where: FilterQuery<IOrganization>): { sql: string; params: unknown[] } {
+  const qb = (em as SqlEntityManager).createQueryBuilder(Organization, 'f').select('f.id').where(where);
+  return { sql: qb.getQuery(), params: [...qb.getParams()] };
+}
+
+export interface AccountHealthRow {
+  id: string;
+  name: string;
+  kind: IOrganization['kind'];
+  contactEmail: string | null;
+  status: IOrganization['status'];
+  purgeAfter: Date | null;
+  createdAt: Date;
+  parentId: string | null;
+  parentName: string | null;
+  backupStatus: BackupStatus;
+  /** Sum of the last snapshot's logical bytes of every entity in the subtree. */
+  logicalBytes: number;
+  /** Entities backed up by the scheduler (active statuses). */
+  protectedEntities: number;
+  lastBackupAt: Date | null;
+  tasks: number;
+  /** Customer accounts below (0 for a customer). */
+  customersBelow: number;
+  taskStatus: TaskStatusSummary;
+}
+
+/** Sort columns of the accounts list and the SQL each orders by (ties by name, then id). */
+export const HEALTH_SORT_COLUMNS = {
+  name: 'o.name',
+  email: 'o.contact_email',
+  status: 'o.status',
+  backup: 'coalesce(r.worst, 0)',
+  size: 'coalesce(r.bytes, 0)',
+  entities: 'coalesce(r.protected, 0)',
+  last_backup: 'r.last_run',
+  accounts: 'coalesce(cu.customers, 0)',
+  created: 'o.created_at',
+} as const;
+export type HealthSortColumn = keyof typeof HEALTH_SORT_COLUMNS;
+
+export interface HealthListOptions {
+  backup?: BackupStatus | undefined;
+  sort: HealthSortColumn;
+  descending: boolean;
+  limit: number;
+  offset: number;
+}
+
+function toDate(value: unknown): Date | null {
+  if (value === null || value === undefined || value === '') return null;
+  if (value instanceof Date) return value;
+  const d = new Date(typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : (value as string | number));
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+function taskStatusOf(kind: string, customers: number, tasks: number, worst: number): TaskStatusSummary {
+  if (kind !== 'customer' && customers === 0 && tasks === 0) return 'no_accounts';
+  if (tasks === 0) return 'no_tasks';
+  return worst >= 2 ? 'failures' : 'successful';
+}
+
+/**
+ * One page of the organizations `where` selects under `base`, with their health, filtered by
+ * backup status and sorted by any column; and how many match.
+ */
+export async function listAccountHealth(
+  em: EntityManager,
+  base: IOrganization,
+  where: FilterQuery<IOrganization>,
+  options: HealthListOptions,
+): Promise<{ rows: AccountHealthRow[]; total: number }> {
+  const ids = idSubquery(em, where);
+  const prefix = `${likeSafePath(base.path)}%`;
+  const conditions = [`o.id in (${ids.sql})`];
+  const params: unknown[] = [prefix, prefix, ...ids.params];
+  if (options.backup) {
+    conditions.push('coalesce(r.worst, 0) = ?');
+    params.push(BACKUP_STATUSES.indexOf(options.backup));
+  }
+  const from = `from organizations o
+    left join rolled r on r.anc = o.path
+    left join cust_up cu on cu.anc = o.path
+    left join organizations par on par.id = o.parent_id
+    where ${conditions.join(' and ')}`;
+  const conn = em.getConnection();
+  const countRows = (await conn.execute(`with ${rolledCte()} select count(*) as n ${from}`, params, 'all')) as {
+    n: number | string;
+  }[];
+  const total = Number(countRows[0]?.n ?? 0);
+  const dir = options.descending ? 'desc' : 'asc';
+  // Never-run accounts sort after the ones with a backup, whichever the direction.
+  const nulls = options.sort === 'last_backup' ? 'r.last_run is null, ' : '';
+  const sql = `with ${rolledCte()}
+    select o.id, o.name, o.kind, o.contact_email, o.status, o.purge_after, o.created_at, o.parent_id,
+      par.name as parent_name, coalesce(r.worst, 0) as worst, coalesce(r.bytes, 0) as bytes,
+      coalesce(r.protected, 0) as protected, r.last_run, coalesce(r.tasks, 0) as tasks,
+      coalesce(cu.customers, 0) as customers
+    ${from}
+    order by ${nulls}${HEALTH_SORT_COLUMNS[options.sort]} ${dir}, o.name ${dir}, o.id asc
+    limit ? offset ?`;
+  const raw = (await conn.execute(sql, [...params, options.limit, options.offset], 'all')) as Record<
+    string,
+    unknown
+  >[];
+  const rows = raw.map((r): AccountHealthRow => {
+    const worst = Number(r.worst);
+    const customers = Number(r.customers);
+    const tasks = Number(r.tasks);
+    return {
+      id: r.id as string,
+      name: r.name as string,
+      kind: r.kind as IOrganization['kind'],
+      contactEmail: (r.contact_email as string | null) ?? null,
+      status: r.status as IOrganization['status'],
+      purgeAfter: toDate(r.purge_after),
+      createdAt: toDate(r.created_at) ?? new Date(0),
+      parentId: (r.parent_id as string | null) ?? null,
+      parentName: (r.parent_name as string | null) ?? null,
+      backupStatus: BACKUP_STATUSES[worst] ?? 'none',
+      logicalBytes: Number(r.bytes),
+      protectedEntities: Number(r.protected),
+      lastBackupAt: toDate(r.last_run),
+      tasks,
+      customersBelow: customers,
+      taskStatus: taskStatusOf(r.kind as string, customers, tasks, worst),
+    };
+  });
+  return { rows, total };
+}
+
+/** The dashboard tiles: customer accounts among those `where` selects, per backup status. */
+export async function backupStatusCounts(
+  em: EntityManager,
+  base: IOrganization,
+  where: FilterQuery<IOrganization>,
+): Promise<Record<BackupStatus, number>> {
+  const ids = idSubquery(em, where);
+  const prefix = `${likeSafePath(base.path)}%`;
+  const sql = `with ${rolledCte()}
+    select coalesce(r.worst, 0) as worst, count(*) as n
+    from organizations o left join rolled r on r.anc = o.path
+    where o.kind = 'customer' and o.id in (${ids.sql})
+    group by coalesce(r.worst, 0)`;
+  const raw = (await em.getConnection().execute(sql, [prefix, prefix, ...ids.params], 'all')) as {
+    worst: number | string;
+    n: number | string;
+  }[];
+  const counts: Record<BackupStatus, number> = { none: 0, success: 0, partial: 0, failed: 0 };
+  for (const r of raw) counts[BACKUP_STATUSES[Number(r.worst)] ?? 'none'] += Number(r.n);
+  return counts;
+}
