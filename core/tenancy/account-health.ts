@@ -7,8 +7,8 @@
 // the ancestor at depth k of a path is its first 1 + 37·k characters.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { ACTIVE_ENTITY_STATUSES } from '../tasks/entities.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
+import { ACTIVE_ENTITY_STATUSES } from '../tasks/entities.ts';
 import { likeSafePath } from './organizations.ts';
 
 /** Backup statuses, best to worst; the rank is the index. */
@@ -179,10 +179,7 @@ export async function listAccountHealth(
     ${from}
     order by ${nulls}${HEALTH_SORT_COLUMNS[options.sort]} ${dir}, o.name ${dir}, o.id asc
     limit ? offset ?`;
-  const raw = (await conn.execute(sql, [...params, options.limit, options.offset], 'all')) as Record<
-    string,
-    unknown
-  >[];
+  const raw = (await conn.execute(sql, [...params, options.limit, options.offset], 'all')) as Record<string, unknown>[];
   const rows = raw.map((r): AccountHealthRow => {
     const worst = Number(r.worst);
     const customers = Number(r.customers);

@@ -111,12 +111,19 @@ export async function listAccounts(
   if (query.status) conditions.push({ status: query.status });
   const where: FilterQuery<IOrganization> = { $and: conditions };
   const { column, descending } = sortColumn(query.sort);
-  const options = { backup: query.backup, sort: column, descending, limit: pageSize, offset: (query.page - 1) * pageSize };
+  const options = {
+    backup: query.backup,
+    sort: column,
+    descending,
+    limit: pageSize,
+    offset: (query.page - 1) * pageSize,
+  };
   let result = await listAccountHealth(em, current, where, options);
   const pageCount = Math.max(1, Math.ceil(result.total / pageSize));
   const page = Math.min(query.page, pageCount);
   // Past the last page: show the last one (the count came with the first query).
-  if (page !== query.page) result = await listAccountHealth(em, current, where, { ...options, offset: (page - 1) * pageSize });
+  if (page !== query.page)
+    result = await listAccountHealth(em, current, where, { ...options, offset: (page - 1) * pageSize });
   return { rows: result.rows, total: result.total, page, pageCount };
 }
 
