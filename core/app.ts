@@ -15,6 +15,7 @@ import { ipGuard } from './http/ip-guard.ts';
 import { currentUser, requestContext, setupGate } from './http/middleware.ts';
 import { transportHeaders } from './http/transport-headers.ts';
 import { accountLinkRoutes } from './routes/account-links.ts';
+import { accountPickerRoutes } from './routes/account-picker.ts';
 import { activityRoutes } from './routes/activity.ts';
 import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -101,6 +102,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', settingsRoutes(deps));
   app.route('/', portalRoutes(deps));
   app.route('/', activityRoutes(deps));
+  app.route('/', accountPickerRoutes(deps));
   app.route('/', recoveryRoutes(deps));
   app.route('/', recoveryActionRoutes(deps));
   app.route('/', recoveryItemRoutes(deps));
