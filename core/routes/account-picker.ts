@@ -12,8 +12,10 @@ export function accountPickerRoutes(deps: AppDeps): Hono<AppEnv> {
   app.use('/accounts/search', requireUser(deps));
   app.get('/accounts/search', async (c) => {
     const text = c.req.query('account_search') ?? c.req.query('q') ?? '';
-    const result = await searchAccounts(c.get('em'), principalOf(c), organizationOf(c), text);
-    return renderFragment(c, deps.views, 'partials/account-options.njk', { ...result, text });
+    // grant: check-boxes to add to a user's or key's accessible accounts (views/partials/grant-fields.njk).
+    const grant = c.req.query('mode') === 'grant';
+    const result = await searchAccounts(c.get('em'), principalOf(c), organizationOf(c), text, { onlyBelow: grant });
+    return renderFragment(c, deps.views, 'partials/account-options.njk', { ...result, text, grant });
   });
   return app;
 }

@@ -1,7 +1,7 @@
 // The type-ahead behind every account picker: the organization being worked in and the accounts
 // under it that the principal may reach, whose name or contact email contains the typed text —
 // a few at a time, never the whole list (a portal can hold thousands).
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { type Principal, reachableFilter } from '../access/principal.ts';
 import { containsText } from '../db/text-search.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
@@ -26,17 +26,15 @@ export async function searchAccounts(
   principal: Principal,
   current: IOrganization,
   text: string,
-  limit = ACCOUNT_SEARCH_LIMIT,
+  options: { onlyBelow?: boolean; limit?: number } = {},
 ): Promise<{ choices: AccountChoice[]; more: boolean }> {
+  const limit = options.limit ?? ACCOUNT_SEARCH_LIMIT;
   const q = text.trim().slice(0, 200);
-  const where = q
-    ? {
-        $and: [
-          reachableFilter(principal, current),
-          { $or: [containsText('name', q), containsText('contact_email', q)] },
-        ],
-      }
-    : reachableFilter(principal, current);
+  const conditions: FilterQuery<IOrganization>[] = [reachableFilter(principal, current)];
+  // A grant names accounts under the organization, never the organization itself.
+  if (options.onlyBelow) conditions.push(descendantsOf(current));
+  if (q) conditions.push({ $or: [containsText('name', q), containsText('contact_email', q)] } as never);
+  const where = { $and: conditions };
   const rows = await em.find(Organization, where as never, { orderBy: { name: 'asc', id: 'asc' }, limit: limit + 1 });
   return { choices: rows.slice(0, limit).map(choice), more: rows.length > limit };
 }

@@ -86,6 +86,20 @@ describe('account pickers', () => {
     expect((await get(`/activity/security-audit?account=${foreign.id}`, partnerCookie)).status).toBe(404);
   });
 
+  it('leave a user’s accessible accounts to a type-ahead of check-boxes below the organization', async () => {
+    const html = await (await get('/settings/users/new', rootCookie)).text();
+    expect(html).toContain('hx-get="/accounts/search?mode=grant"');
+    expect(html).not.toContain('Customer 599');
+    const found = await (await get('/accounts/search?mode=grant&account_search=customer%20599', rootCookie)).text();
+    const target = await em().findOneOrFail(Organization, { name: 'Customer 599' });
+    expect(found).toContain(`<input type="checkbox" name="accounts" value="${target.id}">`);
+    // The organization itself is never one of its accounts.
+    const self = await (
+      await get(`/accounts/search?mode=grant&account_search=${encodeURIComponent(root.name)}`, rootCookie)
+    ).text();
+    expect(self).not.toContain(`value="${root.id}"`);
+  });
+
   it('needs a signed-in user', async () => {
     const res = await get('/accounts/search?account_search=customer');
     expect([302, 303]).toContain(res.status);

@@ -21,3 +21,25 @@ document.addEventListener('click', (event) => {
   if (list) list.replaceChildren();
   picker.closest('form')?.requestSubmit();
 });
+// A grant's accounts (views/partials/grant-fields.njk): a ticked match joins the chosen list, so
+// the next search does not take it away; Enter in a search box never submits the whole form.
+document.addEventListener('change', (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || !box.checked) return;
+  const option = box.closest('[data-grant-option]');
+  const chosen = option?.closest('form')?.querySelector('#grant-accounts-chosen');
+  if (!option || !chosen) return;
+  if (chosen.querySelector(`input[name="accounts"][value="${CSS.escape(box.value)}"]`)) {
+    option.closest('li')?.remove();
+    return;
+  }
+  option.removeAttribute('data-grant-option');
+  const item = option.closest('li');
+  chosen.append(option);
+  item?.remove();
+});
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && event.target instanceof HTMLElement && event.target.matches('[data-account-search]')) {
+    event.preventDefault();
+  }
+});
