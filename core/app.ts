@@ -22,6 +22,7 @@ import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
 import { jobsRoutes } from './routes/jobs.ts';
 import { portalRoutes } from './routes/portal.ts';
+import { portalUsageRoutes } from './routes/portal-usage.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
 import { recoveryActionRoutes } from './routes/recovery-actions.ts';
 import { recoveryItemRoutes } from './routes/recovery-item.ts';
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', signInStepRoutes(deps));
   app.route('/', homeRoutes(deps));
   app.route('/', settingsRoutes(deps));
+  app.route('/', portalUsageRoutes(deps));
   app.route('/', portalRoutes(deps));
   app.route('/', activityRoutes(deps));
   app.route('/', accountPickerRoutes(deps));

@@ -142,6 +142,8 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       sortUrls: Object.fromEntries(columns.map((k) => [k, sortUrl(query, k)])),
       sortStates: Object.fromEntries(columns.map((k) => [k, sortState(query, k)])),
       backupStatuses: BACKUP_STATUSES.map((value) => ({ value, label: BACKUP_STATUS_LABELS[value] })),
+      // The list's filters, carried by the usage report form when no row is ticked.
+      usageFilters: Object.fromEntries(new URLSearchParams(accountQueryString({ ...query, page: 1 }).slice(1))),
       total: result.total,
       page: result.page,
       pageCount: result.pageCount,

@@ -315,3 +315,77 @@ describe('accounts list', () => {
     expect(html).not.toContain(`/portal/accounts/${foreign}`);
   });
 });
+
+describe('usage report', () => {
+  /** The CSV's rows as objects by header (the seeded names hold no comma or quote). */
+  async function csvRows(res: Response): Promise<Record<string, string>[]> {
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/csv');
+    const [head, ...lines] = (await res.text())
+      .replace(/^\uFEFF/, '')
+      .trimEnd()
+      .split(/\r?\n/);
+    const names = (head as string).split(',');
+    return lines.map((line) => Object.fromEntries(line.split(',').map((cell, i) => [names[i] as string, cell])));
+  }
+
+  /** Entities (not deleted) of the tasks of these organizations, counted from the rows. */
+  async function directEntities(orgIds: string[]) {
+    const e = em();
+    const tasks = await e.find(BackupTask, { organization: { $in: orgIds }, deletedAt: null });
+    const entities = await e.find(TaskEntity, { task: { $in: tasks.map((x) => x.id) }, deletedAt: null });
+    return {
+      count: entities.length,
+      items: entities.reduce((n, x) => n + x.lastItems, 0),
+      bytes: entities.reduce((n, x) => n + Number(x.lastBytes), 0),
+    };
+  }
+
+  function totals(rows: Record<string, string>[]) {
+    return {
+      count: rows.length,
+      items: rows.reduce((n, r) => n + Number(r.Items), 0),
+      bytes: rows.reduce((n, r) => n + Number(r['Logical size (bytes)']), 0),
+    };
+  }
+
+  it('holds every entity of the ticked accounts, with totals equal to a direct count', async () => {
+    const ticked = tree.customers.slice(0, 5);
+    const query = ticked.map((id) => `account=${id}`).join('&');
+    const rows = await csvRows(await get(`/portal/usage.csv?${query}`, rootCookie));
+    expect(new Set(rows.map((r) => r['Account id']))).toEqual(
+      new Set(ticked.filter((id) => (own.get(id) as Expected).tasks > 0)),
+    );
+    expect(totals(rows)).toEqual(await directEntities(ticked));
+    expect(rows[0]).toMatchObject({ Service: 'Dropbox', Type: expect.stringMatching(/Team members|Team folders/) });
+  });
+
+  it('covers every account under a ticked partner once, even if one of them is ticked too', async () => {
+    const partner = await orgNamed('Partner 1');
+    const customers = customersUnder(partner).map((c) => c.id);
+    const rows = await csvRows(
+      await get(
+        `/portal/usage.csv?account=${partner.id}&account=${customers[0]}`,
+        rootCookie,
+      ),
+    );
+    expect(totals(rows)).toEqual(await directEntities(customers));
+  });
+
+  it('without ticks, reports every account matching the filters, and the API says the same', async () => {
+    const failed = customersUnder(root)
+      .filter((c) => c.worst === 3)
+      .map((c) => c.id);
+    const page = await csvRows(await get('/portal/usage.csv?all=1&kind=customer&backup=failed', rootCookie));
+    expect(new Set(page.map((r) => r['Account id']))).toEqual(new Set(failed));
+    expect(totals(page)).toEqual(await directEntities(failed));
+    const api = await csvRows(await get('/api/v1/usage?all=1&kind=customer&backup=failed', rootCookie));
+    expect(api).toEqual(page);
+  });
+
+  it('answers 404 for another tenant’s account, on the page and the API', async () => {
+    const foreign = tree.customers.find((id) => !(own.get(id) as Expected).path.includes(`/${tree.distributors[0]}/`));
+    expect((await get(`/portal/usage.csv?account=${foreign}`, distributorCookie)).status).toBe(404);
+    expect((await get(`/api/v1/usage?account=${foreign}`, distributorCookie)).status).toBe(404);
+  });
+});
