@@ -383,6 +383,21 @@ describe('usage report', () => {
     expect(api).toEqual(page);
   });
 
+  it('streams: the first rows arrive before the last are read', async () => {
+    const all = await directEntities([...own.values()].map((o) => o.id));
+    const res = await get('/portal/usage.csv?all=1', rootCookie);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value, { stream: true });
+    expect(text.split('\r\n').length).toBeLessThan(all.count);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(text.trimEnd().split('\r\n')).toHaveLength(all.count + 1);
+  });
+
   it('answers 404 for another tenant’s account, on the page and the API', async () => {
     const foreign = tree.customers.find((id) => !(own.get(id) as Expected).path.includes(`/${tree.distributors[0]}/`));
     expect((await get(`/portal/usage.csv?account=${foreign}`, distributorCookie)).status).toBe(404);
