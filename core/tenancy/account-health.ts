@@ -40,10 +40,12 @@ const RANK_SQL = `case e.status when 'failed' then 3 when 'partial' then 2 when 
 const ACTIVE_SQL = ACTIVE_ENTITY_STATUSES.map((s) => `'${s}'`).join(', ');
 
 /**
- * `rolled(anc, worst, bytes, protected, last_run, tasks, customers)`: for every organization
- * path under `base` (inclusive), the health of its whole subtree.
+ * `rolled(anc, worst, bytes, protected, last_run, tasks)` and `cust_up(anc, customers)`: for
+ * every organization path under the `prefixes` (LIKE patterns, one `?` each, bound twice: once
+ * for `own`, once for `cust_up`), the health of its whole subtree.
  */
-function rolledCte(): string {
+function rolledCte(prefixes = 1): string {
+  const under = (column: string) => `(${Array.from({ length: prefixes }, () => `${column} like ?`).join(' or ')})`;
   const levels = Array.from({ length: MAX_DEPTH + 1 }, (_, k) => `select ${k} as k`).join(' union all ');
   return `levels as (${levels}),
 own as (
@@ -56,7 +58,7 @@ own as (
   from backup_tasks t
   join organizations so on so.id = t.organization_id
   left join task_entities e on e.task_id = t.id and e.deleted_at is null
-  where t.deleted_at is null and so.path like ?
+  where t.deleted_at is null and ${under('so.path')}
   group by so.path
 ),
 own_up as (
@@ -67,7 +69,7 @@ own_up as (
 cust_up as (
   select substr(c.path, 1, 1 + ${LEVEL_WIDTH} * levels.k) as anc, count(*) as customers
   from organizations c join levels on length(c.path) >= 1 + ${LEVEL_WIDTH} * (levels.k + 1)
-  where c.kind = 'customer' and c.path like ?
+  where c.kind = 'customer' and ${under('c.path')}
   group by substr(c.path, 1, 1 + ${LEVEL_WIDTH} * levels.k)
 ),
 rolled as (
@@ -151,59 +153,106 @@ export async function listAccountHealth(
   options: HealthListOptions,
 ): Promise<{ rows: AccountHealthRow[]; total: number }> {
   const ids = idSubquery(em, where);
-  const prefix = `${likeSafePath(base.path)}%`;
+  const conn = em.getConnection();
+  const dir = options.descending ? 'desc' : 'asc';
+  // Never-run accounts sort after the ones with a backup, whichever the direction.
+  const nulls = options.sort === 'last_backup' ? 'r.last_run is null, ' : '';
+  const orderBy = `${nulls}${HEALTH_SORT_COLUMNS[options.sort]} ${dir}, o.name ${dir}, o.id asc`;
+  if (!options.backup && PLAIN_SORTS.has(options.sort)) {
+    // The page does not depend on health: choose it first, then sum only its rows' subtrees.
+    const page = (await conn.execute(
+      `select o.id, o.path, count(*) over () as total from organizations o where o.id in (${ids.sql})
+       order by ${orderBy} limit ? offset ?`,
+      [...ids.params, options.limit, options.offset],
+      'all',
+    )) as { id: string; path: string; total: number | string }[];
+    if (page.length === 0) {
+      const counted = (await conn.execute(
+        `select count(*) as n from organizations o where o.id in (${ids.sql})`,
+        ids.params,
+        'all',
+      )) as { n: number | string }[];
+      return { rows: [], total: Number(counted[0]?.n ?? 0) };
+    }
+    const prefixes = page.map((r) => `${likeSafePath(r.path)}%`);
+    const raw = await healthQuery(em, prefixes, {
+      where: `o.id in (${page.map(() => '?').join(', ')})`,
+      params: page.map((r) => r.id),
+      orderBy,
+    });
+    return { rows: raw.map(rowOf), total: Number(page[0]?.total ?? 0) };
+  }
   const conditions = [`o.id in (${ids.sql})`];
-  const params: unknown[] = [prefix, prefix, ...ids.params];
+  const params: unknown[] = [...ids.params];
   if (options.backup) {
     conditions.push('coalesce(r.worst, 0) = ?');
     params.push(BACKUP_STATUSES.indexOf(options.backup));
   }
-  const from = `from organizations o
+  const prefixes = [`${likeSafePath(base.path)}%`];
+  const raw = await healthQuery(em, prefixes, {
+    where: conditions.join(' and '),
+    params,
+    orderBy,
+    limit: options.limit,
+    offset: options.offset,
+  });
+  if (raw.length === 0 && options.offset > 0) {
+    const counted = await healthQuery(em, prefixes, { where: conditions.join(' and '), params, countOnly: true });
+    return { rows: [], total: Number(counted[0]?.n ?? 0) };
+  }
+  return { rows: raw.map(rowOf), total: Number(raw[0]?.total ?? 0) };
+}
+
+/** Sorts that choose a page without the health figures. */
+const PLAIN_SORTS = new Set<HealthSortColumn>(['name', 'email', 'status', 'created']);
+
+/** Organizations (`o`) matching `where` with their subtree health, ordered and paged; or their count. */
+async function healthQuery(
+  em: EntityManager,
+  prefixes: string[],
+  q: { where: string; params: unknown[]; orderBy?: string; limit?: number; offset?: number; countOnly?: boolean },
+): Promise<Record<string, unknown>[]> {
+  const select = q.countOnly
+    ? 'select count(*) as n'
+    : `select o.id, o.name, o.kind, o.contact_email, o.status, o.purge_after, o.created_at, o.parent_id,
+      par.name as parent_name, coalesce(r.worst, 0) as worst, coalesce(r.bytes, 0) as bytes,
+      coalesce(r.protected, 0) as protected, r.last_run, coalesce(r.tasks, 0) as tasks,
+      coalesce(cu.customers, 0) as customers, count(*) over () as total`;
+  const paging = q.limit === undefined ? '' : ' limit ? offset ?';
+  const sql = `with ${rolledCte(prefixes.length)}
+    ${select}
+    from organizations o
     left join rolled r on r.anc = o.path
     left join cust_up cu on cu.anc = o.path
     left join organizations par on par.id = o.parent_id
-    where ${conditions.join(' and ')}`;
-  const conn = em.getConnection();
-  const countRows = (await conn.execute(`with ${rolledCte()} select count(*) as n ${from}`, params, 'all')) as {
-    n: number | string;
-  }[];
-  const total = Number(countRows[0]?.n ?? 0);
-  const dir = options.descending ? 'desc' : 'asc';
-  // Never-run accounts sort after the ones with a backup, whichever the direction.
-  const nulls = options.sort === 'last_backup' ? 'r.last_run is null, ' : '';
-  const sql = `with ${rolledCte()}
-    select o.id, o.name, o.kind, o.contact_email, o.status, o.purge_after, o.created_at, o.parent_id,
-      par.name as parent_name, coalesce(r.worst, 0) as worst, coalesce(r.bytes, 0) as bytes,
-      coalesce(r.protected, 0) as protected, r.last_run, coalesce(r.tasks, 0) as tasks,
-      coalesce(cu.customers, 0) as customers
-    ${from}
-    order by ${nulls}${HEALTH_SORT_COLUMNS[options.sort]} ${dir}, o.name ${dir}, o.id asc
-    limit ? offset ?`;
-  const raw = (await conn.execute(sql, [...params, options.limit, options.offset], 'all')) as Record<string, unknown>[];
-  const rows = raw.map((r): AccountHealthRow => {
-    const worst = Number(r.worst);
-    const customers = Number(r.customers);
-    const tasks = Number(r.tasks);
-    return {
-      id: r.id as string,
-      name: r.name as string,
-      kind: r.kind as IOrganization['kind'],
-      contactEmail: (r.contact_email as string | null) ?? null,
-      status: r.status as IOrganization['status'],
-      purgeAfter: toDate(r.purge_after),
-      createdAt: toDate(r.created_at) ?? new Date(0),
-      parentId: (r.parent_id as string | null) ?? null,
-      parentName: (r.parent_name as string | null) ?? null,
-      backupStatus: BACKUP_STATUSES[worst] ?? 'none',
-      logicalBytes: Number(r.bytes),
-      protectedEntities: Number(r.protected),
-      lastBackupAt: toDate(r.last_run),
-      tasks,
-      customersBelow: customers,
-      taskStatus: taskStatusOf(r.kind as string, customers, tasks, worst),
-    };
-  });
-  return { rows, total };
+    where ${q.where}
+    ${q.orderBy && !q.countOnly ? `order by ${q.orderBy}` : ''}${paging}`;
+  const params = [...prefixes, ...prefixes, ...q.params, ...(q.limit === undefined ? [] : [q.limit, q.offset ?? 0])];
+  return (await em.getConnection().execute(sql, params, 'all')) as Record<string, unknown>[];
+}
+
+function rowOf(r: Record<string, unknown>): AccountHealthRow {
+  const worst = Number(r.worst);
+  const customers = Number(r.customers);
+  const tasks = Number(r.tasks);
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    kind: r.kind as IOrganization['kind'],
+    contactEmail: (r.contact_email as string | null) ?? null,
+    status: r.status as IOrganization['status'],
+    purgeAfter: toDate(r.purge_after),
+    createdAt: toDate(r.created_at) ?? new Date(0),
+    parentId: (r.parent_id as string | null) ?? null,
+    parentName: (r.parent_name as string | null) ?? null,
+    backupStatus: BACKUP_STATUSES[worst] ?? 'none',
+    logicalBytes: Number(r.bytes),
+    protectedEntities: Number(r.protected),
+    lastBackupAt: toDate(r.last_run),
+    tasks,
+    customersBelow: customers,
+    taskStatus: taskStatusOf(r.kind as string, customers, tasks, worst),
+  };
 }
 
 /** The dashboard tiles: customer accounts among those `where` selects, per backup status. */
@@ -213,13 +262,20 @@ export async function backupStatusCounts(
   where: FilterQuery<IOrganization>,
 ): Promise<Record<BackupStatus, number>> {
   const ids = idSubquery(em, where);
-  const prefix = `${likeSafePath(base.path)}%`;
-  const sql = `with ${rolledCte()}
-    select coalesce(r.worst, 0) as worst, count(*) as n
-    from organizations o left join rolled r on r.anc = o.path
+  // A customer holds no accounts: its own worst result is its status, no roll-up needed.
+  const sql = `select coalesce(w.worst, 0) as worst, count(*) as n
+    from organizations o
+    left join (
+      select t.organization_id as org, max(${RANK_SQL}) as worst
+      from backup_tasks t
+      join organizations so on so.id = t.organization_id
+      join task_entities e on e.task_id = t.id and e.deleted_at is null
+      where t.deleted_at is null and so.kind = 'customer' and so.path like ?
+      group by t.organization_id
+    ) w on w.org = o.id
     where o.kind = 'customer' and o.id in (${ids.sql})
-    group by coalesce(r.worst, 0)`;
-  const raw = (await em.getConnection().execute(sql, [prefix, prefix, ...ids.params], 'all')) as {
+    group by coalesce(w.worst, 0)`;
+  const raw = (await em.getConnection().execute(sql, [`${likeSafePath(base.path)}%`, ...ids.params], 'all')) as {
     worst: number | string;
     n: number | string;
   }[];
