@@ -14,7 +14,7 @@ import { BackupTask, type EntityStatus, TaskEntity } from '../../core/tasks/enti
 import { seedPortalTree } from '../fixtures/portal-tree.ts';
 import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
-import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
+import { consoleErrorsOf, DESKTOP, horizontalOverflow, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
 import { ADMIN } from '../helpers/kernel.ts';
 import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
 
@@ -91,6 +91,7 @@ describe('backup health from the root', () => {
     expect((await page.locator('.backup-tile-success .tile-figure').textContent())?.trim()).toBe('4');
     expect((await page.locator('.backup-tile-partial .tile-figure').textContent())?.trim()).toBe('1');
     expect((await page.locator('.backup-tile-none .tile-figure').textContent())?.trim()).toBe('2');
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     expect(await screenshotBothWidths(page, 'portal-health-tiles')).toBeLessThanOrEqual(0);
 
     await failedTile.click();
@@ -102,6 +103,7 @@ describe('backup health from the root', () => {
       'Failed',
       'Failed',
     ]);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     expect(await screenshotBothWidths(page, 'portal-health-failed')).toBeLessThanOrEqual(0);
 
     // The backup status opens the account on its homepage.
@@ -112,7 +114,7 @@ describe('backup health from the root', () => {
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBeTruthy();
     const main = page.locator('main');
     expect(await main.textContent()).toContain(`${name} Dropbox`);
-    expect(await main.textContent()).toMatch(/Failed/);
+    expect(await main.textContent()).toMatch(/1 failed/);
     expect(await screenshotBothWidths(page, 'portal-health-homepage')).toBeLessThanOrEqual(0);
 
     expect(consoleErrors).toEqual([]);

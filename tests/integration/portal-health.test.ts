@@ -282,7 +282,7 @@ describe('accounts list', () => {
     }
     const html = await (await get('/portal', distributorCookie)).text();
     expect(html).toContain('>Accounts');
-    expect(html).toContain('>Failures</button>');
+    expect(html).toContain('data-status="failed">Failures</span>');
   });
 
   it('says "No accounts yet" and "No tasks yet" for a partner without them', async () => {
