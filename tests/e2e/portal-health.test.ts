@@ -56,6 +56,7 @@ async function seed(): Promise<void> {
         lastItems: 100,
         lastBytes: 409_600,
         lastError: status === 'failed' ? 'The service refused the request.' : null,
+        pluginState: null,
       });
     }
     await em.flush();
