@@ -81,7 +81,10 @@ rolled as (
 
 /** SQL and parameters of the ids an organization filter selects. */
 function idSubquery(em: EntityManager, where: FilterQuery<IOrganization>): { sql: string; params: unknown[] } {
-  const qb = (em as SqlEntityManager).createQueryBuilder(Organization, 'f').select('f.id').where(where as never);
+  const qb = (em as SqlEntityManager)
+    .createQueryBuilder(Organization, 'f')
+    .select('f.id')
+    .where(where as never);
   return { sql: qb.getQuery(), params: [...qb.getParams()] };
 }
 

@@ -364,10 +364,7 @@ describe('usage report', () => {
     const partner = await orgNamed('Partner 1');
     const customers = customersUnder(partner).map((c) => c.id);
     const rows = await csvRows(
-      await get(
-        `/portal/usage.csv?account=${partner.id}&account=${customers[0]}`,
-        rootCookie,
-      ),
+      await get(`/portal/usage.csv?account=${partner.id}&account=${customers[0]}`, rootCookie),
     );
     expect(totals(rows)).toEqual(await directEntities(customers));
   });
