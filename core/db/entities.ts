@@ -11,6 +11,7 @@ import { ExportResult } from '../recovery/entities.ts';
 import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
+import { AccountHealth } from '../tenancy/entities.ts';
 
 export const kernelEntities = [
   Organization,
@@ -39,4 +40,5 @@ export const kernelEntities = [
   StorageRepository,
   ActivityEvent,
   ExportResult,
+  AccountHealth,
 ];

@@ -1,14 +1,14 @@
-// Backup health of the accounts under a portal, aggregated in SQL (never by loading each
-// account): per account the worst last-run result of its tasks' entities, logical size,
-// protected entities and last backup, rolled up to every ancestor so a partner row shows its
-// customers' health; and the dashboard tiles (customer accounts below, per backup status).
+// Backup health of the accounts under a portal, read in SQL (never by loading each account):
+// per account the worst last-run result of its tasks' entities, logical size, protected entities
+// and last backup, from the `account_health` row the database keeps per organization
+// (core/tenancy/entities.ts), rolled up to every ancestor so a partner row shows its customers'
+// health; and the dashboard tiles (customer accounts below, per backup status).
 //
 // The roll-up relies on organization paths being made of fixed-width UUIDs ("/<36>/<36>/…"):
 // the ancestor at depth k of a path is its first 1 + 37·k characters.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { type IOrganization, Organization } from '../identity/entities.ts';
-import { ACTIVE_ENTITY_STATUSES } from '../tasks/entities.ts';
 import { likeSafePath } from './organizations.ts';
 
 /** Backup statuses, best to worst; the rank is the index. */
@@ -36,8 +36,8 @@ export const TASK_STATUS_LABELS: Record<TaskStatusSummary, string> = {
 const MAX_DEPTH = 4;
 const LEVEL_WIDTH = 37;
 
-const RANK_SQL = `case e.status when 'failed' then 3 when 'partial' then 2 when 'success' then 1 else 0 end`;
-const ACTIVE_SQL = ACTIVE_ENTITY_STATUSES.map((s) => `'${s}'`).join(', ');
+/** An `account_health` row's (h) worst result as the rank of BACKUP_STATUSES. */
+const WORST_SQL = 'case when h.failed > 0 then 3 when h.partial > 0 then 2 when h.success > 0 then 1 else 0 end';
 
 /**
  * `rolled(anc, worst, bytes, protected, last_run, tasks)` and `cust_up(anc, customers)`: for
@@ -49,17 +49,11 @@ function rolledCte(prefixes = 1): string {
   const levels = Array.from({ length: MAX_DEPTH + 1 }, (_, k) => `select ${k} as k`).join(' union all ');
   return `levels as (${levels}),
 own as (
-  select so.path as path,
-    max(${RANK_SQL}) as worst,
-    coalesce(sum(e.last_bytes), 0) as bytes,
-    coalesce(sum(case when e.status in (${ACTIVE_SQL}) then 1 else 0 end), 0) as protected,
-    max(e.last_run_at) as last_run,
-    count(distinct t.id) as tasks
-  from backup_tasks t
-  join organizations so on so.id = t.organization_id
-  left join task_entities e on e.task_id = t.id and e.deleted_at is null
-  where t.deleted_at is null and ${under('so.path')}
-  group by so.path
+  select so.path as path, ${WORST_SQL} as worst, h.bytes as bytes, h.protected as protected,
+    h.last_run_at as last_run, h.tasks as tasks
+  from account_health h
+  join organizations so on so.id = h.organization_id
+  where ${under('so.path')}
 ),
 own_up as (
   select substr(own.path, 1, 1 + ${LEVEL_WIDTH} * levels.k) as anc, own.*
@@ -261,24 +255,16 @@ function rowOf(r: Record<string, unknown>): AccountHealthRow {
 /** The dashboard tiles: customer accounts among those `where` selects, per backup status. */
 export async function backupStatusCounts(
   em: EntityManager,
-  base: IOrganization,
   where: FilterQuery<IOrganization>,
 ): Promise<Record<BackupStatus, number>> {
   const ids = idSubquery(em, where);
-  // A customer holds no accounts: its own worst result is its status, no roll-up needed.
-  const sql = `select coalesce(w.worst, 0) as worst, count(*) as n
+  // A customer holds no accounts: its own row is its status, no roll-up needed.
+  const sql = `select coalesce(${WORST_SQL}, 0) as worst, count(*) as n
     from organizations o
-    left join (
-      select t.organization_id as org, max(${RANK_SQL}) as worst
-      from backup_tasks t
-      join organizations so on so.id = t.organization_id
-      join task_entities e on e.task_id = t.id and e.deleted_at is null
-      where t.deleted_at is null and so.kind = 'customer' and so.path like ?
-      group by t.organization_id
-    ) w on w.org = o.id
+    left join account_health h on h.organization_id = o.id
     where o.kind = 'customer' and o.id in (${ids.sql})
-    group by coalesce(w.worst, 0)`;
-  const raw = (await em.getConnection().execute(sql, [`${likeSafePath(base.path)}%`, ...ids.params], 'all')) as {
+    group by coalesce(${WORST_SQL}, 0)`;
+  const raw = (await em.getConnection().execute(sql, ids.params, 'all')) as {
     worst: number | string;
     n: number | string;
   }[];

@@ -133,7 +133,7 @@ export async function accountTiles(
   principal: Principal,
   current: IOrganization,
 ): Promise<Record<BackupStatus, number>> {
-  return backupStatusCounts(em, current, { $and: [descendantsOf(current), reachableFilter(principal, current)] });
+  return backupStatusCounts(em, { $and: [descendantsOf(current), reachableFilter(principal, current)] });
 }
 
 /** Whether anything below `org` can itself hold accounts (so "all levels" means something). */

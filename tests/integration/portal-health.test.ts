@@ -87,12 +87,9 @@ async function orgNamed(name: string): Promise<IOrganization> {
   return em().findOneOrFail(Organization, { name });
 }
 
-beforeAll(async () => {
-  t = await createTestApp();
-  await completeSetupVia(t.app);
+/** Counts every organization's figures again from the rows (after a change). */
+async function recount(): Promise<void> {
   const e = em();
-  root = await rootOf(e);
-  tree = await seedPortalTree(e, root, { distributors: 2, partners: 6, customers: 120, tasks: 600 });
   own = new Map();
   for (const o of await e.find(Organization, {})) {
     own.set(o.id, {
@@ -115,13 +112,24 @@ beforeAll(async () => {
     (own.get(orgId) as Expected).tasks++;
   }
   for (const entity of await e.find(TaskEntity, { deletedAt: null })) {
-    const o = own.get(taskOrg.get((entity.task as { id: string }).id) as string) as Expected;
+    const orgId = taskOrg.get((entity.task as { id: string }).id);
+    if (!orgId) continue; // its task is deleted
+    const o = own.get(orgId) as Expected;
     o.worst = Math.max(o.worst, RANK[entity.status] ?? 0);
     o.bytes += Number(entity.lastBytes);
     if (ACTIVE.has(entity.status)) o.protected++;
     const at = entity.lastRunAt?.getTime() ?? null;
     if (at !== null && (o.lastRun === null || at > o.lastRun)) o.lastRun = at;
   }
+}
+
+beforeAll(async () => {
+  t = await createTestApp();
+  await completeSetupVia(t.app);
+  const e = em();
+  root = await rootOf(e);
+  tree = await seedPortalTree(e, root, { distributors: 2, partners: 6, customers: 120, tasks: 600 });
+  await recount();
   const distributor = await orgNamed('Distributor 0');
   const partner = await orgNamed('Partner 1');
   await makeUser(e, distributor, 'admin@distributor-0.example');
@@ -399,5 +407,59 @@ describe('usage report', () => {
     const foreign = tree.customers.find((id) => !(own.get(id) as Expected).path.includes(`/${tree.distributors[0]}/`));
     expect((await get(`/portal/usage.csv?account=${foreign}`, distributorCookie)).status).toBe(404);
     expect((await get(`/api/v1/usage?account=${foreign}`, distributorCookie)).status).toBe(404);
+  });
+});
+
+describe('health kept as entities and tasks change', () => {
+  async function agrees(customerId: string) {
+    await recount();
+    expect(tilesOf(await (await get('/portal', rootCookie)).text())).toEqual(directTiles(root));
+    const e = em();
+    const user = await e.findOneOrFail(User, { email: ADMIN.email }, { populate: ['organization'] });
+    const page = await listAccounts(
+      e,
+      principalForUser(user),
+      root,
+      parseAccountQuery({ all: '1', q: (own.get(customerId) as Expected).name }),
+      100,
+    );
+    const row = page.rows.find((r) => r.id === customerId);
+    const x = own.get(customerId) as Expected;
+    expect([row?.backupStatus, row?.logicalBytes, row?.protectedEntities]).toEqual([
+      BACKUP_STATUSES[x.worst],
+      x.bytes,
+      x.protected,
+    ]);
+  }
+
+  it('follows a run’s result, a deleted entity, a deleted and restored task and a purged one', async () => {
+    const e = em();
+    const customer = tree.customers.find((id) => (own.get(id) as Expected).worst === 1) as string;
+    const tasks = await e.find(BackupTask, { organization: customer, deletedAt: null }, { orderBy: { id: 'asc' } });
+    const task = tasks[0] as (typeof tasks)[number];
+    const entity = await e.findOneOrFail(TaskEntity, { task: task.id }, { orderBy: { id: 'asc' } });
+    entity.status = 'failed';
+    entity.lastBytes = 123_456;
+    entity.lastRunAt = new Date();
+    await e.flush();
+    await agrees(customer);
+    expect(BACKUP_STATUSES[(own.get(customer) as Expected).worst]).toBe('failed');
+
+    entity.deletedAt = new Date();
+    await e.flush();
+    await agrees(customer);
+
+    task.deletedAt = new Date();
+    await e.flush();
+    await agrees(customer);
+    task.deletedAt = null;
+    await e.flush();
+    await agrees(customer);
+
+    const fresh = em();
+    for (const t of await fresh.find(BackupTask, { organization: customer })) fresh.remove(t);
+    await fresh.flush();
+    await agrees(customer);
+    expect((own.get(customer) as Expected).tasks).toBe(0);
   });
 });

@@ -15,6 +15,7 @@ import { Migration20261207031006_catalog_fold_keys } from './Migration2026120703
 import { Migration20261207031743_entity_unavailable } from './Migration20261207031743_entity_unavailable.ts';
 import { Migration20261207051337_catalog_editor } from './Migration20261207051337_catalog_editor.ts';
 import { Migration20261207053000_plugin_recovery_steps } from './Migration20261207053000_plugin_recovery_steps.ts';
+import { Migration20261207061246_account_health } from './Migration20261207061246_account_health.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -33,4 +34,5 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207031743_entity_unavailable', class: Migration20261207031743_entity_unavailable },
   { name: 'Migration20261207051337_catalog_editor', class: Migration20261207051337_catalog_editor },
   { name: 'Migration20261207053000_plugin_recovery_steps', class: Migration20261207053000_plugin_recovery_steps },
+  { name: 'Migration20261207061246_account_health', class: Migration20261207061246_account_health },
 ];
