@@ -4,6 +4,7 @@ import { Migration } from '@mikro-orm/migrations';
 // contribution (its last-run result, active or not, logical bytes, last run) is added when it is
 // inserted, replaced by its new one when it changes and taken away when it or its task is deleted
 // (soft or hard); a restored task adds its entities back. Existing rows are counted once here.
+// Nothing is written for an organization being deleted (its tasks go with it by cascade).
 export class Migration20261207061246_account_health extends Migration {
   override name = 'Migration20261207061246_account_health';
 
@@ -15,6 +16,7 @@ export class Migration20261207061246_account_health extends Migration {
   insert into account_health (organization_id, tasks, failed, partial, success, protected, bytes, last_run_at)
   select t.organization_id, 0, case when NEW.deleted_at is null and NEW.status = 'failed' then 1 else 0 end, case when NEW.deleted_at is null and NEW.status = 'partial' then 1 else 0 end, case when NEW.deleted_at is null and NEW.status = 'success' then 1 else 0 end, case when NEW.deleted_at is null and NEW.status in ('scheduled', 'in_process', 'success', 'partial', 'failed') then 1 else 0 end, case when NEW.deleted_at is null then NEW.last_bytes else 0 end, NEW.last_run_at
   from backup_tasks t where t.id = NEW.task_id and t.deleted_at is null
+    and exists (select 1 from organizations o where o.id = t.organization_id)
   on conflict(organization_id) do update set tasks = tasks + excluded.tasks, failed = failed + excluded.failed,
     partial = partial + excluded.partial, success = success + excluded.success, protected = protected + excluded.protected,
     bytes = bytes + excluded.bytes,
@@ -25,6 +27,7 @@ end;`);
   select t.organization_id, 0, case when NEW.deleted_at is null and NEW.status = 'failed' then 1 else 0 end - case when OLD.deleted_at is null and OLD.status = 'failed' then 1 else 0 end, case when NEW.deleted_at is null and NEW.status = 'partial' then 1 else 0 end - case when OLD.deleted_at is null and OLD.status = 'partial' then 1 else 0 end, case when NEW.deleted_at is null and NEW.status = 'success' then 1 else 0 end - case when OLD.deleted_at is null and OLD.status = 'success' then 1 else 0 end, case when NEW.deleted_at is null and NEW.status in ('scheduled', 'in_process', 'success', 'partial', 'failed') then 1 else 0 end - case when OLD.deleted_at is null and OLD.status in ('scheduled', 'in_process', 'success', 'partial', 'failed') then 1 else 0 end, case when NEW.deleted_at is null then NEW.last_bytes else 0 end - case when OLD.deleted_at is null then OLD.last_bytes else 0 end,
     case when NEW.deleted_at is null then NEW.last_run_at end
   from backup_tasks t where t.id = NEW.task_id and t.deleted_at is null
+    and exists (select 1 from organizations o where o.id = t.organization_id)
   on conflict(organization_id) do update set tasks = tasks + excluded.tasks, failed = failed + excluded.failed,
     partial = partial + excluded.partial, success = success + excluded.success, protected = protected + excluded.protected,
     bytes = bytes + excluded.bytes,
@@ -34,6 +37,7 @@ end;`);
   insert into account_health (organization_id, tasks, failed, partial, success, protected, bytes, last_run_at)
   select t.organization_id, 0, -case when OLD.deleted_at is null and OLD.status = 'failed' then 1 else 0 end, -case when OLD.deleted_at is null and OLD.status = 'partial' then 1 else 0 end, -case when OLD.deleted_at is null and OLD.status = 'success' then 1 else 0 end, -case when OLD.deleted_at is null and OLD.status in ('scheduled', 'in_process', 'success', 'partial', 'failed') then 1 else 0 end, -case when OLD.deleted_at is null then OLD.last_bytes else 0 end, null
   from backup_tasks t where t.id = OLD.task_id and t.deleted_at is null
+    and exists (select 1 from organizations o where o.id = t.organization_id)
   on conflict(organization_id) do update set tasks = tasks + excluded.tasks, failed = failed + excluded.failed,
     partial = partial + excluded.partial, success = success + excluded.success, protected = protected + excluded.protected,
     bytes = bytes + excluded.bytes,
@@ -53,7 +57,7 @@ end;`);
   select NEW.organization_id, 1, coalesce(sum(case when e.deleted_at is null and e.status = 'failed' then 1 else 0 end), 0), coalesce(sum(case when e.deleted_at is null and e.status = 'partial' then 1 else 0 end), 0),
     coalesce(sum(case when e.deleted_at is null and e.status = 'success' then 1 else 0 end), 0), coalesce(sum(case when e.deleted_at is null and e.status in ('scheduled', 'in_process', 'success', 'partial', 'failed') then 1 else 0 end), 0), coalesce(sum(case when e.deleted_at is null then e.last_bytes else 0 end), 0),
     max(case when e.deleted_at is null then e.last_run_at end)
-  from task_entities e where e.task_id = NEW.id and true
+  from task_entities e where e.task_id = NEW.id
   on conflict(organization_id) do update set tasks = tasks + excluded.tasks, failed = failed + excluded.failed,
     partial = partial + excluded.partial, success = success + excluded.success, protected = protected + excluded.protected,
     bytes = bytes + excluded.bytes,
@@ -65,7 +69,8 @@ end;`);
   select OLD.organization_id, -1, -coalesce(sum(case when e.deleted_at is null and e.status = 'failed' then 1 else 0 end), 0), -coalesce(sum(case when e.deleted_at is null and e.status = 'partial' then 1 else 0 end), 0),
     -coalesce(sum(case when e.deleted_at is null and e.status = 'success' then 1 else 0 end), 0), -coalesce(sum(case when e.deleted_at is null and e.status in ('scheduled', 'in_process', 'success', 'partial', 'failed') then 1 else 0 end), 0), -coalesce(sum(case when e.deleted_at is null then e.last_bytes else 0 end), 0),
     null
-  from task_entities e where e.task_id = OLD.id and true
+  from task_entities e where e.task_id = OLD.id
+    having exists (select 1 from organizations o where o.id = OLD.organization_id)
   on conflict(organization_id) do update set tasks = tasks + excluded.tasks, failed = failed + excluded.failed,
     partial = partial + excluded.partial, success = success + excluded.success, protected = protected + excluded.protected,
     bytes = bytes + excluded.bytes,
@@ -76,7 +81,8 @@ end;`);
   select OLD.organization_id, -1, -coalesce(sum(case when e.deleted_at is null and e.status = 'failed' then 1 else 0 end), 0), -coalesce(sum(case when e.deleted_at is null and e.status = 'partial' then 1 else 0 end), 0),
     -coalesce(sum(case when e.deleted_at is null and e.status = 'success' then 1 else 0 end), 0), -coalesce(sum(case when e.deleted_at is null and e.status in ('scheduled', 'in_process', 'success', 'partial', 'failed') then 1 else 0 end), 0), -coalesce(sum(case when e.deleted_at is null then e.last_bytes else 0 end), 0),
     null
-  from task_entities e where e.task_id = OLD.id and true
+  from task_entities e where e.task_id = OLD.id
+    having exists (select 1 from organizations o where o.id = OLD.organization_id)
   on conflict(organization_id) do update set tasks = tasks + excluded.tasks, failed = failed + excluded.failed,
     partial = partial + excluded.partial, success = success + excluded.success, protected = protected + excluded.protected,
     bytes = bytes + excluded.bytes,
