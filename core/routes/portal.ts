@@ -279,8 +279,9 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     const rotated = await rotateSession(em, session, { actingOrganization: account }, sessionPolicy(deps), deps.now());
     await writeSessionCookie(c, deps, rotated.token, rotated.session.expiresAt);
     await recordAccountOpened(em, current, account, auditActorOf(c, deps));
-    // A partner or distributor opens on its own dashboard (seed 003 drills into it); a customer on its homepage.
-    return c.redirect(CHILD_KINDS[account.kind].length > 0 ? '/portal' : '/', 303);
+    // The Task status of a partner or distributor drills into its own dashboard (seed 003).
+    const toPortal = (await formFields(c)).to === 'portal' && CHILD_KINDS[account.kind].length > 0;
+    return c.redirect(toPortal ? '/portal' : '/', 303);
   });
 
   const removalPage = (

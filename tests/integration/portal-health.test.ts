@@ -162,7 +162,7 @@ describe('backup status tiles', () => {
 
   it('count a partner opened from its distributor, which lands on that partner’s dashboard', async () => {
     const partner = await orgNamed('Partner 2'); // under Distributor 0 (partners alternate)
-    const f = form({});
+    const f = form({ to: 'portal' });
     // Opening rotates the session: a sign-in of its own, so the other tests keep theirs.
     const cookie = await signIn(t.app, 'admin@distributor-0.example', TEST_PASSWORD);
     const opened = await t.app.request(`/portal/accounts/${partner.id}/open`, {
