@@ -121,4 +121,23 @@ describe('backup health from the root', () => {
     expect(consoleErrors).toEqual([]);
     await context.close();
   });
+
+  it('picks an account for System Activity by typing part of its name', async () => {
+    const context = await newBrowserContext(browser, { viewport: DESKTOP });
+    const page = await context.newPage();
+    const consoleErrors = consoleErrorsOf(page);
+    await signInPage(page, appliance.url);
+    await page.goto(`${appliance.url}/activity`);
+    await page.getByLabel('Account', { exact: true }).fill('customer 7');
+    const options = page.locator('#account-options [role="option"]');
+    // "All accounts" and the one match, once the typed text's answer has replaced the focus's.
+    await expect.poll(() => options.allTextContents()).toEqual(['All accounts', 'Customer 7 Customer account']);
+    const option = options.filter({ hasText: 'Customer 7' });
+    await screenshotBothWidths(page, 'portal-health-account-picker');
+    await option.click();
+    await page.waitForURL(/\/activity\?account=[0-9a-f-]{36}$/);
+    expect(await page.getByLabel('Account', { exact: true }).inputValue()).toBe('Customer 7');
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  });
 });
