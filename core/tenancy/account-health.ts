@@ -49,7 +49,7 @@ function rolledCte(prefixes = 1): string {
   const levels = Array.from({ length: MAX_DEPTH + 1 }, (_, k) => `select ${k} as k`).join(' union all ');
   return `levels as (${levels}),
 own as (
-  select so.path as path, ${WORST_SQL} as worst, h.bytes as bytes, h.protected as protected,
+  select so.path as path, ${WORST_SQL} as worst, h.bytes as bytes, h.stored_bytes as stored, h.protected as protected,
     h.last_run_at as last_run, h.tasks as tasks
   from account_health h
   join organizations so on so.id = h.organization_id
@@ -67,7 +67,7 @@ cust_up as (
   group by substr(c.path, 1, 1 + ${LEVEL_WIDTH} * levels.k)
 ),
 rolled as (
-  select own_up.anc as anc, max(worst) as worst, sum(bytes) as bytes, sum(protected) as protected,
+  select own_up.anc as anc, max(worst) as worst, sum(bytes) as bytes, sum(stored) as stored, sum(protected) as protected,
     max(last_run) as last_run, sum(tasks) as tasks
   from own_up group by own_up.anc
 )`;
@@ -95,6 +95,8 @@ export interface AccountHealthRow {
   backupStatus: BackupStatus;
   /** Sum of the last snapshot's logical bytes of every entity in the subtree. */
   logicalBytes: number;
+  /** Bytes the subtree's runs wrote to storage after dedup and compression (not lowered by pruning). */
+  storedBytes: number;
   /** Entities backed up by the scheduler (active statuses). */
   protectedEntities: number;
   lastBackupAt: Date | null;
@@ -111,6 +113,7 @@ export const HEALTH_SORT_COLUMNS = {
   status: 'o.status',
   backup: 'coalesce(r.worst, 0)',
   size: 'coalesce(r.bytes, 0)',
+  stored: 'coalesce(r.stored, 0)',
   entities: 'coalesce(r.protected, 0)',
   last_backup: 'r.last_run',
   accounts: 'coalesce(cu.customers, 0)',
@@ -212,7 +215,7 @@ async function healthQuery(
   const select = q.countOnly
     ? 'select count(*) as n'
     : `select o.id, o.name, o.kind, o.contact_email, o.status, o.purge_after, o.created_at, o.parent_id,
-      par.name as parent_name, coalesce(r.worst, 0) as worst, coalesce(r.bytes, 0) as bytes,
+      par.name as parent_name, coalesce(r.worst, 0) as worst, coalesce(r.bytes, 0) as bytes, coalesce(r.stored, 0) as stored,
       coalesce(r.protected, 0) as protected, r.last_run, coalesce(r.tasks, 0) as tasks,
       coalesce(cu.customers, 0) as customers, count(*) over () as total`;
   const paging = q.limit === undefined ? '' : ' limit ? offset ?';
@@ -244,6 +247,7 @@ function rowOf(r: Record<string, unknown>): AccountHealthRow {
     parentName: (r.parent_name as string | null) ?? null,
     backupStatus: BACKUP_STATUSES[worst] ?? 'none',
     logicalBytes: Number(r.bytes),
+    storedBytes: Number(r.stored),
     protectedEntities: Number(r.protected),
     lastBackupAt: toDate(r.last_run),
     tasks,

@@ -31,6 +31,8 @@ export const ACCOUNT_SORTS = {
   backup: { label: 'Backup status (no backup first)' },
   size_desc: { label: 'Size (largest first)' },
   size: { label: 'Size (smallest first)' },
+  stored_desc: { label: 'Stored (largest first)' },
+  stored: { label: 'Stored (smallest first)' },
   entities_desc: { label: 'Protected entities (most first)' },
   entities: { label: 'Protected entities (fewest first)' },
   last_backup_desc: { label: 'Last backup (newest first)' },

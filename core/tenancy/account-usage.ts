@@ -1,6 +1,6 @@
 // The portal's usage report (seeds 001 and 003 "Export Usage Report"): every backed-up entity of
 // the chosen accounts (and of every account under a chosen partner or distributor) with its
-// account, service, task, status, first and last backup, items and size. The rows of one task are
+// account, service, task, status, first and last backup, items, logical and stored size. The rows of one task are
 // built by core/tasks/usage-report.ts (the task page's report); here the accounts and their tasks
 // are walked in batches, so a report over thousands of accounts streams in constant memory.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
@@ -29,6 +29,7 @@ export const ACCOUNT_USAGE_CSV_HEADER = [
   'Last backup (UTC)',
   'Items',
   'Logical size (bytes)',
+  'Stored size (bytes)',
 ] as const;
 
 export interface UsageRow {
@@ -44,6 +45,8 @@ export interface UsageRow {
   lastBackupAt: Date | null;
   items: number;
   logicalBytes: number;
+  /** What its runs wrote to storage after dedup and compression. */
+  storedBytes: number;
 }
 
 /** Which accounts a report covers: the ones ticked, or all that match the list's filters. */
@@ -144,6 +147,7 @@ export async function* accountUsageRows(
           lastBackupAt: entity.lastRunAt ?? span?.last ?? null,
           items: entity.lastItems,
           logicalBytes: Number(entity.lastBytes),
+          storedBytes: Number(entity.storedBytes),
         };
       }
       entitiesEm.clear();
@@ -166,6 +170,7 @@ export function accountUsageCsvRow(row: UsageRow, serviceLabel: (service: string
     row.lastBackupAt?.toISOString() ?? '',
     String(row.items),
     String(row.logicalBytes),
+    String(row.storedBytes),
   ];
 }
 

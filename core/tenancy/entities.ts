@@ -21,6 +21,8 @@ export const AccountHealth = defineEntity({
     protected: p.integer().default(0),
     /** Sum of the entities' last snapshot bytes (logical size). */
     bytes: p.double().default(0),
+    /** Sum of the bytes the entities' runs wrote to storage after dedup and compression. */
+    storedBytes: p.double().default(0),
     /** The latest last run of any entity counted so far (kept when that entity goes). */
     lastRunAt: p.datetime().nullable(),
   },

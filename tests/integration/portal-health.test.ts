@@ -28,6 +28,7 @@ interface Expected {
   email: string | null;
   worst: number;
   bytes: number;
+  stored: number;
   protected: number;
   lastRun: number | null;
   tasks: number;
@@ -46,11 +47,12 @@ function get(path: string, cookie: string) {
 
 /** The figures of an organization's whole subtree (itself included). */
 function rolled(org: Expected): Expected {
-  const out = { ...org, worst: 0, bytes: 0, protected: 0, lastRun: null as number | null, tasks: 0 };
+  const out = { ...org, worst: 0, bytes: 0, stored: 0, protected: 0, lastRun: null as number | null, tasks: 0 };
   for (const o of own.values()) {
     if (!o.path.startsWith(org.path)) continue;
     out.worst = Math.max(out.worst, o.worst);
     out.bytes += o.bytes;
+    out.stored += o.stored;
     out.protected += o.protected;
     out.tasks += o.tasks;
     if (o.lastRun !== null && (out.lastRun === null || o.lastRun > out.lastRun)) out.lastRun = o.lastRun;
@@ -100,6 +102,7 @@ async function recount(): Promise<void> {
       email: o.contactEmail ?? null,
       worst: 0,
       bytes: 0,
+      stored: 0,
       protected: 0,
       lastRun: null,
       tasks: 0,
@@ -117,6 +120,7 @@ async function recount(): Promise<void> {
     const o = own.get(orgId) as Expected;
     o.worst = Math.max(o.worst, RANK[entity.status] ?? 0);
     o.bytes += Number(entity.lastBytes);
+    o.stored += Number(entity.storedBytes);
     if (ACTIVE.has(entity.status)) o.protected++;
     const at = entity.lastRunAt?.getTime() ?? null;
     if (at !== null && (o.lastRun === null || at > o.lastRun)) o.lastRun = at;
@@ -210,12 +214,13 @@ describe('accounts list', () => {
     expect(page.total).toBe(customersUnder(await orgNamed('Partner 3')).length);
     for (const row of page.rows) {
       const e = own.get(row.id) as Expected;
-      expect([row.backupStatus, row.logicalBytes, row.protectedEntities, row.lastBackupAt?.getTime() ?? null]).toEqual([
-        BACKUP_STATUSES[e.worst],
-        e.bytes,
-        e.protected,
-        e.lastRun,
-      ]);
+      expect([
+        row.backupStatus,
+        row.logicalBytes,
+        row.storedBytes,
+        row.protectedEntities,
+        row.lastBackupAt?.getTime() ?? null,
+      ]).toEqual([BACKUP_STATUSES[e.worst], e.bytes, e.stored, e.protected, e.lastRun]);
     }
   });
 
@@ -226,6 +231,7 @@ describe('accounts list', () => {
       status: () => 'active',
       backup: (e) => rolled(e).worst,
       size: (e) => rolled(e).bytes,
+      stored: (e) => rolled(e).stored,
       entities: (e) => rolled(e).protected,
       last_backup: (e) => rolled(e).lastRun,
       created: () => 0,
@@ -346,6 +352,7 @@ describe('usage report', () => {
       count: entities.length,
       items: entities.reduce((n, x) => n + x.lastItems, 0),
       bytes: entities.reduce((n, x) => n + Number(x.lastBytes), 0),
+      stored: entities.reduce((n, x) => n + Number(x.storedBytes), 0),
     };
   }
 
@@ -354,6 +361,7 @@ describe('usage report', () => {
       count: rows.length,
       items: rows.reduce((n, r) => n + Number(r.Items), 0),
       bytes: rows.reduce((n, r) => n + Number(r['Logical size (bytes)']), 0),
+      stored: rows.reduce((n, r) => n + Number(r['Stored size (bytes)']), 0),
     };
   }
 
@@ -425,9 +433,10 @@ describe('health kept as entities and tasks change', () => {
     );
     const row = page.rows.find((r) => r.id === customerId);
     const x = own.get(customerId) as Expected;
-    expect([row?.backupStatus, row?.logicalBytes, row?.protectedEntities]).toEqual([
+    expect([row?.backupStatus, row?.logicalBytes, row?.storedBytes, row?.protectedEntities]).toEqual([
       BACKUP_STATUSES[x.worst],
       x.bytes,
+      x.stored,
       x.protected,
     ]);
   }
@@ -440,6 +449,7 @@ describe('health kept as entities and tasks change', () => {
     const entity = await e.findOneOrFail(TaskEntity, { task: task.id }, { orderBy: { id: 'asc' } });
     entity.status = 'failed';
     entity.lastBytes = 123_456;
+    entity.storedBytes = Number(entity.storedBytes) + 50_000;
     entity.lastRunAt = new Date();
     await e.flush();
     await agrees(customer);
