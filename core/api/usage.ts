@@ -45,7 +45,7 @@ const usageRoute = createRoute({
   tags: ['Organizations'],
   summary: 'Export the usage report of accounts as CSV',
   description:
-    'Every backed-up entity (user, team folder, object…) of the chosen accounts and of every account under them, account by account: service, task, type, name, status, first backed up, last backup, items and logical size of its last snapshot. The same report as the portal’s Export usage report.',
+    'Every backed-up entity (user, team folder, object…) of the chosen accounts and of every account under them, account by account: service, task, type, name, status, first backed up, last backup, items and logical size of its last snapshot, and the bytes its runs wrote to storage after dedup and compression. The same report as the portal’s Export usage report.',
   security: SECURED,
   middleware: guarded('view_dashboard'),
   request: { query: UsageQuery },

@@ -55,6 +55,7 @@ async function seed(): Promise<void> {
         lastRunAt: new Date(now.getTime() - 3_600_000),
         lastItems: 100,
         lastBytes: 409_600,
+        storedBytes: 150_000,
         lastError: status === 'failed' ? 'The service refused the request.' : null,
         pluginState: null,
       });
