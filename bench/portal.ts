@@ -1,24 +1,141 @@
-// The portal's accounts table and the Security Audit page on a large tenant tree: page latencies
-// (in-process requests through the whole app, signed in as the operator), and the CSV export of
-// every audit row against the bare query that feeds it (baseline: iterating `allAuditRows`
-// without formatting or sending anything).
+// The pages an MSP opens daily on a large tenant tree (tests/fixtures/portal-tree.ts: 2
+// distributors, 20 partners, 2,000 customer accounts, 10,000 tasks with mixed last runs, plus
+// jobs, System Activity rows and audit entries): Accounts (tiles and health columns), a customer's
+// Homepage, Jobs, System Activity and Security Audit, each under BENCH_PORTAL_USERS (20)
+// concurrent signed-in users as in-process requests through the whole app (server-side time, no
+// network), p50/p95; then the accounts table's variants and the CSV export of every audit row
+// against the bare query that feeds it (baseline: iterating `allAuditRows` without formatting).
+
+import type { EntityManager } from '@mikro-orm/core';
+import type { Hono } from 'hono';
 import { loadConfig } from '../config/load.ts';
 import { principalForUser } from '../core/access/principal.ts';
+import { ActivityEvent } from '../core/activity/entities.ts';
 import { createApp } from '../core/app.ts';
 import { openKernel } from '../core/appliance.ts';
 import { allAuditRows } from '../core/audit/audit-service.ts';
 import { AuditEvent } from '../core/audit/entities.ts';
+import type { AppEnv } from '../core/http/env.ts';
 import { type IOrganization, Organization, User } from '../core/identity/entities.ts';
 import { completeSetup } from '../core/identity/setup-service.ts';
+import { Job } from '../core/jobs/entities.ts';
 import { createLogger } from '../core/logging.ts';
+import { BackupTask } from '../core/tasks/entities.ts';
+import { FULL_PORTAL_TREE, type PortalTreeSize, seedPortalTree } from '../tests/fixtures/portal-tree.ts';
 import { tempDir } from '../tests/helpers/config.ts';
-import { row, summarize } from './stats.ts';
+import { percentile, row, summarize } from './stats.ts';
 
-const PARTNERS = Number(process.env.BENCH_PORTAL_PARTNERS ?? 50);
-const CUSTOMERS_PER_PARTNER = Number(process.env.BENCH_PORTAL_CUSTOMERS ?? 100);
+const SIZE: PortalTreeSize = {
+  distributors: Number(process.env.BENCH_PORTAL_DISTRIBUTORS ?? FULL_PORTAL_TREE.distributors),
+  partners: Number(process.env.BENCH_PORTAL_PARTNERS ?? FULL_PORTAL_TREE.partners),
+  customers: Number(process.env.BENCH_PORTAL_CUSTOMERS ?? FULL_PORTAL_TREE.customers),
+  tasks: Number(process.env.BENCH_PORTAL_TASKS ?? FULL_PORTAL_TREE.tasks),
+};
+const USERS = Number(process.env.BENCH_PORTAL_USERS ?? 20);
+/** Requests per user per page in the concurrent runs. */
+const ROUNDS = Number(process.env.BENCH_PORTAL_ROUNDS ?? 10);
 const AUDIT_ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const PASSWORD = 'Portal-Tree-Pass-42';
+
+/** One finished backup job and its System Activity row per task, as the tasks' last runs left them. */
+async function seedRuns(em: EntityManager, now: Date): Promise<void> {
+  let after = '';
+  for (;;) {
+    const tasks = await em.find(BackupTask, after ? { id: { $gt: after } } : {}, {
+      orderBy: { id: 'asc' },
+      limit: 1000,
+      fields: ['id', 'name', 'organization'],
+    });
+    if (!tasks.length) return;
+    const jobs = [];
+    const events = [];
+    for (const [i, task] of tasks.entries()) {
+      const id = crypto.randomUUID();
+      const at = new Date(now.getTime() - i * 60_000);
+      const state = i % 23 === 0 ? 'failed' : i % 11 === 0 ? 'partially_succeeded' : 'succeeded';
+      const org = (task.organization as { id: string }).id;
+      jobs.push({
+        id,
+        organization: org,
+        kind: 'backup',
+        state,
+        label: task.name.slice(0, 50),
+        task: task.id,
+        initiatorKind: 'schedule',
+        params: {},
+        runAfter: at,
+        attempts: 1,
+        maxAttempts: 3,
+        progressItems: 0,
+        progressBytes: 0,
+        log: [],
+        createdAt: at,
+        startedAt: at,
+        finishedAt: at,
+      });
+      events.push({
+        at,
+        organization: org,
+        activity: 'Backup',
+        service: 'dropbox',
+        serviceLabel: 'Dropbox',
+        status: state,
+        taskId: task.id,
+        taskName: task.name,
+        jobId: id,
+        startedAt: at,
+        durationMs: 1000,
+        bytes: 4096,
+        items: 1,
+        summary: 'bench run',
+      });
+    }
+    await em.insertMany(Job, jobs as never);
+    await em.insertMany(ActivityEvent, events as never);
+    after = (tasks[tasks.length - 1] as { id: string }).id;
+    em.clear();
+  }
+}
+
+/** A session of the operator that opened `accountId` (its homepage is then `/`). */
+async function openAccount(app: Hono<AppEnv>, accountId: string): Promise<string> {
+  const form = { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://localhost' };
+  const login = await app.request('/login', {
+    method: 'POST',
+    headers: form,
+    body: new URLSearchParams({ email: 'operator@example.com', password: PASSWORD, next: '/' }).toString(),
+  });
+  const cookie = (login.headers.get('set-cookie') as string).split(';')[0] as string;
+  const opened = await app.request(`/portal/accounts/${accountId}/open`, {
+    method: 'POST',
+    headers: { ...form, cookie },
+  });
+  return (opened.headers.get('set-cookie') as string).split(';')[0] as string;
+}
+
+/** USERS users requesting `path` ROUNDS times each, all at once: every request's time. */
+async function concurrent(app: Hono<AppEnv>, path: string, cookie: string): Promise<number[]> {
+  await (await app.request(path, { headers: { cookie } })).arrayBuffer(); // warm-up
+  const samples: number[] = [];
+  await Promise.all(
+    Array.from({ length: USERS }, async () => {
+      for (let i = 0; i < ROUNDS; i++) {
+        const t = performance.now();
+        const res = await app.request(path, { headers: { cookie } });
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
+        samples.push(performance.now() - t);
+      }
+    }),
+  );
+  return samples;
+}
+
+function concurrentRow(label: string, samples: number[]): string {
+  const f = (n: number) => n.toFixed(1).padStart(8);
+  return `${label.padEnd(34)} p50 ${f(percentile(samples, 50))} ms   p95 ${f(percentile(samples, 95))} ms   max ${f(Math.max(...samples))} ms`;
+}
 
 export async function benchPortal(): Promise<void> {
   const dir = tempDir('holdfast-bench-');
@@ -33,36 +150,15 @@ export async function benchPortal(): Promise<void> {
     kernel.deps.setupState.complete = true;
     const em = kernel.orm.em.fork();
     const root = await em.findOneOrFail(Organization, { kind: 'root' });
-    const orgs: IOrganization[] = [root];
-    const rows: Record<string, unknown>[] = [];
-    for (let p = 0; p < PARTNERS; p++) {
-      const pid = crypto.randomUUID();
-      const partnerPath = `${root.path}${pid}/`;
-      rows.push({ id: pid, name: `Partner ${p}`, kind: 'partner', parent: root.id, path: partnerPath });
-      for (let c = 0; c < CUSTOMERS_PER_PARTNER; c++) {
-        const cid = crypto.randomUUID();
-        rows.push({
-          id: cid,
-          name: `Customer ${p}-${c}`,
-          kind: 'customer',
-          parent: pid,
-          path: `${partnerPath}${cid}/`,
-          contactEmail: `it@customer-${p}-${c}.example`,
-        });
-      }
-    }
+    const tree = await seedPortalTree(em, root, SIZE);
+    const orgs: IOrganization[] = [root, ...(await em.find(Organization, { kind: { $ne: 'customer' } }))];
+    const accounts = tree.distributors.length + tree.partners.length + tree.customers.length;
     const now = new Date();
-    for (let i = 0; i < rows.length; i += 2000) {
-      await em.insertMany(
-        Organization,
-        rows.slice(i, i + 2000).map((r) => ({ ...r, status: 'active', createdAt: now, updatedAt: now })) as never,
-      );
-    }
-    orgs.push(...(await em.find(Organization, { kind: 'partner' })));
+    await seedRuns(em, now);
     const activities = ['Sign-in', 'User added', 'Settings changed', 'Account accessed'];
-    for (let i = 0; i < AUDIT_ROWS; i += 5000) {
+    for (let i = 0; i < AUDIT_ROWS; i += 2000) {
       const batch = [];
-      for (let j = i; j < Math.min(AUDIT_ROWS, i + 5000); j++) {
+      for (let j = i; j < Math.min(AUDIT_ROWS, i + 2000); j++) {
         batch.push({
           at: new Date(now.getTime() - j * 60_000),
           organization: (orgs[j % orgs.length] as IOrganization).id,
@@ -84,6 +180,15 @@ export async function benchPortal(): Promise<void> {
       body: new URLSearchParams({ email: 'operator@example.com', password: PASSWORD, next: '/' }).toString(),
     });
     const cookie = (login.headers.get('set-cookie') as string).split(';')[0] as string;
+    // A second session opened on a failing customer, for its homepage.
+    const failing = (await em
+      .getConnection()
+      .execute(
+        `select t.organization_id as id from task_entities e join backup_tasks t on t.id = e.task_id where e.status = 'failed' limit 1`,
+        [],
+        'all',
+      )) as { id: string }[];
+    const customerCookie = await openAccount(app, failing[0]?.id ?? (tree.customers[0] as string));
     const time = async (path: string) => {
       const samples: number[] = [];
       await (await app.request(path, { headers: { cookie } })).arrayBuffer(); // warm-up
@@ -96,13 +201,25 @@ export async function benchPortal(): Promise<void> {
       }
       return summarize(samples);
     };
-    const accounts = rows.length;
     console.log(
-      `\nPortal and security audit: ${accounts} accounts (${PARTNERS} partners), ${AUDIT_ROWS} audit rows; in-process requests, ${RUNS} runs each`,
+      `\nPortal and daily pages: ${accounts} accounts (${SIZE.distributors} distributors, ${SIZE.partners} partners), ${SIZE.tasks} tasks, ${AUDIT_ROWS} audit rows; in-process requests`,
     );
+    console.log(`${USERS} concurrent users, ${ROUNDS} requests each per page (server-side ms):`);
+    const daily: [string, string, string][] = [
+      ['GET /portal (tiles + accounts)', '/portal', cookie],
+      ['GET / (a customer homepage)', '/', customerCookie],
+      ['GET /jobs', '/jobs', cookie],
+      ['GET /activity', '/activity', cookie],
+      ['GET /activity/security-audit', '/activity/security-audit', cookie],
+    ];
+    for (const [label, path, who] of daily) console.log(concurrentRow(label, await concurrent(app, path, who)));
+    console.log(`One user at a time, ${RUNS} runs each:`);
     console.log(row('GET /portal (direct children)', await time('/portal'), 'ms'));
     console.log(row('GET /portal?all=1&q=customer-7 (search)', await time('/portal?all=1&q=customer-7'), 'ms'));
-    console.log(row('GET /portal?all=1&page=100', await time('/portal?all=1&page=100'), 'ms'));
+    console.log(row('GET /portal?all=1&page=40', await time('/portal?all=1&page=40'), 'ms'));
+    console.log(row('  … &sort=size_desc', await time('/portal?all=1&sort=size_desc'), 'ms'));
+    console.log(row('  … &kind=customer&backup=failed', await time('/portal?all=1&kind=customer&backup=failed'), 'ms'));
+    console.log(row('GET /accounts/search?account_search=9', await time('/accounts/search?account_search=9'), 'ms'));
     console.log(row('GET /activity/security-audit', await time('/activity/security-audit'), 'ms'));
     console.log(
       row(

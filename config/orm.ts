@@ -43,7 +43,8 @@ export function ormOptions(settings: DatabaseSettings): Options {
       silent: true,
     },
     // The full-text index (FTS5 table and its shadow tables) is managed by core/db/sqlite-catalog.ts.
-    schemaGenerator: { skipTables: [/^catalog_items_fts/] },
+    // Triggers are written by hand in migrations (account_health's, core/tenancy/entities.ts).
+    schemaGenerator: { skipTables: [/^catalog_items_fts/], ignoreTriggers: true },
     ensureDatabase: false,
     allowGlobalContext: false,
     debug: false,

@@ -19,6 +19,7 @@ import { errorResponses } from './schemas.ts';
 import { storageLocationsApi } from './storage-locations.ts';
 import { taskUsageApi } from './task-usage.ts';
 import { tasksApi } from './tasks.ts';
+import { usageApi } from './usage.ts';
 import { usersApi } from './users.ts';
 import { webhooksApi } from './webhooks.ts';
 
@@ -105,6 +106,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', jobsApi(deps));
   api.route('/', recoveryApi(deps));
   api.route('/', taskUsageApi(deps));
+  api.route('/', usageApi(deps));
 
   // One document for the machine-readable file and the reference page.
   const documentHead = {

@@ -12,6 +12,7 @@ import { ExportResult } from '../recovery/entities.ts';
 import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
+import { AccountHealth } from '../tenancy/entities.ts';
 import { WebhookDelivery, WebhookEndpoint, WebhookEvent } from '../webhooks/entities.ts';
 
 export const kernelEntities = [
@@ -47,4 +48,5 @@ export const kernelEntities = [
   WebhookEndpoint,
   WebhookEvent,
   WebhookDelivery,
+  AccountHealth,
 ];

@@ -3,11 +3,9 @@
 // paging and a CSV export of exactly the filtered rows. Both show the organization being worked
 // in and the accounts under it that the caller may reach. /activity is System Activity; a user
 // who may only read the audit is sent there instead.
-import type { EntityManager } from '@mikro-orm/core';
 import { Hono } from 'hono';
 import { MissingPermissionError } from '../access/errors.ts';
-import type { Principal } from '../access/principal.ts';
-import { hasPermission, reachableFilter } from '../access/principal.ts';
+import { hasPermission } from '../access/principal.ts';
 import { type ActivityFilterForm, activityFilterQuery, parseActivityFilters } from '../activity/activity-filters.ts';
 import {
   ACTIVITIES,
@@ -44,12 +42,10 @@ import type { AppDeps, AppEnv } from '../http/env.ts';
 import { renderFragment, wantsFragment } from '../http/htmx.ts';
 import { organizationOf, principalOf, requirePermission, requireUser } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
-import { type IOrganization, Organization } from '../identity/entities.ts';
+import type { IOrganization } from '../identity/entities.ts';
 import { servicePlugins } from '../plugins/registry.ts';
-import { KIND_LABELS } from '../tenancy/organizations.ts';
+import { accountPicker } from '../tenancy/account-search.ts';
 import { findWithin } from '../tenancy/portal-accounts.ts';
-
-const MAX_ACCOUNT_CHOICES = 500;
 
 function rowView(row: IAuditEvent, current: IOrganization) {
   const org = row.organization as IOrganization | null;
@@ -77,14 +73,6 @@ function describeFilters(values: AuditFilterForm, accountName: string | null): s
   if (accountName) parts.push(`account ${accountName}`);
   if (values.performer) parts.push(`performed by "${values.performer}"`);
   return parts.length ? ` (filters: ${parts.join(', ')})` : '';
-}
-
-async function accountChoices(em: EntityManager, principal: Principal, org: IOrganization) {
-  const rows = await em.find(Organization, reachableFilter(principal, org), {
-    orderBy: { name: 'asc', id: 'asc' },
-    limit: MAX_ACCOUNT_CHOICES,
-  });
-  return rows.map((o) => ({ id: o.id, name: o.name, kind: KIND_LABELS[o.kind] }));
 }
 
 function pageNumber(text: string | undefined): number {
@@ -188,7 +176,7 @@ export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
       const em = c.get('em');
       const services = serviceChoices();
       const parsed = parseActivityFilters(c.req.query(), services);
-      if (parsed.values.account) await findWithin(em, principal, org, parsed.values.account);
+      const picker = await accountPicker(em, principal, org, parsed.values.account || undefined);
       const invalid = Object.keys(parsed.errors).length > 0;
       const page = pageNumber(c.req.query('page'));
       const result = invalid ? { rows: [], total: 0 } : await queryActivity(em, principal, org, parsed.filters, page);
@@ -226,7 +214,7 @@ export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
           organizationName: org.name,
           // Only what some row holds (and the value chosen), so no choice leads to an empty table.
           ...activityChoices(await activityFacets(em, principal, org), parsed.values, services),
-          accounts: await accountChoices(em, principal, org),
+          picker,
           ...context,
         },
         invalid ? 422 : 200,
@@ -290,7 +278,7 @@ export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
     const org = organizationOf(c);
     const em = c.get('em');
     const parsed = parseAuditFilters(c.req.query());
-    if (parsed.values.account) await findWithin(em, principal, org, parsed.values.account);
+    const picker = await accountPicker(em, principal, org, parsed.values.account || undefined);
     const invalid = Object.keys(parsed.errors).length > 0;
     const page = pageNumber(c.req.query('page'));
     const result = invalid ? { rows: [], total: 0 } : await queryAudit(em, principal, org, parsed.filters, page);
@@ -329,7 +317,7 @@ export function activityRoutes(deps: AppDeps): Hono<AppEnv> {
         organizationName: org.name,
         // Only what some entry holds (and the value chosen).
         ...auditChoices(await auditFacets(em, principal, org), parsed.values),
-        accounts: await accountChoices(em, principal, org),
+        picker,
         ...context,
       },
       invalid ? 422 : 200,

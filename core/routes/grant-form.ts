@@ -1,16 +1,14 @@
 // The role, permissions and accessible accounts fields shared by the user form and the API key
 // form (views/partials/grant-fields.njk): what the editor may hand out is enabled, the rest is
-// shown disabled, and the accounts offered are those the editor reaches (plus any already
-// chosen, so saving never drops them silently).
+// shown disabled; the accounts already chosen are listed (so saving never drops them silently)
+// and more are found by a type-ahead limited to the accounts the editor reaches.
 import type { Context } from 'hono';
 import { reachesAllUnder } from '../access/grants.ts';
-import { canReach, type Principal } from '../access/principal.ts';
+import type { Principal } from '../access/principal.ts';
 import type { AppEnv } from '../http/env.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { PERMISSION_LABELS, PERMISSIONS } from '../identity/permissions.ts';
 import { descendantsOf, KIND_LABELS } from '../tenancy/organizations.ts';
-
-const MAX_ACCOUNT_CHOICES = 500;
 
 export interface GrantFormInput {
   role: 'administrator' | 'custom';
@@ -36,15 +34,20 @@ export async function grantFieldsContext(
   org: IOrganization,
   chosen: readonly string[] = [],
 ) {
+  // Only the chosen accounts are listed; more are found with the type-ahead (GET /accounts/search).
   let accounts: { id: string; name: string; kind: string }[] = [];
+  let accountsBelow = false;
   if (org.kind !== 'customer') {
-    const rows = await c.get('em').find(Organization, descendantsOf(org), {
-      orderBy: { name: 'asc' },
-      limit: MAX_ACCOUNT_CHOICES,
-    });
-    accounts = rows
-      .filter((o) => canReach(editor, o) || chosen.includes(o.id))
-      .map((o) => ({ id: o.id, name: o.name, kind: KIND_LABELS[o.kind] }));
+    const em = c.get('em');
+    const rows = chosen.length
+      ? await em.find(
+          Organization,
+          { $and: [descendantsOf(org), { id: { $in: [...chosen] } }] },
+          { orderBy: { name: 'asc' } },
+        )
+      : [];
+    accounts = rows.map((o) => ({ id: o.id, name: o.name, kind: KIND_LABELS[o.kind] }));
+    accountsBelow = rows.length > 0 || (await em.count(Organization, descendantsOf(org))) > 0;
   }
   return {
     permissions: PERMISSIONS.map((p) => ({
@@ -55,6 +58,7 @@ export async function grantFieldsContext(
     canGrantAdministrator: editor.isAdministrator,
     reachesAll: reachesAllUnder(editor, org),
     accounts,
+    accountsBelow,
     portal: org.kind !== 'customer',
   };
 }

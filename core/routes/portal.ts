@@ -19,8 +19,16 @@ import { rotateSession } from '../identity/session-service.ts';
 import { storageChoicesFor } from '../storage-locations/new-account-choices.ts';
 import { mailLinkOrigin } from '../system/public-url.ts';
 import {
+  type AccountHealthRow,
+  BACKUP_STATUS_LABELS,
+  BACKUP_STATUSES,
+  HEALTH_SORT_COLUMNS,
+  TASK_STATUS_LABELS,
+} from '../tenancy/account-health.ts';
+import {
   ACCOUNT_SORTS,
   type AccountQuery,
+  accountTiles,
   hasNestedLevels,
   kindsBelow,
   listAccounts,
@@ -75,11 +83,35 @@ function accountQueryString(query: AccountQuery, page?: number): string {
   if (query.q) params.set('q', query.q);
   if (query.kind) params.set('kind', query.kind);
   if (query.status) params.set('status', query.status);
+  if (query.backup) params.set('backup', query.backup);
   if (query.sort !== 'name') params.set('sort', query.sort);
   if (query.all) params.set('all', '1');
   if (page && page > 1) params.set('page', String(page));
   const text = params.toString();
   return text ? `?${text}` : '';
+}
+
+/** The URL of the list sorted by `column`: ascending first, or the other way if already sorted by it. */
+function sortUrl(query: AccountQuery, column: string): string {
+  const sort = (query.sort === column ? `${column}_desc` : column) as AccountQuery['sort'];
+  return `/portal${accountQueryString({ ...query, sort })}`;
+}
+
+/** aria-sort of a column header. */
+function sortState(query: AccountQuery, column: string): 'ascending' | 'descending' | 'none' {
+  if (query.sort === column) return 'ascending';
+  return query.sort === `${column}_desc` ? 'descending' : 'none';
+}
+
+function healthView(row: AccountHealthRow, current: IOrganization) {
+  return {
+    ...row,
+    kindLabel: KIND_LABELS[row.kind],
+    backupLabel: BACKUP_STATUS_LABELS[row.backupStatus],
+    taskStatusLabel: TASK_STATUS_LABELS[row.taskStatus],
+    parentName: row.parentId && row.parentId !== current.id ? row.parentName : null,
+    holdsAccounts: CHILD_KINDS[row.kind].length > 0,
+  };
 }
 
 function accountView(org: IOrganization, current: IOrganization) {
@@ -110,15 +142,23 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     const org = organizationOf(c);
     const query = parseAccountQuery(c.req.query());
     const result = await listAccounts(c.get('em'), principal, org, query);
+    const columns = Object.keys(HEALTH_SORT_COLUMNS).filter((k) => k !== 'created');
     const context = {
-      rows: result.rows.map((row) => accountView(row, org)),
+      rows: result.rows.map((row) => healthView(row, org)),
+      sortUrls: Object.fromEntries(columns.map((k) => [k, sortUrl(query, k)])),
+      sortStates: Object.fromEntries(columns.map((k) => [k, sortState(query, k)])),
+      backupStatuses: BACKUP_STATUSES.map((value) => ({ value, label: BACKUP_STATUS_LABELS[value] })),
+      // The list's filters, carried by the usage report form when no row is ticked.
+      usageFilters: Object.fromEntries(new URLSearchParams(accountQueryString({ ...query, page: 1 }).slice(1))),
       total: result.total,
       page: result.page,
       pageCount: result.pageCount,
       previousUrl: result.page > 1 ? `/portal${accountQueryString(query, result.page - 1)}` : null,
       nextUrl: result.page < result.pageCount ? `/portal${accountQueryString(query, result.page + 1)}` : null,
       query,
-      filtersActive: Boolean(query.q || query.kind || query.status),
+      filtersActive: Boolean(query.q || query.kind || query.status || query.backup),
+      // A partner list (seed 003): accounts and task status per partner instead of one account's figures.
+      partnerList: result.rows.some((row) => CHILD_KINDS[row.kind].length > 0),
       canAdd: hasPermission(principal, 'add_accounts') && org.status === 'active',
     };
     if (wantsFragment(c)) {
@@ -126,8 +166,16 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       c.header('HX-Push-Url', `/portal${accountQueryString(query, result.page)}`);
       return renderFragment(c, deps.views, 'partials/portal/accounts-results.njk', context);
     }
+    const tiles = await accountTiles(c.get('em'), principal, org);
     return renderPage(c, deps, 'pages/portal/accounts.njk', {
       title: 'Accounts',
+      tiles: BACKUP_STATUSES.map((value) => ({
+        value,
+        label: BACKUP_STATUS_LABELS[value],
+        count: tiles[value],
+        url: `/portal?all=1&kind=customer&backup=${value}`,
+        active: query.backup === value,
+      })),
       organizationName: org.name,
       kinds: kindsBelow(org).map((k) => ({ value: k, label: KIND_LABELS[k as IOrganization['kind']] })),
       sorts: Object.entries(ACCOUNT_SORTS).map(([value, s]) => ({ value, label: s.label })),
@@ -232,7 +280,9 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     const rotated = await rotateSession(em, session, { actingOrganization: account }, sessionPolicy(deps), deps.now());
     await writeSessionCookie(c, deps, rotated.token, rotated.session.expiresAt);
     await recordAccountOpened(em, current, account, auditActorOf(c, deps));
-    return c.redirect('/', 303);
+    // The Task status of a partner or distributor drills into its own dashboard (seed 003).
+    const toPortal = (await formFields(c)).to === 'portal' && CHILD_KINDS[account.kind].length > 0;
+    return c.redirect(toPortal ? '/portal' : '/', 303);
   });
 
   const removalPage = (

@@ -141,6 +141,8 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
       fresh.lastDeleted = outcome.changes.deleted;
       fresh.lastItems = outcome.committed.manifest.stats.items;
       fresh.lastBytes = outcome.committed.manifest.stats.bytes;
+      // What this run wrote to the sink (packs, index, snapshot), after dedup and compression.
+      fresh.storedBytes = Number(fresh.storedBytes) + opened.repo.stats.bytesUploaded;
       const unread = failed ? `${failed} item(s) could not be read: ${outcome.result.failedItems?.[0]?.reason}` : '';
       fresh.lastError = [stoppedEarly, unread].filter(Boolean).join(' ') || null;
       // Paused or deleted meanwhile: the snapshot counts, the status the user chose stays.

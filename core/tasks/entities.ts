@@ -110,6 +110,8 @@ export const TaskEntity = defineEntity({
     lastDeleted: p.integer().default(0),
     lastItems: p.integer().default(0),
     lastBytes: p.double().default(0),
+    /** Bytes its runs wrote to storage, after dedup and compression (not lowered by pruning). */
+    storedBytes: p.double().default(0),
     lastSnapshotId: p.string().length(64).nullable(),
     /** Why the service cannot be read for this entity now (its words), while Unavailable. */
     unavailableReason: p.string().length(1000).nullable(),

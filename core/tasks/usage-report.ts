@@ -62,6 +62,22 @@ async function* taskEntities(em: EntityManager, task: IBackupTask): AsyncGenerat
   }
 }
 
+export interface UsageEntry {
+  entity: ITaskEntity;
+  /** The entity's snapshots in the catalog: first and last taken, and how many; none yet: undefined. */
+  span: { first: Date; last: Date; count: number } | undefined;
+}
+
+/**
+ * Every entity of the task with its snapshot span: what a usage report row is built from (this
+ * task's CSV, and the portal's report over many accounts, core/tenancy/account-usage.ts).
+ * `em` should be the caller's own fork: it is cleared as the rows go.
+ */
+export async function* usageEntries(em: EntityManager, task: IBackupTask): AsyncGenerator<UsageEntry> {
+  const spans = await snapshotSpans(em, task.id);
+  for await (const entity of taskEntities(em, task)) yield { entity, span: spans.get(entity.externalId) };
+}
+
 /**
  * The report's rows as CSV cells; `kindLabel` names an entity kind as its service does ("Data").
  * `em` should be the caller's own fork: it is cleared as the rows go.
@@ -71,9 +87,7 @@ export async function* usageRows(
   task: IBackupTask,
   kindLabel: (kind: string) => string,
 ): AsyncGenerator<string[]> {
-  const spans = await snapshotSpans(em, task.id);
-  for await (const e of taskEntities(em, task)) {
-    const span = spans.get(e.externalId);
+  for await (const { entity: e, span } of usageEntries(em, task)) {
     yield [
       kindLabel(e.kind),
       e.name,

@@ -7,22 +7,55 @@ import { z } from 'zod';
 import { type Principal, reachableFilter } from '../access/principal.ts';
 import { containsText } from '../db/text-search.ts';
 import { type IOrganization, ORGANIZATION_STATUSES, Organization } from '../identity/entities.ts';
+import {
+  type AccountHealthRow,
+  BACKUP_STATUSES,
+  type BackupStatus,
+  backupStatusCounts,
+  type HealthSortColumn,
+  listAccountHealth,
+} from './account-health.ts';
 import { CHILD_KINDS, descendantsOf } from './organizations.ts';
 
 export const ACCOUNT_PAGE_SIZE = 25;
 
+/** Every sortable column, ascending as `column` and descending as `column_desc` (server-side). */
 export const ACCOUNT_SORTS = {
-  name: { label: 'Name (A–Z)', orderBy: { name: 'asc', id: 'asc' } },
-  name_desc: { label: 'Name (Z–A)', orderBy: { name: 'desc', id: 'asc' } },
-  created_desc: { label: 'Newest first', orderBy: { createdAt: 'desc', id: 'asc' } },
-  created: { label: 'Oldest first', orderBy: { createdAt: 'asc', id: 'asc' } },
+  name: { label: 'Name (A–Z)' },
+  name_desc: { label: 'Name (Z–A)' },
+  email: { label: 'Contact email (A–Z)' },
+  email_desc: { label: 'Contact email (Z–A)' },
+  status: { label: 'Account status (active first)' },
+  status_desc: { label: 'Account status (removal pending first)' },
+  backup_desc: { label: 'Backup status (failed first)' },
+  backup: { label: 'Backup status (no backup first)' },
+  size_desc: { label: 'Size (largest first)' },
+  size: { label: 'Size (smallest first)' },
+  stored_desc: { label: 'Stored (largest first)' },
+  stored: { label: 'Stored (smallest first)' },
+  entities_desc: { label: 'Protected entities (most first)' },
+  entities: { label: 'Protected entities (fewest first)' },
+  last_backup_desc: { label: 'Last backup (newest first)' },
+  last_backup: { label: 'Last backup (oldest first)' },
+  accounts_desc: { label: 'Accounts (most first)' },
+  accounts: { label: 'Accounts (fewest first)' },
+  created_desc: { label: 'Newest first' },
+  created: { label: 'Oldest first' },
 } as const;
 export type AccountSort = keyof typeof ACCOUNT_SORTS;
+
+/** The column and direction of a sort value. */
+export function sortColumn(sort: AccountSort): { column: HealthSortColumn; descending: boolean } {
+  const descending = sort.endsWith('_desc');
+  return { column: (descending ? sort.slice(0, -5) : sort) as HealthSortColumn, descending };
+}
 
 export const accountQuerySchema = z.object({
   q: z.string().trim().max(200).catch('').default(''),
   kind: z.enum(['distributor', 'partner', 'customer']).optional().catch(undefined),
   status: z.enum(ORGANIZATION_STATUSES).optional().catch(undefined),
+  /** The worst last-run result of the account's (or its subtree's) tasks: what the tiles filter by. */
+  backup: z.enum(BACKUP_STATUSES).optional().catch(undefined),
   sort: z
     .enum(Object.keys(ACCOUNT_SORTS) as [AccountSort, ...AccountSort[]])
     .catch('name')
@@ -42,7 +75,7 @@ export function parseAccountQuery(query: Record<string, string | undefined>): Ac
 }
 
 export interface AccountPage {
-  rows: IOrganization[];
+  rows: AccountHealthRow[];
   total: number;
   page: number;
   pageCount: number;
@@ -79,16 +112,30 @@ export async function listAccounts(
   if (query.kind) conditions.push({ kind: query.kind });
   if (query.status) conditions.push({ status: query.status });
   const where: FilterQuery<IOrganization> = { $and: conditions };
-  const total = await em.count(Organization, where);
-  const pageCount = Math.max(1, Math.ceil(total / pageSize));
-  const page = Math.min(query.page, pageCount);
-  const rows = await em.find(Organization, where, {
-    orderBy: ACCOUNT_SORTS[query.sort].orderBy,
+  const { column, descending } = sortColumn(query.sort);
+  const options = {
+    backup: query.backup,
+    sort: column,
+    descending,
     limit: pageSize,
-    offset: (page - 1) * pageSize,
-    populate: ['parent'],
-  });
-  return { rows, total, page, pageCount };
+    offset: (query.page - 1) * pageSize,
+  };
+  let result = await listAccountHealth(em, current, where, options);
+  const pageCount = Math.max(1, Math.ceil(result.total / pageSize));
+  const page = Math.min(query.page, pageCount);
+  // Past the last page: show the last one (the count came with the first query).
+  if (page !== query.page)
+    result = await listAccountHealth(em, current, where, { ...options, offset: (page - 1) * pageSize });
+  return { rows: result.rows, total: result.total, page, pageCount };
+}
+
+/** The dashboard tiles of `current`: its reachable customer accounts at every level, per backup status. */
+export async function accountTiles(
+  em: EntityManager,
+  principal: Principal,
+  current: IOrganization,
+): Promise<Record<BackupStatus, number>> {
+  return backupStatusCounts(em, { $and: [descendantsOf(current), reachableFilter(principal, current)] });
 }
 
 /** Whether anything below `org` can itself hold accounts (so "all levels" means something). */

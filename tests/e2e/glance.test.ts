@@ -87,6 +87,8 @@ const NOT_PAGES: Record<string, string> = {
   '/tasks/:id/live': 'htmx fragment',
   '/jobs.csv': 'download',
   '/tasks/:id/usage.csv': 'download',
+  '/portal/usage.csv': 'download',
+  '/accounts/search': 'htmx fragment (account type-ahead)',
   '/recovery/tasks/:taskId/entities/:entityId/snapshots/:snapshotId/item':
     'linked from services that present items as fields (salesforce.test.ts)',
   '/jobs/:id/live': 'htmx fragment',

@@ -153,6 +153,7 @@ const OPERATIONS: Record<string, Operation> = {
     query: () => ({ name: 'a' }),
   },
   'GET /tasks/{id}/usage.csv': { rule: 'signed-in' },
+  'GET /usage': { rule: { anyOf: ['view_dashboard'] }, query: (o) => ({ account: o.org }) },
   'GET /jobs': { rule: { anyOf: ['restore', 'export_download'] }, query: (o) => ({ task: o.task }) },
   'POST /jobs': {
     rule: { anyOf: ['export_download'] },

@@ -251,6 +251,21 @@ describe('backup runs', () => {
     expect(snapshots.map((s) => s.id)).toContain(entities[0]?.lastSnapshotId);
   });
 
+  it('adds what each run wrote to storage to the entity’s stored bytes', async () => {
+    const org = await h.organization();
+    const task = await h.task(org, { entities: 1, items: 6, changesPerRun: 2 });
+    await discover(task.id);
+    await backupAll(task.id);
+    const first = Number((await entitiesOf(task.id))[0]?.storedBytes);
+    expect(first).toBeGreaterThan(0);
+    h.advance(60_000);
+    await backupAll(task.id);
+    const second = Number((await entitiesOf(task.id))[0]?.storedBytes);
+    // The second run wrote only the two changed items (and its snapshot), so it added less.
+    expect(second).toBeGreaterThan(first);
+    expect(second - first).toBeLessThan(first);
+  });
+
   it('reports a run with unreadable items as partial, and a failing entity as failed', async () => {
     const org = await h.organization();
     const task = await h.task(org, { entities: 2, items: 4, failItems: 1, failEntities: ['user-002'] });

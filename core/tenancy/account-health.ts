@@ -1,0 +1,278 @@
+// Backup health of the accounts under a portal, read in SQL (never by loading each account):
+// per account the worst last-run result of its tasks' entities, logical size, protected entities
+// and last backup, from the `account_health` row the database keeps per organization
+// (core/tenancy/entities.ts), rolled up to every ancestor so a partner row shows its customers'
+// health; and the dashboard tiles (customer accounts below, per backup status).
+//
+// The roll-up relies on organization paths being made of fixed-width UUIDs ("/<36>/<36>/…"):
+// the ancestor at depth k of a path is its first 1 + 37·k characters.
+import type { EntityManager, FilterQuery } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { type IOrganization, Organization } from '../identity/entities.ts';
+import { likeSafePath } from './organizations.ts';
+
+/** Backup statuses, best to worst; the rank is the index. */
+export const BACKUP_STATUSES = ['none', 'success', 'partial', 'failed'] as const;
+export type BackupStatus = (typeof BACKUP_STATUSES)[number];
+
+export const BACKUP_STATUS_LABELS: Record<BackupStatus, string> = {
+  none: 'No backup',
+  success: 'Successful',
+  partial: 'Partially failed',
+  failed: 'Failed',
+};
+
+/** What a distributor's partner list says of a partner's tasks (seed 003). */
+export type TaskStatusSummary = 'successful' | 'failures' | 'no_tasks' | 'no_accounts';
+
+export const TASK_STATUS_LABELS: Record<TaskStatusSummary, string> = {
+  successful: 'Successful',
+  failures: 'Failures',
+  no_tasks: 'No tasks yet',
+  no_accounts: 'No accounts yet',
+};
+
+/** Deepest level below the root an organization can sit at (root → distributor → partner → customer). */
+const MAX_DEPTH = 4;
+const LEVEL_WIDTH = 37;
+
+/** An `account_health` row's (h) worst result as the rank of BACKUP_STATUSES. */
+const WORST_SQL = 'case when h.failed > 0 then 3 when h.partial > 0 then 2 when h.success > 0 then 1 else 0 end';
+
+/**
+ * `rolled(anc, worst, bytes, protected, last_run, tasks)` and `cust_up(anc, customers)`: for
+ * every organization path under the `prefixes` (LIKE patterns, one `?` each, bound twice: once
+ * for `own`, once for `cust_up`), the health of its whole subtree.
+ */
+function rolledCte(prefixes = 1): string {
+  const under = (column: string) => `(${Array.from({ length: prefixes }, () => `${column} like ?`).join(' or ')})`;
+  const levels = Array.from({ length: MAX_DEPTH + 1 }, (_, k) => `select ${k} as k`).join(' union all ');
+  return `levels as (${levels}),
+own as (
+  select so.path as path, ${WORST_SQL} as worst, h.bytes as bytes, h.stored_bytes as stored, h.protected as protected,
+    h.last_run_at as last_run, h.tasks as tasks
+  from account_health h
+  join organizations so on so.id = h.organization_id
+  where ${under('so.path')}
+),
+own_up as (
+  select substr(own.path, 1, 1 + ${LEVEL_WIDTH} * levels.k) as anc, own.*
+  from own join levels on length(own.path) >= 1 + ${LEVEL_WIDTH} * (levels.k + 1)
+  union all select own.path as anc, own.* from own
+),
+cust_up as (
+  select substr(c.path, 1, 1 + ${LEVEL_WIDTH} * levels.k) as anc, count(*) as customers
+  from organizations c join levels on length(c.path) >= 1 + ${LEVEL_WIDTH} * (levels.k + 1)
+  where c.kind = 'customer' and ${under('c.path')}
+  group by substr(c.path, 1, 1 + ${LEVEL_WIDTH} * levels.k)
+),
+rolled as (
+  select own_up.anc as anc, max(worst) as worst, sum(bytes) as bytes, sum(stored) as stored, sum(protected) as protected,
+    max(last_run) as last_run, sum(tasks) as tasks
+  from own_up group by own_up.anc
+)`;
+}
+
+/** SQL and parameters of the ids an organization filter selects. */
+function idSubquery(em: EntityManager, where: FilterQuery<IOrganization>): { sql: string; params: unknown[] } {
+  const qb = (em as SqlEntityManager)
+    .createQueryBuilder(Organization, 'f')
+    .select('f.id')
+    .where(where as never);
+  return { sql: qb.getQuery(), params: [...qb.getParams()] };
+}
+
+export interface AccountHealthRow {
+  id: string;
+  name: string;
+  kind: IOrganization['kind'];
+  contactEmail: string | null;
+  status: IOrganization['status'];
+  purgeAfter: Date | null;
+  createdAt: Date;
+  parentId: string | null;
+  parentName: string | null;
+  backupStatus: BackupStatus;
+  /** Sum of the last snapshot's logical bytes of every entity in the subtree. */
+  logicalBytes: number;
+  /** Bytes the subtree's runs wrote to storage after dedup and compression (not lowered by pruning). */
+  storedBytes: number;
+  /** Entities backed up by the scheduler (active statuses). */
+  protectedEntities: number;
+  lastBackupAt: Date | null;
+  tasks: number;
+  /** Customer accounts below (0 for a customer). */
+  customersBelow: number;
+  taskStatus: TaskStatusSummary;
+}
+
+/** Sort columns of the accounts list and the SQL each orders by (ties by name, then id). */
+export const HEALTH_SORT_COLUMNS = {
+  name: 'o.name',
+  email: 'o.contact_email',
+  status: 'o.status',
+  backup: 'coalesce(r.worst, 0)',
+  size: 'coalesce(r.bytes, 0)',
+  stored: 'coalesce(r.stored, 0)',
+  entities: 'coalesce(r.protected, 0)',
+  last_backup: 'r.last_run',
+  accounts: 'coalesce(cu.customers, 0)',
+  created: 'o.created_at',
+} as const;
+export type HealthSortColumn = keyof typeof HEALTH_SORT_COLUMNS;
+
+export interface HealthListOptions {
+  backup?: BackupStatus | undefined;
+  sort: HealthSortColumn;
+  descending: boolean;
+  limit: number;
+  offset: number;
+}
+
+function toDate(value: unknown): Date | null {
+  if (value === null || value === undefined || value === '') return null;
+  if (value instanceof Date) return value;
+  const d = new Date(typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : (value as string | number));
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+function taskStatusOf(kind: string, customers: number, tasks: number, worst: number): TaskStatusSummary {
+  if (kind !== 'customer' && customers === 0 && tasks === 0) return 'no_accounts';
+  if (tasks === 0) return 'no_tasks';
+  return worst >= 2 ? 'failures' : 'successful';
+}
+
+/**
+ * One page of the organizations `where` selects under `base`, with their health, filtered by
+ * backup status and sorted by any column; and how many match.
+ */
+export async function listAccountHealth(
+  em: EntityManager,
+  base: IOrganization,
+  where: FilterQuery<IOrganization>,
+  options: HealthListOptions,
+): Promise<{ rows: AccountHealthRow[]; total: number }> {
+  const ids = idSubquery(em, where);
+  const conn = em.getConnection();
+  const dir = options.descending ? 'desc' : 'asc';
+  // Never-run accounts sort after the ones with a backup, whichever the direction.
+  const nulls = options.sort === 'last_backup' ? 'r.last_run is null, ' : '';
+  const orderBy = `${nulls}${HEALTH_SORT_COLUMNS[options.sort]} ${dir}, o.name ${dir}, o.id asc`;
+  if (!options.backup && PLAIN_SORTS.has(options.sort)) {
+    // The page does not depend on health: choose it first, then sum only its rows' subtrees.
+    const page = (await conn.execute(
+      `select o.id, o.path, count(*) over () as total from organizations o where o.id in (${ids.sql})
+       order by ${orderBy} limit ? offset ?`,
+      [...ids.params, options.limit, options.offset],
+      'all',
+    )) as { id: string; path: string; total: number | string }[];
+    if (page.length === 0) {
+      const counted = (await conn.execute(
+        `select count(*) as n from organizations o where o.id in (${ids.sql})`,
+        ids.params,
+        'all',
+      )) as { n: number | string }[];
+      return { rows: [], total: Number(counted[0]?.n ?? 0) };
+    }
+    const prefixes = page.map((r) => `${likeSafePath(r.path)}%`);
+    const raw = await healthQuery(em, prefixes, {
+      where: `o.id in (${page.map(() => '?').join(', ')})`,
+      params: page.map((r) => r.id),
+      orderBy,
+    });
+    return { rows: raw.map(rowOf), total: Number(page[0]?.total ?? 0) };
+  }
+  const conditions = [`o.id in (${ids.sql})`];
+  const params: unknown[] = [...ids.params];
+  if (options.backup) {
+    conditions.push('coalesce(r.worst, 0) = ?');
+    params.push(BACKUP_STATUSES.indexOf(options.backup));
+  }
+  const prefixes = [`${likeSafePath(base.path)}%`];
+  const raw = await healthQuery(em, prefixes, {
+    where: conditions.join(' and '),
+    params,
+    orderBy,
+    limit: options.limit,
+    offset: options.offset,
+  });
+  if (raw.length === 0 && options.offset > 0) {
+    const counted = await healthQuery(em, prefixes, { where: conditions.join(' and '), params, countOnly: true });
+    return { rows: [], total: Number(counted[0]?.n ?? 0) };
+  }
+  return { rows: raw.map(rowOf), total: Number(raw[0]?.total ?? 0) };
+}
+
+/** Sorts that choose a page without the health figures. */
+const PLAIN_SORTS = new Set<HealthSortColumn>(['name', 'email', 'status', 'created']);
+
+/** Organizations (`o`) matching `where` with their subtree health, ordered and paged; or their count. */
+async function healthQuery(
+  em: EntityManager,
+  prefixes: string[],
+  q: { where: string; params: unknown[]; orderBy?: string; limit?: number; offset?: number; countOnly?: boolean },
+): Promise<Record<string, unknown>[]> {
+  const select = q.countOnly
+    ? 'select count(*) as n'
+    : `select o.id, o.name, o.kind, o.contact_email, o.status, o.purge_after, o.created_at, o.parent_id,
+      par.name as parent_name, coalesce(r.worst, 0) as worst, coalesce(r.bytes, 0) as bytes, coalesce(r.stored, 0) as stored,
+      coalesce(r.protected, 0) as protected, r.last_run, coalesce(r.tasks, 0) as tasks,
+      coalesce(cu.customers, 0) as customers, count(*) over () as total`;
+  const paging = q.limit === undefined ? '' : ' limit ? offset ?';
+  const sql = `with ${rolledCte(prefixes.length)}
+    ${select}
+    from organizations o
+    left join rolled r on r.anc = o.path
+    left join cust_up cu on cu.anc = o.path
+    left join organizations par on par.id = o.parent_id
+    where ${q.where}
+    ${q.orderBy && !q.countOnly ? `order by ${q.orderBy}` : ''}${paging}`;
+  const params = [...prefixes, ...prefixes, ...q.params, ...(q.limit === undefined ? [] : [q.limit, q.offset ?? 0])];
+  return (await em.getConnection().execute(sql, params, 'all')) as Record<string, unknown>[];
+}
+
+function rowOf(r: Record<string, unknown>): AccountHealthRow {
+  const worst = Number(r.worst);
+  const customers = Number(r.customers);
+  const tasks = Number(r.tasks);
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    kind: r.kind as IOrganization['kind'],
+    contactEmail: (r.contact_email as string | null) ?? null,
+    status: r.status as IOrganization['status'],
+    purgeAfter: toDate(r.purge_after),
+    createdAt: toDate(r.created_at) ?? new Date(0),
+    parentId: (r.parent_id as string | null) ?? null,
+    parentName: (r.parent_name as string | null) ?? null,
+    backupStatus: BACKUP_STATUSES[worst] ?? 'none',
+    logicalBytes: Number(r.bytes),
+    storedBytes: Number(r.stored),
+    protectedEntities: Number(r.protected),
+    lastBackupAt: toDate(r.last_run),
+    tasks,
+    customersBelow: customers,
+    taskStatus: taskStatusOf(r.kind as string, customers, tasks, worst),
+  };
+}
+
+/** The dashboard tiles: customer accounts among those `where` selects, per backup status. */
+export async function backupStatusCounts(
+  em: EntityManager,
+  where: FilterQuery<IOrganization>,
+): Promise<Record<BackupStatus, number>> {
+  const ids = idSubquery(em, where);
+  // A customer holds no accounts: its own row is its status, no roll-up needed.
+  const sql = `select coalesce(${WORST_SQL}, 0) as worst, count(*) as n
+    from organizations o
+    left join account_health h on h.organization_id = o.id
+    where o.kind = 'customer' and o.id in (${ids.sql})
+    group by coalesce(${WORST_SQL}, 0)`;
+  const raw = (await em.getConnection().execute(sql, ids.params, 'all')) as {
+    worst: number | string;
+    n: number | string;
+  }[];
+  const counts: Record<BackupStatus, number> = { none: 0, success: 0, partial: 0, failed: 0 };
+  for (const r of raw) counts[BACKUP_STATUSES[Number(r.worst)] ?? 'none'] += Number(r.n);
+  return counts;
+}

@@ -1,0 +1,30 @@
+// Backup health per organization, kept by the database itself: SQLite triggers on task_entities
+// and backup_tasks (migration ..._account_health) add and subtract each entity's contribution as
+// it is inserted, changed or deleted and as its task is deleted or restored, so the portal reads
+// one row per account instead of aggregating every entity (core/tenancy/account-health.ts).
+// A row counts the organization's own tasks only; sub-trees are summed by the portal's query.
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { Organization } from '../identity/entities.ts';
+
+export const AccountHealth = defineEntity({
+  name: 'AccountHealth',
+  tableName: 'account_health',
+  properties: {
+    organization: () => p.oneToOne(Organization).primary().owner().deleteRule('cascade'),
+    /** Backup tasks not deleted. */
+    tasks: p.integer().default(0),
+    /** Entities (not deleted, of tasks not deleted) whose last run failed / partly failed / succeeded. */
+    failed: p.integer().default(0),
+    partial: p.integer().default(0),
+    success: p.integer().default(0),
+    /** Entities in an active status (scheduled, in process, success, partial, failed). */
+    protected: p.integer().default(0),
+    /** Sum of the entities' last snapshot bytes (logical size). */
+    bytes: p.double().default(0),
+    /** Sum of the bytes the entities' runs wrote to storage after dedup and compression. */
+    storedBytes: p.double().default(0),
+    /** The latest last run of any entity counted so far (kept when that entity goes). */
+    lastRunAt: p.datetime().nullable(),
+  },
+});
+export type IAccountHealth = InferEntity<typeof AccountHealth>;
