@@ -64,6 +64,8 @@ export const DEFAULT_TEMPLATE: readonly (FieldRule & { kind: FakeKind })[] = [
   { object: '*', field: 'LastName', action: 'fake', kind: 'lastName' },
   { object: '*', field: 'MiddleName', action: 'fake', kind: 'firstName' },
   { object: 'Account', field: 'Name', action: 'fake', kind: 'company' },
+  { object: 'Contact', field: 'Name', action: 'fake', kind: 'fullName' },
+  { object: 'Lead', field: 'Name', action: 'fake', kind: 'fullName' },
   { object: '*', field: 'Company', action: 'fake', kind: 'company' },
   { object: '*', field: 'Email', action: 'fake', kind: 'email' },
   { object: '*', field: 'Phone', action: 'fake', kind: 'phone' },
@@ -83,11 +85,14 @@ export const DEFAULT_TEMPLATE: readonly (FieldRule & { kind: FakeKind })[] = [
 /** Types never changed whatever a rule says: ids, lookups, picklists (a fake would be refused). */
 const UNTOUCHABLE = new Set(['id', 'reference', 'picklist', 'multipicklist', 'boolean', 'combobox']);
 
+/** `Name` is a company on Account, a person on Contact and Lead, kept on other objects. */
+const NAMES = new Map(DEFAULT_TEMPLATE.filter((r) => r.field === 'Name').map((r) => [r.object, r]));
+
 const KINDS_BY_NAME = new Map(DEFAULT_TEMPLATE.filter((r) => !r.field.startsWith('(')).map((r) => [r.field, r]));
 
 function templateKind(object: string, field: AnonymizedField): { action: RuleAction; kind: FakeKind } | undefined {
-  if (object === 'Account' && field.name === 'Name') return { action: 'fake', kind: 'company' };
-  const named = field.name !== 'Name' ? KINDS_BY_NAME.get(field.name) : undefined;
+  if (field.name === 'Name') return NAMES.get(object);
+  const named = KINDS_BY_NAME.get(field.name);
   if (named) return named;
   for (const [pattern, kind] of ADDRESS_PARTS) if (pattern.test(field.name)) return { action: 'fake', kind };
   if (field.type === 'email') return { action: 'fake', kind: 'email' };

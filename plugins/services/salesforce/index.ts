@@ -2,6 +2,8 @@
 // web-server flow with PKCE, or the JWT bearer flow for tasks created through the API), backing
 // up each queryable object's records. jsforce loads when a task connects, not when the registry
 // is imported. See README.md.
+
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ServiceAppSettings, ServicePlugin } from '../../../core/plugins/service.ts';
 import { authorizationUrl, myDomainProblem, SALESFORCE_APP_SETTINGS, salesforceApp } from './app.ts';
@@ -60,6 +62,11 @@ function settingsSchema(standIn: () => string | undefined) {
       refreshToken: z.string().min(1).optional(),
       username: z.string().min(1).optional().describe('Integration username (JWT bearer flow)'),
       privateKey: z.string().min(1).optional().describe('Private key, PEM (JWT bearer flow)'),
+      // Made once when the task is connected; sealed with the settings, never shown.
+      anonymizationKey: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{43}$/)
+        .default(() => randomBytes(32).toString('base64url')),
     })
     .refine((s) => !!s.refreshToken || (!!s.username && !!s.privateKey), {
       error: 'Connect with Salesforce, or give the integration username and private key of the JWT bearer flow.',
@@ -108,7 +115,7 @@ export function createSalesforcePlugin(
     kind: SALESFORCE_KIND,
     label: 'Salesforce',
     settings: settingsSchema(standIn) as unknown as z.ZodType<SalesforceSettings>,
-    secretSettings: ['refreshToken', 'privateKey'],
+    secretSettings: ['refreshToken', 'privateKey', 'anonymizationKey'],
     entityKinds: [
       { kind: 'data', label: 'Data' },
       { kind: 'metadata', label: 'Metadata' },
