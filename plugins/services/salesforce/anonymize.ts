@@ -231,8 +231,8 @@ function fit(value: string, length: number | undefined): string {
 
 export const TEMPLATE_COLUMNS = ['Object', 'Field', 'Action', 'Fake value type', 'Example'];
 
-/** The default template as CSV (the "Download the Full Anonymization Template" file). */
-export function templateCsv(): string {
+/** The default template's rows (the "Download the Full Anonymization Template" file), with an example each. */
+export function templateRows(): string[][] {
   const example = new Anonymizer(Buffer.alloc(32, 7));
   const samples: Record<FakeKind, string> = {
     firstName: 'Maria',
@@ -246,10 +246,18 @@ export function templateCsv(): string {
     postalCode: '94105',
     text: 'Called about renewal',
   };
-  let out = csvLine(TEMPLATE_COLUMNS, { formulas: 'defuse' });
-  for (const r of DEFAULT_TEMPLATE) {
-    const value = String(example.value(r.kind, samples[r.kind]));
-    out += csvLine([r.object, r.field, r.action, r.kind, `${samples[r.kind]} → ${value}`], { formulas: 'defuse' });
-  }
+  return DEFAULT_TEMPLATE.map((r) => [
+    r.object,
+    r.field,
+    r.action,
+    r.kind,
+    `${samples[r.kind]} → ${String(example.value(r.kind, samples[r.kind]))}`,
+  ]);
+}
+
+/** The default template as CSV. */
+export function templateCsv(): string {
+  let out = csvLine(TEMPLATE_COLUMNS);
+  for (const row of templateRows()) out += csvLine(row);
   return out;
 }

@@ -20,7 +20,9 @@ import {
   seedLead,
 } from '../../fakes/salesforce/index.ts';
 import { ACTOR } from '../../helpers/jobs.ts';
+import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { startContext } from '../../helpers/recovery.ts';
+import { makeUser, TEST_PASSWORD } from '../../helpers/tenants.ts';
 import {
   backup,
   createSalesforceHarness,
@@ -215,5 +217,85 @@ describe('Salesforce replicate to a Sandbox with anonymization', () => {
         'options.replicate.parents': 'Choose at least one parent object.',
       },
     });
+  });
+});
+
+describe('the Replicate form on the task page', () => {
+  let cookie: string;
+  const page = () => `/tasks/${taskId}/replicate`;
+  const post = (fields: Record<string, string>) =>
+    s.h.app.app.request(page(), {
+      method: 'POST',
+      headers: { cookie, origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+
+  beforeAll(async () => {
+    await completeSetupVia(s.h.app.app);
+    await makeUser(s.h.em(), org, 'replicator@acme.example');
+    cookie = await signIn(s.h.app.app, 'replicator@acme.example', TEST_PASSWORD);
+  });
+
+  it('is linked from the task page and offers the backup times, the other tasks and the plugin’s generated fields', async () => {
+    const task = await s.h.app.app.request(`/tasks/${taskId}`, { headers: { cookie } });
+    expect(await task.text()).toContain(`href="/tasks/${taskId}/replicate"`);
+    const res = await s.h.app.app.request(page(), { headers: { cookie } });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('<select id="snapshot" name="snapshot"');
+    expect(html).toContain(`<option value="${sandboxTaskId}">Sandbox</option>`);
+    expect(html).toContain('<option value="parents" selected>Multiple Parent Objects</option>');
+    expect(html).toContain('<input type="checkbox" id="anonymize" name="anonymize"');
+    expect(html).toContain(`href="/tasks/${taskId}/replicate/template.csv"`);
+  });
+
+  it('downloads the anonymization template as CSV', async () => {
+    const res = await s.h.app.app.request(`${page()}/template.csv`, { headers: { cookie } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-disposition')).toBe('attachment; filename="anonymization-template.csv"');
+    const csv = (await res.text()).replace(/^\uFEFF/, '');
+    expect(csv.split('\r\n')[0]).toBe('Object,Field,Action,Fake value type,Example');
+    expect(csv).toMatch(/\*,Email,fake,email,maria\.garcia@acme\.com → [a-z.0-9]+@example\.invalid/);
+  });
+
+  it('refuses Production and a filter outside the subset on the form, with field messages, and starts nothing', async () => {
+    const jobs = await s.h.em().count(Job, {});
+    const res = await post({
+      targetTask: productionTaskId,
+      scope: 'parents',
+      parents: "Account WHERE Name = 'x' OR DELETE",
+      hierarchyDepth: '9',
+    });
+    expect(res.status).toBe(422);
+    const html = await res.text();
+    expect(html).toContain(
+      'Replicate writes only to a Sandbox org: “Acme Other Production” is connected as Production.',
+    );
+    expect(html).toContain('Account: After DELETE an operator is expected.');
+    expect(html).toContain('The hierarchy depth is a whole number from 0 to 7.');
+    expect(await s.h.em().count(Job, {})).toBe(jobs);
+  });
+
+  it('starts the replicate job into the Sandbox', async () => {
+    const before = live(sandbox, 'Lead').length;
+    const snapshot = (await entity(s, taskId, 'Account')).lastSnapshotId as string;
+    const res = await post({
+      snapshot,
+      targetTask: sandboxTaskId,
+      scope: 'parents',
+      parents: 'Lead LIMIT 1',
+      hierarchyDepth: '0',
+      anonymize: 'on',
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/jobs');
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { label: 'Replicate to Sandbox' });
+    expect(job.error).toBeNull();
+    expect(job.result?.counts).toEqual({ created: 1, updated: 0, skipped: 0, failed: 0 });
+    const leads = live(sandbox, 'Lead');
+    expect(leads).toHaveLength(before + 1);
+    // The same source email became the same fake in this run too (the task's key).
+    expect(leads.at(-1)?.Email).toBe(leads[0]?.Email);
   });
 });
