@@ -92,7 +92,13 @@ export function replicateRoutes(deps: AppDeps): Hono<AppEnv> {
       : null;
     if (!other || other.id === task.id) errors.targetTask = 'Choose the task to replicate into.';
     else {
-      const problem = spec.targetProblem?.(openConnectionSettings(deps.credentials, other));
+      const settings = openConnectionSettings(deps.credentials, other);
+      const account = servicePlugin(task.service)?.accountOf;
+      // Replicating into the backup's own account would overwrite the source with the copy.
+      const same = account && account(settings).id === account(openConnectionSettings(deps.credentials, task)).id;
+      const problem = same
+        ? `${other.name} is connected to the same account as this task: choose a task of another one (a Sandbox).`
+        : spec.targetProblem?.(settings);
       if (problem) errors.targetTask = problem;
     }
     const anchor = await em.findOne(TaskEntity, { task, externalId: spec.anchorEntity, deletedAt: null });

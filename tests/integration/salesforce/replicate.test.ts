@@ -276,6 +276,15 @@ describe('the Replicate form on the task page', () => {
     expect(await s.h.em().count(Job, {})).toBe(jobs);
   });
 
+  it('refuses a task connected to the backup’s own org, which the copy would overwrite', async () => {
+    const sameOrg = await connectedTask(s.fake.org, 'Same org as sandbox', 'sandbox');
+    const res = await post({ targetTask: sameOrg, scope: 'parents', parents: 'Lead' });
+    expect(res.status).toBe(422);
+    expect(await res.text()).toContain(
+      'Same org as sandbox is connected to the same account as this task: choose a task of another one (a Sandbox).',
+    );
+  });
+
   it('starts the replicate job into the Sandbox', async () => {
     const before = live(sandbox, 'Lead').length;
     const snapshot = (await entity(s, taskId, 'Account')).lastSnapshotId as string;
