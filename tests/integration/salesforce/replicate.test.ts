@@ -195,6 +195,29 @@ describe('Salesforce replicate to a Sandbox with anonymization', () => {
     expect(lead?.Phone).toMatch(/^\+\d \(\d{3}\) \d{3}-\d{4}$/);
   });
 
+  it('replicates the Full Organization: every record of every data object, lookups remapped, without anonymization', async () => {
+    const full = s.fake.addOrg('Acme Full Sandbox');
+    prepareOrg(full);
+    const fullTaskId = await connectedTask(full, 'Full sandbox', 'sandbox');
+    const users = live(full, 'User').length;
+    const job = await replicate(fullTaskId, { scope: 'full' }, 0);
+    expect(job.error).toBeNull();
+    const objects = ['Account', 'Contact', 'Opportunity', 'OpportunityLineItem', 'Case', 'Invoice__c', 'Task', 'Lead'];
+    for (const object of objects) {
+      expect({ object, count: live(full, object).length }).toEqual({ object, count: live(s.fake.org, object).length });
+    }
+    // Users are the org's own, not data: none copied.
+    expect(live(full, 'User')).toHaveLength(users);
+    const byName = new Map(live(full, 'Account').map((a) => [a.Name, a.Id]));
+    const source = live(s.fake.org, 'Account');
+    for (const c of live(full, 'Contact')) {
+      const sourceContact = live(s.fake.org, 'Contact').find((x) => x.Email === c.Email);
+      const sourceAccount = source.find((a) => a.Id === sourceContact?.AccountId);
+      expect(c.AccountId).toBe(byName.get(sourceAccount?.Name));
+    }
+    expect(live(full, 'Contact').map((c) => c.Email)).toContain('person1@hierarchy.example');
+  });
+
   it('refuses Production as the target with a clear message and writes nothing there', async () => {
     const before = live(production, 'Account').length;
     const job = await replicate(productionTaskId, { scope: 'full', anonymize: true }, 0);
