@@ -133,7 +133,7 @@ export class Anonymizer {
       const rule = this.ruleFor(object, f);
       if (rule.action === 'keep') continue;
       if (rule.action === 'blank') out[f.name] = null;
-      else if (rule.action === 'fixed') out[f.name] = fit(rule.value ?? '', f.length);
+      else if (rule.action === 'fixed') out[f.name] = clip(rule.value ?? '', f.length);
       else out[f.name] = this.value(rule.action === 'random' ? 'text' : rule.kind, v, f);
     }
     return out;
@@ -178,7 +178,7 @@ export class Anonymizer {
     }
     // The fake equal to its source would leak it: a deterministic variant instead.
     if (fake.toLowerCase() === text.toLowerCase()) fake = kind === 'email' ? `x${fake}` : `${fake} ${hex(bytes, 8, 2)}`;
-    return fit(fake, field.length);
+    return clip(fake, field.length);
   }
 
   #number(source: number): number {
@@ -225,7 +225,7 @@ function randomText(text: string, bytes: Buffer): string {
   return out;
 }
 
-function fit(value: string, length: number | undefined): string {
+function clip(value: string, length: number | undefined): string {
   return length && length > 0 && value.length > length ? value.slice(0, length) : value;
 }
 

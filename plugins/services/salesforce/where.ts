@@ -64,7 +64,7 @@ export function parseWhere(input: string): Predicate {
       return inner;
     }
     const field = tokens[i++];
-    if (!field || field.t !== 'word' || /^(AND|OR|NOT|IN|LIKE)$/i.test(field.v)) {
+    if (field?.t !== 'word' || /^(AND|OR|NOT|IN|LIKE)$/i.test(field.v)) {
       return fail(`A field name is expected${field ? ` where “${field.v}” is` : ' at the end'}`);
     }
     const name = field.v;
@@ -87,7 +87,7 @@ export function parseWhere(input: string): Predicate {
       return (v) => list.some((x) => equal(v[name], x));
     }
     const op = tokens[i++];
-    if (!op || op.t !== 'op') return fail(`After ${name} an operator is expected`);
+    if (op?.t !== 'op') return fail(`After ${name} an operator is expected`);
     const right = value();
     switch (op.v) {
       case '=':

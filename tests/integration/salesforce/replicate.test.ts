@@ -11,7 +11,6 @@ import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { createTask } from '../../../core/tasks/tasks-service.ts';
 import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
 import {
-  type AccountHierarchy,
   defineHierarchyObjects,
   defineLeadObject,
   type Org,
@@ -35,7 +34,6 @@ import {
 let s: SalesforceHarness;
 let org: IOrganization;
 let taskId: string;
-let h: AccountHierarchy;
 let sandbox: Org;
 let production: Org;
 let sandboxTaskId: string;
@@ -82,7 +80,7 @@ beforeAll(async () => {
   seedDemoOrg(s.fake.org, { accounts: 2, contactsPerAccount: 1 });
   defineHierarchyObjects(s.fake.org);
   defineLeadObject(s.fake.org);
-  h = seedAccountHierarchy(s.fake.org, 'Replica Co');
+  seedAccountHierarchy(s.fake.org, 'Replica Co');
   // The first contact of the hierarchy is also a lead (same name and email, another case).
   seedLead(s.fake.org, {
     FirstName: 'Person 1',
