@@ -95,7 +95,9 @@ async function prepare(api: SalesforceApi, run: RestorePlanRun): Promise<Prepare
     },
   };
   if (options.replicate) {
+    run.step('choosing the records to replicate');
     chosen.push(...(await replicaRecords(options.replicate, await target.objects(), source, run.signal)));
+    run.step(`${chosen.length} records chosen${options.replicate.anonymize ? ', to be anonymized' : ''}`);
   }
   // Every object with a snapshot teaches the target its key prefix (polymorphic lookups).
   const gathered = await gatherRecords(chosen, options.hierarchyDepth, source, target, run.signal);
