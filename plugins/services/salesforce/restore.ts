@@ -95,9 +95,11 @@ async function prepare(api: SalesforceApi, run: RestorePlanRun): Promise<Prepare
     },
   };
   if (options.replicate) {
-    run.step('choosing the records to replicate');
     chosen.push(...(await replicaRecords(options.replicate, await target.objects(), source, run.signal)));
-    run.step(`${chosen.length} records chosen${options.replicate.anonymize ? ', to be anonymized' : ''}`);
+    run.log.info(
+      { parents: chosen.length, anonymize: options.replicate.anonymize },
+      'Salesforce replicate chose its records',
+    );
   }
   // Every object with a snapshot teaches the target its key prefix (polymorphic lookups).
   const gathered = await gatherRecords(chosen, options.hierarchyDepth, source, target, run.signal);
