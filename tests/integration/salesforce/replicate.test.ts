@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
+import { openConnectionSettings } from '../../../core/tasks/connection.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { createTask } from '../../../core/tasks/tasks-service.ts';
 import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
@@ -325,7 +326,11 @@ describe('the Replicate form on the task page', () => {
     expect(job.result?.counts).toEqual({ created: 1, updated: 0, skipped: 0, failed: 0 });
     const leads = live(sandbox, 'Lead');
     expect(leads).toHaveLength(before + 1);
-    // The same source email became the same fake in this run too (the task's key).
+    // The same source email became the same fake in this run too: the task's own sealed key.
     expect(leads.at(-1)?.Email).toBe(leads[0]?.Email);
+    const target = await s.h.em().findOneOrFail(BackupTask, { id: sandboxTaskId });
+    const settings = openConnectionSettings(s.h.deps.credentials, target) as { anonymizationKey?: string };
+    expect(settings.anonymizationKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(target.connection).not.toContain(settings.anonymizationKey);
   });
 });
