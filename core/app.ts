@@ -27,6 +27,7 @@ import { portalUsageRoutes } from './routes/portal-usage.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
 import { recoveryActionRoutes } from './routes/recovery-actions.ts';
 import { recoveryItemRoutes } from './routes/recovery-item.ts';
+import { replicateRoutes } from './routes/replicate.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
@@ -111,6 +112,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', recoveryItemRoutes(deps));
   app.route('/', taskUsageRoutes(deps));
   app.route('/', compareRoutes(deps));
+  app.route('/', replicateRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', jobsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));

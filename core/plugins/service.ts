@@ -471,6 +471,11 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
    * dialog offers no other entity of the task, and a request naming one is refused. Default true.
    */
   restoreToOtherEntities?: boolean;
+  /**
+   * A Replicate form on the task page (Salesforce's seed 6.3): a whole backup round copied into
+   * another task's account (a Sandbox) as the kernel's restore job. Needs `restoreToOtherTasks`.
+   */
+  replicate?: ReplicateSpec;
   /** Whether the task offers the "API usage limit %" setting. */
   apiUsageLimit: boolean;
   /**
@@ -545,4 +550,23 @@ export class TransientServiceError extends Error {
     this.name = 'TransientServiceError';
     this.retryAfterMs = options?.retryAfterMs;
   }
+}
+
+/**
+ * The task page's Replicate form. The kernel offers the backup times of `anchorEntity` and the
+ * organization's other tasks of the service, renders `form` through the form generator, and starts
+ * the restore job on the anchor entity's snapshot (every item) to the same entity of the chosen
+ * task with `form`'s parsed output as the restore options (which `restoreOptions` parses again).
+ */
+export interface ReplicateSpec {
+  /** The entity (externalId) whose snapshot stands for the backup round: the job's entity. */
+  anchorEntity: string;
+  /** One paragraph under the page title. */
+  description: string;
+  /** Scalar fields only (the form generator's); its output is the restore options. */
+  form: ZodType<Record<string, unknown>>;
+  /** Why a task cannot be the target, from its connection settings (null: it can). */
+  targetProblem?(settings: unknown): string | null;
+  /** A CSV the page offers for download (Salesforce: the anonymization template). */
+  download?: { label: string; fileName: string; header: readonly string[]; rows(): readonly (readonly string[])[] };
 }

@@ -2,12 +2,17 @@
 // web-server flow with PKCE, or the JWT bearer flow for tasks created through the API), backing
 // up each queryable object's records. jsforce loads when a task connects, not when the registry
 // is imported. See README.md.
+
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ServiceAppSettings, ServicePlugin } from '../../../core/plugins/service.ts';
+import { TEMPLATE_COLUMNS, templateRows } from './anonymize.ts';
 import { authorizationUrl, myDomainProblem, SALESFORCE_APP_SETTINGS, salesforceApp } from './app.ts';
 import type { ConnectOptions, SalesforceRunState } from './connection.ts';
 import type { SalesforceChoices } from './oauth.ts';
 import { salesforcePresentation } from './presentation.ts';
+import { checkReplicateTarget } from './replicate.ts';
+import { replicateForm } from './replicate-form.ts';
 import { salesforceRestoreOptions } from './restore-options.ts';
 import type { SalesforceSettings } from './session.ts';
 
@@ -60,6 +65,11 @@ function settingsSchema(standIn: () => string | undefined) {
       refreshToken: z.string().min(1).optional(),
       username: z.string().min(1).optional().describe('Integration username (JWT bearer flow)'),
       privateKey: z.string().min(1).optional().describe('Private key, PEM (JWT bearer flow)'),
+      // Made once when the task is connected; sealed with the settings, never shown.
+      anonymizationKey: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{43}$/)
+        .default(() => randomBytes(32).toString('base64url')),
     })
     .refine((s) => !!s.refreshToken || (!!s.username && !!s.privateKey), {
       error: 'Connect with Salesforce, or give the integration username and private key of the JWT bearer flow.',
@@ -108,7 +118,7 @@ export function createSalesforcePlugin(
     kind: SALESFORCE_KIND,
     label: 'Salesforce',
     settings: settingsSchema(standIn) as unknown as z.ZodType<SalesforceSettings>,
-    secretSettings: ['refreshToken', 'privateKey'],
+    secretSettings: ['refreshToken', 'privateKey', 'anonymizationKey'],
     entityKinds: [
       { kind: 'data', label: 'Data' },
       { kind: 'metadata', label: 'Metadata' },
@@ -120,6 +130,20 @@ export function createSalesforcePlugin(
     // To the same object of another task's org (a Sandbox, another Production org).
     restoreToOtherTasks: true,
     restoreToOtherEntities: false,
+    // Replicate (seed 6.3.1): a backup round's records to a Sandbox task, anonymized on request.
+    replicate: {
+      anchorEntity: 'Account',
+      description:
+        'Copies records of a backup to a Sandbox org: every object (Full Organization), or chosen parent objects with a filter, a record limit and their child records. Anonymization replaces personal data with consistent fake values. Runs as a restore job on the Jobs page.',
+      form: replicateForm as unknown as z.ZodType<Record<string, unknown>>,
+      targetProblem: replicateTargetProblem,
+      download: {
+        label: 'Download the anonymization template',
+        fileName: 'anonymization-template.csv',
+        header: TEMPLATE_COLUMNS,
+        rows: templateRows,
+      },
+    },
     // Incremental and layered: a run stores only the records that changed and deletes the deleted.
     snapshots: { mode: 'incremental', layered: true },
     // The object or metadata type fills the catalog's path, the creator its author and the last
@@ -181,3 +205,14 @@ export function tuneSalesforce(options: ConnectOptions): void {
 
 const salesforcePlugin = createSalesforcePlugin(undefined, builtInOptions);
 export default salesforcePlugin;
+
+/** Only a Sandbox takes a replicate (the job checks again with the same words). */
+function replicateTargetProblem(settings: unknown): string | null {
+  const s = settings as Partial<SalesforceSettings>;
+  try {
+    checkReplicateTarget({ environment: s.environment ?? 'production', orgName: s.orgName });
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}

@@ -17,6 +17,8 @@ export interface FieldInfo {
   referenceTo: string[];
   relationshipName: string | null;
   cascadeDelete: boolean;
+  /** Maximum characters of a text field (describe `length`), when known. */
+  length?: number | undefined;
 }
 
 export interface ObjectInfo {

@@ -81,6 +81,7 @@ export class SalesforceTarget implements RestoreTarget {
         referenceTo: f.referenceTo ?? [],
         relationshipName: f.relationshipName ?? null,
         cascadeDelete: !!f.cascadeDelete,
+        ...(f.length ? { length: f.length } : {}),
       })),
       children: (d.childRelationships ?? []).map((c) => ({
         object: c.childSObject,
@@ -88,6 +89,11 @@ export class SalesforceTarget implements RestoreTarget {
         cascadeDelete: !!c.cascadeDelete,
       })),
     };
+  }
+
+  /** The createable objects of the target org (a Full Organization replicate's list). */
+  async objects(): Promise<string[]> {
+    return [...(await this.#globals())].filter(([, g]) => g.createable).map(([name]) => name);
   }
 
   objectOf(id: string, candidates: readonly string[]): string | undefined {

@@ -10,6 +10,7 @@ import type {
   RestoreRun,
 } from '../../../core/plugins/service.ts';
 import { withAutomationOff } from './automation.ts';
+import { anonymizationKey, anonymizeRecords, checkReplicateTarget, replicaRecords } from './replicate.ts';
 import type { BackupSource } from './restore-gather.ts';
 import { gatherRecords } from './restore-gather.ts';
 import { type SalesforceRestoreOptions, salesforceRestoreOptions } from './restore-options.ts';
@@ -58,15 +59,20 @@ async function prepare(api: SalesforceApi, run: RestorePlanRun): Promise<Prepare
   }
   api.limitPercent = run.apiUsageLimitPercent ?? DEFAULT_LIMIT_PERCENT;
   const target = new SalesforceTarget(api, run.signal);
+  if (options.replicate) checkReplicateTarget(api.settings);
   const chosen: SourceRecord[] = [];
+  // A replicate reads the restored entity's records like any other object's (through the source).
+  const own = options.replicate ? new Map<string, Record<string, unknown>>() : undefined;
   for await (const item of run.items) {
     // Blob fields (`<Id>/<Field>`) are restored with their records by the files restore.
     if (item.kind !== 'record') continue;
     run.signal.throwIfAborted();
-    chosen.push({ object, id: item.key, values: await parse(item), depth: 0 });
+    if (own) own.set(item.key, await parse(item));
+    else chosen.push({ object, id: item.key, values: await parse(item), depth: 0 });
     target.learn(object, item.key);
   }
   const cache = new Map<string, Promise<Map<string, Record<string, unknown>> | undefined>>();
+  if (own) cache.set(object, Promise.resolve(own));
   const source: BackupSource = {
     records(name) {
       let found = cache.get(name);
@@ -88,6 +94,13 @@ async function prepare(api: SalesforceApi, run: RestorePlanRun): Promise<Prepare
       return found;
     },
   };
+  if (options.replicate) {
+    chosen.push(...(await replicaRecords(options.replicate, await target.objects(), source, run.signal)));
+    run.log.info(
+      { parents: chosen.length, anonymize: options.replicate.anonymize },
+      'Salesforce replicate chose its records',
+    );
+  }
   // Every object with a snapshot teaches the target its key prefix (polymorphic lookups).
   const gathered = await gatherRecords(chosen, options.hierarchyDepth, source, target, run.signal);
   const info = new Map<string, ObjectInfo>();
@@ -103,7 +116,10 @@ async function prepare(api: SalesforceApi, run: RestorePlanRun): Promise<Prepare
     records.push(r);
   }
   const order = insertOrder([...info.keys()], (name) => info.get(name));
-  return { options, records, unknown, live: gathered.live, order, info };
+  const written = options.replicate?.anonymize
+    ? anonymizeRecords(records, info, options.replicate, anonymizationKey(api.settings))
+    : records;
+  return { options, records: written, unknown, live: gathered.live, order, info };
 }
 
 export async function restoreRecords(

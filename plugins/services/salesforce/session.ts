@@ -28,6 +28,8 @@ export interface SalesforceSettings {
   /** JWT bearer flow: the integration user and the private key whose certificate the connected app holds. */
   username?: string | undefined;
   privateKey?: string | undefined;
+  /** The key of the replicate's consistent anonymization (base64url, 32 bytes; sealed with the settings). */
+  anonymizationKey?: string | undefined;
 }
 
 /** The run must stop: going on would push the org's usage past the task's limit. */
@@ -120,6 +122,11 @@ export class SalesforceApi {
   readonly #app: SalesforceApp;
   readonly #settings: SalesforceSettings;
   readonly #oauth2: OAuth2;
+
+  /** The task's settings (a replicate checks the environment and takes the anonymization key). */
+  get settings(): Readonly<SalesforceSettings> {
+    return this.#settings;
+  }
 
   constructor(app: SalesforceApp, settings: SalesforceSettings, log: Logger, retry: RetryPolicy = DEFAULT_RETRY) {
     this.#retry = retry;

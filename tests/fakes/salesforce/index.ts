@@ -32,5 +32,6 @@ export {
   deleteAccountHierarchy,
   seedAccountHierarchy,
 } from './seed-hierarchy.ts';
+export { defineLeadObject, seedLead } from './seed-leads.ts';
 export { API_VERSION, FakeSalesforce, type FakeSalesforceOptions, type FaultKind } from './server.ts';
 export { parseSoql } from './soql.ts';
