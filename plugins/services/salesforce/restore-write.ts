@@ -6,6 +6,14 @@
 
 import { ServiceAuthError } from '../../../core/plugins/service.ts';
 import {
+  type BlobSource,
+  BlobTooLarge,
+  blobFields,
+  blobValues,
+  fileBodyFixes,
+  isEarlierVersion,
+} from './restore-files.ts';
+import {
   type Action,
   actionOf,
   COLLECTION_SIZE,
@@ -43,6 +51,8 @@ export interface WriteInput {
   suffix: string;
   signal: AbortSignal;
   step(text: string): void;
+  /** The backup's blob items: records with blob fields are created one by one with their content. */
+  blob?: BlobSource;
 }
 
 interface SaveResult {
@@ -57,7 +67,8 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
   const remapped = new Map<string, string>();
   const pending = new Set<string>();
   for (const r of records) {
-    const action = actionOf(mode, live.has(r.id));
+    const earlier = isEarlierVersion(r);
+    const action = earlier ? 'skip' : actionOf(mode, live.has(r.id));
     rows.set(r.id, {
       object: r.object,
       sourceId: r.id,
@@ -65,7 +76,11 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
       action,
       result: action === 'skip' ? 'skipped' : 'failed',
       errorCode: '',
-      message: action === 'skip' ? 'exists at the target: left untouched (Bypass)' : '',
+      message: earlier
+        ? 'an earlier version of the file: its latest version is restored'
+        : action === 'skip'
+          ? 'exists at the target: left untouched (Bypass)'
+          : '',
       notes: [],
     });
     if (action === 'create') pending.add(r.id);
@@ -86,9 +101,12 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
         records.filter((r) => r.object === object && pending.has(r.id)),
         objectInfo,
       );
-      for (let i = 0; i < creates.length; i += COLLECTION_SIZE) {
+      const blobs = input.blob ? blobFields(objectInfo) : [];
+      // Records with blob fields go one by one (one file's content in memory at a time).
+      const size = blobs.length ? 1 : COLLECTION_SIZE;
+      for (let i = 0; i < creates.length; i += size) {
         signal.throwIfAborted();
-        const chunk = creates.slice(i, i + COLLECTION_SIZE);
+        const chunk = creates.slice(i, i + size);
         input.step(`creating ${object} records (${i + chunk.length} of ${creates.length})`);
         const bodies = chunk.map((r) =>
           recordBody(objectInfo, r.values, targets, {
@@ -96,13 +114,16 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
             ...(mode === 'duplicate' && live.has(r.id) ? { suffix: input.suffix } : {}),
           }),
         );
-        const results = await save(
-          api,
-          object,
-          'create',
-          bodies.map((b) => b.values),
-          signal,
-        );
+        for (const b of bodies) fileBodyFixes(object, b.values, b.emptied);
+        const results = blobs.length
+          ? [await createWithBlobs(api, chunk[0] as SourceRecord, bodies[0]?.values ?? {}, blobs, input, signal)]
+          : await save(
+              api,
+              object,
+              'create',
+              bodies.map((b) => b.values),
+              signal,
+            );
         chunk.forEach((r, n) => {
           const body = bodies[n] as (typeof bodies)[number];
           const result = results[n] as SaveResult;
@@ -227,6 +248,39 @@ async function save(
     // The whole call was refused: every record of it failed with that reason.
     const message = (err as Error).message;
     return records.map(() => ({ success: false, errors: [{ statusCode: 'CALL_REFUSED', message }] }));
+  }
+}
+
+/** One record created with its blob fields' content from the backup. */
+async function createWithBlobs(
+  api: SalesforceApi,
+  record: SourceRecord,
+  values: Record<string, unknown>,
+  fields: readonly string[],
+  input: WriteInput,
+  signal: AbortSignal,
+): Promise<SaveResult> {
+  let content: Record<string, string>;
+  try {
+    content = await blobValues(input.blob as BlobSource, record, fields, signal);
+  } catch (err) {
+    if (!(err instanceof BlobTooLarge)) throw err;
+    return { success: false, errors: [{ statusCode: 'FILE_TOO_LARGE', message: err.message }] };
+  }
+  input.step(`creating ${record.object} ${record.id} with its content`);
+  try {
+    const answer = await api.call(
+      `creating ${record.object} with its content`,
+      () => api.conn.sobject(record.object).create({ ...values, ...content } as never) as Promise<unknown>,
+      signal,
+    );
+    return answer as SaveResult;
+  } catch (err) {
+    if (err instanceof BudgetExhausted || err instanceof ServiceAuthError || (err as Error).name === 'AbortError') {
+      throw err;
+    }
+    const e = err as Error & { errorCode?: string };
+    return { success: false, errors: [{ statusCode: e.errorCode ?? 'CALL_REFUSED', message: e.message }] };
   }
 }
 

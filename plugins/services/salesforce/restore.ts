@@ -130,6 +130,7 @@ export async function restoreRecords(
       suffix: duplicateSuffix(now),
       signal: run.signal,
       step: run.step,
+      blob: async (object, id, field) => (await run.related(object))?.get(`${id}/${field}`),
     });
   // The options' wrappers: owners active (and automation off) only while the records are written;
   // each registers its undo as a recovery step first, so a crash cannot leave the org changed.

@@ -235,9 +235,55 @@ function normalise(org: Org, type: string, values: RecordValues): RecordValues {
 function create(org: Org, type: string, values: RecordValues, dry = false): SaveResult {
   const problem = invalid(org, type, values, true);
   if (problem) return problem;
+  // Blob fields (base64 in the JSON body) are kept apart from the record, as Salesforce does.
+  const blobs = new Map<string, Buffer>();
+  const rest: RecordValues = {};
+  for (const [k, v] of Object.entries(values)) {
+    const f = org.object(type)?.field(k);
+    if (f?.type !== 'base64' || v === null) {
+      rest[k] = v;
+      continue;
+    }
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/\r\n]*={0,2}$/.test(v)) {
+      return failed('INVALID_FIELD', `${f.name}: the value is not base64`, [f.name]);
+    }
+    blobs.set(f.name, Buffer.from(v, 'base64'));
+  }
+  const isFile = org.object(type)?.name === 'ContentVersion';
+  if (isFile) {
+    const missing = ['PathOnClient', 'VersionData'].filter((n) => !present(values, n));
+    if (missing.length)
+      return failed('REQUIRED_FIELD_MISSING', `Required fields are missing: [${missing.join(', ')}]`, missing);
+  }
   if (dry) return { success: true, errors: [] };
-  const id = org.insert(type, normalise(org, type, values));
+  if (isFile)
+    return {
+      id: createFile(org, normalise(org, type, rest), blobs.get('VersionData') as Buffer),
+      success: true,
+      errors: [],
+    };
+  const id = org.insert(type, normalise(org, type, rest));
+  // One blob field an object (Attachment / Document Body): the bytes by record id.
+  for (const bytes of blobs.values()) org.blobs.set(id, bytes);
   return { id, success: true, errors: [] };
+}
+
+/**
+ * A ContentVersion insert: a new version of ContentDocumentId, or else a new ContentDocument;
+ * Salesforce computes size, checksum and version number, and links a new file to its
+ * FirstPublishLocationId (a ContentDocumentLink, where the org has that object).
+ */
+function createFile(org: Org, values: RecordValues, bytes: Buffer): string {
+  const { ContentDocumentId, PathOnClient, FirstPublishLocationId, ...rest } = values;
+  const documentId = ContentDocumentId
+    ? String(ContentDocumentId)
+    : org.insert('ContentDocument', { Title: (rest.Title as string | null) ?? String(PathOnClient) });
+  const versionId = org.addFileVersion(documentId, bytes, String(PathOnClient));
+  org.update('ContentVersion', versionId, { ...rest, FirstPublishLocationId: FirstPublishLocationId ?? null });
+  if (!ContentDocumentId && FirstPublishLocationId && org.object('ContentDocumentLink')) {
+    org.insert('ContentDocumentLink', { ContentDocumentId: documentId, LinkedEntityId: FirstPublishLocationId });
+  }
+  return versionId;
 }
 
 function update(org: Org, type: string, id: string, values: RecordValues, dry = false): SaveResult {
