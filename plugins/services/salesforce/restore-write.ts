@@ -1,10 +1,12 @@
 // Carrying out a restore plan at the target through sObject Collections (200 records a call,
-// allOrNone false so one refused record does not stop the others): creates object by object in
+// allOrNone false so one refused record does not stop the others; a Bulk API 2.0 job past
+// restore-bulk's threshold; one create with its content for a record with blob fields): creates object by object in
 // insert order with lookups remapped to the new ids, then one pass of updates — Overwrite's
 // records, and the lookups created records had to leave out (self-lookups, cycles). Every record
 // gets a report row; a refused one carries Salesforce's error code and message.
 
 import { ServiceAuthError } from '../../../core/plugins/service.ts';
+import { BULK_JOB_MAX, BULK_WRITE_THRESHOLD, bulkSave } from './restore-bulk.ts';
 import {
   type BlobSource,
   BlobTooLarge,
@@ -53,6 +55,10 @@ export interface WriteInput {
   step(text: string): void;
   /** The backup's blob items: records with blob fields are created one by one with their content. */
   blob?: BlobSource;
+  /** More records than this of one object to create (or update) go through a Bulk API 2.0 job. */
+  bulkThreshold?: number;
+  /** Wait between a bulk job's status checks. */
+  bulkPollMs?: number;
 }
 
 interface SaveResult {
@@ -103,11 +109,12 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
       );
       const blobs = input.blob ? blobFields(objectInfo) : [];
       // Records with blob fields go one by one (one file's content in memory at a time).
-      const size = blobs.length ? 1 : COLLECTION_SIZE;
+      const bulk = !blobs.length && creates.length > (input.bulkThreshold ?? BULK_WRITE_THRESHOLD);
+      const size = blobs.length ? 1 : bulk ? BULK_JOB_MAX : COLLECTION_SIZE;
       for (let i = 0; i < creates.length; i += size) {
         signal.throwIfAborted();
         const chunk = creates.slice(i, i + size);
-        input.step(`creating ${object} records (${i + chunk.length} of ${creates.length})`);
+        input.step(`creating ${object} records (${i + chunk.length} of ${creates.length})${bulk ? ' (Bulk API)' : ''}`);
         const bodies = chunk.map((r) =>
           recordBody(objectInfo, r.values, targets, {
             forUpdate: false,
@@ -123,6 +130,7 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
               'create',
               bodies.map((b) => b.values),
               signal,
+              bulk ? (input.bulkPollMs ?? 2000) : undefined,
             );
         chunk.forEach((r, n) => {
           const body = bodies[n] as (typeof bodies)[number];
@@ -164,16 +172,19 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
           if (Object.keys(values).length) updates.push({ sourceId: r.id, id: current.targetId, values });
         }
       }
-      for (let i = 0; i < updates.length; i += COLLECTION_SIZE) {
+      const bulk = updates.length > (input.bulkThreshold ?? BULK_WRITE_THRESHOLD);
+      const size = bulk ? BULK_JOB_MAX : COLLECTION_SIZE;
+      for (let i = 0; i < updates.length; i += size) {
         signal.throwIfAborted();
-        const chunk = updates.slice(i, i + COLLECTION_SIZE);
-        input.step(`updating ${object} records (${i + chunk.length} of ${updates.length})`);
+        const chunk = updates.slice(i, i + size);
+        input.step(`updating ${object} records (${i + chunk.length} of ${updates.length})${bulk ? ' (Bulk API)' : ''}`);
         const results = await save(
           api,
           object,
           'update',
           chunk.map((u) => ({ Id: u.id, ...u.values })),
           signal,
+          bulk ? (input.bulkPollMs ?? 2000) : undefined,
         );
         chunk.forEach((u, n) => {
           const result = results[n] as SaveResult;
@@ -229,8 +240,11 @@ async function save(
   kind: 'create' | 'update',
   records: Record<string, unknown>[],
   signal: AbortSignal,
+  /** Through a Bulk API 2.0 job, polled this often; else sObject Collections. */
+  bulkPollMs?: number,
 ): Promise<SaveResult[]> {
   try {
+    if (bulkPollMs !== undefined) return await bulkSave(api, object, kind, records, signal, bulkPollMs);
     const sobject = api.conn.sobject(object);
     const answer = await api.call(
       `${kind === 'create' ? 'creating' : 'updating'} ${records.length} ${object} records`,

@@ -111,6 +111,7 @@ export async function restoreRecords(
   run: RestoreRun,
   now: Date,
   pollMs?: number,
+  bulkThreshold?: number,
 ): Promise<RestoreOutcome> {
   run.step('reading the backup and the target org');
   const prepared = await prepare(api, run);
@@ -131,6 +132,8 @@ export async function restoreRecords(
       signal: run.signal,
       step: run.step,
       blob: async (object, id, field) => (await run.related(object))?.get(`${id}/${field}`),
+      ...(pollMs !== undefined ? { bulkPollMs: pollMs } : {}),
+      ...(bulkThreshold !== undefined ? { bulkThreshold } : {}),
     });
   // The options' wrappers: owners active (and automation off) only while the records are written;
   // each registers its undo as a recovery step first, so a crash cannot leave the org changed.
