@@ -2,15 +2,8 @@
 // (restore-gather), planned against the target org (restore-plan), written through sObject
 // Collections (restore-write), reported per record as a CSV attached to the job
 // (restore-report). `planRecords` is the same gathering without writes, for the restore dialog.
-import type {
-  RestoreItem,
-  RestoreOutcome,
-  RestorePlan,
-  RestorePlanRun,
-  RestoreRun,
-} from '../../../core/plugins/service.ts';
+import type { RestoreOutcome, RestorePlan, RestorePlanRun, RestoreRun } from '../../../core/plugins/service.ts';
 import { withAutomationOff } from './automation.ts';
-import type { BackupSource } from './restore-gather.ts';
 import { gatherRecords } from './restore-gather.ts';
 import { type SalesforceRestoreOptions, salesforceRestoreOptions } from './restore-options.ts';
 import {
@@ -22,6 +15,7 @@ import {
   writeCalls,
 } from './restore-plan.ts';
 import { reportCounts, reportCsv } from './restore-report.ts';
+import { recordOf, snapshotSource } from './restore-source.ts';
 import { SalesforceTarget } from './restore-target.ts';
 import { type ReportRow, writeRecords } from './restore-write.ts';
 import type { SalesforceApi } from './session.ts';
@@ -29,16 +23,6 @@ import { withOwnersActive } from './users.ts';
 
 /** The default share of the org's daily API requests a restore may use, as for backups. */
 const DEFAULT_LIMIT_PERCENT = 75;
-
-async function text(item: RestoreItem): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const chunk of item.content()) parts.push(Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(parts).toString('utf8');
-}
-
-async function parse(item: RestoreItem): Promise<Record<string, unknown>> {
-  return JSON.parse(await text(item)) as Record<string, unknown>;
-}
 
 interface Prepared {
   options: SalesforceRestoreOptions;
@@ -63,32 +47,15 @@ async function prepare(api: SalesforceApi, run: RestorePlanRun): Promise<Prepare
     // Blob fields (`<Id>/<Field>`) are restored with their records by the files restore.
     if (item.kind !== 'record') continue;
     run.signal.throwIfAborted();
-    chosen.push({ object, id: item.key, values: await parse(item), depth: 0 });
+    chosen.push({ object, id: item.key, values: await recordOf(item), depth: 0 });
     target.learn(object, item.key);
   }
-  const cache = new Map<string, Promise<Map<string, Record<string, unknown>> | undefined>>();
-  const source: BackupSource = {
-    records(name) {
-      let found = cache.get(name);
-      if (!found) {
-        found = (async () => {
-          const snapshot = await run.related(name);
-          if (!snapshot) return undefined;
-          const rows = new Map<string, Record<string, unknown>>();
-          for await (const item of snapshot.items()) {
-            if (item.kind !== 'record') continue;
-            run.signal.throwIfAborted();
-            rows.set(item.key, await parse(item));
-            if (rows.size === 1) target.learn(name, item.key);
-          }
-          return rows;
-        })();
-        cache.set(name, found);
-      }
-      return found;
-    },
-  };
-  // Every object with a snapshot teaches the target its key prefix (polymorphic lookups).
+  const source = snapshotSource(
+    (name) => run.related(name),
+    (name, id) => target.learn(name, id),
+    run.signal,
+  );
+  // Every snapshot read teaches the target its object's key prefix (polymorphic lookups).
   const gathered = await gatherRecords(chosen, options.hierarchyDepth, source, target, run.signal);
   const info = new Map<string, ObjectInfo>();
   const unknown: SourceRecord[] = [];
