@@ -6,7 +6,10 @@
 // fields (REQUIRED_FIELD_MISSING), lookups to ids that do not exist or name another object
 // (INVALID_CROSS_REFERENCE_KEY) or to records in the recycle bin (ENTITY_IS_DELETED). New
 // records get ids with the object's key prefix; every write moves SystemModstamp, so the next
-// backup sees it. The server counts each call against the org's API budget like a read.
+// backup sees it. Blob fields (Attachment Body, VersionData) come base64 in the JSON body and are
+// stored apart (`org.blobs`); a ContentVersion insert needs PathOnClient and VersionData, makes a
+// new ContentDocument (or a new version of ContentDocumentId) and links a new file to its
+// FirstPublishLocationId with a ContentDocumentLink. The server counts each call against the org's API budget like a read.
 import { ApiError, type FieldDef, type FieldValue, type Org, type RecordValues, restError } from './model.ts';
 
 /** The system fields Salesforce sets itself. */
