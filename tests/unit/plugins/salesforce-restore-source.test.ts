@@ -1,6 +1,7 @@
 // The restore's view of the backup reads children in one streamed pass over the child object's
 // snapshot, keeping only the records whose lookup names a parent being restored, and reads
 // records by id through the snapshot's index without listing it.
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { RelatedSnapshot, RestoreItem } from '../../../core/plugins/service.ts';
 import { snapshotSource } from '../../../plugins/services/salesforce/restore-source.ts';
@@ -11,9 +12,9 @@ function snapshot(records: Record<string, unknown>[]) {
     key: r.Id as string,
     kind: 'record',
     size: 0,
-    content: async function* () {
+    content: () => {
       counts.read++;
-      yield Buffer.from(JSON.stringify(r));
+      return Readable.from([Buffer.from(JSON.stringify(r))]);
     },
   });
   const related: RelatedSnapshot = {
@@ -26,7 +27,7 @@ function snapshot(records: Record<string, unknown>[]) {
     items: async function* () {
       counts.listed++;
       for (const r of records) yield item(r);
-      yield { key: `${records[0]?.Id}/Body`, kind: 'blob', size: 3, content: async function* () {} };
+      yield { key: `${records[0]?.Id}/Body`, kind: 'blob', size: 3, content: () => Readable.from([]) };
     },
   };
   return { related, counts };
