@@ -8,16 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { csvCell } from '../../../core/plugins/csv.ts';
 import type { SalesforceApi } from './session.ts';
 
-/**
- * Above this many records of one object to insert (or update), a Bulk API 2.0 job is used: 2,000
- * records are 10 collection calls; a job is about 6 calls plus a few status checks, and its
- * records count against the Bulk API's own daily allowance, not the request budget.
- */
-export const BULK_WRITE_THRESHOLD = 2_000;
-
-/** Records per job: the CSV upload stays a few MB, well under the API's 100 MB per job. */
-export const BULK_JOB_MAX = 10_000;
-
 export interface BulkSaveResult {
   id?: string;
   success: boolean;

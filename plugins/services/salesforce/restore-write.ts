@@ -6,7 +6,7 @@
 // gets a report row; a refused one carries Salesforce's error code and message.
 
 import { ServiceAuthError } from '../../../core/plugins/service.ts';
-import { BULK_JOB_MAX, BULK_WRITE_THRESHOLD, bulkSave } from './restore-bulk.ts';
+import { bulkSave } from './restore-bulk.ts';
 import {
   type BlobSource,
   BlobTooLarge,
@@ -18,6 +18,8 @@ import {
 import {
   type Action,
   actionOf,
+  BULK_JOB_MAX,
+  BULK_WRITE_THRESHOLD,
   COLLECTION_SIZE,
   type LookupTargets,
   mapLookup,
