@@ -1,19 +1,25 @@
 // Files restored with their records: a record with blob fields (ContentVersion VersionData,
 // Attachment / Document Body) is created on its own, its content read from the backup's
-// `<Id>/<Field>` item and sent base64 in the JSON body of one sObject create (as jsforce does; the
-// sObject Collections carry no blobs). A ContentVersion is always created as a new file (a new
+// `<Id>/<Field>` item: up to 1 MiB base64 in the JSON body of one sObject create (as jsforce
+// does; the sObject Collections carry no blobs), larger as Salesforce's multipart form, streamed
+// from the repository to the connection (memory does not grow with the file). A ContentVersion is always created as a new file (a new
 // ContentDocument): FirstPublishLocationId, remapped like any lookup, links it to the restored
 // record (Salesforce makes the ContentDocumentLink); only the latest version of a file is restored.
+import { randomUUID } from 'node:crypto';
 import type { RestoreItem } from '../../../core/plugins/service.ts';
 import type { ObjectInfo, SourceRecord } from './restore-plan.ts';
+import type { SalesforceApi } from './session.ts';
 
 /**
- * The largest file sent: Salesforce refuses a non-multipart request body over 50 MB, and base64
- * makes 4 bytes of 3, so about 37.5 MB of content; a little is kept for the record's other fields.
- * While one file is sent, the content, its base64 text and the JSON body are held in memory
- * (about 3.7 times the file's size); files are sent one at a time.
+ * Files up to this size go base64 in a JSON body: the content, its base64 text and the body are
+ * in memory (about 3.7 times the file) for one call; larger ones are streamed as multipart.
  */
-export const MAX_INLINE_BLOB = 37_000_000;
+export const MULTIPART_FROM = 1024 * 1024;
+
+/** Salesforce's limits for a multipart blob insert: 2 GB for a ContentVersion, 500 MB otherwise. */
+export function maxBlob(object: string): number {
+  return object === 'ContentVersion' ? 2_000_000_000 : 500_000_000;
+}
 
 /** Reads a blob item of the backup: `<Id>/<Field>` of the record's object. */
 export type BlobSource = (object: string, id: string, field: string) => Promise<RestoreItem | undefined>;
@@ -38,9 +44,9 @@ export function fileBodyFixes(object: string, body: Record<string, unknown>, emp
 }
 
 export class BlobTooLarge extends Error {
-  constructor(field: string, size: number) {
+  constructor(field: string, size: number, max: number) {
     super(
-      `${field} is ${size} bytes, more than the ${MAX_INLINE_BLOB} bytes one JSON create can carry; not restored (download it from the backup)`,
+      `${field} is ${size} bytes, more than the ${max} bytes Salesforce takes in one upload; not restored (download it from the backup)`,
     );
     this.name = 'BlobTooLarge';
   }
@@ -57,7 +63,7 @@ export async function blobValues(
   for (const field of fields) {
     const item = await blob(record.object, record.id, field);
     if (!item) continue;
-    if (item.size > MAX_INLINE_BLOB) throw new BlobTooLarge(field, item.size);
+    if (item.size > MULTIPART_FROM) throw new Error(`${record.id}/${field} is sent as multipart, not inline`);
     const bytes = Buffer.allocUnsafe(item.size);
     let at = 0;
     for await (const chunk of item.content()) {
@@ -71,4 +77,91 @@ export async function blobValues(
     out[field] = bytes.subarray(0, at).toString('base64');
   }
   return out;
+}
+
+/** The record's blob over MULTIPART_FROM, if it has one (checked against Salesforce's limit). */
+export async function largeBlob(
+  blob: BlobSource,
+  record: SourceRecord,
+  fields: readonly string[],
+): Promise<{ field: string; item: RestoreItem } | undefined> {
+  for (const field of fields) {
+    const item = await blob(record.object, record.id, field);
+    if (!item || item.size <= MULTIPART_FROM) continue;
+    if (item.size > maxBlob(record.object)) throw new BlobTooLarge(field, item.size, maxBlob(record.object));
+    return { field, item };
+  }
+  return undefined;
+}
+
+interface Answer {
+  id?: string;
+  success: boolean;
+  errors?: { statusCode?: string; message?: string }[];
+}
+
+/**
+ * One record created with its blob as Salesforce's multipart form: the fields as JSON in a part
+ * named entity_content (ContentVersion) or entity_<object>, then the content, streamed from the
+ * backup. jsforce buffers request bodies, so this one goes through fetch with the session's token;
+ * a refused session is renewed by one jsforce call and the upload sent again.
+ */
+export async function createMultipart(
+  api: SalesforceApi,
+  record: SourceRecord,
+  values: Record<string, unknown>,
+  blob: { field: string; item: RestoreItem },
+  signal: AbortSignal,
+): Promise<Answer> {
+  const boundary = `holdfast-${randomUUID()}`;
+  const entity = record.object === 'ContentVersion' ? 'entity_content' : `entity_${record.object.toLowerCase()}`;
+  const fileName = String(values.PathOnClient ?? values.Name ?? record.id).replace(/["\r\n]/g, '_');
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="${entity}"\r\nContent-Type: application/json\r\n\r\n${JSON.stringify(values)}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="${blob.field}"; filename="${fileName}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const send = async (): Promise<Response> => {
+    const { conn } = api;
+    async function* body() {
+      yield head;
+      for await (const chunk of blob.item.content()) yield chunk as Uint8Array;
+      yield tail;
+    }
+    return fetch(`${conn.instanceUrl}/services/data/v${conn.version}/sobjects/${record.object}/`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${conn.accessToken}`,
+        'Content-Type': `multipart/form-data; boundary=${boundary}`,
+        'Content-Length': String(head.length + blob.item.size + tail.length),
+      },
+      body: body() as unknown as BodyInit,
+      duplex: 'half',
+      signal,
+    } as RequestInit);
+  };
+  const what = `uploading ${record.object} ${blob.field} of ${record.id} (${blob.item.size} bytes)`;
+  let res = await api.call(what, async () => check(await send()), signal);
+  if (res.status === 401) {
+    // The token expired: one jsforce call renews it (its refresh), then the upload goes again.
+    await api.call('renewing the session', () => api.conn.request('/limits'), signal);
+    res = await api.call(what, async () => check(await send()), signal);
+  }
+  const answer = (await res.json().catch(() => undefined)) as unknown;
+  if (res.ok) return answer as Answer;
+  const errors = Array.isArray(answer) ? (answer as { errorCode?: string; message?: string }[]) : [];
+  return {
+    success: false,
+    errors: errors.length
+      ? errors.map((e) => ({ statusCode: e.errorCode ?? 'UNKNOWN', message: e.message ?? '' }))
+      : [{ statusCode: `HTTP_${res.status}`, message: res.statusText }],
+  };
+}
+
+/** 5xx and throttling as jsforce reports them, so the call is retried like any other. */
+function check(res: Response): Response {
+  if (res.status >= 500 || res.status === 429) {
+    throw Object.assign(new Error(`HTTP ${res.status} ${res.statusText}`), { errorCode: `ERROR_HTTP_${res.status}` });
+  }
+  return res;
 }

@@ -12,8 +12,10 @@ import {
   BlobTooLarge,
   blobFields,
   blobValues,
+  createMultipart,
   fileBodyFixes,
   isEarlierVersion,
+  largeBlob,
 } from './restore-files.ts';
 import {
   type Action,
@@ -278,12 +280,20 @@ async function createWithBlobs(
 ): Promise<SaveResult> {
   let content: Record<string, string>;
   try {
+    const large = await largeBlob(input.blob as BlobSource, record, fields);
+    input.step(`creating ${record.object} ${record.id} with its content`);
+    if (large) return await createMultipart(api, record, values, large, signal);
     content = await blobValues(input.blob as BlobSource, record, fields, signal);
   } catch (err) {
-    if (!(err instanceof BlobTooLarge)) throw err;
-    return { success: false, errors: [{ statusCode: 'FILE_TOO_LARGE', message: err.message }] };
+    if (err instanceof BlobTooLarge) {
+      return { success: false, errors: [{ statusCode: 'FILE_TOO_LARGE', message: err.message }] };
+    }
+    if (err instanceof BudgetExhausted || err instanceof ServiceAuthError || (err as Error).name === 'AbortError') {
+      throw err;
+    }
+    const e = err as Error & { errorCode?: string };
+    return { success: false, errors: [{ statusCode: e.errorCode ?? 'CALL_REFUSED', message: e.message }] };
   }
-  input.step(`creating ${record.object} ${record.id} with its content`);
   try {
     const answer = await api.call(
       `creating ${record.object} with its content`,

@@ -63,13 +63,17 @@ export function writeRecords(
   url: URL,
   org: Org,
   body: Buffer,
+  contentType = '',
 ): WriteAnswer | undefined {
   if (resource === '/composite/sobjects') return collection(method, url, org, body);
   const m = /^\/sobjects\/(\w+)(?:\/(\w+))?$/.exec(resource);
   if (!m || method === 'GET') return undefined;
   const [, type, id] = m as unknown as [string, string, string | undefined];
   if (!id && method === 'POST') {
-    const result = create(org, type, json(body) as RecordValues);
+    const values = contentType.startsWith('multipart/form-data')
+      ? multipart(type, contentType, body)
+      : (json(body) as RecordValues);
+    const result = create(org, type, values);
     if (!result.success) throw errorsOf(result);
     return { status: 201, body: result };
   }
@@ -110,6 +114,39 @@ function collection(method: string, url: URL, org: Org, body: Buffer): WriteAnsw
     return update(org, type, target, rest, dry);
   });
   return { status: 200, body: results };
+}
+
+/**
+ * A blob insert as a multipart form (Salesforce's "Insert or Update Blob Data"): the record's
+ * fields as JSON in a part named entity_content (ContentVersion) or entity_<object>, then the
+ * bytes in a part named by the blob field. Returns the record with the blob base64, as a JSON
+ * insert would carry it.
+ */
+function multipart(type: string, contentType: string, body: Buffer): RecordValues {
+  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
+  const bad = (message: string) => restError(400, 'INVALID_MULTIPART_REQUEST', message);
+  if (!boundary) throw bad('The multipart request has no boundary.');
+  const entity = type.toLowerCase() === 'contentversion' ? 'entity_content' : `entity_${type.toLowerCase()}`;
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: { name: string; data: Buffer }[] = [];
+  let at = body.indexOf(delimiter);
+  while (at >= 0) {
+    const start = at + delimiter.length;
+    if (body.subarray(start, start + 2).toString() === '--') break;
+    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), start);
+    if (next < 0) throw bad('The multipart request is not terminated.');
+    const part = body.subarray(start + 2, next);
+    const split = part.indexOf('\r\n\r\n');
+    const head = part.subarray(0, split).toString();
+    const name = /name="([^"]+)"/.exec(head)?.[1] ?? '';
+    parts.push({ name, data: part.subarray(split + 4) });
+    at = next + 2;
+  }
+  const [first, ...files] = parts;
+  if (first?.name !== entity) throw bad(`The first part must be ${entity}, the record's fields as JSON.`);
+  const values = json(first.data) as RecordValues;
+  for (const f of files) values[f.name] = f.data.toString('base64');
+  return values;
 }
 
 function tooMany(n: number): void {

@@ -1,6 +1,7 @@
 // Files restored with their records: a deleted Account with a file published to it (ContentVersion
 // FirstPublishLocationId, which makes the ContentDocumentLink) and an Attachment comes back with
-// both linked to the new Account id and their content byte-identical, queried at the stand-in.
+// both linked to the new Account id and their content byte-identical, queried at the stand-in;
+// a large file goes as a multipart upload streamed from the backup.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IOrganization } from '../../../core/identity/entities.ts';
@@ -123,5 +124,42 @@ describe('Salesforce restore of files with their records', () => {
     expect(version).toMatchObject({ Title: 'Contract', PathOnClient: 'Contract.pdf', IsLatest: true });
     expect(version?.Checksum).toBe(md5(fileBytes));
     expect(sf.blobs.get(version?.Id as string)?.equals(fileBytes)).toBe(true);
+  });
+
+  it('sends a large file as a multipart upload streamed from the backup, content identical', async () => {
+    const sf = s.fake.org;
+    const account = sf.insert('Account', { Name: 'Large Files Co' });
+    // Past the 1 MiB that go base64 in a JSON body.
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 11)) & 0xff;
+    const { documentId, versionId } = sf.addFile('Drawing', big, 'dwg');
+    sf.update('ContentVersion', versionId, { FirstPublishLocationId: account });
+    await backup(s, taskId, ['Account', 'ContentVersion']);
+    sf.delete('Account', account);
+    sf.delete('ContentVersion', versionId);
+    sf.delete('ContentDocument', documentId);
+    const multipartBefore = s.fake.requests.get('multipart') ?? 0;
+
+    const accountEntity = await entity(s, taskId, 'Account');
+    const started = await startRestore(startContext(s.h, org), {
+      taskId,
+      entityId: accountEntity.id,
+      snapshotId: accountEntity.lastSnapshotId as string,
+      keys: [account],
+      mode: 'in_place',
+      options: { recordMode: 'bypass', hierarchyDepth: 1 },
+    });
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+    expect(job.error).toBeNull();
+    expect(job.result?.counts).toMatchObject({ created: 2, failed: 0 });
+    expect((s.fake.requests.get('multipart') ?? 0) - multipartBefore).toBe(1);
+
+    const [restored] = live(sf, 'Account', (v) => v.Name === 'Large Files Co');
+    const [link] = live(sf, 'ContentDocumentLink', (v) => v.LinkedEntityId === restored?.Id);
+    const [version] = live(sf, 'ContentVersion', (v) => v.ContentDocumentId === link?.ContentDocumentId);
+    expect(version).toMatchObject({ Title: 'Drawing', PathOnClient: 'Drawing.dwg', ContentSize: big.length });
+    expect(version?.Checksum).toBe(md5(big));
+    expect(sf.blobs.get(version?.Id as string)?.equals(big)).toBe(true);
   });
 });
