@@ -135,7 +135,7 @@ export async function createMultipart(
         'Content-Type': `multipart/form-data; boundary=${boundary}`,
         'Content-Length': String(head.length + blob.item.size + tail.length),
       },
-      body: body() as unknown as BodyInit,
+      body: body() as unknown as RequestInit['body'],
       duplex: 'half',
       signal,
     } as RequestInit);
