@@ -27,3 +27,4 @@ await benchDropbox();
 // Salesforce in its own process: its stand-in holds the 1M-record org in memory (the appliance it
 // backs up runs as a process of its own, whose peak RSS it prints).
 spawnSync(process.execPath, [fileURLToPath(new URL('./salesforce.ts', import.meta.url))], { stdio: 'inherit' });
+spawnSync(process.execPath, [fileURLToPath(new URL('./salesforce-restore.ts', import.meta.url))], { stdio: 'inherit' });

@@ -66,6 +66,8 @@ export interface ConnectOptions {
   bulkThreshold?: number;
   /** Wait between status checks of a bulk query job and of a metadata retrieve. */
   bulkPollMs?: number;
+  /** A restore writes more records of one object than this through a Bulk API 2.0 job (tests lower it). */
+  bulkWriteThreshold?: number;
 }
 
 export async function connectSalesforce(
@@ -155,7 +157,7 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
     const options = salesforceRestoreOptions.parse(run.options);
     if (run.entity.kind === DATA) {
       const { restoreRecords } = await import('./restore.ts');
-      return restoreRecords(this.api, run, new Date(), this.#options.bulkPollMs);
+      return restoreRecords(this.api, run, new Date(), this.#options.bulkPollMs, this.#options.bulkWriteThreshold);
     }
     const objects = options.disableAutomation ? (options.automationObjects ?? []) : [];
     const deploy = () => restoreMetadata(this.api, run, this.#options.bulkPollMs);

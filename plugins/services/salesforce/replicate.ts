@@ -41,14 +41,14 @@ export async function replicaRecords(
     for (const object of objects) {
       if (NOT_REPLICATED.test(object)) continue;
       signal.throwIfAborted();
-      for (const [id, values] of (await source.records(object)) ?? []) chosen.push({ object, id, values, depth: 0 });
+      for await (const [id, values] of source.all(object)) chosen.push({ object, id, values, depth: 0 });
     }
     return chosen;
   }
   for (const parent of options.parents) {
     const keep = parseWhere(parent.where);
     let taken = 0;
-    for (const [id, values] of (await source.records(parent.object)) ?? []) {
+    for await (const [id, values] of source.all(parent.object)) {
       if (parent.limit !== undefined && taken >= parent.limit) break;
       if (!keep(values)) continue;
       chosen.push({ object: parent.object, id, values, depth: 0 });

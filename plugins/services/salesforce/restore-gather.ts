@@ -4,10 +4,24 @@
 // backup and asks the target which ids live there; writes nothing.
 import { isRequiredLookup, type ObjectInfo, type SourceRecord } from './restore-plan.ts';
 
-/** The backup at the restore's point in time. */
+/** A lookup field of a child object and the parent ids it must name. */
+export interface ChildLink {
+  field: string;
+  parents: ReadonlySet<string>;
+}
+
+/**
+ * The backup at the restore's point in time. Neither call holds a whole snapshot: children are
+ * found in one pass over the child object's snapshot keeping only the matching records, and
+ * records are read by id.
+ */
 export interface BackupSource {
-  /** Every record of an object's snapshot (id → fields), or undefined without one. */
-  records(object: string): Promise<ReadonlyMap<string, Record<string, unknown>> | undefined>;
+  /** The records of an object's snapshot whose field of one of `links` names one of its parents. */
+  children(object: string, links: readonly ChildLink[]): Promise<Map<string, Record<string, unknown>>>;
+  /** These records of an object's snapshot (those it has), id → fields. */
+  records(object: string, ids: readonly string[]): Promise<Map<string, Record<string, unknown>>>;
+  /** Every record of an object's snapshot, streamed (a replicate's parents). */
+  all(object: string): AsyncIterable<[string, Record<string, unknown>]>;
 }
 
 /** The org written to. */
@@ -44,22 +58,31 @@ export async function gatherRecords(
   for (let level = 1; level <= depth && frontier.length; level++) {
     signal.throwIfAborted();
     const next: SourceRecord[] = [];
-    const byObject = groupBy(frontier, (r) => r.object);
-    for (const [object, parents] of byObject) {
-      const ids = new Set(parents.map((p) => p.id));
+    // Every child object of this level's parents, with the fields that name them: one pass each.
+    const links = new Map<string, Map<string, Set<string>>>();
+    for (const [object, parents] of groupBy(frontier, (r) => r.object)) {
       const info = await target.info(object);
       for (const child of info?.children ?? []) {
         if (NOT_CHILDREN.test(child.object) || SYSTEM_LOOKUPS.has(child.field)) continue;
         const childInfo = await target.info(child.object);
         if (!childInfo?.createable) continue;
-        const rows = await source.records(child.object);
-        for (const [id, values] of rows ?? []) {
-          const parent = values[child.field];
-          if (set.has(id) || typeof parent !== 'string' || !ids.has(parent)) continue;
-          const record = { object: child.object, id, values, depth: level };
-          set.set(id, record);
-          next.push(record);
-        }
+        const fields = links.get(child.object) ?? new Map<string, Set<string>>();
+        links.set(child.object, fields);
+        const ids = fields.get(child.field) ?? new Set<string>();
+        fields.set(child.field, ids);
+        for (const p of parents) ids.add(p.id);
+      }
+    }
+    for (const [object, fields] of links) {
+      const found = await source.children(
+        object,
+        [...fields].map(([field, parents]) => ({ field, parents })),
+      );
+      for (const [id, values] of found) {
+        if (set.has(id)) continue;
+        const record = { object, id, values, depth: level };
+        set.set(id, record);
+        next.push(record);
       }
     }
     frontier = next;
@@ -84,7 +107,10 @@ export async function gatherRecords(
     for (const [object, ids] of wanted) {
       const found = await target.live(object, [...ids]);
       for (const id of found) live.add(id);
-      const rows = await source.records(object);
+      const rows = await source.records(
+        object,
+        [...ids].filter((id) => !found.has(id) && !set.has(id)),
+      );
       for (const id of ids) {
         const values = rows?.get(id);
         if (found.has(id) || !values || set.has(id)) continue;

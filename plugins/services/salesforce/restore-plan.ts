@@ -183,6 +183,19 @@ export function duplicateSuffix(at: Date): string {
 /** Sobject Collections take at most 200 records a call. */
 export const COLLECTION_SIZE = 200;
 
+/**
+ * Above this many records of one object to insert (or update), a Bulk API 2.0 job is used: 2,000
+ * records are 10 collection calls; a job is about 6 calls plus a few status checks, and its
+ * records count against the Bulk API's own daily allowance, not the request budget.
+ */
+export const BULK_WRITE_THRESHOLD = 2_000;
+
+/** A job's calls when it completes at the first status check (create, upload, close, check, 2 results). */
+export const BULK_JOB_CALLS = 6;
+
+/** Records per job: the CSV upload stays a few MB, well under the API's 100 MB per job. */
+export const BULK_JOB_MAX = 10_000;
+
 export interface PlanCounts {
   object: string;
   records: number;
@@ -216,6 +229,9 @@ export function planCounts(
  */
 export function writeCalls(counts: readonly PlanCounts[], deferredObjects: number): number {
   let calls = deferredObjects;
-  for (const c of counts) calls += Math.ceil(c.create / COLLECTION_SIZE) + Math.ceil(c.update / COLLECTION_SIZE);
+  // As restore-write sends them: a Bulk API job per 10,000 past the threshold, else collections.
+  const of = (n: number) =>
+    n > BULK_WRITE_THRESHOLD ? Math.ceil(n / BULK_JOB_MAX) * BULK_JOB_CALLS : Math.ceil(n / COLLECTION_SIZE);
+  for (const c of counts) calls += of(c.create) + of(c.update);
   return calls;
 }

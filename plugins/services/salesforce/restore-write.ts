@@ -1,13 +1,27 @@
 // Carrying out a restore plan at the target through sObject Collections (200 records a call,
-// allOrNone false so one refused record does not stop the others): creates object by object in
+// allOrNone false so one refused record does not stop the others; a Bulk API 2.0 job past
+// restore-bulk's threshold; one create with its content for a record with blob fields): creates object by object in
 // insert order with lookups remapped to the new ids, then one pass of updates — Overwrite's
 // records, and the lookups created records had to leave out (self-lookups, cycles). Every record
 // gets a report row; a refused one carries Salesforce's error code and message.
 
 import { ServiceAuthError } from '../../../core/plugins/service.ts';
+import { bulkSave } from './restore-bulk.ts';
+import {
+  type BlobSource,
+  BlobTooLarge,
+  blobFields,
+  blobValues,
+  createMultipart,
+  fileBodyFixes,
+  isEarlierVersion,
+  largeBlob,
+} from './restore-files.ts';
 import {
   type Action,
   actionOf,
+  BULK_JOB_MAX,
+  BULK_WRITE_THRESHOLD,
   COLLECTION_SIZE,
   type LookupTargets,
   mapLookup,
@@ -43,6 +57,12 @@ export interface WriteInput {
   suffix: string;
   signal: AbortSignal;
   step(text: string): void;
+  /** The backup's blob items: records with blob fields are created one by one with their content. */
+  blob?: BlobSource;
+  /** More records than this of one object to create (or update) go through a Bulk API 2.0 job. */
+  bulkThreshold?: number;
+  /** Wait between a bulk job's status checks. */
+  bulkPollMs?: number;
 }
 
 interface SaveResult {
@@ -57,7 +77,8 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
   const remapped = new Map<string, string>();
   const pending = new Set<string>();
   for (const r of records) {
-    const action = actionOf(mode, live.has(r.id));
+    const earlier = isEarlierVersion(r);
+    const action = earlier ? 'skip' : actionOf(mode, live.has(r.id));
     rows.set(r.id, {
       object: r.object,
       sourceId: r.id,
@@ -65,7 +86,11 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
       action,
       result: action === 'skip' ? 'skipped' : 'failed',
       errorCode: '',
-      message: action === 'skip' ? 'exists at the target: left untouched (Bypass)' : '',
+      message: earlier
+        ? 'an earlier version of the file: its latest version is restored'
+        : action === 'skip'
+          ? 'exists at the target: left untouched (Bypass)'
+          : '',
       notes: [],
     });
     if (action === 'create') pending.add(r.id);
@@ -86,23 +111,31 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
         records.filter((r) => r.object === object && pending.has(r.id)),
         objectInfo,
       );
-      for (let i = 0; i < creates.length; i += COLLECTION_SIZE) {
+      const blobs = input.blob ? blobFields(objectInfo) : [];
+      // Records with blob fields go one by one (one file's content in memory at a time).
+      const bulk = !blobs.length && creates.length > (input.bulkThreshold ?? BULK_WRITE_THRESHOLD);
+      const size = blobs.length ? 1 : bulk ? BULK_JOB_MAX : COLLECTION_SIZE;
+      for (let i = 0; i < creates.length; i += size) {
         signal.throwIfAborted();
-        const chunk = creates.slice(i, i + COLLECTION_SIZE);
-        input.step(`creating ${object} records (${i + chunk.length} of ${creates.length})`);
+        const chunk = creates.slice(i, i + size);
+        input.step(`creating ${object} records (${i + chunk.length} of ${creates.length})${bulk ? ' (Bulk API)' : ''}`);
         const bodies = chunk.map((r) =>
           recordBody(objectInfo, r.values, targets, {
             forUpdate: false,
             ...(mode === 'duplicate' && live.has(r.id) ? { suffix: input.suffix } : {}),
           }),
         );
-        const results = await save(
-          api,
-          object,
-          'create',
-          bodies.map((b) => b.values),
-          signal,
-        );
+        for (const b of bodies) fileBodyFixes(object, b.values, b.emptied);
+        const results = blobs.length
+          ? [await createWithBlobs(api, chunk[0] as SourceRecord, bodies[0]?.values ?? {}, blobs, input, signal)]
+          : await save(
+              api,
+              object,
+              'create',
+              bodies.map((b) => b.values),
+              signal,
+              bulk ? (input.bulkPollMs ?? 2000) : undefined,
+            );
         chunk.forEach((r, n) => {
           const body = bodies[n] as (typeof bodies)[number];
           const result = results[n] as SaveResult;
@@ -143,16 +176,19 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
           if (Object.keys(values).length) updates.push({ sourceId: r.id, id: current.targetId, values });
         }
       }
-      for (let i = 0; i < updates.length; i += COLLECTION_SIZE) {
+      const bulk = updates.length > (input.bulkThreshold ?? BULK_WRITE_THRESHOLD);
+      const size = bulk ? BULK_JOB_MAX : COLLECTION_SIZE;
+      for (let i = 0; i < updates.length; i += size) {
         signal.throwIfAborted();
-        const chunk = updates.slice(i, i + COLLECTION_SIZE);
-        input.step(`updating ${object} records (${i + chunk.length} of ${updates.length})`);
+        const chunk = updates.slice(i, i + size);
+        input.step(`updating ${object} records (${i + chunk.length} of ${updates.length})${bulk ? ' (Bulk API)' : ''}`);
         const results = await save(
           api,
           object,
           'update',
           chunk.map((u) => ({ Id: u.id, ...u.values })),
           signal,
+          bulk ? (input.bulkPollMs ?? 2000) : undefined,
         );
         chunk.forEach((u, n) => {
           const result = results[n] as SaveResult;
@@ -208,8 +244,11 @@ async function save(
   kind: 'create' | 'update',
   records: Record<string, unknown>[],
   signal: AbortSignal,
+  /** Through a Bulk API 2.0 job, polled this often; else sObject Collections. */
+  bulkPollMs?: number,
 ): Promise<SaveResult[]> {
   try {
+    if (bulkPollMs !== undefined) return await bulkSave(api, object, kind, records, signal, bulkPollMs);
     const sobject = api.conn.sobject(object);
     const answer = await api.call(
       `${kind === 'create' ? 'creating' : 'updating'} ${records.length} ${object} records`,
@@ -227,6 +266,47 @@ async function save(
     // The whole call was refused: every record of it failed with that reason.
     const message = (err as Error).message;
     return records.map(() => ({ success: false, errors: [{ statusCode: 'CALL_REFUSED', message }] }));
+  }
+}
+
+/** One record created with its blob fields' content from the backup. */
+async function createWithBlobs(
+  api: SalesforceApi,
+  record: SourceRecord,
+  values: Record<string, unknown>,
+  fields: readonly string[],
+  input: WriteInput,
+  signal: AbortSignal,
+): Promise<SaveResult> {
+  let content: Record<string, string>;
+  try {
+    const large = await largeBlob(input.blob as BlobSource, record, fields);
+    input.step(`creating ${record.object} ${record.id} with its content`);
+    if (large) return await createMultipart(api, record, values, large, signal);
+    content = await blobValues(input.blob as BlobSource, record, fields, signal);
+  } catch (err) {
+    if (err instanceof BlobTooLarge) {
+      return { success: false, errors: [{ statusCode: 'FILE_TOO_LARGE', message: err.message }] };
+    }
+    if (err instanceof BudgetExhausted || err instanceof ServiceAuthError || (err as Error).name === 'AbortError') {
+      throw err;
+    }
+    const e = err as Error & { errorCode?: string };
+    return { success: false, errors: [{ statusCode: e.errorCode ?? 'CALL_REFUSED', message: e.message }] };
+  }
+  try {
+    const answer = await api.call(
+      `creating ${record.object} with its content`,
+      () => api.conn.sobject(record.object).create({ ...values, ...content } as never) as Promise<unknown>,
+      signal,
+    );
+    return answer as SaveResult;
+  } catch (err) {
+    if (err instanceof BudgetExhausted || err instanceof ServiceAuthError || (err as Error).name === 'AbortError') {
+      throw err;
+    }
+    const e = err as Error & { errorCode?: string };
+    return { success: false, errors: [{ statusCode: e.errorCode ?? 'CALL_REFUSED', message: e.message }] };
   }
 }
 

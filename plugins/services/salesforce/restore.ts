@@ -2,16 +2,9 @@
 // (restore-gather), planned against the target org (restore-plan), written through sObject
 // Collections (restore-write), reported per record as a CSV attached to the job
 // (restore-report). `planRecords` is the same gathering without writes, for the restore dialog.
-import type {
-  RestoreItem,
-  RestoreOutcome,
-  RestorePlan,
-  RestorePlanRun,
-  RestoreRun,
-} from '../../../core/plugins/service.ts';
+import type { RestoreOutcome, RestorePlan, RestorePlanRun, RestoreRun } from '../../../core/plugins/service.ts';
 import { withAutomationOff } from './automation.ts';
 import { anonymizationKey, anonymizeRecords, checkReplicateTarget, replicaRecords } from './replicate.ts';
-import type { BackupSource } from './restore-gather.ts';
 import { gatherRecords } from './restore-gather.ts';
 import { type SalesforceRestoreOptions, salesforceRestoreOptions } from './restore-options.ts';
 import {
@@ -23,6 +16,7 @@ import {
   writeCalls,
 } from './restore-plan.ts';
 import { reportCounts, reportCsv } from './restore-report.ts';
+import { recordOf, snapshotSource } from './restore-source.ts';
 import { SalesforceTarget } from './restore-target.ts';
 import { type ReportRow, writeRecords } from './restore-write.ts';
 import type { SalesforceApi } from './session.ts';
@@ -30,16 +24,6 @@ import { withOwnersActive } from './users.ts';
 
 /** The default share of the org's daily API requests a restore may use, as for backups. */
 const DEFAULT_LIMIT_PERCENT = 75;
-
-async function text(item: RestoreItem): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const chunk of item.content()) parts.push(Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(parts).toString('utf8');
-}
-
-async function parse(item: RestoreItem): Promise<Record<string, unknown>> {
-  return JSON.parse(await text(item)) as Record<string, unknown>;
-}
 
 interface Prepared {
   options: SalesforceRestoreOptions;
@@ -61,39 +45,20 @@ async function prepare(api: SalesforceApi, run: RestorePlanRun): Promise<Prepare
   const target = new SalesforceTarget(api, run.signal);
   if (options.replicate) checkReplicateTarget(api.settings);
   const chosen: SourceRecord[] = [];
-  // A replicate reads the restored entity's records like any other object's (through the source).
-  const own = options.replicate ? new Map<string, Record<string, unknown>>() : undefined;
-  for await (const item of run.items) {
+  // A replicate reads the restored entity's records like any other object's (through the
+  // source, streamed), so the selection is not read here.
+  for await (const item of options.replicate ? [] : run.items) {
     // Blob fields (`<Id>/<Field>`) are restored with their records by the files restore.
     if (item.kind !== 'record') continue;
     run.signal.throwIfAborted();
-    if (own) own.set(item.key, await parse(item));
-    else chosen.push({ object, id: item.key, values: await parse(item), depth: 0 });
+    chosen.push({ object, id: item.key, values: await recordOf(item), depth: 0 });
     target.learn(object, item.key);
   }
-  const cache = new Map<string, Promise<Map<string, Record<string, unknown>> | undefined>>();
-  if (own) cache.set(object, Promise.resolve(own));
-  const source: BackupSource = {
-    records(name) {
-      let found = cache.get(name);
-      if (!found) {
-        found = (async () => {
-          const snapshot = await run.related(name);
-          if (!snapshot) return undefined;
-          const rows = new Map<string, Record<string, unknown>>();
-          for await (const item of snapshot.items()) {
-            if (item.kind !== 'record') continue;
-            run.signal.throwIfAborted();
-            rows.set(item.key, await parse(item));
-            if (rows.size === 1) target.learn(name, item.key);
-          }
-          return rows;
-        })();
-        cache.set(name, found);
-      }
-      return found;
-    },
-  };
+  const source = snapshotSource(
+    (name) => run.related(name),
+    (name, id) => target.learn(name, id),
+    run.signal,
+  );
   if (options.replicate) {
     chosen.push(...(await replicaRecords(options.replicate, await target.objects(), source, run.signal)));
     run.log.info(
@@ -101,7 +66,7 @@ async function prepare(api: SalesforceApi, run: RestorePlanRun): Promise<Prepare
       'Salesforce replicate chose its records',
     );
   }
-  // Every object with a snapshot teaches the target its key prefix (polymorphic lookups).
+  // Every snapshot read teaches the target its object's key prefix (polymorphic lookups).
   const gathered = await gatherRecords(chosen, options.hierarchyDepth, source, target, run.signal);
   const info = new Map<string, ObjectInfo>();
   const unknown: SourceRecord[] = [];
@@ -127,6 +92,7 @@ export async function restoreRecords(
   run: RestoreRun,
   now: Date,
   pollMs?: number,
+  bulkThreshold?: number,
 ): Promise<RestoreOutcome> {
   run.step('reading the backup and the target org');
   const prepared = await prepare(api, run);
@@ -146,6 +112,9 @@ export async function restoreRecords(
       suffix: duplicateSuffix(now),
       signal: run.signal,
       step: run.step,
+      blob: async (object, id, field) => (await run.related(object))?.get(`${id}/${field}`),
+      ...(pollMs !== undefined ? { bulkPollMs: pollMs } : {}),
+      ...(bulkThreshold !== undefined ? { bulkThreshold } : {}),
     });
   // The options' wrappers: owners active (and automation off) only while the records are written;
   // each registers its undo as a recovery step first, so a crash cannot leave the org changed.

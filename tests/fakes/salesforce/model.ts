@@ -171,11 +171,19 @@ export class Org {
       [
         { name: 'Title', type: 'string' },
         { name: 'PathOnClient', type: 'string' },
-        { name: 'FileExtension', type: 'string' },
-        { name: 'ContentSize', type: 'int' },
-        { name: 'Checksum', type: 'string' },
-        { name: 'VersionNumber', type: 'string' },
-        { name: 'IsLatest', type: 'boolean' },
+        // Salesforce computes these from the content: not createable.
+        { name: 'FileExtension', type: 'string', readOnly: true },
+        { name: 'ContentSize', type: 'int', readOnly: true },
+        { name: 'Checksum', type: 'string', readOnly: true },
+        { name: 'VersionNumber', type: 'string', readOnly: true },
+        { name: 'IsLatest', type: 'boolean', readOnly: true },
+        // The record a new file is published to: its insert links the file there (polymorphic).
+        {
+          name: 'FirstPublishLocationId',
+          type: 'reference',
+          referenceTo: ['Account', 'Contact', 'Opportunity', 'Case', 'User'],
+          relationshipName: 'FirstPublishLocation',
+        },
         {
           name: 'ContentDocumentId',
           type: 'reference',

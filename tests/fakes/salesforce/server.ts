@@ -499,7 +499,9 @@ export class FakeSalesforce {
       sendJson(res, 200, await runComposite(this.url, req.headers.authorization ?? '', body), headers);
       return;
     }
-    const written = writeRecords(req.method ?? 'GET', resource, url, org, body);
+    const type = req.headers['content-type'] ?? '';
+    if (type.startsWith('multipart/')) this.#count('multipart');
+    const written = writeRecords(req.method ?? 'GET', resource, url, org, body, type);
     if (written) {
       if (written.body === undefined) res.writeHead(written.status, headers).end();
       else sendJson(res, written.status, written.body, headers);

@@ -6,7 +6,10 @@
 // fields (REQUIRED_FIELD_MISSING), lookups to ids that do not exist or name another object
 // (INVALID_CROSS_REFERENCE_KEY) or to records in the recycle bin (ENTITY_IS_DELETED). New
 // records get ids with the object's key prefix; every write moves SystemModstamp, so the next
-// backup sees it. The server counts each call against the org's API budget like a read.
+// backup sees it. Blob fields (Attachment Body, VersionData) come base64 in the JSON body and are
+// stored apart (`org.blobs`); a ContentVersion insert needs PathOnClient and VersionData, makes a
+// new ContentDocument (or a new version of ContentDocumentId) and links a new file to its
+// FirstPublishLocationId with a ContentDocumentLink. The server counts each call against the org's API budget like a read.
 import { ApiError, type FieldDef, type FieldValue, type Org, type RecordValues, restError } from './model.ts';
 
 /** The system fields Salesforce sets itself. */
@@ -60,13 +63,17 @@ export function writeRecords(
   url: URL,
   org: Org,
   body: Buffer,
+  contentType = '',
 ): WriteAnswer | undefined {
   if (resource === '/composite/sobjects') return collection(method, url, org, body);
   const m = /^\/sobjects\/(\w+)(?:\/(\w+))?$/.exec(resource);
   if (!m || method === 'GET') return undefined;
   const [, type, id] = m as unknown as [string, string, string | undefined];
   if (!id && method === 'POST') {
-    const result = create(org, type, json(body) as RecordValues);
+    const values = contentType.startsWith('multipart/form-data')
+      ? multipart(type, contentType, body)
+      : (json(body) as RecordValues);
+    const result = create(org, type, values);
     if (!result.success) throw errorsOf(result);
     return { status: 201, body: result };
   }
@@ -107,6 +114,39 @@ function collection(method: string, url: URL, org: Org, body: Buffer): WriteAnsw
     return update(org, type, target, rest, dry);
   });
   return { status: 200, body: results };
+}
+
+/**
+ * A blob insert as a multipart form (Salesforce's "Insert or Update Blob Data"): the record's
+ * fields as JSON in a part named entity_content (ContentVersion) or entity_<object>, then the
+ * bytes in a part named by the blob field. Returns the record with the blob base64, as a JSON
+ * insert would carry it.
+ */
+function multipart(type: string, contentType: string, body: Buffer): RecordValues {
+  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
+  const bad = (message: string) => restError(400, 'INVALID_MULTIPART_REQUEST', message);
+  if (!boundary) throw bad('The multipart request has no boundary.');
+  const entity = type.toLowerCase() === 'contentversion' ? 'entity_content' : `entity_${type.toLowerCase()}`;
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: { name: string; data: Buffer }[] = [];
+  let at = body.indexOf(delimiter);
+  while (at >= 0) {
+    const start = at + delimiter.length;
+    if (body.subarray(start, start + 2).toString() === '--') break;
+    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), start);
+    if (next < 0) throw bad('The multipart request is not terminated.');
+    const part = body.subarray(start + 2, next);
+    const split = part.indexOf('\r\n\r\n');
+    const head = part.subarray(0, split).toString();
+    const name = /name="([^"]+)"/.exec(head)?.[1] ?? '';
+    parts.push({ name, data: part.subarray(split + 4) });
+    at = next + 2;
+  }
+  const [first, ...files] = parts;
+  if (first?.name !== entity) throw bad(`The first part must be ${entity}, the record's fields as JSON.`);
+  const values = json(first.data) as RecordValues;
+  for (const f of files) values[f.name] = f.data.toString('base64');
+  return values;
 }
 
 function tooMany(n: number): void {
@@ -235,9 +275,55 @@ function normalise(org: Org, type: string, values: RecordValues): RecordValues {
 function create(org: Org, type: string, values: RecordValues, dry = false): SaveResult {
   const problem = invalid(org, type, values, true);
   if (problem) return problem;
+  // Blob fields (base64 in the JSON body) are kept apart from the record, as Salesforce does.
+  const blobs = new Map<string, Buffer>();
+  const rest: RecordValues = {};
+  for (const [k, v] of Object.entries(values)) {
+    const f = org.object(type)?.field(k);
+    if (f?.type !== 'base64' || v === null) {
+      rest[k] = v;
+      continue;
+    }
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/\r\n]*={0,2}$/.test(v)) {
+      return failed('INVALID_FIELD', `${f.name}: the value is not base64`, [f.name]);
+    }
+    blobs.set(f.name, Buffer.from(v, 'base64'));
+  }
+  const isFile = org.object(type)?.name === 'ContentVersion';
+  if (isFile) {
+    const missing = ['PathOnClient', 'VersionData'].filter((n) => !present(values, n));
+    if (missing.length)
+      return failed('REQUIRED_FIELD_MISSING', `Required fields are missing: [${missing.join(', ')}]`, missing);
+  }
   if (dry) return { success: true, errors: [] };
-  const id = org.insert(type, normalise(org, type, values));
+  if (isFile)
+    return {
+      id: createFile(org, normalise(org, type, rest), blobs.get('VersionData') as Buffer),
+      success: true,
+      errors: [],
+    };
+  const id = org.insert(type, normalise(org, type, rest));
+  // One blob field an object (Attachment / Document Body): the bytes by record id.
+  for (const bytes of blobs.values()) org.blobs.set(id, bytes);
   return { id, success: true, errors: [] };
+}
+
+/**
+ * A ContentVersion insert: a new version of ContentDocumentId, or else a new ContentDocument;
+ * Salesforce computes size, checksum and version number, and links a new file to its
+ * FirstPublishLocationId (a ContentDocumentLink, where the org has that object).
+ */
+function createFile(org: Org, values: RecordValues, bytes: Buffer): string {
+  const { ContentDocumentId, PathOnClient, FirstPublishLocationId, ...rest } = values;
+  const documentId = ContentDocumentId
+    ? String(ContentDocumentId)
+    : org.insert('ContentDocument', { Title: (rest.Title as string | null) ?? String(PathOnClient) });
+  const versionId = org.addFileVersion(documentId, bytes, String(PathOnClient));
+  org.update('ContentVersion', versionId, { ...rest, FirstPublishLocationId: FirstPublishLocationId ?? null });
+  if (!ContentDocumentId && FirstPublishLocationId && org.object('ContentDocumentLink')) {
+    org.insert('ContentDocumentLink', { ContentDocumentId: documentId, LinkedEntityId: FirstPublishLocationId });
+  }
+  return versionId;
 }
 
 function update(org: Org, type: string, id: string, values: RecordValues, dry = false): SaveResult {

@@ -166,6 +166,14 @@ describe('Salesforce restore planning', () => {
     expect(writeCalls(counts, 1)).toBe(3 + 1 + 1 + 1);
   });
 
+  it('counts a Bulk API job (6 calls) per 10,000 records past 2,000 of one object', () => {
+    const counts = [
+      { object: 'Contact', records: 25_000, create: 25_000, update: 0, skip: 0 },
+      { object: 'Account', records: 2_000, create: 0, update: 2_000, skip: 0 },
+    ];
+    expect(writeCalls(counts, 0)).toBe(3 * 6 + 10);
+  });
+
   it('writes the report as CSV with formula-looking cells defused', () => {
     const csv = reportCsv([
       {

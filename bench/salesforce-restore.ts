@@ -1,0 +1,110 @@
+// Salesforce restore benchmark (issue 17): BENCH_SF_RESTORE_RECORDS (default 50,000) records in
+// account hierarchies — BENCH_SF_RESTORE_ACCOUNTS (10) accounts, each with as many Contacts as
+// Opportunities — backed up, deleted at the stand-in, and restored with hierarchy depth 1 as one
+// kernel restore job (in this process, as the test harness runs jobs). The stand-in adds
+// BENCH_SF_LATENCY_MS (default 100) to every API call of the restore. Prints the restore's time,
+// its API calls by route, the process's peak RSS during the restore (VmHWM, reset before it), and
+// the share of the restore's wall time the stand-in had a call open ("API busy").
+import { readFile, writeFile } from 'node:fs/promises';
+import type { IOrganization } from '../core/identity/entities.ts';
+import { Job } from '../core/jobs/entities.ts';
+import { startRestore } from '../core/recovery/start.ts';
+import { BackupTask, TaskEntity } from '../core/tasks/entities.ts';
+import { tuneSalesforce } from '../plugins/services/salesforce/index.ts';
+import { seedDemoOrg } from '../tests/fakes/salesforce/index.ts';
+import { startContext } from '../tests/helpers/recovery.ts';
+import {
+  backup,
+  createSalesforceHarness,
+  discover,
+  entity,
+  salesforceTask,
+} from '../tests/integration/salesforce/harness.ts';
+
+const RECORDS = Number(process.env.BENCH_SF_RESTORE_RECORDS ?? 50_000);
+const ACCOUNTS = Number(process.env.BENCH_SF_RESTORE_ACCOUNTS ?? 10);
+const LATENCY_MS = Number(process.env.BENCH_SF_LATENCY_MS ?? 100);
+
+async function peakRssMiB(): Promise<number> {
+  const status = await readFile('/proc/self/status', 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+export async function benchSalesforceRestore(): Promise<void> {
+  const perAccount = Math.floor((RECORDS - ACCOUNTS) / ACCOUNTS / 2);
+  console.log(
+    `\nSalesforce restore — ${ACCOUNTS} deleted accounts with ${perAccount} Contacts and ${perAccount} Opportunities each (${ACCOUNTS * (1 + 2 * perAccount)} records), hierarchy depth 1, ${LATENCY_MS} ms a call`,
+  );
+  const s = await createSalesforceHarness();
+  try {
+    tuneSalesforce({ retry: { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 }, bulkThreshold: 1000, bulkPollMs: 500 });
+    const sf = s.fake.org;
+    seedDemoOrg(sf, { accounts: 1, contactsPerAccount: 1 });
+    const accounts: string[] = [];
+    const children: [string, string][] = [];
+    for (let a = 0; a < ACCOUNTS; a++) {
+      const account = sf.insert('Account', { Name: `Restore Co ${a}`, Industry: 'Retail' });
+      accounts.push(account);
+      for (let i = 0; i < perAccount; i++) {
+        const contact = sf.insert('Contact', {
+          Name: `Person ${a}-${i}`,
+          FirstName: 'Person',
+          LastName: `${a}-${i}`,
+          Email: `p${a}.${i}@restore.example`,
+          AccountId: account,
+        });
+        const deal = sf.insert('Opportunity', {
+          Name: `Deal ${a}-${i}`,
+          StageName: 'Prospecting',
+          CloseDate: '2027-01-31',
+          Amount: i,
+          AccountId: account,
+        });
+        children.push(['Contact', contact], ['Opportunity', deal]);
+      }
+    }
+    const task = await salesforceTask(s);
+    const org = (await s.h.em().findOneOrFail(BackupTask, { id: task.id }, { populate: ['organization'] }))
+      .organization as IOrganization;
+    await discover(s, task.id);
+    const names = (await s.h.em().find(TaskEntity, { task: task.id, kind: 'data' })).map((e) => e.name);
+    await backup(s, task.id, names);
+    for (const [object, id] of children) sf.delete(object, id);
+    for (const id of accounts) sf.delete('Account', id);
+
+    s.fake.latencyMs = LATENCY_MS;
+    s.fake.resetCounters();
+    s.fake.busy.reset();
+    // Peak RSS of the restore alone: the kernel's counter is reset first (Linux clear_refs 5).
+    await writeFile('/proc/self/clear_refs', '5');
+    const before = await peakRssMiB();
+    const account = await entity(s, task.id, 'Account');
+    const started = performance.now();
+    const job = await startRestore(startContext(s.h, org), {
+      taskId: task.id,
+      entityId: account.id,
+      snapshotId: account.lastSnapshotId as string,
+      keys: accounts,
+      mode: 'in_place',
+      options: { recordMode: 'bypass', hierarchyDepth: 1 },
+    });
+    await s.h.runner.runUntilIdle();
+    const seconds = (performance.now() - started) / 1000;
+    const done = await s.h.em().findOneOrFail(Job, { id: job.id });
+    const busy = s.fake.busy.busyMs / 1000;
+    const routes = [...s.fake.requests]
+      .filter(([r]) => !r.startsWith('oauth/'))
+      .sort((a, b) => b[1] - a[1])
+      .map(([r, n]) => `${r} ${n}`)
+      .join(', ');
+    console.log(`restore      ${done.state}, counts ${JSON.stringify(done.result?.counts)}`);
+    console.log(`             ${seconds.toFixed(1)} s  ${s.fake.calls} API calls (${routes})`);
+    console.log(
+      `             peak RSS ${(await peakRssMiB()).toFixed(0)} MiB (${before.toFixed(0)} MiB at its start)  API busy ${busy.toFixed(1)} s = ${((busy / seconds) * 100).toFixed(0)} % of the restore`,
+    );
+  } finally {
+    await s.close();
+  }
+}
+
+if (import.meta.main) await benchSalesforceRestore();
