@@ -1,0 +1,76 @@
+// A summary report's mail body: totals, then per task its entities with status, last backup,
+// items and size, and failures with their reasons; as plain text and as an HTML table.
+import { humanBytes } from '../activity/activity-service.ts';
+import type { SummaryLine, SummaryPayload } from './summary-entities.ts';
+
+export interface SummaryBody {
+  subject: string;
+  lines: string[];
+  text: string[];
+  html: string;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] ?? ch,
+  );
+}
+
+const when = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : 'never');
+
+function byTask(lines: readonly SummaryLine[]): Map<string, SummaryLine[]> {
+  const groups = new Map<string, SummaryLine[]>();
+  for (const l of lines) {
+    const key = `${l.organization} › ${l.task}`;
+    groups.set(key, [...(groups.get(key) ?? []), l]);
+  }
+  return groups;
+}
+
+export function summaryBody(org: string, s: SummaryPayload): SummaryBody {
+  const about = s.scope ?? org;
+  const what = s.format === 'failures' ? 'Backup failure details' : 'Backup tasks overview';
+  const t = s.totals;
+  const lines = [
+    `${what} of ${about} for ${s.period}: ${t.tasks} task${t.tasks === 1 ? '' : 's'}, ${t.entities} item${t.entities === 1 ? '' : 's'} backed up, ${t.failed} failed; ${t.items} records, ${humanBytes(t.bytes)} in the last backups.`,
+    s.delivery === 'attachment'
+      ? `The full report is attached as ${s.fileName}.`
+      : 'The full report is a CSV file at the link below.',
+  ];
+  const groups = byTask(s.lines);
+  const text: string[] = [];
+  for (const [task, rows] of groups) {
+    text.push(task);
+    for (const r of rows) {
+      text.push(
+        `  ${r.entity}: ${r.status}, last backup ${when(r.lastBackup)}, ${r.items} items, ${humanBytes(r.bytes)}${r.reason ? ` — ${r.reason}` : ''}`,
+      );
+    }
+    text.push('');
+  }
+  if (groups.size === 0) text.push(s.format === 'failures' ? 'No failed backups.' : 'No backup tasks.', '');
+  if (s.omitted) text.push(`… and ${s.omitted} more in the CSV.`, '');
+  const cell = 'padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:left;vertical-align:top';
+  const head = ['Item', 'Status', 'Last backup', 'Items', 'Size', 'Failure reason']
+    .map((h) => `<th style="${cell};background:#f3f4f6">${h}</th>`)
+    .join('');
+  const tables = [...groups].map(([task, rows]) => {
+    const body = rows
+      .map((r) => {
+        const color = r.reason ? 'color:#b91c1c;font-weight:600' : '';
+        return `<tr><td style="${cell}">${escapeHtml(r.entity)}</td><td style="${cell};${color}">${escapeHtml(r.status)}</td><td style="${cell};white-space:nowrap">${when(r.lastBackup)}</td><td style="${cell};text-align:right">${r.items}</td><td style="${cell};text-align:right;white-space:nowrap">${humanBytes(r.bytes)}</td><td style="${cell}">${escapeHtml(r.reason ?? '')}</td></tr>`;
+      })
+      .join('');
+    return `<h3 style="font-size:1em;margin:1.25em 0 0.25em">${escapeHtml(task)}</h3><div style="overflow-x:auto"><table style="border-collapse:collapse;font-size:0.875em;min-width:100%"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
+  });
+  const html = [
+    ...tables,
+    ...(groups.size === 0
+      ? [`<p>${s.format === 'failures' ? 'No failed backups.' : 'No backup tasks.'}</p>`]
+      : []),
+    ...(s.omitted ? [`<p>… and ${s.omitted} more in the CSV.</p>`] : []),
+  ].join('\n');
+  const failed = t.failed ? `${t.failed} failed` : 'all succeeded';
+  return { subject: `Summary report, ${s.period}: ${failed} (${about})`, lines, text, html };
+}
