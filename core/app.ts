@@ -21,6 +21,7 @@ import { compareRoutes } from './routes/compare.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
 import { jobsRoutes } from './routes/jobs.ts';
+import { summaryReportRoutes } from './routes/summary-reports.ts';
 import { portalRoutes } from './routes/portal.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
 import { recoveryActionRoutes } from './routes/recovery-actions.ts';
@@ -109,6 +110,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', compareRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', jobsRoutes(deps));
+  app.route('/', summaryReportRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));
   return app;
 }

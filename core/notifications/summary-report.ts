@@ -4,7 +4,7 @@
 // account under it. At a partner or distributor it is one file, or one per customer. Each file
 // is a SummaryReport row (its CSV) and one summary notification with the event key
 // `summary:<org>:<period>[:<customer>]`, in one transaction: two nodes or a restart queue it once.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { csvChunks } from '../plugins/csv.ts';
@@ -13,6 +13,7 @@ import { ENTITY_STATUS_LABELS } from '../tasks/task-overview.ts';
 import { likeSafePath } from '../tenancy/organizations.ts';
 import { queueNotification } from './queue.ts';
 import {
+  type ISummaryReport,
   type ISummaryReportSettings,
   type SummaryLine,
   type SummaryPayload,
@@ -232,4 +233,23 @@ export async function queueDueSummaryReports(em: EntityManager, now: Date): Prom
     });
   }
   return queued;
+}
+
+/**
+ * A report's CSV for its download link: the token must match and the link must not have
+ * expired; whether the caller may see the organization is the caller's check (canReach).
+ */
+export async function openSummaryReport(
+  em: EntityManager,
+  id: string,
+  token: string,
+  now: Date,
+): Promise<{ report: ISummaryReport; expired: boolean } | null> {
+  if (!/^[0-9a-f-]{36}$/.test(id) || !token) return null;
+  const report = await em.findOne(SummaryReport, { id }, { populate: ['csv', 'organization'] });
+  if (!report) return null;
+  const given = Buffer.from(reportTokenHash(token), 'hex');
+  const stored = Buffer.from(report.tokenHash, 'hex');
+  if (given.length !== stored.length || !timingSafeEqual(given, stored)) return null;
+  return { report, expired: report.expiresAt.getTime() <= now.getTime() };
 }
