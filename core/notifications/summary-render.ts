@@ -33,7 +33,7 @@ export function summaryBody(org: string, s: SummaryPayload): SummaryBody {
   const what = s.format === 'failures' ? 'Backup failure details' : 'Backup tasks overview';
   const t = s.totals;
   const lines = [
-    `${what} of ${about} for ${s.period}: ${t.tasks} task${t.tasks === 1 ? '' : 's'}, ${t.entities} item${t.entities === 1 ? '' : 's'} backed up, ${t.failed} failed; ${t.items} records, ${humanBytes(t.bytes)} in the last backups.`,
+    `${what} of ${about} for ${s.period}: ${t.tasks} task${t.tasks === 1 ? '' : 's'} with ${t.entities} item${t.entities === 1 ? '' : 's'}, ${t.failed} failed; the last backups hold ${t.items} records, ${humanBytes(t.bytes)}.`,
     s.delivery === 'attachment'
       ? `The full report is attached as ${s.fileName}.`
       : 'The full report is a CSV file at the link below.',
