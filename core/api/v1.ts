@@ -10,7 +10,7 @@ import { auditApi } from './audit.ts';
 import { ipRulesApi } from './ip-rules.ts';
 import { jobsApi } from './jobs.ts';
 import { notificationRecipientsApi } from './notification-recipients.ts';
-import { notificationSettingsApi } from './notification-settings.ts';
+import { summaryReportSettingsApi } from './summary-report-settings.ts';
 import { oauthRoutes } from './oauth.ts';
 import { organizationsApi } from './organizations.ts';
 import { recoveryApi } from './recovery.ts';
@@ -95,7 +95,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', organizationsApi(deps));
   api.route('/', ipRulesApi(deps));
   api.route('/', notificationRecipientsApi(deps));
-  api.route('/', notificationSettingsApi(deps));
+  api.route('/', summaryReportSettingsApi(deps));
   api.route('/', auditApi(deps));
   api.route('/', activityApi(deps));
   api.route('/', apiKeysApi(deps));

@@ -1,4 +1,4 @@
-// /api/v1/organizations/{id}/notification-settings: the organization's summary report settings
+// /api/v1/organizations/{id}/summary-report-settings: the organization's summary report settings
 // (format, CSV attached or linked, frequency and hour in a time zone, only when a backup failed,
 // one file or one per customer above customers). Needs "Manage notifications".
 import { createRoute, z } from '@hono/zod-openapi';
@@ -26,7 +26,7 @@ const SummaryReportSchema = z
       description: 'attachment: the CSV is attached; link: a download link (14 days, signed-in users of the organization).',
     }),
     frequency: z.enum(REPORT_FREQUENCIES).openapi({ description: 'Weekly on Mondays, monthly on the 1st.' }),
-    hour: z.number().int().openapi({ description: 'The hour (0–23) in `timeZone`.', example: 7 }),
+    hour: z.number().int().min(0).max(23).openapi({ description: 'The hour (0–23) in `timeZone`.', example: 7 }),
     timeZone: z.string().openapi({ description: 'An IANA time zone.', example: 'Europe/Berlin' }),
     onlyWhenFailed: z.boolean().openapi({ description: 'Send only when some backup failed.' }),
     split: z.enum(REPORT_SPLITS).openapi({
@@ -35,48 +35,45 @@ const SummaryReportSchema = z
   })
   .openapi('SummaryReportSettings');
 
-const SettingsSchema = z.object({ summaryReport: SummaryReportSchema }).openapi('NotificationSettings');
-
 const tags = ['Notifications'];
 const middleware = [...guarded('manage_notifications'), inReach()];
 
 const getRoute = createRoute({
   method: 'get',
-  path: '/organizations/{id}/notification-settings',
+  path: '/organizations/{id}/summary-report-settings',
   tags,
-  summary: 'Get the notification settings',
+  summary: 'Get the summary report settings',
   description: 'The summary report settings; defaults (not sent) when none are saved.',
   security: SECURED,
   middleware,
   request: { params: OrganizationIdParams },
-  responses: { 200: jsonResponse(SettingsSchema, 'Settings'), ...errorResponses(401, 403, 404) },
+  responses: { 200: jsonResponse(SummaryReportSchema, 'Settings'), ...errorResponses(401, 403, 404) },
 });
 
 const putRoute = createRoute({
   method: 'put',
-  path: '/organizations/{id}/notification-settings',
+  path: '/organizations/{id}/summary-report-settings',
   tags,
-  summary: 'Replace the notification settings',
+  summary: 'Replace the summary report settings',
   description: 'A bad value is a 422 naming the field; nothing is saved.',
   security: SECURED,
   middleware,
-  request: { params: OrganizationIdParams, ...jsonBody(SettingsSchema) },
-  responses: { 200: jsonResponse(SettingsSchema, 'Settings'), ...errorResponses(401, 403, 404, 422) },
+  request: { params: OrganizationIdParams, ...jsonBody(SummaryReportSchema) },
+  responses: { 200: jsonResponse(SummaryReportSchema, 'Settings'), ...errorResponses(401, 403, 404, 422) },
 });
 
-export function notificationSettingsApi(deps: AppDeps) {
+export function summaryReportSettingsApi(deps: AppDeps) {
   const api = createApiRouter(deps);
 
   api.openapi(getRoute, async (c) => {
     const org = await accessibleOrganization(c.get('em'), principalOf(c), c.req.valid('param').id);
-    return c.json({ summaryReport: await reportSettingsOf(c.get('em'), org) }, 200);
+    return c.json(await reportSettingsOf(c.get('em'), org), 200);
   });
 
   api.openapi(putRoute, async (c) => {
     const org = await accessibleOrganization(c.get('em'), principalOf(c), c.req.valid('param').id);
     const body = c.req.valid('json');
-    const saved = await saveReportSettings(c.get('em'), org, body.summaryReport, deps.now());
-    return c.json({ summaryReport: saved }, 200);
+    return c.json(await saveReportSettings(c.get('em'), org, body, deps.now()), 200);
   });
 
   return api;
