@@ -21,7 +21,6 @@ import { compareRoutes } from './routes/compare.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
 import { jobsRoutes } from './routes/jobs.ts';
-import { summaryReportRoutes } from './routes/summary-reports.ts';
 import { portalRoutes } from './routes/portal.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
 import { recoveryActionRoutes } from './routes/recovery-actions.ts';
@@ -30,6 +29,7 @@ import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
 import { staticRoutes } from './routes/static.ts';
+import { summaryReportRoutes } from './routes/summary-reports.ts';
 import { taskUsageRoutes } from './routes/task-usage.ts';
 import { taskRoutes } from './routes/tasks.ts';
 

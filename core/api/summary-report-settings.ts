@@ -23,7 +23,8 @@ const SummaryReportSchema = z
       .enum(REPORT_FORMATS)
       .openapi({ description: 'overview: every task and item; failures: only the items whose backup failed.' }),
     delivery: z.enum(REPORT_DELIVERIES).openapi({
-      description: 'attachment: the CSV is attached; link: a download link (14 days, signed-in users of the organization).',
+      description:
+        'attachment: the CSV is attached; link: a download link (14 days, signed-in users of the organization).',
     }),
     frequency: z.enum(REPORT_FREQUENCIES).openapi({ description: 'Weekly on Mondays, monthly on the 1st.' }),
     hour: z.number().int().min(0).max(23).openapi({ description: 'The hour (0–23) in `timeZone`.', example: 7 }),

@@ -15,8 +15,8 @@ import type { Mailer } from '../mail/mailer.ts';
 import { mailLinkOrigin } from '../system/public-url.ts';
 import { type INotification, NOTIFICATION_TYPE_LABELS, Notification } from './entities.ts';
 import { recipientsFor } from './recipients.ts';
-import { reportAttachments } from './summary-attachment.ts';
 import { renderNotification } from './render.ts';
+import { reportAttachments } from './summary-attachment.ts';
 
 export interface SenderSettings {
   publicUrl?: string | undefined;

@@ -10,7 +10,7 @@ export async function reportAttachments(
   notification: INotification | null | undefined,
 ): Promise<MailAttachment[] | undefined> {
   const summary = notification?.payload.summary;
-  if (!summary || summary.delivery !== 'attachment') return undefined;
+  if (summary?.delivery !== 'attachment') return undefined;
   const report = await em.findOne(SummaryReport, { id: summary.reportId }, { populate: ['csv'] });
   if (!report) return undefined;
   return [{ filename: report.fileName, content: report.csv, contentType: 'text/csv; charset=utf-8' }];

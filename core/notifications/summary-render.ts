@@ -66,9 +66,7 @@ export function summaryBody(org: string, s: SummaryPayload): SummaryBody {
   });
   const html = [
     ...tables,
-    ...(groups.size === 0
-      ? [`<p>${s.format === 'failures' ? 'No failed backups.' : 'No backup tasks.'}</p>`]
-      : []),
+    ...(groups.size === 0 ? [`<p>${s.format === 'failures' ? 'No failed backups.' : 'No backup tasks.'}</p>`] : []),
     ...(s.omitted ? [`<p>… and ${s.omitted} more in the CSV.</p>`] : []),
   ].join('\n');
   const failed = t.failed ? `${t.failed} failed` : 'all succeeded';

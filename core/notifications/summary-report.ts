@@ -166,16 +166,18 @@ async function queueFile(
       items: all.reduce((n, r) => n + r.items, 0),
       bytes: all.reduce((n, r) => n + r.bytes, 0),
     },
-    lines: rows.slice(0, MAIL_LINES).map(({ organization, task, entity, status, lastBackup, items, bytes, reason }) => ({
-      organization,
-      task,
-      entity,
-      status,
-      lastBackup,
-      items,
-      bytes,
-      reason,
-    })),
+    lines: rows
+      .slice(0, MAIL_LINES)
+      .map(({ organization, task, entity, status, lastBackup, items, bytes, reason }) => ({
+        organization,
+        task,
+        entity,
+        status,
+        lastBackup,
+        items,
+        bytes,
+        reason,
+      })),
     omitted: Math.max(0, rows.length - MAIL_LINES),
   };
   await tx.flush();

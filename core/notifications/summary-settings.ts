@@ -7,7 +7,6 @@ import { z } from 'zod';
 import { fieldErrorsFrom, ValidationError } from '../errors.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { isKnownTimeZone } from '../identity/time-zone.ts';
-import { duePeriod } from './summary-schedule.ts';
 import {
   type ISummaryReportSettings,
   REPORT_DELIVERIES,
@@ -20,6 +19,7 @@ import {
   type ReportSplit,
   SummaryReportSettings,
 } from './summary-entities.ts';
+import { duePeriod } from './summary-schedule.ts';
 
 export interface ReportSettings {
   enabled: boolean;

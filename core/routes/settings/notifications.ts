@@ -7,6 +7,7 @@ import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
+import { timeZoneChoices } from '../../identity/time-zone.ts';
 import { NOTIFICATION_TYPE_LABELS, NOTIFICATION_TYPES, type NotificationType } from '../../notifications/entities.ts';
 import {
   createRecipient,
@@ -16,7 +17,6 @@ import {
   type RecipientInput,
   updateRecipient,
 } from '../../notifications/recipients.ts';
-import { timeZoneChoices } from '../../identity/time-zone.ts';
 import { type ReportSettings, reportSettingsOf, saveReportSettings } from '../../notifications/summary-settings.ts';
 import { formFields, formLists } from '../forms.ts';
 

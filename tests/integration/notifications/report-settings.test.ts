@@ -136,7 +136,7 @@ describe('/api/v1/organizations/{id}/summary-report-settings', () => {
     ] as const) {
       const res = await api('PUT', `/organizations/${partner.id}/summary-report-settings`, { ...body, [field]: value });
       expect(res.status).toBe(422);
-      const error = (await res.json()).error;
+      const { error } = (await res.json()) as { error: { fields: Record<string, string> } };
       expect(Object.keys(error.fields)).toEqual([field]);
     }
     expect(await saved(partner)).toBeNull();

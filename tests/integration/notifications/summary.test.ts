@@ -116,14 +116,21 @@ function csvOf(mail: ReceivedMail | undefined): string[][] {
 describe('the daily summary report', () => {
   it('is sent at the set hour of its time zone, once, with a CSV matching the task page figures', async () => {
     const customer = await makeOrganization(h.em(), root, 'customer', 'Daily Customer');
-    await createRecipient(h.em(), customer, { email: 'ops@daily.example', displayName: 'Dana Daily', types: ['summary'] }, h.clock.now);
+    await createRecipient(
+      h.em(),
+      customer,
+      { email: 'ops@daily.example', displayName: 'Dana Daily', types: ['summary'] },
+      h.clock.now,
+    );
     await createRecipient(h.em(), customer, { email: 'other@daily.example', types: ['exceptions'] }, h.clock.now);
     const task = await backedUpTask(customer, 'Mailboxes', { entities: 2, items: 3, failEntities: ['user-002'] });
     advanceToUtc(5);
     // The hour in Berlin that is 07:00 UTC on the day ahead (8 in winter, 9 in summer).
     const sevenUtc = new Date(h.clock.now.getTime() + 2 * HOUR);
     const berlinHour = Number(
-      new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', hourCycle: 'h23' }).format(sevenUtc),
+      new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', hourCycle: 'h23' }).format(
+        sevenUtc,
+      ),
     );
     expect(berlinHour).toBeGreaterThan(7);
     await settings(customer, { hour: berlinHour, timeZone: 'Europe/Berlin' });
@@ -172,7 +179,13 @@ describe('the daily summary report', () => {
     const [usageHead, ...usageRows] = parseCsv(await usage.text()).filter((r) => r.length > 1);
     const col = (name: string) => (usageHead ?? []).indexOf(name);
     const page = usageRows
-      .map((r) => [r[col('Name')], r[col('Status')], r[col('Last backup (UTC)')], r[col('Items')], r[col('Size (bytes)')]])
+      .map((r) => [
+        r[col('Name')],
+        r[col('Status')],
+        r[col('Last backup (UTC)')],
+        r[col('Items')],
+        r[col('Size (bytes)')],
+      ])
       .sort();
     const report = rows
       .slice(1)
@@ -208,7 +221,12 @@ describe('at a partner', () => {
     const partner = await makeOrganization(h.em(), root, 'partner', `${name} Partner`);
     const a = await makeOrganization(h.em(), partner, 'customer', `${name} Alpha`);
     const b = await makeOrganization(h.em(), partner, 'customer', `${name} Beta`);
-    await createRecipient(h.em(), partner, { email: `noc@${name.toLowerCase()}.example`, types: ['summary'] }, h.clock.now);
+    await createRecipient(
+      h.em(),
+      partner,
+      { email: `noc@${name.toLowerCase()}.example`, types: ['summary'] },
+      h.clock.now,
+    );
     await backedUpTask(a, 'Alpha task', { entities: 1, items: 2 });
     await backedUpTask(b, 'Beta task', { entities: 2, items: 4, failEntities: ['user-001'] });
     return { partner, a, b, noc: `noc@${name.toLowerCase()}.example` };
