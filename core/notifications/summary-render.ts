@@ -17,6 +17,7 @@ function escapeHtml(text: string): string {
   );
 }
 
+const count = (n: number) => n.toLocaleString('en-US');
 const when = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : 'never');
 
 function byTask(lines: readonly SummaryLine[]): Map<string, SummaryLine[]> {
@@ -33,7 +34,7 @@ export function summaryBody(org: string, s: SummaryPayload): SummaryBody {
   const what = s.format === 'failures' ? 'Backup failure details' : 'Backup tasks overview';
   const t = s.totals;
   const lines = [
-    `${what} of ${about} for ${s.period}: ${t.tasks} task${t.tasks === 1 ? '' : 's'} with ${t.entities} item${t.entities === 1 ? '' : 's'}, ${t.failed} failed; the last backups hold ${t.items} records, ${humanBytes(t.bytes)}.`,
+    `${what} of ${about} for ${s.period}: ${t.tasks} task${t.tasks === 1 ? '' : 's'} with ${t.entities} item${t.entities === 1 ? '' : 's'}, ${t.failed} failed; the last backups hold ${count(t.items)} records, ${humanBytes(t.bytes)}.`,
     s.delivery === 'attachment'
       ? `The full report is attached as ${s.fileName}.`
       : 'The full report is a CSV file at the link below.',
@@ -44,7 +45,7 @@ export function summaryBody(org: string, s: SummaryPayload): SummaryBody {
     text.push(task);
     for (const r of rows) {
       text.push(
-        `  ${r.entity}: ${r.status}, last backup ${when(r.lastBackup)}, ${r.items} items, ${humanBytes(r.bytes)}${r.reason ? ` — ${r.reason}` : ''}`,
+        `  ${r.entity}: ${r.status}, last backup ${when(r.lastBackup)}, ${count(r.items)} items, ${humanBytes(r.bytes)}${r.reason ? ` — ${r.reason}` : ''}`,
       );
     }
     text.push('');
@@ -52,17 +53,28 @@ export function summaryBody(org: string, s: SummaryPayload): SummaryBody {
   if (groups.size === 0) text.push(s.format === 'failures' ? 'No failed backups.' : 'No backup tasks.', '');
   if (s.omitted) text.push(`… and ${s.omitted} more in the CSV.`, '');
   const cell = 'padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:left;vertical-align:top';
-  const head = ['Item', 'Status', 'Last backup', 'Items', 'Size', 'Failure reason']
-    .map((h) => `<th style="${cell};background:#f3f4f6">${h}</th>`)
+  const head = ['Status', 'Last backup (UTC)', 'Items', 'Size']
+    .map((h, i) => `<th style="${cell};background:#f3f4f6${i > 1 ? ';text-align:right' : ''}">${h}</th>`)
     .join('');
+  // Per item: its name on a full-width row, then four narrow figures, then a failure's reason:
+  // readable on a phone as on a desktop.
   const tables = [...groups].map(([task, rows]) => {
     const body = rows
       .map((r) => {
         const color = r.reason ? 'color:#b91c1c;font-weight:600' : '';
-        return `<tr><td style="${cell}">${escapeHtml(r.entity)}</td><td style="${cell};${color}">${escapeHtml(r.status)}</td><td style="${cell};white-space:nowrap">${when(r.lastBackup)}</td><td style="${cell};text-align:right">${r.items}</td><td style="${cell};text-align:right;white-space:nowrap">${humanBytes(r.bytes)}</td><td style="${cell}">${escapeHtml(r.reason ?? '')}</td></tr>`;
+        const open = `${cell};border-bottom:0`;
+        const line = r.reason ? open : cell;
+        const lastBackup = r.lastBackup ? r.lastBackup.slice(0, 16).replace('T', ' ') : 'never';
+        return [
+          `<tr><td colspan="4" style="${open};padding-top:8px;font-weight:600;overflow-wrap:anywhere">${escapeHtml(r.entity)}</td></tr>`,
+          `<tr><td style="${line};${color}">${escapeHtml(r.status)}</td><td style="${line}">${lastBackup}</td><td style="${line};text-align:right">${count(r.items)}</td><td style="${line};text-align:right;white-space:nowrap">${humanBytes(r.bytes)}</td></tr>`,
+          r.reason
+            ? `<tr><td colspan="4" style="${cell};padding-top:0;color:#b91c1c">${escapeHtml(r.reason)}</td></tr>`
+            : '',
+        ].join('');
       })
       .join('');
-    return `<h3 style="font-size:1em;margin:1.25em 0 0.25em">${escapeHtml(task)}</h3><div style="overflow-x:auto"><table style="border-collapse:collapse;font-size:0.875em;min-width:100%"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
+    return `<h3 style="font-size:1em;margin:1.25em 0 0.25em">${escapeHtml(task)}</h3><table style="border-collapse:collapse;font-size:0.875em;width:100%"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
   });
   const html = [
     ...tables,
