@@ -203,6 +203,8 @@ async function queueFile(
 
 /** Queues the summary reports that are due at `now`; returns how many files were queued. */
 export async function queueDueSummaryReports(em: EntityManager, now: Date): Promise<number> {
+  // Reports whose link has expired are no longer needed (their mail went out long before).
+  await em.nativeDelete(SummaryReport, { expiresAt: { $lt: now } });
   const due = await em.find(
     SummaryReportSettings,
     { enabled: true, organization: { status: 'active' } },
