@@ -32,6 +32,7 @@ import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
 import { staticRoutes } from './routes/static.ts';
+import { summaryReportRoutes } from './routes/summary-reports.ts';
 import { taskUsageRoutes } from './routes/task-usage.ts';
 import { taskRoutes } from './routes/tasks.ts';
 
@@ -115,6 +116,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', replicateRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', jobsRoutes(deps));
+  app.route('/', summaryReportRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));
   return app;
 }

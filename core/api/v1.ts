@@ -17,6 +17,7 @@ import { renderApiReference } from './reference.ts';
 import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
 import { storageLocationsApi } from './storage-locations.ts';
+import { summaryReportSettingsApi } from './summary-report-settings.ts';
 import { taskUsageApi } from './task-usage.ts';
 import { tasksApi } from './tasks.ts';
 import { usageApi } from './usage.ts';
@@ -97,6 +98,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', ipRulesApi(deps));
   api.route('/', notificationRecipientsApi(deps));
   api.route('/', webhooksApi(deps));
+  api.route('/', summaryReportSettingsApi(deps));
   api.route('/', auditApi(deps));
   api.route('/', activityApi(deps));
   api.route('/', apiKeysApi(deps));

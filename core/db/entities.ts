@@ -8,6 +8,7 @@ import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User 
 import { Job } from '../jobs/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
 import { Notification, NotificationIncident, NotificationRecipient } from '../notifications/entities.ts';
+import { SummaryReport, SummaryReportSettings } from '../notifications/summary-entities.ts';
 import { ExportResult } from '../recovery/entities.ts';
 import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
@@ -49,4 +50,6 @@ export const kernelEntities = [
   WebhookEvent,
   WebhookDelivery,
   AccountHealth,
+  SummaryReportSettings,
+  SummaryReport,
 ];

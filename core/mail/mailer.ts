@@ -13,12 +13,19 @@ export interface OutgoingMail {
   text: string;
 }
 
+/** A file sent with a message (a summary report's CSV). */
+export interface MailAttachment {
+  filename: string;
+  content: string;
+  contentType: string;
+}
+
 export interface Mailer {
   send(em: EntityManager, mail: OutgoingMail): Promise<void>;
   /** Whether a mail server is configured (HOLDFAST_SMTP_URL). */
   readonly configured: boolean;
   /** Hands one message to the mail server; throws its reason (credentials removed) when refused. */
-  deliver(mail: OutgoingMail & { html?: string | null }): Promise<void>;
+  deliver(mail: OutgoingMail & { html?: string | null; attachments?: MailAttachment[] }): Promise<void>;
   close(): void;
 }
 
@@ -49,7 +56,13 @@ export function createMailer(settings: MailSettings, log: Logger): Mailer {
     async deliver(mail) {
       if (!transport) throw new Error('no mail server is configured');
       try {
-        await transport.sendMail({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html ?? undefined });
+        await transport.sendMail({
+          to: mail.to,
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html ?? undefined,
+          attachments: mail.attachments,
+        });
       } catch (err) {
         throw new Error(mailErrorReason(err));
       }

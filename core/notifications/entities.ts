@@ -5,6 +5,7 @@
 // webhook delivery will be another fan-out of the same notification row.
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { Organization } from '../identity/entities.ts';
+import type { SummaryPayload } from './summary-entities.ts';
 
 export const NOTIFICATION_TYPES = ['summary', 'recovery', 'exceptions', 'discovery', 'smart_alerts'] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
@@ -61,6 +62,8 @@ export interface NotificationPayload {
   /** A smart alert's title and text. */
   title?: string | null;
   message?: string | null;
+  /** A summary report's figures (type summary). */
+  summary?: SummaryPayload;
 }
 
 export const Notification = defineEntity({

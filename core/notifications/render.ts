@@ -4,6 +4,7 @@
 
 import type { NotificationPayload, NotificationType } from './entities.ts';
 import type { Addressee } from './recipients.ts';
+import { summaryBody } from './summary-render.ts';
 
 export interface RenderedMail {
   subject: string;
@@ -36,6 +37,8 @@ interface Body {
   lines: string[];
   /** Items listed under the paragraphs. */
   items?: string[];
+  /** A table after the paragraphs (the summary report), as text lines and as HTML. */
+  table?: { text: string[]; html: string };
 }
 
 function bodyOf(type: NotificationType, p: NotificationPayload): Body {
@@ -104,6 +107,10 @@ function bodyOf(type: NotificationType, p: NotificationPayload): Body {
   if (type === 'smart_alerts') {
     return { subject: `${p.title ?? 'Smart alert'} (${org})`, lines: [p.message ?? ''] };
   }
+  if (p.summary) {
+    const s = summaryBody(org, p.summary);
+    return { subject: s.subject, lines: s.lines, table: { text: s.text, html: s.html } };
+  }
   return { subject: `Summary report (${org})`, lines: [p.message ?? ''] };
 }
 
@@ -120,6 +127,7 @@ export function renderNotification(
     `Hello ${to.displayName},`,
     '',
     ...body.lines.flatMap((l) => [l, '']),
+    ...(body.table?.text ?? []),
     ...(link ? [`${linkLabel}: ${link}`, ''] : []),
     '-- ',
     'Holdfast notifications. Who receives them is set under Settings › Notifications.',
@@ -128,6 +136,7 @@ export function renderNotification(
     '<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1f2937">',
     `<p>Hello ${escapeHtml(to.displayName)},</p>`,
     ...body.lines.map((l) => `<p>${escapeHtml(l)}</p>`),
+    ...(body.table ? [body.table.html] : []),
     ...(link ? [`<p><a href="${escapeHtml(link)}">${escapeHtml(linkLabel)}</a></p>`] : []),
     '<p style="color:#6b7280;font-size:0.875em">Holdfast notifications. Who receives them is set under Settings › Notifications.</p>',
     '</body></html>',

@@ -1,5 +1,6 @@
 // The time-based trigger: a small interval loop with an injectable clock. Each tick recovers
-// lapsed jobs, queues purges of deleted tasks, enqueues due work and pokes the job runner; once
+// lapsed jobs, queues purges of deleted tasks, enqueues due work and due summary reports
+// (core/notifications/summary-report.ts) and pokes the job runner; once
 // an hour it also runs the appliance housekeeping (core/maintenance.ts). Ticks never overlap in one process; ticks
 // of several processes may, which the queue's dedupe keys and conditional updates make harmless.
 //
@@ -10,6 +11,7 @@
 import type { WorkContext } from '../jobs/context.ts';
 import type { JobRunner } from '../jobs/runner.ts';
 import { MAINTENANCE_INTERVAL_MS, runMaintenance } from '../maintenance.ts';
+import { queueDueSummaryReports } from '../notifications/summary-report.ts';
 import type { StorageRemovalHook } from './organization-purge.ts';
 import { registerStoragePurge } from './organization-purge.ts';
 import { enqueueDueWork, runJobMaintenance } from './scheduler.ts';
@@ -51,6 +53,8 @@ export class Scheduler {
         }
         const enqueued = await enqueueDueWork(this.#ctx, now);
         if (enqueued.jobs) this.#ctx.log.info(enqueued, 'scheduled jobs queued');
+        const reports = await queueDueSummaryReports(this.#ctx.orm.em.fork(), now);
+        if (reports) this.#ctx.log.info({ reports }, 'summary reports queued');
       } catch (err) {
         this.#ctx.log.warn({ err }, 'scheduler tick failed');
       }

@@ -1,6 +1,6 @@
 // Settings › Notifications in a real browser against the real appliance: a bad address is
-// answered on its field, then a recipient is added, edited and removed; screenshots at desktop
-// and phone widths, with no sideways scrolling.
+// answered on its field, then a recipient is added, edited and removed, and the summary report's
+// settings changed; screenshots at desktop and phone widths, with no sideways scrolling.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
@@ -82,6 +82,23 @@ describe('Settings › Notifications in a browser', () => {
     await page.getByRole('button', { name: 'Remove noc@northwind.example' }).click();
     await page.getByRole('status').filter({ hasText: 'noc@northwind.example removed.' }).waitFor();
     expect(await page.getByRole('row').filter({ hasText: 'noc@northwind.example' }).count()).toBe(0);
+
+    // The summary report: weekly at 06:00 Berlin time, failures only, as a link, one file per account.
+    await page.getByLabel('Send the summary report').check();
+    await page.getByLabel('Backup failure details').check();
+    await page.getByLabel(/A download link/).check();
+    await page.getByLabel('Frequency').selectOption('weekly');
+    await page.getByLabel('At', { exact: true }).selectOption('6');
+    await page.getByLabel('Time zone').selectOption('Europe/Berlin');
+    await page.getByLabel('One file (and mail) per account').check();
+    await page.getByRole('button', { name: 'Save report settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Summary report settings saved.' }).waitFor();
+    expect(await page.getByLabel('Frequency').inputValue()).toBe('weekly');
+    expect(await page.getByLabel('At', { exact: true }).inputValue()).toBe('6');
+    expect(await page.getByLabel('Time zone').inputValue()).toBe('Europe/Berlin');
+    expect(await page.getByLabel('One file (and mail) per account').isChecked()).toBe(true);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    expect(await screenshotBothWidths(page, 'notifications-report')).toBeLessThanOrEqual(0);
     expect(consoleErrors).toEqual([]);
     await context.close();
   });

@@ -1,5 +1,5 @@
 // A real SMTP server on loopback (smtp-server) for mail tests: every message it accepts, decoded
-// (subject, plain-text and HTML parts), and a switch that makes it refuse the next N messages
+// (subject, plain-text and HTML parts, attachments), and a switch that makes it refuse the next N messages
 // with a temporary error, as a mail server that is down for a while does.
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
@@ -9,6 +9,7 @@ export interface ReceivedMail {
   subject: string;
   text: string;
   html: string;
+  attachments: ReceivedAttachment[];
 }
 
 export interface LoopbackSmtp {
@@ -54,28 +55,48 @@ function decodeBody(headers: Record<string, string>, body: string): string {
   return body;
 }
 
-/** The text and HTML parts of a message (a single part or multipart/alternative). */
-export function parseMail(raw: string): { subject: string; text: string; html: string } {
-  const { headers, body } = split(raw);
-  const subject = decodeWords(headers.subject ?? '');
+export interface ReceivedAttachment {
+  filename: string;
+  contentType: string;
+  content: string;
+}
+
+function partsOf(headers: Record<string, string>, body: string): { headers: Record<string, string>; body: string }[] {
   const type = headers['content-type'] ?? 'text/plain';
   const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
-  const parts = boundary
-    ? body
-        .split(`--${boundary}`)
-        .slice(1)
-        .filter((p) => !p.startsWith('--'))
-        .map((p) => split(p.replace(/^\r?\n/, '')))
-    : [{ headers, body }];
+  if (!boundary) return [{ headers, body }];
+  // Nested multiparts (mixed > alternative + attachment) are walked down to their leaves.
+  return body
+    .split(`--${boundary}`)
+    .slice(1)
+    .filter((p) => !p.startsWith('--'))
+    .map((p) => split(p.replace(/^\r?\n/, '')))
+    .flatMap((p) => partsOf(p.headers, p.body));
+}
+
+/** The text and HTML parts of a message (a single part or multipart) and its attachments. */
+export function parseMail(raw: string): {
+  subject: string;
+  text: string;
+  html: string;
+  attachments: ReceivedAttachment[];
+} {
+  const { headers, body } = split(raw);
+  const subject = decodeWords(headers.subject ?? '');
   let text = '';
   let html = '';
-  for (const part of parts) {
+  const attachments: ReceivedAttachment[] = [];
+  for (const part of partsOf(headers, body)) {
     const partType = (part.headers['content-type'] ?? 'text/plain').toLowerCase();
-    const decoded = decodeBody(part.headers, part.body).replace(/\r\n/g, '\n');
-    if (partType.startsWith('text/html')) html = decoded;
-    else if (partType.startsWith('text/plain')) text = decoded;
+    const disposition = part.headers['content-disposition'] ?? '';
+    const decoded = decodeBody(part.headers, part.body);
+    if (/^attachment/i.test(disposition)) {
+      const filename = /filename="?([^";]+)"?/i.exec(disposition)?.[1] ?? '';
+      attachments.push({ filename, contentType: partType, content: decoded });
+    } else if (partType.startsWith('text/html')) html = decoded.replace(/\r\n/g, '\n');
+    else if (partType.startsWith('text/plain')) text = decoded.replace(/\r\n/g, '\n');
   }
-  return { subject, text, html };
+  return { subject, text, html, attachments };
 }
 
 export async function startLoopbackSmtp(): Promise<LoopbackSmtp> {

@@ -1,11 +1,13 @@
 // Settings › Notifications of the organization being worked in ("Manage notifications"): the
-// recipients and the types each receives, with the inheritance rule stated on the page.
+// recipients and the types each receives, with the inheritance rule stated on the page, and the
+// summary report's settings.
 import { type Context, Hono } from 'hono';
 import { ValidationError } from '../../errors.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, requirePermission } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
+import { timeZoneChoices } from '../../identity/time-zone.ts';
 import { NOTIFICATION_TYPE_LABELS, NOTIFICATION_TYPES, type NotificationType } from '../../notifications/entities.ts';
 import {
   createRecipient,
@@ -15,10 +17,18 @@ import {
   type RecipientInput,
   updateRecipient,
 } from '../../notifications/recipients.ts';
+import { type ReportSettings, reportSettingsOf, saveReportSettings } from '../../notifications/summary-settings.ts';
 import { formFields, formLists } from '../forms.ts';
 
 const BASE = '/settings/notifications';
 const TYPES = NOTIFICATION_TYPES.map((id) => ({ id, label: NOTIFICATION_TYPE_LABELS[id] }));
+
+interface ReportForm {
+  values: Record<string, unknown>;
+  errors: Record<string, string>;
+}
+
+const HOURS = Array.from({ length: 24 }, (_, h) => ({ value: h, label: `${String(h).padStart(2, '0')}:00` }));
 
 interface RecipientForm {
   id?: number;
@@ -31,9 +41,16 @@ export function notificationRoutes(deps: AppDeps): Hono<AppEnv> {
   app.use(BASE, requirePermission('manage_notifications'));
   app.use(`${BASE}/*`, requirePermission('manage_notifications'));
 
-  const page = async (c: Context<AppEnv>, form?: RecipientForm, status: 200 | 422 = 200) => {
+  const page = async (c: Context<AppEnv>, form?: RecipientForm, status: 200 | 422 = 200, reportForm?: ReportForm) => {
     const org = organizationOf(c);
     const recipients = await listRecipients(c.get('em'), org);
+    const saved = await reportSettingsOf(c.get('em'), org);
+    const user = c.get('user');
+    // Unsaved, the report proposes the editing user's own zone.
+    const report: ReportForm = reportForm ?? {
+      values: { ...saved, timeZone: saved.enabled ? saved.timeZone : (user?.timeZone ?? saved.timeZone) },
+      errors: {},
+    };
     return renderPage(
       c,
       deps,
@@ -49,7 +66,14 @@ export function notificationRoutes(deps: AppDeps): Hono<AppEnv> {
           types: r.types,
         })),
         form,
-        focus: form ? (Object.keys(form.errors)[0] ?? 'email') : undefined,
+        report,
+        hours: HOURS,
+        timeZones: timeZoneChoices(),
+        focus: form
+          ? (Object.keys(form.errors)[0] ?? 'email')
+          : reportForm
+            ? `report-${Object.keys(reportForm.errors)[0] ?? 'enabled'}`
+            : undefined,
       },
       status,
     );
@@ -68,6 +92,31 @@ export function notificationRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get(`${BASE}/:id/edit`, async (c) => {
     const r = await findRecipient(c.get('em'), organizationOf(c), Number(c.req.param('id')));
     return page(c, { id: r.id, values: { email: r.email, displayName: r.displayName, types: r.types }, errors: {} });
+  });
+
+  // Before `${BASE}/:id`, which would take "report" for a recipient id.
+  app.post(`${BASE}/report`, async (c) => {
+    const fields = await formFields(c);
+    const hour = /^\d{1,2}$/.test(fields.hour ?? '') ? Number(fields.hour) : Number.NaN;
+    const input: ReportSettings = {
+      enabled: fields.enabled === 'on',
+      format: fields.format as ReportSettings['format'],
+      delivery: fields.delivery as ReportSettings['delivery'],
+      frequency: fields.frequency as ReportSettings['frequency'],
+      hour,
+      timeZone: fields.timeZone ?? '',
+      onlyWhenFailed: fields.onlyWhenFailed === 'on',
+      split: (fields.split ?? 'consolidated') as ReportSettings['split'],
+    };
+    try {
+      await saveReportSettings(c.get('em'), organizationOf(c), input, deps.now());
+      return redirectWithFlash(c, deps, BASE, 'Summary report settings saved.');
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        return page(c, undefined, 422, { values: { ...input, hour: fields.hour }, errors: err.fields ?? {} });
+      }
+      throw err;
+    }
   });
 
   app.post(BASE, async (c) => {

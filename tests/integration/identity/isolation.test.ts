@@ -14,6 +14,7 @@ import type { Permission } from '../../../core/identity/permissions.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { enqueueJob } from '../../../core/jobs/queue.ts';
 import { NotificationRecipient } from '../../../core/notifications/entities.ts';
+import { SummaryReport } from '../../../core/notifications/summary-entities.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
@@ -45,11 +46,13 @@ type IdKind =
   | 'task'
   | 'activity'
   | 'job'
-  | 'recipient';
+  | 'recipient'
+  | 'summaryReport';
 const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
   [/^\/settings\/notifications\/:id/, 'recipient'],
+  [/^\/reports\/summary\/:file/, 'summaryReport'],
   [/^\/settings\/api\/:id/, 'apiKey'],
   [/^\/settings\/api\/keys\/:clientId/, 'apiKey'],
   [/^\/portal\/accounts\/:id/, 'organization'],
@@ -110,6 +113,7 @@ const foreign: Record<IdKind, string[]> = {
   activity: [],
   job: [],
   recipient: [],
+  summaryReport: [],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -269,6 +273,19 @@ beforeAll(async () => {
     foreign.user.push(user.id);
     foreign.ipRule.push(rule.id);
     foreign.recipient.push(String(recipient.id));
+    // A summary report of that organization (its link also needs a token; the tenant check comes first).
+    const report = e.create(SummaryReport, {
+      id: crypto.randomUUID(),
+      organization: org,
+      period: 'd:2026-01-01',
+      fileName: 'foreign.csv',
+      csv: 'Organization\r\n',
+      tokenHash: 'f'.repeat(64),
+      createdAt: new Date(),
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
+    await e.flush();
+    foreign.summaryReport.push(report.id);
     foreign.apiKey.push(key.id);
     foreign.organization.push(org.id);
   }
