@@ -9,6 +9,7 @@ import { Job } from '../jobs/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
 import { Notification, NotificationIncident, NotificationRecipient } from '../notifications/entities.ts';
 import { ExportResult } from '../recovery/entities.ts';
+import { SmartAlertRule } from '../smart-alerts/entities.ts';
 import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
@@ -43,4 +44,5 @@ export const kernelEntities = [
   NotificationRecipient,
   Notification,
   NotificationIncident,
+  SmartAlertRule,
 ];

@@ -17,6 +17,7 @@ import { Migration20261207051337_catalog_editor } from './Migration2026120705133
 import { Migration20261207052000_user_time_zone } from './Migration20261207052000_user_time_zone.ts';
 import { Migration20261207053000_plugin_recovery_steps } from './Migration20261207053000_plugin_recovery_steps.ts';
 import { Migration20261207054500_notifications } from './Migration20261207054500_notifications.ts';
+import { Migration20261207062246_smart_alerts } from './Migration20261207062246_smart_alerts.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -37,4 +38,5 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207052000_user_time_zone', class: Migration20261207052000_user_time_zone },
   { name: 'Migration20261207053000_plugin_recovery_steps', class: Migration20261207053000_plugin_recovery_steps },
   { name: 'Migration20261207054500_notifications', class: Migration20261207054500_notifications },
+  { name: 'Migration20261207062246_smart_alerts', class: Migration20261207062246_smart_alerts },
 ];
