@@ -16,6 +16,7 @@ import { recoveryApi } from './recovery.ts';
 import { renderApiReference } from './reference.ts';
 import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
+import { smartAlertsApi } from './smart-alerts.ts';
 import { storageLocationsApi } from './storage-locations.ts';
 import { taskUsageApi } from './task-usage.ts';
 import { tasksApi } from './tasks.ts';
@@ -103,6 +104,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', jobsApi(deps));
   api.route('/', recoveryApi(deps));
   api.route('/', taskUsageApi(deps));
+  api.route('/', smartAlertsApi(deps));
 
   // One document for the machine-readable file and the reference page.
   const documentHead = {

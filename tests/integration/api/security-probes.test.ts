@@ -17,6 +17,7 @@ import { createApiKey } from '../../../core/access/api-keys.ts';
 import { principalForUser } from '../../../core/access/principal.ts';
 import type { IOrganization, IUser } from '../../../core/identity/entities.ts';
 import { PERMISSIONS, type Permission } from '../../../core/identity/permissions.ts';
+import { SmartAlertRule } from '../../../core/smart-alerts/entities.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { getTokens, type Json, json, makeTaskAndExport, withBearer } from '../../helpers/api.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
@@ -35,6 +36,7 @@ interface Ids {
   entity: string;
   job: string;
   recipient: string;
+  alert: string;
 }
 
 interface Operation {
@@ -138,6 +140,13 @@ const OPERATIONS: Record<string, Operation> = {
     query: () => ({ name: 'a' }),
   },
   'GET /tasks/{id}/usage.csv': { rule: 'signed-in' },
+  'GET /tasks/{id}/smart-alerts': { rule: 'signed-in' },
+  'POST /tasks/{id}/smart-alerts': {
+    rule: { anyOf: ['manage_backups'] },
+    body: () => ({ change: 'deleted', unit: 'count', threshold: 5, users: 'all' }),
+  },
+  'PATCH /tasks/{id}/smart-alerts/{alertId}': { rule: { anyOf: ['manage_backups'] }, body: () => ({ threshold: 7 }) },
+  'DELETE /tasks/{id}/smart-alerts/{alertId}': { rule: { anyOf: ['manage_backups'] } },
   'GET /jobs': { rule: { anyOf: ['restore', 'export_download'] }, query: (o) => ({ task: o.task }) },
   'POST /jobs': {
     rule: { anyOf: ['export_download'] },
@@ -179,6 +188,7 @@ function probes(o: Ids): Probe[] {
         .replace('{id}', idParam)
         .replace('{ruleId}', o.rule)
         .replace('{recipientId}', o.recipient)
+        .replace('{alertId}', o.alert)
         .replace('{clientId}', o.key)
         .replace('{userId}', o.user)
         .replace('{locationId}', o.location)
@@ -241,6 +251,17 @@ async function objectsOf(org: IOrganization): Promise<Ids> {
     ),
   );
   const { task, entity, job } = await makeTaskAndExport(t, org.id, results);
+  // Made directly: the test service offers no smart alerts (adding one through the API is a 409).
+  const alert = e.create(SmartAlertRule, {
+    task,
+    entityExternalId: null,
+    change: 'deleted',
+    unit: 'count',
+    threshold: 5,
+    users: 'all',
+    createdAt: new Date(),
+  });
+  await e.flush();
   return {
     org: org.id,
     rule: rule.id,
@@ -251,6 +272,7 @@ async function objectsOf(org: IOrganization): Promise<Ids> {
     entity,
     job,
     recipient: String(recipient.id),
+    alert: String(alert.id),
   };
 }
 
