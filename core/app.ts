@@ -28,6 +28,7 @@ import { recoveryItemRoutes } from './routes/recovery-item.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
+import { smartAlertRoutes } from './routes/smart-alerts.ts';
 import { staticRoutes } from './routes/static.ts';
 import { taskUsageRoutes } from './routes/task-usage.ts';
 import { taskRoutes } from './routes/tasks.ts';
@@ -107,6 +108,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', recoveryItemRoutes(deps));
   app.route('/', taskUsageRoutes(deps));
   app.route('/', compareRoutes(deps));
+  app.route('/', smartAlertRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', jobsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));

@@ -555,6 +555,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       runs,
       graceDays: TASK_GRACE_DAYS,
       canExport: hasPermission(principalOf(c), 'export_download'),
+      smartAlerts: !!plugin?.smartAlerts,
       deletedEntities: (await deletedEntitiesOf(em, task, now)).map((e) => ({
         id: e.id,
         name: e.name,
