@@ -76,7 +76,7 @@ export function smartAlertRoutes(deps: AppDeps): Hono<AppEnv> {
         hasBaseline: entities.some((e) => e.lastSnapshotId),
         rules: rules.map((r) => ({
           id: r.id,
-          object: r.entityExternalId === null ? 'All objects' : (names.get(r.entityExternalId) ?? r.entityExternalId),
+          object: r.entityExternalId == null ? 'All objects' : (names.get(r.entityExternalId) ?? r.entityExternalId),
           description: describeRule(r, names.get(r.entityExternalId ?? '')),
           users: r.users === 'one' ? 'One user' : 'All users',
           enabled: r.enabled,
@@ -131,7 +131,7 @@ export function smartAlertRoutes(deps: AppDeps): Hono<AppEnv> {
     return page(c, {
       id: r.id,
       values: {
-        scope: r.entityExternalId === null ? 'all' : 'object',
+        scope: r.entityExternalId == null ? 'all' : 'object',
         object: r.entityExternalId ?? '',
         change: r.change,
         unit: r.unit,

@@ -35,7 +35,7 @@ export function firedRules(rules: ISmartAlertRule[], run: RunChanges): { rule: I
   const fired: { rule: ISmartAlertRule; text: string }[] = [];
   for (const rule of rules) {
     if (!rule.enabled) continue;
-    if (rule.entityExternalId !== null && rule.entityExternalId !== run.entity.externalId) continue;
+    if (rule.entityExternalId != null && rule.entityExternalId !== run.entity.externalId) continue;
     const m = measure(rule, run);
     if (!m || m.value === 0) continue;
     const who = m.user ? ` by user ${m.user}` : '';
@@ -63,7 +63,7 @@ export function firedRules(rules: ISmartAlertRule[], run: RunChanges): { rule: I
 /** Human words for a rule ("More than 10 % of Contact records deleted by one user"). */
 export function describeRule(rule: ISmartAlertRule, objectName?: string): string {
   const amount = rule.unit === 'percent' ? `${rule.threshold} % of` : `${rule.threshold}`;
-  const object = rule.entityExternalId === null ? 'any object' : (objectName ?? rule.entityExternalId);
+  const object = rule.entityExternalId == null ? 'any object' : (objectName ?? rule.entityExternalId);
   const users = rule.users === 'one' ? 'by one user' : 'by all users';
   return `More than ${amount} ${object} records ${rule.change} ${users} in a run`;
 }
