@@ -63,9 +63,10 @@ export function firedRules(rules: ISmartAlertRule[], run: RunChanges): { rule: I
 /** Human words for a rule ("More than 10 % of Contact records deleted by one user"). */
 export function describeRule(rule: ISmartAlertRule, objectName?: string): string {
   const amount = rule.unit === 'percent' ? `${rule.threshold} % of` : `${rule.threshold}`;
-  const object = rule.entityExternalId == null ? 'any object' : (objectName ?? rule.entityExternalId);
+  const records =
+    rule.entityExternalId == null ? 'records of any object' : `${objectName ?? rule.entityExternalId} records`;
   const users = rule.users === 'one' ? 'by one user' : 'by all users';
-  return `More than ${amount} ${object} records ${rule.change} ${users} in a run`;
+  return `More than ${amount} ${records} ${rule.change} ${users} in a run`;
 }
 
 export async function evaluateSmartAlerts(tx: EntityManager, run: RunChanges): Promise<number> {
