@@ -30,6 +30,7 @@ import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
 import { smartAlertRoutes } from './routes/smart-alerts.ts';
 import { staticRoutes } from './routes/static.ts';
+import { taskDrilldownRoutes } from './routes/task-drilldown.ts';
 import { taskUsageRoutes } from './routes/task-usage.ts';
 import { taskRoutes } from './routes/tasks.ts';
 
@@ -109,6 +110,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', taskUsageRoutes(deps));
   app.route('/', compareRoutes(deps));
   app.route('/', smartAlertRoutes(deps));
+  app.route('/', taskDrilldownRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', jobsRoutes(deps));
   app.route('/api/v1', apiV1Routes(deps));

@@ -85,6 +85,8 @@ describe('smart alert: more than 10 % of Contacts deleted by one user', () => {
     s.clock.now += 60_000;
     const [loud] = await backup(s, task.id, ['Contact']);
     expect(loud?.state).toBe('succeeded');
+    // The run's result keeps the connector's API calls (the usage drill-down reads them).
+    expect(loud?.result?.apiCalls).toBeGreaterThan(0);
     // A later run without deletions raises nothing more.
     s.clock.now += HOUR;
     await backup(s, task.id, ['Contact']);
