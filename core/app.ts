@@ -31,8 +31,10 @@ import { replicateRoutes } from './routes/replicate.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
+import { smartAlertRoutes } from './routes/smart-alerts.ts';
 import { staticRoutes } from './routes/static.ts';
 import { summaryReportRoutes } from './routes/summary-reports.ts';
+import { taskDrilldownRoutes } from './routes/task-drilldown.ts';
 import { taskUsageRoutes } from './routes/task-usage.ts';
 import { taskRoutes } from './routes/tasks.ts';
 
@@ -114,6 +116,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', taskUsageRoutes(deps));
   app.route('/', compareRoutes(deps));
   app.route('/', replicateRoutes(deps));
+  app.route('/', smartAlertRoutes(deps));
+  app.route('/', taskDrilldownRoutes(deps));
   app.route('/', taskRoutes(deps));
   app.route('/', jobsRoutes(deps));
   app.route('/', summaryReportRoutes(deps));

@@ -44,6 +44,7 @@ export const ACTIVITIES = [
   'Restore clean-up',
   'Notification sent',
   'Notification failed',
+  'Smart alert',
 ] as const;
 export type Activity = (typeof ACTIVITIES)[number];
 

@@ -209,7 +209,7 @@ export async function reachableTask(c: Context<AppEnv>, id: string, deleted = fa
 }
 
 /** Route middleware: 404 for a task out of reach, before the payload is validated. */
-function taskInReach(deleted = false): MiddlewareHandler<AppEnv> {
+export function taskInReach(deleted = false): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     await reachableTask(c, c.req.param('id') ?? '', deleted);
     await next();

@@ -16,6 +16,7 @@ import { recoveryApi } from './recovery.ts';
 import { renderApiReference } from './reference.ts';
 import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
+import { smartAlertsApi } from './smart-alerts.ts';
 import { storageLocationsApi } from './storage-locations.ts';
 import { summaryReportSettingsApi } from './summary-report-settings.ts';
 import { taskUsageApi } from './task-usage.ts';
@@ -109,6 +110,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', recoveryApi(deps));
   api.route('/', taskUsageApi(deps));
   api.route('/', usageApi(deps));
+  api.route('/', smartAlertsApi(deps));
 
   // One document for the machine-readable file and the reference page.
   const documentHead = {

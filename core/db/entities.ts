@@ -10,6 +10,7 @@ import { MailMessage } from '../mail/entities.ts';
 import { Notification, NotificationIncident, NotificationRecipient } from '../notifications/entities.ts';
 import { SummaryReport, SummaryReportSettings } from '../notifications/summary-entities.ts';
 import { ExportResult } from '../recovery/entities.ts';
+import { SmartAlertRule } from '../smart-alerts/entities.ts';
 import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
@@ -52,4 +53,5 @@ export const kernelEntities = [
   AccountHealth,
   SummaryReportSettings,
   SummaryReport,
+  SmartAlertRule,
 ];

@@ -94,6 +94,14 @@ export interface BackupOutcome<State = unknown> {
    * as partial with this sentence; the next run continues from the returned state.
    */
   partialReason?: string;
+  /**
+   * Who made the changes this run saw, per user of the service (its user id), where the service
+   * tells: records added, updated and deleted. Smart alert rules "by one user" read it; changes
+   * whose author is unknown are left out. Absent: such rules never fire for this service.
+   */
+  changesBy?: { user: string; added: number; updated: number; deleted: number }[];
+  /** Calls made to the service's API in this run, where it counts them (the usage report). */
+  apiCalls?: number;
 }
 
 /** One item handed to `restore()`: what the snapshot holds for it, and its content on demand. */
@@ -476,6 +484,11 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
    * another task's account (a Sandbox) as the kernel's restore job. Needs `restoreToOtherTasks`.
    */
   replicate?: ReplicateSpec;
+  /**
+   * The task offers smart alerts: rules on the records added, updated or deleted per run, checked
+   * by the kernel after each backup (core/smart-alerts/). Suits services whose items are records.
+   */
+  smartAlerts?: boolean;
   /** Whether the task offers the "API usage limit %" setting. */
   apiUsageLimit: boolean;
   /**

@@ -556,6 +556,7 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       graceDays: TASK_GRACE_DAYS,
       canExport: hasPermission(principalOf(c), 'export_download'),
       canReplicate: !!plugin?.replicate && hasPermission(principalOf(c), 'restore'),
+      smartAlerts: !!plugin?.smartAlerts,
       deletedEntities: (await deletedEntitiesOf(em, task, now)).map((e) => ({
         id: e.id,
         name: e.name,

@@ -14,6 +14,7 @@ import { indexSnapshot } from '../catalog/indexer.ts';
 import { itemFieldMap } from '../catalog/item-fields.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
 import { type BackupItemWriter, type PreviousItem, ServiceAuthError } from '../plugins/service.ts';
+import { evaluateSmartAlerts } from '../smart-alerts/evaluate.ts';
 import { connectTask, markConnection } from './connection.ts';
 import { TaskEntity } from './entities.ts';
 
@@ -122,7 +123,7 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
           await em.flush();
         }
         await indexSnapshot(em, repo, committed, parent, itemFieldMap(plugin.searchFields));
-        return { result, committed, changes };
+        return { result, committed, changes, parentItems: parent ? parent.manifest.stats.items : null };
       },
       repo,
     );
@@ -133,6 +134,8 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
     const now = ctx.now();
     await em.transactional(async (tx) => {
       const fresh = await tx.findOneOrFail(TaskEntity, { id: entity.id }, { populate: ['task'] });
+      // The items before this run (a percentage's base); none when the run had no parent snapshot.
+      const itemsBefore = outcome.parentItems;
       fresh.pluginState = outcome.result.state as never;
       fresh.lastSnapshotId = outcome.committed.id;
       fresh.lastRunAt = now;
@@ -148,6 +151,17 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
       // Paused or deleted meanwhile: the snapshot counts, the status the user chose stays.
       if (fresh.status === 'in_process') fresh.status = partial ? 'partial' : 'success';
       fresh.task.storageLocation ??= opened.location;
+      if (plugin.smartAlerts) {
+        await evaluateSmartAlerts(tx, {
+          task: fresh.task,
+          entity: fresh,
+          jobId: job.id,
+          itemsBefore,
+          changes: outcome.changes,
+          ...(outcome.result.changesBy ? { changesBy: outcome.result.changesBy } : {}),
+          at: now,
+        });
+      }
     });
     em.clear();
     return {
@@ -163,6 +177,8 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
           ? { failedItemNames: outcome.result.failedItems?.slice(0, 20).map((f) => f.key.slice(0, 300)) }
           : {}),
         ...(stoppedEarly ? { stoppedEarly: stoppedEarly.slice(0, 1000) } : {}),
+        // The service's API calls of this run, where the plugin counts them (the usage report).
+        ...(typeof outcome.result.apiCalls === 'number' ? { apiCalls: outcome.result.apiCalls } : {}),
       },
       // Words the job log shows as is (the snapshot's id stays in the result, not the sentence).
       message: `Backup saved: ${outcome.changes.added} added, ${outcome.changes.updated} changed, ${outcome.changes.deleted} removed${failed ? `, ${failed} failed` : ''}${stoppedEarly ? `; stopped early: ${stoppedEarly}` : ''}`,

@@ -163,14 +163,39 @@ export async function backupObject({
   const finish = (next: SalesforceState, stopped?: string): BackupOutcome<SalesforceState> => {
     run.log.info({ object, calls: api.calls, stored, deleted, stopped: !!stopped }, 'Salesforce object backed up');
     run.step(`${api.calls} API calls, ${stored} records stored, ${deleted} deleted`);
-    return stopped ? { state: next, partialReason: stopped } : { state: next };
+    const outcome = { state: next, changesBy: changesBy(), apiCalls: api.calls };
+    return stopped ? { ...outcome, partialReason: stopped } : outcome;
+  };
+
+  // Who made the changes (smart alerts "by one user"): the creator of an added row, the last
+  // modifier of an updated or deleted one (a deletion sets LastModifiedById; getDeleted names no
+  // one, so a deletion only it lists stays unattributed unless queryAll also returns the row).
+  // A row the last snapshot does not hold is "added" by its creator.
+  const authors = new Map<string, { added: number; updated: number; deleted: number }>();
+  const deletedBy = new Map<string, string>();
+  const credit = (user: unknown, change: 'added' | 'updated') => {
+    if (typeof user !== 'string' || !user) return;
+    const counts = authors.get(user) ?? { added: 0, updated: 0, deleted: 0 };
+    counts[change]++;
+    authors.set(user, counts);
+  };
+  const changesBy = () => {
+    const out = new Map([...authors].map(([user, c]) => [user, { ...c }]));
+    for (const user of deletedBy.values()) {
+      const counts = out.get(user) ?? { added: 0, updated: 0, deleted: 0 };
+      counts.deleted++;
+      out.set(user, counts);
+    }
+    return [...out].map(([user, c]) => ({ user, ...c }));
   };
 
   const prior = state;
   // Blob fields as the last run stored them (`<Id>/<Field>` keys to delete with their record).
   let blobs = (prior?.fields ?? []).filter((f) => f.endsWith(':blob')).map((f) => f.slice(0, -':blob'.length));
   const removed = new Set<string>();
-  const remove = async (id: string) => {
+  const remove = async (id: string, by?: unknown) => {
+    // Only rows the last snapshot holds were deleted by this run (the overlap reads some again).
+    if (typeof by === 'string' && by && (await writer.previous(id))) deletedBy.set(id, by);
     if (removed.has(id)) return;
     removed.add(id);
     await writer.delete(id);
@@ -337,9 +362,13 @@ export async function backupObject({
 
   const store = async (row: Row) => {
     if (row.IsDeleted === true) {
-      await remove(row.Id);
+      await remove(row.Id, row.LastModifiedById);
       return;
     }
+    const before = writer.hasParent ? await writer.previous(row.Id) : undefined;
+    if (!before) credit(row.CreatedById, 'added');
+    // A row the overlap reads again unchanged (same SystemModstamp) is no change of this run.
+    else if (before.meta?.modified !== row.SystemModstamp) credit(row.LastModifiedById, 'updated');
     seen?.add(row.Id);
     const values: Record<string, unknown> = {};
     for (const f of fields) values[f] = row[f] ?? null;

@@ -124,6 +124,7 @@ export function createSalesforcePlugin(
       { kind: 'metadata', label: 'Metadata' },
     ],
     apiUsageLimit: true,
+    smartAlerts: true,
     restoreOptions: salesforceRestoreOptions as unknown as z.ZodType<Record<string, unknown>>,
     // Records go back to their object (a mode of restoreOptions says how), never into a folder.
     restoreModes: ['in_place'],

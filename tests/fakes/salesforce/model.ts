@@ -279,8 +279,11 @@ export class Org {
     Object.assign(stored.values, next);
   }
 
-  /** To the recycle bin, with master-detail children. */
-  delete(objectName: string, id: string): void {
+  /**
+   * To the recycle bin, with master-detail children. `by` (a user id) is who deleted it: as in
+   * Salesforce, the row's LastModifiedById and LastModifiedDate then name the deletion.
+   */
+  delete(objectName: string, id: string, by?: string): void {
     const object = this.#mustObject(objectName);
     const stored = object.records.get(id);
     if (!stored || stored.deletedAt) throw new Error(`no live record ${id}`);
@@ -288,11 +291,15 @@ export class Org {
     stored.deletedAt = now;
     stored.values.IsDeleted = true;
     stored.values.SystemModstamp = sfDateTime(now);
+    if (by) {
+      stored.values.LastModifiedById = by;
+      stored.values.LastModifiedDate = sfDateTime(now);
+    }
     for (const child of this.objects.values()) {
       for (const f of child.fields) {
         if (!f.cascadeDelete || !f.referenceTo?.some((r) => r.toLowerCase() === object.name.toLowerCase())) continue;
         for (const [childId, rec] of child.records) {
-          if (!rec.deletedAt && rec.values[f.name] === id) this.delete(child.name, childId);
+          if (!rec.deletedAt && rec.values[f.name] === id) this.delete(child.name, childId, by);
         }
       }
     }

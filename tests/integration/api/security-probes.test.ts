@@ -17,6 +17,7 @@ import { createApiKey } from '../../../core/access/api-keys.ts';
 import { principalForUser } from '../../../core/access/principal.ts';
 import type { IOrganization, IUser } from '../../../core/identity/entities.ts';
 import { PERMISSIONS, type Permission } from '../../../core/identity/permissions.ts';
+import { SmartAlertRule } from '../../../core/smart-alerts/entities.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { createEndpoint } from '../../../core/webhooks/endpoints.ts';
 import { getTokens, type Json, json, makeTaskAndExport, withBearer } from '../../helpers/api.ts';
@@ -37,6 +38,7 @@ interface Ids {
   job: string;
   recipient: string;
   webhook: string;
+  alert: string;
 }
 
 interface Operation {
@@ -168,6 +170,13 @@ const OPERATIONS: Record<string, Operation> = {
   },
   'GET /tasks/{id}/usage.csv': { rule: 'signed-in' },
   'GET /usage': { rule: { anyOf: ['view_dashboard'] }, query: (o) => ({ account: o.org }) },
+  'GET /tasks/{id}/smart-alerts': { rule: 'signed-in' },
+  'POST /tasks/{id}/smart-alerts': {
+    rule: { anyOf: ['manage_backups'] },
+    body: () => ({ change: 'deleted', unit: 'count', threshold: 5, users: 'all' }),
+  },
+  'PATCH /tasks/{id}/smart-alerts/{alertId}': { rule: { anyOf: ['manage_backups'] }, body: () => ({ threshold: 7 }) },
+  'DELETE /tasks/{id}/smart-alerts/{alertId}': { rule: { anyOf: ['manage_backups'] } },
   'GET /jobs': { rule: { anyOf: ['restore', 'export_download'] }, query: (o) => ({ task: o.task }) },
   'POST /jobs': {
     rule: { anyOf: ['export_download'] },
@@ -210,6 +219,7 @@ function probes(o: Ids): Probe[] {
         .replace('{ruleId}', o.rule)
         .replace('{recipientId}', o.recipient)
         .replace('{webhookId}', o.webhook)
+        .replace('{alertId}', o.alert)
         .replace('{clientId}', o.key)
         .replace('{userId}', o.user)
         .replace('{locationId}', o.location)
@@ -282,6 +292,17 @@ async function objectsOf(org: IOrganization): Promise<Ids> {
     new Date(),
   );
   const { task, entity, job } = await makeTaskAndExport(t, org.id, results);
+  // Made directly: the test service offers no smart alerts (adding one through the API is a 409).
+  const alert = e.create(SmartAlertRule, {
+    task,
+    entityExternalId: null,
+    change: 'deleted',
+    unit: 'count',
+    threshold: 5,
+    users: 'all',
+    createdAt: new Date(),
+  });
+  await e.flush();
   return {
     org: org.id,
     rule: rule.id,
@@ -293,6 +314,7 @@ async function objectsOf(org: IOrganization): Promise<Ids> {
     job,
     recipient: String(recipient.id),
     webhook: webhook.id,
+    alert: String(alert.id),
   };
 }
 

@@ -31,13 +31,13 @@ export function salesforceEnv(fake: FakeSalesforce): Record<string, string> {
   };
 }
 
-export async function createSalesforceHarness(seed = 1): Promise<SalesforceHarness> {
+export async function createSalesforceHarness(seed = 1, env: Record<string, string> = {}): Promise<SalesforceHarness> {
   const fake = await new FakeSalesforce({ seed }).start();
   const clock = { now: Date.parse('2026-12-01T08:00:00Z') };
   fake.org.now = () => new Date(clock.now);
   // Objects of 1000 rows or more are read in full through the Bulk API.
   tuneSalesforce({ retry: { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 }, bulkThreshold: 1000, bulkPollMs: 1 });
-  const h = await createJobsHarness(salesforceEnv(fake));
+  const h = await createJobsHarness({ ...salesforceEnv(fake), ...env });
   return {
     fake,
     h,

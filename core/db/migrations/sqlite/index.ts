@@ -19,6 +19,7 @@ import { Migration20261207053000_plugin_recovery_steps } from './Migration202612
 import { Migration20261207054500_notifications } from './Migration20261207054500_notifications.ts';
 import { Migration20261207061246_account_health } from './Migration20261207061246_account_health.ts';
 import { Migration20261207062245_webhooks } from './Migration20261207062245_webhooks.ts';
+import { Migration20261207062246_smart_alerts } from './Migration20261207062246_smart_alerts.ts';
 import { Migration20261207063000_summary_reports } from './Migration20261207063000_summary_reports.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
@@ -42,5 +43,6 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207054500_notifications', class: Migration20261207054500_notifications },
   { name: 'Migration20261207061246_account_health', class: Migration20261207061246_account_health },
   { name: 'Migration20261207062245_webhooks', class: Migration20261207062245_webhooks },
+  { name: 'Migration20261207062246_smart_alerts', class: Migration20261207062246_smart_alerts },
   { name: 'Migration20261207063000_summary_reports', class: Migration20261207063000_summary_reports },
 ];
