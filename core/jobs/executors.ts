@@ -115,17 +115,20 @@ export class WorkerExecutor implements JobExecutor {
 
   #release(pooled: PooledWorker, heapUsed: number, interrupted: boolean): void {
     const worn = pooled.jobs >= this.#options.maxJobsPerWorker || heapUsed > this.#options.maxHeapBytes;
-    if (interrupted || worn) {
-      pooled.worker.postMessage({ type: 'exit' } satisfies WorkerRequest);
-      return;
-    }
+    if (interrupted || worn) return this.#retire(pooled);
     pooled.idleTimer = setTimeout(() => {
       const at = this.#idle.indexOf(pooled);
       if (at >= 0) this.#idle.splice(at, 1);
-      pooled.worker.postMessage({ type: 'exit' } satisfies WorkerRequest);
+      this.#retire(pooled);
     }, this.#options.idleMs);
     pooled.idleTimer.unref();
     this.#idle.push(pooled);
+  }
+
+  /** Asks the worker to close its connection and exit; one that lingers (a socket left open) is ended. */
+  #retire(pooled: PooledWorker): void {
+    pooled.worker.postMessage({ type: 'exit' } satisfies WorkerRequest);
+    setTimeout(() => void pooled.worker.terminate(), 10_000).unref();
   }
 
   run(jobId: string, owner: string, shutdown: AbortSignal): Promise<void> {
