@@ -115,7 +115,10 @@ export class WorkerExecutor implements JobExecutor {
 
   #release(pooled: PooledWorker, heapUsed: number, interrupted: boolean): void {
     const worn = pooled.jobs >= this.#options.maxJobsPerWorker || heapUsed > this.#options.maxHeapBytes;
-    if (interrupted || worn) return this.#retire(pooled);
+    if (interrupted || worn) {
+      this.#retire(pooled);
+      return;
+    }
     pooled.idleTimer = setTimeout(() => {
       const at = this.#idle.indexOf(pooled);
       if (at >= 0) this.#idle.splice(at, 1);
