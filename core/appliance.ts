@@ -12,7 +12,6 @@ import { createApp } from './app.ts';
 import { type Database, migrate, openDatabase } from './db/database.ts';
 import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
-import { decoyHash } from './identity/password.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
 import { registerJobKinds } from './job-kinds.ts';
 import type { WorkContext } from './jobs/context.ts';
@@ -66,8 +65,6 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
       'generated a new appliance master key: back it up (see docs/OPERATIONS.md), credentials cannot be recovered without it',
     );
   }
-  // The decoy hash answers logins for unknown emails; computing it now keeps the first one fast.
-  void decoyHash();
   const orm = await openDatabase(config);
   let applied: string[];
   try {

@@ -1,11 +1,13 @@
 // Entry of a job worker thread (a composition root, like appliance.ts): opens its own database
-// connection and plugins from the configuration, registers the job kinds, runs the one job it was
-// given, and exits. A 'shutdown' message from the main
-// thread interrupts the job (it goes back to the queue).
-import { parentPort, workerData } from 'node:worker_threads';
+// connection and plugins from the configuration and registers the job kinds once, then runs the
+// jobs the main thread sends it one at a time ('run' → 'done'), so consecutive jobs do not pay
+// for loading the kernel again. A 'shutdown' message interrupts the running job (it goes back to
+// the queue); 'exit' closes the connection and ends the thread.
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { openDatabase } from './db/database.ts';
 import { registerJobKinds } from './job-kinds.ts';
-import type { WorkerData } from './jobs/executors.ts';
+import type { WorkContext } from './jobs/context.ts';
+import type { WorkerData, WorkerReply, WorkerRequest } from './jobs/executors.ts';
 import { runClaimedJob } from './jobs/run-job.ts';
 import { createLogger } from './logging.ts';
 import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
@@ -13,39 +15,62 @@ import { createCredentialCipher } from './secrets/credential-cipher.ts';
 import { blobIndexDir, locationTaskStorage } from './storage-locations/task-storage.ts';
 
 const data = workerData as WorkerData;
-const shutdown = new AbortController();
-parentPort?.on('message', (message: { type?: string }) => {
-  if (message?.type === 'shutdown') shutdown.abort();
-});
+let current: AbortController | undefined;
+// Sticky: the main thread is stopping, so a job that arrives after the message is interrupted too.
+let stopping = false;
+let queue = Promise.resolve();
 
-const masterKey = Buffer.from(data.masterKey);
-const log = createLogger(data.config.logLevel).child({ worker: data.jobId });
-await loadExternalPlugins(data.config.plugins);
-configureServicePlugins(data.config);
-registerJobKinds();
-const orm = await openDatabase(data.config);
-const credentials = createCredentialCipher(masterKey);
-try {
-  await runClaimedJob(
-    {
+async function open(): Promise<WorkContext> {
+  const masterKey = Buffer.from(data.masterKey);
+  await loadExternalPlugins(data.config.plugins);
+  configureServicePlugins(data.config);
+  registerJobKinds();
+  const orm = await openDatabase(data.config);
+  const credentials = createCredentialCipher(masterKey);
+  return {
+    orm,
+    settings: data.config,
+    credentials,
+    storage: locationTaskStorage({
       orm,
-      settings: data.config,
       credentials,
-      storage: locationTaskStorage({
-        orm,
-        credentials,
-        storageDir: data.config.storageDir,
-        masterKey,
-        indexDir: blobIndexDir(data.config),
-      }),
-      services: servicePlugin,
-      log,
-      now: () => new Date(),
-    },
-    data.jobId,
-    { owner: data.owner, shutdown: shutdown.signal },
-  );
-} finally {
-  await orm.close();
-  parentPort?.close();
+      storageDir: data.config.storageDir,
+      masterKey,
+      indexDir: blobIndexDir(data.config),
+    }),
+    services: servicePlugin,
+    log: createLogger(data.config.logLevel).child({ worker: threadId }),
+    now: () => new Date(),
+  };
 }
+
+const ready = open();
+
+function reply(message: WorkerReply): void {
+  parentPort?.postMessage(message);
+}
+
+parentPort?.on('message', (message: WorkerRequest) => {
+  if (message.type === 'shutdown') {
+    stopping = true;
+    current?.abort();
+    return;
+  }
+  // Requests are handled in order; the executor sends a job only to an idle worker.
+  queue = queue.then(async () => {
+    const ctx = await ready;
+    if (message.type === 'exit') {
+      await ctx.orm.close();
+      parentPort?.close();
+      return;
+    }
+    current = new AbortController();
+    if (stopping) current.abort();
+    try {
+      await runClaimedJob(ctx, message.jobId, { owner: message.owner, shutdown: current.signal });
+    } finally {
+      current = undefined;
+    }
+    reply({ type: 'done', jobId: message.jobId, heapUsed: process.memoryUsage().heapUsed });
+  });
+});

@@ -57,11 +57,22 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-/** A hash of a random password, verified against when the user does not exist so timing does not tell. */
-let decoy: Promise<string> | undefined;
+/**
+ * What a login for an unknown email is verified against, so timing does not tell: the default
+ * cost's parameters with a random salt and a random key. No derivation is needed to make it (no
+ * password derives to a random key), so it costs no 128 MiB scrypt at start-up; verifying against
+ * it costs what verifying a real hash does.
+ */
+const decoy = [
+  'scrypt',
+  DEFAULT_COST.log2N,
+  DEFAULT_COST.r,
+  DEFAULT_COST.p,
+  randomBytes(SALT_BYTES).toString('base64'),
+  randomBytes(KEY_BYTES).toString('base64'),
+].join('$');
 export function decoyHash(): Promise<string> {
-  decoy ??= hashPassword(randomBytes(16).toString('hex'));
-  return decoy;
+  return Promise.resolve(decoy);
 }
 
 export const PASSWORD_MIN_LENGTH = 12;

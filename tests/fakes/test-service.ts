@@ -45,6 +45,8 @@ const settings = z.object({
   failItems: z.number().int().min(0).default(0),
   /** Every run ends early on purpose with this reason (a budget reached): the run is partial. */
   stopEarly: z.string().optional(),
+  /** Entities whose backup ends the thread it runs in (`process.exit(1)`): worker-thread tests only. */
+  exitEntities: z.array(z.string()).default([]),
   /** Entities whose backup fails for good. */
   failEntities: z.array(z.string()).default([]),
   /** The first N runs of each entity fail with a transient error (counted per process). */
@@ -165,6 +167,7 @@ class TestConnection implements ServiceConnection<TestServiceState> {
     const started = (startedRuns.get(key) ?? 0) + 1;
     startedRuns.set(key, started);
     if (started <= s.transientFailures) throw new TransientServiceError('the test service is throttling (429)');
+    if (s.exitEntities?.includes(id)) process.exit(1);
     if (s.failEntities.includes(id)) throw new Error(`the test service cannot read ${id}`);
 
     if (s.files) return this.#backupFiles(run);
