@@ -92,6 +92,18 @@ const NOT_PAGES: Record<string, string> = {
   '/recovery/tasks/:taskId/entities/:entityId/snapshots/:snapshotId/item':
     'linked from services that present items as fields (salesforce.test.ts)',
   '/jobs/:id/live': 'htmx fragment',
+  '/settings/notifications/:id/edit': 'a recipient of its own (notifications.test.ts)',
+  '/settings/webhooks/:id': 'an endpoint of its own (webhooks.test.ts)',
+  '/compare/:jobId{[^/]+\\.csv}': 'download',
+  '/compare/:jobId': 'a compare job of a service that presents fields (salesforce-compare.test.ts)',
+  '/compare/:jobId/objects/:index': 'a compare job (salesforce-compare.test.ts)',
+  '/compare/:jobId/objects/:index/diff': 'a compare job (salesforce-compare.test.ts)',
+  '/tasks/:id/replicate': 'services that replicate (salesforce-replicate.test.ts)',
+  '/tasks/:id/replicate/template.csv': 'download',
+  '/tasks/:id/smart-alerts': 'services that offer smart alerts (smart-alerts-page.test.ts)',
+  '/tasks/:id/smart-alerts/new': 'services that offer smart alerts (smart-alerts-page.test.ts)',
+  '/tasks/:id/smart-alerts/:alertId/edit': 'services that offer smart alerts (smart-alerts-page.test.ts)',
+  '/reports/summary/:file': 'download',
   '/jobs/:id/download': 'download',
 };
 

@@ -80,7 +80,7 @@ describe('Salesforce export in a browser', () => {
 
     await page.getByLabel('Job label (optional)').fill('Accounts for Data Loader');
     await page.getByRole('button', { name: 'Export' }).click();
-    await page.waitForURL('**/jobs?started=export');
+    await page.waitForURL('**/jobs');
     const job = page.locator('[data-job-id]').filter({ hasText: 'Accounts for Data Loader' });
     await job.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 120_000 });
     await shoot(page, 'salesforce-export-job');

@@ -222,7 +222,7 @@ describe('Salesforce in a browser', () => {
     expect(await page.locator('#restore-plan').textContent()).toContain('Mode: Bypass; hierarchy depth 2.');
     await shoot(page, 'salesforce-restore-form');
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
-    await page.waitForURL('**/jobs?started=restore');
+    await page.waitForURL('**/jobs');
     const job = page.locator('[data-job-id]').filter({ hasText: 'Restore of Account' }).first();
     await job.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 120_000 });
     expect(await job.locator('[data-fact="created"]').textContent()).toBe('13');
