@@ -18,6 +18,7 @@ import { SummaryReport } from '../../../core/notifications/summary-entities.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
+import { WebhookEndpoint } from '../../../core/webhooks/entities.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
 
@@ -47,12 +48,15 @@ type IdKind =
   | 'activity'
   | 'job'
   | 'recipient'
-  | 'summaryReport';
+  | 'summaryReport'
+  | 'webhook';
 const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
   [/^\/settings\/notifications\/:id/, 'recipient'],
+  [/^\/settings\/webhooks\/:id/, 'webhook'],
   [/^\/reports\/summary\/:file/, 'summaryReport'],
+  [/^\/compare\/:jobId/, 'job'],
   [/^\/settings\/api\/:id/, 'apiKey'],
   [/^\/settings\/api\/keys\/:clientId/, 'apiKey'],
   [/^\/portal\/accounts\/:id/, 'organization'],
@@ -77,6 +81,7 @@ const GUARDS: [RegExp, Permission, string?][] = [
   [/^\/settings\/notifications/, 'manage_notifications'],
   [/^\/settings\/security\/policies/, 'manage_security'],
   [/^\/settings\/api/, 'manage_integrations'],
+  [/^\/settings\/webhooks/, 'manage_integrations'],
   [/^\/activity\/security-audit/, 'view_security_audit'],
   [/^\/activity(\/export\.csv|\/events\/|$)/, 'view_activity'],
   [/^\/api\/v1\/activity/, 'view_activity'],
@@ -114,6 +119,7 @@ const foreign: Record<IdKind, string[]> = {
   job: [],
   recipient: [],
   summaryReport: [],
+  webhook: [],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -286,6 +292,17 @@ beforeAll(async () => {
     });
     await e.flush();
     foreign.summaryReport.push(report.id);
+    // A webhook endpoint of that organization (its secret is never read before the tenant check).
+    const endpoint = e.create(WebhookEndpoint, {
+      organization: org,
+      url: 'https://hooks.foreign.example/in',
+      description: 'Foreign endpoint',
+      events: ['exceptions'],
+      secretSealed: 'not-sealed',
+      createdAt: new Date(),
+    });
+    await e.flush();
+    foreign.webhook.push(endpoint.id);
     foreign.apiKey.push(key.id);
     foreign.organization.push(org.id);
   }
