@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 // Activities of backups, jobs, recovery and storage locations: their own tests walk them
-// (tests/integration/tasks, jobs, storage-locations, system-activity).
+// (tests/integration/tasks, jobs, storage-locations, system-activity, salesforce/compare).
 const OTHER_FEATURES = new Set<AuditActivity>([
   'Storage location changed',
   'Activity exported',
@@ -63,6 +63,7 @@ const OTHER_FEATURES = new Set<AuditActivity>([
   'Restore started',
   'Export started',
   'Export downloaded',
+  'Compare started',
 ]);
 
 describe('security audit coverage', () => {

@@ -4,6 +4,7 @@
 // changes, reads only the changed items' content, and its CSV holds exactly those rows.
 import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditEvent } from '../../../core/audit/entities.ts';
 import { runCompareJob } from '../../../core/compare/compare-job.ts';
 import { compareCsvRows } from '../../../core/compare/csv-rows.ts';
 import {
@@ -164,6 +165,9 @@ describe('Salesforce compare of two snapshots', () => {
     expect(summary.ignoredFields).toContain('SystemModstamp');
     // Content read: both versions of the four changed items; every unchanged item only listed.
     expect(summary.contentReads).toBe(8);
+    // Started by someone: the security audit says who compared what.
+    const audited = await s.h.em().find(AuditEvent, { activity: 'Compare started' });
+    expect(audited.length).toBeGreaterThan(0);
   });
 
   it('writes the same differences as CSV rows, one per changed field', async () => {
