@@ -246,6 +246,8 @@ describe('/api/v1/tasks', () => {
       '/tasks/{id}/entities/{entityId}/snapshots/{snapshotId}/item',
       '/tasks/{id}/entities/{entityId}/items',
       '/tasks/{id}/usage.csv',
+      '/tasks/{id}/smart-alerts',
+      '/tasks/{id}/smart-alerts/{alertId}',
     ]);
     expect(await h.em().count(TaskEntity, {})).toBe(4);
   });

@@ -12,6 +12,9 @@ export class Migration20261207063000_summary_reports extends Migration {
       `create unique index \`summary_report_settings_organization_id_unique\` on \`summary_report_settings\` (\`organization_id\`);`,
     );
     this.addSql(
+      `create index \`summary_report_settings_organization_id_index\` on \`summary_report_settings\` (\`organization_id\`);`,
+    );
+    this.addSql(
       `create table \`summary_reports\` (\`id\` text not null, \`organization_id\` text not null, \`period\` text not null, \`file_name\` text not null, \`csv\` text not null, \`token_hash\` text not null, \`created_at\` datetime not null, \`expires_at\` datetime not null, constraint \`summary_reports_organization_id_foreign\` foreign key (\`organization_id\`) references \`organizations\` (\`id\`) on delete cascade, primary key (\`id\`));`,
     );
     this.addSql(`create index \`summary_reports_organization_id_index\` on \`summary_reports\` (\`organization_id\`);`);
