@@ -113,7 +113,7 @@ describe('backup health from the root', () => {
     const name = (await first.locator('td[data-label="Account name"] .link-button').textContent())?.trim() as string;
     await first.locator('.backup-status').click();
     await page.waitForURL(`${appliance.url}/`);
-    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBeTruthy();
+    await page.getByRole('heading', { level: 1 }).waitFor();
     const main = page.locator('main');
     expect(await main.textContent()).toContain(`${name} Dropbox`);
     expect(await main.textContent()).toMatch(/1 failed/);
