@@ -279,7 +279,9 @@ export async function backupObject({
           method: 'GET',
           referenceId: 'describe',
           url: `${base}/sobjects/${object}/describe`,
-          httpHeaders: { 'If-Modified-Since': new Date(Date.parse(prior.described.at)).toUTCString() },
+          // HTTP dates name whole seconds: a change later in the second it was read has that
+          // second as its Last-Modified, so ask from the second before (at worst one extra read).
+          httpHeaders: { 'If-Modified-Since': new Date(Date.parse(prior.described.at) - 1000).toUTCString() },
         },
         ...(prior.described.replicateable
           ? [

@@ -228,3 +228,26 @@ describe('faults in later runs', () => {
     expect(JSON.parse(stored.get(contacts[0] as string)?.content ?? '{}').Email).toBe(`new.${contacts[0]}@example.com`);
   });
 });
+
+describe('a describe that changed in the second it was read', () => {
+  it('is read again: the next run stores the new field on every record', async () => {
+    const org = addOrg('Same Second Org');
+    seedDemoOrg(org, { accounts: 10, contactsPerAccount: 2 });
+    // The first run reads the describe at hh:mm:ss.100; the field comes 500 ms later, in the same
+    // whole second an HTTP date (If-Modified-Since) can name.
+    s.clock.now = Math.floor((s.clock.now + HOUR) / 1000) * 1000 + 100;
+    const task = await salesforceTask(s, { org });
+    await discover(s, task.id);
+    await backup(s, task.id, ['Contact']);
+    s.clock.now += 500;
+    org.addField('Contact', { name: 'Region__c', type: 'picklist', custom: true });
+
+    s.clock.now += HOUR;
+    const [job] = await backup(s, task.id, ['Contact']);
+    expect(job?.state).toBe('succeeded');
+    const items = await snapshotItems(s, task.id, 'Contact');
+    const records = [...items.values()].filter((i) => i.kind === 'record');
+    expect(records).toHaveLength(20);
+    for (const r of records) expect(JSON.parse(r.content)).toHaveProperty('Region__c', null);
+  });
+});
