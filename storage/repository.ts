@@ -245,8 +245,7 @@ export class Repository {
       marker = JSON.parse((await readAll(await sink.get(MARKER_KEY))).toString('utf8')) as RepositoryMarker;
     } catch (err) {
       assertFolder(sink, err);
-      if (err instanceof ObjectNotFoundError)
-        throw new RepositoryError('not_a_repository', `${sink.description} holds no Holdfast repository`);
+      if (err instanceof ObjectNotFoundError) return Repository.#openUnmarked(sink, credentials, options);
       if (err instanceof SyntaxError)
         throw new RepositoryError('not_a_repository', `${sink.description}: ${MARKER_KEY} is not valid JSON`);
       throw err;
@@ -258,6 +257,38 @@ export class Repository {
         'incompatible',
         `repository format version ${marker.version} is newer than this appliance understands`,
       );
+    return Repository.#unlock(sink, credentials, options, marker.id);
+  }
+
+  /**
+   * A config without the marker: an init that is writing its marker right now (two first backups
+   * of an account starting together) or one that stopped between the two. When these credentials
+   * open that config, the repository is whole: the marker is written (if-absent) and it opens.
+   * Anything else is no repository of ours.
+   */
+  static async #openUnmarked(sink: Sink, credentials: UnwrapOptions, options: RepositoryOptions): Promise<Repository> {
+    const none = new RepositoryError('not_a_repository', `${sink.description} holds no Holdfast repository`);
+    if (!(await exists(sink, CONFIG_KEY))) throw none;
+    let repo: Repository;
+    try {
+      repo = await Repository.#unlock(sink, credentials, options, undefined);
+    } catch {
+      throw none;
+    }
+    const marker: RepositoryMarker = { format: FORMAT, version: 1, id: repo.id, created: new Date().toISOString() };
+    await repo.#putNew(MARKER_KEY, Buffer.from(`${JSON.stringify(marker, null, 2)}\n`)).catch((err: unknown) => {
+      if (!(err instanceof ObjectExistsError)) throw err;
+    });
+    return repo;
+  }
+
+  /** Finds the key object the credentials open and reads the config with it. */
+  static async #unlock(
+    sink: Sink,
+    credentials: UnwrapOptions,
+    options: RepositoryOptions,
+    markerId: string | undefined,
+  ): Promise<Repository> {
     const sealedConfig = await readAll(await sink.get(CONFIG_KEY));
     // Every key object the credentials open is tried until one also opens the config: a key
     // object left by a failed init holds other keys than the repository's.
@@ -283,8 +314,8 @@ export class Repository {
         if (err instanceof IntegrityError) continue;
         throw err;
       }
-      if (config.id !== marker.id)
-        throw new IntegrityError(`repository config belongs to ${config.id}, not ${marker.id}`);
+      if (markerId !== undefined && config.id !== markerId)
+        throw new IntegrityError(`repository config belongs to ${config.id}, not ${markerId}`);
       const repo = new Repository(sink, config, keys, options);
       for (const key of damaged) repo.#warn(`${damagedKeyMessage(key)}; another key opened the repository`);
       return repo;

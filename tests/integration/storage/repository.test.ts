@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openOrInitRepository } from '../../../core/tasks/storage.ts';
 import { LocalSink } from '../../../plugins/sinks/local/index.ts';
 import { IntegrityError } from '../../../storage/crypto.ts';
 import { packKey } from '../../../storage/pack.ts';
@@ -285,5 +286,17 @@ describe('packing', () => {
     for await (const info of t.sink.list('data/')) sizes.push(info.size);
     expect(sizes.length).toBeGreaterThanOrEqual(7);
     expect(sizes.filter((s) => s >= (SMALL.packSize as number)).length).toBeGreaterThanOrEqual(sizes.length - 2);
+  });
+});
+
+describe("a task's repository opened or created by jobs starting together", () => {
+  it('is created once and opened by every job, none told the location holds no repository', async () => {
+    const t = await fresh();
+    const empty = new LocalSink({ path: join(t.root, 'first-backups') });
+    const opened = await Promise.all(
+      Array.from({ length: 4 }, () => openOrInitRepository(empty, PASSPHRASE, { indexDir: t.root })),
+    );
+    expect(new Set(opened.map((r) => r.id)).size).toBe(1);
+    for (const r of opened) r.close();
   });
 });
