@@ -5,6 +5,7 @@
 // backups (a repository with snapshots in the catalog) its location is fixed; attaching its first
 // repository records the location as its own choice, so later default changes never move it.
 import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/sql';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { CatalogSnapshot } from '../catalog/entities.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
@@ -88,15 +89,28 @@ export async function pinOrganizationLocation(
   em: EntityManager,
   org: IOrganization,
   location: IStorageLocation,
-): Promise<void> {
-  const row = await rowFor(em, org);
-  if (!row.location) row.location = location;
-  await em.flush();
+): Promise<IStorageLocation> {
+  await ensureRow(em, org);
+  // Only the first backup pins: the first runs of two tasks of an account may start together,
+  // and the one that comes second keeps what the first one pinned.
+  await em.nativeUpdate(OrganizationStorage, { organization: org.id, location: null }, { location: location.id });
+  const row = await em.fork().findOneOrFail(OrganizationStorage, { organization: org.id }, { populate: ['location'] });
+  return row.location ?? location;
+}
+
+/** Creates the organization's row unless it exists: concurrent callers never collide. */
+async function ensureRow(em: EntityManager, org: IOrganization): Promise<void> {
+  await (em as SqlEntityManager)
+    .createQueryBuilder(OrganizationStorage)
+    .insert({ organization: org.id, location: null, defaultForNewAccounts: null, updatedAt: new Date() })
+    .onConflict(['organization'])
+    .ignore()
+    .execute();
 }
 
 async function rowFor(em: EntityManager, org: IOrganization): Promise<IOrganizationStorage> {
-  const row = await em.findOne(OrganizationStorage, { organization: org.id });
-  return row ?? em.create(OrganizationStorage, { organization: org, location: null, defaultForNewAccounts: null });
+  await ensureRow(em, org);
+  return em.findOneOrFail(OrganizationStorage, { organization: org.id });
 }
 
 /**
@@ -177,6 +191,7 @@ export async function attachRepository(
   location: IStorageLocation,
 ): Promise<void> {
   em.create(StorageRepository, { repository: repositoryId, organization: org, location });
+  await em.flush();
   await pinOrganizationLocation(em, org, location);
 }
 

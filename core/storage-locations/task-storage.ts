@@ -89,7 +89,7 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
       } else {
         location = (await resolveLocation(ctx.em, org)).location;
         // Backups start here: a later change of a default above must not move them.
-        await pinOrganizationLocation(ctx.em, org, location);
+        location = await pinOrganizationLocation(ctx.em, org, location);
       }
       const { sink, name } = await sinkAt(ctx, location, org.id);
       try {

@@ -2,18 +2,19 @@
 // bringing its own S3 bucket (s3rver) gets its repository under organizations/<id>/ there, the
 // task records the location with its first snapshot, the location and the account's choice are
 // fixed from then on, a later default above does not move it, and the organization's purge
-// deletes what it stored there. The built-in location keeps the original folder layout.
+// deletes what it stored there; two first backups of an account at once pin one location. The built-in location keeps the original folder layout.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import {
   backupsOf,
+  pinOrganizationLocation,
   resolveLocation,
   setDefaultForNewAccounts,
   setOrganizationLocation,
 } from '../../../core/storage-locations/assignment.ts';
-import { StorageLocation } from '../../../core/storage-locations/entities.ts';
+import { OrganizationStorage, StorageLocation } from '../../../core/storage-locations/entities.ts';
 import {
   BUILTIN_LOCATION_ID,
   createLocation,
@@ -153,6 +154,19 @@ describe('backups at storage locations', () => {
     );
     const resolved = await resolveLocation(h.em(), await h.em().findOneOrFail(Organization, { id: other.id }));
     expect(resolved).toMatchObject({ source: 'own', location: { id: BUILTIN_LOCATION_ID } });
+  });
+
+  it('pins one location when the first backups of two tasks of an account start together', async () => {
+    const fresh = await makeOrganization(h.em(), portal, 'customer', 'Account with two first backups');
+    const builtin = await h.em().findOneOrFail(StorageLocation, { id: BUILTIN_LOCATION_ID });
+    const org = await h.em().findOneOrFail(Organization, { id: fresh.id });
+    const pinned = await Promise.all([
+      pinOrganizationLocation(h.em(), org, builtin),
+      pinOrganizationLocation(h.em(), org, builtin),
+    ]);
+    expect(pinned.map((l) => l.id)).toEqual([BUILTIN_LOCATION_ID, BUILTIN_LOCATION_ID]);
+    expect(await h.em().count(OrganizationStorage, { organization: fresh.id })).toBe(1);
+    expect(await resolveLocation(h.em(), org)).toMatchObject({ source: 'own', location: { id: BUILTIN_LOCATION_ID } });
   });
 
   it('deletes what an organization stored at its locations when it is purged', async () => {
