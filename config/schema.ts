@@ -139,6 +139,24 @@ export const settings = {
       'Comma-separated addresses or CIDR blocks of reverse proxies in front of the appliance. X-Forwarded-For and X-Forwarded-Proto are believed only from these peers: list the proxies themselves, never a whole private range.',
     schema: proxyList().default([]),
   }),
+  metricsToken: setting({
+    env: 'HOLDFAST_METRICS_TOKEN',
+    kind: 'secret',
+    defaultText: '(unset)',
+    description:
+      'Bearer token a Prometheus scraper sends to read /metrics (at least 24 characters). /metrics answers only when this or HOLDFAST_METRICS_ALLOW is set; with both, both apply.',
+    schema: text()
+      .refine((v) => v.length >= 24, { error: 'must be at least 24 characters (e.g. `openssl rand -hex 24`)' })
+      .optional(),
+  }),
+  metricsAllow: setting({
+    env: 'HOLDFAST_METRICS_ALLOW',
+    kind: 'string',
+    defaultText: '(none)',
+    description:
+      'Comma-separated addresses or CIDR blocks that may read /metrics (the scraper, e.g. 10.0.0.5). The client address is the one HOLDFAST_TRUSTED_PROXIES resolves.',
+    schema: proxyList().default([]),
+  }),
   dataDir: setting({
     env: 'HOLDFAST_DATA_DIR',
     kind: 'path',

@@ -13,6 +13,7 @@ import { errorResponse, handleError, handleNotFound } from './http/errors.ts';
 import { readFlash } from './http/flash.ts';
 import { ipGuard } from './http/ip-guard.ts';
 import { currentUser, requestContext, setupGate } from './http/middleware.ts';
+import { requestMetrics } from './http/request-metrics.ts';
 import { transportHeaders } from './http/transport-headers.ts';
 import { accountLinkRoutes } from './routes/account-links.ts';
 import { accountPickerRoutes } from './routes/account-picker.ts';
@@ -22,6 +23,7 @@ import { compareRoutes } from './routes/compare.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
 import { jobsRoutes } from './routes/jobs.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { portalRoutes } from './routes/portal.ts';
 import { portalUsageRoutes } from './routes/portal-usage.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
@@ -70,6 +72,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       strictTransportSecurity: false,
     }),
   );
+  if (deps.metrics) app.use(requestMetrics(deps.metrics));
   app.use(transportHeaders(deps));
   app.use(requestContext(deps));
   // No kernel route takes more than a small form or JSON document; uploads get their own limits.
@@ -94,6 +97,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.notFound(handleNotFound(deps));
 
   app.route('/', healthRoutes(deps));
+  app.route('/', metricsRoutes(deps));
   app.route('/', staticRoutes(deps));
   app.use(currentUser(deps));
   app.use(readFlash(deps));

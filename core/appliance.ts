@@ -20,6 +20,7 @@ import { JobRunner } from './jobs/runner.ts';
 import type { Logger } from './logging.ts';
 import { createMailer } from './mail/mailer.ts';
 import { startMaintenanceTimer } from './maintenance.ts';
+import { createMetrics } from './metrics/metrics.ts';
 import { type SenderLoop, startNotificationSender } from './notifications/sender.ts';
 import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
 import { Scheduler } from './scheduler/loop.ts';
@@ -98,6 +99,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     cookieSecret,
     version: VERSION,
     setupState: { complete: await isSetupComplete(orm.em) },
+    ...(config.metricsToken || config.metricsAllow.length > 0 ? { metrics: createMetrics(config.databasePath) } : {}),
   };
   await warnWithoutPublicUrl(deps);
   if (deps.setupState.complete) await ensureConfiguredDefaultStorage({ ...deps, em: orm.em, now: new Date() });
@@ -210,7 +212,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
     }
     const executor =
       config.jobRunner === 'worker' ? new WorkerExecutor(ctx, config, kernel.masterKey) : new InlineExecutor(ctx);
-    runner = new JobRunner(ctx, executor);
+    runner = new JobRunner(ctx, executor, kernel.deps.metrics);
     scheduler = new Scheduler(ctx, runner);
     runner.start(1000);
     // Notification mail is sent beside the job runner, on its own loop: a slow or down mail server never holds a job.

@@ -7,6 +7,7 @@ import type { Database } from '../db/database.ts';
 import type { IOrganization, ISession, IUser } from '../identity/entities.ts';
 import type { Logger } from '../logging.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import type { TaskStorage } from '../tasks/storage.ts';
 import type { Flash } from './flash.ts';
@@ -30,6 +31,8 @@ export interface AppDeps {
   now: () => Date;
   /** The tasks' backup repositories, for pages that read backups before a job (Recovery's item view, a restore's plan). */
   storage?: TaskStorage;
+  /** Prometheus metrics, when /metrics is switched on (HOLDFAST_METRICS_TOKEN or _ALLOW). */
+  metrics?: Metrics;
 }
 
 export interface AppEnv {

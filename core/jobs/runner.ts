@@ -5,13 +5,20 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { WorkContext } from './context.ts';
+import { Job } from './entities.ts';
 import type { JobExecutor } from './executors.ts';
 import { claimJobs } from './queue.ts';
+
+/** Told of each job this runner ran, as it ends (metrics). */
+export interface JobObserver {
+  jobEnded(kind: string, state: string, seconds: number): void;
+}
 
 export class JobRunner {
   readonly owner: string;
   readonly #ctx: WorkContext;
   readonly #executor: JobExecutor;
+  readonly #observer: JobObserver | undefined;
   readonly #running = new Map<string, Promise<void>>();
   readonly #shutdown = new AbortController();
   #pass: Promise<void> | undefined;
@@ -19,9 +26,10 @@ export class JobRunner {
   #stopping = false;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(ctx: WorkContext, executor: JobExecutor) {
+  constructor(ctx: WorkContext, executor: JobExecutor, observer?: JobObserver) {
     this.#ctx = ctx;
     this.#executor = executor;
+    this.#observer = observer;
     this.owner = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`.slice(0, 100);
   }
 
@@ -68,12 +76,25 @@ export class JobRunner {
       const done = this.#executor
         .run(job.id, this.owner, this.#shutdown.signal)
         .catch((err) => this.#ctx.log.error({ err, job: job.id }, 'job executor failed'))
+        .then(() => this.#observe(job.id))
         .finally(() => {
           this.#running.delete(job.id);
           void this.poke();
         });
       this.#running.set(job.id, done);
     }
+  }
+
+  /** Reports how the job ended and how long it ran (a job sent back to the queue: until now). */
+  async #observe(id: string): Promise<void> {
+    if (!this.#observer) return;
+    const job = await this.#ctx.orm.em
+      .fork()
+      .findOne(Job, { id }, { fields: ['kind', 'state', 'startedAt', 'finishedAt'] })
+      .catch(() => null);
+    if (!job?.startedAt) return;
+    const end = job.finishedAt ?? this.#ctx.now();
+    this.#observer.jobEnded(job.kind, job.state, Math.max(0, (end.getTime() - job.startedAt.getTime()) / 1000));
   }
 
   /** Runs jobs until none is running and none can be claimed now (tests). */

@@ -68,6 +68,7 @@ function lastBackupFact(page: Page): Promise<string> {
 const NOT_PAGES: Record<string, string> = {
   '/healthz': 'probe',
   '/readyz': 'probe',
+  '/metrics': 'Prometheus exposition for the scraper (metrics.test.ts)',
   '/static/:file{.+}': 'asset',
   '/favicon.ico': 'asset',
   '/setup': 'redirects once set up (first-run.test.ts)',

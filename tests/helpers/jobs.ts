@@ -40,7 +40,7 @@ export async function createJobsHarness(env: Record<string, string> = {}): Promi
   const clock = { now: new Date(Math.floor(Date.now() / 1000) * 1000) };
   const base = workContext(app.kernel);
   const ctx: WorkContext = { ...base, now: () => clock.now };
-  const runner = new JobRunner(ctx, new InlineExecutor(ctx));
+  const runner = new JobRunner(ctx, new InlineExecutor(ctx), app.kernel.deps.metrics);
   const deps: TaskServiceDeps = { credentials: ctx.credentials, services: ctx.services, now: ctx.now, log: ctx.log };
   const em = () => app.kernel.orm.em.fork();
   return {
