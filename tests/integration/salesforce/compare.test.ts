@@ -1,9 +1,12 @@
 // Compare (seed 6.1/6.2) through the kernel's compare job: a stand-in org backed up, mutated by a
 // known script (inserts, updates of chosen fields, deletes, a new custom object, a changed profile
 // and Apex class), backed up again; the compare of the two points in time shows exactly those
-// changes, reads only the changed items' content, and its CSV holds exactly those rows.
+// changes, reads only the changed items' content, and its CSV holds exactly those rows. The live
+// org as the right side, read by the job after the same mutation, shows the very same; a finished
+// compare is a System Activity row; its result is kept 7 days, then maintenance deletes it.
 import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import { runCompareJob } from '../../../core/compare/compare-job.ts';
 import { compareCsvRows } from '../../../core/compare/csv-rows.ts';
@@ -18,7 +21,8 @@ import { startCompare } from '../../../core/compare/start.ts';
 import { NotFoundError, ValidationError } from '../../../core/errors.ts';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
-import { TaskEntity } from '../../../core/tasks/entities.ts';
+import { runMaintenance } from '../../../core/maintenance.ts';
+import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { METADATA_NS, seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { startContext } from '../../helpers/recovery.ts';
@@ -112,7 +116,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function runCompare(request: { leftTime: string; rightTime: string; entityIds?: string[] }) {
+async function runCompare(request: { leftTime: string; rightTime: string; entityIds?: string[]; rightLive?: boolean }) {
   const started = await startCompare(startContext(s.h, org), { taskId, ...request });
   await s.h.runner.runUntilIdle();
   const job = await s.h.em().findOneOrFail(Job, { id: started.id });
@@ -226,6 +230,25 @@ describe('Salesforce compare of two snapshots', () => {
     });
     expect(refused.status).toBe(422);
     expect(await refused.text()).toContain('Enter the date and time of the left side.');
+    // The form's live choice: no right time needed; the job is queued to read the org now.
+    expect(formHtml).toContain('Its live account, as it is now');
+    const startedLive = await s.h.app.app.request(`/tasks/${taskId}/compare`, {
+      method: 'POST',
+      headers: {
+        cookie: await signIn(s.h.app.app, 'owner@compare.example', TEST_PASSWORD),
+        origin: ORIGIN,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({
+        leftTime: before,
+        rightSource: 'live',
+        rightTaskId: taskId,
+        rightTime: '',
+      }).toString(),
+    });
+    expect([startedLive.status, startedLive.headers.get('location')]).toEqual([303, '/jobs?started=compare']);
+    const queued = await s.h.em().find(Job, { kind: 'compare', state: 'pending' });
+    expect(queued.map((j) => j.params.rightLive)).toEqual([true]);
     const result = await owner(`/compare/${job.id}`);
     expect(result.status).toBe(200);
     const html = await result.text();
@@ -259,6 +282,76 @@ describe('Salesforce compare of two snapshots', () => {
     for (const path of [`/compare/${job.id}`, `/compare/${job.id}.csv`, `/compare/${job.id}/objects/${contact}`]) {
       expect((await stranger(path)).status, path).toBe(404);
     }
+  });
+
+  it('with the live org on the right, after the same mutation, shows the same differences', async () => {
+    const snapshots = await runCompare({ leftTime: before, rightTime: after });
+    const live = await runCompare({ leftTime: before, rightTime: '', rightLive: true });
+    expect(live.summary.right).toMatchObject({ taskId, live: true });
+    expect(differing(live.summary)).toEqual(differing(snapshots.summary));
+    const shape = (lines: DifferenceLine[]) =>
+      lines
+        .map((l) => [l.o, l.key, l.side, l.fields ?? null, l.diff ?? null])
+        .sort((a, b) => String(a[1]).localeCompare(String(b[1])));
+    expect(shape(live.lines)).toEqual(shape(snapshots.lines));
+    const totals = (summary: CompareSummary) => summary.objects.map((o) => [o.name, o.leftTotal, o.rightTotal]);
+    expect(totals(live.summary)).toEqual(totals(snapshots.summary));
+    // The scratch copy of the live org is gone once the job ends.
+    const folder = await readdir(comparesFolder(s.h.ctx.settings.dataDir, org.id));
+    expect(folder.filter((name) => name.endsWith('.live'))).toEqual([]);
+  });
+
+  it('with the live org, reads only the chosen objects and names the right side live in the CSV', async () => {
+    const contact = await s.h.em().findOneOrFail(TaskEntity, { task: taskId, name: 'Contact' });
+    const { summary, lines } = await runCompare({
+      leftTime: before,
+      rightTime: '',
+      rightLive: true,
+      entityIds: [contact.id],
+    });
+    expect(differing(summary)).toEqual([['Contact', true, true, 1, 1, 1]]);
+    const rows: string[][] = [];
+    for await (const row of compareCsvRows(
+      summary,
+      (async function* () {
+        yield* lines;
+      })(),
+    ))
+      rows.push(row);
+    const inserted = rows.find((r) => r[1] === script.inserted);
+    expect(inserted?.[3]).toBe(`Only in Salesforce backup (live, read at ${summary.right.time})`);
+  });
+
+  it('refuses a live compare with a disconnected task, on the right-side field', async () => {
+    const em = s.h.em();
+    const task = await em.findOneOrFail(BackupTask, { id: taskId });
+    task.connectionState = 'disconnected';
+    await em.flush();
+    try {
+      const refused = startCompare(startContext(s.h, org), {
+        taskId,
+        leftTime: before,
+        rightTime: '',
+        rightLive: true,
+      });
+      await expect(refused).rejects.toMatchObject({
+        fields: {
+          rightTaskId: 'Salesforce backup is disconnected: authenticate it again to compare with its live account.',
+        },
+      });
+    } finally {
+      task.connectionState = 'connected';
+      await em.flush();
+    }
+  });
+
+  it('records a finished compare in System Activity', async () => {
+    const { job } = await runCompare({ leftTime: before, rightTime: after });
+    const row = await s.h.em().findOneOrFail(ActivityEvent, { jobId: job.id });
+    expect([row.activity, row.status, row.taskName]).toEqual(['Compare', 'succeeded', 'Salesforce backup']);
+    expect(row.summary).toBe(
+      `Compare of Salesforce backup: completed (${job.result?.compared} objects compared, 6 differing).`,
+    );
   });
 
   it('stops when canceled, leaving no result behind', async () => {
@@ -296,5 +389,21 @@ describe('Salesforce compare of two snapshots', () => {
     const refused = startCompare(startContext(s.h, org), { taskId, leftTime: 'yesterday-ish', rightTime: after });
     await expect(refused).rejects.toBeInstanceOf(ValidationError);
     await expect(refused).rejects.toMatchObject({ fields: { leftTime: expect.any(String) } });
+  });
+
+  it('keeps a result 7 days; then maintenance deletes it and the page says so', async () => {
+    const { job } = await runCompare({ leftTime: before, rightTime: after });
+    const dataDir = s.h.ctx.settings.dataDir;
+    const settings = { activityRetentionDays: 365, dataDir };
+    const kept = await runMaintenance(s.h.ctx.orm, s.h.ctx.log, new Date(Date.now() + 6 * 24 * HOUR), settings);
+    expect(kept.comparesDeleted).toBe(0);
+    const later = await runMaintenance(s.h.ctx.orm, s.h.ctx.log, new Date(Date.now() + 8 * 24 * HOUR), settings);
+    expect(later.comparesDeleted).toBeGreaterThan(0);
+    const left = await readdir(comparesFolder(dataDir, org.id));
+    expect(left.filter((name) => name.startsWith(job.id))).toEqual([]);
+    const cookie = await signIn(s.h.app.app, 'owner@compare.example', TEST_PASSWORD);
+    const page = await s.h.app.app.request(`/compare/${job.id}`, { headers: { cookie, origin: ORIGIN } });
+    expect(page.status).toBe(404);
+    expect(await page.text()).toContain('The result of this compare is no longer kept.');
   });
 });
