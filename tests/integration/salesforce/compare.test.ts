@@ -23,7 +23,10 @@ import { type IOrganization, Organization } from '../../../core/identity/entitie
 import { Job } from '../../../core/jobs/entities.ts';
 import { runMaintenance } from '../../../core/maintenance.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
+import { createTask } from '../../../core/tasks/tasks-service.ts';
+import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
 import { METADATA_NS, seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { ACTOR } from '../../helpers/jobs.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { startContext } from '../../helpers/recovery.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
@@ -343,6 +346,79 @@ describe('Salesforce compare of two snapshots', () => {
       task.connectionState = 'connected';
       await em.flush();
     }
+  });
+
+  it('compares with another org’s task, its snapshot or its live org, alike, and the result searches by object', async () => {
+    // Another org (a Sandbox) with the same metadata but one class changed and one flow more.
+    const other = s.fake.addOrg('Acme Sandbox');
+    seedDemoOrg(other, { accounts: 1, contactsPerAccount: 1 });
+    const store = s.fake.metadata(other);
+    seedDemoMetadata(store);
+    store.put(
+      'ApexClass',
+      'ProjectRollup',
+      'public class ProjectRollup {\n  public static Decimal total() { return 42; }\n}\n',
+    );
+    store.put(
+      'Flow',
+      'Sandbox_Only',
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Flow xmlns="${METADATA_NS}"><label>Sandbox only</label></Flow>\n`,
+    );
+    const e = s.h.em();
+    const otherTask = await createTask(
+      e,
+      s.h.deps,
+      e.getReference(Organization, org.id),
+      {
+        service: SALESFORCE_KIND,
+        name: 'Sandbox backup',
+        connection: {
+          environment: 'sandbox',
+          orgId: other.id,
+          orgName: other.name,
+          refreshToken: s.fake.grant(other).refreshToken,
+        },
+        settings: {},
+      },
+      ACTOR,
+    );
+    await discover(s, otherTask.id);
+    const jobs = await backup(s, otherTask.id, ['ApexClass', 'Flow']);
+    expect(jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
+    const chosen = await s.h.em().find(TaskEntity, { task: taskId, name: { $in: ['ApexClass', 'Flow'] } });
+    const request = { taskId, leftTime: after, entityIds: chosen.map((c) => c.id), rightTaskId: otherTask.id };
+    const run = async (extra: { rightTime: string; rightLive?: boolean }) => {
+      const started = await startCompare(startContext(s.h, org), { ...request, ...extra });
+      await s.h.runner.runUntilIdle();
+      const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+      expect([job.state, job.error]).toEqual(['succeeded', null]);
+      const summary = await readSummary(s.h.ctx.settings.dataDir, org.id, job.id);
+      const lines: DifferenceLine[] = [];
+      for await (const line of readDifferences(s.h.ctx.settings.dataDir, org.id, job.id)) lines.push(line);
+      return { job, summary, lines };
+    };
+    const snapshot = await run({ rightTime: new Date(s.h.clock.now).toISOString() });
+    const live = await run({ rightTime: '', rightLive: true });
+    const shape = (lines: DifferenceLine[]) => lines.map((l) => [l.key, l.side]);
+    // This org's changed AccountService and the Sandbox's changed ProjectRollup; the Sandbox's own flow.
+    expect(shape(snapshot.lines)).toEqual([
+      ['classes/AccountService.cls', 'both'],
+      ['classes/ProjectRollup.cls', 'both'],
+      ['flows/Sandbox_Only.flow', 'right'],
+    ]);
+    expect(shape(live.lines)).toEqual(shape(snapshot.lines));
+    expect(live.summary.right).toMatchObject({ taskName: 'Sandbox backup', live: true });
+    expect(snapshot.lines.find((l) => l.key === 'classes/ProjectRollup.cls')?.diff).toContain(
+      '+  public static Decimal total() { return 42; }',
+    );
+
+    // Signed up by the result-pages test above.
+    const cookie = await signIn(s.h.app.app, 'owner@compare.example', TEST_PASSWORD);
+    const page = await s.h.app.app.request(`/compare/${live.job.id}?q=flo`, { headers: { cookie, origin: ORIGIN } });
+    const html = await page.text();
+    expect(html).toContain('Sandbox backup live, read at');
+    expect(html).toContain('>Flow</a>');
+    expect(html).not.toContain('>ApexClass</a>');
   });
 
   it('records a finished compare in System Activity', async () => {
