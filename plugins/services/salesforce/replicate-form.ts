@@ -88,7 +88,7 @@ export const replicateForm = z
     what: z
       .enum(['data', 'metadata'])
       .default('data')
-      .describe('Replicate')
+      .describe('Data or metadata')
       .meta({
         choiceLabels: {
           data: 'Data (records of the objects)',
@@ -98,7 +98,7 @@ export const replicateForm = z
     scope: z
       .enum(['full', 'parents'])
       .default('parents')
-      .describe('What to replicate')
+      .describe('Which records (Data)')
       .meta({ choiceLabels: { full: 'Full Organization', parents: 'Multiple Parent Objects' } }),
     parents: z
       .string()
