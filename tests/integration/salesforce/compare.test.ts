@@ -458,6 +458,42 @@ describe('Salesforce compare of two snapshots', () => {
     await em.nativeDelete(Job, { id: job.id });
   });
 
+  it('stops a live compare when canceled, removing the live org’s scratch copy', async () => {
+    const started = await startCompare(startContext(s.h, org), {
+      taskId,
+      leftTime: before,
+      rightTime: '',
+      rightLive: true,
+    });
+    const em = s.h.em();
+    const job = await em.findOneOrFail(Job, { id: started.id }, { populate: ['task', 'organization'] });
+    const controller = new AbortController();
+    const progress = { items: 0, bytes: 0, step: null as string | null };
+    const steps: string[] = [];
+    const watched = new Proxy(progress, {
+      set(target, name, value) {
+        if (name === 'step') steps.push(String(value));
+        if (name === 'items' && value === 2) controller.abort(new Error('the job was canceled'));
+        return Reflect.set(target, name, value);
+      },
+    });
+    const run = runCompareJob({
+      ctx: s.h.ctx,
+      em,
+      job,
+      signal: controller.signal,
+      progress: watched,
+      log: s.h.ctx.log,
+    });
+    await expect(run).rejects.toThrow('the job was canceled');
+    expect(progress.items).toBe(2);
+    // Its progress named the live reads.
+    expect(steps.some((step) => /^reading .+ from Salesforce backup \(live\)$/.test(step))).toBe(true);
+    const left = await readdir(comparesFolder(s.h.ctx.settings.dataDir, org.id));
+    expect(left.filter((name) => name.startsWith(job.id))).toEqual([]);
+    await em.nativeDelete(Job, { id: job.id });
+  });
+
   it('refuses another tenant’s task and times that are not dates', async () => {
     await expect(
       startCompare(startContext(s.h, org), { taskId: 'no-such-task', leftTime: before, rightTime: after }),
