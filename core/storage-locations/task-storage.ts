@@ -111,7 +111,7 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
       try {
         opened = await sinkAt(ctx, location, org.id);
       } catch (err) {
-        if (isOutage(err)) await storageLocationFailed(options.orm.em, ref, (err as Error).message, new Date());
+        if (isOutage(err)) await storageLocationFailed(options.orm.em, ref, org.id, (err as Error).message, new Date());
         throw err;
       }
       const { sink, name } = opened;
@@ -125,10 +125,11 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
             options.indexDir ? { indexDir: options.indexDir } : {},
           );
         } catch (err) {
-          if (isOutage(err)) await storageLocationFailed(options.orm.em, ref, (err as Error).message, new Date());
+          if (isOutage(err))
+            await storageLocationFailed(options.orm.em, ref, org.id, (err as Error).message, new Date());
           throw err;
         }
-        await storageLocationAnswered(options.orm.em, ref, new Date());
+        await storageLocationAnswered(options.orm.em, ref, org.id, new Date());
         return {
           repo,
           location: name,

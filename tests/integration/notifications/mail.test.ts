@@ -212,6 +212,11 @@ describe('a storage location that stops answering', () => {
     const storageMails = () => mailsTo('storage@operator.example').filter((m) => /storage location/i.test(m.subject));
 
     await backupAll(task.id);
+    // Another account's repository at the same location still answers: the outage stays open.
+    const { customer: healthy } = await partnerWithCustomer('Healthy');
+    const fine = await namedTask(healthy, 'Fine files', { entities: 1, items: 1 });
+    await discover(fine.id);
+    await backupAll(fine.id);
     await backupAll(task.id);
     await send();
     const location = await h.em().findOneOrFail(StorageLocation, { id: BUILTIN_LOCATION_ID });
