@@ -233,7 +233,7 @@ export const settings = {
     kind: 'integer',
     defaultText: '60',
     description:
-      'First retry delay of a notification mail the mail server did not take, and of a webhook delivery its receiver did not accept; each later retry waits twice as long (at most 1 hour).',
+      'First retry delay of a notification or identity mail (invitation, reset, sign-in alert) the mail server did not take, and of a webhook delivery its receiver did not accept; each later retry waits twice as long (at most 1 hour).',
     schema: integer(0, 3600).default(60),
   }),
   mailMaxAttempts: setting({
@@ -241,7 +241,7 @@ export const settings = {
     kind: 'integer',
     defaultText: '30',
     description:
-      'Attempts to send a notification mail before it is marked Failed in the outbox (30 attempts at the default delays span about a day).',
+      'Attempts to send a notification or identity mail before it is marked Failed in the outbox (30 attempts at the default delays span about a day).',
     schema: integer(1, 1000).default(30),
   }),
   webhooksAllowPrivate: setting({

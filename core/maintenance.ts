@@ -1,10 +1,11 @@
 // Hourly housekeeping of the appliance: end expired sessions, delete export results whose
-// download link expired, delete lapsed sign-in throttle counters, purge accounts whose removal grace period is over, delete System Activity
+// download link expired, delete compare results past their keeping time, delete lapsed sign-in throttle counters, purge accounts whose removal grace period is over, delete System Activity
 // rows past their retention. Each task runs on its own EntityManager and its own error handling, so
 // one failing task does not stop the others; the clock is passed in so tests can cross the
 // grace period without waiting.
 import { pruneActivity } from './activity/activity-service.ts';
 import { recordAudit } from './audit/audit-service.ts';
+import { deleteExpiredCompares } from './compare/expiry.ts';
 import type { Database } from './db/database.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
 import { pruneThrottles } from './identity/throttle.ts';
@@ -18,6 +19,7 @@ export const MAINTENANCE_INTERVAL_MS = 3_600_000;
 export interface MaintenanceReport {
   sessionsEnded: number;
   exportsDeleted: number;
+  comparesDeleted: number;
   purged: PurgedOrganization[];
   activityDeleted: number;
   throttlesDeleted: number;
@@ -26,6 +28,8 @@ export interface MaintenanceReport {
 export interface MaintenanceSettings {
   /** System Activity rows older than this are deleted (HOLDFAST_ACTIVITY_RETENTION_DAYS). */
   activityRetentionDays: number;
+  /** The data folder, where compare results are kept (core/compare/expiry.ts); without it they are left alone. */
+  dataDir?: string;
 }
 
 export const DEFAULT_MAINTENANCE_SETTINGS: MaintenanceSettings = { activityRetentionDays: 365 };
@@ -39,6 +43,7 @@ export async function runMaintenance(
   const report: MaintenanceReport = {
     sessionsEnded: 0,
     exportsDeleted: 0,
+    comparesDeleted: 0,
     purged: [],
     activityDeleted: 0,
     throttlesDeleted: 0,
@@ -52,6 +57,13 @@ export async function runMaintenance(
     report.exportsDeleted = await deleteExpiredExports(orm.em.fork(), now);
   } catch (err) {
     log.warn({ err }, 'deleting expired export results failed');
+  }
+  if (settings.dataDir) {
+    try {
+      report.comparesDeleted = await deleteExpiredCompares(settings.dataDir, now);
+    } catch (err) {
+      log.warn({ err }, 'deleting old compare results failed');
+    }
   }
   try {
     report.throttlesDeleted = await pruneThrottles(orm.em, now);

@@ -18,19 +18,20 @@ import { ACTIVITY_STATUSES, ActivityEvent, type ActivityStatus, type IActivityEv
 
 /**
  * Runs, by job kind. Maintenance jobs are housekeeping, not activity; their effects are events.
- * Compare and Replicate join this list (and ACTIVITIES, so the filters offer them) with their
- * features: nothing creates such jobs yet.
+ * A replicate is a restore job (its row says Restore).
  */
 const RUN_ACTIVITIES: Partial<Record<JobKind, Activity>> = {
   backup: 'Backup',
   restore: 'Restore',
   export: 'Export',
+  compare: 'Compare',
 };
 
 export const ACTIVITIES = [
   'Backup',
   'Restore',
   'Export',
+  'Compare',
   'Task created',
   'Task deleted',
   'Task restored',
@@ -127,7 +128,10 @@ export function runSummary(job: IJob, subject: string): string {
         : job.state === 'canceled'
           ? 'canceled'
           : 'failed';
-  if (typeof result.items === 'number') parts.push(plural(result.items, 'item'));
+  // A compare's items are the objects it compared; it says how many differ.
+  if (typeof result.compared === 'number') {
+    parts.push(`${plural(result.compared, 'object')} compared, ${Number(result.differing ?? 0)} differing`);
+  } else if (typeof result.items === 'number') parts.push(plural(result.items, 'item'));
   const changes = (['added', 'updated', 'deleted'] as const)
     .filter((k) => typeof result[k] === 'number')
     .map((k) => `${result[k]} ${k}`);
@@ -182,7 +186,8 @@ export async function recordJobActivity(em: EntityManager, jobId: string): Promi
     durationMs: job.startedAt ? Math.max(0, job.finishedAt.getTime() - job.startedAt.getTime()) : null,
     bytes: typeof result.bytes === 'number' ? result.bytes : null,
     items: typeof result.items === 'number' ? result.items : null,
-    summary: runSummary(job, `${activity} of ${item ?? job.label}`),
+    // A compare's label already names it ("Compare of <task>").
+    summary: runSummary(job, job.kind === 'compare' ? job.label : `${activity} of ${item ?? job.label}`),
   };
   await (em as SqlEntityManager).createQueryBuilder(ActivityEvent).insert(row).onConflict('jobId').ignore().execute();
 }

@@ -1,4 +1,4 @@
-// /api/v1/jobs: the restore and export jobs of the caller's organization (the Jobs page's filters
+// /api/v1/jobs: the restore, export and compare jobs of the caller's organization (the Jobs page's filters
 // and order, paged) and, with `activity=backup`, its backup runs; one job with its progress and
 // log, cancelling one, starting a restore or an export, and downloading an export's results (72
 // hours after it finished; 410 afterwards). Jobs and tasks of organizations within the caller's
@@ -95,7 +95,7 @@ const FilterQuery = z.object({
   activity: z
     .enum(LISTED_KINDS)
     .optional()
-    .openapi({ description: 'Backups, restores or exports (restores and exports when absent).' }),
+    .openapi({ description: 'Backups, restores, exports or compares (restores, exports and compares when absent).' }),
   organization: z
     .string()
     .max(36)
@@ -237,7 +237,7 @@ const listRoute = createRoute({
   path: '/jobs',
   tags,
   summary: 'List restore, export and backup jobs',
-  description: `Jobs of the organization acted on (or of \`organization\`, within reach) from the last ${JOBS_WINDOW_DAYS} days, with the Jobs page's filters and order: restores and exports, or with \`activity=backup\` the backup runs (permission "Manage backups").`,
+  description: `Jobs of the organization acted on (or of \`organization\`, within reach) from the last ${JOBS_WINDOW_DAYS} days, with the Jobs page's filters and order: restores, exports and compares, or with \`activity=backup\` the backup runs (permission "Manage backups").`,
   security: SECURED,
   middleware: recoveryAccess,
   request: { query: FilterQuery.extend(PagingQuery) },

@@ -1,5 +1,6 @@
 // One compare run (seed 6.1/6.2): the chosen objects (or metadata types) of a task at one point in
-// time against the same objects at another point in time of this or another task. Per object the
+// time against the same objects at another point in time of this or another task, or against
+// what this or another task's account holds now (the live side, live-side.ts). Per object the
 // newest snapshot at or before each time is opened and the two item lists walked together
 // (item-diff.ts): unchanged items are told from their entries and never read. Only the items
 // whose entries differ are read, both versions, to show which fields changed (the service's
@@ -16,11 +17,13 @@ import { parseParams } from '../recovery/params.ts';
 import { BackupTask, type IBackupTask, TaskEntity } from '../tasks/entities.ts';
 import type { OpenedRepository } from '../tasks/storage.ts';
 import { compareEntity } from './compare-entity.ts';
+import { type LiveSide, openLiveSide } from './live-side.ts';
 import {
   type CompareSummary,
   comparesFolder,
   type DifferenceLine,
   differencesPath,
+  liveFolder,
   type ObjectSummary,
   summaryPath,
 } from './result-store.ts';
@@ -30,7 +33,10 @@ export const compareParamsSchema = z.object({
   entityIds: z.array(z.string()).max(5000),
   leftTime: z.string(),
   rightTaskId: z.string(),
+  /** Ignored for a live right side. */
   rightTime: z.string(),
+  /** The right side is the right task's account as it is now, read by the job. */
+  rightLive: z.boolean().default(false),
 });
 export type CompareParams = z.infer<typeof compareParamsSchema>;
 
@@ -89,7 +95,6 @@ export async function runCompareJob(run: JobRun): Promise<JobOutcome> {
         targets.set(e.externalId, { externalId: e.externalId, name: e.name, kind: e.kind });
     }
   }
-  const objects = [...targets.values()].sort((a, b) => a.name.localeCompare(b.name));
 
   const folder = comparesFolder(ctx.settings.dataDir, organizationId);
   const finalLines = differencesPath(ctx.settings.dataDir, organizationId, job.id);
@@ -99,11 +104,28 @@ export async function runCompareJob(run: JobRun): Promise<JobOutcome> {
   progress.step = 'opening the backups';
   const left = await openSide(run, leftTask, params.leftTime);
   let right: Side | undefined;
+  let live: LiveSide | undefined;
   const out = createWriteStream(partialLines, { mode: 0o600 });
   try {
-    right = await openSide(run, rightTask, params.rightTime, rightTask === leftTask ? left.opened : undefined);
+    if (params.rightLive) {
+      if (!plugin) throw new Error(`the service plugin "${leftTask.service}" is not installed on this appliance`);
+      const chosenIds = params.entityIds.length ? new Set(targets.keys()) : undefined;
+      live = await openLiveSide(
+        run,
+        rightTask,
+        plugin,
+        liveFolder(ctx.settings.dataDir, organizationId, job.id),
+        chosenIds,
+      );
+      // Objects the account lists now and the task has not discovered yet are compared too.
+      if (!chosenIds) for (const [id, e] of live.listed) if (!targets.has(id)) targets.set(id, e);
+    } else {
+      right = await openSide(run, rightTask, params.rightTime, rightTask === leftTask ? left.opened : undefined);
+    }
+    const objects = [...targets.values()].sort((a, b) => a.name.localeCompare(b.name));
     const sides = { left, right };
-    const oneRepository = left.opened.repo.id === right.opened.repo.id;
+    // A live side is a scratch repository of its own: blob ids cannot be compared across.
+    const oneRepository = !live && left.opened.repo.id === (right as Side).opened.repo.id;
     let contentReads = 0;
     const write = (line: DifferenceLine) =>
       new Promise<void>((resolve, reject) => {
@@ -116,11 +138,12 @@ export async function runCompareJob(run: JobRun): Promise<JobOutcome> {
         signal.throwIfAborted();
         progress.step = `comparing ${object.name}`.slice(0, 200);
         const leftId = sides.left.latest.get(object.externalId);
-        const rightId = sides.right.latest.get(object.externalId);
+        const rightId = live ? undefined : sides.right?.latest.get(object.externalId);
+        const liveEntity = live?.listed.get(object.externalId);
         const summary: ObjectSummary = {
           ...object,
           inLeft: leftId !== undefined,
-          inRight: rightId !== undefined,
+          inRight: rightId !== undefined || liveEntity !== undefined,
           leftTotal: 0,
           leftUnique: 0,
           changed: 0,
@@ -128,9 +151,16 @@ export async function runCompareJob(run: JobRun): Promise<JobOutcome> {
           rightTotal: 0,
         };
         summaries.push(summary);
-        if (!leftId && !rightId) continue;
+        if (!summary.inLeft && !summary.inRight) continue;
         const leftReader = leftId ? await SnapshotReader.open(sides.left.opened.repo, leftId) : undefined;
-        const rightReader = rightId ? await SnapshotReader.open(sides.right.opened.repo, rightId) : undefined;
+        let rightReader: SnapshotReader | undefined;
+        if (liveEntity && live) {
+          progress.step = `reading ${object.name} from ${rightTask.name} (live)`.slice(0, 200);
+          rightReader = await live.read(liveEntity);
+          progress.step = `comparing ${object.name}`.slice(0, 200);
+        } else if (rightId && sides.right) {
+          rightReader = await SnapshotReader.open(sides.right.opened.repo, rightId);
+        }
         const counts = await compareEntity(leftReader, rightReader, {
           oneRepository,
           plugin,
@@ -154,7 +184,7 @@ export async function runCompareJob(run: JobRun): Promise<JobOutcome> {
       'shared',
       { purpose: 'compare of snapshots' },
       async () => {
-        if (oneRepository) return compareAll();
+        if (oneRepository || live) return compareAll();
         return withLock(
           (right as Side).opened.repo.sink,
           'shared',
@@ -168,7 +198,9 @@ export async function runCompareJob(run: JobRun): Promise<JobOutcome> {
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     const result: CompareSummary = {
       left: { taskId: leftTask.id, taskName: leftTask.name, time: params.leftTime },
-      right: { taskId: rightTask.id, taskName: rightTask.name, time: params.rightTime },
+      right: live
+        ? { taskId: rightTask.id, taskName: rightTask.name, time: live.readAt, live: true }
+        : { taskId: rightTask.id, taskName: rightTask.name, time: params.rightTime },
       objects: summaries,
       ignoredFields: [...ignored],
       contentReads,
@@ -196,5 +228,6 @@ export async function runCompareJob(run: JobRun): Promise<JobOutcome> {
   } finally {
     await left.opened.close();
     if (right && right.opened !== left.opened) await right.opened.close();
+    await live?.close();
   }
 }

@@ -1,13 +1,18 @@
 // A compare's differences as CSV rows (through the one CSV writer, core/plugins/csv.ts, by the
 // caller): one row per record unique to a side, one per changed field of a changed record, one per
 // changed component (its diff is a download of its own).
-import type { CompareSummary, DifferenceLine } from './result-store.ts';
+import type { CompareSideInfo, CompareSummary, DifferenceLine } from './result-store.ts';
 
 export const COMPARE_CSV_HEADER = ['Object', 'Key', 'Name', 'Difference', 'Field', 'Left value', 'Right value'];
 
+/** A side as the page and the CSV name it: "<task> at <time>", or "<task> (live, read at <time>)". */
+export function sideLabel(side: CompareSideInfo): string {
+  return side.live ? `${side.taskName} (live, read at ${side.time})` : `${side.taskName} at ${side.time}`;
+}
+
 export function differenceLabel(side: DifferenceLine['side'], summary: CompareSummary): string {
-  if (side === 'left') return `Only in ${summary.left.taskName} at ${summary.left.time}`;
-  if (side === 'right') return `Only in ${summary.right.taskName} at ${summary.right.time}`;
+  if (side === 'left') return `Only in ${sideLabel(summary.left)}`;
+  if (side === 'right') return `Only in ${sideLabel(summary.right)}`;
   return 'Changed';
 }
 

@@ -10,8 +10,10 @@ import type { FieldChange } from './field-diff.ts';
 export interface CompareSideInfo {
   taskId: string;
   taskName: string;
-  /** The point in time compared: each object's newest snapshot at or before it. */
+  /** The point in time compared: each object's newest snapshot at or before it (live: when it was read). */
   time: string;
+  /** The task's account as it was when the compare read it, not a backup. */
+  live?: boolean;
 }
 
 export interface ObjectSummary {
@@ -61,6 +63,11 @@ export function summaryPath(dataDir: string, organizationId: string, jobId: stri
 
 export function differencesPath(dataDir: string, organizationId: string, jobId: string): string {
   return join(comparesFolder(dataDir, organizationId), `${jobId}.jsonl`);
+}
+
+/** A live side's scratch repository while the compare runs (live-side.ts). */
+export function liveFolder(dataDir: string, organizationId: string, jobId: string): string {
+  return join(comparesFolder(dataDir, organizationId), `${jobId}.live`);
 }
 
 export async function readSummary(dataDir: string, organizationId: string, jobId: string): Promise<CompareSummary> {

@@ -1,7 +1,7 @@
 // Starting a compare (seed 6.1/6.2): checked before the job is queued — the permission (a compare
 // shows backed-up data, as an export does), both tasks inside the organization (another tenant's
 // task is "not found") and of the same service, the objects chosen belonging to the left task, and
-// both points in time being dates.
+// both points in time being dates — or, for a live right side, the right task being connected.
 import type { EntityManager } from '@mikro-orm/core';
 import { MissingPermissionError } from '../access/errors.ts';
 import { hasPermission, type Principal } from '../access/principal.ts';
@@ -21,7 +21,10 @@ export interface CompareRequest {
   leftTime: string;
   /** Another task of the same service; the same task when absent. */
   rightTaskId?: string | undefined;
+  /** Ignored when `rightLive`. */
   rightTime: string;
+  /** Compare with the right task's account as it is now (read by the job), not a backup. */
+  rightLive?: boolean | undefined;
 }
 
 export interface CompareContext {
@@ -53,9 +56,13 @@ export async function startCompare(ctx: CompareContext, request: CompareRequest)
   if (!rightTask) errors.rightTaskId = 'Choose a backup task of this account.';
   else if (rightTask.service !== task.service) errors.rightTaskId = 'Choose a backup task of the same service.';
   const leftTime = instant(request.leftTime);
-  const rightTime = instant(request.rightTime);
+  const live = request.rightLive === true;
+  const rightTime = live ? '' : instant(request.rightTime);
   if (!leftTime) errors.leftTime = 'Enter the date and time of the left side.';
-  if (!rightTime) errors.rightTime = 'Enter the date and time of the right side.';
+  if (!live && !rightTime) errors.rightTime = 'Enter the date and time of the right side.';
+  if (live && rightTask?.connectionState === 'disconnected' && !errors.rightTaskId) {
+    errors.rightTaskId = `${rightTask.name} is disconnected: authenticate it again to compare with its live account.`;
+  }
   const entityIds = [...new Set(request.entityIds ?? [])];
   if (entityIds.length) {
     const found = await ctx.em.count(TaskEntity, { id: { $in: entityIds }, task, deletedAt: null });
@@ -67,6 +74,7 @@ export async function startCompare(ctx: CompareContext, request: CompareRequest)
     leftTime: leftTime as string,
     rightTaskId: (rightTask as IBackupTask).id,
     rightTime: rightTime as string,
+    rightLive: live,
   };
   const label = jobLabel(`Compare of ${task.name}`);
   const id = await enqueueJob(
@@ -87,7 +95,7 @@ export async function startCompare(ctx: CompareContext, request: CompareRequest)
     activity: 'Compare started',
     service: task.service,
     account: task.name,
-    description: `Compare of ${entityIds.length ? `${entityIds.length} object(s)` : 'all objects'} at ${leftTime} with ${rightTask === task ? 'this task' : (rightTask as IBackupTask).name} at ${rightTime}.`,
+    description: `Compare of ${entityIds.length ? `${entityIds.length} object(s)` : 'all objects'} at ${leftTime} with ${rightTask === task ? 'this task' : (rightTask as IBackupTask).name} ${live ? 'live (its account as it is now)' : `at ${rightTime}`}.`,
     actor: ctx.actor,
   });
   return { id, label };

@@ -24,11 +24,11 @@ export const MailMessage = defineEntity({
     error: p.string().length(1000).nullable(),
     /** The HTML part, for mail that has one (notifications). */
     html: p.text().nullable(),
-    /** Queued mail (notifications): the organization, the notification, and the retry state. */
+    /** Notification mail: the organization and the notification; every queued mail: the retry state. */
     organization: () => p.manyToOne(Organization).nullable().deleteRule('cascade'),
     notification: () => p.manyToOne(Notification).nullable().deleteRule('cascade'),
     attempts: p.integer().default(0),
-    /** When the sender may try (again); null for mail sent at once (invitations, resets). */
+    /** When the sender may try (again); null once sent or failed. Identity mail (invitations, resets) is retried too. */
     nextAttemptAt: p.datetime().nullable().index(),
   },
   uniques: [{ properties: ['notification', 'to'] }],

@@ -1,11 +1,16 @@
 // Outgoing mail. Every message is stored first; with an SMTP server configured it is then sent
 // through nodemailer, otherwise it stays in the outbox for the root administrator to read.
+// Identity mail (`send`: invitations, password resets, sign-in alerts) is stored claimed for its
+// first attempt, made at once; when the server refuses it, it stays in the outbox with its next
+// attempt after a backoff, and the notification sender (core/notifications/sender.ts) retries it
+// like notification mail, up to HOLDFAST_MAIL_MAX_ATTEMPTS: a mail server that is down delays it.
 // The log records that a message exists (recipient, subject), never its body: bodies carry
 // single-use links.
 import type { EntityManager } from '@mikro-orm/core';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from '../logging.ts';
 import { MailMessage } from './entities.ts';
+import { mailRetryDelayMs, SEND_LEASE_MS } from './retry.ts';
 
 export interface OutgoingMail {
   to: string;
@@ -42,6 +47,10 @@ export function mailErrorReason(err: unknown): string {
 export interface MailSettings {
   smtpUrl?: string | undefined;
   mailFrom: string;
+  /** The first retry's delay (doubling after); default 60 s. */
+  mailRetryBaseSeconds?: number;
+  /** Attempts before a mail is marked failed; default 30. */
+  mailMaxAttempts?: number;
 }
 
 export function createMailer(settings: MailSettings, log: Logger): Mailer {
@@ -69,13 +78,20 @@ export function createMailer(settings: MailSettings, log: Logger): Mailer {
     },
     async send(em, mail) {
       const fork = em.fork();
+      const now = new Date();
       const message = fork.create(MailMessage, {
+        createdAt: now,
         to: mail.to,
         subject: mail.subject.slice(0, 300),
         text: mail.text,
         status: 'outbox',
         sentAt: null,
         error: null,
+        // Claimed for the attempt made now, as the sender claims a due mail, so it never sends it
+        // too; should this process stop mid-send, the sender takes it once the lease lapses.
+        // Without a server it is due at once: the sender sends it when one is configured.
+        attempts: transport ? 1 : 0,
+        nextAttemptAt: transport ? new Date(now.getTime() + SEND_LEASE_MS) : now,
       });
       await fork.flush();
       if (!transport) {
@@ -86,14 +102,21 @@ export function createMailer(settings: MailSettings, log: Logger): Mailer {
         await transport.sendMail({ to: mail.to, subject: mail.subject, text: mail.text });
         message.status = 'sent';
         message.sentAt = new Date();
+        message.nextAttemptAt = null;
         log.info({ mailId: message.id, to: mail.to, subject: message.subject }, 'mail sent');
       } catch (err) {
-        message.status = 'failed';
         message.error = mailErrorReason(err);
-        log.warn(
-          { mailId: message.id, to: mail.to, reason: message.error },
-          'mail could not be sent; kept in the outbox',
-        );
+        if ((settings.mailMaxAttempts ?? 30) <= 1) {
+          message.status = 'failed';
+          message.nextAttemptAt = null;
+          log.warn({ mailId: message.id, to: mail.to, reason: message.error }, 'mail could not be sent; gave up');
+        } else {
+          message.nextAttemptAt = new Date(now.getTime() + mailRetryDelayMs(1, settings.mailRetryBaseSeconds ?? 60));
+          log.warn(
+            { mailId: message.id, to: mail.to, reason: message.error, retryAt: message.nextAttemptAt.toISOString() },
+            'mail could not be sent; will retry',
+          );
+        }
       }
       await fork.flush();
     },

@@ -58,6 +58,23 @@ function bodyOf(type: NotificationType, p: NotificationPayload): Body {
         lines: [`The service accepts the credentials of ${task} of ${org} again: its backups resume.`],
       };
     }
+    if (p.event === 'storage_down') {
+      const location = p.items?.[0] ?? 'a storage location';
+      return {
+        subject: `Storage location not answering: ${location} (${org})`,
+        lines: [
+          `The storage location "${location}" of ${org} did not answer when a backup or maintenance needed it: ${p.reason ?? 'no reason given'}`,
+          'Backups kept there fail until it answers again. You get one mail per outage, and another when it is back.',
+        ],
+      };
+    }
+    if (p.event === 'storage_up') {
+      const location = p.items?.[0] ?? 'a storage location';
+      return {
+        subject: `Resolved: storage location ${location} answers again (${org})`,
+        lines: [`The storage location "${location}" of ${org} answers again: backups kept there resume.`],
+      };
+    }
     if (p.event === 'disconnected') {
       return {
         subject: `Task disconnected: ${p.taskName ?? 'a task'} (${org})`,

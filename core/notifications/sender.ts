@@ -1,6 +1,7 @@
 // The notification sender: a loop, beside the job runner, that (1) fans each new notification
 // out into one outbox mail per recipient (recipientsFor: the inheritance rule), and (2) hands
-// due outbox mail to the mail server, with retries and exponential backoff. A mail is claimed
+// due outbox mail to the mail server, with retries and exponential backoff — notification mail,
+// and identity mail (invitations, resets, sign-in alerts) whose first attempt failed (mailer.ts). A mail is claimed
 // with a conditional UPDATE before it is sent (its next attempt moved a lease ahead), so two
 // processes never send it twice and a process that stops mid-send retries it after the lease.
 // A mail server that is down only delays mail: it stays in the outbox, Waiting, and nothing else
@@ -12,6 +13,7 @@ import type { Database } from '../db/database.ts';
 import type { Logger } from '../logging.ts';
 import { MailMessage } from '../mail/entities.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import { mailRetryDelayMs, SEND_LEASE_MS } from '../mail/retry.ts';
 import { mailLinkOrigin } from '../system/public-url.ts';
 import { type INotification, NOTIFICATION_TYPE_LABELS, Notification } from './entities.ts';
 import { recipientsFor } from './recipients.ts';
@@ -24,14 +26,7 @@ export interface SenderSettings {
   mailMaxAttempts: number;
 }
 
-/** How long a claimed mail is held before another attempt may take it (a send times out sooner). */
-const SEND_LEASE_MS = 5 * 60_000;
 const BATCH = 50;
-
-/** Exponential backoff: base, 2×base, 4×base … capped at an hour. */
-export function mailRetryDelayMs(attempt: number, baseSeconds: number): number {
-  return Math.min(3_600_000, baseSeconds * 1000 * 2 ** Math.max(0, attempt - 1));
-}
 
 async function linkOrigin(em: EntityManager, settings: SenderSettings): Promise<string | undefined> {
   try {

@@ -1,4 +1,4 @@
-// The Jobs page's query: restore and export jobs of the organization acted on from the last 7
+// The Jobs page's query: restore, export and compare jobs of the organization acted on from the last 7
 // days, filtered (initiator, activity, service, status or a summary group, task), ordered latest
 // or oldest first, paged; the summary counters; and the rows of the CSV export, built from the
 // very same query and the same row view, so page and file agree row for row.

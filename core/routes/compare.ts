@@ -1,5 +1,5 @@
 // Compare pages (seed 6.1/6.2): the form on a task (objects, the two points in time, the other
-// task), the result of a compare job (per object Total / Unique / Changed / Unique / Total, the
+// task, or its live account instead of a backup), the result of a compare job (per object Total / Unique / Changed / Unique / Total, the
 // "no changes" and "exists only in" lists, search by object), an object's differences (records
 // unique to each side, changed ones field by field, a component's unified diff side by side or
 // over-under, downloadable) and the CSV. Reading a result needs what an export needs; another
@@ -75,6 +75,7 @@ export function compareRoutes(deps: AppDeps): Hono<AppEnv> {
           leftTime: times[1] ?? times[0] ?? '',
           rightTime: times[0] ?? '',
           rightTaskId: task.id,
+          rightSource: 'backup',
           entityIds: [],
           ...values,
         },
@@ -99,6 +100,7 @@ export function compareRoutes(deps: AppDeps): Hono<AppEnv> {
     );
     const values = {
       leftTime: text(body.leftTime),
+      rightSource: text(body.rightSource) === 'live' ? 'live' : 'backup',
       rightTime: text(body.rightTime),
       rightTaskId: text(body.rightTaskId),
       entityIds,
@@ -119,6 +121,7 @@ export function compareRoutes(deps: AppDeps): Hono<AppEnv> {
           leftTime: pointInTime(values.leftTime),
           rightTaskId: values.rightTaskId || undefined,
           rightTime: pointInTime(values.rightTime),
+          rightLive: values.rightSource === 'live',
         },
       );
     } catch (err) {

@@ -1,4 +1,4 @@
-// Jobs: the restore and export jobs of the organization worked in from the last 7 days. Summary
+// Jobs: the restore, export and compare jobs of the organization worked in from the last 7 days. Summary
 // counters (in progress, succeeded, partially succeeded or failed) that filter when clicked;
 // filters (initiator, activity, service, status, task) and order as plain query parameters (htmx
 // swaps only the results); per job its facts, Cancel, Download Results (72 h) and its log. Rows of

@@ -4,13 +4,16 @@
 // task that committed a snapshot keeps its location. Each organization has one repository per
 // location: the built-in one keeps the original layout (HOLDFAST_STORAGE_DIR/organizations/<id>,
 // recorded on tasks as "default"); any other location holds it under "organizations/<id>/".
+// A location that does not answer when a backup or maintenance opens it is an exceptions incident
+// of its owner (core/notifications/storage-incidents.ts), resolved by the next open that works.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeLocks } from '../../storage/locks.ts';
 import type { Database } from '../db/database.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
+import { storageLocationAnswered, storageLocationFailed } from '../notifications/storage-incidents.ts';
 import { sinkPlugin } from '../plugins/registry.ts';
-import type { Sink } from '../plugins/sink.ts';
+import { type Sink, SinkError } from '../plugins/sink.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { BackupTask } from '../tasks/entities.ts';
 import {
@@ -41,6 +44,18 @@ export interface LocationTaskStorageOptions {
 /** Where the appliance keeps its disposable blob index files: under its data folder. */
 export function blobIndexDir(config: { dataDir: string }): string {
   return join(config.dataDir, 'cache', 'blob-index');
+}
+
+/**
+ * The store did not answer or refused to work (unreachable, down, a folder that is gone): errors
+ * of the sink itself, not a wrong key or damaged data, which are problems of the repository.
+ */
+function isOutage(err: unknown): boolean {
+  // The repository wraps some (a location that became a file is "not a repository"): its cause tells.
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof SinkError) return e.kind === 'transient' || e.kind === 'permanent';
+  }
+  return false;
 }
 
 export function locationTaskStorage(options: LocationTaskStorageOptions): TaskStorage {
@@ -91,14 +106,30 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
         // Backups start here: a later change of a default above must not move them.
         location = await pinOrganizationLocation(ctx.em, org, location);
       }
-      const { sink, name } = await sinkAt(ctx, location, org.id);
+      const ref = { id: location.id, name: location.name, organizationId: location.organization.id };
+      let opened: { sink: Sink; name: string };
+      try {
+        opened = await sinkAt(ctx, location, org.id);
+      } catch (err) {
+        if (isOutage(err)) await storageLocationFailed(options.orm.em, ref, org.id, (err as Error).message, new Date());
+        throw err;
+      }
+      const { sink, name } = opened;
       try {
         if (options.indexDir) await mkdir(options.indexDir, { recursive: true });
-        const repo = await openOrInitRepository(
-          sink,
-          organizationPassphrase(options.masterKey, org.id),
-          options.indexDir ? { indexDir: options.indexDir } : {},
-        );
+        let repo: Awaited<ReturnType<typeof openOrInitRepository>>;
+        try {
+          repo = await openOrInitRepository(
+            sink,
+            organizationPassphrase(options.masterKey, org.id),
+            options.indexDir ? { indexDir: options.indexDir } : {},
+          );
+        } catch (err) {
+          if (isOutage(err))
+            await storageLocationFailed(options.orm.em, ref, org.id, (err as Error).message, new Date());
+          throw err;
+        }
+        await storageLocationAnswered(options.orm.em, ref, org.id, new Date());
         return {
           repo,
           location: name,

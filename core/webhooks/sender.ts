@@ -11,7 +11,7 @@ import type { SqlEntityManager } from '@mikro-orm/sql';
 import type { Database } from '../db/database.ts';
 import { Organization } from '../identity/entities.ts';
 import type { Logger } from '../logging.ts';
-import { mailRetryDelayMs } from '../notifications/sender.ts';
+import { mailRetryDelayMs } from '../mail/retry.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { mailLinkOrigin } from '../system/public-url.ts';
 import { endpointSecret } from './endpoints.ts';

@@ -2,7 +2,8 @@
 // task backed up, a Contact updated and another deleted and an Apex class changed in the org,
 // backed up again; the task's Compare form run for the two points in time, the job followed on
 // the Jobs page, and the result opened: the objects that differ, the Contact's changed fields,
-// and the class's diff side by side and over-under. Screenshots at 1280 and 390 px.
+// and the class's diff side by side and over-under; then the same left side against the live org,
+// which shows the same objects differing. Screenshots at 1280 and 390 px.
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { FakeSalesforce, seedDemoMetadata, seedDemoOrg } from '../fakes/salesforce/index.ts';
@@ -112,6 +113,28 @@ describe('Salesforce compare in a browser', () => {
     await page.getByRole('link', { name: 'Over-under' }).click();
     await page.locator('.diff-unified .diff-del', { hasText: '-  public static void touch() {}' }).waitFor();
     await shoot(page, 'compare-diff-unified');
+
+    // The live org on the right: read by the job now, the same differences as the second backup.
+    await page.goto(`${taskUrl}/compare`);
+    await page.getByLabel(/^Left: .* as of/).fill(between);
+    await page.getByLabel('Its live account, as it is now').check();
+    await shoot(page, 'compare-form-live');
+    await page.getByRole('button', { name: 'Compare', exact: true }).click();
+    await page.waitForURL(/\/jobs/);
+    await expect.poll(() => page.getByRole('link', { name: 'View differences' }).count(), { timeout: 90_000 }).toBe(2);
+    await page.getByRole('link', { name: 'View differences' }).first().click();
+    await page.getByRole('heading', { name: 'Compare result', level: 1 }).waitFor();
+    await page.locator('.page-subtitle', { hasText: 'Right: Northwind Salesforce live, read at' }).waitFor();
+    const live = page.locator('.compare-table tbody tr');
+    expect(await live.locator('th').allTextContents()).toEqual(['ApexClass', 'Contact']);
+    expect(await live.filter({ hasText: 'Contact' }).locator('td').allTextContents()).toEqual([
+      '18',
+      '1',
+      '1',
+      '0',
+      '17',
+    ]);
+    await shoot(page, 'compare-result-live');
     expect(consoleErrors).toEqual([]);
     await context.close();
   });

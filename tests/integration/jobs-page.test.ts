@@ -137,7 +137,7 @@ describe('the Jobs page', () => {
     const res = await get('/jobs');
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toContain('26 restore and export jobs in the last 7 days.');
+    expect(html).toContain('26 restore, export and compare jobs in the last 7 days.');
     expect(html).toMatch(/href="\/jobs\?status=running"[^>]*>\s*<span class="job-counter-count">24<\/span>/);
     expect(html).toMatch(/href="\/jobs\?status=succeeded"[^>]*>\s*<span class="job-counter-count">2<\/span>/);
     expect(html).toMatch(/href="\/jobs\?status=problems"[^>]*>\s*<span class="job-counter-count">0<\/span>/);

@@ -149,12 +149,17 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
   }
 
   /**
+   * A metadata replicate deploys the round's components to the target (replicate-metadata.ts).
    * Records go to the record restore (restore.ts), which runs its writes inside the options'
    * wrappers; metadata components are deployed back (metadata-restore.ts), with "Disable triggers
    * in restore" around the deploy for the objects named in `automationObjects`.
    */
   async restore(run: RestoreRun): Promise<RestoreOutcome> {
     const options = salesforceRestoreOptions.parse(run.options);
+    if (options.replicate?.what === 'metadata') {
+      const { replicateMetadata } = await import('./replicate-metadata.ts');
+      return replicateMetadata(this.api, run, options.replicate, this.#options.bulkPollMs);
+    }
     if (run.entity.kind === DATA) {
       const { restoreRecords } = await import('./restore.ts');
       return restoreRecords(this.api, run, new Date(), this.#options.bulkPollMs, this.#options.bulkWriteThreshold);

@@ -135,7 +135,7 @@ export function createSalesforcePlugin(
     replicate: {
       anchorEntity: 'Account',
       description:
-        'Copies records of a backup to a Sandbox org: every object (Full Organization), or chosen parent objects with a filter, a record limit and their child records. Anonymization replaces personal data with consistent fake values. Runs as a restore job on the Jobs page.',
+        'Copies records of a backup to a Sandbox org: every object (Full Organization), or chosen parent objects with a filter, a record limit and their child records. Anonymization replaces personal data with consistent fake values. Or deploys its metadata there: every type, or the types named. Runs as a restore job on the Jobs page.',
       form: replicateForm as unknown as z.ZodType<Record<string, unknown>>,
       targetProblem: replicateTargetProblem,
       download: {

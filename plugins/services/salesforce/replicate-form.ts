@@ -73,12 +73,32 @@ function rulesOf(text: string, ctx: z.RefinementCtx): Rule[] {
 
 const DEPTH_ERROR = `The hierarchy depth is a whole number from 0 to ${REPLICATE_MAX_DEPTH}.`;
 
+/** "ApexClass; Layout" as metadata type names, each problem an issue of the field. */
+function typesOf(text: string, ctx: z.RefinementCtx): string[] {
+  const types: string[] = [];
+  for (const part of parts(text)) {
+    if (/^[A-Za-z][A-Za-z0-9_]{0,79}$/.test(part)) types.push(part);
+    else ctx.addIssue({ code: 'custom', message: `“${part}” is not a metadata type name (e.g. ApexClass).` });
+  }
+  return [...new Set(types)];
+}
+
 export const replicateForm = z
   .object({
+    what: z
+      .enum(['data', 'metadata'])
+      .default('data')
+      .describe('Data or metadata')
+      .meta({
+        choiceLabels: {
+          data: 'Data (records of the objects)',
+          metadata: 'Metadata (Apex code, flows, layouts, profiles, …)',
+        },
+      }),
     scope: z
       .enum(['full', 'parents'])
       .default('parents')
-      .describe('What to replicate')
+      .describe('Which records (Data)')
       .meta({ choiceLabels: { full: 'Full Organization', parents: 'Multiple Parent Objects' } }),
     parents: z
       .string()
@@ -95,6 +115,14 @@ export const replicateForm = z
       .max(REPLICATE_MAX_DEPTH, { error: DEPTH_ERROR })
       .default(1)
       .describe(`Child hierarchy depth (levels of child records under each parent, 0 to ${REPLICATE_MAX_DEPTH})`),
+    metadataTypes: z
+      .string()
+      .max(10_000)
+      .default('')
+      .transform(typesOf)
+      .describe(
+        'Metadata types (Metadata: Granular Selection, separated by semicolons, e.g. ApexClass; Flow; Layout. Empty: Full Organization, every type the backup holds)',
+      ),
     anonymize: z
       .boolean()
       .default(false)
@@ -109,12 +137,27 @@ export const replicateForm = z
       ),
   })
   .transform((form, ctx) => {
+    if (form.what === 'metadata') {
+      return {
+        hierarchyDepth: 0,
+        replicate: {
+          what: 'metadata' as const,
+          metadataTypes: form.metadataTypes,
+          scope: 'full' as const,
+          parents: [],
+          anonymize: false,
+          rules: [],
+        },
+      };
+    }
     if (form.scope === 'parents' && form.parents.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['parents'], message: 'Name at least one parent object.' });
     }
     return {
       hierarchyDepth: form.scope === 'full' ? 0 : form.hierarchyDepth,
       replicate: {
+        what: 'data' as const,
+        metadataTypes: [],
         scope: form.scope,
         parents: form.scope === 'parents' ? form.parents : [],
         anonymize: form.anonymize,

@@ -16,10 +16,18 @@ const apiName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,79}$/, { error: 'An ob
  * Replicate (seed 6.3.1): records of the whole snapshot round to another task's Sandbox org. Full
  * Organization takes every object's records; Multiple Parent Objects the parents' records (a
  * WHERE filter and a limit each) with their children down to `hierarchyDepth` (at most 7).
+ * `what: 'metadata'` (seed 6.3.2) deploys the round's metadata components instead: every type
+ * (Full Organization) or the `metadataTypes` named (Granular Selection).
  * Not on the restore dialog (the form generator shows scalar options): the Replicate form and the
  * API set it.
  */
 export const replicateOptions = z.object({
+  what: z.enum(['data', 'metadata']).default('data'),
+  /** Metadata types (xmlName) of a metadata replicate; none: every type the backup holds. */
+  metadataTypes: z
+    .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,79}$/, { error: 'A metadata type is named by its API name.' }))
+    .max(500)
+    .default([]),
   scope: z.enum(['full', 'parents']).default('parents'),
   parents: z
     .array(
@@ -106,7 +114,7 @@ export const salesforceRestoreOptions = z
         message: `A replicate takes children up to ${REPLICATE_MAX_DEPTH} levels down.`,
       });
     }
-    if (o.replicate.scope === 'parents' && o.replicate.parents.length === 0) {
+    if (o.replicate.what === 'data' && o.replicate.scope === 'parents' && o.replicate.parents.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['replicate', 'parents'], message: 'Choose at least one parent object.' });
     }
   });

@@ -73,7 +73,7 @@ describe('mail', () => {
     expect(row.status).toBe('sent');
   });
 
-  it('keeps a refused message as failed, without the SMTP password anywhere', async () => {
+  it('keeps a refused message waiting for a retry, without the SMTP password anywhere', async () => {
     const lines: string[] = [];
     const log = createLogger(
       'debug',
@@ -94,7 +94,9 @@ describe('mail', () => {
       mailer.close();
     }
     const row = await t.kernel.orm.em.fork().findOneOrFail(MailMessage, { to: 'bob@example.test' });
-    expect(row.status).toBe('failed');
+    // Waiting in the outbox for the sender's next attempt (mail-retries.test.ts follows one through).
+    expect([row.status, row.attempts]).toEqual(['outbox', 1]);
+    expect(row.nextAttemptAt?.getTime()).toBe(row.createdAt.getTime() + 60_000);
     expect(row.error).toMatch(/Invalid|auth/i);
     expect(row.error).not.toContain('wrong-pass');
     expect(lines.join('\n')).not.toContain('wrong-pass');

@@ -1,7 +1,7 @@
 // The ends of a task's data: deleting a task (hidden at once, restorable during the grace period,
 // then purged with its snapshots through prune), archived entities past their retention, deleted
 // entities past their grace, and an organization purged at the end of its removal.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEvent } from '../../../core/audit/entities.ts';
@@ -259,7 +259,7 @@ describe('retention with a damaged snapshot', () => {
 });
 
 describe('purging an organization', () => {
-  it('removes its stored backups and its tasks, entities and jobs', async () => {
+  it('removes its stored backups, compare results, tasks, entities and jobs', async () => {
     const unregister = registerStoragePurge(h.ctx);
     try {
       const org = await h.organization('Leaving');
@@ -268,6 +268,10 @@ describe('purging an organization', () => {
       await backupAll(task.id);
       const folder = join(h.app.kernel.deps.config.storageDir, 'organizations', org.id);
       expect(existsSync(folder)).toBe(true);
+      // A compare result it kept (core/compare/) goes with it.
+      const compares = join(h.ctx.settings.dataDir, 'compares', org.id);
+      mkdirSync(compares, { recursive: true });
+      writeFileSync(join(compares, 'job.json'), '{}');
       const em = h.em();
       // The root cannot be removed: make this organization a customer of its own root.
       const root = await h.organization('Parent');
@@ -281,6 +285,7 @@ describe('purging an organization', () => {
       const report = await runMaintenance(h.ctx.orm, h.ctx.log, h.clock.now);
       expect(report.purged.map((o) => o.name)).toEqual(['Leaving']);
       expect(existsSync(folder)).toBe(false);
+      expect(existsSync(compares)).toBe(false);
       expect(await h.em().count(BackupTask, { id: task.id })).toBe(0);
       expect(await h.em().count(Job, { organization: org.id })).toBe(0);
     } finally {

@@ -2,6 +2,8 @@
 // service open and resolve incidents (one exceptions mail per incident), a finished export mails
 // its download link, discovery mails new items, partner recipients stand in for a customer
 // without its own, and a mail server that refuses for a while only delays the mail.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActivityEvent } from '../../../core/activity/entities.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
@@ -11,6 +13,8 @@ import { createRecipient } from '../../../core/notifications/recipients.ts';
 import { runNotificationSender } from '../../../core/notifications/sender.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { startExport } from '../../../core/recovery/start.ts';
+import { StorageLocation } from '../../../core/storage-locations/entities.ts';
+import { BUILTIN_LOCATION_ID } from '../../../core/storage-locations/locations.ts';
 import { sealConnection } from '../../../core/tasks/connection.ts';
 import { discoverEntities } from '../../../core/tasks/discovery.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
@@ -190,6 +194,53 @@ describe('exceptions', () => {
       'Backup failed: Own task (Own Recipients Customer)',
     ]);
     expect(mailsTo('exports@inherits.example')).toEqual([]);
+  });
+});
+
+describe('a storage location that stops answering', () => {
+  it('mails its owner once per outage, however many backups fail, and again when it is back', async () => {
+    await recipient(root, 'storage@operator.example', 'Storage Desk', ['exceptions']);
+    const { customer } = await partnerWithCustomer('Outage');
+    const task = await namedTask(customer, 'Files', { entities: 1, items: 2 });
+    await discover(task.id);
+    // The built-in location's folder of this account is gone and a file is in its place: the
+    // local disk answers nothing but "not a folder" (as an unmounted or replaced disk would).
+    const folder = join(h.app.kernel.deps.config.storageDir, 'organizations', customer.id);
+    rmSync(folder, { recursive: true, force: true });
+    mkdirSync(dirname(folder), { recursive: true });
+    writeFileSync(folder, 'not a folder');
+    const storageMails = () => mailsTo('storage@operator.example').filter((m) => /storage location/i.test(m.subject));
+
+    await backupAll(task.id);
+    // Another account's repository at the same location still answers: the outage stays open.
+    const { customer: healthy } = await partnerWithCustomer('Healthy');
+    const fine = await namedTask(healthy, 'Fine files', { entities: 1, items: 1 });
+    await discover(fine.id);
+    await backupAll(fine.id);
+    await backupAll(task.id);
+    await send();
+    const location = await h.em().findOneOrFail(StorageLocation, { id: BUILTIN_LOCATION_ID });
+    expect(storageMails().map((m) => m.subject)).toEqual([
+      `Storage location not answering: ${location.name} (${root.name})`,
+    ]);
+    const [down] = storageMails();
+    expect(down?.text).toContain('Hello Storage Desk,');
+    expect(down?.text).toContain(`The storage location "${location.name}" of ${root.name} did not answer`);
+    expect(down?.text).toContain(`${PUBLIC_URL}/settings/storage`);
+    expect(down?.html).toContain(`href="${PUBLIC_URL}/settings/storage"`);
+
+    // Back: the next backup opens it, and one "answers again" mail follows.
+    rmSync(folder, { force: true });
+    await backupAll(task.id);
+    await send();
+    expect(storageMails().map((m) => m.subject)).toEqual([
+      `Storage location not answering: ${location.name} (${root.name})`,
+      `Resolved: storage location ${location.name} answers again (${root.name})`,
+    ]);
+    // A later backup mails nothing more about it.
+    await backupAll(task.id);
+    await send();
+    expect(storageMails()).toHaveLength(2);
   });
 });
 

@@ -1,7 +1,7 @@
 // The notification queue survives a restart: the appliance's kernel is closed between two send
 // attempts and opened again on the same data folder (the queue is in its database), and the
 // mail is delivered once — also when the process stopped in the middle of a send, after the
-// claim and before it could record the outcome.
+// claim and before it could record the outcome. Identity mail (a reset refused at once) too.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { type Kernel, openKernel } from '../../../core/appliance.ts';
@@ -95,6 +95,33 @@ describe('a restart between send attempts', () => {
     expect(await pass(kernel, later(t0, 301))).toEqual({ sent: 1, retrying: 0, failed: 0 });
     expect(await pass(kernel, later(t0, 7200))).toEqual({ sent: 0, retrying: 0, failed: 0 });
     expect(smtp.received).toHaveLength(1);
+  });
+
+  it('delivers a refused identity mail (a password reset) once, after a restart', async () => {
+    const { smtp, open } = await start();
+    let kernel = await open();
+    smtp.refuseNext(1);
+    // The identity mail's own first attempt, at once (core/mail/mailer.ts), refused.
+    await kernel.deps.mailer.send(kernel.orm.em.fork(), {
+      to: 'user@restart.example',
+      subject: 'Reset your Holdfast password',
+      text: 'Open https://backup.example.test/reset-password/one-time-token',
+    });
+    const waiting = await kernel.orm.em.fork().findOneOrFail(MailMessage, { to: 'user@restart.example' });
+    expect(waiting).toMatchObject({ status: 'outbox', attempts: 1 });
+    await kernel.close();
+
+    kernel = await open();
+    cleanups.push(() => kernel.close());
+    const due = waiting.nextAttemptAt as Date;
+    expect(await pass(kernel, new Date(due.getTime() - 1000))).toEqual({ sent: 0, retrying: 0, failed: 0 });
+    expect(await pass(kernel, due)).toEqual({ sent: 1, retrying: 0, failed: 0 });
+    expect(await pass(kernel, new Date(due.getTime() + 7_200_000))).toEqual({ sent: 0, retrying: 0, failed: 0 });
+    expect(smtp.received.map((m) => [m.to, m.subject])).toEqual([
+      [['user@restart.example'], 'Reset your Holdfast password'],
+    ]);
+    // Identity mail is not a notification: no "Notification sent" row (its link is a secret).
+    expect(await kernel.orm.em.fork().count(ActivityEvent, { activity: 'Notification sent' })).toBe(0);
   });
 
   it('stops a pass at the first refusal, so a server that is down costs the other mail no attempt', async () => {

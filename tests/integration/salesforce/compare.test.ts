@@ -1,9 +1,12 @@
 // Compare (seed 6.1/6.2) through the kernel's compare job: a stand-in org backed up, mutated by a
 // known script (inserts, updates of chosen fields, deletes, a new custom object, a changed profile
 // and Apex class), backed up again; the compare of the two points in time shows exactly those
-// changes, reads only the changed items' content, and its CSV holds exactly those rows.
+// changes, reads only the changed items' content, and its CSV holds exactly those rows. The live
+// org as the right side, read by the job after the same mutation, shows the very same; a finished
+// compare is a System Activity row; its result is kept 7 days, then maintenance deletes it.
 import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import { runCompareJob } from '../../../core/compare/compare-job.ts';
 import { compareCsvRows } from '../../../core/compare/csv-rows.ts';
@@ -18,8 +21,12 @@ import { startCompare } from '../../../core/compare/start.ts';
 import { NotFoundError, ValidationError } from '../../../core/errors.ts';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
-import { TaskEntity } from '../../../core/tasks/entities.ts';
+import { runMaintenance } from '../../../core/maintenance.ts';
+import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
+import { createTask } from '../../../core/tasks/tasks-service.ts';
+import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
 import { METADATA_NS, seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { ACTOR } from '../../helpers/jobs.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { startContext } from '../../helpers/recovery.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
@@ -112,7 +119,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function runCompare(request: { leftTime: string; rightTime: string; entityIds?: string[] }) {
+async function runCompare(request: { leftTime: string; rightTime: string; entityIds?: string[]; rightLive?: boolean }) {
   const started = await startCompare(startContext(s.h, org), { taskId, ...request });
   await s.h.runner.runUntilIdle();
   const job = await s.h.em().findOneOrFail(Job, { id: started.id });
@@ -226,6 +233,25 @@ describe('Salesforce compare of two snapshots', () => {
     });
     expect(refused.status).toBe(422);
     expect(await refused.text()).toContain('Enter the date and time of the left side.');
+    // The form's live choice: no right time needed; the job is queued to read the org now.
+    expect(formHtml).toContain('Its live account, as it is now');
+    const startedLive = await s.h.app.app.request(`/tasks/${taskId}/compare`, {
+      method: 'POST',
+      headers: {
+        cookie: await signIn(s.h.app.app, 'owner@compare.example', TEST_PASSWORD),
+        origin: ORIGIN,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({
+        leftTime: before,
+        rightSource: 'live',
+        rightTaskId: taskId,
+        rightTime: '',
+      }).toString(),
+    });
+    expect([startedLive.status, startedLive.headers.get('location')]).toEqual([303, '/jobs?started=compare']);
+    const queued = await s.h.em().find(Job, { kind: 'compare', state: 'pending' });
+    expect(queued.map((j) => j.params.rightLive)).toEqual([true]);
     const result = await owner(`/compare/${job.id}`);
     expect(result.status).toBe(200);
     const html = await result.text();
@@ -261,6 +287,149 @@ describe('Salesforce compare of two snapshots', () => {
     }
   });
 
+  it('with the live org on the right, after the same mutation, shows the same differences', async () => {
+    const snapshots = await runCompare({ leftTime: before, rightTime: after });
+    const live = await runCompare({ leftTime: before, rightTime: '', rightLive: true });
+    expect(live.summary.right).toMatchObject({ taskId, live: true });
+    expect(differing(live.summary)).toEqual(differing(snapshots.summary));
+    const shape = (lines: DifferenceLine[]) =>
+      lines
+        .map((l) => [l.o, l.key, l.side, l.fields ?? null, l.diff ?? null])
+        .sort((a, b) => String(a[1]).localeCompare(String(b[1])));
+    expect(shape(live.lines)).toEqual(shape(snapshots.lines));
+    const totals = (summary: CompareSummary) => summary.objects.map((o) => [o.name, o.leftTotal, o.rightTotal]);
+    expect(totals(live.summary)).toEqual(totals(snapshots.summary));
+    // The scratch copy of the live org is gone once the job ends.
+    const folder = await readdir(comparesFolder(s.h.ctx.settings.dataDir, org.id));
+    expect(folder.filter((name) => name.endsWith('.live'))).toEqual([]);
+  });
+
+  it('with the live org, reads only the chosen objects and names the right side live in the CSV', async () => {
+    const contact = await s.h.em().findOneOrFail(TaskEntity, { task: taskId, name: 'Contact' });
+    const { summary, lines } = await runCompare({
+      leftTime: before,
+      rightTime: '',
+      rightLive: true,
+      entityIds: [contact.id],
+    });
+    expect(differing(summary)).toEqual([['Contact', true, true, 1, 1, 1]]);
+    const rows: string[][] = [];
+    for await (const row of compareCsvRows(
+      summary,
+      (async function* () {
+        yield* lines;
+      })(),
+    ))
+      rows.push(row);
+    const inserted = rows.find((r) => r[1] === script.inserted);
+    expect(inserted?.[3]).toBe(`Only in Salesforce backup (live, read at ${summary.right.time})`);
+  });
+
+  it('refuses a live compare with a disconnected task, on the right-side field', async () => {
+    const em = s.h.em();
+    const task = await em.findOneOrFail(BackupTask, { id: taskId });
+    task.connectionState = 'disconnected';
+    await em.flush();
+    try {
+      const refused = startCompare(startContext(s.h, org), {
+        taskId,
+        leftTime: before,
+        rightTime: '',
+        rightLive: true,
+      });
+      await expect(refused).rejects.toMatchObject({
+        fields: {
+          rightTaskId: 'Salesforce backup is disconnected: authenticate it again to compare with its live account.',
+        },
+      });
+    } finally {
+      task.connectionState = 'connected';
+      await em.flush();
+    }
+  });
+
+  it('compares with another org’s task, its snapshot or its live org, alike, and the result searches by object', async () => {
+    // Another org (a Sandbox) with the same metadata but one class changed and one flow more.
+    const other = s.fake.addOrg('Acme Sandbox');
+    seedDemoOrg(other, { accounts: 1, contactsPerAccount: 1 });
+    const store = s.fake.metadata(other);
+    seedDemoMetadata(store);
+    store.put(
+      'ApexClass',
+      'ProjectRollup',
+      'public class ProjectRollup {\n  public static Decimal total() { return 42; }\n}\n',
+    );
+    store.put(
+      'Flow',
+      'Sandbox_Only',
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Flow xmlns="${METADATA_NS}"><label>Sandbox only</label></Flow>\n`,
+    );
+    const e = s.h.em();
+    const otherTask = await createTask(
+      e,
+      s.h.deps,
+      e.getReference(Organization, org.id),
+      {
+        service: SALESFORCE_KIND,
+        name: 'Sandbox backup',
+        connection: {
+          environment: 'sandbox',
+          orgId: other.id,
+          orgName: other.name,
+          refreshToken: s.fake.grant(other).refreshToken,
+        },
+        settings: {},
+      },
+      ACTOR,
+    );
+    await discover(s, otherTask.id);
+    const jobs = await backup(s, otherTask.id, ['ApexClass', 'Flow']);
+    expect(jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded']);
+    const chosen = await s.h.em().find(TaskEntity, { task: taskId, name: { $in: ['ApexClass', 'Flow'] } });
+    const request = { taskId, leftTime: after, entityIds: chosen.map((c) => c.id), rightTaskId: otherTask.id };
+    const run = async (extra: { rightTime: string; rightLive?: boolean }) => {
+      const started = await startCompare(startContext(s.h, org), { ...request, ...extra });
+      await s.h.runner.runUntilIdle();
+      const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+      expect([job.state, job.error]).toEqual(['succeeded', null]);
+      const summary = await readSummary(s.h.ctx.settings.dataDir, org.id, job.id);
+      const lines: DifferenceLine[] = [];
+      for await (const line of readDifferences(s.h.ctx.settings.dataDir, org.id, job.id)) lines.push(line);
+      return { job, summary, lines };
+    };
+    const snapshot = await run({ rightTime: new Date(s.h.clock.now).toISOString() });
+    const live = await run({ rightTime: '', rightLive: true });
+    const shape = (lines: DifferenceLine[]) => lines.map((l) => [l.key, l.side]);
+    // This org's changed AccountService and the Sandbox's changed ProjectRollup; the Sandbox's own flow.
+    expect(shape(snapshot.lines)).toEqual([
+      ['classes/AccountService.cls', 'both'],
+      ['classes/ProjectRollup.cls', 'both'],
+      ['flows/Sandbox_Only.flow', 'right'],
+    ]);
+    expect(shape(live.lines)).toEqual(shape(snapshot.lines));
+    expect(live.summary.right).toMatchObject({ taskName: 'Sandbox backup', live: true });
+    expect(snapshot.lines.find((l) => l.key === 'classes/ProjectRollup.cls')?.diff).toContain(
+      '+  public static Decimal total() { return 42; }',
+    );
+
+    // Signed up by the result-pages test above.
+    const cookie = await signIn(s.h.app.app, 'owner@compare.example', TEST_PASSWORD);
+    const page = await s.h.app.app.request(`/compare/${live.job.id}?q=flo`, { headers: { cookie, origin: ORIGIN } });
+    const html = await page.text();
+    expect(html).toContain('Sandbox backup live, read at');
+    expect(html).toContain('>Flow</a>');
+    expect(html).not.toContain('>ApexClass</a>');
+  });
+
+  it('records a finished compare in System Activity', async () => {
+    const { job } = await runCompare({ leftTime: before, rightTime: after });
+    const row = await s.h.em().findOneOrFail(ActivityEvent, { jobId: job.id });
+    expect([row.activity, row.status, row.taskName]).toEqual(['Compare', 'succeeded', 'Salesforce backup']);
+    expect(row.summary).toBe(
+      `Compare of Salesforce backup: completed (${job.result?.compared} objects compared, 6 differing).`,
+    );
+  });
+
   it('stops when canceled, leaving no result behind', async () => {
     const started = await startCompare(startContext(s.h, org), { taskId, leftTime: before, rightTime: after });
     const em = s.h.em();
@@ -289,6 +458,42 @@ describe('Salesforce compare of two snapshots', () => {
     await em.nativeDelete(Job, { id: job.id });
   });
 
+  it('stops a live compare when canceled, removing the live org’s scratch copy', async () => {
+    const started = await startCompare(startContext(s.h, org), {
+      taskId,
+      leftTime: before,
+      rightTime: '',
+      rightLive: true,
+    });
+    const em = s.h.em();
+    const job = await em.findOneOrFail(Job, { id: started.id }, { populate: ['task', 'organization'] });
+    const controller = new AbortController();
+    const progress = { items: 0, bytes: 0, step: null as string | null };
+    const steps: string[] = [];
+    const watched = new Proxy(progress, {
+      set(target, name, value) {
+        if (name === 'step') steps.push(String(value));
+        if (name === 'items' && value === 2) controller.abort(new Error('the job was canceled'));
+        return Reflect.set(target, name, value);
+      },
+    });
+    const run = runCompareJob({
+      ctx: s.h.ctx,
+      em,
+      job,
+      signal: controller.signal,
+      progress: watched,
+      log: s.h.ctx.log,
+    });
+    await expect(run).rejects.toThrow('the job was canceled');
+    expect(progress.items).toBe(2);
+    // Its progress named the live reads.
+    expect(steps.some((step) => /^reading .+ from Salesforce backup \(live\)$/.test(step))).toBe(true);
+    const left = await readdir(comparesFolder(s.h.ctx.settings.dataDir, org.id));
+    expect(left.filter((name) => name.startsWith(job.id))).toEqual([]);
+    await em.nativeDelete(Job, { id: job.id });
+  });
+
   it('refuses another tenant’s task and times that are not dates', async () => {
     await expect(
       startCompare(startContext(s.h, org), { taskId: 'no-such-task', leftTime: before, rightTime: after }),
@@ -296,5 +501,21 @@ describe('Salesforce compare of two snapshots', () => {
     const refused = startCompare(startContext(s.h, org), { taskId, leftTime: 'yesterday-ish', rightTime: after });
     await expect(refused).rejects.toBeInstanceOf(ValidationError);
     await expect(refused).rejects.toMatchObject({ fields: { leftTime: expect.any(String) } });
+  });
+
+  it('keeps a result 7 days; then maintenance deletes it and the page says so', async () => {
+    const { job } = await runCompare({ leftTime: before, rightTime: after });
+    const dataDir = s.h.ctx.settings.dataDir;
+    const settings = { activityRetentionDays: 365, dataDir };
+    const kept = await runMaintenance(s.h.ctx.orm, s.h.ctx.log, new Date(Date.now() + 6 * 24 * HOUR), settings);
+    expect(kept.comparesDeleted).toBe(0);
+    const later = await runMaintenance(s.h.ctx.orm, s.h.ctx.log, new Date(Date.now() + 8 * 24 * HOUR), settings);
+    expect(later.comparesDeleted).toBeGreaterThan(0);
+    const left = await readdir(comparesFolder(dataDir, org.id));
+    expect(left.filter((name) => name.startsWith(job.id))).toEqual([]);
+    const cookie = await signIn(s.h.app.app, 'owner@compare.example', TEST_PASSWORD);
+    const page = await s.h.app.app.request(`/compare/${job.id}`, { headers: { cookie, origin: ORIGIN } });
+    expect(page.status).toBe(404);
+    expect(await page.text()).toContain('The result of this compare is no longer kept.');
   });
 });

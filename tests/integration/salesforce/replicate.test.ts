@@ -16,6 +16,7 @@ import {
   defineLeadObject,
   type Org,
   seedAccountHierarchy,
+  seedDemoMetadata,
   seedDemoOrg,
   seedLead,
 } from '../../fakes/salesforce/index.ts';
@@ -82,6 +83,7 @@ beforeAll(async () => {
   defineHierarchyObjects(s.fake.org);
   defineLeadObject(s.fake.org);
   seedAccountHierarchy(s.fake.org, 'Replica Co');
+  seedDemoMetadata(s.fake.metadata());
   // The first contact of the hierarchy is also a lead (same name and email, another case).
   seedLead(s.fake.org, {
     FirstName: 'Person 1',
@@ -95,8 +97,9 @@ beforeAll(async () => {
   org = (await s.h.em().findOneOrFail(BackupTask, { id: taskId }, { populate: ['organization'] }))
     .organization as IOrganization;
   await discover(s, taskId);
-  const dataObjects = (await s.h.em().find(TaskEntity, { task: taskId, kind: 'data' })).map((e) => e.name);
-  await backup(s, taskId, dataObjects);
+  // Records and metadata in one backup round: a replicate reads the round's other snapshots.
+  const everything = (await s.h.em().find(TaskEntity, { task: taskId })).map((e) => e.name);
+  await backup(s, taskId, everything);
   sandbox = s.fake.addOrg('Acme Sandbox');
   prepareOrg(sandbox);
   production = s.fake.addOrg('Acme Other Production');
@@ -242,6 +245,61 @@ describe('Salesforce replicate to a Sandbox with anonymization', () => {
   });
 });
 
+/** Every component of an org's metadata: type/fullName → body. */
+function components(target: Org): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [type, byName] of s.fake.metadata(target).components) {
+    for (const [name, c] of byName) out.set(`${type}/${name}`, c.body);
+  }
+  return out;
+}
+
+describe('Salesforce metadata replicate to a Sandbox (seed 6.3.2)', () => {
+  it('deploys every component of the backup round to the Sandbox (Full Organization)', async () => {
+    const target = s.fake.addOrg('Acme Metadata Sandbox');
+    prepareOrg(target);
+    const targetTaskId = await connectedTask(target, 'Metadata sandbox', 'sandbox');
+    expect(components(target).size).toBe(0);
+    const job = await replicate(targetTaskId, { what: 'metadata' }, 0);
+    expect([job.state, job.error]).toEqual(['succeeded', null]);
+    const source = components(s.fake.org);
+    expect(source.size).toBeGreaterThan(5);
+    expect(components(target)).toEqual(source);
+    // The source org is untouched.
+    expect(components(s.fake.org)).toEqual(source);
+  });
+
+  it('deploys only the types named (Granular Selection)', async () => {
+    const target = s.fake.addOrg('Acme Granular Sandbox');
+    prepareOrg(target);
+    const targetTaskId = await connectedTask(target, 'Granular sandbox', 'sandbox');
+    const job = await replicate(targetTaskId, { what: 'metadata', metadataTypes: ['ApexClass', 'Flow'] }, 0);
+    expect([job.state, job.error]).toEqual(['succeeded', null]);
+    const expected = [...components(s.fake.org)].filter(([k]) => k.startsWith('ApexClass/') || k.startsWith('Flow/'));
+    expect(expected.length).toBeGreaterThanOrEqual(3);
+    expect([...components(target)].sort()).toEqual(expected.sort());
+  });
+
+  it('refuses Production as the target with the clear message and deploys nothing there', async () => {
+    const job = await replicate(productionTaskId, { what: 'metadata' }, 0);
+    expect(job.state).toBe('failed');
+    expect(job.error).toMatch(
+      /Replicate writes only to a Sandbox org: “Acme Other Production” is connected as Production/,
+    );
+    expect(components(production).size).toBe(0);
+  });
+
+  it('names a type the backup does not hold, and deploys nothing', async () => {
+    const target = s.fake.addOrg('Acme Missing Sandbox');
+    prepareOrg(target);
+    const targetTaskId = await connectedTask(target, 'Missing sandbox', 'sandbox');
+    const job = await replicate(targetTaskId, { what: 'metadata', metadataTypes: ['ApexClass', 'Workflow'] }, 0);
+    expect(job.state).toBe('failed');
+    expect(job.error).toContain('The backup holds no Workflow at this point in time (metadata:Workflow)');
+    expect(components(target).size).toBe(0);
+  });
+});
+
 describe('the Replicate form on the task page', () => {
   let cookie: string;
   const page = () => `/tasks/${taskId}/replicate`;
@@ -332,5 +390,25 @@ describe('the Replicate form on the task page', () => {
     const settings = openConnectionSettings(s.h.deps.credentials, target) as { anonymizationKey?: string };
     expect(settings.anonymizationKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(target.connection).not.toContain(settings.anonymizationKey);
+  });
+
+  it('starts a metadata replicate of the named types into a Sandbox', async () => {
+    const target = s.fake.addOrg('Acme Form Metadata Sandbox');
+    prepareOrg(target);
+    const targetTaskId = await connectedTask(target, 'Form metadata sandbox', 'sandbox');
+    const html = await (await s.h.app.app.request(page(), { headers: { cookie } })).text();
+    expect(html).toContain('Metadata (Apex code, flows, layouts, profiles, …)');
+    const refused = await post({ targetTask: targetTaskId, what: 'metadata', metadataTypes: 'ApexClass; not a type!' });
+    expect(refused.status).toBe(422);
+    expect(await refused.text()).toContain('“not a type!” is not a metadata type name (e.g. ApexClass).');
+    const snapshot = (await entity(s, taskId, 'Account')).lastSnapshotId as string;
+    const res = await post({ snapshot, targetTask: targetTaskId, what: 'metadata', metadataTypes: 'ApexClass' });
+    expect(res.status).toBe(303);
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { label: 'Replicate to Form metadata sandbox' });
+    expect([job.state, job.error]).toEqual(['succeeded', null]);
+    expect([...components(target).keys()].sort()).toEqual(
+      [...components(s.fake.org).keys()].filter((k) => k.startsWith('ApexClass/')).sort(),
+    );
   });
 });

@@ -1,6 +1,6 @@
 // The Replicate form's typed fields (plugins/services/salesforce/replicate-form.ts) turned into
 // the restore options' `replicate` part: parents with filters and limits (a semicolon inside a
-// quoted value stays in the filter), rules, Full Organization, and the field messages.
+// quoted value stays in the filter), rules, Full Organization, metadata types, and the field messages.
 import { describe, expect, it } from 'vitest';
 import { replicateForm } from '../../../plugins/services/salesforce/replicate-form.ts';
 
@@ -16,6 +16,8 @@ describe('the Replicate form', () => {
     expect(out).toEqual({
       hierarchyDepth: 7,
       replicate: {
+        what: 'data',
+        metadataTypes: [],
         scope: 'parents',
         parents: [
           { object: 'Account', where: "Name = 'a;b' AND Industry != 'Energy'", limit: 3 },
@@ -34,8 +36,29 @@ describe('the Replicate form', () => {
   it('takes no parents and no depth for the Full Organization', () => {
     expect(replicateForm.parse({ scope: 'full', parents: 'Account', hierarchyDepth: 3 })).toEqual({
       hierarchyDepth: 0,
-      replicate: { scope: 'full', parents: [], anonymize: false, rules: [] },
+      replicate: { what: 'data', metadataTypes: [], scope: 'full', parents: [], anonymize: false, rules: [] },
     });
+  });
+
+  it('takes metadata types for a metadata replicate, none meaning every type (seed 6.3.2)', () => {
+    expect(
+      replicateForm.parse({ what: 'metadata', metadataTypes: 'ApexClass; Flow;ApexClass', anonymize: true }),
+    ).toEqual({
+      hierarchyDepth: 0,
+      replicate: {
+        what: 'metadata',
+        metadataTypes: ['ApexClass', 'Flow'],
+        scope: 'full',
+        parents: [],
+        anonymize: false,
+        rules: [],
+      },
+    });
+    expect(replicateForm.parse({ what: 'metadata' }).replicate.metadataTypes).toEqual([]);
+    const refused = replicateForm.safeParse({ what: 'metadata', metadataTypes: 'Apex Class' });
+    expect(refused.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['metadataTypes', '“Apex Class” is not a metadata type name (e.g. ApexClass).'],
+    ]);
   });
 
   it('names the field of each problem', () => {
