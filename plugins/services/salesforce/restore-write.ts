@@ -17,6 +17,7 @@ import {
   isEarlierVersion,
   largeBlob,
 } from './restore-files.ts';
+import { LINK, prepareLinks } from './restore-links.ts';
 import {
   type Action,
   actionOf,
@@ -107,10 +108,25 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
   try {
     for (const object of order) {
       const objectInfo = info.get(object) as ObjectInfo;
-      const creates = withinObjectOrder(
+      let creates = withinObjectOrder(
         records.filter((r) => r.object === object && pending.has(r.id)),
         objectInfo,
       );
+      if (object === LINK && creates.length) {
+        input.step(`linking the restored files (${creates.length} links)`);
+        const createdVersions = records
+          .filter((r) => r.object === 'ContentVersion' && row(r.id).result === 'created')
+          .map((r) => ({
+            sourceDocument: String(r.values.ContentDocumentId ?? ''),
+            targetId: row(r.id).targetId as string,
+          }));
+        const skip = await prepareLinks(api, creates, createdVersions, { ...targets, remapped }, signal);
+        for (const [id, message] of skip) {
+          pending.delete(id);
+          Object.assign(row(id), { action: 'skip', result: 'skipped', message });
+        }
+        creates = creates.filter((r) => !skip.has(r.id));
+      }
       const blobs = input.blob ? blobFields(objectInfo) : [];
       // Records with blob fields go one by one (one file's content in memory at a time).
       const bulk = !blobs.length && creates.length > (input.bulkThreshold ?? BULK_WRITE_THRESHOLD);

@@ -6,6 +6,7 @@ import type { RestoreOutcome, RestorePlan, RestorePlanRun, RestoreRun } from '..
 import { withAutomationOff } from './automation.ts';
 import { anonymizationKey, anonymizeRecords, checkReplicateTarget, replicaRecords } from './replicate.ts';
 import { gatherRecords } from './restore-gather.ts';
+import { linksLast } from './restore-links.ts';
 import { type SalesforceRestoreOptions, salesforceRestoreOptions } from './restore-options.ts';
 import {
   duplicateSuffix,
@@ -80,7 +81,7 @@ async function prepare(api: SalesforceApi, run: RestorePlanRun): Promise<Prepare
     info.set(r.object, objectInfo);
     records.push(r);
   }
-  const order = insertOrder([...info.keys()], (name) => info.get(name));
+  const order = linksLast(insertOrder([...info.keys()], (name) => info.get(name)));
   const written = options.replicate?.anonymize
     ? anonymizeRecords(records, info, options.replicate, anonymizationKey(api.settings))
     : records;
