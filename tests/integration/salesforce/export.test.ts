@@ -1,5 +1,6 @@
 // Salesforce exports through the kernel's export jobs (the plugin's `exportArchive`): each object as
-// a Data Loader CSV, files named from their records, a metadata type as a deployable package, the
+// a Data Loader CSV, files named from their records, a metadata type as a deployable package,
+// several objects (chosen records or whole snapshots) in one job and one ZIP, the
 // deleted records option — and the round trip: the exported CSVs loaded through the stand-in's
 // Bulk API 2.0 ingest with jsforce's own client into an empty second org recreate the records with
 // equal field values. The encrypted export must open with GnuPG's `gpg --decrypt`.
@@ -204,6 +205,63 @@ describe('Salesforce export', () => {
       'classes/ProjectRollup.cls',
       'classes/ProjectRollup.cls-meta.xml',
     ]);
+  });
+
+  it('exports several objects in one job: a CSV per object, files in their folder, the metadata package, one ZIP', async () => {
+    const part = async (name: string, keys?: string[]) => {
+      const e = await entity(s, taskId, name);
+      return { entityId: e.id, snapshotId: e.lastSnapshotId as string, ...(keys ? { keys } : {}) };
+    };
+    const accounts = s.fake.org.liveIds('Account').slice(0, 2);
+    const contacts = s.fake.org.liveIds('Contact').filter((id) => {
+      const values = s.fake.org.object('Contact')?.records.get(id)?.values;
+      return accounts.includes(String(values?.AccountId));
+    });
+    const versions = s.fake.org.liveIds('ContentVersion');
+    // Search hits of two objects (chosen records), and two whole snapshots.
+    const { entries, job } = await exportOf('Account', {
+      keys: accounts,
+      more: [await part('Contact', contacts), await part('ContentVersion'), await part('ApexClass')],
+    });
+    expect(job.label).toBe('Export of 4 objects');
+    expect([...entries.keys()].sort()).toEqual(
+      [
+        'Account.csv',
+        'Contact.csv',
+        'ContentVersion.csv',
+        `ContentVersion files/${versions[0]} Price list.csv`,
+        `ContentVersion files/${versions[1]} Contract.txt`,
+        'ApexClass.package.zip',
+      ].sort(),
+    );
+    expect(csvOf(entries, 'Account.csv').rows.map((r) => r.Id)).toEqual(accounts);
+    const contactCsv = csvOf(entries, 'Contact.csv');
+    expect(contactCsv.header.slice(0, 2)).toEqual(['Id', 'IsDeleted']);
+    expect(contactCsv.rows.map((r) => r.Id).sort()).toEqual([...contacts].sort());
+    expect(contactCsv.rows.every((r) => accounts.includes(r.AccountId as string))).toBe(true);
+    // Each part as a one-object export writes it.
+    const alone = await exportOf('Contact', { keys: contacts });
+    expect(entries.get('Contact.csv')?.toString()).toBe(alone.entries.get('Contact.csv')?.toString());
+    expect(job.result).toMatchObject({ items: accounts.length + contacts.length + 2 * versions.length + 4 });
+  });
+
+  it('refuses a multi-object export naming an object twice, or another task’s object, before a job starts', async () => {
+    const contact = await entity(s, taskId, 'Contact');
+    const account = await entity(s, taskId, 'Account');
+    const request = { taskId, entityId: account.id, snapshotId: account.lastSnapshotId as string };
+    const twice = { entityId: contact.id, snapshotId: contact.lastSnapshotId as string };
+    await expect(startExport(startContext(s.h, org), { ...request, more: [twice, twice] })).rejects.toMatchObject({
+      fields: { more: 'Contact is chosen twice: choose each object once.' },
+    });
+    const other = await salesforceTask(s);
+    await discover(s, other.id);
+    const theirs = await entity(s, other.id, 'Contact');
+    await expect(
+      startExport(startContext(s.h, org), {
+        ...request,
+        more: [{ entityId: theirs.id, snapshotId: contact.lastSnapshotId as string }],
+      }),
+    ).rejects.toMatchObject({ name: 'NotFoundError' });
   });
 
   it('adds deleted records (in earlier snapshots, not in the chosen one) only when asked', async () => {
