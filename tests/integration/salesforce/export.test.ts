@@ -19,7 +19,9 @@ import { csvLine } from '../../../core/plugins/csv.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { type ExportRequest, startExport } from '../../../core/recovery/start.ts';
 import { defineDemoObjects, type Org, parseCsv, seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { readZip, startContext } from '../../helpers/recovery.ts';
+import { makeUser, TEST_PASSWORD } from '../../helpers/tenants.ts';
 import {
   backup,
   createSalesforceHarness,
@@ -381,6 +383,70 @@ describe('Salesforce export', () => {
     expect([...entries.keys()]).toEqual(['Contact.csv']);
     expect(csvOf(entries, 'Contact.csv').rows.length).toBe(8);
     expect(entries.get('Contact.csv')?.toString()).toBe(plainExport.entries.get('Contact.csv')?.toString());
+  });
+});
+
+describe('the task page’s Export… of several objects', () => {
+  let cookie: string;
+  const request = (url: string, fields?: [string, string][]) =>
+    s.h.app.app.request(url, {
+      ...(fields ? { method: 'POST', body: new URLSearchParams(fields).toString() } : { method: 'GET' }),
+      headers: { cookie, origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+
+  beforeAll(async () => {
+    await completeSetupVia(s.h.app.app);
+    await makeUser(s.h.em(), org, 'exporter@acme.example');
+    cookie = await signIn(s.h.app.app, 'exporter@acme.example', TEST_PASSWORD);
+  });
+
+  it('shows the chosen objects with the export choices, and starts one job for them all', async () => {
+    const ids = [(await entity(s, taskId, 'Contact')).id, (await entity(s, taskId, 'Account')).id];
+    const page = await request(`/recovery/tasks/${taskId}/export?ids=${ids[0]}&ids=${ids[1]}`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('You are about to export 2 objects');
+    expect([...html.matchAll(/<strong class="overflow-anywhere">([^<]+)<\/strong>/g)].map((m) => m[1])).toEqual([
+      'Account',
+      'Contact',
+    ]);
+    expect(html).toContain('name="options.deletedRecords"');
+
+    const started = await request(`/recovery/tasks/${taskId}/export`, [
+      ['ids', ids[0] as string],
+      ['ids', ids[1] as string],
+      ['format', 'zip'],
+      ['encryption', 'none'],
+      ['label', 'Two objects'],
+    ]);
+    expect([started.status, started.headers.get('location')]).toEqual([303, '/jobs']);
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { label: 'Two objects' });
+    expect([job.state, job.error]).toEqual(['succeeded', null]);
+    const result = await s.h.em().findOneOrFail(ExportResult, { job: job.id });
+    expect([...(await readZip(result.filePath)).keys()]).toEqual(['Account.csv', 'Contact.csv']);
+  });
+
+  it('refuses a bad choice on the form, naming it, and starts nothing', async () => {
+    const id = (await entity(s, taskId, 'Contact')).id;
+    const before = await s.h.em().count(Job, { kind: 'export' });
+    const res = await request(`/recovery/tasks/${taskId}/export`, [
+      ['ids', id],
+      ['encryption', 'passphrase'],
+      ['passphrase', 'short'],
+    ]);
+    expect(res.status).toBe(422);
+    expect(await res.text()).toContain('Enter a passphrase of at least');
+    expect(await s.h.em().count(Job, { kind: 'export' })).toBe(before);
+  });
+
+  it('answers 404 for another task’s object and for objects without a backup', async () => {
+    const other = await salesforceTask(s);
+    await discover(s, other.id);
+    const theirs = (await entity(s, other.id, 'Contact')).id;
+    expect((await request(`/recovery/tasks/${taskId}/export?ids=${theirs}`)).status).toBe(404);
+    // The other task's Contact has no snapshot yet.
+    expect((await request(`/recovery/tasks/${other.id}/export?ids=${theirs}`)).status).toBe(404);
   });
 });
 
