@@ -33,15 +33,15 @@ export async function matchRecords(
     let open = records.filter((r) => r.object === object && !live.has(r.id));
     for (const field of matchFields(objectInfo)) {
       signal.throwIfAborted();
-      const valueOf = (r: SourceRecord) => {
+      const keyValue = (r: SourceRecord) => {
         const v = r.values[field];
         return typeof v === 'string' && v !== '' ? v : undefined;
       };
-      const values = [...new Set(open.map(valueOf).filter((v): v is string => v !== undefined))];
+      const values = [...new Set(open.map(keyValue).filter((v): v is string => v !== undefined))];
       if (!values.length) continue;
       const holders = await target.holding(object, field, values);
       for (const r of open) {
-        const id = holders.get(valueOf(r)?.toLowerCase() ?? '');
+        const id = holders.get(keyValue(r)?.toLowerCase() ?? '');
         // One target record stands for one restored record; one restored record already there by Id wins.
         if (!id || taken.has(id)) continue;
         matched.set(r.id, id);
