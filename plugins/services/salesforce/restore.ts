@@ -6,7 +6,7 @@ import type { RestoreOutcome, RestorePlan, RestorePlanRun, RestoreRun } from '..
 import { withAutomationOff } from './automation.ts';
 import { anonymizationKey, anonymizeRecords, checkReplicateTarget, replicaRecords } from './replicate.ts';
 import { gatherRecords } from './restore-gather.ts';
-import { linksLast } from './restore-links.ts';
+import { LINK, linksLast } from './restore-links.ts';
 import { matchRecords } from './restore-match.ts';
 import { type SalesforceRestoreOptions, salesforceRestoreOptions } from './restore-options.ts';
 import {
@@ -214,6 +214,11 @@ export async function planRecords(api: SalesforceApi, run: RestorePlanRun): Prom
         : []),
       ...(prepared.unknown.length
         ? [`${prepared.unknown.length} records belong to objects the target org does not have; they will fail.`]
+        : []),
+      ...(order.includes(LINK)
+        ? [
+            'File links are counted as creates; a link the org already has (Salesforce links a restored file to the record it was first published to) or whose record is neither there nor restored is skipped.',
+          ]
         : []),
     ],
   };

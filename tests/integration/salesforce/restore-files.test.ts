@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
+import { servicePlugin } from '../../../core/plugins/registry.ts';
+import { planRestore } from '../../../core/recovery/plan.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { type Org, seedDemoOrg } from '../../fakes/salesforce/index.ts';
@@ -152,14 +154,28 @@ describe('Salesforce restore of files with their records', () => {
     expect(live(sf, 'ContentDocumentLink', (v) => v.ContentDocumentId === shared.documentId)).toHaveLength(1);
 
     const accountEntity = await entity(s, taskId, 'Account');
-    const started = await startRestore(startContext(s.h, org), {
+    const request = {
       taskId,
       entityId: accountEntity.id,
       snapshotId: accountEntity.lastSnapshotId as string,
       keys: [account],
-      mode: 'in_place',
+      mode: 'in_place' as const,
       options: { recordMode: 'bypass', hierarchyDepth: 1 },
-    });
+    };
+    // The dialog's plan counts the three links as creates and says which will be skipped.
+    const work = {
+      storage: s.h.ctx.storage,
+      services: servicePlugin,
+      credentials: s.h.ctx.credentials,
+      log: s.h.ctx.log,
+      signal: AbortSignal.timeout(20_000),
+    };
+    const plan = await planRestore(work, startContext(s.h, org), request);
+    expect(plan?.rows.find((r) => r[0] === 'ContentDocumentLink')).toEqual(['ContentDocumentLink', 3, 3, 0, 0]);
+    expect(plan?.notes).toContain(
+      'File links are counted as creates; a link the org already has (Salesforce links a restored file to the record it was first published to) or whose record is neither there nor restored is skipped.',
+    );
+    const started = await startRestore(startContext(s.h, org), request);
     await s.h.runner.runUntilIdle();
     const job = await s.h.em().findOneOrFail(Job, { id: started.id });
     expect(job.error).toBeNull();
