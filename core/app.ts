@@ -28,6 +28,7 @@ import { portalRoutes } from './routes/portal.ts';
 import { portalUsageRoutes } from './routes/portal-usage.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
 import { recoveryActionRoutes } from './routes/recovery-actions.ts';
+import { recoveryExportManyRoutes } from './routes/recovery-export-many.ts';
 import { recoveryItemRoutes } from './routes/recovery-item.ts';
 import { replicateRoutes } from './routes/replicate.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', accountPickerRoutes(deps));
   app.route('/', recoveryRoutes(deps));
   app.route('/', recoveryActionRoutes(deps));
+  app.route('/', recoveryExportManyRoutes(deps));
   app.route('/', recoveryItemRoutes(deps));
   app.route('/', taskUsageRoutes(deps));
   app.route('/', compareRoutes(deps));

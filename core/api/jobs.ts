@@ -31,7 +31,7 @@ import {
   queryJobs,
   STATUS_GROUPS,
 } from '../recovery/job-list.ts';
-import { RESTORE_MODES } from '../recovery/params.ts';
+import { MAX_EXPORT_PARTS, RESTORE_MODES } from '../recovery/params.ts';
 import { type StartContext, startExport, startRestore } from '../recovery/start.ts';
 import { BackupTask } from '../tasks/entities.ts';
 import { jsonBody, jsonResponse, PagingQuery, pageOf } from './common.ts';
@@ -222,6 +222,21 @@ const NewJobSchema = z
         .openapi({
           description:
             "The service's export options, by name (e.g. Salesforce: `deletedRecords`, `metadataPackage`); refused (422, field `options.<name>`) when the service has no such option.",
+        }),
+      more: z
+        .array(
+          z.object({
+            entityId: z.string().max(36),
+            snapshotId: z.string().min(1).max(64),
+            keys: z.array(z.string().max(4000)).max(10_000).optional(),
+            paths: z.array(z.string().max(4000)).max(10_000).optional(),
+          }),
+        )
+        .max(MAX_EXPORT_PARTS + 1)
+        .optional()
+        .openapi({
+          description:
+            'Further entities of the same task in the same archive (a multi-object export: one CSV per Salesforce object), each with its snapshot and selection (none: the whole snapshot).',
         }),
     }),
   ])

@@ -133,27 +133,53 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
       'shared',
       { purpose: `export of ${source.entity.name}`.slice(0, 200) },
       async () => {
-        const reader = await openSnapshot(
+        // A multi-object export: the first part, then each further object of the task, in turn.
+        const parts = [
+          { entityId: params.entityId, snapshotId: params.snapshotId, selection: params.selection },
+          ...params.parts,
+        ];
+        const firstReader = await openSnapshot(
           SnapshotReader.open(opened.repo, params.snapshotId),
           source,
           params.snapshotId,
         );
-        const snapshotTime = new Date(reader.manifest.time);
+        const firstTime = new Date(firstReader.manifest.time);
         const archive = archiveWriter(params.format);
         const names = new EntryNames(params.format);
         let current: Readable | undefined;
         let count = 0;
         const damaged: { key: string; reason: string }[] = [];
         const produce = async () => {
+          for (const [n, part] of parts.entries()) {
+            const partSource = n === 0 ? source : await recoverySource(run, part.entityId);
+            const reader =
+              n === 0
+                ? firstReader
+                : await openSnapshot(SnapshotReader.open(opened.repo, part.snapshotId), partSource, part.snapshotId);
+            await producePart(partSource, reader, { ...params, ...part });
+          }
+          if (names.renamed.length > 0) {
+            const manifest = names.manifest();
+            await archive.addFile(
+              names.name(RENAMED_MANIFEST),
+              manifest.byteLength,
+              firstTime,
+              Readable.from([manifest]),
+            );
+          }
+          archive.finish();
+        };
+        const producePart = async (partSource: typeof source, reader: SnapshotReader, partParams: ExportParams) => {
+          const snapshotTime = new Date(reader.manifest.time);
           if (plugin?.exportArchive) {
             // The plugin shapes the entries (one CSV per object, files in folders…).
-            count = await writeShapedEntries({
+            count += await writeShapedEntries({
               plugin,
               archive,
               names,
               reader,
-              params,
-              source,
+              params: partParams,
+              source: partSource,
               fields,
               rules,
               snapshotTime,
@@ -165,7 +191,8 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
               },
             });
           } else {
-            for await (const item of selectedItems(reader, params.selection, signal, fields, rules)) {
+            let partCount = 0;
+            for await (const item of selectedItems(reader, partParams.selection, signal, fields, rules)) {
               signal.throwIfAborted();
               const mtime = mtimeOf(item, snapshotTime, fields);
               if (item.kind === 'folder') {
@@ -184,22 +211,13 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
                 progress.bytes += item.size;
               }
               count++;
+              partCount++;
               progress.items = count;
             }
-            if (count === 0 && damaged.length === 0 && !isEverything(params.selection)) {
-              throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
+            if (partCount === 0 && damaged.length === 0 && !isEverything(partParams.selection)) {
+              throw new Error(`nothing in the snapshot matches ${describeSelection(partParams.selection)}`);
             }
           }
-          if (names.renamed.length > 0) {
-            const manifest = names.manifest();
-            await archive.addFile(
-              names.name(RENAMED_MANIFEST),
-              manifest.byteLength,
-              snapshotTime,
-              Readable.from([manifest]),
-            );
-          }
-          archive.finish();
         };
         const body = await encrypted(archive.output, encryption);
         const sinkBody = new PassThrough();
@@ -226,7 +244,7 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
         });
         await Promise.all([writing, producing]);
         signal.throwIfAborted();
-        return { count, snapshotTime, damaged, renamed: names.renamed };
+        return { count, snapshotTime: firstTime, damaged, renamed: names.renamed };
       },
       opened.repo,
     );

@@ -6,6 +6,9 @@ import { EXPORT_ENCRYPTIONS, EXPORT_FORMATS } from './entities.ts';
 
 export const RESTORE_MODES = ['non_destructive', 'in_place'] as const;
 
+/** Entities one export may hold besides its first (the task page's selection, search hits' objects). */
+export const MAX_EXPORT_PARTS = 500;
+
 const selection = z.object({
   keys: z.array(z.string().max(4000)).max(10_000).optional(),
   paths: z.array(z.string().max(4000)).max(10_000).optional(),
@@ -41,6 +44,18 @@ export const exportParamsSchema = z.object({
   locationId: z.string().max(36).nullable().default(null),
   /** The service's export options (its `exportOptions`), parsed when the export started. */
   options: z.record(z.string(), z.unknown()).default({}),
+  /** Further entities of the same task in the same archive (a multi-object export), in order. */
+  parts: z
+    .array(
+      z.object({
+        entityId: z.string().max(36),
+        snapshotId: z.string().min(1).max(64),
+        snapshotTime: z.string().nullable().default(null),
+        selection: selection.default({}),
+      }),
+    )
+    .max(MAX_EXPORT_PARTS)
+    .default([]),
 });
 export type ExportParams = z.output<typeof exportParamsSchema>;
 

@@ -47,6 +47,8 @@ export async function writeShapedEntries(x: ShapedExport): Promise<number> {
   const { signal, progress } = run;
   const exportArchive = x.plugin.exportArchive as NonNullable<ServicePlugin['exportArchive']>;
   const damagedKeys = new Set<string>();
+  // Damaged items of earlier parts of a multi-object export are theirs, not this part's.
+  const damagedBefore = x.damaged.length;
   // Items exported: a plugin may read the selection more than once, so the largest pass counts.
   let selected = 0;
   let deleted = 0;
@@ -116,10 +118,11 @@ export async function writeShapedEntries(x: ShapedExport): Promise<number> {
     await archive.addFile(name, size, mtime, counted);
     x.setCurrent(undefined);
   }
-  if (selected + deleted === 0 && x.damaged.length === 0 && !isEverything(params.selection)) {
+  const damaged = x.damaged.length - damagedBefore;
+  if (selected + deleted === 0 && damaged === 0 && !isEverything(params.selection)) {
     throw new Error(`nothing in the snapshot matches ${describeSelection(params.selection)}`);
   }
-  return selected + deleted - x.damaged.length;
+  return selected + deleted - damaged;
 }
 
 async function* counting(

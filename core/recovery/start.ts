@@ -24,7 +24,7 @@ import { findAvailableLocation } from '../storage-locations/locations.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
 import type { ExportEncryption, ExportFormat } from './entities.ts';
 import { type ItemSelection, describeSelection as nameSelection } from './items.ts';
-import { type ExportParams, exportPassphraseContext, type RestoreParams } from './params.ts';
+import { type ExportParams, exportPassphraseContext, MAX_EXPORT_PARTS, type RestoreParams } from './params.ts';
 
 export const MIN_EXPORT_PASSPHRASE = 8;
 const MAX_SELECTED = 10_000;
@@ -61,6 +61,18 @@ export interface ExportRequest extends RecoveryRequest {
   options?: Record<string, unknown> | undefined;
   /** How `options` arrived: a form's strings (a checkbox is "on") or JSON (the API). */
   optionsFrom?: 'form' | 'json' | undefined;
+  /**
+   * Further entities of the same task in the same archive (a multi-object export): each with its
+   * snapshot and selection (none: the whole snapshot), checked like the first.
+   */
+  more?: ExportPart[] | undefined;
+}
+
+export interface ExportPart {
+  entityId: string;
+  snapshotId: string;
+  keys?: string[] | undefined;
+  paths?: string[] | undefined;
 }
 
 export interface StartContext {
@@ -288,6 +300,27 @@ export async function startExport(ctx: StartContext, request: ExportRequest): Pr
   requirePermission(ctx.principal, 'export_download');
   const errors: Record<string, string> = {};
   const r = await resolve(ctx, request, errors);
+  const more = request.more ?? [];
+  if (more.length > MAX_EXPORT_PARTS) errors.more = `Export at most ${MAX_EXPORT_PARTS + 1} objects in one job.`;
+  const parts: ExportParams['parts'] = [];
+  const partNames: string[] = [];
+  const seen = new Set([r.entity.id]);
+  for (const part of more.slice(0, MAX_EXPORT_PARTS)) {
+    // Each part is checked as the first is: the task's own entity, one of its snapshots (else 404).
+    const p = await resolve(ctx, { ...part, taskId: r.task.id }, errors);
+    if (seen.has(p.entity.id)) {
+      errors.more = `${p.entity.name} is chosen twice: choose each object once.`;
+      continue;
+    }
+    seen.add(p.entity.id);
+    partNames.push(p.entity.name);
+    parts.push({
+      entityId: p.entity.id,
+      snapshotId: part.snapshotId,
+      snapshotTime: p.snapshotTime,
+      selection: p.selection,
+    });
+  }
   const format = request.format ?? 'zip';
   if (format !== 'zip' && format !== 'tar') errors.format = 'Choose ZIP or TAR.';
   const encryption = request.encryption ?? 'none';
@@ -329,8 +362,10 @@ export async function startExport(ctx: StartContext, request: ExportRequest): Pr
     ...(sealedPassphrase ? { sealedPassphrase } : {}),
     locationId: location?.id ?? null,
     options,
+    parts,
   };
-  const label = r.label ?? jobLabel(`Export of ${r.entity.name}`);
+  const what = parts.length ? `${parts.length + 1} objects` : r.entity.name;
+  const label = r.label ?? jobLabel(`Export of ${what}`);
   await enqueueJob(
     ctx.em,
     {
@@ -351,7 +386,7 @@ export async function startExport(ctx: StartContext, request: ExportRequest): Pr
     activity: 'Export started',
     service: r.task.service,
     account: r.entity.name,
-    description: `Export of ${describeSelection(r.selection)} from the ${r.snapshotTime ?? 'latest'} snapshot of ${r.entity.name} as ${format.toUpperCase()}${encryption === 'none' ? '' : ', encrypted'}${location ? ` to ${location.name}` : ' for download'}.`,
+    description: `Export of ${describeSelection(r.selection)} from the ${r.snapshotTime ?? 'latest'} snapshot of ${r.entity.name}${partNames.length ? ` and of ${partNames.join(', ')}`.slice(0, 500) : ''} as ${format.toUpperCase()}${encryption === 'none' ? '' : ', encrypted'}${location ? ` to ${location.name}` : ' for download'}.`,
     actor: ctx.actor,
   });
   return { id, label: jobLabel(label) };

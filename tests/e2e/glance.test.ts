@@ -99,6 +99,7 @@ const NOT_PAGES: Record<string, string> = {
   '/compare/:jobId': 'a compare job of a service that presents fields (salesforce-compare.test.ts)',
   '/compare/:jobId/objects/:index': 'a compare job (salesforce-compare.test.ts)',
   '/compare/:jobId/objects/:index/diff': 'a compare job (salesforce-compare.test.ts)',
+  '/recovery/tasks/:taskId/export': 'objects chosen on the task page first (salesforce-export.test.ts)',
   '/tasks/:id/replicate': 'services that replicate (salesforce-replicate.test.ts)',
   '/tasks/:id/replicate/template.csv': 'download',
   '/tasks/:id/smart-alerts': 'services that offer smart alerts (smart-alerts-page.test.ts)',

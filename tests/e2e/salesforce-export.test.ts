@@ -34,7 +34,7 @@ async function shoot(page: Page, name: string): Promise<void> {
 }
 
 describe('Salesforce export in a browser', () => {
-  it('offers the connector’s export options in the Download dialog and exports Account as a Data Loader CSV', async () => {
+  it('offers the connector’s export options in the Download dialog, exports Account, then several objects in one ZIP', async () => {
     const dir = tempDir();
     const context = await newBrowserContext(session.browser, { viewport: DESKTOP, acceptDownloads: true });
     const page = await context.newPage();
@@ -98,6 +98,43 @@ describe('Salesforce export in a browser', () => {
     expect(rows.length).toBe(5);
     const [, ...deletedRows] = parseCsv((zip.get('Account (deleted).csv') as Buffer).toString());
     expect(deletedRows.map((r) => r[0])).toEqual([gone]);
+
+    // Several objects from the task page: Contact and ApexClass backed up, then Account, Contact
+    // and ApexClass chosen and exported in one job, one ZIP.
+    for (const name of ['Contact', 'ApexClass']) {
+      await page.goto(`${taskUrl}?q=${name}`);
+      await page.getByLabel(`Select ${name}`, { exact: true }).check();
+      await page.getByRole('button', { name: 'Backup now' }).click();
+      await page.getByText('1 queued for backup now.').waitFor();
+    }
+    for (const name of ['Contact', 'ApexClass']) {
+      await page.goto(`${taskUrl}?q=${name}`);
+      const row = page
+        .locator('#task-entities tbody tr')
+        .filter({ has: page.getByLabel(`Select ${name}`, { exact: true }) });
+      await row.locator('.badge', { hasText: /^Success$/ }).waitFor({ timeout: 300_000 });
+    }
+    await page.goto(taskUrl);
+    for (const name of ['Account', 'Contact', 'ApexClass']) {
+      await page.getByLabel(`Select ${name}`, { exact: true }).check();
+    }
+    await shoot(page, 'salesforce-export-many-selected');
+    await page.getByRole('button', { name: 'Export…' }).click();
+    await page.waitForURL(`**/recovery/tasks/${taskId}/export?**`);
+    expect(await page.getByText('You are about to export 3 objects').count()).toBe(1);
+    expect(await page.locator('.snapshot-facts strong').allTextContents()).toEqual(['Account', 'ApexClass', 'Contact']);
+    await shoot(page, 'salesforce-export-many-form');
+    await page.getByRole('button', { name: 'Export' }).click();
+    await page.waitForURL('**/jobs');
+    const many = page.locator('[data-job-id]').filter({ hasText: 'Export of 3 objects' });
+    await many.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 120_000 });
+    const [manyDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      many.getByRole('link', { name: 'Download results' }).click(),
+    ]);
+    const manySaved = join(dir.path, 'several.zip');
+    await manyDownload.saveAs(manySaved);
+    expect([...(await readZip(manySaved)).keys()]).toEqual(['Account.csv', 'ApexClass.package.zip', 'Contact.csv']);
     expect(consoleErrors).toEqual([]);
     await context.close();
     dir.remove();

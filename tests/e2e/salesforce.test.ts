@@ -6,19 +6,23 @@
 // by item search (Include deleted items) and by browsing the earlier snapshot down to its fields.
 // Screenshots at 1280 and 390 px.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import {
   defineHierarchyObjects,
   deleteAccountHierarchy,
   FakeSalesforce,
+  parseCsv,
   seedAccountHierarchy,
   seedDemoMetadata,
   seedDemoOrg,
 } from '../fakes/salesforce/index.ts';
 import { newBrowserContext } from '../helpers/browser.ts';
+import { tempDir } from '../helpers/config.ts';
 import { connectorSession } from '../helpers/connector-e2e.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
+import { readZip } from '../helpers/recovery.ts';
 
 let salesforce: FakeSalesforce;
 /** The task page the first test made and backed up (the second one goes on from there). */
@@ -186,7 +190,26 @@ describe('Salesforce in a browser', () => {
     await signInPage(page, session.url);
     const sf = salesforce.org;
     const h = seedAccountHierarchy(sf, 'Fabrikam');
-    const objects = ['Account', 'Contact', 'Opportunity', 'OpportunityLineItem', 'Case', 'Invoice__c', 'Task'];
+    // A file published to the account (Salesforce links it there) and shared with one contact.
+    const file = sf.addFile('Fabrikam contract', 'signed contract', 'pdf');
+    sf.update('ContentVersion', file.versionId, { FirstPublishLocationId: h.account });
+    sf.insert('ContentDocumentLink', { ContentDocumentId: file.documentId, LinkedEntityId: h.account, ShareType: 'I' });
+    sf.insert('ContentDocumentLink', {
+      ContentDocumentId: file.documentId,
+      LinkedEntityId: h.contacts[0] as string,
+      ShareType: 'V',
+    });
+    const objects = [
+      'Account',
+      'Contact',
+      'Opportunity',
+      'OpportunityLineItem',
+      'Case',
+      'Invoice__c',
+      'Task',
+      'ContentVersion',
+      'ContentDocumentLink',
+    ];
     for (const name of objects) {
       const row = await rowOf(page, taskUrl, name);
       await row.getByRole('checkbox').check();
@@ -198,6 +221,8 @@ describe('Salesforce in a browser', () => {
       await row.locator('.badge', { hasText: /^Success$/ }).waitFor({ timeout: 300_000 });
     }
     deleteAccountHierarchy(sf, h);
+    sf.delete('ContentVersion', file.versionId);
+    sf.delete('ContentDocument', file.documentId);
 
     // Recovery › the task › Account › Via item search: the two accounts, chosen.
     const taskId = taskUrl.split('/').pop() as string;
@@ -225,10 +250,22 @@ describe('Salesforce in a browser', () => {
     await page.waitForURL('**/jobs');
     const job = page.locator('[data-job-id]').filter({ hasText: 'Restore of Account' }).first();
     await job.locator('.job-status .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 120_000 });
-    expect(await job.locator('[data-fact="created"]').textContent()).toBe('13');
+    // The 13 records, the file and its share with the contact; its link to the account is the one
+    // Salesforce makes from FirstPublishLocationId (skipped).
+    expect(await job.locator('[data-fact="created"]').textContent()).toBe('15');
+    expect(await job.locator('[data-fact="skipped"]').textContent()).toBe('1');
     expect(await job.locator('[data-fact="failed"]').textContent()).toBe('0');
-    await job.getByRole('link', { name: 'Download results' }).waitFor();
     await shoot(page, 'salesforce-restore-job');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      job.getByRole('link', { name: 'Download results' }).click(),
+    ]);
+    const saved = join(tempDir().path, 'restore-report.zip');
+    await download.saveAs(saved);
+    const [[reportName, reportCsv]] = [...(await readZip(saved))] as [[string, Buffer]];
+    expect(reportName).toMatch(/^restore-report-\d{8}-\d{6}\.csv$/);
+    const [header, ...lines] = parseCsv(reportCsv.toString());
+    const report = lines.map((cells) => Object.fromEntries((header ?? []).map((name, i) => [name, cells[i] ?? ''])));
 
     // At the stand-in: every record back with a new id, linked to the new ids.
     const live = (object: string) =>
@@ -247,6 +284,23 @@ describe('Salesforce in a browser', () => {
     expect(opportunities.map((o) => o.Id)).toContain(
       live('Task').find((v) => String(v.Subject).includes('Fabrikam'))?.WhatId,
     );
+    // The file, linked to the new account and to the new contact it was shared with.
+    const version = live('ContentVersion').find((v) => v.FirstPublishLocationId === account?.Id);
+    const newContact = live('Contact').find((v) => v.AccountId === account?.Id && v.FirstName === 'Person 1');
+    expect(
+      live('ContentDocumentLink')
+        .filter((v) => v.ContentDocumentId === version?.ContentDocumentId)
+        .map((v) => v.LinkedEntityId)
+        .sort(),
+    ).toEqual([account?.Id, newContact?.Id].sort());
+
+    // The job report lists each record's new id: every created row names the live record.
+    const created = report.filter((r) => r.Result === 'created');
+    expect(created).toHaveLength(15);
+    const byObject = (object: string) => new Set(live(object).map((v) => v.Id));
+    for (const r of created) expect(byObject(r.Object as string).has(r['Restored Id'])).toBe(true);
+    expect(report.find((r) => r['Source Id'] === h.account)?.['Restored Id']).toBe(account?.Id);
+    expect(report.find((r) => r['Source Id'] === h.parent)?.['Restored Id']).toBe(parent?.Id);
     expect(consoleErrors).toEqual([]);
     await context.close();
   });

@@ -19,6 +19,7 @@ import type { RetryPolicy } from '../../../core/plugins/sink-support/retry.ts';
 import type { SalesforceApp } from './app.ts';
 import { type SwitchedComponent, switchAutomationOn, withAutomationOff } from './automation.ts';
 import { backupObject, type SalesforceState } from './backup.ts';
+import { backupLinks, LINK_OBJECT } from './links.ts';
 import { backupMetadataType, METADATA_PREFIX, type MetadataState } from './metadata.ts';
 import { restoreMetadata } from './metadata-restore.ts';
 import { salesforceRestoreOptions } from './restore-options.ts';
@@ -36,7 +37,8 @@ export type SalesforceRunState = SalesforceState | MetadataState;
 /**
  * Objects that are queryable but answer MALFORMED_QUERY ("Implementation restriction") to a query
  * without a filter on one record id: they cannot be read whole, so they are not entities (their
- * rows are reached through their parents). Logged at discovery with the reason.
+ * rows are reached through their parents). Logged at discovery with the reason. ContentDocumentLink
+ * is the exception: it is read through every file's id (links.ts), so files keep all their shares.
  */
 export const FILTER_REQUIRED = new Set([
   'ContentDocumentLink',
@@ -113,8 +115,10 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
     const global = await this.api.call('listing objects', () => this.api.conn.describeGlobal(), signal);
     const skipped: string[] = [];
     const filtered: string[] = [];
+    const documents = global.sobjects.some((o) => o.name === 'ContentDocument' && o.queryable);
     for (const o of global.sobjects) {
       if (!o.queryable) skipped.push(o.name);
+      else if (o.name === LINK_OBJECT && documents) yield { externalId: o.name, name: o.name, kind: DATA };
       else if (FILTER_REQUIRED.has(o.name)) filtered.push(o.name);
       else yield { externalId: o.name, name: o.name, kind: DATA };
     }
@@ -206,6 +210,9 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
         run: run as BackupRun<MetadataState>,
         ...(this.#options.bulkPollMs !== undefined ? { pollMs: this.#options.bulkPollMs } : {}),
       });
+    }
+    if (run.entity.externalId === LINK_OBJECT) {
+      return backupLinks({ api: this.api, run: run as BackupRun<SalesforceState> });
     }
     return backupObject({
       api: this.api,

@@ -2,6 +2,7 @@
 // the objects' child relationships, read in the other objects' snapshots at the same point in
 // time) and the parents their required lookups need that do not live at the target. Reads the
 // backup and asks the target which ids live there; writes nothing.
+import { gatherFileLinks, LINK } from './restore-links.ts';
 import { isRequiredLookup, type ObjectInfo, type SourceRecord } from './restore-plan.ts';
 
 /** A lookup field of a child object and the parent ids it must name. */
@@ -88,9 +89,13 @@ export async function gatherRecords(
     frontier = next;
   }
 
-  // Parents required lookups need: restored too when the target has them no more.
+  // Files keep every share: a restored file's links, a restored link's lost file.
+  await gatherFileLinks(set, source, target, signal);
+
+  // Parents required lookups need: restored too when the target has them no more. A file's link
+  // brings no parents: a link to a record not restored is left out instead (restore-links.ts).
   const live = new Set<string>();
-  let todo = [...set.values()];
+  let todo = [...set.values()].filter((r) => r.object !== LINK);
   while (todo.length) {
     signal.throwIfAborted();
     const wanted = new Map<string, Set<string>>();

@@ -19,6 +19,9 @@ export interface FieldInfo {
   cascadeDelete: boolean;
   /** Maximum characters of a text field (describe `length`), when known. */
   length?: number | undefined;
+  /** Marked External ID, or unique: records at the target are matched by it (restore-match). */
+  externalId?: boolean;
+  unique?: boolean;
 }
 
 export interface ObjectInfo {

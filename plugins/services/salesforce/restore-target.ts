@@ -82,6 +82,8 @@ export class SalesforceTarget implements RestoreTarget {
         relationshipName: f.relationshipName ?? null,
         cascadeDelete: !!f.cascadeDelete,
         ...(f.length ? { length: f.length } : {}),
+        ...(f.externalId ? { externalId: true } : {}),
+        ...(f.unique ? { unique: true } : {}),
       })),
       children: (d.childRelationships ?? []).map((c) => ({
         object: c.childSObject,
@@ -100,6 +102,31 @@ export class SalesforceTarget implements RestoreTarget {
     if (candidates.length === 1) return candidates[0];
     const object = this.prefixes.get(id.slice(0, 3));
     return object && candidates.includes(object) ? object : undefined;
+  }
+
+  /** Of these values of a field, the id of the live record at the target holding each (lower case). */
+  async holding(object: string, field: string, values: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (let i = 0; i < values.length; i += IDS_PER_QUERY) {
+      const chunk = values.slice(i, i + IDS_PER_QUERY);
+      const quoted = chunk.map((v) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(',');
+      const rows = await this.#api.call(
+        `matching ${object} records by ${field}`,
+        async () =>
+          (await this.#api.conn.query(
+            `SELECT Id, ${field} FROM ${object} WHERE ${field} IN (${quoted})`,
+          )) as unknown as {
+            records: Record<string, unknown>[];
+          },
+        this.#signal,
+      );
+      for (const row of rows.records) {
+        const value = row[field];
+        if (typeof value === 'string' || typeof value === 'number')
+          found.set(String(value).toLowerCase(), String(row.Id));
+      }
+    }
+    return found;
   }
 
   async live(object: string, ids: readonly string[]): Promise<Set<string>> {

@@ -17,6 +17,7 @@ import {
   isEarlierVersion,
   largeBlob,
 } from './restore-files.ts';
+import { LINK, prepareLinks } from './restore-links.ts';
 import {
   type Action,
   actionOf,
@@ -52,6 +53,8 @@ export interface WriteInput {
   order: readonly string[];
   info: ReadonlyMap<string, ObjectInfo>;
   live: ReadonlySet<string>;
+  /** Source id → the target record it matched by a unique field: updated, skipped or copied as if live. */
+  matched?: ReadonlyMap<string, string>;
   mode: RecordMode;
   /** Duplicate's name suffix. */
   suffix: string;
@@ -79,10 +82,13 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
   for (const r of records) {
     const earlier = isEarlierVersion(r);
     const action = earlier ? 'skip' : actionOf(mode, live.has(r.id));
+    const match = input.matched?.get(r.id);
+    // Lookups to a record updated or left in place at the target follow the record it matched.
+    if (match && action !== 'create') remapped.set(r.id, match);
     rows.set(r.id, {
       object: r.object,
       sourceId: r.id,
-      targetId: action === 'create' ? null : r.id,
+      targetId: action === 'create' ? null : (match ?? r.id),
       action,
       result: action === 'skip' ? 'skipped' : 'failed',
       errorCode: '',
@@ -91,7 +97,7 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
         : action === 'skip'
           ? 'exists at the target: left untouched (Bypass)'
           : '',
-      notes: [],
+      notes: match ? [`matched ${match} at the target by a unique field`] : [],
     });
     if (action === 'create') pending.add(r.id);
   }
@@ -107,10 +113,25 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
   try {
     for (const object of order) {
       const objectInfo = info.get(object) as ObjectInfo;
-      const creates = withinObjectOrder(
+      let creates = withinObjectOrder(
         records.filter((r) => r.object === object && pending.has(r.id)),
         objectInfo,
       );
+      if (object === LINK && creates.length) {
+        input.step(`linking the restored files (${creates.length} links)`);
+        const createdVersions = records
+          .filter((r) => r.object === 'ContentVersion' && row(r.id).result === 'created')
+          .map((r) => ({
+            sourceDocument: String(r.values.ContentDocumentId ?? ''),
+            targetId: row(r.id).targetId as string,
+          }));
+        const skip = await prepareLinks(api, creates, createdVersions, { ...targets, remapped }, signal);
+        for (const [id, message] of skip) {
+          pending.delete(id);
+          Object.assign(row(id), { action: 'skip', result: 'skipped', message });
+        }
+        creates = creates.filter((r) => !skip.has(r.id));
+      }
       const blobs = input.blob ? blobFields(objectInfo) : [];
       // Records with blob fields go one by one (one file's content in memory at a time).
       const bulk = !blobs.length && creates.length > (input.bulkThreshold ?? BULK_WRITE_THRESHOLD);
@@ -126,6 +147,20 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
           }),
         );
         for (const b of bodies) fileBodyFixes(object, b.values, b.emptied);
+        if (mode === 'duplicate') {
+          // A copy cannot hold the unique values of the record it copies (DUPLICATE_VALUE).
+          chunk.forEach((r, n) => {
+            if (!live.has(r.id)) return;
+            for (const field of uniqueFields(objectInfo)) {
+              const values = bodies[n]?.values ?? {};
+              if (values[field] === undefined || values[field] === null) continue;
+              delete values[field];
+              row(r.id).notes.push(
+                `${field}: identifies the record copied (External ID or unique); left empty on the copy`,
+              );
+            }
+          });
+        }
         const results = blobs.length
           ? [await createWithBlobs(api, chunk[0] as SourceRecord, bodies[0]?.values ?? {}, blobs, input, signal)]
           : await save(
@@ -160,7 +195,7 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
         if (current.action === 'update') {
           const body = recordBody(objectInfo, r.values, targets, { forUpdate: true });
           noteEmptied(r.id, body.emptied);
-          updates.push({ sourceId: r.id, id: r.id, values: body.values });
+          updates.push({ sourceId: r.id, id: current.targetId ?? r.id, values: body.values });
         }
         const late = deferred.get(r.id);
         if (late && current.targetId) {
@@ -214,6 +249,11 @@ export async function writeRecords(input: WriteInput): Promise<ReportRow[]> {
     }
   }
   return [...rows.values()];
+}
+
+/** Fields no two records may share. */
+function uniqueFields(info: ObjectInfo): string[] {
+  return info.fields.filter((f) => f.unique || f.externalId).map((f) => f.name);
 }
 
 /** Within one object, records whose self-lookup parent is created before them come after it. */

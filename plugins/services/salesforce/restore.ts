@@ -6,6 +6,8 @@ import type { RestoreOutcome, RestorePlan, RestorePlanRun, RestoreRun } from '..
 import { withAutomationOff } from './automation.ts';
 import { anonymizationKey, anonymizeRecords, checkReplicateTarget, replicaRecords } from './replicate.ts';
 import { gatherRecords } from './restore-gather.ts';
+import { LINK, linksLast } from './restore-links.ts';
+import { matchRecords } from './restore-match.ts';
 import { type SalesforceRestoreOptions, salesforceRestoreOptions } from './restore-options.ts';
 import {
   duplicateSuffix,
@@ -30,7 +32,10 @@ interface Prepared {
   records: SourceRecord[];
   /** Records whose object the target does not have. */
   unknown: SourceRecord[];
+  /** Ids that live at the target, and ids of records matched there by a unique field. */
   live: Set<string>;
+  /** Source id → the target record it matched by a unique field (restore-match). */
+  matched: Map<string, string>;
   order: string[];
   info: Map<string, ObjectInfo>;
 }
@@ -80,11 +85,15 @@ async function prepare(api: SalesforceApi, run: RestorePlanRun): Promise<Prepare
     info.set(r.object, objectInfo);
     records.push(r);
   }
-  const order = insertOrder([...info.keys()], (name) => info.get(name));
+  const order = linksLast(insertOrder([...info.keys()], (name) => info.get(name)));
   const written = options.replicate?.anonymize
     ? anonymizeRecords(records, info, options.replicate, anonymizationKey(api.settings))
     : records;
-  return { options, records: written, unknown, live: gathered.live, order, info };
+  // Records not there by Id may be there by an External ID or unique field (another org).
+  const matched = await matchRecords(records, info, gathered.live, target, run.signal);
+  if (matched.size) run.log.info({ matched: matched.size }, 'Salesforce restore matched records by unique fields');
+  const live = new Set([...gathered.live, ...matched.keys()]);
+  return { options, records: written, unknown, live, matched, order, info };
 }
 
 export async function restoreRecords(
@@ -96,7 +105,7 @@ export async function restoreRecords(
 ): Promise<RestoreOutcome> {
   run.step('reading the backup and the target org');
   const prepared = await prepare(api, run);
-  const { options, records, order, info, live } = prepared;
+  const { options, records, order, info, live, matched } = prepared;
   run.log.info(
     { objects: order, records: records.length, mode: options.recordMode, depth: options.hierarchyDepth },
     'Salesforce restore planned',
@@ -108,6 +117,7 @@ export async function restoreRecords(
       order,
       info,
       live,
+      matched,
       mode: options.recordMode,
       suffix: duplicateSuffix(now),
       signal: run.signal,
@@ -204,6 +214,11 @@ export async function planRecords(api: SalesforceApi, run: RestorePlanRun): Prom
         : []),
       ...(prepared.unknown.length
         ? [`${prepared.unknown.length} records belong to objects the target org does not have; they will fail.`]
+        : []),
+      ...(order.includes(LINK)
+        ? [
+            'File links are counted as creates; a link the org already has (Salesforce links a restored file to the record it was first published to) or whose record is neither there nor restored is skipped.',
+          ]
         : []),
     ],
   };

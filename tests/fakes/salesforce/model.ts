@@ -39,6 +39,10 @@ export interface FieldDef {
   readOnly?: boolean;
   /** A formula (describe: calculated, neither createable nor updateable). */
   formula?: boolean;
+  /** Marked External ID (describe: externalId, idLookup). */
+  externalId?: boolean;
+  /** No two live records may hold the same value (describe: unique; writes: DUPLICATE_VALUE). */
+  unique?: boolean;
 }
 
 export interface ObjectOptions {

@@ -74,12 +74,29 @@ export function defineDemoObjects(org: Org): void {
     { label: 'Milestone' },
   );
   org.defineObject('AccountChangeEvent', [], { queryable: false, label: 'Account Change Event' });
-  // Queryable, but only with a filter on one id (Salesforce: "Implementation restriction").
+  // Queryable, but only with a filter on one id (Salesforce: "Implementation restriction"). A file
+  // shared with a record; deleting the file or the record deletes the link (as Salesforce does).
   org.defineObject(
     'ContentDocumentLink',
     [
-      { name: 'ContentDocumentId', type: 'reference', referenceTo: ['ContentDocument'] },
-      { name: 'LinkedEntityId', type: 'reference', referenceTo: ['Account'] },
+      {
+        name: 'ContentDocumentId',
+        type: 'reference',
+        referenceTo: ['ContentDocument'],
+        relationshipName: 'ContentDocument',
+        required: true,
+        cascadeDelete: true,
+      },
+      {
+        name: 'LinkedEntityId',
+        type: 'reference',
+        referenceTo: ['Account', 'Contact', 'Opportunity', 'Case', 'User'],
+        relationshipName: 'LinkedEntity',
+        required: true,
+        cascadeDelete: true,
+      },
+      { name: 'ShareType', type: 'picklist' },
+      { name: 'Visibility', type: 'picklist' },
     ],
     { keyPrefix: '06A', noName: true, filterRequired: true },
   );

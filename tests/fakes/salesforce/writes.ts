@@ -207,7 +207,14 @@ export function objectOf(org: Org, id: string): string | undefined {
 }
 
 /** Why the values cannot be written to the object, or undefined. */
-function invalid(org: Org, type: string, values: RecordValues, insert: boolean): SaveResult | undefined {
+function invalid(
+  org: Org,
+  type: string,
+  values: RecordValues,
+  insert: boolean,
+  /** The record updated (its own value is no duplicate). */
+  id?: string,
+): SaveResult | undefined {
   const object = org.object(type);
   if (!object) return failed('INVALID_TYPE', `sObject type '${type}' is not supported.`);
   const readOnly: string[] = [];
@@ -233,6 +240,19 @@ function invalid(org: Org, type: string, values: RecordValues, insert: boolean):
     if (cleared.length) {
       const names = cleared.map((f) => f.name);
       return failed('REQUIRED_FIELD_MISSING', `Required fields are missing: [${names.join(', ')}]`, names);
+    }
+  }
+  for (const [name, value] of Object.entries(values)) {
+    const f = object.field(name) as FieldDef;
+    if (!f.unique || value === null || value === '') continue;
+    const text = String(value).toLowerCase();
+    for (const [otherId, other] of object.records) {
+      if (otherId === id || other.deletedAt || String(other.values[f.name] ?? '').toLowerCase() !== text) continue;
+      return failed(
+        'DUPLICATE_VALUE',
+        `duplicate value found: ${f.name} duplicates value on record with id: ${otherId}`,
+        [f.name],
+      );
     }
   }
   for (const [name, value] of Object.entries(values)) {
@@ -331,7 +351,7 @@ function update(org: Org, type: string, id: string, values: RecordValues, dry = 
   const stored = object?.records.get(id);
   if (!object || !stored) return { ...failed('INVALID_CROSS_REFERENCE_KEY', 'invalid cross reference id'), id };
   if (stored.deletedAt) return { ...failed('ENTITY_IS_DELETED', 'entity is deleted'), id };
-  const problem = invalid(org, type, values, false);
+  const problem = invalid(org, type, values, false, id);
   if (problem) return { ...problem, id };
   if (dry) return { id, success: true, errors: [] };
   org.update(object.name, id, normalise(org, type, values));

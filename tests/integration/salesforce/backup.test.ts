@@ -59,11 +59,37 @@ describe('Salesforce backups', () => {
       ]),
     );
     expect(names).not.toContain('AccountChangeEvent');
-    // Queryable only with a filter on one id: not an entity either.
-    expect(names).not.toContain('ContentDocumentLink');
+    // Queryable only with a filter on ids: an entity all the same, read through the files' ids.
+    expect(names).toContain('ContentDocumentLink');
     // Metadata types are entities of their own kind.
     const apex = await entity(s, taskId, 'ApexClass');
     expect([apex.kind, apex.externalId]).toEqual(['metadata', 'metadata:ApexClass']);
+  });
+
+  it('backs up every link of every file through the files’ ids, and drops a link deleted since', async () => {
+    const sf = s.fake.org;
+    const [first, second] = sf.liveIds('ContentDocument') as [string, string];
+    const [account1, account2] = sf.liveIds('Account') as [string, string];
+    const contact = sf.liveIds('Contact')[0] as string;
+    const links = [
+      sf.insert('ContentDocumentLink', { ContentDocumentId: first, LinkedEntityId: account1, ShareType: 'V' }),
+      sf.insert('ContentDocumentLink', { ContentDocumentId: first, LinkedEntityId: contact, ShareType: 'V' }),
+      sf.insert('ContentDocumentLink', { ContentDocumentId: second, LinkedEntityId: account2, ShareType: 'I' }),
+    ];
+    const [job] = await backup(s, taskId, ['ContentDocumentLink']);
+    expect([job?.state, job?.error]).toEqual(['succeeded', null]);
+    const stored = records(await snapshotItems(s, taskId, 'ContentDocumentLink'));
+    expect([...stored.keys()].sort()).toEqual([...links].sort());
+    expect(stored.get(links[1] as string)).toMatchObject({
+      ContentDocumentId: first,
+      LinkedEntityId: contact,
+      ShareType: 'V',
+    });
+
+    sf.delete('ContentDocumentLink', links[2] as string);
+    await backup(s, taskId, ['ContentDocumentLink']);
+    const after = records(await snapshotItems(s, taskId, 'ContentDocumentLink'));
+    expect([...after.keys()].sort()).toEqual([links[0], links[1]].sort());
   });
 
   it('stores each metadata component as its own item and retrieves only changed ones', async () => {

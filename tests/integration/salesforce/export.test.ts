@@ -1,5 +1,6 @@
 // Salesforce exports through the kernel's export jobs (the plugin's `exportArchive`): each object as
-// a Data Loader CSV, files named from their records, a metadata type as a deployable package, the
+// a Data Loader CSV, files named from their records, a metadata type as a deployable package,
+// several objects (chosen records or whole snapshots) in one job and one ZIP, the
 // deleted records option — and the round trip: the exported CSVs loaded through the stand-in's
 // Bulk API 2.0 ingest with jsforce's own client into an empty second org recreate the records with
 // equal field values. The encrypted export must open with GnuPG's `gpg --decrypt`.
@@ -18,7 +19,9 @@ import { csvLine } from '../../../core/plugins/csv.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { type ExportRequest, startExport } from '../../../core/recovery/start.ts';
 import { defineDemoObjects, type Org, parseCsv, seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { readZip, startContext } from '../../helpers/recovery.ts';
+import { makeUser, TEST_PASSWORD } from '../../helpers/tenants.ts';
 import {
   backup,
   createSalesforceHarness,
@@ -206,6 +209,63 @@ describe('Salesforce export', () => {
     ]);
   });
 
+  it('exports several objects in one job: a CSV per object, files in their folder, the metadata package, one ZIP', async () => {
+    const part = async (name: string, keys?: string[]) => {
+      const e = await entity(s, taskId, name);
+      return { entityId: e.id, snapshotId: e.lastSnapshotId as string, ...(keys ? { keys } : {}) };
+    };
+    const accounts = s.fake.org.liveIds('Account').slice(0, 2);
+    const contacts = s.fake.org.liveIds('Contact').filter((id) => {
+      const values = s.fake.org.object('Contact')?.records.get(id)?.values;
+      return accounts.includes(String(values?.AccountId));
+    });
+    const versions = s.fake.org.liveIds('ContentVersion');
+    // Search hits of two objects (chosen records), and two whole snapshots.
+    const { entries, job } = await exportOf('Account', {
+      keys: accounts,
+      more: [await part('Contact', contacts), await part('ContentVersion'), await part('ApexClass')],
+    });
+    expect(job.label).toBe('Export of 4 objects');
+    expect([...entries.keys()].sort()).toEqual(
+      [
+        'Account.csv',
+        'Contact.csv',
+        'ContentVersion.csv',
+        `ContentVersion files/${versions[0]} Price list.csv`,
+        `ContentVersion files/${versions[1]} Contract.txt`,
+        'ApexClass.package.zip',
+      ].sort(),
+    );
+    expect(csvOf(entries, 'Account.csv').rows.map((r) => r.Id)).toEqual(accounts);
+    const contactCsv = csvOf(entries, 'Contact.csv');
+    expect(contactCsv.header.slice(0, 2)).toEqual(['Id', 'IsDeleted']);
+    expect(contactCsv.rows.map((r) => r.Id).sort()).toEqual([...contacts].sort());
+    expect(contactCsv.rows.every((r) => accounts.includes(r.AccountId as string))).toBe(true);
+    // Each part as a one-object export writes it.
+    const alone = await exportOf('Contact', { keys: contacts });
+    expect(entries.get('Contact.csv')?.toString()).toBe(alone.entries.get('Contact.csv')?.toString());
+    expect(job.result).toMatchObject({ items: accounts.length + contacts.length + 2 * versions.length + 4 });
+  });
+
+  it('refuses a multi-object export naming an object twice, or another task’s object, before a job starts', async () => {
+    const contact = await entity(s, taskId, 'Contact');
+    const account = await entity(s, taskId, 'Account');
+    const request = { taskId, entityId: account.id, snapshotId: account.lastSnapshotId as string };
+    const twice = { entityId: contact.id, snapshotId: contact.lastSnapshotId as string };
+    await expect(startExport(startContext(s.h, org), { ...request, more: [twice, twice] })).rejects.toMatchObject({
+      fields: { more: 'Contact is chosen twice: choose each object once.' },
+    });
+    const other = await salesforceTask(s);
+    await discover(s, other.id);
+    const theirs = await entity(s, other.id, 'Contact');
+    await expect(
+      startExport(startContext(s.h, org), {
+        ...request,
+        more: [{ entityId: theirs.id, snapshotId: contact.lastSnapshotId as string }],
+      }),
+    ).rejects.toMatchObject({ name: 'NotFoundError' });
+  });
+
   it('adds deleted records (in earlier snapshots, not in the chosen one) only when asked', async () => {
     const gone = s.fake.org.insert('Project__c', { Name: 'Retired project', Budget__c: 5 });
     s.clock.now += HOUR;
@@ -323,6 +383,70 @@ describe('Salesforce export', () => {
     expect([...entries.keys()]).toEqual(['Contact.csv']);
     expect(csvOf(entries, 'Contact.csv').rows.length).toBe(8);
     expect(entries.get('Contact.csv')?.toString()).toBe(plainExport.entries.get('Contact.csv')?.toString());
+  });
+});
+
+describe('the task page’s Export… of several objects', () => {
+  let cookie: string;
+  const request = (url: string, fields?: [string, string][]) =>
+    s.h.app.app.request(url, {
+      ...(fields ? { method: 'POST', body: new URLSearchParams(fields).toString() } : { method: 'GET' }),
+      headers: { cookie, origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+
+  beforeAll(async () => {
+    await completeSetupVia(s.h.app.app);
+    await makeUser(s.h.em(), org, 'exporter@acme.example');
+    cookie = await signIn(s.h.app.app, 'exporter@acme.example', TEST_PASSWORD);
+  });
+
+  it('shows the chosen objects with the export choices, and starts one job for them all', async () => {
+    const ids = [(await entity(s, taskId, 'Contact')).id, (await entity(s, taskId, 'Account')).id];
+    const page = await request(`/recovery/tasks/${taskId}/export?ids=${ids[0]}&ids=${ids[1]}`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('You are about to export 2 objects');
+    expect([...html.matchAll(/<strong class="overflow-anywhere">([^<]+)<\/strong>/g)].map((m) => m[1])).toEqual([
+      'Account',
+      'Contact',
+    ]);
+    expect(html).toContain('name="options.deletedRecords"');
+
+    const started = await request(`/recovery/tasks/${taskId}/export`, [
+      ['ids', ids[0] as string],
+      ['ids', ids[1] as string],
+      ['format', 'zip'],
+      ['encryption', 'none'],
+      ['label', 'Two objects'],
+    ]);
+    expect([started.status, started.headers.get('location')]).toEqual([303, '/jobs']);
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { label: 'Two objects' });
+    expect([job.state, job.error]).toEqual(['succeeded', null]);
+    const result = await s.h.em().findOneOrFail(ExportResult, { job: job.id });
+    expect([...(await readZip(result.filePath)).keys()]).toEqual(['Account.csv', 'Contact.csv']);
+  });
+
+  it('refuses a bad choice on the form, naming it, and starts nothing', async () => {
+    const id = (await entity(s, taskId, 'Contact')).id;
+    const before = await s.h.em().count(Job, { kind: 'export' });
+    const res = await request(`/recovery/tasks/${taskId}/export`, [
+      ['ids', id],
+      ['encryption', 'passphrase'],
+      ['passphrase', 'short'],
+    ]);
+    expect(res.status).toBe(422);
+    expect(await res.text()).toContain('Enter a passphrase of at least');
+    expect(await s.h.em().count(Job, { kind: 'export' })).toBe(before);
+  });
+
+  it('answers 404 for another task’s object and for objects without a backup', async () => {
+    const other = await salesforceTask(s);
+    await discover(s, other.id);
+    const theirs = (await entity(s, other.id, 'Contact')).id;
+    expect((await request(`/recovery/tasks/${taskId}/export?ids=${theirs}`)).status).toBe(404);
+    // The other task's Contact has no snapshot yet.
+    expect((await request(`/recovery/tasks/${other.id}/export?ids=${theirs}`)).status).toBe(404);
   });
 });
 

@@ -1,5 +1,6 @@
 // Salesforce restores through the kernel's restore jobs against the stand-in: metadata components
-// deployed back (check-only first; a refused component named and nothing deployed), and "Disable
+// deployed back (check-only first; a refused component named and nothing deployed), to the same org
+// or another connected one (a Sandbox), and "Disable
 // triggers in restore": the active triggers, validation rules and record-triggered flows of the
 // objects switched off for the restore (proven by record writes at the stand-in while it runs)
 // and exactly those back on after it — when it succeeds, fails or is cancelled, and, through the
@@ -12,6 +13,8 @@ import { requestCancel } from '../../../core/jobs/queue.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
 import { type IBackupTask, PluginRecoveryStep } from '../../../core/tasks/entities.ts';
 import { orphanedSteps, runOrphanedSteps } from '../../../core/tasks/recovery-steps.ts';
+import { createTask } from '../../../core/tasks/tasks-service.ts';
+import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
 import {
   type ApiError,
   type Org,
@@ -20,6 +23,7 @@ import {
   seedDemoMetadata,
   seedDemoOrg,
 } from '../../fakes/salesforce/index.ts';
+import { ACTOR } from '../../helpers/jobs.ts';
 import { startContext } from '../../helpers/recovery.ts';
 import {
   backup,
@@ -198,6 +202,95 @@ describe('Salesforce metadata restore of selected components', () => {
       'ApexClass ProjectRollup: select classes/ProjectRollup.cls-meta.xml too: Salesforce deploys the component with its metadata file',
     );
     expect(s.fake.deployApi.deploys.length).toBe(before);
+  });
+});
+
+describe('Salesforce metadata restore to another org', () => {
+  let sandbox: Org;
+  let sandboxTaskId: string;
+
+  beforeAll(async () => {
+    sandbox = s.fake.addOrg('Metadata Sandbox');
+    seedDemoOrg(sandbox, { accounts: 0 });
+    const e = s.h.em();
+    const created = await createTask(
+      e,
+      s.h.deps,
+      e.getReference(Organization, task.organization.id),
+      {
+        service: SALESFORCE_KIND,
+        name: 'Metadata Sandbox',
+        connection: {
+          environment: 'sandbox',
+          orgId: sandbox.id,
+          orgName: sandbox.name,
+          refreshToken: s.fake.grant(sandbox).refreshToken,
+        },
+        settings: {},
+      },
+      ACTOR,
+    );
+    sandboxTaskId = created.id;
+    await discover(s, sandboxTaskId);
+  });
+
+  async function restoreTo(name: string, keys: string[]) {
+    const source = await entity(s, task.id, name);
+    const org = await s.h.em().findOneOrFail(Organization, { id: task.organization.id });
+    const started = await startRestore(startContext(s.h, org), {
+      taskId: task.id,
+      entityId: source.id,
+      snapshotId: source.lastSnapshotId as string,
+      destinationEntityId: (await entity(s, sandboxTaskId, name)).id,
+      mode: 'in_place',
+      keys,
+    });
+    await s.h.runner.runUntilIdle();
+    return job(started.id);
+  }
+
+  it('deploys the selected components to the other org, check-only first; the source org is untouched', async () => {
+    const sourceStore = s.fake.metadata();
+    const sandboxStore = s.fake.metadata(sandbox);
+    const sourceBody = sourceStore.components.get('ApexClass')?.get('AccountService')?.body;
+    const before = s.fake.deployApi.deploys.length;
+    const done = await restoreTo('ApexClass', ['classes/AccountService.cls', 'classes/AccountService.cls-meta.xml']);
+    expect([done.state, done.error]).toEqual(['succeeded', null]);
+    expect(done.result?.destination).toBe('ApexClass in Metadata Sandbox');
+    expect(s.fake.deployApi.deploys.slice(before).map((d) => [d.checkOnly, d.status, d.members])).toEqual([
+      [true, 'Succeeded', ['ApexClass:AccountService']],
+      [false, 'Succeeded', ['ApexClass:AccountService']],
+    ]);
+    expect(sandboxStore.components.get('ApexClass')?.get('AccountService')?.body).toBe(sourceBody);
+    expect(sandboxStore.components.get('ApexClass')?.has('ProjectRollup')).toBe(false);
+    expect(sourceStore.components.get('ApexClass')?.get('AccountService')?.body).toBe(sourceBody);
+  });
+
+  it('names the component the other org refuses in the job log, and deploys nothing there', async () => {
+    // A trigger writing a field the source org has and the Sandbox does not.
+    s.fake.org.addField('Account', { name: 'Region_Code__c', type: 'string', custom: true });
+    s.fake
+      .metadata()
+      .put(
+        'ApexTrigger',
+        'RegionCode',
+        "trigger RegionCode on Account (before insert) {\n  for (Account a : Trigger.new) {\n    a.Region_Code__c = 'x';\n  }\n}\n",
+      );
+    await backup(s, task.id, ['ApexTrigger']);
+    // The trigger is in the backup now: off the source org again, for the tests after this one.
+    s.fake.metadata().remove('ApexTrigger', 'RegionCode');
+    const before = s.fake.deployApi.deploys.length;
+    const done = await restoreTo('ApexTrigger', [
+      'triggers/RegionCode.trigger',
+      'triggers/RegionCode.trigger-meta.xml',
+    ]);
+    expect(done.state).toBe('failed');
+    const log = done.log.map((l) => l.message).join('\n');
+    expect(log).toContain(
+      'triggers/RegionCode.trigger was not restored: ApexTrigger RegionCode: Variable does not exist: Region_Code__c',
+    );
+    expect(s.fake.deployApi.deploys.slice(before).map((d) => [d.checkOnly, d.status])).toEqual([[true, 'Failed']]);
+    expect(s.fake.metadata(sandbox).components.get('ApexTrigger')?.get('RegionCode')).toBeUndefined();
   });
 });
 

@@ -1,11 +1,14 @@
 // Files restored with their records: a deleted Account with a file published to it (ContentVersion
 // FirstPublishLocationId, which makes the ContentDocumentLink) and an Attachment comes back with
 // both linked to the new Account id and their content byte-identical, queried at the stand-in;
-// a large file goes as a multipart upload streamed from the backup.
+// every other share of a file (ContentDocumentLink) comes back to the records' new ids; a large
+// file goes as a multipart upload streamed from the backup.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
+import { servicePlugin } from '../../../core/plugins/registry.ts';
+import { planRestore } from '../../../core/recovery/plan.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { type Org, seedDemoOrg } from '../../fakes/salesforce/index.ts';
@@ -124,6 +127,83 @@ describe('Salesforce restore of files with their records', () => {
     expect(version).toMatchObject({ Title: 'Contract', PathOnClient: 'Contract.pdf', IsLatest: true });
     expect(version?.Checksum).toBe(md5(fileBytes));
     expect(sf.blobs.get(version?.Id as string)?.equals(fileBytes)).toBe(true);
+  });
+
+  it('restores every link of a file, to each record it was shared with, following the new ids', async () => {
+    const sf = s.fake.org;
+    const account = sf.insert('Account', { Name: 'Links Co' });
+    const contact = sf.insert('Contact', { LastName: 'Linked', Name: 'Linked', AccountId: account });
+    const elsewhere = sf.insert('Account', { Name: 'Stays Co' });
+    // A file published to the account and shared with its contact …
+    const own = sf.addFile('Plan', 'the plan', 'txt');
+    sf.update('ContentVersion', own.versionId, { FirstPublishLocationId: account });
+    sf.insert('ContentDocumentLink', { ContentDocumentId: own.documentId, LinkedEntityId: account, ShareType: 'I' });
+    sf.insert('ContentDocumentLink', { ContentDocumentId: own.documentId, LinkedEntityId: contact, ShareType: 'V' });
+    // … and a file of another account (never deleted) shared with it.
+    const shared = sf.addFile('Terms', 'the terms', 'txt');
+    sf.update('ContentVersion', shared.versionId, { FirstPublishLocationId: elsewhere });
+    sf.insert('ContentDocumentLink', { ContentDocumentId: shared.documentId, LinkedEntityId: elsewhere });
+    sf.insert('ContentDocumentLink', { ContentDocumentId: shared.documentId, LinkedEntityId: account, ShareType: 'V' });
+    await backup(s, taskId, ['Account', 'Contact', 'ContentVersion', 'ContentDocumentLink']);
+
+    // Deleting the records and the first file deletes their links.
+    sf.delete('Contact', contact);
+    sf.delete('Account', account);
+    sf.delete('ContentVersion', own.versionId);
+    sf.delete('ContentDocument', own.documentId);
+    expect(live(sf, 'ContentDocumentLink', (v) => v.ContentDocumentId === shared.documentId)).toHaveLength(1);
+
+    const accountEntity = await entity(s, taskId, 'Account');
+    const request = {
+      taskId,
+      entityId: accountEntity.id,
+      snapshotId: accountEntity.lastSnapshotId as string,
+      keys: [account],
+      mode: 'in_place' as const,
+      options: { recordMode: 'bypass', hierarchyDepth: 1 },
+    };
+    // The dialog's plan counts the three links as creates and says which will be skipped.
+    const work = {
+      storage: s.h.ctx.storage,
+      services: servicePlugin,
+      credentials: s.h.ctx.credentials,
+      log: s.h.ctx.log,
+      signal: AbortSignal.timeout(20_000),
+    };
+    const plan = await planRestore(work, startContext(s.h, org), request);
+    expect(plan?.rows.find((r) => r[0] === 'ContentDocumentLink')).toEqual(['ContentDocumentLink', 3, 3, 0, 0]);
+    expect(plan?.notes).toContain(
+      'File links are counted as creates; a link the org already has (Salesforce links a restored file to the record it was first published to) or whose record is neither there nor restored is skipped.',
+    );
+    const started = await startRestore(startContext(s.h, org), request);
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+    expect(job.error).toBeNull();
+    // Account, Contact, the file, its link to the contact, the other file's link to the account;
+    // the file's link to the account is the one Salesforce made from FirstPublishLocationId.
+    expect(job.result?.counts).toEqual({ created: 5, updated: 0, skipped: 1, failed: 0 });
+
+    const [newAccount] = live(sf, 'Account', (v) => v.Name === 'Links Co');
+    const [newContact] = live(sf, 'Contact', (v) => v.AccountId === newAccount?.Id);
+    const [version] = live(sf, 'ContentVersion', (v) => v.FirstPublishLocationId === newAccount?.Id);
+    const newDocument = version?.ContentDocumentId as string;
+    expect(newDocument).not.toBe(own.documentId);
+    const linked = (doc: string) =>
+      live(sf, 'ContentDocumentLink', (v) => v.ContentDocumentId === doc)
+        .map((v) => [v.LinkedEntityId, v.ShareType ?? null])
+        .sort();
+    expect(linked(newDocument)).toEqual(
+      [
+        [newAccount?.Id, null],
+        [newContact?.Id, 'V'],
+      ].sort(),
+    );
+    expect(linked(shared.documentId)).toEqual(
+      [
+        [elsewhere, null],
+        [newAccount?.Id, 'V'],
+      ].sort(),
+    );
   });
 
   it('sends a large file as a multipart upload streamed from the backup, content identical', async () => {

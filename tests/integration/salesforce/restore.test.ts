@@ -2,7 +2,8 @@
 // account hierarchy brought back with every child linked to the new ids (self-lookup, master-
 // detail, polymorphic lookups), the per-record CSV report attached to the job; the three modes
 // on records changed, unchanged and deleted since the backup; the restore options validated
-// before a job starts; and the restore into another org, where none of the ids exist.
+// before a job starts; and the restore into another org, where none of the ids exist, matching
+// the records it has by their External ID (a table per mode).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
@@ -441,6 +442,107 @@ describe('Salesforce restore into another org', () => {
   });
 });
 
+/** Regions with an External ID code, and stores in them: defined alike in both orgs. */
+function defineRegions(sfOrg: Org): void {
+  sfOrg.defineObject(
+    'Region__c',
+    [
+      { name: 'Code__c', type: 'string', custom: true, externalId: true, unique: true },
+      { name: 'Manager__c', type: 'string', custom: true },
+    ],
+    { label: 'Region' },
+  );
+  sfOrg.defineObject(
+    'Store__c',
+    [{ name: 'Region__c', type: 'reference', referenceTo: ['Region__c'], relationshipName: 'Region__r', custom: true }],
+    { label: 'Store' },
+  );
+}
+
+describe('Salesforce restore into another org matching existing records by their External ID', () => {
+  let sandbox: Org;
+  let sandboxTaskId: string;
+
+  beforeAll(async () => {
+    defineRegions(s.fake.org);
+    await discover(s, taskId);
+    sandbox = s.fake.addOrg('Matching Sandbox');
+    seedDemoOrg(sandbox, { accounts: 0 });
+    defineRegions(sandbox);
+    const e = s.h.em();
+    const task = await createTask(
+      e,
+      s.h.deps,
+      e.getReference(Organization, org.id),
+      {
+        service: SALESFORCE_KIND,
+        name: 'Matching Sandbox',
+        connection: {
+          environment: 'sandbox',
+          orgId: sandbox.id,
+          orgName: sandbox.name,
+          refreshToken: s.fake.grant(sandbox).refreshToken,
+        },
+        settings: {},
+      },
+      ACTOR,
+    );
+    sandboxTaskId = task.id;
+    await discover(s, sandboxTaskId);
+  });
+
+  // The region exists in the Sandbox under another Id with the same code; its stores do not.
+  type Expected = { result: string; sameRecord: boolean; manager: string; regions: number };
+  const table: [string, Expected][] = [
+    // Overwrite: the matched region takes the backed-up values; the stores come under it.
+    ['overwrite', { result: 'updated', sameRecord: true, manager: 'Backed up', regions: 1 }],
+    // Bypass: the matched region is left as it is; the stores come under it.
+    ['bypass', { result: 'skipped', sameRecord: true, manager: 'Sandbox', regions: 1 }],
+    // Duplicate: a copy (suffix, code left empty: it is unique); the stores come under the copy.
+    ['duplicate', { result: 'created', sameRecord: false, manager: 'Sandbox', regions: 2 }],
+  ];
+
+  it.each(table)('%s', async (mode, expected) => {
+    const code = `R-${mode}`;
+    const region = s.fake.org.insert('Region__c', { Name: `North ${mode}`, Code__c: code, Manager__c: 'Backed up' });
+    const stores = [1, 2].map((n) => s.fake.org.insert('Store__c', { Name: `Store ${mode} ${n}`, Region__c: region }));
+    await backup(s, taskId, ['Region__c', 'Store__c']);
+    const existing = sandbox.insert('Region__c', { Name: `North ${mode}`, Code__c: code, Manager__c: 'Sandbox' });
+
+    const source = await entity(s, taskId, 'Region__c');
+    const started = await startRestore(startContext(s.h, org), {
+      taskId,
+      entityId: source.id,
+      snapshotId: source.lastSnapshotId as string,
+      keys: [region],
+      destinationEntityId: (await entity(s, sandboxTaskId, 'Region__c')).id,
+      mode: 'in_place',
+      options: { recordMode: mode, hierarchyDepth: 1 },
+    });
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+    expect(job.error).toBeNull();
+    const rows = await report(job.id);
+    const restoredId = rows.get(region)?.['Restored Id'] as string;
+    expect({ result: rows.get(region)?.Result, sameRecord: restoredId === existing }).toEqual({
+      result: expected.result,
+      sameRecord: expected.sameRecord,
+    });
+    expect(sandbox.object('Region__c')?.records.get(existing)?.values.Manager__c).toBe(expected.manager);
+    expect(live(sandbox, 'Region__c', (v) => String(v.Name).startsWith(`North ${mode}`))).toHaveLength(
+      expected.regions,
+    );
+    // Every store is created, under the region the restore ended on.
+    expect(stores.map((id) => rows.get(id)?.Result)).toEqual(['created', 'created']);
+    expect(live(sandbox, 'Store__c', (v) => v.Region__c === restoredId)).toHaveLength(2);
+    if (mode === 'duplicate') {
+      const copy = sandbox.object('Region__c')?.records.get(restoredId)?.values;
+      expect(copy).toMatchObject({ Code__c: null, Manager__c: 'Backed up' });
+      expect(copy?.Name).toMatch(new RegExp(`^North ${mode} \\d{14}$`));
+    }
+  });
+});
+
 describe('Salesforce restore dialog', () => {
   let cookie: string;
   let path: string;
@@ -481,10 +583,11 @@ describe('Salesforce restore dialog', () => {
     // Records go back to their object: no "new folder" method is offered.
     expect(html).toContain('<input type="hidden" name="mode" value="in_place">');
     expect(html).not.toContain('Restore method');
-    // The same object of the organization's other Salesforce task (the Sandbox task of the tests
-    // above) is a destination.
+    // The same object of the organization's other Salesforce tasks (the two Sandbox tasks of the
+    // tests above) is a destination.
     expect(html).toMatch(/<option value="[0-9a-f-]{36}">Account in Sandbox<\/option>/);
-    expect(html.match(/<option value="[0-9a-f-]{36}"/g)).toHaveLength(2);
+    expect(html).toMatch(/<option value="[0-9a-f-]{36}">Account in Matching Sandbox<\/option>/);
+    expect(html.match(/<option value="[0-9a-f-]{36}"/g)).toHaveLength(3);
   });
 
   it('shows what will happen for the options chosen', async () => {
