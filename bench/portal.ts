@@ -6,18 +6,19 @@
 // network), p50/p95; then the accounts table's variants and the CSV export of every audit row
 // against the bare query that feeds it (baseline: iterating `allAuditRows` without formatting).
 
+import { mkdirSync } from 'node:fs';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Hono } from 'hono';
 import { loadConfig } from '../config/load.ts';
 import { principalForUser } from '../core/access/principal.ts';
 import { ActivityEvent } from '../core/activity/entities.ts';
 import { createApp } from '../core/app.ts';
-import { openKernel } from '../core/appliance.ts';
+import { type Kernel, openKernel } from '../core/appliance.ts';
 import { allAuditRows } from '../core/audit/audit-service.ts';
 import { AuditEvent } from '../core/audit/entities.ts';
 import type { AppEnv } from '../core/http/env.ts';
 import { type IOrganization, Organization, User } from '../core/identity/entities.ts';
-import { completeSetup } from '../core/identity/setup-service.ts';
+import { completeSetup, isSetupComplete } from '../core/identity/setup-service.ts';
 import { Job } from '../core/jobs/entities.ts';
 import { createLogger } from '../core/logging.ts';
 import { BackupTask } from '../core/tasks/entities.ts';
@@ -134,45 +135,63 @@ async function concurrent(app: Hono<AppEnv>, path: string, cookie: string): Prom
 
 function concurrentRow(label: string, samples: number[]): string {
   const f = (n: number) => n.toFixed(1).padStart(8);
-  return `${label.padEnd(34)} p50 ${f(percentile(samples, 50))} ms   p95 ${f(percentile(samples, 95))} ms   max ${f(Math.max(...samples))} ms`;
+  const p = (n: number) => f(percentile(samples, n));
+  return `${label.padEnd(34)} p50 ${p(50)} ms   p95 ${p(95)} ms   p99 ${p(99)} ms   max ${f(Math.max(...samples))} ms`;
+}
+
+/** The whole seeded appliance: the tree, a run and an activity row per task, AUDIT_ROWS audit rows. */
+async function seedAppliance(kernel: Kernel): Promise<void> {
+  await completeSetup(kernel.orm.em, {
+    organizationName: 'Bench MSP',
+    email: 'operator@example.com',
+    password: PASSWORD,
+  });
+  const em = kernel.orm.em.fork();
+  const root = await em.findOneOrFail(Organization, { kind: 'root' });
+  await seedPortalTree(em, root, SIZE);
+  const orgs: IOrganization[] = [root, ...(await em.find(Organization, { kind: { $ne: 'customer' } }))];
+  const now = new Date();
+  await seedRuns(em, now);
+  const activities = ['Sign-in', 'User added', 'Settings changed', 'Account accessed'];
+  for (let i = 0; i < AUDIT_ROWS; i += 2000) {
+    const batch = [];
+    for (let j = i; j < Math.min(AUDIT_ROWS, i + 2000); j++) {
+      batch.push({
+        at: new Date(now.getTime() - j * 60_000),
+        organization: (orgs[j % orgs.length] as IOrganization).id,
+        activity: activities[j % activities.length] as string,
+        status: j % 11 === 0 ? 'failed' : 'completed',
+        account: `user${j}@example.com`,
+        performedBy: `admin${j % 40}@example.com`,
+        ip: '192.0.2.10',
+        description: `Signed in with Chrome from 192.0.2.10, entry ${j}, "quoted", with a comma`,
+      });
+    }
+    await em.insertMany(AuditEvent, batch as never);
+  }
+}
+
+/**
+ * BENCH_PORTAL_DATA names a data folder kept between runs (seeded by the first, reused by the
+ * next, for profiling one page after another); without it a temporary folder is seeded and removed.
+ */
+function dataFolder(): { path: string; remove(): void } {
+  const kept = process.env.BENCH_PORTAL_DATA;
+  if (!kept) return tempDir('holdfast-bench-');
+  mkdirSync(kept, { recursive: true });
+  return { path: kept, remove: () => {} };
 }
 
 export async function benchPortal(): Promise<void> {
-  const dir = tempDir('holdfast-bench-');
+  const dir = dataFolder();
   const config = loadConfig({ env: { HOLDFAST_DATA_DIR: dir.path, HOLDFAST_LOG_LEVEL: 'silent' } });
   const kernel = await openKernel(config, createLogger('silent'));
   try {
-    await completeSetup(kernel.orm.em, {
-      organizationName: 'Bench MSP',
-      email: 'operator@example.com',
-      password: PASSWORD,
-    });
+    if (!(await isSetupComplete(kernel.orm.em.fork()))) await seedAppliance(kernel);
     kernel.deps.setupState.complete = true;
     const em = kernel.orm.em.fork();
     const root = await em.findOneOrFail(Organization, { kind: 'root' });
-    const tree = await seedPortalTree(em, root, SIZE);
-    const orgs: IOrganization[] = [root, ...(await em.find(Organization, { kind: { $ne: 'customer' } }))];
-    const accounts = tree.distributors.length + tree.partners.length + tree.customers.length;
-    const now = new Date();
-    await seedRuns(em, now);
-    const activities = ['Sign-in', 'User added', 'Settings changed', 'Account accessed'];
-    for (let i = 0; i < AUDIT_ROWS; i += 2000) {
-      const batch = [];
-      for (let j = i; j < Math.min(AUDIT_ROWS, i + 2000); j++) {
-        batch.push({
-          at: new Date(now.getTime() - j * 60_000),
-          organization: (orgs[j % orgs.length] as IOrganization).id,
-          activity: activities[j % activities.length] as string,
-          status: j % 11 === 0 ? 'failed' : 'completed',
-          account: `user${j}@example.com`,
-          performedBy: `admin${j % 40}@example.com`,
-          ip: '192.0.2.10',
-          description: `Signed in with Chrome from 192.0.2.10, entry ${j}, "quoted", with a comma`,
-        });
-      }
-      await em.insertMany(AuditEvent, batch as never);
-    }
-
+    const accounts = await em.count(Organization, { kind: { $ne: 'root' } });
     const app = createApp(kernel.deps);
     const login = await app.request('/login', {
       method: 'POST',
@@ -188,7 +207,8 @@ export async function benchPortal(): Promise<void> {
         [],
         'all',
       )) as { id: string }[];
-    const customerCookie = await openAccount(app, failing[0]?.id ?? (tree.customers[0] as string));
+    if (!failing[0]) throw new Error('the seeded tree has no failing entity');
+    const customerCookie = await openAccount(app, failing[0].id);
     const time = async (path: string) => {
       const samples: number[] = [];
       await (await app.request(path, { headers: { cookie } })).arrayBuffer(); // warm-up
@@ -212,7 +232,12 @@ export async function benchPortal(): Promise<void> {
       ['GET /activity', '/activity', cookie],
       ['GET /activity/security-audit', '/activity/security-audit', cookie],
     ];
-    for (const [label, path, who] of daily) console.log(concurrentRow(label, await concurrent(app, path, who)));
+    const pages = process.env.BENCH_PORTAL_PAGES?.split(',');
+    for (const [label, path, who] of daily) {
+      if (pages && !pages.includes(path)) continue;
+      console.log(concurrentRow(label, await concurrent(app, path, who)));
+    }
+    if (pages) return;
     console.log(`One user at a time, ${RUNS} runs each:`);
     console.log(row('GET /portal (direct children)', await time('/portal'), 'ms'));
     console.log(row('GET /portal?all=1&q=customer-7 (search)', await time('/portal?all=1&q=customer-7'), 'ms'));
