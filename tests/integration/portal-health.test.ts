@@ -234,6 +234,7 @@ describe('accounts list', () => {
       stored: (e) => rolled(e).stored,
       entities: (e) => rolled(e).protected,
       last_backup: (e) => rolled(e).lastRun,
+      accounts: (e) => customersUnder(e as unknown as IOrganization).length,
       created: () => 0,
     };
     for (const sort of Object.keys(ACCOUNT_SORTS) as AccountSort[]) {
