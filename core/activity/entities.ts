@@ -40,6 +40,14 @@ export const ActivityEvent = defineEntity({
     items: p.integer().nullable(),
     summary: p.string().length(2000),
   },
-  indexes: [{ properties: ['organization', 'at'] }, { properties: ['at'] }],
+  indexes: [
+    { properties: ['organization', 'at'] },
+    { properties: ['at'] },
+    // The filters' choices (the activities, services and statuses rows hold) are read a value at
+    // a time from these (core/event-log.ts), not by reading every row.
+    { properties: ['activity', 'organization'] },
+    { properties: ['service', 'organization'] },
+    { properties: ['status', 'organization'] },
+  ],
 });
 export type IActivityEvent = InferEntity<typeof ActivityEvent>;
