@@ -42,12 +42,14 @@ export async function eventLogPage<T extends object>(
   page: number,
   pageSize: number,
 ): Promise<{ rows: T[]; total: number }> {
-  const [rows, total] = await em.findAndCount(entity, where as never, {
+  const rows = await em.find(entity, where as never, {
     orderBy: { at: 'desc', id: 'desc' } as never,
     limit: pageSize,
     offset: (Math.max(1, page) - 1) * pageSize,
     populate: ['organization'] as never,
   });
+  // Counted apart: findAndCount would join the organizations it populates into the count too.
+  const total = await em.count(entity, where as never);
   return { rows: rows as T[], total };
 }
 
