@@ -230,12 +230,12 @@ export async function backupStatusCounts(
   em: EntityManager,
   where: FilterQuery<IOrganization>,
 ): Promise<Record<BackupStatus, number>> {
-  const ids = idSubquery(em, where);
-  // A customer holds no accounts: its own row is its status, no roll-up needed.
+  // A customer holds no accounts: its own row is its status, no roll-up needed. The ids come
+  // from the index on (path, kind, id) alone; only their health rows are read.
+  const ids = idSubquery(em, { $and: [where, { kind: 'customer' }] } as FilterQuery<IOrganization>);
   const sql = `select coalesce(${WORST_SQL}, 0) as worst, count(*) as n
-    from organizations o
-    left join account_health h on h.organization_id = o.id
-    where o.kind = 'customer' and o.id in (${ids.sql})
+    from (${ids.sql}) c
+    left join account_health h on h.organization_id = c.id
     group by coalesce(${WORST_SQL}, 0)`;
   const raw = (await em.getConnection().execute(sql, ids.params, 'all')) as {
     worst: number | string;
