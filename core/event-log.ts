@@ -66,7 +66,7 @@ export function allEventLogRows<T extends { at: Date; id: number }>(
  * The distinct values of each column among the rows `where` selects: a filter offers only what
  * some row holds, never a choice that can only lead to an empty table. `everywhere`: `where`
  * selects every row of an organization (reachesEveryOrganization), so each value is found by a
- * seek in the (column, organization) index instead of reading every row of the log.
+ * seek in the (column, at) index instead of reading every row of the log.
  */
 export async function presentValues<T extends object, K extends string>(
   em: EntityManager,
@@ -92,7 +92,7 @@ export async function presentValues<T extends object, K extends string>(
 /**
  * The values of `column` held by rows of some organization, one index seek per value: each next
  * value is the smallest above the last (a "loose index scan"), kept when a row of it has an
- * organization.
+ * organization (rows without one are few: the appliance's own, like a sign-in of an unknown email).
  */
 async function distinctBySeeks<T extends object>(
   em: EntityManager,

@@ -44,10 +44,11 @@ export const ActivityEvent = defineEntity({
     { properties: ['organization', 'at'] },
     { properties: ['at'] },
     // The filters' choices (the activities, services and statuses rows hold) are read a value at
-    // a time from these (core/event-log.ts), not by reading every row.
-    { properties: ['activity', 'organization'] },
-    { properties: ['service', 'organization'] },
-    { properties: ['status', 'organization'] },
+    // a time from these (core/event-log.ts), not by reading every row; a page filtered by one reads
+    // its newest rows in order.
+    { properties: ['activity', 'at'] },
+    { properties: ['service', 'at'] },
+    { properties: ['status', 'at'] },
   ],
 });
 export type IActivityEvent = InferEntity<typeof ActivityEvent>;

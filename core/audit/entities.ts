@@ -28,9 +28,10 @@ export const AuditEvent = defineEntity({
     { properties: ['organization', 'at'] },
     { properties: ['at'] },
     // The filters' choices (the activities and statuses entries hold) are read a value at a time
-    // from these (core/event-log.ts), not by reading every entry.
-    { properties: ['activity', 'organization'] },
-    { properties: ['status', 'organization'] },
+    // from these (core/event-log.ts), not by reading every entry; a page filtered by one reads its
+    // newest entries in order.
+    { properties: ['activity', 'at'] },
+    { properties: ['status', 'at'] },
   ],
 });
 export type IAuditEvent = InferEntity<typeof AuditEvent>;
