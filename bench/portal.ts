@@ -3,10 +3,11 @@
 // jobs, System Activity rows and audit entries): Accounts (tiles and health columns), a customer's
 // Homepage, Jobs, System Activity and Security Audit, each under BENCH_PORTAL_USERS (20)
 // concurrent signed-in users as in-process requests through the whole app (server-side time, no
-// network), p50/p95; then the accounts table's variants and the CSV export of every audit row
+// network), p50/p95/p99 and CPU time per request; then the accounts table's variants and the CSV export of every audit row
 // against the bare query that feeds it (baseline: iterating `allAuditRows` without formatting).
 
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Hono } from 'hono';
 import { loadConfig } from '../config/load.ts';
@@ -116,9 +117,14 @@ async function openAccount(app: Hono<AppEnv>, accountId: string): Promise<string
 }
 
 /** USERS users requesting `path` ROUNDS times each, all at once: every request's time. */
-async function concurrent(app: Hono<AppEnv>, path: string, cookie: string): Promise<number[]> {
+async function concurrent(
+  app: Hono<AppEnv>,
+  path: string,
+  cookie: string,
+): Promise<{ samples: number[]; cpuPerRequest: number }> {
   await (await app.request(path, { headers: { cookie } })).arrayBuffer(); // warm-up
   const samples: number[] = [];
+  const cpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: USERS }, async () => {
       for (let i = 0; i < ROUNDS; i++) {
@@ -130,13 +136,19 @@ async function concurrent(app: Hono<AppEnv>, path: string, cookie: string): Prom
       }
     }),
   );
-  return samples;
+  const used = process.cpuUsage(cpu);
+  return { samples, cpuPerRequest: (used.user + used.system) / 1000 / samples.length };
 }
 
-function concurrentRow(label: string, samples: number[]): string {
-  const f = (n: number) => n.toFixed(1).padStart(8);
-  const p = (n: number) => f(percentile(samples, n));
-  return `${label.padEnd(34)} p50 ${p(50)} ms   p95 ${p(95)} ms   p99 ${p(99)} ms   max ${f(Math.max(...samples))} ms`;
+/**
+ * Percentiles of the requests' times and the process's CPU time per request: requests share one
+ * thread, so a p95 under 20 users is about 20 × the CPU a request takes when the process has a
+ * core to itself, and more when other work on the machine takes the cores (see the load average).
+ */
+function concurrentRow(label: string, run: { samples: number[]; cpuPerRequest: number }): string {
+  const f = (n: number) => n.toFixed(1).padStart(7);
+  const p = (n: number) => f(percentile(run.samples, n));
+  return `${label.padEnd(30)} p50 ${p(50)}  p95 ${p(95)}  p99 ${p(99)}  max ${f(Math.max(...run.samples))}  CPU/request ${f(run.cpuPerRequest)} ms`;
 }
 
 /** The whole seeded appliance: the tree, a run and an activity row per task, AUDIT_ROWS audit rows. */
@@ -224,7 +236,10 @@ export async function benchPortal(): Promise<void> {
     console.log(
       `\nPortal and daily pages: ${accounts} accounts (${SIZE.distributors} distributors, ${SIZE.partners} partners), ${SIZE.tasks} tasks, ${AUDIT_ROWS} audit rows; in-process requests`,
     );
-    console.log(`${USERS} concurrent users, ${ROUNDS} requests each per page (server-side ms):`);
+    const load = loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
+    console.log(`${USERS} concurrent users, ${ROUNDS} requests each per page (server-side ms; load average ${load}):`);
     const daily: [string, string, string][] = [
       ['GET /portal (tiles + accounts)', '/portal', cookie],
       ['GET / (a customer homepage)', '/', customerCookie],
