@@ -3,21 +3,23 @@
 // jobs, System Activity rows and audit entries): Accounts (tiles and health columns), a customer's
 // Homepage, Jobs, System Activity and Security Audit, each under BENCH_PORTAL_USERS (20)
 // concurrent signed-in users as in-process requests through the whole app (server-side time, no
-// network), p50/p95; then the accounts table's variants and the CSV export of every audit row
+// network), p50/p95/p99 and CPU time per request; then the accounts table's variants and the CSV export of every audit row
 // against the bare query that feeds it (baseline: iterating `allAuditRows` without formatting).
 
+import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Hono } from 'hono';
 import { loadConfig } from '../config/load.ts';
 import { principalForUser } from '../core/access/principal.ts';
 import { ActivityEvent } from '../core/activity/entities.ts';
 import { createApp } from '../core/app.ts';
-import { openKernel } from '../core/appliance.ts';
+import { type Kernel, openKernel } from '../core/appliance.ts';
 import { allAuditRows } from '../core/audit/audit-service.ts';
 import { AuditEvent } from '../core/audit/entities.ts';
 import type { AppEnv } from '../core/http/env.ts';
 import { type IOrganization, Organization, User } from '../core/identity/entities.ts';
-import { completeSetup } from '../core/identity/setup-service.ts';
+import { completeSetup, isSetupComplete } from '../core/identity/setup-service.ts';
 import { Job } from '../core/jobs/entities.ts';
 import { createLogger } from '../core/logging.ts';
 import { BackupTask } from '../core/tasks/entities.ts';
@@ -115,9 +117,14 @@ async function openAccount(app: Hono<AppEnv>, accountId: string): Promise<string
 }
 
 /** USERS users requesting `path` ROUNDS times each, all at once: every request's time. */
-async function concurrent(app: Hono<AppEnv>, path: string, cookie: string): Promise<number[]> {
+async function concurrent(
+  app: Hono<AppEnv>,
+  path: string,
+  cookie: string,
+): Promise<{ samples: number[]; cpuPerRequest: number }> {
   await (await app.request(path, { headers: { cookie } })).arrayBuffer(); // warm-up
   const samples: number[] = [];
+  const cpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: USERS }, async () => {
       for (let i = 0; i < ROUNDS; i++) {
@@ -129,50 +136,74 @@ async function concurrent(app: Hono<AppEnv>, path: string, cookie: string): Prom
       }
     }),
   );
-  return samples;
+  const used = process.cpuUsage(cpu);
+  return { samples, cpuPerRequest: (used.user + used.system) / 1000 / samples.length };
 }
 
-function concurrentRow(label: string, samples: number[]): string {
-  const f = (n: number) => n.toFixed(1).padStart(8);
-  return `${label.padEnd(34)} p50 ${f(percentile(samples, 50))} ms   p95 ${f(percentile(samples, 95))} ms   max ${f(Math.max(...samples))} ms`;
+/**
+ * Percentiles of the requests' times and the process's CPU time per request: requests share one
+ * thread, so a p95 under 20 users is about 20 × the CPU a request takes when the process has a
+ * core to itself, and more when other work on the machine takes the cores (see the load average).
+ */
+function concurrentRow(label: string, run: { samples: number[]; cpuPerRequest: number }): string {
+  const f = (n: number) => n.toFixed(1).padStart(7);
+  const p = (n: number) => f(percentile(run.samples, n));
+  return `${label.padEnd(30)} p50 ${p(50)}  p95 ${p(95)}  p99 ${p(99)}  max ${f(Math.max(...run.samples))}  CPU/request ${f(run.cpuPerRequest)} ms`;
+}
+
+/** The whole seeded appliance: the tree, a run and an activity row per task, AUDIT_ROWS audit rows. */
+async function seedAppliance(kernel: Kernel): Promise<void> {
+  await completeSetup(kernel.orm.em, {
+    organizationName: 'Bench MSP',
+    email: 'operator@example.com',
+    password: PASSWORD,
+  });
+  const em = kernel.orm.em.fork();
+  const root = await em.findOneOrFail(Organization, { kind: 'root' });
+  await seedPortalTree(em, root, SIZE);
+  const orgs: IOrganization[] = [root, ...(await em.find(Organization, { kind: { $ne: 'customer' } }))];
+  const now = new Date();
+  await seedRuns(em, now);
+  const activities = ['Sign-in', 'User added', 'Settings changed', 'Account accessed'];
+  for (let i = 0; i < AUDIT_ROWS; i += 2000) {
+    const batch = [];
+    for (let j = i; j < Math.min(AUDIT_ROWS, i + 2000); j++) {
+      batch.push({
+        at: new Date(now.getTime() - j * 60_000),
+        organization: (orgs[j % orgs.length] as IOrganization).id,
+        activity: activities[j % activities.length] as string,
+        status: j % 11 === 0 ? 'failed' : 'completed',
+        account: `user${j}@example.com`,
+        performedBy: `admin${j % 40}@example.com`,
+        ip: '192.0.2.10',
+        description: `Signed in with Chrome from 192.0.2.10, entry ${j}, "quoted", with a comma`,
+      });
+    }
+    await em.insertMany(AuditEvent, batch as never);
+  }
+}
+
+/**
+ * BENCH_PORTAL_DATA names a data folder kept between runs (seeded by the first, reused by the
+ * next, for profiling one page after another); without it a temporary folder is seeded and removed.
+ */
+function dataFolder(): { path: string; remove(): void } {
+  const kept = process.env.BENCH_PORTAL_DATA;
+  if (!kept) return tempDir('holdfast-bench-');
+  mkdirSync(kept, { recursive: true });
+  return { path: kept, remove: () => {} };
 }
 
 export async function benchPortal(): Promise<void> {
-  const dir = tempDir('holdfast-bench-');
+  const dir = dataFolder();
   const config = loadConfig({ env: { HOLDFAST_DATA_DIR: dir.path, HOLDFAST_LOG_LEVEL: 'silent' } });
   const kernel = await openKernel(config, createLogger('silent'));
   try {
-    await completeSetup(kernel.orm.em, {
-      organizationName: 'Bench MSP',
-      email: 'operator@example.com',
-      password: PASSWORD,
-    });
+    if (!(await isSetupComplete(kernel.orm.em.fork()))) await seedAppliance(kernel);
     kernel.deps.setupState.complete = true;
     const em = kernel.orm.em.fork();
     const root = await em.findOneOrFail(Organization, { kind: 'root' });
-    const tree = await seedPortalTree(em, root, SIZE);
-    const orgs: IOrganization[] = [root, ...(await em.find(Organization, { kind: { $ne: 'customer' } }))];
-    const accounts = tree.distributors.length + tree.partners.length + tree.customers.length;
-    const now = new Date();
-    await seedRuns(em, now);
-    const activities = ['Sign-in', 'User added', 'Settings changed', 'Account accessed'];
-    for (let i = 0; i < AUDIT_ROWS; i += 2000) {
-      const batch = [];
-      for (let j = i; j < Math.min(AUDIT_ROWS, i + 2000); j++) {
-        batch.push({
-          at: new Date(now.getTime() - j * 60_000),
-          organization: (orgs[j % orgs.length] as IOrganization).id,
-          activity: activities[j % activities.length] as string,
-          status: j % 11 === 0 ? 'failed' : 'completed',
-          account: `user${j}@example.com`,
-          performedBy: `admin${j % 40}@example.com`,
-          ip: '192.0.2.10',
-          description: `Signed in with Chrome from 192.0.2.10, entry ${j}, "quoted", with a comma`,
-        });
-      }
-      await em.insertMany(AuditEvent, batch as never);
-    }
-
+    const accounts = await em.count(Organization, { kind: { $ne: 'root' } });
     const app = createApp(kernel.deps);
     const login = await app.request('/login', {
       method: 'POST',
@@ -188,7 +219,8 @@ export async function benchPortal(): Promise<void> {
         [],
         'all',
       )) as { id: string }[];
-    const customerCookie = await openAccount(app, failing[0]?.id ?? (tree.customers[0] as string));
+    if (!failing[0]) throw new Error('the seeded tree has no failing entity');
+    const customerCookie = await openAccount(app, failing[0].id);
     const time = async (path: string) => {
       const samples: number[] = [];
       await (await app.request(path, { headers: { cookie } })).arrayBuffer(); // warm-up
@@ -204,7 +236,10 @@ export async function benchPortal(): Promise<void> {
     console.log(
       `\nPortal and daily pages: ${accounts} accounts (${SIZE.distributors} distributors, ${SIZE.partners} partners), ${SIZE.tasks} tasks, ${AUDIT_ROWS} audit rows; in-process requests`,
     );
-    console.log(`${USERS} concurrent users, ${ROUNDS} requests each per page (server-side ms):`);
+    const load = loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
+    console.log(`${USERS} concurrent users, ${ROUNDS} requests each per page (server-side ms; load average ${load}):`);
     const daily: [string, string, string][] = [
       ['GET /portal (tiles + accounts)', '/portal', cookie],
       ['GET / (a customer homepage)', '/', customerCookie],
@@ -212,7 +247,12 @@ export async function benchPortal(): Promise<void> {
       ['GET /activity', '/activity', cookie],
       ['GET /activity/security-audit', '/activity/security-audit', cookie],
     ];
-    for (const [label, path, who] of daily) console.log(concurrentRow(label, await concurrent(app, path, who)));
+    const pages = process.env.BENCH_PORTAL_PAGES?.split(',');
+    for (const [label, path, who] of daily) {
+      if (pages && !pages.includes(path)) continue;
+      console.log(concurrentRow(label, await concurrent(app, path, who)));
+    }
+    if (pages) return;
     console.log(`One user at a time, ${RUNS} runs each:`);
     console.log(row('GET /portal (direct children)', await time('/portal'), 'ms'));
     console.log(row('GET /portal?all=1&q=customer-7 (search)', await time('/portal?all=1&q=customer-7'), 'ms'));

@@ -7,7 +7,7 @@
 import { isRaw, JsonProperty, type Raw, Utils } from '@mikro-orm/core';
 import { SqlitePlatform } from '@mikro-orm/sql';
 import { SqliteConnection, SqliteDriver } from '@mikro-orm/sqlite';
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { CompiledQuery } from 'kysely';
 import { FOLD_FUNCTION, foldText } from '../core/db/fold.ts';
 
@@ -94,14 +94,42 @@ interface Internals {
   getClient(): { executeQuery(query: CompiledQuery, options?: unknown): Promise<unknown> };
 }
 
+const MAX_CACHED_STATEMENTS = 500;
+
+/**
+ * Kysely prepares every statement it runs again; preparing cost more than running most of a
+ * page's queries. Statements are kept by their SQL (values are bound, so the text repeats) and
+ * reused unless an open iterator (a streamed export) still holds one; the least recently used
+ * go past a bound. SQLite re-prepares a kept statement itself when the schema changes.
+ */
+function reusePreparedStatements(database: Database): void {
+  const prepare = database.prepare.bind(database);
+  const cache = new Map<string, Statement>();
+  database.prepare = ((sql: string) => {
+    const kept = cache.get(sql);
+    if (kept && !kept.busy) {
+      cache.delete(sql);
+      cache.set(sql, kept);
+      return kept;
+    }
+    const fresh = prepare(sql);
+    if (!kept) {
+      if (cache.size >= MAX_CACHED_STATEMENTS) cache.delete(cache.keys().next().value as string);
+      cache.set(sql, fresh);
+    }
+    return fresh;
+  }) as Database['prepare'];
+}
+
 class BindingSqliteConnection extends SqliteConnection {
   /** Every new database handle gets the fold function the "contains" searches call. */
   override createKyselyDialect(options: Parameters<SqliteConnection['createKyselyDialect']>[0]) {
     const dialect = super.createKyselyDialect(options);
-    const { database } = this as unknown as { database: { function: Database['function'] } };
+    const { database } = this as unknown as { database: Database };
     database.function(FOLD_FUNCTION, { deterministic: true }, (value: unknown) =>
       value === null || value === undefined ? null : foldText(String(value)),
     );
+    reusePreparedStatements(database);
     return dialect;
   }
 

@@ -4,7 +4,7 @@
 // in keyset batches (db/newest-first.ts). Each log adds its own filters to the `where`.
 import type { EntityManager, EntityName, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import { type Principal, reachableFilter } from './access/principal.ts';
+import { type Principal, reachableFilter, reachesEveryOrganization } from './access/principal.ts';
 import { newestFirst } from './db/newest-first.ts';
 import type { IOrganization } from './identity/entities.ts';
 
@@ -22,8 +22,11 @@ export function eventLogWhere(
   within: IOrganization,
   filters: EventLogFilters,
 ): Record<string, unknown> {
-  const where: Record<string, unknown> = { organization: reachableFilter(principal, within) };
-  if (filters.organizationId) where.organization = { $and: [where.organization, { id: filters.organizationId }] };
+  const reach = reachableFilter(principal, within);
+  // Every row of an organization is in reach: no join with the organizations to check each row's.
+  const everywhere = !filters.organizationId && reachesEveryOrganization(principal, within);
+  const where: Record<string, unknown> = { organization: everywhere ? { $ne: null } : reach };
+  if (filters.organizationId) where.organization = { $and: [reach, { id: filters.organizationId }] };
   const at: Record<string, Date> = {};
   if (filters.from) at.$gte = filters.from;
   if (filters.to) at.$lt = filters.to;
@@ -39,12 +42,14 @@ export async function eventLogPage<T extends object>(
   page: number,
   pageSize: number,
 ): Promise<{ rows: T[]; total: number }> {
-  const [rows, total] = await em.findAndCount(entity, where as never, {
+  const rows = await em.find(entity, where as never, {
     orderBy: { at: 'desc', id: 'desc' } as never,
     limit: pageSize,
     offset: (Math.max(1, page) - 1) * pageSize,
     populate: ['organization'] as never,
   });
+  // Counted apart: findAndCount would join the organizations it populates into the count too.
+  const total = await em.count(entity, where as never);
   return { rows: rows as T[], total };
 }
 
@@ -59,22 +64,57 @@ export function allEventLogRows<T extends { at: Date; id: number }>(
 
 /**
  * The distinct values of each column among the rows `where` selects: a filter offers only what
- * some row holds, never a choice that can only lead to an empty table.
+ * some row holds, never a choice that can only lead to an empty table. `everywhere`: `where`
+ * selects every row of an organization (reachesEveryOrganization), so each value is found by a
+ * seek in the (column, at) index instead of reading every row of the log.
  */
 export async function presentValues<T extends object, K extends string>(
   em: EntityManager,
   entity: EntityName<T>,
   where: FilterQuery<T>,
   columns: readonly K[],
+  everywhere = false,
 ): Promise<Record<K, Set<string>>> {
   const out = {} as Record<K, Set<string>>;
   for (const column of columns) {
-    const rows = (await (em as SqlEntityManager)
-      .createQueryBuilder(entity, 'r')
-      .select(`r.${column}` as never, true)
-      .where(where as never)
-      .execute('all')) as Record<string, unknown>[];
+    const rows = everywhere
+      ? await distinctBySeeks(em, entity, column)
+      : ((await (em as SqlEntityManager)
+          .createQueryBuilder(entity, 'r')
+          .select(`r.${column}` as never, true)
+          .where(where as never)
+          .execute('all')) as Record<string, unknown>[]);
     out[column] = new Set(rows.map((r) => r[column]).filter((v): v is string => typeof v === 'string'));
   }
   return out;
+}
+
+/**
+ * The values of `column` held by rows of some organization, one index seek per value: each next
+ * value is the smallest above the last (a "loose index scan"), kept when a row of it has an
+ * organization (rows without one are few: the appliance's own, like a sign-in of an unknown email).
+ */
+async function distinctBySeeks<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  column: string,
+): Promise<Record<string, unknown>[]> {
+  const meta = em.getMetadata().find(entity);
+  const table = meta?.tableName;
+  const properties = (meta?.properties ?? {}) as Record<string, { fieldNames: string[] } | undefined>;
+  const field = properties[column]?.fieldNames[0];
+  const organization = properties.organization?.fieldNames[0];
+  if (!table || !field || !organization) throw new Error(`no column ${column} or organization on ${String(entity)}`);
+  return (await em.getConnection().execute(
+    `with recursive v(value) as (
+       select min(\`${field}\`) from \`${table}\`
+       union all
+       select (select min(\`${field}\`) from \`${table}\` where \`${field}\` > v.value) from v where v.value is not null
+     )
+     select value as \`${column}\` from v
+     where value is not null
+       and exists (select 1 from \`${table}\` where \`${field}\` = v.value and \`${organization}\` is not null)`,
+    [],
+    'all',
+  )) as Record<string, unknown>[];
 }

@@ -6,7 +6,7 @@ import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { NotFoundError } from '../errors.ts';
 import { type IOrganization, type IUser, Organization } from '../identity/entities.ts';
 import { PERMISSIONS, type Permission } from '../identity/permissions.ts';
-import { likeSafePath } from '../tenancy/organizations.ts';
+import { likeSafePath, pathsUnder } from '../tenancy/organizations.ts';
 import type { Grant } from './grants.ts';
 
 export interface Principal {
@@ -79,10 +79,19 @@ export function canReach(principal: Principal, org: IOrganization): boolean {
   return principal.accessible.some((id) => org.path.includes(`/${id}/`));
 }
 
+/**
+ * Whether the principal reaches every organization there is inside `within` (an unrestricted user
+ * of the root working at the root): a log's rows then need no organization filter at all.
+ */
+export function reachesEveryOrganization(principal: Principal, within?: IOrganization): boolean {
+  const base = within?.path.startsWith(principal.home.path) ? within : principal.home;
+  return principal.accessible === 'all' && base.kind === 'root';
+}
+
 /** Filter for every organization the principal may reach (optionally only inside `within`). */
 export function reachableFilter(principal: Principal, within?: IOrganization): FilterQuery<IOrganization> {
   const base = within?.path.startsWith(principal.home.path) ? within : principal.home;
-  const subtree: FilterQuery<IOrganization> = { path: { $like: `${likeSafePath(base.path)}%` } };
+  const subtree: FilterQuery<IOrganization> = { path: pathsUnder(base.path) };
   if (principal.accessible === 'all' || base.id !== principal.home.id) {
     if (base.id !== principal.home.id && !canReach(principal, base)) return { id: null };
     return subtree;

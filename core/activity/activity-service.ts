@@ -6,8 +6,7 @@
 
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
-import type { Principal } from '../access/principal.ts';
-import { reachableFilter } from '../access/principal.ts';
+import { type Principal, reachableFilter, reachesEveryOrganization } from '../access/principal.ts';
 import { containsText } from '../db/text-search.ts';
 import { allEventLogRows, eventLogPage, eventLogWhere, presentValues } from '../event-log.ts';
 import type { IOrganization } from '../identity/entities.ts';
@@ -225,7 +224,9 @@ function filterFor(principal: Principal, within: IOrganization, filters: Activit
 
 /** The activities, services and statuses the reader's rows hold (what the filters offer). */
 export function activityFacets(em: EntityManager, principal: Principal, within: IOrganization) {
-  return presentValues(em, ActivityEvent, filterFor(principal, within, {}), ['activity', 'service', 'status'] as const);
+  const where = filterFor(principal, within, {});
+  const columns = ['activity', 'service', 'status'] as const;
+  return presentValues(em, ActivityEvent, where, columns, reachesEveryOrganization(principal, within));
 }
 
 export async function queryActivity(

@@ -40,6 +40,15 @@ export const ActivityEvent = defineEntity({
     items: p.integer().nullable(),
     summary: p.string().length(2000),
   },
-  indexes: [{ properties: ['organization', 'at'] }, { properties: ['at'] }],
+  indexes: [
+    { properties: ['organization', 'at'] },
+    { properties: ['at'] },
+    // The filters' choices (the activities, services and statuses rows hold) are read a value at
+    // a time from these (core/event-log.ts), not by reading every row; a page filtered by one reads
+    // its newest rows in order.
+    { properties: ['activity', 'at'] },
+    { properties: ['service', 'at'] },
+    { properties: ['status', 'at'] },
+  ],
 });
 export type IActivityEvent = InferEntity<typeof ActivityEvent>;

@@ -3,7 +3,7 @@
 // may reach, and the CSV export is built from the very same query as the page.
 
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
-import type { Principal } from '../access/principal.ts';
+import { type Principal, reachesEveryOrganization } from '../access/principal.ts';
 import { containsText } from '../db/text-search.ts';
 import { allEventLogRows, eventLogPage, eventLogWhere, presentValues } from '../event-log.ts';
 import type { IOrganization } from '../identity/entities.ts';
@@ -113,7 +113,14 @@ function filterFor(principal: Principal, within: IOrganization, filters: AuditFi
 
 /** The activities and statuses the reader's entries hold (what the filters offer). */
 export function auditFacets(em: EntityManager, principal: Principal, within: IOrganization) {
-  return presentValues(em, AuditEvent, filterFor(principal, within, {}), ['activity', 'status'] as const);
+  const where = filterFor(principal, within, {});
+  return presentValues(
+    em,
+    AuditEvent,
+    where,
+    ['activity', 'status'] as const,
+    reachesEveryOrganization(principal, within),
+  );
 }
 
 export async function queryAudit(

@@ -2,9 +2,10 @@
 // HttpOnly cookie set with the redirect and cleared by the first full page that shows it, so a
 // reload does not repeat it and nothing in the URL can put words on a page.
 import type { Context, MiddlewareHandler } from 'hono';
-import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie';
+import { deleteCookie, setSignedCookie } from 'hono/cookie';
 import { isHttps } from './client.ts';
 import type { AppDeps, AppEnv } from './env.ts';
+import { readSignedCookie } from './signed-cookie.ts';
 
 const FLASH_COOKIE = 'holdfast_flash';
 /** Long enough for the redirect that follows; a banner never waits for a later visit. */
@@ -38,7 +39,7 @@ export async function redirectWithFlash(
 /** Reads a pending banner (signature checked) for renderPage to show and clear. */
 export function readFlash(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const value = await getSignedCookie(c, deps.cookieSecret, FLASH_COOKIE);
+    const value = readSignedCookie(c, deps.cookieSecret, FLASH_COOKIE);
     c.set('flash', typeof value === 'string' && value ? parsed(value) : undefined);
     await next();
   };

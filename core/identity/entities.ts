@@ -50,6 +50,8 @@ export const Organization = defineEntity({
       .onCreate(() => new Date())
       .onUpdate(() => new Date()),
   },
+  // A subtree's accounts read from the index alone (the portal's roll-up and tiles, core/tenancy/account-health.ts).
+  indexes: [{ properties: ['path', 'kind', 'id'] }],
 });
 export type IOrganization = InferEntity<typeof Organization>;
 

@@ -4,15 +4,22 @@ import type { EntityManager } from '@mikro-orm/core';
 import { ValidationError } from '../errors.ts';
 import type { IUser } from './entities.ts';
 
+/** Zones found known (every page asks for the reader's); Intl accepts any letter case, so bounded. */
+const known = new Set<string>();
+const MAX_KNOWN = 4096;
+
 /** True when Intl knows the IANA zone (and it fits the column). */
 export function isKnownTimeZone(zone: string): boolean {
   if (!zone || zone.length > 64) return false;
+  if (known.has(zone)) return true;
   try {
     new Intl.DateTimeFormat('en-GB', { timeZone: zone });
-    return true;
   } catch {
     return false;
   }
+  if (known.size >= MAX_KNOWN) known.clear();
+  known.add(zone);
+  return true;
 }
 
 /** Every zone the runtime knows, UTC first, for the choice on the profile page. */

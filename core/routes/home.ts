@@ -8,7 +8,7 @@ import { organizationOf, principalOf, requireUser } from '../http/middleware.ts'
 import { renderPage } from '../http/page.ts';
 import { servicePlugin, servicePlugins } from '../plugins/registry.ts';
 import { ENTITY_STATUSES } from '../tasks/entities.ts';
-import { ENTITY_STATUS_LABELS, entityCountsByTask, lastBackupOf, nextRunOf } from '../tasks/task-overview.ts';
+import { ENTITY_STATUS_LABELS, entityCountsByTask, lastBackupsByTask, nextRunOf } from '../tasks/task-overview.ts';
 import { listDeletedTasks, listTasks } from '../tasks/tasks-service.ts';
 import { statusView } from './tasks.ts';
 
@@ -19,10 +19,9 @@ export function homeRoutes(deps: AppDeps): Hono<AppEnv> {
     const organization = organizationOf(c);
     const now = deps.now();
     const tasks = await listTasks(em, organization);
-    const counts = await entityCountsByTask(
-      em,
-      tasks.map((t) => t.id),
-    );
+    const taskIds = tasks.map((t) => t.id);
+    const counts = await entityCountsByTask(em, taskIds);
+    const lastBackups = await lastBackupsByTask(em, taskIds);
     const rows = [];
     for (const task of tasks) {
       const byStatus = counts.get(task.id);
@@ -36,7 +35,7 @@ export function homeRoutes(deps: AppDeps): Hono<AppEnv> {
           ...statusView(s),
           count: byStatus?.[s] ?? 0,
         })),
-        lastBackup: await lastBackupOf(em, task),
+        lastBackup: lastBackups.get(task.id) ?? null,
         nextRun: nextRunOf(task, now),
       });
     }

@@ -63,6 +63,25 @@ export async function entityCountsByTask(
   return out;
 }
 
+/** When an entity of each task was last backed up (one query for a list of tasks). */
+export async function lastBackupsByTask(
+  em: EntityManager,
+  taskIds: readonly string[],
+): Promise<Map<string, Date | null>> {
+  const out = new Map<string, Date | null>(taskIds.map((id) => [id, null]));
+  if (taskIds.length === 0) return out;
+  const rows = (await (em as SqlEntityManager)
+    .createQueryBuilder(TaskEntity, 'e')
+    .select(['e.task', raw('max(e.last_run_at) as last')])
+    .where({ task: { $in: [...taskIds] }, deletedAt: null, lastRunAt: { $ne: null } })
+    .groupBy('e.task')
+    .execute('all', false)) as { task_id: string; last: number | string | null }[];
+  for (const row of rows) {
+    if (row.last !== null) out.set(row.task_id, new Date(Number(row.last)));
+  }
+  return out;
+}
+
 /** When an entity of the task was last backed up. */
 export async function lastBackupOf(em: EntityManager, task: IBackupTask): Promise<Date | null> {
   const latest = await em.findOne(

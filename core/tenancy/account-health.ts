@@ -4,12 +4,11 @@
 // (core/tenancy/entities.ts), rolled up to every ancestor so a partner row shows its customers'
 // health; and the dashboard tiles (customer accounts below, per backup status).
 //
-// The roll-up relies on organization paths being made of fixed-width UUIDs ("/<36>/<36>/…"):
-// the ancestor at depth k of a path is its first 1 + 37·k characters.
+// A row's roll-up sums the health rows of its subtree, read as a range of the `path` index
+// (organizations.ts, pathsUnder): only the rows of the accounts asked for and their subtrees are read.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { type IOrganization, Organization } from '../identity/entities.ts';
-import { likeSafePath } from './organizations.ts';
 
 /** Backup statuses, best to worst; the rank is the index. */
 export const BACKUP_STATUSES = ['none', 'success', 'partial', 'failed'] as const;
@@ -32,46 +31,8 @@ export const TASK_STATUS_LABELS: Record<TaskStatusSummary, string> = {
   no_accounts: 'No accounts yet',
 };
 
-/** Deepest level below the root an organization can sit at (root → distributor → partner → customer). */
-const MAX_DEPTH = 4;
-const LEVEL_WIDTH = 37;
-
 /** An `account_health` row's (h) worst result as the rank of BACKUP_STATUSES. */
 const WORST_SQL = 'case when h.failed > 0 then 3 when h.partial > 0 then 2 when h.success > 0 then 1 else 0 end';
-
-/**
- * `rolled(anc, worst, bytes, protected, last_run, tasks)` and `cust_up(anc, customers)`: for
- * every organization path under the `prefixes` (LIKE patterns, one `?` each, bound twice: once
- * for `own`, once for `cust_up`), the health of its whole subtree.
- */
-function rolledCte(prefixes = 1): string {
-  const under = (column: string) => `(${Array.from({ length: prefixes }, () => `${column} like ?`).join(' or ')})`;
-  const levels = Array.from({ length: MAX_DEPTH + 1 }, (_, k) => `select ${k} as k`).join(' union all ');
-  return `levels as (${levels}),
-own as (
-  select so.path as path, ${WORST_SQL} as worst, h.bytes as bytes, h.stored_bytes as stored, h.protected as protected,
-    h.last_run_at as last_run, h.tasks as tasks
-  from account_health h
-  join organizations so on so.id = h.organization_id
-  where ${under('so.path')}
-),
-own_up as (
-  select substr(own.path, 1, 1 + ${LEVEL_WIDTH} * levels.k) as anc, own.*
-  from own join levels on length(own.path) >= 1 + ${LEVEL_WIDTH} * (levels.k + 1)
-  union all select own.path as anc, own.* from own
-),
-cust_up as (
-  select substr(c.path, 1, 1 + ${LEVEL_WIDTH} * levels.k) as anc, count(*) as customers
-  from organizations c join levels on length(c.path) >= 1 + ${LEVEL_WIDTH} * (levels.k + 1)
-  where c.kind = 'customer' and ${under('c.path')}
-  group by substr(c.path, 1, 1 + ${LEVEL_WIDTH} * levels.k)
-),
-rolled as (
-  select own_up.anc as anc, max(worst) as worst, sum(bytes) as bytes, sum(stored) as stored, sum(protected) as protected,
-    max(last_run) as last_run, sum(tasks) as tasks
-  from own_up group by own_up.anc
-)`;
-}
 
 /** SQL and parameters of the ids an organization filter selects. */
 function idSubquery(em: EntityManager, where: FilterQuery<IOrganization>): { sql: string; params: unknown[] } {
@@ -116,7 +77,7 @@ export const HEALTH_SORT_COLUMNS = {
   stored: 'coalesce(r.stored, 0)',
   entities: 'coalesce(r.protected, 0)',
   last_backup: 'r.last_run',
-  accounts: 'coalesce(cu.customers, 0)',
+  accounts: 'coalesce(r.customers, 0)',
   created: 'o.created_at',
 } as const;
 export type HealthSortColumn = keyof typeof HEALTH_SORT_COLUMNS;
@@ -148,7 +109,6 @@ function taskStatusOf(kind: string, customers: number, tasks: number, worst: num
  */
 export async function listAccountHealth(
   em: EntityManager,
-  base: IOrganization,
   where: FilterQuery<IOrganization>,
   options: HealthListOptions,
 ): Promise<{ rows: AccountHealthRow[]; total: number }> {
@@ -161,11 +121,11 @@ export async function listAccountHealth(
   if (!options.backup && PLAIN_SORTS.has(options.sort)) {
     // The page does not depend on health: choose it first, then sum only its rows' subtrees.
     const page = (await conn.execute(
-      `select o.id, o.path, count(*) over () as total from organizations o where o.id in (${ids.sql})
+      `select o.id, count(*) over () as total from organizations o where o.id in (${ids.sql})
        order by ${orderBy} limit ? offset ?`,
       [...ids.params, options.limit, options.offset],
       'all',
-    )) as { id: string; path: string; total: number | string }[];
+    )) as { id: string; total: number | string }[];
     if (page.length === 0) {
       const counted = (await conn.execute(
         `select count(*) as n from organizations o where o.id in (${ids.sql})`,
@@ -174,30 +134,23 @@ export async function listAccountHealth(
       )) as { n: number | string }[];
       return { rows: [], total: Number(counted[0]?.n ?? 0) };
     }
-    const prefixes = page.map((r) => `${likeSafePath(r.path)}%`);
-    const raw = await healthQuery(em, prefixes, {
-      where: `o.id in (${page.map(() => '?').join(', ')})`,
-      params: page.map((r) => r.id),
-      orderBy,
-    });
+    const raw = await healthQuery(
+      em,
+      { sql: page.map(() => '?').join(', '), params: page.map((r) => r.id) },
+      { orderBy },
+    );
     return { rows: raw.map(rowOf), total: Number(page[0]?.total ?? 0) };
   }
-  const conditions = [`o.id in (${ids.sql})`];
-  const params: unknown[] = [...ids.params];
+  const conditions: string[] = [];
+  const params: unknown[] = [];
   if (options.backup) {
     conditions.push('coalesce(r.worst, 0) = ?');
     params.push(BACKUP_STATUSES.indexOf(options.backup));
   }
-  const prefixes = [`${likeSafePath(base.path)}%`];
-  const raw = await healthQuery(em, prefixes, {
-    where: conditions.join(' and '),
-    params,
-    orderBy,
-    limit: options.limit,
-    offset: options.offset,
-  });
+  const filter = { where: conditions.join(' and '), params };
+  const raw = await healthQuery(em, ids, { ...filter, orderBy, limit: options.limit, offset: options.offset });
   if (raw.length === 0 && options.offset > 0) {
-    const counted = await healthQuery(em, prefixes, { where: conditions.join(' and '), params, countOnly: true });
+    const counted = await healthQuery(em, ids, { ...filter, countOnly: true });
     return { rows: [], total: Number(counted[0]?.n ?? 0) };
   }
   return { rows: raw.map(rowOf), total: Number(raw[0]?.total ?? 0) };
@@ -206,28 +159,44 @@ export async function listAccountHealth(
 /** Sorts that choose a page without the health figures. */
 const PLAIN_SORTS = new Set<HealthSortColumn>(['name', 'email', 'status', 'created']);
 
-/** Organizations (`o`) matching `where` with their subtree health, ordered and paged; or their count. */
+/**
+ * The organizations (`o`) whose ids `candidates` lists, each with its subtree's health (`r`),
+ * narrowed by `where`, ordered and paged; or their count. An organization's subtree is itself
+ * and every path under its own; its customers are those strictly below.
+ */
 async function healthQuery(
   em: EntityManager,
-  prefixes: string[],
-  q: { where: string; params: unknown[]; orderBy?: string; limit?: number; offset?: number; countOnly?: boolean },
+  candidates: { sql: string; params: unknown[] },
+  q: { where?: string; params?: unknown[]; orderBy?: string; limit?: number; offset?: number; countOnly?: boolean },
 ): Promise<Record<string, unknown>[]> {
   const select = q.countOnly
     ? 'select count(*) as n'
     : `select o.id, o.name, o.kind, o.contact_email, o.status, o.purge_after, o.created_at, o.parent_id,
       par.name as parent_name, coalesce(r.worst, 0) as worst, coalesce(r.bytes, 0) as bytes, coalesce(r.stored, 0) as stored,
       coalesce(r.protected, 0) as protected, r.last_run, coalesce(r.tasks, 0) as tasks,
-      coalesce(cu.customers, 0) as customers, count(*) over () as total`;
+      coalesce(r.customers, 0) as customers, count(*) over () as total`;
   const paging = q.limit === undefined ? '' : ' limit ? offset ?';
-  const sql = `with ${rolledCte(prefixes.length)}
+  const sql = `with rolled as (
+      select c.id as id, max(${WORST_SQL}) as worst, sum(h.bytes) as bytes, sum(h.stored_bytes) as stored,
+        sum(h.protected) as protected, max(h.last_run_at) as last_run, sum(h.tasks) as tasks,
+        sum(case when so.kind = 'customer' and so.id != c.id then 1 else 0 end) as customers
+      from organizations c
+      join organizations so on so.path >= c.path and so.path < substr(c.path, 1, length(c.path) - 1) || '0'
+      left join account_health h on h.organization_id = so.id
+      where c.id in (${candidates.sql})
+      group by c.id
+    )
     ${select}
-    from organizations o
-    left join rolled r on r.anc = o.path
-    left join cust_up cu on cu.anc = o.path
+    from rolled r
+    join organizations o on o.id = r.id
     left join organizations par on par.id = o.parent_id
-    where ${q.where}
+    ${q.where ? `where ${q.where}` : ''}
     ${q.orderBy && !q.countOnly ? `order by ${q.orderBy}` : ''}${paging}`;
-  const params = [...prefixes, ...prefixes, ...q.params, ...(q.limit === undefined ? [] : [q.limit, q.offset ?? 0])];
+  const params = [
+    ...candidates.params,
+    ...(q.params ?? []),
+    ...(q.limit === undefined ? [] : [q.limit, q.offset ?? 0]),
+  ];
   return (await em.getConnection().execute(sql, params, 'all')) as Record<string, unknown>[];
 }
 
@@ -261,12 +230,12 @@ export async function backupStatusCounts(
   em: EntityManager,
   where: FilterQuery<IOrganization>,
 ): Promise<Record<BackupStatus, number>> {
-  const ids = idSubquery(em, where);
-  // A customer holds no accounts: its own row is its status, no roll-up needed.
+  // A customer holds no accounts: its own row is its status, no roll-up needed. The ids come
+  // from the index on (path, kind, id) alone; only their health rows are read.
+  const ids = idSubquery(em, { $and: [where, { kind: 'customer' }] } as FilterQuery<IOrganization>);
   const sql = `select coalesce(${WORST_SQL}, 0) as worst, count(*) as n
-    from organizations o
-    left join account_health h on h.organization_id = o.id
-    where o.kind = 'customer' and o.id in (${ids.sql})
+    from (${ids.sql}) c
+    left join account_health h on h.organization_id = c.id
     group by coalesce(${WORST_SQL}, 0)`;
   const raw = (await em.getConnection().execute(sql, ids.params, 'all')) as {
     worst: number | string;

@@ -120,12 +120,11 @@ export async function listAccounts(
     limit: pageSize,
     offset: (query.page - 1) * pageSize,
   };
-  let result = await listAccountHealth(em, current, where, options);
+  let result = await listAccountHealth(em, where, options);
   const pageCount = Math.max(1, Math.ceil(result.total / pageSize));
   const page = Math.min(query.page, pageCount);
   // Past the last page: show the last one (the count came with the first query).
-  if (page !== query.page)
-    result = await listAccountHealth(em, current, where, { ...options, offset: (page - 1) * pageSize });
+  if (page !== query.page) result = await listAccountHealth(em, where, { ...options, offset: (page - 1) * pageSize });
   return { rows: result.rows, total: result.total, page, pageCount };
 }
 

@@ -46,8 +46,13 @@ export async function accountPicker(
   current: IOrganization,
   selectedId: string | undefined,
 ): Promise<{ below: boolean; selected: AccountChoice | null }> {
-  const below =
-    (await em.count(Organization, { $and: [descendantsOf(current), reachableFilter(principal, current)] })) > 0;
+  // Whether any account is below, not how many: the first one found answers.
+  const first = await em.findOne(
+    Organization,
+    { $and: [descendantsOf(current), reachableFilter(principal, current)] },
+    { fields: ['id'] },
+  );
+  const below = first !== null;
   const selected = selectedId ? choice(await findWithin(em, principal, current, selectedId)) : null;
   return { below, selected };
 }

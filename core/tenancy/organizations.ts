@@ -72,7 +72,17 @@ export function isWithin(org: IOrganization, ancestor: IOrganization): boolean {
 
 /** Filter for the strict descendants of a node. */
 export function descendantsOf(ancestor: IOrganization): FilterQuery<IOrganization> {
-  return { path: { $like: `${likeSafePath(ancestor.path)}%` }, id: { $ne: ancestor.id } };
+  return { path: pathsUnder(ancestor.path), id: { $ne: ancestor.id } };
+}
+
+/**
+ * The paths that start with `path` (the node and its subtree) as a range, which SQLite answers
+ * from the index on `path`; a `LIKE 'path%'` is case-insensitive and reads every row. A path
+ * ends with '/', so the paths under it sort before the same text ending with '0' ('/' + 1).
+ */
+export function pathsUnder(path: string): { $gte: string; $lt: string } {
+  if (!path.endsWith('/')) throw new Error(`not an organization path: ${path}`);
+  return { $gte: likeSafePath(path), $lt: `${path.slice(0, -1)}0` };
 }
 
 /**

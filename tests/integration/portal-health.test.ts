@@ -2,7 +2,8 @@
 // the script bench/portal.ts runs at full size): the tiles and the accounts list agree with a
 // count made here from every entity row, at the root, a distributor, a partner and a partner
 // opened from its distributor; each backup filter and sort column orders and selects as the
-// direct count says; the partner list's task status; another tenant's account is a 404.
+// direct count says; the partner list's task status; a customer homepage's last backup per
+// task; another tenant's account is a 404.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { principalForUser } from '../../core/access/principal.ts';
 import { type IOrganization, Organization, User } from '../../core/identity/entities.ts';
@@ -193,6 +194,34 @@ describe('backup status tiles', () => {
   });
 });
 
+describe('a customer homepage', () => {
+  it('shows each task’s last backup: the newest run of its entities', async () => {
+    const e = em();
+    const customer = await orgNamed('Customer 3');
+    const tasks = await e.find(BackupTask, { organization: customer.id, deletedAt: null });
+    expect(tasks.length).toBeGreaterThan(1);
+    const f = form({});
+    const cookie = await signIn(t.app);
+    const opened = await t.app.request(`/portal/accounts/${customer.id}/open`, {
+      ...f,
+      headers: { ...f.headers, cookie },
+    });
+    const html = await (await get('/', cookieFrom(opened))).text();
+    let backedUp = 0;
+    for (const task of tasks) {
+      const runs = (await e.find(TaskEntity, { task: task.id, deletedAt: null }))
+        .map((entity) => entity.lastRunAt?.getTime() ?? null)
+        .filter((at): at is number => at !== null);
+      const newest = runs.length ? new Date(Math.max(...runs)).toISOString() : null;
+      if (newest) backedUp++;
+      const row = html.split('<tr').find((r) => r.includes(`href="/tasks/${task.id}"`)) as string;
+      const cell = row.match(/data-label="Last backup"[^>]*>(.*?)<\/td>/s)?.[1] as string;
+      expect(cell.match(/datetime="([^"]+)"/)?.[1] ?? null, task.name).toBe(newest);
+    }
+    expect(backedUp).toBeGreaterThan(0);
+  });
+});
+
 describe('accounts list', () => {
   async function allRows(orgName: string, query: Record<string, string>) {
     const e = em();
@@ -234,6 +263,7 @@ describe('accounts list', () => {
       stored: (e) => rolled(e).stored,
       entities: (e) => rolled(e).protected,
       last_backup: (e) => rolled(e).lastRun,
+      accounts: (e) => customersUnder(e as unknown as IOrganization).length,
       created: () => 0,
     };
     for (const sort of Object.keys(ACCOUNT_SORTS) as AccountSort[]) {
