@@ -211,10 +211,9 @@ async function* walk(
   }
 }
 
-/** One item by key, reading only the nodes on its path. */
-export async function findItem(repo: Repository, root: string, key: string): Promise<ItemEntry | undefined> {
-  for await (const item of treeItems(repo, root, key)) return item.key === key ? item : undefined;
-  return undefined;
+/** One item by key, reading only the nodes on its path (one node per level). */
+export function findItem(repo: Repository, root: string, key: string): Promise<ItemEntry | undefined> {
+  return new SortedLookup(repo, root).find(key);
 }
 
 /**
