@@ -1,7 +1,7 @@
 // The repository's master keys and their wrapping. Keys are random, drawn once at `init`, and
 // never change; what a passphrase (or a tenant's OpenPGP public key) protects is a `keys/<id>`
 // object holding them, encrypted with OpenPGP (AEAD GCM forced: OCB is pure JS and slow here).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 
 export interface MasterKeys {
@@ -73,7 +73,36 @@ export interface UnwrapOptions {
   privateKey?: string;
 }
 
+/**
+ * Key objects this process has opened, by a hash of the object and of what opened it: a job
+ * worker opens the same repository for each of an org's hundreds of objects, and the OpenPGP
+ * key derivation is most of an open. Only successful unwraps are kept; copies are handed out.
+ */
+const unwrapped = new Map<string, MasterKeys>();
+const UNWRAPPED_MAX = 64;
+
+function copyOf(keys: MasterKeys): MasterKeys {
+  return {
+    encKey: Buffer.from(keys.encKey),
+    idKey: Buffer.from(keys.idKey),
+    chunkerSeed: Buffer.from(keys.chunkerSeed),
+  };
+}
+
 export async function unwrapKeys(wrapped: Uint8Array, options: UnwrapOptions): Promise<MasterKeys> {
+  const id = createHash('sha256')
+    .update(wrapped)
+    .update(`\0${options.passphrase ?? ''}\0${options.privateKey ?? ''}`)
+    .digest('hex');
+  const known = unwrapped.get(id);
+  if (known) return copyOf(known);
+  const keys = await unwrapKeysOnce(wrapped, options);
+  if (unwrapped.size >= UNWRAPPED_MAX) unwrapped.delete(unwrapped.keys().next().value as string);
+  unwrapped.set(id, copyOf(keys));
+  return keys;
+}
+
+async function unwrapKeysOnce(wrapped: Uint8Array, options: UnwrapOptions): Promise<MasterKeys> {
   let message: openpgp.Message<Uint8Array>;
   try {
     message = await openpgp.readMessage({ binaryMessage: wrapped });

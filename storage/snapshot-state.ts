@@ -4,7 +4,15 @@
 // daily backup stores only its changes, yet any snapshot's full state is one streaming merge of
 // two sorted trees, never a replay of history.
 import type { Repository, SnapshotManifest } from './repository.ts';
-import { diffItemStreams, diffTrees, findItem, type ItemChange, type ItemEntry, treeItems } from './tree.ts';
+import {
+  diffItemStreams,
+  diffTrees,
+  findItem,
+  type ItemChange,
+  type ItemEntry,
+  SortedLookup,
+  treeItems,
+} from './tree.ts';
 
 /** Every tree a snapshot refers to (for verify and prune). */
 export function snapshotTrees(manifest: SnapshotManifest): string[] {
@@ -61,5 +69,38 @@ export function diffSnapshots(
   after: SnapshotManifest,
 ): AsyncIterable<ItemChange> {
   if (!before.layers?.length && !after.layers?.length) return diffTrees(repo, before.tree, after.tree);
+  if (before.tree === after.tree && (before.layers?.length ?? 0) <= 1 && (after.layers?.length ?? 0) <= 1) {
+    return diffOverBase(repo, before.tree, before.layers?.[0], after.layers?.[0]);
+  }
   return diffItemStreams(snapshotItems(repo, before), snapshotItems(repo, after));
+}
+
+async function* noItems(): AsyncIterable<ItemEntry> {}
+
+/**
+ * Two snapshots over one base tree (an entity's daily runs between compactions): only their delta
+ * trees are listed — a key neither delta holds is the base's in both — and a key only one delta
+ * holds is looked up in the base for the other side. Cost: the changes, not the collection.
+ */
+async function* diffOverBase(
+  repo: Repository,
+  base: string,
+  beforeDelta: string | undefined,
+  afterDelta: string | undefined,
+): AsyncIterable<ItemChange> {
+  if (beforeDelta === afterDelta) return;
+  const lookup = new SortedLookup(repo, base);
+  const live = (entry: ItemEntry | undefined) => (entry && !entry.deleted ? entry : undefined);
+  const deltas = diffItemStreams(
+    beforeDelta ? treeItems(repo, beforeDelta) : noItems(),
+    afterDelta ? treeItems(repo, afterDelta) : noItems(),
+  );
+  for await (const c of deltas) {
+    const before = c.change === 'added' ? await lookup.find(c.key) : live(c.before);
+    const after = c.change === 'removed' ? await lookup.find(c.key) : live(c.after);
+    if (before && after) {
+      if (JSON.stringify(before) !== JSON.stringify(after)) yield { key: c.key, change: 'modified', before, after };
+    } else if (before) yield { key: c.key, change: 'removed', before };
+    else if (after) yield { key: c.key, change: 'added', after };
+  }
 }

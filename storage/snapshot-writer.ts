@@ -9,7 +9,7 @@ import { chunkStream } from './chunker.ts';
 import { ExternalSorter } from './external-sort.ts';
 import type { Repository, SnapshotManifest } from './repository.ts';
 import { snapshotItems } from './snapshot-state.ts';
-import { diffItemStreams, type ItemEntry, TreeBuilder, treeItems } from './tree.ts';
+import { type ItemEntry, SortedLookup, TreeBuilder, treeItems } from './tree.ts';
 
 /** Content up to this size is kept inline in the item entry instead of in a data blob. */
 export const INLINE_LIMIT = 4096;
@@ -192,20 +192,11 @@ export class SnapshotWriter {
       let bytes: number;
       let deltaItems = 0;
       if (layout === 'delta' && parent) {
-        // Everything that differs from the parent's base goes into one delta tree.
+        // Everything that differs from the parent's base goes into one delta tree: the parent's
+        // delta with this run's operations applied, each resolved against the base by lookup.
         const delta = new TreeBuilder(this.repo);
-        const state = { items: 0, bytes: 0 };
-        for await (const change of diffItemStreams(
-          treeItems(this.repo, parent.tree),
-          counted(this.#merged(parent), state),
-        )) {
-          if (change.change === 'removed') {
-            const gone = change.before as ItemEntry;
-            await delta.add({ key: gone.key, kind: gone.kind, size: 0, deleted: true });
-          } else {
-            await delta.add(change.after as ItemEntry);
-          }
-        }
+        const state = { items: parent.stats.items, bytes: parent.stats.bytes };
+        await this.#applyToDelta(parent, delta, state);
         trees = { tree: parent.tree, layers: [await delta.finish()] };
         items = state.items;
         bytes = state.bytes;
@@ -239,11 +230,64 @@ export class SnapshotWriter {
   /** Full tree, or a delta over the parent's base while the delta stays small. */
   async #layout(parent: SnapshotManifest | undefined): Promise<'full' | 'delta'> {
     const layered = this.options.layered;
-    if (!layered || !parent || this.options.mode !== 'incremental') return 'full';
+    if (!layered || !parent || this.options.mode !== 'incremental' || (parent.layers?.length ?? 0) > 1) return 'full';
     const compactAt = typeof layered === 'object' ? (layered.compactAt ?? 0.25) : 0.25;
     // An upper bound of the new delta: the parent's delta plus every operation of this run.
     const bound = (parent.layers?.length ? (parent.stats.deltaItems ?? 0) : 0) + this.#opCount;
     return bound > compactAt * Math.max(1, parent.stats.items) ? 'full' : 'delta';
+  }
+
+  /**
+   * Writes the new delta: the parent's delta entries this run left alone as they are, and for each
+   * key this run touched, its new state where it differs from the base (a tombstone where the base
+   * has the item and the run deleted it). The counts follow from each touched key's state before
+   * and after. Reads the parent's delta and the base nodes on the touched keys' paths, never the
+   * whole base: the cost of a daily run is its changes, not the collection.
+   */
+  async #applyToDelta(
+    parent: SnapshotManifest,
+    delta: TreeBuilder,
+    state: { items: number; bytes: number },
+  ): Promise<void> {
+    const base = new SortedLookup(this.repo, parent.tree);
+    const layer = parent.layers?.[0];
+    const earlier = layer ? treeItems(this.repo, layer)[Symbol.asyncIterator]() : undefined;
+    let head = earlier ? await earlier.next() : undefined;
+    const keepEarlierBefore = async (key: string | undefined) => {
+      while (head && !head.done && (key === undefined || head.value.key < key)) {
+        await delta.add(head.value);
+        head = await (earlier as AsyncIterator<ItemEntry>).next();
+      }
+    };
+    const apply = async (op: Op) => {
+      await keepEarlierBefore(op.key);
+      let inDelta: ItemEntry | undefined;
+      if (head && !head.done && head.value.key === op.key) {
+        inDelta = head.value;
+        head = await (earlier as AsyncIterator<ItemEntry>).next();
+      }
+      const inBase = await base.find(op.key);
+      const before = inDelta ? (inDelta.deleted ? undefined : inDelta) : inBase;
+      let after: ItemEntry | undefined;
+      if (op.op === 'put') after = op.entry;
+      else if (op.op === 'carry') {
+        if (!before)
+          throw new Error(`cannot carry over ${JSON.stringify(op.key)}: the parent snapshot has no such item`);
+        after = before;
+      }
+      state.items += (after ? 1 : 0) - (before ? 1 : 0);
+      state.bytes += (after?.size ?? 0) - (before?.size ?? 0);
+      if (!after) {
+        if (inBase) await delta.add({ key: inBase.key, kind: inBase.kind, size: 0, deleted: true });
+      } else if (!inBase || JSON.stringify(inBase) !== JSON.stringify(after)) await delta.add(after);
+    };
+    let pending: Op | undefined;
+    for await (const op of this.#ops.sorted()) {
+      if (pending && pending.key !== op.key) await apply(pending);
+      pending = op; // a later operation on the same key replaces an earlier one
+    }
+    if (pending) await apply(pending);
+    await keepEarlierBefore(undefined);
   }
 
   /** Drops the snapshot. Uploaded packs stay unreferenced until prune removes them. */
@@ -281,17 +325,6 @@ export class SnapshotWriter {
     }
     if (pending) yield* emit(pending);
     yield* advanceParentTo(undefined);
-  }
-}
-
-async function* counted(
-  items: AsyncIterable<ItemEntry>,
-  state: { items: number; bytes: number },
-): AsyncIterable<ItemEntry> {
-  for await (const item of items) {
-    state.items++;
-    state.bytes += item.size;
-    yield item;
   }
 }
 

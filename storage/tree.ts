@@ -211,10 +211,67 @@ async function* walk(
   }
 }
 
-/** One item by key, reading only the nodes on its path. */
-export async function findItem(repo: Repository, root: string, key: string): Promise<ItemEntry | undefined> {
-  for await (const item of treeItems(repo, root, key)) return item.key === key ? item : undefined;
-  return undefined;
+/** One item by key, reading only the nodes on its path (one node per level). */
+export function findItem(repo: Repository, root: string, key: string): Promise<ItemEntry | undefined> {
+  return new SortedLookup(repo, root).find(key);
+}
+
+/**
+ * Looks keys up in one tree, given in increasing order, reading only the nodes on their paths and
+ * each of those once: a layered snapshot's few changes resolved against its base tree without
+ * listing the base.
+ */
+export class SortedLookup {
+  readonly #repo: Repository;
+  readonly #root: string;
+  /** The nodes on the last key's path, root first. */
+  readonly #path: { id: string; node: TreeNode }[] = [];
+  #last: string | undefined;
+
+  constructor(repo: Repository, root: string) {
+    this.#repo = repo;
+    this.#root = root;
+  }
+
+  async find(key: string): Promise<ItemEntry | undefined> {
+    if (this.#last !== undefined && key < this.#last) {
+      throw new Error(`keys looked up out of order: ${JSON.stringify(key)} after ${JSON.stringify(this.#last)}`);
+    }
+    this.#last = key;
+    let id = this.#root;
+    for (let level = 0; ; level++) {
+      let step = this.#path[level];
+      if (step?.id !== id) {
+        step = { id, node: await readNode(this.#repo, id) };
+        this.#path.length = level;
+        this.#path.push(step);
+      }
+      const node = step.node;
+      if ('items' in node) {
+        const at = lastAtOrBefore(node.items, key, (e) => e.key);
+        const item = node.items[at];
+        return item?.key === key ? item : undefined;
+      }
+      const child = node.children[lastAtOrBefore(node.children, key, (c) => c.first)];
+      if (!child) return undefined;
+      id = child.id;
+    }
+  }
+}
+
+/** The index of the last element whose key is at or before `key` (-1: none). */
+function lastAtOrBefore<T>(list: T[], key: string, keyOf: (e: T) => string): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (keyOf(list[mid] as T) <= key) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
 }
 
 /** The ids of every node of a tree (for verify and prune). */

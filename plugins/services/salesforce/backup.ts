@@ -427,17 +427,20 @@ export async function backupObject({
       ));
     if (!page.done && (page.totalSize ?? 0) >= bulkFrom) return false;
     for (;;) {
+      const next = page.done ? undefined : page.nextRecordsUrl;
+      const nextPage = (url: string) =>
+        api.call(`query ${object} (next page)`, async () => (await conn.queryMore(url)) as unknown as Page, run.signal);
+      // The next page is asked for while this one is stored, so the API's round trip and the
+      // appliance's work overlap. Not for objects with blob fields: storing downloads bodies,
+      // and their calls stay one at a time.
+      const ahead = next && blobs.length === 0 ? nextPage(next) : undefined;
+      ahead?.catch(() => undefined); // surfaces when awaited; storing may fail first
       for (const row of page.records) {
         await store(row);
         after(row);
       }
-      if (page.done || !page.nextRecordsUrl) return true;
-      const next = page.nextRecordsUrl;
-      page = await api.call(
-        `query ${object} (next page)`,
-        async () => (await conn.queryMore(next)) as unknown as Page,
-        run.signal,
-      );
+      if (!next) return true;
+      page = await (ahead ?? nextPage(next));
     }
   };
 

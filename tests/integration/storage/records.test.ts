@@ -2,8 +2,11 @@
 // Layered snapshots store only the changes, yet every snapshot's full state and any two
 // snapshots' difference read out exactly. (bench/records.ts runs the same at 1M records.)
 import { afterEach, describe, expect, it } from 'vitest';
+import type { SnapshotManifest } from '../../../storage/repository.ts';
 import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
+import { diffSnapshots } from '../../../storage/snapshot-state.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
+import { treeNodeIds } from '../../../storage/tree.ts';
 import { verifyRepository } from '../../../storage/verify.ts';
 import { pickChanges, recordId, recordRow } from '../../fixtures/records.ts';
 import { createTestRepo, readAll, type TestRepo } from '../../helpers/repository.ts';
@@ -74,6 +77,70 @@ describe('layered record snapshots', () => {
     expect(third.get(idOf(5))).toBe(3);
     expect(third.size).toBe(after.size);
     expect((await verifyRepository(repo3, { readDataPercent: 100 })).problems).toEqual([]);
+  });
+
+  it('commit and diff of a later run read the base only on the changed keys’ paths', async () => {
+    t = await createTestRepo();
+    const opts = { task: 'salesforce', entity: 'Account', mode: 'incremental' as const, layered: true };
+    const w1 = new SnapshotWriter(t.repo, opts);
+    for (let i = 0; i < N; i++) await w1.add({ key: idOf(i), kind: 'record' }, row(i, 0));
+    const s1 = await w1.commit();
+    let baseNodes = 0;
+    for await (const _ of treeNodeIds(t.repo, s1.manifest.tree)) baseNodes++;
+
+    // Blobs read by the later runs' commits and by the diffs a backup job makes of them.
+    const repo = await t.reopen();
+    let reads = 0;
+    const readBlobs = repo.readBlobs.bind(repo);
+    repo.readBlobs = (ids: string[]) => {
+      reads += ids.length;
+      return readBlobs(ids);
+    };
+    const run = async (
+      parent: { id: string; manifest: SnapshotManifest },
+      edit: (w: SnapshotWriter) => Promise<void>,
+    ) => {
+      const w = new SnapshotWriter(repo, { ...opts, parent: parent.id });
+      await edit(w);
+      const next = await w.commit();
+      const changes: string[] = [];
+      for await (const c of diffSnapshots(repo, parent.manifest, next.manifest)) changes.push(`${c.change} ${c.key}`);
+      return { next, changes };
+    };
+    const second = await run(s1, async (w) => {
+      for (const i of [10, 4000, 9000]) await w.add({ key: idOf(i), kind: 'record' }, row(i, 1));
+      await w.delete(idOf(15000));
+      await w.add({ key: idOf(N + 1), kind: 'record' }, row(N + 1, 1));
+    });
+    expect(second.changes).toEqual(
+      [
+        `modified ${idOf(10)}`,
+        `removed ${idOf(15000)}`,
+        `added ${idOf(N + 1)}`,
+        `modified ${idOf(4000)}`,
+        `modified ${idOf(9000)}`,
+      ].sort((a, b) => ((a.split(' ')[1] as string) < (b.split(' ')[1] as string) ? -1 : 1)),
+    );
+    // A third run over the second's delta: one row back to its base version (it leaves the delta),
+    // another changed (it joins it).
+    const third = await run(second.next, async (w) => {
+      await w.add({ key: idOf(10), kind: 'record' }, row(10, 0));
+      await w.add({ key: idOf(12000), kind: 'record' }, row(12000, 2));
+    });
+    expect(third.changes).toEqual([`modified ${idOf(10)}`, `modified ${idOf(12000)}`]);
+    expect(third.next.manifest.stats).toMatchObject({ items: N, deltaItems: 5 });
+    // The base holds hundreds of nodes; each run read a few paths of it and the small deltas.
+    expect(baseNodes).toBeGreaterThan(200);
+    expect(reads).toBeLessThan(baseNodes / 4);
+    // And the states read out as a full listing would have them.
+    const final = await state(repo, third.next.id);
+    expect(final.size).toBe(N);
+    expect([final.get(idOf(10)), final.get(idOf(12000)), final.has(idOf(15000)), final.get(idOf(N + 1))]).toEqual([
+      0,
+      2,
+      false,
+      1,
+    ]);
   });
 
   it('writes a fresh base when the delta grows past the compaction threshold', async () => {

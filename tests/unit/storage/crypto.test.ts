@@ -59,6 +59,16 @@ describe('master key wrapping', () => {
     await expect(unwrapKeys(wrapped, { passphrase: 'wrong' })).rejects.toBeInstanceOf(WrongPassphraseError);
   });
 
+  it('opens a key object again from what it opened before, for the same passphrase only', async () => {
+    const keys = generateMasterKeys();
+    const wrapped = await wrapKeys(keys, { passphrase: 'first' });
+    const once = await unwrapKeys(wrapped, { passphrase: 'first' });
+    once.encKey.fill(0); // a caller's copy: changing it changes nothing kept
+    const again = await unwrapKeys(wrapped, { passphrase: 'first' });
+    expect(again.encKey.equals(keys.encKey)).toBe(true);
+    await expect(unwrapKeys(wrapped, { passphrase: 'second' })).rejects.toBeInstanceOf(WrongPassphraseError);
+  });
+
   it('opens with a tenant private key as well', async () => {
     const openpgp = await import('openpgp');
     const { privateKey, publicKey } = await openpgp.generateKey({
