@@ -1,6 +1,6 @@
 // When restore drills run: the scheduler's tick queues one for each active task with a backup
 // whose latest drill is older than HOLDFAST_DRILL_INTERVAL_DAYS (once per task and day, by the
-// dedupe key), and a user can start one from the task page or the API at any time.
+// dedupe key; a task's first drill comes that long after it was created), and a user can start one from the task page or the API at any time.
 import type { EntityManager } from '@mikro-orm/core';
 import type { WorkContext } from '../jobs/context.ts';
 import { enqueueJob, enqueueJobsOnce, type Initiator, jobLabel, type NewJob } from '../jobs/queue.ts';
@@ -31,8 +31,9 @@ export async function enqueueDueDrills(ctx: Pick<WorkContext, 'orm' | 'settings'
   for (const task of tasks) {
     const backedUp = await em.count(TaskEntity, { task, deletedAt: null, lastSnapshotId: { $ne: null } });
     if (backedUp === 0) continue;
+    // Every `days` days, counted from the task's creation until its first drill.
     const last = await em.findOne(RestoreDrill, { task }, { orderBy: { finishedAt: 'desc' } });
-    if (last && now.getTime() - last.finishedAt.getTime() < days * DAY_MS) continue;
+    if (now.getTime() - (last?.finishedAt ?? task.createdAt).getTime() < days * DAY_MS) continue;
     due.push({
       ...drillJob(task, { kind: 'schedule', label: 'Schedule' }, 1),
       dedupeKey: `drill:${task.id}:${now.toISOString().slice(0, 10)}`,

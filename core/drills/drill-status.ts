@@ -61,15 +61,29 @@ export async function latestAccountDrills(
 /** The JSON the API gives of a drill. */
 export function drillJson(d: IRestoreDrill) {
   return {
-    passed: d.passed,
+    passed: Boolean(d.passed),
     startedAt: d.startedAt.toISOString(),
     finishedAt: d.finishedAt.toISOString(),
     snapshots: d.snapshots,
     items: d.items,
-    bytes: d.bytes,
+    bytes: Number(d.bytes),
     durationMs: d.durationMs,
-    cost: { serviceApiCalls: 0, storageBytesRead: d.storageBytesRead },
-    failures: d.failures,
+    cost: { serviceApiCalls: 0, storageBytesRead: Number(d.storageBytesRead) },
+    failures: [...d.failures],
     summary: describeDrill({ ...d, bytes: Number(d.bytes) }),
+  };
+}
+
+/** What the task page shows of a drill. */
+export function drillView(d: IRestoreDrill | undefined) {
+  if (!d) return null;
+  return {
+    passed: d.passed,
+    finishedAt: d.finishedAt,
+    items: d.items,
+    bytesText: formatBytes(Number(d.bytes)),
+    durationText: formatDuration(d.durationMs),
+    storageReadText: formatBytes(Number(d.storageBytesRead)),
+    failures: d.failures,
   };
 }
