@@ -30,6 +30,11 @@ export interface AppDeps {
   now: () => Date;
   /** The tasks' backup repositories, for pages that read backups before a job (Recovery's item view, a restore's plan). */
   storage?: TaskStorage;
+  /**
+   * The appliance master key: only the recovery sheet shows it (Settings › Recovery, after the
+   * password is entered again), and the configuration backup seals with it.
+   */
+  masterKey: Buffer;
 }
 
 export interface AppEnv {
