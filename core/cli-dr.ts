@@ -22,6 +22,7 @@ export const drUsage = `Usage: holdfast dr <command>
 Commands:
   restore --location <file.json>   Recover a lost appliance into this (fresh) data folder from the
       [--master-key-file <file>]   configuration backup a storage location holds: organizations,
+      [--replace-unused-key]
                                    users, tasks, schedules and locations come back, and every
                                    repository is re-attached with its catalog rebuilt.
                                    <file.json> holds the location's sink settings, e.g.
@@ -30,6 +31,8 @@ Commands:
                                    Opened with the master key export (--master-key-file, or
                                    HOLDFAST_MASTER_KEY), or else the recovery passphrase
                                    (HOLDFAST_RECOVERY_PASSPHRASE, or a prompt).
+                                   --replace-unused-key: replace the master key a fresh appliance
+                                   generated at its first start (refused once set up).
   backup                           Write the configuration backup into every storage location now.
 
 Exit codes: 0 done, 1 failed, 2 usage error, 4 refused (no configuration backup there, wrong
@@ -71,13 +74,18 @@ async function material(keyFile: string | undefined): Promise<RecoveryMaterial> 
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+const count = (n: number | undefined, word: string) => `${n ?? 0} ${word}${n === 1 ? '' : 's'}`;
 
 export async function runDrCommand(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     const { values } = parseArgs({
       args: rest,
-      options: { location: { type: 'string' }, 'master-key-file': { type: 'string' } },
+      options: {
+        location: { type: 'string' },
+        'master-key-file': { type: 'string' },
+        'replace-unused-key': { type: 'boolean', default: false },
+      },
     });
     if (command === 'restore') {
       if (!values.location) throw new UsageError('name a storage location with --location <file.json>');
@@ -88,14 +96,16 @@ export async function runDrCommand(argv: string[]): Promise<number> {
         material(values['master-key-file']),
       ]);
       try {
-        const report = await recoverAppliance(config, sink, recovery, createStderrLogger('warn'));
+        const report = await recoverAppliance(config, sink, recovery, createStderrLogger('warn'), {
+          replaceUnusedKey: values['replace-unused-key'],
+        });
         const rows = report.rows;
         out(
-          `Recovered the configuration written ${report.written.toISOString()}: ${rows.organizations} organizations, ` +
-            `${rows.users} users, ${rows.backup_tasks} tasks, ${rows.storage_locations} storage locations.`,
+          `Recovered the configuration written ${report.written.toISOString()}: ${count(rows.organizations, 'organization')}, ` +
+            `${count(rows.users, 'user')}, ${count(rows.backup_tasks, 'task')}, ${count(rows.storage_locations, 'storage location')}.`,
         );
         for (const r of report.repositories) {
-          out(`Re-attached the repository of ${r.organization} at ${r.location}: ${r.snapshots} snapshots.`);
+          out(`Re-attached the repository of ${r.organization} at ${r.location}: ${count(r.snapshots, 'snapshot')}.`);
         }
         for (const u of report.unreadable)
           process.stderr.write(`holdfast: not re-attached: ${u.organization} at ${u.location}: ${u.reason}\n`);

@@ -5,7 +5,7 @@
 // organization at every location is re-attached and its catalog rebuilt from the repository.
 // Runs in its own process: the catalog rebuild turns SQLite's foreign-key checks off on its
 // connection (see docs/REPOSITORY.md, Catalog).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Config } from '../../config/schema.ts';
@@ -18,6 +18,7 @@ import { Organization } from '../identity/entities.ts';
 import { isSetupComplete } from '../identity/setup-service.ts';
 import type { Logger } from '../logging.ts';
 import { ObjectNotFoundError, type Sink } from '../plugins/sink.ts';
+import { createCredentialCipher } from '../secrets/credential-cipher.ts';
 import { writeMasterKeyFile } from '../secrets/master-key.ts';
 import { attachRepository } from '../storage-locations/assignment.ts';
 import { StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
@@ -68,8 +69,12 @@ export async function readConfigBackup(
   return { ...openConfigBackup(bytes, material), written };
 }
 
-/** Puts the master key where the configuration says; refuses to replace another key. */
-function placeMasterKey(config: Config, masterKey: Buffer): void {
+/**
+ * Puts the master key where the configuration says. Another key is refused, except the one a
+ * fresh appliance generated at its first start (`replaceUnusedKey`, checked by the caller: no
+ * setup yet, so nothing was sealed with it).
+ */
+function placeMasterKey(config: Config, masterKey: Buffer, replaceUnusedKey: boolean): void {
   if (config.masterKey) {
     if (Buffer.from(config.masterKey.trim(), 'base64').equals(masterKey)) return;
     throw new RecoveryError(
@@ -80,9 +85,17 @@ function placeMasterKey(config: Config, masterKey: Buffer): void {
   ensureWritableDir(dirname(config.masterKeyFile), 'HOLDFAST_MASTER_KEY_FILE');
   if (existsSync(config.masterKeyFile)) {
     if (Buffer.from(readFileSync(config.masterKeyFile, 'utf8').trim(), 'base64').equals(masterKey)) return;
-    throw new RecoveryError(
-      `${config.masterKeyFile} holds another master key: move it away first (this data folder is not fresh)`,
-    );
+    if (!replaceUnusedKey) {
+      throw new RecoveryError(
+        `${config.masterKeyFile} holds another master key: move it away first (this data folder is not fresh)`,
+      );
+    }
+    // Written beside it and renamed over it: the file is never half written.
+    const next = `${config.masterKeyFile}.recovered`;
+    rmSync(next, { force: true });
+    writeMasterKeyFile(next, masterKey);
+    renameSync(next, config.masterKeyFile);
+    return;
   }
   writeMasterKeyFile(config.masterKeyFile, masterKey);
 }
@@ -177,6 +190,7 @@ export async function recoverAppliance(
   sink: Sink,
   material: RecoveryMaterial,
   log: Logger,
+  options: { replaceUnusedKey?: boolean } = {},
 ): Promise<RecoveryReport> {
   let payload: Awaited<ReturnType<typeof readConfigBackup>>;
   try {
@@ -186,13 +200,14 @@ export async function recoverAppliance(
     throw err;
   }
   const masterKey = Buffer.from(payload.masterKey, 'base64');
-  placeMasterKey(config, masterKey);
+  if (!options.replaceUnusedKey) placeMasterKey(config, masterKey, false);
   const kernel = await openKernel(config, log);
   try {
     const em = kernel.orm.em.fork();
     if (await isSetupComplete(em)) {
       throw new RecoveryError('this appliance is already set up: recover into a fresh data folder');
     }
+    if (options.replaceUnusedKey) placeMasterKey(config, masterKey, true);
     const applied = new Set(
       ((await em.getConnection().execute('select name from schema_migrations')) as { name: string }[]).map(
         (r) => r.name,
@@ -210,7 +225,8 @@ export async function recoverAppliance(
       repositories: [],
       unreadable: [],
     };
-    await reattachRepositories(kernel.orm.em.fork(), config, kernel.credentials, masterKey, report);
+    // The recovered key, not the one this process opened with (a generated one, with --replace-unused-key).
+    await reattachRepositories(kernel.orm.em.fork(), config, createCredentialCipher(masterKey), masterKey, report);
     return report;
   } finally {
     await kernel.close();

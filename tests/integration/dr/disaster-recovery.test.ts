@@ -194,9 +194,10 @@ describe('appliance disaster recovery', () => {
     expect(set.status).toBe(303);
     // The recovery sheet: the master key export, after the password.
     const sheet = await (await postForm('/settings/recovery/sheet', admin, { password: ADMIN.password })).text();
-    const exported = /Type it into a file as one line, without the spaces: <code>([A-Za-z0-9+/=]+)<\/code>/.exec(
-      sheet,
-    )?.[1];
+    const exported =
+      /Type it into a file as one line, without the spaces: <code class="wrap-anywhere">([A-Za-z0-9+/=]+)<\/code>/.exec(
+        sheet,
+      )?.[1];
     expect(exported).toBe(h.app.kernel.masterKey.toString('base64'));
 
     // The loop the server runs writes the configuration backup into every location.
