@@ -343,6 +343,29 @@ export const settings = {
     description: 'System Activity rows older than this many days are deleted by the hourly housekeeping.',
     schema: integer(1, 36500).default(365),
   }),
+  drillIntervalDays: setting({
+    env: 'HOLDFAST_DRILL_INTERVAL_DAYS',
+    kind: 'integer',
+    defaultText: '7',
+    description:
+      "Every this many days each backup task's latest snapshots get a restore drill: a random sample of items restored into a scratch folder and checked (0 turns scheduled drills off; a drill can still be started from the task).",
+    schema: integer(0, 365).default(7),
+  }),
+  drillSampleItems: setting({
+    env: 'HOLDFAST_DRILL_SAMPLE_ITEMS',
+    kind: 'integer',
+    defaultText: '20',
+    description: 'Items a restore drill picks at random from the latest snapshots of a task.',
+    schema: integer(1, 10000).default(20),
+  }),
+  configBackupDelaySeconds: setting({
+    env: 'HOLDFAST_CONFIG_BACKUP_DELAY_SECONDS',
+    kind: 'integer',
+    defaultText: '10',
+    description:
+      "After a change of the appliance's settings (organizations, users, tasks, schedules, locations), the encrypted configuration backup is written into every storage location once no further change came for this long.",
+    schema: integer(0, 3600).default(10),
+  }),
 } as const;
 
 export type SettingName = keyof typeof settings;

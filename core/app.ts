@@ -33,6 +33,7 @@ import { recoveryItemRoutes } from './routes/recovery-item.ts';
 import { replicateRoutes } from './routes/replicate.ts';
 import { settingsRoutes } from './routes/settings/index.ts';
 import { setupRoutes } from './routes/setup.ts';
+import { setupRecoverRoutes } from './routes/setup-recover.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
 import { smartAlertRoutes } from './routes/smart-alerts.ts';
 import { staticRoutes } from './routes/static.ts';
@@ -106,6 +107,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(setupGate(deps));
   app.use(ipGuard(deps));
   app.route('/', setupRoutes(deps));
+  app.route('/', setupRecoverRoutes(deps));
   app.route('/', authRoutes(deps));
   app.route('/', accountLinkRoutes(deps));
   app.route('/', signInStepRoutes(deps));

@@ -10,6 +10,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import type { Config } from '../config/schema.ts';
 import { createApp } from './app.ts';
 import { type Database, migrate, openDatabase } from './db/database.ts';
+import { ConfigBackupLoop } from './dr/config-backup.ts';
 import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
@@ -97,6 +98,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     now: () => new Date(),
     views: createViews({ watch: options.watchViews ?? false }),
     cookieSecret,
+    masterKey: masterKey.key,
     version: VERSION,
     setupState: { complete: await isSetupComplete(orm.em) },
     ...(config.metricsToken || config.metricsAllow.length > 0 ? { metrics: createMetrics(config.databasePath) } : {}),
@@ -195,6 +197,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   const stopCleanUp = new AbortController();
   let sender: SenderLoop | undefined;
   let webhooks: WebhookLoop | undefined;
+  let configBackup: ConfigBackupLoop | undefined;
   if (config.schedulerIntervalSeconds > 0) {
     const ctx = workContext(kernel);
     // Changes restores left at services when the appliance died under them (automation switched
@@ -230,6 +233,21 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       Math.min(config.schedulerIntervalSeconds, 10) * 1000,
     );
     scheduler.start(Math.min(config.schedulerIntervalSeconds * 1000, (config.jobLeaseSeconds * 1000) / 2));
+    // The encrypted configuration backup in every storage location (core/dr/): losing the
+    // appliance then loses no settings.
+    if (config.configBackupDelaySeconds > 0) {
+      configBackup = new ConfigBackupLoop(
+        () => ({
+          em: kernel.orm.em.fork(),
+          credentials: kernel.credentials,
+          masterKey: kernel.masterKey,
+          storageDir: config.storageDir,
+          now: kernel.deps.now(),
+        }),
+        log.child({ component: 'config-backup' }),
+      );
+      configBackup.start(config.configBackupDelaySeconds * 1000);
+    }
   } else {
     maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now, undefined, config);
   }
@@ -252,6 +270,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       await maintenance?.current();
       await sender?.current();
       await webhooks?.current();
+      await configBackup?.stop();
       await kernel.close();
     })();
     return stopping;

@@ -25,6 +25,9 @@ Commands:
   config reference                 Print the configuration reference (Markdown).
   migration create [name]          Developers: write a migration for entity changes.
   repo <command> …                 Operate a backup repository (see: holdfast repo help).
+  dr restore --location <file>     Recover a lost appliance from a storage location's
+                                   configuration backup (see: holdfast dr help).
+  dr backup                        Write the configuration backup into every location now.
 
 Settings come from HOLDFAST_* environment variables and the HOLDFAST_CONFIG file.
 Exit codes: 0 done, 1 failed, 2 usage error, 3 setup already completed, 78 bad configuration.`;
@@ -68,6 +71,9 @@ export async function runCli(argv: string[]): Promise<void> {
       process.stdout.write(configReferenceMarkdown((await import('./plugins/registry.ts')).builtInAppSettings()));
     } else if (command === 'repo') {
       process.exitCode = await (await import('./cli-repo.ts')).runRepoCommand(argv.slice(1));
+    } else if (command === 'dr') {
+      if (!sub || sub === 'help') process.stdout.write(`${(await import('./cli-dr.ts')).drUsage}\n`);
+      else process.exitCode = await (await import('./cli-dr.ts')).runDrCommand(argv.slice(1));
     } else if (command === 'migration' && sub === 'create') {
       await (await import('./cli-admin.ts')).migrationCreate(rest[0]);
     } else {

@@ -2,6 +2,7 @@
 // means for a backup task's entity, for notifications and for webhooks. Registered here, at start-up (appliance.ts) and in every job
 // worker (job-worker.ts), so the queue and runner in jobs/ know neither tasks nor recovery.
 import { runCompareJob } from './compare/compare-job.ts';
+import { runDrillJob } from './drills/drill-job.ts';
 import { onJobEnd, onJobFinished, registerJobHandler } from './jobs/handler.ts';
 import { notifyJobFinished } from './notifications/job-events.ts';
 import { runExportJob } from './recovery/export-job.ts';
@@ -13,7 +14,10 @@ import { webhookJobFinished } from './webhooks/job-events.ts';
 
 export function registerJobKinds(): void {
   registerJobHandler('backup', runBackupJob);
-  registerJobHandler('maintenance', runMaintenanceJob);
+  // Restore drills are maintenance jobs of their task (operation "drill"): no job kind of their own.
+  registerJobHandler('maintenance', (run) =>
+    run.job.params.operation === 'drill' ? runDrillJob(run) : runMaintenanceJob(run),
+  );
   registerJobHandler('restore', runRestoreJob);
   registerJobHandler('export', runExportJob);
   registerJobHandler('compare', runCompareJob);

@@ -85,6 +85,8 @@ export interface RepositoryStats {
   packsWritten: number;
   /** Every byte this repository object has written to the sink. */
   bytesUploaded: number;
+  /** Every byte this repository object has read from the sink after opening (a restore drill's cost). */
+  bytesRead: number;
 }
 
 /** Where this process keeps its disposable copy of the blob index (storage/blob-index.ts). */
@@ -147,6 +149,7 @@ export class Repository {
     rawBytesAdded: 0,
     packsWritten: 0,
     bytesUploaded: 0,
+    bytesRead: 0,
   };
   /** Where the blob index's run files are made (RepositoryOptions.indexDir). */
   readonly indexDir: string;
@@ -451,7 +454,7 @@ export class Repository {
   async #readDamageNotes(): Promise<void> {
     for await (const info of this.sink.list('damaged/')) {
       try {
-        const sealed = await readAll(await this.sink.get(info.key));
+        const sealed = await this.#fetch(info.key);
         if (sha256(sealed) !== info.key.slice('damaged/'.length))
           throw new IntegrityError(`damage note ${info.key} does not match its name`);
         const note = await unsealJson<DamageNote>(this.keys.encKey, sealed, `damage note ${info.key}`);
@@ -536,8 +539,15 @@ export class Repository {
     }
   }
 
+  /** Reads an object (or a range of it) whole, counted in `stats.bytesRead`. */
+  async #fetch(key: string, range?: { offset: number; length: number }): Promise<Buffer> {
+    const bytes = await readAll(await this.sink.get(key, range));
+    this.stats.bytesRead += bytes.length;
+    return bytes;
+  }
+
   async readIndexFile(key: string): Promise<IndexFile> {
-    const sealed = await readAll(await this.sink.get(key));
+    const sealed = await this.#fetch(key);
     if (sha256(sealed) !== key.slice('index/'.length))
       throw new IntegrityError(`index file ${key} does not match its name`);
     const file = await unsealJson<IndexFile>(this.keys.encKey, sealed, `index file ${key}`);
@@ -768,7 +778,7 @@ export class Repository {
       const end = last.at.offset + last.at.length;
       let bytes: Buffer;
       try {
-        bytes = await readAll(await this.sink.get(packKey(first.at.pack), { offset: start, length: end - start }));
+        bytes = await this.#fetch(packKey(first.at.pack), { offset: start, length: end - start });
       } catch (err) {
         const error = await this.#packDamage(err, first.at.pack, first.id, end);
         for (const { id, at } of run) failed.push({ position: out.push(Buffer.alloc(0)) - 1, id, at, error });
@@ -856,7 +866,7 @@ export class Repository {
     for (const [id, locations] of copies) {
       for (const at of locations) {
         try {
-          const sealed = await readAll(await this.sink.get(packKey(at.pack), { offset: at.offset, length: at.length }));
+          const sealed = await this.#fetch(packKey(at.pack), { offset: at.offset, length: at.length });
           found.set(id, await this.#openBlob(id, at, sealed));
           this.#index.set(id, at);
           break;
@@ -928,7 +938,7 @@ export class Repository {
     const key = `snapshots/${id}`;
     let sealed: Buffer;
     try {
-      sealed = await readAll(await this.sink.get(key));
+      sealed = await this.#fetch(key);
     } catch (err) {
       if (err instanceof ObjectNotFoundError) throw new RepositoryError('not_a_repository', `no snapshot ${id}`);
       throw err;

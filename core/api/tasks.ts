@@ -7,6 +7,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Context, MiddlewareHandler } from 'hono';
 import { accessibleOrganization, canReach } from '../access/principal.ts';
+import { startDrill } from '../drills/drill-schedule.ts';
+import { drillJson, latestDrills } from '../drills/drill-status.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
@@ -71,6 +73,26 @@ const StatusCountsSchema = z
   .object(Object.fromEntries(ENTITY_STATUSES.map((s) => [s, z.number().int()])) as Record<EntityStatus, z.ZodNumber>)
   .openapi('EntityStatusCounts');
 
+const DrillSchema = z
+  .object({
+    passed: z.boolean(),
+    startedAt: z.string().openapi({ format: 'date-time' }),
+    finishedAt: z.string().openapi({ format: 'date-time' }),
+    snapshots: z.number().int().openapi({ description: "Snapshots sampled (each entity's latest)." }),
+    items: z.number().int().openapi({ description: 'Items restored into the scratch folder and checked.' }),
+    bytes: z.number(),
+    durationMs: z.number().int(),
+    cost: z.object({
+      serviceApiCalls: z.number().int().openapi({ description: 'Always 0: a drill never calls the service.' }),
+      storageBytesRead: z.number(),
+    }),
+    failures: z.array(z.object({ entity: z.string(), item: z.string(), reason: z.string() })),
+    summary: z
+      .string()
+      .openapi({ example: 'Last verified restorable: 2026-12-07 13:05 UTC, 20 items, 4.2 MB, took 3 s' }),
+  })
+  .openapi('RestoreDrill');
+
 const TaskSchema = z
   .object({
     id: z.string(),
@@ -101,6 +123,7 @@ const TaskSchema = z
       .nullable()
       .openapi({ format: 'date-time', description: 'A deleted task can be restored until then.' }),
     createdAt: z.string().openapi({ format: 'date-time' }),
+    lastDrill: DrillSchema.nullable().openapi({ description: 'The latest restore drill; null: none yet.' }),
   })
   .openapi('BackupTask');
 
@@ -227,6 +250,7 @@ async function taskJson(em: EntityManager, task: IBackupTask, now: Date): Promis
   const counts = (await entityCountsByTask(em, [task.id])).get(task.id);
   const last = await lastBackupOf(em, task);
   const next = nextRunOf(task, now);
+  const drill = (await latestDrills(em, [task.id])).get(task.id);
   return {
     id: task.id,
     organizationId: task.organization.id,
@@ -250,6 +274,7 @@ async function taskJson(em: EntityManager, task: IBackupTask, now: Date): Promis
     deletedAt: task.deletedAt?.toISOString() ?? null,
     purgeAfter: task.purgeAfter?.toISOString() ?? null,
     createdAt: task.createdAt.toISOString(),
+    lastDrill: drill ? drillJson(drill) : null,
   };
 }
 
@@ -396,6 +421,19 @@ const discoverRoute = createRoute({
   path: '/tasks/{id}/discover',
   tags,
   summary: 'Discover the entities of a backup task now',
+  security: SECURED,
+  middleware: write,
+  request: { params: TaskIdParams },
+  responses: { 202: jsonResponse(z.object({ jobId: z.string() }), 'Queued'), ...errorResponses(401, 403, 404) },
+});
+
+const drillRoute = createRoute({
+  method: 'post',
+  path: '/tasks/{id}/drills',
+  tags,
+  summary: 'Run a restore drill of a backup task now',
+  description:
+    "Restores a random sample of the latest backups into a scratch folder on the appliance (never to the service), checks it, and records the result as the task's lastDrill.",
   security: SECURED,
   middleware: write,
   request: { params: TaskIdParams },
@@ -575,6 +613,12 @@ export function tasksApi(deps: AppDeps) {
       deps.now(),
       deps.config.jobMaxAttempts,
     );
+    return c.json({ jobId }, 202);
+  });
+
+  api.openapi(drillRoute, async (c) => {
+    const task = await reachableTask(c, c.req.valid('param').id);
+    const jobId = await startDrill(c.get('em'), task, jobInitiatorOf(c, deps), deps.now(), deps.config.jobMaxAttempts);
     return c.json({ jobId }, 202);
   });
 

@@ -51,6 +51,7 @@ export const AUDIT_ACTIVITIES = [
   'Restore started',
   'Export started',
   'Export downloaded',
+  'Recovery sheet viewed',
 ] as const;
 export type AuditActivity = (typeof AUDIT_ACTIVITIES)[number];
 

@@ -4,6 +4,7 @@ import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
 import { ActivityEvent } from '../activity/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
+import { RestoreDrill } from '../drills/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
@@ -54,4 +55,5 @@ export const kernelEntities = [
   SummaryReportSettings,
   SummaryReport,
   SmartAlertRule,
+  RestoreDrill,
 ];

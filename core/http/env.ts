@@ -33,6 +33,11 @@ export interface AppDeps {
   storage?: TaskStorage;
   /** Prometheus metrics, when /metrics is switched on (HOLDFAST_METRICS_TOKEN or _ALLOW). */
   metrics?: Metrics;
+  /**
+   * The appliance master key: only the recovery sheet shows it (Settings › Recovery, after the
+   * password is entered again), and the configuration backup seals with it.
+   */
+  masterKey: Buffer;
 }
 
 export interface AppEnv {

@@ -96,6 +96,15 @@ export function settingsTabsFor(path: string, principal: Principal, organization
       href: '/settings/outbox',
       show: organization.kind === 'root' && principal.home.kind === 'root' && principal.isAdministrator,
     },
+    {
+      label: 'Recovery',
+      href: '/settings/recovery',
+      show:
+        organization.kind === 'root' &&
+        principal.home.kind === 'root' &&
+        principal.isAdministrator &&
+        principal.kind === 'user',
+    },
   ];
   return tabs
     .filter((t) => t.show)

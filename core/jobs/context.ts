@@ -17,6 +17,8 @@ export type JobSettings = Pick<
   | 'jobRetryBaseSeconds'
   | 'schedulerIntervalSeconds'
   | 'activityRetentionDays'
+  | 'drillIntervalDays'
+  | 'drillSampleItems'
   | 'dataDir'
   | 'storageDir'
 >;

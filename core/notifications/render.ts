@@ -52,6 +52,22 @@ function bodyOf(type: NotificationType, p: NotificationPayload): Body {
         lines: [`The backup problem of ${task} of ${org} is resolved: the last run succeeded.`],
       };
     }
+    if (p.event === 'drill_failed') {
+      return {
+        subject: `Restore drill failed: ${p.taskName ?? 'a task'} (${org})`,
+        lines: [
+          `A restore drill of ${task} of ${org} could not restore every sampled item as backed up: ${p.reason ?? 'no reason given'}`,
+          'The drill restored into a scratch folder on the appliance, never to the service. You get one mail per incident, and another when a drill passes again.',
+        ],
+        items: listed(p.items),
+      };
+    }
+    if (p.event === 'drill_passed') {
+      return {
+        subject: `Resolved: restore drills of ${p.taskName ?? 'a task'} pass again (${org})`,
+        lines: [`The latest restore drill of ${task} of ${org} restored every sampled item as backed up.`],
+      };
+    }
     if (p.event === 'reconnected') {
       return {
         subject: `Resolved: ${p.taskName ?? 'a task'} is connected again (${org})`,

@@ -64,6 +64,8 @@ export interface SummaryLine {
   items: number;
   bytes: number;
   reason: string | null;
+  /** The task's latest restore drill in words ("Last verified restorable: …"); absent: none yet. */
+  drill?: string | null;
 }
 
 /** What a summary-report notification carries (NotificationPayload.summary). */

@@ -43,6 +43,7 @@ export function summaryBody(org: string, s: SummaryPayload): SummaryBody {
   const text: string[] = [];
   for (const [task, rows] of groups) {
     text.push(task);
+    if (rows[0]?.drill) text.push(`  ${rows[0].drill}`);
     for (const r of rows) {
       text.push(
         `  ${r.entity}: ${r.status}, last backup ${when(r.lastBackup)}, ${count(r.items)} items, ${humanBytes(r.bytes)}${r.reason ? ` — ${r.reason}` : ''}`,
@@ -74,7 +75,10 @@ export function summaryBody(org: string, s: SummaryPayload): SummaryBody {
         ].join('');
       })
       .join('');
-    return `<h3 style="font-size:1em;margin:1.25em 0 0.25em">${escapeHtml(task)}</h3><table style="border-collapse:collapse;font-size:0.875em;width:100%"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+    const drill = rows[0]?.drill
+      ? `<p style="margin:0 0 0.25em;font-size:0.875em">${escapeHtml(rows[0].drill)}</p>`
+      : '';
+    return `<h3 style="font-size:1em;margin:1.25em 0 0.25em">${escapeHtml(task)}</h3>${drill}<table style="border-collapse:collapse;font-size:0.875em;width:100%"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
   });
   const html = [
     ...tables,

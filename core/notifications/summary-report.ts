@@ -1,11 +1,12 @@
 // The summary report: made when an organization's report is due (the scheduler calls
 // queueDueSummaryReports each tick), per task and entity — status, last backup, items and size
-// as the task page shows them, failures with their reasons — for the organization and every
+// as the task page shows them, failures with their reasons, the task's latest restore drill — for the organization and every
 // account under it. At a partner or distributor it is one file, or one per customer. Each file
 // is a SummaryReport row (its CSV) and one summary notification with the event key
 // `summary:<org>:<period>[:<customer>]`, in one transaction: two nodes or a restart queue it once.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
+import { describeDrill, latestDrills } from '../drills/drill-status.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { csvChunks } from '../plugins/csv.ts';
 import { BackupTask, type EntityStatus, TaskEntity } from '../tasks/entities.ts';
@@ -38,6 +39,7 @@ export const SUMMARY_CSV_HEADER = [
   'Items',
   'Size (bytes)',
   'Failure reason',
+  'Restore drill',
 ] as const;
 
 const FAILED: readonly string[] = ['failed', 'partial'];
@@ -61,6 +63,8 @@ async function reportRows(em: EntityManager, org: IOrganization): Promise<Row[]>
   for (const o of orgs) {
     const tasks = await em.find(BackupTask, { organization: o.id, deletedAt: null }, { orderBy: { name: 'asc' } });
     for (const task of tasks) {
+      const drill = (await latestDrills(em, [task.id])).get(task.id);
+      const drillText = drill ? describeDrill({ ...drill, bytes: Number(drill.bytes) }) : null;
       const entities = await em.find(
         TaskEntity,
         { task: task.id, deletedAt: null },
@@ -81,6 +85,7 @@ async function reportRows(em: EntityManager, org: IOrganization): Promise<Row[]>
           items: e.lastItems,
           bytes: Number(e.lastBytes),
           reason: failed ? (e.lastError ?? 'no reason given') : null,
+          drill: drillText,
           failed,
         });
       }
@@ -104,6 +109,7 @@ async function csvText(rows: readonly Row[]): Promise<string> {
         String(r.items),
         String(r.bytes),
         r.reason ?? '',
+        r.drill ?? '',
       ];
     }
   };
@@ -168,7 +174,7 @@ async function queueFile(
     },
     lines: rows
       .slice(0, MAIL_LINES)
-      .map(({ organization, task, entity, status, lastBackup, items, bytes, reason }) => ({
+      .map(({ organization, task, entity, status, lastBackup, items, bytes, reason, drill }) => ({
         organization,
         task,
         entity,
@@ -177,6 +183,7 @@ async function queueFile(
         items,
         bytes,
         reason,
+        drill,
       })),
     omitted: Math.max(0, rows.length - MAIL_LINES),
   };

@@ -446,6 +446,13 @@ export interface ItemPresentation {
   compareIgnoredFields?: readonly string[];
 }
 
+/** A hash computed over content as it streams by (a service's own content hash). */
+export interface ContentDigest {
+  update(data: Uint8Array): void;
+  /** The hash in the form the service records it. */
+  digest(): string;
+}
+
 /**
  * What a service plugin module default-exports. `settings` validates the connect form (and
  * generates it); the names in `secretSettings` are encrypted at rest and never shown again.
@@ -500,6 +507,11 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
   searchFields: readonly SearchField[];
   /** How Recovery lists and shows the items (absent: folders and files). */
   presentation?: ItemPresentation;
+  /**
+   * The item metadata field where the service's own hash of a file's content is kept, and how to
+   * compute that hash: a restore drill checks the content it restored against it.
+   */
+  contentHash?: { field: string; create(): ContentDigest };
   /**
    * The service treats paths that differ only in case as the same ("/Docs" is "/DOCS"), as
    * Dropbox does: browsing and selecting folders for restore or export then ignore case.

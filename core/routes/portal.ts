@@ -6,6 +6,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { hasPermission } from '../access/principal.ts';
+import { describeDrill, latestAccountDrills } from '../drills/drill-status.ts';
+import type { IRestoreDrill } from '../drills/entities.ts';
 import { AppError, NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
@@ -103,9 +105,17 @@ function sortState(query: AccountQuery, column: string): 'ascending' | 'descendi
   return query.sort === `${column}_desc` ? 'descending' : 'none';
 }
 
-function healthView(row: AccountHealthRow, current: IOrganization) {
+function healthView(row: AccountHealthRow, current: IOrganization, drills: ReadonlyMap<string, IRestoreDrill>) {
+  const drill = drills.get(row.id);
   return {
     ...row,
+    drill: drill
+      ? {
+          passed: drill.passed,
+          finishedAt: drill.finishedAt,
+          summary: describeDrill({ ...drill, bytes: Number(drill.bytes) }),
+        }
+      : null,
     kindLabel: KIND_LABELS[row.kind],
     backupLabel: BACKUP_STATUS_LABELS[row.backupStatus],
     taskStatusLabel: TASK_STATUS_LABELS[row.taskStatus],
@@ -142,9 +152,13 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     const org = organizationOf(c);
     const query = parseAccountQuery(c.req.query());
     const result = await listAccounts(c.get('em'), principal, org, query);
+    const drills = await latestAccountDrills(
+      c.get('em'),
+      result.rows.map((r) => r.id),
+    );
     const columns = Object.keys(HEALTH_SORT_COLUMNS).filter((k) => k !== 'created');
     const context = {
-      rows: result.rows.map((row) => healthView(row, org)),
+      rows: result.rows.map((row) => healthView(row, org, drills)),
       sortUrls: Object.fromEntries(columns.map((k) => [k, sortUrl(query, k)])),
       sortStates: Object.fromEntries(columns.map((k) => [k, sortState(query, k)])),
       backupStatuses: BACKUP_STATUSES.map((value) => ({ value, label: BACKUP_STATUS_LABELS[value] })),

@@ -9,6 +9,8 @@ import { type Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { hasPermission } from '../access/principal.ts';
 import { parseDay } from '../date-range.ts';
+import { startDrill } from '../drills/drill-schedule.ts';
+import { drillView, latestDrills } from '../drills/drill-status.ts';
 import { AppError, type FieldErrors, NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import { isHttps, requestOrigin } from '../http/client.ts';
@@ -98,6 +100,7 @@ const NOTICES: Record<string, string> = {
   resumed: 'The backup task is active again.',
   restored: 'The backup task has been restored.',
   discover: 'Discovery has been queued.',
+  drill: 'A restore drill has been queued: the result shows here when it is done.',
   none: 'Select at least one entry in the table first.',
 };
 
@@ -557,6 +560,8 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
       canExport: hasPermission(principalOf(c), 'export_download'),
       canReplicate: !!plugin?.replicate && hasPermission(principalOf(c), 'restore'),
       smartAlerts: !!plugin?.smartAlerts,
+      drill: drillView((await latestDrills(em, [task.id])).get(task.id)),
+      drillIntervalDays: deps.config.drillIntervalDays,
       deletedEntities: (await deletedEntitiesOf(em, task, now)).map((e) => ({
         id: e.id,
         name: e.name,
@@ -774,6 +779,12 @@ export function taskRoutes(deps: AppDeps): Hono<AppEnv> {
     const task = await taskOf(c);
     await requestDiscovery(c.get('em'), task, jobInitiatorOf(c, deps), deps.now(), deps.config.jobMaxAttempts);
     return redirectWithFlash(c, deps, `/tasks/${task.id}`, NOTICES.discover as string);
+  });
+
+  app.post('/tasks/:id/drill', canManage, async (c) => {
+    const task = await taskOf(c);
+    await startDrill(c.get('em'), task, jobInitiatorOf(c, deps), deps.now(), deps.config.jobMaxAttempts);
+    return redirectWithFlash(c, deps, `/tasks/${task.id}`, NOTICES.drill as string);
   });
 
   app.get('/tasks/:id/delete', canManage, async (c) => {

@@ -1,5 +1,6 @@
 // The time-based trigger: a small interval loop with an injectable clock. Each tick recovers
-// lapsed jobs, queues purges of deleted tasks, enqueues due work and due summary reports
+// lapsed jobs, queues purges of deleted tasks, enqueues due work, due restore drills
+// (core/drills/) and due summary reports
 // (core/notifications/summary-report.ts) and pokes the job runner; once
 // an hour it also runs the appliance housekeeping (core/maintenance.ts). Ticks never overlap in one process; ticks
 // of several processes may, which the queue's dedupe keys and conditional updates make harmless.
@@ -8,6 +9,7 @@
 // and keeps its own timers, so a test cannot move its clock across a DST change or a grace
 // period, and every tick (a few indexed queries) would pay for a thread and a database
 // connection. The heavy part — the jobs — does run in worker threads (core/jobs/executors.ts).
+import { enqueueDueDrills } from '../drills/drill-schedule.ts';
 import type { WorkContext } from '../jobs/context.ts';
 import type { JobRunner } from '../jobs/runner.ts';
 import { MAINTENANCE_INTERVAL_MS, runMaintenance } from '../maintenance.ts';
@@ -53,6 +55,8 @@ export class Scheduler {
         }
         const enqueued = await enqueueDueWork(this.#ctx, now);
         if (enqueued.jobs) this.#ctx.log.info(enqueued, 'scheduled jobs queued');
+        const drills = await enqueueDueDrills(this.#ctx, now);
+        if (drills) this.#ctx.log.info({ drills }, 'restore drills queued');
         const reports = await queueDueSummaryReports(this.#ctx.orm.em.fork(), now);
         if (reports) this.#ctx.log.info({ reports }, 'summary reports queued');
       } catch (err) {

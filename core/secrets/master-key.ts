@@ -59,7 +59,14 @@ export function loadMasterKey(source: MasterKeySource): LoadedMasterKey {
 }
 
 function generateKeyFile(path: string): Buffer {
-  const key = randomBytes(MASTER_KEY_BYTES);
+  return writeMasterKeyFile(path, randomBytes(MASTER_KEY_BYTES));
+}
+
+/**
+ * Writes a key file (mode 0600) that must not exist yet: a new key, or a recovered appliance's
+ * (core/dr/recover.ts). If another process created it meanwhile, the key it holds is returned.
+ */
+export function writeMasterKeyFile(path: string, key: Buffer): Buffer {
   let fd: number;
   try {
     // 'wx' fails if another process created the file meanwhile: never overwrite a key.

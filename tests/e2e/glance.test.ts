@@ -72,6 +72,7 @@ const NOT_PAGES: Record<string, string> = {
   '/static/:file{.+}': 'asset',
   '/favicon.ico': 'asset',
   '/setup': 'redirects once set up (first-run.test.ts)',
+  '/setup/recover': 'redirects once set up (recovery-proofs.test.ts)',
   '/login': 'signed-out page (first-run.test.ts)',
   '/confirm-email/:token': 'needs a mailed token',
   '/forgot-password': 'signed-out page',

@@ -200,6 +200,7 @@ describe('REST API v1', () => {
       '/tasks/{id}/chart',
       '/tasks/{id}/connection',
       '/tasks/{id}/discover',
+      '/tasks/{id}/drills',
       '/tasks/{id}/entities',
       '/tasks/{id}/entities/activate',
       '/tasks/{id}/entities/backup-now',

@@ -8,6 +8,7 @@ import { ipRestrictionRoutes } from './ip-restrictions.ts';
 import { notificationRoutes } from './notifications.ts';
 import { outboxRoutes } from './outbox.ts';
 import { profileRoutes } from './profile.ts';
+import { recoverySheetRoutes } from './recovery-sheet.ts';
 import { securitySettingsRoutes } from './security.ts';
 import { storageSettingsRoutes } from './storage.ts';
 import { userRoutes } from './users.ts';
@@ -28,5 +29,6 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.route('/', storageSettingsRoutes(deps));
   app.route('/', notificationRoutes(deps));
   app.route('/', webhookRoutes(deps));
+  app.route('/', recoverySheetRoutes(deps));
   return app;
 }

@@ -6,6 +6,7 @@ import type { ServiceAppSettings, ServicePlugin } from '../../../core/plugins/se
 import { authorizationUrl, dropboxApp } from './app.ts';
 import type { DropboxState } from './backup.ts';
 import type { RetryPolicy } from './client.ts';
+import { ContentHasher } from './content-hash.ts';
 import type { DropboxSettings } from './oauth.ts';
 
 export { type DropboxApp, dropboxApp } from './app.ts';
@@ -43,6 +44,8 @@ export function createDropboxPlugin(
     snapshots: { mode: 'incremental' },
     // "/Docs" and "/DOCS" are one folder at Dropbox.
     pathsCaseInsensitive: true,
+    // Dropbox's content_hash, kept with each file: restore drills check restored content against it.
+    contentHash: { field: 'contentHash', create: () => new ContentHasher() },
     searchFields: [
       { name: 'name', label: 'File name', column: 'name' },
       { name: 'path', label: 'Path', column: 'path' },

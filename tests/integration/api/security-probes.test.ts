@@ -149,6 +149,7 @@ const OPERATIONS: Record<string, Operation> = {
   'POST /tasks/{id}/resume': { rule: { anyOf: ['manage_backups'] } },
   'PUT /tasks/{id}/connection': { rule: { anyOf: ['manage_backups'] }, body: () => ({ connection: { token: 'x' } }) },
   'POST /tasks/{id}/discover': { rule: { anyOf: ['manage_backups'] } },
+  'POST /tasks/{id}/drills': { rule: { anyOf: ['manage_backups'] } },
   'GET /tasks/{id}/entities': { rule: 'signed-in' },
   'POST /tasks/{id}/entities/activate': { rule: { anyOf: ['manage_backups'] }, body: entities },
   'POST /tasks/{id}/entities/pause': { rule: { anyOf: ['manage_backups'] }, body: entities },

@@ -234,6 +234,7 @@ describe('/api/v1/tasks', () => {
       '/tasks/{id}/resume',
       '/tasks/{id}/connection',
       '/tasks/{id}/discover',
+      '/tasks/{id}/drills',
       '/tasks/{id}/entities',
       '/tasks/{id}/entities/activate',
       '/tasks/{id}/entities/pause',

@@ -46,6 +46,8 @@ afterAll(async () => {
 // Activities of backups, jobs, recovery and storage locations: their own tests walk them
 // (tests/integration/tasks, jobs, storage-locations, system-activity, salesforce/compare).
 const OTHER_FEATURES = new Set<AuditActivity>([
+  // tests/integration/dr/recovery-sheet.test.ts
+  'Recovery sheet viewed',
   'Storage location changed',
   'Activity exported',
   'Backup task added',

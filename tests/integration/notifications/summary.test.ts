@@ -171,6 +171,7 @@ describe('the daily summary report', () => {
       'Items',
       'Size (bytes)',
       'Failure reason',
+      'Restore drill',
     ]);
     await makeUser(h.em(), customer, 'admin@daily.example');
     const cookie = await signInAs('admin@daily.example');
