@@ -10,7 +10,7 @@ import { removeLocks } from '../../storage/locks.ts';
 import type { Database } from '../db/database.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { sinkPlugin } from '../plugins/registry.ts';
-import type { Sink } from '../plugins/sink.ts';
+import { ObjectLockedError, type Sink } from '../plugins/sink.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { BackupTask } from '../tasks/entities.ts';
 import {
@@ -23,6 +23,7 @@ import {
 import { ancestorIds } from '../tenancy/organizations.ts';
 import { pinOrganizationLocation, resolveLocation } from './assignment.ts';
 import { type IStorageLocation, StorageLocation } from './entities.ts';
+import { immutableSink } from './immutable-sink.ts';
 import { BUILTIN_LOCATION_ID, ensureBuiltinLocation, openLocationSink, type StorageContext } from './locations.ts';
 import { prefixedSink } from './prefixed-sink.ts';
 
@@ -36,6 +37,8 @@ export interface LocationTaskStorageOptions {
    * on the data disk rather than the OS temp folder, which may be a tmpfs held in memory.
    */
   indexDir?: string;
+  /** The clock locks are counted from (immutability: retainUntil = now + the period). */
+  now?: () => number;
 }
 
 /** Where the appliance keeps its disposable blob index files: under its data folder. */
@@ -58,7 +61,11 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
       return { sink: await local.create({ path: builtinFolder(organizationId) }), name: DEFAULT_LOCATION };
     }
     return {
-      sink: prefixedSink(await openLocationSink(ctx, location), `organizations/${organizationId}/`),
+      // Outermost, so the keys it sees are the repository's own (data/, index/, snapshots/).
+      sink: immutableSink(
+        prefixedSink(await openLocationSink(ctx, location), `organizations/${organizationId}/`),
+        options.now,
+      ),
       name: location.id,
     };
   };
@@ -150,7 +157,11 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
         if (!location || location.builtin) continue;
         const { sink } = await sinkAt(ctx, location, organizationId);
         try {
-          for await (const info of sink.list('')) await sink.delete(info.key);
+          // Locked objects stay until their lock lapses (the store refuses): nothing renews them.
+          for await (const info of sink.list(''))
+            await sink.delete(info.key).catch((err: unknown) => {
+              if (!(err instanceof ObjectLockedError)) throw err;
+            });
         } finally {
           await sink.close();
         }
