@@ -27,6 +27,7 @@ import { type CredentialCipher, createCredentialCipher } from './secrets/credent
 import { loadMasterKey } from './secrets/master-key.ts';
 import { configuredDefaultStorage, ensureConfiguredDefaultStorage } from './storage-locations/configured-default.ts';
 import { blobIndexDir, locationTaskStorage } from './storage-locations/task-storage.ts';
+import { startVerificationTimer } from './storage-locations/verification.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
 import { pinnedPublicOrigin } from './system/public-url.ts';
 import { orphanedSteps, runOrphanedSteps } from './tasks/recovery-steps.ts';
@@ -189,6 +190,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   let runner: JobRunner | undefined;
   let scheduler: Scheduler | undefined;
   let maintenance: ReturnType<typeof startMaintenanceTimer> | undefined;
+  let verification: ReturnType<typeof startVerificationTimer> | undefined;
   let cleanUp: Promise<void> | undefined;
   const stopCleanUp = new AbortController();
   let sender: SenderLoop | undefined;
@@ -228,6 +230,12 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       Math.min(config.schedulerIntervalSeconds, 10) * 1000,
     );
     scheduler.start(Math.min(config.schedulerIntervalSeconds * 1000, (config.jobLeaseSeconds * 1000) / 2));
+    // Scheduled verification of the storage locations: due ones run at the hourly check.
+    verification = startVerificationTimer(
+      kernel.orm,
+      { storage: kernel.storage, log: log.child({ component: 'verification' }) },
+      kernel.deps.now,
+    );
   } else {
     maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now, undefined, config);
   }
@@ -236,6 +244,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   const stop = () => {
     stopping ??= (async () => {
       maintenance?.stop();
+      verification?.stop();
       sender?.stop();
       webhooks?.stop();
       // A tick in progress (a purge) finishes before the database closes.
