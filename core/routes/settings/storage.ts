@@ -287,12 +287,6 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
         },
         result: schedule.lastResult,
         errors,
-        notice:
-          c.req.query('notice') === 'ran'
-            ? 'The verification ran.'
-            : c.req.query('notice') === 'saved'
-              ? 'The schedule has been saved.'
-              : null,
       },
       status,
     );
@@ -318,7 +312,7 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       description: `Verification of ${location.name}: ${schedule.samplePercent}% of the packs every ${schedule.intervalHours} hours`,
       actor: auditActorOf(c, deps),
     });
-    return c.redirect(`${BASE}/${location.id}/verification?notice=saved`, 303);
+    return redirectWithFlash(c, deps, `${BASE}/${location.id}/verification`, 'The schedule has been saved.');
   });
 
   app.post(`${BASE}/:id/verification/run`, adminOnly, async (c) => {
@@ -328,7 +322,7 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!deps.storage)
       throw new AppError('storage_unavailable', 'This appliance has no backup storage configured.', 503);
     await verifyLocation(ctx.em, { storage: deps.storage, log: deps.log }, location, deps.now());
-    return c.redirect(`${BASE}/${location.id}/verification?notice=ran`, 303);
+    return redirectWithFlash(c, deps, `${BASE}/${location.id}/verification`, 'The verification ran.');
   });
 
   app.post(`${BASE}/:id/delete`, adminOnly, async (c) => {
