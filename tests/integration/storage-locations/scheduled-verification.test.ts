@@ -93,10 +93,11 @@ describe('scheduled verification of a location', () => {
     const item = await findItem(opened.repo, (await opened.repo.loadSnapshot(snapshot)).tree, 'Contracts/2026.pdf');
     const at = opened.repo.locate(item?.content?.[0] as string);
     await opened.close();
+    if (!at) throw new Error('the item is not indexed');
     const folder = join(t.kernel.deps.config.storageDir, 'organizations', root.id, 'data');
-    const path = join(folder, (at?.pack as string).slice(0, 2), at?.pack as string);
+    const path = join(folder, at.pack.slice(0, 2), at.pack);
     const bytes = readFileSync(path);
-    const i = (at?.offset as number) + Math.floor((at?.length as number) / 2);
+    const i = at.offset + Math.floor(at.length / 2);
     bytes[i] = (bytes[i] as number) ^ 0xff;
     writeFileSync(path, bytes);
 
