@@ -2,7 +2,10 @@
 // the S3 sink), against s3rver behind the loopback Object Lock gate (tests/fakes/
 // s3-object-lock-gate.ts; s3rver alone enforces nothing). The gate's clock is the store's clock,
 // moved forward to let locks lapse. The same against MinIO is not run here (no Docker).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ObjectLockedError, type Sink } from '../../../core/plugins/sink.ts';
 import { immutableSink } from '../../../core/storage-locations/immutable-sink.ts';
@@ -13,8 +16,9 @@ import { pruneRepository } from '../../../storage/prune.ts';
 import { listPacks, Repository } from '../../../storage/repository.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { type ObjectLockGate, startObjectLockGate } from '../../fakes/s3-object-lock-gate.ts';
+import { runToEnd } from '../../helpers/process.ts';
 import { PASSPHRASE, SMALL } from '../../helpers/repository.ts';
-import { type LoopbackS3, startS3rver } from '../../helpers/s3rver.ts';
+import { type LoopbackS3, S3RVER_CREDENTIALS, startS3rver } from '../../helpers/s3rver.ts';
 
 const DAY = 86_400_000;
 let server: LoopbackS3;
@@ -159,5 +163,61 @@ describe('a repository on a location with Object Lock', () => {
     expect(pruned.packsDeleted + pruned.packsRepacked).toBeGreaterThan(0);
     const left = await Repository.open(sink, { passphrase: PASSPHRASE });
     expect((await left.listSnapshots()).map((s) => s.id)).toEqual([current]);
+  });
+});
+
+describe('the holdfast repo CLI on a location with Object Lock', () => {
+  it('writes a backup locked, and its prune leaves the locked objects', async () => {
+    gate.clock.now = undefined;
+    const prefix = randomUUID();
+    const args = [
+      '--sink',
+      's3',
+      '--endpoint',
+      gate.endpoint,
+      '--bucket',
+      'locked',
+      '--prefix',
+      prefix,
+      '--force-path-style',
+      '--access-key-id',
+      S3RVER_CREDENTIALS.accessKeyId,
+      '--object-lock-mode',
+      'COMPLIANCE',
+      '--immutability-days',
+      '7',
+    ];
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HOLDFAST_REPO_PASSPHRASE: PASSPHRASE,
+      HOLDFAST_SINK_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    };
+    const src = mkdtempSync(join(tmpdir(), 'holdfast-locked-src-'));
+    try {
+      writeFileSync(join(src, 'a.txt'), randomBytes(50_000));
+      expect((await runToEnd(['core/cli.ts', 'repo', 'init', ...args], env)).code).toBe(0);
+      const backup = await runToEnd(['core/cli.ts', 'repo', 'backup', src, ...args], env);
+      expect(backup.code).toBe(0);
+      const sink = server.sink({ endpoint: gate.endpoint, prefix, objectLockMode: 'COMPLIANCE', immutabilityDays: 7 });
+      const days = new Set<number>();
+      for (const p of ['data/', 'index/', 'snapshots/'])
+        for await (const info of sink.list(p))
+          days.add(Math.round((((await sink.head(info.key)).retainUntil as Date).getTime() - Date.now()) / DAY));
+      expect([...days]).toEqual([7]);
+      writeFileSync(join(src, 'a.txt'), randomBytes(50_000));
+      expect((await runToEnd(['core/cli.ts', 'repo', 'backup', src, ...args], env)).code).toBe(0);
+      const pruned = await runToEnd(
+        ['core/cli.ts', 'repo', 'prune', '--keep-last', '1', '--grace-hours', '0', ...args],
+        env,
+      );
+      expect(pruned.code).toBe(0);
+      expect(pruned.stdout).toMatch(
+        /1 snapshot\(s\) outside the retention are locked until \S+ at the latest: forgotten by the first prune after their lock lapses\./,
+      );
+      expect(gate.refused.filter((r) => r.includes(prefix))).toEqual([]);
+    } finally {
+      rmSync(src, { recursive: true, force: true });
+    }
   });
 });
