@@ -29,6 +29,7 @@ import { type CredentialCipher, createCredentialCipher } from './secrets/credent
 import { loadMasterKey } from './secrets/master-key.ts';
 import { configuredDefaultStorage, ensureConfiguredDefaultStorage } from './storage-locations/configured-default.ts';
 import { blobIndexDir, locationTaskStorage } from './storage-locations/task-storage.ts';
+import { startVerificationTimer } from './storage-locations/verification.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
 import { pinnedPublicOrigin } from './system/public-url.ts';
 import { orphanedSteps, runOrphanedSteps } from './tasks/recovery-steps.ts';
@@ -193,6 +194,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   let runner: JobRunner | undefined;
   let scheduler: Scheduler | undefined;
   let maintenance: ReturnType<typeof startMaintenanceTimer> | undefined;
+  let verification: ReturnType<typeof startVerificationTimer> | undefined;
   let cleanUp: Promise<void> | undefined;
   const stopCleanUp = new AbortController();
   let sender: SenderLoop | undefined;
@@ -248,6 +250,12 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       );
       configBackup.start(config.configBackupDelaySeconds * 1000);
     }
+    // Scheduled verification of the storage locations: due ones run at the hourly check.
+    verification = startVerificationTimer(
+      kernel.orm,
+      { storage: kernel.storage, log: log.child({ component: 'verification' }) },
+      kernel.deps.now,
+    );
   } else {
     maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now, undefined, config);
   }
@@ -256,6 +264,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   const stop = () => {
     stopping ??= (async () => {
       maintenance?.stop();
+      verification?.stop();
       sender?.stop();
       webhooks?.stop();
       // A tick in progress (a purge) finishes before the database closes.

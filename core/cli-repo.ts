@@ -2,6 +2,7 @@
 // The sink comes from --sink <kind> plus that sink's settings as options (e.g. --path for local),
 // or from --sink-config <file.json> ({"kind": "local", "path": "/backups/r1"}); the passphrase from
 // HOLDFAST_REPO_PASSPHRASE, or a prompt on a terminal.
+
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isDamage } from '../storage/damaged-items.ts';
@@ -21,6 +22,7 @@ import { optionName, settingsFromOptions, sinkCliOptions, withSecretsFromEnv } f
 import { sinkPlugin, sinkPlugins } from './plugins/registry.ts';
 import { ObjectNotFoundError, type Sink, SinkError, type SinkPlugin } from './plugins/sink.ts';
 import { probeSink } from './plugins/sink-probe.ts';
+import { immutableSink } from './storage-locations/immutable-sink.ts';
 
 export const REPO_EXIT = { ok: 0, failed: 1, usage: 2, repository: 4, problems: 5 } as const;
 
@@ -65,11 +67,13 @@ Sink options (each sink's settings as options; see docs/OPERATIONS.md), or --sin
   --sink s3 --bucket <name> [--endpoint <url>] [--region <r>] [--prefix <folder>] [--force-path-style]
             [--access-key-id <id>] [--ca-file <pem>] [--conditional-writes auto|native|emulated]
             [--server-side-encryption AES256|aws:kms] [--sse-kms-key-id <id>] [--part-size-mib <n>]
-            [--concurrency <n>]
+            [--concurrency <n>] [--object-lock-mode GOVERNANCE|COMPLIANCE --immutability-days <n>]
   --sink azure --container <name> (--account-name <a> [--endpoint <url>] | connection string)
-            [--prefix <folder>] [--block-size-mib <n>]
+            [--prefix <folder>] [--block-size-mib <n>] [--immutability-mode Unlocked|Locked --immutability-days <n>]
   --sink gcs --bucket <name> [--key-file <json>] [--project-id <id>] [--prefix <folder>]
-            [--api-endpoint <url>] [--chunk-size-mib <n>]
+            [--api-endpoint <url>] [--chunk-size-mib <n>] [--retention-mode Unlocked|Locked --immutability-days <n>]
+With a lock mode and a period, packs, index files and snapshots are written locked (Object Lock,
+immutability policy, object retention) and prune leaves locked objects until they lapse.
 Secrets come from the environment: HOLDFAST_SINK_SECRET_ACCESS_KEY (s3), HOLDFAST_SINK_ACCOUNT_KEY,
 HOLDFAST_SINK_SAS_TOKEN or HOLDFAST_SINK_CONNECTION_STRING (azure), HOLDFAST_SINK_CREDENTIALS_JSON (gcs).
 Passphrase: HOLDFAST_REPO_PASSPHRASE (HOLDFAST_REPO_NEW_PASSPHRASE for "key add"), or a prompt.
@@ -143,7 +147,8 @@ async function openSink(values: Record<string, string | boolean | undefined>): P
     );
   }
   try {
-    return await plugin.create(parsed.data);
+    // A location with immutability: what the CLI writes is locked as the appliance's writes are.
+    return immutableSink(await plugin.create(parsed.data));
   } catch (err) {
     throw new UsageError(`cannot open the ${kind} sink: ${(err as Error).message}`);
   }
@@ -417,8 +422,19 @@ async function dispatch(
       const repo = await Repository.open(sink, { passphrase: await passphrase() });
       const report = await withLock(sink, 'exclusive', { purpose: 'prune' }, async () => {
         const decision = applyRetention(await repo.listSnapshots({ onDamaged: warnDamaged }), policy);
-        for (const id of decision.forget) await repo.forgetSnapshot(id);
-        if (decision.forget.length) out(`Forgot ${decision.forget.length} snapshot(s) outside the retention.`);
+        const locked: Date[] = [];
+        for (const id of decision.forget) {
+          const until = await repo.forgetSnapshot(id);
+          if (until) locked.push(until);
+        }
+        const forgotten = decision.forget.length - locked.length;
+        if (forgotten) out(`Forgot ${forgotten} snapshot(s) outside the retention.`);
+        if (locked.length) {
+          const last = locked.reduce((a, b) => (a > b ? a : b)).toISOString();
+          out(
+            `${locked.length} snapshot(s) outside the retention are locked until ${last} at the latest: forgotten by the first prune after their lock lapses.`,
+          );
+        }
         // The catalog must not name a forgotten snapshot (nor one another appliance forgot).
         const catalogued = await updateCatalog(repo);
         if (catalogued) out(`Catalog: removed ${catalogued} snapshot(s) no longer in the repository.`);
@@ -435,6 +451,11 @@ async function dispatch(
         `${report.packsDeleted} packs deleted, ${report.packsRepacked} repacked, ${report.bytesFreed} bytes freed; ` +
           `${report.keptForGrace} packs kept inside the grace period.`,
       );
+      if (report.lockedPacks || report.lockedIndexFiles)
+        out(
+          `Locked (Object Lock or immutability), left in place: ${report.lockedPacks} pack(s) of ${report.lockedBytes} bytes ` +
+            `and ${report.lockedIndexFiles} index file(s); reclaimed by the first prune after ${report.reclaimableAfter}.`,
+        );
       return REPO_EXIT.ok;
     }
     case 'rebuild-index': {

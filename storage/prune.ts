@@ -11,13 +11,17 @@
 // Order keeps every committed snapshot restorable at every step: new packs, then one index
 // listing every pack that stays, then old index files removed, then old packs removed.
 // A snapshot whose manifest cannot be read could use any blob: with one, nothing is removed.
+// On a location with locks (Object Lock, immutability) prune never asks to delete a locked object:
+// a locked pack stays (in the new index) instead of being deleted or repacked, a locked index file
+// stays and so do the packs it names (it would name missing packs otherwise), and the report says
+// what is reclaimed once the locks lapse; the next prune after that removes them.
 // The caller holds the exclusive lock; the Repository object is stale afterwards (reopen it).
 
 import { IntegrityError } from './crypto.ts';
 import { lockedSince } from './locks.ts';
 import type { PackedBlob } from './pack.ts';
 import { packKey } from './pack.ts';
-import type { Repository } from './repository.ts';
+import type { Repository, SnapshotManifest } from './repository.ts';
 import { snapshotTrees } from './snapshot-state.ts';
 import { treeItems, treeNodeIds } from './tree.ts';
 
@@ -46,6 +50,32 @@ export interface PruneReport {
    * prune deletes and rewrites nothing (`repair snapshots` removes them first).
    */
   damagedSnapshots: { id: string; reason: string }[];
+  /** Packs prune would delete or repack but leaves while locked, and their bytes. */
+  lockedPacks: number;
+  lockedBytes: number;
+  /** Superseded index files left while locked. */
+  lockedIndexFiles: number;
+  /** When the last of those locks lapses (ISO 8601): the next prune after it reclaims them. */
+  reclaimableAfter: string | undefined;
+}
+
+/** Every tree node and content blob the snapshots reach. */
+export async function markLive(repo: Repository, manifests: Iterable<SnapshotManifest>): Promise<Set<string>> {
+  const live = new Set<string>();
+  for (const manifest of manifests) {
+    for (const tree of snapshotTrees(manifest)) {
+      for await (const node of treeNodeIds(repo, tree)) live.add(node);
+      for await (const item of treeItems(repo, tree)) for (const blob of item.content ?? []) live.add(blob);
+    }
+  }
+  return live;
+}
+
+/** The end of an object's lock when it has not lapsed; undefined on sinks without locks. */
+export async function lockEnd(repo: Repository, key: string, now: number): Promise<Date | undefined> {
+  if (!repo.sink.capabilities.retention) return undefined;
+  const until = (await repo.sink.head(key)).retainUntil;
+  return until && until.getTime() > now ? until : undefined;
 }
 
 export async function pruneRepository(repo: Repository, options: PruneOptions = {}): Promise<PruneReport> {
@@ -62,35 +92,50 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
     indexFilesReplaced: 0,
     keptForGrace: 0,
     damagedSnapshots: [],
+    lockedPacks: 0,
+    lockedBytes: 0,
+    lockedIndexFiles: 0,
+    reclaimableAfter: undefined,
+  };
+  const lapses = (until: Date) => {
+    if (!report.reclaimableAfter || until.toISOString() > report.reclaimableAfter)
+      report.reclaimableAfter = until.toISOString();
   };
 
   await repo.loadIndex();
   say('marking blobs in use');
-  const live = new Set<string>();
   const snapshots = await repo.listSnapshots({ onDamaged: (d) => report.damagedSnapshots.push(d) });
   if (report.damagedSnapshots.length) {
     // Any blob might be one of theirs: keep everything rather than guess.
     say(`${report.damagedSnapshots.length} snapshot(s) cannot be read: keeping all data`);
     return report;
   }
-  for (const { manifest } of snapshots) {
-    report.snapshots++;
-    for (const tree of snapshotTrees(manifest)) {
-      for await (const node of treeNodeIds(repo, tree)) live.add(node);
-      for await (const item of treeItems(repo, tree)) for (const blob of item.content ?? []) live.add(blob);
-    }
-  }
+  report.snapshots = snapshots.length;
+  const live = await markLive(
+    repo,
+    snapshots.map((s) => s.manifest),
+  );
   report.liveBlobs = live.size;
 
   const indexKeys: string[] = [];
   const indexed = new Map<string, { size: number; blobs: PackedBlob[] }>();
   const unreadable = new Set(repo.unreadableIndexFiles.map((f) => f.key));
+  // Packs named by an index file that is locked (and so stays): they must stay too.
+  const pinned = new Set<string>();
+  const lockedIndex = new Set<string>();
   for await (const info of repo.sink.list('index/')) {
     indexKeys.push(info.key);
+    const until = await lockEnd(repo, info.key, now());
+    if (until) {
+      lockedIndex.add(info.key);
+      lapses(until);
+    }
     // An unreadable index file's packs were indexed from their trailers: the new index lists them.
     if (unreadable.has(info.key)) continue;
-    for (const pack of (await repo.readIndexFile(info.key)).packs)
+    for (const pack of (await repo.readIndexFile(info.key)).packs) {
       indexed.set(pack.id, { size: pack.size, blobs: pack.blobs });
+      if (until) pinned.add(pack.id);
+    }
   }
   // Packs no index file named when the index was loaded (a crashed backup's, or those of an
   // unreadable index file) are swept like indexed ones, from what their trailers list.
@@ -121,6 +166,15 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
     for (const blob of entry.blobs) if (live.has(blob.id) && repo.locate(blob.id)?.pack !== id) duplicated.add(blob.id);
   for (const id of duplicated) await repo.readBlob(id).catch((err: unknown) => assertDamage(err));
 
+  /** A pack to be removed that must stay: locked itself, or named by a locked index file. */
+  const isLocked = async (id: string, size: number): Promise<boolean> => {
+    const until = await lockEnd(repo, packKey(id), now());
+    if (!until && !pinned.has(id)) return false;
+    if (until) lapses(until);
+    report.lockedPacks++;
+    report.lockedBytes += size;
+    return true;
+  };
   say('sweeping packs');
   const toDelete: string[] = [];
   const toRepack: { id: string; blobs: PackedBlob[] }[] = [];
@@ -129,8 +183,8 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
     const old = now() - info.modified >= graceMs || (since !== undefined && info.modified < since);
     const entry = indexed.get(id);
     if (!entry) {
-      if (old) toDelete.push(id);
-      else report.keptForGrace++;
+      if (old && !(await isLocked(id, info.size))) toDelete.push(id);
+      else if (!old) report.keptForGrace++;
       continue;
     }
     // A blob stored twice counts as live only where the index resolves it.
@@ -138,8 +192,11 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
     const allBytes = entry.blobs.reduce((a, b) => a + b.length, 0);
     const deadBytes = allBytes - liveBlobs.reduce((a, b) => a + b.length, 0);
     if (!old && liveBlobs.length < entry.blobs.length) report.keptForGrace++;
-    if (old && liveBlobs.length === 0) toDelete.push(id);
-    else if (old && deadBytes > 0 && deadBytes / allBytes >= threshold) toRepack.push({ id, blobs: liveBlobs });
+    const dead = old && liveBlobs.length === 0;
+    const repack = !dead && old && deadBytes > 0 && deadBytes / allBytes >= threshold;
+    if ((dead || repack) && (await isLocked(id, info.size))) keep.set(id, entry);
+    else if (dead) toDelete.push(id);
+    else if (repack) toRepack.push({ id, blobs: liveBlobs });
     else keep.set(id, entry);
   }
 
@@ -164,14 +221,18 @@ export async function pruneRepository(repo: Repository, options: PruneOptions = 
   await repo.flush();
   for (const pack of repo.packsUploaded) keep.set(pack.id, { size: pack.size, blobs: pack.blobs });
 
-  if (toDelete.length === 0 && repacked.length === 0 && indexKeys.length <= 1 && unreadable.size === 0) return report;
+  report.lockedIndexFiles = lockedIndex.size;
+  // Locked index files stay whatever prune does: merging only the others avoids a new index file
+  // at every run while they are locked.
+  const replaceable = indexKeys.filter((k) => !lockedIndex.has(k));
+  if (toDelete.length === 0 && repacked.length === 0 && replaceable.length <= 1 && unreadable.size === 0) return report;
 
   say('writing the new index');
   const newIndex = await repo.writeIndexFile({
     version: 1,
     packs: [...keep].map(([id, e]) => ({ id, size: e.size, blobs: e.blobs })),
   });
-  for (const key of indexKeys) {
+  for (const key of replaceable) {
     if (key === newIndex) continue;
     await repo.sink.delete(key);
     report.indexFilesReplaced++;

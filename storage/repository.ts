@@ -33,6 +33,8 @@ import { readAll } from './streams.ts';
 
 export const MARKER_KEY = 'holdfast-repository';
 export const CONFIG_KEY = 'config';
+/** Notes of snapshots forgotten while locked (Repository.forgetSnapshot). */
+const FORGETTING = 'forgetting/';
 const FORMAT = 'holdfast-repository';
 
 export interface RepositoryMarker {
@@ -947,9 +949,38 @@ export class Repository {
     return unsealJson<SnapshotManifest>(this.keys.encKey, sealed, `snapshot ${id}`);
   }
 
-  /** Removes a snapshot manifest; its data goes at the next prune. Hold the exclusive lock. */
-  async forgetSnapshot(id: string): Promise<void> {
-    await this.sink.delete(`snapshots/${id}`);
+  /**
+   * Removes a snapshot manifest; its data goes at the next prune. Hold the exclusive lock. On a
+   * location with locks, a manifest whose lock has not lapsed cannot be removed: it is marked
+   * `forgetting/<id>` instead (its lock is then no longer renewed, storage/object-locks.ts) and the
+   * lock's end is returned; forgetting it again after that removes it.
+   */
+  async forgetSnapshot(id: string, now: () => number = Date.now): Promise<Date | undefined> {
+    const key = `snapshots/${id}`;
+    if (this.sink.capabilities.retention) {
+      const until = await this.sink.head(key).then(
+        (info) => info.retainUntil,
+        (err: unknown) => {
+          if (err instanceof ObjectNotFoundError) return undefined;
+          throw err;
+        },
+      );
+      if (until && until.getTime() > now()) {
+        const note = Buffer.from(JSON.stringify({ version: 1, lockedUntil: until.toISOString() }));
+        await this.sink.put(`${FORGETTING}${id}`, note, { contentLength: note.length });
+        return until;
+      }
+    }
+    await this.sink.delete(key);
+    if (this.sink.capabilities.retention) await this.sink.delete(`${FORGETTING}${id}`);
+    return undefined;
+  }
+
+  /** Snapshots forgotten while locked (see forgetSnapshot): their locks are left to lapse. */
+  async forgettingSnapshots(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for await (const info of this.sink.list(FORGETTING)) ids.add(info.key.slice(FORGETTING.length));
+    return ids;
   }
 
   /** The ids of every snapshot manifest in the sink, readable or not. */

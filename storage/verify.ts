@@ -34,11 +34,16 @@ export interface VerifyReport {
   staleLocks: StaleLock[];
   /** Packs read back whose tar structure is damaged at `offset` (no blob is: they are read by offset). */
   damagedTarHeaders: { pack: string; offset: number }[];
+  /** Indexed packs missing from storage, and blobs read back damaged with no good copy elsewhere. */
+  missingPacks: string[];
+  lostBlobs: string[];
 }
 
 export interface VerifyOptions {
-  /** Share of packs to read back in full, 0–100 (0: structure only). */
+  /** Share of packs to read back in full, 0–100 (0: structure only), chosen at random. */
   readDataPercent?: number;
+  /** Chooses the packs to read back instead (a scheduled run's rotating sample). */
+  choosePacks?: (ids: string[]) => string[];
   onProgress?: (message: string) => void;
 }
 
@@ -55,6 +60,8 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
     orphanPacks: [],
     staleLocks: [],
     damagedTarHeaders: [],
+    missingPacks: [],
+    lostBlobs: [],
   };
   const say = options.onProgress ?? (() => undefined);
 
@@ -87,6 +94,7 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
     const size = present.get(id);
     if (size === undefined) {
       problems.push({ object: `pack ${id}`, message: 'is listed in an index but missing from storage' });
+      report.missingPacks.push(id);
       continue;
     }
     if (size !== expected.size) {
@@ -162,9 +170,13 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
 
   // Data: read packs back whole.
   const percent = Math.max(0, Math.min(100, options.readDataPercent ?? 0));
-  if (percent > 0) {
+  if (percent > 0 || options.choosePacks) {
     const ids = [...expectedPacks.keys()].filter((id) => present.get(id) === expectedPacks.get(id)?.size);
-    const chosen = percent >= 100 ? ids : ids.filter(() => Math.random() * 100 < percent);
+    const chosen = options.choosePacks
+      ? options.choosePacks(ids)
+      : percent >= 100
+        ? ids
+        : ids.filter(() => Math.random() * 100 < percent);
     say(`reading ${chosen.length} of ${ids.length} packs`);
     const damaged: { id: string; pack: string; message: string }[] = [];
     for (const id of chosen) {
@@ -205,6 +217,7 @@ export async function verifyRepository(repo: Repository, options: VerifyOptions 
     for (const bad of damaged) {
       const good = await goodCopy(repo, bad.id);
       const message = good && good !== bad.pack ? `${bad.message}; a good copy in pack ${good} is used` : bad.message;
+      if (!good || good === bad.pack) report.lostBlobs.push(bad.id);
       problems.push({ object: `blob ${bad.id}`, message });
     }
   }

@@ -45,6 +45,7 @@ export const ACTIVITIES = [
   'Notification sent',
   'Notification failed',
   'Smart alert',
+  'Verification',
 ] as const;
 export type Activity = (typeof ACTIVITIES)[number];
 

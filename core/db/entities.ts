@@ -12,7 +12,12 @@ import { Notification, NotificationIncident, NotificationRecipient } from '../no
 import { SummaryReport, SummaryReportSettings } from '../notifications/summary-entities.ts';
 import { ExportResult } from '../recovery/entities.ts';
 import { SmartAlertRule } from '../smart-alerts/entities.ts';
-import { OrganizationStorage, StorageLocation, StorageRepository } from '../storage-locations/entities.ts';
+import {
+  OrganizationStorage,
+  StorageLocation,
+  StorageRepository,
+  StorageVerification,
+} from '../storage-locations/entities.ts';
 import { SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
 import { AccountHealth } from '../tenancy/entities.ts';
@@ -43,6 +48,7 @@ export const kernelEntities = [
   StorageLocation,
   OrganizationStorage,
   StorageRepository,
+  StorageVerification,
   ActivityEvent,
   ExportResult,
   NotificationRecipient,

@@ -46,6 +46,13 @@ function bodyOf(type: NotificationType, p: NotificationPayload): Body {
   const org = p.organizationName;
   const what = p.items?.[0] ? `${p.items[0]} in ${task}` : task;
   if (type === 'exceptions') {
+    if (p.event === 'verification') {
+      return {
+        subject: `${p.title ?? 'Verification found damage'} (${org})`,
+        lines: [p.message ?? ''],
+        ...(p.items?.length ? { items: listed(p.items) } : {}),
+      };
+    }
     if (p.event === 'resolved') {
       return {
         subject: `Resolved: backups of ${p.taskName ?? 'a task'} succeed again (${org})`,

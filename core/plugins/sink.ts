@@ -15,6 +15,12 @@
 // - Errors are typed: ObjectNotFoundError, ObjectExistsError, PermanentSinkError (retrying will
 //   not help: bad credentials, permission, invalid key), TransientSinkError (retry with backoff:
 //   network, throttling, disk full).
+// - Retention (sinks whose capabilities say `retention`): a put with retainUntil stores the object
+//   under the store's own lock (S3 Object Lock, Azure version-level immutability, GCS object
+//   retention) until that time; head reports it as `retainUntil`; delete of a locked object is
+//   refused by the store and rejects with ObjectLockedError (its bytes stay; on versioned stores an
+//   overwrite keeps them as an older version); extendRetention moves the lock's end later (never
+//   earlier). Sinks without retention reject a put with retainUntil.
 import type { Readable } from 'node:stream';
 
 export interface PutOptions {
@@ -41,6 +47,18 @@ export interface ObjectInfo {
   key: string;
   size: number;
   lastModified?: Date;
+  /** From head on sinks with retention: the end of the object's lock (absent: not locked). */
+  retainUntil?: Date;
+}
+
+/**
+ * What a location's settings ask for: every pack, index and snapshot object is written locked for
+ * `days` (the kernel adds retainUntil; see core/storage-locations/immutable-sink.ts). `mode` is the
+ * store's own word for the lock (e.g. "COMPLIANCE", "Locked"), shown to operators.
+ */
+export interface ImmutabilityPolicy {
+  days: number;
+  mode: string;
 }
 
 export interface SinkCapabilities {
@@ -54,6 +72,13 @@ export interface Sink {
   /** Human-readable location without secrets, e.g. "local:/backups/r1" or "s3:bucket/prefix". */
   readonly description: string;
   readonly capabilities: SinkCapabilities;
+  /** The immutability the location's settings ask for; absent: objects are written unlocked. */
+  readonly immutability?: ImmutabilityPolicy | undefined;
+  /**
+   * Moves the lock of an existing object to `until` (sinks with retention). A store refuses to
+   * shorten a lock: callers only extend.
+   */
+  extendRetention?(key: string, until: Date): Promise<void>;
   put(key: string, body: Uint8Array | Readable, options?: PutOptions): Promise<ObjectInfo>;
   get(key: string, options?: GetOptions): Promise<Readable>;
   head(key: string): Promise<ObjectInfo>;
@@ -83,7 +108,11 @@ export type SinkFailureReason =
   /** A local-disk location whose path is a file, or lies under one. */
   | 'not_a_folder'
   /** A local-disk location the appliance's user may not write to (mode, owner, read-only mount). */
-  | 'folder_access';
+  | 'folder_access'
+  /** The object is under a retention lock (Object Lock, immutability policy) that has not lapsed. */
+  | 'locked'
+  /** Immutability is configured, but the store deleted a locked object: it does not enforce locks. */
+  | 'lock_not_enforced';
 
 export interface SinkErrorOptions {
   cause?: unknown;
@@ -128,6 +157,21 @@ export class TransientSinkError extends SinkError {
   constructor(message: string, key?: string, options?: SinkErrorOptions) {
     super('transient', message, key, options);
     this.name = 'TransientSinkError';
+  }
+}
+
+/** Delete or overwrite refused by the store: the object is locked (until `retainUntil`, when known). */
+export class ObjectLockedError extends SinkError {
+  readonly retainUntil: Date | undefined;
+  constructor(key: string, retainUntil?: Date, options?: { cause?: unknown }) {
+    super(
+      'permanent',
+      `object ${key} is locked${retainUntil ? ` until ${retainUntil.toISOString()}` : ''} and cannot be deleted or overwritten`,
+      key,
+      { reason: 'locked', ...(options?.cause === undefined ? {} : { cause: options.cause }) },
+    );
+    this.name = 'ObjectLockedError';
+    this.retainUntil = retainUntil;
   }
 }
 
@@ -206,6 +250,11 @@ export interface SinkPlugin<Settings = unknown> {
    * operator may rely on. Called for every organization but the operator; {} when fine.
    */
   tenantCredentialProblems?(settings: Record<string, unknown>, secrets: Record<string, string>): Record<string, string>;
+  /**
+   * The immutability these settings ask for (shown on the location page without opening the
+   * sink); plugins whose stores have no locks leave it out.
+   */
+  immutability?(settings: Settings): ImmutabilityPolicy | undefined;
   /** May load the sink's implementation on demand (cloud SDKs are heavy; the kernel loads them when used). */
   create(settings: Settings, options?: SinkCreateOptions): Sink | Promise<Sink>;
 }

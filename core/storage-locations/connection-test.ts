@@ -1,5 +1,6 @@
 // The connection test of a storage location: opens the sink with the settings, runs the probe
-// (write, read, list, delete), and turns anything that goes wrong, opening included, into one
+// (write, read, list, delete; and for a location with immutability, that the store refuses to
+// delete a locked object), and turns anything that goes wrong, opening included, into one
 // sentence and a detail line. It retries less than a backup would and has a deadline, so an
 // unreachable store answers within seconds rather than after a backup's patient retries.
 
@@ -58,10 +59,15 @@ export async function testConnection(
       };
     }
     if (result.ok) {
+      const lock = result.locking;
       return {
         ok: true,
         description: result.description,
-        sentence: `Connected to ${result.description}: writing, reading, listing and deleting a test object worked.`,
+        sentence:
+          `Connected to ${result.description}: writing, reading, listing and deleting a test object worked.` +
+          (lock
+            ? ` Immutability (${lock.mode}, ${lock.days} days) is enforced: the store refused to delete a locked test object.`
+            : ''),
         detail: null,
         reason: null,
         step: null,

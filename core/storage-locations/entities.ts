@@ -82,3 +82,54 @@ export const StorageRepository = defineEntity({
   },
 });
 export type IStorageRepository = InferEntity<typeof StorageRepository>;
+
+/** What a scheduled verification run found (core/storage-locations/verification.ts). */
+export interface VerificationResult {
+  at: string;
+  ok: boolean;
+  /** Packs read back this run, of all packs; every pack is read within `cycleRuns` runs. */
+  packsRead: number;
+  packs: number;
+  cycleRuns: number;
+  problems: { organizationId: string; organizationName: string; object: string; message: string }[];
+  lost: {
+    organizationId: string;
+    organizationName: string;
+    snapshot: string;
+    task: string;
+    entity: string;
+    time: string;
+    items: string[];
+    ranges: string[];
+  }[];
+  repairs: string[];
+  /** Repositories that could not be opened or read (the store's sentence). */
+  failures: { organizationName: string; message: string }[];
+}
+
+/**
+ * A location's verification schedule and its last result: every `intervalHours` the structure of
+ * each repository there is checked and `samplePercent` of its packs read back, so every pack is
+ * read at least every ceil(100 / samplePercent) runs. `notifiedKey` names the damage last notified
+ * (the same damage found again notifies nobody).
+ */
+export const StorageVerification = defineEntity({
+  name: 'StorageVerification',
+  tableName: 'storage_verifications',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    location: () => p.manyToOne(StorageLocation).unique().deleteRule('cascade'),
+    samplePercent: p.integer().default(10),
+    intervalHours: p.integer().default(24),
+    runs: p.integer().default(0),
+    lastRunAt: p.datetime().nullable(),
+    lastOk: p.boolean().nullable(),
+    lastResult: p.json<VerificationResult>().nullable(),
+    notifiedKey: p.string().length(300).nullable(),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+});
+export type IStorageVerification = InferEntity<typeof StorageVerification>;

@@ -17,7 +17,7 @@ import {
 } from '../errors.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { sinkPlugin } from '../plugins/registry.ts';
-import type { Sink, SinkCreateOptions, SinkPlugin } from '../plugins/sink.ts';
+import type { ImmutabilityPolicy, Sink, SinkCreateOptions, SinkPlugin } from '../plugins/sink.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { BackupTask } from '../tasks/entities.ts';
 import { DEFAULT_LOCATION } from '../tasks/storage.ts';
@@ -426,6 +426,11 @@ export interface LocationView {
   /** Names of the secret settings that hold a value: the values themselves never leave. */
   secretsSet: string[];
   lastTest: { at: Date; ok: boolean; sentence: string; detail: string | null } | null;
+  /**
+   * The immutability its settings ask for (the sink plugin says; null: objects are not locked).
+   * A passed connection test of such a location proved the store refuses to delete a locked object.
+   */
+  immutability: ImmutabilityPolicy | null;
 }
 
 /** What pages and the API show of a location: never a secret, only which secrets are set. */
@@ -454,6 +459,8 @@ export function locationView(ctx: StorageContext, location: IStorageLocation, vi
     description: location.builtin ? `local:${ctx.storageDir}` : (location.description ?? null),
     settings: owned ? (location.builtin ? { path: ctx.storageDir } : { ...location.settings }) : null,
     secretsSet,
+    // The plugin reads only its lock settings, which are never secret.
+    immutability: location.builtin ? null : (plugin?.immutability?.(location.settings as never) ?? null),
     lastTest:
       location.lastTestedAt && typeof location.lastTestOk === 'boolean' && location.lastTestSentence
         ? {

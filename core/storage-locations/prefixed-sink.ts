@@ -7,7 +7,13 @@ export function prefixedSink(base: Sink, prefix: string): Sink {
   const strip = (info: ObjectInfo): ObjectInfo => ({ ...info, key: info.key.slice(prefix.length) });
   return {
     description: `${base.description}${base.description.endsWith('/') ? '' : '/'}${prefix.replace(/\/$/, '')}`,
-    capabilities: base.capabilities,
+    get capabilities() {
+      return base.capabilities;
+    },
+    immutability: base.immutability,
+    ...(base.extendRetention
+      ? { extendRetention: (key: string, until: Date) => base.extendRetention?.(prefix + key, until) as Promise<void> }
+      : {}),
     put: async (key: string, body: Uint8Array | Readable, options?: PutOptions) =>
       strip(await base.put(prefix + key, body, options)),
     get: (key: string, options?: GetOptions) => base.get(prefix + key, options),

@@ -13,7 +13,7 @@ import type { Database } from '../db/database.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { storageLocationAnswered, storageLocationFailed } from '../notifications/storage-incidents.ts';
 import { sinkPlugin } from '../plugins/registry.ts';
-import { type Sink, SinkError } from '../plugins/sink.ts';
+import { ObjectLockedError, type Sink, SinkError } from '../plugins/sink.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { BackupTask } from '../tasks/entities.ts';
 import {
@@ -26,6 +26,7 @@ import {
 import { ancestorIds } from '../tenancy/organizations.ts';
 import { pinOrganizationLocation, resolveLocation } from './assignment.ts';
 import { type IStorageLocation, StorageLocation } from './entities.ts';
+import { immutableSink } from './immutable-sink.ts';
 import { BUILTIN_LOCATION_ID, ensureBuiltinLocation, openLocationSink, type StorageContext } from './locations.ts';
 import { prefixedSink } from './prefixed-sink.ts';
 
@@ -39,6 +40,8 @@ export interface LocationTaskStorageOptions {
    * on the data disk rather than the OS temp folder, which may be a tmpfs held in memory.
    */
   indexDir?: string;
+  /** The clock locks are counted from (immutability: retainUntil = now + the period). */
+  now?: () => number;
 }
 
 /** Where the appliance keeps its disposable blob index files: under its data folder. */
@@ -73,7 +76,11 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
       return { sink: await local.create({ path: builtinFolder(organizationId) }), name: DEFAULT_LOCATION };
     }
     return {
-      sink: prefixedSink(await openLocationSink(ctx, location), `organizations/${organizationId}/`),
+      // Outermost, so the keys it sees are the repository's own (data/, index/, snapshots/).
+      sink: immutableSink(
+        prefixedSink(await openLocationSink(ctx, location), `organizations/${organizationId}/`),
+        options.now,
+      ),
       name: location.id,
     };
   };
@@ -181,7 +188,11 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
         if (!location || location.builtin) continue;
         const { sink } = await sinkAt(ctx, location, organizationId);
         try {
-          for await (const info of sink.list('')) await sink.delete(info.key);
+          // Locked objects stay until their lock lapses (the store refuses): nothing renews them.
+          for await (const info of sink.list(''))
+            await sink.delete(info.key).catch((err: unknown) => {
+              if (!(err instanceof ObjectLockedError)) throw err;
+            });
         } finally {
           await sink.close();
         }

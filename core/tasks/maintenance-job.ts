@@ -3,11 +3,13 @@
 // - discover: refresh the entity list; entities it activates get the slot's backup at once;
 // - retention: forget snapshots outside the task's retention policy, those of entities archived
 //   longer than the task keeps archived backups, and those of entities deleted past their grace
-//   period; then prune the repository;
+//   period; then prune the repository; on a location with immutability, renew the locks of what
+//   is still in use (storage/object-locks.ts) — a snapshot still locked is forgotten once it lapses;
 // - purge_task: a task deleted past its grace period loses all its snapshots (forget + prune),
 //   its catalog rows and its database rows.
 import type { EntityManager } from '@mikro-orm/core';
 import { withLock } from '../../storage/locks.ts';
+import { type RenewReport, renewLocks } from '../../storage/object-locks.ts';
 import { pruneRepository } from '../../storage/prune.ts';
 import type { DamagedSnapshot, Repository } from '../../storage/repository.ts';
 import { applyRetention } from '../../storage/retention.ts';
@@ -101,7 +103,10 @@ async function retention(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
     storageLocation: task.storageLocation ?? null,
   });
   let forgotten = 0;
+  let stillLocked = 0;
   let pruned: Awaited<ReturnType<typeof pruneRepository>> | undefined;
+  let renewed: RenewReport | undefined;
+  const clock = () => ctx.now().getTime();
   // Unreadable snapshots are skipped (their task is unknown); prune then keeps all data.
   const damaged: DamagedSnapshot[] = [];
   try {
@@ -114,12 +119,19 @@ async function retention(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
     for (const s of snapshots) if (dropWhole.has(s.manifest.entity)) forget.add(s.id);
     if (forget.size > 0) {
       pruned = await withLock(repo.sink, 'exclusive', { purpose: `retention of task ${task.id}` }, async () => {
-        for (const id of forget) await repo.forgetSnapshot(id);
+        for (const id of forget) if (await repo.forgetSnapshot(id, clock)) stillLocked++;
         await forgetInCatalog(run, repo);
         run.progress.step = 'pruning';
-        return pruneRepository(repo, { now: () => ctx.now().getTime() });
+        return pruneRepository(repo, { now: clock });
       });
-      forgotten = forget.size;
+      forgotten = forget.size - stillLocked;
+    }
+    const policy = repo.sink.immutability;
+    if (policy) {
+      run.progress.step = 'renewing object locks';
+      renewed = await withLock(repo.sink, 'shared', { purpose: `lock renewal of task ${task.id}` }, () =>
+        renewLocks(repo, { periodMs: policy.days * 86_400_000, now: clock }),
+      );
     }
   } finally {
     await opened.close();
@@ -145,10 +157,24 @@ async function retention(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
       forgotten,
       entitiesRemoved: removed.length,
       packsDeleted: pruned?.packsDeleted ?? 0,
+      ...(stillLocked ? { stillLocked } : {}),
+      ...(pruned?.lockedPacks
+        ? {
+            lockedPacks: pruned.lockedPacks,
+            lockedBytes: pruned.lockedBytes,
+            reclaimableAfter: pruned.reclaimableAfter,
+          }
+        : {}),
+      ...(renewed ? { locksRenewed: renewed.renewed } : {}),
       ...(damaged.length ? { damagedSnapshots: damaged.map((d) => d.id) } : {}),
     },
     message:
       `retention: ${forgotten} snapshot(s) forgotten, ${removed.length} entit(ies) removed` +
+      (stillLocked ? `; ${stillLocked} snapshot(s) locked, forgotten when their lock lapses` : '') +
+      (pruned?.lockedPacks
+        ? `; ${pruned.lockedPacks} locked pack(s) (${pruned.lockedBytes} bytes) reclaimed after ${pruned.reclaimableAfter}`
+        : '') +
+      (renewed ? `; ${renewed.renewed} object lock(s) renewed` : '') +
       (damaged.length ? `; ${damaged.length} unreadable snapshot(s) skipped, all data kept` : ''),
   };
 }

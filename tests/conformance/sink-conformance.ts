@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ObjectExistsError,
+  ObjectLockedError,
   ObjectNotFoundError,
   PermanentSinkError,
   type Sink,
@@ -158,6 +159,15 @@ export function runSinkConformance(
       await expectRejects(sink.get('r', { offset: 10_001 }), PermanentSinkError);
       await expectRejects(sink.get('r', { offset: -1 }), PermanentSinkError);
       await expectRejects(sink.get('r', { offset: 0, length: 1.5 }), PermanentSinkError);
+    });
+
+    it('without retention configured, refuses retainUntil before anything is stored', async () => {
+      expect([sink.capabilities.retention, sink.immutability]).toEqual([false, undefined]);
+      await expectRejects(
+        sink.put('data/locked', Buffer.from('x'), { retainUntil: new Date(Date.now() + 60_000) }),
+        PermanentSinkError,
+      );
+      await expectRejects(sink.head('data/locked'), ObjectNotFoundError);
     });
 
     it('reports missing keys as ObjectNotFoundError and deletes idempotently', async () => {
@@ -319,6 +329,78 @@ export function runSinkConformance(
         expect(checks).toBeGreaterThan(3);
         expect((await readAll(await sink.get('data/slow'))).equals(body)).toBe(true);
       });
+    });
+  });
+}
+
+export interface LockingSinkUnderTest extends SinkUnderTest {
+  /** Moves the store's clock forward (its locks lapse by its own clock). */
+  advanceClock(ms: number): void;
+}
+
+/**
+ * The retention part of the contract, for sinks configured with immutability on a store that
+ * enforces it: a locked object cannot be deleted (ObjectLockedError, bytes intact), head reports
+ * the lock, extendRetention moves it later, and once the store's clock passes it the delete works.
+ */
+export function runRetentionConformance(
+  name: string,
+  factory: () => Promise<LockingSinkUnderTest>,
+  enforcedBy: string,
+): void {
+  describe(`sink retention conformance: ${name} (enforced by ${enforcedBy})`, () => {
+    let t: LockingSinkUnderTest;
+    beforeEach(async () => {
+      t = await factory();
+    });
+    afterEach(async () => {
+      await t.sink.close();
+      await t.cleanup();
+    });
+
+    it('reports its immutability and retention capability', () => {
+      expect(t.sink.capabilities.retention).toBe(true);
+      expect(t.sink.immutability?.days).toBeGreaterThan(0);
+      expect(typeof t.sink.extendRetention).toBe('function');
+    });
+
+    it('refuses to delete a locked object, which stays whole, and deletes it once the lock lapses', async () => {
+      const body = randomBytes(70_000);
+      const until = new Date(Date.now() + 3_600_000);
+      await t.sink.put('data/aa/locked-pack', body, { ifAbsent: true, contentLength: body.length, retainUntil: until });
+      const head = await t.sink.head('data/aa/locked-pack');
+      expect(Math.abs((head.retainUntil?.getTime() ?? 0) - until.getTime())).toBeLessThan(1000);
+      const refused = t.sink.delete('data/aa/locked-pack');
+      await expectRejects(refused, ObjectLockedError);
+      expect((await readAll(await t.sink.get('data/aa/locked-pack'))).equals(body)).toBe(true);
+      t.advanceClock(3_600_000 + 1000);
+      await t.sink.delete('data/aa/locked-pack');
+      await expectRejects(t.sink.head('data/aa/locked-pack'), ObjectNotFoundError);
+    });
+
+    it('extends a lock, which then holds past the first end', async () => {
+      const until = new Date(Date.now() + 3_600_000);
+      await t.sink.put('index/locked', Buffer.from('index'), { retainUntil: until });
+      const later = new Date(until.getTime() + 86_400_000);
+      await t.sink.extendRetention?.('index/locked', later);
+      expect(
+        Math.abs(((await t.sink.head('index/locked')).retainUntil?.getTime() ?? 0) - later.getTime()),
+      ).toBeLessThan(1000);
+      t.advanceClock(2 * 3_600_000);
+      await expectRejects(t.sink.delete('index/locked'), ObjectLockedError);
+      t.advanceClock(86_400_000);
+      await t.sink.delete('index/locked');
+      await expectRejects(t.sink.head('index/locked'), ObjectNotFoundError);
+    });
+
+    it('writes large locked objects through its multipart path too', async () => {
+      const big = generated(12 * 1024 * 1024, 7);
+      const until = new Date(Date.now() + 3_600_000);
+      await t.sink.put('data/bb/big-locked', big.stream(), { retainUntil: until });
+      expect((await t.sink.head('data/bb/big-locked')).retainUntil).toBeInstanceOf(Date);
+      await expectRejects(t.sink.delete('data/bb/big-locked'), ObjectLockedError);
+      t.advanceClock(3_600_000 + 1000);
+      await t.sink.delete('data/bb/big-locked');
     });
   });
 }

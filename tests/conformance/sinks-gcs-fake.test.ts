@@ -1,5 +1,6 @@
 // The GCS sink against the JSON API stand-in in tests/fakes/: the shared conformance suite, with
-// small resumable chunks and pages, plus retries through injected 503s.
+// small resumable chunks and pages, plus retries through injected 503s; and object retention,
+// which the stand-in enforces on its own clock (real GCS object retention is not tested here).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeSink } from '../../core/plugins/sink-probe.ts';
@@ -7,7 +8,7 @@ import { GcsSink } from '../../plugins/sinks/gcs/gcs-sink.ts';
 import { parseServiceAccountKey } from '../../plugins/sinks/gcs/index.ts';
 import { readAll } from '../../storage/streams.ts';
 import { FakeGcs } from '../fakes/gcs-json-api.ts';
-import { runSinkConformance } from './sink-conformance.ts';
+import { runRetentionConformance, runSinkConformance } from './sink-conformance.ts';
 
 let fake: FakeGcs;
 beforeAll(async () => {
@@ -31,7 +32,30 @@ runSinkConformance('gcs (JSON API stand-in)', async () => ({ sink: sink(), clean
   largeObjectBytes: 24 * 1024 * 1024,
 });
 
+runRetentionConformance(
+  'gcs object retention (Locked)',
+  async () => {
+    fake.now = undefined;
+    return {
+      sink: sink({ retentionMode: 'Locked', immutabilityDays: 30 }),
+      cleanup: async () => {},
+      advanceClock: (ms) => {
+        fake.now = (fake.now ?? Date.now()) + ms;
+      },
+    };
+  },
+  'the JSON API stand-in',
+);
+
 describe('gcs sink specifics', () => {
+  it('the connection test proves object retention: the store refuses to delete a retained probe', async () => {
+    fake.now = undefined;
+    expect(await probeSink(sink({ retentionMode: 'Unlocked', immutabilityDays: 7 }))).toMatchObject({
+      ok: true,
+      locking: { mode: 'Unlocked', days: 7 },
+    });
+  });
+
   it('names a missing bucket in the connection test and passes against an existing one', async () => {
     const missing = await probeSink(sink({ bucket: 'no-such-bucket', maxRetries: 0 }));
     expect(missing).toMatchObject({ ok: false, step: 'write', reason: 'bucket_missing' });

@@ -8,22 +8,33 @@
 // - DELETE /storage/v1/b/{bucket}/o/{object};
 // - preconditions ifGenerationMatch (0: only if absent) → 412; missing object or bucket → 404;
 //   errors as {"error": {"code", "message", "errors": [{"reason"}]}}.
+// - object retention (the upload's metadata `retention: {mode, retainUntilTime}`, reported back;
+//   PATCH of an object's metadata moves it, a Locked one never earlier): DELETE and overwrite of an
+//   object whose retention has not passed answer 403 retentionPolicyNotMet, on the fake's clock
+//   (`now`, which tests move forward);
 // An object appears only when its upload completes. `failNext` makes the next requests answer 503
 // (a retry test); `requireToken` answers 401 to requests without that bearer token.
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+interface Retention {
+  mode: string;
+  retainUntilTime: string;
+}
+
 interface StoredObject {
   data: Buffer;
   generation: number;
   updated: Date;
+  retention?: Retention | undefined;
 }
 
 interface Session {
   bucket: string;
   name: string;
   ifGenerationMatch: string | undefined;
+  retention: Retention | undefined;
   chunks: Buffer[];
   received: number;
 }
@@ -52,6 +63,8 @@ export class FakeGcs {
   #generation = 1000;
   #failures = 0;
   endpoint = '';
+  /** The store's clock for retention (ms since the epoch); undefined: the real one. */
+  now: number | undefined;
 
   constructor(options: FakeGcsOptions) {
     for (const b of options.buckets) this.buckets.set(b, new Map());
@@ -104,19 +117,35 @@ export class FakeGcs {
       md5Hash: createHash('md5').update(o.data).digest('base64'),
       timeCreated: o.updated.toISOString(),
       updated: o.updated.toISOString(),
+      ...(o.retention ? { retention: o.retention } : {}),
     };
   }
 
-  #commit(bucket: string, name: string, data: Buffer, ifGenerationMatch: string | undefined) {
+  #retained(o: StoredObject | undefined): boolean {
+    return Boolean(o?.retention && Date.parse(o.retention.retainUntilTime) > (this.now ?? Date.now()));
+  }
+
+  #refuseRetained(bucket: string, name: string): never {
+    throw new HttpError(403, 'retentionPolicyNotMet', `Object '${bucket}/${name}' is subject to object retention.`);
+  }
+
+  #commit(
+    bucket: string,
+    name: string,
+    data: Buffer,
+    ifGenerationMatch: string | undefined,
+    retention?: Retention | undefined,
+  ) {
     const objects = this.#bucket(bucket);
     const existing = objects.get(name);
+    if (this.#retained(existing)) this.#refuseRetained(bucket, name);
     if (ifGenerationMatch !== undefined) {
       const wanted = Number(ifGenerationMatch);
       if ((wanted === 0 && existing) || (wanted !== 0 && existing?.generation !== wanted)) {
         throw new HttpError(412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.');
       }
     }
-    const stored = { data, generation: ++this.#generation, updated: new Date() };
+    const stored = { data, generation: ++this.#generation, updated: new Date(), retention };
     objects.set(name, stored);
     return this.#resource(bucket, name, stored);
   }
@@ -145,11 +174,25 @@ export class FakeGcs {
       const found = objects.get(name);
       if (req.method === 'DELETE') {
         if (!found) throw new HttpError(404, 'notFound', `No such object: ${bucket}/${name}`);
+        if (this.#retained(found)) this.#refuseRetained(bucket, name);
         objects.delete(name);
         res.writeHead(204).end();
         return;
       }
       if (!found) throw new HttpError(404, 'notFound', `No such object: ${bucket}/${name}`);
+      if (req.method === 'PATCH') {
+        const patch = JSON.parse((await readBody(req)).toString() || '{}') as { retention?: Retention };
+        if (patch.retention) {
+          const earlier =
+            found.retention &&
+            Date.parse(patch.retention.retainUntilTime) < Date.parse(found.retention.retainUntilTime);
+          const unlockedOverride =
+            found.retention?.mode === 'Unlocked' && q.get('overrideUnlockedRetention') === 'true';
+          if (earlier && this.#retained(found) && !unlockedOverride) this.#refuseRetained(bucket, name);
+          found.retention = patch.retention;
+        }
+        return sendJson(res, 200, this.#resource(bucket, name, found));
+      }
       if (q.get('alt') !== 'media') return sendJson(res, 200, this.#resource(bucket, name, found));
       return sendMedia(req, res, found.data);
     }
@@ -184,15 +227,26 @@ export class FakeGcs {
       const { metadata, data } = parseMultipartRelated(req.headers['content-type'] ?? '', await readBody(req));
       const name = q.get('name') ?? (metadata.name as string | undefined);
       if (!name) throw new HttpError(400, 'required', 'Required parameter: name');
-      return sendJson(res, 200, this.#commit(bucket, name, data, ifGenerationMatch));
+      return sendJson(
+        res,
+        200,
+        this.#commit(bucket, name, data, ifGenerationMatch, metadata.retention as Retention | undefined),
+      );
     }
     if (req.method === 'POST' && type === 'resumable') {
       const body = await readBody(req);
-      const metadata = body.length ? (JSON.parse(body.toString()) as { name?: string }) : {};
+      const metadata = body.length ? (JSON.parse(body.toString()) as { name?: string; retention?: Retention }) : {};
       const name = q.get('name') ?? metadata.name;
       if (!name) throw new HttpError(400, 'required', 'Required parameter: name');
       const id = randomUUID();
-      this.#sessions.set(id, { bucket, name, ifGenerationMatch, chunks: [], received: 0 });
+      this.#sessions.set(id, {
+        bucket,
+        name,
+        ifGenerationMatch,
+        retention: metadata.retention,
+        chunks: [],
+        received: 0,
+      });
       res.writeHead(200, {
         Location: `${this.endpoint}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&upload_id=${id}`,
       });
@@ -223,7 +277,11 @@ export class FakeGcs {
     if (total !== undefined && session.received === total) {
       this.#sessions.delete(id);
       const data = Buffer.concat(session.chunks);
-      return sendJson(res, 200, this.#commit(session.bucket, session.name, data, session.ifGenerationMatch));
+      return sendJson(
+        res,
+        200,
+        this.#commit(session.bucket, session.name, data, session.ifGenerationMatch, session.retention),
+      );
     }
     res.writeHead(308, session.received > 0 ? { Range: `bytes=0-${session.received - 1}` } : {});
     res.end();

@@ -5,6 +5,7 @@
 // work is done in core/storage-locations/; any location id the organization does not own is a 404.
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { ForbiddenError } from '../../access/errors.ts';
+import { recordAudit } from '../../audit/audit-service.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import { auditActorOf } from '../../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
@@ -35,6 +36,7 @@ import {
   type StorageContext,
   updateLocation,
 } from '../../storage-locations/locations.ts';
+import { scheduleProblems, verificationOf, verifyLocation } from '../../storage-locations/verification.ts';
 import { CHILD_KINDS } from '../../tenancy/organizations.ts';
 import { formFields } from '../forms.ts';
 
@@ -259,6 +261,68 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     const location = await findOwnedLocation(ctx.em, org, c.req.param('id'));
     await retestLocation(ctx, location, deps.now());
     return c.redirect(`${BASE}?tested=${encodeURIComponent(location.id)}#location-${location.id}`, 303);
+  });
+
+  // Scheduled verification of an owned location: its schedule, last result (lost items of each
+  // snapshot, the repairs that fit) and a run on request.
+  const verificationPage = async (c: Context<AppEnv>, errors: Record<string, string> = {}, status: 200 | 422 = 200) => {
+    const org = organizationOf(c);
+    const ctx = ctxOf(c);
+    const location = await findOwnedLocation(ctx.em, org, c.req.param('id') as string);
+    const schedule = await verificationOf(ctx.em, location);
+    const form = status === 422 ? await formFields(c) : null;
+    return renderPage(
+      c,
+      deps,
+      'pages/settings/storage-verification.njk',
+      {
+        title: `Verification of ${location.name}`,
+        location: locationView(ctx, location, org),
+        schedule: {
+          samplePercent: form?.samplePercent ?? String(schedule.samplePercent),
+          intervalHours: form?.intervalHours ?? String(schedule.intervalHours),
+          cycleRuns: Math.ceil(100 / schedule.samplePercent),
+          everyDays: Math.ceil((Math.ceil(100 / schedule.samplePercent) * schedule.intervalHours) / 24),
+          runs: schedule.runs,
+        },
+        result: schedule.lastResult,
+        errors,
+      },
+      status,
+    );
+  };
+
+  app.get(`${BASE}/:id/verification`, adminOnly, (c) => verificationPage(c));
+
+  app.post(`${BASE}/:id/verification`, adminOnly, async (c) => {
+    const org = organizationOf(c);
+    const ctx = ctxOf(c);
+    const location = await findOwnedLocation(ctx.em, org, c.req.param('id'));
+    const form = await formFields(c);
+    const errors = scheduleProblems({ samplePercent: form.samplePercent, intervalHours: form.intervalHours });
+    if (Object.keys(errors).length) return verificationPage(c, errors, 422);
+    const schedule = await verificationOf(ctx.em, location);
+    schedule.samplePercent = Number(form.samplePercent);
+    schedule.intervalHours = Number(form.intervalHours);
+    await ctx.em.flush();
+    await recordAudit(ctx.em, {
+      organization: org,
+      activity: 'Storage location changed',
+      account: org.name,
+      description: `Verification of ${location.name}: ${schedule.samplePercent}% of the packs every ${schedule.intervalHours} hours`,
+      actor: auditActorOf(c, deps),
+    });
+    return redirectWithFlash(c, deps, `${BASE}/${location.id}/verification`, 'The schedule has been saved.');
+  });
+
+  app.post(`${BASE}/:id/verification/run`, adminOnly, async (c) => {
+    const org = organizationOf(c);
+    const ctx = ctxOf(c);
+    const location = await findOwnedLocation(ctx.em, org, c.req.param('id'));
+    if (!deps.storage)
+      throw new AppError('storage_unavailable', 'This appliance has no backup storage configured.', 503);
+    await verifyLocation(ctx.em, { storage: deps.storage, log: deps.log }, location, deps.now());
+    return redirectWithFlash(c, deps, `${BASE}/${location.id}/verification`, 'The verification ran.');
   });
 
   app.post(`${BASE}/:id/delete`, adminOnly, async (c) => {

@@ -20,7 +20,9 @@ import {
   assertValidPrefix,
   assertValidRange,
   type GetOptions,
+  type ImmutabilityPolicy,
   type ObjectInfo,
+  ObjectLockedError,
   PermanentSinkError,
   type PutOptions,
   type Sink,
@@ -52,6 +54,8 @@ export interface AzureSinkOptions {
   prefix?: string | undefined;
   /** Immutability policy mode for writes that ask for `retainUntil` (the container needs version-level immutability). */
   immutabilityMode?: 'Unlocked' | 'Locked' | undefined;
+  /** With immutabilityMode: the period every repository object is locked for (the kernel applies it). */
+  immutabilityDays?: number | undefined;
   /** Block size (default 8 MiB; raised for objects that would need more than 50,000 blocks). */
   blockSizeBytes?: number | undefined;
   concurrency?: number | undefined;
@@ -123,6 +127,22 @@ export class AzureSink implements Sink {
 
   get capabilities(): SinkCapabilities {
     return { conditionalWrites: 'native', retention: Boolean(this.#options.immutabilityMode) };
+  }
+
+  get immutability(): ImmutabilityPolicy | undefined {
+    const { immutabilityMode: mode, immutabilityDays: days } = this.#options;
+    return mode && days ? { mode, days } : undefined;
+  }
+
+  async extendRetention(key: string, until: Date): Promise<void> {
+    assertValidKey(key);
+    const policyMode = this.#options.immutabilityMode;
+    if (!policyMode) throw new PermanentSinkError('this Azure location has no immutability mode', key);
+    await this.#send(
+      'SetImmutabilityPolicy',
+      () => this.#blob(key).setImmutabilityPolicy({ expiriesOn: until, policyMode }),
+      key,
+    );
   }
 
   #blob(key: string): BlockBlobClient {
@@ -307,7 +327,12 @@ export class AzureSink implements Sink {
   async head(key: string): Promise<ObjectInfo> {
     assertValidKey(key);
     const p = await this.#send('GetBlobProperties', () => this.#blob(key).getProperties(), key);
-    return { key, size: p.contentLength ?? 0, ...(p.lastModified ? { lastModified: p.lastModified } : {}) };
+    return {
+      key,
+      size: p.contentLength ?? 0,
+      ...(p.lastModified ? { lastModified: p.lastModified } : {}),
+      ...(p.immutabilityPolicyExpiresOn ? { retainUntil: p.immutabilityPolicyExpiresOn } : {}),
+    };
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
@@ -335,7 +360,19 @@ export class AzureSink implements Sink {
 
   async delete(key: string): Promise<void> {
     assertValidKey(key);
-    await this.#send('DeleteBlob', () => this.#blob(key).deleteIfExists({ deleteSnapshots: 'include' }), key);
+    try {
+      await this.#send('DeleteBlob', () => this.#blob(key).deleteIfExists({ deleteSnapshots: 'include' }), key);
+    } catch (err) {
+      // 409 BlobImmutableDueToPolicy: version-level immutability holds the blob.
+      if (azureErrorCode((err as SinkError).cause) === 'BlobImmutableDueToPolicy') {
+        const until = await this.head(key).then(
+          (i) => i.retainUntil,
+          () => undefined,
+        );
+        throw new ObjectLockedError(key, until, { cause: err });
+      }
+      throw err;
+    }
   }
 
   async close(): Promise<void> {}

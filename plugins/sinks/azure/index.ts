@@ -33,14 +33,36 @@ const settings = z
       })
       .describe('Container'),
     prefix: z.string().trim().default('').describe('Folder inside the container'),
-    // No immutability setting: AzureSink supports `retainUntil` with an `immutabilityMode`, but
-    // nothing in the appliance asks for retention yet, so offering it would promise what is not done.
+    // Version-level immutability (WORM): with both set, every pack, index and snapshot object is
+    // written with an immutability policy for the period (the container needs version-level
+    // immutability support; the connection test proves it).
+    immutabilityMode: z
+      .enum(['Unlocked', 'Locked'])
+      .optional()
+      .describe(
+        'Immutability policy mode (Locked: nobody can shorten or remove a policy; Unlocked: the account owner can)',
+      ),
+    immutabilityDays: z
+      .number()
+      .int()
+      .min(1, { error: 'Enter 1 day or more.' })
+      .max(3650, { error: 'Enter at most 3650 days.' })
+      .optional()
+      .describe('Immutability period in days (each object stays locked this long, renewed while in use)'),
     blockSizeMiB: z.number().int().min(1).max(4000).default(8).describe('Block size in MiB'),
     concurrency: z.number().int().min(1).max(64).default(4).describe('Blocks uploaded at once per object'),
   })
   .refine((s) => s.connectionString || (s.accountName && (s.accountKey || s.sasToken)), {
     error: 'Give a connection string, or an account name with an account key or a SAS token.',
     path: ['accountName'],
+  })
+  .refine((s) => !s.immutabilityMode || s.immutabilityDays, {
+    error: 'Enter how many days objects stay locked.',
+    path: ['immutabilityDays'],
+  })
+  .refine((s) => !s.immutabilityDays || s.immutabilityMode, {
+    error: 'Choose an immutability mode for the period.',
+    path: ['immutabilityMode'],
   });
 
 export type AzureSettings = z.infer<typeof settings>;
@@ -51,6 +73,8 @@ const azureSinkPlugin: SinkPlugin<AzureSettings> = {
   settings,
   secretSettings: ['connectionString', 'accountKey', 'sasToken'],
   primarySettings: ['connectionString', 'accountName', 'accountKey', 'sasToken', 'endpoint', 'container', 'prefix'],
+  immutability: (s) =>
+    s.immutabilityMode && s.immutabilityDays ? { mode: s.immutabilityMode, days: s.immutabilityDays } : undefined,
   create: async (s, options = {}) => {
     const { AzureSink } = await import('./azure-sink.ts');
     return new AzureSink({
@@ -61,6 +85,8 @@ const azureSinkPlugin: SinkPlugin<AzureSettings> = {
       endpoint: s.endpoint,
       container: s.container,
       prefix: s.prefix,
+      immutabilityMode: s.immutabilityMode,
+      immutabilityDays: s.immutabilityDays,
       blockSizeBytes: s.blockSizeMiB * 1024 * 1024,
       concurrency: s.concurrency,
       retry: options.retry,

@@ -14,7 +14,9 @@ import {
   assertValidPrefix,
   assertValidRange,
   type GetOptions,
+  type ImmutabilityPolicy,
   type ObjectInfo,
+  ObjectLockedError,
   PermanentSinkError,
   type PutOptions,
   type Sink,
@@ -49,6 +51,8 @@ export interface GcsSinkOptions {
   apiEndpoint?: string | undefined;
   /** Object retention mode for writes that ask for `retainUntil` (the bucket needs object retention enabled). */
   retentionMode?: 'Unlocked' | 'Locked' | undefined;
+  /** With retentionMode: the period every repository object is retained for (the kernel applies it). */
+  immutabilityDays?: number | undefined;
   /** Resumable upload chunk size (default 8 MiB, a multiple of 256 KiB); smaller bodies go in one request. */
   chunkSizeBytes?: number | undefined;
   /** Bodies of a declared length up to this go in one request (default 32 MiB: a repository pack is one request). */
@@ -120,6 +124,22 @@ export class GcsSink implements Sink {
 
   get capabilities(): SinkCapabilities {
     return { conditionalWrites: 'native', retention: Boolean(this.#options.retentionMode) };
+  }
+
+  get immutability(): ImmutabilityPolicy | undefined {
+    const { retentionMode: mode, immutabilityDays: days } = this.#options;
+    return mode && days ? { mode, days } : undefined;
+  }
+
+  async extendRetention(key: string, until: Date): Promise<void> {
+    assertValidKey(key);
+    const mode = this.#options.retentionMode;
+    if (!mode) throw new PermanentSinkError('this GCS location has no retention mode', key);
+    try {
+      await this.#file(key).setMetadata({ retention: { mode, retainUntilTime: until.toISOString() } });
+    } catch (err) {
+      throw this.#err(key, 'extending the retention of')(err);
+    }
   }
 
   #file(key: string) {
@@ -239,6 +259,7 @@ export class GcsSink implements Sink {
         key,
         size: Number(metadata.size ?? 0),
         ...(metadata.updated ? { lastModified: new Date(metadata.updated) } : {}),
+        ...(metadata.retention?.retainUntilTime ? { retainUntil: new Date(metadata.retention.retainUntilTime) } : {}),
       };
     } catch (err) {
       throw this.#err(key, 'reading')(err);
@@ -279,7 +300,16 @@ export class GcsSink implements Sink {
     try {
       await this.#file(key).delete({ ignoreNotFound: true });
     } catch (err) {
-      throw this.#err(key, 'deleting')(err);
+      const error = this.#err(key, 'deleting')(err);
+      // 403 under object retention: the store holds the object until its retain-until time.
+      if (this.#options.retentionMode && error.reason === 'permission') {
+        const until = await this.head(key).then(
+          (i) => i.retainUntil,
+          () => undefined,
+        );
+        if (until) throw new ObjectLockedError(key, until, { cause: err });
+      }
+      throw error;
     }
   }
 

@@ -33,26 +33,45 @@ export function parseServiceAccountKey(json: string): ServiceAccountKey {
   };
 }
 
-const settings = z.object({
-  bucket: z
-    .string({ error: 'Enter the bucket name.' })
-    .trim()
-    .regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, { error: 'Enter a valid bucket name.' })
-    .describe('Bucket'),
-  prefix: z.string().trim().default('').describe('Folder inside the bucket'),
-  credentialsJson: optionalText.describe('Service-account key (the JSON key file’s content)'),
-  keyFile: optionalText.describe('Path of a service-account JSON key file (instead of credentialsJson)'),
-  projectId: optionalText.describe('Project id (default: the key’s project)'),
-  apiEndpoint: z
-    .string()
-    .trim()
-    .refine((u) => /^https?:\/\/[^/\s]+/.test(u), { error: 'Use a URL such as https://storage.example.com.' })
-    .optional()
-    .describe('Another JSON API endpoint (default: Google’s)'),
-  // No retention setting: GcsSink supports `retainUntil` with a `retentionMode`, but nothing in
-  // the appliance asks for retention yet, so offering it would promise what is not done.
-  chunkSizeMiB: z.number().int().min(1).max(1024).default(8).describe('Resumable upload chunk size in MiB'),
-});
+const settings = z
+  .object({
+    bucket: z
+      .string({ error: 'Enter the bucket name.' })
+      .trim()
+      .regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, { error: 'Enter a valid bucket name.' })
+      .describe('Bucket'),
+    prefix: z.string().trim().default('').describe('Folder inside the bucket'),
+    credentialsJson: optionalText.describe('Service-account key (the JSON key file’s content)'),
+    keyFile: optionalText.describe('Path of a service-account JSON key file (instead of credentialsJson)'),
+    projectId: optionalText.describe('Project id (default: the key’s project)'),
+    apiEndpoint: z
+      .string()
+      .trim()
+      .refine((u) => /^https?:\/\/[^/\s]+/.test(u), { error: 'Use a URL such as https://storage.example.com.' })
+      .optional()
+      .describe('Another JSON API endpoint (default: Google’s)'),
+    // Object retention: with both set, every pack, index and snapshot object is written with a
+    // retain-until time the period ahead (the bucket needs object retention enabled; the connection
+    // test proves it).
+    retentionMode: z
+      .enum(['Unlocked', 'Locked'])
+      .optional()
+      .describe('Object retention mode (Locked: nobody can shorten it; Unlocked: a privileged user can)'),
+    immutabilityDays: z
+      .number()
+      .int()
+      .min(1, { error: 'Enter 1 day or more.' })
+      .max(3650, { error: 'Enter at most 3650 days.' })
+      .optional()
+      .describe('Immutability period in days (each object stays locked this long, renewed while in use)'),
+    chunkSizeMiB: z.number().int().min(1).max(1024).default(8).describe('Resumable upload chunk size in MiB'),
+  })
+  .superRefine((s, ctx) => {
+    if (s.retentionMode && !s.immutabilityDays)
+      ctx.addIssue({ code: 'custom', path: ['immutabilityDays'], message: 'Enter how many days objects stay locked.' });
+    if (s.immutabilityDays && !s.retentionMode)
+      ctx.addIssue({ code: 'custom', path: ['retentionMode'], message: 'Choose a retention mode for the period.' });
+  });
 
 export type GcsSettings = z.infer<typeof settings>;
 
@@ -66,6 +85,8 @@ const gcsSinkPlugin: SinkPlugin<GcsSettings> = {
   // Without a key the client falls back to the appliance's default application credentials.
   tenantCredentialProblems: (_settings, secrets): Record<string, string> =>
     secrets.credentialsJson ? {} : { credentialsJson: "Paste the service account's JSON key." },
+  immutability: (s) =>
+    s.retentionMode && s.immutabilityDays ? { mode: s.retentionMode, days: s.immutabilityDays } : undefined,
   create: async (s, options = {}) => {
     const { GcsSink } = await import('./gcs-sink.ts');
     const json = s.credentialsJson ?? (s.keyFile ? readFileSync(s.keyFile, 'utf8') : undefined);
@@ -75,6 +96,8 @@ const gcsSinkPlugin: SinkPlugin<GcsSettings> = {
       credentials: json === undefined ? undefined : parseServiceAccountKey(json),
       projectId: s.projectId,
       apiEndpoint: s.apiEndpoint,
+      retentionMode: s.retentionMode,
+      immutabilityDays: s.immutabilityDays,
       chunkSizeBytes: s.chunkSizeMiB * 1024 * 1024,
       ...(options.retry?.attempts ? { maxRetries: options.retry.attempts - 1 } : {}),
     });

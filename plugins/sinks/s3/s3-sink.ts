@@ -27,9 +27,11 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListObjectsV2Command,
   PutObjectCommand,
   type PutObjectCommandInput,
+  PutObjectRetentionCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -38,8 +40,11 @@ import {
   assertValidPrefix,
   assertValidRange,
   type GetOptions,
+  type ImmutabilityPolicy,
   ObjectExistsError,
   type ObjectInfo,
+  ObjectLockedError,
+  ObjectNotFoundError,
   PermanentSinkError,
   type PutOptions,
   type Sink,
@@ -77,6 +82,8 @@ export interface S3SinkOptions {
   conditionalWrites?: 'auto' | 'native' | 'emulated' | undefined;
   /** S3 Object Lock mode used when a put asks for `retainUntil` (the bucket must have Object Lock on). */
   objectLockMode?: 'GOVERNANCE' | 'COMPLIANCE' | undefined;
+  /** With objectLockMode: the period every repository object is locked for (the kernel applies it). */
+  immutabilityDays?: number | undefined;
   serverSideEncryption?: 'AES256' | 'aws:kms' | 'aws:kms:dsse' | undefined;
   sseKmsKeyId?: string | undefined;
   /** Preferred multipart part size (default 8 MiB; raised for objects that would need > 10,000 parts). */
@@ -156,6 +163,11 @@ export class S3Sink implements Sink {
 
   get capabilities(): SinkCapabilities {
     return { conditionalWrites: this.#conditional ?? 'emulated', retention: Boolean(this.#options.objectLockMode) };
+  }
+
+  get immutability(): ImmutabilityPolicy | undefined {
+    const { objectLockMode: mode, immutabilityDays: days } = this.#options;
+    return mode && days ? { mode, days } : undefined;
   }
 
   #key(key: string): string {
@@ -457,7 +469,30 @@ export class S3Sink implements Sink {
       () => this.client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(key) })),
       key,
     );
-    return { key, size: r.ContentLength ?? 0, ...(r.LastModified ? { lastModified: r.LastModified } : {}) };
+    return {
+      key,
+      size: r.ContentLength ?? 0,
+      ...(r.LastModified ? { lastModified: r.LastModified } : {}),
+      ...(r.ObjectLockRetainUntilDate ? { retainUntil: r.ObjectLockRetainUntilDate } : {}),
+    };
+  }
+
+  async extendRetention(key: string, until: Date): Promise<void> {
+    assertValidKey(key);
+    const mode = this.#options.objectLockMode;
+    if (!mode) throw new PermanentSinkError('this S3 location has no Object Lock mode configured', key);
+    await this.#send(
+      'PutObjectRetention',
+      () =>
+        this.client.send(
+          new PutObjectRetentionCommand({
+            Bucket: this.#bucket,
+            Key: this.#key(key),
+            Retention: { Mode: mode, RetainUntilDate: until },
+          }),
+        ),
+      key,
+    );
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
@@ -485,11 +520,49 @@ export class S3Sink implements Sink {
 
   async delete(key: string): Promise<void> {
     assertValidKey(key);
+    if (this.#options.objectLockMode) return this.#deleteVersion(key);
     await this.#send(
       'DeleteObject',
       () => this.client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#key(key) })),
       key,
     );
+  }
+
+  /**
+   * On an Object Lock bucket (always versioned) a delete without a version id only adds a delete
+   * marker and the bytes stay: the sink deletes the current version itself, which the store
+   * refuses while it is locked (ObjectLockedError).
+   */
+  async #deleteVersion(key: string): Promise<void> {
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await this.#send(
+        'HeadObject',
+        () => this.client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(key) })),
+        key,
+      );
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return;
+      throw err;
+    }
+    try {
+      await this.#send(
+        'DeleteObject',
+        () =>
+          this.client.send(
+            new DeleteObjectCommand({
+              Bucket: this.#bucket,
+              Key: this.#key(key),
+              ...(head.VersionId ? { VersionId: head.VersionId } : {}),
+            }),
+          ),
+        key,
+      );
+    } catch (err) {
+      if ((err as SinkError).reason === 'permission')
+        throw new ObjectLockedError(key, head.ObjectLockRetainUntilDate, { cause: err });
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

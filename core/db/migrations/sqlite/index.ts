@@ -23,6 +23,7 @@ import { Migration20261207062246_smart_alerts } from './Migration20261207062246_
 import { Migration20261207063000_summary_reports } from './Migration20261207063000_summary_reports.ts';
 import { Migration20261207123127_restore_drills } from './Migration20261207123127_restore_drills.ts';
 import { Migration20261207124358_daily_page_indexes } from './Migration20261207124358_daily_page_indexes.ts';
+import { Migration20261207130000_storage_verifications } from './Migration20261207130000_storage_verifications.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -49,4 +50,8 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207063000_summary_reports', class: Migration20261207063000_summary_reports },
   { name: 'Migration20261207123127_restore_drills', class: Migration20261207123127_restore_drills },
   { name: 'Migration20261207124358_daily_page_indexes', class: Migration20261207124358_daily_page_indexes },
+  {
+    name: 'Migration20261207130000_storage_verifications',
+    class: Migration20261207130000_storage_verifications,
+  },
 ];

@@ -1,0 +1,171 @@
+// Scheduled verification of a storage location through the real kernel: a backup at the built-in
+// location, then a flipped byte in one of its packs; the due run (clock moved) finds it, names the
+// lost item, notifies the owner's exceptions recipients once (not again at the next run finding
+// the same damage), writes a System Activity entry, and the verification page lists the lost item
+// and the repair. The next backup of the same content heals it. The schedule form checks its values.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EntityManager } from '@mikro-orm/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActivityEvent } from '../../../core/activity/entities.ts';
+import type { IOrganization } from '../../../core/identity/entities.ts';
+import { Notification } from '../../../core/notifications/entities.ts';
+import { StorageLocation } from '../../../core/storage-locations/entities.ts';
+import { BUILTIN_LOCATION_ID } from '../../../core/storage-locations/locations.ts';
+import { runDueVerifications, verificationOf } from '../../../core/storage-locations/verification.ts';
+import { BackupTask } from '../../../core/tasks/entities.ts';
+import { withLock } from '../../../storage/locks.ts';
+import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
+import { findItem } from '../../../storage/tree.ts';
+import { completeSetupVia, createTestApp, form, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { rootOf } from '../../helpers/tenants.ts';
+
+let t: TestApp;
+let cookie: string;
+let root: IOrganization;
+let taskId: string;
+const em = (): EntityManager => t.kernel.orm.em.fork();
+const HOUR = 3_600_000;
+const files: Record<string, Buffer> = {
+  'Contracts/2026.pdf': Buffer.alloc(300_000, 7),
+  'Contracts/2025.pdf': Buffer.alloc(200_000, 9),
+};
+
+async function backup(): Promise<string> {
+  const opened = await t.kernel.storage.open({ id: taskId, organizationId: root.id, storageLocation: 'default' });
+  try {
+    return await withLock(
+      opened.repo.sink,
+      'shared',
+      { purpose: 'backup' },
+      async () => {
+        const w = new SnapshotWriter(opened.repo, { task: taskId, entity: 'ana@acme.example' });
+        for (const [key, body] of Object.entries(files)) await w.add({ key, kind: 'file' }, body);
+        return (await w.commit()).id;
+      },
+      opened.repo,
+    );
+  } finally {
+    await opened.close();
+  }
+}
+
+const verifyDue = (at: Date) => runDueVerifications(t.kernel.orm, { storage: t.kernel.storage }, at);
+const notifications = async () =>
+  (await em().find(Notification, { eventKey: { $like: 'verification:%' } })).map((n) => n.payload.title);
+
+beforeAll(async () => {
+  t = await createTestApp();
+  await completeSetupVia(t.app);
+  cookie = await signIn(t.app);
+  const e = em();
+  root = await rootOf(e);
+  const task = e.create(BackupTask, {
+    organization: root.id,
+    service: 'test-service',
+    name: 'Files',
+    connection: 'not-a-sealed-connection',
+    storageLocation: 'default',
+  });
+  await e.flush();
+  taskId = task.id;
+}, 60_000);
+
+afterAll(async () => {
+  await t.close();
+});
+
+describe('scheduled verification of a location', () => {
+  it('finds a flipped byte in one due run, notifies once, records activity, and the page names the lost item', async () => {
+    const snapshot = await backup();
+    const e = em();
+    const location = await e.findOneOrFail(StorageLocation, { id: BUILTIN_LOCATION_ID });
+    const schedule = await verificationOf(e, location);
+    schedule.samplePercent = 100; // one run reads every pack
+    await e.flush();
+
+    expect(await verifyDue(new Date())).toBe(1);
+    expect((await verificationOf(em(), location)).lastOk).toBe(true);
+
+    // A byte flipped in the middle of the pack holding 2026.pdf's content.
+    const opened = await t.kernel.storage.open({ id: taskId, organizationId: root.id, storageLocation: 'default' });
+    await opened.repo.loadIndex();
+    const item = await findItem(opened.repo, (await opened.repo.loadSnapshot(snapshot)).tree, 'Contracts/2026.pdf');
+    const at = opened.repo.locate(item?.content?.[0] as string);
+    await opened.close();
+    if (!at) throw new Error('the item is not indexed');
+    const folder = join(t.kernel.deps.config.storageDir, 'organizations', root.id, 'data');
+    const path = join(folder, at.pack.slice(0, 2), at.pack);
+    const bytes = readFileSync(path);
+    const i = at.offset + Math.floor(at.length / 2);
+    bytes[i] = (bytes[i] as number) ^ 0xff;
+    writeFileSync(path, bytes);
+
+    expect(await verifyDue(new Date(Date.now() + HOUR))).toBe(0); // not due yet
+    expect(await verifyDue(new Date(Date.now() + 25 * HOUR))).toBe(1);
+    const result = (await verificationOf(em(), location)).lastResult;
+    expect(result?.ok).toBe(false);
+    expect(result?.lost.map((l) => [l.snapshot, l.entity, l.items])).toEqual([
+      [snapshot, 'ana@acme.example', ['Contracts/2026.pdf']],
+    ]);
+    expect(result?.repairs).toEqual(['repair snapshots']);
+    expect(await notifications()).toEqual([`Verification found damage at ${location.name}`]);
+    const activity = await em().find(ActivityEvent, { activity: 'Verification' });
+    expect(activity.map((a) => [a.status, a.summary])).toEqual([
+      [
+        'failed',
+        `Verification of the storage location ${location.name} found 1 problem(s); 1 item(s) of 1 snapshot(s) cannot be restored until a backup stores them again. Repairs: holdfast repo repair snapshots.`,
+      ],
+    ]);
+
+    // The same damage found again: no second notification.
+    expect(await verifyDue(new Date(Date.now() + 50 * HOUR))).toBe(1);
+    expect(await notifications()).toHaveLength(1);
+
+    const page = await (
+      await t.app.request(`/settings/storage/${BUILTIN_LOCATION_ID}/verification`, { headers: { cookie } })
+    ).text();
+    expect(page).toContain('Damage found');
+    expect(page).toContain('<li>Contracts/2026.pdf</li>');
+    expect(page).toContain('<code>holdfast repo repair snapshots</code>');
+    expect(page).not.toContain('Contracts/2025.pdf');
+  });
+
+  it('is healed by the next backup of the same content', async () => {
+    await backup();
+    await verifyDue(new Date(Date.now() + 75 * HOUR));
+    const result = (await verificationOf(em(), await em().findOneOrFail(StorageLocation, { id: BUILTIN_LOCATION_ID })))
+      .lastResult;
+    expect(result?.lost).toEqual([]);
+    expect(result?.problems.map((p) => p.message)).toEqual([expect.stringMatching(/a good copy in pack \w+ is used$/)]);
+  });
+
+  it('checks the schedule form, saves it, and runs on request', async () => {
+    const post = async (path: string, fields: Record<string, string>) => {
+      const init = form(fields);
+      return t.app.request(path, { ...init, headers: { ...init.headers, cookie } });
+    };
+    const bad = await post(`/settings/storage/${BUILTIN_LOCATION_ID}/verification`, {
+      samplePercent: '0',
+      intervalHours: 'often',
+    });
+    expect(bad.status).toBe(422);
+    const html = await bad.text();
+    expect(html).toContain('Enter a whole percentage from 1 to 100.');
+    expect(html).toContain('Enter a whole number of hours from 1 to 744.');
+    const saved = await post(`/settings/storage/${BUILTIN_LOCATION_ID}/verification`, {
+      samplePercent: '20',
+      intervalHours: '12',
+    });
+    expect(saved.status).toBe(303);
+    const page = await (
+      await t.app.request(`/settings/storage/${BUILTIN_LOCATION_ID}/verification`, { headers: { cookie } })
+    ).text();
+    expect(page).toContain('every pack is read once every 5 runs, that is at least every 3 days');
+    const location = await em().findOneOrFail(StorageLocation, { id: BUILTIN_LOCATION_ID });
+    const before = (await verificationOf(em(), location)).runs;
+    const ran = await post(`/settings/storage/${BUILTIN_LOCATION_ID}/verification/run`, {});
+    expect(ran.headers.get('location')).toBe(`/settings/storage/${BUILTIN_LOCATION_ID}/verification`);
+    expect((await verificationOf(em(), location)).runs).toBe(before + 1);
+  });
+});
