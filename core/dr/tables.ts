@@ -1,5 +1,5 @@
 // Which tables the configuration backup carries. Every table of the schema is named here, in one
-// list or the other, so a new table is a decision (tests/unit/dr/tables.test.ts checks both
+// list or the other, so a new table is a decision (tests/integration/dr/config-backup.test.ts checks both
 // lists against the migrated schema). Carried tables are restored in this order (parents first).
 export const CONFIGURATION_TABLES = [
   'organizations',
@@ -10,6 +10,7 @@ export const CONFIGURATION_TABLES = [
   'system_facts',
   'storage_locations',
   'organization_storage',
+  'storage_verifications',
   'backup_tasks',
   'task_entities',
   'plugin_recovery_steps',
