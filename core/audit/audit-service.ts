@@ -18,6 +18,8 @@ export const AUDIT_ACTIVITIES = [
   'Account removal requested',
   'Account restored',
   'Account purged',
+  'Partner access removed',
+  'Partner access restored',
   'User added',
   'User removed',
   'User deactivated',

@@ -6,7 +6,7 @@ import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
-import { MailMessage } from '../mail/entities.ts';
+import { MailFile, MailMessage } from '../mail/entities.ts';
 import { Notification, NotificationIncident, NotificationRecipient } from '../notifications/entities.ts';
 import { SummaryReport, SummaryReportSettings } from '../notifications/summary-entities.ts';
 import { ExportResult } from '../recovery/entities.ts';
@@ -15,6 +15,7 @@ import { OrganizationStorage, StorageLocation, StorageRepository } from '../stor
 import { SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
 import { AccountHealth } from '../tenancy/entities.ts';
+import { UsageSample } from '../tenancy/usage-entities.ts';
 import { WebhookDelivery, WebhookEndpoint, WebhookEvent } from '../webhooks/entities.ts';
 
 export const kernelEntities = [
@@ -26,6 +27,7 @@ export const kernelEntities = [
   LoginThrottle,
   AuditEvent,
   MailMessage,
+  MailFile,
   IpRule,
   ApiKey,
   ApiToken,
@@ -54,4 +56,5 @@ export const kernelEntities = [
   SummaryReportSettings,
   SummaryReport,
   SmartAlertRule,
+  UsageSample,
 ];

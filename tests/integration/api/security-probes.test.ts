@@ -62,6 +62,9 @@ const OPERATIONS: Record<string, Operation> = {
     body: () => ({ confirmation: 'I approve the removal of my data' }),
   },
   'DELETE /organizations/{id}/removal': { rule: 'administrator' },
+  'GET /organizations/{id}/usage-history': { rule: { anyOf: ['view_dashboard'] } },
+  // Only a customer's own administrators decide; the probed partner is refused (403) either way.
+  'PUT /organizations/{id}/partner-access': { rule: 'administrator', body: () => ({ removed: true }) },
   'GET /organizations/{id}/ip-rules': { rule: { anyOf: ['manage_security'] } },
   'POST /organizations/{id}/ip-rules': {
     rule: { anyOf: ['manage_security'] },
@@ -170,6 +173,7 @@ const OPERATIONS: Record<string, Operation> = {
   },
   'GET /tasks/{id}/usage.csv': { rule: 'signed-in' },
   'GET /usage': { rule: { anyOf: ['view_dashboard'] }, query: (o) => ({ account: o.org }) },
+  'POST /usage/mail': { rule: { anyOf: ['view_dashboard'] }, body: (o) => ({ account: [o.org] }) },
   'GET /tasks/{id}/smart-alerts': { rule: 'signed-in' },
   'POST /tasks/{id}/smart-alerts': {
     rule: { anyOf: ['manage_backups'] },
@@ -328,7 +332,8 @@ async function adminToken(admin: IUser, org: IOrganization): Promise<string> {
 async function snapshot(): Promise<string> {
   const conn = em().getConnection();
   const tables: Record<string, string> = {
-    organizations: 'id, name, status, ip_restrictions_enabled',
+    organizations:
+      'id, name, status, ip_restrictions_enabled, contact_email, address, country, partner_access_removed_at',
     ip_rules: 'id, entries',
     notification_recipients: 'id, email, display_name, types',
     webhook_endpoints: 'id, url, description, events',

@@ -46,6 +46,9 @@ afterAll(async () => {
 // Activities of backups, jobs, recovery and storage locations: their own tests walk them
 // (tests/integration/tasks, jobs, storage-locations, system-activity, salesforce/compare).
 const OTHER_FEATURES = new Set<AuditActivity>([
+  // A customer's own administrator decides (tests/integration/partner-access.test.ts).
+  'Partner access removed',
+  'Partner access restored',
   'Storage location changed',
   'Activity exported',
   'Backup task added',
