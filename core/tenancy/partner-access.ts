@@ -8,7 +8,7 @@ import { ForbiddenError } from '../access/errors.ts';
 import type { Principal } from '../access/principal.ts';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { AppError } from '../errors.ts';
-import { type IOrganization, Organization } from '../identity/entities.ts';
+import { type IOrganization, Organization, Session } from '../identity/entities.ts';
 
 /** Shown to the partner on the account's row instead of a way in. */
 export const ACCESS_REMOVED_LABEL = 'Access removed by customer';
@@ -34,6 +34,9 @@ export async function setPartnerAccess(
   if (!org.parent) throw new AppError('no_partner', 'This account has no partner above it.', 409);
   org.partnerAccessRemovedAt = removed ? now : null;
   await em.flush();
+  // Sessions of users above that have the account open go back to their own organization now,
+  // rather than finding it open again should access ever be restored.
+  if (removed) await em.nativeUpdate(Session, { actingOrganization: org.id }, { actingOrganization: null });
   const parent = await em.findOneOrFail(Organization, { id: (org.parent as IOrganization).id });
   const activity = removed ? 'Partner access removed' : 'Partner access restored';
   const parentName = parent.name;
