@@ -106,7 +106,12 @@ export function portalEditRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post('/portal/accounts/:id/edit', canManage, async (c) => {
     const account = await find(c);
     const fields = await formFields(c);
-    const values = Object.fromEntries(PROFILE_FIELDS.map((k) => [k, fields[k] ?? ''])) as Record<string, string>;
+    // A field the form did not send keeps its value (a form always sends them all).
+    const current = profileValues(account);
+    const values = Object.fromEntries(PROFILE_FIELDS.map((k) => [k, fields[k] ?? current[k] ?? ''])) as Record<
+      string,
+      string
+    >;
     let changed: string[];
     try {
       changed = await updateOrganization(c.get('em'), account, { ...values, name: values.name ?? '' });
