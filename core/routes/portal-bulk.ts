@@ -12,6 +12,19 @@ import { formLists } from './forms.ts';
 
 const ACTIONS = ['pause', 'resume', 'storage'] as const;
 
+/** The list's filters the bulk form carries, so the answer returns to the same list. */
+export const LIST_FIELDS = ['q', 'kind', 'status', 'backup', 'sort', 'all'] as const;
+
+export function listUrl(lists: Record<string, string[]>): string {
+  const params = new URLSearchParams();
+  for (const name of LIST_FIELDS) {
+    const value = lists[name]?.[0];
+    if (value) params.set(name, value.slice(0, 200));
+  }
+  const query = params.toString();
+  return query ? `/portal?${query}` : '/portal';
+}
+
 export function portalBulkRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('/portal/bulk', requireUser(deps));
@@ -19,12 +32,13 @@ export function portalBulkRoutes(deps: AppDeps): Hono<AppEnv> {
     const em = c.get('em');
     const principal = principalOf(c);
     const current = organizationOf(c);
-    const lists = await formLists(c, ['account', 'action', 'location']);
+    const lists = await formLists(c, ['account', 'action', 'location', ...LIST_FIELDS]);
+    const back = listUrl(lists);
     const fields = { action: lists.action?.[0] ?? '', location: lists.location?.[0] ?? '' };
     const account = lists.account;
     const action = fields.action as (typeof ACTIONS)[number];
     if (!ACTIONS.includes(action)) {
-      return redirectWithFlash(c, deps, '/portal', 'Choose what to do with the ticked accounts.', 'failure');
+      return redirectWithFlash(c, deps, back, 'Choose what to do with the ticked accounts.', 'failure');
     }
     try {
       const accounts = await tickedAccounts(em, principal, current, account ?? []);
@@ -50,14 +64,14 @@ export function portalBulkRoutes(deps: AppDeps): Hono<AppEnv> {
       return redirectWithFlash(
         c,
         deps,
-        '/portal',
+        back,
         bulkSentence(verb, outcome, action !== 'storage'),
         failed ? 'failure' : 'notice',
       );
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       const message = Object.values(err.fields ?? {})[0] ?? err.message;
-      return redirectWithFlash(c, deps, '/portal', message, 'failure');
+      return redirectWithFlash(c, deps, back, message, 'failure');
     }
   });
   return app;

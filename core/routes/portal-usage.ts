@@ -19,6 +19,7 @@ import {
 } from '../tenancy/account-usage.ts';
 import { queueUsageReportMail, usageRecipients } from '../tenancy/usage-mail.ts';
 import { formLists } from './forms.ts';
+import { listUrl } from './portal-bulk.ts';
 import { kindLabeller } from './task-usage.ts';
 
 const FILTER_FIELDS = ['q', 'kind', 'status', 'backup', 'sort', 'all'] as const;
@@ -65,7 +66,7 @@ export function portalUsageRoutes(deps: AppDeps): Hono<AppEnv> {
       recipients = usageRecipients(principal, lists.recipients ?? []);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      return redirectWithFlash(c, deps, '/portal', Object.values(err.fields ?? {})[0] ?? err.message, 'failure');
+      return redirectWithFlash(c, deps, listUrl(lists), Object.values(err.fields ?? {})[0] ?? err.message, 'failure');
     }
     const queued = await queueUsageReportMail(c.get('em'), {
       principal,
@@ -80,7 +81,7 @@ export function portalUsageRoutes(deps: AppDeps): Hono<AppEnv> {
     return redirectWithFlash(
       c,
       deps,
-      '/portal',
+      listUrl(lists),
       `The usage report (${queued.fileName}, ${queued.rows} row${queued.rows === 1 ? '' : 's'}) ${where} ${queued.recipients.join(', ')}.`,
     );
   });

@@ -169,7 +169,7 @@ describe('a customer’s own administrator', () => {
     const consoleErrors = consoleErrorsOf(page);
     await signInPage(page, appliance.url, 'owner@alpha.example', TEST_PASSWORD);
     await page.getByRole('heading', { level: 1, name: 'Homepage' }).waitFor();
-    expect(await page.locator('td[data-label="Last backup size"]').allTextContents()).toEqual(['1.5 MB', '3.0 MB']);
+    expect(await page.locator('.last-backup-size').allTextContents()).toEqual(['1.5 MB', '3.0 MB']);
     await page.getByLabel('Search for a task').fill('sales');
     await page.waitForURL(`${appliance.url}/?q=sales`);
     expect(await page.locator('.task-link').allTextContents()).toEqual(['Alpha Dental Salesforce']);

@@ -242,7 +242,7 @@ describe('the monthly usage history', () => {
     const page = await (await t.app.request(`/portal/accounts/${alpha.id}`, { headers: { cookie } })).text();
     expect(page).toContain('<h2 id="usage-heading" class="panel-title">Monthly usage</h2>');
     expect(page).toMatch(
-      /<td data-label="Month">2026-11<\/td>\s*<td data-label="Days sampled" class="num">2<\/td>\s*<td data-label="Protected \(max\)" class="num">2<\/td>\s*<td data-label="Protected \(average\)" class="num">2<\/td>\s*<td data-label="Stored \(max\)" class="num nowrap" title="3000 bytes">/,
+      /<td data-label="Month" class="nowrap">2026-11<\/td>\s*<td data-label="Days sampled" class="num">2<\/td>\s*<td data-label="Protected \(max\)" class="num">2<\/td>\s*<td data-label="Protected \(average\)" class="num">2<\/td>\s*<td data-label="Stored \(max\)" class="num nowrap" title="3000 bytes">/,
     );
   });
 

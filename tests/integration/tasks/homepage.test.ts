@@ -39,10 +39,11 @@ async function task(name: string, sizes: { bytes: number; deleted?: boolean }[])
 /** Task names and sizes as the table shows them, in order. */
 function tableOf(html: string): [string, string][] {
   return [
-    ...html.matchAll(
-      /class="task-link"[^>]*>([^<]+)<\/a>[\s\S]*?<td data-label="Last backup size"[^>]*>([\s\S]*?)<\/td>/g,
-    ),
-  ].map((m) => [m[1] as string, (m[2] as string).replace(/<[^>]+>/g, '').trim()]);
+    ...html.matchAll(/class="task-link"[^>]*>([^<]+)<\/a>[\s\S]*?<td data-label="Last backup"[^>]*>([\s\S]*?)<\/td>/g),
+  ].map((m) => [
+    m[1] as string,
+    /class="muted block last-backup-size"[^>]*>([^<]*)</.exec(m[2] as string)?.[1] ?? 'Never',
+  ]);
 }
 
 beforeAll(async () => {
@@ -63,7 +64,7 @@ describe('the homepage', () => {
   it("shows each task's last backup size: its entities' last snapshots summed, deleted ones left out", async () => {
     const html = await (await t.app.request('/', { headers: { cookie } })).text();
     expect(tableOf(html)).toEqual([
-      ['CRM org', '—'],
+      ['CRM org', 'Never'],
       ['Finance files', '2.0 KB'],
       ['Mail archive', '2.0 MB'],
     ]);
