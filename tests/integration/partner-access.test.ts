@@ -12,8 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActivityEvent } from '../../core/activity/entities.ts';
 import { AuditEvent } from '../../core/audit/entities.ts';
 import { type IOrganization, type IUser, Organization } from '../../core/identity/entities.ts';
+import { NotificationRecipient } from '../../core/notifications/entities.ts';
+import { queueNotification } from '../../core/notifications/queue.ts';
+import { recipientsFor } from '../../core/notifications/recipients.ts';
 import { SummaryReport } from '../../core/notifications/summary-entities.ts';
 import { TaskEntity } from '../../core/tasks/entities.ts';
+import { createEndpoint } from '../../core/webhooks/endpoints.ts';
+import { WebhookDelivery } from '../../core/webhooks/entities.ts';
+import { fanOutWebhookEvents } from '../../core/webhooks/sender.ts';
 import { type Json, json } from '../helpers/api.ts';
 import {
   adminToken,
@@ -279,6 +285,42 @@ describe("after the customer's administrator removed its partner's access", () =
     expect(orgs.has(customer.id)).toBe(false);
     expect((await get(`/portal/accounts/${other.id}`, partnerCookie)).status).toBe(200);
     expect((await get(`/api/v1/organizations/${other.id}`, partnerCookie)).status).toBe(200);
+  });
+
+  it("stops the partner's notification recipients and webhooks from receiving its events", async () => {
+    const e = em();
+    e.create(NotificationRecipient, {
+      organization: partner.id,
+      email: 'noc@harbour.example',
+      emailKey: 'noc@harbour.example',
+      displayName: 'Harbour NOC',
+      types: ['exceptions', 'recovery'],
+      createdAt: new Date(),
+    });
+    await e.flush();
+    const { endpoint } = await createEndpoint(
+      em(),
+      t.kernel.credentials,
+      partner,
+      { url: 'http://127.0.0.1:9/harbour', events: ['exceptions'] },
+      { allowPrivate: true },
+      new Date(),
+    );
+    // The other customer still inherits them; the private one (no recovery recipient of its own) does not.
+    expect((await recipientsFor(em(), other.id, 'recovery')).map((r) => r.email)).toEqual(['noc@harbour.example']);
+    expect(await recipientsFor(em(), customer.id, 'recovery')).toEqual([]);
+    for (const org of [customer, other]) {
+      await queueNotification(em(), {
+        organizationId: org.id,
+        type: 'exceptions',
+        eventKey: `privacy-test:${org.id}`,
+        payload: { event: 'failed', organizationName: org.name, taskName: 'A task', items: ['Entity'] },
+        at: new Date(),
+      });
+    }
+    await fanOutWebhookEvents(em(), { mailRetryBaseSeconds: 1, webhooksAllowPrivate: true }, new Date());
+    const deliveries = await em().find(WebhookDelivery, { endpoint: endpoint.id });
+    expect(deliveries.map((d) => JSON.parse(d.body).organization.id)).toEqual([other.id]);
   });
 
   it("lets the customer's own users work as before", async () => {
