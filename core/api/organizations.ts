@@ -38,7 +38,7 @@ const ChildrenQuery = z.object({
     .string()
     .max(200)
     .optional()
-    .openapi({ description: 'Part of the name, contact name, contact email or short ID.' }),
+    .openapi({ description: 'Part of the name, contact name or contact email, or the whole short ID.' }),
   kind: z.enum(ORGANIZATION_KINDS).optional(),
   scope: z
     .enum(['children', 'descendants'])
@@ -194,7 +194,7 @@ export function organizationsApi(deps: AppDeps) {
           containsText('name', term),
           containsText('contact_name', term),
           containsText('contact_email', term),
-          containsText('code', term),
+          { code: term.toUpperCase() },
         ],
       });
     }

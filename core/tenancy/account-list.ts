@@ -112,7 +112,8 @@ export async function listAccounts(
   if (!query.all) conditions.push(await firstLevelFilter(em, principal, current));
   if (query.q) {
     conditions.push({
-      $or: [containsText('name', query.q), containsText('contact_email', query.q), containsText('code', query.q)],
+      // The short ID matches whole (a part of one would match names' searches at random).
+      $or: [containsText('name', query.q), containsText('contact_email', query.q), { code: query.q.toUpperCase() }],
     } as never);
   }
   if (query.kind) conditions.push({ kind: query.kind });

@@ -92,8 +92,8 @@ describe('account profile', () => {
     const details = await (await get(`/portal/accounts/${gamma.id}`)).text();
     expect(details).toContain('<dt>Account ID</dt><dd><span class="account-code">');
     expect(details).toContain(gamma.code as string);
-    // Searching the list by the ID finds the account.
-    const found = await (await get(`/portal?q=${gamma.code}`)).text();
+    // Searching the list by the whole ID, in any case, finds the account.
+    const found = await (await get(`/portal?q=${gamma.code?.toLowerCase()}`)).text();
     expect(found).toContain('Gamma Garage');
     expect(found).not.toContain('Alpha Dental');
   });
