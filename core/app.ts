@@ -25,6 +25,8 @@ import { homeRoutes } from './routes/home.ts';
 import { jobsRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { portalRoutes } from './routes/portal.ts';
+import { portalBulkRoutes } from './routes/portal-bulk.ts';
+import { portalEditRoutes } from './routes/portal-edit.ts';
 import { portalUsageRoutes } from './routes/portal-usage.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
 import { recoveryActionRoutes } from './routes/recovery-actions.ts';
@@ -114,6 +116,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', homeRoutes(deps));
   app.route('/', settingsRoutes(deps));
   app.route('/', portalUsageRoutes(deps));
+  app.route('/', portalBulkRoutes(deps));
+  app.route('/', portalEditRoutes(deps));
   app.route('/', portalRoutes(deps));
   app.route('/', activityRoutes(deps));
   app.route('/', accountPickerRoutes(deps));

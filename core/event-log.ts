@@ -17,14 +17,15 @@ export interface EventLogFilters {
 }
 
 /** The rows the principal may read from the organization worked in, narrowed by organization and time. */
-export function eventLogWhere(
+export async function eventLogWhere(
+  em: EntityManager,
   principal: Principal,
   within: IOrganization,
   filters: EventLogFilters,
-): Record<string, unknown> {
+): Promise<Record<string, unknown>> {
   const reach = reachableFilter(principal, within);
   // Every row of an organization is in reach: no join with the organizations to check each row's.
-  const everywhere = !filters.organizationId && reachesEveryOrganization(principal, within);
+  const everywhere = !filters.organizationId && (await reachesEveryOrganization(em, principal, within));
   const where: Record<string, unknown> = { organization: everywhere ? { $ne: null } : reach };
   if (filters.organizationId) where.organization = { $and: [reach, { id: filters.organizationId }] };
   const at: Record<string, Date> = {};

@@ -1,5 +1,5 @@
 // Hourly housekeeping of the appliance: end expired sessions, delete export results whose
-// download link expired, delete compare results past their keeping time, delete lapsed sign-in throttle counters, purge accounts whose removal grace period is over, delete System Activity
+// download link expired, delete compare results past their keeping time, write the day's usage sample of every organization (usage history), delete lapsed sign-in throttle counters, purge accounts whose removal grace period is over, delete System Activity
 // rows past their retention. Each task runs on its own EntityManager and its own error handling, so
 // one failing task does not stop the others; the clock is passed in so tests can cross the
 // grace period without waiting.
@@ -13,6 +13,7 @@ import type { Logger } from './logging.ts';
 import { deleteExpiredExports } from './recovery/downloads.ts';
 import { REMOVAL_GRACE_DAYS } from './tenancy/organizations.ts';
 import { type PurgedOrganization, purgeDueOrganizations } from './tenancy/removal.ts';
+import { sampleUsage } from './tenancy/usage-history.ts';
 
 export const MAINTENANCE_INTERVAL_MS = 3_600_000;
 
@@ -23,6 +24,8 @@ export interface MaintenanceReport {
   purged: PurgedOrganization[];
   activityDeleted: number;
   throttlesDeleted: number;
+  /** Organizations whose usage sample of the day was written (the monthly usage history). */
+  usageSampled: number;
 }
 
 export interface MaintenanceSettings {
@@ -47,6 +50,7 @@ export async function runMaintenance(
     purged: [],
     activityDeleted: 0,
     throttlesDeleted: 0,
+    usageSampled: 0,
   };
   try {
     report.sessionsEnded = await endExpiredSessions(orm.em.fork(), now);
@@ -75,6 +79,11 @@ export async function runMaintenance(
     if (report.activityDeleted) log.info({ rows: report.activityDeleted }, 'old system activity deleted');
   } catch (err) {
     log.warn({ err }, 'system activity cleanup failed');
+  }
+  try {
+    report.usageSampled = await sampleUsage(orm.em.fork(), now);
+  } catch (err) {
+    log.warn({ err }, 'sampling the usage history failed');
   }
   try {
     report.purged = await purgeDueOrganizations(orm.em.fork(), now);

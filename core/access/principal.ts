@@ -71,8 +71,11 @@ export function hasPermission(principal: Principal, permission: Permission): boo
   return principal.isAdministrator || principal.permissions.has(permission);
 }
 
-/** Whether the principal may act on this organization (its home, or a granted descendant). */
-export function canReach(principal: Principal, org: IOrganization): boolean {
+/**
+ * Whether the organization sits in the principal's tree (its home, or a granted descendant),
+ * whatever its privacy option: what the portal's account row, status and usage figures need.
+ */
+export function holdsInPortal(principal: Principal, org: IOrganization): boolean {
   if (org.id === principal.home.id) return true;
   if (!org.path.startsWith(principal.home.path)) return false;
   if (principal.accessible === 'all') return true;
@@ -80,21 +83,49 @@ export function canReach(principal: Principal, org: IOrganization): boolean {
 }
 
 /**
+/**
  * Whether the principal reaches every organization there is inside `within` (an unrestricted user
- * of the root working at the root): a log's rows then need no organization filter at all.
+ * of the root working at the root, and no customer has removed its partners' access): a log's
+ * rows then need no organization filter at all.
  */
-export function reachesEveryOrganization(principal: Principal, within?: IOrganization): boolean {
+export async function reachesEveryOrganization(
+  em: EntityManager,
+  principal: Principal,
+  within?: IOrganization,
+): Promise<boolean> {
   const base = within?.path.startsWith(principal.home.path) ? within : principal.home;
-  return principal.accessible === 'all' && base.kind === 'root';
+  if (principal.accessible !== 'all' || base.kind !== 'root') return false;
+  return (await em.count(Organization, { partnerAccessRemovedAt: { $ne: null } })) === 0;
 }
 
-/** Filter for every organization the principal may reach (optionally only inside `within`). */
-export function reachableFilter(principal: Principal, within?: IOrganization): FilterQuery<IOrganization> {
+/**
+ * Whether the principal may act on this organization and its data: one it holds in its portal,
+ * unless that is a customer whose administrator removed its partners' access (only the
+ * customer's own users reach it then). Only customers, which hold no accounts, can do that, so
+ * the organization's own flag decides.
+ */
+export function canReach(principal: Principal, org: IOrganization): boolean {
+  if (!holdsInPortal(principal, org)) return false;
+  return org.id === principal.home.id || !org.partnerAccessRemovedAt;
+}
+
+/**
+ * Filter for every organization the principal may reach (optionally only inside `within`).
+ * `withdrawn: 'include'` keeps customers that removed their partners' access: for the portal's
+ * account rows, tiles and usage figures only, never for their data.
+ */
+export function reachableFilter(
+  principal: Principal,
+  within?: IOrganization,
+  options: { withdrawn?: 'include' | 'exclude' } = {},
+): FilterQuery<IOrganization> {
   const base = within?.path.startsWith(principal.home.path) ? within : principal.home;
   const subtree: FilterQuery<IOrganization> = { path: pathsUnder(base.path) };
+  const privacy: FilterQuery<IOrganization>[] =
+    options.withdrawn === 'include' ? [] : [{ $or: [{ partnerAccessRemovedAt: null }, { id: principal.home.id }] }];
   if (principal.accessible === 'all' || base.id !== principal.home.id) {
     if (base.id !== principal.home.id && !canReach(principal, base)) return { id: null };
-    return subtree;
+    return privacy.length ? { $and: [subtree, ...privacy] } : subtree;
   }
   return {
     $and: [
@@ -105,6 +136,7 @@ export function reachableFilter(principal: Principal, within?: IOrganization): F
           ...principal.accessible.map((id) => ({ path: { $like: `%/${likeSafePath(id)}/%` } })),
         ],
       },
+      ...privacy,
     ],
   };
 }

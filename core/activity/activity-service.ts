@@ -212,8 +212,13 @@ export interface ActivityFilters {
 
 export const ACTIVITY_PAGE_SIZE = 50;
 
-function filterFor(principal: Principal, within: IOrganization, filters: ActivityFilters): FilterQuery<IActivityEvent> {
-  const where = eventLogWhere(principal, within, filters);
+async function filterFor(
+  em: EntityManager,
+  principal: Principal,
+  within: IOrganization,
+  filters: ActivityFilters,
+): Promise<FilterQuery<IActivityEvent>> {
+  const where = await eventLogWhere(em, principal, within, filters);
   if (filters.activity) where.activity = filters.activity;
   if (filters.service) where.service = filters.service;
   if (filters.status) where.status = filters.status;
@@ -224,10 +229,10 @@ function filterFor(principal: Principal, within: IOrganization, filters: Activit
 }
 
 /** The activities, services and statuses the reader's rows hold (what the filters offer). */
-export function activityFacets(em: EntityManager, principal: Principal, within: IOrganization) {
-  const where = filterFor(principal, within, {});
+export async function activityFacets(em: EntityManager, principal: Principal, within: IOrganization) {
+  const where = await filterFor(em, principal, within, {});
   const columns = ['activity', 'service', 'status'] as const;
-  return presentValues(em, ActivityEvent, where, columns, reachesEveryOrganization(principal, within));
+  return presentValues(em, ActivityEvent, where, columns, await reachesEveryOrganization(em, principal, within));
 }
 
 export async function queryActivity(
@@ -238,7 +243,7 @@ export async function queryActivity(
   page = 1,
   pageSize = ACTIVITY_PAGE_SIZE,
 ): Promise<{ rows: IActivityEvent[]; total: number }> {
-  return eventLogPage(em, ActivityEvent, filterFor(principal, within, filters), page, pageSize);
+  return eventLogPage(em, ActivityEvent, await filterFor(em, principal, within, filters), page, pageSize);
 }
 
 /** One row inside the reader's reach, or null (another tenant's id reads as missing). */
@@ -273,7 +278,7 @@ export async function* allActivityRows(
   within: IOrganization,
   filters: ActivityFilters,
 ): AsyncGenerator<IActivityEvent> {
-  yield* allEventLogRows(em, ActivityEvent, filterFor(principal, within, filters));
+  yield* allEventLogRows(em, ActivityEvent, await filterFor(em, principal, within, filters));
 }
 
 export const ACTIVITY_CSV_HEADER = [

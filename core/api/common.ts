@@ -39,6 +39,7 @@ export function pageOf<T extends z.ZodType>(item: T, name: string) {
 export const OrganizationSchema = z
   .object({
     id: z.string(),
+    code: z.string().nullable().openapi({ description: 'The short human Partner/Account ID.' }),
     name: z.string(),
     kind: z.enum(ORGANIZATION_KINDS),
     parentId: z.string().nullable(),
@@ -46,6 +47,12 @@ export const OrganizationSchema = z
     contactName: z.string().nullable(),
     contactEmail: z.string().nullable(),
     phone: z.string().nullable(),
+    address: z.string().nullable(),
+    country: z.string().nullable().openapi({ description: 'ISO 3166-1 alpha-2 code.' }),
+    partnerAccessRemoved: z.boolean().openapi({
+      description:
+        "A customer whose administrator removed its partner's access: listed for its partner, but its data answers 404 to anyone outside it.",
+    }),
     enforceTwoFactor: z.boolean(),
     passwordExpiryDays: z.number().int().nullable(),
     ipRestrictionsEnabled: z.boolean(),
@@ -58,6 +65,7 @@ export function organizationJson(org: IOrganization): z.infer<typeof Organizatio
   const parent = org.parent as { id: string } | null | undefined;
   return {
     id: org.id,
+    code: org.code ?? null,
     name: org.name,
     kind: org.kind,
     parentId: parent?.id ?? null,
@@ -65,6 +73,9 @@ export function organizationJson(org: IOrganization): z.infer<typeof Organizatio
     contactName: org.contactName ?? null,
     contactEmail: org.contactEmail ?? null,
     phone: org.phone ?? null,
+    address: org.address ?? null,
+    country: org.country ?? null,
+    partnerAccessRemoved: Boolean(org.partnerAccessRemovedAt),
     enforceTwoFactor: org.enforceTwoFactor,
     passwordExpiryDays: org.passwordExpiryDays ?? null,
     ipRestrictionsEnabled: org.ipRestrictionsEnabled,

@@ -34,7 +34,11 @@ import { errorResponses } from './schemas.ts';
 const OrganizationPage = pageOf(OrganizationSchema, 'OrganizationPage');
 
 const ChildrenQuery = z.object({
-  search: z.string().max(200).optional().openapi({ description: 'Part of the name, contact name or contact email.' }),
+  search: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: 'Part of the name, contact name or contact email, or the whole short ID.' }),
   kind: z.enum(ORGANIZATION_KINDS).optional(),
   scope: z
     .enum(['children', 'descendants'])
@@ -52,6 +56,8 @@ const NewOrganizationSchema = z
     contactName: text(200).nullable().optional(),
     contactEmail: text(320).nullable().optional(),
     phone: text(50).nullable().optional(),
+    address: text(500).nullable().optional(),
+    country: text(2).nullable().optional().openapi({ description: 'ISO 3166-1 alpha-2 code.' }),
   })
   .openapi('NewOrganization');
 
@@ -61,6 +67,8 @@ const OrganizationChangesSchema = z
     contactName: text(200).nullable().optional(),
     contactEmail: text(320).nullable().optional(),
     phone: text(50).nullable().optional(),
+    address: text(500).nullable().optional(),
+    country: text(2).nullable().optional().openapi({ description: 'ISO 3166-1 alpha-2 code.' }),
   })
   .openapi('OrganizationChanges');
 
@@ -174,14 +182,20 @@ export function organizationsApi(deps: AppDeps) {
     const parent = await accessibleOrganization(em, principal, c.req.valid('param').id);
     const { search, kind, scope, page, pageSize } = c.req.valid('query');
     const where: Record<string, unknown>[] = [
-      reachableFilter(principal, parent) as Record<string, unknown>,
+      // A customer that removed its partner's access stays listed (flagged), as in the portal.
+      reachableFilter(principal, parent, { withdrawn: 'include' }) as Record<string, unknown>,
       scope === 'children' ? { parent: parent.id } : { id: { $ne: parent.id } },
     ];
     if (kind) where.push({ kind });
     const term = search?.trim();
     if (term) {
       where.push({
-        $or: [containsText('name', term), containsText('contact_name', term), containsText('contact_email', term)],
+        $or: [
+          containsText('name', term),
+          containsText('contact_name', term),
+          containsText('contact_email', term),
+          { code: term.toUpperCase() },
+        ],
       });
     }
     const [rows, total] = await em.findAndCount(Organization, { $and: where } as never, {
@@ -217,6 +231,8 @@ export function organizationsApi(deps: AppDeps) {
       contactName: body.contactName === undefined ? org.contactName : body.contactName,
       contactEmail: body.contactEmail === undefined ? org.contactEmail : body.contactEmail,
       phone: body.phone === undefined ? org.phone : body.phone,
+      address: body.address === undefined ? org.address : body.address,
+      country: body.country === undefined ? org.country : body.country,
     };
     const changed = await updateOrganization(em, org, merged);
     if (changed.length > 0) {

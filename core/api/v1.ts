@@ -4,6 +4,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { ForbiddenError } from '../access/errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { requireUser } from '../http/middleware.ts';
+import { accountUsageHistoryApi } from './account-usage-history.ts';
 import { activityApi } from './activity.ts';
 import { apiKeysApi } from './api-keys.ts';
 import { auditApi } from './audit.ts';
@@ -96,6 +97,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   api.route('/', oauthRoutes(deps));
   api.route('/', organizationsApi(deps));
+  api.route('/', accountUsageHistoryApi(deps));
   api.route('/', ipRulesApi(deps));
   api.route('/', notificationRecipientsApi(deps));
   api.route('/', webhooksApi(deps));

@@ -18,6 +18,8 @@ export const AUDIT_ACTIVITIES = [
   'Account removal requested',
   'Account restored',
   'Account purged',
+  'Partner access removed',
+  'Partner access restored',
   'User added',
   'User removed',
   'User deactivated',
@@ -104,8 +106,13 @@ export interface AuditFilters {
 
 export const AUDIT_PAGE_SIZE = 50;
 
-function filterFor(principal: Principal, within: IOrganization, filters: AuditFilters): FilterQuery<IAuditEvent> {
-  const where = eventLogWhere(principal, within, filters);
+async function filterFor(
+  em: EntityManager,
+  principal: Principal,
+  within: IOrganization,
+  filters: AuditFilters,
+): Promise<FilterQuery<IAuditEvent>> {
+  const where = await eventLogWhere(em, principal, within, filters);
   if (filters.activity) where.activity = filters.activity;
   if (filters.status) where.status = filters.status;
   if (filters.performer) Object.assign(where, containsText('performed_by', filters.performer));
@@ -113,14 +120,14 @@ function filterFor(principal: Principal, within: IOrganization, filters: AuditFi
 }
 
 /** The activities and statuses the reader's entries hold (what the filters offer). */
-export function auditFacets(em: EntityManager, principal: Principal, within: IOrganization) {
-  const where = filterFor(principal, within, {});
+export async function auditFacets(em: EntityManager, principal: Principal, within: IOrganization) {
+  const where = await filterFor(em, principal, within, {});
   return presentValues(
     em,
     AuditEvent,
     where,
     ['activity', 'status'] as const,
-    reachesEveryOrganization(principal, within),
+    await reachesEveryOrganization(em, principal, within),
   );
 }
 
@@ -132,7 +139,7 @@ export async function queryAudit(
   page = 1,
   pageSize = AUDIT_PAGE_SIZE,
 ): Promise<{ rows: IAuditEvent[]; total: number }> {
-  return eventLogPage(em, AuditEvent, filterFor(principal, within, filters), page, pageSize);
+  return eventLogPage(em, AuditEvent, await filterFor(em, principal, within, filters), page, pageSize);
 }
 
 /**
@@ -147,7 +154,7 @@ export async function* allAuditRows(
   within: IOrganization,
   filters: AuditFilters,
 ): AsyncGenerator<IAuditEvent> {
-  yield* allEventLogRows(em, AuditEvent, filterFor(principal, within, filters));
+  yield* allEventLogRows(em, AuditEvent, await filterFor(em, principal, within, filters));
 }
 
 export const AUDIT_CSV_HEADER = [

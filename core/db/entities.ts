@@ -7,7 +7,7 @@ import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogV
 import { RestoreDrill } from '../drills/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
-import { MailMessage } from '../mail/entities.ts';
+import { MailFile, MailMessage } from '../mail/entities.ts';
 import { Notification, NotificationIncident, NotificationRecipient } from '../notifications/entities.ts';
 import { SummaryReport, SummaryReportSettings } from '../notifications/summary-entities.ts';
 import { ExportResult } from '../recovery/entities.ts';
@@ -21,6 +21,7 @@ import {
 import { SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
 import { AccountHealth } from '../tenancy/entities.ts';
+import { UsageSample } from '../tenancy/usage-entities.ts';
 import { WebhookDelivery, WebhookEndpoint, WebhookEvent } from '../webhooks/entities.ts';
 
 export const kernelEntities = [
@@ -32,6 +33,7 @@ export const kernelEntities = [
   LoginThrottle,
   AuditEvent,
   MailMessage,
+  MailFile,
   IpRule,
   ApiKey,
   ApiToken,
@@ -62,4 +64,5 @@ export const kernelEntities = [
   SummaryReport,
   SmartAlertRule,
   RestoreDrill,
+  UsageSample,
 ];

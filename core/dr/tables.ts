@@ -45,5 +45,7 @@ export const LEFT_OUT_TABLES: Record<string, string> = {
   webhook_deliveries: 'sent webhook events',
   summary_reports: 'report files offered for download',
   export_results: 'export files under the data folder',
+  mail_files: 'files attached to queued mail (the outbox is not carried)',
+  usage_samples: 'usage history: a recovered appliance samples usage again from its first day',
   schema_migrations: 'written by the migrations of the recovering appliance',
 };

@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { randomAccountCode } from './account-code.ts';
 import type { Permission } from './permissions.ts';
 
 export const ORGANIZATION_KINDS = ['root', 'distributor', 'partner', 'customer'] as const;
@@ -33,9 +34,25 @@ export const Organization = defineEntity({
     parent: () => p.manyToOne(Organization).nullable().index(),
     /** Ids from the root down to this node, '/'-separated and '/'-terminated: subtree = prefix match. */
     path: p.string().length(2000).index(),
+    /** The short human Partner/Account ID (kind letter and 7 characters), unique, shown in the portal. */
+    code: p
+      .string()
+      .length(16)
+      .nullable()
+      .unique()
+      .onCreate((org: { kind: string }) => randomAccountCode(org.kind)),
     contactName: p.string().length(200).nullable(),
     contactEmail: p.string().length(320).nullable(),
     phone: p.string().length(50).nullable(),
+    /** Postal address, free text (lines kept). */
+    address: p.string().length(500).nullable(),
+    /** ISO 3166-1 alpha-2 country code. */
+    country: p.string().length(2).nullable(),
+    /**
+     * Customer privacy option: set when the customer's administrator removed its partner's access;
+     * from then only the customer's own users reach its data (core/access/principal.ts).
+     */
+    partnerAccessRemovedAt: p.datetime().nullable(),
     status: p.enum(ORGANIZATION_STATUSES).default('active'),
     removalRequestedAt: p.datetime().nullable(),
     /** When a pending removal becomes final and the data is purged. */

@@ -34,3 +34,20 @@ export const MailMessage = defineEntity({
   uniques: [{ properties: ['notification', 'to'] }],
 });
 export type IMailMessage = InferEntity<typeof MailMessage>;
+
+/**
+ * A file a queued mail carries (the portal's usage report ZIP): stored beside the message so the
+ * sender, which may retry for hours, attaches the same bytes each time; deleted with the message.
+ */
+export const MailFile = defineEntity({
+  name: 'MailFile',
+  tableName: 'mail_files',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    mail: () => p.manyToOne(MailMessage).index().deleteRule('cascade'),
+    fileName: p.string().length(200),
+    contentType: p.string().length(100),
+    content: p.blob().lazy(),
+  },
+});
+export type IMailFile = InferEntity<typeof MailFile>;

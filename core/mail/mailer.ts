@@ -18,10 +18,10 @@ export interface OutgoingMail {
   text: string;
 }
 
-/** A file sent with a message (a summary report's CSV). */
+/** A file sent with a message (a summary report's CSV, a usage report's ZIP). */
 export interface MailAttachment {
   filename: string;
-  content: string;
+  content: string | Buffer;
   contentType: string;
 }
 

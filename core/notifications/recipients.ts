@@ -107,10 +107,11 @@ export async function recipientsFor(
   organizationId: string,
   type: NotificationType,
 ): Promise<Addressee[]> {
-  const org = await em.findOne(Organization, { id: organizationId }, { fields: ['path'] });
+  const org = await em.findOne(Organization, { id: organizationId }, { fields: ['path', 'partnerAccessRemovedAt'] });
   if (!org) return [];
-  // The path lists the ids from the root down to the organization: walk it bottom-up.
-  const chain = org.path.split('/').filter(Boolean).reverse();
+  // The path lists the ids from the root down to the organization: walk it bottom-up. A customer
+  // that removed its partner's access tells only its own recipients (core/tenancy/partner-access.ts).
+  const chain = org.partnerAccessRemovedAt ? [org.id] : org.path.split('/').filter(Boolean).reverse();
   const all = await em.find(NotificationRecipient, { organization: { $in: chain } }, { orderBy: { id: 'asc' } });
   for (const id of chain) {
     const here = all.filter((r) => r.organization.id === id && r.types.includes(type));

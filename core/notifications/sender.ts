@@ -18,7 +18,7 @@ import { mailLinkOrigin } from '../system/public-url.ts';
 import { type INotification, NOTIFICATION_TYPE_LABELS, Notification } from './entities.ts';
 import { recipientsFor } from './recipients.ts';
 import { renderNotification } from './render.ts';
-import { reportAttachments } from './summary-attachment.ts';
+import { reportAttachments, storedAttachments } from './summary-attachment.ts';
 
 export interface SenderSettings {
   publicUrl?: string | undefined;
@@ -118,7 +118,11 @@ export async function deliverDueMail(
     const fields = { mailId: mail.id, to: mail.to, subject: mail.subject, attempt };
     let reason: string | null = null;
     try {
-      const attachments = await reportAttachments(em.fork(), mail.notification);
+      const files = [
+        ...((await reportAttachments(em.fork(), mail.notification)) ?? []),
+        ...(await storedAttachments(em.fork(), mail.id)),
+      ];
+      const attachments = files.length ? files : undefined;
       await mailer.deliver({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, attachments });
     } catch (err) {
       reason = (err as Error).message;

@@ -5,7 +5,7 @@
 // being worked in, is a 404.
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
-import { hasPermission } from '../access/principal.ts';
+import { accountableUser, hasPermission } from '../access/principal.ts';
 import { describeDrill, latestAccountDrills } from '../drills/drill-status.ts';
 import type { IRestoreDrill } from '../drills/entities.ts';
 import { AppError, NotFoundError, ValidationError } from '../errors.ts';
@@ -36,6 +36,7 @@ import {
   listAccounts,
   parseAccountQuery,
 } from '../tenancy/account-list.ts';
+import { countryName } from '../tenancy/countries.ts';
 import {
   CHILD_KINDS,
   descendantsOf,
@@ -52,6 +53,7 @@ import {
   removeAccount,
   restoreAccount,
 } from '../tenancy/portal-accounts.ts';
+import { usageHistory } from '../tenancy/usage-history.ts';
 import { formFields } from './forms.ts';
 
 const KIND_HINTS: Record<string, string> = {
@@ -130,6 +132,9 @@ function accountView(org: IOrganization, current: IOrganization) {
     id: org.id,
     name: org.name,
     kind: KIND_LABELS[org.kind],
+    code: org.code,
+    address: org.address,
+    country: countryName(org.country),
     contactName: org.contactName,
     contactEmail: org.contactEmail,
     phone: org.phone,
@@ -174,7 +179,14 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       // A partner list (seed 003): accounts and task status per partner instead of one account's figures.
       partnerList: result.rows.some((row) => CHILD_KINDS[row.kind].length > 0),
       canAdd: hasPermission(principal, 'add_accounts') && org.status === 'active',
+      // Bulk actions and the pencil.
+      canManage: hasPermission(principal, 'add_accounts'),
+      storageLocations: hasPermission(principal, 'add_accounts')
+        ? (await storageChoicesFor(c.get('em'), org)).locations
+        : [],
+      requesterEmail: accountableUser(principal)?.email ?? null,
     };
+    Object.assign(context, { rowQuery: context.partnerList ? '?cols=partner' : '' });
     if (wantsFragment(c)) {
       // The address bar gets the tidy form of the query (no empty fields).
       c.header('HX-Push-Url', `/portal${accountQueryString(query, result.page)}`);
@@ -282,6 +294,7 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       account: accountView(account, org),
       accountsBelow: await em.count(Organization, descendantsOf(account)),
       canManage: hasPermission(principal, 'add_accounts'),
+      usageMonths: await usageHistory(em, account),
     });
   });
 

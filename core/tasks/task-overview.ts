@@ -82,6 +82,26 @@ export async function lastBackupsByTask(
   return out;
 }
 
+/**
+ * The homepage's "Last backup size" per task (seed 002): the logical bytes of the last snapshot
+ * of each of its entities (not deleted), summed; 0 for a task with none.
+ */
+export async function lastBackupBytesByTask(
+  em: EntityManager,
+  taskIds: readonly string[],
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>(taskIds.map((id) => [id, 0]));
+  if (taskIds.length === 0) return out;
+  const rows = (await (em as SqlEntityManager)
+    .createQueryBuilder(TaskEntity, 'e')
+    .select(['e.task', raw('sum(e.last_bytes) as bytes')])
+    .where({ task: { $in: [...taskIds] }, deletedAt: null })
+    .groupBy(['e.task'])
+    .execute('all', false)) as { task_id: string; bytes: number | string | null }[];
+  for (const row of rows) out.set(row.task_id, Number(row.bytes ?? 0));
+  return out;
+}
+
 /** When an entity of the task was last backed up. */
 export async function lastBackupOf(em: EntityManager, task: IBackupTask): Promise<Date | null> {
   const latest = await em.findOne(

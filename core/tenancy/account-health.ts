@@ -45,10 +45,14 @@ function idSubquery(em: EntityManager, where: FilterQuery<IOrganization>): { sql
 
 export interface AccountHealthRow {
   id: string;
+  /** The short human Partner/Account ID. */
+  code: string | null;
   name: string;
   kind: IOrganization['kind'];
   contactEmail: string | null;
   status: IOrganization['status'];
+  /** Set when the customer removed its partner's access: the row stays, without a way in. */
+  accessRemoved: boolean;
   purgeAfter: Date | null;
   createdAt: Date;
   parentId: string | null;
@@ -171,7 +175,7 @@ async function healthQuery(
 ): Promise<Record<string, unknown>[]> {
   const select = q.countOnly
     ? 'select count(*) as n'
-    : `select o.id, o.name, o.kind, o.contact_email, o.status, o.purge_after, o.created_at, o.parent_id,
+    : `select o.id, o.code, o.name, o.kind, o.contact_email, o.status, o.partner_access_removed_at, o.purge_after, o.created_at, o.parent_id,
       par.name as parent_name, coalesce(r.worst, 0) as worst, coalesce(r.bytes, 0) as bytes, coalesce(r.stored, 0) as stored,
       coalesce(r.protected, 0) as protected, r.last_run, coalesce(r.tasks, 0) as tasks,
       coalesce(r.customers, 0) as customers, count(*) over () as total`;
@@ -206,10 +210,12 @@ function rowOf(r: Record<string, unknown>): AccountHealthRow {
   const tasks = Number(r.tasks);
   return {
     id: r.id as string,
+    code: (r.code as string | null) ?? null,
     name: r.name as string,
     kind: r.kind as IOrganization['kind'],
     contactEmail: (r.contact_email as string | null) ?? null,
     status: r.status as IOrganization['status'],
+    accessRemoved: r.partner_access_removed_at !== null && r.partner_access_removed_at !== undefined,
     purgeAfter: toDate(r.purge_after),
     createdAt: toDate(r.created_at) ?? new Date(0),
     parentId: (r.parent_id as string | null) ?? null,

@@ -104,10 +104,17 @@ export async function listAccounts(
   query: AccountQuery,
   pageSize = ACCOUNT_PAGE_SIZE,
 ): Promise<AccountPage> {
-  const conditions: FilterQuery<IOrganization>[] = [descendantsOf(current), reachableFilter(principal, current)];
+  // Customers that removed their partner's access keep their row, status and usage here.
+  const conditions: FilterQuery<IOrganization>[] = [
+    descendantsOf(current),
+    reachableFilter(principal, current, { withdrawn: 'include' }),
+  ];
   if (!query.all) conditions.push(await firstLevelFilter(em, principal, current));
   if (query.q) {
-    conditions.push({ $or: [containsText('name', query.q), containsText('contact_email', query.q)] } as never);
+    conditions.push({
+      // The short ID matches whole (a part of one would match names' searches at random).
+      $or: [containsText('name', query.q), containsText('contact_email', query.q), { code: query.q.toUpperCase() }],
+    } as never);
   }
   if (query.kind) conditions.push({ kind: query.kind });
   if (query.status) conditions.push({ status: query.status });
@@ -134,7 +141,9 @@ export async function accountTiles(
   principal: Principal,
   current: IOrganization,
 ): Promise<Record<BackupStatus, number>> {
-  return backupStatusCounts(em, { $and: [descendantsOf(current), reachableFilter(principal, current)] });
+  return backupStatusCounts(em, {
+    $and: [descendantsOf(current), reachableFilter(principal, current, { withdrawn: 'include' })],
+  });
 }
 
 /** Whether anything below `org` can itself hold accounts (so "all levels" means something). */

@@ -4,14 +4,15 @@
 // built by core/tasks/usage-report.ts (the task page's report); here the accounts and their tasks
 // are walked in batches, so a report over thousands of accounts streams in constant memory.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
-import type { Principal } from '../access/principal.ts';
+import { canReach, type Principal } from '../access/principal.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { BackupTask, type EntityStatus, type IBackupTask } from '../tasks/entities.ts';
 import { ENTITY_STATUS_LABELS } from '../tasks/task-overview.ts';
 import { usageEntries } from '../tasks/usage-report.ts';
 import { type AccountQuery, listAccounts } from './account-list.ts';
 import { likeSafePath } from './organizations.ts';
-import { findWithin } from './portal-accounts.ts';
+import { ACCESS_REMOVED_LABEL } from './partner-access.ts';
+import { findHeldWithin } from './portal-accounts.ts';
 
 const BATCH = 200;
 
@@ -66,7 +67,7 @@ async function chosenRoots(
   const found: { id: string; path: string }[] = [];
   if ('ids' in selection) {
     for (const id of new Set(selection.ids)) {
-      const org = await findWithin(em, principal, current, id);
+      const org = await findHeldWithin(em, principal, current, id);
       found.push({ id: org.id, path: org.path });
     }
   } else {
@@ -133,14 +134,16 @@ export async function* accountUsageRows(
       const parent = org.parent as IOrganization | null | undefined;
       const account = { id: org.id, name: org.name, parent: parent && parent.id !== current.id ? parent.name : null };
       const label = kindLabel(task.service);
+      // A customer that removed its partner's access: its figures stay, its names do not.
+      const hidden = !canReach(principal, org);
       for await (const { entity, span } of usageEntries(entitiesEm, task)) {
         yield {
           account,
           service: task.service,
-          task: { id: task.id, name: task.name },
+          task: hidden ? { id: '', name: ACCESS_REMOVED_LABEL } : { id: task.id, name: task.name },
           type: label(entity.kind),
-          name: entity.name,
-          externalId: entity.externalId,
+          name: hidden ? ACCESS_REMOVED_LABEL : entity.name,
+          externalId: hidden ? '' : entity.externalId,
           status: entity.status as EntityStatus,
           statusLabel: ENTITY_STATUS_LABELS[entity.status as EntityStatus] ?? entity.status,
           firstBackupAt: span?.first ?? null,

@@ -6,6 +6,7 @@ import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { z } from 'zod';
 import { AppError, fieldErrorsFrom, ValidationError } from '../errors.ts';
 import { type IOrganization, Organization, type OrganizationKind } from '../identity/entities.ts';
+import { isCountryCode } from './countries.ts';
 
 /** What may hang under each kind. Nothing moves between trees once created. */
 export const CHILD_KINDS: Record<OrganizationKind, readonly OrganizationKind[]> = {
@@ -55,6 +56,15 @@ export const organizationDetailsSchema = z.object({
     .trim()
     .max(50, { error: 'Use at most 50 characters.' })
     .regex(/^[0-9+()\-.\s]*$/, { error: 'Use digits, spaces and + ( ) - . only.' })
+    .transform((v) => (v === '' ? null : v))
+    .nullable()
+    .optional(),
+  address: optionalText(500, 'The address'),
+  country: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .refine((v) => v === '' || isCountryCode(v), { error: 'Choose a country from the list.' })
     .transform((v) => (v === '' ? null : v))
     .nullable()
     .optional(),
@@ -115,6 +125,7 @@ export async function createOrganization(
   if (parent.status !== 'active') {
     throw new AppError('organization_removed', 'This organization is being removed; nothing can be added to it.', 409);
   }
+  await checkContactEmailFree(em, kind, parent.id, details.contactEmail ?? null, null);
   const id = crypto.randomUUID();
   const org = em.create(Organization, {
     id,
@@ -125,9 +136,36 @@ export async function createOrganization(
     contactName: details.contactName ?? null,
     contactEmail: details.contactEmail ?? null,
     phone: details.phone ?? null,
+    address: details.address ?? null,
+    country: details.country ?? null,
   });
   await em.flush();
   return org;
+}
+
+export const CONTACT_EMAIL_TAKEN =
+  'Another customer account of this portal uses this contact email; each customer needs its own (an alias works).';
+
+/**
+ * Seed 000 §5: a customer's contact email cannot be reused for another customer of the same
+ * portal. Checked among the customers of the same parent only, so the answer tells nothing
+ * about other tenants.
+ */
+async function checkContactEmailFree(
+  em: EntityManager,
+  kind: OrganizationKind,
+  parentId: string | null,
+  email: string | null,
+  selfId: string | null,
+): Promise<void> {
+  if (kind !== 'customer' || !email || !parentId) return;
+  const taken = await em.count(Organization, {
+    kind: 'customer',
+    parent: parentId,
+    contactEmail: email,
+    ...(selfId ? { id: { $ne: selfId } } : {}),
+  });
+  if (taken > 0) throw new ValidationError({ contactEmail: CONTACT_EMAIL_TAKEN });
 }
 
 /** Applies new details; returns the names of the fields that changed (for the audit entry). */
@@ -144,7 +182,14 @@ export async function updateOrganization(
     contactName: parsed.data.contactName ?? null,
     contactEmail: parsed.data.contactEmail ?? null,
     phone: parsed.data.phone ?? null,
+    // Left out of the input: kept as they are (forms and API calls that do not know them).
+    address: input.address === undefined ? (org.address ?? null) : (parsed.data.address ?? null),
+    country: input.country === undefined ? (org.country ?? null) : (parsed.data.country ?? null),
   };
+  const parentId = (org.parent as IOrganization | null | undefined)?.id ?? null;
+  if (next.contactEmail !== org.contactEmail) {
+    await checkContactEmailFree(em, org.kind, parentId, next.contactEmail, org.id);
+  }
   for (const [key, value] of Object.entries(next) as [keyof typeof next, string | null][]) {
     if (org[key] !== value) {
       changed.push(key);

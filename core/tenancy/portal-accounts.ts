@@ -3,11 +3,11 @@
 // first administrator, record opening and leaving it, request and cancel its removal. Every
 // change leaves its security audit entry.
 import type { EntityManager } from '@mikro-orm/core';
-import { accessibleOrganization, type Principal } from '../access/principal.ts';
+import { accessibleOrganization, holdsInPortal, type Principal } from '../access/principal.ts';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { AppError, type FieldErrors, fieldErrorsFrom, NotFoundError, ValidationError } from '../errors.ts';
 import type { IOrganization, IUser, OrganizationKind } from '../identity/entities.ts';
-import { User } from '../identity/entities.ts';
+import { Organization, User } from '../identity/entities.ts';
 import { heldOutOfReach, inviteUser, type UserServiceContext, userInputSchema } from '../identity/users.ts';
 import { defaultForNewAccounts, setOrganizationLocation } from '../storage-locations/assignment.ts';
 import type { IStorageLocation } from '../storage-locations/entities.ts';
@@ -43,6 +43,23 @@ export async function findWithin(
 ): Promise<IOrganization> {
   const org = await accessibleOrganization(em, principal, id).catch(() => null);
   if (!org || !isWithin(org, current)) throw new NotFoundError('There is no such account.');
+  return org;
+}
+
+/**
+ * The organization or one below it in the principal's portal, including a customer that removed
+ * its partner's access (its row and usage figures stay the partner's); otherwise a 404.
+ */
+export async function findHeldWithin(
+  em: EntityManager,
+  principal: Principal,
+  current: IOrganization,
+  id: string,
+): Promise<IOrganization> {
+  const org = typeof id === 'string' && id.length <= 36 ? await em.findOne(Organization, { id }) : null;
+  if (!org || !holdsInPortal(principal, org) || !isWithin(org, current)) {
+    throw new NotFoundError('There is no such account.');
+  }
   return org;
 }
 

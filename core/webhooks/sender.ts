@@ -70,9 +70,10 @@ async function linkOrigin(em: EntityManager, settings: WebhookSettings): Promise
 
 /** Endpoints of the organization and of those above it subscribed to `type`. */
 async function subscribers(em: EntityManager, organizationId: string, type: string): Promise<IWebhookEndpoint[]> {
-  const org = await em.findOne(Organization, { id: organizationId }, { fields: ['path'] });
+  const org = await em.findOne(Organization, { id: organizationId }, { fields: ['path', 'partnerAccessRemovedAt'] });
   if (!org) return [];
-  const chain = org.path.split('/').filter(Boolean);
+  // A customer that removed its partner's access: its own endpoints only.
+  const chain = org.partnerAccessRemovedAt ? [org.id] : org.path.split('/').filter(Boolean);
   const all = await em.find(WebhookEndpoint, { organization: { $in: chain } }, { orderBy: { createdAt: 'asc' } });
   return all.filter((e) => (e.events as string[]).includes(type));
 }

@@ -90,6 +90,7 @@ const NOT_PAGES: Record<string, string> = {
   '/jobs.csv': 'download',
   '/tasks/:id/usage.csv': 'download',
   '/portal/usage.csv': 'download',
+  '/portal/accounts/:id/row': 'htmx fragment (the pencil’s Cancel)',
   '/accounts/search': 'htmx fragment (account type-ahead)',
   '/recovery/tasks/:taskId/entities/:entityId/snapshots/:snapshotId/item':
     'linked from services that present items as fields (salesforce.test.ts)',

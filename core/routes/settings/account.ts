@@ -1,5 +1,7 @@
-// Settings › Account: the details of the organization being worked in, and its removal
-// (an explicit approval starts a grace period during which it can be restored).
+// Settings › Account: the details of the organization being worked in (its short ID, contact,
+// address and country), a customer's privacy option (remove or restore its partner's access;
+// core/tenancy/partner-access.ts), and its removal (an explicit approval starts a grace period
+// during which it can be restored).
 import { type Context, Hono } from 'hono';
 import { ForbiddenError } from '../../access/errors.ts';
 import { recordAudit } from '../../audit/audit-service.ts';
@@ -9,12 +11,14 @@ import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, principalOf } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
+import { COUNTRIES } from '../../tenancy/countries.ts';
 import {
   KIND_LABELS,
   REMOVAL_CONFIRMATION,
   REMOVAL_GRACE_DAYS,
   updateOrganization,
 } from '../../tenancy/organizations.ts';
+import { mayChangePartnerAccess, setPartnerAccess } from '../../tenancy/partner-access.ts';
 import { cancelRemoval, requestRemoval } from '../../tenancy/removal.ts';
 import { formFields } from '../forms.ts';
 
@@ -54,12 +58,20 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
           status: org.status,
           purgeAfter: org.purgeAfter ?? null,
           createdAt: org.createdAt,
+          code: org.code,
+          idLabel: org.kind === 'customer' ? 'Account ID' : 'Partner ID',
+          partnerAccessRemovedAt: org.partnerAccessRemovedAt ?? null,
         },
+        countries: COUNTRIES,
+        // The customer privacy option: for the customer's own administrators only.
+        privacy: mayChangePartnerAccess(principalOf(c), org),
         values: extra.values ?? {
           name: org.name,
           contactName: org.contactName ?? '',
           contactEmail: org.contactEmail ?? '',
           phone: org.phone ?? '',
+          address: org.address ?? '',
+          country: org.country ?? '',
         },
         errors: extra.errors ?? {},
         failure: extra.failure,
@@ -84,6 +96,8 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       contactName: form.contactName ?? '',
       contactEmail: form.contactEmail ?? '',
       phone: form.phone ?? '',
+      address: form.address ?? '',
+      country: form.country ?? '',
     };
     try {
       const changed = await updateOrganization(c.get('em'), org, values);
@@ -106,6 +120,20 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
       if (err instanceof ValidationError) return page(c, { values, errors: err.fields ?? {} }, 422);
       throw err;
     }
+  });
+
+  app.post('/settings/account/partner-access', async (c) => {
+    const org = organizationOf(c);
+    const form = await formFields(c);
+    const access = form.access === 'restore' ? 'restored' : form.access === 'remove' ? 'removed' : null;
+    if (!access) return page(c, { failure: 'Choose whether to remove or restore the access.' }, 422);
+    const changed = await setPartnerAccess(c.get('em'), principalOf(c), org, access, actor(c), deps.now());
+    const text = !changed
+      ? 'Nothing changed.'
+      : access === 'removed'
+        ? 'Your partner can no longer open this account or reach its data. Only your own users can.'
+        : 'Your partner can open this account and manage its backups again.';
+    return redirectWithFlash(c, deps, '/settings/account', text);
   });
 
   app.post('/settings/account/remove', async (c) => {

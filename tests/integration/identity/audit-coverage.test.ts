@@ -48,6 +48,9 @@ afterAll(async () => {
 const OTHER_FEATURES = new Set<AuditActivity>([
   // tests/integration/dr/recovery-sheet.test.ts
   'Recovery sheet viewed',
+  // A customer's own administrator decides (tests/integration/partner-access.test.ts).
+  'Partner access removed',
+  'Partner access restored',
   'Storage location changed',
   'Activity exported',
   'Backup task added',

@@ -20,61 +20,8 @@ import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
 import { WebhookEndpoint } from '../../../core/webhooks/entities.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { appRoutes, concrete, ID_KINDS, type IdKind, PUBLIC } from '../../helpers/page-routes.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
-
-/** Routes anyone may call. */
-const PUBLIC: RegExp[] = [
-  /^\/healthz$/,
-  /^\/readyz$/,
-  // The operator's scraper, with its own token and address list (metrics.test.ts).
-  /^\/metrics$/,
-  /^\/static\//,
-  /^\/favicon\.ico$/,
-  /^\/setup$/,
-  /^\/login(\/|$)/,
-  /^\/logout$/,
-  /^\/confirm-email\//,
-  /^\/forgot-password$/,
-  /^\/reset-password\//,
-  /^\/api\/v1\/(status|openapi\.json|docs|oauth\/token)$/,
-];
-
-/** Which kind of object a route's :id names, by path. */
-type IdKind =
-  | 'user'
-  | 'ipRule'
-  | 'organization'
-  | 'apiKey'
-  | 'storageLocation'
-  | 'task'
-  | 'activity'
-  | 'job'
-  | 'recipient'
-  | 'summaryReport'
-  | 'webhook';
-const ID_KINDS: [RegExp, IdKind][] = [
-  [/^\/settings\/users\/:id/, 'user'],
-  [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
-  [/^\/settings\/notifications\/:id/, 'recipient'],
-  [/^\/settings\/webhooks\/:id/, 'webhook'],
-  [/^\/reports\/summary\/:file/, 'summaryReport'],
-  [/^\/compare\/:jobId/, 'job'],
-  [/^\/settings\/api\/:id/, 'apiKey'],
-  [/^\/settings\/api\/keys\/:clientId/, 'apiKey'],
-  [/^\/portal\/accounts\/:id/, 'organization'],
-  [/^\/settings\/storage\/:id/, 'storageLocation'],
-  [/^\/recovery\/tasks\/:taskId/, 'task'],
-  [/^\/activity\/events\/:id/, 'activity'],
-  [/^\/tasks\/:id/, 'task'],
-  [/^\/api\/v1\/tasks\/:id/, 'task'],
-  [/^\/jobs\/:id/, 'job'],
-  [/^\/api\/v1\/jobs\/:id/, 'job'],
-  [/^\/api\/v1\/organizations\/:id\/users\/:userId/, 'user'],
-  [/^\/api\/v1\/organizations\/:id/, 'organization'],
-  [/^\/api\/v1\/users\/:id/, 'user'],
-  [/^\/api\/v1\/ip-rules\/:id/, 'ipRule'],
-  [/^\/api\/v1\/api-keys\/:id/, 'apiKey'],
-];
 
 /** The permission guarding each area (a Custom user without it gets 403); a method narrows it to that method. */
 const GUARDS: [RegExp, Permission, string?][] = [
@@ -147,10 +94,6 @@ async function fingerprint(): Promise<string> {
     rows.map((r) => JSON.stringify(r, (k, v) => (k === 'lastLoginAt' || k === 'lastUsedAt' ? undefined : v))),
   );
   return createHash('sha256').update(JSON.stringify(plain)).digest('hex');
-}
-
-function concrete(route: Route, id: string): string {
-  return route.path.replace(/:[A-Za-z]+(\{[^}]*\})?/g, id);
 }
 
 function isApi(path: string): boolean {
@@ -310,16 +253,7 @@ beforeAll(async () => {
   }
   adminCookie = await signIn(t.app, 'admin@home.example', TEST_PASSWORD);
   customCookie = await signIn(t.app, 'custom@home.example', TEST_PASSWORD);
-  const seen = new Set<string>();
-  routes = t.app.routes
-    .filter((r) => r.method !== 'ALL')
-    .filter((r) => {
-      const key = `${r.method} ${r.path}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    })
-    .map((r) => ({ method: r.method, path: r.path }));
+  routes = appRoutes(t.app);
 }, 60_000);
 
 afterAll(async () => {

@@ -21,6 +21,7 @@ import { Migration20261207061246_account_health } from './Migration2026120706124
 import { Migration20261207062245_webhooks } from './Migration20261207062245_webhooks.ts';
 import { Migration20261207062246_smart_alerts } from './Migration20261207062246_smart_alerts.ts';
 import { Migration20261207063000_summary_reports } from './Migration20261207063000_summary_reports.ts';
+import { Migration20261207123122_portal_profile } from './Migration20261207123122_portal_profile.ts';
 import { Migration20261207123127_restore_drills } from './Migration20261207123127_restore_drills.ts';
 import { Migration20261207124358_daily_page_indexes } from './Migration20261207124358_daily_page_indexes.ts';
 import { Migration20261207130000_storage_verifications } from './Migration20261207130000_storage_verifications.ts';
@@ -48,6 +49,7 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207062245_webhooks', class: Migration20261207062245_webhooks },
   { name: 'Migration20261207062246_smart_alerts', class: Migration20261207062246_smart_alerts },
   { name: 'Migration20261207063000_summary_reports', class: Migration20261207063000_summary_reports },
+  { name: 'Migration20261207123122_portal_profile', class: Migration20261207123122_portal_profile },
   { name: 'Migration20261207123127_restore_drills', class: Migration20261207123127_restore_drills },
   { name: 'Migration20261207124358_daily_page_indexes', class: Migration20261207124358_daily_page_indexes },
   {
