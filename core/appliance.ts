@@ -13,6 +13,7 @@ import { type Database, migrate, openDatabase } from './db/database.ts';
 import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
+import { type IntegrationLoop, startIntegrationSender } from './integrations/sender.ts';
 import { registerJobKinds } from './job-kinds.ts';
 import type { WorkContext } from './jobs/context.ts';
 import { InlineExecutor, WorkerExecutor } from './jobs/executors.ts';
@@ -195,6 +196,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   const stopCleanUp = new AbortController();
   let sender: SenderLoop | undefined;
   let webhooks: WebhookLoop | undefined;
+  let integrations: IntegrationLoop | undefined;
   if (config.schedulerIntervalSeconds > 0) {
     const ctx = workContext(kernel);
     // Changes restores left at services when the appliance died under them (automation switched
@@ -229,6 +231,12 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       kernel.deps.now,
       Math.min(config.schedulerIntervalSeconds, 10) * 1000,
     );
+    // Integrations (Splunk …) read the event logs from their cursors on the same rhythm: within a minute.
+    integrations = startIntegrationSender(
+      { orm: kernel.orm, cipher: kernel.credentials, settings: config, log: log.child({ component: 'integrations' }) },
+      kernel.deps.now,
+      Math.min(config.schedulerIntervalSeconds, 10) * 1000,
+    );
     scheduler.start(Math.min(config.schedulerIntervalSeconds * 1000, (config.jobLeaseSeconds * 1000) / 2));
   } else {
     maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now, undefined, config);
@@ -240,6 +248,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       maintenance?.stop();
       sender?.stop();
       webhooks?.stop();
+      integrations?.stop();
       // A tick in progress (a purge) finishes before the database closes.
       await scheduler?.stop();
       stopCleanUp.abort();
@@ -252,6 +261,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       await maintenance?.current();
       await sender?.current();
       await webhooks?.current();
+      await integrations?.current();
       await kernel.close();
     })();
     return stopping;

@@ -51,6 +51,9 @@ export const AUDIT_ACTIVITIES = [
   'Restore started',
   'Export started',
   'Export downloaded',
+  'Integration added',
+  'Integration changed',
+  'Integration removed',
 ] as const;
 export type AuditActivity = (typeof AUDIT_ACTIVITIES)[number];
 

@@ -5,6 +5,7 @@ import { ActivityEvent } from '../activity/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
+import { Integration } from '../integrations/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
 import { Notification, NotificationIncident, NotificationRecipient } from '../notifications/entities.ts';
@@ -54,4 +55,5 @@ export const kernelEntities = [
   SummaryReportSettings,
   SummaryReport,
   SmartAlertRule,
+  Integration,
 ];

@@ -44,8 +44,12 @@ afterAll(async () => {
 });
 
 // Activities of backups, jobs, recovery and storage locations: their own tests walk them
-// (tests/integration/tasks, jobs, storage-locations, system-activity, salesforce/compare).
+// (tests/integration/tasks, jobs, storage-locations, system-activity, salesforce/compare,
+// integrations).
 const OTHER_FEATURES = new Set<AuditActivity>([
+  'Integration added',
+  'Integration changed',
+  'Integration removed',
   'Storage location changed',
   'Activity exported',
   'Backup task added',

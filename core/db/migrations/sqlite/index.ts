@@ -21,6 +21,7 @@ import { Migration20261207061246_account_health } from './Migration2026120706124
 import { Migration20261207062245_webhooks } from './Migration20261207062245_webhooks.ts';
 import { Migration20261207062246_smart_alerts } from './Migration20261207062246_smart_alerts.ts';
 import { Migration20261207063000_summary_reports } from './Migration20261207063000_summary_reports.ts';
+import { Migration20261207140000_integrations } from './Migration20261207140000_integrations.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -45,4 +46,5 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207062245_webhooks', class: Migration20261207062245_webhooks },
   { name: 'Migration20261207062246_smart_alerts', class: Migration20261207062246_smart_alerts },
   { name: 'Migration20261207063000_summary_reports', class: Migration20261207063000_summary_reports },
+  { name: 'Migration20261207140000_integrations', class: Migration20261207140000_integrations },
 ];
