@@ -17,6 +17,7 @@ import { createApiKey } from '../../../core/access/api-keys.ts';
 import { principalForUser } from '../../../core/access/principal.ts';
 import type { IOrganization, IUser } from '../../../core/identity/entities.ts';
 import { PERMISSIONS, type Permission } from '../../../core/identity/permissions.ts';
+import { createIntegration } from '../../../core/integrations/integrations.ts';
 import { SmartAlertRule } from '../../../core/smart-alerts/entities.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { createEndpoint } from '../../../core/webhooks/endpoints.ts';
@@ -38,6 +39,7 @@ interface Ids {
   job: string;
   recipient: string;
   webhook: string;
+  integration: string;
   alert: string;
 }
 
@@ -96,6 +98,23 @@ const OPERATIONS: Record<string, Operation> = {
   'DELETE /organizations/{id}/webhooks/{webhookId}': { rule: { anyOf: ['manage_integrations'] } },
   'GET /organizations/{id}/webhooks/{webhookId}/deliveries': { rule: { anyOf: ['manage_integrations'] } },
   'POST /organizations/{id}/webhooks/{webhookId}/test': { rule: { anyOf: ['manage_integrations'] } },
+  'GET /organizations/{id}/integrations': { rule: { anyOf: ['manage_integrations'] } },
+  'POST /organizations/{id}/integrations': {
+    rule: { anyOf: ['manage_integrations'] },
+    body: () => ({
+      kind: 'splunk',
+      streams: ['activity'],
+      settings: { url: 'https://93.184.215.14/services/collector/event' },
+      secret: 'planted-token',
+    }),
+  },
+  'GET /organizations/{id}/integrations/{integrationId}': { rule: { anyOf: ['manage_integrations'] } },
+  'PATCH /organizations/{id}/integrations/{integrationId}': {
+    rule: { anyOf: ['manage_integrations'] },
+    body: () => ({ enabled: false }),
+  },
+  'DELETE /organizations/{id}/integrations/{integrationId}': { rule: { anyOf: ['manage_integrations'] } },
+  'POST /organizations/{id}/integrations/{integrationId}/test': { rule: { anyOf: ['manage_integrations'] } },
   'GET /organizations/{id}/summary-report-settings': { rule: { anyOf: ['manage_notifications'] } },
   'PUT /organizations/{id}/summary-report-settings': {
     rule: { anyOf: ['manage_notifications'] },
@@ -219,6 +238,7 @@ function probes(o: Ids): Probe[] {
         .replace('{ruleId}', o.rule)
         .replace('{recipientId}', o.recipient)
         .replace('{webhookId}', o.webhook)
+        .replace('{integrationId}', o.integration)
         .replace('{alertId}', o.alert)
         .replace('{clientId}', o.key)
         .replace('{userId}', o.user)
@@ -291,6 +311,21 @@ async function objectsOf(org: IOrganization): Promise<Ids> {
     { allowPrivate: true },
     new Date(),
   );
+  // Like the webhook: a collector on loopback, so a test event is refused before any connection.
+  const integration = await createIntegration(
+    em(),
+    t.kernel.credentials,
+    org,
+    {
+      kind: 'splunk',
+      streams: ['activity'],
+      settings: { url: 'http://127.0.0.1:9/services/collector/event' },
+      secret: 'probe-token',
+    },
+    { allowPrivate: true },
+    { label: 'probe' },
+    new Date(),
+  );
   const { task, entity, job } = await makeTaskAndExport(t, org.id, results);
   // Made directly: the test service offers no smart alerts (adding one through the API is a 409).
   const alert = e.create(SmartAlertRule, {
@@ -314,6 +349,7 @@ async function objectsOf(org: IOrganization): Promise<Ids> {
     job,
     recipient: String(recipient.id),
     webhook: webhook.id,
+    integration: integration.id,
     alert: String(alert.id),
   };
 }
@@ -333,6 +369,7 @@ async function snapshot(): Promise<string> {
     notification_recipients: 'id, email, display_name, types',
     webhook_endpoints: 'id, url, description, events',
     webhook_deliveries: 'id, status, attempts',
+    integrations: 'id, enabled, settings, secret_sealed, streams',
     summary_report_settings: 'id, organization_id, enabled, delivery, hour',
     api_keys: 'id, role, permissions',
     users: 'id, email, display_name, role, permissions, accessible_accounts, status',
