@@ -64,10 +64,11 @@ async function parse(
       await checkWebhookTarget(url, allowPrivate);
     } catch (err) {
       if (!(err instanceof WebhookTargetError)) throw err;
-      fields.url = err.message.replace(
-        'webhooks go to public addresses only',
-        'integrations send to public addresses only',
-      );
+      // The webhooks' sentences, with this kind's example and wording.
+      const example = kind.fields.find((f) => f.name === 'url')?.placeholder ?? 'https://collector.example.com';
+      fields.url = err.message
+        .replace('webhooks go to public addresses only', 'integrations send to public addresses only')
+        .replace('https://hooks.example.com/holdfast', example);
     }
   }
   const offered = streamsFor(org);
