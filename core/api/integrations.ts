@@ -32,7 +32,7 @@ const StreamsSchema = z.array(z.enum(INTEGRATION_STREAMS)).openapi({
 
 const SettingsSchema = z.record(z.string(), z.unknown()).openapi({
   description:
-    'The kind’s settings. Splunk: `url` (the HTTP Event Collector URL), optional `source`, `sourcetype`, `index`, and `ack` (true when the token has indexer acknowledgment on).',
+    'The kind’s settings. Splunk: `url` (the HTTP Event Collector URL), optional `source`, `sourcetype`, `index`, and `ack` (true when the token has indexer acknowledgment on). Syslog: `host`, `port` (default 6514), `format` (`json` or `cef`), optional `ca` (PEM certificates to trust).',
   example: { url: 'https://splunk.example.com:8088/services/collector/event', source: 'holdfast', ack: false },
 });
 
@@ -58,7 +58,11 @@ const NewIntegrationSchema = z
     enabled: z.boolean().optional(),
     streams: StreamsSchema,
     settings: SettingsSchema,
-    secret: z.string().max(1000).openapi({ description: 'The kind’s secret (Splunk: the HEC token). Write-only.' }),
+    secret: z
+      .string()
+      .max(1000)
+      .optional()
+      .openapi({ description: 'The kind’s secret (Splunk: the HEC token; required there). Write-only.' }),
   })
   .openapi('NewIntegration');
 

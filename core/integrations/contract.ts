@@ -9,7 +9,8 @@ import type { IntegrationEvent } from './event-feed.ts';
 export interface IntegrationField {
   name: string;
   label: string;
-  type: 'url' | 'text' | 'checkbox' | 'textarea';
+  type: 'url' | 'text' | 'checkbox' | 'textarea' | 'select';
+  options?: { value: string; label: string }[];
   hint?: string;
   placeholder?: string;
   optional?: boolean;
@@ -33,8 +34,10 @@ export interface IntegrationKind<S = Record<string, unknown>> {
   /** One sentence on the tile when it is not set up. */
   description: string;
   fields: IntegrationField[];
-  /** The secret's field: written, never shown again; blank on edit keeps the stored one. */
-  secret: { name: string; label: string; hint?: string };
+  /** The secret's field, if the kind has one: written, never shown again; blank on edit keeps it. */
+  secret?: { name: string; label: string; hint?: string };
+  /** The address the kind connects to, checked by the webhooks' SSRF rule, and the field to blame. */
+  address(settings: S): { field: string; url: string };
   /** Validates the settings (field messages keyed by field name). */
   schema: z.ZodType<S, unknown>;
   /** Where it sends, for the tile (no secret). */

@@ -58,15 +58,15 @@ async function parse(
   if (!kind) throw new ValidationError({ kind: 'Choose an integration.' });
   const parsed = kind.schema.safeParse(input.settings);
   const fields = parsed.success ? {} : fieldErrorsFrom(parsed.error.issues);
-  const url = parsed.success ? (parsed.data as { url?: unknown }).url : undefined;
-  if (typeof url === 'string' && !fields.url) {
+  if (parsed.success) {
+    const { field, url } = kind.address(parsed.data as never);
     try {
       await checkWebhookTarget(url, allowPrivate);
     } catch (err) {
       if (!(err instanceof WebhookTargetError)) throw err;
       // The webhooks' sentences, with this kind's example and wording.
-      const example = kind.fields.find((f) => f.name === 'url')?.placeholder ?? 'https://collector.example.com';
-      fields.url = err.message
+      const example = kind.fields.find((f) => f.name === field)?.placeholder ?? 'https://collector.example.com';
+      fields[field] = err.message
         .replace('webhooks go to public addresses only', 'integrations send to public addresses only')
         .replace('https://hooks.example.com/holdfast', example);
     }
@@ -75,10 +75,15 @@ async function parse(
   const streams = offered.filter((s) => input.streams.includes(s));
   if (streams.length === 0) fields.streams = 'Choose at least one kind of event to send.';
   const secret = (input.secret ?? '').trim();
-  if (adding && !secret) fields[kind.secret.name] = `Enter the ${kind.secret.label}.`;
-  if (secret.length > 1000) fields[kind.secret.name] = 'Use at most 1000 characters.';
+  if (kind.secret && adding && !secret) fields[kind.secret.name] = `Enter the ${kind.secret.label}.`;
+  if (kind.secret && secret.length > 1000) fields[kind.secret.name] = 'Use at most 1000 characters.';
   if (Object.keys(fields).length > 0 || !parsed.success) throw new ValidationError(fields);
-  return { kind, settings: parsed.data as Record<string, unknown>, streams, secret: secret || undefined };
+  return {
+    kind,
+    settings: parsed.data as Record<string, unknown>,
+    streams,
+    secret: kind.secret && secret ? secret : undefined,
+  };
 }
 
 export async function listIntegrations(em: EntityManager, org: IOrganization): Promise<IIntegration[]> {
@@ -117,7 +122,7 @@ export async function createIntegration(
     kind: data.kind.id,
     enabled: input.enabled ?? true,
     settings: data.settings,
-    secretSealed: cipher.encrypt(data.secret ?? '', secretContext(id)),
+    secretSealed: data.secret ? cipher.encrypt(data.secret, secretContext(id)) : null,
     streams: data.streams,
     cursor: await currentCursor(em),
     pendingAck: null,
@@ -159,13 +164,14 @@ export async function updateIntegration(
   integration.settings = data.settings;
   integration.streams = data.streams;
   integration.enabled = input.enabled ?? integration.enabled;
-  if (data.secret) integration.secretSealed = cipher.encrypt(data.secret, secretContext(integration.id));
+  if (data.secret && data.kind.secret)
+    integration.secretSealed = cipher.encrypt(data.secret, secretContext(integration.id));
   // New settings deserve an attempt now rather than after the backoff of the old ones.
   integration.nextAttemptAt = null;
   integration.updatedAt = now;
   await em.flush();
   const changes = [
-    data.secret ? `${data.kind.secret.label} replaced` : '',
+    data.secret && data.kind.secret ? `${data.kind.secret.label} replaced` : '',
     wasEnabled !== integration.enabled ? (integration.enabled ? 'switched on' : 'switched off') : '',
   ].filter(Boolean);
   await recordAudit(em, {

@@ -111,6 +111,7 @@ export const splunkKind: IntegrationKind<SplunkSettings> = {
   secret: { name: 'token', label: 'HEC token' },
   schema: splunkSettingsSchema as never,
   target: (settings) => settings.url,
+  address: (settings) => ({ field: 'url', url: settings.url }),
 
   async send(target, events): Promise<SendOutcome> {
     const answer = await call(eventUrl(target.settings.url), target, hecBody(target.settings, events));

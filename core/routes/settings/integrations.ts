@@ -108,7 +108,12 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
     const settings: Record<string, unknown> = {};
     for (const f of kind.fields)
       settings[f.name] = f.type === 'checkbox' ? fields[f.name] === 'on' : (fields[f.name] ?? '');
-    return { streams, settings, secret: fields[kind.secret.name] ?? '', enabled: fields.enabled === 'on' };
+    return {
+      streams,
+      settings,
+      secret: kind.secret ? (fields[kind.secret.name] ?? '') : '',
+      enabled: fields.enabled === 'on',
+    };
   };
 
   const kindOf = (id: string | undefined) => {
