@@ -204,6 +204,38 @@ describe('Settings › Integrations', () => {
     }
   });
 
+  it('offers syslog over TLS without a secret field, its fields checked', async () => {
+    const form = await (await get('/settings/integrations/new/syslog')).text();
+    expect(form).toContain('<label for="host">Collector host</label>');
+    expect(form).toContain('<option value="cef">CEF (Common Event Format)</option>');
+    expect(form).not.toContain('type="password"');
+    const bad = await post('/settings/integrations/new/syslog', [
+      ['host', 'tls://siem.example.com'],
+      ['port', '99999'],
+      ['format', 'json'],
+      ['ca', 'not a certificate'],
+      ['streams', 'activity'],
+    ]);
+    expect(bad.status).toBe(422);
+    const html = await bad.text();
+    expect(html).toContain('id="host-error">Enter a host name or an IP address, without a scheme or port.');
+    expect(html).toContain('id="port-error">Enter a port from 1 to 65535.');
+    expect(html).toContain('id="ca-error">Paste PEM certificates (-----BEGIN CERTIFICATE----- …).');
+    const added = await post('/settings/integrations/new/syslog', [
+      ['host', '127.0.0.1'],
+      ['port', '6514'],
+      ['format', 'cef'],
+      ['ca', ''],
+      ['streams', 'audit'],
+      ['enabled', 'on'],
+    ]);
+    expect(added.status).toBe(303);
+    const [row] = (await rowsOf(partner)).filter((i) => i.kind === 'syslog');
+    expect(row).toMatchObject({ settings: { host: '127.0.0.1', port: 6514, format: 'cef' }, secretSealed: null });
+    expect(await (await get('/settings/integrations')).text()).toContain('127.0.0.1:6514 (CEF)');
+    await post(`/settings/integrations/${row?.id}/delete`, []);
+  });
+
   it('answers 404 for another organization’s integration', async () => {
     const foreign = await createIntegration(
       em(),
