@@ -77,6 +77,10 @@ async function parse(
   const secret = (input.secret ?? '').trim();
   if (kind.secret && adding && !secret) fields[kind.secret.name] = `Enter the ${kind.secret.label}.`;
   if (kind.secret && secret.length > 1000) fields[kind.secret.name] = 'Use at most 1000 characters.';
+  // A line break or control character would break the request header it is sent in.
+  if (kind.secret && [...secret].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) {
+    fields[kind.secret.name] = `The ${kind.secret.label} cannot contain line breaks or control characters.`;
+  }
   if (Object.keys(fields).length > 0 || !parsed.success) throw new ValidationError(fields);
   return {
     kind,

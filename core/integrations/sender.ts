@@ -174,6 +174,11 @@ async function settleAck(
 export async function deliverIntegration(deps: IntegrationDeps, i: IIntegration, now: Date): Promise<number> {
   const kind = integrationKind(i.kind);
   if (!kind) return 0;
+  // Nothing new and nothing owed: a read, not a claim (a write) every pass for every integration.
+  if (!i.pendingAck && !i.failingSince) {
+    const peek = await nextEvents(deps.orm.em.fork(), i.organization as IOrganization, i.streams, i.cursor, 1);
+    if (peek.events.length === 0) return 0;
+  }
   const c = await claim(deps, i, now);
   if (!c) return 0; // another sender has it
   const target = targetOf(deps, i);

@@ -297,6 +297,16 @@ describe('/api/v1/organizations/{id}/integrations', () => {
       secret: '',
     });
     expect(bad.status).toBe(422);
+    const broken = await api('POST', `/organizations/${partner.id}/integrations`, {
+      kind: 'splunk',
+      streams: ['activity'],
+      settings: { url: hec.url },
+      secret: 'abc\r\nX-Injected: 1',
+    });
+    expect(broken.status).toBe(422);
+    expect(await broken.json()).toMatchObject({
+      error: { fields: { token: 'The HEC token cannot contain line breaks or control characters.' } },
+    });
     expect(await bad.json()).toMatchObject({
       error: {
         code: 'validation_failed',
