@@ -233,7 +233,7 @@ export const settings = {
     kind: 'integer',
     defaultText: '60',
     description:
-      'First retry delay of a notification or identity mail (invitation, reset, sign-in alert) the mail server did not take, and of a webhook delivery its receiver did not accept; each later retry waits twice as long (at most 1 hour).',
+      'First retry delay of a notification or identity mail (invitation, reset, sign-in alert) the mail server did not take, of a webhook delivery its receiver did not accept, and of an integration’s batch its collector did not take; each later retry waits twice as long (at most 1 hour).',
     schema: integer(0, 3600).default(60),
   }),
   mailMaxAttempts: setting({
@@ -249,7 +249,7 @@ export const settings = {
     kind: 'boolean',
     defaultText: 'false',
     description:
-      'Lets webhook endpoints use plain http:// and addresses on loopback, private, link-local and unique-local networks (refused by default: SSRF). For receivers on a trusted local network only.',
+      'Lets webhook endpoints and integration collectors (Splunk, syslog) use plain http:// and addresses on loopback, private, link-local and unique-local networks (refused by default: SSRF). For receivers on a trusted local network only.',
     schema: flag().default(false),
   }),
   logLevel: setting({

@@ -14,6 +14,7 @@ import { ConfigBackupLoop } from './dr/config-backup.ts';
 import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
+import { type IntegrationLoop, startIntegrationSender } from './integrations/sender.ts';
 import { registerJobKinds } from './job-kinds.ts';
 import type { WorkContext } from './jobs/context.ts';
 import { InlineExecutor, WorkerExecutor } from './jobs/executors.ts';
@@ -200,6 +201,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   let sender: SenderLoop | undefined;
   let webhooks: WebhookLoop | undefined;
   let configBackup: ConfigBackupLoop | undefined;
+  let integrations: IntegrationLoop | undefined;
   if (config.schedulerIntervalSeconds > 0) {
     const ctx = workContext(kernel);
     // Changes restores left at services when the appliance died under them (automation switched
@@ -231,6 +233,12 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
     );
     webhooks = startWebhookSender(
       { orm: kernel.orm, cipher: kernel.credentials, settings: config, log: log.child({ component: 'webhooks' }) },
+      kernel.deps.now,
+      Math.min(config.schedulerIntervalSeconds, 10) * 1000,
+    );
+    // Integrations (Splunk …) read the event logs from their cursors on the same rhythm: within a minute.
+    integrations = startIntegrationSender(
+      { orm: kernel.orm, cipher: kernel.credentials, settings: config, log: log.child({ component: 'integrations' }) },
       kernel.deps.now,
       Math.min(config.schedulerIntervalSeconds, 10) * 1000,
     );
@@ -267,6 +275,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       verification?.stop();
       sender?.stop();
       webhooks?.stop();
+      integrations?.stop();
       // A tick in progress (a purge) finishes before the database closes.
       await scheduler?.stop();
       stopCleanUp.abort();
@@ -280,6 +289,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       await sender?.current();
       await webhooks?.current();
       await configBackup?.stop();
+      await integrations?.current();
       await kernel.close();
     })();
     return stopping;

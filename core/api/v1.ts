@@ -8,6 +8,7 @@ import { accountUsageHistoryApi } from './account-usage-history.ts';
 import { activityApi } from './activity.ts';
 import { apiKeysApi } from './api-keys.ts';
 import { auditApi } from './audit.ts';
+import { integrationsApi } from './integrations.ts';
 import { ipRulesApi } from './ip-rules.ts';
 import { jobsApi } from './jobs.ts';
 import { notificationRecipientsApi } from './notification-recipients.ts';
@@ -101,6 +102,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', ipRulesApi(deps));
   api.route('/', notificationRecipientsApi(deps));
   api.route('/', webhooksApi(deps));
+  api.route('/', integrationsApi(deps));
   api.route('/', summaryReportSettingsApi(deps));
   api.route('/', auditApi(deps));
   api.route('/', activityApi(deps));

@@ -54,6 +54,9 @@ export const AUDIT_ACTIVITIES = [
   'Export started',
   'Export downloaded',
   'Recovery sheet viewed',
+  'Integration added',
+  'Integration changed',
+  'Integration removed',
 ] as const;
 export type AuditActivity = (typeof AUDIT_ACTIVITIES)[number];
 

@@ -6,6 +6,7 @@ import { AuditEvent } from '../audit/entities.ts';
 import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
 import { RestoreDrill } from '../drills/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
+import { Integration } from '../integrations/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailFile, MailMessage } from '../mail/entities.ts';
 import { Notification, NotificationIncident, NotificationRecipient } from '../notifications/entities.ts';
@@ -65,4 +66,5 @@ export const kernelEntities = [
   SmartAlertRule,
   RestoreDrill,
   UsageSample,
+  Integration,
 ];

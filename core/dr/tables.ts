@@ -19,6 +19,7 @@ export const CONFIGURATION_TABLES = [
   'notification_incidents',
   'summary_report_settings',
   'webhook_endpoints',
+  'integrations',
   'account_health',
   'restore_drills',
 ] as const;

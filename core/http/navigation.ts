@@ -91,6 +91,7 @@ export function settingsTabsFor(path: string, principal: Principal, organization
     { label: 'Notifications', href: '/settings/notifications', show: hasPermission(principal, 'manage_notifications') },
     { label: 'API', href: '/settings/api', show: hasPermission(principal, 'manage_integrations') },
     { label: 'Webhooks', href: '/settings/webhooks', show: hasPermission(principal, 'manage_integrations') },
+    { label: 'Integrations', href: '/settings/integrations', show: hasPermission(principal, 'manage_integrations') },
     {
       label: 'Outbox',
       href: '/settings/outbox',

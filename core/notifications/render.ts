@@ -98,6 +98,23 @@ function bodyOf(type: NotificationType, p: NotificationPayload): Body {
         lines: [`The storage location "${location}" of ${org} answers again: backups kept there resume.`],
       };
     }
+    if (p.event === 'integration_failed') {
+      const integration = p.items?.[0] ?? 'An integration';
+      return {
+        subject: `Integration failing: ${integration} (${org})`,
+        lines: [
+          `The integration ${integration} of ${org} could not deliver events: ${p.reason ?? 'no reason given'}`,
+          'Its events wait and are sent when it works again; none are lost. You get one mail per failure, and another when it delivers again.',
+        ],
+      };
+    }
+    if (p.event === 'integration_recovered') {
+      const integration = p.items?.[0] ?? 'An integration';
+      return {
+        subject: `Resolved: integration ${integration} delivers again (${org})`,
+        lines: [`The integration ${integration} of ${org} delivers events again, including those that waited.`],
+      };
+    }
     if (p.event === 'disconnected') {
       return {
         subject: `Task disconnected: ${p.taskName ?? 'a task'} (${org})`,

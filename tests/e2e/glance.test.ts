@@ -97,6 +97,7 @@ const NOT_PAGES: Record<string, string> = {
   '/jobs/:id/live': 'htmx fragment',
   '/settings/notifications/:id/edit': 'a recipient of its own (notifications.test.ts)',
   '/settings/webhooks/:id': 'an endpoint of its own (webhooks.test.ts)',
+  '/settings/integrations/:id': 'an integration of its own (integrations.test.ts)',
   '/compare/:jobId{[^/]+\\.csv}': 'download',
   '/compare/:jobId': 'a compare job of a service that presents fields (salesforce-compare.test.ts)',
   '/compare/:jobId/objects/:index': 'a compare job (salesforce-compare.test.ts)',

@@ -7,6 +7,7 @@ import { createApiKey } from '../../core/access/api-keys.ts';
 import { principalForUser } from '../../core/access/principal.ts';
 import type { IOrganization, IUser } from '../../core/identity/entities.ts';
 import type { Permission } from '../../core/identity/permissions.ts';
+import { createIntegration } from '../../core/integrations/integrations.ts';
 import { SmartAlertRule } from '../../core/smart-alerts/entities.ts';
 import { StorageLocation } from '../../core/storage-locations/entities.ts';
 import { createEndpoint } from '../../core/webhooks/endpoints.ts';
@@ -28,6 +29,7 @@ export interface Ids {
   job: string;
   recipient: string;
   webhook: string;
+  integration: string;
   alert: string;
 }
 
@@ -89,6 +91,23 @@ export const OPERATIONS: Record<string, Operation> = {
   'DELETE /organizations/{id}/webhooks/{webhookId}': { rule: { anyOf: ['manage_integrations'] } },
   'GET /organizations/{id}/webhooks/{webhookId}/deliveries': { rule: { anyOf: ['manage_integrations'] } },
   'POST /organizations/{id}/webhooks/{webhookId}/test': { rule: { anyOf: ['manage_integrations'] } },
+  'GET /organizations/{id}/integrations': { rule: { anyOf: ['manage_integrations'] } },
+  'POST /organizations/{id}/integrations': {
+    rule: { anyOf: ['manage_integrations'] },
+    body: () => ({
+      kind: 'splunk',
+      streams: ['activity'],
+      settings: { url: 'https://93.184.215.14/services/collector/event' },
+      secret: 'planted-token',
+    }),
+  },
+  'GET /organizations/{id}/integrations/{integrationId}': { rule: { anyOf: ['manage_integrations'] } },
+  'PATCH /organizations/{id}/integrations/{integrationId}': {
+    rule: { anyOf: ['manage_integrations'] },
+    body: () => ({ enabled: false }),
+  },
+  'DELETE /organizations/{id}/integrations/{integrationId}': { rule: { anyOf: ['manage_integrations'] } },
+  'POST /organizations/{id}/integrations/{integrationId}/test': { rule: { anyOf: ['manage_integrations'] } },
   'GET /organizations/{id}/summary-report-settings': { rule: { anyOf: ['manage_notifications'] } },
   'PUT /organizations/{id}/summary-report-settings': {
     rule: { anyOf: ['manage_notifications'] },
@@ -206,6 +225,7 @@ export function probes(operations: readonly string[], o: Ids): Probe[] {
         .replace('{ruleId}', o.rule)
         .replace('{recipientId}', o.recipient)
         .replace('{webhookId}', o.webhook)
+        .replace('{integrationId}', o.integration)
         .replace('{alertId}', o.alert)
         .replace('{clientId}', o.key)
         .replace('{userId}', o.user)
@@ -279,6 +299,21 @@ export async function objectsOf(t: TestApp, org: IOrganization, results: string)
     { allowPrivate: true },
     new Date(),
   );
+  // Like the webhook: a collector on loopback, so a test event is refused before any connection.
+  const integration = await createIntegration(
+    em(),
+    t.kernel.credentials,
+    org,
+    {
+      kind: 'splunk',
+      streams: ['activity'],
+      settings: { url: 'http://127.0.0.1:9/services/collector/event' },
+      secret: 'probe-token',
+    },
+    { allowPrivate: true },
+    { label: 'probe' },
+    new Date(),
+  );
   const { task, entity, job } = await makeTaskAndExport(t, org.id, results);
   // Made directly: the test service offers no smart alerts (adding one through the API is a 409).
   const alert = e.create(SmartAlertRule, {
@@ -302,6 +337,7 @@ export async function objectsOf(t: TestApp, org: IOrganization, results: string)
     job,
     recipient: String(recipient.id),
     webhook: webhook.id,
+    integration: integration.id,
     alert: String(alert.id),
   };
 }
@@ -322,6 +358,7 @@ export async function snapshot(t: TestApp): Promise<string> {
     notification_recipients: 'id, email, display_name, types',
     webhook_endpoints: 'id, url, description, events',
     webhook_deliveries: 'id, status, attempts',
+    integrations: 'id, enabled, settings, secret_sealed, streams',
     summary_report_settings: 'id, organization_id, enabled, delivery, hour',
     api_keys: 'id, role, permissions',
     users: 'id, email, display_name, role, permissions, accessible_accounts, status',

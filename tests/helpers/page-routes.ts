@@ -33,12 +33,16 @@ export type IdKind =
   | 'job'
   | 'recipient'
   | 'summaryReport'
-  | 'webhook';
+  | 'webhook'
+  | 'integration'
+  | 'integrationKind';
 export const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
   [/^\/settings\/notifications\/:id/, 'recipient'],
   [/^\/settings\/webhooks\/:id/, 'webhook'],
+  [/^\/settings\/integrations\/new\/:kind/, 'integrationKind'],
+  [/^\/settings\/integrations\/:id/, 'integration'],
   [/^\/reports\/summary\/:file/, 'summaryReport'],
   [/^\/compare\/:jobId/, 'job'],
   [/^\/settings\/api\/:id/, 'apiKey'],

@@ -130,6 +130,9 @@ beforeAll(async () => {
     recipient: victim.recipient,
     summaryReport: report.id,
     webhook: victim.webhook,
+    integration: victim.integration,
+    // Kinds are no tenant's: an unknown one is a 404 like the rest.
+    integrationKind: 'no-such-kind',
   };
   partnerCookie = await signIn(t.app, partnerAdmin.email, TEST_PASSWORD);
   partnerToken = await adminToken(t, partnerAdmin, partner);

@@ -4,6 +4,7 @@ import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { requireUser } from '../../http/middleware.ts';
 import { accountRoutes } from './account.ts';
 import { apiKeyRoutes } from './api-keys.ts';
+import { integrationRoutes } from './integrations.ts';
 import { ipRestrictionRoutes } from './ip-restrictions.ts';
 import { notificationRoutes } from './notifications.ts';
 import { outboxRoutes } from './outbox.ts';
@@ -30,5 +31,6 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.route('/', notificationRoutes(deps));
   app.route('/', webhookRoutes(deps));
   app.route('/', recoverySheetRoutes(deps));
+  app.route('/', integrationRoutes(deps));
   return app;
 }

@@ -44,13 +44,17 @@ afterAll(async () => {
 });
 
 // Activities of backups, jobs, recovery and storage locations: their own tests walk them
-// (tests/integration/tasks, jobs, storage-locations, system-activity, salesforce/compare).
+// (tests/integration/tasks, jobs, storage-locations, system-activity, salesforce/compare,
+// integrations).
 const OTHER_FEATURES = new Set<AuditActivity>([
   // tests/integration/dr/recovery-sheet.test.ts
   'Recovery sheet viewed',
   // A customer's own administrator decides (tests/integration/partner-access.test.ts).
   'Partner access removed',
   'Partner access restored',
+  'Integration added',
+  'Integration changed',
+  'Integration removed',
   'Storage location changed',
   'Activity exported',
   'Backup task added',

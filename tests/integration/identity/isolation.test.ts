@@ -11,6 +11,7 @@ import { ApiKey, IpRule } from '../../../core/access/entities.ts';
 import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
+import { Integration } from '../../../core/integrations/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { enqueueJob } from '../../../core/jobs/queue.ts';
 import { NotificationRecipient } from '../../../core/notifications/entities.ts';
@@ -31,6 +32,7 @@ const GUARDS: [RegExp, Permission, string?][] = [
   [/^\/settings\/security\/policies/, 'manage_security'],
   [/^\/settings\/api/, 'manage_integrations'],
   [/^\/settings\/webhooks/, 'manage_integrations'],
+  [/^\/settings\/integrations/, 'manage_integrations'],
   [/^\/activity\/security-audit/, 'view_security_audit'],
   [/^\/activity(\/export\.csv|\/events\/|$)/, 'view_activity'],
   [/^\/api\/v1\/activity/, 'view_activity'],
@@ -69,6 +71,9 @@ const foreign: Record<IdKind, string[]> = {
   recipient: [],
   summaryReport: [],
   webhook: [],
+  integration: [],
+  // Kinds are no tenant's: an unknown one is the 404 to check.
+  integrationKind: ['no-such-kind'],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -89,6 +94,7 @@ async function fingerprint(): Promise<string> {
     e.find(Job, {}, { orderBy: { id: 'asc' } }),
     e.find(ExportResult, {}, { orderBy: { id: 'asc' } }),
     e.find(NotificationRecipient, {}, { orderBy: { id: 'asc' } }),
+    e.find(Integration, {}, { orderBy: { id: 'asc' } }),
   ]);
   const plain = parts.map((rows) =>
     rows.map((r) => JSON.stringify(r, (k, v) => (k === 'lastLoginAt' || k === 'lastUsedAt' ? undefined : v))),
@@ -248,6 +254,20 @@ beforeAll(async () => {
     });
     await e.flush();
     foreign.webhook.push(endpoint.id);
+    // An integration of that organization (its secret is never read before the tenant check).
+    const integration = e.create(Integration, {
+      organization: org,
+      kind: 'splunk',
+      enabled: true,
+      settings: { url: 'https://splunk.foreign.example/services/collector/event' },
+      secretSealed: 'not-sealed',
+      streams: ['activity'],
+      cursor: { activity: 0, audit: 0 },
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
+    await e.flush();
+    foreign.integration.push(integration.id);
     foreign.apiKey.push(key.id);
     foreign.organization.push(org.id);
   }

@@ -25,6 +25,7 @@ import { Migration20261207123122_portal_profile } from './Migration2026120712312
 import { Migration20261207123127_restore_drills } from './Migration20261207123127_restore_drills.ts';
 import { Migration20261207124358_daily_page_indexes } from './Migration20261207124358_daily_page_indexes.ts';
 import { Migration20261207130000_storage_verifications } from './Migration20261207130000_storage_verifications.ts';
+import { Migration20261207140000_integrations } from './Migration20261207140000_integrations.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -56,4 +57,5 @@ export const sqliteMigrations: MigrationObject[] = [
     name: 'Migration20261207130000_storage_verifications',
     class: Migration20261207130000_storage_verifications,
   },
+  { name: 'Migration20261207140000_integrations', class: Migration20261207140000_integrations },
 ];

@@ -1,0 +1,67 @@
+// Integrations: an organization's connections that send its events to other systems (a SIEM
+// today; PSA tickets and monitoring services are further kinds). One row per integration: its
+// kind's settings (plain) and secret (sealed with the credential cipher), which events it sends,
+// the durable cursor of the event logs it has delivered up to, and its delivery state.
+import { randomUUID } from 'node:crypto';
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { Organization } from '../identity/entities.ts';
+
+/** What an event-feed integration sends (docs/INTEGRATIONS.md). */
+export const INTEGRATION_STREAMS = ['activity', 'audit', 'own'] as const;
+export type IntegrationStream = (typeof INTEGRATION_STREAMS)[number];
+
+/**
+ * How far an integration has delivered: the id of the last System Activity and Security audit
+ * row sent. Both logs' ids only grow in commit order (SQLite serializes writers), so "after this
+ * id" is exactly what has not been sent yet.
+ */
+export interface IntegrationCursor {
+  activity: number;
+  audit: number;
+}
+
+/** A batch the collector took but has not acknowledged as indexed yet (HEC indexer acknowledgment). */
+export interface PendingAck {
+  ackId: number;
+  /** The cursor to move to once the batch is acknowledged. */
+  through: IntegrationCursor;
+  sentAt: string;
+}
+
+export const Integration = defineEntity({
+  name: 'Integration',
+  tableName: 'integrations',
+  properties: {
+    id: p
+      .string()
+      .primary()
+      .length(36)
+      .onCreate(() => randomUUID()),
+    organization: () => p.manyToOne(Organization).deleteRule('cascade'),
+    /** The kind's id (`splunk`, `syslog` …): which module sends. */
+    kind: p.string().length(40),
+    /** Off: nothing is sent and the cursor waits; switched on again, it continues from there. */
+    enabled: p.boolean().default(true),
+    /** The kind's settings without its secret. */
+    settings: p.json<Record<string, unknown>>(),
+    /** The kind's secret (a token, a key), sealed with the credential cipher (context: `integration:<id>`). */
+    secretSealed: p.text().nullable(),
+    streams: p.json<IntegrationStream[]>(),
+    cursor: p.json<IntegrationCursor>(),
+    pendingAck: p.json<PendingAck>().nullable(),
+    /** Bumped by every claim: a sender writes its outcome only if nobody claimed after it. */
+    version: p.integer().default(0),
+    leaseUntil: p.datetime().nullable(),
+    /** Consecutive failed attempts (the retry delay grows with them) and when to try again. */
+    attempts: p.integer().default(0),
+    nextAttemptAt: p.datetime().nullable(),
+    /** Set at the first failure of a failure period, cleared by the next delivery. */
+    failingSince: p.datetime().nullable(),
+    lastError: p.string().length(1000).nullable(),
+    lastDeliveredAt: p.datetime().nullable(),
+    deliveredCount: p.integer().default(0),
+    createdAt: p.datetime(),
+    updatedAt: p.datetime(),
+  },
+});
+export type IIntegration = InferEntity<typeof Integration>;
