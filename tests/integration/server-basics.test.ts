@@ -185,12 +185,14 @@ describe('REST API v1', () => {
       '/organizations/{id}/ip-rules/{ruleId}',
       '/organizations/{id}/notification-recipients',
       '/organizations/{id}/notification-recipients/{recipientId}',
+      '/organizations/{id}/partner-access',
       '/organizations/{id}/removal',
       '/organizations/{id}/storage',
       '/organizations/{id}/storage-locations',
       '/organizations/{id}/storage-locations/{locationId}',
       '/organizations/{id}/storage-locations/{locationId}/test',
       '/organizations/{id}/summary-report-settings',
+      '/organizations/{id}/usage-history',
       '/organizations/{id}/users',
       '/organizations/{id}/users/{userId}',
       '/organizations/{id}/webhooks',
@@ -221,6 +223,7 @@ describe('REST API v1', () => {
       '/tasks/{id}/smart-alerts/{alertId}',
       '/tasks/{id}/usage.csv',
       '/usage',
+      '/usage/mail',
     ]);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Error', 'Status', 'CurrentUser']));
   });
