@@ -5,9 +5,9 @@
 // rebuilt from the packs alone. Any tar tool can list a pack. A pack's id (its name) is the SHA-256
 // of its sealed index.
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, read, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Sink } from '../core/plugins/sink.ts';
 import { IntegrityError, sealJson, unsealJson } from './crypto.ts';
 import { readAll } from './streams.ts';
@@ -82,6 +82,8 @@ export class PackBuilder {
   #fd: number | undefined;
   #buffer: Buffer | undefined;
   #buffered = 0;
+  /** Bytes given to #write: the pack's size once finished. */
+  #written = 0;
   #size = 0;
   #bodyBytes = 0;
 
@@ -137,23 +139,15 @@ export class PackBuilder {
     this.#write(ZEROS);
     this.#flush();
     const size = padded(indexOffset + index.length) + 2 * BLOCK + 2 * BLOCK;
+    // Offsets above assume plain 512-byte headers and padding; fail loudly if the layout ever differs.
+    if (this.#written !== size) throw new Error(`pack layout mismatch: ${this.#written} bytes, expected ${size}`);
     const fd = this.#spool();
     this.#fd = undefined;
     this.#buffer = undefined;
-    let closed = false;
     // The id is the hash of the pack's sealed index (unique: it carries a random nonce), not of all
     // its bytes: every blob is authenticated by its own GCM tag, and hashing the whole pack again
     // would cost as much as computing the blob ids.
-    return {
-      id: packIdOf(index),
-      size,
-      blobs: [...this.#blobs],
-      body: () => createReadStream('', { fd, start: 0, end: size - 1, autoClose: false, highWaterMark: 256 * 1024 }),
-      dispose: () => {
-        if (!closed) closeSync(fd);
-        closed = true;
-      },
-    };
+    return { id: packIdOf(index), size, blobs: [...this.#blobs], ...spoolReader(fd, size) };
   }
 
   /** Closes the spool file of a pack that will not be finished. */
@@ -174,6 +168,7 @@ export class PackBuilder {
   }
 
   #write(bytes: Buffer): void {
+    this.#written += bytes.length;
     if (bytes.length >= SPOOL_BUFFER / 4) {
       this.#flush();
       writeAll(this.#spool(), bytes);
@@ -194,6 +189,50 @@ export class PackBuilder {
     writeAll(this.#spool(), this.#buffer.subarray(0, this.#buffered));
     this.#buffered = 0;
   }
+}
+
+/** Pieces of the upload read from the spool file at once. */
+const UPLOAD_PIECE = 256 * 1024;
+
+/**
+ * The spool file's bytes as a stream, and the file's closing. The stream never closes the file
+ * (a sink that gives up destroys it, maybe while a read is under way): dispose() does, once no
+ * read is in flight, so a descriptor number reused meanwhile is never read or closed by mistake.
+ */
+function spoolReader(fd: number, size: number): Pick<FinishedPack, 'body' | 'dispose'> {
+  let reading = false;
+  let disposed = false;
+  let closed = false;
+  const closeOnce = () => {
+    if (closed) return;
+    closed = true;
+    closeSync(fd);
+  };
+  return {
+    body: () => {
+      let at = 0;
+      return new Readable({
+        highWaterMark: UPLOAD_PIECE,
+        read() {
+          if (disposed) return void this.destroy(new Error('the pack spool file is closed'));
+          if (at >= size) return void this.push(null);
+          const piece = Buffer.allocUnsafeSlow(Math.min(UPLOAD_PIECE, size - at));
+          reading = true;
+          read(fd, piece, 0, piece.length, at, (err, n) => {
+            reading = false;
+            if (disposed) closeOnce();
+            if (err || n === 0) return void this.destroy(err ?? new Error('the pack spool file ended early'));
+            at += n;
+            this.push(n === piece.length ? piece : piece.subarray(0, n));
+          });
+        },
+      });
+    },
+    dispose: () => {
+      disposed = true;
+      if (!reading) closeOnce();
+    },
+  };
 }
 
 function writeAll(fd: number, bytes: Buffer): void {
