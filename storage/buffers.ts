@@ -4,8 +4,13 @@
 // are no longer used are detached (`ArrayBuffer.prototype.transfer(0)`), which frees their memory
 // immediately. Only for buffers the caller allocated itself and no one else can still read.
 
-/** Below this, detaching is not worth a call (and small buffers may be slices of a shared pool). */
-const MIN_RELEASE_BYTES = 64 * 1024;
+/**
+ * Below this, detaching is not worth a call. Small files' buffers are worth it: on a folder of
+ * small files, waiting for the collector let tens of MiB of dead file contents and sealed blobs
+ * pile up in the malloc heap. (Slices of Node's shared pools never span their whole ArrayBuffer,
+ * so they are never detached.)
+ */
+const MIN_RELEASE_BYTES = 1024;
 
 /**
  * Frees a buffer's memory now. Only a buffer that spans its whole ArrayBuffer is released (a view

@@ -162,6 +162,7 @@ export async function sealPieces(
     return { pieces, length, codec: used };
   }
   const sealed = joinPieces([nonce, head, encrypted, rest, tag], length);
+  releaseBuffer(encrypted);
   return { pieces: [sealed], length, codec: used };
 }
 
@@ -173,6 +174,18 @@ function joinPieces(pieces: Buffer[], length: number): Buffer {
   const out = Buffer.allocUnsafeSlow(length);
   let at = 0;
   for (const p of pieces) at += p.copy(out, at);
+  return out;
+}
+
+/**
+ * A small decompressed result in memory of its own. zlib returns results below 64 KiB as slices of
+ * a shared 64 KiB slab, which stays allocated while any slice of it lives and cannot be freed
+ * early (storage/buffers.ts): restoring small files, such slabs held three times the files' bytes.
+ */
+function ownMemory(buf: Buffer): Buffer {
+  if (buf.byteLength >= 64 * 1024 || (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength)) return buf;
+  const out = Buffer.allocUnsafeSlow(buf.byteLength);
+  buf.copy(out);
   return out;
 }
 
@@ -194,7 +207,7 @@ export async function unseal(encKey: Buffer, sealed: Uint8Array, what = 'object'
     throw new IntegrityError(`${what} failed authentication (corrupted, or encrypted with another key)`);
   }
   if (codec === CODEC.none) return body;
-  const plain = await decompress(codec, body);
+  const plain = ownMemory(await decompress(codec, body));
   releaseBuffer(body);
   return plain;
 }

@@ -3,7 +3,6 @@
 // snapshots; the item trees and the writer/reader APIs build on it.
 import { createHash, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { Readable } from 'node:stream';
 import { ObjectExistsError, ObjectNotFoundError, type Sink, SinkError } from '../core/plugins/sink.ts';
 import { BlobIndex, type BlobLocation } from './blob-index.ts';
 import { releaseBuffer } from './buffers.ts';
@@ -200,6 +199,8 @@ export class Repository {
 
   /** Frees the blob index's files. The sink stays open (it is the caller's); the object is unusable after. */
   close(): void {
+    for (const builder of this.#open.values()) builder.discard();
+    this.#open.clear();
     this.#index.close();
   }
 
@@ -619,10 +620,12 @@ export class Repository {
     reserved = 0;
     let builder = this.#open.get(kind);
     if (!builder) {
-      builder = new PackBuilder(kind);
+      builder = new PackBuilder(kind, this.indexDir);
       this.#open.set(kind, builder);
     }
     builder.add(id, sealed.pieces, plaintext.byteLength, sealed.codec);
+    // Copied into the pack's spool: free them now, not at some later collection (storage/buffers.ts).
+    for (const piece of sealed.pieces) releaseBuffer(piece);
     this.stats.blobsAdded++;
     this.stats.rawBytesAdded += plaintext.byteLength;
     if (builder.size >= this.config.packSize) {
@@ -670,15 +673,13 @@ export class Repository {
     if (this.#failure) throw this.#failure;
   }
 
-  /** Uploads a full pack in the background; its bytes are released (and freed) when it is done. */
+  /** Uploads a full pack in the background from its spool file; its bytes are released when it is done. */
   #startUpload(builder: PackBuilder): void {
     let held = builder.bodyBytes;
     let pack: FinishedPack | undefined;
-    // Once the sink has read the pack (or the upload ended), the sealed blobs are not needed again:
-    // free them now, not at some later collection (storage/buffers.ts), and make room for the
-    // next pack while this one is still being made durable.
+    // Once the sink has read the pack (or the upload ended), make room for the next pack while
+    // this one is still being made durable.
     const free = () => {
-      if (pack) for (const body of pack.bodies) releaseBuffer(body);
       this.#release(held);
       held = 0;
     };
@@ -694,6 +695,8 @@ export class Repository {
       })
       .finally(() => {
         this.#uploads = this.#uploads.filter((u) => u !== upload);
+        if (pack) pack.dispose();
+        else builder.discard();
         free();
       });
     this.#uploads.push(upload);
@@ -701,7 +704,7 @@ export class Repository {
 
   async #upload(pack: FinishedPack, bodyRead: () => void): Promise<void> {
     try {
-      await this.sink.put(packKey(pack.id), Readable.from(pack.pieces), {
+      await this.sink.put(packKey(pack.id), pack.body(), {
         ifAbsent: true,
         contentLength: pack.size,
         onBodyRead: bodyRead,
