@@ -7,6 +7,7 @@ import { requireUser } from '../http/middleware.ts';
 import { activityApi } from './activity.ts';
 import { apiKeysApi } from './api-keys.ts';
 import { auditApi } from './audit.ts';
+import { compareApi } from './compare.ts';
 import { ipRulesApi } from './ip-rules.ts';
 import { jobsApi } from './jobs.ts';
 import { notificationRecipientsApi } from './notification-recipients.ts';
@@ -111,6 +112,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', taskUsageApi(deps));
   api.route('/', usageApi(deps));
   api.route('/', smartAlertsApi(deps));
+  api.route('/', compareApi(deps));
 
   // One document for the machine-readable file and the reference page.
   const documentHead = {
