@@ -8,6 +8,7 @@ import { accountUsageHistoryApi } from './account-usage-history.ts';
 import { activityApi } from './activity.ts';
 import { apiKeysApi } from './api-keys.ts';
 import { auditApi } from './audit.ts';
+import { compareApi } from './compare.ts';
 import { integrationsApi } from './integrations.ts';
 import { ipRulesApi } from './ip-rules.ts';
 import { jobsApi } from './jobs.ts';
@@ -115,6 +116,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', taskUsageApi(deps));
   api.route('/', usageApi(deps));
   api.route('/', smartAlertsApi(deps));
+  api.route('/', compareApi(deps));
 
   // One document for the machine-readable file and the reference page.
   const documentHead = {

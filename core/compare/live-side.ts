@@ -29,6 +29,21 @@ export interface LiveSide {
   close(): Promise<void>;
 }
 
+const INCOMPLETE = 'The live account could not be read whole, so the compare stopped: ';
+
+/** A backup run's stop reason, without what the next backup run would do (a compare has none). */
+function forCompare(reason: string): string {
+  const cut = reason.replace(/[\s:;,]*the next run continues[^.]*\.?$/i, '').trim();
+  return /[.!?]$/.test(cut) ? cut : `${cut}.`;
+}
+
+/** What the user can do about a stopped read. */
+function nextStep(plugin: ServicePlugin, task: IBackupTask): string {
+  return plugin.apiUsageLimit && task.apiUsageLimitPercent !== null && task.apiUsageLimitPercent !== undefined
+    ? `Raise the task's API usage limit (now ${task.apiUsageLimitPercent} %) or compare fewer objects.`
+    : 'Compare fewer objects, or again later.';
+}
+
 /** A writer for a run without a previous snapshot: nothing to carry over. */
 function scratchWriter(writer: SnapshotWriter): BackupItemWriter {
   return {
@@ -123,17 +138,19 @@ export async function openLiveSide(
               await writer.abort();
               throw err;
             }
-            // A live side read in part would show the rest as deleted: the compare stops instead.
+            // A live side read in part would show the rest as deleted: the compare fails instead.
             const stopped = outcome.partialReason?.trim();
             if (stopped) {
               await writer.abort();
-              throw new JobNotApplicableError(`Reading ${entity.name} from ${task.name} stopped early: ${stopped}`);
+              throw new Error(
+                `${INCOMPLETE}reading ${entity.name} from ${task.name} stopped early. ${forCompare(stopped)} ${nextStep(plugin, task)}`,
+              );
             }
             const failed = outcome.failedItems ?? [];
             if (failed.length) {
               await writer.abort();
-              throw new JobNotApplicableError(
-                `${failed.length} item(s) of ${entity.name} could not be read from ${task.name}: ${failed[0]?.reason}`,
+              throw new Error(
+                `${INCOMPLETE}${failed.length} item(s) of ${entity.name} could not be read from ${task.name}: ${failed[0]?.reason}`,
               );
             }
             const committed = await writer.commit();

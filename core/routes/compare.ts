@@ -11,6 +11,7 @@ import { hasPermission } from '../access/principal.ts';
 import { CatalogSnapshot } from '../catalog/entities.ts';
 import { COMPARE_CSV_HEADER, compareCsvRows } from '../compare/csv-rows.ts';
 import { sideBySide } from '../compare/line-diff.ts';
+import { estimateLiveCompare } from '../compare/live-estimate.ts';
 import { type CompareSummary, type DifferenceLine, readDifferences, readSummary } from '../compare/result-store.ts';
 import { startCompare } from '../compare/start.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
@@ -61,6 +62,7 @@ export function compareRoutes(deps: AppDeps): Hono<AppEnv> {
     // Recent backup times of the task (to the second), offered for both sides.
     const snapshots = await em.find(CatalogSnapshot, { task: task.id }, { orderBy: { time: 'desc' }, limit: 2000 });
     const times = [...new Set(snapshots.map((s) => s.time.toISOString().slice(0, 19)))].slice(0, 50);
+    const estimate = await estimateLiveCompare(em, task.id);
     return renderPage(
       c,
       deps,
@@ -71,6 +73,7 @@ export function compareRoutes(deps: AppDeps): Hono<AppEnv> {
         entities: entities.map((e) => ({ id: e.id, name: e.name, kind: e.kind })),
         tasks: tasks.map((t) => ({ id: t.id, name: t.name })),
         times,
+        liveEstimate: { ...estimate, limitPercent: task.apiUsageLimitPercent ?? null },
         values: {
           leftTime: times[1] ?? times[0] ?? '',
           rightTime: times[0] ?? '',

@@ -1,7 +1,8 @@
 // "Export selected" of a task page: several entities (objects, users, folders) of one task, each
 // from its latest snapshot, exported as one job into one archive (the export job's parts). The
 // dialog offers the same choices as one entity's Download; the job is started by startExport,
-// which checks each entity and snapshot again.
+// which checks each entity and snapshot again. Ticked entries without a backup yet are named as
+// left out; when none has one, the task page says so. Another task's entry is a 404.
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { NotFoundError, ValidationError } from '../errors.ts';
@@ -27,20 +28,38 @@ export function recoveryExportManyRoutes(deps: AppDeps): Hono<AppEnv> {
   const path = '/recovery/tasks/:taskId/export';
   app.use(path, requireUser(deps), requireRecoveryAccess, requirePermission('export_download'));
 
-  /** The task and its chosen entities that have a snapshot, in name order (another task's: 404). */
+  /** "A", "A and B", "A, B and C". */
+  function names(list: readonly ITaskEntity[]): string {
+    const all = list.map((e) => e.name);
+    return all.length < 2 ? (all[0] ?? '') : `${all.slice(0, -1).join(', ')} and ${all.at(-1)}`;
+  }
+
+  /**
+   * The task and its chosen entities in name order: those with a snapshot, and those left out for
+   * having none. An id that is not an entry of this task (another task's) is a 404.
+   */
   async function chosen(c: Context<AppEnv>, ids: readonly string[]) {
     const em = c.get('em');
     const task = await getTask(em, organizationOf(c), c.req.param('taskId') ?? '');
-    const wanted = [...new Set(ids)].filter((id) => id.length <= 36).slice(0, MAX_EXPORT_PARTS + 1);
-    const entities = wanted.length
-      ? await em.find(
-          TaskEntity,
-          { task, id: { $in: wanted }, deletedAt: null, lastSnapshotId: { $ne: null } },
-          { orderBy: { name: 'asc' } },
-        )
+    const wanted = [...new Set(ids)].slice(0, MAX_EXPORT_PARTS + 1);
+    if (wanted.some((id) => id.length > 36)) throw new NotFoundError('No such entry in this backup task.');
+    const found = wanted.length
+      ? await em.find(TaskEntity, { task, id: { $in: wanted }, deletedAt: null }, { orderBy: { name: 'asc' } })
       : [];
-    if (entities.length === 0) throw new NotFoundError('None of the selected entries of this task has a backup yet.');
-    return { task, entities };
+    if (found.length !== wanted.length) throw new NotFoundError('No such entry in this backup task.');
+    return {
+      task,
+      entities: found.filter((e) => e.lastSnapshotId !== null),
+      leftOut: found.filter((e) => e.lastSnapshotId === null),
+    };
+  }
+
+  /** With nothing to export, back to the task page with the reason (a bare 404 told nothing). */
+  function nothingToExport(c: Context<AppEnv>, taskId: string, leftOut: readonly ITaskEntity[]) {
+    const text = leftOut.length
+      ? `Nothing to export: ${names(leftOut)} ${leftOut.length === 1 ? 'has' : 'have'} no backup yet. Back ${leftOut.length === 1 ? 'it' : 'them'} up first (Backup now), then export ${leftOut.length === 1 ? 'it' : 'them'}.`
+      : 'Select at least one entry in the table first.';
+    return redirectWithFlash(c, deps, `/tasks/${taskId}`, text, 'failure');
   }
 
   function optionFields(service: string) {
@@ -50,7 +69,8 @@ export function recoveryExportManyRoutes(deps: AppDeps): Hono<AppEnv> {
   }
 
   async function page(c: Context<AppEnv>, ids: readonly string[], values: Record<string, string>, errors = {}) {
-    const { task, entities } = await chosen(c, ids);
+    const { task, entities, leftOut } = await chosen(c, ids);
+    if (entities.length === 0) return nothingToExport(c, task.id, leftOut);
     const fields = optionFields(task.service);
     const defaults: Record<string, string> = {};
     for (const f of fields) {
@@ -66,6 +86,7 @@ export function recoveryExportManyRoutes(deps: AppDeps): Hono<AppEnv> {
         title: `Download · ${task.name}`,
         task: { id: task.id, name: task.name, service: servicePlugin(task.service)?.label ?? task.service },
         entities: entities.map((e) => ({ id: e.id, name: e.name, time: e.lastRunAt ?? e.createdAt })),
+        leftOut: leftOut.length ? { names: names(leftOut), count: leftOut.length } : null,
         locations: locations.map((l) => ({ id: l.id, name: l.name })),
         minPassphrase: MIN_EXPORT_PASSPHRASE,
         labelMax: JOB_LABEL_MAX,
@@ -83,7 +104,8 @@ export function recoveryExportManyRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post(path, async (c) => {
     const fields = await formFields(c);
     const { ids = [] } = await formLists(c, ['ids']);
-    const { task, entities } = await chosen(c, ids);
+    const { task, entities, leftOut } = await chosen(c, ids);
+    if (entities.length === 0) return nothingToExport(c, task.id, leftOut);
     const [first, ...more] = entities as [ITaskEntity, ...ITaskEntity[]];
     const prefix = exportOptionKey('');
     const options: Record<string, string> = {};

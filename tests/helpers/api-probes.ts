@@ -199,6 +199,12 @@ export const OPERATIONS: Record<string, Operation> = {
   'GET /jobs/{id}': { rule: { anyOf: ['restore', 'export_download'] } },
   'POST /jobs/{id}/cancel': { rule: { anyOf: ['export_download'] } },
   'GET /jobs/{id}/download': { rule: { anyOf: ['export_download'] } },
+  'POST /tasks/{id}/compare': {
+    rule: { anyOf: ['export_download'] },
+    // No right-side time: refused (422) after the access checks, so nothing is queued.
+    body: () => ({ leftTime: '2026-01-01T00:00:00Z' }),
+  },
+  'GET /jobs/{id}/compare': { rule: { anyOf: ['export_download'] } },
 };
 
 /** Operations that address no tenant's object: no id to probe, and no permission. */

@@ -371,7 +371,7 @@ describe('/api/v1/jobs', () => {
 
     const doc = await json(await h.app.app.request('/api/v1/openapi.json'));
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/jobs', '/jobs/{id}', '/jobs/{id}/cancel', '/jobs/{id}/download']),
+      expect.arrayContaining(['/jobs', '/jobs/{id}', '/jobs/{id}/cancel', '/jobs/{id}/download', '/jobs/{id}/compare']),
     );
     expect(doc.paths['/jobs'].post.requestBody.content['application/json'].schema.$ref).toBe(
       '#/components/schemas/NewJob',

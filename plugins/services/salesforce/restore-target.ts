@@ -3,6 +3,7 @@
 // custom object's prefix differs between orgs) and which ids live there (SELECT Id … WHERE Id IN).
 import { ServiceAuthError, TransientServiceError } from '../../../core/plugins/service.ts';
 import type { RestoreTarget } from './restore-gather.ts';
+import { type KeyField, matchKey, soqlLiteral } from './restore-match.ts';
 import type { FieldInfo, ObjectInfo } from './restore-plan.ts';
 import { BudgetExhausted, type SalesforceApi } from './session.ts';
 
@@ -104,26 +105,25 @@ export class SalesforceTarget implements RestoreTarget {
     return object && candidates.includes(object) ? object : undefined;
   }
 
-  /** Of these values of a field, the id of the live record at the target holding each (lower case). */
-  async holding(object: string, field: string, values: readonly string[]): Promise<Map<string, string>> {
+  /** Of these values of a field, the id of the live record at the target holding each (by `matchKey`). */
+  async holding(object: string, field: KeyField, values: readonly unknown[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     for (let i = 0; i < values.length; i += IDS_PER_QUERY) {
       const chunk = values.slice(i, i + IDS_PER_QUERY);
-      const quoted = chunk.map((v) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(',');
+      const literals = chunk.map((v) => soqlLiteral(field.type, v)).join(',');
       const rows = await this.#api.call(
-        `matching ${object} records by ${field}`,
+        `matching ${object} records by ${field.name}`,
         async () =>
           (await this.#api.conn.query(
-            `SELECT Id, ${field} FROM ${object} WHERE ${field} IN (${quoted})`,
+            `SELECT Id, ${field.name} FROM ${object} WHERE ${field.name} IN (${literals})`,
           )) as unknown as {
             records: Record<string, unknown>[];
           },
         this.#signal,
       );
       for (const row of rows.records) {
-        const value = row[field];
-        if (typeof value === 'string' || typeof value === 'number')
-          found.set(String(value).toLowerCase(), String(row.Id));
+        const key = matchKey(field.type, row[field.name]);
+        if (key !== undefined) found.set(key, String(row.Id));
       }
     }
     return found;

@@ -26,6 +26,7 @@ export {
 export { OAuthServer } from './oauth.ts';
 export { changeScaleOrg, type ScaleChange, type ScaleOrgOptions, scaleObjectName, seedScaleOrg } from './scale.ts';
 export { type DemoOrgOptions, defineDemoObjects, seedDemoMetadata, seedDemoOrg } from './seed.ts';
+export { chainObjectName, defineChainObjects, seedChain } from './seed-chain.ts';
 export {
   type AccountHierarchy,
   defineHierarchyObjects,

@@ -213,6 +213,8 @@ function comparable(v: FieldValue | Literal): number | string | boolean | null {
   if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
   if (typeof v === 'object') return v.datetime;
   if (/^\d{4}-\d{2}-\d{2}T/.test(v)) return Date.parse(v.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  // A date field's value compares with a date literal (both midnight UTC).
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return Date.parse(`${v}T00:00:00Z`);
   return v;
 }
 

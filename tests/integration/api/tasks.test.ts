@@ -249,6 +249,7 @@ describe('/api/v1/tasks', () => {
       '/tasks/{id}/usage.csv',
       '/tasks/{id}/smart-alerts',
       '/tasks/{id}/smart-alerts/{alertId}',
+      '/tasks/{id}/compare',
     ]);
     expect(await h.em().count(TaskEntity, {})).toBe(4);
   });

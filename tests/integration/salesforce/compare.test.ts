@@ -6,6 +6,8 @@
 // compare is a System Activity row; its result is kept 7 days, then maintenance deletes it.
 import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../../core/access/api-keys.ts';
+import { principalForUser } from '../../../core/access/principal.ts';
 import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import { runCompareJob } from '../../../core/compare/compare-job.ts';
@@ -26,6 +28,7 @@ import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { createTask } from '../../../core/tasks/tasks-service.ts';
 import { SALESFORCE_KIND } from '../../../plugins/services/salesforce/index.ts';
 import { METADATA_NS, seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { getTokens, json, withBearer } from '../../helpers/api.ts';
 import { ACTOR } from '../../helpers/jobs.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { startContext } from '../../helpers/recovery.ts';
@@ -501,6 +504,145 @@ describe('Salesforce compare of two snapshots', () => {
     const refused = startCompare(startContext(s.h, org), { taskId, leftTime: 'yesterday-ish', rightTime: after });
     await expect(refused).rejects.toBeInstanceOf(ValidationError);
     await expect(refused).rejects.toMatchObject({ fields: { leftTime: expect.any(String) } });
+  });
+
+  it('fails a live compare the task’s API usage limit stops, naming the object and the limit', async () => {
+    const em = s.h.em();
+    const task = await em.findOneOrFail(BackupTask, { id: taskId });
+    const sf = s.fake.org;
+    const budget = { ...sf.api };
+    const pageSize = s.fake.pageSize;
+    // 10 % of 200 = 20 calls for the task, all spent already: the first answer says so.
+    task.apiUsageLimitPercent = 10;
+    await em.flush();
+    sf.api.max = 200;
+    sf.api.used = 20;
+    s.fake.pageSize = 2;
+    try {
+      const started = await startCompare(startContext(s.h, org), {
+        taskId,
+        leftTime: before,
+        rightTime: '',
+        rightLive: true,
+      });
+      await s.h.runner.runUntilIdle();
+      const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+      expect(job.state).toBe('failed');
+      expect(job.error).toMatch(
+        /^The live account could not be read whole, so the compare stopped: reading \w+ from Salesforce backup stopped early\. Stopped at the task's API usage limit \(10 % of the org's 200 daily API requests = 20; \d+ used\)\. Raise the task's API usage limit \(now 10 %\) or compare fewer objects\.$/,
+      );
+      const folder = await readdir(comparesFolder(s.h.ctx.settings.dataDir, org.id));
+      expect(folder.filter((name) => name.startsWith(job.id))).toEqual([]);
+    } finally {
+      Object.assign(sf.api, budget);
+      s.fake.pageSize = pageSize;
+      task.apiUsageLimitPercent = null;
+      await em.flush();
+    }
+  });
+
+  it('starts a compare and reads its result through the API, within the tenant and permission rules', async () => {
+    // Set up already when the whole file runs; a second call changes nothing.
+    await completeSetupVia(s.h.app.app);
+    const em = s.h.em();
+    const owner = await makeUser(em, org, 'api-owner@compare.example');
+    const made = await createApiKey(em, em.merge(org), principalForUser(owner), { label: owner.email });
+    const token = (await getTokens(s.h.app.app, { clientId: made.key.id, secret: made.secret })).access_token;
+    const api = (path: string, method = 'GET', body?: unknown) =>
+      s.h.app.app.request(`/api/v1${path}`, withBearer(token, method, body));
+
+    const started = await api(`/tasks/${taskId}/compare`, 'POST', { leftTime: before, rightTime: after });
+    expect(started.status).toBe(202);
+    const { id, url, resultUrl } = await json(started);
+    expect([url, resultUrl]).toEqual([`/api/v1/jobs/${id}`, `/api/v1/jobs/${id}/compare`]);
+    const pending = await json(await api(`/jobs/${id}/compare`));
+    expect([pending.state, pending.result]).toEqual(['pending', null]);
+    await s.h.runner.runUntilIdle();
+    const done = await json(await api(`/jobs/${id}/compare`));
+    expect([done.state, done.error]).toEqual(['succeeded', null]);
+    const pages = await runCompare({ leftTime: before, rightTime: after });
+    expect(done.result.objects).toEqual(pages.summary.objects);
+    expect(done.result.left).toMatchObject({ taskId, time: pages.summary.left.time, live: false });
+    expect(done.result.csvUrl).toBe(`/compare/${id}.csv`);
+
+    // Field messages as on the form; another tenant's task and compare are not found.
+    const refused = await api(`/tasks/${taskId}/compare`, 'POST', { leftTime: 'soon', rightTime: after });
+    expect(refused.status).toBe(422);
+    expect((await json(refused)).error.fields).toEqual({ leftTime: 'Enter the date and time of the left side.' });
+    const other = await makeOrganization(em, await rootOf(em), 'customer', 'Other API tenant');
+    const stranger = await makeUser(em, other, 'api-other@compare.example');
+    const theirs = await createApiKey(em, em.merge(other), principalForUser(stranger), { label: stranger.email });
+    const theirToken = (await getTokens(s.h.app.app, { clientId: theirs.key.id, secret: theirs.secret })).access_token;
+    const foreign = (path: string, method = 'GET', body?: unknown) =>
+      s.h.app.app.request(`/api/v1${path}`, withBearer(theirToken, method, body));
+    expect((await foreign(`/tasks/${taskId}/compare`, 'POST', { leftTime: before, rightTime: after })).status).toBe(
+      404,
+    );
+    expect((await foreign(`/jobs/${id}/compare`)).status).toBe(404);
+    // A job that is not a compare is not found either.
+    const backupJob = await em.findOneOrFail(Job, { kind: 'backup', organization: org.id }, { orderBy: { id: 'asc' } });
+    expect((await api(`/jobs/${backupJob.id}/compare`)).status).toBe(404);
+  });
+
+  it('warns on the form that a live compare of all objects reads every object, with the calls its backups took', async () => {
+    await completeSetupVia(s.h.app.app);
+    const em = s.h.em();
+    await makeUser(em, org, 'form-owner@compare.example');
+    const cookie = await signIn(s.h.app.app, 'form-owner@compare.example', TEST_PASSWORD);
+    const page = async (id: string) =>
+      (await s.h.app.app.request(`/tasks/${id}/compare`, { headers: { cookie, origin: ORIGIN } })).text();
+    const task = await em.findOneOrFail(BackupTask, { id: taskId });
+    task.apiUsageLimitPercent = 75;
+    await em.flush();
+    try {
+      // Per object, the most calls one backup run of it reported, summed.
+      const entities = await em.find(TaskEntity, { task: taskId, deletedAt: null });
+      const runs = await em.find(Job, { task: taskId, kind: 'backup', state: 'succeeded' });
+      const most = new Map<string, number>();
+      for (const run of runs) {
+        const calls = (run.result as { apiCalls?: number } | null)?.apiCalls;
+        const id = (run.entity as { id: string } | null)?.id;
+        if (id && typeof calls === 'number') most.set(id, Math.max(most.get(id) ?? 0, calls));
+      }
+      const calls = [...most.values()].reduce((a, b) => a + b, 0);
+      expect(calls).toBeGreaterThan(entities.length);
+      const html = await page(taskId);
+      expect(html).toContain(
+        `reads <strong>every object the account lists</strong> (${entities.length} now), each in full, through the service's API: about <strong>${calls} API calls</strong> (the most one backup run of each object took)${most.size < entities.length ? `, more for the ${entities.length - most.size} objects not backed up yet` : ''}.`,
+      );
+      expect(html).toContain(
+        "Past the task's API usage limit (75 % of the daily API requests) the compare stops and fails.",
+      );
+    } finally {
+      task.apiUsageLimitPercent = null;
+      await em.flush();
+    }
+    // A task never backed up: no estimate; and without a limit, no sentence about one.
+    const fresh = s.fake.addOrg('Never Backed Up Org');
+    seedDemoOrg(fresh, { accounts: 1, contactsPerAccount: 1 });
+    const freshTask = await createTask(
+      em,
+      s.h.deps,
+      em.getReference(Organization, org.id),
+      {
+        service: SALESFORCE_KIND,
+        name: 'Never backed up',
+        connection: {
+          environment: 'production',
+          orgId: fresh.id,
+          orgName: fresh.name,
+          refreshToken: s.fake.grant(fresh).refreshToken,
+        },
+        settings: { apiUsageLimitPercent: null },
+      },
+      ACTOR,
+    );
+    await discover(s, freshTask.id);
+    const objects = await em.count(TaskEntity, { task: freshTask.id, deletedAt: null });
+    const html = await page(freshTask.id);
+    expect(html).toContain(
+      `(${objects} now), each in full, through the service's API: as many API calls as a first full backup. Choose the objects below to read fewer.`,
+    );
   });
 
   it('keeps a result 7 days; then maintenance deletes it and the page says so', async () => {

@@ -21,6 +21,7 @@ import { type ExportRequest, startExport } from '../../../core/recovery/start.ts
 import { defineDemoObjects, type Org, parseCsv, seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
 import { readZip, startContext } from '../../helpers/recovery.ts';
+import { flashOf } from '../../helpers/security.ts';
 import { makeUser, TEST_PASSWORD } from '../../helpers/tenants.ts';
 import {
   backup,
@@ -440,13 +441,67 @@ describe('the task page’s Export… of several objects', () => {
     expect(await s.h.em().count(Job, { kind: 'export' })).toBe(before);
   });
 
-  it('answers 404 for another task’s object and for objects without a backup', async () => {
+  it('answers 404 for another task’s object, alone or among this task’s', async () => {
     const other = await salesforceTask(s);
     await discover(s, other.id);
     const theirs = (await entity(s, other.id, 'Contact')).id;
+    const ours = (await entity(s, taskId, 'Contact')).id;
     expect((await request(`/recovery/tasks/${taskId}/export?ids=${theirs}`)).status).toBe(404);
-    // The other task's Contact has no snapshot yet.
-    expect((await request(`/recovery/tasks/${other.id}/export?ids=${theirs}`)).status).toBe(404);
+    expect((await request(`/recovery/tasks/${taskId}/export?ids=${ours}&ids=${theirs}`)).status).toBe(404);
+  });
+
+  /** Two objects of the task that were never backed up, in name order. */
+  async function neverBackedUp(): Promise<{ id: string; name: string }[]> {
+    for (const name of ['Unsaved_One__c', 'Unsaved_Two__c']) {
+      if (!s.fake.org.object(name)) s.fake.org.defineObject(name, [], { label: name });
+    }
+    await discover(s, taskId);
+    return Promise.all(['Unsaved_One__c', 'Unsaved_Two__c'].map((name) => entity(s, taskId, name)));
+  }
+
+  it('names the ticked objects without a backup as left out, and exports the others', async () => {
+    const missing = await neverBackedUp();
+    const contact = (await entity(s, taskId, 'Contact')).id;
+    const query = [contact, ...missing.map((e) => e.id)].map((id) => `ids=${id}`).join('&');
+    const page = await request(`/recovery/tasks/${taskId}/export?${query}`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('You are about to export 1 object from the backup');
+    expect(html).toContain(
+      'Left out: Unsaved_One__c and Unsaved_Two__c have no backup yet. Back them up first to export them.',
+    );
+    expect([...html.matchAll(/<input type="hidden" name="ids" value="([^"]+)">/g)].map((m) => m[1])).toEqual([contact]);
+    // Posted with them all, the job still takes only the object with a backup.
+    const started = await request(`/recovery/tasks/${taskId}/export`, [
+      ['ids', contact],
+      ...missing.map((e): [string, string] => ['ids', e.id]),
+      ['format', 'zip'],
+      ['encryption', 'none'],
+      ['label', 'Contact and two without backup'],
+    ]);
+    expect(started.status).toBe(303);
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { label: 'Contact and two without backup' });
+    const result = await s.h.em().findOneOrFail(ExportResult, { job: job.id });
+    expect([...(await readZip(result.filePath)).keys()]).toEqual(['Contact.csv']);
+  });
+
+  it('says so on the task page when none of the ticked objects has a backup', async () => {
+    const missing = await neverBackedUp();
+    const before = await s.h.em().count(Job, { kind: 'export' });
+    const res = await request(`/recovery/tasks/${taskId}/export?${missing.map((e) => `ids=${e.id}`).join('&')}`);
+    expect([res.status, res.headers.get('location')]).toEqual([303, `/tasks/${taskId}`]);
+    const flash = flashOf(res);
+    expect(flash).not.toBe('');
+    const taskPage = await s.h.app.app.request(`/tasks/${taskId}`, {
+      headers: { cookie: `${cookie}; ${flash}`, origin: ORIGIN },
+    });
+    expect(taskPage.status).toBe(200);
+    const taskHtml = await taskPage.text();
+    expect(taskHtml).toContain(
+      'Nothing to export: Unsaved_One__c and Unsaved_Two__c have no backup yet. Back them up first (Backup now), then export them.',
+    );
+    expect(await s.h.em().count(Job, { kind: 'export' })).toBe(before);
   });
 });
 

@@ -459,16 +459,32 @@ function defineRegions(sfOrg: Org): void {
   );
 }
 
+/** Parts keyed by a number External ID, a unique date and a date-time External ID: alike in both orgs. */
+function defineParts(sfOrg: Org): void {
+  sfOrg.defineObject(
+    'Part__c',
+    [
+      { name: 'Part_Number__c', type: 'double', custom: true, externalId: true, unique: true },
+      { name: 'Released__c', type: 'date', custom: true, unique: true },
+      { name: 'Stamp__c', type: 'datetime', custom: true, externalId: true },
+      { name: 'Note__c', type: 'string', custom: true },
+    ],
+    { label: 'Part' },
+  );
+}
+
 describe('Salesforce restore into another org matching existing records by their External ID', () => {
   let sandbox: Org;
   let sandboxTaskId: string;
 
   beforeAll(async () => {
     defineRegions(s.fake.org);
+    defineParts(s.fake.org);
     await discover(s, taskId);
     sandbox = s.fake.addOrg('Matching Sandbox');
     seedDemoOrg(sandbox, { accounts: 0 });
     defineRegions(sandbox);
+    defineParts(sandbox);
     const e = s.h.em();
     const task = await createTask(
       e,
@@ -540,6 +556,40 @@ describe('Salesforce restore into another org matching existing records by their
       expect(copy).toMatchObject({ Code__c: null, Manager__c: 'Backed up' });
       expect(copy?.Name).toMatch(new RegExp(`^North ${mode} \\d{14}$`));
     }
+  });
+
+  // A part in the backup and one in the Sandbox under another Id share one key value, spelled as
+  // each org holds it; Overwrite finds the Sandbox's part by it and updates that one.
+  const keys: [string, Record<string, unknown>, Record<string, unknown>][] = [
+    ['a number External ID', { Part_Number__c: 1001 }, { Part_Number__c: 1001.0 }],
+    ['a unique date', { Released__c: '2026-03-01' }, { Released__c: '2026-03-01' }],
+    [
+      'a date-time External ID',
+      { Stamp__c: '2026-03-01T09:30:00.000+0000' },
+      { Stamp__c: '2026-03-01T11:30:00.000+0200' },
+    ],
+  ];
+  it.each(keys)('matches by %s', async (what, backedUp, atSandbox) => {
+    const part = s.fake.org.insert('Part__c', { Name: `Part ${what}`, Note__c: 'Backed up', ...backedUp });
+    await backup(s, taskId, ['Part__c']);
+    const existing = sandbox.insert('Part__c', { Name: `Part ${what}`, Note__c: 'Sandbox', ...atSandbox });
+    const source = await entity(s, taskId, 'Part__c');
+    const started = await startRestore(startContext(s.h, org), {
+      taskId,
+      entityId: source.id,
+      snapshotId: source.lastSnapshotId as string,
+      keys: [part],
+      destinationEntityId: (await entity(s, sandboxTaskId, 'Part__c')).id,
+      mode: 'in_place',
+      options: { recordMode: 'overwrite', hierarchyDepth: 0 },
+    });
+    await s.h.runner.runUntilIdle();
+    const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+    expect(job.error).toBeNull();
+    const row = (await report(job.id)).get(part);
+    expect([row?.Result, row?.['Restored Id']]).toEqual(['updated', existing]);
+    expect(sandbox.object('Part__c')?.records.get(existing)?.values.Note__c).toBe('Backed up');
+    expect(live(sandbox, 'Part__c', (v) => v.Name === `Part ${what}`)).toHaveLength(1);
   });
 });
 
