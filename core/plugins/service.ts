@@ -545,6 +545,11 @@ export interface ServicePlugin<Settings = unknown, State = unknown> {
    */
   accountOf?(settings: Settings): { id: string; label: string };
   /**
+   * Settings made once per task that stay with it when it is connected again and the new
+   * connection does not set them (e.g. a key the task's data is transformed with across runs).
+   */
+  keptOnReconnect?: readonly string[];
+  /**
    * Runs one pending recovery step a restore registered (`RestoreRun.recovery`) with a connection
    * of the same task: at the end of the restore job whatever its outcome, and at the next start
    * of the appliance when the job died with it. Must be idempotent (it may run again after a

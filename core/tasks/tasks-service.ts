@@ -211,8 +211,9 @@ export async function reconnectTask(
   actor: AuditActor,
 ): Promise<void> {
   const plugin = requirePlugin(deps, task.service);
-  const connection = parseConnectionSettings(plugin, connectionInput);
-  requireSameAccount(plugin, storedSettings(deps.credentials, task), connection);
+  const stored = storedSettings(deps.credentials, task);
+  const connection = parseConnectionSettings(plugin, withKeptSettings(plugin, stored, connectionInput));
+  requireSameAccount(plugin, stored, connection);
   await checkCredentials(plugin, connection, deps.log);
   task.connection = sealConnection(deps.credentials, task.id, connection);
   task.connectionState = 'connected';
@@ -234,6 +235,19 @@ function storedSettings(credentials: CredentialCipher, task: IBackupTask): unkno
   } catch {
     return undefined;
   }
+}
+
+/** The new connection input with the settings the plugin keeps across re-authentication filled in. */
+function withKeptSettings(plugin: ServicePlugin, stored: unknown, input: unknown): unknown {
+  const kept = plugin.keptOnReconnect ?? [];
+  if (!kept.length || !isRecord(stored) || !isRecord(input)) return input;
+  const out: Record<string, unknown> = { ...input };
+  for (const name of kept) if (out[name] === undefined && stored[name] !== undefined) out[name] = stored[name];
+  return out;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** New credentials for a task must reach the account it has been backing up. */

@@ -119,6 +119,8 @@ export function createSalesforcePlugin(
     label: 'Salesforce',
     settings: settingsSchema(standIn) as unknown as z.ZodType<SalesforceSettings>,
     secretSettings: ['refreshToken', 'privateKey', 'anonymizationKey'],
+    // Replicas are anonymized the same way in every run: a re-authentication keeps the key.
+    keptOnReconnect: ['anonymizationKey'],
     entityKinds: [
       { kind: 'data', label: 'Data' },
       { kind: 'metadata', label: 'Metadata' },

@@ -95,7 +95,7 @@ describe('connecting Salesforce from the add-task page', () => {
     expect([again.status, again.headers.get('location')]).toEqual([303, `/tasks/${id}`]);
   });
 
-  it('asks for the environment first, stores it with the task and keeps it when re-authenticating', async () => {
+  it('asks for the environment first, stores it with the task and keeps it and the anonymization key when re-authenticating', async () => {
     const page = await t.app.request('/tasks/new?service=salesforce', { headers: { cookie } });
     const html = await page.text();
     // Production by default, no blank choice: the environment always has a value.
@@ -126,6 +126,9 @@ describe('connecting Salesforce from the add-task page', () => {
         await t.kernel.orm.em.fork().findOneOrFail(BackupTask, { id }),
       ) as SalesforceSettings;
     expect(await storedOf()).toMatchObject({ environment: 'sandbox', orgId: fake.org.id });
+    // Made once per task: replicas stay anonymized the same way across runs and re-authentications.
+    const anonymizationKey = (await storedOf()).anonymizationKey;
+    expect(anonymizationKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     // Re-authenticating offers no choice and signs in at the stored environment again.
     const r = await t.app.request(`/tasks/${id}/reconnect`, { headers: { cookie } });
@@ -136,7 +139,7 @@ describe('connecting Salesforce from the add-task page', () => {
     });
     const back = await approveAndReturn(refreshTarget(await again.text()), `${cookie}; ${cookiesOf(again)}`);
     expect([back.status, back.headers.get('location')]).toEqual([303, `/tasks/${id}`]);
-    expect(await storedOf()).toMatchObject({ environment: 'sandbox' });
+    expect(await storedOf()).toMatchObject({ environment: 'sandbox', anonymizationKey });
   });
 
   it('refuses a My Domain URL that is not Salesforce’s before sending anyone there', async () => {
