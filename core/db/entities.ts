@@ -3,7 +3,14 @@
 import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
 import { ActivityEvent } from '../activity/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
-import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
+import {
+  CatalogItem,
+  CatalogRepository,
+  CatalogScope,
+  CatalogSnapshot,
+  CatalogSnapshotDamage,
+  CatalogVersion,
+} from '../catalog/entities.ts';
 import { RestoreDrill } from '../drills/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
@@ -41,6 +48,7 @@ export const kernelEntities = [
   CatalogScope,
   CatalogItem,
   CatalogVersion,
+  CatalogSnapshotDamage,
   BackupTask,
   TaskEntity,
   PluginRecoveryStep,

@@ -31,6 +31,7 @@ export const LEFT_OUT_TABLES: Record<string, string> = {
   catalog_items: 'rebuilt from the repositories by the recovery',
   catalog_versions: 'rebuilt from the repositories by the recovery',
   catalog_items_fts: 'rebuilt from the repositories by the recovery',
+  catalog_snapshot_damage: 'found again by the next scheduled verification',
   storage_repositories: 'recreated when the recovery re-attaches each repository',
   sessions: 'short-lived: everyone signs in again',
   api_tokens: 'short-lived: API clients fetch a new token with their key',

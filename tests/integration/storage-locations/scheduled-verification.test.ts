@@ -2,18 +2,21 @@
 // location, then a flipped byte in one of its packs; the due run (clock moved) finds it, names the
 // lost item, notifies the owner's exceptions recipients once (not again at the next run finding
 // the same damage), writes a System Activity entry, and the verification page lists the lost item
-// and the repair. The next backup of the same content heals it. The schedule form checks its values.
+// and the repair, and Recovery marks the snapshot "damaged" with the item named. The next backup of
+// the same content heals it and the mark goes. The schedule form checks its values.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EntityManager } from '@mikro-orm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActivityEvent } from '../../../core/activity/entities.ts';
+import { CatalogRepository, CatalogSnapshotDamage } from '../../../core/catalog/entities.ts';
+import { indexSnapshot } from '../../../core/catalog/indexer.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { Notification } from '../../../core/notifications/entities.ts';
 import { StorageLocation } from '../../../core/storage-locations/entities.ts';
 import { BUILTIN_LOCATION_ID } from '../../../core/storage-locations/locations.ts';
 import { runDueVerifications, verificationOf } from '../../../core/storage-locations/verification.ts';
-import { BackupTask } from '../../../core/tasks/entities.ts';
+import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { withLock } from '../../../storage/locks.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { findItem } from '../../../storage/tree.ts';
@@ -24,6 +27,7 @@ let t: TestApp;
 let cookie: string;
 let root: IOrganization;
 let taskId: string;
+let entityId: string;
 const em = (): EntityManager => t.kernel.orm.em.fork();
 const HOUR = 3_600_000;
 const files: Record<string, Buffer> = {
@@ -41,7 +45,14 @@ async function backup(): Promise<string> {
       async () => {
         const w = new SnapshotWriter(opened.repo, { task: taskId, entity: 'ana@acme.example' });
         for (const [key, body] of Object.entries(files)) await w.add({ key, kind: 'file' }, body);
-        return (await w.commit()).id;
+        const id = (await w.commit()).id;
+        // In the catalog, as a backup job leaves it (Recovery lists it).
+        const e = em();
+        if (!(await e.count(CatalogRepository, { id: opened.repo.id })))
+          e.create(CatalogRepository, { id: opened.repo.id, location: opened.description, indexedAt: null });
+        await e.flush();
+        await indexSnapshot(e, opened.repo, { id, manifest: await opened.repo.loadSnapshot(id) }, undefined, {});
+        return id;
       },
       opened.repo,
     );
@@ -69,6 +80,15 @@ beforeAll(async () => {
   });
   await e.flush();
   taskId = task.id;
+  const entity = e.create(TaskEntity, {
+    task,
+    externalId: 'ana@acme.example',
+    name: 'Ana',
+    kind: 'user',
+    pluginState: null,
+  });
+  await e.flush();
+  entityId = entity.id;
 }, 60_000);
 
 afterAll(async () => {
@@ -129,6 +149,14 @@ describe('scheduled verification of a location', () => {
     expect(page).toContain('<li>Contracts/2026.pdf</li>');
     expect(page).toContain('<code>holdfast repo repair snapshots</code>');
     expect(page).not.toContain('Contracts/2025.pdf');
+
+    // Recovery: the snapshot is marked in its entity's list, and its page names the lost item.
+    const recovery = `/recovery/tasks/${taskId}/entities/${entityId}`;
+    const list = await (await t.app.request(`${recovery}?mode=snapshot`, { headers: { cookie } })).text();
+    expect(list).toContain('damaged: 1 item lost');
+    const browse = await (await t.app.request(`${recovery}/snapshots/${snapshot}`, { headers: { cookie } })).text();
+    expect(browse).toContain('id="snapshot-damage"');
+    expect(browse).toMatch(/<ul class="wrap-anywhere"><li>Contracts\/2026\.pdf<\/li><\/ul>/);
   });
 
   it('is healed by the next backup of the same content', async () => {
@@ -138,6 +166,12 @@ describe('scheduled verification of a location', () => {
       .lastResult;
     expect(result?.lost).toEqual([]);
     expect(result?.problems.map((p) => p.message)).toEqual([expect.stringMatching(/a good copy in pack \w+ is used$/)]);
+    // Whole again: the mark is gone, and Recovery no longer says "damaged".
+    expect(await em().count(CatalogSnapshotDamage, {})).toBe(0);
+    const list = await (
+      await t.app.request(`/recovery/tasks/${taskId}/entities/${entityId}?mode=snapshot`, { headers: { cookie } })
+    ).text();
+    expect(list).not.toContain('damaged:');
   });
 
   it('checks the schedule form, saves it, and runs on request', async () => {

@@ -24,6 +24,7 @@ import { Migration20261207063000_summary_reports } from './Migration202612070630
 import { Migration20261207123127_restore_drills } from './Migration20261207123127_restore_drills.ts';
 import { Migration20261207124358_daily_page_indexes } from './Migration20261207124358_daily_page_indexes.ts';
 import { Migration20261207130000_storage_verifications } from './Migration20261207130000_storage_verifications.ts';
+import { Migration20261207140000_snapshot_damage } from './Migration20261207140000_snapshot_damage.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -54,4 +55,5 @@ export const sqliteMigrations: MigrationObject[] = [
     name: 'Migration20261207130000_storage_verifications',
     class: Migration20261207130000_storage_verifications,
   },
+  { name: 'Migration20261207140000_snapshot_damage', class: Migration20261207140000_snapshot_damage },
 ];
