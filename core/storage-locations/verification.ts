@@ -60,7 +60,10 @@ export function scheduleProblems(input: { samplePercent: unknown; intervalHours:
 }
 
 /** Organizations with backups at the location, and the name their tasks record for it. */
-async function repositoriesAt(em: EntityManager, location: IStorageLocation): Promise<[IOrganization, string][]> {
+export async function repositoriesAt(
+  em: EntityManager,
+  location: IStorageLocation,
+): Promise<[IOrganization, string][]> {
   const names = location.builtin ? [location.id, DEFAULT_LOCATION] : [location.id];
   const tasks = await em.find(BackupTask, { storageLocation: { $in: names } }, { populate: ['organization'] });
   const seen = new Map<string, [IOrganization, string]>();

@@ -49,6 +49,9 @@ const OTHER_FEATURES = new Set<AuditActivity>([
   // tests/integration/dr/recovery-sheet.test.ts
   'Recovery sheet viewed',
   'Storage location changed',
+  // tests/integration/storage-locations/scheduled-verification.test.ts
+  'Verification started',
+  'Repair started',
   'Activity exported',
   'Backup task added',
   'Backup task changed',
