@@ -18,6 +18,7 @@ import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
 import { smartAlertsApi } from './smart-alerts.ts';
 import { storageLocationsApi } from './storage-locations.ts';
+import { storageVerificationApi } from './storage-verification.ts';
 import { summaryReportSettingsApi } from './summary-report-settings.ts';
 import { taskUsageApi } from './task-usage.ts';
 import { tasksApi } from './tasks.ts';
@@ -105,6 +106,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', apiKeysApi(deps));
   api.route('/', usersApi(deps));
   api.route('/', storageLocationsApi(deps));
+  api.route('/', storageVerificationApi(deps));
   api.route('/', tasksApi(deps));
   api.route('/', jobsApi(deps));
   api.route('/', recoveryApi(deps));

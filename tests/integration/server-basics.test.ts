@@ -187,6 +187,8 @@ describe('REST API v1', () => {
       '/organizations/{id}/storage-locations',
       '/organizations/{id}/storage-locations/{locationId}',
       '/organizations/{id}/storage-locations/{locationId}/test',
+      '/organizations/{id}/storage-locations/{locationId}/verification',
+      '/organizations/{id}/storage-locations/{locationId}/verification/jobs',
       '/organizations/{id}/summary-report-settings',
       '/organizations/{id}/users',
       '/organizations/{id}/users/{userId}',
