@@ -11,7 +11,7 @@ import {
   CatalogSnapshotDamage,
   CatalogVersion,
 } from '../catalog/entities.ts';
-import { RestoreDrill } from '../drills/entities.ts';
+import { DrillPolicy, RestoreDrill } from '../drills/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailMessage } from '../mail/entities.ts';
@@ -70,4 +70,5 @@ export const kernelEntities = [
   SummaryReport,
   SmartAlertRule,
   RestoreDrill,
+  DrillPolicy,
 ];

@@ -21,6 +21,7 @@ export const CONFIGURATION_TABLES = [
   'webhook_endpoints',
   'account_health',
   'restore_drills',
+  'drill_policies',
 ] as const;
 
 /** Not carried, and why: rebuilt, short-lived, or history kept elsewhere. */

@@ -25,6 +25,7 @@ import { Migration20261207123127_restore_drills } from './Migration2026120712312
 import { Migration20261207124358_daily_page_indexes } from './Migration20261207124358_daily_page_indexes.ts';
 import { Migration20261207130000_storage_verifications } from './Migration20261207130000_storage_verifications.ts';
 import { Migration20261207140000_snapshot_damage } from './Migration20261207140000_snapshot_damage.ts';
+import { Migration20261207141500_drill_policies } from './Migration20261207141500_drill_policies.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -56,4 +57,5 @@ export const sqliteMigrations: MigrationObject[] = [
     class: Migration20261207130000_storage_verifications,
   },
   { name: 'Migration20261207140000_snapshot_damage', class: Migration20261207140000_snapshot_damage },
+  { name: 'Migration20261207141500_drill_policies', class: Migration20261207141500_drill_policies },
 ];
