@@ -101,6 +101,28 @@ describe('immutability and verification in a browser', () => {
     expect(await page.locator('#verification-lost tbody tr').count()).toBe(1);
     expect(await screenshotBothWidths(page, 'storage-verification-damage')).toBe(0);
 
+    // Recovery marks the damaged snapshot, and its page names what it lost.
+    const entityPage = `${setup.appliance.url}/recovery/tasks/${setup.task.id}/entities/${setup.entity.id}`;
+    await page.goto(entityPage);
+    expect(await page.locator('#recovery-snapshots .badge-danger').first().innerText()).toMatch(
+      /^damaged: (\d+ items?|\d+ ranges? of items)( and \d+ ranges? of items)? lost$/,
+    );
+    expect(await screenshotBothWidths(page, 'recovery-damaged-snapshot-list')).toBe(0);
+    await page.locator('#recovery-snapshots').getByRole('link', { name: 'Browse' }).first().click();
+    await page.locator('#snapshot-damage').waitFor();
+    expect(await screenshotBothWidths(page, 'recovery-damaged-snapshot')).toBe(0);
+    await page.goto(`${setup.appliance.url}/settings/storage/${BUILTIN_LOCATION_ID}/verification`);
+
+    // The account's restore drill policy on Settings › Account.
+    await page.goto(`${setup.appliance.url}/settings/account`);
+    await page.getByLabel('Run a drill every (days)').fill('14');
+    await page.getByRole('button', { name: 'Save drill policy' }).click();
+    await page.getByText('The restore drill policy has been saved.').waitFor();
+    expect(await page.locator('#drill-policy-now').innerText()).toBe('every 14 days');
+    await page.locator('#drill-policy').scrollIntoViewIfNeeded();
+    expect(await screenshotBothWidths(page, 'settings-account-drill-policy')).toBe(0);
+    await page.goto(`${setup.appliance.url}/settings/storage/${BUILTIN_LOCATION_ID}/verification`);
+
     // The repair from the page: confirmed, run as a job, followed by a verification.
     await page.getByRole('button', { name: 'Repair the snapshots…' }).click();
     await page.locator('#repair-confirm').waitFor();
