@@ -26,6 +26,7 @@ import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { withLock } from '../../../storage/locks.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { findItem } from '../../../storage/tree.ts';
+import { getTokens, type Json, json, makeKey, withBearer } from '../../helpers/api.ts';
 import { completeSetupVia, createTestApp, form, signIn, type TestApp } from '../../helpers/kernel.ts';
 import { rootOf } from '../../helpers/tenants.ts';
 
@@ -169,6 +170,14 @@ describe('scheduled verification of a location', () => {
     const browse = await (await t.app.request(`${recovery}/snapshots/${snapshot}`, { headers: { cookie } })).text();
     expect(browse).toContain('id="snapshot-damage"');
     expect(browse).toMatch(/<ul class="wrap-anywhere"><li>Contracts\/2026\.pdf<\/li><\/ul>/);
+    // And the API's snapshot list says it too.
+    const { access_token } = await getTokens(t.app, await makeKey(t, root));
+    const listed = await json(
+      await t.app.request(`/api/v1/tasks/${taskId}/entities/${entityId}/snapshots`, withBearer(access_token)),
+    );
+    expect((listed.items as Json[]).map((i) => [i.id, (i.damage as Json | null)?.items])).toEqual([
+      [snapshot, ['Contracts/2026.pdf']],
+    ]);
   });
 
   it('is healed by the next backup of the same content', async () => {
