@@ -7,6 +7,7 @@ import { requireUser } from '../http/middleware.ts';
 import { activityApi } from './activity.ts';
 import { apiKeysApi } from './api-keys.ts';
 import { auditApi } from './audit.ts';
+import { drillPolicyApi } from './drill-policy.ts';
 import { ipRulesApi } from './ip-rules.ts';
 import { jobsApi } from './jobs.ts';
 import { notificationRecipientsApi } from './notification-recipients.ts';
@@ -107,6 +108,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', usersApi(deps));
   api.route('/', storageLocationsApi(deps));
   api.route('/', storageVerificationApi(deps));
+  api.route('/', drillPolicyApi(deps));
   api.route('/', tasksApi(deps));
   api.route('/', jobsApi(deps));
   api.route('/', recoveryApi(deps));

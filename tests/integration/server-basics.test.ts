@@ -177,6 +177,7 @@ describe('REST API v1', () => {
       '/organizations/{id}/api-keys',
       '/organizations/{id}/api-keys/{clientId}',
       '/organizations/{id}/children',
+      '/organizations/{id}/drill-policy',
       '/organizations/{id}/ip-restrictions',
       '/organizations/{id}/ip-rules',
       '/organizations/{id}/ip-rules/{ruleId}',

@@ -134,6 +134,8 @@ const OPERATIONS: Record<string, Operation> = {
   'DELETE /organizations/{id}/storage-locations/{locationId}': { rule: 'administrator' },
   'POST /organizations/{id}/storage-locations/{locationId}/test': { rule: 'administrator' },
   'GET /organizations/{id}/storage-locations/{locationId}/verification': { rule: 'administrator' },
+  'GET /organizations/{id}/drill-policy': { rule: 'signed-in' },
+  'PUT /organizations/{id}/drill-policy': { rule: 'administrator', body: () => ({ intervalDays: 30 }) },
   'PUT /organizations/{id}/storage-locations/{locationId}/verification': {
     rule: 'administrator',
     body: () => ({ samplePercent: 50, intervalHours: 6 }),

@@ -198,3 +198,39 @@ describe('the drill policy of accounts', () => {
     ]);
   });
 });
+
+describe('the drill policy API', () => {
+  it('reads and sets an account policy, says where it comes from, and 404s out of reach', async () => {
+    const partner = await makeOrganization(h.em(), home, 'partner', 'API Partner');
+    const child = await makeOrganization(h.em(), partner, 'customer', 'API Customer');
+    const other = await makeOrganization(h.em(), home, 'partner', 'Other Partner');
+    const { access_token: token } = await getTokens(h.app.app, await makeKey(h.app, partner));
+    const { access_token: otherToken } = await getTokens(h.app.app, await makeKey(h.app, other));
+    const call = async (t: string, method: string, id: string, body?: unknown) => {
+      const res = await h.app.app.request(`/api/v1/organizations/${id}/drill-policy`, withBearer(t, method, body));
+      return [res.status, await json(res)] as const;
+    };
+    expect(await call(token, 'GET', child.id)).toEqual([
+      200,
+      { intervalDays: null, effectiveDays: 7, source: 'appliance', fromId: null },
+    ]);
+    expect(await call(token, 'PUT', partner.id, { intervalDays: 3 })).toEqual([
+      200,
+      { intervalDays: 3, effectiveDays: 3, source: 'own', fromId: partner.id },
+    ]);
+    expect(await call(token, 'GET', child.id)).toEqual([
+      200,
+      { intervalDays: null, effectiveDays: 3, source: 'inherited', fromId: partner.id },
+    ]);
+    const [bad] = await call(token, 'PUT', child.id, { intervalDays: 400 });
+    expect(bad).toBe(422);
+    const [foreign] = await call(otherToken, 'PUT', child.id, { intervalDays: 1 });
+    expect(foreign).toBe(404);
+    expect((await call(token, 'PUT', partner.id, { intervalDays: null }))[1]).toEqual({
+      intervalDays: null,
+      effectiveDays: 7,
+      source: 'appliance',
+      fromId: null,
+    });
+  });
+});
