@@ -7,6 +7,7 @@ import { onJobEnd, onJobFinished, registerJobHandler } from './jobs/handler.ts';
 import { notifyJobFinished } from './notifications/job-events.ts';
 import { runExportJob } from './recovery/export-job.ts';
 import { runRestoreJob } from './recovery/restore-job.ts';
+import { isLocationOperation, runLocationJob } from './storage-locations/location-jobs.ts';
 import { runBackupJob } from './tasks/backup-job.ts';
 import { settleEntityAfterJob } from './tasks/job-effects.ts';
 import { runMaintenanceJob } from './tasks/maintenance-job.ts';
@@ -15,8 +16,13 @@ import { webhookJobFinished } from './webhooks/job-events.ts';
 export function registerJobKinds(): void {
   registerJobHandler('backup', runBackupJob);
   // Restore drills are maintenance jobs of their task (operation "drill"): no job kind of their own.
+  // So are a storage location's verification and repairs (operation verify, rebuild_index, repair_snapshots).
   registerJobHandler('maintenance', (run) =>
-    run.job.params.operation === 'drill' ? runDrillJob(run) : runMaintenanceJob(run),
+    run.job.params.operation === 'drill'
+      ? runDrillJob(run)
+      : isLocationOperation(run.job.params.operation)
+        ? runLocationJob(run)
+        : runMaintenanceJob(run),
   );
   registerJobHandler('restore', runRestoreJob);
   registerJobHandler('export', runExportJob);

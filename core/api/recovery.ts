@@ -95,6 +95,14 @@ const SnapshotSchema = z
     time: z.string().openapi({ format: 'date-time' }),
     items: z.number().int(),
     bytes: z.number(),
+    damage: z
+      .object({
+        items: z.array(z.string()).openapi({ description: 'Keys of the items that cannot be restored.' }),
+        ranges: z.array(z.string()).openapi({ description: 'Items under tree nodes that cannot be read.' }),
+        foundAt: z.string().openapi({ format: 'date-time' }),
+      })
+      .nullable()
+      .openapi({ description: 'What the last scheduled verification found lost in it; null: nothing.' }),
   })
   .openapi('Snapshot');
 
@@ -280,7 +288,13 @@ function iso(date: Date | null): string | null {
 }
 
 function snapshotJson(s: SnapshotSummary) {
-  return { id: s.id, time: s.time.toISOString(), items: s.items, bytes: s.bytes };
+  return {
+    id: s.id,
+    time: s.time.toISOString(),
+    items: s.items,
+    bytes: s.bytes,
+    damage: s.damage ? { ...s.damage, foundAt: s.damage.foundAt.toISOString() } : null,
+  };
 }
 
 function entryJson(e: BrowseEntry) {

@@ -30,6 +30,8 @@ export const AUDIT_ACTIVITIES = [
   'Security settings changed',
   'IP restrictions changed',
   'Storage location changed',
+  'Verification started',
+  'Repair started',
   'Password changed',
   'Password reset',
   'Two-factor changed',

@@ -7,6 +7,7 @@ import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { runSql, toMatchQuery } from '../db/sqlite-catalog.ts';
 import { containsPattern } from '../db/text-search.ts';
 import { CatalogSnapshot, type ICatalogSnapshot } from './entities.ts';
+import { damageOf, type SnapshotDamage } from './snapshot-damage.ts';
 
 /** A backed-up entity in the catalog: its task id and its external id at the service. */
 export interface EntityScope {
@@ -20,10 +21,23 @@ export interface SnapshotSummary {
   time: Date;
   items: number;
   bytes: number;
+  /** What the last verification found lost in it (core/catalog/snapshot-damage.ts); null: nothing. */
+  damage?: SnapshotDamage | null;
 }
 
-function summary(s: ICatalogSnapshot): SnapshotSummary {
-  return { id: s.id, repository: s.repository.id, time: s.time, items: s.items, bytes: Number(s.bytes) };
+async function summaries(em: EntityManager, rows: ICatalogSnapshot[]): Promise<SnapshotSummary[]> {
+  const damage = await damageOf(
+    em,
+    rows.map((s) => s.id),
+  );
+  return rows.map((s) => ({
+    id: s.id,
+    repository: s.repository.id,
+    time: s.time,
+    items: s.items,
+    bytes: Number(s.bytes),
+    damage: damage.get(s.id) ?? null,
+  }));
 }
 
 /** The entity's snapshots taken between `from` and `to` (inclusive), newest first. */
@@ -43,7 +57,7 @@ export async function entitySnapshots(
     orderBy: { time: 'desc', id: 'asc' },
     limit: Math.min(Math.max(range.limit ?? 200, 1), 1000),
   });
-  return rows.map(summary);
+  return summaries(em, rows);
 }
 
 /** One snapshot of the entity, or undefined when the id names another entity's snapshot. */
@@ -53,7 +67,7 @@ export async function entitySnapshot(
   id: string,
 ): Promise<SnapshotSummary | undefined> {
   const row = await em.findOne(CatalogSnapshot, { id, task: scope.task, entity: scope.entity });
-  return row ? summary(row) : undefined;
+  return row ? (await summaries(em, [row]))[0] : undefined;
 }
 
 /** First and last snapshot times of each entity of a task (for the Recovery entity list). */

@@ -90,3 +90,22 @@ export const CatalogVersion = defineEntity({
   },
 });
 export type ICatalogVersion = InferEntity<typeof CatalogVersion>;
+
+/**
+ * What a scheduled verification found lost in a snapshot (core/storage-locations/verification.ts):
+ * the items whose content cannot be read from any copy, and ranges of items under unreadable tree
+ * nodes. Recovery shows it on the snapshot; a later run that finds the snapshot whole (a backup
+ * stored the content again, or a repair) removes the row, and so does forgetting the snapshot.
+ */
+export const CatalogSnapshotDamage = defineEntity({
+  name: 'CatalogSnapshotDamage',
+  tableName: 'catalog_snapshot_damage',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    snapshot: () => p.manyToOne(CatalogSnapshot).unique().deleteRule('cascade'),
+    items: p.json<string[]>(),
+    ranges: p.json<string[]>(),
+    foundAt: p.datetime(),
+  },
+});
+export type ICatalogSnapshotDamage = InferEntity<typeof CatalogSnapshotDamage>;

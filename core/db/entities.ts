@@ -3,8 +3,15 @@
 import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
 import { ActivityEvent } from '../activity/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
-import { CatalogItem, CatalogRepository, CatalogScope, CatalogSnapshot, CatalogVersion } from '../catalog/entities.ts';
-import { RestoreDrill } from '../drills/entities.ts';
+import {
+  CatalogItem,
+  CatalogRepository,
+  CatalogScope,
+  CatalogSnapshot,
+  CatalogSnapshotDamage,
+  CatalogVersion,
+} from '../catalog/entities.ts';
+import { DrillPolicy, RestoreDrill } from '../drills/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { Integration } from '../integrations/entities.ts';
 import { Job } from '../jobs/entities.ts';
@@ -44,6 +51,7 @@ export const kernelEntities = [
   CatalogScope,
   CatalogItem,
   CatalogVersion,
+  CatalogSnapshotDamage,
   BackupTask,
   TaskEntity,
   PluginRecoveryStep,
@@ -67,4 +75,5 @@ export const kernelEntities = [
   RestoreDrill,
   UsageSample,
   Integration,
+  DrillPolicy,
 ];

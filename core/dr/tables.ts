@@ -22,6 +22,7 @@ export const CONFIGURATION_TABLES = [
   'integrations',
   'account_health',
   'restore_drills',
+  'drill_policies',
 ] as const;
 
 /** Not carried, and why: rebuilt, short-lived, or history kept elsewhere. */
@@ -32,6 +33,7 @@ export const LEFT_OUT_TABLES: Record<string, string> = {
   catalog_items: 'rebuilt from the repositories by the recovery',
   catalog_versions: 'rebuilt from the repositories by the recovery',
   catalog_items_fts: 'rebuilt from the repositories by the recovery',
+  catalog_snapshot_damage: 'found again by the next scheduled verification',
   storage_repositories: 'recreated when the recovery re-attaches each repository',
   sessions: 'short-lived: everyone signs in again',
   api_tokens: 'short-lived: API clients fetch a new token with their key',

@@ -44,3 +44,23 @@ export const RestoreDrill = defineEntity({
   indexes: [{ properties: ['task', 'finishedAt'] }],
 });
 export type IRestoreDrill = InferEntity<typeof RestoreDrill>;
+
+/**
+ * An organization's restore drill policy: how often the drills of its tasks — and of the accounts
+ * below it that set none — run, overriding the appliance's HOLDFAST_DRILL_INTERVAL_DAYS
+ * (core/drills/drill-policy.ts). 0: no scheduled drills.
+ */
+export const DrillPolicy = defineEntity({
+  name: 'DrillPolicy',
+  tableName: 'drill_policies',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    organization: () => p.manyToOne(Organization).unique().deleteRule('cascade'),
+    intervalDays: p.integer(),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+});
+export type IDrillPolicy = InferEntity<typeof DrillPolicy>;

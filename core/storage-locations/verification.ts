@@ -4,13 +4,15 @@
 // under a shared lock (backups go on). Damage found is an exceptions notification to the
 // location's owner — once per distinct damage, not once per run — and a System Activity entry for
 // the owner and for each organization that lost items; the location's verification page lists
-// the lost items of each snapshot and the repairs that fit. The next backup of an item stores the
+// the lost items of each snapshot and the repairs that fit, and the snapshots are marked in the
+// catalog (Recovery shows what each lost: core/catalog/snapshot-damage.ts). The next backup of an item stores the
 // damaged content again (storage/repository.ts recordDamaged, lost packs).
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { withLock } from '../../storage/locks.ts';
 import { verifyOnSchedule } from '../../storage/scheduled-verify.ts';
 import { recordActivity } from '../activity/activity-service.ts';
+import { markSnapshotDamage } from '../catalog/snapshot-damage.ts';
 import type { Database } from '../db/database.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import type { Logger } from '../logging.ts';
@@ -58,7 +60,10 @@ export function scheduleProblems(input: { samplePercent: unknown; intervalHours:
 }
 
 /** Organizations with backups at the location, and the name their tasks record for it. */
-async function repositoriesAt(em: EntityManager, location: IStorageLocation): Promise<[IOrganization, string][]> {
+export async function repositoriesAt(
+  em: EntityManager,
+  location: IStorageLocation,
+): Promise<[IOrganization, string][]> {
   const names = location.builtin ? [location.id, DEFAULT_LOCATION] : [location.id];
   const tasks = await em.find(BackupTask, { storageLocation: { $in: names } }, { populate: ['organization'] });
   const seen = new Map<string, [IOrganization, string]>();
@@ -107,6 +112,8 @@ export async function verifyLocation(
         for (const p of report.verify.problems) result.problems.push({ ...who, ...p });
         for (const l of report.lost) result.lost.push({ ...who, ...l });
         for (const r of report.repairs) if (!result.repairs.includes(r)) result.repairs.push(r);
+        // The run saw the whole repository: its snapshots' marks become what it found.
+        await markSnapshotDamage(em, opened.repo.id, report.lost, now);
       } finally {
         await opened.close();
       }

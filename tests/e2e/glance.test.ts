@@ -95,6 +95,7 @@ const NOT_PAGES: Record<string, string> = {
   '/recovery/tasks/:taskId/entities/:entityId/snapshots/:snapshotId/item':
     'linked from services that present items as fields (salesforce.test.ts)',
   '/jobs/:id/live': 'htmx fragment',
+  '/settings/storage/:id/verification/jobs': 'htmx fragment (storage-verification.test.ts)',
   '/settings/notifications/:id/edit': 'a recipient of its own (notifications.test.ts)',
   '/settings/webhooks/:id': 'an endpoint of its own (webhooks.test.ts)',
   '/settings/integrations/:id': 'an integration of its own (integrations.test.ts)',

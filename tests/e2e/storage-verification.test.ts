@@ -1,8 +1,8 @@
 // Immutability and scheduled verification in a real browser against the real appliance process:
 // an S3 location with Object Lock (s3rver behind the loopback Object Lock gate) listed with its
 // policy and "Locking enforced", and the built-in location's verification page after a byte was
-// flipped in a pack of a real backup: "Verify now" shows the damage, the lost items and the
-// repair. Both pages at 1280 and 390 px (tests/.artifacts/screenshots/), no sideways scrolling.
+// flipped in a pack of a real backup: "Verify now" queues a job whose end shows the damage, the
+// lost items and the repair; "Repair the snapshots" (confirmed) runs as a job too. Both pages at 1280 and 390 px (tests/.artifacts/screenshots/), no sideways scrolling.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -90,12 +90,48 @@ describe('immutability and verification in a browser', () => {
     await page.goto(`${setup.appliance.url}/settings/storage/${BUILTIN_LOCATION_ID}/verification`);
     await page.getByText('Not run yet.').waitFor();
     await page.getByRole('button', { name: 'Verify now' }).click();
-    await page.getByText('The verification ran.').waitFor();
+    await page.getByText('The verification has started; its result shows here when it ends.').waitFor();
+    // The job runs in the appliance's workers; the jobs panel polls and reloads the page when it ends.
+    await page.locator('#verification-state').waitFor({ timeout: 60_000 });
+    expect(await page.locator('#location-jobs [data-state="succeeded"]').count()).toBe(1);
     expect(await page.locator('#verification-state').innerText()).toBe('Damage found');
     expect(await page.locator('#verification-problems li').count()).toBeGreaterThan(0);
     expect(await page.locator('#verification-repairs').innerText()).toContain('holdfast repo repair snapshots');
+    expect(await page.getByRole('button', { name: 'Repair the snapshots…' }).count()).toBe(1);
     expect(await page.locator('#verification-lost tbody tr').count()).toBe(1);
     expect(await screenshotBothWidths(page, 'storage-verification-damage')).toBe(0);
+
+    // Recovery marks the damaged snapshot, and its page names what it lost.
+    const entityPage = `${setup.appliance.url}/recovery/tasks/${setup.task.id}/entities/${setup.entity.id}`;
+    await page.goto(entityPage);
+    expect(await page.locator('#recovery-snapshots .badge-danger').first().innerText()).toMatch(
+      /^damaged: (\d+ items?|\d+ ranges? of items)( and \d+ ranges? of items)? lost$/,
+    );
+    expect(await screenshotBothWidths(page, 'recovery-damaged-snapshot-list')).toBe(0);
+    await page.locator('#recovery-snapshots').getByRole('link', { name: 'Browse' }).first().click();
+    await page.locator('#snapshot-damage').waitFor();
+    expect(await screenshotBothWidths(page, 'recovery-damaged-snapshot')).toBe(0);
+    await page.goto(`${setup.appliance.url}/settings/storage/${BUILTIN_LOCATION_ID}/verification`);
+
+    // The account's restore drill policy on Settings › Account.
+    await page.goto(`${setup.appliance.url}/settings/account`);
+    await page.getByLabel('Run a drill every (days)').fill('14');
+    await page.getByRole('button', { name: 'Save drill policy' }).click();
+    await page.getByText('The restore drill policy has been saved.').waitFor();
+    expect(await page.locator('#drill-policy-now').innerText()).toBe('every 14 days');
+    await page.locator('#drill-policy').scrollIntoViewIfNeeded();
+    expect(await screenshotBothWidths(page, 'settings-account-drill-policy')).toBe(0);
+    await page.goto(`${setup.appliance.url}/settings/storage/${BUILTIN_LOCATION_ID}/verification`);
+
+    // The repair from the page: confirmed, run as a job, followed by a verification.
+    await page.getByRole('button', { name: 'Repair the snapshots…' }).click();
+    await page.locator('#repair-confirm').waitFor();
+    expect(await screenshotBothWidths(page, 'storage-verification-repair-confirm')).toBe(0);
+    await page.getByRole('button', { name: 'Repair the snapshots', exact: true }).click();
+    await page.getByText('The snapshot repair has started; a verification follows it.').waitFor();
+    await page.locator('#location-jobs [data-state="succeeded"]').nth(1).waitFor({ timeout: 60_000 });
+    expect(await page.locator('#location-jobs li').first().innerText()).toContain('Snapshot repair');
+    expect(await screenshotBothWidths(page, 'storage-verification-repaired')).toBe(0);
     expect(consoleErrors).toEqual([]);
     await context.close();
   });

@@ -145,6 +145,17 @@ export const OPERATIONS: Record<string, Operation> = {
   'PATCH /organizations/{id}/storage-locations/{locationId}': { rule: 'administrator', body: () => ({ name: 'X' }) },
   'DELETE /organizations/{id}/storage-locations/{locationId}': { rule: 'administrator' },
   'POST /organizations/{id}/storage-locations/{locationId}/test': { rule: 'administrator' },
+  'GET /organizations/{id}/storage-locations/{locationId}/verification': { rule: 'administrator' },
+  'GET /organizations/{id}/drill-policy': { rule: 'signed-in' },
+  'PUT /organizations/{id}/drill-policy': { rule: 'administrator', body: () => ({ intervalDays: 30 }) },
+  'PUT /organizations/{id}/storage-locations/{locationId}/verification': {
+    rule: 'administrator',
+    body: () => ({ samplePercent: 50, intervalHours: 6 }),
+  },
+  'POST /organizations/{id}/storage-locations/{locationId}/verification/jobs': {
+    rule: 'administrator',
+    body: () => ({ operation: 'verify' }),
+  },
   'GET /organizations/{id}/storage': { rule: 'signed-in' },
   'PUT /organizations/{id}/storage': { rule: 'administrator', body: () => ({ locationId: null }) },
   'GET /tasks': { rule: 'signed-in', query: (o) => ({ organization: o.org }) },

@@ -1,16 +1,19 @@
 // Settings › Account: the details of the organization being worked in (its short ID, contact,
 // address and country), a customer's privacy option (remove or restore its partner's access;
-// core/tenancy/partner-access.ts), and its removal (an explicit approval starts a grace period
-// during which it can be restored).
+// core/tenancy/partner-access.ts), its restore drill policy (how often its tasks' and its
+// accounts' drills run), and its removal (an explicit approval starts a grace period during which
+// it can be restored).
 import { type Context, Hono } from 'hono';
 import { ForbiddenError } from '../../access/errors.ts';
 import { recordAudit } from '../../audit/audit-service.ts';
+import { drillPolicies, effectivePolicy, intervalProblem, setDrillPolicy } from '../../drills/drill-policy.ts';
 import { AppError, ValidationError } from '../../errors.ts';
 import { clientIp } from '../../http/client.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { redirectWithFlash } from '../../http/flash.ts';
 import { organizationOf, principalOf } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
+import { Organization } from '../../identity/entities.ts';
 import { COUNTRIES } from '../../tenancy/countries.ts';
 import {
   KIND_LABELS,
@@ -38,9 +41,29 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
   /** Changing the account is for administrators of it (or of a portal above it). */
   const mayEdit = (c: Context<AppEnv>) => principalOf(c).isAdministrator;
 
-  const page = (
+  /** The drill policy that applies here, and where it comes from (core/drills/drill-policy.ts). */
+  const drillsView = async (c: Context<AppEnv>, submitted?: string) => {
+    const em = c.get('em');
+    const org = organizationOf(c);
+    const policies = await drillPolicies(em);
+    const effective = effectivePolicy(policies, org, deps.config.drillIntervalDays);
+    const from =
+      effective.source === 'inherited' && effective.fromId
+        ? ((await em.findOne(Organization, { id: effective.fromId }))?.name ?? null)
+        : null;
+    const own = policies.get(org.id);
+    return { ...effective, from, value: submitted ?? (own === undefined ? '' : String(own)) };
+  };
+
+  const page = async (
     c: Context<AppEnv>,
-    extra: { values?: Record<string, unknown>; errors?: Record<string, string>; failure?: string; notice?: string },
+    extra: {
+      values?: Record<string, unknown>;
+      errors?: Record<string, string>;
+      failure?: string;
+      notice?: string;
+      drillDays?: string;
+    },
     status: 200 | 403 | 409 | 422 = 200,
   ) => {
     const org = organizationOf(c);
@@ -79,6 +102,8 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
         canEdit: mayEdit(c),
         confirmation: REMOVAL_CONFIRMATION,
         graceDays: REMOVAL_GRACE_DAYS,
+        drills: await drillsView(c, extra.drillDays),
+        applianceDrillDays: deps.config.drillIntervalDays,
         focus: Object.keys(extra.errors ?? {})[0],
       },
       status,
@@ -134,6 +159,29 @@ export function accountRoutes(deps: AppDeps): Hono<AppEnv> {
         ? 'Your partner can no longer open this account or reach its data. Only your own users can.'
         : 'Your partner can open this account and manage its backups again.';
     return redirectWithFlash(c, deps, '/settings/account', text);
+  });
+
+  // The account's restore drill policy: every N days, 0 for none, empty to inherit.
+  app.post('/settings/account/drills', async (c) => {
+    if (!mayEdit(c)) throw new ForbiddenError('Only administrators can change the restore drill policy.');
+    const org = organizationOf(c);
+    const { intervalDays = '' } = await formFields(c);
+    const value = intervalDays.trim();
+    const problem = intervalProblem(value);
+    if (problem) return page(c, { errors: { intervalDays: problem }, drillDays: value }, 422);
+    const days = value === '' ? null : Number(value);
+    await setDrillPolicy(c.get('em'), org, days);
+    await recordAudit(c.get('em'), {
+      organization: org,
+      activity: 'Settings changed',
+      account: org.name,
+      description:
+        days === null
+          ? 'Restore drill policy: inherited'
+          : `Restore drill policy: ${days === 0 ? 'no scheduled drills' : `every ${days} day(s)`}`,
+      actor: actor(c),
+    });
+    return redirectWithFlash(c, deps, '/settings/account', 'The restore drill policy has been saved.');
   });
 
   app.post('/settings/account/remove', async (c) => {

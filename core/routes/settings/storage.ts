@@ -10,6 +10,8 @@ import { AppError, ValidationError } from '../../errors.ts';
 import { auditActorOf } from '../../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { redirectWithFlash } from '../../http/flash.ts';
+import { renderFragment } from '../../http/htmx.ts';
+import { jobInitiatorOf } from '../../http/initiator.ts';
 import { organizationOf, principalOf } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import type { IOrganization } from '../../identity/entities.ts';
@@ -24,6 +26,13 @@ import {
 } from '../../storage-locations/assignment.ts';
 import { kindsFor } from '../../storage-locations/fields.ts';
 import {
+  isLocationOperation,
+  type LocationOperation,
+  locationJobs,
+  OPERATION_LABELS,
+  startLocationJobAudited,
+} from '../../storage-locations/location-jobs.ts';
+import {
   availableLocations,
   ConnectionTestFailedError,
   createLocation,
@@ -36,7 +45,7 @@ import {
   type StorageContext,
   updateLocation,
 } from '../../storage-locations/locations.ts';
-import { scheduleProblems, verificationOf, verifyLocation } from '../../storage-locations/verification.ts';
+import { scheduleProblems, verificationOf } from '../../storage-locations/verification.ts';
 import { CHILD_KINDS } from '../../tenancy/organizations.ts';
 import { formFields } from '../forms.ts';
 
@@ -264,8 +273,31 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   // Scheduled verification of an owned location: its schedule, last result (lost items of each
-  // snapshot, the repairs that fit) and a run on request.
-  const verificationPage = async (c: Context<AppEnv>, errors: Record<string, string> = {}, status: 200 | 422 = 200) => {
+  // snapshot, the repairs that fit), and its verification and repair jobs, started here and run
+  // in the background (core/storage-locations/location-jobs.ts); the jobs panel polls while one runs.
+  const jobsView = async (c: Context<AppEnv>, location: Parameters<typeof locationJobs>[1]) => {
+    const jobs = await locationJobs(c.get('em'), location);
+    return {
+      active: jobs.some((j) => j.state === 'pending' || j.state === 'in_progress'),
+      items: jobs.map((j) => ({
+        id: j.id,
+        label: OPERATION_LABELS[j.params.operation as LocationOperation],
+        state: j.state,
+        step: j.progressStep,
+        createdAt: j.createdAt,
+        finishedAt: j.finishedAt,
+        initiator: j.initiatorLabel ?? j.initiatorKind,
+        message: j.error ?? (j.log.at(-1)?.message || null),
+      })),
+    };
+  };
+
+  const verificationPage = async (
+    c: Context<AppEnv>,
+    errors: Record<string, string> = {},
+    status: 200 | 422 = 200,
+    confirm: LocationOperation | null = null,
+  ) => {
     const org = organizationOf(c);
     const ctx = ctxOf(c);
     const location = await findOwnedLocation(ctx.em, org, c.req.param('id') as string);
@@ -286,6 +318,8 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
           runs: schedule.runs,
         },
         result: schedule.lastResult,
+        jobs: await jobsView(c, location),
+        confirm: confirm ? { operation: confirm, label: OPERATION_LABELS[confirm] } : null,
         errors,
       },
       status,
@@ -293,6 +327,17 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
   };
 
   app.get(`${BASE}/:id/verification`, adminOnly, (c) => verificationPage(c));
+
+  app.get(`${BASE}/:id/verification/jobs`, adminOnly, async (c) => {
+    const location = await findOwnedLocation(c.get('em'), organizationOf(c), c.req.param('id'));
+    const jobs = await jobsView(c, location);
+    // The poll that sees the last job end reloads the page, which then shows the new result.
+    if (c.req.query('polling') && !jobs.active) c.header('HX-Refresh', 'true');
+    return renderFragment(c, deps.views, 'partials/settings/location-jobs.njk', {
+      location: { id: location.id },
+      jobs,
+    });
+  });
 
   app.post(`${BASE}/:id/verification`, adminOnly, async (c) => {
     const org = organizationOf(c);
@@ -315,14 +360,42 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     return redirectWithFlash(c, deps, `${BASE}/${location.id}/verification`, 'The schedule has been saved.');
   });
 
-  app.post(`${BASE}/:id/verification/run`, adminOnly, async (c) => {
+  /** Queues a location job; one already running is said on the page (409). */
+  const startJob = async (c: Context<AppEnv>, operation: LocationOperation) => {
     const org = organizationOf(c);
     const ctx = ctxOf(c);
-    const location = await findOwnedLocation(ctx.em, org, c.req.param('id'));
-    if (!deps.storage)
-      throw new AppError('storage_unavailable', 'This appliance has no backup storage configured.', 503);
-    await verifyLocation(ctx.em, { storage: deps.storage, log: deps.log }, location, deps.now());
-    return redirectWithFlash(c, deps, `${BASE}/${location.id}/verification`, 'The verification ran.');
+    const location = await findOwnedLocation(ctx.em, org, c.req.param('id') as string);
+    try {
+      await startLocationJobAudited(
+        ctx.em,
+        org,
+        location,
+        operation,
+        jobInitiatorOf(c, deps),
+        auditActorOf(c, deps),
+        deps.now(),
+      );
+    } catch (err) {
+      if (err instanceof AppError && err.status === 409)
+        return redirectWithFlash(c, deps, `${BASE}/${location.id}/verification`, err.message, 'failure');
+      throw err;
+    }
+    const started =
+      operation === 'verify'
+        ? 'The verification has started; its result shows here when it ends.'
+        : `The ${OPERATION_LABELS[operation].toLowerCase()} has started; a verification follows it.`;
+    return redirectWithFlash(c, deps, `${BASE}/${location.id}/verification`, started);
+  };
+
+  app.post(`${BASE}/:id/verification/run`, adminOnly, (c) => startJob(c, 'verify'));
+
+  app.post(`${BASE}/:id/verification/repair`, adminOnly, async (c) => {
+    const { operation, confirm } = await formFields(c);
+    if (!isLocationOperation(operation) || operation === 'verify')
+      throw new ValidationError({ operation: 'Choose rebuild_index or repair_snapshots.' }, 'Unknown repair.');
+    // First the page asks, saying what the repair does; the confirmed form starts it.
+    if (confirm !== 'yes') return verificationPage(c, {}, 200, operation);
+    return startJob(c, operation);
   });
 
   app.post(`${BASE}/:id/delete`, adminOnly, async (c) => {

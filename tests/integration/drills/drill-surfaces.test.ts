@@ -2,8 +2,11 @@
 // (the result, its cost, the "Run a restore drill" button queuing one), the account row of the
 // portal, the API (`lastDrill` of a task, POST …/drills; another tenant's task is a 404), the
 // summary report's CSV column; and the schedule: a task's first drill is due its interval after
-// its creation, once per day, and not again until the interval has passed since the last one.
+// its creation, once per day, and not again until the interval has passed since the last one;
+// an account's drill policy (Settings › Account) overrides the interval for it and those below it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditEvent } from '../../../core/audit/entities.ts';
+import { setDrillPolicy } from '../../../core/drills/drill-policy.ts';
 import { enqueueDueDrills } from '../../../core/drills/drill-schedule.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
@@ -136,5 +139,98 @@ describe('the drill schedule', () => {
     h.advance(7 * DAY);
     await enqueueDueDrills(h.ctx, h.clock.now);
     expect(await drillsOf()).toBe(2);
+  });
+});
+
+describe('the drill policy of accounts', () => {
+  it('overrides the appliance interval for the account and those below it; 0 turns drills off', async () => {
+    const partner = await makeOrganization(h.em(), home, 'partner', 'Policy Partner');
+    const child = await makeOrganization(h.em(), partner, 'customer', 'Policy Customer');
+    const quiet = await makeOrganization(h.em(), partner, 'customer', 'Quiet Customer');
+    const childTask = await h.task(child);
+    const quietTask = await h.task(quiet);
+    await backUp(childTask);
+    await backUp(quietTask);
+    await setDrillPolicy(h.em(), partner, 2);
+    await setDrillPolicy(h.em(), quiet, 0);
+    const drillsOf = async (t: IBackupTask) =>
+      (await h.em().find(Job, { task: t.id })).filter((j) => j.params.operation === 'drill').length;
+
+    h.advance(DAY);
+    await enqueueDueDrills(h.ctx, h.clock.now);
+    expect([await drillsOf(childTask), await drillsOf(quietTask)]).toEqual([0, 0]);
+    // Two days: the partner's policy, not the appliance's seven, applies to its customer.
+    h.advance(DAY);
+    await enqueueDueDrills(h.ctx, h.clock.now);
+    expect([await drillsOf(childTask), await drillsOf(quietTask)]).toEqual([1, 0]);
+    await h.runner.runUntilIdle();
+    h.advance(30 * DAY);
+    await enqueueDueDrills(h.ctx, h.clock.now);
+    expect([await drillsOf(childTask), await drillsOf(quietTask)]).toEqual([2, 0]);
+    await h.runner.runUntilIdle();
+  });
+
+  it('is set on Settings › Account, checked, audited, and cleared to inherit', async () => {
+    // The clock moved past the session's life: a fresh sign-in.
+    admin = await signIn(h.app.app);
+    const post = (intervalDays: string) =>
+      h.app.app.request('/settings/account/drills', {
+        method: 'POST',
+        headers: { origin: ORIGIN, cookie: admin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ intervalDays }).toString(),
+      });
+    const bad = await post('often');
+    expect(bad.status).toBe(422);
+    expect(await bad.text()).toContain('Enter a whole number of days from 0 to 365, or leave it empty to inherit.');
+    expect((await post('3')).status).toBe(303);
+    const page = async () =>
+      (await (await h.app.app.request('/settings/account', { headers: { cookie: admin } })).text()).replace(
+        /\s+/g,
+        ' ',
+      );
+    expect(await page()).toContain('<strong id="drill-policy-now">every 3 days</strong>, set for this account.');
+    expect((await post('')).status).toBe(303);
+    expect(await page()).toContain('<strong id="drill-policy-now">every 7 days</strong>, the appliance’s setting.');
+    const audit = await h.em().find(AuditEvent, { description: { $like: 'Restore drill policy:%' } });
+    expect(audit.map((a) => a.description).sort()).toEqual([
+      'Restore drill policy: every 3 day(s)',
+      'Restore drill policy: inherited',
+    ]);
+  });
+});
+
+describe('the drill policy API', () => {
+  it('reads and sets an account policy, says where it comes from, and 404s out of reach', async () => {
+    const partner = await makeOrganization(h.em(), home, 'partner', 'API Partner');
+    const child = await makeOrganization(h.em(), partner, 'customer', 'API Customer');
+    const other = await makeOrganization(h.em(), home, 'partner', 'Other Partner');
+    const { access_token: token } = await getTokens(h.app.app, await makeKey(h.app, partner));
+    const { access_token: otherToken } = await getTokens(h.app.app, await makeKey(h.app, other));
+    const call = async (t: string, method: string, id: string, body?: unknown) => {
+      const res = await h.app.app.request(`/api/v1/organizations/${id}/drill-policy`, withBearer(t, method, body));
+      return [res.status, await json(res)] as const;
+    };
+    expect(await call(token, 'GET', child.id)).toEqual([
+      200,
+      { intervalDays: null, effectiveDays: 7, source: 'appliance', fromId: null },
+    ]);
+    expect(await call(token, 'PUT', partner.id, { intervalDays: 3 })).toEqual([
+      200,
+      { intervalDays: 3, effectiveDays: 3, source: 'own', fromId: partner.id },
+    ]);
+    expect(await call(token, 'GET', child.id)).toEqual([
+      200,
+      { intervalDays: null, effectiveDays: 3, source: 'inherited', fromId: partner.id },
+    ]);
+    const [bad] = await call(token, 'PUT', child.id, { intervalDays: 400 });
+    expect(bad).toBe(422);
+    const [foreign] = await call(otherToken, 'PUT', child.id, { intervalDays: 1 });
+    expect(foreign).toBe(404);
+    expect((await call(token, 'PUT', partner.id, { intervalDays: null }))[1]).toEqual({
+      intervalDays: null,
+      effectiveDays: 7,
+      source: 'appliance',
+      fromId: null,
+    });
   });
 });

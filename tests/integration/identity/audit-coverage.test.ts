@@ -56,6 +56,9 @@ const OTHER_FEATURES = new Set<AuditActivity>([
   'Integration changed',
   'Integration removed',
   'Storage location changed',
+  // tests/integration/storage-locations/scheduled-verification.test.ts
+  'Verification started',
+  'Repair started',
   'Activity exported',
   'Backup task added',
   'Backup task changed',

@@ -26,6 +26,8 @@ import { Migration20261207123127_restore_drills } from './Migration2026120712312
 import { Migration20261207124358_daily_page_indexes } from './Migration20261207124358_daily_page_indexes.ts';
 import { Migration20261207130000_storage_verifications } from './Migration20261207130000_storage_verifications.ts';
 import { Migration20261207140000_integrations } from './Migration20261207140000_integrations.ts';
+import { Migration20261207140000_snapshot_damage } from './Migration20261207140000_snapshot_damage.ts';
+import { Migration20261207141500_drill_policies } from './Migration20261207141500_drill_policies.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -58,4 +60,6 @@ export const sqliteMigrations: MigrationObject[] = [
     class: Migration20261207130000_storage_verifications,
   },
   { name: 'Migration20261207140000_integrations', class: Migration20261207140000_integrations },
+  { name: 'Migration20261207140000_snapshot_damage', class: Migration20261207140000_snapshot_damage },
+  { name: 'Migration20261207141500_drill_policies', class: Migration20261207141500_drill_policies },
 ];
