@@ -390,6 +390,8 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post(`${BASE}/:id/verification/run`, adminOnly, (c) => startJob(c, 'verify'));
 
   app.post(`${BASE}/:id/verification/repair`, adminOnly, async (c) => {
+    // Another organization's location is a 404 before anything about the form is said.
+    await findOwnedLocation(ctxOf(c).em, organizationOf(c), c.req.param('id') as string);
     const { operation, confirm } = await formFields(c);
     if (!isLocationOperation(operation) || operation === 'verify')
       throw new ValidationError({ operation: 'Choose rebuild_index or repair_snapshots.' }, 'Unknown repair.');
