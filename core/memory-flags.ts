@@ -2,7 +2,7 @@
 // V8's defaults size the heap for the machine (on 24 GiB it lets the old generation grow to
 // hundreds of MiB of garbage before a full collection, and the young generation to 16 MiB per
 // semi-space); these keep a 1M-record backup near 250 MiB peak RSS at the same CPU time. glibc's
-// per-thread malloc arenas (one per thread-pool thread) are capped, and large buffers bypass its
+// per-thread malloc arenas (one per thread-pool thread) are capped (MALLOC_ARENAS), and large buffers bypass its
 // heap (the dynamic mmap threshold otherwise lets freed 1 MiB chunk buffers pile up in it).
 // Flags can only be set when a process starts, so a process that needs them re-executes itself
 // once (same PID).
@@ -29,6 +29,20 @@ const MMAP_THRESHOLD = {
   // freed in any order, and with the 32 MiB threshold they fragment the malloc heap instead of
   // being reused (peak RSS ~20–45 MiB higher on a node_modules copy); few chunk buffers to map.
   'backup-small-files': '262144',
+};
+
+/**
+ * glibc malloc arenas. The appliance (and the other `holdfast repo` commands) keep one: its
+ * request thread, job worker thread and thread pool allocate small, short-lived blocks, and every
+ * further arena holds its own free pages — a 50,000-record Salesforce backup peaked ~15–25 MiB
+ * lower with one than with two, at the same CPU time (bench/README.md). Backups and restores keep
+ * two: their thread pool compresses and encrypts in parallel.
+ */
+const MALLOC_ARENAS: Record<keyof typeof MMAP_THRESHOLD, string> = {
+  default: '1',
+  backup: '2',
+  restore: '2',
+  'backup-small-files': '2',
 };
 
 /**
@@ -91,7 +105,7 @@ export function reexecWithMemoryFlags(work: Work = 'default'): void {
     [process.execPath, ...REPOSITORY_V8_FLAGS, ...WORK_V8_FLAGS[work], ...process.execArgv, ...process.argv.slice(1)],
     {
       ...process.env,
-      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? MALLOC_ARENAS[work],
       // Buffers from 256 KiB up (chunks, reads, packs) are mapped and unmapped on their own
       // instead of reusing (and fragmenting) the malloc heap: RSS follows live memory, for some
       // system time. Not for backups (see MMAP_THRESHOLD).

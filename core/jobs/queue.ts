@@ -133,6 +133,12 @@ export interface ClaimLimits {
   slots: number;
   perOrganization: number;
   perTask: number;
+  /**
+   * Jobs this claimer still holds although their end may be recorded: their executor has not
+   * returned yet (a worker thread is handing itself back). They count as running, so a task's
+   * next job waits for that worker instead of starting another thread.
+   */
+  held?: readonly string[];
 }
 
 /**
@@ -151,7 +157,13 @@ export async function claimJobs(
   now: Date,
 ): Promise<IJob[]> {
   if (limits.slots <= 0) return [];
-  const running = await em.find(Job, { state: 'in_progress' }, { fields: ['organization', 'task', 'entity'] });
+  const running = await em.find(
+    Job,
+    limits.held?.length
+      ? { $or: [{ state: 'in_progress' }, { id: { $in: [...limits.held] } }] }
+      : { state: 'in_progress' },
+    { fields: ['organization', 'task', 'entity'] },
+  );
   const perOrg = new Map<string, number>();
   const perTask = new Map<string, number>();
   const busyEntities = new Set<string>();

@@ -68,7 +68,12 @@ export class JobRunner {
     const jobs = await claimJobs(
       this.#ctx.orm.em.fork(),
       this.owner,
-      { slots, perOrganization: settings.jobsPerOrganization, perTask: settings.jobsPerTask },
+      {
+        slots,
+        perOrganization: settings.jobsPerOrganization,
+        perTask: settings.jobsPerTask,
+        held: [...this.#running.keys()],
+      },
       settings.jobLeaseSeconds * 1000,
       this.#ctx.now(),
     );

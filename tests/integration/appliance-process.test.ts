@@ -58,7 +58,7 @@ describe('appliance process', () => {
     const cmdline = readFileSync(`/proc/${p.child.pid}/cmdline`, 'utf8').split('\0');
     expect(cmdline).toEqual(expect.arrayContaining(['--max-semi-space-size=8', '--max-old-space-size=1024']));
     const environ = readFileSync(`/proc/${p.child.pid}/environ`, 'utf8').split('\0');
-    expect(environ).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=262144']));
+    expect(environ).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=1', 'MALLOC_MMAP_THRESHOLD_=262144']));
   });
 
   it("re-executes with Node's compile cache in the OS temp folder, unless it is turned off", async () => {

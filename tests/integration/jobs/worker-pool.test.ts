@@ -1,10 +1,11 @@
 // The worker executor's pool of warm job threads: a worker is reused for the next job, one whose
 // thread died is replaced (its job failed with the reason), and a busy worker — a job being
-// canceled included — is never handed another job before its own has ended.
+// canceled included — is never handed another job before its own has ended. The next job of a
+// task is claimed only once the previous one's executor has returned (its worker is back).
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job } from '../../../core/jobs/entities.ts';
-import { WorkerExecutor } from '../../../core/jobs/executors.ts';
+import { InlineExecutor, type JobExecutor, WorkerExecutor } from '../../../core/jobs/executors.ts';
 import { requestCancel } from '../../../core/jobs/queue.ts';
 import { JobRunner } from '../../../core/jobs/runner.ts';
 import { discoverEntities } from '../../../core/tasks/discovery.ts';
@@ -122,6 +123,38 @@ describe('job worker pool', () => {
     await runner.runUntilIdle();
     expect((await job(next)).state).toBe('succeeded');
     expect(executor.stats).toEqual({ started: 2, alive: 2, idle: 2 });
+    await runner.stop(1000);
+  });
+
+  it("claims a task's next job only after the previous job's executor has returned", async () => {
+    // The job's end is recorded inside the executor (in the worker) before the worker is handed
+    // back; a claim in between would find no idle worker and start a second thread.
+    const inline = new InlineExecutor(h.ctx);
+    const ended: string[] = [];
+    const handBack = Promise.withResolvers<void>();
+    const held: JobExecutor = {
+      async run(jobId, owner, shutdown) {
+        await inline.run(jobId, owner, shutdown);
+        ended.push(jobId);
+        await handBack.promise;
+      },
+      close: async () => undefined,
+    };
+    const runner = new JobRunner(h.ctx, held);
+    const { task, entities } = await entitiesOf({ entities: 2 });
+    const t = await h.em().findOneOrFail(BackupTask, { id: task });
+    const { jobIds } = await backupNow(h.em(), t, entities, { kind: 'user', ...ACTOR }, h.clock.now, 2);
+    expect(jobIds).toHaveLength(2);
+    await runner.poke();
+    const first = await waitFor('the first job to end', async () => ended[0]);
+    expect((await job(first)).state).toBe('succeeded');
+    await runner.poke();
+    const second = jobIds.find((id) => id !== first) as string;
+    expect((await job(second)).state).toBe('pending');
+    handBack.resolve();
+    await runner.runUntilIdle();
+    expect((await job(second)).state).toBe('succeeded');
+    expect(ended).toEqual([first, second]);
     await runner.stop(1000);
   });
 });
