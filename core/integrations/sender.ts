@@ -13,6 +13,7 @@ import type { Logger } from '../logging.ts';
 import { mailRetryDelayMs, SEND_LEASE_MS } from '../mail/retry.ts';
 import type { NotificationPayload } from '../notifications/entities.ts';
 import { incidentCleared, incidentFailed } from '../notifications/incidents.ts';
+import { type PassLoop, startPassLoop } from '../pass-loop.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
 import { type IIntegration, Integration, type IntegrationCursor } from './entities.ts';
@@ -259,27 +260,13 @@ export async function sendIntegrationTest(
   }
 }
 
-export interface IntegrationLoop {
-  stop(): void;
-  current(): Promise<void>;
-}
+export type IntegrationLoop = PassLoop;
 
 /** Runs a pass every `intervalMs`, never two at once; a failed pass is logged and the next one runs. */
 export function startIntegrationSender(deps: IntegrationDeps, now: () => Date, intervalMs: number): IntegrationLoop {
-  let running: Promise<void> = Promise.resolve();
-  let busy = false;
-  const tick = () => {
-    if (busy) return;
-    busy = true;
-    running = runIntegrationSender(deps, now())
-      .then(() => undefined)
-      .catch((err: unknown) => deps.log.warn({ err }, 'integration sender pass failed'))
-      .finally(() => {
-        busy = false;
-      });
-  };
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  tick();
-  return { stop: () => clearInterval(timer), current: () => running };
+  return startPassLoop(
+    () => runIntegrationSender(deps, now()),
+    (err) => deps.log.warn({ err }, 'integration sender pass failed'),
+    intervalMs,
+  );
 }

@@ -14,6 +14,7 @@ import type { Logger } from '../logging.ts';
 import { MailMessage } from '../mail/entities.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { mailRetryDelayMs, SEND_LEASE_MS } from '../mail/retry.ts';
+import { type PassLoop, startPassLoop } from '../pass-loop.ts';
 import { mailLinkOrigin } from '../system/public-url.ts';
 import { type INotification, NOTIFICATION_TYPE_LABELS, Notification } from './entities.ts';
 import { recipientsFor } from './recipients.ts';
@@ -181,11 +182,7 @@ export async function runNotificationSender(
   return deliverDueMail(orm.em, mailer, settings, log, now);
 }
 
-export interface SenderLoop {
-  stop(): void;
-  /** Resolves when the pass in progress (if any) ends. */
-  current(): Promise<void>;
-}
+export type SenderLoop = PassLoop;
 
 /** Runs a pass every `intervalMs`, never two at once; a failed pass is logged and the next one runs. */
 export function startNotificationSender(
@@ -196,23 +193,9 @@ export function startNotificationSender(
   now: () => Date,
   intervalMs: number,
 ): SenderLoop {
-  let running: Promise<void> = Promise.resolve();
-  let busy = false;
-  const tick = () => {
-    if (busy) return;
-    busy = true;
-    running = runNotificationSender(orm, mailer, settings, log, now())
-      .then(() => undefined)
-      .catch((err: unknown) => log.warn({ err }, 'notification sender pass failed'))
-      .finally(() => {
-        busy = false;
-      });
-  };
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  tick();
-  return {
-    stop: () => clearInterval(timer),
-    current: () => running,
-  };
+  return startPassLoop(
+    () => runNotificationSender(orm, mailer, settings, log, now()),
+    (err) => log.warn({ err }, 'notification sender pass failed'),
+    intervalMs,
+  );
 }

@@ -12,6 +12,7 @@ import type { Database } from '../db/database.ts';
 import { Organization } from '../identity/entities.ts';
 import type { Logger } from '../logging.ts';
 import { mailRetryDelayMs } from '../mail/retry.ts';
+import { type PassLoop, startPassLoop } from '../pass-loop.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { mailLinkOrigin } from '../system/public-url.ts';
 import { endpointSecret } from './endpoints.ts';
@@ -268,27 +269,13 @@ export async function sendTestEvent(
   return em.fork().findOneOrFail(WebhookDelivery, { id: delivery.id });
 }
 
-export interface WebhookLoop {
-  stop(): void;
-  current(): Promise<void>;
-}
+export type WebhookLoop = PassLoop;
 
 /** Runs a pass every `intervalMs`, never two at once; a failed pass is logged and the next one runs. */
 export function startWebhookSender(deps: WebhookDeps, now: () => Date, intervalMs: number): WebhookLoop {
-  let running: Promise<void> = Promise.resolve();
-  let busy = false;
-  const tick = () => {
-    if (busy) return;
-    busy = true;
-    running = runWebhookSender(deps, now())
-      .then(() => undefined)
-      .catch((err: unknown) => deps.log.warn({ err }, 'webhook sender pass failed'))
-      .finally(() => {
-        busy = false;
-      });
-  };
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  tick();
-  return { stop: () => clearInterval(timer), current: () => running };
+  return startPassLoop(
+    () => runWebhookSender(deps, now()),
+    (err) => deps.log.warn({ err }, 'webhook sender pass failed'),
+    intervalMs,
+  );
 }
