@@ -121,6 +121,27 @@ function reusePreparedStatements(database: Database): void {
   }) as Database['prepare'];
 }
 
+type Dialect = ReturnType<SqliteConnection['createKyselyDialect']>;
+type KyselyDriver = ReturnType<Dialect['createDriver']>;
+
+/**
+ * Transactions begin IMMEDIATE. The server and its job worker threads each hold a connection to
+ * the same file; a deferred transaction that reads first holds a read snapshot, and when another
+ * connection commits before it writes, SQLite refuses the upgrade at once ("database is locked",
+ * no busy wait). Taking the write lock at BEGIN makes the other writer wait its busy timeout
+ * instead. Reads outside transactions are unaffected (WAL readers never wait).
+ */
+function beginImmediate(dialect: Dialect): void {
+  const createDriver = dialect.createDriver.bind(dialect);
+  dialect.createDriver = () => {
+    const driver = createDriver();
+    driver.beginTransaction = async (connection: Parameters<KyselyDriver['beginTransaction']>[0]) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  };
+}
+
 class BindingSqliteConnection extends SqliteConnection {
   /** Every new database handle gets the fold function the "contains" searches call. */
   override createKyselyDialect(options: Parameters<SqliteConnection['createKyselyDialect']>[0]) {
@@ -130,6 +151,7 @@ class BindingSqliteConnection extends SqliteConnection {
       value === null || value === undefined ? null : foldText(String(value)),
     );
     reusePreparedStatements(database);
+    beginImmediate(dialect);
     return dialect;
   }
 
