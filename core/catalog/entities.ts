@@ -87,6 +87,8 @@ export const CatalogVersion = defineEntity({
     editor: p.string().length(320).nullable(),
     editorKey: p.string().length(320).nullable(),
     deleted: p.boolean(),
+    /** The identity of this version's content (content-id.ts); null for none or indexed before it. */
+    contentId: p.string().length(32).nullable(),
   },
 });
 export type ICatalogVersion = InferEntity<typeof CatalogVersion>;

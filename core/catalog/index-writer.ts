@@ -4,6 +4,7 @@
 import { displayName } from '../../storage/raw-names.ts';
 import type { ItemChange, ItemEntry } from '../../storage/tree.ts';
 import type { CatalogBatchWriter, ItemRow, VersionRow } from '../db/sqlite-catalog.ts';
+import { contentIdOf } from './content-id.ts';
 import { catalogFields, type ItemFieldMap } from './item-fields.ts';
 
 /** One change as the catalog needs it. */
@@ -21,6 +22,8 @@ export interface CompactChange {
   modified: number | null;
   /** A modified item whose name, path and author are as before (its search document stays). */
   sameText: boolean;
+  /** The identity of its content (content-id.ts); null when removed or without content. */
+  contentId: string | null;
 }
 
 /** `fields`: where the item's service keeps name, path, author and modification time. */
@@ -45,6 +48,7 @@ export function compactChange(c: ItemChange, fields: ItemFieldMap): CompactChang
     editor: f.editor,
     modified: f.modified?.getTime() ?? null,
     sameText,
+    contentId: c.change === 'removed' ? null : contentIdOf(entry),
   };
 }
 
@@ -109,6 +113,7 @@ export function writeChanges(
       author: c.author,
       editor: c.editor,
       deleted: c.change === 'removed',
+      contentId: c.contentId,
     });
   }
   writer.insertVersions(versions);

@@ -57,6 +57,7 @@ export interface VersionRow {
   author: string | null;
   editor: string | null;
   deleted: boolean;
+  contentId: string | null;
 }
 
 /** Prepared statements for indexing one scope (repository, task, entity); valid inside the current transaction. */
@@ -119,8 +120,8 @@ export function batchWriterOn(
   );
   const insertVersions = multiRowInsert(
     db,
-    'insert into catalog_versions (item_id, snapshot_id, size, modified, author, deleted, author_key, editor, editor_key)',
-    9,
+    'insert into catalog_versions (item_id, snapshot_id, size, modified, author, deleted, author_key, editor, editor_key, content_id)',
+    10,
   );
   // The full-text index reads its text from catalog_items (external content): a document is
   // removed while the item row still holds the text it was indexed with.
@@ -173,6 +174,7 @@ export function batchWriterOn(
           foldedOrNull(v.author),
           v.editor,
           foldedOrNull(v.editor),
+          v.contentId,
         ),
       );
     },

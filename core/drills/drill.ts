@@ -17,6 +17,7 @@ import { displayName } from '../../storage/raw-names.ts';
 import type { Repository } from '../../storage/repository.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import type { ItemEntry } from '../../storage/tree.ts';
+import { contentIdOf } from '../catalog/content-id.ts';
 import { CatalogItem, CatalogScope, CatalogVersion } from '../catalog/entities.ts';
 import { type ItemFieldMap, itemPath } from '../catalog/item-fields.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
@@ -141,7 +142,7 @@ async function restoreAndCheck(
   return catalogProblem(input, target, reader, item);
 }
 
-/** The catalog's record of the item at this snapshot: present, not deleted, of the same size. */
+/** The catalog's record of the item at this snapshot: present, not deleted, of the same size and content. */
 async function catalogProblem(
   input: DrillInput,
   target: DrillTarget,
@@ -163,5 +164,10 @@ async function catalogProblem(
   if (!version || version.deleted) return 'the catalog records this item as deleted at this backup';
   if (version.size !== item.size)
     return `the catalog records ${version.size} bytes, the restored copy has ${item.size}`;
+  // The restore read every blob back through the repository, which checks each against its id:
+  // the restored bytes are the content these ids name. Versions indexed before content ids
+  // were recorded have none, and are compared by size alone.
+  if (version.contentId && version.contentId !== contentIdOf(item))
+    return 'the catalog records other content for this item than the backup holds';
   return null;
 }

@@ -7,12 +7,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contentIdOf } from '../../../core/catalog/content-id.ts';
+import { runSql } from '../../../core/db/sqlite-catalog.ts';
 import { startDrill } from '../../../core/drills/drill-schedule.ts';
 import { describeDrill } from '../../../core/drills/drill-status.ts';
 import { RestoreDrill } from '../../../core/drills/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { Notification } from '../../../core/notifications/entities.ts';
 import { BackupTask } from '../../../core/tasks/entities.ts';
+import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
+import type { ItemEntry } from '../../../storage/tree.ts';
 import { seedDemoMetadata, seedDemoOrg } from '../../fakes/salesforce/index.ts';
 import { damageBlobInSink } from '../../helpers/damage.ts';
 import {
@@ -101,6 +105,67 @@ describe('restore drills on the Salesforce stand-in', () => {
   });
 });
 
+describe('a restore drill against the catalog', () => {
+  let d: DropboxHarness;
+  beforeAll(async () => {
+    d = await createDropboxHarness(6);
+  });
+  afterAll(async () => {
+    await d.close();
+  });
+
+  it('compares each restored item with the content the catalog records, and fails naming one it disagrees with', async () => {
+    const m = d.fake.team.addMember({ email: 'fay@acme.example' });
+    m.namespace.writeFile('/Plans/a.bin', randomBytes(300));
+    m.namespace.writeFile('/Plans/b.bin', randomBytes(400));
+    const task = await dropboxTask(d);
+    await discover(d, task.id);
+    await backup(d, task.id, ['fay@acme.example']);
+
+    // The catalog records each version's content id: the one of the entry in the snapshot.
+    const member = await entity(d, task.id, 'fay@acme.example');
+    const stored = await d.h.em().findOneOrFail(BackupTask, { id: task.id });
+    const opened = await d.h.ctx.storage.open({
+      id: task.id,
+      organizationId: stored.organization.id,
+      storageLocation: stored.storageLocation ?? null,
+    });
+    const reader = await SnapshotReader.open(opened.repo, member.lastSnapshotId as string);
+    const entryB = await reader.item('/plans/b.bin');
+    await opened.close();
+    const recorded = async (key: string) =>
+      (
+        await runSql<{ content_id: string | null }[]>(
+          d.h.em(),
+          'select v.content_id from catalog_versions v join catalog_items i on i.id = v.item_id where i.key = ?',
+          [key],
+        )
+      ).map((r) => r.content_id);
+    expect(entryB).toBeDefined();
+    expect(await recorded('/plans/b.bin')).toEqual([contentIdOf(entryB as ItemEntry)]);
+    expect(await recorded('/plans/b.bin')).toEqual([expect.stringMatching(/^[0-9a-f]{32}$/)]);
+
+    const passed = await drill(d.h, task.id);
+    expect(passed.row?.passed).toBe(true);
+
+    // The catalog says b.bin held other content than the backup does: the drill names it.
+    await runSql(
+      d.h.em(),
+      "update catalog_versions set content_id = '00000000000000000000000000000000' where item_id = (select id from catalog_items where key = ?)",
+      ['/plans/b.bin'],
+    );
+    const failed = await drill(d.h, task.id);
+    expect(failed.row?.passed).toBe(false);
+    expect(failed.row?.failures).toEqual([
+      {
+        entity: 'fay@acme.example',
+        item: 'Plans/b.bin',
+        reason: 'the catalog records other content for this item than the backup holds',
+      },
+    ]);
+  });
+});
+
 describe('a restore drill over a damaged pack', () => {
   let d: DropboxHarness;
   beforeAll(async () => {
@@ -124,7 +189,6 @@ describe('a restore drill over a damaged pack', () => {
       organizationId: stored.organization.id,
       storageLocation: stored.storageLocation ?? null,
     });
-    const { SnapshotReader } = await import('../../../storage/snapshot-reader.ts');
     const reader = await SnapshotReader.open(opened.repo, member.lastSnapshotId as string);
     const ledger = await reader.item('/finance/ledger.csv');
     if (!ledger?.content?.[0]) throw new Error('the ledger has no content blob');
