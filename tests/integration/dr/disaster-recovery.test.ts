@@ -13,8 +13,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../core/app.ts';
 import { openKernel } from '../../../core/appliance.ts';
 import { CatalogSnapshot } from '../../../core/catalog/entities.ts';
-import { ConfigBackupLoop } from '../../../core/dr/config-backup.ts';
+import { ConfigBackupLoop, configurationRows } from '../../../core/dr/config-backup.ts';
 import { CONFIG_BACKUP_KEY, configBackupHeader } from '../../../core/dr/sealed-backup.ts';
+import { setDrillPolicy } from '../../../core/drills/drill-policy.ts';
 import { Organization, User } from '../../../core/identity/entities.ts';
 import { createLogger } from '../../../core/logging.ts';
 import { setOrganizationLocation } from '../../../core/storage-locations/assignment.ts';
@@ -185,6 +186,8 @@ describe('appliance disaster recovery', () => {
       await backupNow(h.em(), stored, ids, { kind: 'user', ...ACTOR }, h.clock.now, 1);
       await h.runner.runUntilIdle();
     }
+    // A restore drill policy on one account: carried like every configuration table.
+    await setDrillPolicy(h.em(), await h.em().findOneOrFail(Organization, { id: partnerTwo.id }), 3);
     // The recovery passphrase, set on Settings › Recovery.
     const set = await postForm('/settings/recovery/passphrase', admin, {
       passphrase: PASSPHRASE,
@@ -225,6 +228,9 @@ describe('appliance disaster recovery', () => {
     expect(readFileSync(fileA).equals(written)).toBe(true);
 
     const before = await state(h.em());
+    // Every row of every table the configuration backup carries, as the backup was written.
+    const rowsBefore = await configurationRows(h.em());
+    expect(rowsBefore.drill_policies).toHaveLength(1);
     expect(before.organizations).toHaveLength(6);
     expect(before.tasks.map((t) => t.storageLocation).sort()).toEqual(
       [a.location.id, a.location.id, b.location.id].sort(),
@@ -276,6 +282,7 @@ describe('appliance disaster recovery', () => {
     try {
       const rem = reopened.orm.em.fork();
       expect(await state(rem)).toEqual(before);
+      expect(await configurationRows(rem)).toEqual(rowsBefore);
       expect(await catalogSnapshots(rem)).toEqual(catalogBefore);
       const read = await everySnapshot(rem, reopened.storage);
       expect(read).toEqual(snapshotsBefore);
