@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
 import type { JsonAnswer } from './http-json.ts';
-import { type PsaClient, positiveInt, psaCall, psaCommonFields, psaCommonSchema } from './psa.ts';
+import { optionalPositiveInt, type PsaClient, positiveInt, psaCall, psaCommonFields, psaCommonSchema } from './psa.ts';
 import { deliverToPsa } from './psa-tickets.ts';
 
 export const AUTOTASK_ZONE_LOOKUP = 'https://webservices.autotask.net/ATServicesRest/';
@@ -29,9 +29,9 @@ export const autotaskSettingsSchema = z
       .optional()
       .transform((v) => v || AUTOTASK_ZONE_LOOKUP),
     queueId: positiveInt('queue id'),
-    priority: positiveInt('priority').default(2),
-    newStatus: positiveInt('status of a new ticket').default(1),
-    closedStatus: positiveInt('status of a closed ticket').default(5),
+    priority: optionalPositiveInt('priority', 2),
+    newStatus: optionalPositiveInt('status of a new ticket', 1),
+    closedStatus: optionalPositiveInt('status of a closed ticket', 5),
   })
   .extend(psaCommonSchema.shape);
 export type AutotaskSettings = z.infer<typeof autotaskSettingsSchema>;

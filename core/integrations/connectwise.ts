@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
 import type { JsonAnswer } from './http-json.ts';
-import { type PsaClient, positiveInt, psaCall, psaCommonFields, psaCommonSchema } from './psa.ts';
+import { optionalPositiveInt, type PsaClient, positiveInt, psaCall, psaCommonFields, psaCommonSchema } from './psa.ts';
 import { deliverToPsa } from './psa-tickets.ts';
 
 const required = (message: string, max = 200) =>
@@ -26,7 +26,7 @@ export const connectwiseSettingsSchema = z
     publicKey: required('Enter the API member’s public key.'),
     clientId: required('Enter the clientId of your integration (developer.connectwise.com).'),
     boardId: positiveInt('service board id'),
-    priorityId: positiveInt('priority id').optional(),
+    priorityId: optionalPositiveInt('priority id'),
     newStatus: z
       .string()
       .trim()

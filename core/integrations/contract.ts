@@ -18,6 +18,8 @@ export interface IntegrationField {
   hint?: string;
   placeholder?: string;
   optional?: boolean;
+  /** A checkbox ticked on a new integration's form. */
+  defaultOn?: boolean;
 }
 
 /** Where and how to send: the kind's parsed settings and its unsealed secret. */

@@ -25,6 +25,11 @@ export function isPsa(i: IIntegration): boolean {
   return !!integrationKind(i.kind)?.psa;
 }
 
+/** 404 for an integration whose kind has no companies to map. */
+export function requirePsa(i: IIntegration): void {
+  if (!isPsa(i)) throw new NotFoundError('This integration has no company mapping.');
+}
+
 export function psaClientOf(i: IIntegration, target: SendTarget<Record<string, unknown>>): PsaClient {
   const kind = integrationKind(i.kind);
   if (!kind?.psa) throw new NotFoundError('This integration has no company mapping.');
@@ -65,7 +70,11 @@ export async function companyMappings(
 }
 
 /** One account the integration covers; another tenant's reads as missing. */
-async function coveredAccount(em: EntityManager, owner: IOrganization, accountId: string): Promise<IOrganization> {
+export async function coveredAccount(
+  em: EntityManager,
+  owner: IOrganization,
+  accountId: string,
+): Promise<IOrganization> {
   const account = accountId ? await em.findOne(Organization, { id: accountId, kind: 'customer' }) : null;
   if (!account || !(account.id === owner.id || account.path.startsWith(owner.path))) {
     throw new NotFoundError('No such account.');

@@ -50,17 +50,25 @@ export const psaCommonFields = [
     name: 'closeOnSuccess',
     label: 'Close the ticket when the task backs up successfully again',
     type: 'checkbox' as const,
+    defaultOn: true,
     hint: 'Off: a note says it succeeded; the ticket stays open for a person to close.',
   },
 ];
 
-const positiveInt = (what: string) =>
+const isEmpty = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
+
+const wholeNumber = (what: string) =>
   z.coerce
     .number({ error: `Enter the ${what} as a number.` })
     .int({ error: `Enter the ${what} as a whole number.` })
     .positive({ error: `Enter the ${what} as a number above 0.` });
 
-export { positiveInt };
+/** A whole number above 0, typed in a form or sent as JSON. */
+export const positiveInt = (what: string) => z.preprocess((v) => (isEmpty(v) ? undefined : v), wholeNumber(what));
+
+/** The same, optional: left empty, `fallback` (or none). */
+export const optionalPositiveInt = (what: string, fallback?: number) =>
+  z.preprocess((v) => (isEmpty(v) ? fallback : v), wholeNumber(what).optional());
 
 /** One request to a PSA; a refusal or no answer becomes an IntegrationSendError naming the PSA. */
 export async function psaCall(
