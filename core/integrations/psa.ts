@@ -68,7 +68,7 @@ export const positiveInt = (what: string) => z.preprocess((v) => (isEmpty(v) ? u
 
 /** The same, optional: left empty, `fallback` (or none). */
 export const optionalPositiveInt = (what: string, fallback?: number) =>
-  z.preprocess((v) => (isEmpty(v) ? fallback : v), wholeNumber(what).optional());
+  z.preprocess((v) => (isEmpty(v) ? undefined : v), wholeNumber(what).optional()).transform((v) => v ?? fallback);
 
 /** One request to a PSA; a refusal or no answer becomes an IntegrationSendError naming the PSA. */
 export async function psaCall(
