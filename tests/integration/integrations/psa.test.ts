@@ -241,6 +241,36 @@ describe.each(PSAS)('$label tickets', (p) => {
     expect(await row(k, integration.id)).toMatchObject({ failingSince: null, deliveredCount: 7 });
   });
 
+  it('opens a ticket for a disconnected task, closed by its next successful backup', async () => {
+    const w = await world(p);
+    const k = await w.open();
+    cleanups.push(() => k.close());
+    const t = await tree(k);
+    await addPsa(k, p, w, t.northwind, { defaultCompanyId: String(p.northwind) });
+    await k.orm.em.fork().insert(ActivityEvent, {
+      at: w.t0,
+      organization: t.northwind.id,
+      activity: 'Task disconnected',
+      service: 'dropbox',
+      serviceLabel: 'Dropbox',
+      status: 'failed',
+      taskId: TASK,
+      taskName: 'Mailboxes',
+      summary:
+        "The service refused the task's credentials: invalid_access_token. Backups stop until the task is authenticated again.",
+    } as never);
+    await backup(k, t.northwind, 'anna@northwind.example', 'failed', later(w.t0, 1));
+    await pass(k, later(w.t0, 2));
+    expect(w.psa.tickets.map((x) => [x.companyId, x.title])).toEqual([
+      [p.northwind, 'Task disconnected: Northwind · Mailboxes'],
+    ]);
+    expect(w.psa.tickets[0]?.description).toContain('invalid_access_token');
+    expect(w.psa.tickets[0]?.notes).toHaveLength(1);
+    await backup(k, t.northwind, 'anna@northwind.example', 'succeeded', later(w.t0, 60));
+    await pass(k, later(w.t0, 61));
+    expect(w.psa.tickets[0]?.status).toBe(p.closedStatus);
+  });
+
   it('opens no ticket for an unmapped account when there is no default company', async () => {
     const w = await world(p);
     const k = await w.open();
