@@ -2,7 +2,8 @@
 // with its secret write-only (never in an answer, a page or the audit), the PSA's companies
 // searched through the integration's credentials (502 with Autotask's reason when it refuses),
 // an account mapped and unmapped (each audited), an account outside the organization and
-// another tenant's integration a 404, a kind without companies a 404.
+// another tenant's integration a 404, a kind without companies a 404; removing the integration
+// removes its mapping.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
@@ -188,5 +189,9 @@ describe('PSA integrations through the API', () => {
       headers: { cookie, origin: ORIGIN },
     });
     expect(foreign.status).toBe(404);
+
+    // Removing the integration removes its mapping and tickets with it.
+    expect((await api('DELETE', base())).status).toBe(204);
+    expect(await em().count(IntegrationCompany, {})).toBe(0);
   });
 });
