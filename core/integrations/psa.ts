@@ -29,10 +29,11 @@ export interface PsaClient {
 
 /** The settings every PSA kind shares: where unmapped accounts go, and whether a success closes. */
 export const psaCommonSchema = z.object({
+  // Both PSAs number their companies; a name here would fail every ticket it is used for.
   defaultCompanyId: z
     .string()
     .trim()
-    .max(100, { error: 'Use at most 100 characters.' })
+    .regex(/^\d{0,18}$/, { error: 'Enter the company’s id in the PSA (a number, shown by Choose company below).' })
     .optional()
     .transform((v) => v || undefined),
   closeOnSuccess: z.boolean().default(true),

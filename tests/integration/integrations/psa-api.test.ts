@@ -57,12 +57,13 @@ describe('PSA integrations through the API', () => {
     const bad = await api('POST', `/organizations/${partner.id}/integrations`, {
       kind: 'autotask',
       streams: [],
-      settings: { username: autotask.username, queueId: 'seven' },
+      settings: { username: autotask.username, queueId: 'seven', defaultCompanyId: 'Northwind' },
     });
     expect(bad.status).toBe(422);
     expect((bad.json as { error: { fields: Record<string, string> } }).error.fields).toEqual({
       integrationCode: 'Enter the API tracking identifier (integration code).',
       queueId: 'Enter the queue id as a number.',
+      defaultCompanyId: 'Enter the company’s id in the PSA (a number, shown by Choose company below).',
       secret: 'Enter the API user’s secret.',
     });
     const added = await api('POST', `/organizations/${partner.id}/integrations`, {
