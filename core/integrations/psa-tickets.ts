@@ -68,74 +68,135 @@ async function companyFor(d: PsaDelivery, accountId: string): Promise<string | u
   return mapped?.companyId ?? d.defaultCompanyId;
 }
 
-async function onFailure(
-  client: PsaClient,
-  d: PsaDelivery,
-  row: IIntegrationTicket | null,
-  event: IntegrationEvent,
-  item: string,
-): Promise<IIntegrationTicket | null> {
-  if (row?.ticketId) {
-    await client.addNote(row.ticketId, `Failed again: ${item || 'connection'}`, eventText(event, item));
-    if (!row.failing.includes(item)) row.failing = [...row.failing, item];
-    return row;
-  }
-  const companyId = await companyFor(d, event.organization.id);
-  if (!companyId) return row; // not mapped and no default company: no ticket
-  const ticketId = await client.openTicket({
-    companyId,
-    title: ticketTitle(event, item),
-    description: eventText(event, item),
-  });
-  const opened = { ticketId, companyId, failing: [item], openedAt: d.now, closedAt: null };
-  if (row) return Object.assign(row, opened);
-  return d.em.create(IntegrationTicket, {
-    integration: d.integrationId,
-    account: event.organization.id,
-    taskId: String(event.details.taskId),
-    lastEventId: 0,
-    updatedAt: d.now,
-    ...opened,
-  });
+/** Events of one account's task with the same outcome, one after another in the feed. */
+interface Run {
+  kind: 'failure' | 'success';
+  events: { event: IntegrationEvent; item: string; n: number }[];
 }
 
-async function onSuccess(
-  client: PsaClient,
-  d: PsaDelivery,
-  row: IIntegrationTicket,
-  event: IntegrationEvent,
-  item: string,
-) {
+/** At most this many events are written out in one note; the rest are counted. */
+const NOTE_EVENTS = 10;
+
+function runText(run: Run, skip = 0): string {
+  const shown = run.events.slice(skip, skip + NOTE_EVENTS);
+  const more = run.events.length - skip - shown.length;
+  // The count first: a PSA cuts a long note at its own limit, from the end.
+  return [
+    ...(more > 0
+      ? [`${shown.length + more} runs; the first ${shown.length} below, ${more} more in Holdfast’s System Activity.`]
+      : []),
+    ...shown.map((e) => eventText(e.event, e.item)),
+  ].join('\n\n');
+}
+
+const itemsOf = (run: Run, skip = 0) => [...new Set(run.events.slice(skip).map((e) => e.item || 'connection'))];
+
+async function save(d: PsaDelivery, row: IIntegrationTicket, n: number) {
+  row.lastEventId = n;
+  row.updatedAt = d.now;
+  // Written after each PSA call: a refusal later in the batch does not repeat this one.
+  await d.em.flush();
+}
+
+async function onFailures(client: PsaClient, d: PsaDelivery, row: IIntegrationTicket | null, run: Run) {
+  const first = run.events[0] as Run['events'][number];
+  let noted = 0;
+  if (!row?.ticketId) {
+    const companyId = await companyFor(d, first.event.organization.id);
+    if (!companyId) return row; // not mapped and no default company: no ticket
+    const ticketId = await client.openTicket({
+      companyId,
+      title: ticketTitle(first.event, first.item),
+      description: eventText(first.event, first.item),
+    });
+    const opened = { ticketId, companyId, failing: [first.item], openedAt: d.now, closedAt: null };
+    row = row
+      ? Object.assign(row, opened)
+      : d.em.create(IntegrationTicket, {
+          integration: d.integrationId,
+          account: first.event.organization.id,
+          taskId: String(first.event.details.taskId),
+          lastEventId: 0,
+          updatedAt: d.now,
+          ...opened,
+        });
+    await save(d, row, first.n);
+    noted = 1;
+  }
+  if (run.events.length > noted) {
+    // One note for the run, however many items failed in it.
+    const items = itemsOf(run, noted);
+    await client.addNote(
+      row.ticketId as string,
+      `Failed again: ${items.slice(0, 5).join(', ')}${items.length > 5 ? ` (+${items.length - 5})` : ''}`,
+      runText(run, noted),
+    );
+    row.failing = [...new Set([...row.failing, ...run.events.map((e) => e.item)])];
+    await save(d, row, (run.events.at(-1) as Run['events'][number]).n);
+  }
+  return row;
+}
+
+async function onSuccesses(client: PsaClient, d: PsaDelivery, row: IIntegrationTicket, run: Run) {
+  const last = (run.events.at(-1) as Run['events'][number]).n;
   const ticketId = row.ticketId;
-  if (!ticketId) return;
+  if (!ticketId) return save(d, row, last);
+  const succeeded = new Set(run.events.map((e) => e.item));
   // A successful backup also shows the connection works again.
-  row.failing = row.failing.filter((f) => f !== item && f !== CONNECTION);
-  const text = eventText(event, item);
+  row.failing = row.failing.filter((f) => !succeeded.has(f) && f !== CONNECTION);
+  const text = runText(run);
   if (row.failing.length > 0) {
-    await client.addNote(ticketId, `Succeeded: ${item}`, `${text}\n\nStill failing: ${row.failing.join(', ')}`);
-    return;
+    const still = row.failing.map((f) => f || 'connection');
+    await client.addNote(
+      ticketId,
+      `Succeeded: ${itemsOf(run).slice(0, 5).join(', ')}`,
+      `${text}\n\nStill failing: ${still.join(', ')}`,
+    );
+  } else if (d.closeOnSuccess) {
+    await client.closeTicket(ticketId, 'Backup succeeded again', text);
+    row.ticketId = null;
+    row.closedAt = d.now;
+  } else {
+    await client.addNote(ticketId, 'Backup succeeded again', text);
+    row.ticketId = null;
+    row.closedAt = d.now;
   }
-  if (d.closeOnSuccess) await client.closeTicket(ticketId, 'Backup succeeded again', text);
-  else await client.addNote(ticketId, 'Backup succeeded again', text);
-  row.ticketId = null;
-  row.closedAt = d.now;
+  return save(d, row, last);
 }
 
-/** Acts on each event of a batch once; throws the PSA's refusal (the cursor then stays). */
-export async function deliverToPsa(client: PsaClient, d: PsaDelivery, events: IntegrationEvent[]): Promise<void> {
+/** The batch's ticket events per account and task, in order, cut into runs of one outcome. */
+function runsByTask(events: IntegrationEvent[]): Map<string, Run[]> {
+  const byTask = new Map<string, Run[]>();
   for (const event of events) {
     const outcome = ticketOutcome(event);
     if (!outcome) continue;
-    const n = eventNumber(event);
-    const key = { integration: d.integrationId, account: event.organization.id, taskId: String(event.details.taskId) };
+    const key = `${event.organization.id} ${String(event.details.taskId)}`;
+    const runs = byTask.get(key) ?? [];
+    byTask.set(key, runs);
+    const entry = { event, item: outcome.item, n: eventNumber(event) };
+    const last = runs.at(-1);
+    if (last?.kind === outcome.kind) last.events.push(entry);
+    else runs.push({ kind: outcome.kind, events: [entry] });
+  }
+  return byTask;
+}
+
+/**
+ * Acts on each event of a batch once (throws the PSA's refusal; the cursor then stays). Within a
+ * batch, a task's failures one after another are one note (a run of 500 failed mailboxes is one
+ * ticket and one note, not 500), its successes one after another one note or the close.
+ */
+export async function deliverToPsa(client: PsaClient, d: PsaDelivery, events: IntegrationEvent[]): Promise<void> {
+  for (const runs of runsByTask(events).values()) {
+    const first = runs[0]?.events[0]?.event as IntegrationEvent;
+    const key = { integration: d.integrationId, account: first.organization.id, taskId: String(first.details.taskId) };
     let row = await d.em.findOne(IntegrationTicket, key);
-    if (row && row.lastEventId >= n) continue; // acted on before the batch was sent again
-    if (outcome.kind === 'failure') row = await onFailure(client, d, row, event, outcome.item);
-    else if (row) await onSuccess(client, d, row, event, outcome.item);
-    if (!row) continue;
-    row.lastEventId = n;
-    row.updatedAt = d.now;
-    // Written after each PSA call: a refusal later in the batch does not repeat this one.
-    await d.em.flush();
+    for (const whole of runs) {
+      // Events acted on before the batch was sent again are skipped.
+      const run = { kind: whole.kind, events: whole.events.filter((e) => !row || e.n > row.lastEventId) };
+      if (run.events.length === 0) continue;
+      if (run.kind === 'failure') row = await onFailures(client, d, row, run);
+      else if (row) await onSuccesses(client, d, row, run);
+    }
   }
 }

@@ -209,15 +209,18 @@ describe.each(PSAS)('$label tickets', (p) => {
     );
     expect(ticket?.description).toContain('Account: Dist One / MSP One / Northwind');
 
-    // The same task fails again (another item too): notes, not new tickets.
+    // The same task fails again (another item too): a note, not new tickets; the failures one
+    // after another in the feed are one note.
     await backup(k, t.northwind, 'anna@northwind.example', 'failed', later(w.t0, 60));
     await backup(k, t.northwind, 'ben@northwind.example', 'failed', later(w.t0, 61));
     await pass(k, later(w.t0, 70));
     expect(w.psa.tickets).toHaveLength(1);
-    expect(ticket?.notes.map((n) => n.text)).toEqual([
-      expect.stringContaining('Backup of anna@northwind.example failed'),
-      expect.stringContaining('Backup of ben@northwind.example failed'),
-    ]);
+    expect(ticket?.notes).toHaveLength(1);
+    expect(ticket?.notes[0]?.text).toContain('Backup of anna@northwind.example failed');
+    expect(ticket?.notes[0]?.text).toContain('Backup of ben@northwind.example failed');
+    await backup(k, t.northwind, 'ben@northwind.example', 'failed', later(w.t0, 90));
+    await pass(k, later(w.t0, 95));
+    expect(ticket?.notes).toHaveLength(2);
 
     // One item succeeds: a note; both have: the ticket is closed with a note.
     await backup(k, t.northwind, 'anna@northwind.example', 'succeeded', later(w.t0, 120));
@@ -238,7 +241,7 @@ describe.each(PSAS)('$label tickets', (p) => {
       [p.contoso, 'Backup failed: Fabrikam · Mailboxes · carl@fabrikam.example'],
       [p.northwind, 'Backup failed: Northwind · Mailboxes · anna@northwind.example'],
     ]);
-    expect(await row(k, integration.id)).toMatchObject({ failingSince: null, deliveredCount: 7 });
+    expect(await row(k, integration.id)).toMatchObject({ failingSince: null, deliveredCount: 8 });
   });
 
   it('opens a ticket for a disconnected task, closed by its next successful backup', async () => {
@@ -269,6 +272,28 @@ describe.each(PSAS)('$label tickets', (p) => {
     await backup(k, t.northwind, 'anna@northwind.example', 'succeeded', later(w.t0, 60));
     await pass(k, later(w.t0, 61));
     expect(w.psa.tickets[0]?.status).toBe(p.closedStatus);
+  });
+
+  it('makes one ticket and one note of a run of 250 failed items, and closes it when all succeed', async () => {
+    const w = await world(p);
+    const k = await w.open();
+    cleanups.push(() => k.close());
+    const t = await tree(k);
+    const integration = await addPsa(k, p, w, t.northwind, { defaultCompanyId: String(p.northwind) });
+    for (let i = 0; i < 250; i++) await backup(k, t.northwind, `user${i}@northwind.example`, 'failed', w.t0);
+    await pass(k, later(w.t0, 1));
+    expect(w.psa.tickets).toHaveLength(1);
+    // Batches of 100: the first opens the ticket and notes 99, the next two note 100 and 50.
+    expect(w.psa.tickets[0]?.notes).toHaveLength(3);
+    expect(w.psa.tickets[0]?.notes[0]?.text).toContain(
+      '99 runs; the first 10 below, 89 more in Holdfast’s System Activity.',
+    );
+    for (let i = 0; i < 250; i++)
+      await backup(k, t.northwind, `user${i}@northwind.example`, 'succeeded', later(w.t0, 60));
+    await pass(k, later(w.t0, 61));
+    expect(w.psa.tickets[0]?.status).toBe(p.closedStatus);
+    expect(w.psa.tickets[0]?.notes).toHaveLength(6);
+    expect(await row(k, integration.id)).toMatchObject({ deliveredCount: 500 });
   });
 
   it('opens no ticket for an unmapped account when there is no default company', async () => {
