@@ -100,6 +100,19 @@ function client(target: SendTarget<AutotaskSettings>): PsaClient {
       if (answer.itemId === undefined) throw new IntegrationSendError('Autotask did not return the new ticket’s id.');
       return String(answer.itemId);
     },
+    async findOpenTicket(companyId, title) {
+      const answer = await call('POST', 'V1.0/Tickets/query', {
+        MaxRecords: 1,
+        IncludeFields: ['id'],
+        filter: [
+          { op: 'eq', field: 'companyID', value: Number(companyId) },
+          { op: 'eq', field: 'title', value: title },
+          { op: 'noteq', field: 'status', value: s.closedStatus },
+        ],
+      });
+      const [found] = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
+      return found?.id === undefined ? null : String(found.id);
+    },
     async addNote(ticketId, title, text) {
       await note(ticketId, title, text);
     },

@@ -53,6 +53,15 @@ function reasonOf(answer: JsonAnswer): string {
   return [typeof message === 'string' ? message : answer.text.trim(), ...errors].join(' ').slice(0, 300);
 }
 
+/**
+ * The ticket's summary: ConnectWise holds 100 characters, and its conditions quote strings with
+ * `"`, so the summary has none (it can then be searched for exactly).
+ */
+function summaryOf(title: string): string {
+  const plain = title.replace(/["\\]/g, "'");
+  return plain.length > 100 ? `${plain.slice(0, 99)}…` : plain;
+}
+
 /** The REST API's root on the site the settings name. */
 function apiRoot(site: string): string {
   const url = new URL(site.includes('://') ? site : `https://${site}`);
@@ -86,8 +95,7 @@ function client(target: SendTarget<ConnectwiseSettings>): PsaClient {
     },
     async openTicket(t) {
       const answer = await call('POST', 'service/tickets', {
-        // ConnectWise's summary holds 100 characters.
-        summary: t.title.length > 100 ? `${t.title.slice(0, 99)}…` : t.title,
+        summary: summaryOf(t.title),
         initialDescription: t.description.slice(0, 8000),
         board: { id: s.boardId },
         company: { id: Number(t.companyId) },
@@ -96,6 +104,19 @@ function client(target: SendTarget<ConnectwiseSettings>): PsaClient {
       });
       if (answer.id === undefined) throw new IntegrationSendError('ConnectWise did not return the new ticket’s id.');
       return String(answer.id);
+    },
+    async findOpenTicket(companyId, title) {
+      const url = new URL('service/tickets', root);
+      const company = Number(companyId);
+      url.searchParams.set(
+        'conditions',
+        `company/id=${company} and closedFlag=false and summary="${summaryOf(title)}"`,
+      );
+      url.searchParams.set('pageSize', '1');
+      url.searchParams.set('fields', 'id');
+      const answer = await psaCall('ConnectWise', HINT, 'GET', url, headers, undefined, target.allowPrivate, reasonOf);
+      const [found] = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
+      return found?.id === undefined ? null : String(found.id);
     },
     async addNote(ticketId, title, text) {
       await note(ticketId, title, text);

@@ -113,6 +113,12 @@ export const IntegrationTicket = defineEntity({
     /** The items (entities) failing since the ticket was opened; "" for the task's connection. */
     failing: p.json<string[]>(),
     lastEventId: p.integer(),
+    /**
+     * Set just before asking the PSA to open a ticket, cleared with its answer: still set, the
+     * answer was lost (a broken connection, a restart), so the PSA is searched for that ticket
+     * before another is opened.
+     */
+    openingSince: p.datetime().nullable(),
     openedAt: p.datetime().nullable(),
     closedAt: p.datetime().nullable(),
     updatedAt: p.datetime(),

@@ -5,7 +5,8 @@
 // ticket is closed with a note (or noted and left open, as the integration says). The ticket of
 // each account's task is remembered in `integration_tickets` with the last event acted on, so a
 // batch sent again (after a refusal, or a restart between the PSA's answer and the cursor's move)
-// acts on each event once.
+// acts on each event once; an opening whose answer was lost is looked for in the PSA before
+// another ticket is opened.
 import type { EntityManager } from '@mikro-orm/core';
 import { type IIntegrationTicket, IntegrationCompany, IntegrationTicket } from './entities.ts';
 import type { IntegrationEvent } from './event-feed.ts';
@@ -104,22 +105,38 @@ async function onFailures(client: PsaClient, d: PsaDelivery, row: IIntegrationTi
   if (!row?.ticketId) {
     const companyId = await companyFor(d, first.event.organization.id);
     if (!companyId) return row; // not mapped and no default company: no ticket
-    const ticketId = await client.openTicket({
+    const title = ticketTitle(first.event, first.item);
+    // An opening whose answer was lost (the ticket may exist): look for it before opening another.
+    const lost = row?.openingSince ? await client.findOpenTicket(companyId, title) : null;
+    if (!row) {
+      row = d.em.create(IntegrationTicket, {
+        integration: d.integrationId,
+        account: first.event.organization.id,
+        taskId: String(first.event.details.taskId),
+        ticketId: null,
+        companyId,
+        failing: [],
+        lastEventId: 0,
+        openingSince: null,
+        openedAt: null,
+        closedAt: null,
+        updatedAt: d.now,
+      });
+    }
+    if (!lost) {
+      row.openingSince = d.now;
+      await d.em.flush();
+    }
+    const ticketId =
+      lost ?? (await client.openTicket({ companyId, title, description: eventText(first.event, first.item) }));
+    Object.assign(row, {
+      ticketId,
       companyId,
-      title: ticketTitle(first.event, first.item),
-      description: eventText(first.event, first.item),
+      failing: [first.item],
+      openingSince: null,
+      openedAt: d.now,
+      closedAt: null,
     });
-    const opened = { ticketId, companyId, failing: [first.item], openedAt: d.now, closedAt: null };
-    row = row
-      ? Object.assign(row, opened)
-      : d.em.create(IntegrationTicket, {
-          integration: d.integrationId,
-          account: first.event.organization.id,
-          taskId: String(first.event.details.taskId),
-          lastEventId: 0,
-          updatedAt: d.now,
-          ...opened,
-        });
     await save(d, row, first.n);
     noted = 1;
   }

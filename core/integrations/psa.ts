@@ -22,6 +22,8 @@ export interface PsaClient {
   companies(search: string): Promise<PsaCompany[]>;
   /** Opens a ticket with the integration's defaults; returns the PSA's ticket id. */
   openTicket(ticket: PsaTicket): Promise<string>;
+  /** A ticket not closed, of this company, with exactly this title (one whose opening answer was lost). */
+  findOpenTicket(companyId: string, title: string): Promise<string | null>;
   addNote(ticketId: string, title: string, text: string): Promise<void>;
   /** Adds the note, then sets the integration's "closed" status. */
   closeTicket(ticketId: string, title: string, text: string): Promise<void>;

@@ -6,7 +6,8 @@
 // `contains companyName`) and answers `{items, pageDetails}`; `POST V1.0/Tickets` wants
 // companyID (an existing company), title, status, priority and queueID and answers `{itemId}`;
 // `POST V1.0/Tickets/{id}/Notes` wants ticketID (the same id), title, description, noteType and
-// publish; `PATCH V1.0/Tickets` wants `id` and changes the fields given.
+// publish; `PATCH V1.0/Tickets` wants `id` and changes the fields given; `POST V1.0/Tickets/query`
+// filters by `eq` / `noteq` of companyID, title and status.
 import type { PsaStandIn, PsaTicketRecord } from './common.ts';
 import { serveJson } from './common.ts';
 
@@ -64,6 +65,24 @@ export async function startAutotask(
         pageDetails: { count: Math.min(items.length, max), requestCount: max, prevPageUrl: null, nextPageUrl: null },
       });
     }
+    if (req.method === 'POST' && path === '/V1.0/Tickets/query') {
+      const filter = Array.isArray(b.filter) ? (b.filter as Record<string, unknown>[]) : null;
+      if (!filter || filter.length === 0) return answer(500, ERR('Filter is required'));
+      let items = tickets;
+      for (const f of filter) {
+        const field = (
+          { companyID: 'companyId', title: 'title', status: 'status' } as Record<string, keyof PsaTicketRecord>
+        )[String(f.field)];
+        if (!field || (f.op !== 'eq' && f.op !== 'noteq'))
+          return answer(500, ERR(`Unsupported filter ${JSON.stringify(f)}`));
+        items = items.filter((t) => (t[field] === f.value) === (f.op === 'eq'));
+      }
+      const max = typeof b.MaxRecords === 'number' ? b.MaxRecords : 500;
+      return answer(200, {
+        items: items.slice(0, max).map((t) => ({ id: t.id })),
+        pageDetails: { count: Math.min(items.length, max) },
+      });
+    }
     if (req.method === 'POST' && path === '/V1.0/Tickets') {
       const missing = ['companyID', 'title', 'status', 'priority', 'queueID'].filter(
         (k) => b[k] === undefined || b[k] === '',
@@ -111,6 +130,7 @@ export async function startAutotask(
     companies,
     tickets,
     requests: server.requests,
+    loseNextAnswer: (method, path) => server.loseNextAnswer(method, `/ATServicesRest${path}`),
     revokeCredentials: () => {
       revoked = true;
     },

@@ -27,6 +27,8 @@ export interface PsaStandIn {
   requests: RecordedRequest[];
   /** Every call answers 401 until `restoreCredentials()` (a secret rotated in the PSA). */
   revokeCredentials(): void;
+  /** The next `method path` call is carried out, then its connection closed without an answer. */
+  loseNextAnswer(method: string, path: string): void;
   restoreCredentials(): void;
   close(): Promise<void>;
 }
@@ -38,10 +40,16 @@ export type Handler = (
   answer: (status: number, body: unknown) => void,
 ) => void;
 
-export async function serveJson(
-  handle: Handler,
-): Promise<{ url: string; requests: RecordedRequest[]; close(): Promise<void> }> {
+export interface JsonServer {
+  url: string;
+  requests: RecordedRequest[];
+  loseNextAnswer(method: string, path: string): void;
+  close(): Promise<void>;
+}
+
+export async function serveJson(handle: Handler): Promise<JsonServer> {
   const requests: RecordedRequest[] = [];
+  const lose = new Set<string>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -49,6 +57,11 @@ export async function serveJson(
       const url = new URL(req.url ?? '/', 'http://localhost');
       const answer = (status: number, body: unknown) => {
         requests.push({ method: req.method ?? '', path: url.pathname, status });
+        const call = `${req.method} ${url.pathname}`;
+        if (lose.delete(call)) {
+          res.socket?.destroy();
+          return;
+        }
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
         res.end(JSON.stringify(body));
       };
@@ -72,6 +85,7 @@ export async function serveJson(
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    loseNextAnswer: (method, path) => lose.add(`${method} ${path}`),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -6,7 +6,9 @@
 // answers an array; `POST service/tickets` wants summary (≤ 100 characters), board.id (a board
 // it knows), company.id (an existing company) and answers the ticket with its `id`;
 // `POST service/tickets/{id}/notes` wants text and one of the detail/internal/resolution flags;
-// `PATCH service/tickets/{id}` takes a JSON Patch array (`replace` of `status`).
+// `PATCH service/tickets/{id}` takes a JSON Patch array (`replace` of `status`);
+// `GET service/tickets` reads the conditions `company/id=`, `summary="…"` and `closedFlag=false`
+// (a ticket whose status starts with "Closed" is closed).
 import type { PsaStandIn, PsaTicketRecord } from './common.ts';
 import { serveJson } from './common.ts';
 
@@ -61,6 +63,23 @@ export async function startConnectwise(): Promise<ConnectwiseStandIn> {
       return answer(
         200,
         items.slice(0, size).map((c) => ({ id: c.id, name: c.name })),
+      );
+    }
+    if (req.method === 'GET' && path === '/service/tickets') {
+      let items = tickets;
+      for (const part of (url.searchParams.get('conditions') ?? '').split(/\s+and\s+/i).filter(Boolean)) {
+        const company = /^company\/id\s*=\s*(\d+)$/i.exec(part.trim());
+        const summary = /^summary\s*=\s*"([^"]*)"$/i.exec(part.trim());
+        if (company) items = items.filter((t) => t.companyId === Number(company[1]));
+        else if (summary) items = items.filter((t) => t.title === summary[1]);
+        else if (/^closedFlag\s*=\s*false$/i.test(part.trim()))
+          items = items.filter((t) => !String(t.status).startsWith('Closed'));
+        else return answer(400, error('InvalidObject', `Unsupported condition ${part}`));
+      }
+      const size = Number(url.searchParams.get('pageSize') ?? 25);
+      return answer(
+        200,
+        items.slice(0, size).map((t) => ({ id: t.id })),
       );
     }
     const b = body as Record<string, unknown> | null;
@@ -128,6 +147,7 @@ export async function startConnectwise(): Promise<ConnectwiseStandIn> {
     companies,
     tickets,
     requests: server.requests,
+    loseNextAnswer: (method, path) => server.loseNextAnswer(method, `${ROOT}${path}`),
     revokeCredentials: () => {
       revoked = true;
     },

@@ -349,7 +349,7 @@ describe.each(PSAS)('$label tickets', (p) => {
     expect(w.smtp.received[1]?.subject).toMatch(/^Resolved: integration /);
   });
 
-  it('makes no second ticket across a restart, nor when a batch is sent again after a crash', async () => {
+  it('makes no second ticket across a restart, nor when a batch is resent after a crash or a lost answer', async () => {
     const w = await world(p);
     let k = await w.open();
     const t = await tree(k);
@@ -372,9 +372,25 @@ describe.each(PSAS)('$label tickets', (p) => {
     await pass(k, later(w.t0, 62));
     expect(w.psa.tickets).toHaveLength(1);
     expect(w.psa.tickets[0]?.notes).toHaveLength(1);
+
+    // The PSA opens a ticket but its answer is lost: the next pass finds that ticket, opens none.
+    await backup(k, t.northwind, 'anna@northwind.example', 'succeeded', later(w.t0, 70));
+    await pass(k, later(w.t0, 71));
+    w.psa.loseNextAnswer('POST', p.kind === 'autotask' ? '/V1.0/Tickets' : '/service/tickets');
+    await backup(k, t.northwind, 'ben@northwind.example', 'failed', later(w.t0, 80));
+    await pass(k, later(w.t0, 81));
+    expect(w.psa.tickets).toHaveLength(2);
+    expect((await row(k, integration.id)).failingSince).not.toBeNull();
+    await pass(k, later(w.t0, 200));
+    expect(w.psa.tickets).toHaveLength(2);
+    expect((await row(k, integration.id)).failingSince).toBeNull();
+    await backup(k, t.northwind, 'ben@northwind.example', 'failed', later(w.t0, 210));
+    await pass(k, later(w.t0, 211));
+    expect(w.psa.tickets.map((x) => x.notes.length)).toEqual([2, 1]);
+
     const tickets = await k.orm.em.fork().find(IntegrationTicket, { integration: integration.id });
-    expect(tickets.map((x) => [x.ticketId, x.failing])).toEqual([
-      [String(w.psa.tickets[0]?.id), ['anna@northwind.example']],
+    expect(tickets.map((x) => [x.ticketId, x.failing, x.openingSince])).toEqual([
+      [String(w.psa.tickets[1]?.id), ['ben@northwind.example'], null],
     ]);
   });
 });

@@ -19,7 +19,7 @@ export class Migration20261207160000_psa_tickets extends Migration {
       `create unique index \`integration_companies_integration_id_account_id_unique\` on \`integration_companies\` (\`integration_id\`, \`account_id\`);`,
     );
     this.addSql(
-      `create table \`integration_tickets\` (\`id\` text not null primary key, \`integration_id\` text not null, \`account_id\` text not null, \`task_id\` text not null, \`ticket_id\` text null, \`company_id\` text null, \`failing\` json not null, \`last_event_id\` integer not null, \`opened_at\` datetime null, \`closed_at\` datetime null, \`updated_at\` datetime not null, constraint \`integration_tickets_integration_id_foreign\` foreign key (\`integration_id\`) references \`integrations\` (\`id\`) on delete cascade, constraint \`integration_tickets_account_id_foreign\` foreign key (\`account_id\`) references \`organizations\` (\`id\`) on delete cascade);`,
+      `create table \`integration_tickets\` (\`id\` text not null primary key, \`integration_id\` text not null, \`account_id\` text not null, \`task_id\` text not null, \`ticket_id\` text null, \`company_id\` text null, \`failing\` json not null, \`last_event_id\` integer not null, \`opening_since\` datetime null, \`opened_at\` datetime null, \`closed_at\` datetime null, \`updated_at\` datetime not null, constraint \`integration_tickets_integration_id_foreign\` foreign key (\`integration_id\`) references \`integrations\` (\`id\`) on delete cascade, constraint \`integration_tickets_account_id_foreign\` foreign key (\`account_id\`) references \`organizations\` (\`id\`) on delete cascade);`,
     );
     this.addSql(
       `create index \`integration_tickets_integration_id_index\` on \`integration_tickets\` (\`integration_id\`);`,
