@@ -82,7 +82,7 @@ function client(target: SendTarget<ConnectwiseSettings>): PsaClient {
     });
   return {
     async companies(search) {
-      // The conditions language quotes strings with "; the search keeps letters, digits and spaces' kin only.
+      // The conditions language quotes strings with " and treats % and _ as wildcards: left out of the search.
       const term = search.replace(/["\\%_]/g, '').trim();
       const url = new URL('company/companies', root);
       url.searchParams.set('conditions', term ? `deletedFlag=false and name like "%${term}%"` : 'deletedFlag=false');

@@ -30,7 +30,8 @@ export function ticketOutcome(event: IntegrationEvent): Outcome | null {
   if (event.log !== 'activity' || typeof event.details.taskId !== 'string') return null;
   if (event.action === 'Task disconnected' && event.status === 'failed') return { kind: 'failure', item: CONNECTION };
   if (event.action !== 'Backup') return null;
-  const item = String(event.details.item ?? '');
+  // A run without an item of its own (the whole task) is named by the task: "" is the connection.
+  const item = String(event.details.item || event.details.taskName || 'the task');
   if (event.status === 'failed') return { kind: 'failure', item };
   if (event.status === 'succeeded') return { kind: 'success', item };
   return null;
