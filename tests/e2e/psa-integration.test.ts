@@ -2,7 +2,8 @@
 // the Autotask stand-in on loopback (allowed by HOLDFAST_WEBHOOKS_ALLOW_PRIVATE): bad input
 // answered on its fields, Autotask added (Active), "Send test event" proving the credentials,
 // then a customer account mapped to an Autotask company picked by searching Autotask's own list;
-// screenshots at desktop and phone widths, with no sideways scrolling.
+// the ConnectWise form and a Backup Radar integration added; screenshots at desktop and phone
+// widths, with no sideways scrolling.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AutotaskStandIn, startAutotask } from '../fakes/psa/autotask.ts';
@@ -107,6 +108,22 @@ describe('Settings › Integrations › Autotask in a browser', () => {
       expect.stringMatching(/Northwind\s+Northwind Traders · id 174/),
     ]);
     expect(await screenshotBothWidths(page, 'integrations-autotask-mapped')).toBeLessThanOrEqual(0);
+
+    // The other two new forms: ConnectWise's fields, Backup Radar's one address.
+    await page.goto(`${appliance.url}/settings/integrations`);
+    await page.getByRole('link', { name: 'Add ConnectWise' }).click();
+    await page.getByLabel('Private key').waitFor();
+    expect(await screenshotBothWidths(page, 'integrations-connectwise-new')).toBeLessThanOrEqual(0);
+    await page.goto(`${appliance.url}/settings/integrations`);
+    await page.getByRole('link', { name: 'Add Backup Radar' }).click();
+    await page.getByLabel('Backup Radar’s inbound address').fill('msp-one@inbound.backupradar.example');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'Backup Radar integration added: msp-one@inbound.backupradar.example.' })
+      .waitFor();
+    expect(await page.getByTestId('integration-tile').count()).toBe(2);
+    expect(await screenshotBothWidths(page, 'integrations-psa-tiles')).toBeLessThanOrEqual(0);
     expect(consoleErrors).toEqual([]);
     await context.close();
   });
