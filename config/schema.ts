@@ -249,7 +249,7 @@ export const settings = {
     kind: 'boolean',
     defaultText: 'false',
     description:
-      'Lets webhook endpoints and integration collectors (Splunk, syslog) use plain http:// and addresses on loopback, private, link-local and unique-local networks (refused by default: SSRF). For receivers on a trusted local network only.',
+      'Lets webhook endpoints and integrations (Splunk, syslog, Autotask, ConnectWise) use plain http:// and addresses on loopback, private, link-local and unique-local networks (refused by default: SSRF). For receivers on a trusted local network only (an on-premises ConnectWise PSA, say).',
     schema: flag().default(false),
   }),
   logLevel: setting({

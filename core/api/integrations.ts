@@ -4,23 +4,34 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { accessibleOrganization } from '../access/principal.ts';
+import { AppError } from '../errors.ts';
 import { auditActor } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { principalOf } from '../http/middleware.ts';
+import { IntegrationSendError } from '../integrations/contract.ts';
 import { type IIntegration, INTEGRATION_STREAMS } from '../integrations/entities.ts';
 import {
   createIntegration,
   deleteIntegration,
   findIntegration,
+  integrationSecret,
   integrationState,
   listIntegrations,
   updateIntegration,
 } from '../integrations/integrations.ts';
 import { INTEGRATION_KINDS } from '../integrations/kinds.ts';
+import {
+  companyMappings,
+  coveredAccount,
+  mapCompany,
+  psaClientOf,
+  requirePsa,
+  unmapCompany,
+} from '../integrations/psa-companies.ts';
 import { sendIntegrationTest } from '../integrations/sender.ts';
 import { inReach, jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
-import { errorResponses } from './schemas.ts';
+import { ErrorSchema, errorResponses } from './schemas.ts';
 
 const KINDS = INTEGRATION_KINDS.map((k) => k.id) as [string, ...string[]];
 
@@ -32,7 +43,7 @@ const StreamsSchema = z.array(z.enum(INTEGRATION_STREAMS)).openapi({
 
 const SettingsSchema = z.record(z.string(), z.unknown()).openapi({
   description:
-    'The kind’s settings. Splunk: `url` (the HTTP Event Collector URL), optional `source`, `sourcetype`, `index`, and `ack` (true when the token has indexer acknowledgment on). Syslog: `host`, `port` (default 6514), `format` (`json` or `cef`), optional `ca` (PEM certificates to trust).',
+    'The kind’s settings. Splunk: `url` (the HTTP Event Collector URL), optional `source`, `sourcetype`, `index`, and `ack` (true when the token has indexer acknowledgment on). Syslog: `host`, `port` (default 6514), `format` (`json` or `cef`), optional `ca` (PEM certificates to trust). Autotask: `username` (the API user), `integrationCode` (its tracking identifier), `queueId`, optional `priority` (2), `newStatus` (1), `closedStatus` (5), `zoneLookupUrl`. ConnectWise: `site`, `companyId`, `publicKey`, `clientId`, `boardId`, optional `priorityId`, `newStatus` (`New`), `closedStatus` (`Closed (resolved)`). Both PSAs: optional `defaultCompanyId` (the company of accounts not mapped; none: they open no ticket) and `closeOnSuccess` (true). Backup Radar: `address` (its inbound e-mail address). The PSAs and Backup Radar always read `activity`; their `streams` are ignored.',
   example: { url: 'https://splunk.example.com:8088/services/collector/event', source: 'holdfast', ack: false },
 });
 
@@ -58,11 +69,10 @@ const NewIntegrationSchema = z
     enabled: z.boolean().optional(),
     streams: StreamsSchema,
     settings: SettingsSchema,
-    secret: z
-      .string()
-      .max(1000)
-      .optional()
-      .openapi({ description: 'The kind’s secret (Splunk: the HEC token; required there). Write-only.' }),
+    secret: z.string().max(1000).optional().openapi({
+      description:
+        'The kind’s secret, required for the kinds that have one (Splunk: the HEC token; Autotask: the API user’s secret; ConnectWise: the private key). Write-only.',
+    }),
   })
   .openapi('NewIntegration');
 
@@ -92,7 +102,7 @@ const itemMiddleware = [
   inReach((em, org, c) => findIntegration(em, org, c.req.param('integrationId') ?? '')),
 ];
 
-const route = <P extends string, M extends 'get' | 'post' | 'patch' | 'delete'>(method: M, path: P) => ({
+const route = <P extends string, M extends 'get' | 'post' | 'put' | 'patch' | 'delete'>(method: M, path: P) => ({
   method,
   path,
   tags,
@@ -148,6 +158,81 @@ const testRoute = createRoute({
   middleware: itemMiddleware,
   request: { params: IntegrationParams },
   responses: { 200: jsonResponse(TestResultSchema, 'Whether it was taken'), ...errorResponses(401, 403, 404) },
+});
+
+const CompanySchema = z.object({ id: z.string(), name: z.string() }).openapi('PsaCompany');
+
+const CompanyMappingSchema = z
+  .object({
+    account: z.object({ id: z.string(), name: z.string() }),
+    company: CompanySchema.nullable().openapi({ description: 'Null: the default company, or no ticket without one.' }),
+  })
+  .openapi('PsaCompanyMapping');
+
+const MappingParams = IntegrationParams.extend({
+  accountId: z.string().openapi({ param: { name: 'accountId', in: 'path' } }),
+});
+
+const psaUnavailable = {
+  502: {
+    description: 'The PSA refused the integration’s credentials or did not answer (its reason in `message`).',
+    content: { 'application/json': { schema: ErrorSchema } },
+  },
+};
+
+const companiesRoute = createRoute({
+  ...route('get', '/organizations/{id}/integrations/{integrationId}/companies'),
+  summary: 'Search the PSA’s companies',
+  description:
+    'A PSA integration (Autotask, ConnectWise): the PSA’s active companies whose name contains `search` (at most 25), for the company mapping. 404 for other kinds.',
+  middleware: itemMiddleware,
+  request: {
+    params: IntegrationParams,
+    query: z.object({ search: z.string().max(100).optional().openapi({ example: 'north' }) }),
+  },
+  responses: {
+    200: jsonResponse(z.array(CompanySchema), 'Companies'),
+    ...errorResponses(401, 403, 404, 422),
+    ...psaUnavailable,
+  },
+});
+
+const mappingsRoute = createRoute({
+  ...route('get', '/organizations/{id}/integrations/{integrationId}/company-mappings'),
+  summary: 'List the company mapping',
+  description:
+    'Each customer account the PSA integration covers (at most 200, by name; `accounts` filters by name) and its company in the PSA.',
+  middleware: itemMiddleware,
+  request: {
+    params: IntegrationParams,
+    query: z.object({ accounts: z.string().max(200).optional() }),
+  },
+  responses: { 200: jsonResponse(z.array(CompanyMappingSchema), 'Mapping'), ...errorResponses(401, 403, 404, 422) },
+});
+
+const mapRoute = createRoute({
+  ...route('put', '/organizations/{id}/integrations/{integrationId}/company-mappings/{accountId}'),
+  summary: 'Map an account to a PSA company',
+  description:
+    'The account’s failed backups open tickets for this company (its id in the PSA, from the companies search).',
+  middleware: itemMiddleware,
+  request: {
+    params: MappingParams,
+    ...jsonBody(
+      z
+        .object({ companyId: z.string().min(1).max(100), companyName: z.string().max(300).optional() })
+        .openapi('PsaCompanyChoice'),
+    ),
+  },
+  responses: { 200: jsonResponse(CompanyMappingSchema, 'The mapping'), ...errorResponses(401, 403, 404, 422) },
+});
+
+const unmapRoute = createRoute({
+  ...route('delete', '/organizations/{id}/integrations/{integrationId}/company-mappings/{accountId}'),
+  summary: 'Remove an account’s company mapping',
+  middleware: itemMiddleware,
+  request: { params: MappingParams },
+  responses: { 204: { description: 'Removed' }, ...errorResponses(401, 403, 404) },
 });
 
 function integrationJson(i: IIntegration): z.infer<typeof IntegrationSchema> {
@@ -235,6 +320,62 @@ export function integrationsApi(deps: AppDeps) {
       deps.now(),
     );
     return c.json({ delivered: result.ok, reason: result.ok ? null : result.reason }, 200);
+  });
+
+  api.openapi(companiesRoute, async (c) => {
+    const { id, integrationId } = c.req.valid('param');
+    const org = await organization(c, id);
+    const i = await findIntegration(c.get('em'), org, integrationId);
+    const client = psaClientOf(i, {
+      integrationId: i.id,
+      organizationId: org.id,
+      settings: i.settings,
+      secret: integrationSecret(deps.credentials, i),
+      allowPrivate: deps.config.webhooksAllowPrivate,
+      em: c.get('em'),
+      now: deps.now(),
+    });
+    try {
+      return c.json(await client.companies(c.req.valid('query').search ?? ''), 200);
+    } catch (err) {
+      if (!(err instanceof IntegrationSendError)) throw err;
+      throw new AppError('psa_unavailable', err.message, 502);
+    }
+  });
+
+  api.openapi(mappingsRoute, async (c) => {
+    const { id, integrationId } = c.req.valid('param');
+    const org = await organization(c, id);
+    const i = await findIntegration(c.get('em'), org, integrationId);
+    requirePsa(i);
+    return c.json(await companyMappings(c.get('em'), org, i, c.req.valid('query').accounts ?? ''), 200);
+  });
+
+  api.openapi(mapRoute, async (c) => {
+    const { id, integrationId, accountId } = c.req.valid('param');
+    const org = await organization(c, id);
+    const i = await findIntegration(c.get('em'), org, integrationId);
+    requirePsa(i);
+    const body = c.req.valid('json');
+    const company = { id: body.companyId, name: body.companyName ?? body.companyId };
+    await mapCompany(c.get('em'), org, i, accountId, company, auditActor(c, deps), deps.now());
+    const account = await coveredAccount(c.get('em'), org, accountId);
+    return c.json(
+      {
+        account: { id: account.id, name: account.name },
+        company: { id: company.id.trim(), name: company.name.trim() || company.id.trim() },
+      },
+      200,
+    );
+  });
+
+  api.openapi(unmapRoute, async (c) => {
+    const { id, integrationId, accountId } = c.req.valid('param');
+    const org = await organization(c, id);
+    const i = await findIntegration(c.get('em'), org, integrationId);
+    requirePsa(i);
+    await unmapCompany(c.get('em'), org, i, accountId, auditActor(c, deps));
+    return c.body(null, 204);
   });
 
   return api;

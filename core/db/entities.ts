@@ -13,7 +13,7 @@ import {
 } from '../catalog/entities.ts';
 import { DrillPolicy, RestoreDrill } from '../drills/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
-import { Integration } from '../integrations/entities.ts';
+import { Integration, IntegrationCompany, IntegrationTicket } from '../integrations/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailFile, MailMessage } from '../mail/entities.ts';
 import { Notification, NotificationIncident, NotificationRecipient } from '../notifications/entities.ts';
@@ -75,5 +75,7 @@ export const kernelEntities = [
   RestoreDrill,
   UsageSample,
   Integration,
+  IntegrationCompany,
+  IntegrationTicket,
   DrillPolicy,
 ];

@@ -20,6 +20,8 @@ export const CONFIGURATION_TABLES = [
   'summary_report_settings',
   'webhook_endpoints',
   'integrations',
+  'integration_companies',
+  'integration_tickets',
   'account_health',
   'restore_drills',
   'drill_policies',

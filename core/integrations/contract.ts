@@ -1,10 +1,14 @@
 // The contract of an integration kind: a kind owns its settings (form fields, validation), its
 // secret, and how a batch of events reaches its system; the rest (the page, the API, sealing the
-// secret, the cursor, retries, Failing and its notification) is shared. An event-feed kind (SIEM)
-// sends the System Activity and Security audit rows; a PSA or monitoring kind will add another
-// feed beside it. The list of kinds is kinds.ts.
+// secret, the cursor, retries, Failing and its notification) is shared. Every kind reads the same
+// feed (System Activity and Security audit rows): a SIEM sends them all, a PSA turns backup
+// failures into tickets (psa-tickets.ts), Backup Radar mails backup results. The list of kinds
+// is kinds.ts.
+import type { EntityManager } from '@mikro-orm/core';
 import type { z } from 'zod';
+import type { IntegrationStream } from './entities.ts';
 import type { IntegrationEvent } from './event-feed.ts';
+import type { PsaClient } from './psa.ts';
 
 export interface IntegrationField {
   name: string;
@@ -14,6 +18,8 @@ export interface IntegrationField {
   hint?: string;
   placeholder?: string;
   optional?: boolean;
+  /** A checkbox ticked on a new integration's form. */
+  defaultOn?: boolean;
 }
 
 /** Where and how to send: the kind's parsed settings and its unsealed secret. */
@@ -22,6 +28,11 @@ export interface SendTarget<S> {
   settings: S;
   secret: string;
   allowPrivate: boolean;
+  /** The integration's organization (a PSA maps its accounts, Backup Radar queues mail for it). */
+  organizationId: string;
+  /** For kinds that remember what they did (a PSA's tickets) or queue mail: written before the cursor moves. */
+  em: EntityManager;
+  now: Date;
 }
 
 /** A batch the collector took: done, or (indexer acknowledgment) taken with an id to confirm later. */
@@ -30,14 +41,20 @@ export type SendOutcome = { acknowledged: true } | { acknowledged: false; ackId:
 export interface IntegrationKind<S = Record<string, unknown>> {
   id: string;
   label: string;
-  category: 'SIEM';
+  category: 'SIEM' | 'PSA' | 'Monitoring';
   /** One sentence on the tile when it is not set up. */
   description: string;
   fields: IntegrationField[];
   /** The secret's field, if the kind has one: written, never shown again; blank on edit keeps it. */
   secret?: { name: string; label: string; hint?: string };
-  /** The address the kind connects to, checked by the webhooks' SSRF rule, and the field to blame. */
-  address(settings: S): { field: string; url: string };
+  /** The address the kind connects to, checked by the webhooks' SSRF rule, and the field to blame (none: it mails). */
+  address?(settings: S): { field: string; url: string };
+  /** The streams it always reads, when they are not the user's choice (a PSA: the activity). */
+  fixedStreams?: IntegrationStream[];
+  /** A PSA: its client (companies for the mapping, tickets). */
+  psa?(target: SendTarget<S>): PsaClient;
+  /** "Send test event" for a kind whose events are not sent as such (a PSA checks its credentials). */
+  test?(target: SendTarget<S>): Promise<void>;
   /** Validates the settings (field messages keyed by field name). */
   schema: z.ZodType<S, unknown>;
   /** Where it sends, for the tile (no secret). */

@@ -65,3 +65,64 @@ export const Integration = defineEntity({
   },
 });
 export type IIntegration = InferEntity<typeof Integration>;
+
+/**
+ * A PSA integration's company for one customer account: where that account's tickets are
+ * opened. Picked from the PSA's own list (its id and the name it had then).
+ */
+export const IntegrationCompany = defineEntity({
+  name: 'IntegrationCompany',
+  tableName: 'integration_companies',
+  properties: {
+    id: p
+      .string()
+      .primary()
+      .length(36)
+      .onCreate(() => randomUUID()),
+    integration: () => p.manyToOne(Integration).deleteRule('cascade'),
+    account: () => p.manyToOne(Organization).deleteRule('cascade'),
+    companyId: p.string().length(100),
+    companyName: p.string().length(300),
+    updatedAt: p.datetime(),
+  },
+  uniques: [{ properties: ['integration', 'account'] }],
+});
+export type IIntegrationCompany = InferEntity<typeof IntegrationCompany>;
+
+/**
+ * A PSA integration's ticket for one task of one account: opened by its first failure, noted by
+ * the next ones, closed when every item that failed has succeeded again. One row per task, kept
+ * after closing (a later failure opens a new ticket in it), so `lastEventId` — the last System
+ * Activity row acted on — makes a batch sent again after a failure or a restart act only once.
+ */
+export const IntegrationTicket = defineEntity({
+  name: 'IntegrationTicket',
+  tableName: 'integration_tickets',
+  properties: {
+    id: p
+      .string()
+      .primary()
+      .length(36)
+      .onCreate(() => randomUUID()),
+    integration: () => p.manyToOne(Integration).deleteRule('cascade'),
+    account: () => p.manyToOne(Organization).deleteRule('cascade'),
+    taskId: p.string().length(36),
+    /** The PSA's ticket id, null while no ticket is open. */
+    ticketId: p.string().length(100).nullable(),
+    companyId: p.string().length(100).nullable(),
+    /** The items (entities) failing since the ticket was opened; "" for the task's connection. */
+    failing: p.json<string[]>(),
+    lastEventId: p.integer(),
+    /**
+     * Set just before asking the PSA to open a ticket, cleared with its answer: still set, the
+     * answer was lost (a broken connection, a restart), so the PSA is searched for that ticket
+     * before another is opened.
+     */
+    openingSince: p.datetime().nullable(),
+    openedAt: p.datetime().nullable(),
+    closedAt: p.datetime().nullable(),
+    updatedAt: p.datetime(),
+  },
+  uniques: [{ properties: ['integration', 'account', 'taskId'] }],
+});
+export type IIntegrationTicket = InferEntity<typeof IntegrationTicket>;

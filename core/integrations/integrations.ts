@@ -58,7 +58,7 @@ async function parse(
   if (!kind) throw new ValidationError({ kind: 'Choose an integration.' });
   const parsed = kind.schema.safeParse(input.settings);
   const fields = parsed.success ? {} : fieldErrorsFrom(parsed.error.issues);
-  if (parsed.success) {
+  if (parsed.success && kind.address) {
     const { field, url } = kind.address(parsed.data as never);
     try {
       await checkWebhookTarget(url, allowPrivate);
@@ -72,7 +72,7 @@ async function parse(
     }
   }
   const offered = streamsFor(org);
-  const streams = offered.filter((s) => input.streams.includes(s));
+  const streams = kind.fixedStreams ?? offered.filter((s) => input.streams.includes(s));
   if (streams.length === 0) fields.streams = 'Choose at least one kind of event to send.';
   const secret = (input.secret ?? '').trim();
   if (kind.secret && adding && !secret) fields[kind.secret.name] = `Enter the ${kind.secret.label}.`;

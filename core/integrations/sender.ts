@@ -41,12 +41,15 @@ const ACK_TIMEOUT_MS = 10 * 60_000;
 /** How soon to ask again about a batch not acknowledged yet. */
 const ACK_POLL_MS = 5_000;
 
-function targetOf(deps: IntegrationDeps, i: IIntegration): SendTarget<Record<string, unknown>> {
+function targetOf(deps: IntegrationDeps, i: IIntegration, now: Date): SendTarget<Record<string, unknown>> {
   return {
     integrationId: i.id,
+    organizationId: i.organization.id,
     settings: i.settings,
     secret: integrationSecret(deps.cipher, i),
     allowPrivate: deps.settings.webhooksAllowPrivate,
+    em: deps.orm.em.fork(),
+    now,
   };
 }
 
@@ -182,7 +185,7 @@ export async function deliverIntegration(deps: IntegrationDeps, i: IIntegration,
   }
   const c = await claim(deps, i, now);
   if (!c) return 0; // another sender has it
-  const target = targetOf(deps, i);
+  const target = targetOf(deps, i, now);
   let sent = 0;
   try {
     if (!(await settleAck(kind, target, c, i, now))) return 0;
@@ -232,7 +235,10 @@ export async function runIntegrationSender(deps: IntegrationDeps, now: Date): Pr
   return sent;
 }
 
-/** "Send test event": one `test` event to this integration now; the cursor does not move. */
+/**
+ * "Send test event": one `test` event to this integration now (a PSA instead lists a company,
+ * which proves the credentials without opening a ticket); the cursor does not move.
+ */
 export async function sendIntegrationTest(
   deps: IntegrationDeps,
   i: IIntegration,
@@ -253,7 +259,9 @@ export async function sendIntegrationTest(
     details: { message: 'A test event from Holdfast.' },
   };
   try {
-    await kind.send(targetOf(deps, i), [event]);
+    const target = targetOf(deps, i, now);
+    if (kind.test) await kind.test(target);
+    else await kind.send(target, [event]);
     return { ok: true };
   } catch (err) {
     return { ok: false, reason: (err as Error).message };

@@ -108,6 +108,18 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   'DELETE /organizations/{id}/integrations/{integrationId}': { rule: { anyOf: ['manage_integrations'] } },
   'POST /organizations/{id}/integrations/{integrationId}/test': { rule: { anyOf: ['manage_integrations'] } },
+  // The probe's integration is Splunk: past the access rule, these answer 404 (no companies to map).
+  'GET /organizations/{id}/integrations/{integrationId}/companies': { rule: { anyOf: ['manage_integrations'] } },
+  'GET /organizations/{id}/integrations/{integrationId}/company-mappings': {
+    rule: { anyOf: ['manage_integrations'] },
+  },
+  'PUT /organizations/{id}/integrations/{integrationId}/company-mappings/{accountId}': {
+    rule: { anyOf: ['manage_integrations'] },
+    body: () => ({ companyId: '174', companyName: 'Planted company' }),
+  },
+  'DELETE /organizations/{id}/integrations/{integrationId}/company-mappings/{accountId}': {
+    rule: { anyOf: ['manage_integrations'] },
+  },
   'GET /organizations/{id}/summary-report-settings': { rule: { anyOf: ['manage_notifications'] } },
   'PUT /organizations/{id}/summary-report-settings': {
     rule: { anyOf: ['manage_notifications'] },
@@ -243,6 +255,7 @@ export function probes(operations: readonly string[], o: Ids): Probe[] {
         .replace('{recipientId}', o.recipient)
         .replace('{webhookId}', o.webhook)
         .replace('{integrationId}', o.integration)
+        .replace('{accountId}', o.org)
         .replace('{alertId}', o.alert)
         .replace('{clientId}', o.key)
         .replace('{userId}', o.user)

@@ -22,8 +22,10 @@ import {
   updateIntegration,
 } from '../../integrations/integrations.ts';
 import { INTEGRATION_KINDS, integrationKind } from '../../integrations/kinds.ts';
+import { type AccountMapping, companyMappings, MAPPING_PAGE } from '../../integrations/psa-companies.ts';
 import { type IntegrationDeps, sendIntegrationTest } from '../../integrations/sender.ts';
 import { formFields, formLists } from '../forms.ts';
+import { integrationCompanyRoutes } from './integration-companies.ts';
 
 const BASE = '/settings/integrations';
 
@@ -43,6 +45,8 @@ interface FormState {
   kind: IntegrationKind;
   values: Record<string, unknown>;
   errors: Record<string, string>;
+  /** A PSA's company mapping (edit only). */
+  mapping?: { rows: AccountMapping[]; filter: string; defaultCompanyId: string | undefined; full: boolean };
 }
 
 function tileOf(i: IIntegration) {
@@ -64,6 +68,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(BASE, requirePermission('manage_integrations'));
   app.use(`${BASE}/*`, requirePermission('manage_integrations'));
+  app.route('/', integrationCompanyRoutes(deps));
   const options = () => ({ allowPrivate: deps.config.webhooksAllowPrivate });
   const senderDeps = (c: Context<AppEnv>): IntegrationDeps => ({
     orm: deps.orm,
@@ -90,11 +95,20 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
         })),
         tiles: integrations.map(tileOf),
         streams: streamsFor(org).map((id) => ({ id, label: labels[id] })),
+        accountLevel: org.kind === 'customer',
         form: form && {
           id: form.id,
-          kind: { id: form.kind.id, label: form.kind.label, fields: form.kind.fields, secret: form.kind.secret },
+          kind: {
+            id: form.kind.id,
+            label: form.kind.label,
+            fields: form.kind.fields,
+            secret: form.kind.secret,
+            fixedStreams: !!form.kind.fixedStreams,
+            psa: !!form.kind.psa,
+          },
           values: form.values,
           errors: form.errors,
+          mapping: form.mapping,
         },
         focus: form ? (Object.keys(form.errors)[0] ?? form.kind.fields[0]?.name) : undefined,
       },
@@ -127,13 +141,23 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get(BASE, (c) => page(c));
   app.get(`${BASE}/new/:kind`, (c) => {
     const kind = kindOf(c.req.param('kind'));
-    const values = { enabled: true, streams: streamsFor(organizationOf(c)) };
+    const ticked = kind.fields.filter((f) => f.defaultOn).map((f) => [f.name, true]);
+    const values = { enabled: true, streams: streamsFor(organizationOf(c)), ...Object.fromEntries(ticked) };
     return page(c, { kind, values, errors: {} });
   });
   app.get(`${BASE}/:id`, async (c) => {
     const i = await integrationOf(c);
     const kind = kindOf(i.kind);
-    return page(c, { id: i.id, kind, values: { ...i.settings, streams: i.streams, enabled: i.enabled }, errors: {} });
+    const filter = (c.req.query('accounts') ?? '').slice(0, 200);
+    const rows = kind.psa ? await companyMappings(c.get('em'), organizationOf(c), i, filter) : undefined;
+    const mapping = rows && {
+      rows,
+      filter,
+      defaultCompanyId: i.settings.defaultCompanyId as string | undefined,
+      full: rows.length === MAPPING_PAGE,
+    };
+    const values = { ...i.settings, streams: i.streams, enabled: i.enabled };
+    return page(c, { id: i.id, kind, values, errors: {}, mapping });
   });
 
   app.post(`${BASE}/new/:kind`, async (c) => {

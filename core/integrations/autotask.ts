@@ -1,0 +1,197 @@
+// Autotask PSA (Datto/Kaseya) over its REST API: the zone lookup
+// (`GET ATServicesRest/V1.0/zoneInformation?user=<API user>`) names the zone's API address; every
+// call carries the API user's `UserName`, `Secret` and the tracking identifier as
+// `ApiIntegrationCode`. Companies by `POST Companies/query`, tickets by `POST Tickets`, notes by
+// `POST Tickets/{id}/Notes`, closing by `PATCH Tickets` with the "closed" status.
+import { z } from 'zod';
+import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
+import type { JsonAnswer } from './http-json.ts';
+import { optionalPositiveInt, type PsaClient, positiveInt, psaCall, psaCommonFields, psaCommonSchema } from './psa.ts';
+import { deliverToPsa } from './psa-tickets.ts';
+
+export const AUTOTASK_ZONE_LOOKUP = 'https://webservices.autotask.net/ATServicesRest/';
+
+const required = (message: string, max = 200) =>
+  z
+    .string({ error: message })
+    .trim()
+    .min(1, { error: message })
+    .max(max, { error: `Use at most ${max} characters.` });
+
+export const autotaskSettingsSchema = z
+  .object({
+    username: required('Enter the API user’s user name.'),
+    integrationCode: required('Enter the API tracking identifier (integration code).'),
+    zoneLookupUrl: z
+      .string()
+      .trim()
+      .max(2000, { error: 'Use at most 2000 characters.' })
+      .optional()
+      .transform((v) => v || AUTOTASK_ZONE_LOOKUP),
+    queueId: positiveInt('queue id'),
+    priority: optionalPositiveInt('priority', 2),
+    newStatus: optionalPositiveInt('status of a new ticket', 1),
+    closedStatus: optionalPositiveInt('status of a closed ticket', 5),
+  })
+  .extend(psaCommonSchema.shape);
+export type AutotaskSettings = z.infer<typeof autotaskSettingsSchema>;
+
+const HINT = 'Check the API user, its secret and the integration code.';
+
+function reasonOf(answer: JsonAnswer): string {
+  const errors = answer.json?.errors;
+  if (Array.isArray(errors) && errors.length) return errors.map(String).join(' ').slice(0, 300);
+  if (typeof answer.json?.message === 'string') return answer.json.message.slice(0, 300);
+  return answer.text.trim().slice(0, 300);
+}
+
+function client(target: SendTarget<AutotaskSettings>): PsaClient {
+  const s = target.settings;
+  const headers = { ApiIntegrationCode: s.integrationCode, UserName: s.username, Secret: target.secret };
+  let zone: Promise<string> | null = null;
+  const base = () => {
+    zone ??= (async () => {
+      const url = new URL(
+        'V1.0/zoneInformation',
+        s.zoneLookupUrl.endsWith('/') ? s.zoneLookupUrl : `${s.zoneLookupUrl}/`,
+      );
+      url.searchParams.set('user', s.username);
+      const info = await psaCall('Autotask', HINT, 'GET', url, headers, undefined, target.allowPrivate, reasonOf);
+      if (typeof info.url !== 'string') {
+        throw new IntegrationSendError(`Autotask has no zone for the API user ${s.username}. ${HINT}`);
+      }
+      return info.url.endsWith('/') ? info.url : `${info.url}/`;
+    })();
+    return zone;
+  };
+  const call = async (method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown) =>
+    psaCall('Autotask', HINT, method, new URL(path, await base()), headers, body, target.allowPrivate, reasonOf);
+  const note = (ticketId: string, title: string, text: string) =>
+    call('POST', `V1.0/Tickets/${encodeURIComponent(ticketId)}/Notes`, {
+      ticketID: Number(ticketId),
+      title: title.slice(0, 250),
+      description: text.slice(0, 3200),
+      noteType: 1,
+      publish: 1,
+    });
+  return {
+    async companies(search) {
+      const filter = [{ op: 'eq', field: 'isActive', value: true }];
+      if (search.trim()) filter.push({ op: 'contains', field: 'companyName', value: search.trim() as never });
+      const answer = await call('POST', 'V1.0/Companies/query', {
+        MaxRecords: 25,
+        IncludeFields: ['id', 'companyName'],
+        filter,
+      });
+      const items = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
+      return items
+        .map((c) => ({ id: String(c.id), name: String(c.companyName ?? c.id) }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    },
+    async openTicket(t) {
+      const answer = await call('POST', 'V1.0/Tickets', {
+        companyID: Number(t.companyId),
+        title: t.title,
+        description: t.description.slice(0, 8000),
+        queueID: s.queueId,
+        priority: s.priority,
+        status: s.newStatus,
+      });
+      if (answer.itemId === undefined) throw new IntegrationSendError('Autotask did not return the new ticket’s id.');
+      return String(answer.itemId);
+    },
+    async findOpenTicket(companyId, title) {
+      const answer = await call('POST', 'V1.0/Tickets/query', {
+        MaxRecords: 1,
+        IncludeFields: ['id'],
+        filter: [
+          { op: 'eq', field: 'companyID', value: Number(companyId) },
+          { op: 'eq', field: 'title', value: title },
+          { op: 'noteq', field: 'status', value: s.closedStatus },
+        ],
+      });
+      const [found] = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
+      return found?.id === undefined ? null : String(found.id);
+    },
+    async addNote(ticketId, title, text) {
+      await note(ticketId, title, text);
+    },
+    async closeTicket(ticketId, title, text) {
+      await note(ticketId, title, text);
+      await call('PATCH', 'V1.0/Tickets', { id: Number(ticketId), status: s.closedStatus });
+    },
+  };
+}
+
+export const autotaskKind: IntegrationKind<AutotaskSettings> = {
+  id: 'autotask',
+  label: 'Autotask',
+  category: 'PSA',
+  description: 'Open an Autotask ticket for a failed backup, note repeated failures, close it on success.',
+  fields: [
+    { name: 'username', label: 'API user (user name)', type: 'text', placeholder: 'holdfast-api@msp.example' },
+    {
+      name: 'integrationCode',
+      label: 'API tracking identifier (integration code)',
+      type: 'text',
+      hint: 'Admin › Resources › the API user › Security: the tracking identifier of a custom integration.',
+    },
+    { name: 'queueId', label: 'Queue id of new tickets', type: 'text', placeholder: '29682833' },
+    {
+      name: 'priority',
+      label: 'Priority',
+      type: 'text',
+      optional: true,
+      placeholder: '2',
+      hint: '1 High, 2 Medium, 3 Low, 4 Critical (or your own).',
+    },
+    {
+      name: 'newStatus',
+      label: 'Status of a new ticket',
+      type: 'text',
+      optional: true,
+      placeholder: '1',
+      hint: '1 is New.',
+    },
+    {
+      name: 'closedStatus',
+      label: 'Status of a closed ticket',
+      type: 'text',
+      optional: true,
+      placeholder: '5',
+      hint: '5 is Complete.',
+    },
+    ...psaCommonFields,
+    {
+      name: 'zoneLookupUrl',
+      label: 'Zone lookup address',
+      type: 'url',
+      optional: true,
+      placeholder: AUTOTASK_ZONE_LOOKUP,
+      hint: 'Left empty: Autotask’s. The API user’s zone is looked up there.',
+    },
+  ],
+  secret: { name: 'secret', label: 'API user’s secret' },
+  fixedStreams: ['activity'],
+  schema: autotaskSettingsSchema as never,
+  target: (s) => `${s.username} (queue ${s.queueId})`,
+  address: (s) => ({ field: 'zoneLookupUrl', url: s.zoneLookupUrl }),
+  psa: client,
+  async test(target) {
+    await client(target).companies('');
+  },
+  async send(target, events) {
+    await deliverToPsa(
+      client(target),
+      {
+        integrationId: target.integrationId,
+        defaultCompanyId: target.settings.defaultCompanyId,
+        closeOnSuccess: target.settings.closeOnSuccess,
+        em: target.em,
+        now: target.now,
+      },
+      events,
+    );
+    return { acknowledged: true };
+  },
+};
