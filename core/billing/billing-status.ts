@@ -1,10 +1,8 @@
-// The Billing Status tiles of a portal (seed 000 §4): of the invoices the organization (or one
-// under it) issued, accounts whose invoices are all paid (Current), and the amounts issued and not
+// The Billing Status tiles of a portal (seed 000 §4): of the invoices the organization issued, accounts whose invoices are all paid (Current), and the amounts issued and not
 // yet due (Due) or past their due date (Overdue), per currency; and the Amount column's next-cycle
 // forecast: the current month's invoice as it would be computed now.
 import type { EntityManager } from '@mikro-orm/core';
 import type { IOrganization } from '../identity/entities.ts';
-import { pathsUnder } from '../tenancy/organizations.ts';
 import { monthSpan } from './billable-days.ts';
 import { BillingAccount, Invoice } from './entities.ts';
 import { invoiceFigures } from './invoice-lines.ts';
@@ -22,7 +20,7 @@ export interface BillingTiles {
 export async function billingTiles(em: EntityManager, issuer: IOrganization, now: Date): Promise<BillingTiles> {
   const invoices = await em.find(
     Invoice,
-    { issuer: { path: pathsUnder(issuer.path) }, status: { $in: ['issued', 'paid'] } },
+    { issuer: issuer.id, status: { $in: ['issued', 'paid'] } },
     { fields: ['account', 'status', 'dueAt', 'totalCents', 'currency'] },
   );
   const tiles: BillingTiles = { current: 0, due: { accounts: 0, amounts: {} }, overdue: { accounts: 0, amounts: {} } };

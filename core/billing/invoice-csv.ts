@@ -5,7 +5,6 @@
 // writer (core/plugins/csv.ts).
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { IOrganization } from '../identity/entities.ts';
-import { pathsUnder } from '../tenancy/organizations.ts';
 import { type IInvoice, Invoice, InvoiceLine } from './entities.ts';
 import { shownStatus } from './invoice-status.ts';
 import { centsDecimal } from './money.ts';
@@ -45,7 +44,7 @@ export const LINE_CSV_HEADER = [
 ] as const;
 
 export interface InvoiceSelection {
-  /** Invoices issued by this organization or one under it. */
+  /** Invoices issued by this organization. */
   issuer: IOrganization;
   accountId?: string | undefined;
   period?: string | undefined;
@@ -55,9 +54,7 @@ const PAGE = 200;
 const day = (d: Date | null | undefined) => (d ? d.toISOString().slice(0, 10) : '');
 
 export function selectionWhere(selection: InvoiceSelection): FilterQuery<IInvoice> {
-  const where: FilterQuery<IInvoice> & Record<string, unknown> = {
-    issuer: { path: pathsUnder(selection.issuer.path) },
-  };
+  const where: FilterQuery<IInvoice> & Record<string, unknown> = { issuer: selection.issuer.id };
   if (selection.accountId) where.account = selection.accountId;
   if (selection.period) where.period = selection.period;
   return where;

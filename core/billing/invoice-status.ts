@@ -131,11 +131,8 @@ export async function markInvoicePaid(
   return invoice;
 }
 
-/** An invoice issued by `issuer` (or by an organization under it), or null. */
+/** An invoice `issuer` issued, or null (another organization's, those under it included). */
 export async function findIssuedBy(em: EntityManager, issuer: IOrganization, id: string): Promise<IInvoice | null> {
   if (id.length > 36) return null;
-  const invoice = await em.findOne(Invoice, { id }, { populate: ['issuer', 'account'] });
-  if (!invoice) return null;
-  const owner = invoice.issuer as IOrganization;
-  return owner.path.startsWith(issuer.path) ? invoice : null;
+  return em.findOne(Invoice, { id, issuer: issuer.id }, { populate: ['issuer', 'account'] });
 }

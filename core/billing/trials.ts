@@ -178,3 +178,23 @@ export async function accountsInTrialStatus(em: EntityManager, status: TrialStat
   const rows = await em.find(BillingAccount, { trialEndsAt: ends, subscribedAt: null }, { fields: ['organization'] });
   return rows.map((r) => r.organization.id);
 }
+
+/** The trial status of each of these accounts that is a trial (the accounts list's badges). */
+export async function trialStatusesOf(
+  em: EntityManager,
+  accountIds: readonly string[],
+  now: Date,
+): Promise<Map<string, { status: TrialStatus; endsAt: Date }>> {
+  const found = new Map<string, { status: TrialStatus; endsAt: Date }>();
+  if (accountIds.length === 0) return found;
+  const rows = await em.find(BillingAccount, {
+    organization: { $in: [...accountIds] },
+    trialEndsAt: { $ne: null },
+    subscribedAt: null,
+  });
+  for (const row of rows) {
+    const status = trialStatus(row, now);
+    if (status) found.set(row.organization.id, { status, endsAt: row.trialEndsAt as Date });
+  }
+  return found;
+}
