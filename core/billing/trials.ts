@@ -32,7 +32,8 @@ export function trialStatus(billing: IBillingAccount | null | undefined, now: Da
 }
 
 export function holdReason(endsAt: Date): string {
-  return `The trial ended on ${endsAt.toISOString().slice(0, 10)}: backups are paused (the data is kept) until the account is subscribed.`;
+  const day = endsAt.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  return `The trial ended on ${day}: backups are paused (the data is kept) until the account is subscribed.`;
 }
 
 /** Makes the account a trial ending at `endsAt` (default: 14 days from now). */

@@ -298,7 +298,7 @@ describe('a month of billing simulated with a moved clock', () => {
     expect(await invoiceOf(delta)).toBeNull();
     const org = await em().findOneOrFail(Organization, { id: delta.id });
     expect(org.backupHold).toBe(
-      'The trial ended on 2026-11-08: backups are paused (the data is kept) until the account is subscribed.',
+      'The trial ended on 8 Nov 2026: backups are paused (the data is kept) until the account is subscribed.',
     );
     expect(await em().count(TaskEntity, { task: tasks.get(delta.id) })).toBe(2);
     expect(await em().count(UsageSample, { organization: delta.id, day: '2026-11-30' })).toBe(1);
