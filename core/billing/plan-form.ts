@@ -4,7 +4,7 @@
 import { ValidationError } from '../errors.ts';
 import type { IPricePlan, PriceTier } from './entities.ts';
 import { centsDecimal } from './money.ts';
-import type { PlanInput } from './plans.ts';
+import { type PlanInput, planFieldErrors } from './plans.ts';
 
 export const PLAN_FORM_METERS = 3;
 
@@ -73,12 +73,14 @@ export function planInputOf(form: Record<string, string | undefined>): PlanInput
     }
     meters.push({ meter, measure: (form[`measure${i}`] ?? 'max') as 'max', tiers });
   }
-  if (Object.keys(errors).length) throw new ValidationError(errors);
-  return {
+  const input: PlanInput = {
     name: form.name ?? '',
     currency: form.currency ?? '',
     period: (form.period ?? '') as 'monthly',
     minimumCents: minimum ?? 0,
     meters,
   };
+  // Every field's message at once: the typed text's and the plan's own rules'.
+  if (Object.keys(errors).length) throw new ValidationError({ ...planFieldErrors(input), ...errors });
+  return input;
 }

@@ -43,16 +43,18 @@ export const planInputSchema = z.object({
 });
 export type PlanInput = z.input<typeof planInputSchema>;
 
+/** The first message per field of a plan's input ({} when it is valid). */
+export function planFieldErrors(input: PlanInput): Record<string, string> {
+  const parsed = planInputSchema.safeParse(input);
+  const fields: Record<string, string> = {};
+  for (const issue of parsed.success ? [] : parsed.error.issues)
+    fields[String(issue.path[0] ?? 'plan')] ??= issue.message;
+  return fields;
+}
+
 function parsePlan(input: PlanInput) {
   const parsed = planInputSchema.safeParse(input);
-  if (!parsed.success) {
-    const fields: Record<string, string> = {};
-    for (const issue of parsed.error.issues) {
-      const key = String(issue.path[0] ?? 'plan');
-      fields[key] ??= issue.message;
-    }
-    throw new ValidationError(fields);
-  }
+  if (!parsed.success) throw new ValidationError(planFieldErrors(input));
   return parsed.data;
 }
 

@@ -54,6 +54,8 @@ const portalOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+const accountsNote = (n: number) => `${n} account${n === 1 ? '' : 's'}`;
+
 function invoiceRow(invoice: IInvoice, now: Date) {
   const status = shownStatus(invoice, now);
   return {
@@ -127,12 +129,12 @@ export function billingRoutes(deps: AppDeps): Hono<AppEnv> {
       rows,
       tiles: [
         { value: 'current', label: 'Current', figure: String(tiles.current), note: 'accounts paid up' },
-        { value: 'due', label: 'Due', figure: amounts(tiles.due.amounts), note: `${tiles.due.accounts} accounts` },
+        { value: 'due', label: 'Due', figure: amounts(tiles.due.amounts), note: accountsNote(tiles.due.accounts) },
         {
           value: 'overdue',
           label: 'Overdue',
           figure: amounts(tiles.overdue.amounts),
-          note: `${tiles.overdue.accounts} accounts`,
+          note: accountsNote(tiles.overdue.accounts),
         },
       ],
       totals: Object.entries(
