@@ -82,6 +82,29 @@ export async function draftInvoice(
   return invoice;
 }
 
+/**
+ * Each account's draft in an EntityManager of its own, so the work per account stays the same
+ * however many came before (one growing identity map would make every flush slower).
+ */
+async function draftEach(
+  em: EntityManager,
+  ids: readonly string[],
+  month: string,
+  now: Date,
+  options: DraftOptions,
+  skipExisting: boolean,
+): Promise<IInvoice[]> {
+  const made: IInvoice[] = [];
+  for (const id of ids) {
+    const fork = em.fork();
+    if (skipExisting && (await fork.count(Invoice, { account: id, period: month }))) continue;
+    const account = await fork.findOneOrFail(Organization, { id });
+    const invoice = await draftInvoice(fork, account, month, now, options);
+    if (invoice) made.push(invoice);
+  }
+  return made;
+}
+
 /** The drafts of every account directly under `issuer` for the month. */
 export async function draftInvoicesOf(
   em: EntityManager,
@@ -90,13 +113,19 @@ export async function draftInvoicesOf(
   now: Date,
   options: DraftOptions = {},
 ): Promise<IInvoice[]> {
-  const accounts = await em.find(Organization, { parent: issuer.id }, { orderBy: { name: 'asc', id: 'asc' } });
-  const made: IInvoice[] = [];
-  for (const account of accounts) {
-    const invoice = await draftInvoice(em, account, month, now, options);
-    if (invoice) made.push(invoice);
-  }
-  return made;
+  const accounts = await em.find(
+    Organization,
+    { parent: issuer.id },
+    { orderBy: { name: 'asc', id: 'asc' }, fields: ['id', 'name'] },
+  );
+  return draftEach(
+    em,
+    accounts.map((a) => a.id),
+    month,
+    now,
+    options,
+    false,
+  );
 }
 
 /**
@@ -114,13 +143,7 @@ export async function draftMissingInvoices(em: EntityManager, month: string, now
       }
     }
   }
-  let made = 0;
-  for (const id of [...candidates].sort()) {
-    if (await em.count(Invoice, { account: id, period: month })) continue;
-    const account = await em.findOneOrFail(Organization, { id }, { populate: ['parent'] });
-    if (await draftInvoice(em, account, month, now)) made++;
-  }
-  return made;
+  return (await draftEach(em, [...candidates].sort(), month, now, {}, true)).length;
 }
 
 export async function invoiceLines(em: EntityManager, invoice: IInvoice) {

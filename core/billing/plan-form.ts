@@ -81,6 +81,11 @@ export function planInputOf(form: Record<string, string | undefined>): PlanInput
     meters,
   };
   // Every field's message at once: the typed text's and the plan's own rules'.
-  if (Object.keys(errors).length) throw new ValidationError({ ...planFieldErrors(input), ...errors });
+  if (Object.keys(errors).length) {
+    const rules = planFieldErrors(input);
+    // A meter left out for its typed bands is said on its bands, not as "no meter".
+    if (meters.length === 0) delete rules.meters;
+    throw new ValidationError({ ...rules, ...errors });
+  }
   return input;
 }

@@ -145,7 +145,7 @@ describe('billing pages in a browser', () => {
     await go('/portal', 'billing-accounts-empty');
     await go('/billing/plans/new', 'billing-plan-new');
     await page.getByLabel('Plan name').fill('');
-    await page.getByLabel('Currency').fill('euro');
+    await page.getByLabel('Currency').fill('E1');
     await page.locator('#meter0').selectOption('protected');
     await page.getByLabel('Unit price or bands').first().fill('10 @ three');
     await page.getByRole('button', { name: 'Add plan' }).click();
