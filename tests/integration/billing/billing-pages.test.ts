@@ -90,7 +90,9 @@ describe('billing pages', () => {
     const html = await bad.text();
     expect(html).toContain('An amount such as 25.00.');
     expect(html).toContain('<p class="field-error" id="name-error">Enter a name.</p>');
-    expect(html).toContain('<p class="field-error" id="currency-error">A three-letter currency code, such as EUR or USD.</p>');
+    expect(html).toContain(
+      '<p class="field-error" id="currency-error">A three-letter currency code, such as EUR or USD.</p>',
+    );
     expect(html).toContain('A price such as 2.50, or bands such as &quot;10 @ 3.00, * @ 2.50&quot;.');
     const good = await post('/billing/plans/new', [
       ['name', 'Harbour Standard'],
