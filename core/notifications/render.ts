@@ -168,8 +168,7 @@ function bodyOf(type: NotificationType, p: NotificationPayload): Body {
     // The Trial accounts report (core/billing/trials.ts): trials that ended (backups paused) and those ending soon.
     return {
       subject: `Trial accounts report (${org})`,
-      lines: [p.message ?? ''],
-      ...(p.items?.length ? { items: listed(p.items) } : {}),
+      lines: [p.message ?? '', ...(p.items?.length ? [`Trials ended: ${listed(p.items).join(', ')}.`] : [])],
     };
   }
   if (p.summary) {

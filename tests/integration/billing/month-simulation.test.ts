@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BillingAccount, type IInvoice, Invoice, PricePlan } from '../../../core/billing/entities.ts';
 import { invoiceCsvRows, lineCsvRows } from '../../../core/billing/invoice-csv.ts';
 import { invoicePdfOf, issueInvoice, markInvoicePaid, shownStatus } from '../../../core/billing/invoice-status.ts';
-import { draftInvoicesOf, invoiceLines } from '../../../core/billing/invoices.ts';
+import { draftInvoice, draftInvoicesOf, invoiceLines } from '../../../core/billing/invoices.ts';
 import { createPlan } from '../../../core/billing/plans.ts';
 import { startTrial, subscribeAccounts, trialCounts, trialStatus } from '../../../core/billing/trials.ts';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
@@ -22,6 +22,7 @@ import { Job } from '../../../core/jobs/entities.ts';
 import { MailFile, MailMessage } from '../../../core/mail/entities.ts';
 import { runMaintenance } from '../../../core/maintenance.ts';
 import { Notification, NotificationRecipient } from '../../../core/notifications/entities.ts';
+import { fanOutNotifications } from '../../../core/notifications/sender.ts';
 import { enqueueDueWork } from '../../../core/scheduler/scheduler.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { backupNow } from '../../../core/tasks/entity-actions.ts';
@@ -40,6 +41,7 @@ let beta: IOrganization;
 let gamma: IOrganization;
 let delta: IOrganization;
 let echo: IOrganization;
+let foxtrot: IOrganization;
 const tasks = new Map<string, string>();
 const at = (iso: string) => new Date(iso);
 
@@ -111,6 +113,9 @@ beforeAll(async () => {
   // Gamma: a trial from Nov 1 (ends Nov 15), subscribed Nov 10. Delta: a trial from Oct 25 (ends Nov 8), never subscribed.
   gamma = await account(partner, 'Gamma Garden', '2026-11-01T09:00:00Z');
   delta = await account(partner, 'Delta Trial Account With A Rather Long Name', '2026-10-25T00:00:00Z');
+  // Foxtrot: added on Nov 5 under another partner whose default plan is annual.
+  const glacier = await account(distributor, 'Glacier IT', '2026-09-15T00:00:00Z');
+  foxtrot = await account(glacier, 'Foxtrot Annual', '2026-11-05T10:00:00Z');
   await startTrial(em(), gamma, at('2026-11-01T09:00:00Z'));
   await startTrial(em(), delta, at('2026-10-25T00:00:00Z'));
   await entities(alpha, [
@@ -126,6 +131,22 @@ beforeAll(async () => {
   ]);
   await entities(delta, [['user', 'user', 2, true, 0]]);
   await entities(echo, [['user', 'user', 6, true, 0]]);
+  await entities(foxtrot, [['user', 'user', 8, true, 0]]);
+  const annual = await createPlan(
+    em(),
+    glacier,
+    {
+      name: 'Glacier yearly',
+      currency: 'CHF',
+      period: 'annual',
+      minimumCents: 10000,
+      meters: [{ meter: 'protected:user', measure: 'max', tiers: [{ upTo: null, unitCents: 3000 }] }],
+    },
+    at('2026-10-01T00:00:00Z'),
+  );
+  const g = em();
+  g.create(BillingAccount, { organization: glacier.id, defaultPlan: annual.id, updatedAt: at('2026-10-01T00:00:00Z') });
+  await g.flush();
   const e = em();
   e.create(NotificationRecipient, {
     organization: partner.id,
@@ -294,6 +315,13 @@ describe('a month of billing simulated with a moved clock', () => {
     expect(await invoiceOf(echo)).toMatchObject({ totalCents: 1667, billableDays: 20 });
   });
 
+  it('an annual plan bills a whole term in its first month, not pro-rated, and nothing in the next', async () => {
+    // Foxtrot started on Nov 5: the term starts in November; 8 users × CHF 30.00 a year = 240.00 ≥ 100.00
+    expect(await linesOf(foxtrot)).toEqual([['protected:user', '8', 24000]]);
+    expect(await invoiceOf(foxtrot)).toMatchObject({ currency: 'CHF', totalCents: 24000, billableDays: 30 });
+    expect(await draftInvoice(em(), foxtrot, '2026-12', at('2027-01-01T01:00:00Z'))).toBeNull();
+  });
+
   it('the expired trial (Delta) is not invoiced, its backups are held — scheduler and manual start — and its data is kept', async () => {
     expect(await invoiceOf(delta)).toBeNull();
     const org = await em().findOneOrFail(Organization, { id: delta.id });
@@ -318,6 +346,18 @@ describe('a month of billing simulated with a moved clock', () => {
     expect(reports.map((r) => [r.createdAt.toISOString(), r.payload.items])).toEqual([
       ['2026-11-08T23:00:00.000Z', ['Delta Trial Account With A Rather Long Name']],
     ]);
+    // Fanned out to the partner's recipient of the type, as the sender does every pass.
+    await fanOutNotifications(
+      h.app.kernel.orm.em,
+      { mailRetryBaseSeconds: 1, mailMaxAttempts: 3 },
+      at('2026-12-02T12:00:00Z'),
+    );
+    const mail = await em().findOneOrFail(MailMessage, { to: 'trials@harbour.example' });
+    expect(mail.subject).toBe('Trial accounts report (Harbour IT)');
+    expect(mail.text).toContain(
+      '1 trial account of Harbour IT ended: backups are paused and the data is kept until the account is subscribed',
+    );
+    expect(mail.text).toContain('Delta Trial Account With A Rather Long Name');
   });
 
   it('tiles and the trial filter agree; subscribing resumes the backups', async () => {
