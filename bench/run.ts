@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { benchApi } from './api.ts';
+import { benchBilling } from './billing.ts';
 import { benchCatalog } from './catalog.ts';
 import { benchDropbox } from './dropbox.ts';
 import { benchHttp } from './http.ts';
@@ -15,6 +16,7 @@ console.log(`Holdfast benchmarks — node ${process.version}, ${new Date().toISO
 await benchStartup();
 await benchHttp();
 await benchPortal();
+await benchBilling();
 await benchApi();
 await benchRepository();
 await benchCatalog();

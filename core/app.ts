@@ -19,6 +19,7 @@ import { accountLinkRoutes } from './routes/account-links.ts';
 import { accountPickerRoutes } from './routes/account-picker.ts';
 import { activityRoutes } from './routes/activity.ts';
 import { authRoutes } from './routes/auth.ts';
+import { billingRoutes } from './routes/billing.ts';
 import { compareRoutes } from './routes/compare.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
@@ -117,6 +118,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', settingsRoutes(deps));
   app.route('/', portalUsageRoutes(deps));
   app.route('/', portalBulkRoutes(deps));
+  app.route('/', billingRoutes(deps));
   app.route('/', portalEditRoutes(deps));
   app.route('/', portalRoutes(deps));
   app.route('/', activityRoutes(deps));

@@ -1,10 +1,14 @@
 // Hourly housekeeping of the appliance: end expired sessions, delete export results whose
-// download link expired, delete compare results past their keeping time, write the day's usage sample of every organization (usage history), delete lapsed sign-in throttle counters, purge accounts whose removal grace period is over, delete System Activity
+// download link expired, delete compare results past their keeping time, write the day's usage sample of every organization (usage history), end the trials that are over
+// and draft last month's invoices (core/billing/), delete lapsed sign-in throttle counters, purge accounts whose removal grace period is over, delete System Activity
 // rows past their retention. Each task runs on its own EntityManager and its own error handling, so
 // one failing task does not stop the others; the clock is passed in so tests can cross the
 // grace period without waiting.
 import { pruneActivity } from './activity/activity-service.ts';
 import { recordAudit } from './audit/audit-service.ts';
+import { previousMonth } from './billing/billable-days.ts';
+import { draftMissingInvoices } from './billing/invoices.ts';
+import { expireTrials } from './billing/trials.ts';
 import { deleteExpiredCompares } from './compare/expiry.ts';
 import type { Database } from './db/database.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
@@ -26,6 +30,10 @@ export interface MaintenanceReport {
   throttlesDeleted: number;
   /** Organizations whose usage sample of the day was written (the monthly usage history). */
   usageSampled: number;
+  /** Trials that ended in this pass (their backups held, core/billing/trials.ts). */
+  trialsExpired: number;
+  /** Draft invoices made for the month that ended (core/billing/invoices.ts). */
+  invoicesDrafted: number;
 }
 
 export interface MaintenanceSettings {
@@ -51,6 +59,8 @@ export async function runMaintenance(
     activityDeleted: 0,
     throttlesDeleted: 0,
     usageSampled: 0,
+    trialsExpired: 0,
+    invoicesDrafted: 0,
   };
   try {
     report.sessionsEnded = await endExpiredSessions(orm.em.fork(), now);
@@ -84,6 +94,16 @@ export async function runMaintenance(
     report.usageSampled = await sampleUsage(orm.em.fork(), now);
   } catch (err) {
     log.warn({ err }, 'sampling the usage history failed');
+  }
+  try {
+    report.trialsExpired = await expireTrials(orm.em.fork(), now);
+  } catch (err) {
+    log.warn({ err }, 'ending the trials that are over failed');
+  }
+  try {
+    report.invoicesDrafted = await draftMissingInvoices(orm.em.fork(), previousMonth(now), now);
+  } catch (err) {
+    log.warn({ err }, "drafting last month's invoices failed");
   }
   try {
     report.purged = await purgeDueOrganizations(orm.em.fork(), now);

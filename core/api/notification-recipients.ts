@@ -20,7 +20,7 @@ import { errorResponses } from './schemas.ts';
 
 const TypesSchema = z.array(z.enum(NOTIFICATION_TYPES)).openapi({
   description:
-    'The notification types the recipient receives: summary (Summary report), recovery, exceptions, discovery (Auto-discovery), smart_alerts.',
+    'The notification types the recipient receives: summary (Summary report), recovery, exceptions, discovery (Auto-discovery), smart_alerts, trials (Trial accounts report).',
   example: ['exceptions', 'recovery'],
 });
 

@@ -11,6 +11,7 @@ import { auditApi } from './audit.ts';
 import { compareApi } from './compare.ts';
 import { drillPolicyApi } from './drill-policy.ts';
 import { integrationsApi } from './integrations.ts';
+import { invoicesApi } from './invoices.ts';
 import { ipRulesApi } from './ip-rules.ts';
 import { jobsApi } from './jobs.ts';
 import { notificationRecipientsApi } from './notification-recipients.ts';
@@ -121,6 +122,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', usageApi(deps));
   api.route('/', smartAlertsApi(deps));
   api.route('/', compareApi(deps));
+  api.route('/', invoicesApi(deps));
 
   // One document for the machine-readable file and the reference page.
   const documentHead = {

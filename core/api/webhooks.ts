@@ -27,7 +27,7 @@ import { errorResponses } from './schemas.ts';
 
 const EventsSchema = z.array(z.enum(WEBHOOK_EVENT_TYPES)).openapi({
   description:
-    'The event types the endpoint receives: the notification types (summary, recovery, exceptions, discovery, smart_alerts) and job.succeeded, job.failed.',
+    'The event types the endpoint receives: the notification types (summary, recovery, exceptions, discovery, smart_alerts, trials) and job.succeeded, job.failed.',
   example: ['exceptions', 'job.failed'],
 });
 

@@ -59,6 +59,10 @@ export const AUDIT_ACTIVITIES = [
   'Integration added',
   'Integration changed',
   'Integration removed',
+  'Trial subscribed',
+  'Billing changed',
+  'Invoice issued',
+  'Invoice paid',
 ] as const;
 export type AuditActivity = (typeof AUDIT_ACTIVITIES)[number];
 

@@ -3,6 +3,7 @@
 import { ApiKey, ApiToken, IpRule } from '../access/entities.ts';
 import { ActivityEvent } from '../activity/entities.ts';
 import { AuditEvent } from '../audit/entities.ts';
+import { BillingAccount, Invoice, InvoiceLine, PricePlan } from '../billing/entities.ts';
 import {
   CatalogItem,
   CatalogRepository,
@@ -29,7 +30,7 @@ import {
 import { SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
 import { AccountHealth } from '../tenancy/entities.ts';
-import { UsageSample } from '../tenancy/usage-entities.ts';
+import { UsageKindSample, UsageSample } from '../tenancy/usage-entities.ts';
 import { WebhookDelivery, WebhookEndpoint, WebhookEvent } from '../webhooks/entities.ts';
 
 export const kernelEntities = [
@@ -78,4 +79,9 @@ export const kernelEntities = [
   IntegrationCompany,
   IntegrationTicket,
   DrillPolicy,
+  UsageKindSample,
+  PricePlan,
+  BillingAccount,
+  Invoice,
+  InvoiceLine,
 ];

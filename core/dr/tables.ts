@@ -25,6 +25,12 @@ export const CONFIGURATION_TABLES = [
   'account_health',
   'restore_drills',
   'drill_policies',
+  // MSP billing: the plans, each account's billing settings and trial, and the invoices issued
+  // (numbered records an MSP cannot make again).
+  'price_plans',
+  'billing_accounts',
+  'invoices',
+  'invoice_lines',
 ] as const;
 
 /** Not carried, and why: rebuilt, short-lived, or history kept elsewhere. */
@@ -52,5 +58,6 @@ export const LEFT_OUT_TABLES: Record<string, string> = {
   export_results: 'export files under the data folder',
   mail_files: 'files attached to queued mail (the outbox is not carried)',
   usage_samples: 'usage history: a recovered appliance samples usage again from its first day',
+  usage_kind_samples: 'usage history per entity kind: sampled again like usage_samples',
   schema_migrations: 'written by the migrations of the recovering appliance',
 };

@@ -31,6 +31,7 @@ interface NavSection {
 
 const sections: readonly NavSection[] = [
   { label: 'Accounts', href: '/portal', icon: 'accounts', available: true, portal: true, permission: 'view_dashboard' },
+  { label: 'Billing', href: '/billing', icon: 'billing', available: true, portal: true, permission: 'view_dashboard' },
   { label: 'Homepage', href: '/', icon: 'home', available: true },
   {
     label: 'Jobs',

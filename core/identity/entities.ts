@@ -54,6 +54,8 @@ export const Organization = defineEntity({
      */
     partnerAccessRemovedAt: p.datetime().nullable(),
     status: p.enum(ORGANIZATION_STATUSES).default('active'),
+    /** Why the scheduler skips this account's backups and a manual start is refused (an ended trial); data is kept. */
+    backupHold: p.string().length(300).nullable(),
     removalRequestedAt: p.datetime().nullable(),
     /** When a pending removal becomes final and the data is purged. */
     purgeAfter: p.datetime().nullable().index(),

@@ -7,7 +7,7 @@ import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { Organization } from '../identity/entities.ts';
 import type { SummaryPayload } from './summary-entities.ts';
 
-export const NOTIFICATION_TYPES = ['summary', 'recovery', 'exceptions', 'discovery', 'smart_alerts'] as const;
+export const NOTIFICATION_TYPES = ['summary', 'recovery', 'exceptions', 'discovery', 'smart_alerts', 'trials'] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 export const NOTIFICATION_TYPE_LABELS: Record<NotificationType, string> = {
@@ -16,6 +16,7 @@ export const NOTIFICATION_TYPE_LABELS: Record<NotificationType, string> = {
   exceptions: 'Exceptions notification',
   discovery: 'Auto-discovery notification',
   smart_alerts: 'Smart alerts',
+  trials: 'Trial accounts report',
 };
 
 export function isNotificationType(value: string): value is NotificationType {

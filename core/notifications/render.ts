@@ -164,6 +164,13 @@ function bodyOf(type: NotificationType, p: NotificationPayload): Body {
   if (type === 'smart_alerts') {
     return { subject: `${p.title ?? 'Smart alert'} (${org})`, lines: [p.message ?? ''] };
   }
+  if (type === 'trials') {
+    // The Trial accounts report (core/billing/trials.ts): trials that ended (backups paused) and those ending soon.
+    return {
+      subject: `Trial accounts report (${org})`,
+      lines: [p.message ?? '', ...(p.items?.length ? [`Trials ended: ${listed(p.items).join(', ')}.`] : [])],
+    };
+  }
   if (p.summary) {
     const s = summaryBody(org, p.summary);
     return { subject: s.subject, lines: s.lines, table: { text: s.text, html: s.html } };

@@ -1,7 +1,8 @@
 // POST /portal/bulk: the accounts list's bulk actions on the ticked rows — pause or resume
-// backups, assign a storage location (core/tenancy/bulk-actions.ts). Answers with the list and a
-// banner saying what changed and what was left as it was; a ticked id outside the portal is a 404.
+// backups, assign a storage location (core/tenancy/bulk-actions.ts), subscribe trial accounts
+// (core/billing/trials.ts). Answers with the list and a banner saying what changed and what was left as it was; a ticked id outside the portal is a 404.
 import { Hono } from 'hono';
+import { subscribeAccounts } from '../billing/trials.ts';
 import { ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
@@ -10,10 +11,10 @@ import { organizationOf, principalOf, requirePermission, requireUser } from '../
 import { assignStorageLocation, bulkSentence, setBackupsOfAccounts, tickedAccounts } from '../tenancy/bulk-actions.ts';
 import { formLists } from './forms.ts';
 
-const ACTIONS = ['pause', 'resume', 'storage'] as const;
+const ACTIONS = ['pause', 'resume', 'storage', 'subscribe'] as const;
 
 /** The list's filters the bulk form carries, so the answer returns to the same list. */
-export const LIST_FIELDS = ['q', 'kind', 'status', 'backup', 'sort', 'all'] as const;
+export const LIST_FIELDS = ['q', 'kind', 'status', 'backup', 'trial', 'sort', 'all'] as const;
 
 export function listUrl(lists: Record<string, string[]>): string {
   const params = new URLSearchParams();
@@ -43,6 +44,12 @@ export function portalBulkRoutes(deps: AppDeps): Hono<AppEnv> {
     try {
       const accounts = await tickedAccounts(em, principal, current, account ?? []);
       const actor = auditActorOf(c, deps);
+      if (action === 'subscribe') {
+        // Trials become paying accounts from today and their held backups resume (seed 000 §3.1.5).
+        const subscribed = await subscribeAccounts(em, current, accounts, actor, deps.now());
+        const sentence = bulkSentence('Subscribed', { ...subscribed, tasks: 0 }, false);
+        return redirectWithFlash(c, deps, back, sentence, subscribed.done.length ? 'notice' : 'failure');
+      }
       const outcome =
         action === 'storage'
           ? await assignStorageLocation(em, principal, accounts, fields.location ?? '', actor)

@@ -3,9 +3,13 @@
 // form is a page of its own and saving returns to the account's details. The account is found
 // as every portal route finds it: another tenant's, or a customer that removed its partner's
 // access, is a 404.
+
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { recordAudit } from '../audit/audit-service.ts';
+import { forecasts } from '../billing/billing-status.ts';
+import { formatMoney } from '../billing/money.ts';
+import { TRIAL_STATUS_LABELS, trialStatusesOf } from '../billing/trials.ts';
 import { ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
@@ -25,7 +29,7 @@ const PROFILE_FIELDS = ['name', 'contactName', 'contactEmail', 'phone', 'address
 /** `?cols=partner`: the list the row sits in has the Accounts column (a partner list). */
 function columnsOf(c: Context<AppEnv>): { partnerList: boolean; rowQuery: string; colspan: number } {
   const partnerList = c.req.query('cols') === 'partner';
-  return { partnerList, rowQuery: partnerList ? '?cols=partner' : '', colspan: partnerList ? 10 : 9 };
+  return { partnerList, rowQuery: partnerList ? '?cols=partner' : '', colspan: partnerList ? 11 : 10 };
 }
 
 function profileValues(org: IOrganization): Record<string, string> {
@@ -59,8 +63,14 @@ export function portalEditRoutes(deps: AppDeps): Hono<AppEnv> {
     );
     const r = found.rows[0];
     if (!r) throw new Error('the edited account left the list');
+    // The row's billing cells, as the list shows them (core/billing/).
+    const now = deps.now();
+    const trial = (await trialStatusesOf(c.get('em'), [r.id], now)).get(r.id);
+    const amount = (await forecasts(c.get('em'), [account], now)).get(r.id);
     const a = {
       ...r,
+      trial: trial ? { ...trial, label: TRIAL_STATUS_LABELS[trial.status] } : null,
+      amount: amount ? formatMoney(amount.totalCents, amount.currency) : null,
       kindLabel: KIND_LABELS[r.kind],
       backupLabel: BACKUP_STATUS_LABELS[r.backupStatus],
       taskStatusLabel: TASK_STATUS_LABELS[r.taskStatus],

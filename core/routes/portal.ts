@@ -5,7 +5,18 @@
 // being worked in, is a 404.
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
-import { accountableUser, hasPermission } from '../access/principal.ts';
+import { accountableUser, hasPermission, reachableFilter } from '../access/principal.ts';
+import { billingTiles, type Forecast, forecasts } from '../billing/billing-status.ts';
+import { formatMoney } from '../billing/money.ts';
+import {
+  DEFAULT_TRIAL_DAYS,
+  startTrial,
+  TRIAL_STATUS_LABELS,
+  TRIAL_STATUSES,
+  type TrialStatus,
+  trialCounts,
+  trialStatusesOf,
+} from '../billing/trials.ts';
 import { describeDrill, latestAccountDrills } from '../drills/drill-status.ts';
 import type { IRestoreDrill } from '../drills/entities.ts';
 import { AppError, NotFoundError, ValidationError } from '../errors.ts';
@@ -88,6 +99,7 @@ function accountQueryString(query: AccountQuery, page?: number): string {
   if (query.kind) params.set('kind', query.kind);
   if (query.status) params.set('status', query.status);
   if (query.backup) params.set('backup', query.backup);
+  if (query.trial) params.set('trial', query.trial);
   if (query.sort !== 'name') params.set('sort', query.sort);
   if (query.all) params.set('all', '1');
   if (page && page > 1) params.set('page', String(page));
@@ -107,10 +119,24 @@ function sortState(query: AccountQuery, column: string): 'ascending' | 'descendi
   return query.sort === `${column}_desc` ? 'descending' : 'none';
 }
 
-function healthView(row: AccountHealthRow, current: IOrganization, drills: ReadonlyMap<string, IRestoreDrill>) {
+interface BillingOfRows {
+  trials: ReadonlyMap<string, { status: TrialStatus; endsAt: Date }>;
+  amounts: ReadonlyMap<string, Forecast>;
+}
+
+function healthView(
+  row: AccountHealthRow,
+  current: IOrganization,
+  drills: ReadonlyMap<string, IRestoreDrill>,
+  billing?: BillingOfRows,
+) {
   const drill = drills.get(row.id);
+  const trial = billing?.trials.get(row.id);
+  const amount = billing?.amounts.get(row.id);
   return {
     ...row,
+    trial: trial ? { ...trial, label: TRIAL_STATUS_LABELS[trial.status] } : null,
+    amount: amount ? formatMoney(amount.totalCents, amount.currency) : null,
     drill: drill
       ? {
           passed: drill.passed,
@@ -156,14 +182,25 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
     const principal = principalOf(c);
     const org = organizationOf(c);
     const query = parseAccountQuery(c.req.query());
-    const result = await listAccounts(c.get('em'), principal, org, query);
+    const now = deps.now();
+    const result = await listAccounts(c.get('em'), principal, org, query, undefined, now);
     const drills = await latestAccountDrills(
       c.get('em'),
       result.rows.map((r) => r.id),
     );
+    // Trial badges and the Amount column: the next invoice as this month's usage so far prices it.
+    const rowAccounts = await c.get('em').find(Organization, { id: { $in: result.rows.map((r) => r.id) } });
+    const billing: BillingOfRows = {
+      trials: await trialStatusesOf(
+        c.get('em'),
+        result.rows.map((r) => r.id),
+        now,
+      ),
+      amounts: await forecasts(c.get('em'), rowAccounts, now),
+    };
     const columns = Object.keys(HEALTH_SORT_COLUMNS).filter((k) => k !== 'created');
     const context = {
-      rows: result.rows.map((row) => healthView(row, org, drills)),
+      rows: result.rows.map((row) => healthView(row, org, drills, billing)),
       sortUrls: Object.fromEntries(columns.map((k) => [k, sortUrl(query, k)])),
       sortStates: Object.fromEntries(columns.map((k) => [k, sortState(query, k)])),
       backupStatuses: BACKUP_STATUSES.map((value) => ({ value, label: BACKUP_STATUS_LABELS[value] })),
@@ -175,7 +212,8 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       previousUrl: result.page > 1 ? `/portal${accountQueryString(query, result.page - 1)}` : null,
       nextUrl: result.page < result.pageCount ? `/portal${accountQueryString(query, result.page + 1)}` : null,
       query,
-      filtersActive: Boolean(query.q || query.kind || query.status || query.backup),
+      filtersActive: Boolean(query.q || query.kind || query.status || query.backup || query.trial),
+      trialStatuses: TRIAL_STATUSES.map((value) => ({ value, label: TRIAL_STATUS_LABELS[value] })),
       // A partner list (seed 003): accounts and task status per partner instead of one account's figures.
       partnerList: result.rows.some((row) => CHILD_KINDS[row.kind].length > 0),
       canAdd: hasPermission(principal, 'add_accounts') && org.status === 'active',
@@ -193,6 +231,23 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       return renderFragment(c, deps.views, 'partials/portal/accounts-results.njk', context);
     }
     const tiles = await accountTiles(c.get('em'), principal, org);
+    const reachable = await c
+      .get('em')
+      .find(
+        Organization,
+        { $and: [descendantsOf(org), reachableFilter(principal, org, { withdrawn: 'include' })] },
+        { fields: ['id'] },
+      );
+    const trials = await trialCounts(
+      c.get('em'),
+      reachable.map((o) => o.id),
+      now,
+    );
+    const money = await billingTiles(c.get('em'), org, now);
+    const amounts = (a: Record<string, number>) =>
+      Object.entries(a)
+        .map(([currency, cents]) => formatMoney(cents, currency))
+        .join(' · ') || 'None';
     return renderPage(c, deps, 'pages/portal/accounts.njk', {
       title: 'Accounts',
       tiles: BACKUP_STATUSES.map((value) => ({
@@ -202,6 +257,28 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
         url: `/portal?all=1&kind=customer&backup=${value}`,
         active: query.backup === value,
       })),
+      trialTiles: TRIAL_STATUSES.map((value) => ({
+        value,
+        label: TRIAL_STATUS_LABELS[value],
+        count: trials[value],
+        url: `/portal?all=1&trial=${value}`,
+        active: query.trial === value,
+      })),
+      billingTiles: [
+        { value: 'current', label: 'Current', figure: String(money.current), note: 'accounts paid up' },
+        {
+          value: 'due',
+          label: 'Due',
+          figure: amounts(money.due.amounts),
+          note: `${money.due.accounts} account${money.due.accounts === 1 ? '' : 's'}`,
+        },
+        {
+          value: 'overdue',
+          label: 'Overdue',
+          figure: amounts(money.overdue.amounts),
+          note: `${money.overdue.accounts} account${money.overdue.accounts === 1 ? '' : 's'}`,
+        },
+      ],
       organizationName: org.name,
       kinds: kindsBelow(org).map((k) => ({ value: k, label: KIND_LABELS[k as IOrganization['kind']] })),
       sorts: Object.entries(ACCOUNT_SORTS).map(([value, s]) => ({ value, label: s.label })),
@@ -229,6 +306,7 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
         kinds: CHILD_KINDS[org.kind].map((k) => ({ value: k, label: KIND_LABELS[k], hint: KIND_HINTS[k] })),
         canInviteAdmin: principalOf(c).isAdministrator,
         storageLocations: storage.locations,
+        trialDays: DEFAULT_TRIAL_DAYS,
         values: { storageLocationId: storage.defaultId, ...values },
         errors,
         failure,
@@ -255,6 +333,16 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       storageLocationId: form.storageLocationId ?? '',
     };
     const principal = principalOf(c);
+    const trial = form.trial === 'yes' ? { trial: 'yes', trialEndsOn: form.trialEndsOn ?? '' } : {};
+    const trialEndsAt = trial.trialEndsOn ? new Date(`${trial.trialEndsOn}T00:00:00Z`) : undefined;
+    if (trialEndsAt && (Number.isNaN(trialEndsAt.getTime()) || trialEndsAt.getTime() <= deps.now().getTime())) {
+      return newAccountPage(
+        c,
+        { ...input, ...trial },
+        { trialEndsOn: 'A date in the future, such as 2026-12-31.' },
+        422,
+      );
+    }
     try {
       const added = await addAccount(
         {
@@ -268,6 +356,8 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
         input,
         auditActorOf(c, deps),
       );
+      // A trial (core/billing/trials.ts): 14 days unless the form chose its end.
+      if (trial.trial) await startTrial(c.get('em'), added.account, deps.now(), trialEndsAt);
       // Without the dashboard the user cannot open the account's page: back to the form.
       const target = hasPermission(principal, 'view_dashboard')
         ? `/portal/accounts/${added.account.id}`
@@ -276,8 +366,10 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       if (!added.admin) return redirectWithFlash(c, deps, target, NOTICES.added);
       return redirectWithFlash(c, deps, target, deps.config.smtpUrl ? NOTICES.invited : NOTICES.invitedToOutbox);
     } catch (err) {
-      if (err instanceof ValidationError) return newAccountPage(c, input, err.fields ?? {}, 422);
-      if (err instanceof AppError && err.status === 409) return newAccountPage(c, input, {}, 409, err.message);
+      if (err instanceof ValidationError) return newAccountPage(c, { ...input, ...trial }, err.fields ?? {}, 422);
+      if (err instanceof AppError && err.status === 409) {
+        return newAccountPage(c, { ...input, ...trial }, {}, 409, err.message);
+      }
       throw err;
     }
   });

@@ -24,7 +24,8 @@ export async function enqueueDueWork(ctx: WorkContext, now: Date): Promise<Enque
   const tasks = await em.find(BackupTask, {
     status: 'active',
     deletedAt: null,
-    organization: { status: 'active' },
+    // An account whose backups are held (an ended trial, core/billing/trials.ts) is skipped; its data stays.
+    organization: { status: 'active', backupHold: null },
   });
   for (const task of tasks) {
     const slot = dueSlot(

@@ -5,6 +5,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { addActivity } from '../activity/activity-service.ts';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { AppError } from '../errors.ts';
+import { Organization } from '../identity/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { enqueueJob, type Initiator, jobLabel, requestCancel } from '../jobs/queue.ts';
 import { servicePlugin } from '../plugins/registry.ts';
@@ -116,6 +117,9 @@ export async function backupNow(
   maxAttempts: number,
 ): Promise<ActionResult & { jobIds: string[] }> {
   if (task.deletedAt) throw new AppError('task_deleted', 'This backup task is deleted.', 409);
+  // An account whose backups are held (an ended trial) says why instead of starting one.
+  const owner = await em.findOne(Organization, { id: task.organization.id }, { fields: ['backupHold'] });
+  if (owner?.backupHold) throw new AppError('backups_held', owner.backupHold, 409);
   const entities = await selected(em, task, ids);
   const eligible = entities.filter(
     (e) => e.status !== 'paused' && e.status !== 'archived' && e.status !== 'unavailable',

@@ -5,6 +5,7 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { z } from 'zod';
 import { type Principal, reachableFilter } from '../access/principal.ts';
+import { accountsInTrialStatus, TRIAL_STATUSES } from '../billing/trials.ts';
 import { containsText } from '../db/text-search.ts';
 import { type IOrganization, ORGANIZATION_STATUSES, Organization } from '../identity/entities.ts';
 import {
@@ -56,6 +57,8 @@ export const accountQuerySchema = z.object({
   status: z.enum(ORGANIZATION_STATUSES).optional().catch(undefined),
   /** The worst last-run result of the account's (or its subtree's) tasks: what the tiles filter by. */
   backup: z.enum(BACKUP_STATUSES).optional().catch(undefined),
+  /** Trial accounts in progress, expiring (last 3 days) or expired (core/billing/trials.ts): what the Trial Status tiles filter by. */
+  trial: z.enum(TRIAL_STATUSES).optional().catch(undefined),
   sort: z
     .enum(Object.keys(ACCOUNT_SORTS) as [AccountSort, ...AccountSort[]])
     .catch('name')
@@ -103,6 +106,7 @@ export async function listAccounts(
   current: IOrganization,
   query: AccountQuery,
   pageSize = ACCOUNT_PAGE_SIZE,
+  now: Date = new Date(),
 ): Promise<AccountPage> {
   // Customers that removed their partner's access keep their row, status and usage here.
   const conditions: FilterQuery<IOrganization>[] = [
@@ -118,6 +122,7 @@ export async function listAccounts(
   }
   if (query.kind) conditions.push({ kind: query.kind });
   if (query.status) conditions.push({ status: query.status });
+  if (query.trial) conditions.push({ id: { $in: await accountsInTrialStatus(em, query.trial, now) } });
   const where: FilterQuery<IOrganization> = { $and: conditions };
   const { column, descending } = sortColumn(query.sort);
   const options = {

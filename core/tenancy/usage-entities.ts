@@ -17,3 +17,17 @@ export const UsageSample = defineEntity({
   },
 });
 export type IUsageSample = InferEntity<typeof UsageSample>;
+
+/** The daily protected entities of an organization per entity kind (what plans pricing one kind of item read). */
+export const UsageKindSample = defineEntity({
+  name: 'UsageKindSample',
+  tableName: 'usage_kind_samples',
+  properties: {
+    organization: () => p.manyToOne(Organization).primary().deleteRule('cascade'),
+    day: p.string().length(10).primary(),
+    /** The entity kind as the service plugin names it (a user, a team folder, an org …). */
+    kind: p.string().length(100).primary(),
+    protected: p.integer().default(0),
+  },
+});
+export type IUsageKindSample = InferEntity<typeof UsageKindSample>;

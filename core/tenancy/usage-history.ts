@@ -1,6 +1,7 @@
 // The monthly usage history billing prices (issue 20): a daily sample per organization of what
 // `account_health` holds for its own tasks (protected entities, logical and stored bytes), written
-// by the hourly maintenance (the day's last pass wins), every sample kept; and per month, for an
+// by the hourly maintenance (the day's last pass wins), every sample kept, with the protected
+// entities per entity kind beside it (usage_kind_samples); and per month, for an
 // account and everything under it, the maximum and the average over the days sampled.
 import type { EntityManager } from '@mikro-orm/core';
 import type { IOrganization } from '../identity/entities.ts';
@@ -14,6 +15,17 @@ export async function sampleUsage(em: EntityManager, now: Date): Promise<number>
      select h.organization_id, ?, h.protected, h.bytes, h.stored_bytes from account_health h where true
      on conflict (organization_id, day) do update set protected = excluded.protected,
        logical_bytes = excluded.logical_bytes, stored_bytes = excluded.stored_bytes`,
+    [day],
+    'run',
+  );
+  // Per entity kind too (plans may price one kind, core/billing/meters.ts): the day's counts replace earlier ones.
+  await em.getConnection().execute('delete from usage_kind_samples where day = ?', [day], 'run');
+  await em.getConnection().execute(
+    `insert into usage_kind_samples (organization_id, day, kind, protected)
+     select t.organization_id, ?, e.kind, count(*) from task_entities e join backup_tasks t on t.id = e.task_id
+     where t.deleted_at is null and e.deleted_at is null
+       and e.status in ('scheduled', 'in_process', 'success', 'partial', 'failed')
+     group by t.organization_id, e.kind`,
     [day],
     'run',
   );

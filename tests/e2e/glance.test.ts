@@ -111,6 +111,11 @@ const NOT_PAGES: Record<string, string> = {
   '/tasks/:id/smart-alerts/:alertId/edit': 'services that offer smart alerts (smart-alerts-page.test.ts)',
   '/reports/summary/:file': 'download',
   '/jobs/:id/download': 'download',
+  '/billing/invoices.csv': 'download',
+  '/billing/invoice-lines.csv': 'download',
+  '/billing/invoices/:id/pdf': 'download',
+  '/billing/plans/:id': 'a plan of its own (billing.test.ts)',
+  '/billing/invoices/:id': 'an invoice of its own (billing.test.ts)',
 };
 
 const API_REFERENCE = '/api/v1/docs';

@@ -5,6 +5,7 @@
 
 import { createApiKey } from '../../core/access/api-keys.ts';
 import { principalForUser } from '../../core/access/principal.ts';
+import { Invoice } from '../../core/billing/entities.ts';
 import type { IOrganization, IUser } from '../../core/identity/entities.ts';
 import type { Permission } from '../../core/identity/permissions.ts';
 import { createIntegration } from '../../core/integrations/integrations.ts';
@@ -31,6 +32,7 @@ export interface Ids {
   webhook: string;
   integration: string;
   alert: string;
+  invoice: string;
 }
 
 export interface Operation {
@@ -192,6 +194,12 @@ export const OPERATIONS: Record<string, Operation> = {
   'POST /tasks/{id}/entities/delete': { rule: { anyOf: ['manage_backups'] }, body: entities },
   'POST /tasks/{id}/entities/restore': { rule: { anyOf: ['manage_backups'] }, body: entities },
   'GET /tasks/{id}/chart': { rule: 'signed-in' },
+  'GET /organizations/{id}/invoices': { rule: { anyOf: ['view_dashboard'] } },
+  'GET /organizations/{id}/invoices.csv': { rule: { anyOf: ['view_dashboard'] } },
+  'GET /organizations/{id}/invoice-lines.csv': { rule: { anyOf: ['view_dashboard'] } },
+  'GET /organizations/{id}/invoices/{invoiceId}': { rule: { anyOf: ['view_dashboard'] } },
+  'POST /organizations/{id}/invoices/{invoiceId}/issue': { rule: { anyOf: ['add_accounts'] } },
+  'POST /organizations/{id}/invoices/{invoiceId}/paid': { rule: { anyOf: ['add_accounts'] } },
   'GET /tasks/{id}/entities/{entityId}/snapshots': { rule: { anyOf: ['restore', 'export_download'] } },
   'GET /tasks/{id}/entities/{entityId}/snapshots/{snapshotId}/items': {
     rule: { anyOf: ['restore', 'export_download'] },
@@ -257,6 +265,7 @@ export function probes(operations: readonly string[], o: Ids): Probe[] {
         .replace('{integrationId}', o.integration)
         .replace('{accountId}', o.org)
         .replace('{alertId}', o.alert)
+        .replace('{invoiceId}', o.invoice)
         .replace('{clientId}', o.key)
         .replace('{userId}', o.user)
         .replace('{locationId}', o.location)
@@ -285,6 +294,8 @@ export function allows(rule: Rule, permission: Permission): boolean {
   if (rule === 'administrator') return false;
   return rule.anyOf.includes(permission);
 }
+
+let probeInvoices = 0;
 
 /** Fresh objects of every kind inside an organization, so destructive probes find something. */
 export async function objectsOf(t: TestApp, org: IOrganization, results: string): Promise<Ids> {
@@ -355,6 +366,22 @@ export async function objectsOf(t: TestApp, org: IOrganization, results: string)
     users: 'all',
     createdAt: new Date(),
   });
+  // A draft invoice the organization issued to itself (the account does not matter to the access
+  // rule), of a month of its own: one invoice per account and month.
+  const invoice = e.create(Invoice, {
+    issuer: org.id,
+    account: org.id,
+    period: `${2000 + ++probeInvoices}-11`,
+    planName: 'Probe plan',
+    currency: 'EUR',
+    subtotalCents: 100,
+    taxRateBasisPoints: 0,
+    taxCents: 0,
+    totalCents: 100,
+    billableDays: 30,
+    monthDays: 30,
+    createdAt: new Date(),
+  });
   await e.flush();
   return {
     org: org.id,
@@ -369,6 +396,7 @@ export async function objectsOf(t: TestApp, org: IOrganization, results: string)
     webhook: webhook.id,
     integration: integration.id,
     alert: String(alert.id),
+    invoice: invoice.id,
   };
 }
 
@@ -399,6 +427,7 @@ export async function snapshot(t: TestApp): Promise<string> {
     jobs: 'id, state, cancel_requested_at',
     export_results: 'id, downloads',
     mail_messages: 'id',
+    invoices: 'id, status, number, paid_at',
   };
   const out: Record<string, unknown> = {};
   for (const [table, columns] of Object.entries(tables)) {

@@ -35,7 +35,9 @@ export type IdKind =
   | 'summaryReport'
   | 'webhook'
   | 'integration'
-  | 'integrationKind';
+  | 'integrationKind'
+  | 'invoice'
+  | 'plan';
 export const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
@@ -48,6 +50,8 @@ export const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/api\/:id/, 'apiKey'],
   [/^\/settings\/api\/keys\/:clientId/, 'apiKey'],
   [/^\/portal\/accounts\/:id/, 'organization'],
+  [/^\/billing\/plans\/:id/, 'plan'],
+  [/^\/billing\/invoices\/:id/, 'invoice'],
   [/^\/settings\/storage\/:id/, 'storageLocation'],
   [/^\/recovery\/tasks\/:taskId/, 'task'],
   [/^\/activity\/events\/:id/, 'activity'],

@@ -5,12 +5,14 @@
 // enumerated (tests/helpers/page-routes.ts, tests/helpers/api-probes.ts), so a route added later
 // is covered — while the partner keeps the account's row, status, tiles and usage ("Access
 // removed by customer"). The security audit of both records it; only the customer restores it.
+
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActivityEvent } from '../../core/activity/entities.ts';
 import { AuditEvent } from '../../core/audit/entities.ts';
+import { PricePlan } from '../../core/billing/entities.ts';
 import { type IOrganization, type IUser, Organization } from '../../core/identity/entities.ts';
 import { NotificationRecipient } from '../../core/notifications/entities.ts';
 import { queueNotification } from '../../core/notifications/queue.ts';
@@ -117,6 +119,15 @@ beforeAll(async () => {
     createdAt: new Date(),
     expiresAt: new Date(Date.now() + 86_400_000),
   });
+  const plan = e.create(PricePlan, {
+    issuer: customer,
+    name: 'Private plan',
+    currency: 'EUR',
+    period: 'monthly',
+    meters: [{ meter: 'protected', measure: 'max', tiers: [{ upTo: null, unitCents: 100 }] }],
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  });
   await e.flush();
   byKind = {
     user: victim.user,
@@ -133,6 +144,8 @@ beforeAll(async () => {
     integration: victim.integration,
     // Kinds are no tenant's: an unknown one is a 404 like the rest.
     integrationKind: 'no-such-kind',
+    invoice: victim.invoice,
+    plan: String(plan.id),
   };
   partnerCookie = await signIn(t.app, partnerAdmin.email, TEST_PASSWORD);
   partnerToken = await adminToken(t, partnerAdmin, partner);

@@ -56,6 +56,11 @@ const OTHER_FEATURES = new Set<AuditActivity>([
   'Integration changed',
   'Integration removed',
   'Storage location changed',
+  // tests/integration/billing/*.test.ts (MSP billing)
+  'Trial subscribed',
+  'Billing changed',
+  'Invoice issued',
+  'Invoice paid',
   // tests/integration/storage-locations/scheduled-verification.test.ts
   'Verification started',
   'Repair started',

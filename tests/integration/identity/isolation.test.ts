@@ -4,11 +4,13 @@
 // - an administrator of one partner, given the ids of objects of a sibling partner, of another
 //   tenant's customer and of the parent, gets 404 everywhere and changes nothing;
 // - a Custom user without the guarding permission gets 403.
+
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, IpRule } from '../../../core/access/entities.ts';
 import { ActivityEvent } from '../../../core/activity/entities.ts';
+import { Invoice, PricePlan } from '../../../core/billing/entities.ts';
 import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
 import { Integration } from '../../../core/integrations/entities.ts';
@@ -74,6 +76,8 @@ const foreign: Record<IdKind, string[]> = {
   integration: [],
   // Kinds are no tenant's: an unknown one is the 404 to check.
   integrationKind: ['no-such-kind'],
+  invoice: [],
+  plan: [],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -268,6 +272,33 @@ beforeAll(async () => {
     });
     await e.flush();
     foreign.integration.push(integration.id);
+    // A price plan and an invoice that organization issued (MSP billing).
+    const plan = e.create(PricePlan, {
+      issuer: org,
+      name: 'Foreign plan',
+      currency: 'EUR',
+      period: 'monthly',
+      meters: [{ meter: 'protected', measure: 'max', tiers: [{ upTo: null, unitCents: 100 }] }],
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
+    const invoice = e.create(Invoice, {
+      issuer: org,
+      account: org,
+      period: '2026-11',
+      planName: 'Foreign plan',
+      currency: 'EUR',
+      subtotalCents: 100,
+      taxRateBasisPoints: 0,
+      taxCents: 0,
+      totalCents: 100,
+      billableDays: 30,
+      monthDays: 30,
+      createdAt: new Date(),
+    });
+    await e.flush();
+    foreign.plan.push(String(plan.id));
+    foreign.invoice.push(invoice.id);
     foreign.apiKey.push(key.id);
     foreign.organization.push(org.id);
   }

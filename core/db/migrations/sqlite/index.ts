@@ -29,6 +29,7 @@ import { Migration20261207140000_integrations } from './Migration20261207140000_
 import { Migration20261207140000_snapshot_damage } from './Migration20261207140000_snapshot_damage.ts';
 import { Migration20261207141500_drill_policies } from './Migration20261207141500_drill_policies.ts';
 import { Migration20261207153000_catalog_content_id } from './Migration20261207153000_catalog_content_id.ts';
+import { Migration20261207160000_billing } from './Migration20261207160000_billing.ts';
 import { Migration20261207160000_psa_tickets } from './Migration20261207160000_psa_tickets.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
@@ -65,5 +66,6 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207140000_snapshot_damage', class: Migration20261207140000_snapshot_damage },
   { name: 'Migration20261207141500_drill_policies', class: Migration20261207141500_drill_policies },
   { name: 'Migration20261207153000_catalog_content_id', class: Migration20261207153000_catalog_content_id },
+  { name: 'Migration20261207160000_billing', class: Migration20261207160000_billing },
   { name: 'Migration20261207160000_psa_tickets', class: Migration20261207160000_psa_tickets },
 ];

@@ -1,0 +1,201 @@
+// Trial accounts (seed 000 §3, 001 §5.3): an account added as a trial has an end date (14 days by
+// default). While it runs it is In progress, in its last 3 days Expiring; once it ends it is
+// Expired: its backups are held — the scheduler skips them and a manual start says why — and
+// nothing is deleted; the parent's recipients of the "Trial accounts report" type are told.
+// Subscribing converts it: billing starts that day and the backups resume.
+import type { EntityManager } from '@mikro-orm/core';
+import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
+import { ValidationError } from '../errors.ts';
+import { type IOrganization, Organization } from '../identity/entities.ts';
+import { queueNotification } from '../notifications/queue.ts';
+import { BillingAccount, type IBillingAccount } from './entities.ts';
+
+export const DEFAULT_TRIAL_DAYS = 14;
+export const EXPIRING_DAYS = 3;
+const DAY_MS = 86_400_000;
+
+export const TRIAL_STATUSES = ['in_progress', 'expiring', 'expired'] as const;
+export type TrialStatus = (typeof TRIAL_STATUSES)[number];
+
+export const TRIAL_STATUS_LABELS: Record<TrialStatus, string> = {
+  in_progress: 'In progress',
+  expiring: 'Expiring',
+  expired: 'Expired',
+};
+
+/** A trial's status at `now`, or null for an account that is not (or no longer) a trial. */
+export function trialStatus(billing: IBillingAccount | null | undefined, now: Date): TrialStatus | null {
+  if (!billing?.trialEndsAt || billing.subscribedAt) return null;
+  const left = billing.trialEndsAt.getTime() - now.getTime();
+  if (left <= 0) return 'expired';
+  return left <= EXPIRING_DAYS * DAY_MS ? 'expiring' : 'in_progress';
+}
+
+export function holdReason(endsAt: Date): string {
+  const day = endsAt.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  return `The trial ended on ${day}: backups are paused (the data is kept) until the account is subscribed.`;
+}
+
+/** Makes the account a trial ending at `endsAt` (default: 14 days from now). */
+export async function startTrial(
+  em: EntityManager,
+  account: IOrganization,
+  now: Date,
+  endsAt: Date = new Date(now.getTime() + DEFAULT_TRIAL_DAYS * DAY_MS),
+): Promise<IBillingAccount> {
+  if (endsAt.getTime() <= now.getTime())
+    throw new ValidationError({ trialEndsAt: 'The trial must end in the future.' });
+  const billing =
+    (await em.findOne(BillingAccount, { organization: account.id })) ??
+    em.create(BillingAccount, { organization: account.id, updatedAt: now });
+  billing.trialEndsAt = endsAt;
+  billing.trialExpiredAt = null;
+  billing.subscribedAt = null;
+  billing.updatedAt = now;
+  await em.flush();
+  return billing;
+}
+
+/**
+ * The hourly maintenance's part: trials that ended since the last pass hold their accounts'
+ * backups, and each parent gets one Trial accounts report naming them and its trials ending soon.
+ */
+export async function expireTrials(em: EntityManager, now: Date): Promise<number> {
+  const due = await em.find(
+    BillingAccount,
+    { trialEndsAt: { $lte: now }, subscribedAt: null, trialExpiredAt: null },
+    { populate: ['organization'] },
+  );
+  const byParent = new Map<string, string[]>();
+  for (const billing of due) {
+    const org = billing.organization as IOrganization;
+    billing.trialExpiredAt = now;
+    org.backupHold = holdReason(billing.trialEndsAt as Date);
+    const parentId = org.parent?.id;
+    if (parentId) byParent.set(parentId, [...(byParent.get(parentId) ?? []), org.name]);
+  }
+  await em.flush();
+  for (const [parentId, names] of byParent) {
+    const parent = await em.findOneOrFail(Organization, { id: parentId });
+    const soon = await expiringUnder(em, parent, now);
+    const lines = [
+      `${names.length} trial account${names.length === 1 ? '' : 's'} of ${parent.name} ended: backups are paused and the data is kept until the account is subscribed (Accounts › tick the account › Subscribe).`,
+      soon.length ? `Ending within ${EXPIRING_DAYS} days: ${soon.join(', ')}.` : '',
+    ].filter(Boolean);
+    await queueNotification(em, {
+      organizationId: parentId,
+      type: 'trials',
+      eventKey: `trials:${parentId}:${now.toISOString()}`,
+      payload: {
+        event: 'expired',
+        organizationName: parent.name,
+        items: names.sort(),
+        message: lines.join(' '),
+        linkPath: '/portal?trial=expired',
+        linkLabel: 'See the expired trials',
+      },
+      at: now,
+    });
+  }
+  return due.length;
+}
+
+async function expiringUnder(em: EntityManager, parent: IOrganization, now: Date): Promise<string[]> {
+  const rows = await em.find(
+    BillingAccount,
+    {
+      organization: { parent: parent.id },
+      subscribedAt: null,
+      trialEndsAt: { $gt: now, $lte: new Date(now.getTime() + EXPIRING_DAYS * DAY_MS) },
+    },
+    { populate: ['organization'] },
+  );
+  return rows.map((r) => (r.organization as IOrganization).name).sort();
+}
+
+export interface SubscribeOutcome {
+  done: string[];
+  skipped: { name: string; reason: string }[];
+}
+
+/** "Subscribe" on ticked accounts: trials become paying accounts from `now` and their backups resume. */
+export async function subscribeAccounts(
+  em: EntityManager,
+  current: IOrganization,
+  accounts: readonly IOrganization[],
+  actor: AuditActor,
+  now: Date,
+): Promise<SubscribeOutcome> {
+  const outcome: SubscribeOutcome = { done: [], skipped: [] };
+  for (const account of accounts) {
+    const billing = await em.findOne(BillingAccount, { organization: account.id });
+    if (!billing?.trialEndsAt || billing.subscribedAt) {
+      outcome.skipped.push({ name: account.name, reason: 'it is not a trial' });
+      continue;
+    }
+    billing.subscribedAt = now;
+    billing.updatedAt = now;
+    account.backupHold = null;
+    outcome.done.push(account.name);
+  }
+  await em.flush();
+  if (outcome.done.length) {
+    await recordAudit(em, {
+      organization: current,
+      activity: 'Trial subscribed',
+      account: outcome.done.join(', ').slice(0, 200),
+      description: `Subscribed ${outcome.done.length} trial account${outcome.done.length === 1 ? '' : 's'}: ${outcome.done.join(', ')}; their backups resume.`,
+      actor,
+    });
+  }
+  return outcome;
+}
+
+/** Trial tiles of the accounts under `current` (ids the caller may reach). */
+export async function trialCounts(
+  em: EntityManager,
+  accountIds: readonly string[],
+  now: Date,
+): Promise<Record<TrialStatus, number>> {
+  const counts: Record<TrialStatus, number> = { in_progress: 0, expiring: 0, expired: 0 };
+  for (let i = 0; i < accountIds.length; i += 500) {
+    const rows = await em.find(BillingAccount, {
+      organization: { $in: accountIds.slice(i, i + 500) },
+      trialEndsAt: { $ne: null },
+      subscribedAt: null,
+    });
+    for (const row of rows) {
+      const status = trialStatus(row, now);
+      if (status) counts[status]++;
+    }
+  }
+  return counts;
+}
+
+/** The ids of accounts (among trials) in a trial status at `now`: the accounts list's filter. */
+export async function accountsInTrialStatus(em: EntityManager, status: TrialStatus, now: Date): Promise<string[]> {
+  const soon = new Date(now.getTime() + EXPIRING_DAYS * DAY_MS);
+  const ends = status === 'expired' ? { $lte: now } : status === 'expiring' ? { $gt: now, $lte: soon } : { $gt: soon };
+  const rows = await em.find(BillingAccount, { trialEndsAt: ends, subscribedAt: null }, { fields: ['organization'] });
+  return rows.map((r) => r.organization.id);
+}
+
+/** The trial status of each of these accounts that is a trial (the accounts list's badges). */
+export async function trialStatusesOf(
+  em: EntityManager,
+  accountIds: readonly string[],
+  now: Date,
+): Promise<Map<string, { status: TrialStatus; endsAt: Date }>> {
+  const found = new Map<string, { status: TrialStatus; endsAt: Date }>();
+  if (accountIds.length === 0) return found;
+  const rows = await em.find(BillingAccount, {
+    organization: { $in: [...accountIds] },
+    trialEndsAt: { $ne: null },
+    subscribedAt: null,
+  });
+  for (const row of rows) {
+    const status = trialStatus(row, now);
+    if (status) found.set(row.organization.id, { status, endsAt: row.trialEndsAt as Date });
+  }
+  return found;
+}
