@@ -35,23 +35,51 @@ export async function eventLogWhere(
   return where;
 }
 
-/** One page of rows, newest first, with the total that match. */
+/** An organization as a log row shows it: which one, by name. */
+export interface EventLogOrganization {
+  id: string;
+  name: string;
+}
+
+/** A log row as its page and the API read it: the row's columns and its organization's name. */
+export type EventLogRow<T> = Omit<T, 'organization'> & { organization?: EventLogOrganization | null | undefined };
+
+/**
+ * One page of rows, newest first, with the total that match. The rows are plain values, not
+ * managed entities: read by one query joined to the organizations' names and mapped to property
+ * names (hydrating 50 entities with their organizations cost four times the SQL).
+ */
 export async function eventLogPage<T extends object>(
   em: EntityManager,
   entity: EntityName<T>,
   where: FilterQuery<T>,
   page: number,
   pageSize: number,
-): Promise<{ rows: T[]; total: number }> {
-  const rows = await em.find(entity, where as never, {
-    orderBy: { at: 'desc', id: 'desc' } as never,
-    limit: pageSize,
-    offset: (Math.max(1, page) - 1) * pageSize,
-    populate: ['organization'] as never,
-  });
-  // Counted apart: findAndCount would join the organizations it populates into the count too.
-  const total = await em.count(entity, where as never);
-  return { rows: rows as T[], total };
+): Promise<{ rows: EventLogRow<T>[]; total: number }> {
+  const sql = em as SqlEntityManager;
+  const found = (await sql
+    .createQueryBuilder(entity, 'r')
+    .select('r.*' as never)
+    .leftJoin('r.organization' as never, 'o')
+    .addSelect('o.name as organization_name' as never)
+    .where(where as never)
+    .orderBy({ at: 'desc', id: 'desc' } as never)
+    .limit(pageSize)
+    .offset((Math.max(1, page) - 1) * pageSize)
+    .execute('all', true)) as (Record<string, unknown> & {
+    organization?: string | null;
+    organization_name?: string;
+  })[];
+  const rows = found.map(({ organization, organization_name: name, ...row }) => ({
+    ...row,
+    organization: organization ? { id: organization, name: name ?? '' } : null,
+  })) as unknown as EventLogRow<T>[];
+  const counted = (await sql
+    .createQueryBuilder(entity, 'r')
+    .count()
+    .where(where as never)
+    .execute('get', false)) as { count: number };
+  return { rows, total: Number(counted.count) };
 }
 
 /** Every matching row, newest first, in batches (the CSV exports). */
