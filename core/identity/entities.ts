@@ -52,7 +52,7 @@ export const Organization = defineEntity({
      * Customer privacy option: set when the customer's administrator removed its partner's access;
      * from then only the customer's own users reach its data (core/access/principal.ts).
      */
-    partnerAccessRemovedAt: p.datetime().nullable(),
+    partnerAccessRemovedAt: p.datetime().nullable().index(),
     status: p.enum(ORGANIZATION_STATUSES).default('active'),
     removalRequestedAt: p.datetime().nullable(),
     /** When a pending removal becomes final and the data is purged. */
