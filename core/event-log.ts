@@ -5,6 +5,7 @@
 import type { EntityManager, EntityName, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { type Principal, reachableFilter, reachesEveryOrganization } from './access/principal.ts';
+import { plainFilterKey } from './db/filter-key.ts';
 import { newestFirst } from './db/newest-first.ts';
 import type { IOrganization } from './identity/entities.ts';
 
@@ -56,30 +57,78 @@ export async function eventLogPage<T extends object>(
   page: number,
   pageSize: number,
 ): Promise<{ rows: EventLogRow<T>[]; total: number }> {
+  const meta = em.getMetadata().find(entity);
+  if (!meta) throw new Error(`no metadata of ${String(entity)}`);
+  const offset = (Math.max(1, page) - 1) * pageSize;
+  const statements = pageStatements(em, entity, meta.className, where, pageSize, offset);
+  const conn = em.getConnection();
+  const driver = em.getDriver();
+  const found = (await conn.execute(statements.page.sql, [...statements.page.params], 'all')) as Record<
+    string,
+    unknown
+  >[];
+  const rows = found.map((raw) => {
+    const {
+      organization,
+      organization_name: name,
+      ...row
+    } = driver.mapResult(raw as never, meta) as Record<string, unknown>;
+    return { ...row, organization: organization ? { id: organization as string, name: (name as string) ?? '' } : null };
+  }) as unknown as EventLogRow<T>[];
+  const [counted] = (await conn.execute(statements.count.sql, [...statements.count.params], 'all')) as {
+    count: number | string;
+  }[];
+  return { rows, total: Number(counted?.count ?? 0) };
+}
+
+interface Built {
+  sql: string;
+  params: readonly unknown[];
+}
+
+/**
+ * The SQL of a page and of its count, kept per log, filter, page size and offset when the filter
+ * holds plain values only (core/db/filter-key.ts): the same pages are read again and again, and
+ * building them through the query builder cost more than running them.
+ */
+const builtPages = new Map<string, { page: Built; count: Built }>();
+const MAX_BUILT_PAGES = 1000;
+
+function pageStatements<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  log: string,
+  where: FilterQuery<T>,
+  limit: number,
+  offset: number,
+): { page: Built; count: Built } {
+  const filter = plainFilterKey(where);
+  const key = filter === undefined ? undefined : `${log} ${limit} ${offset} ${filter}`;
+  const kept = key === undefined ? undefined : builtPages.get(key);
+  if (kept) return kept;
   const sql = em as SqlEntityManager;
-  const found = (await sql
+  const page = sql
     .createQueryBuilder(entity, 'r')
     .select('r.*' as never)
     .leftJoin('r.organization' as never, 'o')
     .addSelect('o.name as organization_name' as never)
     .where(where as never)
     .orderBy({ at: 'desc', id: 'desc' } as never)
-    .limit(pageSize)
-    .offset((Math.max(1, page) - 1) * pageSize)
-    .execute('all', true)) as (Record<string, unknown> & {
-    organization?: string | null;
-    organization_name?: string;
-  })[];
-  const rows = found.map(({ organization, organization_name: name, ...row }) => ({
-    ...row,
-    organization: organization ? { id: organization, name: name ?? '' } : null,
-  })) as unknown as EventLogRow<T>[];
-  const counted = (await sql
+    .limit(limit)
+    .offset(offset);
+  const count = sql
     .createQueryBuilder(entity, 'r')
     .count()
-    .where(where as never)
-    .execute('get', false)) as { count: number };
-  return { rows, total: Number(counted.count) };
+    .where(where as never);
+  const built = {
+    page: { sql: page.getQuery(), params: [...page.getParams()] },
+    count: { sql: count.getQuery(), params: [...count.getParams()] },
+  };
+  if (key !== undefined) {
+    if (builtPages.size >= MAX_BUILT_PAGES) builtPages.clear();
+    builtPages.set(key, built);
+  }
+  return built;
 }
 
 /** Every matching row, newest first, in batches (the CSV exports). */
