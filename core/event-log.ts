@@ -92,6 +92,26 @@ interface Built {
  * building them through the query builder cost more than running them.
  */
 const builtPages = new Map<string, { page: Built; count: Built }>();
+
+/** The filter of a reader who reaches every organization (eventLogWhere). */
+const EVERY_ORGANIZATION = JSON.stringify({ organization: { $ne: null } });
+
+/**
+ * Every row of some organization, counted as all rows less those of none: SQLite counts a
+ * whole table from its pages, and the rows without an organization are a seek in its index —
+ * where counting "is not null" reads 100,000 index entries.
+ */
+function everyOrganizationCount<T extends object>(em: EntityManager, entity: EntityName<T>): Built {
+  const meta = em.getMetadata().find(entity);
+  const column = (meta?.properties as Record<string, { fieldNames: string[] } | undefined> | undefined)?.organization
+    ?.fieldNames[0];
+  if (!meta || !column) throw new Error(`no organization column on ${String(entity)}`);
+  const table = `\`${meta.tableName}\``;
+  return {
+    sql: `select (select count(*) from ${table}) - (select count(*) from ${table} where \`${column}\` is null) as \`count\``,
+    params: [],
+  };
+}
 const MAX_BUILT_PAGES = 1000;
 
 function pageStatements<T extends object>(
@@ -122,7 +142,10 @@ function pageStatements<T extends object>(
     .where(where as never);
   const built = {
     page: { sql: page.getQuery(), params: [...page.getParams()] },
-    count: { sql: count.getQuery(), params: [...count.getParams()] },
+    count:
+      filter === EVERY_ORGANIZATION
+        ? everyOrganizationCount(em, entity)
+        : { sql: count.getQuery(), params: [...count.getParams()] },
   };
   if (key !== undefined) {
     if (builtPages.size >= MAX_BUILT_PAGES) builtPages.clear();
