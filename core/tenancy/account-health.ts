@@ -42,8 +42,8 @@ const WORST_SQL = 'case when h.failed > 0 then 3 when h.partial > 0 then 2 when 
 const builtSubqueries = new Map<string, { sql: string; params: readonly unknown[] }>();
 const MAX_BUILT_SUBQUERIES = 1000;
 
-/** SQL and parameters of the ids an organization filter selects. */
-function idSubquery(em: EntityManager, where: FilterQuery<IOrganization>): { sql: string; params: unknown[] } {
+/** SQL and parameters of the ids an organization filter selects (no order, no limit). */
+export function idSubquery(em: EntityManager, where: FilterQuery<IOrganization>): { sql: string; params: unknown[] } {
   const key = plainFilterKey(where);
   const kept = key === undefined ? undefined : builtSubqueries.get(key);
   if (kept) return { sql: kept.sql, params: [...kept.params] };
