@@ -92,6 +92,7 @@ interface Built {
  * building them through the query builder cost more than running them.
  */
 const builtPages = new Map<string, { page: Built; count: Built }>();
+const MAX_BUILT_PAGES = 1000;
 
 /** The filter of a reader who reaches every organization (eventLogWhere). */
 const EVERY_ORGANIZATION = JSON.stringify({ organization: { $ne: null } });
@@ -106,13 +107,12 @@ function everyOrganizationCount<T extends object>(em: EntityManager, entity: Ent
   const column = (meta?.properties as Record<string, { fieldNames: string[] } | undefined> | undefined)?.organization
     ?.fieldNames[0];
   if (!meta || !column) throw new Error(`no organization column on ${String(entity)}`);
-  const table = `\`${meta.tableName}\``;
+  const table = meta.tableName;
   return {
-    sql: `select (select count(*) from ${table}) - (select count(*) from ${table} where \`${column}\` is null) as \`count\``,
+    sql: `select (select count(*) from ${table}) - (select count(*) from ${table} where ${column} is null) as count`,
     params: [],
   };
 }
-const MAX_BUILT_PAGES = 1000;
 
 function pageStatements<T extends object>(
   em: EntityManager,

@@ -100,7 +100,7 @@ export async function reachesEveryOrganization(
   const [row] = (await em
     .getConnection()
     .execute(
-      'select exists (select 1 from `organizations` where `partner_access_removed_at` is not null) as `removed`',
+      'select exists (select 1 from organizations where partner_access_removed_at is not null) as removed',
       [],
       'all',
     )) as { removed: number }[];

@@ -60,7 +60,6 @@ export async function createSession(
   return { token, session };
 }
 
-/** The live session of a token, or null (expired and idle sessions are removed). */
 /**
  * The session of an id with its user, the user's organization and the account it opened, read
  * by three plain statements and merged into the EntityManager as managed entities. Every request
@@ -69,13 +68,13 @@ export async function createSession(
  */
 async function loadSession(em: EntityManager, id: string): Promise<ISession | null> {
   const conn = em.getConnection();
-  const [row] = (await conn.execute('select * from `sessions` where `id` = ?', [id], 'all')) as SessionRow[];
+  const [row] = (await conn.execute('select * from sessions where id = ?', [id], 'all')) as SessionRow[];
   if (!row) return null;
-  const [userRow] = (await conn.execute('select * from `users` where `id` = ?', [row.user_id], 'all')) as UserRow[];
+  const [userRow] = (await conn.execute('select * from users where id = ?', [row.user_id], 'all')) as UserRow[];
   if (!userRow) return null;
   const orgIds = [userRow.organization_id, row.acting_organization_id].filter((v): v is string => !!v);
   const orgs = (await conn.execute(
-    `select * from \`organizations\` where \`id\` in (${orgIds.map(() => '?').join(', ')})`,
+    `select * from organizations where id in (${orgIds.map(() => '?').join(', ')})`,
     orgIds,
     'all',
   )) as Record<string, unknown>[];
@@ -87,6 +86,7 @@ async function loadSession(em: EntityManager, id: string): Promise<ISession | nu
 type SessionRow = Record<string, unknown> & { user_id: string; acting_organization_id: string | null };
 type UserRow = Record<string, unknown> & { organization_id: string };
 
+/** The live session of a token, or null (expired and idle sessions are removed). */
 export async function findSession(
   em: EntityManager,
   token: string,

@@ -125,7 +125,7 @@ export async function availableLocationNames(
     (await em
       .getConnection()
       .execute(
-        `select id, name, builtin, organization_id from storage_locations where builtin = 1 or organization_id in (${owners.map(() => '?').join(', ')}) order by name asc`,
+        `select id, name, builtin, organization_id from storage_locations where builtin or organization_id in (${owners.map(() => '?').join(', ')}) order by name asc`,
         owners,
         'all',
       )) as { id: string; name: string; builtin: number | boolean; organization_id: string }[];
