@@ -3,8 +3,8 @@ import { Migration } from '@mikro-orm/migrations';
 // Whether any customer removed its partners' access is asked several times on every System
 // Activity and Security audit page (core/access/principal.ts, reachesEveryOrganization): an
 // index answers it without reading every organization.
-export class Migration20261207160000_partner_access_index extends Migration {
-  override name = 'Migration20261207160000_partner_access_index';
+export class Migration20261207164500_partner_access_index extends Migration {
+  override name = 'Migration20261207164500_partner_access_index';
 
   override up(): void | Promise<void> {
     this.addSql(
