@@ -6,8 +6,10 @@
 // network), p50/p95/p99 and CPU time per request; then the accounts table's variants and the CSV export of every audit row
 // against the bare query that feeds it (baseline: iterating `allAuditRows` without formatting).
 
+import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Hono } from 'hono';
 import { loadConfig } from '../config/load.ts';
@@ -38,6 +40,8 @@ const USERS = Number(process.env.BENCH_PORTAL_USERS ?? 20);
 const ROUNDS = Number(process.env.BENCH_PORTAL_ROUNDS ?? 10);
 const AUDIT_ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/** With 2 or more, the daily pages are also run over that many appliance processes (bench/portal-worker.ts). */
+const PROCESSES = Number(process.env.BENCH_PORTAL_PROCESSES ?? 1);
 const PASSWORD = 'Portal-Tree-Pass-42';
 
 /** One finished backup job and its System Activity row per task, as the tasks' last runs left them. */
@@ -100,15 +104,20 @@ async function seedRuns(em: EntityManager, now: Date): Promise<void> {
   }
 }
 
-/** A session of the operator that opened `accountId` (its homepage is then `/`). */
-async function openAccount(app: Hono<AppEnv>, accountId: string): Promise<string> {
-  const form = { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://localhost' };
+/** The session cookie of the seeded operator, signed in at the root. */
+export async function signInOperator(app: Hono<AppEnv>): Promise<string> {
   const login = await app.request('/login', {
     method: 'POST',
-    headers: form,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://localhost' },
     body: new URLSearchParams({ email: 'operator@example.com', password: PASSWORD, next: '/' }).toString(),
   });
-  const cookie = (login.headers.get('set-cookie') as string).split(';')[0] as string;
+  return (login.headers.get('set-cookie') as string).split(';')[0] as string;
+}
+
+/** A session of the operator that opened `accountId` (its homepage is then `/`). */
+export async function openAccount(app: Hono<AppEnv>, accountId: string): Promise<string> {
+  const form = { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://localhost' };
+  const cookie = await signInOperator(app);
   const opened = await app.request(`/portal/accounts/${accountId}/open`, {
     method: 'POST',
     headers: { ...form, cookie },
@@ -138,6 +147,71 @@ async function concurrent(
   );
   const used = process.cpuUsage(cpu);
   return { samples, cpuPerRequest: (used.user + used.system) / 1000 / samples.length };
+}
+
+/**
+ * The same rounds split over `processes` appliance processes on the one database (bench/
+ * portal-worker.ts), started at once: every request's time, and the CPU of all processes per
+ * request. Users are dealt out as evenly as they go.
+ */
+class ProcessPool {
+  private readonly workers: ChildProcess[] = [];
+
+  private constructor() {}
+
+  static async start(processes: number, dataDir: string, failingAccount: string): Promise<ProcessPool> {
+    const pool = new ProcessPool();
+    const script = fileURLToPath(new URL('./portal-worker.ts', import.meta.url));
+    for (let i = 0; i < processes; i++) pool.workers.push(fork(script, [dataDir, failingAccount]));
+    await pool.all(() => undefined, 'ready');
+    return pool;
+  }
+
+  /** Sends each worker its message and waits for each one's answer of `kind`. */
+  private all<T>(message: (i: number) => unknown, kind: string): Promise<T[]> {
+    return Promise.all(
+      this.workers.map(
+        (w, i) =>
+          new Promise<T>((resolve, reject) => {
+            const onMessage = (m: { kind: string }) => {
+              if (m.kind !== kind) return;
+              w.off('message', onMessage);
+              w.off('exit', onExit);
+              resolve(m as T);
+            };
+            const onExit = (code: number | null) => reject(new Error(`portal worker exited with ${code}`));
+            w.on('message', onMessage);
+            w.on('exit', onExit);
+            const sent = message(i);
+            if (sent !== undefined) w.send(sent as never);
+          }),
+      ),
+    );
+  }
+
+  async run(path: string, who: 'operator' | 'customer'): Promise<{ samples: number[]; cpuPerRequest: number }> {
+    const n = this.workers.length;
+    const users = (i: number) => Math.floor(USERS / n) + (i < USERS % n ? 1 : 0);
+    await this.all((i) => ({ kind: 'warm', path, who, users: users(i), rounds: ROUNDS }), 'warm');
+    const done = await this.all<{ samples: number[]; cpuMs: number }>(
+      (i) => ({ kind: 'go', path, who, users: users(i), rounds: ROUNDS }),
+      'done',
+    );
+    const samples = done.flatMap((d) => d.samples);
+    return { samples, cpuPerRequest: done.reduce((sum, d) => sum + d.cpuMs, 0) / samples.length };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            w.once('exit', () => resolve());
+            w.send('close');
+          }),
+      ),
+    );
+  }
 }
 
 /**
@@ -251,6 +325,25 @@ export async function benchPortal(): Promise<void> {
     for (const [label, path, who] of daily) {
       if (pages && !pages.includes(path)) continue;
       console.log(concurrentRow(label, await concurrent(app, path, who)));
+    }
+    if (PROCESSES > 1) {
+      // The same users spread over PROCESSES appliance processes sharing the database: what a
+      // deployment running one server process per core would give.
+      console.log(
+        `The same over ${PROCESSES} appliance processes on the one database (load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}):`,
+      );
+      const pool = await ProcessPool.start(PROCESSES, dir.path, failing[0].id);
+      try {
+        for (const [label, path, who] of daily) {
+          if (pages && !pages.includes(path)) continue;
+          const run = await pool.run(path, who === customerCookie ? 'customer' : 'operator');
+          console.log(concurrentRow(label, run));
+        }
+      } finally {
+        await pool.close();
+      }
     }
     if (pages) return;
     console.log(`One user at a time, ${RUNS} runs each:`);

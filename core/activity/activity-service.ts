@@ -8,7 +8,7 @@ import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { type Principal, reachableFilter, reachesEveryOrganization } from '../access/principal.ts';
 import { containsText } from '../db/text-search.ts';
-import { allEventLogRows, eventLogPage, eventLogWhere, presentValues } from '../event-log.ts';
+import { allEventLogRows, type EventLogRow, eventLogPage, eventLogWhere, presentValues } from '../event-log.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { FINAL_JOB_STATES, type IJob, Job, type JobKind } from '../jobs/entities.ts';
 import { servicePlugin } from '../plugins/registry.ts';
@@ -235,6 +235,9 @@ export async function activityFacets(em: EntityManager, principal: Principal, wi
   return presentValues(em, ActivityEvent, where, columns, await reachesEveryOrganization(em, principal, within));
 }
 
+/** A System Activity row as its page, the API and the CSV export read it. */
+export type ActivityRow = EventLogRow<IActivityEvent>;
+
 export async function queryActivity(
   em: EntityManager,
   principal: Principal,
@@ -242,7 +245,7 @@ export async function queryActivity(
   filters: ActivityFilters,
   page = 1,
   pageSize = ACTIVITY_PAGE_SIZE,
-): Promise<{ rows: IActivityEvent[]; total: number }> {
+): Promise<{ rows: ActivityRow[]; total: number }> {
   return eventLogPage(em, ActivityEvent, await filterFor(em, principal, within, filters), page, pageSize);
 }
 
@@ -298,7 +301,7 @@ export const ACTIVITY_CSV_HEADER = [
   'Job',
 ];
 
-export function activityCsvRow(row: IActivityEvent): string[] {
+export function activityCsvRow(row: ActivityRow): string[] {
   return [
     row.at.toISOString(),
     row.activity,
@@ -307,7 +310,7 @@ export function activityCsvRow(row: IActivityEvent): string[] {
     ACTIVITY_STATUS_LABELS[row.status],
     row.taskName ?? '',
     row.item ?? '',
-    (row.organization as IOrganization).name ?? '',
+    row.organization?.name ?? '',
     row.startedAt?.toISOString() ?? '',
     row.durationMs == null ? '' : String(Math.round(row.durationMs / 1000)),
     row.bytes == null ? '' : String(Number(row.bytes)),

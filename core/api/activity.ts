@@ -9,18 +9,18 @@ import {
   ACTIVITIES,
   ACTIVITY_CSV_HEADER,
   type ActivityFilters,
+  type ActivityRow,
   activityCsvRow,
   allActivityRows,
   queryActivity,
 } from '../activity/activity-service.ts';
-import { ACTIVITY_STATUSES, type IActivityEvent } from '../activity/entities.ts';
+import { ACTIVITY_STATUSES } from '../activity/entities.ts';
 import { recordAudit } from '../audit/audit-service.ts';
 import { ValidationError } from '../errors.ts';
 import { auditActor } from '../http/audit-actor.ts';
 import { csvResponse, mapRows } from '../http/csv-response.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { organizationOf, principalOf } from '../http/middleware.ts';
-import type { IOrganization } from '../identity/entities.ts';
 import { dateRangeOf, jsonResponse, PagingQuery, pageOf } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
@@ -100,8 +100,8 @@ const exportRoute = createRoute({
   },
 });
 
-function entryJson(row: IActivityEvent): z.infer<typeof ActivityEntrySchema> {
-  const org = row.organization as IOrganization;
+function entryJson(row: ActivityRow): z.infer<typeof ActivityEntrySchema> {
+  const org = row.organization;
   return {
     id: row.id,
     at: row.at.toISOString(),
@@ -112,7 +112,7 @@ function entryJson(row: IActivityEvent): z.infer<typeof ActivityEntrySchema> {
     status: row.status,
     task: row.taskId ? { id: row.taskId, name: row.taskName ?? '' } : null,
     item: row.item ?? null,
-    organization: { id: org.id, name: org.name },
+    organization: { id: org?.id ?? '', name: org?.name ?? '' },
     jobId: row.jobId ?? null,
     startedAt: row.startedAt?.toISOString() ?? null,
     durationMs: row.durationMs ?? null,

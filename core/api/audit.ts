@@ -8,17 +8,17 @@ import {
   AUDIT_ACTIVITIES,
   AUDIT_CSV_HEADER,
   type AuditFilters,
+  type AuditRow,
   allAuditRows,
   auditCsvRow,
   queryAudit,
   recordAudit,
 } from '../audit/audit-service.ts';
-import { AUDIT_STATUSES, type IAuditEvent } from '../audit/entities.ts';
+import { AUDIT_STATUSES } from '../audit/entities.ts';
 import { auditActor } from '../http/audit-actor.ts';
 import { csvResponse, mapRows } from '../http/csv-response.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { organizationOf, principalOf } from '../http/middleware.ts';
-import type { IOrganization } from '../identity/entities.ts';
 import { dateRangeOf, jsonResponse, PagingQuery, pageOf } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
@@ -86,8 +86,8 @@ const exportRoute = createRoute({
   },
 });
 
-function entryJson(row: IAuditEvent): z.infer<typeof AuditEntrySchema> {
-  const org = row.organization as IOrganization | null;
+function entryJson(row: AuditRow): z.infer<typeof AuditEntrySchema> {
+  const org = row.organization;
   return {
     id: row.id,
     at: row.at.toISOString(),

@@ -5,7 +5,7 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { type Principal, reachesEveryOrganization } from '../access/principal.ts';
 import { containsText } from '../db/text-search.ts';
-import { allEventLogRows, eventLogPage, eventLogWhere, presentValues } from '../event-log.ts';
+import { allEventLogRows, type EventLogRow, eventLogPage, eventLogWhere, presentValues } from '../event-log.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { AUDIT_STATUSES, AuditEvent, type AuditStatus, type IAuditEvent } from './entities.ts';
 
@@ -140,6 +140,9 @@ export async function auditFacets(em: EntityManager, principal: Principal, withi
   );
 }
 
+/** An audit entry as its page, the API and the CSV export read it. */
+export type AuditRow = EventLogRow<IAuditEvent>;
+
 export async function queryAudit(
   em: EntityManager,
   principal: Principal,
@@ -147,7 +150,7 @@ export async function queryAudit(
   filters: AuditFilters,
   page = 1,
   pageSize = AUDIT_PAGE_SIZE,
-): Promise<{ rows: IAuditEvent[]; total: number }> {
+): Promise<{ rows: AuditRow[]; total: number }> {
   return eventLogPage(em, AuditEvent, await filterFor(em, principal, within, filters), page, pageSize);
 }
 
@@ -178,14 +181,14 @@ export const AUDIT_CSV_HEADER = [
   'Description',
 ];
 
-export function auditCsvRow(row: IAuditEvent): string[] {
+export function auditCsvRow(row: AuditRow): string[] {
   return [
     row.at.toISOString(),
     row.activity,
     row.service ?? '',
     statusLabel(row.status),
     row.account ?? '',
-    row.organization ? (row.organization as IOrganization).name : '',
+    row.organization?.name ?? '',
     row.performedBy ?? '',
     row.ip ?? '',
     row.description,

@@ -51,9 +51,20 @@ export async function latestAccountDrills(
   organizationIds: readonly string[],
 ): Promise<Map<string, IRestoreDrill>> {
   const out = new Map<string, IRestoreDrill>();
-  for (const organization of new Set(organizationIds)) {
-    const row = await em.findOne(RestoreDrill, { organization }, { orderBy: { finishedAt: 'desc' } });
-    if (row) out.set(organization, row);
+  const ids = [...new Set(organizationIds)];
+  if (!ids.length) return out;
+  // One statement for the page's rows (a query per account cost 0.2 ms each, 50 on a page): the
+  // newest drill's id per organization, then those drills.
+  const latest = (await em.getConnection().execute(
+    `select (select d.id from restore_drills d where d.organization_id = o.id order by d.finished_at desc, d.id desc limit 1) as id
+       from organizations o where o.id in (${ids.map(() => '?').join(', ')})`,
+    ids,
+    'all',
+  )) as { id: string | null }[];
+  const drillIds = latest.map((r) => r.id).filter((id): id is string => id !== null);
+  if (!drillIds.length) return out;
+  for (const row of await em.find(RestoreDrill, { id: { $in: drillIds } })) {
+    out.set((row.organization as { id: string }).id, row);
   }
   return out;
 }

@@ -58,19 +58,37 @@ const SHAPES = {
   time: { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' },
 } satisfies Record<string, Intl.DateTimeFormatOptions>;
 
+// Formatting itself is still a few microseconds, and a log page shows four times per row (200 a
+// page): the text of each (shape, zone, second) is kept too, so the same rows read again by the
+// next request or another user cost a lookup. No shape shows less than a second, so the key loses
+// nothing; the cache starts over past a bound.
+const formatted = new Map<string, string>();
+const MAX_FORMATTED = 50_000;
+
+function format(shape: keyof typeof SHAPES, d: Date, timeZone: string | undefined): string {
+  const key = `${shape} ${timeZone ?? ''} ${Math.floor(d.getTime() / 1000)}`;
+  let text = formatted.get(key);
+  if (text === undefined) {
+    text = formatter(shape, timeZone).format(d);
+    if (formatted.size >= MAX_FORMATTED) formatted.clear();
+    formatted.set(key, text);
+  }
+  return text;
+}
+
 /** "7 Dec 2026, 04:30 CET" in the zone (UTC when none), with seconds when asked. */
 export function formatDateTime(d: Date, timeZone: string | undefined, seconds = false): string {
-  return formatter(seconds ? 'dateTimeSeconds' : 'dateTime', timeZone).format(d);
+  return format(seconds ? 'dateTimeSeconds' : 'dateTime', d, timeZone);
 }
 
 /** "7 Dec 2026" in the zone (UTC when none). */
 export function formatDate(d: Date, timeZone: string | undefined): string {
-  return formatter('date', timeZone).format(d);
+  return format('date', d, timeZone);
 }
 
 /** "04:30 CET" in the zone (UTC when none): the time of day, for a date shown beside it. */
 export function formatTime(d: Date, timeZone: string | undefined): string {
-  return formatter('time', timeZone).format(d);
+  return format('time', d, timeZone);
 }
 
 /** The exact UTC time, for the title a time shows on hover. */

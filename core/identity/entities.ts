@@ -52,7 +52,7 @@ export const Organization = defineEntity({
      * Customer privacy option: set when the customer's administrator removed its partner's access;
      * from then only the customer's own users reach its data (core/access/principal.ts).
      */
-    partnerAccessRemovedAt: p.datetime().nullable(),
+    partnerAccessRemovedAt: p.datetime().nullable().index(),
     status: p.enum(ORGANIZATION_STATUSES).default('active'),
     /** Why the scheduler skips this account's backups and a manual start is refused (an ended trial); data is kept. */
     backupHold: p.string().length(300).nullable(),

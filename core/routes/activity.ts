@@ -12,6 +12,7 @@ import {
   ACTIVITY_CSV_HEADER,
   ACTIVITY_PAGE_SIZE,
   ACTIVITY_STATUS_LABELS,
+  type ActivityRow,
   activityCsvRow,
   activityFacets,
   allActivityRows,
@@ -21,12 +22,13 @@ import {
   jobLogOf,
   queryActivity,
 } from '../activity/activity-service.ts';
-import { ACTIVITY_STATUSES, type IActivityEvent } from '../activity/entities.ts';
+import { ACTIVITY_STATUSES } from '../activity/entities.ts';
 import { type AuditFilterForm, auditFilterQuery, parseAuditFilters } from '../audit/audit-filters.ts';
 import {
   AUDIT_ACTIVITIES,
   AUDIT_CSV_HEADER,
   AUDIT_PAGE_SIZE,
+  type AuditRow,
   allAuditRows,
   auditCsvRow,
   auditFacets,
@@ -34,7 +36,7 @@ import {
   recordAudit,
   statusLabel,
 } from '../audit/audit-service.ts';
-import { AUDIT_STATUSES, type IAuditEvent } from '../audit/entities.ts';
+import { AUDIT_STATUSES } from '../audit/entities.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
 import { csvResponse, mapRows } from '../http/csv-response.ts';
@@ -47,8 +49,8 @@ import { servicePlugins } from '../plugins/registry.ts';
 import { accountPicker } from '../tenancy/account-search.ts';
 import { findWithin } from '../tenancy/portal-accounts.ts';
 
-function rowView(row: IAuditEvent, current: IOrganization) {
-  const org = row.organization as IOrganization | null;
+function rowView(row: AuditRow, current: IOrganization) {
+  const org = row.organization;
   return {
     at: row.at,
     activity: row.activity,
@@ -117,8 +119,8 @@ function auditChoices(present: Awaited<ReturnType<typeof auditFacets>>, values: 
   };
 }
 
-function activityRowView(row: IActivityEvent, current: IOrganization) {
-  const org = row.organization as IOrganization;
+function activityRowView(row: ActivityRow, current: IOrganization) {
+  const org = row.organization;
   return {
     id: row.id,
     at: row.at,
@@ -129,7 +131,7 @@ function activityRowView(row: IActivityEvent, current: IOrganization) {
     statusLabel: ACTIVITY_STATUS_LABELS[row.status],
     taskName: row.taskName,
     item: row.item,
-    organizationName: org.id !== current.id ? org.name : null,
+    organizationName: org && org.id !== current.id ? org.name : null,
     jobId: row.jobId,
     startedAt: row.startedAt,
     duration: row.durationMs == null ? null : humanDuration(row.durationMs),

@@ -29,6 +29,7 @@ import { renderPage } from '../http/page.ts';
 import { writeSessionCookie } from '../http/session-cookie.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { rotateSession } from '../identity/session-service.ts';
+import { availableLocationNames } from '../storage-locations/locations.ts';
 import { storageChoicesFor } from '../storage-locations/new-account-choices.ts';
 import { mailLinkOrigin } from '../system/public-url.ts';
 import {
@@ -219,9 +220,7 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       canAdd: hasPermission(principal, 'add_accounts') && org.status === 'active',
       // Bulk actions and the pencil.
       canManage: hasPermission(principal, 'add_accounts'),
-      storageLocations: hasPermission(principal, 'add_accounts')
-        ? (await storageChoicesFor(c.get('em'), org)).locations
-        : [],
+      storageLocations: hasPermission(principal, 'add_accounts') ? await availableLocationNames(c.get('em'), org) : [],
       requesterEmail: accountableUser(principal)?.email ?? null,
     };
     Object.assign(context, { rowQuery: context.partnerList ? '?cols=partner' : '' });

@@ -111,6 +111,35 @@ export async function availableLocations(em: EntityManager, org: IOrganization):
   return rows.sort((a, b) => Number(b.builtin) - Number(a.builtin) || depth(a) - depth(b));
 }
 
+/**
+ * The ids and names of availableLocations, in its order, read as plain rows: what a select of
+ * locations shows (the portal's bulk "assign storage location" on every Accounts page), without
+ * loading the locations and their organizations as entities.
+ */
+export async function availableLocationNames(
+  em: EntityManager,
+  org: IOrganization,
+): Promise<{ id: string; name: string }[]> {
+  const owners = ancestorIds(org);
+  const read = async () =>
+    (await em
+      .getConnection()
+      .execute(
+        `select id, name, builtin, organization_id from storage_locations where builtin or organization_id in (${owners.map(() => '?').join(', ')}) order by name asc`,
+        owners,
+        'all',
+      )) as { id: string; name: string; builtin: number | boolean; organization_id: string }[];
+  let rows = await read();
+  if (!rows.some((r) => r.builtin)) {
+    await ensureBuiltinLocation(em);
+    rows = await read();
+  }
+  const depth = (r: { organization_id: string }) => owners.indexOf(r.organization_id);
+  return rows
+    .sort((a, b) => Number(b.builtin) - Number(a.builtin) || depth(a) - depth(b))
+    .map((r) => ({ id: r.id, name: r.name }));
+}
+
 /** A location the organization may use; otherwise a 404 (other tenants' ids reveal nothing). */
 export async function findAvailableLocation(
   em: EntityManager,

@@ -8,6 +8,7 @@
 // (organizations.ts, pathsUnder): only the rows of the accounts asked for and their subtrees are read.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { plainFilterKey } from '../db/filter-key.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 
 /** Backup statuses, best to worst; the rank is the index. */
@@ -34,13 +35,28 @@ export const TASK_STATUS_LABELS: Record<TaskStatusSummary, string> = {
 /** An `account_health` row's (h) worst result as the rank of BACKUP_STATUSES. */
 const WORST_SQL = 'case when h.failed > 0 then 3 when h.partial > 0 then 2 when h.success > 0 then 1 else 0 end';
 
-/** SQL and parameters of the ids an organization filter selects. */
-function idSubquery(em: EntityManager, where: FilterQuery<IOrganization>): { sql: string; params: unknown[] } {
+/**
+ * The SQL of each filter of plain values, kept (core/db/filter-key.ts): a portal page builds two
+ * or three from the same filters on every request, and building one cost more than running it.
+ */
+const builtSubqueries = new Map<string, { sql: string; params: readonly unknown[] }>();
+const MAX_BUILT_SUBQUERIES = 1000;
+
+/** SQL and parameters of the ids an organization filter selects (no order, no limit). */
+export function idSubquery(em: EntityManager, where: FilterQuery<IOrganization>): { sql: string; params: unknown[] } {
+  const key = plainFilterKey(where);
+  const kept = key === undefined ? undefined : builtSubqueries.get(key);
+  if (kept) return { sql: kept.sql, params: [...kept.params] };
   const qb = (em as SqlEntityManager)
     .createQueryBuilder(Organization, 'f')
     .select('f.id')
     .where(where as never);
-  return { sql: qb.getQuery(), params: [...qb.getParams()] };
+  const built = { sql: qb.getQuery(), params: [...qb.getParams()] };
+  if (key !== undefined) {
+    if (builtSubqueries.size >= MAX_BUILT_SUBQUERIES) builtSubqueries.clear();
+    builtSubqueries.set(key, { sql: built.sql, params: [...built.params] });
+  }
+  return built;
 }
 
 export interface AccountHealthRow {

@@ -5,6 +5,7 @@ import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { type Principal, reachableFilter } from '../access/principal.ts';
 import { containsText } from '../db/text-search.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
+import { idSubquery } from './account-health.ts';
 import { descendantsOf, KIND_LABELS } from './organizations.ts';
 import { findWithin } from './portal-accounts.ts';
 
@@ -46,13 +47,10 @@ export async function accountPicker(
   current: IOrganization,
   selectedId: string | undefined,
 ): Promise<{ below: boolean; selected: AccountChoice | null }> {
-  // Whether any account is below, not how many: the first one found answers.
-  const first = await em.findOne(
-    Organization,
-    { $and: [descendantsOf(current), reachableFilter(principal, current)] },
-    { fields: ['id'] },
-  );
-  const below = first !== null;
+  // Whether any account is below, not how many: the first one found answers. Plain SQL from the
+  // kept subquery: every log page asks, and loading an entity for it cost more than the page's rows.
+  const ids = idSubquery(em, { $and: [descendantsOf(current), reachableFilter(principal, current)] });
+  const below = ((await em.getConnection().execute(`${ids.sql} limit 1`, ids.params, 'all')) as unknown[]).length > 0;
   const selected = selectedId ? choice(await findWithin(em, principal, current, selectedId)) : null;
   return { below, selected };
 }

@@ -292,6 +292,37 @@ describe('bulk actions', () => {
     expect(audit.description).toBe('Backups of Alpha Dental Care go to Harbour bucket');
   });
 
+  it("offers the locations the add-account form offers, in its order, never another portal's", async () => {
+    const e = em();
+    const root = await rootOf(e);
+    const location = (organization: string, name: string) =>
+      e.create(StorageLocation, {
+        organization,
+        name,
+        kind: 'local',
+        settings: { path: `/nonexistent/${name}` },
+        sealedSecrets: null,
+        description: null,
+        lastTestedAt: null,
+        lastTestOk: null,
+        lastTestSentence: null,
+        lastTestDetail: null,
+      });
+    location(root.id, 'Appliance vault');
+    location(partner.id, 'A partner bucket');
+    location(otherPartner.id, 'Another portal bucket');
+    await e.flush();
+    const list = await (await get('/portal')).text();
+    const select = /<select[^>]*name="location"[^>]*>([\s\S]*?)<\/select>/.exec(list)?.[1] ?? '';
+    const offered = [...select.matchAll(/<option value="[^"]+">([^<]*)<\/option>/g)].map((m) => m[1]);
+    const form = await (await get('/portal/new')).text();
+    const formSelect = /<select[^>]*name="storageLocationId"[^>]*>([\s\S]*?)<\/select>/.exec(form)?.[1] ?? '';
+    const formOffered = [...formSelect.matchAll(/<option value="[^"]+"[^>]*>([^<]*)<\/option>/g)].map((m) => m[1]);
+    expect(offered).toEqual(formOffered);
+    expect(offered.indexOf('Appliance vault')).toBeLessThan(offered.indexOf('A partner bucket'));
+    expect(offered).not.toContain('Another portal bucket');
+  });
+
   it('needs a ticked account and an action, and is a 404 for an account outside the portal (nothing changes)', async () => {
     expect(await bannerAfter(await post('/portal/bulk', [['action', 'pause']]))).toBe(
       'Tick at least one account first.',

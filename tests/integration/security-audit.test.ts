@@ -289,6 +289,28 @@ describe('security audit page', () => {
   });
 });
 
+describe("the root administrator's total", () => {
+  it("counts every entry of an organization and none of the appliance's own", async () => {
+    const e = em();
+    // A sign-in attempt of an unknown email belongs to no organization: nobody's page lists it.
+    e.create(AuditEvent, {
+      at: new Date(BASE + 21 * DAY),
+      organization: null,
+      activity: 'Sign-in',
+      status: 'failed',
+      account: 'nobody@unknown.example',
+      performedBy: 'nobody@unknown.example',
+      description: 'Sign-in failed: unknown email',
+    });
+    await e.flush();
+    const withOrganization = await em().count(AuditEvent, { organization: { $ne: null } });
+    expect(await em().count(AuditEvent, { organization: null })).toBeGreaterThan(0);
+    const html = await (await get('/activity/security-audit', rootCookie)).text();
+    expect(html).toContain(`${withOrganization} entries`);
+    expect(descriptions(html)).not.toContain('Sign-in failed: unknown email');
+  });
+});
+
 describe('CSV export', () => {
   it('holds exactly the filtered rows of all pages, in the same order, then records the export', async () => {
     for (const query of ['', '?status=completed&performer=jane', '?from=2026-03-03&to=2026-03-09&activity=Sign-in']) {

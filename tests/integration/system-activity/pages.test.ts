@@ -254,6 +254,19 @@ describe('the page', () => {
     expect(res.headers.get('hx-push-url')).toBe('/activity?activity=Export');
   });
 
+  it('offers no account filter where no account is below, for the activity and the audit alike', async () => {
+    const e = h.em();
+    await makeUser(e, customer, 'admin@fabrikam.example');
+    const customerCookie = await signIn(h.app.app, 'admin@fabrikam.example', TEST_PASSWORD);
+    for (const path of ['/activity', '/activity/security-audit']) {
+      const html = await (await get(path, customerCookie)).text();
+      expect(html).toContain('<p class="page-subtitle" title="Fabrikam">Fabrikam</p>');
+      expect(html).not.toContain('and the accounts under it');
+      const partnerHtml = await (await get(path, adminCookie)).text();
+      expect(partnerHtml).toContain('Contoso IT and the accounts under it');
+    }
+  });
+
   it("refuses another tenant's account with 404", async () => {
     expect((await get(`/activity?account=${sibling.id}`, adminCookie)).status).toBe(404);
     expect((await get(`/activity/export.csv?account=${siblingCustomer.id}`, adminCookie)).status).toBe(404);

@@ -31,6 +31,7 @@ import { Migration20261207141500_drill_policies } from './Migration2026120714150
 import { Migration20261207153000_catalog_content_id } from './Migration20261207153000_catalog_content_id.ts';
 import { Migration20261207160000_billing } from './Migration20261207160000_billing.ts';
 import { Migration20261207160000_psa_tickets } from './Migration20261207160000_psa_tickets.ts';
+import { Migration20261207164500_partner_access_index } from './Migration20261207164500_partner_access_index.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -68,4 +69,5 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207153000_catalog_content_id', class: Migration20261207153000_catalog_content_id },
   { name: 'Migration20261207160000_billing', class: Migration20261207160000_billing },
   { name: 'Migration20261207160000_psa_tickets', class: Migration20261207160000_psa_tickets },
+  { name: 'Migration20261207164500_partner_access_index', class: Migration20261207164500_partner_access_index },
 ];
