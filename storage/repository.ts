@@ -771,7 +771,7 @@ export class Repository {
   /**
    * Brings an object kept open between jobs (core/storage-locations/repository-pool.ts) up to
    * date with what others wrote since it loaded its index: the index files and damage notes it
-   * has not read — a listing of `index/` and `damaged/`, where opening afresh also lists every
+   * has not read — a listing of `index/` (keys only where the sink can) and `damaged/`, where opening afresh also lists every
    * pack and reads every index file again. False when that cannot be trusted — it is not idle, an
    * index file it read is gone (prune or rebuild-index rewrote the index: packs may be gone too),
    * or a new one is unreadable — and the object must be closed and the repository opened afresh.
@@ -783,7 +783,8 @@ export class Repository {
     if (!this.idle) return false;
     if (this.#indexLoaded) {
       const listed: string[] = [];
-      for await (const info of this.sink.list('index/')) listed.push(info.key);
+      if (this.sink.listKeys) for await (const key of this.sink.listKeys('index/')) listed.push(key);
+      else for await (const info of this.sink.list('index/')) listed.push(info.key);
       const present = new Set(listed);
       for (const key of this.#seenIndexFiles) if (!present.has(key)) return false;
       await this.#readDamageNotes();
