@@ -4,10 +4,15 @@
 // kernel restore job (in this process, as the test harness runs jobs). The stand-in adds
 // BENCH_SF_LATENCY_MS (default 100) to every API call of the restore. Prints the restore's time,
 // its API calls by route, the process's peak RSS during the restore (VmHWM, reset before it), and
-// the share of the restore's wall time the stand-in had a call open ("API busy").
+// the share of the restore's wall time the stand-in had a call open ("API busy"), and the CPU time
+// the process spent during the restore (the restore and the stand-in serving it, every thread)
+// against the API's round trips (calls × latency): the figure that does not stretch when other
+// work shares the cores. Run directly, it runs under the appliance's memory settings
+// (core/memory-flags.ts: V8 flags and malloc arenas, as the appliance's job workers have).
 import { readFile, writeFile } from 'node:fs/promises';
 import type { IOrganization } from '../core/identity/entities.ts';
 import { Job } from '../core/jobs/entities.ts';
+import { reexecWithMemoryFlags } from '../core/memory-flags.ts';
 import { startRestore } from '../core/recovery/start.ts';
 import { BackupTask, TaskEntity } from '../core/tasks/entities.ts';
 import { tuneSalesforce } from '../plugins/services/salesforce/index.ts';
@@ -80,6 +85,7 @@ export async function benchSalesforceRestore(): Promise<void> {
     const before = await peakRssMiB();
     const account = await entity(s, task.id, 'Account');
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const job = await startRestore(startContext(s.h, org), {
       taskId: task.id,
       entityId: account.id,
@@ -90,6 +96,8 @@ export async function benchSalesforceRestore(): Promise<void> {
     });
     await s.h.runner.runUntilIdle();
     const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpuBefore);
+    const cpu = (used.user + used.system) / 1e6;
     const done = await s.h.em().findOneOrFail(Job, { id: job.id });
     const busy = s.fake.busy.busyMs / 1000;
     const routes = [...s.fake.requests]
@@ -102,9 +110,16 @@ export async function benchSalesforceRestore(): Promise<void> {
     console.log(
       `             peak RSS ${(await peakRssMiB()).toFixed(0)} MiB (${before.toFixed(0)} MiB at its start)  API busy ${busy.toFixed(1)} s = ${((busy / seconds) * 100).toFixed(0)} % of the restore`,
     );
+    const roundTrips = (s.fake.calls * LATENCY_MS) / 1000;
+    console.log(
+      `             process CPU ${cpu.toFixed(1)} s (the restore and the stand-in serving it) against ${roundTrips.toFixed(1)} s of API round trips (${s.fake.calls} × ${LATENCY_MS} ms) = ${roundTrips ? (cpu / roundTrips).toFixed(2) : '—'}`,
+    );
   } finally {
     await s.close();
   }
 }
 
-if (import.meta.main) await benchSalesforceRestore();
+if (import.meta.main) {
+  reexecWithMemoryFlags();
+  await benchSalesforceRestore();
+}

@@ -1,8 +1,10 @@
 // Entry of a job worker thread (a composition root, like appliance.ts): opens its own database
 // connection and plugins from the configuration and registers the job kinds once, then runs the
 // jobs the main thread sends it one at a time ('run' → 'done'), so consecutive jobs do not pay
-// for loading the kernel again. A 'shutdown' message interrupts the running job (it goes back to
-// the queue); 'exit' closes the connection and ends the thread.
+// for loading the kernel again, nor backups for reading their repository's whole index again
+// (storage-locations/repository-pool.ts). A 'shutdown' message interrupts the running job (it
+// goes back to the queue); 'exit' closes the kept repositories and the connection and ends the
+// thread.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { openDatabase } from './db/database.ts';
 import { registerJobKinds } from './job-kinds.ts';
@@ -37,6 +39,9 @@ async function open(): Promise<WorkContext> {
       storageDir: data.config.storageDir,
       masterKey,
       indexDir: blobIndexDir(data.config),
+      // One job at a time here: a backup's repository stays open for the next job of its account
+      // (a Salesforce org's objects), brought up to date rather than read again whole.
+      keepOpen: { idleMs: 60_000, maxAgeMs: 30 * 60_000 },
     }),
     services: servicePlugin,
     log: createLogger(data.config.logLevel).child({ worker: threadId }),
@@ -60,6 +65,7 @@ parentPort?.on('message', (message: WorkerRequest) => {
   queue = queue.then(async () => {
     const ctx = await ready;
     if (message.type === 'exit') {
+      await ctx.storage.close?.();
       await ctx.orm.close();
       parentPort?.close();
       return;

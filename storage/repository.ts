@@ -185,6 +185,9 @@ export class Repository {
   readonly unreadableIndexFiles: { key: string; message: string }[] = [];
   /** Packs no readable index file names, indexed from their own trailers when the index was loaded. */
   readonly recoveredPacks = new Map<string, IndexedPack>();
+  /** Index files and damage notes this object has read or written: a refresh reads only the others. */
+  readonly #seenIndexFiles = new Set<string>();
+  readonly #seenDamageNotes = new Set<string>();
   readonly #warn: (message: string) => void;
 
   private constructor(sink: Sink, config: RepositoryConfig, keys: MasterKeys, options: RepositoryOptions) {
@@ -380,6 +383,7 @@ export class Repository {
     await this.#readDamageNotes();
     const named = new Map<string, number>();
     for await (const info of this.sink.list('index/')) {
+      this.#seenIndexFiles.add(info.key);
       let file: IndexFile;
       try {
         file = await this.readIndexFile(info.key);
@@ -453,9 +457,11 @@ export class Repository {
     }
   }
 
-  /** Reads the damage notes (an unreadable one is a warning: it only costs a dedup). */
+  /** Reads the damage notes not read yet (an unreadable one is a warning: it only costs a dedup). */
   async #readDamageNotes(): Promise<void> {
     for await (const info of this.sink.list('damaged/')) {
+      if (this.#seenDamageNotes.has(info.key)) continue;
+      this.#seenDamageNotes.add(info.key);
       try {
         const sealed = await this.#fetch(info.key);
         if (sha256(sealed) !== info.key.slice('damaged/'.length))
@@ -746,7 +752,69 @@ export class Repository {
     const key = `index/${sha256(sealed)}`;
     await this.#putOnce(key, sealed);
     this.indexFilesWritten.push(key);
+    this.#seenIndexFiles.add(key);
     return key;
+  }
+
+  /** Nothing in progress: no open or uploading pack, no unindexed pack, no lock, no failed upload. */
+  get idle(): boolean {
+    return (
+      this.#open.size === 0 &&
+      this.#uploads.length === 0 &&
+      this.#pendingIds.size === 0 &&
+      this.#unindexed.length === 0 &&
+      this.#failure === undefined &&
+      this.#lock === undefined
+    );
+  }
+
+  /**
+   * Brings an object kept open between jobs (core/storage-locations/repository-pool.ts) up to
+   * date with what others wrote since it loaded its index: the index files and damage notes it
+   * has not read — a listing of `index/` (keys only where the sink can) and `damaged/`, where opening afresh also lists every
+   * pack and reads every index file again. False when that cannot be trusted — it is not idle, an
+   * index file it read is gone (prune or rebuild-index rewrote the index: packs may be gone too),
+   * or a new one is unreadable — and the object must be closed and the repository opened afresh.
+   * Packs no index file names (a crashed backup's) are found by a fresh open only; until then their
+   * blobs are stored again, never referred to. What the object's reports count (stats, packs
+   * uploaded, index files written) starts again from zero.
+   */
+  async refresh(): Promise<boolean> {
+    if (!this.idle) return false;
+    if (this.#indexLoaded) {
+      const listed: string[] = [];
+      if (this.sink.listKeys) for await (const key of this.sink.listKeys('index/')) listed.push(key);
+      else for await (const info of this.sink.list('index/')) listed.push(info.key);
+      const present = new Set(listed);
+      for (const key of this.#seenIndexFiles) if (!present.has(key)) return false;
+      await this.#readDamageNotes();
+      for (const key of listed) {
+        if (this.#seenIndexFiles.has(key)) continue;
+        let file: IndexFile;
+        try {
+          file = await this.readIndexFile(key);
+        } catch (err) {
+          if (err instanceof IntegrityError || err instanceof ObjectNotFoundError) return false;
+          throw err;
+        }
+        this.#seenIndexFiles.add(key);
+        for (const pack of file.packs)
+          for (const blob of pack.blobs) {
+            if (this.#isDamagedCopy(blob.id, pack.id) && this.#index.has(blob.id)) continue;
+            this.#remember(pack.id, blob);
+          }
+      }
+      for (const copy of this.#damagedCopies) {
+        const [id, pack] = copy.split('@') as [string, string];
+        if (this.#index.get(id)?.pack === pack) this.#unreadable.add(id);
+      }
+    }
+    for (const name of Object.keys(this.stats) as (keyof RepositoryStats)[]) this.stats[name] = 0;
+    this.#uploaded.length = 0;
+    this.recoveredPacks.clear();
+    this.indexFilesWritten.length = 0;
+    this.unreadableIndexFiles.length = 0;
+    return true;
   }
 
   async #putOnce(key: string, bytes: Buffer): Promise<void> {

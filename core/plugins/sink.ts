@@ -83,6 +83,11 @@ export interface Sink {
   get(key: string, options?: GetOptions): Promise<Readable>;
   head(key: string): Promise<ObjectInfo>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * The keys `list` yields, in its order, where the store names them cheaper than with their
+   * sizes (a local folder: no `stat` per file). Optional: callers fall back to `list`.
+   */
+  listKeys?(prefix: string): AsyncIterable<string>;
   delete(key: string): Promise<void>;
   /** Releases connections; the sink is not used afterwards. */
   close(): Promise<void>;

@@ -29,6 +29,7 @@ import { type IStorageLocation, StorageLocation } from './entities.ts';
 import { immutableSink } from './immutable-sink.ts';
 import { BUILTIN_LOCATION_ID, ensureBuiltinLocation, openLocationSink, type StorageContext } from './locations.ts';
 import { prefixedSink } from './prefixed-sink.ts';
+import { RepositoryPool } from './repository-pool.ts';
 
 export interface LocationTaskStorageOptions {
   orm: Database;
@@ -42,6 +43,11 @@ export interface LocationTaskStorageOptions {
   indexDir?: string;
   /** The clock locks are counted from (immutability: retainUntil = now + the period). */
   now?: () => number;
+  /**
+   * Keeps repositories opened with `{ keep: true }` open between jobs (job workers: one backup
+   * job at a time each). Absent: every open opens afresh.
+   */
+  keepOpen?: { idleMs: number; maxAgeMs: number };
 }
 
 /** Where the appliance keeps its disposable blob index files: under its data folder. */
@@ -99,8 +105,10 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
     storageDir: options.storageDir,
   });
 
+  const pool = options.keepOpen ? new RepositoryPool(options.keepOpen) : undefined;
+
   return {
-    async open(task) {
+    async open(task, openOptions) {
       const ctx = contextOf();
       const org = await ctx.em.findOne(Organization, { id: task.organizationId });
       if (!org) throw new StorageLocationUnavailableError(task.storageLocation ?? 'of a removed organization');
@@ -114,6 +122,18 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
         location = await pinOrganizationLocation(ctx.em, org, location);
       }
       const ref = { id: location.id, name: location.name, organizationId: location.organization.id };
+      // A location's changed settings (updatedAt) open a new sink rather than reuse the old one.
+      const poolKey = `${location.id} ${org.id} ${location.updatedAt?.getTime() ?? ''}`;
+      const keep = openOptions?.keep ? pool : undefined;
+      const kept = await keep?.take(poolKey);
+      if (keep && kept) {
+        return {
+          repo: kept.repo,
+          location: location.builtin ? DEFAULT_LOCATION : location.id,
+          description: kept.sink.description,
+          close: () => keep.give(poolKey, kept),
+        };
+      }
       let opened: { sink: Sink; name: string };
       try {
         opened = await sinkAt(ctx, location, org.id);
@@ -137,19 +157,26 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
           throw err;
         }
         await storageLocationAnswered(options.orm.em, ref, org.id, new Date());
+        const openedAt = Date.now();
         return {
           repo,
           location: name,
           description: sink.description,
-          close: () => {
-            repo.close();
-            return sink.close();
-          },
+          close: keep
+            ? () => keep.give(poolKey, { repo, sink, openedAt })
+            : () => {
+                repo.close();
+                return sink.close();
+              },
         };
       } catch (err) {
         await sink.close().catch(() => undefined);
         throw err;
       }
+    },
+
+    async close() {
+      await pool?.closeAll();
     },
 
     async removeStaleLocks() {

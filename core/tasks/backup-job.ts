@@ -41,11 +41,10 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
   entity.status = 'in_process';
   await em.flush();
   progress.step = 'connecting';
-  const opened = await ctx.storage.open({
-    id: task.id,
-    organizationId: task.organization.id,
-    storageLocation: task.storageLocation ?? null,
-  });
+  const opened = await ctx.storage.open(
+    { id: task.id, organizationId: task.organization.id, storageLocation: task.storageLocation ?? null },
+    { keep: true },
+  );
   try {
     const { repo } = opened;
     const outcome = await withLock(

@@ -30,9 +30,19 @@ export interface TaskRef {
   storageLocation: string | null;
 }
 
+export interface OpenOptions {
+  /**
+   * The caller runs one job at a time and may get the repository object the last job closed,
+   * brought up to date, instead of a fresh one (a job worker's backups: repository-pool.ts).
+   */
+  keep?: boolean;
+}
+
 export interface TaskStorage {
   /** Opens (creating on first use) the repository that holds the task's snapshots. */
-  open(task: TaskRef): Promise<OpenedRepository>;
+  open(task: TaskRef, options?: OpenOptions): Promise<OpenedRepository>;
+  /** Closes what it keeps open between jobs (a job worker's end). */
+  close?(): Promise<void>;
   /** Deletes everything stored for an organization (the end of its removal grace period). */
   removeOrganization(organizationId: string): Promise<void>;
   /**

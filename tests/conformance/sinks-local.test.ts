@@ -19,6 +19,27 @@ runSinkConformance('local disk', async () => {
 });
 
 describe('local sink specifics', () => {
+  it('lists keys alone (listKeys) exactly as list names them, in the same order', async () => {
+    const root = tempRoot();
+    try {
+      const sink = new LocalSink({ path: root });
+      for (const key of ['index/b', 'index/a', 'data/0f/pack2', 'data/00/pack1', 'keys/k', 'config'])
+        await sink.put(key, Buffer.from(key));
+      for (const prefix of ['', 'index/', 'data/', 'data/0', 'data/00/', 'nothing/']) {
+        const listed: string[] = [];
+        for await (const info of sink.list(prefix)) listed.push(info.key);
+        const keys: string[] = [];
+        for await (const key of sink.listKeys(prefix)) keys.push(key);
+        expect(keys).toEqual(listed);
+      }
+      const all: string[] = [];
+      for await (const key of sink.listKeys('')) all.push(key);
+      expect(all).toEqual(['config', 'data/00/pack1', 'data/0f/pack2', 'index/a', 'index/b', 'keys/k']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('leaves no temporary files after failed writes', async () => {
     const root = tempRoot();
     try {

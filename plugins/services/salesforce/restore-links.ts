@@ -7,8 +7,8 @@
 // was never deleted) is skipped, and so is a link whose record exists neither at the target nor
 // in the restore: a link cannot be saved without its record.
 import type { BackupSource, RestoreTarget } from './restore-gather.ts';
-import type { LookupTargets, SourceRecord } from './restore-plan.ts';
-import { mapLookup } from './restore-plan.ts';
+import type { LookupTargets, RecordMode, SourceRecord } from './restore-plan.ts';
+import { actionOf, mapLookup } from './restore-plan.ts';
 import type { SalesforceApi } from './session.ts';
 
 export const LINK = 'ContentDocumentLink';
@@ -63,6 +63,31 @@ export async function gatherFileLinks(
   for (const [id, values] of links) {
     if (!set.has(id)) set.set(id, { object: LINK, id, values, depth: depthOf.get(values.ContentDocumentId) ?? 1 });
   }
+}
+
+/**
+ * The links Salesforce makes itself when the restore inserts their file: a ContentVersion
+ * inserted with FirstPublishLocationId gets a link to that record, so the backed-up link of the
+ * same file to the same record is found at the target and skipped (prepareLinks). The plan
+ * counts them as skips.
+ */
+export function automaticLinks(
+  records: readonly SourceRecord[],
+  live: ReadonlySet<string>,
+  mode: RecordMode,
+): Set<string> {
+  const published = new Set<string>();
+  for (const r of records) {
+    const { ContentDocumentId: doc, FirstPublishLocationId: first } = r.values;
+    if (!isLatestVersion(r) || typeof doc !== 'string' || typeof first !== 'string' || !doc || !first) continue;
+    if (actionOf(mode, live.has(r.id)) === 'create') published.add(`${doc}|${first}`);
+  }
+  const out = new Set<string>();
+  if (!published.size) return out;
+  for (const r of records) {
+    if (r.object === LINK && published.has(`${r.values.ContentDocumentId}|${r.values.LinkedEntityId}`)) out.add(r.id);
+  }
+  return out;
 }
 
 async function inChunks<T>(ids: readonly string[], ask: (chunk: string[]) => Promise<T[]>): Promise<T[]> {

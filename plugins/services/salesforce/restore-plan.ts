@@ -207,12 +207,13 @@ export interface PlanCounts {
   skip: number;
 }
 
-/** Records per object and what happens to them, in insert order. */
+/** Records per object and what happens to them, in insert order; `skipped` are skips whatever the mode. */
 export function planCounts(
   records: readonly SourceRecord[],
   order: readonly string[],
   live: ReadonlySet<string>,
   mode: RecordMode,
+  skipped: ReadonlySet<string> = new Set(),
 ): PlanCounts[] {
   const by = new Map<string, PlanCounts>(
     order.map((o) => [o, { object: o, records: 0, create: 0, update: 0, skip: 0 }]),
@@ -221,7 +222,7 @@ export function planCounts(
     const row = by.get(r.object);
     if (!row) continue;
     row.records++;
-    row[actionOf(mode, live.has(r.id))]++;
+    row[skipped.has(r.id) ? 'skip' : actionOf(mode, live.has(r.id))]++;
   }
   return [...by.values()];
 }

@@ -6,7 +6,7 @@ import type { RestoreOutcome, RestorePlan, RestorePlanRun, RestoreRun } from '..
 import { withAutomationOff } from './automation.ts';
 import { anonymizationKey, anonymizeRecords, checkReplicateTarget, replicaRecords } from './replicate.ts';
 import { gatherRecords } from './restore-gather.ts';
-import { LINK, linksLast } from './restore-links.ts';
+import { automaticLinks, LINK, linksLast } from './restore-links.ts';
 import { matchRecords } from './restore-match.ts';
 import { type SalesforceRestoreOptions, salesforceRestoreOptions } from './restore-options.ts';
 import {
@@ -186,7 +186,13 @@ export async function planRecords(api: SalesforceApi, run: RestorePlanRun): Prom
   const before = api.calls;
   const prepared = await prepare(api, run);
   const { options, records, order, live } = prepared;
-  const counts = planCounts(records, order, live, options.recordMode);
+  const counts = planCounts(
+    records,
+    order,
+    live,
+    options.recordMode,
+    automaticLinks(records, live, options.recordMode),
+  );
   const selfOrCyclic = order.filter((o) =>
     prepared.info.get(o)?.fields.some((f) => f.type === 'reference' && f.referenceTo.some((t) => order.includes(t))),
   ).length;
@@ -217,7 +223,7 @@ export async function planRecords(api: SalesforceApi, run: RestorePlanRun): Prom
         : []),
       ...(order.includes(LINK)
         ? [
-            'File links are counted as creates; a link the org already has (Salesforce links a restored file to the record it was first published to) or whose record is neither there nor restored is skipped.',
+            'A restored file is linked by Salesforce to the record it was first published to: that link is counted as skipped. A link the org already has or whose record is neither there nor restored is skipped too.',
           ]
         : []),
     ],

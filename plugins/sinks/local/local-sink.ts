@@ -224,6 +224,33 @@ export class LocalSink implements Sink {
     yield* this.#walk(base, prefix);
   }
 
+  /** As `list`, keys only: the folder's entries, without a `stat` of every file. */
+  async *listKeys(prefix: string): AsyncIterable<string> {
+    assertValidPrefix(prefix);
+    const slash = prefix.lastIndexOf('/');
+    yield* this.#walkKeys(slash >= 0 ? prefix.slice(0, slash) : '', prefix);
+  }
+
+  async *#walkKeys(dirKey: string, prefix: string): AsyncIterable<string> {
+    const dir = dirKey ? join(this.root, ...dirKey.split('/')) : this.root;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw sinkError(err, undefined, `listing ${dirKey || '/'}`);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const key = dirKey ? `${dirKey}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.#walkKeys(key, prefix);
+      } else if (entry.isFile() && key.startsWith(prefix)) yield key;
+    }
+  }
+
   async *#walk(dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
     const dir = dirKey ? join(this.root, ...dirKey.split('/')) : this.root;
     let entries: import('node:fs').Dirent[];

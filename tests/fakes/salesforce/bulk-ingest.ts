@@ -8,7 +8,15 @@
 // not found"); on create, required fields present and every column createable (on update,
 // updateable); values of their type; lookups naming an existing record of a referenced object.
 import { csvLine } from '../../../core/plugins/csv.ts';
-import { type FieldDef, type FieldValue, type Org, restError, type SObject, sfDateTime } from './model.ts';
+import {
+  type FieldDef,
+  type FieldValue,
+  type Org,
+  parseDateTime,
+  restError,
+  type SObject,
+  sfDateTime,
+} from './model.ts';
 
 export type IngestOperation = 'insert' | 'update' | 'upsert' | 'delete';
 const OPERATIONS: readonly string[] = ['insert', 'update', 'upsert', 'delete'];
@@ -464,8 +472,7 @@ function typed(field: FieldDef, raw: string): FieldValue {
       return raw;
     }
     case 'datetime': {
-      const m = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})$/.exec(raw);
-      const time = m ? Date.parse(raw.replace(/([+-]\d{2})(\d{2})$/, '$1:$2')) : Number.NaN;
+      const time = parseDateTime(raw);
       if (Number.isNaN(time)) throw wrong();
       return sfDateTime(new Date(time));
     }

@@ -93,9 +93,25 @@ const SYSTEM_FIELDS: FieldDef[] = [
   { name: 'SystemModstamp', type: 'datetime' },
 ];
 
-/** Salesforce's datetime form in API answers: 2026-12-07T03:00:00.000+0000. */
+/**
+ * Salesforce's datetime form in API answers: 2026-12-07T03:00:00.000+0000. Date-time fields are
+ * kept to the second (the API's documented precision): milliseconds sent are dropped.
+ */
 export function sfDateTime(d: Date): string {
-  return d.toISOString().replace('Z', '+0000');
+  return `${d.toISOString().slice(0, 19)}.000+0000`;
+}
+
+/** A value as the org keeps it: a date-time to the second, in the form the API answers, whatever form was sent. */
+function kept(f: FieldDef, value: FieldValue): FieldValue {
+  if (f.type !== 'datetime' || typeof value !== 'string') return value;
+  const time = parseDateTime(value);
+  return Number.isNaN(time) ? value : sfDateTime(new Date(time));
+}
+
+/** The instant of a date-time as the API takes it (…Z, …+0000, …+02:00, with or without ms), or NaN. */
+export function parseDateTime(raw: string): number {
+  const m = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})$/.exec(raw);
+  return m ? Date.parse(raw.replace(/([+-]\d{2})(\d{2})$/, '$1:$2')) : Number.NaN;
 }
 
 export class SObject {
@@ -250,7 +266,7 @@ export class Org {
     for (const [k, v] of Object.entries(values)) {
       const f = object.field(k);
       if (!f) throw new Error(`no field ${k} on ${objectName}`);
-      record[f.name] = v;
+      record[f.name] = kept(f, v);
     }
     Object.assign(record, {
       Id: id,
@@ -274,7 +290,7 @@ export class Org {
     for (const [k, v] of Object.entries(values)) {
       const f = object.field(k);
       if (!f) throw new Error(`no field ${k} on ${objectName}`);
-      next[f.name] = v;
+      next[f.name] = kept(f, v);
     }
     const now = sfDateTime(this.now());
     next.LastModifiedDate = now;

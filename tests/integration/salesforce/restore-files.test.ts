@@ -162,7 +162,8 @@ describe('Salesforce restore of files with their records', () => {
       mode: 'in_place' as const,
       options: { recordMode: 'bypass', hierarchyDepth: 1 },
     };
-    // The dialog's plan counts the three links as creates and says which will be skipped.
+    // The dialog's plan counts the link Salesforce makes when the file is inserted (to the
+    // account it was first published to) as a skip, the two others as creates.
     const work = {
       storage: s.h.ctx.storage,
       services: servicePlugin,
@@ -171,9 +172,9 @@ describe('Salesforce restore of files with their records', () => {
       signal: AbortSignal.timeout(20_000),
     };
     const plan = await planRestore(work, startContext(s.h, org), request);
-    expect(plan?.rows.find((r) => r[0] === 'ContentDocumentLink')).toEqual(['ContentDocumentLink', 3, 3, 0, 0]);
+    expect(plan?.rows.find((r) => r[0] === 'ContentDocumentLink')).toEqual(['ContentDocumentLink', 3, 2, 0, 1]);
     expect(plan?.notes).toContain(
-      'File links are counted as creates; a link the org already has (Salesforce links a restored file to the record it was first published to) or whose record is neither there nor restored is skipped.',
+      'A restored file is linked by Salesforce to the record it was first published to: that link is counted as skipped. A link the org already has or whose record is neither there nor restored is skipped too.',
     );
     const started = await startRestore(startContext(s.h, org), request);
     await s.h.runner.runUntilIdle();

@@ -1,6 +1,7 @@
 // The stand-in's record writes driven through jsforce as the restore drives them: sObject create,
 // update and delete, sObject Collections (create/update ≤ 200, allOrNone), Salesforce's
-// validation errors, new ids with the object's key prefix, SystemModstamp moved by writes, and
+// validation errors, new ids with the object's key prefix, SystemModstamp moved by writes,
+// date-times kept to the second and answered as Salesforce writes them (…T03:04:05.000+0000), and
 // every call counted against the daily API budget.
 import { Connection, OAuth2 } from '@jsforce/jsforce-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ beforeAll(async () => {
   sf.org.addField('Account', { name: 'NumberOfProjects__c', type: 'int', readOnly: true, custom: true });
   sf.org.addField('Account', { name: 'Score__c', type: 'double', formula: true, custom: true });
   sf.org.addField('Contact', { name: 'ReportsToId', type: 'reference', referenceTo: ['Contact'] });
+  sf.org.addField('Account', { name: 'Renewal__c', type: 'datetime', custom: true });
 });
 afterAll(async () => {
   await sf.stop();
@@ -66,6 +68,26 @@ describe('Salesforce stand-in: record writes', () => {
     const stored = sf.org.object('Account')?.records.get(first)?.values;
     expect(stored?.Phone).toBe('+1 555 0100');
     expect(stored?.SystemModstamp).not.toBe(stampBefore);
+  });
+
+  it('keeps date-times to the second and answers them as Salesforce writes them, whatever form was sent', async () => {
+    const conn = connection();
+    clock += 60_123;
+    const saved = (await conn
+      .sobject('Account')
+      .create({ Name: 'Timely', Renewal__c: '2024-01-02T03:04:05.123Z' })) as Saved;
+    const id = saved.id as string;
+    const read = async () =>
+      ((await conn.query(`SELECT Renewal__c, CreatedDate, SystemModstamp FROM Account WHERE Id = '${id}'`))
+        .records[0] ?? {}) as Record<string, unknown>;
+    const created = await read();
+    expect(created.Renewal__c).toBe('2024-01-02T03:04:05.000+0000');
+    expect(created.CreatedDate).toBe(`${new Date(clock - 123).toISOString().slice(0, 19)}.000+0000`);
+    expect(created.SystemModstamp).toBe(created.CreatedDate);
+    await conn
+      .sobject('Account')
+      .update([{ Id: id, Renewal__c: '2024-01-02T05:04:06.987+02:00' }], { allOrNone: false });
+    expect((await read()).Renewal__c).toBe('2024-01-02T03:04:06.000+0000');
   });
 
   it('refuses more than 200 records a call', async () => {

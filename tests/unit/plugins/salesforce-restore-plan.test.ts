@@ -2,6 +2,7 @@
 // order from the relationship graph (cycles broken at optional lookups), lookups remapped /
 // deferred / kept / emptied, which fields are written, Duplicate's name suffix, the call count.
 import { describe, expect, it } from 'vitest';
+import { automaticLinks } from '../../../plugins/services/salesforce/restore-links.ts';
 import {
   actionOf,
   duplicateSuffix,
@@ -164,6 +165,42 @@ describe('Salesforce restore planning', () => {
       { object: 'Contact', records: 1, create: 0, update: 1, skip: 0 },
     ]);
     expect(writeCalls(counts, 1)).toBe(3 + 1 + 1 + 1);
+  });
+
+  it('counts the file link Salesforce makes when a restored file is inserted as a skip, not a create', () => {
+    const records = [
+      { object: 'Account', id: '001A', values: {}, depth: 0 },
+      {
+        object: 'ContentVersion',
+        id: '068A',
+        values: { ContentDocumentId: '069A', FirstPublishLocationId: '001A', IsLatest: true },
+        depth: 1,
+      },
+      // The link inserting the file makes (to where it was first published), and a share.
+      {
+        object: 'ContentDocumentLink',
+        id: '06A1',
+        values: { ContentDocumentId: '069A', LinkedEntityId: '001A' },
+        depth: 1,
+      },
+      {
+        object: 'ContentDocumentLink',
+        id: '06A2',
+        values: { ContentDocumentId: '069A', LinkedEntityId: '003B' },
+        depth: 1,
+      },
+    ];
+    const order = ['Account', 'ContentVersion', 'ContentDocumentLink'];
+    const live = new Set<string>(['003B']);
+    const skipped = automaticLinks(records, live, 'bypass');
+    expect([...skipped]).toEqual(['06A1']);
+    expect(planCounts(records, order, live, 'bypass', skipped)).toEqual([
+      { object: 'Account', records: 1, create: 1, update: 0, skip: 0 },
+      { object: 'ContentVersion', records: 1, create: 1, update: 0, skip: 0 },
+      { object: 'ContentDocumentLink', records: 2, create: 1, update: 0, skip: 1 },
+    ]);
+    // A file that stays at the target (Bypass leaves it) is not inserted: its links are no one's to make.
+    expect(automaticLinks(records, new Set(['068A']), 'bypass').size).toBe(0);
   });
 
   it('counts a Bulk API job (6 calls) per 10,000 records past 2,000 of one object', () => {
