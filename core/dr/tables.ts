@@ -38,6 +38,7 @@ export const LEFT_OUT_TABLES: Record<string, string> = {
   sessions: 'short-lived: everyone signs in again',
   api_tokens: 'short-lived: API clients fetch a new token with their key',
   login_throttles: 'short-lived counters',
+  saml_assertion_uses: 'short-lived: SAML assertions expire within minutes',
   one_time_tokens: 'short-lived mail links',
   jobs: 'the queue and its history: runs in flight are started again by the schedule',
   activity_events: 'history (System Activity)',
