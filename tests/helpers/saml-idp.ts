@@ -65,6 +65,8 @@ export interface ResponseOptions {
   clockOffsetMs?: number;
   /** Answer this request ID instead of the one in the AuthnRequest. */
   inResponseTo?: string;
+  /** The bearer confirmation's Recipient (by default the SP's ACS URL, like the Destination). */
+  recipient?: string;
 }
 
 export interface IdpAnswer {
@@ -173,7 +175,7 @@ export async function startSamlIdp(
             AssertionID: `_${randomUUID()}`,
             Destination: acsUrl,
             Audience: audience,
-            SubjectRecipient: acsUrl,
+            SubjectRecipient: options.recipient ?? acsUrl,
             Issuer: entityId,
             IssueInstant: at,
             StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',

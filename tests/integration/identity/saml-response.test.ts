@@ -15,7 +15,13 @@ import {
 } from '../../../core/identity/sso/saml-response.ts';
 import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml-service-provider.ts';
 import { tempDir, testConfig } from '../../helpers/config.ts';
-import { type ResponseOptions, type SamlTestIdp, type SamlTestUser, startSamlIdp } from '../../helpers/saml-idp.ts';
+import {
+  generateSigningKey,
+  type ResponseOptions,
+  type SamlTestIdp,
+  type SamlTestUser,
+  startSamlIdp,
+} from '../../helpers/saml-idp.ts';
 
 const sp = samlSpEndpoints('https://backup.example.com', 'org-1-saml');
 const otherSp = samlSpEndpoints('https://backup.example.com', 'org-2-saml');
@@ -30,7 +36,9 @@ let dir: ReturnType<typeof tempDir>;
 let db: Database;
 let idp: SamlTestIdp;
 let forger: SamlTestIdp;
+let impostor: SamlTestIdp;
 let idpSettings: SamlIdpSettings;
+let idpKey: Awaited<ReturnType<typeof generateSigningKey>>;
 let replay: SamlReplayStore;
 
 beforeAll(async () => {
@@ -38,15 +46,19 @@ beforeAll(async () => {
   db = await openDatabase(testConfig(dir.path));
   await migrate(db);
   replay = databaseReplayStore(db.em);
-  idp = await startSamlIdp(samlSpMetadata(sp));
+  idpKey = await generateSigningKey();
+  idp = await startSamlIdp(samlSpMetadata(sp), idpKey);
   // Same entity ID, its own key: what someone without the IdP's key can sign.
   forger = await startSamlIdp(samlSpMetadata(sp), undefined, idp.entityId);
+  // The IdP's key, another entity ID: an assertion that verifies but was issued by someone else.
+  impostor = await startSamlIdp(samlSpMetadata(sp), idpKey, 'https://other-idp.example/saml');
   idpSettings = parseIdpMetadata(idp.metadataXml, rule);
 }, 60_000);
 
 afterAll(async () => {
   await idp?.close();
   await forger?.close();
+  await impostor?.close();
   await db?.close();
   dir?.remove();
 });
@@ -136,6 +148,26 @@ describe('SAML sign-in against a real IdP', () => {
     expect(outcome).toMatchObject({ ok: false, reason: 'bad-signature' });
   });
 
+  it('refuses an assertion issued by another entity, even signed with the configured key', async () => {
+    const outcome = await signIn(alice, { via: impostor });
+    expect(outcome).toMatchObject({ ok: false, reason: 'wrong-issuer' });
+    // The Response's own (unsigned) Issuer set to the configured IdP: the signed assertion's still says who.
+    const disguised = await signIn(alice, {
+      via: impostor,
+      change: (xml) => xml.replace(/<saml:Issuer>[^<]*<\/saml:Issuer>/, `<saml:Issuer>${idp.entityId}</saml:Issuer>`),
+    });
+    expect(disguised).toEqual({
+      ok: false,
+      reason: 'wrong-issuer',
+      message: 'The assertion was issued by https://other-idp.example/saml, not by the configured identity provider.',
+    });
+  });
+
+  it('refuses an assertion whose bearer confirmation names another Recipient', async () => {
+    const outcome = await signIn(alice, { recipient: otherSp.acsUrl });
+    expect(outcome).toMatchObject({ ok: false, reason: 'wrong-recipient' });
+  });
+
   it('refuses an assertion made for another service provider (wrong audience)', async () => {
     // Made for org 2's SP but posted here; only the audience differs from a good response.
     const forOther = samlSpMetadata(otherSp).replace(otherSp.acsUrl, sp.acsUrl);
@@ -206,5 +238,29 @@ describe('SAML sign-in against a real IdP', () => {
       },
     });
     expect(outcome).toMatchObject({ ok: false, reason: 'wrapped' });
+  });
+});
+
+describe('the database replay store', () => {
+  const now = new Date('2026-12-07T12:00:00Z');
+  const later = new Date(now.getTime() + 5 * 60_000);
+
+  it('lets exactly one of simultaneous claims of an assertion win', async () => {
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, () => replay.claim('https://idp.example', '_race', later, now)),
+    );
+    expect(claims.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('scopes assertion IDs by issuer', async () => {
+    expect(await replay.claim('https://idp-a.example', '_same-id', later, now)).toBe(true);
+    expect(await replay.claim('https://idp-b.example', '_same-id', later, now)).toBe(true);
+    expect(await replay.claim('https://idp-a.example', '_same-id', later, now)).toBe(false);
+  });
+
+  it('takes over the record of an assertion that has expired', async () => {
+    expect(await replay.claim('https://idp.example', '_reused', later, now)).toBe(true);
+    expect(await replay.claim('https://idp.example', '_reused', later, new Date(later.getTime() - 1))).toBe(false);
+    expect(await replay.claim('https://idp.example', '_reused', new Date(later.getTime() + 60_000), later)).toBe(true);
   });
 });
