@@ -12,6 +12,7 @@ import {
   CatalogVersion,
 } from '../catalog/entities.ts';
 import { DrillPolicy, RestoreDrill } from '../drills/entities.ts';
+import { ExternalIdentity, SsoDomain, SsoPendingSignIn, SsoProvider } from '../identity/sso/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { Integration } from '../integrations/entities.ts';
 import { Job } from '../jobs/entities.ts';
@@ -76,4 +77,8 @@ export const kernelEntities = [
   UsageSample,
   Integration,
   DrillPolicy,
+  SsoProvider,
+  ExternalIdentity,
+  SsoPendingSignIn,
+  SsoDomain,
 ];
