@@ -12,8 +12,8 @@ import {
   CatalogVersion,
 } from '../catalog/entities.ts';
 import { DrillPolicy, RestoreDrill } from '../drills/entities.ts';
-import { ExternalIdentity, SsoDomain, SsoPendingSignIn, SsoProvider } from '../identity/sso/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
+import { ExternalIdentity, SsoDomain, SsoPendingSignIn, SsoProvider } from '../identity/sso/entities.ts';
 import { Integration } from '../integrations/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailFile, MailMessage } from '../mail/entities.ts';

@@ -4,7 +4,7 @@
 // the people whose e-mail ends with it to its organization's providers (home-realm discovery).
 import { randomUUID } from 'node:crypto';
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
-import { Organization, User, USER_ROLES } from '../entities.ts';
+import { Organization, USER_ROLES, User } from '../entities.ts';
 import type { Permission } from '../permissions.ts';
 import { SSO_PROTOCOLS } from './protocol.ts';
 
