@@ -13,6 +13,7 @@ import {
 } from '../catalog/entities.ts';
 import { DrillPolicy, RestoreDrill } from '../drills/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
+import { ExternalIdentity, SsoDomain, SsoPendingSignIn, SsoProvider } from '../identity/sso/entities.ts';
 import { SamlAssertionUse } from '../identity/sso/saml-entities.ts';
 import { Integration } from '../integrations/entities.ts';
 import { Job } from '../jobs/entities.ts';
@@ -77,5 +78,9 @@ export const kernelEntities = [
   UsageSample,
   Integration,
   DrillPolicy,
+  SsoProvider,
+  ExternalIdentity,
+  SsoPendingSignIn,
+  SsoDomain,
   SamlAssertionUse,
 ];

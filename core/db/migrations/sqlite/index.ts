@@ -28,6 +28,7 @@ import { Migration20261207130000_storage_verifications } from './Migration202612
 import { Migration20261207140000_integrations } from './Migration20261207140000_integrations.ts';
 import { Migration20261207140000_snapshot_damage } from './Migration20261207140000_snapshot_damage.ts';
 import { Migration20261207141500_drill_policies } from './Migration20261207141500_drill_policies.ts';
+import { Migration20261207153000_single_sign_on } from './Migration20261207153000_single_sign_on.ts';
 import { Migration20261207160000_saml_assertion_uses } from './Migration20261207160000_saml_assertion_uses.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
@@ -63,6 +64,7 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207140000_integrations', class: Migration20261207140000_integrations },
   { name: 'Migration20261207140000_snapshot_damage', class: Migration20261207140000_snapshot_damage },
   { name: 'Migration20261207141500_drill_policies', class: Migration20261207141500_drill_policies },
+  { name: 'Migration20261207153000_single_sign_on', class: Migration20261207153000_single_sign_on },
   {
     name: 'Migration20261207160000_saml_assertion_uses',
     class: Migration20261207160000_saml_assertion_uses,
