@@ -8,7 +8,7 @@ import { recordAudit } from './audit/audit-service.ts';
 import { deleteExpiredCompares } from './compare/expiry.ts';
 import type { Database } from './db/database.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
-import { pruneSamlAssertionUses } from './identity/sso/saml-replay.ts';
+import { pruneSamlAssertionUses } from './identity/sso/saml/saml-replay.ts';
 import { pruneThrottles } from './identity/throttle.ts';
 import type { Logger } from './logging.ts';
 import { deleteExpiredExports } from './recovery/downloads.ts';

@@ -14,7 +14,7 @@ import {
 import { DrillPolicy, RestoreDrill } from '../drills/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
 import { ExternalIdentity, SsoDomain, SsoPendingSignIn, SsoProvider } from '../identity/sso/entities.ts';
-import { SamlAssertionUse } from '../identity/sso/saml-entities.ts';
+import { SamlAssertionUse } from '../identity/sso/saml/saml-entities.ts';
 import { Integration } from '../integrations/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailFile, MailMessage } from '../mail/entities.ts';

@@ -53,6 +53,8 @@ export interface SamlTestUser {
   /** NameID; the e-mail when omitted. */
   nameId?: string;
   groups?: string[];
+  firstName?: string;
+  lastName?: string;
   sessionIndex?: string;
 }
 
@@ -88,6 +90,8 @@ export interface SamlTestIdp {
   requests: string[];
   /** Answers the AuthnRequest in `redirectUrl` as `user`, as the IdP's sign-in page would. */
   answer(redirectUrl: string, user: SamlTestUser, options?: ResponseOptions): Promise<IdpAnswer>;
+  /** Registers the SP (its metadata) whose AuthnRequests this IdP answers. */
+  setServiceProvider(metadata: string): void;
   /** Who /sso signs in (browser tests); null: it answers 403. */
   signInAs: SamlTestUser | null;
   close(): Promise<void>;
@@ -110,7 +114,12 @@ function attributeStatement(user: SamlTestUser): string {
       .map((v) => `<saml:AttributeValue xsi:type="xs:string">${escapeXml(v)}</saml:AttributeValue>`)
       .join('')}</saml:Attribute>`;
   const groups = user.groups?.length ? attribute('groups', user.groups) : '';
-  return `<saml:AttributeStatement>${attribute('email', [user.email])}${groups}</saml:AttributeStatement>`;
+  // Okta's default attribute names for the user's name.
+  const names = [
+    user.firstName ? attribute('firstName', [user.firstName]) : '',
+    user.lastName ? attribute('lastName', [user.lastName]) : '',
+  ].join('');
+  return `<saml:AttributeStatement>${attribute('email', [user.email])}${names}${groups}</saml:AttributeStatement>`;
 }
 
 function authnStatement(at: string, sessionIndex: string): string {
@@ -145,16 +154,17 @@ export async function startSamlIdp(
         ? { metadata: metadata.replace(/WantAssertionsSigned="true"/, 'WantAssertionsSigned="false"') }
         : { metadata },
     );
-  const defaultSp = spOf(spMetadata);
+  let currentSpMetadata = spMetadata;
+  let defaultSp = spOf(spMetadata);
 
   const answer: SamlTestIdp['answer'] = async (redirectUrl, user, options = {}) => {
     const query = Object.fromEntries(new URL(redirectUrl).searchParams);
     const request = await idp.parseLoginRequest(defaultSp, 'redirect', { query });
     const sp =
       options.spMetadata || options.signResponseOnly
-        ? spOf(options.spMetadata ?? spMetadata, options.signResponseOnly)
+        ? spOf(options.spMetadata ?? currentSpMetadata, options.signResponseOnly)
         : defaultSp;
-    const spDoc = (options.spMetadata ?? spMetadata).replace(/\s+/g, ' ');
+    const spDoc = (options.spMetadata ?? currentSpMetadata).replace(/\s+/g, ' ');
     const acsUrl = /AssertionConsumerService[^>]*Location="([^"]+)"/.exec(spDoc)?.[1] ?? '';
     const audience = /entityID="([^"]+)"/.exec(spDoc)?.[1] ?? '';
     const now = Date.now() + (options.clockOffsetMs ?? 0);
@@ -203,6 +213,10 @@ export async function startSamlIdp(
     requests: [],
     answer,
     signInAs: null,
+    setServiceProvider: (metadata) => {
+      currentSpMetadata = metadata;
+      defaultSp = spOf(metadata);
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 

@@ -5,8 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { AuditEvent } from '../../core/audit/entities.ts';
 import { type IOrganization, LoginThrottle, Organization, Session, User } from '../../core/identity/entities.ts';
 import { createSession } from '../../core/identity/session-service.ts';
-import { SamlAssertionUse } from '../../core/identity/sso/saml-entities.ts';
-import { databaseReplayStore } from '../../core/identity/sso/saml-replay.ts';
+import { SamlAssertionUse } from '../../core/identity/sso/saml/saml-entities.ts';
+import { databaseReplayStore } from '../../core/identity/sso/saml/saml-replay.ts';
 import { runMaintenance, startMaintenanceTimer } from '../../core/maintenance.ts';
 import { cancelRemoval, registerPurgeHook, requestRemoval } from '../../core/tenancy/removal.ts';
 import { completeSetupVia, createTestApp, type TestApp } from '../helpers/kernel.ts';

@@ -15,6 +15,7 @@ import { ExternalIdentity, type ISsoProvider, SsoDomain, SsoPendingSignIn, SsoPr
 import type { SsoCallback, SsoContext, SsoIdentity, SsoPendingView, SsoStart } from './protocol.ts';
 import { ssoProtocol } from './protocols.ts';
 import { providerView } from './providers.ts';
+import { databaseReplayStore } from './saml/saml-replay.ts';
 import { ssoSignInAllowed } from './sign-in-policy.ts';
 
 /** A pending sign-in lives this long: enough to type a password and approve an MFA prompt. */
@@ -139,12 +140,11 @@ export async function finishSsoSignIn(
     protocolData: pending.protocolData,
     loginHint: pending.loginHint ?? null,
   };
-  const answer = await module.completeSignIn(
-    providerView(provider, options.cipher),
-    callback,
-    pendingView,
-    contextFor(provider, options),
-  );
+  const replay = databaseReplayStore(em);
+  const answer = await module.completeSignIn(providerView(provider, options.cipher), callback, pendingView, {
+    ...contextFor(provider, options),
+    claimOnce: (issuer, id, until) => replay.claim(issuer, id, until, options.now),
+  });
   if (answer.kind === 'refused') return refused(answer.reason, provider);
   const identity = answer.identity;
   const email = identity.email?.toLowerCase() ?? null;

@@ -49,6 +49,12 @@ export interface SsoContext {
   /** Plain http and loopback identity providers allowed (HOLDFAST_SSO_ALLOW_LOOPBACK; tests only). */
   allowLoopback: boolean;
   now: Date;
+  /**
+   * Records a one-time value (a SAML assertion's ID, scoped by its issuer) until it expires;
+   * false when it was already recorded: a replay. The flow backs it with the database when it
+   * completes a sign-in (saml_assertion_uses); a module that needs it refuses without it.
+   */
+  claimOnce?: (issuer: string, id: string, until: Date) => Promise<boolean>;
 }
 
 /** How to send the browser to the identity provider. */
@@ -111,6 +117,8 @@ export interface SsoProtocol {
     pending: SsoPendingView,
     context: SsoContext,
   ): Promise<SsoCompletion>;
+  /** The service provider's metadata document for this provider (SAML), served at `serviceProviderId`. */
+  metadata?(provider: SsoProviderView, context: SsoContext): string;
   /** Called when an SSO session reaches its revalidation time (every session idle period). */
   revalidate(provider: SsoProviderView, refreshToken: string | null, context: SsoContext): Promise<SsoRevalidation>;
 }

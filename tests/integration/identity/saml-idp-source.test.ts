@@ -3,9 +3,9 @@
 // SP metadata an administrator hands to the IdP.
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseIdpMetadata, SamlMetadataError } from '../../../core/identity/sso/saml-idp-metadata.ts';
-import { oktaMetadataUrl, resolveSamlIdp } from '../../../core/identity/sso/saml-idp-source.ts';
-import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml-service-provider.ts';
+import { parseIdpMetadata, SamlMetadataError } from '../../../core/identity/sso/saml/saml-idp-metadata.ts';
+import { oktaMetadataUrl, resolveSamlIdp } from '../../../core/identity/sso/saml/saml-idp-source.ts';
+import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml/saml-service-provider.ts';
 import { type SamlTestIdp, startSamlIdp, TEST_APP_ID } from '../../helpers/saml-idp.ts';
 
 const sp = samlSpEndpoints('https://backup.example.com/', 'prov 1');
@@ -35,8 +35,8 @@ async function refusal(work: () => Promise<unknown> | unknown): Promise<string> 
 describe('SP endpoints and metadata', () => {
   it('derives the entity ID and ACS URL from the public URL and the provider id', () => {
     expect(sp).toEqual({
-      entityId: 'https://backup.example.com/sso/saml/prov%201/metadata',
-      acsUrl: 'https://backup.example.com/sso/saml/prov%201/acs',
+      entityId: 'https://backup.example.com/sso/metadata/prov%201',
+      acsUrl: 'https://backup.example.com/sso/callback/prov%201',
     });
   });
 
@@ -44,7 +44,7 @@ describe('SP endpoints and metadata', () => {
     const xml = samlSpMetadata(sp);
     expect(xml).toContain(`entityID="${sp.entityId}"`);
     expect(xml).toMatch(
-      /<AssertionConsumerService index="1" isDefault="true" Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https:\/\/backup\.example\.com\/sso\/saml\/prov%201\/acs"\/>/,
+      /<AssertionConsumerService index="1" isDefault="true" Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https:\/\/backup\.example\.com\/sso\/callback\/prov%201"\/>/,
     );
     expect(xml).toContain('WantAssertionsSigned="true"');
     expect(xml).toContain('AuthnRequestsSigned="false"');

@@ -5,15 +5,15 @@
 // produced, changed the way an attacker would (signature removed, assertions wrapped).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, migrate, openDatabase } from '../../../core/db/database.ts';
-import { buildSamlAuthnRequest, newRelayState } from '../../../core/identity/sso/saml-authn-request.ts';
-import { parseIdpMetadata, type SamlIdpSettings } from '../../../core/identity/sso/saml-idp-metadata.ts';
-import { databaseReplayStore, type SamlReplayStore } from '../../../core/identity/sso/saml-replay.ts';
+import { buildSamlAuthnRequest, newRelayState } from '../../../core/identity/sso/saml/saml-authn-request.ts';
+import { parseIdpMetadata, type SamlIdpSettings } from '../../../core/identity/sso/saml/saml-idp-metadata.ts';
+import { databaseReplayStore, type SamlReplayStore } from '../../../core/identity/sso/saml/saml-replay.ts';
 import {
   type SamlOutcome,
   type SamlPendingRequest,
   validateSamlResponse,
-} from '../../../core/identity/sso/saml-response.ts';
-import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml-service-provider.ts';
+} from '../../../core/identity/sso/saml/saml-response.ts';
+import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml/saml-service-provider.ts';
 import { tempDir, testConfig } from '../../helpers/config.ts';
 import {
   generateSigningKey,
@@ -28,6 +28,8 @@ const otherSp = samlSpEndpoints('https://backup.example.com', 'org-2-saml');
 const rule = { allowInsecureEndpoints: true };
 const alice: SamlTestUser = {
   email: 'Alice@Customer.example',
+  firstName: 'Alice',
+  lastName: 'Liddell',
   groups: ['Backup Admins', 'Everyone'],
   sessionIndex: '_s1',
 };
@@ -106,6 +108,7 @@ describe('SAML sign-in against a real IdP', () => {
         nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
         email: 'alice@customer.example',
         groups: ['Backup Admins', 'Everyone'],
+        displayName: 'Alice Liddell',
         sessionIndex: '_s1',
         issuer: idp.entityId,
         assertionId: expect.stringMatching(/^_/),

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-// SAML assertions already used to sign in, kept until they expire (core/identity/sso/saml-replay.ts).
+// SAML assertions already used to sign in, kept until they expire (core/identity/sso/saml/saml-replay.ts).
 export class Migration20261207160000_saml_assertion_uses extends Migration {
   override name = 'Migration20261207160000_saml_assertion_uses';
 

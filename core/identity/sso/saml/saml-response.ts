@@ -43,6 +43,8 @@ export interface SamlIdentity {
   email: string | null;
   /** From the groups attribute (groups, memberOf, or the WS-Fed group claims). */
   groups: string[];
+  /** From displayName / name, else first and last name attributes. */
+  displayName: string | null;
   /** The IdP session (AuthnStatement SessionIndex), for single logout. */
   sessionIndex: string | null;
   /** The IdP's entity ID. */
@@ -98,6 +100,18 @@ const EMAIL_ATTRIBUTES = [
   'emailaddress',
   'urn:oid:0.9.2342.19200300.100.1.3',
   'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
+];
+const NAME_ATTRIBUTES = ['displayname', 'name', 'http://schemas.microsoft.com/identity/claims/displayname'];
+const FIRST_NAME_ATTRIBUTES = [
+  'firstname',
+  'givenname',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname',
+];
+const LAST_NAME_ATTRIBUTES = [
+  'lastname',
+  'surname',
+  'sn',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname',
 ];
 const GROUP_ATTRIBUTES = [
   'groups',
@@ -271,12 +285,18 @@ function readSignedAssertion(
   const email =
     attributeValues(profile, EMAIL_ATTRIBUTES)[0] ??
     (nameIdFormat === EMAIL_FORMAT && subject.includes('@') ? subject : null);
+  const fullName = [FIRST_NAME_ATTRIBUTES, LAST_NAME_ATTRIBUTES]
+    .map((names) => attributeValues(profile, names)[0])
+    .filter(Boolean)
+    .join(' ');
+  const displayName = (attributeValues(profile, NAME_ATTRIBUTES)[0] ?? fullName).slice(0, 200) || null;
   return {
     identity: {
       subject,
       nameIdFormat,
       email: email ? email.toLowerCase() : null,
-      groups: [...new Set(attributeValues(profile, GROUP_ATTRIBUTES))],
+      groups: [...new Set(attributeValues(profile, GROUP_ATTRIBUTES))].slice(0, 500),
+      displayName,
       sessionIndex: profile.sessionIndex ?? null,
       issuer,
       assertionId,

@@ -7,7 +7,7 @@
 // SSRF rule: https only, and no loopback, private or link-local address, unless the operator
 // allows insecure IdP endpoints (tests, an IdP on the local network).
 import { isIP } from 'node:net';
-import { isPrivateAddress } from '../../webhooks/url-guard.ts';
+import { isPrivateAddress } from '../../../webhooks/url-guard.ts';
 import { fetchIdpDocument } from './saml-fetch.ts';
 import {
   checkIdpEndpoint,

@@ -3,7 +3,7 @@
 // address is refused at connection time unless the operator allows it.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { guardedLookup } from '../../webhooks/url-guard.ts';
+import { guardedLookup } from '../../../webhooks/url-guard.ts';
 import { MAX_METADATA_BYTES } from './saml-idp-metadata.ts';
 
 const TIMEOUT_MS = 10_000;

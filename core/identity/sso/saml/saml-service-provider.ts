@@ -22,11 +22,14 @@ export interface SamlSpEndpoints {
   acsUrl: string;
 }
 
-/** The SP endpoints of one identity provider configuration, under the appliance's public URL. */
+/**
+ * The SP endpoints of one identity provider, under the appliance's public URL: the same URLs as
+ * the flow's context (flow.ts `contextFor`: the metadata route and the callback route).
+ */
 export function samlSpEndpoints(publicUrl: string, providerId: string): SamlSpEndpoints {
   const base = publicUrl.replace(/\/+$/, '');
   const id = encodeURIComponent(providerId);
-  return { entityId: `${base}/sso/saml/${id}/metadata`, acsUrl: `${base}/sso/saml/${id}/acs` };
+  return { entityId: `${base}/sso/metadata/${id}`, acsUrl: `${base}/sso/callback/${id}` };
 }
 
 /**

@@ -1,0 +1,167 @@
+// The SAML module behind the shared single sign-on flow (core/identity/sso/flow.ts), against a
+// real IdP on loopback (samlify, tests/helpers/saml-idp.ts): a provider saved from Okta's App
+// Embed Link, a sign-in that starts at the flow, goes through the IdP and comes back to the
+// callback as the browser would post it; the pending sign-in is single use and the assertion
+// is claimed in the database (saml_assertion_uses).
+import type { EntityManager } from '@mikro-orm/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ValidationError } from '../../../core/errors.ts';
+import type { IOrganization } from '../../../core/identity/entities.ts';
+import { type ISsoProvider, SsoProvider } from '../../../core/identity/sso/entities.ts';
+import { beginSsoSignIn, contextFor, finishSsoSignIn, type SsoFlowOptions } from '../../../core/identity/sso/flow.ts';
+import { ssoProtocol } from '../../../core/identity/sso/protocols.ts';
+import { createProvider, providerView } from '../../../core/identity/sso/providers.ts';
+import { SamlAssertionUse } from '../../../core/identity/sso/saml/saml-entities.ts';
+import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml/saml-service-provider.ts';
+import { completeSetupVia, createTestApp, type TestApp } from '../../helpers/kernel.ts';
+import { type SamlTestIdp, type SamlTestUser, startSamlIdp } from '../../helpers/saml-idp.ts';
+import { makeOrganization, makeUser, rootOf } from '../../helpers/tenants.ts';
+
+const BASE = 'https://backup.example.com';
+
+let t: TestApp;
+let org: IOrganization;
+let provider: ISsoProvider;
+let idp: SamlTestIdp;
+const em = (): EntityManager => t.kernel.orm.em.fork();
+const options = (): SsoFlowOptions => ({
+  cipher: t.kernel.credentials,
+  allowLoopback: true,
+  baseUrl: BASE,
+  now: new Date(),
+});
+
+beforeAll(async () => {
+  t = await createTestApp();
+  await completeSetupVia(t.app);
+  org = await makeOrganization(em(), await rootOf(em()), 'customer', 'Okta Customer');
+  // The SP endpoints depend on the provider's id, known once it is saved: the IdP starts with
+  // placeholder SP metadata and is given the real one after.
+  idp = await startSamlIdp(samlSpMetadata(samlSpEndpoints(BASE, 'pending')));
+  provider = await createProvider(
+    em(),
+    org,
+    { protocol: 'saml', name: 'Okta', settings: { oktaLink: idp.oktaEmbedLink } },
+    t.kernel.credentials,
+    true,
+  );
+  idp.setServiceProvider(samlSpMetadata(samlSpEndpoints(BASE, provider.id)));
+}, 60_000);
+
+afterAll(async () => {
+  await idp?.close();
+  await t?.close();
+});
+
+async function signInThroughIdp(user: SamlTestUser) {
+  const e = em();
+  const { start, binding } = await beginSsoSignIn(e, await e.findOneOrFail(SsoProvider, provider.id), options(), {
+    loginHint: user.email,
+    next: '/',
+  });
+  expect(start.kind).toBe('redirect');
+  const answer = await idp.answer(start.url, user);
+  const callback = {
+    url: new URL(answer.acsUrl),
+    method: 'POST' as const,
+    form: { SAMLResponse: answer.samlResponse, RelayState: answer.relayState },
+  };
+  const finish = () => finishSsoSignIn(em(), provider.id, callback, binding, { ...options(), ip: '198.51.100.7' });
+  return { answer, finish };
+}
+
+describe('SAML through the single sign-on flow', () => {
+  it('saves a provider from an Okta App Embed Link with the IdP read from its metadata', () => {
+    expect(provider.preset).toBe('okta');
+    const view = providerView(provider, t.kernel.credentials);
+    expect(ssoProtocol('saml')?.describeSettings(view)).toEqual({
+      source: 'oktaEmbedLink',
+      oktaLink: idp.oktaEmbedLink,
+      idpEntityId: idp.entityId,
+      idpSsoUrl: idp.ssoUrl,
+      certificates: 1,
+      emailVerified: true,
+    });
+    expect(provider.secretsSealed).toBeNull();
+  });
+
+  it('serves SP metadata naming the provider’s entity ID and callback as ACS', () => {
+    const context = contextFor(provider, options());
+    const xml = ssoProtocol('saml')?.metadata?.(providerView(provider, t.kernel.credentials), context) ?? '';
+    expect(xml).toContain(`entityID="${BASE}/sso/metadata/${provider.id}"`);
+    expect(xml).toContain(`Location="${BASE}/sso/callback/${provider.id}"`);
+  });
+
+  it('refuses settings without a source, with the field’s message', async () => {
+    const attempt = createProvider(
+      em(),
+      org,
+      { protocol: 'saml', name: 'Broken', settings: {} },
+      t.kernel.credentials,
+      true,
+    );
+    await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+    await expect(attempt).rejects.toMatchObject({
+      fields: {
+        metadataUrl:
+          'Enter the identity provider’s metadata URL, paste its metadata XML, or paste Okta’s App Embed Link.',
+      },
+    });
+  });
+
+  it('signs in an invited user with a signed assertion and links the external identity', async () => {
+    const user = await makeUser(em(), org, 'carol@okta-customer.example');
+    const { finish } = await signInThroughIdp({ email: 'Carol@okta-customer.example', nameId: '00u-carol' });
+    const result = await finish();
+    expect(result.kind).toBe('ok');
+    if (result.kind !== 'ok') return;
+    expect(result.user.id).toBe(user.id);
+    expect(result.identity).toMatchObject({ subject: '00u-carol', email: 'carol@okta-customer.example' });
+    expect(result.notes).toContain('external identity linked');
+    expect(await em().count(SamlAssertionUse, {})).toBeGreaterThan(0);
+  });
+
+  it('refuses the same answer posted again (the pending sign-in is used up)', async () => {
+    await makeUser(em(), org, 'dave@okta-customer.example');
+    const { finish } = await signInThroughIdp({ email: 'dave@okta-customer.example' });
+    expect((await finish()).kind).toBe('ok');
+    expect(await finish()).toMatchObject({
+      kind: 'refused',
+      reason:
+        'This sign-in answer was already used or does not belong to a sign-in started here. Start again from the sign-in page.',
+    });
+  });
+
+  it('refuses a response the IdP made for another service provider, with the reason for the audit', async () => {
+    await makeUser(em(), org, 'erin@okta-customer.example');
+    const e = em();
+    const { start, binding } = await beginSsoSignIn(e, await e.findOneOrFail(SsoProvider, provider.id), options(), {
+      loginHint: null,
+      next: '/',
+    });
+    const other = samlSpEndpoints(BASE, 'another-provider');
+    const ours = samlSpEndpoints(BASE, provider.id);
+    const answer = await idp.answer(
+      start.url,
+      { email: 'erin@okta-customer.example' },
+      {
+        spMetadata: samlSpMetadata(other).replace(other.acsUrl, ours.acsUrl),
+      },
+    );
+    const result = await finishSsoSignIn(
+      em(),
+      provider.id,
+      {
+        url: new URL(answer.acsUrl),
+        method: 'POST',
+        form: { SAMLResponse: answer.samlResponse, RelayState: answer.relayState },
+      },
+      binding,
+      { ...options(), ip: '198.51.100.7' },
+    );
+    expect(result).toMatchObject({
+      kind: 'refused',
+      reason: 'The assertion is meant for another service provider (its Audience is not ours).',
+    });
+  });
+});
