@@ -19,6 +19,7 @@ import { SsoProvider } from '../identity/sso/entities.ts';
 import { beginSsoSignIn, finishSsoSignIn, PENDING_TTL_MS, type SsoFlowOptions } from '../identity/sso/flow.ts';
 import { PRESET_LABELS } from '../identity/sso/providers.ts';
 import { refreshContext } from '../identity/sso/revalidation.ts';
+import { MAX_RESPONSE_BYTES } from '../identity/sso/saml/saml-response.ts';
 import { ssoSignInAllowed } from '../identity/sso/sign-in-policy.ts';
 import { browserOf } from './auth.ts';
 import { formFields } from './forms.ts';
@@ -26,6 +27,8 @@ import { formFields } from './forms.ts';
 /** Holds the random value a pending sign-in is bound to; only the callback path receives it. */
 export const SSO_BINDING_COOKIE = 'holdfast_sso';
 const CALLBACK_PATH = '/sso/callback/';
+/** Marks a SAML answer posted again from this origin (see the callback). */
+const RESUBMITTED = 'holdfast_resubmitted';
 
 export function startHref(providerId: string, email: string | null, next: string): string {
   const query = new URLSearchParams();
@@ -136,8 +139,29 @@ export function ssoRoutes(deps: AppDeps): Hono<AppEnv> {
     const em = c.get('em');
     const ip = clientIp(c, deps.config);
     const userAgent = c.req.header('user-agent');
-    const form = c.req.method === 'POST' ? await formFields(c) : {};
+    // A SAML response is longer than a form field: one past its ceiling is refused as too large.
+    const form = c.req.method === 'POST' ? await formFields(c, { SAMLResponse: MAX_RESPONSE_BYTES + 1 }) : {};
     const binding = getCookie(c, SSO_BINDING_COOKIE);
+    // A SAML IdP posts its answer from its own site, and a browser sends no SameSite=Lax cookie
+    // with a cross-site POST. The answer goes back once more from this origin (a same-site POST,
+    // which carries the binding cookie); the binding is checked then, as always. The cookie is
+    // left alone here: deleting it now would lose it before the second post.
+    if (c.req.method === 'POST' && !binding && form.SAMLResponse && form[RESUBMITTED] !== '1') {
+      c.header(
+        'Content-Security-Policy',
+        "default-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'",
+      );
+      return renderPage(c, deps, 'pages/sso-post.njk', {
+        title: 'Signing in',
+        url: c.req.path,
+        message: 'Finishing your sign-in.',
+        fields: [
+          ['SAMLResponse', form.SAMLResponse],
+          ['RelayState', form.RelayState ?? ''],
+          [RESUBMITTED, '1'],
+        ],
+      });
+    }
     deleteCookie(c, SSO_BINDING_COOKIE, { path: CALLBACK_PATH });
     const options = flowOptions(c, deps);
     const result = await finishSsoSignIn(

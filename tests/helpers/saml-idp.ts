@@ -126,16 +126,21 @@ function authnStatement(at: string, sessionIndex: string): string {
   return `<saml:AuthnStatement AuthnInstant="${at}" SessionIndex="${escapeXml(sessionIndex)}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`;
 }
 
-/** Starts the IdP; `key` lets two IdPs share an entity ID but not a key (a forged signature). */
+/**
+ * Starts the IdP; `key` lets two IdPs share an entity ID but not a key (a forged signature).
+ * `hostName`: the name its URLs use (it listens on 127.0.0.1) — another site than the appliance's
+ * for browser tests, with Chromium's host resolver mapping the name to loopback.
+ */
 export async function startSamlIdp(
   spMetadata: string,
   key?: { privateKey: string; certificate: string },
   entityIdOverride?: string,
+  hostName = '127.0.0.1',
 ): Promise<SamlTestIdp> {
   const { privateKey, certificate } = key ?? (await generateSigningKey());
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = `http://${hostName}:${(server.address() as AddressInfo).port}`;
   const entityId = entityIdOverride ?? `http://www.okta.com/${TEST_APP_ID}`;
   const ssoUrl = `${origin}/app/holdfast_saml/${TEST_APP_ID}/sso/saml`;
   const metadataUrl = `${origin}/app/${TEST_APP_ID}/sso/saml/metadata`;
