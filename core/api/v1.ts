@@ -12,6 +12,7 @@ import { compareApi } from './compare.ts';
 import { drillPolicyApi } from './drill-policy.ts';
 import { integrationsApi } from './integrations.ts';
 import { ipRulesApi } from './ip-rules.ts';
+import { ssoApi } from './sso.ts';
 import { jobsApi } from './jobs.ts';
 import { notificationRecipientsApi } from './notification-recipients.ts';
 import { oauthRoutes } from './oauth.ts';
@@ -103,6 +104,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', organizationsApi(deps));
   api.route('/', accountUsageHistoryApi(deps));
   api.route('/', ipRulesApi(deps));
+  api.route('/', ssoApi(deps));
   api.route('/', notificationRecipientsApi(deps));
   api.route('/', webhooksApi(deps));
   api.route('/', integrationsApi(deps));

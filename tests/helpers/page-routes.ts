@@ -18,6 +18,8 @@ export const PUBLIC: RegExp[] = [
   /^\/confirm-email\//,
   /^\/forgot-password$/,
   /^\/reset-password\//,
+  // Single sign-on: a provider's start and callback (the pending sign-in protects the callback).
+  /^\/sso\/(start|callback)\//,
   /^\/api\/v1\/(status|openapi\.json|docs|oauth\/token)$/,
 ];
 
@@ -35,9 +37,13 @@ export type IdKind =
   | 'summaryReport'
   | 'webhook'
   | 'integration'
-  | 'integrationKind';
+  | 'integrationKind'
+  | 'ssoProvider'
+  | 'ssoDomain';
 export const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
+  [/^\/settings\/security\/sso\/providers\/:id/, 'ssoProvider'],
+  [/^\/settings\/security\/sso\/domains\/:id/, 'ssoDomain'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
   [/^\/settings\/notifications\/:id/, 'recipient'],
   [/^\/settings\/webhooks\/:id/, 'webhook'],

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActivityEvent } from '../../core/activity/entities.ts';
 import { AuditEvent } from '../../core/audit/entities.ts';
 import { type IOrganization, type IUser, Organization } from '../../core/identity/entities.ts';
+import { addDomain } from '../../core/identity/sso/domains.ts';
 import { NotificationRecipient } from '../../core/notifications/entities.ts';
 import { queueNotification } from '../../core/notifications/queue.ts';
 import { recipientsFor } from '../../core/notifications/recipients.ts';
@@ -133,6 +134,8 @@ beforeAll(async () => {
     integration: victim.integration,
     // Kinds are no tenant's: an unknown one is a 404 like the rest.
     integrationKind: 'no-such-kind',
+    ssoProvider: victim.ssoProvider,
+    ssoDomain: (await addDomain(e, e.merge(customer), 'bakery.example', new Date())).id,
   };
   partnerCookie = await signIn(t.app, partnerAdmin.email, TEST_PASSWORD);
   partnerToken = await adminToken(t, partnerAdmin, partner);

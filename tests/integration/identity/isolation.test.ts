@@ -11,6 +11,8 @@ import { ApiKey, IpRule } from '../../../core/access/entities.ts';
 import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
+import { addDomain } from '../../../core/identity/sso/domains.ts';
+import { createProvider } from '../../../core/identity/sso/providers.ts';
 import { Integration } from '../../../core/integrations/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { enqueueJob } from '../../../core/jobs/queue.ts';
@@ -74,6 +76,8 @@ const foreign: Record<IdKind, string[]> = {
   integration: [],
   // Kinds are no tenant's: an unknown one is the 404 to check.
   integrationKind: ['no-such-kind'],
+  ssoProvider: [],
+  ssoDomain: [],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -268,6 +272,16 @@ beforeAll(async () => {
     });
     await e.flush();
     foreign.integration.push(integration.id);
+    // An identity provider and an e-mail domain of that organization.
+    const provider = await createProvider(
+      e,
+      org,
+      { name: 'Foreign IdP', settings: { preset: 'google', hostedDomain: 'foreign.example', clientId: 'foreign' } },
+      t.kernel.credentials,
+      false,
+    );
+    foreign.ssoProvider.push(provider.id);
+    foreign.ssoDomain.push((await addDomain(e, org, `d${foreign.ssoDomain.length}.foreign.example`, new Date())).id);
     foreign.apiKey.push(key.id);
     foreign.organization.push(org.id);
   }
