@@ -27,6 +27,7 @@ import {
   providerView,
   updateProvider,
 } from '../identity/sso/providers.ts';
+import { MAX_METADATA_BYTES } from '../identity/sso/saml/saml-idp-metadata.ts';
 import { setBreakGlassUser, updateSignInPolicy } from '../identity/sso/sign-in-policy.ts';
 import { inReach, jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
@@ -67,9 +68,9 @@ const ProviderInputSchema = z
     protocol: z.enum(SSO_PROTOCOLS).optional().openapi({ description: 'Default oidc; fixed once created.' }),
     name: z.string().max(100),
     enabled: z.boolean().optional(),
-    settings: z.record(z.string(), z.string().max(20_000)).openapi({
+    settings: z.record(z.string(), z.string().max(MAX_METADATA_BYTES)).openapi({
       description:
-        'OIDC: preset (entra, google, okta, oidc), clientId, clientSecret (write-only; left out keeps the stored one), tenantId (entra), hostedDomain (google), issuer (okta, oidc), scopes, groupsClaim.',
+        'OIDC: preset (entra, google, okta, oidc), clientId, clientSecret (write-only; left out keeps the stored one), tenantId (entra), hostedDomain (google), issuer (okta, oidc), scopes, groupsClaim. SAML: exactly one of metadataUrl, metadataXml or oktaLink (Okta’s App Embed Link; on a change, clear the others with ""), and emailVerified ("false": the IdP’s e-mail is not taken as verified).',
       example: { preset: 'okta', issuer: 'https://contoso.okta.com', clientId: '0oa1b2c3', clientSecret: '…' },
     }),
     jitEnabled: z.boolean().optional(),

@@ -16,8 +16,15 @@ import type { IOrganization } from '../identity/entities.ts';
 import { createSession } from '../identity/session-service.ts';
 import { providersForEmail } from '../identity/sso/domains.ts';
 import { SsoProvider } from '../identity/sso/entities.ts';
-import { beginSsoSignIn, finishSsoSignIn, PENDING_TTL_MS, type SsoFlowOptions } from '../identity/sso/flow.ts';
-import { PRESET_LABELS } from '../identity/sso/providers.ts';
+import {
+  beginSsoSignIn,
+  contextFor,
+  finishSsoSignIn,
+  PENDING_TTL_MS,
+  type SsoFlowOptions,
+} from '../identity/sso/flow.ts';
+import { ssoProtocol } from '../identity/sso/protocols.ts';
+import { PRESET_LABELS, providerView } from '../identity/sso/providers.ts';
 import { refreshContext } from '../identity/sso/revalidation.ts';
 import { MAX_RESPONSE_BYTES } from '../identity/sso/saml/saml-response.ts';
 import { ssoSignInAllowed } from '../identity/sso/sign-in-policy.ts';
@@ -218,6 +225,16 @@ export function ssoRoutes(deps: AppDeps): Hono<AppEnv> {
     c.get('log').info({ userId: user.id, providerId: provider.id }, 'sso sign-in succeeded');
     return c.redirect(safeNext(result.next), 303);
   };
+  // The SP metadata of a SAML provider (its entity ID is this URL): public, as IdPs fetch it.
+  app.get('/sso/metadata/:providerId', async (c) => {
+    const provider = await c
+      .get('em')
+      .findOne(SsoProvider, { id: c.req.param('providerId') }, { populate: ['organization'] });
+    const module = provider ? ssoProtocol(provider.protocol) : undefined;
+    if (!provider || !module?.metadata) return c.text('No such SAML service provider.', 404);
+    const xml = module.metadata(providerView(provider, deps.credentials), contextFor(provider, flowOptions(c, deps)));
+    return c.body(xml, 200, { 'content-type': 'application/samlmetadata+xml; charset=utf-8' });
+  });
   app.get('/sso/callback/:providerId', callback);
   app.post('/sso/callback/:providerId', callback);
 

@@ -18,8 +18,9 @@ export const PUBLIC: RegExp[] = [
   /^\/confirm-email\//,
   /^\/forgot-password$/,
   /^\/reset-password\//,
-  // Single sign-on: a provider's start and callback (the pending sign-in protects the callback).
-  /^\/sso\/(start|callback)\//,
+  // Single sign-on: a provider's start and callback (the pending sign-in protects the callback),
+  // and a SAML provider's SP metadata (what IdPs fetch).
+  /^\/sso\/(start|callback|metadata)\//,
   /^\/api\/v1\/(status|openapi\.json|docs|oauth\/token)$/,
 ];
 

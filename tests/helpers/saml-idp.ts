@@ -84,6 +84,8 @@ export interface SamlTestIdp {
   ssoUrl: string;
   metadataUrl: string;
   oktaEmbedLink: string;
+  /** The same link by 127.0.0.1, for a server that cannot resolve `hostName` (browser tests). */
+  loopbackEmbedLink: string;
   metadataXml: string;
   certificate: string;
   /** The AuthnRequests received by /sso (their IDs), oldest first. */
@@ -213,6 +215,7 @@ export async function startSamlIdp(
     ssoUrl,
     metadataUrl,
     oktaEmbedLink: `${origin}/home/holdfast_saml_1/${TEST_APP_ID}/aln5testlink6`,
+    loopbackEmbedLink: `http://127.0.0.1:${(server.address() as AddressInfo).port}/home/holdfast_saml_1/${TEST_APP_ID}/aln5testlink6`,
     metadataXml: idp.getMetadata(),
     certificate,
     requests: [],

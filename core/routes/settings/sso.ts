@@ -29,6 +29,7 @@ import {
   providerView,
   updateProvider,
 } from '../../identity/sso/providers.ts';
+import { MAX_METADATA_BYTES } from '../../identity/sso/saml/saml-idp-metadata.ts';
 import {
   parseSignInPolicy,
   SIGN_IN_POLICY_LABELS,
@@ -38,6 +39,8 @@ import {
 import { formFields } from '../forms.ts';
 
 const BASE = '/settings/security/sso';
+/** A SAML IdP's metadata XML, pasted, is longer than a form field. */
+const LONG_FIELDS = { metadataXml: MAX_METADATA_BYTES };
 
 export const OIDC_PRESET_CHOICES: { value: string; label: string }[] = [
   { value: 'entra', label: 'Microsoft Entra ID' },
@@ -226,7 +229,7 @@ export function ssoSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post(`${BASE}/providers`, async (c) => {
-    const form = await formFields(c);
+    const form = await formFields(c, LONG_FIELDS);
     const org = organizationOf(c);
     try {
       const provider = await createProvider(
@@ -243,7 +246,9 @@ export function ssoSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       );
       return done(
         c,
-        `${provider.name} has been added. Give the identity provider the redirect URI shown below.`,
+        provider.protocol === 'saml'
+          ? `${provider.name} has been added. Give the identity provider the ACS URL and entity ID shown below.`
+          : `${provider.name} has been added. Give the identity provider the redirect URI shown below.`,
         `${BASE}/providers/${provider.id}`,
       );
     } catch (error) {
@@ -259,7 +264,7 @@ export function ssoSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post(`${BASE}/providers/:id`, async (c) => {
-    const form = await formFields(c);
+    const form = await formFields(c, LONG_FIELDS);
     const org = organizationOf(c);
     const provider = await providerOf(c.get('em'), org, c.req.param('id'));
     try {
