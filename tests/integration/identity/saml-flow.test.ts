@@ -6,14 +6,16 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../core/errors.ts';
-import type { IOrganization } from '../../../core/identity/entities.ts';
+import { type IOrganization, User } from '../../../core/identity/entities.ts';
 import { type ISsoProvider, SsoProvider } from '../../../core/identity/sso/entities.ts';
 import { beginSsoSignIn, contextFor, finishSsoSignIn, type SsoFlowOptions } from '../../../core/identity/sso/flow.ts';
 import { ssoProtocol } from '../../../core/identity/sso/protocols.ts';
 import { createProvider, providerView } from '../../../core/identity/sso/providers.ts';
 import { SamlAssertionUse } from '../../../core/identity/sso/saml/saml-entities.ts';
 import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml/saml-service-provider.ts';
-import { completeSetupVia, createTestApp, type TestApp } from '../../helpers/kernel.ts';
+import { json, withBearer } from '../../helpers/api.ts';
+import { adminToken } from '../../helpers/api-probes.ts';
+import { ADMIN, completeSetupVia, createTestApp, type TestApp } from '../../helpers/kernel.ts';
 import { type SamlTestIdp, type SamlTestUser, startSamlIdp } from '../../helpers/saml-idp.ts';
 import { makeOrganization, makeUser, rootOf } from '../../helpers/tenants.ts';
 
@@ -32,7 +34,7 @@ const options = (): SsoFlowOptions => ({
 });
 
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ HOLDFAST_SSO_ALLOW_LOOPBACK: 'true' });
   await completeSetupVia(t.app);
   org = await makeOrganization(em(), await rootOf(em()), 'customer', 'Okta Customer');
   // The SP endpoints depend on the provider's id, known once it is saved: the IdP starts with
@@ -163,5 +165,54 @@ describe('SAML through the single sign-on flow', () => {
       kind: 'refused',
       reason: 'The assertion is meant for another service provider (its Audience is not ours).',
     });
+  });
+});
+
+describe('SAML through /api/v1 and the SP metadata route', () => {
+  it('creates a SAML provider from metadata XML, answers its ACS URL, and serves its SP metadata', async () => {
+    const admin = await em().findOneOrFail(User, { email: ADMIN.email });
+    const token = await adminToken(t, admin, await rootOf(em()));
+    const base = `/api/v1/organizations/${org.id}/sso/providers`;
+    const bad = await t.app.request(
+      base,
+      withBearer(token, 'POST', { protocol: 'saml', name: 'Broken', settings: { metadataXml: '<html/>' } }),
+    );
+    expect(bad.status).toBe(422);
+    expect(JSON.stringify(await json(bad))).toContain(
+      'This is not SAML 2.0 metadata: no md:EntityDescriptor was found.',
+    );
+
+    const created = await t.app.request(
+      base,
+      withBearer(token, 'POST', { protocol: 'saml', name: 'Contoso SAML', settings: { metadataXml: idp.metadataXml } }),
+    );
+    const body = await json(created);
+    expect(created.status, JSON.stringify(body)).toBe(201);
+    expect(body).toMatchObject({
+      protocol: 'saml',
+      preset: 'saml',
+      type: 'SAML',
+      settings: { source: 'metadataXml', idpEntityId: idp.entityId, idpSsoUrl: idp.ssoUrl, certificates: 1 },
+    });
+    const id = body.id as string;
+    // Requests come in on the app's own origin here (no public URL configured).
+    expect(body.callbackUrl).toMatch(new RegExp(`/sso/callback/${id}$`));
+
+    const metadata = await t.app.request(`/sso/metadata/${id}`);
+    expect(metadata.status).toBe(200);
+    expect(metadata.headers.get('content-type')).toBe('application/samlmetadata+xml; charset=utf-8');
+    const xml = await metadata.text();
+    expect(xml).toMatch(new RegExp(`entityID="[^"]*/sso/metadata/${id}"`));
+    expect(xml).toMatch(new RegExp(`Location="[^"]*/sso/callback/${id}"`));
+    // An OIDC provider, or none, has no SP metadata.
+    expect((await t.app.request('/sso/metadata/no-such-provider')).status).toBe(404);
+
+    // Switching the source: the new one given, the old one cleared.
+    const patched = await t.app.request(
+      `${base}/${id}`,
+      withBearer(token, 'PATCH', { settings: { metadataXml: '', metadataUrl: idp.metadataUrl } }),
+    );
+    expect(patched.status).toBe(200);
+    expect((await json(patched)).settings).toMatchObject({ source: 'metadataUrl', metadataUrl: idp.metadataUrl });
   });
 });
