@@ -117,8 +117,10 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
         );
       }
       const realm = await loginRealm(c.get('em'), email, next);
-      if (realm.redirect) return c.redirect(realm.redirect, 303);
+      // Sent on by the page itself, not a redirect: a form post may not redirect to another site (CSP form-action).
       return renderPage(c, deps, 'pages/login.njk', {
+        autoContinue: realm.redirect,
+        passwordAllowed: !realm.redirect,
         title: 'Sign in',
         step: 'password',
         next,
@@ -126,7 +128,6 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
         errors,
         focus: 'password',
         providers: realm.providers,
-        passwordAllowed: true,
       });
     }
     if (!email) errors.email = 'Enter your email address.';

@@ -47,6 +47,10 @@ async function configurationFor(
   return config;
 }
 
+function pick(from: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]]));
+}
+
 function groupsOf(claims: Record<string, unknown>, claim: string): string[] {
   const value = claims[claim];
   if (Array.isArray(value)) return value.filter((g): g is string => typeof g === 'string').slice(0, 500);
@@ -123,8 +127,21 @@ export const oidcProtocol: SsoProtocol = {
     } catch (error) {
       return { kind: 'refused', reason: refusalOf(error) };
     }
-    const claims = tokens.claims();
-    if (!claims) return { kind: 'refused', reason: 'The identity provider sent no ID token.' };
+    const idClaims = tokens.claims();
+    if (!idClaims) return { kind: 'refused', reason: 'The identity provider sent no ID token.' };
+    let claims: Record<string, unknown> & { sub: string } = idClaims;
+    // Many providers (oidc-provider, Okta's org server) put e-mail and groups only in UserInfo.
+    if (claims.email === undefined && tokens.access_token) {
+      try {
+        const config = await configurationFor(provider, context);
+        if (config.serverMetadata().userinfo_endpoint) {
+          const info = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
+          claims = { ...info, ...idClaims, ...pick(info, ['email', 'email_verified', 'name', settings.groupsClaim]) };
+        }
+      } catch (error) {
+        return { kind: 'refused', reason: refusalOf(error) };
+      }
+    }
     if (settings.hostedDomain && claims.hd !== settings.hostedDomain) {
       return {
         kind: 'refused',
@@ -138,11 +155,11 @@ export const oidcProtocol: SsoProtocol = {
     return {
       kind: 'ok',
       identity: {
-        subject: claims.sub,
+        subject: idClaims.sub,
         email,
         emailVerified,
         displayName: name,
-        groups: groupsOf(claims as Record<string, unknown>, settings.groupsClaim),
+        groups: groupsOf(claims, settings.groupsClaim),
         refreshToken: tokens.refresh_token,
       },
     };
