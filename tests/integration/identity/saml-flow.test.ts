@@ -168,6 +168,73 @@ describe('SAML through the single sign-on flow', () => {
   });
 });
 
+describe('two organizations with different SAML IdPs', () => {
+  it('does not let a user of one sign in through the other’s IdP, nor its answers reach the other', async () => {
+    const e = em();
+    const otherOrg = await makeOrganization(e, await rootOf(e), 'customer', 'Other Customer');
+    const otherIdp = await startSamlIdp(samlSpMetadata(samlSpEndpoints(BASE, 'pending')));
+    try {
+      const other = await createProvider(
+        em(),
+        otherOrg,
+        { protocol: 'saml', name: 'Other IdP', settings: { metadataXml: otherIdp.metadataXml } },
+        t.kernel.credentials,
+        true,
+      );
+      otherIdp.setServiceProvider(samlSpMetadata(samlSpEndpoints(BASE, other.id)));
+      await makeUser(em(), org, 'frank@okta-customer.example');
+      // Frank (of the first organization) vouched for by the second organization's IdP.
+      const started = await beginSsoSignIn(em(), await em().findOneOrFail(SsoProvider, other.id), options(), {
+        loginHint: null,
+        next: '/',
+      });
+      const answer = await otherIdp.answer(started.start.url, { email: 'frank@okta-customer.example' });
+      const callback = {
+        url: new URL(answer.acsUrl),
+        method: 'POST' as const,
+        form: { SAMLResponse: answer.samlResponse, RelayState: answer.relayState },
+      };
+      expect(
+        await finishSsoSignIn(em(), other.id, callback, started.binding, { ...options(), ip: '198.51.100.7' }),
+      ).toMatchObject({
+        kind: 'refused',
+        reason:
+          'There is no account for frank@okta-customer.example in Other Customer. Ask an administrator to invite you.',
+      });
+      // The second IdP's answer posted to the first organization's provider: not its IdP, not its audience.
+      const ours = await beginSsoSignIn(em(), await em().findOneOrFail(SsoProvider, provider.id), options(), {
+        loginHint: null,
+        next: '/',
+      });
+      // It answers the first organization's own AuthnRequest, as a malicious or confused IdP could.
+      const forOther = await otherIdp.answer(ours.start.url, { email: 'frank@okta-customer.example' });
+      const crossed = await finishSsoSignIn(
+        em(),
+        provider.id,
+        {
+          url: new URL(`${BASE}/sso/callback/${provider.id}`),
+          method: 'POST',
+          form: {
+            SAMLResponse: forOther.samlResponse,
+            RelayState: new URL(ours.start.url).searchParams.get('RelayState') ?? '',
+          },
+        },
+        ours.binding,
+        { ...options(), ip: '198.51.100.7' },
+      );
+      expect(crossed).toEqual({
+        kind: 'refused',
+        reason: `The response is addressed to ${BASE}/sso/callback/${other.id}, not to this service provider.`,
+        provider: expect.objectContaining({ id: provider.id }),
+        user: null,
+        email: null,
+      });
+    } finally {
+      await otherIdp.close();
+    }
+  });
+});
+
 describe('SAML through /api/v1 and the SP metadata route', () => {
   it('creates a SAML provider from metadata XML, answers its ACS URL, and serves its SP metadata', async () => {
     const admin = await em().findOneOrFail(User, { email: ADMIN.email });
