@@ -13,16 +13,9 @@ import { authenticate } from '../identity/login-service.ts';
 import { createSession, endSession } from '../identity/session-service.ts';
 import { stageAfterPassword } from '../identity/sign-in-steps.ts';
 import { passwordSignInAllowed } from '../identity/sso/sign-in-policy.ts';
+import { browserOf } from './browser-of.ts';
 import { formFields } from './forms.ts';
 import { loginRealm } from './sso.ts';
-
-export function browserOf(userAgent: string | undefined): string {
-  if (!userAgent) return 'an unknown browser';
-  const match = /(Edg|Firefox|Chrome|Safari|curl)\//.exec(userAgent);
-  return match
-    ? (({ Edg: 'Edge' } as Record<string, string>)[match[1] as string] ?? (match[1] as string))
-    : 'a browser';
-}
 
 /** "10 seconds" under a minute (an account slowed by guesses from many addresses), else minutes. */
 function waitText(seconds: number): string {

@@ -28,7 +28,7 @@ import { PRESET_LABELS, providerView } from '../identity/sso/providers.ts';
 import { refreshContext } from '../identity/sso/revalidation.ts';
 import { MAX_RESPONSE_BYTES } from '../identity/sso/saml/saml-response.ts';
 import { ssoSignInAllowed } from '../identity/sso/sign-in-policy.ts';
-import { browserOf } from './auth.ts';
+import { browserOf } from './browser-of.ts';
 import { formFields } from './forms.ts';
 
 /** Holds the random value a pending sign-in is bound to; only the callback path receives it. */
@@ -121,11 +121,13 @@ export function ssoRoutes(deps: AppDeps): Hono<AppEnv> {
         400,
       );
     }
+    const https = isHttps(c, deps.config);
     setCookie(c, SSO_BINDING_COOKIE, started.binding, {
       httpOnly: true,
-      // Lax reaches the callback on the provider's top-level redirect (and a same-site POST).
-      sameSite: 'Lax',
-      secure: isHttps(c, deps.config),
+      // The provider's answer may be a cross-site POST (SAML): None over https, where it is
+      // allowed; plain http is loopback only, where the provider's site is the same site.
+      sameSite: https ? 'None' : 'Lax',
+      secure: https,
       path: CALLBACK_PATH,
       maxAge: PENDING_TTL_MS / 1000,
     });

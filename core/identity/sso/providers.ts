@@ -5,12 +5,11 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { NotFoundError, ValidationError } from '../../errors.ts';
 import type { CredentialCipher } from '../../secrets/credential-cipher.ts';
-import type { IOrganization, UserRole } from '../entities.ts';
+import { type IOrganization, Session, type UserRole } from '../entities.ts';
 import { PERMISSIONS, type Permission } from '../permissions.ts';
 import { type ISsoProvider, type SsoGroupRule, SsoProvider } from './entities.ts';
 import { SSO_PROTOCOLS, type SsoProtocolName, type SsoProviderView } from './protocol.ts';
 import { ssoProtocol } from './protocols.ts';
-import { endProviderSessions } from './revalidation.ts';
 
 export const PRESET_LABELS: Record<string, string> = {
   entra: 'Microsoft',
@@ -21,6 +20,11 @@ export const PRESET_LABELS: Record<string, string> = {
 };
 
 const secretContext = (id: string) => `sso-provider:${id}`;
+
+/** Ends every session begun through this provider (disabled or removed). */
+export async function endProviderSessions(em: EntityManager, providerId: string): Promise<number> {
+  return em.nativeDelete(Session, { ssoProviderId: providerId });
+}
 
 export function providerView(provider: ISsoProvider, cipher: CredentialCipher): SsoProviderView {
   return {

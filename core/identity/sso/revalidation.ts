@@ -14,10 +14,6 @@ import { providerView } from './providers.ts';
 
 export const refreshContext = (userId: string, providerId: string) => `sso-refresh:${userId}:${providerId}`;
 
-export async function endProviderSessions(em: EntityManager, providerId: string): Promise<number> {
-  return em.nativeDelete(Session, { ssoProviderId: providerId });
-}
-
 export type RevalidationOutcome = { kind: 'valid' } | { kind: 'ended'; reason: string; user: IUser };
 
 /**
