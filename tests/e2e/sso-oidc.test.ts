@@ -78,6 +78,7 @@ describe('OpenID Connect single sign-on in a browser', () => {
     await page.getByRole('status').filter({ hasText: 'Acme ID has been added' }).waitFor();
     const redirectUri = await page.locator('#callbackUrl').inputValue();
     expect(redirectUri).toMatch(new RegExp(`^${appliance.url}/sso/callback/[0-9a-f-]{36}$`));
+    expect(await screenshotBothWidths(page, 'sso-provider-form')).toBeLessThanOrEqual(0);
 
     // The identity provider learns the redirect URI, as an administrator would register it.
     const provider = new Provider(issuer, {
@@ -150,6 +151,10 @@ describe('OpenID Connect single sign-on in a browser', () => {
     expect(await anaRow.locator('td[data-label="Sign-in"]').textContent()).toContain('OpenID Connect');
     expect(await anaRow.locator('td[data-label="Status"]').textContent()).toContain('Active');
     expect(await screenshotBothWidths(page, 'sso-users-list')).toBeLessThanOrEqual(0);
+    await anaRow.getByRole('link', { name: 'Edit' }).click();
+    await page.getByRole('heading', { name: 'Linked identities' }).waitFor();
+    expect(await page.locator('td[data-label="Identity"]').textContent()).toBe('ana@acme.example');
+    expect(await screenshotBothWidths(page, 'sso-user-identities')).toBeLessThanOrEqual(0);
     await page.goto(`${appliance.url}/activity/security-audit`);
     expect(await page.content()).toContain('Signed in with single sign-on through Acme ID (OpenID Connect)');
 

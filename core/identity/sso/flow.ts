@@ -63,6 +63,8 @@ export async function beginSsoSignIn(
     pending,
     contextFor(provider, options),
   );
+  // Abandoned sign-ins go as new ones start (indexed by expiry; no housekeeping job needed).
+  await em.nativeDelete(SsoPendingSignIn, { expiresAt: { $lte: options.now } });
   em.create(SsoPendingSignIn, {
     id: sha256(pending.state),
     provider,

@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import { type IOrganization, type IUser, Organization, Session, User } from '../../../core/identity/entities.ts';
 import { addDomain } from '../../../core/identity/sso/domains.ts';
-import { ExternalIdentity, type ISsoProvider, SsoProvider } from '../../../core/identity/sso/entities.ts';
+import {
+  ExternalIdentity,
+  type ISsoProvider,
+  SsoPendingSignIn,
+  SsoProvider,
+} from '../../../core/identity/sso/entities.ts';
 import { createProvider } from '../../../core/identity/sso/providers.ts';
 import { createOrganization } from '../../../core/tenancy/organizations.ts';
 import {
@@ -147,6 +152,24 @@ describe('OpenID Connect sign-in', () => {
     expect(replay.status).toBe(401);
     expect(await replay.text()).toContain('This sign-in answer was already used');
     expect(await lastAudit()).toMatchObject({ status: 'failed' });
+  });
+
+  it('refuses an answer after the pending sign-in expired, and clears abandoned ones', async () => {
+    const flow = await throughIssuer(providerA, idpA, ANA);
+    const real = t.kernel.deps.now;
+    try {
+      t.kernel.deps.now = () => new Date(Date.now() + 11 * 60_000);
+      // A sign-in started later removes the abandoned one: its answer finds nothing.
+      await t.app.request(`/sso/start/${providerA.id}`);
+      const res = await complete(flow);
+      expect(res.status).toBe(401);
+      expect(await res.text()).toContain('This sign-in answer was already used');
+      // Every sign-in started before has gone; the one just started waits.
+      expect(await em().count(SsoPendingSignIn, { expiresAt: { $lte: t.kernel.deps.now() } })).toBe(0);
+      expect(await em().count(SsoPendingSignIn, {})).toBe(1);
+    } finally {
+      t.kernel.deps.now = real;
+    }
   });
 
   it('refuses an answer brought to another browser (no binding cookie)', async () => {
