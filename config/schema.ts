@@ -252,6 +252,22 @@ export const settings = {
       'Lets webhook endpoints and integrations (Splunk, syslog, Autotask, ConnectWise) use plain http:// and addresses on loopback, private, link-local and unique-local networks (refused by default: SSRF). For receivers on a trusted local network only (an on-premises ConnectWise PSA, say).',
     schema: flag().default(false),
   }),
+  ssoAllowLoopback: setting({
+    env: 'HOLDFAST_SSO_ALLOW_LOOPBACK',
+    kind: 'boolean',
+    defaultText: 'false',
+    description:
+      'Lets single sign-on identity providers use plain http:// on loopback (localhost, 127.0.0.1, ::1). Refused by default: identity provider endpoints must be https. For tests and local trials only.',
+    schema: flag().default(false),
+  }),
+  ssoDnsServers: setting({
+    env: 'HOLDFAST_SSO_DNS_SERVERS',
+    kind: 'string',
+    defaultText: '(the system resolver)',
+    description:
+      'Comma-separated DNS servers (address or address:port) asked for the TXT records that verify an organization’s e-mail domain for single sign-on.',
+    schema: list().default([]),
+  }),
   logLevel: setting({
     env: 'HOLDFAST_LOG_LEVEL',
     kind: 'enum',

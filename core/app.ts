@@ -39,6 +39,7 @@ import { setupRoutes } from './routes/setup.ts';
 import { setupRecoverRoutes } from './routes/setup-recover.ts';
 import { signInStepRoutes } from './routes/sign-in-steps.ts';
 import { smartAlertRoutes } from './routes/smart-alerts.ts';
+import { ssoRoutes } from './routes/sso.ts';
 import { staticRoutes } from './routes/static.ts';
 import { summaryReportRoutes } from './routes/summary-reports.ts';
 import { taskDrilldownRoutes } from './routes/task-drilldown.ts';
@@ -75,6 +76,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       crossOriginEmbedderPolicy: false,
       // Sent by transportHeaders, over HTTPS only.
       strictTransportSecurity: false,
+      // A route's own header wins (the SSO auto-post form allows its provider as form-action).
+      overwrite: false,
     }),
   );
   if (deps.metrics) app.use(requestMetrics(deps.metrics));
@@ -97,7 +100,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Browsers send Origin on form posts; a post from another site is refused. API calls that
   // carry their own credential (a bearer token, client credentials) have no cookie to abuse.
   const browserCsrf = csrf({ origin: (origin, c) => origin === requestOrigin(c, deps.config) });
-  app.use((c, next) => (carriesApiCredential(c) ? next() : browserCsrf(c, next)));
+  // An identity provider's answer is posted from its own site (SAML); the pending sign-in's state
+  // and browser-binding cookie protect it instead (core/identity/sso/flow.ts).
+  app.use((c, next) =>
+    carriesApiCredential(c) || c.req.path.startsWith('/sso/callback/') ? next() : browserCsrf(c, next),
+  );
   app.onError(handleError(deps));
   app.notFound(handleNotFound(deps));
 
@@ -112,6 +119,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', setupRoutes(deps));
   app.route('/', setupRecoverRoutes(deps));
   app.route('/', authRoutes(deps));
+  app.route('/', ssoRoutes(deps));
   app.route('/', accountLinkRoutes(deps));
   app.route('/', signInStepRoutes(deps));
   app.route('/', homeRoutes(deps));

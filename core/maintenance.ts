@@ -1,6 +1,6 @@
 // Hourly housekeeping of the appliance: end expired sessions, delete export results whose
 // download link expired, delete compare results past their keeping time, write the day's usage sample of every organization (usage history), end the trials that are over
-// and draft last month's invoices (core/billing/), delete lapsed sign-in throttle counters, purge accounts whose removal grace period is over, delete System Activity
+// and draft last month's invoices (core/billing/), delete lapsed sign-in throttle counters and expired SAML assertion records, purge accounts whose removal grace period is over, delete System Activity
 // rows past their retention. Each task runs on its own EntityManager and its own error handling, so
 // one failing task does not stop the others; the clock is passed in so tests can cross the
 // grace period without waiting.
@@ -12,6 +12,7 @@ import { expireTrials } from './billing/trials.ts';
 import { deleteExpiredCompares } from './compare/expiry.ts';
 import type { Database } from './db/database.ts';
 import { endExpiredSessions } from './identity/session-service.ts';
+import { pruneSamlAssertionUses } from './identity/sso/saml/saml-replay.ts';
 import { pruneThrottles } from './identity/throttle.ts';
 import type { Logger } from './logging.ts';
 import { deleteExpiredExports } from './recovery/downloads.ts';
@@ -28,6 +29,8 @@ export interface MaintenanceReport {
   purged: PurgedOrganization[];
   activityDeleted: number;
   throttlesDeleted: number;
+  /** Records of used SAML assertions past their expiry (replay protection needs them no longer). */
+  samlAssertionsDeleted: number;
   /** Organizations whose usage sample of the day was written (the monthly usage history). */
   usageSampled: number;
   /** Trials that ended in this pass (their backups held, core/billing/trials.ts). */
@@ -58,6 +61,7 @@ export async function runMaintenance(
     purged: [],
     activityDeleted: 0,
     throttlesDeleted: 0,
+    samlAssertionsDeleted: 0,
     usageSampled: 0,
     trialsExpired: 0,
     invoicesDrafted: 0,
@@ -83,6 +87,11 @@ export async function runMaintenance(
     report.throttlesDeleted = await pruneThrottles(orm.em, now);
   } catch (err) {
     log.warn({ err }, 'sign-in throttle cleanup failed');
+  }
+  try {
+    report.samlAssertionsDeleted = await pruneSamlAssertionUses(orm.em, now);
+  } catch (err) {
+    log.warn({ err }, 'SAML assertion record cleanup failed');
   }
   try {
     report.activityDeleted = await pruneActivity(orm.em.fork(), now, settings.activityRetentionDays);

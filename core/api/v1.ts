@@ -22,6 +22,7 @@ import { renderApiReference } from './reference.ts';
 import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
 import { smartAlertsApi } from './smart-alerts.ts';
+import { ssoApi } from './sso.ts';
 import { storageLocationsApi } from './storage-locations.ts';
 import { storageVerificationApi } from './storage-verification.ts';
 import { summaryReportSettingsApi } from './summary-report-settings.ts';
@@ -104,6 +105,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', organizationsApi(deps));
   api.route('/', accountUsageHistoryApi(deps));
   api.route('/', ipRulesApi(deps));
+  api.route('/', ssoApi(deps));
   api.route('/', notificationRecipientsApi(deps));
   api.route('/', webhooksApi(deps));
   api.route('/', integrationsApi(deps));

@@ -29,6 +29,8 @@ export const AUDIT_ACTIVITIES = [
   'Settings changed',
   'Security settings changed',
   'IP restrictions changed',
+  'Single sign-on changed',
+  'External identity removed',
   'Storage location changed',
   'Verification started',
   'Repair started',

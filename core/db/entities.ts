@@ -14,6 +14,8 @@ import {
 } from '../catalog/entities.ts';
 import { DrillPolicy, RestoreDrill } from '../drills/entities.ts';
 import { LoginThrottle, OneTimeToken, Organization, RecoveryCode, Session, User } from '../identity/entities.ts';
+import { ExternalIdentity, SsoDomain, SsoPendingSignIn, SsoProvider } from '../identity/sso/entities.ts';
+import { SamlAssertionUse } from '../identity/sso/saml/saml-entities.ts';
 import { Integration, IntegrationCompany, IntegrationTicket } from '../integrations/entities.ts';
 import { Job } from '../jobs/entities.ts';
 import { MailFile, MailMessage } from '../mail/entities.ts';
@@ -84,4 +86,9 @@ export const kernelEntities = [
   BillingAccount,
   Invoice,
   InvoiceLine,
+  SsoProvider,
+  ExternalIdentity,
+  SsoPendingSignIn,
+  SsoDomain,
+  SamlAssertionUse,
 ];

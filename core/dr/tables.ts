@@ -4,6 +4,11 @@
 export const CONFIGURATION_TABLES = [
   'organizations',
   'users',
+  // Single sign-on: each organization's identity providers (secrets sealed with the master key
+  // the backup carries), verified e-mail domains and the identities linked to users.
+  'sso_providers',
+  'sso_domains',
+  'external_identities',
   'recovery_codes',
   'api_keys',
   'ip_rules',
@@ -46,6 +51,8 @@ export const LEFT_OUT_TABLES: Record<string, string> = {
   sessions: 'short-lived: everyone signs in again',
   api_tokens: 'short-lived: API clients fetch a new token with their key',
   login_throttles: 'short-lived counters',
+  sso_pending_sign_ins: 'short-lived: a sign-in in progress lives 10 minutes',
+  saml_assertion_uses: 'short-lived: SAML assertions expire within minutes',
   one_time_tokens: 'short-lived mail links',
   jobs: 'the queue and its history: runs in flight are started again by the schedule',
   activity_events: 'history (System Activity)',

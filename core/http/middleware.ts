@@ -3,12 +3,14 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { MissingPermissionError } from '../access/errors.ts';
 import { canReach, hasPermission, type Principal, principalForUser } from '../access/principal.ts';
+import { recordAudit } from '../audit/audit-service.ts';
 import { AppError } from '../errors.ts';
-import type { IOrganization, IUser, SessionStage } from '../identity/entities.ts';
+import type { IOrganization, ISession, IUser, SessionStage } from '../identity/entities.ts';
 import type { Permission } from '../identity/permissions.ts';
 import { findSession, type SessionPolicy } from '../identity/session-service.ts';
 import { isSetupComplete } from '../identity/setup-service.ts';
-import { wantsJson } from './client.ts';
+import { revalidateSsoSession } from '../identity/sso/revalidation.ts';
+import { clientIp, requestOrigin, wantsJson } from './client.ts';
 import type { AppDeps, AppEnv } from './env.ts';
 import { errorResponse } from './errors.ts';
 import { clearSessionCookie, readSessionToken } from './session-cookie.ts';
@@ -54,7 +56,10 @@ export function sessionPolicy(deps: AppDeps): SessionPolicy {
 export function currentUser(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = await readSessionToken(c, deps);
-    const session = token ? await findSession(c.get('em'), token, sessionPolicy(deps), deps.now()) : null;
+    let session = token ? await findSession(c.get('em'), token, sessionPolicy(deps), deps.now()) : null;
+    if (session?.ssoRevalidateAt && session.ssoRevalidateAt <= deps.now()) {
+      session = await revalidated(c, deps, session);
+    }
     if (token && !session) clearSessionCookie(c);
     c.set('session', session ?? undefined);
     c.set('sessionToken', session ? token : undefined);
@@ -72,6 +77,32 @@ export function currentUser(deps: AppDeps): MiddlewareHandler<AppEnv> {
     }
     await next();
   };
+}
+
+/** An SSO session whose provider must vouch again (core/identity/sso/revalidation.ts); null: it ended. */
+async function revalidated(c: Context<AppEnv>, deps: AppDeps, session: ISession): Promise<ISession | null> {
+  const outcome = await revalidateSsoSession(c.get('em'), session, {
+    cipher: deps.credentials,
+    allowLoopback: deps.config.ssoAllowLoopback,
+    idleMinutes: deps.config.sessionIdleMinutes,
+    baseUrl: requestOrigin(c, deps.config),
+    now: deps.now(),
+  });
+  if (outcome.kind === 'valid') return session;
+  await recordAudit(c.get('em'), {
+    organization: outcome.user.organization as IOrganization,
+    activity: 'Sign-out',
+    status: 'failed',
+    account: outcome.user.email,
+    description: `Single sign-on session ended: ${outcome.reason}`,
+    actor: {
+      label: outcome.user.email,
+      id: outcome.user.id,
+      ip: clientIp(c, deps.config),
+      userAgent: c.req.header('user-agent'),
+    },
+  });
+  return null;
 }
 
 const ungatedPrefixes = ['/setup', '/static/', '/healthz', '/readyz', '/api/v1/status', '/api/v1/openapi.json'];

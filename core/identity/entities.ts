@@ -20,6 +20,10 @@ export type UserRole = (typeof USER_ROLES)[number];
 export const USER_STATUSES = ['pending', 'active', 'deactivated'] as const;
 export type UserStatus = (typeof USER_STATUSES)[number];
 
+/** How an organization's users sign in (core/identity/sso/sign-in-policy.ts). */
+export const SIGN_IN_POLICIES = ['password', 'sso', 'either'] as const;
+export type SignInPolicy = (typeof SIGN_IN_POLICIES)[number];
+
 export const Organization = defineEntity({
   name: 'Organization',
   tableName: 'organizations',
@@ -63,6 +67,10 @@ export const Organization = defineEntity({
     /** Days a password stays valid; null: no expiry. */
     passwordExpiryDays: p.integer().nullable(),
     ipRestrictionsEnabled: p.boolean().default(false),
+    /** 'sso' ("Require SSO"): password sign-in refused except for the break-glass administrator. */
+    signInPolicy: p.enum(SIGN_IN_POLICIES).default('either'),
+    /** The administrator a root administrator named to keep password sign-in under "Require SSO". */
+    ssoBreakGlassUserId: p.string().length(36).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()
@@ -145,6 +153,12 @@ export const Session = defineEntity({
     expiresAt: p.datetime().index(),
     ip: p.string().length(64).nullable(),
     userAgent: p.string().length(400).nullable(),
+    /** Set for a session begun through single sign-on: the provider (its sessions end with it). */
+    ssoProviderId: p.string().length(36).nullable().index(),
+    /** When the provider must vouch for the user again (every idle period; core/identity/sso/revalidation.ts). */
+    ssoRevalidateAt: p.datetime().nullable(),
+    /** The provider's refresh token, sealed with the credential cipher. */
+    ssoRefreshSealed: p.text().nullable().hidden(),
   },
 });
 export type ISession = InferEntity<typeof Session>;

@@ -55,6 +55,9 @@ export async function createSession(
     expiresAt: new Date(now.getTime() + (stage === 'active' ? policy.maxAgeHours * 3_600_000 : 15 * 60_000)),
     ip: client.ip?.slice(0, 64) ?? null,
     userAgent: client.userAgent?.slice(0, 400) ?? null,
+    ssoProviderId: null,
+    ssoRevalidateAt: null,
+    ssoRefreshSealed: null,
   });
   await em.flush();
   return { token, session };
@@ -135,6 +138,9 @@ export async function rotateSession(
         : session.expiresAt,
     ip: session.ip ?? null,
     userAgent: session.userAgent ?? null,
+    ssoProviderId: session.ssoProviderId ?? null,
+    ssoRevalidateAt: session.ssoRevalidateAt ?? null,
+    ssoRefreshSealed: session.ssoRefreshSealed ?? null,
   });
   em.remove(session);
   await em.flush();

@@ -12,15 +12,10 @@ import type { IOrganization, IUser, SessionStage } from '../identity/entities.ts
 import { authenticate } from '../identity/login-service.ts';
 import { createSession, endSession } from '../identity/session-service.ts';
 import { stageAfterPassword } from '../identity/sign-in-steps.ts';
+import { passwordSignInAllowed } from '../identity/sso/sign-in-policy.ts';
+import { browserOf } from './browser-of.ts';
 import { formFields } from './forms.ts';
-
-function browserOf(userAgent: string | undefined): string {
-  if (!userAgent) return 'an unknown browser';
-  const match = /(Edg|Firefox|Chrome|Safari|curl)\//.exec(userAgent);
-  return match
-    ? (({ Edg: 'Edge' } as Record<string, string>)[match[1] as string] ?? (match[1] as string))
-    : 'a browser';
-}
+import { loginRealm } from './sso.ts';
 
 /** "10 seconds" under a minute (an account slowed by guesses from many addresses), else minutes. */
 function waitText(seconds: number): string {
@@ -77,6 +72,7 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
     if (c.get('user')) return c.redirect(safeNext(c.req.query('next')), 303);
     return renderPage(c, deps, 'pages/login.njk', {
       title: 'Sign in',
+      step: 'email',
       next: safeNext(c.req.query('next')),
       notice:
         c.req.query('setup') === 'done'
@@ -101,14 +97,50 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
     const email = (form.email ?? '').trim();
     const next = safeNext(form.next);
     const errors: Record<string, string> = {};
+    // The first step asks only for the e-mail: home-realm discovery picks SSO or the password.
+    if (form.step === 'email') {
+      if (!email) {
+        errors.email = 'Enter your email address.';
+        return renderPage(
+          c,
+          deps,
+          'pages/login.njk',
+          { title: 'Sign in', step: 'email', next, values: { email }, errors, focus: 'email' },
+          422,
+        );
+      }
+      const realm = await loginRealm(c.get('em'), email, next);
+      // Sent on by the page itself, not a redirect: a form post may not redirect to another site (CSP form-action).
+      return renderPage(c, deps, 'pages/login.njk', {
+        autoContinue: realm.redirect,
+        passwordAllowed: !realm.redirect,
+        title: 'Sign in',
+        step: 'password',
+        next,
+        values: { email },
+        errors,
+        focus: 'password',
+        providers: realm.providers,
+      });
+    }
     if (!email) errors.email = 'Enter your email address.';
     if (!form.password) errors.password = 'Enter your password.';
-    const page = (status: 401 | 403 | 422 | 429, failure?: string) =>
+    const page = async (status: 401 | 403 | 422 | 429, failure?: string, passwordAllowed = true) =>
       renderPage(
         c,
         deps,
         'pages/login.njk',
-        { title: 'Sign in', next, values: { email }, errors, focus: email ? 'password' : 'email', failure },
+        {
+          title: 'Sign in',
+          step: 'password',
+          next,
+          values: { email },
+          errors,
+          focus: email ? 'password' : 'email',
+          failure,
+          providers: email ? (await loginRealm(c.get('em'), email, next)).providers : [],
+          passwordAllowed,
+        },
         status,
       );
     if (Object.keys(errors).length > 0) return page(422);
@@ -147,6 +179,22 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
         actor: { ...actor, id: outcome.user.id },
       });
       return renderPage(c, deps, 'pages/access-denied.njk', { title: 'Access denied', ip }, 403);
+    }
+    if (!passwordSignInAllowed(outcome.user)) {
+      const org = outcome.user.organization as IOrganization;
+      await recordAudit(c.get('em'), {
+        organization: org,
+        activity: 'Sign-in',
+        status: 'failed',
+        account: outcome.user.email,
+        description: `Password sign-in refused: ${org.name} requires single sign-on (with ${browserOf(userAgent)} from ${ip ?? 'an unknown address'})`,
+        actor: { ...actor, id: outcome.user.id },
+      });
+      return page(
+        403,
+        `${org.name} requires single sign-on: sign in with your organization's identity provider.`,
+        false,
+      );
     }
     return beginSession(c, deps, outcome.user, next, actor);
   });

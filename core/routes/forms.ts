@@ -6,7 +6,8 @@ import { AppError } from '../errors.ts';
 /** Longest value any kernel form field accepts; longer values are cut before validation. */
 export const MAX_FIELD_LENGTH = 4096;
 
-export async function formFields(c: Context): Promise<Record<string, string>> {
+/** `longer`: fields allowed past MAX_FIELD_LENGTH, with their own ceiling (a posted SAML response). */
+export async function formFields(c: Context, longer: Record<string, number> = {}): Promise<Record<string, string>> {
   const type = c.req.header('content-type') ?? '';
   if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type)) {
     throw new AppError('unsupported_media_type', 'Send the form as application/x-www-form-urlencoded.', 415);
@@ -20,7 +21,7 @@ export async function formFields(c: Context): Promise<Record<string, string>> {
   const fields: Record<string, string> = {};
   for (const [key, value] of Object.entries(body)) {
     if (typeof value !== 'string') throw new AppError('bad_request', 'This form does not accept files.', 400);
-    fields[key] = value.slice(0, MAX_FIELD_LENGTH);
+    fields[key] = value.slice(0, longer[key] ?? MAX_FIELD_LENGTH);
   }
   return fields;
 }

@@ -84,6 +84,7 @@ const NOT_PAGES: Record<string, string> = {
   '/activity/export.csv': 'download',
   '/activity/security-audit/export.csv': 'download',
   '/tasks/oauth/callback': 'OAuth redirect target',
+  '/sso/metadata/:providerId': 'SAML SP metadata (XML) that identity providers read (sso-saml.test.ts)',
   '/tasks/:id/entities/:entityId/row': 'htmx fragment',
   '/tasks/:id/discovery': 'htmx fragment',
   '/tasks/:id/live': 'htmx fragment',

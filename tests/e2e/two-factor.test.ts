@@ -61,6 +61,7 @@ async function secretShown(page: Page): Promise<string> {
 async function signInWithPassword(page: Page, email: string, password: string): Promise<void> {
   await page.goto(`${appliance.url}/login`);
   await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }

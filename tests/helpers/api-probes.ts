@@ -8,6 +8,7 @@ import { principalForUser } from '../../core/access/principal.ts';
 import { Invoice } from '../../core/billing/entities.ts';
 import type { IOrganization, IUser } from '../../core/identity/entities.ts';
 import type { Permission } from '../../core/identity/permissions.ts';
+import { createProvider } from '../../core/identity/sso/providers.ts';
 import { createIntegration } from '../../core/integrations/integrations.ts';
 import { SmartAlertRule } from '../../core/smart-alerts/entities.ts';
 import { StorageLocation } from '../../core/storage-locations/entities.ts';
@@ -33,6 +34,7 @@ export interface Ids {
   integration: string;
   alert: string;
   invoice: string;
+  ssoProvider: string;
 }
 
 export interface Operation {
@@ -70,6 +72,25 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   'DELETE /organizations/{id}/ip-rules/{ruleId}': { rule: { anyOf: ['manage_security'] } },
   'PUT /organizations/{id}/ip-restrictions': { rule: { anyOf: ['manage_security'] }, body: () => ({ enabled: false }) },
+  'GET /organizations/{id}/sso/policy': { rule: { anyOf: ['manage_security'] } },
+  'PUT /organizations/{id}/sso/policy': {
+    rule: { anyOf: ['manage_security'] },
+    body: () => ({ signInPolicy: 'password' }),
+  },
+  'GET /organizations/{id}/sso/providers': { rule: { anyOf: ['manage_security'] } },
+  'POST /organizations/{id}/sso/providers': {
+    rule: { anyOf: ['manage_security'] },
+    body: () => ({
+      name: 'Planted',
+      settings: { preset: 'google', hostedDomain: 'probe.example', clientId: 'planted' },
+    }),
+  },
+  'GET /organizations/{id}/sso/providers/{providerId}': { rule: { anyOf: ['manage_security'] } },
+  'PATCH /organizations/{id}/sso/providers/{providerId}': {
+    rule: { anyOf: ['manage_security'] },
+    body: () => ({ name: 'Renamed by a probe' }),
+  },
+  'DELETE /organizations/{id}/sso/providers/{providerId}': { rule: { anyOf: ['manage_security'] } },
   'GET /organizations/{id}/notification-recipients': { rule: { anyOf: ['manage_notifications'] } },
   'POST /organizations/{id}/notification-recipients': {
     rule: { anyOf: ['manage_notifications'] },
@@ -260,6 +281,7 @@ export function probes(operations: readonly string[], o: Ids): Probe[] {
       const filled = path
         .replace('{id}', idParam)
         .replace('{ruleId}', o.rule)
+        .replace('{providerId}', o.ssoProvider)
         .replace('{recipientId}', o.recipient)
         .replace('{webhookId}', o.webhook)
         .replace('{integrationId}', o.integration)
@@ -355,6 +377,13 @@ export async function objectsOf(t: TestApp, org: IOrganization, results: string)
     { label: 'probe' },
     new Date(),
   );
+  const ssoProvider = await createProvider(
+    e,
+    e.merge(org),
+    { name: 'Probe IdP', settings: { preset: 'google', hostedDomain: 'probe.example', clientId: 'probe' } },
+    t.kernel.credentials,
+    false,
+  );
   const { task, entity, job } = await makeTaskAndExport(t, org.id, results);
   // Made directly: the test service offers no smart alerts (adding one through the API is a 409).
   const alert = e.create(SmartAlertRule, {
@@ -397,6 +426,7 @@ export async function objectsOf(t: TestApp, org: IOrganization, results: string)
     integration: integration.id,
     alert: String(alert.id),
     invoice: invoice.id,
+    ssoProvider: ssoProvider.id,
   };
 }
 
@@ -411,8 +441,9 @@ export async function snapshot(t: TestApp): Promise<string> {
   const conn = t.kernel.orm.em.fork().getConnection();
   const tables: Record<string, string> = {
     organizations:
-      'id, name, status, ip_restrictions_enabled, contact_email, address, country, partner_access_removed_at',
+      'id, name, status, ip_restrictions_enabled, contact_email, address, country, partner_access_removed_at, sign_in_policy, sso_break_glass_user_id',
     ip_rules: 'id, entries',
+    sso_providers: 'id, name, enabled, settings, secrets_sealed',
     notification_recipients: 'id, email, display_name, types',
     webhook_endpoints: 'id, url, description, events',
     webhook_deliveries: 'id, status, attempts',

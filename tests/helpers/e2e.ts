@@ -32,7 +32,9 @@ export async function signInPage(
   landing = `${url}/`,
 ): Promise<void> {
   await page.goto(`${url}/login`);
+  // E-mail first (home-realm discovery), then the password.
   await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(landing);

@@ -18,6 +18,9 @@ export const PUBLIC: RegExp[] = [
   /^\/confirm-email\//,
   /^\/forgot-password$/,
   /^\/reset-password\//,
+  // Single sign-on: a provider's start and callback (the pending sign-in protects the callback),
+  // and a SAML provider's SP metadata (what IdPs fetch).
+  /^\/sso\/(start|callback|metadata)\//,
   /^\/api\/v1\/(status|openapi\.json|docs|oauth\/token)$/,
 ];
 
@@ -37,9 +40,13 @@ export type IdKind =
   | 'integration'
   | 'integrationKind'
   | 'invoice'
-  | 'plan';
+  | 'plan'
+  | 'ssoProvider'
+  | 'ssoDomain';
 export const ID_KINDS: [RegExp, IdKind][] = [
   [/^\/settings\/users\/:id/, 'user'],
+  [/^\/settings\/security\/sso\/providers\/:id/, 'ssoProvider'],
+  [/^\/settings\/security\/sso\/domains\/:id/, 'ssoDomain'],
   [/^\/settings\/ip-restrictions\/:id/, 'ipRule'],
   [/^\/settings\/notifications\/:id/, 'recipient'],
   [/^\/settings\/webhooks\/:id/, 'webhook'],

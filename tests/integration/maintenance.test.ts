@@ -5,6 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { AuditEvent } from '../../core/audit/entities.ts';
 import { type IOrganization, LoginThrottle, Organization, Session, User } from '../../core/identity/entities.ts';
 import { createSession } from '../../core/identity/session-service.ts';
+import { SamlAssertionUse } from '../../core/identity/sso/saml/saml-entities.ts';
+import { databaseReplayStore } from '../../core/identity/sso/saml/saml-replay.ts';
 import { runMaintenance, startMaintenanceTimer } from '../../core/maintenance.ts';
 import { cancelRemoval, registerPurgeHook, requestRemoval } from '../../core/tenancy/removal.ts';
 import { completeSetupVia, createTestApp, type TestApp } from '../helpers/kernel.ts';
@@ -176,5 +178,20 @@ describe('sign-in throttle counters', () => {
     expect(report.throttlesDeleted).toBe(1);
     const left = (await em().find(LoginThrottle, {}, { orderBy: { key: 'asc' } })).map((r) => r.key);
     expect(left).toEqual(['account:recent@example.test', 'address:203.0.113.9']);
+  });
+});
+
+describe('used SAML assertions', () => {
+  it('deletes the records of expired assertions and keeps the ones that could still be replayed', async () => {
+    const now = new Date('2026-12-07T12:00:00Z');
+    const store = databaseReplayStore(t.kernel.orm.em);
+    expect(await store.claim('https://idp.example', '_expired', new Date(now.getTime() - 60_000), now)).toBe(true);
+    expect(await store.claim('https://idp.example', '_live', new Date(now.getTime() + 60_000), now)).toBe(true);
+
+    const report = await runMaintenance(t.kernel.orm, t.kernel.deps.log, now);
+
+    expect(report.samlAssertionsDeleted).toBe(1);
+    expect(await em().count(SamlAssertionUse, {})).toBe(1);
+    expect(await store.claim('https://idp.example', '_live', new Date(now.getTime() + 60_000), now)).toBe(false);
   });
 });

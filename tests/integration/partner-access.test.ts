@@ -14,6 +14,7 @@ import { ActivityEvent } from '../../core/activity/entities.ts';
 import { AuditEvent } from '../../core/audit/entities.ts';
 import { PricePlan } from '../../core/billing/entities.ts';
 import { type IOrganization, type IUser, Organization } from '../../core/identity/entities.ts';
+import { addDomain } from '../../core/identity/sso/domains.ts';
 import { NotificationRecipient } from '../../core/notifications/entities.ts';
 import { queueNotification } from '../../core/notifications/queue.ts';
 import { recipientsFor } from '../../core/notifications/recipients.ts';
@@ -146,6 +147,8 @@ beforeAll(async () => {
     integrationKind: 'no-such-kind',
     invoice: victim.invoice,
     plan: String(plan.id),
+    ssoProvider: victim.ssoProvider,
+    ssoDomain: (await addDomain(e, e.merge(customer), 'bakery.example', new Date())).id,
   };
   partnerCookie = await signIn(t.app, partnerAdmin.email, TEST_PASSWORD);
   partnerToken = await adminToken(t, partnerAdmin, partner);

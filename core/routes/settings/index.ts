@@ -11,6 +11,7 @@ import { outboxRoutes } from './outbox.ts';
 import { profileRoutes } from './profile.ts';
 import { recoverySheetRoutes } from './recovery-sheet.ts';
 import { securitySettingsRoutes } from './security.ts';
+import { ssoSettingsRoutes } from './sso.ts';
 import { storageSettingsRoutes } from './storage.ts';
 import { userRoutes } from './users.ts';
 import { webhookRoutes } from './webhooks.ts';
@@ -27,6 +28,7 @@ export function settingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.route('/', outboxRoutes(deps));
   app.route('/', apiKeyRoutes(deps));
   app.route('/', securitySettingsRoutes(deps));
+  app.route('/', ssoSettingsRoutes(deps));
   app.route('/', storageSettingsRoutes(deps));
   app.route('/', notificationRoutes(deps));
   app.route('/', webhookRoutes(deps));

@@ -13,6 +13,9 @@ import { renderPage } from '../../http/page.ts';
 import type { IUser } from '../../identity/entities.ts';
 import { BACKUP_OPERATOR_PERMISSIONS, heldPermissions, PERMISSION_LABELS } from '../../identity/permissions.ts';
 import { endUserSessions } from '../../identity/session-service.ts';
+import type { ISsoProvider } from '../../identity/sso/entities.ts';
+import { credentialTypesOf, linkedIdentitiesOf, removeLinkedIdentity } from '../../identity/sso/linked-identities.ts';
+import { PRESET_LABELS } from '../../identity/sso/providers.ts';
 import { resetTwoFactor } from '../../identity/two-factor.ts';
 import {
   deleteUser,
@@ -64,6 +67,23 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     linkOrigin: () => mailLinkOrigin(c.get('em'), deps.config.publicUrl),
   });
 
+  /** The users list's rows, with how each user signs in (E-mail, Microsoft, Google, Okta, SAML). */
+  const userRows = async (c: Context<AppEnv>, users: IUser[]) => {
+    const credentials = await credentialTypesOf(c.get('em'), users);
+    return users.map((u) => ({
+      id: u.id,
+      email: u.email,
+      displayName: u.displayName,
+      role: u.role === 'administrator' ? 'Administrator' : 'Custom',
+      status: u.status,
+      twoFactor: Boolean(u.totpEnabledAt),
+      pendingEmail: u.pendingEmail,
+      lastLoginAt: u.lastLoginAt ?? null,
+      isSelf: u.id === principalOf(c).user?.id,
+      credentials: credentials.get(u.id) ?? [],
+    }));
+  };
+
   const formPage = async (
     c: Context<AppEnv>,
     user: IUser | null,
@@ -86,6 +106,16 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
               status: user.status,
               pendingEmail: user.pendingEmail,
               isSelf,
+              identities: (await linkedIdentitiesOf(c.get('em'), user)).map((link) => {
+                const provider = link.provider as ISsoProvider;
+                return {
+                  id: link.id,
+                  provider: provider.name,
+                  type: PRESET_LABELS[provider.preset] ?? provider.preset,
+                  email: link.email ?? link.subject,
+                  lastSignInAt: link.lastSignInAt ?? null,
+                };
+              }),
             }
           : null,
         values,
@@ -104,17 +134,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     const users = await listUsers(c.get('em'), org);
     return renderPage(c, deps, 'pages/settings/users.njk', {
       title: 'Users',
-      users: users.map((u) => ({
-        id: u.id,
-        email: u.email,
-        displayName: u.displayName,
-        role: u.role === 'administrator' ? 'Administrator' : 'Custom',
-        status: u.status,
-        twoFactor: Boolean(u.totpEnabledAt),
-        pendingEmail: u.pendingEmail,
-        lastLoginAt: u.lastLoginAt ?? null,
-        isSelf: u.id === principalOf(c).user?.id,
-      })),
+      users: await userRows(c, users),
     });
   });
 
@@ -238,6 +258,32 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
     }
   });
 
+  app.post('/settings/users/:id/identities/:identityId/delete', async (c) => {
+    const org = organizationOf(c);
+    const user = await findUser(c.get('em'), org, c.req.param('id'));
+    const link = await removeLinkedIdentity(c.get('em'), user, c.req.param('identityId'));
+    const provider = link.provider as ISsoProvider;
+    const principal = principalOf(c);
+    await recordAudit(c.get('em'), {
+      organization: org,
+      activity: 'External identity removed',
+      account: user.email,
+      description: `${provider.name} identity ${link.email ?? link.subject} unlinked from ${user.email}; its sessions ended`,
+      actor: {
+        label: principal.label,
+        id: principal.user?.id ?? null,
+        ip: clientIp(c, deps.config),
+        userAgent: c.req.header('user-agent'),
+      },
+    });
+    return redirectWithFlash(
+      c,
+      deps,
+      `/settings/users/${user.id}`,
+      `The ${provider.name} identity is no longer linked.`,
+    );
+  });
+
   const statusAction = (path: string, run: (c: Context<AppEnv>, user: IUser) => Promise<string>) =>
     app.post(`/settings/users/:id/${path}`, async (c) => {
       const user = await findUser(c.get('em'), organizationOf(c), c.req.param('id'));
@@ -253,17 +299,7 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
             'pages/settings/users.njk',
             {
               title: 'Users',
-              users: users.map((u) => ({
-                id: u.id,
-                email: u.email,
-                displayName: u.displayName,
-                role: u.role === 'administrator' ? 'Administrator' : 'Custom',
-                status: u.status,
-                twoFactor: Boolean(u.totpEnabledAt),
-                pendingEmail: u.pendingEmail,
-                lastLoginAt: u.lastLoginAt ?? null,
-                isSelf: u.id === principalOf(c).user?.id,
-              })),
+              users: await userRows(c, users),
               failure: err.message,
             },
             err.status as 403 | 409,

@@ -47,6 +47,9 @@ afterAll(async () => {
 // (tests/integration/tasks, jobs, storage-locations, system-activity, salesforce/compare,
 // integrations).
 const OTHER_FEATURES = new Set<AuditActivity>([
+  // tests/integration/identity/sso-settings.test.ts
+  'Single sign-on changed',
+  'External identity removed',
   // tests/integration/dr/recovery-sheet.test.ts
   'Recovery sheet viewed',
   // A customer's own administrator decides (tests/integration/partner-access.test.ts).

@@ -13,6 +13,8 @@ import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { Invoice, PricePlan } from '../../../core/billing/entities.ts';
 import { type IOrganization, Organization, User } from '../../../core/identity/entities.ts';
 import type { Permission } from '../../../core/identity/permissions.ts';
+import { addDomain } from '../../../core/identity/sso/domains.ts';
+import { createProvider } from '../../../core/identity/sso/providers.ts';
 import { Integration } from '../../../core/integrations/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { enqueueJob } from '../../../core/jobs/queue.ts';
@@ -78,6 +80,8 @@ const foreign: Record<IdKind, string[]> = {
   integrationKind: ['no-such-kind'],
   invoice: [],
   plan: [],
+  ssoProvider: [],
+  ssoDomain: [],
 };
 let adminCookie: string;
 let customCookie: string;
@@ -299,6 +303,16 @@ beforeAll(async () => {
     await e.flush();
     foreign.plan.push(String(plan.id));
     foreign.invoice.push(invoice.id);
+    // An identity provider and an e-mail domain of that organization.
+    const provider = await createProvider(
+      e,
+      org,
+      { name: 'Foreign IdP', settings: { preset: 'google', hostedDomain: 'foreign.example', clientId: 'foreign' } },
+      t.kernel.credentials,
+      false,
+    );
+    foreign.ssoProvider.push(provider.id);
+    foreign.ssoDomain.push((await addDomain(e, org, `d${foreign.ssoDomain.length}.foreign.example`, new Date())).id);
     foreign.apiKey.push(key.id);
     foreign.organization.push(org.id);
   }

@@ -29,8 +29,10 @@ import { Migration20261207140000_integrations } from './Migration20261207140000_
 import { Migration20261207140000_snapshot_damage } from './Migration20261207140000_snapshot_damage.ts';
 import { Migration20261207141500_drill_policies } from './Migration20261207141500_drill_policies.ts';
 import { Migration20261207153000_catalog_content_id } from './Migration20261207153000_catalog_content_id.ts';
+import { Migration20261207153000_single_sign_on } from './Migration20261207153000_single_sign_on.ts';
 import { Migration20261207160000_billing } from './Migration20261207160000_billing.ts';
 import { Migration20261207160000_psa_tickets } from './Migration20261207160000_psa_tickets.ts';
+import { Migration20261207160000_saml_assertion_uses } from './Migration20261207160000_saml_assertion_uses.ts';
 import { Migration20261207164500_partner_access_index } from './Migration20261207164500_partner_access_index.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
@@ -70,4 +72,9 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207160000_billing', class: Migration20261207160000_billing },
   { name: 'Migration20261207160000_psa_tickets', class: Migration20261207160000_psa_tickets },
   { name: 'Migration20261207164500_partner_access_index', class: Migration20261207164500_partner_access_index },
+  { name: 'Migration20261207153000_single_sign_on', class: Migration20261207153000_single_sign_on },
+  {
+    name: 'Migration20261207160000_saml_assertion_uses',
+    class: Migration20261207160000_saml_assertion_uses,
+  },
 ];

@@ -1,0 +1,285 @@
+// The SAML module behind the shared single sign-on flow (core/identity/sso/flow.ts), against a
+// real IdP on loopback (samlify, tests/helpers/saml-idp.ts): a provider saved from Okta's App
+// Embed Link, a sign-in that starts at the flow, goes through the IdP and comes back to the
+// callback as the browser would post it; the pending sign-in is single use and the assertion
+// is claimed in the database (saml_assertion_uses).
+import type { EntityManager } from '@mikro-orm/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ValidationError } from '../../../core/errors.ts';
+import { type IOrganization, User } from '../../../core/identity/entities.ts';
+import { type ISsoProvider, SsoProvider } from '../../../core/identity/sso/entities.ts';
+import { beginSsoSignIn, contextFor, finishSsoSignIn, type SsoFlowOptions } from '../../../core/identity/sso/flow.ts';
+import { ssoProtocol } from '../../../core/identity/sso/protocols.ts';
+import { createProvider, providerView } from '../../../core/identity/sso/providers.ts';
+import { SamlAssertionUse } from '../../../core/identity/sso/saml/saml-entities.ts';
+import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml/saml-service-provider.ts';
+import { json, withBearer } from '../../helpers/api.ts';
+import { adminToken } from '../../helpers/api-probes.ts';
+import { ADMIN, completeSetupVia, createTestApp, type TestApp } from '../../helpers/kernel.ts';
+import { type SamlTestIdp, type SamlTestUser, startSamlIdp } from '../../helpers/saml-idp.ts';
+import { makeOrganization, makeUser, rootOf } from '../../helpers/tenants.ts';
+
+const BASE = 'https://backup.example.com';
+
+let t: TestApp;
+let org: IOrganization;
+let provider: ISsoProvider;
+let idp: SamlTestIdp;
+const em = (): EntityManager => t.kernel.orm.em.fork();
+const options = (): SsoFlowOptions => ({
+  cipher: t.kernel.credentials,
+  allowLoopback: true,
+  baseUrl: BASE,
+  now: new Date(),
+});
+
+beforeAll(async () => {
+  t = await createTestApp({ HOLDFAST_SSO_ALLOW_LOOPBACK: 'true' });
+  await completeSetupVia(t.app);
+  org = await makeOrganization(em(), await rootOf(em()), 'customer', 'Okta Customer');
+  // The SP endpoints depend on the provider's id, known once it is saved: the IdP starts with
+  // placeholder SP metadata and is given the real one after.
+  idp = await startSamlIdp(samlSpMetadata(samlSpEndpoints(BASE, 'pending')));
+  provider = await createProvider(
+    em(),
+    org,
+    { protocol: 'saml', name: 'Okta', settings: { oktaLink: idp.oktaEmbedLink } },
+    t.kernel.credentials,
+    true,
+  );
+  idp.setServiceProvider(samlSpMetadata(samlSpEndpoints(BASE, provider.id)));
+}, 60_000);
+
+afterAll(async () => {
+  await idp?.close();
+  await t?.close();
+});
+
+async function signInThroughIdp(user: SamlTestUser) {
+  const e = em();
+  const { start, binding } = await beginSsoSignIn(e, await e.findOneOrFail(SsoProvider, provider.id), options(), {
+    loginHint: user.email,
+    next: '/',
+  });
+  expect(start.kind).toBe('redirect');
+  const answer = await idp.answer(start.url, user);
+  const callback = {
+    url: new URL(answer.acsUrl),
+    method: 'POST' as const,
+    form: { SAMLResponse: answer.samlResponse, RelayState: answer.relayState },
+  };
+  const finish = () => finishSsoSignIn(em(), provider.id, callback, binding, { ...options(), ip: '198.51.100.7' });
+  return { answer, finish };
+}
+
+describe('SAML through the single sign-on flow', () => {
+  it('saves a provider from an Okta App Embed Link with the IdP read from its metadata', () => {
+    expect(provider.preset).toBe('okta');
+    const view = providerView(provider, t.kernel.credentials);
+    expect(ssoProtocol('saml')?.describeSettings(view)).toEqual({
+      source: 'oktaEmbedLink',
+      oktaLink: idp.oktaEmbedLink,
+      idpEntityId: idp.entityId,
+      idpSsoUrl: idp.ssoUrl,
+      certificates: 1,
+      emailVerified: true,
+    });
+    expect(provider.secretsSealed).toBeNull();
+  });
+
+  it('serves SP metadata naming the provider’s entity ID and callback as ACS', () => {
+    const context = contextFor(provider, options());
+    const xml = ssoProtocol('saml')?.metadata?.(providerView(provider, t.kernel.credentials), context) ?? '';
+    expect(xml).toContain(`entityID="${BASE}/sso/metadata/${provider.id}"`);
+    expect(xml).toContain(`Location="${BASE}/sso/callback/${provider.id}"`);
+  });
+
+  it('refuses settings without a source, with the field’s message', async () => {
+    const attempt = createProvider(
+      em(),
+      org,
+      { protocol: 'saml', name: 'Broken', settings: {} },
+      t.kernel.credentials,
+      true,
+    );
+    await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+    await expect(attempt).rejects.toMatchObject({
+      fields: {
+        metadataUrl:
+          'Enter the identity provider’s metadata URL, paste its metadata XML, or paste Okta’s App Embed Link.',
+      },
+    });
+  });
+
+  it('signs in an invited user with a signed assertion and links the external identity', async () => {
+    const user = await makeUser(em(), org, 'carol@okta-customer.example');
+    const { finish } = await signInThroughIdp({ email: 'Carol@okta-customer.example', nameId: '00u-carol' });
+    const result = await finish();
+    expect(result.kind).toBe('ok');
+    if (result.kind !== 'ok') return;
+    expect(result.user.id).toBe(user.id);
+    expect(result.identity).toMatchObject({ subject: '00u-carol', email: 'carol@okta-customer.example' });
+    expect(result.notes).toContain('external identity linked');
+    expect(await em().count(SamlAssertionUse, {})).toBeGreaterThan(0);
+  });
+
+  it('refuses the same answer posted again (the pending sign-in is used up)', async () => {
+    await makeUser(em(), org, 'dave@okta-customer.example');
+    const { finish } = await signInThroughIdp({ email: 'dave@okta-customer.example' });
+    expect((await finish()).kind).toBe('ok');
+    expect(await finish()).toMatchObject({
+      kind: 'refused',
+      reason:
+        'This sign-in answer was already used or does not belong to a sign-in started here. Start again from the sign-in page.',
+    });
+  });
+
+  it('refuses a response the IdP made for another service provider, with the reason for the audit', async () => {
+    await makeUser(em(), org, 'erin@okta-customer.example');
+    const e = em();
+    const { start, binding } = await beginSsoSignIn(e, await e.findOneOrFail(SsoProvider, provider.id), options(), {
+      loginHint: null,
+      next: '/',
+    });
+    const other = samlSpEndpoints(BASE, 'another-provider');
+    const ours = samlSpEndpoints(BASE, provider.id);
+    const answer = await idp.answer(
+      start.url,
+      { email: 'erin@okta-customer.example' },
+      {
+        spMetadata: samlSpMetadata(other).replace(other.acsUrl, ours.acsUrl),
+      },
+    );
+    const result = await finishSsoSignIn(
+      em(),
+      provider.id,
+      {
+        url: new URL(answer.acsUrl),
+        method: 'POST',
+        form: { SAMLResponse: answer.samlResponse, RelayState: answer.relayState },
+      },
+      binding,
+      { ...options(), ip: '198.51.100.7' },
+    );
+    expect(result).toMatchObject({
+      kind: 'refused',
+      reason: 'The assertion is meant for another service provider (its Audience is not ours).',
+    });
+  });
+});
+
+describe('two organizations with different SAML IdPs', () => {
+  it('does not let a user of one sign in through the other’s IdP, nor its answers reach the other', async () => {
+    const e = em();
+    const otherOrg = await makeOrganization(e, await rootOf(e), 'customer', 'Other Customer');
+    const otherIdp = await startSamlIdp(samlSpMetadata(samlSpEndpoints(BASE, 'pending')));
+    try {
+      const other = await createProvider(
+        em(),
+        otherOrg,
+        { protocol: 'saml', name: 'Other IdP', settings: { metadataXml: otherIdp.metadataXml } },
+        t.kernel.credentials,
+        true,
+      );
+      otherIdp.setServiceProvider(samlSpMetadata(samlSpEndpoints(BASE, other.id)));
+      await makeUser(em(), org, 'frank@okta-customer.example');
+      // Frank (of the first organization) vouched for by the second organization's IdP.
+      const started = await beginSsoSignIn(em(), await em().findOneOrFail(SsoProvider, other.id), options(), {
+        loginHint: null,
+        next: '/',
+      });
+      const answer = await otherIdp.answer(started.start.url, { email: 'frank@okta-customer.example' });
+      const callback = {
+        url: new URL(answer.acsUrl),
+        method: 'POST' as const,
+        form: { SAMLResponse: answer.samlResponse, RelayState: answer.relayState },
+      };
+      expect(
+        await finishSsoSignIn(em(), other.id, callback, started.binding, { ...options(), ip: '198.51.100.7' }),
+      ).toMatchObject({
+        kind: 'refused',
+        reason:
+          'There is no account for frank@okta-customer.example in Other Customer. Ask an administrator to invite you.',
+      });
+      // The second IdP's answer posted to the first organization's provider: not its IdP, not its audience.
+      const ours = await beginSsoSignIn(em(), await em().findOneOrFail(SsoProvider, provider.id), options(), {
+        loginHint: null,
+        next: '/',
+      });
+      // It answers the first organization's own AuthnRequest, as a malicious or confused IdP could.
+      const forOther = await otherIdp.answer(ours.start.url, { email: 'frank@okta-customer.example' });
+      const crossed = await finishSsoSignIn(
+        em(),
+        provider.id,
+        {
+          url: new URL(`${BASE}/sso/callback/${provider.id}`),
+          method: 'POST',
+          form: {
+            SAMLResponse: forOther.samlResponse,
+            RelayState: new URL(ours.start.url).searchParams.get('RelayState') ?? '',
+          },
+        },
+        ours.binding,
+        { ...options(), ip: '198.51.100.7' },
+      );
+      expect(crossed).toEqual({
+        kind: 'refused',
+        reason: `The response is addressed to ${BASE}/sso/callback/${other.id}, not to this service provider.`,
+        provider: expect.objectContaining({ id: provider.id }),
+        user: null,
+        email: null,
+      });
+    } finally {
+      await otherIdp.close();
+    }
+  });
+});
+
+describe('SAML through /api/v1 and the SP metadata route', () => {
+  it('creates a SAML provider from metadata XML, answers its ACS URL, and serves its SP metadata', async () => {
+    const admin = await em().findOneOrFail(User, { email: ADMIN.email });
+    const token = await adminToken(t, admin, await rootOf(em()));
+    const base = `/api/v1/organizations/${org.id}/sso/providers`;
+    const bad = await t.app.request(
+      base,
+      withBearer(token, 'POST', { protocol: 'saml', name: 'Broken', settings: { metadataXml: '<html/>' } }),
+    );
+    expect(bad.status).toBe(422);
+    expect(JSON.stringify(await json(bad))).toContain(
+      'This is not SAML 2.0 metadata: no md:EntityDescriptor was found.',
+    );
+
+    const created = await t.app.request(
+      base,
+      withBearer(token, 'POST', { protocol: 'saml', name: 'Contoso SAML', settings: { metadataXml: idp.metadataXml } }),
+    );
+    const body = await json(created);
+    expect(created.status, JSON.stringify(body)).toBe(201);
+    expect(body).toMatchObject({
+      protocol: 'saml',
+      preset: 'saml',
+      type: 'SAML',
+      settings: { source: 'metadataXml', idpEntityId: idp.entityId, idpSsoUrl: idp.ssoUrl, certificates: 1 },
+    });
+    const id = body.id as string;
+    // Requests come in on the app's own origin here (no public URL configured).
+    expect(body.callbackUrl).toMatch(new RegExp(`/sso/callback/${id}$`));
+
+    const metadata = await t.app.request(`/sso/metadata/${id}`);
+    expect(metadata.status).toBe(200);
+    expect(metadata.headers.get('content-type')).toBe('application/samlmetadata+xml; charset=utf-8');
+    const xml = await metadata.text();
+    expect(xml).toMatch(new RegExp(`entityID="[^"]*/sso/metadata/${id}"`));
+    expect(xml).toMatch(new RegExp(`Location="[^"]*/sso/callback/${id}"`));
+    // An OIDC provider, or none, has no SP metadata.
+    expect((await t.app.request('/sso/metadata/no-such-provider')).status).toBe(404);
+
+    // Switching the source: the new one given, the old one cleared.
+    const patched = await t.app.request(
+      `${base}/${id}`,
+      withBearer(token, 'PATCH', { settings: { metadataXml: '', metadataUrl: idp.metadataUrl } }),
+    );
+    expect(patched.status).toBe(200);
+    expect((await json(patched)).settings).toMatchObject({ source: 'metadataUrl', metadataUrl: idp.metadataUrl });
+  });
+});

@@ -1,0 +1,269 @@
+// The SAML service provider against a real IdP on loopback (samlify, tests/helpers/saml-idp.ts):
+// the AuthnRequest the appliance builds is parsed and schema-validated by the IdP, which answers
+// with a signed Response; the appliance accepts it once. Every bad response is one the IdP really
+// produced — made for another SP, with its clock behind, signed with another key — or the XML it
+// produced, changed the way an attacker would (signature removed, assertions wrapped).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Database, migrate, openDatabase } from '../../../core/db/database.ts';
+import { buildSamlAuthnRequest, newRelayState } from '../../../core/identity/sso/saml/saml-authn-request.ts';
+import { parseIdpMetadata, type SamlIdpSettings } from '../../../core/identity/sso/saml/saml-idp-metadata.ts';
+import { databaseReplayStore, type SamlReplayStore } from '../../../core/identity/sso/saml/saml-replay.ts';
+import {
+  type SamlOutcome,
+  type SamlPendingRequest,
+  validateSamlResponse,
+} from '../../../core/identity/sso/saml/saml-response.ts';
+import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml/saml-service-provider.ts';
+import { tempDir, testConfig } from '../../helpers/config.ts';
+import {
+  generateSigningKey,
+  type ResponseOptions,
+  type SamlTestIdp,
+  type SamlTestUser,
+  startSamlIdp,
+} from '../../helpers/saml-idp.ts';
+
+const sp = samlSpEndpoints('https://backup.example.com', 'org-1-saml');
+const otherSp = samlSpEndpoints('https://backup.example.com', 'org-2-saml');
+const rule = { allowInsecureEndpoints: true };
+const alice: SamlTestUser = {
+  email: 'Alice@Customer.example',
+  firstName: 'Alice',
+  lastName: 'Liddell',
+  groups: ['Backup Admins', 'Everyone'],
+  sessionIndex: '_s1',
+};
+
+let dir: ReturnType<typeof tempDir>;
+let db: Database;
+let idp: SamlTestIdp;
+let forger: SamlTestIdp;
+let impostor: SamlTestIdp;
+let idpSettings: SamlIdpSettings;
+let idpKey: Awaited<ReturnType<typeof generateSigningKey>>;
+let replay: SamlReplayStore;
+
+beforeAll(async () => {
+  dir = tempDir();
+  db = await openDatabase(testConfig(dir.path));
+  await migrate(db);
+  replay = databaseReplayStore(db.em);
+  idpKey = await generateSigningKey();
+  idp = await startSamlIdp(samlSpMetadata(sp), idpKey);
+  // Same entity ID, its own key: what someone without the IdP's key can sign.
+  forger = await startSamlIdp(samlSpMetadata(sp), undefined, idp.entityId);
+  // The IdP's key, another entity ID: an assertion that verifies but was issued by someone else.
+  impostor = await startSamlIdp(samlSpMetadata(sp), idpKey, 'https://other-idp.example/saml');
+  idpSettings = parseIdpMetadata(idp.metadataXml, rule);
+}, 60_000);
+
+afterAll(async () => {
+  await idp?.close();
+  await forger?.close();
+  await impostor?.close();
+  await db?.close();
+  dir?.remove();
+});
+
+/** Starts a sign-in: the AuthnRequest redirect and what the pending sign-in keeps. */
+async function start(): Promise<{ url: string; request: SamlPendingRequest; relayState: string }> {
+  const relayState = newRelayState();
+  const built = await buildSamlAuthnRequest(sp, idpSettings, relayState);
+  return { url: built.url, request: { requestId: built.requestId, issuedAt: built.issuedAt }, relayState };
+}
+
+async function signIn(
+  user: SamlTestUser,
+  options: ResponseOptions & { via?: SamlTestIdp; change?: (xml: string) => string } = {},
+): Promise<SamlOutcome> {
+  const { url, request } = await start();
+  const answer = await (options.via ?? idp).answer(url, user, options);
+  const samlResponse = options.change
+    ? Buffer.from(options.change(Buffer.from(answer.samlResponse, 'base64').toString('utf8'))).toString('base64')
+    : answer.samlResponse;
+  return validateSamlResponse({ sp, idp: idpSettings, samlResponse, request, replay });
+}
+
+const ASSERTION = /<saml:Assertion\b[\s\S]*<\/saml:Assertion>/;
+
+describe('SAML sign-in against a real IdP', () => {
+  it('builds an AuthnRequest the IdP parses and schema-validates, with the RelayState bound to the sign-in', async () => {
+    const { url, request, relayState } = await start();
+    const target = new URL(url);
+    expect(target.origin + target.pathname).toBe(idp.ssoUrl);
+    expect(target.searchParams.get('RelayState')).toBe(relayState);
+    const answer = await idp.answer(url, alice);
+    expect(answer.relayState).toBe(relayState);
+    expect(answer.acsUrl).toBe(sp.acsUrl);
+    const xml = Buffer.from(answer.samlResponse, 'base64').toString('utf8');
+    expect(xml).toContain(`InResponseTo="${request.requestId}"`);
+  });
+
+  it('accepts a signed assertion and returns the subject, e-mail, groups and session index', async () => {
+    const outcome = await signIn(alice);
+    expect(outcome).toEqual({
+      ok: true,
+      identity: {
+        subject: 'Alice@Customer.example',
+        nameIdFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+        email: 'alice@customer.example',
+        groups: ['Backup Admins', 'Everyone'],
+        displayName: 'Alice Liddell',
+        sessionIndex: '_s1',
+        issuer: idp.entityId,
+        assertionId: expect.stringMatching(/^_/),
+      },
+    });
+  });
+
+  it('accepts a response whose signature covers the whole response, assertion included', async () => {
+    const outcome = await signIn(alice, {
+      signResponseOnly: true,
+      change: (xml) => {
+        // The IdP signed only the Response: the assertion carries no signature of its own.
+        expect(ASSERTION.exec(xml)?.[0]).not.toContain('<ds:Signature');
+        return xml;
+      },
+    });
+    expect(outcome.ok).toBe(true);
+  });
+
+  it('refuses an unsigned response (the IdP’s signature removed)', async () => {
+    const outcome = await signIn(alice, {
+      change: (xml) => {
+        const stripped = xml.replace(/<ds:Signature\b[\s\S]*?<\/ds:Signature>/g, '');
+        expect(stripped).not.toContain('Signature');
+        return stripped;
+      },
+    });
+    expect(outcome).toMatchObject({ ok: false, reason: 'unsigned' });
+  });
+
+  it('refuses an assertion changed after signing (another NameID)', async () => {
+    const outcome = await signIn(alice, {
+      change: (xml) => xml.replace(/>Alice@Customer\.example</, '>mallory@customer.example<'),
+    });
+    expect(outcome).toMatchObject({ ok: false, reason: 'bad-signature' });
+  });
+
+  it('refuses an assertion signed with a key the IdP’s metadata does not hold', async () => {
+    const outcome = await signIn(alice, { via: forger });
+    expect(outcome).toMatchObject({ ok: false, reason: 'bad-signature' });
+  });
+
+  it('refuses an assertion issued by another entity, even signed with the configured key', async () => {
+    const outcome = await signIn(alice, { via: impostor });
+    expect(outcome).toMatchObject({ ok: false, reason: 'wrong-issuer' });
+    // The Response's own (unsigned) Issuer set to the configured IdP: the signed assertion's still says who.
+    const disguised = await signIn(alice, {
+      via: impostor,
+      change: (xml) => xml.replace(/<saml:Issuer>[^<]*<\/saml:Issuer>/, `<saml:Issuer>${idp.entityId}</saml:Issuer>`),
+    });
+    expect(disguised).toEqual({
+      ok: false,
+      reason: 'wrong-issuer',
+      message: 'The assertion was issued by https://other-idp.example/saml, not by the configured identity provider.',
+    });
+  });
+
+  it('refuses an assertion whose bearer confirmation names another Recipient', async () => {
+    const outcome = await signIn(alice, { recipient: otherSp.acsUrl });
+    expect(outcome).toMatchObject({ ok: false, reason: 'wrong-recipient' });
+  });
+
+  it('refuses an assertion made for another service provider (wrong audience)', async () => {
+    // Made for org 2's SP but posted here; only the audience differs from a good response.
+    const forOther = samlSpMetadata(otherSp).replace(otherSp.acsUrl, sp.acsUrl);
+    const outcome = await signIn(alice, { spMetadata: forOther });
+    expect(outcome).toMatchObject({ ok: false, reason: 'wrong-audience' });
+  });
+
+  it('refuses a response addressed to another service provider’s ACS URL', async () => {
+    const outcome = await signIn(alice, { spMetadata: samlSpMetadata(otherSp) });
+    expect(outcome).toMatchObject({ ok: false, reason: 'wrong-destination' });
+  });
+
+  it('refuses an expired assertion (the IdP’s clock 10 minutes behind: NotOnOrAfter passed beyond the skew)', async () => {
+    const outcome = await signIn(alice, { clockOffsetMs: -10 * 60_000 });
+    expect(outcome).toMatchObject({ ok: false, reason: 'expired' });
+  });
+
+  it('accepts an IdP clock one minute ahead (inside the skew) and refuses one ten minutes ahead', async () => {
+    expect((await signIn(alice, { clockOffsetMs: 60_000 })).ok).toBe(true);
+    expect(await signIn(alice, { clockOffsetMs: 10 * 60_000 })).toMatchObject({ ok: false, reason: 'not-yet-valid' });
+  });
+
+  it('refuses a replayed response: the same assertion posted twice', async () => {
+    const { url, request } = await start();
+    const { samlResponse } = await idp.answer(url, alice);
+    const first = await validateSamlResponse({ sp, idp: idpSettings, samlResponse, request, replay });
+    expect(first.ok).toBe(true);
+    const again = await validateSamlResponse({ sp, idp: idpSettings, samlResponse, request, replay });
+    expect(again).toMatchObject({ ok: false, reason: 'replayed' });
+  });
+
+  it('refuses a response to another sign-in request, and one with no pending sign-in (IdP-initiated)', async () => {
+    expect(await signIn(alice, { inResponseTo: '_not-our-request' })).toMatchObject({
+      ok: false,
+      reason: 'wrong-request',
+    });
+    const { url } = await start();
+    const { samlResponse } = await idp.answer(url, alice);
+    expect(await validateSamlResponse({ sp, idp: idpSettings, samlResponse, request: null, replay })).toMatchObject({
+      ok: false,
+      reason: 'unsolicited',
+    });
+  });
+
+  it('refuses XML signature wrapping: a forged unsigned assertion inserted before the signed one', async () => {
+    const outcome = await signIn(alice, {
+      change: (xml) => {
+        const signed = ASSERTION.exec(xml)?.[0] as string;
+        const forged = signed
+          .replace(/<ds:Signature\b[\s\S]*?<\/ds:Signature>/, '')
+          .replace(/ID="[^"]+"/, 'ID="_forged"')
+          .replace(/>Alice@Customer\.example</g, '>mallory@customer.example<');
+        return xml.replace(signed, forged + signed);
+      },
+    });
+    expect(outcome).toMatchObject({ ok: false, reason: 'wrapped' });
+  });
+
+  it('refuses XML signature wrapping: the signed assertion moved into Extensions, a forged one in its place', async () => {
+    const outcome = await signIn(alice, {
+      change: (xml) => {
+        const signed = ASSERTION.exec(xml)?.[0] as string;
+        const forged = signed
+          .replace(/<ds:Signature\b[\s\S]*?<\/ds:Signature>/, '')
+          .replace(/>Alice@Customer\.example</g, '>mallory@customer.example<');
+        const withoutSigned = xml.replace(signed, forged);
+        return withoutSigned.replace(/(<\/saml:Issuer>)/, `$1<samlp:Extensions>${signed}</samlp:Extensions>`);
+      },
+    });
+    expect(outcome).toMatchObject({ ok: false, reason: 'wrapped' });
+  });
+});
+
+describe('the database replay store', () => {
+  const now = new Date('2026-12-07T12:00:00Z');
+  const later = new Date(now.getTime() + 5 * 60_000);
+
+  it('lets exactly one of simultaneous claims of an assertion win', async () => {
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, () => replay.claim('https://idp.example', '_race', later, now)),
+    );
+    expect(claims.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('scopes assertion IDs by issuer', async () => {
+    expect(await replay.claim('https://idp-a.example', '_same-id', later, now)).toBe(true);
+    expect(await replay.claim('https://idp-b.example', '_same-id', later, now)).toBe(true);
+    expect(await replay.claim('https://idp-a.example', '_same-id', later, now)).toBe(false);
+  });
+
+  it('takes over the record of an assertion that has expired', async () => {
+    expect(await replay.claim('https://idp.example', '_reused', later, now)).toBe(true);
+    expect(await replay.claim('https://idp.example', '_reused', later, new Date(later.getTime() - 1))).toBe(false);
+    expect(await replay.claim('https://idp.example', '_reused', new Date(later.getTime() + 60_000), later)).toBe(true);
+  });
+});
