@@ -72,7 +72,10 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
     if (c.get('user')) return c.redirect(safeNext(c.req.query('next')), 303);
     return renderPage(c, deps, 'pages/login.njk', {
       title: 'Sign in',
-      step: 'email',
+      // ?password=1: straight to the password (the break-glass administrator under Require SSO,
+      // whose domain's discovery would send them to the identity provider).
+      step: c.req.query('password') === '1' ? 'password' : 'email',
+      passwordAllowed: true,
       next: safeNext(c.req.query('next')),
       notice:
         c.req.query('setup') === 'done'

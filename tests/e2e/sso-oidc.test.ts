@@ -13,6 +13,7 @@ import { type DnsTxtServer, startDnsTxtServer } from '../fakes/dns-txt-server.ts
 import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths, setupAdministrator, signInPage } from '../helpers/e2e.ts';
+import { ADMIN } from '../helpers/kernel.ts';
 import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
 
 let browser: Browser;
@@ -157,6 +158,44 @@ describe('OpenID Connect single sign-on in a browser', () => {
     expect(await screenshotBothWidths(page, 'sso-user-identities')).toBeLessThanOrEqual(0);
     await page.goto(`${appliance.url}/activity/security-audit`);
     expect(await page.content()).toContain('Signed in with single sign-on through Acme ID (OpenID Connect)');
+
+    // Require SSO, the administrator named break-glass: Ben (invited) types his e-mail and is
+    // sent on to the provider by the page; the administrator still signs in with a password.
+    await page.goto(`${appliance.url}/settings/users/new`);
+    await page.getByLabel('Email').fill('ben@acme.example');
+    await page.getByLabel('Restore').check();
+    await page.getByRole('button', { name: 'Send invitation' }).click();
+    await page.waitForURL('**/settings/users');
+    await page.goto(`${appliance.url}/settings/security/sso`);
+    await page.getByLabel('Require single sign-on').check();
+    await page.getByLabel(/Break-glass administrator/).fill(ADMIN.email);
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByRole('status').filter({ hasText: 'The sign-in policy has been saved.' }).waitFor();
+    const ben = await newBrowserContext(browser, { viewport: DESKTOP });
+    const benPage = await ben.newPage();
+    await benPage.goto(`${appliance.url}/login`);
+    await benPage.getByLabel('Email').fill('ben@acme.example');
+    await benPage.getByRole('button', { name: 'Continue' }).click();
+    await benPage.waitForURL(`${issuer}/**`);
+    await benPage.locator('input[name="login"]').fill('ben');
+    await benPage.locator('input[name="password"]').fill('anything');
+    await benPage.locator('button[type="submit"]').click();
+    await benPage
+      .locator('button[type="submit"]')
+      .filter({ hasText: /Continue/i })
+      .click();
+    await benPage.waitForURL(`${appliance.url}/`);
+    expect(await benPage.content()).toContain('ben@acme.example');
+    await ben.close();
+    // The break-glass administrator's domain sends them to the provider too; /login?password=1 does not.
+    const breakGlass = await newBrowserContext(browser, { viewport: DESKTOP });
+    const glassPage = await breakGlass.newPage();
+    await glassPage.goto(`${appliance.url}/login?password=1`);
+    await glassPage.getByLabel('Email').fill(ADMIN.email);
+    await glassPage.getByLabel('Password').fill(ADMIN.password);
+    await glassPage.getByRole('button', { name: 'Sign in' }).click();
+    await glassPage.waitForURL(`${appliance.url}/`);
+    await breakGlass.close();
 
     expect(errors).toEqual([]);
     expect(anaErrors).toEqual([]);
