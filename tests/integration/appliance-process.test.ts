@@ -216,7 +216,8 @@ describe('holdfast CLI', () => {
     expect(login.status).toBe(303);
   });
 
-  it('lets exactly one of several simultaneous headless setups win', async () => {
+  // Five CLI processes start at once: on a loaded machine that alone takes tens of seconds.
+  it('lets exactly one of several simultaneous headless setups win', { timeout: 90_000 }, async () => {
     const dir = dataDir();
     await runToEnd(['core/cli.ts', 'migrate'], baseEnv(dir));
     const results = await Promise.all(
