@@ -18,6 +18,7 @@ import { renderPage } from '../http/page.ts';
 import { writeSessionCookie } from '../http/session-cookie.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { rotateSession } from '../identity/session-service.ts';
+import { bulkMappingChoices } from '../integrations/psa-inherited.ts';
 import { storageChoicesFor } from '../storage-locations/new-account-choices.ts';
 import { mailLinkOrigin } from '../system/public-url.ts';
 import {
@@ -185,6 +186,10 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
         ? (await storageChoicesFor(c.get('em'), org)).locations
         : [],
       requesterEmail: accountableUser(principal)?.email ?? null,
+      // "Map to PSA company…": the PSA integrations covering these accounts that the caller may manage.
+      psaIntegrations: hasPermission(principal, 'add_accounts')
+        ? await bulkMappingChoices(c.get('em'), principal, org)
+        : [],
     };
     Object.assign(context, { rowQuery: context.partnerList ? '?cols=partner' : '' });
     if (wantsFragment(c)) {
