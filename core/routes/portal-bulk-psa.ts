@@ -39,7 +39,7 @@ export function portalBulkPsaRoutes(deps: AppDeps): Hono<AppEnv> {
     const em = c.get('em');
     const principal = principalOf(c);
     const current = organizationOf(c);
-    const lists = await formLists(c, ['account', 'integration', 'q', 'companyId', 'companyName', ...LIST_FIELDS]);
+    const lists = await formLists(c, ['account', 'integration', 'company', 'companyId', 'companyName', ...LIST_FIELDS]);
     const back = listUrl(lists);
     const accounts = await tickedAccounts(em, principal, current, lists.account ?? []);
     const integrationId = lists.integration?.[0] ?? '';
@@ -77,7 +77,8 @@ export function portalBulkPsaRoutes(deps: AppDeps): Hono<AppEnv> {
     const { lists, back, accounts, i, carry } = chosen;
     const kind = integrationKind(i.kind);
     const label = kind?.label ?? i.kind;
-    const q = (lists.q?.[0] ?? '').trim().slice(0, 100);
+    // Not `q`: that is the list's own search, carried back to it.
+    const q = (lists.company?.[0] ?? '').trim().slice(0, 100);
     const found = await searchPsaCompanies(c.get('em'), deps.credentials, i, q, {
       allowPrivate: deps.config.webhooksAllowPrivate,
       now: deps.now(),
@@ -94,7 +95,7 @@ export function portalBulkPsaRoutes(deps: AppDeps): Hono<AppEnv> {
       picker: {
         label,
         q,
-        search: { action: BASE, method: 'post', carry },
+        search: { action: BASE, method: 'post', name: 'company', carry },
         choose: { action: `${BASE}/map`, carry, target },
         currentId: null,
         companies: found.companies,

@@ -66,7 +66,7 @@ export function integrationCompanyRoutes(deps: AppDeps): Hono<AppEnv> {
       picker: {
         label: kind.label,
         q,
-        search: { action, method: 'get', carry: [] },
+        search: { action, method: 'get', name: 'q', carry: [] },
         choose: { action, carry: [], target: account.name },
         currentId: mapped?.companyId ?? null,
         companies: found.companies,

@@ -219,14 +219,18 @@ describe('bulk mapping from the Accounts list', () => {
       ['account', fabrikam.id],
       ['integration', integrationId],
       ['sort', 'name'],
+      ['q', 'o'],
     ];
-    const picker = await post('/portal/bulk/psa-company', partnerCookie, [...ticked, ['q', 'contoso']]);
+    const picker = await post('/portal/bulk/psa-company', partnerCookie, [...ticked, ['company', 'contoso']]);
     expect(picker.status).toBe(200);
     const html = await picker.text();
     expect(html).toContain('3 ticked accounts');
     expect(html).toContain('Contoso, Fabrikam, Northwind.');
     expect(html).toContain('aria-label="Use Contoso Ltd for 3 ticked accounts"');
     expect(html).not.toContain('Northwind Traders');
+    // The list's own search goes back to the list; the company search is its own field.
+    expect(html).toContain('<input type="hidden" name="q" value="o">');
+    expect(html).toContain('name="company" type="search" value="contoso"');
 
     const mapped = await post('/portal/bulk/psa-company/map', partnerCookie, [
       ...ticked,
@@ -234,7 +238,7 @@ describe('bulk mapping from the Accounts list', () => {
       ['companyName', 'Contoso Ltd'],
     ]);
     expect(mapped.status).toBe(303);
-    expect(mapped.headers.get('location')).toBe('/portal?sort=name');
+    expect(mapped.headers.get('location')).toBe('/portal?q=o&sort=name');
     expect(await bannerAfter(mapped, partnerCookie)).toBe('Mapped 3 accounts to Contoso Ltd (id 176) in Autotask.');
     expect(await mappingsOf(integrationId)).toEqual([
       'Contoso → Contoso Ltd (176)',
