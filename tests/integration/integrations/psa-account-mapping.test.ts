@@ -201,6 +201,25 @@ describe("a customer account's Settings › Integrations", () => {
   });
 });
 
+describe('the same through /api/v1', () => {
+  it('answers the account’s companies above it, editable for the partner only; another tenant’s account a 404', async () => {
+    const path = `/api/v1/organizations/${northwind.id}/psa-companies`;
+    const expected = (editable: boolean) => [
+      {
+        integration: { id: integrationId, label: 'Autotask' },
+        owner: { id: partner.id, name: 'MSP Partner' },
+        company: { id: '174', name: 'Northwind Traders' },
+        defaultCompanyId: null,
+        editable,
+      },
+    ];
+    expect(await (await get(path, partnerCookie)).json()).toEqual(expected(true));
+    expect(await (await get(path, customerCookie)).json()).toEqual(expected(false));
+    expect(await (await get(`/api/v1/organizations/${partner.id}/psa-companies`, partnerCookie)).json()).toEqual([]);
+    expect((await get(`/api/v1/organizations/${stranger.id}/psa-companies`, partnerCookie)).status).toBe(404);
+  });
+});
+
 describe('bulk mapping from the Accounts list', () => {
   it('offers "Map to PSA company…" with the partner’s PSA integrations', async () => {
     const page = await (await get('/portal', partnerCookie)).text();
