@@ -27,6 +27,7 @@ import { jobsRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { portalRoutes } from './routes/portal.ts';
 import { portalBulkRoutes } from './routes/portal-bulk.ts';
+import { portalBulkPsaRoutes } from './routes/portal-bulk-psa.ts';
 import { portalEditRoutes } from './routes/portal-edit.ts';
 import { portalUsageRoutes } from './routes/portal-usage.ts';
 import { recoveryRoutes } from './routes/recovery.ts';
@@ -127,6 +128,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', portalUsageRoutes(deps));
   app.route('/', portalBulkRoutes(deps));
   app.route('/', billingRoutes(deps));
+  app.route('/', portalBulkPsaRoutes(deps));
   app.route('/', portalEditRoutes(deps));
   app.route('/', portalRoutes(deps));
   app.route('/', activityRoutes(deps));

@@ -28,6 +28,7 @@ import {
   requirePsa,
   unmapCompany,
 } from '../integrations/psa-companies.ts';
+import { inheritedMappings } from '../integrations/psa-inherited.ts';
 import { sendIntegrationTest } from '../integrations/sender.ts';
 import { inReach, jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
@@ -235,6 +236,34 @@ const unmapRoute = createRoute({
   responses: { 204: { description: 'Removed' }, ...errorResponses(401, 403, 404) },
 });
 
+const InheritedMappingSchema = z
+  .object({
+    integration: z.object({ id: z.string(), label: z.string() }),
+    owner: z.object({ id: z.string(), name: z.string() }),
+    company: CompanySchema.nullable(),
+    defaultCompanyId: z.string().nullable().openapi({
+      description: 'Where the account’s failures go while it is not mapped; null: they open no ticket.',
+    }),
+    editable: z.boolean().openapi({
+      description:
+        'Whether the caller may change it (through the owner’s `company-mappings`): it may manage the owner.',
+    }),
+  })
+  .openapi('InheritedPsaMapping');
+
+const inheritedRoute = createRoute({
+  ...route('get', '/organizations/{id}/psa-companies'),
+  summary: 'The account’s company in the PSA integrations above it',
+  description:
+    'A customer account: each PSA integration of a partner or distributor above it (its kind and owner, not its settings) with the account’s company in it. Empty for other organizations.',
+  middleware,
+  request: { params: OrganizationIdParams },
+  responses: {
+    200: jsonResponse(z.array(InheritedMappingSchema), 'PSA integrations above'),
+    ...errorResponses(401, 403, 404),
+  },
+});
+
 function integrationJson(i: IIntegration): z.infer<typeof IntegrationSchema> {
   return {
     id: i.id,
@@ -320,6 +349,11 @@ export function integrationsApi(deps: AppDeps) {
       deps.now(),
     );
     return c.json({ delivered: result.ok, reason: result.ok ? null : result.reason }, 200);
+  });
+
+  api.openapi(inheritedRoute, async (c) => {
+    const org = await organization(c, c.req.valid('param').id);
+    return c.json(await inheritedMappings(c.get('em'), principalOf(c), org), 200);
   });
 
   api.openapi(companiesRoute, async (c) => {

@@ -29,6 +29,7 @@ import { renderPage } from '../http/page.ts';
 import { writeSessionCookie } from '../http/session-cookie.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { rotateSession } from '../identity/session-service.ts';
+import { bulkMappingChoices } from '../integrations/psa-inherited.ts';
 import { availableLocationNames } from '../storage-locations/locations.ts';
 import { storageChoicesFor } from '../storage-locations/new-account-choices.ts';
 import { mailLinkOrigin } from '../system/public-url.ts';
@@ -222,6 +223,10 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       canManage: hasPermission(principal, 'add_accounts'),
       storageLocations: hasPermission(principal, 'add_accounts') ? await availableLocationNames(c.get('em'), org) : [],
       requesterEmail: accountableUser(principal)?.email ?? null,
+      // "Map to PSA company…": the PSA integrations covering these accounts that the caller may manage.
+      psaIntegrations: hasPermission(principal, 'add_accounts')
+        ? await bulkMappingChoices(c.get('em'), principal, org)
+        : [],
     };
     Object.assign(context, { rowQuery: context.partnerList ? '?cols=partner' : '' });
     if (wantsFragment(c)) {

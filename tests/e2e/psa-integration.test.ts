@@ -2,8 +2,10 @@
 // the Autotask stand-in on loopback (allowed by HOLDFAST_WEBHOOKS_ALLOW_PRIVATE): bad input
 // answered on its fields, Autotask added (Active), "Send test event" proving the credentials,
 // then a customer account mapped to an Autotask company picked by searching Autotask's own list;
-// the ConnectWise form and a Backup Radar integration added; screenshots at desktop and phone
-// widths, with no sideways scrolling.
+// the ConnectWise form and a Backup Radar integration added; then two ticked accounts mapped in
+// bulk from the Accounts list ("Map to PSA company…"), and one changed from inside the account
+// (its Settings › Integrations lists the integration from above); screenshots at desktop and
+// phone widths, with no sideways scrolling.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AutotaskStandIn, startAutotask } from '../fakes/psa/autotask.ts';
@@ -124,6 +126,59 @@ describe('Settings › Integrations › Autotask in a browser', () => {
       .waitFor();
     expect(await page.getByTestId('integration-tile').count()).toBe(2);
     expect(await screenshotBothWidths(page, 'integrations-psa-tiles')).toBeLessThanOrEqual(0);
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  });
+
+  it('maps ticked accounts in bulk from the Accounts list, and one from inside the account', async () => {
+    const context = await newBrowserContext(browser, { viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const consoleErrors = consoleErrorsOf(page);
+    await signInPage(page, appliance.url);
+    await page.goto(`${appliance.url}/portal`);
+    await page.getByRole('checkbox', { name: 'Tick Northwind' }).check();
+    await page.getByRole('checkbox', { name: 'Tick Contoso' }).check();
+    await page
+      .getByLabel('PSA integration')
+      .selectOption({ label: `Autotask · ${autotask.username} (queue 29682833)` });
+    await page.getByRole('button', { name: 'Map to PSA company…' }).click();
+    await page.getByRole('heading', { name: '2 ticked accounts' }).waitFor();
+    expect(await page.getByTestId('bulk-psa-accounts').textContent()).toBe('Contoso, Northwind.');
+    await page.getByLabel('Company name').fill('contoso');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const found = page.getByTestId('psa-companies');
+    await expect
+      .poll(() => found.locator('tbody tr').allTextContents())
+      .toEqual([expect.stringMatching(/Contoso Ltd\s*176/)]);
+    expect(await screenshotBothWidths(page, 'portal-bulk-psa-picker')).toBeLessThanOrEqual(0);
+    await page.getByRole('button', { name: 'Use Contoso Ltd for 2 ticked accounts' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'Mapped 2 accounts to Contoso Ltd (id 176) in Autotask.' })
+      .waitFor();
+    expect(await screenshotBothWidths(page, 'portal-bulk-psa-mapped')).toBeLessThanOrEqual(0);
+
+    // Inside Northwind: the root's Autotask, from above, with the company just mapped; changed here.
+    await page.getByRole('button', { name: 'Northwind', exact: true }).click();
+    await page.waitForURL(`${appliance.url}/`);
+    await page.goto(`${appliance.url}/settings/integrations`);
+    const above = page.getByTestId('inherited-psa');
+    expect(await above.locator('tbody tr').allTextContents()).toEqual([
+      expect.stringMatching(/Autotask\s*· of Acme Managed Services\s+Contoso Ltd · id 176/),
+    ]);
+    expect(await screenshotBothWidths(page, 'integrations-psa-from-above')).toBeLessThanOrEqual(0);
+    await above.getByRole('link', { name: 'Choose the Autotask company of Northwind' }).click();
+    await page.getByLabel('Company name').fill('north');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: 'Use Northwind Traders for Northwind' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'Northwind: tickets go to Northwind Traders in Autotask.' })
+      .waitFor();
+    expect(await above.locator('tbody tr').allTextContents()).toEqual([
+      expect.stringMatching(/Northwind Traders · id 174/),
+    ]);
+    expect(await screenshotBothWidths(page, 'integrations-psa-from-above-changed')).toBeLessThanOrEqual(0);
     expect(consoleErrors).toEqual([]);
     await context.close();
   });

@@ -143,6 +143,7 @@ export const OPERATIONS: Record<string, Operation> = {
   'DELETE /organizations/{id}/integrations/{integrationId}/company-mappings/{accountId}': {
     rule: { anyOf: ['manage_integrations'] },
   },
+  'GET /organizations/{id}/psa-companies': { rule: { anyOf: ['manage_integrations'] } },
   'GET /organizations/{id}/summary-report-settings': { rule: { anyOf: ['manage_notifications'] } },
   'PUT /organizations/{id}/summary-report-settings': {
     rule: { anyOf: ['manage_notifications'] },

@@ -1,20 +1,27 @@
 // Settings › Integrations › a PSA integration › an account's company: searches the PSA's
 // companies (its own list, through the integration's credentials) and stores the one chosen for
 // the account, or removes the mapping. Mounted inside the integrations router (its "Manage
-// integrations" check applies); the account must be one the integration covers.
+// integrations" check applies). Two ways in: the integration's own page (the account must be one
+// it covers), and a customer account's Settings › Integrations for a PSA integration of a
+// partner or distributor above it (the account must be the one worked in, and only someone who
+// may manage that owner changes it: the account's own administrators get a 403).
 import { type Context, Hono } from 'hono';
+import { ForbiddenError } from '../../access/errors.ts';
 import { NotFoundError, ValidationError } from '../../errors.ts';
 import { auditActorOf } from '../../http/audit-actor.ts';
 import type { AppDeps, AppEnv } from '../../http/env.ts';
 import { redirectWithFlash } from '../../http/flash.ts';
-import { organizationOf } from '../../http/middleware.ts';
+import { organizationOf, principalOf } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
-import { IntegrationSendError } from '../../integrations/contract.ts';
 import { IntegrationCompany } from '../../integrations/entities.ts';
-import { findIntegration, integrationSecret } from '../../integrations/integrations.ts';
 import { integrationKind } from '../../integrations/kinds.ts';
-import type { PsaCompany } from '../../integrations/psa.ts';
-import { coveredAccount, mapCompany, psaClientOf, unmapCompany } from '../../integrations/psa-companies.ts';
+import { coveredAccount, mapCompany, unmapCompany } from '../../integrations/psa-companies.ts';
+import {
+  findPsaIntegrationCovering,
+  mayMapCompanies,
+  ownerOf,
+  searchPsaCompanies,
+} from '../../integrations/psa-inherited.ts';
 import { formFields } from '../forms.ts';
 
 const BASE = '/settings/integrations';
@@ -23,53 +30,58 @@ export function integrationCompanyRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   const context = async (c: Context<AppEnv>) => {
+    const em = c.get('em');
     const org = organizationOf(c);
-    const i = await findIntegration(c.get('em'), org, c.req.param('id') ?? '');
+    const i = await findPsaIntegrationCovering(em, org, c.req.param('id') ?? '');
+    const owner = ownerOf(i);
     const kind = integrationKind(i.kind);
-    if (!kind?.psa) throw new NotFoundError('This integration has no company mapping.');
-    const account = await coveredAccount(c.get('em'), org, c.req.param('accountId') ?? '');
-    return { org, i, kind, account: { id: account.id, name: account.name } };
+    if (!kind) throw new NotFoundError('This integration has no company mapping.');
+    const inherited = owner.id !== org.id;
+    // From below, only the account worked in; from the owner, any account it covers.
+    const accountId = c.req.param('accountId') ?? '';
+    if (inherited && accountId !== org.id) throw new NotFoundError('No such account.');
+    const account = await coveredAccount(em, owner, accountId);
+    if (inherited && !mayMapCompanies(principalOf(c), i)) {
+      throw new ForbiddenError(`Only ${owner.name}’s users who manage its integrations can change this company.`);
+    }
+    const back = inherited ? `${BASE}#psa-companies` : `${BASE}/${i.id}#companies`;
+    return { owner, i, kind, account: { id: account.id, name: account.name }, back };
   };
 
   app.get(`${BASE}/:id/companies/:accountId`, async (c) => {
-    const { org, i, kind, account } = await context(c);
+    const { i, kind, account, back } = await context(c);
     const q = (c.req.query('q') ?? '').trim().slice(0, 100);
     const mapped = await c.get('em').findOne(IntegrationCompany, { integration: i.id, account: account.id });
-    let companies: PsaCompany[] = [];
-    let searchError: string | null = null;
-    try {
-      const client = psaClientOf(i, {
-        integrationId: i.id,
-        organizationId: org.id,
-        settings: i.settings,
-        secret: integrationSecret(deps.credentials, i),
-        allowPrivate: deps.config.webhooksAllowPrivate,
-        em: c.get('em'),
-        now: deps.now(),
-      });
-      companies = await client.companies(q);
-    } catch (err) {
-      if (!(err instanceof IntegrationSendError)) throw err;
-      searchError = err.message;
-    }
+    const found = await searchPsaCompanies(c.get('em'), deps.credentials, i, q, {
+      allowPrivate: deps.config.webhooksAllowPrivate,
+      now: deps.now(),
+    });
+    const action = `${BASE}/${i.id}/companies/${account.id}`;
     return renderPage(c, deps, 'pages/settings/integration-company.njk', {
       title: `${kind.label} company of ${account.name}`,
       integration: { id: i.id, label: kind.label },
       account,
       current: mapped ? { id: mapped.companyId, name: mapped.companyName } : null,
-      q,
-      companies,
-      searchError,
+      back: { url: back, label: back.includes('#companies') ? 'Back to the integration' : 'Back to Integrations' },
+      picker: {
+        label: kind.label,
+        q,
+        search: { action, method: 'get', name: 'q', carry: [] },
+        choose: { action, carry: [], target: account.name },
+        currentId: mapped?.companyId ?? null,
+        companies: found.companies,
+        error: found.error,
+      },
     });
   });
 
   app.post(`${BASE}/:id/companies/:accountId`, async (c) => {
-    const { org, i, kind, account } = await context(c);
+    const { owner, i, kind, account, back } = await context(c);
     const fields = await formFields(c);
     try {
       await mapCompany(
         c.get('em'),
-        org,
+        owner,
         i,
         account.id,
         { id: fields.companyId ?? '', name: fields.companyName ?? '' },
@@ -89,15 +101,15 @@ export function integrationCompanyRoutes(deps: AppDeps): Hono<AppEnv> {
     return redirectWithFlash(
       c,
       deps,
-      `${BASE}/${i.id}#companies`,
+      back,
       `${account.name}: tickets go to ${fields.companyName || fields.companyId} in ${kind.label}.`,
     );
   });
 
   app.post(`${BASE}/:id/companies/:accountId/delete`, async (c) => {
-    const { org, i, account } = await context(c);
-    await unmapCompany(c.get('em'), org, i, account.id, auditActorOf(c, deps));
-    return redirectWithFlash(c, deps, `${BASE}/${i.id}#companies`, `${account.name}: company mapping removed.`);
+    const { owner, i, account, back } = await context(c);
+    await unmapCompany(c.get('em'), owner, i, account.id, auditActorOf(c, deps));
+    return redirectWithFlash(c, deps, back, `${account.name}: company mapping removed.`);
   });
 
   return app;

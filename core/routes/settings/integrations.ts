@@ -1,7 +1,9 @@
 // Settings › Integrations of the organization being worked in — a partner working inside a
 // customer account sets one up on its behalf ("Manage integrations", like webhooks and API
 // keys): a tile per integration with its state (Active / Failing since … with the last error /
-// Off), add, edit, delete and "Send test event". The secret is a write-only field.
+// Off), add, edit, delete and "Send test event". The secret is a write-only field. A customer
+// account's page also lists the PSA integrations of the portals above it with its company in
+// each (changed through integration-companies.ts by those who may manage that portal).
 import { type Context, Hono } from 'hono';
 import { NotFoundError, ValidationError } from '../../errors.ts';
 import { auditActorOf } from '../../http/audit-actor.ts';
@@ -23,6 +25,7 @@ import {
 } from '../../integrations/integrations.ts';
 import { INTEGRATION_KINDS, integrationKind } from '../../integrations/kinds.ts';
 import { type AccountMapping, companyMappings, MAPPING_PAGE } from '../../integrations/psa-companies.ts';
+import { inheritedMappings } from '../../integrations/psa-inherited.ts';
 import { type IntegrationDeps, sendIntegrationTest } from '../../integrations/sender.ts';
 import { formFields, formLists } from '../forms.ts';
 import { integrationCompanyRoutes } from './integration-companies.ts';
@@ -96,6 +99,9 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
         tiles: integrations.map(tileOf),
         streams: streamsFor(org).map((id) => ({ id, label: labels[id] })),
         accountLevel: org.kind === 'customer',
+        // The PSA integrations of the portals above this account and its company in each.
+        inherited: form ? [] : await inheritedMappings(c.get('em'), principalOf(c), org),
+        account: { id: org.id, name: org.name },
         form: form && {
           id: form.id,
           kind: {

@@ -41,6 +41,7 @@ const GUARDS: [RegExp, Permission, string?][] = [
   [/^\/activity(\/export\.csv|\/events\/|$)/, 'view_activity'],
   [/^\/api\/v1\/activity/, 'view_activity'],
   [/^\/portal\/new/, 'add_accounts'],
+  [/^\/portal\/bulk/, 'add_accounts'],
   [/^\/recovery/, 'restore'],
   [/^\/tasks\/new$/, 'manage_backups'],
   [/^\/tasks\/oauth\/callback$/, 'manage_backups'],
