@@ -5,7 +5,7 @@
 // of the item (a later change supersedes it). A deletion left as an item's earliest version, and
 // items left without any version, are removed: the result is what a reindex would build.
 import type { EntityManager } from '@mikro-orm/core';
-import { removeOrphanItems, runSql } from '../db/sqlite-catalog.ts';
+import { removeOrphanItems, runSql } from '../db/catalog-sql.ts';
 
 interface SnapshotRow {
   id: string;

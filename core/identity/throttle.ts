@@ -11,7 +11,7 @@
 // accounts is locked (ADDRESS_RULE), and guesses at one account from many addresses slow it to
 // one attempt per `lockMs` (ACCOUNT_WIDE_RULE) instead of locking its owner out.
 import type { EntityManager } from '@mikro-orm/core';
-import { runSql } from '../db/sqlite-catalog.ts';
+import { runSql } from '../db/catalog-sql.ts';
 import { LoginThrottle } from './entities.ts';
 
 export interface ThrottleRule {
