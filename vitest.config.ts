@@ -12,7 +12,7 @@ export const DOCKER_TESTS = 'tests/**/*.docker.test.ts';
 // default` runs every suite on PostgreSQL (tests/README.md).
 // `*.postgres.test.ts` files test PostgreSQL only and run only there.
 export const POSTGRES_ONLY_TESTS = 'tests/**/*.postgres.test.ts';
-export const POSTGRES_TESTS = [POSTGRES_ONLY_TESTS];
+export const POSTGRES_TESTS = [POSTGRES_ONLY_TESTS, 'tests/integration/db/catalog-search.test.ts'];
 const POSTGRES_SETUP = 'tests/helpers/postgres-global-setup.ts';
 
 export default defineConfig({

@@ -6,12 +6,12 @@
 import { fileURLToPath } from 'node:url';
 import type { Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { defineConfig } from '@mikro-orm/sqlite';
 import { CompiledQuery, type DatabaseConnection } from 'kysely';
 import { kernelEntities } from '../core/db/entities.ts';
 import { postgresqlMigrations } from '../core/db/migrations/postgresql/index.ts';
 import { sqliteMigrations } from '../core/db/migrations/sqlite/index.ts';
+import { HoldfastPostgreSqlDriver } from './postgres-driver.ts';
 import { HoldfastSqliteDriver } from './sqlite-driver.ts';
 
 export const sqliteMigrationsDir = fileURLToPath(new URL('../core/db/migrations/sqlite/', import.meta.url));
@@ -80,7 +80,7 @@ function sqliteOptions(settings: DatabaseSettings): Options {
 function postgresqlOptions(settings: DatabaseSettings): Options {
   return {
     ...common,
-    driver: PostgreSqlDriver,
+    driver: HoldfastPostgreSqlDriver,
     clientUrl: settings.databaseUrl,
     // Pool sizing: docs/OPERATIONS.md. Idle connections close after a minute.
     pool: { min: 0, max: settings.databasePoolSize ?? 10, idleTimeoutMillis: 60_000 },

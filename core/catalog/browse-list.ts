@@ -64,7 +64,7 @@ export async function listSnapshotItems(
   const rows = await runSql<Row[]>(
     em,
     `${STATE_AT_SNAPSHOT} select key, kind, name, path, size, modified, author, editor from state
-     order by name collate nocase, name, key limit ? offset ?`,
+     order by lower(name), name, key limit ? offset ?`,
     [...scopeParams(snapshot), page.limit, page.offset],
   );
   return { total: Number(countRow?.total ?? 0), items: rows.map(listed) };

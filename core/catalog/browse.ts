@@ -126,7 +126,7 @@ state as (
   select i.key, i.kind, i.name, ltrim(i.path, '/') as path, r.size, r.modified,
          coalesce(r.author, i.author) as author, r.editor
   from ranked r join catalog_items i on i.id = r.item_id
-  where r.rn = 1 and r.deleted = 0
+  where r.rn = 1 and r.deleted = false
 )`;
 
 /** Normalises a folder path typed or linked ("/Finance/", "Finance") to "Finance/" ("" is the root). */
@@ -150,7 +150,7 @@ children as (
 ),
 grouped as (
   select case when instr(rest, '/') > 0 then substr(rest, 1, instr(rest, '/') - 1) else rest end as seg,
-         max(instr(rest, '/') > 0 or kind = 'folder') as folder,
+         max(case when instr(rest, '/') > 0 or kind = 'folder' then 1 else 0 end) as folder,
          sum(case when instr(rest, '/') > 0 or kind <> 'folder' then 1 else 0 end) as items,
          sum(size) as size, max(modified) as modified,
          max(case when instr(rest, '/') = 0 then key end) as key,
@@ -180,7 +180,7 @@ grouped as (
       kind: string | null;
       author: string | null;
     }[]
-  >(em, `${sql} select * from grouped order by folder desc, seg collate nocase, seg limit ? offset ?`, [
+  >(em, `${sql} select * from grouped order by folder desc, lower(seg), seg limit ? offset ?`, [
     ...scopeParams,
     page.limit,
     page.offset,

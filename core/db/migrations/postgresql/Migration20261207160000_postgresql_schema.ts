@@ -508,6 +508,10 @@ export class Migration20261207160000_postgresql_schema extends Migration {
     'select regexp_replace(regexp_replace(normalize(lower(normalize(coalesce(value, ''''), NFKC) collate %I), NFD), ''[\\u0300-\\u036f]'', '''', ''g''), ''[^[:alnum:]]+'', '' '', ''g'')'$f$,
     case when exists (select 1 from pg_collation where collname = 'pg_unicode_fast') then 'pg_unicode_fast' else 'pg_c_utf8' end);
 end $$;`);
+    // SQLite's instr(), so the catalog's folder queries read the same on both databases.
+    this.addSql(
+      `create function instr(value text, part text) returns int language sql immutable parallel safe as 'select strpos(value, part)';`,
+    );
     this.addSql(`create function holdfast_search_document(name text, path text, author text) returns tsvector language sql immutable parallel safe
   set search_path from current as
   $$ select to_tsvector('simple'::regconfig, holdfast_search_words(name) || ' ' || holdfast_search_words(path) || ' ' || holdfast_search_words(author)) $$;`);
