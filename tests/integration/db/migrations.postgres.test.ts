@@ -76,6 +76,20 @@ describe('PostgreSQL migrations', () => {
     expect(Object.values(rows[0] ?? {})).toEqual(samples.map(foldText));
   });
 
+  it("answers SQLite's instr() and json_extract() as the shared SQL uses them", async () => {
+    const orm = await emptyDatabase();
+    await migrate(orm);
+    const rows = await orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        `select instr('a/b/c', '/') as slash, instr('abc', '/') as none,
+                cast(json_extract('{"apiCalls": 42}'::jsonb, '$.apiCalls') as integer) as calls,
+                json_extract('{"other": 1}'::jsonb, '$.apiCalls') is null as missing`,
+      );
+    expect(rows).toEqual([{ slash: 2, none: 0, calls: 42, missing: true }]);
+  });
+
   it('keeps account health with triggers as tasks and entities change', async () => {
     const orm = await emptyDatabase();
     await migrate(orm);

@@ -508,7 +508,11 @@ export class Migration20261207160000_postgresql_schema extends Migration {
     'select regexp_replace(regexp_replace(normalize(lower(normalize(coalesce(value, ''''), NFKC) collate %I), NFD), ''[\\u0300-\\u036f]'', '''', ''g''), ''[^[:alnum:]]+'', '' '', ''g'')'$f$,
     case when exists (select 1 from pg_collation where collname = 'pg_unicode_fast') then 'pg_unicode_fast' else 'pg_c_utf8' end);
 end $$;`);
-    // SQLite's instr(), so the catalog's folder queries read the same on both databases.
+    // SQLite's instr() and json_extract() (a '$.key' path), so the catalog's folder queries and
+    // the live compare's estimate read the same on both databases.
+    this.addSql(
+      `create function json_extract(value jsonb, path text) returns jsonb language sql immutable parallel safe as 'select jsonb_path_query_first(value, path::jsonpath)';`,
+    );
     this.addSql(
       `create function instr(value text, part text) returns int language sql immutable parallel safe as 'select strpos(value, part)';`,
     );
