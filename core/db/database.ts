@@ -32,6 +32,14 @@ function keepDatabaseFilesPrivate(path: string): void {
   }
 }
 
+/** Where the database is, for people: the SQLite file, or PostgreSQL's URL without its password. */
+export function describeDatabase(settings: Pick<DatabaseSettings, 'databasePath' | 'databaseUrl'>): string {
+  if (!settings.databaseUrl) return settings.databasePath;
+  const url = new URL(settings.databaseUrl);
+  if (url.password) url.password = '***';
+  return `${url.toString()} (PostgreSQL)`;
+}
+
 export function migrator(orm: Database): Migrator {
   return orm.migrator as Migrator;
 }
