@@ -2,9 +2,11 @@
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openKernel } from '../../../core/appliance.ts';
+import { configurationRows } from '../../../core/dr/config-backup.ts';
+import { CONFIGURATION_TABLES } from '../../../core/dr/tables.ts';
 import { createLogger } from '../../../core/logging.ts';
 import { MasterKeyError } from '../../../core/secrets/master-key.ts';
-import { completeSetupVia, createTestApp } from '../../helpers/kernel.ts';
+import { ADMIN, completeSetupVia, createTestApp } from '../../helpers/kernel.ts';
 
 describe('the appliance on PostgreSQL', () => {
   it('refuses to start without its master key file once the database has data', async () => {
@@ -23,6 +25,19 @@ describe('the appliance on PostgreSQL', () => {
       await reopened.close();
     } finally {
       rmSync(t.dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the configuration rows the sealed configuration backup carries', async () => {
+    const t = await createTestApp();
+    try {
+      expect((await completeSetupVia(t.app)).status).toBe(303);
+      const tables = await configurationRows(t.kernel.orm.em.fork());
+      expect(Object.keys(tables)).toEqual([...CONFIGURATION_TABLES]);
+      expect(tables.organizations?.map((o) => o.name)).toEqual([ADMIN.organizationName]);
+      expect(tables.users?.map((u) => u.email)).toEqual([ADMIN.email]);
+    } finally {
+      await t.close();
     }
   });
 });
