@@ -4,6 +4,7 @@
 // its own, created by the appliance on first connect (config/orm.ts: ensureDatabase) as a copy of
 // `template1`, which the global setup has migrated already: a fresh database costs one file copy,
 // not a migration run.
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,14 @@ export function testPostgresUrl(): string | undefined {
 /** A database URL on the run's server with a fresh, unused database name. */
 export function freshDatabaseUrl(base: string): string {
   return `${base}/hf_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * The database of a data folder: one per folder, as SQLite's file is, so a test that restarts the
+ * appliance on the same folder finds its data again.
+ */
+export function databaseUrlOf(base: string, dataDir: string): string {
+  return `${base}/hf_${createHash('sha256').update(dataDir).digest('hex').slice(0, 32)}`;
 }
 
 export interface PostgresServer {
