@@ -6,6 +6,23 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // that suite as not run instead of passing it.
 export const DOCKER_TESTS = 'tests/**/*.docker.test.ts';
 
+// The database suites that also run on PostgreSQL in every `npm test` (project `postgres`, a real
+// server started by the tests: tests/helpers/postgres-global-setup.ts): migrations, catalog
+// search, jobs, tenancy isolation and the API, about a minute on 2 cores. `HOLDFAST_TEST_DB=postgres
+// npx vitest run --project default` runs every suite on PostgreSQL (tests/README.md).
+// `*.postgres.test.ts` files test PostgreSQL only and run only there.
+export const POSTGRES_ONLY_TESTS = 'tests/**/*.postgres.test.ts';
+export const POSTGRES_TESTS = [
+  POSTGRES_ONLY_TESTS,
+  'tests/integration/db/catalog-search.test.ts',
+  'tests/integration/storage/catalog-browse.test.ts',
+  'tests/integration/jobs/queue.test.ts',
+  'tests/integration/identity/isolation.test.ts',
+  'tests/integration/api/isolation.test.ts',
+  'tests/integration/api/endpoints.test.ts',
+];
+const POSTGRES_SETUP = 'tests/helpers/postgres-global-setup.ts';
+
 export default defineConfig({
   test: {
     // Each test file gets its own data folder and port, so files run in parallel safely.
@@ -20,8 +37,13 @@ export default defineConfig({
         test: {
           name: 'default',
           include: ['tests/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'tests/e2e/**', DOCKER_TESTS],
+          exclude: [...configDefaults.exclude, 'tests/e2e/**', DOCKER_TESTS, POSTGRES_ONLY_TESTS],
+          globalSetup: [POSTGRES_SETUP],
         },
+      },
+      {
+        extends: true,
+        test: { name: 'postgres', include: POSTGRES_TESTS, globalSetup: [POSTGRES_SETUP] },
       },
       {
         // Browser tests wait on events (navigation, responses, selector states); their budgets

@@ -42,6 +42,15 @@ export function url(): z.ZodType<string> {
     .transform((v) => v.replace(/\/+$/, ''));
 }
 
+function postgresUrl(): z.ZodType<string> {
+  return z
+    .string({ error: 'must be a URL' })
+    .trim()
+    .refine((v) => URL.canParse(v) && /^postgres(ql)?:$/.test(new URL(v).protocol) && new URL(v).pathname.length > 1, {
+      error: 'must be a postgres:// URL naming a database (postgres://user:password@host:5432/holdfast)',
+    });
+}
+
 function flag(): z.ZodType<boolean> {
   return z.preprocess(
     (v) => (v === 'true' ? true : v === 'false' ? false : v),
@@ -170,6 +179,21 @@ export const settings = {
     defaultText: '<dataDir>/holdfast.sqlite',
     description: 'SQLite database file (the embedded catalog and settings store).',
     schema: text().optional(),
+  }),
+  databaseUrl: setting({
+    env: 'HOLDFAST_DATABASE_URL',
+    kind: 'secret',
+    defaultText: '(unset: the SQLite file HOLDFAST_DATABASE_PATH)',
+    description:
+      'PostgreSQL connection URL (postgres://user:password@host:5432/holdfast) for the scale-out mode; the database is created when missing. Unset: the embedded SQLite database.',
+    schema: postgresUrl().optional(),
+  }),
+  databasePoolSize: setting({
+    env: 'HOLDFAST_DATABASE_POOL_SIZE',
+    kind: 'integer',
+    defaultText: '10',
+    description: 'PostgreSQL only: the most connections this process opens (see docs/OPERATIONS.md, pool sizing).',
+    schema: integer(1, 500).default(10),
   }),
   databaseBusyTimeoutMs: setting({
     env: 'HOLDFAST_DATABASE_BUSY_TIMEOUT_MS',

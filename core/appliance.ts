@@ -9,10 +9,11 @@ import { dirname } from 'node:path';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Config } from '../config/schema.ts';
 import { createApp } from './app.ts';
-import { type Database, migrate, openDatabase } from './db/database.ts';
+import { type Database, databaseKind, migrate, openDatabase } from './db/database.ts';
 import { ConfigBackupLoop } from './dr/config-backup.ts';
 import type { AppDeps } from './http/env.ts';
 import { createViews } from './http/views.ts';
+import { Organization } from './identity/entities.ts';
 import { isSetupComplete } from './identity/setup-service.ts';
 import { type IntegrationLoop, startIntegrationSender } from './integrations/sender.ts';
 import { registerJobKinds } from './job-kinds.ts';
@@ -61,19 +62,28 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   registerJobKinds();
   ensureWritableDir(config.dataDir, 'HOLDFAST_DATA_DIR');
   ensureWritableDir(config.storageDir, 'HOLDFAST_STORAGE_DIR');
-  ensureWritableDir(dirname(config.databasePath), 'HOLDFAST_DATABASE_PATH');
-  const masterKey = loadMasterKey({ ...config, mayGenerate: !existsSync(config.databasePath) });
-  if (masterKey.origin === 'generated') {
-    log.warn(
-      { file: config.masterKeyFile },
-      'generated a new appliance master key: back it up (see docs/OPERATIONS.md), credentials cannot be recovered without it',
-    );
-  }
+  const sqliteFile = databaseKind(config) === 'sqlite';
+  if (sqliteFile) ensureWritableDir(dirname(config.databasePath), 'HOLDFAST_DATABASE_PATH');
+  // A missing key file may be generated only while the appliance has no data: on SQLite until its
+  // database file exists, on PostgreSQL (a database made elsewhere) until it has an organization.
+  const keyFor = (mayGenerate: boolean) => {
+    const loaded = loadMasterKey({ ...config, mayGenerate });
+    if (loaded.origin === 'generated') {
+      log.warn(
+        { file: config.masterKeyFile },
+        'generated a new appliance master key: back it up (see docs/OPERATIONS.md), credentials cannot be recovered without it',
+      );
+    }
+    return loaded;
+  };
+  const keyOfFile = sqliteFile ? keyFor(!existsSync(config.databasePath)) : undefined;
   const orm = await openDatabase(config);
   let applied: string[];
+  let masterKey: ReturnType<typeof keyFor>;
   try {
     applied = await migrate(orm);
     if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+    masterKey = keyOfFile ?? keyFor((await orm.em.fork().count(Organization, {})) === 0);
   } catch (err) {
     await orm.close();
     throw err;

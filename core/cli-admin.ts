@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { openKernel } from './appliance.ts';
 import { askHidden } from './cli-prompt.ts';
-import { migrate, migrator, openDatabase } from './db/database.ts';
+import { databaseKind, migrate, migrator, openDatabase } from './db/database.ts';
 import { ValidationError } from './errors.ts';
 import { completeSetup, SetupAlreadyCompleteError } from './identity/setup-service.ts';
 import { createStderrLogger } from './logging.ts';
@@ -93,7 +93,10 @@ export async function migrationCreate(name: string | undefined): Promise<void> {
     await migrate(orm);
     const result = await migrator(orm).create(undefined, false, false, name);
     if (!result.fileName) process.stdout.write('No entity changes: no migration written.\n');
-    else process.stdout.write(`Wrote ${result.fileName}; add it to core/db/migrations/sqlite/index.ts.\n`);
+    else
+      process.stdout.write(
+        `Wrote ${result.fileName}; add it to core/db/migrations/${databaseKind(config)}/index.ts.\n`,
+      );
   } finally {
     await orm.close();
   }

@@ -41,13 +41,14 @@ async function configCheck(): Promise<void> {
   const config = loadConfig();
   // The plugins' own settings (and unknown config file keys) are checked once they are loaded.
   const { configureServicePlugins, loadExternalPlugins } = await import('./plugins/registry.ts');
+  const { describeDatabase } = await import('./db/database.ts');
   await loadExternalPlugins(config.plugins);
   configureServicePlugins(config);
   const lines = [
     'Configuration is valid.',
     `  listen        ${config.host}:${config.port}`,
     `  data folder   ${config.dataDir}`,
-    `  database      ${config.databasePath}`,
+    `  database      ${describeDatabase(config)}`,
     `  storage       ${config.storageDir}`,
     `  master key    ${config.masterKey ? 'from HOLDFAST_MASTER_KEY' : config.masterKeyFile}`,
   ];

@@ -206,15 +206,16 @@ async function distinctBySeeks<T extends object>(
   const field = properties[column]?.fieldNames[0];
   const organization = properties.organization?.fieldNames[0];
   if (!table || !field || !organization) throw new Error(`no column ${column} or organization on ${String(entity)}`);
+  // Identifiers in double quotes: standard SQL, which SQLite and PostgreSQL both read.
   return (await em.getConnection().execute(
     `with recursive v(value) as (
-       select min(\`${field}\`) from \`${table}\`
+       select min("${field}") from "${table}"
        union all
-       select (select min(\`${field}\`) from \`${table}\` where \`${field}\` > v.value) from v where v.value is not null
+       select (select min("${field}") from "${table}" where "${field}" > v.value) from v where v.value is not null
      )
-     select value as \`${column}\` from v
+     select value as "${column}" from v
      where value is not null
-       and exists (select 1 from \`${table}\` where \`${field}\` = v.value and \`${organization}\` is not null)`,
+       and exists (select 1 from "${table}" where "${field}" = v.value and "${organization}" is not null)`,
     [],
     'all',
   )) as Record<string, unknown>[];

@@ -3,7 +3,7 @@
 // a folder tree would fold them into one entry. Items are listed by name, then key, paged; one
 // item's state at the snapshot is what the item view starts from.
 import type { EntityManager } from '@mikro-orm/core';
-import { runSql } from '../db/sqlite-catalog.ts';
+import { runSql } from '../db/catalog-sql.ts';
 import { type EntityScope, type SnapshotSummary, STATE_AT_SNAPSHOT } from './browse.ts';
 
 export interface ListedItem {
@@ -64,7 +64,7 @@ export async function listSnapshotItems(
   const rows = await runSql<Row[]>(
     em,
     `${STATE_AT_SNAPSHOT} select key, kind, name, path, size, modified, author, editor from state
-     order by name collate nocase, name, key limit ? offset ?`,
+     order by lower(name), name, key limit ? offset ?`,
     [...scopeParams(snapshot), page.limit, page.offset],
   );
   return { total: Number(countRow?.total ?? 0), items: rows.map(listed) };

@@ -4,7 +4,7 @@
 // item changed, so "the state at snapshot S" is each item's newest version in the entity's
 // snapshots up to S, unless that version is a deletion.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
-import { runSql, toMatchQuery } from '../db/sqlite-catalog.ts';
+import { matchFilter, runSql } from '../db/catalog-sql.ts';
 import { containsPattern } from '../db/text-search.ts';
 import { CatalogSnapshot, type ICatalogSnapshot } from './entities.ts';
 import { damageOf, type SnapshotDamage } from './snapshot-damage.ts';
@@ -126,7 +126,7 @@ state as (
   select i.key, i.kind, i.name, ltrim(i.path, '/') as path, r.size, r.modified,
          coalesce(r.author, i.author) as author, r.editor
   from ranked r join catalog_items i on i.id = r.item_id
-  where r.rn = 1 and r.deleted = 0
+  where r.rn = 1 and r.deleted = false
 )`;
 
 /** Normalises a folder path typed or linked ("/Finance/", "Finance") to "Finance/" ("" is the root). */
@@ -150,7 +150,7 @@ children as (
 ),
 grouped as (
   select case when instr(rest, '/') > 0 then substr(rest, 1, instr(rest, '/') - 1) else rest end as seg,
-         max(instr(rest, '/') > 0 or kind = 'folder') as folder,
+         max(case when instr(rest, '/') > 0 or kind = 'folder' then 1 else 0 end) as folder,
          sum(case when instr(rest, '/') > 0 or kind <> 'folder' then 1 else 0 end) as items,
          sum(size) as size, max(modified) as modified,
          max(case when instr(rest, '/') = 0 then key end) as key,
@@ -180,7 +180,7 @@ grouped as (
       kind: string | null;
       author: string | null;
     }[]
-  >(em, `${sql} select * from grouped order by folder desc, seg collate nocase, seg limit ? offset ?`, [
+  >(em, `${sql} select * from grouped order by folder desc, lower(seg), seg limit ? offset ?`, [
     ...scopeParams,
     page.limit,
     page.offset,
@@ -330,15 +330,15 @@ export interface ItemHit {
 /** Items of one entity matching the query, newest first (at most `limit`, default 100). */
 export async function searchEntityItems(em: EntityManager, scope: EntityScope, query: ItemQuery): Promise<ItemHit[]> {
   const limit = Math.min(Math.max(query.limit ?? 100, 1), 500);
-  const match = query.text ? toMatchQuery(query.text) : undefined;
+  const match = query.text ? matchFilter(em, query.text) : undefined;
   if (query.text && !match) return [];
   const where: string[] = ['s.task = ?', 's.entity = ?'];
   const params: unknown[] = [scope.task, scope.entity];
   let from = 'catalog_items i join catalog_scopes s on s.id = i.scope_id';
   if (match) {
-    from = `catalog_items_fts f join catalog_items i on i.id = f.rowid join catalog_scopes s on s.id = i.scope_id`;
-    where.push('catalog_items_fts match ?');
-    params.push(match);
+    from = `${match.from} join catalog_scopes s on s.id = i.scope_id`;
+    where.push(match.where);
+    params.push(match.param);
   }
   for (const [column, value] of Object.entries(query.contains ?? {})) {
     if (!value || !Object.hasOwn(TEXT_COLUMNS, column)) continue;
@@ -350,8 +350,8 @@ export async function searchEntityItems(em: EntityManager, scope: EntityScope, q
     where.push(`i.key in (${keys.map(() => '?').join(', ')})`);
     params.push(...keys);
   }
-  if (query.deleted === 'exclude') where.push('v.deleted = 0');
-  if (query.deleted === 'only') where.push('v.deleted = 1');
+  if (query.deleted === 'exclude') where.push('v.deleted = false');
+  if (query.deleted === 'only') where.push('v.deleted = true');
   // The newest version of each item decides its size, date and whether it is deleted.
   const latest =
     'join catalog_versions v on v.id = (select max(v2.id) from catalog_versions v2 where v2.item_id = i.id)';

@@ -5,7 +5,7 @@
 // of the item (a later change supersedes it). A deletion left as an item's earliest version, and
 // items left without any version, are removed: the result is what a reindex would build.
 import type { EntityManager } from '@mikro-orm/core';
-import { removeOrphanItems, runSql } from '../db/sqlite-catalog.ts';
+import { removeOrphanItems, runSql } from '../db/catalog-sql.ts';
 
 interface SnapshotRow {
   id: string;
@@ -54,7 +54,7 @@ export async function forgetMissingSnapshots(
     // A deletion that is now an item's earliest version refers to a state no snapshot holds.
     await runSql(
       tx,
-      `delete from catalog_versions where deleted = 1 and snapshot_id in (select id from catalog_snapshots where repository_id = ?)
+      `delete from catalog_versions where deleted = true and snapshot_id in (select id from catalog_snapshots where repository_id = ?)
         and not exists (select 1 from catalog_versions earlier
           join catalog_snapshots e on e.id = earlier.snapshot_id
           join catalog_snapshots d on d.id = catalog_versions.snapshot_id

@@ -48,7 +48,8 @@ if (parentPort) {
     if (db.inTransaction) db.exec('rollback');
     open = undefined;
   };
-  port.on('message', (message: ToWriter) => {
+  // The writer's calls answer at once (prepared statements): a message is done before the next.
+  port.on('message', async (message: ToWriter) => {
     if (message.type === 'close') {
       try {
         rollback();
@@ -70,12 +71,12 @@ if (parentPort) {
         open = {
           writer,
           snapshotId: s.id,
-          emptyScope: message.firstOfEntity && writer.isEmpty(),
+          emptyScope: message.firstOfEntity && (await writer.isEmpty()),
           counts: { versions: 0, items: 0 },
         };
       } else if (message.type === 'batch') {
         if (!open) throw new Error('a batch outside a snapshot');
-        writeChanges(open.writer, message.changes, open.snapshotId, open.emptyScope, open.counts);
+        await writeChanges(open.writer, message.changes, open.snapshotId, open.emptyScope, open.counts);
         port.postMessage({ type: 'ack' } satisfies FromWriter);
       } else if (message.type === 'rollback') {
         rollback();

@@ -3,7 +3,7 @@
 // pass to a thread — made from the tree diff by `compactChange`.
 import { displayName } from '../../storage/raw-names.ts';
 import type { ItemChange, ItemEntry } from '../../storage/tree.ts';
-import type { CatalogBatchWriter, ItemRow, VersionRow } from '../db/sqlite-catalog.ts';
+import type { CatalogBatchWriter, ItemRow, VersionRow } from '../db/catalog-sql.ts';
 import { contentIdOf } from './content-id.ts';
 import { catalogFields, type ItemFieldMap } from './item-fields.ts';
 
@@ -66,16 +66,16 @@ export interface WriteCounts {
  * Writes a batch: new items, changed search text, and a version per change of a known or new item.
  * `emptyScope`: the entity's first snapshot into an empty scope, where no item can exist yet.
  */
-export function writeChanges(
+export async function writeChanges(
   writer: CatalogBatchWriter,
   batch: CompactChange[],
   snapshotId: string,
   emptyScope: boolean,
   counts: WriteCounts,
-): void {
+): Promise<void> {
   if (batch.length === 0) return;
   // One pass per batch and ids by position (a million items make every per-item object count).
-  const known = emptyScope ? undefined : writer.itemIds(batch.map((c) => c.key));
+  const known = emptyScope ? undefined : await writer.itemIds(batch.map((c) => c.key));
   const itemIds: (number | undefined)[] = new Array(batch.length);
   const rows: ItemRow[] = [];
   const rowAt: number[] = [];
@@ -92,10 +92,10 @@ export function writeChanges(
     // A modified item whose name, path or author changed is re-indexed for search.
     // So is an item that comes back under a key the catalog already knows.
     if (c.change === 'modified' && c.sameText) continue;
-    writer.updateItem(id, c);
+    await writer.updateItem(id, c);
   }
   if (rows.length) {
-    writer.insertItems(rows).forEach((id, j) => {
+    (await writer.insertItems(rows)).forEach((id, j) => {
       itemIds[rowAt[j] as number] = id;
     });
     counts.items += rows.length;
@@ -116,6 +116,6 @@ export function writeChanges(
       contentId: c.contentId,
     });
   }
-  writer.insertVersions(versions);
+  await writer.insertVersions(versions);
   counts.versions += versions.length;
 }

@@ -11,17 +11,22 @@ import {
   catalogBatchWriter,
   hasDocuments,
   indexRepositoryDocuments,
+  onPostgres,
   rebuildAllDocuments,
   removeRepositoryItems,
   withoutForeignKeyChecks,
-} from '../db/sqlite-catalog.ts';
+} from '../db/catalog-sql.ts';
 import { CatalogRepository, CatalogSnapshot } from './entities.ts';
 import type { FromWriter, SnapshotRow, ToWriter } from './index-worker.ts';
 import { type CompactChange, compactAdded, compactChange, type WriteCounts, writeChanges } from './index-writer.ts';
 import type { ItemFieldMap } from './item-fields.ts';
 
-/** The database file under an EntityManager, or undefined for an in-memory database. */
+/**
+ * The SQLite database file under an EntityManager, or undefined for an in-memory database and
+ * for PostgreSQL (whose server writes concurrently already: no writer thread of our own).
+ */
 function databaseFile(em: EntityManager): string | undefined {
+  if (onPostgres(em)) return undefined;
   const name = em.config.get('dbName');
   return name && name !== ':memory:' && !name.startsWith('file::memory:') ? name : undefined;
 }
@@ -75,9 +80,9 @@ export async function indexSnapshot(
       options,
     );
     // The entity's first snapshot into an empty scope: no item can exist yet, skip the lookups.
-    const emptyScope = !previous && writer.isEmpty();
+    const emptyScope = !previous && (await writer.isEmpty());
     for await (const batch of changeBatches(repo, snapshot.manifest, previous?.manifest, fields))
-      writeChanges(writer, batch, snapshot.id, emptyScope, report);
+      await writeChanges(writer, batch, snapshot.id, emptyScope, report);
   });
   report.snapshots++;
   return report;

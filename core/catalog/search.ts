@@ -1,7 +1,7 @@
 // Item search over the catalog: full-text on name, path and author, then each hit with its
 // latest version (whether it still exists, its size, when it changed, in which snapshot).
 import type { EntityManager } from '@mikro-orm/core';
-import { matchDocuments } from '../db/sqlite-catalog.ts';
+import { matchDocuments } from '../db/catalog-sql.ts';
 import { CatalogItem, CatalogVersion } from './entities.ts';
 
 export interface SearchHit {

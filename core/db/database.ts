@@ -3,12 +3,14 @@
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { MikroORM } from '@mikro-orm/core';
 import type { Migrator } from '@mikro-orm/migrations';
-import { type DatabaseSettings, ormOptions } from '../../config/orm.ts';
+import { type DatabaseSettings, databaseKind, ormOptions } from '../../config/orm.ts';
+
+export { type DatabaseKind, databaseKind } from '../../config/orm.ts';
 
 export type Database = MikroORM;
 
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
-  keepDatabaseFilesPrivate(settings.databasePath);
+  if (databaseKind(settings) === 'sqlite') keepDatabaseFilesPrivate(settings.databasePath);
   return MikroORM.init(ormOptions(settings));
 }
 
@@ -28,6 +30,14 @@ function keepDatabaseFilesPrivate(path: string): void {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
+}
+
+/** Where the database is, for people: the SQLite file, or PostgreSQL's URL without its password. */
+export function describeDatabase(settings: Pick<DatabaseSettings, 'databasePath' | 'databaseUrl'>): string {
+  if (!settings.databaseUrl) return settings.databasePath;
+  const url = new URL(settings.databaseUrl);
+  if (url.password) url.password = '***';
+  return `${url.toString()} (PostgreSQL)`;
 }
 
 export function migrator(orm: Database): Migrator {

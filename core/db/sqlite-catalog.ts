@@ -1,19 +1,11 @@
 // The catalog's SQLite-specific adapter: full-text search (FTS5) and bulk writes through
 // better-sqlite3 prepared statements (the ORM inlines parameters into unique SQL, so nothing is
-// prepared once; bulk indexing is 3–4× faster this way). A PostgreSQL driver supplies the same
-// functions (tsvector search, COPY or multi-row inserts).
+// prepared once; bulk indexing is 3–4× faster this way). postgres-catalog.ts supplies the same
+// functions on PostgreSQL; the rest of the code calls them through catalog-sql.ts.
 import type { EntityManager } from '@mikro-orm/core';
 import type { Database, Statement } from 'better-sqlite3';
 import { foldText } from './fold.ts';
-
-/** Runs SQL on the EntityManager's connection, inside its transaction when it has one. */
-export function runSql<T = Record<string, unknown>[]>(
-  em: EntityManager,
-  sql: string,
-  params: unknown[] = [],
-): Promise<T> {
-  return em.getConnection().execute(sql, params, 'all', em.getTransactionContext()) as Promise<T>;
-}
+import { runSql } from './run-sql.ts';
 
 /**
  * Turns what a person typed into an FTS5 query: every word must match, the last one as a prefix
@@ -60,16 +52,19 @@ export interface VersionRow {
   contentId: string | null;
 }
 
-/** Prepared statements for indexing one scope (repository, task, entity); valid inside the current transaction. */
+/**
+ * Statements for indexing one scope (repository, task, entity); valid inside the current
+ * transaction. Asynchronous for PostgreSQL; SQLite's prepared statements answer at once.
+ */
 export interface CatalogBatchWriter {
   /** True when the scope has no items yet (its first snapshot: no lookups needed). */
-  isEmpty(): boolean;
-  itemIds(keys: string[]): Map<string, number>;
+  isEmpty(): Promise<boolean>;
+  itemIds(keys: string[]): Promise<Map<string, number>>;
   /** Inserts items (and their full-text documents); returns their ids in the rows' order. */
-  insertItems(rows: ItemRow[]): number[];
+  insertItems(rows: ItemRow[]): Promise<number[]>;
   /** Changes an item's name, path or author, and its full-text document with it. */
-  updateItem(id: number, row: Omit<ItemRow, 'key' | 'kind'>): void;
-  insertVersions(rows: VersionRow[]): void;
+  updateItem(id: number, row: Omit<ItemRow, 'key' | 'kind'>): Promise<void>;
+  insertVersions(rows: VersionRow[]): Promise<void>;
 }
 
 /**
@@ -130,10 +125,10 @@ export function batchWriterOn(
   );
   const deleteDoc: Statement = db.prepare('delete from catalog_items_fts where rowid = ?');
   return {
-    isEmpty() {
+    async isEmpty() {
       return any.get(scopeId) === undefined;
     },
-    itemIds(keys) {
+    async itemIds(keys) {
       const ids = new Map<string, number>();
       for (const key of keys) {
         const row = find.get(scopeId, key) as { id: number } | undefined;
@@ -141,7 +136,7 @@ export function batchWriterOn(
       }
       return ids;
     },
-    insertItems(rows) {
+    async insertItems(rows) {
       const ids: number[] = [];
       insertItems(
         rows,
@@ -156,12 +151,12 @@ export function batchWriterOn(
       );
       return ids;
     },
-    updateItem(id, r) {
+    async updateItem(id, r) {
       if (documents) deleteDoc.run(id);
       update.run(r.name, r.path, r.author, ...foldedKeys(r), id);
       if (documents) insertDoc.run(id, r.name, r.path, r.author);
     },
-    insertVersions(rows) {
+    async insertVersions(rows) {
       // Dates as epoch milliseconds and booleans as 0/1: how the ORM stores them in SQLite.
       insertVersions(rows, (v, p) =>
         p.push(

@@ -5,6 +5,7 @@
 // rows and writes them only when they differ from the last written (debounced by the interval).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
+import { onPostgres } from '../db/run-sql.ts';
 import type { Logger } from '../logging.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { StorageLocation } from '../storage-locations/entities.ts';
@@ -68,12 +69,21 @@ export async function configurationRows(em: EntityManager): Promise<ConfigPayloa
   const connection = em.getConnection();
   const tables: ConfigPayload['tables'] = {};
   for (const table of CONFIGURATION_TABLES) {
-    tables[table] = (await connection.execute(`select * from \`${table}\` order by rowid`)) as Record<
+    tables[table] = (await connection.execute(`select * from "${table}" order by ${rowOrder(em, table)}`)) as Record<
       string,
       unknown
     >[];
   }
   return tables;
+}
+
+/** SQLite's insertion order (rowid); PostgreSQL has none that lasts, so the primary key's. */
+function rowOrder(em: EntityManager, table: string): string {
+  if (!onPostgres(em)) return 'rowid';
+  const meta = [...em.getMetadata()].find((m) => m.tableName === table);
+  const columns: string[] = (meta?.getPrimaryProps() ?? []).flatMap((p) => p.fieldNames);
+  if (columns.length === 0) throw new Error(`no primary key known for ${table}`);
+  return columns.map((c) => `"${c}"`).join(', ');
 }
 
 export async function appliedMigrations(em: EntityManager): Promise<string[]> {

@@ -13,7 +13,7 @@ import { MARKER_KEY, Repository, RepositoryError } from '../../storage/repositor
 import { readAll } from '../../storage/streams.ts';
 import { openKernel } from '../appliance.ts';
 import { reindexRepository } from '../catalog/indexer.ts';
-import { runSql, withoutForeignKeyChecks } from '../db/sqlite-catalog.ts';
+import { runSql, withoutForeignKeyChecks } from '../db/catalog-sql.ts';
 import { Organization } from '../identity/entities.ts';
 import { isSetupComplete } from '../identity/setup-service.ts';
 import type { Logger } from '../logging.ts';

@@ -11,7 +11,7 @@
 // accounts is locked (ADDRESS_RULE), and guesses at one account from many addresses slow it to
 // one attempt per `lockMs` (ACCOUNT_WIDE_RULE) instead of locking its owner out.
 import type { EntityManager } from '@mikro-orm/core';
-import { runSql } from '../db/sqlite-catalog.ts';
+import { runSql } from '../db/catalog-sql.ts';
 import { LoginThrottle } from './entities.ts';
 
 export interface ThrottleRule {
@@ -76,33 +76,33 @@ export async function lockedFor(em: EntityManager, keys: string[], now: Date): P
 
 // Counts one attempt unless the key is locked; returns no row when it is. A lapsed window starts
 // again at 1; the attempt that reaches the limit locks the key. (SET expressions read the old
-// row.) Plain SQL that SQLite and PostgreSQL both run; dates are stored as epoch milliseconds.
+// row.) Plain SQL that SQLite and PostgreSQL both run, dates passed as Date. The lock's value is
+// cast: beside `null` alone PostgreSQL would read it as text (SQLite's cast keeps the number).
 const RESERVE_SQL = `insert into login_throttles (key, failures, window_started_at, locked_until)
   values (?, 1, ?, ?)
   on conflict (key) do update set
     failures = case when login_throttles.window_started_at <= ? then 1 else login_throttles.failures + 1 end,
     window_started_at = case when login_throttles.window_started_at <= ? then ? else login_throttles.window_started_at end,
     locked_until = case
-      when (case when login_throttles.window_started_at <= ? then 1 else login_throttles.failures + 1 end) >= ? then ?
-      else null end
+      when (case when login_throttles.window_started_at <= ? then 1 else login_throttles.failures + 1 end) >= ?
+      then cast(? as timestamptz) else null end
   where login_throttles.locked_until is null or login_throttles.locked_until <= ?
   returning failures`;
 
 async function reserve(em: EntityManager, { key, rule }: ThrottleKey, now: Date): Promise<boolean> {
-  const at = now.getTime();
-  const windowOpenedBefore = at - rule.windowMs;
-  const lockUntil = at + rule.lockMs;
+  const windowOpenedBefore = new Date(now.getTime() - rule.windowMs);
+  const lockUntil = new Date(now.getTime() + rule.lockMs);
   const rows = await runSql(em.fork(), RESERVE_SQL, [
     key,
-    at,
+    now,
     rule.maxFailures <= 1 ? lockUntil : null,
     windowOpenedBefore,
     windowOpenedBefore,
-    at,
+    now,
     windowOpenedBefore,
     rule.maxFailures,
     lockUntil,
-    at,
+    now,
   ]);
   return rows.length > 0;
 }

@@ -4,9 +4,10 @@
 // lost its lease cannot finish a job someone else resumed, and two scheduler ticks cannot enqueue
 // one slot twice (the unique dedupe key). Plain SQL through the ORM: the same on PostgreSQL.
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/core';
+import { type EntityManager, LockMode } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { recordJobActivity } from '../activity/activity-service.ts';
+import { onPostgres } from '../db/run-sql.ts';
 import {
   type IJob,
   type InitiatorKind,
@@ -181,18 +182,47 @@ export async function claimJobs(
   const served = new Set<string>();
   // Lost races and empty rounds cost a query each; a bound keeps a claimer that keeps losing from spinning.
   for (let queries = 0; claimed.length < limits.slots && queries < limits.slots * 4 + 8; queries++) {
-    const job = await nextClaimable(em, now, {
+    const exclude = {
       organizations: [...new Set([...full(perOrg, limits.perOrganization), ...served])],
       tasks: full(perTask, limits.perTask),
       entities: [...busyEntities],
-    });
-    if (!job) {
+    };
+    const picked = await claimOne(em, owner, leaseMs, now, exclude);
+    if (picked === 'none') {
       if (served.size === 0) break;
       served.clear();
       continue;
     }
+    const { job, won } = picked;
     served.add(job.organization.id);
-    const won = await em.nativeUpdate(
+    // Lost to another claimer: the job is no longer pending, so the next query skips it.
+    if (!won) continue;
+    count(job);
+    claimed.push(job);
+  }
+  em.clear();
+  return claimed;
+}
+
+type Exclusions = { organizations: string[]; tasks: string[]; entities: string[] };
+
+/**
+ * Picks the next claimable job and takes it with a conditional UPDATE (`won`: false when another
+ * claimer took it first). On PostgreSQL the pick locks the row `for update skip locked` in a short
+ * transaction: racing claimers (other nodes) each lock a different job instead of all reaching for
+ * the oldest, and none waits on another's lock. SQLite has one writer at a time: no row locks.
+ */
+async function claimOne(
+  em: EntityManager,
+  owner: string,
+  leaseMs: number,
+  now: Date,
+  exclude: Exclusions,
+): Promise<'none' | { job: IJob; won: boolean }> {
+  const take = async (tx: EntityManager, lock: boolean) => {
+    const job = await nextClaimable(tx, now, exclude, lock);
+    if (!job) return 'none' as const;
+    const won = await tx.nativeUpdate(
       Job,
       { id: job.id, state: 'pending', attempts: job.attempts },
       {
@@ -205,21 +235,13 @@ export async function claimJobs(
         log: appendLog(job.log, logEntry('info', `attempt ${job.attempts + 1} started`, now)),
       },
     );
-    // Lost to another claimer: the job is no longer pending, so the next query skips it.
-    if (won !== 1) continue;
-    count(job);
-    claimed.push(job);
-  }
-  em.clear();
-  return claimed;
+    return { job, won: won === 1 };
+  };
+  return onPostgres(em) ? em.transactional((tx) => take(tx, true)) : take(em, false);
 }
 
 /** The oldest due pending job outside the excluded organizations, tasks and entities. */
-async function nextClaimable(
-  em: EntityManager,
-  now: Date,
-  exclude: { organizations: string[]; tasks: string[]; entities: string[] },
-): Promise<IJob | null> {
+async function nextClaimable(em: EntityManager, now: Date, exclude: Exclusions, lock: boolean): Promise<IJob | null> {
   const where: Record<string, unknown>[] = [{ state: 'pending', runAfter: { $lte: now } }];
   if (exclude.organizations.length > 0) where.push({ organization: { $nin: exclude.organizations } });
   if (exclude.tasks.length > 0) where.push({ $or: [{ task: null }, { task: { $nin: exclude.tasks } }] });
@@ -227,6 +249,7 @@ async function nextClaimable(
   return em.findOne(Job, { $and: where } as never, {
     orderBy: { runAfter: 'asc', createdAt: 'asc', id: 'asc' },
     disableIdentityMap: true,
+    ...(lock ? { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE } : {}),
   });
 }
 

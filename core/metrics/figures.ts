@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import type { EntityManager } from '@mikro-orm/core';
 import { raw } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { onPostgres, runSql } from '../db/run-sql.ts';
 import { Job } from '../jobs/entities.ts';
 import { StorageLocation } from '../storage-locations/entities.ts';
 import { BUILTIN_LOCATION_ID, BUILTIN_LOCATION_NAME } from '../storage-locations/locations.ts';
@@ -116,11 +117,19 @@ export async function readApplianceFigures(
   });
 
   let databaseBytes = 0;
-  for (const file of [databasePath, `${databasePath}-wal`]) {
-    databaseBytes += await stat(file).then(
-      (s) => s.size,
-      () => 0,
+  if (onPostgres(em)) {
+    const [size] = await runSql<{ bytes: number | string }[]>(
+      em,
+      'select pg_database_size(current_database()) as bytes',
     );
+    databaseBytes = Number(size?.bytes ?? 0);
+  } else {
+    for (const file of [databasePath, `${databasePath}-wal`]) {
+      databaseBytes += await stat(file).then(
+        (s) => s.size,
+        () => 0,
+      );
+    }
   }
   return {
     jobs: jobRows.map((r) => ({ kind: r.kind, state: r.state, count: Number(r.n) })),

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
+import { databaseUrlOf, testPostgresUrl } from './postgres.ts';
 
 export function tempDir(prefix = 'holdfast-test-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -17,9 +18,16 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
       HOLDFAST_PORT: '0',
       HOLDFAST_HOST: '127.0.0.1',
       HOLDFAST_LOG_LEVEL: 'silent',
+      ...postgresDatabase(dataDir),
       ...env,
     },
   });
+}
+
+/** On a PostgreSQL run, the data folder's own database (created on first connect). */
+function postgresDatabase(dataDir: string): Record<string, string> {
+  const server = testPostgresUrl();
+  return server ? { HOLDFAST_DATABASE_URL: databaseUrlOf(server, dataDir) } : {};
 }
 
 /** The problems a ConfigError lists (fails when `fn` throws something else or nothing). */

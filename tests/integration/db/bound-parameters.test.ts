@@ -3,7 +3,8 @@
 import type { Database } from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindQuery } from '../../../config/sqlite-driver.ts';
-import { nativeClient, runSql } from '../../../core/db/sqlite-catalog.ts';
+import { runSql } from '../../../core/db/run-sql.ts';
+import { nativeClient } from '../../../core/db/sqlite-catalog.ts';
 import { containsText } from '../../../core/db/text-search.ts';
 import { Organization } from '../../../core/identity/entities.ts';
 import { createTestApp, type TestApp } from '../../helpers/kernel.ts';

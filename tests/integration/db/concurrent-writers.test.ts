@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../core/db/database.ts';
-import { runSql } from '../../../core/db/sqlite-catalog.ts';
+import { runSql } from '../../../core/db/run-sql.ts';
 import { tempDir } from '../../helpers/config.ts';
 
 type Orm = Awaited<ReturnType<typeof openDatabase>>;

@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentIdOf } from '../../../core/catalog/content-id.ts';
-import { runSql } from '../../../core/db/sqlite-catalog.ts';
+import { runSql } from '../../../core/db/run-sql.ts';
 import { startDrill } from '../../../core/drills/drill-schedule.ts';
 import { describeDrill } from '../../../core/drills/drill-status.ts';
 import { RestoreDrill } from '../../../core/drills/entities.ts';

@@ -3,7 +3,8 @@ import { CatalogItem, CatalogSnapshot, CatalogVersion } from '../../../core/cata
 import { forgetMissingSnapshots } from '../../../core/catalog/forget.ts';
 import { reindexRepository } from '../../../core/catalog/indexer.ts';
 import { searchCatalog } from '../../../core/catalog/search.ts';
-import { runSql, toMatchQuery } from '../../../core/db/sqlite-catalog.ts';
+import { runSql } from '../../../core/db/run-sql.ts';
+import { toMatchQuery } from '../../../core/db/sqlite-catalog.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { createTestApp, type TestApp } from '../../helpers/kernel.ts';
 import { createTestRepo, type TestRepo } from '../../helpers/repository.ts';

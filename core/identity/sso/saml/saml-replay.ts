@@ -7,7 +7,7 @@
 // succeed. Plain SQL that SQLite and PostgreSQL both run; dates are epoch milliseconds.
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
-import { runSql } from '../../../db/sqlite-catalog.ts';
+import { runSql } from '../../../db/run-sql.ts';
 
 export interface SamlReplayStore {
   /**

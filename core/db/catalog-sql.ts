@@ -1,0 +1,76 @@
+// The catalog's database-specific statements behind one set of functions: full-text search and
+// bulk writes go to sqlite-catalog.ts (FTS5, prepared statements) or postgres-catalog.ts
+// (tsvector with a GIN index, multi-row statements) by the EntityManager's database.
+import type { EntityManager } from '@mikro-orm/core';
+import * as postgres from './postgres-catalog.ts';
+import { onPostgres } from './run-sql.ts';
+import * as sqlite from './sqlite-catalog.ts';
+
+export { onPostgres, runSql } from './run-sql.ts';
+export type { CatalogBatchWriter, ItemRow, VersionRow } from './sqlite-catalog.ts';
+
+/** Ids of the items matching what a person typed, newest first. */
+export function matchDocuments(em: EntityManager, text: string, limit: number): Promise<number[]> {
+  return onPostgres(em) ? postgres.matchDocuments(em, text, limit) : sqlite.matchDocuments(em, text, limit);
+}
+
+/**
+ * The FROM (binding the items as `i`) and WHERE parts of a query restricted to the items matching
+ * `text`, and the WHERE part's one parameter; undefined when `text` holds no word.
+ */
+export function matchFilter(
+  em: EntityManager,
+  text: string,
+): { from: string; where: string; param: string } | undefined {
+  if (onPostgres(em)) return postgres.matchFilter(text);
+  const query = sqlite.toMatchQuery(text);
+  return query
+    ? {
+        from: 'catalog_items_fts f join catalog_items i on i.id = f.rowid',
+        where: 'catalog_items_fts match ?',
+        param: query,
+      }
+    : undefined;
+}
+
+export async function catalogBatchWriter(
+  em: EntityManager,
+  scope: { repository: string; task: string; entity: string },
+  options: { documents: boolean } = { documents: true },
+): Promise<sqlite.CatalogBatchWriter> {
+  return onPostgres(em) ? postgres.catalogBatchWriter(em, scope) : sqlite.catalogBatchWriter(em, scope, options);
+}
+
+export function removeRepositoryItems(
+  em: EntityManager,
+  repositoryId: string,
+  options: { documents: boolean } = { documents: true },
+): Promise<void> {
+  return onPostgres(em)
+    ? postgres.removeRepositoryItems(em, repositoryId)
+    : sqlite.removeRepositoryItems(em, repositoryId, options);
+}
+
+/** Adds a repository's full-text documents (PostgreSQL's index follows the rows by itself). */
+export async function indexRepositoryDocuments(em: EntityManager, repositoryId: string): Promise<void> {
+  if (!onPostgres(em)) await sqlite.indexRepositoryDocuments(em, repositoryId);
+}
+
+/** Rebuilds the full-text index from the items' text (PostgreSQL's cannot drift from the rows). */
+export async function rebuildAllDocuments(em: EntityManager): Promise<void> {
+  if (!onPostgres(em)) await sqlite.rebuildAllDocuments(em);
+}
+
+export function removeOrphanItems(em: EntityManager, repositoryId: string): Promise<void> {
+  return onPostgres(em) ? postgres.removeOrphanItems(em, repositoryId) : sqlite.removeOrphanItems(em, repositoryId);
+}
+
+export const hasDocuments = sqlite.hasDocuments;
+
+/**
+ * Runs `work` without foreign-key checks where the database allows it per connection (SQLite;
+ * see sqlite-catalog.ts). PostgreSQL keeps checking: turning them off needs a superuser.
+ */
+export function withoutForeignKeyChecks<T>(em: EntityManager, work: () => Promise<T>): Promise<T> {
+  return onPostgres(em) ? work() : sqlite.withoutForeignKeyChecks(em, work);
+}

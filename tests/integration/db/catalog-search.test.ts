@@ -1,0 +1,115 @@
+// Catalog full-text search, the same rules on either database (FTS5 on SQLite, tsvector + GIN on
+// PostgreSQL): run by the default project on SQLite and by the project `postgres` on a real
+// PostgreSQL server. Every typed word must match, the last as a prefix; case and diacritics do
+// not matter; a word holding separators is a phrase; typed operators are plain words; newest
+// items (highest ids) come first.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CatalogRepository, CatalogSnapshot } from '../../../core/catalog/entities.ts';
+import { searchCatalog } from '../../../core/catalog/search.ts';
+import { catalogBatchWriter, onPostgres } from '../../../core/db/catalog-sql.ts';
+import { type Database, migrate, openDatabase } from '../../../core/db/database.ts';
+import { tempDir, testConfig } from '../../helpers/config.ts';
+import { testPostgresUrl } from '../../helpers/postgres.ts';
+
+const ITEMS = [
+  { key: 'a', name: 'Quarterly report.pdf', path: '/Finance/Quarterly report.pdf', author: 'Ana' },
+  { key: 'b', name: 'Café menu.txt', path: '/Lunch/Café menu.txt', author: 'Bo' },
+  { key: 'c', name: 'my_file.txt', path: '/Misc/my_file.txt', author: null },
+  { key: 'd', name: 'file my.txt', path: '/Misc/file my.txt', author: null },
+  { key: 'e', name: 'Report draft.docx', path: '/Finance/Report draft.docx', author: 'Ana' },
+  { key: 'f', name: 'STRASSE.txt', path: '/Ümlauts/STRASSE.txt', author: 'Émile' },
+];
+
+let orm: Database;
+const dir = tempDir();
+const ids = new Map<string, number>();
+
+beforeAll(async () => {
+  orm = await openDatabase(testConfig(dir.path));
+  await migrate(orm);
+  await orm.em.fork().transactional(async (tx) => {
+    tx.create(CatalogRepository, { id: 'r1', location: 'local:/r1', indexedAt: new Date() });
+    tx.create(CatalogSnapshot, {
+      id: 's1',
+      repository: 'r1',
+      task: 't1',
+      entity: 'e1',
+      time: new Date(),
+      parent: null,
+      items: ITEMS.length,
+      bytes: 0,
+    });
+    await tx.flush();
+    const writer = await catalogBatchWriter(tx, { repository: 'r1', task: 't1', entity: 'e1' });
+    const inserted = await writer.insertItems(ITEMS.map((i) => ({ ...i, kind: 'file' })));
+    inserted.forEach((id, n) => {
+      ids.set(ITEMS[n]?.key as string, id);
+    });
+    await writer.insertVersions(
+      inserted.map((itemId) => ({
+        itemId,
+        snapshotId: 's1',
+        size: 1,
+        modified: null,
+        author: null,
+        editor: null,
+        contentId: null,
+        deleted: false,
+      })),
+    );
+  });
+});
+
+afterAll(async () => {
+  await orm.close();
+  dir.remove();
+});
+
+async function keysFound(text: string, limit?: number): Promise<string[]> {
+  const hits = await searchCatalog(orm.em.fork(), { text, ...(limit ? { limit } : {}) });
+  return hits.map((h) => h.key);
+}
+
+describe(`catalog search on ${testPostgresUrl() ? 'PostgreSQL' : 'SQLite'}`, () => {
+  it('runs on the database the project chose', () => {
+    expect(onPostgres(orm.em.fork())).toBe(Boolean(testPostgresUrl()));
+  });
+
+  it('needs every word, the last one as a prefix, newest item first', async () => {
+    expect(await keysFound('report')).toEqual(['e', 'a']);
+    expect(await keysFound('quarterly rep')).toEqual(['a']);
+    expect(await keysFound('quart report')).toEqual([]);
+    expect(await keysFound('rep')).toEqual(['e', 'a']);
+  });
+
+  it('searches name, path and author', async () => {
+    expect(await keysFound('finance')).toEqual(['e', 'a']);
+    expect(await keysFound('ana draft')).toEqual(['e']);
+  });
+
+  it('ignores case and diacritics on both sides', async () => {
+    expect(await keysFound('CAFE')).toEqual(['b']);
+    expect(await keysFound('café')).toEqual(['b']);
+    expect(await keysFound('umlauts emile')).toEqual(['f']);
+    expect(await keysFound('strasse')).toEqual(['f']);
+  });
+
+  it('reads a word holding separators as a phrase, in order', async () => {
+    expect(await keysFound('my_file')).toEqual(['c']);
+    expect(await keysFound('my_fi')).toEqual(['c']);
+    expect(await keysFound('my file')).toEqual(['d', 'c']);
+  });
+
+  it('takes typed operators and quotes as plain text', async () => {
+    expect(await keysFound('-report')).toEqual(['e', 'a']);
+    expect(await keysFound('"report" OR menu')).toEqual([]);
+    expect(await keysFound('report*')).toEqual(['e', 'a']);
+    expect(await keysFound("bo's café")).toEqual([]);
+    expect(await keysFound('!&|:*()')).toEqual([]);
+  });
+
+  it('keeps to the limit, newest first', async () => {
+    expect(await keysFound('txt', 2)).toEqual(['f', 'd']);
+    expect(ids.get('f')).toBeGreaterThan(ids.get('d') as number);
+  });
+});
