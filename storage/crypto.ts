@@ -82,9 +82,32 @@ export async function blobIdAsync(idKey: Buffer, plaintext: Uint8Array): Promise
 const INLINE_CODEC_BYTES = 256 * 1024;
 const zstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } };
 
+/**
+ * zlib's output buffer for an inline compression: at least half of Node's pool size, so it is an
+ * allocation of its own rather than a slice of the shared 64 KiB pool slab (the default 16 KiB is
+ * one), and at least the input's size plus zstd's worst-case overhead, so the result is one slice
+ * of it at offset 0, which `releaseCompressed` frees. Four sealed small files used to hold a pool
+ * slab until the next full collection: tens of MiB of dead memory on a folder of small files.
+ */
+function outputSize(length: number): number {
+  return Math.max(Buffer.poolSize, length + (length >> 7) + 1024);
+}
+
+/** Frees compressed bytes once encrypted: an inline zstd result's whole output buffer (see outputSize). */
+function releaseCompressed(packed: Buffer, codec: CodecId, inputLength: number): void {
+  const ab = packed.buffer;
+  const inlineZstd = codec === CODEC.zstd && inputLength < INLINE_CODEC_BYTES;
+  if (inlineZstd && packed.byteOffset === 0 && ab instanceof ArrayBuffer && ab.byteLength === outputSize(inputLength))
+    releaseBuffer(new Uint8Array(ab));
+  else releaseBuffer(packed);
+}
+
 async function compress(codec: CodecId, data: Buffer): Promise<Buffer> {
   const small = data.length < INLINE_CODEC_BYTES;
-  if (codec === CODEC.zstd) return small ? zlib.zstdCompressSync(data, zstdOptions) : zstdCompress(data, zstdOptions);
+  if (codec === CODEC.zstd)
+    return small
+      ? zlib.zstdCompressSync(data, { ...zstdOptions, chunkSize: outputSize(data.length) })
+      : zstdCompress(data, zstdOptions);
   if (codec === CODEC.gzip) return small ? zlib.gzipSync(data, { level: 6 }) : gzip(data, { level: 6 });
   return data;
 }
@@ -145,7 +168,7 @@ export async function sealPieces(
     if (packed.length <= raw.length - (raw.length >> 4)) {
       body = packed;
       used = codec;
-    } else if (packed !== raw) releaseBuffer(packed);
+    } else if (packed !== raw) releaseCompressed(packed, codec, raw.length);
   }
   const nonce = randomBytes(NONCE);
   const cipher = createCipheriv('aes-256-gcm', secretKey(encKey), nonce);
@@ -153,7 +176,7 @@ export async function sealPieces(
   const encrypted = cipher.update(body);
   const rest = cipher.final(); // empty for GCM
   const tag = cipher.getAuthTag();
-  if (body !== raw) releaseBuffer(body);
+  if (body !== raw) releaseCompressed(body, used, raw.length);
   const length = NONCE + head.length + encrypted.length + rest.length + TAG;
   if (length >= PIECES_FROM) {
     const pieces = [joinPieces([nonce, head], NONCE + head.length), encrypted];
