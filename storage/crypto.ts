@@ -112,13 +112,19 @@ async function compress(codec: CodecId, data: Buffer): Promise<Buffer> {
   return data;
 }
 
+/** zlib's output buffer when decompressing: at least 64 KiB, never a slice of Node's buffer pool. */
+function decompressChunk(length: number): number {
+  return Math.min(8 * 1024 * 1024, Math.max(64 * 1024, length * 4));
+}
+
 async function decompress(codec: number, data: Buffer): Promise<Buffer> {
   const small = data.length < INLINE_CODEC_BYTES / 4;
   // Output comes back in pieces of chunkSize, one main-thread callback each: zlib's 16 KiB default
   // meant ~6000 callbacks per 100 MiB of text restored, the largest cost of restoring it.
-  const options = { chunkSize: Math.min(8 * 1024 * 1024, Math.max(64 * 1024, data.length * 4)) };
-  if (codec === CODEC.zstd) return small ? zlib.zstdDecompressSync(data) : zstdDecompress(data, options);
-  if (codec === CODEC.gzip) return small ? zlib.gunzipSync(data) : gunzip(data, options);
+  const options = { chunkSize: decompressChunk(data.length) };
+  // Inline, zlib's output goes to a buffer of its own (see outputSize), never a pool slab.
+  if (codec === CODEC.zstd) return small ? zlib.zstdDecompressSync(data, options) : zstdDecompress(data, options);
+  if (codec === CODEC.gzip) return small ? zlib.gunzipSync(data, options) : gunzip(data, options);
   if (codec === CODEC.none) return data;
   throw new IntegrityError(`unknown codec ${codec}`);
 }
@@ -201,12 +207,17 @@ function joinPieces(pieces: Buffer[], length: number): Buffer {
 }
 
 /**
- * A small decompressed result in memory of its own. zlib returns results below 64 KiB as slices of
- * a shared 64 KiB slab, which stays allocated while any slice of it lives and cannot be freed
- * early (storage/buffers.ts): restoring small files, such slabs held three times the files' bytes.
+ * A decompressed result in memory of its own, which its reader can free (storage/buffers.ts).
+ * zlib returns it as a slice of its output buffer (at least 64 KiB, see decompress): that buffer
+ * is cut to the result (`transfer`, which can shrink it in place) rather than copied. A result
+ * joined from several output buffers is already its own. (Slices of Node's shared 64 KiB pool
+ * slab, alive while any slice of one is, held three times the plaintexts restoring small files.)
  */
-function ownMemory(buf: Buffer): Buffer {
-  if (buf.byteLength >= 64 * 1024 || (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength)) return buf;
+function ownMemory(buf: Buffer, chunkSize: number): Buffer {
+  const ab = buf.buffer;
+  if (buf.byteOffset === 0 && buf.byteLength === ab.byteLength) return buf;
+  if (buf.byteOffset === 0 && ab instanceof ArrayBuffer && ab.byteLength === chunkSize)
+    return Buffer.from(ab.transfer(buf.byteLength));
   const out = Buffer.allocUnsafeSlow(buf.byteLength);
   buf.copy(out);
   return out;
@@ -230,7 +241,7 @@ export async function unseal(encKey: Buffer, sealed: Uint8Array, what = 'object'
     throw new IntegrityError(`${what} failed authentication (corrupted, or encrypted with another key)`);
   }
   if (codec === CODEC.none) return body;
-  const plain = ownMemory(await decompress(codec, body));
+  const plain = ownMemory(await decompress(codec, body), decompressChunk(body.length));
   releaseBuffer(body);
   return plain;
 }

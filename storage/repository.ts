@@ -708,6 +708,8 @@ export class Repository {
         ifAbsent: true,
         contentLength: pack.size,
         onBodyRead: bodyRead,
+        // The spool file's pieces are read for this upload alone (storage/pack.ts).
+        onChunkWritten: releaseBuffer,
       });
       this.stats.bytesUploaded += pack.size;
     } catch (err) {
