@@ -5,7 +5,16 @@
 // read alongside in one pass (files whose size, mode and mtime are unchanged are carried over
 // without being read).
 
-import { type BigIntStats, closeSync, type Dirent, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import {
+  type BigIntStats,
+  closeSync,
+  constants,
+  type Dirent,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+} from 'node:fs';
 import { open, readFile, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { releaseBuffer } from './buffers.ts';
@@ -158,7 +167,8 @@ async function* readPieces(path: string | Buffer): AsyncIterable<Uint8Array> {
  * metadata stored with it); one that shrank, up to its end.
  */
 function readSmallFile(path: string | Buffer, size: number, into: Buffer): Buffer {
-  const fd = openSync(path, 'r');
+  // Non-blocking: a file replaced by a FIFO since the walk reads as empty instead of hanging.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const buf = into.subarray(0, size);
     let at = 0;
