@@ -82,20 +82,49 @@ export async function blobIdAsync(idKey: Buffer, plaintext: Uint8Array): Promise
 const INLINE_CODEC_BYTES = 256 * 1024;
 const zstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } };
 
+/**
+ * zlib's output buffer for an inline compression: at least half of Node's pool size, so it is an
+ * allocation of its own rather than a slice of the shared 64 KiB pool slab (the default 16 KiB is
+ * one), and at least the input's size plus zstd's worst-case overhead, so the result is one slice
+ * of it at offset 0, which `releaseCompressed` frees. Four sealed small files used to hold a pool
+ * slab until the next full collection: tens of MiB of dead memory on a folder of small files.
+ */
+function outputSize(length: number): number {
+  return Math.max(Buffer.poolSize, length + (length >> 7) + 1024);
+}
+
+/** Frees compressed bytes once encrypted: an inline zstd result's whole output buffer (see outputSize). */
+function releaseCompressed(packed: Buffer, codec: CodecId, inputLength: number): void {
+  const ab = packed.buffer;
+  const inlineZstd = codec === CODEC.zstd && inputLength < INLINE_CODEC_BYTES;
+  if (inlineZstd && packed.byteOffset === 0 && ab instanceof ArrayBuffer && ab.byteLength === outputSize(inputLength))
+    releaseBuffer(new Uint8Array(ab));
+  else releaseBuffer(packed);
+}
+
 async function compress(codec: CodecId, data: Buffer): Promise<Buffer> {
   const small = data.length < INLINE_CODEC_BYTES;
-  if (codec === CODEC.zstd) return small ? zlib.zstdCompressSync(data, zstdOptions) : zstdCompress(data, zstdOptions);
+  if (codec === CODEC.zstd)
+    return small
+      ? zlib.zstdCompressSync(data, { ...zstdOptions, chunkSize: outputSize(data.length) })
+      : zstdCompress(data, zstdOptions);
   if (codec === CODEC.gzip) return small ? zlib.gzipSync(data, { level: 6 }) : gzip(data, { level: 6 });
   return data;
+}
+
+/** zlib's output buffer when decompressing: at least 64 KiB, never a slice of Node's buffer pool. */
+function decompressChunk(length: number): number {
+  return Math.min(8 * 1024 * 1024, Math.max(64 * 1024, length * 4));
 }
 
 async function decompress(codec: number, data: Buffer): Promise<Buffer> {
   const small = data.length < INLINE_CODEC_BYTES / 4;
   // Output comes back in pieces of chunkSize, one main-thread callback each: zlib's 16 KiB default
   // meant ~6000 callbacks per 100 MiB of text restored, the largest cost of restoring it.
-  const options = { chunkSize: Math.min(8 * 1024 * 1024, Math.max(64 * 1024, data.length * 4)) };
-  if (codec === CODEC.zstd) return small ? zlib.zstdDecompressSync(data) : zstdDecompress(data, options);
-  if (codec === CODEC.gzip) return small ? zlib.gunzipSync(data) : gunzip(data, options);
+  const options = { chunkSize: decompressChunk(data.length) };
+  // Inline, zlib's output goes to a buffer of its own (see outputSize), never a pool slab.
+  if (codec === CODEC.zstd) return small ? zlib.zstdDecompressSync(data, options) : zstdDecompress(data, options);
+  if (codec === CODEC.gzip) return small ? zlib.gunzipSync(data, options) : gunzip(data, options);
   if (codec === CODEC.none) return data;
   throw new IntegrityError(`unknown codec ${codec}`);
 }
@@ -145,7 +174,7 @@ export async function sealPieces(
     if (packed.length <= raw.length - (raw.length >> 4)) {
       body = packed;
       used = codec;
-    } else if (packed !== raw) releaseBuffer(packed);
+    } else if (packed !== raw) releaseCompressed(packed, codec, raw.length);
   }
   const nonce = randomBytes(NONCE);
   const cipher = createCipheriv('aes-256-gcm', secretKey(encKey), nonce);
@@ -153,7 +182,7 @@ export async function sealPieces(
   const encrypted = cipher.update(body);
   const rest = cipher.final(); // empty for GCM
   const tag = cipher.getAuthTag();
-  if (body !== raw) releaseBuffer(body);
+  if (body !== raw) releaseCompressed(body, used, raw.length);
   const length = NONCE + head.length + encrypted.length + rest.length + TAG;
   if (length >= PIECES_FROM) {
     const pieces = [joinPieces([nonce, head], NONCE + head.length), encrypted];
@@ -178,12 +207,17 @@ function joinPieces(pieces: Buffer[], length: number): Buffer {
 }
 
 /**
- * A small decompressed result in memory of its own. zlib returns results below 64 KiB as slices of
- * a shared 64 KiB slab, which stays allocated while any slice of it lives and cannot be freed
- * early (storage/buffers.ts): restoring small files, such slabs held three times the files' bytes.
+ * A decompressed result in memory of its own, which its reader can free (storage/buffers.ts).
+ * zlib returns it as a slice of its output buffer (at least 64 KiB, see decompress): that buffer
+ * is cut to the result (`transfer`, which can shrink it in place) rather than copied. A result
+ * joined from several output buffers is already its own. (Slices of Node's shared 64 KiB pool
+ * slab, alive while any slice of one is, held three times the plaintexts restoring small files.)
  */
-function ownMemory(buf: Buffer): Buffer {
-  if (buf.byteLength >= 64 * 1024 || (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength)) return buf;
+function ownMemory(buf: Buffer, chunkSize: number): Buffer {
+  const ab = buf.buffer;
+  if (buf.byteOffset === 0 && buf.byteLength === ab.byteLength) return buf;
+  if (buf.byteOffset === 0 && ab instanceof ArrayBuffer && ab.byteLength === chunkSize)
+    return Buffer.from(ab.transfer(buf.byteLength));
   const out = Buffer.allocUnsafeSlow(buf.byteLength);
   buf.copy(out);
   return out;
@@ -207,7 +241,7 @@ export async function unseal(encKey: Buffer, sealed: Uint8Array, what = 'object'
     throw new IntegrityError(`${what} failed authentication (corrupted, or encrypted with another key)`);
   }
   if (codec === CODEC.none) return body;
-  const plain = ownMemory(await decompress(codec, body));
+  const plain = ownMemory(await decompress(codec, body), decompressChunk(body.length));
   releaseBuffer(body);
   return plain;
 }

@@ -5,8 +5,17 @@
 // read alongside in one pass (files whose size, mode and mtime are unchanged are carried over
 // without being read).
 
-import { type BigIntStats, close, type Dirent, open as openFd, read } from 'node:fs';
-import { lstat, open, opendir, readFile, readlink } from 'node:fs/promises';
+import {
+  type BigIntStats,
+  closeSync,
+  constants,
+  type Dirent,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+} from 'node:fs';
+import { open, readFile, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { releaseBuffer } from './buffers.ts';
 import { decodeName, displayName, encodePath } from './raw-names.ts';
@@ -67,28 +76,30 @@ function kindOf(e: Dirent<Buffer>): Kind {
   return e.isCharacterDevice() ? 'chardev' : 'blockdev';
 }
 
-/** Names are read as bytes: one that is not UTF-8 is kept exactly (storage/raw-names.ts). */
+/**
+ * Names are read as bytes: one that is not UTF-8 is kept exactly (storage/raw-names.ts).
+ * Listing and `lstat` are synchronous: on a folder of small files a thread-pool round trip per
+ * item (submit, wake a pool thread, callback, promise) cost the main thread several times the
+ * system call itself, and the main thread is what limits such a backup (bench/README.md).
+ */
 async function* walk(root: string, prefix = ''): AsyncIterable<WalkEntry> {
   // Node returns Buffer names for encoding 'buffer' (its typings only list text encodings).
-  const dir = await opendir(encodePath(join(root, prefix)), { encoding: 'buffer' as BufferEncoding });
+  const dirents = readdirSync(encodePath(join(root, prefix)), {
+    withFileTypes: true,
+    encoding: 'buffer' as BufferEncoding,
+  }) as unknown as Dirent<Buffer>[];
   const entries: { name: string; sortKey: string; kind: Kind }[] = [];
-  for await (const e of dir as AsyncIterable<Dirent<Buffer>>) {
+  for (const e of dirents) {
     const name = decodeName(e.name);
     const kind = kindOf(e);
     entries.push({ name, sortKey: kind === 'folder' ? `${name}/` : name, kind });
   }
   entries.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-  // Stat a folder's entries in batches rather than one round trip at a time.
-  for (let i = 0; i < entries.length; i += 64) {
-    const batch = entries.slice(i, i + 64);
-    const paths = batch.map((e) => encodePath(join(root, prefix, e.name)));
-    const infos = await Promise.all(paths.map((path) => lstat(path, { bigint: true })));
-    for (let k = 0; k < batch.length; k++) {
-      const e = batch[k] as (typeof batch)[number];
-      const key = `${prefix}${e.sortKey}`;
-      yield { key, path: paths[k] as string | Buffer, kind: e.kind, info: infos[k] as BigIntStats };
-      if (e.kind === 'folder') yield* walk(root, key);
-    }
+  for (const e of entries) {
+    const path = encodePath(join(root, prefix, e.name));
+    const key = `${prefix}${e.sortKey}`;
+    yield { key, path, kind: e.kind, info: lstatSync(path, { bigint: true }) };
+    if (e.kind === 'folder') yield* walk(root, key);
   }
 }
 
@@ -118,6 +129,8 @@ function metaOf(kind: Kind, info: BigIntStats): FileMeta {
 }
 
 const FILE_CONCURRENCY = 32;
+/** The item list's memory before it spills (the writer's default is 24 MiB, for unordered input). */
+const SORT_MEMORY_BYTES = 2 * 1024 * 1024;
 /** Files up to this size are read whole rather than streamed. */
 const SMALL_FILE = 1024 * 1024;
 /**
@@ -148,28 +161,26 @@ async function* readPieces(path: string | Buffer): AsyncIterable<Uint8Array> {
 }
 
 /**
- * A small file's content as `lstat` sized it: open, read, close through the callback API. The
- * promise API's readFile adds an fstat and a FileHandle per file, which on a folder of small files
- * cost more main-thread time than the reading. A file that grew since is read up to its listed
- * size (the metadata stored with it); one that shrank, up to its end.
+ * A small file's content as `lstat` sized it: open, read, close, synchronously. Through the
+ * thread pool (callback API) each file cost three round trips of main-thread work, more than the
+ * reading itself (bench/README.md). A file that grew since is read up to its listed size (the
+ * metadata stored with it); one that shrank, up to its end.
  */
-function readSmallFile(path: string | Buffer, size: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    openFd(path, 'r', (err, fd) => {
-      if (err) return reject(err);
-      const buf = Buffer.allocUnsafeSlow(size);
-      const done = (readErr: Error | null, length: number) =>
-        close(fd, (closeErr) => {
-          if (readErr || closeErr) reject(readErr ?? closeErr);
-          else resolve(length === size ? buf : buf.subarray(0, length));
-        });
-      const next = (at: number) => {
-        if (at === size) return done(null, at);
-        read(fd, buf, at, size - at, at, (readErr, n) => (readErr || n === 0 ? done(readErr, at) : next(at + n)));
-      };
-      next(0);
-    });
-  });
+function readSmallFile(path: string | Buffer, size: number, into: Buffer): Buffer {
+  // Non-blocking: a file replaced by a FIFO since the walk reads as empty instead of hanging.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = into.subarray(0, size);
+    let at = 0;
+    while (at < size) {
+      const n = readSync(fd, buf, at, size - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+    return at === size ? buf : buf.subarray(0, at);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export async function backupDirectory(
@@ -191,14 +202,19 @@ export async function backupDirectory(
     entity: options.entity,
     ...(options.parent ? { parent: options.parent } : {}),
     ...(options.tags ? { tags: options.tags } : {}),
+    // The walk yields items in key order, so the item list is spilled and read back as it came
+    // (storage/external-sort.ts): a small budget costs no merge, and the list (small files' inline
+    // contents among it) no longer fills the heap.
+    sortMemoryBytes: SORT_MEMORY_BYTES,
   });
   const parent = options.parent
     ? snapshotItems(repo, await repo.loadSnapshot(options.parent))[Symbol.asyncIterator]()
     : undefined;
   let p = parent ? await parent.next() : undefined;
   let carried = 0;
-  // Several files are read and stored at once: small files are dominated by I/O round trips.
+  // Large files are read and stored several at once (small ones in turn, below).
   const window = new WorkWindow(FILE_CONCURRENCY, FILE_BYTES_IN_FLIGHT);
+  const smallFiles = Buffer.allocUnsafeSlow(SMALL_FILE);
   try {
     for await (const entry of walk(resolve(root))) {
       while (p && !p.done && p.value.key < entry.key) p = await (parent as AsyncIterator<ItemEntry>).next();
@@ -232,11 +248,17 @@ export async function backupDirectory(
           continue;
         }
         const item = { key: entry.key, kind: 'file', meta: { ...meta, ...identity } };
+        if (size > 0 && size <= SMALL_FILE) {
+          // One at a time, into the one buffer: stored (sealed, chunked or inlined: copied) before
+          // the next is read. Reading is synchronous, so reading several at once would gain nothing.
+          await writer.add(item, readSmallFile(entry.path, size, smallFiles));
+          continue;
+        }
         await window.submit(Math.min(size, FILE_BYTES_IN_FLIGHT), async () => {
-          // Small files are read in one call (and kept inline when tiny); large ones are streamed.
-          if (size > SMALL_FILE) return writer.add(item, readPieces(entry.path));
+          // Large files are streamed, several at once.
+          if (size > 0) return writer.add(item, readPieces(entry.path));
           // An empty listing may still have content (procfs-like files): read those to their end.
-          const content = size > 0 ? await readSmallFile(entry.path, size) : await readFile(entry.path);
+          const content = await readFile(entry.path);
           await writer.add(item, content);
           releaseBuffer(content); // stored (copied into chunks or inline): free it now
         });
@@ -255,6 +277,8 @@ export async function backupDirectory(
     await window.drain().catch(() => undefined);
     await writer.abort();
     throw err;
+  } finally {
+    releaseBuffer(smallFiles);
   }
 }
 

@@ -242,7 +242,10 @@ export class Repository {
       throw err;
     }
     const marker: RepositoryMarker = { format: FORMAT, version: 1, id, created: new Date().toISOString() };
-    await repo.#putNew(MARKER_KEY, Buffer.from(`${JSON.stringify(marker, null, 2)}\n`));
+    await repo.#putNew(MARKER_KEY, Buffer.from(`${JSON.stringify(marker, null, 2)}\n`)).catch((err: unknown) => {
+      // A job that opened our config meanwhile wrote the marker for us (#openUnmarked): same id.
+      if (!(err instanceof ObjectExistsError)) throw err;
+    });
     repo.#indexLoaded = true;
     return repo;
   }
@@ -714,6 +717,8 @@ export class Repository {
         ifAbsent: true,
         contentLength: pack.size,
         onBodyRead: bodyRead,
+        // The spool file's pieces are read for this upload alone (storage/pack.ts).
+        onChunkWritten: releaseBuffer,
       });
       this.stats.bytesUploaded += pack.size;
     } catch (err) {

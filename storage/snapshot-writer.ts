@@ -91,7 +91,9 @@ export class SnapshotWriter {
     const entry: ItemEntry = { key: item.key, kind: item.kind, size: 0, ...(item.meta ? { meta: item.meta } : {}) };
     if (content instanceof Uint8Array && content.byteLength <= INLINE_LIMIT) {
       entry.size = content.byteLength;
-      if (content.byteLength > 0) entry.inline = Buffer.from(content).toString('base64');
+      // A view, not a copy: a copy of every small file's content came from Node's shared pool slabs.
+      if (content.byteLength > 0)
+        entry.inline = Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('base64');
     } else if (content) {
       if (content instanceof Uint8Array && content.byteLength < this.repo.config.chunker.minSize) {
         // Too small to hold a cut point: the content is its one chunk. Stored from the caller's

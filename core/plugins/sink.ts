@@ -36,6 +36,12 @@ export interface PutOptions {
    * body's memory before `put` settles. Optional for sinks: settling implies it.
    */
   onBodyRead?: () => void;
+  /**
+   * For a stream body whose chunks the caller owns: called with each chunk once the sink keeps no
+   * reference to it, so the caller may free it at once (storage/buffers.ts) rather than leave it
+   * to the garbage collector. Optional for sinks.
+   */
+  onChunkWritten?: (chunk: Uint8Array) => void;
 }
 
 export interface GetOptions {

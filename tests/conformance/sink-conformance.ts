@@ -140,6 +140,29 @@ export function runSinkConformance(
       expect((await readAll(await sink.get('data/read-early'))).equals(original)).toBe(true);
     });
 
+    it('calls onChunkWritten only with chunks of a stream body, once each, when it no longer needs them', async () => {
+      const pieces = Array.from({ length: 8 }, () => randomBytes(300_000));
+      const original = Buffer.concat(pieces);
+      const written: Uint8Array[] = [];
+      await sink.put('data/chunks-freed', Readable.from(pieces), {
+        contentLength: original.length,
+        onChunkWritten: (chunk) => {
+          written.push(chunk);
+          // The caller frees (here: overwrites) the chunk at once.
+          (chunk as Buffer).fill(0);
+        },
+      });
+      // Sinks may leave the chunks to the collector (no calls); calls name each chunk once.
+      expect(new Set(written).size).toBe(written.length);
+      for (const chunk of written) expect(pieces).toContain(chunk);
+      expect((await readAll(await sink.get('data/chunks-freed'))).equals(original)).toBe(true);
+      // A body given as one buffer is the caller's own: never handed back.
+      const whole = randomBytes(1000);
+      let calls = 0;
+      await sink.put('data/whole', whole, { onChunkWritten: () => calls++ });
+      expect(calls).toBe(0);
+    });
+
     it('serves byte ranges', async () => {
       const body = randomBytes(10_000);
       await sink.put('r', body);

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { PermanentSinkError } from '../../core/plugins/sink.ts';
 import localSinkPlugin, { LocalSink } from '../../plugins/sinks/local/index.ts';
@@ -35,6 +36,20 @@ describe('local sink specifics', () => {
       const all: string[] = [];
       for await (const key of sink.listKeys('')) all.push(key);
       expect(all).toEqual(['config', 'data/00/pack1', 'data/0f/pack2', 'index/a', 'index/b', 'keys/k']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('hands every chunk of a stream body back once it is in the file', async () => {
+    const root = tempRoot();
+    try {
+      const sink = new LocalSink({ path: root });
+      const pieces = Array.from({ length: 8 }, (_, i) => Buffer.alloc(100_000, i + 1));
+      const written: Uint8Array[] = [];
+      await sink.put('p', Readable.from(pieces), { onChunkWritten: (chunk) => written.push(chunk) });
+      expect(written).toEqual(pieces);
+      expect(written.every((chunk, i) => chunk === pieces[i])).toBe(true);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

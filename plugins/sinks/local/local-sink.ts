@@ -4,11 +4,10 @@
 // which makes create-if-absent atomic between any number of writers), and the parent folder is
 // fsynced so the new name survives a power loss.
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   assertValidKey,
   assertValidPrefix,
@@ -70,7 +69,7 @@ async function fsyncDir(path: string): Promise<void> {
 }
 
 /** Counts bytes passing through and fails the pipeline if a declared length is not met. */
-async function* counted(body: AsyncIterable<Uint8Array>, seen: { bytes: number }) {
+async function* counted(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, seen: { bytes: number }) {
   for await (const chunk of body) {
     seen.bytes += chunk.byteLength;
     yield chunk;
@@ -135,19 +134,22 @@ export class LocalSink implements Sink {
     const temp = join(this.#tempDir, `${randomUUID()}.part`);
     const seen = { bytes: 0 };
     try {
-      const source = body instanceof Uint8Array ? Readable.from([body]) : body;
-      const out = createWriteStream(temp, { flags: 'wx', mode: 0o640 });
-      await pipeline(counted(source, seen), out);
-      if (options.contentLength !== undefined && seen.bytes !== options.contentLength) {
-        throw new PermanentSinkError(
-          `body of ${seen.bytes} bytes does not match the declared length ${options.contentLength}`,
-          key,
-        );
-      }
-      // Every byte is in the file: the caller may free the body while it is made durable.
-      options.onBodyRead?.();
-      const handle = await open(temp, 'r+');
+      const source = body instanceof Uint8Array ? [body] : body;
+      const handle = await open(temp, 'wx', 0o640);
       try {
+        for await (const chunk of counted(source, seen)) {
+          for (let at = 0; at < chunk.byteLength; )
+            at += (await handle.write(chunk, at, chunk.byteLength - at)).bytesWritten;
+          if (body !== chunk) options.onChunkWritten?.(chunk);
+        }
+        if (options.contentLength !== undefined && seen.bytes !== options.contentLength) {
+          throw new PermanentSinkError(
+            `body of ${seen.bytes} bytes does not match the declared length ${options.contentLength}`,
+            key,
+          );
+        }
+        // Every byte is in the file: the caller may free the body while it is made durable.
+        options.onBodyRead?.();
         await handle.sync();
       } finally {
         await handle.close();

@@ -6,7 +6,7 @@ import { openOrInitRepository } from '../../../core/tasks/storage.ts';
 import { LocalSink } from '../../../plugins/sinks/local/index.ts';
 import { IntegrityError } from '../../../storage/crypto.ts';
 import { packKey } from '../../../storage/pack.ts';
-import { Repository, RepositoryError } from '../../../storage/repository.ts';
+import { MARKER_KEY, Repository, RepositoryError } from '../../../storage/repository.ts';
 import { SnapshotReader } from '../../../storage/snapshot-reader.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
 import { generated } from '../../conformance/sink-conformance.ts';
@@ -298,5 +298,25 @@ describe("a task's repository opened or created by jobs starting together", () =
     );
     expect(new Set(opened.map((r) => r.id)).size).toBe(1);
     for (const r of opened) r.close();
+  });
+
+  it('an init whose marker another job wrote first (opening the config it found) still succeeds', async () => {
+    const t = await fresh();
+    const sink = new LocalSink({ path: join(t.root, 'raced') });
+    let other: Promise<Repository> | undefined;
+    // The moment of the race, made certain: a second job opens the config before init's marker.
+    const racing = Object.create(sink) as LocalSink;
+    racing.put = async (key, body, options) => {
+      if (key === MARKER_KEY && !other) {
+        other = Repository.open(sink, { passphrase: PASSPHRASE }, { indexDir: t.root });
+        await other;
+      }
+      return sink.put(key, body, options);
+    };
+    const created = await Repository.init(racing, { passphrase: PASSPHRASE, indexDir: t.root });
+    const opened = await (other as Promise<Repository>);
+    expect(opened.id).toBe(created.id);
+    created.close();
+    opened.close();
   });
 });

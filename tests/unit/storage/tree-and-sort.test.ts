@@ -30,6 +30,23 @@ describe('external sorter', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('returns input given in key order through spilled runs, values crossing read pieces intact', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sort-test-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const sorter = new ExternalSorter<{ key: string; text: string }>({ memoryBytes: 100_000, tmpDir: dir });
+    // Values of odd lengths with multi-byte characters, some longer than a run file's read piece (256 KiB).
+    const input = Array.from({ length: 40 }, (_, n) => ({
+      key: `k${String(n).padStart(3, '0')}`,
+      text: `é${'ü€'.repeat(n % 7 === 0 ? 70_000 + n : 1_000 + n * 37)}`,
+    }));
+    for (const r of input) await sorter.add(r);
+    expect(sorter.spilledRuns).toBeGreaterThan(3);
+    const out: { key: string; text: string }[] = [];
+    for await (const r of sorter.sorted()) out.push(r);
+    expect(out).toEqual(input);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('sorts in memory when it fits', async () => {
     const sorter = new ExternalSorter<{ key: string }>();
     for (const key of ['b', 'c', 'a']) await sorter.add({ key });
