@@ -66,7 +66,15 @@ describe('first run in a browser', () => {
     expect(await page.getByText('No backup tasks yet').isVisible()).toBe(true);
     expect(await page.locator('.topbar-email').textContent()).toBe(ADMIN.email);
     const nav = await page.getByRole('navigation', { name: 'Main' }).locator('li').allTextContents();
-    expect(nav.map((s) => s.trim())).toEqual(['Accounts', 'Homepage', 'Jobs', 'Recovery', 'Activity', 'Settings']);
+    expect(nav.map((s) => s.trim())).toEqual([
+      'Accounts',
+      'Billing',
+      'Homepage',
+      'Jobs',
+      'Recovery',
+      'Activity',
+      'Settings',
+    ]);
     // htmx is loaded from the appliance under the CSP.
     expect(await page.evaluate('typeof window.htmx')).toBe('object');
     await shoot(page, 'home-desktop');

@@ -65,9 +65,17 @@ describe('Settings › Notifications in a browser', () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('status').filter({ hasText: 'noc@northwind.example added.' }).waitFor();
     const row = page.getByRole('row').filter({ hasText: 'noc@northwind.example' });
-    expect(await row.getByLabel('Yes').count()).toBe(3);
-    // Every column fits the desktop width too: no sideways scrolling of the page.
+    // Recovery, exceptions, auto-discovery and the trial accounts report.
+    expect(await row.getByLabel('Yes').count()).toBe(4);
+    // Every column fits the desktop width too: no sideways scrolling of the page, nor of the
+    // table (its Edit and Remove buttons in view).
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+    expect(
+      await page
+        .locator('.table-wrap')
+        .first()
+        .evaluate((wrap) => wrap.scrollWidth - wrap.clientWidth),
+    ).toBeLessThanOrEqual(0);
     expect(await screenshotBothWidths(page, 'notifications-added')).toBeLessThanOrEqual(0);
 
     await page.getByRole('link', { name: 'Edit noc@northwind.example' }).click();
@@ -76,7 +84,7 @@ describe('Settings › Notifications in a browser', () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('status').filter({ hasText: 'noc@northwind.example saved.' }).waitFor();
     expect(await row.textContent()).toContain('Northwind NOC');
-    expect(await row.getByLabel('Yes').count()).toBe(2);
+    expect(await row.getByLabel('Yes').count()).toBe(3);
     expect(await screenshotBothWidths(page, 'notifications-edited')).toBeLessThanOrEqual(0);
 
     await page.getByRole('button', { name: 'Remove noc@northwind.example' }).click();

@@ -21,7 +21,13 @@ import { type ReportSettings, reportSettingsOf, saveReportSettings } from '../..
 import { formFields, formLists } from '../forms.ts';
 
 const BASE = '/settings/notifications';
-const TYPES = NOTIFICATION_TYPES.map((id) => ({ id, label: NOTIFICATION_TYPE_LABELS[id] }));
+// The recipients table heads each type's column without the trailing "notification", so six
+// types and the recipient fit a desktop row; the stacked phone rows and the form say it in full.
+const TYPES = NOTIFICATION_TYPES.map((id) => ({
+  id,
+  label: NOTIFICATION_TYPE_LABELS[id],
+  column: NOTIFICATION_TYPE_LABELS[id].replace(/ notification$/, ''),
+}));
 
 interface ReportForm {
   values: Record<string, unknown>;
