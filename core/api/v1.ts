@@ -23,6 +23,7 @@ import { createApiRouter } from './router.ts';
 import { errorResponses } from './schemas.ts';
 import { smartAlertsApi } from './smart-alerts.ts';
 import { ssoApi } from './sso.ts';
+import { ssoDomainsApi } from './sso-domains.ts';
 import { storageLocationsApi } from './storage-locations.ts';
 import { storageVerificationApi } from './storage-verification.ts';
 import { summaryReportSettingsApi } from './summary-report-settings.ts';
@@ -106,6 +107,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', accountUsageHistoryApi(deps));
   api.route('/', ipRulesApi(deps));
   api.route('/', ssoApi(deps));
+  api.route('/', ssoDomainsApi(deps));
   api.route('/', notificationRecipientsApi(deps));
   api.route('/', webhooksApi(deps));
   api.route('/', integrationsApi(deps));

@@ -8,6 +8,7 @@ import { principalForUser } from '../../core/access/principal.ts';
 import { Invoice } from '../../core/billing/entities.ts';
 import type { IOrganization, IUser } from '../../core/identity/entities.ts';
 import type { Permission } from '../../core/identity/permissions.ts';
+import { SsoDomain } from '../../core/identity/sso/entities.ts';
 import { createProvider } from '../../core/identity/sso/providers.ts';
 import { createIntegration } from '../../core/integrations/integrations.ts';
 import { SmartAlertRule } from '../../core/smart-alerts/entities.ts';
@@ -35,6 +36,7 @@ export interface Ids {
   alert: string;
   invoice: string;
   ssoProvider: string;
+  ssoDomain: string;
 }
 
 export interface Operation {
@@ -72,6 +74,14 @@ export const OPERATIONS: Record<string, Operation> = {
   },
   'DELETE /organizations/{id}/ip-rules/{ruleId}': { rule: { anyOf: ['manage_security'] } },
   'PUT /organizations/{id}/ip-restrictions': { rule: { anyOf: ['manage_security'] }, body: () => ({ enabled: false }) },
+  'GET /organizations/{id}/sso/domains': { rule: { anyOf: ['manage_security'] } },
+  'POST /organizations/{id}/sso/domains': {
+    rule: { anyOf: ['manage_security'] },
+    body: () => ({ domain: `planted-${crypto.randomUUID().slice(0, 8)}.example` }),
+  },
+  // The probe's domain is verified already: verifying again answers it unchanged, without DNS.
+  'POST /organizations/{id}/sso/domains/{domainId}/verify': { rule: { anyOf: ['manage_security'] } },
+  'DELETE /organizations/{id}/sso/domains/{domainId}': { rule: { anyOf: ['manage_security'] } },
   'GET /organizations/{id}/sso/policy': { rule: { anyOf: ['manage_security'] } },
   'PUT /organizations/{id}/sso/policy': {
     rule: { anyOf: ['manage_security'] },
@@ -283,6 +293,7 @@ export function probes(operations: readonly string[], o: Ids): Probe[] {
         .replace('{id}', idParam)
         .replace('{ruleId}', o.rule)
         .replace('{providerId}', o.ssoProvider)
+        .replace('{domainId}', o.ssoDomain)
         .replace('{recipientId}', o.recipient)
         .replace('{webhookId}', o.webhook)
         .replace('{integrationId}', o.integration)
@@ -385,6 +396,14 @@ export async function objectsOf(t: TestApp, org: IOrganization, results: string)
     t.kernel.credentials,
     false,
   );
+  const ssoDomain = e.create(SsoDomain, {
+    organization: org.id,
+    domain: `probe-${crypto.randomUUID().slice(0, 8)}.example`,
+    token: 'probe',
+    verifiedAt: new Date(),
+    verifiedBy: 'dns',
+    createdAt: new Date(),
+  });
   const { task, entity, job } = await makeTaskAndExport(t, org.id, results);
   // Made directly: the test service offers no smart alerts (adding one through the API is a 409).
   const alert = e.create(SmartAlertRule, {
@@ -428,6 +447,7 @@ export async function objectsOf(t: TestApp, org: IOrganization, results: string)
     alert: String(alert.id),
     invoice: invoice.id,
     ssoProvider: ssoProvider.id,
+    ssoDomain: ssoDomain.id,
   };
 }
 
@@ -445,6 +465,7 @@ export async function snapshot(t: TestApp): Promise<string> {
       'id, name, status, ip_restrictions_enabled, contact_email, address, country, partner_access_removed_at, sign_in_policy, sso_break_glass_user_id',
     ip_rules: 'id, entries',
     sso_providers: 'id, name, enabled, settings, secrets_sealed',
+    sso_domains: 'id, domain, verified_at',
     notification_recipients: 'id, email, display_name, types',
     webhook_endpoints: 'id, url, description, events',
     webhook_deliveries: 'id, status, attempts',

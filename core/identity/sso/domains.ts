@@ -31,6 +31,7 @@ export async function addDomain(em: EntityManager, org: IOrganization, typed: st
   if (await em.count(SsoDomain, { organization: org.id, domain })) {
     throw new ValidationError({ domain: `${domain} is already listed.` });
   }
+  if (await takenElsewhere(em, { domain }, org)) throw takenError(domain);
   const row = em.create(SsoDomain, {
     organization: org,
     domain,
@@ -41,6 +42,10 @@ export async function addDomain(em: EntityManager, org: IOrganization, typed: st
   });
   await em.flush();
   return row;
+}
+
+function takenError(domain: string): ConflictError {
+  return new ConflictError('domain_taken', `${domain} is verified by another organization.`);
 }
 
 async function takenElsewhere(em: EntityManager, row: { domain: string }, org: IOrganization): Promise<boolean> {
@@ -58,9 +63,7 @@ export async function verifyDomainByDns(
   now: Date,
 ): Promise<void> {
   if (row.verifiedAt) return;
-  if (await takenElsewhere(em, row, org)) {
-    throw new ConflictError('domain_taken', `${row.domain} is verified by another organization.`);
-  }
+  if (await takenElsewhere(em, row, org)) throw takenError(row.domain);
   const resolver = new Resolver({ timeout: 3000, tries: 2 });
   if (dnsServers.length > 0) resolver.setServers([...dnsServers]);
   let records: string[];
@@ -79,6 +82,10 @@ export async function verifyDomainByDns(
   row.verifiedAt = now;
   row.verifiedBy = 'dns';
   await em.flush();
+}
+
+export async function removeDomain(em: EntityManager, row: ISsoDomain): Promise<void> {
+  await em.nativeDelete(SsoDomain, { id: row.id });
 }
 
 /** After an administrator's SSO sign-in: verifies the listed domain of their address, if free. */

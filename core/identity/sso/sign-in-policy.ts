@@ -63,3 +63,32 @@ export async function setBreakGlassUser(
   await em.flush();
   return { sentence: `Break-glass administrator: ${user.email}`, user };
 }
+
+export type SignInMethodState = 'Active' | 'Off' | 'Break-glass only';
+
+/**
+ * Each way into the organization and whether it works now, as the seed's Security page shows it
+ * ("Email & Password: Active", "SAML: Active"): e-mail and password, then one entry per kind of
+ * configured identity provider (SAML, or the OIDC preset's name), Active when one of that kind is
+ * enabled and the policy allows single sign-on.
+ */
+export function signInMethodStates(
+  org: IOrganization,
+  providers: readonly { protocol: string; preset: string; enabled: boolean }[],
+  labels: Record<string, string>,
+): { label: string; state: SignInMethodState }[] {
+  const password: SignInMethodState =
+    org.signInPolicy !== 'sso' ? 'Active' : org.ssoBreakGlassUserId ? 'Break-glass only' : 'Off';
+  const kinds = new Map<string, boolean>();
+  for (const p of providers) {
+    const label = p.protocol === 'saml' ? 'SAML' : (labels[p.preset] ?? p.preset);
+    kinds.set(label, (kinds.get(label) ?? false) || p.enabled);
+  }
+  return [
+    { label: 'Email & Password', state: password },
+    ...[...kinds].map(([label, enabled]) => ({
+      label,
+      state: (enabled && ssoSignInAllowed(org) ? 'Active' : 'Off') as SignInMethodState,
+    })),
+  ];
+}

@@ -17,6 +17,8 @@ import { type IOrganization, type IUser, Session } from '../../identity/entities
 import { changePassword } from '../../identity/password-change.ts';
 import { PASSWORD_EXPIRY_MAX_DAYS, updateSecurityPolicy } from '../../identity/security-policy.ts';
 import { endUserSessions, rotateSession } from '../../identity/session-service.ts';
+import { listProviders, PRESET_LABELS } from '../../identity/sso/providers.ts';
+import { signInMethodStates } from '../../identity/sso/sign-in-policy.ts';
 import {
   confirmEnrolment,
   disableTwoFactor,
@@ -141,6 +143,7 @@ export function securitySettingsRoutes(deps: AppDeps): Hono<AppEnv> {
               enforceTwoFactor: org.enforceTwoFactor,
               passwordExpiryDays: org.passwordExpiryDays ?? null,
               maxDays: PASSWORD_EXPIRY_MAX_DAYS,
+              signInMethods: signInMethodStates(org, await listProviders(c.get('em'), org), PRESET_LABELS),
             }
           : null,
       },

@@ -14,8 +14,15 @@ import { renderPage } from '../../http/page.ts';
 import type { IOrganization } from '../../identity/entities.ts';
 import { User } from '../../identity/entities.ts';
 import { PERMISSION_LABELS, PERMISSIONS } from '../../identity/permissions.ts';
-import { addDomain, domainOf, listDomains, TXT_PREFIX, verifyDomainByDns } from '../../identity/sso/domains.ts';
-import { ExternalIdentity, type ISsoProvider, SsoDomain } from '../../identity/sso/entities.ts';
+import {
+  addDomain,
+  domainOf,
+  listDomains,
+  removeDomain,
+  TXT_PREFIX,
+  verifyDomainByDns,
+} from '../../identity/sso/domains.ts';
+import { ExternalIdentity, type ISsoProvider } from '../../identity/sso/entities.ts';
 import { OIDC_PRESETS } from '../../identity/sso/oidc/oidc-settings.ts';
 import { ssoProtocol } from '../../identity/sso/protocols.ts';
 import {
@@ -308,6 +315,9 @@ export function ssoSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     } catch (error) {
       if (error instanceof ValidationError)
         return page(c, { domainErrors: error.fields ?? {}, domainValue: form.domain ?? '' }, 422);
+      // Verified by another organization: said at the field, as the API's 409 says it.
+      if (error instanceof AppError && error.status === 409)
+        return page(c, { domainErrors: { domain: error.message }, domainValue: form.domain ?? '' }, 409);
       throw error;
     }
   });
@@ -335,7 +345,7 @@ export function ssoSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post(`${BASE}/domains/:id/delete`, async (c) => {
     const org = organizationOf(c);
     const row = await domainOrNotFound(c);
-    await c.get('em').nativeDelete(SsoDomain, { id: row.id });
+    await removeDomain(c.get('em'), row);
     await audit(c, org, `E-mail domain ${row.domain} removed`);
     return done(c, `${row.domain} has been removed.`);
   });

@@ -228,6 +228,167 @@ describe('the single sign-on API', () => {
   });
 });
 
+describe('the Security page’s sign-in methods', () => {
+  it('shows each method’s state as the seed does: Email & Password, then each kind of provider', async () => {
+    const e = em();
+    const org = await createOrganization(e, e.merge(root), { kind: 'customer', name: 'Wingtip' });
+    const owner = await makeUser(e, org, 'owner@wingtip.example', { role: 'administrator' });
+    const cookie = await signIn(t.app, owner.email, TEST_PASSWORD);
+    const methods = async (): Promise<string> => {
+      const page = await (await t.app.request('/settings/security', { headers: { cookie } })).text();
+      const start = page.indexOf('<ul class="sign-in-methods"');
+      const list = page.slice(start, page.indexOf('</ul>', start));
+      return list
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/&amp;/g, '&')
+        .replace(/\s+/g, ' ')
+        .trim();
+    };
+    expect(await methods()).toBe('Email & Password: Active');
+    const saml = e.create(SsoProvider, {
+      organization: org.id,
+      protocol: 'saml',
+      preset: 'okta',
+      name: 'Wingtip Okta',
+      enabled: true,
+      settings: {},
+    });
+    e.create(SsoProvider, {
+      organization: org.id,
+      protocol: 'oidc',
+      preset: 'google',
+      name: 'Wingtip Google',
+      enabled: false,
+      settings: {},
+    });
+    await e.flush();
+    expect(await methods()).toBe('Email & Password: Active SAML: Active Google: Off');
+    org.signInPolicy = 'sso';
+    await e.flush();
+    expect(await methods()).toBe('Email & Password: Off SAML: Active Google: Off');
+    org.ssoBreakGlassUserId = owner.id;
+    await e.flush();
+    expect(await methods()).toBe('Email & Password: Break-glass only SAML: Active Google: Off');
+    org.signInPolicy = 'password';
+    saml.enabled = true;
+    await e.flush();
+    expect(await methods()).toBe('Email & Password: Active SAML: Off Google: Off');
+  });
+});
+
+describe('the e-mail domains API', () => {
+  it('adds, verifies by DNS, lists and removes a domain, audited; refuses bad names and other tenants', async () => {
+    const token = await adminToken(t, await em().findOneOrFail(User, { email: ADMIN.email }), root);
+    const base = `/api/v1/organizations/${customer.id}/sso/domains`;
+    const added = await t.app.request(base, withBearer(token, 'POST', { domain: 'Contoso-Mail.example.' }));
+    expect(added.status).toBe(201);
+    const body = await json(added);
+    const row = await em().findOneOrFail(SsoDomain, { id: body.id });
+    expect(body).toEqual({
+      id: row.id,
+      domain: 'contoso-mail.example',
+      verified: false,
+      verifiedAt: null,
+      verifiedBy: null,
+      txtRecord: { name: 'contoso-mail.example', value: `holdfast-verification=${row.token}` },
+      createdAt: row.createdAt.toISOString(),
+    });
+    expect(await lastAudit()).toEqual({
+      activity: 'Single sign-on changed',
+      description: 'E-mail domain contoso-mail.example added (not verified yet)',
+    });
+    const again = await t.app.request(base, withBearer(token, 'POST', { domain: 'contoso-mail.example' }));
+    expect(again.status).toBe(422);
+    expect((await json(again)).error.fields).toEqual({ domain: 'contoso-mail.example is already listed.' });
+    const bad = await t.app.request(base, withBearer(token, 'POST', { domain: 'not a domain' }));
+    expect(bad.status).toBe(422);
+    expect((await json(bad)).error.fields).toEqual({ domain: 'Enter a domain name, e.g. example.com.' });
+
+    // Not published yet: 409 saying what is missing, nothing verified.
+    const early = await t.app.request(`${base}/${row.id}/verify`, withBearer(token, 'POST'));
+    expect(early.status).toBe(409);
+    expect((await json(early)).error).toEqual({
+      code: 'domain_not_verified',
+      message: 'No TXT record found for contoso-mail.example (ENOTFOUND).',
+    });
+    dns.records.set('contoso-mail.example', [`holdfast-verification=${row.token}`]);
+    const verified = await t.app.request(`${base}/${row.id}/verify`, withBearer(token, 'POST'));
+    expect(verified.status).toBe(200);
+    expect(await json(verified)).toMatchObject({ verified: true, verifiedBy: 'dns' });
+    expect(await lastAudit()).toEqual({
+      activity: 'Single sign-on changed',
+      description: 'E-mail domain contoso-mail.example verified by its DNS record',
+    });
+    const list = await json(await t.app.request(base, withBearer(token)));
+    expect(list.items.map((d: { domain: string; verified: boolean }) => [d.domain, d.verified])).toEqual([
+      ['contoso-mail.example', true],
+    ]);
+
+    // Another organization's administrator: the domain does not exist for them, at either address.
+    const e = em();
+    const other = await createOrganization(e, e.merge(root), { kind: 'customer', name: 'Northwind' });
+    const stranger = await makeUser(e, other, 'admin@northwind.example', { role: 'administrator' });
+    const strangerToken = await adminToken(t, stranger, other);
+    const otherBase = `/api/v1/organizations/${other.id}/sso/domains`;
+    expect((await t.app.request(base, withBearer(strangerToken))).status).toBe(404);
+    expect((await t.app.request(`${otherBase}/${row.id}/verify`, withBearer(strangerToken, 'POST'))).status).toBe(404);
+    expect((await t.app.request(`${otherBase}/${row.id}`, withBearer(strangerToken, 'DELETE'))).status).toBe(404);
+    expect((await t.app.request(`${base}/${row.id}`, withBearer(strangerToken, 'DELETE'))).status).toBe(404);
+    expect(await em().count(SsoDomain, { id: row.id })).toBe(1);
+
+    // Verified by Contoso: Northwind can neither add it nor verify a copy it listed earlier.
+    const taken = await t.app.request(otherBase, withBearer(strangerToken, 'POST', { domain: 'contoso-mail.example' }));
+    expect(taken.status).toBe(409);
+    expect((await json(taken)).error).toEqual({
+      code: 'domain_taken',
+      message: 'contoso-mail.example is verified by another organization.',
+    });
+    const e2 = em();
+    const early2 = e2.create(SsoDomain, {
+      organization: other.id,
+      domain: 'contoso-mail.example',
+      token: 'listed-before',
+      verifiedAt: null,
+      verifiedBy: null,
+      createdAt: new Date(),
+    });
+    await e2.flush();
+    dns.records.set('contoso-mail.example', [
+      `holdfast-verification=${row.token}`,
+      'holdfast-verification=listed-before',
+    ]);
+    const stolen = await t.app.request(`${otherBase}/${early2.id}/verify`, withBearer(strangerToken, 'POST'));
+    expect(stolen.status).toBe(409);
+    expect((await json(stolen)).error.code).toBe('domain_taken');
+    expect((await em().findOneOrFail(SsoDomain, { id: early2.id })).verifiedAt).toBeNull();
+
+    expect((await t.app.request(`${base}/${row.id}`, withBearer(token, 'DELETE'))).status).toBe(204);
+    expect(await em().count(SsoDomain, { id: row.id })).toBe(0);
+    expect(await lastAudit()).toEqual({
+      activity: 'Single sign-on changed',
+      description: 'E-mail domain contoso-mail.example removed',
+    });
+  });
+
+  it('says at the settings form’s field that another organization verified the domain', async () => {
+    const e = em();
+    const other = await createOrganization(e, e.merge(root), { kind: 'customer', name: 'Tailspin' });
+    e.create(SsoDomain, {
+      organization: other.id,
+      domain: 'tailspin.example',
+      token: 'x',
+      verifiedAt: new Date(),
+      verifiedBy: 'dns',
+      createdAt: new Date(),
+    });
+    await e.flush();
+    const res = await post('/settings/security/sso/domains', { domain: 'tailspin.example' });
+    expect(res.status).toBe(409);
+    expect(await res.text()).toContain('tailspin.example is verified by another organization.');
+    expect(await em().count(SsoDomain, { domain: 'tailspin.example' })).toBe(1);
+  });
+});
+
 describe('the users list', () => {
   it('shows each user’s credential types and removes a linked identity with its sessions', async () => {
     const e = em();
