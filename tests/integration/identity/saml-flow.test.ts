@@ -5,8 +5,9 @@
 // is claimed in the database (saml_assertion_uses).
 import type { EntityManager } from '@mikro-orm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditEvent } from '../../../core/audit/entities.ts';
 import { ValidationError } from '../../../core/errors.ts';
-import { type IOrganization, User } from '../../../core/identity/entities.ts';
+import { type IOrganization, Session, User } from '../../../core/identity/entities.ts';
 import { type ISsoProvider, SsoProvider } from '../../../core/identity/sso/entities.ts';
 import { beginSsoSignIn, contextFor, finishSsoSignIn, type SsoFlowOptions } from '../../../core/identity/sso/flow.ts';
 import { ssoProtocol } from '../../../core/identity/sso/protocols.ts';
@@ -231,6 +232,78 @@ describe('two organizations with different SAML IdPs', () => {
       });
     } finally {
       await otherIdp.close();
+    }
+  });
+});
+
+describe('losing access through SAML (no refresh token to ask the IdP with)', () => {
+  it('ends the session within one idle period, and the old answer cannot sign in again', async () => {
+    // The appliance at its own address (http://localhost in app.request), through its routes.
+    const local = await startSamlIdp(samlSpMetadata(samlSpEndpoints('http://localhost', 'pending')));
+    try {
+      const localProvider = await createProvider(
+        em(),
+        org,
+        { protocol: 'saml', name: 'Okta (local)', settings: { metadataXml: local.metadataXml } },
+        t.kernel.credentials,
+        true,
+      );
+      local.setServiceProvider(samlSpMetadata(samlSpEndpoints('http://localhost', localProvider.id)));
+      await makeUser(em(), org, 'gina@okta-customer.example');
+      const start = await t.app.request(`/sso/start/${localProvider.id}`);
+      expect(start.status).toBe(303);
+      const binding = (start.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      const answer = await local.answer(start.headers.get('location') as string, {
+        email: 'gina@okta-customer.example',
+      });
+      const post = (cookie: string) =>
+        t.app.request(`/sso/callback/${localProvider.id}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+          body: new URLSearchParams({ SAMLResponse: answer.samlResponse, RelayState: answer.relayState }).toString(),
+        });
+      const signedIn = await post(binding);
+      expect(signedIn.status).toBe(303);
+      const cookie = (signedIn.headers.getSetCookie().find((c) => c.startsWith('holdfast_session=')) ?? '').split(
+        ';',
+      )[0] as string;
+      const session = await em().findOneOrFail(Session, { ssoProviderId: localProvider.id });
+      const idle = t.kernel.deps.config.sessionIdleMinutes * 60_000;
+      expect(session.ssoRevalidateAt?.getTime()).toBe(session.createdAt.getTime() + idle);
+      const real = t.kernel.deps.now;
+      try {
+        let at = session.createdAt.getTime() + idle - 60_000;
+        t.kernel.deps.now = () => new Date(at);
+        const touch = () => t.app.request('/', { headers: { cookie } });
+        // In use, inside the idle period: the session goes on without the IdP.
+        expect((await touch()).status).toBe(200);
+        // One idle period after the sign-in, though used a minute ago: ended, the IdP must vouch again.
+        at += 120_000;
+        const ended = await touch();
+        expect(ended.status).toBe(303);
+        expect(ended.headers.get('location')).toMatch(/^\/login/);
+        expect(await em().count(Session, { ssoProviderId: localProvider.id })).toBe(0);
+        const [audit] = await em().find(AuditEvent, {}, { orderBy: { id: 'desc' }, limit: 1 });
+        expect(audit).toMatchObject({
+          activity: 'Sign-out',
+          status: 'failed',
+          description: 'Single sign-on session ended: the session reached its revalidation time; sign in again',
+        });
+      } finally {
+        t.kernel.deps.now = real;
+      }
+      // Removed at the IdP, the person gets no new assertion there (the IdP answers 403), and the
+      // assertion they had cannot be posted again: not with its pending sign-in, not with a new one.
+      local.signInAs = null;
+      const again = await t.app.request(`/sso/start/${localProvider.id}`);
+      const atIdp = await fetch(again.headers.get('location') as string, { redirect: 'manual' });
+      expect(atIdp.status).toBe(403);
+      const replayed = await post((again.headers.get('set-cookie') ?? '').split(';')[0] as string);
+      expect(replayed.status).toBe(401);
+      expect(await replayed.text()).toContain('This sign-in answer was already used');
+      expect(await em().count(Session, { ssoProviderId: localProvider.id })).toBe(0);
+    } finally {
+      await local.close();
     }
   });
 });
