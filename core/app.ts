@@ -102,9 +102,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // carry their own credential (a bearer token, client credentials) have no cookie to abuse.
   const browserCsrf = csrf({ origin: (origin, c) => origin === requestOrigin(c, deps.config) });
   // An identity provider's answer is posted from its own site (SAML); the pending sign-in's state
-  // and browser-binding cookie protect it instead (core/identity/sso/flow.ts).
+  // and browser-binding cookie protect it instead (core/identity/sso/flow.ts). Its logout requests
+  // come from its site too and must carry its signature (core/identity/sso/saml/saml-logout.ts).
   app.use((c, next) =>
-    carriesApiCredential(c) || c.req.path.startsWith('/sso/callback/') ? next() : browserCsrf(c, next),
+    carriesApiCredential(c) || c.req.path.startsWith('/sso/callback/') || c.req.path.startsWith('/sso/logout/')
+      ? next()
+      : browserCsrf(c, next),
   );
   app.onError(handleError(deps));
   app.notFound(handleNotFound(deps));

@@ -70,7 +70,7 @@ const ProviderInputSchema = z
     enabled: z.boolean().optional(),
     settings: z.record(z.string(), z.string().max(MAX_METADATA_BYTES)).openapi({
       description:
-        'OIDC: preset (entra, google, okta, oidc), clientId, clientSecret (write-only; left out keeps the stored one), tenantId (entra), hostedDomain (google), issuer (okta, oidc), scopes, groupsClaim. SAML: exactly one of metadataUrl, metadataXml or oktaLink (Okta’s App Embed Link; on a change, clear the others with ""), and emailVerified ("false": the IdP’s e-mail is not taken as verified).',
+        'OIDC: preset (entra, google, okta, oidc), clientId, clientSecret (write-only; left out keeps the stored one), tenantId (entra), hostedDomain (google), issuer (okta, oidc), scopes, groupsClaim. SAML: exactly one of metadataUrl, metadataXml or oktaLink (Okta’s App Embed Link; on a change, clear the others with ""), emailVerified ("false": the IdP’s e-mail is not taken as verified) and signAuthnRequests ("true": AuthnRequests and LogoutRequests are signed with the provider’s SP key, whose certificate the SP metadata and `settings.spCertificate` publish).',
       example: { preset: 'okta', issuer: 'https://contoso.okta.com', clientId: '0oa1b2c3', clientSecret: '…' },
     }),
     jitEnabled: z.boolean().optional(),
@@ -298,7 +298,11 @@ export function ssoApi(deps: AppDeps) {
     // Fields left out keep their value: the stored settings (secrets stay stored) under the body's.
     const described = module ? module.describeSettings(providerView(provider, deps.credentials)) : {};
     const stored: Record<string, string> = { preset: provider.preset };
-    for (const [key, value] of Object.entries(described)) if (typeof value === 'string') stored[key] = value;
+    // Booleans too ("true"/"false"), so a PATCH that leaves one out keeps it.
+    for (const [key, value] of Object.entries(described)) {
+      if (typeof value === 'string') stored[key] = value;
+      else if (typeof value === 'boolean') stored[key] = String(value);
+    }
     const input: ProviderInput = {
       name: body.name ?? provider.name,
       enabled: body.enabled ?? provider.enabled,

@@ -3,7 +3,7 @@
 // which opens only that step's page.
 import { type Context, Hono } from 'hono';
 import { recordAudit } from '../audit/audit-service.ts';
-import { clientIp } from '../http/client.ts';
+import { clientIp, requestOrigin } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { STAGE_PAGES, safeNext, sessionPolicy } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
@@ -13,6 +13,7 @@ import { authenticate } from '../identity/login-service.ts';
 import { createSession, endSession } from '../identity/session-service.ts';
 import { stageAfterPassword } from '../identity/sign-in-steps.ts';
 import { passwordSignInAllowed } from '../identity/sso/sign-in-policy.ts';
+import { providerSignOutUrl } from '../identity/sso/single-logout.ts';
 import { browserOf } from './browser-of.ts';
 import { formFields } from './forms.ts';
 import { loginRealm } from './sso.ts';
@@ -204,7 +205,17 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post('/logout', async (c) => {
     const token = c.get('sessionToken');
-    const user = c.get('session')?.user as IUser | undefined;
+    const session = c.get('session');
+    const user = session?.user as IUser | undefined;
+    // Begun through a provider with single logout (SAML): sign out there too, after here.
+    const atProvider = session
+      ? await providerSignOutUrl(c.get('em'), session, {
+          cipher: deps.credentials,
+          allowLoopback: deps.config.ssoAllowLoopback,
+          baseUrl: requestOrigin(c, deps.config),
+          now: deps.now(),
+        })
+      : null;
     if (token) await endSession(c.get('em'), token);
     clearSessionCookie(c);
     if (user) {
@@ -212,11 +223,11 @@ export function authRoutes(deps: AppDeps): Hono<AppEnv> {
         organization: user.organization as IOrganization,
         activity: 'Sign-out',
         account: user.email,
-        description: 'Signed out',
+        description: atProvider ? 'Signed out, and sent to the identity provider to sign out there' : 'Signed out',
         actor: { label: user.email, id: user.id, ip: clientIp(c, deps.config), userAgent: c.req.header('user-agent') },
       });
     }
-    return c.redirect('/login?signedOut=1', 303);
+    return c.redirect(atProvider ?? '/login?signedOut=1', 303);
   });
 
   return app;

@@ -11,7 +11,7 @@ import { clientIp, isHttps, requestOrigin } from '../http/client.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { safeNext, sessionPolicy } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
-import { writeSessionCookie } from '../http/session-cookie.ts';
+import { clearSessionCookie, writeSessionCookie } from '../http/session-cookie.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { createSession } from '../identity/session-service.ts';
 import { providersForEmail } from '../identity/sso/domains.ts';
@@ -28,6 +28,7 @@ import { PRESET_LABELS, providerView } from '../identity/sso/providers.ts';
 import { refreshContext } from '../identity/sso/revalidation.ts';
 import { MAX_RESPONSE_BYTES } from '../identity/sso/saml/saml-response.ts';
 import { ssoSignInAllowed } from '../identity/sso/sign-in-policy.ts';
+import { receiveProviderLogout } from '../identity/sso/single-logout.ts';
 import { browserOf } from './browser-of.ts';
 import { formFields } from './forms.ts';
 
@@ -239,6 +240,57 @@ export function ssoRoutes(deps: AppDeps): Hono<AppEnv> {
   });
   app.get('/sso/callback/:providerId', callback);
   app.post('/sso/callback/:providerId', callback);
+
+  // Single logout: the provider's logout request (it ends that person's sessions begun through it,
+  // then the browser goes back with the answer), or its answer to ours (we signed out already).
+  const logout = async (c: Context<AppEnv>) => {
+    const em = c.get('em');
+    const form =
+      c.req.method === 'POST'
+        ? await formFields(c, { SAMLRequest: MAX_RESPONSE_BYTES + 1, SAMLResponse: MAX_RESPONSE_BYTES + 1 })
+        : {};
+    const result = await receiveProviderLogout(
+      em,
+      c.req.param('providerId') ?? '',
+      {
+        method: c.req.method === 'POST' ? 'POST' : 'GET',
+        query: c.req.query(),
+        rawQuery: new URL(c.req.url).search.slice(1),
+        form,
+      },
+      flowOptions(c, deps),
+    );
+    const ip = clientIp(c, deps.config);
+    const userAgent = c.req.header('user-agent');
+    if (result.kind === 'answered') return c.redirect('/login?signedOut=1', 303);
+    if (result.kind === 'refused') {
+      if (result.provider) {
+        await recordAudit(em, {
+          organization: result.provider.organization as IOrganization,
+          activity: 'Sign-out',
+          status: 'failed',
+          account: null,
+          description: `Single logout from ${result.provider.name} refused: ${result.reason}`,
+          actor: { label: result.provider.name, id: null, ip, userAgent },
+        });
+      }
+      c.get('log').info({ reason: result.reason }, 'sso logout refused');
+      return c.text(`Single logout refused. ${result.reason}`, result.provider ? 400 : 404);
+    }
+    if (result.user) {
+      await recordAudit(em, {
+        organization: result.user.organization as IOrganization,
+        activity: 'Sign-out',
+        account: result.user.email,
+        description: `Signed out by ${result.provider.name} (single logout): ${result.sessions} session${result.sessions === 1 ? '' : 's'} ended`,
+        actor: { label: result.provider.name, id: null, ip, userAgent },
+      });
+    }
+    clearSessionCookie(c);
+    return c.redirect(result.answerUrl ?? '/login?signedOut=1', result.answerUrl ? 302 : 303);
+  };
+  app.get('/sso/logout/:providerId', logout);
+  app.post('/sso/logout/:providerId', logout);
 
   return app;
 }

@@ -19,8 +19,8 @@ export const PUBLIC: RegExp[] = [
   /^\/forgot-password$/,
   /^\/reset-password\//,
   // Single sign-on: a provider's start and callback (the pending sign-in protects the callback),
-  // and a SAML provider's SP metadata (what IdPs fetch).
-  /^\/sso\/(start|callback|metadata)\//,
+  // a SAML provider's SP metadata (what IdPs fetch) and single logout (the IdP's signed request).
+  /^\/sso\/(start|callback|metadata|logout)\//,
   /^\/api\/v1\/(status|openapi\.json|docs|oauth\/token)$/,
 ];
 

@@ -17,10 +17,21 @@ interface SamlifyEntity {
   getMetadata(): string;
 }
 interface SamlifyIdp extends SamlifyEntity {
+  createLogoutRequest(
+    sp: SamlifyEntity,
+    binding: 'post',
+    user: { logoutNameID: string; sessionIndex?: string },
+    relayState: string,
+  ): { context: string; entityEndpoint: string; relayState: string };
+  parseLogoutRequest(
+    sp: SamlifyEntity,
+    binding: 'redirect',
+    req: { query: Record<string, string>; octetString: string },
+  ): Promise<{ extract: { nameID: string; issuer: string; request: { id: string } } }>;
   parseLoginRequest(
     sp: SamlifyEntity,
     binding: 'redirect',
-    req: { query: Record<string, string> },
+    req: { query: Record<string, string>; octetString?: string },
   ): Promise<{ extract: { request: { id: string }; issuer: string } }>;
   createLoginResponse(
     sp: SamlifyEntity,
@@ -69,6 +80,10 @@ export interface ResponseOptions {
   inResponseTo?: string;
   /** The bearer confirmation's Recipient (by default the SP's ACS URL, like the Destination). */
   recipient?: string;
+  /** Encrypt the (signed) assertion to the SP metadata's encryption certificate, as IdPs offer. */
+  encrypt?: boolean;
+  /** Accept only an AuthnRequest signed with the SP metadata's signing certificate (WantAuthnRequestsSigned). */
+  requireSignedRequest?: boolean;
 }
 
 export interface IdpAnswer {
@@ -96,6 +111,13 @@ export interface SamlTestIdp {
   setServiceProvider(metadata: string): void;
   /** Who /sso signs in (browser tests); null: it answers 403. */
   signInAs: SamlTestUser | null;
+  /** A LogoutRequest for `nameId` to the SP's single logout URL (HTTP-POST binding), signed unless told. */
+  logoutRequest(
+    nameId: string,
+    options?: { unsigned?: boolean },
+  ): { samlRequest: string; relayState: string; url: string };
+  /** Reads the SP's LogoutRequest in `redirectUrl`, verifying its redirect-binding signature. */
+  readLogoutRequest(redirectUrl: string): Promise<{ nameId: string; issuer: string }>;
   close(): Promise<void>;
 }
 
@@ -105,6 +127,15 @@ export async function generateSigningKey(): Promise<{ privateKey: string; certif
     algorithm: 'sha256',
   });
   return { privateKey: pems.private, certificate: pems.cert };
+}
+
+/** The signed octets of a redirect binding, as sent (still URL-encoded), in the binding's order. */
+function octetsOf(redirectUrl: string): string {
+  const raw = new URL(redirectUrl).search.slice(1).split('&');
+  return ['SAMLRequest', 'RelayState', 'SigAlg']
+    .map((name) => raw.find((part) => part.startsWith(`${name}=`)))
+    .filter(Boolean)
+    .join('&');
 }
 
 const escapeXml = (s: string) =>
@@ -146,7 +177,7 @@ export async function startSamlIdp(
   const entityId = entityIdOverride ?? `http://www.okta.com/${TEST_APP_ID}`;
   const ssoUrl = `${origin}/app/holdfast_saml/${TEST_APP_ID}/sso/saml`;
   const metadataUrl = `${origin}/app/${TEST_APP_ID}/sso/saml/metadata`;
-  const idp = samlify.IdentityProvider({
+  const idpSettings = {
     entityID: entityId,
     privateKey,
     signingCert: certificate,
@@ -154,6 +185,15 @@ export async function startSamlIdp(
     singleSignOnService: [{ Binding: REDIRECT, Location: ssoUrl }],
     singleLogoutService: [{ Binding: REDIRECT, Location: `${origin}/app/holdfast_saml/${TEST_APP_ID}/slo/saml` }],
     requestSignatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+  };
+  const idp = samlify.IdentityProvider(idpSettings);
+  // The same IdP with assertion encryption turned on (samlify: AES-256-CBC, key by RSA-OAEP).
+  const encryptingIdp = samlify.IdentityProvider({ ...idpSettings, isAssertionEncrypted: true });
+  // The same IdP verifying the signature of the redirect binding (SigAlg, Signature) of each request.
+  const strictIdp = samlify.IdentityProvider({
+    ...idpSettings,
+    wantAuthnRequestsSigned: true,
+    wantLogoutRequestSigned: true,
   });
   const spOf = (metadata: string, signResponseOnly = false) =>
     samlify.ServiceProvider(
@@ -166,7 +206,13 @@ export async function startSamlIdp(
 
   const answer: SamlTestIdp['answer'] = async (redirectUrl, user, options = {}) => {
     const query = Object.fromEntries(new URL(redirectUrl).searchParams);
-    const request = await idp.parseLoginRequest(defaultSp, 'redirect', { query });
+    const octetString = octetsOf(redirectUrl);
+    const request = options.requireSignedRequest
+      ? await strictIdp.parseLoginRequest(spOf(options.spMetadata ?? currentSpMetadata), 'redirect', {
+          query,
+          octetString,
+        })
+      : await idp.parseLoginRequest(defaultSp, 'redirect', { query });
     const sp =
       options.spMetadata || options.signResponseOnly
         ? spOf(options.spMetadata ?? currentSpMetadata, options.signResponseOnly)
@@ -179,33 +225,39 @@ export async function startSamlIdp(
     const until = new Date(now + 5 * 60_000).toISOString();
     const inResponseTo = options.inResponseTo ?? request.extract.request.id;
     const id = `_${randomUUID()}`;
-    const made = await idp.createLoginResponse(sp, { extract: { request: { id: inResponseTo } } }, 'post', user, {
-      relayState: query.RelayState,
-      customTagReplacement: (template) => ({
-        id,
-        context: samlify.SamlLib.replaceTagsByValue(
-          template
-            .replace('{AttributeStatement}', attributeStatement(user))
-            .replace('{AuthnStatement}', authnStatement(at, user.sessionIndex ?? `_session-${randomUUID()}`)),
-          {
-            ID: id,
-            AssertionID: `_${randomUUID()}`,
-            Destination: acsUrl,
-            Audience: audience,
-            SubjectRecipient: options.recipient ?? acsUrl,
-            Issuer: entityId,
-            IssueInstant: at,
-            StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
-            ConditionsNotBefore: at,
-            ConditionsNotOnOrAfter: until,
-            SubjectConfirmationDataNotOnOrAfter: until,
-            NameIDFormat: EMAIL_FORMAT,
-            NameID: user.nameId ?? user.email,
-            InResponseTo: inResponseTo,
-          },
-        ),
-      }),
-    });
+    const made = await (options.encrypt ? encryptingIdp : idp).createLoginResponse(
+      sp,
+      { extract: { request: { id: inResponseTo } } },
+      'post',
+      user,
+      {
+        relayState: query.RelayState,
+        customTagReplacement: (template) => ({
+          id,
+          context: samlify.SamlLib.replaceTagsByValue(
+            template
+              .replace('{AttributeStatement}', attributeStatement(user))
+              .replace('{AuthnStatement}', authnStatement(at, user.sessionIndex ?? `_session-${randomUUID()}`)),
+            {
+              ID: id,
+              AssertionID: `_${randomUUID()}`,
+              Destination: acsUrl,
+              Audience: audience,
+              SubjectRecipient: options.recipient ?? acsUrl,
+              Issuer: entityId,
+              IssueInstant: at,
+              StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
+              ConditionsNotBefore: at,
+              ConditionsNotOnOrAfter: until,
+              SubjectConfirmationDataNotOnOrAfter: until,
+              NameIDFormat: EMAIL_FORMAT,
+              NameID: user.nameId ?? user.email,
+              InResponseTo: inResponseTo,
+            },
+          ),
+        }),
+      },
+    );
     return { samlResponse: made.context, relayState: query.RelayState ?? '', acsUrl };
   };
 
@@ -221,6 +273,22 @@ export async function startSamlIdp(
     requests: [],
     answer,
     signInAs: null,
+    logoutRequest: (nameId, options = {}) => {
+      const sp = samlify.ServiceProvider({
+        metadata: currentSpMetadata,
+        wantLogoutRequestSigned: !options.unsigned,
+      });
+      const made = idp.createLogoutRequest(sp, 'post', { logoutNameID: nameId }, 'idp-relay');
+      return { samlRequest: made.context, relayState: made.relayState, url: made.entityEndpoint };
+    },
+    readLogoutRequest: async (redirectUrl) => {
+      const query = Object.fromEntries(new URL(redirectUrl).searchParams);
+      const parsed = await strictIdp.parseLogoutRequest(defaultSp, 'redirect', {
+        query,
+        octetString: octetsOf(redirectUrl),
+      });
+      return { nameId: parsed.extract.nameID, issuer: parsed.extract.issuer };
+    },
     setServiceProvider: (metadata) => {
       currentSpMetadata = metadata;
       defaultSp = spOf(metadata);

@@ -36,6 +36,7 @@ export function contextFor(provider: ISsoProvider, options: SsoFlowOptions): Sso
   return {
     callbackUrl: `${options.baseUrl}/sso/callback/${provider.id}`,
     serviceProviderId: `${options.baseUrl}/sso/metadata/${provider.id}`,
+    logoutUrl: `${options.baseUrl}/sso/logout/${provider.id}`,
     allowLoopback: options.allowLoopback,
     now: options.now,
   };

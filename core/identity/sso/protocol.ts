@@ -46,6 +46,8 @@ export interface SsoContext {
   callbackUrl: string;
   /** Absolute URL that identifies this appliance's side for this provider (SAML entity ID). */
   serviceProviderId: string;
+  /** Absolute URL of this provider's single logout endpoint (SAML); derived from callbackUrl when absent. */
+  logoutUrl?: string;
   /** Plain http and loopback identity providers allowed (HOLDFAST_SSO_ALLOW_LOOPBACK; tests only). */
   allowLoopback: boolean;
   now: Date;
@@ -96,6 +98,22 @@ export type SsoRevalidation =
   /** The protocol cannot ask without the browser (SAML): the session ends at its revalidation time. */
   | { kind: 'unsupported' };
 
+/** A message at a provider's single logout URL (`/sso/logout/<provider>`), as received. */
+export interface SsoLogoutMessage {
+  method: 'GET' | 'POST';
+  query: Record<string, string>;
+  /** The query string as sent (still URL-encoded): a redirect binding's signature covers it. */
+  rawQuery: string;
+  form: Record<string, string>;
+}
+
+export type SsoLogoutOutcome =
+  /** The provider asks to end `subject`'s sessions; then send the browser to `answerUrl` (or nowhere). */
+  | { kind: 'request'; subject: string; answerUrl: string | null }
+  /** The provider's answer to our own logout request: nothing left to do here. */
+  | { kind: 'response' }
+  | { kind: 'refused'; reason: string };
+
 export interface SsoProtocol {
   readonly name: SsoProtocolName;
   /**
@@ -119,6 +137,10 @@ export interface SsoProtocol {
   ): Promise<SsoCompletion>;
   /** The service provider's metadata document for this provider (SAML), served at `serviceProviderId`. */
   metadata?(provider: SsoProviderView, context: SsoContext): string;
+  /** Single logout: where to send the browser so `subject` is signed out at the provider too (null: nowhere). */
+  signOutUrl?(provider: SsoProviderView, subject: string, context: SsoContext): Promise<string | null>;
+  /** Single logout started by the provider: checks its message; never throws for a bad one. */
+  receiveLogout?(provider: SsoProviderView, message: SsoLogoutMessage, context: SsoContext): Promise<SsoLogoutOutcome>;
   /** Called when an SSO session reaches its revalidation time (every session idle period). */
   revalidate(provider: SsoProviderView, refreshToken: string | null, context: SsoContext): Promise<SsoRevalidation>;
 }

@@ -181,6 +181,7 @@ export function ssoSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
         focus: Object.keys(errors)[0] ?? 'name',
         callbackUrl: provider ? `${origin}/sso/callback/${provider.id}` : null,
         serviceProviderId: provider ? `${origin}/sso/metadata/${provider.id}` : null,
+        logoutUrl: provider ? `${origin}/sso/logout/${provider.id}` : null,
         secretSet: provider ? Boolean(provider.secretsSealed) : false,
       },
       status,
@@ -199,7 +200,10 @@ export function ssoSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
       jitRole: provider.jitRole,
       groupRules: groupRulesText(provider.groupRules),
     };
-    for (const [key, value] of Object.entries(described)) if (typeof value === 'string') values[key] = value;
+    for (const [key, value] of Object.entries(described)) {
+      if (typeof value === 'string') values[key] = value;
+      else if (value === true) values[key] = 'on';
+    }
     for (const p of provider.jitPermissions) values[`perm_${p}`] = 'on';
     return values;
   };

@@ -17,7 +17,13 @@ import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml
 import { json, withBearer } from '../../helpers/api.ts';
 import { adminToken } from '../../helpers/api-probes.ts';
 import { ADMIN, completeSetupVia, createTestApp, type TestApp } from '../../helpers/kernel.ts';
-import { type SamlTestIdp, type SamlTestUser, startSamlIdp } from '../../helpers/saml-idp.ts';
+import {
+  generateSigningKey,
+  type SamlTestIdp,
+  type SamlTestUser,
+  startSamlIdp,
+  TEST_APP_ID,
+} from '../../helpers/saml-idp.ts';
 import { makeOrganization, makeUser, rootOf } from '../../helpers/tenants.ts';
 
 const BASE = 'https://backup.example.com';
@@ -82,10 +88,17 @@ describe('SAML through the single sign-on flow', () => {
       oktaLink: idp.oktaEmbedLink,
       idpEntityId: idp.entityId,
       idpSsoUrl: idp.ssoUrl,
+      idpSloUrl: `${idp.origin}/app/holdfast_saml/${TEST_APP_ID}/slo/saml`,
       certificates: 1,
       emailVerified: true,
+      signAuthnRequests: false,
+      spCertificate: view.secrets.spCertificate,
     });
-    expect(provider.secretsSealed).toBeNull();
+    // The SP's key pair, made at the first save: the private key sealed, the certificate public.
+    expect(view.secrets.spPrivateKey).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(view.secrets.spCertificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(provider.secretsSealed).toMatch(/^hf1\./);
+    expect(provider.secretsSealed).not.toContain('PRIVATE KEY');
   });
 
   it('serves SP metadata naming the provider’s entity ID and callback as ACS', () => {
@@ -304,6 +317,129 @@ describe('losing access through SAML (no refresh token to ask the IdP with)', ()
       expect(await em().count(Session, { ssoProviderId: localProvider.id })).toBe(0);
     } finally {
       await local.close();
+    }
+  });
+});
+
+describe('SAML single logout, with signed requests', () => {
+  it('signs out at the IdP after signing out here, and ends sessions on the IdP’s signed LogoutRequest', async () => {
+    const key = await generateSigningKey();
+    const local = await startSamlIdp(samlSpMetadata(samlSpEndpoints('http://localhost', 'pending')), key);
+    // The same key under another entity ID: signs, but is not this organization's IdP.
+    const stranger = await startSamlIdp(
+      samlSpMetadata(samlSpEndpoints('http://localhost', 'pending')),
+      key,
+      'https://stranger-idp.example/saml',
+    );
+    try {
+      const created = await createProvider(
+        em(),
+        org,
+        {
+          protocol: 'saml',
+          name: 'Okta (logout)',
+          settings: { metadataXml: local.metadataXml, signAuthnRequests: 'on' },
+        },
+        t.kernel.credentials,
+        true,
+      );
+      // The IdP is given the SP metadata the appliance serves: its signing and encryption certificate.
+      const metadata = await (await t.app.request(`/sso/metadata/${created.id}`)).text();
+      expect(metadata).toContain('AuthnRequestsSigned="true"');
+      expect(metadata).toContain(`Location="http://localhost/sso/logout/${created.id}"`);
+      local.setServiceProvider(metadata);
+      stranger.setServiceProvider(metadata);
+      await makeUser(em(), org, 'hana@okta-customer.example');
+      const hana: SamlTestUser = { email: 'hana@okta-customer.example', nameId: '00u-hana' };
+      const signInHana = async (): Promise<string> => {
+        const start = await t.app.request(`/sso/start/${created.id}`);
+        const binding = (start.headers.get('set-cookie') ?? '').split(';')[0] as string;
+        // The IdP accepts only a signed AuthnRequest here.
+        const answer = await local.answer(start.headers.get('location') as string, hana, {
+          requireSignedRequest: true,
+        });
+        const res = await t.app.request(`/sso/callback/${created.id}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: binding },
+          body: new URLSearchParams({ SAMLResponse: answer.samlResponse, RelayState: answer.relayState }).toString(),
+        });
+        expect(res.status).toBe(303);
+        return (res.headers.getSetCookie().find((c) => c.startsWith('holdfast_session=')) ?? '').split(
+          ';',
+        )[0] as string;
+      };
+      const sessions = () => em().count(Session, { ssoProviderId: created.id });
+      const lastAudit = async () => (await em().find(AuditEvent, {}, { orderBy: { id: 'desc' }, limit: 1 }))[0];
+
+      // SP-initiated: signing out here ends the session, then sends a signed LogoutRequest to the IdP.
+      const cookie = await signInHana();
+      expect(await sessions()).toBe(1);
+      const out = await t.app.request('/logout', { method: 'POST', headers: { cookie, origin: 'http://localhost' } });
+      expect(out.status).toBe(303);
+      const toIdp = out.headers.get('location') as string;
+      expect(toIdp.startsWith(`${local.origin}/app/holdfast_saml/${TEST_APP_ID}/slo/saml?SAMLRequest=`)).toBe(true);
+      expect(await local.readLogoutRequest(toIdp)).toEqual({
+        nameId: '00u-hana',
+        issuer: `http://localhost/sso/metadata/${created.id}`,
+      });
+      expect(await sessions()).toBe(0);
+      // The IdP's answer lands the browser on the login page.
+      const back = await t.app.request(`/sso/logout/${created.id}?SAMLResponse=anything`);
+      expect(back.headers.get('location')).toBe('/login?signedOut=1');
+
+      // IdP-initiated: a signed LogoutRequest ends Hana's sessions through this provider and is answered.
+      await signInHana();
+      await signInHana();
+      expect(await sessions()).toBe(2);
+      const postLogout = (message: { samlRequest: string; relayState: string }) =>
+        t.app.request(`/sso/logout/${created.id}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', origin: local.origin },
+          body: new URLSearchParams({ SAMLRequest: message.samlRequest, RelayState: message.relayState }).toString(),
+        });
+      const fromIdp = local.logoutRequest('00u-hana');
+      expect(fromIdp.url).toBe(`http://localhost/sso/logout/${created.id}`);
+      const answered = await postLogout(fromIdp);
+      expect(answered.status).toBe(302);
+      const answer = new URL(answered.headers.get('location') as string);
+      expect(`${answer.origin}${answer.pathname}`).toBe(`${local.origin}/app/holdfast_saml/${TEST_APP_ID}/slo/saml`);
+      expect(answer.searchParams.get('SAMLResponse')).toMatch(/^[A-Za-z0-9+/]+=*$/);
+      expect(answer.searchParams.get('RelayState')).toBe('idp-relay');
+      expect(answer.searchParams.get('SigAlg')).toBe('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+      expect(await sessions()).toBe(0);
+      expect(await lastAudit()).toMatchObject({
+        activity: 'Sign-out',
+        status: 'completed',
+        account: 'hana@okta-customer.example',
+        description: 'Signed out by Okta (logout) (single logout): 2 sessions ended',
+      });
+
+      // Refused, sessions kept, audited: an unsigned LogoutRequest, and one from another issuer.
+      await signInHana();
+      const unsigned = await postLogout(local.logoutRequest('00u-hana', { unsigned: true }));
+      expect(unsigned.status).toBe(400);
+      expect(await unsigned.text()).toBe(
+        'Single logout refused. The logout request is not signed, or its signature does not verify with the identity provider’s certificate.',
+      );
+      expect(await lastAudit()).toMatchObject({ activity: 'Sign-out', status: 'failed' });
+      const wrongIssuer = await postLogout(stranger.logoutRequest('00u-hana'));
+      expect(wrongIssuer.status).toBe(400);
+      expect(await wrongIssuer.text()).toBe(
+        'Single logout refused. The logout request comes from https://stranger-idp.example/saml, not from the configured identity provider.',
+      );
+      expect(await lastAudit()).toMatchObject({
+        activity: 'Sign-out',
+        status: 'failed',
+        description:
+          'Single logout from Okta (logout) refused: The logout request comes from https://stranger-idp.example/saml, not from the configured identity provider.',
+      });
+      // A redirect-binding LogoutRequest without a signature: refused before anything is read.
+      const bare = await t.app.request(`/sso/logout/${created.id}?SAMLRequest=abc`);
+      expect(bare.status).toBe(400);
+      expect(await sessions()).toBe(1);
+    } finally {
+      await local.close();
+      await stranger.close();
     }
   });
 });

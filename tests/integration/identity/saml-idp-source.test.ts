@@ -37,6 +37,7 @@ describe('SP endpoints and metadata', () => {
     expect(sp).toEqual({
       entityId: 'https://backup.example.com/sso/metadata/prov%201',
       acsUrl: 'https://backup.example.com/sso/callback/prov%201',
+      sloUrl: 'https://backup.example.com/sso/logout/prov%201',
     });
   });
 

@@ -13,7 +13,12 @@ import {
   type SamlPendingRequest,
   validateSamlResponse,
 } from '../../../core/identity/sso/saml/saml-response.ts';
-import { samlSpEndpoints, samlSpMetadata } from '../../../core/identity/sso/saml/saml-service-provider.ts';
+import {
+  type SamlSpCredentials,
+  samlSpEndpoints,
+  samlSpMetadata,
+} from '../../../core/identity/sso/saml/saml-service-provider.ts';
+import { generateSpKey } from '../../../core/identity/sso/saml/saml-sp-key.ts';
 import { tempDir, testConfig } from '../../helpers/config.ts';
 import {
   generateSigningKey,
@@ -42,6 +47,8 @@ let impostor: SamlTestIdp;
 let idpSettings: SamlIdpSettings;
 let idpKey: Awaited<ReturnType<typeof generateSigningKey>>;
 let replay: SamlReplayStore;
+/** The SP's own key pair, signing its requests. */
+let own: SamlSpCredentials;
 
 beforeAll(async () => {
   dir = tempDir();
@@ -55,6 +62,7 @@ beforeAll(async () => {
   // The IdP's key, another entity ID: an assertion that verifies but was issued by someone else.
   impostor = await startSamlIdp(samlSpMetadata(sp), idpKey, 'https://other-idp.example/saml');
   idpSettings = parseIdpMetadata(idp.metadataXml, rule);
+  own = { key: await generateSpKey('Holdfast test SP'), signRequests: true };
 }, 60_000);
 
 afterAll(async () => {
@@ -241,6 +249,116 @@ describe('SAML sign-in against a real IdP', () => {
       },
     });
     expect(outcome).toMatchObject({ ok: false, reason: 'wrapped' });
+  });
+});
+
+describe('the SP’s own key: signed AuthnRequests and encrypted assertions', () => {
+  /** A sign-in by an SP holding `own`: its request signed, the IdP given the SP's keyed metadata. */
+  async function signInWithKey(
+    options: ResponseOptions & {
+      ownForResponse?: SamlSpCredentials;
+      change?: (url: string) => string;
+      sent?: (xml: string) => void;
+    } = {},
+  ): Promise<SamlOutcome> {
+    const relayState = newRelayState();
+    const built = await buildSamlAuthnRequest(sp, idpSettings, relayState, own);
+    const url = options.change ? options.change(built.url) : built.url;
+    const answer = await idp.answer(url, alice, { spMetadata: samlSpMetadata(sp, own), ...options });
+    options.sent?.(Buffer.from(answer.samlResponse, 'base64').toString('utf8'));
+    return validateSamlResponse({
+      sp,
+      idp: idpSettings,
+      samlResponse: answer.samlResponse,
+      request: { requestId: built.requestId, issuedAt: built.issuedAt },
+      replay,
+      own: options.ownForResponse ?? own,
+    });
+  }
+
+  it('publishes the SP certificate for signing and encryption in the metadata, AuthnRequestsSigned when signing', () => {
+    const certificate = (own.key?.certificate ?? '').replace(/-----[A-Z ]+-----|\s+/g, '');
+    const signing = samlSpMetadata(sp, own);
+    expect(signing).toContain('AuthnRequestsSigned="true"');
+    expect(signing).toMatch(/<KeyDescriptor use="signing">/);
+    expect(signing).toMatch(/<KeyDescriptor use="encryption">/);
+    expect(signing.replace(/\s+/g, '')).toContain(`<ds:X509Certificate>${certificate}</ds:X509Certificate>`);
+    expect(signing).toContain(
+      `<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${sp.sloUrl}"/>`,
+    );
+    const notSigning = samlSpMetadata(sp, { key: own.key, signRequests: false });
+    expect(notSigning).toContain('AuthnRequestsSigned="false"');
+    expect(notSigning).not.toContain('use="signing"');
+    expect(notSigning).toMatch(/<KeyDescriptor use="encryption">/);
+    // The private key is never in the metadata.
+    expect(signing).not.toContain('PRIVATE KEY');
+  });
+
+  it('signs the AuthnRequest (RSA-SHA256 over the redirect binding) and an IdP that requires it accepts it', async () => {
+    const built = await buildSamlAuthnRequest(sp, idpSettings, newRelayState(), own);
+    expect(new URL(built.url).searchParams.get('SigAlg')).toBe('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+    const outcome = await signInWithKey({ requireSignedRequest: true });
+    expect(outcome.ok).toBe(true);
+  });
+
+  it('an IdP that requires signed requests refuses one whose signature was altered, or one not signed', async () => {
+    await expect(
+      signInWithKey({
+        requireSignedRequest: true,
+        change: (url) => {
+          const changed = new URL(url);
+          changed.searchParams.set('RelayState', 'another-sign-in');
+          return changed.toString();
+        },
+      }),
+    ).rejects.toThrow('ERR_FAILED_MESSAGE_SIGNATURE_VERIFICATION');
+    const unsigned = await buildSamlAuthnRequest(sp, idpSettings, newRelayState(), { ...own, signRequests: false });
+    await expect(
+      idp.answer(unsigned.url, alice, { spMetadata: samlSpMetadata(sp, own), requireSignedRequest: true }),
+    ).rejects.toThrow('ERR_MISSING_SIG_ALG');
+  });
+
+  it('accepts an assertion the IdP encrypted to the SP’s certificate, reading the signed assertion inside', async () => {
+    let sent = '';
+    const outcome = await signInWithKey({ encrypt: true, sent: (xml) => (sent = xml) });
+    // What travelled: an EncryptedAssertion, no readable assertion or e-mail.
+    expect(sent).toMatch(/<saml:EncryptedAssertion\b/);
+    expect(sent).not.toMatch(/<saml:Assertion\b/);
+    expect(sent).not.toContain('Alice@Customer.example');
+    expect(outcome).toMatchObject({
+      ok: true,
+      identity: { subject: 'Alice@Customer.example', email: 'alice@customer.example', issuer: idp.entityId },
+    });
+  });
+
+  it('refuses an encrypted assertion without the key to decrypt it, or encrypted to another SP’s key', async () => {
+    expect(await signInWithKey({ encrypt: true, ownForResponse: { key: null, signRequests: false } })).toMatchObject({
+      ok: false,
+      reason: 'encrypted',
+    });
+    const otherKey = await generateSpKey('Another SP');
+    const outcome = await signInWithKey({ encrypt: true, ownForResponse: { key: otherKey, signRequests: false } });
+    expect(outcome.ok).toBe(false);
+  });
+
+  it('refuses an encrypted assertion that is signed by nobody the SP trusts', async () => {
+    const relayState = newRelayState();
+    const built = await buildSamlAuthnRequest(sp, idpSettings, relayState, own);
+    const answer = await forger.answer(built.url, alice, { spMetadata: samlSpMetadata(sp, own), encrypt: true });
+    expect(
+      await validateSamlResponse({
+        sp,
+        idp: idpSettings,
+        samlResponse: answer.samlResponse,
+        request: { requestId: built.requestId, issuedAt: built.issuedAt },
+        replay,
+        own,
+      }),
+    ).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+      message: 'The signature does not verify with the identity provider’s certificate.',
+    });
   });
 });
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CacheItem } from '@node-saml/node-saml';
 import type { SamlIdpSettings } from './saml-idp-metadata.ts';
-import { type SamlSpEndpoints, samlClient } from './saml-service-provider.ts';
+import { NO_SP_KEY, type SamlSpCredentials, type SamlSpEndpoints, samlClient } from './saml-service-provider.ts';
 
 export interface SamlAuthnRequest {
   /** Where to redirect the browser. */
@@ -26,16 +26,22 @@ export async function buildSamlAuthnRequest(
   sp: SamlSpEndpoints,
   idp: SamlIdpSettings,
   relayState: string,
+  own: SamlSpCredentials = NO_SP_KEY,
 ): Promise<SamlAuthnRequest> {
   let recorded: { requestId: string; issuedAt: string } | undefined;
-  const client = samlClient(sp, idp, {
-    saveAsync: async (key: string, value: string): Promise<CacheItem> => {
-      recorded = { requestId: key, issuedAt: value };
-      return { value, createdAt: Date.now() };
+  const client = samlClient(
+    sp,
+    idp,
+    {
+      saveAsync: async (key: string, value: string): Promise<CacheItem> => {
+        recorded = { requestId: key, issuedAt: value };
+        return { value, createdAt: Date.now() };
+      },
+      getAsync: async () => null,
+      removeAsync: async () => null,
     },
-    getAsync: async () => null,
-    removeAsync: async () => null,
-  });
+    own,
+  );
   const url = await client.getAuthorizeUrlAsync(relayState, undefined, {});
   if (!recorded) throw new Error('node-saml created an AuthnRequest without an ID');
   return { url, ...recorded };

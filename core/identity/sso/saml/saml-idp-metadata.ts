@@ -22,6 +22,8 @@ export interface SamlIdpSettings {
   ssoUrl: string;
   /** PEM certificates whose keys may sign assertions (several while the IdP rolls its key). */
   certificates: string[];
+  /** Where LogoutRequests go (its HTTP-Redirect SingleLogoutService); absent: no single logout. */
+  sloUrl?: string | null;
 }
 
 /** The metadata cannot be used; `message` says why in words an administrator can act on. */
@@ -130,5 +132,10 @@ export function parseIdpMetadata(xml: string, rule: EndpointRule): SamlIdpSettin
   if (certificates.length === 0) {
     throw new SamlMetadataError('The metadata holds no signing certificate (KeyDescriptor with an X509Certificate).');
   }
-  return { entityId, ssoUrl, certificates };
+  const logout = childElements(idp, METADATA_NS, 'SingleLogoutService').find(
+    (s) => s.getAttribute('Binding') === REDIRECT_BINDING,
+  );
+  const logoutLocation = logout?.getAttribute('Location')?.trim();
+  const sloUrl = logoutLocation ? checkIdpEndpoint(logoutLocation, rule, 'single logout URL in the metadata') : null;
+  return { entityId, ssoUrl, certificates, sloUrl };
 }

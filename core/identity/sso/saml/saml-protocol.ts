@@ -17,8 +17,10 @@ import type {
 import { buildSamlAuthnRequest } from './saml-authn-request.ts';
 import { type SamlIdpSettings, SamlMetadataError } from './saml-idp-metadata.ts';
 import { resolveSamlIdp, type SamlIdpSource } from './saml-idp-source.ts';
+import { readSamlLogoutMessage, samlLogoutRequestUrl, samlLogoutResponseUrl } from './saml-logout.ts';
 import { validateSamlResponse } from './saml-response.ts';
-import { type SamlSpEndpoints, samlSpMetadata } from './saml-service-provider.ts';
+import { type SamlSpCredentials, type SamlSpEndpoints, samlSpMetadata } from './saml-service-provider.ts';
+import { generateSpKey } from './saml-sp-key.ts';
 
 /** What a SAML provider row keeps (sso_providers.settings): nothing in it is secret. */
 export interface SamlProviderSettings extends SamlIdpSettings {
@@ -31,6 +33,28 @@ export interface SamlProviderSettings extends SamlIdpSettings {
   metadataXml: string | null;
   /** Whether the IdP's e-mail attribute is taken as verified (the flow matches accounts by it). */
   emailVerified: boolean;
+  /** "Sign authentication requests": AuthnRequests and LogoutRequests signed with the SP key. */
+  signAuthnRequests?: boolean;
+  /** The SP's certificate (public; its private key is with the sealed secrets). */
+  spCertificate?: string | null;
+}
+
+/** The sealed secrets of a SAML provider: the SP's private key, and its certificate beside it. */
+interface SamlProviderSecrets {
+  spPrivateKey?: string;
+  spCertificate?: string;
+}
+
+const TRUE_VALUES = ['on', 'true'];
+
+/** The SP's own key pair of a provider and whether it signs requests with it. */
+export function samlCredentialsOf(provider: SsoProviderView): SamlSpCredentials {
+  const secrets = provider.secrets as SamlProviderSecrets;
+  const key =
+    secrets.spPrivateKey && secrets.spCertificate
+      ? { privateKey: secrets.spPrivateKey, certificate: secrets.spCertificate }
+      : null;
+  return { key, signRequests: Boolean(key && samlSettingsOf(provider).signAuthnRequests) };
 }
 
 /** The form / API fields, one of the first three. */
@@ -61,14 +85,18 @@ export function samlSettingsOf(provider: SsoProviderView): SamlProviderSettings 
   return provider.settings as unknown as SamlProviderSettings;
 }
 
-function spOf(context: SsoContext): SamlSpEndpoints {
-  return { entityId: context.serviceProviderId, acsUrl: context.callbackUrl };
+export function spOf(context: SsoContext): SamlSpEndpoints {
+  return {
+    entityId: context.serviceProviderId,
+    acsUrl: context.callbackUrl,
+    sloUrl: context.logoutUrl ?? context.callbackUrl.replace('/sso/callback/', '/sso/logout/'),
+  };
 }
 
 export const samlProtocol: SsoProtocol = {
   name: 'saml',
 
-  async parseSettings(input, _previousSecrets, context) {
+  async parseSettings(input, previousSecrets, context) {
     const { source, field } = sourceOf(input);
     let idp: Awaited<ReturnType<typeof resolveSamlIdp>>;
     try {
@@ -86,11 +114,22 @@ export const samlProtocol: SsoProtocol = {
       oktaLink: source.kind === 'oktaEmbedLink' ? source.url : null,
       metadataXml: source.kind === 'metadataXml' ? source.xml : null,
       emailVerified: (input.emailVerified ?? '').trim() !== 'false',
+      sloUrl: idp.sloUrl ?? null,
+      signAuthnRequests: TRUE_VALUES.includes((input.signAuthnRequests ?? '').trim()),
+      spCertificate: null,
     };
+    // The SP key pair is made once, at the first save, and kept across changes: IdPs pin its
+    // certificate from the SP metadata.
+    const previous = (previousSecrets ?? {}) as SamlProviderSecrets;
+    const key =
+      previous.spPrivateKey && previous.spCertificate
+        ? { privateKey: previous.spPrivateKey, certificate: previous.spCertificate }
+        : await generateSpKey(`Holdfast SAML SP ${idp.entityId}`);
+    settings.spCertificate = key.certificate;
     return {
       preset: source.kind === 'oktaEmbedLink' ? 'okta' : 'saml',
       settings: settings as unknown as Record<string, unknown>,
-      secrets: {},
+      secrets: { spPrivateKey: key.privateKey, spCertificate: key.certificate },
     };
   },
 
@@ -103,17 +142,25 @@ export const samlProtocol: SsoProtocol = {
       ...(s.metadataXml ? { metadataXml: s.metadataXml } : {}),
       idpEntityId: s.entityId,
       idpSsoUrl: s.ssoUrl,
+      idpSloUrl: s.sloUrl ?? null,
       certificates: s.certificates.length,
       emailVerified: s.emailVerified,
+      signAuthnRequests: Boolean(s.signAuthnRequests),
+      spCertificate: s.spCertificate ?? null,
     };
   },
 
-  metadata(_provider, context) {
-    return samlSpMetadata(spOf(context));
+  metadata(provider, context) {
+    return samlSpMetadata(spOf(context), samlCredentialsOf(provider));
   },
 
   async startSignIn(provider: SsoProviderView, pending: SsoPendingView, context: SsoContext): Promise<SsoStart> {
-    const request = await buildSamlAuthnRequest(spOf(context), samlSettingsOf(provider), pending.state);
+    const request = await buildSamlAuthnRequest(
+      spOf(context),
+      samlSettingsOf(provider),
+      pending.state,
+      samlCredentialsOf(provider),
+    );
     return {
       kind: 'redirect',
       url: request.url,
@@ -142,6 +189,7 @@ export const samlProtocol: SsoProtocol = {
       request: requestId && issuedAt ? { requestId, issuedAt } : null,
       replay: { claim: (issuer, id, until) => claimOnce(issuer, id, until) },
       now: context.now,
+      own: samlCredentialsOf(provider),
     });
     if (!outcome.ok) return { kind: 'refused', reason: outcome.message };
     const { identity } = outcome;
@@ -154,6 +202,29 @@ export const samlProtocol: SsoProtocol = {
         displayName: identity.displayName,
         groups: identity.groups,
       },
+    };
+  },
+
+  async signOutUrl(provider, subject, context) {
+    return samlLogoutRequestUrl(spOf(context), samlSettingsOf(provider), samlCredentialsOf(provider), subject);
+  },
+
+  async receiveLogout(provider, message, context) {
+    const settings = samlSettingsOf(provider);
+    const own = samlCredentialsOf(provider);
+    const outcome = await readSamlLogoutMessage(
+      spOf(context),
+      settings,
+      own,
+      message.method === 'POST'
+        ? { binding: 'post', form: message.form }
+        : { binding: 'redirect', query: message.query, rawQuery: message.rawQuery },
+    );
+    if (outcome.kind !== 'request') return outcome;
+    return {
+      kind: 'request',
+      subject: outcome.nameId,
+      answerUrl: await samlLogoutResponseUrl(spOf(context), settings, own, outcome.requestId, outcome.relayState),
     };
   },
 

@@ -5,7 +5,8 @@
 //  1. Shape: a base64 samlp:Response of at most MAX_RESPONSE_BYTES, no DOCTYPE, exactly one
 //     saml:Assertion and it a direct child of the Response — an assertion anywhere else (a second
 //     one, one moved into Extensions or an Advice) is an XML signature wrapping attempt.
-//     An EncryptedAssertion is refused (no SP decryption key is configured).
+//     An EncryptedAssertion counts as the assertion: it is decrypted with the SP's key (a
+//     provider without one refuses it) and must then be signed itself, or the Response must be.
 //  2. It answers the pending sign-in: InResponseTo is the AuthnRequest's ID (IdP-initiated,
 //     unsolicited responses are refused), and the request is younger than SAML_REQUEST_TTL_MS.
 //  3. Destination, when present, is our ACS URL; the Response's Issuer, when present, the IdP's.
@@ -22,7 +23,14 @@
 import { type Profile, SamlStatusError } from '@node-saml/node-saml';
 import type { SamlIdpSettings } from './saml-idp-metadata.ts';
 import type { SamlReplayStore } from './saml-replay.ts';
-import { SAML_CLOCK_SKEW_MS, SAML_REQUEST_TTL_MS, type SamlSpEndpoints, samlClient } from './saml-service-provider.ts';
+import {
+  NO_SP_KEY,
+  SAML_CLOCK_SKEW_MS,
+  SAML_REQUEST_TTL_MS,
+  type SamlSpCredentials,
+  type SamlSpEndpoints,
+  samlClient,
+} from './saml-service-provider.ts';
 import { childElements, descendantElements, parseXml, type XmlElement } from './saml-xml.ts';
 
 const PROTOCOL_NS = 'urn:oasis:names:tc:SAML:2.0:protocol';
@@ -90,6 +98,8 @@ export interface SamlResponseInput {
   request: SamlPendingRequest | null;
   replay: SamlReplayStore;
   now?: Date;
+  /** The SP's key pair: decrypts an encrypted assertion (none: an encrypted assertion is refused). */
+  own?: SamlSpCredentials;
 }
 
 const refuse = (reason: SamlRefusalReason, message: string): SamlOutcome => ({ ok: false, reason, message });
@@ -172,12 +182,18 @@ function checkEnvelope(input: SamlResponseInput, xml: string): SamlOutcome | { r
   if (response.namespaceURI !== PROTOCOL_NS || response.localName !== 'Response') {
     return refuse('malformed', 'This is not a SAML 2.0 Response.');
   }
-  if (descendantElements(response, ASSERTION_NS, 'EncryptedAssertion').length > 0) {
-    return refuse('encrypted', 'The assertion is encrypted; turn assertion encryption off at the identity provider.');
+  const encrypted = descendantElements(response, ASSERTION_NS, 'EncryptedAssertion');
+  const encryptedInPlace = childElements(response, ASSERTION_NS, 'EncryptedAssertion');
+  if (encrypted.length > 0 && !input.own?.key) {
+    return refuse(
+      'encrypted',
+      'The assertion is encrypted, but this provider has no key to decrypt it: save the provider again to make one, or turn assertion encryption off at the identity provider.',
+    );
   }
   const everywhere = descendantElements(response, ASSERTION_NS, 'Assertion');
   const inPlace = childElements(response, ASSERTION_NS, 'Assertion');
-  if (everywhere.length > 1 || everywhere.length !== inPlace.length) {
+  const total = everywhere.length + encrypted.length;
+  if (total > 1 || total !== inPlace.length + encryptedInPlace.length) {
     return refuse(
       'wrapped',
       'The response holds more than one assertion, or an assertion outside its place: an XML signature wrapping attempt.',
@@ -191,8 +207,9 @@ function checkEnvelope(input: SamlResponseInput, xml: string): SamlOutcome | { r
     );
   }
   const assertion = inPlace[0];
-  if (!assertion) return refuse('malformed', 'The response carries no assertion.');
-  if (!hasSignatureChild(response) && !hasSignatureChild(assertion)) {
+  if (!assertion && encryptedInPlace.length === 0) return refuse('malformed', 'The response carries no assertion.');
+  // An encrypted assertion's own signature is inside it: node-saml checks it once decrypted.
+  if (assertion && !hasSignatureChild(response) && !hasSignatureChild(assertion)) {
     return refuse(
       'unsigned',
       'Neither the assertion nor the response is signed; the identity provider must sign the assertion.',
@@ -315,12 +332,17 @@ export async function validateSamlResponse(input: SamlResponseInput): Promise<Sa
 
   let profile: Profile | null;
   try {
-    const client = samlClient(input.sp, input.idp, {
-      // Only the pending sign-in's own request is known; node-saml asks for it by InResponseTo.
-      getAsync: async (key: string) => (key === request.requestId ? request.issuedAt : null),
-      saveAsync: async () => null,
-      removeAsync: async () => null,
-    });
+    const client = samlClient(
+      input.sp,
+      input.idp,
+      {
+        // Only the pending sign-in's own request is known; node-saml asks for it by InResponseTo.
+        getAsync: async (key: string) => (key === request.requestId ? request.issuedAt : null),
+        saveAsync: async () => null,
+        removeAsync: async () => null,
+      },
+      input.own ?? NO_SP_KEY,
+    );
     ({ profile } = await client.validatePostResponseAsync({ SAMLResponse: input.samlResponse.replace(/\s+/g, '') }));
   } catch (err) {
     if (err instanceof SamlStatusError) return refuse('idp-refused', err.message);

@@ -9,6 +9,7 @@
 // replay — saml-response.ts adds.
 import { type CacheProvider, generateServiceProviderMetadata, SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import type { SamlIdpSettings } from './saml-idp-metadata.ts';
+import type { SamlSpKey } from './saml-sp-key.ts';
 
 /** How far the IdP's clock may be from ours when NotBefore / NotOnOrAfter are checked. */
 export const SAML_CLOCK_SKEW_MS = 2 * 60_000;
@@ -20,7 +21,18 @@ export interface SamlSpEndpoints {
   entityId: string;
   /** Where the IdP posts its response (Okta: "Single sign-on URL"). */
   acsUrl: string;
+  /** Where the IdP sends LogoutRequests and LogoutResponses (single logout). */
+  sloUrl: string;
 }
+
+/** What the SP holds of its own: its key pair (none for a provider saved before keys were made). */
+export interface SamlSpCredentials {
+  key: SamlSpKey | null;
+  /** Sign AuthnRequests and LogoutRequests with the key (the provider's "Sign authentication requests"). */
+  signRequests: boolean;
+}
+
+export const NO_SP_KEY: SamlSpCredentials = { key: null, signRequests: false };
 
 /**
  * The SP endpoints of one identity provider, under the appliance's public URL: the same URLs as
@@ -29,19 +41,28 @@ export interface SamlSpEndpoints {
 export function samlSpEndpoints(publicUrl: string, providerId: string): SamlSpEndpoints {
   const base = publicUrl.replace(/\/+$/, '');
   const id = encodeURIComponent(providerId);
-  return { entityId: `${base}/sso/metadata/${id}`, acsUrl: `${base}/sso/callback/${id}` };
+  return {
+    entityId: `${base}/sso/metadata/${id}`,
+    acsUrl: `${base}/sso/callback/${id}`,
+    sloUrl: `${base}/sso/logout/${id}`,
+  };
 }
 
 /**
- * The SP metadata to hand to the IdP: entity ID, the HTTP-POST ACS, WantAssertionsSigned. The
- * AuthnRequests are not signed (no SP key is kept); nothing is asked to be encrypted.
+ * The SP metadata to hand to the IdP: entity ID, the HTTP-POST ACS and single logout endpoints,
+ * WantAssertionsSigned; with the SP's certificate as its encryption key (an IdP may encrypt the
+ * assertion to it) and, when requests are signed, as its signing key (AuthnRequestsSigned).
  */
-export function samlSpMetadata(sp: SamlSpEndpoints): string {
+export function samlSpMetadata(sp: SamlSpEndpoints, own: SamlSpCredentials = NO_SP_KEY): string {
+  const key = own.key;
   return generateServiceProviderMetadata({
     issuer: sp.entityId,
     callbackUrl: sp.acsUrl,
+    logoutCallbackUrl: sp.sloUrl,
     identifierFormat: null,
     wantAssertionsSigned: true,
+    ...(key ? { decryptionPvk: key.privateKey, decryptionCert: key.certificate } : {}),
+    ...(key && own.signRequests ? { privateKey: key.privateKey, publicCerts: key.certificate } : {}),
   });
 }
 
@@ -49,7 +70,12 @@ export function samlSpMetadata(sp: SamlSpEndpoints): string {
  * A node-saml client for one SP/IdP pair. `requests` answers InResponseTo: it knows only the
  * AuthnRequest of the pending sign-in being completed (or records the one being created).
  */
-export function samlClient(sp: SamlSpEndpoints, idp: SamlIdpSettings, requests: CacheProvider): SAML {
+export function samlClient(
+  sp: SamlSpEndpoints,
+  idp: SamlIdpSettings,
+  requests: CacheProvider,
+  own: SamlSpCredentials = NO_SP_KEY,
+): SAML {
   return new SAML({
     issuer: sp.entityId,
     callbackUrl: sp.acsUrl,
@@ -69,5 +95,11 @@ export function samlClient(sp: SamlSpEndpoints, idp: SamlIdpSettings, requests: 
     // "password" would refuse users who signed in with a passkey or a second factor at Entra ID).
     identifierFormat: null,
     disableRequestedAuthnContext: true,
+    // Encrypted assertions are decrypted with the SP's key; requests are signed with it (RSA-SHA256)
+    // when the administrator turned signing on.
+    ...(own.key ? { decryptionPvk: own.key.privateKey } : {}),
+    ...(own.key && own.signRequests ? { privateKey: own.key.privateKey, signatureAlgorithm: 'sha256' as const } : {}),
+    ...(idp.sloUrl ? { logoutUrl: idp.sloUrl } : {}),
+    logoutCallbackUrl: sp.sloUrl,
   });
 }
