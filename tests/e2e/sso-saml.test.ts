@@ -86,13 +86,29 @@ describe('SAML sign-in in a browser', () => {
     const entityId = await page.locator('#serviceProviderId').inputValue();
     expect(entityId).toBe(`${appliance.url}/sso/metadata/${providerId}`);
     expect(await page.getByText(idp.entityId).count()).toBe(1);
+    // The SP's own certificate (made at the first save) and single logout URL, to copy.
+    expect(await page.locator('#spCertificate').inputValue()).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(await page.locator('#sloUrl').inputValue()).toBe(`${appliance.url}/sso/logout/${providerId}`);
+    await page.getByLabel('Sign authentication requests').check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL(/\/settings\/security\/sso$/);
+    await page.goto(`${appliance.url}/settings/security/sso/providers/${providerId}`);
+    expect(await page.getByLabel('Sign authentication requests').isChecked()).toBe(true);
     expect(await screenshotBothWidths(page, 'sso-saml-provider')).toBeLessThanOrEqual(0);
+    // Settings › Security shows each sign-in method's state, as the seed's page does.
+    await page.goto(`${appliance.url}/settings/security`);
+    expect((await page.getByRole('list', { name: /Sign-in methods/ }).innerText()).replace(/\s+/g, ' ').trim()).toBe(
+      'Email & Password: Active SAML: Active',
+    );
+    expect(await screenshotBothWidths(page, 'security-sign-in-methods')).toBeLessThanOrEqual(0);
     expect(errors.filter((e) => !/status of 422/.test(e))).toEqual([]);
     await context.close();
     // What the administrator hands to the IdP: the SP metadata at the entity ID.
     const metadata = await fetch(entityId);
     expect(metadata.headers.get('content-type')).toBe('application/samlmetadata+xml; charset=utf-8');
-    idp.setServiceProvider(await metadata.text());
+    const spMetadata = await metadata.text();
+    expect(spMetadata).toContain('AuthnRequestsSigned="true"');
+    idp.setServiceProvider(spMetadata);
   });
 
   it('signs an invited user in through the IdP, across sites, from the e-mail-first login page', async () => {

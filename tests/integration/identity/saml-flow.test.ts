@@ -490,5 +490,15 @@ describe('SAML through /api/v1 and the SP metadata route', () => {
     );
     expect(patched.status).toBe(200);
     expect((await json(patched)).settings).toMatchObject({ source: 'metadataUrl', metadataUrl: idp.metadataUrl });
+
+    // Signing turned on: the key pair is the one made at creation; a PATCH leaving the flag out keeps it.
+    const signing = await json(
+      await t.app.request(`${base}/${id}`, withBearer(token, 'PATCH', { settings: { signAuthnRequests: 'true' } })),
+    );
+    expect(signing.settings).toMatchObject({ signAuthnRequests: true, spCertificate: body.settings.spCertificate });
+    const renamed = await json(await t.app.request(`${base}/${id}`, withBearer(token, 'PATCH', { name: 'Contoso' })));
+    expect(renamed.settings.signAuthnRequests).toBe(true);
+    expect(JSON.stringify(renamed)).not.toContain('PRIVATE KEY');
+    expect(await (await t.app.request(`/sso/metadata/${id}`)).text()).toContain('AuthnRequestsSigned="true"');
   });
 });
