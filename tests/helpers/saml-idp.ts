@@ -7,10 +7,11 @@
 //
 // samlify is loaded with `require`: its type files pull the browser DOM library into the
 // program (through @xmldom/xmldom), which changes the types of Node's fetch and streams.
-import { randomUUID } from 'node:crypto';
+import { createSign, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { deflateRawSync } from 'node:zlib';
 import { generate } from 'selfsigned';
 
 interface SamlifyEntity {
@@ -116,6 +117,8 @@ export interface SamlTestIdp {
     nameId: string,
     options?: { unsigned?: boolean },
   ): { samlRequest: string; relayState: string; url: string };
+  /** The same with the HTTP-Redirect binding: the URL at `sloUrl`, signed over its query (RSA-SHA256). */
+  logoutRedirect(nameId: string, sloUrl: string): string;
   /** Reads the SP's LogoutRequest in `redirectUrl`, verifying its redirect-binding signature. */
   readLogoutRequest(redirectUrl: string): Promise<{ nameId: string; issuer: string }>;
   close(): Promise<void>;
@@ -280,6 +283,18 @@ export async function startSamlIdp(
       });
       const made = idp.createLogoutRequest(sp, 'post', { logoutNameID: nameId }, 'idp-relay');
       return { samlRequest: made.context, relayState: made.relayState, url: made.entityEndpoint };
+    },
+    logoutRedirect: (nameId, sloUrl) => {
+      const xml =
+        `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_${randomUUID()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${escapeXml(sloUrl)}">` +
+        `<saml:Issuer>${escapeXml(entityId)}</saml:Issuer><saml:NameID Format="${EMAIL_FORMAT}">${escapeXml(nameId)}</saml:NameID></samlp:LogoutRequest>`;
+      const octets = [
+        `SAMLRequest=${encodeURIComponent(deflateRawSync(xml).toString('base64'))}`,
+        `RelayState=${encodeURIComponent('idp-relay')}`,
+        `SigAlg=${encodeURIComponent('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256')}`,
+      ].join('&');
+      const signature = createSign('RSA-SHA256').update(octets).sign(privateKey, 'base64');
+      return `${sloUrl}?${octets}&Signature=${encodeURIComponent(signature)}`;
     },
     readLogoutRequest: async (redirectUrl) => {
       const query = Object.fromEntries(new URL(redirectUrl).searchParams);

@@ -433,10 +433,25 @@ describe('SAML single logout, with signed requests', () => {
         description:
           'Single logout from Okta (logout) refused: The logout request comes from https://stranger-idp.example/saml, not from the configured identity provider.',
       });
-      // A redirect-binding LogoutRequest without a signature: refused before anything is read.
+      // The HTTP-Redirect binding: signed over its query it ends the sessions; without a signature,
+      // or with the query changed after signing, it is refused before anything is read.
       const bare = await t.app.request(`/sso/logout/${created.id}?SAMLRequest=abc`);
       expect(bare.status).toBe(400);
+      expect(await bare.text()).toBe(
+        'Single logout refused. The logout request is not signed; the identity provider must sign it.',
+      );
+      const redirect = new URL(local.logoutRedirect('00u-hana', `http://localhost/sso/logout/${created.id}`));
+      const tampered = redirect.search.replace('RelayState=idp-relay', 'RelayState=elsewhere');
+      const altered = await t.app.request(`${redirect.pathname}${tampered}`);
+      expect(altered.status).toBe(400);
+      expect(await altered.text()).toBe(
+        'Single logout refused. The logout request is not signed, or its signature does not verify with the identity provider’s certificate.',
+      );
       expect(await sessions()).toBe(1);
+      const viaRedirect = await t.app.request(`${redirect.pathname}${redirect.search}`);
+      expect(viaRedirect.status).toBe(302);
+      expect(viaRedirect.headers.get('location')).toContain('SAMLResponse=');
+      expect(await sessions()).toBe(0);
     } finally {
       await local.close();
       await stranger.close();
