@@ -337,8 +337,12 @@ describe('the SP’s own key: signed AuthnRequests and encrypted assertions', ()
       reason: 'encrypted',
     });
     const otherKey = await generateSpKey('Another SP');
-    const outcome = await signInWithKey({ encrypt: true, ownForResponse: { key: otherKey, signRequests: false } });
-    expect(outcome.ok).toBe(false);
+    expect(await signInWithKey({ encrypt: true, ownForResponse: { key: otherKey, signRequests: false } })).toEqual({
+      ok: false,
+      reason: 'encrypted',
+      message:
+        'The encrypted assertion cannot be decrypted with this provider’s key: it was encrypted to another certificate.',
+    });
   });
 
   it('refuses an encrypted assertion that is signed by nobody the SP trusts', async () => {
@@ -357,7 +361,8 @@ describe('the SP’s own key: signed AuthnRequests and encrypted assertions', ()
     ).toEqual({
       ok: false,
       reason: 'bad-signature',
-      message: 'The signature does not verify with the identity provider’s certificate.',
+      message:
+        'The decrypted assertion carries no signature that verifies with the identity provider’s certificate, and the response is not signed either.',
     });
   });
 });

@@ -146,6 +146,16 @@ const LIBRARY_REFUSALS: [RegExp, SamlRefusalReason, string][] = [
     'wrapped',
     'The signature does not cover the assertion it sits beside: an XML signature wrapping attempt.',
   ],
+  [
+    /signature from encrypted assertion/i,
+    'bad-signature',
+    'The decrypted assertion carries no signature that verifies with the identity provider’s certificate, and the response is not signed either.',
+  ],
+  [
+    /No decryption key|EncryptedAssertion content|decrypt|oaep|rsa routines/i,
+    'encrypted',
+    'The encrypted assertion cannot be decrypted with this provider’s key: it was encrypted to another certificate.',
+  ],
   [/signature/i, 'bad-signature', 'The signature does not verify with the identity provider’s certificate.'],
 ];
 
