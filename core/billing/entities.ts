@@ -60,6 +60,10 @@ export const BillingAccount = defineEntity({
     /** Where invoices are mailed; null: the account's contact email. */
     billingEmail: p.string().length(320).nullable(),
     paymentTermsDays: p.integer().default(14),
+    /** Payment details (set by the organization itself): whom its invoices are addressed to. Never card data. */
+    billingName: p.string().length(200).nullable(),
+    billingAddress: p.string().length(1000).nullable(),
+    taxId: p.string().length(64).nullable(),
     /** Set while (or since) the account was a trial: when the trial ends. */
     trialEndsAt: p.datetime().nullable().index(),
     /** When the ended trial paused the account's backups (the trial report was queued). */

@@ -9,6 +9,7 @@ export interface InvoiceParty {
   name: string;
   address?: string | null;
   email?: string | null;
+  taxId?: string | null;
 }
 
 export interface InvoiceDocument {
@@ -45,6 +46,7 @@ export async function invoicePdf(doc: InvoiceDocument): Promise<Buffer> {
     pdf.font('Helvetica').text(p.name, x, undefined, { width: 230 });
     if (p.address) pdf.text(p.address, x, undefined, { width: 230 });
     if (p.email) pdf.text(p.email, x, undefined, { width: 230 });
+    if (p.taxId) pdf.text(`Tax id: ${p.taxId}`, x, undefined, { width: 230 });
   };
   party('From', doc.issuer, 50);
   const afterIssuer = pdf.y;

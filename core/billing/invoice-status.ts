@@ -11,6 +11,7 @@ import { BillingAccount, type IInvoice, Invoice } from './entities.ts';
 import { invoicePdf, invoiceTitle } from './invoice-pdf.ts';
 import { invoiceLines } from './invoices.ts';
 import { formatMoney } from './money.ts';
+import { billTo } from './payment-details.ts';
 
 export type ShownStatus = 'draft' | 'issued' | 'paid' | 'overdue';
 
@@ -49,7 +50,7 @@ export async function invoicePdfOf(em: EntityManager, invoice: IInvoice): Promis
     invoice,
     lines: await invoiceLines(em, invoice),
     issuer: { name: issuer.name, address: issuer.address, email: issuer.contactEmail },
-    account: { name: account.name, address: account.address, email: billing?.billingEmail ?? account.contactEmail },
+    account: billTo(account, billing),
   });
 }
 
