@@ -164,7 +164,7 @@ describe('invoices seen by those they are addressed to', () => {
       ['total', 'due', 'overdue'].map(
         (tile) =>
           new RegExp(
-            `unpaid-tile-${tile}"><span class="tile-title">[^<]*</span>\\s*<span class="tile-figure[^"]*">([^<]*)<`,
+            `unpaid-tile-${tile}"><span class="tile-title[^"]*">[^<]*</span>\\s*<span class="tile-figure[^"]*">([^<]*)<`,
           ).exec(html)?.[1],
       );
     const partnerHtml = await (await get('partner', '/billing/unpaid')).text();
