@@ -320,7 +320,8 @@ export function billingRoutes(deps: AppDeps): Hono<AppEnv> {
       tax: money(invoice.taxCents),
       total: money(invoice.totalCents),
       mailedTo: invoice.mailedTo,
-      paidBy: invoice.paidBy,
+      // Who marked it paid is the issuer's business (its staff or keys), not the recipient's.
+      paidBy: issuedHere ? invoice.paidBy : null,
     });
   });
 

@@ -177,6 +177,12 @@ describe('invoices seen by those they are addressed to', () => {
     const paidUp = await (await get('partner', '/billing/unpaid')).text();
     expect(figures(paidUp)).toEqual(['None', 'None', 'None']);
     expect(paidUp).toContain('Nothing to pay');
+    // Who marked it paid (the issuer's staff or key) shows to the issuer only.
+    const seen = async (who: string) => (await get(who, `/billing/invoices/${inv.toPartnerOverdue?.id}`)).text();
+    expect(await seen('distributor')).toContain(
+      'marked by <span class="wrap-anywhere">admin@distributor.example</span>',
+    );
+    expect(await seen('partner')).not.toContain('admin@distributor.example');
   });
 
   it('saves payment details (bad input on its fields), prints them on the invoice; never card data', async () => {
