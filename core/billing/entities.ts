@@ -75,6 +75,19 @@ export const BillingAccount = defineEntity({
 });
 export type IBillingAccount = InferEntity<typeof BillingAccount>;
 
+/** One side of an invoice: name, postal address, e-mail and tax id as printed. */
+export interface InvoiceParty {
+  name: string;
+  address?: string | null;
+  email?: string | null;
+  taxId?: string | null;
+}
+
+export interface InvoiceParties {
+  issuer: InvoiceParty;
+  account: InvoiceParty;
+}
+
 /** draft: computed, may be recomputed; issued: numbered and mailed; paid. Overdue is issued past its due date (read, not stored). */
 export const INVOICE_STATUSES = ['draft', 'issued', 'paid'] as const;
 export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
@@ -112,6 +125,8 @@ export const Invoice = defineEntity({
     /** Who marked it paid and how (a user, an API key, an integration), free text. */
     paidBy: p.string().length(200).nullable(),
     mailedTo: p.string().length(320).nullable(),
+    /** Issuer and "Bill to" as they were when issued (an issued invoice never changes); null: a draft, read live. */
+    parties: p.json<InvoiceParties>().nullable(),
   },
   uniques: [{ properties: ['account', 'period'] }, { properties: ['issuer', 'sequence'] }],
 });

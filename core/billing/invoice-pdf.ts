@@ -2,15 +2,8 @@
 // fonts, so no font files or browser are needed): issuer and account, number, dates, the lines,
 // subtotal, tax and total — the same figures as the CSV (invoice-csv.ts).
 import PDFDocument from 'pdfkit';
-import type { IInvoice, IInvoiceLine } from './entities.ts';
+import type { IInvoice, IInvoiceLine, InvoiceParty } from './entities.ts';
 import { formatMoney } from './money.ts';
-
-export interface InvoiceParty {
-  name: string;
-  address?: string | null;
-  email?: string | null;
-  taxId?: string | null;
-}
 
 export interface InvoiceDocument {
   invoice: IInvoice;

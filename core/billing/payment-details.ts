@@ -6,9 +6,14 @@ import type { EntityManager } from '@mikro-orm/core';
 import { z } from 'zod';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { ValidationError } from '../errors.ts';
-import type { IOrganization } from '../identity/entities.ts';
-import type { IBillingAccount } from './entities.ts';
-import type { InvoiceParty } from './invoice-pdf.ts';
+import { type IOrganization, Organization } from '../identity/entities.ts';
+import {
+  BillingAccount,
+  type IBillingAccount,
+  type IInvoice,
+  type InvoiceParties,
+  type InvoiceParty,
+} from './entities.ts';
 import { billingOf } from './plans.ts';
 
 const detailsSchema = z.object({
@@ -71,5 +76,17 @@ export function billTo(account: IOrganization, billing: IBillingAccount | null):
     address: billing?.billingAddress ?? account.address,
     email: billing?.billingEmail ?? account.contactEmail,
     taxId: billing?.taxId ?? null,
+  };
+}
+
+/** An invoice's issuer and "Bill to": as issued (kept on the invoice), or for a draft as they read now. */
+export async function invoiceParties(em: EntityManager, invoice: IInvoice): Promise<InvoiceParties> {
+  if (invoice.parties) return invoice.parties;
+  const issuer = await em.findOneOrFail(Organization, { id: invoice.issuer.id });
+  const account = await em.findOneOrFail(Organization, { id: invoice.account.id });
+  const billing = await em.findOne(BillingAccount, { organization: account.id });
+  return {
+    issuer: { name: issuer.name, address: issuer.address, email: issuer.contactEmail },
+    account: billTo(account, billing),
   };
 }

@@ -25,7 +25,7 @@ import {
 import { draftInvoicesOf, invoiceLines } from '../billing/invoices.ts';
 import { GENERIC_METERS, KIND_METER_PREFIX, meterLabel, recordedKinds } from '../billing/meters.ts';
 import { centsDecimal, formatMoney } from '../billing/money.ts';
-import { billTo } from '../billing/payment-details.ts';
+import { invoiceParties } from '../billing/payment-details.ts';
 import { PLAN_FORM_METERS, planFormValues, planInputOf } from '../billing/plan-form.ts';
 import { billingOf, createPlan, effectivePlan, findPlan, listPlans, updatePlan } from '../billing/plans.ts';
 import { findVisibleTo } from '../billing/received-invoices.ts';
@@ -299,9 +299,7 @@ export function billingRoutes(deps: AppDeps): Hono<AppEnv> {
     const em = c.get('em');
     const invoice = await visibleInvoiceOf(c);
     const issuedHere = invoice.issuer.id === organizationOf(c).id;
-    const issuer = invoice.issuer as IOrganization;
-    const account = invoice.account as IOrganization;
-    const billing = await em.findOne(BillingAccount, { organization: account.id });
+    const { issuer, account } = await invoiceParties(em, invoice);
     const lines = await invoiceLines(em, invoice);
     const money = (cents: number) => formatMoney(cents, invoice.currency);
     return renderPage(c, deps, 'pages/billing/invoice.njk', {
@@ -310,8 +308,8 @@ export function billingRoutes(deps: AppDeps): Hono<AppEnv> {
       canManage: issuedHere && hasPermission(principalOf(c), 'add_accounts'),
       issuedHere,
       invoice: invoiceRow(invoice, deps.now()),
-      issuer: { name: issuer.name, address: issuer.address, email: issuer.contactEmail },
-      account: billTo(account, billing),
+      issuer,
+      account,
       billableDays: invoice.billableDays,
       monthDays: invoice.monthDays,
       lines: lines.map((l) => ({ description: l.description, quantity: l.quantity, amount: money(l.amountCents) })),

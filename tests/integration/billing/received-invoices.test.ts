@@ -226,4 +226,26 @@ describe('invoices seen by those they are addressed to', () => {
     expect(res.status).toBe(403);
     expect((await em().findOneOrFail(BillingAccount, { organization: customer.id })).taxId).toBe('GB 123 4567 89');
   });
+
+  it('keeps an issued invoice’s parties as they were when it was issued', async () => {
+    const id = inv.toCustomerDraft?.id as string;
+    expect((await post('partner', `/billing/invoices/${id}/issue`)).status).toBe(303);
+    const changed = await post('customer', '/billing/payment-details', [
+      ['billingName', 'Someone else'],
+      ['billingEmail', 'new@pottery.example'],
+      ['billingAddress', '2 New Street'],
+      ['taxId', 'GB 999'],
+    ]);
+    expect(changed.status).toBe(303);
+    const html = await (await get('customer', `/billing/invoices/${id}`)).text();
+    expect(html).toContain('Tax id: GB 123 4567 89');
+    expect(html).toContain('attn. Accounts payable');
+    expect(html).not.toContain('GB 999');
+    expect((await em().findOneOrFail(Invoice, { id })).parties?.account).toEqual({
+      name: 'Pottery With A Rather Long Name Limited, attn. Accounts payable',
+      address: '1 Kiln Lane\nStoke',
+      email: 'ap@pottery.example',
+      taxId: 'GB 123 4567 89',
+    });
+  });
 });
