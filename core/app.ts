@@ -20,6 +20,7 @@ import { accountPickerRoutes } from './routes/account-picker.ts';
 import { activityRoutes } from './routes/activity.ts';
 import { authRoutes } from './routes/auth.ts';
 import { billingRoutes } from './routes/billing.ts';
+import { billingReceivedRoutes } from './routes/billing-received.ts';
 import { compareRoutes } from './routes/compare.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
@@ -131,6 +132,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', portalUsageRoutes(deps));
   app.route('/', portalBulkRoutes(deps));
   app.route('/', billingRoutes(deps));
+  app.route('/', billingReceivedRoutes(deps));
   app.route('/', portalBulkPsaRoutes(deps));
   app.route('/', portalEditRoutes(deps));
   app.route('/', portalRoutes(deps));

@@ -60,6 +60,10 @@ export const BillingAccount = defineEntity({
     /** Where invoices are mailed; null: the account's contact email. */
     billingEmail: p.string().length(320).nullable(),
     paymentTermsDays: p.integer().default(14),
+    /** Payment details (set by the organization itself): whom its invoices are addressed to. Never card data. */
+    billingName: p.string().length(200).nullable(),
+    billingAddress: p.string().length(1000).nullable(),
+    taxId: p.string().length(64).nullable(),
     /** Set while (or since) the account was a trial: when the trial ends. */
     trialEndsAt: p.datetime().nullable().index(),
     /** When the ended trial paused the account's backups (the trial report was queued). */
@@ -70,6 +74,19 @@ export const BillingAccount = defineEntity({
   },
 });
 export type IBillingAccount = InferEntity<typeof BillingAccount>;
+
+/** One side of an invoice: name, postal address, e-mail and tax id as printed. */
+export interface InvoiceParty {
+  name: string;
+  address?: string | null;
+  email?: string | null;
+  taxId?: string | null;
+}
+
+export interface InvoiceParties {
+  issuer: InvoiceParty;
+  account: InvoiceParty;
+}
 
 /** draft: computed, may be recomputed; issued: numbered and mailed; paid. Overdue is issued past its due date (read, not stored). */
 export const INVOICE_STATUSES = ['draft', 'issued', 'paid'] as const;
@@ -108,6 +125,8 @@ export const Invoice = defineEntity({
     /** Who marked it paid and how (a user, an API key, an integration), free text. */
     paidBy: p.string().length(200).nullable(),
     mailedTo: p.string().length(320).nullable(),
+    /** Issuer and "Bill to" as they were when issued (an issued invoice never changes); null: a draft, read live. */
+    parties: p.json<InvoiceParties>().nullable(),
   },
   uniques: [{ properties: ['account', 'period'] }, { properties: ['issuer', 'sequence'] }],
 });

@@ -2,14 +2,8 @@
 // fonts, so no font files or browser are needed): issuer and account, number, dates, the lines,
 // subtotal, tax and total — the same figures as the CSV (invoice-csv.ts).
 import PDFDocument from 'pdfkit';
-import type { IInvoice, IInvoiceLine } from './entities.ts';
+import type { IInvoice, IInvoiceLine, InvoiceParty } from './entities.ts';
 import { formatMoney } from './money.ts';
-
-export interface InvoiceParty {
-  name: string;
-  address?: string | null;
-  email?: string | null;
-}
 
 export interface InvoiceDocument {
   invoice: IInvoice;
@@ -45,6 +39,7 @@ export async function invoicePdf(doc: InvoiceDocument): Promise<Buffer> {
     pdf.font('Helvetica').text(p.name, x, undefined, { width: 230 });
     if (p.address) pdf.text(p.address, x, undefined, { width: 230 });
     if (p.email) pdf.text(p.email, x, undefined, { width: 230 });
+    if (p.taxId) pdf.text(`Tax id: ${p.taxId}`, x, undefined, { width: 230 });
   };
   party('From', doc.issuer, 50);
   const afterIssuer = pdf.y;

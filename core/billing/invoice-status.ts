@@ -11,6 +11,7 @@ import { BillingAccount, type IInvoice, Invoice } from './entities.ts';
 import { invoicePdf, invoiceTitle } from './invoice-pdf.ts';
 import { invoiceLines } from './invoices.ts';
 import { formatMoney } from './money.ts';
+import { invoiceParties } from './payment-details.ts';
 
 export type ShownStatus = 'draft' | 'issued' | 'paid' | 'overdue';
 
@@ -42,15 +43,8 @@ async function nextNumber(em: EntityManager, issuer: IOrganization, now: Date) {
 }
 
 export async function invoicePdfOf(em: EntityManager, invoice: IInvoice): Promise<Buffer> {
-  const issuer = await em.findOneOrFail(Organization, { id: invoice.issuer.id });
-  const account = await em.findOneOrFail(Organization, { id: invoice.account.id });
-  const billing = await em.findOne(BillingAccount, { organization: account.id });
-  return invoicePdf({
-    invoice,
-    lines: await invoiceLines(em, invoice),
-    issuer: { name: issuer.name, address: issuer.address, email: issuer.contactEmail },
-    account: { name: account.name, address: account.address, email: billing?.billingEmail ?? account.contactEmail },
-  });
+  const parties = await invoiceParties(em, invoice);
+  return invoicePdf({ invoice, lines: await invoiceLines(em, invoice), ...parties });
 }
 
 export async function issueInvoice(
@@ -69,6 +63,8 @@ export async function issueInvoice(
   invoice.number = number;
   invoice.issuedAt = now;
   invoice.dueAt = new Date(now.getTime() + (billing?.paymentTermsDays ?? 14) * 86_400_000);
+  // Issued, it reads the same ever after, whatever later changes to either side's details.
+  invoice.parties = await invoiceParties(em, invoice);
   const to = billing?.billingEmail ?? account.contactEmail ?? null;
   invoice.mailedTo = to;
   await em.flush();

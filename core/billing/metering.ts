@@ -3,12 +3,15 @@
 // organization's figure over its billable days — the maximum, or the average of the days sampled
 // — pro-rated by billable days over the month's days (monthly plans), then summed. So a partner's
 // wholesale quantity is exactly the sum of its customers' retail quantities (docs/BILLING.md).
+// One account (a draft) or a page of them (the Amount column) are metered by the same code from
+// the same few set-based queries: the subtrees' organizations, their billing rows, and one query
+// per distinct meter.
 import type { EntityManager } from '@mikro-orm/core';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { pathsUnder } from '../tenancy/organizations.ts';
 import { type BillableRange, billableRange, type MonthSpan } from './billable-days.ts';
 import { BillingAccount, type IBillingAccount, type PlanMeter, type PlanPeriod } from './entities.ts';
-import { dailyValues, unitDivisor } from './meters.ts';
+import { type DailyValue, dailyValuesUnder, unitDivisor } from './meters.ts';
 import { add, type Fraction, fraction, mul, ZERO } from './money.ts';
 
 export interface MeteredAccount {
@@ -18,37 +21,56 @@ export interface MeteredAccount {
   quantities: Fraction[];
 }
 
-/** The billable range of every organization in the account's subtree (the account included). */
-async function rangesUnder(
+export interface MeterRequest {
+  account: IOrganization;
+  meters: readonly PlanMeter[];
+  period: PlanPeriod;
+}
+
+/** The usage of the accounts' subtrees for a month, loaded once for all of them. */
+interface SubtreeUsage {
+  /** Every organization under any of the accounts (the accounts included) billable in the month. */
+  ranges: Map<string, BillableRange>;
+  paths: Map<string, string>;
+  /** Per meter: the daily figures of those organizations. */
+  values: Map<string, DailyValue[]>;
+}
+
+async function loadUsage(
   em: EntityManager,
-  account: IOrganization,
+  accounts: readonly IOrganization[],
+  meters: ReadonlySet<string>,
   span: MonthSpan,
-): Promise<Map<string, BillableRange>> {
-  const orgs = await em.find(Organization, { path: pathsUnder(account.path) });
-  const billing = await em.find(BillingAccount, { organization: { $in: orgs.map((o) => o.id) } });
+): Promise<SubtreeUsage> {
+  const under = accounts.map((a) => ({ path: pathsUnder(a.path) }));
+  const orgs = await em.find(Organization, { $or: under });
+  const billing = await em.find(BillingAccount, { organization: { $or: under } });
   const byOrg = new Map<string, IBillingAccount>(billing.map((b) => [b.organization.id, b]));
   const ranges = new Map<string, BillableRange>();
+  const paths = new Map<string, string>();
   for (const org of orgs) {
     const range = billableRange(org, byOrg.get(org.id), span);
     if (range) ranges.set(org.id, range);
+    paths.set(org.id, org.path);
   }
-  return ranges;
+  const prefixes = accounts.map((a) => a.path);
+  const values = new Map<string, DailyValue[]>();
+  for (const meter of meters) {
+    values.set(meter, await dailyValuesUnder(em, meter, prefixes, span.firstDay, span.nextFirstDay));
+  }
+  return { ranges, paths, values };
 }
 
-export async function meterAccount(
-  em: EntityManager,
-  account: IOrganization,
-  meters: readonly PlanMeter[],
-  period: PlanPeriod,
-  span: MonthSpan,
-): Promise<MeteredAccount> {
-  const ranges = await rangesUnder(em, account, span);
+/** One account's quantities from the loaded usage (only the organizations under its path count). */
+function quantitiesOf(request: MeterRequest, usage: SubtreeUsage, span: MonthSpan): MeteredAccount {
+  const { account, meters, period } = request;
   const quantities: Fraction[] = [];
   for (const meter of meters) {
     const perOrg = new Map<string, { max: number; sum: number; count: number }>();
-    for (const v of await dailyValues(em, meter.meter, account.path, span.firstDay, span.nextFirstDay)) {
-      const range = ranges.get(v.organizationId);
+    for (const v of usage.values.get(meter.meter) ?? []) {
+      const range = usage.ranges.get(v.organizationId);
       if (!range || v.day < range.fromDay || v.day >= range.toDay) continue;
+      if (!usage.paths.get(v.organizationId)?.startsWith(account.path)) continue;
       const acc = perOrg.get(v.organizationId) ?? { max: 0, sum: 0, count: 0 };
       acc.max = Math.max(acc.max, v.value);
       acc.sum += v.value;
@@ -58,7 +80,7 @@ export async function meterAccount(
     const divisor = BigInt(unitDivisor(meter.meter));
     let total = ZERO;
     for (const [orgId, acc] of perOrg) {
-      const range = ranges.get(orgId) as BillableRange;
+      const range = usage.ranges.get(orgId) as BillableRange;
       const measured =
         meter.measure === 'max'
           ? fraction(BigInt(Math.round(acc.max)), divisor)
@@ -68,5 +90,34 @@ export async function meterAccount(
     }
     quantities.push(total);
   }
-  return { range: ranges.get(account.id) ?? null, quantities };
+  return { range: usage.ranges.get(account.id) ?? null, quantities };
+}
+
+/** Several accounts metered at once (the accounts list's Amount column), keyed by account id. */
+export async function meterAccounts(
+  em: EntityManager,
+  requests: readonly MeterRequest[],
+  span: MonthSpan,
+): Promise<Map<string, MeteredAccount>> {
+  const found = new Map<string, MeteredAccount>();
+  if (requests.length === 0) return found;
+  const meters = new Set(requests.flatMap((r) => r.meters.map((m) => m.meter)));
+  const usage = await loadUsage(
+    em,
+    requests.map((r) => r.account),
+    meters,
+    span,
+  );
+  for (const request of requests) found.set(request.account.id, quantitiesOf(request, usage, span));
+  return found;
+}
+
+export async function meterAccount(
+  em: EntityManager,
+  account: IOrganization,
+  meters: readonly PlanMeter[],
+  period: PlanPeriod,
+  span: MonthSpan,
+): Promise<MeteredAccount> {
+  return (await meterAccounts(em, [{ account, meters, period }], span)).get(account.id) as MeteredAccount;
 }

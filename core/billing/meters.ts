@@ -50,15 +50,17 @@ export interface DailyValue {
   value: number;
 }
 
-/** The daily figures of a meter for the organizations under `pathPrefix` in [fromDay, toDay). */
-export async function dailyValues(
+/** The daily figures of a meter for the organizations under any of `pathPrefixes` in [fromDay, toDay), one query. */
+export async function dailyValuesUnder(
   em: EntityManager,
   meter: string,
-  pathPrefix: string,
+  pathPrefixes: readonly string[],
   fromDay: string,
   toDay: string,
 ): Promise<DailyValue[]> {
-  const upper = `${pathPrefix.slice(0, -1)}0`; // '/' + 1: the path range of the subtree
+  if (pathPrefixes.length === 0) return [];
+  // '/' + 1: the path range of a subtree. Nested prefixes would return a row twice: keep the outer ones.
+  const outer = [...new Set(pathPrefixes)].sort().filter((p, i, all) => !all.slice(0, i).some((q) => p.startsWith(q)));
   const column =
     meter === 'stored_gib' ? 's.stored_bytes' : meter === 'logical_gib' ? 's.logical_bytes' : 's.protected';
   const kind = meter.startsWith(KIND_METER_PREFIX) ? meter.slice(KIND_METER_PREFIX.length) : null;
@@ -66,8 +68,9 @@ export async function dailyValues(
   const rows = (await em.getConnection().execute(
     `select s.organization_id as org, s.day as day, ${column} as value
      from ${table} s join organizations o on o.id = s.organization_id
-     where o.path >= ? and o.path < ? and s.day >= ? and s.day < ?${kind ? ' and s.kind = ?' : ''}`,
-    [pathPrefix, upper, fromDay, toDay, ...(kind ? [kind] : [])],
+     where (${outer.map(() => '(o.path >= ? and o.path < ?)').join(' or ')})
+       and s.day >= ? and s.day < ?${kind ? ' and s.kind = ?' : ''}`,
+    [...outer.flatMap((p) => [p, `${p.slice(0, -1)}0`]), fromDay, toDay, ...(kind ? [kind] : [])],
     'all',
   )) as { org: string; day: string; value: number }[];
   return rows.map((r) => ({ organizationId: r.org, day: r.day, value: Number(r.value) }));

@@ -5,7 +5,15 @@ import type { EntityManager } from '@mikro-orm/core';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { IOrganization } from '../identity/entities.ts';
-import { BillingAccount, type IPricePlan, MEASURES, PLAN_PERIODS, type PlanMeter, PricePlan } from './entities.ts';
+import {
+  BillingAccount,
+  type IBillingAccount,
+  type IPricePlan,
+  MEASURES,
+  PLAN_PERIODS,
+  type PlanMeter,
+  PricePlan,
+} from './entities.ts';
 import { isMeter } from './meters.ts';
 
 const tierSchema = z.object({
@@ -110,9 +118,20 @@ export async function billingOf(em: EntityManager, org: IOrganization, now: Date
 export async function effectivePlan(em: EntityManager, account: IOrganization): Promise<IPricePlan | null> {
   const parentId = account.parent?.id;
   if (!parentId) return null;
-  const own = await em.findOne(BillingAccount, { organization: account.id }, { populate: ['plan'] });
-  if (own?.plan && own.plan.issuer.id === parentId) return own.plan as IPricePlan;
-  const parent = await em.findOne(BillingAccount, { organization: parentId }, { populate: ['defaultPlan'] });
-  const fallback = parent?.defaultPlan as IPricePlan | null | undefined;
+  const rows = await em.find(
+    BillingAccount,
+    { organization: { $in: [account.id, parentId] } },
+    { populate: ['plan', 'defaultPlan'] },
+  );
+  return planFrom(account, new Map(rows.map((b) => [b.organization.id, b])));
+}
+
+/** effectivePlan's rule over billing rows already loaded (with plans), keyed by organization id. */
+export function planFrom(account: IOrganization, billing: ReadonlyMap<string, IBillingAccount>): IPricePlan | null {
+  const parentId = account.parent?.id;
+  if (!parentId) return null;
+  const own = billing.get(account.id)?.plan as IPricePlan | null | undefined;
+  if (own && own.issuer.id === parentId) return own;
+  const fallback = billing.get(parentId)?.defaultPlan as IPricePlan | null | undefined;
   return fallback && fallback.issuer.id === parentId ? fallback : null;
 }

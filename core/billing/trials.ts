@@ -3,7 +3,8 @@
 // Expired: its backups are held — the scheduler skips them and a manual start says why — and
 // nothing is deleted; the parent's recipients of the "Trial accounts report" type are told.
 // Subscribing converts it: billing starts that day and the backups resume.
-import type { EntityManager } from '@mikro-orm/core';
+import { type EntityManager, raw } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/sql';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { ValidationError } from '../errors.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
@@ -172,12 +173,20 @@ export async function trialCounts(
   return counts;
 }
 
-/** The ids of accounts (among trials) in a trial status at `now`: the accounts list's filter. */
-export async function accountsInTrialStatus(em: EntityManager, status: TrialStatus, now: Date): Promise<string[]> {
+/**
+ * The accounts list's filter: organizations (of the list's own query) in a trial status at `now`,
+ * as a subquery of the billing rows — never a list of ids, which the database's limit on bound
+ * variables (SQLite: 32,766) would cap.
+ */
+export function inTrialStatusFilter(em: EntityManager, status: TrialStatus, now: Date): Record<string, never[]> {
   const soon = new Date(now.getTime() + EXPIRING_DAYS * DAY_MS);
   const ends = status === 'expired' ? { $lte: now } : status === 'expiring' ? { $gt: now, $lte: soon } : { $gt: soon };
-  const rows = await em.find(BillingAccount, { trialEndsAt: ends, subscribedAt: null }, { fields: ['organization'] });
-  return rows.map((r) => r.organization.id);
+  const qb = (em as SqlEntityManager)
+    .createQueryBuilder(BillingAccount, 't')
+    .select('t.organization')
+    .where({ trialEndsAt: ends, subscribedAt: null });
+  const fragment = raw((alias: string) => `${alias}.id in (${qb.getQuery()})`, qb.getParams());
+  return { [fragment as unknown as string]: [] };
 }
 
 /** The trial status of each of these accounts that is a trial (the accounts list's badges). */

@@ -31,7 +31,8 @@ interface NavSection {
 
 const sections: readonly NavSection[] = [
   { label: 'Accounts', href: '/portal', icon: 'accounts', available: true, portal: true, permission: 'view_dashboard' },
-  { label: 'Billing', href: '/billing', icon: 'billing', available: true, portal: true, permission: 'view_dashboard' },
+  // Every organization is invoiced by its parent (History, Unpaid bills); a customer's Billing opens at History.
+  { label: 'Billing', href: '/billing', icon: 'billing', available: true, permission: 'view_dashboard' },
   { label: 'Homepage', href: '/', icon: 'home', available: true },
   {
     label: 'Jobs',

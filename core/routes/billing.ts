@@ -2,7 +2,8 @@
 // default plan, the invoices of a month (prepare the drafts, issue, mark paid), the CSV exports —
 // the plan form, an invoice as HTML and PDF, and an account's Billing page (its settings and its
 // History). Viewing needs view_dashboard; changing anything add_accounts. An invoice, plan or
-// account outside the organization being worked in is a 404.
+// account outside the organization being worked in is a 404; an invoice is also readable (page and
+// PDF) by the account it is addressed to once issued. The recipient's tabs: billing-received.ts.
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { hasPermission } from '../access/principal.ts';
@@ -24,8 +25,10 @@ import {
 import { draftInvoicesOf, invoiceLines } from '../billing/invoices.ts';
 import { GENERIC_METERS, KIND_METER_PREFIX, meterLabel, recordedKinds } from '../billing/meters.ts';
 import { centsDecimal, formatMoney } from '../billing/money.ts';
+import { invoiceParties } from '../billing/payment-details.ts';
 import { PLAN_FORM_METERS, planFormValues, planInputOf } from '../billing/plan-form.ts';
 import { billingOf, createPlan, effectivePlan, findPlan, listPlans, updatePlan } from '../billing/plans.ts';
+import { findVisibleTo } from '../billing/received-invoices.ts';
 import { DEFAULT_TRIAL_DAYS, TRIAL_STATUS_LABELS, trialStatus } from '../billing/trials.ts';
 import { AppError, NotFoundError, ValidationError } from '../errors.ts';
 import { auditActorOf } from '../http/audit-actor.ts';
@@ -37,6 +40,7 @@ import { renderPage } from '../http/page.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { CHILD_KINDS } from '../tenancy/organizations.ts';
 import { findPortalAccount } from '../tenancy/portal-accounts.ts';
+import { billingTabs } from './billing-received.ts';
 import { formFields } from './forms.ts';
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
@@ -97,7 +101,13 @@ export function billingRoutes(deps: AppDeps): Hono<AppEnv> {
   const canView = requirePermission('view_dashboard');
   const canManage = requirePermission('add_accounts');
 
-  app.get('/billing', canView, portalOnly, async (c) => {
+  // A customer account has no Status tab (it invoices nobody): its Billing opens at History.
+  const customersToHistory: MiddlewareHandler<AppEnv> = async (c, next) => {
+    if (CHILD_KINDS[organizationOf(c).kind].length === 0) return c.redirect('/billing/history', 303);
+    await next();
+  };
+
+  app.get('/billing', canView, customersToHistory, async (c) => {
     const em = c.get('em');
     const org = organizationOf(c);
     const now = deps.now();
@@ -122,6 +132,7 @@ export function billingRoutes(deps: AppDeps): Hono<AppEnv> {
     return renderPage(c, deps, 'pages/billing/billing.njk', {
       title: 'Billing',
       organizationName: org.name,
+      billingTabs: billingTabs('/billing', org),
       canManage: hasPermission(principalOf(c), 'add_accounts'),
       period,
       status,
@@ -277,22 +288,28 @@ export function billingRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!invoice) throw new NotFoundError('There is no such invoice.');
     return invoice;
   };
+  // Reading: the issuer, or the account it is addressed to once issued (core/billing/received-invoices.ts).
+  const visibleInvoiceOf = async (c: Context<AppEnv>) => {
+    const invoice = await findVisibleTo(c.get('em'), organizationOf(c), c.req.param('id') ?? '');
+    if (!invoice) throw new NotFoundError('There is no such invoice.');
+    return invoice;
+  };
 
-  app.get('/billing/invoices/:id', canView, portalOnly, async (c) => {
+  app.get('/billing/invoices/:id', canView, async (c) => {
     const em = c.get('em');
-    const invoice = await invoiceOf(c);
-    const issuer = invoice.issuer as IOrganization;
-    const account = invoice.account as IOrganization;
-    const billing = await em.findOne(BillingAccount, { organization: account.id });
+    const invoice = await visibleInvoiceOf(c);
+    const issuedHere = invoice.issuer.id === organizationOf(c).id;
+    const { issuer, account } = await invoiceParties(em, invoice);
     const lines = await invoiceLines(em, invoice);
     const money = (cents: number) => formatMoney(cents, invoice.currency);
     return renderPage(c, deps, 'pages/billing/invoice.njk', {
       title: invoiceTitle(invoice),
       organizationName: organizationOf(c).name,
-      canManage: hasPermission(principalOf(c), 'add_accounts'),
+      canManage: issuedHere && hasPermission(principalOf(c), 'add_accounts'),
+      issuedHere,
       invoice: invoiceRow(invoice, deps.now()),
-      issuer: { name: issuer.name, address: issuer.address, email: issuer.contactEmail },
-      account: { name: account.name, address: account.address, email: billing?.billingEmail ?? account.contactEmail },
+      issuer,
+      account,
       billableDays: invoice.billableDays,
       monthDays: invoice.monthDays,
       lines: lines.map((l) => ({ description: l.description, quantity: l.quantity, amount: money(l.amountCents) })),
@@ -301,12 +318,13 @@ export function billingRoutes(deps: AppDeps): Hono<AppEnv> {
       tax: money(invoice.taxCents),
       total: money(invoice.totalCents),
       mailedTo: invoice.mailedTo,
-      paidBy: invoice.paidBy,
+      // Who marked it paid is the issuer's business (its staff or keys), not the recipient's.
+      paidBy: issuedHere ? invoice.paidBy : null,
     });
   });
 
-  app.get('/billing/invoices/:id/pdf', canView, portalOnly, async (c) => {
-    const invoice = await invoiceOf(c);
+  app.get('/billing/invoices/:id/pdf', canView, async (c) => {
+    const invoice = await visibleInvoiceOf(c);
     const pdf = await invoicePdfOf(c.get('em'), invoice);
     const name = invoice.number ?? `draft-${invoice.period}-${invoice.id.slice(0, 8)}`;
     return c.body(new Uint8Array(pdf), 200, {

@@ -5,7 +5,7 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { z } from 'zod';
 import { type Principal, reachableFilter } from '../access/principal.ts';
-import { accountsInTrialStatus, TRIAL_STATUSES } from '../billing/trials.ts';
+import { inTrialStatusFilter, TRIAL_STATUSES } from '../billing/trials.ts';
 import { containsText } from '../db/text-search.ts';
 import { type IOrganization, ORGANIZATION_STATUSES, Organization } from '../identity/entities.ts';
 import {
@@ -122,7 +122,7 @@ export async function listAccounts(
   }
   if (query.kind) conditions.push({ kind: query.kind });
   if (query.status) conditions.push({ status: query.status });
-  if (query.trial) conditions.push({ id: { $in: await accountsInTrialStatus(em, query.trial, now) } });
+  if (query.trial) conditions.push(inTrialStatusFilter(em, query.trial, now) as FilterQuery<IOrganization>);
   const where: FilterQuery<IOrganization> = { $and: conditions };
   const { column, descending } = sortColumn(query.sort);
   const options = {

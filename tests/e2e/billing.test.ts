@@ -19,7 +19,7 @@ import { tempDir, testConfig } from '../helpers/config.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths, setupAdministrator, signInPage } from '../helpers/e2e.ts';
 import { ADMIN } from '../helpers/kernel.ts';
 import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
-import { makeOrganization } from '../helpers/tenants.ts';
+import { makeOrganization, makeUser, TEST_PASSWORD } from '../helpers/tenants.ts';
 
 const LONG = 'Fabrikam Research and Development Laboratories (Northern Europe and Baltics) Trial';
 let browser: Browser;
@@ -142,6 +142,10 @@ describe('billing pages in a browser', () => {
     await page.getByRole('link', { name: 'Billing' }).first().click();
     await page.waitForURL('**/billing');
     await go('/billing', 'billing-empty');
+    // The appliance's owner is invoiced by nobody: its History and Unpaid bills are empty.
+    await go('/billing/history', 'billing-history-empty');
+    await go('/billing/unpaid', 'billing-unpaid-empty');
+    await go('/billing/payment-details', 'billing-payment-details-empty');
     await go('/portal', 'billing-accounts-empty');
     await go('/billing/plans/new', 'billing-plan-new');
     await page.getByLabel('Plan name').fill('');
@@ -173,6 +177,52 @@ describe('billing pages in a browser', () => {
     expect(await page.locator('input[name="account"]').count()).toBe(Number(expiredTile));
     expect(await page.locator('[data-trial="expired"]').count()).toBe(Number(expiredTile));
     await go('/portal/new', 'billing-new-account-trial');
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  });
+
+  it("shows a customer account's administrator its own invoices, unpaid bills and payment details", async () => {
+    await makeUser(kernel.orm.em.fork(), paying, 'it@northwind-traders.example');
+    const context = await newBrowserContext(browser, { viewport: DESKTOP });
+    const page = await context.newPage();
+    const consoleErrors = consoleErrorsOf(page, /status of 422/);
+    await signInPage(page, appliance.url, 'it@northwind-traders.example', TEST_PASSWORD);
+    const go = async (path: string, name: string) => {
+      await page.goto(`${appliance.url}${path}`);
+      expect({ name, overflow: await screenshotBothWidths(page, name) }).toEqual({ name, overflow: 0 });
+    };
+    await page.getByRole('link', { name: 'Billing' }).first().click();
+    await page.waitForURL('**/billing/history');
+    await go('/billing/history', 'billing-customer-history');
+    const invoice = await kernel.orm.em.fork().findOneOrFail(Invoice, { account: paying.id });
+    expect(await page.locator('.received-invoices a[href^="/billing/invoices/"]').first().textContent()).toBe(
+      invoice.number,
+    );
+    await go('/billing/unpaid', 'billing-customer-unpaid');
+    expect(await page.locator('.unpaid-tile-total .tile-figure').textContent()).toBe(
+      `EUR ${(invoice.totalCents / 100).toFixed(2)}`,
+    );
+    await go('/billing/payment-details', 'billing-customer-payment-details');
+    await page.getByLabel('Company tax id').fill('GB<script>');
+    await page.getByRole('button', { name: 'Update billing details' }).click();
+    await page.locator('#taxId-error').waitFor();
+    expect({ overflow: await screenshotBothWidths(page, 'billing-customer-payment-details-invalid') }).toEqual({
+      overflow: 0,
+    });
+    await page.getByLabel('Billing contact').fill('Accounts payable, Northwind Traders EMEA regional office');
+    await page
+      .getByLabel('Billing address')
+      .fill('Unit 4, Harbour Business Park\nLong Industrial Estate Road\nRotterdam');
+    await page.getByLabel('Company tax id').fill('NL 8123 4567 B01');
+    await page.getByRole('button', { name: 'Update billing details' }).click();
+    await page.getByText('The payment details have been saved.').waitFor();
+    await go(`/billing/invoices/${invoice.id}`, 'billing-customer-invoice');
+    // Issued before the details changed, the invoice keeps its "Bill to" as issued.
+    expect(await page.getByText('Tax id: NL 8123 4567 B01').count()).toBe(0);
+    expect(await page.locator('.invoice-parties').textContent()).toContain(
+      'accounts-payable@northwind-traders.example',
+    );
+    expect(await page.locator('form[action$="/paid"]').count()).toBe(0);
     expect(consoleErrors).toEqual([]);
     await context.close();
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../../core/access/api-keys.ts';
 import { principalForUser } from '../../../core/access/principal.ts';
 import { BillingAccount, Invoice, PricePlan } from '../../../core/billing/entities.ts';
+import { startTrial } from '../../../core/billing/trials.ts';
 import type { IOrganization, IUser } from '../../../core/identity/entities.ts';
 import { MailMessage } from '../../../core/mail/entities.ts';
 import { runMaintenance } from '../../../core/maintenance.ts';
@@ -160,6 +161,40 @@ describe('billing pages', () => {
       'No account changed. Trial Tiles left as it was: it is not a trial.',
     );
   });
+
+  it('filters 33,000 trial accounts by trial status (more than SQLite binds variables in one query)', async () => {
+    // Copies of one trial account made in SQL: its row and its billing row, with new ids and paths.
+    const model = await makeOrganization(em(), partner, 'customer', 'Trial copy');
+    await startTrial(em(), model, new Date());
+    const conn = em().getConnection();
+    const columns = ((await conn.execute('pragma table_info(organizations)', [], 'all')) as { name: string }[]).map(
+      (c) => c.name,
+    );
+    const copied = columns.map((c) =>
+      c === 'id' ? 'n.id' : c === 'path' ? `o.parent_path || n.id || '/'` : c === 'code' ? 'null' : `o.${c}`,
+    );
+    await conn.execute(
+      `with recursive seq(i) as (select 1 union all select i + 1 from seq where i < 33000),
+         n(id) as (select lower(hex(randomblob(4))) || '-' || i from seq)
+       insert into organizations (${columns.join(', ')})
+       select ${copied.join(', ')}
+       from n, (select *, substr(path, 1, length(path) - length(id) - 1) as parent_path from organizations where id = ?) o`,
+      [model.id],
+    );
+    await conn.execute(
+      `insert into billing_accounts (organization_id, tax_rate_basis_points, payment_terms_days, trial_ends_at, updated_at)
+       select o.id, 0, 14, b.trial_ends_at, b.updated_at
+       from organizations o, billing_accounts b
+       where o.name = 'Trial copy' and o.id <> ? and b.organization_id = ?`,
+      [model.id, model.id],
+    );
+    const res = await t.app.request('/portal?all=1&trial=in_progress', { headers: { cookie } });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('Trial copy');
+    expect(tile(await page('/portal'), 'trial', 'in_progress')).toBe('33001');
+    await conn.execute(`delete from organizations where name = 'Trial copy'`, [], 'run');
+  }, 120_000);
 
   it('saves an account’s billing settings and refuses bad ones on their fields', async () => {
     const bad = await post(`/portal/accounts/${paying.id}/billing`, [

@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { forecasts } from '../../../core/billing/billing-status.ts';
 import { BillingAccount, type IInvoice, Invoice, PricePlan } from '../../../core/billing/entities.ts';
 import { invoiceCsvRows, lineCsvRows } from '../../../core/billing/invoice-csv.ts';
 import { invoicePdfOf, issueInvoice, markInvoicePaid, shownStatus } from '../../../core/billing/invoice-status.ts';
@@ -388,6 +389,28 @@ describe('a month of billing simulated with a moved clock', () => {
     // Recomputed on demand by the partner, the drafts are the same.
     const drafts = await draftInvoicesOf(em(), partner, '2026-11', at('2026-12-02T12:00:00Z'));
     expect(drafts.map((d) => d.totalCents).sort((a, b) => a - b)).toEqual([1250, 1667, 2499, 5518]);
+  });
+
+  it("the Amount column's forecast equals each draft's total, in the same few queries for one account or a page", async () => {
+    const listed = [alpha, beta, gamma, delta, echo, partner, foxtrot];
+    const lastMinute = at('2026-11-30T23:59:00Z');
+    const conn = h.app.kernel.orm.em.getConnection();
+    const spy = vi.spyOn(conn, 'execute');
+    const page = await forecasts(em(), listed, lastMinute);
+    const pageQueries = spy.mock.calls.length;
+    spy.mockClear();
+    await forecasts(em(), [alpha], lastMinute);
+    const oneQueries = spy.mock.calls.length;
+    spy.mockRestore();
+    expect(pageQueries).toBe(oneQueries);
+    expect(pageQueries).toBeLessThanOrEqual(8);
+    for (const org of listed) {
+      const invoice = await invoiceOf(org);
+      expect(page.get(org.id), org.name).toEqual(
+        invoice ? { currency: invoice.currency, totalCents: invoice.totalCents } : undefined,
+      );
+    }
+    expect(page.get(delta.id)).toBeUndefined();
   });
 
   it('issued invoices are numbered per issuer, mailed with the PDF, go overdue after the due date and are marked paid', async () => {

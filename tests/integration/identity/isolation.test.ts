@@ -317,6 +317,34 @@ beforeAll(async () => {
     foreign.apiKey.push(key.id);
     foreign.organization.push(org.id);
   }
+  // Invoices addressed to others are readable by their recipient only once issued: the parent's
+  // issued invoice to the sibling, and the parent's draft addressed to the home partner itself.
+  for (const [account, status] of [
+    [sibling, 'issued'],
+    [home, 'draft'],
+  ] as const) {
+    const addressed = e.create(Invoice, {
+      issuer: root,
+      account,
+      period: '2026-10',
+      planName: 'Wholesale',
+      currency: 'EUR',
+      status,
+      sequence: status === 'issued' ? 1 : null,
+      number: status === 'issued' ? 'ROOT-2026-00001' : null,
+      subtotalCents: 100,
+      taxRateBasisPoints: 0,
+      taxCents: 0,
+      totalCents: 100,
+      billableDays: 30,
+      monthDays: 30,
+      createdAt: new Date(),
+      issuedAt: status === 'issued' ? new Date() : null,
+      dueAt: status === 'issued' ? new Date() : null,
+    });
+    await e.flush();
+    foreign.invoice.push(addressed.id);
+  }
   adminCookie = await signIn(t.app, 'admin@home.example', TEST_PASSWORD);
   customCookie = await signIn(t.app, 'custom@home.example', TEST_PASSWORD);
   routes = appRoutes(t.app);

@@ -89,7 +89,8 @@ describe('log redaction', () => {
 describe('navigation', () => {
   it('lists the seed sections in order and marks the current one', () => {
     const nav = navigationFor('/', adminKey(), account);
-    expect(nav.map((n) => n.label)).toEqual(['Homepage', 'Jobs', 'Recovery', 'Activity', 'Settings']);
+    // A customer account has no Accounts, but its Billing (the invoices addressed to it).
+    expect(nav.map((n) => n.label)).toEqual(['Billing', 'Homepage', 'Jobs', 'Recovery', 'Activity', 'Settings']);
     expect(nav.filter((n) => n.current).map((n) => n.label)).toEqual(['Homepage']);
     expect(nav.find((n) => n.label === 'Jobs')?.available).toBe(true);
     expect(navigationFor('/jobs', adminKey(), account).find((n) => n.current)?.label).toBe('Jobs');
