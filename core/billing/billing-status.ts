@@ -7,7 +7,7 @@ import { monthSpan } from './billable-days.ts';
 import { BillingAccount, Invoice } from './entities.ts';
 import { invoiceFigures } from './invoice-lines.ts';
 import { meterAccount } from './metering.ts';
-import { effectivePlan } from './plans.ts';
+import { effectivePlans } from './plans.ts';
 
 export interface BillingTiles {
   /** Invoiced accounts with nothing unpaid. */
@@ -55,8 +55,9 @@ export async function forecasts(
 ): Promise<Map<string, Forecast>> {
   const span = monthSpan(now.toISOString().slice(0, 7));
   const found = new Map<string, Forecast>();
+  const plans = await effectivePlans(em, accounts);
   for (const account of accounts) {
-    const plan = await effectivePlan(em, account);
+    const plan = plans.get(account.id);
     if (!plan) continue;
     const metered = await meterAccount(em, account, plan.meters, plan.period, span);
     if (!metered.range) continue;

@@ -5,7 +5,15 @@ import type { EntityManager } from '@mikro-orm/core';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { IOrganization } from '../identity/entities.ts';
-import { BillingAccount, type IPricePlan, MEASURES, PLAN_PERIODS, type PlanMeter, PricePlan } from './entities.ts';
+import {
+  BillingAccount,
+  type IBillingAccount,
+  type IPricePlan,
+  MEASURES,
+  PLAN_PERIODS,
+  type PlanMeter,
+  PricePlan,
+} from './entities.ts';
 import { isMeter } from './meters.ts';
 
 const tierSchema = z.object({
@@ -113,6 +121,47 @@ export async function effectivePlan(em: EntityManager, account: IOrganization): 
   const own = await em.findOne(BillingAccount, { organization: account.id }, { populate: ['plan'] });
   if (own?.plan && own.plan.issuer.id === parentId) return own.plan as IPricePlan;
   const parent = await em.findOne(BillingAccount, { organization: parentId }, { populate: ['defaultPlan'] });
+  return planOf(parentId, own, parent);
+}
+
+/**
+ * `effectivePlan` of a page of accounts: their and their parents' billing rows in one query
+ * (the Amount column asked two per row). Accounts on no plan are left out.
+ */
+export async function effectivePlans(
+  em: EntityManager,
+  accounts: readonly IOrganization[],
+): Promise<Map<string, IPricePlan>> {
+  const ids = new Set<string>();
+  for (const account of accounts) {
+    if (!account.parent) continue;
+    ids.add(account.id);
+    ids.add(account.parent.id);
+  }
+  const plans = new Map<string, IPricePlan>();
+  if (ids.size === 0) return plans;
+  const rows = await em.find(
+    BillingAccount,
+    { organization: { $in: [...ids] } },
+    { populate: ['plan', 'defaultPlan'] },
+  );
+  const byOrganization = new Map(rows.map((row) => [row.organization.id, row]));
+  for (const account of accounts) {
+    const parentId = account.parent?.id;
+    if (!parentId) continue;
+    const plan = planOf(parentId, byOrganization.get(account.id), byOrganization.get(parentId));
+    if (plan) plans.set(account.id, plan);
+  }
+  return plans;
+}
+
+/** The account's own plan if its parent issued it, else the parent's default. */
+function planOf(
+  parentId: string,
+  own: IBillingAccount | null | undefined,
+  parent: IBillingAccount | null | undefined,
+): IPricePlan | null {
+  if (own?.plan && own.plan.issuer.id === parentId) return own.plan as IPricePlan;
   const fallback = parent?.defaultPlan as IPricePlan | null | undefined;
   return fallback && fallback.issuer.id === parentId ? fallback : null;
 }
