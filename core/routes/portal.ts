@@ -192,14 +192,17 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       result.rows.map((r) => r.id),
     );
     // Trial badges and the Amount column: the next invoice as this month's usage so far prices it.
-    const rowAccounts = await c.get('em').find(Organization, { id: { $in: result.rows.map((r) => r.id) } });
     const billing: BillingOfRows = {
       trials: await trialStatusesOf(
         c.get('em'),
         result.rows.map((r) => r.id),
         now,
       ),
-      amounts: await forecasts(c.get('em'), rowAccounts, now),
+      amounts: await forecasts(
+        c.get('em'),
+        result.rows.map((r) => r.id),
+        now,
+      ),
     };
     const columns = Object.keys(HEALTH_SORT_COLUMNS).filter((k) => k !== 'created');
     const context = {
