@@ -38,6 +38,7 @@ export async function psaIntegrationsCovering(
   // Most trees have no PSA integration: a plain look first spares the populated query (the
   // Accounts page asks on every request).
   const kinds = psaKinds();
+  if (kinds.length === 0) return [];
   const any = await em
     .getConnection()
     .execute(
