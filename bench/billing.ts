@@ -161,7 +161,17 @@ export async function benchBilling(): Promise<void> {
         )[0],
       );
       const page = await kernel.orm.em.fork().find(Organization, { parent: partner.id }, { limit: 25 });
-      amount.push((await time(() => forecasts(kernel.orm.em.fork(), page, new Date('2026-11-20T12:00:00Z'))))[0]);
+      amount.push(
+        (
+          await time(() =>
+            forecasts(
+              kernel.orm.em.fork(),
+              page.map((o) => o.id),
+              new Date('2026-11-20T12:00:00Z'),
+            ),
+          )
+        )[0],
+      );
     }
     const base = summarize(baseline).median;
     console.log(row('baseline: the month’s samples of the subtree, read once', summarize(baseline), 'ms'));

@@ -12,18 +12,22 @@ import { openAccount, signInOperator } from './portal.ts';
 interface Round {
   kind: 'warm' | 'go';
   path: string;
-  who: 'operator' | 'customer';
+  who: 'operator' | 'customer' | 'partner';
   users: number;
   rounds: number;
 }
 
 const send = (message: unknown) => (process.send as (m: unknown) => void)(message);
-const [dataDir, failingAccount] = process.argv.slice(2) as [string, string];
+const [dataDir, failingAccount, partnerAccount] = process.argv.slice(2) as [string, string, string];
 const config = loadConfig({ env: { HOLDFAST_DATA_DIR: dataDir, HOLDFAST_LOG_LEVEL: 'silent' } });
 const kernel = await openKernel(config, createLogger('silent'));
 kernel.deps.setupState.complete = true;
 const app = createApp(kernel.deps);
-const cookies = { operator: await signInOperator(app), customer: await openAccount(app, failingAccount) };
+const cookies = {
+  operator: await signInOperator(app),
+  customer: await openAccount(app, failingAccount),
+  partner: await openAccount(app, partnerAccount),
+};
 
 process.on('message', async (message: Round | 'close') => {
   if (message === 'close') {

@@ -1,7 +1,7 @@
 // The pages an MSP opens daily on a large tenant tree (tests/fixtures/portal-tree.ts: 2
 // distributors, 20 partners, 2,000 customer accounts, 10,000 tasks with mixed last runs, plus
-// jobs, System Activity rows and audit entries): Accounts (tiles and health columns), a customer's
-// Homepage, Jobs, System Activity and Security Audit, each under BENCH_PORTAL_USERS (20)
+// jobs, System Activity rows and audit entries): Accounts (tiles and health columns; the root's
+// and a partner's), a customer's Homepage, Jobs, System Activity and Security Audit, each under BENCH_PORTAL_USERS (20)
 // concurrent signed-in users as in-process requests through the whole app (server-side time, no
 // network), p50/p95/p99 and CPU time per request; then the accounts table's variants and the CSV export of every audit row
 // against the bare query that feeds it (baseline: iterating `allAuditRows` without formatting).
@@ -159,10 +159,15 @@ class ProcessPool {
 
   private constructor() {}
 
-  static async start(processes: number, dataDir: string, failingAccount: string): Promise<ProcessPool> {
+  static async start(
+    processes: number,
+    dataDir: string,
+    failingAccount: string,
+    partnerAccount: string,
+  ): Promise<ProcessPool> {
     const pool = new ProcessPool();
     const script = fileURLToPath(new URL('./portal-worker.ts', import.meta.url));
-    for (let i = 0; i < processes; i++) pool.workers.push(fork(script, [dataDir, failingAccount]));
+    for (let i = 0; i < processes; i++) pool.workers.push(fork(script, [dataDir, failingAccount, partnerAccount]));
     await pool.all(() => undefined, 'ready');
     return pool;
   }
@@ -189,7 +194,10 @@ class ProcessPool {
     );
   }
 
-  async run(path: string, who: 'operator' | 'customer'): Promise<{ samples: number[]; cpuPerRequest: number }> {
+  async run(
+    path: string,
+    who: 'operator' | 'customer' | 'partner',
+  ): Promise<{ samples: number[]; cpuPerRequest: number }> {
     const n = this.workers.length;
     const users = (i: number) => Math.floor(USERS / n) + (i < USERS % n ? 1 : 0);
     await this.all((i) => ({ kind: 'warm', path, who, users: users(i), rounds: ROUNDS }), 'warm');
@@ -295,6 +303,9 @@ export async function benchPortal(): Promise<void> {
       )) as { id: string }[];
     if (!failing[0]) throw new Error('the seeded tree has no failing entity');
     const customerCookie = await openAccount(app, failing[0].id);
+    // A third opened on a partner (an MSP's own Accounts: its customers, 25 rows with billing cells).
+    const partner = await em.findOneOrFail(Organization, { kind: 'partner' }, { orderBy: { name: 'asc' } });
+    const partnerCookie = await openAccount(app, partner.id);
     const time = async (path: string) => {
       const samples: number[] = [];
       await (await app.request(path, { headers: { cookie } })).arrayBuffer(); // warm-up
@@ -316,6 +327,7 @@ export async function benchPortal(): Promise<void> {
     console.log(`${USERS} concurrent users, ${ROUNDS} requests each per page (server-side ms; load average ${load}):`);
     const daily: [string, string, string][] = [
       ['GET /portal (tiles + accounts)', '/portal', cookie],
+      ["GET /portal (a partner's)", '/portal', partnerCookie],
       ['GET / (a customer homepage)', '/', customerCookie],
       ['GET /jobs', '/jobs', cookie],
       ['GET /activity', '/activity', cookie],
@@ -334,11 +346,14 @@ export async function benchPortal(): Promise<void> {
           .map((l) => l.toFixed(1))
           .join(' ')}):`,
       );
-      const pool = await ProcessPool.start(PROCESSES, dir.path, failing[0].id);
+      const pool = await ProcessPool.start(PROCESSES, dir.path, failing[0].id, partner.id);
       try {
         for (const [label, path, who] of daily) {
           if (pages && !pages.includes(path)) continue;
-          const run = await pool.run(path, who === customerCookie ? 'customer' : 'operator');
+          const run = await pool.run(
+            path,
+            who === customerCookie ? 'customer' : who === partnerCookie ? 'partner' : 'operator',
+          );
           console.log(concurrentRow(label, run));
         }
       } finally {

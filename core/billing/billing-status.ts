@@ -2,7 +2,8 @@
 // yet due (Due) or past their due date (Overdue), per currency; and the Amount column's next-cycle
 // forecast: the current month's invoice as it would be computed now.
 import type { EntityManager } from '@mikro-orm/core';
-import type { IOrganization } from '../identity/entities.ts';
+import { type IOrganization, Organization } from '../identity/entities.ts';
+import { columnDate } from '../tenancy/account-health.ts';
 import { monthSpan } from './billable-days.ts';
 import { BillingAccount, type IBillingAccount, Invoice } from './entities.ts';
 import { invoiceFigures } from './invoice-lines.ts';
@@ -18,22 +19,25 @@ export interface BillingTiles {
 }
 
 export async function billingTiles(em: EntityManager, issuer: IOrganization, now: Date): Promise<BillingTiles> {
-  const invoices = await em.find(
-    Invoice,
-    { issuer: issuer.id, status: { $in: ['issued', 'paid'] } },
-    { fields: ['account', 'status', 'dueAt', 'totalCents', 'currency'] },
-  );
+  // Plain rows: every Accounts page asks, and most portals issue no invoices.
+  const invoices = (await em.getConnection().execute(
+    `select account_id as account, status, due_at as due, total_cents as cents, currency from invoices
+     where issuer_id = ? and status in ('issued', 'paid')`,
+    [issuer.id],
+    'all',
+  )) as { account: string; status: string; due: unknown; cents: number | string; currency: string }[];
   const tiles: BillingTiles = { current: 0, due: { accounts: 0, amounts: {} }, overdue: { accounts: 0, amounts: {} } };
   const state = new Map<string, 'current' | 'due' | 'overdue'>();
   const rank = { current: 0, due: 1, overdue: 2 } as const;
   for (const inv of invoices) {
-    const s = inv.status === 'paid' ? 'current' : inv.dueAt && inv.dueAt < now ? 'overdue' : 'due';
+    const dueAt = columnDate(inv.due);
+    const s = inv.status === 'paid' ? 'current' : dueAt && dueAt < now ? 'overdue' : 'due';
     if (s !== 'current') {
       const bucket = tiles[s].amounts;
-      bucket[inv.currency] = (bucket[inv.currency] ?? 0) + inv.totalCents;
+      bucket[inv.currency] = (bucket[inv.currency] ?? 0) + Number(inv.cents);
     }
-    const before = state.get(inv.account.id) ?? 'current';
-    state.set(inv.account.id, rank[s] > rank[before] ? s : before);
+    const before = state.get(inv.account) ?? 'current';
+    state.set(inv.account, rank[s] > rank[before] ? s : before);
   }
   for (const s of state.values()) {
     if (s === 'current') tiles.current++;
@@ -54,11 +58,13 @@ export interface Forecast {
  */
 export async function forecasts(
   em: EntityManager,
-  accounts: readonly IOrganization[],
+  accountIds: readonly string[],
   now: Date,
 ): Promise<Map<string, Forecast>> {
   const found = new Map<string, Forecast>();
-  if (accounts.length === 0) return found;
+  const candidates = await mayHavePlan(em, accountIds);
+  if (candidates.length === 0) return found;
+  const accounts = await em.find(Organization, { id: { $in: candidates } });
   const span = monthSpan(now.toISOString().slice(0, 7));
   const parentIds = accounts.flatMap((a) => (a.parent ? [a.parent.id] : []));
   const rows = await em.find(
@@ -84,4 +90,21 @@ export async function forecasts(
     found.set(account.id, { currency: plan.currency, totalCents: figures.totalCents });
   }
   return found;
+}
+
+/**
+ * Those of the accounts with a plan of their own or a parent's default: one plain statement, so a
+ * page of accounts on no plan (most portals) loads no entity for its Amount column.
+ */
+async function mayHavePlan(em: EntityManager, accountIds: readonly string[]): Promise<string[]> {
+  if (accountIds.length === 0) return [];
+  const rows = (await em.getConnection().execute(
+    `select distinct o.id from organizations o
+     join billing_accounts b on (b.organization_id = o.id and b.plan_id is not null)
+       or (b.organization_id = o.parent_id and b.default_plan_id is not null)
+     where o.id in (${accountIds.map(() => '?').join(', ')})`,
+    [...accountIds],
+    'all',
+  )) as { id: string }[];
+  return rows.map((r) => r.id);
 }

@@ -3,12 +3,13 @@
 // Expired: its backups are held — the scheduler skips them and a manual start says why — and
 // nothing is deleted; the parent's recipients of the "Trial accounts report" type are told.
 // Subscribing converts it: billing starts that day and the backups resume.
-import { type EntityManager, raw } from '@mikro-orm/core';
+import { type EntityManager, type FilterQuery, raw } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
 import { ValidationError } from '../errors.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { queueNotification } from '../notifications/queue.ts';
+import { columnDate, idSubquery } from '../tenancy/account-health.ts';
 import { BillingAccount, type IBillingAccount } from './entities.ts';
 
 export const DEFAULT_TRIAL_DAYS = 14;
@@ -27,7 +28,12 @@ export const TRIAL_STATUS_LABELS: Record<TrialStatus, string> = {
 /** A trial's status at `now`, or null for an account that is not (or no longer) a trial. */
 export function trialStatus(billing: IBillingAccount | null | undefined, now: Date): TrialStatus | null {
   if (!billing?.trialEndsAt || billing.subscribedAt) return null;
-  const left = billing.trialEndsAt.getTime() - now.getTime();
+  return trialStatusUntil(billing.trialEndsAt, now);
+}
+
+/** The status at `now` of a running (not subscribed) trial that ends at `endsAt`. */
+function trialStatusUntil(endsAt: Date, now: Date): TrialStatus {
+  const left = endsAt.getTime() - now.getTime();
   if (left <= 0) return 'expired';
   return left <= EXPIRING_DAYS * DAY_MS ? 'expiring' : 'in_progress';
 }
@@ -152,23 +158,29 @@ export async function subscribeAccounts(
   return outcome;
 }
 
-/** Trial tiles of the accounts under `current` (ids the caller may reach). */
+/**
+ * Trial tiles of the organizations `accounts` selects (the portal passes the ones under it that
+ * the caller may reach). In one statement over the running trials, so only they come back,
+ * never every account below a portal.
+ */
 export async function trialCounts(
   em: EntityManager,
-  accountIds: readonly string[],
+  accounts: FilterQuery<IOrganization>,
   now: Date,
 ): Promise<Record<TrialStatus, number>> {
+  const ids = idSubquery(em, accounts);
+  const rows = (await em.getConnection().execute(
+    // The trials drive (few rows, the trial_ends_at index) and the ids are read only when there
+    // is one: `|| ''` keeps SQLite from seeking billing rows by each id of the subtree instead.
+    `select b.trial_ends_at as ends from billing_accounts b
+     where b.trial_ends_at is not null and b.subscribed_at is null and (b.organization_id || '') in (${ids.sql})`,
+    ids.params,
+    'all',
+  )) as { ends: unknown }[];
   const counts: Record<TrialStatus, number> = { in_progress: 0, expiring: 0, expired: 0 };
-  for (let i = 0; i < accountIds.length; i += 500) {
-    const rows = await em.find(BillingAccount, {
-      organization: { $in: accountIds.slice(i, i + 500) },
-      trialEndsAt: { $ne: null },
-      subscribedAt: null,
-    });
-    for (const row of rows) {
-      const status = trialStatus(row, now);
-      if (status) counts[status]++;
-    }
+  for (const row of rows) {
+    const endsAt = columnDate(row.ends);
+    if (endsAt) counts[trialStatusUntil(endsAt, now)]++;
   }
   return counts;
 }
@@ -197,14 +209,17 @@ export async function trialStatusesOf(
 ): Promise<Map<string, { status: TrialStatus; endsAt: Date }>> {
   const found = new Map<string, { status: TrialStatus; endsAt: Date }>();
   if (accountIds.length === 0) return found;
-  const rows = await em.find(BillingAccount, {
-    organization: { $in: [...accountIds] },
-    trialEndsAt: { $ne: null },
-    subscribedAt: null,
-  });
+  // Plain rows: a page asks this on every request, and most accounts are no trial.
+  const rows = (await em.getConnection().execute(
+    `select organization_id as id, trial_ends_at as ends from billing_accounts
+     where organization_id in (${accountIds.map(() => '?').join(', ')})
+       and trial_ends_at is not null and subscribed_at is null`,
+    [...accountIds],
+    'all',
+  )) as { id: string; ends: unknown }[];
   for (const row of rows) {
-    const status = trialStatus(row, now);
-    if (status) found.set(row.organization.id, { status, endsAt: row.trialEndsAt as Date });
+    const endsAt = columnDate(row.ends);
+    if (endsAt) found.set(row.id, { status: trialStatusUntil(endsAt, now), endsAt });
   }
   return found;
 }

@@ -35,9 +35,21 @@ export async function psaIntegrationsCovering(
 ): Promise<IIntegration[]> {
   const owners = ancestorIds(org).filter((id) => options.own || id !== org.id);
   if (owners.length === 0) return [];
+  // Most trees have no PSA integration: a plain look first spares the populated query (the
+  // Accounts page asks on every request).
+  const kinds = psaKinds();
+  if (kinds.length === 0) return [];
+  const any = await em
+    .getConnection()
+    .execute(
+      `select 1 from integrations where organization_id in (${owners.map(() => '?').join(', ')}) and kind in (${kinds.map(() => '?').join(', ')}) limit 1`,
+      [...owners, ...kinds],
+      'all',
+    );
+  if (any.length === 0) return [];
   const found = await em.find(
     Integration,
-    { organization: { $in: owners }, kind: { $in: psaKinds() } },
+    { organization: { $in: owners }, kind: { $in: kinds } },
     { populate: ['organization'], orderBy: { createdAt: 'asc', id: 'asc' } },
   );
   return found.sort((a, b) => ownerOf(b).path.length - ownerOf(a).path.length);

@@ -66,7 +66,7 @@ export function portalEditRoutes(deps: AppDeps): Hono<AppEnv> {
     // The row's billing cells, as the list shows them (core/billing/).
     const now = deps.now();
     const trial = (await trialStatusesOf(c.get('em'), [r.id], now)).get(r.id);
-    const amount = (await forecasts(c.get('em'), [account], now)).get(r.id);
+    const amount = (await forecasts(c.get('em'), [r.id], now)).get(r.id);
     const a = {
       ...r,
       trial: trial ? { ...trial, label: TRIAL_STATUS_LABELS[trial.status] } : null,

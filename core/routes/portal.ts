@@ -5,7 +5,7 @@
 // being worked in, is a 404.
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
-import { accountableUser, hasPermission, reachableFilter } from '../access/principal.ts';
+import { accountableUser, hasPermission } from '../access/principal.ts';
 import { billingTiles, type Forecast, forecasts } from '../billing/billing-status.ts';
 import { formatMoney } from '../billing/money.ts';
 import {
@@ -48,6 +48,7 @@ import {
   kindsBelow,
   listAccounts,
   parseAccountQuery,
+  tileScope,
 } from '../tenancy/account-list.ts';
 import { countryName } from '../tenancy/countries.ts';
 import {
@@ -191,14 +192,17 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       result.rows.map((r) => r.id),
     );
     // Trial badges and the Amount column: the next invoice as this month's usage so far prices it.
-    const rowAccounts = await c.get('em').find(Organization, { id: { $in: result.rows.map((r) => r.id) } });
     const billing: BillingOfRows = {
       trials: await trialStatusesOf(
         c.get('em'),
         result.rows.map((r) => r.id),
         now,
       ),
-      amounts: await forecasts(c.get('em'), rowAccounts, now),
+      amounts: await forecasts(
+        c.get('em'),
+        result.rows.map((r) => r.id),
+        now,
+      ),
     };
     const columns = Object.keys(HEALTH_SORT_COLUMNS).filter((k) => k !== 'created');
     const context = {
@@ -235,18 +239,7 @@ export function portalRoutes(deps: AppDeps): Hono<AppEnv> {
       return renderFragment(c, deps.views, 'partials/portal/accounts-results.njk', context);
     }
     const tiles = await accountTiles(c.get('em'), principal, org);
-    const reachable = await c
-      .get('em')
-      .find(
-        Organization,
-        { $and: [descendantsOf(org), reachableFilter(principal, org, { withdrawn: 'include' })] },
-        { fields: ['id'] },
-      );
-    const trials = await trialCounts(
-      c.get('em'),
-      reachable.map((o) => o.id),
-      now,
-    );
+    const trials = await trialCounts(c.get('em'), tileScope(principal, org), now);
     const money = await billingTiles(c.get('em'), org, now);
     const amounts = (a: Record<string, number>) =>
       Object.entries(a)

@@ -110,7 +110,8 @@ export interface HealthListOptions {
   offset: number;
 }
 
-function toDate(value: unknown): Date | null {
+/** A date column as the driver returns it (SQLite: epoch milliseconds, PostgreSQL: a Date). */
+export function columnDate(value: unknown): Date | null {
   if (value === null || value === undefined || value === '') return null;
   if (value instanceof Date) return value;
   const d = new Date(typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : (value as string | number));
@@ -232,15 +233,15 @@ function rowOf(r: Record<string, unknown>): AccountHealthRow {
     contactEmail: (r.contact_email as string | null) ?? null,
     status: r.status as IOrganization['status'],
     accessRemoved: r.partner_access_removed_at !== null && r.partner_access_removed_at !== undefined,
-    purgeAfter: toDate(r.purge_after),
-    createdAt: toDate(r.created_at) ?? new Date(0),
+    purgeAfter: columnDate(r.purge_after),
+    createdAt: columnDate(r.created_at) ?? new Date(0),
     parentId: (r.parent_id as string | null) ?? null,
     parentName: (r.parent_name as string | null) ?? null,
     backupStatus: BACKUP_STATUSES[worst] ?? 'none',
     logicalBytes: Number(r.bytes),
     storedBytes: Number(r.stored),
     protectedEntities: Number(r.protected),
-    lastBackupAt: toDate(r.last_run),
+    lastBackupAt: columnDate(r.last_run),
     tasks,
     customersBelow: customers,
     taskStatus: taskStatusOf(r.kind as string, customers, tasks, worst),

@@ -140,15 +140,21 @@ export async function listAccounts(
   return { rows: result.rows, total: result.total, page, pageCount };
 }
 
+/**
+ * What the dashboard tiles of `current` count: the accounts below it at every level that the
+ * principal may reach (customers that removed their partner's access included).
+ */
+export function tileScope(principal: Principal, current: IOrganization): FilterQuery<IOrganization> {
+  return { $and: [descendantsOf(current), reachableFilter(principal, current, { withdrawn: 'include' })] };
+}
+
 /** The dashboard tiles of `current`: its reachable customer accounts at every level, per backup status. */
 export async function accountTiles(
   em: EntityManager,
   principal: Principal,
   current: IOrganization,
 ): Promise<Record<BackupStatus, number>> {
-  return backupStatusCounts(em, {
-    $and: [descendantsOf(current), reachableFilter(principal, current, { withdrawn: 'include' })],
-  });
+  return backupStatusCounts(em, tileScope(principal, current));
 }
 
 /** Whether anything below `org` can itself hold accounts (so "all levels" means something). */

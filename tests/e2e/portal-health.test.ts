@@ -3,88 +3,54 @@
 // list and find the failing task on its homepage. The tree is seeded into the data folder before
 // the appliance starts (tests/fixtures/portal-tree.ts, then three failing, some successful, one
 // partially failed and some never-run customers). Screenshots at 1280 and 390 px.
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../config/load.ts';
-import { openKernel } from '../../core/appliance.ts';
-import { Organization } from '../../core/identity/entities.ts';
-import { completeSetup } from '../../core/identity/setup-service.ts';
-import { createLogger } from '../../core/logging.ts';
+import type { EntityManager } from '@mikro-orm/core';
+import { describe, expect, it } from 'vitest';
+import { type IOrganization, Organization } from '../../core/identity/entities.ts';
 import { BackupTask, type EntityStatus, TaskEntity } from '../../core/tasks/entities.ts';
 import { seedPortalTree } from '../fixtures/portal-tree.ts';
-import { launchChromium, newBrowserContext } from '../helpers/browser.ts';
-import { tempDir } from '../helpers/config.ts';
+import { newBrowserContext } from '../helpers/browser.ts';
 import { consoleErrorsOf, DESKTOP, horizontalOverflow, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
-import { ADMIN } from '../helpers/kernel.ts';
-import { baseEnv, type RunningProcess, startApplianceProcess } from '../helpers/process.ts';
-
-let browser: Browser;
-let appliance: RunningProcess;
-const dir = tempDir();
+import { useSeededAppliance } from '../helpers/seeded-appliance.ts';
 
 /** Customer n's one task and its entity's last run. */
 const OUTCOMES: EntityStatus[] = ['failed', 'failed', 'failed', 'success', 'success', 'success', 'success', 'partial'];
 
-async function seed(): Promise<void> {
-  const config = loadConfig({ env: { HOLDFAST_DATA_DIR: dir.path, HOLDFAST_LOG_LEVEL: 'silent' } });
-  const kernel = await openKernel(config, createLogger('silent'));
-  try {
-    await completeSetup(kernel.orm.em.fork(), {
-      organizationName: 'Holdfast Operator',
-      email: ADMIN.email,
-      password: ADMIN.password,
+async function seed(em: EntityManager, root: IOrganization): Promise<void> {
+  const tree = await seedPortalTree(em, root, { distributors: 1, partners: 2, customers: 10, tasks: 0 });
+  const now = new Date();
+  for (const [n, status] of OUTCOMES.entries()) {
+    const customer = await em.findOneOrFail(Organization, { id: tree.customers[n] as string });
+    const task = em.create(BackupTask, {
+      organization: customer,
+      service: 'dropbox',
+      name: `${customer.name} Dropbox`,
+      connection: 'sealed-placeholder',
     });
-    const em = kernel.orm.em.fork();
-    const root = await em.findOneOrFail(Organization, { kind: 'root' });
-    const tree = await seedPortalTree(em, root, { distributors: 1, partners: 2, customers: 10, tasks: 0 });
-    const now = new Date();
-    for (const [n, status] of OUTCOMES.entries()) {
-      const customer = await em.findOneOrFail(Organization, { id: tree.customers[n] as string });
-      const task = em.create(BackupTask, {
-        organization: customer,
-        service: 'dropbox',
-        name: `${customer.name} Dropbox`,
-        connection: 'sealed-placeholder',
-      });
-      em.create(TaskEntity, {
-        task,
-        externalId: `member-${n}`,
-        name: `user${n}@customer.example`,
-        kind: 'member',
-        status,
-        lastRunAt: new Date(now.getTime() - 3_600_000),
-        lastItems: 100,
-        lastBytes: 409_600,
-        storedBytes: 150_000,
-        lastError: status === 'failed' ? 'The service refused the request.' : null,
-        pluginState: null,
-      });
-    }
-    await em.flush();
-  } finally {
-    await kernel.close();
+    em.create(TaskEntity, {
+      task,
+      externalId: `member-${n}`,
+      name: `user${n}@customer.example`,
+      kind: 'member',
+      status,
+      lastRunAt: new Date(now.getTime() - 3_600_000),
+      lastItems: 100,
+      lastBytes: 409_600,
+      storedBytes: 150_000,
+      lastError: status === 'failed' ? 'The service refused the request.' : null,
+      pluginState: null,
+    });
   }
+  await em.flush();
 }
 
-beforeAll(async () => {
-  await seed();
-  appliance = await startApplianceProcess(baseEnv(dir.path));
-  browser = await launchChromium();
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  appliance?.child.kill('SIGTERM');
-  await appliance?.exited;
-  dir.remove();
-});
+const seeded = useSeededAppliance(seed);
 
 describe('backup health from the root', () => {
   it('goes from the Failed tile to a failing account’s homepage and its failing task', async () => {
-    const context = await newBrowserContext(browser, { viewport: DESKTOP });
+    const context = await newBrowserContext(seeded.browser, { viewport: DESKTOP });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
-    await signInPage(page, appliance.url);
+    await signInPage(page, seeded.appliance.url);
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).click();
     await page.waitForURL('**/portal');
@@ -112,7 +78,7 @@ describe('backup health from the root', () => {
     const first = rows.first();
     const name = (await first.locator('td[data-label="Account name"] .link-button').textContent())?.trim() as string;
     await first.locator('.backup-status').click();
-    await page.waitForURL(`${appliance.url}/`);
+    await page.waitForURL(`${seeded.appliance.url}/`);
     await page.getByRole('heading', { level: 1 }).waitFor();
     const main = page.locator('main');
     expect(await main.textContent()).toContain(`${name} Dropbox`);
@@ -124,11 +90,11 @@ describe('backup health from the root', () => {
   });
 
   it('picks an account for System Activity by typing part of its name', async () => {
-    const context = await newBrowserContext(browser, { viewport: DESKTOP });
+    const context = await newBrowserContext(seeded.browser, { viewport: DESKTOP });
     const page = await context.newPage();
     const consoleErrors = consoleErrorsOf(page);
-    await signInPage(page, appliance.url);
-    await page.goto(`${appliance.url}/activity`);
+    await signInPage(page, seeded.appliance.url);
+    await page.goto(`${seeded.appliance.url}/activity`);
     await page.getByLabel('Account', { exact: true }).fill('customer 7');
     const options = page.locator('#account-options [role="option"]');
     // "All accounts" and the one match, once the typed text's answer has replaced the focus's.

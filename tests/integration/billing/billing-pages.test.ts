@@ -43,6 +43,13 @@ const tile = (html: string, kind: string, value: string) =>
     `${kind}-tile-${value}[^>]*>\\s*<span class="tile-title">[^<]*</span>\\s*<span class="tile-figure[^"]*">([^<]*)<`,
   ).exec(html)?.[1];
 
+/** The Amount cell of an account's row on the Accounts page. */
+const amountCell = (html: string, accountId: string) =>
+  html
+    .split('<tr')
+    .find((row) => row.includes(`value="${accountId}"`))
+    ?.match(/data-label="Amount"[^>]*>([^<]*)</)?.[1];
+
 beforeAll(async () => {
   t = await createTestApp();
   await completeSetupVia(t.app);
@@ -237,6 +244,8 @@ describe('billing pages', () => {
     const prepared = await post('/billing/prepare', [['period', month]]);
     expect(banner(await page(`/billing?period=${month}`, prepared))).toMatch(/^2 invoices of \d{4}-\d{2} prepared/);
     const invoice = await em().findOneOrFail(Invoice, { account: paying.id, period: month });
+    // The Amount column forecasts the same month on the same plan (the partner's default).
+    expect(amountCell(await page('/portal'), paying.id)).toBe(`EUR ${(invoice.totalCents / 100).toFixed(2)}`);
     // 3 users × €3.00 pro-rated by the days billed this month; at least the €5.00 minimum share; 20 % tax.
     expect(invoice.taxRateBasisPoints).toBe(2000);
     const issued = await post(`/billing/invoices/${invoice.id}/issue`, []);

@@ -364,14 +364,14 @@ describe('a month of billing simulated with a moved clock', () => {
   it('tiles and the trial filter agree; subscribing resumes the backups', async () => {
     const ids = [alpha, beta, gamma, delta, echo].map((o) => o.id);
     const now = at('2026-12-02T12:00:00Z');
-    expect(await trialCounts(em(), ids, now)).toEqual({ in_progress: 0, expiring: 0, expired: 1 });
+    expect(await trialCounts(em(), { id: { $in: ids } }, now)).toEqual({ in_progress: 0, expiring: 0, expired: 1 });
     const e = em();
     const heldAccount = await e.findOneOrFail(Organization, { id: delta.id });
     expect(trialStatus(await e.findOne(BillingAccount, { organization: delta.id }), now)).toBe('expired');
     const outcome = await subscribeAccounts(e, partner, [heldAccount], ACTOR, now);
     expect(outcome).toEqual({ done: ['Delta Trial Account With A Rather Long Name'], skipped: [] });
     expect((await em().findOneOrFail(Organization, { id: delta.id })).backupHold).toBeNull();
-    expect(await trialCounts(em(), ids, now)).toEqual({ in_progress: 0, expiring: 0, expired: 0 });
+    expect(await trialCounts(em(), { id: { $in: ids } }, now)).toEqual({ in_progress: 0, expiring: 0, expired: 0 });
     await enqueueDueWork(h.ctx, at('2026-12-03T12:00:00Z'));
     expect(await em().count(Job, { task: tasks.get(delta.id) })).toBeGreaterThan(0);
   });
@@ -396,10 +396,14 @@ describe('a month of billing simulated with a moved clock', () => {
     const lastMinute = at('2026-11-30T23:59:00Z');
     const conn = h.app.kernel.orm.em.getConnection();
     const spy = vi.spyOn(conn, 'execute');
-    const page = await forecasts(em(), listed, lastMinute);
+    const page = await forecasts(
+      em(),
+      listed.map((o) => o.id),
+      lastMinute,
+    );
     const pageQueries = spy.mock.calls.length;
     spy.mockClear();
-    await forecasts(em(), [alpha], lastMinute);
+    await forecasts(em(), [alpha.id], lastMinute);
     const oneQueries = spy.mock.calls.length;
     spy.mockRestore();
     expect(pageQueries).toBe(oneQueries);
