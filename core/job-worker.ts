@@ -77,6 +77,9 @@ parentPort?.on('message', (message: WorkerRequest) => {
     } finally {
       current = undefined;
     }
-    reply({ type: 'done', jobId: message.jobId, heapUsed: process.memoryUsage().heapUsed });
+    const memory = process.memoryUsage();
+    // Where memory goes (debug): this thread's V8 heap and external buffers, the process's RSS.
+    ctx.log.debug({ job: message.jobId, memory }, 'job worker memory after the job');
+    reply({ type: 'done', jobId: message.jobId, heapUsed: memory.heapUsed });
   });
 });

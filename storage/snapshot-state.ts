@@ -11,6 +11,7 @@ import {
   type ItemChange,
   type ItemEntry,
   SortedLookup,
+  type TreeNodeCache,
   treeItems,
 } from './tree.ts';
 
@@ -50,13 +51,15 @@ async function* liveItems(items: AsyncIterable<ItemEntry>): AsyncIterable<ItemEn
   for await (const item of items) if (!item.deleted) yield item;
 }
 
+/** One live item by key; `nodes` keeps the tree nodes read for the next lookups. */
 export async function findSnapshotItem(
   repo: Repository,
   manifest: SnapshotManifest,
   key: string,
+  nodes?: TreeNodeCache,
 ): Promise<ItemEntry | undefined> {
   for (const tree of snapshotTrees(manifest).reverse()) {
-    const item = await findItem(repo, tree, key);
+    const item = await findItem(repo, tree, key, nodes);
     if (item) return item.deleted ? undefined : item;
   }
   return undefined;

@@ -211,9 +211,55 @@ async function* walk(
   }
 }
 
-/** One item by key, reading only the nodes on its path (one node per level). */
-export function findItem(repo: Repository, root: string, key: string): Promise<ItemEntry | undefined> {
-  return new SortedLookup(repo, root).find(key);
+/**
+ * Tree nodes read for lookups in any key order (a backup asking for the previous version of each
+ * row it stores): nodes are content-addressed, so a node read once is valid for good; the upper
+ * levels every path shares are read once instead of once a key. Holds at most `limit` nodes,
+ * the least recently used dropped first.
+ */
+export class TreeNodeCache {
+  readonly #nodes = new Map<string, Promise<TreeNode>>();
+  readonly #limit: number;
+
+  constructor(limit = 64) {
+    this.#limit = limit;
+  }
+
+  read(repo: Repository, id: string): Promise<TreeNode> {
+    const cached = this.#nodes.get(id);
+    if (cached) {
+      this.#nodes.delete(id);
+      this.#nodes.set(id, cached);
+      return cached;
+    }
+    const read = readNode(repo, id);
+    // A failed read is not kept: the next lookup tries again (and reports its own error).
+    read.catch(() => this.#nodes.delete(id));
+    this.#nodes.set(id, read);
+    if (this.#nodes.size > this.#limit) this.#nodes.delete(this.#nodes.keys().next().value as string);
+    return read;
+  }
+}
+
+/** One item by key, reading only the nodes on its path (one node per level; `nodes` keeps them). */
+export async function findItem(
+  repo: Repository,
+  root: string,
+  key: string,
+  nodes?: TreeNodeCache,
+): Promise<ItemEntry | undefined> {
+  if (!nodes) return new SortedLookup(repo, root).find(key);
+  let id = root;
+  for (;;) {
+    const node = await nodes.read(repo, id);
+    if ('items' in node) {
+      const item = node.items[lastAtOrBefore(node.items, key, (e) => e.key)];
+      return item?.key === key ? item : undefined;
+    }
+    const child = node.children[lastAtOrBefore(node.children, key, (c) => c.first)];
+    if (!child) return undefined;
+    id = child.id;
+  }
 }
 
 /**

@@ -12,7 +12,6 @@ import { allEventLogRows, type EventLogRow, eventLogPage, eventLogWhere, present
 import type { IOrganization } from '../identity/entities.ts';
 import { FINAL_JOB_STATES, type IJob, Job, type JobKind } from '../jobs/entities.ts';
 import { servicePlugin } from '../plugins/registry.ts';
-import { BackupTask, TaskEntity } from '../tasks/entities.ts';
 import { ACTIVITY_STATUSES, ActivityEvent, type ActivityStatus, type IActivityEvent } from './entities.ts';
 
 /**
@@ -158,17 +157,13 @@ export function runSummary(job: IJob, subject: string): string {
  * that just ended the job). Jobs that are not runs, or not finished, are left out; a job already
  * recorded is not recorded twice (the job id is unique).
  */
-export async function recordJobActivity(em: EntityManager, jobId: string): Promise<void> {
-  const job = await em.findOne(Job, { id: jobId }, { disableIdentityMap: true });
-  if (!job || !FINAL_JOB_STATES.includes(job.state) || !job.finishedAt) return;
+/** `job` as it ended, with its task and entity loaded (the queue reads it once for every hook). */
+export async function recordJobActivity(em: EntityManager, job: IJob): Promise<void> {
+  if (!FINAL_JOB_STATES.includes(job.state) || !job.finishedAt) return;
   const activity = RUN_ACTIVITIES[job.kind];
   if (!activity) return;
-  const task = job.task
-    ? await em.findOne(BackupTask, { id: job.task.id }, { disableIdentityMap: true, fields: ['name', 'service'] })
-    : null;
-  const entity = job.entity
-    ? await em.findOne(TaskEntity, { id: job.entity.id }, { disableIdentityMap: true, fields: ['name', 'kind'] })
-    : null;
+  const task = job.task ?? null;
+  const entity = job.entity ?? null;
   const item = entity?.name ?? (typeof job.params.item === 'string' ? job.params.item : null);
   const result = job.result ?? {};
   const status = job.state as ActivityStatus;

@@ -40,6 +40,13 @@ export { type CatalogFields, catalogFields, type ItemFieldMap, itemFieldMap } fr
 /** Where the service of a snapshot's task keeps its items' name, path, author and date. */
 export type FieldsOfTask = (task: string) => ItemFieldMap | Promise<ItemFieldMap>;
 
+/** A snapshot's changes since the entity's previous one, by kind (a backup's added/updated/deleted). */
+export interface ChangeCounts {
+  added: number;
+  updated: number;
+  deleted: number;
+}
+
 export interface IndexReport {
   snapshots: number;
   versions: number;
@@ -50,6 +57,8 @@ export interface IndexReport {
  * Indexes one snapshot (no-op when already indexed). `previous` is the entity's prior snapshot;
  * `fields` where its service keeps the catalog's fields (`itemFieldMap(plugin.searchFields)`).
  * `documents: false` skips the full-text documents (a reindex adds them all at the end).
+ * `changes`, when given, is filled with the counts of the changes indexed (nothing when the
+ * snapshot was indexed already: `report.snapshots` does not grow then).
  */
 export async function indexSnapshot(
   em: EntityManager,
@@ -58,7 +67,7 @@ export async function indexSnapshot(
   previous: { id: string; manifest: SnapshotManifest } | undefined,
   fields: ItemFieldMap,
   report: IndexReport = { snapshots: 0, versions: 0, items: 0 },
-  options: { documents: boolean } = { documents: true },
+  options: { documents: boolean; changes?: ChangeCounts } = { documents: true },
 ): Promise<IndexReport> {
   if (await em.count(CatalogSnapshot, { id: snapshot.id })) return report;
   const { manifest } = snapshot;
@@ -81,7 +90,7 @@ export async function indexSnapshot(
     );
     // The entity's first snapshot into an empty scope: no item can exist yet, skip the lookups.
     const emptyScope = !previous && (await writer.isEmpty());
-    for await (const batch of changeBatches(repo, snapshot.manifest, previous?.manifest, fields))
+    for await (const batch of changeBatches(repo, snapshot.manifest, previous?.manifest, fields, options.changes))
       await writeChanges(writer, batch, snapshot.id, emptyScope, report);
   });
   report.snapshots++;
@@ -94,10 +103,16 @@ async function* changeBatches(
   manifest: SnapshotManifest,
   previous: SnapshotManifest | undefined,
   fields: ItemFieldMap,
+  counts?: ChangeCounts,
 ): AsyncIterable<CompactChange[]> {
   let batch: CompactChange[] = [];
   if (previous) {
     for await (const change of diffSnapshots(repo, previous, manifest)) {
+      if (counts) {
+        if (change.change === 'added') counts.added++;
+        else if (change.change === 'removed') counts.deleted++;
+        else counts.updated++;
+      }
       batch.push(compactChange(change, fields));
       if (batch.length >= BATCH) {
         yield batch;
@@ -105,6 +120,7 @@ async function* changeBatches(
       }
     }
   } else {
+    if (counts) counts.added += manifest.stats.items;
     // A first snapshot's items are all additions (made here: a wrapping generator costs each an async hop).
     for await (const entry of snapshotItems(repo, manifest)) {
       batch.push(compactAdded(entry, fields));

@@ -158,6 +158,8 @@ export class WorkerExecutor implements JobExecutor {
       const onMessage = (message: WorkerReply) => {
         if (message.type !== 'done' || message.jobId !== jobId) return;
         settle();
+        // The main thread's share (debug): its V8 heap and external buffers, beside the worker's line.
+        this.#ctx.log.debug({ job: jobId, memory: process.memoryUsage() }, 'main thread memory after a job');
         this.#release(pooled, message.heapUsed, shutdown.aborted);
         resolve();
       };

@@ -94,9 +94,10 @@ export async function jobEnded(
 /**
  * Called inside the transaction that ends a job (any final state, any path: handler, failure,
  * cancel, lapsed lease), with that transaction's EntityManager: what it writes commits with the
- * job's end or not at all (notifications are queued this way).
+ * job's end or not at all (notifications are queued this way). The job is read once for all of
+ * them, in its final state, with its organization, task and entity: a hook reads nothing again.
  */
-export type JobFinishedHook = (tx: EntityManager, jobId: string) => Promise<void>;
+export type JobFinishedHook = (tx: EntityManager, job: IJob) => Promise<void>;
 
 const finishedHooks = new Set<JobFinishedHook>();
 
@@ -104,6 +105,6 @@ export function onJobFinished(hook: JobFinishedHook): void {
   finishedHooks.add(hook);
 }
 
-export async function jobFinished(tx: EntityManager, jobId: string): Promise<void> {
-  for (const hook of finishedHooks) await hook(tx, jobId);
+export async function jobFinished(tx: EntityManager, job: IJob): Promise<void> {
+  for (const hook of finishedHooks) await hook(tx, job);
 }

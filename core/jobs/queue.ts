@@ -73,8 +73,16 @@ async function changeJob(
     const changed = await tx.nativeUpdate(Job, where as never, set as never);
     if (changed !== 1) return false;
     if (set.finishedAt) {
-      await recordJobActivity(tx, jobId);
-      await jobFinished(tx, jobId);
+      // Read once, as it ended, for the activity row and every hook (one joined query).
+      const job = await tx.findOne(
+        Job,
+        { id: jobId },
+        { populate: ['organization', 'task', 'entity'], strategy: 'joined' },
+      );
+      if (job) {
+        await recordJobActivity(tx, job);
+        await jobFinished(tx, job);
+      }
     }
     return true;
   });

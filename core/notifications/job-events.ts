@@ -4,15 +4,14 @@
 // succeeded may resolve it; a restore or export that ended is a recovery notification, with the
 // export's download link. Generic over services: it reads the job, never a plugin.
 import type { EntityManager } from '@mikro-orm/core';
-import { Job } from '../jobs/entities.ts';
+import type { IJob } from '../jobs/entities.ts';
 import { ExportResult } from '../recovery/entities.ts';
 import type { NotificationPayload } from './entities.ts';
 import { incidentCleared, incidentFailed } from './incidents.ts';
 import { queueNotification } from './queue.ts';
 
-export async function notifyJobFinished(tx: EntityManager, jobId: string): Promise<void> {
-  const job = await tx.findOne(Job, { id: jobId }, { populate: ['organization', 'task', 'entity'], refresh: true });
-  if (!job?.finishedAt) return;
+export async function notifyJobFinished(tx: EntityManager, job: IJob): Promise<void> {
+  if (!job.finishedAt) return;
   const at = job.finishedAt;
   const base: NotificationPayload = {
     event: 'finished',

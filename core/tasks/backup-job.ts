@@ -8,9 +8,9 @@ import { withLock } from '../../storage/locks.ts';
 import { type Repository, RepositoryError, type SnapshotManifest } from '../../storage/repository.ts';
 import { diffSnapshots, findSnapshotItem, snapshotItems } from '../../storage/snapshot-state.ts';
 import { SnapshotWriter } from '../../storage/snapshot-writer.ts';
-import type { ItemEntry } from '../../storage/tree.ts';
+import { type ItemEntry, TreeNodeCache } from '../../storage/tree.ts';
 import { CatalogRepository } from '../catalog/entities.ts';
-import { indexSnapshot } from '../catalog/indexer.ts';
+import { type ChangeCounts, indexSnapshot } from '../catalog/indexer.ts';
 import { itemFieldMap } from '../catalog/item-fields.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
 import { type BackupItemWriter, type PreviousItem, ServiceAuthError } from '../plugins/service.ts';
@@ -60,6 +60,9 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
           mode: plugin.snapshots.mode,
           ...(plugin.snapshots.layered ? { layered: true } : {}),
         });
+        // The parent's tree nodes the plugin's lookups read (its previous version of each changed
+        // row): the upper levels are read once for the run, not once a row.
+        const nodes = new TreeNodeCache();
         const items: BackupItemWriter = {
           hasParent: !!parent,
           add: async (item, content) => {
@@ -73,13 +76,13 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
           },
           delete: (key) => writer.delete(key),
           previous: async (key) =>
-            parent ? previousItem(await findSnapshotItem(repo, parent.manifest, key)) : undefined,
+            parent ? previousItem(await findSnapshotItem(repo, parent.manifest, key, nodes)) : undefined,
           previousItems: async function* () {
             if (!parent) return;
             for await (const entry of snapshotItems(repo, parent.manifest)) yield previousItem(entry) as PreviousItem;
           },
           addFromPrevious: async (item, from) => {
-            const source = parent ? await findSnapshotItem(repo, parent.manifest, from) : undefined;
+            const source = parent ? await findSnapshotItem(repo, parent.manifest, from, nodes) : undefined;
             if (!source) throw new Error(`the previous snapshot has no item ${JSON.stringify(from)}`);
             const entry = await writer.addExisting(item, source);
             progress.items++;
@@ -113,7 +116,6 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
         }
         progress.step = 'committing';
         const committed = await writer.commit({ failedItems: result.failedItems?.length ?? 0 });
-        const changes = await countChanges(repo, parent?.manifest, committed.manifest);
         // Always catalogued: Recovery browses snapshots through the catalog. "Index for search"
         // decides only whether Recovery offers item search for the task.
         progress.step = 'indexing';
@@ -121,7 +123,13 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
           em.create(CatalogRepository, { id: repo.id, location: opened.description, indexedAt: null });
           await em.flush();
         }
-        await indexSnapshot(em, repo, committed, parent, itemFieldMap(plugin.searchFields));
+        // The catalog's pass over the run's changes counts them too (one diff of the two snapshots).
+        const tally: ChangeCounts = { added: 0, updated: 0, deleted: 0 };
+        const counted = await indexSnapshot(em, repo, committed, parent, itemFieldMap(plugin.searchFields), undefined, {
+          documents: true,
+          changes: tally,
+        });
+        const changes = counted.snapshots ? tally : await countChanges(repo, parent?.manifest, committed.manifest);
         return { result, committed, changes, parentItems: parent ? parent.manifest.stats.items : null };
       },
       repo,

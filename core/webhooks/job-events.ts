@@ -2,12 +2,11 @@
 // event is queued in the transaction that ends the job. A partial success is a job.failed with
 // jobState partially_succeeded; a canceled job is neither.
 import type { EntityManager } from '@mikro-orm/core';
-import { Job } from '../jobs/entities.ts';
+import type { IJob } from '../jobs/entities.ts';
 import { queueWebhookEvent } from './events.ts';
 
-export async function webhookJobFinished(tx: EntityManager, jobId: string): Promise<void> {
-  const job = await tx.findOne(Job, { id: jobId }, { populate: ['organization', 'task', 'entity'], refresh: true });
-  if (!job?.finishedAt || job.state === 'canceled') return;
+export async function webhookJobFinished(tx: EntityManager, job: IJob): Promise<void> {
+  if (!job.finishedAt || job.state === 'canceled') return;
   const succeeded = job.state === 'succeeded';
   await queueWebhookEvent(tx, {
     organizationId: job.organization.id,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExternalSorter } from '../../../storage/external-sort.ts';
-import { findItem, TreeBuilder, treeItems, treeNodeIds } from '../../../storage/tree.ts';
+import { findItem, TreeBuilder, TreeNodeCache, treeItems, treeNodeIds } from '../../../storage/tree.ts';
 import { createTestRepo, type TestRepo } from '../../helpers/repository.ts';
 
 const cleanups: (() => void)[] = [];
@@ -97,6 +97,29 @@ describe('item trees', () => {
     const before = t.repo.stats.blobsAdded;
     await build(keys.map((k) => (k === 'rec-010000' ? 'rec-010000x' : k)));
     expect(t.repo.stats.blobsAdded - before).toBeLessThanOrEqual(4);
+  });
+
+  it('finds keys in any order through a node cache, reading each node on their paths once', async () => {
+    t = await createTestRepo();
+    const keys = Array.from({ length: 20_000 }, (_, i) => `rec-${String(i).padStart(6, '0')}`);
+    const root = await build(keys);
+    const wanted = ['rec-019999', 'rec-000001', 'rec-019998', 'rec-010000', 'rec-000002', 'rec-5'];
+    const reads: string[] = [];
+    const readBlob = t.repo.readBlob.bind(t.repo);
+    t.repo.readBlob = (id: string) => {
+      reads.push(id);
+      return readBlob(id);
+    };
+    const cache = new TreeNodeCache();
+    const found = [];
+    for (const key of wanted) found.push((await findItem(t.repo, root, key, cache))?.key);
+    expect(found).toEqual(['rec-019999', 'rec-000001', 'rec-019998', 'rec-010000', 'rec-000002', undefined]);
+    // Every node read once: the root and the inner nodes every path shares are not read again.
+    expect(new Set(reads).size).toBe(reads.length);
+    const uncached = reads.length;
+    reads.length = 0;
+    for (const key of wanted) await findItem(t.repo, root, key);
+    expect(reads.length).toBeGreaterThan(uncached);
   });
 
   it('refuses keys out of order', async () => {
