@@ -10,6 +10,8 @@
 // work shares the cores. Run directly, it runs under the appliance's memory settings
 // (core/memory-flags.ts: V8 flags and malloc arenas, as the appliance's job workers have).
 import { readFile, writeFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { IOrganization } from '../core/identity/entities.ts';
 import { Job } from '../core/jobs/entities.ts';
 import { reexecWithMemoryFlags } from '../core/memory-flags.ts';
@@ -29,6 +31,27 @@ import {
 const RECORDS = Number(process.env.BENCH_SF_RESTORE_RECORDS ?? 50_000);
 const ACCOUNTS = Number(process.env.BENCH_SF_RESTORE_ACCOUNTS ?? 10);
 const LATENCY_MS = Number(process.env.BENCH_SF_LATENCY_MS ?? 100);
+
+// A full collection on demand: the live heap before and after the restore tells what stays (the
+// stand-in's new records) from what the restore held while it ran.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const liveHeapMiB = () => {
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+};
+
+/** The restore's own counters (records read into memory at once), where this version of it has them. */
+async function restoreStats(): Promise<{ pageSize: number; peakRecordsHeld: number; records: number } | undefined> {
+  try {
+    const store = (await import(`../plugins/services/salesforce/${'restore-store.ts'}`)) as {
+      lastRestoreStats?: { pageSize: number; peakRecordsHeld: number; records: number };
+    };
+    return store.lastRestoreStats;
+  } catch {
+    return undefined;
+  }
+}
 
 async function peakRssMiB(): Promise<number> {
   const status = await readFile('/proc/self/status', 'utf8');
@@ -80,9 +103,15 @@ export async function benchSalesforceRestore(): Promise<void> {
     s.fake.latencyMs = LATENCY_MS;
     s.fake.resetCounters();
     s.fake.busy.reset();
+    const heapBefore = liveHeapMiB();
     // Peak RSS of the restore alone: the kernel's counter is reset first (Linux clear_refs 5).
     await writeFile('/proc/self/clear_refs', '5');
     const before = await peakRssMiB();
+    // The heap in use, sampled (garbage included): its peak during the restore.
+    let heapPeak = 0;
+    const sampler = setInterval(() => {
+      heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed / 2 ** 20);
+    }, 50);
     const account = await entity(s, task.id, 'Account');
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
@@ -97,6 +126,9 @@ export async function benchSalesforceRestore(): Promise<void> {
     await s.h.runner.runUntilIdle();
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpuBefore);
+    clearInterval(sampler);
+    const peak = await peakRssMiB();
+    const heapAfter = liveHeapMiB();
     const cpu = (used.user + used.system) / 1e6;
     const done = await s.h.em().findOneOrFail(Job, { id: job.id });
     const busy = s.fake.busy.busyMs / 1000;
@@ -108,8 +140,17 @@ export async function benchSalesforceRestore(): Promise<void> {
     console.log(`restore      ${done.state}, counts ${JSON.stringify(done.result?.counts)}`);
     console.log(`             ${seconds.toFixed(1)} s  ${s.fake.calls} API calls (${routes})`);
     console.log(
-      `             peak RSS ${(await peakRssMiB()).toFixed(0)} MiB (${before.toFixed(0)} MiB at its start)  API busy ${busy.toFixed(1)} s = ${((busy / seconds) * 100).toFixed(0)} % of the restore`,
+      `             peak RSS ${peak.toFixed(0)} MiB (${before.toFixed(0)} MiB at its start: +${(peak - before).toFixed(0)})  API busy ${busy.toFixed(1)} s = ${((busy / seconds) * 100).toFixed(0)} % of the restore`,
     );
+    console.log(
+      `             live heap ${heapBefore.toFixed(0)} MiB before, ${heapAfter.toFixed(0)} after (+${(heapAfter - heapBefore).toFixed(0)}: the stand-in's new records, kept), sampled peak ${heapPeak.toFixed(0)} MiB in use (+${(heapPeak - heapBefore).toFixed(0)}, garbage included)`,
+    );
+    const stats = await restoreStats();
+    if (stats) {
+      console.log(
+        `             records read into memory at once: at most ${stats.peakRecordsHeld} of ${stats.records} (page ${stats.pageSize})`,
+      );
+    }
     const roundTrips = (s.fake.calls * LATENCY_MS) / 1000;
     console.log(
       `             process CPU ${cpu.toFixed(1)} s (the restore and the stand-in serving it) against ${roundTrips.toFixed(1)} s of API round trips (${s.fake.calls} × ${LATENCY_MS} ms) = ${roundTrips ? (cpu / roundTrips).toFixed(2) : '—'}`,

@@ -91,8 +91,6 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
   // The plugin's scratch folder (spools, a report written as it grows); what a stopped appliance
   // left of an earlier attempt of this job is cleared first.
   const workDir = join(ctx.settings.dataDir, 'restores', job.id);
-  await rm(workDir, { recursive: true, force: true });
-  await mkdir(workDir, { recursive: true, mode: 0o700 });
   progress.step = 'opening the backup';
   const opened = await ctx.storage.open({
     id: source.task.id,
@@ -100,6 +98,8 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
     storageLocation: source.task.storageLocation ?? null,
   });
   try {
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
     const outcome = await withLock(
       opened.repo.sink,
       'shared',
