@@ -54,10 +54,17 @@ const liveHeapMiB = () => {
 };
 
 /** The restore's own counters (records read into memory at once), where this version of it has them. */
-async function restoreStats(): Promise<{ pageSize: number; peakRecordsHeld: number; records: number } | undefined> {
+interface RestoreStats {
+  pageSize: number;
+  peakRecordsHeld: number;
+  records: number;
+  spoolBytes?: number;
+}
+
+async function restoreStats(): Promise<RestoreStats | undefined> {
   try {
     const store = (await import(`../plugins/services/salesforce/${'restore-store.ts'}`)) as {
-      lastRestoreStats?: { pageSize: number; peakRecordsHeld: number; records: number };
+      lastRestoreStats?: RestoreStats;
     };
     return store.lastRestoreStats;
   } catch {
@@ -180,7 +187,7 @@ export async function benchSalesforceRestore(): Promise<void> {
     const stats = await restoreStats();
     if (stats) {
       console.log(
-        `             records read into memory at once: at most ${stats.peakRecordsHeld} of ${stats.records} (page ${stats.pageSize})`,
+        `             records read into memory at once: at most ${stats.peakRecordsHeld} of ${stats.records} (page ${stats.pageSize}); spool database ${((stats.spoolBytes ?? 0) / 2 ** 20).toFixed(0)} MiB at the end`,
       );
     }
     const roundTrips = (s.fake.calls * LATENCY_MS) / 1000;

@@ -15,7 +15,7 @@ import type { ReportRow, Result } from './restore-write.ts';
 export const RESTORE_PAGE = 10_000;
 
 /** Figures of the last restore that ran in this process (the streaming test and the bench read them). */
-export const lastRestoreStats = { pageSize: 0, peakRecordsHeld: 0, records: 0, spoolFile: '' };
+export const lastRestoreStats = { pageSize: 0, peakRecordsHeld: 0, records: 0, spoolFile: '', spoolBytes: 0 };
 
 /** A record as the store hands it back: its row id orders pages. */
 export interface StoredRecord extends SourceRecord {
@@ -119,10 +119,16 @@ export class RestoreStore {
     lastRestoreStats.peakRecordsHeld = 0;
     lastRestoreStats.records = 0;
     lastRestoreStats.spoolFile = this.file;
+    lastRestoreStats.spoolBytes = 0;
   }
 
   /** Deletes the database and its folder. */
   close(): void {
+    // The database's size in pages (some may still be in the cache only, not yet in the file).
+    if (this.#folder) {
+      lastRestoreStats.spoolBytes =
+        Number(this.db.pragma('page_count', { simple: true })) * Number(this.db.pragma('page_size', { simple: true }));
+    }
     this.db.close();
     if (this.#folder) rmSync(this.#folder, { recursive: true, force: true });
   }
