@@ -5,7 +5,6 @@
 // listed in the job's result and log, and so are items the repository holds damaged (never handed
 // to the plugin); some failing makes the job Partially succeeded, all failing makes it Failed.
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import { itemFieldMap } from '../catalog/item-fields.ts';
@@ -21,6 +20,7 @@ import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
 import { relatedSnapshots, sameRoundSnapshots } from './related.ts';
 import { restoredFolderName } from './start.ts';
+import { restoreWorkDir } from './work-dirs.ts';
 
 /** Failed items named in the job's result and log (the count is always complete). */
 export const FAILED_LISTED = 100;
@@ -90,7 +90,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
 
   // The plugin's scratch folder (spools, a report written as it grows); what a stopped appliance
   // left of an earlier attempt of this job is cleared first.
-  const workDir = join(ctx.settings.dataDir, 'restores', job.id);
+  const workDir = restoreWorkDir(ctx.settings.dataDir, job.id);
   progress.step = 'opening the backup';
   const opened = await ctx.storage.open({
     id: source.task.id,

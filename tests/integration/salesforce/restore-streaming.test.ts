@@ -4,11 +4,12 @@
 // ParentId, its contacts, and its child accounts' contacts) is restored whole and linked while the
 // restore never holds more than a page of records (the store's counter of records read into
 // memory, not the process's memory), and the work folder is gone when the job ends.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
+import { runMaintenance } from '../../../core/maintenance.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
@@ -30,6 +31,8 @@ const PAGE = 5;
 let s: SalesforceHarness;
 let org: IOrganization;
 let taskId: string;
+/** The first test's chosen account (a key of the Account snapshot). */
+let chosenKey = '';
 
 beforeAll(async () => {
   s = await createSalesforceHarness();
@@ -51,6 +54,7 @@ describe('Salesforce restore streaming', () => {
   it('restores more records than a page while holding at most a page of them, its spool under the data folder', async () => {
     const sf = s.fake.org;
     const top = sf.insert('Account', { Name: 'Stream Co' });
+    chosenKey = top;
     const branches = [1, 2, 3, 4, 5, 6].map((n) => sf.insert('Account', { Name: `Stream Branch ${n}`, ParentId: top }));
     const contacts = Array.from({ length: 12 }, (_, n) =>
       sf.insert('Contact', { FirstName: 'Pat', LastName: `Top ${n}`, AccountId: top }),
@@ -109,5 +113,31 @@ describe('Salesforce restore streaming', () => {
     const newIds = new Set([newTopId, ...branchIds, ...restoredContacts.map((r) => r.values.Id)]);
     expect(new Set(lines.map((l) => l.split(',')[2]))).toEqual(newIds);
     expect(lines.every((l) => l.split(',')[3] === 'created')).toBe(true);
+  });
+
+  it('leaves no spool behind a killed restore: maintenance removes the work folders of jobs that are over', async () => {
+    const dataDir = s.h.ctx.settings.dataDir;
+    const over = await s.h.em().findOneOrFail(Job, { kind: 'restore', state: 'succeeded' });
+    const account = await entity(s, taskId, 'Account');
+    const pending = await startRestore(startContext(s.h, org), {
+      taskId,
+      entityId: account.id,
+      snapshotId: account.lastSnapshotId as string,
+      keys: [chosenKey],
+      mode: 'in_place',
+      options: { recordMode: 'bypass', hierarchyDepth: 0 },
+    });
+    // As a SIGKILL leaves them: a finished job's folder, one of no job, and a pending job's.
+    for (const id of [over.id, 'no-such-job', pending.id]) {
+      mkdirSync(join(dataDir, 'restores', id), { recursive: true });
+      writeFileSync(join(dataDir, 'restores', id, 'restore.sqlite'), 'spool');
+    }
+    const report = await runMaintenance(s.h.ctx.orm, s.h.ctx.log, new Date(), { activityRetentionDays: 365, dataDir });
+    expect(report.restoreFoldersDeleted).toBe(2);
+    expect(existsSync(join(dataDir, 'restores', over.id))).toBe(false);
+    expect(existsSync(join(dataDir, 'restores', 'no-such-job'))).toBe(false);
+    expect(existsSync(join(dataDir, 'restores', pending.id))).toBe(true);
+    await s.h.runner.runUntilIdle();
+    expect(existsSync(join(dataDir, 'restores', pending.id))).toBe(false);
   });
 });
