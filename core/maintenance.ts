@@ -1,5 +1,6 @@
 // Hourly housekeeping of the appliance: end expired sessions, delete export results whose
-// download link expired, delete compare results past their keeping time, write the day's usage sample of every organization (usage history), end the trials that are over
+// download link expired, delete compare results past their keeping time and restore jobs' leftover
+// work folders, write the day's usage sample of every organization (usage history), end the trials that are over
 // and draft last month's invoices (core/billing/), delete lapsed sign-in throttle counters and expired SAML assertion records, purge accounts whose removal grace period is over, delete System Activity
 // rows past their retention. Each task runs on its own EntityManager and its own error handling, so
 // one failing task does not stop the others; the clock is passed in so tests can cross the
@@ -16,6 +17,7 @@ import { pruneSamlAssertionUses } from './identity/sso/saml/saml-replay.ts';
 import { pruneThrottles } from './identity/throttle.ts';
 import type { Logger } from './logging.ts';
 import { deleteExpiredExports } from './recovery/downloads.ts';
+import { deleteLeftoverWorkDirs } from './recovery/work-dirs.ts';
 import { REMOVAL_GRACE_DAYS } from './tenancy/organizations.ts';
 import { type PurgedOrganization, purgeDueOrganizations } from './tenancy/removal.ts';
 import { sampleUsage } from './tenancy/usage-history.ts';
@@ -26,6 +28,8 @@ export interface MaintenanceReport {
   sessionsEnded: number;
   exportsDeleted: number;
   comparesDeleted: number;
+  /** Work folders of restore jobs that ended without removing them (a killed process). */
+  restoreFoldersDeleted: number;
   purged: PurgedOrganization[];
   activityDeleted: number;
   throttlesDeleted: number;
@@ -58,6 +62,7 @@ export async function runMaintenance(
     sessionsEnded: 0,
     exportsDeleted: 0,
     comparesDeleted: 0,
+    restoreFoldersDeleted: 0,
     purged: [],
     activityDeleted: 0,
     throttlesDeleted: 0,
@@ -81,6 +86,11 @@ export async function runMaintenance(
       report.comparesDeleted = await deleteExpiredCompares(settings.dataDir, now);
     } catch (err) {
       log.warn({ err }, 'deleting old compare results failed');
+    }
+    try {
+      report.restoreFoldersDeleted = await deleteLeftoverWorkDirs(orm.em.fork(), settings.dataDir);
+    } catch (err) {
+      log.warn({ err }, 'deleting restore jobs’ leftover work folders failed');
     }
   }
   try {

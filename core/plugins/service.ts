@@ -154,6 +154,12 @@ export interface RestoreRun {
   related(externalId: string): Promise<RelatedSnapshot | undefined>;
   /** The task's share of the service's API quota (1–100), as for backups. */
   apiUsageLimitPercent: number | null;
+  /**
+   * A folder of this run's own under the data folder for temporary files (a spool of records, a
+   * report written as it grows), deleted when the job ends — after an attachment in it is kept.
+   * Absent where the caller gives none (plugins then use the system's temporary folder).
+   */
+  workDir?: string;
   /** Aborted when the job is cancelled, loses its claim, or the appliance stops: stop soon and throw. */
   signal: AbortSignal;
   step(text: string): void;
@@ -207,7 +213,8 @@ export interface JobAttachment {
   /** Offered under this name ("restore-report.csv"). */
   fileName: string;
   contentType: string;
-  content: string | Uint8Array;
+  /** The bytes, or a file the plugin wrote in its `workDir` (streamed into the kept zip, not read into memory). */
+  content: string | Uint8Array | { path: string };
 }
 
 export interface RestoreOutcome {
@@ -217,6 +224,11 @@ export interface RestoreOutcome {
   skipped?: number;
   /** Items that could not be written; the job ends Partially succeeded (or Failed if none was restored). */
   failedItems?: { key: string; reason: string }[];
+  /**
+   * How many items failed in all, when `failedItems` names only the first of them (a large
+   * restore's attachment lists every one); absent: `failedItems` is the whole list.
+   */
+  failedCount?: number;
   /** Counts shown on the job card beside restored/skipped/failed ("created": 12, "updated": 3). */
   counts?: Record<string, number>;
   /** A report kept with the job for download (72 hours, like an export). */

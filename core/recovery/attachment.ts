@@ -2,7 +2,7 @@
 // a Salesforce restore), kept like an export's result: zipped beside the exports of the
 // organization, offered as the job's "Download results" for 72 hours and deleted by maintenance
 // afterwards (the same ExportResult rows, download route and expiry as exports).
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -37,13 +37,26 @@ export async function keepAttachment(
   await mkdir(folder, { recursive: true });
   const partial = join(folder, `${input.jobId}.partial`);
   const final = join(folder, `${input.jobId}.zip`);
+  const { content } = attachment;
+  // A file the plugin wrote is streamed into the zip; bytes in memory are added as they are.
+  const file = typeof content === 'object' && 'path' in content ? content.path : undefined;
   const bytes =
-    typeof attachment.content === 'string' ? Buffer.from(attachment.content, 'utf8') : Buffer.from(attachment.content);
+    file !== undefined
+      ? undefined
+      : typeof content === 'string'
+        ? Buffer.from(content, 'utf8')
+        : (content as Uint8Array);
+  const length = file !== undefined ? (await stat(file)).size : (bytes as Uint8Array).length;
   const inner = attachment.fileName.replace(/[/\\]/g, '_') || 'attachment';
   try {
     const zip = archiveWriter('zip');
     const writing = pipeline(zip.output, createWriteStream(partial, { mode: 0o600 }));
-    await zip.addFile(inner, bytes.length, input.now, Readable.from([bytes]));
+    await zip.addFile(
+      inner,
+      length,
+      input.now,
+      file !== undefined ? createReadStream(file) : Readable.from([Buffer.from(bytes as Uint8Array)]),
+    );
     zip.finish();
     await writing;
     await rename(partial, final);

@@ -4,6 +4,7 @@
 // task) into a new "Restored <date>" folder or in place. Items the plugin could not write are
 // listed in the job's result and log, and so are items the repository holds damaged (never handed
 // to the plugin); some failing makes the job Partially succeeded, all failing makes it Failed.
+import { mkdir, rm } from 'node:fs/promises';
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import { itemFieldMap } from '../catalog/item-fields.ts';
@@ -19,6 +20,7 @@ import { describeSelection, isEverything, selectedItems } from './items.ts';
 import { parseParams, type RestoreParams, restoreParamsSchema } from './params.ts';
 import { relatedSnapshots, sameRoundSnapshots } from './related.ts';
 import { restoredFolderName } from './start.ts';
+import { restoreWorkDir } from './work-dirs.ts';
 
 /** Failed items named in the job's result and log (the count is always complete). */
 export const FAILED_LISTED = 100;
@@ -86,6 +88,9 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
   const fields = itemFieldMap(plugin.searchFields);
   const rules = { caseInsensitive: plugin.pathsCaseInsensitive };
 
+  // The plugin's scratch folder (spools, a report written as it grows); what a stopped appliance
+  // left of an earlier attempt of this job is cleared first.
+  const workDir = restoreWorkDir(ctx.settings.dataDir, job.id);
   progress.step = 'opening the backup';
   const opened = await ctx.storage.open({
     id: source.task.id,
@@ -93,6 +98,8 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
     storageLocation: source.task.storageLocation ?? null,
   });
   try {
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
     const outcome = await withLock(
       opened.repo.sink,
       'shared',
@@ -147,6 +154,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
                 return found ? { externalId, name: found.name, kind: found.kind } : undefined;
               },
             }),
+            workDir,
             // The writes spend the destination's API budget (another org's, for another task).
             apiUsageLimitPercent: destinationTask.apiUsageLimitPercent ?? null,
             signal,
@@ -197,6 +205,9 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
     );
 
     const failed = [...outcome.damaged, ...(outcome.result.failedItems ?? [])];
+    // The plugin may name only the first failed items and count the rest (its report lists all).
+    const failedCount =
+      outcome.damaged.length + (outcome.result.failedCount ?? outcome.result.failedItems?.length ?? 0);
     // The plugin's report is kept even when the job then fails: it says why each item failed.
     const attachment = outcome.result.attachment
       ? await keepAttachment(
@@ -219,18 +230,18 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
       job.leaseOwner ?? '',
       failed.slice(0, FAILED_LOGGED).map((f) => logEntry('warn', `${f.key} was not restored: ${f.reason}`, now)),
     );
-    const summary = `${restored} restored, ${skipped} skipped, ${failed.length} failed of ${outcome.handed} item${outcome.handed === 1 ? '' : 's'} to ${destination.name}`;
-    if (failed.length > 0 && restored === 0 && outcome.handed > 0) {
-      throw new Error(`no item could be restored (${failed.length} failed; the first: ${failed[0]?.reason})`);
+    const summary = `${restored} restored, ${skipped} skipped, ${failedCount} failed of ${outcome.handed} item${outcome.handed === 1 ? '' : 's'} to ${destination.name}`;
+    if (failedCount > 0 && restored === 0 && outcome.handed > 0) {
+      throw new Error(`no item could be restored (${failedCount} failed; the first: ${failed[0]?.reason})`);
     }
     return {
-      state: failed.length ? 'partially_succeeded' : 'succeeded',
+      state: failedCount ? 'partially_succeeded' : 'succeeded',
       result: {
         items: outcome.handed,
         bytes: progress.bytes,
         restored,
         skipped,
-        failedItems: failed.length,
+        failedItems: failedCount,
         failed: failed.slice(0, FAILED_LISTED),
         snapshotTime: outcome.snapshotTime,
         destination:
@@ -242,5 +253,6 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
     };
   } finally {
     await opened.close();
+    await rm(workDir, { recursive: true, force: true });
   }
 }

@@ -70,6 +70,8 @@ export interface ConnectOptions {
   bulkPollMs?: number;
   /** A restore writes more records of one object than this through a Bulk API 2.0 job (tests lower it). */
   bulkWriteThreshold?: number;
+  /** Records a restore reads into memory at once (restore-store's page; tests lower it). */
+  restorePageSize?: number;
 }
 
 export async function connectSalesforce(
@@ -166,7 +168,14 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
     }
     if (run.entity.kind === DATA) {
       const { restoreRecords } = await import('./restore.ts');
-      return restoreRecords(this.api, run, new Date(), this.#options.bulkPollMs, this.#options.bulkWriteThreshold);
+      return restoreRecords(
+        this.api,
+        run,
+        new Date(),
+        this.#options.bulkPollMs,
+        this.#options.bulkWriteThreshold,
+        this.#options.restorePageSize,
+      );
     }
     const objects = options.disableAutomation ? (options.automationObjects ?? []) : [];
     const deploy = () => restoreMetadata(this.api, run, this.#options.bulkPollMs);
@@ -225,6 +234,6 @@ export class SalesforceConnection implements ServiceConnection<SalesforceRunStat
   async plan(run: RestorePlanRun): Promise<RestorePlan> {
     if (run.entity.kind !== DATA) return { columns: [], rows: [], notes: [] };
     const { planRecords } = await import('./restore.ts');
-    return planRecords(this.api, run);
+    return planRecords(this.api, run, this.#options.restorePageSize);
   }
 }

@@ -29,19 +29,23 @@ export function checkReplicateTarget(settings: Pick<SalesforceSettings, 'environ
   );
 }
 
-/** The records a replicate starts from (depth 0); the parents' children come from the gathering. */
+/** The records a replicate starts from (depth 0), each handed to `add`; the parents' children come from the gathering. */
 export async function replicaRecords(
   options: ReplicateOptions,
   objects: readonly string[],
   source: BackupSource,
   signal: AbortSignal,
-): Promise<SourceRecord[]> {
-  const chosen: SourceRecord[] = [];
+  add: (record: SourceRecord) => void,
+): Promise<number> {
+  let chosen = 0;
   if (options.scope === 'full') {
     for (const object of objects) {
       if (NOT_REPLICATED.test(object)) continue;
       signal.throwIfAborted();
-      for await (const [id, values] of source.all(object)) chosen.push({ object, id, values, depth: 0 });
+      for await (const [id, values] of source.all(object)) {
+        add({ object, id, values, depth: 0 });
+        chosen++;
+      }
     }
     return chosen;
   }
@@ -51,7 +55,8 @@ export async function replicaRecords(
     for await (const [id, values] of source.all(parent.object)) {
       if (parent.limit !== undefined && taken >= parent.limit) break;
       if (!keep(values)) continue;
-      chosen.push({ object: parent.object, id, values, depth: 0 });
+      add({ object: parent.object, id, values, depth: 0 });
+      chosen++;
       taken++;
     }
   }

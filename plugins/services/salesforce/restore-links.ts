@@ -8,7 +8,8 @@
 // in the restore: a link cannot be saved without its record.
 import type { BackupSource, RestoreTarget } from './restore-gather.ts';
 import type { LookupTargets, RecordMode, SourceRecord } from './restore-plan.ts';
-import { actionOf, mapLookup } from './restore-plan.ts';
+import { mapLookup } from './restore-plan.ts';
+import type { IdMap, IdSet, RestoreStore } from './restore-store.ts';
 import type { SalesforceApi } from './session.ts';
 
 export const LINK = 'ContentDocumentLink';
@@ -21,47 +22,49 @@ export function linksLast(order: readonly string[]): string[] {
   return order.includes(LINK) ? [...order.filter((o) => o !== LINK), LINK] : [...order];
 }
 
-const isLatestVersion = (r: { object: string; values: Record<string, unknown> }) =>
-  r.object === VERSION && r.values.IsLatest !== false;
-
 /**
- * Adds to `set` the links of every restored file and the latest version of every linked file the
- * target no longer has. Reads only the backup and which documents live at the target.
+ * Adds to the store the links of every restored file and the latest version of every linked file
+ * the target no longer has. Reads only the backup and which documents live at the target; the
+ * documents are compared in the store (its `doc` column), not in memory.
  */
 export async function gatherFileLinks(
-  set: Map<string, SourceRecord>,
+  store: RestoreStore,
   source: BackupSource,
   target: RestoreTarget,
   signal: AbortSignal,
 ): Promise<void> {
   signal.throwIfAborted();
-  const versionDocs = new Set(
-    [...set.values()].filter(isLatestVersion).map((r) => String(r.values.ContentDocumentId ?? '')),
+  const db = store.db;
+  db.exec('create table if not exists lost_doc (doc text primary key) without rowid');
+  const isVersionDoc = db.prepare(`select 1 from rec where object = '${VERSION}' and latest = 1 and doc = ?`);
+  const isLost = db.prepare('select 1 from lost_doc where doc = ?');
+  const addLost = db.prepare('insert or ignore into lost_doc (doc) values (?)');
+  // Documents of restored links whose file is not restored: lost at the target, their file comes too.
+  const linkDocs = db.prepare(
+    `select distinct doc from rec where object = '${LINK}' and doc is not null and doc not in
+      (select doc from rec where object = '${VERSION}' and latest = 1 and doc is not null) and doc > ? order by doc limit ?`,
   );
-  const linkDocs = new Map<string, number>();
-  for (const r of set.values()) {
-    const doc = r.values.ContentDocumentId;
-    if (r.object === LINK && typeof doc === 'string' && doc && !versionDocs.has(doc)) linkDocs.set(doc, r.depth);
+  let after = '';
+  for (;;) {
+    const docs = (linkDocs.all(after, store.pageSize) as { doc: string }[]).map((r) => r.doc);
+    if (!docs.length) break;
+    after = docs[docs.length - 1] as string;
+    const live = await target.live('ContentDocument', docs);
+    for (const doc of docs) if (!live.has(doc)) addLost.run(doc);
   }
-  if (linkDocs.size) {
-    const live = await target.live('ContentDocument', [...linkDocs.keys()]);
-    const lost = new Set([...linkDocs.keys()].filter((d) => !live.has(d)));
-    if (lost.size) {
-      const found = await source.children(VERSION, [{ field: 'ContentDocumentId', parents: lost }]);
-      for (const [id, values] of found) {
-        if (set.has(id) || values.IsLatest === false) continue;
-        const doc = String(values.ContentDocumentId);
-        set.set(id, { object: VERSION, id, values, depth: linkDocs.get(doc) ?? 1 });
-        versionDocs.add(doc);
-      }
+  if (db.prepare('select 1 from lost_doc limit 1').get()) {
+    const lost = { has: (doc: string) => typeof doc === 'string' && !!isLost.get(doc) };
+    for await (const [id, values] of source.children(VERSION, [{ field: 'ContentDocumentId', parents: lost }])) {
+      if (values.IsLatest === false) continue;
+      store.add({ object: VERSION, id, values, depth: 1 });
     }
   }
-  versionDocs.delete('');
-  if (!versionDocs.size) return;
-  const links = await source.children(LINK, [{ field: 'ContentDocumentId', parents: versionDocs }]);
-  const depthOf = new Map([...set.values()].filter(isLatestVersion).map((r) => [r.values.ContentDocumentId, r.depth]));
-  for (const [id, values] of links) {
-    if (!set.has(id)) set.set(id, { object: LINK, id, values, depth: depthOf.get(values.ContentDocumentId) ?? 1 });
+  if (!db.prepare(`select 1 from rec where object = '${VERSION}' and latest = 1 and doc is not null limit 1`).get()) {
+    return;
+  }
+  const versionDocs = { has: (doc: string) => typeof doc === 'string' && !!isVersionDoc.get(doc) };
+  for await (const [id, values] of source.children(LINK, [{ field: 'ContentDocumentId', parents: versionDocs }])) {
+    store.add({ object: LINK, id, values, depth: 1 });
   }
 }
 
@@ -69,25 +72,16 @@ export async function gatherFileLinks(
  * The links Salesforce makes itself when the restore inserts their file: a ContentVersion
  * inserted with FirstPublishLocationId gets a link to that record, so the backed-up link of the
  * same file to the same record is found at the target and skipped (prepareLinks). The plan
- * counts them as skips.
+ * counts them as skips. Asked of the store: a link of a latest version's document and entity,
+ * whose version is created (not live at the target, or Duplicate).
  */
-export function automaticLinks(
-  records: readonly SourceRecord[],
-  live: ReadonlySet<string>,
-  mode: RecordMode,
-): Set<string> {
-  const published = new Set<string>();
-  for (const r of records) {
-    const { ContentDocumentId: doc, FirstPublishLocationId: first } = r.values;
-    if (!isLatestVersion(r) || typeof doc !== 'string' || typeof first !== 'string' || !doc || !first) continue;
-    if (actionOf(mode, live.has(r.id)) === 'create') published.add(`${doc}|${first}`);
-  }
-  const out = new Set<string>();
-  if (!published.size) return out;
-  for (const r of records) {
-    if (r.object === LINK && published.has(`${r.values.ContentDocumentId}|${r.values.LinkedEntityId}`)) out.add(r.id);
-  }
-  return out;
+export function automaticLinks(store: RestoreStore, mode: RecordMode): IdSet {
+  const created = mode === 'duplicate' ? '' : 'and v.id not in (select id from live)';
+  const stmt = store.db.prepare(
+    `select 1 from rec l join rec v on v.object = '${VERSION}' and v.latest = 1 and v.doc = l.doc and v.entity = l.entity ${created}
+      where l.id = ? and l.object = '${LINK}' limit 1`,
+  );
+  return { has: (id) => !!stmt.get(id) };
 }
 
 async function inChunks<T>(ids: readonly string[], ask: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
@@ -105,7 +99,7 @@ export async function prepareLinks(
   api: SalesforceApi,
   creates: readonly SourceRecord[],
   createdVersions: readonly { sourceDocument: string; targetId: string }[],
-  targets: LookupTargets & { remapped: Map<string, string> },
+  targets: LookupTargets & { remapped: IdMap },
   signal: AbortSignal,
 ): Promise<Map<string, string>> {
   const query = <T>(what: string, soql: string) =>

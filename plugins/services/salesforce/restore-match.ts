@@ -75,12 +75,13 @@ export function matchFields(info: ObjectInfo): KeyField[] {
 export async function matchRecords(
   records: readonly SourceRecord[],
   info: ReadonlyMap<string, ObjectInfo>,
-  live: ReadonlySet<string>,
+  live: { has(id: string): boolean },
   target: MatchTarget,
   signal: AbortSignal,
+  /** Target ids already standing for a restored record (a restore matching page by page passes its own). */
+  taken: { has(id: string): boolean; add(id: string): void } = new Set<string>(),
 ): Promise<Map<string, string>> {
   const matched = new Map<string, string>();
-  const taken = new Set<string>(live);
   for (const [object, objectInfo] of info) {
     let open = records.filter((r) => r.object === object && !live.has(r.id));
     for (const field of matchFields(objectInfo)) {
@@ -98,7 +99,7 @@ export async function matchRecords(
         const key = keyOf(r);
         const id = key === undefined ? undefined : holders.get(key);
         // One target record stands for one restored record; one restored record already there by Id wins.
-        if (!id || taken.has(id)) continue;
+        if (!id || live.has(id) || taken.has(id)) continue;
         matched.set(r.id, id);
         taken.add(id);
       }

@@ -110,11 +110,11 @@ export function insertOrder(objects: readonly string[], info: (name: string) => 
 /** Where a lookup's value goes. */
 export interface LookupTargets {
   /** Source id → id at the target of a record restored so far. */
-  remapped: ReadonlyMap<string, string>;
+  remapped: { get(id: string): string | undefined };
   /** Ids in the restore that are still to be created. */
-  pending: ReadonlySet<string>;
+  pending: { has(id: string): boolean };
   /** Ids that live at the target now. */
-  live: ReadonlySet<string>;
+  live: { has(id: string): boolean };
 }
 
 export interface Body {
@@ -211,12 +211,16 @@ export interface PlanCounts {
 export function planCounts(
   records: readonly SourceRecord[],
   order: readonly string[],
-  live: ReadonlySet<string>,
+  live: { has(id: string): boolean },
   mode: RecordMode,
-  skipped: ReadonlySet<string> = new Set(),
+  skipped: { has(id: string): boolean } = new Set(),
+  /** Counts to add to (a restore plans its records a page at a time). */
+  into?: PlanCounts[],
 ): PlanCounts[] {
   const by = new Map<string, PlanCounts>(
-    order.map((o) => [o, { object: o, records: 0, create: 0, update: 0, skip: 0 }]),
+    into
+      ? into.map((c) => [c.object, c])
+      : order.map((o) => [o, { object: o, records: 0, create: 0, update: 0, skip: 0 }]),
   );
   for (const r of records) {
     const row = by.get(r.object);

@@ -1,7 +1,7 @@
 // The restore's view of the backup (restore-gather's BackupSource) over the related snapshots of
 // the same backup round: children found in one streamed pass over the child object's snapshot,
-// each record parsed and dropped unless its lookup names a parent being restored; records by id
-// read through the snapshot's index. Memory holds the matching records, never a whole snapshot.
+// each record parsed and handed on only when its lookup names a parent being restored; records by
+// id read through the snapshot's index. Nothing here holds more than the record being read.
 import type { RelatedSnapshot, RestoreItem } from '../../../core/plugins/service.ts';
 import type { BackupSource, ChildLink } from './restore-gather.ts';
 
@@ -18,10 +18,9 @@ export function snapshotSource(
   signal: AbortSignal,
 ): BackupSource {
   return {
-    async children(object: string, links: readonly ChildLink[]) {
-      const found = new Map<string, Record<string, unknown>>();
+    async *children(object: string, links: readonly ChildLink[]): AsyncGenerator<[string, Record<string, unknown>]> {
       const snapshot = await related(object);
-      if (!snapshot) return found;
+      if (!snapshot) return;
       let first = true;
       for await (const item of snapshot.items()) {
         if (item.kind !== 'record') continue;
@@ -29,9 +28,8 @@ export function snapshotSource(
         if (first) learn(object, item.key);
         first = false;
         const values = await recordOf(item);
-        if (links.some((l) => l.parents.has(values[l.field] as string))) found.set(item.key, values);
+        if (links.some((l) => l.parents.has(values[l.field] as string))) yield [item.key, values];
       }
-      return found;
     },
     async *all(object: string): AsyncGenerator<[string, Record<string, unknown>]> {
       const snapshot = await related(object);

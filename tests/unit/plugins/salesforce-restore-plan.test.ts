@@ -11,9 +11,11 @@ import {
   type ObjectInfo,
   planCounts,
   recordBody,
+  type SourceRecord,
   writeCalls,
 } from '../../../plugins/services/salesforce/restore-plan.ts';
 import { reportCsv } from '../../../plugins/services/salesforce/restore-report.ts';
+import { RestoreStore } from '../../../plugins/services/salesforce/restore-store.ts';
 
 function field(name: string, extra: Partial<FieldInfo> = {}): FieldInfo {
   return {
@@ -73,6 +75,14 @@ const schema = new Map<string, ObjectInfo>([
   ['B__c', object('B__c', [lookup('A__c', ['A__c'], { nillable: false })])],
 ]);
 const info = (name: string) => schema.get(name);
+
+/** The restore's store (in memory) holding these records and live ids. */
+function storeOf(records: readonly SourceRecord[], live: ReadonlySet<string>): RestoreStore {
+  const store = new RestoreStore({ memory: true });
+  for (const r of records) store.add(r);
+  for (const id of live) store.live.add(id);
+  return store;
+}
 
 describe('Salesforce restore planning', () => {
   it.each([
@@ -192,15 +202,20 @@ describe('Salesforce restore planning', () => {
     ];
     const order = ['Account', 'ContentVersion', 'ContentDocumentLink'];
     const live = new Set<string>(['003B']);
-    const skipped = automaticLinks(records, live, 'bypass');
-    expect([...skipped]).toEqual(['06A1']);
+    const store = storeOf(records, live);
+    const skipped = automaticLinks(store, 'bypass');
+    expect(records.filter((r) => skipped.has(r.id)).map((r) => r.id)).toEqual(['06A1']);
     expect(planCounts(records, order, live, 'bypass', skipped)).toEqual([
       { object: 'Account', records: 1, create: 1, update: 0, skip: 0 },
       { object: 'ContentVersion', records: 1, create: 1, update: 0, skip: 0 },
       { object: 'ContentDocumentLink', records: 2, create: 1, update: 0, skip: 1 },
     ]);
     // A file that stays at the target (Bypass leaves it) is not inserted: its links are no one's to make.
-    expect(automaticLinks(records, new Set(['068A']), 'bypass').size).toBe(0);
+    const kept = automaticLinks(storeOf(records, new Set(['068A'])), 'bypass');
+    expect(records.filter((r) => kept.has(r.id))).toEqual([]);
+    // Duplicate inserts every file again, live or not: its link is Salesforce's to make.
+    const copied = automaticLinks(storeOf(records, new Set(['068A'])), 'duplicate');
+    expect(records.filter((r) => copied.has(r.id)).map((r) => r.id)).toEqual(['06A1']);
   });
 
   it('counts a Bulk API job (6 calls) per 10,000 records past 2,000 of one object', () => {
