@@ -5,7 +5,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { columnDate } from '../tenancy/account-health.ts';
 import { monthSpan } from './billable-days.ts';
-import { BillingAccount, type IBillingAccount, Invoice } from './entities.ts';
+import { BillingAccount, type IBillingAccount } from './entities.ts';
 import { invoiceFigures } from './invoice-lines.ts';
 import { meterAccounts } from './metering.ts';
 import { planFrom } from './plans.ts';
