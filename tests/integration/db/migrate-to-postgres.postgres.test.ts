@@ -167,5 +167,6 @@ describe('holdfast db migrate-to-postgres', () => {
     const badUrl = await migrateToPostgres(join(work.path, 'none.sqlite'), 'mysql://u:p@host/x');
     expect(badUrl.code).toBe(2);
     expect(badUrl.stderr).toMatch(/--to postgres:\/\//);
-  });
+    // Three CLI processes: a ceiling for a busy machine, not an estimate.
+  }, 120_000);
 });
