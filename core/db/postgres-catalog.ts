@@ -47,16 +47,33 @@ export function toTsQuery(text: string): string | undefined {
     .join(' & ');
 }
 
-/** Ids of matching items, newest first (as FTS5's rowid order: the item id, descending). */
+/** The first id range a search reads (newest items); each next one is 4 times wider. */
+const FIRST_WINDOW = 4096;
+
+/**
+ * Ids of matching items, newest first (as FTS5's rowid order: the item id, descending). The GIN
+ * index finds matches but keeps no order: a common word would have all its matches fetched and
+ * sorted, a rare one tempts the planner to walk the primary key backwards computing the search
+ * document of every item. So the newest id range is searched first, through the index, and older
+ * ranges, each 4 times wider, only while fewer than `limit` were found.
+ */
 export async function matchDocuments(em: EntityManager, text: string, limit: number): Promise<number[]> {
   const query = toTsQuery(text);
-  if (!query) return [];
-  const rows = await runSql<{ id: number }[]>(
-    em,
-    `select i.id from catalog_items i where ${SEARCH_DOCUMENT} @@ to_tsquery('simple', ?) order by i.id desc limit ?`,
-    [query, limit],
-  );
-  return rows.map((r) => Number(r.id));
+  if (!query || limit <= 0) return [];
+  const [newest] = await runSql<{ top: number | string | null }[]>(em, 'select max(id) as top from catalog_items');
+  const out: number[] = [];
+  let upper = Number(newest?.top ?? 0);
+  for (let window = FIRST_WINDOW; upper > 0 && out.length < limit; window *= 4) {
+    const lower = Math.max(0, upper - window);
+    const rows = await runSql<{ id: number }[]>(
+      em,
+      `select i.id from catalog_items i where ${SEARCH_DOCUMENT} @@ to_tsquery('simple', ?) and i.id > ? and i.id <= ? order by i.id desc limit ?`,
+      [query, lower, upper, limit - out.length],
+    );
+    for (const r of rows) out.push(Number(r.id));
+    upper = lower;
+  }
+  return out;
 }
 
 /** The FROM and WHERE parts that restrict `catalog_items i` to the items matching `text`. */

@@ -16,3 +16,17 @@ export function runSql<T = Record<string, unknown>[]>(
 export function onPostgres(em: EntityManager): boolean {
   return em.getPlatform() instanceof BasePostgreSqlPlatform;
 }
+
+/**
+ * A date read by plain SQL (an aggregate such as max(), which the ORM does not map): SQLite
+ * stores dates as epoch milliseconds, PostgreSQL's driver hands timestamptz over as text
+ * ('2026-12-01 02:00:00+00'); null stays null.
+ */
+export function dateFromSql(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value;
+  if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value))) return new Date(Number(value));
+  const date = new Date(String(value));
+  if (Number.isNaN(date.getTime())) throw new Error(`Not a date from the database: ${String(value)}`);
+  return date;
+}

@@ -5,6 +5,7 @@
 // rows and writes them only when they differ from the last written (debounced by the interval).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
+import { columnKindsOf, toPortable } from '../db/portable-rows.ts';
 import { onPostgres } from '../db/run-sql.ts';
 import type { Logger } from '../logging.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
@@ -67,12 +68,15 @@ async function passphraseKey(em: EntityManager, credentials: CredentialCipher) {
 /** The configuration rows, table by table, in a stable order. */
 export async function configurationRows(em: EntityManager): Promise<ConfigPayload['tables']> {
   const connection = em.getConnection();
+  // Written in the portable form (SQLite's: core/db/portable-rows.ts), whichever database reads it.
+  const kinds = await columnKindsOf(em);
   const tables: ConfigPayload['tables'] = {};
   for (const table of CONFIGURATION_TABLES) {
-    tables[table] = (await connection.execute(`select * from "${table}" order by ${rowOrder(em, table)}`)) as Record<
+    const rows = (await connection.execute(`select * from "${table}" order by ${rowOrder(em, table)}`)) as Record<
       string,
       unknown
     >[];
+    tables[table] = rows.map((row) => toPortable(row, kinds.get(table)));
   }
   return tables;
 }

@@ -13,7 +13,9 @@ import { MARKER_KEY, Repository, RepositoryError } from '../../storage/repositor
 import { readAll } from '../../storage/streams.ts';
 import { openKernel } from '../appliance.ts';
 import { reindexRepository } from '../catalog/indexer.ts';
-import { runSql, withoutForeignKeyChecks } from '../db/catalog-sql.ts';
+import { onPostgres, runSql, withoutForeignKeyChecks } from '../db/catalog-sql.ts';
+import { knownMigrations } from '../db/known-migrations.ts';
+import { columnKindsOf, fromPortable, parentsFirst, quoteIdentifier, resetSequences } from '../db/portable-rows.ts';
 import { Organization } from '../identity/entities.ts';
 import { isSetupComplete } from '../identity/setup-service.ts';
 import type { Logger } from '../logging.ts';
@@ -34,7 +36,7 @@ import {
   openConfigBackup,
   type RecoveryMaterial,
 } from './sealed-backup.ts';
-import { CONFIGURATION_TABLES } from './tables.ts';
+import { CONFIGURATION_TABLES, SELF_REFERENCES } from './tables.ts';
 
 export class RecoveryError extends Error {
   constructor(message: string) {
@@ -102,14 +104,20 @@ function placeMasterKey(config: Config, masterKey: Buffer, replaceUnusedKey: boo
 
 async function insertRows(em: EntityManager, payload: ConfigPayload): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
+  // The backup's rows are in the portable form (SQLite's); PostgreSQL takes them converted.
+  const kinds = await columnKindsOf(em);
   await withoutForeignKeyChecks(em, () =>
     em.transactional(async (tx) => {
       for (const table of CONFIGURATION_TABLES) {
-        const rows = payload.tables[table] ?? [];
-        await runSql(tx, `delete from \`${table}\``);
-        for (const row of rows) {
+        let rows = payload.tables[table] ?? [];
+        const self = SELF_REFERENCES[table];
+        // PostgreSQL checks each reference as the row is written (SQLite, after the transaction).
+        if (self) rows = parentsFirst(rows, self.key, self.parent);
+        await runSql(tx, `delete from ${quoteIdentifier(table)}`);
+        for (const portable of rows) {
+          const row = fromPortable(portable, kinds.get(table));
           const columns = Object.keys(row);
-          const sql = `insert into \`${table}\` (${columns.map((c) => `\`${c}\``).join(', ')}) values (${columns.map(() => '?').join(', ')})`;
+          const sql = `insert into ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) values (${columns.map(() => '?').join(', ')})`;
           await runSql(
             tx,
             sql,
@@ -118,11 +126,16 @@ async function insertRows(em: EntityManager, payload: ConfigPayload): Promise<Re
         }
         counts[table] = rows.length;
       }
+      if (onPostgres(tx)) await resetSequences((sql) => runSql(tx, sql), CONFIGURATION_TABLES);
     }),
   );
-  const broken = (await em.getConnection().execute('pragma foreign_key_check')) as unknown[];
-  if (broken.length > 0)
-    throw new RecoveryError(`the configuration backup's rows do not fit together (${broken.length} broken references)`);
+  if (!onPostgres(em)) {
+    const broken = (await em.getConnection().execute('pragma foreign_key_check')) as unknown[];
+    if (broken.length > 0)
+      throw new RecoveryError(
+        `the configuration backup's rows do not fit together (${broken.length} broken references)`,
+      );
+  }
   return counts;
 }
 
@@ -208,12 +221,10 @@ export async function recoverAppliance(
       throw new RecoveryError('this appliance is already set up: recover into a fresh data folder');
     }
     if (options.replaceUnusedKey) placeMasterKey(config, masterKey, true);
-    const applied = new Set(
-      ((await em.getConnection().execute('select name from schema_migrations')) as { name: string }[]).map(
-        (r) => r.name,
-      ),
-    );
-    const newer = payload.migrations.filter((m) => !applied.has(m));
+    // Migration names differ between the databases (PostgreSQL's first one builds what many of
+    // SQLite's did): a backup is newer when it names a migration this Holdfast does not know.
+    const known = knownMigrations();
+    const newer = payload.migrations.filter((m) => !known.has(m));
     if (newer.length) {
       throw new RecoveryError(
         `the configuration backup was made by a newer Holdfast (migrations ${newer.join(', ')}): upgrade first`,

@@ -38,6 +38,11 @@ export const CONFIGURATION_TABLES = [
   'invoice_lines',
 ] as const;
 
+/** Carried tables whose rows reference rows of the same table: written parents first. */
+export const SELF_REFERENCES: Partial<Record<string, { key: string; parent: string }>> = {
+  organizations: { key: 'id', parent: 'parent_id' },
+};
+
 /** Not carried, and why: rebuilt, short-lived, or history kept elsewhere. */
 export const LEFT_OUT_TABLES: Record<string, string> = {
   catalog_repositories: 'rebuilt from the repositories by the recovery',

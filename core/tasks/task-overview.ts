@@ -4,6 +4,7 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { raw } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
+import { dateFromSql } from '../db/run-sql.ts';
 import { containsText } from '../db/text-search.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import { type IJob, Job, type JobState } from '../jobs/entities.ts';
@@ -77,7 +78,8 @@ export async function lastBackupsByTask(
     .groupBy('e.task')
     .execute('all', false)) as { task_id: string; last: number | string | null }[];
   for (const row of rows) {
-    if (row.last !== null) out.set(row.task_id, new Date(Number(row.last)));
+    const last = dateFromSql(row.last);
+    if (last) out.set(row.task_id, last);
   }
   return out;
 }

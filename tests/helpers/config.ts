@@ -25,7 +25,7 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
 }
 
 /** On a PostgreSQL run, the data folder's own database (created on first connect). */
-function postgresDatabase(dataDir: string): Record<string, string> {
+export function postgresDatabase(dataDir: string): Record<string, string> {
   const server = testPostgresUrl();
   return server ? { HOLDFAST_DATABASE_URL: databaseUrlOf(server, dataDir) } : {};
 }

@@ -5,7 +5,7 @@
 // `template1`, which the global setup has migrated already: a fresh database costs one file copy,
 // not a migration run.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -68,9 +68,46 @@ async function checkBinariesReachable(): Promise<void> {
   }
 }
 
+const DIR_PREFIX = 'holdfast-pg-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the data folders of servers whose run was killed (a stopped run removes its own):
+ * those whose postmaster is gone, and those that never got one (initdb killed) an hour on.
+ * A folder in use by another run on this machine is left alone.
+ */
+function removeLeftovers(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      let pid: number | undefined;
+      try {
+        // The first line is the postmaster's pid (negative for a single-user backend, e.g. initdb's).
+        pid = Math.abs(Number.parseInt(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8'), 10));
+      } catch {
+        pid = undefined;
+      }
+      const stale = pid ? !alive(pid) : Date.now() - statSync(dir).mtimeMs > 60 * 60 * 1000;
+      if (stale) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Gone meanwhile, or not ours to read: left alone.
+    }
+  }
+}
+
 export async function startPostgresServer(): Promise<PostgresServer> {
   if (process.platform === 'linux' && process.arch === 'x64') await checkBinariesReachable();
-  const dir = mkdtempSync(join(tmpdir(), 'holdfast-pg-'));
+  removeLeftovers();
+  const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
   // Run as root, PostgreSQL runs as the `postgres` user, who must reach the data folder.
   chmodSync(dir, 0o755);
   const port = await freePort();

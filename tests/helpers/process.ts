@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { STEP_TIMEOUT_MS } from './budgets.ts';
+import { postgresDatabase } from './config.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -16,7 +17,15 @@ export interface RunningProcess {
 
 export function baseEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
-  return { ...env, HOLDFAST_DATA_DIR: dataDir, HOLDFAST_PORT: '0', HOLDFAST_HOST: '127.0.0.1', ...extra };
+  // On a PostgreSQL run the process uses the data folder's database, as testConfig(dataDir) does.
+  return {
+    ...env,
+    HOLDFAST_DATA_DIR: dataDir,
+    HOLDFAST_PORT: '0',
+    HOLDFAST_HOST: '127.0.0.1',
+    ...postgresDatabase(dataDir),
+    ...extra,
+  };
 }
 
 function track(child: ChildProcess) {

@@ -310,5 +310,6 @@ describe('appliance disaster recovery', () => {
     );
     expect(byPassphrase.code).toBe(0);
     expect(readFileSync(join(passphraseDir, 'master.key'), 'utf8').trim()).toBe(exported);
-  }, 120_000);
+    // Four CLI processes and two appliances: a ceiling for a busy 2-core machine, not an estimate.
+  }, 600_000);
 });
