@@ -287,6 +287,27 @@ export async function renewLease(
   return row?.cancelRequestedAt ? 'canceled' : 'held';
 }
 
+/**
+ * Keeps the leases of jobs this node still holds from lapsing, whatever their executor is doing
+ * (a worker thread still starting, which renews nothing yet): a lease says the node is alive.
+ * Only the expiry is written, so the progress and cancel flag the job's own heartbeat writes and
+ * reads are left alone. Returns how many leases were extended (a job no longer ours is skipped).
+ */
+export async function extendLeases(
+  em: EntityManager,
+  jobIds: readonly string[],
+  owner: string,
+  leaseMs: number,
+  now: Date,
+): Promise<number> {
+  if (jobIds.length === 0) return 0;
+  return em.nativeUpdate(
+    Job,
+    { id: { $in: [...jobIds] }, leaseOwner: owner, state: 'in_progress' },
+    { leaseExpiresAt: new Date(now.getTime() + leaseMs) },
+  );
+}
+
 export interface JobEnd {
   state: Extract<JobState, 'succeeded' | 'partially_succeeded' | 'failed' | 'canceled'>;
   result?: JobResult | null;
