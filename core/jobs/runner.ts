@@ -22,6 +22,8 @@ export class JobRunner {
   readonly #observer: JobObserver | undefined;
   readonly #running = new Map<string, Promise<void>>();
   readonly #shutdown = new AbortController();
+  /** This runner's round over the organizations (claimJobs: fair claiming across passes). */
+  readonly #served = new Set<string>();
   #pass: Promise<void> | undefined;
   #again = false;
   #stopping = false;
@@ -101,6 +103,7 @@ export class JobRunner {
         perOrganization: settings.jobsPerOrganization,
         perTask: settings.jobsPerTask,
         held: [...this.#running.keys()],
+        served: this.#served,
       },
       settings.jobLeaseSeconds * 1000,
       this.#ctx.now(),
