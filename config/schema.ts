@@ -315,6 +315,14 @@ export const settings = {
       'Comma-separated external plugin modules to load at start (npm package names or absolute paths of modules that default-export a plugin descriptor), in addition to the built-in ones.',
     schema: list().default([]),
   }),
+  nodeRole: setting({
+    env: 'HOLDFAST_NODE_ROLE',
+    kind: 'enum',
+    defaultText: 'both',
+    description:
+      'What this node does when several share one PostgreSQL database (README, "Scaling out"): `web` serves the UI and API and queues jobs; `worker` runs jobs, the scheduler and the senders (and answers /healthz); `both` does everything. On PostgreSQL, `web` or `worker` means multi-node mode, where local-disk storage is refused.',
+    schema: oneOf(['web', 'worker', 'both'] as const).default('both'),
+  }),
   jobRunner: setting({
     env: 'HOLDFAST_JOB_RUNNER',
     kind: 'enum',

@@ -26,13 +26,15 @@ import { startMaintenanceTimer } from './maintenance.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { type SenderLoop, startNotificationSender } from './notifications/sender.ts';
 import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
+import { workerNodeApp } from './routes/health.ts';
 import { Scheduler } from './scheduler/loop.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
-import { loadMasterKey } from './secrets/master-key.ts';
+import { loadMasterKey, MasterKeyError } from './secrets/master-key.ts';
 import { configuredDefaultStorage, ensureConfiguredDefaultStorage } from './storage-locations/configured-default.ts';
 import { blobIndexDir, locationTaskStorage } from './storage-locations/task-storage.ts';
 import { startVerificationTimer } from './storage-locations/verification.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
+import { multiNodeMode, runsJobs, servesWeb } from './system/node-role.ts';
 import { pinnedPublicOrigin } from './system/public-url.ts';
 import { orphanedSteps, runOrphanedSteps } from './tasks/recovery-steps.ts';
 import type { TaskStorage } from './tasks/storage.ts';
@@ -76,6 +78,13 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     }
     return loaded;
   };
+  // Nodes that generated keys of their own could not read each other's secrets or session cookies.
+  if (multiNodeMode(config) && !config.masterKey && !existsSync(config.masterKeyFile)) {
+    throw new MasterKeyError(
+      `multi-node mode (PostgreSQL with HOLDFAST_NODE_ROLE=${config.nodeRole}) needs the same master key on every node: ` +
+        `set HOLDFAST_MASTER_KEY, or provide the key file ${config.masterKeyFile} (see docs/OPERATIONS.md)`,
+    );
+  }
   const keyOfFile = sqliteFile ? keyFor(!existsSync(config.databasePath)) : undefined;
   const orm = await openDatabase(config);
   let applied: string[];
@@ -99,6 +108,7 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     storageDir: config.storageDir,
     masterKey: masterKey.key,
     indexDir: blobIndexDir(config),
+    multiNode: multiNodeMode(config),
   });
   const deps: AppDeps = {
     config,
@@ -163,7 +173,7 @@ export function workContext(kernel: Kernel): WorkContext {
 
 export interface RunningAppliance {
   kernel: Kernel;
-  /** Undefined when HOLDFAST_SCHEDULER_INTERVAL_SECONDS is 0. */
+  /** Undefined when HOLDFAST_SCHEDULER_INTERVAL_SECONDS is 0 or the node is a web node. */
   runner: JobRunner | undefined;
   server: ServerType;
   url: string;
@@ -174,7 +184,8 @@ export interface RunningAppliance {
 
 export async function startAppliance(config: Config, log: Logger): Promise<RunningAppliance> {
   const kernel = await openKernel(config, log);
-  const app = createApp(kernel.deps);
+  // A worker node answers health checks only; the UI and API are the web nodes' (HOLDFAST_NODE_ROLE).
+  const app = servesWeb(config.nodeRole) ? createApp(kernel.deps) : workerNodeApp(kernel.deps);
   // Locks a killed appliance left behind would hold up prune until they expire.
   kernel.storage.removeStaleLocks?.().then(
     ({ removed, unreachable }) => {
@@ -212,7 +223,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   let webhooks: WebhookLoop | undefined;
   let configBackup: ConfigBackupLoop | undefined;
   let integrations: IntegrationLoop | undefined;
-  if (config.schedulerIntervalSeconds > 0) {
+  // A web node runs none of it: it queues jobs, the worker nodes claim them.
+  if (config.schedulerIntervalSeconds > 0 && runsJobs(config.nodeRole)) {
     const ctx = workContext(kernel);
     // Changes restores left at services when the appliance died under them (automation switched
     // off…): listed before the runner claims anything, undone in the background.
@@ -274,7 +286,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       { storage: kernel.storage, log: log.child({ component: 'verification' }) },
       kernel.deps.now,
     );
-  } else {
+  } else if (!multiNodeMode(config)) {
+    // In multi-node mode the workers' scheduler runs the housekeeping.
     maintenance = startMaintenanceTimer(kernel.orm, log, kernel.deps.now, undefined, config);
   }
 

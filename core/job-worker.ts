@@ -15,6 +15,7 @@ import { createLogger } from './logging.ts';
 import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
 import { createCredentialCipher } from './secrets/credential-cipher.ts';
 import { blobIndexDir, locationTaskStorage } from './storage-locations/task-storage.ts';
+import { multiNodeMode } from './system/node-role.ts';
 
 const data = workerData as WorkerData;
 let current: AbortController | undefined;
@@ -39,6 +40,7 @@ async function open(): Promise<WorkContext> {
       storageDir: data.config.storageDir,
       masterKey,
       indexDir: blobIndexDir(data.config),
+      multiNode: multiNodeMode(data.config),
       // One job at a time here: a backup's repository stays open for the next job of its account
       // (a Salesforce org's objects), brought up to date rather than read again whole.
       keepOpen: { idleMs: 60_000, maxAgeMs: 30 * 60_000 },

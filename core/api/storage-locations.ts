@@ -3,6 +3,7 @@
 // removed, and where its backups go. Reading needs only a caller within reach; changing needs an
 // administrator (API keys act as administrators). Secrets are write-only: responses say which
 // secret settings hold a value, never the value.
+
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { ForbiddenError } from '../access/errors.ts';
@@ -33,6 +34,7 @@ import {
   type StorageContext,
   updateLocation,
 } from '../storage-locations/locations.ts';
+import { multiNodeMode } from '../system/node-role.ts';
 import { CHILD_KINDS } from '../tenancy/organizations.ts';
 import { inReach, jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, requirePrincipal, SECURED } from './router.ts';
@@ -282,6 +284,7 @@ export function storageLocationsApi(deps: AppDeps) {
     em: c.get('em'),
     credentials: deps.credentials,
     storageDir: deps.config.storageDir,
+    multiNode: multiNodeMode(deps.config),
   });
   const organization = (c: Context<AppEnv>, id: string) => accessibleOrganization(c.get('em'), principalOf(c), id);
   const viewJson = (ctx: StorageContext, location: IStorageLocation, viewer: IOrganization) => {

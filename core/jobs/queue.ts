@@ -148,12 +148,19 @@ export interface ClaimLimits {
    * next job waits for that worker instead of starting another thread.
    */
   held?: readonly string[];
+  /**
+   * Organizations this claimer served in its current round, kept by the caller from one call to
+   * the next (the runner): each organization with due jobs gets one before any gets another, so
+   * a tenant whose jobs were queued last still starts among the first. Absent: a round per call.
+   */
+  served?: Set<string>;
 }
 
 /**
  * Claims up to `limits.slots` due jobs for `owner`, honouring the per-organization and per-task
  * limits and never two jobs of one entity at once. Organizations take turns (round-robin, the one
- * whose oldest claimable job waited longest first), and the limits are conditions of the query,
+ * whose oldest claimable job waited longest first; the round carries over between calls when the
+ * caller keeps `limits.served`), and the limits are conditions of the query,
  * so however many jobs one tenant or task queues, every other tenant's due jobs are reached.
  * Each claim is a conditional UPDATE on the state and attempt count read, so of racing claimers
  * exactly one gets each job.
@@ -187,7 +194,7 @@ export async function claimJobs(
 
   const claimed: IJob[] = [];
   // Organizations served in the current round: each gets one job per round.
-  const served = new Set<string>();
+  const served = limits.served ?? new Set<string>();
   // Lost races and empty rounds cost a query each; a bound keeps a claimer that keeps losing from spinning.
   for (let queries = 0; claimed.length < limits.slots && queries < limits.slots * 4 + 8; queries++) {
     const exclude = {
@@ -197,6 +204,7 @@ export async function claimJobs(
     };
     const picked = await claimOne(em, owner, leaseMs, now, exclude);
     if (picked === 'none') {
+      // Every organization with a claimable job had one this round: the next round starts.
       if (served.size === 0) break;
       served.clear();
       continue;
@@ -293,6 +301,27 @@ export async function renewLease(
   if (updated !== 1) return 'lost';
   const row = await em.findOne(Job, { id: jobId }, { fields: ['cancelRequestedAt'], disableIdentityMap: true });
   return row?.cancelRequestedAt ? 'canceled' : 'held';
+}
+
+/**
+ * Keeps the leases of jobs this node still holds from lapsing, whatever their executor is doing
+ * (a worker thread still starting, which renews nothing yet): a lease says the node is alive.
+ * Only the expiry is written, so the progress and cancel flag the job's own heartbeat writes and
+ * reads are left alone. Returns how many leases were extended (a job no longer ours is skipped).
+ */
+export async function extendLeases(
+  em: EntityManager,
+  jobIds: readonly string[],
+  owner: string,
+  leaseMs: number,
+  now: Date,
+): Promise<number> {
+  if (jobIds.length === 0) return 0;
+  return em.nativeUpdate(
+    Job,
+    { id: { $in: [...jobIds] }, leaseOwner: owner, state: 'in_progress' },
+    { leaseExpiresAt: new Date(now.getTime() + leaseMs) },
+  );
 }
 
 export interface JobEnd {

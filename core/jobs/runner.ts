@@ -5,9 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { WorkContext } from './context.ts';
+import { heartbeatMs } from './context.ts';
 import { Job } from './entities.ts';
 import type { JobExecutor } from './executors.ts';
-import { claimJobs } from './queue.ts';
+import { claimJobs, extendLeases } from './queue.ts';
 
 /** Told of each job this runner ran, as it ends (metrics). */
 export interface JobObserver {
@@ -21,10 +22,14 @@ export class JobRunner {
   readonly #observer: JobObserver | undefined;
   readonly #running = new Map<string, Promise<void>>();
   readonly #shutdown = new AbortController();
+  /** This runner's round over the organizations (claimJobs: fair claiming across passes). */
+  readonly #served = new Set<string>();
   #pass: Promise<void> | undefined;
   #again = false;
   #stopping = false;
   #timer: NodeJS.Timeout | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
+  #extending: Promise<void> | undefined;
 
   constructor(ctx: WorkContext, executor: JobExecutor, observer?: JobObserver) {
     this.#ctx = ctx;
@@ -40,7 +45,32 @@ export class JobRunner {
   start(pollMs: number): void {
     this.#timer = setInterval(() => void this.poke(), pollMs);
     this.#timer.unref();
+    this.#leaseTimer = setInterval(() => void this.extendLeases(), heartbeatMs(this.#ctx.settings));
+    this.#leaseTimer.unref();
     void this.poke();
+  }
+
+  /**
+   * Extends the leases of the jobs this runner holds, from their claim until their executor
+   * returns: a job's own heartbeat starts only once its worker thread is up, which on a busy
+   * machine can take longer than a lease, and another node would take the job meanwhile.
+   */
+  extendLeases(): Promise<void> {
+    this.#extending ??= extendLeases(
+      this.#ctx.orm.em.fork(),
+      [...this.#running.keys()],
+      this.owner,
+      this.#ctx.settings.jobLeaseSeconds * 1000,
+      this.#ctx.now(),
+    )
+      .then(
+        () => undefined,
+        (err: unknown) => this.#ctx.log.warn({ err }, 'extending job leases failed'),
+      )
+      .finally(() => {
+        this.#extending = undefined;
+      });
+    return this.#extending;
   }
 
   /** Claims what can run now. Concurrent calls coalesce into one more pass. */
@@ -73,6 +103,7 @@ export class JobRunner {
         perOrganization: settings.jobsPerOrganization,
         perTask: settings.jobsPerTask,
         held: [...this.#running.keys()],
+        served: this.#served,
       },
       settings.jobLeaseSeconds * 1000,
       this.#ctx.now(),
@@ -124,6 +155,8 @@ export class JobRunner {
       // A job that ignores the interruption is left to lease recovery at the next start.
       await Promise.race([all(), sleep(Math.max(1000, graceMs))]);
     }
+    if (this.#leaseTimer) clearInterval(this.#leaseTimer);
+    await this.#extending;
     await this.#executor.close();
   }
 }

@@ -248,6 +248,11 @@ export interface SinkPlugin<Settings = unknown> {
    */
   operatorOnly?: boolean;
   /**
+   * The data lives on the disks of the node that writes it, which other nodes cannot reach:
+   * refused in multi-node mode (core/system/node-role.ts).
+   */
+  nodeLocal?: boolean;
+  /**
    * Settings only the operator may set: anything that names a file or device on the appliance
    * (a CA bundle, a key file) or otherwise reaches its resources. A tenant is never shown them and
    * is refused when it submits one, or it could make the appliance read its files.

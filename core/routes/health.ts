@@ -26,3 +26,21 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
   });
   return app;
 }
+
+/**
+ * The whole HTTP surface of a worker node (HOLDFAST_NODE_ROLE=worker): health checks for the
+ * orchestrator; the UI and API are the web nodes'.
+ */
+export function workerNodeApp(deps: AppDeps): Hono<AppEnv> {
+  const app = healthRoutes(deps);
+  app.notFound((c) =>
+    c.json(
+      {
+        error: 'not_found',
+        message: 'This node runs jobs only (HOLDFAST_NODE_ROLE=worker): it answers /healthz and /readyz.',
+      },
+      404,
+    ),
+  );
+  return app;
+}

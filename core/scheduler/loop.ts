@@ -17,12 +17,13 @@ import { queueDueSummaryReports } from '../notifications/summary-report.ts';
 import type { StorageRemovalHook } from './organization-purge.ts';
 import { registerStoragePurge } from './organization-purge.ts';
 import { enqueueDueWork, runJobMaintenance } from './scheduler.ts';
+import { withSchedulerLock } from './tick-lock.ts';
 
 export class Scheduler {
   readonly #ctx: WorkContext;
   readonly #runner: JobRunner | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #tick: Promise<void> | undefined;
+  #tick: Promise<'ran' | 'skipped' | 'failed'> | undefined;
   #unregister: StorageRemovalHook | undefined;
   #lastHousekeeping = Number.NEGATIVE_INFINITY;
 
@@ -39,34 +40,44 @@ export class Scheduler {
     void this.tick();
   }
 
-  /** One pass (skipped when the previous one is still running). */
-  tick(): Promise<void> {
+  /**
+   * One pass (joined when the previous one is still running): 'skipped' when another node's tick
+   * held the scheduler lock, 'failed' when it threw (logged).
+   */
+  tick(): Promise<'ran' | 'skipped' | 'failed'> {
     this.#tick ??= (async () => {
       const now = this.#ctx.now();
+      let outcome: 'ran' | 'skipped' | 'failed';
       try {
-        const recovered = await runJobMaintenance(this.#ctx, now);
-        if (recovered.resumed || recovered.failed) {
-          this.#ctx.log.warn(recovered, 'recovered jobs whose appliance stopped during the run');
-        }
-        if (now.getTime() - this.#lastHousekeeping >= MAINTENANCE_INTERVAL_MS) {
-          this.#lastHousekeeping = now.getTime();
-          // Sessions and removed accounts; it logs and audits what it does, and never throws.
-          await runMaintenance(this.#ctx.orm, this.#ctx.log, now, this.#ctx.settings);
-        }
-        const enqueued = await enqueueDueWork(this.#ctx, now);
-        if (enqueued.jobs) this.#ctx.log.info(enqueued, 'scheduled jobs queued');
-        const drills = await enqueueDueDrills(this.#ctx, now);
-        if (drills) this.#ctx.log.info({ drills }, 'restore drills queued');
-        const reports = await queueDueSummaryReports(this.#ctx.orm.em.fork(), now);
-        if (reports) this.#ctx.log.info({ reports }, 'summary reports queued');
+        outcome = await withSchedulerLock(this.#ctx.orm.em, () => this.#work(now));
       } catch (err) {
         this.#ctx.log.warn({ err }, 'scheduler tick failed');
+        outcome = 'failed';
       }
       await this.#runner?.poke();
+      return outcome;
     })().finally(() => {
       this.#tick = undefined;
     });
     return this.#tick;
+  }
+
+  async #work(now: Date): Promise<void> {
+    const recovered = await runJobMaintenance(this.#ctx, now);
+    if (recovered.resumed || recovered.failed) {
+      this.#ctx.log.warn(recovered, 'recovered jobs whose appliance stopped during the run');
+    }
+    if (now.getTime() - this.#lastHousekeeping >= MAINTENANCE_INTERVAL_MS) {
+      this.#lastHousekeeping = now.getTime();
+      // Sessions and removed accounts; it logs and audits what it does, and never throws.
+      await runMaintenance(this.#ctx.orm, this.#ctx.log, now, this.#ctx.settings);
+    }
+    const enqueued = await enqueueDueWork(this.#ctx, now);
+    if (enqueued.jobs) this.#ctx.log.info(enqueued, 'scheduled jobs queued');
+    const drills = await enqueueDueDrills(this.#ctx, now);
+    if (drills) this.#ctx.log.info({ drills }, 'restore drills queued');
+    const reports = await queueDueSummaryReports(this.#ctx.orm.em.fork(), now);
+    if (reports) this.#ctx.log.info({ reports }, 'summary reports queued');
   }
 
   async stop(): Promise<void> {

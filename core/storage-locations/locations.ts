@@ -3,6 +3,7 @@
 // changed setting is tested again), test again, delete, and list with secrets masked. Secret
 // settings are sealed with the credential cipher under the location's id and never leave here
 // except to open a sink. Locations in use (a repository with snapshots) cannot change.
+
 import { randomUUID } from 'node:crypto';
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
@@ -19,6 +20,7 @@ import { type IOrganization, Organization } from '../identity/entities.ts';
 import { sinkPlugin } from '../plugins/registry.ts';
 import type { ImmutabilityPolicy, Sink, SinkCreateOptions, SinkPlugin } from '../plugins/sink.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
+import { NODE_LOCAL_STORAGE_REFUSED } from '../system/node-role.ts';
 import { BackupTask } from '../tasks/entities.ts';
 import { DEFAULT_LOCATION } from '../tasks/storage.ts';
 import { ancestorIds } from '../tenancy/organizations.ts';
@@ -42,6 +44,8 @@ export interface StorageContext {
   credentials: CredentialCipher;
   /** The folder of the built-in location (config.storageDir). */
   storageDir: string;
+  /** Multi-node mode (core/system/node-role.ts): locations of node-local kinds are refused. */
+  multiNode?: boolean;
 }
 
 /** A failed connection test: the sentence is the message; the detail says which step and why. */
@@ -298,6 +302,10 @@ export async function createLocation(
     throw new ValidationError(errors);
   }
   const plugin = sinkPlugin(kind) as SinkPlugin<unknown>;
+  if (ctx.multiNode && plugin.nodeLocal) {
+    errors.kind = NODE_LOCAL_STORAGE_REFUSED;
+    throw new ValidationError(errors);
+  }
   if (name && !errors.name && (await nameTaken(ctx.em, owner, name))) errors.name = 'A location with this name exists.';
   Object.assign(errors, forbiddenSettingProblems(owner, plugin, input.settings));
   const parsed = parseSettings(owner, plugin, settingsFromInput(fieldsOf(plugin, owner), input.settings, from), errors);

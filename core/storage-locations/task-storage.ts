@@ -15,6 +15,7 @@ import { storageLocationAnswered, storageLocationFailed } from '../notifications
 import { sinkPlugin } from '../plugins/registry.ts';
 import { ObjectLockedError, type Sink, SinkError } from '../plugins/sink.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
+import { NodeLocalStorageRefusedError } from '../system/node-role.ts';
 import { BackupTask } from '../tasks/entities.ts';
 import {
   DEFAULT_LOCATION,
@@ -48,6 +49,8 @@ export interface LocationTaskStorageOptions {
    * job at a time each). Absent: every open opens afresh.
    */
   keepOpen?: { idleMs: number; maxAgeMs: number };
+  /** Multi-node mode (core/system/node-role.ts): local-disk locations are refused. */
+  multiNode?: boolean;
 }
 
 /** Where the appliance keeps its disposable blob index files: under its data folder. */
@@ -107,6 +110,13 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
 
   const pool = options.keepOpen ? new RepositoryPool(options.keepOpen) : undefined;
 
+  /** Another node would not find what this one writes on its own disk. */
+  const refuseNodeLocal = (location: IStorageLocation) => {
+    if (options.multiNode && (location.builtin || sinkPlugin(location.kind)?.nodeLocal)) {
+      throw new NodeLocalStorageRefusedError(location.name);
+    }
+  };
+
   return {
     async open(task, openOptions) {
       const ctx = contextOf();
@@ -118,9 +128,11 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
         if (!location) throw new StorageLocationUnavailableError(task.storageLocation);
       } else {
         location = (await resolveLocation(ctx.em, org)).location;
+        refuseNodeLocal(location);
         // Backups start here: a later change of a default above must not move them.
         location = await pinOrganizationLocation(ctx.em, org, location);
       }
+      refuseNodeLocal(location);
       const ref = { id: location.id, name: location.name, organizationId: location.organization.id };
       // A location's changed settings (updatedAt) open a new sink rather than reuse the old one.
       const poolKey = `${location.id} ${org.id} ${location.updatedAt?.getTime() ?? ''}`;

@@ -3,6 +3,7 @@
 // sees them; administrators add, edit, test and remove the organization's own locations (the
 // operator's are appliance-wide; an account's own are "bring your own storage") and choose. The
 // work is done in core/storage-locations/; any location id the organization does not own is a 404.
+
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { ForbiddenError } from '../../access/errors.ts';
 import { recordAudit } from '../../audit/audit-service.ts';
@@ -46,6 +47,7 @@ import {
   updateLocation,
 } from '../../storage-locations/locations.ts';
 import { scheduleProblems, verificationOf } from '../../storage-locations/verification.ts';
+import { multiNodeMode } from '../../system/node-role.ts';
 import { CHILD_KINDS } from '../../tenancy/organizations.ts';
 import { formFields } from '../forms.ts';
 
@@ -99,6 +101,7 @@ export function storageSettingsRoutes(deps: AppDeps): Hono<AppEnv> {
     em: c.get('em'),
     credentials: deps.credentials,
     storageDir: deps.config.storageDir,
+    multiNode: multiNodeMode(deps.config),
   });
 
   const overview = async (

@@ -21,6 +21,8 @@ const localSinkPlugin: SinkPlugin<z.infer<typeof settings>> = {
   secretSettings: [],
   // A folder on the appliance's own disks: a tenant could read or fill them.
   operatorOnly: true,
+  // Another node of a multi-node appliance would not see this node's folder.
+  nodeLocal: true,
   create: (s) => new LocalSink({ path: s.path }),
 };
 

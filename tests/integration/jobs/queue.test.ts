@@ -7,6 +7,7 @@ import type { WorkContext } from '../../../core/jobs/context.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { cancelJob, listJobs } from '../../../core/jobs/jobs-service.ts';
 import { claimJobs, enqueueJob, requestCancel } from '../../../core/jobs/queue.ts';
+import { JobRunner } from '../../../core/jobs/runner.ts';
 import { enqueueDueWork, runJobMaintenance } from '../../../core/scheduler/scheduler.ts';
 import { discoverEntities } from '../../../core/tasks/discovery.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
@@ -332,6 +333,46 @@ describe('lapsed leases', () => {
       status: 'failed',
       lastError: 'The last backup failed: the appliance stopped during the run.',
     });
+  });
+});
+
+describe('leases of a live node', () => {
+  it('stay held while the executor has not started the job yet (a worker thread still starting)', async () => {
+    const org = await h.organization('Slow start');
+    const jobId = await enqueueJob(
+      h.em(),
+      {
+        organizationId: org.id,
+        kind: 'export',
+        label: 'slow start',
+        initiator: { kind: 'user', ...ACTOR },
+        maxAttempts: 2,
+      },
+      h.clock.now,
+    );
+    // An executor that holds the job without running it (so without its own heartbeat) until told.
+    let release = () => {};
+    const started = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const runner = new JobRunner(h.ctx, { run: () => started, close: async () => {} });
+    await runner.poke();
+    expect((await h.em().findOneOrFail(Job, { id: jobId })).leaseOwner).toBe(runner.owner);
+
+    // Twice most of a lease (30 s) later, renewed by the runner each time: never lapsed.
+    for (let i = 0; i < 2; i++) {
+      h.advance(25_000);
+      await runner.extendLeases();
+    }
+    h.advance(25_000);
+    expect(await runJobMaintenance(h.ctx, h.clock.now)).toMatchObject({ resumed: 0, failed: 0 });
+    const held = await h.em().findOneOrFail(Job, { id: jobId });
+    expect(held).toMatchObject({ state: 'in_progress', leaseOwner: runner.owner, attempts: 1 });
+    expect(held.leaseExpiresAt?.getTime()).toBe(h.clock.now.getTime() + 5_000);
+
+    release();
+    await runner.stop(1000);
+    await h.em().nativeDelete(Job, { id: jobId });
   });
 });
 

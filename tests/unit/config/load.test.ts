@@ -55,6 +55,14 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads the node role, both by default, and names the roles there are', () => {
+    expect(loadConfig({ env: {} }).nodeRole).toBe('both');
+    expect(loadConfig({ env: { HOLDFAST_NODE_ROLE: 'worker' } }).nodeRole).toBe('worker');
+    expect(problemsOf(() => loadConfig({ env: { HOLDFAST_NODE_ROLE: 'api' } }))).toEqual([
+      'HOLDFAST_NODE_ROLE: must be one of web, worker, both (got "api")',
+    ]);
+  });
+
   it('rejects out-of-range and fractional numbers', () => {
     expect(problemsOf(() => loadConfig({ env: { HOLDFAST_PORT: '70000' } }))[0]).toMatch(/^HOLDFAST_PORT: /);
     expect(problemsOf(() => loadConfig({ env: { HOLDFAST_PORT: '80.5' } }))[0]).toMatch(/^HOLDFAST_PORT: /);
