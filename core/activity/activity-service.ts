@@ -36,6 +36,7 @@ export const ACTIVITIES = [
   'Task restored',
   'Task purged',
   'Task disconnected',
+  'Task reconnected',
   'Backup activated',
   'Backup paused',
   'Item archived',

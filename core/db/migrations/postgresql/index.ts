@@ -6,8 +6,10 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261207160000_postgresql_schema } from './Migration20261207160000_postgresql_schema.ts';
 import { Migration20261207170000_billing_psa_sso } from './Migration20261207170000_billing_psa_sso.ts';
+import { Migration20261207193547_psa_note_marker } from './Migration20261207193547_psa_note_marker.ts';
 
 export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207160000_postgresql_schema', class: Migration20261207160000_postgresql_schema },
   { name: 'Migration20261207170000_billing_psa_sso', class: Migration20261207170000_billing_psa_sso },
+  { name: 'Migration20261207193547_psa_note_marker', class: Migration20261207193547_psa_note_marker },
 ];
