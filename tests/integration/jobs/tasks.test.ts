@@ -173,6 +173,23 @@ describe('creating and configuring a task', () => {
       ['Task reconnected', 'succeeded', 'The task’s credentials work again; backups resume.'],
     ]);
   });
+
+  it('records "Task reconnected" when discovery finds a disconnected task’s credentials work again', async () => {
+    const org = await h.organization();
+    const task = await h.task(org);
+    const em = h.em();
+    const stored = await em.findOneOrFail(BackupTask, { id: task.id });
+    // Disconnected earlier; the service accepts the same credentials again (its outage is over).
+    stored.connectionState = 'disconnected';
+    stored.connectionProblem = 'The test service refused the token (401).';
+    await em.flush();
+    await discover(task.id);
+    expect((await h.em().findOneOrFail(BackupTask, { id: task.id })).connectionState).toBe('connected');
+    const reconnected = await h.em().find(ActivityEvent, { taskId: task.id, activity: 'Task reconnected' });
+    expect(reconnected.map((e) => [e.status, e.summary])).toEqual([
+      ['succeeded', 'The task’s credentials work again; backups resume.'],
+    ]);
+  });
 });
 
 describe('discovery', () => {
