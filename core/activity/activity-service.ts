@@ -35,6 +35,7 @@ export const ACTIVITIES = [
   'Task restored',
   'Task purged',
   'Task disconnected',
+  'Task reconnected',
   'Backup activated',
   'Backup paused',
   'Item archived',

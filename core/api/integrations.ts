@@ -215,7 +215,7 @@ const mapRoute = createRoute({
   ...route('put', '/organizations/{id}/integrations/{integrationId}/company-mappings/{accountId}'),
   summary: 'Map an account to a PSA company',
   description:
-    'The account’s failed backups open tickets for this company (its id in the PSA, from the companies search).',
+    'The account’s failed backups open tickets for this company (its id in the PSA, from the companies search). The PSA is asked whether it has that active company first: an id it does not have is a 422 on `companyId`, a PSA that cannot be asked a 502 `psa_unavailable`, and nothing is saved. The company is stored under the PSA’s own name (`companyName` is ignored).',
   middleware: itemMiddleware,
   request: {
     params: MappingParams,
@@ -225,7 +225,7 @@ const mapRoute = createRoute({
         .openapi('PsaCompanyChoice'),
     ),
   },
-  responses: { 200: jsonResponse(CompanyMappingSchema, 'The mapping'), ...errorResponses(401, 403, 404, 422) },
+  responses: { 200: jsonResponse(CompanyMappingSchema, 'The mapping'), ...errorResponses(401, 403, 404, 422, 502) },
 });
 
 const unmapRoute = createRoute({
@@ -390,17 +390,18 @@ export function integrationsApi(deps: AppDeps) {
     const org = await organization(c, id);
     const i = await findIntegration(c.get('em'), org, integrationId);
     requirePsa(i);
-    const body = c.req.valid('json');
-    const company = { id: body.companyId, name: body.companyName ?? body.companyId };
-    await mapCompany(c.get('em'), org, i, accountId, company, auditActor(c, deps), deps.now());
-    const account = await coveredAccount(c.get('em'), org, accountId);
-    return c.json(
-      {
-        account: { id: account.id, name: account.name },
-        company: { id: company.id.trim(), name: company.name.trim() || company.id.trim() },
-      },
-      200,
+    const company = await mapCompany(
+      c.get('em'),
+      org,
+      i,
+      accountId,
+      c.req.valid('json').companyId,
+      { cipher: deps.credentials, allowPrivate: deps.config.webhooksAllowPrivate },
+      auditActor(c, deps),
+      deps.now(),
     );
+    const account = await coveredAccount(c.get('em'), org, accountId);
+    return c.json({ account: { id: account.id, name: account.name }, company }, 200);
   });
 
   api.openapi(unmapRoute, async (c) => {

@@ -2,7 +2,8 @@
 // (`GET ATServicesRest/V1.0/zoneInformation?user=<API user>`) names the zone's API address; every
 // call carries the API user's `UserName`, `Secret` and the tracking identifier as
 // `ApiIntegrationCode`. Companies by `POST Companies/query`, tickets by `POST Tickets`, notes by
-// `POST Tickets/{id}/Notes`, closing by `PATCH Tickets` with the "closed" status.
+// `POST Tickets/{id}/Notes` (looked for by `POST TicketNotes/query`), closing by `PATCH Tickets`
+// with the "closed" status.
 import { z } from 'zod';
 import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
 import type { JsonAnswer } from './http-json.ts';
@@ -88,6 +89,18 @@ function client(target: SendTarget<AutotaskSettings>): PsaClient {
         .map((c) => ({ id: String(c.id), name: String(c.companyName ?? c.id) }))
         .sort((a, b) => a.name.localeCompare(b.name));
     },
+    async company(id) {
+      const answer = await call('POST', 'V1.0/Companies/query', {
+        MaxRecords: 1,
+        IncludeFields: ['id', 'companyName'],
+        filter: [
+          { op: 'eq', field: 'id', value: Number(id) },
+          { op: 'eq', field: 'isActive', value: true },
+        ],
+      });
+      const [found] = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
+      return found?.id === undefined ? null : { id: String(found.id), name: String(found.companyName ?? found.id) };
+    },
     async openTicket(t) {
       const answer = await call('POST', 'V1.0/Tickets', {
         companyID: Number(t.companyId),
@@ -116,8 +129,18 @@ function client(target: SendTarget<AutotaskSettings>): PsaClient {
     async addNote(ticketId, title, text) {
       await note(ticketId, title, text);
     },
-    async closeTicket(ticketId, title, text) {
-      await note(ticketId, title, text);
+    async hasNote(ticketId, marker) {
+      const answer = await call('POST', 'V1.0/TicketNotes/query', {
+        MaxRecords: 1,
+        IncludeFields: ['id'],
+        filter: [
+          { op: 'eq', field: 'ticketID', value: Number(ticketId) },
+          { op: 'contains', field: 'description', value: marker },
+        ],
+      });
+      return Array.isArray(answer.items) && answer.items.length > 0;
+    },
+    async closeTicket(ticketId) {
       await call('PATCH', 'V1.0/Tickets', { id: Number(ticketId), status: s.closedStatus });
     },
   };

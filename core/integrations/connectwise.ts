@@ -1,7 +1,7 @@
 // ConnectWise PSA (Manage) over its REST API (`<site>/v4_6_release/apis/3.0`): Basic
 // authentication with `<company id>+<public key>:<private key>` and the integration's `clientId`
 // header on every call. Companies by `GET company/companies?conditions=…`, tickets by
-// `POST service/tickets`, notes by `POST service/tickets/{id}/notes`, closing by
+// `POST service/tickets`, notes by `POST service/tickets/{id}/notes` (looked for by `GET` with `text like`), closing by
 // `PATCH service/tickets/{id}` (a JSON Patch of the status) after a note.
 import { z } from 'zod';
 import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
@@ -93,6 +93,15 @@ function client(target: SendTarget<ConnectwiseSettings>): PsaClient {
       const items = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
       return items.map((c) => ({ id: String(c.id), name: String(c.name ?? c.id) }));
     },
+    async company(id) {
+      const url = new URL('company/companies', root);
+      url.searchParams.set('conditions', `id=${Number(id)} and deletedFlag=false`);
+      url.searchParams.set('pageSize', '1');
+      url.searchParams.set('fields', 'id,name');
+      const answer = await psaCall('ConnectWise', HINT, 'GET', url, headers, undefined, target.allowPrivate, reasonOf);
+      const [found] = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
+      return found?.id === undefined ? null : { id: String(found.id), name: String(found.name ?? found.id) };
+    },
     async openTicket(t) {
       const answer = await call('POST', 'service/tickets', {
         summary: summaryOf(t.title),
@@ -121,8 +130,16 @@ function client(target: SendTarget<ConnectwiseSettings>): PsaClient {
     async addNote(ticketId, title, text) {
       await note(ticketId, title, text);
     },
-    async closeTicket(ticketId, title, text) {
-      await note(ticketId, title, text);
+    async hasNote(ticketId, marker) {
+      // The marker holds no quote, % or _ (psa-tickets.ts), so it is searched for as it is.
+      const url = new URL(`service/tickets/${encodeURIComponent(ticketId)}/notes`, root);
+      url.searchParams.set('conditions', `text like "%${marker}%"`);
+      url.searchParams.set('pageSize', '1');
+      url.searchParams.set('fields', 'id');
+      const answer = await psaCall('ConnectWise', HINT, 'GET', url, headers, undefined, target.allowPrivate, reasonOf);
+      return Array.isArray(answer.items) && answer.items.length > 0;
+    },
+    async closeTicket(ticketId) {
       await call('PATCH', `service/tickets/${encodeURIComponent(ticketId)}`, [
         { op: 'replace', path: 'status', value: { name: s.closedStatus } },
       ]);

@@ -119,6 +119,11 @@ export const IntegrationTicket = defineEntity({
      * before another is opened.
      */
     openingSince: p.datetime().nullable(),
+    /**
+     * The marker of a note being posted (it is in the note's text), cleared with the PSA's answer:
+     * still set, the answer was lost, so the ticket's notes are searched for it before posting again.
+     */
+    noting: p.string().length(100).nullable(),
     openedAt: p.datetime().nullable(),
     closedAt: p.datetime().nullable(),
     updatedAt: p.datetime(),

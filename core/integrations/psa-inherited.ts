@@ -17,7 +17,7 @@ import { type IIntegration, Integration, IntegrationCompany } from './entities.t
 import { integrationSecret } from './integrations.ts';
 import { INTEGRATION_KINDS, integrationKind } from './kinds.ts';
 import type { PsaCompany } from './psa.ts';
-import { mapCompany, psaClientOf } from './psa-companies.ts';
+import { checkedCompany, type PsaAccess, psaClientFor, psaClientOf, storeMapping } from './psa-companies.ts';
 
 const psaKinds = () => INTEGRATION_KINDS.filter((k) => k.psa).map((k) => k.id);
 
@@ -164,8 +164,8 @@ export interface BulkMapping {
 }
 
 /**
- * Maps each ticked account to one company (each audited as "Integration changed" by
- * mapCompany). Partners and distributors have no company of their own, and a customer that
+ * Maps each ticked account to one company, checked against the PSA once first (each audited as
+ * "Integration changed" by storeMapping). Partners and distributors have no company of their own, and a customer that
  * removed its partners' access is skipped as the other bulk actions skip it; both are said.
  */
 export async function mapAccountsToCompany(
@@ -173,19 +173,21 @@ export async function mapAccountsToCompany(
   principal: Principal,
   i: IIntegration,
   accounts: IOrganization[],
-  company: PsaCompany,
+  companyId: string,
+  access: PsaAccess,
   actor: AuditActor,
   now: Date,
-): Promise<BulkMapping> {
-  if (!company.id.trim()) throw new ValidationError({ companyId: 'Choose a company from the PSA’s list.' });
-  const outcome: BulkMapping = { done: [], skipped: [] };
+): Promise<BulkMapping & { company: PsaCompany }> {
+  if (!companyId.trim()) throw new ValidationError({ companyId: 'Choose a company from the PSA’s list.' });
+  const company = await checkedCompany(i, psaClientFor(em, i, access, now), companyId);
+  const outcome: BulkMapping & { company: PsaCompany } = { done: [], skipped: [], company };
   for (const account of accounts) {
     if (account.kind !== 'customer') {
       outcome.skipped.push({ name: account.name, reason: 'only customer accounts have a company; map its accounts' });
     } else if (!canReach(principal, account)) {
       outcome.skipped.push({ name: account.name, reason: ACCESS_REMOVED_LABEL });
     } else {
-      await mapCompany(em, ownerOf(i), i, account.id, company, actor, now);
+      await storeMapping(em, ownerOf(i), i, account, company, actor, now);
       outcome.done.push(account.name);
     }
   }

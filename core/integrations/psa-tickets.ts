@@ -5,8 +5,9 @@
 // ticket is closed with a note (or noted and left open, as the integration says). The ticket of
 // each account's task is remembered in `integration_tickets` with the last event acted on, so a
 // batch sent again (after a refusal, or a restart between the PSA's answer and the cursor's move)
-// acts on each event once; an opening whose answer was lost is looked for in the PSA before
-// another ticket is opened.
+// acts on each event once; an opening or a note whose answer was lost is looked for in the PSA
+// before it is made again. A task connected again (its credentials fixed) counts as a success of
+// its connection, so it closes the "disconnected" ticket.
 import type { EntityManager } from '@mikro-orm/core';
 import { type IIntegrationTicket, IntegrationCompany, IntegrationTicket } from './entities.ts';
 import type { IntegrationEvent } from './event-feed.ts';
@@ -29,6 +30,7 @@ type Outcome = { kind: 'failure' | 'success'; item: string };
 export function ticketOutcome(event: IntegrationEvent): Outcome | null {
   if (event.log !== 'activity' || typeof event.details.taskId !== 'string') return null;
   if (event.action === 'Task disconnected' && event.status === 'failed') return { kind: 'failure', item: CONNECTION };
+  if (event.action === 'Task reconnected' && event.status === 'succeeded') return { kind: 'success', item: CONNECTION };
   if (event.action !== 'Backup') return null;
   // A run without an item of its own (the whole task) is named by the task: "" is the connection.
   const item = String(event.details.item || event.details.taskName || 'the task');
@@ -93,6 +95,33 @@ function runText(run: Run, skip = 0): string {
 
 const itemsOf = (run: Run, skip = 0) => [...new Set(run.events.slice(skip).map((e) => e.item || 'connection'))];
 
+/**
+ * A note's marker, first in its text: the first event it reports. A batch sent again starts its
+ * note at the same event (the row's last event did not move), so the marker finds the note.
+ * Plain letters, digits and "-" only: both PSAs search for it as it is.
+ */
+const noteMarker = (n: number) => `Holdfast note activity-${n}`;
+
+/** Adds a note once: a note whose answer was lost (its marker still pending) is looked for first. */
+async function postNote(
+  client: PsaClient,
+  d: PsaDelivery,
+  row: IIntegrationTicket,
+  n: number,
+  title: string,
+  text: string,
+) {
+  const ticketId = row.ticketId as string;
+  const marker = noteMarker(n);
+  const lost = row.noting === marker && (await client.hasNote(ticketId, marker));
+  if (!lost) {
+    row.noting = marker;
+    await d.em.flush();
+    await client.addNote(ticketId, title, `${marker}\n\n${text}`);
+  }
+  row.noting = null;
+}
+
 async function save(d: PsaDelivery, row: IIntegrationTicket, n: number) {
   row.lastEventId = n;
   row.updatedAt = d.now;
@@ -119,6 +148,7 @@ async function onFailures(client: PsaClient, d: PsaDelivery, row: IIntegrationTi
         failing: [],
         lastEventId: 0,
         openingSince: null,
+        noting: null,
         openedAt: null,
         closedAt: null,
         updatedAt: d.now,
@@ -144,8 +174,11 @@ async function onFailures(client: PsaClient, d: PsaDelivery, row: IIntegrationTi
   if (run.events.length > noted) {
     // One note for the run, however many items failed in it.
     const items = itemsOf(run, noted);
-    await client.addNote(
-      row.ticketId as string,
+    await postNote(
+      client,
+      d,
+      row,
+      (run.events[noted] as Run['events'][number]).n,
       `Failed again: ${items.slice(0, 5).join(', ')}${items.length > 5 ? ` (+${items.length - 5})` : ''}`,
       runText(run, noted),
     );
@@ -163,19 +196,25 @@ async function onSuccesses(client: PsaClient, d: PsaDelivery, row: IIntegrationT
   // A successful backup also shows the connection works again.
   row.failing = row.failing.filter((f) => !succeeded.has(f) && f !== CONNECTION);
   const text = runText(run);
+  const first = (run.events[0] as Run['events'][number]).n;
+  const again = succeeded.size === 1 && succeeded.has(CONNECTION) ? 'Task connected again' : 'Backup succeeded again';
   if (row.failing.length > 0) {
     const still = row.failing.map((f) => f || 'connection');
-    await client.addNote(
-      ticketId,
+    await postNote(
+      client,
+      d,
+      row,
+      first,
       `Succeeded: ${itemsOf(run).slice(0, 5).join(', ')}`,
       `${text}\n\nStill failing: ${still.join(', ')}`,
     );
   } else if (d.closeOnSuccess) {
-    await client.closeTicket(ticketId, 'Backup succeeded again', text);
+    await postNote(client, d, row, first, again, text);
+    await client.closeTicket(ticketId);
     row.ticketId = null;
     row.closedAt = d.now;
   } else {
-    await client.addNote(ticketId, 'Backup succeeded again', text);
+    await postNote(client, d, row, first, again, text);
     row.ticketId = null;
     row.closedAt = d.now;
   }

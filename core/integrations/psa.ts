@@ -20,13 +20,17 @@ export interface PsaTicket {
 export interface PsaClient {
   /** Companies whose name contains `search` (all, when empty), at most 25, by name. */
   companies(search: string): Promise<PsaCompany[]>;
+  /** The active company with this id (what the picker could list), or null. */
+  company(id: string): Promise<PsaCompany | null>;
   /** Opens a ticket with the integration's defaults; returns the PSA's ticket id. */
   openTicket(ticket: PsaTicket): Promise<string>;
   /** A ticket not closed, of this company, with exactly this title (one whose opening answer was lost). */
   findOpenTicket(companyId: string, title: string): Promise<string | null>;
   addNote(ticketId: string, title: string, text: string): Promise<void>;
-  /** Adds the note, then sets the integration's "closed" status. */
-  closeTicket(ticketId: string, title: string, text: string): Promise<void>;
+  /** Whether the ticket has a note containing `marker` (one whose answer was lost). */
+  hasNote(ticketId: string, marker: string): Promise<boolean>;
+  /** Sets the integration's "closed" status (the note saying why is added before). */
+  closeTicket(ticketId: string): Promise<void>;
 }
 
 /** The settings every PSA kind shares: where unmapped accounts go, and whether a success closes. */

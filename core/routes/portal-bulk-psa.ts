@@ -12,6 +12,7 @@ import { redirectWithFlash } from '../http/flash.ts';
 import { organizationOf, principalOf, requirePermission, requireUser } from '../http/middleware.ts';
 import { renderPage } from '../http/page.ts';
 import { integrationKind } from '../integrations/kinds.ts';
+import { PsaUnavailableError } from '../integrations/psa-companies.ts';
 import {
   findPsaIntegrationCovering,
   mapAccountsToCompany,
@@ -62,7 +63,7 @@ export function portalBulkPsaRoutes(deps: AppDeps): Hono<AppEnv> {
 
   /** A refusal of the request's input: back to the list with the sentence. */
   const refused = async (c: Context<AppEnv>, err: unknown) => {
-    if (!(err instanceof ValidationError)) throw err;
+    if (!(err instanceof ValidationError || err instanceof PsaUnavailableError)) throw err;
     const lists = await formLists(c, [...LIST_FIELDS]);
     return redirectWithFlash(c, deps, listUrl(lists), Object.values(err.fields ?? {})[0] ?? err.message, 'failure');
   };
@@ -107,22 +108,23 @@ export function portalBulkPsaRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post(`${BASE}/map`, ...guards, async (c) => {
     try {
       const { lists, back, accounts, i } = await selection(c);
-      const company = { id: (lists.companyId?.[0] ?? '').trim(), name: (lists.companyName?.[0] ?? '').trim() };
       const outcome = await mapAccountsToCompany(
         c.get('em'),
         principalOf(c),
         i,
         accounts,
-        { id: company.id, name: company.name || company.id },
+        lists.companyId?.[0] ?? '',
+        { cipher: deps.credentials, allowPrivate: deps.config.webhooksAllowPrivate },
         auditActorOf(c, deps),
         deps.now(),
       );
+      const { company } = outcome;
       const n = outcome.done.length;
       const label = integrationKind(i.kind)?.label ?? i.kind;
       const parts = [
         n === 0
           ? 'No account changed.'
-          : `Mapped ${n} account${n === 1 ? '' : 's'} to ${company.name || company.id} (id ${company.id}) in ${label}.`,
+          : `Mapped ${n} account${n === 1 ? '' : 's'} to ${company.name} (id ${company.id}) in ${label}.`,
         ...outcome.skipped.map((s) => `${s.name} left as it was: ${s.reason}.`),
       ];
       return redirectWithFlash(c, deps, back, parts.join(' '), n === 0 ? 'failure' : 'notice');

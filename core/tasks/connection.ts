@@ -60,7 +60,10 @@ export async function connectTask(
   }
 }
 
-/** Records the connection state; the change to Disconnected is also a System Activity event. */
+/** A disconnected task's credentials work again: what System Activity says (a PSA closes its ticket on it). */
+export const RECONNECTED_SUMMARY = 'The task’s credentials work again; backups resume.';
+
+/** Records the connection state; each change (Disconnected, connected again) is also a System Activity event. */
 export async function markConnection(
   em: EntityManager,
   task: IBackupTask,
@@ -80,6 +83,16 @@ export async function markConnection(
       at: now,
       task,
       summary: `The service refused the task's credentials: ${task.connectionProblem} Backups stop until the task is authenticated again.`,
+    });
+  }
+  if (regained) {
+    addActivity(em, {
+      organization: task.organization,
+      activity: 'Task reconnected',
+      status: 'succeeded',
+      at: now,
+      task,
+      summary: RECONNECTED_SUMMARY,
     });
   }
   // The exceptions mail of the incident, written by the same flush as the change it reports.

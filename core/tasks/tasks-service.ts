@@ -13,7 +13,13 @@ import type { Logger } from '../logging.ts';
 import type { ServicePlugin } from '../plugins/service.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { REMOVAL_GRACE_DAYS } from '../tenancy/organizations.ts';
-import { openConnectionSettings, parseConnectionSettings, sealConnection, UnknownServiceError } from './connection.ts';
+import {
+  openConnectionSettings,
+  parseConnectionSettings,
+  RECONNECTED_SUMMARY,
+  sealConnection,
+  UnknownServiceError,
+} from './connection.ts';
 import { BackupTask, type IBackupTask, type TaskStatus } from './entities.ts';
 import {
   DEFAULT_API_USAGE_LIMIT_PERCENT,
@@ -216,6 +222,17 @@ export async function reconnectTask(
   requireSameAccount(plugin, stored, connection);
   await checkCredentials(plugin, connection, deps.log);
   task.connection = sealConnection(deps.credentials, task.id, connection);
+  if (task.connectionState === 'disconnected') {
+    // Written with the change, like the disconnection: a PSA closes the "disconnected" ticket on it.
+    addActivity(em, {
+      organization: task.organization,
+      activity: 'Task reconnected',
+      status: 'succeeded',
+      at: deps.now(),
+      task,
+      summary: RECONNECTED_SUMMARY,
+    });
+  }
   task.connectionState = 'connected';
   task.connectionProblem = null;
   await em.flush();

@@ -1,6 +1,6 @@
 // What a System Activity event means for a PSA ticket (core/integrations/psa-tickets.ts): failed
-// backups and disconnections are failures, successful backups successes, everything else
-// nothing; a ticket's title names the account, the task and the item (the task itself for a run
+// backups and disconnections are failures, successful backups and reconnections successes,
+// everything else nothing; a ticket's title names the account, the task and the item (the task itself for a run
 // without an item), never reading a run without an item as a disconnection.
 import { describe, expect, it } from 'vitest';
 import type { IntegrationEvent } from '../../core/integrations/event-feed.ts';
@@ -28,6 +28,8 @@ describe('PSA ticket outcomes', () => {
       item: 'anna@northwind.example',
     });
     expect(ticketOutcome(event('Task disconnected', 'failed'))).toEqual({ kind: 'failure', item: '' });
+    // Connected again: the connection's success, which closes the "disconnected" ticket.
+    expect(ticketOutcome(event('Task reconnected', 'succeeded'))).toEqual({ kind: 'success', item: '' });
     for (const [action, status] of [
       ['Backup', 'partially_succeeded'],
       ['Backup', 'canceled'],

@@ -15,7 +15,7 @@ import { organizationOf, principalOf } from '../../http/middleware.ts';
 import { renderPage } from '../../http/page.ts';
 import { IntegrationCompany } from '../../integrations/entities.ts';
 import { integrationKind } from '../../integrations/kinds.ts';
-import { coveredAccount, mapCompany, unmapCompany } from '../../integrations/psa-companies.ts';
+import { coveredAccount, mapCompany, PsaUnavailableError, unmapCompany } from '../../integrations/psa-companies.ts';
 import {
   findPsaIntegrationCovering,
   mayMapCompanies,
@@ -78,18 +78,20 @@ export function integrationCompanyRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post(`${BASE}/:id/companies/:accountId`, async (c) => {
     const { owner, i, kind, account, back } = await context(c);
     const fields = await formFields(c);
+    let company: { id: string; name: string };
     try {
-      await mapCompany(
+      company = await mapCompany(
         c.get('em'),
         owner,
         i,
         account.id,
-        { id: fields.companyId ?? '', name: fields.companyName ?? '' },
+        fields.companyId ?? '',
+        { cipher: deps.credentials, allowPrivate: deps.config.webhooksAllowPrivate },
         auditActorOf(c, deps),
         deps.now(),
       );
     } catch (err) {
-      if (!(err instanceof ValidationError)) throw err;
+      if (!(err instanceof ValidationError || err instanceof PsaUnavailableError)) throw err;
       return redirectWithFlash(
         c,
         deps,
@@ -98,12 +100,7 @@ export function integrationCompanyRoutes(deps: AppDeps): Hono<AppEnv> {
         'failure',
       );
     }
-    return redirectWithFlash(
-      c,
-      deps,
-      back,
-      `${account.name}: tickets go to ${fields.companyName || fields.companyId} in ${kind.label}.`,
-    );
+    return redirectWithFlash(c, deps, back, `${account.name}: tickets go to ${company.name} in ${kind.label}.`);
   });
 
   app.post(`${BASE}/:id/companies/:accountId/delete`, async (c) => {

@@ -3,10 +3,11 @@
 // server) for the known API user (500 with `errors` otherwise); every other call wants the
 // headers `ApiIntegrationCode`, `UserName` and `Secret` (401 when missing or wrong);
 // `POST V1.0/Companies/query` filters by the `filter` items it supports (`eq isActive`,
-// `contains companyName`) and answers `{items, pageDetails}`; `POST V1.0/Tickets` wants
+// `contains companyName`, `eq id`) and answers `{items, pageDetails}`; `POST V1.0/Tickets` wants
 // companyID (an existing company), title, status, priority and queueID and answers `{itemId}`;
 // `POST V1.0/Tickets/{id}/Notes` wants ticketID (the same id), title, description, noteType and
-// publish; `PATCH V1.0/Tickets` wants `id` and changes the fields given; `POST V1.0/Tickets/query`
+// publish; `POST V1.0/TicketNotes/query` filters by `eq ticketID` and `contains description`;
+// `PATCH V1.0/Tickets` wants `id` and changes the fields given; `POST V1.0/Tickets/query`
 // filters by `eq` / `noteq` of companyID, title and status.
 import type { PsaStandIn, PsaTicketRecord } from './common.ts';
 import { serveJson } from './common.ts';
@@ -54,6 +55,7 @@ export async function startAutotask(
       let items = companies;
       for (const f of filter) {
         if (f.op === 'eq' && f.field === 'isActive') items = items.filter((c) => c.active === f.value);
+        else if (f.op === 'eq' && f.field === 'id') items = items.filter((c) => c.id === f.value);
         else if (f.op === 'contains' && f.field === 'companyName') {
           const v = String(f.value).toLowerCase();
           items = items.filter((c) => c.name.toLowerCase().includes(v));
@@ -80,6 +82,22 @@ export async function startAutotask(
       const max = typeof b.MaxRecords === 'number' ? b.MaxRecords : 500;
       return answer(200, {
         items: items.slice(0, max).map((t) => ({ id: t.id })),
+        pageDetails: { count: Math.min(items.length, max) },
+      });
+    }
+    if (req.method === 'POST' && path === '/V1.0/TicketNotes/query') {
+      const filter = Array.isArray(b.filter) ? (b.filter as Record<string, unknown>[]) : null;
+      if (!filter || filter.length === 0) return answer(500, ERR('Filter is required'));
+      let items = tickets.flatMap((t) => t.notes.map((n, i) => ({ id: t.id * 1000 + i, ticketID: t.id, ...n })));
+      for (const f of filter) {
+        if (f.op === 'eq' && f.field === 'ticketID') items = items.filter((n) => n.ticketID === f.value);
+        else if (f.op === 'contains' && f.field === 'description')
+          items = items.filter((n) => n.text.toLowerCase().includes(String(f.value).toLowerCase()));
+        else return answer(500, ERR(`Unsupported filter ${JSON.stringify(f)}`));
+      }
+      const max = typeof b.MaxRecords === 'number' ? b.MaxRecords : 500;
+      return answer(200, {
+        items: items.slice(0, max).map((n) => ({ id: n.id })),
         pageDetails: { count: Math.min(items.length, max) },
       });
     }

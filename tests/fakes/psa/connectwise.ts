@@ -2,10 +2,11 @@
 // connector calls, as ConnectWise documents them: every call wants
 // `Authorization: Basic base64(<companyId>+<publicKey>:<privateKey>)` and a `clientId` header
 // (401 / 403 otherwise); `GET company/companies` reads `conditions` (the forms
-// `deletedFlag=false` and `name like "%…%"` joined by `and`), `pageSize`, `orderBy=name asc` and
+// `deletedFlag=false`, `id=` and `name like "%…%"` joined by `and`), `pageSize`, `orderBy=name asc` and
 // answers an array; `POST service/tickets` wants summary (≤ 100 characters), board.id (a board
 // it knows), company.id (an existing company) and answers the ticket with its `id`;
-// `POST service/tickets/{id}/notes` wants text and one of the detail/internal/resolution flags;
+// `POST service/tickets/{id}/notes` wants text and one of the detail/internal/resolution flags,
+// `GET service/tickets/{id}/notes` reads the condition `text like "%…%"`;
 // `PATCH service/tickets/{id}` takes a JSON Patch array (`replace` of `status`);
 // `GET service/tickets` reads the conditions `company/id=`, `summary="…"` and `closedFlag=false`
 // (a ticket whose status starts with "Closed" is closed).
@@ -53,7 +54,9 @@ export async function startConnectwise(): Promise<ConnectwiseStandIn> {
       let items = companies;
       for (const part of (url.searchParams.get('conditions') ?? '').split(/\s+and\s+/i).filter(Boolean)) {
         const like = /^name like "%(.*)%"$/i.exec(part.trim());
+        const id = /^id\s*=\s*(\d+)$/i.exec(part.trim());
         if (/^deletedFlag\s*=\s*false$/i.test(part.trim())) items = items.filter((c) => !c.deleted);
+        else if (id) items = items.filter((c) => c.id === Number(id[1]));
         else if (like) items = items.filter((c) => c.name.toLowerCase().includes((like[1] ?? '').toLowerCase()));
         else return answer(400, error('InvalidObject', `Unsupported condition ${part}`));
       }
@@ -80,6 +83,22 @@ export async function startConnectwise(): Promise<ConnectwiseStandIn> {
       return answer(
         200,
         items.slice(0, size).map((t) => ({ id: t.id })),
+      );
+    }
+    const noteList = /^\/service\/tickets\/(\d+)\/notes$/.exec(path);
+    if (req.method === 'GET' && noteList) {
+      const ticket = tickets.find((t) => t.id === Number(noteList[1]));
+      if (!ticket) return answer(404, error('NotFound', 'Ticket not found'));
+      let items = ticket.notes.map((n, i) => ({ id: ticket.id * 1000 + i, text: n.text }));
+      for (const part of (url.searchParams.get('conditions') ?? '').split(/\s+and\s+/i).filter(Boolean)) {
+        const like = /^text like "%(.*)%"$/i.exec(part.trim());
+        if (!like) return answer(400, error('InvalidObject', `Unsupported condition ${part}`));
+        items = items.filter((n) => n.text.toLowerCase().includes((like[1] ?? '').toLowerCase()));
+      }
+      const size = Number(url.searchParams.get('pageSize') ?? 25);
+      return answer(
+        200,
+        items.slice(0, size).map((n) => ({ id: n.id })),
       );
     }
     const b = body as Record<string, unknown> | null;

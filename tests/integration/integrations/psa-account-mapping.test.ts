@@ -4,8 +4,8 @@
 // search (another account or another tenant's integration a 404); the customer's own
 // administrator sees it read-only (403 on the picker and on a change); from the partner's
 // Accounts list, three ticked accounts are mapped to one company (each audited), a foreign
-// ticked account or integration is a 404 that changes nothing, and a user without "Manage
-// integrations" gets a 403.
+// ticked account or integration is a 404 that changes nothing, as does a company id Autotask does
+// not have, and a user without "Manage integrations" gets a 403.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
@@ -310,6 +310,16 @@ describe('bulk mapping from the Accounts list', () => {
       ['integration', integrationId],
     ]);
     expect(await bannerAfter(noCompany, partnerCookie)).toBe('Choose a company from the PSA’s list.');
+    // A company id Autotask does not have (typed into a crafted form) maps nothing.
+    const unknownCompany = await post('/portal/bulk/psa-company/map', partnerCookie, [
+      ['account', northwind.id],
+      ['integration', integrationId],
+      ['companyId', '999'],
+      ['companyName', 'Made Up'],
+    ]);
+    expect(await bannerAfter(unknownCompany, partnerCookie)).toBe(
+      'Autotask has no active company with the id 999. Choose one from its list.',
+    );
     expect(await mappingsOf(integrationId)).toEqual(before);
     expect(await auditOf(partner)).toHaveLength(audits);
   });

@@ -161,6 +161,67 @@ describe('PSA integrations through the API', () => {
     );
   });
 
+  it('refuses to map a company the PSA does not have (422 on the field), or when it cannot be asked (502)', async () => {
+    const path = `${base()}/company-mappings/${northwind.id}`;
+    const unknown = await api('PUT', path, { companyId: '999', companyName: 'Made Up' });
+    expect(unknown.status).toBe(422);
+    expect((unknown.json as { error: { fields: Record<string, string> } }).error.fields).toEqual({
+      companyId: 'Autotask has no active company with the id 999. Choose one from its list.',
+    });
+    // Northwind Labs (175) exists but is inactive: the picker never lists it, so it cannot be mapped either.
+    expect((await api('PUT', path, { companyId: '175' })).status).toBe(422);
+    autotask.revokeCredentials();
+    try {
+      const refused = await api('PUT', path, { companyId: '174' });
+      expect(refused.status).toBe(502);
+      expect(refused.json).toMatchObject({
+        error: {
+          code: 'psa_unavailable',
+          message: expect.stringMatching(
+            /^The company could not be checked: Autotask refused the credentials \(HTTP 401/,
+          ),
+        },
+      });
+      const form = await t.app.request(`/settings/integrations/${integrationId}/companies/${northwind.id}`, {
+        method: 'POST',
+        headers: { cookie, origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ companyId: '174', companyName: 'Northwind Traders' }).toString(),
+      });
+      expect(form.status).toBe(303);
+      expect(form.headers.get('location')).toBe(`/settings/integrations/${integrationId}/companies/${northwind.id}`);
+    } finally {
+      autotask.restoreCredentials();
+    }
+    expect(await em().count(IntegrationCompany, { account: northwind.id })).toBe(0);
+
+    // A known company is saved under the PSA's own name for it, whatever name was sent.
+    const saved = await api('PUT', path, { companyId: '174', companyName: 'typo' });
+    expect(saved.json).toEqual({
+      account: { id: northwind.id, name: 'Northwind' },
+      company: { id: '174', name: 'Northwind Traders' },
+    });
+    expect((await api('DELETE', path)).status).toBe(204);
+  });
+
+  it('records a partner’s mapping change in the customer account’s audit as well as its own', async () => {
+    const path = `${base()}/company-mappings/${northwind.id}`;
+    const customerAudit = async () =>
+      (
+        await em().find(
+          AuditEvent,
+          { organization: northwind.id, activity: 'Integration changed' },
+          { orderBy: { id: 'asc' } },
+        )
+      ).map((a) => [a.description, a.performedBy]);
+    const before = (await customerAudit()).length;
+    expect((await api('PUT', path, { companyId: '176' })).status).toBe(200);
+    expect((await api('DELETE', path)).status).toBe(204);
+    expect((await customerAudit()).slice(before)).toEqual([
+      ['Autotask company of Northwind (integration of MSP Partner): Contoso Ltd (id 176)', 'tech@msp.example'],
+      ['Autotask company of Northwind (integration of MSP Partner) removed', 'tech@msp.example'],
+    ]);
+  });
+
   it('shows the mapping on the Settings page and picks a company there, never the secret', async () => {
     const page = await t.app.request(`/settings/integrations/${integrationId}`, {
       headers: { cookie, origin: ORIGIN },

@@ -190,7 +190,8 @@ describe.each(PSAS)('$label tickets', (p) => {
       t.partner,
       integration,
       t.northwind.id,
-      { id: String(p.northwind), name: 'Northwind Traders' },
+      String(p.northwind),
+      { cipher: k.credentials, allowPrivate: true },
       ACTOR,
       w.t0,
     );
@@ -272,6 +273,67 @@ describe.each(PSAS)('$label tickets', (p) => {
     await backup(k, t.northwind, 'anna@northwind.example', 'succeeded', later(w.t0, 60));
     await pass(k, later(w.t0, 61));
     expect(w.psa.tickets[0]?.status).toBe(p.closedStatus);
+  });
+
+  it('closes the disconnected ticket with a note when the task is connected again', async () => {
+    const w = await world(p);
+    const k = await w.open();
+    cleanups.push(() => k.close());
+    const t = await tree(k);
+    await addPsa(k, p, w, t.northwind, { defaultCompanyId: String(p.northwind) });
+    const connection = (activity: string, status: string, summary: string, at: Date) =>
+      k.orm.em.fork().insert(ActivityEvent, {
+        at,
+        organization: t.northwind.id,
+        activity,
+        service: 'dropbox',
+        serviceLabel: 'Dropbox',
+        status,
+        taskId: TASK,
+        taskName: 'Mailboxes',
+        summary,
+      } as never);
+    await connection('Task disconnected', 'failed', 'The service refused the task’s credentials.', w.t0);
+    await pass(k, later(w.t0, 1));
+    expect(w.psa.tickets.map((x) => x.title)).toEqual(['Task disconnected: Northwind · Mailboxes']);
+    await connection('Task reconnected', 'succeeded', 'The task’s connection works again.', later(w.t0, 60));
+    await pass(k, later(w.t0, 61));
+    expect(w.psa.tickets[0]?.status).toBe(p.closedStatus);
+    expect(w.psa.tickets[0]?.notes).toHaveLength(1);
+    expect(w.psa.tickets[0]?.notes[0]?.text).toContain('The task’s connection works again.');
+    expect(w.psa.tickets[0]?.notes[0]?.title ?? w.psa.tickets[0]?.notes[0]?.text).toMatch(/^Task connected again/);
+  });
+
+  it('posts a note once when the PSA’s answer to it was lost', async () => {
+    const w = await world(p);
+    const k = await w.open();
+    cleanups.push(() => k.close());
+    const t = await tree(k);
+    const integration = await addPsa(k, p, w, t.northwind, { defaultCompanyId: String(p.northwind) });
+    await backup(k, t.northwind, 'anna@northwind.example', 'failed', w.t0);
+    await pass(k, later(w.t0, 1));
+    const [ticket] = w.psa.tickets;
+    const notes = p.kind === 'autotask' ? `/V1.0/Tickets/${ticket?.id}/Notes` : `/service/tickets/${ticket?.id}/notes`;
+
+    // The PSA stores the note, the connection drops before its answer: the retry finds the note.
+    w.psa.loseNextAnswer('POST', notes);
+    await backup(k, t.northwind, 'anna@northwind.example', 'failed', later(w.t0, 60));
+    await pass(k, later(w.t0, 61));
+    expect(ticket?.notes).toHaveLength(1);
+    expect((await row(k, integration.id)).failingSince).not.toBeNull();
+    await pass(k, later(w.t0, 200));
+    expect(ticket?.notes).toHaveLength(1);
+    expect((await row(k, integration.id)).failingSince).toBeNull();
+
+    // The same for the note that closes the ticket: noted once, then closed.
+    w.psa.loseNextAnswer('POST', notes);
+    await backup(k, t.northwind, 'anna@northwind.example', 'succeeded', later(w.t0, 300));
+    await pass(k, later(w.t0, 301));
+    expect(ticket?.status).toBe(p.openStatus);
+    await pass(k, later(w.t0, 500));
+    expect(ticket?.notes).toHaveLength(2);
+    expect(ticket?.status).toBe(p.closedStatus);
+    expect(await row(k, integration.id)).toMatchObject({ failingSince: null, deliveredCount: 3 });
   });
 
   it('makes one ticket and one note of a run of 250 failed items, and closes it when all succeed', async () => {

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSummary } from '../../../core/activity/activity-service.ts';
+import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import { ValidationError } from '../../../core/errors.ts';
 import { Organization } from '../../../core/identity/entities.ts';
@@ -159,6 +160,35 @@ describe('creating and configuring a task', () => {
       ACTOR,
     );
     expect((await h.em().findOneOrFail(BackupTask, { id: task.id })).connectionState).toBe('connected');
+    // Both changes are System Activity events (a PSA closes the "disconnected" ticket on the second).
+    const events = await h
+      .em()
+      .find(
+        ActivityEvent,
+        { taskId: task.id, activity: { $in: ['Task disconnected', 'Task reconnected'] } },
+        { orderBy: { id: 'asc' } },
+      );
+    expect(events.map((e) => [e.activity, e.status, e.summary])).toEqual([
+      ['Task disconnected', 'failed', expect.stringContaining('The test service refused the token (401).')],
+      ['Task reconnected', 'succeeded', 'The task’s credentials work again; backups resume.'],
+    ]);
+  });
+
+  it('records "Task reconnected" when discovery finds a disconnected task’s credentials work again', async () => {
+    const org = await h.organization();
+    const task = await h.task(org);
+    const em = h.em();
+    const stored = await em.findOneOrFail(BackupTask, { id: task.id });
+    // Disconnected earlier; the service accepts the same credentials again (its outage is over).
+    stored.connectionState = 'disconnected';
+    stored.connectionProblem = 'The test service refused the token (401).';
+    await em.flush();
+    await discover(task.id);
+    expect((await h.em().findOneOrFail(BackupTask, { id: task.id })).connectionState).toBe('connected');
+    const reconnected = await h.em().find(ActivityEvent, { taskId: task.id, activity: 'Task reconnected' });
+    expect(reconnected.map((e) => [e.status, e.summary])).toEqual([
+      ['succeeded', 'The task’s credentials work again; backups resume.'],
+    ]);
   });
 });
 

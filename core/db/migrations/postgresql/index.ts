@@ -8,10 +8,12 @@ import { Migration20261207160000_postgresql_schema } from './Migration2026120716
 import { Migration20261207170000_billing_psa_sso } from './Migration20261207170000_billing_psa_sso.ts';
 import { Migration20261207183620_billing_payment_details } from './Migration20261207183620_billing_payment_details.ts';
 import { Migration20261207192705_search_document_cost } from './Migration20261207192705_search_document_cost.ts';
+import { Migration20261207193547_psa_note_marker } from './Migration20261207193547_psa_note_marker.ts';
 
 export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207160000_postgresql_schema', class: Migration20261207160000_postgresql_schema },
   { name: 'Migration20261207170000_billing_psa_sso', class: Migration20261207170000_billing_psa_sso },
   { name: 'Migration20261207183620_billing_payment_details', class: Migration20261207183620_billing_payment_details },
   { name: 'Migration20261207192705_search_document_cost', class: Migration20261207192705_search_document_cost },
+  { name: 'Migration20261207193547_psa_note_marker', class: Migration20261207193547_psa_note_marker },
 ];

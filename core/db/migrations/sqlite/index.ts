@@ -35,6 +35,7 @@ import { Migration20261207160000_psa_tickets } from './Migration20261207160000_p
 import { Migration20261207160000_saml_assertion_uses } from './Migration20261207160000_saml_assertion_uses.ts';
 import { Migration20261207164500_partner_access_index } from './Migration20261207164500_partner_access_index.ts';
 import { Migration20261207183620_billing_payment_details } from './Migration20261207183620_billing_payment_details.ts';
+import { Migration20261207193547_psa_note_marker } from './Migration20261207193547_psa_note_marker.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -70,4 +71,5 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207160000_saml_assertion_uses', class: Migration20261207160000_saml_assertion_uses },
   { name: 'Migration20261207164500_partner_access_index', class: Migration20261207164500_partner_access_index },
   { name: 'Migration20261207183620_billing_payment_details', class: Migration20261207183620_billing_payment_details },
+  { name: 'Migration20261207193547_psa_note_marker', class: Migration20261207193547_psa_note_marker },
 ];
