@@ -188,11 +188,11 @@ const LONGEST_WINDOW_MS = Math.max(
  * rows of a rule with a longer window added later.
  */
 export async function pruneThrottles(em: EntityManager, now: Date): Promise<number> {
-  const lapsedBefore = now.getTime() - Math.max(LONGEST_WINDOW_MS, 86_400_000);
+  const lapsedBefore = new Date(now.getTime() - Math.max(LONGEST_WINDOW_MS, 86_400_000));
   const rows = await runSql<{ key: string }[]>(
     em.fork(),
     'delete from login_throttles where window_started_at <= ? and (locked_until is null or locked_until <= ?) returning key',
-    [lapsedBefore, now.getTime()],
+    [lapsedBefore, now],
   );
   return rows.length;
 }

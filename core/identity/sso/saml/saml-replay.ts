@@ -4,7 +4,7 @@
 //
 // The database store claims an ID with one atomic statement (insert, or take over a row that has
 // already expired), so two appliance processes given the same assertion at once cannot both
-// succeed. Plain SQL that SQLite and PostgreSQL both run; dates are epoch milliseconds.
+// succeed. Plain SQL that SQLite and PostgreSQL both run; dates are bound as Date (run-sql.ts).
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { runSql } from '../../../db/run-sql.ts';
@@ -32,8 +32,8 @@ export function databaseReplayStore(em: EntityManager): SamlReplayStore {
     async claim(issuer, assertionId, until, now) {
       const rows = await runSql(em.fork(), CLAIM_SQL, [
         assertionKey(issuer, assertionId),
-        until.getTime(),
-        now.getTime(),
+        until,
+        now,
       ]);
       return rows.length > 0;
     },
@@ -45,7 +45,7 @@ export async function pruneSamlAssertionUses(em: EntityManager, now: Date): Prom
   const rows = await runSql<{ key: string }[]>(
     em.fork(),
     'delete from saml_assertion_uses where expires_at <= ? returning key',
-    [now.getTime()],
+    [now],
   );
   return rows.length;
 }
