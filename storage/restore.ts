@@ -84,10 +84,10 @@ export function partialPath(path: string): string {
 const PLAN_BYTES = 48 * 1024 * 1024;
 const PLAN_TARGETS = 512;
 /** One read job: blobs of up to this many bytes, stored or plain (one or a few ranged reads). */
-const GROUP_BYTES = 6 * 1024 * 1024;
+const GROUP_BYTES = 2 * 1024 * 1024;
 /** Read jobs at once, and their bytes: bounds restore memory. */
 const GROUPS_IN_FLIGHT = 3;
-const BYTES_IN_FLIGHT = 24 * 1024 * 1024;
+const BYTES_IN_FLIGHT = 8 * 1024 * 1024;
 
 /** Item kinds made by makeSpecial. */
 const SPECIAL_KINDS: ReadonlySet<string> = new Set<SpecialKind>(['fifo', 'socket', 'chardev', 'blockdev']);
