@@ -113,10 +113,13 @@ function run(
   cmd: string,
   args: string[],
   env: Record<string, string>,
-): Promise<{ seconds: number; rssMiB: number; stdout: string }> {
+): Promise<{ seconds: number; rssMiB: number; cpuSeconds: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...args], { cwd: root, env: { ...process.env, ...env } });
+    const child = spawn('/usr/bin/time', ['-f', '%M %U %S', cmd, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -128,13 +131,14 @@ function run(
     child.on('exit', (code) => {
       const seconds = (performance.now() - started) / 1000;
       if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} failed (${code}):\n${stderr}`));
-      const rss = Number(stderr.trim().split('\n').at(-1)) / 1024;
-      resolve({ seconds, rssMiB: rss, stdout });
+      // Peak RSS (KiB), user and system CPU seconds: the CPU time does not depend on the load.
+      const [rss, user, system] = (stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+      resolve({ seconds, rssMiB: (rss ?? 0) / 1024, cpuSeconds: (user ?? 0) + (system ?? 0), stdout });
     });
   });
 }
 
-type Timed = { seconds: number; rssMiB: number };
+type Timed = { seconds: number; rssMiB: number; cpuSeconds: number };
 
 /** First backups into fresh repositories, Holdfast and restic in turn (which goes first alternates). */
 async function firstBackups(
@@ -251,6 +255,9 @@ async function smallFiles(base: string, hfEnv: Record<string, string>): Promise<
         2,
       )}x, RSS ratio ${f(
         r.hf.map((h, i) => h.rssMiB / (r.rs[i] as Timed).rssMiB),
+        2,
+      )}x; CPU holdfast ${f(r.hf.map((h) => h.cpuSeconds))} s, restic ${f(r.rs.map((h) => h.cpuSeconds))} s, ratio ${f(
+        r.hf.map((h, i) => h.cpuSeconds / (r.rs[i] as Timed).cpuSeconds),
         2,
       )}x`,
     );

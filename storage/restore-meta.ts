@@ -5,9 +5,19 @@
 // and special files.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { access, chmod, chown, lchown, lutimes, mkdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import {
+  chmodSync,
+  chownSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  lutimesSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FileMeta, SpecialKind } from './filesystem.ts';
@@ -94,8 +104,8 @@ export function mtimeArg(meta: Partial<FileMeta>): number | Date | undefined {
 
 /**
  * How files are created in a restore target: the owner a new file gets and the process's umask,
- * so the calls that would change nothing are left out (each is a thread-pool round trip, and a
- * restore of many small files is made of them).
+ * so the calls that would change nothing are left out (a restore of many small files is made of
+ * such calls).
  */
 export interface TargetFiles {
   uid: number;
@@ -110,16 +120,16 @@ export function creationMode(meta: Partial<FileMeta>, files: TargetFiles): numbe
 }
 
 /**
- * Owner, mode and times of an open file created with creationMode (owner first: a chown clears
- * setuid and setgid).
+ * Owner, mode and times of a file open as `fd`, created with creationMode (owner first: a chown
+ * clears setuid and setgid). Synchronous, as all the restore's per-item calls (see restore.ts).
  */
-export async function applyToHandle(handle: FileHandle, meta: Partial<FileMeta>, files: TargetFiles): Promise<void> {
+export function applyToFd(fd: number, meta: Partial<FileMeta>, files: TargetFiles): void {
   const who = owner(meta);
   const chown = who !== undefined && (who.uid !== files.uid || who.gid !== files.gid);
-  if (chown) await handle.chown(who.uid, who.gid);
-  if (meta.mode !== undefined && (chown || creationMode(meta, files) !== meta.mode)) await handle.chmod(meta.mode);
+  if (chown) fchownSync(fd, who.uid, who.gid);
+  if (meta.mode !== undefined && (chown || creationMode(meta, files) !== meta.mode)) fchmodSync(fd, meta.mode);
   const time = mtimeArg(meta);
-  if (time !== undefined) await handle.utimes(time, time);
+  if (time !== undefined) futimesSync(fd, time, time);
 }
 
 /** Where a restore reports an extended attribute the target refused: its name and why. */
@@ -130,24 +140,24 @@ export type XattrRefused = (name: string, why: string) => void;
  * own owner, attributes and times. Attributes come after the owner (a chown clears
  * security.capability) and before the times.
  */
-export async function applyToPath(
+export function applyToPath(
   path: string | Buffer,
   meta: Partial<FileMeta>,
   kind: 'folder' | 'symlink' | 'special',
   refused: XattrRefused = () => undefined,
-): Promise<void> {
+): void {
   const who = owner(meta);
   const time = mtimeArg(meta);
   if (kind === 'symlink') {
-    if (who) await lchown(path, who.uid, who.gid);
+    if (who) lchownSync(path, who.uid, who.gid);
     if (meta.xattrs) writeXattrs(path, meta.xattrs, false, refused);
-    if (time !== undefined) await lutimes(path, time, time);
+    if (time !== undefined) lutimesSync(path, time, time);
     return;
   }
-  if (who) await chown(path, who.uid, who.gid);
-  if (meta.mode !== undefined) await chmod(path, meta.mode);
+  if (who) chownSync(path, who.uid, who.gid);
+  if (meta.mode !== undefined) chmodSync(path, meta.mode);
   if (meta.xattrs) writeXattrs(path, meta.xattrs, kind === 'folder', refused);
-  if (time !== undefined) await utimes(path, time, time);
+  if (time !== undefined) utimesSync(path, time, time);
 }
 
 /**
@@ -178,7 +188,7 @@ export async function makeSpecial(
   }
   try {
     // Under the plain name, so attributes reach it whatever its real name (storage/xattrs.ts).
-    await applyToPath(temp, meta, 'special', refused);
+    applyToPath(temp, meta, 'special', refused);
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });
@@ -197,11 +207,8 @@ function minor(rdev: number): number {
   return Number((n & 0xffn) | ((n >> 12n) & ~0xffn));
 }
 
-async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
+function writeAll(fd: number, data: Buffer, position: number): void {
+  for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
 /** Blocks of a sparse file that are all zeros are not written: they stay holes. */
@@ -213,18 +220,21 @@ const ZEROS = Buffer.alloc(BLOCK);
  * the file) that are not all zeros, so its holes stay holes. The file must be new (unwritten
  * bytes read as zeros), and a sparse file is truncated to its size when complete.
  */
-export async function writeContent(handle: FileHandle, data: Buffer, position: number, sparse: boolean): Promise<void> {
-  if (!sparse) return writeAll(handle, data, position);
+export function writeContent(fd: number, data: Buffer, position: number, sparse: boolean): void {
+  if (!sparse) {
+    writeAll(fd, data, position);
+    return;
+  }
   let run = -1;
   for (let start = 0; start < data.length; ) {
     const end = Math.min(data.length, start + BLOCK - ((position + start) % BLOCK));
     const zero = data.subarray(start, end).equals(ZEROS.subarray(0, end - start));
     if (!zero && run < 0) run = start;
     if (zero && run >= 0) {
-      await writeAll(handle, data.subarray(run, start), position + run);
+      writeAll(fd, data.subarray(run, start), position + run);
       run = -1;
     }
     start = end;
   }
-  if (run >= 0) await writeAll(handle, data.subarray(run), position + run);
+  if (run >= 0) writeAll(fd, data.subarray(run), position + run);
 }

@@ -11,20 +11,17 @@
 // are made to the completed files, folders' metadata last (restore-meta.ts: the file-system side).
 import { createHash } from 'node:crypto';
 import {
-  chmod,
-  type FileHandle,
-  link,
-  lstat,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  readlink,
-  realpath,
-  rename,
-  rm,
-  symlink,
-} from 'node:fs/promises';
+  chmodSync,
+  closeSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
+import { link, lstat, open, readdir, readFile, readlink, realpath, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { releaseBuffer } from './buffers.ts';
 import { blobIdAsync } from './crypto.ts';
@@ -33,7 +30,7 @@ import type { FileMeta, SpecialKind } from './filesystem.ts';
 import { displayName, encodePath } from './raw-names.ts';
 import type { Repository } from './repository.ts';
 import {
-  applyToHandle,
+  applyToFd,
   applyToPath,
   creationMode,
   makeSpecial,
@@ -87,12 +84,10 @@ export function partialPath(path: string): string {
 const PLAN_BYTES = 48 * 1024 * 1024;
 const PLAN_TARGETS = 512;
 /** One read job: blobs of up to this many bytes, stored or plain (one or a few ranged reads). */
-const GROUP_BYTES = 6 * 1024 * 1024;
+const GROUP_BYTES = 2 * 1024 * 1024;
 /** Read jobs at once, and their bytes: bounds restore memory. */
 const GROUPS_IN_FLIGHT = 3;
-const BYTES_IN_FLIGHT = 24 * 1024 * 1024;
-/** Files with inline content (or none) written at once. */
-const SMALL_FILE_JOBS = 16;
+const BYTES_IN_FLIGHT = 8 * 1024 * 1024;
 
 /** Item kinds made by makeSpecial. */
 const SPECIAL_KINDS: ReadonlySet<string> = new Set<SpecialKind>(['fifo', 'socket', 'chardev', 'blockdev']);
@@ -109,7 +104,10 @@ interface RestoreRun {
 /**
  * A file being restored: opened (under its partial name, with its final mode where it can) on its
  * first write, finished after its last part — owner, mode, times, close, rename to its real name —
- * or, when a part failed, removed.
+ * or, when a part failed, removed. Its calls are synchronous: a restore of small files is little
+ * else than these calls, and as thread-pool round trips (each a wake-up of a pool thread and a
+ * callback) they cost more CPU than the calls themselves, and ~5× restic's system time in futex
+ * waits on 2 cores (bench/README.md). Reads of packs stay asynchronous, in the pool, meanwhile.
  */
 class RestoredFile {
   readonly key: string;
@@ -117,7 +115,7 @@ class RestoredFile {
   readonly meta: Partial<FileMeta>;
   readonly size: number;
   #remaining: number;
-  #handle: Promise<FileHandle> | undefined;
+  #fd: number | undefined;
   #failure: string | undefined;
   readonly #run: RestoreRun;
 
@@ -130,76 +128,73 @@ class RestoredFile {
     this.#run = run;
   }
 
+  /** The partial name (it hashes the name: worked out once, on the first write). */
   #partialName: string | Buffer | undefined;
 
-  /** The partial name, worked out once (it hashes the name). */
   #partial(): string | Buffer {
     this.#partialName ??= encodePath(partialPath(this.path));
     return this.#partialName;
   }
 
-  #open(): Promise<FileHandle> {
+  #open(): number {
+    if (this.#fd !== undefined) return this.#fd;
     const partial = this.#partial();
-    const mode = creationMode(this.meta, this.#run.files);
     // A partial file left by an interrupted run is replaced (never followed, if it is a link): a
     // new file, so a sparse file's skipped blocks are holes.
-    this.#handle ??= this.#run.resume
-      ? rm(partial, { force: true }).then(() => open(partial, 'wx', mode))
-      : open(partial, 'wx', mode);
-    return this.#handle;
+    if (this.#run.resume) rmSync(partial, { force: true });
+    this.#fd = openSync(partial, 'wx', creationMode(this.meta, this.#run.files));
+    return this.#fd;
   }
 
   /** Writes one part at its position; the last part finishes the file. */
-  async write(data: Buffer, position: number): Promise<void> {
+  write(data: Buffer, position: number): void {
     if (this.#failure === undefined) {
       try {
-        await writeContent(await this.#open(), data, position, this.meta.sparse === true);
+        writeContent(this.#open(), data, position, this.meta.sparse === true);
       } catch (err) {
         throw writeError(err, this.path);
       }
     }
-    if (--this.#remaining === 0) await this.finish();
+    if (--this.#remaining === 0) this.finish();
   }
 
   /** One part cannot be read: the file is not restored (the other parts still count down). */
-  async fail(reason: string): Promise<void> {
+  fail(reason: string): void {
     if (this.#failure === undefined) {
       this.#failure = reason;
       this.#run.onFailed({ key: this.key, reason });
     }
-    if (--this.#remaining === 0) await this.finish();
+    if (--this.#remaining === 0) this.finish();
   }
 
   /**
-   * Sets owner, mode and times (through the open handle), closes the file and gives it its real
+   * Sets owner, mode and times (through the open file), closes the file and gives it its real
    * name (a rename keeps the file's mtime).
    */
-  async finish(): Promise<void> {
+  finish(): void {
     const partial = this.#partial();
     if (this.#failure !== undefined) {
-      if (this.#handle) {
-        await (await this.#handle).close();
-        await rm(partial, { force: true });
+      if (this.#fd !== undefined) {
+        closeSync(this.#fd);
+        rmSync(partial, { force: true });
       }
       return;
     }
-    const handle = await this.#open().catch((err) => {
-      throw writeError(err, this.path);
-    });
     try {
-      // A sparse file's trailing hole was never written.
-      if (this.meta.sparse) await handle.truncate(this.size);
-      await applyToHandle(handle, this.meta, this.#run.files);
-      // (By the partial name: plain text, whatever the real name, see storage/xattrs.ts.)
-      if (this.meta.xattrs) writeXattrs(partial, this.meta.xattrs, false, this.#run.refused(this.key));
+      const fd = this.#open();
+      try {
+        // A sparse file's trailing hole was never written.
+        if (this.meta.sparse) ftruncateSync(fd, this.size);
+        applyToFd(fd, this.meta, this.#run.files);
+        // (By the partial name: plain text, whatever the real name, see storage/xattrs.ts.)
+        if (this.meta.xattrs) writeXattrs(partial, this.meta.xattrs, false, this.#run.refused(this.key));
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(partial, encodePath(this.path));
     } catch (err) {
       throw writeError(err, this.path);
-    } finally {
-      await handle.close();
     }
-    await rename(partial, encodePath(this.path)).catch((err) => {
-      throw writeError(err, this.path);
-    });
   }
 }
 
@@ -237,7 +232,6 @@ export async function restoreSnapshot(
   // Folders whose real path was checked to be inside the target (they are created by us, in order).
   const checked = new Set<string>([root]);
   const reads = new WorkWindow(GROUPS_IN_FLIGHT, BYTES_IN_FLIGHT);
-  const smallFiles = new WorkWindow(SMALL_FILE_JOBS, Number.POSITIVE_INFINITY);
   const failed: FailedItem[] = [];
   let failedFiles = 0;
   const run: RestoreRun = {
@@ -265,20 +259,14 @@ export async function restoreSnapshot(
     for (const group of packOrderGroups(repo, [...wanted.keys()])) {
       await reads.submit(group.bytes, async () => {
         const plains = await readPastDamage(repo, group.ids);
-        const writes: Promise<void>[] = [];
         group.ids.forEach((id, i) => {
           const plain = plains[i] as Buffer | Error;
           for (const t of wanted.get(id) ?? []) {
-            writes.push(
-              plain instanceof Error
-                ? t.file.fail(plain.message)
-                : plain.length === t.length
-                  ? t.file.write(plain, t.position)
-                  : t.file.fail(`blob ${id} holds ${plain.length} bytes, the index says ${t.length}`),
-            );
+            if (plain instanceof Error) t.file.fail(plain.message);
+            else if (plain.length === t.length) t.file.write(plain, t.position);
+            else t.file.fail(`blob ${id} holds ${plain.length} bytes, the index says ${t.length}`);
           }
         });
-        await Promise.all(writes);
         // Written everywhere it goes: free it now rather than at some later collection.
         for (const plain of plains) if (!(plain instanceof Error)) releaseBuffer(plain);
       });
@@ -319,8 +307,8 @@ export async function restoreSnapshot(
       const parentDir = dirname(path);
       if (!checked.has(parentDir)) {
         // Its folder's own item may have been in a damaged tree node: create it then.
-        if (item.kind !== 'folder') await mkdir(encodePath(parentDir), { recursive: true });
-        const real = await realpath(encodePath(parentDir)).catch(() => undefined);
+        if (item.kind !== 'folder') mkdirSync(encodePath(parentDir), { recursive: true });
+        const real = realFolder(encodePath(parentDir));
         if (real !== undefined && real !== realRoot && !real.startsWith(realRoot + sep)) throw outside();
         if (real !== undefined) checked.add(parentDir);
       }
@@ -330,11 +318,11 @@ export async function restoreSnapshot(
       const firstName = linkKey === undefined ? undefined : inodes.get(linkKey);
       if (linkKey !== undefined && firstName === undefined) inodes.set(linkKey, { key: item.key, path });
       if (item.kind === 'folder') {
-        await mkdir(encodePath(path), { recursive: true });
+        mkdirSync(encodePath(path), { recursive: true });
         // An interrupted run may have set a folder's final (perhaps read-only) mode already, and
         // its default ACL, which the files written now would inherit.
         if (resume) {
-          await chmod(encodePath(path), (meta.mode ?? 0o755) | 0o700);
+          chmodSync(encodePath(path), (meta.mode ?? 0o755) | 0o700);
           if (meta.xattrs?.['system.posix_acl_default'] !== undefined) dropDefaultAcl(encodePath(path));
         }
         if (meta.mode !== undefined && meta.mtimeMs !== undefined)
@@ -351,7 +339,7 @@ export async function restoreSnapshot(
           if (existing) await rm(encodePath(path));
           await symlink(linkTarget, encodePath(path));
         }
-        await applyToPath(encodePath(path), meta, 'symlink', run.refused(item.key));
+        applyToPath(encodePath(path), meta, 'symlink', run.refused(item.key));
         links.add(rel);
       } else if (SPECIAL_KINDS.has(item.kind)) {
         // (Resuming, one made before is replaced: the rename into place replaces it.)
@@ -367,10 +355,7 @@ export async function restoreSnapshot(
         // Inline or empty content: one small write.
         const data = item.inline !== undefined ? Buffer.from(item.inline, 'base64') : Buffer.alloc(0);
         if (resume && (await completeInline(path, data))) kept++;
-        else {
-          const file = new RestoredFile(item.key, path, meta, 1, item.size, run);
-          await smallFiles.submit(1, () => file.write(data, 0));
-        }
+        else new RestoredFile(item.key, path, meta, 1, item.size, run).write(data, 0);
       } else {
         const lengths = contentLengths(repo, item);
         if (typeof lengths === 'string') {
@@ -399,10 +384,9 @@ export async function restoreSnapshot(
     await readQueued();
   } finally {
     // Never leave work running past a failure (partial files are the next --resume's to replace).
-    await Promise.allSettled([reads.drain(), smallFiles.drain()]);
+    await reads.settle();
   }
   await reads.drain();
-  await smallFiles.drain();
   for (const l of hardLinks) {
     const result = await linkName(l.first.path, l.path, resume);
     if (result === 'kept') kept++;
@@ -412,8 +396,8 @@ export async function restoreSnapshot(
   // Folders last, deepest first: writing their children changed their times. Never through a link.
   for (const f of folders.reverse()) {
     const path = encodePath(f.path);
-    if (!(await lstat(path)).isDirectory()) continue;
-    await applyToPath(path, f.meta, 'folder', run.refused(f.key));
+    if (!lstatSync(path).isDirectory()) continue;
+    applyToPath(path, f.meta, 'folder', run.refused(f.key));
   }
   failed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { items: count - failedFiles, kept, failed };
@@ -464,6 +448,15 @@ async function completeContent(repo: Repository, path: string, item: ItemEntry, 
     return true;
   } finally {
     await handle.close();
+  }
+}
+
+/** The real path of a folder, or undefined when there is none (a damaged tree node left it out). */
+function realFolder(path: Buffer | string): string | undefined {
+  try {
+    return realpathSync.native(path, 'utf8');
+  } catch {
+    return undefined;
   }
 }
 
