@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 // `npm test` (vitest run) runs the projects `default` and `browser`. The Docker suite
@@ -30,6 +31,9 @@ export default defineConfig({
   test: {
     // Each test file gets its own data folder and port, so files run in parallel safely.
     pool: 'forks',
+    // vitest's default is one worker less than the cores: one file at a time on the 2-core CI
+    // machines, though most files wait on child processes, browsers and loopback servers.
+    maxWorkers: Math.max(2, availableParallelism()),
     testTimeout: 30_000,
     hookTimeout: 30_000,
     reporters: ['default', 'json'],
