@@ -30,11 +30,7 @@ const CLAIM_SQL = `insert into saml_assertion_uses (key, expires_at) values (?, 
 export function databaseReplayStore(em: EntityManager): SamlReplayStore {
   return {
     async claim(issuer, assertionId, until, now) {
-      const rows = await runSql(em.fork(), CLAIM_SQL, [
-        assertionKey(issuer, assertionId),
-        until,
-        now,
-      ]);
+      const rows = await runSql(em.fork(), CLAIM_SQL, [assertionKey(issuer, assertionId), until, now]);
       return rows.length > 0;
     },
   };
