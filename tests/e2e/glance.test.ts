@@ -87,6 +87,7 @@ const NOT_PAGES: Record<string, string> = {
   '/sso/metadata/:providerId': 'SAML SP metadata (XML) that identity providers read (sso-saml.test.ts)',
   '/sso/start/:providerId': 'redirect to the identity provider (sso-oidc.test.ts, sso-saml.test.ts)',
   '/sso/callback/:providerId': "the identity provider's answer (sso-oidc.test.ts, sso-saml.test.ts)",
+  '/sso/logout/:providerId': "the identity provider's single logout request and answer (saml-flow.test.ts)",
   '/settings/security/sso/providers/:id': "a provider's form (looked at in sso-oidc.test.ts)",
   '/settings/integrations/:id/companies/:accountId': 'PSA company picker (looked at in psa-integration.test.ts)',
   '/tasks/:id/entities/:entityId/row': 'htmx fragment',
