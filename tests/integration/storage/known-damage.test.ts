@@ -47,7 +47,8 @@ async function damagedRepository(): Promise<{
   const repo = await openLocal(sinkPath);
   const big = await findItem(repo, (await repo.loadSnapshot(first)).tree, 'big.bin');
   repo.close();
-  const blob = big?.content?.[1] as string;
+  // The first chunk: 3 MiB of random bytes is now and then one chunk only (no cut point found).
+  const blob = big?.content?.[0] as string;
   await damageBlob(sinkPath, blob);
   return { base, src, sink, blob, first };
 }
