@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
 import type { JsonAnswer } from './http-json.ts';
 import { optionalPositiveInt, type PsaClient, positiveInt, psaCall, psaCommonFields, psaCommonSchema } from './psa.ts';
-import { deliverToPsa } from './psa-tickets.ts';
+import { psaKindParts } from './psa-tickets.ts';
 
 export const AUTOTASK_ZONE_LOOKUP = 'https://webservices.autotask.net/ATServicesRest/';
 
@@ -199,22 +199,5 @@ export const autotaskKind: IntegrationKind<AutotaskSettings> = {
   schema: autotaskSettingsSchema as never,
   target: (s) => `${s.username} (queue ${s.queueId})`,
   address: (s) => ({ field: 'zoneLookupUrl', url: s.zoneLookupUrl }),
-  psa: client,
-  async test(target) {
-    await client(target).companies('');
-  },
-  async send(target, events) {
-    await deliverToPsa(
-      client(target),
-      {
-        integrationId: target.integrationId,
-        defaultCompanyId: target.settings.defaultCompanyId,
-        closeOnSuccess: target.settings.closeOnSuccess,
-        em: target.em,
-        now: target.now,
-      },
-      events,
-    );
-    return { acknowledged: true };
-  },
+  ...psaKindParts(client),
 };

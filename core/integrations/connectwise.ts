@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
 import type { JsonAnswer } from './http-json.ts';
 import { optionalPositiveInt, type PsaClient, positiveInt, psaCall, psaCommonFields, psaCommonSchema } from './psa.ts';
-import { deliverToPsa } from './psa-tickets.ts';
+import { psaKindParts } from './psa-tickets.ts';
 
 const required = (message: string, max = 200) =>
   z
@@ -191,22 +191,5 @@ export const connectwiseKind: IntegrationKind<ConnectwiseSettings> = {
   schema: connectwiseSettingsSchema as never,
   target: (s) => `${new URL(s.site.includes('://') ? s.site : `https://${s.site}`).host} (board ${s.boardId})`,
   address: (s) => ({ field: 'site', url: s.site.includes('://') ? s.site : `https://${s.site}` }),
-  psa: client,
-  async test(target) {
-    await client(target).companies('');
-  },
-  async send(target, events) {
-    await deliverToPsa(
-      client(target),
-      {
-        integrationId: target.integrationId,
-        defaultCompanyId: target.settings.defaultCompanyId,
-        closeOnSuccess: target.settings.closeOnSuccess,
-        em: target.em,
-        now: target.now,
-      },
-      events,
-    );
-    return { acknowledged: true };
-  },
+  ...psaKindParts(client),
 };

@@ -9,6 +9,7 @@
 // before it is made again. A task connected again (its credentials fixed) counts as a success of
 // its connection, so it closes the "disconnected" ticket.
 import type { EntityManager } from '@mikro-orm/core';
+import type { IntegrationKind, SendTarget } from './contract.ts';
 import { type IIntegrationTicket, IntegrationCompany, IntegrationTicket } from './entities.ts';
 import type { IntegrationEvent } from './event-feed.ts';
 import type { PsaClient } from './psa.ts';
@@ -256,4 +257,27 @@ export async function deliverToPsa(client: PsaClient, d: PsaDelivery, events: In
       else if (row) await onSuccesses(client, d, row, run);
     }
   }
+}
+
+/** What every PSA kind does the same way: its client, the credentials check, ticket delivery. */
+export function psaKindParts<S extends { defaultCompanyId?: string; closeOnSuccess: boolean }>(
+  client: (target: SendTarget<S>) => PsaClient,
+): Pick<IntegrationKind<S>, 'psa' | 'test' | 'send'> {
+  return {
+    psa: client,
+    async test(target) {
+      await client(target).companies('');
+    },
+    async send(target, events) {
+      const delivery = {
+        integrationId: target.integrationId,
+        defaultCompanyId: target.settings.defaultCompanyId,
+        closeOnSuccess: target.settings.closeOnSuccess,
+        em: target.em,
+        now: target.now,
+      };
+      await deliverToPsa(client(target), delivery, events);
+      return { acknowledged: true };
+    },
+  };
 }
