@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addActivity } from '../../../core/activity/activity-service.ts';
 import { type IOrganization, type IUser, User } from '../../../core/identity/entities.ts';
 import { completeSetupVia, createTestApp, form, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { sessionRequests } from '../../helpers/session-requests.ts';
 import { makeUser, rootOf } from '../../helpers/tenants.ts';
 
 const PLANNED = ['view_billing_messages'];
@@ -32,7 +33,10 @@ afterAll(async () => {
   await t.close();
 });
 
-const get = (path: string) => t.app.request(path, { headers: { cookie, origin: ORIGIN } });
+const { get } = sessionRequests(
+  () => t.app,
+  () => cookie,
+);
 
 describe('features still to come', () => {
   it('are not offered in the user form or the activity filter', async () => {

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { SummaryReportSettings } from '../../../core/notifications/summary-entities.ts';
-import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { completeSetupVia, createTestApp, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { sessionRequests } from '../../helpers/session-requests.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
 
 let t: TestApp;
@@ -23,23 +24,10 @@ afterAll(async () => {
   await t.close();
 });
 
-const get = (path: string, as = cookie) => t.app.request(path, { headers: { cookie: as, origin: ORIGIN } });
-
-function post(path: string, fields: [string, string][], as = cookie) {
-  return t.app.request(path, {
-    method: 'POST',
-    headers: { cookie: as, origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(fields).toString(),
-  });
-}
-
-function api(method: string, path: string, body?: unknown, as = cookie) {
-  return t.app.request(`/api/v1${path}`, {
-    method,
-    headers: { cookie: as, origin: ORIGIN, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const { get, post, api } = sessionRequests(
+  () => t.app,
+  () => cookie,
+);
 
 const saved = (org: IOrganization) => em().findOne(SummaryReportSettings, { organization: org.id });
 

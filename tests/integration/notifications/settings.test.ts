@@ -8,7 +8,8 @@ import { NotificationRecipient } from '../../../core/notifications/entities.ts';
 import { createRecipient } from '../../../core/notifications/recipients.ts';
 import { runNotificationSender } from '../../../core/notifications/sender.ts';
 import { raiseSmartAlert } from '../../../core/notifications/smart-alerts.ts';
-import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { completeSetupVia, createTestApp, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { sessionRequests } from '../../helpers/session-requests.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
 
 let t: TestApp;
@@ -29,23 +30,10 @@ afterAll(async () => {
   await t.close();
 });
 
-const get = (path: string, as = cookie) => t.app.request(path, { headers: { cookie: as, origin: ORIGIN } });
-
-function post(path: string, fields: [string, string][], as = cookie) {
-  return t.app.request(path, {
-    method: 'POST',
-    headers: { cookie: as, origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(fields).toString(),
-  });
-}
-
-function api(method: string, path: string, body?: unknown) {
-  return t.app.request(`/api/v1${path}`, {
-    method,
-    headers: { cookie, origin: ORIGIN, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const { get, post, api } = sessionRequests(
+  () => t.app,
+  () => cookie,
+);
 
 const rowsOf = (org: IOrganization) =>
   em().find(NotificationRecipient, { organization: org.id }, { orderBy: { id: 'asc' } });

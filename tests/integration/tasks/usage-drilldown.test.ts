@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
-import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { completeSetupVia, createTestApp, signIn, type TestApp } from '../../helpers/kernel.ts';
+import { sessionRequests } from '../../helpers/session-requests.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
 
 let t: TestApp;
@@ -73,7 +74,10 @@ afterAll(async () => {
   await t.close();
 });
 
-const get = (path: string, as = cookie) => t.app.request(path, { headers: { cookie: as, origin: ORIGIN } });
+const { get } = sessionRequests(
+  () => t.app,
+  () => cookie,
+);
 /** The table's rows as [day, …numbers] text, newest last. */
 function rows(html: string): string[][] {
   const body = html.slice(html.indexOf('<tbody>'), html.indexOf('</tbody>'));
