@@ -4,21 +4,11 @@
 // error code and message for a refused one (`sf__Error`).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IOrganization } from '../../../core/identity/entities.ts';
-import { Job } from '../../../core/jobs/entities.ts';
-import { ExportResult } from '../../../core/recovery/entities.ts';
-import { startRestore } from '../../../core/recovery/start.ts';
-import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
+import { TaskEntity } from '../../../core/tasks/entities.ts';
 import { tuneSalesforce } from '../../../plugins/services/salesforce/index.ts';
-import { type Org, seedDemoOrg } from '../../fakes/salesforce/index.ts';
-import { readZip, startContext } from '../../helpers/recovery.ts';
-import {
-  backup,
-  createSalesforceHarness,
-  discover,
-  entity,
-  type SalesforceHarness,
-  salesforceTask,
-} from './harness.ts';
+import { seedDemoOrg } from '../../fakes/salesforce/index.ts';
+import { backup, createSalesforceHarness, type SalesforceHarness } from './harness.ts';
+import { discoveredTask, liveRecords, restoreInPlace, restoreReport } from './restore-harness.ts';
 
 let s: SalesforceHarness;
 let org: IOrganization;
@@ -28,50 +18,18 @@ beforeAll(async () => {
   s = await createSalesforceHarness();
   tuneSalesforce({ retry: { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 }, bulkPollMs: 1, bulkWriteThreshold: 2 });
   seedDemoOrg(s.fake.org, { accounts: 1, contactsPerAccount: 1 });
-  const task = await salesforceTask(s);
-  taskId = task.id;
-  org = (await s.h.em().findOneOrFail(BackupTask, { id: taskId }, { populate: ['organization'] }))
-    .organization as IOrganization;
-  await discover(s, taskId);
+  ({ taskId, org } = await discoveredTask(s));
 });
 afterAll(async () => {
   await s.close();
 });
 
-function live(sf: Org, object: string, filter: (v: Record<string, unknown>) => boolean) {
-  return [...(sf.object(object)?.records.values() ?? [])]
-    .filter((r) => !r.deletedAt && filter(r.values))
-    .map((r) => r.values);
-}
+const live = liveRecords;
 
-async function restore(key: string, options: Record<string, unknown>) {
-  const account = await entity(s, taskId, 'Account');
-  const started = await startRestore(startContext(s.h, org), {
-    taskId,
-    entityId: account.id,
-    snapshotId: account.lastSnapshotId as string,
-    keys: [key],
-    mode: 'in_place',
-    options,
-  });
-  await s.h.runner.runUntilIdle();
-  return s.h.em().findOneOrFail(Job, { id: started.id });
-}
+const restore = (key: string, options: Record<string, unknown>) => restoreInPlace(s, { taskId, org }, [key], options);
 
-/** The job's report rows by source id (cells here hold no commas). */
-async function report(jobId: string): Promise<Map<string, Record<string, string>>> {
-  const result = await s.h.em().findOneOrFail(ExportResult, { job: jobId });
-  const [csv] = [...(await readZip(result.filePath)).values()] as [Buffer];
-  const [header, ...lines] = csv.toString().trim().split('\r\n') as [string, ...string[]];
-  const columns = header.split(',');
-  const rows = new Map<string, Record<string, string>>();
-  for (const line of lines) {
-    const cells = line.split(',');
-    const row = Object.fromEntries(columns.map((c, i) => [c, cells[i] ?? '']));
-    rows.set(row['Source Id'] as string, row);
-  }
-  return rows;
-}
+/** The job's report rows by source id. */
+const report = async (jobId: string) => (await restoreReport(s, jobId)).rows;
 
 describe('Salesforce restore through the Bulk API by volume', () => {
   it('creates the children of a deleted account in a Bulk API job and reports each new id or error', async () => {

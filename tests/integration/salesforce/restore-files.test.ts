@@ -10,17 +10,11 @@ import { Job } from '../../../core/jobs/entities.ts';
 import { servicePlugin } from '../../../core/plugins/registry.ts';
 import { planRestore } from '../../../core/recovery/plan.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
-import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
+import { TaskEntity } from '../../../core/tasks/entities.ts';
 import { type Org, seedDemoOrg } from '../../fakes/salesforce/index.ts';
 import { startContext } from '../../helpers/recovery.ts';
-import {
-  backup,
-  createSalesforceHarness,
-  discover,
-  entity,
-  type SalesforceHarness,
-  salesforceTask,
-} from './harness.ts';
+import { backup, createSalesforceHarness, entity, type SalesforceHarness } from './harness.ts';
+import { discoveredTask, liveRecords, restoreInPlace } from './restore-harness.ts';
 
 let s: SalesforceHarness;
 let org: IOrganization;
@@ -50,21 +44,13 @@ beforeAll(async () => {
   s = await createSalesforceHarness();
   seedDemoOrg(s.fake.org, { accounts: 1, contactsPerAccount: 1 });
   defineAttachment(s.fake.org);
-  const task = await salesforceTask(s);
-  taskId = task.id;
-  org = (await s.h.em().findOneOrFail(BackupTask, { id: taskId }, { populate: ['organization'] }))
-    .organization as IOrganization;
-  await discover(s, taskId);
+  ({ taskId, org } = await discoveredTask(s));
 });
 afterAll(async () => {
   await s.close();
 });
 
-function live(sf: Org, object: string, filter: (v: Record<string, unknown>) => boolean) {
-  return [...(sf.object(object)?.records.values() ?? [])]
-    .filter((r) => !r.deletedAt && filter(r.values))
-    .map((r) => r.values);
-}
+const live = liveRecords;
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
@@ -95,17 +81,7 @@ describe('Salesforce restore of files with their records', () => {
     sf.delete('ContentVersion', versionId);
     sf.delete('ContentDocument', documentId);
 
-    const accountEntity = await entity(s, taskId, 'Account');
-    const started = await startRestore(startContext(s.h, org), {
-      taskId,
-      entityId: accountEntity.id,
-      snapshotId: accountEntity.lastSnapshotId as string,
-      keys: [account],
-      mode: 'in_place',
-      options: { recordMode: 'bypass', hierarchyDepth: 1 },
-    });
-    await s.h.runner.runUntilIdle();
-    const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+    const job = await restoreInPlace(s, { taskId, org }, [account], { recordMode: 'bypass', hierarchyDepth: 1 });
     expect(job.error).toBeNull();
     expect(job.state).toBe('succeeded');
     expect(job.result?.counts).toMatchObject({ created: 3, failed: 0 });
@@ -221,17 +197,7 @@ describe('Salesforce restore of files with their records', () => {
     sf.delete('ContentDocument', documentId);
     const multipartBefore = s.fake.requests.get('multipart') ?? 0;
 
-    const accountEntity = await entity(s, taskId, 'Account');
-    const started = await startRestore(startContext(s.h, org), {
-      taskId,
-      entityId: accountEntity.id,
-      snapshotId: accountEntity.lastSnapshotId as string,
-      keys: [account],
-      mode: 'in_place',
-      options: { recordMode: 'bypass', hierarchyDepth: 1 },
-    });
-    await s.h.runner.runUntilIdle();
-    const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+    const job = await restoreInPlace(s, { taskId, org }, [account], { recordMode: 'bypass', hierarchyDepth: 1 });
     expect(job.error).toBeNull();
     expect(job.result?.counts).toMatchObject({ created: 2, failed: 0 });
     expect((s.fake.requests.get('multipart') ?? 0) - multipartBefore).toBe(1);

@@ -12,19 +12,13 @@ import { Job } from '../../../core/jobs/entities.ts';
 import { runMaintenance } from '../../../core/maintenance.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
-import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
+import { TaskEntity } from '../../../core/tasks/entities.ts';
 import { tuneSalesforce } from '../../../plugins/services/salesforce/index.ts';
 import { lastRestoreStats } from '../../../plugins/services/salesforce/restore-store.ts';
 import { defineHierarchyObjects, seedDemoOrg } from '../../fakes/salesforce/index.ts';
 import { readZip, startContext } from '../../helpers/recovery.ts';
-import {
-  backup,
-  createSalesforceHarness,
-  discover,
-  entity,
-  type SalesforceHarness,
-  salesforceTask,
-} from './harness.ts';
+import { backup, createSalesforceHarness, entity, type SalesforceHarness } from './harness.ts';
+import { discoveredTask, restoreInPlace } from './restore-harness.ts';
 
 const PAGE = 5;
 
@@ -39,11 +33,7 @@ beforeAll(async () => {
   tuneSalesforce({ retry: { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 }, bulkPollMs: 1, restorePageSize: PAGE });
   seedDemoOrg(s.fake.org, { accounts: 1, contactsPerAccount: 1 });
   defineHierarchyObjects(s.fake.org);
-  const task = await salesforceTask(s);
-  taskId = task.id;
-  org = (await s.h.em().findOneOrFail(BackupTask, { id: taskId }, { populate: ['organization'] }))
-    .organization as IOrganization;
-  await discover(s, taskId);
+  ({ taskId, org } = await discoveredTask(s));
 });
 afterAll(async () => {
   tuneSalesforce({});
@@ -67,17 +57,7 @@ describe('Salesforce restore streaming', () => {
     for (const id of [...contacts, ...branchContacts]) sf.delete('Contact', id);
     for (const id of [...branches, top]) sf.delete('Account', id);
 
-    const account = await entity(s, taskId, 'Account');
-    const started = await startRestore(startContext(s.h, org), {
-      taskId,
-      entityId: account.id,
-      snapshotId: account.lastSnapshotId as string,
-      keys: [top],
-      mode: 'in_place',
-      options: { recordMode: 'bypass', hierarchyDepth: 2 },
-    });
-    await s.h.runner.runUntilIdle();
-    const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+    const job = await restoreInPlace(s, { taskId, org }, [top], { recordMode: 'bypass', hierarchyDepth: 2 });
     expect(job.state).toBe('succeeded');
     expect(job.result?.counts).toEqual({ created: 25, updated: 0, skipped: 0, failed: 0 });
 

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { servicePlugin } from '../../../core/plugins/registry.ts';
-import { ExportResult } from '../../../core/recovery/entities.ts';
 import { planRestore } from '../../../core/recovery/plan.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
 import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
@@ -24,7 +23,7 @@ import {
 } from '../../fakes/salesforce/index.ts';
 import { ACTOR } from '../../helpers/jobs.ts';
 import { completeSetupVia, ORIGIN, signIn } from '../../helpers/kernel.ts';
-import { readZip, startContext } from '../../helpers/recovery.ts';
+import { startContext } from '../../helpers/recovery.ts';
 import { makeUser, TEST_PASSWORD } from '../../helpers/tenants.ts';
 import {
   backup,
@@ -34,6 +33,7 @@ import {
   type SalesforceHarness,
   salesforceTask,
 } from './harness.ts';
+import { discoveredTask, liveRecords, restoreInPlace, restoreReport } from './restore-harness.ts';
 
 let s: SalesforceHarness;
 let org: IOrganization;
@@ -44,11 +44,7 @@ beforeAll(async () => {
   s = await createSalesforceHarness();
   seedDemoOrg(s.fake.org, { accounts: 2, contactsPerAccount: 1 });
   defineHierarchyObjects(s.fake.org);
-  const task = await salesforceTask(s);
-  taskId = task.id;
-  org = (await s.h.em().findOneOrFail(BackupTask, { id: taskId }, { populate: ['organization'] }))
-    .organization as IOrganization;
-  await discover(s, taskId);
+  ({ taskId, org } = await discoveredTask(s));
   dataObjects = (await s.h.em().find(TaskEntity, { task: taskId, kind: 'data' })).map((e) => e.name);
 });
 afterAll(async () => {
@@ -56,41 +52,14 @@ afterAll(async () => {
 });
 
 /** The live record of an object with this name (Name / Subject) at the stand-in. */
-function live(sfOrg: Org, object: string, filter: (v: Record<string, unknown>) => boolean) {
-  return [...(sfOrg.object(object)?.records.values() ?? [])]
-    .filter((r) => !r.deletedAt && filter(r.values))
-    .map((r) => r.values);
-}
+const live = liveRecords;
 
-async function restore(keys: string[], options: Record<string, unknown>) {
-  const account = await entity(s, taskId, 'Account');
-  const started = await startRestore(startContext(s.h, org), {
-    taskId,
-    entityId: account.id,
-    snapshotId: account.lastSnapshotId as string,
-    keys,
-    mode: 'in_place',
-    options,
-  });
-  await s.h.runner.runUntilIdle();
-  return s.h.em().findOneOrFail(Job, { id: started.id });
-}
+const restore = (keys: string[], options: Record<string, unknown>) => restoreInPlace(s, { taskId, org }, keys, options);
 
 /** The job's attached report: one row per record, by source id. */
 async function report(jobId: string): Promise<Map<string, Record<string, string>>> {
-  const result = await s.h.em().findOneOrFail(ExportResult, { job: jobId });
-  const files = await readZip(result.filePath);
-  const [name, csv] = [...files][0] as [string, Buffer];
+  const { name, rows } = await restoreReport(s, jobId);
   expect(name).toMatch(/^restore-report-\d{8}-\d{6}\.csv$/);
-  const [header, ...lines] = csv.toString().trim().split('\r\n') as [string, ...string[]];
-  const columns = header.split(',');
-  const rows = new Map<string, Record<string, string>>();
-  for (const line of lines) {
-    // The report's cells here hold no commas except in the notes, which come last.
-    const cells = line.split(',');
-    const row = Object.fromEntries(columns.map((c, i) => [c, cells[i] ?? '']));
-    rows.set(row['Source Id'] as string, row);
-  }
   return rows;
 }
 
@@ -147,17 +116,7 @@ describe('Salesforce record restore', () => {
     await backup(s, taskId, ['Account', 'Contact']);
     sf.delete('Contact', orphan);
     sf.purge('Account', gone);
-    const contact = await entity(s, taskId, 'Contact');
-    const started = await startRestore(startContext(s.h, org), {
-      taskId,
-      entityId: contact.id,
-      snapshotId: contact.lastSnapshotId as string,
-      keys: [orphan],
-      mode: 'in_place',
-      options: { recordMode: 'overwrite' },
-    });
-    await s.h.runner.runUntilIdle();
-    const job = await s.h.em().findOneOrFail(Job, { id: started.id });
+    const job = await restoreInPlace(s, { taskId, org }, [orphan], { recordMode: 'overwrite' }, 'Contact');
     expect(job.state).toBe('succeeded');
     const [restored] = live(sf, 'Contact', (v) => v.Name === 'Orphan');
     expect(restored?.AccountId).toBeNull();
