@@ -7,10 +7,11 @@
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { FakeSalesforce, parseCsv, seedDemoMetadata, seedDemoOrg } from '../fakes/salesforce/index.ts';
+import { FakeSalesforce, seedDemoMetadata, seedDemoOrg } from '../fakes/salesforce/index.ts';
 import { newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { connectorSession } from '../helpers/connector-e2e.ts';
+import { parseCsv } from '../helpers/csv.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
 import { readZip } from '../helpers/recovery.ts';
 

@@ -13,7 +13,6 @@ import {
   defineHierarchyObjects,
   deleteAccountHierarchy,
   FakeSalesforce,
-  parseCsv,
   seedAccountHierarchy,
   seedDemoMetadata,
   seedDemoOrg,
@@ -21,6 +20,7 @@ import {
 import { newBrowserContext } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/config.ts';
 import { connectorSession } from '../helpers/connector-e2e.ts';
+import { parseCsv } from '../helpers/csv.ts';
 import { consoleErrorsOf, DESKTOP, screenshotBothWidths, signInPage } from '../helpers/e2e.ts';
 import { readZip } from '../helpers/recovery.ts';
 

@@ -6,6 +6,7 @@ import { principalForUser } from '../../core/access/principal.ts';
 import { allAuditRows } from '../../core/audit/audit-service.ts';
 import { AuditEvent, type AuditStatus } from '../../core/audit/entities.ts';
 import { type IOrganization, type IUser, User } from '../../core/identity/entities.ts';
+import { parseCsv } from '../helpers/csv.ts';
 import { completeSetupVia, createTestApp, form, signIn, type TestApp } from '../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../helpers/tenants.ts';
 
@@ -51,36 +52,6 @@ async function allPageRows(query: string, cookie: string): Promise<string[]> {
     if (!html.includes('>Next</a>')) return rows;
   }
   throw new Error('too many pages');
-}
-
-/** Parses RFC 4180 CSV (quoted cells may hold commas, quotes and line breaks). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i] as string;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i++;
-    } else cell += ch;
-  }
-  if (cell || row.length) rows.push([...row, cell]);
-  return rows;
 }
 
 async function exportCsv(query: string, cookie: string): Promise<{ res: Response; rows: string[][] }> {

@@ -8,6 +8,7 @@
 // not found"); on create, required fields present and every column createable (on update,
 // updateable); values of their type; lookups naming an existing record of a referenced object.
 import { csvLine } from '../../../core/plugins/csv.ts';
+import { parseCsv } from '../../helpers/csv.ts';
 import {
   type FieldDef,
   type FieldValue,
@@ -67,47 +68,6 @@ interface IngestJob {
   successful: string[][];
   failed: string[][];
   unprocessed: string[][];
-}
-
-/** RFC 4180 rows (quoted cells, doubled quotes, CRLF or LF line ends). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  let i = 0;
-  const body = text.replace(/^\uFEFF/, '');
-  while (i < body.length) {
-    const ch = body[i] as string;
-    if (quoted) {
-      if (ch === '"' && body[i + 1] === '"') {
-        cell += '"';
-        i += 2;
-        continue;
-      }
-      if (ch === '"') quoted = false;
-      else cell += ch;
-      i++;
-      continue;
-    }
-    if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && body[i + 1] === '\n') i++;
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-    } else cell += ch;
-    i++;
-  }
-  if (cell !== '' || row.length > 0) {
-    row.push(cell);
-    rows.push(row);
-  }
-  return rows;
 }
 
 /** Salesforce's per-row error text in failedResults: `CODE:message:fields --`. */

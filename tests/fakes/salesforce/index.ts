@@ -11,7 +11,7 @@ export {
   seedDemoAutomation,
   triggerActive,
 } from './automation.ts';
-export { BulkIngest, parseCsv } from './bulk-ingest.ts';
+export { BulkIngest } from './bulk-ingest.ts';
 export { type ComponentMessage, DeployApi, type DeployRecord } from './deploy.ts';
 export { type Component, METADATA_NS, METADATA_TYPES, MetadataApi, MetadataStore } from './metadata.ts';
 export {

@@ -11,6 +11,7 @@ import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { backupNow } from '../../../core/tasks/entity-actions.ts';
 import testServicePlugin from '../../fakes/test-service.ts';
 import { getTokens, json, makeKey, withBearer } from '../../helpers/api.ts';
+import { parseCsv } from '../../helpers/csv.ts';
 import { ACTOR, createJobsHarness, type JobsHarness } from '../../helpers/jobs.ts';
 import { completeSetupVia, signIn } from '../../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
@@ -59,36 +60,6 @@ async function allPageRows(query: string, cookie: string): Promise<string[]> {
     if (!html.includes('>Next</a>')) return rows;
   }
   throw new Error('too many pages');
-}
-
-/** Parses RFC 4180 CSV (quoted cells may hold commas, quotes and line breaks). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i] as string;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i++;
-    } else cell += ch;
-  }
-  if (cell || row.length) rows.push([...row, cell]);
-  return rows;
 }
 
 const SUMMARY_COLUMN = 12;
