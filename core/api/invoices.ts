@@ -4,6 +4,7 @@
 // an accounting tool or a PSA integration (`paidBy` names the key). Reading needs "View
 // dashboard", changing "Add accounts"; an invoice of another issuer is a 404.
 import { createRoute, z } from '@hono/zod-openapi';
+import type { EntityManager } from '@mikro-orm/core';
 import type { Context } from 'hono';
 import { type IInvoice, Invoice } from '../billing/entities.ts';
 import { INVOICE_CSV_HEADER, invoiceCsvRows, LINE_CSV_HEADER, lineCsvRows } from '../billing/invoice-csv.ts';
@@ -19,9 +20,9 @@ import { inReach, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';
 import { errorResponses } from './schemas.ts';
 
-const STATUSES = ['draft', 'issued', 'overdue', 'paid'] as const;
+export const STATUSES = ['draft', 'issued', 'overdue', 'paid'] as const;
 
-const InvoiceSchema = z
+export const InvoiceSchema = z
   .object({
     id: z.string(),
     number: z.string().nullable().openapi({ description: 'The issuer’s running number, once issued.' }),
@@ -44,7 +45,7 @@ const InvoiceSchema = z
   })
   .openapi('Invoice');
 
-const InvoiceLineSchema = z
+export const InvoiceLineSchema = z
   .object({
     position: z.number().int(),
     meter: z.string().openapi({
@@ -56,7 +57,7 @@ const InvoiceLineSchema = z
   })
   .openapi('InvoiceLine');
 
-const InvoiceParams = OrganizationIdParams.extend({
+export const InvoiceParams = OrganizationIdParams.extend({
   invoiceId: z
     .string()
     .max(36)
@@ -74,7 +75,7 @@ const ListQuery = z.object({
 
 const CsvQuery = ListQuery.pick({ period: true });
 
-function invoiceJson(invoice: IInvoice, now: Date) {
+export function invoiceJson(invoice: IInvoice, now: Date) {
   return {
     id: invoice.id,
     number: invoice.number ?? null,
@@ -95,6 +96,17 @@ function invoiceJson(invoice: IInvoice, now: Date) {
     paidAt: invoice.paidAt?.toISOString() ?? null,
     paidBy: invoice.paidBy ?? null,
   };
+}
+
+/** An invoice's lines as the API shows them (positions from 1). */
+export async function linesJson(em: EntityManager, invoice: IInvoice) {
+  return (await invoiceLines(em, invoice)).map((l) => ({
+    position: l.position + 1,
+    meter: l.meter,
+    description: l.description,
+    quantity: l.quantity,
+    amount: centsDecimal(l.amountCents),
+  }));
 }
 
 /** The invoice issued by the organization in the path, else a 404. */
@@ -236,20 +248,7 @@ export function invoicesApi(deps: AppDeps) {
 
   api.openapi(getRoute, async (c) => {
     const invoice = await findInvoice(c);
-    const lines = await invoiceLines(c.get('em'), invoice);
-    return c.json(
-      {
-        ...invoiceJson(invoice, deps.now()),
-        lines: lines.map((l) => ({
-          position: l.position + 1,
-          meter: l.meter,
-          description: l.description,
-          quantity: l.quantity,
-          amount: centsDecimal(l.amountCents),
-        })),
-      },
-      200,
-    );
+    return c.json({ ...invoiceJson(invoice, deps.now()), lines: await linesJson(c.get('em'), invoice) }, 200);
   });
 
   api.openapi(issueRoute, async (c) => {

@@ -17,6 +17,7 @@ import { jobsApi } from './jobs.ts';
 import { notificationRecipientsApi } from './notification-recipients.ts';
 import { oauthRoutes } from './oauth.ts';
 import { organizationsApi } from './organizations.ts';
+import { receivedInvoicesApi } from './received-invoices.ts';
 import { recoveryApi } from './recovery.ts';
 import { renderApiReference } from './reference.ts';
 import { createApiRouter } from './router.ts';
@@ -127,6 +128,7 @@ export function apiV1Routes(deps: AppDeps): OpenAPIHono<AppEnv> {
   api.route('/', smartAlertsApi(deps));
   api.route('/', compareApi(deps));
   api.route('/', invoicesApi(deps));
+  api.route('/', receivedInvoicesApi(deps));
 
   // One document for the machine-readable file and the reference page.
   const documentHead = {

@@ -4,7 +4,9 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { columnDate } from '../tenancy/account-health.ts';
-import { monthSpan } from './billable-days.ts';
+import { annualFigures, billedBeforeInTerm, type TermRequest } from './annual-billing.ts';
+import { termOf } from './annual-terms.ts';
+import { billingStart, monthSpan } from './billable-days.ts';
 import { BillingAccount, type IBillingAccount } from './entities.ts';
 import { invoiceFigures } from './invoice-lines.ts';
 import { meterAccounts } from './metering.ts';
@@ -82,12 +84,27 @@ export async function forecasts(
     priced.map(({ account, plan }) => ({ account, meters: plan.meters, period: plan.period })),
     span,
   );
+  // Annual plans: the term of each, and (later months of a term) what the term billed before.
+  const terms = new Map<string, TermRequest>();
+  for (const { account, plan } of priced) {
+    const start = billingStart(account, billing.get(account.id));
+    const term = plan.period === 'annual' && start ? termOf(start, span.month) : null;
+    if (term) terms.set(account.id, { account, meters: plan.meters, term });
+  }
+  const midTerm = [...terms.values()].filter((t) => t.term.monthOfTerm > 0);
+  const before = await billedBeforeInTerm(em, midTerm, span.month);
   for (const { account, plan } of priced) {
     const m = metered.get(account.id);
     if (!m?.range) continue;
     const tax = billing.get(account.id)?.taxRateBasisPoints ?? 0;
-    const figures = invoiceFigures(plan, m.quantities, m.range.days, span.days, tax);
-    found.set(account.id, { currency: plan.currency, totalCents: figures.totalCents });
+    const term = terms.get(account.id)?.term;
+    const figures =
+      plan.period === 'monthly'
+        ? invoiceFigures(plan, m.quantities, m.range.days, span.days, tax)
+        : term
+          ? annualFigures(plan, term, m, before.get(account.id) ?? [], span.days, tax)
+          : null;
+    if (figures) found.set(account.id, { currency: plan.currency, totalCents: figures.totalCents });
   }
   return found;
 }

@@ -2,7 +2,9 @@
 // (money.ts): each meter's line is its graduated price of the exact quantity, rounded once to
 // cents; a minimum charge (pro-rated by the account's billable days on monthly plans) tops the
 // subtotal up with its own line; tax is the tax rate of the rounded subtotal, rounded once; the
-// total is subtotal plus tax.
+// total is subtotal plus tax. An annual plan's later months of a term bill only mid-term
+// additions (trueUpFigures), without a minimum: the term's minimum was met up front.
+import { type AnnualTerm, type MidTermAddition, shortDay, termLabel } from './annual-terms.ts';
 import type { PlanMeter, PlanPeriod } from './entities.ts';
 import { meterLabel } from './meters.ts';
 import { type Fraction, fraction, mul, toCents, toDecimal } from './money.ts';
@@ -35,13 +37,18 @@ export function invoiceFigures(
   monthDays: number,
   taxRateBasisPoints: number,
   kindLabel?: (kind: string) => string,
+  term?: AnnualTerm,
 ): InvoiceFigures {
+  const over =
+    plan.period === 'monthly'
+      ? 'the month'
+      : `the first month of the term${term ? ` ${termLabel(term)}, prepaid: decreases are not refunded` : ''}`;
   const lines: LineFigures[] = plan.meters.map((meter, i) => {
     const quantity = quantities[i] ?? fraction(0);
     const how = meter.measure === 'max' ? 'maximum' : 'average';
     return {
       meter: meter.meter,
-      description: `${meterLabel(meter.meter, kindLabel)} (${how} over the ${plan.period === 'monthly' ? 'month' : 'first month of the term'})`,
+      description: `${meterLabel(meter.meter, kindLabel)} (${how} over ${over})`,
       quantity: toDecimal(quantity),
       amountCents: toCents(tieredPrice(quantity, meter.tiers)),
     };
@@ -66,6 +73,40 @@ export function invoiceFigures(
       subtotal = minimum;
     }
   }
+  return withTax(lines, subtotal, taxRateBasisPoints);
+}
+
+function withTax(lines: LineFigures[], subtotal: number, taxRateBasisPoints: number): InvoiceFigures {
   const taxCents = toCents(fraction(BigInt(subtotal) * BigInt(taxRateBasisPoints), 10_000n));
   return { lines, subtotalCents: subtotal, taxCents, totalCents: subtotal + taxCents };
+}
+
+/** A later month of an annual term: a "Mid-term addition" line per meter that rose; null if none did. */
+export function trueUpFigures(
+  plan: PricedPlan,
+  term: AnnualTerm,
+  additions: readonly (MidTermAddition | null)[],
+  taxRateBasisPoints: number,
+  kindLabel?: (kind: string) => string,
+): InvoiceFigures | null {
+  const lines: LineFigures[] = [];
+  plan.meters.forEach((meter, i) => {
+    const a = additions[i];
+    if (!a) return;
+    lines.push({
+      meter: meter.meter,
+      description:
+        `Mid-term addition: ${meterLabel(meter.meter, kindLabel)} above the ${toDecimal(a.billedBefore)} billed ` +
+        `in the term ${termLabel(term)}, from ${shortDay(a.fromDay)} (${a.daysLeft} of ${term.days} days; ` +
+        'prepaid: decreases are not refunded)',
+      quantity: toDecimal(a.added),
+      amountCents: a.amountCents,
+    });
+  });
+  if (lines.length === 0) return null;
+  return withTax(
+    lines,
+    lines.reduce((s, l) => s + l.amountCents, 0),
+    taxRateBasisPoints,
+  );
 }

@@ -1,24 +1,17 @@
 // Monthly invoices from the usage history: a draft per account and month, computed from its plan
 // (metering.ts, invoice-lines.ts) and recomputed while it is a draft; an issued or paid invoice
 // is never changed. An account with no billable day in the month gets none. Annual plans are
-// invoiced in the first month of each 12-month term (the account's billing start month).
+// invoiced up front in the first month of each 12-month term from the account's billing start,
+// and in its later months only for mid-term additions (annual-billing.ts); none otherwise.
 import type { EntityManager } from '@mikro-orm/core';
 import { type IOrganization, Organization } from '../identity/entities.ts';
-import { billingStart, type MonthSpan, monthSpan } from './billable-days.ts';
+import { annualFigures, billedBeforeInTerm } from './annual-billing.ts';
+import { termOf } from './annual-terms.ts';
+import { billingStart, monthSpan } from './billable-days.ts';
 import { BillingAccount, type IInvoice, Invoice, InvoiceLine } from './entities.ts';
-import { invoiceFigures } from './invoice-lines.ts';
+import { type InvoiceFigures, invoiceFigures } from './invoice-lines.ts';
 import { meterAccount } from './metering.ts';
 import { effectivePlan } from './plans.ts';
-
-function monthIndex(month: string): number {
-  const [y, m] = month.split('-').map(Number) as [number, number];
-  return y * 12 + m - 1;
-}
-
-/** Whether an annual plan's term starts in this month. */
-function termStarts(start: Date, span: MonthSpan): boolean {
-  return (monthIndex(span.month) - monthIndex(start.toISOString().slice(0, 7))) % 12 === 0;
-}
 
 export interface DraftOptions {
   kindLabel?: (kind: string) => string;
@@ -38,15 +31,23 @@ export async function draftInvoice(
   const plan = await effectivePlan(em, account);
   const billing = await em.findOne(BillingAccount, { organization: account.id });
   const start = billingStart(account, billing);
-  const metered = plan ? await meterAccount(em, account, plan.meters, plan.period, span) : null;
-  const due = plan && start && metered?.range && (plan.period === 'monthly' || termStarts(start, span));
-  if (!due || !metered?.range || !plan) {
+  const metered = plan && start ? await meterAccount(em, account, plan.meters, plan.period, span) : null;
+  const tax = billing?.taxRateBasisPoints ?? 0;
+  let figures: InvoiceFigures | null = null;
+  if (plan && start && metered?.range) {
+    const term = termOf(start, month);
+    if (plan.period === 'monthly') {
+      figures = invoiceFigures(plan, metered.quantities, metered.range.days, span.days, tax, options.kindLabel);
+    } else if (term) {
+      const before = await billedBeforeInTerm(em, [{ account, meters: plan.meters, term }], month);
+      figures = annualFigures(plan, term, metered, before.get(account.id) ?? [], span.days, tax, options.kindLabel);
+    }
+  }
+  if (!figures || !metered?.range || !plan) {
     if (existing) em.remove(existing);
     await em.flush();
     return null;
   }
-  const tax = billing?.taxRateBasisPoints ?? 0;
-  const figures = invoiceFigures(plan, metered.quantities, metered.range.days, span.days, tax, options.kindLabel);
   const invoice =
     existing ??
     em.create(Invoice, {

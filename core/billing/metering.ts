@@ -9,6 +9,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import { pathsUnder } from '../tenancy/organizations.ts';
+import type { RunningQuantity } from './annual-terms.ts';
 import { type BillableRange, billableRange, type MonthSpan } from './billable-days.ts';
 import { BillingAccount, type IBillingAccount, type PlanMeter, type PlanPeriod } from './entities.ts';
 import { type DailyValue, dailyValuesUnder, unitDivisor } from './meters.ts';
@@ -19,6 +20,11 @@ export interface MeteredAccount {
   range: BillableRange | null;
   /** Per meter of the plan, in its order. */
   quantities: Fraction[];
+  /**
+   * Annual plans, per meter: the month's running quantity day by day (maximum measures; null for
+   * averages), for dating mid-term additions (annual-terms.ts).
+   */
+  running: (RunningQuantity[] | null)[];
 }
 
 export interface MeterRequest {
@@ -65,12 +71,15 @@ async function loadUsage(
 function quantitiesOf(request: MeterRequest, usage: SubtreeUsage, span: MonthSpan): MeteredAccount {
   const { account, meters, period } = request;
   const quantities: Fraction[] = [];
+  const running: (RunningQuantity[] | null)[] = [];
   for (const meter of meters) {
     const perOrg = new Map<string, { max: number; sum: number; count: number }>();
+    const counted: DailyValue[] = [];
     for (const v of usage.values.get(meter.meter) ?? []) {
       const range = usage.ranges.get(v.organizationId);
       if (!range || v.day < range.fromDay || v.day >= range.toDay) continue;
       if (!usage.paths.get(v.organizationId)?.startsWith(account.path)) continue;
+      counted.push(v);
       const acc = perOrg.get(v.organizationId) ?? { max: 0, sum: 0, count: 0 };
       acc.max = Math.max(acc.max, v.value);
       acc.sum += v.value;
@@ -89,8 +98,30 @@ function quantitiesOf(request: MeterRequest, usage: SubtreeUsage, span: MonthSpa
       total = add(total, period === 'monthly' ? mul(measured, fraction(range.days, span.days)) : measured);
     }
     quantities.push(total);
+    running.push(period === 'annual' && meter.measure === 'max' ? runningMaximum(counted, divisor) : null);
   }
-  return { range: usage.ranges.get(account.id) ?? null, quantities };
+  return { range: usage.ranges.get(account.id) ?? null, quantities, running };
+}
+
+/** Day by day, the sum of each organization's maximum so far: the month's maximum measure up to that day. */
+function runningMaximum(values: DailyValue[], divisor: bigint): RunningQuantity[] {
+  const sorted = [...values].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+  const best = new Map<string, number>();
+  const days: RunningQuantity[] = [];
+  let sum = 0;
+  for (const v of sorted) {
+    const value = Math.round(v.value);
+    const before = best.get(v.organizationId) ?? 0;
+    if (value > before) {
+      sum += value - before;
+      best.set(v.organizationId, value);
+    }
+    const quantity = fraction(BigInt(sum), divisor);
+    const last = days[days.length - 1];
+    if (last?.day === v.day) last.quantity = quantity;
+    else days.push({ day: v.day, quantity });
+  }
+  return days;
 }
 
 /** Several accounts metered at once (the accounts list's Amount column), keyed by account id. */

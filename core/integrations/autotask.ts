@@ -5,7 +5,7 @@
 // `POST Tickets/{id}/Notes` (looked for by `POST TicketNotes/query`), closing by `PATCH Tickets`
 // with the "closed" status.
 import { z } from 'zod';
-import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
+import { type IntegrationKind, IntegrationSendError, type PsaInvoiceReader, type SendTarget } from './contract.ts';
 import type { JsonAnswer } from './http-json.ts';
 import { optionalPositiveInt, type PsaClient, positiveInt, psaCall, psaCommonFields, psaCommonSchema } from './psa.ts';
 import { psaKindParts } from './psa-tickets.ts';
@@ -46,7 +46,8 @@ function reasonOf(answer: JsonAnswer): string {
   return answer.text.trim().slice(0, 300);
 }
 
-function client(target: SendTarget<AutotaskSettings>): PsaClient {
+/** One call to the API user's zone (looked up once per client). */
+function caller(target: SendTarget<AutotaskSettings>) {
   const s = target.settings;
   const headers = { ApiIntegrationCode: s.integrationCode, UserName: s.username, Secret: target.secret };
   let zone: Promise<string> | null = null;
@@ -65,8 +66,41 @@ function client(target: SendTarget<AutotaskSettings>): PsaClient {
     })();
     return zone;
   };
-  const call = async (method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown) =>
+  return async (method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown) =>
     psaCall('Autotask', HINT, method, new URL(path, await base()), headers, body, target.allowPrivate, reasonOf);
+}
+
+/**
+ * Invoices (read-only in Autotask's API: made in Autotask from posted billing items): the
+ * company's invoice whose Purchase Order Number (`orderNumber`) is the appliance's number; paid
+ * when Autotask has a `paidDate` for it and it is not voided.
+ */
+function invoiceReader(target: SendTarget<AutotaskSettings>): PsaInvoiceReader {
+  const call = caller(target);
+  return {
+    async findInvoice(companyId, reference) {
+      const answer = await call('POST', 'V1.0/Invoices/query', {
+        MaxRecords: 1,
+        IncludeFields: ['id'],
+        filter: [
+          { op: 'eq', field: 'companyID', value: Number(companyId) },
+          { op: 'eq', field: 'orderNumber', value: reference },
+        ],
+      });
+      const [found] = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
+      return found?.id === undefined ? null : String(found.id);
+    },
+    async isPaid(id) {
+      const answer = await call('GET', `V1.0/Invoices/${encodeURIComponent(id)}`);
+      const item = (answer.item ?? {}) as Record<string, unknown>;
+      return Boolean(item.paidDate) && item.isVoided !== true;
+    },
+  };
+}
+
+function client(target: SendTarget<AutotaskSettings>): PsaClient {
+  const s = target.settings;
+  const call = caller(target);
   const note = (ticketId: string, title: string, text: string) =>
     call('POST', `V1.0/Tickets/${encodeURIComponent(ticketId)}/Notes`, {
       ticketID: Number(ticketId),
@@ -200,4 +234,7 @@ export const autotaskKind: IntegrationKind<AutotaskSettings> = {
   target: (s) => `${s.username} (queue ${s.queueId})`,
   address: (s) => ({ field: 'zoneLookupUrl', url: s.zoneLookupUrl }),
   ...psaKindParts(client),
+  invoices: invoiceReader,
+  invoicesHelp:
+    'Invoices: Autotask’s API cannot create invoices (Autotask generates them from posted billing items), so generate each invoice this organization issues in Autotask for the customer’s mapped company, with the appliance’s invoice number as its Purchase Order Number. Every hour the open ones are looked up and marked paid here once Autotask has a paid date for them.',
 };

@@ -4,7 +4,7 @@
 // `POST service/tickets`, notes by `POST service/tickets/{id}/notes` (looked for by `GET` with `text like`), closing by
 // `PATCH service/tickets/{id}` (a JSON Patch of the status) after a note.
 import { z } from 'zod';
-import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
+import { type IntegrationKind, IntegrationSendError, type PsaInvoiceReader, type SendTarget } from './contract.ts';
 import type { JsonAnswer } from './http-json.ts';
 import { optionalPositiveInt, type PsaClient, positiveInt, psaCall, psaCommonFields, psaCommonSchema } from './psa.ts';
 import { psaKindParts } from './psa-tickets.ts';
@@ -67,6 +67,41 @@ function apiRoot(site: string): string {
   const url = new URL(site.includes('://') ? site : `https://${site}`);
   return `${url.origin}/v4_6_release/apis/3.0/`;
 }
+
+/**
+ * Finance › Invoices: the invoice whose `reference` is the appliance's number, for the company;
+ * paid when its `balance` (total less applied payments and credits) is nothing.
+ */
+function invoiceReader(target: SendTarget<ConnectwiseSettings>): PsaInvoiceReader {
+  const s = target.settings;
+  const basic = Buffer.from(`${s.companyId}+${s.publicKey}:${target.secret}`).toString('base64');
+  const headers = { authorization: `Basic ${basic}`, clientId: s.clientId };
+  const root = apiRoot(s.site);
+  const get = (url: URL) => psaCall('ConnectWise', HINT, 'GET', url, headers, undefined, target.allowPrivate, reasonOf);
+  return {
+    async findInvoice(companyId, reference) {
+      const url = new URL('finance/invoices', root);
+      // Invoice numbers are letters, digits and dashes: nothing to escape in the quoted condition.
+      url.searchParams.set(
+        'conditions',
+        `company/id=${Number(companyId)} and reference="${reference.replace(/["\\]/g, '')}"`,
+      );
+      url.searchParams.set('pageSize', '1');
+      url.searchParams.set('fields', 'id');
+      const [found] = itemsOf(await get(url));
+      return found?.id === undefined ? null : String(found.id);
+    },
+    async isPaid(id) {
+      const url = new URL(`finance/invoices/${encodeURIComponent(id)}`, root);
+      url.searchParams.set('fields', 'id,total,balance');
+      const invoice = await get(url);
+      return typeof invoice.balance === 'number' && invoice.balance <= 0;
+    },
+  };
+}
+
+const itemsOf = (answer: Record<string, unknown>) =>
+  Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
 
 function client(target: SendTarget<ConnectwiseSettings>): PsaClient {
   const s = target.settings;
@@ -192,4 +227,7 @@ export const connectwiseKind: IntegrationKind<ConnectwiseSettings> = {
   target: (s) => `${new URL(s.site.includes('://') ? s.site : `https://${s.site}`).host} (board ${s.boardId})`,
   address: (s) => ({ field: 'site', url: s.site.includes('://') ? s.site : `https://${s.site}` }),
   ...psaKindParts(client),
+  invoices: invoiceReader,
+  invoicesHelp:
+    'Invoices: record each invoice this organization issues in ConnectWise (Finance › Invoices, for the customer’s mapped company) with the appliance’s invoice number as its Reference. Every hour the open ones are looked up and marked paid here once their balance in ConnectWise is nothing. The appliance does not create the invoices in ConnectWise: their lines there are ConnectWise’s own products and time entries, which this integration does not manage.',
 };

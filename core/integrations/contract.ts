@@ -35,6 +35,18 @@ export interface SendTarget<S> {
   now: Date;
 }
 
+/**
+ * What a PSA's API tells about the invoices the appliance issued (docs/BILLING.md "PSA"): the
+ * MSP records an issued invoice in its PSA with the appliance's invoice number as the reference,
+ * and the integration reads back whether the PSA has it paid.
+ */
+export interface PsaInvoiceReader {
+  /** The PSA's invoice of this company whose reference is the appliance invoice's number, or null. */
+  findInvoice(companyId: string, reference: string): Promise<string | null>;
+  /** Whether the PSA has that invoice paid in full (nothing owed on it, not voided). */
+  isPaid(psaInvoiceId: string): Promise<boolean>;
+}
+
 /** A batch the collector took: done, or (indexer acknowledgment) taken with an id to confirm later. */
 export type SendOutcome = { acknowledged: true } | { acknowledged: false; ackId: number };
 
@@ -53,6 +65,10 @@ export interface IntegrationKind<S = Record<string, unknown>> {
   fixedStreams?: IntegrationStream[];
   /** A PSA: its client (companies for the mapping, tickets). */
   psa?(target: SendTarget<S>): PsaClient;
+  /** A PSA whose API reports invoices paid: the integration marks the issued ones paid (psa-invoices.ts). */
+  invoices?(target: SendTarget<S>): PsaInvoiceReader;
+  /** The integration page's sentence on invoices: how to record them in the PSA, what its API cannot do. */
+  invoicesHelp?: string;
   /** "Send test event" for a kind whose events are not sent as such (a PSA checks its credentials). */
   test?(target: SendTarget<S>): Promise<void>;
   /** Validates the settings (field messages keyed by field name). */

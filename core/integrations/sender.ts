@@ -20,6 +20,7 @@ import { type IIntegration, Integration, type IntegrationCursor } from './entiti
 import { type IntegrationEvent, nextEvents } from './event-feed.ts';
 import { incidentSubject, integrationSecret } from './integrations.ts';
 import { integrationKind } from './kinds.ts';
+import { invoiceCheckDue, syncPaidInvoices } from './psa-invoices.ts';
 
 export interface IntegrationSettings {
   mailRetryBaseSeconds: number;
@@ -178,8 +179,10 @@ async function settleAck(
 export async function deliverIntegration(deps: IntegrationDeps, i: IIntegration, now: Date): Promise<number> {
   const kind = integrationKind(i.kind);
   if (!kind) return 0;
+  // A PSA's hourly look at the invoices it may have paid (psa-invoices.ts) goes through the claim.
+  const checkInvoices = invoiceCheckDue(kind, i.id, now);
   // Nothing new and nothing owed: a read, not a claim (a write) every pass for every integration.
-  if (!i.pendingAck && !i.failingSince) {
+  if (!i.pendingAck && !i.failingSince && !checkInvoices) {
     const peek = await nextEvents(deps.orm.em.fork(), i.organization as IOrganization, i.streams, i.cursor, 1);
     if (peek.events.length === 0) return 0;
   }
@@ -209,6 +212,7 @@ export async function deliverIntegration(deps: IntegrationDeps, i: IIntegration,
       if (!(await advance(c, i, batch.through, batch.events.length, now))) return sent;
       sent += batch.events.length;
     }
+    if (checkInvoices) await syncPaidInvoices(kind, target, now);
     await succeeded(deps, c, i, kind, now);
   } catch (err) {
     if (!(err instanceof IntegrationSendError)) deps.log.warn({ err, integrationId: i.id }, 'integration pass failed');

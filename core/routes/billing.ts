@@ -163,6 +163,7 @@ export function billingRoutes(deps: AppDeps): Hono<AppEnv> {
         minimum: p.minimumCents ? formatMoney(p.minimumCents, p.currency) : '—',
         isDefault: own?.defaultPlan?.id === p.id,
       })),
+      hasAnnualPlan: plans.some((p) => p.period === 'annual'),
       defaultPlanId: own?.defaultPlan?.id ?? '',
     });
   });

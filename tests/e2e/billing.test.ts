@@ -108,6 +108,18 @@ async function fill(): Promise<void> {
     },
     now,
   );
+  // An annual plan too: the plans list then says how annual terms are billed.
+  await createPlan(
+    em(),
+    root,
+    {
+      name: 'Yearly users',
+      currency: 'EUR',
+      period: 'annual',
+      meters: [{ meter: 'protected:user', measure: 'max', tiers: [{ upTo: null, unitCents: 3000 }] }],
+    },
+    now,
+  );
   const e = em();
   e.create(BillingAccount, { organization: root.id, defaultPlan: plan.id, updatedAt: now });
   await e.flush();
@@ -163,6 +175,7 @@ describe('billing pages in a browser', () => {
 
     await fill();
     await go('/billing', 'billing-filled');
+    expect(await page.getByText('Annual plans are prepaid for 12 months', { exact: false }).count()).toBe(1);
     await page.getByRole('link', { name: 'Standard protection with stored data and a long plan name' }).click();
     await page.waitForURL('**/billing/plans/*');
     expect({ overflow: await screenshotBothWidths(page, 'billing-plan-edit') }).toEqual({ overflow: 0 });

@@ -116,6 +116,10 @@ describe('Settings › Integrations › Autotask in a browser', () => {
     await page.getByRole('link', { name: 'Add ConnectWise' }).click();
     await page.getByLabel('Private key').waitFor();
     expect(await screenshotBothWidths(page, 'integrations-connectwise-new')).toBeLessThanOrEqual(0);
+    // What ConnectWise's API does not do for invoices is said beside its settings.
+    expect(await page.getByText('with the appliance’s invoice number as its Reference', { exact: false }).count()).toBe(
+      1,
+    );
     await page.goto(`${appliance.url}/settings/integrations`);
     await page.getByRole('link', { name: 'Add Backup Radar' }).click();
     await page.getByLabel('Backup Radar’s inbound address').fill('msp-one@inbound.backupradar.example');

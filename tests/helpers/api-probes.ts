@@ -232,6 +232,9 @@ export const OPERATIONS: Record<string, Operation> = {
   'GET /organizations/{id}/invoices/{invoiceId}': { rule: { anyOf: ['view_dashboard'] } },
   'POST /organizations/{id}/invoices/{invoiceId}/issue': { rule: { anyOf: ['add_accounts'] } },
   'POST /organizations/{id}/invoices/{invoiceId}/paid': { rule: { anyOf: ['add_accounts'] } },
+  'GET /organizations/{id}/received-invoices': { rule: { anyOf: ['view_dashboard'] } },
+  'GET /organizations/{id}/received-invoices/{invoiceId}': { rule: { anyOf: ['view_dashboard'] } },
+  'GET /organizations/{id}/received-invoices/{invoiceId}/pdf': { rule: { anyOf: ['view_dashboard'] } },
   'GET /tasks/{id}/entities/{entityId}/snapshots': { rule: { anyOf: ['restore', 'export_download'] } },
   'GET /tasks/{id}/entities/{entityId}/snapshots/{snapshotId}/items': {
     rule: { anyOf: ['restore', 'export_download'] },

@@ -111,6 +111,7 @@ export function integrationRoutes(deps: AppDeps): Hono<AppEnv> {
             secret: form.kind.secret,
             fixedStreams: !!form.kind.fixedStreams,
             psa: !!form.kind.psa,
+            invoicesHelp: form.kind.invoicesHelp,
           },
           values: form.values,
           errors: form.errors,

@@ -8,11 +8,27 @@
 // `POST V1.0/Tickets/{id}/Notes` wants ticketID (the same id), title, description, noteType and
 // publish; `POST V1.0/TicketNotes/query` filters by `eq ticketID` and `contains description`;
 // `PATCH V1.0/Tickets` wants `id` and changes the fields given; `POST V1.0/Tickets/query`
-// filters by `eq` / `noteq` of companyID, title and status.
+// filters by `eq` / `noteq` of companyID, title and status. Invoices are made in Autotask from
+// posted billing items (the API cannot create them): `POST V1.0/Invoices/query` filters by `eq` of
+// companyID and orderNumber, `GET V1.0/Invoices/{id}` answers `{item}` with paidDate (a date
+// only, null while unpaid) and isVoided.
 import type { PsaStandIn, PsaTicketRecord } from './common.ts';
 import { serveJson } from './common.ts';
 
+export interface AutotaskInvoiceRecord {
+  id: number;
+  companyID: number;
+  invoiceNumber: string;
+  /** The Purchase Order Number given when the invoice was generated. */
+  orderNumber: string | null;
+  invoiceTotal: number;
+  paidDate: string | null;
+  isVoided: boolean;
+}
+
 export interface AutotaskStandIn extends PsaStandIn {
+  /** Invoices generated in Autotask (the tests add them as the MSP would, and pay them). */
+  invoices: AutotaskInvoiceRecord[];
   username: string;
   secret: string;
   integrationCode: string;
@@ -34,6 +50,7 @@ export async function startAutotask(
     { id: 176, name: 'Contoso Ltd', active: true },
   ];
   const tickets: PsaTicketRecord[] = [];
+  const invoices: AutotaskInvoiceRecord[] = [];
   let nextId = 9000;
   let base = '';
 
@@ -101,6 +118,25 @@ export async function startAutotask(
         pageDetails: { count: Math.min(items.length, max) },
       });
     }
+    if (req.method === 'POST' && path === '/V1.0/Invoices/query') {
+      const filter = Array.isArray(b.filter) ? (b.filter as Record<string, unknown>[]) : null;
+      if (!filter || filter.length === 0) return answer(500, ERR('Filter is required'));
+      let items = invoices;
+      for (const f of filter) {
+        if (f.op === 'eq' && (f.field === 'companyID' || f.field === 'orderNumber' || f.field === 'id')) {
+          const field = f.field as 'companyID' | 'orderNumber' | 'id';
+          items = items.filter((i) => i[field] === f.value);
+        } else if (f.field === 'dueDate') return answer(500, ERR('dueDate cannot be queried'));
+        else return answer(500, ERR(`Unsupported filter ${JSON.stringify(f)}`));
+      }
+      const max = typeof b.MaxRecords === 'number' ? b.MaxRecords : 500;
+      return answer(200, { items: items.slice(0, max), pageDetails: { count: Math.min(items.length, max) } });
+    }
+    const invoice = /^\/V1\.0\/Invoices\/(\d+)$/.exec(path);
+    if (req.method === 'GET' && invoice) {
+      const found = invoices.find((i) => i.id === Number(invoice[1]));
+      return found ? answer(200, { item: found }) : answer(404, ERR('Invoice not found'));
+    }
     if (req.method === 'POST' && path === '/V1.0/Tickets') {
       const missing = ['companyID', 'title', 'status', 'priority', 'queueID'].filter(
         (k) => b[k] === undefined || b[k] === '',
@@ -147,6 +183,7 @@ export async function startAutotask(
     integrationCode,
     companies,
     tickets,
+    invoices,
     requests: server.requests,
     loseNextAnswer: (method, path) => server.loseNextAnswer(method, `/ATServicesRest${path}`),
     revokeCredentials: () => {

@@ -9,11 +9,30 @@
 // `GET service/tickets/{id}/notes` reads the condition `text like "%…%"`;
 // `PATCH service/tickets/{id}` takes a JSON Patch array (`replace` of `status`);
 // `GET service/tickets` reads the conditions `company/id=`, `summary="…"` and `closedFlag=false`
-// (a ticket whose status starts with "Closed" is closed).
+// (a ticket whose status starts with "Closed" is closed). Finance › Invoices:
+// `GET finance/invoices` reads the conditions `company/id=` and `reference="…"` and answers an
+// array; `GET finance/invoices/{id}` answers the invoice with `total`, `payments`, `credits` and
+// `balance` (total less payments and credits); `POST finance/invoices/{id}/payments` wants
+// `amount` and `paymentDate` and lowers the balance (how the tests pay an invoice, as a person
+// applying a payment in ConnectWise would).
 import type { PsaStandIn, PsaTicketRecord } from './common.ts';
 import { serveJson } from './common.ts';
 
+export interface ConnectwiseInvoiceRecord {
+  id: number;
+  invoiceNumber: string;
+  type: string;
+  company: { id: number };
+  reference: string;
+  total: number;
+  payments: number;
+  credits: number;
+  balance: number;
+}
+
 export interface ConnectwiseStandIn extends PsaStandIn {
+  /** Invoices in ConnectWise (the tests add them as the MSP records one). */
+  invoices: ConnectwiseInvoiceRecord[];
   companyId: string;
   publicKey: string;
   privateKey: string;
@@ -38,6 +57,7 @@ export async function startConnectwise(): Promise<ConnectwiseStandIn> {
     { id: 21, name: 'Contoso Ltd', deleted: false },
   ];
   const tickets: PsaTicketRecord[] = [];
+  const invoices: ConnectwiseInvoiceRecord[] = [];
   let nextId = 300;
   const expected = `Basic ${Buffer.from(`${companyId}+${publicKey}:${privateKey}`).toString('base64')}`;
 
@@ -84,6 +104,35 @@ export async function startConnectwise(): Promise<ConnectwiseStandIn> {
         200,
         items.slice(0, size).map((t) => ({ id: t.id })),
       );
+    }
+    if (req.method === 'GET' && path === '/finance/invoices') {
+      let items = invoices;
+      for (const part of (url.searchParams.get('conditions') ?? '').split(/\s+and\s+/i).filter(Boolean)) {
+        const company = /^company\/id\s*=\s*(\d+)$/i.exec(part.trim());
+        const reference = /^reference\s*=\s*"([^"]*)"$/i.exec(part.trim());
+        if (company) items = items.filter((i) => i.company.id === Number(company[1]));
+        else if (reference) items = items.filter((i) => i.reference === reference[1]);
+        else return answer(400, error('InvalidObject', `Unsupported condition ${part}`));
+      }
+      const size = Number(url.searchParams.get('pageSize') ?? 25);
+      return answer(200, items.slice(0, size));
+    }
+    const invoiceOne = /^\/finance\/invoices\/(\d+)$/.exec(path);
+    if (req.method === 'GET' && invoiceOne) {
+      const found = invoices.find((i) => i.id === Number(invoiceOne[1]));
+      return found ? answer(200, found) : answer(404, error('NotFound', 'Invoice not found'));
+    }
+    const payments = /^\/finance\/invoices\/(\d+)\/payments$/.exec(path);
+    if (req.method === 'POST' && payments) {
+      const found = invoices.find((i) => i.id === Number(payments[1]));
+      if (!found) return answer(404, error('NotFound', 'Invoice not found'));
+      const p = body as { amount?: unknown; paymentDate?: unknown } | null;
+      if (typeof p?.amount !== 'number' || !p.paymentDate) {
+        return answer(400, error('InvalidObject', 'amount and paymentDate are required'));
+      }
+      found.payments += p.amount;
+      found.balance = Math.round((found.total - found.payments - found.credits) * 100) / 100;
+      return answer(201, { id: nextId++, invoice: { id: found.id }, amount: p.amount, paymentDate: p.paymentDate });
     }
     const noteList = /^\/service\/tickets\/(\d+)\/notes$/.exec(path);
     if (req.method === 'GET' && noteList) {
@@ -165,6 +214,7 @@ export async function startConnectwise(): Promise<ConnectwiseStandIn> {
     boardId,
     companies,
     tickets,
+    invoices,
     requests: server.requests,
     loseNextAnswer: (method, path) => server.loseNextAnswer(method, `${ROOT}${path}`),
     revokeCredentials: () => {

@@ -5,7 +5,7 @@
 // own. History, Unpaid bills (due / overdue totals) and Payment details (never card data) are
 // every organization's, customer accounts included.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BillingAccount, type IInvoice, Invoice } from '../../../core/billing/entities.ts';
+import { BillingAccount, type IInvoice, Invoice, InvoiceLine } from '../../../core/billing/entities.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { completeSetupVia, createTestApp, ORIGIN, signIn, type TestApp } from '../../helpers/kernel.ts';
 import { makeOrganization, makeUser, rootOf, TEST_PASSWORD } from '../../helpers/tenants.ts';
@@ -154,6 +154,95 @@ describe('invoices seen by those they are addressed to', () => {
     for (const [who, name] of refused) {
       for (const suffix of ['', '/pdf']) {
         const res = await get(who, `/billing/invoices/${inv[name]?.id}${suffix}`);
+        expect(res.status, `${who} ${name}${suffix}`).toBe(404);
+      }
+    }
+  });
+
+  it('reads the invoices addressed to it through the API: list by month and status, lines, PDF; 404 otherwise', async () => {
+    const e = em();
+    e.create(InvoiceLine, {
+      invoice: inv.toCustomer?.id as string,
+      position: 0,
+      meter: 'protected:user',
+      description: 'Users (maximum over the month)',
+      quantity: '4',
+      amountCents: 1_234,
+    });
+    await e.flush();
+    const api = async (who: string, path: string) => {
+      const res = await get(who, `/api/v1/organizations/${path}`);
+      return {
+        status: res.status,
+        body: res.headers.get('content-type')?.startsWith('application/json') ? await res.json() : null,
+        res,
+      };
+    };
+    const listed = async (who: string, org: IOrganization, query = '') =>
+      (
+        (await api(who, `${org.id}/received-invoices${query}`)).body as { invoices: { id: string; status: string }[] }
+      ).invoices.map((i) => [i.id, i.status]);
+    // Most recently issued first.
+    await em().nativeUpdate(
+      Invoice,
+      { id: inv.toPartner?.id as string },
+      { issuedAt: new Date(Date.now() - 40 * DAY) },
+    );
+    expect(await listed('partner', partner)).toEqual([
+      [inv.toPartnerOverdue?.id, 'overdue'],
+      [inv.toPartner?.id, 'paid'],
+    ]);
+    expect(await listed('partner', partner, '?status=overdue')).toEqual([[inv.toPartnerOverdue?.id, 'overdue']]);
+    expect(await listed('partner', partner, '?status=issued')).toEqual([]);
+    expect(await listed('partner', partner, '?period=2026-10')).toEqual([[inv.toPartner?.id, 'paid']]);
+    expect(await listed('distributor', distributor)).toEqual([[inv.wholesale?.id, 'issued']]);
+    // The partner reads what its customer received too (the customer is in its reach).
+    expect(await listed('partner', customer)).toEqual([[inv.toCustomer?.id, 'issued']]);
+    expect((await api('customer', `${customer.id}/received-invoices?status=draft`)).status).toBe(422);
+
+    const one = await api('customer', `${customer.id}/received-invoices/${inv.toCustomer?.id}`);
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({
+      id: inv.toCustomer?.id,
+      number: inv.toCustomer?.number,
+      issuerId: partner.id,
+      issuerName: 'Harbour IT',
+      accountId: customer.id,
+      status: 'issued',
+      total: '12.34',
+      lines: [
+        {
+          position: 1,
+          meter: 'protected:user',
+          description: 'Users (maximum over the month)',
+          quantity: '4',
+          amount: '12.34',
+        },
+      ],
+    });
+    expect(one.body).not.toHaveProperty('paidBy');
+    const pdf = await api('customer', `${customer.id}/received-invoices/${inv.toCustomer?.id}/pdf`);
+    expect(pdf.status).toBe(200);
+    expect(pdf.res.headers.get('content-type')).toBe('application/pdf');
+    expect(pdf.res.headers.get('content-disposition')).toBe(`attachment; filename="${inv.toCustomer?.number}.pdf"`);
+    expect(
+      Buffer.from(await pdf.res.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+    ).toBe('%PDF-');
+
+    const refused: [string, IOrganization, string][] = [
+      ['distributor', distributor, 'wholesaleDraft'],
+      ['customer', customer, 'toCustomerDraft'],
+      ['customer', customer, 'toOtherCustomer'],
+      ['partner', partner, 'toOtherPartner'],
+      // Issued by the partner, not addressed to it: its issuer reads it under /invoices.
+      ['partner', partner, 'toCustomer'],
+      ['customer', partner, 'toPartner'],
+    ];
+    for (const [who, org, name] of refused) {
+      for (const suffix of ['', '/pdf']) {
+        const res = await api(who, `${org.id}/received-invoices/${inv[name]?.id}${suffix}`);
         expect(res.status, `${who} ${name}${suffix}`).toBe(404);
       }
     }
