@@ -13,6 +13,7 @@ import {
   indexRepositoryDocuments,
   onPostgres,
   rebuildAllDocuments,
+  refreshCatalogStatistics,
   removeRepositoryItems,
   withoutForeignKeyChecks,
 } from '../db/catalog-sql.ts';
@@ -301,5 +302,6 @@ export async function reindexRepository(
     const record = await tx.findOneOrFail(CatalogRepository, { id: repo.id });
     record.indexedAt = new Date();
   });
+  await refreshCatalogStatistics(em);
   return report;
 }

@@ -61,6 +61,11 @@ export async function rebuildAllDocuments(em: EntityManager): Promise<void> {
   if (!onPostgres(em)) await sqlite.rebuildAllDocuments(em);
 }
 
+/** After a bulk load: PostgreSQL's planner statistics refreshed (SQLite plans from its indexes alone). */
+export async function refreshCatalogStatistics(em: EntityManager): Promise<void> {
+  if (onPostgres(em)) await postgres.analyzeCatalog(em);
+}
+
 export function removeOrphanItems(em: EntityManager, repositoryId: string): Promise<void> {
   return onPostgres(em) ? postgres.removeOrphanItems(em, repositoryId) : sqlite.removeOrphanItems(em, repositoryId);
 }

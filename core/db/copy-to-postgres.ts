@@ -119,7 +119,12 @@ export async function copySqliteToPostgres(options: CopyOptions): Promise<CopyRe
         throw err;
       }
       for (const copy of copies) {
-        const read = await targetChecksum(target, copy.table, kinds.get(copy.table) ?? new Map());
+        const read = await targetChecksum(
+          target,
+          copy.table,
+          sourceColumns(source, copy.table),
+          kinds.get(copy.table) ?? new Map(),
+        );
         copy.targetRows = read.rows;
         copy.targetChecksum = read.checksum;
       }
@@ -190,13 +195,15 @@ function sourceTables(source: Database.Database): string[] {
     .filter((name) => !NOT_COPIED.has(name) && !virtual.some((v) => name === v || name.startsWith(`${v}_`)));
 }
 
+function sourceColumns(source: Database.Database, table: string): string[] {
+  return (source.prepare(`select name from pragma_table_info(?)`).all(table) as { name: string }[]).map((c) => c.name);
+}
+
 function checkColumns(source: Database.Database, tables: string[], kinds: Map<string, Map<string, ColumnKind>>): void {
   for (const table of tables) {
     const target = kinds.get(table);
     if (!target) throw new CopyRefusedError(`the target has no table ${table}`);
-    const columns = (source.prepare(`select name from pragma_table_info(?)`).all(table) as { name: string }[]).map(
-      (c) => c.name,
-    );
+    const columns = sourceColumns(source, table);
     const absent = columns.filter((c) => !target.has(c));
     if (absent.length) throw new CopyRefusedError(`the target's table ${table} has no column ${absent.join(', ')}`);
   }
@@ -347,17 +354,23 @@ async function copyTable(
   return { rows, checksum: checksumHex(sum) };
 }
 
-/** The target's rows of a table, read back through a cursor, counted and summed. */
+/**
+ * The target's rows of a table, read back through a cursor, counted and summed: the source's
+ * columns only (PostgreSQL's generated ones, e.g. the catalog's search document, are not copied).
+ */
 async function targetChecksum(
   target: pg.Client,
   table: string,
+  columns: string[],
   kinds: Map<string, ColumnKind>,
 ): Promise<{ rows: number; checksum: string }> {
   let rows = 0;
   let sum = 0n;
   await target.query('begin');
   try {
-    await target.query(`declare verify no scroll cursor for select * from ${quoteIdentifier(table)}`);
+    await target.query(
+      `declare verify no scroll cursor for select ${columns.map(quoteIdentifier).join(', ')} from ${quoteIdentifier(table)}`,
+    );
     for (;;) {
       const page = (await target.query('fetch 2000 from verify')).rows as Row[];
       if (page.length === 0) break;

@@ -9,6 +9,7 @@
 // failures open no ticket.
 import type { EntityManager } from '@mikro-orm/core';
 import { type AuditActor, recordAudit } from '../audit/audit-service.ts';
+import { containsText } from '../db/text-search.ts';
 import { AppError, NotFoundError, ValidationError } from '../errors.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
@@ -126,7 +127,9 @@ export async function coveredAccounts(em: EntityManager, owner: IOrganization, f
     {
       kind: 'customer',
       path: { $like: `${owner.path}%` },
-      ...(name ? { name: { $like: `%${name.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%` } } : {}),
+      // Folded on both sides with an explicit escape: `$like` is case-sensitive on PostgreSQL and
+      // SQLite has no default escape character.
+      ...(name ? containsText('name', name) : {}),
     },
     { orderBy: { name: 'asc', id: 'asc' }, limit: MAPPING_PAGE },
   );

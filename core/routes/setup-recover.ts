@@ -109,7 +109,7 @@ export function setupRecoverRoutes(deps: AppDeps): Hono<AppEnv> {
         args.push('--master-key-file', keyFile);
       }
       // The child recovers into this appliance's folders, whatever the environment says.
-      const env = {
+      const env: NodeJS.ProcessEnv = {
         ...process.env,
         HOLDFAST_DATA_DIR: deps.config.dataDir,
         HOLDFAST_DATABASE_PATH: deps.config.databasePath,
@@ -117,6 +117,9 @@ export function setupRecoverRoutes(deps: AppDeps): Hono<AppEnv> {
         HOLDFAST_MASTER_KEY_FILE: deps.config.masterKeyFile,
         HOLDFAST_RECOVERY_PASSPHRASE: masterKey ? '' : passphrase,
       };
+      // And into this appliance's database (PostgreSQL's URL may come from elsewhere than the environment).
+      if (deps.config.databaseUrl) env.HOLDFAST_DATABASE_URL = deps.config.databaseUrl;
+      else delete env.HOLDFAST_DATABASE_URL;
       const outcome = await runRestore(args, env);
       const said = sentences(outcome.stderr);
       if (outcome.code === REFUSED || outcome.code === 2) {

@@ -104,7 +104,8 @@ function removeLeftovers(): void {
   }
 }
 
-export async function startPostgresServer(): Promise<PostgresServer> {
+/** `settings`: more server settings (`name=value`), e.g. a library to preload for a benchmark. */
+export async function startPostgresServer(options: { settings?: string[] } = {}): Promise<PostgresServer> {
   if (process.platform === 'linux' && process.arch === 'x64') await checkBinariesReachable();
   removeLeftovers();
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
@@ -131,6 +132,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       'full_page_writes=off',
       '-c',
       'max_connections=300',
+      ...(options.settings ?? []).flatMap((setting) => ['-c', setting]),
     ],
     onLog: () => {},
     onError: () => {},

@@ -174,15 +174,15 @@ describe('billing pages', () => {
     const model = await makeOrganization(em(), partner, 'customer', 'Trial copy');
     await startTrial(em(), model, new Date());
     const conn = em().getConnection();
-    const columns = ((await conn.execute('pragma table_info(organizations)', [], 'all')) as { name: string }[]).map(
-      (c) => c.name,
-    );
+    // The model row's own column names: the same on SQLite and PostgreSQL.
+    const [row] = (await conn.execute('select * from organizations where id = ?', [model.id], 'all')) as object[];
+    const columns = Object.keys(row ?? {});
     const copied = columns.map((c) =>
       c === 'id' ? 'n.id' : c === 'path' ? `o.parent_path || n.id || '/'` : c === 'code' ? 'null' : `o.${c}`,
     );
     await conn.execute(
       `with recursive seq(i) as (select 1 union all select i + 1 from seq where i < 33000),
-         n(id) as (select lower(hex(randomblob(4))) || '-' || i from seq)
+         n(id) as (select 'trial-copy-' || i from seq)
        insert into organizations (${columns.join(', ')})
        select ${copied.join(', ')}
        from n, (select *, substr(path, 1, length(path) - length(id) - 1) as parent_path from organizations where id = ?) o`,

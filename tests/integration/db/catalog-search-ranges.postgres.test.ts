@@ -1,7 +1,7 @@
 // PostgreSQL's catalog search reads the newest id range first and older, wider ranges only while
 // short of the limit (core/db/postgres-catalog.ts, matchDocuments). Items far apart in id (one
 // newest item a million ids above the rest) make a search cross every range: the results are
-// still every match, newest first, to the limit.
+// still every match, newest first, to the limit. Matching reads the stored search document.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogRepository, CatalogSnapshot } from '../../../core/catalog/entities.ts';
 import { catalogBatchWriter, matchDocuments, runSql } from '../../../core/db/catalog-sql.ts';
@@ -63,5 +63,26 @@ describe('catalog search on PostgreSQL, range by range', () => {
     expect(await matchDocuments(orm.em.fork(), 'ledger', 10)).toEqual([FAR, ids[1], ids[0]]);
     expect(await matchDocuments(orm.em.fork(), 'ledger', 2)).toEqual([FAR, ids[1]]);
     expect(await matchDocuments(orm.em.fork(), 'nothing', 10)).toEqual([]);
+  });
+});
+
+describe('catalog search on PostgreSQL, stored documents', () => {
+  it('matches against the stored search document, never computing one while searching', async () => {
+    // Inside a transaction rolled back at the end: the document function fails when called, so a
+    // search that computed documents row by row (what made a rare word cost seconds) fails.
+    const failed = new Error('rolled back');
+    await expect(
+      orm.em.fork().transactional(async (tx) => {
+        await runSql(
+          tx,
+          `create or replace function holdfast_search_document(name text, path text, author text) returns tsvector
+           language plpgsql immutable as $$ begin raise exception 'search document computed'; end $$`,
+        );
+        expect(await matchDocuments(tx, 'ledger', 10)).toEqual([FAR, ids[1], ids[0]]);
+        expect(await matchDocuments(tx, 'nothing', 10)).toEqual([]);
+        throw failed;
+      }),
+    ).rejects.toBe(failed);
+    expect(await matchDocuments(orm.em.fork(), 'minutes', 10)).toEqual([ids[2]]);
   });
 });

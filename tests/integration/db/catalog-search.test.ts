@@ -113,3 +113,41 @@ describe(`catalog search on ${testPostgresUrl() ? 'PostgreSQL' : 'SQLite'}`, () 
     expect(ids.get('f')).toBeGreaterThan(ids.get('d') as number);
   });
 });
+
+describe(`catalog search over thousands of items on ${testPostgresUrl() ? 'PostgreSQL' : 'SQLite'}`, () => {
+  // More items than PostgreSQL's search reads row by row before it asks the index (2048 ids):
+  // matches among the newest ids and older ones come back as one list, newest first.
+  const LEDGERS = 3000;
+  const keys: string[] = [];
+
+  beforeAll(async () => {
+    await orm.em.fork().transactional(async (tx) => {
+      const writer = await catalogBatchWriter(tx, { repository: 'r1', task: 't1', entity: 'books' });
+      const rows = Array.from({ length: LEDGERS }, (_, n) => ({
+        key: `book${n}`,
+        name: n % 10 === 0 ? `Ledger ${n}.csv` : `Journal ${n}.csv`,
+        path: `/Books/${n}.csv`,
+        author: null,
+        kind: 'file',
+      }));
+      await writer.insertItems(rows);
+      keys.push(...rows.map((r) => r.key));
+    });
+  });
+
+  const newestFirst = (wanted: (n: number) => boolean) => keys.filter((_, n) => wanted(n)).reverse();
+
+  it('returns every match of a sparse word, newest first, across old and new items', async () => {
+    expect(await keysFound('ledger', 500)).toEqual(newestFirst((n) => n % 10 === 0));
+    expect(await keysFound('ledger', 250)).toEqual(newestFirst((n) => n % 10 === 0).slice(0, 250));
+  });
+
+  it('fills the page from the newest items for a common word', async () => {
+    expect(await keysFound('journal', 50)).toEqual(newestFirst((n) => n % 10 !== 0).slice(0, 50));
+  });
+
+  it('joins the matches of a prefix among the newest and the oldest items', async () => {
+    expect(await keysFound('books 12', 500)).toEqual(newestFirst((n) => String(n).startsWith('12')));
+    expect(await keysFound('journal 5', 3)).toEqual(['book599', 'book598', 'book597']);
+  });
+});
