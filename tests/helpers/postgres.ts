@@ -104,7 +104,8 @@ function removeLeftovers(): void {
   }
 }
 
-export async function startPostgresServer(): Promise<PostgresServer> {
+/** `flags`: more `-c name=value` settings (a bench's `shared_preload_libraries=pg_stat_statements`). */
+export async function startPostgresServer(flags: string[] = []): Promise<PostgresServer> {
   if (process.platform === 'linux' && process.arch === 'x64') await checkBinariesReachable();
   removeLeftovers();
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
@@ -131,6 +132,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       'full_page_writes=off',
       '-c',
       'max_connections=300',
+      ...flags.flatMap((f) => ['-c', f]),
     ],
     onLog: () => {},
     onError: () => {},
