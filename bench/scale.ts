@@ -8,8 +8,9 @@
 // service's backups: `BENCH_SCALE_ITEMS` items with `BENCH_SCALE_ITEM_DELAY_MS` of service
 // latency each, as SaaS backups spend most of their time waiting for an API.
 // `node bench/scale.ts` runs it alone (not part of `npm run bench`: minutes, and three processes).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import pg from 'pg';
 import { Job } from '../core/jobs/entities.ts';
 import { TaskEntity } from '../core/tasks/entities.ts';
 import { backupNow } from '../core/tasks/entity-actions.ts';
@@ -24,12 +25,99 @@ const ITEMS = Number(process.env.BENCH_SCALE_ITEMS ?? 20);
 const ITEM_DELAY_MS = Number(process.env.BENCH_SCALE_ITEM_DELAY_MS ?? 50);
 const CONCURRENCY = process.env.BENCH_SCALE_CONCURRENCY ?? '4';
 const WORKER_COUNTS = (process.env.BENCH_SCALE_WORKERS ?? '1,3').split(',').map(Number);
+/** Reaches the worker nodes (`--cpu-prof --cpu-prof-dir=…`). */
+const NODE_OPTIONS = process.env.BENCH_SCALE_NODE_OPTIONS;
+/** 1: counts the SQL statements of the run (pg_stat_statements) and prints the most frequent. */
+const COUNT_STATEMENTS = process.env.BENCH_SCALE_STATEMENTS === '1';
+
+/** The statements PostgreSQL ran in the run's database since the last reset, most frequent first. */
+async function statementCounts(databaseUrl: string, reset: boolean): Promise<{ query: string; calls: number }[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('create extension if not exists pg_stat_statements');
+    if (reset) {
+      await client.query('select pg_stat_statements_reset()');
+      return [];
+    }
+    const { rows } = await client.query<{ query: string; calls: string }>(
+      `select query, calls from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database()) order by calls desc`,
+    );
+    return rows.map((r) => ({ query: r.query, calls: Number(r.calls) }));
+  } finally {
+    await client.end();
+  }
+}
 
 /** CPU seconds (user + system, every thread) of a process so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+function cpuSeconds(pid: number, tid?: string): number {
+  const fields =
+    readFileSync(tid ? `/proc/${pid}/task/${tid}/stat` : `/proc/${pid}/stat`, 'utf8')
+      .split(') ')[1]
+      ?.split(' ') ?? [];
   // utime and stime are fields 14 and 15 of the line, 12 and 13 after "pid (comm) ", in ticks (100 Hz).
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * CPU seconds of a process's live threads by kind (Linux thread names): the main thread (claims,
+ * leases, the scheduler and the other loops), the job worker threads, V8's helpers (GC, compiling),
+ * libuv's pool (zlib, crypto, file I/O). Threads that ended are in cpuSeconds only.
+ */
+function cpuByThread(pid: number): Map<string, number> {
+  const byKind = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const kind = /^WorkerThread/.test(name)
+        ? 'job threads'
+        : /^MainThread|^node$/.test(name)
+          ? 'main'
+          : /^V8/.test(name)
+            ? 'V8 helpers'
+            : /^libuv/.test(name)
+              ? 'libuv pool'
+              : 'other';
+      byKind.set(kind, (byKind.get(kind) ?? 0) + cpuSeconds(pid, tid));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return byKind;
+}
+
+/** The process ids whose command line has every one of these parts. */
+function pidsWith(parts: string[]): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (parts.every((part) => args.includes(part))) found.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+/**
+ * CPU seconds of a server and every process it started, live or ended (PostgreSQL: the
+ * postmaster's backends; an ended child's time is in its parent's cutime/cstime once reaped).
+ */
+function treeCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  let ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const child = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      if (Number(child[1]) === pid) ticks += Number(child[11]) + Number(child[12]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return ticks / 100;
 }
 
 interface RunFigures {
@@ -40,6 +128,10 @@ interface RunFigures {
   detail: string;
   lastFirstStart: number;
   workerCpuSeconds: number;
+  byThread: Map<string, number>;
+  /** CPU seconds of PostgreSQL (every backend) and s3rver during the run. */
+  postgresCpuSeconds: number;
+  s3CpuSeconds: number;
   load: number[];
 }
 
@@ -47,6 +139,7 @@ async function run(
   serverUrl: string,
   workers: number,
   s3: Awaited<ReturnType<typeof startS3rver>>,
+  servers: { postgres: number; s3: number },
 ): Promise<RunFigures> {
   const databaseUrl = `${serverUrl}/hf_scale_${workers}_${Date.now().toString(36)}`;
   const env = clusterEnv(databaseUrl, s3, {
@@ -68,8 +161,13 @@ async function run(
         ...(await makeTestTask(web, em, org, { entities: JOBS_PER_TENANT, items: ITEMS, itemDelayMs: ITEM_DELAY_MS })),
       });
     }
-    for (let n = 0; n < workers; n++) nodes.push(await startWorkerNode(env));
+    const workerEnv: Record<string, string> = NODE_OPTIONS ? { ...env, NODE_OPTIONS } : env;
+    for (let n = 0; n < workers; n++) nodes.push(await startWorkerNode(workerEnv));
+    if (COUNT_STATEMENTS) await statementCounts(databaseUrl, true);
     const cpuBefore = nodes.map((n) => cpuSeconds(n.pid));
+    const threadsBefore = nodes.map((n) => cpuByThread(n.pid));
+    const postgresBefore = treeCpuSeconds(servers.postgres);
+    const s3Before = treeCpuSeconds(servers.s3);
 
     const started = performance.now();
     const jobIds: string[] = [];
@@ -84,6 +182,22 @@ async function run(
     }
     const seconds = (performance.now() - started) / 1000;
     const workerCpuSeconds = nodes.reduce((sum, n, i) => sum + cpuSeconds(n.pid) - (cpuBefore[i] ?? 0), 0);
+    // Where the workers' CPU went (the job threads' start-up included: they start with the first jobs).
+    const byThread = new Map<string, number>();
+    nodes.forEach((n, i) => {
+      for (const [kind, seconds] of cpuByThread(n.pid)) {
+        const before = threadsBefore[i]?.get(kind) ?? 0;
+        byThread.set(kind, (byThread.get(kind) ?? 0) + seconds - before);
+      }
+    });
+    if (COUNT_STATEMENTS) {
+      // Every statement of the run: the enqueue and the bench's polling (one count a 200 ms) included.
+      const counts = await statementCounts(databaseUrl, false);
+      const total = counts.reduce((sum, c) => sum + c.calls, 0);
+      console.log(`  SQL statements: ${total} (${(total / jobIds.length).toFixed(1)} a job); most frequent:`);
+      for (const c of counts.slice(0, 40))
+        console.log(`    ${(c.calls / jobIds.length).toFixed(2)}/job  ${c.query.replace(/\s+/g, ' ').slice(0, 200)}`);
+    }
 
     const jobs = await web.kernel.orm.em.fork().find(Job, { id: { $in: jobIds } }, { orderBy: { startedAt: 'asc' } });
     const entities = await web.kernel.orm.em.fork().find(TaskEntity, { task: { $in: tasks.map((t) => t.task.id) } });
@@ -113,10 +227,20 @@ async function run(
       detail,
       lastFirstStart: Math.max(...firstStart.values()),
       workerCpuSeconds,
+      byThread,
+      postgresCpuSeconds: treeCpuSeconds(servers.postgres) - postgresBefore,
+      s3CpuSeconds: treeCpuSeconds(servers.s3) - s3Before,
       load: loadavg(),
     };
   } finally {
-    for (const n of nodes) await n.stop();
+    for (const n of nodes) {
+      // A profiled node must stop on its own for its profiles to be written.
+      if (NODE_OPTIONS && n.child.exitCode === null) {
+        n.child.kill('SIGTERM');
+        await n.exited;
+      }
+      await n.stop();
+    }
     await web.close();
     await dropDatabase(databaseUrl).catch(() => undefined);
   }
@@ -128,18 +252,28 @@ export async function benchScale(): Promise<void> {
     `\nScale-out: ${total} backups of ${TENANTS} tenants (${ITEMS} items × ${ITEM_DELAY_MS} ms each), ` +
       `HOLDFAST_JOB_CONCURRENCY=${CONCURRENCY} per worker node, one PostgreSQL, one s3rver; ${cpus().length} cores`,
   );
-  const server = await startPostgresServer();
+  const server = await startPostgresServer({
+    settings: COUNT_STATEMENTS ? ['shared_preload_libraries=pg_stat_statements'] : [],
+  });
   const s3 = await startS3rver([CLUSTER_BUCKET]);
   try {
+    // The servers' processes, for their CPU time: the postmaster (found by its port) and s3rver.
+    const [postgres] = pidsWith(['-p', new URL(server.url).port]);
+    const [s3pid] = pidsWith([s3.directory]);
+    if (!postgres || !s3pid) throw new Error('the PostgreSQL or s3rver process was not found');
+    const servers = { postgres, s3: s3pid };
     let baseline: number | undefined;
     for (const workers of WORKER_COUNTS) {
-      const f = await run(server.url, workers, s3);
+      const f = await run(server.url, workers, s3, servers);
       baseline ??= f.jobsPerSecond;
       console.log(
         `  ${workers} worker${workers === 1 ? ' ' : 's'}: ${f.seconds.toFixed(1)} s, ${f.jobsPerSecond.toFixed(2)} jobs/s ` +
           `(${(f.jobsPerSecond / baseline).toFixed(2)}× 1 worker); exactly once: ${f.exactlyOnce ? 'yes' : `NO (${f.detail})`}; ` +
           `last tenant's first start: #${f.lastFirstStart} of ${total} (target ≤ ${Math.floor(total / 3)}); ` +
-          `workers' CPU ${f.workerCpuSeconds.toFixed(1)} s (${((100 * f.workerCpuSeconds) / f.seconds).toFixed(0)}% of one core); ` +
+          `workers' CPU ${f.workerCpuSeconds.toFixed(1)} s (${((100 * f.workerCpuSeconds) / f.seconds).toFixed(0)}% of one core, ` +
+          `${((1000 * f.workerCpuSeconds) / total).toFixed(0)} ms a job: ` +
+          `${[...f.byThread].map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}); ` +
+          `PostgreSQL ${f.postgresCpuSeconds.toFixed(1)} s, s3rver ${f.s3CpuSeconds.toFixed(1)} s of CPU; ` +
           `load ${f.load.map((l) => l.toFixed(1)).join(' ')}`,
       );
     }

@@ -2,6 +2,7 @@
 // never change; what a passphrase (or a tenant's OpenPGP public key) protects is a `keys/<id>`
 // object holding them, encrypted with OpenPGP (AEAD GCM forced: OCB is pure JS and slow here).
 import { createHash, randomBytes } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import * as openpgp from 'openpgp';
 
 export interface MasterKeys {
@@ -74,12 +75,50 @@ export interface UnwrapOptions {
 }
 
 /**
- * Key objects this process has opened, by a hash of the object and of what opened it: a job
+ * Key objects this thread has opened, by a hash of the object and of what opened it: a job
  * worker opens the same repository for each of an org's hundreds of objects, and the OpenPGP
  * key derivation is most of an open. Only successful unwraps are kept; copies are handed out.
  */
 const unwrapped = new Map<string, MasterKeys>();
-const UNWRAPPED_MAX = 64;
+const UNWRAPPED_MAX = 256;
+
+function remember(id: string, keys: MasterKeys): void {
+  if (unwrapped.has(id)) return;
+  if (unwrapped.size >= UNWRAPPED_MAX) unwrapped.delete(unwrapped.keys().next().value as string);
+  unwrapped.set(id, copyOf(keys));
+}
+
+/**
+ * The other threads of this process learn what one of them unwrapped: a worker node runs its jobs
+ * in several threads, each opening the repository of every account it runs a job for, and each
+ * paid the derivation (~15–20 ms of CPU) once per account — with 3 nodes of 4 threads, about once
+ * per job of a 300-job burst over 30 accounts. The keys never leave the process (a
+ * BroadcastChannel reaches only its threads); unref'd, it keeps no process alive.
+ */
+const sharing = new BroadcastChannel('holdfast:unwrapped-repository-keys');
+sharing.unref();
+sharing.onmessage = (event: unknown) => {
+  const data = (event as { data?: { id?: unknown; keys?: Record<keyof MasterKeys, Uint8Array> } }).data;
+  if (typeof data?.id !== 'string' || !data.keys) return;
+  remember(data.id, {
+    encKey: Buffer.from(data.keys.encKey),
+    idKey: Buffer.from(data.keys.idKey),
+    chunkerSeed: Buffer.from(data.keys.chunkerSeed),
+  });
+};
+
+function cacheId(wrapped: Uint8Array, options: UnwrapOptions): string {
+  return createHash('sha256')
+    .update(wrapped)
+    .update(`\0${options.passphrase ?? ''}\0${options.privateKey ?? ''}`)
+    .digest('hex');
+}
+
+/** The keys this thread (or another of the process) already unwrapped from this object with these credentials. */
+export function knownKeys(wrapped: Uint8Array, options: UnwrapOptions): MasterKeys | undefined {
+  const known = unwrapped.get(cacheId(wrapped, options));
+  return known && copyOf(known);
+}
 
 function copyOf(keys: MasterKeys): MasterKeys {
   return {
@@ -90,15 +129,12 @@ function copyOf(keys: MasterKeys): MasterKeys {
 }
 
 export async function unwrapKeys(wrapped: Uint8Array, options: UnwrapOptions): Promise<MasterKeys> {
-  const id = createHash('sha256')
-    .update(wrapped)
-    .update(`\0${options.passphrase ?? ''}\0${options.privateKey ?? ''}`)
-    .digest('hex');
+  const id = cacheId(wrapped, options);
   const known = unwrapped.get(id);
   if (known) return copyOf(known);
   const keys = await unwrapKeysOnce(wrapped, options);
-  if (unwrapped.size >= UNWRAPPED_MAX) unwrapped.delete(unwrapped.keys().next().value as string);
-  unwrapped.set(id, copyOf(keys));
+  remember(id, keys);
+  sharing.postMessage({ id, keys });
   return keys;
 }
 

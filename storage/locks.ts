@@ -17,6 +17,12 @@ export interface LockRecord extends LockOwner {
   expires: string;
   /** When the store first saw the lock (its own clock), for prune's grace: see lockedSince. */
   since?: string;
+  /**
+   * Until the record carries `since`, the store's modification time of the lock object is it: the
+   * record is written once when taken, and `since` only with its first refresh, which changes the
+   * modification time — not a second write right after the first for each backup.
+   */
+  sinceFromStore?: boolean;
 }
 
 /** A lock judged stale, and why. */
@@ -86,6 +92,7 @@ export class RepositoryLock {
       purpose: options.purpose,
       created: new Date(now()).toISOString(),
       expires: new Date(now() + ttl).toISOString(),
+      sinceFromStore: true,
     };
     const key = `locks/${randomUUID()}`;
     const body = Buffer.from(JSON.stringify(record));
@@ -93,18 +100,17 @@ export class RepositoryLock {
     const lock = new RepositoryLock(sink, key, record, ttl, now);
     // Write first, then look: of two processes racing, at least one sees the other and backs off.
     try {
-      const { live, stale } = await inspectLocks(sink, now);
+      const { live, stale } = await inspectLocks(sink, now, { key, record });
       for (const other of stale) await removeLock(sink, other.key);
       lock.removedStale = stale;
       for (const other of live) {
         if (other.key === key) {
-          // The store's time of the lock's first write, kept in the record from now on.
+          // The store's time of the lock's first write, written with the first refresh.
           if (other.lastModified) lock.#record = { ...lock.#record, since: other.lastModified.toISOString() };
           continue;
         }
         if (kind === 'exclusive' || other.record.kind === 'exclusive') throw new RepositoryLockedError(other.record);
       }
-      if (lock.#record.since) await lock.#write();
     } catch (err) {
       await sink.delete(key);
       throw err;
@@ -169,17 +175,24 @@ export async function readLocks(
   return live;
 }
 
-/** Live and stale locks, removing nothing but unparsable lock objects. */
+/**
+ * Live and stale locks, removing nothing but unparsable lock objects. `own`: a lock the caller
+ * has just written, whose record it need not read back.
+ */
 export async function inspectLocks(
   sink: Sink,
   now: () => number = Date.now,
+  own?: { key: string; record: LockRecord },
 ): Promise<{ live: { key: string; record: LockRecord; lastModified?: Date }[]; stale: StaleLock[] }> {
   const live: { key: string; record: LockRecord; lastModified?: Date }[] = [];
   const stale: StaleLock[] = [];
   for await (const info of sink.list('locks/')) {
     let record: LockRecord;
     try {
-      record = JSON.parse((await readAll(await sink.get(info.key))).toString('utf8')) as LockRecord;
+      record =
+        info.key === own?.key
+          ? own.record
+          : (JSON.parse((await readAll(await sink.get(info.key))).toString('utf8')) as LockRecord);
     } catch (err) {
       if (err instanceof ObjectNotFoundError) continue; // released meanwhile
       if (err instanceof SyntaxError) {
@@ -221,15 +234,17 @@ export async function removeLocks(sink: Sink, options: { all?: boolean } = {}): 
 
 /**
  * The store's time when the oldest live lock was taken: packs older than that belong to no
- * running backup (a writer takes its lock before it uploads). Undefined when a live lock does
- * not record it (an older version's), or no lock is live.
+ * running backup (a writer takes its lock before it uploads): its `since`, or before its first
+ * refresh the lock object's modification time. Undefined when a live lock does not record it
+ * (an older version's), or no lock is live.
  */
 export async function lockedSince(sink: Sink): Promise<number | undefined> {
   const { live } = await inspectLocks(sink);
   let oldest = Number.POSITIVE_INFINITY;
   for (const lock of live) {
-    if (!lock.record.since) return undefined;
-    oldest = Math.min(oldest, Date.parse(lock.record.since));
+    const since = lock.record.since ?? (lock.record.sinceFromStore ? lock.lastModified?.toISOString() : undefined);
+    if (!since) return undefined;
+    oldest = Math.min(oldest, Date.parse(since));
   }
   return live.length ? oldest : undefined;
 }

@@ -31,6 +31,9 @@ import { type BlobKind, type FinishedPack, PackBuilder, type PackedBlob, packKey
 import { readAll } from './streams.ts';
 
 export const MARKER_KEY = 'holdfast-repository';
+/** Tree blobs a Repository object keeps of those it stored (see #recentTrees): bytes in all, and per blob. */
+const RECENT_TREE_BYTES = 1024 * 1024;
+const RECENT_TREE_MAX_BYTES = 64 * 1024;
 export const CONFIG_KEY = 'config';
 /** Notes of snapshots forgotten while locked (Repository.forgetSnapshot). */
 const FORGETTING = 'forgetting/';
@@ -187,6 +190,14 @@ export class Repository {
   readonly recoveredPacks = new Map<string, IndexedPack>();
   /** Index files and damage notes this object has read or written: a refresh reads only the others. */
   readonly #seenIndexFiles = new Set<string>();
+  /**
+   * Plaintexts of small tree blobs this object stored lately: a backup's catalog pass reads the
+   * tree it has just written (and the entity's next backup on this kept object, its parent's),
+   * each a ranged read of a pack just uploaded. Content-addressed, so a copy is that blob.
+   * Bounded by RECENT_TREE_BYTES; readers get copies (they may free what they are given).
+   */
+  readonly #recentTrees = new Map<string, Buffer>();
+  #recentTreeBytes = 0;
   readonly #seenDamageNotes = new Set<string>();
   readonly #warn: (message: string) => void;
 
@@ -603,6 +614,7 @@ export class Repository {
     this.#assertHealthy();
     if (!this.#indexLoaded) await this.loadIndex();
     const id = await blobIdAsync(this.keys.idKey, plaintext);
+    if (kind === 'tree') this.#rememberTree(id, plaintext);
     // force: store again even if indexed (prune moving live blobs out of mostly-dead packs).
     // A blob found damaged is stored again, so a new snapshot never refers to the damaged copy.
     if (this.#pendingIds.has(id) || (!options.force && !this.isKnownDamaged(id) && this.#index.has(id))) {
@@ -837,6 +849,17 @@ export class Repository {
     return (await this.readBlobs([id]))[0] as Buffer;
   }
 
+  #rememberTree(id: string, plaintext: Uint8Array): void {
+    if (plaintext.byteLength > RECENT_TREE_MAX_BYTES || this.#recentTrees.has(id)) return;
+    this.#recentTrees.set(id, Buffer.from(plaintext));
+    this.#recentTreeBytes += plaintext.byteLength;
+    for (const [oldest, bytes] of this.#recentTrees) {
+      if (this.#recentTreeBytes <= RECENT_TREE_BYTES) break;
+      this.#recentTrees.delete(oldest);
+      this.#recentTreeBytes -= bytes.byteLength;
+    }
+  }
+
   /**
    * Reads several blobs; neighbours in the same pack (a large file's chunks usually are) come in
    * one ranged read. Every blob is authenticated. Plaintexts are returned in the order asked.
@@ -845,6 +868,15 @@ export class Repository {
    * is thrown.
    */
   async readBlobs(ids: string[]): Promise<Buffer[]> {
+    const recent = ids.map((id) => this.#recentTrees.get(id));
+    if (!recent.some(Boolean)) return this.#readStored(ids);
+    const stored = await this.#readStored(ids.filter((_, i) => !recent[i]));
+    let next = 0;
+    return recent.map((plaintext) => (plaintext ? Buffer.from(plaintext) : (stored[next++] as Buffer)));
+  }
+
+  async #readStored(ids: string[]): Promise<Buffer[]> {
+    if (ids.length === 0) return [];
     if (ids.some((id) => this.#pendingIds.has(id))) await this.flush();
     if (!this.#indexLoaded) await this.loadIndex();
     const out: Buffer[] = [];

@@ -4,6 +4,9 @@
 // task and day, by the dedupe key; a task's first drill comes that long after it was created —
 // and a user can start one from the task page or the API at any time.
 import type { EntityManager } from '@mikro-orm/core';
+import { raw } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/sql';
+import { dateFromSql } from '../db/run-sql.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import type { WorkContext } from '../jobs/context.ts';
 import { enqueueJob, enqueueJobsOnce, type Initiator, jobLabel, type NewJob } from '../jobs/queue.ts';
@@ -35,15 +38,22 @@ export async function enqueueDueDrills(ctx: Pick<WorkContext, 'orm' | 'settings'
     { status: 'active', deletedAt: null, organization: { status: 'active' } },
     { populate: ['organization'] },
   );
+  const withPolicy = tasks
+    .map((task) => ({
+      task,
+      days: effectivePolicy(policies, task.organization as IOrganization, ctx.settings.drillIntervalDays).days,
+    }))
+    .filter(({ days }) => days > 0);
+  // Two grouped queries for all the tasks, not two per task: the tick runs every interval on one
+  // node of the cluster, over every task of the appliance.
+  const ids = withPolicy.map(({ task }) => task.id);
+  const [backedUp, lastDrills] = await Promise.all([tasksWithSnapshots(em, ids), lastDrillByTask(em, ids)]);
   const due: NewJob[] = [];
-  for (const task of tasks) {
-    const { days } = effectivePolicy(policies, task.organization as IOrganization, ctx.settings.drillIntervalDays);
-    if (days === 0) continue;
-    const backedUp = await em.count(TaskEntity, { task, deletedAt: null, lastSnapshotId: { $ne: null } });
-    if (backedUp === 0) continue;
+  for (const { task, days } of withPolicy) {
+    if (!backedUp.has(task.id)) continue;
     // Every `days` days, counted from the task's creation until its first drill.
-    const last = await em.findOne(RestoreDrill, { task }, { orderBy: { finishedAt: 'desc' } });
-    if (now.getTime() - (last?.finishedAt ?? task.createdAt).getTime() < days * DAY_MS) continue;
+    const last = lastDrills.get(task.id) ?? task.createdAt;
+    if (now.getTime() - last.getTime() < days * DAY_MS) continue;
     due.push({
       ...drillJob(task, { kind: 'schedule', label: 'Schedule' }, 1),
       dedupeKey: `drill:${task.id}:${now.toISOString().slice(0, 10)}`,
@@ -51,6 +61,35 @@ export async function enqueueDueDrills(ctx: Pick<WorkContext, 'orm' | 'settings'
     });
   }
   return due.length ? enqueueJobsOnce(em, due, now) : 0;
+}
+
+/** The tasks among `taskIds` with an entity (not deleted) that has a snapshot. */
+async function tasksWithSnapshots(em: EntityManager, taskIds: string[]): Promise<Set<string>> {
+  if (taskIds.length === 0) return new Set();
+  const rows = (await (em as SqlEntityManager)
+    .createQueryBuilder(TaskEntity, 'e')
+    .select(['e.task'])
+    .distinct()
+    .where({ task: { $in: taskIds }, deletedAt: null, lastSnapshotId: { $ne: null } })
+    .execute('all', false)) as { task_id: string }[];
+  return new Set(rows.map((r) => r.task_id));
+}
+
+/** When each task's latest drill finished (tasks without a drill are absent). */
+async function lastDrillByTask(em: EntityManager, taskIds: string[]): Promise<Map<string, Date>> {
+  const out = new Map<string, Date>();
+  if (taskIds.length === 0) return out;
+  const rows = (await (em as SqlEntityManager)
+    .createQueryBuilder(RestoreDrill, 'd')
+    .select(['d.task', raw('max(d.finished_at) as last')])
+    .where({ task: { $in: taskIds } })
+    .groupBy('d.task')
+    .execute('all', false)) as { task_id: string; last: number | string | null }[];
+  for (const row of rows) {
+    const last = dateFromSql(row.last);
+    if (last) out.set(row.task_id, last);
+  }
+  return out;
 }
 
 /** A drill started by a user or an API key now; returns the job's id. */

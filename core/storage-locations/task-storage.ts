@@ -30,6 +30,7 @@ import { type IStorageLocation, StorageLocation } from './entities.ts';
 import { immutableSink } from './immutable-sink.ts';
 import { BUILTIN_LOCATION_ID, ensureBuiltinLocation, openLocationSink, type StorageContext } from './locations.ts';
 import { prefixedSink } from './prefixed-sink.ts';
+import { repositoryInitLock } from './repository-init-lock.ts';
 import { RepositoryPool } from './repository-pool.ts';
 
 export interface LocationTaskStorageOptions {
@@ -162,6 +163,7 @@ export function locationTaskStorage(options: LocationTaskStorageOptions): TaskSt
             sink,
             organizationPassphrase(options.masterKey, org.id),
             options.indexDir ? { indexDir: options.indexDir } : {},
+            repositoryInitLock(options.orm.em, location.id, org.id),
           );
         } catch (err) {
           if (isOutage(err))

@@ -68,16 +68,39 @@ export function organizationPassphrase(masterKey: Buffer, organizationId: string
   ).toString('base64url');
 }
 
-/** Opens the repository in the sink, creating it on first use. */
+/** Runs a repository's creation while no other creation of the same repository runs. */
+export type InitSerializer = <T>(create: () => Promise<T>) => Promise<T>;
+
+const unserialized: InitSerializer = (create) => create();
+
+function notARepository(err: unknown): boolean {
+  return err instanceof RepositoryError && err.code === 'not_a_repository';
+}
+
+/**
+ * Opens the repository in the sink, creating it on first use. `serializeInit` keeps two creations
+ * of one repository apart (several nodes: core/storage-locations/repository-init-lock.ts): a
+ * store that ignores If-None-Match lets both config writes of two racing inits succeed, the second
+ * replacing the first, and leaves a repository whose marker and config disagree.
+ */
 export async function openOrInitRepository(
   sink: Sink,
   passphrase: string,
   options: RepositoryOptions = {},
+  serializeInit: InitSerializer = unserialized,
 ): Promise<Repository> {
   try {
     return await Repository.open(sink, { passphrase }, options);
   } catch (err) {
-    if (!(err instanceof RepositoryError && err.code === 'not_a_repository')) throw err;
+    if (!notARepository(err)) throw err;
+  }
+  return serializeInit(async () => {
+    // Created by another node while this one waited.
+    try {
+      return await Repository.open(sink, { passphrase }, options);
+    } catch (err) {
+      if (!notARepository(err)) throw err;
+    }
     try {
       return await Repository.init(sink, { passphrase, ...options });
     } catch (initErr) {
@@ -85,7 +108,7 @@ export async function openOrInitRepository(
       if (!(initErr instanceof RepositoryError && initErr.code === 'exists')) throw initErr;
       return Repository.open(sink, { passphrase }, options);
     }
-  }
+  });
 }
 
 export function defaultTaskStorage(storageDir: string, masterKey: Buffer): TaskStorage {

@@ -1,7 +1,7 @@
 // The S3 sink against s3rver on loopback: the shared conformance suite, plus what is S3-specific
 // (multipart uploads, the if-absent fallback, retries through an outage, typed errors). s3rver
 // cannot prove the native If-None-Match path or paged listings: the case names say so.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectExistsError, ObjectNotFoundError, PermanentSinkError } from '../../core/plugins/sink.ts';
@@ -52,6 +52,20 @@ describe('s3 sink specifics', () => {
     const keys: string[] = [];
     for await (const info of sink.list('')) keys.push(info.key);
     expect(keys).toEqual(['config']);
+  });
+
+  it('checks a store once: a second sink on the same bucket and prefix writes if-absent without checking again', async () => {
+    const prefix = randomUUID();
+    const first = server.sink({ prefix, retry: fast });
+    await first.put('config', Buffer.from('one'), { ifAbsent: true });
+    expect(first.requests).toEqual({ PutObject: 3, DeleteObject: 1, HeadObject: 1 });
+    const second = server.sink({ prefix, retry: fast });
+    await expect(second.put('config', Buffer.from('two'), { ifAbsent: true })).rejects.toBeInstanceOf(
+      ObjectExistsError,
+    );
+    await second.put('keys/a', Buffer.from('three'), { ifAbsent: true });
+    expect(second.requests).toEqual({ HeadObject: 2, PutObject: 1 });
+    expect(second.capabilities.conditionalWrites).toBe('emulated');
   });
 
   it('takes the native path where the store refuses If-None-Match creates (a stubbed client that answers 412 as S3 does, not s3rver)', async () => {

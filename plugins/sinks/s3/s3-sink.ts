@@ -102,6 +102,13 @@ const INTERNAL = '.holdfast/';
 
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes);
 
+/**
+ * What the conditional-write check found, by endpoint, bucket and prefix: a job thread opens a
+ * sink for every repository it opens, and each checked again (three requests) on its first
+ * if-absent write. A store that changes its answer is seen again after a restart.
+ */
+const detectedModes = new Map<string, 'native' | 'emulated'>();
+
 function normalizePrefix(prefix: string | undefined): string {
   const trimmed = (prefix ?? '').replace(/^\/+|\/+$/g, '');
   if (trimmed) assertValidKey(trimmed);
@@ -207,12 +214,19 @@ export class S3Sink implements Sink {
     return extras;
   }
 
-  /** Whether the store refuses a second `If-None-Match: *` create (checked once per sink). */
+  /** Whether the store refuses a second `If-None-Match: *` create (checked once per store and thread). */
   async #conditionalMode(): Promise<'native' | 'emulated'> {
     if (this.#conditional) return this.#conditional;
+    const store = `${this.#options.endpoint ?? ''} ${this.#bucket} ${this.#prefix}`;
+    const known = detectedModes.get(store);
+    if (known) {
+      this.#conditional = known;
+      return known;
+    }
     this.#detecting ??= this.#detectConditionalWrites().then(
       (mode) => {
         this.#conditional = mode;
+        detectedModes.set(store, mode);
         return mode;
       },
       (err) => {

@@ -5,12 +5,22 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { type FSWatcher, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import {
+  type FSWatcher,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalSink } from '../../../plugins/sinks/local/index.ts';
-import { currentLockOwner, type LockRecord, RepositoryLock } from '../../../storage/locks.ts';
+import { currentLockOwner, type LockRecord, lockedSince, RepositoryLock } from '../../../storage/locks.ts';
 import { pruneRepository } from '../../../storage/prune.ts';
 import { Repository } from '../../../storage/repository.ts';
 import { SnapshotWriter } from '../../../storage/snapshot-writer.ts';
@@ -155,6 +165,34 @@ describe("prune's grace", () => {
     expect({ deleted: pruned.packsDeleted, kept: pruned.keptForGrace }).toEqual({ deleted: packs, kept: 0 });
     expect(packFiles(t.sink.root)).toEqual([]);
     await later.release();
+  });
+});
+
+describe('taking a lock', () => {
+  it('writes it once and reads none of its own back; until its first refresh its since is the store time of that write', async () => {
+    const sink = new LocalSink({ path: temp() });
+    const calls: string[] = [];
+    const counted = new Proxy(sink, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (['put', 'get', 'head', 'delete', 'list'].includes(String(prop))) calls.push(`${String(prop)} ${args[0]}`);
+          return value.apply(target, args);
+        };
+      },
+    });
+    const lock = await RepositoryLock.acquire(counted, 'shared', { purpose: 'backup' });
+    expect(calls).toEqual([`put ${lock.key}`, 'list locks/']);
+
+    let written = 0;
+    for await (const info of sink.list('locks/')) written = info.lastModified?.getTime() as number;
+    expect(await lockedSince(sink)).toBe(written);
+    await lock.refresh();
+    const record = JSON.parse(readFileSync(join(sink.root, lock.key), 'utf8')) as LockRecord;
+    expect(Date.parse(record.since as string)).toBe(written);
+    expect(await lockedSince(sink)).toBe(written);
+    await lock.release();
   });
 });
 

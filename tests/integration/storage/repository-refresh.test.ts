@@ -2,7 +2,8 @@
 // `refresh`: it reads the index files another process wrote since (their blobs are then reused,
 // not stored again), starts its counters again, and refuses — so the pool opens afresh — when an
 // index file it read is gone (the index was rewritten) or it is not idle. The pool keeps one per
-// key, closes one past its age, and closes one given back busy.
+// key, closes one past its age, and closes one given back busy. Trees an object stored are read
+// back from it, not from the store.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { backupDirectory } from '../../../storage/filesystem.ts';
 import { RepositoryLock, withLock } from '../../../storage/locks.ts';
 import { rebuildIndex } from '../../../storage/rebuild-index.ts';
 import { Repository } from '../../../storage/repository.ts';
+import { snapshotItems } from '../../../storage/snapshot-state.ts';
 import { PASSPHRASE, SMALL } from '../../helpers/repository.ts';
 
 const dirs: string[] = [];
@@ -136,5 +138,45 @@ describe('RepositoryPool', () => {
     expect(pool.size).toBe(0);
     await lock.release();
     await pool.closeAll();
+  });
+});
+
+describe('trees a repository object stored', () => {
+  it('are read back from the object, not the store; another object reads them from the store', async () => {
+    const sinkPath = join(temp(), 'repo');
+    const reads: string[] = [];
+    /** The sink, with every read of a pack recorded. */
+    const counted = (sink: LocalSink) =>
+      new Proxy(sink, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target);
+          if (prop !== 'get' || typeof value !== 'function')
+            return typeof value === 'function' ? value.bind(target) : value;
+          return (key: string, range?: unknown) => {
+            if (key.startsWith('data/')) reads.push(key);
+            return value.call(target, key, range);
+          };
+        },
+      });
+    const repo = await Repository.init(counted(new LocalSink({ path: sinkPath })), {
+      passphrase: PASSPHRASE,
+      ...SMALL,
+    });
+    const id = await backup(repo, source(temp(), 'src'));
+    const manifest = await repo.loadSnapshot(id);
+    const listed = async (r: Repository) => {
+      const keys: string[] = [];
+      for await (const item of snapshotItems(r, manifest)) keys.push(item.key);
+      return keys;
+    };
+    const items = await listed(repo);
+    expect(items).toHaveLength(20);
+    expect(reads).toEqual([]);
+
+    const other = await Repository.open(counted(new LocalSink({ path: sinkPath })), { passphrase: PASSPHRASE });
+    expect(await listed(other)).toEqual(items);
+    expect(reads.length).toBeGreaterThan(0);
+    repo.close();
+    other.close();
   });
 });

@@ -1,0 +1,55 @@
+// A worker node runs its jobs in several threads of one process; the repository keys one thread
+// unwrapped (an OpenPGP key derivation, ~15–20 ms of CPU) reach the others, which then open
+// that repository without deriving them again. Nothing reaches a thread that asks with other
+// credentials.
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { generateMasterKeys, unwrapKeys, wrapKeys } from '../../../storage/keys.ts';
+
+// The other thread: loads the keys module, says what it knows before, then what it knows once the
+// keys were announced (its own listener on the channel, after the module's has run).
+const OTHER_THREAD = `
+const { BroadcastChannel, parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  const keys = await import(workerData.module);
+  const known = (passphrase) => {
+    const found = keys.knownKeys(workerData.wrapped, { passphrase });
+    return found ? Buffer.from(found.encKey).toString('hex') : null;
+  };
+  const channel = new BroadcastChannel('holdfast:unwrapped-repository-keys');
+  channel.onmessage = () =>
+    setImmediate(() => {
+      parentPort.postMessage({ after: known(workerData.passphrase), otherPassphrase: known('another passphrase') });
+      channel.close();
+    });
+  parentPort.postMessage({ before: known(workerData.passphrase) });
+})();
+`;
+
+describe('repository keys shared between the threads of a process', () => {
+  it('keys one thread unwrapped are known to another thread, for the same credentials only', async () => {
+    const passphrase = 'the organization passphrase';
+    const keys = generateMasterKeys();
+    const wrapped = await wrapKeys(keys, { passphrase });
+    const worker = new Worker(OTHER_THREAD, {
+      eval: true,
+      workerData: { module: new URL('../../../storage/keys.ts', import.meta.url).href, wrapped, passphrase },
+    });
+    const messages: Record<string, string | null>[] = [];
+    const answered = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: Record<string, string | null>) => {
+        messages.push(m);
+        if ('after' in m) resolve();
+      });
+      worker.once('error', reject);
+    });
+    await new Promise<void>((resolve) => worker.once('message', () => resolve()));
+
+    const unwrapped = await unwrapKeys(wrapped, { passphrase });
+    expect(unwrapped.encKey.equals(keys.encKey)).toBe(true);
+    await answered;
+    await worker.terminate();
+
+    expect(messages).toEqual([{ before: null }, { after: keys.encKey.toString('hex'), otherPassphrase: null }]);
+  });
+});
