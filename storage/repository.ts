@@ -1002,10 +1002,12 @@ export class Repository {
   }
 
   /** Writes a snapshot manifest: the commit point. Everything it refers to must be flushed first. */
-  async saveSnapshot(manifest: SnapshotManifest): Promise<string> {
+  async saveSnapshot(manifest: SnapshotManifest, options: { beforeWrite?: () => Promise<void> } = {}): Promise<string> {
     this.#assertLocked();
     await this.flush();
     this.#assertLocked(); // still held after the uploads
+    // The caller's last word before the commit point (a job checks it still owns the run).
+    await options.beforeWrite?.();
     const sealed = await sealJson(this.keys.encKey, manifest);
     const id = sha256(sealed);
     await this.#putOnce(`snapshots/${id}`, sealed);
