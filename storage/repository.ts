@@ -307,7 +307,15 @@ export class Repository {
     const damaged: string[] = [];
     for await (const info of sink.list('keys/')) {
       let keys: MasterKeys;
-      const wrapped = await readAll(await sink.get(info.key));
+      let wrapped: Buffer;
+      try {
+        wrapped = await readAll(await sink.get(info.key));
+      } catch (err) {
+        // Listed, then deleted: the key object of an init that lost the race to create the
+        // repository (init removes it when its config write is refused). Not this repository's.
+        if (err instanceof ObjectNotFoundError) continue;
+        throw err;
+      }
       // A key object is named by the SHA-256 of its bytes: one that no longer matches is damaged.
       if (sha256(wrapped) !== info.key.slice('keys/'.length)) {
         damaged.push(info.key);
