@@ -73,7 +73,7 @@ export async function runClaimedJob(ctx: WorkContext, jobId: string, options: Ru
     const outcome = await handler({ ctx, em, job, signal: controller.signal, progress, log, confirmHeld });
     clearInterval(timer);
     await beating;
-    await finishJob(
+    const ended = await finishJob(
       em,
       job,
       options.owner,
@@ -81,7 +81,8 @@ export async function runClaimedJob(ctx: WorkContext, jobId: string, options: Ru
       ctx.now(),
       progress,
     );
-    log.info({ state: outcome.state }, 'job finished');
+    if (ended) log.info({ state: outcome.state }, 'job finished');
+    else log.warn('job lost its lease before its end was recorded; another worker resumes or fails it');
   } catch (err) {
     clearInterval(timer);
     await beating;
@@ -159,8 +160,12 @@ async function endAfterError(
     return;
   }
   if (err instanceof JobNotApplicableError) {
-    await finishJob(em, job, owner, { state: 'canceled', error: err.message, message: err.message }, now, progress);
-    await jobEnded(em, job, 'canceled', null, now);
+    // Ended here only while the job is still this run's (another node's run settles the entity).
+    if (
+      await finishJob(em, job, owner, { state: 'canceled', error: err.message, message: err.message }, now, progress)
+    ) {
+      await jobEnded(em, job, 'canceled', null, now);
+    }
     return;
   }
   const message = sentence(err);
