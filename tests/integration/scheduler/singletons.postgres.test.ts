@@ -9,6 +9,7 @@ import { ActivityEvent } from '../../../core/activity/entities.ts';
 import { type Kernel, openKernel, workContext } from '../../../core/appliance.ts';
 import { recordAudit } from '../../../core/audit/audit-service.ts';
 import { AuditEvent } from '../../../core/audit/entities.ts';
+import { ConfigBackupLoop } from '../../../core/dr/config-backup.ts';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { createIntegration } from '../../../core/integrations/integrations.ts';
 import { runIntegrationSender } from '../../../core/integrations/sender.ts';
@@ -115,6 +116,44 @@ describe('a named lease', () => {
       owner: null,
       mark: 'fingerprint-2',
     });
+  });
+});
+
+describe('the configuration backup', () => {
+  it('is written by one node after a change, and not again by the other nodes that check', async () => {
+    const written: string[] = [];
+    const loopOf = (i: number) => {
+      const k = node(i);
+      const recorder = {
+        info: (_: unknown, message: string) => written.push(`node-${i}: ${message}`),
+        warn: (_: unknown, message: string) => written.push(`node-${i}: ${message}`),
+      };
+      return new ConfigBackupLoop(
+        () => ({
+          em: k.orm.em.fork(),
+          credentials: k.credentials,
+          masterKey: k.masterKey,
+          storageDir: k.deps.config.storageDir,
+          now: h.clock.now,
+        }),
+        recorder as never,
+        (round) => runAlone(lease(i, 'configuration-backup'), round),
+      );
+    };
+    const loops = [loopOf(0), loopOf(1), loopOf(2)];
+    // The first write also makes the appliance's id (a configuration row): settled by the next.
+    await loops[0]?.check();
+    await loops[0]?.check();
+    written.length = 0;
+    await loops[1]?.check();
+    await loops[2]?.check();
+    expect(written).toEqual([]);
+    // A change of the settings: the next node to check writes it, the others find it written.
+    await h.organization('Configuration changed');
+    await loops[2]?.check();
+    await loops[0]?.check();
+    await loops[1]?.check();
+    expect(written).toEqual(['node-2: configuration backup written']);
   });
 });
 
