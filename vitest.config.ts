@@ -19,6 +19,7 @@ export const POSTGRES_TESTS = [
   'tests/integration/db/catalog-search.test.ts',
   'tests/integration/storage/catalog-browse.test.ts',
   'tests/integration/jobs/queue.test.ts',
+  'tests/integration/jobs/fencing.test.ts',
   'tests/integration/identity/isolation.test.ts',
   'tests/integration/api/isolation.test.ts',
   'tests/integration/api/endpoints.test.ts',

@@ -213,7 +213,19 @@ async function run(
       `states ${[...states].map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
       `more than one attempt ${jobs.filter((j) => j.attempts > 1).length}; ` +
       `short results ${jobs.filter((j) => j.result?.items !== ITEMS).length}; snapshots ${snapshots.size}` +
-      (jobs.some((j) => j.error) ? `; first error: ${jobs.find((j) => j.error)?.error}` : '');
+      (jobs.some((j) => j.error) ? `; first error: ${jobs.find((j) => j.error)?.error}` : '') +
+      // Why a job ran more than once: the warnings of its log (a lapsed lease, a transient error).
+      jobs
+        .filter((j) => j.attempts > 1)
+        .slice(0, 3)
+        .map(
+          (j) =>
+            `; job ${j.id.slice(0, 8)}: ${j.log
+              .filter((l) => l.level !== 'info')
+              .map((l) => l.message)
+              .join(' | ')}`,
+        )
+        .join('');
     // Each tenant's first start, as a position among all starts.
     const firstStart = new Map<string, number>();
     jobs.forEach((j, position) => {

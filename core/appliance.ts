@@ -25,9 +25,11 @@ import { createMailer } from './mail/mailer.ts';
 import { startMaintenanceTimer } from './maintenance.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { type SenderLoop, startNotificationSender } from './notifications/sender.ts';
+import type { RoundGuard } from './pass-loop.ts';
 import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
 import { workerNodeApp } from './routes/health.ts';
 import { Scheduler } from './scheduler/loop.ts';
+import { leaseOwner, runAlone } from './scheduler/singleton.ts';
 import { type CredentialCipher, createCredentialCipher } from './secrets/credential-cipher.ts';
 import { loadMasterKey, MasterKeyError } from './secrets/master-key.ts';
 import { configuredDefaultStorage, ensureConfiguredDefaultStorage } from './storage-locations/configured-default.ts';
@@ -226,6 +228,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
   // A web node runs none of it: it queues jobs, the worker nodes claim them.
   if (config.schedulerIntervalSeconds > 0 && runsJobs(config.nodeRole)) {
     const ctx = workContext(kernel);
+    // Background work one node of a cluster does at a time holds a named lease (PostgreSQL;
+    // core/scheduler/singleton.ts): the sender of integration events, scheduled verification, the
+    // configuration backup, and (in the scheduler) the hourly housekeeping.
+    const node = leaseOwner();
+    const alone =
+      (name: string, ttlMs: number): RoundGuard =>
+      (round) =>
+        runAlone({ em: () => kernel.orm.em.fork(), name, owner: node, ttlMs, now: kernel.deps.now }, round);
     // Changes restores left at services when the appliance died under them (automation switched
     // off…): listed before the runner claims anything, undone in the background.
     const orphaned = await orphanedSteps(kernel.orm.em, new Date()).catch((err: unknown) => {
@@ -242,7 +252,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
     const executor =
       config.jobRunner === 'worker' ? new WorkerExecutor(ctx, config, kernel.masterKey) : new InlineExecutor(ctx);
     runner = new JobRunner(ctx, executor, kernel.deps.metrics);
-    scheduler = new Scheduler(ctx, runner);
+    scheduler = new Scheduler(ctx, runner, node);
     runner.start(1000);
     // Notification mail is sent beside the job runner, on its own loop: a slow or down mail server never holds a job.
     sender = startNotificationSender(
@@ -263,6 +273,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       { orm: kernel.orm, cipher: kernel.credentials, settings: config, log: log.child({ component: 'integrations' }) },
       kernel.deps.now,
       Math.min(config.schedulerIntervalSeconds, 10) * 1000,
+      alone('integration-sender', 60_000),
     );
     scheduler.start(Math.min(config.schedulerIntervalSeconds * 1000, (config.jobLeaseSeconds * 1000) / 2));
     // The encrypted configuration backup in every storage location (core/dr/): losing the
@@ -277,6 +288,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
           now: kernel.deps.now(),
         }),
         log.child({ component: 'config-backup' }),
+        alone('configuration-backup', 60_000),
       );
       configBackup.start(config.configBackupDelaySeconds * 1000);
     }
@@ -285,6 +297,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       kernel.orm,
       { storage: kernel.storage, log: log.child({ component: 'verification' }) },
       kernel.deps.now,
+      undefined,
+      alone('scheduled-verification', 5 * 60_000),
     );
   } else if (!multiNodeMode(config)) {
     // In multi-node mode the workers' scheduler runs the housekeeping.

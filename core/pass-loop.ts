@@ -28,3 +28,18 @@ export function startPassLoop(
   tick();
   return { stop: () => clearInterval(timer), current: () => running };
 }
+
+/**
+ * Runs one round of background work that one node of a cluster does at a time (the composition
+ * root builds it from core/scheduler/singleton.ts): 'skipped' when another node holds the round's
+ * lease. The round gets the mark the last holder left and may leave one.
+ */
+export type RoundGuard = (
+  round: (mark: string | undefined) => Promise<{ mark?: string } | undefined>,
+) => Promise<'ran' | 'skipped'>;
+
+/** One process (SQLite, tests): every round runs. */
+export const unguarded: RoundGuard = async (round) => {
+  await round(undefined);
+  return 'ran';
+};

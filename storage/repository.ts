@@ -318,7 +318,15 @@ export class Repository {
     const damaged: string[] = [];
     for await (const info of sink.list('keys/')) {
       let keys: MasterKeys;
-      const wrapped = await readAll(await sink.get(info.key));
+      let wrapped: Buffer;
+      try {
+        wrapped = await readAll(await sink.get(info.key));
+      } catch (err) {
+        // Listed, then deleted: the key object of an init that lost the race to create the
+        // repository (init removes it when its config write is refused). Not this repository's.
+        if (err instanceof ObjectNotFoundError) continue;
+        throw err;
+      }
       // A key object is named by the SHA-256 of its bytes: one that no longer matches is damaged.
       if (sha256(wrapped) !== info.key.slice('keys/'.length)) {
         damaged.push(info.key);
@@ -1034,10 +1042,12 @@ export class Repository {
   }
 
   /** Writes a snapshot manifest: the commit point. Everything it refers to must be flushed first. */
-  async saveSnapshot(manifest: SnapshotManifest): Promise<string> {
+  async saveSnapshot(manifest: SnapshotManifest, options: { beforeWrite?: () => Promise<void> } = {}): Promise<string> {
     this.#assertLocked();
     await this.flush();
     this.#assertLocked(); // still held after the uploads
+    // The caller's last word before the commit point (a job checks it still owns the run).
+    await options.beforeWrite?.();
     const sealed = await sealJson(this.keys.encKey, manifest);
     const id = sha256(sealed);
     await this.#putOnce(`snapshots/${id}`, sealed);

@@ -182,7 +182,16 @@ export class SnapshotWriter {
   }
 
   /** Writes the item tree(s) and the manifest; returns the new snapshot's id. */
-  async commit(extraStats: Record<string, number> = {}): Promise<{ id: string; manifest: SnapshotManifest }> {
+  /**
+   * Writes the trees and the manifest (the commit point). `beforeManifest` runs once everything
+   * else is stored, just before the manifest is written: a caller that must still own the right to
+   * commit (a job's lease) checks it there; when it throws, nothing is committed and the uploaded
+   * packs are left unreferenced for prune.
+   */
+  async commit(
+    extraStats: Record<string, number> = {},
+    options: { beforeManifest?: () => Promise<void> } = {},
+  ): Promise<{ id: string; manifest: SnapshotManifest }> {
     this.#assertOpen();
     await this.#recording;
     try {
@@ -220,7 +229,10 @@ export class SnapshotWriter {
         ...(this.options.tags?.length ? { tags: this.options.tags } : {}),
         host: hostname(),
       };
-      const id = await this.repo.saveSnapshot(manifest);
+      const id = await this.repo.saveSnapshot(
+        manifest,
+        options.beforeManifest ? { beforeWrite: options.beforeManifest } : {},
+      );
       this.#state = 'committed';
       return { id, manifest };
     } catch (err) {

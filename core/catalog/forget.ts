@@ -15,10 +15,19 @@ interface SnapshotRow {
 }
 
 /** Removes from the catalog every snapshot of the repository that `stillThere` lacks; returns how many. */
-export async function forgetMissingSnapshots(
+export function forgetMissingSnapshots(
   em: EntityManager,
   repositoryId: string,
   stillThere: ReadonlySet<string>,
+): Promise<number> {
+  return forgetSnapshots(em, repositoryId, (id) => !stillThere.has(id));
+}
+
+/** Removes from the catalog the snapshots of the repository that `gone` names; returns how many. */
+export async function forgetSnapshots(
+  em: EntityManager,
+  repositoryId: string,
+  isGone: (id: string) => boolean,
 ): Promise<number> {
   return em.transactional(async (tx) => {
     const rows = await runSql<SnapshotRow[]>(
@@ -26,7 +35,7 @@ export async function forgetMissingSnapshots(
       'select id, task, entity, time from catalog_snapshots where repository_id = ? order by time, id',
       [repositoryId],
     );
-    const gone = rows.filter((r) => !stillThere.has(r.id));
+    const gone = rows.filter((r) => isGone(r.id));
     if (gone.length === 0) return 0;
     const forgotten = new Set<string>();
     // Oldest first: a run of forgotten snapshots hands its versions on to the first kept one.

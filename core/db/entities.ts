@@ -29,7 +29,7 @@ import {
   StorageRepository,
   StorageVerification,
 } from '../storage-locations/entities.ts';
-import { SystemFact } from '../system/entities.ts';
+import { ClusterLease, SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
 import { AccountHealth } from '../tenancy/entities.ts';
 import { UsageKindSample, UsageSample } from '../tenancy/usage-entities.ts';
@@ -49,6 +49,7 @@ export const kernelEntities = [
   ApiKey,
   ApiToken,
   SystemFact,
+  ClusterLease,
   CatalogRepository,
   CatalogSnapshot,
   CatalogScope,

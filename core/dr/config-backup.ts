@@ -8,6 +8,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { columnKindsOf, toPortable } from '../db/portable-rows.ts';
 import { onPostgres } from '../db/run-sql.ts';
 import type { Logger } from '../logging.ts';
+import { type RoundGuard, unguarded } from '../pass-loop.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { StorageLocation } from '../storage-locations/entities.ts';
 import { openLocationSink } from '../storage-locations/locations.ts';
@@ -151,9 +152,16 @@ export class ConfigBackupLoop {
   #running: Promise<void> | undefined;
   #written: string | undefined;
 
-  constructor(context: () => ConfigBackupContext, log: Logger) {
+  readonly #guard: RoundGuard;
+
+  /**
+   * `guard`: one node of a cluster writes at a time, and the fingerprint it wrote is the lease's
+   * mark, so the next node to check does not write the same configuration again.
+   */
+  constructor(context: () => ConfigBackupContext, log: Logger, guard: RoundGuard = unguarded) {
     this.#context = context;
     this.#log = log;
+    this.#guard = guard;
   }
 
   start(intervalMs: number): void {
@@ -163,17 +171,20 @@ export class ConfigBackupLoop {
 
   /** One check (skipped while one runs); resolves when it is done. */
   check(): Promise<void> {
-    this.#running ??= (async () => {
+    this.#running ??= this.#guard(async (mark) => {
       const ctx = this.#context();
       const tables = await configurationRows(ctx.em);
-      if (fingerprintOf(tables) === this.#written) return;
+      const fingerprint = fingerprintOf(tables);
+      if (fingerprint === (mark ?? this.#written)) return { mark: fingerprint };
       const report = await writeConfigBackup(ctx, tables);
       // A location that could not be written is tried again at the next check.
       if (report.failed.length === 0) this.#written = report.fingerprint;
       if (report.failed.length)
         this.#log.warn({ failed: report.failed }, 'configuration backup not written everywhere');
       else this.#log.info({ locations: report.written.length }, 'configuration backup written');
-    })()
+      return report.failed.length === 0 ? { mark: report.fingerprint } : undefined;
+    })
+      .then(() => undefined)
       .catch((err: unknown) => this.#log.warn({ err }, 'configuration backup failed'))
       .finally(() => {
         this.#running = undefined;

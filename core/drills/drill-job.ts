@@ -72,6 +72,8 @@ export async function runDrillJob(run: JobRun): Promise<JobOutcome> {
   run.progress.items = report.items;
   run.progress.bytes = report.bytes;
   await em.fork().transactional(async (tx) => {
+    // Recorded only while the job is still this run's (fenced).
+    await run.confirmHeld(tx);
     tx.create(RestoreDrill, {
       organization: task.organization.id,
       task: task.id,

@@ -5,6 +5,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { ActivityEvent, type IActivityEvent } from '../activity/entities.ts';
 import { AuditEvent, type IAuditEvent } from '../audit/entities.ts';
+import { onPostgres, runSql } from '../db/run-sql.ts';
 import { type IOrganization, Organization } from '../identity/entities.ts';
 import type { IntegrationCursor, IntegrationStream } from './entities.ts';
 
@@ -34,11 +35,12 @@ async function rowsAfter<T extends IActivityEvent | IAuditEvent>(
   em: EntityManager,
   entity: typeof ActivityEvent | typeof AuditEvent,
   after: number,
+  upTo: number | undefined,
   scope: Record<string, unknown>[],
   limit: number,
 ): Promise<T[]> {
   if (scope.length === 0) return [];
-  const where = { id: { $gt: after }, $or: scope };
+  const where = { id: upTo === undefined ? { $gt: after } : { $gt: after, $lte: upTo }, $or: scope };
   return (await em.find(entity as never, where as never, {
     orderBy: { id: 'asc' } as never,
     limit,
@@ -119,15 +121,25 @@ export async function nextEvents(
   streams: readonly IntegrationStream[],
   cursor: IntegrationCursor,
   limit: number,
+  /** The newest ids that may be read (eventLogHorizon); none on SQLite. */
+  upTo?: IntegrationCursor,
 ): Promise<FeedBatch> {
   const activity = await rowsAfter<IActivityEvent>(
     em,
     ActivityEvent,
     cursor.activity,
+    upTo?.activity,
     scopeOf(owner, streams, 'activity'),
     limit,
   );
-  const audit = await rowsAfter<IAuditEvent>(em, AuditEvent, cursor.audit, scopeOf(owner, streams, 'audit'), limit);
+  const audit = await rowsAfter<IAuditEvent>(
+    em,
+    AuditEvent,
+    cursor.audit,
+    upTo?.audit,
+    scopeOf(owner, streams, 'audit'),
+    limit,
+  );
   const cache = new Map<string, IOrganization>();
   const events: IntegrationEvent[] = [];
   for (const row of activity) events.push(activityEvent(row, await pathNames(em, row.organization, cache)));
@@ -149,4 +161,37 @@ export async function currentCursor(em: EntityManager): Promise<IntegrationCurso
   const [a] = await em.find(ActivityEvent, {}, { orderBy: { id: 'desc' }, limit: 1, fields: ['id'] });
   const [b] = await em.find(AuditEvent, {}, { orderBy: { id: 'desc' }, limit: 1, fields: ['id'] });
   return { activity: a?.id ?? 0, audit: b?.id ?? 0 };
+}
+
+/** The advisory lock every insert into either log takes shared (migration 20261207215001): "HFev". */
+export const EVENT_LOG_LOCK_KEY = 0x48_46_65_76;
+const HORIZON_TRIES = 5;
+
+/**
+ * The newest ids a sender may read so that none it moves its cursor past can still appear.
+ * SQLite: undefined (one writer at a time, ids grow in commit order). PostgreSQL: ids are drawn
+ * when a row is inserted, not when it commits, so a row with a lower id can become visible after
+ * one with a higher id. Every insert into the logs holds the shared lock until it commits; taken
+ * exclusively here (tried, never waited for, so no writer queues behind the sender), it proves that
+ * no insert is under way, and the newest ids then bound the read. Null when inserts kept it taken
+ * (the pass sends nothing; the next one tries again).
+ */
+export async function eventLogHorizon(em: EntityManager): Promise<IntegrationCursor | null | undefined> {
+  if (!onPostgres(em)) return undefined;
+  for (let attempt = 0; attempt < HORIZON_TRIES; attempt++) {
+    const horizon = await em.fork().transactional(async (tx) => {
+      const [row] = await runSql<{ locked: boolean }[]>(tx, 'select pg_try_advisory_xact_lock(?) as locked', [
+        EVENT_LOG_LOCK_KEY,
+      ]);
+      if (!row?.locked) return null;
+      const [ids] = await runSql<{ activity: number | string | null; audit: number | string | null }[]>(
+        tx,
+        'select (select max(id) from activity_events) as activity, (select max(id) from audit_events) as audit',
+      );
+      return { activity: Number(ids?.activity ?? 0), audit: Number(ids?.audit ?? 0) };
+    });
+    if (horizon) return horizon;
+    await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
+  }
+  return null;
 }

@@ -13,11 +13,11 @@ import type { Logger } from '../logging.ts';
 import { mailRetryDelayMs, SEND_LEASE_MS } from '../mail/retry.ts';
 import type { NotificationPayload } from '../notifications/entities.ts';
 import { incidentCleared, incidentFailed } from '../notifications/incidents.ts';
-import { type PassLoop, startPassLoop } from '../pass-loop.ts';
+import { type PassLoop, type RoundGuard, startPassLoop, unguarded } from '../pass-loop.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { type IntegrationKind, IntegrationSendError, type SendTarget } from './contract.ts';
 import { type IIntegration, Integration, type IntegrationCursor } from './entities.ts';
-import { type IntegrationEvent, nextEvents } from './event-feed.ts';
+import { eventLogHorizon, type IntegrationEvent, nextEvents } from './event-feed.ts';
 import { incidentSubject, integrationSecret } from './integrations.ts';
 import { integrationKind } from './kinds.ts';
 import { invoiceCheckDue, syncPaidInvoices } from './psa-invoices.ts';
@@ -176,14 +176,19 @@ async function settleAck(
 }
 
 /** Sends one integration what is due. Returns the events the collector took. */
-export async function deliverIntegration(deps: IntegrationDeps, i: IIntegration, now: Date): Promise<number> {
+export async function deliverIntegration(
+  deps: IntegrationDeps,
+  i: IIntegration,
+  now: Date,
+  upTo?: IntegrationCursor,
+): Promise<number> {
   const kind = integrationKind(i.kind);
   if (!kind) return 0;
   // A PSA's hourly look at the invoices it may have paid (psa-invoices.ts) goes through the claim.
   const checkInvoices = invoiceCheckDue(kind, i.id, now);
   // Nothing new and nothing owed: a read, not a claim (a write) every pass for every integration.
   if (!i.pendingAck && !i.failingSince && !checkInvoices) {
-    const peek = await nextEvents(deps.orm.em.fork(), i.organization as IOrganization, i.streams, i.cursor, 1);
+    const peek = await nextEvents(deps.orm.em.fork(), i.organization as IOrganization, i.streams, i.cursor, 1, upTo);
     if (peek.events.length === 0) return 0;
   }
   const c = await claim(deps, i, now);
@@ -193,7 +198,14 @@ export async function deliverIntegration(deps: IntegrationDeps, i: IIntegration,
   try {
     if (!(await settleAck(kind, target, c, i, now))) return 0;
     for (let n = 0; n < BATCHES_PER_PASS; n++) {
-      const batch = await nextEvents(c.em.fork(), i.organization as IOrganization, i.streams, i.cursor, BATCH_SIZE);
+      const batch = await nextEvents(
+        c.em.fork(),
+        i.organization as IOrganization,
+        i.streams,
+        i.cursor,
+        BATCH_SIZE,
+        upTo,
+      );
       if (batch.events.length === 0) break;
       const outcome = await kind.send(target, batch.events);
       if (!outcome.acknowledged) {
@@ -223,6 +235,12 @@ export async function deliverIntegration(deps: IntegrationDeps, i: IIntegration,
 
 /** One pass: every switched-on integration that is due and not claimed. */
 export async function runIntegrationSender(deps: IntegrationDeps, now: Date): Promise<number> {
+  // What may be read without skipping a row that commits later (PostgreSQL; event-feed.ts).
+  const upTo = await eventLogHorizon(deps.orm.em);
+  if (upTo === null) {
+    deps.log.info('event logs busy with inserts; integrations are sent at the next pass');
+    return 0;
+  }
   const due = await deps.orm.em.fork().find(
     Integration,
     {
@@ -235,7 +253,7 @@ export async function runIntegrationSender(deps: IntegrationDeps, now: Date): Pr
     { orderBy: { nextAttemptAt: 'asc', id: 'asc' }, populate: ['organization'] },
   );
   let sent = 0;
-  for (const integration of due) sent += await deliverIntegration(deps, integration, now);
+  for (const integration of due) sent += await deliverIntegration(deps, integration, now, upTo);
   return sent;
 }
 
@@ -275,9 +293,19 @@ export async function sendIntegrationTest(
 export type IntegrationLoop = PassLoop;
 
 /** Runs a pass every `intervalMs`, never two at once; a failed pass is logged and the next one runs. */
-export function startIntegrationSender(deps: IntegrationDeps, now: () => Date, intervalMs: number): IntegrationLoop {
+export function startIntegrationSender(
+  deps: IntegrationDeps,
+  now: () => Date,
+  intervalMs: number,
+  /** One node of a cluster sends at a time: a second would only find every integration claimed. */
+  guard: RoundGuard = unguarded,
+): IntegrationLoop {
   return startPassLoop(
-    () => runIntegrationSender(deps, now()),
+    () =>
+      guard(async () => {
+        await runIntegrationSender(deps, now());
+        return undefined;
+      }),
     (err) => deps.log.warn({ err }, 'integration sender pass failed'),
     intervalMs,
   );

@@ -20,6 +20,13 @@ export interface JobRun {
   signal: AbortSignal;
   progress: ProgressTracker;
   log: Logger;
+  /**
+   * Call first in every transaction that records the job's outcome (a snapshot, a result), and
+   * just before a commit point outside the database (a snapshot manifest): it checks that the job
+   * is still this run's (lease owner and attempt, the fencing token), extends the lease, and
+   * throws the lease-lost JobInterruption when another node has taken the job meanwhile.
+   */
+  confirmHeld: (tx: EntityManager) => Promise<void>;
 }
 
 export interface JobOutcome {

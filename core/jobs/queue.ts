@@ -18,7 +18,7 @@ import {
   type JobResult,
   type JobState,
 } from './entities.ts';
-import { jobEnded, jobFinished } from './handler.ts';
+import { JobInterruption, jobEnded, jobFinished } from './handler.ts';
 
 export interface Initiator {
   kind: InitiatorKind;
@@ -269,6 +269,39 @@ async function nextClaimable(em: EntityManager, now: Date, exclude: Exclusions, 
   });
 }
 
+/**
+ * What makes a claim this run's own: the lease owner and the attempt number its claim set. A node
+ * whose lease lapsed and whose job another node (or a later claim of its own) took holds a stale
+ * token; every write of the job's outcome names the token, so a stale one writes nothing.
+ */
+export interface JobFence {
+  jobId: string;
+  owner: string;
+  attempt: number;
+}
+
+export function fenceOf(job: Pick<IJob, 'id' | 'attempts'>, owner: string): JobFence {
+  return { jobId: job.id, owner, attempt: job.attempts };
+}
+
+function fenced(fence: JobFence) {
+  return { id: fence.jobId, leaseOwner: fence.owner, attempts: fence.attempt, state: 'in_progress' as const };
+}
+
+/**
+ * Confirms, inside the caller's transaction, that the job is still this run's (its fencing token
+ * matches) and extends its lease from `now`: the row is then locked until the transaction ends
+ * (PostgreSQL), and the lapsed-lease recovery, whose update names the expiry it read, cannot take
+ * the job from under the commit. Throws the lease-lost interruption when the token is stale.
+ */
+export async function confirmJobHeld(tx: EntityManager, fence: JobFence, leaseMs: number, now: Date): Promise<void> {
+  const held = await tx.nativeUpdate(Job, fenced(fence), {
+    leaseExpiresAt: new Date(now.getTime() + leaseMs),
+    heartbeatAt: now,
+  });
+  if (held !== 1) throw new JobInterruption('lease_lost');
+}
+
 export interface ProgressReport {
   items: number;
   bytes: number;
@@ -281,23 +314,19 @@ export interface ProgressReport {
  */
 export async function renewLease(
   em: EntityManager,
-  jobId: string,
-  owner: string,
+  fence: JobFence,
   leaseMs: number,
   now: Date,
   progress: ProgressReport,
 ): Promise<'held' | 'canceled' | 'lost'> {
-  const updated = await em.nativeUpdate(
-    Job,
-    { id: jobId, leaseOwner: owner, state: 'in_progress' },
-    {
-      leaseExpiresAt: new Date(now.getTime() + leaseMs),
-      heartbeatAt: now,
-      progressItems: progress.items,
-      progressBytes: progress.bytes,
-      progressStep: progress.step?.slice(0, 200) ?? null,
-    },
-  );
+  const jobId = fence.jobId;
+  const updated = await em.nativeUpdate(Job, fenced(fence), {
+    leaseExpiresAt: new Date(now.getTime() + leaseMs),
+    heartbeatAt: now,
+    progressItems: progress.items,
+    progressBytes: progress.bytes,
+    progressStep: progress.step?.slice(0, 200) ?? null,
+  });
   if (updated !== 1) return 'lost';
   const row = await em.findOne(Job, { id: jobId }, { fields: ['cancelRequestedAt'], disableIdentityMap: true });
   return row?.cancelRequestedAt ? 'canceled' : 'held';
@@ -331,7 +360,10 @@ export interface JobEnd {
   message: string;
 }
 
-/** Ends a job we hold. False when the lease was lost (the job is someone else's now). */
+/**
+ * Ends a job we hold (`job` as claimed: its attempt number is part of the fencing token). False
+ * when the lease was lost (the job is someone else's now, or a later attempt's).
+ */
 export async function finishJob(
   em: EntityManager,
   job: IJob,
@@ -341,10 +373,11 @@ export async function finishJob(
   progress?: ProgressReport,
 ): Promise<boolean> {
   const current = await em.findOne(Job, { id: job.id }, { disableIdentityMap: true });
-  if (!current || current.leaseOwner !== owner || current.state !== 'in_progress') return false;
+  if (!current || current.leaseOwner !== owner || current.attempts !== job.attempts || current.state !== 'in_progress')
+    return false;
   return changeJob(
     em,
-    { id: job.id, leaseOwner: owner, state: 'in_progress' },
+    fenced(fenceOf(job, owner)),
     {
       state: end.state,
       result: end.result ?? current.result ?? null,
@@ -377,20 +410,17 @@ export async function releaseJob(
   now: Date,
 ): Promise<boolean> {
   const current = await em.findOne(Job, { id: job.id }, { disableIdentityMap: true });
-  if (!current || current.leaseOwner !== owner || current.state !== 'in_progress') return false;
-  const updated = await em.nativeUpdate(
-    Job,
-    { id: job.id, leaseOwner: owner, state: 'in_progress' },
-    {
-      state: 'pending',
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      runAfter: options.runAfter,
-      error: options.error ?? null,
-      attempts: options.refundAttempt ? Math.max(0, current.attempts - 1) : current.attempts,
-      log: appendLog(current.log, logEntry('warn', options.message, now)),
-    },
-  );
+  if (!current || current.leaseOwner !== owner || current.attempts !== job.attempts || current.state !== 'in_progress')
+    return false;
+  const updated = await em.nativeUpdate(Job, fenced(fenceOf(job, owner)), {
+    state: 'pending',
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    runAfter: options.runAfter,
+    error: options.error ?? null,
+    attempts: options.refundAttempt ? Math.max(0, current.attempts - 1) : current.attempts,
+    log: appendLog(current.log, logEntry('warn', options.message, now)),
+  });
   return updated === 1;
 }
 

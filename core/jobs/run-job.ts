@@ -9,7 +9,7 @@ import { SinkError } from '../plugins/sink.ts';
 import { heartbeatMs, type WorkContext } from './context.ts';
 import { type IJob, Job } from './entities.ts';
 import { JobInterruption, JobNotApplicableError, jobEnded, jobHandler, type ProgressTracker } from './handler.ts';
-import { finishJob, releaseJob, renewLease, retryDelayMs } from './queue.ts';
+import { confirmJobHeld, fenceOf, finishJob, releaseJob, renewLease, retryDelayMs } from './queue.ts';
 
 /** Errors worth another attempt later. */
 export function isTransient(err: unknown): boolean {
@@ -47,13 +47,16 @@ export async function runClaimedJob(ctx: WorkContext, jobId: string, options: Ru
   if (options.shutdown?.aborted) onShutdown();
 
   const leaseMs = ctx.settings.jobLeaseSeconds * 1000;
+  // The claim's token (owner and attempt): every write of the job's outcome names it.
+  const fence = fenceOf(job, options.owner);
+  const confirmHeld = (tx: EntityManager) => confirmJobHeld(tx, fence, leaseMs, ctx.now());
   const beatEm = ctx.orm.em.fork();
   let beating = Promise.resolve();
   const timer = setInterval(() => {
     beating = beating.then(async () => {
       if (controller.signal.aborted) return;
       try {
-        const status = await renewLease(beatEm, job.id, options.owner, leaseMs, ctx.now(), progress);
+        const status = await renewLease(beatEm, fence, leaseMs, ctx.now(), progress);
         if (status === 'canceled') interrupt('canceled');
         else if (status === 'lost') interrupt('lease_lost');
       } catch (err) {
@@ -67,10 +70,10 @@ export async function runClaimedJob(ctx: WorkContext, jobId: string, options: Ru
     const handler = jobHandler(job.kind);
     if (!handler) throw new Error(`no runner for ${job.kind} jobs on this appliance yet`);
     log.info('job started');
-    const outcome = await handler({ ctx, em, job, signal: controller.signal, progress, log });
+    const outcome = await handler({ ctx, em, job, signal: controller.signal, progress, log, confirmHeld });
     clearInterval(timer);
     await beating;
-    await finishJob(
+    const ended = await finishJob(
       em,
       job,
       options.owner,
@@ -78,7 +81,8 @@ export async function runClaimedJob(ctx: WorkContext, jobId: string, options: Ru
       ctx.now(),
       progress,
     );
-    log.info({ state: outcome.state }, 'job finished');
+    if (ended) log.info({ state: outcome.state }, 'job finished');
+    else log.warn('job lost its lease before its end was recorded; another worker resumes or fails it');
   } catch (err) {
     clearInterval(timer);
     await beating;
@@ -101,7 +105,13 @@ async function endAfterError(
   em.clear();
   const now = ctx.now();
   const log = ctx.log.child({ job: job.id, kind: job.kind });
-  const interruption = signal.aborted && signal.reason instanceof JobInterruption ? signal.reason.reason : undefined;
+  // A lost lease is noticed by the heartbeat (the signal) or by a fenced commit (the error).
+  const interruption =
+    err instanceof JobInterruption && err.reason === 'lease_lost'
+      ? 'lease_lost'
+      : signal.aborted && signal.reason instanceof JobInterruption
+        ? signal.reason.reason
+        : undefined;
   if (interruption === 'lease_lost') {
     log.warn('job lost its lease; another worker resumes or fails it');
     return;
@@ -150,8 +160,12 @@ async function endAfterError(
     return;
   }
   if (err instanceof JobNotApplicableError) {
-    await finishJob(em, job, owner, { state: 'canceled', error: err.message, message: err.message }, now, progress);
-    await jobEnded(em, job, 'canceled', null, now);
+    // Ended here only while the job is still this run's (another node's run settles the entity).
+    if (
+      await finishJob(em, job, owner, { state: 'canceled', error: err.message, message: err.message }, now, progress)
+    ) {
+      await jobEnded(em, job, 'canceled', null, now);
+    }
     return;
   }
   const message = sentence(err);

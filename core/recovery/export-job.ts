@@ -277,22 +277,31 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
     }
     await rename(target.partial, target.final);
     const size = (await stat(target.final)).size;
-    await em.nativeDelete(ExportResult, { job: job.id });
-    em.create(ExportResult, {
-      organization: source.task.organization,
-      job: job.id,
-      fileName,
-      filePath: target.final,
-      size,
-      format: params.format,
-      encryption: params.encryption,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + DOWNLOAD_HOURS * 3_600_000),
-      deletedAt: null,
-      downloads: 0,
-      lastDownloadedAt: null,
-    });
-    await em.flush();
+    // Offered for download only while the job is still this run's (fenced); a node that lost the
+    // job meanwhile takes its file away again.
+    await em
+      .transactional(async (tx) => {
+        await run.confirmHeld(tx);
+        await tx.nativeDelete(ExportResult, { job: job.id });
+        tx.create(ExportResult, {
+          organization: source.task.organization.id,
+          job: job.id,
+          fileName,
+          filePath: target.final,
+          size,
+          format: params.format,
+          encryption: params.encryption,
+          createdAt: now,
+          expiresAt: new Date(now.getTime() + DOWNLOAD_HOURS * 3_600_000),
+          deletedAt: null,
+          downloads: 0,
+          lastDownloadedAt: null,
+        });
+      })
+      .catch(async (err: unknown) => {
+        await rm(target.final, { force: true });
+        throw err;
+      });
     return {
       state,
       result: {

@@ -2,13 +2,17 @@
 // lapsed jobs, queues purges of deleted tasks, enqueues due work, due restore drills
 // (core/drills/) and due summary reports
 // (core/notifications/summary-report.ts) and pokes the job runner; once
-// an hour it also runs the appliance housekeeping (core/maintenance.ts). Ticks never overlap in one process; ticks
-// of several processes may, which the queue's dedupe keys and conditional updates make harmless.
+// an hour it also runs the appliance housekeeping (core/maintenance.ts; on PostgreSQL once an hour
+// across the cluster, a named lease's turn: singleton.ts). Ticks never overlap in one process; on
+// PostgreSQL one node ticks at a time (tick-lock.ts), and the queue's dedupe keys and conditional
+// updates make overlapping ticks harmless anyway.
 //
 // Why not bree (the brief's first choice): bree starts each run as a worker thread from a file
 // and keeps its own timers, so a test cannot move its clock across a DST change or a grace
 // period, and every tick (a few indexed queries) would pay for a thread and a database
 // connection. The heavy part — the jobs — does run in worker threads (core/jobs/executors.ts).
+
+import { onPostgres } from '../db/run-sql.ts';
 import { enqueueDueDrills } from '../drills/drill-schedule.ts';
 import type { WorkContext } from '../jobs/context.ts';
 import type { JobRunner } from '../jobs/runner.ts';
@@ -17,6 +21,7 @@ import { queueDueSummaryReports } from '../notifications/summary-report.ts';
 import type { StorageRemovalHook } from './organization-purge.ts';
 import { registerStoragePurge } from './organization-purge.ts';
 import { enqueueDueWork, runJobMaintenance } from './scheduler.ts';
+import { leaseOwner, takeTurn } from './singleton.ts';
 import { withSchedulerLock } from './tick-lock.ts';
 
 export class Scheduler {
@@ -27,9 +32,13 @@ export class Scheduler {
   #unregister: StorageRemovalHook | undefined;
   #lastHousekeeping = Number.NEGATIVE_INFINITY;
 
-  constructor(ctx: WorkContext, runner?: JobRunner) {
+  readonly #node: string;
+
+  /** `node`: this node's name as the owner of the housekeeping's turn (singleton.ts). */
+  constructor(ctx: WorkContext, runner?: JobRunner, node: string = leaseOwner()) {
     this.#ctx = ctx;
     this.#runner = runner;
+    this.#node = node;
   }
 
   /** Ticks every `intervalMs`, and once now. */
@@ -67,8 +76,7 @@ export class Scheduler {
     if (recovered.resumed || recovered.failed) {
       this.#ctx.log.warn(recovered, 'recovered jobs whose appliance stopped during the run');
     }
-    if (now.getTime() - this.#lastHousekeeping >= MAINTENANCE_INTERVAL_MS) {
-      this.#lastHousekeeping = now.getTime();
+    if (await this.#housekeepingDue(now)) {
       // Sessions and removed accounts; it logs and audits what it does, and never throws.
       await runMaintenance(this.#ctx.orm, this.#ctx.log, now, this.#ctx.settings);
     }
@@ -78,6 +86,18 @@ export class Scheduler {
     if (drills) this.#ctx.log.info({ drills }, 'restore drills queued');
     const reports = await queueDueSummaryReports(this.#ctx.orm.em.fork(), now);
     if (reports) this.#ctx.log.info({ reports }, 'summary reports queued');
+  }
+
+  /**
+   * Once an hour: on SQLite by this process's own count; on PostgreSQL once an hour across the
+   * cluster, by the node whose tick first finds the housekeeping's hourly turn free.
+   */
+  async #housekeepingDue(now: Date): Promise<boolean> {
+    const em = this.#ctx.orm.em.fork();
+    if (onPostgres(em)) return takeTurn(em, 'housekeeping', this.#node, MAINTENANCE_INTERVAL_MS, now);
+    if (now.getTime() - this.#lastHousekeeping < MAINTENANCE_INTERVAL_MS) return false;
+    this.#lastHousekeeping = now.getTime();
+    return true;
   }
 
   async stop(): Promise<void> {

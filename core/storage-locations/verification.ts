@@ -17,6 +17,7 @@ import type { Database } from '../db/database.ts';
 import type { IOrganization } from '../identity/entities.ts';
 import type { Logger } from '../logging.ts';
 import { queueNotification } from '../notifications/queue.ts';
+import { type RoundGuard, unguarded } from '../pass-loop.ts';
 import { BackupTask } from '../tasks/entities.ts';
 import { DEFAULT_LOCATION, type TaskStorage } from '../tasks/storage.ts';
 import {
@@ -211,12 +212,17 @@ export function startVerificationTimer(
   deps: VerifyDeps & { log: Logger },
   now: () => Date,
   intervalMs = VERIFY_INTERVAL_MS,
+  /** One node of a cluster verifies at a time: a verification reads a whole location. */
+  guard: RoundGuard = unguarded,
 ): { stop(): void } {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    runDueVerifications(orm, deps, now())
+    guard(async () => {
+      await runDueVerifications(orm, deps, now());
+      return undefined;
+    })
       .catch((err: unknown) => deps.log.warn({ err }, 'scheduled verification failed'))
       .finally(() => {
         running = false;

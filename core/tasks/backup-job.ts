@@ -4,15 +4,17 @@
 // so a failed, cancelled or interrupted run leaves the previous snapshot and state in force (its
 // uploaded packs stay unreferenced until prune removes them).
 
+import type { EntityManager } from '@mikro-orm/core';
 import { withLock } from '../../storage/locks.ts';
 import { type Repository, RepositoryError, type SnapshotManifest } from '../../storage/repository.ts';
 import { diffSnapshots, findSnapshotItem, snapshotItems } from '../../storage/snapshot-state.ts';
 import { SnapshotWriter } from '../../storage/snapshot-writer.ts';
 import { type ItemEntry, TreeNodeCache } from '../../storage/tree.ts';
 import { CatalogRepository } from '../catalog/entities.ts';
+import { forgetSnapshots } from '../catalog/forget.ts';
 import { type ChangeCounts, indexSnapshot } from '../catalog/indexer.ts';
 import { itemFieldMap } from '../catalog/item-fields.ts';
-import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
+import { JobInterruption, JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
 import { type BackupItemWriter, type PreviousItem, ServiceAuthError } from '../plugins/service.ts';
 import { evaluateSmartAlerts } from '../smart-alerts/evaluate.ts';
 import { connectTask, markConnection } from './connection.ts';
@@ -115,7 +117,12 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
           await connection.close?.();
         }
         progress.step = 'committing';
-        const committed = await writer.commit({ failedItems: result.failedItems?.length ?? 0 });
+        // The manifest is written only while the job is still this run's (a node whose lease
+        // lapsed and whose job another node took leaves its packs to prune).
+        const committed = await writer.commit(
+          { failedItems: result.failedItems?.length ?? 0 },
+          { beforeManifest: () => run.confirmHeld(em.fork()) },
+        );
         // Always catalogued: Recovery browses snapshots through the catalog. "Index for search"
         // decides only whether Recovery offers item search for the task.
         progress.step = 'indexing';
@@ -139,37 +146,50 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
     const stoppedEarly = outcome.result.partialReason?.trim() || undefined;
     const partial = failed > 0 || !!stoppedEarly;
     const now = ctx.now();
-    await em.transactional(async (tx) => {
-      const fresh = await tx.findOneOrFail(TaskEntity, { id: entity.id }, { populate: ['task'] });
-      // The items before this run (a percentage's base); none when the run had no parent snapshot.
-      const itemsBefore = outcome.parentItems;
-      fresh.pluginState = outcome.result.state as never;
-      fresh.lastSnapshotId = outcome.committed.id;
-      fresh.lastRunAt = now;
-      fresh.lastAdded = outcome.changes.added;
-      fresh.lastUpdated = outcome.changes.updated;
-      fresh.lastDeleted = outcome.changes.deleted;
-      fresh.lastItems = outcome.committed.manifest.stats.items;
-      fresh.lastBytes = outcome.committed.manifest.stats.bytes;
-      // What this run wrote to the sink (packs, index, snapshot), after dedup and compression.
-      fresh.storedBytes = Number(fresh.storedBytes) + opened.repo.stats.bytesUploaded;
-      const unread = failed ? `${failed} item(s) could not be read: ${outcome.result.failedItems?.[0]?.reason}` : '';
-      fresh.lastError = [stoppedEarly, unread].filter(Boolean).join(' ') || null;
-      // Paused or deleted meanwhile: the snapshot counts, the status the user chose stays.
-      if (fresh.status === 'in_process') fresh.status = partial ? 'partial' : 'success';
-      fresh.task.storageLocation ??= opened.location;
-      if (plugin.smartAlerts) {
-        await evaluateSmartAlerts(tx, {
-          task: fresh.task,
-          entity: fresh,
-          jobId: job.id,
-          itemsBefore,
-          changes: outcome.changes,
-          ...(outcome.result.changesBy ? { changesBy: outcome.result.changesBy } : {}),
-          at: now,
-        });
-      }
-    });
+    await em
+      .transactional(async (tx) => {
+        // Fenced: the snapshot is recorded only while the job is still this run's.
+        await run.confirmHeld(tx);
+        const fresh = await tx.findOneOrFail(TaskEntity, { id: entity.id }, { populate: ['task'] });
+        // The items before this run (a percentage's base); none when the run had no parent snapshot.
+        const itemsBefore = outcome.parentItems;
+        fresh.pluginState = outcome.result.state as never;
+        fresh.lastSnapshotId = outcome.committed.id;
+        fresh.lastRunAt = now;
+        fresh.lastAdded = outcome.changes.added;
+        fresh.lastUpdated = outcome.changes.updated;
+        fresh.lastDeleted = outcome.changes.deleted;
+        fresh.lastItems = outcome.committed.manifest.stats.items;
+        fresh.lastBytes = outcome.committed.manifest.stats.bytes;
+        // What this run wrote to the sink (packs, index, snapshot), after dedup and compression.
+        fresh.storedBytes = Number(fresh.storedBytes) + opened.repo.stats.bytesUploaded;
+        const unread = failed ? `${failed} item(s) could not be read: ${outcome.result.failedItems?.[0]?.reason}` : '';
+        fresh.lastError = [stoppedEarly, unread].filter(Boolean).join(' ') || null;
+        // Paused or deleted meanwhile: the snapshot counts, the status the user chose stays.
+        if (fresh.status === 'in_process') fresh.status = partial ? 'partial' : 'success';
+        fresh.task.storageLocation ??= opened.location;
+        if (plugin.smartAlerts) {
+          await evaluateSmartAlerts(tx, {
+            task: fresh.task,
+            entity: fresh,
+            jobId: job.id,
+            itemsBefore,
+            changes: outcome.changes,
+            ...(outcome.result.changesBy ? { changesBy: outcome.result.changesBy } : {}),
+            at: now,
+          });
+        }
+      })
+      .catch(async (err: unknown) => {
+        // Taken over between the manifest and its record (this node stalled longer than a lease):
+        // the snapshot is not this job's result, so it leaves the repository and the catalog again.
+        if (err instanceof JobInterruption && err.reason === 'lease_lost') {
+          await withdrawSnapshot(em, opened.repo, outcome.committed.id).catch((cause: unknown) =>
+            log.warn({ err: cause, snapshot: outcome.committed.id }, 'could not withdraw a snapshot of a lost job'),
+          );
+        }
+        throw err;
+      });
     em.clear();
     return {
       state: partial ? 'partially_succeeded' : 'succeeded',
@@ -193,6 +213,16 @@ export async function runBackupJob(run: JobRun): Promise<JobOutcome> {
   } finally {
     await opened.close();
   }
+}
+
+/**
+ * Takes a snapshot this run committed but may not record back out: its manifest from the
+ * repository (under the run's shared lock: no prune runs, and no other run has it as a parent,
+ * since no entity names it) and its rows from the catalog.
+ */
+async function withdrawSnapshot(em: EntityManager, repo: Repository, id: string): Promise<void> {
+  await repo.forgetSnapshot(id);
+  await forgetSnapshots(em.fork(), repo.id, (snapshot) => snapshot === id);
 }
 
 function previousItem(entry: ItemEntry | undefined): PreviousItem | undefined {

@@ -453,6 +453,8 @@ describe('Salesforce compare of two snapshots', () => {
       signal: controller.signal,
       progress: watched,
       log: s.h.ctx.log,
+      // Run outside the queue (no claim to lose): the compare's outcome is the queue's to record.
+      confirmHeld: () => Promise.resolve(),
     });
     await expect(run).rejects.toThrow('the job was canceled');
     expect(progress.items).toBe(1);
@@ -487,6 +489,8 @@ describe('Salesforce compare of two snapshots', () => {
       signal: controller.signal,
       progress: watched,
       log: s.h.ctx.log,
+      // Run outside the queue (no claim to lose): the compare's outcome is the queue's to record.
+      confirmHeld: () => Promise.resolve(),
     });
     await expect(run).rejects.toThrow('the job was canceled');
     expect(progress.items).toBe(2);

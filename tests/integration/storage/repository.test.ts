@@ -319,4 +319,21 @@ describe("a task's repository opened or created by jobs starting together", () =
     created.close();
     opened.close();
   });
+
+  it('opens while a losing racing init deletes the key object it listed (nodes backing up a new tenant)', async () => {
+    const t = await fresh();
+    const sink = new LocalSink({ path: join(t.root, 'lost-init') });
+    const created = await Repository.init(sink, { passphrase: PASSPHRASE, indexDir: t.root });
+    // The loser of the init race wrote keys/<its key> and deletes it once its config write is
+    // refused: an open lists it, and by the time it reads it, it is gone.
+    const listing = Object.create(sink) as LocalSink;
+    listing.list = async function* (prefix) {
+      if (prefix === 'keys/') yield { key: `keys/${'0'.repeat(64)}`, size: 1 };
+      yield* sink.list(prefix);
+    };
+    const opened = await Repository.open(listing, { passphrase: PASSPHRASE }, { indexDir: t.root });
+    expect(opened.id).toBe(created.id);
+    created.close();
+    opened.close();
+  });
 });
