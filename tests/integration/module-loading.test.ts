@@ -32,11 +32,11 @@ function packagesLoaded(script: string): Set<string> {
   return new Set(JSON.parse(out) as string[]);
 }
 
-const ON_FIRST_USE = ['pdfkit', 'nodemailer', 'qrcode'];
+const ON_FIRST_USE = ['pdfkit', 'nodemailer', 'qrcode', '@node-saml/node-saml', 'xml-crypto', '@xmldom/xmldom'];
 const POSTGRESQL = ['pg', '@mikro-orm/postgresql'];
 
 describe('modules each thread loads', () => {
-  it('the server loads pdfkit, nodemailer, qrcode and, on SQLite, the PostgreSQL driver only when used', () => {
+  it('the server loads pdfkit, nodemailer, qrcode, the SAML libraries and, on SQLite, the PostgreSQL driver only when used', () => {
     const loaded = packagesLoaded(`
       await import('./core/appliance.ts');
       const { ormOptions } = await import('./config/orm.ts');
