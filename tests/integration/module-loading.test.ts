@@ -32,7 +32,15 @@ function packagesLoaded(script: string): Set<string> {
   return new Set(JSON.parse(out) as string[]);
 }
 
-const ON_FIRST_USE = ['pdfkit', 'nodemailer', 'qrcode', '@node-saml/node-saml', 'xml-crypto', '@xmldom/xmldom'];
+const ON_FIRST_USE = [
+  'pdfkit',
+  'nodemailer',
+  'qrcode',
+  '@node-saml/node-saml',
+  'xml-crypto',
+  '@xmldom/xmldom',
+  'prom-client',
+];
 const POSTGRESQL = ['pg', '@mikro-orm/postgresql'];
 
 describe('modules each thread loads', () => {
