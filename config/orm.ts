@@ -3,16 +3,15 @@
 // SQLite migrations), or PostgreSQL when HOLDFAST_DATABASE_URL is set (the scale-out mode: a
 // connection pool, the PostgreSQL migrations). Both migration sets bring a database to the schema
 // of the same entities (tests/integration/migrations.test.ts checks it for each).
+//
+// Only the chosen database's driver and migrations are loaded (dynamic imports below): every
+// isolate that opens the database — the server's and each job worker's — would otherwise hold
+// both MikroORM drivers (PostgreSQL's with `pg`, ~4 MiB of heap) and both migration sets; a job
+// worker asks for no migrations at all (the server migrates at start-up).
 import { fileURLToPath } from 'node:url';
 import type { Options } from '@mikro-orm/core';
-import { Migrator } from '@mikro-orm/migrations';
-import { defineConfig } from '@mikro-orm/sqlite';
 import { CompiledQuery, type DatabaseConnection } from 'kysely';
 import { kernelEntities } from '../core/db/entities.ts';
-import { postgresqlMigrations } from '../core/db/migrations/postgresql/index.ts';
-import { sqliteMigrations } from '../core/db/migrations/sqlite/index.ts';
-import { HoldfastPostgreSqlDriver } from './postgres-driver.ts';
-import { HoldfastSqliteDriver } from './sqlite-driver.ts';
 
 export const sqliteMigrationsDir = fileURLToPath(new URL('../core/db/migrations/sqlite/', import.meta.url));
 export const postgresqlMigrationsDir = fileURLToPath(new URL('../core/db/migrations/postgresql/', import.meta.url));
@@ -32,13 +31,30 @@ export function databaseKind(settings: Pick<DatabaseSettings, 'databaseUrl'>): D
   return settings.databaseUrl ? 'postgresql' : 'sqlite';
 }
 
-export function ormOptions(settings: DatabaseSettings): Options {
-  return databaseKind(settings) === 'postgresql' ? postgresqlOptions(settings) : sqliteOptions(settings);
+export interface OrmChoices {
+  /** False: no migrator (a job worker; the server migrates). Default true. */
+  migrations?: boolean;
+}
+
+export async function ormOptions(settings: DatabaseSettings, choices: OrmChoices = {}): Promise<Options> {
+  const kind = databaseKind(settings);
+  const options = kind === 'postgresql' ? await postgresqlOptions(settings) : await sqliteOptions(settings);
+  if (choices.migrations === false) return options;
+  const [{ Migrator }, migrationsList] = await Promise.all([
+    import('@mikro-orm/migrations'),
+    kind === 'postgresql'
+      ? import('../core/db/migrations/postgresql/index.ts').then((m) => m.postgresqlMigrations)
+      : import('../core/db/migrations/sqlite/index.ts').then((m) => m.sqliteMigrations),
+  ]);
+  return {
+    ...options,
+    extensions: [Migrator],
+    migrations: { ...options.migrations, migrationsList },
+  } as Options;
 }
 
 const common = {
   entities: kernelEntities,
-  extensions: [Migrator],
   allowGlobalContext: false,
   debug: false,
 };
@@ -51,8 +67,9 @@ const migrationDefaults = {
   silent: true,
 } as const;
 
-function sqliteOptions(settings: DatabaseSettings): Options {
-  return defineConfig({
+async function sqliteOptions(settings: DatabaseSettings): Promise<Options> {
+  const { HoldfastSqliteDriver } = await import('./sqlite-driver.ts');
+  return {
     ...common,
     driver: HoldfastSqliteDriver,
     dbName: settings.databasePath,
@@ -67,17 +84,17 @@ function sqliteOptions(settings: DatabaseSettings): Options {
       ...migrationDefaults,
       path: sqliteMigrationsDir,
       pathTs: sqliteMigrationsDir,
-      migrationsList: sqliteMigrations,
       snapshotName: '.snapshot-sqlite',
     },
     // The full-text index (FTS5 table and its shadow tables) is managed by core/db/sqlite-catalog.ts.
     // Triggers are written by hand in migrations (account_health's, core/tenancy/entities.ts).
     schemaGenerator: { skipTables: [/^catalog_items_fts/], ignoreTriggers: true },
     ensureDatabase: false,
-  }) as Options;
+  } as unknown as Options;
 }
 
-function postgresqlOptions(settings: DatabaseSettings): Options {
+async function postgresqlOptions(settings: DatabaseSettings): Promise<Options> {
+  const { HoldfastPostgreSqlDriver } = await import('./postgres-driver.ts');
   return {
     ...common,
     driver: HoldfastPostgreSqlDriver,
@@ -93,7 +110,6 @@ function postgresqlOptions(settings: DatabaseSettings): Options {
       ...migrationDefaults,
       path: postgresqlMigrationsDir,
       pathTs: postgresqlMigrationsDir,
-      migrationsList: postgresqlMigrations,
       snapshotName: '.snapshot-postgresql',
     },
     // Triggers, functions and the full-text index are written by hand in the migrations

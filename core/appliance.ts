@@ -23,7 +23,6 @@ import { JobRunner } from './jobs/runner.ts';
 import type { Logger } from './logging.ts';
 import { createMailer } from './mail/mailer.ts';
 import { startMaintenanceTimer } from './maintenance.ts';
-import { createMetrics } from './metrics/metrics.ts';
 import { type SenderLoop, startNotificationSender } from './notifications/sender.ts';
 import type { RoundGuard } from './pass-loop.ts';
 import { configureServicePlugins, loadExternalPlugins, servicePlugin } from './plugins/registry.ts';
@@ -125,7 +124,10 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
     masterKey: masterKey.key,
     version: VERSION,
     setupState: { complete: await isSetupComplete(orm.em) },
-    ...(config.metricsToken || config.metricsAllow.length > 0 ? { metrics: createMetrics(config.databasePath) } : {}),
+    // prom-client loads only where /metrics is switched on.
+    ...(config.metricsToken || config.metricsAllow.length > 0
+      ? { metrics: (await import('./metrics/metrics.ts')).createMetrics(config.databasePath) }
+      : {}),
   };
   await warnWithoutPublicUrl(deps);
   if (deps.setupState.complete) await ensureConfiguredDefaultStorage({ ...deps, em: orm.em, now: new Date() });

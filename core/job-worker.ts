@@ -28,7 +28,8 @@ async function open(): Promise<WorkContext> {
   await loadExternalPlugins(data.config.plugins);
   configureServicePlugins(data.config);
   registerJobKinds();
-  const orm = await openDatabase(data.config);
+  // No migrator: the server migrated at start-up.
+  const orm = await openDatabase(data.config, { migrations: false });
   const credentials = createCredentialCipher(masterKey);
   return {
     orm,

@@ -17,7 +17,7 @@ import { pruneSamlAssertionUses } from './identity/sso/saml/saml-replay.ts';
 import { pruneThrottles } from './identity/throttle.ts';
 import type { Logger } from './logging.ts';
 import { deleteExpiredExports } from './recovery/downloads.ts';
-import { deleteLeftoverWorkDirs } from './recovery/work-dirs.ts';
+import { deleteLeftoverPlanWorkDirs, deleteLeftoverWorkDirs } from './recovery/work-dirs.ts';
 import { REMOVAL_GRACE_DAYS } from './tenancy/organizations.ts';
 import { type PurgedOrganization, purgeDueOrganizations } from './tenancy/removal.ts';
 import { sampleUsage } from './tenancy/usage-history.ts';
@@ -88,7 +88,9 @@ export async function runMaintenance(
       log.warn({ err }, 'deleting old compare results failed');
     }
     try {
-      report.restoreFoldersDeleted = await deleteLeftoverWorkDirs(orm.em.fork(), settings.dataDir);
+      report.restoreFoldersDeleted =
+        (await deleteLeftoverWorkDirs(orm.em.fork(), settings.dataDir)) +
+        (await deleteLeftoverPlanWorkDirs(settings.dataDir, now));
     } catch (err) {
       log.warn({ err }, 'deleting restore jobs’ leftover work folders failed');
     }

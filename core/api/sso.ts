@@ -27,7 +27,7 @@ import {
   providerView,
   updateProvider,
 } from '../identity/sso/providers.ts';
-import { MAX_METADATA_BYTES } from '../identity/sso/saml/saml-idp-metadata.ts';
+import { MAX_METADATA_BYTES } from '../identity/sso/saml/saml-limits.ts';
 import { setBreakGlassUser, updateSignInPolicy } from '../identity/sso/sign-in-policy.ts';
 import { inReach, jsonBody, jsonResponse, OrganizationIdParams } from './common.ts';
 import { createApiRouter, guarded, SECURED } from './router.ts';

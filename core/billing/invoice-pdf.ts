@@ -1,7 +1,8 @@
 // An invoice as a PDF (pdfkit: maintained, pure JavaScript, writes text PDFs with the standard
 // fonts, so no font files or browser are needed): issuer and account, number, dates, the lines,
-// subtotal, tax and total — the same figures as the CSV (invoice-csv.ts).
-import PDFDocument from 'pdfkit';
+// subtotal, tax and total — the same figures as the CSV (invoice-csv.ts). pdfkit (with its font
+// and compression libraries ~6 MiB of heap) loads with the first invoice rendered, not with the
+// server: most appliances never render one.
 import type { IInvoice, IInvoiceLine, InvoiceParty } from './entities.ts';
 import { formatMoney } from './money.ts';
 
@@ -19,6 +20,7 @@ export function invoiceTitle(invoice: IInvoice): string {
 }
 
 export async function invoicePdf(doc: InvoiceDocument): Promise<Buffer> {
+  const { default: PDFDocument } = await import('pdfkit');
   const { invoice } = doc;
   const pdf = new PDFDocument({ size: 'A4', margin: 50, info: { Title: invoiceTitle(invoice), Producer: 'Holdfast' } });
   const parts: Buffer[] = [];

@@ -173,7 +173,7 @@ function checkSourceMigrations(source: Database.Database): void {
 async function migrateTarget(url: string): Promise<void> {
   let orm: MikroORM;
   try {
-    orm = await MikroORM.init(ormOptions({ databasePath: '', databaseBusyTimeoutMs: 5000, databaseUrl: url }));
+    orm = await MikroORM.init(await ormOptions({ databasePath: '', databaseBusyTimeoutMs: 5000, databaseUrl: url }));
   } catch (err) {
     throw new CopyRefusedError(`cannot connect to the target database: ${(err as Error).message}`);
   }

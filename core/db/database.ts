@@ -3,15 +3,15 @@
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { MikroORM } from '@mikro-orm/core';
 import type { Migrator } from '@mikro-orm/migrations';
-import { type DatabaseSettings, databaseKind, ormOptions } from '../../config/orm.ts';
+import { type DatabaseSettings, databaseKind, type OrmChoices, ormOptions } from '../../config/orm.ts';
 
 export { type DatabaseKind, databaseKind } from '../../config/orm.ts';
 
 export type Database = MikroORM;
 
-export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
+export async function openDatabase(settings: DatabaseSettings, choices: OrmChoices = {}): Promise<Database> {
   if (databaseKind(settings) === 'sqlite') keepDatabaseFilesPrivate(settings.databasePath);
-  return MikroORM.init(ormOptions(settings));
+  return MikroORM.init(await ormOptions(settings, choices));
 }
 
 /**

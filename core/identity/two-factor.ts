@@ -8,7 +8,6 @@
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { HOTP, Secret, TOTP } from 'otpauth';
-import QRCode from 'qrcode';
 import { ConflictError, ValidationError } from '../errors.ts';
 import type { CredentialCipher } from '../secrets/credential-cipher.ts';
 import { confirmCurrentPassword, TooManyAttemptsError } from './current-password.ts';
@@ -85,7 +84,9 @@ export function otpauthUri(secret: string, email: string): string {
 }
 
 /** The URI as a QR code, as SVG markup (attributes only, no inline style: fits the CSP). */
-export function qrCodeSvg(uri: string): Promise<string> {
+export async function qrCodeSvg(uri: string): Promise<string> {
+  // Loaded when a user sets up two-factor sign-in, not with the server.
+  const { default: QRCode } = await import('qrcode');
   return QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
 }
 

@@ -5,9 +5,9 @@
 // attempt after a backoff, and the notification sender (core/notifications/sender.ts) retries it
 // like notification mail, up to HOLDFAST_MAIL_MAX_ATTEMPTS: a mail server that is down delays it.
 // The log records that a message exists (recipient, subject), never its body: bodies carry
-// single-use links.
+// single-use links. nodemailer (~4 MiB of heap) loads with the first mail sent, not with the server.
 import type { EntityManager } from '@mikro-orm/core';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from '../logging.ts';
 import { MailMessage } from './entities.ts';
 import { mailRetryDelayMs, SEND_LEASE_MS } from './retry.ts';
@@ -54,18 +54,25 @@ export interface MailSettings {
 }
 
 export function createMailer(settings: MailSettings, log: Logger): Mailer {
-  const transport: Transporter | undefined = settings.smtpUrl
-    ? nodemailer.createTransport(
-        { url: settings.smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as never,
+  const smtpUrl = settings.smtpUrl;
+  let made: Promise<Transporter> | undefined;
+  let transport: Transporter | undefined;
+  const transportFor = (url: string): Promise<Transporter> => {
+    made ??= import('nodemailer').then(({ default: nodemailer }) => {
+      transport = nodemailer.createTransport(
+        { url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 } as never,
         { from: settings.mailFrom },
-      )
-    : undefined;
+      );
+      return transport;
+    });
+    return made;
+  };
   return {
-    configured: transport !== undefined,
+    configured: !!smtpUrl,
     async deliver(mail) {
-      if (!transport) throw new Error('no mail server is configured');
+      if (!smtpUrl) throw new Error('no mail server is configured');
       try {
-        await transport.sendMail({
+        await (await transportFor(smtpUrl)).sendMail({
           to: mail.to,
           subject: mail.subject,
           text: mail.text,
@@ -90,16 +97,16 @@ export function createMailer(settings: MailSettings, log: Logger): Mailer {
         // Claimed for the attempt made now, as the sender claims a due mail, so it never sends it
         // too; should this process stop mid-send, the sender takes it once the lease lapses.
         // Without a server it is due at once: the sender sends it when one is configured.
-        attempts: transport ? 1 : 0,
-        nextAttemptAt: transport ? new Date(now.getTime() + SEND_LEASE_MS) : now,
+        attempts: smtpUrl ? 1 : 0,
+        nextAttemptAt: smtpUrl ? new Date(now.getTime() + SEND_LEASE_MS) : now,
       });
       await fork.flush();
-      if (!transport) {
+      if (!smtpUrl) {
         log.info({ mailId: message.id, to: mail.to, subject: message.subject }, 'mail kept in the outbox');
         return;
       }
       try {
-        await transport.sendMail({ to: mail.to, subject: mail.subject, text: mail.text });
+        await (await transportFor(smtpUrl)).sendMail({ to: mail.to, subject: mail.subject, text: mail.text });
         message.status = 'sent';
         message.sentAt = new Date();
         message.nextAttemptAt = null;

@@ -157,7 +157,8 @@ export interface RestoreRun {
   /**
    * A folder of this run's own under the data folder for temporary files (a spool of records, a
    * report written as it grows), deleted when the job ends — after an attachment in it is kept.
-   * Absent where the caller gives none (plugins then use the system's temporary folder).
+   * A plan gets one too (removed when the plan is made). Absent where the caller has no data
+   * folder (plugins then use the system's temporary folder).
    */
   workDir?: string;
   /** Aborted when the job is cancelled, loses its claim, or the appliance stops: stop soon and throw. */

@@ -1,6 +1,8 @@
 // What a restore will do, before it starts: the request is checked as starting it would be, then
 // the snapshot is opened (shared lock), the task connected and the plugin's `plan()` asked —
-// reads only. Shown by the restore dialog; services without `plan()` have nothing to show.
+// reads only. Shown by the restore dialog; services without `plan()` have nothing to show. With a
+// data folder, the plan gets a work folder of its own under it (work-dirs.ts), removed after.
+import { rm } from 'node:fs/promises';
 import type { EntityManager } from '@mikro-orm/core';
 import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
@@ -14,6 +16,7 @@ import type { TaskStorage } from '../tasks/storage.ts';
 import { selectedItems } from './items.ts';
 import { relatedSnapshots, sameRoundSnapshots } from './related.ts';
 import { checkRestore, type RestoreRequest, type StartContext } from './start.ts';
+import { makePlanWorkDir } from './work-dirs.ts';
 
 export interface PlanContext {
   storage: TaskStorage;
@@ -21,6 +24,8 @@ export interface PlanContext {
   credentials: CredentialCipher;
   log: Logger;
   signal: AbortSignal;
+  /** The appliance's data folder, for the plan's work folder; absent: the plugin's fallback. */
+  dataDir?: string | undefined;
 }
 
 /** The plugin's plan of a restore request, or null when the service has none to show. */
@@ -52,8 +57,10 @@ export async function planRestore(
         // Another task's entity: its connection (another org) is the one written to.
         const target = destination.task.id === task.id ? task : (destination.task as IBackupTask);
         const connection = await connectTask(em, target, plugin, work.credentials, work.signal, work.log);
+        let workDir: string | undefined;
         try {
           if (!connection.plan) return null;
+          workDir = work.dataDir ? await makePlanWorkDir(work.dataDir) : undefined;
           const fields = itemFieldMap(plugin.searchFields);
           const rules = { caseInsensitive: plugin.pathsCaseInsensitive };
           async function* items(): AsyncGenerator<RestoreItem> {
@@ -84,11 +91,13 @@ export async function planRestore(
               },
             }),
             apiUsageLimitPercent: target.apiUsageLimitPercent ?? null,
+            ...(workDir ? { workDir } : {}),
             signal: work.signal,
             log: work.log,
           });
         } finally {
           await connection.close?.();
+          if (workDir) await rm(workDir, { recursive: true, force: true });
         }
       },
       opened.repo,

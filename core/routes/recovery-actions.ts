@@ -282,6 +282,7 @@ export function recoveryActionRoutes(deps: AppDeps): Hono<AppEnv> {
             credentials: deps.credentials,
             log: c.get('log'),
             signal: AbortSignal.timeout(120_000),
+            dataDir: deps.config.dataDir,
           },
           startContext(c),
           {

@@ -26,7 +26,7 @@ import {
 import { ssoProtocol } from '../identity/sso/protocols.ts';
 import { PRESET_LABELS, providerView } from '../identity/sso/providers.ts';
 import { refreshContext } from '../identity/sso/revalidation.ts';
-import { MAX_RESPONSE_BYTES } from '../identity/sso/saml/saml-response.ts';
+import { MAX_RESPONSE_BYTES } from '../identity/sso/saml/saml-limits.ts';
 import { ssoSignInAllowed } from '../identity/sso/sign-in-policy.ts';
 import { receiveProviderLogout } from '../identity/sso/single-logout.ts';
 import { browserOf } from './browser-of.ts';
@@ -235,7 +235,10 @@ export function ssoRoutes(deps: AppDeps): Hono<AppEnv> {
       .findOne(SsoProvider, { id: c.req.param('providerId') }, { populate: ['organization'] });
     const module = provider ? ssoProtocol(provider.protocol) : undefined;
     if (!provider || !module?.metadata) return c.text('No such SAML service provider.', 404);
-    const xml = module.metadata(providerView(provider, deps.credentials), contextFor(provider, flowOptions(c, deps)));
+    const xml = await module.metadata(
+      providerView(provider, deps.credentials),
+      contextFor(provider, flowOptions(c, deps)),
+    );
     return c.body(xml, 200, { 'content-type': 'application/samlmetadata+xml; charset=utf-8' });
   });
   app.get('/sso/callback/:providerId', callback);

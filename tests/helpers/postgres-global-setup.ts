@@ -23,7 +23,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const server = await startPostgresServer();
   try {
     const orm = await MikroORM.init(
-      ormOptions({ databasePath: '', databaseBusyTimeoutMs: 5000, databaseUrl: `${server.url}/template1` }),
+      await ormOptions({ databasePath: '', databaseBusyTimeoutMs: 5000, databaseUrl: `${server.url}/template1` }),
     );
     try {
       await orm.migrator.up();

@@ -136,7 +136,7 @@ export interface SsoProtocol {
     context: SsoContext,
   ): Promise<SsoCompletion>;
   /** The service provider's metadata document for this provider (SAML), served at `serviceProviderId`. */
-  metadata?(provider: SsoProviderView, context: SsoContext): string;
+  metadata?(provider: SsoProviderView, context: SsoContext): Promise<string>;
   /** Single logout: where to send the browser so `subject` is signed out at the provider too (null: nowhere). */
   signOutUrl?(provider: SsoProviderView, subject: string, context: SsoContext): Promise<string | null>;
   /** Single logout started by the provider: checks its message; never throws for a bad one. */

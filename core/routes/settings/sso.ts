@@ -36,7 +36,7 @@ import {
   providerView,
   updateProvider,
 } from '../../identity/sso/providers.ts';
-import { MAX_METADATA_BYTES } from '../../identity/sso/saml/saml-idp-metadata.ts';
+import { MAX_METADATA_BYTES } from '../../identity/sso/saml/saml-limits.ts';
 import {
   parseSignInPolicy,
   SIGN_IN_POLICY_LABELS,

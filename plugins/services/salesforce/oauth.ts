@@ -1,10 +1,10 @@
 // Connecting a task by the web-server flow with PKCE: the admin approves the connected app at
 // Salesforce; the code comes back to the appliance, which trades it (with the consumer secret and
 // the PKCE verifier) for a refresh token — stored sealed with the task — and records the org.
-import { OAuth2 } from '@jsforce/jsforce-node';
 import type { Logger } from '../../../core/plugins/service.ts';
 import { ServiceAuthError } from '../../../core/plugins/service.ts';
 import { type Environment, loginUrl, type SalesforceApp } from './app.ts';
+import { OAuth2 } from './jsforce.ts';
 
 /** What the admin chose on the add-task page (or the task stored): where the org signs in. */
 export interface SalesforceChoices {

@@ -5,13 +5,12 @@
 // project's retry helper (`withRetries`), an expired session is refreshed once, and what still
 // fails is mapped once to the kernel's error types.
 import { createSign } from 'node:crypto';
-import { Connection, OAuth2 } from '@jsforce/jsforce-node';
-import { Transport } from '@jsforce/jsforce-node/lib/transport.js';
 import type { Logger } from '../../../core/plugins/service.ts';
 import { ServiceAuthError, TransientServiceError } from '../../../core/plugins/service.ts';
 import { PermanentSinkError, TransientSinkError } from '../../../core/plugins/sink.ts';
 import { type RetryPolicy, withRetries } from '../../../core/plugins/sink-support/retry.ts';
 import { type Environment, loginUrl, type SalesforceApp } from './app.ts';
+import { Connection, OAuth2, Transport } from './jsforce.ts';
 
 export const API_VERSION = '62.0';
 

@@ -101,9 +101,9 @@ describe('SAML through the single sign-on flow', () => {
     expect(provider.secretsSealed).not.toContain('PRIVATE KEY');
   });
 
-  it('serves SP metadata naming the provider’s entity ID and callback as ACS', () => {
+  it('serves SP metadata naming the provider’s entity ID and callback as ACS', async () => {
     const context = contextFor(provider, options());
-    const xml = ssoProtocol('saml')?.metadata?.(providerView(provider, t.kernel.credentials), context) ?? '';
+    const xml = (await ssoProtocol('saml')?.metadata?.(providerView(provider, t.kernel.credentials), context)) ?? '';
     expect(xml).toContain(`entityID="${BASE}/sso/metadata/${provider.id}"`);
     expect(xml).toContain(`Location="${BASE}/sso/callback/${provider.id}"`);
   });

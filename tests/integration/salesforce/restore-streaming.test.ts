@@ -3,14 +3,18 @@
 // lowered to 5, a 25-record hierarchy (an account, its child accounts through the self-lookup
 // ParentId, its contacts, and its child accounts' contacts) is restored whole and linked while the
 // restore never holds more than a page of records (the store's counter of records read into
-// memory, not the process's memory), and the work folder is gone when the job ends.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// memory, not the process's memory), and the work folder is gone when the job ends. The restore
+// dialog's plan spools the same way, in a folder of its own under the data folder.
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IOrganization } from '../../../core/identity/entities.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { runMaintenance } from '../../../core/maintenance.ts';
+import { servicePlugin } from '../../../core/plugins/registry.ts';
+import type { RestorePlanRun, ServiceConnection, ServicePlugin } from '../../../core/plugins/service.ts';
 import { ExportResult } from '../../../core/recovery/entities.ts';
+import { planRestore } from '../../../core/recovery/plan.ts';
 import { startRestore } from '../../../core/recovery/start.ts';
 import { TaskEntity } from '../../../core/tasks/entities.ts';
 import { tuneSalesforce } from '../../../plugins/services/salesforce/index.ts';
@@ -119,5 +123,72 @@ describe('Salesforce restore streaming', () => {
     expect(existsSync(join(dataDir, 'restores', pending.id))).toBe(true);
     await s.h.runner.runUntilIdle();
     expect(existsSync(join(dataDir, 'restores', pending.id))).toBe(false);
+  });
+
+  it('plans a restore with its spool in a work folder under the data folder, removed after', async () => {
+    const dataDir = s.h.ctx.settings.dataDir;
+    const account = await entity(s, taskId, 'Account');
+    const seen: { workDir: string | undefined; existed: boolean }[] = [];
+    // The Salesforce plugin, its connection's plan() watched: where it is told to spool.
+    const watched = (kind: string): ServicePlugin | undefined => {
+      const plugin = servicePlugin(kind);
+      if (!plugin) return undefined;
+      return {
+        ...plugin,
+        connect: async (...args: Parameters<ServicePlugin['connect']>) => {
+          const connection: ServiceConnection = await plugin.connect(...args);
+          const plan = connection.plan?.bind(connection);
+          if (plan) {
+            connection.plan = (run: RestorePlanRun) => {
+              seen.push({ workDir: run.workDir, existed: !!run.workDir && existsSync(run.workDir) });
+              return plan(run);
+            };
+          }
+          return connection;
+        },
+      } as ServicePlugin;
+    };
+    const plan = await planRestore(
+      {
+        storage: s.h.ctx.storage,
+        services: watched,
+        credentials: s.h.ctx.credentials,
+        log: s.h.ctx.log,
+        signal: AbortSignal.timeout(20_000),
+        dataDir,
+      },
+      startContext(s.h, org),
+      {
+        taskId,
+        entityId: account.id,
+        snapshotId: account.lastSnapshotId as string,
+        keys: [chosenKey],
+        mode: 'in_place',
+        options: { recordMode: 'bypass', hierarchyDepth: 1 },
+      },
+    );
+    expect(plan?.columns[0]).toBe('Object');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.existed).toBe(true);
+    expect(seen[0]?.workDir?.startsWith(join(dataDir, 'restore-plans'))).toBe(true);
+    expect(existsSync(seen[0]?.workDir as string)).toBe(false);
+    expect(readdirSync(join(dataDir, 'restore-plans'))).toEqual([]);
+  });
+
+  it('maintenance removes a plan folder a killed process left, once older than any plan runs', async () => {
+    const dataDir = s.h.ctx.settings.dataDir;
+    const old = join(dataDir, 'restore-plans', 'left-by-a-crash');
+    const fresh = join(dataDir, 'restore-plans', 'a-plan-running-now');
+    for (const dir of [old, fresh]) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'restore.sqlite'), 'spool');
+    }
+    const now = new Date();
+    const twoHoursAgo = new Date(now.getTime() - 2 * 3600_000);
+    utimesSync(old, twoHoursAgo, twoHoursAgo);
+    const report = await runMaintenance(s.h.ctx.orm, s.h.ctx.log, now, { activityRetentionDays: 365, dataDir });
+    expect(report.restoreFoldersDeleted).toBe(1);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
   });
 });

@@ -4,6 +4,7 @@
 // administrator or the IdP's metadata URL, so it is parsed defensively: no DOCTYPE (no entity
 // expansion), a size ceiling, and a clear message for each thing missing.
 import { X509Certificate } from 'node:crypto';
+import { MAX_METADATA_BYTES } from './saml-limits.ts';
 import { childElements, descendantElements, parseXml, type XmlElement } from './saml-xml.ts';
 
 export const METADATA_NS = 'urn:oasis:names:tc:SAML:2.0:metadata';
@@ -11,8 +12,8 @@ export const DSIG_NS = 'http://www.w3.org/2000/09/xmldsig#';
 export const SAML2_PROTOCOL = 'urn:oasis:names:tc:SAML:2.0:protocol';
 export const REDIRECT_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 
-/** Largest metadata document read (an IdP's metadata is a few kB; aggregates are refused). */
-export const MAX_METADATA_BYTES = 512 * 1024;
+// The largest metadata document read (an IdP's metadata is a few kB; aggregates are refused).
+export { MAX_METADATA_BYTES };
 
 /** What the service provider keeps of an identity provider. */
 export interface SamlIdpSettings {

@@ -14,13 +14,17 @@ import type {
   SsoProviderView,
   SsoStart,
 } from '../protocol.ts';
-import { buildSamlAuthnRequest } from './saml-authn-request.ts';
 import { type SamlIdpSettings, SamlMetadataError } from './saml-idp-metadata.ts';
 import { resolveSamlIdp, type SamlIdpSource } from './saml-idp-source.ts';
-import { readSamlLogoutMessage, samlLogoutRequestUrl, samlLogoutResponseUrl } from './saml-logout.ts';
-import { validateSamlResponse } from './saml-response.ts';
-import { type SamlSpCredentials, type SamlSpEndpoints, samlSpMetadata } from './saml-service-provider.ts';
-import { generateSpKey } from './saml-sp-key.ts';
+import type { SamlSpCredentials, SamlSpEndpoints } from './saml-service-provider.ts';
+
+// node-saml, xml-crypto, the X.509 and XML libraries (~9 MiB of heap) load with the first SAML
+// action (a provider saved, a sign-in, the SP metadata asked for), not with the server.
+const authnRequest = () => import('./saml-authn-request.ts');
+const logout = () => import('./saml-logout.ts');
+const response = () => import('./saml-response.ts');
+const serviceProvider = () => import('./saml-service-provider.ts');
+const spKey = () => import('./saml-sp-key.ts');
 
 /** What a SAML provider row keeps (sso_providers.settings): nothing in it is secret. */
 export interface SamlProviderSettings extends SamlIdpSettings {
@@ -124,7 +128,7 @@ export const samlProtocol: SsoProtocol = {
     const key =
       previous.spPrivateKey && previous.spCertificate
         ? { privateKey: previous.spPrivateKey, certificate: previous.spCertificate }
-        : await generateSpKey(`Holdfast SAML SP ${idp.entityId}`);
+        : await (await spKey()).generateSpKey(`Holdfast SAML SP ${idp.entityId}`);
     settings.spCertificate = key.certificate;
     return {
       preset: source.kind === 'oktaEmbedLink' ? 'okta' : 'saml',
@@ -150,12 +154,12 @@ export const samlProtocol: SsoProtocol = {
     };
   },
 
-  metadata(provider, context) {
-    return samlSpMetadata(spOf(context), samlCredentialsOf(provider));
+  async metadata(provider, context) {
+    return (await serviceProvider()).samlSpMetadata(spOf(context), samlCredentialsOf(provider));
   },
 
   async startSignIn(provider: SsoProviderView, pending: SsoPendingView, context: SsoContext): Promise<SsoStart> {
-    const request = await buildSamlAuthnRequest(
+    const request = await (await authnRequest()).buildSamlAuthnRequest(
       spOf(context),
       samlSettingsOf(provider),
       pending.state,
@@ -182,7 +186,7 @@ export const samlProtocol: SsoProtocol = {
     }
     const { requestId, issuedAt } = pending.protocolData;
     const settings = samlSettingsOf(provider);
-    const outcome = await validateSamlResponse({
+    const outcome = await (await response()).validateSamlResponse({
       sp: spOf(context),
       idp: settings,
       samlResponse,
@@ -206,10 +210,12 @@ export const samlProtocol: SsoProtocol = {
   },
 
   async signOutUrl(provider, subject, context) {
+    const { samlLogoutRequestUrl } = await logout();
     return samlLogoutRequestUrl(spOf(context), samlSettingsOf(provider), samlCredentialsOf(provider), subject);
   },
 
   async receiveLogout(provider, message, context) {
+    const { readSamlLogoutMessage, samlLogoutResponseUrl } = await logout();
     const settings = samlSettingsOf(provider);
     const own = samlCredentialsOf(provider);
     const outcome = await readSamlLogoutMessage(

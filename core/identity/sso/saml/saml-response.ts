@@ -22,6 +22,7 @@
 //     is refused.
 import { type Profile, SamlStatusError } from '@node-saml/node-saml';
 import type { SamlIdpSettings } from './saml-idp-metadata.ts';
+import { MAX_RESPONSE_BYTES } from './saml-limits.ts';
 import type { SamlReplayStore } from './saml-replay.ts';
 import {
   NO_SP_KEY,
@@ -38,9 +39,6 @@ const ASSERTION_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
 const DSIG_NS = 'http://www.w3.org/2000/09/xmldsig#';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 const EMAIL_FORMAT = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
-
-/** Largest SAMLResponse form field accepted (base64 text). */
-export const MAX_RESPONSE_BYTES = 256 * 1024;
 
 /** The identity an accepted response signs in. */
 export interface SamlIdentity {

@@ -28,14 +28,19 @@ interface XmlDom {
   }) => { parseFromString(xml: string, mimeType: string): XmlDocument | undefined };
 }
 
-const xmldom = createRequire(import.meta.url)('@xmldom/xmldom') as XmlDom;
+// Required at the first document parsed, not when the server loads this module.
+let xmldom: XmlDom | undefined;
+const domOf = (): XmlDom => {
+  xmldom ??= createRequire(import.meta.url)('@xmldom/xmldom') as XmlDom;
+  return xmldom;
+};
 
 export const ELEMENT_NODE = 1;
 
 /** Parses a document; returns its root, or the parser's first complaint. */
 export function parseXml(xml: string): { root: XmlElement } | { problem: string } {
   const problems: string[] = [];
-  const doc = new xmldom.DOMParser({
+  const doc = new (domOf().DOMParser)({
     errorHandler: (level, message) => {
       if (level !== 'warning') problems.push(String(message));
     },
