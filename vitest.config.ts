@@ -9,7 +9,8 @@ export const DOCKER_TESTS = 'tests/**/*.docker.test.ts';
 
 // The database suites that also run on PostgreSQL in every `npm test` (project `postgres`, a real
 // server started by the tests: tests/helpers/postgres-global-setup.ts): migrations, catalog
-// search, jobs, tenancy isolation, the API, housekeeping and SAML replay records, about a minute
+// search, jobs, tenancy isolation, the API, housekeeping, SAML replay records and the portal's
+// subtree health counters, about a minute
 // on 2 cores. `HOLDFAST_TEST_DB=postgres
 // npx vitest run --project default` runs every suite on PostgreSQL (tests/README.md).
 // `*.postgres.test.ts` files test PostgreSQL only and run only there.
@@ -24,6 +25,7 @@ export const POSTGRES_TESTS = [
   'tests/integration/api/endpoints.test.ts',
   'tests/integration/maintenance.test.ts',
   'tests/integration/identity/saml-flow.test.ts',
+  'tests/integration/db/subtree-health.test.ts',
 ];
 const POSTGRES_SETUP = 'tests/helpers/postgres-global-setup.ts';
 

@@ -71,5 +71,6 @@ export const LEFT_OUT_TABLES: Record<string, string> = {
   mail_files: 'files attached to queued mail (the outbox is not carried)',
   usage_samples: 'usage history: a recovered appliance samples usage again from its first day',
   usage_kind_samples: 'usage history per entity kind: sampled again like usage_samples',
+  subtree_health: 'counted again from account_health and organizations at every start',
   schema_migrations: 'written by the migrations of the recovering appliance',
 };

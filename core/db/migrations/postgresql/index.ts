@@ -9,6 +9,7 @@ import { Migration20261207170000_billing_psa_sso } from './Migration202612071700
 import { Migration20261207183620_billing_payment_details } from './Migration20261207183620_billing_payment_details.ts';
 import { Migration20261207192705_search_document_cost } from './Migration20261207192705_search_document_cost.ts';
 import { Migration20261207193547_psa_note_marker } from './Migration20261207193547_psa_note_marker.ts';
+import { Migration20261207214631_subtree_health } from './Migration20261207214631_subtree_health.ts';
 
 export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207160000_postgresql_schema', class: Migration20261207160000_postgresql_schema },
@@ -16,4 +17,5 @@ export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207183620_billing_payment_details', class: Migration20261207183620_billing_payment_details },
   { name: 'Migration20261207192705_search_document_cost', class: Migration20261207192705_search_document_cost },
   { name: 'Migration20261207193547_psa_note_marker', class: Migration20261207193547_psa_note_marker },
+  { name: 'Migration20261207214631_subtree_health', class: Migration20261207214631_subtree_health },
 ];
