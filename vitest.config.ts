@@ -9,9 +9,10 @@ export const DOCKER_TESTS = 'tests/**/*.docker.test.ts';
 
 // The database suites that also run on PostgreSQL in every `npm test` (project `postgres`, a real
 // server started by the tests: tests/helpers/postgres-global-setup.ts): migrations, catalog
-// search, jobs, tenancy isolation, the API, housekeeping, SAML replay records and PSA company
-// mappings, about a minute on 2 cores. `HOLDFAST_TEST_DB=postgres npx vitest run --project
-// default` (`npm run test:postgres`) runs every suite on PostgreSQL (tests/README.md).
+// search, jobs and their fencing, tenancy isolation, the API, housekeeping, SAML replay records,
+// PSA company mappings and the portal's subtree health counters, about a minute on 2 cores.
+// `HOLDFAST_TEST_DB=postgres npx vitest run --project default` (`npm run test:postgres`) runs
+// every suite on PostgreSQL (tests/README.md).
 // `*.postgres.test.ts` files test PostgreSQL only and run only there.
 export const POSTGRES_ONLY_TESTS = 'tests/**/*.postgres.test.ts';
 export const POSTGRES_TESTS = [
@@ -27,6 +28,7 @@ export const POSTGRES_TESTS = [
   'tests/integration/identity/saml-flow.test.ts',
   // Name filters compared with LIKE were case-sensitive on PostgreSQL only.
   'tests/integration/integrations/psa-api.test.ts',
+  'tests/integration/db/subtree-health.test.ts',
 ];
 const POSTGRES_SETUP = 'tests/helpers/postgres-global-setup.ts';
 

@@ -39,6 +39,7 @@ import { multiNodeMode, runsJobs, servesWeb } from './system/node-role.ts';
 import { pinnedPublicOrigin } from './system/public-url.ts';
 import { orphanedSteps, runOrphanedSteps } from './tasks/recovery-steps.ts';
 import type { TaskStorage } from './tasks/storage.ts';
+import { recountSubtreeHealth } from './tenancy/subtree-health.ts';
 import { VERSION } from './version.ts';
 import { startWebhookSender, type WebhookLoop } from './webhooks/sender.ts';
 
@@ -93,6 +94,8 @@ export async function openKernel(config: Config, log: Logger, options: { watchVi
   try {
     applied = await migrate(orm);
     if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+    // The portal's per-subtree counters, counted again from their sources (core/tenancy/subtree-health.ts).
+    await recountSubtreeHealth(orm.em);
     masterKey = keyOfFile ?? keyFor((await orm.em.fork().count(Organization, {})) === 0);
   } catch (err) {
     await orm.close();

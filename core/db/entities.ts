@@ -31,7 +31,7 @@ import {
 } from '../storage-locations/entities.ts';
 import { ClusterLease, SystemFact } from '../system/entities.ts';
 import { BackupTask, PluginRecoveryStep, TaskEntity } from '../tasks/entities.ts';
-import { AccountHealth } from '../tenancy/entities.ts';
+import { AccountHealth, SubtreeHealth } from '../tenancy/entities.ts';
 import { UsageKindSample, UsageSample } from '../tenancy/usage-entities.ts';
 import { WebhookDelivery, WebhookEndpoint, WebhookEvent } from '../webhooks/entities.ts';
 
@@ -73,6 +73,7 @@ export const kernelEntities = [
   WebhookEvent,
   WebhookDelivery,
   AccountHealth,
+  SubtreeHealth,
   SummaryReportSettings,
   SummaryReport,
   SmartAlertRule,

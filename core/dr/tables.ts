@@ -72,5 +72,6 @@ export const LEFT_OUT_TABLES: Record<string, string> = {
   usage_samples: 'usage history: a recovered appliance samples usage again from its first day',
   usage_kind_samples: 'usage history per entity kind: sampled again like usage_samples',
   cluster_leases: 'which node of a cluster does background work now: taken afresh by the running nodes',
+  subtree_health: 'counted again from account_health and organizations at every start',
   schema_migrations: 'written by the migrations of the recovering appliance',
 };

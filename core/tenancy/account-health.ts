@@ -4,8 +4,10 @@
 // (core/tenancy/entities.ts), rolled up to every ancestor so a partner row shows its customers'
 // health; and the dashboard tiles (customer accounts below, per backup status).
 //
-// A row's roll-up sums the health rows of its subtree, read as a range of the `path` index
-// (organizations.ts, pathsUnder): only the rows of the accounts asked for and their subtrees are read.
+// A row's roll-up is its `subtree_health` row, which the database keeps for every organization's
+// subtree (core/tenancy/subtree-health.ts): one row per listed account, whatever lies below it.
+// The tiles of a whole subtree read its row too; the tiles of a user granted only some accounts
+// count those accounts' health rows here.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/sql';
 import { plainFilterKey } from '../db/filter-key.ts';
@@ -197,15 +199,13 @@ async function healthQuery(
       coalesce(r.protected, 0) as protected, r.last_run, coalesce(r.tasks, 0) as tasks,
       coalesce(r.customers, 0) as customers, count(*) over () as total`;
   const paging = q.limit === undefined ? '' : ' limit ? offset ?';
+  // Each account's subtree figures are its subtree_health row (kept by the database: core/tenancy/entities.ts).
   const sql = `with rolled as (
-      select c.id as id, max(${WORST_SQL}) as worst, sum(h.bytes) as bytes, sum(h.stored_bytes) as stored,
-        sum(h.protected) as protected, max(h.last_run_at) as last_run, sum(h.tasks) as tasks,
-        sum(case when so.kind = 'customer' and so.id != c.id then 1 else 0 end) as customers
+      select c.id as id, ${WORST_SQL.replaceAll('h.', 's.')} as worst, s.bytes as bytes, s.stored_bytes as stored,
+        s.protected as protected, s.last_run_at as last_run, s.tasks as tasks, s.customers as customers
       from organizations c
-      join organizations so on so.path >= c.path and so.path < substr(c.path, 1, length(c.path) - 1) || '0'
-      left join account_health h on h.organization_id = so.id
+      left join subtree_health s on s.organization_id = c.id
       where c.id in (${candidates.sql})
-      group by c.id
     )
     ${select}
     from rolled r

@@ -4,7 +4,7 @@
 // rather than failing.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { z } from 'zod';
-import { type Principal, reachableFilter } from '../access/principal.ts';
+import { canReach, type Principal, reachableFilter } from '../access/principal.ts';
 import { inTrialStatusFilter, TRIAL_STATUSES } from '../billing/trials.ts';
 import { containsText } from '../db/text-search.ts';
 import { type IOrganization, ORGANIZATION_STATUSES, Organization } from '../identity/entities.ts';
@@ -17,6 +17,7 @@ import {
   listAccountHealth,
 } from './account-health.ts';
 import { CHILD_KINDS, descendantsOf } from './organizations.ts';
+import { subtreeBackupStatusCounts } from './subtree-health.ts';
 
 export const ACCOUNT_PAGE_SIZE = 25;
 
@@ -154,6 +155,11 @@ export async function accountTiles(
   principal: Principal,
   current: IOrganization,
 ): Promise<Record<BackupStatus, number>> {
+  // Reaching the whole subtree (as tileScope then selects), its counters say it in one row.
+  const wholeSubtree =
+    current.path.startsWith(principal.home.path) &&
+    (principal.accessible === 'all' || (current.id !== principal.home.id && canReach(principal, current)));
+  if (wholeSubtree) return subtreeBackupStatusCounts(em, current.id);
   return backupStatusCounts(em, tileScope(principal, current));
 }
 

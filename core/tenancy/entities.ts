@@ -28,3 +28,33 @@ export const AccountHealth = defineEntity({
   },
 });
 export type IAccountHealth = InferEntity<typeof AccountHealth>;
+
+/**
+ * Backup health per organization subtree (itself and every account below it), kept by the
+ * database from account_health and organizations (triggers of migration ..._subtree_health;
+ * core/db/migrations/subtree-health-sql.ts) and recounted at start (core/tenancy/
+ * subtree-health.ts): the portal's tiles and each listed account's roll-up read its row instead
+ * of summing the accounts below.
+ */
+export const SubtreeHealth = defineEntity({
+  name: 'SubtreeHealth',
+  tableName: 'subtree_health',
+  properties: {
+    organization: () => p.oneToOne(Organization).primary().owner().deleteRule('cascade'),
+    /** account_health's columns summed over the subtree (latest run: the latest). */
+    tasks: p.integer().default(0),
+    failed: p.integer().default(0),
+    partial: p.integer().default(0),
+    success: p.integer().default(0),
+    protected: p.integer().default(0),
+    bytes: p.double().default(0),
+    storedBytes: p.double().default(0),
+    lastRunAt: p.datetime().nullable(),
+    /** Customer accounts strictly below, in all and by their own worst result (none = the rest). */
+    customers: p.integer().default(0),
+    customersSuccess: p.integer().default(0),
+    customersPartial: p.integer().default(0),
+    customersFailed: p.integer().default(0),
+  },
+});
+export type ISubtreeHealth = InferEntity<typeof SubtreeHealth>;

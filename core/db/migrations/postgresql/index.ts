@@ -9,6 +9,7 @@ import { Migration20261207170000_billing_psa_sso } from './Migration202612071700
 import { Migration20261207183620_billing_payment_details } from './Migration20261207183620_billing_payment_details.ts';
 import { Migration20261207192705_search_document_cost } from './Migration20261207192705_search_document_cost.ts';
 import { Migration20261207193547_psa_note_marker } from './Migration20261207193547_psa_note_marker.ts';
+import { Migration20261207214631_subtree_health } from './Migration20261207214631_subtree_health.ts';
 import { Migration20261207214739_stored_search_document } from './Migration20261207214739_stored_search_document.ts';
 import { Migration20261207215001_cluster_leases } from './Migration20261207215001_cluster_leases.ts';
 
@@ -18,6 +19,7 @@ export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207183620_billing_payment_details', class: Migration20261207183620_billing_payment_details },
   { name: 'Migration20261207192705_search_document_cost', class: Migration20261207192705_search_document_cost },
   { name: 'Migration20261207193547_psa_note_marker', class: Migration20261207193547_psa_note_marker },
+  { name: 'Migration20261207214631_subtree_health', class: Migration20261207214631_subtree_health },
   { name: 'Migration20261207214739_stored_search_document', class: Migration20261207214739_stored_search_document },
   { name: 'Migration20261207215001_cluster_leases', class: Migration20261207215001_cluster_leases },
 ];

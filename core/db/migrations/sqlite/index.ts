@@ -36,6 +36,7 @@ import { Migration20261207160000_saml_assertion_uses } from './Migration20261207
 import { Migration20261207164500_partner_access_index } from './Migration20261207164500_partner_access_index.ts';
 import { Migration20261207183620_billing_payment_details } from './Migration20261207183620_billing_payment_details.ts';
 import { Migration20261207193547_psa_note_marker } from './Migration20261207193547_psa_note_marker.ts';
+import { Migration20261207214631_subtree_health } from './Migration20261207214631_subtree_health.ts';
 import { Migration20261207215001_cluster_leases } from './Migration20261207215001_cluster_leases.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
@@ -73,5 +74,6 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207164500_partner_access_index', class: Migration20261207164500_partner_access_index },
   { name: 'Migration20261207183620_billing_payment_details', class: Migration20261207183620_billing_payment_details },
   { name: 'Migration20261207193547_psa_note_marker', class: Migration20261207193547_psa_note_marker },
+  { name: 'Migration20261207214631_subtree_health', class: Migration20261207214631_subtree_health },
   { name: 'Migration20261207215001_cluster_leases', class: Migration20261207215001_cluster_leases },
 ];
