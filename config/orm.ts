@@ -87,7 +87,7 @@ async function sqliteOptions(settings: DatabaseSettings): Promise<Options> {
       snapshotName: '.snapshot-sqlite',
     },
     // The full-text index (FTS5 table and its shadow tables) is managed by core/db/sqlite-catalog.ts.
-    // Triggers are written by hand in migrations (account_health's, core/tenancy/entities.ts).
+    // Triggers are written by hand in migrations (account_health's and subtree_health's, core/tenancy/entities.ts).
     schemaGenerator: { skipTables: [/^catalog_items_fts/], ignoreTriggers: true },
     ensureDatabase: false,
   } as unknown as Options;

@@ -2,7 +2,7 @@
 // and backup_tasks (migration ..._account_health) add and subtract each entity's contribution as
 // it is inserted, changed or deleted and as its task is deleted or restored, so the portal reads
 // one row per account instead of aggregating every entity (core/tenancy/account-health.ts).
-// A row counts the organization's own tasks only; sub-trees are summed by the portal's query.
+// A row counts the organization's own tasks only; subtree_health (below) sums them per subtree.
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { Organization } from '../identity/entities.ts';
 

@@ -2,7 +2,8 @@
 // ..._subtree_health) against a direct count after every kind of change: an entity's new
 // result, size or run; an entity and a task deleted, restored and removed; a task added;
 // accounts added at every level; an account purged with its subtree; an account moved with its
-// own accounts; and a row spoiled by hand, which the count at start puts right. The direct count
+// own accounts; a health row deleted alone; a kind changed; and a row spoiled by hand, which the
+// count at start puts right. The direct count
 // sums the `account_health` rows (each organization's own figures) of every organization whose
 // path lies under the row's. Runs on SQLite and, in the `postgres` project, on PostgreSQL.
 import type { EntityManager } from '@mikro-orm/core';
@@ -259,6 +260,21 @@ describe('subtree health counters', () => {
       [home.id, `${home.path}${customer.id}/`, customer.id],
       'run',
     );
+    await expectAgreement();
+  });
+
+  it('follow a health row deleted on its own and an account whose kind changes', async () => {
+    const conn = em().getConnection();
+    const [failing] = (await conn.execute(
+      `select h.organization_id as id from account_health h join organizations o on o.id = h.organization_id
+       where o.kind = 'customer' and h.failed > 0 and h.last_run_at is not null order by h.organization_id limit 1`,
+      [],
+      'all',
+    )) as { id: string }[];
+    if (!failing) throw new Error('no failing customer');
+    await conn.execute('delete from account_health where organization_id = ?', [failing.id], 'run');
+    await expectAgreement();
+    await conn.execute(`update organizations set kind = 'partner' where id = ?`, [failing.id], 'run');
     await expectAgreement();
   });
 
