@@ -57,6 +57,16 @@ export class Scheduler {
     this.#tick ??= (async () => {
       const now = this.#ctx.now();
       let outcome: 'ran' | 'skipped' | 'failed';
+      // First, as before (an ended trial holds its backups before due work is queued), but outside
+      // the tick's lock: a long purge would hold every node's ticks up, and the hourly turn is guard
+      // enough.
+      try {
+        // Sessions and removed accounts; it logs and audits what it does, and never throws.
+        if (await this.#housekeepingDue(now))
+          await runMaintenance(this.#ctx.orm, this.#ctx.log, now, this.#ctx.settings);
+      } catch (err) {
+        this.#ctx.log.warn({ err }, 'housekeeping turn could not be taken');
+      }
       try {
         outcome = await withSchedulerLock(this.#ctx.orm.em, () => this.#work(now));
       } catch (err) {
@@ -75,10 +85,6 @@ export class Scheduler {
     const recovered = await runJobMaintenance(this.#ctx, now);
     if (recovered.resumed || recovered.failed) {
       this.#ctx.log.warn(recovered, 'recovered jobs whose appliance stopped during the run');
-    }
-    if (await this.#housekeepingDue(now)) {
-      // Sessions and removed accounts; it logs and audits what it does, and never throws.
-      await runMaintenance(this.#ctx.orm, this.#ctx.log, now, this.#ctx.settings);
     }
     const enqueued = await enqueueDueWork(this.#ctx, now);
     if (enqueued.jobs) this.#ctx.log.info(enqueued, 'scheduled jobs queued');
