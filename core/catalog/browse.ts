@@ -4,7 +4,7 @@
 // item changed, so "the state at snapshot S" is each item's newest version in the entity's
 // snapshots up to S, unless that version is a deletion.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
-import { matchFilter, runSql } from '../db/catalog-sql.ts';
+import { runSql, selectMatching } from '../db/catalog-sql.ts';
 import { containsPattern } from '../db/text-search.ts';
 import { CatalogSnapshot, type ICatalogSnapshot } from './entities.ts';
 import { damageOf, type SnapshotDamage } from './snapshot-damage.ts';
@@ -327,19 +327,25 @@ export interface ItemHit {
   snapshot: { id: string; time: Date } | null;
 }
 
+interface HitRow {
+  key: string;
+  kind: string;
+  name: string;
+  path: string;
+  author: string | null;
+  editor: string | null;
+  size: number;
+  modified: number | string | null;
+  deleted: number;
+  snapshot: string;
+  repository: string;
+}
+
 /** Items of one entity matching the query, newest first (at most `limit`, default 100). */
 export async function searchEntityItems(em: EntityManager, scope: EntityScope, query: ItemQuery): Promise<ItemHit[]> {
   const limit = Math.min(Math.max(query.limit ?? 100, 1), 500);
-  const match = query.text ? matchFilter(em, query.text) : undefined;
-  if (query.text && !match) return [];
   const where: string[] = ['s.task = ?', 's.entity = ?'];
   const params: unknown[] = [scope.task, scope.entity];
-  let from = 'catalog_items i join catalog_scopes s on s.id = i.scope_id';
-  if (match) {
-    from = `${match.from} join catalog_scopes s on s.id = i.scope_id`;
-    where.push(match.where);
-    params.push(match.param);
-  }
   for (const [column, value] of Object.entries(query.contains ?? {})) {
     if (!value || !Object.hasOwn(TEXT_COLUMNS, column)) continue;
     where.push(`${TEXT_COLUMNS[column as TextColumn]} like ? escape '\\'`);
@@ -355,29 +361,21 @@ export async function searchEntityItems(em: EntityManager, scope: EntityScope, q
   // The newest version of each item decides its size, date and whether it is deleted.
   const latest =
     'join catalog_versions v on v.id = (select max(v2.id) from catalog_versions v2 where v2.item_id = i.id)';
-  const rows = await runSql<
-    {
-      key: string;
-      kind: string;
-      name: string;
-      path: string;
-      author: string | null;
-      editor: string | null;
-      size: number;
-      modified: number | string | null;
-      deleted: number;
-      snapshot: string;
-      repository: string;
-    }[]
-  >(
-    em,
-    `select i.key, i.kind, i.name, i.path, coalesce(v.author, i.author) as author, v.editor, v.size, v.modified, v.deleted,
-            v.snapshot_id as snapshot, s.repository_id as repository
-     from ${from} ${latest}
-     where ${where.join(' and ')}
-     order by i.id desc limit ?`,
-    [...params, limit * (query.modifiedFrom || query.modifiedTo ? 10 : 1)],
-  );
+  const select = (items: string, itemParams: unknown[], max: number) =>
+    runSql<HitRow[]>(
+      em,
+      `select i.key, i.kind, i.name, i.path, coalesce(v.author, i.author) as author, v.editor, v.size, v.modified, v.deleted,
+              v.snapshot_id as snapshot, s.repository_id as repository
+       from ${items} join catalog_scopes s on s.id = i.scope_id ${latest}
+       where ${where.join(' and ')}
+       order by i.id desc limit ?`,
+      [...itemParams, ...params, max],
+    );
+  const want = limit * (query.modifiedFrom || query.modifiedTo ? 10 : 1);
+  // Words go through the database's full-text index (in stages on PostgreSQL: catalog-sql.ts).
+  const rows = query.text
+    ? await selectMatching(em, query.text, want, select)
+    : await select('catalog_items i', [], want);
   const inRange = rows.filter((r) => {
     if (!query.modifiedFrom && !query.modifiedTo) return true;
     if (r.modified === null) return false;

@@ -15,22 +15,25 @@ export function matchDocuments(em: EntityManager, text: string, limit: number): 
 }
 
 /**
- * The FROM (binding the items as `i`) and WHERE parts of a query restricted to the items matching
- * `text`, and the WHERE part's one parameter; undefined when `text` holds no word.
+ * A query over the items matching `text`, newest first: `select` gets a FROM part binding `i` to
+ * the matching items and its parameters (FTS5's join on SQLite, one statement; on PostgreSQL the
+ * stages of postgres-catalog.ts `inStages`, so no plan walks the whole table) and returns at most
+ * `max` rows newest first. At most `want` rows in all; none when `text` holds no word.
  */
-export function matchFilter(
+export function selectMatching<T>(
   em: EntityManager,
   text: string,
-): { from: string; where: string; param: string } | undefined {
-  if (onPostgres(em)) return postgres.matchFilter(text);
+  want: number,
+  select: (items: string, params: unknown[], max: number) => Promise<T[]>,
+): Promise<T[]> {
+  if (onPostgres(em)) return postgres.inStages(em, text, want, select);
   const query = sqlite.toMatchQuery(text);
-  return query
-    ? {
-        from: 'catalog_items_fts f join catalog_items i on i.id = f.rowid',
-        where: 'catalog_items_fts match ?',
-        param: query,
-      }
-    : undefined;
+  if (!query || want <= 0) return Promise.resolve([]);
+  return select(
+    'catalog_items_fts f join catalog_items i on i.id = f.rowid and catalog_items_fts match ?',
+    [query],
+    want,
+  );
 }
 
 export async function catalogBatchWriter(

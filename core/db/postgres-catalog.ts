@@ -110,12 +110,52 @@ export async function matchDocuments(em: EntityManager, text: string, limit: num
   return out;
 }
 
-/** The FROM and WHERE parts that restrict `catalog_items i` to the items matching `text`. */
-export function matchFilter(text: string): { from: string; where: string; param: string } | undefined {
+/**
+ * A caller's query over the items matching `text`, run in matchDocuments' stages so that a search
+ * with more conditions (one entity, columns, deletion) keeps its choice of plan: `select` gets a
+ * FROM part binding `i` to matching items only (read by primary key for an id range, or from
+ * the index alone, materialized, for the rest) and its parameters, and returns at most `max`
+ * rows, newest first. The stages' rows together, at most `want`, newest first.
+ */
+export async function inStages<T>(
+  em: EntityManager,
+  text: string,
+  want: number,
+  select: (items: string, params: unknown[], max: number) => Promise<T[]>,
+): Promise<T[]> {
   const query = toTsQuery(text);
-  return query
-    ? { from: 'catalog_items i', where: `${SEARCH_DOCUMENT} @@ to_tsquery('simple', ?)`, param: query }
-    : undefined;
+  if (!query || want <= 0) return [];
+  const [newest] = await runSql<{ top: number | string | null }[]>(em, 'select max(id) as top from catalog_items');
+  let upper = Number(newest?.top ?? 0);
+  // The inner LIMIT keeps the planner from pushing the match into the scan, and so into the index.
+  const range = (lower: number, top: number) =>
+    select(
+      `(select w.* from (select * from catalog_items where id > ? and id <= ? order by id desc limit ?) w
+        where w.search_document @@ to_tsquery('simple', ?)) i`,
+      [lower, top, top - lower, query],
+      want - out.length,
+    );
+  const out: T[] = [];
+  let read = Math.min(upper, NEWEST_IDS);
+  out.push(...(await range(upper - read, upper)));
+  upper -= read;
+  if (out.length > 0 && out.length < want && upper > 0) {
+    const more = Math.min(upper, MOST_IDS_READ - read, Math.ceil(((want - out.length) * read * 2) / out.length));
+    if (more > 0) {
+      out.push(...(await range(upper - more, upper)));
+      upper -= more;
+      read += more;
+    }
+  }
+  if (out.length >= want || upper <= 0) return out;
+  const older = await select(
+    `(with m as materialized (select id from catalog_items where search_document @@ to_tsquery('simple', ?) and id <= ?)
+      select c.* from m join catalog_items c on c.id = m.id) i`,
+    [query, upper],
+    want - out.length,
+  );
+  out.push(...older);
+  return out;
 }
 
 const ROWS_PER_INSERT = 500;

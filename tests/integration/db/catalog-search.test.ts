@@ -4,6 +4,7 @@
 // not matter; a word holding separators is a phrase; typed operators are plain words; newest
 // items (highest ids) come first.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { searchEntityItems } from '../../../core/catalog/browse.ts';
 import { CatalogRepository, CatalogSnapshot } from '../../../core/catalog/entities.ts';
 import { searchCatalog } from '../../../core/catalog/search.ts';
 import { catalogBatchWriter, onPostgres } from '../../../core/db/catalog-sql.ts';
@@ -149,5 +150,67 @@ describe(`catalog search over thousands of items on ${testPostgresUrl() ? 'Postg
   it('joins the matches of a prefix among the newest and the oldest items', async () => {
     expect(await keysFound('books 12', 500)).toEqual(newestFirst((n) => String(n).startsWith('12')));
     expect(await keysFound('journal 5', 3)).toEqual(['book599', 'book598', 'book597']);
+  });
+});
+
+describe(`one entity's item search over thousands of items on ${testPostgresUrl() ? 'PostgreSQL' : 'SQLite'}`, () => {
+  // The recovery page's search (searchEntityItems): two entities' items interleaved, more than
+  // PostgreSQL reads row by row (2048 ids), so its stages meet the entity's other conditions.
+  const ROWS = 3200;
+  const own: string[] = [];
+
+  beforeAll(async () => {
+    await orm.em.fork().transactional(async (tx) => {
+      tx.create(CatalogSnapshot, {
+        id: 's2',
+        repository: 'r1',
+        task: 't2',
+        entity: 'mail',
+        time: new Date(),
+        parent: null,
+        items: ROWS,
+        bytes: 0,
+      });
+      await tx.flush();
+      const mine = await catalogBatchWriter(tx, { repository: 'r1', task: 't2', entity: 'mail' });
+      const theirs = await catalogBatchWriter(tx, { repository: 'r1', task: 't2', entity: 'files' });
+      for (let n = 0; n < ROWS; n++) {
+        const writer = n % 2 === 0 ? mine : theirs;
+        const key = `m${n}`;
+        const [itemId] = await writer.insertItems([
+          { key, name: n % 20 === 0 ? `Invoice ${n}` : `Letter ${n}`, path: `/m/${n}`, author: null, kind: 'file' },
+        ]);
+        await writer.insertVersions([
+          {
+            itemId: itemId as number,
+            snapshotId: 's2',
+            size: n,
+            modified: null,
+            author: null,
+            editor: null,
+            contentId: null,
+            deleted: false,
+          },
+        ]);
+        if (n % 2 === 0) own.push(key);
+      }
+    });
+  });
+
+  const found = async (text: string, limit: number) =>
+    (await searchEntityItems(orm.em.fork(), { task: 't2', entity: 'mail' }, { text, limit })).map((h) => h.key);
+  const newest = (wanted: (n: number) => boolean) => own.filter((key) => wanted(Number(key.slice(1)))).reverse();
+
+  it('finds a sparse word of the entity across old and new items, newest first', async () => {
+    expect(await found('invoice', 500)).toEqual(newest((n) => n % 20 === 0));
+  });
+
+  it('fills the page from the entity’s newest items for a common word', async () => {
+    expect(await found('letter', 40)).toEqual(newest((n) => n % 20 !== 0).slice(0, 40));
+  });
+
+  it('finds nothing of another entity', async () => {
+    expect(await found('letter 3199', 10)).toEqual([]);
+    expect(await found('letter 3198', 10)).toEqual(['m3198']);
   });
 });
