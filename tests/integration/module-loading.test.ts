@@ -42,6 +42,7 @@ const ON_FIRST_USE = [
   'xml-crypto',
   '@xmldom/xmldom',
   'prom-client',
+  'openpgp',
 ];
 const POSTGRESQL = ['pg', '@mikro-orm/postgresql'];
 // Each test starts Node on much of the kernel: seconds on a loaded machine.
@@ -49,7 +50,7 @@ const SLOW = { timeout: 120_000 };
 
 describe('modules each thread loads', () => {
   it(
-    'the server loads pdfkit, nodemailer, qrcode, the SAML libraries and, on SQLite, the PostgreSQL driver only when used',
+    'the server loads pdfkit, nodemailer, qrcode, OpenPGP.js, the SAML libraries, prom-client and, on SQLite, the PostgreSQL driver only when used',
     SLOW,
     () => {
       const loaded = packagesLoaded(`
