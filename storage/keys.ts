@@ -1,9 +1,13 @@
 // The repository's master keys and their wrapping. Keys are random, drawn once at `init`, and
 // never change; what a passphrase (or a tenant's OpenPGP public key) protects is a `keys/<id>`
 // object holding them, encrypted with OpenPGP (AEAD GCM forced: OCB is pure JS and slow here).
+// OpenPGP.js (~1.5 MiB of heap, its 1.2 MiB source kept as a 2.3 MiB string, 4 MiB external)
+// loads with the first key wrapped or unwrapped, not with every thread that imports storage/.
 import { createHash, randomBytes } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
-import * as openpgp from 'openpgp';
+import type { Message } from 'openpgp';
+
+const pgp = () => import('openpgp');
 
 export interface MasterKeys {
   /** AES-256-GCM key for every blob and metadata object. */
@@ -49,7 +53,9 @@ function deserialize(bytes: Uint8Array): MasterKeys {
   return { encKey: field('encKey'), idKey: field('idKey'), chunkerSeed: field('chunkerSeed') };
 }
 
-const pgpConfig = { aeadProtect: true, preferredAEADAlgorithm: openpgp.enums.aead.gcm };
+async function pgpConfig() {
+  return { aeadProtect: true, preferredAEADAlgorithm: (await pgp()).enums.aead.gcm };
+}
 
 /** One recipient per key object: a passphrase, or a tenant's armored OpenPGP public key. */
 export type WrapOptions = { passphrase: string; publicKey?: undefined } | { publicKey: string; passphrase?: undefined };
@@ -59,13 +65,15 @@ export type WrapOptions = { passphrase: string; publicKey?: undefined } | { publ
  * message: OpenPGP.js cannot open a passphrase packet next to a public-key packet under AEAD.)
  */
 export async function wrapKeys(keys: MasterKeys, options: WrapOptions): Promise<Uint8Array> {
+  const openpgp = await pgp();
+  const config = await pgpConfig();
   const message = await openpgp.createMessage({ binary: serialize(keys) });
   if (options.passphrase !== undefined) {
     if (!options.passphrase) throw new Error('the passphrase must not be empty');
-    return openpgp.encrypt({ message, passwords: [options.passphrase], format: 'binary', config: pgpConfig });
+    return openpgp.encrypt({ message, passwords: [options.passphrase], format: 'binary', config });
   }
   const encryptionKeys = await openpgp.readKey({ armoredKey: options.publicKey });
-  return openpgp.encrypt({ message, encryptionKeys, format: 'binary', config: pgpConfig });
+  return openpgp.encrypt({ message, encryptionKeys, format: 'binary', config });
 }
 
 export interface UnwrapOptions {
@@ -139,7 +147,8 @@ export async function unwrapKeys(wrapped: Uint8Array, options: UnwrapOptions): P
 }
 
 async function unwrapKeysOnce(wrapped: Uint8Array, options: UnwrapOptions): Promise<MasterKeys> {
-  let message: openpgp.Message<Uint8Array>;
+  const openpgp = await pgp();
+  let message: Message<Uint8Array>;
   try {
     message = await openpgp.readMessage({ binaryMessage: wrapped });
   } catch (err) {

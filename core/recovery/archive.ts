@@ -5,7 +5,6 @@
 // directory, written at the end, keeps one small record per entry).
 import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import * as openpgp from 'openpgp';
 import tar from 'tar-stream';
 import { ZipFile } from 'yazl';
 import type { ExportFormat } from './entities.ts';
@@ -82,6 +81,8 @@ export type Encryption =
  */
 export async function encrypted(input: Readable, encryption: Encryption): Promise<Readable> {
   if (encryption.kind === 'none') return input;
+  // Loaded here, for an encrypted export, not with the server (storage/keys.ts).
+  const openpgp = await import('openpgp');
   const message = await openpgp.createMessage({
     binary: Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>,
     format: 'binary',

@@ -5,7 +5,6 @@
 // encryption key — so a job that starts has what it needs.
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
-import * as openpgp from 'openpgp';
 import { type ZodType, z } from 'zod';
 import { MissingPermissionError } from '../access/errors.ts';
 import { hasPermission, type Principal } from '../access/principal.ts';
@@ -444,7 +443,8 @@ export async function publicKeyProblem(armored: string | undefined): Promise<str
   if (!armored?.trim()) return 'Paste the armored OpenPGP public key (-----BEGIN PGP PUBLIC KEY BLOCK-----).';
   if (armored.length > 100_000) return 'This key is too large.';
   try {
-    const key = await openpgp.readKey({ armoredKey: armored.trim() });
+    const { readKey } = await import('openpgp');
+    const key = await readKey({ armoredKey: armored.trim() });
     if (key.isPrivate()) return 'This is a private key: paste the public key instead.';
     await key.getEncryptionKey();
     return null;

@@ -4,7 +4,8 @@
 // packages they load, so a library only some requests or jobs use stays out of them
 // (bench/README.md, Salesforce: peak RSS).
 import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -27,7 +28,8 @@ function packagesLoaded(script: string): Set<string> {
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', `${hook}\n${script}\nprocess.exit(0);`], {
     cwd: root,
     encoding: 'utf8',
-    env: { ...process.env, NODE_OPTIONS: '' },
+    // The compile cache the appliance uses (core/memory-flags.ts): sources stripped and compiled once.
+    env: { ...process.env, NODE_OPTIONS: '', NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') },
   });
   return new Set(JSON.parse(out) as string[]);
 }
@@ -40,25 +42,35 @@ const ON_FIRST_USE = [
   'xml-crypto',
   '@xmldom/xmldom',
   'prom-client',
+  'openpgp',
 ];
 const POSTGRESQL = ['pg', '@mikro-orm/postgresql'];
+// Each test starts Node on much of the kernel: seconds on a loaded machine.
+const SLOW = { timeout: 120_000 };
 
 describe('modules each thread loads', () => {
-  it('the server loads pdfkit, nodemailer, qrcode, the SAML libraries and, on SQLite, the PostgreSQL driver only when used', () => {
-    const loaded = packagesLoaded(`
+  it(
+    'the server loads pdfkit, nodemailer, qrcode, OpenPGP.js, the SAML libraries, prom-client and, on SQLite, the PostgreSQL driver only when used',
+    SLOW,
+    () => {
+      const loaded = packagesLoaded(`
       await import('./core/appliance.ts');
       const { ormOptions } = await import('./config/orm.ts');
       await ormOptions({ databasePath: ':memory:', databaseBusyTimeoutMs: 1000 });
     `);
-    expect(loaded.has('hono')).toBe(true);
-    expect(loaded.has('@mikro-orm/sqlite')).toBe(true);
-    expect(loaded.has('@mikro-orm/migrations')).toBe(true);
-    for (const name of [...ON_FIRST_USE, ...POSTGRESQL])
-      expect({ name, loaded: loaded.has(name) }).toEqual({ name, loaded: false });
-  });
+      expect(loaded.has('hono')).toBe(true);
+      expect(loaded.has('@mikro-orm/sqlite')).toBe(true);
+      expect(loaded.has('@mikro-orm/migrations')).toBe(true);
+      for (const name of [...ON_FIRST_USE, ...POSTGRESQL])
+        expect({ name, loaded: loaded.has(name) }).toEqual({ name, loaded: false });
+    },
+  );
 
-  it("a job worker's kernel loads neither the PostgreSQL driver nor migrations on SQLite, nor the server's libraries", () => {
-    const loaded = packagesLoaded(`
+  it(
+    "a job worker's kernel loads neither the PostgreSQL driver nor migrations on SQLite, nor the server's libraries",
+    SLOW,
+    () => {
+      const loaded = packagesLoaded(`
       await import('./core/job-kinds.ts');
       await import('./core/jobs/run-job.ts');
       await import('./core/plugins/registry.ts');
@@ -66,13 +78,14 @@ describe('modules each thread loads', () => {
       const { ormOptions } = await import('./config/orm.ts');
       await ormOptions({ databasePath: ':memory:', databaseBusyTimeoutMs: 1000 }, { migrations: false });
     `);
-    expect(loaded.has('@mikro-orm/sqlite')).toBe(true);
-    for (const name of [...ON_FIRST_USE, ...POSTGRESQL, '@mikro-orm/migrations', 'hono', 'nunjucks']) {
-      expect({ name, loaded: loaded.has(name) }).toEqual({ name, loaded: false });
-    }
-  });
+      expect(loaded.has('@mikro-orm/sqlite')).toBe(true);
+      for (const name of [...ON_FIRST_USE, ...POSTGRESQL, '@mikro-orm/migrations', 'hono', 'nunjucks']) {
+        expect({ name, loaded: loaded.has(name) }).toEqual({ name, loaded: false });
+      }
+    },
+  );
 
-  it('PostgreSQL settings load its driver and its migrations', () => {
+  it('PostgreSQL settings load its driver and its migrations', SLOW, () => {
     const loaded = packagesLoaded(`
       const { ormOptions } = await import('./config/orm.ts');
       const options = await ormOptions({ databasePath: '', databaseBusyTimeoutMs: 1000, databaseUrl: 'postgres://u@127.0.0.1:1/db' });
@@ -82,7 +95,7 @@ describe('modules each thread loads', () => {
     expect(loaded.has('@mikro-orm/migrations')).toBe(true);
   });
 
-  it('the Salesforce plugin loads jsforce without its Streaming API', () => {
+  it('the Salesforce plugin loads jsforce without its Streaming API', SLOW, () => {
     const loaded = packagesLoaded(`
       const { SalesforceApi } = await import('./plugins/services/salesforce/session.ts');
       if (typeof SalesforceApi !== 'function') throw new Error('no SalesforceApi');

@@ -7,6 +7,12 @@
 // Checked as Salesforce does: columns that are not fields fail the job ("InvalidBatch : Field name
 // not found"); on create, required fields present and every column createable (on update,
 // updateable); values of their type; lookups naming an existing record of a referenced object.
+// A finished job's successful and failed rows are written to files in a folder of the stand-in's
+// own (Salesforce keeps them for days; a large restore's would otherwise stay in memory) and read
+// from there when asked for; the upload itself is dropped once processed.
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { csvLine } from '../../../core/plugins/csv.ts';
 import { parseCsv } from '../../helpers/csv.ts';
 import {
@@ -65,8 +71,10 @@ interface IngestJob {
   version: string;
   errorMessage: string | undefined;
   header: string[];
-  successful: string[][];
-  failed: string[][];
+  /** Result files (`<id>.successful.csv`, `<id>.failed.csv`, header line first) in the spool folder. */
+  results: { successful: string; failed: string } | undefined;
+  processed: number;
+  failedRows: number;
   unprocessed: string[][];
 }
 
@@ -88,6 +96,19 @@ const ID = /^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$/;
 export class BulkIngest {
   readonly #jobs = new Map<string, IngestJob>();
   #seq = 0;
+  #folder: string | undefined;
+
+  /** The folder of the finished jobs' result files (made with the first processed job). */
+  resultsFolder(): string {
+    this.#folder ??= mkdtempSync(join(tmpdir(), 'sf-ingest-results-'));
+    return this.#folder;
+  }
+
+  /** Removes the result files (the stand-in stops). */
+  close(): void {
+    if (this.#folder) rmSync(this.#folder, { recursive: true, force: true });
+    this.#folder = undefined;
+  }
   /** Status checks an ingest job answers InProgress before JobComplete. */
   checksInProgress = 0;
 
@@ -127,10 +148,15 @@ export class BulkIngest {
       if (job.state !== 'JobComplete' && job.state !== 'Failed' && job.state !== 'Aborted') {
         throw restError(400, 'INVALIDJOBSTATE', `InvalidJobState : Job ${job.id} is not complete.`);
       }
-      if (sub === 'successfulResults')
-        return { status: 200, csv: table(['sf__Id', 'sf__Created', ...job.header], job.successful) };
-      if (sub === 'failedResults')
-        return { status: 200, csv: table(['sf__Id', 'sf__Error', ...job.header], job.failed) };
+      if (sub === 'successfulResults') {
+        return {
+          status: 200,
+          csv: resultsOf(job, 'successful') ?? table(['sf__Id', 'sf__Created', ...job.header], []),
+        };
+      }
+      if (sub === 'failedResults') {
+        return { status: 200, csv: resultsOf(job, 'failed') ?? table(['sf__Id', 'sf__Error', ...job.header], []) };
+      }
       return { status: 200, csv: table(job.header, job.unprocessed) };
     }
     if (method === 'GET') {
@@ -161,7 +187,7 @@ export class BulkIngest {
       }
       job.state = 'UploadComplete';
       // Processed at once; the job still reports InProgress to `checksInProgress` polls.
-      process(job);
+      process(job, () => this.resultsFolder());
       return { status: 200, json: info(job) };
     }
     if (method === 'DELETE') {
@@ -214,8 +240,9 @@ export class BulkIngest {
       version,
       errorMessage: undefined,
       header: [],
-      successful: [],
-      failed: [],
+      results: undefined,
+      processed: 0,
+      failedRows: 0,
       unprocessed: [],
     };
     this.#jobs.set(job.id, job);
@@ -242,8 +269,8 @@ function info(job: IngestJob): Record<string, unknown> {
     columnDelimiter: 'COMMA',
     ...(done
       ? {
-          numberRecordsProcessed: job.successful.length + job.failed.length,
-          numberRecordsFailed: job.failed.length,
+          numberRecordsProcessed: job.processed,
+          numberRecordsFailed: job.failedRows,
           retries: 0,
           totalProcessingTime: 1,
         }
@@ -256,9 +283,32 @@ function table(header: string[], rows: string[][]): string {
   return [header, ...rows].map((r) => csvLine(r, { formulas: 'keep' })).join('');
 }
 
-/** Processes every uploaded row; a job whose upload cannot be read at all ends Failed. */
-function process(job: IngestJob): void {
+function resultsOf(job: IngestJob, kind: 'successful' | 'failed'): string | undefined {
+  return job.results ? readFileSync(job.results[kind], 'utf8') : undefined;
+}
+
+/** Appends CSV lines to a file a few hundred rows at a time. */
+class ResultFile {
+  readonly path: string;
+  #lines: string[] = [];
+  constructor(path: string, header: string[]) {
+    this.path = path;
+    appendFileSync(path, csvLine(header, { formulas: 'keep' }));
+  }
+  add(row: string[]): void {
+    this.#lines.push(csvLine(row, { formulas: 'keep' }));
+    if (this.#lines.length >= 500) this.flush();
+  }
+  flush(): void {
+    if (this.#lines.length) appendFileSync(this.path, this.#lines.join(''));
+    this.#lines = [];
+  }
+}
+
+/** Processes every uploaded row into result files in `folder`; a job whose upload cannot be read at all ends Failed. */
+function process(job: IngestJob, folder: () => string): void {
   const rows = parseCsv(job.csv ?? '');
+  job.csv = undefined;
   const header = rows.shift() ?? [];
   job.header = header;
   const { object } = job;
@@ -275,16 +325,23 @@ function process(job: IngestJob): void {
     return;
   }
   const fields = header.map((h) => object.field(h) as FieldDef);
+  const successful = new ResultFile(join(folder(), `${job.id}.successful.csv`), ['sf__Id', 'sf__Created', ...header]);
+  const failed = new ResultFile(join(folder(), `${job.id}.failed.csv`), ['sf__Id', 'sf__Error', ...header]);
   for (const row of rows) {
     if (row.length === 1 && row[0] === '') continue;
+    job.processed++;
     try {
       const result = processRow(job, fields, row);
-      job.successful.push([result.id, String(result.created), ...row]);
+      successful.add([result.id, String(result.created), ...row]);
     } catch (err) {
       if (!(err instanceof RowError)) throw err;
-      job.failed.push(['', err.text, ...row]);
+      job.failedRows++;
+      failed.add(['', err.text, ...row]);
     }
   }
+  successful.flush();
+  failed.flush();
+  job.results = { successful: successful.path, failed: failed.path };
 }
 
 function processRow(job: IngestJob, fields: FieldDef[], row: string[]): { id: string; created: boolean } {

@@ -220,6 +220,7 @@ export class FakeSalesforce {
   async stop(): Promise<void> {
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.ingest.close();
   }
 
   // ---- test controls -------------------------------------------------------------------------

@@ -3,6 +3,9 @@
 // successful, failed and unprocessed records. Rows Salesforce refuses (a required field missing,
 // a field that cannot be written, a lookup to no record or of the wrong type, a value of the wrong
 // type) fail on their own with Salesforce's error text; a column that is not a field fails the job.
+// A finished job's results are kept in files of the stand-in's, not in its memory.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Connection } from '@jsforce/jsforce-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeSalesforce, type Org, seedDemoOrg } from '../../fakes/salesforce/index.ts';
@@ -128,5 +131,35 @@ describe('Bulk API 2.0 ingest (stand-in)', () => {
     });
     expect((deleted.successfulResults as unknown as Row[]).map((r) => r.sf__Id)).toEqual([first]);
     expect(org.liveIds('Account')).not.toContain(first);
+  });
+
+  it('keeps a finished job’s results in files, read again as often as asked, removed when it stops', async () => {
+    const rows = Array.from({ length: 1200 }, (_, i) => `Spooled ${i},Prospecting,2026-01-01`);
+    rows.push(',Prospecting,2026-01-01');
+    const job = await conn.bulk2.loadAndWaitForResults({
+      object: 'Opportunity',
+      operation: 'insert',
+      input: `Name,StageName,CloseDate\n${rows.join('\n')}\n`,
+    });
+    expect(job.successfulResults).toHaveLength(1200);
+    expect(job.failedResults).toHaveLength(1);
+    const listed = await conn.request<{ records: { id: string }[] }>('/services/data/v62.0/jobs/ingest');
+    const id = listed.records.at(-1)?.id as string;
+    const folder = sf.ingest.resultsFolder();
+    const file = join(folder, `${id}.successful.csv`);
+    const lines = readFileSync(file, 'utf8').trimEnd().split(/\r?\n/);
+    expect(lines).toHaveLength(1201);
+    expect(lines[0]).toBe('sf__Id,sf__Created,Name,StageName,CloseDate');
+    expect(readFileSync(join(folder, `${id}.failed.csv`), 'utf8')).toContain('REQUIRED_FIELD_MISSING');
+    // Asked again, the same rows.
+    const again = await fetch(`${sf.url}/services/data/v62.0/jobs/ingest/${id}/successfulResults`, {
+      headers: { Authorization: `Bearer ${conn.accessToken}` },
+    }).then((r) => r.text());
+    expect(again.trimEnd().split(/\r?\n/)).toEqual(lines);
+    const other = await new FakeSalesforce().start();
+    const otherFolder = other.ingest.resultsFolder();
+    expect(readdirSync(otherFolder)).toEqual([]);
+    await other.stop();
+    expect(existsSync(otherFolder)).toBe(false);
   });
 });
