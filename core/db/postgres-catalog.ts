@@ -114,7 +114,7 @@ export async function matchDocuments(em: EntityManager, text: string, limit: num
  * A caller's query over the items matching `text`, run in matchDocuments' stages so that a search
  * with more conditions (one entity, columns, deletion) keeps its choice of plan: `select` gets a
  * FROM part binding `i` to matching items only (read by primary key for an id range, or from
- * the index alone, materialized, for the rest) and its parameters, and returns at most `max`
+ * the index alone, in batches of ids, for the rest) and its parameters, and returns at most `max`
  * rows, newest first. The stages' rows together, at most `want`, newest first.
  */
 export async function inStages<T>(
@@ -147,14 +147,31 @@ export async function inStages<T>(
       read += more;
     }
   }
-  if (out.length >= want || upper <= 0) return out;
-  const older = await select(
-    `(with m as materialized (select id from catalog_items where search_document @@ to_tsquery('simple', ?) and id <= ?)
-      select c.* from m join catalog_items c on c.id = m.id) i`,
-    [query, upper],
-    want - out.length,
-  );
-  out.push(...older);
+  // The rest from the index alone, in batches of ids (materialized: fetched and sorted, never a
+  // backward walk), each batch's rows read by primary key: the caller's other conditions may
+  // keep few of them, and a plan joining the whole index's matches to them is the planner's to
+  // get wrong (a word it takes for common makes it scan the entity's every item).
+  while (out.length < want && upper > 0) {
+    const batch = Math.max((want - out.length) * 4, 256);
+    const ids = (
+      await runSql<{ id: number | string }[]>(
+        em,
+        `with m as materialized (select id from catalog_items where search_document @@ to_tsquery('simple', ?) and id <= ?)
+         select id from m order by id desc limit ?`,
+        [query, upper, batch],
+      )
+    ).map((r) => Number(r.id));
+    if (ids.length === 0) break;
+    out.push(
+      ...(await select(
+        `(select * from catalog_items where id in (${ids.map(() => '?').join(', ')})) i`,
+        ids,
+        want - out.length,
+      )),
+    );
+    if (ids.length < batch) break;
+    upper = (ids[ids.length - 1] as number) - 1;
+  }
   return out;
 }
 
