@@ -16,12 +16,12 @@ import {
   ftruncateSync,
   lstatSync,
   mkdirSync,
-  openSync,
+  open as openFd,
   realpathSync,
   renameSync,
   rmSync,
 } from 'node:fs';
-import { link, lstat, open, readdir, readFile, readlink, realpath, rm, symlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { releaseBuffer } from './buffers.ts';
 import { blobIdAsync } from './crypto.ts';
@@ -88,6 +88,11 @@ const GROUP_BYTES = 2 * 1024 * 1024;
 /** Read jobs at once, and their bytes: bounds restore memory. */
 const GROUPS_IN_FLIGHT = 3;
 const BYTES_IN_FLIGHT = 8 * 1024 * 1024;
+/**
+ * Files created ahead of their content and not yet finished: file descriptors held. (The queued
+ * plan and the groups in flight hold a few hundred at most; this bounds a plan of tiny files.)
+ */
+const MAX_OPEN_FILES = 1024;
 
 /** Item kinds made by makeSpecial. */
 const SPECIAL_KINDS: ReadonlySet<string> = new Set<SpecialKind>(['fifo', 'socket', 'chardev', 'blockdev']);
@@ -99,15 +104,44 @@ interface RestoreRun {
   onFailed: (failed: FailedItem) => void;
   /** Where an item's refused extended attributes are reported. */
   refused: (key: string) => XattrRefused;
+  /** Partial files created or being created, not yet finished. */
+  openFiles: OpenFiles;
 }
 
 /**
- * A file being restored: opened (under its partial name, with its final mode where it can) on its
- * first write, finished after its last part — owner, mode, times, close, rename to its real name —
- * or, when a part failed, removed. Its calls are synchronous: a restore of small files is little
- * else than these calls, and as thread-pool round trips (each a wake-up of a pool thread and a
- * callback) they cost more CPU than the calls themselves, and ~5× restic's system time in futex
- * waits on 2 cores (bench/README.md). Reads of packs stay asynchronous, in the pool, meanwhile.
+ * Counts the partial files held open, so a restore can wait for room (MAX_OPEN_FILES). A queue
+ * of waiters rather than Promise.race over the files: each race adds a reaction to every
+ * promise raced, which on tens of thousands of small files doubled the restore's CPU time.
+ */
+class OpenFiles {
+  count = 0;
+  readonly #waiters: (() => void)[] = [];
+
+  opened(): void {
+    this.count++;
+  }
+
+  closed(): void {
+    this.count--;
+    if (this.count < MAX_OPEN_FILES) this.#waiters.shift()?.();
+  }
+
+  /** Settles once fewer than MAX_OPEN_FILES are open. */
+  async room(): Promise<void> {
+    while (this.count >= MAX_OPEN_FILES) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+}
+
+/**
+ * A file being restored. Its partial file is created in the thread pool as soon as the file is
+ * planned (`create`), ahead of its content: creating a file is the costliest call of a small-file
+ * restore (the file system looks for a free inode; on ext4 without a journal it skips every inode
+ * freed in the last ~30 s, one buffer lookup each, so after other deletions a create can cost a
+ * millisecond), and in the pool several run at once, on other cores, while this thread decodes.
+ * Its other calls — the writes, then owner, mode, times, close and the rename to its real name
+ * after its last part (or, when a part failed, the removal) — are synchronous: each is cheap, and
+ * as thread-pool round trips (a wake-up of a pool thread and a callback each) they cost more CPU
+ * than the calls themselves (bench/README.md).
  */
 class RestoredFile {
   readonly key: string;
@@ -116,6 +150,7 @@ class RestoredFile {
   readonly size: number;
   #remaining: number;
   #fd: number | undefined;
+  #opening: Promise<void> | undefined;
   #failure: string | undefined;
   readonly #run: RestoreRun;
 
@@ -128,7 +163,7 @@ class RestoredFile {
     this.#run = run;
   }
 
-  /** The partial name (it hashes the name: worked out once, on the first write). */
+  /** The partial name (it hashes the name: worked out once). */
   #partialName: string | Buffer | undefined;
 
   #partial(): string | Buffer {
@@ -136,21 +171,50 @@ class RestoredFile {
     return this.#partialName;
   }
 
-  #open(): number {
-    if (this.#fd !== undefined) return this.#fd;
+  /**
+   * Creates the partial file (with its final mode where it can) in the thread pool; settles
+   * when it is open. Every part waits for it (`opened`).
+   */
+  create(folder?: Promise<void>): Promise<void> {
+    if (this.#opening) return this.#opening;
     const partial = this.#partial();
     // A partial file left by an interrupted run is replaced (never followed, if it is a link): a
     // new file, so a sparse file's skipped blocks are holes.
     if (this.#run.resume) rmSync(partial, { force: true });
-    this.#fd = openSync(partial, 'wx', creationMode(this.meta, this.#run.files));
-    return this.#fd;
+    this.#run.openFiles.opened();
+    const open = () =>
+      new Promise<void>((resolve, reject) => {
+        openFd(partial, 'wx', creationMode(this.meta, this.#run.files), (err, fd) => {
+          if (err) reject(writeError(err, this.path));
+          else {
+            this.#fd = fd;
+            resolve();
+          }
+        });
+      });
+    // (After its folder, when that is still being made.)
+    this.#opening = (folder ? folder.then(open) : open()).catch((err: unknown) => {
+      this.#run.openFiles.closed();
+      throw err;
+    });
+    return this.#opening;
   }
 
-  /** Writes one part at its position; the last part finishes the file. */
+  /** True once the partial file is open (or creating it failed): parts can be written now. */
+  get isOpen(): boolean {
+    return this.#fd !== undefined;
+  }
+
+  /** Settles when the partial file is open (or creating it failed). */
+  opened(): Promise<void> {
+    return this.#opening ?? Promise.reject(new Error(`restore: ${displayName(this.path)} was never created`));
+  }
+
+  /** Writes one part at its position (the file must be open); the last part finishes the file. */
   write(data: Buffer, position: number): void {
     if (this.#failure === undefined) {
       try {
-        writeContent(this.#open(), data, position, this.meta.sparse === true);
+        writeContent(this.#openFd(), data, position, this.meta.sparse === true);
       } catch (err) {
         throw writeError(err, this.path);
       }
@@ -167,21 +231,26 @@ class RestoredFile {
     if (--this.#remaining === 0) this.finish();
   }
 
+  #openFd(): number {
+    if (this.#fd === undefined) throw new Error(`restore: ${displayName(this.path)} written before it was created`);
+    return this.#fd;
+  }
+
   /**
    * Sets owner, mode and times (through the open file), closes the file and gives it its real
    * name (a rename keeps the file's mtime).
    */
   finish(): void {
     const partial = this.#partial();
+    const fd = this.#openFd();
+    this.#fd = undefined;
+    this.#run.openFiles.closed();
     if (this.#failure !== undefined) {
-      if (this.#fd !== undefined) {
-        closeSync(this.#fd);
-        rmSync(partial, { force: true });
-      }
+      closeSync(fd);
+      rmSync(partial, { force: true });
       return;
     }
     try {
-      const fd = this.#open();
       try {
         // A sparse file's trailing hole was never written.
         if (this.meta.sparse) ftruncateSync(fd, this.size);
@@ -246,7 +315,24 @@ export async function restoreSnapshot(
       (options.onXattrRefused ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(
         `${displayName(key)}: extended attribute ${name} not restored: ${why}`,
       ),
+    openFiles: new OpenFiles(),
   };
+  // Work started in the thread pool and not awaited where it starts — folders being made, files
+  // whose content is in their entry being created (each written and finished once open) — and
+  // the first error of any.
+  const background = new Set<Promise<void>>();
+  let backgroundFailure: { error: unknown } | undefined;
+  const inBackground = (work: Promise<void>) => {
+    const done: Promise<void> = work
+      .catch((error: unknown) => {
+        backgroundFailure ??= { error };
+      })
+      .finally(() => background.delete(done));
+    background.add(done);
+  };
+  // Folders being made (by path; a file or folder in one is created once it exists): a folder is
+  // new in a new restore, so made in the thread pool like the files, not on this thread.
+  const makingFolders = new Map<string, Promise<void>>();
   let queued = new Map<string, Target[]>();
   let queuedBytes = 0;
   let queuedTargets = 0;
@@ -259,6 +345,11 @@ export async function restoreSnapshot(
     for (const group of packOrderGroups(repo, [...wanted.keys()])) {
       await reads.submit(group.bytes, async () => {
         const plains = await readPastDamage(repo, group.ids);
+        // Files created ahead are almost always open by now; the rest are waited for.
+        const creating: Promise<void>[] = [];
+        for (const id of group.ids)
+          for (const t of wanted.get(id) ?? []) if (!t.file.isOpen) creating.push(t.file.opened());
+        if (creating.length > 0) await Promise.all(creating);
         group.ids.forEach((id, i) => {
           const plain = plains[i] as Buffer | Error;
           for (const t of wanted.get(id) ?? []) {
@@ -271,6 +362,13 @@ export async function restoreSnapshot(
         for (const plain of plains) if (!(plain instanceof Error)) releaseBuffer(plain);
       });
     }
+  };
+
+  // Too many files open: every open file's content is queued or being read; read it, let them finish.
+  const makeRoom = async () => {
+    if (run.openFiles.count < MAX_OPEN_FILES) return;
+    await readQueued();
+    await run.openFiles.room();
   };
 
   // The tree in its fast walk; where that meets a damaged node, the rest past the damage.
@@ -313,11 +411,25 @@ export async function restoreSnapshot(
         if (real !== undefined) checked.add(parentDir);
       }
       const meta = (item.meta ?? {}) as Partial<FileMeta>;
+      // Links and special files are made here: their folder must exist first.
+      if (item.kind === 'symlink' || SPECIAL_KINDS.has(item.kind)) await makingFolders.get(parentDir);
       const linkKey =
         item.kind === 'file' && (meta.links ?? 0) > 1 && meta.ino !== undefined ? `${meta.dev}:${meta.ino}` : undefined;
       const firstName = linkKey === undefined ? undefined : inodes.get(linkKey);
       if (linkKey !== undefined && firstName === undefined) inodes.set(linkKey, { key: item.key, path });
-      if (item.kind === 'folder') {
+      if (item.kind === 'folder' && !resume && checked.has(parentDir)) {
+        // New, in a folder known to be inside the target (made by this restore, or the target):
+        // made by this restore, so inside too (mkdir never follows a link).
+        const parent = makingFolders.get(parentDir);
+        const making = (parent ? parent.then(() => mkdir(encodePath(path))) : mkdir(encodePath(path))).then(
+          () => undefined,
+        );
+        makingFolders.set(path, making);
+        checked.add(path);
+        inBackground(making.finally(() => makingFolders.delete(path)));
+        if (meta.mode !== undefined && meta.mtimeMs !== undefined)
+          folders.push({ key: item.key, path, meta: meta as FileMeta });
+      } else if (item.kind === 'folder') {
         mkdirSync(encodePath(path), { recursive: true });
         // An interrupted run may have set a folder's final (perhaps read-only) mode already, and
         // its default ACL, which the files written now would inherit.
@@ -355,7 +467,12 @@ export async function restoreSnapshot(
         // Inline or empty content: one small write.
         const data = item.inline !== undefined ? Buffer.from(item.inline, 'base64') : Buffer.alloc(0);
         if (resume && (await completeInline(path, data))) kept++;
-        else new RestoredFile(item.key, path, meta, 1, item.size, run).write(data, 0);
+        else {
+          const file = new RestoredFile(item.key, path, meta, 1, item.size, run);
+          if (backgroundFailure) throw backgroundFailure.error;
+          await makeRoom();
+          inBackground(file.create(makingFolders.get(parentDir)).then(() => file.write(data, 0)));
+        }
       } else {
         const lengths = contentLengths(repo, item);
         if (typeof lengths === 'string') {
@@ -367,7 +484,10 @@ export async function restoreSnapshot(
           count++;
           continue;
         }
+        await makeRoom();
         const file = new RestoredFile(item.key, path, meta, item.content.length, item.size, run);
+        // Its creation's failure (a target error) surfaces where its content is written.
+        file.create(makingFolders.get(parentDir)).catch(() => undefined);
         let position = 0;
         for (const [i, id] of item.content.entries()) {
           const length = lengths[i] as number;
@@ -382,10 +502,16 @@ export async function restoreSnapshot(
       count++;
     }
     await readQueued();
-  } finally {
+  } catch (err) {
     // Never leave work running past a failure (partial files are the next --resume's to replace).
     await reads.settle();
+    await Promise.all(background);
+    // A folder that could not be made (full disk, permissions) says more than its files' ENOENT.
+    throw backgroundFailure?.error ?? err;
   }
+  await reads.settle();
+  await Promise.all(background);
+  if (backgroundFailure) throw backgroundFailure.error;
   await reads.drain();
   for (const l of hardLinks) {
     const result = await linkName(l.first.path, l.path, resume);
