@@ -24,6 +24,8 @@ const JOBS_PER_TENANT = Number(process.env.BENCH_SCALE_JOBS_PER_TENANT ?? 10);
 const ITEMS = Number(process.env.BENCH_SCALE_ITEMS ?? 20);
 const ITEM_DELAY_MS = Number(process.env.BENCH_SCALE_ITEM_DELAY_MS ?? 50);
 const CONCURRENCY = process.env.BENCH_SCALE_CONCURRENCY ?? '4';
+// Jobs per worker thread (HOLDFAST_JOBS_PER_THREAD): 1, the default, runs each in a thread of its own.
+const JOBS_PER_THREAD = process.env.BENCH_SCALE_JOBS_PER_THREAD ?? '1';
 const WORKER_COUNTS = (process.env.BENCH_SCALE_WORKERS ?? '1,3').split(',').map(Number);
 /** Reaches the worker nodes (`--cpu-prof --cpu-prof-dir=…`). */
 const NODE_OPTIONS = process.env.BENCH_SCALE_NODE_OPTIONS;
@@ -144,6 +146,7 @@ async function run(
   const databaseUrl = `${serverUrl}/hf_scale_${workers}_${Date.now().toString(36)}`;
   const env = clusterEnv(databaseUrl, s3, {
     HOLDFAST_JOB_CONCURRENCY: CONCURRENCY,
+    HOLDFAST_JOBS_PER_THREAD: JOBS_PER_THREAD,
     HOLDFAST_DATABASE_POOL_SIZE: '20',
   });
   const web = await startWebNode(env);
@@ -262,7 +265,7 @@ export async function benchScale(): Promise<void> {
   const total = TENANTS * JOBS_PER_TENANT;
   console.log(
     `\nScale-out: ${total} backups of ${TENANTS} tenants (${ITEMS} items × ${ITEM_DELAY_MS} ms each), ` +
-      `HOLDFAST_JOB_CONCURRENCY=${CONCURRENCY} per worker node, one PostgreSQL, one s3rver; ${cpus().length} cores`,
+      `HOLDFAST_JOB_CONCURRENCY=${CONCURRENCY} and HOLDFAST_JOBS_PER_THREAD=${JOBS_PER_THREAD} per worker node, one PostgreSQL, one s3rver; ${cpus().length} cores`,
   );
   const server = await startPostgresServer({
     settings: COUNT_STATEMENTS ? ['shared_preload_libraries=pg_stat_statements'] : [],

@@ -338,6 +338,14 @@ export const settings = {
     description: 'Jobs (backups, restores, exports, maintenance) this appliance runs at once.',
     schema: integer(1, 256).default(4),
   }),
+  jobsPerThread: setting({
+    env: 'HOLDFAST_JOBS_PER_THREAD',
+    kind: 'integer',
+    defaultText: '1',
+    description:
+      "Jobs one worker thread runs at once. 1 gives each job's chunking, compression and encryption a thread of its own; API-bound backups (a SaaS service's calls, mostly waiting) can share threads, so fewer threads each load the kernel (less CPU and memory).",
+    schema: integer(1, 64).default(1),
+  }),
   jobsPerOrganization: setting({
     env: 'HOLDFAST_JOBS_PER_ORGANIZATION',
     kind: 'integer',

@@ -1,10 +1,10 @@
 // Entry of a job worker thread (a composition root, like appliance.ts): opens its own database
 // connection and plugins from the configuration and registers the job kinds once, then runs the
-// jobs the main thread sends it one at a time ('run' → 'done'), so consecutive jobs do not pay
-// for loading the kernel again, nor backups for reading their repository's whole index again
-// (storage-locations/repository-pool.ts). A 'shutdown' message interrupts the running job (it
-// goes back to the queue); 'exit' closes the kept repositories and the connection and ends the
-// thread.
+// jobs the main thread sends it ('run' → 'done'; several at once when HOLDFAST_JOBS_PER_THREAD
+// allows), so later jobs do not pay for loading the kernel again, nor backups for reading their
+// repository's whole index again (storage-locations/repository-pool.ts). A 'shutdown' message
+// interrupts the running jobs (they go back to the queue); 'exit', sent only to a thread with no
+// job, closes the kept repositories and the connection and ends the thread.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { openDatabase } from './db/database.ts';
 import { registerJobKinds } from './job-kinds.ts';
@@ -18,10 +18,9 @@ import { blobIndexDir, locationTaskStorage } from './storage-locations/task-stor
 import { multiNodeMode } from './system/node-role.ts';
 
 const data = workerData as WorkerData;
-let current: AbortController | undefined;
+const running = new Map<string, AbortController>();
 // Sticky: the main thread is stopping, so a job that arrives after the message is interrupted too.
 let stopping = false;
-let queue = Promise.resolve();
 
 async function open(): Promise<WorkContext> {
   const masterKey = Buffer.from(data.masterKey);
@@ -42,8 +41,9 @@ async function open(): Promise<WorkContext> {
       masterKey,
       indexDir: blobIndexDir(data.config),
       multiNode: multiNodeMode(data.config),
-      // One job at a time here: a backup's repository stays open for the next job of its account
-      // (a Salesforce org's objects), brought up to date rather than read again whole.
+      // A backup's repository stays open for the next job of its account (a Salesforce org's
+      // objects), brought up to date rather than read again whole; jobs running at once in this
+      // thread each take their own (the pool hands a kept repository to one job at a time).
       keepOpen: { idleMs: 60_000, maxAgeMs: 30 * 60_000 },
     }),
     services: servicePlugin,
@@ -58,31 +58,31 @@ function reply(message: WorkerReply): void {
   parentPort?.postMessage(message);
 }
 
+async function run(ctx: WorkContext, jobId: string, owner: string): Promise<void> {
+  const abort = new AbortController();
+  running.set(jobId, abort);
+  if (stopping) abort.abort();
+  try {
+    await runClaimedJob(ctx, jobId, { owner, shutdown: abort.signal });
+  } finally {
+    running.delete(jobId);
+  }
+  const memory = process.memoryUsage();
+  // Where memory goes (debug): this thread's V8 heap and external buffers, the process's RSS.
+  ctx.log.debug({ job: jobId, memory }, 'job worker memory after the job');
+  reply({ type: 'done', jobId, heapUsed: memory.heapUsed });
+}
+
 parentPort?.on('message', (message: WorkerRequest) => {
   if (message.type === 'shutdown') {
     stopping = true;
-    current?.abort();
+    for (const abort of running.values()) abort.abort();
     return;
   }
-  // Requests are handled in order; the executor sends a job only to an idle worker.
-  queue = queue.then(async () => {
-    const ctx = await ready;
-    if (message.type === 'exit') {
-      await ctx.storage.close?.();
-      await ctx.orm.close();
-      parentPort?.close();
-      return;
-    }
-    current = new AbortController();
-    if (stopping) current.abort();
-    try {
-      await runClaimedJob(ctx, message.jobId, { owner: message.owner, shutdown: current.signal });
-    } finally {
-      current = undefined;
-    }
-    const memory = process.memoryUsage();
-    // Where memory goes (debug): this thread's V8 heap and external buffers, the process's RSS.
-    ctx.log.debug({ job: message.jobId, memory }, 'job worker memory after the job');
-    reply({ type: 'done', jobId: message.jobId, heapUsed: memory.heapUsed });
+  void ready.then(async (ctx) => {
+    if (message.type === 'run') return run(ctx, message.jobId, message.owner);
+    await ctx.storage.close?.();
+    await ctx.orm.close();
+    parentPort?.close();
   });
 });

@@ -1,7 +1,7 @@
 // Where a claimed job runs. The runner decides what to claim; an executor runs it:
 // - InlineExecutor: in this thread (tests with a controlled clock, HOLDFAST_JOB_RUNNER=inline);
-// - WorkerExecutor: each job in a worker thread (one job at a time per thread, threads reused for
-//   later jobs) with its own database connection, so chunking, compression and encryption never
+// - WorkerExecutor: each job in a worker thread (HOLDFAST_JOBS_PER_THREAD at a time per thread,
+//   one by default; threads reused for later jobs) with its own database connection, so chunking, compression and encryption never
 //   hold up the request thread. A worker that dies (out of memory, a crash in native code) fails
 //   its job with that reason and is replaced.
 import { Worker } from 'node:worker_threads';
@@ -35,7 +35,7 @@ export interface WorkerData {
   masterKey: Uint8Array;
 }
 
-/** Main thread → worker: run one claimed job, interrupt the running one, or close and exit. */
+/** Main thread → worker: run a claimed job, interrupt the running ones, or close and exit (when it has none). */
 export type WorkerRequest = { type: 'run'; jobId: string; owner: string } | { type: 'shutdown' } | { type: 'exit' };
 /** Worker → main thread: the job has ended (whatever the outcome), and the heap it left. */
 export type WorkerReply = { type: 'done'; jobId: string; heapUsed: number };
@@ -53,7 +53,12 @@ export interface WorkerPoolOptions {
 
 interface PooledWorker {
   worker: Worker;
+  /** Jobs it was given in all. */
   jobs: number;
+  /** Jobs it runs now. */
+  running: number;
+  /** A job of it was interrupted for shutdown or left a large heap: retired once its jobs end. */
+  retiring: boolean;
   idleTimer?: NodeJS.Timeout;
 }
 
@@ -61,8 +66,10 @@ interface PooledWorker {
  * Runs jobs in worker threads kept warm between jobs: a worker that ended its job normally goes
  * back to an idle list and takes the next one, so consecutive jobs (a Salesforce org's hundreds
  * of objects) do not each pay for a thread loading the kernel, plugins and a database connection.
- * At most one job per worker; the runner's concurrency bounds the workers. A worker that died,
- * was interrupted for shutdown, served `maxJobsPerWorker` jobs or kept a large heap is discarded.
+ * At most `jobsPerThread` jobs per worker at once (config, 1 by default): a worker with room takes
+ * the next job before an idle one or a new thread; the runner's concurrency bounds the jobs. A
+ * worker that died, was interrupted for shutdown, served `maxJobsPerWorker` jobs or kept a large
+ * heap is discarded once its jobs have ended.
  */
 export class WorkerExecutor implements JobExecutor {
   readonly #ctx: WorkContext;
@@ -93,13 +100,27 @@ export class WorkerExecutor implements JobExecutor {
   }
 
   #take(): PooledWorker {
+    const perThread = this.#config.jobsPerThread ?? 1;
+    // The busiest worker with room first, so few threads serve API-bound jobs.
+    let roomy: PooledWorker | undefined;
+    for (const w of this.#workers) {
+      if (w.running > 0 && w.running < perThread && !w.retiring && w.jobs < this.#options.maxJobsPerWorker) {
+        if (!roomy || w.running > roomy.running) roomy = w;
+      }
+    }
+    if (roomy) return roomy;
     const idle = this.#idle.pop();
     if (idle) {
       clearTimeout(idle.idleTimer);
       return idle;
     }
     const data: WorkerData = { config: this.#config, masterKey: new Uint8Array(this.#masterKey) };
-    const pooled: PooledWorker = { worker: new Worker(this.#options.script, { workerData: data }), jobs: 0 };
+    const pooled: PooledWorker = {
+      worker: new Worker(this.#options.script, { workerData: data }),
+      jobs: 0,
+      running: 0,
+      retiring: false,
+    };
     this.#started++;
     this.#workers.add(pooled);
     pooled.worker.once('exit', () => {
@@ -116,8 +137,10 @@ export class WorkerExecutor implements JobExecutor {
   }
 
   #release(pooled: PooledWorker, heapUsed: number, interrupted: boolean): void {
-    const worn = pooled.jobs >= this.#options.maxJobsPerWorker || heapUsed > this.#options.maxHeapBytes;
-    if (interrupted || worn) {
+    pooled.running--;
+    if (interrupted || heapUsed > this.#options.maxHeapBytes) pooled.retiring = true;
+    if (pooled.running > 0) return;
+    if (pooled.retiring || pooled.jobs >= this.#options.maxJobsPerWorker) {
       this.#retire(pooled);
       return;
     }
@@ -140,6 +163,7 @@ export class WorkerExecutor implements JobExecutor {
     const pooled = this.#take();
     const { worker } = pooled;
     pooled.jobs++;
+    pooled.running++;
     const onShutdown = () => worker.postMessage({ type: 'shutdown' } satisfies WorkerRequest);
     shutdown.addEventListener('abort', onShutdown, { once: true });
     if (shutdown.aborted) onShutdown();

@@ -24,8 +24,12 @@ afterAll(async () => {
 });
 
 /** A runner whose jobs run in worker threads that load the test service as an external plugin. */
-function workerRunner(): { runner: JobRunner; executor: WorkerExecutor } {
-  const config = { ...h.app.kernel.deps.config, plugins: [join(repoRoot, 'tests/fakes/test-service.ts')] };
+function workerRunner(jobsPerThread = 1): { runner: JobRunner; executor: WorkerExecutor } {
+  const config = {
+    ...h.app.kernel.deps.config,
+    jobsPerThread,
+    plugins: [join(repoRoot, 'tests/fakes/test-service.ts')],
+  };
   const executor = new WorkerExecutor(h.ctx, config, h.app.kernel.masterKey);
   return { runner: new JobRunner(h.ctx, executor), executor };
 }
@@ -156,5 +160,24 @@ describe('job worker pool', () => {
     expect((await job(second)).state).toBe('succeeded');
     expect(ended).toEqual([first, second]);
     await runner.stop(1000);
+  });
+
+  it('runs jobs side by side in one thread when HOLDFAST_JOBS_PER_THREAD allows', async () => {
+    const { runner, executor } = workerRunner(2);
+    // 20 items × 25 ms each: half a second of waiting on the service per backup.
+    const a = await entitiesOf({ entities: 1, items: 20, itemDelayMs: 25 });
+    const b = await entitiesOf({ entities: 1, items: 20, itemDelayMs: 25 });
+    const ids = [await backup(a.task, a.entities[0]), await backup(b.task, b.entities[0])];
+    await runner.runUntilIdle();
+    const [first, second] = await Promise.all(ids.map(job));
+    expect([first?.state, second?.state]).toEqual(['succeeded', 'succeeded']);
+    expect(executor.stats).toEqual({ started: 1, alive: 1, idle: 1 });
+    // Side by side: each started before the other finished.
+    const span = (j: typeof first) => [j?.startedAt?.getTime() ?? 0, j?.finishedAt?.getTime() ?? 0] as const;
+    const [[aStart, aEnd], [bStart, bEnd]] = [span(first), span(second)];
+    expect(aStart).toBeLessThan(bEnd);
+    expect(bStart).toBeLessThan(aEnd);
+    await runner.stop(1000);
+    expect(executor.stats.alive).toBe(0);
   });
 });
