@@ -14,10 +14,11 @@ import { draftInvoice, invoiceLines } from '../../../core/billing/invoices.ts';
 import { createPlan } from '../../../core/billing/plans.ts';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { runMaintenance } from '../../../core/maintenance.ts';
-import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
+import { TaskEntity } from '../../../core/tasks/entities.ts';
 import { createJobsHarness, type JobsHarness } from '../../helpers/jobs.ts';
 import { completeSetupVia } from '../../helpers/kernel.ts';
 import { makeOrganization, rootOf } from '../../helpers/tenants.ts';
+import { usageFixtures } from './usage-fixtures.ts';
 
 const GIB = 1024 ** 3;
 let h: JobsHarness;
@@ -25,49 +26,13 @@ const em = () => h.em();
 let cedar: IOrganization;
 let oak: IOrganization;
 let pine: IOrganization;
-const tasks = new Map<string, string>();
+const { tasks, entities, setStatus } = usageFixtures(em);
 const at = (iso: string) => new Date(iso);
 
 async function account(parent: IOrganization, name: string, createdAt: string): Promise<IOrganization> {
   const org = await makeOrganization(em(), parent, parent.kind === 'distributor' ? 'partner' : 'customer', name);
   await em().nativeUpdate(Organization, { id: org.id }, { createdAt: at(createdAt) });
   return em().findOneOrFail(Organization, { id: org.id });
-}
-
-/** A task of the account with entities (name prefix, kind, how many, active?, stored bytes each). */
-async function entities(org: IOrganization, specs: [string, string, number, boolean, number][]): Promise<void> {
-  const e = em();
-  const task = e.create(BackupTask, {
-    organization: org.id,
-    service: 'test-service',
-    name: `${org.name} backup`,
-    connection: 'not-a-sealed-connection',
-    createdAt: at('2026-10-01T00:00:00Z'),
-  });
-  for (const [prefix, kind, count, active, stored] of specs) {
-    for (let i = 1; i <= count; i++) {
-      e.create(TaskEntity, {
-        task,
-        externalId: `${org.name}-${prefix}-${i}`,
-        name: `${prefix} ${i}`,
-        kind,
-        pluginState: null,
-        status: active ? 'success' : 'not_active',
-        storedBytes: stored,
-        lastRunAt: at('2026-10-31T03:00:00Z'),
-      });
-    }
-  }
-  await e.flush();
-  tasks.set(org.id, task.id);
-}
-
-async function setStatus(org: IOrganization, prefix: string, numbers: number[], status: 'scheduled' | 'archived') {
-  await em().nativeUpdate(
-    TaskEntity,
-    { task: tasks.get(org.id), externalId: { $in: numbers.map((n) => `${org.name}-${prefix}-${n}`) } },
-    { status },
-  );
 }
 
 async function invoiceOf(org: IOrganization, period: string): Promise<IInvoice | null> {
