@@ -6,9 +6,11 @@
 // order was (the position of each tenant's first start among all starts: the target is within
 // the first third), and the workers' CPU time and the machine's load. The jobs are the test
 // service's backups: `BENCH_SCALE_ITEMS` items with `BENCH_SCALE_ITEM_DELAY_MS` of service
-// latency each, as SaaS backups spend most of their time waiting for an API.
+// latency each, as SaaS backups spend most of their time waiting for an API. A warm-up round
+// (one backup per tenant, not counted) comes first unless BENCH_SCALE_WARMUP=0; each run also
+// prints its timeline (each job's own time, the share of job slots busy).
 // `node bench/scale.ts` runs it alone (not part of `npm run bench`: minutes, and three processes).
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
 import { Job } from '../core/jobs/entities.ts';
@@ -26,6 +28,15 @@ const ITEM_DELAY_MS = Number(process.env.BENCH_SCALE_ITEM_DELAY_MS ?? 50);
 const CONCURRENCY = process.env.BENCH_SCALE_CONCURRENCY ?? '4';
 // Jobs per worker thread (HOLDFAST_JOBS_PER_THREAD): 1, the default, runs each in a thread of its own.
 const JOBS_PER_THREAD = process.env.BENCH_SCALE_JOBS_PER_THREAD ?? '1';
+/**
+ * 1 (default): a warm-up round before the measured one — one backup per tenant, of an entity of
+ * its own — so the figures are a running cluster's throughput, not its start-up (each node's job
+ * thread loading the kernel, V8 compiling the hot code in every node, each tenant's repository
+ * being created). 0 measures from cold nodes, as the first runs of this bench did.
+ */
+const WARM_UP = process.env.BENCH_SCALE_WARMUP !== '0';
+/** The nodes' scheduler interval (HOLDFAST_SCHEDULER_INTERVAL_SECONDS): the product's default. */
+const SCHEDULER_INTERVAL = process.env.BENCH_SCALE_SCHEDULER_INTERVAL ?? '30';
 const WORKER_COUNTS = (process.env.BENCH_SCALE_WORKERS ?? '1,3').split(',').map(Number);
 /** Reaches the worker nodes (`--cpu-prof --cpu-prof-dir=…`). */
 const NODE_OPTIONS = process.env.BENCH_SCALE_NODE_OPTIONS;
@@ -135,6 +146,52 @@ interface RunFigures {
   postgresCpuSeconds: number;
   s3CpuSeconds: number;
   load: number[];
+  timeline: string;
+  /** The uncounted warm-up round's time, when there was one. */
+  warmUpSeconds: number | undefined;
+}
+
+/** Until every one of the jobs has ended (the bench's poll: one count a 200 ms). */
+async function untilFinished(web: Awaited<ReturnType<typeof startWebNode>>, jobIds: string[]): Promise<void> {
+  for (;;) {
+    const open = await web.kernel.orm.em.fork().count(Job, { id: { $in: jobIds }, finishedAt: null });
+    if (open === 0) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Where a run's wall time went: each job's own time (start to end: claimed to committed), the
+ * share of the nodes' job slots busy from queueing to the last end, the time to the first start
+ * and the last start.
+ */
+function timelineOf(
+  jobs: { startedAt?: Date | null; finishedAt?: Date | null }[],
+  queuedAt: number,
+  seconds: number,
+  workers: number,
+): string {
+  const origin = performance.timeOrigin + queuedAt;
+  const spans = jobs
+    .filter((j) => j.startedAt && j.finishedAt)
+    .map((j) => ({
+      start: ((j.startedAt as Date).getTime() - origin) / 1000,
+      end: ((j.finishedAt as Date).getTime() - origin) / 1000,
+    }));
+  if (spans.length === 0) return 'timeline: no finished jobs';
+  if (process.env.BENCH_SCALE_DUMP)
+    writeFileSync(`${process.env.BENCH_SCALE_DUMP}-${workers}.json`, JSON.stringify(jobs));
+  const durations = spans.map((s) => s.end - s.start).sort((a, b) => a - b);
+  const at = (q: number) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] as number;
+  const busy = durations.reduce((sum, d) => sum + d, 0);
+  const slots = workers * Number(CONCURRENCY);
+  const firstStart = Math.min(...spans.map((s) => s.start));
+  const lastStart = Math.max(...spans.map((s) => s.start));
+  return (
+    `timeline: a job's own time p10 ${at(0.1).toFixed(2)} s, median ${at(0.5).toFixed(2)} s, p90 ${at(0.9).toFixed(2)} s, ` +
+    `max ${at(1).toFixed(2)} s; job slots busy ${((100 * busy) / (slots * seconds)).toFixed(0)} % of ${slots} × ${seconds.toFixed(1)} s; ` +
+    `first start after ${firstStart.toFixed(2)} s, last start at ${lastStart.toFixed(1)} s`
+  );
 }
 
 async function run(
@@ -148,6 +205,12 @@ async function run(
     HOLDFAST_JOB_CONCURRENCY: CONCURRENCY,
     HOLDFAST_JOBS_PER_THREAD: JOBS_PER_THREAD,
     HOLDFAST_DATABASE_POOL_SIZE: '20',
+    // The product's default (the tests' cluster ticks every second): a node's loops — the
+    // scheduler, the senders — then run at their usual pace, not 30 times as often. Queued
+    // jobs are still claimed within a second (the runner's own poll) and as each job ends.
+    HOLDFAST_SCHEDULER_INTERVAL_SECONDS: SCHEDULER_INTERVAL,
+    // Passed on to compare runners (`inline`: jobs in each node's main thread).
+    ...(process.env.HOLDFAST_JOB_RUNNER ? { HOLDFAST_JOB_RUNNER: process.env.HOLDFAST_JOB_RUNNER } : {}),
   });
   const web = await startWebNode(env);
   const nodes = [];
@@ -161,11 +224,30 @@ async function run(
       const org = await makeOrganization(em, root, 'customer', `Tenant ${t}`);
       tasks.push({
         org,
-        ...(await makeTestTask(web, em, org, { entities: JOBS_PER_TENANT, items: ITEMS, itemDelayMs: ITEM_DELAY_MS })),
+        ...(await makeTestTask(web, em, org, {
+          entities: JOBS_PER_TENANT + (WARM_UP ? 1 : 0),
+          items: ITEMS,
+          itemDelayMs: ITEM_DELAY_MS,
+        })),
       });
     }
     const workerEnv: Record<string, string> = NODE_OPTIONS ? { ...env, NODE_OPTIONS } : env;
     for (let n = 0; n < workers; n++) nodes.push(await startWorkerNode(workerEnv));
+    // The warm-up round: one backup per tenant of an entity of its own, not counted. The nodes'
+    // job threads are then up, their code compiled, the tenants' repositories made.
+    let warmUpSeconds: number | undefined;
+    if (WARM_UP) {
+      const warmStarted = performance.now();
+      const warmIds: string[] = [];
+      for (const t of tasks) {
+        const warmEntity = t.entityIds.pop() as string;
+        warmIds.push(
+          ...(await backupNow(em, t.task, [warmEntity], { kind: 'user', label: 'warm-up' }, new Date(), 3)).jobIds,
+        );
+      }
+      await untilFinished(web, warmIds);
+      warmUpSeconds = (performance.now() - warmStarted) / 1000;
+    }
     if (COUNT_STATEMENTS) await statementCounts(databaseUrl, true);
     const cpuBefore = nodes.map((n) => cpuSeconds(n.pid));
     const threadsBefore = nodes.map((n) => cpuByThread(n.pid));
@@ -178,11 +260,7 @@ async function run(
       const queued = await backupNow(em, task, entityIds, { kind: 'user', label: 'bench' }, new Date(), 3);
       jobIds.push(...queued.jobIds);
     }
-    for (;;) {
-      const open = await web.kernel.orm.em.fork().count(Job, { id: { $in: jobIds }, finishedAt: null });
-      if (open === 0) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await untilFinished(web, jobIds);
     const seconds = (performance.now() - started) / 1000;
     const workerCpuSeconds = nodes.reduce((sum, n, i) => sum + cpuSeconds(n.pid) - (cpuBefore[i] ?? 0), 0);
     // Where the workers' CPU went (the job threads' start-up included: they start with the first jobs).
@@ -203,7 +281,10 @@ async function run(
     }
 
     const jobs = await web.kernel.orm.em.fork().find(Job, { id: { $in: jobIds } }, { orderBy: { startedAt: 'asc' } });
-    const entities = await web.kernel.orm.em.fork().find(TaskEntity, { task: { $in: tasks.map((t) => t.task.id) } });
+    // The measured jobs' entities (not the warm-up's).
+    const entities = await web.kernel.orm.em
+      .fork()
+      .find(TaskEntity, { id: { $in: tasks.flatMap((t) => t.entityIds) } });
     const snapshots = new Set(entities.map((e) => e.lastSnapshotId).filter(Boolean));
     const exactlyOnce =
       jobs.length === TENANTS * JOBS_PER_TENANT &&
@@ -237,6 +318,8 @@ async function run(
     return {
       workers,
       seconds,
+      warmUpSeconds,
+      timeline: timelineOf(jobs, started, seconds, workers),
       jobsPerSecond: jobs.length / seconds,
       exactlyOnce,
       detail,
@@ -290,6 +373,9 @@ export async function benchScale(): Promise<void> {
           `${[...f.byThread].map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}); ` +
           `PostgreSQL ${f.postgresCpuSeconds.toFixed(1)} s, s3rver ${f.s3CpuSeconds.toFixed(1)} s of CPU; ` +
           `load ${f.load.map((l) => l.toFixed(1)).join(' ')}`,
+      );
+      console.log(
+        `    ${f.timeline}${f.warmUpSeconds === undefined ? '; cold nodes (no warm-up)' : `; after a warm-up round of ${TENANTS} backups in ${f.warmUpSeconds.toFixed(1)} s`}`,
       );
     }
   } finally {
