@@ -37,7 +37,7 @@ import { startVerificationTimer } from './storage-locations/verification.ts';
 import { ensureWritableDir } from './system/data-dir.ts';
 import { multiNodeMode, runsJobs, servesWeb } from './system/node-role.ts';
 import { pinnedPublicOrigin } from './system/public-url.ts';
-import { orphanedSteps, runOrphanedSteps } from './tasks/recovery-steps.ts';
+import { startRestoreCleanUp } from './tasks/startup-clean-up.ts';
 import type { TaskStorage } from './tasks/storage.ts';
 import { recountSubtreeHealth } from './tenancy/subtree-health.ts';
 import { VERSION } from './version.ts';
@@ -242,18 +242,16 @@ export async function startAppliance(config: Config, log: Logger): Promise<Runni
       (round) =>
         runAlone({ em: () => kernel.orm.em.fork(), name, owner: node, ttlMs, now: kernel.deps.now }, round);
     // Changes restores left at services when the appliance died under them (automation switched
-    // off…): listed before the runner claims anything, undone in the background.
-    const orphaned = await orphanedSteps(kernel.orm.em, new Date()).catch((err: unknown) => {
-      log.warn({ err }, 'could not look for restore clean-up steps');
-      return [];
-    });
-    if (orphaned.length > 0) {
-      log.info({ steps: orphaned.length }, 'undoing changes restores left at services');
-      cleanUp = runOrphanedSteps({ ...ctx, em: kernel.orm.em, signal: stopCleanUp.signal }, orphaned).then(
-        (outcome) => log.info(outcome, 'restore clean-up steps run'),
-        (err: unknown) => log.warn({ err }, 'restore clean-up steps could not run'),
-      );
-    }
+    // off…): listed before the runner claims anything, undone in the background, by one node of
+    // a cluster at a time.
+    cleanUp = (
+      await startRestoreCleanUp({
+        ...ctx,
+        em: kernel.orm.em,
+        signal: stopCleanUp.signal,
+        guard: alone('restore-clean-up', 60_000),
+      })
+    ).done;
     const executor =
       config.jobRunner === 'worker' ? new WorkerExecutor(ctx, config, kernel.masterKey) : new InlineExecutor(ctx);
     runner = new JobRunner(ctx, executor, kernel.deps.metrics);
