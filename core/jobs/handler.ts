@@ -4,7 +4,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Logger } from '../logging.ts';
 import type { WorkContext } from './context.ts';
-import type { IJob, JobKind, JobResult, JobState } from './entities.ts';
+import type { IJob, JobKind, JobLogEntry, JobResult, JobState } from './entities.ts';
 
 export interface ProgressTracker {
   items: number;
@@ -27,6 +27,11 @@ export interface JobRun {
    * throws the lease-lost JobInterruption when another node has taken the job meanwhile.
    */
   confirmHeld: (tx: EntityManager) => Promise<void>;
+  /**
+   * Adds lines to the job's log (items a restore could not write…) while the job is still this
+   * run's: false, and nothing written, once another attempt holds it.
+   */
+  appendLog: (entries: JobLogEntry[]) => Promise<boolean>;
 }
 
 export interface JobOutcome {

@@ -425,22 +425,25 @@ export async function releaseJob(
 }
 
 /**
- * Adds entries to the log of a job we hold (e.g. the items a restore could not write). The update
- * names the cancel flag it read, so a cancel request logged meanwhile is not overwritten.
+ * Adds entries to the log of a job we hold (e.g. the items a restore could not write), while the
+ * fencing token is ours: an earlier attempt still running (a stalled node, the same node's runner
+ * after a put-back) writes nothing into the current attempt's log. The update names the cancel
+ * flag it read, so a cancel request logged meanwhile is not overwritten.
  */
-export async function appendJobLog(
-  em: EntityManager,
-  jobId: string,
-  owner: string,
-  entries: JobLogEntry[],
-): Promise<boolean> {
+export async function appendJobLog(em: EntityManager, fence: JobFence, entries: JobLogEntry[]): Promise<boolean> {
   if (entries.length === 0) return true;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const current = await em.findOne(Job, { id: jobId }, { disableIdentityMap: true });
-    if (!current || current.leaseOwner !== owner || current.state !== 'in_progress') return false;
+  for (let tries = 0; tries < 3; tries++) {
+    const current = await em.findOne(Job, { id: fence.jobId }, { disableIdentityMap: true });
+    if (
+      !current ||
+      current.leaseOwner !== fence.owner ||
+      current.attempts !== fence.attempt ||
+      current.state !== 'in_progress'
+    )
+      return false;
     const updated = await em.nativeUpdate(
       Job,
-      { id: jobId, leaseOwner: owner, state: 'in_progress', cancelRequestedAt: current.cancelRequestedAt ?? null },
+      { ...fenced(fence), cancelRequestedAt: current.cancelRequestedAt ?? null },
       { log: entries.reduce(appendLog, current.log) },
     );
     if (updated === 1) return true;

@@ -7,9 +7,9 @@ import { RepositoryLockedError } from '../../storage/locks.ts';
 import { TransientServiceError } from '../plugins/service.ts';
 import { SinkError } from '../plugins/sink.ts';
 import { heartbeatMs, type WorkContext } from './context.ts';
-import { type IJob, Job } from './entities.ts';
+import { type IJob, Job, type JobLogEntry } from './entities.ts';
 import { JobInterruption, JobNotApplicableError, jobEnded, jobHandler, type ProgressTracker } from './handler.ts';
-import { confirmJobHeld, fenceOf, finishJob, releaseJob, renewLease, retryDelayMs } from './queue.ts';
+import { appendJobLog, confirmJobHeld, fenceOf, finishJob, releaseJob, renewLease, retryDelayMs } from './queue.ts';
 
 /** Errors worth another attempt later. */
 export function isTransient(err: unknown): boolean {
@@ -70,7 +70,8 @@ export async function runClaimedJob(ctx: WorkContext, jobId: string, options: Ru
     const handler = jobHandler(job.kind);
     if (!handler) throw new Error(`no runner for ${job.kind} jobs on this appliance yet`);
     log.info('job started');
-    const outcome = await handler({ ctx, em, job, signal: controller.signal, progress, log, confirmHeld });
+    const appendLog = (entries: JobLogEntry[]) => appendJobLog(em.fork(), fence, entries);
+    const outcome = await handler({ ctx, em, job, signal: controller.signal, progress, log, confirmHeld, appendLog });
     clearInterval(timer);
     await beating;
     const ended = await finishJob(

@@ -17,7 +17,7 @@ import type { ItemEntry } from '../../storage/tree.ts';
 import { type ItemFieldMap, itemFieldMap, itemModified, itemPath } from '../catalog/item-fields.ts';
 import { Organization } from '../identity/entities.ts';
 import type { JobOutcome, JobRun } from '../jobs/handler.ts';
-import { appendJobLog, logEntry } from '../jobs/queue.ts';
+import { logEntry } from '../jobs/queue.ts';
 import type { Sink } from '../plugins/sink.ts';
 import { findAvailableLocation, openLocationSink } from '../storage-locations/locations.ts';
 import {
@@ -71,7 +71,7 @@ async function logRenamed(run: JobRun, renamed: readonly RenamedEntry[], now: Da
       now,
     ),
   );
-  await appendJobLog(run.em, run.job.id, run.job.leaseOwner ?? '', entries);
+  await run.appendLog(entries);
 }
 
 export async function runExportJob(run: JobRun): Promise<JobOutcome> {
@@ -252,10 +252,7 @@ export async function runExportJob(run: JobRun): Promise<JobOutcome> {
     const now = ctx.now();
     await logRenamed(run, written.renamed, now);
     const { damaged } = written;
-    await appendJobLog(
-      em,
-      job.id,
-      job.leaseOwner ?? '',
+    await run.appendLog(
       damaged.slice(0, FAILED_LOGGED).map((f) => logEntry('warn', `${f.key} was not exported: ${f.reason}`, now)),
     );
     const state = damaged.length ? 'partially_succeeded' : 'succeeded';

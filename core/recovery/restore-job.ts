@@ -9,7 +9,7 @@ import { withLock } from '../../storage/locks.ts';
 import { SnapshotReader } from '../../storage/snapshot-reader.ts';
 import { itemFieldMap } from '../catalog/item-fields.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
-import { appendJobLog, logEntry } from '../jobs/queue.ts';
+import { logEntry } from '../jobs/queue.ts';
 import type { RestoreItem, ServicePlugin } from '../plugins/service.ts';
 import { connectTask } from '../tasks/connection.ts';
 import { BackupTask, type IBackupTask, type ITaskEntity, TaskEntity } from '../tasks/entities.ts';
@@ -188,15 +188,17 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
             return { pending: 1, done: 0 };
           });
           if (cleanUp.pending > 0) {
-            await appendJobLog(em, job.id, job.leaseOwner ?? '', [
-              logEntry(
-                cleanUp.done === cleanUp.pending ? 'info' : 'warn',
-                cleanUp.done === cleanUp.pending
-                  ? `${cleanUp.done} change(s) the restore had made at ${plugin.label} undone after it stopped`
-                  : `${cleanUp.pending - cleanUp.done} change(s) the restore made at ${plugin.label} could not be undone yet: tried again when the appliance starts (System Activity)`,
-                ctx.now(),
-              ),
-            ]).catch(() => {});
+            await run
+              .appendLog([
+                logEntry(
+                  cleanUp.done === cleanUp.pending ? 'info' : 'warn',
+                  cleanUp.done === cleanUp.pending
+                    ? `${cleanUp.done} change(s) the restore had made at ${plugin.label} undone after it stopped`
+                    : `${cleanUp.pending - cleanUp.done} change(s) the restore made at ${plugin.label} could not be undone yet: tried again when the appliance starts (System Activity)`,
+                  ctx.now(),
+                ),
+              ])
+              .catch(() => {});
           }
           await connection.close?.();
         }
@@ -224,10 +226,7 @@ export async function runRestoreJob(run: JobRun): Promise<JobOutcome> {
     const restored = outcome.result.restored;
     const skipped = outcome.result.skipped ?? 0;
     const now = ctx.now();
-    await appendJobLog(
-      em,
-      job.id,
-      job.leaseOwner ?? '',
+    await run.appendLog(
       failed.slice(0, FAILED_LOGGED).map((f) => logEntry('warn', `${f.key} was not restored: ${f.reason}`, now)),
     );
     const summary = `${restored} restored, ${skipped} skipped, ${failedCount} failed of ${outcome.handed} item${outcome.handed === 1 ? '' : 's'} to ${destination.name}`;

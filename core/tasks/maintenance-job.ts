@@ -19,7 +19,7 @@ import { forgetMissingSnapshots } from '../catalog/forget.ts';
 import type { WorkContext } from '../jobs/context.ts';
 import { Job } from '../jobs/entities.ts';
 import { JobNotApplicableError, type JobOutcome, type JobRun } from '../jobs/handler.ts';
-import { appendJobLog, enqueueJobsOnce, jobLabel, logEntry } from '../jobs/queue.ts';
+import { enqueueJobsOnce, jobLabel, logEntry } from '../jobs/queue.ts';
 import { discoverEntities } from './discovery.ts';
 import { BackupTask, type IBackupTask, TaskEntity } from './entities.ts';
 
@@ -138,10 +138,7 @@ async function retention(run: JobRun, task: IBackupTask): Promise<JobOutcome> {
   }
   const removed = [...archivedGone, ...deletedGone];
   if (removed.length) await em.nativeDelete(TaskEntity, { id: { $in: removed.map((e) => e.id) } });
-  await appendJobLog(
-    em,
-    run.job.id,
-    run.job.leaseOwner ?? '',
+  await run.appendLog(
     damaged.map((d) =>
       logEntry(
         'warn',

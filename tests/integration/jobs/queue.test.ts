@@ -6,7 +6,15 @@ import { openDatabase } from '../../../core/db/database.ts';
 import type { WorkContext } from '../../../core/jobs/context.ts';
 import { Job } from '../../../core/jobs/entities.ts';
 import { cancelJob, listJobs } from '../../../core/jobs/jobs-service.ts';
-import { claimJobs, enqueueJob, requestCancel } from '../../../core/jobs/queue.ts';
+import {
+  appendJobLog,
+  claimJobs,
+  enqueueJob,
+  fenceOf,
+  logEntry,
+  releaseJob,
+  requestCancel,
+} from '../../../core/jobs/queue.ts';
 import { JobRunner } from '../../../core/jobs/runner.ts';
 import { enqueueDueWork, runJobMaintenance } from '../../../core/scheduler/scheduler.ts';
 import { discoverEntities } from '../../../core/tasks/discovery.ts';
@@ -372,6 +380,45 @@ describe('leases of a live node', () => {
 
     release();
     await runner.stop(1000);
+    await h.em().nativeDelete(Job, { id: jobId });
+  });
+
+  it("refuses a log line from an earlier attempt, even of the same node's runner", async () => {
+    const org = await h.organization('Log fence');
+    const jobId = await enqueueJob(
+      h.em(),
+      {
+        organizationId: org.id,
+        kind: 'export',
+        label: 'log fence',
+        initiator: { kind: 'user', ...ACTOR },
+        maxAttempts: 3,
+      },
+      h.clock.now,
+    );
+    const limits = { slots: 1, perOrganization: 5, perTask: 5 };
+    // As a run reads its job once claimed (run-job.ts): the row with its lease and attempt.
+    const claimed = async () => {
+      expect(at(await claimJobs(h.em(), 'node-a', limits, 30_000, h.clock.now), 0).id).toBe(jobId);
+      return h.em().findOneOrFail(Job, { id: jobId });
+    };
+    const first = await claimed();
+    // Its first attempt is put back (a transient failure) and the same runner claims the job again.
+    expect(
+      await releaseJob(h.em(), first, 'node-a', { runAfter: h.clock.now, message: 'transient' }, h.clock.now),
+    ).toBe(true);
+    const second = await claimed();
+    expect(second.attempts).toBe(first.attempts + 1);
+
+    // The first attempt, still running somewhere in that node, writes a line: refused.
+    const late = logEntry('warn', 'from the first attempt', h.clock.now);
+    expect(await appendJobLog(h.em(), fenceOf(first, 'node-a'), [late])).toBe(false);
+    expect(
+      await appendJobLog(h.em(), fenceOf(second, 'node-a'), [logEntry('info', 'from the second', h.clock.now)]),
+    ).toBe(true);
+    const messages = (await h.em().findOneOrFail(Job, { id: jobId })).log.map((l) => l.message);
+    expect(messages).toContain('from the second');
+    expect(messages).not.toContain('from the first attempt');
     await h.em().nativeDelete(Job, { id: jobId });
   });
 });

@@ -455,6 +455,7 @@ describe('Salesforce compare of two snapshots', () => {
       log: s.h.ctx.log,
       // Run outside the queue (no claim to lose): the compare's outcome is the queue's to record.
       confirmHeld: () => Promise.resolve(),
+      appendLog: () => Promise.resolve(false),
     });
     await expect(run).rejects.toThrow('the job was canceled');
     expect(progress.items).toBe(1);
@@ -491,6 +492,7 @@ describe('Salesforce compare of two snapshots', () => {
       log: s.h.ctx.log,
       // Run outside the queue (no claim to lose): the compare's outcome is the queue's to record.
       confirmHeld: () => Promise.resolve(),
+      appendLog: () => Promise.resolve(false),
     });
     await expect(run).rejects.toThrow('the job was canceled');
     expect(progress.items).toBe(2);
