@@ -60,6 +60,11 @@ export const Integration = defineEntity({
     lastError: p.string().length(1000).nullable(),
     lastDeliveredAt: p.datetime().nullable(),
     deliveredCount: p.integer().default(0),
+    /**
+     * A PSA's last look at the issued invoices it may have paid (psa-invoices.ts): kept here, not in
+     * a node's memory, so the hourly check is hourly across the nodes that take turns sending.
+     */
+    invoicesCheckedAt: p.datetime().nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
   },

@@ -4,25 +4,28 @@
 // asks the PSA, for every issued invoice of an account mapped to a PSA company, whether that
 // invoice is paid, and marks it paid "by the integration" (audited "Invoice paid"). Marking is
 // idempotent (a paid invoice is never asked about again); the check runs from the integration
-// sender at most once an hour per integration and process, and a PSA that does not answer fails
+// sender at most once an hour per integration (its time kept with the integration, whichever node
+// sends), and a PSA that does not answer fails
 // the pass like a ticket would: retried with the sender's backoff, one mail per failure period.
 import { type IInvoice, Invoice } from '../billing/entities.ts';
 import { markInvoicePaid } from '../billing/invoice-status.ts';
 import type { IntegrationKind, SendTarget } from './contract.ts';
-import { IntegrationCompany } from './entities.ts';
+import { type IIntegration, Integration, IntegrationCompany } from './entities.ts';
 
 /** How often each integration asks its PSA about the issued invoices. */
 export const INVOICE_CHECK_MS = 60 * 60_000;
 /** Invoices asked about per check (the oldest first; the rest at the next check). */
 const INVOICES_PER_CHECK = 200;
 
-const lastChecked = new Map<string, number>();
-
 /** Whether this integration's kind reads paid invoices back and its hourly check is due. */
-export function invoiceCheckDue(kind: IntegrationKind, integrationId: string, now: Date): boolean {
+export function invoiceCheckDue(
+  kind: IntegrationKind,
+  integration: Pick<IIntegration, 'invoicesCheckedAt'>,
+  now: Date,
+): boolean {
   if (!kind.invoices) return false;
-  const last = lastChecked.get(integrationId);
-  return last === undefined || now.getTime() - last >= INVOICE_CHECK_MS;
+  const last = integration.invoicesCheckedAt;
+  return !last || now.getTime() - last.getTime() >= INVOICE_CHECK_MS;
 }
 
 /** Asks the PSA about the organization's issued invoices; returns those it marked paid. */
@@ -55,6 +58,6 @@ export async function syncPaidInvoices(
     await markInvoicePaid(em, invoice, now, { label: `${kind.label} integration`, id: null });
     paid.push(invoice);
   }
-  lastChecked.set(target.integrationId, now.getTime());
+  await em.nativeUpdate(Integration, { id: target.integrationId }, { invoicesCheckedAt: now });
   return paid;
 }

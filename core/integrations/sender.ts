@@ -185,7 +185,7 @@ export async function deliverIntegration(
   const kind = integrationKind(i.kind);
   if (!kind) return 0;
   // A PSA's hourly look at the invoices it may have paid (psa-invoices.ts) goes through the claim.
-  const checkInvoices = invoiceCheckDue(kind, i.id, now);
+  const checkInvoices = invoiceCheckDue(kind, i, now);
   // Nothing new and nothing owed: a read, not a claim (a write) every pass for every integration.
   if (!i.pendingAck && !i.failingSince && !checkInvoices) {
     const peek = await nextEvents(deps.orm.em.fork(), i.organization as IOrganization, i.streams, i.cursor, 1, upTo);

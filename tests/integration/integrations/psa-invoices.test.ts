@@ -238,6 +238,12 @@ describe.each(PSAS)('$label marks issued invoices paid', (p) => {
       ],
     ]);
 
+    // The check's time is kept with the integration, not in this process: whichever node sends
+    // next (the sender's lease moves between nodes) knows the PSA was asked.
+    const checkedAt = async () =>
+      (await k.orm.em.fork().findOneOrFail(Integration, { id: integration.id })).invoicesCheckedAt;
+    expect(await checkedAt()).toEqual(at(1));
+
     // Within the hour: the PSA is not asked again.
     const calls = invoiceCalls();
     await pass(600);
@@ -249,6 +255,7 @@ describe.each(PSAS)('$label marks issued invoices paid', (p) => {
     expect(await state(openInPsa)).toEqual(['paid', `${p.label} integration`]);
     expect(await paidAudits()).toHaveLength(2);
     expect(invoiceCalls() - calls).toBe(2);
+    expect(await checkedAt()).toEqual(at(3601));
 
     // The PSA refuses the credentials: Failing, one mail, retried with the backoff until it answers.
     const late = await issued(k, partner, northwind, 4200);

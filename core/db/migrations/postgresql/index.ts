@@ -12,6 +12,7 @@ import { Migration20261207193547_psa_note_marker } from './Migration202612071935
 import { Migration20261207214631_subtree_health } from './Migration20261207214631_subtree_health.ts';
 import { Migration20261207214739_stored_search_document } from './Migration20261207214739_stored_search_document.ts';
 import { Migration20261207215001_cluster_leases } from './Migration20261207215001_cluster_leases.ts';
+import { Migration20261208013000_integration_invoice_check } from './Migration20261208013000_integration_invoice_check.ts';
 
 export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207160000_postgresql_schema', class: Migration20261207160000_postgresql_schema },
@@ -22,4 +23,8 @@ export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207214631_subtree_health', class: Migration20261207214631_subtree_health },
   { name: 'Migration20261207214739_stored_search_document', class: Migration20261207214739_stored_search_document },
   { name: 'Migration20261207215001_cluster_leases', class: Migration20261207215001_cluster_leases },
+  {
+    name: 'Migration20261208013000_integration_invoice_check',
+    class: Migration20261208013000_integration_invoice_check,
+  },
 ];

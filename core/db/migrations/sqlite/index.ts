@@ -38,6 +38,7 @@ import { Migration20261207183620_billing_payment_details } from './Migration2026
 import { Migration20261207193547_psa_note_marker } from './Migration20261207193547_psa_note_marker.ts';
 import { Migration20261207214631_subtree_health } from './Migration20261207214631_subtree_health.ts';
 import { Migration20261207215001_cluster_leases } from './Migration20261207215001_cluster_leases.ts';
+import { Migration20261208013000_integration_invoice_check } from './Migration20261208013000_integration_invoice_check.ts';
 
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261122031249_kernel', class: Migration20261122031249_kernel },
@@ -76,4 +77,8 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207193547_psa_note_marker', class: Migration20261207193547_psa_note_marker },
   { name: 'Migration20261207214631_subtree_health', class: Migration20261207214631_subtree_health },
   { name: 'Migration20261207215001_cluster_leases', class: Migration20261207215001_cluster_leases },
+  {
+    name: 'Migration20261208013000_integration_invoice_check',
+    class: Migration20261208013000_integration_invoice_check,
+  },
 ];
