@@ -57,8 +57,16 @@ async function pgpConfig() {
   return { aeadProtect: true, preferredAEADAlgorithm: (await pgp()).enums.aead.gcm };
 }
 
-/** One recipient per key object: a passphrase, or a tenant's armored OpenPGP public key. */
-export type WrapOptions = { passphrase: string; publicKey?: undefined } | { publicKey: string; passphrase?: undefined };
+/**
+ * One recipient per key object: a passphrase, or a tenant's armored OpenPGP public key.
+ * `derivedKey`: the passphrase is itself a key (the appliance's per-organization passphrase, 256
+ * bits derived from its master key), which no guessing can reach: OpenPGP's key stretching (its
+ * iterated S2K, ~15–30 ms of CPU for every open in every process) protects only a passphrase a
+ * person chose, so it is kept at its minimum here. A typed passphrase keeps OpenPGP's default.
+ */
+export type WrapOptions =
+  | { passphrase: string; derivedKey?: boolean; publicKey?: undefined }
+  | { publicKey: string; passphrase?: undefined; derivedKey?: undefined };
 
 /**
  * Encrypts the master keys to one recipient, as a binary OpenPGP message. (One recipient per
@@ -70,7 +78,14 @@ export async function wrapKeys(keys: MasterKeys, options: WrapOptions): Promise<
   const message = await openpgp.createMessage({ binary: serialize(keys) });
   if (options.passphrase !== undefined) {
     if (!options.passphrase) throw new Error('the passphrase must not be empty');
-    return openpgp.encrypt({ message, passwords: [options.passphrase], format: 'binary', config });
+    // (The iteration count is written into the key object; whoever opens it uses that.)
+    const stretch = options.derivedKey ? { s2kIterationCountByte: 0 } : {};
+    return openpgp.encrypt({
+      message,
+      passwords: [options.passphrase],
+      format: 'binary',
+      config: { ...config, ...stretch },
+    });
   }
   const encryptionKeys = await openpgp.readKey({ armoredKey: options.publicKey });
   return openpgp.encrypt({ message, encryptionKeys, format: 'binary', config });

@@ -103,6 +103,8 @@ export interface RepositoryOptions {
 
 export interface InitOptions extends RepositoryOptions {
   passphrase: string;
+  /** The passphrase is a derived key, not typed by a person (keys.ts, WrapOptions). */
+  derivedKey?: boolean;
   packSize?: number;
   chunker?: ChunkerParams;
   codec?: CodecName;
@@ -241,7 +243,10 @@ export class Repository {
       codec: options.codec ?? 'zstd',
     };
     const repo = new Repository(sink, config, keys, options);
-    const keyId = await repo.addKey({ passphrase: options.passphrase });
+    const keyId = await repo.addKey({
+      passphrase: options.passphrase,
+      ...(options.derivedKey ? { derivedKey: true } : {}),
+    });
     // The config's if-absent write is where two racing inits are told apart; the marker comes last.
     try {
       await repo.#putNew(CONFIG_KEY, await sealJson(keys.encKey, config));

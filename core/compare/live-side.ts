@@ -92,7 +92,7 @@ export async function openLiveSide(
   try {
     sink = await local.create({ path: folder });
     // A throwaway key: the scratch copy is read by this job only and deleted with it.
-    repo = await Repository.init(sink, { passphrase: randomBytes(32).toString('base64url') });
+    repo = await Repository.init(sink, { passphrase: randomBytes(32).toString('base64url'), derivedKey: true });
     progress.step = `connecting to ${task.name}`.slice(0, 200);
     connection = await connectTask(em, task, plugin, ctx.credentials, signal, log, ctx.now());
     const readAt = ctx.now().toISOString();

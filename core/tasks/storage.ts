@@ -78,7 +78,8 @@ function notARepository(err: unknown): boolean {
 }
 
 /**
- * Opens the repository in the sink, creating it on first use. `serializeInit` keeps two creations
+ * Opens the repository in the sink, creating it on first use. `passphrase` is the organization's
+ * (organizationPassphrase: a derived key, so its key object is not stretched). `serializeInit` keeps two creations
  * of one repository apart (several nodes: core/storage-locations/repository-init-lock.ts): a
  * store that ignores If-None-Match lets both config writes of two racing inits succeed, the second
  * replacing the first, and leaves a repository whose marker and config disagree.
@@ -102,7 +103,8 @@ export async function openOrInitRepository(
       if (!notARepository(err)) throw err;
     }
     try {
-      return await Repository.init(sink, { passphrase, ...options });
+      // The organization's passphrase is a key derived from the master key (organizationPassphrase).
+      return await Repository.init(sink, { passphrase, derivedKey: true, ...options });
     } catch (initErr) {
       // Another job created it at the same moment.
       if (!(initErr instanceof RepositoryError && initErr.code === 'exists')) throw initErr;

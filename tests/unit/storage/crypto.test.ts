@@ -59,6 +59,26 @@ describe('master key wrapping', () => {
     await expect(unwrapKeys(wrapped, { passphrase: 'wrong' })).rejects.toBeInstanceOf(WrongPassphraseError);
   });
 
+  it("stretches a typed passphrase with OpenPGP's default S2K count, a derived key at the minimum", async () => {
+    const openpgp = await import('openpgp');
+    const keys = generateMasterKeys();
+    // The S2K count byte each key object carries (whoever opens it uses that count).
+    const countOf = async (wrapped: Uint8Array) => {
+      const message = await openpgp.readMessage({ binaryMessage: wrapped });
+      return (message.packets[0] as unknown as { s2k: { c: number } }).s2k.c;
+    };
+    const typed = await wrapKeys(keys, { passphrase: 'correct horse battery staple' });
+    const derived = await wrapKeys(keys, { passphrase: 'hkdf-derived-organization-key', derivedKey: true });
+    expect(await countOf(typed)).toBe(openpgp.config.s2kIterationCountByte);
+    expect(openpgp.config.s2kIterationCountByte).toBeGreaterThan(0);
+    expect(await countOf(derived)).toBe(0);
+    const opened = await unwrapKeys(derived, { passphrase: 'hkdf-derived-organization-key' });
+    expect(opened.encKey.equals(keys.encKey)).toBe(true);
+    await expect(unwrapKeys(derived, { passphrase: 'hkdf-derived-organization-kez' })).rejects.toBeInstanceOf(
+      WrongPassphraseError,
+    );
+  });
+
   it('opens a key object again from what it opened before, for the same passphrase only', async () => {
     const keys = generateMasterKeys();
     const wrapped = await wrapKeys(keys, { passphrase: 'first' });

@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { generateMasterKeys, unwrapKeys, wrapKeys } from '../../../storage/keys.ts';
 
 // The other thread: loads the keys module, says what it knows before, then what it knows once the
-// keys were announced (its own listener on the channel, after the module's has run).
+// keys were announced. Its own listener on the channel hears the announcement too; the module's
+// listener is another channel object, whose delivery may come a task later (seen on a loaded
+// machine), so it looks until the keys are known or a second has passed.
 const OTHER_THREAD = `
 const { BroadcastChannel, parentPort, workerData } = require('node:worker_threads');
 (async () => {
@@ -17,11 +19,12 @@ const { BroadcastChannel, parentPort, workerData } = require('node:worker_thread
     return found ? Buffer.from(found.encKey).toString('hex') : null;
   };
   const channel = new BroadcastChannel('holdfast:unwrapped-repository-keys');
-  channel.onmessage = () =>
-    setImmediate(() => {
-      parentPort.postMessage({ after: known(workerData.passphrase), otherPassphrase: known('another passphrase') });
-      channel.close();
-    });
+  channel.onmessage = async () => {
+    const until = Date.now() + 1000;
+    while (known(workerData.passphrase) === null && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    parentPort.postMessage({ after: known(workerData.passphrase), otherPassphrase: known('another passphrase') });
+    channel.close();
+  };
   parentPort.postMessage({ before: known(workerData.passphrase) });
 })();
 `;
