@@ -13,7 +13,7 @@ import { BackupTask, TaskEntity } from '../../../core/tasks/entities.ts';
 import { createOrganization } from '../../../core/tenancy/organizations.ts';
 import { purgeDueOrganizations } from '../../../core/tenancy/removal.ts';
 import { recountSubtreeHealth } from '../../../core/tenancy/subtree-health.ts';
-import { type PortalTree, seedPortalTree } from '../../fixtures/portal-tree.ts';
+import { type PortalTree, portalTaskFields, seedPortalTree } from '../../fixtures/portal-tree.ts';
 import { completeSetupVia, createTestApp, type TestApp } from '../../helpers/kernel.ts';
 import { rootOf } from '../../helpers/tenants.ts';
 
@@ -177,19 +177,7 @@ describe('subtree health counters', () => {
     await expectAgreement();
     // A customer without tasks gets its first: from "No backup" to its entity's result.
     const idle = tree.customers[9] as string;
-    const added = e.create(BackupTask, {
-      organization: idle,
-      service: 'dropbox',
-      name: 'Dropbox new',
-      connection: 'sealed-placeholder',
-      connectionState: 'connected',
-      frequency: 'daily',
-      backupHour: 3,
-      indexForSearch: true,
-      autoActivate: true,
-      retention: { kind: 'all' },
-      status: 'active',
-    } as never);
+    const added = e.create(BackupTask, portalTaskFields(idle, 'Dropbox new') as never);
     await e.flush();
     await expectAgreement();
     e.create(TaskEntity, {
