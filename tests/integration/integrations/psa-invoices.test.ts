@@ -6,8 +6,8 @@
 // without a company mapping nor for an invoice the PSA still has open; a PSA refusing the
 // credentials makes the integration Failing (one exceptions mail) and the check is retried until
 // it answers.
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Kernel, openKernel } from '../../../core/appliance.ts';
+import { describe, expect, it } from 'vitest';
+import type { Kernel } from '../../../core/appliance.ts';
 import { AuditEvent } from '../../../core/audit/entities.ts';
 import { type IInvoice, Invoice } from '../../../core/billing/entities.ts';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
@@ -15,22 +15,16 @@ import { Integration } from '../../../core/integrations/entities.ts';
 import { createIntegration, integrationState } from '../../../core/integrations/integrations.ts';
 import { mapCompany } from '../../../core/integrations/psa-companies.ts';
 import { type IntegrationDeps, runIntegrationSender } from '../../../core/integrations/sender.ts';
-import { createLogger } from '../../../core/logging.ts';
 import { createRecipient } from '../../../core/notifications/recipients.ts';
 import { runNotificationSender } from '../../../core/notifications/sender.ts';
 import { type AutotaskStandIn, startAutotask } from '../../fakes/psa/autotask.ts';
 import type { PsaStandIn } from '../../fakes/psa/common.ts';
 import { type ConnectwiseStandIn, startConnectwise } from '../../fakes/psa/connectwise.ts';
-import { tempDir, testConfig } from '../../helpers/config.ts';
-import { type LoopbackSmtp, startLoopbackSmtp } from '../../helpers/smtp.ts';
+import { cleanUpAfterEach, mailedAppliance, silentLog } from '../../helpers/integration-world.ts';
 import { makeOrganization } from '../../helpers/tenants.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const log = createLogger('silent');
+const cleanUp = cleanUpAfterEach();
+const log = silentLog;
 const ACTOR = { label: 'tech@msp.example', id: 'u1', ip: '192.0.2.7' };
 
 interface Psa {
@@ -160,22 +154,11 @@ async function issued(k: Kernel, issuer: IOrganization, account: IOrganization, 
 
 describe.each(PSAS)('$label marks issued invoices paid', (p) => {
   it('once the PSA has them paid, hourly, audited once; retried through a refusal with one mail', async () => {
+    const { smtp, open } = await mailedAppliance(cleanUp);
     const psa = await p.start();
-    const smtp: LoopbackSmtp = await startLoopbackSmtp();
-    const dir = tempDir();
-    cleanups.push(
-      dir.remove,
-      () => smtp.close(),
-      () => psa.close(),
-    );
-    const config = testConfig(dir.path, {
-      HOLDFAST_SMTP_URL: smtp.url,
-      HOLDFAST_PUBLIC_URL: 'https://backup.example.test',
-      HOLDFAST_MAIL_RETRY_BASE_SECONDS: '60',
-      HOLDFAST_WEBHOOKS_ALLOW_PRIVATE: 'true',
-    });
-    const k = await openKernel(config, log);
-    cleanups.push(() => k.close());
+    cleanUp(() => psa.close());
+    const k = await open();
+    cleanUp(() => k.close());
     const deps: IntegrationDeps = { orm: k.orm, cipher: k.credentials, settings: k.deps.config, log };
     const t0 = new Date('2026-12-20T10:00:00Z');
     const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);

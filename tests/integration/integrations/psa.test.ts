@@ -4,30 +4,25 @@
 // note, a success closes it; a 401 makes the integration Failing (one exceptions mail) and loses
 // nothing once the credentials work again; across an appliance restart, and with a batch sent
 // again after a crash, no ticket or note is made twice.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ActivityEvent } from '../../../core/activity/entities.ts';
-import { type Kernel, openKernel } from '../../../core/appliance.ts';
+import type { Kernel } from '../../../core/appliance.ts';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { Integration, IntegrationTicket } from '../../../core/integrations/entities.ts';
 import { createIntegration, integrationState } from '../../../core/integrations/integrations.ts';
 import { mapCompany } from '../../../core/integrations/psa-companies.ts';
 import { type IntegrationDeps, runIntegrationSender } from '../../../core/integrations/sender.ts';
-import { createLogger } from '../../../core/logging.ts';
 import { createRecipient } from '../../../core/notifications/recipients.ts';
 import { runNotificationSender } from '../../../core/notifications/sender.ts';
 import { startAutotask } from '../../fakes/psa/autotask.ts';
 import type { PsaStandIn } from '../../fakes/psa/common.ts';
 import { startConnectwise } from '../../fakes/psa/connectwise.ts';
-import { tempDir, testConfig } from '../../helpers/config.ts';
-import { type LoopbackSmtp, startLoopbackSmtp } from '../../helpers/smtp.ts';
+import { cleanUpAfterEach, mailedAppliance, silentLog } from '../../helpers/integration-world.ts';
+import type { LoopbackSmtp } from '../../helpers/smtp.ts';
 import { makeOrganization } from '../../helpers/tenants.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const log = createLogger('silent');
+const cleanUp = cleanUpAfterEach();
+const log = silentLog;
 const ACTOR = { label: 'tech@msp.example', id: 'u1', ip: '192.0.2.7' };
 
 interface Psa {
@@ -93,21 +88,10 @@ interface World {
 }
 
 async function world(p: Psa): Promise<World> {
+  const appliance = await mailedAppliance(cleanUp);
   const psa = await p.start();
-  const smtp = await startLoopbackSmtp();
-  const dir = tempDir();
-  cleanups.push(
-    dir.remove,
-    () => smtp.close(),
-    () => psa.close(),
-  );
-  const config = testConfig(dir.path, {
-    HOLDFAST_SMTP_URL: smtp.url,
-    HOLDFAST_PUBLIC_URL: 'https://backup.example.test',
-    HOLDFAST_MAIL_RETRY_BASE_SECONDS: '60',
-    HOLDFAST_WEBHOOKS_ALLOW_PRIVATE: 'true',
-  });
-  return { psa, smtp, open: () => openKernel(config, log), t0: new Date(Math.floor(Date.now() / 1000) * 1000) };
+  cleanUp(() => psa.close());
+  return { psa, ...appliance, t0: new Date(Math.floor(Date.now() / 1000) * 1000) };
 }
 
 const deps = (k: Kernel): IntegrationDeps => ({ orm: k.orm, cipher: k.credentials, settings: k.deps.config, log });
@@ -182,7 +166,7 @@ describe.each(PSAS)('$label tickets', (p) => {
   it('opens a ticket for the mapped company, notes a second failure, closes it on success', async () => {
     const w = await world(p);
     const k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     const t = await tree(k);
     const integration = await addPsa(k, p, w, t.partner, { defaultCompanyId: String(p.contoso) });
     await mapCompany(
@@ -248,7 +232,7 @@ describe.each(PSAS)('$label tickets', (p) => {
   it('opens a ticket for a disconnected task, closed by its next successful backup', async () => {
     const w = await world(p);
     const k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     const t = await tree(k);
     await addPsa(k, p, w, t.northwind, { defaultCompanyId: String(p.northwind) });
     await k.orm.em.fork().insert(ActivityEvent, {
@@ -278,7 +262,7 @@ describe.each(PSAS)('$label tickets', (p) => {
   it('closes the disconnected ticket with a note when the task is connected again', async () => {
     const w = await world(p);
     const k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     const t = await tree(k);
     await addPsa(k, p, w, t.northwind, { defaultCompanyId: String(p.northwind) });
     const connection = (activity: string, status: string, summary: string, at: Date) =>
@@ -307,7 +291,7 @@ describe.each(PSAS)('$label tickets', (p) => {
   it('posts a note once when the PSA’s answer to it was lost', async () => {
     const w = await world(p);
     const k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     const t = await tree(k);
     const integration = await addPsa(k, p, w, t.northwind, { defaultCompanyId: String(p.northwind) });
     await backup(k, t.northwind, 'anna@northwind.example', 'failed', w.t0);
@@ -339,7 +323,7 @@ describe.each(PSAS)('$label tickets', (p) => {
   it('makes one ticket and one note of a run of 250 failed items, and closes it when all succeed', async () => {
     const w = await world(p);
     const k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     const t = await tree(k);
     const integration = await addPsa(k, p, w, t.northwind, { defaultCompanyId: String(p.northwind) });
     for (let i = 0; i < 250; i++) await backup(k, t.northwind, `user${i}@northwind.example`, 'failed', w.t0);
@@ -361,7 +345,7 @@ describe.each(PSAS)('$label tickets', (p) => {
   it('opens no ticket for an unmapped account when there is no default company', async () => {
     const w = await world(p);
     const k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     const t = await tree(k);
     const integration = await addPsa(k, p, w, t.partner);
     await backup(k, t.fabrikam, 'carl@fabrikam.example', 'failed', w.t0);
@@ -373,7 +357,7 @@ describe.each(PSAS)('$label tickets', (p) => {
   it('a 401 makes it Failing with the reason, mails once, and loses nothing once the credentials work', async () => {
     const w = await world(p);
     const k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     const t = await tree(k);
     await createRecipient(
       k.orm.em.fork(),
@@ -423,7 +407,7 @@ describe.each(PSAS)('$label tickets', (p) => {
     await k.close();
 
     k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     await backup(k, t.northwind, 'anna@northwind.example', 'failed', later(w.t0, 60));
     await pass(k, later(w.t0, 61));
     expect(w.psa.tickets).toHaveLength(1);

@@ -5,28 +5,23 @@
 // every event arrives exactly once (by event id), also with the appliance restarted in between;
 // a wrong token is Failing with Splunk's reason; indexer acknowledgment moves the cursor only
 // when the batch is indexed.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { recordActivity } from '../../../core/activity/activity-service.ts';
-import { type Kernel, openKernel } from '../../../core/appliance.ts';
+import type { Kernel } from '../../../core/appliance.ts';
 import { recordAudit } from '../../../core/audit/audit-service.ts';
 import { type IOrganization, Organization } from '../../../core/identity/entities.ts';
 import { Integration } from '../../../core/integrations/entities.ts';
 import { createIntegration, integrationState } from '../../../core/integrations/integrations.ts';
 import { type IntegrationDeps, runIntegrationSender } from '../../../core/integrations/sender.ts';
-import { createLogger } from '../../../core/logging.ts';
 import { createRecipient } from '../../../core/notifications/recipients.ts';
 import { runNotificationSender } from '../../../core/notifications/sender.ts';
-import { tempDir, testConfig } from '../../helpers/config.ts';
 import { type HecReceiver, startHecReceiver } from '../../helpers/hec-receiver.ts';
-import { type LoopbackSmtp, startLoopbackSmtp } from '../../helpers/smtp.ts';
+import { cleanUpAfterEach, mailedAppliance, silentLog } from '../../helpers/integration-world.ts';
+import type { LoopbackSmtp } from '../../helpers/smtp.ts';
 import { makeOrganization } from '../../helpers/tenants.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const log = createLogger('silent');
+const cleanUp = cleanUpAfterEach();
+const log = silentLog;
 const ACTOR = { label: 'admin@msp.example', id: 'u1', ip: '192.0.2.7' };
 
 interface World {
@@ -37,21 +32,10 @@ interface World {
 }
 
 async function world(): Promise<World> {
+  const appliance = await mailedAppliance(cleanUp);
   const hec = await startHecReceiver();
-  const smtp = await startLoopbackSmtp();
-  const dir = tempDir();
-  cleanups.push(
-    dir.remove,
-    () => smtp.close(),
-    () => hec.close(),
-  );
-  const config = testConfig(dir.path, {
-    HOLDFAST_SMTP_URL: smtp.url,
-    HOLDFAST_PUBLIC_URL: 'https://backup.example.test',
-    HOLDFAST_MAIL_RETRY_BASE_SECONDS: '60',
-    HOLDFAST_WEBHOOKS_ALLOW_PRIVATE: 'true',
-  });
-  return { hec, smtp, open: () => openKernel(config, log), t0: new Date(Math.floor(Date.now() / 1000) * 1000) };
+  cleanUp(() => hec.close());
+  return { hec, ...appliance, t0: new Date(Math.floor(Date.now() / 1000) * 1000) };
 }
 
 const deps = (k: Kernel): IntegrationDeps => ({
@@ -133,7 +117,7 @@ describe('Splunk HTTP Event Collector', () => {
   it('sends the customers’ activity and audit events, not the partner’s own or a stranger’s, in HEC’s format', async () => {
     const w = await world();
     const k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     const t = await tree(k);
     await activity(k, t.customer, 1, w.t0, 'Before');
     const integration = await splunk(k, t.partner, w.hec, ['activity', 'audit'], {
@@ -222,7 +206,7 @@ describe('Splunk HTTP Event Collector', () => {
     // The appliance restarts; Splunk is back.
     w.hec.up();
     k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     await activity(k, t.customer, 1, w.t0, 'After');
     expect(await pass(k, later(w.t0, 100))).toBe(0); // not due before 62 + 120 s
     expect(await pass(k, later(w.t0, 183))).toBe(6);
@@ -246,7 +230,7 @@ describe('Splunk HTTP Event Collector', () => {
   it('shows a wrong token as Failing with Splunk’s reason and mails it once', async () => {
     const w = await world();
     const k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     const t = await tree(k);
     await createRecipient(
       k.orm.em.fork(),
@@ -290,7 +274,7 @@ describe('Splunk HTTP Event Collector', () => {
 
     w.hec.indexPending();
     k = await w.open();
-    cleanups.push(() => k.close());
+    cleanUp(() => k.close());
     await pass(k, later(w.t0, 13));
     await pass(k, later(w.t0, 20));
     expect(w.hec.events).toHaveLength(2);
