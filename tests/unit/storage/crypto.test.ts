@@ -21,6 +21,22 @@ describe('blob sealing', () => {
     expect((await unseal(keys.encKey, g.sealed)).equals(text)).toBe(true);
   });
 
+  it('seals many small blobs in turn, each a frame that opens on its own', async () => {
+    // Small blobs share one compression context (storage/crypto.ts): no frame may depend on another.
+    const blobs = [64, 5000, 200_000, 70, 131_072, 4097, 250_000].map((size, i) =>
+      Buffer.from(`blob ${i}: ${'lorem ipsum dolor '.repeat(size / 18 + 1)}`.slice(0, size)),
+    );
+    const sealed = [];
+    for (const blob of blobs) sealed.push(await seal(keys.encKey, blob));
+    for (const [i, s] of sealed.entries()) {
+      expect(s.codec).toBe(CODEC.zstd);
+      expect((await unseal(keys.encKey, s.sealed)).equals(blobs[i] as Buffer)).toBe(true);
+    }
+    // The same content compresses the same way whatever came before it.
+    const again = await seal(keys.encKey, blobs[1] as Buffer);
+    expect(again.sealed.length).toBe(sealed[1]?.sealed.length);
+  });
+
   it('detects a flipped bit, truncation and a wrong key', async () => {
     const { sealed } = await seal(keys.encKey, Buffer.from('important record'));
     const flipped = Buffer.from(sealed);
