@@ -6,11 +6,9 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { Organization } from '../identity/entities.ts';
 
-export const AccountHealth = defineEntity({
-  name: 'AccountHealth',
-  tableName: 'account_health',
-  properties: {
-    organization: () => p.oneToOne(Organization).primary().owner().deleteRule('cascade'),
+/** The counters both tables keep (fresh property builders for each entity). */
+function healthCounters() {
+  return {
     /** Backup tasks not deleted. */
     tasks: p.integer().default(0),
     /** Entities (not deleted, of tasks not deleted) whose last run failed / partly failed / succeeded. */
@@ -25,6 +23,15 @@ export const AccountHealth = defineEntity({
     storedBytes: p.double().default(0),
     /** The latest last run of any entity counted so far (kept when that entity goes). */
     lastRunAt: p.datetime().nullable(),
+  };
+}
+
+export const AccountHealth = defineEntity({
+  name: 'AccountHealth',
+  tableName: 'account_health',
+  properties: {
+    organization: () => p.oneToOne(Organization).primary().owner().deleteRule('cascade'),
+    ...healthCounters(),
   },
 });
 export type IAccountHealth = InferEntity<typeof AccountHealth>;
@@ -41,15 +48,8 @@ export const SubtreeHealth = defineEntity({
   tableName: 'subtree_health',
   properties: {
     organization: () => p.oneToOne(Organization).primary().owner().deleteRule('cascade'),
-    /** account_health's columns summed over the subtree (latest run: the latest). */
-    tasks: p.integer().default(0),
-    failed: p.integer().default(0),
-    partial: p.integer().default(0),
-    success: p.integer().default(0),
-    protected: p.integer().default(0),
-    bytes: p.double().default(0),
-    storedBytes: p.double().default(0),
-    lastRunAt: p.datetime().nullable(),
+    /** account_health's counters summed over the subtree (latest run: the latest). */
+    ...healthCounters(),
     /** Customer accounts strictly below, in all and by their own worst result (none = the rest). */
     customers: p.integer().default(0),
     customersSuccess: p.integer().default(0),
