@@ -70,6 +70,27 @@ function caller(target: SendTarget<AutotaskSettings>) {
     psaCall('Autotask', HINT, method, new URL(path, await base()), headers, body, target.allowPrivate, reasonOf);
 }
 
+type Caller = ReturnType<typeof caller>;
+type Condition = { op: string; field: string; value: unknown };
+
+/** Autotask's query endpoint of an entity: the items matching every condition, at most `max`. */
+async function query(
+  call: Caller,
+  entity: string,
+  fields: string[],
+  filter: Condition[],
+  max: number,
+): Promise<Record<string, unknown>[]> {
+  const answer = await call('POST', `V1.0/${entity}/query`, { MaxRecords: max, IncludeFields: fields, filter });
+  return Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
+}
+
+/** The id of the first item a query finds, or null. */
+async function firstId(call: Caller, entity: string, filter: Condition[]): Promise<string | null> {
+  const [found] = await query(call, entity, ['id'], filter, 1);
+  return found?.id === undefined ? null : String(found.id);
+}
+
 /**
  * Invoices (read-only in Autotask's API: made in Autotask from posted billing items): the
  * company's invoice whose Purchase Order Number (`orderNumber`) is the appliance's number; paid
@@ -78,18 +99,11 @@ function caller(target: SendTarget<AutotaskSettings>) {
 function invoiceReader(target: SendTarget<AutotaskSettings>): PsaInvoiceReader {
   const call = caller(target);
   return {
-    async findInvoice(companyId, reference) {
-      const answer = await call('POST', 'V1.0/Invoices/query', {
-        MaxRecords: 1,
-        IncludeFields: ['id'],
-        filter: [
-          { op: 'eq', field: 'companyID', value: Number(companyId) },
-          { op: 'eq', field: 'orderNumber', value: reference },
-        ],
-      });
-      const [found] = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
-      return found?.id === undefined ? null : String(found.id);
-    },
+    findInvoice: (companyId, reference) =>
+      firstId(call, 'Invoices', [
+        { op: 'eq', field: 'companyID', value: Number(companyId) },
+        { op: 'eq', field: 'orderNumber', value: reference },
+      ]),
     async isPaid(id) {
       const answer = await call('GET', `V1.0/Invoices/${encodeURIComponent(id)}`);
       const item = (answer.item ?? {}) as Record<string, unknown>;
@@ -111,28 +125,24 @@ function client(target: SendTarget<AutotaskSettings>): PsaClient {
     });
   return {
     async companies(search) {
-      const filter = [{ op: 'eq', field: 'isActive', value: true }];
-      if (search.trim()) filter.push({ op: 'contains', field: 'companyName', value: search.trim() as never });
-      const answer = await call('POST', 'V1.0/Companies/query', {
-        MaxRecords: 25,
-        IncludeFields: ['id', 'companyName'],
-        filter,
-      });
-      const items = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
+      const filter: Condition[] = [{ op: 'eq', field: 'isActive', value: true }];
+      if (search.trim()) filter.push({ op: 'contains', field: 'companyName', value: search.trim() });
+      const items = await query(call, 'Companies', ['id', 'companyName'], filter, 25);
       return items
         .map((c) => ({ id: String(c.id), name: String(c.companyName ?? c.id) }))
         .sort((a, b) => a.name.localeCompare(b.name));
     },
     async company(id) {
-      const answer = await call('POST', 'V1.0/Companies/query', {
-        MaxRecords: 1,
-        IncludeFields: ['id', 'companyName'],
-        filter: [
+      const [found] = await query(
+        call,
+        'Companies',
+        ['id', 'companyName'],
+        [
           { op: 'eq', field: 'id', value: Number(id) },
           { op: 'eq', field: 'isActive', value: true },
         ],
-      });
-      const [found] = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
+        1,
+      );
       return found?.id === undefined ? null : { id: String(found.id), name: String(found.companyName ?? found.id) };
     },
     async openTicket(t) {
@@ -147,33 +157,20 @@ function client(target: SendTarget<AutotaskSettings>): PsaClient {
       if (answer.itemId === undefined) throw new IntegrationSendError('Autotask did not return the new ticket’s id.');
       return String(answer.itemId);
     },
-    async findOpenTicket(companyId, title) {
-      const answer = await call('POST', 'V1.0/Tickets/query', {
-        MaxRecords: 1,
-        IncludeFields: ['id'],
-        filter: [
-          { op: 'eq', field: 'companyID', value: Number(companyId) },
-          { op: 'eq', field: 'title', value: title },
-          { op: 'noteq', field: 'status', value: s.closedStatus },
-        ],
-      });
-      const [found] = Array.isArray(answer.items) ? (answer.items as Record<string, unknown>[]) : [];
-      return found?.id === undefined ? null : String(found.id);
-    },
+    findOpenTicket: (companyId, title) =>
+      firstId(call, 'Tickets', [
+        { op: 'eq', field: 'companyID', value: Number(companyId) },
+        { op: 'eq', field: 'title', value: title },
+        { op: 'noteq', field: 'status', value: s.closedStatus },
+      ]),
     async addNote(ticketId, title, text) {
       await note(ticketId, title, text);
     },
-    async hasNote(ticketId, marker) {
-      const answer = await call('POST', 'V1.0/TicketNotes/query', {
-        MaxRecords: 1,
-        IncludeFields: ['id'],
-        filter: [
-          { op: 'eq', field: 'ticketID', value: Number(ticketId) },
-          { op: 'contains', field: 'description', value: marker },
-        ],
-      });
-      return Array.isArray(answer.items) && answer.items.length > 0;
-    },
+    hasNote: async (ticketId, marker) =>
+      (await firstId(call, 'TicketNotes', [
+        { op: 'eq', field: 'ticketID', value: Number(ticketId) },
+        { op: 'contains', field: 'description', value: marker },
+      ])) !== null,
     async closeTicket(ticketId) {
       await call('PATCH', 'V1.0/Tickets', { id: Number(ticketId), status: s.closedStatus });
     },
