@@ -944,7 +944,7 @@ export class Repository {
   /** Authenticates a blob's sealed bytes (and its id) and returns its plaintext. */
   async #openBlob(id: string, at: BlobLocation, sealed: Buffer): Promise<Buffer> {
     if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
-    const plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
+    const plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`, at.rawLength);
     if (blobId(this.keys.idKey, plain) !== id)
       throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
     return plain;
