@@ -242,16 +242,25 @@ function ownMemory(buf: Buffer, chunkSize: number): Buffer {
   return out;
 }
 
-/**
- * Decrypts and decompresses; any tampering or a wrong key is an IntegrityError. `plainLength`, the
- * plaintext's length when known (a blob's rawLength in the index), sizes the output buffer (and
- * keeps decompression inline); a wrong one costs memory, never correctness.
- */
+export interface UnsealOptions {
+  /**
+   * The plaintext's length when known (a blob's rawLength in the index): sizes the output buffer
+   * and keeps decompression inline. A wrong one costs memory, never correctness.
+   */
+  plainLength?: number;
+  /**
+   * Free the sealed bytes once decrypted, before decompressing (the caller's own buffer, read for
+   * this object alone): a large blob's sealed copy is then not held next to its plaintext.
+   */
+  releaseSealed?: boolean;
+}
+
+/** Decrypts and decompresses; any tampering or a wrong key is an IntegrityError. */
 export async function unseal(
   encKey: Buffer,
   sealed: Uint8Array,
   what = 'object',
-  plainLength?: number,
+  options: UnsealOptions = {},
 ): Promise<Buffer> {
   const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   if (buf.length < SEAL_OVERHEAD) throw new IntegrityError(`${what} is truncated (${buf.length} bytes)`);
@@ -268,7 +277,9 @@ export async function unseal(
   } catch {
     throw new IntegrityError(`${what} failed authentication (corrupted, or encrypted with another key)`);
   }
+  if (options.releaseSealed) releaseBuffer(sealed);
   if (codec === CODEC.none) return body;
+  const { plainLength } = options;
   const chunkSize = decompressChunk(body.length, plainLength);
   const sized = plainLength !== undefined && plainLength <= SIZED_OUTPUT_MAX;
   const plain = ownMemory(await decompress(codec, body, chunkSize, sized), chunkSize);
