@@ -15,7 +15,7 @@ export const REPOSITORY_V8_FLAGS = ['--max-semi-space-size=8', '--max-old-space-
 
 /**
  * glibc's mmap threshold: buffers from this size up are mapped and unmapped on their own. For
- * backups and restores it is 32 MiB instead: they free their buffers as soon as they are done
+ * backups it is 32 MiB instead (restores 16 MiB, below): they free their buffers as soon as they are done
  * with them (storage/buffers.ts), so the malloc heap reuses that memory and does not fill with
  * dead buffers; mapping every chunk afresh cost about 0.7 page faults per KiB, a fifth of a large
  * backup's time and a third of a restore's. Record collections leave their buffers to the
@@ -24,7 +24,12 @@ export const REPOSITORY_V8_FLAGS = ['--max-semi-space-size=8', '--max-old-space-
 const MMAP_THRESHOLD = {
   default: '262144',
   backup: '33554432',
-  restore: '33554432',
+  // 16 MiB for a restore: its buffers stay below 8 MiB, and opening a repository hashes a 16 MiB
+  // array (the key file's OpenPGP S2K, iterated to 16 MiB), garbage until the next full
+  // collection. Taken from the malloc heap it grew that heap by 16 MiB for the whole restore;
+  // mapped on its own it is unmapped when collected (peak RSS of a node_modules restore ~130
+  // instead of ~140 MiB, bench/README.md).
+  restore: '16777216',
   // A backup of mostly small files (core/source-profile.ts): its buffers are the files' own sizes,
   // freed in any order, and with the 32 MiB threshold they fragment the malloc heap instead of
   // being reused (peak RSS ~20–45 MiB higher on a node_modules copy); few chunk buffers to map.

@@ -149,19 +149,38 @@ async function compress(codec: CodecId, data: Buffer): Promise<Buffer> {
   return data;
 }
 
-/** zlib's output buffer when decompressing: at least 64 KiB, never a slice of Node's buffer pool. */
-function decompressChunk(length: number): number {
-  return Math.min(8 * 1024 * 1024, Math.max(64 * 1024, length * 4));
+/** Plaintexts up to this size (a chunk's largest) get an output buffer sized to them, when known. */
+const SIZED_OUTPUT_MAX = 8 * 1024 * 1024;
+
+/**
+ * zlib's output buffer when decompressing: never a slice of Node's buffer pool. When the
+ * plaintext's length is known (a blob's, from the index), one byte more than it: the result is
+ * then one piece, cut to size without a copy (ownMemory). (A buffer filled exactly makes zlib
+ * allocate another for output that might follow; a result in several pieces is joined into a new
+ * buffer, and the pieces and spare buffers were left to the collector: on a node_modules restore
+ * the arrayBuffers figure peaked at 25–29 MiB against 8 MiB of plaintext in flight, 17–21 with
+ * this.) Otherwise a guess: at least 64 KiB, four times the compressed length, at most 8 MiB.
+ */
+function decompressChunk(length: number, plainLength?: number): number {
+  if (plainLength !== undefined && plainLength <= SIZED_OUTPUT_MAX) return Math.max(Buffer.poolSize, plainLength + 1);
+  return Math.min(SIZED_OUTPUT_MAX, Math.max(64 * 1024, length * 4));
 }
 
-async function decompress(codec: number, data: Buffer): Promise<Buffer> {
-  const small = data.length < INLINE_CODEC_BYTES / 4;
+/**
+ * Decompresses into one output buffer of `chunkSize` (or pieces of it). Inline (on this thread)
+ * for small input and whenever the plaintext's length is known (`sized`): a zstd stream holds a
+ * window as large as the plaintext (up to 8 MiB) besides the output, and in the thread pool the
+ * restore's three read groups decompressed at once (+11 MiB of zlib memory at a peak); one at a
+ * time inline, at the same CPU time (bench/README.md).
+ */
+async function decompress(codec: number, data: Buffer, chunkSize: number, sized: boolean): Promise<Buffer> {
+  const inline = sized || data.length < INLINE_CODEC_BYTES / 4;
   // Output comes back in pieces of chunkSize, one main-thread callback each: zlib's 16 KiB default
   // meant ~6000 callbacks per 100 MiB of text restored, the largest cost of restoring it.
-  const options = { chunkSize: decompressChunk(data.length) };
+  const options = { chunkSize };
   // Inline, zlib's output goes to a buffer of its own (see outputSize), never a pool slab.
-  if (codec === CODEC.zstd) return small ? zlib.zstdDecompressSync(data, options) : zstdDecompress(data, options);
-  if (codec === CODEC.gzip) return small ? zlib.gunzipSync(data, options) : gunzip(data, options);
+  if (codec === CODEC.zstd) return inline ? zlib.zstdDecompressSync(data, options) : zstdDecompress(data, options);
+  if (codec === CODEC.gzip) return inline ? zlib.gunzipSync(data, options) : gunzip(data, options);
   if (codec === CODEC.none) return data;
   throw new IntegrityError(`unknown codec ${codec}`);
 }
@@ -260,8 +279,26 @@ function ownMemory(buf: Buffer, chunkSize: number): Buffer {
   return out;
 }
 
+export interface UnsealOptions {
+  /**
+   * The plaintext's length when known (a blob's rawLength in the index): sizes the output buffer
+   * and keeps decompression inline. A wrong one costs memory, never correctness.
+   */
+  plainLength?: number;
+  /**
+   * Free the sealed bytes once decrypted, before decompressing (the caller's own buffer, read for
+   * this object alone): a large blob's sealed copy is then not held next to its plaintext.
+   */
+  releaseSealed?: boolean;
+}
+
 /** Decrypts and decompresses; any tampering or a wrong key is an IntegrityError. */
-export async function unseal(encKey: Buffer, sealed: Uint8Array, what = 'object'): Promise<Buffer> {
+export async function unseal(
+  encKey: Buffer,
+  sealed: Uint8Array,
+  what = 'object',
+  options: UnsealOptions = {},
+): Promise<Buffer> {
   const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   if (buf.length < SEAL_OVERHEAD) throw new IntegrityError(`${what} is truncated (${buf.length} bytes)`);
   const decipher = createDecipheriv('aes-256-gcm', secretKey(encKey), buf.subarray(0, NONCE));
@@ -277,8 +314,12 @@ export async function unseal(encKey: Buffer, sealed: Uint8Array, what = 'object'
   } catch {
     throw new IntegrityError(`${what} failed authentication (corrupted, or encrypted with another key)`);
   }
+  if (options.releaseSealed) releaseBuffer(sealed);
   if (codec === CODEC.none) return body;
-  const plain = ownMemory(await decompress(codec, body), decompressChunk(body.length));
+  const { plainLength } = options;
+  const chunkSize = decompressChunk(body.length, plainLength);
+  const sized = plainLength !== undefined && plainLength <= SIZED_OUTPUT_MAX;
+  const plain = ownMemory(await decompress(codec, body, chunkSize, sized), chunkSize);
   releaseBuffer(body);
   return plain;
 }

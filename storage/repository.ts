@@ -909,7 +909,9 @@ export class Repository {
       }
       for (const { id, at } of run) {
         try {
-          out.push(await this.#openBlob(id, at, bytes.subarray(at.offset - start, at.offset - start + at.length)));
+          // A run of one blob is its sealed bytes alone: freed once decrypted (see unseal).
+          const sealed = bytes.subarray(at.offset - start, at.offset - start + at.length);
+          out.push(await this.#openBlob(id, at, sealed, run.length === 1));
         } catch (err) {
           if (!(err instanceof IntegrityError)) throw err;
           failed.push({ position: out.push(Buffer.alloc(0)) - 1, id, at, error: err });
@@ -947,9 +949,12 @@ export class Repository {
   }
 
   /** Authenticates a blob's sealed bytes (and its id) and returns its plaintext. */
-  async #openBlob(id: string, at: BlobLocation, sealed: Buffer): Promise<Buffer> {
+  async #openBlob(id: string, at: BlobLocation, sealed: Buffer, releaseSealed = false): Promise<Buffer> {
     if (sealed.length !== at.length) throw new IntegrityError(`pack ${at.pack} is truncated (blob ${id})`);
-    const plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`);
+    const plain = await unseal(this.keys.encKey, sealed, `blob ${id} in pack ${at.pack}`, {
+      plainLength: at.rawLength,
+      releaseSealed,
+    });
     if (blobId(this.keys.idKey, plain) !== id)
       throw new IntegrityError(`blob ${id} in pack ${at.pack} has the wrong content`);
     return plain;
@@ -990,7 +995,7 @@ export class Repository {
       for (const at of locations) {
         try {
           const sealed = await this.#fetch(packKey(at.pack), { offset: at.offset, length: at.length });
-          found.set(id, await this.#openBlob(id, at, sealed));
+          found.set(id, await this.#openBlob(id, at, sealed, true));
           this.#index.set(id, at);
           break;
         } catch (err) {

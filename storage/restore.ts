@@ -91,8 +91,11 @@ const BYTES_IN_FLIGHT = 8 * 1024 * 1024;
 /**
  * Files created ahead of their content and not yet finished: file descriptors held. (The queued
  * plan and the groups in flight hold a few hundred at most; this bounds a plan of tiny files.)
+ * 256 keeps the thread pool's four threads busy creating; 1024 held ~5 MiB more at the peak
+ * (pending files, their inline content and callbacks) and queued the pack reads behind more
+ * creates in the same pool (bench/README.md).
  */
-const MAX_OPEN_FILES = 1024;
+const MAX_OPEN_FILES = 256;
 
 /** Item kinds made by makeSpecial. */
 const SPECIAL_KINDS: ReadonlySet<string> = new Set<SpecialKind>(['fifo', 'socket', 'chardev', 'blockdev']);

@@ -37,6 +37,34 @@ describe('blob sealing', () => {
     expect(again.sealed.length).toBe(sealed[1]?.sealed.length);
   });
 
+  it('opens the same plaintext whatever plaintext length it is told (that only sizes its buffer)', async () => {
+    // Small and large, inline and streamed sizes, highly compressible (many output pieces unsized).
+    for (const text of [
+      Buffer.from('x'.repeat(5000)),
+      Buffer.from('Account,Name,Industry\n'.repeat(20_000)),
+      Buffer.concat([Buffer.from('header\n'.repeat(300_000)), randomBytes(300_000)]),
+    ]) {
+      const { sealed, codec } = await seal(keys.encKey, text);
+      expect(codec).toBe(CODEC.zstd);
+      for (const told of [undefined, text.length, text.length - 1, text.length + 1, 0, text.length * 3]) {
+        const plain = await unseal(keys.encKey, sealed, 'blob', { plainLength: told });
+        expect(plain.equals(text)).toBe(true);
+        // Its own memory (freed by its reader, storage/buffers.ts), not a slice of a larger buffer.
+        expect(plain.byteOffset === 0 && plain.buffer.byteLength === plain.length).toBe(true);
+      }
+    }
+  });
+
+  it('frees the sealed bytes once decrypted when told to, and still opens the plaintext', async () => {
+    const text = Buffer.concat([Buffer.from('Account,Name,Industry\n'.repeat(20_000)), randomBytes(20_000)]);
+    const { sealed } = await seal(keys.encKey, text);
+    const own = Buffer.allocUnsafeSlow(sealed.length); // its own memory, as a ranged read of one blob
+    sealed.copy(own);
+    const plain = await unseal(keys.encKey, own, 'blob', { plainLength: text.length, releaseSealed: true });
+    expect(plain.equals(text)).toBe(true);
+    expect(own.buffer.byteLength).toBe(0);
+  });
+
   it('detects a flipped bit, truncation and a wrong key', async () => {
     const { sealed } = await seal(keys.encKey, Buffer.from('important record'));
     const flipped = Buffer.from(sealed);
