@@ -2,10 +2,12 @@
 // never change; what a passphrase (or a tenant's OpenPGP public key) protects is a `keys/<id>`
 // object holding them, encrypted with OpenPGP (AEAD GCM forced: OCB is pure JS and slow here).
 // OpenPGP.js (~1.5 MiB of heap, its 1.2 MiB source kept as a 2.3 MiB string, 4 MiB external)
-// loads with the first key wrapped or unwrapped, not with every thread that imports storage/.
+// loads with the first key wrapped, or unwrapped from another shape than wrapKeys writes for a
+// passphrase (key-object.ts reads that one), not with every thread that imports storage/.
 import { createHash, randomBytes } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Message } from 'openpgp';
+import { KeyObjectNotOpened, openKeyObject } from './key-object.ts';
 
 const pgp = () => import('openpgp');
 
@@ -162,6 +164,17 @@ export async function unwrapKeys(wrapped: Uint8Array, options: UnwrapOptions): P
 }
 
 async function unwrapKeysOnce(wrapped: Uint8Array, options: UnwrapOptions): Promise<MasterKeys> {
+  // The shape wrapKeys writes for a passphrase is read without loading OpenPGP.js (key-object.ts).
+  if (options.passphrase && !options.privateKey) {
+    let contents: Buffer | null;
+    try {
+      contents = openKeyObject(wrapped, options.passphrase);
+    } catch (err) {
+      if (err instanceof KeyObjectNotOpened) throw new WrongPassphraseError(undefined, { cause: err });
+      throw err;
+    }
+    if (contents) return deserialize(contents);
+  }
   const openpgp = await pgp();
   let message: Message<Uint8Array>;
   try {
