@@ -1,12 +1,14 @@
 // `npm start`: runs the appliance until SIGTERM/SIGINT.
 import type { loadConfig as LoadConfig } from '../config/load.ts';
 import type { startAppliance as StartAppliance } from './appliance.ts';
-import { reexecWithMemoryFlags } from './memory-flags.ts';
+import { jobWorkerHeapFlags, reexecWithMemoryFlags } from './memory-flags.ts';
 
 // Backups, restores and exports run in worker threads of this process, which share its V8 flags
-// and malloc settings: the same as `holdfast repo` (core/memory-flags.ts). They can only be set
-// when a process starts, so it re-executes itself once (same PID) before loading anything else.
-reexecWithMemoryFlags();
+// and malloc settings: the same as `holdfast repo` (core/memory-flags.ts), but for the main
+// thread's smaller young generation. They can only be set when a process starts, so it
+// re-executes itself once (same PID) before loading anything else.
+reexecWithMemoryFlags('appliance');
+jobWorkerHeapFlags();
 const [
   { loadConfig, unknownEnvNames },
   { startAppliance },

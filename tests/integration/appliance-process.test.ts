@@ -58,6 +58,9 @@ describe('appliance process', () => {
     // Set at process start (a re-execution, same PID): V8 flags hold for every worker thread.
     const cmdline = readFileSync(`/proc/${p.child.pid}/cmdline`, 'utf8').split('\0');
     expect(cmdline).toEqual(expect.arrayContaining(['--max-semi-space-size=8', '--max-old-space-size=1024']));
+    // The main thread's smaller young generation, given last (the later flag wins); its job worker
+    // threads get 8 again (tests/integration/worker-heap-flags.test.ts).
+    expect(cmdline.indexOf('--max-semi-space-size=2')).toBeGreaterThan(cmdline.indexOf('--max-semi-space-size=8'));
     const environ = readFileSync(`/proc/${p.child.pid}/environ`, 'utf8').split('\0');
     expect(environ).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=1', 'MALLOC_MMAP_THRESHOLD_=262144']));
   });
