@@ -17,9 +17,10 @@ import { mapCompany } from '../../../core/integrations/psa-companies.ts';
 import { type IntegrationDeps, runIntegrationSender } from '../../../core/integrations/sender.ts';
 import { createRecipient } from '../../../core/notifications/recipients.ts';
 import { runNotificationSender } from '../../../core/notifications/sender.ts';
-import { type AutotaskStandIn, startAutotask } from '../../fakes/psa/autotask.ts';
+import type { AutotaskStandIn } from '../../fakes/psa/autotask.ts';
 import type { PsaStandIn } from '../../fakes/psa/common.ts';
-import { type ConnectwiseStandIn, startConnectwise } from '../../fakes/psa/connectwise.ts';
+import { AUTOTASK, CONNECTWISE, type PsaConnection } from '../../fakes/psa/connections.ts';
+import type { ConnectwiseStandIn } from '../../fakes/psa/connectwise.ts';
 import { cleanUpAfterEach, mailedAppliance, silentLog } from '../../helpers/integration-world.ts';
 import { makeOrganization } from '../../helpers/tenants.ts';
 
@@ -27,33 +28,17 @@ const cleanUp = cleanUpAfterEach();
 const log = silentLog;
 const ACTOR = { label: 'tech@msp.example', id: 'u1', ip: '192.0.2.7' };
 
-interface Psa {
-  kind: 'autotask' | 'connectwise';
-  label: string;
-  start(): Promise<PsaStandIn>;
-  settings(s: PsaStandIn): Record<string, unknown>;
-  secret: string;
-  northwind: number;
+/** A stand-in's connection, and how the MSP records and pays an invoice in it. */
+interface Psa extends PsaConnection {
   /** The MSP records the appliance's invoice in the PSA (its own invoice, our number as the reference). */
   record(s: PsaStandIn, companyId: number, number: string, total: number): number;
   /** The payment taken in the PSA. */
   pay(s: PsaStandIn, id: number): Promise<void>;
-  refusal: string;
 }
 
 const PSAS: Psa[] = [
   {
-    kind: 'autotask',
-    label: 'Autotask',
-    start: () => startAutotask(),
-    settings: (s) => ({
-      username: 'holdfast-api@msp.example',
-      integrationCode: 'HOLDFASTTRACKINGID',
-      zoneLookupUrl: s.url,
-      queueId: '29682833',
-    }),
-    secret: 'autotask-secret-1',
-    northwind: 174,
+    ...AUTOTASK,
     record: (s, companyID, number, total) => {
       const invoices = (s as AutotaskStandIn).invoices;
       const id = 5000 + invoices.length;
@@ -72,22 +57,9 @@ const PSAS: Psa[] = [
       const invoice = (s as AutotaskStandIn).invoices.find((i) => i.id === id);
       if (invoice) invoice.paidDate = '2026-12-20T00:00:00';
     },
-    refusal:
-      'Autotask refused the credentials (HTTP 401: Authorization has been denied for this request.). Check the API user, its secret and the integration code.',
   },
   {
-    kind: 'connectwise',
-    label: 'ConnectWise',
-    start: () => startConnectwise(),
-    settings: (s) => ({
-      site: s.url,
-      companyId: 'mspone',
-      publicKey: 'pubKEY123',
-      clientId: '5b0cbd2e-1111-4a5e-9b1a-8a3f00a1c0de',
-      boardId: '1',
-    }),
-    secret: 'privKEY456',
-    northwind: 19,
+    ...CONNECTWISE,
     record: (s, company, number, total) => {
       const invoices = (s as ConnectwiseStandIn).invoices;
       const id = 7000 + invoices.length;
@@ -118,8 +90,6 @@ const PSAS: Psa[] = [
       });
       expect(res.status).toBe(201);
     },
-    refusal:
-      'ConnectWise refused the credentials (HTTP 401: Authentication failed.). Check the company id, the API member’s keys and the clientId.',
   },
 ];
 

@@ -14,9 +14,8 @@ import { mapCompany } from '../../../core/integrations/psa-companies.ts';
 import { type IntegrationDeps, runIntegrationSender } from '../../../core/integrations/sender.ts';
 import { createRecipient } from '../../../core/notifications/recipients.ts';
 import { runNotificationSender } from '../../../core/notifications/sender.ts';
-import { startAutotask } from '../../fakes/psa/autotask.ts';
 import type { PsaStandIn } from '../../fakes/psa/common.ts';
-import { startConnectwise } from '../../fakes/psa/connectwise.ts';
+import { AUTOTASK, CONNECTWISE, type PsaConnection } from '../../fakes/psa/connections.ts';
 import { cleanUpAfterEach, mailedAppliance, silentLog } from '../../helpers/integration-world.ts';
 import type { LoopbackSmtp } from '../../helpers/smtp.ts';
 import { makeOrganization } from '../../helpers/tenants.ts';
@@ -25,59 +24,15 @@ const cleanUp = cleanUpAfterEach();
 const log = silentLog;
 const ACTOR = { label: 'tech@msp.example', id: 'u1', ip: '192.0.2.7' };
 
-interface Psa {
-  kind: 'autotask' | 'connectwise';
-  label: string;
-  start(): Promise<PsaStandIn>;
-  settings(s: PsaStandIn): Record<string, unknown>;
-  secret(s: PsaStandIn): string;
-  /** The stand-in's company ids for Northwind and Contoso. */
-  northwind: number;
-  contoso: number;
+/** A stand-in's connection, and its ticket statuses. */
+interface Psa extends PsaConnection {
   openStatus: string | number;
   closedStatus: string | number;
-  refusal: string;
 }
 
 const PSAS: Psa[] = [
-  {
-    kind: 'autotask',
-    label: 'Autotask',
-    start: () => startAutotask(),
-    settings: (s) => ({
-      username: 'holdfast-api@msp.example',
-      integrationCode: 'HOLDFASTTRACKINGID',
-      zoneLookupUrl: s.url,
-      queueId: '29682833',
-      priority: '2',
-    }),
-    secret: () => 'autotask-secret-1',
-    northwind: 174,
-    contoso: 176,
-    openStatus: 1,
-    closedStatus: 5,
-    refusal:
-      'Autotask refused the credentials (HTTP 401: Authorization has been denied for this request.). Check the API user, its secret and the integration code.',
-  },
-  {
-    kind: 'connectwise',
-    label: 'ConnectWise',
-    start: () => startConnectwise(),
-    settings: (s) => ({
-      site: s.url,
-      companyId: 'mspone',
-      publicKey: 'pubKEY123',
-      clientId: '5b0cbd2e-1111-4a5e-9b1a-8a3f00a1c0de',
-      boardId: '1',
-    }),
-    secret: () => 'privKEY456',
-    northwind: 19,
-    contoso: 21,
-    openStatus: 'New',
-    closedStatus: 'Closed (resolved)',
-    refusal:
-      'ConnectWise refused the credentials (HTTP 401: Authentication failed.). Check the company id, the API member’s keys and the clientId.',
-  },
+  { ...AUTOTASK, openStatus: 1, closedStatus: 5 },
+  { ...CONNECTWISE, openStatus: 'New', closedStatus: 'Closed (resolved)' },
 ];
 
 interface World {
@@ -153,7 +108,7 @@ async function addPsa(k: Kernel, p: Psa, w: World, owner: IOrganization, extra: 
     k.orm.em.fork(),
     k.credentials,
     owner,
-    { kind: p.kind, streams: [], settings: { ...p.settings(w.psa), ...extra }, secret: p.secret(w.psa) },
+    { kind: p.kind, streams: [], settings: { ...p.settings(w.psa), ...extra }, secret: p.secret },
     { allowPrivate: true },
     ACTOR,
     new Date(),
